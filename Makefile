@@ -1,0 +1,113 @@
+# Nestor: one non-recursive Makefile. Each folder builds a static library;
+# the `nestor` binary links them all. Variants (ASan, fuzz) reuse this file
+# with a different BUILD directory.
+
+CC       ?= gcc
+BUILD    ?= build
+SAN      ?=
+PKGS     := libvirt libzstd libssl libcrypto libevent \
+            libevent_openssl libevent_pthreads libnbd inih jansson libxxhash
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+            -fno-strict-aliasing -MMD -MP -I. $(PKG_CFLAGS) \
+            -D_FILE_OFFSET_BITS=64 -pthread
+ifeq ($(SAN),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+ifeq ($(SAN),fuzz)
+CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+endif
+LDLIBS   := $(PKG_LIBS) -lpthread
+
+MODULES  := common proto snapshot replicator failover
+# Link order: dependants first.
+LINK_ORDER := failover replicator snapshot proto common
+
+define module_rules
+$(1)_SRCS := $$(wildcard $(1)/*.c)
+$(1)_OBJS := $$(patsubst %.c,$(BUILD)/%.o,$$($(1)_SRCS))
+$(BUILD)/lib$(1).a: $$($(1)_OBJS)
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
+
+LIBS_A   := $(foreach m,$(LINK_ORDER),$(BUILD)/lib$(m).a)
+ALL_OBJS := $(foreach m,$(MODULES),$($(m)_OBJS))
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+.PHONY: all deps unit unit-run asan-run fuzz fuzz-run integration check demo bench \
+        clean lint
+
+all: $(BUILD)/nestor
+
+$(BUILD)/nestor: $(BUILD)/nestor.o $(LIBS_A)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS_A) $(LDLIBS)
+
+# ---- unit tests (Criterion): tests/unit/test-<module>.c -------------------
+UNIT_SRCS := $(wildcard tests/unit/test-*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBS_A)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS_A) $(LDLIBS) -lcriterion
+
+unit: $(UNIT_BINS)
+
+unit-run: unit
+	@tests/run-unit.sh $(UNIT_BINS)
+
+asan-run:
+	$(MAKE) BUILD=build/asan SAN=1 unit-run
+
+# ---- fuzzers (libFuzzer, clang): tests/fuzz/fuzz-<name>.c -----------------
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/tests/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 20
+
+ifeq ($(SAN),fuzz)
+$(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(LIBS_A)
+	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIBS_A) $(LDLIBS)
+fuzz-bins: $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRCS))
+endif
+
+fuzz:
+	$(MAKE) BUILD=build/fuzz SAN=fuzz CC=clang fuzz-bins
+
+fuzz-run: fuzz
+	@tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+# ---- integration, check, demo, bench --------------------------------------
+deps:
+	@deploy/install-deps.sh
+
+integration: all
+	@tests/integration/run.sh
+
+check: deps
+	$(MAKE) all unit
+	@tests/check.sh
+
+demo: deps
+	$(MAKE) all
+	@tests/demo.sh
+
+bench: deps
+	$(MAKE) all
+	@bench/run.sh
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --inline-suppr -I. $(foreach m,$(MODULES),$(m)) nestor.c
+
+clean:
+	rm -rf build
+
+-include $(ALL_OBJS:.o=.d) $(BUILD)/nestor.d $(UNIT_BINS:=.d)

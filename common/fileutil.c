@@ -1,0 +1,302 @@
+/* File helpers shared by the catalog, the replica store and the agent state:
+ * everything durable goes through file_write_atomic. */
+#include "common/fileutil.h"
+
+#include "common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int
+fd_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			/* Never expected from a regular file; don't spin on it. */
+			errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+fd_pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+
+	if (off < 0 || len > (size_t)SSIZE_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = ENODATA;
+			return -1;
+		}
+		if (__builtin_add_overflow(off, (off_t)n, &off)) {
+			errno = EOVERFLOW;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+dir_fsync_quiet(const char *dir)
+{
+	int fd, rc;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	if (rc < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return close(fd);
+}
+
+int
+dir_fsync(const char *dir)
+{
+	if (dir_fsync_quiet(dir) < 0) {
+		log_error("%s: fsync directory: %m", dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* Directory part of path, malloc'd: "a/b" -> "a", "b" -> ".", "/b" -> "/". */
+static char *
+parent_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+int
+file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char *tmp = NULL, *dir = NULL;
+	const char *what = NULL;
+	size_t plen = strlen(path);
+	int fd = -1, rc = -1;
+
+	tmp = malloc(plen + sizeof(".tmp"));
+	if (tmp == NULL) {
+		what = "allocate";
+		goto out;
+	}
+	memcpy(tmp, path, plen);
+	memcpy(tmp + plen, ".tmp", sizeof(".tmp"));
+	dir = parent_dir(path);
+	if (dir == NULL) {
+		what = "allocate";
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0) {
+		what = "create temporary file";
+		goto out;
+	}
+	/* A stale tmp from a crash keeps its old mode through O_CREAT. */
+	if (fchmod(fd, mode) < 0) {
+		what = "chmod temporary file";
+		goto out;
+	}
+	if (fd_write_all(fd, data, len) < 0) {
+		what = "write temporary file";
+		goto out;
+	}
+	if (fsync(fd) < 0) {
+		what = "fsync temporary file";
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		what = "close temporary file";
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		what = "rename into place";
+		goto out;
+	}
+	/* Renamed: the tmp name is gone, nothing left to clean up. */
+	free(tmp);
+	tmp = NULL;
+	if (dir_fsync_quiet(dir) < 0) {
+		what = "fsync directory";
+		goto out;
+	}
+	rc = 0;
+out:
+	if (rc < 0) {
+		int saved = errno;
+
+		log_error("%s: atomic write: %s: %m", path, what);
+		if (fd >= 0)
+			close(fd);
+		if (tmp != NULL)
+			unlink(tmp);
+		errno = saved;
+	}
+	free(tmp);
+	free(dir);
+	return rc;
+}
+
+int
+mkdir_p(const char *path, mode_t mode)
+{
+	char *buf = NULL;
+	struct stat st;
+	int rc = -1;
+
+	if (path == NULL || path[0] == '\0') {
+		errno = EINVAL;
+		log_error("mkdir_p: empty path");
+		return -1;
+	}
+	buf = strdup(path);
+	if (buf == NULL) {
+		log_error("%s: mkdir: %m", path);
+		goto out;
+	}
+	/* Walk each prefix ending before a '/', then the full path. */
+	for (char *p = buf + 1;; p++) {
+		char saved = *p;
+
+		if (saved != '/' && saved != '\0')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST) {
+			log_error("%s: mkdir: %m", buf);
+			goto out;
+		}
+		if (stat(buf, &st) < 0) {
+			log_error("%s: stat: %m", buf);
+			goto out;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			errno = ENOTDIR;
+			log_error("%s: exists and is not a directory", buf);
+			goto out;
+		}
+		*p = saved;
+		if (saved == '\0')
+			break;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+int
+file_read_all(const char *path, size_t max, void **data, size_t *len)
+{
+	char *buf = NULL;
+	size_t cap, used = 0;
+	int fd = -1, rc = -1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_error("%s: %m", path);
+		goto out;
+	}
+	/* Read up to max + 1 bytes so an oversized file (or a pipe, where size
+	 * is unknown in advance) is detected without trusting st_size. */
+	if (max >= SIZE_MAX - 1) {
+		errno = EINVAL;
+		log_error("%s: read limit too large", path);
+		goto out;
+	}
+	cap = max < 65536 ? max + 1 : 65536;
+	buf = malloc(cap + 1);
+	if (buf == NULL) {
+		log_error("%s: read: %m", path);
+		goto out;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (used == cap) {
+			size_t ncap;
+			char *nbuf;
+
+			if (cap == max + 1)
+				break;
+			ncap = cap > (max + 1) / 2 ? max + 1 : cap * 2;
+			nbuf = realloc(buf, ncap + 1);
+			if (nbuf == NULL) {
+				log_error("%s: read: %m", path);
+				goto out;
+			}
+			buf = nbuf;
+			cap = ncap;
+		}
+		n = read(fd, buf + used, cap - used);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("%s: read: %m", path);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		used += (size_t)n;
+	}
+	if (used > max) {
+		errno = EFBIG;
+		log_error("%s: file too large (more than %zu bytes)", path, max);
+		goto out;
+	}
+	buf[used] = '\0';
+	*data = buf;
+	*len = used;
+	buf = NULL;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}

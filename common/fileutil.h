@@ -1,0 +1,31 @@
+/* File helpers: durable atomic replace, bounded whole-file read, full I/O. */
+#ifndef NESTOR_COMMON_FILEUTIL_H
+#define NESTOR_COMMON_FILEUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Replace path with data durably: write "path.tmp" in the same directory,
+ * fsync, rename over path, fsync the directory. mode is applied exactly
+ * (umask does not narrow it). On failure before the rename the old file is
+ * intact and the tmp file removed; if only the final directory fsync fails
+ * the new content is in place but its durability is unknown. Callers must
+ * serialise writers of one path. Logs once. 0 / -1. */
+int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* fsync a directory so renames/creations in it are durable. Logs. 0 / -1. */
+int dir_fsync(const char *dir);
+/* mkdir -p; existing directories are fine, existing non-dirs are not.
+ * Logs. 0 / -1. */
+int mkdir_p(const char *path, mode_t mode);
+/* Read a whole file of at most max bytes into a malloc'd buffer (caller
+ * frees) with an extra NUL after the data, so text can be used as a string.
+ * Larger files are refused. Logs. 0 / -1. */
+int file_read_all(const char *path, size_t max, void **data, size_t *len);
+/* Write all len bytes, retrying short writes and EINTR. No logging; errno
+ * is set. 0 / -1. */
+int fd_write_all(int fd, const void *buf, size_t len);
+/* pread exactly len bytes at off, retrying short reads and EINTR. EOF
+ * before len is an error (errno = ENODATA). No logging. 0 / -1. */
+int fd_pread_all(int fd, void *buf, size_t len, off_t off);
+
+#endif

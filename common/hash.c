@@ -1,0 +1,26 @@
+/* Block hashing and zero detection used by change tracking and the sender. */
+#include "common/hash.h"
+
+#include <string.h>
+#include <xxhash.h>
+
+uint64_t
+hash64(const void *p, size_t n)
+{
+	return (uint64_t)XXH3_64bits(p, n);
+}
+
+bool
+buf_is_zero(const void *p, size_t n)
+{
+	static const unsigned char zero[16];
+	const unsigned char *b = p;
+
+	if (n <= sizeof(zero))
+		return n == 0 || memcmp(b, zero, n) == 0;
+	/* Once the head is known zero, "every byte equals the byte 16 earlier"
+	 * makes the whole buffer zero, and memcmp runs that at memory speed. */
+	if (memcmp(b, zero, sizeof(zero)) != 0)
+		return false;
+	return memcmp(b, b + sizeof(zero), n - sizeof(zero)) == 0;
+}

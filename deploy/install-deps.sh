@@ -1,0 +1,43 @@
+#!/bin/bash
+# Install every Debian package Nestor's build, demo, tests and benchmarks need.
+# Idempotent and quiet when everything is present. Run as root on Debian 12.
+set -euo pipefail
+
+PKGS=(
+	# build
+	build-essential pkg-config clang libclang-rt-14-dev cppcheck
+	libvirt-dev librbd-dev librados-dev libzstd-dev libssl-dev libevent-dev
+	libcriterion-dev libnbd-dev libinih-dev libjansson-dev libxxhash-dev
+	# runtime: images, NBD, VMs, Ceph
+	qemu-utils qemu-system-x86 libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
+	ceph-mon ceph-osd ceph-common
+	# test VM image and harness
+	busybox-static syslinux syslinux-common mtools dosfstools fdisk cpio xz-utils
+	# tools used by tests and benchmarks
+	openssl zstd rsync openssh-client openssh-server iproute2 procps psmisc
+	python3 jq
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$st" = "install ok installed" ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]}; run as root" >&2
+	exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has no package lists; refresh them when older than a day.
+if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
+	apt-get update -qq
+fi
+apt-get install -y -qq "${missing[@]}" >/dev/null
+# Services must not run from the packages: tests start private instances.
+for s in libvirtd virtlogd ceph-mon.target ceph-osd.target ssh; do
+	command -v systemctl >/dev/null 2>&1 && systemctl disable --now "$s" >/dev/null 2>&1 || true
+done
+echo "install-deps: done" >&2

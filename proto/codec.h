@@ -1,0 +1,222 @@
+/* Nestor wire protocol: frame layout, message structs and a pure codec
+ * (bytes <-> structs, no I/O, no allocation). All integers big-endian.
+ *
+ * Frame = 16-byte header + payload:
+ *   u32 magic 'NSTR' | u16 version | u16 type | u32 flags | u32 payload length
+ * The header is checked on its own first (magic, version, known type, flags
+ * known for that type, length <= PROTO_MAX_PAYLOAD) so a reader can bound the
+ * payload before buffering it. Strings are u16 length + bytes (no NUL inside,
+ * bounded per field); unknown types/flags/kinds, short or trailing payload
+ * bytes and oversize fields are errors.
+ *
+ * Type bands (tmux-style): 1-15 session, 16-47 replication, 48-63 queries,
+ * 64+ errors. A new type or field bumps PROTO_VERSION. */
+#ifndef NESTOR_PROTO_CODEC_H
+#define NESTOR_PROTO_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROTO_MAGIC        0x4E535452u /* "NSTR" */
+#define PROTO_VERSION      1
+#define PROTO_HDR_SIZE     16
+#define PROTO_MAX_EXTENT   (1u << 20)            /* plaintext bytes per DATA extent */
+#define PROTO_MAX_ZERO     (1ull << 30)          /* bytes per ZERO/DISCARD extent */
+#define PROTO_MAX_PAYLOAD  (PROTO_MAX_EXTENT + 65536u)
+#define PROTO_MAX_META     (PROTO_MAX_EXTENT)    /* POINT_COMMIT metadata blob */
+#define PROTO_NAME_MAX     64                    /* group / disk names */
+#define PROTO_PEER_MAX     255                   /* agent name in HELLO */
+#define PROTO_TEXT_MAX     1024                  /* ERROR text */
+#define PROTO_MAX_DISKS    64
+#define PROTO_MAX_HASHES   16384                 /* per HASH_ANSWER */
+#define PROTO_MAX_DISK_SIZE (1ull << 50)         /* 1 PiB */
+
+enum proto_type {
+	PROTO_HELLO = 1,          /* both directions, first frame */
+	PROTO_PROGRESS_QUERY = 16, /* agent -> receiver: what do you have for group? */
+	PROTO_PROGRESS = 17,       /* receiver -> agent: answer */
+	PROTO_POINT_BEGIN = 18,    /* agent -> receiver */
+	PROTO_EXTENT = 19,         /* agent -> receiver */
+	PROTO_DISK_DONE = 20,      /* agent -> receiver */
+	PROTO_POINT_COMMIT = 21,   /* agent -> receiver */
+	PROTO_COMMITTED = 22,      /* receiver -> agent */
+	PROTO_HASH_QUERY = 48,     /* agent -> receiver: block hashes of a point */
+	PROTO_HASH_ANSWER = 49,    /* receiver -> agent */
+	PROTO_ERROR = 64,          /* both directions; sender closes after it */
+};
+
+/* Capabilities in HELLO. */
+#define PROTO_CAP_ZSTD     (1u << 0)
+#define PROTO_CAPS_KNOWN   (PROTO_CAP_ZSTD)
+
+/* Header flags. Only EXTENT defines one; all others must be 0. */
+#define PROTO_FLAG_EXTENT_RESYNC (1u << 0) /* extent sent by a hash-compare resync */
+
+enum proto_extent_kind { PROTO_KIND_DATA = 1, PROTO_KIND_ZERO = 2, PROTO_KIND_DISCARD = 3 };
+enum proto_comp { PROTO_COMP_NONE = 0, PROTO_COMP_ZSTD = 1 };
+
+/* Error codes carried in ERROR frames (on the wire, stable). */
+enum proto_error_code {
+	PROTO_ERR_PROTOCOL = 1,   /* malformed frame / bad sequence */
+	PROTO_ERR_AUTH = 2,       /* not authorised for the group */
+	PROTO_ERR_CHECKSUM = 3,   /* extent checksum mismatch */
+	PROTO_ERR_STORE = 4,      /* receiver storage failure (e.g. ENOSPC) */
+	PROTO_ERR_CONFLICT = 5,   /* base/point mismatch, group failed over */
+	PROTO_ERR_NOTFOUND = 6,
+	PROTO_ERR_INTERNAL = 7,
+};
+
+/* Codec return codes (negative). */
+enum proto_status {
+	PROTO_OK = 0,
+	PROTO_E_SHORT = -1,     /* buffer shorter than a header */
+	PROTO_E_MAGIC = -2,
+	PROTO_E_VERSION = -3,
+	PROTO_E_TYPE = -4,      /* unknown message type */
+	PROTO_E_FLAGS = -5,     /* unknown flag bits */
+	PROTO_E_TOOBIG = -6,    /* length above a cap */
+	PROTO_E_TRUNC = -7,     /* payload ends inside a field */
+	PROTO_E_TRAILING = -8,  /* bytes left after the last field */
+	PROTO_E_RANGE = -9,     /* value out of range (offset+length overflow, count, size) */
+	PROTO_E_STRING = -10,   /* empty where required, NUL inside, too long */
+	PROTO_E_KIND = -11,     /* unknown extent kind / compression / caps */
+	PROTO_E_NOSPACE = -12,  /* encode: output buffer too small */
+};
+const char *proto_strerror(int status);
+
+struct proto_hdr {
+	uint16_t version;
+	uint16_t type;
+	uint32_t flags;
+	uint32_t length; /* payload bytes after the header */
+};
+
+struct proto_hello {
+	uint16_t version_min, version_max;
+	uint32_t caps;
+	char peer[PROTO_PEER_MAX + 1]; /* free text, may be empty */
+};
+
+struct proto_progress_query {
+	char group[PROTO_NAME_MAX + 1];
+};
+
+struct proto_disk_progress {
+	char name[PROTO_NAME_MAX + 1];
+	uint64_t durable_offset; /* every extent below this offset is durable */
+	uint8_t done;            /* DISK_DONE received and flushed */
+};
+
+struct proto_progress {
+	char group[PROTO_NAME_MAX + 1];
+	uint64_t last_point;    /* newest committed point id, 0 = none */
+	uint64_t pending_point; /* point being received, 0 = none */
+	uint64_t pending_base;
+	uint16_t ndisks;        /* disks of the pending point */
+	struct proto_disk_progress disks[PROTO_MAX_DISKS];
+};
+
+struct proto_disk {
+	char name[PROTO_NAME_MAX + 1];
+	uint64_t size; /* bytes, > 0, <= PROTO_MAX_DISK_SIZE */
+};
+
+struct proto_point_begin {
+	char group[PROTO_NAME_MAX + 1];
+	uint64_t point_id;  /* > 0 */
+	uint64_t base_id;   /* 0 = full seed */
+	uint64_t time_ns;   /* snapshot instant, unix time in ns */
+	uint16_t ndisks;    /* 1..PROTO_MAX_DISKS */
+	struct proto_disk disks[PROTO_MAX_DISKS];
+};
+
+struct proto_extent {
+	uint32_t flags;     /* header flags (PROTO_FLAG_EXTENT_*) */
+	uint16_t disk;      /* index into POINT_BEGIN's disk list */
+	uint8_t kind;       /* enum proto_extent_kind */
+	uint8_t comp;       /* enum proto_comp; NONE for ZERO/DISCARD */
+	uint64_t offset;
+	uint64_t length;    /* plaintext bytes: DATA <= PROTO_MAX_EXTENT, else <= PROTO_MAX_ZERO */
+	uint64_t checksum;  /* XXH3-64 of the plaintext (DATA only, 0 otherwise) */
+	const uint8_t *data; /* borrowed from the decoded buffer; NULL unless DATA */
+	size_t data_len;    /* bytes on the wire: == length if NONE, <= bound if ZSTD */
+};
+
+struct proto_disk_done {
+	uint16_t disk;
+};
+
+struct proto_point_commit {
+	uint64_t point_id;
+	const uint8_t *meta; /* borrowed; opaque (e.g. source domain XML) */
+	size_t meta_len;     /* <= PROTO_MAX_META */
+};
+
+struct proto_committed {
+	uint64_t point_id;
+};
+
+struct proto_hash_query {
+	char group[PROTO_NAME_MAX + 1];
+	uint64_t point_id;   /* 0 = newest committed */
+	char disk[PROTO_NAME_MAX + 1];
+	uint64_t offset;     /* multiple of block_size */
+	uint32_t block_size; /* power of two, 4 KiB .. 16 MiB */
+	uint32_t count;      /* 1..PROTO_MAX_HASHES */
+};
+
+struct proto_hash_answer {
+	uint64_t point_id;   /* the point actually hashed */
+	uint64_t offset;
+	uint32_t block_size;
+	uint32_t count;      /* 0..PROTO_MAX_HASHES; fewer than asked at the disk's end */
+	const uint8_t *hashes; /* borrowed: count * 8 bytes, big-endian XXH3-64 per block */
+};
+
+struct proto_error {
+	uint32_t code; /* enum proto_error_code */
+	char text[PROTO_TEXT_MAX + 1];
+};
+
+struct proto_msg {
+	uint16_t type; /* enum proto_type */
+	union {
+		struct proto_hello hello;
+		struct proto_progress_query pquery;
+		struct proto_progress progress;
+		struct proto_point_begin begin;
+		struct proto_extent extent;
+		struct proto_disk_done done;
+		struct proto_point_commit commit;
+		struct proto_committed committed;
+		struct proto_hash_query hquery;
+		struct proto_hash_answer hanswer;
+		struct proto_error error;
+	} u;
+};
+
+/* Decode and validate a header from buf (needs PROTO_HDR_SIZE bytes). */
+int proto_hdr_decode(const uint8_t *buf, size_t len, struct proto_hdr *hdr);
+
+/* Decode the payload of a frame whose header was validated. Pointers in *msg
+ * borrow from payload and are valid as long as it is. */
+int proto_decode(const struct proto_hdr *hdr, const uint8_t *payload,
+		 struct proto_msg *msg);
+
+/* Encode a whole frame (header + payload) into buf. *out_len = bytes written. */
+int proto_encode(const struct proto_msg *msg, uint8_t *buf, size_t cap,
+		 size_t *out_len);
+
+/* Like proto_encode but stops before the trailing bulk bytes (EXTENT data,
+ * POINT_COMMIT meta, HASH_ANSWER hashes); the header's length counts them.
+ * The caller appends exactly *bulk_len bytes (from msg) after *out_len. */
+int proto_encode_head(const struct proto_msg *msg, uint8_t *buf, size_t cap,
+		      size_t *out_len, size_t *bulk_len);
+
+/* Worst-case frame size without bulk bytes (for stack buffers). */
+#define PROTO_HEAD_MAX (PROTO_HDR_SIZE + 16 + PROTO_MAX_DISKS * (2 + PROTO_NAME_MAX + 9) + 2 * (2 + PROTO_NAME_MAX) + 64 + PROTO_TEXT_MAX + PROTO_PEER_MAX)
+
+/* Is [offset, offset+length) inside a disk of disk_size bytes? 0 / PROTO_E_RANGE. */
+int proto_extent_check(const struct proto_extent *ext, uint64_t disk_size);
+
+#endif

@@ -1,0 +1,149 @@
+/* zstd compression of extent payloads, with the "is it worth it" rule and a
+ * strict decompressor that trusts nothing the peer declares. */
+#include "proto/compress.h"
+
+#include <stdlib.h>
+
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "common/log.h"
+#include "proto/codec.h"
+
+struct zcomp {
+	ZSTD_CCtx *cctx;
+	int level;
+};
+
+struct zdecomp {
+	ZSTD_DCtx *dctx;
+};
+
+struct zcomp *
+zcomp_new(int level)
+{
+	struct zcomp *z = NULL, *ret = NULL;
+	size_t r;
+
+	if (level < 1 || level > 19) {
+		log_error("zstd: compression level %d outside 1..19", level);
+		goto out;
+	}
+	if ((z = calloc(1, sizeof(*z))) == NULL) {
+		log_error("zstd: allocating compressor: %m");
+		goto out;
+	}
+	z->level = level;
+	if ((z->cctx = ZSTD_createCCtx()) == NULL) {
+		log_error("zstd: ZSTD_createCCtx failed");
+		goto out;
+	}
+	r = ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, level);
+	/* The decompressor insists on a declared size. The frame checksum
+	 * (4 bytes) lets it reject corruption itself instead of handing the
+	 * caller plausible wrong bytes of the right length. */
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_contentSizeFlag, 1);
+	if (!ZSTD_isError(r))
+		r = ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag, 1);
+	if (ZSTD_isError(r)) {
+		log_error("zstd: setting compression parameters: %s",
+			  ZSTD_getErrorName(r));
+		goto out;
+	}
+	ret = z;
+	z = NULL;
+out:
+	zcomp_free(z);
+	return ret;
+}
+
+void
+zcomp_free(struct zcomp *z)
+{
+	if (z == NULL)
+		return;
+	ZSTD_freeCCtx(z->cctx);
+	free(z);
+}
+
+int
+zcomp_compress(struct zcomp *z, const void *src, size_t len,
+	       void *dst, size_t cap, size_t *out_len)
+{
+	size_t limit, r;
+
+	/* Worth it only below len - len/64; capping dst there lets zstd stop
+	 * as soon as it knows the answer is "no". */
+	limit = len - len / 64;
+	if (limit <= 1)
+		return 1;
+	limit--;
+	if (cap < limit)
+		limit = cap;
+	r = ZSTD_compress2(z->cctx, dst, limit, src, len);
+	if (ZSTD_isError(r)) {
+		if (ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall)
+			return 1;
+		log_error("zstd: compressing %zu bytes at level %d: %s", len,
+			  z->level, ZSTD_getErrorName(r));
+		return -1;
+	}
+	*out_len = r;
+	return 0;
+}
+
+struct zdecomp *
+zdecomp_new(void)
+{
+	struct zdecomp *z = NULL, *ret = NULL;
+
+	if ((z = calloc(1, sizeof(*z))) == NULL) {
+		log_error("zstd: allocating decompressor: %m");
+		goto out;
+	}
+	if ((z->dctx = ZSTD_createDCtx()) == NULL) {
+		log_error("zstd: ZSTD_createDCtx failed");
+		goto out;
+	}
+	ret = z;
+	z = NULL;
+out:
+	zdecomp_free(z);
+	return ret;
+}
+
+void
+zdecomp_free(struct zdecomp *z)
+{
+	if (z == NULL)
+		return;
+	ZSTD_freeDCtx(z->dctx);
+	free(z);
+}
+
+int
+zdecomp_decompress(struct zdecomp *z, const void *src, size_t len,
+		   void *dst, size_t expected_len)
+{
+	unsigned long long declared;
+	size_t r;
+
+	if (expected_len == 0 || expected_len > PROTO_MAX_EXTENT || len == 0)
+		return -1;
+	declared = ZSTD_getFrameContentSize(src, len);
+	if (declared == ZSTD_CONTENTSIZE_ERROR ||
+	    declared == ZSTD_CONTENTSIZE_UNKNOWN || declared != expected_len)
+		return -1;
+	/* Exactly one frame: ZSTD_decompressDCtx would otherwise append the
+	 * content of following frames (bounded by dst, but still wrong). */
+	r = ZSTD_findFrameCompressedSize(src, len);
+	if (ZSTD_isError(r) || r != len)
+		return -1;
+	/* Single-shot into a flat buffer: zstd bounds every write by the
+	 * capacity and checks the declared size against what it produced. */
+	r = ZSTD_decompressDCtx(z->dctx, dst, expected_len, src, len);
+	if (ZSTD_isError(r) || r != expected_len)
+		return -1;
+	return 0;
+}

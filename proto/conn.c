@@ -1,0 +1,998 @@
+/* Framed protocol connection over TLS 1.3 with mutual certificates:
+ * libevent bufferevent_openssl for I/O, proto/codec.h for the frames. */
+#include "proto/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "common/log.h"
+
+#define CONN_LOW_WATER_DEFAULT   ((size_t)1 << 20)
+/* One maximal frame plus slack for the TLS record that straddles its end. */
+#define CONN_READ_HIGH           ((size_t)PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD + 65536u)
+#define CONN_CLOSE_TIMEOUT_S     5
+#define CONN_HANDSHAKE_TIMEOUT_S 30
+#define CONN_VERIFY_DEPTH        4
+#define CONN_OPTS                (BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
+
+enum conn_state {
+	CONN_HANDSHAKE,  /* TLS handshake running */
+	CONN_CONFIRMING, /* client: handshake done, server has not yet shown it accepted our cert */
+	CONN_READY,
+	CONN_CLOSING,    /* flushing output, bounded by the timer */
+	CONN_CLOSED,     /* on_close queued or delivered */
+};
+
+struct conn {
+	struct event_base *base;
+	struct bufferevent *bev;
+	struct event *timer;   /* handshake deadline, then flush deadline */
+	struct conn_cbs cbs;
+	void *arg;
+	enum conn_state state;
+	bool server;
+	bool paused;
+	bool confirmed;        /* client: server sent a session ticket or data */
+	bool failed;           /* closed by an error (logged as a warning) */
+	bool flushed;          /* output fully written before close: send close_notify */
+	bool close_via_once;   /* an event_base_once for on_close is queued */
+	bool free_pending;     /* conn_free came before that once: it frees */
+	size_t low_water;
+	char name[320];        /* host:port, for logs */
+	char peer[PROTO_PEER_MAX + 1];
+	char reason[512];
+};
+
+static void conn_process(struct conn *c);
+
+/* ---- TLS contexts ------------------------------------------------------ */
+
+/* Drain OpenSSL's error queue into buf as "; "-separated texts. */
+static void
+tls_errors(char *buf, size_t cap)
+{
+	unsigned long e;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	while ((e = ERR_get_error()) != 0) {
+		char s[256];
+		int w;
+
+		ERR_error_string_n(e, s, sizeof(s));
+		if (n >= cap)
+			continue;
+		w = snprintf(buf + n, cap - n, "%s%s", n ? "; " : "", s);
+		if (w > 0)
+			n += (size_t)w;
+	}
+	if (n == 0)
+		snprintf(buf, cap, "unknown OpenSSL error");
+}
+
+static SSL_CTX *
+tls_ctx_new(const struct tls_files *f, bool server)
+{
+	const char *side = server ? "server" : "client";
+	STACK_OF(X509_NAME) *cas = NULL;
+	SSL_CTX *ctx = NULL;
+	SSL_CTX *ret = NULL;
+	char err[1024];
+
+	ERR_clear_error();
+	if (!f || !f->ca || !f->cert || !f->key) {
+		log_error("TLS %s: CA, certificate and key files are all required", side);
+		goto out;
+	}
+	ctx = SSL_CTX_new(TLS_method());
+	if (!ctx) {
+		tls_errors(err, sizeof(err));
+		log_error("TLS %s: SSL_CTX_new: %s", side, err);
+		goto out;
+	}
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)) {
+		tls_errors(err, sizeof(err));
+		log_error("TLS %s: cannot require TLS 1.3: %s", side, err);
+		goto out;
+	}
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+	/* libevent may retry an SSL_write from a different buffer address. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (SSL_CTX_load_verify_locations(ctx, f->ca, NULL) != 1) {
+		tls_errors(err, sizeof(err));
+		log_error("TLS %s: cannot load CA file %s: %s", side, f->ca, err);
+		goto out;
+	}
+	if (SSL_CTX_use_certificate_chain_file(ctx, f->cert) != 1) {
+		tls_errors(err, sizeof(err));
+		log_error("TLS %s: cannot load certificate %s: %s", side, f->cert, err);
+		goto out;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, f->key, SSL_FILETYPE_PEM) != 1) {
+		tls_errors(err, sizeof(err));
+		log_error("TLS %s: cannot load private key %s: %s", side, f->key, err);
+		goto out;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		tls_errors(err, sizeof(err));
+		log_error("TLS %s: key %s does not match certificate %s: %s", side,
+			  f->key, f->cert, err);
+		goto out;
+	}
+	SSL_CTX_set_verify_depth(ctx, CONN_VERIFY_DEPTH);
+	if (server) {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+				   NULL);
+		/* Tell clients which CA we accept so they pick the right cert. */
+		cas = SSL_load_client_CA_file(f->ca);
+		if (cas) {
+			SSL_CTX_set_client_CA_list(ctx, cas);
+			cas = NULL;
+		}
+		/* In TLS 1.3 the client finishes its handshake before the server
+		 * has judged the client certificate. The session ticket we send
+		 * after accepting it is what tells the client it was accepted
+		 * (see conn_msg_cb), so never turn tickets off here. */
+		if (!SSL_CTX_set_num_tickets(ctx, 1) ||
+		    !SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"nestor", 6)) {
+			tls_errors(err, sizeof(err));
+			log_error("TLS server: session setup: %s", err);
+			goto out;
+		}
+	} else {
+		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	}
+	ret = ctx;
+	ctx = NULL;
+out:
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return ret;
+}
+
+SSL_CTX *
+tls_server_ctx_new(const struct tls_files *f)
+{
+	return tls_ctx_new(f, true);
+}
+
+SSL_CTX *
+tls_client_ctx_new(const struct tls_files *f)
+{
+	return tls_ctx_new(f, false);
+}
+
+/* ---- lifetime ---------------------------------------------------------- */
+
+static void
+conn_set_reason(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+conn_set_reason(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	/* The first cause wins: an EOF after our ERROR frame is not news. */
+	if (c->reason[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+	va_end(ap);
+}
+
+/* Close the TLS session and socket. close_notify only after an orderly
+ * flush: OpenSSL forbids SSL_shutdown after a fatal error. */
+static void
+conn_drop_bev(struct conn *c, bool orderly)
+{
+	SSL *ssl;
+
+	if (!c->bev)
+		return;
+	ssl = bufferevent_openssl_get_ssl(c->bev);
+	if (orderly && ssl && SSL_is_init_finished(ssl)) {
+		(void)SSL_shutdown(ssl);
+		ERR_clear_error();
+	}
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+}
+
+static void
+conn_deliver_close(struct conn *c)
+{
+	conn_drop_bev(c, c->flushed);
+	if (c->cbs.on_close)
+		c->cbs.on_close(c, c->reason, c->arg); /* may conn_free(c) */
+}
+
+static void
+conn_once_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	c->close_via_once = false;
+	if (c->free_pending) {
+		free(c);
+		return;
+	}
+	conn_deliver_close(c);
+}
+
+/* Enter CLOSED now and deliver on_close from the loop, so no callback of
+ * this conn ever sees it re-entrantly. */
+static void
+conn_finish(struct conn *c)
+{
+	static const struct timeval now = { 0, 0 };
+
+	if (c->state == CONN_CLOSED)
+		return;
+	c->state = CONN_CLOSED;
+	if (!c->reason[0])
+		snprintf(c->reason, sizeof(c->reason), "closed");
+	if (c->failed)
+		log_warn("conn %s%s%s: %s", c->name, c->peer[0] ? " " : "", c->peer, c->reason);
+	else
+		log_debug("conn %s%s%s: closed: %s", c->name, c->peer[0] ? " " : "",
+			  c->peer, c->reason);
+	evtimer_del(c->timer);
+	if (c->bev) {
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
+	}
+	if (event_base_once(c->base, -1, EV_TIMEOUT, conn_once_cb, c, &now) == 0) {
+		c->close_via_once = true;
+		return;
+	}
+	/* No memory for the once event: the conn's own timer, which conn_free
+	 * can still cancel, delivers instead. */
+	log_warn("conn %s: event_base_once failed; delivering close by timer", c->name);
+	evtimer_add(c->timer, &now);
+}
+
+/* Stop decoding; flush what is queued (bounded), then finish. */
+static void
+conn_begin_close(struct conn *c)
+{
+	static const struct timeval flush = { CONN_CLOSE_TIMEOUT_S, 0 };
+
+	if (c->state >= CONN_CLOSING)
+		return;
+	/* Nothing can be flushed before the handshake is done. */
+	if (c->state == CONN_HANDSHAKE || !c->bev) {
+		conn_finish(c);
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		c->flushed = true;
+		conn_finish(c);
+		return;
+	}
+	c->state = CONN_CLOSING;
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	/* Keep reading (and discarding) so a peer blocked writing to us can
+	 * still drain our output. */
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	evtimer_add(c->timer, &flush);
+}
+
+static void
+conn_fail(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Close at once because of an error; reason is logged once in conn_finish. */
+static void
+conn_fail(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!c->reason[0]) {
+		va_start(ap, fmt);
+		vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+		va_end(ap);
+	}
+	c->failed = true;
+	conn_finish(c);
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	switch (c->state) {
+	case CONN_HANDSHAKE:
+		conn_fail(c, "TLS handshake not completed within %d s", CONN_HANDSHAKE_TIMEOUT_S);
+		break;
+	case CONN_CONFIRMING:
+		conn_fail(c, "server did not confirm our certificate within %d s",
+			  CONN_HANDSHAKE_TIMEOUT_S);
+		break;
+	case CONN_CLOSING: {
+		size_t len = strlen(c->reason);
+
+		c->failed = true;
+		snprintf(c->reason + len, sizeof(c->reason) - len,
+			 "; output not flushed within %d s, %zu bytes dropped", CONN_CLOSE_TIMEOUT_S,
+			 c->bev ? evbuffer_get_length(bufferevent_get_output(c->bev)) : 0);
+		conn_finish(c);
+		break;
+	}
+	case CONN_CLOSED:
+		conn_deliver_close(c); /* fallback path of conn_finish */
+		break;
+	case CONN_READY:
+		break;
+	}
+}
+
+/* ---- handshake and identity -------------------------------------------- */
+
+/* Subject CN as printable text; exactly one CN is required so the identity
+ * is not ambiguous. */
+static int
+conn_cert_cn(X509 *cert, char *buf, size_t cap)
+{
+	X509_NAME *name = X509_get_subject_name(cert);
+	unsigned char *utf8 = NULL;
+	ASN1_STRING *data;
+	int ret = -1;
+	int idx, len;
+
+	idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+	if (idx < 0 || X509_NAME_get_index_by_NID(name, NID_commonName, idx) >= 0)
+		goto out;
+	data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+	len = ASN1_STRING_to_UTF8(&utf8, data);
+	if (len <= 0 || (size_t)len >= cap)
+		goto out;
+	for (int i = 0; i < len; i++) {
+		if (utf8[i] < 0x20 || utf8[i] == 0x7f)
+			goto out;
+	}
+	memcpy(buf, utf8, (size_t)len);
+	buf[len] = '\0';
+	ret = 0;
+out:
+	OPENSSL_free(utf8);
+	return ret;
+}
+
+static void
+conn_become_ready(struct conn *c)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+	X509 *cert = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
+	long vr;
+
+	/* SSL_VERIFY_PEER already enforced this; checked again so a context
+	 * made elsewhere cannot turn verification off silently. */
+	if (!cert) {
+		conn_fail(c, "peer presented no certificate");
+		return;
+	}
+	vr = SSL_get_verify_result(ssl);
+	if (vr != X509_V_OK) {
+		conn_fail(c, "peer certificate not verified: %s",
+			  X509_verify_cert_error_string(vr));
+		return;
+	}
+	if (conn_cert_cn(cert, c->peer, sizeof(c->peer)) < 0) {
+		c->peer[0] = '\0';
+		conn_fail(c, "peer certificate subject needs exactly one printable CN of at most %d bytes",
+			  PROTO_PEER_MAX);
+		return;
+	}
+	evtimer_del(c->timer);
+	c->state = CONN_READY;
+	bufferevent_setwatermark(c->bev, EV_WRITE, c->low_water, 0);
+	if (c->paused)
+		bufferevent_disable(c->bev, EV_READ);
+	log_debug("conn %s: TLS ready, peer %s", c->name, c->peer);
+	if (c->cbs.on_ready)
+		c->cbs.on_ready(c, c->arg);
+}
+
+/* Client side: a NewSessionTicket arrives only after the server accepted
+ * our certificate, which TLS 1.3 does not otherwise show the client. */
+static void
+conn_msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+	    SSL *ssl, void *arg)
+{
+	struct conn *c = arg;
+	const unsigned char *p = buf;
+
+	(void)version;
+	(void)ssl;
+	if (write_p || content_type != SSL3_RT_HANDSHAKE || len < 1 ||
+	    p[0] != SSL3_MT_NEWSESSION_TICKET || c->confirmed)
+		return;
+	c->confirmed = true;
+	/* We are inside SSL_read; the deferred read callback makes us ready. */
+	if (c->bev)
+		bufferevent_trigger(c->bev, EV_READ,
+				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* ---- I/O callbacks ----------------------------------------------------- */
+
+static void
+conn_error_event(struct conn *c)
+{
+	int err = EVUTIL_SOCKET_ERROR();
+	char buf[sizeof(c->reason)];
+	unsigned long e;
+	size_t n = 0;
+	SSL *ssl;
+	long vr;
+	int w;
+
+	w = snprintf(buf, sizeof(buf), "%s error",
+		     c->state < CONN_READY ? "TLS handshake" : "connection");
+	n = w > 0 ? (size_t)w : 0;
+	while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
+		char s[256];
+
+		/* libevent also stores SSL_get_error()'s small code: not text. */
+		if (ERR_GET_LIB(e) == 0)
+			continue;
+		ERR_error_string_n(e, s, sizeof(s));
+		if (n < sizeof(buf)) {
+			w = snprintf(buf + n, sizeof(buf) - n, ": %s", s);
+			n += w > 0 ? (size_t)w : 0;
+		}
+	}
+	ssl = bufferevent_openssl_get_ssl(c->bev);
+	vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+	if (vr != X509_V_OK && n < sizeof(buf)) {
+		w = snprintf(buf + n, sizeof(buf) - n, ": certificate verify: %s",
+			     X509_verify_cert_error_string(vr));
+		n += w > 0 ? (size_t)w : 0;
+	}
+	if (err != 0 && err != EAGAIN && err != EINPROGRESS && n < sizeof(buf))
+		snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(err));
+	conn_fail(c, "%s", buf);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	size_t pending;
+
+	if (c->state == CONN_CLOSED)
+		return;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (c->server || c->confirmed)
+			conn_become_ready(c);
+		else
+			c->state = CONN_CONFIRMING;
+		if (c->state == CONN_READY && !c->paused &&
+		    evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+			conn_process(c);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		conn_error_event(c);
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
+		pending = evbuffer_get_length(bufferevent_get_input(bev));
+		if (c->state == CONN_CLOSING) {
+			conn_finish(c);
+		} else if (c->state != CONN_READY) {
+			conn_fail(c, "peer closed the connection during the TLS handshake");
+		} else if (pending > 0) {
+			conn_fail(c, "peer closed the connection inside a frame (%zu bytes pending)",
+				  pending);
+		} else {
+			conn_set_reason(c, "peer closed the connection");
+			conn_finish(c);
+		}
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		conn_fail(c, "timeout");
+}
+
+/* A peer that breaks the protocol is told why and dropped. */
+static void
+conn_protocol_error(struct conn *c, const char *what, int status)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	c->failed = true;
+	evbuffer_drain(in, evbuffer_get_length(in));
+	conn_send_error(c, PROTO_ERR_PROTOCOL, "%s: %s", what, proto_strerror(status));
+}
+
+/* Decode and deliver every complete frame in the input buffer. */
+static void
+conn_process(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	uint8_t hbuf[PROTO_HDR_SIZE];
+	struct proto_msg msg;
+	struct proto_hdr hdr;
+	size_t total;
+	uint8_t *frame;
+	int r;
+
+	while (c->state == CONN_READY && !c->paused) {
+		if (evbuffer_get_length(in) < PROTO_HDR_SIZE)
+			return;
+		if (evbuffer_copyout(in, hbuf, sizeof(hbuf)) != (ev_ssize_t)sizeof(hbuf)) {
+			conn_fail(c, "cannot read frame header from input buffer");
+			return;
+		}
+		/* Judge the header before buffering its payload. */
+		r = proto_hdr_decode(hbuf, sizeof(hbuf), &hdr);
+		if (r < 0) {
+			conn_protocol_error(c, "bad frame header", r);
+			return;
+		}
+		if (__builtin_add_overflow((size_t)PROTO_HDR_SIZE, (size_t)hdr.length, &total) ||
+		    total > CONN_READ_HIGH) {
+			conn_protocol_error(c, "bad frame header", PROTO_E_TOOBIG);
+			return;
+		}
+		if (evbuffer_get_length(in) < total)
+			return; /* the high watermark leaves room for the rest */
+		frame = evbuffer_pullup(in, (ev_ssize_t)total);
+		if (!frame) {
+			conn_fail(c, "out of memory assembling a %zu-byte frame", total);
+			return;
+		}
+		r = proto_decode(&hdr, frame + PROTO_HDR_SIZE, &msg);
+		if (r < 0) {
+			char what[64];
+
+			snprintf(what, sizeof(what), "bad frame of type %u", hdr.type);
+			conn_protocol_error(c, what, r);
+			return;
+		}
+		r = c->cbs.on_msg ? c->cbs.on_msg(c, &msg, c->arg) : 0;
+		/* msg borrowed from frame until here. */
+		if (c->bev)
+			evbuffer_drain(in, total);
+		if (r < 0)
+			return;
+	}
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	switch (c->state) {
+	case CONN_CLOSING:
+	case CONN_CLOSED:
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	case CONN_HANDSHAKE:
+		return;
+	case CONN_CONFIRMING:
+		/* Data from the server proves acceptance as well as a ticket. */
+		if (!c->confirmed && evbuffer_get_length(in) == 0)
+			return;
+		c->confirmed = true;
+		conn_become_ready(c);
+		break;
+	case CONN_READY:
+		break;
+	}
+	conn_process(c);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+			c->flushed = true;
+			conn_finish(c);
+		}
+		return;
+	}
+	if (c->state == CONN_READY && c->cbs.on_drain)
+		c->cbs.on_drain(c, c->arg);
+}
+
+/* ---- construction ------------------------------------------------------ */
+
+static struct conn *
+conn_alloc(struct event_base *base, const struct conn_cbs *cbs, void *arg, bool server)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		log_error("conn: out of memory");
+		return NULL;
+	}
+	c->base = base;
+	c->cbs = *cbs;
+	c->arg = arg;
+	c->server = server;
+	c->state = CONN_HANDSHAKE;
+	c->low_water = CONN_LOW_WATER_DEFAULT;
+	c->timer = evtimer_new(base, conn_timer_cb, c);
+	if (!c->timer) {
+		log_error("conn: cannot create timer");
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void
+conn_sock_opts(struct conn *c, int fd)
+{
+	int one = 1;
+	int idle = 60, intvl = 10, cnt = 6;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) < 0)
+		log_warn("conn %s: setsockopt: %m", c->name);
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		log_warn("conn %s: FD_CLOEXEC: %m", c->name);
+}
+
+static int
+conn_setup_bev(struct conn *c)
+{
+	static const struct timeval hs = { CONN_HANDSHAKE_TIMEOUT_S, 0 };
+
+	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_READ_HIGH);
+	if (bufferevent_enable(c->bev, EV_READ | EV_WRITE) < 0) {
+		log_error("conn %s: cannot enable bufferevent", c->name);
+		return -1;
+	}
+	evtimer_add(c->timer, &hs);
+	return 0;
+}
+
+static void
+conn_sockaddr_name(const struct sockaddr *sa, char *buf, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(buf, cap, "%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(buf, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(buf, cap, "fd");
+	}
+}
+
+struct conn *
+conn_accept(struct event_base *base, SSL_CTX *ctx, int fd, const struct conn_cbs *cbs,
+	    void *arg)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct conn *c = NULL;
+	SSL *ssl = NULL;
+	char err[512];
+
+	c = conn_alloc(base, cbs, arg, true);
+	if (!c)
+		goto fail;
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
+		conn_sockaddr_name((struct sockaddr *)&ss, c->name, sizeof(c->name));
+	else
+		snprintf(c->name, sizeof(c->name), "fd %d", fd);
+	if (evutil_make_socket_nonblocking(fd) < 0) {
+		log_error("conn %s: cannot make socket non-blocking: %m", c->name);
+		goto fail;
+	}
+	conn_sock_opts(c, fd);
+	ssl = SSL_new(ctx);
+	if (!ssl) {
+		tls_errors(err, sizeof(err));
+		log_error("conn %s: SSL_new: %s", c->name, err);
+		goto fail;
+	}
+	c->bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						CONN_OPTS);
+	if (!c->bev) {
+		/* libevent may or may not have freed ssl and closed fd: leak
+		 * rather than risk a double free on this out-of-memory path. */
+		log_error("conn %s: cannot create TLS bufferevent", c->name);
+		conn_free(c);
+		return NULL;
+	}
+	if (conn_setup_bev(c) < 0) {
+		conn_free(c);
+		return NULL;
+	}
+	return c;
+fail:
+	SSL_free(ssl);
+	close(fd);
+	conn_free(c);
+	return NULL;
+}
+
+struct conn *
+conn_connect(struct event_base *base, SSL_CTX *ctx, const char *host, uint16_t port,
+	     const char *server_name, const struct conn_cbs *cbs, void *arg)
+{
+	struct addrinfo hints, *res = NULL;
+	struct conn *c = NULL;
+	struct conn *ret = NULL;
+	unsigned char ipbuf[sizeof(struct in6_addr)];
+	char portstr[8];
+	SSL *ssl = NULL;
+	char err[512];
+	bool is_ip;
+	int r;
+
+	c = conn_alloc(base, cbs, arg, false);
+	if (!c)
+		goto out;
+	snprintf(c->name, sizeof(c->name), "%s:%u", host, port);
+	if (!server_name || !server_name[0]) {
+		log_error("conn %s: a server name to verify is required", c->name);
+		goto out;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	/* Blocking resolution: connections are rare and configured hosts are
+	 * usually numeric or in /etc/hosts. */
+	r = getaddrinfo(host, portstr, &hints, &res);
+	if (r != 0) {
+		log_error("conn %s: cannot resolve: %s", c->name,
+			  r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+		goto out;
+	}
+
+	ssl = SSL_new(ctx);
+	if (!ssl) {
+		tls_errors(err, sizeof(err));
+		log_error("conn %s: SSL_new: %s", c->name, err);
+		goto out;
+	}
+	is_ip = inet_pton(AF_INET, server_name, ipbuf) == 1 ||
+		inet_pton(AF_INET6, server_name, ipbuf) == 1;
+	if (is_ip) {
+		/* SNI carries host names only; IP identities match IP SANs. */
+		r = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_name);
+	} else {
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		r = SSL_set_tlsext_host_name(ssl, server_name) == 1 &&
+		    SSL_set1_host(ssl, server_name) == 1;
+	}
+	if (r != 1) {
+		tls_errors(err, sizeof(err));
+		log_error("conn %s: cannot set server name %s: %s", c->name, server_name, err);
+		goto out;
+	}
+	SSL_set_msg_callback(ssl, conn_msg_cb);
+	SSL_set_msg_callback_arg(ssl, c);
+
+	c->bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+						CONN_OPTS);
+	if (!c->bev) {
+		/* See conn_accept: ownership of ssl is unclear on failure. */
+		ssl = NULL;
+		log_error("conn %s: cannot create TLS bufferevent", c->name);
+		goto out;
+	}
+	ssl = NULL; /* owned by the bufferevent (BEV_OPT_CLOSE_ON_FREE) */
+	if (conn_setup_bev(c) < 0)
+		goto out;
+	if (bufferevent_socket_connect(c->bev, res->ai_addr, (int)res->ai_addrlen) < 0) {
+		log_error("conn %s: connect: %m", c->name);
+		goto out;
+	}
+	if (bufferevent_getfd(c->bev) >= 0)
+		conn_sock_opts(c, bufferevent_getfd(c->bev));
+	ret = c;
+	c = NULL;
+out:
+	if (res)
+		freeaddrinfo(res);
+	SSL_free(ssl);
+	conn_free(c);
+	return ret;
+}
+
+/* ---- public operations ------------------------------------------------- */
+
+static int
+conn_queue(struct conn *c, const struct proto_msg *msg)
+{
+	uint8_t head[PROTO_HEAD_MAX];
+	const void *bulk = NULL;
+	struct evbuffer *out;
+	size_t hlen = 0, blen = 0, total;
+	int r;
+
+	r = proto_encode_head(msg, head, sizeof(head), &hlen, &blen);
+	if (r < 0) {
+		log_error("conn %s: cannot encode frame of type %u: %s", c->name, msg->type,
+			  proto_strerror(r));
+		return -1;
+	}
+	switch (msg->type) {
+	case PROTO_EXTENT:
+		bulk = msg->u.extent.data;
+		break;
+	case PROTO_POINT_COMMIT:
+		bulk = msg->u.commit.meta;
+		break;
+	case PROTO_HASH_ANSWER:
+		bulk = msg->u.hanswer.hashes;
+		break;
+	default:
+		break;
+	}
+	if (blen > 0 && !bulk) {
+		log_error("conn %s: frame of type %u has %zu bulk bytes but no data", c->name,
+			  msg->type, blen);
+		return -1;
+	}
+	if (__builtin_add_overflow(hlen, blen, &total)) {
+		log_error("conn %s: frame size overflow", c->name);
+		return -1;
+	}
+	out = bufferevent_get_output(c->bev);
+	/* Reserve first so a frame is never queued half-way. */
+	if (evbuffer_expand(out, total) < 0 || evbuffer_add(out, head, hlen) < 0 ||
+	    (blen > 0 && evbuffer_add(out, bulk, blen) < 0)) {
+		log_error("conn %s: out of memory queueing a %zu-byte frame", c->name, total);
+		/* A partial frame may be queued: the stream is unusable. */
+		c->failed = true;
+		conn_set_reason(c, "out of memory queueing a frame");
+		conn_finish(c);
+		return -1;
+	}
+	return 0;
+}
+
+int
+conn_send(struct conn *c, const struct proto_msg *msg)
+{
+	if (c->state >= CONN_CLOSING || !c->bev) {
+		log_debug("conn %s: send of type %u on a closing connection", c->name, msg->type);
+		return -1;
+	}
+	return conn_queue(c, msg);
+}
+
+int
+conn_send_error(struct conn *c, uint32_t code, const char *fmt, ...)
+{
+	struct proto_msg msg;
+	va_list ap;
+	int r;
+
+	if (c->state >= CONN_CLOSING || !c->bev)
+		return -1;
+	memset(&msg, 0, sizeof(msg));
+	msg.type = PROTO_ERROR;
+	msg.u.error.code = code;
+	va_start(ap, fmt);
+	vsnprintf(msg.u.error.text, sizeof(msg.u.error.text), fmt, ap);
+	va_end(ap);
+	if (!msg.u.error.text[0])
+		snprintf(msg.u.error.text, sizeof(msg.u.error.text), "error");
+	conn_set_reason(c, "sent ERROR %u: %s", code, msg.u.error.text);
+	if (code == PROTO_ERR_PROTOCOL)
+		c->failed = true;
+	r = c->state == CONN_HANDSHAKE ? -1 : conn_queue(c, &msg);
+	conn_begin_close(c);
+	return r;
+}
+
+size_t
+conn_out_pending(const struct conn *c)
+{
+	if (!c->bev)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+void
+conn_set_low_water(struct conn *c, size_t bytes)
+{
+	c->low_water = bytes;
+	if (c->bev && c->state == CONN_READY)
+		bufferevent_setwatermark(c->bev, EV_WRITE, bytes, 0);
+}
+
+void
+conn_pause_read(struct conn *c)
+{
+	c->paused = true;
+	/* During the handshake libevent must keep reading. */
+	if (c->bev && c->state == CONN_READY)
+		bufferevent_disable(c->bev, EV_READ);
+}
+
+void
+conn_resume_read(struct conn *c)
+{
+	if (!c->paused)
+		return;
+	c->paused = false;
+	if (!c->bev || c->state != CONN_READY)
+		return;
+	bufferevent_enable(c->bev, EV_READ);
+	/* Frames already buffered produce no new read event: decode them from
+	 * the loop, not from inside the caller. */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		bufferevent_trigger(c->bev, EV_READ,
+				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+}
+
+const char *
+conn_peer_name(const struct conn *c)
+{
+	return c->state >= CONN_READY ? c->peer : "";
+}
+
+void
+conn_close(struct conn *c)
+{
+	conn_set_reason(c, "closed locally");
+	conn_begin_close(c);
+}
+
+void
+conn_free(struct conn *c)
+{
+	if (!c)
+		return;
+	if (c->timer) {
+		event_free(c->timer);
+		c->timer = NULL;
+	}
+	conn_drop_bev(c, false);
+	if (c->close_via_once) {
+		/* The queued once event still holds c; it frees it. */
+		c->free_pending = true;
+		return;
+	}
+	free(c);
+}

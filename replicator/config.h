@@ -1,0 +1,72 @@
+/* Agent and receiver configuration files (INI), loaded into typed structs.
+ * Formats are documented in deploy/agent.conf.example and
+ * deploy/receiver.conf.example. */
+#ifndef NESTOR_REPLICATOR_CONFIG_H
+#define NESTOR_REPLICATOR_CONFIG_H
+
+#include "common/log.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct agent_disk_cfg {
+	char name[65];
+	char *path;
+	char *format; /* "qcow2", "raw" or NULL = probe */
+};
+
+struct agent_group_cfg {
+	char name[65];
+	struct agent_disk_cfg *disks;
+	size_t ndisks;
+};
+
+struct agent_config {
+	char *name;          /* [agent] name, default: gethostname() */
+	char *receiver_host; /* [agent] receiver = host:port (required) */
+	uint16_t receiver_port;
+	char *server_name;   /* [agent] server_name, expected receiver cert CN; default receiver_host */
+	char *ca, *cert, *key; /* [agent] ca, cert, key: required paths */
+	char *state_dir;     /* [agent] state_dir, required */
+	int compress_level;  /* [agent] compress_level 0..19, 0 = off, default 3 */
+	enum log_level log_level; /* [agent] log_level error|warn|info|debug, default info */
+	struct agent_group_cfg *groups; /* in file order; disks in file order */
+	size_t ngroups;
+};
+
+/* Load and validate; every error is logged once as "PATH:LINE: message" and
+ * -1 returned. *out is owned by the caller (agent_config_free). */
+int agent_config_load(const char *path, struct agent_config **out);
+/* Same from a string (tests, fuzzing); name stands in for the path. */
+int agent_config_load_string(const char *name, const char *text,
+			     struct agent_config **out);
+void agent_config_free(struct agent_config *c);
+
+struct receiver_client_cfg {
+	char *peer; /* cert CN */
+	char **groups;
+	size_t ngroups;
+	int all_groups; /* groups = * */
+};
+
+struct receiver_config {
+	char *listen_host; /* [receiver] listen = host:port, required */
+	uint16_t listen_port;
+	char *ca, *cert, *key; /* [receiver] required */
+	char *store_dir;       /* [receiver] store, required */
+	enum log_level log_level; /* [receiver] log_level, default info */
+	uint64_t checkpoint_bytes; /* [receiver] checkpoint_interval size, default 64M, 1M..4G */
+	struct receiver_client_cfg *clients;
+	size_t nclients;
+};
+
+int receiver_config_load(const char *path, struct receiver_config **out);
+int receiver_config_load_string(const char *name, const char *text,
+				struct receiver_config **out);
+void receiver_config_free(struct receiver_config *c);
+/* Is peer (cert CN) allowed to write group? False for unknown peers. */
+bool receiver_config_allows(const struct receiver_config *c, const char *peer,
+			    const char *group);
+
+#endif

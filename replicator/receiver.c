@@ -1,0 +1,513 @@
+/* Receiver: one session per agent connection, a small state machine over the
+ * protocol (hello -> query/begin -> extents -> disk done -> commit), writing
+ * into the replica store. Every extent is checked (range, checksum) before a
+ * byte of it is written. */
+#include "replicator/receiver.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "proto/codec.h"
+#include "proto/compress.h"
+#include "proto/conn.h"
+#include "proto/listener.h"
+#include "replicator/config.h"
+#include "replicator/store.h"
+
+enum sess_state { S_HELLO, S_READY, S_POINT, S_COMMITTED };
+
+struct receiver;
+
+struct session {
+	struct receiver *rx;
+	struct conn *conn;
+	struct session *next;
+	enum sess_state state;
+	char group[PROTO_NAME_MAX + 1];
+	struct store_point *point;
+	uint64_t point_id;
+	uint16_t ndisks;
+	uint64_t disk_size[PROTO_MAX_DISKS];
+	uint8_t disk_done[PROTO_MAX_DISKS];
+	uint64_t since_checkpoint;
+};
+
+struct receiver {
+	const struct receiver_config *cfg;
+	struct event_base *base;
+	SSL_CTX *ctx;
+	struct store *store;
+	struct zdecomp *zd;
+	uint8_t *plain; /* PROTO_MAX_EXTENT bytes, decompression target */
+	struct session *sessions;
+	uint64_t *hashes; /* PROTO_MAX_HASHES */
+};
+
+static void
+session_unlink(struct session *s)
+{
+	struct session **pp;
+
+	for (pp = &s->rx->sessions; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+}
+
+static void
+session_free(struct session *s)
+{
+	int err = 0;
+
+	if (!s)
+		return;
+	if (s->point) {
+		/* Keep whatever arrived durable, so the agent resumes from here. */
+		if (s->state == S_POINT)
+			(void)store_point_checkpoint(s->point, &err);
+		store_point_free(s->point);
+	}
+	session_unlink(s);
+	conn_free(s->conn);
+	free(s);
+}
+
+static int
+group_busy(const struct session *self, const char *group)
+{
+	const struct session *s;
+
+	for (s = self->rx->sessions; s; s = s->next) {
+		if (s != self && s->state == S_POINT && strcmp(s->group, group) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Validates a group name from the network and the peer's right to write it. */
+static int
+check_group(struct session *s, const char *group)
+{
+	const char *peer = conn_peer_name(s->conn);
+
+	if (!name_valid(group, strlen(group))) {
+		log_error("peer %s: invalid group name refused", peer);
+		conn_send_error(s->conn, PROTO_ERR_PROTOCOL, "invalid group name");
+		return -1;
+	}
+	if (!receiver_config_allows(s->rx->cfg, peer, group)) {
+		log_error("peer %s: not authorised for group %s", peer, group);
+		conn_send_error(s->conn, PROTO_ERR_AUTH,
+				"not authorised for group %s", group);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+on_hello(struct session *s, const struct proto_hello *h)
+{
+	if (h->version_min > PROTO_VERSION || h->version_max < PROTO_VERSION) {
+		conn_send_error(s->conn, PROTO_ERR_PROTOCOL,
+				"protocol versions %u..%u not supported (need %u)",
+				h->version_min, h->version_max, PROTO_VERSION);
+		return -1;
+	}
+	log_info("agent %s connected (%s)", conn_peer_name(s->conn), h->peer);
+	s->state = S_READY;
+	return 0;
+}
+
+static int
+on_progress_query(struct session *s, const struct proto_progress_query *q)
+{
+	struct proto_msg m = { .type = PROTO_PROGRESS };
+
+	if (check_group(s, q->group) < 0)
+		return -1;
+	if (store_progress(s->rx->store, q->group, &m.u.progress) < 0) {
+		conn_send_error(s->conn, PROTO_ERR_STORE, "cannot read catalog of %s",
+				q->group);
+		return -1;
+	}
+	return conn_send(s->conn, &m);
+}
+
+static int
+on_point_begin(struct session *s, const struct proto_point_begin *b)
+{
+	int err = PROTO_ERR_INTERNAL;
+
+	if (check_group(s, b->group) < 0)
+		return -1;
+	for (uint16_t i = 0; i < b->ndisks; i++) {
+		if (!name_valid(b->disks[i].name, strlen(b->disks[i].name))) {
+			log_error("group %s: invalid disk name refused", b->group);
+			conn_send_error(s->conn, PROTO_ERR_PROTOCOL, "invalid disk name");
+			return -1;
+		}
+	}
+	if (group_busy(s, b->group)) {
+		conn_send_error(s->conn, PROTO_ERR_CONFLICT,
+				"group %s is being written by another session", b->group);
+		return -1;
+	}
+	s->point = store_point_begin(s->rx->store, b, &err);
+	if (!s->point) {
+		conn_send_error(s->conn, (uint32_t)err,
+				"cannot begin point %llu of group %s",
+				(unsigned long long)b->point_id, b->group);
+		return -1;
+	}
+	snprintf(s->group, sizeof(s->group), "%s", b->group);
+	s->point_id = b->point_id;
+	s->ndisks = b->ndisks;
+	for (uint16_t i = 0; i < b->ndisks; i++) {
+		s->disk_size[i] = b->disks[i].size;
+		s->disk_done[i] = 0;
+	}
+	s->since_checkpoint = 0;
+	s->state = S_POINT;
+	log_info("group %s: receiving point %llu (base %llu, %u disks)", b->group,
+		 (unsigned long long)b->point_id, (unsigned long long)b->base_id,
+		 b->ndisks);
+	return 0;
+}
+
+static int
+on_extent(struct session *s, const struct proto_extent *e)
+{
+	struct receiver *rx = s->rx;
+	const void *plain = e->data;
+	int err = PROTO_ERR_INTERNAL;
+	int r;
+
+	if (e->disk >= s->ndisks || s->disk_done[e->disk]) {
+		conn_send_error(s->conn, PROTO_ERR_PROTOCOL, "extent for disk %u not open",
+				e->disk);
+		return -1;
+	}
+	if (proto_extent_check(e, s->disk_size[e->disk]) != PROTO_OK) {
+		log_error("group %s point %llu: extent %llu+%llu past end of disk %u",
+			  s->group, (unsigned long long)s->point_id,
+			  (unsigned long long)e->offset, (unsigned long long)e->length,
+			  e->disk);
+		conn_send_error(s->conn, PROTO_ERR_PROTOCOL, "extent past end of disk");
+		return -1;
+	}
+	if (e->kind == PROTO_KIND_DATA) {
+		if (e->comp == PROTO_COMP_ZSTD) {
+			if (zdecomp_decompress(rx->zd, e->data, e->data_len, rx->plain,
+					       (size_t)e->length) < 0) {
+				log_error("group %s point %llu: undecodable extent at %llu",
+					  s->group, (unsigned long long)s->point_id,
+					  (unsigned long long)e->offset);
+				conn_send_error(s->conn, PROTO_ERR_CHECKSUM,
+						"extent at %llu does not decompress",
+						(unsigned long long)e->offset);
+				return -1;
+			}
+			plain = rx->plain;
+		}
+		if (hash64(plain, (size_t)e->length) != e->checksum) {
+			log_error("group %s point %llu disk %u: checksum mismatch at %llu+%llu, nothing written",
+				  s->group, (unsigned long long)s->point_id, e->disk,
+				  (unsigned long long)e->offset,
+				  (unsigned long long)e->length);
+			conn_send_error(s->conn, PROTO_ERR_CHECKSUM,
+					"checksum mismatch at offset %llu",
+					(unsigned long long)e->offset);
+			return -1;
+		}
+		r = store_point_write(s->point, e->disk, e->offset, plain,
+				      (size_t)e->length, &err);
+	} else {
+		r = store_point_zero(s->point, e->disk, e->offset, e->length, &err);
+	}
+	if (r < 0) {
+		conn_send_error(s->conn, (uint32_t)err, "write failed on the receiver");
+		return -1;
+	}
+	store_point_add_bytes(s->point, e->data_len);
+	s->since_checkpoint += e->kind == PROTO_KIND_DATA ? e->length : 0;
+	if (s->since_checkpoint >= rx->cfg->checkpoint_bytes) {
+		if (store_point_checkpoint(s->point, &err) < 0) {
+			conn_send_error(s->conn, (uint32_t)err, "cannot persist progress");
+			return -1;
+		}
+		s->since_checkpoint = 0;
+	}
+	return 0;
+}
+
+static int
+on_disk_done(struct session *s, const struct proto_disk_done *d)
+{
+	int err = PROTO_ERR_INTERNAL;
+
+	if (d->disk >= s->ndisks || s->disk_done[d->disk]) {
+		conn_send_error(s->conn, PROTO_ERR_PROTOCOL, "disk %u not open", d->disk);
+		return -1;
+	}
+	if (store_point_disk_done(s->point, d->disk, &err) < 0) {
+		conn_send_error(s->conn, (uint32_t)err, "cannot flush disk %u", d->disk);
+		return -1;
+	}
+	s->disk_done[d->disk] = 1;
+	return 0;
+}
+
+static int
+on_commit(struct session *s, const struct proto_point_commit *c)
+{
+	struct proto_msg m = { .type = PROTO_COMMITTED };
+	int err = PROTO_ERR_INTERNAL;
+
+	if (c->point_id != s->point_id) {
+		conn_send_error(s->conn, PROTO_ERR_PROTOCOL, "commit of point %llu, expected %llu",
+				(unsigned long long)c->point_id,
+				(unsigned long long)s->point_id);
+		return -1;
+	}
+	if (store_point_commit(s->point, c->meta, c->meta_len, &err) < 0) {
+		conn_send_error(s->conn, (uint32_t)err, "commit of point %llu failed",
+				(unsigned long long)c->point_id);
+		return -1;
+	}
+	store_point_free(s->point);
+	s->point = NULL;
+	s->state = S_COMMITTED;
+	log_info("group %s: point %llu committed", s->group,
+		 (unsigned long long)c->point_id);
+	m.u.committed.point_id = c->point_id;
+	return conn_send(s->conn, &m);
+}
+
+static int
+on_hash_query(struct session *s, const struct proto_hash_query *q)
+{
+	struct proto_msg m = { .type = PROTO_HASH_ANSWER };
+	uint32_t got = 0;
+	int err = PROTO_ERR_INTERNAL;
+	uint64_t point = q->point_id;
+	uint8_t *be;
+
+	if (check_group(s, q->group) < 0)
+		return -1;
+	if (!name_valid(q->disk, strlen(q->disk))) {
+		conn_send_error(s->conn, PROTO_ERR_PROTOCOL, "invalid disk name");
+		return -1;
+	}
+	if (point == 0 && store_last_point(s->rx->store, q->group, &point) < 0) {
+		conn_send_error(s->conn, PROTO_ERR_STORE, "cannot read catalog");
+		return -1;
+	}
+	if (point == 0 ||
+	    store_point_hashes(s->rx->store, q->group, point, q->disk, q->offset,
+			       q->block_size, q->count, s->rx->hashes, &got, &err) < 0) {
+		conn_send_error(s->conn, point == 0 ? PROTO_ERR_NOTFOUND : (uint32_t)err,
+				"no hashes for group %s disk %s point %llu", q->group,
+				q->disk, (unsigned long long)point);
+		return -1;
+	}
+	/* Big-endian on the wire; convert in place. */
+	be = (uint8_t *)s->rx->hashes;
+	for (uint32_t i = 0; i < got; i++) {
+		uint64_t v = s->rx->hashes[i];
+		for (int b = 7; b >= 0; b--) {
+			be[i * 8 + (unsigned)b] = (uint8_t)v;
+			v >>= 8;
+		}
+	}
+	m.u.hanswer.point_id = point;
+	m.u.hanswer.offset = q->offset;
+	m.u.hanswer.block_size = q->block_size;
+	m.u.hanswer.count = got;
+	m.u.hanswer.hashes = be;
+	return conn_send(s->conn, &m);
+}
+
+static int
+session_on_msg(struct conn *c, const struct proto_msg *msg, void *arg)
+{
+	struct session *s = arg;
+
+	(void)c;
+	if (msg->type == PROTO_ERROR) {
+		log_error("agent %s reported error %u: %s", conn_peer_name(s->conn),
+			  msg->u.error.code, msg->u.error.text);
+		conn_close(s->conn);
+		return -1;
+	}
+	if (s->state == S_HELLO) {
+		if (msg->type != PROTO_HELLO)
+			goto bad;
+		return on_hello(s, &msg->u.hello);
+	}
+	switch (msg->type) {
+	case PROTO_PROGRESS_QUERY:
+		if (s->state == S_POINT)
+			goto bad;
+		return on_progress_query(s, &msg->u.pquery);
+	case PROTO_POINT_BEGIN:
+		if (s->state == S_POINT)
+			goto bad;
+		return on_point_begin(s, &msg->u.begin);
+	case PROTO_EXTENT:
+		if (s->state != S_POINT)
+			goto bad;
+		return on_extent(s, &msg->u.extent);
+	case PROTO_DISK_DONE:
+		if (s->state != S_POINT)
+			goto bad;
+		return on_disk_done(s, &msg->u.done);
+	case PROTO_POINT_COMMIT:
+		if (s->state != S_POINT)
+			goto bad;
+		return on_commit(s, &msg->u.commit);
+	case PROTO_HASH_QUERY:
+		if (s->state == S_POINT)
+			goto bad;
+		return on_hash_query(s, &msg->u.hquery);
+	default:
+		break;
+	}
+bad:
+	log_error("agent %s: unexpected message type %u", conn_peer_name(s->conn),
+		  msg->type);
+	conn_send_error(s->conn, PROTO_ERR_PROTOCOL, "unexpected message type %u",
+			msg->type);
+	return -1;
+}
+
+static void
+session_on_ready(struct conn *c, void *arg)
+{
+	struct proto_msg m = { .type = PROTO_HELLO };
+
+	(void)arg;
+	m.u.hello.version_min = PROTO_VERSION;
+	m.u.hello.version_max = PROTO_VERSION;
+	m.u.hello.caps = PROTO_CAP_ZSTD;
+	snprintf(m.u.hello.peer, sizeof(m.u.hello.peer), "nestor-receiver");
+	(void)conn_send(c, &m);
+}
+
+static void
+session_on_close(struct conn *c, const char *reason, void *arg)
+{
+	struct session *s = arg;
+
+	if (s->state != S_COMMITTED && s->state != S_READY)
+		log_warn("agent %s: connection closed: %s", conn_peer_name(c), reason);
+	else
+		log_debug("agent %s: connection closed: %s", conn_peer_name(c), reason);
+	session_free(s);
+}
+
+static const struct conn_cbs session_cbs = {
+	.on_ready = session_on_ready,
+	.on_msg = session_on_msg,
+	.on_close = session_on_close,
+};
+
+static void
+on_accept(int fd, void *arg)
+{
+	struct receiver *rx = arg;
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		log_error("out of memory accepting a connection");
+		close(fd);
+		return;
+	}
+	s->rx = rx;
+	s->conn = conn_accept(rx->base, rx->ctx, fd, &session_cbs, s);
+	if (!s->conn) {
+		free(s);
+		return;
+	}
+	s->next = rx->sessions;
+	rx->sessions = s;
+}
+
+static void
+on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct receiver *rx = arg;
+
+	(void)what;
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(rx->base);
+}
+
+int
+receiver_run(const struct receiver_config *cfg)
+{
+	struct receiver rx = { .cfg = cfg };
+	struct tls_files tf = { cfg->ca, cfg->cert, cfg->key };
+	struct listener *ln = NULL;
+	struct event *sigint = NULL, *sigterm = NULL;
+	int ret = -1;
+
+	signal(SIGPIPE, SIG_IGN);
+	rx.base = event_base_new();
+	rx.plain = malloc(PROTO_MAX_EXTENT);
+	rx.hashes = calloc(PROTO_MAX_HASHES, sizeof(uint64_t));
+	rx.zd = zdecomp_new();
+	if (!rx.base || !rx.plain || !rx.hashes || !rx.zd) {
+		log_error("receiver: out of memory");
+		goto out;
+	}
+	rx.ctx = tls_server_ctx_new(&tf);
+	if (!rx.ctx)
+		goto out;
+	rx.store = store_open(cfg->store_dir);
+	if (!rx.store)
+		goto out;
+	ln = listener_new(rx.base, cfg->listen_host, cfg->listen_port, on_accept, &rx);
+	if (!ln)
+		goto out;
+	sigint = evsignal_new(rx.base, SIGINT, on_signal, &rx);
+	sigterm = evsignal_new(rx.base, SIGTERM, on_signal, &rx);
+	if (!sigint || !sigterm || evsignal_add(sigint, NULL) < 0 ||
+	    evsignal_add(sigterm, NULL) < 0) {
+		log_error("receiver: cannot install signal handlers");
+		goto out;
+	}
+	log_info("receiver listening on %s:%u, store %s", cfg->listen_host,
+		 listener_port(ln), cfg->store_dir);
+	if (event_base_dispatch(rx.base) < 0) {
+		log_error("receiver: event loop failed");
+		goto out;
+	}
+	ret = 0;
+out:
+	while (rx.sessions)
+		session_free(rx.sessions);
+	if (sigint)
+		event_free(sigint);
+	if (sigterm)
+		event_free(sigterm);
+	listener_free(ln);
+	store_free(rx.store);
+	if (rx.ctx)
+		SSL_CTX_free(rx.ctx);
+	zdecomp_free(rx.zd);
+	free(rx.hashes);
+	free(rx.plain);
+	if (rx.base)
+		event_base_free(rx.base);
+	return ret;
+}

@@ -1,0 +1,1638 @@
+/* Local replica store: recovery points as per-disk qcow2 chains written
+ * through qemu-nbd, listed in an atomically replaced JSON catalog per group. */
+#define _GNU_SOURCE /* vasprintf, pipe2 */
+#include "replicator/store.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libnbd.h>
+
+#include "common/fileutil.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/names.h"
+
+extern char **environ;
+
+#define STORE_JSON_MAX   (16u << 20) /* catalog.json / pending.json cap */
+/* qemu-nbd refuses payloads above 32 MiB; stay well below. */
+#define STORE_NBD_CHUNK  (16u << 20)
+#define STORE_ZERO_CHUNK (256u << 20)
+/* Ids, times and byte counts go through JSON, whose integers are signed. */
+#define STORE_U64_MAX    ((uint64_t)INT64_MAX)
+#define STORE_ERRTEXT    2048
+#define STORE_CATALOG_VERSION 1
+
+struct store {
+	char *root;
+};
+
+struct store_disk {
+	char name[PROTO_NAME_MAX + 1];
+	uint64_t size;
+	/* Extents of a disk arrive in increasing offset order, so the end of the
+	 * highest extent written bounds everything the agent has sent. */
+	uint64_t written_end;
+	uint64_t durable; /* written_end as of the last flush that was persisted */
+	bool done;
+	char *path;
+	struct nbd_handle *nbd;
+};
+
+struct store_point {
+	struct store *st;
+	char group[PROTO_NAME_MAX + 1];
+	char *gdir;
+	uint64_t id;
+	uint64_t base_id;
+	uint64_t time_ns;
+	uint64_t bytes;
+	size_t ndisks;
+	int lock_fd; /* flock on <group>/lock: one writer per group */
+	bool committed;
+	struct store_disk disks[PROTO_MAX_DISKS];
+};
+
+struct catalog {
+	struct store_point_info *pts;
+	size_t n;
+};
+
+struct pending {
+	uint64_t point;
+	uint64_t base;
+	uint64_t time_ns;
+	uint64_t bytes;
+	size_t ndisks;
+	struct {
+		char name[PROTO_NAME_MAX + 1];
+		uint64_t size;
+		uint64_t durable;
+		bool done;
+	} disks[PROTO_MAX_DISKS];
+};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+/* Names become path components; NUL-terminated here, so a name longer than
+ * the limit is caught by strnlen. */
+static bool
+name_ok(const char *s)
+{
+	return name_valid(s, strnlen(s, NAME_MAX_LEN + 1));
+}
+
+static char *
+path_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+path_fmt(const char *fmt, ...)
+{
+	va_list ap;
+	char *p = NULL;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		log_error("store: out of memory building a path");
+		return NULL;
+	}
+	return p;
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int
+fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = -1;
+
+	if (fd < 0) {
+		log_error("store: open %s for fsync: %m", path);
+		return -1;
+	}
+	if (fsync(fd) < 0) {
+		log_error("store: fsync %s: %m", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+/* mkdir that makes the new entry durable by syncing the parent. */
+static int
+mkdir_durable(const char *path)
+{
+	struct stat sb;
+	char *parent = NULL;
+	char *slash;
+	int rc = -1;
+
+	if (mkdir(path, 0750) < 0) {
+		if (errno != EEXIST) {
+			log_error("store: mkdir %s: %m", path);
+			return -1;
+		}
+		if (stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+			log_error("store: %s exists and is not a directory", path);
+			return -1;
+		}
+		return 0;
+	}
+	parent = strdup(path);
+	if (!parent) {
+		log_error("store: out of memory");
+		goto out;
+	}
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+	else if (slash)
+		slash[1] = '\0';
+	if (dir_fsync(slash ? parent : ".") < 0)
+		goto out;
+	rc = 0;
+out:
+	free(parent);
+	return rc;
+}
+
+/* Durable replace of dir/name (tmp + fsync + rename + dir fsync). */
+static int
+write_atomic(const char *dir, const char *name, const void *buf, size_t len)
+{
+	char *dst = path_fmt("%s/%s", dir, name);
+	int rc = -1;
+
+	if (dst)
+		rc = file_write_atomic(dst, buf, len, 0640);
+	free(dst);
+	return rc;
+}
+
+/* Read a whole file of at most cap bytes (NUL appended).
+ * 0 / 1 = does not exist / -1. Files read here are only ever replaced by
+ * rename or removed under the group lock, so checking first is enough. */
+static int
+read_capped(const char *path, size_t cap, char **buf, size_t *len)
+{
+	void *data = NULL;
+
+	*buf = NULL;
+	*len = 0;
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 1;
+	if (file_read_all(path, cap, &data, len) < 0)
+		return -1;
+	*buf = data;
+	return 0;
+}
+
+/* Strict decimal id of a file name "<id><suffix>"; 0 if it is not one. */
+static uint64_t
+file_id(const char *name, const char *suffix)
+{
+	size_t nlen = strlen(name), slen = strlen(suffix);
+	uint64_t v = 0;
+
+	if (nlen <= slen || nlen - slen > 19 || strcmp(name + nlen - slen, suffix) != 0 ||
+	    name[0] == '0')
+		return 0;
+	for (size_t i = 0; i < nlen - slen; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return 0;
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(name[i] - '0'), &v))
+			return 0;
+	}
+	return v;
+}
+
+/* Run a tool without a shell; its stderr goes to the log on failure. */
+static int
+run_tool(char *const argv[], const char *ctx)
+{
+	posix_spawn_file_actions_t fa;
+	bool fa_init = false;
+	int pfd[2] = { -1, -1 };
+	char errbuf[STORE_ERRTEXT];
+	size_t elen = 0;
+	pid_t pid = -1;
+	int status = 0, rc = -1, r;
+
+	errbuf[0] = '\0';
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		log_error("%s: pipe: %m", ctx);
+		goto out;
+	}
+	if (posix_spawn_file_actions_init(&fa) != 0) {
+		log_error("%s: posix_spawn_file_actions_init failed", ctx);
+		goto out;
+	}
+	fa_init = true;
+	if (posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) != 0 ||
+	    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0) != 0 ||
+	    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2) != 0) {
+		log_error("%s: posix_spawn file actions failed", ctx);
+		goto out;
+	}
+	r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+	if (r != 0) {
+		errno = r;
+		pid = -1;
+		log_error("%s: cannot run %s: %m", ctx, argv[0]);
+		goto out;
+	}
+	close(pfd[1]);
+	pfd[1] = -1;
+	for (;;) {
+		char scratch[512];
+		char *dst = elen < sizeof(errbuf) - 1 ? errbuf + elen : scratch;
+		size_t room = elen < sizeof(errbuf) - 1 ? sizeof(errbuf) - 1 - elen : sizeof(scratch);
+		ssize_t k = read(pfd[0], dst, room);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		if (dst != scratch)
+			elen += (size_t)k;
+	}
+	errbuf[elen] = '\0';
+	while (elen > 0 && (errbuf[elen - 1] == '\n' || errbuf[elen - 1] == '\r'))
+		errbuf[--elen] = '\0';
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			log_error("%s: waitpid %s: %m", ctx, argv[0]);
+			goto out;
+		}
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		rc = 0;
+	} else if (WIFEXITED(status)) {
+		log_error("%s: %s exited with status %d: %s", ctx, argv[0],
+			  WEXITSTATUS(status), errbuf);
+	} else {
+		log_error("%s: %s killed by signal %d: %s", ctx, argv[0],
+			  WIFSIGNALED(status) ? WTERMSIG(status) : -1, errbuf);
+	}
+out:
+	if (fa_init)
+		posix_spawn_file_actions_destroy(&fa);
+	if (pfd[0] >= 0)
+		close(pfd[0]);
+	if (pfd[1] >= 0)
+		close(pfd[1]);
+	return rc;
+}
+
+/* libnbd spawns qemu-nbd on a socket it passes by systemd activation. */
+static struct nbd_handle *
+nbd_open_image(const char *path, bool readonly, const char *ctx)
+{
+	char *argv_rw[] = { "qemu-nbd", "-f", "qcow2", "--cache=writeback",
+			    "--discard=unmap", "--detect-zeroes=unmap", (char *)path, NULL };
+	char *argv_ro[] = { "qemu-nbd", "-r", "-f", "qcow2", (char *)path, NULL };
+	struct nbd_handle *h = nbd_create();
+
+	if (!h) {
+		log_error("%s: nbd_create: %s", ctx, nbd_get_error());
+		return NULL;
+	}
+	if (nbd_connect_systemd_socket_activation(h, readonly ? argv_ro : argv_rw) < 0) {
+		log_error("%s: qemu-nbd %s: %s", ctx, path, nbd_get_error());
+		nbd_close(h);
+		return NULL;
+	}
+	return h;
+}
+
+/* Close cleanly so qemu-nbd exits after its final flush; nbd_close waits
+ * for the subprocess. */
+static int
+nbd_close_image(struct nbd_handle *h, const char *ctx)
+{
+	int rc = 0;
+
+	if (!h)
+		return 0;
+	if (nbd_aio_is_ready(h) && nbd_shutdown(h, 0) < 0) {
+		log_error("%s: nbd shutdown: %s", ctx, nbd_get_error());
+		rc = -1;
+	}
+	nbd_close(h);
+	return rc;
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+static int
+json_u64(json_t *obj, const char *key, uint64_t max, uint64_t *out)
+{
+	json_t *v = json_object_get(obj, key);
+	json_int_t x;
+
+	if (!json_is_integer(v))
+		return -1;
+	x = json_integer_value(v);
+	if (x < 0 || (uint64_t)x > max)
+		return -1;
+	*out = (uint64_t)x;
+	return 0;
+}
+
+static int
+json_disk(json_t *o, char name[PROTO_NAME_MAX + 1], uint64_t *size)
+{
+	const char *s;
+
+	if (!json_is_object(o))
+		return -1;
+	s = json_string_value(json_object_get(o, "name"));
+	if (!s || !name_ok(s))
+		return -1;
+	snprintf(name, PROTO_NAME_MAX + 1, "%s", s);
+	if (json_u64(o, "size", PROTO_MAX_DISK_SIZE, size) < 0 || *size == 0)
+		return -1;
+	return 0;
+}
+
+static json_t *
+json_load_capped(const char *path, int *missing)
+{
+	json_error_t jerr;
+	json_t *root = NULL;
+	char *buf = NULL;
+	size_t len;
+	int r;
+
+	*missing = 0;
+	r = read_capped(path, STORE_JSON_MAX, &buf, &len);
+	if (r == 1) {
+		*missing = 1;
+		return NULL;
+	}
+	if (r < 0)
+		return NULL;
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		log_error("store: %s: invalid JSON at line %d: %s", path, jerr.line, jerr.text);
+	else if (!json_is_object(root)) {
+		log_error("store: %s: not a JSON object", path);
+		json_decref(root);
+		root = NULL;
+	}
+	free(buf);
+	return root;
+}
+
+static void
+catalog_free(struct catalog *cat)
+{
+	free(cat->pts);
+	cat->pts = NULL;
+	cat->n = 0;
+}
+
+/* A missing catalog is an empty group; anything malformed is an error. */
+static int
+catalog_load(const char *gdir, struct catalog *cat)
+{
+	json_t *root = NULL, *points, *p;
+	char *path = NULL;
+	size_t i;
+	int missing, rc = -1;
+
+	cat->pts = NULL;
+	cat->n = 0;
+	path = path_fmt("%s/catalog.json", gdir);
+	if (!path)
+		goto out;
+	root = json_load_capped(path, &missing);
+	if (!root) {
+		rc = missing ? 0 : -1;
+		goto out;
+	}
+	points = json_object_get(root, "points");
+	if (!json_is_object(root) || json_integer_value(json_object_get(root, "version")) !=
+	    STORE_CATALOG_VERSION || !json_is_array(points)) {
+		log_error("store: %s: missing version %d or points array", path,
+			  STORE_CATALOG_VERSION);
+		goto out;
+	}
+	if (json_array_size(points) > 0) {
+		cat->pts = calloc(json_array_size(points), sizeof(*cat->pts));
+		if (!cat->pts) {
+			log_error("store: out of memory loading %s", path);
+			goto out;
+		}
+	}
+	json_array_foreach(points, i, p) {
+		struct store_point_info *pi = &cat->pts[i];
+		json_t *disks = json_object_get(p, "disks"), *d;
+		size_t j;
+
+		if (!json_is_object(p) || json_u64(p, "id", STORE_U64_MAX, &pi->id) < 0 ||
+		    pi->id == 0 || (i > 0 && pi->id <= cat->pts[i - 1].id) ||
+		    json_u64(p, "base", STORE_U64_MAX, &pi->base_id) < 0 ||
+		    pi->base_id >= pi->id ||
+		    json_u64(p, "time_ns", STORE_U64_MAX, &pi->time_ns) < 0 ||
+		    json_u64(p, "committed_ns", STORE_U64_MAX, &pi->committed_ns) < 0 ||
+		    json_u64(p, "bytes", STORE_U64_MAX, &pi->bytes_received) < 0 ||
+		    !json_is_array(disks) || json_array_size(disks) == 0 ||
+		    json_array_size(disks) > PROTO_MAX_DISKS) {
+			log_error("store: %s: point #%zu is malformed", path, i);
+			goto out;
+		}
+		json_array_foreach(disks, j, d) {
+			if (json_disk(d, pi->disks[j].name, &pi->disks[j].size) < 0) {
+				log_error("store: %s: point %" PRIu64 " disk #%zu is malformed",
+					  path, pi->id, j);
+				goto out;
+			}
+			for (size_t k = 0; k < j; k++) {
+				if (strcmp(pi->disks[k].name, pi->disks[j].name) == 0) {
+					log_error("store: %s: point %" PRIu64 " lists disk %s twice",
+						  path, pi->id, pi->disks[j].name);
+					goto out;
+				}
+			}
+		}
+		pi->ndisks = json_array_size(disks);
+		cat->n = i + 1;
+	}
+	rc = 0;
+out:
+	if (rc < 0)
+		catalog_free(cat);
+	json_decref(root);
+	free(path);
+	return rc;
+}
+
+static json_t *
+json_disk_new(const char *name, uint64_t size)
+{
+	return json_pack("{s:s, s:I}", "name", name, "size", (json_int_t)size);
+}
+
+static int
+catalog_save(const char *gdir, const struct catalog *cat)
+{
+	json_t *root = NULL, *points;
+	char *text = NULL;
+	int rc = -1;
+
+	root = json_pack("{s:i, s:[]}", "version", STORE_CATALOG_VERSION, "points");
+	if (!root)
+		goto oom;
+	points = json_object_get(root, "points");
+	for (size_t i = 0; i < cat->n; i++) {
+		const struct store_point_info *pi = &cat->pts[i];
+		json_t *disks = json_array(), *p;
+
+		if (!disks)
+			goto oom;
+		for (size_t j = 0; j < pi->ndisks; j++) {
+			if (json_array_append_new(disks, json_disk_new(pi->disks[j].name,
+								       pi->disks[j].size)) < 0) {
+				json_decref(disks);
+				goto oom;
+			}
+		}
+		p = json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "id", (json_int_t)pi->id,
+			      "base", (json_int_t)pi->base_id, "time_ns", (json_int_t)pi->time_ns,
+			      "committed_ns", (json_int_t)pi->committed_ns,
+			      "bytes", (json_int_t)pi->bytes_received, "disks", disks);
+		if (json_array_append_new(points, p) < 0)
+			goto oom;
+	}
+	text = json_dumps(root, JSON_INDENT(1));
+	if (!text)
+		goto oom;
+	rc = write_atomic(gdir, "catalog.json", text, strlen(text));
+	goto out;
+oom:
+	log_error("store: out of memory building %s/catalog.json", gdir);
+out:
+	free(text);
+	json_decref(root);
+	return rc;
+}
+
+static bool
+catalog_has(const struct catalog *cat, uint64_t id)
+{
+	size_t lo = 0, hi = cat->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cat->pts[mid].id == id)
+			return true;
+		if (cat->pts[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* point 0 = newest. */
+static const struct store_point_info *
+catalog_find(const struct catalog *cat, uint64_t id)
+{
+	if (cat->n == 0)
+		return NULL;
+	if (id == 0)
+		return &cat->pts[cat->n - 1];
+	for (size_t i = 0; i < cat->n; i++)
+		if (cat->pts[i].id == id)
+			return &cat->pts[i];
+	return NULL;
+}
+
+static int
+info_disk(const struct store_point_info *pi, const char *disk)
+{
+	for (size_t i = 0; i < pi->ndisks; i++)
+		if (strcmp(pi->disks[i].name, disk) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* 0 / 1 = none / -1 = unreadable or malformed (pending state is never the
+ * truth, so callers may start over instead of failing). */
+static int
+pending_load(const char *gdir, struct pending *pd)
+{
+	json_t *root = NULL, *disks, *d;
+	char *path = NULL;
+	size_t i;
+	int missing, rc = -1;
+
+	memset(pd, 0, sizeof(*pd));
+	path = path_fmt("%s/pending.json", gdir);
+	if (!path)
+		goto out;
+	root = json_load_capped(path, &missing);
+	if (!root) {
+		rc = missing ? 1 : -1;
+		goto out;
+	}
+	disks = json_object_get(root, "disks");
+	if (json_u64(root, "point", STORE_U64_MAX, &pd->point) < 0 || pd->point == 0 ||
+	    json_u64(root, "base", STORE_U64_MAX, &pd->base) < 0 || pd->base >= pd->point ||
+	    json_u64(root, "time_ns", STORE_U64_MAX, &pd->time_ns) < 0 ||
+	    json_u64(root, "bytes", STORE_U64_MAX, &pd->bytes) < 0 ||
+	    !json_is_array(disks) || json_array_size(disks) == 0 ||
+	    json_array_size(disks) > PROTO_MAX_DISKS) {
+		log_warn("store: %s is malformed", path);
+		goto out;
+	}
+	json_array_foreach(disks, i, d) {
+		json_t *done = json_object_get(d, "done");
+
+		if (json_disk(d, pd->disks[i].name, &pd->disks[i].size) < 0 ||
+		    json_u64(d, "durable_offset", pd->disks[i].size, &pd->disks[i].durable) < 0 ||
+		    !json_is_boolean(done)) {
+			log_warn("store: %s: disk #%zu is malformed", path, i);
+			goto out;
+		}
+		pd->disks[i].done = json_is_true(done);
+	}
+	pd->ndisks = json_array_size(disks);
+	rc = 0;
+out:
+	json_decref(root);
+	free(path);
+	return rc;
+}
+
+static int
+pending_save(const struct store_point *pt)
+{
+	json_t *root = NULL, *disks = NULL;
+	char *text = NULL;
+	int rc = -1;
+
+	disks = json_array();
+	if (!disks)
+		goto oom;
+	for (size_t i = 0; i < pt->ndisks; i++) {
+		const struct store_disk *d = &pt->disks[i];
+		json_t *o = json_pack("{s:s, s:I, s:I, s:b}", "name", d->name,
+				      "size", (json_int_t)d->size,
+				      "durable_offset", (json_int_t)d->durable, "done", d->done);
+
+		if (json_array_append_new(disks, o) < 0)
+			goto oom;
+	}
+	root = json_pack("{s:I, s:I, s:I, s:I, s:O}", "point", (json_int_t)pt->id,
+			 "base", (json_int_t)pt->base_id, "time_ns", (json_int_t)pt->time_ns,
+			 "bytes", (json_int_t)pt->bytes, "disks", disks);
+	if (!root)
+		goto oom;
+	text = json_dumps(root, JSON_INDENT(1));
+	if (!text)
+		goto oom;
+	rc = write_atomic(pt->gdir, "pending.json", text, strlen(text));
+	goto out;
+oom:
+	log_error("store: out of memory building %s/pending.json", pt->gdir);
+out:
+	free(text);
+	json_decref(disks);
+	json_decref(root);
+	return rc;
+}
+
+static int
+pending_remove(const char *gdir)
+{
+	char *path = path_fmt("%s/pending.json", gdir);
+	int rc = -1;
+
+	if (!path)
+		return -1;
+	if (unlink(path) < 0 && errno != ENOENT) {
+		log_error("store: unlink %s: %m", path);
+		goto out;
+	}
+	rc = dir_fsync(gdir);
+out:
+	free(path);
+	return rc;
+}
+
+/* ---- store -------------------------------------------------------------- */
+
+struct store *
+store_open(const char *root)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	struct stat sb;
+
+	if (!st) {
+		log_error("store: out of memory");
+		return NULL;
+	}
+	/* Absolute paths keep qemu from reading "x:" prefixes as protocols. */
+	st->root = realpath(root, NULL);
+	if (!st->root) {
+		log_error("store: root %s: %m", root);
+		goto fail;
+	}
+	if (stat(st->root, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		log_error("store: root %s is not a directory", st->root);
+		goto fail;
+	}
+	return st;
+fail:
+	store_free(st);
+	return NULL;
+}
+
+void
+store_free(struct store *st)
+{
+	if (!st)
+		return;
+	free(st->root);
+	free(st);
+}
+
+static char *
+group_dir(struct store *st, const char *group)
+{
+	if (!name_ok(group)) {
+		log_error("store: refusing group name \"%.*s\"", PROTO_NAME_MAX, group);
+		return NULL;
+	}
+	return path_fmt("%s/%s", st->root, group);
+}
+
+/* One writer per group (also within this process: flock is per open file). */
+static int
+group_lock(const char *gdir, const char *group)
+{
+	char *path = path_fmt("%s/lock", gdir);
+	int fd = -1;
+
+	if (!path)
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		log_error("store: group %s: open %s: %m", group, path);
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			log_error("store: group %s: another session is writing it", group);
+		else
+			log_error("store: group %s: flock %s: %m", group, path);
+		close(fd);
+		fd = -1;
+	}
+out:
+	free(path);
+	return fd;
+}
+
+int
+store_list_points(struct store *st, const char *group, struct store_point_info **out,
+		  size_t *n)
+{
+	struct catalog cat = { 0 };
+	char *gdir = group_dir(st, group);
+
+	*out = NULL;
+	*n = 0;
+	if (!gdir || catalog_load(gdir, &cat) < 0) {
+		free(gdir);
+		return -1;
+	}
+	free(gdir);
+	*out = cat.pts;
+	*n = cat.n;
+	return 0;
+}
+
+int
+store_last_point(struct store *st, const char *group, uint64_t *id)
+{
+	struct store_point_info *pts;
+	size_t n;
+
+	*id = 0;
+	if (store_list_points(st, group, &pts, &n) < 0)
+		return -1;
+	if (n > 0)
+		*id = pts[n - 1].id;
+	free(pts);
+	return 0;
+}
+
+int
+store_progress(struct store *st, const char *group, struct proto_progress *out)
+{
+	struct catalog cat = { 0 };
+	struct pending *pd = NULL;
+	char *gdir = NULL;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	gdir = group_dir(st, group);
+	if (!gdir || catalog_load(gdir, &cat) < 0)
+		goto out;
+	snprintf(out->group, sizeof(out->group), "%s", group);
+	out->last_point = cat.n ? cat.pts[cat.n - 1].id : 0;
+	pd = malloc(sizeof(*pd));
+	if (!pd) {
+		log_error("store: out of memory");
+		goto out;
+	}
+	/* A pending.json at or below the last point is left over from a commit
+	 * interrupted after the catalog rename. */
+	if (pending_load(gdir, pd) == 0 && pd->point > out->last_point) {
+		out->pending_point = pd->point;
+		out->pending_base = pd->base;
+		out->ndisks = (uint16_t)pd->ndisks;
+		for (size_t i = 0; i < pd->ndisks; i++) {
+			snprintf(out->disks[i].name, sizeof(out->disks[i].name), "%s",
+				 pd->disks[i].name);
+			out->disks[i].durable_offset = pd->disks[i].durable;
+			out->disks[i].done = pd->disks[i].done;
+		}
+	}
+	rc = 0;
+out:
+	free(pd);
+	catalog_free(&cat);
+	free(gdir);
+	return rc;
+}
+
+/* Remove files of points that are not in the catalog (except keep_id, the
+ * pending point being resumed) and temp files of interrupted atomic writes. */
+static int
+remove_strays(const char *gdir, const struct catalog *cat, uint64_t keep_id)
+{
+	static const char *const tmps[] = { "catalog.json.tmp", "pending.json.tmp" };
+	char *path = NULL;
+	DIR *dd = NULL, *sub = NULL;
+	struct dirent *de, *fe;
+	int rc = -1;
+
+	for (size_t i = 0; i < sizeof(tmps) / sizeof(tmps[0]); i++) {
+		free(path);
+		path = path_fmt("%s/%s", gdir, tmps[i]);
+		if (!path)
+			goto out;
+		if (unlink(path) < 0 && errno != ENOENT) {
+			log_error("store: unlink %s: %m", path);
+			goto out;
+		}
+	}
+	/* meta/<id>.bin and its temp files */
+	free(path);
+	path = path_fmt("%s/meta", gdir);
+	if (!path)
+		goto out;
+	sub = opendir(path);
+	if (!sub && errno != ENOENT) {
+		log_error("store: opendir %s: %m", path);
+		goto out;
+	}
+	while (sub && (fe = readdir(sub)) != NULL) {
+		uint64_t id = file_id(fe->d_name, ".bin");
+		size_t len = strlen(fe->d_name);
+
+		if (id == 0 && !(len > 8 && strcmp(fe->d_name + len - 8, ".bin.tmp") == 0))
+			continue;
+		if (id != 0 && (id == keep_id || catalog_has(cat, id)))
+			continue;
+		if (unlinkat(dirfd(sub), fe->d_name, 0) < 0) {
+			log_error("store: unlink %s/%s: %m", path, fe->d_name);
+			goto out;
+		}
+		log_info("store: removed stray %s/%s", path, fe->d_name);
+	}
+	if (sub) {
+		closedir(sub);
+		sub = NULL;
+	}
+	/* disks/<disk>/<id>.qcow2 */
+	free(path);
+	path = path_fmt("%s/disks", gdir);
+	if (!path)
+		goto out;
+	dd = opendir(path);
+	if (!dd) {
+		if (errno == ENOENT) {
+			rc = 0;
+			goto out;
+		}
+		log_error("store: opendir %s: %m", path);
+		goto out;
+	}
+	while ((de = readdir(dd)) != NULL) {
+		int fd;
+		bool removed = false;
+
+		if (!name_ok(de->d_name))
+			continue;
+		fd = openat(dirfd(dd), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* not a directory */
+		sub = fdopendir(fd);
+		if (!sub) {
+			log_error("store: opendir %s/%s: %m", path, de->d_name);
+			close(fd);
+			goto out;
+		}
+		while ((fe = readdir(sub)) != NULL) {
+			uint64_t id = file_id(fe->d_name, ".qcow2");
+
+			if (id == 0 || id == keep_id || catalog_has(cat, id))
+				continue;
+			if (unlinkat(dirfd(sub), fe->d_name, 0) < 0) {
+				log_error("store: unlink %s/%s/%s: %m", path, de->d_name,
+					  fe->d_name);
+				goto out;
+			}
+			log_info("store: removed stray %s/%s/%s", path, de->d_name, fe->d_name);
+			removed = true;
+		}
+		if (removed && fsync(dirfd(sub)) < 0) {
+			log_error("store: fsync %s/%s: %m", path, de->d_name);
+			goto out;
+		}
+		closedir(sub);
+		sub = NULL;
+	}
+	rc = 0;
+out:
+	if (sub)
+		closedir(sub);
+	if (dd)
+		closedir(dd);
+	free(path);
+	return rc;
+}
+
+int
+store_discard_pending(struct store *st, const char *group)
+{
+	struct catalog cat = { 0 };
+	struct stat sb;
+	char *gdir = group_dir(st, group);
+	int lock_fd = -1, rc = -1;
+
+	if (!gdir)
+		goto out;
+	if (stat(gdir, &sb) < 0 && errno == ENOENT) {
+		rc = 0;
+		goto out;
+	}
+	lock_fd = group_lock(gdir, group);
+	if (lock_fd < 0 || catalog_load(gdir, &cat) < 0)
+		goto out;
+	if (pending_remove(gdir) < 0 || remove_strays(gdir, &cat, 0) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (lock_fd >= 0)
+		close(lock_fd);
+	catalog_free(&cat);
+	free(gdir);
+	return rc;
+}
+
+/* ---- point being received ----------------------------------------------- */
+
+static void
+point_close_disks(struct store_point *pt)
+{
+	for (size_t i = 0; i < pt->ndisks; i++) {
+		char ctx[PROTO_NAME_MAX * 2 + 64];
+
+		snprintf(ctx, sizeof(ctx), "store: group %s point %" PRIu64 " disk %s",
+			 pt->group, pt->id, pt->disks[i].name);
+		nbd_close_image(pt->disks[i].nbd, ctx);
+		pt->disks[i].nbd = NULL;
+	}
+}
+
+void
+store_point_free(struct store_point *pt)
+{
+	if (!pt)
+		return;
+	point_close_disks(pt);
+	for (size_t i = 0; i < pt->ndisks; i++)
+		free(pt->disks[i].path);
+	if (pt->lock_fd >= 0)
+		close(pt->lock_fd);
+	free(pt->gdir);
+	free(pt);
+}
+
+static bool
+pending_matches(const struct pending *pd, const struct proto_point_begin *b)
+{
+	if (pd->point != b->point_id || pd->base != b->base_id || pd->ndisks != b->ndisks)
+		return false;
+	for (size_t i = 0; i < pd->ndisks; i++)
+		if (strcmp(pd->disks[i].name, b->disks[i].name) != 0 ||
+		    pd->disks[i].size != b->disks[i].size)
+			return false;
+	return true;
+}
+
+static int
+point_open_disk(struct store_point *pt, struct store_disk *d)
+{
+	char ctx[PROTO_NAME_MAX * 2 + 64];
+
+	snprintf(ctx, sizeof(ctx), "store: group %s point %" PRIu64 " disk %s", pt->group,
+		 pt->id, d->name);
+	d->nbd = nbd_open_image(d->path, false, ctx);
+	return d->nbd ? 0 : -1;
+}
+
+static int
+point_resume(struct store_point *pt, const struct pending *pd)
+{
+	for (size_t i = 0; i < pt->ndisks; i++) {
+		struct store_disk *d = &pt->disks[i];
+
+		if (access(d->path, F_OK) < 0) {
+			log_warn("store: group %s point %" PRIu64 ": %s: %m", pt->group, pt->id,
+				 d->path);
+			return -1;
+		}
+		if (point_open_disk(pt, d) < 0)
+			return -1;
+		d->durable = d->written_end = pd->disks[i].durable;
+		d->done = pd->disks[i].done;
+	}
+	pt->bytes = pd->bytes;
+	return 0;
+}
+
+static int
+point_create_disk(struct store_point *pt, struct store_disk *d,
+		  const struct store_point_info *base)
+{
+	char ctx[PROTO_NAME_MAX * 2 + 64];
+	char size[32], opts[128];
+	char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, d->path,
+			 size, NULL };
+
+	snprintf(ctx, sizeof(ctx), "store: group %s point %" PRIu64 " disk %s", pt->group,
+		 pt->id, d->name);
+	snprintf(size, sizeof(size), "%" PRIu64, d->size);
+	/* Relative backing name: the group directory can move as a whole. */
+	if (base && info_disk(base, d->name) >= 0)
+		snprintf(opts, sizeof(opts),
+			 "cluster_size=65536,lazy_refcounts=off,backing_file=%" PRIu64
+			 ".qcow2,backing_fmt=qcow2", base->id);
+	else
+		snprintf(opts, sizeof(opts), "cluster_size=65536,lazy_refcounts=off");
+	if (run_tool(argv, ctx) < 0)
+		return -1;
+	return point_open_disk(pt, d);
+}
+
+static bool
+begin_valid(const struct proto_point_begin *b)
+{
+	if (!name_ok(b->group)) {
+		log_error("store: refusing group name \"%.*s\"", PROTO_NAME_MAX, b->group);
+		return false;
+	}
+	if (b->point_id == 0 || b->point_id > STORE_U64_MAX || b->time_ns > STORE_U64_MAX ||
+	    b->base_id >= b->point_id || b->ndisks == 0 || b->ndisks > PROTO_MAX_DISKS) {
+		log_error("store: group %s: bad point %" PRIu64 " base %" PRIu64 " disks %u",
+			  b->group, b->point_id, b->base_id, b->ndisks);
+		return false;
+	}
+	for (size_t i = 0; i < b->ndisks; i++) {
+		if (!name_ok(b->disks[i].name) || b->disks[i].size == 0 ||
+		    b->disks[i].size > PROTO_MAX_DISK_SIZE) {
+			log_error("store: group %s point %" PRIu64 ": bad disk #%zu", b->group,
+				  b->point_id, i);
+			return false;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(b->disks[i].name, b->disks[j].name) == 0) {
+				log_error("store: group %s point %" PRIu64 ": disk %s listed twice",
+					  b->group, b->point_id, b->disks[i].name);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+struct store_point *
+store_point_begin(struct store *st, const struct proto_point_begin *b, int *err)
+{
+	struct store_point *pt = NULL, *ret = NULL;
+	struct catalog cat = { 0 };
+	struct pending *pd = NULL;
+	const struct store_point_info *base = NULL;
+	char *dir = NULL;
+	uint64_t last;
+	int pr;
+
+	*err = PROTO_ERR_PROTOCOL;
+	if (!begin_valid(b))
+		goto out;
+	*err = PROTO_ERR_STORE;
+	pt = calloc(1, sizeof(*pt));
+	pd = malloc(sizeof(*pd));
+	if (!pt || !pd) {
+		log_error("store: out of memory");
+		*err = PROTO_ERR_INTERNAL;
+		goto out;
+	}
+	pt->lock_fd = -1;
+	pt->st = st;
+	snprintf(pt->group, sizeof(pt->group), "%s", b->group);
+	pt->id = b->point_id;
+	pt->base_id = b->base_id;
+	pt->time_ns = b->time_ns;
+	pt->ndisks = b->ndisks;
+	pt->gdir = group_dir(st, b->group);
+	if (!pt->gdir || mkdir_durable(pt->gdir) < 0)
+		goto out;
+	pt->lock_fd = group_lock(pt->gdir, pt->group);
+	if (pt->lock_fd < 0) {
+		*err = PROTO_ERR_CONFLICT;
+		goto out;
+	}
+	if (catalog_load(pt->gdir, &cat) < 0)
+		goto out;
+	last = cat.n ? cat.pts[cat.n - 1].id : 0;
+	if ((b->base_id != 0 && b->base_id != last) || b->point_id <= last) {
+		log_error("store: group %s: point %" PRIu64 " on base %" PRIu64
+			  " does not follow the newest point %" PRIu64, pt->group, pt->id,
+			  pt->base_id, last);
+		*err = PROTO_ERR_CONFLICT;
+		goto out;
+	}
+	if (b->base_id != 0)
+		base = &cat.pts[cat.n - 1];
+
+	free(dir);
+	dir = path_fmt("%s/disks", pt->gdir);
+	if (!dir || mkdir_durable(dir) < 0)
+		goto out;
+	free(dir);
+	dir = path_fmt("%s/meta", pt->gdir);
+	if (!dir || mkdir_durable(dir) < 0)
+		goto out;
+	for (size_t i = 0; i < pt->ndisks; i++) {
+		struct store_disk *d = &pt->disks[i];
+
+		snprintf(d->name, sizeof(d->name), "%s", b->disks[i].name);
+		d->size = b->disks[i].size;
+		free(dir);
+		dir = path_fmt("%s/disks/%s", pt->gdir, d->name);
+		if (!dir || mkdir_durable(dir) < 0)
+			goto out;
+		d->path = path_fmt("%s/%" PRIu64 ".qcow2", dir, pt->id);
+		if (!d->path)
+			goto out;
+	}
+
+	pr = pending_load(pt->gdir, pd);
+	if (pr == 0 && pending_matches(pd, b)) {
+		if (point_resume(pt, pd) == 0) {
+			if (remove_strays(pt->gdir, &cat, pt->id) < 0)
+				goto out;
+			log_info("store: group %s: resuming point %" PRIu64 " on base %" PRIu64,
+				 pt->group, pt->id, pt->base_id);
+			goto done;
+		}
+		log_warn("store: group %s: cannot resume point %" PRIu64 ", starting over",
+			 pt->group, pt->id);
+		point_close_disks(pt);
+		for (size_t i = 0; i < pt->ndisks; i++) {
+			pt->disks[i].durable = pt->disks[i].written_end = 0;
+			pt->disks[i].done = false;
+		}
+		pt->bytes = 0;
+	} else if (pr == 0) {
+		log_info("store: group %s: discarding pending point %" PRIu64
+			 " for point %" PRIu64, pt->group, pd->point, pt->id);
+	}
+	/* pending.json goes first so it never names files that are gone. */
+	if (pending_remove(pt->gdir) < 0 || remove_strays(pt->gdir, &cat, 0) < 0)
+		goto out;
+	for (size_t i = 0; i < pt->ndisks; i++)
+		if (point_create_disk(pt, &pt->disks[i], base) < 0)
+			goto out;
+	if (pending_save(pt) < 0)
+		goto out;
+	log_info("store: group %s: receiving point %" PRIu64 " on base %" PRIu64 " (%zu disks)",
+		 pt->group, pt->id, pt->base_id, pt->ndisks);
+done:
+	ret = pt;
+	pt = NULL;
+	*err = 0;
+out:
+	store_point_free(pt);
+	catalog_free(&cat);
+	free(pd);
+	free(dir);
+	return ret;
+}
+
+static struct store_disk *
+point_disk(struct store_point *pt, uint16_t disk, uint64_t offset, uint64_t len,
+	   const char *op, int *err)
+{
+	struct store_disk *d;
+
+	*err = PROTO_ERR_PROTOCOL;
+	if (pt->committed) {
+		log_error("store: group %s point %" PRIu64 ": %s after commit", pt->group,
+			  pt->id, op);
+		return NULL;
+	}
+	if (disk >= pt->ndisks) {
+		log_error("store: group %s point %" PRIu64 ": %s on unknown disk #%u",
+			  pt->group, pt->id, op, disk);
+		return NULL;
+	}
+	d = &pt->disks[disk];
+	if (d->done) {
+		log_error("store: group %s point %" PRIu64 " disk %s: %s after disk done",
+			  pt->group, pt->id, d->name, op);
+		return NULL;
+	}
+	if (len > d->size || offset > d->size - len) {
+		log_error("store: group %s point %" PRIu64 " disk %s: %s of %" PRIu64
+			  " bytes at %" PRIu64 " is beyond the disk size %" PRIu64,
+			  pt->group, pt->id, d->name, op, len, offset, d->size);
+		return NULL;
+	}
+	if (!d->nbd) {
+		*err = PROTO_ERR_STORE;
+		log_error("store: group %s point %" PRIu64 " disk %s: %s without a connection",
+			  pt->group, pt->id, d->name, op);
+		return NULL;
+	}
+	*err = 0;
+	return d;
+}
+
+static void
+disk_io_error(const struct store_point *pt, const struct store_disk *d, const char *op,
+	      uint64_t offset, uint64_t len, int *err)
+{
+	int e = nbd_get_errno();
+
+	log_error("store: group %s point %" PRIu64 " disk %s (%s): %s of %" PRIu64
+		  " bytes at %" PRIu64 " failed: %s%s", pt->group, pt->id, d->name, d->path,
+		  op, len, offset, nbd_get_error(),
+		  e == ENOSPC ? " (replica store is full)" : "");
+	*err = PROTO_ERR_STORE;
+}
+
+int
+store_point_write(struct store_point *pt, uint16_t disk, uint64_t offset,
+		  const void *data, size_t len, int *err)
+{
+	struct store_disk *d = point_disk(pt, disk, offset, len, "write", err);
+	const uint8_t *p = data;
+	uint64_t off = offset;
+	size_t left = len;
+
+	if (!d)
+		return -1;
+	while (left > 0) {
+		size_t n = left < STORE_NBD_CHUNK ? left : STORE_NBD_CHUNK;
+
+		if (nbd_pwrite(d->nbd, p, n, off, 0) < 0) {
+			disk_io_error(pt, d, "write", off, n, err);
+			return -1;
+		}
+		p += n;
+		off += n;
+		left -= n;
+	}
+	if (off > d->written_end)
+		d->written_end = off;
+	return 0;
+}
+
+int
+store_point_zero(struct store_point *pt, uint16_t disk, uint64_t offset, uint64_t len,
+		 int *err)
+{
+	struct store_disk *d = point_disk(pt, disk, offset, len, "zero", err);
+	uint64_t off = offset, left = len;
+
+	if (!d)
+		return -1;
+	/* No NBD_CMD_FLAG_NO_HOLE: qemu may then record zero clusters, which
+	 * also hide whatever the backing file holds there. */
+	while (left > 0) {
+		uint64_t n = left < STORE_ZERO_CHUNK ? left : STORE_ZERO_CHUNK;
+
+		if (nbd_zero(d->nbd, n, off, 0) < 0) {
+			disk_io_error(pt, d, "zero", off, n, err);
+			return -1;
+		}
+		off += n;
+		left -= n;
+	}
+	if (off > d->written_end)
+		d->written_end = off;
+	return 0;
+}
+
+static int
+disk_flush(struct store_point *pt, struct store_disk *d, int *err)
+{
+	if (!d->nbd)
+		return 0;
+	if (nbd_flush(d->nbd, 0) < 0) {
+		disk_io_error(pt, d, "flush", 0, 0, err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_point_disk_done(struct store_point *pt, uint16_t disk, int *err)
+{
+	struct store_disk *d = point_disk(pt, disk, 0, 0, "disk done", err);
+
+	if (!d)
+		return -1;
+	if (disk_flush(pt, d, err) < 0)
+		return -1;
+	d->done = true;
+	d->written_end = d->durable = d->size;
+	if (pending_save(pt) < 0) {
+		*err = PROTO_ERR_STORE;
+		return -1;
+	}
+	*err = 0;
+	return 0;
+}
+
+int
+store_point_checkpoint(struct store_point *pt, int *err)
+{
+	uint64_t flushed[PROTO_MAX_DISKS];
+
+	*err = PROTO_ERR_PROTOCOL;
+	if (pt->committed) {
+		log_error("store: group %s point %" PRIu64 ": checkpoint after commit",
+			  pt->group, pt->id);
+		return -1;
+	}
+	/* Snapshot the ends before flushing: only what preceded the flush is
+	 * known durable. */
+	for (size_t i = 0; i < pt->ndisks; i++) {
+		flushed[i] = pt->disks[i].written_end;
+		if (!pt->disks[i].done && disk_flush(pt, &pt->disks[i], err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < pt->ndisks; i++)
+		pt->disks[i].durable = flushed[i];
+	if (pending_save(pt) < 0) {
+		*err = PROTO_ERR_STORE;
+		return -1;
+	}
+	*err = 0;
+	return 0;
+}
+
+void
+store_point_add_bytes(struct store_point *pt, uint64_t n)
+{
+	if (__builtin_add_overflow(pt->bytes, n, &pt->bytes) || pt->bytes > STORE_U64_MAX)
+		pt->bytes = STORE_U64_MAX;
+}
+
+int
+store_point_commit(struct store_point *pt, const void *meta, size_t meta_len, int *err)
+{
+	struct catalog cat = { 0 };
+	struct store_point_info *grown, *pi;
+	char *dir = NULL, *name = NULL;
+	int rc = -1;
+
+	*err = PROTO_ERR_PROTOCOL;
+	if (pt->committed) {
+		log_error("store: group %s point %" PRIu64 ": committed twice", pt->group, pt->id);
+		goto out;
+	}
+	if (meta_len > PROTO_MAX_META || (!meta && meta_len > 0)) {
+		log_error("store: group %s point %" PRIu64 ": bad metadata of %zu bytes",
+			  pt->group, pt->id, meta_len);
+		goto out;
+	}
+	for (size_t i = 0; i < pt->ndisks; i++) {
+		if (!pt->disks[i].done) {
+			log_error("store: group %s point %" PRIu64 ": commit before disk %s is done",
+				  pt->group, pt->id, pt->disks[i].name);
+			goto out;
+		}
+	}
+	*err = PROTO_ERR_STORE;
+	/* Data before metadata: flush, let qemu-nbd exit, then fsync ourselves
+	 * so nothing depends on qemu's cache mode. */
+	for (size_t i = 0; i < pt->ndisks; i++)
+		if (disk_flush(pt, &pt->disks[i], err) < 0)
+			goto out;
+	for (size_t i = 0; i < pt->ndisks; i++) {
+		char ctx[PROTO_NAME_MAX * 2 + 64];
+
+		snprintf(ctx, sizeof(ctx), "store: group %s point %" PRIu64 " disk %s",
+			 pt->group, pt->id, pt->disks[i].name);
+		if (nbd_close_image(pt->disks[i].nbd, ctx) < 0) {
+			pt->disks[i].nbd = NULL;
+			goto out;
+		}
+		pt->disks[i].nbd = NULL;
+	}
+	for (size_t i = 0; i < pt->ndisks; i++) {
+		free(dir);
+		dir = path_fmt("%s/disks/%s", pt->gdir, pt->disks[i].name);
+		if (!dir || fsync_path(pt->disks[i].path) < 0 || dir_fsync(dir) < 0)
+			goto out;
+	}
+	free(dir);
+	dir = path_fmt("%s/meta", pt->gdir);
+	name = path_fmt("%" PRIu64 ".bin", pt->id);
+	if (!dir || !name || write_atomic(dir, name, meta_len ? meta : "", meta_len) < 0)
+		goto out;
+
+	if (catalog_load(pt->gdir, &cat) < 0)
+		goto out;
+	if (cat.n && cat.pts[cat.n - 1].id >= pt->id) {
+		log_error("store: group %s: point %" PRIu64 " is no longer newer than %" PRIu64,
+			  pt->group, pt->id, cat.pts[cat.n - 1].id);
+		*err = PROTO_ERR_CONFLICT;
+		goto out;
+	}
+	grown = realloc(cat.pts, (cat.n + 1) * sizeof(*cat.pts));
+	if (!grown) {
+		log_error("store: out of memory");
+		*err = PROTO_ERR_INTERNAL;
+		goto out;
+	}
+	cat.pts = grown;
+	pi = &cat.pts[cat.n++];
+	memset(pi, 0, sizeof(*pi));
+	pi->id = pt->id;
+	pi->base_id = pt->base_id;
+	pi->time_ns = pt->time_ns;
+	pi->committed_ns = now_ns();
+	pi->bytes_received = pt->bytes;
+	pi->ndisks = pt->ndisks;
+	for (size_t i = 0; i < pt->ndisks; i++) {
+		snprintf(pi->disks[i].name, sizeof(pi->disks[i].name), "%s", pt->disks[i].name);
+		pi->disks[i].size = pt->disks[i].size;
+	}
+	if (catalog_save(pt->gdir, &cat) < 0)
+		goto out;
+	pt->committed = true;
+	/* The point is committed now; a stale pending.json is ignored by id. */
+	if (pending_remove(pt->gdir) < 0)
+		log_warn("store: group %s: pending.json of committed point %" PRIu64
+			 " not removed", pt->group, pt->id);
+	log_info("store: group %s: committed point %" PRIu64 " (base %" PRIu64 ", %" PRIu64
+		 " bytes)", pt->group, pt->id, pt->base_id, pt->bytes);
+	*err = 0;
+	rc = 0;
+out:
+	catalog_free(&cat);
+	free(dir);
+	free(name);
+	return rc;
+}
+
+/* ---- reading committed points ------------------------------------------- */
+
+static int
+lookup(struct store *st, const char *group, uint64_t point, const char *disk,
+       struct catalog *cat, const struct store_point_info **pi, char **gdir, int *err)
+{
+	*err = PROTO_ERR_PROTOCOL;
+	*gdir = NULL;
+	*pi = NULL;
+	if (disk && !name_ok(disk)) {
+		log_error("store: refusing disk name \"%.*s\"", PROTO_NAME_MAX, disk);
+		return -1;
+	}
+	*gdir = group_dir(st, group);
+	if (!*gdir)
+		return -1;
+	*err = PROTO_ERR_STORE;
+	if (catalog_load(*gdir, cat) < 0)
+		return -1;
+	*err = PROTO_ERR_NOTFOUND;
+	*pi = catalog_find(cat, point);
+	if (!*pi) {
+		log_error("store: group %s: no point %" PRIu64, group, point);
+		return -1;
+	}
+	if (disk && info_disk(*pi, disk) < 0) {
+		log_error("store: group %s point %" PRIu64 ": no disk %s", group, (*pi)->id, disk);
+		return -1;
+	}
+	*err = 0;
+	return 0;
+}
+
+char *
+store_point_disk_path(struct store *st, const char *group, uint64_t point,
+		      const char *disk)
+{
+	struct catalog cat = { 0 };
+	const struct store_point_info *pi;
+	char *gdir = NULL, *path = NULL;
+	int err;
+
+	if (lookup(st, group, point, disk, &cat, &pi, &gdir, &err) == 0)
+		path = path_fmt("%s/disks/%s/%" PRIu64 ".qcow2", gdir, disk, pi->id);
+	catalog_free(&cat);
+	free(gdir);
+	return path;
+}
+
+int
+store_point_hashes(struct store *st, const char *group, uint64_t point, const char *disk,
+		   uint64_t offset, uint32_t block_size, uint32_t count, uint64_t *hashes,
+		   uint32_t *got, int *err)
+{
+	struct catalog cat = { 0 };
+	const struct store_point_info *pi;
+	struct nbd_handle *h = NULL;
+	char *gdir = NULL, *path = NULL;
+	char ctx[PROTO_NAME_MAX * 2 + 64] = "store";
+	uint8_t *buf = NULL;
+	uint64_t size, off = offset;
+	uint32_t i = 0;
+	int rc = -1;
+
+	*got = 0;
+	*err = PROTO_ERR_PROTOCOL;
+	if (block_size < 4096 || block_size > (16u << 20) ||
+	    (block_size & (block_size - 1)) != 0 || count == 0 || count > PROTO_MAX_HASHES ||
+	    offset % block_size != 0) {
+		log_error("store: group %.*s: bad hash query (offset %" PRIu64 ", block %" PRIu32
+			  ", count %" PRIu32 ")", PROTO_NAME_MAX, group, offset, block_size, count);
+		goto out;
+	}
+	if (lookup(st, group, point, disk, &cat, &pi, &gdir, err) < 0)
+		goto out;
+	size = pi->disks[info_disk(pi, disk)].size;
+	if (offset >= size) {
+		rc = 0;
+		goto out;
+	}
+	*err = PROTO_ERR_STORE;
+	snprintf(ctx, sizeof(ctx), "store: group %s point %" PRIu64 " disk %s", group, pi->id,
+		 disk);
+	path = path_fmt("%s/disks/%s/%" PRIu64 ".qcow2", gdir, disk, pi->id);
+	buf = malloc(block_size);
+	if (!path || !buf) {
+		log_error("%s: out of memory", ctx);
+		goto out;
+	}
+	h = nbd_open_image(path, true, ctx);
+	if (!h)
+		goto out;
+	for (i = 0; i < count && off < size; i++) {
+		size_t n = size - off < block_size ? (size_t)(size - off) : block_size;
+
+		if (nbd_pread(h, buf, n, off, 0) < 0) {
+			log_error("%s: read of %zu bytes at %" PRIu64 ": %s", ctx, n, off,
+				  nbd_get_error());
+			goto out;
+		}
+		hashes[i] = hash64(buf, n);
+		off += n;
+	}
+	*got = i;
+	*err = 0;
+	rc = 0;
+out:
+	nbd_close_image(h, ctx);
+	free(buf);
+	free(path);
+	free(gdir);
+	catalog_free(&cat);
+	return rc;
+}
+
+int
+store_point_meta(struct store *st, const char *group, uint64_t point, void **meta,
+		 size_t *len)
+{
+	struct catalog cat = { 0 };
+	const struct store_point_info *pi;
+	char *gdir = NULL, *path = NULL, *buf = NULL;
+	int err, rc = -1;
+
+	*meta = NULL;
+	*len = 0;
+	if (lookup(st, group, point, NULL, &cat, &pi, &gdir, &err) < 0)
+		goto out;
+	path = path_fmt("%s/meta/%" PRIu64 ".bin", gdir, pi->id);
+	if (!path)
+		goto out;
+	rc = read_capped(path, PROTO_MAX_META, &buf, len);
+	if (rc == 1) {
+		log_error("store: group %s point %" PRIu64 ": metadata %s is missing", group,
+			  pi->id, path);
+		rc = -1;
+	}
+	if (rc == 0) {
+		*meta = buf;
+		buf = NULL;
+	}
+out:
+	free(buf);
+	free(path);
+	free(gdir);
+	catalog_free(&cat);
+	return rc;
+}

@@ -1,0 +1,616 @@
+/* Read-only disk image accessor: raw files through pread, qcow2 through a
+ * qemu-nbd child started by libnbd (socket activation, no socket files). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libnbd.h>
+
+#include "common/log.h"
+#include "snapshot/image.h"
+
+extern char **environ;
+
+/* qemu-nbd refuses requests above 32 MiB. */
+#define IMAGE_NBD_MAX_REQ (32u << 20)
+/* Block status is asked for in windows so memory stays bounded. */
+#define IMAGE_STATUS_WINDOW (1ull << 30)
+/* A reply describing more ranges than this is cut short (callers loop). */
+#define IMAGE_STATUS_MAX_ENTRIES 65536u
+/* qemu-img output we are willing to hold (info JSON is a few KiB). */
+#define IMAGE_TOOL_MAX_OUT (16u << 20)
+
+#define IMAGE_DIRTY_PREFIX "qemu:dirty-bitmap:"
+
+_Static_assert(IMAGE_EXT_HOLE == LIBNBD_STATE_HOLE &&
+	       IMAGE_EXT_ZERO == LIBNBD_STATE_ZERO,
+	       "image flags mirror the NBD base:allocation flags");
+
+struct image {
+	char *path;
+	char format[8];
+	uint64_t size;
+	int fd;                 /* raw */
+	struct nbd_handle *nbd; /* qcow2 */
+	char *bitmap_ctx;       /* qcow2 with bitmap: meta context name */
+};
+
+char *
+image_tool_path(const char *path)
+{
+	char *p = NULL;
+
+	if (path[0] == '/')
+		p = strdup(path);
+	else if (asprintf(&p, "./%s", path) < 0)
+		p = NULL;
+	if (!p)
+		log_error("image %s: out of memory", path);
+	return p;
+}
+
+/* Whole content of a memfd, capped. */
+static char *
+image_slurp_fd(int fd)
+{
+	struct stat st;
+	char *buf = NULL;
+	size_t len, got = 0;
+
+	if (fstat(fd, &st) < 0 || st.st_size < 0)
+		return NULL;
+	len = (size_t)st.st_size;
+	if (len > IMAGE_TOOL_MAX_OUT)
+		len = IMAGE_TOOL_MAX_OUT;
+	buf = malloc(len + 1);
+	if (!buf)
+		return NULL;
+	while (got < len) {
+		ssize_t r = pread(fd, buf + got, len - got, (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	return buf;
+}
+
+int
+image_qemu_img(const char *const *args, char **out)
+{
+	enum { MAX_ARGS = 32 };
+	char *argv[MAX_ARGS + 2];
+	char cmd[512];
+	size_t n = 0, used = 0;
+	int outfd = -1, errfd = -1, ret = -1, status = 0, r;
+	int fa_init = 0;
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	char *errtxt = NULL, *outtxt = NULL;
+
+	if (out)
+		*out = NULL;
+	argv[n++] = (char *)"qemu-img";
+	cmd[0] = '\0';
+	used = (size_t)snprintf(cmd, sizeof(cmd), "qemu-img");
+	for (size_t i = 0; args[i]; i++) {
+		if (n > MAX_ARGS) {
+			log_error("qemu-img: too many arguments");
+			return -1;
+		}
+		argv[n++] = (char *)args[i];
+		if (used < sizeof(cmd))
+			used += (size_t)snprintf(cmd + used, sizeof(cmd) - used,
+						 " %s", args[i]);
+	}
+	argv[n] = NULL;
+
+	/* Files, not pipes: the child can never block on a full pipe while we
+	 * wait for it. */
+	outfd = memfd_create("qemu-img-out", MFD_CLOEXEC);
+	errfd = memfd_create("qemu-img-err", MFD_CLOEXEC);
+	if (outfd < 0 || errfd < 0) {
+		log_error("%s: memfd_create: %m", cmd);
+		goto out;
+	}
+	if ((r = posix_spawn_file_actions_init(&fa)) != 0) {
+		errno = r;
+		log_error("%s: posix_spawn_file_actions_init: %m", cmd);
+		goto out;
+	}
+	fa_init = 1;
+	if ((r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
+	    (r = posix_spawn_file_actions_adddup2(&fa, outfd, 1)) != 0 ||
+	    (r = posix_spawn_file_actions_adddup2(&fa, errfd, 2)) != 0) {
+		errno = r;
+		log_error("%s: posix_spawn_file_actions: %m", cmd);
+		goto out;
+	}
+	r = posix_spawnp(&pid, "qemu-img", &fa, NULL, argv, environ);
+	if (r != 0) {
+		errno = r;
+		log_error("%s: cannot start qemu-img: %m", cmd);
+		goto out;
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			log_error("%s: waitpid: %m", cmd);
+			goto out;
+		}
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		errtxt = image_slurp_fd(errfd);
+		if (errtxt) {
+			size_t l = strlen(errtxt);
+			while (l > 0 && (errtxt[l - 1] == '\n' || errtxt[l - 1] == '\r'))
+				errtxt[--l] = '\0';
+		}
+		if (WIFEXITED(status))
+			log_error("%s: exit status %d: %s", cmd, WEXITSTATUS(status),
+				  errtxt && *errtxt ? errtxt : "(no message)");
+		else
+			log_error("%s: killed by signal %d", cmd,
+				  WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+		goto out;
+	}
+	if (out) {
+		outtxt = image_slurp_fd(outfd);
+		if (!outtxt) {
+			log_error("%s: cannot read output: %m", cmd);
+			goto out;
+		}
+		*out = outtxt;
+		outtxt = NULL;
+	}
+	ret = 0;
+out:
+	if (fa_init)
+		posix_spawn_file_actions_destroy(&fa);
+	if (outfd >= 0)
+		close(outfd);
+	if (errfd >= 0)
+		close(errfd);
+	free(errtxt);
+	free(outtxt);
+	return ret;
+}
+
+/* Format of path according to `qemu-img info`. */
+static int
+image_probe(const char *path, const char *tpath, char *fmt, size_t fmtlen)
+{
+	const char *args[] = { "info", "-U", "--output=json", tpath, NULL };
+	char *txt = NULL;
+	json_t *root = NULL;
+	json_error_t jerr;
+	const char *f;
+	int ret = -1;
+
+	if (image_qemu_img(args, &txt) < 0)
+		goto out;
+	root = json_loads(txt, 0, &jerr);
+	if (!root) {
+		log_error("image %s: qemu-img info output: %s", path, jerr.text);
+		goto out;
+	}
+	f = json_string_value(json_object_get(root, "format"));
+	if (!f || (strcmp(f, "raw") != 0 && strcmp(f, "qcow2") != 0)) {
+		log_error("image %s: unsupported format %s", path, f ? f : "(none)");
+		goto out;
+	}
+	if (strlen(f) >= fmtlen)
+		goto out;
+	memcpy(fmt, f, strlen(f) + 1);
+	ret = 0;
+out:
+	json_decref(root);
+	free(txt);
+	return ret;
+}
+
+static int
+image_open_raw(struct image *img)
+{
+	struct stat st;
+	off_t end;
+
+	img->fd = open(img->path, O_RDONLY | O_CLOEXEC);
+	if (img->fd < 0) {
+		log_error("image %s: open: %m", img->path);
+		return -1;
+	}
+	if (fstat(img->fd, &st) < 0) {
+		log_error("image %s: fstat: %m", img->path);
+		return -1;
+	}
+	if (S_ISREG(st.st_mode)) {
+		img->size = (uint64_t)st.st_size;
+		return 0;
+	}
+	if (!S_ISBLK(st.st_mode)) {
+		log_error("image %s: not a regular file or block device", img->path);
+		return -1;
+	}
+	end = lseek(img->fd, 0, SEEK_END);
+	if (end < 0) {
+		log_error("image %s: lseek: %m", img->path);
+		return -1;
+	}
+	img->size = (uint64_t)end;
+	return 0;
+}
+
+static int
+image_open_qcow2(struct image *img, const char *tpath, const char *bitmap)
+{
+	char *argv[10];
+	size_t n = 0;
+	int64_t size;
+
+	img->nbd = nbd_create();
+	if (!img->nbd) {
+		log_error("image %s: nbd_create: %s", img->path, nbd_get_error());
+		return -1;
+	}
+	if (nbd_add_meta_context(img->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) < 0) {
+		log_error("image %s: nbd_add_meta_context: %s", img->path,
+			  nbd_get_error());
+		return -1;
+	}
+	if (bitmap) {
+		if (asprintf(&img->bitmap_ctx, IMAGE_DIRTY_PREFIX "%s", bitmap) < 0) {
+			img->bitmap_ctx = NULL;
+			log_error("image %s: out of memory", img->path);
+			return -1;
+		}
+		if (nbd_add_meta_context(img->nbd, img->bitmap_ctx) < 0) {
+			log_error("image %s: nbd_add_meta_context %s: %s", img->path,
+				  img->bitmap_ctx, nbd_get_error());
+			return -1;
+		}
+	}
+	argv[n++] = (char *)"qemu-nbd";
+	argv[n++] = (char *)"-r";
+	argv[n++] = (char *)"-f";
+	argv[n++] = (char *)"qcow2";
+	if (bitmap) {
+		argv[n++] = (char *)"-B";
+		argv[n++] = (char *)bitmap;
+	}
+	argv[n++] = (char *)tpath;
+	argv[n] = NULL;
+	if (nbd_connect_systemd_socket_activation(img->nbd, argv) < 0) {
+		log_error("image %s: qemu-nbd%s%s: %s", img->path,
+			  bitmap ? " -B " : "", bitmap ? bitmap : "", nbd_get_error());
+		return -1;
+	}
+	if (nbd_can_meta_context(img->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) != 1 ||
+	    (bitmap && nbd_can_meta_context(img->nbd, img->bitmap_ctx) != 1)) {
+		log_error("image %s: qemu-nbd did not offer block status%s%s",
+			  img->path, bitmap ? " for bitmap " : "",
+			  bitmap ? bitmap : "");
+		return -1;
+	}
+	size = nbd_get_size(img->nbd);
+	if (size < 0) {
+		log_error("image %s: nbd_get_size: %s", img->path, nbd_get_error());
+		return -1;
+	}
+	img->size = (uint64_t)size;
+	return 0;
+}
+
+struct image *
+image_open_bitmap(const char *path, const char *format, const char *bitmap)
+{
+	struct image *img = NULL;
+	char *tpath = NULL;
+	int ok = 0;
+
+	img = calloc(1, sizeof(*img));
+	if (!img) {
+		log_error("image %s: out of memory", path);
+		return NULL;
+	}
+	img->fd = -1;
+	img->path = strdup(path);
+	tpath = image_tool_path(path);
+	if (!img->path || !tpath) {
+		log_error("image %s: out of memory", path);
+		goto out;
+	}
+	/* A vanished file would otherwise surface as an obscure qemu error. */
+	if (access(path, R_OK) < 0) {
+		log_error("image %s: %m", path);
+		goto out;
+	}
+	if (!format) {
+		if (image_probe(path, tpath, img->format, sizeof(img->format)) < 0)
+			goto out;
+	} else if (strcmp(format, "raw") == 0 || strcmp(format, "qcow2") == 0) {
+		memcpy(img->format, format, strlen(format) + 1);
+	} else {
+		log_error("image %s: unsupported format %s", path, format);
+		goto out;
+	}
+	if (strcmp(img->format, "raw") == 0) {
+		if (bitmap) {
+			log_error("image %s: raw images have no bitmaps", path);
+			goto out;
+		}
+		ok = image_open_raw(img) == 0;
+	} else {
+		ok = image_open_qcow2(img, tpath, bitmap) == 0;
+	}
+out:
+	free(tpath);
+	if (!ok) {
+		image_free(img);
+		return NULL;
+	}
+	return img;
+}
+
+struct image *
+image_open(const char *path, const char *format)
+{
+	return image_open_bitmap(path, format, NULL);
+}
+
+uint64_t
+image_size(const struct image *img)
+{
+	return img->size;
+}
+
+const char *
+image_format(const struct image *img)
+{
+	return img->format;
+}
+
+int
+image_pread(struct image *img, void *buf, size_t len, uint64_t off)
+{
+	uint64_t end;
+	char *p = buf;
+
+	if (__builtin_add_overflow(off, (uint64_t)len, &end) || end > img->size) {
+		log_error("image %s: read of %zu bytes at %" PRIu64
+			  " beyond size %" PRIu64, img->path, len, off, img->size);
+		return -1;
+	}
+	while (len > 0) {
+		size_t n = len;
+		if (img->nbd) {
+			if (n > IMAGE_NBD_MAX_REQ)
+				n = IMAGE_NBD_MAX_REQ;
+			if (nbd_pread(img->nbd, p, n, off, 0) < 0) {
+				log_error("image %s: read at %" PRIu64 ": %s",
+					  img->path, off, nbd_get_error());
+				return -1;
+			}
+		} else {
+			ssize_t r = pread(img->fd, p, n, (off_t)off);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				log_error("image %s: read at %" PRIu64 ": %m",
+					  img->path, off);
+				return -1;
+			}
+			if (r == 0) {
+				log_error("image %s: unexpected end of file at %" PRIu64,
+					  img->path, off);
+				return -1;
+			}
+			n = (size_t)r;
+		}
+		p += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+void
+image_free(struct image *img)
+{
+	if (!img)
+		return;
+	if (img->nbd) {
+		/* Closing the handle also stops and reaps the qemu-nbd child. */
+		nbd_shutdown(img->nbd, 0);
+		nbd_close(img->nbd);
+	}
+	if (img->fd >= 0)
+		close(img->fd);
+	free(img->bitmap_ctx);
+	free(img->path);
+	free(img);
+}
+
+/* ---- block status ------------------------------------------------------ */
+
+struct image_ctx_list {
+	uint32_t *v; /* (length, flags) pairs */
+	size_t n, cap;
+	int seen;
+};
+
+struct image_status {
+	const char *bitmap_ctx;
+	struct image_ctx_list alloc, dirty;
+};
+
+static int
+image_status_cb(void *opaque, const char *metacontext, uint64_t offset,
+		uint32_t *entries, size_t nr_entries, int *error)
+{
+	struct image_status *st = opaque;
+	struct image_ctx_list *l;
+
+	(void)offset;
+	if (strcmp(metacontext, LIBNBD_CONTEXT_BASE_ALLOCATION) == 0)
+		l = &st->alloc;
+	else if (st->bitmap_ctx && strcmp(metacontext, st->bitmap_ctx) == 0)
+		l = &st->dirty;
+	else
+		return 0;
+	l->seen = 1;
+	for (size_t i = 0; i + 1 < nr_entries; i += 2) {
+		if (l->n / 2 >= IMAGE_STATUS_MAX_ENTRIES)
+			break; /* the caller asks again for the rest */
+		if (l->n + 2 > l->cap) {
+			size_t ncap = l->cap ? l->cap * 2 : 256;
+			uint32_t *nv = realloc(l->v, ncap * sizeof(*nv));
+			if (!nv) {
+				*error = ENOMEM;
+				return -1;
+			}
+			l->v = nv;
+			l->cap = ncap;
+		}
+		l->v[l->n++] = entries[i];
+		l->v[l->n++] = entries[i + 1];
+	}
+	return 0;
+}
+
+static uint64_t
+image_ctx_total(const struct image_ctx_list *l)
+{
+	uint64_t t = 0;
+
+	for (size_t i = 0; i < l->n; i += 2)
+		t += l->v[i];
+	return t;
+}
+
+static int64_t
+image_extents_nbd(struct image *img, uint64_t off, uint64_t len,
+		  image_extent_cb cb, void *opaque)
+{
+	struct image_status st = { .bitmap_ctx = img->bitmap_ctx };
+	uint64_t end, pos, a_end, d_end;
+	size_t ia = 0, id = 0;
+	int64_t ret = -1;
+
+	if (nbd_block_status(img->nbd, len, off,
+			     (nbd_extent_callback){ .callback = image_status_cb,
+						    .user_data = &st },
+			     0) < 0) {
+		log_error("image %s: block status at %" PRIu64 ": %s", img->path,
+			  off, nbd_get_error());
+		goto out;
+	}
+	if (!st.alloc.seen || (img->bitmap_ctx && !st.dirty.seen)) {
+		log_error("image %s: block status at %" PRIu64
+			  ": server omitted a context", img->path, off);
+		goto out;
+	}
+	/* Describe only what both contexts cover. */
+	end = off + len;
+	if (off + image_ctx_total(&st.alloc) < end)
+		end = off + image_ctx_total(&st.alloc);
+	if (img->bitmap_ctx && off + image_ctx_total(&st.dirty) < end)
+		end = off + image_ctx_total(&st.dirty);
+	if (end <= off) {
+		log_error("image %s: block status at %" PRIu64 " made no progress",
+			  img->path, off);
+		goto out;
+	}
+	pos = off;
+	a_end = off;
+	d_end = img->bitmap_ctx ? off : end;
+	while (pos < end) {
+		unsigned flags = 0;
+		uint64_t seg_end = end;
+
+		while (a_end <= pos && ia < st.alloc.n) {
+			a_end += st.alloc.v[ia];
+			ia += 2;
+		}
+		while (img->bitmap_ctx && d_end <= pos && id < st.dirty.n) {
+			d_end += st.dirty.v[id];
+			id += 2;
+		}
+		if (a_end <= pos || d_end <= pos)
+			break; /* cannot happen: end is within both totals */
+		flags |= st.alloc.v[ia - 1] & (LIBNBD_STATE_HOLE | LIBNBD_STATE_ZERO);
+		if (img->bitmap_ctx && (st.dirty.v[id - 1] & 1))
+			flags |= IMAGE_EXT_DIRTY;
+		if (a_end < seg_end)
+			seg_end = a_end;
+		if (d_end < seg_end)
+			seg_end = d_end;
+		if (cb(opaque, pos, seg_end - pos, flags) < 0)
+			goto out;
+		pos = seg_end;
+	}
+	ret = (int64_t)(pos - off);
+out:
+	free(st.alloc.v);
+	free(st.dirty.v);
+	return ret;
+}
+
+static int64_t
+image_extents_raw(struct image *img, uint64_t off, uint64_t len,
+		  image_extent_cb cb, void *opaque)
+{
+	uint64_t end = off + len, next;
+	off_t d, h;
+	unsigned flags;
+
+	d = lseek(img->fd, (off_t)off, SEEK_DATA);
+	if (d < 0 && errno == ENXIO) {
+		next = end;
+		flags = IMAGE_EXT_HOLE | IMAGE_EXT_ZERO;
+	} else if (d < 0) {
+		/* No hole support (EINVAL) or a block device: all data. */
+		next = end;
+		flags = 0;
+	} else if ((uint64_t)d > off) {
+		next = (uint64_t)d < end ? (uint64_t)d : end;
+		flags = IMAGE_EXT_HOLE | IMAGE_EXT_ZERO;
+	} else {
+		h = lseek(img->fd, (off_t)off, SEEK_HOLE);
+		next = (h < 0 || (uint64_t)h > end) ? end : (uint64_t)h;
+		if (next <= off)
+			next = end;
+		flags = 0;
+	}
+	if (cb(opaque, off, next - off, flags) < 0)
+		return -1;
+	return (int64_t)(next - off);
+}
+
+int64_t
+image_extents(struct image *img, uint64_t off, uint64_t len,
+	      image_extent_cb cb, void *opaque)
+{
+	if (off >= img->size || len == 0) {
+		log_error("image %s: block status at %" PRIu64 " outside the image",
+			  img->path, off);
+		return -1;
+	}
+	if (len > img->size - off)
+		len = img->size - off;
+	if (len > IMAGE_STATUS_WINDOW)
+		len = IMAGE_STATUS_WINDOW;
+	if (img->nbd)
+		return image_extents_nbd(img, off, len, cb, opaque);
+	return image_extents_raw(img, off, len, cb, opaque);
+}

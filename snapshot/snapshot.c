@@ -1,0 +1,102 @@
+/* Generic side of the change-source interface (snapshot/source.h): argument
+ * checks, then dispatch to the source's ops table. */
+#include <stddef.h>
+
+#include "common/log.h"
+#include "snapshot/source.h"
+
+static int
+snapshot_disk_ok(const struct snapshot *snap, size_t disk, const char *what)
+{
+	if (!snap || disk >= snap->ndisks) {
+		log_error("snapshot: %s: no disk %zu", what, disk);
+		return 0;
+	}
+	return 1;
+}
+
+size_t
+snapshot_ndisks(const struct snapshot *snap)
+{
+	return snap ? snap->ndisks : 0;
+}
+
+const char *
+snapshot_disk_name(const struct snapshot *snap, size_t disk)
+{
+	if (!snapshot_disk_ok(snap, disk, "disk name"))
+		return NULL;
+	return snap->disks[disk].name;
+}
+
+uint64_t
+snapshot_disk_size(const struct snapshot *snap, size_t disk)
+{
+	if (!snapshot_disk_ok(snap, disk, "disk size"))
+		return 0;
+	return snap->disks[disk].size;
+}
+
+int
+snapshot_is_incremental(const struct snapshot *snap)
+{
+	return snap ? snap->incremental : 0;
+}
+
+uint64_t
+snapshot_time_ns(const struct snapshot *snap)
+{
+	return snap ? snap->time_ns : 0;
+}
+
+int
+snapshot_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,
+		     struct snap_extent *ext)
+{
+	if (!snapshot_disk_ok(snap, disk, "next extent") || !ext)
+		return -1;
+	if (max_len == 0) {
+		log_error("snapshot %s: next extent: max_len is 0",
+			  snap->disks[disk].name);
+		return -1;
+	}
+	return snap->ops->next_extent(snap, disk, max_len, ext);
+}
+
+int
+snapshot_read(struct snapshot *snap, size_t disk, uint64_t offset, void *buf,
+	      size_t len)
+{
+	uint64_t end;
+
+	if (!snapshot_disk_ok(snap, disk, "read") || (!buf && len))
+		return -1;
+	if (__builtin_add_overflow(offset, (uint64_t)len, &end) ||
+	    end > snap->disks[disk].size) {
+		log_error("snapshot %s: read of %zu bytes at %llu beyond the disk",
+			  snap->disks[disk].name, len, (unsigned long long)offset);
+		return -1;
+	}
+	if (len == 0)
+		return 0;
+	return snap->ops->read(snap, disk, offset, buf, len);
+}
+
+int
+snapshot_commit(struct snapshot *snap, uint64_t point_id)
+{
+	if (!snap)
+		return -1;
+	if (point_id == 0) {
+		log_error("snapshot: commit: point id 0 is reserved for \"none\"");
+		return -1;
+	}
+	return snap->ops->commit(snap, point_id);
+}
+
+void
+snapshot_free(struct snapshot *snap)
+{
+	if (snap)
+		snap->ops->free(snap);
+}

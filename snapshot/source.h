@@ -1,0 +1,98 @@
+/* Change sources: a consistent snapshot of a set of disks, the extents that
+ * changed since the last committed base, reads of them, and commit (the
+ * receiver committed: this snapshot becomes the new base) or abort (free
+ * without commit: the old base is kept, nothing is lost).
+ *
+ * Sources implement struct snapshot_ops (nbdcopy-style ops table); callers
+ * use only the functions below. */
+#ifndef NESTOR_SNAPSHOT_SOURCE_H
+#define NESTOR_SNAPSHOT_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum snap_kind { SNAP_DATA = 1, SNAP_ZERO = 2, SNAP_DISCARD = 3 }; /* == proto kinds */
+
+struct snap_extent {
+	uint64_t offset;
+	uint64_t length;
+	int kind; /* enum snap_kind */
+};
+
+/* A disk image file to protect. Strings are borrowed for the call. */
+struct snap_file_disk {
+	const char *name;   /* validated disk name, unique in the group */
+	const char *path;   /* image file */
+	const char *format; /* "qcow2", "raw" or NULL = probe */
+};
+
+struct snapshot;
+
+/* Begin a snapshot of offline disk image files (snapshot/file.c).
+ * state_dir: directory owned by this source for this group (created if
+ * missing) where per-disk change-tracking state lives.
+ * base_point: the newest point the receiver holds (0 = none). If the
+ * source's tracking state was committed at exactly that point, extents are
+ * incremental; otherwise (first run, lost state, other point) they cover
+ * every allocated range (full). qcow2: persistent dirty bitmaps through
+ * qemu-img/qemu-nbd + libnbd; raw: per-block XXH3 hashes of the last
+ * committed state (block = 64 KiB).
+ * Returns NULL on error (logged). */
+struct snapshot *snapshot_file_begin(const struct snap_file_disk *disks,
+				     size_t ndisks, const char *state_dir,
+				     uint64_t base_point);
+
+size_t snapshot_ndisks(const struct snapshot *snap);
+const char *snapshot_disk_name(const struct snapshot *snap, size_t disk);
+uint64_t snapshot_disk_size(const struct snapshot *snap, size_t disk);
+/* 1 if extents are relative to base_point, 0 for a full copy. */
+int snapshot_is_incremental(const struct snapshot *snap);
+/* Snapshot instant (unix ns). */
+uint64_t snapshot_time_ns(const struct snapshot *snap);
+
+/* Next changed extent of `disk`, in increasing offset order, non-overlapping,
+ * each at most max_len bytes. Returns 1 with *ext filled, 0 at the end, -1 on
+ * error. Extents of a full copy never cover holes (holes are not reported at
+ * all: the receiver's new image reads as zeros there). */
+int snapshot_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,
+			 struct snap_extent *ext);
+
+/* Read len bytes at offset of disk's snapshot into buf. 0 / -1. Thread-safe
+ * for concurrent calls on different buffers (sources serialise internally
+ * where their handles need it). */
+int snapshot_read(struct snapshot *snap, size_t disk, uint64_t offset,
+		  void *buf, size_t len);
+
+/* The receiver durably committed this snapshot as point_id: make it the new
+ * base (rotate bitmaps / store hashes), durably. 0 / -1. */
+int snapshot_commit(struct snapshot *snap, uint64_t point_id);
+
+/* Release; without a prior commit this aborts (old base kept). NULL ok. */
+void snapshot_free(struct snapshot *snap);
+
+/* ---- for source implementations ---- */
+struct snapshot_ops {
+	const char *name;
+	int (*next_extent)(struct snapshot *snap, size_t disk, uint64_t max_len,
+			   struct snap_extent *ext);
+	int (*read)(struct snapshot *snap, size_t disk, uint64_t offset,
+		    void *buf, size_t len);
+	int (*commit)(struct snapshot *snap, uint64_t point_id);
+	void (*free)(struct snapshot *snap);
+};
+
+#define SNAP_MAX_DISKS 64
+
+/* Embedded first in each source's private struct. */
+struct snapshot {
+	const struct snapshot_ops *ops;
+	size_t ndisks;
+	int incremental;
+	uint64_t time_ns;
+	struct {
+		char name[65];
+		uint64_t size;
+	} disks[SNAP_MAX_DISKS];
+};
+
+#endif

@@ -1,0 +1,169 @@
+# Shared helpers for Nestor's integration tests (sourced). Each test gets its
+# own scratch dir, PKI, configs, a receiver on a free loopback port; cleanup
+# runs on exit and leaves nothing running.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+NESTOR=${NESTOR:-$ROOT/build/nestor}
+T=$(mktemp -d /tmp/nestor-it.XXXXXX)
+RX_PID=
+PASS=0
+FAIL=0
+
+cleanup() {
+	[ -n "$RX_PID" ] && kill -9 "$RX_PID" 2>/dev/null
+	# libnbd's qemu-nbd children of a killed receiver exit with their socket;
+	# make sure none of ours outlives the test.
+	pkill -9 -f "qemu-nbd.*$T" 2>/dev/null
+	wait 2>/dev/null
+	[ "${KEEP:-0}" = 1 ] || rm -rf "$T"
+}
+trap cleanup EXIT
+
+ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
+not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
+check() { # check DESCRIPTION CMD...
+	local d=$1; shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+finish() {
+	echo "$(basename "$0" .sh): $PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ]
+}
+die() { echo "FATAL: $*" >&2; not_ok "$*"; finish; exit 1; }
+
+free_port() {
+	python3 - <<'PY'
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+# make_pki: CA, receiver cert, agent certs agent1 (all groups), agent2.
+make_pki() {
+	local p=$T/pki
+	mkdir -p "$p"
+	"$ROOT/deploy/nestor-pki.sh" "$p" ca >/dev/null
+	"$ROOT/deploy/nestor-pki.sh" "$p" receiver receiver >/dev/null
+	"$ROOT/deploy/nestor-pki.sh" "$p" agent agent1 >/dev/null
+	"$ROOT/deploy/nestor-pki.sh" "$p" agent agent2 >/dev/null
+}
+
+# write_receiver_conf [checkpoint_interval]
+write_receiver_conf() {
+	PORT=$(free_port)
+	mkdir -p "$T/store"
+	cat > "$T/receiver.conf" <<EOC
+[receiver]
+listen = 127.0.0.1:$PORT
+ca = $T/pki/ca.crt
+cert = $T/pki/receiver.crt
+key = $T/pki/receiver.key
+store = $T/store
+log_level = ${RX_LOG:-info}
+checkpoint_interval = ${1:-64M}
+
+[client agent1]
+groups = *
+
+[client agent2]
+groups = other
+EOC
+}
+
+# write_agent_conf FILE AGENTNAME GROUP DISKNAME=PATH[:FORMAT]...
+write_agent_conf() {
+	local f=$1 name=$2 group=$3; shift 3
+	mkdir -p "$T/agent-state"
+	cat > "$f" <<EOC
+[agent]
+name = $name
+receiver = 127.0.0.1:$PORT
+server_name = receiver
+ca = $T/pki/ca.crt
+cert = $T/pki/$name.crt
+key = $T/pki/$name.key
+state_dir = $T/agent-state
+compress_level = ${COMPRESS:-3}
+
+[group $group]
+EOC
+	local spec dname path fmt
+	for spec in "$@"; do
+		dname=${spec%%=*}; path=${spec#*=}; fmt=
+		case "$path" in *:qcow2|*:raw) fmt=${path##*:}; path=${path%:*};; esac
+		printf '\n[disk %s %s]\npath = %s\n' "$group" "$dname" "$path" >> "$f"
+		[ -n "$fmt" ] && printf 'format = %s\n' "$fmt" >> "$f"
+	done
+	return 0
+}
+
+start_receiver() {
+	"$NESTOR" receiver --config "$T/receiver.conf" >>"$T/receiver.log" 2>&1 &
+	RX_PID=$!
+	local i
+	for i in $(seq 1 100); do
+		grep -q "listening" "$T/receiver.log" 2>/dev/null && return 0
+		kill -0 "$RX_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	cat "$T/receiver.log" >&2
+	die "receiver did not start"
+}
+
+stop_receiver() {
+	[ -n "$RX_PID" ] || return 0
+	kill -TERM "$RX_PID" 2>/dev/null
+	wait "$RX_PID" 2>/dev/null
+	RX_PID=
+}
+
+kill9_receiver() {
+	[ -n "$RX_PID" ] || return 0
+	kill -9 "$RX_PID" 2>/dev/null
+	wait "$RX_PID" 2>/dev/null
+	RX_PID=
+}
+
+# points_json GROUP -> JSON on stdout
+points_json() { "$NESTOR" points --config "$T/receiver.conf" "$1" --json; }
+npoints() { points_json "$1" | jq '.points | length'; }
+last_point() { points_json "$1" | jq '.points[-1].id // 0'; }
+
+# point_file GROUP DISK POINT -> the chain top of that point
+point_file() { echo "$T/store/$1/disks/$2/$3.qcow2"; }
+
+# same_image SRC SRCFMT GROUP DISK POINT: qemu-img compare the source with the point
+same_image() {
+	qemu-img compare -q -f "$2" -F qcow2 "$1" "$(point_file "$3" "$4" "$5")"
+}
+
+# random_writes IMG FMT COUNT SIZE SEED: COUNT writes of SIZE bytes of fresh random data
+# at random aligned offsets of the image (deterministic per SEED); prints bytes written.
+random_writes() {
+	local img=$1 fmt=$2 count=$3 size=$4 seed=$5
+	python3 - "$img" "$fmt" "$count" "$size" "$seed" <<'PY'
+import os, random, subprocess, sys
+img, fmt, count, size, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+r = random.Random(seed)
+vsize = int(subprocess.check_output(["qemu-img", "info", "--output=json", "-f", fmt, img]).decode().split('"virtual-size":')[1].split(",")[0])
+offs = sorted(set(r.randrange(0, vsize // size) * size for _ in range(count)))
+if fmt == "raw":
+    fd = os.open(img, os.O_WRONLY)
+    for o in offs:
+        os.pwrite(fd, r.randbytes(size), o)
+    os.fsync(fd); os.close(fd)
+else:
+    # qemu-io writes through the qcow2 driver, so the persistent bitmap sees them
+    cmds = []
+    tmp = img + ".pattern"
+    for i, o in enumerate(offs):
+        cmds += ["-c", "write -P %d %d %d" % (r.randrange(1, 255), o, size)]
+    subprocess.check_call(["qemu-io", "-f", "qcow2"] + cmds + [img], stdout=subprocess.DEVNULL)
+print(len(offs) * size)
+PY
+}
+
+agent_once() { # agent_once CONF [args...] -> JSON line(s) on stdout
+	local conf=$1; shift
+	"$NESTOR" agent --config "$conf" --once --json --no-progress "$@" 2>>"$T/agent.log"
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""A deliberately misbehaving Nestor client for negative tests: speaks TLS
+with a given certificate and sends hand-made frames (bad checksums, oversize
+frames, unknown types, truncated payloads, hostile names). Exits 0 when the
+receiver answers with an ERROR frame carrying the expected code (or, with
+--expect-close, when it just closes) and prints what it saw."""
+import argparse, socket, ssl, struct, sys, time
+
+MAGIC, VERSION = 0x4E535452, 1
+T_HELLO, T_PQUERY, T_PROGRESS, T_BEGIN, T_EXTENT, T_DONE, T_COMMIT, T_COMMITTED = 1, 16, 17, 18, 19, 20, 21, 22
+T_ERROR = 64
+
+
+def frame(t, payload, flags=0, length=None):
+    return struct.pack(">IHHII", MAGIC, VERSION, t, flags, len(payload) if length is None else length) + payload
+
+
+def s(b):
+    b = b.encode() if isinstance(b, str) else b
+    return struct.pack(">H", len(b)) + b
+
+
+def hello():
+    return frame(T_HELLO, struct.pack(">HHI", 1, 1, 1) + s("rawclient"))
+
+
+def begin(group, disk="d0", size=1 << 20, point=1, base=0):
+    p = s(group) + struct.pack(">QQQH", point, base, int(time.time() * 1e9), 1) + s(disk) + struct.pack(">Q", size)
+    return frame(T_BEGIN, p)
+
+
+def extent(off, data, checksum, kind=1):
+    p = struct.pack(">HBBQQQ", 0, kind, 0, off, len(data), checksum) + data
+    return frame(T_EXTENT, p)
+
+
+def recv_frame(sock):
+    hdr = b""
+    while len(hdr) < 16:
+        c = sock.recv(16 - len(hdr))
+        if not c:
+            return None, None
+        hdr += c
+    magic, ver, t, flags, ln = struct.unpack(">IHHII", hdr)
+    body = b""
+    while len(body) < ln:
+        c = sock.recv(ln - len(body))
+        if not c:
+            return None, None
+        body += c
+    return t, body
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--ca", required=True)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    ap.add_argument("--group", default="g1")
+    ap.add_argument("--tls12", action="store_true")
+    ap.add_argument("--expect-code", type=int)
+    ap.add_argument("--expect-close", action="store_true")
+    ap.add_argument("scenario")
+    a = ap.parse_args()
+
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(a.ca)
+    ctx.check_hostname = False
+    if a.cert:
+        ctx.load_cert_chain(a.cert, a.key)
+    if a.tls12:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    raw = socket.create_connection(("127.0.0.1", a.port), timeout=10)
+    try:
+        sock = ctx.wrap_socket(raw, server_hostname="receiver")
+        sock.sendall(hello())
+        t, body = recv_frame(sock)
+        if t != T_HELLO:
+            print("no HELLO from the receiver (connection refused or closed)")
+            sys.exit(0 if a.expect_close else 1)
+    except (ssl.SSLError, OSError) as e:
+        print("TLS refused:", e)
+        sys.exit(0 if a.expect_close else 1)
+
+    sc = a.scenario
+    if sc == "badsum":
+        data = b"\xab" * 4096
+        out = begin(a.group) + extent(0, data, 0x1234)
+    elif sc == "oversize":
+        out = begin(a.group) + frame(T_EXTENT, b"", length=(1 << 20) + 65536 + 1)
+    elif sc == "unknowntype":
+        out = frame(99, b"")
+    elif sc == "badflags":
+        out = frame(T_PQUERY, s(a.group), flags=0x80)
+    elif sc == "truncated":
+        out = frame(T_BEGIN, s(a.group) + b"\x00\x00")  # payload ends inside point_id
+    elif sc == "cut":
+        out = begin(a.group) + frame(T_EXTENT, b"\x00" * 10, length=4096 + 28)
+    elif sc == "pastend":
+        data = b"\xcd" * 4096
+        out = begin(a.group) + extent((1 << 20) - 2048, data, 0)
+    elif sc == "dotdot":
+        out = begin("..")
+    elif sc == "slash":
+        out = begin("a/b")
+    elif sc == "slashdisk":
+        out = begin(a.group, disk="../../etc")
+    elif sc == "nul":
+        out = begin("a\0b")
+    elif sc == "query":
+        out = frame(T_PQUERY, s(a.group))
+    else:
+        sys.exit("unknown scenario " + sc)
+    try:
+        sock.sendall(out)
+        if sc == "cut":
+            time.sleep(0.3)
+            sock.close()
+            print("stream cut mid-frame")
+            sys.exit(0)
+        t, body = recv_frame(sock)
+    except (ssl.SSLError, OSError) as e:
+        t, body = None, None
+        print("connection error:", e)
+    if t == T_ERROR:
+        code = struct.unpack(">I", body[:4])[0]
+        text = body[6:].decode(errors="replace")
+        print("ERROR %d: %s" % (code, text))
+        sys.exit(0 if a.expect_code in (None, code) else 1)
+    if t is None:
+        print("closed without an ERROR frame")
+        sys.exit(0 if a.expect_close else 1)
+    print("unexpected frame type", t)
+    sys.exit(0 if (sc == "query" and t == T_PROGRESS) else 1)
+
+
+main()

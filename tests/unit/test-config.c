@@ -1,0 +1,405 @@
+/* Unit tests for replicator/config: agent.conf and receiver.conf loading. */
+#include "replicator/config.h"
+
+#include "common/fileutil.h"
+
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- stderr capture ----------------------------------------------------- */
+
+static int cap_saved = -1;
+static char cap_path[64];
+
+static void
+cap_start(void)
+{
+	int fd;
+
+	fflush(stderr);
+	snprintf(cap_path, sizeof(cap_path), "/tmp/nestor-test-stderr-XXXXXX");
+	fd = mkstemp(cap_path);
+	cr_assert(fd >= 0);
+	cap_saved = dup(2);
+	cr_assert(cap_saved >= 0);
+	cr_assert(dup2(fd, 2) == 2);
+	close(fd);
+}
+
+static char *
+cap_stop(void)
+{
+	void *data = NULL;
+	size_t len;
+
+	fflush(stderr);
+	dup2(cap_saved, 2);
+	close(cap_saved);
+	cr_assert(file_read_all(cap_path, 1 << 20, &data, &len) == 0);
+	unlink(cap_path);
+	return data;
+}
+
+static size_t
+count_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* Load text as agent.conf; it must fail with exactly one logged line
+ * containing msg. */
+static void
+agent_fails(const char *text, const char *msg)
+{
+	struct agent_config *c = NULL;
+	char *log;
+
+	cap_start();
+	cr_assert_eq(agent_config_load_string("agent.conf", text, &c), -1,
+		     "accepted:\n%s", text);
+	log = cap_stop();
+	cr_assert_null(c);
+	cr_assert(strstr(log, msg) != NULL, "log lacks \"%s\":\n%s", msg, log);
+	cr_assert_eq(count_lines(log), 1, "not logged exactly once:\n%s", log);
+	free(log);
+}
+
+static void
+receiver_fails(const char *text, const char *msg)
+{
+	struct receiver_config *c = NULL;
+	char *log;
+
+	cap_start();
+	cr_assert_eq(receiver_config_load_string("receiver.conf", text, &c), -1,
+		     "accepted:\n%s", text);
+	log = cap_stop();
+	cr_assert_null(c);
+	cr_assert(strstr(log, msg) != NULL, "log lacks \"%s\":\n%s", msg, log);
+	cr_assert_eq(count_lines(log), 1, "not logged exactly once:\n%s", log);
+	free(log);
+}
+
+/* ---- agent -------------------------------------------------------------- */
+
+#define AGENT_HEAD \
+	"[agent]\n"                              /* 1 */ \
+	"receiver = 10.0.0.5:7400\n"             /* 2 */ \
+	"ca = /etc/nestor/ca.pem\n"              /* 3 */ \
+	"cert = /etc/nestor/agent.pem\n"         /* 4 */ \
+	"key = /etc/nestor/agent.key\n"          /* 5 */ \
+	"state_dir = /var/lib/nestor\n"          /* 6 */
+
+#define ONE_GROUP "[group web]\n[disk web root]\npath = /vm/web.qcow2\n"
+
+static const char full_agent[] =
+	"; full agent config\n"
+	"[agent]\n"
+	"name = host-a\n"
+	"receiver = [2001:db8::5]:7401\n"
+	"server_name = dr-receiver\n"
+	"ca = /etc/nestor/ca.pem\n"
+	"cert = /etc/nestor/agent.pem\n"
+	"key = /etc/nestor/agent.key\n"
+	"state_dir = /var/lib/nestor\n"
+	"compress_level = 0\n"
+	"log_level = debug\n"
+	"\n"
+	"[group web]\n"
+	"[group db]\n"
+	"[disk web root]\n"
+	"path = /vm/web-root.qcow2\n"
+	"format = qcow2\n"
+	"[disk db data]\n"
+	"path = /dev/vg0/db-data\n"
+	"format = raw\n"
+	"[disk web logs]\n"
+	"path = /vm/web-logs.img\n";
+
+static void
+check_full_agent(const struct agent_config *c)
+{
+	cr_assert_str_eq(c->name, "host-a");
+	cr_assert_str_eq(c->receiver_host, "2001:db8::5");
+	cr_assert_eq(c->receiver_port, 7401);
+	cr_assert_str_eq(c->server_name, "dr-receiver");
+	cr_assert_str_eq(c->ca, "/etc/nestor/ca.pem");
+	cr_assert_str_eq(c->cert, "/etc/nestor/agent.pem");
+	cr_assert_str_eq(c->key, "/etc/nestor/agent.key");
+	cr_assert_str_eq(c->state_dir, "/var/lib/nestor");
+	cr_assert_eq(c->compress_level, 0);
+	cr_assert_eq(c->log_level, LOG_LVL_DEBUG);
+	cr_assert_eq(c->ngroups, 2);
+	cr_assert_str_eq(c->groups[0].name, "web");
+	cr_assert_eq(c->groups[0].ndisks, 2);
+	cr_assert_str_eq(c->groups[0].disks[0].name, "root");
+	cr_assert_str_eq(c->groups[0].disks[0].path, "/vm/web-root.qcow2");
+	cr_assert_str_eq(c->groups[0].disks[0].format, "qcow2");
+	cr_assert_str_eq(c->groups[0].disks[1].name, "logs");
+	cr_assert_str_eq(c->groups[0].disks[1].path, "/vm/web-logs.img");
+	cr_assert_null(c->groups[0].disks[1].format);
+	cr_assert_str_eq(c->groups[1].name, "db");
+	cr_assert_eq(c->groups[1].ndisks, 1);
+	cr_assert_str_eq(c->groups[1].disks[0].name, "data");
+	cr_assert_str_eq(c->groups[1].disks[0].path, "/dev/vg0/db-data");
+	cr_assert_str_eq(c->groups[1].disks[0].format, "raw");
+}
+
+Test(agent_config, full_from_string)
+{
+	struct agent_config *c = NULL;
+
+	cr_assert_eq(agent_config_load_string("agent.conf", full_agent, &c), 0);
+	check_full_agent(c);
+	agent_config_free(c);
+	agent_config_free(NULL);
+}
+
+Test(agent_config, full_from_file_and_missing_file)
+{
+	char dir[] = "/tmp/nestor-test-XXXXXX", path[64], cmd[96];
+	struct agent_config *c = NULL;
+	char *log;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/agent.conf", dir);
+	cr_assert_eq(file_write_atomic(path, full_agent, strlen(full_agent), 0600), 0);
+	cr_assert_eq(agent_config_load(path, &c), 0);
+	check_full_agent(c);
+	agent_config_free(c);
+	c = NULL;
+
+	snprintf(path, sizeof(path), "%s/missing.conf", dir);
+	cap_start();
+	cr_assert_eq(agent_config_load(path, &c), -1);
+	log = cap_stop();
+	cr_assert_null(c);
+	cr_assert(strstr(log, path) != NULL && strstr(log, "No such file") != NULL, "%s", log);
+	free(log);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+Test(agent_config, defaults)
+{
+	struct agent_config *c = NULL;
+	char host[HOST_NAME_MAX + 1] = "";
+
+	cr_assert_eq(agent_config_load_string("agent.conf", AGENT_HEAD ONE_GROUP, &c), 0);
+	cr_assert_eq(gethostname(host, sizeof(host)), 0);
+	cr_assert_str_eq(c->name, host);
+	cr_assert_str_eq(c->receiver_host, "10.0.0.5");
+	cr_assert_eq(c->receiver_port, 7400);
+	cr_assert_str_eq(c->server_name, "10.0.0.5");
+	cr_assert_eq(c->compress_level, 3);
+	cr_assert_eq(c->log_level, LOG_LVL_INFO);
+	cr_assert_eq(c->ngroups, 1);
+	cr_assert_eq(c->groups[0].ndisks, 1);
+	agent_config_free(c);
+}
+
+Test(agent_config, disk_before_group_is_fine)
+{
+	struct agent_config *c = NULL;
+
+	cr_assert_eq(agent_config_load_string("agent.conf",
+		AGENT_HEAD "[disk web root]\npath = /x\n[group web]\n", &c), 0);
+	cr_assert_str_eq(c->groups[0].disks[0].path, "/x");
+	agent_config_free(c);
+}
+
+Test(agent_config, errors)
+{
+	/* The example from the spec, verbatim. */
+	agent_fails(AGENT_HEAD "[disk web root]\npth = /vm/x\n[group web]\n",
+		    "agent.conf:8: unknown key 'pth' in [disk web root]");
+	agent_fails("[group web]\n[disk web root]\npath = /a\n"
+		    "[agent]\nreceiver = r:1\nca = a\ncert = b\nkey = c\nstate_dir = d\n"
+		    "[disk web root]\npth = /vm/x\n",
+		    "agent.conf:10: duplicate disk 'root' in group 'web' (first on line 2)");
+	agent_fails("[group web]\n[disk web root]\npath = /a\n"
+		    "[agent]\nreceiver = r:1\nca = a\ncert = b\nkey = c\nstate_dir = d\n"
+		    "[disk web data]\npth = /vm/x\n",
+		    "agent.conf:11: unknown key 'pth' in [disk web data]");
+	/* Unknown section / key / duplicate key. */
+	agent_fails(AGENT_HEAD ONE_GROUP "[vm web]\n", "agent.conf:10: unknown section [vm web]");
+	agent_fails(AGENT_HEAD ONE_GROUP "[disk web a b]\n", "agent.conf:10: unknown section [disk web a b]");
+	agent_fails(AGENT_HEAD "rpo = 5m\n" ONE_GROUP, "agent.conf:7: unknown key 'rpo' in [agent]");
+	agent_fails(AGENT_HEAD "ca = /other\n" ONE_GROUP,
+		    "agent.conf:7: duplicate key 'ca' in [agent] (first on line 3)");
+	agent_fails(AGENT_HEAD "[group web]\nrpo = 5m\n[disk web root]\npath = /x\n",
+		    "agent.conf:8: unknown key 'rpo' in [group web]");
+	agent_fails("x = 1\n" AGENT_HEAD ONE_GROUP, "agent.conf:1: key 'x' outside any section");
+	agent_fails(AGENT_HEAD ONE_GROUP "[agent]\n",
+		    "agent.conf:10: duplicate section [agent] (first on line 1)");
+	/* Missing things. */
+	agent_fails("[agent]\nreceiver = r:1\nca = a\ncert = b\nkey = c\n" ONE_GROUP,
+		    "agent.conf:1: missing required key 'state_dir' in [agent]");
+	agent_fails(AGENT_HEAD "[group web]\n[disk web root]\nformat = raw\n",
+		    "agent.conf:8: missing required key 'path' in [disk web root]");
+	agent_fails(ONE_GROUP, "agent.conf: missing section [agent]");
+	agent_fails(AGENT_HEAD, "agent.conf: no protection group");
+	agent_fails(AGENT_HEAD ONE_GROUP "[group db]\n",
+		    "agent.conf:10: group 'db' has no disks");
+	agent_fails(AGENT_HEAD ONE_GROUP "[disk db x]\npath = /y\n",
+		    "agent.conf:10: [disk db x] refers to undeclared group 'db'");
+	/* Duplicates and names. */
+	agent_fails(AGENT_HEAD ONE_GROUP "[group web]\n",
+		    "agent.conf:10: duplicate group 'web' (first on line 7)");
+	agent_fails(AGENT_HEAD "[group ..]\n", "agent.conf:7: invalid group name '..' in [group ..]");
+	agent_fails(AGENT_HEAD "[group .]\n", "invalid group name '.'");
+	agent_fails(AGENT_HEAD "[group a/b]\n", "invalid group name 'a/b'");
+	agent_fails(AGENT_HEAD "[group /]\n", "invalid group name '/'");
+	agent_fails(AGENT_HEAD "[group web]\n[disk web ../../etc]\npath = /x\n",
+		    "agent.conf:8: invalid disk name '../../etc'");
+	agent_fails(AGENT_HEAD "[group "
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]\n",
+		    "invalid group name");
+	agent_fails("[agent]\nname = ../x\n", "agent.conf:2: bad value '../x' for 'name' in [agent]");
+	/* Bad values say what is expected. */
+	agent_fails(AGENT_HEAD "compress_level = 20\n" ONE_GROUP,
+		    "agent.conf:7: bad value '20' for 'compress_level' in [agent]: expected an integer 0..19");
+	agent_fails(AGENT_HEAD "compress_level = -1\n" ONE_GROUP, "expected an integer 0..19");
+	agent_fails(AGENT_HEAD "log_level = loud\n" ONE_GROUP,
+		    "bad value 'loud' for 'log_level' in [agent]: expected error, warn, info or debug");
+	agent_fails("[agent]\nreceiver = 10.0.0.5\n",
+		    "agent.conf:2: bad value '10.0.0.5' for 'receiver' in [agent]: expected host:port");
+	agent_fails("[agent]\nreceiver = 10.0.0.5:70000\n", "for 'receiver'");
+	agent_fails("[agent]\nca =\n", "agent.conf:2: bad value '' for 'ca' in [agent]: expected a non-empty value");
+	agent_fails(AGENT_HEAD "[group web]\n[disk web root]\npath = /x\nformat = vmdk\n",
+		    "agent.conf:10: bad value 'vmdk' for 'format' in [disk web root]: expected qcow2 or raw");
+	agent_fails(AGENT_HEAD "[group web]\n[disk web root]\npath = /x\npath = /y\n",
+		    "agent.conf:10: duplicate key 'path' in [disk web root] (first on line 9)");
+	/* Syntax errors come from the INI layer with the line. */
+	agent_fails(AGENT_HEAD "[group web\n", "agent.conf:7: syntax error");
+}
+
+/* ---- receiver ----------------------------------------------------------- */
+
+#define RX_HEAD \
+	"[receiver]\n"                           /* 1 */ \
+	"listen = 0.0.0.0:7400\n"                /* 2 */ \
+	"ca = /etc/nestor/ca.pem\n"              /* 3 */ \
+	"cert = /etc/nestor/receiver.pem\n"      /* 4 */ \
+	"key = /etc/nestor/receiver.key\n"       /* 5 */ \
+	"store = /srv/nestor\n"                  /* 6 */
+
+Test(receiver_config, full)
+{
+	static const char text[] =
+		RX_HEAD
+		"log_level = warn\n"
+		"checkpoint_interval = 256M\n"
+		"[client host-a]\n"
+		"groups = web db\n"
+		"[client host-b]\n"
+		"groups = *\n"
+		"[client host-c]\n"
+		"groups =   files  \n";
+	struct receiver_config *c = NULL;
+
+	cr_assert_eq(receiver_config_load_string("receiver.conf", text, &c), 0);
+	cr_assert_str_eq(c->listen_host, "0.0.0.0");
+	cr_assert_eq(c->listen_port, 7400);
+	cr_assert_str_eq(c->ca, "/etc/nestor/ca.pem");
+	cr_assert_str_eq(c->cert, "/etc/nestor/receiver.pem");
+	cr_assert_str_eq(c->key, "/etc/nestor/receiver.key");
+	cr_assert_str_eq(c->store_dir, "/srv/nestor");
+	cr_assert_eq(c->log_level, LOG_LVL_WARN);
+	cr_assert_eq(c->checkpoint_bytes, 256ULL << 20);
+	cr_assert_eq(c->nclients, 3);
+	cr_assert_str_eq(c->clients[0].peer, "host-a");
+	cr_assert_eq(c->clients[0].ngroups, 2);
+	cr_assert_str_eq(c->clients[0].groups[0], "web");
+	cr_assert_str_eq(c->clients[0].groups[1], "db");
+	cr_assert_eq(c->clients[0].all_groups, 0);
+	cr_assert_eq(c->clients[1].all_groups, 1);
+	cr_assert_eq(c->clients[2].ngroups, 1);
+	cr_assert_str_eq(c->clients[2].groups[0], "files");
+
+	cr_assert(receiver_config_allows(c, "host-a", "web"));
+	cr_assert(receiver_config_allows(c, "host-a", "db"));
+	cr_assert(!receiver_config_allows(c, "host-a", "files"));
+	cr_assert(!receiver_config_allows(c, "host-a", "we"));
+	cr_assert(receiver_config_allows(c, "host-b", "anything"));
+	cr_assert(receiver_config_allows(c, "host-c", "files"));
+	cr_assert(!receiver_config_allows(c, "host-d", "web"));
+	cr_assert(!receiver_config_allows(c, "HOST-A", "web"));
+	cr_assert(!receiver_config_allows(c, NULL, "web"));
+	cr_assert(!receiver_config_allows(c, "host-a", NULL));
+	cr_assert(!receiver_config_allows(NULL, "host-a", "web"));
+	receiver_config_free(c);
+	receiver_config_free(NULL);
+}
+
+Test(receiver_config, defaults_and_bounds)
+{
+	struct receiver_config *c = NULL;
+
+	cr_assert_eq(receiver_config_load_string("r", "[receiver]\nlisten = [::]:7400\n"
+		"ca = a\ncert = b\nkey = c\nstore = d\n", &c), 0);
+	cr_assert_str_eq(c->listen_host, "::");
+	cr_assert_eq(c->log_level, LOG_LVL_INFO);
+	cr_assert_eq(c->checkpoint_bytes, 64ULL << 20);
+	cr_assert_eq(c->nclients, 0);
+	cr_assert(!receiver_config_allows(c, "x", "y"));
+	receiver_config_free(c);
+	c = NULL;
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "checkpoint_interval = 1M\n", &c), 0);
+	cr_assert_eq(c->checkpoint_bytes, 1ULL << 20);
+	receiver_config_free(c);
+	c = NULL;
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "checkpoint_interval = 4G\n", &c), 0);
+	cr_assert_eq(c->checkpoint_bytes, 4ULL << 30);
+	receiver_config_free(c);
+}
+
+Test(receiver_config, errors)
+{
+	receiver_fails(RX_HEAD "checkpoint_interval = 512K\n",
+		       "receiver.conf:7: bad value '512K' for 'checkpoint_interval' in [receiver]: expected a size from 1M to 4G");
+	receiver_fails(RX_HEAD "checkpoint_interval = 4097M\n", "expected a size from 1M to 4G");
+	receiver_fails(RX_HEAD "checkpoint_interval = lots\n", "expected a size from 1M to 4G");
+	receiver_fails("[receiver]\nlisten = :7400\n", "receiver.conf:2: bad value ':7400' for 'listen'");
+	receiver_fails("[receiver]\nca = a\ncert = b\nkey = c\nstore = d\n",
+		       "receiver.conf:1: missing required key 'listen' in [receiver]");
+	receiver_fails(RX_HEAD "[client host-a]\n",
+		       "receiver.conf:7: missing required key 'groups' in [client host-a]");
+	receiver_fails(RX_HEAD "[client host-a]\ngroups =\n",
+		       "receiver.conf:8: bad value '' for 'groups' in [client host-a]: expected '*' or space-separated group names");
+	receiver_fails(RX_HEAD "[client host-a]\ngroups = web ../x\n", "bad value 'web ../x' for 'groups'");
+	receiver_fails(RX_HEAD "[client host-a]\ngroups = * web\n", "bad value '* web' for 'groups'");
+	receiver_fails(RX_HEAD "[client host-a]\ngroups = web web\n", "expected distinct group names");
+	receiver_fails(RX_HEAD "[client host-a]\ngroups = web\ngroups = db\n",
+		       "receiver.conf:9: duplicate key 'groups' in [client host-a] (first on line 8)");
+	receiver_fails(RX_HEAD "[client host-a]\ngroups = web\n[client host-a]\ngroups = db\n",
+		       "receiver.conf:9: duplicate client 'host-a'");
+	receiver_fails(RX_HEAD "[client a/b]\ngroups = web\n", "receiver.conf:7: invalid client name 'a/b'");
+	receiver_fails(RX_HEAD "[client]\ngroups = web\n", "receiver.conf:7: unknown section [client]");
+	receiver_fails(RX_HEAD "[agent]\n", "receiver.conf:7: unknown section [agent]");
+	receiver_fails(RX_HEAD "port = 1\n", "receiver.conf:7: unknown key 'port' in [receiver]");
+	receiver_fails("[client a]\ngroups = *\n", "receiver.conf: missing section [receiver]");
+	receiver_fails(RX_HEAD RX_HEAD, "receiver.conf:7: duplicate section [receiver] (first on line 1)");
+}
+
+Test(receiver_config, missing_file)
+{
+	struct receiver_config *c = NULL;
+	char *log;
+
+	cap_start();
+	cr_assert_eq(receiver_config_load("/nonexistent/nestor/receiver.conf", &c), -1);
+	log = cap_stop();
+	cr_assert_null(c);
+	cr_assert(strstr(log, "/nonexistent/nestor/receiver.conf: No such file or directory") != NULL,
+		  "%s", log);
+	free(log);
+}

@@ -1,0 +1,695 @@
+/* Tests of the "file" change source (snapshot/file.c) and the image accessor
+ * against real qemu-img / qemu-io / qemu-nbd on 16 MiB images. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "snapshot/image.h"
+#include "snapshot/source.h"
+
+#define MiB (1024ull * 1024)
+#define KiB 1024ull
+#define GRAN (64 * KiB)
+#define DISK_SIZE (16 * MiB)
+#define MAX_EXT 4096
+
+static char dir[256];
+static char img[300], copy[300], state[300];
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/nestor-fsrc-XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(img, sizeof(img), "%s/disk.img", dir);
+	snprintf(copy, sizeof(copy), "%s/copy.raw", dir);
+	snprintf(state, sizeof(state), "%s/state", dir);
+}
+
+static void
+teardown(void)
+{
+	char cmd[400];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+TestSuite(file_source, .init = setup, .fini = teardown, .timeout = 30);
+
+/* Test-only shell runner; every path in here is our own temp dir. */
+static void
+sh(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	cr_assert_eq(system(cmd), 0, "command failed: %s", cmd);
+}
+
+static void
+qio(const char *cmd)
+{
+	sh("qemu-io -f qcow2 -c '%s' '%s' >/dev/null", cmd, img);
+}
+
+static void
+raw_fill(uint64_t off, uint64_t len, int byte)
+{
+	int fd = open(img, O_WRONLY);
+	char *buf = malloc(len);
+
+	cr_assert(fd >= 0 && buf);
+	memset(buf, byte, len);
+	cr_assert_eq(pwrite(fd, buf, len, (off_t)off), (ssize_t)len);
+	close(fd);
+	free(buf);
+}
+
+static void
+raw_create(void)
+{
+	int fd = open(img, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(ftruncate(fd, DISK_SIZE), 0);
+	close(fd);
+}
+
+struct exts {
+	struct snap_extent v[MAX_EXT];
+	size_t n;
+	uint64_t bytes;
+};
+
+static struct snapshot *
+begin1(const char *format, uint64_t base)
+{
+	struct snap_file_disk d = { .name = "vda", .path = img, .format = format };
+
+	return snapshot_file_begin(&d, 1, state, base);
+}
+
+static void
+collect(struct snapshot *s, size_t disk, uint64_t max_len, struct exts *e)
+{
+	struct snap_extent x;
+	uint64_t prev_end = 0;
+	int r;
+
+	e->n = 0;
+	e->bytes = 0;
+	while ((r = snapshot_next_extent(s, disk, max_len, &x)) == 1) {
+		cr_assert_lt(e->n, MAX_EXT);
+		cr_assert_gt(x.length, 0);
+		cr_assert_leq(x.length, max_len);
+		cr_assert_geq(x.offset, prev_end, "extents out of order");
+		cr_assert_leq(x.offset + x.length, snapshot_disk_size(s, disk));
+		cr_assert(x.kind == SNAP_DATA || x.kind == SNAP_ZERO,
+			  "bad kind %d", x.kind);
+		prev_end = x.offset + x.length;
+		e->v[e->n++] = x;
+		e->bytes += x.length;
+	}
+	cr_assert_eq(r, 0);
+	/* The end stays the end. */
+	cr_assert_eq(snapshot_next_extent(s, disk, max_len, &x), 0);
+}
+
+static void
+dump(const struct exts *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		fprintf(stderr, "  extent %zu: %llu+%llu kind %d\n", i,
+			(unsigned long long)e->v[i].offset,
+			(unsigned long long)e->v[i].length, e->v[i].kind);
+}
+
+static void
+expect(const struct exts *e, size_t n, const struct snap_extent *want)
+{
+	int same = e->n == n;
+
+	for (size_t i = 0; same && i < n; i++)
+		same = e->v[i].offset == want[i].offset &&
+		       e->v[i].length == want[i].length &&
+		       e->v[i].kind == want[i].kind;
+	if (!same)
+		dump(e);
+	cr_assert_eq(e->n, n, "got %zu extents, want %zu", e->n, n);
+	for (size_t i = 0; i < n; i++) {
+		cr_expect_eq(e->v[i].offset, want[i].offset, "extent %zu offset", i);
+		cr_expect_eq(e->v[i].length, want[i].length, "extent %zu length", i);
+		cr_expect_eq(e->v[i].kind, want[i].kind, "extent %zu kind", i);
+	}
+}
+
+/* Every byte of [off, off+len) is in some extent, of the given kind if set. */
+static void
+covers(const struct exts *e, uint64_t off, uint64_t len, int kind)
+{
+	uint64_t pos = off;
+
+	for (size_t i = 0; i < e->n && pos < off + len; i++) {
+		const struct snap_extent *x = &e->v[i];
+		if (x->offset <= pos && pos < x->offset + x->length) {
+			if (kind)
+				cr_expect_eq(x->kind, kind, "kind at %llu",
+					     (unsigned long long)pos);
+			pos = x->offset + x->length;
+		}
+	}
+	cr_assert_geq(pos, off + len, "range %llu+%llu not covered (stops at %llu)",
+		      (unsigned long long)off, (unsigned long long)len,
+		      (unsigned long long)pos);
+}
+
+/* Writes the extents into the copy the way a receiver would. */
+static void
+apply(struct snapshot *s, size_t disk, const struct exts *e)
+{
+	int fd = open(copy, O_RDWR | O_CREAT, 0644);
+	char *buf = malloc(MiB);
+
+	cr_assert(fd >= 0 && buf);
+	cr_assert_eq(ftruncate(fd, (off_t)snapshot_disk_size(s, disk)), 0);
+	for (size_t i = 0; i < e->n; i++) {
+		const struct snap_extent *x = &e->v[i];
+		for (uint64_t o = 0; o < x->length; o += MiB) {
+			size_t n = x->length - o < MiB ? x->length - o : MiB;
+			if (x->kind == SNAP_DATA)
+				cr_assert_eq(snapshot_read(s, disk, x->offset + o,
+							   buf, n), 0);
+			else
+				memset(buf, 0, n);
+			cr_assert_eq(pwrite(fd, buf, n, (off_t)(x->offset + o)),
+				     (ssize_t)n);
+		}
+	}
+	close(fd);
+	free(buf);
+}
+
+/* The copy has exactly the image's bytes (read through image.c). */
+static void
+same_as_image(const char *format)
+{
+	struct image *im = image_open(img, format);
+	int fd = open(copy, O_RDONLY);
+	char *a = malloc(MiB), *b = malloc(MiB);
+	struct stat st;
+
+	cr_assert(im && fd >= 0 && a && b);
+	cr_assert_eq(fstat(fd, &st), 0);
+	cr_assert_eq((uint64_t)st.st_size, image_size(im));
+	for (uint64_t o = 0; o < image_size(im); o += MiB) {
+		cr_assert_eq(image_pread(im, a, MiB, o), 0);
+		cr_assert_eq(pread(fd, b, MiB, (off_t)o), (ssize_t)MiB);
+		cr_assert_eq(memcmp(a, b, MiB), 0, "copy differs in MiB at %llu",
+			     (unsigned long long)o);
+	}
+	image_free(im);
+	close(fd);
+	free(a);
+	free(b);
+}
+
+static struct exts E1, E2;
+
+/* qcow2 with data at 0 (1M), 5M (192k), 12M (64k); full copy committed as 7. */
+static void
+qcow2_base(void)
+{
+	struct snapshot *s;
+	const struct snap_extent want[] = {
+		{ 0, MiB, SNAP_DATA },
+		{ 5 * MiB, 192 * KiB, SNAP_DATA },
+		{ 12 * MiB, 64 * KiB, SNAP_DATA },
+	};
+
+	sh("qemu-img create -q -f qcow2 '%s' 16M", img);
+	qio("write -P 0x11 0 1M");
+	qio("write -P 0x22 5M 192k");
+	qio("write -P 0x33 12M 64k");
+	s = begin1(NULL, 0);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 0);
+	cr_assert_eq(snapshot_ndisks(s), 1);
+	cr_assert_str_eq(snapshot_disk_name(s, 0), "vda");
+	cr_assert_eq(snapshot_disk_size(s, 0), DISK_SIZE);
+	collect(s, 0, 1ull << 30, &E1);
+	expect(&E1, 3, want);
+	apply(s, 0, &E1);
+	cr_assert_eq(snapshot_commit(s, 7), 0);
+	snapshot_free(s);
+	same_as_image("qcow2");
+}
+
+static void
+qcow2_changes(void)
+{
+	qio("write -P 0x5a 1M 64k");
+	qio("write -z 5M 64k");
+	qio("write -P 0x5b 8M 4k");
+}
+
+static void
+check_changes_plus(const struct exts *e, uint64_t extra)
+{
+	const uint64_t changed = 64 * KiB + 64 * KiB + 4 * KiB + extra;
+
+	covers(e, MiB, 64 * KiB, SNAP_DATA);
+	covers(e, 5 * MiB, 64 * KiB, SNAP_ZERO);
+	covers(e, 8 * MiB, 4 * KiB, SNAP_DATA);
+	cr_assert_leq(e->bytes, changed * 12 / 10 + GRAN, "%llu bytes listed",
+		      (unsigned long long)e->bytes);
+}
+
+static void
+check_changes(const struct exts *e)
+{
+	check_changes_plus(e, 0);
+}
+
+Test(file_source, qcow2_full_then_incremental)
+{
+	struct snapshot *s;
+	struct timespec ts;
+	uint64_t now;
+
+	qcow2_base();
+	qcow2_changes();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	s = begin1("qcow2", 7);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 1);
+	cr_assert_geq(snapshot_time_ns(s) + 5000000000ull, now);
+	cr_assert_leq(snapshot_time_ns(s), now + 5000000000ull);
+	collect(s, 0, 1ull << 30, &E2);
+	check_changes(&E2);
+	apply(s, 0, &E2);
+	cr_assert_eq(snapshot_commit(s, 8), 0);
+	cr_assert_eq(snapshot_commit(s, 9), -1, "second commit must fail");
+	snapshot_free(s);
+	same_as_image("qcow2");
+
+	/* Nothing changed since 8. */
+	s = begin1("qcow2", 8);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 1);
+	collect(s, 0, 1ull << 30, &E2);
+	cr_assert_eq(E2.n, 0);
+	snapshot_free(s);
+}
+
+Test(file_source, qcow2_extents_split_at_max_len)
+{
+	struct snapshot *s;
+	uint64_t total = 0;
+
+	qcow2_base();
+	s = begin1("qcow2", 99);
+	cr_assert_not_null(s);
+	collect(s, 0, 100 * KiB, &E2);
+	for (size_t i = 0; i < E2.n; i++)
+		total += E2.v[i].length;
+	cr_assert_eq(total, MiB + 192 * KiB + 64 * KiB);
+	covers(&E2, 0, MiB, SNAP_DATA);
+	covers(&E2, 5 * MiB, 192 * KiB, SNAP_DATA);
+	covers(&E2, 12 * MiB, 64 * KiB, SNAP_DATA);
+	snapshot_free(s);
+}
+
+Test(file_source, qcow2_wrong_base_is_full)
+{
+	struct snapshot *s;
+
+	qcow2_base();
+	qcow2_changes();
+	s = begin1("qcow2", 99);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 0);
+	collect(s, 0, 1ull << 30, &E2);
+	/* 0x5a joined the first range, the zeroed 64k split the second. */
+	const struct snap_extent want[] = {
+		{ 0, MiB + 64 * KiB, SNAP_DATA },
+		{ 5 * MiB + 64 * KiB, 128 * KiB, SNAP_DATA },
+		{ 8 * MiB, 4 * KiB, SNAP_DATA }, /* qemu zero-fills the rest */
+		{ 12 * MiB, 64 * KiB, SNAP_DATA },
+	};
+	expect(&E2, 4, want);
+	unlink(copy);
+	apply(s, 0, &E2);
+	snapshot_free(s);
+	same_as_image("qcow2");
+}
+
+Test(file_source, qcow2_abort_loses_nothing)
+{
+	struct snapshot *s;
+
+	qcow2_base();
+	qcow2_changes();
+	s = begin1("qcow2", 7);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 1);
+	collect(s, 0, 1ull << 30, &E1);
+	check_changes(&E1);
+	snapshot_free(s); /* abort */
+	/* The base bitmap is back and tracking; the next one is gone. */
+	sh("qemu-img info -U --output=json '%s' | grep -q '\"nestor.1\"'", img);
+	sh("qemu-img info -U --output=json '%s' | grep -q '\"auto\"'", img);
+	sh("! qemu-img info -U '%s' | grep -q nestor.2", img);
+
+	s = begin1("qcow2", 7);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 1);
+	collect(s, 0, 1ull << 30, &E2);
+	expect(&E2, E1.n, E1.v);
+	snapshot_free(s);
+
+	/* Writes after an abort are tracked too. */
+	qio("write -P 0x77 14M 64k");
+	s = begin1("qcow2", 7);
+	cr_assert_not_null(s);
+	collect(s, 0, 1ull << 30, &E2);
+	check_changes_plus(&E2, 64 * KiB);
+	covers(&E2, 14 * MiB, 64 * KiB, SNAP_DATA);
+	apply(s, 0, &E2);
+	cr_assert_eq(snapshot_commit(s, 8), 0);
+	snapshot_free(s);
+	same_as_image("qcow2");
+}
+
+Test(file_source, qcow2_crash_after_rotation_is_recovered)
+{
+	struct snapshot *s;
+
+	qcow2_base();
+	qio("write -P 0x5a 1M 64k");
+	/* What a crash between begin's rotation and commit leaves behind. */
+	sh("qemu-img bitmap --add --enable -f qcow2 '%s' nestor.2", img);
+	sh("qemu-img bitmap --disable -f qcow2 '%s' nestor.1", img);
+	qio("write -P 0x5b 8M 4k");
+	sh("qemu-img bitmap --add -f qcow2 '%s' nestor.9", img); /* a stray */
+	s = begin1("qcow2", 7);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 1);
+	sh("! qemu-img info -U '%s' | grep -q nestor.9", img);
+	collect(s, 0, 1ull << 30, &E2);
+	covers(&E2, MiB, 64 * KiB, SNAP_DATA);
+	covers(&E2, 8 * MiB, 4 * KiB, SNAP_DATA);
+	cr_assert_leq(E2.bytes, 2 * GRAN);
+	apply(s, 0, &E2);
+	cr_assert_eq(snapshot_commit(s, 8), 0);
+	snapshot_free(s);
+	same_as_image("qcow2");
+	/* After the commit only the new tracking bitmap is left. */
+	sh("! qemu-img info -U '%s' | grep -q nestor.1", img);
+	sh("qemu-img info -U '%s' | grep -q nestor.2", img);
+}
+
+struct reader {
+	struct snapshot *s;
+	uint64_t off;
+	int byte, ok;
+};
+
+static void *
+reader_main(void *arg)
+{
+	struct reader *r = arg;
+	unsigned char buf[64 * 1024];
+
+	r->ok = 1;
+	for (int i = 0; i < 50 && r->ok; i++) {
+		if (snapshot_read(r->s, 0, r->off, buf, sizeof(buf)) != 0)
+			r->ok = 0;
+		for (size_t k = 0; k < sizeof(buf) && r->ok; k++)
+			if (buf[k] != r->byte)
+				r->ok = 0;
+	}
+	return NULL;
+}
+
+Test(file_source, qcow2_concurrent_reads)
+{
+	struct reader r[3];
+	pthread_t t[3];
+	struct snapshot *s;
+
+	qcow2_base();
+	s = begin1("qcow2", 7);
+	cr_assert_not_null(s);
+	r[0] = (struct reader){ s, 0, 0x11, 0 };
+	r[1] = (struct reader){ s, 5 * MiB, 0x22, 0 };
+	r[2] = (struct reader){ s, 12 * MiB, 0x33, 0 };
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, reader_main, &r[i]), 0);
+	for (int i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		cr_assert(r[i].ok, "reader %d saw wrong bytes", i);
+	}
+	snapshot_free(s);
+}
+
+Test(file_source, qcow2_removed_bitmap_is_full)
+{
+	struct snapshot *s;
+
+	qcow2_base();
+	qio("write -P 0x5a 1M 64k");
+	sh("qemu-img bitmap --remove -f qcow2 '%s' nestor.1", img);
+	s = begin1("qcow2", 7);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 0);
+	collect(s, 0, 1ull << 30, &E2);
+	covers(&E2, 0, MiB + 64 * KiB, SNAP_DATA);
+	cr_assert_eq(E2.bytes, MiB + 64 * KiB + 192 * KiB + 64 * KiB);
+	cr_assert_eq(snapshot_commit(s, 8), 0);
+	snapshot_free(s);
+
+	/* Tracking starts again from the full copy. */
+	qio("write -P 0x5b 8M 4k");
+	s = begin1("qcow2", 8);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 1);
+	collect(s, 0, 1ull << 30, &E2);
+	/* The rest of the new cluster reads as zeros and is reported so. */
+	const struct snap_extent want[] = {
+		{ 8 * MiB, 4 * KiB, SNAP_DATA },
+		{ 8 * MiB + 4 * KiB, 60 * KiB, SNAP_ZERO },
+	};
+	expect(&E2, 2, want);
+	snapshot_free(s);
+}
+
+Test(file_source, qcow2_resized_is_full)
+{
+	struct snapshot *s;
+
+	qcow2_base();
+	sh("qemu-img resize -q -f qcow2 '%s' 32M", img);
+	s = begin1("qcow2", 7);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 0);
+	cr_assert_eq(snapshot_disk_size(s, 0), 32 * MiB);
+	snapshot_free(s);
+}
+
+/* raw with data at 0 (1M) and 5M (192k); full copy committed as 7. */
+static void
+raw_base(void)
+{
+	struct snapshot *s;
+	const struct snap_extent want[] = {
+		{ 0, MiB, SNAP_DATA },
+		{ 5 * MiB, 192 * KiB, SNAP_DATA },
+	};
+
+	raw_create();
+	raw_fill(0, MiB, 0x11);
+	raw_fill(5 * MiB, 192 * KiB, 0x22);
+	s = begin1(NULL, 0);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 0);
+	cr_assert_eq(snapshot_disk_size(s, 0), DISK_SIZE);
+	collect(s, 0, 1ull << 30, &E1);
+	expect(&E1, 2, want);
+	apply(s, 0, &E1);
+	cr_assert_eq(snapshot_commit(s, 7), 0);
+	snapshot_free(s);
+	same_as_image("raw");
+}
+
+static void
+raw_changes(void)
+{
+	raw_fill(MiB, 64 * KiB, 0x5a);
+	raw_fill(5 * MiB, 64 * KiB, 0);
+	raw_fill(8 * MiB, 4 * KiB, 0x5b);
+}
+
+Test(file_source, raw_full_then_incremental)
+{
+	struct snapshot *s;
+
+	raw_base();
+	raw_changes();
+	s = begin1("raw", 7);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 1);
+	collect(s, 0, 1ull << 30, &E2);
+	check_changes(&E2);
+	apply(s, 0, &E2);
+	cr_assert_eq(snapshot_commit(s, 8), 0);
+	snapshot_free(s);
+	same_as_image("raw");
+
+	s = begin1("raw", 8);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 1);
+	collect(s, 0, 1ull << 30, &E2);
+	cr_assert_eq(E2.n, 0);
+	snapshot_free(s);
+}
+
+Test(file_source, raw_wrong_base_and_lost_hashes_are_full)
+{
+	struct snapshot *s;
+	char hashes[400];
+
+	raw_base();
+	raw_changes();
+	s = begin1("raw", 99);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 0);
+	snapshot_free(s);
+
+	snprintf(hashes, sizeof(hashes), "%s/vda.hashes", state);
+	cr_assert_eq(unlink(hashes), 0);
+	s = begin1("raw", 7);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 0);
+	collect(s, 0, 1ull << 30, &E2);
+	unlink(copy);
+	apply(s, 0, &E2);
+	snapshot_free(s);
+	same_as_image("raw");
+}
+
+Test(file_source, raw_abort_loses_nothing)
+{
+	struct snapshot *s;
+
+	raw_base();
+	raw_changes();
+	s = begin1("raw", 7);
+	cr_assert_not_null(s);
+	collect(s, 0, 1ull << 30, &E1);
+	check_changes(&E1);
+	snapshot_free(s);
+
+	s = begin1("raw", 7);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 1);
+	collect(s, 0, 1ull << 30, &E2);
+	expect(&E2, E1.n, E1.v);
+	/* Commit needs every extent listed; a fresh snapshot has not. */
+	snapshot_free(s);
+	s = begin1("raw", 7);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_commit(s, 8), -1);
+	snapshot_free(s);
+}
+
+Test(file_source, group_is_full_if_one_disk_is)
+{
+	struct snap_file_disk d[2] = {
+		{ .name = "vda", .path = img, .format = "qcow2" },
+		{ .name = "vdb", .path = copy, .format = "raw" },
+	};
+	struct snapshot *s;
+	char hashes[400];
+
+	sh("qemu-img create -q -f qcow2 '%s' 16M", img);
+	qio("write -P 0x11 0 64k");
+	sh("truncate -s 1M '%s'", copy);
+	s = snapshot_file_begin(d, 2, state, 0);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_ndisks(s), 2);
+	cr_assert_str_eq(snapshot_disk_name(s, 1), "vdb");
+	cr_assert_eq(snapshot_disk_size(s, 1), MiB);
+	collect(s, 0, 1ull << 30, &E1);
+	collect(s, 1, 1ull << 30, &E2);
+	cr_assert_eq(E1.bytes, 64 * KiB);
+	cr_assert_eq(E2.n, 0);
+	cr_assert_eq(snapshot_commit(s, 3), 0);
+	snapshot_free(s);
+
+	s = snapshot_file_begin(d, 2, state, 3);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 1);
+	snapshot_free(s);
+
+	snprintf(hashes, sizeof(hashes), "%s/vdb.hashes", state);
+	cr_assert_eq(unlink(hashes), 0);
+	s = snapshot_file_begin(d, 2, state, 3);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 0);
+	collect(s, 0, 1ull << 30, &E1);
+	cr_assert_eq(E1.bytes, 64 * KiB, "qcow2 disk must be listed in full");
+	snapshot_free(s);
+}
+
+Test(file_source, missing_image_fails_cleanly)
+{
+	struct snapshot *s;
+
+	s = begin1(NULL, 0);
+	cr_assert_null(s);
+	s = begin1("qcow2", 0);
+	cr_assert_null(s);
+	cr_assert_null(image_open(img, NULL));
+	/* Also a vanished image after a committed point. */
+	raw_base();
+	cr_assert_eq(unlink(img), 0);
+	cr_assert_null(begin1("raw", 7));
+}
+
+Test(file_source, bad_arguments)
+{
+	struct snap_file_disk d = { .name = "../x", .path = img, .format = "raw" };
+	struct snap_extent x;
+	struct snapshot *s;
+	char buf[16];
+
+	raw_create();
+	cr_assert_null(snapshot_file_begin(&d, 1, state, 0));
+	d.name = "vda";
+	d.format = "vmdk";
+	cr_assert_null(snapshot_file_begin(&d, 1, state, 0));
+	s = begin1("raw", 0);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_next_extent(s, 1, GRAN, &x), -1);
+	cr_assert_eq(snapshot_next_extent(s, 0, 0, &x), -1);
+	cr_assert_eq(snapshot_read(s, 0, DISK_SIZE - 8, buf, sizeof(buf)), -1);
+	cr_assert_eq(snapshot_read(s, 0, DISK_SIZE - 16, buf, sizeof(buf)), 0);
+	cr_assert_null(snapshot_disk_name(s, 3));
+	snapshot_free(s);
+	snapshot_free(NULL);
+	image_free(NULL);
+}

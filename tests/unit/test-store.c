@@ -1,0 +1,665 @@
+/* Unit tests of the local replica store against real qemu-img / qemu-nbd:
+ * points, incrementals over a backing chain, resume, catalog checks, hashes. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libnbd.h>
+#include <xxhash.h>
+
+#include "replicator/store.h"
+
+#define MIB (1024u * 1024u)
+#define VDA_SIZE (4 * MIB)
+#define VDB_SIZE (2 * MIB + 12288) /* not a multiple of the hash block */
+
+static char root[64];
+static bool mounted;
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static void
+setup(void)
+{
+	snprintf(root, sizeof(root), "/tmp/nestor-store-XXXXXX");
+	cr_assert_not_null(mkdtemp(root));
+}
+
+static void
+teardown(void)
+{
+	if (mounted)
+		umount2(root, MNT_DETACH);
+	mounted = false;
+	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(store, .init = setup, .fini = teardown, .timeout = 120);
+
+static void
+pattern(uint8_t *buf, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		buf[i] = (uint8_t)(seed * 31 + i * 7 + i / 4093);
+}
+
+static void
+begin_init(struct proto_point_begin *b, uint64_t id, uint64_t base)
+{
+	memset(b, 0, sizeof(*b));
+	snprintf(b->group, sizeof(b->group), "grp");
+	b->point_id = id;
+	b->base_id = base;
+	b->time_ns = 1700000000000000000ull + id;
+	b->ndisks = 2;
+	snprintf(b->disks[0].name, sizeof(b->disks[0].name), "vda");
+	b->disks[0].size = VDA_SIZE;
+	snprintf(b->disks[1].name, sizeof(b->disks[1].name), "vdb");
+	b->disks[1].size = VDB_SIZE;
+}
+
+/* Read a whole qcow2 image through our own read-only qemu-nbd. */
+static void
+read_image(const char *path, uint8_t *buf, size_t len)
+{
+	char *argv[] = { "qemu-nbd", "-r", "-f", "qcow2", (char *)path, NULL };
+	struct nbd_handle *h = nbd_create();
+
+	cr_assert_not_null(h);
+	cr_assert_eq(nbd_connect_systemd_socket_activation(h, argv), 0, "%s", nbd_get_error());
+	for (size_t off = 0; off < len; off += MIB) {
+		size_t n = len - off < MIB ? len - off : MIB;
+
+		cr_assert_eq(nbd_pread(h, buf + off, n, off, 0), 0, "%s", nbd_get_error());
+	}
+	nbd_shutdown(h, 0);
+	nbd_close(h);
+}
+
+static void
+assert_image(struct store *st, uint64_t point, const char *disk, const uint8_t *want,
+	     size_t len)
+{
+	char *path = store_point_disk_path(st, "grp", point, disk);
+	uint8_t *got = malloc(len);
+
+	cr_assert_not_null(path);
+	cr_assert_not_null(got);
+	read_image(path, got, len);
+	for (size_t i = 0; i < len; i++)
+		if (got[i] != want[i])
+			cr_assert_fail("point %" PRIu64 " disk %s differs at byte %zu: %u != %u",
+				       point, disk, i, got[i], want[i]);
+	free(got);
+	free(path);
+}
+
+static void
+write_ok(struct store_point *pt, uint16_t disk, uint64_t off, const uint8_t *img, size_t len)
+{
+	int err = -1;
+
+	cr_assert_eq(store_point_write(pt, disk, off, img + off, len, &err), 0);
+	cr_assert_eq(err, 0);
+	store_point_add_bytes(pt, len);
+}
+
+static void
+zero_ok(struct store_point *pt, uint16_t disk, uint64_t off, uint64_t len, uint8_t *img)
+{
+	int err = -1;
+
+	cr_assert_eq(store_point_zero(pt, disk, off, len, &err), 0);
+	memset(img + off, 0, len);
+}
+
+static void
+done_ok(struct store_point *pt, uint16_t disk)
+{
+	int err = -1;
+
+	cr_assert_eq(store_point_disk_done(pt, disk, &err), 0);
+	cr_assert_eq(err, 0);
+}
+
+/* Point 1 (full): vda with data + a zeroed range inside data, vdb data. */
+static void
+seed(struct store *st, uint8_t *vda, uint8_t *vdb)
+{
+	struct proto_point_begin b;
+	struct store_point *pt;
+	int err = -1;
+
+	memset(vda, 0, VDA_SIZE);
+	memset(vdb, 0, VDB_SIZE);
+	pattern(vda, VDA_SIZE, 1);
+	pattern(vdb, VDB_SIZE, 2);
+	begin_init(&b, 1, 0);
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	cr_assert_eq(err, 0);
+	write_ok(pt, 0, 0, vda, 3 * MIB);
+	zero_ok(pt, 0, MIB + 4096, 65536 + 512, vda); /* unaligned inside data */
+	write_ok(pt, 0, 3 * MIB, vda, MIB);
+	done_ok(pt, 0);
+	write_ok(pt, 1, 0, vdb, VDB_SIZE);
+	done_ok(pt, 1);
+	cr_assert_eq(store_point_commit(pt, "<domain/>", 9, &err), 0);
+	cr_assert_eq(err, 0);
+	store_point_free(pt);
+}
+
+Test(store, seed_and_list)
+{
+	struct store *st = store_open(root);
+	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
+	struct store_point_info *pts = NULL;
+	struct proto_progress pr;
+	size_t n = 0, mlen = 0;
+	uint64_t last = 99;
+	void *meta = NULL;
+
+	cr_assert_not_null(st);
+	cr_assert_eq(store_list_points(st, "grp", &pts, &n), 0);
+	cr_assert_eq(n, 0);
+	cr_assert_eq(store_last_point(st, "grp", &last), 0);
+	cr_assert_eq(last, 0);
+
+	seed(st, vda, vdb);
+	cr_assert_eq(store_list_points(st, "grp", &pts, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(pts[0].id, 1);
+	cr_assert_eq(pts[0].base_id, 0);
+	cr_assert_eq(pts[0].time_ns, 1700000000000000001ull);
+	cr_assert_gt(pts[0].committed_ns, 0);
+	cr_assert_eq(pts[0].bytes_received, 4 * MIB + VDB_SIZE);
+	cr_assert_eq(pts[0].ndisks, 2);
+	cr_assert_str_eq(pts[0].disks[0].name, "vda");
+	cr_assert_eq(pts[0].disks[0].size, VDA_SIZE);
+	cr_assert_str_eq(pts[0].disks[1].name, "vdb");
+	cr_assert_eq(pts[0].disks[1].size, VDB_SIZE);
+	free(pts);
+	cr_assert_eq(store_last_point(st, "grp", &last), 0);
+	cr_assert_eq(last, 1);
+
+	cr_assert_eq(store_progress(st, "grp", &pr), 0);
+	cr_assert_str_eq(pr.group, "grp");
+	cr_assert_eq(pr.last_point, 1);
+	cr_assert_eq(pr.pending_point, 0);
+
+	assert_image(st, 1, "vda", vda, VDA_SIZE);
+	assert_image(st, 0, "vdb", vdb, VDB_SIZE);
+
+	cr_assert_eq(store_point_meta(st, "grp", 1, &meta, &mlen), 0);
+	cr_assert_eq(mlen, 9);
+	cr_assert_arr_eq(meta, "<domain/>", 9);
+	free(meta);
+
+	cr_assert_null(store_point_disk_path(st, "grp", 1, "vdc"));
+	cr_assert_null(store_point_disk_path(st, "grp", 7, "vda"));
+	cr_assert_null(store_point_disk_path(st, "../grp", 1, "vda"));
+	cr_assert_null(store_point_disk_path(st, "grp", 1, "../vda"));
+	cr_assert_neq(store_list_points(st, "a/b", &pts, &n), 0);
+	cr_assert_neq(store_list_points(st, "..", &pts, &n), 0);
+	store_free(st);
+	free(vda);
+	free(vdb);
+}
+
+/* The qcow2 header names the backing file relative to the overlay. */
+static void
+assert_backing(const char *path, const char *want)
+{
+	uint8_t hdr[20];
+	char name[64] = { 0 };
+	uint64_t off = 0;
+	uint32_t len = 0;
+	int fd = open(path, O_RDONLY);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(pread(fd, hdr, sizeof(hdr), 0), (ssize_t)sizeof(hdr));
+	for (int i = 0; i < 8; i++)
+		off = off << 8 | hdr[8 + i];
+	for (int i = 0; i < 4; i++)
+		len = len << 8 | hdr[16 + i];
+	cr_assert_eq(len, strlen(want));
+	if (len > 0) {
+		cr_assert_eq(pread(fd, name, len, (off_t)off), (ssize_t)len);
+		cr_assert_str_eq(name, want);
+	} else {
+		cr_assert_eq(off, 0);
+	}
+	close(fd);
+}
+
+Test(store, incremental_over_backing)
+{
+	struct store *st = store_open(root);
+	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
+	uint8_t *vda1 = malloc(VDA_SIZE), *vdb1 = malloc(VDB_SIZE);
+	struct store_point_info *pts = NULL;
+	struct proto_point_begin b;
+	struct store_point *pt;
+	size_t n = 0;
+	char *path;
+	int err = -1;
+
+	cr_assert_not_null(st);
+	seed(st, vda, vdb);
+	memcpy(vda1, vda, VDA_SIZE);
+	memcpy(vdb1, vdb, VDB_SIZE);
+
+	begin_init(&b, 2, 1);
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	/* change some blocks, zero a range that had data in point 1 (a whole
+	 * cluster run and a partial cluster), discard another */
+	pattern(vda + 65536, 8192, 9);
+	write_ok(pt, 0, 65536, vda, 8192);
+	zero_ok(pt, 0, 2 * MIB, 256 * 1024, vda);
+	zero_ok(pt, 0, 2 * MIB + 512 * 1024 + 1024, 3000, vda);
+	pattern(vda + 3 * MIB + 4096, 100000, 10);
+	write_ok(pt, 0, 3 * MIB + 4096, vda, 100000);
+	done_ok(pt, 0);
+	cr_assert_eq(store_point_zero(pt, 1, 0, MIB, &err), 0); /* DISCARD */
+	memset(vdb, 0, MIB);
+	pattern(vdb + VDB_SIZE - 5000, 5000, 11);
+	write_ok(pt, 1, VDB_SIZE - 5000, vdb, 5000);
+	done_ok(pt, 1);
+	cr_assert_eq(store_point_commit(pt, NULL, 0, &err), 0);
+	store_point_free(pt);
+
+	cr_assert_eq(store_list_points(st, "grp", &pts, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(pts[1].id, 2);
+	cr_assert_eq(pts[1].base_id, 1);
+	free(pts);
+
+	path = store_point_disk_path(st, "grp", 0, "vda");
+	cr_assert_not_null(path);
+	cr_assert_str_eq(path + strlen(path) - strlen("/grp/disks/vda/2.qcow2"),
+			 "/grp/disks/vda/2.qcow2");
+	assert_backing(path, "1.qcow2");
+	free(path);
+
+	assert_image(st, 2, "vda", vda, VDA_SIZE);
+	assert_image(st, 2, "vdb", vdb, VDB_SIZE);
+	/* point 1 untouched */
+	assert_image(st, 1, "vda", vda1, VDA_SIZE);
+	assert_image(st, 1, "vdb", vdb1, VDB_SIZE);
+	store_free(st);
+	free(vda);
+	free(vdb);
+	free(vda1);
+	free(vdb1);
+}
+
+/* rel is relative to the store root */
+static bool
+file_exists(const char *rel)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	return access(p, F_OK) == 0;
+}
+
+Test(store, pending_resume_and_discard)
+{
+	struct store *st = store_open(root);
+	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
+	struct store_point_info *pts = NULL;
+	struct proto_point_begin b;
+	struct proto_progress pr;
+	struct store_point *pt;
+	size_t n = 0;
+	int err = -1;
+
+	cr_assert_not_null(st);
+	seed(st, vda, vdb);
+
+	begin_init(&b, 2, 1);
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	pattern(vda, 2 * MIB, 20);
+	write_ok(pt, 0, 0, vda, MIB);
+	cr_assert_eq(store_point_checkpoint(pt, &err), 0);
+	write_ok(pt, 0, MIB, vda, MIB); /* not checkpointed */
+	store_point_free(pt); /* connection lost */
+
+	cr_assert_eq(store_list_points(st, "grp", &pts, &n), 0);
+	cr_assert_eq(n, 1);
+	free(pts);
+	cr_assert_eq(store_progress(st, "grp", &pr), 0);
+	cr_assert_eq(pr.last_point, 1);
+	cr_assert_eq(pr.pending_point, 2);
+	cr_assert_eq(pr.pending_base, 1);
+	cr_assert_eq(pr.ndisks, 2);
+	cr_assert_str_eq(pr.disks[0].name, "vda");
+	cr_assert_eq(pr.disks[0].durable_offset, MIB);
+	cr_assert_eq(pr.disks[0].done, 0);
+	cr_assert_eq(pr.disks[1].durable_offset, 0);
+
+	/* resume: the durable first MiB is kept, the agent resends the rest */
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	cr_assert_eq(store_progress(st, "grp", &pr), 0);
+	cr_assert_eq(pr.pending_point, 2);
+	cr_assert_eq(pr.disks[0].durable_offset, MIB);
+	write_ok(pt, 0, MIB, vda, MIB);
+	done_ok(pt, 0);
+	cr_assert_eq(store_progress(st, "grp", &pr), 0);
+	cr_assert_eq(pr.disks[0].done, 1);
+	cr_assert_eq(pr.disks[0].durable_offset, VDA_SIZE);
+	/* commit before every disk is done is refused */
+	cr_assert_eq(store_point_commit(pt, NULL, 0, &err), -1);
+	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	/* writes past the end and on done disks are refused */
+	cr_assert_eq(store_point_write(pt, 1, VDB_SIZE - 10, vdb, 11, &err), -1);
+	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	cr_assert_eq(store_point_zero(pt, 1, UINT64_MAX - 1, 2, &err), -1);
+	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	cr_assert_eq(store_point_write(pt, 0, 0, vda, 10, &err), -1);
+	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	cr_assert_eq(store_point_write(pt, 5, 0, vda, 10, &err), -1);
+	done_ok(pt, 1);
+	cr_assert_eq(store_point_commit(pt, NULL, 0, &err), 0);
+	store_point_free(pt);
+	assert_image(st, 2, "vda", vda, VDA_SIZE);
+	assert_image(st, 2, "vdb", vdb, VDB_SIZE);
+	cr_assert_eq(store_progress(st, "grp", &pr), 0);
+	cr_assert_eq(pr.last_point, 2);
+	cr_assert_eq(pr.pending_point, 0);
+
+	/* a pending point 3 is discarded by a begin of point 4 */
+	begin_init(&b, 3, 2);
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	write_ok(pt, 0, 0, vda, MIB);
+	cr_assert_eq(store_point_checkpoint(pt, &err), 0);
+	/* one writer per group */
+	cr_assert_null(store_point_begin(st, &b, &err));
+	cr_assert_eq(err, PROTO_ERR_CONFLICT);
+	store_point_free(pt);
+	cr_assert(file_exists("grp/disks/vda/3.qcow2"));
+	begin_init(&b, 4, 2);
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	cr_assert(!file_exists("grp/disks/vda/3.qcow2"));
+	cr_assert(!file_exists("grp/disks/vdb/3.qcow2"));
+	cr_assert(file_exists("grp/disks/vda/4.qcow2"));
+	cr_assert_eq(store_progress(st, "grp", &pr), 0);
+	cr_assert_eq(pr.pending_point, 4);
+	cr_assert_eq(pr.disks[0].durable_offset, 0);
+	store_point_free(pt);
+
+	/* a same-id begin with other disks does not resume */
+	begin_init(&b, 4, 2);
+	b.disks[1].size += 4096;
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	store_point_free(pt);
+
+	/* explicit discard removes pending files, never committed ones */
+	cr_assert_eq(store_discard_pending(st, "grp"), 0);
+	cr_assert(!file_exists("grp/disks/vda/4.qcow2"));
+	cr_assert(!file_exists("grp/pending.json"));
+	cr_assert(file_exists("grp/disks/vda/1.qcow2"));
+	cr_assert(file_exists("grp/disks/vda/2.qcow2"));
+	cr_assert(file_exists("grp/meta/2.bin"));
+	cr_assert_eq(store_progress(st, "grp", &pr), 0);
+	cr_assert_eq(pr.pending_point, 0);
+	assert_image(st, 2, "vda", vda, VDA_SIZE);
+	store_free(st);
+	free(vda);
+	free(vdb);
+}
+
+/* A crash between the meta write and the catalog rename leaves strays. */
+Test(store, stray_files_removed)
+{
+	struct store *st = store_open(root);
+	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
+	char p[256];
+	FILE *f;
+
+	cr_assert_not_null(st);
+	seed(st, vda, vdb);
+	snprintf(p, sizeof(p), "%s/grp/disks/vda/7.qcow2", root);
+	f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	snprintf(p, sizeof(p), "%s/grp/meta/7.bin", root);
+	f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fclose(f);
+	cr_assert_eq(store_discard_pending(st, "grp"), 0);
+	cr_assert(!file_exists("grp/disks/vda/7.qcow2"));
+	cr_assert(!file_exists("grp/meta/7.bin"));
+	cr_assert(file_exists("grp/meta/1.bin"));
+	assert_image(st, 1, "vda", vda, VDA_SIZE);
+	cr_assert_eq(store_discard_pending(st, "nogroup"), 0);
+	store_free(st);
+	free(vda);
+	free(vdb);
+}
+
+Test(store, begin_rejects_bad_sequence)
+{
+	struct store *st = store_open(root);
+	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
+	struct proto_point_begin b;
+	struct store_point *pt;
+	char path[256];
+	int err = 0;
+
+	cr_assert_not_null(st);
+	begin_init(&b, 6, 5); /* base on an empty group */
+	cr_assert_null(store_point_begin(st, &b, &err));
+	cr_assert_eq(err, PROTO_ERR_CONFLICT);
+	seed(st, vda, vdb);
+	begin_init(&b, 3, 2); /* must be based on the newest point */
+	cr_assert_null(store_point_begin(st, &b, &err));
+	cr_assert_eq(err, PROTO_ERR_CONFLICT);
+	begin_init(&b, 3, 0); /* a new full point is allowed: standalone files */
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	cr_assert_eq(err, 0);
+	snprintf(path, sizeof(path), "%s/grp/disks/vda/3.qcow2", root);
+	assert_backing(path, "");
+	store_point_free(pt);
+	begin_init(&b, 2, 2);
+	cr_assert_null(store_point_begin(st, &b, &err));
+	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	begin_init(&b, 1, 1); /* not above the newest */
+	cr_assert_null(store_point_begin(st, &b, &err));
+	begin_init(&b, 2, 1);
+	snprintf(b.disks[1].name, sizeof(b.disks[1].name), "..");
+	cr_assert_null(store_point_begin(st, &b, &err));
+	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	begin_init(&b, 2, 1);
+	snprintf(b.group, sizeof(b.group), "x/y");
+	cr_assert_null(store_point_begin(st, &b, &err));
+	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	begin_init(&b, 2, 1);
+	snprintf(b.disks[1].name, sizeof(b.disks[1].name), "vda");
+	cr_assert_null(store_point_begin(st, &b, &err));
+	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	store_free(st);
+	free(vda);
+	free(vdb);
+}
+
+static void
+put_catalog(const char *text)
+{
+	char p[256];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/grp", root);
+	mkdir(p, 0750);
+	snprintf(p, sizeof(p), "%s/grp/catalog.json", root);
+	f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+Test(store, corrupt_catalog_is_an_error)
+{
+	static const char *const bad[] = {
+		"{not json",
+		"[]",
+		"{\"version\":2,\"points\":[]}",
+		"{\"version\":1,\"points\":[{\"id\":\"1\",\"base\":0,\"time_ns\":1,"
+		"\"committed_ns\":1,\"bytes\":0,\"disks\":[{\"name\":\"vda\",\"size\":1}]}]}",
+		"{\"version\":1,\"points\":[{\"id\":1,\"base\":0,\"time_ns\":1,"
+		"\"committed_ns\":1,\"bytes\":0,\"disks\":[{\"name\":\"../x\",\"size\":1}]}]}",
+		"{\"version\":1,\"points\":[{\"id\":1,\"base\":0,\"time_ns\":1,"
+		"\"committed_ns\":1,\"bytes\":0,\"disks\":[{\"name\":\"vda\",\"size\":-4}]}]}",
+		"{\"version\":1,\"points\":[{\"id\":2,\"base\":0,\"time_ns\":1,"
+		"\"committed_ns\":1,\"bytes\":0,\"disks\":[{\"name\":\"vda\",\"size\":1}]},"
+		"{\"id\":2,\"base\":0,\"time_ns\":1,"
+		"\"committed_ns\":1,\"bytes\":0,\"disks\":[{\"name\":\"vda\",\"size\":1}]}]}",
+		"{\"version\":1,\"points\":[{\"id\":1,\"base\":0,\"time_ns\":1,"
+		"\"committed_ns\":1,\"bytes\":0,\"disks\":[]}]}",
+	};
+	struct store *st = store_open(root);
+	struct store_point_info *pts = NULL;
+	struct proto_point_begin b;
+	struct proto_progress pr;
+	uint64_t last;
+	uint64_t h[4];
+	uint32_t got;
+	size_t n;
+	int err;
+
+	cr_assert_not_null(st);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put_catalog(bad[i]);
+		cr_assert_eq(store_list_points(st, "grp", &pts, &n), -1, "catalog #%zu", i);
+		cr_assert_null(pts);
+		cr_assert_eq(store_last_point(st, "grp", &last), -1);
+		cr_assert_eq(store_progress(st, "grp", &pr), -1);
+		cr_assert_eq(store_point_hashes(st, "grp", 0, "vda", 0, 4096, 4, h, &got, &err), -1);
+		cr_assert_eq(err, PROTO_ERR_STORE);
+		begin_init(&b, 9, 0);
+		cr_assert_null(store_point_begin(st, &b, &err));
+		cr_assert_eq(err, PROTO_ERR_STORE);
+	}
+	put_catalog("{\"version\":1,\"points\":[{\"id\":1,\"base\":0,\"time_ns\":1,"
+		    "\"committed_ns\":1,\"bytes\":0,\"disks\":[{\"name\":\"vda\",\"size\":1}]}]}");
+	cr_assert_eq(store_list_points(st, "grp", &pts, &n), 0);
+	cr_assert_eq(n, 1);
+	free(pts);
+	store_free(st);
+}
+
+Test(store, hashes_match_data)
+{
+	struct store *st = store_open(root);
+	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
+	const uint32_t bs = 65536;
+	uint64_t h[64];
+	uint32_t got = 0, nblocks = (VDB_SIZE + bs - 1) / bs;
+	int err = -1;
+
+	cr_assert_not_null(st);
+	seed(st, vda, vdb);
+	cr_assert_eq(store_point_hashes(st, "grp", 0, "vdb", 0, bs, 64, h, &got, &err), 0);
+	cr_assert_eq(got, nblocks); /* short at the end */
+	for (uint32_t i = 0; i < got; i++) {
+		size_t off = (size_t)i * bs, len = VDB_SIZE - off < bs ? VDB_SIZE - off : bs;
+
+		cr_assert_eq(h[i], XXH3_64bits(vdb + off, len), "block %u", i);
+	}
+	cr_assert_eq(store_point_hashes(st, "grp", 1, "vda", 2 * bs, bs, 3, h, &got, &err), 0);
+	cr_assert_eq(got, 3);
+	for (uint32_t i = 0; i < 3; i++)
+		cr_assert_eq(h[i], XXH3_64bits(vda + (size_t)(i + 2) * bs, bs));
+	/* zeroed range hashes as zeros */
+	cr_assert_eq(store_point_hashes(st, "grp", 1, "vda", MIB + 4096, 4096, 1, h, &got,
+					&err), 0);
+	cr_assert_eq(got, 1);
+	memset(vdb, 0, 4096);
+	cr_assert_eq(h[0], XXH3_64bits(vdb, 4096));
+	/* past the end */
+	cr_assert_eq(store_point_hashes(st, "grp", 1, "vda", VDA_SIZE, bs, 3, h, &got, &err), 0);
+	cr_assert_eq(got, 0);
+	/* errors */
+	cr_assert_eq(store_point_hashes(st, "grp", 1, "vdz", 0, bs, 3, h, &got, &err), -1);
+	cr_assert_eq(err, PROTO_ERR_NOTFOUND);
+	cr_assert_eq(store_point_hashes(st, "grp", 5, "vda", 0, bs, 3, h, &got, &err), -1);
+	cr_assert_eq(err, PROTO_ERR_NOTFOUND);
+	cr_assert_eq(store_point_hashes(st, "nope", 0, "vda", 0, bs, 3, h, &got, &err), -1);
+	cr_assert_eq(err, PROTO_ERR_NOTFOUND);
+	cr_assert_eq(store_point_hashes(st, "grp", 1, "vda", 0, 5000, 3, h, &got, &err), -1);
+	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	cr_assert_eq(store_point_hashes(st, "grp", 1, "vda", 100, bs, 3, h, &got, &err), -1);
+	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	store_free(st);
+	free(vda);
+	free(vdb);
+}
+
+/* A full file system fails the write with PROTO_ERR_STORE and leaves the
+ * committed point readable. Needs CAP_SYS_ADMIN for a small tmpfs. */
+Test(store, full_disk_reports_store_error)
+{
+	struct proto_point_begin b;
+	struct store_point *pt;
+	struct store *st;
+	uint8_t *img = malloc(VDA_SIZE), *one = malloc(VDA_SIZE);
+	int err = 0, rc = 0;
+
+	if (mount("tmpfs", root, "tmpfs", 0, "size=3m") < 0)
+		cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
+	mounted = true;
+	st = store_open(root);
+	cr_assert_not_null(st);
+	memset(one, 0, VDA_SIZE);
+	pattern(one, MIB, 3);
+	begin_init(&b, 1, 0);
+	b.ndisks = 1;
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	write_ok(pt, 0, 0, one, MIB);
+	done_ok(pt, 0);
+	cr_assert_eq(store_point_commit(pt, NULL, 0, &err), 0);
+	store_point_free(pt);
+
+	begin_init(&b, 2, 1);
+	b.ndisks = 1;
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	pattern(img, VDA_SIZE, 4);
+	for (uint64_t off = 0; off < VDA_SIZE && rc == 0; off += MIB) {
+		rc = store_point_write(pt, 0, off, img + off, MIB, &err);
+		if (rc == 0)
+			rc = store_point_checkpoint(pt, &err);
+	}
+	cr_assert_eq(rc, -1);
+	cr_assert_eq(err, PROTO_ERR_STORE);
+	store_point_free(pt);
+	assert_image(st, 1, "vda", one, VDA_SIZE);
+	store_free(st);
+	free(img);
+	free(one);
+}
