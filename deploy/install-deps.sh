@@ -12,7 +12,7 @@ PKGS=(
 	qemu-utils qemu-system-x86 libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 	ceph-mon ceph-osd ceph-common
 	# test VM image and harness
-	busybox-static syslinux syslinux-common mtools dosfstools fdisk cpio xz-utils
+	busybox-static syslinux syslinux-common mtools dosfstools fdisk cpio xz-utils netcat-openbsd util-linux
 	# tools used by tests and benchmarks
 	openssl zstd rsync openssh-client openssh-server iproute2 procps psmisc
 	python3 jq

@@ -950,3 +950,21 @@ proto_strerror(int status)
 	default:               return "unknown codec error";
 	}
 }
+
+const char *
+proto_error_code_name(uint32_t code)
+{
+	static const char *const names[] = {
+		[PROTO_ERR_PROTOCOL] = "protocol error",
+		[PROTO_ERR_AUTH] = "not authorised",
+		[PROTO_ERR_CHECKSUM] = "checksum mismatch",
+		[PROTO_ERR_STORE] = "receiver storage error",
+		[PROTO_ERR_CONFLICT] = "conflict",
+		[PROTO_ERR_NOTFOUND] = "not found",
+		[PROTO_ERR_INTERNAL] = "internal error",
+	};
+
+	if (code < sizeof(names) / sizeof(names[0]) && names[code])
+		return names[code];
+	return "unknown error";
+}

@@ -83,6 +83,8 @@ enum proto_status {
 	PROTO_E_NOSPACE = -12,  /* encode: output buffer too small */
 };
 const char *proto_strerror(int status);
+/* Text for an ERROR frame's code (enum proto_error_code). */
+const char *proto_error_code_name(uint32_t code);
 
 struct proto_hdr {
 	uint16_t version;

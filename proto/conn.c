@@ -29,6 +29,7 @@
 #define CONN_READ_HIGH           ((size_t)PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD + 65536u)
 #define CONN_CLOSE_TIMEOUT_S     5
 #define CONN_HANDSHAKE_TIMEOUT_S 30
+#define CONN_LINGER_S            2
 #define CONN_VERIFY_DEPTH        4
 #define CONN_OPTS                (BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
 
@@ -54,6 +55,8 @@ struct conn {
 	bool flushed;          /* output fully written before close: send close_notify */
 	bool close_via_once;   /* an event_base_once for on_close is queued */
 	bool free_pending;     /* conn_free came before that once: it frees */
+	bool linger;           /* after an ERROR frame: half-close, drain the peer */
+	bool half_closed;      /* our side shut down for writing, waiting for EOF */
 	size_t low_water;
 	char name[320];        /* host:port, for logs */
 	char peer[PROTO_PEER_MAX + 1];
@@ -270,6 +273,32 @@ conn_finish(struct conn *c)
 	evtimer_add(c->timer, &now);
 }
 
+/* Output is flushed. After an ERROR frame the peer may still be sending:
+ * closing now would make our kernel answer its data with a RST, which can
+ * destroy the ERROR frame in the peer's receive queue before it is read.
+ * So shut down writing and drain until the peer closes (bounded). */
+static void
+conn_flushed(struct conn *c)
+{
+	static const struct timeval linger = { CONN_LINGER_S, 0 };
+
+	c->flushed = true;
+	if (!c->linger || !c->bev) {
+		conn_finish(c);
+		return;
+	}
+	if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) < 0) {
+		conn_finish(c);
+		return;
+	}
+	c->half_closed = true;
+	c->flushed = false; /* no close_notify after our FIN */
+	c->state = CONN_CLOSING;
+	bufferevent_enable(c->bev, EV_READ);
+	evtimer_del(c->timer);
+	evtimer_add(c->timer, &linger);
+}
+
 /* Stop decoding; flush what is queued (bounded), then finish. */
 static void
 conn_begin_close(struct conn *c)
@@ -284,8 +313,7 @@ conn_begin_close(struct conn *c)
 		return;
 	}
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-		c->flushed = true;
-		conn_finish(c);
+		conn_flushed(c);
 		return;
 	}
 	c->state = CONN_CLOSING;
@@ -331,6 +359,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		break;
 	case CONN_CLOSING: {
 		size_t len = strlen(c->reason);
+
+		if (c->half_closed) {
+			conn_finish(c); /* the peer did not close in time */
+			break;
+		}
 
 		c->failed = true;
 		snprintf(c->reason + len, sizeof(c->reason) - len,
@@ -613,10 +646,8 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 
 	if (c->state == CONN_CLOSING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-			c->flushed = true;
-			conn_finish(c);
-		}
+		if (!c->half_closed && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_flushed(c);
 		return;
 	}
 	if (c->state == CONN_READY && c->cbs.on_drain)
@@ -708,26 +739,27 @@ conn_accept(struct event_base *base, SSL_CTX *ctx, int fd, const struct conn_cbs
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct conn *c = NULL;
+	struct conn *ret = NULL;
 	SSL *ssl = NULL;
 	char err[512];
 
 	c = conn_alloc(base, cbs, arg, true);
 	if (!c)
-		goto fail;
+		goto out;
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
 		conn_sockaddr_name((struct sockaddr *)&ss, c->name, sizeof(c->name));
 	else
 		snprintf(c->name, sizeof(c->name), "fd %d", fd);
 	if (evutil_make_socket_nonblocking(fd) < 0) {
 		log_error("conn %s: cannot make socket non-blocking: %m", c->name);
-		goto fail;
+		goto out;
 	}
 	conn_sock_opts(c, fd);
 	ssl = SSL_new(ctx);
 	if (!ssl) {
 		tls_errors(err, sizeof(err));
 		log_error("conn %s: SSL_new: %s", c->name, err);
-		goto fail;
+		goto out;
 	}
 	c->bev = bufferevent_openssl_socket_new(base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 						CONN_OPTS);
@@ -735,19 +767,23 @@ conn_accept(struct event_base *base, SSL_CTX *ctx, int fd, const struct conn_cbs
 		/* libevent may or may not have freed ssl and closed fd: leak
 		 * rather than risk a double free on this out-of-memory path. */
 		log_error("conn %s: cannot create TLS bufferevent", c->name);
-		conn_free(c);
-		return NULL;
+		ssl = NULL;
+		fd = -1;
+		goto out;
 	}
-	if (conn_setup_bev(c) < 0) {
-		conn_free(c);
-		return NULL;
-	}
-	return c;
-fail:
+	/* Both owned by the bufferevent now (BEV_OPT_CLOSE_ON_FREE). */
+	ssl = NULL;
+	fd = -1;
+	if (conn_setup_bev(c) < 0)
+		goto out;
+	ret = c;
+	c = NULL;
+out:
 	SSL_free(ssl);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	conn_free(c);
-	return NULL;
+	return ret;
 }
 
 struct conn *
@@ -921,6 +957,7 @@ conn_send_error(struct conn *c, uint32_t code, const char *fmt, ...)
 	if (code == PROTO_ERR_PROTOCOL)
 		c->failed = true;
 	r = c->state == CONN_HANDSHAKE ? -1 : conn_queue(c, &msg);
+	c->linger = true;
 	conn_begin_close(c);
 	return r;
 }

@@ -30,7 +30,7 @@
 #define IDLE_TIMEOUT_S   120
 #define VERIFY_BLOCK     (64u * 1024)
 
-enum cycle_state { C_HELLO, C_QUERY, C_SENDING, C_WAIT_COMMIT, C_VERIFY, C_DONE, C_FAILED };
+enum cycle_state { C_HELLO, C_QUERY, C_BEGIN, C_SENDING, C_WAIT_COMMIT, C_VERIFY, C_DONE, C_FAILED };
 
 struct cycle {
 	const struct agent_config *cfg;
@@ -263,10 +263,19 @@ pump(struct cycle *c)
 				continue;
 			}
 			c->have_ext = true;
-			if (c->ext.offset + c->ext.length <= c->resume_off[c->cur_disk]) {
-				c->st.bytes_skipped += c->ext.length;
-				c->have_ext = false;
-				continue;
+			/* Resume: the receiver holds everything below resume_off. */
+			if (c->ext.offset < c->resume_off[c->cur_disk]) {
+				uint64_t skip = c->resume_off[c->cur_disk] - c->ext.offset;
+
+				if (skip > c->ext.length)
+					skip = c->ext.length;
+				c->ext.offset += skip;
+				c->ext.length -= skip;
+				c->st.bytes_skipped += skip;
+				if (c->ext.length == 0) {
+					c->have_ext = false;
+					continue;
+				}
 			}
 		}
 		chunk = c->ext.length;
@@ -324,16 +333,11 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 	c->st.point_id = p->last_point + 1;
 	c->st.incremental = snapshot_is_incremental(c->snap);
 	c->st.base_id = c->st.incremental ? p->last_point : 0;
-	if (p->pending_point == c->st.point_id && p->pending_base == c->st.base_id &&
-	    disks_match(c, p)) {
-		for (size_t i = 0; i < p->ndisks; i++) {
-			c->resume_off[i] = p->disks[i].durable_offset;
-			if (p->disks[i].done)
-				c->resume_off[i] = UINT64_MAX;
-		}
-		c->st.resumed = 1;
-		log_info("group %s: resuming point %llu from the receiver's progress",
-			 c->g->name, (unsigned long long)c->st.point_id);
+	if (p->pending_point != 0 && !snapshot_resumable(c->snap)) {
+		/* The pending data may be stale: a new id makes the receiver
+		 * discard it instead of resuming it. */
+		if (p->pending_point >= c->st.point_id)
+			c->st.point_id = p->pending_point + 1;
 	}
 	snprintf(b->group, sizeof(b->group), "%s", c->g->name);
 	b->point_id = c->st.point_id;
@@ -352,6 +356,28 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 		 c->st.incremental ? "incremental" : "full",
 		 (unsigned long long)c->st.base_id);
 	c->t0_ns = now_ns();
+	c->state = C_BEGIN;
+	return 0;
+}
+
+/* The receiver's answer to POINT_BEGIN: what of this point is durable. */
+static int
+on_begin_ack(struct cycle *c, const struct proto_progress *p)
+{
+	if (strcmp(p->group, c->g->name) != 0 || p->pending_point != c->st.point_id ||
+	    p->pending_base != c->st.base_id || !disks_match(c, p)) {
+		log_error("group %s: receiver did not open point %llu as asked",
+			  c->g->name, (unsigned long long)c->st.point_id);
+		return -1;
+	}
+	for (size_t i = 0; i < p->ndisks; i++) {
+		c->resume_off[i] = p->disks[i].done ? UINT64_MAX : p->disks[i].durable_offset;
+		if (c->resume_off[i])
+			c->st.resumed = 1;
+	}
+	if (c->st.resumed)
+		log_info("group %s: resuming point %llu from the receiver's progress",
+			 c->g->name, (unsigned long long)c->st.point_id);
 	c->state = C_SENDING;
 	pump(c);
 	return 0;
@@ -485,8 +511,8 @@ cyc_on_msg(struct conn *conn, const struct proto_msg *msg, void *arg)
 	(void)conn;
 	c->last_activity = time(NULL);
 	if (msg->type == PROTO_ERROR) {
-		log_error("group %s: receiver refused: %s (code %u)", c->g->name,
-			  msg->u.error.text, msg->u.error.code);
+		log_error("group %s: receiver refused: %s (%s)", c->g->name,
+			  msg->u.error.text, proto_error_code_name(msg->u.error.code));
 		cycle_fail(c);
 		return -1;
 	}
@@ -517,6 +543,14 @@ cyc_on_msg(struct conn *conn, const struct proto_msg *msg, void *arg)
 		if (msg->type != PROTO_PROGRESS)
 			break;
 		if (on_progress(c, &msg->u.progress) < 0) {
+			cycle_fail(c);
+			return -1;
+		}
+		return 0;
+	case C_BEGIN:
+		if (msg->type != PROTO_PROGRESS)
+			break;
+		if (on_begin_ack(c, &msg->u.progress) < 0) {
 			cycle_fail(c);
 			return -1;
 		}

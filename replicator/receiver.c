@@ -129,18 +129,24 @@ on_hello(struct session *s, const struct proto_hello *h)
 }
 
 static int
-on_progress_query(struct session *s, const struct proto_progress_query *q)
+send_progress(struct session *s, const char *group)
 {
 	struct proto_msg m = { .type = PROTO_PROGRESS };
 
-	if (check_group(s, q->group) < 0)
-		return -1;
-	if (store_progress(s->rx->store, q->group, &m.u.progress) < 0) {
+	if (store_progress(s->rx->store, group, &m.u.progress) < 0) {
 		conn_send_error(s->conn, PROTO_ERR_STORE, "cannot read catalog of %s",
-				q->group);
+				group);
 		return -1;
 	}
 	return conn_send(s->conn, &m);
+}
+
+static int
+on_progress_query(struct session *s, const struct proto_progress_query *q)
+{
+	if (check_group(s, q->group) < 0)
+		return -1;
+	return send_progress(s, q->group);
 }
 
 static int
@@ -181,7 +187,9 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 	log_info("group %s: receiving point %llu (base %llu, %u disks)", b->group,
 		 (unsigned long long)b->point_id, (unsigned long long)b->base_id,
 		 b->ndisks);
-	return 0;
+	/* Tell the agent what is really durable now: the store may have had to
+	 * start the point over, and the agent must not skip anything then. */
+	return send_progress(s, b->group);
 }
 
 static int
@@ -235,7 +243,9 @@ on_extent(struct session *s, const struct proto_extent *e)
 		r = store_point_zero(s->point, e->disk, e->offset, e->length, &err);
 	}
 	if (r < 0) {
-		conn_send_error(s->conn, (uint32_t)err, "write failed on the receiver");
+		conn_send_error(s->conn, (uint32_t)err, "write at offset %llu of disk %u failed%s",
+				(unsigned long long)e->offset, e->disk,
+				errno == ENOSPC ? ": the replica store is full" : "");
 		return -1;
 	}
 	store_point_add_bytes(s->point, e->data_len);

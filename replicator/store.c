@@ -314,24 +314,33 @@ out:
 }
 
 /* libnbd spawns qemu-nbd on a socket it passes by systemd activation. */
+#define STORE_OPEN_TRIES 30
+
 static struct nbd_handle *
 nbd_open_image(const char *path, bool readonly, const char *ctx)
 {
 	char *argv_rw[] = { "qemu-nbd", "-f", "qcow2", "--cache=writeback",
 			    "--discard=unmap", "--detect-zeroes=unmap", (char *)path, NULL };
 	char *argv_ro[] = { "qemu-nbd", "-r", "-f", "qcow2", (char *)path, NULL };
-	struct nbd_handle *h = nbd_create();
+	struct nbd_handle *h = NULL;
 
-	if (!h) {
-		log_error("%s: nbd_create: %s", ctx, nbd_get_error());
-		return NULL;
-	}
-	if (nbd_connect_systemd_socket_activation(h, readonly ? argv_ro : argv_rw) < 0) {
-		log_error("%s: qemu-nbd %s: %s", ctx, path, nbd_get_error());
+	/* The qemu-nbd of a writer that was just killed may still hold the
+	 * image lock while it finishes its last flush: retry for a while. */
+	for (int attempt = 0; attempt < STORE_OPEN_TRIES; attempt++) {
+		if (attempt)
+			usleep(100 * 1000);
+		h = nbd_create();
+		if (!h) {
+			log_error("%s: nbd_create: %s", ctx, nbd_get_error());
+			return NULL;
+		}
+		if (nbd_connect_systemd_socket_activation(h, readonly ? argv_ro : argv_rw) == 0)
+			return h;
+		if (attempt == STORE_OPEN_TRIES - 1)
+			log_error("%s: qemu-nbd %s: %s", ctx, path, nbd_get_error());
 		nbd_close(h);
-		return NULL;
 	}
-	return h;
+	return NULL;
 }
 
 /* Close cleanly so qemu-nbd exits after its final flush; nbd_close waits
@@ -1268,6 +1277,7 @@ disk_io_error(const struct store_point *pt, const struct store_disk *d, const ch
 		  op, len, offset, nbd_get_error(),
 		  e == ENOSPC ? " (replica store is full)" : "");
 	*err = PROTO_ERR_STORE;
+	errno = e; /* callers tell the peer when the store is full */
 }
 
 int

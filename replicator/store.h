@@ -62,7 +62,8 @@ struct store_point *store_point_begin(struct store *st,
 
 /* Write plaintext data / zeros (ZERO and DISCARD both read back as zeros
  * afterwards, also over a backing file). Offsets within disk size (checked).
- * 0 / -1 (*err as above; ENOSPC -> PROTO_ERR_STORE). */
+ * 0 / -1 (*err as above; a full store gives PROTO_ERR_STORE with errno
+ * ENOSPC). */
 int store_point_write(struct store_point *pt, uint16_t disk, uint64_t offset,
 		      const void *data, size_t len, int *err);
 int store_point_zero(struct store_point *pt, uint16_t disk, uint64_t offset,

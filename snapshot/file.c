@@ -49,7 +49,9 @@ struct file_bitmap {
 
 struct file_disk {
 	const char *name; /* points into snap->base.disks[] */
-	char *path, *tpath, *state_path, *hash_path;
+	char *path, *tpath, *state_path, *hash_path, *attempt_path;
+	char *state_dir;
+	int unchanged; /* image untouched since the interrupted attempt */
 	enum file_fmt fmt;
 	uint64_t size;
 	struct image *img;
@@ -86,6 +88,7 @@ struct file_disk {
 struct file_snapshot {
 	struct snapshot base; /* first: the generic code casts */
 	struct file_disk d[SNAP_MAX_DISKS];
+	uint64_t base_point;
 	int committed;
 };
 
@@ -439,6 +442,80 @@ out:
 	return ret;
 }
 
+/* ---- attempts ------------------------------------------------------------ */
+
+/* An attempt file records, for a begun but not committed snapshot, the base
+ * it was taken against and the image's identity and timestamps right after
+ * our own changes to it (bitmap rotation). If the next begin finds the same
+ * base and the same stat, nobody wrote the image in between, so the data the
+ * receiver already holds from that attempt is still right. */
+static void
+file_fingerprint(const struct stat *st, uint64_t fp[5])
+{
+	fp[0] = (uint64_t)st->st_dev;
+	fp[1] = (uint64_t)st->st_ino;
+	fp[2] = (uint64_t)st->st_size;
+	fp[3] = (uint64_t)st->st_mtim.tv_sec * 1000000000ull + (uint64_t)st->st_mtim.tv_nsec;
+	fp[4] = (uint64_t)st->st_ctim.tv_sec * 1000000000ull + (uint64_t)st->st_ctim.tv_nsec;
+}
+
+/* 1 if the attempt file names base_point and the image's current stat. */
+static int
+file_attempt_matches(struct file_disk *d, uint64_t base_point)
+{
+	char *text = NULL;
+	size_t len = 0;
+	struct stat st;
+	uint64_t fp[5];
+	char want[160];
+	int r;
+
+	if (stat(d->path, &st) < 0 || access(d->attempt_path, F_OK) < 0)
+		return 0;
+	if (file_read_all(d->attempt_path, 4096, (void **)&text, &len) < 0)
+		return 0;
+	file_fingerprint(&st, fp);
+	snprintf(want, sizeof(want), "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+		 " %" PRIu64 " %" PRIu64 "\n", base_point, fp[0], fp[1], fp[2], fp[3], fp[4]);
+	r = strcmp(text, want) == 0;
+	free(text);
+	return r;
+}
+
+static void
+file_attempt_check(struct file_disk *d, uint64_t base_point)
+{
+	d->unchanged = file_attempt_matches(d, base_point);
+	if (!d->unchanged && access(d->attempt_path, F_OK) == 0)
+		log_info("disk %s: %s: changed since the interrupted attempt (or "
+			 "another base); its pending data is not reused", d->name, d->path);
+}
+
+static int
+file_attempt_save(struct file_disk *d, uint64_t base_point)
+{
+	struct stat st;
+	uint64_t fp[5];
+	char buf[160];
+	int n;
+
+	if (stat(d->path, &st) < 0) {
+		log_error("disk %s: %s: %m", d->name, d->path);
+		return -1;
+	}
+	file_fingerprint(&st, fp);
+	n = snprintf(buf, sizeof(buf), "%" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+		     " %" PRIu64 " %" PRIu64 "\n", base_point, fp[0], fp[1], fp[2], fp[3], fp[4]);
+	return file_write_atomic(d->attempt_path, buf, (size_t)n, 0600);
+}
+
+static void
+file_attempt_remove(struct file_disk *d)
+{
+	if (unlink(d->attempt_path) < 0 && errno != ENOENT)
+		log_warn("disk %s: %s: unlink: %m", d->name, d->attempt_path);
+}
+
 /* ---- begin ----------------------------------------------------------------- */
 
 /* qcow2: finish what an interrupted snapshot left behind so no change is
@@ -589,7 +666,7 @@ file_raw_setup(struct file_disk *d)
 
 static int
 file_disk_init(struct file_snapshot *fs, size_t i, const struct snap_file_disk *in,
-	       const char *state_dir)
+	       const char *state_dir, uint64_t base_point)
 {
 	struct file_disk *d = &fs->d[i];
 	size_t nlen;
@@ -617,7 +694,9 @@ file_disk_init(struct file_snapshot *fs, size_t i, const struct snap_file_disk *
 	d->tpath = image_tool_path(in->path);
 	if (!d->path || !d->tpath ||
 	    asprintf(&d->state_path, "%s/%s.json", state_dir, in->name) < 0 ||
-	    asprintf(&d->hash_path, "%s/%s.hashes", state_dir, in->name) < 0) {
+	    asprintf(&d->hash_path, "%s/%s.hashes", state_dir, in->name) < 0 ||
+	    asprintf(&d->attempt_path, "%s/%s.attempt", state_dir, in->name) < 0 ||
+	    !(d->state_dir = strdup(state_dir))) {
 		log_error("disk %s: out of memory", in->name);
 		return -1;
 	}
@@ -628,6 +707,9 @@ file_disk_init(struct file_snapshot *fs, size_t i, const struct snap_file_disk *
 	if (file_info(d, in->format) < 0)
 		return -1;
 	fs->base.disks[i].size = d->size;
+	fs->base_point = base_point;
+	/* Before any change of ours to the image. */
+	file_attempt_check(d, base_point);
 	d->nblocks = d->size / FILE_BLOCK + (d->size % FILE_BLOCK != 0);
 	if (file_state_load(d) < 0)
 		return -1;
@@ -664,7 +746,7 @@ snapshot_file_begin(const struct snap_file_disk *disks, size_t ndisks,
 	 * disk is, since the receiver starts all disks afresh for a full copy. */
 	for (size_t i = 0; i < ndisks; i++) {
 		fs->base.ndisks = i + 1;
-		if (file_disk_init(fs, i, &disks[i], state_dir) < 0)
+		if (file_disk_init(fs, i, &disks[i], state_dir, base_point) < 0)
 			goto out;
 		file_decide(&fs->d[i], base_point);
 		incremental &= fs->d[i].incremental;
@@ -687,8 +769,13 @@ snapshot_file_begin(const struct snap_file_disk *disks, size_t ndisks,
 				  d->path);
 			goto out;
 		}
+		if (file_attempt_save(d, base_point) < 0)
+			goto out;
 	}
 	fs->base.incremental = incremental;
+	fs->base.resumable = 1;
+	for (size_t i = 0; i < ndisks; i++)
+		fs->base.resumable &= fs->d[i].unchanged;
 	ok = 1;
 out:
 	if (!ok) {
@@ -992,6 +1079,7 @@ file_commit(struct snapshot *snap, uint64_t point_id)
 			return -1;
 		}
 		d->committed = 1;
+		file_attempt_remove(d);
 	}
 	fs->committed = 1;
 	log_debug("snapshot: committed point %" PRIu64 " (%zu disks)", point_id,
@@ -1024,13 +1112,23 @@ file_free(struct snapshot *snap)
 
 		image_free(d->img);
 		d->img = NULL;
-		if (d->fmt == FILE_QCOW2 && d->rotated && !d->committed)
+		if (d->fmt == FILE_QCOW2 && d->rotated && !d->committed) {
+			/* Nobody wrote during the attempt: after our own abort
+			 * changes, record the image again so the attempt stays
+			 * resumable; otherwise leave the stale record. */
+			int clean = file_attempt_matches(d, fs->base_point);
+
 			file_qcow2_abort(d);
+			if (clean)
+				(void)file_attempt_save(d, fs->base_point);
+		}
 		file_bitmaps_clear(d);
 		free(d->path);
 		free(d->tpath);
 		free(d->state_path);
 		free(d->hash_path);
+		free(d->attempt_path);
+		free(d->state_dir);
 		free(d->st_image);
 		free(d->old_hashes);
 		free(d->new_buf);

@@ -43,6 +43,12 @@ snapshot_is_incremental(const struct snapshot *snap)
 	return snap ? snap->incremental : 0;
 }
 
+int
+snapshot_resumable(const struct snapshot *snap)
+{
+	return snap ? snap->resumable : 0;
+}
+
 uint64_t
 snapshot_time_ns(const struct snapshot *snap)
 {

@@ -49,6 +49,11 @@ uint64_t snapshot_disk_size(const struct snapshot *snap, size_t disk);
 int snapshot_is_incremental(const struct snapshot *snap);
 /* Snapshot instant (unix ns). */
 uint64_t snapshot_time_ns(const struct snapshot *snap);
+/* 1 if the source proves that nothing changed since an interrupted attempt
+ * at the same base_point: the receiver's durable part of that attempt's
+ * pending point may be kept and only the rest sent. 0 otherwise: the
+ * pending point must be discarded (its data may be stale). */
+int snapshot_resumable(const struct snapshot *snap);
 
 /* Next changed extent of `disk`, in increasing offset order, non-overlapping,
  * each at most max_len bytes. Returns 1 with *ext filled, 0 at the end, -1 on
@@ -88,6 +93,7 @@ struct snapshot {
 	const struct snapshot_ops *ops;
 	size_t ndisks;
 	int incremental;
+	int resumable;
 	uint64_t time_ns;
 	struct {
 		char name[65];

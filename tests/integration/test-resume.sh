@@ -38,9 +38,12 @@ for round in $(seq 1 20); do
 		p=$(last_point $G)
 		if ! same_image "$IMG" raw $G d "$p"; then
 			incomplete_listed=$((incomplete_listed + 1))
-			echo "point $p listed but not identical"
+			echo "point $p listed but not identical:"
+			qemu-img compare -f raw -F qcow2 "$IMG" "$(point_file $G d "$p")" 2>&1 | head -3
+			[ "${KEEP:-0}" = 1 ] && cp "$IMG" "$T/src-at-failure.raw"
 		fi
 		committed=$n
+		[ "${KEEP:-0}" = 1 ] && cp --sparse=always "$IMG" "$T/src-p$p.raw"
 		# Give the next rounds work again: 100 MiB of new data somewhere.
 		head -c 100M /dev/urandom | dd of="$IMG" bs=1M seek=$((RANDOM % 900)) \
 			conv=notrunc,fsync status=none
@@ -48,16 +51,37 @@ for round in $(seq 1 20); do
 done
 check "no incomplete point ever listed" [ $incomplete_listed = 0 ]
 
+# wait_durable: until the receiver holds some durable progress of a pending point
+wait_durable() {
+	local i off
+	for i in $(seq 1 200); do
+		off=$(jq '[.disks[].durable_offset] | add' "$T/store/$G/pending.json" 2>/dev/null || echo 0)
+		[ "${off:-0}" -gt 0 ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# The source changes between an interrupted attempt and the next run: the
+# pending data must not be reused (it could be stale).
+[ -n "$RX_PID" ] || start_receiver
+head -c 200M /dev/urandom | dd of="$IMG" bs=1M seek=100 conv=notrunc,fsync status=none
+"$NESTOR" agent --config "$T/agent.conf" --once --no-progress 2>>"$T/agent.log" &
+apid=$!
+wait_durable
+kill -9 "$apid" 2>/dev/null; wait "$apid" 2>/dev/null
+head -c 8M /dev/urandom | dd of="$IMG" bs=1M seek=100 conv=notrunc,fsync status=none
+out=$(agent_once "$T/agent.conf") || die "run after a changed source failed"
+echo "after change: $out"
+check "changed source: pending point not resumed" [ "$(echo "$out" | jq .resumed)" = false ]
+check "changed source: point identical" same_image "$IMG" raw $G d "$(last_point $G)"
+
 # A resumed run: kill the agent once some progress is durable, then resume.
 [ -n "$RX_PID" ] || start_receiver
 head -c 300M /dev/urandom | dd of="$IMG" bs=1M seek=600 conv=notrunc,fsync status=none
 "$NESTOR" agent --config "$T/agent.conf" --once --no-progress 2>>"$T/agent.log" &
 apid=$!
-for i in $(seq 1 200); do
-	off=$(jq '[.disks[].durable_offset] | add' "$T/store/$G/pending.json" 2>/dev/null || echo 0)
-	[ "${off:-0}" -gt 0 ] && break
-	sleep 0.05
-done
+wait_durable
 kill -9 "$apid" 2>/dev/null; wait "$apid" 2>/dev/null
 before=$(npoints $G)
 out=$(agent_once "$T/agent.conf") || die "final run failed"

@@ -88,8 +88,8 @@ port_in_use() {
 # free_port_pair: print a port P such that P and P+1 are both unused; random
 # start so that parallel runs rarely collide (the bind itself is the real check).
 free_port_pair() {
-	local i p
-	for i in $(seq 1 200); do
+	local _ p
+	for _ in $(seq 1 200); do
 		p=$((20000 + (RANDOM * 32768 + RANDOM) % 30000))
 		p=$((p - p % 2))
 		if ! port_in_use "$p" && ! port_in_use $((p + 1)); then

@@ -15,7 +15,9 @@ set -euo pipefail
 
 HERE=${BASH_SOURCE[0]%/*}
 [ "$HERE" != "${BASH_SOURCE[0]}" ] || HERE=.
+# shellcheck disable=SC2034 # read by common.sh
 LIB_TAG=libvirtd
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$HERE/common.sh"
 
 CACHE=${NESTOR_CACHE:-/var/cache/nestor-test}
@@ -137,6 +139,7 @@ cmd_start() {
 	t0=$(now_ms)
 	# The daemons fork into the background and keep the namespace alive after
 	# unshare's shell exits; the shell records the namespace to recognise them later.
+	# shellcheck disable=SC2016 # expanded by the inner shell
 	unshare --mount --propagation private -- /bin/sh -ec '
 		d=$1
 		mount --bind "$d/etc/libvirt" /etc/libvirt

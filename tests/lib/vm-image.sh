@@ -12,7 +12,9 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034 # read by common.sh
 LIB_TAG=vm-image
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$HERE/common.sh"
 
 CACHE=${NESTOR_CACHE:-/var/cache/nestor-test}
@@ -150,18 +152,20 @@ build() {
 	t0=$(now_ms)
 
 	mkdir -p "$CACHE/debs"
-	deb=$(ls "$CACHE/debs/${kpkg}_${kversion//:/%3a}_"*.deb 2>/dev/null | head -1 || true)
+	# apt writes an epoch "1:" as "1%3a" in file names
+	deb=$(find "$CACHE/debs" -maxdepth 1 -name "${kpkg}_${kversion//:/%3a}_*.deb" -print -quit)
 	if [ -z "$deb" ]; then
 		lib_log "downloading $kpkg=$kversion"
 		(cd "$work" && apt-get -q -o APT::Sandbox::User=root download "$kpkg=$kversion" >/dev/null) ||
 			{ lib_err "apt-get download $kpkg=$kversion failed"; return 1; }
 		rm -f "$CACHE/debs/"*.deb
 		mv "$work/${kpkg}_"*.deb "$CACHE/debs/"
-		deb=$(ls "$CACHE/debs/${kpkg}_"*.deb | head -1)
+		deb=$(find "$CACHE/debs" -maxdepth 1 -name "${kpkg}_*.deb" -print -quit)
+		[ -n "$deb" ] || { lib_err "apt-get download left no ${kpkg}_*.deb"; return 1; }
 	fi
 	kroot=$work/kroot
 	dpkg-deb -x "$deb" "$kroot" || { lib_err "dpkg-deb -x $deb failed"; return 1; }
-	vmlinuz=$(ls "$kroot"/boot/vmlinuz-* 2>/dev/null | head -1)
+	vmlinuz=$(find "$kroot/boot" -maxdepth 1 -name 'vmlinuz-*' -print -quit 2>/dev/null)
 	[ -f "$vmlinuz" ] || { lib_err "no /boot/vmlinuz-* in $deb"; return 1; }
 	kver=${vmlinuz##*/vmlinuz-}
 
@@ -219,7 +223,7 @@ EOF
 		echo "apt=$(apt_sig)"
 	} >"$work/stamp"
 	mv -f "$work/stamp" "$STAMP"
-	lib_log "built $IMG (kernel $kver, $(cat "$R/lib/modules/load-order" | tr '\n' ' ')) in $(($(now_ms) - t0)) ms"
+	lib_log "built $IMG (kernel $kver, $(tr '\n' ' ' <"$R/lib/modules/load-order")) in $(($(now_ms) - t0)) ms"
 }
 
 WORK=

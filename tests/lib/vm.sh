@@ -19,6 +19,7 @@
 
 _VM_LIB=${BASH_SOURCE[0]%/*}
 [ "$_VM_LIB" != "${BASH_SOURCE[0]}" ] || _VM_LIB=.
+# shellcheck source-path=SCRIPTDIR source=common.sh
 . "$_VM_LIB/common.sh"
 
 VM_URI=${VM_URI:-${LIBVIRT_DEFAULT_URI:-}}
@@ -59,6 +60,7 @@ _vm_disk_format() {
 # kvm_usable [IMAGE]: boot-test KVM with plain QEMU. /dev/kvm existing proves
 # nothing (on kvm_pvm hosts a stock kernel stalls in its decompressor), and
 # libvirt advertises type='kvm' regardless. The result is cached per shell.
+# shellcheck disable=SC2120 # IMAGE is optional
 kvm_usable() {
 	local img=${1:-} log pid rc=1 tmo=${NESTOR_KVM_PROBE_TIMEOUT:-20}
 	if [ -n "${_VM_KVM_USABLE:-}" ]; then
@@ -87,6 +89,7 @@ kvm_usable() {
 
 # _vm_domain_type: qemu (TCG) unless NESTOR_KVM=1 and KVM is proven to work.
 _vm_domain_type() {
+	# shellcheck disable=SC2119
 	if [ "${NESTOR_KVM:-0}" = 1 ] && kvm_usable; then
 		echo kvm
 	else
@@ -113,6 +116,7 @@ vm_define_start() {
     </disk>"
 	fi
 	# kvm_usable caches in a shell variable: call it here, not in a subshell
+	# shellcheck disable=SC2119
 	if [ "${NESTOR_KVM:-0}" = 1 ] && kvm_usable; then type=kvm; else type=qemu; fi
 	[ "$type" = kvm ] && cpu="<cpu mode='host-passthrough'/>"
 	mkdir -p "$VM_DIR"
@@ -214,7 +218,7 @@ vm_run() {
 	while :; do
 		size=$(stat -c %s "$log" 2>/dev/null || echo 0)
 		if [ "$size" -gt "$off" ] &&
-			tail -c +$((off + 1)) "$log" | tr -d '\r' | grep -qaE '^NESTOR-DONE -?[0-9]+$'; then
+			tail -c +$((off + 1)) "$log" | tr -d '\r' | grep -qaE 'NESTOR-DONE -?[0-9]+$'; then
 			break
 		fi
 		if ! pid_alive "$ncpid"; then
@@ -232,11 +236,16 @@ vm_run() {
 	out=$(tail -c +$((off + 1)) "$log" | tr -d '\r')
 	case "$out" in
 	*NESTOR-DONE*)
-		# output lines up to the first DONE line; its number is the exit status
-		printf '%s\n' "$out" | awk '/^NESTOR-DONE -?[0-9]+$/ { exit } { print }'
-		rc=$(printf '%s\n' "$out" | awk '/^NESTOR-DONE -?[0-9]+$/ { print $2; exit }')
+		# Output up to the first DONE, whose number is the exit status. DONE is
+		# not always at the start of a line: output without a final newline
+		# ("printf x") ends right before it.
+		printf '%s\n' "$out" | awk 'match($0, /NESTOR-DONE -?[0-9]+$/) {
+			if (RSTART > 1) print substr($0, 1, RSTART - 1); exit } { print }'
+		rc=$(printf '%s\n' "$out" | awk 'match($0, /NESTOR-DONE -?[0-9]+$/) {
+			split(substr($0, RSTART), f, " "); print f[2]; exit }')
 		;;
 	esac
+	case "$rc" in '' | *[!0-9-]*) rc=255 ;; esac
 	return "$rc"
 }
 

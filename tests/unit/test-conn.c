@@ -75,6 +75,8 @@ pattern(uint8_t *p, size_t n, uint64_t seed)
 	}
 }
 
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void
 sh(const char *fmt, ...)
 {
