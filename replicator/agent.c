@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "common/fileutil.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "proto/codec.h"
@@ -29,6 +30,7 @@
 #define OUT_HIGH_WATER   (4u << 20)
 #define IDLE_TIMEOUT_S   120
 #define VERIFY_BLOCK     (64u * 1024)
+#define AGENT_MAX_XML    (256u * 1024)
 
 enum cycle_state { C_HELLO, C_QUERY, C_BEGIN, C_SENDING, C_WAIT_COMMIT, C_VERIFY, C_DONE, C_FAILED };
 
@@ -149,6 +151,37 @@ send_hello(struct cycle *c)
 	(void)conn_send(c->conn, &m);
 }
 
+/* The VMs' domain XML travels with every point: drills and failover boot
+ * from it. Files are read at point time so an edited definition is seen. */
+static int
+add_domain_xml(const struct cycle *c, json_t *root)
+{
+	json_t *vms = json_array();
+	char *list = strdup(c->g->domain_xml), *save = NULL, *path;
+	int ret = -1;
+
+	if (!vms || !list) {
+		log_error("group %s: out of memory", c->g->name);
+		goto out;
+	}
+	for (path = strtok_r(list, " \t", &save); path; path = strtok_r(NULL, " \t", &save)) {
+		void *xml = NULL;
+		size_t len = 0;
+
+		if (file_read_all(path, AGENT_MAX_XML, &xml, &len) < 0)
+			goto out;
+		json_array_append_new(vms, json_pack("{s:s, s:s#}", "xml_path", path, "xml",
+						     (const char *)xml, len));
+		free(xml);
+	}
+	json_object_set(root, "vms", vms);
+	ret = 0;
+out:
+	json_decref(vms);
+	free(list);
+	return ret;
+}
+
 static char *
 point_meta(const struct cycle *c, size_t *len)
 {
@@ -157,6 +190,7 @@ point_meta(const struct cycle *c, size_t *len)
 
 	if (!root || !disks)
 		goto out;
+	json_object_set_new(root, "version", json_integer(1));
 	json_object_set_new(root, "source", json_string("file"));
 	json_object_set_new(root, "agent", json_string(c->cfg->name));
 	json_object_set_new(root, "group", json_string(c->g->name));
@@ -167,6 +201,8 @@ point_meta(const struct cycle *c, size_t *len)
 						       "size", (json_int_t)snapshot_disk_size(c->snap, i)));
 	}
 	json_object_set(root, "disks", disks);
+	if (c->g->domain_xml && add_domain_xml(c, root) < 0)
+		goto out;
 	s = json_dumps(root, JSON_COMPACT);
 	if (s)
 		*len = strlen(s);

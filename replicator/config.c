@@ -368,6 +368,12 @@ static const struct key_def agent_keys[] = {
 	{ "log_level", set_log_level, offsetof(struct agent_config, log_level), false },
 };
 
+static const struct key_def group_keys[] = {
+	{ "domain_xml", set_string, offsetof(struct agent_group_cfg, domain_xml), false },
+	{ "domains", set_string, offsetof(struct agent_group_cfg, domains), false },
+	{ "libvirt_uri", set_string, offsetof(struct agent_group_cfg, libvirt_uri), false },
+};
+
 static const struct key_def disk_keys[] = {
 	{ "path", set_string, offsetof(struct agent_disk_cfg, path), true },
 	{ "format", set_format, offsetof(struct agent_disk_cfg, format), false },
@@ -411,6 +417,9 @@ agent_config_free(struct agent_config *c)
 		for (size_t d = 0; d < c->groups[g].ndisks; d++)
 			disk_cfg_clear(&c->groups[g].disks[d]);
 		free(c->groups[g].disks);
+		free(c->groups[g].domain_xml);
+		free(c->groups[g].domains);
+		free(c->groups[g].libvirt_uri);
 	}
 	free(c->groups);
 	free(c);
@@ -447,8 +456,8 @@ agent_group_section(struct agent_load *L, size_t hdr, const struct word *w,
 	memcpy(ng[c->ngroups].name, name, sizeof(name));
 	nl[c->ngroups] = h->line;
 	c->ngroups++;
-	/* No keys are defined for groups yet (RPO, retention come later). */
-	return section_keys(L->doc, hdr, next, NULL, 0, NULL);
+	return section_keys(L->doc, hdr, next, group_keys,
+			    sizeof(group_keys) / sizeof(group_keys[0]), &ng[c->ngroups - 1]);
 oom:
 	cfg_err(L->doc, h->line, "out of memory");
 	return -1;

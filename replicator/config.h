@@ -20,6 +20,14 @@ struct agent_group_cfg {
 	char name[65];
 	struct agent_disk_cfg *disks;
 	size_t ndisks;
+	/* [group] domain_xml: space-separated paths of libvirt domain XML files
+	 * describing the (offline) VMs whose disks are this group's disk files;
+	 * captured with every point for drills and failover. NULL = none. */
+	char *domain_xml;
+	/* [group] domains: space-separated libvirt domain names (live source);
+	 * libvirt_uri: connection URI (default qemu:///system). NULL = unset. */
+	char *domains;
+	char *libvirt_uri;
 };
 
 struct agent_config {
