@@ -6,7 +6,7 @@ CC       ?= gcc
 BUILD    ?= build
 SAN      ?=
 PKGS     := libvirt libzstd libssl libcrypto libevent \
-            libevent_openssl libevent_pthreads libnbd inih jansson libxxhash
+            libevent_openssl libevent_pthreads libnbd inih jansson libxxhash libxml-2.0
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -22,7 +22,7 @@ endif
 ifeq ($(SAN),fuzz)
 CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 endif
-LDLIBS   := $(PKG_LIBS) -lpthread
+LDLIBS   := $(PKG_LIBS) -lrbd -lrados -lpthread
 
 MODULES  := common proto snapshot replicator failover
 # Link order: dependants first.

@@ -7,7 +7,7 @@ PKGS=(
 	# build
 	build-essential pkg-config clang libclang-rt-14-dev cppcheck
 	libvirt-dev librbd-dev librados-dev libzstd-dev libssl-dev libevent-dev
-	libcriterion-dev libnbd-dev libinih-dev libjansson-dev libxxhash-dev
+	libcriterion-dev libnbd-dev libinih-dev libjansson-dev libxxhash-dev libxml2-dev
 	# runtime: images, NBD, VMs, Ceph
 	qemu-utils qemu-system-x86 libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 	ceph-mon ceph-osd ceph-common
