@@ -52,7 +52,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 	va_list ap;
 	int saved = errno;
 
-	if (level > cur_level)
+	if (level > cur_level || level < LOG_LVL_ERROR)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);

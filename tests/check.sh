@@ -8,6 +8,7 @@ stage() {
 	echo "== $name"
 	if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "== $name FAILED"; fi
 }
+stage lint make --no-print-directory lint
 stage unit make --no-print-directory unit-run
 stage unit-asan make --no-print-directory asan-run
 stage fuzz make --no-print-directory fuzz-run FUZZ_SECONDS="${FUZZ_SECONDS:-20}"

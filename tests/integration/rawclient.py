@@ -120,6 +120,10 @@ def main():
             print("stream cut mid-frame")
             sys.exit(0)
         t, body = recv_frame(sock)
+        # POINT_BEGIN is acknowledged with a PROGRESS frame; the verdict on
+        # what follows comes after it.
+        while t == T_PROGRESS and sc != "query":
+            t, body = recv_frame(sock)
     except (ssl.SSLError, OSError) as e:
         t, body = None, None
         print("connection error:", e)
