@@ -24,6 +24,7 @@ CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 endif
 LDLIBS   := $(PKG_LIBS) -lrbd -lrados -lpthread
 
+.DEFAULT_GOAL := all
 MODULES  := common proto snapshot replicator failover
 # Link order: dependants first.
 LINK_ORDER := failover replicator snapshot proto common

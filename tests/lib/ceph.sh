@@ -101,6 +101,9 @@ osd_client_watch_timeout = 5
 log_file = $dir/out/\$name.\$pid.log
 # several rados handles in one process would share one admin socket otherwise
 admin_socket = $dir/out/\$name.\$pid.\$cctid.asok
+# osd_client_watch_timeout is 5 s below; librados must ping watches more
+# often than that or they expire and stall lock hand-overs.
+objecter_tick_interval = 1
 
 [mon]
 mon_data = $dir/mon.\$id
