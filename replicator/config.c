@@ -372,11 +372,29 @@ static const struct key_def group_keys[] = {
 	{ "domain_xml", set_string, offsetof(struct agent_group_cfg, domain_xml), false },
 	{ "domains", set_string, offsetof(struct agent_group_cfg, domains), false },
 	{ "libvirt_uri", set_string, offsetof(struct agent_group_cfg, libvirt_uri), false },
+	{ "ceph_conf", set_string, offsetof(struct agent_group_cfg, ceph_conf), false },
+	{ "ceph_client", set_string, offsetof(struct agent_group_cfg, ceph_client), false },
 };
 
+/* "pool/image": two names as Ceph allows them, bounded and without '@'
+ * (a snapshot is never the source). */
+static int
+set_rbd_spec(void *obj, size_t off, const char *value, const char **expect)
+{
+	const char *slash = strchr(value, '/');
+
+	*expect = "POOL/IMAGE (letters, digits, '.', '_', '-')";
+	if (!slash || slash == value || !slash[1] || strchr(slash + 1, '/') ||
+	    !name_valid(value, (size_t)(slash - value)) ||
+	    !name_valid(slash + 1, strlen(slash + 1)))
+		return -1;
+	return set_string(obj, off, value, expect);
+}
+
 static const struct key_def disk_keys[] = {
-	{ "path", set_string, offsetof(struct agent_disk_cfg, path), true },
+	{ "path", set_string, offsetof(struct agent_disk_cfg, path), false },
 	{ "format", set_format, offsetof(struct agent_disk_cfg, format), false },
+	{ "rbd", set_rbd_spec, offsetof(struct agent_disk_cfg, rbd), false },
 };
 
 /* A disk seen before its group is known to exist; attached at the end. */
@@ -399,6 +417,7 @@ disk_cfg_clear(struct agent_disk_cfg *d)
 {
 	free(d->path);
 	free(d->format);
+	free(d->rbd);
 }
 
 void
@@ -420,6 +439,8 @@ agent_config_free(struct agent_config *c)
 		free(c->groups[g].domain_xml);
 		free(c->groups[g].domains);
 		free(c->groups[g].libvirt_uri);
+		free(c->groups[g].ceph_conf);
+		free(c->groups[g].ceph_client);
 	}
 	free(c->groups);
 	free(c);
@@ -493,8 +514,20 @@ agent_disk_section(struct agent_load *L, size_t hdr, const struct word *w,
 	}
 	/* Counted before its keys so cleanup frees whatever they allocate. */
 	L->ndisks++;
-	return section_keys(L->doc, hdr, next, disk_keys,
-			    sizeof(disk_keys) / sizeof(disk_keys[0]), &pd->d);
+	if (section_keys(L->doc, hdr, next, disk_keys,
+			 sizeof(disk_keys) / sizeof(disk_keys[0]), &pd->d) < 0)
+		return -1;
+	if (!pd->d.path == !pd->d.rbd) {
+		cfg_err(L->doc, h->line, "[%s] needs exactly one of 'path' and 'rbd'",
+			h->section);
+		return -1;
+	}
+	if (pd->d.rbd && pd->d.format) {
+		cfg_err(L->doc, h->line, "[%s]: 'format' applies to 'path' only",
+			h->section);
+		return -1;
+	}
+	return 0;
 }
 
 /* Move pending disks into their groups; every group needs at least one. */

@@ -12,8 +12,9 @@
 
 struct agent_disk_cfg {
 	char name[65];
-	char *path;
+	char *path;   /* image file; exactly one of path and rbd is set */
 	char *format; /* "qcow2", "raw" or NULL = probe */
+	char *rbd;    /* "pool/image" of a Ceph RBD image */
 };
 
 struct agent_group_cfg {
@@ -28,6 +29,10 @@ struct agent_group_cfg {
 	 * libvirt_uri: connection URI (default qemu:///system). NULL = unset. */
 	char *domains;
 	char *libvirt_uri;
+	/* [group] ceph_conf (default /etc/ceph/ceph.conf), ceph_client (cephx
+	 * id without "client.", default admin) for rbd disks. NULL = default. */
+	char *ceph_conf;
+	char *ceph_client;
 };
 
 struct agent_config {

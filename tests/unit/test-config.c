@@ -244,7 +244,7 @@ Test(agent_config, errors)
 	agent_fails("[agent]\nreceiver = r:1\nca = a\ncert = b\nkey = c\n" ONE_GROUP,
 		    "agent.conf:1: missing required key 'state_dir' in [agent]");
 	agent_fails(AGENT_HEAD "[group web]\n[disk web root]\nformat = raw\n",
-		    "agent.conf:8: missing required key 'path' in [disk web root]");
+		    "agent.conf:8: [disk web root] needs exactly one of 'path' and 'rbd'");
 	agent_fails(ONE_GROUP, "agent.conf: missing section [agent]");
 	agent_fails(AGENT_HEAD, "agent.conf: no protection group");
 	agent_fails(AGENT_HEAD ONE_GROUP "[group db]\n",

@@ -1,0 +1,44 @@
+/* "libvirt" change source: live, incremental snapshots of running libvirt
+ * guests through checkpoints + pull-mode backup jobs, read over NBD. */
+#ifndef NESTOR_SNAPSHOT_LIBVIRT_H
+#define NESTOR_SNAPSHOT_LIBVIRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct snapshot;
+
+/* Begin one consistent snapshot of every disk (device='disk', not
+ * read-only) of the running domains at uri (NULL = libvirt's default).
+ * Disk names are "<domain>.<target>" ("web.vda"); domains whose disk names
+ * would not be valid names are refused. Several domains (or a guest agent)
+ * are frozen (fsfreeze, else suspend) for the instant the backup jobs start.
+ * state_dir: directory owned by this source for this group (created if
+ * missing): per-domain state <domain>.json, run/ (NBD sockets, unless the
+ * path is too long for a socket: /run/nestor/<id>/), scratch/ (the backup
+ * jobs' copy-before-write files).
+ * base_point: the receiver's newest point; extents are incremental when every
+ * domain's recorded checkpoint was committed at that point and is still
+ * usable, otherwise the whole group is a full copy (reasons are logged).
+ * Shut-off domains are an error. Returns NULL on error (logged). */
+struct snapshot *snapshot_libvirt_begin(const char *uri,
+					const char *const *domains,
+					size_t ndomains, const char *state_dir,
+					uint64_t base_point);
+
+/* Per VM of a libvirt snapshot, for point metadata; VMs are in the order of
+ * `domains`. Strings are owned by the snapshot. On a snapshot of another
+ * source (or a bad index) these return 0 / NULL / -1. */
+size_t snapshot_libvirt_nvms(const struct snapshot *s);
+const char *snapshot_libvirt_vm_name(const struct snapshot *s, size_t vm);
+/* Inactive definition (VIR_DOMAIN_XML_INACTIVE | SECURE) captured at begin. */
+const char *snapshot_libvirt_vm_xml(const struct snapshot *s, size_t vm);
+/* i-th disk of that VM: its target dev and its index among the snapshot's
+ * disks. 0, or -1 past the end. */
+int snapshot_libvirt_vm_disk(const struct snapshot *s, size_t vm, size_t i,
+			     const char **target, size_t *snap_disk);
+/* "app-consistent" (every guest agent froze its filesystems) or
+ * "crash-consistent". */
+const char *snapshot_libvirt_consistency(const struct snapshot *s);
+
+#endif
