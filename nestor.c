@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/parse.h"
+#include "failover/drill.h"
 #include "replicator/agent.h"
 #include "replicator/config.h"
 #include "replicator/receiver.h"
@@ -31,6 +32,7 @@ static const char usage_main[] =
 	"  receiver   accept replication and keep recovery points\n"
 	"  points     list the recovery points of a group (receiver side)\n"
 	"  verify     compare a recovery point with its source (agent side)\n"
+	"  drill      boot a recovery point's VMs in an isolated network and verify them\n"
 	"  config     check a configuration file\n"
 	"  version    print the version\n"
 	"\n"
@@ -352,6 +354,7 @@ main(int argc, char **argv)
 		{ "points", cmd_points },
 		{ "verify", cmd_verify },
 		{ "config", cmd_config },
+		{ "drill", drill_main },
 	};
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||

@@ -530,7 +530,8 @@ agent_disk_section(struct agent_load *L, size_t hdr, const struct word *w,
 	return 0;
 }
 
-/* Move pending disks into their groups; every group needs at least one. */
+/* Move pending disks into their groups; every group needs at least one,
+ * or libvirt domains that bring theirs. */
 static int
 agent_attach_disks(struct agent_load *L)
 {
@@ -557,12 +558,14 @@ agent_attach_disks(struct agent_load *L)
 		for (size_t i = 0; i < L->ndisks; i++)
 			if (strcmp(grp->name, L->disks[i].group) == 0)
 				n++;
-		if (n == 0) {
+		if (n == 0 && !grp->domains) {
 			cfg_err(L->doc, L->group_lines[g],
-				"group '%s' has no disks (add a [disk %s NAME] section)",
+				"group '%s' has no disks (add a [disk %s NAME] section or 'domains')",
 				grp->name, grp->name);
 			return -1;
 		}
+		if (n == 0)
+			continue; /* a live group: its domains bring their disks */
 		grp->disks = calloc(n, sizeof(*grp->disks));
 		if (grp->disks == NULL) {
 			cfg_err(L->doc, L->group_lines[g], "out of memory");

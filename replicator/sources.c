@@ -8,11 +8,15 @@
 
 #include "common/log.h"
 #include "replicator/config.h"
+#include "snapshot/libvirt.h"
 #include "snapshot/multi.h"
 #include "snapshot/rbd.h"
 #include "snapshot/source.h"
 
 #define DEFAULT_CEPH_CONF "/etc/ceph/ceph.conf"
+#define DEFAULT_LIBVIRT_URI "qemu:///system"
+#define MAX_DOMAINS 32
+
 
 /* rbd specs are "pool/image" (validated by the config loader). */
 struct rbd_spec {
@@ -52,6 +56,35 @@ begin_parts(const struct agent_group_cfg *g, const char *state_dir, uint64_t bas
 		ri[nr].image = rs[nr].image;
 		nr++;
 	}
+	if (g->domains) {
+		char *list = strdup(g->domains), *save = NULL, *tok;
+		const char *doms[MAX_DOMAINS];
+		size_t nd = 0;
+
+		if (!list) {
+			log_error("group %s: out of memory", g->name);
+			return -1;
+		}
+		for (tok = strtok_r(list, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+			if (nd == MAX_DOMAINS) {
+				log_error("group %s: more than %d domains", g->name, MAX_DOMAINS);
+				free(list);
+				return -1;
+			}
+			doms[nd++] = tok;
+		}
+		parts[*nparts] = nd ? snapshot_libvirt_begin(g->libvirt_uri ? g->libvirt_uri
+								       : DEFAULT_LIBVIRT_URI,
+							     doms, nd, state_dir, base)
+				    : NULL;
+		free(list);
+		if (!parts[*nparts]) {
+			if (!nd)
+				log_error("group %s: 'domains' names no domain", g->name);
+			return -1;
+		}
+		(*nparts)++;
+	}
 	if (nf) {
 		parts[*nparts] = snapshot_file_begin(fd, nf, state_dir, base);
 		if (!parts[*nparts])
@@ -80,7 +113,7 @@ free_parts(struct snapshot **parts, size_t n)
 struct snapshot *
 sources_begin(const struct agent_group_cfg *g, const char *state_dir, uint64_t base_point)
 {
-	struct snapshot *parts[2];
+	struct snapshot *parts[3];
 	size_t n = 0;
 	int incr = 0, full = 0;
 
@@ -104,4 +137,34 @@ sources_begin(const struct agent_group_cfg *g, const char *state_dir, uint64_t b
 		}
 	}
 	return snapshot_multi(parts, n);
+}
+
+int
+sources_vm_meta(const struct snapshot *snap, json_t *obj)
+{
+	const struct snapshot *lv = snapshot_part(snap, "libvirt");
+	json_t *vms;
+
+	if (!lv)
+		return 0;
+	vms = json_array();
+	if (!vms)
+		return -1;
+	for (size_t v = 0; v < snapshot_libvirt_nvms(lv); v++) {
+		json_t *disks = json_array();
+		const char *target;
+		size_t idx;
+
+		for (size_t i = 0; snapshot_libvirt_vm_disk(lv, v, i, &target, &idx) == 0; i++)
+			json_array_append_new(disks, json_pack("{s:s, s:s}", "target", target, "disk",
+							       snapshot_disk_name(lv, idx)));
+		json_array_append_new(vms, json_pack("{s:s, s:s, s:o}", "name",
+						     snapshot_libvirt_vm_name(lv, v), "xml",
+						     snapshot_libvirt_vm_xml(lv, v), "disks", disks));
+	}
+	json_object_set_new(obj, "source", json_string("libvirt"));
+	json_object_set_new(obj, "consistency",
+			    json_string(snapshot_libvirt_consistency(lv)));
+	json_object_set_new(obj, "vms", vms);
+	return 0;
 }

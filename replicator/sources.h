@@ -5,6 +5,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 struct agent_group_cfg;
 struct snapshot;
 
@@ -15,5 +17,10 @@ struct snapshot;
  * group's own directory. NULL on error (logged). Caller frees. */
 struct snapshot *sources_begin(const struct agent_group_cfg *g, const char *state_dir,
 			       uint64_t base_point);
+
+/* Point metadata of the VMs of a live (libvirt) group, captured at begin:
+ * {"consistency": ..., "vms": [{"name", "xml", "disks": [{"target", "disk"}]}]}
+ * merged into obj. 0, or -1 on error. A group without domains adds nothing. */
+int sources_vm_meta(const struct snapshot *snap, json_t *obj);
 
 #endif

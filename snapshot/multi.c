@@ -131,3 +131,20 @@ fail:
 	free(m);
 	return NULL;
 }
+
+const struct snapshot *
+snapshot_part(const struct snapshot *snap, const char *source_name)
+{
+	const struct multi_snapshot *m = (const struct multi_snapshot *)snap;
+
+	if (!snap)
+		return NULL;
+	if (strcmp(snap->ops->name, source_name) == 0)
+		return snap;
+	if (snap->ops != &multi_ops)
+		return NULL;
+	for (size_t i = 0; i < m->nparts; i++)
+		if (strcmp(m->parts[i]->ops->name, source_name) == 0)
+			return m->parts[i];
+	return NULL;
+}

@@ -14,4 +14,8 @@
  * (duplicate disk names, more than SNAP_MAX_DISKS disks, disagreement). */
 struct snapshot *snapshot_multi(struct snapshot **parts, size_t nparts);
 
+/* The part of snap made by the source named source_name (its ops name, e.g.
+ * "libvirt"): snap itself, one of a multi snapshot's parts, or NULL. */
+const struct snapshot *snapshot_part(const struct snapshot *snap, const char *source_name);
+
 #endif

@@ -1,0 +1,38 @@
+/* Domain XML of a protected VM, as captured on the source, rewritten with
+ * libxml2 into a transient drill/failover domain that boots the replica. */
+#ifndef NESTOR_FAILOVER_DOMXML_H
+#define NESTOR_FAILOVER_DOMXML_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct domxml;
+
+/* Parse a libvirt domain definition (no network, no entities). The VM name
+ * must be a valid nestor name (common/names.h). NULL on error (logged with
+ * ctx, e.g. "group web point 3 vm 0"). */
+struct domxml *domxml_parse(const char *xml, size_t len, const char *ctx);
+void domxml_free(struct domxml *d);
+
+/* The source VM's <name>; owned by d. */
+const char *domxml_name(const struct domxml *d);
+/* Disks (device='disk', type file or block) in document order: their source
+ * path and target dev ("" if none); strings owned by d. */
+size_t domxml_ndisks(const struct domxml *d);
+const char *domxml_disk_source(const struct domxml *d, size_t i);
+const char *domxml_disk_target(const struct domxml *d, size_t i);
+
+struct domxml_drill {
+	const char *name;          /* new domain name */
+	const char *const *overlays; /* per disk (domxml_ndisks): qcow2 to boot */
+	const char *network;       /* every <interface> joins this network */
+	const char *console_sock;  /* serial 0: unix socket (bind) ... */
+	const char *console_log;   /* ... logged to this file */
+	bool kvm;                  /* type='kvm' (else 'qemu' = TCG, no <cpu>) */
+};
+
+/* Rewrite d (in place) for a drill and return the new XML (malloc'd, caller
+ * frees), or NULL (logged). Call once per parsed document. */
+char *domxml_drill_xml(struct domxml *d, const struct domxml_drill *o);
+
+#endif

@@ -1,0 +1,263 @@
+/* Drill reports: JSON (the durable record under <store>/<group>/drills/)
+ * and the text summary printed to the operator. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/fileutil.h"
+#include "common/log.h"
+#include "failover/report.h"
+
+#define REPORT_FILE_MAX (4u << 20)
+
+void
+report_clear(struct report *r)
+{
+	for (size_t i = 0; i < r->nvms; i++) {
+		struct report_vm *v = &r->vms[i];
+
+		free(v->name);
+		free(v->domain);
+		free(v->check_output);
+		free(v->console_log);
+		free(v->console_tail);
+		free(v->error);
+	}
+	free(r->vms);
+	free(r->error);
+	memset(r, 0, sizeof(*r));
+}
+
+static void
+iso_time(uint64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* seconds with millisecond resolution; null when the step was not reached */
+static json_t *
+secs(double s)
+{
+	return s < 0 ? json_null() : json_real((double)(int64_t)(s * 1000.0 + 0.5) / 1000.0);
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+json_t *
+report_json(const struct report *r)
+{
+	json_t *vms = json_array(), *root = NULL;
+	char started[32], ptime[32];
+
+	if (!vms)
+		return NULL;
+	iso_time(r->started_ns, started, sizeof(started));
+	iso_time(r->point_time_ns, ptime, sizeof(ptime));
+	for (size_t i = 0; i < r->nvms; i++) {
+		const struct report_vm *v = &r->vms[i];
+		json_t *o = json_pack("{s:s?, s:s?, s:I, s:o, s:o, s:o, s:b, s:s?, s:s, s:s?}",
+				      "vm", v->name, "domain", v->domain,
+				      "point", (json_int_t)r->point, "rpo_s", secs(r->rpo_s),
+				      "started_s", secs(v->started_s),
+				      "rto_s", secs(v->verified_s), "marker_seen", v->marker_seen,
+				      "console_log", v->console_log,
+				      "result", v->pass ? "pass" : "fail", "error", v->error);
+		if (!o)
+			goto fail;
+		if (v->check_ran) {
+			json_object_set_new(o, "check", json_pack("{s:s?, s:i, s:o}",
+								  "cmd", r->check_cmd,
+								  "rc", v->check_rc,
+								  "output",
+								  str_or_null(v->check_output)));
+		}
+		if (v->console_tail)
+			json_object_set_new(o, "console_tail", json_string(v->console_tail));
+		json_array_append_new(vms, o);
+	}
+	root = json_pack("{s:i, s:s, s:s, s:I, s:s, s:I, s:s, s:I, s:o, s:o, s:s, s:s, s:s, s:s?,"
+			 " s:s, s:s, s:b, s:s, s:s?, s:O, s:s}",
+			 "version", 1, "drill", r->id, "group", r->group,
+			 "point", (json_int_t)r->point, "point_time", ptime,
+			 "point_time_ns", (json_int_t)r->point_time_ns,
+			 "started", started, "started_ns", (json_int_t)r->started_ns,
+			 "rpo_s", secs(r->rpo_s), "duration_s", secs(r->duration_s),
+			 "uri", r->uri ? r->uri : "", "accel", r->kvm ? "kvm" : "tcg",
+			 "marker", r->marker ? r->marker : "", "check_cmd", r->check_cmd,
+			 "network", r->network, "workdir", r->workdir, "kept", r->kept,
+			 "teardown", r->kept ? "kept" : r->teardown_ok ? "done" : "failed",
+			 "error", r->error, "vms", vms, "verdict", r->pass ? "pass" : "fail");
+fail:
+	json_decref(vms);
+	return root;
+}
+
+static void
+print_secs(FILE *f, double s)
+{
+	if (s < 0)
+		fprintf(f, "%9s", "-");
+	else
+		fprintf(f, "%8.1fs", s);
+}
+
+void
+report_print(const struct report *r, FILE *f)
+{
+	char started[32], ptime[32];
+
+	iso_time(r->started_ns, started, sizeof(started));
+	iso_time(r->point_time_ns, ptime, sizeof(ptime));
+	fprintf(f, "drill %s  group %s  point %" PRIu64 " (%s, RPO %.1f s at drill start)\n",
+		r->id, r->group, r->point, ptime, r->rpo_s);
+	fprintf(f, "started %s  accel %s  network %s (isolated)  marker '%s'\n", started,
+		r->kvm ? "kvm" : "tcg", r->network[0] ? r->network : "-",
+		r->marker ? r->marker : "");
+	if (r->check_cmd)
+		fprintf(f, "check command: %s\n", r->check_cmd);
+	fprintf(f, "%-24s %-40s %9s %9s  %s\n", "VM", "DOMAIN", "STARTED", "RTO", "RESULT");
+	for (size_t i = 0; i < r->nvms; i++) {
+		const struct report_vm *v = &r->vms[i];
+
+		fprintf(f, "%-24s %-40s ", v->name ? v->name : "?", v->domain ? v->domain : "-");
+		print_secs(f, v->started_s);
+		fputc(' ', f);
+		print_secs(f, v->verified_s);
+		fprintf(f, "  %s%s%s\n", v->pass ? "pass" : "FAIL", v->error ? ": " : "",
+			v->error ? v->error : "");
+		if (v->check_ran) {
+			fprintf(f, "    check rc %d, output:\n", v->check_rc);
+			for (const char *p = v->check_output ? v->check_output : ""; *p;) {
+				const char *nl = strchr(p, '\n');
+				int n = nl ? (int)(nl - p) : (int)strlen(p);
+
+				fprintf(f, "      %.*s\n", n, p);
+				p += n + (nl ? 1 : 0);
+			}
+		}
+		if (v->console_log)
+			fprintf(f, "    console log: %s\n", v->console_log);
+	}
+	if (r->error)
+		fprintf(f, "error: %s\n", r->error);
+	fprintf(f, "teardown: %s; duration %.1f s\n",
+		r->kept ? "skipped (--keep)" : r->teardown_ok ? "done" : "FAILED", r->duration_s);
+	fprintf(f, "verdict: %s\n", r->pass ? "PASS" : "FAIL");
+}
+
+int
+report_save(const struct report *r, const char *path)
+{
+	json_t *j = report_json(r);
+	char *txt = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+	int ret = -1;
+
+	if (!txt) {
+		log_error("drill %s: cannot encode the report", r->id);
+		goto out;
+	}
+	ret = file_write_atomic(path, txt, strlen(txt), 0644);
+out:
+	free(txt);
+	json_decref(j);
+	return ret;
+}
+
+static int
+json_file(const struct dirent *de)
+{
+	size_t n = strlen(de->d_name);
+
+	return de->d_name[0] != '.' && n > 5 && !strcmp(de->d_name + n - 5, ".json");
+}
+
+static double
+num(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_number(v) ? json_number_value(v) : -1;
+}
+
+int
+report_list(const char *dir, bool json, FILE *f)
+{
+	struct dirent **ents = NULL;
+	json_t *arr = json ? json_array() : NULL;
+	int n, ret = -1;
+
+	n = scandir(dir, &ents, json_file, alphasort);
+	if (n < 0) {
+		if (errno != ENOENT) {
+			log_error("drill reports %s: %m", dir);
+			return -1;
+		}
+		n = 0;
+	}
+	if (!json)
+		fprintf(f, "%-28s %-6s %-8s %9s %9s  %s\n", "DRILL", "POINT", "VERDICT", "RPO",
+			"RTO(max)", "VMS");
+	for (int i = 0; i < n; i++) {
+		char *path = NULL;
+		void *data = NULL;
+		size_t len = 0;
+		json_t *r = NULL, *vms;
+		double rto = -1;
+
+		if (asprintf(&path, "%s/%s", dir, ents[i]->d_name) < 0) {
+			log_error("drill reports %s: out of memory", dir);
+			goto out;
+		}
+		if (file_read_all(path, REPORT_FILE_MAX, &data, &len) == 0)
+			r = json_loadb(data, len, 0, NULL);
+		if (!json_is_object(r)) {
+			log_warn("drill report %s is not readable JSON, skipped", path);
+		} else if (json) {
+			json_array_append(arr, r);
+		} else {
+			vms = json_object_get(r, "vms");
+			for (size_t k = 0; k < json_array_size(vms); k++) {
+				double s = num(json_array_get(vms, k), "rto_s");
+				rto = s > rto ? s : rto;
+			}
+			fprintf(f, "%-28s %-6.0f %-8s ", json_string_value(json_object_get(r, "drill"))
+				? json_string_value(json_object_get(r, "drill")) : "?",
+				num(r, "point"),
+				json_string_value(json_object_get(r, "verdict"))
+				? json_string_value(json_object_get(r, "verdict")) : "?");
+			print_secs(f, num(r, "rpo_s"));
+			fputc(' ', f);
+			print_secs(f, rto);
+			fprintf(f, "  %zu\n", json_array_size(vms));
+		}
+		json_decref(r);
+		free(data);
+		free(path);
+	}
+	if (json) {
+		char *txt = json_dumps(arr, JSON_INDENT(2));
+		if (!txt)
+			goto out;
+		fprintf(f, "%s\n", txt);
+		free(txt);
+	}
+	ret = 0;
+out:
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	json_decref(arr);
+	return ret;
+}

@@ -1,0 +1,60 @@
+/* Drill report: what was booted from which point, RPO at drill time, RTO
+ * measured, checks; as JSON (saved atomically) and as text. */
+#ifndef NESTOR_FAILOVER_REPORT_H
+#define NESTOR_FAILOVER_REPORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+/* Plain data; strings marked "owned" are freed by report_clear. */
+struct report_vm {
+	char *name;          /* owned: source VM name */
+	char *domain;        /* owned: drill domain name */
+	double started_s;    /* command start -> domain running; < 0: not started */
+	double verified_s;   /* command start -> marker seen (RTO); < 0: not verified */
+	bool marker_seen;
+	bool check_ran;
+	int check_rc;
+	char *check_output;  /* owned, may be NULL */
+	char *console_log;   /* owned: path (kept after teardown) */
+	char *console_tail;  /* owned: last console bytes when the VM failed */
+	char *error;         /* owned: first failure, NULL if none */
+	bool pass;
+};
+
+struct report {
+	char id[32];
+	char group[65];
+	uint64_t point;
+	uint64_t point_time_ns;
+	uint64_t started_ns;     /* wall clock at command start */
+	double rpo_s;            /* started - point time */
+	double duration_s;
+	const char *uri;         /* borrowed */
+	const char *marker;      /* borrowed */
+	const char *check_cmd;   /* borrowed, may be NULL */
+	char network[64];
+	char workdir[4096];
+	bool kvm;
+	bool kept;               /* --keep: nothing torn down */
+	bool teardown_ok;
+	char *error;             /* owned: drill-level failure (before any VM) */
+	struct report_vm *vms;   /* owned array */
+	size_t nvms;
+	bool pass;
+};
+
+/* Free the owned members and zero r. */
+void report_clear(struct report *r);
+/* New JSON object (caller decrefs) or NULL. */
+json_t *report_json(const struct report *r);
+void report_print(const struct report *r, FILE *f);
+/* Write the JSON durably (tmp + fsync + rename). 0 / -1 (logged). */
+int report_save(const struct report *r, const char *path);
+/* Print a table of the saved reports in dir (drill-id order). 0 / -1. */
+int report_list(const char *dir, bool json, FILE *f);
+
+#endif

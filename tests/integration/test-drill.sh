@@ -1,0 +1,140 @@
+#!/bin/bash
+# DR drill end to end: a source VM (boot disk = qcow2 overlay of the test guest,
+# raw data disk, one NIC) writes a pattern, is replicated (point 1), writes
+# another pattern, is replicated again (point 2); `nestor drill` boots the
+# latest and point 1 under a private libvirtd on overlays, in an isolated
+# network, and the drilled guest sees exactly the data of its point. A drill
+# with a wrong marker fails and still tears down. After every drill no domain,
+# network or overlay is left and the point files are bit-identical.
+. "$(dirname "$0")/lib.sh"
+LIB=$ROOT/tests/lib
+# shellcheck source=../lib/vm.sh
+. "$LIB/vm.sh"
+
+export VM_DIR=$T/vm
+drill_cleanup() {
+	[ -n "${VM_URI:-}" ] && "$LIB/libvirtd.sh" stop "$T/lv" >/dev/null 2>&1
+	cleanup
+}
+trap drill_cleanup EXIT
+
+G=web
+MAC=52:54:00:4e:53:01
+IMG=$("$LIB/vm-image.sh") || die "no test guest image"
+VM_URI=$("$LIB/libvirtd.sh" start "$T/lv") || die "libvirtd did not start"
+# the drill finds the private libvirtd through the environment (drill 1)
+# or --uri (the others)
+export VM_URI LIBVIRT_DEFAULT_URI=$VM_URI
+
+make_pki
+write_receiver_conf
+start_receiver
+
+mkdir -p "$T/src"
+qemu-img create -q -f qcow2 -b "$IMG" -F qcow2 "$T/src/os.qcow2"
+truncate -s 16M "$T/src/data.raw"
+write_agent_conf "$T/agent.conf" agent1 $G os="$T/src/os.qcow2:qcow2" data="$T/src/data.raw:raw"
+sed -i "/^\[group $G\]/a domain_xml = $T/src/web1.xml" "$T/agent.conf"
+
+# boot_source SEED: boot the source VM, fill the data disk with SEED's pattern,
+# print the data disk's md5, stop the VM.
+boot_source() {
+	local out rc
+	vm_define_start web1 "$T/src/os.qcow2" "$T/src/data.raw" >&2 || return 1
+	vm_wait_marker web1 NESTOR-BOOT-OK 120 || return 1
+	# a deterministic pattern per seed: the seed's byte repeated, then random
+	out=$(vm_run web1 "dd if=/dev/urandom of=/dev/vdb bs=64k count=64 seek=$1 conv=fsync 2>/dev/null && printf '%08d' $1 | dd of=/dev/vdb conv=fsync 2>/dev/null && sync && md5sum /dev/vdb" 120)
+	rc=$?
+	vm_destroy web1 >&2
+	[ $rc -eq 0 ] || return 1
+	echo "$out" | awk '/\/dev\/vdb/ { print $1 }'
+}
+
+MD5_1=$(boot_source 1) || die "source VM run 1 failed"
+# The captured definition: the harness's XML plus a NIC on a network the
+# receiver side does not have; the drill must move it to its isolated net.
+sed "s|</devices>|<interface type='network'><mac address='$MAC'/><source network='default'/><model type='virtio'/></interface></devices>|" \
+	"$VM_DIR/web1.xml" >"$T/src/web1.xml"
+grep -q "$MAC" "$T/src/web1.xml" || die "source domain XML not written"
+out=$(agent_once "$T/agent.conf") || { tail -20 "$T/agent.log"; die "replication 1 failed"; }
+check "point 1 committed" [ "$(echo "$out" | jq .point)" = 1 ]
+MD5_2=$(boot_source 2) || die "source VM run 2 failed"
+check "the two patterns differ" [ -n "$MD5_1" -a "$MD5_1" != "$MD5_2" ]
+out=$(agent_once "$T/agent.conf") || { tail -20 "$T/agent.log"; die "replication 2 failed"; }
+check "point 2 committed, incremental" [ "$(echo "$out" | jq -c '[.point, .incremental]')" = "[2,true]" ]
+echo "md5 point 1: $MD5_1, point 2: $MD5_2"
+
+store_sums() { find "$T/store/$G/disks" "$T/store/$G/meta" "$T/store/$G/catalog.json" -type f -print0 | sort -z | xargs -0 sha256sum; }
+SUMS=$(store_sums)
+
+# after_drill NAME: nothing of the drill is left, the point files are untouched
+after_drill() {
+	local doms nets ovl
+	doms=$(virsh -q -c "$VM_URI" list --all --name | grep -c -- '-drill-')
+	nets=$(virsh -q -c "$VM_URI" net-list --all --name | grep -c '^nestor-drill-')
+	ovl=$(find "$T/store/$G/drills" -name '*.qcow2' -o -name '*.sock' | wc -l)
+	check "$1: no drill domain left" [ "$doms" = 0 ]
+	check "$1: no drill network left" [ "$nets" = 0 ]
+	check "$1: no overlay or socket left" [ "$ovl" = 0 ]
+	check "$1: no drill bridge left" bash -c "! ip -o link show type bridge | grep -q ' ndr'"
+	check "$1: point files bit-identical" [ "$(store_sums)" = "$SUMS" ]
+}
+
+CHECK="md5sum /dev/vdb; cat /sys/class/net/*/address"
+# 1. latest point
+t0=$(date +%s)
+"$NESTOR" drill --config "$T/receiver.conf" $G --json --timeout 120 \
+	--check-cmd "$CHECK" >"$T/drill1.json" 2>"$T/drill1.log"
+rc=$?
+cat "$T/drill1.log"
+jq -c '{drill, point, verdict, rpo_s, accel, teardown, vms: [.vms[] | {vm, domain, started_s, rto_s, result, check}]}' "$T/drill1.json"
+check "drill latest: exit 0" [ $rc = 0 ]
+check "drill latest: verdict pass" [ "$(jq -r .verdict "$T/drill1.json")" = pass ]
+check "drill latest: used point 2" [ "$(jq .point "$T/drill1.json")" = 2 ]
+check "drill latest: guest sees point-2 data" \
+	grep -q "$MD5_2" <<<"$(jq -r '.vms[0].check.output' "$T/drill1.json")"
+check "drill latest: NIC kept its MAC" \
+	grep -q "$MAC" <<<"$(jq -r '.vms[0].check.output' "$T/drill1.json")"
+check "drill latest: RTO measured" jq -e '.vms[0].rto_s > 0 and .vms[0].rto_s >= .vms[0].started_s' "$T/drill1.json"
+check "drill latest: RPO measured" jq -e '.rpo_s > 0' "$T/drill1.json"
+check "drill latest: domain renamed" [ "$(jq -r '.vms[0].domain' "$T/drill1.json")" = "web1-drill-$(jq -r .drill "$T/drill1.json")" ]
+WD=$(jq -r .workdir "$T/drill1.json")
+check "drill latest: booted XML isolated (no source network, no uuid)" \
+	bash -c "grep -qE 'network=.nestor-drill-' '$WD/web1.xml' && ! grep -qE 'network=.default' '$WD/web1.xml' && ! grep -q '<uuid>' '$WD/web1.xml'"
+check "drill latest: report saved" cmp -s <(jq -S . "$T/drill1.json") <(jq -S . "$T/store/$G/drills/$(jq -r .drill "$T/drill1.json").json")
+after_drill "drill latest"
+echo "drill latest took $(($(date +%s) - t0)) s"
+
+# 2. point 1
+"$NESTOR" drill --config "$T/receiver.conf" $G --point 1 --json --uri "$VM_URI" \
+	--check-cmd "md5sum /dev/vdb" >"$T/drill2.json" 2>"$T/drill2.log"
+rc=$?
+check "drill point 1: exit 0" [ $rc = 0 ]
+check "drill point 1: used point 1" [ "$(jq .point "$T/drill2.json")" = 1 ]
+check "drill point 1: guest sees point-1 data" \
+	grep -q "$MD5_1" <<<"$(jq -r '.vms[0].check.output' "$T/drill2.json")"
+after_drill "drill point 1"
+
+# 3. a marker the guest never prints: the drill fails, reports it, tears down
+LIBVIRT_DEFAULT_URI= "$NESTOR" drill --config "$T/receiver.conf" $G --uri "$VM_URI" --marker NO-SUCH-MARKER --timeout 10 \
+	>"$T/drill3.txt" 2>"$T/drill3.log"
+rc=$?
+cat "$T/drill3.txt"
+check "drill wrong marker: exit non-zero" [ $rc != 0 ]
+check "drill wrong marker: text report says FAIL" grep -q '^verdict: FAIL' "$T/drill3.txt"
+check "drill wrong marker: saved report says fail" \
+	bash -c "jq -e '.verdict == \"fail\" and .vms[0].marker_seen == false and .teardown == \"done\"' \$(ls -t '$T/store/$G/drills/'*.json | head -1)"
+after_drill "drill wrong marker"
+
+# 4. bad input: unknown point, usage errors
+"$NESTOR" drill --config "$T/receiver.conf" $G --point 9 >/dev/null 2>"$T/drill4.log"
+check "drill of a missing point fails" [ $? = 1 ]
+"$NESTOR" drill --config "$T/receiver.conf" $G --timeout 0 >/dev/null 2>&1
+check "drill --timeout 0 is a usage error" [ $? = 2 ]
+
+# 5. the history
+"$NESTOR" drill --config "$T/receiver.conf" --list $G | tee "$T/list.txt"
+check "drill --list shows 3 drills" [ "$(grep -c '^20' "$T/list.txt")" = 3 ]
+
+stop_receiver
+finish
