@@ -1,0 +1,66 @@
+#!/bin/bash
+# Live replication of a running libvirt guest through the agent (libvirt
+# source): seed + three incrementals while the guest writes known data
+# between cycles; each point compares identical with the guest's disks (the
+# guest synced and is idle during the cycle), and each incremental sends
+# about what the guest wrote. The guest keeps running throughout.
+. "$(dirname "$0")/lib.sh"
+LIB=$ROOT/tests/lib
+. "$LIB/common.sh"
+. "$LIB/vm.sh"
+
+W=$(mktemp -d /tmp/nestor-lv.XXXXXX)
+export VM_URI VM_DIR=$W/vm
+VM_URI=$("$LIB/libvirtd.sh" start "$W/lv") || die "libvirtd did not start"
+trap '"$LIB/libvirtd.sh" stop "$W/lv" >/dev/null 2>&1; rm -rf "$W"; cleanup' EXIT
+
+make_pki
+write_receiver_conf
+start_receiver
+qemu-img create -q -f qcow2 -b "$("$LIB/vm-image.sh")" -F qcow2 "$W/boot.qcow2"
+qemu-img create -q -f qcow2 "$W/data.qcow2" 64M
+vm_define_start live1 "$W/boot.qcow2" "$W/data.qcow2" || die "cannot start the guest"
+vm_wait_marker live1 NESTOR-BOOT-OK 180 || die "guest did not boot"
+
+cat > "$T/agent.conf" <<EOC
+[agent]
+name = agent1
+receiver = 127.0.0.1:$PORT
+server_name = receiver
+ca = $T/pki/ca.crt
+cert = $T/pki/agent1.crt
+key = $T/pki/agent1.key
+state_dir = $T/agent-state
+
+[group live]
+domains = live1
+libvirt_uri = $VM_URI
+EOC
+
+for cycle in 0 1 2 3; do
+	# 8 x 64 KiB of fresh data at cycle-dependent offsets, then sync.
+	out=$(vm_run live1 "for i in 0 1 2 3 4 5 6 7; do dd if=/dev/urandom of=/dev/vdb bs=64k count=1 seek=\$(( ($cycle * 97 + \$i * 13) % 1000 )) conv=notrunc,fsync 2>/dev/null; done; sync; echo written") \
+		|| die "guest write failed: $out"
+	res=$(agent_once "$T/agent.conf") || { tail -20 "$T/agent.log"; die "cycle $cycle failed"; }
+	echo "cycle $cycle: $res"
+	pt=$(echo "$res" | jq .point)
+	check "cycle $cycle committed point $((cycle + 1))" [ "$pt" = $((cycle + 1)) ]
+	check "cycle $cycle: guest still running" bash -c "virsh -c '$VM_URI' domstate live1 | grep -q running"
+	check "cycle $cycle: data disk identical" \
+		qemu-img compare -U -q -f qcow2 -F qcow2 "$W/data.qcow2" "$(point_file live live1.vdb "$pt")"
+	check "cycle $cycle: boot disk identical" \
+		qemu-img compare -U -q -f qcow2 -F qcow2 "$W/boot.qcow2" "$(point_file live live1.vda "$pt")"
+	if [ $cycle -gt 0 ]; then
+		sent=$(echo "$res" | jq '.bytes_data + .bytes_zero')
+		check "cycle $cycle incremental" [ "$(echo "$res" | jq .incremental)" = true ]
+		check "cycle $cycle sent $sent <= 1.2 x 512 KiB + 64 KiB" [ "$sent" -le $((524288 * 12 / 10 + 65536)) ]
+	fi
+done
+M=$T/store/live/meta/4.bin
+check "point metadata carries the domain XML" jq -e '.vms[0].xml | test("<domain")' "$M"
+check "point metadata maps vdb" jq -e '.vms[0].disks[] | select(.target == "vdb" and .disk == "live1.vdb")' "$M"
+check "no nestor backup job left" bash -c "! virsh -c '$VM_URI' domjobinfo live1 | grep -qi backup"
+check "one checkpoint left (the base)" [ "$(virsh -c "$VM_URI" checkpoint-list live1 --name | grep -c nestor)" = 1 ]
+vm_destroy live1
+stop_receiver
+finish
