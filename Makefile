@@ -112,3 +112,8 @@ clean:
 	rm -rf build
 
 -include $(ALL_OBJS:.o=.d) $(BUILD)/nestor.d $(UNIT_BINS:=.d)
+
+# ---- Debian package: build/nestor_<version>_<arch>.deb ---------------------
+.PHONY: deb
+deb: all
+	@deploy/build-deb.sh $(BUILD)
