@@ -14,6 +14,7 @@
 #include "common/names.h"
 #include "common/parse.h"
 #include "failover/drill.h"
+#include "failover/failover.h"
 #include "replicator/agent.h"
 #include "replicator/config.h"
 #include "replicator/receiver.h"
@@ -33,6 +34,7 @@ static const char usage_main[] =
 	"  points     list the recovery points of a group (receiver side)\n"
 	"  verify     compare a recovery point with its source (agent side)\n"
 	"  drill      boot a recovery point's VMs in an isolated network and verify them\n"
+	"  failover   boot a recovery point's VMs for real; --status, --release\n"
 	"  config     check a configuration file\n"
 	"  version    print the version\n"
 	"\n"
@@ -355,6 +357,7 @@ main(int argc, char **argv)
 		{ "verify", cmd_verify },
 		{ "config", cmd_config },
 		{ "drill", drill_main },
+		{ "failover", failover_main },
 	};
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||

@@ -14,6 +14,7 @@
 /* A domain definition is a few KiB; the agent caps it far below this. */
 #define DOMXML_MAX (4u << 20)
 #define DOMXML_MAX_DISKS 64
+#define DOMXML_MAX_NICS 64
 
 struct domxml {
 	xmlDocPtr doc;
@@ -21,8 +22,13 @@ struct domxml {
 	char *name;
 	size_t ndisks;
 	xmlNodePtr disk[DOMXML_MAX_DISKS];
+	char *type[DOMXML_MAX_DISKS];
 	char *source[DOMXML_MAX_DISKS];
 	char *target[DOMXML_MAX_DISKS];
+	size_t nnics;
+	xmlNodePtr nic[DOMXML_MAX_NICS];
+	char *nic_source[DOMXML_MAX_NICS];
+	char *nic_mac[DOMXML_MAX_NICS];
 };
 
 static bool
@@ -88,57 +94,75 @@ remove_children(xmlNodePtr parent, const char *name)
 	}
 }
 
+/* Every device='disk'/'lun' disk is collected whatever its type: whether it
+ * can be mapped to a replicated disk (by source path or by target dev) is
+ * the caller's decision (failover/pointmeta.c). */
 static int
 collect_disks(struct domxml *d, xmlNodePtr devices)
 {
 	for (xmlNodePtr n = devices ? devices->children : NULL; n; n = n->next) {
-		char *type = NULL, *dev = NULL, *src = NULL;
+		char *dev = NULL, *type = NULL;
 		xmlNodePtr s, t;
-		int bad = 0;
+		size_t k = d->ndisks;
 
 		if (!is_elem(n, "disk"))
 			continue;
 		dev = prop(n, "device");
-		if (dev && strcmp(dev, "disk") != 0) {
+		if (dev && strcmp(dev, "disk") != 0 && strcmp(dev, "lun") != 0) {
 			free(dev);
 			continue; /* cdrom/floppy: emptied in the rewrite */
 		}
 		free(dev);
-		type = prop(n, "type");
-		s = child(n, "source");
-		if (type && !strcmp(type, "file"))
-			src = s ? prop(s, "file") : NULL;
-		else if (type && !strcmp(type, "block"))
-			src = s ? prop(s, "dev") : NULL;
-		else
-			bad = 1;
-		if (bad || !src) {
-			log_error("%s: vm %s: a disk of type '%s' %s; only file and block disks "
-				  "can be mapped to replicated disks", d->ctx, d->name,
-				  type ? type : "?", bad ? "is not supported" : "has no source");
-			free(type);
-			free(src);
-			return -1;
-		}
-		free(type);
-		if (d->ndisks == DOMXML_MAX_DISKS) {
+		if (k == DOMXML_MAX_DISKS) {
 			log_error("%s: vm %s: more than %d disks", d->ctx, d->name,
 				  DOMXML_MAX_DISKS);
-			free(src);
 			return -1;
 		}
+		type = prop(n, "type");
+		s = child(n, "source");
 		t = child(n, "target");
-		d->disk[d->ndisks] = n;
-		d->source[d->ndisks] = src;
-		d->target[d->ndisks] = t ? prop(t, "dev") : NULL;
-		if (!d->target[d->ndisks])
-			d->target[d->ndisks] = strdup("");
-		if (!d->target[d->ndisks]) {
+		d->disk[k] = n;
+		d->type[k] = type ? type : strdup("file");
+		if (type && !strcmp(type, "block"))
+			d->source[k] = s ? prop(s, "dev") : NULL;
+		else if (!type || !strcmp(type, "file"))
+			d->source[k] = s ? prop(s, "file") : NULL;
+		d->target[k] = t ? prop(t, "dev") : NULL;
+		if (!d->target[k])
+			d->target[k] = strdup("");
+		d->ndisks++;
+		if (!d->type[k] || !d->target[k]) {
 			log_error("%s: out of memory", d->ctx);
-			free(src);
 			return -1;
 		}
-		d->ndisks++;
+	}
+	return 0;
+}
+
+static int
+collect_nics(struct domxml *d, xmlNodePtr devices)
+{
+	for (xmlNodePtr n = devices ? devices->children : NULL; n; n = n->next) {
+		xmlNodePtr s, m;
+		size_t k = d->nnics;
+
+		if (!is_elem(n, "interface"))
+			continue;
+		if (k == DOMXML_MAX_NICS) {
+			log_error("%s: vm %s: more than %d interfaces", d->ctx, d->name,
+				  DOMXML_MAX_NICS);
+			return -1;
+		}
+		s = child(n, "source");
+		m = child(n, "mac");
+		d->nic[k] = n;
+		d->nic_source[k] = NULL;
+		if (s && prop_is(n, "type", "network"))
+			d->nic_source[k] = prop(s, "network");
+		else if (s && prop_is(n, "type", "bridge"))
+			d->nic_source[k] = prop(s, "bridge");
+		d->nic_mac[k] = m ? prop(m, "address") : NULL;
+		d->nnics++;
 	}
 	return 0;
 }
@@ -189,7 +213,8 @@ domxml_parse(const char *xml, size_t len, const char *ctx)
 		log_error("%s: out of memory", ctx);
 		goto fail;
 	}
-	if (collect_disks(d, child(root, "devices")) < 0)
+	if (collect_disks(d, child(root, "devices")) < 0 ||
+	    collect_nics(d, child(root, "devices")) < 0)
 		goto fail;
 	return d;
 fail:
@@ -204,8 +229,13 @@ domxml_free(struct domxml *d)
 	if (!d)
 		return;
 	for (size_t i = 0; i < d->ndisks; i++) {
+		free(d->type[i]);
 		free(d->source[i]);
 		free(d->target[i]);
+	}
+	for (size_t i = 0; i < d->nnics; i++) {
+		free(d->nic_source[i]);
+		free(d->nic_mac[i]);
 	}
 	if (d->doc)
 		xmlFreeDoc(d->doc);
@@ -238,6 +268,30 @@ domxml_disk_target(const struct domxml *d, size_t i)
 	return i < d->ndisks ? d->target[i] : NULL;
 }
 
+const char *
+domxml_disk_type(const struct domxml *d, size_t i)
+{
+	return i < d->ndisks ? d->type[i] : NULL;
+}
+
+size_t
+domxml_nnics(const struct domxml *d)
+{
+	return d->nnics;
+}
+
+const char *
+domxml_nic_source(const struct domxml *d, size_t i)
+{
+	return i < d->nnics ? d->nic_source[i] : NULL;
+}
+
+const char *
+domxml_nic_mac(const struct domxml *d, size_t i)
+{
+	return i < d->nnics ? d->nic_mac[i] : NULL;
+}
+
 static int
 set_prop(xmlNodePtr n, const char *name, const char *value)
 {
@@ -259,8 +313,15 @@ rewrite_disk(xmlNodePtr disk, const char *overlay)
 
 	remove_children(disk, "source");
 	remove_children(disk, "backingStore");
+	/* credentials of a network source (rbd, iscsi) mean nothing here */
+	remove_children(disk, "auth");
 	if (set_prop(disk, "type", "file") < 0)
 		return -1;
+	/* a passthrough LUN becomes a plain disk: the replica is an image */
+	if (prop_is(disk, "device", "lun") && set_prop(disk, "device", "disk") < 0)
+		return -1;
+	xmlUnsetProp(disk, (const xmlChar *)"sgio");
+	xmlUnsetProp(disk, (const xmlChar *)"rawio");
 	if (!drv && !(drv = new_child(disk, "driver")))
 		return -1;
 	if (set_prop(drv, "name", "qemu") < 0 || set_prop(drv, "type", "qcow2") < 0)
@@ -316,6 +377,52 @@ add_console(xmlNodePtr devices, const struct domxml_drill *o)
 	return 0;
 }
 
+/* TCG: no <cpu> (its default model boots anything x86_64). KVM: the
+ * source host's exact CPU may not exist here, so host-model, or a named
+ * baseline model when host-model cannot start; topology and NUMA stay. */
+static int
+rewrite_cpu(xmlNodePtr root, const struct domxml_drill *o)
+{
+	xmlNodePtr cpu = child(root, "cpu"), m;
+
+	if (!o->kvm) {
+		remove_children(root, "cpu");
+		return 0;
+	}
+	if (!cpu && !(cpu = new_child(root, "cpu")))
+		return -1;
+	remove_children(cpu, "model");
+	remove_children(cpu, "vendor");
+	remove_children(cpu, "feature");
+	remove_children(cpu, "cache");
+	xmlUnsetProp(cpu, (const xmlChar *)"match");
+	xmlUnsetProp(cpu, (const xmlChar *)"migratable");
+	if (set_prop(cpu, "check", "none") < 0)
+		return -1;
+	if (!o->cpu_model)
+		return set_prop(cpu, "mode", "host-model");
+	if (set_prop(cpu, "mode", "custom") < 0 || set_prop(cpu, "match", "exact") < 0)
+		return -1;
+	if (!(m = new_child(cpu, "model")) || set_prop(m, "fallback", "allow") < 0)
+		return -1;
+	xmlNodeSetContent(m, (const xmlChar *)o->cpu_model);
+	return 0;
+}
+
+/* virtio-serial channel of the QEMU guest agent (virDomainQemuAgentCommand) */
+static int
+add_agent_channel(xmlNodePtr devices)
+{
+	xmlNodePtr ch, tgt;
+
+	if (!(ch = new_child(devices, "channel")) || set_prop(ch, "type", "unix") < 0)
+		return -1;
+	if (!(tgt = new_child(ch, "target")) || set_prop(tgt, "type", "virtio") < 0 ||
+	    set_prop(tgt, "name", "org.qemu.guest_agent.0") < 0)
+		return -1;
+	return 0;
+}
+
 char *
 domxml_drill_xml(struct domxml *d, const struct domxml_drill *o)
 {
@@ -327,14 +434,14 @@ domxml_drill_xml(struct domxml *d, const struct domxml_drill *o)
 	if (set_prop(root, "type", o->kvm ? "kvm" : "qemu") < 0)
 		goto oom;
 	xmlNodeSetContent(child(root, "name"), (const xmlChar *)o->name);
-	/* A fresh UUID: the source VM (or another drill) may exist on this host. */
-	remove_children(root, "uuid");
+	/* A drill gets a fresh UUID: the source VM (or another drill) may exist
+	 * on this host. A failover keeps it (the guest sees the same SMBIOS). */
+	if (!o->keep_uuid)
+		remove_children(root, "uuid");
 	/* No stale SELinux/AppArmor labels from the source host. */
 	remove_children(root, "seclabel");
-	/* TCG cannot pass through the host CPU; its default model boots anything
-	 * x86_64. Under KVM the source's CPU definition is kept. */
-	if (!o->kvm)
-		remove_children(root, "cpu");
+	if (rewrite_cpu(root, o) < 0)
+		goto oom;
 	feat = child(root, "features");
 	if (!feat && !(feat = new_child(root, "features")))
 		goto oom;
@@ -345,9 +452,25 @@ domxml_drill_xml(struct domxml *d, const struct domxml_drill *o)
 	devices = child(root, "devices");
 	if (!devices && !(devices = new_child(root, "devices")))
 		goto oom;
-	for (size_t i = 0; i < d->ndisks; i++)
-		if (rewrite_disk(d->disk[i], o->overlays[i]) < 0)
+	for (size_t i = 0; i < d->ndisks; i++) {
+		if (o->overlays[i]) {
+			if (rewrite_disk(d->disk[i], o->overlays[i]) < 0)
+				goto oom;
+		} else {
+			/* not replicated (read-only disk of a live guest): nothing
+			 * of the source host to point at */
+			log_warn("%s: vm %s: disk %s was not replicated and is left out",
+				 d->ctx, d->name, d->target[i]);
+			remove_node(d->disk[i]);
+		}
+		d->disk[i] = NULL;
+	}
+	for (size_t i = 0; i < d->nnics; i++) {
+		const char *net = o->networks && o->networks[i] ? o->networks[i] : o->network;
+
+		if (rewrite_interface(d->nic[i], net) < 0)
 			goto oom;
+	}
 	for (n = devices->children; n; n = next) {
 		next = n->next;
 		if (n->type != XML_ELEMENT_NODE)
@@ -357,18 +480,17 @@ domxml_drill_xml(struct domxml *d, const struct domxml_drill *o)
 		if (is_elem(n, "emulator") || is_elem(n, "serial") || is_elem(n, "console") ||
 		    is_elem(n, "channel") || is_elem(n, "graphics") || is_elem(n, "hostdev")) {
 			if (is_elem(n, "hostdev"))
-				log_warn("%s: vm %s: host device passthrough dropped for the drill",
-					 d->ctx, d->name);
+				log_warn("%s: vm %s: host device passthrough dropped", d->ctx,
+					 d->name);
 			remove_node(n);
 		} else if (is_elem(n, "disk") && is_removable(n) && child(n, "source")) {
 			/* install media of the source host: an empty drive here */
 			remove_children(n, "source");
-		} else if (is_elem(n, "interface")) {
-			if (rewrite_interface(n, o->network) < 0)
-				goto oom;
 		}
 	}
 	if (add_console(devices, o) < 0)
+		goto oom;
+	if (o->guest_agent && add_agent_channel(devices) < 0)
 		goto oom;
 	xmlDocDumpFormatMemory(d->doc, &buf, &len, 1);
 	if (!buf || len <= 0)

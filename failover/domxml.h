@@ -16,23 +16,38 @@ void domxml_free(struct domxml *d);
 
 /* The source VM's <name>; owned by d. */
 const char *domxml_name(const struct domxml *d);
-/* Disks (device='disk', type file or block) in document order: their source
- * path and target dev ("" if none); strings owned by d. */
+/* Disks (device='disk' or 'lun', any type) in document order: their type
+ * ("file" if absent), source path (file and block disks; NULL for network,
+ * volume or a missing source) and target dev ("" if none). Strings owned
+ * by d. */
 size_t domxml_ndisks(const struct domxml *d);
+const char *domxml_disk_type(const struct domxml *d, size_t i);
 const char *domxml_disk_source(const struct domxml *d, size_t i);
 const char *domxml_disk_target(const struct domxml *d, size_t i);
+/* Interfaces in document order: the network (type='network') or bridge
+ * (type='bridge') they attach to on the source, NULL for other types; MAC
+ * or NULL. Strings owned by d. */
+size_t domxml_nnics(const struct domxml *d);
+const char *domxml_nic_source(const struct domxml *d, size_t i);
+const char *domxml_nic_mac(const struct domxml *d, size_t i);
 
 struct domxml_drill {
 	const char *name;          /* new domain name */
-	const char *const *overlays; /* per disk (domxml_ndisks): qcow2 to boot */
-	const char *network;       /* every <interface> joins this network */
+	const char *const *overlays; /* per disk (domxml_ndisks): qcow2 to boot;
+				      * NULL entry: the disk is left out */
+	const char *network;       /* every <interface> joins this network ... */
+	const char *const *networks; /* ... unless this per-NIC entry is set */
 	const char *console_sock;  /* serial 0: unix socket (bind) ... */
 	const char *console_log;   /* ... logged to this file */
 	bool kvm;                  /* type='kvm' (else 'qemu' = TCG, no <cpu>) */
+	const char *cpu_model;     /* KVM: NULL = host-model, else this model */
+	bool keep_uuid;            /* failover: the source's <uuid> stays */
+	bool guest_agent;          /* add the qemu-guest-agent channel */
 };
 
-/* Rewrite d (in place) for a drill and return the new XML (malloc'd, caller
- * frees), or NULL (logged). Call once per parsed document. */
+/* Rewrite d (in place) for a drill or failover and return the new XML
+ * (malloc'd, caller frees), or NULL (logged). Call once per parsed
+ * document. */
 char *domxml_drill_xml(struct domxml *d, const struct domxml_drill *o);
 
 #endif

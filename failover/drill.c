@@ -27,18 +27,18 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/parse.h"
+#include "failover/checks.h"
 #include "failover/console.h"
 #include "failover/domxml.h"
 #include "failover/drill.h"
+#include "replicator/marker.h"
+#include "failover/pointmeta.h"
 #include "replicator/config.h"
 #include "replicator/store.h"
 
 extern char **environ;
 
 #define DEFAULT_RECEIVER_CONF "/etc/nestor/receiver.conf"
-#define DEFAULT_URI "qemu:///system"
-#define DEFAULT_MARKER "NESTOR-BOOT-OK"
-#define DEFAULT_TIMEOUT_S 120
 #define KVM_PROBE_S 20
 #define DRILL_MAX_VMS 64
 #define META_MAX_DISKS 256
@@ -49,11 +49,15 @@ struct dvm {
 	size_t xml_len;
 	char *name;
 	char *domain_name;
-	char *overlays[64];
+	char *overlays[64];       /* per domxml disk; NULL = left out */
 	size_t noverlays;
+	char *nic_src[64];        /* per NIC: source network/bridge or NULL */
+	char *nets[64];           /* per NIC: network it joins here */
+	size_t nnics;
 	char *sock;
 	char *log;
 	virDomainPtr dom;
+	bool defined;             /* failover: persistent domain */
 };
 
 struct drill {
@@ -66,15 +70,19 @@ struct drill {
 	struct dvm *vms;
 	size_t nvms;
 	bool kvm;
+	bool failover;
 	virConnectPtr conn;
 	virNetworkPtr net;
+	bool net_created;         /* failover: we defined the isolated network */
+	bool net_needed;          /* some NIC joins the isolated network */
+	size_t order[DRILL_MAX_VMS];
 	struct timespec t0;
 };
 
 static volatile sig_atomic_t drill_stop;
 
-static void
-on_signal(int sig)
+void
+drill_on_signal(int sig)
 {
 	(void)sig;
 	drill_stop = 1;
@@ -139,26 +147,6 @@ vm_fail(struct report_vm *v, const char *why)
 	v->pass = false;
 	if (!v->error)
 		v->error = strdup(why);
-}
-
-/* Compare paths as the agent wrote them and as the XML has them, ignoring
- * "//" and "/./" differences; no filesystem access (the source host's
- * paths do not exist here). */
-static bool
-same_path(const char *a, const char *b)
-{
-	for (;;) {
-		while (a[0] == '/' && (a[1] == '/' || (a[1] == '.' && a[2] == '/')))
-			a += a[1] == '/' ? 1 : 2;
-		while (b[0] == '/' && (b[1] == '/' || (b[1] == '.' && b[2] == '/')))
-			b += b[1] == '/' ? 1 : 2;
-		if (*a != *b)
-			return false;
-		if (!*a)
-			return true;
-		a++;
-		b++;
-	}
 }
 
 /* qemu-img create -f qcow2 -b TOP -F qcow2 OVERLAY: the point's files are
@@ -284,21 +272,6 @@ out:
 	return ret;
 }
 
-/* Replicated disk whose source path is path: its name, or NULL. */
-static const char *
-disk_for_path(const struct drill *d, const char *path)
-{
-	for (size_t i = 0; i < json_array_size(d->disks); i++) {
-		json_t *e = json_array_get(d->disks, i);
-		const char *p = json_string_value(json_object_get(e, "path"));
-		const char *n = json_string_value(json_object_get(e, "name"));
-
-		if (p && n && name_valid(n, strlen(n)) && same_path(p, path))
-			return n;
-	}
-	return NULL;
-}
-
 static char *
 ctx_of(const struct drill *d, size_t i)
 {
@@ -314,6 +287,7 @@ prepare_vm(struct drill *d, size_t i)
 	struct report_vm *rv = &d->r->vms[i];
 	struct domxml *x = NULL;
 	char *ctx = ctx_of(d, i), *top = NULL;
+	const char *names[64] = { 0 };
 	int ret = -1;
 
 	if (!ctx || !(x = domxml_parse(v->xml, v->xml_len, ctx)))
@@ -324,13 +298,31 @@ prepare_vm(struct drill *d, size_t i)
 			goto out;
 		}
 	}
-	if (!(v->name = strdup(domxml_name(x))) ||
-	    !(v->domain_name = fmt("%s-drill-%s", v->name, d->r->id)) ||
+	if (!(v->name = strdup(domxml_name(x))))
+		goto out;
+	if (!d->failover) {
+		v->domain_name = fmt("%s-drill-%s", v->name, d->r->id);
+	} else {
+		/* the VM keeps its name unless this host already has a domain
+		 * of that name (e.g. the source itself in a lab) */
+		virDomainPtr other = virDomainLookupByName(d->conn, v->name);
+
+		if (other) {
+			virDomainFree(other);
+			v->domain_name = fmt("%s-failover-%s", v->name, d->r->id);
+			log_warn("%s: a domain %s exists already: the failed-over VM is %s",
+				 ctx, v->name, v->domain_name);
+		} else {
+			v->domain_name = strdup(v->name);
+		}
+	}
+	if (!v->domain_name ||
 	    !(v->log = fmt("%s/%s.console.log", d->r->workdir, v->name)) ||
 	    !(rv->name = strdup(v->name)) || !(rv->domain = strdup(v->domain_name)) ||
 	    !(rv->console_log = strdup(v->log)))
 		goto out;
 	rv->started_s = rv->verified_s = -1;
+	rv->tcp_ok = rv->agent_ok = rv->script_rc = -1;
 	rv->pass = true;
 	v->sock = fmt("%s/%s.sock", d->r->workdir, v->name);
 	if (!v->sock)
@@ -348,15 +340,26 @@ prepare_vm(struct drill *d, size_t i)
 		if (!(v->sock = fmt("%s/%s.sock", tmpl, v->name)))
 			goto out;
 	}
-	for (size_t k = 0; k < domxml_ndisks(x); k++) {
-		const char *src = domxml_disk_source(x, k);
-		const char *disk = disk_for_path(d, src);
+	if (domxml_ndisks(x) > sizeof(v->overlays) / sizeof(v->overlays[0]) ||
+	    domxml_nnics(x) > sizeof(v->nets) / sizeof(v->nets[0])) {
+		log_error("%s: vm %s: too many disks or interfaces", ctx, v->name);
+		goto out;
+	}
+	if (pointmeta_map_disks(d->meta, i, x, names, ctx) < 0)
+		goto out;
+	for (size_t k = 0; k < domxml_nnics(x); k++) {
+		const char *src = domxml_nic_source(x, k);
 
-		if (!disk) {
-			log_error("%s: vm %s: disk %s (%s) is not one of the group's replicated "
-				  "disks", ctx, v->name, domxml_disk_target(x, k), src);
+		v->nnics = k + 1;
+		if (src && !(v->nic_src[k] = strdup(src)))
 			goto out;
-		}
+	}
+	for (size_t k = 0; k < domxml_ndisks(x); k++) {
+		const char *disk = names[k];
+
+		v->noverlays = k + 1;
+		if (!disk)
+			continue;
 		free(top);
 		top = store_point_disk_path(d->st, d->o->group, d->r->point, disk);
 		if (!top)
@@ -364,7 +367,6 @@ prepare_vm(struct drill *d, size_t i)
 		v->overlays[k] = fmt("%s/%s.%s.qcow2", d->r->workdir, v->name, disk);
 		if (!v->overlays[k])
 			goto out;
-		v->noverlays = k + 1;
 		if (make_overlay(top, v->overlays[k]) < 0)
 			goto out;
 		log_info("%s: vm %s: %s boots %s over point disk %s", ctx, v->name,
@@ -381,15 +383,17 @@ out:
 }
 
 static char *
-vm_xml(struct drill *d, size_t i)
+vm_xml(struct drill *d, size_t i, bool baseline)
 {
 	struct dvm *v = &d->vms[i];
 	char *ctx = ctx_of(d, i), *xml = NULL, *path = NULL;
 	struct domxml *x = ctx ? domxml_parse(v->xml, v->xml_len, ctx) : NULL;
 	struct domxml_drill o = {
 		.name = v->domain_name, .overlays = (const char *const *)v->overlays,
-		.network = d->r->network, .console_sock = v->sock, .console_log = v->log,
-		.kvm = d->kvm,
+		.network = d->r->network, .networks = (const char *const *)v->nets,
+		.console_sock = v->sock, .console_log = v->log, .kvm = d->kvm,
+		.keep_uuid = d->failover, .guest_agent = d->o->guest_agent,
+		.cpu_model = baseline ? d->o->cpu_baseline : NULL,
 	};
 
 	if (x)
@@ -403,6 +407,44 @@ vm_xml(struct drill *d, size_t i)
 	return xml;
 }
 
+/* Network of each NIC. A drill: always the isolated network. A failover:
+ * --network-map SRC=DST first, else the source's network if this host has
+ * one of that name, else the failover's isolated network. */
+static int
+map_networks(struct drill *d)
+{
+	for (size_t i = 0; i < d->nvms; i++) {
+		struct dvm *v = &d->vms[i];
+
+		for (size_t k = 0; k < v->nnics; k++) {
+			const char *src = v->nic_src[k], *dst = NULL;
+			virNetworkPtr n;
+
+			if (d->failover && src)
+				dst = drill_network_map_lookup(d->o->network_map, src);
+			if (d->failover && src && !dst &&
+			    (n = virNetworkLookupByName(d->conn, src)) != NULL) {
+				virNetworkFree(n);
+				dst = src;
+			}
+			if (!dst) {
+				d->net_needed = true;
+				continue;
+			}
+			if (!(v->nets[k] = strdup(dst))) {
+				log_error("out of memory");
+				return -1;
+			}
+		}
+		for (size_t k = 0; k < v->nnics; k++)
+			log_info("%s %s: vm %s: interface %zu (source %s) joins network %s",
+				 d->failover ? "failover" : "drill", d->r->id, v->name, k,
+				 v->nic_src[k] ? v->nic_src[k] : "-",
+				 v->nets[k] ? v->nets[k] : d->r->network);
+	}
+	return 0;
+}
+
 static int
 create_network(struct drill *d)
 {
@@ -412,21 +454,63 @@ create_network(struct drill *d)
 
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = (uint32_t)getpid() ^ (uint32_t)wall_ns();
-	snprintf(d->r->network, sizeof(d->r->network), "nestor-drill-%s", d->r->id);
+	if (d->failover) {
+		/* one per group, persistent: the failed-over VMs outlive us */
+		snprintf(d->r->network, sizeof(d->r->network), "nestor-failover-%s",
+			 d->o->group);
+		d->net = virNetworkLookupByName(d->conn, d->r->network);
+		if (d->net) {
+			if (!virNetworkIsActive(d->net) && virNetworkCreate(d->net) < 0) {
+				log_error("failover %s: cannot start network %s: %s", d->r->id,
+					  d->r->network, virt_msg());
+				goto out;
+			}
+			log_info("failover %s: isolated network %s exists, reused", d->r->id,
+				 d->r->network);
+			ret = 0;
+			goto out;
+		}
+	} else {
+		snprintf(d->r->network, sizeof(d->r->network), "nestor-drill-%s", d->r->id);
+	}
 	/* no <forward> and no <ip>: a bridge nothing else is attached to, no
 	 * DHCP, no route out; IFNAMSIZ allows 15 characters */
-	xml = fmt("<network><name>%s</name><bridge name='ndr%08x' stp='off'/></network>",
-		  d->r->network, rnd);
+	if (d->o->tcp_port || d->o->script) {
+		/* the checks reach the guests from this host: the host gets an
+		 * address on the bridge and hands out DHCP leases (dnsmasq); still
+		 * no <forward>, so nothing routes out of the network */
+		unsigned net = 64 + (rnd >> 8) % 128, sub = rnd & 0xff;
+
+		xml = fmt("<network><name>%s</name><bridge name='%s%08x' stp='off'/>"
+			  "<ip address='10.%u.%u.1' netmask='255.255.255.0'><dhcp>"
+			  "<range start='10.%u.%u.10' end='10.%u.%u.250'/></dhcp></ip></network>",
+			  d->r->network, d->failover ? "nfo" : "ndr", rnd, net, sub, net, sub,
+			  net, sub);
+	} else {
+		xml = fmt("<network><name>%s</name><bridge name='%s%08x' stp='off'/></network>",
+			  d->r->network, d->failover ? "nfo" : "ndr", rnd);
+	}
 	if (!xml)
 		goto out;
-	d->net = virNetworkCreateXML(d->conn, xml);
+	if (d->failover) {
+		d->net = virNetworkDefineXML(d->conn, xml);
+		if (d->net && virNetworkCreate(d->net) < 0) {
+			(void)virNetworkUndefine(d->net);
+			virNetworkFree(d->net);
+			d->net = NULL;
+		}
+		d->net_created = d->net != NULL;
+	} else {
+		d->net = virNetworkCreateXML(d->conn, xml);
+	}
 	if (!d->net) {
-		log_error("drill %s: cannot create the isolated network %s: %s", d->r->id,
-			  d->r->network, virt_msg());
+		log_error("%s %s: cannot create the isolated network %s: %s",
+			  d->failover ? "failover" : "drill", d->r->id, d->r->network,
+			  virt_msg());
 		goto out;
 	}
-	log_info("drill %s: isolated network %s (bridge ndr%08x)", d->r->id, d->r->network,
-		 rnd);
+	log_info("%s %s: isolated network %s (bridge %s%08x)", d->failover ? "failover" : "drill",
+		 d->r->id, d->r->network, d->failover ? "nfo" : "ndr", rnd);
 	ret = 0;
 out:
 	free(xml);
@@ -478,22 +562,59 @@ destroy_dom(struct dvm *v)
 {
 	if (!v->dom)
 		return;
-	/* transient: destroy removes it; libvirt waits for QEMU to exit */
-	if (virDomainDestroy(v->dom) < 0 && dom_running(v->dom))
+	/* libvirt waits for QEMU to exit; a transient domain is gone then */
+	if (virDomainIsActive(v->dom) == 1 && virDomainDestroy(v->dom) < 0 &&
+	    dom_running(v->dom))
 		log_error("cannot destroy domain %s: %s", v->domain_name, virt_msg());
+	if (v->defined && virDomainUndefine(v->dom) < 0)
+		log_error("cannot undefine domain %s: %s", v->domain_name, virt_msg());
+	v->defined = false;
 	virDomainFree(v->dom);
 	v->dom = NULL;
 }
 
+/* A drill boots a transient domain; a failover defines a persistent one
+ * (it must survive libvirtd and host restarts) and starts it. On failure
+ * the libvirt message is copied to err (the undefine would replace it). */
+static virDomainPtr
+start_dom(struct drill *d, struct dvm *v, const char *xml, char *err, size_t errlen)
+{
+	virDomainPtr dom;
+
+	if (!d->failover) {
+		dom = virDomainCreateXML(d->conn, xml, 0);
+		if (!dom)
+			snprintf(err, errlen, "%s", virt_msg());
+		return dom;
+	}
+	dom = virDomainDefineXML(d->conn, xml);
+	if (!dom) {
+		snprintf(err, errlen, "%s", virt_msg());
+		return NULL;
+	}
+	v->defined = true;
+	if (virDomainCreate(dom) < 0) {
+		snprintf(err, errlen, "%s", virt_msg());
+		(void)virDomainUndefine(dom);
+		virDomainFree(dom);
+		v->defined = false;
+		return NULL;
+	}
+	return dom;
+}
+
 /* Start VM i and wait for its marker. Under --accel auto the first VM also
- * proves KVM: no marker within KVM_PROBE_S -> fall back to TCG for all. */
+ * proves KVM: no marker within KVM_PROBE_S -> fall back to TCG for all. A
+ * KVM domain whose host-model CPU cannot start is retried with the named
+ * baseline model (--cpu-baseline). */
 static void
 boot_vm(struct drill *d, size_t i, bool probing)
 {
 	struct dvm *v = &d->vms[i];
 	struct report_vm *rv = &d->r->vms[i];
 	const char *why = NULL;
-	char *xml = vm_xml(d, i);
+	char *xml = vm_xml(d, i, false);
+	char err[512] = "";
 	int r;
 
 	if (!xml) {
@@ -501,21 +622,32 @@ boot_vm(struct drill *d, size_t i, bool probing)
 		return;
 	}
 	unlink(v->sock);
-	v->dom = virDomainCreateXML(d->conn, xml, 0);
+	v->dom = start_dom(d, v, xml, err, sizeof(err));
 	free(xml);
+	if (!v->dom && d->kvm && d->o->cpu_baseline) {
+		log_warn("%s %s: vm %s: host-model CPU did not start (%s); retrying with "
+			 "model %s", d->failover ? "failover" : "drill", d->r->id, v->name,
+			 err, d->o->cpu_baseline);
+		if ((xml = vm_xml(d, i, true)) != NULL)
+			v->dom = start_dom(d, v, xml, err, sizeof(err));
+		free(xml);
+	}
 	if (!v->dom) {
-		log_error("drill %s: vm %s: cannot start domain %s: %s", d->r->id, v->name,
-			  v->domain_name, virt_msg());
-		vm_fail(rv, virt_msg());
+		log_error("%s %s: vm %s: cannot start domain %s: %s",
+			  d->failover ? "failover" : "drill", d->r->id, v->name,
+			  v->domain_name, err);
+		vm_fail(rv, err);
 		return;
 	}
 	rv->started_s = elapsed(d);
-	log_info("drill %s: vm %s: domain %s started (%s) after %.1f s", d->r->id, v->name,
-		 v->domain_name, d->kvm ? "kvm" : "tcg", rv->started_s);
+	log_info("%s %s: vm %s: domain %s started (%s) after %.1f s",
+		 d->failover ? "failover" : "drill", d->r->id, v->name, v->domain_name,
+		 d->kvm ? "kvm" : "tcg", rv->started_s);
 	r = wait_marker(d, i, probing ? KVM_PROBE_S : d->o->timeout_s, &why);
 	if (r == 0 && probing && !drill_stop) {
-		log_warn("drill %s: vm %s: no marker under KVM within %d s: KVM is not usable "
-			 "here, falling back to TCG", d->r->id, v->name, KVM_PROBE_S);
+		log_warn("%s %s: vm %s: no marker under KVM within %d s: KVM is not usable "
+			 "here, falling back to TCG", d->failover ? "failover" : "drill",
+			 d->r->id, v->name, KVM_PROBE_S);
 		destroy_dom(v);
 		d->kvm = false;
 		boot_vm(d, i, false);
@@ -524,18 +656,19 @@ boot_vm(struct drill *d, size_t i, bool probing)
 	if (r == 1) {
 		rv->marker_seen = true;
 		rv->verified_s = elapsed(d);
-		log_info("drill %s: vm %s: boot marker '%s' after %.1f s", d->r->id, v->name,
-			 d->o->marker, rv->verified_s);
+		log_info("%s %s: vm %s: boot marker '%s' after %.1f s",
+			 d->failover ? "failover" : "drill", d->r->id, v->name, d->o->marker,
+			 rv->verified_s);
 		return;
 	}
-	log_error("drill %s: vm %s: %s (%s)", d->r->id, v->name,
-		  why ? why : "cannot read the console log", v->log);
+	log_error("%s %s: vm %s: %s (%s)", d->failover ? "failover" : "drill", d->r->id,
+		  v->name, why ? why : "cannot read the console log", v->log);
 	vm_fail(rv, why ? why : "cannot read the console log");
 	rv->console_tail = console_tail(v->log, 1500);
 }
 
 static void
-check_vm(struct drill *d, size_t i)
+check_cmd(struct drill *d, size_t i)
 {
 	struct dvm *v = &d->vms[i];
 	struct report_vm *rv = &d->r->vms[i];
@@ -546,9 +679,19 @@ check_vm(struct drill *d, size_t i)
 		vm_fail(rv, "check command got no answer");
 		return;
 	}
-	log_info("drill %s: vm %s: check command exited %d", d->r->id, v->name, rv->check_rc);
+	log_info("%s %s: vm %s: check command exited %d", d->failover ? "failover" : "drill",
+		 d->r->id, v->name, rv->check_rc);
 	if (rv->check_rc != 0)
 		vm_fail(rv, "check command failed");
+}
+
+/* The verifications after the boot marker, each recorded in the report. */
+static void
+check_vm(struct drill *d, size_t i)
+{
+	if (d->o->check_cmd)
+		check_cmd(d, i);
+	checks_run(d->vms[i].dom, d->vms[i].name, d->o, &d->r->vms[i]);
 }
 
 static bool
@@ -577,12 +720,16 @@ teardown(struct drill *d)
 			}
 		}
 	}
-	if (d->net) {
-		if (virNetworkDestroy(d->net) < 0) {
+	/* a failover's network is ours only if it created it */
+	if (d->net && (!d->failover || d->net_created)) {
+		if (virNetworkDestroy(d->net) < 0 ||
+		    (d->failover && virNetworkUndefine(d->net) < 0)) {
 			log_error("drill %s: cannot destroy network %s: %s", d->r->id,
 				  d->r->network, virt_msg());
 			ret = -1;
 		}
+	}
+	if (d->net) {
 		virNetworkFree(d->net);
 		d->net = NULL;
 	}
@@ -619,6 +766,12 @@ drill_clear(struct drill *d)
 
 		for (size_t k = 0; k < v->noverlays; k++)
 			free(v->overlays[k]);
+		for (size_t k = 0; k < v->nnics; k++) {
+			free(v->nic_src[k]);
+			free(v->nets[k]);
+		}
+		if (v->dom)
+			virDomainFree(v->dom);
 		free(v->name);
 		free(v->domain_name);
 		free(v->sock);
@@ -648,13 +801,96 @@ make_id(struct report *r)
 	return 0;
 }
 
+/* d->order: the VMs named in --boot-order first, in that order, then the
+ * others in the order of the point's metadata. */
+static int
+boot_order(struct drill *d)
+{
+	bool used[DRILL_MAX_VMS] = { false };
+	size_t n = 0;
+	const char *p = d->o->boot_order;
+
+	while (p && *p) {
+		size_t len = strcspn(p, ",");
+		size_t k;
+
+		for (k = 0; k < d->nvms; k++)
+			if (strlen(d->vms[k].name) == len && !strncmp(d->vms[k].name, p, len))
+				break;
+		if (k == d->nvms) {
+			log_error("--boot-order names '%.*s', which is not a VM of group %s "
+				  "point %" PRIu64, (int)len, p, d->o->group, d->r->point);
+			return -1;
+		}
+		if (!used[k]) {
+			used[k] = true;
+			d->order[n++] = k;
+		}
+		p += len + (p[len] == ',');
+	}
+	for (size_t k = 0; k < d->nvms; k++)
+		if (!used[k])
+			d->order[n++] = k;
+	return 0;
+}
+
+static int
+write_marker(struct drill *d, const char *root)
+{
+	json_t *vms = json_array(), *m;
+	char when[32];
+	time_t t = (time_t)(d->r->started_ns / 1000000000ull);
+	struct tm tm;
+	int ret;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	for (size_t i = 0; vms && i < d->nvms; i++)
+		json_array_append_new(vms, json_pack("{s:s, s:s}", "vm", d->vms[i].name,
+						     "domain", d->vms[i].domain_name));
+	m = json_pack("{s:i, s:s, s:s, s:I, s:I, s:s, s:I, s:s, s:s, s:b, s:b, s:s, s:o}",
+		      "version", 1, "group", d->o->group, "failover", d->r->id,
+		      "point", (json_int_t)d->r->point,
+		      "point_time_ns", (json_int_t)d->r->point_time_ns, "time", when,
+		      "time_ns", (json_int_t)d->r->started_ns, "uri", d->o->uri,
+		      "network", d->r->network, "network_created", d->net_created,
+		      "planned", d->o->planned, "workdir", d->r->workdir, "vms", vms);
+	if (!m) {
+		log_error("failover %s: cannot encode the marker", d->r->id);
+		return -1;
+	}
+	ret = failover_marker_save(root, d->o->group, m);
+	json_decref(m);
+	return ret;
+}
+
+/* --planned: the source was shut down and synced for the last time; a
+ * pending (incomplete) point means that last sync did not finish. */
+static int
+check_planned(struct drill *d)
+{
+	struct proto_progress p;
+
+	if (store_progress(d->st, d->o->group, &p) < 0)
+		return -1;
+	if (p.pending_point != 0) {
+		log_error("failover --planned: group %s has an incomplete point %" PRIu64
+			  " (the final sync did not finish); run the agent once more, or fail "
+			  "over without --planned to boot the newest complete point %" PRIu64,
+			  d->o->group, p.pending_point, p.last_point);
+		return -1;
+	}
+	return 0;
+}
+
 int
 drill_run(struct store *st, const char *store_dir, const struct drill_opts *o,
 	  struct report *r)
 {
-	struct drill d = { .o = o, .st = st, .r = r };
+	struct drill d = { .o = o, .st = st, .r = r, .failover = o->mode == DRILL_MODE_FAILOVER };
+	const char *what = d.failover ? "failover" : "drill";
 	char *root = NULL, *path = NULL;
-	bool prepared = false, teardown_ok = true;
+	bool prepared = false, teardown_ok = true, marked = false, any_started = false;
 	int ret = -1;
 
 	clock_gettime(CLOCK_MONOTONIC, &d.t0);
@@ -663,7 +899,11 @@ drill_run(struct store *st, const char *store_dir, const struct drill_opts *o,
 	r->uri = o->uri;
 	r->marker = o->marker;
 	r->check_cmd = o->check_cmd;
-	r->kept = o->keep;
+	r->kept = o->keep || d.failover;
+	r->failover = d.failover;
+	r->tcp_port = o->tcp_port;
+	r->guest_agent = o->guest_agent;
+	r->script = o->script;
 	snprintf(r->group, sizeof(r->group), "%s", o->group);
 	make_id(r);
 	virSetErrorFunc(NULL, virt_quiet);
@@ -674,54 +914,96 @@ drill_run(struct store *st, const char *store_dir, const struct drill_opts *o,
 	}
 	if (!(d.gdir = fmt("%s/%s", root, o->group)))
 		goto out;
+	if (d.failover && failover_group_is_failed_over(root, o->group)) {
+		log_error("group %s is failed over already (%s/failover.json); run "
+			  "'nestor failover --release %s' once its VMs are shut down",
+			  o->group, d.gdir, o->group);
+		r->error = strdup("group is failed over already");
+		goto fail_early_noreport;
+	}
+	if (d.failover && o->planned && check_planned(&d) < 0) {
+		r->error = strdup("planned failover refused: incomplete point pending");
+		goto fail_early_noreport;
+	}
 	if (pick_point(&d) < 0 || load_meta(&d) < 0)
 		goto fail_early;
 	r->rpo_s = r->started_ns > r->point_time_ns
 		? (double)(r->started_ns - r->point_time_ns) / 1e9 : 0;
-	snprintf(r->workdir, sizeof(r->workdir), "%s/drills/%s", d.gdir, r->id);
+	snprintf(r->workdir, sizeof(r->workdir), "%s/%s/%s", d.gdir,
+		 d.failover ? "failover" : "drills", r->id);
 	if (mkdir_p(r->workdir, 0755) < 0)
 		goto fail_early;
-	log_info("drill %s: group %s point %" PRIu64 " (RPO %.1f s), %zu VM(s), work dir %s",
-		 r->id, o->group, r->point, r->rpo_s, d.nvms, r->workdir);
+	log_info("%s %s: group %s point %" PRIu64 " (RPO %.1f s), %zu VM(s), work dir %s",
+		 what, r->id, o->group, r->point, r->rpo_s, d.nvms, r->workdir);
 
+	d.conn = virConnectOpen(o->uri);
+	if (!d.conn) {
+		log_error("%s %s: cannot connect to libvirt at %s: %s", what, r->id, o->uri,
+			  virt_msg());
+		r->error = strdup("cannot connect to libvirt");
+		goto teardown;
+	}
 	/* every VM is prepared before any boots: a mapping error costs nothing */
 	prepared = true;
 	for (size_t i = 0; i < d.nvms; i++)
 		if (prepare_vm(&d, i) < 0)
 			prepared = false;
-	if (!prepared) {
+	if (!prepared || boot_order(&d) < 0 || map_networks(&d) < 0) {
+		prepared = false;
 		r->error = strdup("preparation failed: see the log");
 		goto teardown;
 	}
-	d.conn = virConnectOpen(o->uri);
-	if (!d.conn) {
-		log_error("drill %s: cannot connect to libvirt at %s: %s", r->id, o->uri,
-			  virt_msg());
-		r->error = strdup("cannot connect to libvirt");
-		goto teardown;
-	}
-	if (create_network(&d) < 0) {
+	if ((!d.failover || d.net_needed) && create_network(&d) < 0) {
 		r->error = strdup("cannot create the isolated network");
 		goto teardown;
 	}
+	if (d.failover) {
+		/* before anything boots: from now on the receiver refuses points */
+		if (write_marker(&d, root) < 0) {
+			r->error = strdup("cannot write the failover marker");
+			goto teardown;
+		}
+		marked = true;
+	}
 	d.kvm = o->accel == DRILL_ACCEL_KVM ||
 		(o->accel == DRILL_ACCEL_AUTO && kvm_device_usable());
-	/* boot order: the order of the VMs in the point */
-	for (size_t i = 0; i < d.nvms && !drill_stop; i++)
-		boot_vm(&d, i, i == 0 && d.kvm && o->accel == DRILL_ACCEL_AUTO);
+	for (size_t n = 0; n < d.nvms && !drill_stop; n++) {
+		size_t i = d.order[n];
+
+		if (n > 0 && o->boot_delay_s > 0) {
+			log_info("%s %s: waiting %u s before booting %s", what, r->id,
+				 o->boot_delay_s, d.vms[i].name);
+			for (unsigned k = 0; k < o->boot_delay_s * 10 && !drill_stop; k++) {
+				struct timespec ts = { 0, 100 * 1000 * 1000 };
+				nanosleep(&ts, NULL);
+			}
+		}
+		boot_vm(&d, i, n == 0 && d.kvm && o->accel == DRILL_ACCEL_AUTO);
+	}
 	r->kvm = d.kvm;
-	if (o->check_cmd)
-		for (size_t i = 0; i < d.nvms && !drill_stop; i++)
-			if (r->vms[i].marker_seen)
-				check_vm(&d, i);
+	for (size_t n = 0; n < d.nvms && !drill_stop; n++)
+		if (r->vms[d.order[n]].marker_seen)
+			check_vm(&d, d.order[n]);
 	if (drill_stop) {
-		log_error("drill %s: interrupted", r->id);
+		log_error("%s %s: interrupted", what, r->id);
 		r->error = strdup("interrupted by a signal");
 	}
 teardown:
-	if (!o->keep) {
+	for (size_t i = 0; i < d.nvms; i++)
+		any_started = any_started || d.vms[i].dom;
+	if (d.failover && !any_started) {
+		/* nothing runs: undo everything, the group stays protected */
+		teardown_ok = teardown(&d) == 0;
+		r->kept = false;
+		if (marked && failover_marker_remove(root, o->group) == 0)
+			log_info("failover %s: no VM started: marker removed, group %s still "
+				 "accepts points", r->id, o->group);
+	} else if (!o->keep && !d.failover) {
 		teardown_ok = teardown(&d) == 0;
 		log_info("drill %s: teardown %s", r->id, teardown_ok ? "done" : "FAILED");
+	} else if (d.failover) {
+		log_info("failover %s: VMs stay up; group %s is failed over (release with "
+			 "'nestor failover --release %s')", r->id, o->group, o->group);
 	} else {
 		log_info("drill %s: --keep: domains, network %s and overlays left in place",
 			 r->id, r->network);
@@ -730,20 +1012,22 @@ teardown:
 	r->pass = prepared && !r->error && teardown_ok && d.nvms > 0;
 	for (size_t i = 0; i < d.nvms; i++) {
 		if (!r->vms[i].marker_seen)
-			vm_fail(&r->vms[i], "not booted: the drill failed before");
+			vm_fail(&r->vms[i], "not booted: the run failed before");
 		if (!r->vms[i].pass)
 			r->pass = false;
 	}
 	r->duration_s = elapsed(&d);
-	if ((path = fmt("%s/drills/%s.json", d.gdir, r->id)) != NULL &&
+	if ((path = fmt("%s/%s/%s.json", d.gdir, d.failover ? "failover" : "drills",
+			r->id)) != NULL &&
 	    report_save(r, path) == 0)
-		log_info("drill %s: report saved as %s", r->id, path);
+		log_info("%s %s: report saved as %s", what, r->id, path);
 	ret = r->pass ? 0 : -1;
 	goto out;
 fail_early:
 	/* nothing was created: no report file, the error is in the log */
 	if (!r->error)
 		r->error = strdup("cannot read the recovery point");
+fail_early_noreport:
 	r->duration_s = elapsed(&d);
 out:
 	drill_clear(&d);
@@ -752,10 +1036,56 @@ out:
 	return ret;
 }
 
+bool
+drill_network_map_valid(const char *map)
+{
+	const char *p = map;
+
+	while (*p) {
+		size_t a = strcspn(p, "=,"), b;
+
+		if (p[a] != '=' || !name_valid(p, a))
+			return false;
+		p += a + 1;
+		b = strcspn(p, ",");
+		if (!name_valid(p, b))
+			return false;
+		p += b;
+		if (*p == ',' && !*++p)
+			return false;
+	}
+	return map[0] != '\0';
+}
+
+const char *
+drill_network_map_lookup(const char *map, const char *src)
+{
+	static char dst[NAME_MAX_LEN + 1];
+	const char *p = map;
+
+	while (p && *p) {
+		size_t a = strcspn(p, "=,"), b;
+
+		if (p[a] != '=')
+			return NULL;
+		b = strcspn(p + a + 1, ",");
+		if (strlen(src) == a && !strncmp(p, src, a) && b <= NAME_MAX_LEN) {
+			memcpy(dst, p + a + 1, b);
+			dst[b] = '\0';
+			return dst;
+		}
+		p += a + 1 + b;
+		p += *p == ',';
+	}
+	return NULL;
+}
+
 static const char usage_drill[] =
 	"usage: nestor drill [--config FILE] GROUP [--point ID|latest] [--keep] [--json]\n"
 	"                    [--uri URI] [--marker TEXT] [--timeout S] [--check-cmd CMD]\n"
-	"                    [--accel auto|tcg|kvm]\n"
+	"                    [--accel auto|tcg|kvm] [--cpu-baseline MODEL]\n"
+	"                    [--boot-order VM,...] [--boot-delay S] [--tcp-port PORT]\n"
+	"                    [--guest-agent] [--script PATH]\n"
 	"       nestor drill [--config FILE] --list GROUP [--json]\n"
 	"\n"
 	"DR drill on the receiver: boot every VM of a recovery point (default: the\n"
@@ -771,20 +1101,100 @@ static const char usage_drill[] =
 	"  -p, --point ID      point to drill, or 'latest' (default)\n"
 	"      --keep          leave the domains, network and overlays running\n"
 	"      --json          print the report as JSON instead of text\n"
-	"      --uri URI       libvirt URI (default: $LIBVIRT_DEFAULT_URI, else " DEFAULT_URI ")\n"
-	"      --marker TEXT   console line proving the boot (default " DEFAULT_MARKER ")\n"
-	"      --timeout S     seconds per VM for the marker and for the check (default 120)\n"
-	"      --check-cmd CMD one-line command sent over each VM's serial console after\n"
-	"                      the marker; the guest answers 'NESTOR-DONE <rc>' (nestor\n"
-	"                      test-guest protocol); rc != 0 fails the VM\n"
-	"      --accel MODE    auto (KVM when /dev/kvm boots the first VM within 20 s,\n"
-	"                      else TCG; default), tcg, or kvm\n"
+	DRILL_COMMON_USAGE
 	"      --list          list the saved drill reports of GROUP\n"
 	"  -v, --verbose       debug logging\n"
 	"Exit: 0 every VM verified and teardown done, 1 otherwise, 2 usage error.\n";
 
-enum { OPT_KEEP = 300, OPT_JSON, OPT_URI, OPT_MARKER, OPT_TIMEOUT, OPT_CHECK, OPT_ACCEL,
-       OPT_LIST };
+enum { OPT_KEEP = 300, OPT_JSON, OPT_LIST };
+
+int
+drill_parse_common(int c, const char *arg, const char *cmd, struct drill_opts *o)
+{
+	uint64_t v;
+
+	switch (c) {
+	case DRILL_OPT_URI: o->uri = arg; return 0;
+	case DRILL_OPT_MARKER:
+		if (!*arg || strchr(arg, '\n')) {
+			fprintf(stderr, "nestor %s: --marker must be one non-empty line\n", cmd);
+			return -1;
+		}
+		o->marker = arg;
+		return 0;
+	case DRILL_OPT_TIMEOUT:
+		if (parse_u64(arg, &v) < 0 || v == 0 || v > 86400) {
+			fprintf(stderr, "nestor %s: --timeout needs 1..86400 seconds, not '%s'\n",
+				cmd, arg);
+			return -1;
+		}
+		o->timeout_s = (unsigned)v;
+		return 0;
+	case DRILL_OPT_CHECK:
+		if (!*arg || strchr(arg, '\n') || strchr(arg, '\r')) {
+			fprintf(stderr, "nestor %s: --check-cmd must be one non-empty line\n", cmd);
+			return -1;
+		}
+		o->check_cmd = arg;
+		return 0;
+	case DRILL_OPT_ACCEL:
+		if (!strcmp(arg, "auto")) o->accel = DRILL_ACCEL_AUTO;
+		else if (!strcmp(arg, "tcg")) o->accel = DRILL_ACCEL_TCG;
+		else if (!strcmp(arg, "kvm")) o->accel = DRILL_ACCEL_KVM;
+		else {
+			fprintf(stderr, "nestor %s: --accel is auto, tcg or kvm\n", cmd);
+			return -1;
+		}
+		return 0;
+	case DRILL_OPT_CPU:
+		if (!name_valid(arg, strlen(arg))) {
+			fprintf(stderr, "nestor %s: --cpu-baseline needs a CPU model name\n", cmd);
+			return -1;
+		}
+		o->cpu_baseline = arg;
+		return 0;
+	case DRILL_OPT_ORDER:
+		for (const char *p = arg;; p++) {
+			size_t n = strcspn(p, ",");
+
+			if (!name_valid(p, n)) {
+				fprintf(stderr, "nestor %s: --boot-order is VM,VM,... of plain "
+					"names\n", cmd);
+				return -1;
+			}
+			p += n;
+			if (!*p)
+				break;
+		}
+		o->boot_order = arg;
+		return 0;
+	case DRILL_OPT_DELAY:
+		if (parse_u64(arg, &v) < 0 || v > 3600) {
+			fprintf(stderr, "nestor %s: --boot-delay needs 0..3600 seconds\n", cmd);
+			return -1;
+		}
+		o->boot_delay_s = (unsigned)v;
+		return 0;
+	case DRILL_OPT_TCP:
+		if (parse_u64(arg, &v) < 0 || v == 0 || v > 65535) {
+			fprintf(stderr, "nestor %s: --tcp-port needs 1..65535\n", cmd);
+			return -1;
+		}
+		o->tcp_port = (unsigned)v;
+		return 0;
+	case DRILL_OPT_AGENT: o->guest_agent = true; return 0;
+	case DRILL_OPT_SCRIPT:
+		if (access(arg, X_OK) < 0) {
+			fprintf(stderr, "nestor %s: --script %s is not executable: %s\n", cmd,
+				arg, strerror(errno));
+			return -1;
+		}
+		o->script = arg;
+		return 0;
+	default:
+		return 1;
+	}
+}
 
 int
 drill_main(int argc, char **argv)
@@ -794,24 +1204,20 @@ drill_main(int argc, char **argv)
 		{ "point", required_argument, NULL, 'p' },
 		{ "keep", no_argument, NULL, OPT_KEEP },
 		{ "json", no_argument, NULL, OPT_JSON },
-		{ "uri", required_argument, NULL, OPT_URI },
-		{ "marker", required_argument, NULL, OPT_MARKER },
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-		{ "check-cmd", required_argument, NULL, OPT_CHECK },
-		{ "accel", required_argument, NULL, OPT_ACCEL },
 		{ "list", no_argument, NULL, OPT_LIST },
+		DRILL_COMMON_OPTIONS,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct drill_opts o = { .marker = DEFAULT_MARKER, .timeout_s = DEFAULT_TIMEOUT_S };
+	struct drill_opts o = { .marker = DRILL_DEFAULT_MARKER, .timeout_s = DRILL_DEFAULT_TIMEOUT_S,
+				.cpu_baseline = DRILL_DEFAULT_CPU_BASELINE };
 	const char *path = DEFAULT_RECEIVER_CONF;
 	struct receiver_config *cfg = NULL;
 	struct store *st = NULL;
 	struct report r = { 0 };
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = { .sa_handler = drill_on_signal };
 	bool json = false, verbose = false, list = false;
-	uint64_t v;
 	int c, ret = 1;
 
 	while ((c = getopt_long(argc, argv, "c:p:vh", opts, NULL)) != -1) {
@@ -828,42 +1234,15 @@ drill_main(int argc, char **argv)
 			break;
 		case OPT_KEEP: o.keep = true; break;
 		case OPT_JSON: json = true; break;
-		case OPT_URI: o.uri = optarg; break;
-		case OPT_MARKER:
-			if (!*optarg || strchr(optarg, '\n')) {
-				fprintf(stderr, "nestor drill: --marker must be one non-empty line\n");
-				return 2;
-			}
-			o.marker = optarg;
-			break;
-		case OPT_TIMEOUT:
-			if (parse_u64(optarg, &v) < 0 || v == 0 || v > 86400) {
-				fprintf(stderr, "nestor drill: --timeout needs 1..86400 seconds, "
-					"not '%s'\n", optarg);
-				return 2;
-			}
-			o.timeout_s = (unsigned)v;
-			break;
-		case OPT_CHECK:
-			if (!*optarg || strchr(optarg, '\n') || strchr(optarg, '\r')) {
-				fprintf(stderr, "nestor drill: --check-cmd must be one non-empty line\n");
-				return 2;
-			}
-			o.check_cmd = optarg;
-			break;
-		case OPT_ACCEL:
-			if (!strcmp(optarg, "auto")) o.accel = DRILL_ACCEL_AUTO;
-			else if (!strcmp(optarg, "tcg")) o.accel = DRILL_ACCEL_TCG;
-			else if (!strcmp(optarg, "kvm")) o.accel = DRILL_ACCEL_KVM;
-			else {
-				fprintf(stderr, "nestor drill: --accel is auto, tcg or kvm\n");
-				return 2;
-			}
-			break;
 		case OPT_LIST: list = true; break;
 		case 'v': verbose = true; break;
 		case 'h': fputs(usage_drill, stdout); return 0;
-		default: fputs(usage_drill, stderr); return 2;
+		default:
+			switch (drill_parse_common(c, optarg, "drill", &o)) {
+			case 0: break;
+			case -1: return 2;
+			default: fputs(usage_drill, stderr); return 2;
+			}
 		}
 	}
 	if (optind != argc - 1) {
@@ -874,7 +1253,7 @@ drill_main(int argc, char **argv)
 	if (!o.uri)
 		o.uri = getenv("LIBVIRT_DEFAULT_URI");
 	if (!o.uri || !*o.uri)
-		o.uri = DEFAULT_URI;
+		o.uri = DRILL_DEFAULT_URI;
 	log_set_prefix("drill");
 	if (!name_valid(o.group, strlen(o.group))) {
 		log_error("invalid group name '%s'", o.group);

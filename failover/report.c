@@ -25,6 +25,7 @@ report_clear(struct report *r)
 		free(v->check_output);
 		free(v->console_log);
 		free(v->console_tail);
+		free(v->address);
 		free(v->error);
 	}
 	free(r->vms);
@@ -85,6 +86,16 @@ report_json(const struct report *r)
 		}
 		if (v->console_tail)
 			json_object_set_new(o, "console_tail", json_string(v->console_tail));
+		if (r->tcp_port || r->guest_agent || r->script)
+			json_object_set_new(o, "checks", json_pack(
+				"{s:o, s:o, s:o, s:s?}",
+				"tcp_port", r->tcp_port && v->tcp_ok >= 0
+					? json_boolean(v->tcp_ok) : json_null(),
+				"guest_agent", r->guest_agent && v->agent_ok >= 0
+					? json_boolean(v->agent_ok) : json_null(),
+				"script_rc", r->script && v->script_rc >= 0
+					? json_integer(v->script_rc) : json_null(),
+				"address", v->address));
 		json_array_append_new(vms, o);
 	}
 	root = json_pack("{s:i, s:s, s:s, s:I, s:s, s:I, s:s, s:I, s:o, s:o, s:s, s:s, s:s, s:s?,"
@@ -101,6 +112,8 @@ report_json(const struct report *r)
 			 "error", r->error, "vms", vms, "verdict", r->pass ? "pass" : "fail");
 fail:
 	json_decref(vms);
+	if (root)
+		json_object_set_new(root, "mode", json_string(r->failover ? "failover" : "drill"));
 	return root;
 }
 
@@ -120,8 +133,8 @@ report_print(const struct report *r, FILE *f)
 
 	iso_time(r->started_ns, started, sizeof(started));
 	iso_time(r->point_time_ns, ptime, sizeof(ptime));
-	fprintf(f, "drill %s  group %s  point %" PRIu64 " (%s, RPO %.1f s at drill start)\n",
-		r->id, r->group, r->point, ptime, r->rpo_s);
+	fprintf(f, "%s %s  group %s  point %" PRIu64 " (%s, RPO %.1f s at drill start)\n",
+		r->failover ? "failover" : "drill", r->id, r->group, r->point, ptime, r->rpo_s);
 	fprintf(f, "started %s  accel %s  network %s (isolated)  marker '%s'\n", started,
 		r->kvm ? "kvm" : "tcg", r->network[0] ? r->network : "-",
 		r->marker ? r->marker : "");
@@ -153,6 +166,7 @@ report_print(const struct report *r, FILE *f)
 	if (r->error)
 		fprintf(f, "error: %s\n", r->error);
 	fprintf(f, "teardown: %s; duration %.1f s\n",
+		r->failover && r->kept ? "none (failover: VMs stay up)" :
 		r->kept ? "skipped (--keep)" : r->teardown_ok ? "done" : "FAILED", r->duration_s);
 	fprintf(f, "verdict: %s\n", r->pass ? "PASS" : "FAIL");
 }

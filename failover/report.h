@@ -18,6 +18,10 @@ struct report_vm {
 	bool marker_seen;
 	bool check_ran;
 	int check_rc;
+	int tcp_ok;          /* --tcp-port: 1 answered, 0 not, -1 not checked */
+	int agent_ok;        /* --guest-agent: same */
+	int script_rc;       /* --script: exit status, -1 not run */
+	char *address;       /* owned: guest address used by the checks, or NULL */
 	char *check_output;  /* owned, may be NULL */
 	char *console_log;   /* owned: path (kept after teardown) */
 	char *console_tail;  /* owned: last console bytes when the VM failed */
@@ -36,6 +40,10 @@ struct report {
 	const char *uri;         /* borrowed */
 	const char *marker;      /* borrowed */
 	const char *check_cmd;   /* borrowed, may be NULL */
+	bool failover;           /* a failover, not a drill */
+	unsigned tcp_port;       /* 0: not checked */
+	bool guest_agent;
+	const char *script;      /* borrowed, may be NULL */
 	char network[64];
 	char workdir[4096];
 	bool kvm;

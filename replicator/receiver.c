@@ -5,6 +5,7 @@
 #include "replicator/receiver.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "replicator/marker.h"
 #include "proto/codec.h"
 #include "proto/compress.h"
 #include "proto/conn.h"
@@ -166,6 +168,11 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 	if (group_busy(s, b->group)) {
 		conn_send_error(s->conn, PROTO_ERR_CONFLICT,
 				"group %s is being written by another session", b->group);
+		return -1;
+	}
+	if (failover_group_is_failed_over(s->rx->cfg->store_dir, b->group)) {
+		log_warn("group %s is failed over: point refused", b->group);
+		conn_send_error(s->conn, PROTO_ERR_CONFLICT, "group %s is failed over", b->group);
 		return -1;
 	}
 	s->point = store_point_begin(s->rx->store, b, &err);
@@ -462,6 +469,17 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(rx->base);
 }
 
+/* Frames of up to 1 MiB are allocated and freed all the time (libevent
+ * buffer chains, zstd). Above glibc's default threshold each one would be a
+ * fresh mmap, paid again in page faults and TLB flushes; reused heap memory
+ * costs nothing, and the peak stays bounded by the same frames in flight. */
+static void
+malloc_keep_buffers(void)
+{
+	if (mallopt(M_MMAP_THRESHOLD, 4 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, 8 << 20) != 1)
+		log_warn("mallopt failed; large buffers stay mmap'd");
+}
+
 int
 receiver_run(const struct receiver_config *cfg)
 {
@@ -471,6 +489,7 @@ receiver_run(const struct receiver_config *cfg)
 	struct event *sigint = NULL, *sigterm = NULL;
 	int ret = -1;
 
+	malloc_keep_buffers();
 	signal(SIGPIPE, SIG_IGN);
 	rx.base = event_base_new();
 	rx.plain = malloc(PROTO_MAX_EXTENT);

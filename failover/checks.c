@@ -1,0 +1,228 @@
+/* Extra boot verifications. The guest agent is asked through libvirt's
+ * agent-backed virDomainGetTime (a guest-get-time round trip: proves the
+ * agent answers, like guest-ping, without linking libvirt-qemu). The TCP
+ * check and the script need the guest's address on its network: from the
+ * DHCP leases of the network, else the ARP table, else the agent. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libvirt/virterror.h>
+
+#include "common/log.h"
+#include "failover/checks.h"
+
+extern char **environ;
+
+static const char *
+virt_msg(void)
+{
+	const char *m = virGetLastErrorMessage();
+	return m ? m : "unknown libvirt error";
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+nap_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static void
+fail(struct report_vm *rv, const char *why)
+{
+	rv->pass = false;
+	if (!rv->error)
+		rv->error = strdup(why);
+}
+
+/* First IPv4 address of the domain from one source; malloc'd or NULL. */
+static char *
+address_from(virDomainPtr dom, unsigned int source)
+{
+	virDomainInterfacePtr *ifs = NULL;
+	int n = virDomainInterfaceAddresses(dom, &ifs, source, 0);
+	char *addr = NULL;
+
+	for (int i = 0; i < n; i++) {
+		for (unsigned k = 0; !addr && k < ifs[i]->naddrs; k++)
+			if (ifs[i]->addrs[k].type == VIR_IP_ADDR_TYPE_IPV4 &&
+			    ifs[i]->addrs[k].addr)
+				addr = strdup(ifs[i]->addrs[k].addr);
+		virDomainInterfaceFree(ifs[i]);
+	}
+	free(ifs);
+	return addr;
+}
+
+static char *
+guest_address(virDomainPtr dom, double deadline)
+{
+	char *a = NULL;
+
+	while (!a && now_s() < deadline) {
+		if (!(a = address_from(dom, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE)) &&
+		    !(a = address_from(dom, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP)))
+			nap_ms(500);
+	}
+	return a;
+}
+
+/* One non-blocking connect with a bound: 1 connected, 0 not. */
+static int
+tcp_try(const char *addr, unsigned port, int timeout_ms)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+	struct pollfd pfd;
+	int fd, err = 0, ok = 0;
+	socklen_t len = sizeof(err);
+
+	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
+		return 0;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		ok = 1;
+	} else if (errno == EINPROGRESS) {
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, timeout_ms) == 1 &&
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err == 0)
+			ok = 1;
+	}
+	close(fd);
+	return ok;
+}
+
+/* SCRIPT VM ADDRESS with a bound; its exit status, or -1 (logged). */
+static int
+run_script(const char *script, const char *vm, const char *addr, unsigned timeout_s)
+{
+	char *argv[] = { (char *)script, (char *)vm, (char *)(addr ? addr : ""), NULL };
+	posix_spawn_file_actions_t fa;
+	double deadline = now_s() + timeout_s;
+	pid_t pid, w;
+	int st = 0, rc;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	/* its output goes to our stderr: the log of the drill */
+	posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
+	rc = posix_spawn(&pid, script, &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0) {
+		log_error("vm %s: cannot run script %s: %s", vm, script, strerror(rc));
+		return -1;
+	}
+	while ((w = waitpid(pid, &st, WNOHANG)) == 0 && now_s() < deadline)
+		nap_ms(100);
+	if (w == 0) {
+		log_error("vm %s: script %s still running after %u s: killed", vm, script,
+			  timeout_s);
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		return -1;
+	}
+	if (w < 0) {
+		log_error("vm %s: waitpid %s: %m", vm, script);
+		return -1;
+	}
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+void
+checks_run(virDomainPtr dom, const char *vm, const struct drill_opts *o,
+	   struct report_vm *rv)
+{
+	double deadline = 0;
+
+	if (o->guest_agent) {
+		long long secs = 0;
+		unsigned int nsecs = 0;
+
+		/* the agent may still be starting after the marker: retry until
+		 * the deadline, each call bounded by the agent timeout */
+		deadline = now_s() + o->timeout_s;
+		(void)virDomainAgentSetResponseTimeout(dom, 5, 0);
+		rv->agent_ok = 0;
+		while (now_s() < deadline) {
+			if (virDomainGetTime(dom, &secs, &nsecs, 0) == 0) {
+				rv->agent_ok = 1;
+				break;
+			}
+			nap_ms(1000);
+		}
+		if (rv->agent_ok) {
+			log_info("vm %s: guest agent answered", vm);
+		} else {
+			log_error("vm %s: guest agent did not answer within %u s: %s", vm,
+				  o->timeout_s, virt_msg());
+			char why[512];
+
+			snprintf(why, sizeof(why), "guest agent did not answer: %s", virt_msg());
+			fail(rv, why);
+		}
+	}
+	if (o->tcp_port || o->script) {
+		deadline = now_s() + o->timeout_s;
+		rv->address = guest_address(dom, deadline);
+		if (!rv->address)
+			log_warn("vm %s: no IPv4 address found (DHCP leases, ARP)", vm);
+	}
+	if (o->tcp_port) {
+		char port[16];
+
+		snprintf(port, sizeof(port), "%u", o->tcp_port);
+		rv->tcp_ok = 0;
+		while (rv->address && now_s() < deadline) {
+			if (tcp_try(rv->address, o->tcp_port, 1000)) {
+				rv->tcp_ok = 1;
+				break;
+			}
+			nap_ms(500);
+		}
+		if (rv->tcp_ok) {
+			log_info("vm %s: TCP port %s answers on %s", vm, port, rv->address);
+		} else {
+			log_error("vm %s: TCP port %s did not answer on %s within %u s", vm, port,
+				  rv->address ? rv->address : "(no address)", o->timeout_s);
+			char why[256];
+
+			snprintf(why, sizeof(why), "TCP port %s did not answer on %s", port,
+				 rv->address ? rv->address : "(no address)");
+			fail(rv, why);
+		}
+	}
+	if (o->script) {
+		rv->script_rc = run_script(o->script, vm, rv->address, o->timeout_s);
+		if (rv->script_rc != 0) {
+			char why[512];
+
+			snprintf(why, sizeof(why), "script %s %s %d", o->script,
+				 rv->script_rc < 0 ? "failed to run:" : "exited", rv->script_rc);
+			log_error("vm %s: %s", vm, why);
+			fail(rv, why);
+		}
+	}
+}

@@ -1,0 +1,151 @@
+#!/bin/bash
+# Failover end to end: a source VM (boot disk = qcow2 overlay of the test
+# guest, raw data disk, one NIC on network 'default') writes a pattern and is
+# replicated; `nestor failover` boots the point as a persistent domain under
+# the VM's own name with its NIC mapped to a network of this host, the guest
+# sees the point's data, --status shows it running, the receiver refuses the
+# next agent cycle for the group (clear error, exit 1, point files
+# unchanged), --release refuses while the VM runs and, after the VM is
+# destroyed, undefines it and re-allows replication. Last, a drill with
+# --guest-agent fails cleanly (the test guest has no agent).
+. "$(dirname "$0")/lib.sh"
+LIB=$ROOT/tests/lib
+# shellcheck source=../lib/vm.sh
+. "$LIB/vm.sh"
+
+export VM_DIR=$T/vm
+jqt() { jq -e "$@" >/dev/null; }
+fo_cleanup() {
+	local n
+	if [ -n "${VM_URI:-}" ]; then
+		# stopping the private libvirtd kills its domains but leaves the
+		# bridges of active networks behind: destroy those first
+		for n in $(virsh -q -c "$VM_URI" list --name 2>/dev/null); do
+			virsh -q -c "$VM_URI" destroy "$n" >/dev/null 2>&1
+		done
+		for n in $(virsh -q -c "$VM_URI" net-list --name 2>/dev/null); do
+			virsh -q -c "$VM_URI" net-destroy "$n" >/dev/null 2>&1
+		done
+		"$LIB/libvirtd.sh" stop "$T/lv" >/dev/null 2>&1
+	fi
+	cleanup
+}
+trap fo_cleanup EXIT
+
+G=web
+MAC=52:54:00:4e:53:02
+IMG=$("$LIB/vm-image.sh") || die "no test guest image"
+VM_URI=$("$LIB/libvirtd.sh" start "$T/lv") || die "libvirtd did not start"
+export VM_URI LIBVIRT_DEFAULT_URI=$VM_URI
+
+make_pki
+write_receiver_conf
+start_receiver
+
+mkdir -p "$T/src"
+qemu-img create -q -f qcow2 -b "$IMG" -F qcow2 "$T/src/os.qcow2"
+truncate -s 16M "$T/src/data.raw"
+write_agent_conf "$T/agent.conf" agent1 $G os="$T/src/os.qcow2:qcow2" data="$T/src/data.raw:raw"
+sed -i "/^\[group $G\]/a domain_xml = $T/src/web1.xml" "$T/agent.conf"
+
+vm_define_start web1 "$T/src/os.qcow2" "$T/src/data.raw" || die "source VM did not start"
+vm_wait_marker web1 NESTOR-BOOT-OK 120 || die "source VM did not boot"
+out=$(vm_run web1 "dd if=/dev/urandom of=/dev/vdb bs=64k count=64 conv=fsync 2>/dev/null && sync && md5sum /dev/vdb" 120) ||
+	die "source VM command failed"
+vm_destroy web1
+MD5=$(echo "$out" | awk '/\/dev\/vdb/ { print $1 }')
+[ -n "$MD5" ] || die "no md5 from the source VM"
+sed "s|</devices>|<interface type='network'><mac address='$MAC'/><source network='default'/><model type='virtio'/></interface></devices>|" \
+	"$VM_DIR/web1.xml" >"$T/src/web1.xml"
+out=$(agent_once "$T/agent.conf") || { tail -20 "$T/agent.log"; die "replication failed"; }
+check "point 1 committed" [ "$(echo "$out" | jq .point)" = 1 ]
+
+store_sums() { find "$T/store/$G/disks" "$T/store/$G/meta" "$T/store/$G/catalog.json" -type f -print0 | sort -z | xargs -0 sha256sum; }
+SUMS=$(store_sums)
+
+# this host's network for the source's 'default': isolated, no DHCP
+BR=nft$(printf '%04x' $((RANDOM % 65536)))
+virsh -q -c "$VM_URI" net-create /dev/stdin >/dev/null <<EON || die "cannot create network drnet"
+<network><name>drnet</name><bridge name='$BR' stp='off'/></network>
+EON
+
+# 1. --planned with no pending point, network mapping, check over the console
+t0=$(date +%s)
+"$NESTOR" failover --config "$T/receiver.conf" $G --planned --network-map default=drnet \
+	--json --check-cmd "md5sum /dev/vdb; cat /sys/class/net/*/address" \
+	>"$T/fo1.json" 2>"$T/fo1.log"
+rc=$?
+cat "$T/fo1.log"
+jq -c '{mode, point, verdict, rpo_s, accel, vms: [.vms[] | {vm, domain, started_s, rto_s, result}]}' "$T/fo1.json"
+echo "failover took $(($(date +%s) - t0)) s"
+check "failover: exit 0" [ $rc = 0 ]
+check "failover: verdict pass, mode failover" jqt '.verdict == "pass" and .mode == "failover"' "$T/fo1.json"
+check "failover: VM keeps its name" [ "$(jq -r '.vms[0].domain' "$T/fo1.json")" = web1 ]
+check "failover: guest sees the point's data" grep -q "$MD5" <<<"$(jq -r '.vms[0].check.output' "$T/fo1.json")"
+check "failover: NIC kept its MAC" grep -q "$MAC" <<<"$(jq -r '.vms[0].check.output' "$T/fo1.json")"
+check "failover: domain web1 running" [ "$(virsh -q -c "$VM_URI" domstate web1)" = running ]
+check "failover: domain web1 persistent" bash -c "virsh -q -c '$VM_URI' dominfo web1 | grep -Eq '^Persistent: +yes'"
+check "failover: NIC on the mapped network drnet" \
+	bash -c "virsh -q -c '$VM_URI' domiflist web1 | grep -q 'drnet'"
+WD=$(jq -r .workdir "$T/fo1.json")
+check "failover: overlays under <store>/<group>/failover/" \
+	bash -c "case '$WD' in '$T/store/$G/failover/'*) ls '$WD'/*.qcow2 >/dev/null;; *) false;; esac"
+check "failover: marker written" jqt '.point == 1 and .vms[0].domain == "web1"' "$T/store/$G/failover.json"
+
+# 2. status
+"$NESTOR" failover --config "$T/receiver.conf" --status | tee "$T/status.txt"
+check "status: web1 running" grep -Eq "^$G +1 .* web1 +web1 +running" "$T/status.txt"
+"$NESTOR" failover --config "$T/receiver.conf" --status --json >"$T/status.json"
+check "status --json: web1 running" jqt '.[0].group == "web" and .[0].vms[0].state == "running"' "$T/status.json"
+
+# 3. the group refuses: a second failover, the agent's next cycle
+"$NESTOR" failover --config "$T/receiver.conf" $G >/dev/null 2>"$T/fo2.log"
+check "second failover refused (exit 1)" [ $? = 1 ]
+check "second failover says why" grep -q "failed over already" "$T/fo2.log"
+qemu-io -f raw -c "write -P 7 0 64k" "$T/src/data.raw" >/dev/null
+: >"$T/agent.log"
+agent_once "$T/agent.conf" >"$T/agent2.json"
+rc=$?
+tail -3 "$T/agent.log"
+check "agent cycle refused: exit non-zero" [ $rc != 0 ]
+check "agent cycle refused: clear error" grep -q "group $G is failed over" "$T/agent.log"
+check "receiver logged the refusal" grep -q "group $G is failed over: point refused" "$T/receiver.log"
+check "point files bit-identical" [ "$(store_sums)" = "$SUMS" ]
+check "still one point" [ "$(npoints $G)" = 1 ]
+
+# 4. release: refused while the VM runs, done after destroy
+"$NESTOR" failover --config "$T/receiver.conf" --release $G 2>"$T/rel1.log"
+check "release while running refused (exit 1)" [ $? = 1 ]
+check "release while running says why" grep -q "still running" "$T/rel1.log"
+check "marker kept" [ -f "$T/store/$G/failover.json" ]
+virsh -q -c "$VM_URI" destroy web1 >/dev/null
+"$NESTOR" failover --config "$T/receiver.conf" --release $G 2>"$T/rel2.log"
+check "release after destroy: exit 0" [ $? = 0 ]
+check "release: marker removed" [ ! -e "$T/store/$G/failover.json" ]
+check "release: domain undefined" bash -c "! virsh -q -c '$VM_URI' domstate web1 >/dev/null 2>&1"
+out=$(agent_once "$T/agent.conf") || { tail -5 "$T/agent.log"; }
+check "replication allowed again: point 2 committed" [ "$(echo "$out" | jq .point)" = 2 ]
+check "status: nothing failed over" grep -q "no group is failed over" <("$NESTOR" failover --config "$T/receiver.conf" --status)
+
+# 5. a drill asking for the guest agent of a guest without one fails cleanly
+"$NESTOR" drill --config "$T/receiver.conf" $G --json --guest-agent --timeout 30 \
+	--boot-order web1 >"$T/drill.json" 2>"$T/drill.log"
+rc=$?
+jq -c '{verdict, teardown, vms: [.vms[] | {marker_seen, checks, error}]}' "$T/drill.json"
+check "drill --guest-agent without agent: exit 1" [ $rc = 1 ]
+check "drill --guest-agent: booted, agent check false, reported" \
+	jqt '.vms[0].marker_seen and .vms[0].checks.guest_agent == false and (.vms[0].error | test("guest agent")) and .teardown == "done"' "$T/drill.json"
+check "drill --guest-agent: no drill domain left" \
+	[ "$(virsh -q -c "$VM_URI" list --all --name | grep -c -- '-drill-')" = 0 ]
+
+# 6. usage errors
+"$NESTOR" failover --config "$T/receiver.conf" $G --network-map 'bad' >/dev/null 2>&1
+check "failover --network-map bad is a usage error" [ $? = 2 ]
+"$NESTOR" failover --config "$T/receiver.conf" --release >/dev/null 2>&1
+check "failover --release without GROUP is a usage error" [ $? = 2 ]
+
+stop_receiver
+fo_cleanup
+trap - EXIT
+check "no bridge of the test left" bash -c "! ip -o link show type bridge | grep -q ' $BR:'"
+finish
