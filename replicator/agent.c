@@ -7,11 +7,14 @@
 #include "replicator/agent.h"
 
 #include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -24,13 +27,73 @@
 #include "proto/compress.h"
 #include "proto/conn.h"
 #include "replicator/config.h"
+#include "replicator/sources.h"
 #include "snapshot/image.h"
 #include "snapshot/source.h"
 
-#define OUT_HIGH_WATER   (4u << 20)
+#define OUT_HIGH_WATER   (2u << 20)
 #define IDLE_TIMEOUT_S   120
 #define VERIFY_BLOCK     (64u * 1024)
 #define AGENT_MAX_XML    (256u * 1024)
+/* Sender pipeline: extents read, hashed and compressed ahead by worker
+ * threads, sent in order by the event loop. Memory: POOL_SLOTS x ~2 MiB. */
+#define POOL_SLOTS       4
+#define POOL_MAX_WORKERS 4
+
+enum slot_state { SL_FREE, SL_QUEUED, SL_BUSY, SL_READY };
+
+/* One frame in the send order: an extent (read and encoded by a worker when
+ * it is DATA) or a DISK_DONE marker. */
+/* A run of one slot's bytes that goes out as one EXTENT frame: the worker
+ * splits a DATA extent at ZERO_BLOCK granularity so zero blocks inside
+ * changed data (new RBD objects, fresh qcow2 clusters) cost no payload. */
+struct run {
+	uint64_t off, len, checksum;
+	uint8_t kind; /* PROTO_KIND_* */
+	uint8_t comp;
+	const uint8_t *data;
+	size_t data_len;
+};
+
+#define ZERO_BLOCK (64u * 1024)
+#define SLOT_RUNS  (PROTO_MAX_EXTENT / ZERO_BLOCK + 1)
+
+struct slot {
+	enum slot_state state;
+	bool disk_done;
+	bool failed;
+	uint16_t disk;
+	uint8_t kind; /* source kind until encoded */
+	uint64_t off, len;
+	struct run runs[SLOT_RUNS];
+	unsigned nruns;
+	uint8_t *buf, *cbuf;
+};
+
+struct pool;
+
+struct worker {
+	struct pool *p;
+	pthread_t th;
+	bool started;
+	struct zcomp *zc;
+};
+
+struct pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct slot slots[POOL_SLOTS];
+	uint64_t head;      /* next sequence number to send */
+	uint64_t tail;      /* next sequence number to fill */
+	uint64_t next_work; /* next sequence number a worker looks at */
+	bool stop;
+	struct snapshot *snap;
+	size_t cbuf_cap;
+	int efd;            /* eventfd: a slot became READY */
+	struct event *ev;
+	size_t nworkers;
+	struct worker w[POOL_MAX_WORKERS];
+};
 
 enum cycle_state { C_HELLO, C_QUERY, C_BEGIN, C_SENDING, C_WAIT_COMMIT, C_VERIFY, C_DONE, C_FAILED };
 
@@ -47,9 +110,9 @@ struct cycle {
 
 	/* replication */
 	struct snapshot *snap;
-	struct zcomp *zc;
-	uint8_t *buf, *cbuf;
-	size_t cbuf_cap;
+	struct pool *pool;
+	uint8_t *buf;
+	bool produced_all; /* every extent and DISK_DONE is in the pool */
 	uint64_t resume_off[PROTO_MAX_DISKS];
 	size_t cur_disk;
 	bool have_ext;
@@ -194,14 +257,24 @@ point_meta(const struct cycle *c, size_t *len)
 	json_object_set_new(root, "source", json_string("file"));
 	json_object_set_new(root, "agent", json_string(c->cfg->name));
 	json_object_set_new(root, "group", json_string(c->g->name));
-	for (size_t i = 0; i < c->g->ndisks; i++) {
-		const struct agent_disk_cfg *d = &c->g->disks[i];
-		json_array_append_new(disks, json_pack("{s:s, s:s, s:s?, s:I}", "name", d->name,
-						       "path", d->path, "format", d->format,
+	/* In point order; configured disks add where they come from. */
+	for (size_t i = 0; i < snapshot_ndisks(c->snap); i++) {
+		const char *name = snapshot_disk_name(c->snap, i);
+		const struct agent_disk_cfg *d = NULL;
+
+		for (size_t k = 0; k < c->g->ndisks; k++)
+			if (strcmp(c->g->disks[k].name, name) == 0)
+				d = &c->g->disks[k];
+		json_array_append_new(disks, json_pack("{s:s, s:s?, s:s?, s:s?, s:I}", "name", name,
+						       "path", d ? d->path : NULL,
+						       "format", d ? d->format : NULL,
+						       "rbd", d ? d->rbd : NULL,
 						       "size", (json_int_t)snapshot_disk_size(c->snap, i)));
 	}
 	json_object_set(root, "disks", disks);
 	if (c->g->domain_xml && add_domain_xml(c, root) < 0)
+		goto out;
+	if (sources_vm_meta(c->snap, root) < 0)
 		goto out;
 	s = json_dumps(root, JSON_COMPACT);
 	if (s)
@@ -212,91 +285,223 @@ out:
 	return s;
 }
 
-static int
-send_extent(struct cycle *c, uint64_t off, uint64_t len, int kind)
-{
-	struct proto_msg m = { .type = PROTO_EXTENT };
-	struct proto_extent *e = &m.u.extent;
-	size_t clen = 0;
+/* ---- sender pipeline ---- */
 
-	e->disk = (uint16_t)c->cur_disk;
-	e->offset = off;
-	e->length = len;
-	e->kind = (uint8_t)kind;
-	e->comp = PROTO_COMP_NONE;
-	if (kind == SNAP_DATA) {
-		if (snapshot_read(c->snap, c->cur_disk, off, c->buf, (size_t)len) < 0)
-			return -1;
-		if (buf_is_zero(c->buf, (size_t)len)) {
-			e->kind = PROTO_KIND_ZERO;
+/* Worker side: read one DATA extent, split it into zero and data runs,
+ * checksum and compress each data run. */
+static void
+slot_encode(struct pool *p, struct worker *w, struct slot *sl)
+{
+	size_t cused = 0;
+
+	sl->nruns = 0;
+	if (snapshot_read(p->snap, sl->disk, sl->off, sl->buf, (size_t)sl->len) < 0) {
+		sl->failed = true;
+		return;
+	}
+	for (uint64_t pos = 0; pos < sl->len;) {
+		uint64_t blk = sl->len - pos < ZERO_BLOCK ? sl->len - pos : ZERO_BLOCK;
+		bool zero = buf_is_zero(sl->buf + pos, (size_t)blk);
+		struct run *r = sl->nruns ? &sl->runs[sl->nruns - 1] : NULL;
+
+		if (r && (r->kind == PROTO_KIND_ZERO) == zero) {
+			r->len += blk;
 		} else {
-			e->checksum = hash64(c->buf, (size_t)len);
-			e->data = c->buf;
-			e->data_len = (size_t)len;
-			if (c->zc && zcomp_compress(c->zc, c->buf, (size_t)len, c->cbuf,
-						    c->cbuf_cap, &clen) == 0) {
-				e->comp = PROTO_COMP_ZSTD;
-				e->data = c->cbuf;
-				e->data_len = clen;
-			}
+			r = &sl->runs[sl->nruns++];
+			*r = (struct run){ .off = sl->off + pos, .len = blk,
+					   .kind = zero ? PROTO_KIND_ZERO : PROTO_KIND_DATA };
+		}
+		pos += blk;
+	}
+	for (unsigned i = 0; i < sl->nruns; i++) {
+		struct run *r = &sl->runs[i];
+		const uint8_t *src = sl->buf + (r->off - sl->off);
+		size_t clen = 0;
+
+		if (r->kind != PROTO_KIND_DATA)
+			continue;
+		r->checksum = hash64(src, (size_t)r->len);
+		r->comp = PROTO_COMP_NONE;
+		r->data = src;
+		r->data_len = (size_t)r->len;
+		if (w->zc && zcomp_compress(w->zc, src, (size_t)r->len, sl->cbuf + cused,
+					    p->cbuf_cap - cused, &clen) == 0) {
+			r->comp = PROTO_COMP_ZSTD;
+			r->data = sl->cbuf + cused;
+			r->data_len = clen;
+			cused += clen;
 		}
 	}
-	if (e->kind == PROTO_KIND_DATA)
-		c->st.bytes_data += len;
-	else
-		c->st.bytes_zero += len;
-	c->st.extents++;
-	c->st.bytes_wire += PROTO_HDR_SIZE + 28 + e->data_len;
-	return conn_send(c->conn, &m);
 }
 
-/* Queue extents until the output buffer is full or the point is sent. */
-static void
-pump(struct cycle *c)
+static void *
+worker_main(void *arg)
 {
-	while (c->state == C_SENDING && conn_out_pending(c->conn) < OUT_HIGH_WATER) {
-		struct proto_msg m = { 0 };
-		uint64_t chunk;
+	struct worker *w = arg;
+	struct pool *p = w->p;
+	uint64_t one = 1;
 
-		if (c->cur_disk == snapshot_ndisks(c->snap)) {
-			size_t mlen = 0;
-			char *meta = point_meta(c, &mlen);
+	pthread_mutex_lock(&p->mu);
+	for (;;) {
+		struct slot *sl;
 
-			if (!meta) {
-				log_error("group %s: cannot build point metadata", c->g->name);
-				cycle_fail(c);
-				return;
-			}
-			m.type = PROTO_POINT_COMMIT;
-			m.u.commit.point_id = c->st.point_id;
-			m.u.commit.meta = (const uint8_t *)meta;
-			m.u.commit.meta_len = mlen;
-			if (conn_send(c->conn, &m) < 0) {
-				free(meta);
-				cycle_fail(c);
-				return;
-			}
-			free(meta);
-			c->state = C_WAIT_COMMIT;
-			progress_line(c, true);
-			return;
+		/* Slots the loop already sent (ZERO, DISK_DONE) may be reused. */
+		if (p->next_work < p->head)
+			p->next_work = p->head;
+		while (p->next_work < p->tail &&
+		       p->slots[p->next_work % POOL_SLOTS].state != SL_QUEUED)
+			p->next_work++;
+		if (p->stop)
+			break;
+		if (p->next_work == p->tail) {
+			pthread_cond_wait(&p->cv, &p->mu);
+			continue;
 		}
+		sl = &p->slots[p->next_work++ % POOL_SLOTS];
+		sl->state = SL_BUSY;
+		pthread_mutex_unlock(&p->mu);
+		slot_encode(p, w, sl);
+		pthread_mutex_lock(&p->mu);
+		sl->state = SL_READY;
+		/* Wakes the event loop; a full counter only means it is awake. */
+		if (write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+			log_warn("agent: eventfd write: %m");
+	}
+	pthread_mutex_unlock(&p->mu);
+	return NULL;
+}
+
+static void
+pool_free(struct pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->mu);
+	p->stop = true;
+	pthread_cond_broadcast(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+	for (size_t i = 0; i < p->nworkers; i++) {
+		if (p->w[i].started)
+			pthread_join(p->w[i].th, NULL);
+		zcomp_free(p->w[i].zc);
+	}
+	if (p->ev)
+		event_free(p->ev);
+	if (p->efd >= 0)
+		close(p->efd);
+	for (size_t i = 0; i < POOL_SLOTS; i++) {
+		free(p->slots[i].buf);
+		free(p->slots[i].cbuf);
+	}
+	pthread_cond_destroy(&p->cv);
+	pthread_mutex_destroy(&p->mu);
+	free(p);
+}
+
+static void pump(struct cycle *c);
+
+static void
+on_pool_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct cycle *c = arg;
+	uint64_t n;
+
+	(void)what;
+	if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("agent: eventfd read: %m");
+	if (c->state == C_SENDING)
+		pump(c);
+}
+
+/* Workers: one per online CPU (the event loop thread does TLS), 1..max. */
+static size_t
+pool_nworkers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > POOL_MAX_WORKERS ? POOL_MAX_WORKERS : (size_t)n;
+}
+
+static struct pool *
+pool_new(struct cycle *c)
+{
+	struct pool *p = calloc(1, sizeof(*p)), *ret = NULL;
+
+	if (!p) {
+		log_error("agent: out of memory");
+		return NULL;
+	}
+	p->efd = -1;
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->snap = c->snap;
+	p->cbuf_cap = PROTO_MAX_EXTENT + PROTO_MAX_EXTENT / 64 + 1024;
+	for (size_t i = 0; i < POOL_SLOTS; i++) {
+		p->slots[i].buf = malloc(PROTO_MAX_EXTENT);
+		p->slots[i].cbuf = c->cfg->compress_level > 0 ? malloc(p->cbuf_cap) : NULL;
+		if (!p->slots[i].buf || (c->cfg->compress_level > 0 && !p->slots[i].cbuf)) {
+			log_error("agent: out of memory");
+			goto out;
+		}
+	}
+	p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (p->efd < 0) {
+		log_error("agent: eventfd: %m");
+		goto out;
+	}
+	p->ev = event_new(c->base, p->efd, EV_READ | EV_PERSIST, on_pool_ready, c);
+	if (!p->ev || event_add(p->ev, NULL) < 0) {
+		log_error("agent: cannot watch the worker eventfd");
+		goto out;
+	}
+	p->nworkers = pool_nworkers();
+	for (size_t i = 0; i < p->nworkers; i++) {
+		struct worker *w = &p->w[i];
+		int r;
+
+		w->p = p;
+		if (c->cfg->compress_level > 0) {
+			w->zc = zcomp_new(c->cfg->compress_level);
+			if (!w->zc)
+				goto out;
+		}
+		r = pthread_create(&w->th, NULL, worker_main, w);
+		if (r != 0) {
+			errno = r;
+			log_error("agent: cannot start a sender thread: %m");
+			goto out;
+		}
+		w->started = true;
+	}
+	ret = p;
+	p = NULL;
+out:
+	pool_free(p);
+	return ret;
+}
+
+/* Next frame in send order into a free slot. 1 queued, 0 nothing left,
+ * -1 error. Extents come disk by disk in increasing offsets. */
+static int
+produce(struct cycle *c, struct slot *sl)
+{
+	uint64_t chunk;
+
+	for (;;) {
+		if (c->cur_disk == snapshot_ndisks(c->snap))
+			return 0;
 		if (!c->have_ext) {
 			int r = snapshot_next_extent(c->snap, c->cur_disk, PROTO_MAX_ZERO,
 						     &c->ext);
-			if (r < 0) {
-				cycle_fail(c);
-				return;
-			}
+			if (r < 0)
+				return -1;
 			if (r == 0) {
-				m.type = PROTO_DISK_DONE;
-				m.u.done.disk = (uint16_t)c->cur_disk;
-				if (conn_send(c->conn, &m) < 0) {
-					cycle_fail(c);
-					return;
-				}
+				sl->disk_done = true;
+				sl->disk = (uint16_t)c->cur_disk;
 				c->cur_disk++;
-				continue;
+				return 1;
 			}
 			c->have_ext = true;
 			/* Resume: the receiver holds everything below resume_off. */
@@ -317,14 +522,139 @@ pump(struct cycle *c)
 		chunk = c->ext.length;
 		if (c->ext.kind == SNAP_DATA && chunk > PROTO_MAX_EXTENT)
 			chunk = PROTO_MAX_EXTENT;
-		if (send_extent(c, c->ext.offset, chunk, c->ext.kind) < 0) {
-			cycle_fail(c);
-			return;
-		}
+		sl->disk_done = false;
+		sl->failed = false;
+		sl->disk = (uint16_t)c->cur_disk;
+		sl->off = c->ext.offset;
+		sl->len = chunk;
+		sl->kind = (uint8_t)c->ext.kind;
+		/* ZERO/DISCARD need no worker: one payload-free run. */
+		sl->runs[0] = (struct run){ .off = sl->off, .len = chunk, .kind = sl->kind };
+		sl->nruns = 1;
 		c->ext.offset += chunk;
 		c->ext.length -= chunk;
 		if (c->ext.length == 0)
 			c->have_ext = false;
+		return 1;
+	}
+}
+
+static int
+send_slot(struct cycle *c, const struct slot *sl)
+{
+	struct proto_msg m = { .type = PROTO_EXTENT };
+	struct proto_extent *e = &m.u.extent;
+
+	if (sl->disk_done) {
+		m.type = PROTO_DISK_DONE;
+		m.u.done.disk = sl->disk;
+		return conn_send(c->conn, &m);
+	}
+	if (sl->failed)
+		return -1; /* logged by the source */
+	for (unsigned i = 0; i < sl->nruns; i++) {
+		const struct run *r = &sl->runs[i];
+
+		e->disk = sl->disk;
+		e->offset = r->off;
+		e->length = r->len;
+		e->kind = r->kind;
+		e->comp = r->comp;
+		e->checksum = r->checksum;
+		e->data = r->data;
+		e->data_len = r->data_len;
+		if (e->kind == PROTO_KIND_DATA)
+			c->st.bytes_data += r->len;
+		else
+			c->st.bytes_zero += r->len;
+		c->st.extents++;
+		c->st.bytes_wire += PROTO_HDR_SIZE + 28 + e->data_len;
+		if (conn_send(c->conn, &m) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+send_commit(struct cycle *c)
+{
+	struct proto_msg m = { .type = PROTO_POINT_COMMIT };
+	size_t mlen = 0;
+	char *meta = point_meta(c, &mlen);
+
+	if (!meta) {
+		log_error("group %s: cannot build point metadata", c->g->name);
+		cycle_fail(c);
+		return;
+	}
+	m.u.commit.point_id = c->st.point_id;
+	m.u.commit.meta = (const uint8_t *)meta;
+	m.u.commit.meta_len = mlen;
+	if (conn_send(c->conn, &m) < 0) {
+		free(meta);
+		cycle_fail(c);
+		return;
+	}
+	free(meta);
+	c->state = C_WAIT_COMMIT;
+	progress_line(c, true);
+}
+
+/* Send finished slots in order while the output buffer has room, refill
+ * the pool, and commit once everything is out. Called from the event loop
+ * (drain, worker eventfd, begin ack). */
+static void
+pump(struct cycle *c)
+{
+	struct pool *p = c->pool;
+
+	while (c->state == C_SENDING) {
+		struct slot *sl;
+		enum slot_state st = SL_FREE;
+
+		if (p->head < p->tail) {
+			pthread_mutex_lock(&p->mu);
+			st = p->slots[p->head % POOL_SLOTS].state;
+			pthread_mutex_unlock(&p->mu);
+		}
+		if (st == SL_READY && conn_out_pending(c->conn) < OUT_HIGH_WATER) {
+			sl = &p->slots[p->head % POOL_SLOTS];
+			if (send_slot(c, sl) < 0) {
+				cycle_fail(c);
+				return;
+			}
+			pthread_mutex_lock(&p->mu);
+			sl->state = SL_FREE;
+			p->head++;
+			pthread_mutex_unlock(&p->mu);
+			continue;
+		}
+		if (!c->produced_all && p->tail - p->head < POOL_SLOTS) {
+			int r;
+
+			sl = &p->slots[p->tail % POOL_SLOTS];
+			r = produce(c, sl);
+			if (r < 0) {
+				cycle_fail(c);
+				return;
+			}
+			if (r == 0) {
+				c->produced_all = true;
+				continue;
+			}
+			pthread_mutex_lock(&p->mu);
+			/* Only DATA needs a worker; the rest is ready as it is. */
+			sl->state = !sl->disk_done && sl->kind == SNAP_DATA ? SL_QUEUED : SL_READY;
+			p->tail++;
+			if (sl->state == SL_QUEUED)
+				pthread_cond_signal(&p->cv);
+			pthread_mutex_unlock(&p->mu);
+			continue;
+		}
+		if (c->produced_all && p->head == p->tail)
+			send_commit(c);
+		/* Otherwise wait: for the output to drain or a worker to finish. */
+		break;
 	}
 }
 
@@ -343,29 +673,24 @@ disks_match(const struct cycle *c, const struct proto_progress *p)
 static int
 on_progress(struct cycle *c, const struct proto_progress *p)
 {
-	struct snap_file_disk fd[PROTO_MAX_DISKS];
 	struct proto_msg m = { .type = PROTO_POINT_BEGIN };
 	struct proto_point_begin *b = &m.u.begin;
 	char sdir[4096];
-	size_t n = c->g->ndisks;
+	size_t n;
 
 	if (strcmp(p->group, c->g->name) != 0) {
 		log_error("group %s: receiver answered for group %s", c->g->name, p->group);
 		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		fd[i].name = c->g->disks[i].name;
-		fd[i].path = c->g->disks[i].path;
-		fd[i].format = c->g->disks[i].format;
 	}
 	if ((size_t)snprintf(sdir, sizeof(sdir), "%s/%s", c->cfg->state_dir, c->g->name) >=
 	    sizeof(sdir)) {
 		log_error("group %s: state directory path too long", c->g->name);
 		return -1;
 	}
-	c->snap = snapshot_file_begin(fd, n, sdir, p->last_point);
+	c->snap = sources_begin(c->g, sdir, p->last_point);
 	if (!c->snap)
 		return -1;
+	n = snapshot_ndisks(c->snap);
 	c->st.point_id = p->last_point + 1;
 	c->st.incremental = snapshot_is_incremental(c->snap);
 	c->st.base_id = c->st.incremental ? p->last_point : 0;
@@ -414,6 +739,9 @@ on_begin_ack(struct cycle *c, const struct proto_progress *p)
 	if (c->st.resumed)
 		log_info("group %s: resuming point %llu from the receiver's progress",
 			 c->g->name, (unsigned long long)c->st.point_id);
+	c->pool = pool_new(c);
+	if (!c->pool)
+		return -1;
 	c->state = C_SENDING;
 	pump(c);
 	return 0;
@@ -430,6 +758,12 @@ verify_next_query(struct cycle *c)
 	while (c->vdisk < c->g->ndisks) {
 		if (!c->img) {
 			const struct agent_disk_cfg *d = &c->g->disks[c->vdisk];
+
+			if (!d->path) {
+				log_error("group %s disk %s: verify reads image files only",
+					  c->g->name, d->name);
+				return -1;
+			}
 			c->img = image_open(d->path, d->format);
 			if (!c->img)
 				return -1;
@@ -663,16 +997,9 @@ cycle_run(struct cycle *c)
 
 	c->base = event_base_new();
 	c->buf = malloc(PROTO_MAX_EXTENT);
-	c->cbuf_cap = PROTO_MAX_EXTENT + PROTO_MAX_EXTENT / 64 + 1024;
-	c->cbuf = malloc(c->cbuf_cap);
-	if (!c->base || !c->buf || !c->cbuf) {
+	if (!c->base || !c->buf) {
 		log_error("agent: out of memory");
 		goto out;
-	}
-	if (c->cfg->compress_level > 0) {
-		c->zc = zcomp_new(c->cfg->compress_level);
-		if (!c->zc)
-			goto out;
 	}
 	ctx = tls_client_ctx_new(&tf);
 	if (!ctx)
@@ -690,15 +1017,15 @@ cycle_run(struct cycle *c)
 		fprintf(stderr, "\n");
 	ret = c->state == C_DONE ? 0 : -1;
 out:
+	pool_free(c->pool);
+	c->pool = NULL;
 	conn_free(c->conn);
 	c->conn = NULL;
 	if (c->tick)
 		event_free(c->tick);
 	if (ctx)
 		SSL_CTX_free(ctx);
-	zcomp_free(c->zc);
 	free(c->buf);
-	free(c->cbuf);
 	if (c->base)
 		event_base_free(c->base);
 	return ret;
@@ -736,11 +1063,23 @@ print_stats(const struct cycle *c, int ok)
 			 (unsigned long long)s->bytes_wire, s->seconds);
 }
 
+/* Frames of up to 1 MiB are allocated and freed all the time (libevent
+ * buffer chains, zstd). Above glibc's default threshold each one would be a
+ * fresh mmap, paid again in page faults and TLB flushes; reused heap memory
+ * costs nothing, and the peak stays bounded by the same frames in flight. */
+static void
+malloc_keep_buffers(void)
+{
+	if (mallopt(M_MMAP_THRESHOLD, 4 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, 8 << 20) != 1)
+		log_warn("mallopt failed; large buffers stay mmap'd");
+}
+
 int
 agent_run_once(const struct agent_config *cfg, const struct agent_opts *o)
 {
 	int ret = 0, found = 0;
 
+	malloc_keep_buffers();
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < cfg->ngroups; i++) {
 		struct cycle c = { .cfg = cfg, .g = &cfg->groups[i], .o = o };
@@ -777,6 +1116,11 @@ agent_verify(const struct agent_config *cfg, const char *group, uint64_t point,
 			c.g = &cfg->groups[i];
 	if (!c.g) {
 		log_error("group %s is not in the configuration", group);
+		return -1;
+	}
+	if (c.g->ndisks == 0) {
+		log_error("group %s: verify compares image-file disks; this group has none",
+			  group);
 		return -1;
 	}
 	signal(SIGPIPE, SIG_IGN);
