@@ -68,6 +68,11 @@ struct slot {
 	struct run runs[SLOT_RUNS];
 	unsigned nruns;
 	uint8_t *buf, *cbuf;
+	/* resync: the base point's hashes of this slot's blocks (rcount of
+	 * them; blocks past rcount do not exist in the base and read as zeros) */
+	bool resync;
+	const uint64_t *rhash;
+	uint32_t rcount;
 };
 
 struct pool;
@@ -117,6 +122,15 @@ struct cycle {
 	size_t cur_disk;
 	bool have_ext;
 	struct snap_extent ext; /* remainder of the current source extent */
+	bool src_done;          /* resync: the source listed every extent of the disk */
+	uint64_t pos;           /* resync: next offset of cur_disk to produce */
+	/* resync: the base point's block hashes, one window per buffer; a
+	 * window's buffer is refilled only when no slot uses it any more */
+	uint64_t *rh[2];
+	uint32_t rh_count[2];
+	uint64_t rh_win[2];     /* window index + 1 held, 0 = none */
+	size_t rh_disk[2];
+	bool rh_waiting;
 	struct agent_cycle_stats st;
 	uint64_t t0_ns;
 	bool show_progress;
@@ -287,24 +301,39 @@ out:
 
 /* ---- sender pipeline ---- */
 
+static const uint8_t zero_block[ZERO_BLOCK];
+
 /* Worker side: read one DATA extent, split it into zero and data runs,
- * checksum and compress each data run. */
+ * checksum and compress each data run. In a resync, blocks whose hash
+ * equals the base point's are dropped (a ZERO slot is not even read). */
 static void
 slot_encode(struct pool *p, struct worker *w, struct slot *sl)
 {
 	size_t cused = 0;
+	bool have_data = sl->kind == SNAP_DATA;
 
 	sl->nruns = 0;
-	if (snapshot_read(p->snap, sl->disk, sl->off, sl->buf, (size_t)sl->len) < 0) {
+	if (have_data &&
+	    snapshot_read(p->snap, sl->disk, sl->off, sl->buf, (size_t)sl->len) < 0) {
 		sl->failed = true;
 		return;
 	}
-	for (uint64_t pos = 0; pos < sl->len;) {
+	for (uint64_t pos = 0, i = 0; pos < sl->len; i++) {
 		uint64_t blk = sl->len - pos < ZERO_BLOCK ? sl->len - pos : ZERO_BLOCK;
-		bool zero = buf_is_zero(sl->buf + pos, (size_t)blk);
+		bool zero = !have_data || buf_is_zero(sl->buf + pos, (size_t)blk);
 		struct run *r = sl->nruns ? &sl->runs[sl->nruns - 1] : NULL;
 
-		if (r && (r->kind == PROTO_KIND_ZERO) == zero) {
+		if (sl->resync) {
+			uint64_t local = zero ? hash64(zero_block, (size_t)blk)
+					      : hash64(sl->buf + pos, (size_t)blk);
+			uint64_t remote = i < sl->rcount ? sl->rhash[i]
+							  : hash64(zero_block, (size_t)blk);
+			if (local == remote) {
+				pos += blk;
+				continue; /* the base holds it already */
+			}
+		}
+		if (r && r->off + r->len == sl->off + pos && (r->kind == PROTO_KIND_ZERO) == zero) {
 			r->len += blk;
 		} else {
 			r = &sl->runs[sl->nruns++];
@@ -482,11 +511,154 @@ out:
 	return ret;
 }
 
+#define RESYNC_WINDOW ((uint64_t)PROTO_MAX_HASHES * ZERO_BLOCK)
+
+/* Ask the receiver for the base point's hashes of one window of a disk. */
+static int
+request_hashes(struct cycle *c, size_t disk, uint64_t win)
+{
+	struct proto_msg m = { .type = PROTO_HASH_QUERY };
+	uint64_t size = snapshot_disk_size(c->snap, disk);
+	uint64_t off = win * RESYNC_WINDOW;
+	uint64_t left = (size - off + ZERO_BLOCK - 1) / ZERO_BLOCK;
+
+	snprintf(m.u.hquery.group, sizeof(m.u.hquery.group), "%s", c->g->name);
+	snprintf(m.u.hquery.disk, sizeof(m.u.hquery.disk), "%s", snapshot_disk_name(c->snap, disk));
+	m.u.hquery.point_id = c->st.base_id;
+	m.u.hquery.offset = off;
+	m.u.hquery.block_size = ZERO_BLOCK;
+	m.u.hquery.count = left < PROTO_MAX_HASHES ? (uint32_t)left : PROTO_MAX_HASHES;
+	c->rh_waiting = true;
+	return conn_send(c->conn, &m);
+}
+
+static int
+on_resync_hashes(struct cycle *c, const struct proto_hash_answer *a)
+{
+	uint64_t win = a->offset / RESYNC_WINDOW;
+	unsigned b = (unsigned)(win % 2);
+
+	if (!c->rh_waiting || a->block_size != ZERO_BLOCK || a->offset % RESYNC_WINDOW ||
+	    a->point_id != c->st.base_id) {
+		log_error("group %s: unexpected hash answer from the receiver", c->g->name);
+		return -1;
+	}
+	for (uint32_t i = 0; i < a->count; i++) {
+		uint64_t v = 0;
+
+		for (int k = 0; k < 8; k++)
+			v = v << 8 | a->hashes[i * 8 + (unsigned)k];
+		c->rh[b][i] = v;
+	}
+	c->rh_count[b] = a->count;
+	c->rh_win[b] = win + 1;
+	c->rh_disk[b] = c->cur_disk;
+	c->rh_waiting = false;
+	pump(c);
+	return 0;
+}
+
+/* Resync producer: walks the whole disk in aligned slots of up to
+ * PROTO_MAX_EXTENT; a slot that no source data extent touches is known to
+ * read as zeros and is compared without reading. 2 = waiting for hashes. */
+static int
+produce_resync(struct cycle *c, struct slot *sl)
+{
+	struct pool *p = c->pool;
+
+	for (;;) {
+		uint64_t size, win, end, wend;
+		unsigned b;
+		bool data = false;
+
+		if (c->cur_disk == snapshot_ndisks(c->snap))
+			return 0;
+		size = snapshot_disk_size(c->snap, c->cur_disk);
+		if (c->pos < c->resume_off[c->cur_disk])
+			c->pos = c->resume_off[c->cur_disk] / ZERO_BLOCK * ZERO_BLOCK;
+		if (c->pos >= size) {
+			/* The source must list every extent before its commit. */
+			while (!c->src_done) {
+				int r = snapshot_next_extent(c->snap, c->cur_disk, PROTO_MAX_ZERO, &c->ext);
+				if (r < 0)
+					return -1;
+				c->src_done = r == 0;
+			}
+			sl->disk_done = true;
+			sl->resync = false;
+			sl->disk = (uint16_t)c->cur_disk;
+			c->cur_disk++;
+			c->pos = 0;
+			c->have_ext = false;
+			c->src_done = false;
+			return 1;
+		}
+		win = c->pos / RESYNC_WINDOW;
+		b = (unsigned)(win % 2);
+		if (c->rh_win[b] != win + 1 || c->rh_disk[b] != c->cur_disk) {
+			if (c->rh_waiting)
+				return 2;
+			/* The buffer may still back slots of an older window. */
+			if (p->head != p->tail)
+				return 2;
+			if (request_hashes(c, c->cur_disk, win) < 0)
+				return -1;
+			return 2;
+		}
+		wend = (win + 1) * RESYNC_WINDOW;
+		end = c->pos + PROTO_MAX_EXTENT;
+		if (end > wend)
+			end = wend;
+		if (end > size)
+			end = size;
+		/* Does any source data extent overlap [pos, end)? */
+		for (;;) {
+			if (!c->have_ext && !c->src_done) {
+				int r = snapshot_next_extent(c->snap, c->cur_disk, PROTO_MAX_ZERO, &c->ext);
+				if (r < 0)
+					return -1;
+				c->src_done = r == 0;
+				c->have_ext = r == 1;
+			}
+			if (!c->have_ext)
+				break;
+			if (c->ext.offset + c->ext.length <= c->pos) {
+				c->have_ext = false;
+				continue;
+			}
+			if (c->ext.offset < end && c->ext.kind == SNAP_DATA)
+				data = true;
+			if (c->ext.offset + c->ext.length <= end && c->ext.kind != SNAP_DATA) {
+				c->have_ext = false;
+				continue;
+			}
+			break;
+		}
+		sl->disk_done = false;
+		sl->failed = false;
+		sl->disk = (uint16_t)c->cur_disk;
+		sl->off = c->pos;
+		sl->len = end - c->pos;
+		sl->kind = data ? SNAP_DATA : SNAP_ZERO;
+		sl->resync = true;
+		sl->rhash = c->rh[b] + (c->pos - win * RESYNC_WINDOW) / ZERO_BLOCK;
+		{
+			uint64_t first = (c->pos - win * RESYNC_WINDOW) / ZERO_BLOCK;
+			sl->rcount = c->rh_count[b] > first ? (uint32_t)(c->rh_count[b] - first) : 0;
+		}
+		sl->nruns = 0;
+		c->pos = end;
+		return 1;
+	}
+}
+
 /* Next frame in send order into a free slot. 1 queued, 0 nothing left,
  * -1 error. Extents come disk by disk in increasing offsets. */
 static int
 produce(struct cycle *c, struct slot *sl)
 {
+	if (c->st.resync)
+		return produce_resync(c, sl);
 	uint64_t chunk;
 
 	for (;;) {
@@ -499,6 +671,7 @@ produce(struct cycle *c, struct slot *sl)
 				return -1;
 			if (r == 0) {
 				sl->disk_done = true;
+				sl->resync = false;
 				sl->disk = (uint16_t)c->cur_disk;
 				c->cur_disk++;
 				return 1;
@@ -524,6 +697,7 @@ produce(struct cycle *c, struct slot *sl)
 			chunk = PROTO_MAX_EXTENT;
 		sl->disk_done = false;
 		sl->failed = false;
+		sl->resync = false;
 		sl->disk = (uint16_t)c->cur_disk;
 		sl->off = c->ext.offset;
 		sl->len = chunk;
@@ -642,9 +816,12 @@ pump(struct cycle *c)
 				c->produced_all = true;
 				continue;
 			}
+			if (r == 2)
+				break; /* waiting for the base point's hashes */
 			pthread_mutex_lock(&p->mu);
-			/* Only DATA needs a worker; the rest is ready as it is. */
-			sl->state = !sl->disk_done && sl->kind == SNAP_DATA ? SL_QUEUED : SL_READY;
+			/* Only DATA and resync compares need a worker. */
+			sl->state = !sl->disk_done && (sl->kind == SNAP_DATA || sl->resync)
+					    ? SL_QUEUED : SL_READY;
 			p->tail++;
 			if (sl->state == SL_QUEUED)
 				pthread_cond_signal(&p->cv);
@@ -693,7 +870,10 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 	n = snapshot_ndisks(c->snap);
 	c->st.point_id = p->last_point + 1;
 	c->st.incremental = snapshot_is_incremental(c->snap);
-	c->st.base_id = c->st.incremental ? p->last_point : 0;
+	/* Change tracking lost but the receiver has a point: compare block
+	 * hashes with it and send only what differs, on top of it. */
+	c->st.resync = !c->st.incremental && p->last_point != 0;
+	c->st.base_id = c->st.incremental || c->st.resync ? p->last_point : 0;
 	if (p->pending_point != 0 && !snapshot_resumable(c->snap)) {
 		/* The pending data may be stale: a new id makes the receiver
 		 * discard it instead of resuming it. */
@@ -714,7 +894,7 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 		return -1;
 	log_info("group %s: point %llu (%s, base %llu)", c->g->name,
 		 (unsigned long long)c->st.point_id,
-		 c->st.incremental ? "incremental" : "full",
+		 c->st.incremental ? "incremental" : c->st.resync ? "resync by block hashes" : "full",
 		 (unsigned long long)c->st.base_id);
 	c->t0_ns = now_ns();
 	c->state = C_BEGIN;
@@ -739,6 +919,15 @@ on_begin_ack(struct cycle *c, const struct proto_progress *p)
 	if (c->st.resumed)
 		log_info("group %s: resuming point %llu from the receiver's progress",
 			 c->g->name, (unsigned long long)c->st.point_id);
+	if (c->st.resync) {
+		for (int b = 0; b < 2; b++) {
+			c->rh[b] = calloc(PROTO_MAX_HASHES, sizeof(uint64_t));
+			if (!c->rh[b]) {
+				log_error("agent: out of memory");
+				return -1;
+			}
+		}
+	}
 	c->pool = pool_new(c);
 	if (!c->pool)
 		return -1;
@@ -917,6 +1106,14 @@ cyc_on_msg(struct conn *conn, const struct proto_msg *msg, void *arg)
 			return -1;
 		}
 		return 0;
+	case C_SENDING:
+		if (msg->type != PROTO_HASH_ANSWER || !c->st.resync)
+			break;
+		if (on_resync_hashes(c, &msg->u.hanswer) < 0) {
+			cycle_fail(c);
+			return -1;
+		}
+		return 0;
 	case C_BEGIN:
 		if (msg->type != PROTO_PROGRESS)
 			break;
@@ -1026,6 +1223,8 @@ out:
 	if (ctx)
 		SSL_CTX_free(ctx);
 	free(c->buf);
+	free(c->rh[0]);
+	free(c->rh[1]);
 	if (c->base)
 		event_base_free(c->base);
 	return ret;
@@ -1037,11 +1236,11 @@ print_stats(const struct cycle *c, int ok)
 	const struct agent_cycle_stats *s = &c->st;
 
 	if (c->o->json) {
-		json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:f}",
+		json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:f}",
 				      "group", c->g->name, "ok", ok,
 				      "point", (json_int_t)s->point_id,
 				      "base", (json_int_t)s->base_id,
-				      "incremental", s->incremental, "resumed", s->resumed,
+				      "incremental", s->incremental, "resumed", s->resumed, "resync", s->resync,
 				      "extents", (json_int_t)s->extents,
 				      "bytes_data", (json_int_t)s->bytes_data,
 				      "bytes_zero", (json_int_t)s->bytes_zero,

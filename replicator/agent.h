@@ -14,6 +14,7 @@ struct agent_cycle_stats {
 	uint64_t point_id, base_id;
 	int incremental;
 	int resumed;             /* continued a pending point */
+	int resync;              /* change tracking lost: hash-compared with the base */
 	uint64_t extents;
 	uint64_t bytes_data;     /* plaintext bytes of DATA extents sent */
 	uint64_t bytes_zero;     /* bytes covered by ZERO/DISCARD extents sent */

@@ -5,6 +5,7 @@
 #include "replicator/receiver.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -310,6 +311,16 @@ on_commit(struct session *s, const struct proto_point_commit *c)
 	return conn_send(s->conn, &m);
 }
 
+static bool
+point_has_disk(struct session *s, const char *group, uint64_t point, const char *disk)
+{
+	char *path = store_point_disk_path(s->rx->store, group, point, disk);
+	bool ok = path && access(path, F_OK) == 0;
+
+	free(path);
+	return ok;
+}
+
 static int
 on_hash_query(struct session *s, const struct proto_hash_query *q)
 {
@@ -329,7 +340,10 @@ on_hash_query(struct session *s, const struct proto_hash_query *q)
 		conn_send_error(s->conn, PROTO_ERR_STORE, "cannot read catalog");
 		return -1;
 	}
-	if (point == 0 ||
+	if (point != 0 && !point_has_disk(s, q->group, point, q->disk)) {
+		/* A disk the point does not have: no hashes (it reads as zeros). */
+		got = 0;
+	} else if (point == 0 ||
 	    store_point_hashes(s->rx->store, q->group, point, q->disk, q->offset,
 			       q->block_size, q->count, s->rx->hashes, &got, &err) < 0) {
 		conn_send_error(s->conn, point == 0 ? PROTO_ERR_NOTFOUND : (uint32_t)err,
@@ -393,8 +407,7 @@ session_on_msg(struct conn *c, const struct proto_msg *msg, void *arg)
 			goto bad;
 		return on_commit(s, &msg->u.commit);
 	case PROTO_HASH_QUERY:
-		if (s->state == S_POINT)
-			goto bad;
+		/* Also during a point: a resync compares with its base. */
 		return on_hash_query(s, &msg->u.hquery);
 	default:
 		break;
