@@ -61,6 +61,22 @@ check "point metadata carries the domain XML" jq -e '.vms[0].xml | test("<domain
 check "point metadata maps vdb" jq -e '.vms[0].disks[] | select(.target == "vdb" and .disk == "live1.vdb")' "$M"
 check "no nestor backup job left" bash -c "! virsh -c '$VM_URI' domjobinfo live1 | grep -qi backup"
 check "one checkpoint left (the base)" [ "$(virsh -c "$VM_URI" checkpoint-list live1 --name | grep -c nestor)" = 1 ]
+# A checkpoint deleted behind our back: the next cycle resyncs by block
+# hashes (sending about what the guest wrote), and tracking resumes.
+vm_run live1 "dd if=/dev/urandom of=/dev/vdb bs=64k count=2 seek=500 conv=notrunc,fsync 2>/dev/null; echo ok" >/dev/null
+for cp in $(virsh -c "$VM_URI" checkpoint-list live1 --name); do
+	virsh -c "$VM_URI" checkpoint-delete live1 "$cp" >/dev/null
+done
+res=$(agent_once "$T/agent.conf") || { tail -20 "$T/agent.log"; die "cycle after a lost checkpoint failed"; }
+echo "lost checkpoint: $res"
+pt=$(echo "$res" | jq .point)
+check "lost checkpoint: resync" [ "$(echo "$res" | jq .resync)" = true ]
+check "lost checkpoint: sent $(echo "$res" | jq .bytes_data) bytes, about 128 KiB written" \
+	[ "$(echo "$res" | jq .bytes_data)" -le $((131072 * 12 / 10 + 65536)) ]
+check "lost checkpoint: data disk identical" \
+	qemu-img compare -U -q -f qcow2 -F qcow2 "$W/data.qcow2" "$(point_file live live1.vdb "$pt")"
+res=$(agent_once "$T/agent.conf") || die "cycle after the resync failed"
+check "incremental again after the resync" [ "$(echo "$res" | jq .incremental)" = true ]
 vm_destroy live1
 stop_receiver
 finish
