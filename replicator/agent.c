@@ -115,6 +115,7 @@ struct cycle {
 
 	/* replication */
 	struct snapshot *snap;
+	json_t *vm_meta;        /* VMs of the point (domains groups), or NULL */
 	struct pool *pool;
 	uint8_t *buf;
 	bool produced_all; /* every extent and DISK_DONE is in the pool */
@@ -288,8 +289,13 @@ point_meta(const struct cycle *c, size_t *len)
 	json_object_set(root, "disks", disks);
 	if (c->g->domain_xml && add_domain_xml(c, root) < 0)
 		goto out;
-	if (sources_vm_meta(c->snap, root) < 0)
-		goto out;
+	if (c->vm_meta) {
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(c->vm_meta, k, v)
+			json_object_set(root, k, v);
+	}
 	s = json_dumps(root, JSON_COMPACT);
 	if (s)
 		*len = strlen(s);
@@ -864,7 +870,7 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 		log_error("group %s: state directory path too long", c->g->name);
 		return -1;
 	}
-	c->snap = sources_begin(c->g, sdir, p->last_point);
+	c->snap = sources_begin(c->g, sdir, p->last_point, &c->vm_meta);
 	if (!c->snap)
 		return -1;
 	n = snapshot_ndisks(c->snap);
@@ -1293,6 +1299,7 @@ agent_run_once(const struct agent_config *cfg, const struct agent_opts *o)
 		c.st.seconds = (double)(now_ns() - t0) / 1e9;
 		print_stats(&c, r == 0);
 		snapshot_free(c.snap);
+		json_decref(c.vm_meta);
 		if (r < 0)
 			ret = -1;
 	}

@@ -1,39 +1,254 @@
 /* Group snapshot from the configured sources: file disks through the file
- * source, RBD disks through the rbd source, joined by snapshot_multi. */
+ * source, RBD disks through the rbd source, running domains through the
+ * libvirt source and shut-off domains through the file source on their
+ * disk files; joined by snapshot_multi. */
 #include "replicator/sources.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+
 #include "common/log.h"
+#include "common/names.h"
 #include "replicator/config.h"
 #include "snapshot/libvirt.h"
 #include "snapshot/multi.h"
 #include "snapshot/rbd.h"
 #include "snapshot/source.h"
 
-#define DEFAULT_CEPH_CONF "/etc/ceph/ceph.conf"
+#define DEFAULT_CEPH_CONF   "/etc/ceph/ceph.conf"
 #define DEFAULT_LIBVIRT_URI "qemu:///system"
-#define MAX_DOMAINS 32
+#define MAX_DOMAINS         32
 
-
-/* rbd specs are "pool/image" (validated by the config loader). */
-struct rbd_spec {
-	char pool[65], image[65];
+/* One disk of a shut-off domain, replicated from its file. */
+struct off_disk {
+	char name[65];
+	char target[32];
+	char *path;
+	char format[8];
 };
 
+struct off_vm {
+	char *name, *xml;
+	size_t first, n; /* range in the offline disk list */
+};
+
+struct plan {
+	/* domains */
+	const char *live[MAX_DOMAINS];
+	size_t nlive;
+	struct off_vm off[MAX_DOMAINS];
+	size_t noff;
+	struct off_disk odisk[SNAP_MAX_DISKS];
+	size_t nodisk;
+	char *domlist;
+};
+
+static void
+plan_clear(struct plan *pl)
+{
+	for (size_t i = 0; i < pl->noff; i++) {
+		free(pl->off[i].name);
+		free(pl->off[i].xml);
+	}
+	for (size_t i = 0; i < pl->nodisk; i++)
+		free(pl->odisk[i].path);
+	free(pl->domlist);
+	memset(pl, 0, sizeof(*pl));
+}
+
+static char *
+xml_attr(xmlNodePtr n, const char *child, const char *attr)
+{
+	for (xmlNodePtr c = n->children; c; c = c->next) {
+		if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, child) == 0) {
+			xmlChar *v = xmlGetProp(c, (const xmlChar *)attr);
+			char *s = v ? strdup((const char *)v) : NULL;
+
+			xmlFree(v);
+			return s;
+		}
+	}
+	return NULL;
+}
+
+static bool
+xml_has_child(xmlNodePtr n, const char *child)
+{
+	for (xmlNodePtr c = n->children; c; c = c->next)
+		if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, child) == 0)
+			return true;
+	return false;
+}
+
+/* The disk files of a shut-off domain's inactive definition. */
 static int
-begin_parts(const struct agent_group_cfg *g, const char *state_dir, uint64_t base,
-	    struct snapshot **parts, size_t *nparts)
+plan_offline_vm(struct plan *pl, const char *group, const char *dom, char *xml)
+{
+	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	xmlXPathContextPtr ctx = NULL;
+	xmlXPathObjectPtr res = NULL;
+	struct off_vm *vm = &pl->off[pl->noff];
+	int ret = -1;
+
+	if (!doc || !(ctx = xmlXPathNewContext(doc)) ||
+	    !(res = xmlXPathEvalExpression((const xmlChar *)"/domain/devices/disk", ctx))) {
+		log_error("group %s: domain %s: cannot parse its definition", group, dom);
+		goto out;
+	}
+	vm->first = pl->nodisk;
+	for (int i = 0; res->nodesetval && i < res->nodesetval->nodeNr; i++) {
+		xmlNodePtr n = res->nodesetval->nodeTab[i];
+		xmlChar *device = xmlGetProp(n, (const xmlChar *)"device");
+		xmlChar *type = xmlGetProp(n, (const xmlChar *)"type");
+		bool is_disk = !device || strcmp((const char *)device, "disk") == 0;
+		bool is_file = type && strcmp((const char *)type, "file") == 0;
+		char *target = NULL, *path = NULL, *fmt = NULL;
+		struct off_disk *d;
+
+		xmlFree(device);
+		xmlFree(type);
+		if (!is_disk || xml_has_child(n, "readonly"))
+			continue;
+		target = xml_attr(n, "target", "dev");
+		if (!is_file) {
+			log_error("group %s: domain %s is shut off and disk %s is not a file: "
+				  "start the domain to replicate it live", group, dom,
+				  target ? target : "?");
+			free(target);
+			goto out;
+		}
+		path = xml_attr(n, "source", "file");
+		fmt = xml_attr(n, "driver", "type");
+		if (!target || !path || pl->nodisk == SNAP_MAX_DISKS) {
+			log_error("group %s: domain %s: disk without target or source file, or too many disks",
+				  group, dom);
+			free(target);
+			free(path);
+			free(fmt);
+			goto out;
+		}
+		d = &pl->odisk[pl->nodisk];
+		snprintf(d->name, sizeof(d->name), "%s.%s", dom, target);
+		snprintf(d->target, sizeof(d->target), "%s", target);
+		snprintf(d->format, sizeof(d->format), "%s",
+			 fmt && (!strcmp(fmt, "qcow2") || !strcmp(fmt, "raw")) ? fmt : "");
+		d->path = path;
+		free(target);
+		free(fmt);
+		if (!name_valid(d->name, strlen(d->name))) {
+			log_error("group %s: domain %s: disk name %s is not valid", group, dom, d->name);
+			free(d->path);
+			goto out;
+		}
+		pl->nodisk++;
+	}
+	vm->n = pl->nodisk - vm->first;
+	vm->name = strdup(dom);
+	vm->xml = xml;
+	xml = NULL;
+	pl->noff++;
+	ret = vm->name ? 0 : -1;
+out:
+	free(xml);
+	xmlXPathFreeObject(res);
+	xmlXPathFreeContext(ctx);
+	xmlFreeDoc(doc);
+	return ret;
+}
+
+/* Split the group's domains into running ones (libvirt source) and shut-off
+ * ones (file source on their disk files). */
+static int
+plan_domains(struct plan *pl, const struct agent_group_cfg *g)
+{
+	const char *uri = g->libvirt_uri ? g->libvirt_uri : DEFAULT_LIBVIRT_URI;
+	virConnectPtr conn = NULL;
+	char *save = NULL, *tok;
+	int ret = -1;
+
+	pl->domlist = strdup(g->domains);
+	if (!pl->domlist) {
+		log_error("group %s: out of memory", g->name);
+		return -1;
+	}
+	conn = virConnectOpen(uri);
+	if (!conn) {
+		log_error("group %s: cannot connect to libvirt at %s: %s", g->name, uri,
+			  virGetLastErrorMessage());
+		goto out;
+	}
+	for (tok = strtok_r(pl->domlist, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
+		virDomainPtr dom;
+		int active;
+
+		if (pl->nlive + pl->noff == MAX_DOMAINS) {
+			log_error("group %s: more than %d domains", g->name, MAX_DOMAINS);
+			goto out;
+		}
+		dom = virDomainLookupByName(conn, tok);
+		if (!dom) {
+			log_error("group %s: domain %s: %s", g->name, tok, virGetLastErrorMessage());
+			goto out;
+		}
+		active = virDomainIsActive(dom);
+		if (active == 1) {
+			pl->live[pl->nlive++] = tok;
+		} else {
+			char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+
+			if (!xml || plan_offline_vm(pl, g->name, tok, xml) < 0) {
+				if (!xml)
+					log_error("group %s: domain %s: %s", g->name, tok,
+						  virGetLastErrorMessage());
+				virDomainFree(dom);
+				goto out;
+			}
+			log_info("group %s: domain %s is shut off: replicating its disk files",
+				 g->name, tok);
+		}
+		virDomainFree(dom);
+	}
+	if (pl->nlive + pl->noff == 0) {
+		log_error("group %s: 'domains' names no domain", g->name);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (conn)
+		virConnectClose(conn);
+	return ret;
+}
+
+static int
+subdir(char *buf, size_t len, const char *state_dir, const char *source)
+{
+	if ((size_t)snprintf(buf, len, "%s/%s", state_dir, source) >= len) {
+		log_error("state directory path too long: %s", state_dir);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+begin_parts(const struct agent_group_cfg *g, const struct plan *pl, const char *state_dir,
+	    uint64_t base, struct snapshot **parts, size_t *nparts)
 {
 	struct snap_file_disk fd[SNAP_MAX_DISKS];
 	struct snap_rbd_image ri[SNAP_MAX_DISKS];
-	struct rbd_spec rs[SNAP_MAX_DISKS];
+	char pool[SNAP_MAX_DISKS][65], image[SNAP_MAX_DISKS][65];
+	char dir[4096];
 	size_t nf = 0, nr = 0;
 
 	*nparts = 0;
-	if (g->ndisks > SNAP_MAX_DISKS) {
+	if (g->ndisks + pl->nodisk > SNAP_MAX_DISKS) {
 		log_error("group %s: more than %d disks", g->name, SNAP_MAX_DISKS);
 		return -1;
 	}
@@ -41,59 +256,42 @@ begin_parts(const struct agent_group_cfg *g, const char *state_dir, uint64_t bas
 		const struct agent_disk_cfg *d = &g->disks[i];
 
 		if (d->path) {
-			fd[nf].name = d->name;
-			fd[nf].path = d->path;
-			fd[nf].format = d->format;
-			nf++;
+			fd[nf++] = (struct snap_file_disk){ d->name, d->path, d->format };
 			continue;
 		}
-		if (sscanf(d->rbd, "%64[^/]/%64s", rs[nr].pool, rs[nr].image) != 2) {
+		if (sscanf(d->rbd, "%64[^/]/%64s", pool[nr], image[nr]) != 2) {
 			log_error("group %s disk %s: bad rbd spec '%s'", g->name, d->name, d->rbd);
 			return -1;
 		}
-		ri[nr].name = d->name;
-		ri[nr].pool = rs[nr].pool;
-		ri[nr].image = rs[nr].image;
+		ri[nr] = (struct snap_rbd_image){ d->name, pool[nr], image[nr] };
 		nr++;
 	}
-	if (g->domains) {
-		char *list = strdup(g->domains), *save = NULL, *tok;
-		const char *doms[MAX_DOMAINS];
-		size_t nd = 0;
-
-		if (!list) {
-			log_error("group %s: out of memory", g->name);
+	for (size_t i = 0; i < pl->nodisk; i++)
+		fd[nf++] = (struct snap_file_disk){ pl->odisk[i].name, pl->odisk[i].path,
+						     pl->odisk[i].format[0] ? pl->odisk[i].format : NULL };
+	if (pl->nlive) {
+		if (subdir(dir, sizeof(dir), state_dir, "libvirt") < 0)
 			return -1;
-		}
-		for (tok = strtok_r(list, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
-			if (nd == MAX_DOMAINS) {
-				log_error("group %s: more than %d domains", g->name, MAX_DOMAINS);
-				free(list);
-				return -1;
-			}
-			doms[nd++] = tok;
-		}
-		parts[*nparts] = nd ? snapshot_libvirt_begin(g->libvirt_uri ? g->libvirt_uri
+		parts[*nparts] = snapshot_libvirt_begin(g->libvirt_uri ? g->libvirt_uri
 								       : DEFAULT_LIBVIRT_URI,
-							     doms, nd, state_dir, base)
-				    : NULL;
-		free(list);
-		if (!parts[*nparts]) {
-			if (!nd)
-				log_error("group %s: 'domains' names no domain", g->name);
+							pl->live, pl->nlive, dir, base);
+		if (!parts[*nparts])
 			return -1;
-		}
 		(*nparts)++;
 	}
 	if (nf) {
-		parts[*nparts] = snapshot_file_begin(fd, nf, state_dir, base);
+		if (subdir(dir, sizeof(dir), state_dir, "file") < 0)
+			return -1;
+		parts[*nparts] = snapshot_file_begin(fd, nf, dir, base);
 		if (!parts[*nparts])
 			return -1;
 		(*nparts)++;
 	}
 	if (nr) {
+		if (subdir(dir, sizeof(dir), state_dir, "rbd") < 0)
+			return -1;
 		parts[*nparts] = snapshot_rbd_begin(g->ceph_conf ? g->ceph_conf : DEFAULT_CEPH_CONF,
-						    g->ceph_client, ri, nr, state_dir, base);
+						    g->ceph_client, ri, nr, dir, base);
 		if (!parts[*nparts])
 			return -1;
 		(*nparts)++;
@@ -108,49 +306,20 @@ free_parts(struct snapshot **parts, size_t n)
 		snapshot_free(parts[i]);
 }
 
-/* The group's disk order: the multi snapshot lists file disks first, then
- * rbd disks; the receiver only needs a stable order, which this is. */
-struct snapshot *
-sources_begin(const struct agent_group_cfg *g, const char *state_dir, uint64_t base_point)
-{
-	struct snapshot *parts[3];
-	size_t n = 0;
-	int incr = 0, full = 0;
-
-	if (begin_parts(g, state_dir, base_point, parts, &n) < 0) {
-		free_parts(parts, n);
-		return NULL;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (snapshot_is_incremental(parts[i]))
-			incr = 1;
-		else
-			full = 1;
-	}
-	if (incr && full) {
-		log_info("group %s: some disks need a full copy: copying every disk in full",
-			 g->name);
-		free_parts(parts, n); /* abort: the incremental bases stay */
-		if (begin_parts(g, state_dir, 0, parts, &n) < 0) {
-			free_parts(parts, n);
-			return NULL;
-		}
-	}
-	return snapshot_multi(parts, n);
-}
-
-int
-sources_vm_meta(const struct snapshot *snap, json_t *obj)
+/* VM metadata for the point: live VMs from the libvirt source (definition
+ * captured at begin), shut-off VMs from their inactive definition. */
+static json_t *
+vm_meta(const struct snapshot *snap, const struct plan *pl)
 {
 	const struct snapshot *lv = snapshot_part(snap, "libvirt");
-	json_t *vms;
+	json_t *obj = json_object(), *vms = json_array();
 
-	if (!lv)
-		return 0;
-	vms = json_array();
-	if (!vms)
-		return -1;
-	for (size_t v = 0; v < snapshot_libvirt_nvms(lv); v++) {
+	if (!obj || !vms) {
+		json_decref(obj);
+		json_decref(vms);
+		return NULL;
+	}
+	for (size_t v = 0; lv && v < snapshot_libvirt_nvms(lv); v++) {
 		json_t *disks = json_array();
 		const char *target;
 		size_t idx;
@@ -162,9 +331,65 @@ sources_vm_meta(const struct snapshot *snap, json_t *obj)
 						     snapshot_libvirt_vm_name(lv, v), "xml",
 						     snapshot_libvirt_vm_xml(lv, v), "disks", disks));
 	}
+	for (size_t v = 0; v < pl->noff; v++) {
+		json_t *disks = json_array();
+
+		for (size_t i = pl->off[v].first; i < pl->off[v].first + pl->off[v].n; i++)
+			json_array_append_new(disks, json_pack("{s:s, s:s}", "target",
+							       pl->odisk[i].target, "disk",
+							       pl->odisk[i].name));
+		json_array_append_new(vms, json_pack("{s:s, s:s, s:o}", "name", pl->off[v].name,
+						     "xml", pl->off[v].xml, "disks", disks));
+	}
 	json_object_set_new(obj, "source", json_string("libvirt"));
+	/* A shut-off VM is consistent by definition; the live ones decide. */
 	json_object_set_new(obj, "consistency",
-			    json_string(snapshot_libvirt_consistency(lv)));
+			    json_string(lv ? snapshot_libvirt_consistency(lv) : "app-consistent"));
 	json_object_set_new(obj, "vms", vms);
-	return 0;
+	return obj;
+}
+
+struct snapshot *
+sources_begin(const struct agent_group_cfg *g, const char *state_dir, uint64_t base_point,
+	      json_t **meta)
+{
+	struct snapshot *parts[3], *snap = NULL;
+	struct plan pl = { 0 };
+	size_t n = 0;
+	int incr = 0, full = 0;
+
+	*meta = NULL;
+	if (g->domains && plan_domains(&pl, g) < 0)
+		goto out;
+	if (begin_parts(g, &pl, state_dir, base_point, parts, &n) < 0) {
+		free_parts(parts, n);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (snapshot_is_incremental(parts[i]))
+			incr = 1;
+		else
+			full = 1;
+	}
+	if (incr && full) {
+		log_info("group %s: some disks need a full copy: copying every disk in full",
+			 g->name);
+		free_parts(parts, n); /* abort: the incremental bases stay */
+		if (begin_parts(g, &pl, state_dir, 0, parts, &n) < 0) {
+			free_parts(parts, n);
+			goto out;
+		}
+	}
+	snap = snapshot_multi(parts, n);
+	if (snap && g->domains) {
+		*meta = vm_meta(snap, &pl);
+		if (!*meta) {
+			log_error("group %s: out of memory", g->name);
+			snapshot_free(snap);
+			snap = NULL;
+		}
+	}
+out:
+	plan_clear(&pl);
+	return snap;
 }

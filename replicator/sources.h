@@ -1,5 +1,5 @@
 /* Builds a protection group's snapshot from its configured sources (image
- * files, RBD images; later libvirt domains) as one consistent point. */
+ * files, RBD images, libvirt domains) as one consistent point. */
 #ifndef NESTOR_REPLICATOR_SOURCES_H
 #define NESTOR_REPLICATOR_SOURCES_H
 
@@ -10,17 +10,20 @@
 struct agent_group_cfg;
 struct snapshot;
 
-/* Begin the group's snapshot against the receiver's newest point. When the
- * sources disagree (one can go incremental, another needs a full copy),
- * every source is begun again with base 0, so the point is standalone for
- * all disks. Disks keep the group's configured order. state_dir is the
- * group's own directory. NULL on error (logged). Caller frees. */
+/* Begin the group's snapshot against the receiver's newest point.
+ * - [disk] sections: file disks through the file source, rbd disks through
+ *   the rbd source;
+ * - `domains`: running domains through the libvirt source (checkpoints and
+ *   pull backups); shut-off domains through the file source on the disk
+ *   files of their inactive definition (qcow2 bitmaps, never started).
+ * When the sources disagree (one can go incremental, another needs a full
+ * copy) every source is begun again with base 0, so the point is full (or
+ * resynced) for all disks. state_dir is the group's own directory; each
+ * source keeps its state in a subdirectory. On success *vm_meta is NULL (no
+ * domains) or a new JSON object with "consistency" and "vms" (name, xml,
+ * disks: [{target, disk}]) for the point metadata; the caller owns it.
+ * NULL on error (logged). Caller frees the snapshot. */
 struct snapshot *sources_begin(const struct agent_group_cfg *g, const char *state_dir,
-			       uint64_t base_point);
-
-/* Point metadata of the VMs of a live (libvirt) group, captured at begin:
- * {"consistency": ..., "vms": [{"name", "xml", "disks": [{"target", "disk"}]}]}
- * merged into obj. 0, or -1 on error. A group without domains adds nothing. */
-int sources_vm_meta(const struct snapshot *snap, json_t *obj);
+			       uint64_t base_point, json_t **vm_meta);
 
 #endif

@@ -77,6 +77,27 @@ check "lost checkpoint: data disk identical" \
 	qemu-img compare -U -q -f qcow2 -F qcow2 "$W/data.qcow2" "$(point_file live live1.vdb "$pt")"
 res=$(agent_once "$T/agent.conf") || die "cycle after the resync failed"
 check "incremental again after the resync" [ "$(echo "$res" | jq .incremental)" = true ]
+# Shut off: the domain is replicated from its disk files without being
+# started (file source on qcow2 bitmaps); switching sources resyncs cheaply.
+virsh -c "$VM_URI" destroy live1 >/dev/null || die "cannot shut the guest off"
+res=$(agent_once "$T/agent.conf") || { tail -20 "$T/agent.log"; die "cycle of a shut-off domain failed"; }
+echo "shut off: $res"
+pt=$(echo "$res" | jq .point)
+check "shut off: point identical" \
+	qemu-img compare -q -f qcow2 -F qcow2 "$W/data.qcow2" "$(point_file live live1.vdb "$pt")"
+check "shut off: sends little ($(echo "$res" | jq .bytes_data) bytes)" \
+	[ "$(echo "$res" | jq .bytes_data)" -le 1048576 ]
+qemu-io -f qcow2 -c "write -P 7 1M 64k" "$W/data.qcow2" >/dev/null
+res=$(agent_once "$T/agent.conf") || die "second cycle of a shut-off domain failed"
+echo "shut off, written: $res"
+pt=$(echo "$res" | jq .point)
+check "shut off: incremental through the bitmap" [ "$(echo "$res" | jq .incremental)" = true ]
+check "shut off: incremental sends the 64 KiB written" \
+	[ "$(echo "$res" | jq .bytes_data)" -le $((65536 * 12 / 10)) ]
+check "shut off: point identical after the write" \
+	qemu-img compare -q -f qcow2 -F qcow2 "$W/data.qcow2" "$(point_file live live1.vdb "$pt")"
+check "shut off: domain not started" bash -c "virsh -c '$VM_URI' domstate live1 | grep -q 'shut off'"
+check "shut off: metadata has the VM" jq -e '.vms[0].name == "live1"' "$T/store/live/meta/$pt.bin"
 vm_destroy live1
 stop_receiver
 finish
