@@ -17,7 +17,9 @@
 #include "failover/failover.h"
 #include "replicator/agent.h"
 #include "replicator/config.h"
+#include "replicator/daemon.h"
 #include "replicator/receiver.h"
+#include "replicator/retention.h"
 #include "replicator/store.h"
 
 #define DEFAULT_AGENT_CONF    "/etc/nestor/agent.conf"
@@ -32,6 +34,7 @@ static const char usage_main[] =
 	"  agent      replicate protection groups to the receiver\n"
 	"  receiver   accept replication and keep recovery points\n"
 	"  points     list the recovery points of a group (receiver side)\n"
+	"  prune      apply a group's retention policy now (receiver side)\n"
 	"  verify     compare a recovery point with its source (agent side)\n"
 	"  drill      boot a recovery point's VMs in an isolated network and verify them\n"
 	"  failover   boot a recovery point's VMs for real; --status, --release\n"
@@ -42,14 +45,21 @@ static const char usage_main[] =
 	"Exit codes: 0 success, 1 failure (or differences for verify), 2 usage error.\n";
 
 static const char usage_agent[] =
-	"usage: nestor agent [--config FILE] --once [--group NAME] [--json] [--no-progress]\n"
+	"usage: nestor agent [--config FILE] [--once [--group NAME] [--json] [--no-progress]]\n"
 	"\n"
-	"Replicate every configured protection group (or only --group) once: a full\n"
-	"seed the first time, then incrementals of what changed since the last point.\n"
-	"An interrupted cycle is resumed from the receiver's durable progress.\n"
+	"Without --once: a daemon that replicates every configured protection group\n"
+	"continuously, each in its own thread: the next cycle starts when the previous\n"
+	"one committed (not sooner than the group's min_interval); failures retry with\n"
+	"back-off up to retry_max; a group whose newest point is older than its rpo\n"
+	"target is reported (warning and <state_dir>/<group>/status.json). SIGHUP\n"
+	"reloads the configuration (unchanged groups keep running), SIGTERM stops\n"
+	"(a cycle in flight stays resumable).\n"
+	"With --once: one cycle per group (or only --group), then exit. Each cycle is\n"
+	"a full seed the first time, then incrementals of what changed since the last\n"
+	"point; a lost change-tracking chain turns into a block-hash resync.\n"
 	"\n"
 	"  -c, --config FILE   agent configuration (default " DEFAULT_AGENT_CONF ")\n"
-	"      --once          run one cycle per group and exit (required for now)\n"
+	"      --once          run one cycle per group and exit\n"
 	"  -g, --group NAME    only this group\n"
 	"      --json          print one JSON object per cycle with the agent's counters\n"
 	"      --no-progress   no progress line on a terminal\n"
@@ -125,13 +135,13 @@ cmd_agent(int argc, char **argv)
 		default: fputs(usage_agent, stderr); return 2;
 		}
 	}
-	if (optind != argc || !once) {
-		fprintf(stderr, "nestor agent: %s\n%s",
-			once ? "unexpected argument" : "only --once is supported in this version",
-			usage_agent);
+	if (optind != argc) {
+		fprintf(stderr, "nestor agent: unexpected argument\n%s", usage_agent);
 		return 2;
 	}
 	log_set_prefix("agent");
+	if (!once)
+		return agent_daemon(path, verbose) == 0 ? 0 : 1;
 	if (agent_config_load(path, &cfg) < 0)
 		return 1;
 	log_set_level(verbose ? LOG_LVL_DEBUG : cfg->log_level);
@@ -354,6 +364,7 @@ main(int argc, char **argv)
 		{ "agent", cmd_agent },
 		{ "receiver", cmd_receiver },
 		{ "points", cmd_points },
+		{ "prune", retention_main },
 		{ "verify", cmd_verify },
 		{ "config", cmd_config },
 		{ "drill", drill_main },

@@ -129,7 +129,7 @@ cat > "$pkg/DEBIAN/prerm" <<'EOC'
 #!/bin/sh
 set -e
 if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
-	systemctl stop nestor-agent.timer nestor-agent.service \
+	systemctl stop nestor-agent.service \
 		nestor-receiver.service >/dev/null 2>&1 || true
 fi
 exit 0

@@ -883,6 +883,29 @@ check_planned(struct drill *d)
 	return 0;
 }
 
+/* <workdir>/point = the point id while the drill's overlays need it. */
+static int
+drill_mark_point(const struct report *r)
+{
+	char path[sizeof(r->workdir) + 8], text[32];
+	int n;
+
+	snprintf(path, sizeof(path), "%s/point", r->workdir);
+	n = snprintf(text, sizeof(text), "%" PRIu64 "\n", r->point);
+	return file_write_atomic(path, text, (size_t)n, 0644);
+}
+
+static void
+drill_unmark_point(const struct report *r)
+{
+	char path[sizeof(r->workdir) + 8];
+
+	snprintf(path, sizeof(path), "%s/point", r->workdir);
+	if (unlink(path) < 0 && errno != ENOENT)
+		log_warn("drill %s: unlink %s: %m (retention keeps point %" PRIu64
+			 " until it is gone)", r->id, path, r->point);
+}
+
 int
 drill_run(struct store *st, const char *store_dir, const struct drill_opts *o,
 	  struct report *r)
@@ -933,6 +956,12 @@ drill_run(struct store *st, const char *store_dir, const struct drill_opts *o,
 		 d.failover ? "failover" : "drills", r->id);
 	if (mkdir_p(r->workdir, 0755) < 0)
 		goto fail_early;
+	/* "in use" mark honoured by retention (docs/retention.md): the point and
+	 * every older one stay until teardown removes it. */
+	if (!d.failover && drill_mark_point(r) < 0) {
+		rmdir(r->workdir);
+		goto fail_early;
+	}
 	log_info("%s %s: group %s point %" PRIu64 " (RPO %.1f s), %zu VM(s), work dir %s",
 		 what, r->id, o->group, r->point, r->rpo_s, d.nvms, r->workdir);
 
@@ -1000,6 +1029,8 @@ teardown:
 				 "accepts points", r->id, o->group);
 	} else if (!o->keep && !d.failover) {
 		teardown_ok = teardown(&d) == 0;
+		if (teardown_ok)
+			drill_unmark_point(r);
 		log_info("drill %s: teardown %s", r->id, teardown_ok ? "done" : "FAILED");
 	} else if (d.failover) {
 		log_info("failover %s: VMs stay up; group %s is failed over (release with "

@@ -208,6 +208,12 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (c->o && c->o->stop && *c->o->stop && c->state != C_DONE && c->state != C_FAILED) {
+		log_info("group %s: stopping: cycle abandoned, the point stays resumable",
+			 c->g->name);
+		cycle_fail(c);
+		return;
+	}
 	if (c->state == C_SENDING)
 		progress_line(c, false);
 	if (time(NULL) - c->last_activity > IDLE_TIMEOUT_S) {
@@ -1280,6 +1286,24 @@ malloc_keep_buffers(void)
 }
 
 int
+agent_cycle(const struct agent_config *cfg, const struct agent_group_cfg *g,
+	    const struct agent_opts *o, struct agent_cycle_stats *st)
+{
+	struct cycle c = { .cfg = cfg, .g = g, .o = o };
+	uint64_t t0 = now_ns();
+	int r;
+
+	c.show_progress = o->progress && isatty(STDERR_FILENO);
+	r = cycle_run(&c);
+	c.st.seconds = (double)(now_ns() - t0) / 1e9;
+	print_stats(&c, r == 0);
+	snapshot_free(c.snap);
+	json_decref(c.vm_meta);
+	*st = c.st;
+	return r;
+}
+
+int
 agent_run_once(const struct agent_config *cfg, const struct agent_opts *o)
 {
 	int ret = 0, found = 0;
@@ -1287,20 +1311,12 @@ agent_run_once(const struct agent_config *cfg, const struct agent_opts *o)
 	malloc_keep_buffers();
 	signal(SIGPIPE, SIG_IGN);
 	for (size_t i = 0; i < cfg->ngroups; i++) {
-		struct cycle c = { .cfg = cfg, .g = &cfg->groups[i], .o = o };
-		uint64_t t0 = now_ns();
-		int r;
+		struct agent_cycle_stats st;
 
 		if (o->group && strcmp(o->group, cfg->groups[i].name) != 0)
 			continue;
 		found = 1;
-		c.show_progress = o->progress && isatty(STDERR_FILENO);
-		r = cycle_run(&c);
-		c.st.seconds = (double)(now_ns() - t0) / 1e9;
-		print_stats(&c, r == 0);
-		snapshot_free(c.snap);
-		json_decref(c.vm_meta);
-		if (r < 0)
+		if (agent_cycle(cfg, &cfg->groups[i], o, &st) < 0)
 			ret = -1;
 	}
 	if (!found) {

@@ -27,7 +27,17 @@ struct agent_opts {
 	const char *group; /* NULL = every configured group */
 	bool json;         /* print one JSON object per cycle on stdout */
 	bool progress;     /* progress line on a terminal */
+	/* When set and it becomes non-zero, a cycle in flight is abandoned
+	 * (within about a second); the point stays pending and resumable. */
+	const volatile int *stop;
 };
+
+struct agent_group_cfg;
+
+/* One replication cycle of group g. 0 when the point was committed; *st
+ * gets the counters either way. Thread-safe for different groups. */
+int agent_cycle(const struct agent_config *cfg, const struct agent_group_cfg *g,
+		const struct agent_opts *o, struct agent_cycle_stats *st);
 
 /* One replication cycle for each selected group. 0 if all committed. */
 int agent_run_once(const struct agent_config *cfg, const struct agent_opts *o);

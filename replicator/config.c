@@ -98,6 +98,19 @@ set_format(void *obj, size_t off, const char *value, const char **expect)
 }
 
 static int
+set_duration(void *obj, size_t off, const char *value, const char **expect)
+{
+	uint64_t v;
+
+	if (parse_duration(value, &v) < 0 || v > 365ull * 86400) {
+		*expect = "a duration such as 30s, 5m, 1h (at most a year)";
+		return -1;
+	}
+	*FIELD(obj, off, uint64_t) = v;
+	return 0;
+}
+
+static int
 set_compress_level(void *obj, size_t off, const char *value, const char **expect)
 {
 	uint64_t v;
@@ -366,6 +379,7 @@ static const struct key_def agent_keys[] = {
 	{ "state_dir", set_string, offsetof(struct agent_config, state_dir), true },
 	{ "compress_level", set_compress_level, offsetof(struct agent_config, compress_level), false },
 	{ "log_level", set_log_level, offsetof(struct agent_config, log_level), false },
+	{ "retry_max", set_duration, offsetof(struct agent_config, retry_max_s), false },
 };
 
 static const struct key_def group_keys[] = {
@@ -374,6 +388,8 @@ static const struct key_def group_keys[] = {
 	{ "libvirt_uri", set_string, offsetof(struct agent_group_cfg, libvirt_uri), false },
 	{ "ceph_conf", set_string, offsetof(struct agent_group_cfg, ceph_conf), false },
 	{ "ceph_client", set_string, offsetof(struct agent_group_cfg, ceph_client), false },
+	{ "rpo", set_duration, offsetof(struct agent_group_cfg, rpo_s), false },
+	{ "min_interval", set_duration, offsetof(struct agent_group_cfg, min_interval_s), false },
 };
 
 /* "pool/image": two names as Ceph allows them, bounded and without '@'
@@ -474,6 +490,7 @@ agent_group_section(struct agent_load *L, size_t hdr, const struct word *w,
 		goto oom;
 	L->group_lines = nl;
 	memset(&ng[c->ngroups], 0, sizeof(*ng));
+	ng[c->ngroups].rpo_s = 300;
 	memcpy(ng[c->ngroups].name, name, sizeof(name));
 	nl[c->ngroups] = h->line;
 	c->ngroups++;
@@ -628,6 +645,7 @@ agent_from_doc(const struct ini_doc *doc, struct agent_config **out)
 		goto out;
 	}
 	L.c->compress_level = 3;
+	L.c->retry_max_s = 300;
 	L.c->log_level = LOG_LVL_INFO;
 	while (i < ini_count(doc)) {
 		const struct ini_entry *h = ini_at(doc, i);
@@ -728,6 +746,16 @@ static const struct key_def client_keys[] = {
 	{ "groups", set_client_groups, 0, true },
 };
 
+static int
+set_retention(void *obj, size_t off, const char *value, const char **expect)
+{
+	return retention_parse(value, FIELD(obj, off, struct retention_policy), expect);
+}
+
+static const struct key_def rx_group_keys[] = {
+	{ "retention", set_retention, offsetof(struct receiver_group_cfg, retention), false },
+};
+
 void
 receiver_config_free(struct receiver_config *c)
 {
@@ -743,6 +771,7 @@ receiver_config_free(struct receiver_config *c)
 		strv_free(c->clients[i].groups, c->clients[i].ngroups);
 	}
 	free(c->clients);
+	free(c->groups);
 	free(c);
 }
 
@@ -777,6 +806,36 @@ receiver_client_section(const struct ini_doc *doc, struct receiver_config *c,
 oom:
 	cfg_err(doc, h->line, "out of memory");
 	return -1;
+}
+
+static int
+receiver_group_section(const struct ini_doc *doc, struct receiver_config *c,
+		       size_t hdr, const struct word *w, size_t *next)
+{
+	const struct ini_entry *h = ini_at(doc, hdr);
+	struct receiver_group_cfg *ng;
+	char name[NAME_MAX_LEN + 1];
+
+	if (section_name(doc, h, &w[1], "group", name) < 0)
+		return -1;
+	for (size_t i = 0; i < c->ngroups; i++) {
+		if (strcmp(c->groups[i].name, name) == 0) {
+			cfg_err(doc, h->line, "duplicate group '%s'", name);
+			return -1;
+		}
+	}
+	ng = reallocarray(c->groups, c->ngroups + 1, sizeof(*ng));
+	if (ng == NULL) {
+		cfg_err(doc, h->line, "out of memory");
+		return -1;
+	}
+	c->groups = ng;
+	memset(&ng[c->ngroups], 0, sizeof(*ng));
+	memcpy(ng[c->ngroups].name, name, sizeof(name));
+	c->ngroups++;
+	return section_keys(doc, hdr, next, rx_group_keys,
+			    sizeof(rx_group_keys) / sizeof(rx_group_keys[0]),
+			    &ng[c->ngroups - 1]);
 }
 
 static int
@@ -816,9 +875,11 @@ receiver_from_doc(const struct ini_doc *doc, struct receiver_config **out)
 					 sizeof(receiver_keys) / sizeof(receiver_keys[0]), c);
 		} else if (nw == 2 && word_is(&w[0], "client")) {
 			r = receiver_client_section(doc, c, i, w, &i);
+		} else if (nw == 2 && word_is(&w[0], "group")) {
+			r = receiver_group_section(doc, c, i, w, &i);
 		} else {
 			cfg_err(doc, h->line,
-				"unknown section [%s] (expected [receiver] or [client CN])",
+				"unknown section [%s] (expected [receiver], [client CN] or [group NAME])",
 				h->section);
 			goto out;
 		}
@@ -883,4 +944,15 @@ receiver_config_allows(const struct receiver_config *c, const char *peer,
 		return false;
 	}
 	return false;
+}
+
+const struct retention_policy *
+receiver_config_retention(const struct receiver_config *c, const char *group)
+{
+	if (c == NULL || group == NULL)
+		return NULL;
+	for (size_t i = 0; i < c->ngroups; i++)
+		if (strcmp(c->groups[i].name, group) == 0)
+			return c->groups[i].retention.ntiers ? &c->groups[i].retention : NULL;
+	return NULL;
 }

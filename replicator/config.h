@@ -5,6 +5,7 @@
 #define NESTOR_REPLICATOR_CONFIG_H
 
 #include "common/log.h"
+#include "replicator/retention.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -33,6 +34,10 @@ struct agent_group_cfg {
 	 * id without "client.", default admin) for rbd disks. NULL = default. */
 	char *ceph_conf;
 	char *ceph_client;
+	/* [group] rpo: target age of the newest point in seconds (default
+	 * 300); min_interval: least time between cycle starts (default 0). */
+	uint64_t rpo_s;
+	uint64_t min_interval_s;
 };
 
 struct agent_config {
@@ -44,6 +49,7 @@ struct agent_config {
 	char *state_dir;     /* [agent] state_dir, required */
 	int compress_level;  /* [agent] compress_level 0..19, 0 = off, default 3 */
 	enum log_level log_level; /* [agent] log_level error|warn|info|debug, default info */
+	uint64_t retry_max_s; /* [agent] retry_max: longest back-off after failures, default 300 */
 	struct agent_group_cfg *groups; /* in file order; disks in file order */
 	size_t ngroups;
 };
@@ -63,6 +69,14 @@ struct receiver_client_cfg {
 	int all_groups; /* groups = * */
 };
 
+/* [group NAME] of the receiver: per-group settings. */
+struct receiver_group_cfg {
+	char name[65];
+	/* retention = AGE:INTERVAL,... (docs/retention.md); ntiers 0 = unset,
+	 * every point is kept. */
+	struct retention_policy retention;
+};
+
 struct receiver_config {
 	char *listen_host; /* [receiver] listen = host:port, required */
 	uint16_t listen_port;
@@ -72,6 +86,8 @@ struct receiver_config {
 	uint64_t checkpoint_bytes; /* [receiver] checkpoint_interval size, default 64M, 1M..4G */
 	struct receiver_client_cfg *clients;
 	size_t nclients;
+	struct receiver_group_cfg *groups; /* in file order */
+	size_t ngroups;
 };
 
 int receiver_config_load(const char *path, struct receiver_config **out);
@@ -81,5 +97,8 @@ void receiver_config_free(struct receiver_config *c);
 /* Is peer (cert CN) allowed to write group? False for unknown peers. */
 bool receiver_config_allows(const struct receiver_config *c, const char *peer,
 			    const char *group);
+/* group's retention policy, NULL if none is configured (keep every point). */
+const struct retention_policy *receiver_config_retention(const struct receiver_config *c,
+							 const char *group);
 
 #endif

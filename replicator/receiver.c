@@ -23,6 +23,7 @@
 #include "proto/conn.h"
 #include "proto/listener.h"
 #include "replicator/config.h"
+#include "replicator/retention.h"
 #include "replicator/store.h"
 
 enum sess_state { S_HELLO, S_READY, S_POINT, S_COMMITTED };
@@ -305,6 +306,8 @@ on_commit(struct session *s, const struct proto_point_commit *c)
 	store_point_free(s->point);
 	s->point = NULL;
 	s->state = S_COMMITTED;
+	/* After the group lock is released: retention takes it itself. */
+	retention_after_commit(s->rx->cfg, s->rx->store, s->group);
 	log_info("group %s: point %llu committed", s->group,
 		 (unsigned long long)c->point_id);
 	m.u.committed.point_id = c->point_id;

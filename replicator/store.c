@@ -1902,3 +1902,133 @@ out:
 	catalog_free(&cat);
 	return rc;
 }
+
+/* ---- removing a point (retention) --------------------------------------- */
+
+/* Rebase the child's disk file onto new_base ("" = none) in qemu-img's safe
+ * mode: clusters where the old and the new backing differ are copied into
+ * the child first, and only then is its header switched, so the child reads
+ * the same bytes before, during and after. */
+static int
+child_rebase(const char *path, const char *new_base, const char *ctx)
+{
+	char *argv_b[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", (char *)new_base,
+			   "-F", "qcow2", (char *)path, NULL };
+	char *argv_n[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", "", (char *)path,
+			   NULL };
+
+	if (run_tool(new_base[0] ? argv_b : argv_n, ctx) < 0)
+		return -1;
+	return fsync_path(path);
+}
+
+static int
+unlink_logged(const char *path)
+{
+	if (unlink(path) < 0 && errno != ENOENT) {
+		log_error("store: unlink %s: %m", path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_point_remove(struct store *st, const char *group, uint64_t point,
+		   store_remove_veto veto, void *arg)
+{
+	struct catalog cat = { 0 };
+	struct store_point_info victim;
+	struct store_point_info *child = NULL;
+	char *gdir = NULL, *path = NULL, *dir = NULL;
+	char ctx[PROTO_NAME_MAX * 2 + 64];
+	size_t idx;
+	int lock_fd = -1, rc = -1;
+
+	gdir = group_dir(st, group);
+	if (!gdir)
+		goto out;
+	lock_fd = group_lock(gdir, group);
+	if (lock_fd < 0 || catalog_load(gdir, &cat) < 0)
+		goto out;
+	for (idx = 0; idx < cat.n && cat.pts[idx].id != point; idx++)
+		;
+	if (idx == cat.n) {
+		log_error("store: group %s: no point %" PRIu64 " to remove", group, point);
+		goto out;
+	}
+	if (idx == cat.n - 1) {
+		log_error("store: group %s: point %" PRIu64 " is the newest and is never removed",
+			  group, point);
+		goto out;
+	}
+	victim = cat.pts[idx];
+	if (cat.pts[idx + 1].base_id == point)
+		child = &cat.pts[idx + 1];
+
+	/* 1. data: the child absorbs what it read through the victim */
+	for (size_t i = 0; child && i < child->ndisks; i++) {
+		const char *disk = child->disks[i].name;
+		char base_name[32] = "";
+
+		if (info_disk(&victim, disk) < 0)
+			continue; /* the child's disk was created without a backing file */
+		/* The victim's disk file has a backing file exactly when its own
+		 * base had that disk (see point_create_disk). */
+		if (victim.base_id != 0) {
+			const struct store_point_info *vb = catalog_find(&cat, victim.base_id);
+
+			if (vb && info_disk(vb, disk) >= 0)
+				snprintf(base_name, sizeof(base_name), "%" PRIu64 ".qcow2",
+					 victim.base_id);
+		}
+		snprintf(ctx, sizeof(ctx), "store: group %s point %" PRIu64 " disk %s", group,
+			 child->id, disk);
+		free(path);
+		path = path_fmt("%s/disks/%s/%" PRIu64 ".qcow2", gdir, disk, child->id);
+		if (!path || child_rebase(path, base_name, ctx) < 0)
+			goto out;
+	}
+	if (veto && veto(arg, point)) {
+		log_info("store: group %s: point %" PRIu64 " is kept: it came into use", group,
+			 point);
+		rc = 1;
+		goto out;
+	}
+
+	/* 2. the catalog: from now on the victim does not exist */
+	if (child)
+		child->base_id = victim.base_id;
+	memmove(&cat.pts[idx], &cat.pts[idx + 1], (cat.n - idx - 1) * sizeof(*cat.pts));
+	cat.n--;
+	if (catalog_save(gdir, &cat) < 0)
+		goto out;
+
+	/* 3. its files; a failure here only leaves strays for later */
+	for (size_t i = 0; i < victim.ndisks; i++) {
+		free(path);
+		free(dir);
+		dir = path_fmt("%s/disks/%s", gdir, victim.disks[i].name);
+		path = path_fmt("%s/%" PRIu64 ".qcow2", dir ? dir : "", point);
+		if (!dir || !path || unlink_logged(path) < 0 || dir_fsync(dir) < 0)
+			log_warn("store: group %s: files of removed point %" PRIu64
+				 " are left as strays", group, point);
+	}
+	free(path);
+	free(dir);
+	dir = path_fmt("%s/meta", gdir);
+	path = path_fmt("%s/meta/%" PRIu64 ".bin", gdir, point);
+	if (!dir || !path || unlink_logged(path) < 0 || dir_fsync(dir) < 0)
+		log_warn("store: group %s: metadata of removed point %" PRIu64
+			 " is left as a stray", group, point);
+	log_info("store: group %s: removed point %" PRIu64 "%s", group, point,
+		 child ? " (merged into its child)" : "");
+	rc = 0;
+out:
+	if (lock_fd >= 0)
+		close(lock_fd);
+	catalog_free(&cat);
+	free(gdir);
+	free(path);
+	free(dir);
+	return rc;
+}

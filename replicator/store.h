@@ -82,6 +82,25 @@ void store_point_add_bytes(struct store_point *pt, uint64_t n);
  * (resumable). NULL ok. */
 void store_point_free(struct store_point *pt);
 
+/* Called by store_point_remove after the data merge and before the catalog
+ * changes: nonzero keeps the point after all (e.g. a drill started using it
+ * meanwhile). */
+typedef int (*store_remove_veto)(void *arg, uint64_t point);
+
+/* Remove committed point `point` of group without changing the content of
+ * any other point. The newest point is never removed (-1). If the next
+ * point (the child) has it as base, each of the child's disks backed by the
+ * point's file is rebased (qemu-img rebase, safe mode) onto the point's own
+ * base file (or onto nothing): the child's content stays the same at every
+ * step. Then veto is asked (NULL = none), the catalog is replaced
+ * atomically (the child's base becomes the point's base) and the point's
+ * files and metadata are deleted. A crash leaves either the old catalog
+ * (child already rebased, same content; removing again finishes the job) or
+ * the new one plus stray files (removed by the next point's begin). Takes
+ * the group lock. 0 removed / 1 vetoed (nothing listed changed) / -1. */
+int store_point_remove(struct store *st, const char *group, uint64_t point,
+		       store_remove_veto veto, void *arg);
+
 /* Remove pending data of group (files not in the catalog). 0 / -1. */
 int store_discard_pending(struct store *st, const char *group);
 

@@ -235,8 +235,10 @@ Test(agent_config, errors)
 	agent_fails(AGENT_HEAD "rpo = 5m\n" ONE_GROUP, "agent.conf:7: unknown key 'rpo' in [agent]");
 	agent_fails(AGENT_HEAD "ca = /other\n" ONE_GROUP,
 		    "agent.conf:7: duplicate key 'ca' in [agent] (first on line 3)");
-	agent_fails(AGENT_HEAD "[group web]\nrpo = 5m\n[disk web root]\npath = /x\n",
-		    "agent.conf:8: unknown key 'rpo' in [group web]");
+	agent_fails(AGENT_HEAD "[group web]\nrpox = 5m\n[disk web root]\npath = /x\n",
+		    "agent.conf:8: unknown key 'rpox' in [group web]");
+	agent_fails(AGENT_HEAD "[group web]\nrpo = soon\n[disk web root]\npath = /x\n",
+		    "agent.conf:8: bad value 'soon' for 'rpo' in [group web]: expected a duration such as 30s, 5m, 1h (at most a year)");
 	agent_fails("x = 1\n" AGENT_HEAD ONE_GROUP, "agent.conf:1: key 'x' outside any section");
 	agent_fails(AGENT_HEAD ONE_GROUP "[agent]\n",
 		    "agent.conf:10: duplicate section [agent] (first on line 1)");

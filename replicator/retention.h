@@ -1,0 +1,73 @@
+/* Retention of recovery points on the receiver: a pure policy (which points
+ * to keep, given tiers, point times and a reference time) and its
+ * application to a group of the replica store. See docs/retention.md. */
+#ifndef NESTOR_REPLICATOR_RETENTION_H
+#define NESTOR_REPLICATOR_RETENTION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RETENTION_MAX_TIERS 16
+
+struct store;
+struct receiver_config;
+
+/* Points younger than age_ns are kept one per interval_ns (0 = all). */
+struct retention_tier {
+	uint64_t age_ns;
+	uint64_t interval_ns;
+};
+
+/* Tiers by increasing age; points older than the last tier are removed. */
+struct retention_policy {
+	size_t ntiers;
+	struct retention_tier tiers[RETENTION_MAX_TIERS];
+};
+
+/* Parse "AGE:INTERVAL[,AGE:INTERVAL...]" such as "1h:all,24h:1h,7d:1d"
+ * (units s, m, h, d, w; INTERVAL "all" = every point). Ages must increase,
+ * each interval must be at most its age and a multiple of the previous
+ * tier's interval (so a point kept once is never wanted after a younger one
+ * was removed). 0 / -1 with *why describing the problem (static text). */
+int retention_parse(const char *text, struct retention_policy *out, const char **why);
+
+/* The policy for points with snapshot times times[0..n) (catalog order,
+ * oldest first) at reference time now_ns: keep[i] true = keep. A point
+ * whose age is below a tier's age falls into the first such tier; with an
+ * interval it is kept if the point before it in the list lies in another
+ * interval-sized bucket (floor(time / interval)), i.e. the oldest of each
+ * bucket is kept. Older than the last tier: removed. The newest point
+ * (n - 1) is always kept. Pure. */
+void retention_decide(const struct retention_policy *p, const uint64_t *times, size_t n,
+		      uint64_t now_ns, bool *keep);
+
+/* Outcome of retention_apply: malloc'd id lists (caller frees both). */
+struct retention_result {
+	uint64_t now_ns;     /* reference time: the newest point's snapshot time */
+	uint64_t in_use;     /* highest point in use by a drill or failover, 0 = none */
+	uint64_t *kept, *removed;
+	size_t nkept, nremoved;
+};
+
+/* Apply p to group: ages are measured from the newest point's snapshot time
+ * (so nothing ages out while replication is stopped), points in use by a
+ * drill (<store>/<group>/drills/<id>/point) or a failover
+ * (<store>/<group>/failover.json) and every older point are kept, the rest
+ * that p does not keep is removed with store_point_remove, oldest first.
+ * dry_run: decide only. 0 / -1 (logged; points removed before an error stay
+ * removed and are reported). */
+int retention_apply(struct store *st, const char *store_dir, const char *group,
+		    const struct retention_policy *p, bool dry_run,
+		    struct retention_result *res);
+void retention_result_clear(struct retention_result *res);
+
+/* The receiver's hook after each committed point: applies the group's
+ * configured policy, if any; failures are logged and otherwise ignored. */
+void retention_after_commit(const struct receiver_config *cfg, struct store *st,
+			    const char *group);
+
+/* `nestor prune [--config FILE] GROUP [--dry-run] [--json]`. Exit code. */
+int retention_main(int argc, char **argv);
+
+#endif
