@@ -20,6 +20,7 @@
 #include "replicator/daemon.h"
 #include "replicator/receiver.h"
 #include "replicator/retention.h"
+#include "replicator/status.h"
 #include "replicator/store.h"
 
 #define DEFAULT_AGENT_CONF    "/etc/nestor/agent.conf"
@@ -35,6 +36,7 @@ static const char usage_main[] =
 	"  receiver   accept replication and keep recovery points\n"
 	"  points     list the recovery points of a group (receiver side)\n"
 	"  prune      apply a group's retention policy now (receiver side)\n"
+	"  status     show every group's replication state (--json); agent or receiver\n"
 	"  verify     compare a recovery point with its source (agent side)\n"
 	"  drill      boot a recovery point's VMs in an isolated network and verify them\n"
 	"  failover   boot a recovery point's VMs for real; --status, --release\n"
@@ -369,6 +371,7 @@ main(int argc, char **argv)
 		{ "config", cmd_config },
 		{ "drill", drill_main },
 		{ "failover", failover_main },
+		{ "status", status_main },
 	};
 
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||

@@ -132,6 +132,11 @@ struct cycle {
 	uint64_t rh_win[2];     /* window index + 1 held, 0 = none */
 	size_t rh_disk[2];
 	bool rh_waiting;
+	/* bandwidth limit: a token bucket refilled at bw bytes/s */
+	uint64_t bw;
+	double tokens;
+	uint64_t tokens_ns;
+	struct event *bw_timer;
 	struct agent_cycle_stats st;
 	uint64_t t0_ns;
 	bool show_progress;
@@ -295,13 +300,8 @@ point_meta(const struct cycle *c, size_t *len)
 	json_object_set(root, "disks", disks);
 	if (c->g->domain_xml && add_domain_xml(c, root) < 0)
 		goto out;
-	if (c->vm_meta) {
-		const char *k;
-		json_t *v;
-
-		json_object_foreach(c->vm_meta, k, v)
-			json_object_set(root, k, v);
-	}
+	if (c->vm_meta && json_object_update(root, c->vm_meta) < 0)
+		goto out;
 	s = json_dumps(root, JSON_COMPACT);
 	if (s)
 		*len = strlen(s);
@@ -786,6 +786,62 @@ send_commit(struct cycle *c)
 	progress_line(c, true);
 }
 
+static size_t
+slot_wire_bytes(const struct slot *sl)
+{
+	size_t n = PROTO_HDR_SIZE + 2;
+
+	for (unsigned i = 0; !sl->disk_done && i < sl->nruns; i++)
+		n += PROTO_HDR_SIZE + 28 + sl->runs[i].data_len;
+	return n;
+}
+
+static void
+on_bw_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct cycle *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->state == C_SENDING)
+		pump(c);
+}
+
+/* Token bucket: may `cost` bytes go now? If not, pump runs again when they
+ * may. The bucket holds at most 100 ms of traffic (at least one slot), so
+ * the rate holds over any second. */
+static bool
+bw_allow(struct cycle *c, size_t cost)
+{
+	double burst = (double)c->bw / 10.0;
+	uint64_t now = now_ns();
+	struct timeval tv;
+	double wait_s;
+
+	if (!c->bw)
+		return true;
+	if (burst < 2.0 * PROTO_MAX_EXTENT)
+		burst = 2.0 * PROTO_MAX_EXTENT;
+	if (!c->tokens_ns)
+		c->tokens_ns = now;
+	c->tokens += (double)(now - c->tokens_ns) / 1e9 * (double)c->bw;
+	if (c->tokens > burst)
+		c->tokens = burst;
+	c->tokens_ns = now;
+	if (c->tokens >= (double)cost) {
+		c->tokens -= (double)cost;
+		return true;
+	}
+	wait_s = ((double)cost - c->tokens) / (double)c->bw;
+	tv.tv_sec = (time_t)wait_s;
+	tv.tv_usec = (suseconds_t)((wait_s - (double)tv.tv_sec) * 1e6) + 1000;
+	if (!c->bw_timer)
+		c->bw_timer = evtimer_new(c->base, on_bw_timer, c);
+	if (c->bw_timer && !evtimer_pending(c->bw_timer, NULL))
+		evtimer_add(c->bw_timer, &tv);
+	return false;
+}
+
 /* Send finished slots in order while the output buffer has room, refill
  * the pool, and commit once everything is out. Called from the event loop
  * (drain, worker eventfd, begin ack). */
@@ -805,6 +861,8 @@ pump(struct cycle *c)
 		}
 		if (st == SL_READY && conn_out_pending(c->conn) < OUT_HIGH_WATER) {
 			sl = &p->slots[p->head % POOL_SLOTS];
+			if (!bw_allow(c, slot_wire_bytes(sl)))
+				break; /* the bandwidth timer calls back */
 			if (send_slot(c, sl) < 0) {
 				cycle_fail(c);
 				return;
@@ -943,6 +1001,7 @@ on_begin_ack(struct cycle *c, const struct proto_progress *p)
 	c->pool = pool_new(c);
 	if (!c->pool)
 		return -1;
+	c->bw = c->g->bandwidth ? c->g->bandwidth : c->cfg->bandwidth;
 	c->state = C_SENDING;
 	pump(c);
 	return 0;
@@ -1168,6 +1227,8 @@ cyc_on_drain(struct conn *conn, void *arg)
 	struct cycle *c = arg;
 
 	(void)conn;
+	/* The receiver reads what we send: it is alive even if it says nothing. */
+	c->last_activity = time(NULL);
 	if (c->state == C_SENDING)
 		pump(c);
 }
@@ -1228,6 +1289,9 @@ cycle_run(struct cycle *c)
 out:
 	pool_free(c->pool);
 	c->pool = NULL;
+	if (c->bw_timer)
+		event_free(c->bw_timer);
+	c->bw_timer = NULL;
 	conn_free(c->conn);
 	c->conn = NULL;
 	if (c->tick)

@@ -110,6 +110,20 @@ set_duration(void *obj, size_t off, const char *value, const char **expect)
 	return 0;
 }
 
+/* Bytes per second: "20M" = 20 MiB/s; 64K .. 100G, or 0 for no limit. */
+static int
+set_bandwidth(void *obj, size_t off, const char *value, const char **expect)
+{
+	uint64_t v;
+
+	if (parse_size(value, &v) < 0 || (v != 0 && (v < 65536 || v > (100ull << 30)))) {
+		*expect = "bytes per second such as 20M (64K..100G, 0 = unlimited)";
+		return -1;
+	}
+	*FIELD(obj, off, uint64_t) = v;
+	return 0;
+}
+
 static int
 set_compress_level(void *obj, size_t off, const char *value, const char **expect)
 {
@@ -177,6 +191,18 @@ set_receiver_listen(void *obj, size_t off, const char *value, const char **expec
 	static const struct endpoint_off eo = {
 		offsetof(struct receiver_config, listen_host),
 		offsetof(struct receiver_config, listen_port),
+	};
+
+	(void)off;
+	return set_endpoint(obj, &eo, value, expect);
+}
+
+static int
+set_receiver_metrics(void *obj, size_t off, const char *value, const char **expect)
+{
+	static const struct endpoint_off eo = {
+		offsetof(struct receiver_config, metrics_host),
+		offsetof(struct receiver_config, metrics_port),
 	};
 
 	(void)off;
@@ -380,6 +406,7 @@ static const struct key_def agent_keys[] = {
 	{ "compress_level", set_compress_level, offsetof(struct agent_config, compress_level), false },
 	{ "log_level", set_log_level, offsetof(struct agent_config, log_level), false },
 	{ "retry_max", set_duration, offsetof(struct agent_config, retry_max_s), false },
+	{ "bandwidth", set_bandwidth, offsetof(struct agent_config, bandwidth), false },
 };
 
 static const struct key_def group_keys[] = {
@@ -390,6 +417,7 @@ static const struct key_def group_keys[] = {
 	{ "ceph_client", set_string, offsetof(struct agent_group_cfg, ceph_client), false },
 	{ "rpo", set_duration, offsetof(struct agent_group_cfg, rpo_s), false },
 	{ "min_interval", set_duration, offsetof(struct agent_group_cfg, min_interval_s), false },
+	{ "bandwidth", set_bandwidth, offsetof(struct agent_group_cfg, bandwidth), false },
 };
 
 /* "pool/image": two names as Ceph allows them, bounded and without '@'
@@ -740,6 +768,7 @@ static const struct key_def receiver_keys[] = {
 	{ "store", set_string, offsetof(struct receiver_config, store_dir), true },
 	{ "log_level", set_log_level, offsetof(struct receiver_config, log_level), false },
 	{ "checkpoint_interval", set_checkpoint, offsetof(struct receiver_config, checkpoint_bytes), false },
+	{ "metrics", set_receiver_metrics, 0, false },
 };
 
 static const struct key_def client_keys[] = {
@@ -762,6 +791,7 @@ receiver_config_free(struct receiver_config *c)
 	if (c == NULL)
 		return;
 	free(c->listen_host);
+	free(c->metrics_host);
 	free(c->ca);
 	free(c->cert);
 	free(c->key);

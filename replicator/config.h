@@ -38,6 +38,9 @@ struct agent_group_cfg {
 	 * 300); min_interval: least time between cycle starts (default 0). */
 	uint64_t rpo_s;
 	uint64_t min_interval_s;
+	/* [group] bandwidth: bytes per second on the wire for this group's
+	 * connection, 0 = unlimited (default). */
+	uint64_t bandwidth;
 };
 
 struct agent_config {
@@ -50,6 +53,7 @@ struct agent_config {
 	int compress_level;  /* [agent] compress_level 0..19, 0 = off, default 3 */
 	enum log_level log_level; /* [agent] log_level error|warn|info|debug, default info */
 	uint64_t retry_max_s; /* [agent] retry_max: longest back-off after failures, default 300 */
+	uint64_t bandwidth;   /* [agent] bandwidth: bytes/s per connection unless the group sets its own; 0 = unlimited */
 	struct agent_group_cfg *groups; /* in file order; disks in file order */
 	size_t ngroups;
 };
@@ -84,6 +88,8 @@ struct receiver_config {
 	char *store_dir;       /* [receiver] store, required */
 	enum log_level log_level; /* [receiver] log_level, default info */
 	uint64_t checkpoint_bytes; /* [receiver] checkpoint_interval size, default 64M, 1M..4G */
+	char *metrics_host;    /* [receiver] metrics = host:port of the Prometheus endpoint; NULL = off */
+	uint16_t metrics_port;
 	struct receiver_client_cfg *clients;
 	size_t nclients;
 	struct receiver_group_cfg *groups; /* in file order */

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -23,6 +24,7 @@
 #include "proto/conn.h"
 #include "proto/listener.h"
 #include "replicator/config.h"
+#include "replicator/metrics.h"
 #include "replicator/retention.h"
 #include "replicator/store.h"
 
@@ -42,6 +44,8 @@ struct session {
 	uint64_t disk_size[PROTO_MAX_DISKS];
 	uint8_t disk_done[PROTO_MAX_DISKS];
 	uint64_t since_checkpoint;
+	uint64_t bytes;       /* payload of the point in this session (metrics) */
+	struct timespec begun; /* point begin, for metrics' cycle seconds */
 };
 
 struct receiver {
@@ -53,6 +57,7 @@ struct receiver {
 	uint8_t *plain; /* PROTO_MAX_EXTENT bytes, decompression target */
 	struct session *sessions;
 	uint64_t *hashes; /* PROTO_MAX_HASHES */
+	struct metrics *metrics; /* NULL = off */
 };
 
 static void
@@ -192,6 +197,8 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 		s->disk_done[i] = 0;
 	}
 	s->since_checkpoint = 0;
+	s->bytes = 0;
+	clock_gettime(CLOCK_MONOTONIC, &s->begun);
 	s->state = S_POINT;
 	log_info("group %s: receiving point %llu (base %llu, %u disks)", b->group,
 		 (unsigned long long)b->point_id, (unsigned long long)b->base_id,
@@ -258,6 +265,7 @@ on_extent(struct session *s, const struct proto_extent *e)
 		return -1;
 	}
 	store_point_add_bytes(s->point, e->data_len);
+	s->bytes += e->data_len;
 	s->since_checkpoint += e->kind == PROTO_KIND_DATA ? e->length : 0;
 	if (s->since_checkpoint >= rx->cfg->checkpoint_bytes) {
 		if (store_point_checkpoint(s->point, &err) < 0) {
@@ -306,6 +314,14 @@ on_commit(struct session *s, const struct proto_point_commit *c)
 	store_point_free(s->point);
 	s->point = NULL;
 	s->state = S_COMMITTED;
+	if (s->rx->metrics) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		metrics_point_committed(s->rx->metrics, s->group, s->bytes,
+					(double)(now.tv_sec - s->begun.tv_sec) +
+					(double)(now.tv_nsec - s->begun.tv_nsec) / 1e9);
+	}
 	/* After the group lock is released: retention takes it itself. */
 	retention_after_commit(s->rx->cfg, s->rx->store, s->group);
 	log_info("group %s: point %llu committed", s->group,
@@ -441,6 +457,8 @@ session_on_close(struct conn *c, const char *reason, void *arg)
 {
 	struct session *s = arg;
 
+	if (s->state == S_POINT)
+		metrics_session_failed(s->rx->metrics, s->group, s->bytes);
 	if (s->state != S_COMMITTED && s->state != S_READY)
 		log_warn("agent %s: connection closed: %s", conn_peer_name(c), reason);
 	else
@@ -524,6 +542,12 @@ receiver_run(const struct receiver_config *cfg)
 	ln = listener_new(rx.base, cfg->listen_host, cfg->listen_port, on_accept, &rx);
 	if (!ln)
 		goto out;
+	if (cfg->metrics_host) {
+		rx.metrics = metrics_new(rx.base, cfg->metrics_host, cfg->metrics_port,
+					 rx.store, cfg->store_dir);
+		if (!rx.metrics)
+			goto out;
+	}
 	sigint = evsignal_new(rx.base, SIGINT, on_signal, &rx);
 	sigterm = evsignal_new(rx.base, SIGTERM, on_signal, &rx);
 	if (!sigint || !sigterm || evsignal_add(sigint, NULL) < 0 ||
@@ -546,6 +570,7 @@ out:
 	if (sigterm)
 		event_free(sigterm);
 	listener_free(ln);
+	metrics_free(rx.metrics);
 	store_free(rx.store);
 	if (rx.ctx)
 		SSL_CTX_free(rx.ctx);

@@ -181,7 +181,7 @@ in_use_max(const char *store_dir, const char *group)
 		max = UINT64_MAX;
 	}
 	while (dd && (de = readdir(dd)) != NULL) {
-		char *path = NULL, *end;
+		char *path = NULL;
 		void *data = NULL;
 		size_t len = 0;
 		uint64_t id;
@@ -199,7 +199,7 @@ in_use_max(const char *store_dir, const char *group)
 		if (file_read_all(path, RETENTION_MARK_MAX, &data, &len) < 0) {
 			max = UINT64_MAX;
 		} else {
-			char buf[RETENTION_MARK_MAX + 1];
+			char buf[RETENTION_MARK_MAX + 1], *end;
 
 			memcpy(buf, data, len);
 			buf[len] = '\0';

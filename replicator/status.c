@@ -1,0 +1,567 @@
+/* `nestor status`: per-group state as text or JSON. Agent side from the
+ * daemon's <state_dir>/<group>/status.json, receiver side from the store. */
+#define _GNU_SOURCE /* asprintf */
+#include "replicator/status.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/fileutil.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "replicator/config.h"
+#include "replicator/marker.h"
+#include "replicator/store.h"
+
+#define STATUS_FILE_MAX  (64 * 1024)
+#define REPORT_FILE_MAX  (4 * 1024 * 1024)
+#define MAX_GROUPS       65536
+
+uint64_t
+status_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static char *
+path_join3(const char *a, const char *b, const char *c)
+{
+	char *p = NULL;
+
+	if (asprintf(&p, "%s/%s/%s", a, b, c) < 0) {
+		log_error("out of memory");
+		return NULL;
+	}
+	return p;
+}
+
+static bool
+file_exists(const char *dir, const char *group, const char *file)
+{
+	char *p = path_join3(dir, group, file);
+	struct stat sb;
+	bool ok = p && stat(p, &sb) == 0;
+
+	free(p);
+	return ok;
+}
+
+/* Newest drill report (by modification time) of the group, if any. A
+ * report that cannot be parsed is logged and counts as no drill: status
+ * must still show everything else. */
+static void
+load_last_drill(const char *store_dir, struct status_rx_group *g)
+{
+	char *dir = path_join3(store_dir, g->name, "drills");
+	char *best = NULL, *path = NULL;
+	struct timespec best_t = { 0 };
+	DIR *d = NULL;
+	struct dirent *de;
+	void *data = NULL;
+	size_t len = 0;
+	json_t *r = NULL, *vms;
+
+	g->drill_result = -1;
+	g->drill_rto_s = -1;
+	if (!dir || !(d = opendir(dir)))
+		goto out;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		struct stat sb;
+
+		if (l < 6 || strcmp(de->d_name + l - 5, ".json") != 0 || de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &sb, 0) < 0 || !S_ISREG(sb.st_mode))
+			continue;
+		if (best && (sb.st_mtim.tv_sec < best_t.tv_sec ||
+			     (sb.st_mtim.tv_sec == best_t.tv_sec &&
+			      sb.st_mtim.tv_nsec <= best_t.tv_nsec)))
+			continue;
+		free(best);
+		best = strdup(de->d_name);
+		best_t = sb.st_mtim;
+		if (!best)
+			goto out;
+	}
+	if (!best || asprintf(&path, "%s/%s", dir, best) < 0) {
+		path = NULL;
+		goto out;
+	}
+	if (file_read_all(path, REPORT_FILE_MAX, &data, &len) < 0)
+		goto out;
+	r = json_loadb(data, len, 0, NULL);
+	if (!json_is_object(r)) {
+		log_warn("group %s: drill report %s is not JSON; ignored", g->name, path);
+		goto out;
+	}
+	g->drill_result = json_is_string(json_object_get(r, "verdict")) &&
+		strcmp(json_string_value(json_object_get(r, "verdict")), "pass") == 0;
+	snprintf(g->drill_id, sizeof(g->drill_id), "%s",
+		 json_is_string(json_object_get(r, "drill"))
+		 ? json_string_value(json_object_get(r, "drill")) : best);
+	if (json_is_integer(json_object_get(r, "started_ns")) &&
+	    json_integer_value(json_object_get(r, "started_ns")) > 0)
+		g->drill_started_ns = (uint64_t)json_integer_value(json_object_get(r, "started_ns"));
+	vms = json_object_get(r, "vms");
+	for (size_t k = 0; k < json_array_size(vms); k++) {
+		json_t *s = json_object_get(json_array_get(vms, k), "rto_s");
+
+		if (json_is_number(s) && json_number_value(s) > g->drill_rto_s)
+			g->drill_rto_s = json_number_value(s);
+	}
+out:
+	json_decref(r);
+	free(data);
+	free(path);
+	free(best);
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
+static int
+load_rx_group(struct store *st, const char *store_dir, struct status_rx_group *g)
+{
+	struct store_point_info *pts = NULL;
+	struct proto_progress *pr = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (store_list_points(st, g->name, &pts, &n) < 0)
+		goto out;
+	g->points = n;
+	if (n) {
+		g->last_point = pts[n - 1].id;
+		g->last_point_time_ns = pts[n - 1].time_ns;
+		g->last_point_committed_ns = pts[n - 1].committed_ns;
+		g->last_point_bytes = pts[n - 1].bytes_received;
+	}
+	pr = malloc(sizeof(*pr));
+	if (!pr) {
+		log_error("out of memory");
+		goto out;
+	}
+	if (store_progress(st, g->name, pr) < 0)
+		goto out;
+	g->pending_point = pr->pending_point;
+	for (uint16_t i = 0; pr->pending_point && i < pr->ndisks && i < PROTO_MAX_DISKS; i++) {
+		g->pending_disks++;
+		g->pending_disks_done += pr->disks[i].done != 0;
+		g->pending_durable_bytes += pr->disks[i].durable_offset;
+	}
+	g->failed_over = failover_group_is_failed_over(store_dir, g->name);
+	load_last_drill(store_dir, g);
+	rc = 0;
+out:
+	free(pr);
+	free(pts);
+	return rc;
+}
+
+static int
+cmp_group(const void *a, const void *b)
+{
+	return strcmp(((const struct status_rx_group *)a)->name,
+		      ((const struct status_rx_group *)b)->name);
+}
+
+int
+status_rx_groups(struct store *st, const char *store_dir,
+		 struct status_rx_group **out, size_t *n)
+{
+	struct status_rx_group *v = NULL;
+	size_t cnt = 0, cap = 0;
+	DIR *d = NULL;
+	struct dirent *de;
+	int rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	d = opendir(store_dir);
+	if (!d) {
+		log_error("store %s: %m", store_dir);
+		goto out;
+	}
+	while ((de = readdir(d))) {
+		struct stat sb;
+
+		if (!name_valid(de->d_name, strlen(de->d_name)) ||
+		    fstatat(dirfd(d), de->d_name, &sb, 0) < 0 || !S_ISDIR(sb.st_mode))
+			continue;
+		/* Only directories the store or a failover made are groups. */
+		if (!file_exists(store_dir, de->d_name, "catalog.json") &&
+		    !file_exists(store_dir, de->d_name, "pending.json") &&
+		    !file_exists(store_dir, de->d_name, "failover.json"))
+			continue;
+		if (cnt == cap) {
+			struct status_rx_group *nv;
+
+			if (cap >= MAX_GROUPS) {
+				log_error("store %s: more than %d groups", store_dir, MAX_GROUPS);
+				goto out;
+			}
+			cap = cap ? cap * 2 : 16;
+			nv = realloc(v, cap * sizeof(*v));
+			if (!nv) {
+				log_error("out of memory");
+				goto out;
+			}
+			v = nv;
+		}
+		memset(&v[cnt], 0, sizeof(v[cnt]));
+		snprintf(v[cnt].name, sizeof(v[cnt].name), "%s", de->d_name);
+		if (load_rx_group(st, store_dir, &v[cnt]) < 0)
+			goto out;
+		cnt++;
+	}
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_group);
+	*out = v;
+	*n = cnt;
+	v = NULL;
+	rc = 0;
+out:
+	if (d)
+		closedir(d);
+	free(v);
+	return rc;
+}
+
+/* ---- the command ---------------------------------------------------------- */
+
+static json_t *
+num_or_null(bool have, json_t *v)
+{
+	if (have)
+		return v;
+	json_decref(v);
+	return json_null();
+}
+
+static void
+fmt_age(uint64_t now, uint64_t then, char *buf, size_t len)
+{
+	if (!then)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%" PRIu64 "s", now > then ? (uint64_t)((now - then) / 1000000000u) : 0);
+}
+
+static int
+receiver_status(const char *config, bool json)
+{
+	struct receiver_config *cfg = NULL;
+	struct store *st = NULL;
+	struct status_rx_group *g = NULL;
+	size_t n = 0;
+	uint64_t now = status_now_ns();
+	json_t *arr = NULL, *root = NULL;
+	char *txt = NULL;
+	int ret = 1;
+
+	if (receiver_config_load(config, &cfg) < 0)
+		goto out;
+	st = store_open(cfg->store_dir);
+	if (!st || status_rx_groups(st, cfg->store_dir, &g, &n) < 0)
+		goto out;
+	if (!json) {
+		printf("%-20s %6s %8s %8s %14s %-16s %-11s %s\n", "GROUP", "POINTS", "LAST",
+		       "RPO", "LAST BYTES", "PENDING", "FAILED-OVER", "LAST DRILL");
+		for (size_t i = 0; i < n; i++) {
+			char age[32], pend[48], drill[64];
+
+			fmt_age(now, g[i].last_point_time_ns, age, sizeof(age));
+			if (g[i].pending_point)
+				snprintf(pend, sizeof(pend), "%" PRIu64 " (%" PRIu64 " MiB)",
+					 g[i].pending_point, g[i].pending_durable_bytes >> 20);
+			else
+				snprintf(pend, sizeof(pend), "-");
+			if (g[i].drill_result < 0)
+				snprintf(drill, sizeof(drill), "-");
+			else
+				snprintf(drill, sizeof(drill), "%s (RTO %.1fs)",
+					 g[i].drill_result ? "pass" : "fail", g[i].drill_rto_s);
+			printf("%-20s %6zu %8" PRIu64 " %8s %14" PRIu64 " %-16s %-11s %s\n",
+			       g[i].name, g[i].points, g[i].last_point, age,
+			       g[i].last_point_bytes, pend, g[i].failed_over ? "yes" : "no", drill);
+		}
+		ret = 0;
+		goto out;
+	}
+	arr = json_array();
+	if (!arr)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		bool have = g[i].last_point != 0;
+		uint64_t t = g[i].last_point_time_ns;
+		json_t *o = json_pack("{s:s, s:I, s:I, s:o, s:o, s:o, s:I, s:b}",
+			"group", g[i].name, "points", (json_int_t)g[i].points,
+			"last_point", (json_int_t)g[i].last_point,
+			"last_point_time_ns", num_or_null(have, json_integer((json_int_t)t)),
+			"last_point_committed_ns",
+			num_or_null(have, json_integer((json_int_t)g[i].last_point_committed_ns)),
+			"rpo_seconds", num_or_null(have, json_real(now > t ? (double)(now - t) / 1e9 : 0)),
+			"last_point_bytes", (json_int_t)g[i].last_point_bytes,
+			"failed_over", g[i].failed_over);
+
+		if (!o)
+			goto out;
+		json_object_set_new(o, "pending", g[i].pending_point
+			? json_pack("{s:I, s:I, s:I, s:I}", "point", (json_int_t)g[i].pending_point,
+				    "durable_bytes", (json_int_t)g[i].pending_durable_bytes,
+				    "disks", (json_int_t)g[i].pending_disks,
+				    "disks_done", (json_int_t)g[i].pending_disks_done)
+			: json_null());
+		json_object_set_new(o, "last_drill", g[i].drill_result >= 0
+			? json_pack("{s:s, s:s, s:o, s:I}", "id", g[i].drill_id,
+				    "verdict", g[i].drill_result ? "pass" : "fail",
+				    "rto_seconds", num_or_null(g[i].drill_rto_s >= 0,
+							       json_real(g[i].drill_rto_s)),
+				    "started_ns", (json_int_t)g[i].drill_started_ns)
+			: json_null());
+		json_array_append_new(arr, o);
+	}
+	root = json_pack("{s:s, s:s, s:I, s:O}", "role", "receiver", "store", cfg->store_dir,
+			 "now_ns", (json_int_t)now, "groups", arr);
+	txt = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+	if (!txt) {
+		log_error("out of memory");
+		goto out;
+	}
+	printf("%s\n", txt);
+	ret = 0;
+out:
+	free(txt);
+	json_decref(root);
+	json_decref(arr);
+	free(g);
+	store_free(st);
+	receiver_config_free(cfg);
+	return ret;
+}
+
+static uint64_t
+jint(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+}
+
+/* One agent group as JSON: the daemon's status file with the RPO recomputed
+ * for now (the file may be minutes old if the daemon is stopped). */
+static json_t *
+agent_group_json(const struct agent_config *cfg, const struct agent_group_cfg *gc, uint64_t now)
+{
+	char *path = path_join3(cfg->state_dir, gc->name, "status.json");
+	void *data = NULL;
+	size_t len = 0;
+	json_t *st = NULL, *o = NULL, *lc;
+	uint64_t t, upd;
+	double rpo, secs;
+
+	if (!path)
+		return NULL;
+	if (access(path, F_OK) < 0 && errno == ENOENT) {
+		o = json_pack("{s:s, s:s, s:I}", "group", gc->name, "state", "never ran",
+			      "rpo_target_seconds", (json_int_t)gc->rpo_s);
+		goto out;
+	}
+	if (file_read_all(path, STATUS_FILE_MAX, &data, &len) < 0)
+		goto out;
+	st = json_loadb(data, len, 0, NULL);
+	if (!json_is_object(st)) {
+		log_error("group %s: %s is not a status object", gc->name, path);
+		goto out;
+	}
+	t = jint(st, "last_point_time_ns");
+	upd = jint(st, "updated_ns");
+	rpo = t && now > t ? (double)(now - t) / 1e9 : 0;
+	o = json_pack("{s:s, s:s, s:I, s:o, s:I, s:b, s:I, s:o, s:b, s:I, s:I, s:o}",
+		"group", gc->name, "state", "ran",
+		"last_point", (json_int_t)jint(st, "last_point"),
+		"last_point_time_ns", num_or_null(t != 0, json_integer((json_int_t)t)),
+		"rpo_target_seconds", (json_int_t)gc->rpo_s,
+		"rpo_breached", t ? rpo > (double)gc->rpo_s : json_is_true(json_object_get(st, "rpo_breached")),
+		"rpo_seconds_daemon", (json_int_t)jint(st, "rpo_seconds"),
+		"rpo_seconds", num_or_null(t != 0, json_real(rpo)),
+		"in_cycle", json_is_true(json_object_get(st, "in_cycle")),
+		"cycles", (json_int_t)jint(st, "cycles"),
+		"consecutive_failures", (json_int_t)jint(st, "consecutive_failures"),
+		"updated_age_seconds", num_or_null(upd != 0, json_real(now > upd ? (double)(now - upd) / 1e9 : 0)));
+	if (!o)
+		goto out;
+	lc = json_deep_copy(json_object_get(st, "last_cycle"));
+	if (json_is_object(lc)) {
+		secs = json_number_value(json_object_get(lc, "seconds"));
+		json_object_set_new(lc, "throughput_bytes_per_second",
+				    num_or_null(secs > 0, json_real((double)jint(lc, "bytes_wire") / (secs > 0 ? secs : 1))));
+		json_object_set_new(o, "last_cycle", lc);
+	} else {
+		json_decref(lc);
+		json_object_set_new(o, "last_cycle", json_null());
+	}
+out:
+	json_decref(st);
+	free(data);
+	free(path);
+	return o;
+}
+
+static int
+agent_status(const char *config, bool json)
+{
+	struct agent_config *cfg = NULL;
+	json_t *arr = NULL, *root = NULL;
+	char *txt = NULL;
+	uint64_t now = status_now_ns();
+	int ret = 1;
+
+	if (agent_config_load(config, &cfg) < 0)
+		goto out;
+	if (!(arr = json_array()))
+		goto out;
+	for (size_t i = 0; i < cfg->ngroups; i++) {
+		json_t *o = agent_group_json(cfg, &cfg->groups[i], now);
+
+		if (!o)
+			goto out;
+		json_array_append_new(arr, o);
+	}
+	if (json) {
+		root = json_pack("{s:s, s:s?, s:I, s:O}", "role", "agent", "agent", cfg->name,
+				 "now_ns", (json_int_t)now, "groups", arr);
+		txt = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+		if (!txt) {
+			log_error("out of memory");
+			goto out;
+		}
+		printf("%s\n", txt);
+		ret = 0;
+		goto out;
+	}
+	printf("%-20s %8s %8s %8s %-8s %6s %8s %14s %12s %s\n", "GROUP", "LAST", "RPO", "TARGET",
+	       "BREACHED", "CYCLES", "FAILURES", "LAST BYTES", "MiB/s", "STATE");
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *o = json_array_get(arr, i), *lc = json_object_get(o, "last_cycle");
+		json_t *rpo = json_object_get(o, "rpo_seconds");
+		json_t *tp = json_object_get(lc, "throughput_bytes_per_second");
+		char rbuf[32], tbuf[32];
+
+		if (strcmp(json_string_value(json_object_get(o, "state")), "never ran") == 0) {
+			printf("%-20s %8s %8s %7" PRIu64 "s %-8s %6s %8s %14s %12s %s\n",
+			       json_string_value(json_object_get(o, "group")), "-", "-",
+			       jint(o, "rpo_target_seconds"), "-", "-", "-", "-", "-", "never ran");
+			continue;
+		}
+		snprintf(rbuf, sizeof(rbuf), json_is_number(rpo) ? "%.0fs" : "-",
+			 json_number_value(rpo));
+		snprintf(tbuf, sizeof(tbuf), json_is_number(tp) ? "%.1f" : "-",
+			 json_number_value(tp) / 1048576.0);
+		printf("%-20s %8" PRIu64 " %8s %7" PRIu64 "s %-8s %6" PRIu64 " %8" PRIu64 " %14" PRIu64
+		       " %12s %s\n",
+		       json_string_value(json_object_get(o, "group")), jint(o, "last_point"), rbuf,
+		       jint(o, "rpo_target_seconds"),
+		       json_is_true(json_object_get(o, "rpo_breached")) ? "YES" : "no",
+		       jint(o, "cycles"), jint(o, "consecutive_failures"), jint(lc, "bytes_wire"),
+		       tbuf, json_is_true(json_object_get(o, "in_cycle")) ? "in cycle"
+		       : json_is_true(json_object_get(lc, "ok")) ? "idle" : "last cycle failed");
+	}
+	ret = 0;
+out:
+	free(txt);
+	json_decref(root);
+	json_decref(arr);
+	agent_config_free(cfg);
+	return ret;
+}
+
+/* A configuration with a [receiver] section is a receiver's. */
+static int
+config_is_receiver(const char *path, bool *rx)
+{
+	FILE *f = fopen(path, "r");
+	char line[512];
+
+	if (!f) {
+		log_error("%s: %m", path);
+		return -1;
+	}
+	*rx = false;
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = line + strspn(line, " \t");
+
+		if (strncmp(p, "[receiver]", 10) == 0) {
+			*rx = true;
+			break;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+static const char usage_status[] =
+	"usage: nestor status [--config FILE] [--receiver] [--json]\n"
+	"\n"
+	"Show every protection group's replication state. The side is taken from\n"
+	"the configuration: a file with a [receiver] section (or --receiver) shows\n"
+	"the replica store (points, newest point and its age = RPO seen by the\n"
+	"receiver, bytes, point in flight with durable progress, failed-over\n"
+	"marker, last drill); otherwise the agent's groups from the daemon's\n"
+	"<state_dir>/<group>/status.json (RPO now vs target, last cycle, in-flight\n"
+	"flag, failures), or \"never ran\".\n"
+	"\n"
+	"  -c, --config FILE   configuration (default /etc/nestor/agent.conf, or\n"
+	"                      /etc/nestor/receiver.conf with --receiver)\n"
+	"  -r, --receiver      receiver side\n"
+	"      --json          one JSON object (see nestor-status(8))\n"
+	"Exit: 0 shown, 1 the configuration or a status could not be read, 2 usage.\n";
+
+int
+status_main(int argc, char **argv)
+{
+	enum { OPT_JSON = 256 };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "receiver", no_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	bool json = false, rx = false;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:rh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'r': rx = true; break;
+		case OPT_JSON: json = true; break;
+		case 'h': fputs(usage_status, stdout); return 0;
+		default: fputs(usage_status, stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fputs(usage_status, stderr);
+		return 2;
+	}
+	log_set_prefix("status");
+	if (!path)
+		path = rx ? "/etc/nestor/receiver.conf" : "/etc/nestor/agent.conf";
+	else if (!rx && config_is_receiver(path, &rx) < 0)
+		return 1;
+	return rx ? receiver_status(path, json) : agent_status(path, json);
+}

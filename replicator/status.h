@@ -1,0 +1,42 @@
+/* `nestor status`: what each protection group looks like right now, on the
+ * agent (daemon status files) or on the receiver (replica store). */
+#ifndef NESTOR_REPLICATOR_STATUS_H
+#define NESTOR_REPLICATOR_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* One group as the receiver sees it (plain data). */
+struct status_rx_group {
+	char name[65];
+	size_t points;
+	uint64_t last_point;              /* 0 = no point yet */
+	uint64_t last_point_time_ns;      /* snapshot instant of the newest point */
+	uint64_t last_point_committed_ns;
+	uint64_t last_point_bytes;        /* payload bytes of the newest point */
+	uint64_t pending_point;           /* 0 = nothing in flight */
+	uint64_t pending_durable_bytes;   /* sum of the disks' durable offsets */
+	unsigned pending_disks, pending_disks_done;
+	bool failed_over;
+	int drill_result;                 /* 1 pass, 0 fail, -1 no drill yet */
+	char drill_id[128];
+	double drill_rto_s;               /* longest VM RTO; -1 unknown */
+	uint64_t drill_started_ns;
+};
+
+/* Every group directory of the store at store_dir, by name. *out is
+ * malloc'd (caller frees). A group whose catalog cannot be read is an
+ * error (logged). 0 / -1. */
+int status_rx_groups(struct store *st, const char *store_dir,
+		     struct status_rx_group **out, size_t *n);
+
+/* Wall-clock now in ns (the clock point times use). */
+uint64_t status_now_ns(void);
+
+/* The `nestor status` subcommand. Exit code. */
+int status_main(int argc, char **argv);
+
+#endif
