@@ -1,6 +1,6 @@
 #!/bin/bash
-# DR drill end to end: a source VM (boot disk = qcow2 overlay of the test guest,
-# raw data disk, one NIC) writes a pattern, is replicated (point 1), writes
+# DR drill end to end: a two-VM group; the first source VM (boot disk = qcow2
+# overlay of the test guest, raw data disk, one NIC) writes a pattern, is replicated (point 1), writes
 # another pattern, is replicated again (point 2); `nestor drill` boots the
 # latest and point 1 under a private libvirtd on overlays, in an isolated
 # network, and the drilled guest sees exactly the data of its point. A drill
@@ -33,8 +33,16 @@ start_receiver
 mkdir -p "$T/src"
 qemu-img create -q -f qcow2 -b "$IMG" -F qcow2 "$T/src/os.qcow2"
 truncate -s 16M "$T/src/data.raw"
-write_agent_conf "$T/agent.conf" agent1 $G os="$T/src/os.qcow2:qcow2" data="$T/src/data.raw:raw"
-sed -i "/^\[group $G\]/a domain_xml = $T/src/web1.xml" "$T/agent.conf"
+# a second VM of the group, booted after web1: boot disk + an empty data disk
+qemu-img create -q -f qcow2 -b "$IMG" -F qcow2 "$T/src/os2.qcow2"
+truncate -s 8M "$T/src/data2.raw"
+MD5_WEB2=$(md5sum < "$T/src/data2.raw" | cut -d' ' -f1)
+write_agent_conf "$T/agent.conf" agent1 $G os="$T/src/os.qcow2:qcow2" data="$T/src/data.raw:raw" \
+	os2="$T/src/os2.qcow2:qcow2" data2="$T/src/data2.raw:raw"
+sed -i "/^\[group $G\]/a domain_xml = $T/src/web1.xml $T/src/web2.xml" "$T/agent.conf"
+vm_define_start web2 "$T/src/os2.qcow2" "$T/src/data2.raw" >&2 || die "cannot define web2"
+vm_destroy web2 >&2
+cp "$VM_DIR/web2.xml" "$T/src/web2.xml" || die "web2's XML not written"
 
 # boot_source SEED: boot the source VM, fill the data disk with SEED's pattern,
 # print the data disk's md5, stop the VM.
@@ -97,6 +105,12 @@ check "drill latest: NIC kept its MAC" \
 	grep -q "$MAC" <<<"$(jq -r '.vms[0].check.output' "$T/drill1.json")"
 check "drill latest: RTO measured" jq -e '.vms[0].rto_s > 0 and .vms[0].rto_s >= .vms[0].started_s' "$T/drill1.json"
 check "drill latest: RPO measured" jq -e '.rpo_s > 0' "$T/drill1.json"
+check "drill latest: both VMs of the group booted and passed" \
+	jq -e '(.vms | length) == 2 and ([.vms[].result] | all(. == "pass"))' "$T/drill1.json"
+check "drill latest: boot order web1 then web2" \
+	jq -e '.vms[0].vm == "web1" and .vms[1].vm == "web2" and .vms[1].started_s >= .vms[0].started_s' "$T/drill1.json"
+check "drill latest: web2 sees its own data disk" \
+	grep -q "$MD5_WEB2" <<<"$(jq -r '.vms[1].check.output' "$T/drill1.json")"
 check "drill latest: domain renamed" [ "$(jq -r '.vms[0].domain' "$T/drill1.json")" = "web1-drill-$(jq -r .drill "$T/drill1.json")" ]
 WD=$(jq -r .workdir "$T/drill1.json")
 check "drill latest: booted XML isolated (no source network, no uuid)" \
