@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/parse.h"
+#include "snapshot/coalesce.h"
 #include "snapshot/image.h"
 #include "snapshot/source.h"
 
@@ -929,61 +930,35 @@ file_next_span(struct file_disk *d, struct file_span *sp)
 }
 
 static int
+file_span_cb(void *arg, struct snap_extent *sp)
+{
+	struct file_disk *d = arg;
+	struct file_span fsp;
+	int r = file_next_span(d, &fsp);
+
+	if (r == 1)
+		*sp = (struct snap_extent){ fsp.off, fsp.len, fsp.kind };
+	return r;
+}
+
+static int
 file_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,
 		 struct snap_extent *ext)
 {
 	struct file_snapshot *fs = (struct file_snapshot *)snap;
 	struct file_disk *d = &fs->d[disk];
-	struct snap_extent *p = &d->pending;
-	struct file_span sp;
 	int r;
 
 	if (!d->img) {
 		log_error("disk %s: snapshot already committed", d->name);
 		return -1;
 	}
-	/* Spans are merged into p until the kind changes, a gap appears or
-	 * max_len is reached, so extents come out as large as allowed. */
-	for (;;) {
-		if (p->length >= max_len) {
-			*ext = (struct snap_extent){ p->offset, max_len, p->kind };
-			p->offset += max_len;
-			p->length -= max_len;
-			return 1;
-		}
-		r = file_next_span(d, &sp);
-		if (r < 0) {
-			log_error("disk %s: %s: cannot list changed extents", d->name,
-				  d->path);
-			return -1;
-		}
-		if (r == 0) {
-			if (p->length) {
-				*ext = *p;
-				p->length = 0;
-				return 1;
-			}
-			d->done = 1;
-			return 0;
-		}
-		if (sp.kind == 0 && p->length) {
-			*ext = *p;
-			p->length = 0;
-			return 1;
-		}
-		if (sp.kind == 0)
-			continue;
-		if (p->length && (p->kind != sp.kind ||
-				  p->offset + p->length != sp.off)) {
-			*ext = *p;
-			*p = (struct snap_extent){ sp.off, sp.len, sp.kind };
-			return 1;
-		}
-		if (p->length)
-			p->length += sp.len;
-		else
-			*p = (struct snap_extent){ sp.off, sp.len, sp.kind };
-	}
+	r = coalesce_next(&d->pending, max_len, file_span_cb, d, ext);
+	if (r < 0)
+		log_error("disk %s: %s: cannot list changed extents", d->name, d->path);
+	if (r == 0)
+		d->done = 1;
+	return r;
 }
 
 static int

@@ -28,6 +28,7 @@
 #include "common/names.h"
 #include "common/parse.h"
 #include "snapshot/libvirt.h"
+#include "snapshot/coalesce.h"
 #include "snapshot/source.h"
 
 #define LV_STATE_VER      1
@@ -1433,53 +1434,35 @@ lv_next_span(struct lv_disk *d, const char *name, struct lv_span *sp)
 	return 1;
 }
 
+struct lv_span_arg {
+	struct lv_disk *d;
+	const char *name;
+};
+
+static int
+lv_span_cb(void *arg, struct snap_extent *sp)
+{
+	struct lv_span_arg *a = arg;
+	struct lv_span lsp;
+	int r = lv_next_span(a->d, a->name, &lsp);
+
+	if (r == 1)
+		*sp = (struct snap_extent){ lsp.off, lsp.len, lsp.kind };
+	return r;
+}
+
 static int
 lv_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,
 	       struct snap_extent *ext)
 {
 	struct lv_snapshot *ls = (struct lv_snapshot *)snap;
-	struct lv_disk *d = &ls->d[disk];
-	const char *name = snap->disks[disk].name;
-	struct snap_extent *p = &d->pending;
-	struct lv_span sp;
-	int r;
+	struct lv_span_arg a = { &ls->d[disk], snap->disks[disk].name };
 
-	if (!d->nbd) {
-		log_error("libvirt: disk %s: snapshot already committed", name);
+	if (!a.d->nbd) {
+		log_error("libvirt: disk %s: snapshot already committed", a.name);
 		return -1;
 	}
-	/* Spans merge into p until the kind changes, a gap appears or max_len
-	 * is reached, so extents come out as large as allowed. */
-	for (;;) {
-		if (p->length >= max_len) {
-			*ext = (struct snap_extent){ p->offset, max_len, p->kind };
-			p->offset += max_len;
-			p->length -= max_len;
-			return 1;
-		}
-		r = lv_next_span(d, name, &sp);
-		if (r < 0)
-			return -1;
-		if (r == 0 || (sp.kind == 0 && p->length)) {
-			if (!p->length)
-				return 0;
-			*ext = *p;
-			p->length = 0;
-			return 1;
-		}
-		if (sp.kind == 0)
-			continue;
-		if (p->length && (p->kind != sp.kind ||
-				  p->offset + p->length != sp.off)) {
-			*ext = *p;
-			*p = (struct snap_extent){ sp.off, sp.len, sp.kind };
-			return 1;
-		}
-		if (p->length)
-			p->length += sp.len;
-		else
-			*p = (struct snap_extent){ sp.off, sp.len, sp.kind };
-	}
+	return coalesce_next(&a.d->pending, max_len, lv_span_cb, &a, ext);
 }
 
 static int

@@ -18,6 +18,7 @@
 #include "common/names.h"
 #include "common/parse.h"
 #include "snapshot/rbd.h"
+#include "snapshot/coalesce.h"
 #include "snapshot/source.h"
 
 #define RBD_SNAP_PREFIX   "nestor-"
@@ -944,51 +945,32 @@ rbd_next_span(struct rbd_disk *d, struct rbd_span *sp)
 }
 
 static int
+rbd_coalesce_cb(void *arg, struct snap_extent *sp)
+{
+	struct rbd_span rsp;
+	int r = rbd_next_span(arg, &rsp);
+
+	if (r == 1)
+		*sp = (struct snap_extent){ rsp.off, rsp.len, rsp.kind };
+	return r;
+}
+
+static int
 rbd_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,
 		struct snap_extent *ext)
 {
 	struct rbd_snapshot *rs = (struct rbd_snapshot *)snap;
 	struct rbd_disk *d = &rs->d[disk];
-	struct snap_extent *p = &d->pending;
-	struct rbd_span sp;
 	int r;
 
 	if (!d->rimg) {
 		log_error("disk %s: snapshot already committed", d->name);
 		return -1;
 	}
-	/* Spans are merged into p until the kind changes, a gap appears or
-	 * max_len is reached, so extents come out as large as allowed. */
-	for (;;) {
-		if (p->length >= max_len) {
-			*ext = (struct snap_extent){ p->offset, max_len, p->kind };
-			p->offset += max_len;
-			p->length -= max_len;
-			return 1;
-		}
-		r = rbd_next_span(d, &sp);
-		if (r < 0)
-			return -1;
-		if (r == 0) {
-			if (p->length) {
-				*ext = *p;
-				p->length = 0;
-				return 1;
-			}
-			d->done = 1;
-			return 0;
-		}
-		if (p->length && (p->kind != sp.kind ||
-				  p->offset + p->length != sp.off)) {
-			*ext = *p;
-			*p = (struct snap_extent){ sp.off, sp.len, sp.kind };
-			return 1;
-		}
-		if (p->length)
-			p->length += sp.len;
-		else
-			*p = (struct snap_extent){ sp.off, sp.len, sp.kind };
-	}
+	r = coalesce_next(&d->pending, max_len, rbd_coalesce_cb, d, ext);
+	if (r == 0)
+		d->done = 1;
+	return r;
 }
 
 static int
