@@ -234,7 +234,7 @@ cmd_points(int argc, char **argv)
 	}
 	if (receiver_config_load(path, &cfg) < 0)
 		return 1;
-	st = store_open(cfg->store_dir);
+	st = receiver_store_open(cfg);
 	if (!st || store_list_points(st, group, &pts, &n) < 0)
 		goto out;
 	if (json) {

@@ -1299,7 +1299,7 @@ drill_main(int argc, char **argv)
 		free(dir);
 		goto out;
 	}
-	st = store_open(cfg->store_dir);
+	st = receiver_store_open(cfg);
 	if (!st)
 		goto out;
 	/* a signal ends the waits; teardown still runs */

@@ -357,7 +357,7 @@ failover_main(int argc, char **argv)
 		ret = release(cfg->store_dir, o.group, o.uri) == 0 ? 0 : 1;
 		goto out;
 	}
-	st = store_open(cfg->store_dir);
+	st = receiver_store_open(cfg);
 	if (!st)
 		goto out;
 	sigemptyset(&sa.sa_mask);

@@ -760,6 +760,22 @@ agent_config_load_string(const char *name, const char *text,
 
 /* ---- receiver ------------------------------------------------------------- */
 
+static int
+set_store_backend(void *obj, size_t off, const char *value, const char **expect)
+{
+	bool *ceph = FIELD(obj, off, bool);
+
+	if (strcmp(value, "local") == 0)
+		*ceph = false;
+	else if (strcmp(value, "ceph") == 0)
+		*ceph = true;
+	else {
+		*expect = "local or ceph";
+		return -1;
+	}
+	return 0;
+}
+
 static const struct key_def receiver_keys[] = {
 	{ "listen", set_receiver_listen, 0, true },
 	{ "ca", set_string, offsetof(struct receiver_config, ca), true },
@@ -769,6 +785,10 @@ static const struct key_def receiver_keys[] = {
 	{ "log_level", set_log_level, offsetof(struct receiver_config, log_level), false },
 	{ "checkpoint_interval", set_checkpoint, offsetof(struct receiver_config, checkpoint_bytes), false },
 	{ "metrics", set_receiver_metrics, 0, false },
+	{ "store_backend", set_store_backend, offsetof(struct receiver_config, store_ceph), false },
+	{ "ceph_conf", set_string, offsetof(struct receiver_config, ceph_conf), false },
+	{ "ceph_client", set_name, offsetof(struct receiver_config, ceph_client), false },
+	{ "ceph_pool", set_name, offsetof(struct receiver_config, ceph_pool), false },
 };
 
 static const struct key_def client_keys[] = {
@@ -796,6 +816,9 @@ receiver_config_free(struct receiver_config *c)
 	free(c->cert);
 	free(c->key);
 	free(c->store_dir);
+	free(c->ceph_conf);
+	free(c->ceph_client);
+	free(c->ceph_pool);
 	for (size_t i = 0; i < c->nclients; i++) {
 		free(c->clients[i].peer);
 		strv_free(c->clients[i].groups, c->clients[i].ngroups);
@@ -920,6 +943,11 @@ receiver_from_doc(const struct ini_doc *doc, struct receiver_config **out)
 		cfg_err(doc, 0, "missing section [receiver]");
 		goto out;
 	}
+	if (!c->store_ceph && (c->ceph_conf || c->ceph_client || c->ceph_pool)) {
+		cfg_err(doc, receiver_line,
+			"ceph_conf, ceph_client and ceph_pool need store_backend = ceph");
+		goto out;
+	}
 	*out = c;
 	c = NULL;
 	rc = 0;
@@ -985,4 +1013,12 @@ receiver_config_retention(const struct receiver_config *c, const char *group)
 		if (strcmp(c->groups[i].name, group) == 0)
 			return c->groups[i].retention.ntiers ? &c->groups[i].retention : NULL;
 	return NULL;
+}
+
+struct store *
+receiver_store_open(const struct receiver_config *c)
+{
+	struct store_ceph_opts o = { c->ceph_conf, c->ceph_client, c->ceph_pool };
+
+	return store_open(c->store_dir, c->store_ceph ? &o : NULL);
 }

@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "replicator/retention.h"
+#include "replicator/store.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -85,7 +86,11 @@ struct receiver_config {
 	char *listen_host; /* [receiver] listen = host:port, required */
 	uint16_t listen_port;
 	char *ca, *cert, *key; /* [receiver] required */
-	char *store_dir;       /* [receiver] store, required */
+	char *store_dir;       /* [receiver] store, required (catalogs; data too if local) */
+	bool store_ceph;       /* [receiver] store_backend = local (default) | ceph */
+	char *ceph_conf;       /* [receiver] ceph_conf, ceph_client, ceph_pool: ceph backend */
+	char *ceph_client;
+	char *ceph_pool;
 	enum log_level log_level; /* [receiver] log_level, default info */
 	uint64_t checkpoint_bytes; /* [receiver] checkpoint_interval size, default 64M, 1M..4G */
 	char *metrics_host;    /* [receiver] metrics = host:port of the Prometheus endpoint; NULL = off */
@@ -103,6 +108,8 @@ void receiver_config_free(struct receiver_config *c);
 /* Is peer (cert CN) allowed to write group? False for unknown peers. */
 bool receiver_config_allows(const struct receiver_config *c, const char *peer,
 			    const char *group);
+/* Open the store the config describes (store.h). NULL on error. */
+struct store *receiver_store_open(const struct receiver_config *c);
 /* group's retention policy, NULL if none is configured (keep every point). */
 const struct retention_policy *receiver_config_retention(const struct receiver_config *c,
 							 const char *group);

@@ -333,11 +333,7 @@ on_commit(struct session *s, const struct proto_point_commit *c)
 static bool
 point_has_disk(struct session *s, const char *group, uint64_t point, const char *disk)
 {
-	char *path = store_point_disk_path(s->rx->store, group, point, disk);
-	bool ok = path && access(path, F_OK) == 0;
-
-	free(path);
-	return ok;
+	return store_point_has_disk(s->rx->store, group, point, disk);
 }
 
 static int
@@ -536,7 +532,7 @@ receiver_run(const struct receiver_config *cfg)
 	rx.ctx = tls_server_ctx_new(&tf);
 	if (!rx.ctx)
 		goto out;
-	rx.store = store_open(cfg->store_dir);
+	rx.store = receiver_store_open(cfg);
 	if (!rx.store)
 		goto out;
 	ln = listener_new(rx.base, cfg->listen_host, cfg->listen_port, on_accept, &rx);

@@ -393,7 +393,7 @@ retention_main(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
-	st = store_open(cfg->store_dir);
+	st = receiver_store_open(cfg);
 	if (!st)
 		goto out;
 	ret = retention_apply(st, cfg->store_dir, group, p, dry_run, &res) == 0 ? 0 : 1;

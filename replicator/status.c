@@ -274,7 +274,7 @@ receiver_status(const char *config, bool json)
 
 	if (receiver_config_load(config, &cfg) < 0)
 		goto out;
-	st = store_open(cfg->store_dir);
+	st = receiver_store_open(cfg);
 	if (!st || status_rx_groups(st, cfg->store_dir, &g, &n) < 0)
 		goto out;
 	if (!json) {

@@ -1,5 +1,7 @@
-/* Local replica store: recovery points as per-disk qcow2 chains written
- * through qemu-nbd, listed in an atomically replaced JSON catalog per group. */
+/* Replica store: recovery points listed in an atomically replaced JSON
+ * catalog per group; the data either as per-disk qcow2 chains written
+ * through qemu-nbd (local backend) or as RBD images with one snapshot per
+ * point (ceph backend, store-rbd.c). */
 #define _GNU_SOURCE /* vasprintf, pipe2 */
 #include "replicator/store.h"
 
@@ -27,6 +29,7 @@
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "replicator/store-rbd.h"
 
 extern char **environ;
 
@@ -51,6 +54,10 @@ extern char **environ;
 
 struct store {
 	char *root;
+	bool ceph;
+	char *ceph_conf, *ceph_client, *ceph_pool;
+	pthread_mutex_t rbd_mu;
+	struct srbd *rbd; /* connected on first use */
 };
 
 struct store_disk {
@@ -61,7 +68,9 @@ struct store_disk {
 	uint64_t written_end;
 	uint64_t durable; /* written_end as of the last flush that was persisted */
 	bool done;
-	char *path;
+	char *path;               /* file, or pool/image for logs (ceph) */
+	char image[SRBD_NAME_MAX]; /* ceph backend */
+	struct srbd_img *img;     /* ceph backend: the image head */
 	struct nbd_handle *nbd;
 	int kick_fd;          /* the file, read-only, for sync_file_range */
 	uint64_t since_kick;  /* writer thread only */
@@ -745,15 +754,40 @@ out:
 
 /* ---- store -------------------------------------------------------------- */
 
+static char *
+dup_opt(const char *s, bool *oom)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*oom = true;
+	return d;
+}
+
 struct store *
-store_open(const char *root)
+store_open(const char *root, const struct store_ceph_opts *ceph)
 {
 	struct store *st = calloc(1, sizeof(*st));
 	struct stat sb;
+	bool oom = false;
 
 	if (!st) {
 		log_error("store: out of memory");
 		return NULL;
+	}
+	pthread_mutex_init(&st->rbd_mu, NULL);
+	if (ceph) {
+		st->ceph = true;
+		st->ceph_conf = dup_opt(ceph->conf, &oom);
+		st->ceph_client = dup_opt(ceph->client, &oom);
+		st->ceph_pool = dup_opt(ceph->pool ? ceph->pool : "rbd", &oom);
+		if (oom) {
+			log_error("store: out of memory");
+			goto fail;
+		}
 	}
 	/* Absolute paths keep qemu from reading "x:" prefixes as protocols. */
 	st->root = realpath(root, NULL);
@@ -776,8 +810,34 @@ store_free(struct store *st)
 {
 	if (!st)
 		return;
+	srbd_free(st->rbd);
+	pthread_mutex_destroy(&st->rbd_mu);
+	free(st->ceph_conf);
+	free(st->ceph_client);
+	free(st->ceph_pool);
 	free(st->root);
 	free(st);
+}
+
+bool
+store_is_ceph(const struct store *st)
+{
+	return st->ceph;
+}
+
+/* The ceph connection, made on first use so that commands that only read
+ * the catalog (status, points) work while the cluster is down. */
+static struct srbd *
+store_rbd(struct store *st)
+{
+	struct srbd *c;
+
+	pthread_mutex_lock(&st->rbd_mu);
+	if (!st->rbd)
+		st->rbd = srbd_connect(st->ceph_conf, st->ceph_client, st->ceph_pool);
+	c = st->rbd;
+	pthread_mutex_unlock(&st->rbd_mu);
+	return c;
 }
 
 static char *
@@ -891,16 +951,39 @@ out:
 	return rc;
 }
 
-/* Remove files of points that are not in the catalog (except keep_id, the
- * pending point being resumed) and temp files of interrupted atomic writes. */
+struct keep_ctx {
+	const struct catalog *cat;
+	uint64_t keep_id;
+};
+
+static bool
+keep_snap(void *arg, uint64_t id)
+{
+	const struct keep_ctx *k = arg;
+
+	return id == k->keep_id || catalog_has(k->cat, id);
+}
+
+/* Remove files (and ceph snapshots) of points that are not in the catalog
+ * (except keep_id, the pending point being resumed) and temp files of
+ * interrupted atomic writes. */
 static int
-remove_strays(const char *gdir, const struct catalog *cat, uint64_t keep_id)
+remove_strays(struct store *st, const char *group, const char *gdir,
+	      const struct catalog *cat, uint64_t keep_id)
 {
 	static const char *const tmps[] = { "catalog.json.tmp", "pending.json.tmp" };
 	char *path = NULL;
 	DIR *dd = NULL, *sub = NULL;
 	struct dirent *de, *fe;
 	int rc = -1;
+
+	if (st->ceph) {
+		struct keep_ctx k = { cat, keep_id };
+		struct srbd *c = store_rbd(st);
+
+		if (!c || srbd_prune(c, group, keep_snap, &k) < 0)
+			return -1;
+	}
 
 	for (size_t i = 0; i < sizeof(tmps) / sizeof(tmps[0]); i++) {
 		free(path);
@@ -1016,7 +1099,7 @@ store_discard_pending(struct store *st, const char *group)
 	lock_fd = group_lock(gdir, group);
 	if (lock_fd < 0 || catalog_load(gdir, &cat) < 0)
 		goto out;
-	if (pending_remove(gdir) < 0 || remove_strays(gdir, &cat, 0) < 0)
+	if (pending_remove(gdir) < 0 || remove_strays(st, group, gdir, &cat, 0) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -1045,6 +1128,8 @@ point_close_disks(struct store_point *pt)
 			 pt->group, pt->id, pt->disks[i].name);
 		nbd_close_image(pt->disks[i].nbd, ctx);
 		pt->disks[i].nbd = NULL;
+		srbd_close(pt->disks[i].img);
+		pt->disks[i].img = NULL;
 	}
 }
 
@@ -1079,6 +1164,12 @@ point_open_disk(struct store_point *pt, struct store_disk *d)
 {
 	char ctx[PROTO_NAME_MAX * 2 + 64];
 
+	if (pt->st->ceph) {
+		struct srbd *c = store_rbd(pt->st);
+
+		d->img = c ? srbd_open(c, d->image) : NULL;
+		return d->img ? 0 : -1;
+	}
 	snprintf(ctx, sizeof(ctx), "store: group %s point %" PRIu64 " disk %s", pt->group,
 		 pt->id, d->name);
 	d->nbd = nbd_open_image(d->path, false, ctx);
@@ -1096,7 +1187,7 @@ point_resume(struct store_point *pt, const struct pending *pd)
 	for (size_t i = 0; i < pt->ndisks; i++) {
 		struct store_disk *d = &pt->disks[i];
 
-		if (access(d->path, F_OK) < 0) {
+		if (!pt->st->ceph && access(d->path, F_OK) < 0) {
 			log_warn("store: group %s point %" PRIu64 ": %s: %m", pt->group, pt->id,
 				 d->path);
 			return -1;
@@ -1119,6 +1210,16 @@ point_create_disk(struct store_point *pt, struct store_disk *d,
 	char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, d->path,
 			 size, NULL };
 
+	if (pt->st->ceph) {
+		struct srbd *c = store_rbd(pt->st);
+		char snap[32];
+
+		srbd_snap_name(snap, base ? base->id : 0);
+		d->img = c ? srbd_prepare(c, d->image, d->size,
+					  base && info_disk(base, d->name) >= 0 ? snap : NULL)
+			   : NULL;
+		return d->img ? 0 : -1;
+	}
 	snprintf(ctx, sizeof(ctx), "store: group %s point %" PRIu64 " disk %s", pt->group,
 		 pt->id, d->name);
 	snprintf(size, sizeof(size), "%" PRIu64, d->size);
@@ -1230,6 +1331,14 @@ store_point_begin(struct store *st, const struct proto_point_begin *b, int *err)
 
 		snprintf(d->name, sizeof(d->name), "%s", b->disks[i].name);
 		d->size = b->disks[i].size;
+		if (st->ceph) {
+			if (srbd_image_name(d->image, pt->group, d->name) < 0)
+				goto out;
+			d->path = path_fmt("%s/%s", st->ceph_pool, d->image);
+			if (!d->path)
+				goto out;
+			continue;
+		}
 		free(dir);
 		dir = path_fmt("%s/disks/%s", pt->gdir, d->name);
 		if (!dir || mkdir_durable(dir) < 0)
@@ -1241,9 +1350,12 @@ store_point_begin(struct store *st, const struct proto_point_begin *b, int *err)
 
 	pr = pending_load(pt->gdir, pd);
 	if (pr == 0 && pending_matches(pd, b)) {
+		/* Strays first: the ceph backend removes stray snapshots through
+		 * their own image handles, which must not wait for the lock the
+		 * resumed head holds. */
+		if (remove_strays(st, pt->group, pt->gdir, &cat, pt->id) < 0)
+			goto out;
 		if (point_resume(pt, pd) == 0) {
-			if (remove_strays(pt->gdir, &cat, pt->id) < 0)
-				goto out;
 			log_info("store: group %s: resuming point %" PRIu64 " on base %" PRIu64,
 				 pt->group, pt->id, pt->base_id);
 			goto done;
@@ -1261,7 +1373,7 @@ store_point_begin(struct store *st, const struct proto_point_begin *b, int *err)
 			 " for point %" PRIu64, pt->group, pd->point, pt->id);
 	}
 	/* pending.json goes first so it never names files that are gone. */
-	if (pending_remove(pt->gdir) < 0 || remove_strays(pt->gdir, &cat, 0) < 0)
+	if (pending_remove(pt->gdir) < 0 || remove_strays(st, pt->group, pt->gdir, &cat, 0) < 0)
 		goto out;
 	for (size_t i = 0; i < pt->ndisks; i++)
 		if (point_create_disk(pt, &pt->disks[i], base) < 0)
@@ -1311,7 +1423,7 @@ point_disk(struct store_point *pt, uint16_t disk, uint64_t offset, uint64_t len,
 			  pt->group, pt->id, d->name, op, len, offset, d->size);
 		return NULL;
 	}
-	if (!d->nbd) {
+	if (!d->nbd && !d->img) {
 		*err = PROTO_ERR_STORE;
 		log_error("store: group %s point %" PRIu64 " disk %s: %s without a connection",
 			  pt->group, pt->id, d->name, op);
@@ -1344,6 +1456,13 @@ disk_pwrite(struct store_point *pt, struct store_disk *d, uint64_t offset,
 	uint64_t off = offset;
 	size_t left = len;
 
+	if (d->img) {
+		if (srbd_write(d->img, offset, p, len) < 0) {
+			*err = PROTO_ERR_STORE;
+			return -1;
+		}
+		return 0;
+	}
 	while (left > 0) {
 		size_t n = left < STORE_NBD_CHUNK ? left : STORE_NBD_CHUNK;
 
@@ -1364,6 +1483,13 @@ disk_pzero(struct store_point *pt, struct store_disk *d, uint64_t offset, uint64
 {
 	uint64_t off = offset, left = len;
 
+	if (d->img) {
+		if (srbd_zero(d->img, offset, len) < 0) {
+			*err = PROTO_ERR_STORE;
+			return -1;
+		}
+		return 0;
+	}
 	/* No NBD_CMD_FLAG_NO_HOLE: qemu may then record zero clusters, which
 	 * also hide whatever the backing file holds there. */
 	while (left > 0) {
@@ -1592,6 +1718,13 @@ disk_flush(struct store_point *pt, struct store_disk *d, int *err)
 {
 	if (point_wq_drain(pt, err) < 0)
 		return -1;
+	if (d->img) {
+		if (srbd_flush(d->img) < 0) {
+			*err = PROTO_ERR_STORE;
+			return -1;
+		}
+		return 0;
+	}
 	if (!d->nbd)
 		return 0;
 	if (nbd_flush(d->nbd, 0) < 0) {
@@ -1686,6 +1819,19 @@ store_point_commit(struct store_point *pt, const void *meta, size_t meta_len, in
 	for (size_t i = 0; i < pt->ndisks; i++)
 		if (disk_flush(pt, &pt->disks[i], err) < 0)
 			goto out;
+	if (pt->st->ceph) {
+		char snap[32];
+
+		/* Flushed above: each snapshot holds every extent of the point. */
+		srbd_snap_name(snap, pt->id);
+		for (size_t i = 0; i < pt->ndisks; i++) {
+			if (srbd_snap_create(pt->disks[i].img, snap) < 0)
+				goto out;
+			srbd_close(pt->disks[i].img);
+			pt->disks[i].img = NULL;
+		}
+		goto meta;
+	}
 	for (size_t i = 0; i < pt->ndisks; i++) {
 		char ctx[PROTO_NAME_MAX * 2 + 64];
 
@@ -1703,6 +1849,7 @@ store_point_commit(struct store_point *pt, const void *meta, size_t meta_len, in
 		if (!dir || fsync_path(pt->disks[i].path) < 0 || dir_fsync(dir) < 0)
 			goto out;
 	}
+meta:
 	free(dir);
 	dir = path_fmt("%s/meta", pt->gdir);
 	name = path_fmt("%" PRIu64 ".bin", pt->id);
@@ -1796,11 +1943,99 @@ store_point_disk_path(struct store *st, const char *group, uint64_t point,
 	char *gdir = NULL, *path = NULL;
 	int err;
 
-	if (lookup(st, group, point, disk, &cat, &pi, &gdir, &err) == 0)
-		path = path_fmt("%s/disks/%s/%" PRIu64 ".qcow2", gdir, disk, pi->id);
+	if (lookup(st, group, point, disk, &cat, &pi, &gdir, &err) == 0) {
+		if (st->ceph) {
+			char image[SRBD_NAME_MAX], snap[32];
+
+			srbd_snap_name(snap, pi->id);
+			if (srbd_image_name(image, group, disk) == 0)
+				path = path_fmt("rbd:%s/%s@%s", st->ceph_pool, image, snap);
+		} else {
+			path = path_fmt("%s/disks/%s/%" PRIu64 ".qcow2", gdir, disk, pi->id);
+		}
+	}
 	catalog_free(&cat);
 	free(gdir);
 	return path;
+}
+
+bool
+store_point_has_disk(struct store *st, const char *group, uint64_t point, const char *disk)
+{
+	struct catalog cat = { 0 };
+	const struct store_point_info *pi;
+	char *gdir = NULL, *path = NULL;
+	bool ok = false;
+	int err;
+
+	if (lookup(st, group, point, disk, &cat, &pi, &gdir, &err) < 0)
+		goto out;
+	if (st->ceph) {
+		char image[SRBD_NAME_MAX], snap[32];
+		struct srbd *c = store_rbd(st);
+
+		srbd_snap_name(snap, pi->id);
+		ok = c && srbd_image_name(image, group, disk) == 0 &&
+		     srbd_snap_exists(c, image, snap) == 1;
+	} else {
+		path = path_fmt("%s/disks/%s/%" PRIu64 ".qcow2", gdir, disk, pi->id);
+		ok = path && access(path, F_OK) == 0;
+	}
+out:
+	free(path);
+	free(gdir);
+	catalog_free(&cat);
+	return ok;
+}
+
+int
+store_point_clone(struct store *st, const char *group, uint64_t point, const char *disk,
+		  const char *clone, struct store_clone_spec *spec)
+{
+	struct catalog cat = { 0 };
+	const struct store_point_info *pi;
+	char *gdir = NULL;
+	char image[SRBD_NAME_MAX], snap[32];
+	struct srbd *c;
+	int err, rc = -1;
+
+	memset(spec, 0, sizeof(*spec));
+	if (!st->ceph) {
+		log_error("store: group %s: clones need the ceph store backend", group);
+		return -1;
+	}
+	if (!name_ok(clone) || strlen(clone) >= sizeof(spec->image)) {
+		log_error("store: refusing clone name \"%s\"", clone);
+		return -1;
+	}
+	if (lookup(st, group, point, disk, &cat, &pi, &gdir, &err) < 0)
+		goto out;
+	c = store_rbd(st);
+	srbd_snap_name(snap, pi->id);
+	if (!c || srbd_image_name(image, group, disk) < 0 || srbd_clone(c, image, snap, clone) < 0)
+		goto out;
+	snprintf(spec->pool, sizeof(spec->pool), "%s", st->ceph_pool);
+	snprintf(spec->image, sizeof(spec->image), "%s", clone);
+	spec->conf = st->ceph_conf;
+	spec->client = st->ceph_client ? st->ceph_client : "admin";
+	rc = 0;
+out:
+	free(gdir);
+	catalog_free(&cat);
+	return rc;
+}
+
+int
+store_clone_remove(struct store *st, const char *clone)
+{
+	struct srbd *c;
+
+	if (!st->ceph || !name_ok(clone)) {
+		log_error("store: refusing to remove clone \"%s\"", clone);
+		return -1;
+	}
+	c = store_rbd(st);
+	return c && srbd_remove(c, clone) == 0 ? 0 : -1;
 }
 
 int
@@ -1811,6 +2046,7 @@ store_point_hashes(struct store *st, const char *group, uint64_t point, const ch
 	struct catalog cat = { 0 };
 	const struct store_point_info *pi;
 	struct nbd_handle *h = NULL;
+	struct srbd_img *im = NULL;
 	char *gdir = NULL, *path = NULL;
 	char ctx[PROTO_NAME_MAX * 2 + 64] = "store";
 	uint8_t *buf = NULL;
@@ -1843,13 +2079,24 @@ store_point_hashes(struct store *st, const char *group, uint64_t point, const ch
 		log_error("%s: out of memory", ctx);
 		goto out;
 	}
-	h = nbd_open_image(path, true, ctx);
-	if (!h)
+	if (st->ceph) {
+		char image[SRBD_NAME_MAX], snap[32];
+		struct srbd *c = store_rbd(st);
+
+		srbd_snap_name(snap, pi->id);
+		if (!c || srbd_image_name(image, group, disk) < 0 ||
+		    !(im = srbd_open_snap(c, image, snap)))
+			goto out;
+	} else if (!(h = nbd_open_image(path, true, ctx))) {
 		goto out;
+	}
 	for (i = 0; i < count && off < size; i++) {
 		size_t n = size - off < block_size ? (size_t)(size - off) : block_size;
 
-		if (nbd_pread(h, buf, n, off, 0) < 0) {
+		if (im) {
+			if (srbd_read(im, off, buf, n) < 0)
+				goto out;
+		} else if (nbd_pread(h, buf, n, off, 0) < 0) {
 			log_error("%s: read of %zu bytes at %" PRIu64 ": %s", ctx, n, off,
 				  nbd_get_error());
 			goto out;
@@ -1862,6 +2109,7 @@ store_point_hashes(struct store *st, const char *group, uint64_t point, const ch
 	rc = 0;
 out:
 	nbd_close_image(h, ctx);
+	srbd_close(im);
 	free(buf);
 	free(path);
 	free(gdir);
@@ -1965,8 +2213,9 @@ store_point_remove(struct store *st, const char *group, uint64_t point,
 	if (cat.pts[idx + 1].base_id == point)
 		child = &cat.pts[idx + 1];
 
-	/* 1. data: the child absorbs what it read through the victim */
-	for (size_t i = 0; child && i < child->ndisks; i++) {
+	/* 1. data: the child absorbs what it read through the victim (a ceph
+	 * snapshot holds its whole content: nothing to merge) */
+	for (size_t i = 0; child && !st->ceph && i < child->ndisks; i++) {
 		const char *disk = child->disks[i].name;
 		char base_name[32] = "";
 
@@ -2004,7 +2253,17 @@ store_point_remove(struct store *st, const char *group, uint64_t point,
 		goto out;
 
 	/* 3. its files; a failure here only leaves strays for later */
-	for (size_t i = 0; i < victim.ndisks; i++) {
+	for (size_t i = 0; st->ceph && i < victim.ndisks; i++) {
+		char image[SRBD_NAME_MAX], snap[32];
+		struct srbd *c = store_rbd(st);
+
+		srbd_snap_name(snap, point);
+		if (!c || srbd_image_name(image, group, victim.disks[i].name) < 0 ||
+		    srbd_snap_remove(c, image, snap) < 0)
+			log_warn("store: group %s: snapshot of removed point %" PRIu64
+				 " is left as a stray", group, point);
+	}
+	for (size_t i = 0; !st->ceph && i < victim.ndisks; i++) {
 		free(path);
 		free(dir);
 		dir = path_fmt("%s/disks/%s", gdir, victim.disks[i].name);

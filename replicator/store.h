@@ -1,4 +1,8 @@
 /* Replica store: recovery points of protection groups on the receiver.
+ * Ceph backend (store_open with ceph options): the catalog, pending.json and
+ * metadata stay under root; disk data lives in RBD images "<group>+<disk>"
+ * of the pool, a point being the snapshot "p<id>" of each of its disks,
+ * taken after every extent was flushed (docs/rbd.md).
  * Local backend: per disk a qcow2 chain (a point = one overlay on top of its
  * base point), written through qemu-nbd (spawned by libnbd with systemd
  * socket activation). A point is listed in the catalog only after every
@@ -14,6 +18,7 @@
 #ifndef NESTOR_REPLICATOR_STORE_H
 #define NESTOR_REPLICATOR_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,9 +40,18 @@ struct store_point_info {
 	} disks[PROTO_MAX_DISKS];
 };
 
-/* Open (create) a store rooted at an existing directory. NULL on error. */
-struct store *store_open(const char *root);
+/* Ceph backend settings; strings are copied. */
+struct store_ceph_opts {
+	const char *conf;   /* ceph.conf, NULL = librados' default search */
+	const char *client; /* cephx id without "client.", NULL = "admin" */
+	const char *pool;   /* NULL = "rbd" */
+};
+
+/* Open a store rooted at an existing directory; ceph NULL = local qcow2
+ * backend. The ceph connection is made on first use. NULL on error. */
+struct store *store_open(const char *root, const struct store_ceph_opts *ceph);
 void store_free(struct store *st);
+bool store_is_ceph(const struct store *st);
 
 /* Committed points of group, oldest first. *out is malloc'd, caller frees.
  * A group with no catalog yields *n = 0. 0 / -1. */
@@ -111,9 +125,30 @@ int store_point_hashes(struct store *st, const char *group, uint64_t point,
 		       const char *disk, uint64_t offset, uint32_t block_size,
 		       uint32_t count, uint64_t *hashes, uint32_t *got, int *err);
 
-/* Path of disk's top image in point (0 = newest); malloc'd; NULL if none. */
+/* Path of disk's top image in point (0 = newest); malloc'd; NULL if none.
+ * Ceph backend: "rbd:<pool>/<image>@<snap>" (qemu's rbd syntax). */
 char *store_point_disk_path(struct store *st, const char *group,
 			    uint64_t point, const char *disk);
+/* Does point (0 = newest) have disk, with its data present? */
+bool store_point_has_disk(struct store *st, const char *group, uint64_t point,
+			  const char *disk);
+
+/* Where a clone lives, for a domain XML <source protocol='rbd'>. The
+ * strings conf/client are borrowed from the store. */
+struct store_clone_spec {
+	char pool[128];
+	char image[PROTO_NAME_MAX + 1];
+	const char *conf;   /* may be NULL */
+	const char *client; /* cephx id */
+};
+
+/* Ceph backend only: copy-on-write RBD clone named clone (a valid name) of
+ * disk of point, for a drill or a failover; the point is not changed by
+ * writes to the clone. Fast (no data copied). 0 / -1. */
+int store_point_clone(struct store *st, const char *group, uint64_t point, const char *disk,
+		      const char *clone, struct store_clone_spec *spec);
+/* Remove a clone made by store_point_clone (absent is fine). 0 / -1. */
+int store_clone_remove(struct store *st, const char *clone);
 
 /* Point metadata blob; *meta malloc'd. 0 / -1. */
 int store_point_meta(struct store *st, const char *group, uint64_t point,

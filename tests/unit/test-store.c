@@ -168,7 +168,7 @@ seed(struct store *st, uint8_t *vda, uint8_t *vdb)
 
 Test(store, seed_and_list)
 {
-	struct store *st = store_open(root);
+	struct store *st = store_open(root, NULL);
 	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
 	struct store_point_info *pts = NULL;
 	struct proto_progress pr;
@@ -251,7 +251,7 @@ assert_backing(const char *path, const char *want)
 
 Test(store, incremental_over_backing)
 {
-	struct store *st = store_open(root);
+	struct store *st = store_open(root, NULL);
 	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
 	uint8_t *vda1 = malloc(VDA_SIZE), *vdb1 = malloc(VDB_SIZE);
 	struct store_point_info *pts = NULL;
@@ -323,7 +323,7 @@ file_exists(const char *rel)
 
 Test(store, pending_resume_and_discard)
 {
-	struct store *st = store_open(root);
+	struct store *st = store_open(root, NULL);
 	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
 	struct store_point_info *pts = NULL;
 	struct proto_point_begin b;
@@ -435,7 +435,7 @@ Test(store, pending_resume_and_discard)
 /* A crash between the meta write and the catalog rename leaves strays. */
 Test(store, stray_files_removed)
 {
-	struct store *st = store_open(root);
+	struct store *st = store_open(root, NULL);
 	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
 	char p[256];
 	FILE *f;
@@ -463,7 +463,7 @@ Test(store, stray_files_removed)
 
 Test(store, begin_rejects_bad_sequence)
 {
-	struct store *st = store_open(root);
+	struct store *st = store_open(root, NULL);
 	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
 	struct proto_point_begin b;
 	struct store_point *pt;
@@ -541,7 +541,7 @@ Test(store, corrupt_catalog_is_an_error)
 		"{\"version\":1,\"points\":[{\"id\":1,\"base\":0,\"time_ns\":1,"
 		"\"committed_ns\":1,\"bytes\":0,\"disks\":[]}]}",
 	};
-	struct store *st = store_open(root);
+	struct store *st = store_open(root, NULL);
 	struct store_point_info *pts = NULL;
 	struct proto_point_begin b;
 	struct proto_progress pr;
@@ -574,7 +574,7 @@ Test(store, corrupt_catalog_is_an_error)
 
 Test(store, hashes_match_data)
 {
-	struct store *st = store_open(root);
+	struct store *st = store_open(root, NULL);
 	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
 	const uint32_t bs = 65536;
 	uint64_t h[64];
@@ -632,7 +632,7 @@ Test(store, full_disk_reports_store_error)
 	if (mount("tmpfs", root, "tmpfs", 0, "size=3m") < 0)
 		cr_skip_test("cannot mount a tmpfs: %s", strerror(errno));
 	mounted = true;
-	st = store_open(root);
+	st = store_open(root, NULL);
 	cr_assert_not_null(st);
 	memset(one, 0, VDA_SIZE);
 	pattern(one, MIB, 3);

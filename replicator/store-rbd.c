@@ -1,0 +1,683 @@
+/* Ceph half of the replica store: RBD images, heads and point snapshots
+ * through librbd; store.c decides what is committed. */
+#include "replicator/store-rbd.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rados/librados.h>
+#include <rbd/librbd.h>
+
+#include "common/log.h"
+#include "common/parse.h"
+
+/* librbd's per-call length is a size_t but its internal bookkeeping splits
+ * by object; a bound keeps a single huge zeroing from monopolising the OSD. */
+#define SRBD_ZERO_CHUNK (1ull << 30)
+#define SRBD_SNAP_PREFIX 'p'
+/* Waiting for a dead owner's lock: its watch times out after 30 s by
+ * default (osd_client_watch_timeout). */
+#define SRBD_LOCK_TRIES 180
+#define SRBD_LOCK_WAIT_US 250000
+
+struct srbd {
+	rados_t cluster;
+	rados_ioctx_t io;
+	bool connected;
+	char pool[128];
+};
+
+struct srbd_img {
+	struct srbd *c;
+	rbd_image_t img;
+	char name[SRBD_NAME_MAX];
+	char snap[32]; /* "" = head */
+};
+
+int
+srbd_image_name(char out[SRBD_NAME_MAX], const char *group, const char *disk)
+{
+	int n = snprintf(out, SRBD_NAME_MAX, "%s+%s", group, disk);
+
+	if (n < 0 || n >= SRBD_NAME_MAX) {
+		log_error("store: ceph image name for %s/%s is too long", group, disk);
+		return -1;
+	}
+	return 0;
+}
+
+void
+srbd_snap_name(char out[32], uint64_t point)
+{
+	snprintf(out, 32, "%c%" PRIu64, SRBD_SNAP_PREFIX, point);
+}
+
+/* "p<id>" -> id; 0 if snap is not a point snapshot. */
+static uint64_t
+snap_point(const char *snap)
+{
+	uint64_t id;
+
+	if (snap[0] != SRBD_SNAP_PREFIX || snap[1] < '1' || snap[1] > '9')
+		return 0;
+	if (parse_u64(snap + 1, &id) < 0)
+		return 0;
+	return id;
+}
+
+struct srbd *
+srbd_connect(const char *conf, const char *client, const char *pool)
+{
+	struct srbd *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c) {
+		log_error("store: out of memory");
+		return NULL;
+	}
+	if (snprintf(c->pool, sizeof(c->pool), "%s", pool) >= (int)sizeof(c->pool)) {
+		log_error("store: ceph pool name %s is too long", pool);
+		goto fail;
+	}
+	r = rados_create(&c->cluster, client ? client : "admin");
+	if (r < 0) {
+		log_error("store: ceph client %s: %s", client ? client : "admin", strerror(-r));
+		goto fail;
+	}
+	c->connected = true; /* rados_shutdown is due from here on */
+	r = rados_conf_read_file(c->cluster, conf);
+	if (r < 0) {
+		log_error("store: ceph config %s: %s", conf ? conf : "(default search)",
+			  strerror(-r));
+		goto fail;
+	}
+	/* A dead cluster must fail the point, not hang the receiver forever. */
+	if (rados_conf_set(c->cluster, "client_mount_timeout", "30") < 0 ||
+	    rados_conf_set(c->cluster, "rados_osd_op_timeout", "120") < 0 ||
+	    rados_conf_set(c->cluster, "rados_mon_op_timeout", "60") < 0) {
+		log_error("store: cannot set ceph client timeouts");
+		goto fail;
+	}
+	r = rados_connect(c->cluster);
+	if (r < 0) {
+		log_error("store: cannot connect to ceph (%s): %s",
+			  conf ? conf : "default config", strerror(-r));
+		goto fail;
+	}
+	r = rados_ioctx_create(c->cluster, pool, &c->io);
+	if (r < 0) {
+		log_error("store: ceph pool %s: %s", pool, strerror(-r));
+		goto fail;
+	}
+	return c;
+fail:
+	srbd_free(c);
+	return NULL;
+}
+
+void
+srbd_free(struct srbd *c)
+{
+	if (!c)
+		return;
+	if (c->io)
+		rados_ioctx_destroy(c->io);
+	if (c->connected)
+		rados_shutdown(c->cluster);
+	free(c);
+}
+
+const char *
+srbd_pool(const struct srbd *c)
+{
+	return c->pool;
+}
+
+static struct srbd_img *
+img_new(struct srbd *c, const char *image, const char *snap)
+{
+	struct srbd_img *im = calloc(1, sizeof(*im));
+
+	if (!im) {
+		log_error("store: out of memory");
+		return NULL;
+	}
+	im->c = c;
+	snprintf(im->name, sizeof(im->name), "%s", image);
+	snprintf(im->snap, sizeof(im->snap), "%s", snap ? snap : "");
+	return im;
+}
+
+void
+srbd_close(struct srbd_img *im)
+{
+	if (!im)
+		return;
+	if (im->img) {
+		int r = rbd_close(im->img);
+
+		if (r < 0)
+			log_warn("store: close of rbd image %s/%s: %s", im->c->pool, im->name,
+				 strerror(-r));
+	}
+	free(im);
+}
+
+static int
+fail_io(const struct srbd_img *im, const char *op, uint64_t off, uint64_t len, int r)
+{
+	log_error("store: rbd image %s/%s%s%s: %s of %" PRIu64 " bytes at %" PRIu64
+		  " failed: %s%s", im->c->pool, im->name, im->snap[0] ? "@" : "", im->snap,
+		  op, len, off, strerror(-r), r == -ENOSPC ? " (ceph store is full)" : "");
+	errno = -r;
+	return -1;
+}
+
+/* Every snapshot of the open image: *out malloc'd (free with snaps_free),
+ * *n entries. 0 / -1. */
+static int
+snaps_get(struct srbd_img *im, rbd_snap_info_t **out, int *n)
+{
+	rbd_snap_info_t *snaps = NULL;
+	int max = 16, r;
+
+	*out = NULL;
+	*n = 0;
+	for (;;) {
+		rbd_snap_info_t *grown = realloc(snaps, (size_t)max * sizeof(*snaps));
+
+		if (!grown) {
+			free(snaps);
+			log_error("store: out of memory");
+			return -1;
+		}
+		snaps = grown;
+		r = rbd_snap_list(im->img, snaps, &max);
+		if (r != -ERANGE)
+			break;
+	}
+	if (r < 0) {
+		free(snaps);
+		return fail_io(im, "snapshot list", 0, 0, r);
+	}
+	*out = snaps;
+	*n = r;
+	return 0;
+}
+
+static void
+snaps_free(rbd_snap_info_t *snaps, int n)
+{
+	if (n > 0)
+		rbd_snap_list_end(snaps);
+	free(snaps);
+}
+
+static int
+diff_any(uint64_t off, size_t len, int exists, void *arg)
+{
+	(void)off;
+	(void)len;
+	(void)exists;
+	*(bool *)arg = true;
+	return -EEXIST; /* one change is enough: stop iterating */
+}
+
+/* Does the head differ from snapshot base (contents or size)? */
+static int
+head_differs(struct srbd_img *im, const char *base, bool *differs)
+{
+	rbd_snap_info_t *snaps;
+	int n, r;
+	uint64_t size, snap_size = UINT64_MAX;
+
+	*differs = false;
+	r = rbd_get_size(im->img, &size);
+	if (r < 0)
+		return fail_io(im, "stat", 0, 0, r);
+	if (snaps_get(im, &snaps, &n) < 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (strcmp(snaps[i].name, base) == 0)
+			snap_size = snaps[i].size;
+	snaps_free(snaps, n);
+	if (snap_size == UINT64_MAX) {
+		log_error("store: rbd image %s/%s has no base snapshot %s", im->c->pool,
+			  im->name, base);
+		errno = ENOENT;
+		return -1;
+	}
+	if (snap_size != size) {
+		*differs = true;
+		return 0;
+	}
+	r = rbd_diff_iterate2(im->img, base, 0, size, 1, 1, diff_any, differs);
+	if (r < 0 && r != -EEXIST)
+		return fail_io(im, "diff against the base snapshot", 0, size, r);
+	return 0;
+}
+
+/* Own the head's exclusive lock for as long as it is open. A receiver
+ * killed with -9 leaves its lock behind until its watch times out; librbd
+ * breaks it then for plain I/O, but maintenance operations (rollback,
+ * resize, snapshots) fail with EROFS meanwhile, so wait for it here. */
+static int
+lock_head(struct srbd_img *im)
+{
+	for (int i = 0;; i++) {
+		int r = rbd_lock_acquire(im->img, RBD_LOCK_MODE_EXCLUSIVE);
+
+		if (r == 0 || r == -EINVAL) /* -EINVAL: no exclusive-lock feature */
+			return 0;
+		if ((r != -EROFS && r != -EBUSY && r != -EAGAIN) || i >= SRBD_LOCK_TRIES)
+			return fail_io(im, "exclusive lock", 0, 0, r);
+		if (i == 0)
+			log_info("store: rbd image %s/%s: waiting for the lock of a previous "
+				 "owner to expire", im->c->pool, im->name);
+		usleep(SRBD_LOCK_WAIT_US);
+	}
+}
+
+static int
+open_head(struct srbd_img *im)
+{
+	int r = rbd_open(im->c->io, im->name, &im->img, NULL);
+
+	if (r < 0) {
+		log_error("store: open of rbd image %s/%s: %s", im->c->pool, im->name,
+			  strerror(-r));
+		im->img = NULL;
+		errno = -r;
+		return -1;
+	}
+	return lock_head(im);
+}
+
+static int
+create_image(struct srbd *c, const char *image, uint64_t size)
+{
+	int order = 0;
+	int r = rbd_create(c->io, image, size, &order);
+
+	if (r < 0) {
+		log_error("store: create of rbd image %s/%s (%" PRIu64 " bytes): %s", c->pool,
+			  image, size, strerror(-r));
+		errno = -r;
+		return -1;
+	}
+	return 0;
+}
+
+/* A fresh, empty image (nothing committed lives in the old one). */
+static struct srbd_img *
+recreate(struct srbd *c, const char *image, uint64_t size)
+{
+	struct srbd_img *im = NULL;
+
+	if (srbd_remove(c, image) < 0 || create_image(c, image, size) < 0)
+		return NULL;
+	im = img_new(c, image, NULL);
+	if (im && open_head(im) < 0) {
+		srbd_close(im);
+		im = NULL;
+	}
+	return im;
+}
+
+struct srbd_img *
+srbd_prepare(struct srbd *c, const char *image, uint64_t size, const char *base)
+{
+	struct srbd_img *im = img_new(c, image, NULL);
+	rbd_snap_info_t *snaps;
+	uint64_t cur;
+	int r, nsnaps;
+
+	if (!im)
+		return NULL;
+	r = rbd_open(c->io, image, &im->img, NULL);
+	if (r == 0 && lock_head(im) < 0)
+		goto fail;
+	if (r == -ENOENT) {
+		im->img = NULL;
+		srbd_close(im);
+		if (base) {
+			log_error("store: rbd image %s/%s holding base snapshot %s is gone",
+				  c->pool, image, base);
+			return NULL;
+		}
+		return create_image(c, image, size) == 0 ? srbd_open(c, image) : NULL;
+	}
+	if (r < 0) {
+		im->img = NULL;
+		log_error("store: open of rbd image %s/%s: %s", c->pool, image, strerror(-r));
+		goto fail;
+	}
+	if (base) {
+		bool differs;
+
+		if (head_differs(im, base, &differs) < 0)
+			goto fail;
+		/* Only an interrupted point leaves the head different from its
+		 * newest snapshot; rollback rewrites every object, so skip it
+		 * when there is nothing to undo. */
+		if (differs) {
+			log_info("store: rbd image %s/%s: rolling the head back to %s", c->pool,
+				 image, base);
+			r = rbd_snap_rollback(im->img, base);
+			if (r < 0) {
+				fail_io(im, "rollback", 0, 0, r);
+				goto fail;
+			}
+		}
+	} else {
+		if (snaps_get(im, &snaps, &nsnaps) < 0)
+			goto fail;
+		snaps_free(snaps, nsnaps);
+		if (nsnaps == 0) {
+			srbd_close(im);
+			return recreate(c, image, size);
+		}
+		/* Older points keep their snapshots; the head starts empty. */
+		r = rbd_get_size(im->img, &cur);
+		if (r < 0) {
+			fail_io(im, "stat", 0, 0, r);
+			goto fail;
+		}
+		if (srbd_zero(im, 0, cur) < 0)
+			goto fail;
+	}
+	r = rbd_get_size(im->img, &cur);
+	if (r < 0) {
+		fail_io(im, "stat", 0, 0, r);
+		goto fail;
+	}
+	if (cur != size) {
+		r = rbd_resize(im->img, size);
+		if (r < 0) {
+			fail_io(im, "resize", 0, size, r);
+			goto fail;
+		}
+	}
+	return im;
+fail:
+	srbd_close(im);
+	return NULL;
+}
+
+struct srbd_img *
+srbd_open(struct srbd *c, const char *image)
+{
+	struct srbd_img *im = img_new(c, image, NULL);
+
+	if (im && open_head(im) < 0) {
+		srbd_close(im);
+		im = NULL;
+	}
+	return im;
+}
+
+struct srbd_img *
+srbd_open_snap(struct srbd *c, const char *image, const char *snap)
+{
+	struct srbd_img *im = img_new(c, image, snap);
+	int r;
+
+	if (!im)
+		return NULL;
+	r = rbd_open_read_only(c->io, image, &im->img, snap);
+	if (r < 0) {
+		im->img = NULL;
+		log_error("store: open of rbd snapshot %s/%s@%s: %s", c->pool, image, snap,
+			  strerror(-r));
+		srbd_close(im);
+		errno = -r;
+		return NULL;
+	}
+	return im;
+}
+
+int
+srbd_write(struct srbd_img *im, uint64_t off, const void *buf, size_t len)
+{
+	ssize_t r = rbd_write2(im->img, off, len, buf, 0);
+
+	if (r < 0)
+		return fail_io(im, "write", off, len, (int)r);
+	if ((size_t)r != len)
+		return fail_io(im, "write", off, len, -EIO);
+	return 0;
+}
+
+int
+srbd_zero(struct srbd_img *im, uint64_t off, uint64_t len)
+{
+	while (len > 0) {
+		uint64_t n = len < SRBD_ZERO_CHUNK ? len : SRBD_ZERO_CHUNK;
+		ssize_t r = rbd_write_zeroes(im->img, off, (size_t)n, 0, 0);
+
+		if (r < 0)
+			return fail_io(im, "zero", off, n, (int)r);
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int
+srbd_read(struct srbd_img *im, uint64_t off, void *buf, size_t len)
+{
+	ssize_t r = rbd_read2(im->img, off, len, buf, 0);
+
+	if (r < 0)
+		return fail_io(im, "read", off, len, (int)r);
+	if ((size_t)r != len)
+		return fail_io(im, "read", off, len, -EIO);
+	return 0;
+}
+
+int
+srbd_flush(struct srbd_img *im)
+{
+	int r = rbd_flush(im->img);
+
+	if (r < 0)
+		return fail_io(im, "flush", 0, 0, r);
+	return 0;
+}
+
+int
+srbd_snap_create(struct srbd_img *im, const char *snap)
+{
+	bool exists = false;
+	int r = rbd_snap_exists(im->img, snap, &exists);
+
+	if (r < 0)
+		return fail_io(im, "snapshot lookup", 0, 0, r);
+	/* A commit interrupted after its snapshots but before the catalog
+	 * leaves one; the head may have moved on since (resumed point). */
+	if (exists) {
+		r = rbd_snap_remove(im->img, snap);
+		if (r < 0)
+			return fail_io(im, "removal of leftover snapshot", 0, 0, r);
+	}
+	r = rbd_snap_create(im->img, snap);
+	if (r < 0)
+		return fail_io(im, "snapshot", 0, 0, r);
+	return 0;
+}
+
+/* Open image's head; 1 = absent (*out NULL), 0 = open, -1 = error. */
+static int
+open_maybe(struct srbd *c, const char *image, bool ro, struct srbd_img **out)
+{
+	struct srbd_img *im = img_new(c, image, NULL);
+	int r;
+
+	*out = NULL;
+	if (!im)
+		return -1;
+	r = ro ? rbd_open_read_only(c->io, image, &im->img, NULL)
+	       : rbd_open(c->io, image, &im->img, NULL);
+	if (r < 0) {
+		im->img = NULL;
+		srbd_close(im);
+		if (r == -ENOENT)
+			return 1;
+		log_error("store: open of rbd image %s/%s: %s", c->pool, image, strerror(-r));
+		return -1;
+	}
+	if (!ro && lock_head(im) < 0) {
+		srbd_close(im);
+		return -1;
+	}
+	*out = im;
+	return 0;
+}
+
+int
+srbd_snap_exists(struct srbd *c, const char *image, const char *snap)
+{
+	struct srbd_img *im;
+	bool exists = false;
+	int r = open_maybe(c, image, true, &im);
+
+	if (r != 0)
+		return r == 1 ? 0 : -1;
+	r = rbd_snap_exists(im->img, snap, &exists);
+	if (r < 0)
+		fail_io(im, "snapshot lookup", 0, 0, r);
+	srbd_close(im);
+	return r < 0 ? -1 : exists ? 1 : 0;
+}
+
+int
+srbd_snap_remove(struct srbd *c, const char *image, const char *snap)
+{
+	struct srbd_img *im;
+	int r = open_maybe(c, image, false, &im);
+
+	if (r != 0)
+		return r == 1 ? 0 : -1;
+	r = rbd_snap_remove(im->img, snap);
+	if (r < 0 && r != -ENOENT)
+		log_error("store: removal of rbd snapshot %s/%s@%s: %s", c->pool, image, snap,
+			  strerror(-r));
+	srbd_close(im);
+	return r < 0 && r != -ENOENT ? -1 : 0;
+}
+
+static int
+prune_image(struct srbd *c, const char *image, bool (*keep)(void *, uint64_t), void *arg)
+{
+	struct srbd_img *im;
+	rbd_snap_info_t *snaps = NULL;
+	char (*doomed)[32] = NULL;
+	int n = 0, ndoomed = 0, r, rc = -1;
+
+	r = open_maybe(c, image, false, &im);
+	if (r != 0)
+		return r == 1 ? 0 : -1;
+	if (snaps_get(im, &snaps, &n) < 0)
+		goto out;
+	doomed = calloc((size_t)n + 1, sizeof(*doomed));
+	if (!doomed) {
+		log_error("store: out of memory");
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		uint64_t id = snap_point(snaps[i].name);
+
+		if (id != 0 && !keep(arg, id))
+			snprintf(doomed[ndoomed++], sizeof(doomed[0]), "%s", snaps[i].name);
+	}
+	for (int i = 0; i < ndoomed; i++) {
+		r = rbd_snap_remove(im->img, doomed[i]);
+		if (r < 0 && r != -ENOENT) {
+			log_error("store: removal of stray rbd snapshot %s/%s@%s: %s", c->pool,
+				  image, doomed[i], strerror(-r));
+			goto out;
+		}
+		log_info("store: removed stray rbd snapshot %s/%s@%s", c->pool, image,
+			 doomed[i]);
+	}
+	rc = 0;
+out:
+	snaps_free(snaps, n);
+	free(doomed);
+	srbd_close(im);
+	return rc;
+}
+
+int
+srbd_prune(struct srbd *c, const char *group, bool (*keep)(void *, uint64_t), void *arg)
+{
+	rbd_image_spec_t *imgs = NULL;
+	size_t max = 64, glen = strlen(group);
+	int r, rc = -1;
+
+	for (;;) {
+		rbd_image_spec_t *grown = realloc(imgs, max * sizeof(*imgs));
+
+		if (!grown) {
+			log_error("store: out of memory");
+			goto out;
+		}
+		imgs = grown;
+		r = rbd_list2(c->io, imgs, &max);
+		if (r != -ERANGE)
+			break;
+	}
+	if (r < 0) {
+		log_error("store: listing rbd images of pool %s: %s", c->pool, strerror(-r));
+		max = 0;
+		goto out;
+	}
+	rc = 0;
+	for (size_t i = 0; i < max && rc == 0; i++)
+		if (strncmp(imgs[i].name, group, glen) == 0 && imgs[i].name[glen] == '+' &&
+		    !strchr(imgs[i].name + glen + 1, '+'))
+			rc = prune_image(c, imgs[i].name, keep, arg);
+	rbd_image_spec_list_cleanup(imgs, max);
+out:
+	free(imgs);
+	return rc;
+}
+
+int
+srbd_clone(struct srbd *c, const char *image, const char *snap, const char *clone)
+{
+	rbd_image_options_t opts;
+	int r;
+
+	rbd_image_options_create(&opts);
+	r = rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FORMAT, 2);
+	if (r == 0)
+		r = rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_CLONE_FORMAT, 2);
+	if (r == 0)
+		r = rbd_clone3(c->io, image, snap, c->io, clone, opts);
+	rbd_image_options_destroy(opts);
+	if (r < 0) {
+		log_error("store: clone of rbd snapshot %s/%s@%s as %s: %s", c->pool, image,
+			  snap, clone, strerror(-r));
+		errno = -r;
+		return -1;
+	}
+	return 0;
+}
+
+int
+srbd_remove(struct srbd *c, const char *image)
+{
+	int r = rbd_remove(c->io, image);
+
+	if (r < 0 && r != -ENOENT) {
+		log_error("store: removal of rbd image %s/%s: %s", c->pool, image, strerror(-r));
+		errno = -r;
+		return -1;
+	}
+	return 0;
+}
