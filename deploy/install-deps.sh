@@ -9,7 +9,7 @@ PKGS=(
 	libvirt-dev librbd-dev librados-dev libzstd-dev libssl-dev libevent-dev
 	libcriterion-dev libnbd-dev libinih-dev libjansson-dev libxxhash-dev libxml2-dev
 	# runtime: images, NBD, VMs, Ceph
-	qemu-utils qemu-system-x86 libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
+	qemu-utils qemu-system-x86 qemu-block-extra libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 	ceph-mon ceph-osd ceph-common
 	# test VM image and harness
 	busybox-static syslinux syslinux-common mtools dosfstools fdisk cpio xz-utils netcat-openbsd util-linux

@@ -1,7 +1,8 @@
 /* Group snapshot from the configured sources: file disks through the file
  * source, RBD disks through the rbd source, running domains through the
- * libvirt source and shut-off domains through the file source on their
- * disk files; joined by snapshot_multi. */
+ * libvirt source (which takes their RBD disks itself, in its window) and
+ * shut-off domains through the file source on their disk files and the rbd
+ * source on their RBD images; joined by snapshot_multi. */
 #include "replicator/sources.h"
 
 #include <stdbool.h>
@@ -26,12 +27,14 @@
 #define DEFAULT_LIBVIRT_URI "qemu:///system"
 #define MAX_DOMAINS         32
 
-/* One disk of a shut-off domain, replicated from its file. */
+/* One disk of a shut-off domain, replicated from its file or (path NULL)
+ * its RBD image. */
 struct off_disk {
 	char name[65];
 	char target[32];
 	char *path;
 	char format[8];
+	struct snap_libvirt_rbd rbd;
 };
 
 struct off_vm {
@@ -57,8 +60,10 @@ plan_clear(struct plan *pl)
 		free(pl->off[i].name);
 		free(pl->off[i].xml);
 	}
-	for (size_t i = 0; i < pl->nodisk; i++)
+	for (size_t i = 0; i < pl->nodisk; i++) {
 		free(pl->odisk[i].path);
+		snapshot_libvirt_rbd_clear(&pl->odisk[i].rbd);
+	}
 	free(pl->domlist);
 	memset(pl, 0, sizeof(*pl));
 }
@@ -110,14 +115,43 @@ plan_offline_vm(struct plan *pl, const char *group, const char *dom, char *xml)
 		xmlChar *type = xmlGetProp(n, (const xmlChar *)"type");
 		bool is_disk = !device || strcmp((const char *)device, "disk") == 0;
 		bool is_file = type && strcmp((const char *)type, "file") == 0;
-		char *target = NULL, *path = NULL, *fmt = NULL;
+		char *target = NULL, *path = NULL, *fmt = NULL, what[160];
+		struct snap_libvirt_rbd rbd = { 0 };
 		struct off_disk *d;
+		int r;
 
 		xmlFree(device);
 		xmlFree(type);
 		if (!is_disk || xml_has_child(n, "readonly"))
 			continue;
 		target = xml_attr(n, "target", "dev");
+		snprintf(what, sizeof(what), "group %s domain %s disk %s", group, dom,
+			 target ? target : "?");
+		r = is_file ? 0 : snapshot_libvirt_rbd_disk(n, what, &rbd);
+		if (r < 0) {
+			free(target);
+			goto out;
+		}
+		if (r == 1) {
+			if (!target || pl->nodisk == SNAP_MAX_DISKS) {
+				log_error("%s: no target, or too many disks", what);
+				snapshot_libvirt_rbd_clear(&rbd);
+				free(target);
+				goto out;
+			}
+			d = &pl->odisk[pl->nodisk];
+			snprintf(d->name, sizeof(d->name), "%s.%s", dom, target);
+			snprintf(d->target, sizeof(d->target), "%s", target);
+			d->rbd = rbd;
+			free(target);
+			if (!name_valid(d->name, strlen(d->name))) {
+				log_error("%s: disk name %s is not valid", what, d->name);
+				snapshot_libvirt_rbd_clear(&d->rbd);
+				goto out;
+			}
+			pl->nodisk++;
+			continue;
+		}
 		if (!is_file) {
 			log_error("group %s: domain %s is shut off and disk %s is not a file: "
 				  "start the domain to replicate it live", group, dom,
@@ -244,7 +278,8 @@ begin_parts(const struct agent_group_cfg *g, const struct plan *pl, const char *
 	struct snap_file_disk fd[SNAP_MAX_DISKS];
 	struct snap_rbd_image ri[SNAP_MAX_DISKS];
 	char pool[SNAP_MAX_DISKS][65], image[SNAP_MAX_DISKS][65];
-	char dir[4096];
+	char dir[4096], rbd_dir[4096];
+	const char *xconf = NULL, *xuser = NULL;
 	size_t nf = 0, nr = 0;
 
 	*nparts = 0;
@@ -266,15 +301,35 @@ begin_parts(const struct agent_group_cfg *g, const struct plan *pl, const char *
 		ri[nr] = (struct snap_rbd_image){ d->name, pool[nr], image[nr] };
 		nr++;
 	}
-	for (size_t i = 0; i < pl->nodisk; i++)
-		fd[nf++] = (struct snap_file_disk){ pl->odisk[i].name, pl->odisk[i].path,
-						     pl->odisk[i].format[0] ? pl->odisk[i].format : NULL };
+	for (size_t i = 0; i < pl->nodisk; i++) {
+		const struct off_disk *o = &pl->odisk[i];
+
+		if (o->path) {
+			fd[nf++] = (struct snap_file_disk){ o->name, o->path,
+							    o->format[0] ? o->format : NULL };
+			continue;
+		}
+		/* RBD disk of a shut-off domain: its config file and user serve
+		 * when the group sets none (one cluster per group). */
+		if (!xconf)
+			xconf = o->rbd.conf;
+		if (!xuser)
+			xuser = o->rbd.user;
+		ri[nr++] = (struct snap_rbd_image){ o->name, o->rbd.pool, o->rbd.image };
+	}
+	if (subdir(rbd_dir, sizeof(rbd_dir), state_dir, "rbd") < 0)
+		return -1;
 	if (pl->nlive) {
+		/* The live domains' RBD disks share the rbd state directory: a
+		 * domain that stops or starts keeps one record per image. */
+		struct snap_libvirt_ceph ceph = { g->ceph_conf, g->ceph_client, rbd_dir };
+
 		if (subdir(dir, sizeof(dir), state_dir, "libvirt") < 0)
 			return -1;
-		parts[*nparts] = snapshot_libvirt_begin(g->libvirt_uri ? g->libvirt_uri
-								       : DEFAULT_LIBVIRT_URI,
-							pl->live, pl->nlive, dir, base);
+		parts[*nparts] = snapshot_libvirt_begin_ceph(g->libvirt_uri ? g->libvirt_uri
+									    : DEFAULT_LIBVIRT_URI,
+							     pl->live, pl->nlive, dir, base,
+							     &ceph);
 		if (!parts[*nparts])
 			return -1;
 		(*nparts)++;
@@ -288,10 +343,10 @@ begin_parts(const struct agent_group_cfg *g, const struct plan *pl, const char *
 		(*nparts)++;
 	}
 	if (nr) {
-		if (subdir(dir, sizeof(dir), state_dir, "rbd") < 0)
-			return -1;
-		parts[*nparts] = snapshot_rbd_begin(g->ceph_conf ? g->ceph_conf : DEFAULT_CEPH_CONF,
-						    g->ceph_client, ri, nr, dir, base);
+		parts[*nparts] = snapshot_rbd_begin(g->ceph_conf ? g->ceph_conf
+								 : xconf ? xconf : DEFAULT_CEPH_CONF,
+						    g->ceph_client ? g->ceph_client : xuser,
+						    ri, nr, rbd_dir, base);
 		if (!parts[*nparts])
 			return -1;
 		(*nparts)++;

@@ -29,6 +29,7 @@
 #include "common/parse.h"
 #include "snapshot/libvirt.h"
 #include "snapshot/coalesce.h"
+#include "snapshot/rbd.h"
 #include "snapshot/source.h"
 
 #define LV_STATE_VER      1
@@ -53,6 +54,9 @@ struct lv_disk {
 	char target[NAME_MAX_LEN + 1];
 	char format[16];
 	int raw;            /* no checkpoint bitmap possible: always full */
+	int rbd;            /* RBD disk: taken by the embedded rbd source */
+	struct snap_libvirt_rbd src; /* its image (rbd only) */
+	size_t rbd_idx;     /* its disk index in ls->rbd */
 	uint64_t size;      /* capacity when the job began */
 	char *scratch;
 	struct nbd_handle *nbd;
@@ -73,6 +77,7 @@ struct lv_vm {
 	char *state_path;
 	char *sock;
 	size_t first, ndisks;  /* its disks in the snapshot */
+	size_t nlocal;      /* of those, in the backup job (not RBD) */
 	char **others;      /* read-only disks: excluded explicitly */
 	size_t nothers;
 	int agent;          /* guest agent channel connected */
@@ -104,6 +109,12 @@ struct lv_snapshot {
 	uint64_t base_point;
 	int app_consistent;
 	int committed;
+
+	/* RBD disks of the domains: one rbd snapshot taken in the window */
+	struct snapshot *rbd;
+	size_t nrbd;
+	char *ceph_conf, *ceph_client, *rbd_state_dir;
+	const char *xml_conf, *xml_user; /* first named by a disk (in d[].src) */
 };
 
 static const struct snapshot_ops lv_ops;
@@ -259,6 +270,88 @@ lv_xml_attr(const char *s)
 	return r;
 }
 
+/* ---- RBD disks ------------------------------------------------------------- */
+
+void
+snapshot_libvirt_rbd_clear(struct snap_libvirt_rbd *r)
+{
+	if (!r)
+		return;
+	free(r->pool);
+	free(r->image);
+	free(r->conf);
+	free(r->user);
+	memset(r, 0, sizeof(*r));
+}
+
+int
+snapshot_libvirt_rbd_disk(struct _xmlNode *disk, const char *what,
+			  struct snap_libvirt_rbd *out)
+{
+	char *type = lv_prop(disk, "type"), *proto = NULL, *name = NULL;
+	xmlNodePtr src = lv_child(disk, "source"), cfg, auth;
+	const char *slash;
+	int ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (!type || strcmp(type, "network") != 0 || !src ||
+	    !(proto = lv_prop(src, "protocol")) || strcmp(proto, "rbd") != 0) {
+		ret = 0;
+		goto out;
+	}
+	name = lv_prop(src, "name");
+	slash = name ? strchr(name, '/') : NULL;
+	/* pool/namespace/image and image@snap would name something else than
+	 * the writable image of a pool that the rbd source protects. */
+	if (!slash || slash == name || !slash[1] || strchr(slash + 1, '/') ||
+	    strchr(name, '@')) {
+		log_error("libvirt: %s: RBD source name \"%s\" is not pool/image",
+			  what, name ? name : "");
+		goto out;
+	}
+	if (lv_child(src, "snapshot")) {
+		log_error("libvirt: %s: RBD disk on a fixed snapshot of %s: not "
+			  "replicated (mark it <readonly/> to leave it out)", what, name);
+		goto out;
+	}
+	out->pool = strndup(name, (size_t)(slash - name));
+	out->image = strdup(slash + 1);
+	cfg = lv_child(src, "config");
+	auth = lv_child(disk, "auth");
+	if (cfg)
+		out->conf = lv_prop(cfg, "file");
+	if (auth)
+		out->user = lv_prop(auth, "username");
+	if (!out->pool || !out->image || (cfg && !out->conf) || (auth && !out->user)) {
+		log_error("libvirt: %s: out of memory or incomplete <config>/<auth>", what);
+		snapshot_libvirt_rbd_clear(out);
+		goto out;
+	}
+	ret = 1;
+out:
+	free(type);
+	free(proto);
+	free(name);
+	return ret;
+}
+
+/* One Ceph connection serves the group's RBD disks: their <config file>
+ * and <auth username> must agree where the caller did not set them. */
+static int
+lv_rbd_agree(const char **seen, const char *v, const char *what, const char *disk)
+{
+	if (!v)
+		return 0;
+	if (*seen && strcmp(*seen, v) != 0) {
+		log_error("libvirt: disk %s: RBD %s %s differs from %s of another "
+			  "disk of the group; set the group's ceph_conf / ceph_client",
+			  disk, what, v, *seen);
+		return -1;
+	}
+	*seen = v;
+	return 0;
+}
+
 /* ---- growing text buffer for the job XML ---------------------------------- */
 
 struct lv_buf {
@@ -332,8 +425,9 @@ lv_vm_disks(struct lv_snapshot *ls, struct lv_vm *vm, const char *live_xml)
 		char *device = NULL, *target = NULL, *format = NULL;
 		xmlNodePtr t, drv;
 		struct lv_disk *d;
+		struct snap_libvirt_rbd rsrc = { 0 };
 		char name[2 * NAME_MAX_LEN + 2];
-		int ok = 0;
+		int ok = 0, is_rbd;
 
 		if (n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, "disk") != 0)
 			continue;
@@ -376,22 +470,39 @@ lv_vm_disks(struct lv_snapshot *ls, struct lv_vm *vm, const char *live_xml)
 				  vm->name, SNAP_MAX_DISKS);
 			goto next;
 		}
+		is_rbd = snapshot_libvirt_rbd_disk(n, name, &rsrc);
+		if (is_rbd < 0)
+			goto next;
 		d = &ls->d[ls->base.ndisks];
 		d->vm = (size_t)(vm - ls->vms);
 		memcpy(d->target, target, strlen(target) + 1);
 		snprintf(d->format, sizeof(d->format), "%s", format ? format : "raw");
 		d->raw = strcmp(d->format, "qcow2") != 0;
 		memcpy(ls->base.disks[ls->base.ndisks].name, name, strlen(name) + 1);
-		if (asprintf(&d->scratch, "%s/%s.qcow2", ls->scratch_dir, name) < 0) {
+		if (is_rbd) {
+			d->rbd = 1;
+			d->src = rsrc;
+			d->rbd_idx = ls->nrbd++;
+			if (lv_rbd_agree(&ls->xml_conf, d->src.conf, "config file", name) < 0 ||
+			    lv_rbd_agree(&ls->xml_user, d->src.user, "auth user", name) < 0)
+				goto next_counted;
+			log_info("libvirt: disk %s: RBD image %s/%s, taken by the rbd "
+				 "source in the group's window", name, d->src.pool,
+				 d->src.image);
+		} else if (asprintf(&d->scratch, "%s/%s.qcow2", ls->scratch_dir, name) < 0) {
 			d->scratch = NULL;
 			log_error("libvirt: disk %s: out of memory", name);
 			goto next;
+		} else {
+			vm->nlocal++;
+			if (!d->raw)
+				vm->bitmaps = 1;
 		}
+		ok = 1;
+next_counted:
+		/* counted even on error: lv_free releases its strings */
 		ls->base.ndisks++;
 		vm->ndisks++;
-		if (!d->raw)
-			vm->bitmaps = 1;
-		ok = 1;
 next:
 		free(device);
 		free(target);
@@ -453,6 +564,8 @@ lv_vm_open(struct lv_snapshot *ls, struct lv_vm *vm)
 		struct lv_disk *d = lv_vm_disk(ls, vm, i);
 		virDomainBlockInfo info;
 
+		if (d->rbd)
+			continue; /* sized by the rbd source at its snapshot */
 		if (virDomainGetBlockInfo(vm->dom, d->target, &info, 0) < 0) {
 			log_error("libvirt: disk %s: block info: %s",
 				  ls->base.disks[vm->first + i].name, lv_err());
@@ -531,6 +644,9 @@ lv_state_save(struct lv_snapshot *ls, struct lv_vm *vm, uint64_t point)
 		goto oom;
 	for (size_t i = 0; i < vm->ndisks; i++) {
 		struct lv_disk *d = lv_vm_disk(ls, vm, i);
+
+		if (d->rbd)
+			continue; /* the rbd source keeps its own state */
 		if (json_array_append_new(disks, json_pack("{s:s, s:s, s:I}",
 				"target", d->target, "format", d->format,
 				"size", (json_int_t)d->size)) < 0)
@@ -718,7 +834,8 @@ lv_vm_cleanup(struct lv_snapshot *ls, struct lv_vm *vm)
 	}
 	lv_unlink(vm->sock, "stale socket");
 	for (size_t i = 0; i < vm->ndisks; i++)
-		lv_unlink(lv_vm_disk(ls, vm, i)->scratch, "stale scratch file");
+		if (lv_vm_disk(ls, vm, i)->scratch)
+			lv_unlink(lv_vm_disk(ls, vm, i)->scratch, "stale scratch file");
 	ret = 0;
 out:
 	if (cps) {
@@ -751,6 +868,8 @@ lv_vm_decide(struct lv_snapshot *ls, struct lv_vm *vm)
 			    "one this state was committed at)";
 	} else if (!uuid || strcmp(uuid, vm->uuid) != 0) {
 		vm_reason = "the domain was redefined (UUID changed)";
+	} else if (!vm->bitmaps) {
+		/* no bitmap disk (raw or RBD only): no checkpoint to look up */
 	} else if (!vm->st_cp) {
 		vm_reason = "no checkpoint was recorded";
 	} else {
@@ -770,7 +889,9 @@ lv_vm_decide(struct lv_snapshot *ls, struct lv_vm *vm)
 		json_t *sd = vm_reason ? NULL : lv_state_disk(vm, d->target);
 		char expr[200];
 
-		if (d->raw) {
+		if (d->rbd) {
+			continue; /* decided by the rbd source */
+		} else if (d->raw) {
 			log_info("libvirt: disk %s: full copy: %s disk (checkpoints "
 				 "need qcow2): every cycle is a full copy", name,
 				 d->format);
@@ -810,7 +931,8 @@ lv_vm_decide(struct lv_snapshot *ls, struct lv_vm *vm)
 			int found = 0;
 
 			for (size_t k = 0; t && k < vm->ndisks; k++)
-				found |= strcmp(lv_vm_disk(ls, vm, k)->target, t) == 0;
+				found |= !lv_vm_disk(ls, vm, k)->rbd &&
+					 strcmp(lv_vm_disk(ls, vm, k)->target, t) == 0;
 			if (!found) {
 				log_info("libvirt: domain %s: full copy: disk %s was "
 					 "removed since the last point", vm->name,
@@ -847,8 +969,15 @@ lv_job_xml(struct lv_snapshot *ls, struct lv_vm *vm, int incremental,
 		   "  <disks>\n", vm->new_cp);
 	for (size_t i = 0; i < vm->ndisks; i++) {
 		struct lv_disk *d = lv_vm_disk(ls, vm, i);
-		char *scratch = lv_xml_attr(d->scratch);
+		char *scratch;
 
+		if (d->rbd) {
+			/* libvirt cannot back up or checkpoint it; rbd snapshots do */
+			lv_bprintf(&b, "    <disk name='%s' backup='no'/>\n", d->target);
+			lv_bprintf(&c, "    <disk name='%s' checkpoint='no'/>\n", d->target);
+			continue;
+		}
+		scratch = lv_xml_attr(d->scratch);
 		if (!scratch)
 			goto out;
 		lv_bprintf(&b, "    <disk name='%s' backup='yes' type='file'>"
@@ -971,7 +1100,9 @@ lv_freeze(struct lv_snapshot *ls)
 			virDomainFSThaw(vm->dom, NULL, 0, 0);
 		}
 		all_frozen = 0;
-		if (ls->nvms < 2)
+		/* RBD snapshots are a second step after the backup jobs: one
+		 * instant only with the guest stopped in between. */
+		if (ls->nvms < 2 && ls->nrbd == 0)
 			continue;
 		if (virDomainGetState(vm->dom, &state, &reason, 0) < 0) {
 			log_error("libvirt: domain %s: state: %s", vm->name, lv_err());
@@ -1006,6 +1137,8 @@ lv_start_jobs(struct lv_snapshot *ls)
 		char *bxml = NULL, *cxml = NULL;
 		int r;
 
+		if (vm->nlocal == 0)
+			continue; /* RBD disks only: nothing for a backup job */
 		if (lv_new_checkpoint_name(ls, vm) < 0 ||
 		    lv_job_xml(ls, vm, ls->base.incremental, &bxml, &cxml) < 0)
 			goto out;
@@ -1037,6 +1170,8 @@ lv_start_jobs(struct lv_snapshot *ls)
 		}
 	}
 	ls->base.time_ns = lv_now_ns();
+	if (ls->rbd && snapshot_rbd_take(ls->rbd) < 0)
+		goto out;
 	ret = 0;
 out:
 	lv_thaw(ls);
@@ -1178,9 +1313,40 @@ lv_begin_args(const char *const *domains, size_t ndomains, const char *state_dir
 	return 0;
 }
 
+/* Prepares the rbd part for the RBD disks (base 0: a full copy). */
+static int
+lv_rbd_prepare(struct lv_snapshot *ls, uint64_t base_point)
+{
+	struct snap_rbd_image imgs[SNAP_MAX_DISKS];
+	const char *conf = ls->ceph_conf ? ls->ceph_conf : ls->xml_conf;
+	const char *client = ls->ceph_client ? ls->ceph_client : ls->xml_user;
+
+	snapshot_free(ls->rbd);
+	ls->rbd = NULL;
+	for (size_t k = 0; k < ls->base.ndisks; k++) {
+		struct lv_disk *d = &ls->d[k];
+
+		if (d->rbd)
+			imgs[d->rbd_idx] = (struct snap_rbd_image){
+				ls->base.disks[k].name, d->src.pool, d->src.image };
+	}
+	ls->rbd = snapshot_rbd_prepare(conf, client, imgs, ls->nrbd,
+				       ls->rbd_state_dir, base_point);
+	return ls->rbd ? 0 : -1;
+}
+
 struct snapshot *
 snapshot_libvirt_begin(const char *uri, const char *const *domains,
 		       size_t ndomains, const char *state_dir, uint64_t base_point)
+{
+	return snapshot_libvirt_begin_ceph(uri, domains, ndomains, state_dir,
+					   base_point, NULL);
+}
+
+struct snapshot *
+snapshot_libvirt_begin_ceph(const char *uri, const char *const *domains,
+			    size_t ndomains, const char *state_dir,
+			    uint64_t base_point, const struct snap_libvirt_ceph *ceph)
 {
 	struct lv_snapshot *ls = NULL;
 	size_t max_domain = 0;
@@ -1207,6 +1373,15 @@ snapshot_libvirt_begin(const char *uri, const char *const *domains,
 	ls->state_dir = realpath(state_dir, NULL);
 	if (!ls->state_dir) {
 		log_error("libvirt: %s: %m", state_dir);
+		goto out;
+	}
+	if ((ceph && ceph->conf && !(ls->ceph_conf = strdup(ceph->conf))) ||
+	    (ceph && ceph->client && !(ls->ceph_client = strdup(ceph->client))) ||
+	    (ceph && ceph->state_dir
+	     ? !(ls->rbd_state_dir = strdup(ceph->state_dir))
+	     : asprintf(&ls->rbd_state_dir, "%s/rbd", ls->state_dir) < 0)) {
+		ls->rbd_state_dir = NULL;
+		log_error("libvirt: %s: out of memory", state_dir);
 		goto out;
 	}
 	h = hash64(ls->state_dir, strlen(ls->state_dir));
@@ -1239,23 +1414,45 @@ snapshot_libvirt_begin(const char *uri, const char *const *domains,
 	for (size_t i = 0; i < ndomains; i++)
 		if (!lv_vm_decide(ls, &ls->vms[i]))
 			incremental = 0;
+	/* The RBD disks follow the same rule: the group is incremental only
+	 * if both the checkpoints and the rbd base snapshots are usable. */
+	if (ls->nrbd) {
+		if (!incremental)
+			log_info("libvirt: RBD disks: full copy: the group's other "
+				 "disks need one");
+		if (lv_rbd_prepare(ls, incremental ? base_point : 0) < 0)
+			goto out;
+		if (!snapshot_is_incremental(ls->rbd))
+			incremental = 0;
+	}
 	ls->base.incremental = incremental;
 	r = lv_start_jobs(ls);
 	if (r == 1) {
 		for (size_t i = 0; i < ndomains; i++)
 			lv_vm_abort(&ls->vms[i]);
 		ls->base.incremental = 0;
-		r = lv_start_jobs(ls);
+		r = 0;
+		if (ls->rbd && snapshot_is_incremental(ls->rbd))
+			r = lv_rbd_prepare(ls, 0);
+		if (r == 0)
+			r = lv_start_jobs(ls);
 	}
 	if (r != 0)
 		goto out;
-	for (size_t k = 0; k < ls->base.ndisks; k++)
-		if (lv_disk_connect(ls, k) < 0)
+	if (ls->rbd && snapshot_rbd_finish(ls->rbd) < 0)
+		goto out;
+	for (size_t k = 0; k < ls->base.ndisks; k++) {
+		if (ls->d[k].rbd)
+			ls->base.disks[k].size = ls->d[k].size =
+				snapshot_disk_size(ls->rbd, ls->d[k].rbd_idx);
+		else if (lv_disk_connect(ls, k) < 0)
 			goto out;
+	}
 	ls->base.resumable = 0; /* live guests change all the time */
-	log_info("libvirt: snapshot of %zu domain(s), %zu disk(s): %s, %s",
-		 ndomains, ls->base.ndisks, ls->base.incremental ? "incremental"
-		 : "full", snapshot_libvirt_consistency(&ls->base));
+	log_info("libvirt: snapshot of %zu domain(s), %zu disk(s) (%zu on RBD): "
+		 "%s, %s", ndomains, ls->base.ndisks, ls->nrbd,
+		 ls->base.incremental ? "incremental" : "full",
+		 snapshot_libvirt_consistency(&ls->base));
 	ok = 1;
 out:
 	if (!ok) {
@@ -1458,6 +1655,8 @@ lv_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,
 	struct lv_snapshot *ls = (struct lv_snapshot *)snap;
 	struct lv_span_arg a = { &ls->d[disk], snap->disks[disk].name };
 
+	if (a.d->rbd)
+		return snapshot_next_extent(ls->rbd, a.d->rbd_idx, max_len, ext);
 	if (!a.d->nbd) {
 		log_error("libvirt: disk %s: snapshot already committed", a.name);
 		return -1;
@@ -1473,6 +1672,8 @@ lv_read(struct snapshot *snap, size_t disk, uint64_t offset, void *buf,
 	struct lv_disk *d = &ls->d[disk];
 	char *p = buf;
 
+	if (d->rbd)
+		return snapshot_read(ls->rbd, d->rbd_idx, offset, buf, len);
 	if (!d->nbd) {
 		log_error("libvirt: disk %s: snapshot already committed",
 			  snap->disks[disk].name);
@@ -1514,11 +1715,16 @@ static int
 lv_commit(struct snapshot *snap, uint64_t point_id)
 {
 	struct lv_snapshot *ls = (struct lv_snapshot *)snap;
+	int ret = 0;
 
 	if (ls->committed) {
 		log_error("libvirt: snapshot already committed");
 		return -1;
 	}
+	/* Both parts learn the new base even if one fails: the failed one
+	 * makes the next point a full copy, which is right either way. */
+	if (ls->rbd && snapshot_commit(ls->rbd, point_id) < 0)
+		ret = -1;
 	/* The new bases first, durably: from here on a crash leaves only
 	 * stale jobs and old checkpoints, which the next begin removes. */
 	for (size_t i = 0; i < ls->nvms; i++)
@@ -1539,7 +1745,7 @@ lv_commit(struct snapshot *snap, uint64_t point_id)
 		lv_unlink(vm->sock, "socket");
 	}
 	log_info("libvirt: committed point %" PRIu64 " as the new base", point_id);
-	return 0;
+	return ret;
 }
 
 static void
@@ -1565,7 +1771,12 @@ lv_free(struct snapshot *snap)
 		free(vm->sock);
 		free(vm->new_cp);
 	}
+	snapshot_free(ls->rbd); /* aborts its snapshots unless committed */
+	free(ls->ceph_conf);
+	free(ls->ceph_client);
+	free(ls->rbd_state_dir);
 	for (size_t k = 0; k < SNAP_MAX_DISKS; k++) {
+		snapshot_libvirt_rbd_clear(&ls->d[k].src);
 		free(ls->d[k].scratch);
 		free(ls->d[k].dirty_ctx);
 		free(ls->d[k].spans);

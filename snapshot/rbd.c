@@ -92,7 +92,9 @@ struct rbd_snapshot {
 	struct snapshot base; /* first: the generic code casts */
 	struct rbd_disk d[SNAP_MAX_DISKS];
 	rados_t cluster;
+	uint64_t base_point;
 	int connected;
+	int taken, finished; /* snapshot_rbd_take / _finish done */
 	int committed;
 };
 
@@ -637,14 +639,15 @@ rbd_open_snap(struct rbd_disk *d)
 	return 0;
 }
 
-struct snapshot *
-snapshot_rbd_begin(const char *ceph_conf, const char *client_id,
-		   const struct snap_rbd_image *imgs, size_t n,
-		   const char *state_dir, uint64_t base_point)
+/* Connects, inspects every disk and decides; without reuse, also clears
+ * what interrupted attempts left, so that take only creates snapshots. */
+static struct rbd_snapshot *
+rbd_prepare(const char *ceph_conf, const char *client_id,
+	    const struct snap_rbd_image *imgs, size_t n, const char *state_dir,
+	    uint64_t base_point, int allow_reuse)
 {
 	struct rbd_snapshot *rs = NULL;
-	struct timespec ts;
-	int incremental = 1, reuse = 1, ok = 0, r;
+	int incremental = 1, reuse = allow_reuse, ok = 0, r;
 	uint64_t gen = 0;
 
 	if (!imgs || n == 0 || n > SNAP_MAX_DISKS || !state_dir) {
@@ -658,6 +661,7 @@ snapshot_rbd_begin(const char *ceph_conf, const char *client_id,
 		return NULL;
 	}
 	rs->base.ops = &rbd_ops;
+	rs->base_point = base_point;
 	if (mkdir_p(state_dir, 0700) < 0)
 		goto out;
 	r = rados_create(&rs->cluster, client_id);
@@ -712,52 +716,110 @@ snapshot_rbd_begin(const char *ceph_conf, const char *client_id,
 		if (d->have_state && d->st_gen > gen)
 			gen = d->st_gen;
 	}
+	for (size_t i = 0; i < n; i++) {
+		struct rbd_disk *d = &rs->d[i];
 
-	if (reuse) {
-		for (size_t i = 0; i < n; i++) {
-			struct rbd_disk *d = &rs->d[i];
-
+		if (reuse) {
 			d->gen = d->at_gen;
 			d->snap_id = d->at_snap_id;
-			rbd_snap_name(d->snap_name, sizeof(d->snap_name), d->gen);
 			d->created = 1;
-			rbd_snaps_prune(d, d->gen);
-		}
-		log_info("snapshot: resuming the interrupted attempt with its "
-			 "snapshots %s", rs->d[0].snap_name);
-		if (rbd_snap_get_timestamp(rs->d[0].wimg, rs->d[0].snap_id, &ts) < 0)
-			clock_gettime(CLOCK_REALTIME, &ts);
-	} else {
-		for (size_t i = 0; i < n; i++) {
-			struct rbd_disk *d = &rs->d[i];
-
+		} else {
 			if (d->have_attempt)
-				log_info("disk %s: %s/%s: interrupted attempt is for "
-					 "another base or its snapshot is gone; not "
-					 "reused", d->name, d->pool, d->image);
+				log_info("disk %s: %s/%s: interrupted attempt %s; not "
+					 "reused", d->name, d->pool, d->image,
+					 allow_reuse ? "is for another base or its "
+					 "snapshot is gone" : "is not of this instant");
 			rbd_attempt_remove(d);
-			rbd_snaps_prune(d, 0);
 			d->gen = gen + 1;
-			rbd_snap_name(d->snap_name, sizeof(d->snap_name), d->gen);
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		if (rbd_create_snaps(rs) < 0)
-			goto out;
-		for (size_t i = 0; i < n; i++)
-			if (rbd_attempt_save(&rs->d[i], base_point) < 0)
-				goto out;
-	}
-	rs->base.time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	for (size_t i = 0; i < n; i++) {
-		if (rbd_open_snap(&rs->d[i]) < 0)
-			goto out;
-		rs->base.disks[i].size = rs->d[i].size;
+		rbd_snap_name(d->snap_name, sizeof(d->snap_name), d->gen);
+		rbd_snaps_prune(d, reuse ? d->gen : 0);
 	}
 	rs->base.incremental = incremental;
 	rs->base.resumable = reuse;
 	ok = 1;
 out:
 	if (!ok) {
+		snapshot_free(&rs->base);
+		return NULL;
+	}
+	return rs;
+}
+
+struct snapshot *
+snapshot_rbd_prepare(const char *ceph_conf, const char *client_id,
+		     const struct snap_rbd_image *imgs, size_t n,
+		     const char *state_dir, uint64_t base_point)
+{
+	struct rbd_snapshot *rs = rbd_prepare(ceph_conf, client_id, imgs, n,
+					      state_dir, base_point, 0);
+
+	return rs ? &rs->base : NULL;
+}
+
+static struct rbd_snapshot *
+rbd_of(struct snapshot *snap)
+{
+	return snap && snap->ops == &rbd_ops ? (struct rbd_snapshot *)snap : NULL;
+}
+
+int
+snapshot_rbd_take(struct snapshot *snap)
+{
+	struct rbd_snapshot *rs = rbd_of(snap);
+	struct timespec ts;
+
+	if (!rs || rs->taken) {
+		log_error("snapshot: rbd take on a snapshot not freshly prepared");
+		return -1;
+	}
+	rs->taken = 1;
+	if (rs->base.resumable) {
+		if (rbd_snap_get_timestamp(rs->d[0].wimg, rs->d[0].snap_id, &ts) < 0)
+			clock_gettime(CLOCK_REALTIME, &ts);
+		log_info("snapshot: resuming the interrupted attempt with its "
+			 "snapshots %s", rs->d[0].snap_name);
+	} else {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		if (rbd_create_snaps(rs) < 0)
+			return -1;
+	}
+	rs->base.time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return 0;
+}
+
+int
+snapshot_rbd_finish(struct snapshot *snap)
+{
+	struct rbd_snapshot *rs = rbd_of(snap);
+
+	if (!rs || !rs->taken || rs->finished) {
+		log_error("snapshot: rbd finish without a take");
+		return -1;
+	}
+	rs->finished = 1;
+	for (size_t i = 0; i < rs->base.ndisks && !rs->base.resumable; i++)
+		if (rbd_attempt_save(&rs->d[i], rs->base_point) < 0)
+			return -1;
+	for (size_t i = 0; i < rs->base.ndisks; i++) {
+		if (rbd_open_snap(&rs->d[i]) < 0)
+			return -1;
+		rs->base.disks[i].size = rs->d[i].size;
+	}
+	return 0;
+}
+
+struct snapshot *
+snapshot_rbd_begin(const char *ceph_conf, const char *client_id,
+		   const struct snap_rbd_image *imgs, size_t n,
+		   const char *state_dir, uint64_t base_point)
+{
+	struct rbd_snapshot *rs = rbd_prepare(ceph_conf, client_id, imgs, n,
+					      state_dir, base_point, 1);
+
+	if (!rs)
+		return NULL;
+	if (snapshot_rbd_take(&rs->base) < 0 || snapshot_rbd_finish(&rs->base) < 0) {
 		snapshot_free(&rs->base);
 		return NULL;
 	}

@@ -33,4 +33,21 @@ struct snapshot *snapshot_rbd_begin(const char *ceph_conf, const char *client_id
 				    const struct snap_rbd_image *imgs, size_t n,
 				    const char *state_dir, uint64_t base_point);
 
+/* The same in steps, for a caller that must take the snapshots inside its
+ * own consistency window (the libvirt source, its guests frozen or paused,
+ * so that RBD and file disks of the group are one instant):
+ * prepare connects, inspects and decides (incremental or full: ask
+ * snapshot_is_incremental), removes stray nestor-* snapshots and attempt
+ * records, and creates nothing; take creates the snapshots back to back
+ * (the instant; nothing else, to keep the window short); finish records
+ * the attempt and opens the snapshots for extents and reads. An interrupted
+ * attempt is never reused (its snapshots are of another instant), so the
+ * snapshot is never resumable. snapshot_free at any step aborts (removes
+ * what take created). Disk sizes are known after finish. */
+struct snapshot *snapshot_rbd_prepare(const char *ceph_conf, const char *client_id,
+				      const struct snap_rbd_image *imgs, size_t n,
+				      const char *state_dir, uint64_t base_point);
+int snapshot_rbd_take(struct snapshot *snap);
+int snapshot_rbd_finish(struct snapshot *snap);
+
 #endif

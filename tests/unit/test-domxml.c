@@ -444,3 +444,75 @@ Test(network_map, parse_and_lookup)
 	cr_expect_null(drill_network_map_lookup("ab=x", "a"));
 	cr_expect_null(drill_network_map_lookup(NULL, "a"));
 }
+
+/* A live guest with a qcow2 boot file and a data disk on RBD, as the
+ * libvirt source stores it (the RBD disk kept as it is in the XML): the
+ * rewrite puts the RBD disk on its replica file with the same target, bus
+ * and serial, and nothing of the Ceph cluster stays. */
+static const char mixed_xml[] =
+	"<domain type='qemu'>\n"
+	"  <name>lr1</name>\n"
+	"  <memory unit='MiB'>256</memory>\n"
+	"  <os><type arch='x86_64'>hvm</type></os>\n"
+	"  <devices>\n"
+	"    <disk type='file' device='disk'>\n"
+	"      <driver name='qemu' type='qcow2'/>\n"
+	"      <source file='/srv/lr1-boot.qcow2'/>\n"
+	"      <target dev='vda' bus='virtio'/>\n"
+	"      <boot order='1'/>\n"
+	"    </disk>\n"
+	"    <disk type='network' device='disk'>\n"
+	"      <driver name='qemu' type='raw' cache='none'/>\n"
+	"      <auth username='nestor'><secret type='ceph' uuid='0b9a4a5e-1c5f-4a3e-9d6b-1b2c3d4e5f60'/></auth>\n"
+	"      <source protocol='rbd' name='rbd/lr1-data'>\n"
+	"        <host name='10.0.0.5' port='6789'/>\n"
+	"        <config file='/etc/ceph/site.conf'/>\n"
+	"      </source>\n"
+	"      <target dev='vdb' bus='scsi'/>\n"
+	"      <serial>nestordata</serial>\n"
+	"    </disk>\n"
+	"  </devices>\n"
+	"</domain>\n";
+
+static const char mixed_meta[] =
+	"{\"version\":1,\"source\":\"libvirt\",\"consistency\":\"crash-consistent\","
+	"\"disks\":[{\"name\":\"lr1.vda\",\"size\":1},{\"name\":\"lr1.vdb\",\"size\":1}],"
+	"\"vms\":[{\"name\":\"lr1\",\"xml\":\"...\",\"disks\":[{\"target\":\"vda\",\"disk\":\"lr1.vda\"},"
+	"{\"target\":\"vdb\",\"disk\":\"lr1.vdb\"}]}]}";
+
+Test(pointmeta, libvirt_rbd_and_file_disks_rewrite)
+{
+	struct domxml *d = parse(mixed_xml);
+	json_t *m = meta(mixed_meta);
+	const char *names[2] = { 0 };
+	const char *ovl[2] = { "/s/d/lr1.vda.qcow2", "/s/d/lr1.vdb.qcow2" };
+	struct domxml_drill o = {
+		.name = "lr1-drill", .overlays = ovl, .network = "n",
+		.console_sock = "/s", .console_log = "/l",
+	};
+	char *x;
+
+	cr_assert_eq(domxml_ndisks(d), 2);
+	cr_assert_eq(pointmeta_map_disks(m, 0, d, names, "test"), 0);
+	cr_expect_str_eq(names[0], "lr1.vda");
+	cr_expect_str_eq(names[1], "lr1.vdb", "RBD disk mapped by target");
+	x = domxml_drill_xml(d, &o);
+	cr_assert_not_null(x);
+	expect(x, "string(//disk[target/@dev='vdb']/@type)", "file");
+	expect(x, "string(//disk[target/@dev='vdb']/source/@file)", ovl[1]);
+	expect(x, "string(//disk[target/@dev='vdb']/target/@bus)", "scsi");
+	expect(x, "string(//disk[target/@dev='vdb']/serial)", "nestordata");
+	expect(x, "string(//disk[target/@dev='vdb']/driver/@type)", "qcow2");
+	expect(x, "count(//disk[target/@dev='vdb']/source/@protocol)", "0");
+	expect(x, "count(//disk[target/@dev='vdb']/source/@name)", "0");
+	expect(x, "count(//disk[target/@dev='vdb']//config)", "0");
+	expect(x, "count(//disk[target/@dev='vdb']//host)", "0");
+	expect(x, "count(//disk[target/@dev='vdb']/auth)", "0");
+	expect(x, "count(//*[@protocol])", "0");
+	expect(x, "string(//disk[target/@dev='vda']/source/@file)", ovl[0]);
+	expect(x, "string(//disk[target/@dev='vda']/boot/@order)", "1");
+	expect(x, "count(//disk)", "2");
+	free(x);
+	json_decref(m);
+	domxml_free(d);
+}
