@@ -307,15 +307,16 @@ new_child(xmlNodePtr parent, const char *name)
 /* The replica is a qcow2 overlay whatever the source format was; its
  * backing chain is described by the image itself. */
 static int
-rewrite_disk(xmlNodePtr disk, const char *overlay)
+rewrite_disk(xmlNodePtr disk, const char *overlay, const char *rbd_conf)
 {
 	xmlNodePtr drv = child(disk, "driver"), src;
+	bool rbd = strncmp(overlay, "rbd:", 4) == 0;
 
 	remove_children(disk, "source");
 	remove_children(disk, "backingStore");
 	/* credentials of a network source (rbd, iscsi) mean nothing here */
 	remove_children(disk, "auth");
-	if (set_prop(disk, "type", "file") < 0)
+	if (set_prop(disk, "type", rbd ? "network" : "file") < 0)
 		return -1;
 	/* a passthrough LUN becomes a plain disk: the replica is an image */
 	if (prop_is(disk, "device", "lun") && set_prop(disk, "device", "disk") < 0)
@@ -324,10 +325,22 @@ rewrite_disk(xmlNodePtr disk, const char *overlay)
 	xmlUnsetProp(disk, (const xmlChar *)"rawio");
 	if (!drv && !(drv = new_child(disk, "driver")))
 		return -1;
-	if (set_prop(drv, "name", "qemu") < 0 || set_prop(drv, "type", "qcow2") < 0)
+	if (set_prop(drv, "name", "qemu") < 0 || set_prop(drv, "type", rbd ? "raw" : "qcow2") < 0)
 		return -1;
-	if (!(src = new_child(disk, "source")) || set_prop(src, "file", overlay) < 0)
+	if (!(src = new_child(disk, "source")))
 		return -1;
+	if (!rbd)
+		return set_prop(src, "file", overlay);
+	/* An RBD clone of a ceph-store point, opened by qemu's rbd driver; the
+	 * keyring comes from the ceph.conf. */
+	if (set_prop(src, "protocol", "rbd") < 0 || set_prop(src, "name", overlay + 4) < 0)
+		return -1;
+	if (rbd_conf) {
+		xmlNodePtr cf = new_child(src, "config");
+
+		if (!cf || set_prop(cf, "file", rbd_conf) < 0)
+			return -1;
+	}
 	return 0;
 }
 
@@ -454,7 +467,7 @@ domxml_drill_xml(struct domxml *d, const struct domxml_drill *o)
 		goto oom;
 	for (size_t i = 0; i < d->ndisks; i++) {
 		if (o->overlays[i]) {
-			if (rewrite_disk(d->disk[i], o->overlays[i]) < 0)
+			if (rewrite_disk(d->disk[i], o->overlays[i], o->rbd_conf) < 0)
 				goto oom;
 		} else {
 			/* not replicated (read-only disk of a live guest): nothing

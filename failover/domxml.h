@@ -33,8 +33,10 @@ const char *domxml_nic_mac(const struct domxml *d, size_t i);
 
 struct domxml_drill {
 	const char *name;          /* new domain name */
-	const char *const *overlays; /* per disk (domxml_ndisks): qcow2 to boot;
+	const char *const *overlays; /* per disk (domxml_ndisks): qcow2 to boot,
+				      * or "rbd:POOL/IMAGE" (raw RBD clone);
 				      * NULL entry: the disk is left out */
+	const char *rbd_conf;      /* ceph.conf for rbd: overlays (NULL = qemu's default) */
 	const char *network;       /* every <interface> joins this network ... */
 	const char *const *networks; /* ... unless this per-NIC entry is set */
 	const char *console_sock;  /* serial 0: unix socket (bind) ... */
