@@ -186,6 +186,18 @@ set_agent_receiver(void *obj, size_t off, const char *value, const char **expect
 }
 
 static int
+set_agent_metrics(void *obj, size_t off, const char *value, const char **expect)
+{
+	static const struct endpoint_off eo = {
+		offsetof(struct agent_config, metrics_host),
+		offsetof(struct agent_config, metrics_port),
+	};
+
+	(void)off;
+	return set_endpoint(obj, &eo, value, expect);
+}
+
+static int
 set_receiver_listen(void *obj, size_t off, const char *value, const char **expect)
 {
 	static const struct endpoint_off eo = {
@@ -407,6 +419,7 @@ static const struct key_def agent_keys[] = {
 	{ "log_level", set_log_level, offsetof(struct agent_config, log_level), false },
 	{ "retry_max", set_duration, offsetof(struct agent_config, retry_max_s), false },
 	{ "bandwidth", set_bandwidth, offsetof(struct agent_config, bandwidth), false },
+	{ "metrics", set_agent_metrics, 0, false },
 };
 
 static const struct key_def group_keys[] = {
@@ -471,6 +484,7 @@ agent_config_free(struct agent_config *c)
 		return;
 	free(c->name);
 	free(c->receiver_host);
+	free(c->metrics_host);
 	free(c->server_name);
 	free(c->ca);
 	free(c->cert);

@@ -55,6 +55,8 @@ struct agent_config {
 	enum log_level log_level; /* [agent] log_level error|warn|info|debug, default info */
 	uint64_t retry_max_s; /* [agent] retry_max: longest back-off after failures, default 300 */
 	uint64_t bandwidth;   /* [agent] bandwidth: bytes/s per connection unless the group sets its own; 0 = unlimited */
+	char *metrics_host;   /* [agent] metrics = host:port of the daemon's Prometheus endpoint; NULL = off */
+	uint16_t metrics_port;
 	struct agent_group_cfg *groups; /* in file order; disks in file order */
 	size_t ngroups;
 };

@@ -1,7 +1,9 @@
 /* Agent daemon: one thread per protection group running cycles back to
  * back (bounded by min_interval), back-off on failure, RPO alerts, status
- * files; the main thread waits for signals (reload, stop). Groups share
- * nothing but the read-only configuration they were started with. */
+ * files and Prometheus metrics; the main thread waits for signals (reload,
+ * stop). Groups share nothing but the read-only configuration they were
+ * started with; their state is read by the metrics thread under daemon.mu. */
+#define _GNU_SOURCE /* open_memstream */
 #include "replicator/daemon.h"
 
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include "common/log.h"
 #include "replicator/agent.h"
 #include "replicator/config.h"
+#include "replicator/metrics.h"
 
 #define BACKOFF_FIRST_S 5
 #define TICK_MS         200
@@ -30,17 +33,32 @@ struct cfg_ref {
 	int refs; /* under daemon.mu */
 };
 
+/* A group's state: written by its thread under daemon.mu, read by the
+ * status file writer (same thread) and the metrics thread. */
+struct gstate {
+	uint64_t started_ns;
+	uint64_t last_point, last_point_ns; /* newest committed by this daemon; ns = its cycle start */
+	uint64_t last_success_ns;           /* when that cycle committed */
+	uint64_t failures, cycles;          /* failures: consecutive */
+	uint64_t points_total, failures_total, bytes_sent_total;
+	bool breached;
+	bool in_cycle;
+	struct agent_cycle_stats last;
+	int last_ok;
+};
+
 struct gthread {
 	struct daemon *d;
 	struct cfg_ref *ref;
 	const struct agent_group_cfg *g;
 	pthread_t th;
 	volatile int stop;
+	struct gstate s; /* under d->mu */
 	struct gthread *next;
 };
 
 struct daemon {
-	pthread_mutex_t mu;
+	pthread_mutex_t mu; /* cfg_ref counts, the thread list, every gstate */
 	struct gthread *threads;
 };
 
@@ -67,26 +85,35 @@ ref_put(struct daemon *d, struct cfg_ref *r)
 	}
 }
 
-struct gstate {
-	uint64_t started_ns;
-	uint64_t last_point, last_point_ns; /* newest committed by this daemon */
-	uint64_t failures, cycles;
-	bool breached;
-	bool in_cycle;
-	struct agent_cycle_stats last;
-	int last_ok;
-};
+/* Age of the newest point (of the start while there is none), in ns. */
+static uint64_t
+rpo_ns(const struct gstate *s, uint64_t now)
+{
+	uint64_t since = s->last_point_ns ? s->last_point_ns : s->started_ns;
 
+	return now > since ? now - since : 0;
+}
+
+static bool
+rpo_breached(const struct agent_group_cfg *g, const struct gstate *s, uint64_t now)
+{
+	return rpo_ns(s, now) > g->rpo_s * 1000000000ull;
+}
+
+/* Writes the status file from a copy of the state taken under the lock. */
 static void
-write_status(const struct gthread *t, const struct gstate *s)
+write_status(struct gthread *t)
 {
 	const struct agent_group_cfg *g = t->g;
 	uint64_t now = now_ns();
-	uint64_t since = s->last_point_ns ? s->last_point_ns : s->started_ns;
+	struct gstate copy, *s = &copy;
 	char dir[4096], path[4200];
 	json_t *j;
 	char *txt;
 
+	pthread_mutex_lock(&t->d->mu);
+	copy = t->s;
+	pthread_mutex_unlock(&t->d->mu);
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/%s", t->ref->cfg->state_dir, g->name) >=
 	    sizeof(dir))
 		return;
@@ -95,7 +122,7 @@ write_status(const struct gthread *t, const struct gstate *s)
 		      "group", g->name,
 		      "last_point", (json_int_t)s->last_point,
 		      "last_point_time_ns", (json_int_t)s->last_point_ns,
-		      "rpo_seconds", (json_int_t)((now - since) / 1000000000ull),
+		      "rpo_seconds", (json_int_t)(rpo_ns(s, now) / 1000000000ull),
 		      "rpo_target_seconds", (json_int_t)g->rpo_s,
 		      "rpo_breached", s->breached,
 		      "in_cycle", s->in_cycle,
@@ -117,22 +144,36 @@ write_status(const struct gthread *t, const struct gstate *s)
 	json_decref(j);
 }
 
+/* Logs a breach once when it starts and once when it ends. */
 static void
-check_rpo(const struct gthread *t, struct gstate *s)
+check_rpo(struct gthread *t)
 {
-	uint64_t since = s->last_point_ns ? s->last_point_ns : s->started_ns;
-	uint64_t age = (now_ns() - since) / 1000000000ull;
+	struct gstate *s = &t->s;
+	uint64_t now = now_ns(), age;
+	bool now_breached, changed;
 
-	if (age > t->g->rpo_s && !s->breached) {
+	pthread_mutex_lock(&t->d->mu);
+	age = rpo_ns(s, now) / 1000000000ull;
+	now_breached = rpo_breached(t->g, s, now);
+	changed = now_breached != s->breached;
+	s->breached = now_breached;
+	pthread_mutex_unlock(&t->d->mu);
+	if (!changed)
+		return;
+	if (now_breached)
 		log_warn("group %s: RPO %" PRIu64 " s exceeds the target of %" PRIu64 " s",
 			 t->g->name, age, t->g->rpo_s);
-		s->breached = true;
-		write_status(t, s);
-	} else if (age <= t->g->rpo_s && s->breached) {
+	else
 		log_info("group %s: RPO back within its target (%" PRIu64 " s)", t->g->name, age);
-		s->breached = false;
-		write_status(t, s);
-	}
+	write_status(t);
+}
+
+static void
+set_in_cycle(struct gthread *t, bool on)
+{
+	pthread_mutex_lock(&t->d->mu);
+	t->s.in_cycle = on;
+	pthread_mutex_unlock(&t->d->mu);
 }
 
 static void *
@@ -141,51 +182,172 @@ group_main(void *arg)
 	struct gthread *t = arg;
 	const struct agent_config *cfg = t->ref->cfg;
 	struct agent_opts o = { .stop = &t->stop };
-	struct gstate s = { .started_ns = now_ns() };
+	struct gstate *s = &t->s;
 
 	log_info("group %s: replicating (RPO target %" PRIu64 " s, min interval %" PRIu64 " s)",
 		 t->g->name, t->g->rpo_s, t->g->min_interval_s);
 	while (!t->stop) {
-		uint64_t t0 = now_ns(), next;
+		uint64_t t0 = now_ns(), next, failures = 0;
+		struct agent_cycle_stats cs = { 0 };
 		int r;
 
-		s.in_cycle = true;
-		write_status(t, &s);
-		r = agent_cycle(cfg, t->g, &o, &s.last);
-		s.in_cycle = false;
+		set_in_cycle(t, true);
+		write_status(t);
+		r = agent_cycle(cfg, t->g, &o, &cs);
+		pthread_mutex_lock(&t->d->mu);
+		s->in_cycle = false;
+		s->bytes_sent_total += cs.bytes_wire;
+		if (!t->stop) {
+			s->last = cs;
+			s->cycles++;
+			s->last_ok = r == 0;
+			if (r == 0) {
+				s->failures = 0;
+				s->last_point = cs.point_id;
+				s->last_point_ns = t0;
+				s->last_success_ns = now_ns();
+				s->points_total++;
+			} else {
+				s->failures++;
+				s->failures_total++;
+			}
+			failures = s->failures;
+		}
+		pthread_mutex_unlock(&t->d->mu);
 		if (t->stop)
 			break;
-		s.cycles++;
-		s.last_ok = r == 0;
 		if (r == 0) {
-			s.failures = 0;
-			s.last_point = s.last.point_id;
-			s.last_point_ns = t0;
 			next = t0 + t->g->min_interval_s * 1000000000ull;
 		} else {
 			uint64_t delay = BACKOFF_FIRST_S;
 
-			s.failures++;
-			for (uint64_t i = 1; i < s.failures && delay < cfg->retry_max_s; i++)
+			for (uint64_t i = 1; i < failures && delay < cfg->retry_max_s; i++)
 				delay *= 2;
 			if (delay > cfg->retry_max_s)
 				delay = cfg->retry_max_s;
 			log_warn("group %s: cycle failed (%" PRIu64 " in a row), retrying in %" PRIu64 " s",
-				 t->g->name, s.failures, delay);
+				 t->g->name, failures, delay);
 			next = now_ns() + delay * 1000000000ull;
 		}
-		check_rpo(t, &s);
-		write_status(t, &s);
+		check_rpo(t);
+		write_status(t);
 		while (!t->stop && now_ns() < next) {
 			struct timespec ts = { 0, TICK_MS * 1000000L };
 
 			nanosleep(&ts, NULL);
-			check_rpo(t, &s);
+			check_rpo(t);
 		}
 	}
-	write_status(t, &s);
+	write_status(t);
 	log_info("group %s: stopped", t->g->name);
 	return NULL;
+}
+
+/* The daemon's /metrics page, from every running group's state. */
+enum afield { A_RPO, A_TARGET, A_BREACH, A_POINTS, A_BYTES, A_CYCLE, A_FAILURES,
+	      A_CONSECUTIVE, A_IN_CYCLE, A_LAST_SUCCESS };
+
+static const struct afamily {
+	enum afield f;
+	const char *name, *type, *help;
+} afamilies[] = {
+	{ A_RPO, "nestor_agent_rpo_seconds", "gauge",
+	  "Age of the newest point committed by this daemon (since the group started while there is none)." },
+	{ A_TARGET, "nestor_agent_rpo_target_seconds", "gauge", "The group's RPO target." },
+	{ A_BREACH, "nestor_agent_rpo_breach", "gauge",
+	  "1 while the achieved RPO exceeds the target (the alert), else 0." },
+	{ A_POINTS, "nestor_agent_points_total", "counter",
+	  "Points committed by this daemon since the group started." },
+	{ A_BYTES, "nestor_agent_bytes_sent_total", "counter",
+	  "Frame bytes sent for the group's cycles, failed ones included." },
+	{ A_CYCLE, "nestor_agent_last_cycle_seconds", "gauge", "Duration of the last finished cycle." },
+	{ A_FAILURES, "nestor_agent_failures_total", "counter", "Cycles that failed since the group started." },
+	{ A_CONSECUTIVE, "nestor_agent_consecutive_failures", "gauge",
+	  "Cycles failed in a row since the last success." },
+	{ A_IN_CYCLE, "nestor_agent_in_cycle", "gauge", "1 while a cycle is running." },
+	{ A_LAST_SUCCESS, "nestor_agent_last_success_timestamp_seconds", "gauge",
+	  "Unix time when the newest point was committed." },
+};
+
+struct gview {
+	const char *name;
+	uint64_t target_s;
+	struct gstate s;
+};
+
+static void
+agent_sample(FILE *f, const struct afamily *fam, const struct gview *v, uint64_t now)
+{
+	const struct gstate *s = &v->s;
+	double val;
+
+	switch (fam->f) {
+	case A_RPO: val = (double)rpo_ns(s, now) / 1e9; break;
+	case A_TARGET: val = (double)v->target_s; break;
+	case A_BREACH: val = rpo_ns(s, now) > v->target_s * 1000000000ull; break;
+	case A_POINTS: val = (double)s->points_total; break;
+	case A_BYTES: val = (double)s->bytes_sent_total; break;
+	case A_CYCLE:
+		if (!s->cycles)
+			return;
+		val = s->last.seconds;
+		break;
+	case A_FAILURES: val = (double)s->failures_total; break;
+	case A_CONSECUTIVE: val = (double)s->failures; break;
+	case A_IN_CYCLE: val = s->in_cycle; break;
+	case A_LAST_SUCCESS:
+		if (!s->last_success_ns)
+			return;
+		val = (double)s->last_success_ns / 1e9;
+		break;
+	default:
+		return;
+	}
+	metrics_put_sample(f, fam->name, v->name, val);
+}
+
+static char *
+agent_render(void *arg)
+{
+	struct daemon *d = arg;
+	struct gview *v = NULL;
+	size_t n = 0, k = 0, len = 0;
+	char *body = NULL;
+	FILE *f = NULL;
+	uint64_t now;
+
+	/* Copy under the lock, format outside it: scrapes never stall cycles. */
+	pthread_mutex_lock(&d->mu);
+	for (struct gthread *t = d->threads; t; t = t->next)
+		n++;
+	v = calloc(n + 1, sizeof(*v));
+	for (struct gthread *t = d->threads; v && t; t = t->next)
+		v[k++] = (struct gview){ t->g->name, t->g->rpo_s, t->s };
+	now = now_ns();
+	pthread_mutex_unlock(&d->mu);
+	if (!v) {
+		log_error("metrics: out of memory");
+		return NULL;
+	}
+	f = open_memstream(&body, &len);
+	if (!f) {
+		log_error("metrics: open_memstream: %m");
+		goto out;
+	}
+	for (size_t a = 0; a < sizeof(afamilies) / sizeof(afamilies[0]); a++) {
+		metrics_put_family(f, afamilies[a].name, afamilies[a].type, afamilies[a].help);
+		/* The list is newest first; print in start order. */
+		for (size_t i = k; i-- > 0;)
+			agent_sample(f, &afamilies[a], &v[i], now);
+	}
+	if (fclose(f) != 0) {
+		log_error("metrics: cannot build the page: %m");
+		free(body);
+		body = NULL;
+	}
+out:
+	free(v);
+	return body;
 }
 
 static int
@@ -200,17 +362,22 @@ start_group(struct daemon *d, struct cfg_ref *ref, const struct agent_group_cfg 
 	t->d = d;
 	t->ref = ref;
 	t->g = g;
+	t->s.started_ns = now_ns();
 	pthread_mutex_lock(&d->mu);
 	ref->refs++;
+	/* Listed before it runs: it locks d->mu, and the list is read under it. */
+	t->next = d->threads;
+	d->threads = t;
 	pthread_mutex_unlock(&d->mu);
 	if (pthread_create(&t->th, NULL, group_main, t) != 0) {
 		log_error("group %s: cannot start its thread", g->name);
+		pthread_mutex_lock(&d->mu);
+		d->threads = t->next;
+		pthread_mutex_unlock(&d->mu);
 		ref_put(d, ref);
 		free(t);
 		return -1;
 	}
-	t->next = d->threads;
-	d->threads = t;
 	return 0;
 }
 
@@ -220,13 +387,16 @@ stop_group(struct daemon *d, struct gthread *t)
 	struct gthread **pp;
 
 	t->stop = 1;
+	/* Joined without the lock: the thread takes it until its last status. */
 	pthread_join(t->th, NULL);
+	pthread_mutex_lock(&d->mu);
 	for (pp = &d->threads; *pp; pp = &(*pp)->next) {
 		if (*pp == t) {
 			*pp = t->next;
 			break;
 		}
 	}
+	pthread_mutex_unlock(&d->mu);
 	ref_put(d, t->ref);
 	free(t);
 }
@@ -314,6 +484,7 @@ int
 agent_daemon(const char *config_path, bool verbose)
 {
 	struct daemon d = { .mu = PTHREAD_MUTEX_INITIALIZER };
+	struct metrics_thread *mt = NULL;
 	struct cfg_ref *cur;
 	sigset_t set;
 	int sig;
@@ -328,6 +499,14 @@ agent_daemon(const char *config_path, bool verbose)
 	cur = load(config_path, verbose);
 	if (!cur)
 		return -1;
+	if (cur->cfg->metrics_host) {
+		mt = metrics_thread_new(cur->cfg->metrics_host, cur->cfg->metrics_port,
+					agent_render, &d);
+		if (!mt) {
+			ref_put(&d, cur);
+			return -1;
+		}
+	}
 	log_info("agent daemon started with %zu groups", cur->cfg->ngroups);
 	for (size_t i = 0; i < cur->cfg->ngroups; i++)
 		(void)start_group(&d, cur, &cur->cfg->groups[i]);
@@ -343,6 +522,9 @@ agent_daemon(const char *config_path, bool verbose)
 				continue;
 			}
 			log_info("reloading %s", config_path);
+			if (!str_eq(cur->cfg->metrics_host, next->cfg->metrics_host) ||
+			    cur->cfg->metrics_port != next->cfg->metrics_port)
+				log_warn("[agent] metrics changed: it takes effect when the daemon restarts");
 			reload(&d, next);
 			ref_put(&d, cur);
 			cur = next;
@@ -355,6 +537,7 @@ agent_daemon(const char *config_path, bool verbose)
 		t->stop = 1;
 	while (d.threads)
 		stop_group(&d, d.threads);
+	metrics_thread_free(mt);
 	ref_put(&d, cur);
 	return 0;
 }

@@ -1,15 +1,21 @@
-/* Receiver metrics in the Prometheus text format over libevent's evhttp.
- * Counters are updated from the receiver's event loop; scrapes run on the
- * same loop, so nothing here needs a lock. */
+/* Prometheus metrics over libevent's evhttp: the endpoint (on a caller's
+ * loop or a thread of its own) and the receiver's metrics. The receiver's
+ * counters are updated from its event loop and scrapes run on the same
+ * loop, so they need no lock. */
 #define _GNU_SOURCE /* open_memstream */
 #include "replicator/metrics.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -28,8 +34,23 @@ struct metrics_group {
 	double last_seconds; /* < 0: no point committed since start */
 };
 
-struct metrics {
+struct metrics_http {
 	struct evhttp *http;
+	metrics_render_fn render;
+	void *arg;
+};
+
+struct metrics_thread {
+	struct event_base *base;
+	struct metrics_http *http;
+	struct event *wake;
+	int pipe[2];
+	pthread_t th;
+	bool running;
+};
+
+struct metrics {
+	struct metrics_http *http;
 	struct store *st;
 	const char *store_dir;
 	struct metrics_group *g;
@@ -167,12 +188,24 @@ sample(FILE *f, const struct family *fam, const struct view *v, uint64_t now)
 	default:
 		return false;
 	}
+	metrics_put_sample(f, fam->name, v->name, val);
+	return true;
+}
+
+void
+metrics_put_family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void
+metrics_put_sample(FILE *f, const char *name, const char *group, double val)
+{
 	/* Counters print as exact integers (doubles hold them up to 2^53). */
 	if (val >= 0 && val < 9007199254740992.0 && val == (double)(uint64_t)val)
-		fprintf(f, "%s{group=\"%s\"} %.0f\n", fam->name, v->name, val);
+		fprintf(f, "%s{group=\"%s\"} %.0f\n", name, group, val);
 	else
-		fprintf(f, "%s{group=\"%s\"} %.9g\n", fam->name, v->name, val);
-	return true;
+		fprintf(f, "%s{group=\"%s\"} %.15g\n", name, group, val);
 }
 
 char *
@@ -210,8 +243,7 @@ metrics_render(struct metrics *m)
 		goto out;
 	}
 	for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
-		fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", families[k].name, families[k].help,
-			families[k].name, families[k].type);
+		metrics_put_family(f, families[k].name, families[k].type, families[k].help);
 		for (size_t i = 0; i < nv; i++)
 			(void)sample(f, &families[k], &v[i], now);
 	}
@@ -237,7 +269,7 @@ out:
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
-	struct metrics *m = arg;
+	struct metrics_http *h = arg;
 	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
 	struct evbuffer *out = evhttp_request_get_output_buffer(req);
 	char *body;
@@ -246,16 +278,149 @@ on_request(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, HTTP_NOTFOUND, "only /metrics is served here");
 		return;
 	}
-	body = metrics_render(m);
+	body = h->render(h->arg);
 	if (!body || evbuffer_add(out, body, strlen(body)) < 0) {
 		free(body);
-		evhttp_send_error(req, HTTP_INTERNAL, "cannot read the replica store");
+		evhttp_send_error(req, HTTP_INTERNAL, "cannot build the metrics page");
 		return;
 	}
 	free(body);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+}
+
+struct metrics_http *
+metrics_http_new(struct event_base *base, const char *host, uint16_t port,
+		 metrics_render_fn render, void *arg)
+{
+	struct metrics_http *h = calloc(1, sizeof(*h));
+
+	if (!h) {
+		log_error("metrics: out of memory");
+		return NULL;
+	}
+	h->render = render;
+	h->arg = arg;
+	h->http = evhttp_new(base);
+	if (!h->http) {
+		log_error("metrics: cannot create the HTTP server");
+		goto out;
+	}
+	/* Scrapes are tiny; bound what a client may send us. */
+	evhttp_set_max_headers_size(h->http, 8192);
+	evhttp_set_max_body_size(h->http, 0);
+	evhttp_set_timeout(h->http, 10);
+	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(h->http, on_request, h);
+	if (!evhttp_bind_socket_with_handle(h->http, host, port)) {
+		log_error("metrics: cannot listen on %s:%u: %m", host, port);
+		goto out;
+	}
+	log_info("metrics on http://%s:%u/metrics", host, port);
+	return h;
+out:
+	metrics_http_free(h);
+	return NULL;
+}
+
+void
+metrics_http_free(struct metrics_http *h)
+{
+	if (!h)
+		return;
+	if (h->http)
+		evhttp_free(h->http);
+	free(h);
+}
+
+/* libevent is not set up for threads here: the stop request crosses over
+ * through a pipe and the loop breaks itself from its own thread. */
+static void
+on_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct metrics_thread *t = arg;
+
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(t->base);
+}
+
+static void *
+metrics_thread_main(void *arg)
+{
+	struct metrics_thread *t = arg;
+
+	if (event_base_dispatch(t->base) < 0)
+		log_error("metrics: event loop failed");
+	return NULL;
+}
+
+struct metrics_thread *
+metrics_thread_new(const char *host, uint16_t port, metrics_render_fn render, void *arg)
+{
+	struct metrics_thread *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		log_error("metrics: out of memory");
+		return NULL;
+	}
+	t->pipe[0] = t->pipe[1] = -1;
+	if (pipe2(t->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		log_error("metrics: pipe: %m");
+		goto out;
+	}
+	t->base = event_base_new();
+	if (!t->base) {
+		log_error("metrics: cannot create an event loop");
+		goto out;
+	}
+	t->wake = event_new(t->base, t->pipe[0], EV_READ, on_wake, t);
+	if (!t->wake || event_add(t->wake, NULL) < 0) {
+		log_error("metrics: cannot watch the stop pipe");
+		goto out;
+	}
+	t->http = metrics_http_new(t->base, host, port, render, arg);
+	if (!t->http)
+		goto out;
+	errno = pthread_create(&t->th, NULL, metrics_thread_main, t);
+	if (errno != 0) {
+		log_error("metrics: cannot start the HTTP thread: %m");
+		goto out;
+	}
+	t->running = true;
+	return t;
+out:
+	metrics_thread_free(t);
+	return NULL;
+}
+
+void
+metrics_thread_free(struct metrics_thread *t)
+{
+	if (!t)
+		return;
+	if (t->running) {
+		while (write(t->pipe[1], "x", 1) < 0 && errno == EINTR)
+			;
+		pthread_join(t->th, NULL);
+	}
+	metrics_http_free(t->http);
+	if (t->wake)
+		event_free(t->wake);
+	if (t->base)
+		event_base_free(t->base);
+	if (t->pipe[0] >= 0)
+		close(t->pipe[0]);
+	if (t->pipe[1] >= 0)
+		close(t->pipe[1]);
+	free(t);
+}
+
+static char *
+receiver_render(void *arg)
+{
+	return metrics_render(arg);
 }
 
 struct metrics *
@@ -270,26 +435,12 @@ metrics_new(struct event_base *base, const char *host, uint16_t port, struct sto
 	}
 	m->st = st;
 	m->store_dir = store_dir;
-	m->http = evhttp_new(base);
+	m->http = metrics_http_new(base, host, port, receiver_render, m);
 	if (!m->http) {
-		log_error("metrics: cannot create the HTTP server");
-		goto out;
+		free(m);
+		return NULL;
 	}
-	/* Scrapes are tiny; bound what a client may send us. */
-	evhttp_set_max_headers_size(m->http, 8192);
-	evhttp_set_max_body_size(m->http, 0);
-	evhttp_set_timeout(m->http, 10);
-	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_gencb(m->http, on_request, m);
-	if (!evhttp_bind_socket_with_handle(m->http, host, port)) {
-		log_error("metrics: cannot listen on %s:%u: %m", host, port);
-		goto out;
-	}
-	log_info("metrics on http://%s:%u/metrics", host, port);
 	return m;
-out:
-	metrics_free(m);
-	return NULL;
 }
 
 void
@@ -297,8 +448,7 @@ metrics_free(struct metrics *m)
 {
 	if (!m)
 		return;
-	if (m->http)
-		evhttp_free(m->http);
+	metrics_http_free(m->http);
 	free(m->g);
 	free(m);
 }

@@ -201,8 +201,20 @@ Test(agent_config, defaults)
 	cr_assert_str_eq(c->server_name, "10.0.0.5");
 	cr_assert_eq(c->compress_level, 3);
 	cr_assert_eq(c->log_level, LOG_LVL_INFO);
+	cr_assert_null(c->metrics_host);
 	cr_assert_eq(c->ngroups, 1);
 	cr_assert_eq(c->groups[0].ndisks, 1);
+	agent_config_free(c);
+}
+
+Test(agent_config, metrics_endpoint)
+{
+	struct agent_config *c = NULL;
+
+	cr_assert_eq(agent_config_load_string("agent.conf",
+		AGENT_HEAD "metrics = [::1]:9101\n" ONE_GROUP, &c), 0);
+	cr_assert_str_eq(c->metrics_host, "::1");
+	cr_assert_eq(c->metrics_port, 9101);
 	agent_config_free(c);
 }
 
@@ -275,6 +287,9 @@ Test(agent_config, errors)
 	agent_fails("[agent]\nreceiver = 10.0.0.5\n",
 		    "agent.conf:2: bad value '10.0.0.5' for 'receiver' in [agent]: expected host:port");
 	agent_fails("[agent]\nreceiver = 10.0.0.5:70000\n", "for 'receiver'");
+	agent_fails(AGENT_HEAD "metrics = 9101\n" ONE_GROUP,
+		    "agent.conf:7: bad value '9101' for 'metrics' in [agent]: expected host:port");
+	agent_fails(AGENT_HEAD "metrics = 127.0.0.1:0\n" ONE_GROUP, "for 'metrics'");
 	agent_fails("[agent]\nca =\n", "agent.conf:2: bad value '' for 'ca' in [agent]: expected a non-empty value");
 	agent_fails(AGENT_HEAD "[group web]\n[disk web root]\npath = /x\nformat = vmdk\n",
 		    "agent.conf:10: bad value 'vmdk' for 'format' in [disk web root]: expected qcow2 or raw");

@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+# Point-in-time oracle for test-daemon.sh: writes random 64 KiB blocks into
+# an RBD image while the agent replicates it, logging the hash of every state
+# the image goes through; "verify" then maps exported recovery points to
+# those states.
+#
+# usage: rbdwriter.py write CEPH_CONF POOL/IMAGE LOG SEED WRITES_PER_S
+#            fills the first 16 MiB, logs "0 HASH" (the initial state), then
+#            one "N HASH" line per write until SIGTERM
+#        rbdwriter.py verify LOG QCOW2...
+#            exports each point (qemu-img convert), prints its state index,
+#            fails unless every point is a logged state and the indexes never
+#            go down (points in commit order)
+#
+# The state hash is sha256 over the sha256 of each 64 KiB block, so the
+# writer rehashes one block per write instead of the whole image. Each
+# write is one 64 KiB-aligned block, inside one 4 MiB RADOS object, so it is
+# atomic with respect to an RBD snapshot: every snapshot is one logged state.
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+BLOCK = 64 * 1024
+
+
+def state_hash(block_hashes):
+    return hashlib.sha256(b"".join(block_hashes)).hexdigest()
+
+
+def write(conf, spec, log_path, seed, rate):
+    import rados
+    import rbd
+
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    pool, name = spec.split("/", 1)
+    rng = random.Random(seed)
+    cluster = rados.Rados(conffile=conf)
+    cluster.connect(timeout=30)
+    io = cluster.open_ioctx(pool)
+    img = rbd.Image(io, name)
+    size = img.size()
+    nblocks = size // BLOCK
+    zero = hashlib.sha256(bytes(BLOCK)).digest()
+    hashes = [zero] * nblocks
+    # Some data before the first point, so that the seed carries some.
+    fill = min(size, 16 << 20)
+    for off in range(0, fill, 4 << 20):
+        data = rng.randbytes(4 << 20)
+        img.write(data, off)
+        for i in range(0, len(data), BLOCK):
+            hashes[(off + i) // BLOCK] = hashlib.sha256(data[i:i + BLOCK]).digest()
+    img.flush()
+    n = 0
+    with open(log_path, "w", buffering=1) as log:
+        log.write("%d %s\n" % (n, state_hash(hashes)))
+        while not stop:
+            b = rng.randrange(nblocks)
+            data = rng.randbytes(BLOCK)
+            img.write(data, b * BLOCK)
+            img.flush()
+            hashes[b] = hashlib.sha256(data).digest()
+            n += 1
+            # Logged only once the write completed: a snapshot taken while
+            # it was in flight holds the state before or after it, and both
+            # are (or will be) in the log.
+            log.write("%d %s\n" % (n, state_hash(hashes)))
+            time.sleep(1.0 / rate)
+    img.close()
+    io.close()
+    cluster.shutdown()
+
+
+def file_hash(path):
+    hashes = []
+    with open(path, "rb") as f:
+        while True:
+            data = f.read(BLOCK)
+            if not data:
+                break
+            hashes.append(hashlib.sha256(data).digest())
+    return state_hash(hashes)
+
+
+def verify(log_path, points):
+    index = {}
+    with open(log_path) as log:
+        for line in log:
+            n, h = line.split()
+            index.setdefault(h, int(n))
+    tmp = "%s.export.%d" % (log_path, os.getpid())
+    last, bad, seq = -1, 0, []
+    try:
+        for p in points:
+            subprocess.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", p, tmp],
+                           check=True)
+            h = file_hash(tmp)
+            n = index.get(h)
+            if n is None:
+                print("point %s: state not in the writer's log" % p)
+                bad += 1
+            elif n < last:
+                print("point %s: state %d is older than the previous point's %d" % (p, n, last))
+                bad += 1
+            else:
+                last = n
+            seq.append("?" if n is None else str(n))
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    print("%d points, %d logged states, point states: %s" % (len(points), len(index), " ".join(seq)))
+    return 1 if bad or not points else 0
+
+
+def main():
+    if len(sys.argv) == 7 and sys.argv[1] == "write":
+        write(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]))
+        return 0
+    if len(sys.argv) >= 3 and sys.argv[1] == "verify":
+        return verify(sys.argv[2], sys.argv[3:])
+    print("usage: rbdwriter.py write CEPH_CONF POOL/IMAGE LOG SEED WRITES_PER_S\n"
+          "       rbdwriter.py verify LOG QCOW2...", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
