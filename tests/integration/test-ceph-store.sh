@@ -134,6 +134,21 @@ check "the run resumed the interrupted point" [ "$(echo "$res" | jq .resumed)" =
 check "the resumed run sent less than the 40 MiB written" \
 	[ "$(echo "$res" | jq .bytes_data)" -lt $((40 * 1048576)) ]
 
+# The source's base snapshot deleted by hand: the next cycle resyncs by
+# block hashes read from the newest point's RBD snapshot and sends only the
+# differing blocks.
+rbd_write 131072 64
+for s in $(rbd snap ls rbd/vm1 --format json | jq -r '.[].name'); do
+	rbd snap rm "rbd/vm1@$s" >/dev/null 2>&1
+done
+res=$(agent_once "$T/agent.conf") || { tail -n 20 "$T/agent.log" "$T/receiver.log"; die "cycle after a lost base failed"; }
+echo "lost base: $res"
+pt=$(echo "$res" | jq .point)
+check "lost base snapshot: resync" [ "$(echo "$res" | jq .resync)" = true ]
+same_point "$pt" "lost base snapshot"
+check "lost base snapshot: sent $(echo "$res" | jq .bytes_data) bytes, about the 64 KiB written" \
+	[ "$(echo "$res" | jq .bytes_data)" -le $((65536 * 12 / 10)) ]
+
 # Retention on the ceph store: a policy that keeps only points younger than
 # the third one removes the two oldest; their snapshots go, the kept points
 # keep their content.
