@@ -21,6 +21,8 @@
 #define SRBD_SNAP_PREFIX 'p'
 /* Waiting for a dead owner's lock: its watch times out after 30 s by
  * default (osd_client_watch_timeout). */
+#define SRBD_AIO_MAX 16
+#define SRBD_AIO_BYTES (8u << 20)
 #define SRBD_LOCK_TRIES 180
 #define SRBD_LOCK_WAIT_US 250000
 
@@ -31,11 +33,25 @@ struct srbd {
 	char pool[128];
 };
 
+/* A write or zeroing in flight (buf: our copy of the data, NULL for zeros). */
+struct srbd_aio {
+	rbd_completion_t c;
+	void *buf;
+	uint64_t off, len;
+};
+
 struct srbd_img {
 	struct srbd *c;
 	rbd_image_t img;
 	char name[SRBD_NAME_MAX];
 	char snap[32]; /* "" = head */
+	/* Writes are pipelined: up to SRBD_AIO_MAX operations or
+	 * SRBD_AIO_BYTES of data in flight, completed in order; the first
+	 * failure sticks and fails every later write and the flush. */
+	struct srbd_aio aio[SRBD_AIO_MAX];
+	size_t aio_head, aio_n;
+	uint64_t aio_bytes;
+	int aio_err;
 };
 
 int
@@ -152,13 +168,18 @@ img_new(struct srbd *c, const char *image, const char *snap)
 	return im;
 }
 
+static int aio_drain(struct srbd_img *im);
+
 void
 srbd_close(struct srbd_img *im)
 {
 	if (!im)
 		return;
 	if (im->img) {
-		int r = rbd_close(im->img);
+		int r;
+
+		(void)aio_drain(im); /* a failure was logged; nothing more to do */
+		r = rbd_close(im->img);
 
 		if (r < 0)
 			log_warn("store: close of rbd image %s/%s: %s", im->c->pool, im->name,
@@ -387,7 +408,7 @@ srbd_prepare(struct srbd *c, const char *image, uint64_t size, const char *base)
 			fail_io(im, "stat", 0, 0, r);
 			goto fail;
 		}
-		if (srbd_zero(im, 0, cur) < 0)
+		if (srbd_zero(im, 0, cur) < 0 || aio_drain(im) < 0)
 			goto fail;
 	}
 	r = rbd_get_size(im->img, &cur);
@@ -440,16 +461,103 @@ srbd_open_snap(struct srbd *c, const char *image, const char *snap)
 	return im;
 }
 
+/* Complete the oldest operation in flight. */
+static void
+aio_reap(struct srbd_img *im)
+{
+	struct srbd_aio *a = &im->aio[im->aio_head];
+	ssize_t r;
+
+	rbd_aio_wait_for_complete(a->c);
+	r = rbd_aio_get_return_value(a->c);
+	rbd_aio_release(a->c);
+	if (r < 0 && !im->aio_err) {
+		im->aio_err = (int)-r;
+		fail_io(im, a->buf ? "write" : "zero", a->off, a->len, (int)r);
+	}
+	im->aio_bytes -= a->buf ? a->len : 0;
+	free(a->buf);
+	memset(a, 0, sizeof(*a));
+	im->aio_head = (im->aio_head + 1) % SRBD_AIO_MAX;
+	im->aio_n--;
+}
+
+static int
+aio_drain(struct srbd_img *im)
+{
+	while (im->aio_n > 0)
+		aio_reap(im);
+	if (im->aio_err) {
+		errno = im->aio_err;
+		return -1;
+	}
+	return 0;
+}
+
+/* Make room for an operation on [off, off+len) carrying data bytes; an
+ * operation overlapping one in flight waits for everything before it, so
+ * writes to the same range land in the order they were made. */
+static int
+aio_room(struct srbd_img *im, uint64_t off, uint64_t len, uint64_t data)
+{
+	for (size_t i = 0; i < im->aio_n; i++) {
+		const struct srbd_aio *a = &im->aio[(im->aio_head + i) % SRBD_AIO_MAX];
+
+		if (off < a->off + a->len && a->off < off + len)
+			return aio_drain(im);
+	}
+	while (im->aio_n == SRBD_AIO_MAX ||
+	       (im->aio_n > 0 && im->aio_bytes + data > SRBD_AIO_BYTES))
+		aio_reap(im);
+	if (im->aio_err) {
+		errno = im->aio_err;
+		return -1;
+	}
+	return 0;
+}
+
+/* Start one operation: buf (taken over, may be NULL for zeros). */
+static int
+aio_start(struct srbd_img *im, uint64_t off, uint64_t len, void *buf)
+{
+	struct srbd_aio *a = &im->aio[(im->aio_head + im->aio_n) % SRBD_AIO_MAX];
+	int r = rbd_aio_create_completion(NULL, NULL, &a->c);
+
+	if (r == 0)
+		r = buf ? rbd_aio_write2(im->img, off, (size_t)len, buf, a->c, 0)
+			: rbd_aio_write_zeroes(im->img, off, (size_t)len, a->c, 0, 0);
+	if (r < 0) {
+		const char *op = buf ? "write" : "zero";
+
+		if (a->c)
+			rbd_aio_release(a->c);
+		a->c = NULL;
+		free(buf);
+		return fail_io(im, op, off, len, r);
+	}
+	a->buf = buf;
+	a->off = off;
+	a->len = len;
+	im->aio_bytes += buf ? len : 0;
+	im->aio_n++;
+	return 0;
+}
+
 int
 srbd_write(struct srbd_img *im, uint64_t off, const void *buf, size_t len)
 {
-	ssize_t r = rbd_write2(im->img, off, len, buf, 0);
+	void *copy;
 
-	if (r < 0)
-		return fail_io(im, "write", off, len, (int)r);
-	if ((size_t)r != len)
-		return fail_io(im, "write", off, len, -EIO);
-	return 0;
+	if (aio_room(im, off, len, len) < 0)
+		return -1;
+	copy = malloc(len ? len : 1);
+	if (!copy) {
+		log_error("store: out of memory");
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(copy, buf, len);
+	return aio_start(im, off, len, copy);
 }
 
 int
@@ -457,10 +565,9 @@ srbd_zero(struct srbd_img *im, uint64_t off, uint64_t len)
 {
 	while (len > 0) {
 		uint64_t n = len < SRBD_ZERO_CHUNK ? len : SRBD_ZERO_CHUNK;
-		ssize_t r = rbd_write_zeroes(im->img, off, (size_t)n, 0, 0);
 
-		if (r < 0)
-			return fail_io(im, "zero", off, n, (int)r);
+		if (aio_room(im, off, n, 0) < 0 || aio_start(im, off, n, NULL) < 0)
+			return -1;
 		off += n;
 		len -= n;
 	}
@@ -482,7 +589,11 @@ srbd_read(struct srbd_img *im, uint64_t off, void *buf, size_t len)
 int
 srbd_flush(struct srbd_img *im)
 {
-	int r = rbd_flush(im->img);
+	int r;
+
+	if (aio_drain(im) < 0)
+		return -1;
+	r = rbd_flush(im->img);
 
 	if (r < 0)
 		return fail_io(im, "flush", 0, 0, r);
@@ -493,8 +604,11 @@ int
 srbd_snap_create(struct srbd_img *im, const char *snap)
 {
 	bool exists = false;
-	int r = rbd_snap_exists(im->img, snap, &exists);
+	int r;
 
+	if (aio_drain(im) < 0)
+		return -1;
+	r = rbd_snap_exists(im->img, snap, &exists);
 	if (r < 0)
 		return fail_io(im, "snapshot lookup", 0, 0, r);
 	/* A commit interrupted after its snapshots but before the catalog
