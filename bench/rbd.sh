@@ -42,8 +42,17 @@ FEAT=layering,exclusive-lock,object-map,fast-diff
 rbd create --size 1G --image-feature $FEAT rbd/src || die "rbd create src failed"
 rbd create --size 1G --image-feature $FEAT rbd/dst || die "rbd create dst failed"
 
+# Nestor's replicas go to the Ceph store (an RBD image per disk, a snapshot
+# per point), like the CLI's; BENCH_STORE=local uses the qcow2 store.
+STORE=${BENCH_STORE:-ceph}
 make_pki
 write_receiver_conf
+if [ "$STORE" = ceph ]; then
+	ceph osd pool create replicas 8 >/dev/null 2>&1 && rbd pool init replicas ||
+		die "cannot create pool replicas"
+	sed -i "s|^store = .*|&\nstore_backend = ceph\nceph_conf = $CEPH_CONF\nceph_pool = replicas|" \
+		"$T/receiver.conf"
+fi
 start_receiver
 mkdir -p "$T/agent-state"
 cat > "$T/agent.conf" <<EOC
@@ -134,8 +143,14 @@ cli_diff() {
 verify() {
 	qemu-img compare -q -f raw -F raw "rbd:rbd/src@$1:conf=$CEPH_CONF" \
 		"rbd:rbd/dst@$1:conf=$CEPH_CONF" || die "rbd/dst@$1 differs from rbd/src@$1"
-	qemu-img compare -q -f raw -F qcow2 "rbd:rbd/src@$1:conf=$CEPH_CONF" \
-		"$(point_file g vda "$NS_PT")" || die "nestor point $NS_PT differs from rbd/src@$1"
+	if [ "$STORE" = ceph ]; then
+		qemu-img compare -q -f raw -F raw "rbd:rbd/src@$1:conf=$CEPH_CONF" \
+			"rbd:replicas/g+vda@p$NS_PT:conf=$CEPH_CONF" ||
+			die "nestor point $NS_PT differs from rbd/src@$1"
+	else
+		qemu-img compare -q -f raw -F qcow2 "rbd:rbd/src@$1:conf=$CEPH_CONF" \
+			"$(point_file g vda "$NS_PT")" || die "nestor point $NS_PT differs from rbd/src@$1"
+	fi
 }
 
 # ---- seed (not a target, shown for scale) ---------------------------------
@@ -168,7 +183,7 @@ verdict() { awk -v v="$1" -v t="$2" 'BEGIN { print (v >= t ? "PASS" : "MISS") }'
 row() { printf '%-38s %-28s %8s %10s %9s %9s\n' "$@"; }
 
 echo
-echo "Nestor RBD incremental vs rbd export-diff | import-diff (1 GiB image, fast-diff, random data, zstd $LEVEL)"
+echo "Nestor RBD incremental vs rbd export-diff | import-diff (1 GiB image, fast-diff, random data, zstd $LEVEL, Nestor store: $STORE)"
 row "case" "tool" "seconds" "MiB wire" "x faster" "x bytes"
 row "seed: 64 objects (256 MiB)" "rbd export-diff|import-diff" "$SEED_CLI_T" "$(mib "$SEED_CLI_B")" "1.00" "1.00"
 row "" "nestor agent" "$SEED_NS_T" "$(mib "$SEED_NS_B")" \
@@ -190,7 +205,7 @@ printf '  %-58s %8s  %s\n' "(b) small writes: >= 10x fewer bytes on the wire" "$
 echo
 echo "notes: seconds are wall clock, process start to exit. Nestor: one 'nestor agent --once' cycle"
 echo "  (rbd snapshot, diff_iterate2, read, zstd, TLS 1.3 over loopback, receiver commit), wire bytes"
-echo "  from the agent's bytes_wire. Nestor's receiver writes its local qcow2 store: the Ceph replica"
-echo "  store backend does not exist yet, so the CLI writes into Ceph (rbd/dst) and Nestor does not."
+echo "  from the agent's bytes_wire. Nestor's receiver writes its $STORE store (ceph: pool replicas,"
+echo "  an RBD snapshot per point), the CLI imports into rbd/dst on the same cluster."
 echo "  CLI bytes: the export-diff stream (uncompressed, no network). Both targets verified equal to"
 echo "  the source snapshot (qemu-img compare) after every step."
