@@ -98,11 +98,14 @@ EOC
 }
 
 start_receiver() {
+	# receiver.log is appended across restarts: wait for one more
+	# "listening" line than it already has.
+	local i before
+	before=$(grep -c "listening" "$T/receiver.log" 2>/dev/null)
 	"$NESTOR" receiver --config "$T/receiver.conf" >>"$T/receiver.log" 2>&1 &
 	RX_PID=$!
-	local i
-	for i in $(seq 1 100); do
-		grep -q "listening" "$T/receiver.log" 2>/dev/null && return 0
+	for i in $(seq 1 300); do
+		[ "$(grep -c "listening" "$T/receiver.log" 2>/dev/null)" -gt "${before:-0}" ] && return 0
 		kill -0 "$RX_PID" 2>/dev/null || break
 		sleep 0.05
 	done
