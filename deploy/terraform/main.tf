@@ -79,6 +79,9 @@ resource "google_compute_instance" "receiver" {
       receiver_key_b64  = filebase64("${var.pki_dir}/${var.receiver_cert_name}.key")
       receiver_conf_b64 = base64encode(local.receiver_conf)
     })
+    # Debian's GCE images have no cloud-init: this installs it on first boot
+    # (on an image that has it, the script exits at once).
+    startup-script = file("${path.module}/gce-bootstrap.sh")
     enable-oslogin = "TRUE"
   }
 
