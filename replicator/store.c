@@ -379,6 +379,26 @@ direct_io_ok(const char *path)
 	return true;
 }
 
+/* Whether a qcow2 file names a backing file (header bytes 8..15, the
+ * big-endian offset of its name, 0 without one). Unreadable: true, the
+ * cautious answer for the caller below. */
+static bool
+qcow2_has_backing(const char *path)
+{
+	uint8_t hdr[16];
+	uint64_t off = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? pread(fd, hdr, sizeof(hdr), 0) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)sizeof(hdr))
+		return true;
+	for (int i = 8; i < 16; i++)
+		off = off << 8 | hdr[i];
+	return off != 0;
+}
+
 /* *direct tells whether qemu-nbd writes with O_DIRECT (cache=none). */
 static struct nbd_handle *
 nbd_open_image(const char *path, bool readonly, bool *direct, const char *ctx)
@@ -404,13 +424,14 @@ nbd_open_image(const char *path, bool readonly, bool *direct, const char *ctx)
 	char **argv = readonly ? argv_ro : argv_rw;
 	struct nbd_handle *h = NULL;
 
+	/* Only points without a backing file (seeds, full resyncs): an
+	 * incremental's partial-cluster writes read the backing chain for
+	 * copy-on-write, and O_DIRECT would take those reads from the device
+	 * instead of the page cache that holds the base just written. */
 	if (direct) {
-		*direct = !readonly && direct_io_ok(path);
+		*direct = !readonly && !qcow2_has_backing(path) && direct_io_ok(path);
 		if (*direct)
 			argv = argv_direct;
-		else if (!readonly)
-			log_info("%s: %s does not take O_DIRECT, writing through the page cache",
-				 ctx, path);
 	}
 	/* The qemu-nbd of a writer that was just killed may still hold the
 	 * image lock while it finishes its last flush: retry for a while. */
