@@ -9,6 +9,8 @@ struct zcomp;
 struct zdecomp;
 
 /* level 1..19; NULL on error (logged). */
+/* Fastest level accepted: negative levels are zstd's --fast=N. */
+#define ZCOMP_LEVEL_MIN (-7)
 struct zcomp *zcomp_new(int level);
 void zcomp_free(struct zcomp *z);
 

@@ -481,8 +481,8 @@ pool_new(struct cycle *c)
 	p->cbuf_cap = PROTO_MAX_EXTENT + PROTO_MAX_EXTENT / 64 + 1024;
 	for (size_t i = 0; i < POOL_SLOTS; i++) {
 		p->slots[i].buf = malloc(PROTO_MAX_EXTENT);
-		p->slots[i].cbuf = c->cfg->compress_level > 0 ? malloc(p->cbuf_cap) : NULL;
-		if (!p->slots[i].buf || (c->cfg->compress_level > 0 && !p->slots[i].cbuf)) {
+		p->slots[i].cbuf = c->cfg->compress_level != 0 ? malloc(p->cbuf_cap) : NULL;
+		if (!p->slots[i].buf || (c->cfg->compress_level != 0 && !p->slots[i].cbuf)) {
 			log_error("agent: out of memory");
 			goto out;
 		}
@@ -503,7 +503,7 @@ pool_new(struct cycle *c)
 		int r;
 
 		w->p = p;
-		if (c->cfg->compress_level > 0) {
+		if (c->cfg->compress_level != 0) {
 			w->zc = zcomp_new(c->cfg->compress_level);
 			if (!w->zc)
 				goto out;

@@ -128,12 +128,14 @@ static int
 set_compress_level(void *obj, size_t off, const char *value, const char **expect)
 {
 	uint64_t v;
+	bool neg = value[0] == '-';
 
-	if (parse_u64(value, &v) < 0 || v > 19) {
-		*expect = "an integer 0..19 (0 = no compression)";
+	/* -7..-1: zstd's fast levels (zstd --fast=N). */
+	if (parse_u64(value + neg, &v) < 0 || v > (neg ? 7 : 19) || (neg && v == 0)) {
+		*expect = "an integer -7..19 (0 = no compression, below 0 = zstd --fast)";
 		return -1;
 	}
-	*FIELD(obj, off, int) = (int)v;
+	*FIELD(obj, off, int) = neg ? -(int)v : (int)v;
 	return 0;
 }
 

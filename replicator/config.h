@@ -51,7 +51,7 @@ struct agent_config {
 	char *server_name;   /* [agent] server_name, expected receiver cert CN; default receiver_host */
 	char *ca, *cert, *key; /* [agent] ca, cert, key: required paths */
 	char *state_dir;     /* [agent] state_dir, required */
-	int compress_level;  /* [agent] compress_level 0..19, 0 = off, default 3 */
+	int compress_level;  /* [agent] compress_level -7..19, 0 = off, <0 zstd fast, default 3 */
 	enum log_level log_level; /* [agent] log_level error|warn|info|debug, default info */
 	uint64_t retry_max_s; /* [agent] retry_max: longest back-off after failures, default 300 */
 	uint64_t bandwidth;   /* [agent] bandwidth: bytes/s per connection unless the group sets its own; 0 = unlimited */

@@ -72,6 +72,7 @@ struct store_disk {
 	char image[SRBD_NAME_MAX]; /* ceph backend */
 	struct srbd_img *img;     /* ceph backend: the image head */
 	struct nbd_handle *nbd;
+	bool direct;          /* qemu-nbd writes with O_DIRECT */
 	int kick_fd;          /* the file, read-only, for sync_file_range */
 	uint64_t since_kick;  /* writer thread only */
 };
@@ -81,16 +82,20 @@ struct store_wop {
 	uint16_t disk;
 	uint64_t offset, len;
 	uint8_t *buf;
+	int64_t cookie; /* writer thread only: its NBD command while in flight */
 };
 
-/* Writer thread of a point: executes queued operations in order. The first
+/* Writer thread of a point: issues queued operations in order, writes as
+ * concurrent NBD commands (up to every slot in flight, on one disk at a
+ * time, never two overlapping ones), retires them in order. The first
  * failure sticks; later calls and flushes report it. */
 struct store_wq {
 	pthread_mutex_t mu;
 	pthread_cond_t cv_work, cv_room;
 	struct store_wop ops[STORE_WQ_SLOTS];
 	uint8_t *bufs[STORE_WQ_SLOTS];
-	size_t head, count; /* ops[head] is executing or next */
+	size_t head, count; /* ops[head] is the oldest not retired */
+	size_t issued;      /* ops[head .. head+issued) were issued */
 	bool stop;
 	bool failed;
 	int fail_errno;
@@ -361,20 +366,73 @@ out:
 /* libnbd spawns qemu-nbd on a socket it passes by systemd activation. */
 #define STORE_OPEN_TRIES 30
 
+/* Whether the file system under path takes O_DIRECT (tmpfs before 6.6 and
+ * some FUSE file systems refuse it at open). */
+static bool
+direct_io_ok(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* Whether a qcow2 file names a backing file (header bytes 8..15, the
+ * big-endian offset of its name, 0 without one). Unreadable: true, the
+ * cautious answer for the caller below. */
+static bool
+qcow2_has_backing(const char *path)
+{
+	uint8_t hdr[16];
+	uint64_t off = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? pread(fd, hdr, sizeof(hdr), 0) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)sizeof(hdr))
+		return true;
+	for (int i = 8; i < 16; i++)
+		off = off << 8 | hdr[i];
+	return off != 0;
+}
+
+/* *direct tells whether qemu-nbd writes with O_DIRECT (cache=none). */
 static struct nbd_handle *
-nbd_open_image(const char *path, bool readonly, const char *ctx)
+nbd_open_image(const char *path, bool readonly, bool *direct, const char *ctx)
 {
 	/* qemu-nbd allocates a buffer per request; glibc would mmap each 1 MiB
 	 * one afresh and qemu-nbd would spend more CPU in page faults than the
 	 * receiver spends in total. Heap buffers are reused. `env` execs
-	 * qemu-nbd in the same process, so socket activation still matches. */
+	 * qemu-nbd in the same process, so socket activation still matches.
+	 * cache=none: a buffered write costs qemu-nbd a copy into the page
+	 * cache, which was half the receiver side's CPU in a seed (perf, see
+	 * bench/README.md); with O_DIRECT the device reads qemu-nbd's buffer
+	 * and durability still comes from the flush (fdatasync) at checkpoints
+	 * and commit. aio=native lets the writer's concurrent NBD requests
+	 * reach the device together. */
+	char *argv_direct[] = { "env", STORE_QEMU_TUNABLES, "qemu-nbd", "-f", "qcow2",
+				"--cache=none", "--aio=native", "--discard=unmap",
+				"--detect-zeroes=unmap", (char *)path, NULL };
 	char *argv_rw[] = { "env", STORE_QEMU_TUNABLES, "qemu-nbd", "-f", "qcow2",
 			    "--cache=writeback", "--discard=unmap", "--detect-zeroes=unmap",
 			    (char *)path, NULL };
 	char *argv_ro[] = { "env", STORE_QEMU_TUNABLES, "qemu-nbd", "-r", "-f", "qcow2",
 			    (char *)path, NULL };
+	char **argv = readonly ? argv_ro : argv_rw;
 	struct nbd_handle *h = NULL;
 
+	/* Only points without a backing file (seeds, full resyncs): an
+	 * incremental's partial-cluster writes read the backing chain for
+	 * copy-on-write, and O_DIRECT would take those reads from the device
+	 * instead of the page cache that holds the base just written. */
+	if (direct) {
+		*direct = !readonly && !qcow2_has_backing(path) && direct_io_ok(path);
+		if (*direct)
+			argv = argv_direct;
+	}
 	/* The qemu-nbd of a writer that was just killed may still hold the
 	 * image lock while it finishes its last flush: retry for a while. */
 	for (int attempt = 0; attempt < STORE_OPEN_TRIES; attempt++) {
@@ -385,7 +443,7 @@ nbd_open_image(const char *path, bool readonly, const char *ctx)
 			log_error("%s: nbd_create: %s", ctx, nbd_get_error());
 			return NULL;
 		}
-		if (nbd_connect_systemd_socket_activation(h, readonly ? argv_ro : argv_rw) == 0)
+		if (nbd_connect_systemd_socket_activation(h, argv) == 0)
 			return h;
 		if (attempt == STORE_OPEN_TRIES - 1)
 			log_error("%s: qemu-nbd %s: %s", ctx, path, nbd_get_error());
@@ -1172,11 +1230,12 @@ point_open_disk(struct store_point *pt, struct store_disk *d)
 	}
 	snprintf(ctx, sizeof(ctx), "store: group %s point %" PRIu64 " disk %s", pt->group,
 		 pt->id, d->name);
-	d->nbd = nbd_open_image(d->path, false, ctx);
+	d->nbd = nbd_open_image(d->path, false, &d->direct, ctx);
 	if (!d->nbd)
 		return -1;
-	/* Only a hint: without it the data still becomes durable at flush. */
-	if (d->kick_fd < 0)
+	/* Only a hint, and only for writes through the page cache: without it
+	 * the data still becomes durable at flush. */
+	if (!d->direct && d->kick_fd < 0)
 		d->kick_fd = open(d->path, O_RDONLY | O_CLOEXEC);
 	return 0;
 }
@@ -1505,43 +1564,145 @@ disk_pzero(struct store_point *pt, struct store_disk *d, uint64_t offset, uint64
 	return 0;
 }
 
+/* Issue op: a write on a local disk goes out as an NBD command that the
+ * writer polls for later (op->cookie > 0); anything else runs to the end
+ * here (op->cookie = 0). 0 / -1 (logged). */
+static int
+wq_issue(struct store_point *pt, struct store_wop *op, int *err)
+{
+	struct store_disk *d = &pt->disks[op->disk];
+
+	op->cookie = 0;
+	if (op->buf && d->nbd && op->len <= STORE_NBD_CHUNK) {
+		op->cookie = nbd_aio_pwrite(d->nbd, op->buf, (size_t)op->len, op->offset,
+					    NBD_NULL_COMPLETION, 0);
+		if (op->cookie < 0) {
+			op->cookie = 0;
+			disk_io_error(pt, d, "write", op->offset, op->len, err);
+			return -1;
+		}
+		return 0;
+	}
+	return op->buf ? disk_pwrite(pt, d, op->offset, op->buf, (size_t)op->len, err)
+		       : disk_pzero(pt, d, op->offset, op->len, err);
+}
+
+/* 1 when op is complete, 0 while its command is in flight, -1 when it
+ * failed (logged). */
+static int
+wq_check(struct store_point *pt, struct store_wop *op, int *err)
+{
+	struct store_disk *d = &pt->disks[op->disk];
+	int r;
+
+	if (op->cookie == 0)
+		return 1;
+	r = nbd_aio_command_completed(d->nbd, (uint64_t)op->cookie);
+	if (r == 0)
+		return 0;
+	op->cookie = 0;
+	if (r < 0) {
+		disk_io_error(pt, d, "write", op->offset, op->len, err);
+		return -1;
+	}
+	return 1;
+}
+
+static void
+wq_fail(struct store_wq *q, int err)
+{
+	if (!q->failed) {
+		q->failed = true;
+		q->fail_errno = errno;
+		q->fail_err = err;
+	}
+}
+
 static void *
 wq_main(void *arg)
 {
 	struct store_point *pt = arg;
 	struct store_wq *q = pt->wq;
+	/* In-flight commands: all on disk `cur`, ending at or before cur_end. */
+	size_t inflight = 0;
+	uint16_t cur = 0;
+	uint64_t cur_end = 0;
 
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
-		struct store_wop op;
+		struct store_wop *op = NULL;
 		struct store_disk *d;
-		int err = 0, r;
+		bool retired = false;
+		int err = 0, r = 0;
 
 		while (!q->stop && q->count == 0)
 			pthread_cond_wait(&q->cv_work, &q->mu);
-		if (q->stop)
+		/* Stop drops what was not issued but waits for the commands in
+		 * flight: their buffers are freed after this thread ends. */
+		if (q->stop && inflight == 0)
 			break;
-		op = q->ops[q->head];
+		if (!q->stop && q->issued < q->count)
+			op = &q->ops[(q->head + q->issued) % STORE_WQ_SLOTS];
 		pthread_mutex_unlock(&q->mu);
-		d = &pt->disks[op.disk];
-		r = op.buf ? disk_pwrite(pt, d, op.offset, op.buf, (size_t)op.len, &err)
-			   : disk_pzero(pt, d, op.offset, op.len, &err);
-		if (r == 0 && op.buf && d->kick_fd >= 0) {
-			d->since_kick += op.len;
-			if (d->since_kick >= STORE_KICK_BYTES) {
-				d->since_kick = 0;
-				(void)sync_file_range(d->kick_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		if (op && inflight > 0 && (op->disk != cur || op->offset < cur_end ||
+					   !op->buf || !pt->disks[op->disk].nbd))
+			op = NULL; /* let the commands in flight finish first */
+		if (op) {
+			d = &pt->disks[op->disk];
+			r = wq_issue(pt, op, &err);
+			if (r == 0 && op->cookie > 0) {
+				inflight++;
+				cur = op->disk;
+				cur_end = op->offset + op->len;
 			}
+			if (r == 0 && op->buf && d->kick_fd >= 0) {
+				d->since_kick += op->len;
+				if (d->since_kick >= STORE_KICK_BYTES) {
+					d->since_kick = 0;
+					(void)sync_file_range(d->kick_fd, 0, 0,
+							      SYNC_FILE_RANGE_WRITE);
+				}
+			}
+		} else if (inflight > 0 && nbd_poll(pt->disks[cur].nbd, -1) < 0) {
+			/* The connection is gone: libnbd failed every command in
+			 * flight, which the checks below retire. */
+			if (nbd_aio_is_dead(pt->disks[cur].nbd) == 0)
+				log_error("store: group %s point %" PRIu64 " disk %s: nbd poll: %s",
+					  pt->group, pt->id, pt->disks[cur].name, nbd_get_error());
 		}
 		pthread_mutex_lock(&q->mu);
-		if (r < 0 && !q->failed) {
-			q->failed = true;
-			q->fail_errno = errno;
-			q->fail_err = err;
+		if (op) {
+			q->issued++;
+			if (r < 0)
+				wq_fail(q, err);
 		}
-		q->head = (q->head + 1) % STORE_WQ_SLOTS;
-		q->count--;
-		pthread_cond_broadcast(&q->cv_room);
+		/* Retire in order; a command that failed is logged once here. */
+		while (q->issued > 0) {
+			struct store_wop *h = &q->ops[q->head];
+			bool was_inflight = h->cookie > 0;
+
+			pthread_mutex_unlock(&q->mu);
+			r = wq_check(pt, h, &err);
+			if (r == 0 && nbd_aio_is_dead(pt->disks[h->disk].nbd) == 1) {
+				h->cookie = 0; /* never completes; the close fails it */
+				r = -1;
+				err = PROTO_ERR_STORE;
+				errno = EIO;
+			}
+			pthread_mutex_lock(&q->mu);
+			if (r == 0)
+				break;
+			if (was_inflight)
+				inflight--;
+			if (r < 0)
+				wq_fail(q, err);
+			q->head = (q->head + 1) % STORE_WQ_SLOTS;
+			q->count--;
+			q->issued--;
+			retired = true;
+		}
+		if (retired)
+			pthread_cond_broadcast(&q->cv_room);
 	}
 	pthread_mutex_unlock(&q->mu);
 	return NULL;
@@ -1666,6 +1827,7 @@ point_wq_push(struct store_point *pt, uint16_t disk, uint64_t offset, const void
 	op->offset = offset;
 	op->len = len;
 	op->buf = NULL;
+	op->cookie = 0;
 	if (data) {
 		memcpy(q->bufs[slot], data, (size_t)len);
 		op->buf = q->bufs[slot];
@@ -2087,7 +2249,7 @@ store_point_hashes(struct store *st, const char *group, uint64_t point, const ch
 		if (!c || srbd_image_name(image, group, disk) < 0 ||
 		    !(im = srbd_open_snap(c, image, snap)))
 			goto out;
-	} else if (!(h = nbd_open_image(path, true, ctx))) {
+	} else if (!(h = nbd_open_image(path, true, NULL, ctx))) {
 		goto out;
 	}
 	for (i = 0; i < count && off < size; i++) {

@@ -73,7 +73,7 @@ Test(compress, levels)
 {
 	cr_assert_null(zcomp_new(0));
 	cr_assert_null(zcomp_new(20));
-	cr_assert_null(zcomp_new(-1));
+	cr_assert_null(zcomp_new(ZCOMP_LEVEL_MIN - 1));
 	zcomp_free(NULL);
 	zdecomp_free(NULL);
 	for (int l = 1; l <= 19; l += 9) {
@@ -87,11 +87,11 @@ Test(compress, levels)
 Test(compress, roundtrip)
 {
 	static const size_t sizes[] = { 1024, 4096, 65536 + 17, BIG };
-	static const int levels[] = { 1, 3, 19 };
+	static const int levels[] = { ZCOMP_LEVEL_MIN, -1, 1, 3, 19 };
 	struct zdecomp *d = zdecomp_new();
 
 	cr_assert_not_null(d);
-	for (size_t li = 0; li < 3; li++) {
+	for (size_t li = 0; li < sizeof(levels) / sizeof(levels[0]); li++) {
 		struct zcomp *z = zcomp_new(levels[li]);
 		size_t cap = ZSTD_compressBound(BIG);
 		uint8_t *c = malloc(cap), *out = malloc(BIG);

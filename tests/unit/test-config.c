@@ -280,8 +280,9 @@ Test(agent_config, errors)
 	agent_fails("[agent]\nname = ../x\n", "agent.conf:2: bad value '../x' for 'name' in [agent]");
 	/* Bad values say what is expected. */
 	agent_fails(AGENT_HEAD "compress_level = 20\n" ONE_GROUP,
-		    "agent.conf:7: bad value '20' for 'compress_level' in [agent]: expected an integer 0..19");
-	agent_fails(AGENT_HEAD "compress_level = -1\n" ONE_GROUP, "expected an integer 0..19");
+		    "agent.conf:7: bad value '20' for 'compress_level' in [agent]: expected an integer -7..19");
+	agent_fails(AGENT_HEAD "compress_level = -8\n" ONE_GROUP, "expected an integer -7..19");
+	agent_fails(AGENT_HEAD "compress_level = -0\n" ONE_GROUP, "expected an integer -7..19");
 	agent_fails(AGENT_HEAD "log_level = loud\n" ONE_GROUP,
 		    "bad value 'loud' for 'log_level' in [agent]: expected error, warn, info or debug");
 	agent_fails("[agent]\nreceiver = 10.0.0.5\n",
