@@ -1683,7 +1683,8 @@ wq_main(void *arg)
 
 			pthread_mutex_unlock(&q->mu);
 			r = wq_check(pt, h, &err);
-			if (r == 0 && nbd_aio_is_dead(pt->disks[h->disk].nbd) == 1) {
+			if (r == 0 && pt->disks[h->disk].nbd &&
+			    nbd_aio_is_dead(pt->disks[h->disk].nbd) == 1) {
 				h->cookie = 0; /* never completes; the close fails it */
 				r = -1;
 				err = PROTO_ERR_STORE;
