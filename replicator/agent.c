@@ -82,7 +82,14 @@ struct worker {
 	pthread_t th;
 	bool started;
 	struct zcomp *zc;
+	/* Already-compressed data (media, encrypted volumes) costs zstd the
+	 * same CPU for nothing: after a run that did not compress, the next
+	 * zskip runs go out plain; the back-off doubles while runs keep
+	 * failing (up to ZSKIP_MAX) and resets on the first success. */
+	unsigned zskip, zbackoff;
 };
+
+#define ZSKIP_MAX 16
 
 struct pool {
 	pthread_mutex_t mu;
@@ -365,12 +372,24 @@ slot_encode(struct pool *p, struct worker *w, struct slot *sl)
 		r->comp = PROTO_COMP_NONE;
 		r->data = src;
 		r->data_len = (size_t)r->len;
-		if (w->zc && zcomp_compress(w->zc, src, (size_t)r->len, sl->cbuf + cused,
-					    p->cbuf_cap - cused, &clen) == 0) {
+		if (!w->zc)
+			continue;
+		if (w->zskip > 0) {
+			w->zskip--;
+			continue;
+		}
+		if (zcomp_compress(w->zc, src, (size_t)r->len, sl->cbuf + cused,
+				   p->cbuf_cap - cused, &clen) == 0) {
 			r->comp = PROTO_COMP_ZSTD;
 			r->data = sl->cbuf + cused;
 			r->data_len = clen;
 			cused += clen;
+			w->zbackoff = 0;
+		} else {
+			w->zbackoff = w->zbackoff ? w->zbackoff * 2 : 1;
+			if (w->zbackoff > ZSKIP_MAX)
+				w->zbackoff = ZSKIP_MAX;
+			w->zskip = w->zbackoff;
 		}
 	}
 }
