@@ -9,14 +9,14 @@
 # with --fsync, dd with conv=fsync. Sources are read from the page cache by
 # every tool alike. Environment: BENCH_CACHE (image cache, default
 # /var/tmp/nestor-bench), BENCH_SIZE_MIB (4096), BENCH_BIG_MIB (65536),
-# BENCH_LEVEL (Nestor's compress_level, 1), KEEP=1 keeps the scratch dir.
+# BENCH_LEVEL (Nestor's compress_level, -1: zstd's fast level), KEEP=1 keeps the scratch dir.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NESTOR=${NESTOR:-$ROOT/build/nestor}
 CACHE=${BENCH_CACHE:-/var/tmp/nestor-bench}
 SIZE_MIB=${BENCH_SIZE_MIB:-4096}
 BIG_MIB=${BENCH_BIG_MIB:-65536}
-LEVEL=${BENCH_LEVEL:-1}
+LEVEL=${BENCH_LEVEL:--1}
 W=$(mktemp -d /var/tmp/nestor-bench-run.XXXXXX)
 SSHD_PID=
 RX_PID=
