@@ -253,7 +253,8 @@ release(const char *store_dir, const char *group, const char *uri)
 	if (failover_marker_remove(store_dir, group) < 0)
 		goto out;
 	log_info("group %s released: the receiver accepts its points again; the "
-		 "failover overlays stay in %s", group,
+		 "failover overlays (or, on a ceph store, the failover-* RBD clones) "
+		 "stay; work directory %s", group,
 		 json_string_value(json_object_get(m, "workdir"))
 		 ? json_string_value(json_object_get(m, "workdir")) : "?");
 	ret = 0;

@@ -1,9 +1,9 @@
 #!/bin/bash
-# DR drill from a Ceph replica store: the point's disks are RBD snapshots;
-# the drill boots copy-on-write RBD clones of them (made in well under a
-# second each) through QEMU's rbd driver, the guest sees the point's data,
-# and after teardown no clone is left and the point's snapshots read exactly
-# as before.
+# DR drill and failover from a Ceph replica store: the point's disks are RBD
+# snapshots; the drill boots copy-on-write RBD clones of them (made in well
+# under a second each) through QEMU's rbd driver, the guest sees the point's
+# data, and after teardown no clone is left and the point's snapshots read
+# exactly as before. A failover runs the VM on clones that stay.
 . "$(dirname "$0")/lib.sh"
 LIB=$ROOT/tests/lib
 # shellcheck source=../lib/vm.sh
@@ -75,5 +75,24 @@ check "drill: the booted XML opens RBD clones through qemu's rbd driver" \
 check "drill: no clone left" [ "$(rbd ls replicas | grep -c '^drill-')" = 0 ]
 check "drill: no drill domain left" [ "$(virsh -q -c "$VM_URI" list --all --name | grep -c -- '-drill-')" = 0 ]
 check "drill: the point's snapshots are unchanged" [ "$(snap_sums)" = "$SUMS" ]
+
+# Failover from the ceph store: the VM runs for real on RBD clones of the
+# point (its writes land in the clones, the point stays as it was); release
+# after the VM is stopped keeps the clones: they hold the failed-over data.
+"$NESTOR" failover --config "$T/receiver.conf" $G --json --check-cmd "md5sum /dev/vdb" \
+	>"$T/fo.json" 2>"$T/fo.log"
+rc=$?
+grep -E "cloned|error" "$T/fo.log"
+check "failover: exit 0" [ $rc = 0 ]
+check "failover: the guest on the clones sees the point's data" \
+	grep -q "$MD5" <<<"$(jq -r '.vms[0].check.output' "$T/fo.json")"
+check "failover: both disks cloned" [ "$(rbd ls replicas | grep -c '^failover-')" = 2 ]
+DOM=$(jq -r '.vms[0].domain' "$T/fo.json")
+check "failover: domain $DOM runs" [ "$(virsh -q -c "$VM_URI" domstate "$DOM" 2>/dev/null)" = running ]
+virsh -q -c "$VM_URI" destroy "$DOM" >/dev/null 2>&1
+"$NESTOR" failover --config "$T/receiver.conf" --release $G 2>"$T/rel.log"
+check "failover release: exit 0" [ $? = 0 ]
+check "failover release: the clones with the VM's data stay" [ "$(rbd ls replicas | grep -c '^failover-')" = 2 ]
+check "failover: the point's snapshots are unchanged" [ "$(snap_sums)" = "$SUMS" ]
 stop_receiver
 finish
