@@ -111,6 +111,12 @@ srbd_connect(const char *conf, const char *client, const char *pool)
 			  strerror(-r));
 		goto fail;
 	}
+	/* CEPH_ARGS is honoured, as by the rbd tool. */
+	r = rados_conf_parse_env(c->cluster, NULL);
+	if (r < 0) {
+		log_error("store: CEPH_ARGS: %s", strerror(-r));
+		goto fail;
+	}
 	/* A dead cluster must fail the point, not hang the receiver forever. */
 	if (rados_conf_set(c->cluster, "client_mount_timeout", "30") < 0 ||
 	    rados_conf_set(c->cluster, "rados_osd_op_timeout", "120") < 0 ||
@@ -282,13 +288,46 @@ head_differs(struct srbd_img *im, const char *base, bool *differs)
 	return 0;
 }
 
-/* Own the head's exclusive lock for as long as it is open. A receiver
- * killed with -9 leaves its lock behind until its watch times out; librbd
- * breaks it then for plain I/O, but maintenance operations (rollback,
- * resize, snapshots) fail with EROFS meanwhile, so wait for it here. */
+/* Break the exclusive lock of whoever else holds the image (librbd
+ * blocklists that client). Such an owner is a receiver that died with the
+ * lock (kill -9, power loss): without this, maintenance operations fail with
+ * EROFS until the OSDs time its watch out (osd_client_watch_timeout, 30 s by
+ * default), and the receiver's event loop would wait that long. 0 / -1. */
+static int
+break_stale_lock(struct srbd_img *im)
+{
+	rbd_lock_mode_t mode;
+	char *owners[4];
+	size_t n = 4;
+	int r = rbd_lock_get_owners(im->img, &mode, owners, &n);
+
+	if (r == -ENOENT)
+		return 0; /* nobody holds it (any more) */
+	if (r < 0)
+		return fail_io(im, "lock owner lookup", 0, 0, r);
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		log_warn("store: rbd image %s/%s: breaking the lock of %s, a previous "
+			 "receiver that did not release it", im->c->pool, im->name, owners[i]);
+		r = rbd_lock_break(im->img, mode, owners[i]);
+		if (r == -ENOENT)
+			r = 0;
+	}
+	rbd_lock_get_owners_cleanup(owners, n);
+	if (r < 0)
+		return fail_io(im, "lock break", 0, 0, r);
+	return 0;
+}
+
+/* Own the image's exclusive lock for as long as it is open: maintenance
+ * operations (rollback, resize, snapshots) need it. Every caller holds the
+ * group's flock (store.c), so no other Nestor process of this store uses
+ * the group's images: a lock held by someone else is stale and is broken
+ * at once (once); if it is taken again meanwhile, wait for it a while. */
 static int
 lock_head(struct srbd_img *im)
 {
+	bool broken = false;
+
 	for (int i = 0;; i++) {
 		int r = rbd_lock_acquire(im->img, RBD_LOCK_MODE_EXCLUSIVE);
 
@@ -296,9 +335,15 @@ lock_head(struct srbd_img *im)
 			return 0;
 		if ((r != -EROFS && r != -EBUSY && r != -EAGAIN) || i >= SRBD_LOCK_TRIES)
 			return fail_io(im, "exclusive lock", 0, 0, r);
-		if (i == 0)
-			log_info("store: rbd image %s/%s: waiting for the lock of a previous "
-				 "owner to expire", im->c->pool, im->name);
+		if (!broken) {
+			if (break_stale_lock(im) < 0)
+				return -1;
+			broken = true;
+			continue;
+		}
+		if (i == 1)
+			log_info("store: rbd image %s/%s: waiting for its lock", im->c->pool,
+				 im->name);
 		usleep(SRBD_LOCK_WAIT_US);
 	}
 }

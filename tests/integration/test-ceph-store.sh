@@ -4,8 +4,8 @@
 # an RBD snapshot byte-identical to the source image at that cycle, discarded
 # ranges read as zeros, an incremental sends about what changed. A point
 # interrupted by kill -9 resumes; one abandoned for a different point is
-# rolled back so the next point is still exact. Retention removes snapshots
-# without changing the kept points.
+# rolled back so the next point is still exact; a stale image lock is broken
+# at once. Retention removes snapshots without changing the kept points.
 . "$(dirname "$0")/lib.sh"
 LIB=$ROOT/tests/lib
 W=$(mktemp -d /tmp/nestor-cstore.XXXXXX)
@@ -110,11 +110,15 @@ kill9_receiver
 wait $AG
 qio -c "write -z 96M 64M"
 start_receiver
+t0=$SECONDS
 res=$(agent_once "$T/agent.conf") || { tail -n 20 "$T/agent.log" "$T/receiver.log"; die "run after a receiver crash failed"; }
 echo "after a receiver crash: $res"
 pt=$(echo "$res" | jq .point)
 same_point "$pt" "point after a receiver crash"
 check "the receiver rolled the head back" grep -q "rolling the head back" "$T/receiver.log"
+# Whether the dead receiver's lock was still there (broken) or had expired
+# depends on timing; either way the run above completed.
+echo "# after the crash: $(grep -c 'breaking the lock of' "$T/receiver.log") lock(s) broken, $((SECONDS - t0)) s"
 check "the abandoned data is gone (96M..160M reads zeros)" \
 	cmp -s -n $((64 * 1048576)) <(rbd export "replicas/cs+vda@p$pt" - 2>/dev/null | tail -c +$((96 * 1048576 + 1))) /dev/zero
 
@@ -148,6 +152,30 @@ check "lost base snapshot: resync" [ "$(echo "$res" | jq .resync)" = true ]
 same_point "$pt" "lost base snapshot"
 check "lost base snapshot: sent $(echo "$res" | jq .bytes_data) bytes, about the 64 KiB written" \
 	[ "$(echo "$res" | jq .bytes_data)" -le $((65536 * 12 / 10)) ]
+
+# A receiver that died holding an image's exclusive lock, simulated by a
+# client that takes the lock and keeps it: the next point breaks the stale
+# lock at once (the owner is blocklisted) instead of waiting for the OSDs
+# to time its watch out.
+/usr/bin/python3 - "$CEPH_CONF" "$W/locked" <<'PY' 2>/dev/null &
+import rados, rbd, sys, time
+with rados.Rados(conffile=sys.argv[1]) as c, c.open_ioctx("replicas") as io, \
+        rbd.Image(io, "cs+vda") as img:
+    img.lock_acquire(rbd.RBD_LOCK_MODE_EXCLUSIVE)
+    open(sys.argv[2], "w").close()
+    time.sleep(90)
+PY
+HOLDER=$!
+for i in $(seq 1 100); do [ -e "$W/locked" ] && break; sleep 0.1; done
+[ -e "$W/locked" ] || die "the lock holder did not start"
+rbd_write 2048 64
+t0=$SECONDS
+res=$(agent_once "$T/agent.conf") || { tail -n 20 "$T/agent.log" "$T/receiver.log"; die "cycle against a stale lock failed"; }
+kill $HOLDER 2>/dev/null; wait $HOLDER 2>/dev/null
+echo "stale lock: $res"
+check "stale lock broken by the receiver" grep -q "breaking the lock of" "$T/receiver.log"
+check "stale lock: the cycle took $((SECONDS - t0)) s, no watch timeout wait" [ $((SECONDS - t0)) -lt 20 ]
+same_point "$(echo "$res" | jq .point)" "point after a stale lock"
 
 # Retention on the ceph store: a policy that keeps only points younger than
 # the third one removes the two oldest; their snapshots go, the kept points
