@@ -1354,18 +1354,7 @@ drill_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	ret = drill_run(st, cfg->store_dir, &o, &r) == 0 ? 0 : 1;
-	if (r.nvms > 0 || r.point) {
-		if (json) {
-			json_t *j = report_json(&r);
-			char *txt = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-			if (txt)
-				printf("%s\n", txt);
-			free(txt);
-			json_decref(j);
-		} else {
-			report_print(&r, stdout);
-		}
-	}
+	report_output(&r, json, stdout);
 out:
 	report_clear(&r);
 	store_free(st);

@@ -275,3 +275,23 @@ out:
 	json_decref(arr);
 	return ret;
 }
+
+void
+report_output(const struct report *r, bool json, FILE *f)
+{
+	json_t *j;
+	char *txt;
+
+	if (r->nvms == 0 && !r->point)
+		return; /* nothing ran: the error was logged */
+	if (!json) {
+		report_print(r, f);
+		return;
+	}
+	j = report_json(r);
+	txt = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+	if (txt)
+		fprintf(f, "%s\n", txt);
+	free(txt);
+	json_decref(j);
+}

@@ -60,6 +60,9 @@ void report_clear(struct report *r);
 /* New JSON object (caller decrefs) or NULL. */
 json_t *report_json(const struct report *r);
 void report_print(const struct report *r, FILE *f);
+/* The report as text or indented JSON on f; nothing when no VM or point was
+ * reached (the failure was logged). */
+void report_output(const struct report *r, bool json, FILE *f);
 /* Write the JSON durably (tmp + fsync + rename). 0 / -1 (logged). */
 int report_save(const struct report *r, const char *path);
 /* Print a table of the saved reports in dir (drill-id order). 0 / -1. */

@@ -898,6 +898,18 @@ store_rbd(struct store *st)
 	return c;
 }
 
+/* Ceph backend: the connection plus the image and snapshot names of disk
+ * in point. NULL on error (logged). */
+static struct srbd *
+point_rbd(struct store *st, const char *group, const char *disk, uint64_t point,
+	  char image[SRBD_NAME_MAX], char snap[32])
+{
+	srbd_snap_name(snap, point);
+	if (srbd_image_name(image, group, disk) < 0)
+		return NULL;
+	return store_rbd(st);
+}
+
 static char *
 group_dir(struct store *st, const char *group)
 {
@@ -2135,11 +2147,9 @@ store_point_has_disk(struct store *st, const char *group, uint64_t point, const 
 		goto out;
 	if (st->ceph) {
 		char image[SRBD_NAME_MAX], snap[32];
-		struct srbd *c = store_rbd(st);
+		struct srbd *c = point_rbd(st, group, disk, pi->id, image, snap);
 
-		srbd_snap_name(snap, pi->id);
-		ok = c && srbd_image_name(image, group, disk) == 0 &&
-		     srbd_snap_exists(c, image, snap) == 1;
+		ok = c && srbd_snap_exists(c, image, snap) == 1;
 	} else {
 		path = path_fmt("%s/disks/%s/%" PRIu64 ".qcow2", gdir, disk, pi->id);
 		ok = path && access(path, F_OK) == 0;
@@ -2173,9 +2183,8 @@ store_point_clone(struct store *st, const char *group, uint64_t point, const cha
 	}
 	if (lookup(st, group, point, disk, &cat, &pi, &gdir, &err) < 0)
 		goto out;
-	c = store_rbd(st);
-	srbd_snap_name(snap, pi->id);
-	if (!c || srbd_image_name(image, group, disk) < 0 || srbd_clone(c, image, snap, clone) < 0)
+	c = point_rbd(st, group, disk, pi->id, image, snap);
+	if (!c || srbd_clone(c, image, snap, clone) < 0)
 		goto out;
 	snprintf(spec->pool, sizeof(spec->pool), "%s", st->ceph_pool);
 	snprintf(spec->image, sizeof(spec->image), "%s", clone);
@@ -2244,11 +2253,9 @@ store_point_hashes(struct store *st, const char *group, uint64_t point, const ch
 	}
 	if (st->ceph) {
 		char image[SRBD_NAME_MAX], snap[32];
-		struct srbd *c = store_rbd(st);
+		struct srbd *c = point_rbd(st, group, disk, pi->id, image, snap);
 
-		srbd_snap_name(snap, pi->id);
-		if (!c || srbd_image_name(image, group, disk) < 0 ||
-		    !(im = srbd_open_snap(c, image, snap)))
+		if (!c || !(im = srbd_open_snap(c, image, snap)))
 			goto out;
 	} else if (!(h = nbd_open_image(path, true, NULL, ctx))) {
 		goto out;
@@ -2418,11 +2425,9 @@ store_point_remove(struct store *st, const char *group, uint64_t point,
 	/* 3. its files; a failure here only leaves strays for later */
 	for (size_t i = 0; st->ceph && i < victim.ndisks; i++) {
 		char image[SRBD_NAME_MAX], snap[32];
-		struct srbd *c = store_rbd(st);
+		struct srbd *c = point_rbd(st, group, victim.disks[i].name, point, image, snap);
 
-		srbd_snap_name(snap, point);
-		if (!c || srbd_image_name(image, group, victim.disks[i].name) < 0 ||
-		    srbd_snap_remove(c, image, snap) < 0)
+		if (!c || srbd_snap_remove(c, image, snap) < 0)
 			log_warn("store: group %s: snapshot of removed point %" PRIu64
 				 " is left as a stray", group, point);
 	}
