@@ -47,31 +47,9 @@ rbd create --size 1G --image-feature $FEAT rbd/dst || die "rbd create dst failed
 STORE=${BENCH_STORE:-ceph}
 make_pki
 write_receiver_conf
-if [ "$STORE" = ceph ]; then
-	ceph osd pool create replicas 8 >/dev/null 2>&1 && rbd pool init replicas ||
-		die "cannot create pool replicas"
-	sed -i "s|^store = .*|&\nstore_backend = ceph\nceph_conf = $CEPH_CONF\nceph_pool = replicas|" \
-		"$T/receiver.conf"
-fi
+[ "$STORE" = ceph ] && use_ceph_store replicas
 start_receiver
-mkdir -p "$T/agent-state"
-cat > "$T/agent.conf" <<EOC
-[agent]
-name = agent1
-receiver = 127.0.0.1:$PORT
-server_name = receiver
-ca = $T/pki/ca.crt
-cert = $T/pki/agent1.crt
-key = $T/pki/agent1.key
-state_dir = $T/agent-state
-compress_level = $LEVEL
-
-[group g]
-ceph_conf = $CEPH_CONF
-
-[disk g vda]
-rbd = rbd/src
-EOC
+COMPRESS=$LEVEL write_agent_conf "$T/agent.conf" agent1 g vda=rbd:rbd/src
 
 # write_set MODE SEED: one change set into rbd/src through librbd, random
 # bytes, up to 64 writes in flight. seed/whole: objects 0-63 (256 MiB) written

@@ -70,7 +70,17 @@ groups = other
 EOC
 }
 
+# use_ceph_store POOL: the receiver keeps its points in Ceph (the cluster of
+# $CEPH_CONF), in POOL, which is created here.
+use_ceph_store() {
+	ceph osd pool create "$1" 8 >/dev/null 2>&1 && rbd pool init "$1" ||
+		die "cannot create pool $1"
+	sed -i "s|^store = .*|&\nstore_backend = ceph\nceph_conf = $CEPH_CONF\nceph_pool = $1|" \
+		"$T/receiver.conf"
+}
+
 # write_agent_conf FILE AGENTNAME GROUP DISKNAME=PATH[:FORMAT]...
+# A DISKNAME=rbd:POOL/IMAGE disk is an RBD image of the cluster of $CEPH_CONF.
 write_agent_conf() {
 	local f=$1 name=$2 group=$3; shift 3
 	mkdir -p "$T/agent-state"
@@ -87,9 +97,14 @@ compress_level = ${COMPRESS:-3}
 
 [group $group]
 EOC
+	case " $* " in *=rbd:*) printf 'ceph_conf = %s\n' "$CEPH_CONF" >> "$f";; esac
 	local spec dname path fmt
 	for spec in "$@"; do
 		dname=${spec%%=*}; path=${spec#*=}; fmt=
+		case "$path" in rbd:*)
+			printf '\n[disk %s %s]\nrbd = %s\n' "$group" "$dname" "${path#rbd:}" >> "$f"
+			continue;;
+		esac
 		case "$path" in *:qcow2|*:raw) fmt=${path##*:}; path=${path%:*};; esac
 		printf '\n[disk %s %s]\npath = %s\n' "$group" "$dname" "$path" >> "$f"
 		[ -n "$fmt" ] && printf 'format = %s\n' "$fmt" >> "$f"

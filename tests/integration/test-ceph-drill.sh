@@ -16,15 +16,12 @@ trap '[ -n "${VM_URI:-}" ] && "$LIB/libvirtd.sh" stop "$W/lv" >/dev/null 2>&1; "
 G=cd
 IMG=$("$LIB/vm-image.sh") || die "no test guest image"
 eval "export $("$LIB/ceph.sh" start "$W/ceph")" || die "ceph did not start"
-ceph osd pool create replicas 8 >/dev/null 2>&1 && rbd pool init replicas \
-	|| die "cannot create pool replicas"
 VM_URI=$("$LIB/libvirtd.sh" start "$W/lv") || die "libvirtd did not start"
 export VM_URI LIBVIRT_DEFAULT_URI=$VM_URI
 
 make_pki
 write_receiver_conf
-sed -i "s|^store = .*|&\nstore_backend = ceph\nceph_conf = $CEPH_CONF\nceph_pool = replicas|" \
-	"$T/receiver.conf"
+use_ceph_store replicas
 start_receiver
 
 mkdir -p "$T/src"

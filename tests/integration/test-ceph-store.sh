@@ -11,34 +11,15 @@ LIB=$ROOT/tests/lib
 W=$(mktemp -d /tmp/nestor-cstore.XXXXXX)
 trap '"$LIB/ceph.sh" stop "$W/ceph" >/dev/null 2>&1; rm -rf "$W"; cleanup' EXIT
 eval "export $("$LIB/ceph.sh" start "$W/ceph")" || die "ceph did not start"
-ceph osd pool create replicas 8 >/dev/null 2>&1 && rbd pool init replicas \
-	|| die "cannot create pool replicas"
 
 make_pki
 write_receiver_conf 4M
-sed -i "s|^store = .*|&\nstore_backend = ceph\nceph_conf = $CEPH_CONF\nceph_pool = replicas|" \
-	"$T/receiver.conf"
+use_ceph_store replicas
 "$NESTOR" config check receiver "$T/receiver.conf" >/dev/null || die "bad receiver config"
 start_receiver
 rbd create --size 256M --image-feature layering,exclusive-lock,object-map,fast-diff rbd/vm1 \
 	|| die "rbd create failed"
-cat > "$T/agent.conf" <<EOC
-[agent]
-name = agent1
-receiver = 127.0.0.1:$PORT
-server_name = receiver
-ca = $T/pki/ca.crt
-cert = $T/pki/agent1.crt
-key = $T/pki/agent1.key
-state_dir = $T/agent-state
-compress_level = 0
-
-[group cs]
-ceph_conf = $CEPH_CONF
-
-[disk cs vda]
-rbd = rbd/vm1
-EOC
+COMPRESS=0 write_agent_conf "$T/agent.conf" agent1 cs vda=rbd:rbd/vm1
 
 qio() { qemu-io -f raw "$@" "rbd:rbd/vm1:conf=$CEPH_CONF" >/dev/null; }
 # rbd_write OFFSET_KIB LEN_KIB: a fresh byte pattern

@@ -14,23 +14,7 @@ write_receiver_conf
 start_receiver
 rbd create --size 256M --image-feature layering,exclusive-lock,object-map,fast-diff rbd/vm1 \
 	|| die "rbd create failed"
-cat > "$T/agent.conf" <<EOC
-[agent]
-name = agent1
-receiver = 127.0.0.1:$PORT
-server_name = receiver
-ca = $T/pki/ca.crt
-cert = $T/pki/agent1.crt
-key = $T/pki/agent1.key
-state_dir = $T/agent-state
-compress_level = 0
-
-[group ceph]
-ceph_conf = $CEPH_CONF
-
-[disk ceph vda]
-rbd = rbd/vm1
-EOC
+COMPRESS=0 write_agent_conf "$T/agent.conf" agent1 ceph vda=rbd:rbd/vm1
 
 # rbd_write IMG OFFSET_KIB LEN_KIB: a fresh byte pattern through QEMU's rbd driver
 rbd_write() {
