@@ -24,6 +24,12 @@ CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 endif
 LDLIBS   := $(PKG_LIBS) -lrbd -lrados -lpthread
 
+# XXH3's AVX2 path, chosen at run time by common/hash.c.
+ifeq ($(shell uname -m),x86_64)
+$(BUILD)/common/hash-avx2.o: CFLAGS += -mavx2
+$(BUILD)/common/hash.o $(BUILD)/common/hash-avx2.o: CFLAGS += -DNESTOR_HASH_AVX2
+endif
+
 .DEFAULT_GOAL := all
 MODULES  := common proto snapshot replicator failover
 # Link order: dependants first.

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 /* ---- stderr capture: log lines are part of the contract ----------------- */
 
@@ -532,6 +533,27 @@ Test(hash, hash64_stable_and_alignment_free)
 	}
 	cr_assert_neq(hash64("a", 1), hash64("b", 1));
 	cr_assert_neq(hash64("a", 1), hash64("a\0", 2));
+}
+
+/* hash64 may take a vector path (AVX2) chosen at run time: it must give
+ * the shared library's values for every length class XXH3 distinguishes
+ * (0-16, 17-128, 129-240, long inputs with a partial last stripe/block)
+ * and any alignment, or points replicated by two agents would disagree. */
+Test(hash, hash64_matches_libxxhash)
+{
+	static const size_t lens[] = { 0, 1, 3, 4, 8, 9, 16, 17, 128, 129, 240, 241,
+				       1023, 1024, 1025, 4096, 65535, 65536, 65536 + 777 };
+	size_t cap = 65536 + 1024;
+	unsigned char *buf = malloc(cap);
+
+	cr_assert_not_null(buf);
+	for (size_t i = 0; i < cap; i++)
+		buf[i] = (unsigned char)(i * 2654435761u >> 13);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++)
+		for (size_t off = 0; off < 4; off++)
+			cr_assert_eq(hash64(buf + off, lens[i]), (uint64_t)XXH3_64bits(buf + off, lens[i]),
+				     "length %zu offset %zu", lens[i], off);
+	free(buf);
 }
 
 Test(hash, buf_is_zero_any_length_and_offset)
