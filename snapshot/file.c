@@ -19,12 +19,12 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/parse.h"
+#include "snapshot/blockscan.h"
 #include "snapshot/coalesce.h"
 #include "snapshot/image.h"
 #include "snapshot/source.h"
 
 #define FILE_BLOCK        (64u * 1024)  /* raw hash block */
-#define FILE_CHUNK        (4u << 20)    /* raw read size while hashing */
 #define FILE_WINDOW       (1ull << 30)  /* block status window */
 #define FILE_STATE_MAX    (64u * 1024)  /* state JSON size cap */
 #define FILE_STATE_VER    1
@@ -75,7 +75,7 @@ struct file_disk {
 	uint64_t *old_hashes;
 	unsigned char *new_buf;
 	uint64_t *new_hashes; /* inside new_buf */
-	unsigned char *chunk;
+	struct blockscan *scan; /* hashes new_hashes ahead of the extent iterator */
 	uint64_t zero_hash, zero_hash_tail;
 
 	/* extent iterator */
@@ -647,8 +647,7 @@ file_raw_setup(struct file_disk *d)
 		return -1;
 	}
 	d->new_buf = calloc(1, (size_t)bytes);
-	d->chunk = malloc(FILE_CHUNK);
-	if (!d->new_buf || !d->chunk) {
+	if (!d->new_buf) {
 		log_error("disk %s: out of memory for %" PRIu64 " block hashes",
 			  d->name, d->nblocks);
 		return -1;
@@ -663,6 +662,14 @@ file_raw_setup(struct file_disk *d)
 		return -1;
 	}
 	return 0;
+}
+
+static int
+file_raw_scan_start(struct file_disk *d)
+{
+	d->scan = blockscan_start(d->img, d->size, FILE_BLOCK, d->new_hashes, d->zero_hash,
+				  d->zero_hash_tail, d->name);
+	return d->scan ? 0 : -1;
 }
 
 static int
@@ -770,6 +777,10 @@ snapshot_file_begin(const struct snap_file_disk *disks, size_t ndisks,
 				  d->path);
 			goto out;
 		}
+		/* The first disk's hashing starts now, while the receiver
+		 * opens the point; later disks start when they are reached. */
+		if (i == 0 && d->fmt == FILE_RAW && file_raw_scan_start(d) < 0)
+			goto out;
 		if (file_attempt_save(d, base_point) < 0)
 			goto out;
 	}
@@ -847,7 +858,7 @@ file_raw_block(struct file_disk *d, uint64_t b, uint64_t h, int zero)
 	uint64_t len = d->size - off < FILE_BLOCK ? d->size - off : FILE_BLOCK;
 	int kind;
 
-	d->new_hashes[b] = h;
+	d->new_hashes[b] = h; /* the scan's own value, or a hole's zero hash */
 	if (d->incremental)
 		kind = h == d->old_hashes[b] ? 0 : zero ? SNAP_ZERO : SNAP_DATA;
 	else
@@ -855,62 +866,28 @@ file_raw_block(struct file_disk *d, uint64_t b, uint64_t h, int zero)
 	return file_span_add(d, off, len, kind);
 }
 
-struct file_raw_probe {
-	uint64_t len;
-	unsigned flags;
-};
-
-static int
-file_raw_probe_cb(void *opaque, uint64_t off, uint64_t len, unsigned flags)
-{
-	struct file_raw_probe *p = opaque;
-
-	(void)off;
-	if (p->len == 0) {
-		p->len = len;
-		p->flags = flags;
-	}
-	return 0;
-}
-
+/* Classifies the next chunk of blocks, hashed by the block scan (which may
+ * be ahead of us on its helper thread). */
 static int
 file_raw_fill(struct file_disk *d)
 {
-	struct file_raw_probe p = { 0, 0 };
-	uint64_t b = d->pos / FILE_BLOCK, left = d->size - d->pos, nb, n;
+	uint64_t b = d->pos / FILE_BLOCK;
+	uint32_t n, zmask;
 
-	if (image_extents(d->img, d->pos, FILE_WINDOW, file_raw_probe_cb, &p) <= 0)
+	if (!d->scan && file_raw_scan_start(d) < 0)
 		return -1;
-	if (p.flags & IMAGE_EXT_HOLE) {
-		/* Whole blocks in the hole (a hole up to EOF covers the tail). */
-		nb = p.len == left ? d->nblocks - b : p.len / FILE_BLOCK;
-		if (nb > 0) {
-			for (uint64_t i = 0; i < nb; i++) {
-				uint64_t h = b + i == d->nblocks - 1
-					? d->zero_hash_tail : d->zero_hash;
-				if (file_raw_block(d, b + i, h, 1) < 0)
-					return -1;
-			}
-			d->pos = b + nb >= d->nblocks ? d->size
-						     : (b + nb) * FILE_BLOCK;
-			return 0;
-		}
-		p.len = FILE_BLOCK; /* a hole within one block: read it */
+	if (blockscan_wait(d->scan, b, &n, &zmask) < 0) {
+		log_error("disk %s: %s: cannot hash the image", d->name, d->path);
+		return -1;
 	}
-	n = (p.len + FILE_BLOCK - 1) / FILE_BLOCK * FILE_BLOCK;
-	if (n > FILE_CHUNK)
-		n = FILE_CHUNK;
-	if (n > left)
-		n = left;
-	if (image_pread(d->img, d->chunk, (size_t)n, d->pos) < 0)
-		return -1;
-	for (uint64_t o = 0; o < n; o += FILE_BLOCK) {
-		size_t bl = n - o < FILE_BLOCK ? (size_t)(n - o) : FILE_BLOCK;
-		if (file_raw_block(d, b++, hash64(d->chunk + o, bl),
-				   buf_is_zero(d->chunk + o, bl)) < 0)
+	for (uint32_t i = 0; i < n; i++)
+		if (file_raw_block(d, b + i, d->new_hashes[b + i], (zmask >> i) & 1) < 0)
 			return -1;
+	d->pos = b + n >= d->nblocks ? d->size : (b + n) * FILE_BLOCK;
+	if (d->pos >= d->size) {
+		blockscan_free(d->scan); /* done: the helper thread ends */
+		d->scan = NULL;
 	}
-	d->pos += n;
 	return 0;
 }
 
@@ -982,6 +959,8 @@ file_raw_commit(struct file_disk *d, uint64_t point_id)
 {
 	size_t len = FILE_HASH_HDR + (size_t)d->nblocks * 8;
 
+	blockscan_free(d->scan); /* normally gone already, at the end of the pass */
+	d->scan = NULL;
 	memcpy(d->new_buf, FILE_HASH_MAGIC, 8);
 	file_put_u32(d->new_buf + 8, FILE_HASH_VER);
 	file_put_u32(d->new_buf + 12, FILE_BLOCK);
@@ -1085,6 +1064,8 @@ file_free(struct snapshot *snap)
 	for (size_t i = 0; i < snap->ndisks; i++) {
 		struct file_disk *d = &fs->d[i];
 
+		blockscan_free(d->scan); /* before what it borrows */
+		d->scan = NULL;
 		image_free(d->img);
 		d->img = NULL;
 		if (d->fmt == FILE_QCOW2 && d->rotated && !d->committed) {
@@ -1107,7 +1088,6 @@ file_free(struct snapshot *snap)
 		free(d->st_image);
 		free(d->old_hashes);
 		free(d->new_buf);
-		free(d->chunk);
 		free(d->spans);
 	}
 	free(fs);

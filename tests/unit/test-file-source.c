@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/hash.h"
+#include "snapshot/blockscan.h"
 #include "snapshot/image.h"
 #include "snapshot/source.h"
 
@@ -692,4 +694,102 @@ Test(file_source, bad_arguments)
 	snapshot_free(s);
 	snapshot_free(NULL);
 	image_free(NULL);
+}
+
+/* ---- block scan (snapshot/blockscan.c) ------------------------------------ */
+
+/* A raw image of 40 blocks + 1000 bytes: data, written zeros, a hole over
+ * several whole chunks, a hole inside a chunk, and a short tail block. */
+static uint64_t
+scan_image(void)
+{
+	uint64_t size = 40 * GRAN + 1000;
+	unsigned char *blk = malloc(GRAN);
+	int fd = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	cr_assert_not_null(blk);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, (off_t)size), 0);
+	for (uint64_t b = 0; b < 41; b++) {
+		size_t len = b == 40 ? 1000 : GRAN;
+		/* blocks 1-2 written zeros, 3-34 hole (two whole chunks), 36
+		 * hole inside the last chunk */
+		if (b >= 3 && b != 35 && b != 37 && b != 38 && b != 39 && b != 40)
+			continue;
+		for (size_t i = 0; i < len; i++)
+			blk[i] = b == 1 || b == 2 ? 0 : (unsigned char)(b * 131 + i * 7);
+		cr_assert_eq(pwrite(fd, blk, len, (off_t)(b * GRAN)), (ssize_t)len);
+	}
+	close(fd);
+	free(blk);
+	return size;
+}
+
+static void
+scan_check(uint64_t size, int truncate_after_open)
+{
+	static const unsigned char zero[GRAN];
+	uint64_t nblocks = size / GRAN + 1, hashes[64] = { 0 };
+	unsigned char *blk = malloc(GRAN);
+	struct image *im = image_open(copy, "raw");
+	struct blockscan *s;
+	int fd = open(copy, O_RDONLY);
+	uint64_t b = 0;
+
+	cr_assert_not_null(im);
+	cr_assert_not_null(blk);
+	cr_assert_geq(fd, 0);
+	/* The image keeps the size it had when opened. */
+	if (truncate_after_open)
+		cr_assert_eq(truncate(copy, 36 * (off_t)GRAN), 0);
+	s = blockscan_start(im, size, GRAN, hashes, hash64(zero, GRAN),
+			    hash64(zero, size % GRAN), "scan");
+	cr_assert_not_null(s);
+	if (truncate_after_open) {
+		/* some chunk reads fail; the failure reaches the caller */
+		for (b = 0; b < nblocks; b += BLOCKSCAN_CHUNK_BLOCKS) {
+			uint32_t n, z;
+			if (blockscan_wait(s, b, &n, &z) < 0)
+				break;
+		}
+		cr_assert_lt(b, nblocks, "a read past the end went unnoticed");
+		goto out;
+	}
+	while (b < nblocks) {
+		uint32_t n = 0, z = 0;
+
+		cr_assert_eq(blockscan_wait(s, b, &n, &z), 0);
+		cr_assert_eq(n, nblocks - b < BLOCKSCAN_CHUNK_BLOCKS ? nblocks - b
+								   : BLOCKSCAN_CHUNK_BLOCKS);
+		for (uint32_t i = 0; i < n; i++, b++) {
+			size_t len = b == nblocks - 1 ? size % GRAN : GRAN;
+			cr_assert_eq(pread(fd, blk, len, (off_t)(b * GRAN)), (ssize_t)len);
+			cr_assert_eq(hashes[b], hash64(blk, len), "block %llu hash",
+				     (unsigned long long)b);
+			cr_assert_eq((z >> i) & 1, buf_is_zero(blk, len), "block %llu zero bit",
+				     (unsigned long long)b);
+		}
+	}
+	cr_assert_eq(blockscan_wait(s, 1, &(uint32_t){ 0 }, &(uint32_t){ 0 }), -1,
+		     "an unaligned block is not a chunk");
+out:
+	blockscan_free(s);
+	blockscan_free(NULL);
+	image_free(im);
+	close(fd);
+	free(blk);
+}
+
+Test(file_source, blockscan_hashes_every_block_in_order)
+{
+	uint64_t size = scan_image();
+
+	/* Many rounds: the helper thread and the caller race for chunks. */
+	for (int round = 0; round < 50; round++)
+		scan_check(size, 0);
+}
+
+Test(file_source, blockscan_reports_a_failed_read)
+{
+	scan_check(scan_image(), 1);
 }
