@@ -5,11 +5,17 @@
 CC       ?= gcc
 BUILD    ?= build
 SAN      ?=
-PKGS     := libvirt libzstd libssl libcrypto libevent \
+PKGS     := libzstd libssl libcrypto libevent \
             libevent_openssl libevent_pthreads libnbd inih jansson libxxhash libxml-2.0
+# Loaded with dlopen on first use (common/ceph-dl.h, common/virt-dl.h): the
+# binary takes their headers only. A plain exec no longer pays ~0.1 s for
+# loading librbd, librados and libvirt and their dependencies.
+DL_PKGS  := libvirt
 
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(DL_PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# For code that calls them directly: some unit tests, the Depends probe.
+DL_LIBS    := $(shell pkg-config --libs $(DL_PKGS) 2>/dev/null) -lrbd -lrados
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 \
@@ -22,7 +28,7 @@ endif
 ifeq ($(SAN),fuzz)
 CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 endif
-LDLIBS   := $(PKG_LIBS) -lrbd -lrados -lpthread
+LDLIBS   := $(PKG_LIBS) -lpthread
 
 # XXH3's AVX2 path, chosen at run time by common/hash.c.
 ifeq ($(shell uname -m),x86_64)
@@ -65,6 +71,11 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBS_A)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS_A) $(LDLIBS) -lcriterion
+
+# These drive libvirt / librbd themselves to set up and inspect their guests
+# and images.
+$(BUILD)/tests/unit/test-libvirt-source $(BUILD)/tests/unit/test-rbd-source: \
+	LDLIBS += $(DL_LIBS)
 
 unit: $(UNIT_BINS)
 
@@ -117,9 +128,15 @@ lint:
 clean:
 	rm -rf build
 
--include $(ALL_OBJS:.o=.d) $(BUILD)/nestor.d $(UNIT_BINS:=.d)
+-include $(ALL_OBJS:.o=.d) $(BUILD)/nestor.d $(UNIT_BINS:=.d) $(BUILD)/dlopen-deps.d
 
 # ---- Debian package: build/nestor_<version>_<arch>.deb ---------------------
+# dlopen-deps is never installed: it links every function the binary loads
+# at run time, so that dpkg-shlibdeps derives versioned Depends for them.
+$(BUILD)/dlopen-deps: deploy/dlopen-deps.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DL_LIBS)
+
 .PHONY: deb
-deb: all
+deb: all $(BUILD)/dlopen-deps
 	@deploy/build-deb.sh $(BUILD)

@@ -71,14 +71,23 @@ printf '/etc/nestor/agent.conf\n/etc/nestor/receiver.conf\n' > "$pkg/DEBIAN/conf
 
 # Runtime libraries from the binary's NEEDED entries (versioned, from the
 # shlibs/symbols files), plus the tools the receiver and agent spawn.
+# librbd, librados and libvirt are dlopened on first use and have no NEEDED
+# entry: dlopen-deps (built by `make deb`, never installed) links every
+# function nestor resolves from them, so they get the same versioned Depends.
+dl=$build/dlopen-deps
+[ -x "$dl" ] || die "$dl is missing: run make deb"
 sd=$work/shlibdeps
 rm -rf "$sd"
 mkdir -p "$sd/debian"
 printf 'Source: nestor\n\nPackage: nestor\nArchitecture: any\n' > "$sd/debian/control"
-libdeps=$(cd "$sd" && dpkg-shlibdeps -O -e"$pkg/usr/bin/nestor" 2>"$sd/err") ||
+libdeps=$(cd "$sd" && dpkg-shlibdeps -O -e"$pkg/usr/bin/nestor" -e"$dl" 2>"$sd/err") ||
 	die "dpkg-shlibdeps failed: $(cat "$sd/err")"
 libdeps=${libdeps#shlibs:Depends=}
 [ -n "$libdeps" ] || die "dpkg-shlibdeps found no dependencies"
+for p in librbd1 librados2 libvirt0; do
+	[[ ", $libdeps," == *", $p "* || ", $libdeps," == *", $p,"* ]] ||
+		die "Depends lacks $p, which nestor dlopens ($libdeps)"
+done
 depends="$libdeps, qemu-utils"
 
 size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)

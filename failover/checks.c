@@ -18,9 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libvirt/virterror.h>
-
 #include "common/log.h"
+#include "common/virt-dl.h"
 #include "failover/checks.h"
 
 extern char **environ;
@@ -28,7 +27,7 @@ extern char **environ;
 static const char *
 virt_msg(void)
 {
-	const char *m = virGetLastErrorMessage();
+	const char *m = sym_virGetLastErrorMessage();
 	return m ? m : "unknown libvirt error";
 }
 
@@ -61,7 +60,7 @@ static char *
 address_from(virDomainPtr dom, unsigned int source)
 {
 	virDomainInterfacePtr *ifs = NULL;
-	int n = virDomainInterfaceAddresses(dom, &ifs, source, 0);
+	int n = sym_virDomainInterfaceAddresses(dom, &ifs, source, 0);
 	char *addr = NULL;
 
 	for (int i = 0; i < n; i++) {
@@ -69,7 +68,7 @@ address_from(virDomainPtr dom, unsigned int source)
 			if (ifs[i]->addrs[k].type == VIR_IP_ADDR_TYPE_IPV4 &&
 			    ifs[i]->addrs[k].addr)
 				addr = strdup(ifs[i]->addrs[k].addr);
-		virDomainInterfaceFree(ifs[i]);
+		sym_virDomainInterfaceFree(ifs[i]);
 	}
 	free(ifs);
 	return addr;
@@ -164,10 +163,10 @@ checks_run(virDomainPtr dom, const char *vm, const struct drill_opts *o,
 		/* the agent may still be starting after the marker: retry until
 		 * the deadline, each call bounded by the agent timeout */
 		deadline = now_s() + o->timeout_s;
-		(void)virDomainAgentSetResponseTimeout(dom, 5, 0);
+		(void)sym_virDomainAgentSetResponseTimeout(dom, 5, 0);
 		rv->agent_ok = 0;
 		while (now_s() < deadline) {
-			if (virDomainGetTime(dom, &secs, &nsecs, 0) == 0) {
+			if (sym_virDomainGetTime(dom, &secs, &nsecs, 0) == 0) {
 				rv->agent_ok = 1;
 				break;
 			}

@@ -20,13 +20,12 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/parse.h"
+#include "common/virt-dl.h"
 #include "failover/checks.h"
 #include "failover/console.h"
 #include "failover/domxml.h"
@@ -90,18 +89,10 @@ drill_on_signal(int sig)
 	drill_stop = 1;
 }
 
-/* libvirt prints every error by default; we log once where it matters. */
-static void
-virt_quiet(void *opaque, virErrorPtr err)
-{
-	(void)opaque;
-	(void)err;
-}
-
 static const char *
 virt_msg(void)
 {
-	const char *m = virGetLastErrorMessage();
+	const char *m = sym_virGetLastErrorMessage();
 	return m ? m : "unknown libvirt error";
 }
 
@@ -338,10 +329,10 @@ prepare_vm(struct drill *d, size_t i)
 	} else {
 		/* the VM keeps its name unless this host already has a domain
 		 * of that name (e.g. the source itself in a lab) */
-		virDomainPtr other = virDomainLookupByName(d->conn, v->name);
+		virDomainPtr other = sym_virDomainLookupByName(d->conn, v->name);
 
 		if (other) {
-			virDomainFree(other);
+			sym_virDomainFree(other);
 			v->domain_name = fmt("%s-failover-%s", v->name, d->r->id);
 			log_warn("%s: a domain %s exists already: the failed-over VM is %s",
 				 ctx, v->name, v->domain_name);
@@ -462,8 +453,8 @@ map_networks(struct drill *d)
 			if (d->failover && src)
 				dst = drill_network_map_lookup(d->o->network_map, src);
 			if (d->failover && src && !dst &&
-			    (n = virNetworkLookupByName(d->conn, src)) != NULL) {
-				virNetworkFree(n);
+			    (n = sym_virNetworkLookupByName(d->conn, src)) != NULL) {
+				sym_virNetworkFree(n);
 				dst = src;
 			}
 			if (!dst) {
@@ -497,9 +488,9 @@ create_network(struct drill *d)
 		/* one per group, persistent: the failed-over VMs outlive us */
 		snprintf(d->r->network, sizeof(d->r->network), "nestor-failover-%s",
 			 d->o->group);
-		d->net = virNetworkLookupByName(d->conn, d->r->network);
+		d->net = sym_virNetworkLookupByName(d->conn, d->r->network);
 		if (d->net) {
-			if (!virNetworkIsActive(d->net) && virNetworkCreate(d->net) < 0) {
+			if (!sym_virNetworkIsActive(d->net) && sym_virNetworkCreate(d->net) < 0) {
 				log_error("failover %s: cannot start network %s: %s", d->r->id,
 					  d->r->network, virt_msg());
 				goto out;
@@ -532,15 +523,15 @@ create_network(struct drill *d)
 	if (!xml)
 		goto out;
 	if (d->failover) {
-		d->net = virNetworkDefineXML(d->conn, xml);
-		if (d->net && virNetworkCreate(d->net) < 0) {
-			(void)virNetworkUndefine(d->net);
-			virNetworkFree(d->net);
+		d->net = sym_virNetworkDefineXML(d->conn, xml);
+		if (d->net && sym_virNetworkCreate(d->net) < 0) {
+			(void)sym_virNetworkUndefine(d->net);
+			sym_virNetworkFree(d->net);
 			d->net = NULL;
 		}
 		d->net_created = d->net != NULL;
 	} else {
-		d->net = virNetworkCreateXML(d->conn, xml);
+		d->net = sym_virNetworkCreateXML(d->conn, xml);
 	}
 	if (!d->net) {
 		log_error("%s %s: cannot create the isolated network %s: %s",
@@ -561,7 +552,7 @@ dom_running(virDomainPtr dom)
 {
 	int state = 0, reason = 0;
 
-	return virDomainGetState(dom, &state, &reason, 0) == 0 &&
+	return sym_virDomainGetState(dom, &state, &reason, 0) == 0 &&
 	       (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED);
 }
 
@@ -602,13 +593,13 @@ destroy_dom(struct dvm *v)
 	if (!v->dom)
 		return;
 	/* libvirt waits for QEMU to exit; a transient domain is gone then */
-	if (virDomainIsActive(v->dom) == 1 && virDomainDestroy(v->dom) < 0 &&
+	if (sym_virDomainIsActive(v->dom) == 1 && sym_virDomainDestroy(v->dom) < 0 &&
 	    dom_running(v->dom))
 		log_error("cannot destroy domain %s: %s", v->domain_name, virt_msg());
-	if (v->defined && virDomainUndefine(v->dom) < 0)
+	if (v->defined && sym_virDomainUndefine(v->dom) < 0)
 		log_error("cannot undefine domain %s: %s", v->domain_name, virt_msg());
 	v->defined = false;
-	virDomainFree(v->dom);
+	sym_virDomainFree(v->dom);
 	v->dom = NULL;
 }
 
@@ -621,21 +612,21 @@ start_dom(struct drill *d, struct dvm *v, const char *xml, char *err, size_t err
 	virDomainPtr dom;
 
 	if (!d->failover) {
-		dom = virDomainCreateXML(d->conn, xml, 0);
+		dom = sym_virDomainCreateXML(d->conn, xml, 0);
 		if (!dom)
 			snprintf(err, errlen, "%s", virt_msg());
 		return dom;
 	}
-	dom = virDomainDefineXML(d->conn, xml);
+	dom = sym_virDomainDefineXML(d->conn, xml);
 	if (!dom) {
 		snprintf(err, errlen, "%s", virt_msg());
 		return NULL;
 	}
 	v->defined = true;
-	if (virDomainCreate(dom) < 0) {
+	if (sym_virDomainCreate(dom) < 0) {
 		snprintf(err, errlen, "%s", virt_msg());
-		(void)virDomainUndefine(dom);
-		virDomainFree(dom);
+		(void)sym_virDomainUndefine(dom);
+		sym_virDomainFree(dom);
 		v->defined = false;
 		return NULL;
 	}
@@ -750,26 +741,26 @@ teardown(struct drill *d)
 	if (d->conn) {
 		for (size_t i = 0; i < d->nvms; i++) {
 			virDomainPtr left = d->vms[i].domain_name
-				? virDomainLookupByName(d->conn, d->vms[i].domain_name) : NULL;
+				? sym_virDomainLookupByName(d->conn, d->vms[i].domain_name) : NULL;
 			if (left) {
 				log_error("drill %s: domain %s still exists after teardown",
 					  d->r->id, d->vms[i].domain_name);
-				virDomainFree(left);
+				sym_virDomainFree(left);
 				ret = -1;
 			}
 		}
 	}
 	/* a failover's network is ours only if it created it */
 	if (d->net && (!d->failover || d->net_created)) {
-		if (virNetworkDestroy(d->net) < 0 ||
-		    (d->failover && virNetworkUndefine(d->net) < 0)) {
+		if (sym_virNetworkDestroy(d->net) < 0 ||
+		    (d->failover && sym_virNetworkUndefine(d->net) < 0)) {
 			log_error("drill %s: cannot destroy network %s: %s", d->r->id,
 				  d->r->network, virt_msg());
 			ret = -1;
 		}
 	}
 	if (d->net) {
-		virNetworkFree(d->net);
+		sym_virNetworkFree(d->net);
 		d->net = NULL;
 	}
 	for (size_t i = 0; i < d->nvms; i++) {
@@ -817,7 +808,7 @@ drill_clear(struct drill *d)
 			free(v->nets[k]);
 		}
 		if (v->dom)
-			virDomainFree(v->dom);
+			sym_virDomainFree(v->dom);
 		free(v->name);
 		free(v->domain_name);
 		free(v->sock);
@@ -827,7 +818,7 @@ drill_clear(struct drill *d)
 	free(d->gdir);
 	json_decref(d->meta);
 	if (d->conn)
-		virConnectClose(d->conn);
+		sym_virConnectClose(d->conn);
 }
 
 static int
@@ -975,7 +966,6 @@ drill_run(struct store *st, const char *store_dir, const struct drill_opts *o,
 	r->script = o->script;
 	snprintf(r->group, sizeof(r->group), "%s", o->group);
 	make_id(r);
-	virSetErrorFunc(NULL, virt_quiet);
 
 	if (!(root = realpath(store_dir, NULL))) {
 		log_error("store %s: %m", store_dir);
@@ -1011,7 +1001,11 @@ drill_run(struct store *st, const char *store_dir, const struct drill_opts *o,
 	log_info("%s %s: group %s point %" PRIu64 " (RPO %.1f s), %zu VM(s), work dir %s",
 		 what, r->id, o->group, r->point, r->rpo_s, d.nvms, r->workdir);
 
-	d.conn = virConnectOpen(o->uri);
+	if (virt_dl_load() < 0) {
+		r->error = strdup("cannot load libvirt");
+		goto teardown;
+	}
+	d.conn = sym_virConnectOpen(o->uri);
 	if (!d.conn) {
 		log_error("%s %s: cannot connect to libvirt at %s: %s", what, r->id, o->uri,
 			  virt_msg());

@@ -10,12 +10,11 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 
 #include "common/log.h"
 #include "common/names.h"
 #include "common/parse.h"
+#include "common/virt-dl.h"
 #include "failover/drill.h"
 #include "failover/failover.h"
 #include "replicator/marker.h"
@@ -59,13 +58,6 @@ static const char usage_failover[] =
 
 enum { OPT_JSON = 300, OPT_PLANNED, OPT_NETMAP, OPT_STATUS, OPT_RELEASE };
 
-static void
-virt_quiet(void *opaque, virErrorPtr err)
-{
-	(void)opaque;
-	(void)err;
-}
-
 static const char *
 state_name(int state)
 {
@@ -85,16 +77,16 @@ state_name(int state)
 static const char *
 dom_state(virConnectPtr conn, const char *name)
 {
-	virDomainPtr dom = conn && name ? virDomainLookupByName(conn, name) : NULL;
+	virDomainPtr dom = conn && name ? sym_virDomainLookupByName(conn, name) : NULL;
 	int state = -1, reason = 0;
 
 	if (!conn)
 		return "unknown";
 	if (!dom)
 		return "absent";
-	if (virDomainGetState(dom, &state, &reason, 0) < 0)
+	if (sym_virDomainGetState(dom, &state, &reason, 0) < 0)
 		state = -1;
-	virDomainFree(dom);
+	sym_virDomainFree(dom);
 	return state_name(state);
 }
 
@@ -112,10 +104,10 @@ status(const char *store_dir, const char *uri, bool json)
 		log_error("store %s: %m", store_dir);
 		goto out;
 	}
-	conn = virConnectOpen(uri);
-	if (!conn)
+	/* Without libvirt (error logged) the states are unknown too. */
+	if (virt_dl_load() == 0 && !(conn = sym_virConnectOpen(uri)))
 		log_warn("cannot connect to libvirt at %s: %s; VM states unknown", uri,
-			 virGetLastErrorMessage());
+			 sym_virGetLastErrorMessage());
 	while ((de = readdir(dir)) != NULL) {
 		json_t *m, *vms, *g;
 		bool absent = false;
@@ -178,7 +170,7 @@ out:
 	if (dir)
 		closedir(dir);
 	if (conn)
-		virConnectClose(conn);
+		sym_virConnectClose(conn);
 	json_decref(arr);
 	return ret;
 }
@@ -200,9 +192,12 @@ release(const char *store_dir, const char *group, const char *uri)
 			log_error("group %s is not failed over", group);
 		goto out;
 	}
-	conn = virConnectOpen(uri);
+	if (virt_dl_load() < 0)
+		goto out;
+	conn = sym_virConnectOpen(uri);
 	if (!conn) {
-		log_error("cannot connect to libvirt at %s: %s", uri, virGetLastErrorMessage());
+		log_error("cannot connect to libvirt at %s: %s", uri,
+			  sym_virGetLastErrorMessage());
 		goto out;
 	}
 	vms = json_object_get(m, "vms");
@@ -210,44 +205,44 @@ release(const char *store_dir, const char *group, const char *uri)
 	for (size_t i = 0; i < json_array_size(vms); i++) {
 		const char *dn = json_string_value(json_object_get(json_array_get(vms, i),
 								   "domain"));
-		virDomainPtr dom = dn ? virDomainLookupByName(conn, dn) : NULL;
+		virDomainPtr dom = dn ? sym_virDomainLookupByName(conn, dn) : NULL;
 
-		if (dom && virDomainIsActive(dom) != 0) {
+		if (dom && sym_virDomainIsActive(dom) != 0) {
 			log_error("group %s: domain %s is still running; shut it down first "
 				  "(virsh shutdown %s)", group, dn, dn);
-			virDomainFree(dom);
+			sym_virDomainFree(dom);
 			goto out;
 		}
 		if (dom)
-			virDomainFree(dom);
+			sym_virDomainFree(dom);
 	}
 	for (size_t i = 0; i < json_array_size(vms); i++) {
 		const char *dn = json_string_value(json_object_get(json_array_get(vms, i),
 								   "domain"));
-		virDomainPtr dom = dn ? virDomainLookupByName(conn, dn) : NULL;
+		virDomainPtr dom = dn ? sym_virDomainLookupByName(conn, dn) : NULL;
 
-		if (dom && virDomainUndefine(dom) < 0) {
+		if (dom && sym_virDomainUndefine(dom) < 0) {
 			log_error("group %s: cannot undefine domain %s: %s", group, dn,
-				  virGetLastErrorMessage());
-			virDomainFree(dom);
+				  sym_virGetLastErrorMessage());
+			sym_virDomainFree(dom);
 			goto out;
 		}
 		if (dom) {
 			log_info("group %s: domain %s undefined", group, dn);
-			virDomainFree(dom);
+			sym_virDomainFree(dom);
 		}
 	}
 	net = json_string_value(json_object_get(m, "network"));
 	if (net && json_is_true(json_object_get(m, "network_created"))) {
-		virNetworkPtr n = virNetworkLookupByName(conn, net);
+		virNetworkPtr n = sym_virNetworkLookupByName(conn, net);
 
 		if (n) {
-			if (virNetworkIsActive(n) == 1)
-				(void)virNetworkDestroy(n);
-			if (virNetworkUndefine(n) < 0)
+			if (sym_virNetworkIsActive(n) == 1)
+				(void)sym_virNetworkDestroy(n);
+			if (sym_virNetworkUndefine(n) < 0)
 				log_warn("group %s: cannot undefine network %s: %s", group, net,
-					 virGetLastErrorMessage());
-			virNetworkFree(n);
+					 sym_virGetLastErrorMessage());
+			sym_virNetworkFree(n);
 		}
 	}
 	if (failover_marker_remove(store_dir, group) < 0)
@@ -260,7 +255,7 @@ release(const char *store_dir, const char *group, const char *uri)
 	ret = 0;
 out:
 	if (conn)
-		virConnectClose(conn);
+		sym_virConnectClose(conn);
 	json_decref(m);
 	return ret;
 }
@@ -349,7 +344,6 @@ failover_main(int argc, char **argv)
 	if (receiver_config_load(path, &cfg) < 0)
 		return 1;
 	log_set_level(verbose ? LOG_LVL_DEBUG : cfg->log_level);
-	virSetErrorFunc(NULL, virt_quiet);
 	if (do_status) {
 		ret = status(cfg->store_dir, o.uri, json) == 0 ? 0 : 1;
 		goto out;

@@ -10,13 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 
 #include "common/log.h"
 #include "common/names.h"
+#include "common/virt-dl.h"
 #include "replicator/config.h"
 #include "snapshot/libvirt.h"
 #include "snapshot/multi.h"
@@ -213,10 +212,12 @@ plan_domains(struct plan *pl, const struct agent_group_cfg *g)
 		log_error("group %s: out of memory", g->name);
 		return -1;
 	}
-	conn = virConnectOpen(uri);
+	if (virt_dl_load() < 0)
+		goto out;
+	conn = sym_virConnectOpen(uri);
 	if (!conn) {
 		log_error("group %s: cannot connect to libvirt at %s: %s", g->name, uri,
-			  virGetLastErrorMessage());
+			  sym_virGetLastErrorMessage());
 		goto out;
 	}
 	for (tok = strtok_r(pl->domlist, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
@@ -227,28 +228,30 @@ plan_domains(struct plan *pl, const struct agent_group_cfg *g)
 			log_error("group %s: more than %d domains", g->name, MAX_DOMAINS);
 			goto out;
 		}
-		dom = virDomainLookupByName(conn, tok);
+		dom = sym_virDomainLookupByName(conn, tok);
 		if (!dom) {
-			log_error("group %s: domain %s: %s", g->name, tok, virGetLastErrorMessage());
+			log_error("group %s: domain %s: %s", g->name, tok,
+				  sym_virGetLastErrorMessage());
 			goto out;
 		}
-		active = virDomainIsActive(dom);
+		active = sym_virDomainIsActive(dom);
 		if (active == 1) {
 			pl->live[pl->nlive++] = tok;
 		} else {
-			char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+			char *xml = sym_virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE |
+							    VIR_DOMAIN_XML_SECURE);
 
 			if (!xml || plan_offline_vm(pl, g->name, tok, xml) < 0) {
 				if (!xml)
 					log_error("group %s: domain %s: %s", g->name, tok,
-						  virGetLastErrorMessage());
-				virDomainFree(dom);
+						  sym_virGetLastErrorMessage());
+				sym_virDomainFree(dom);
 				goto out;
 			}
 			log_info("group %s: domain %s is shut off: replicating its disk files",
 				 g->name, tok);
 		}
-		virDomainFree(dom);
+		sym_virDomainFree(dom);
 	}
 	if (pl->nlive + pl->noff == 0) {
 		log_error("group %s: 'domains' names no domain", g->name);
@@ -257,7 +260,7 @@ plan_domains(struct plan *pl, const struct agent_group_cfg *g)
 	ret = 0;
 out:
 	if (conn)
-		virConnectClose(conn);
+		sym_virConnectClose(conn);
 	return ret;
 }
 

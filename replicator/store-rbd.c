@@ -9,9 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <rados/librados.h>
-#include <rbd/librbd.h>
-
+#include "common/ceph-dl.h"
 #include "common/log.h"
 #include "common/parse.h"
 
@@ -88,9 +86,12 @@ snap_point(const char *snap)
 struct srbd *
 srbd_connect(const char *conf, const char *client, const char *pool)
 {
-	struct srbd *c = calloc(1, sizeof(*c));
+	struct srbd *c;
 	int r;
 
+	if (ceph_dl_load() < 0)
+		return NULL;
+	c = calloc(1, sizeof(*c));
 	if (!c) {
 		log_error("store: out of memory");
 		return NULL;
@@ -99,38 +100,38 @@ srbd_connect(const char *conf, const char *client, const char *pool)
 		log_error("store: ceph pool name %s is too long", pool);
 		goto fail;
 	}
-	r = rados_create(&c->cluster, client ? client : "admin");
+	r = sym_rados_create(&c->cluster, client ? client : "admin");
 	if (r < 0) {
 		log_error("store: ceph client %s: %s", client ? client : "admin", strerror(-r));
 		goto fail;
 	}
 	c->connected = true; /* rados_shutdown is due from here on */
-	r = rados_conf_read_file(c->cluster, conf);
+	r = sym_rados_conf_read_file(c->cluster, conf);
 	if (r < 0) {
 		log_error("store: ceph config %s: %s", conf ? conf : "(default search)",
 			  strerror(-r));
 		goto fail;
 	}
 	/* CEPH_ARGS is honoured, as by the rbd tool. */
-	r = rados_conf_parse_env(c->cluster, NULL);
+	r = sym_rados_conf_parse_env(c->cluster, NULL);
 	if (r < 0) {
 		log_error("store: CEPH_ARGS: %s", strerror(-r));
 		goto fail;
 	}
 	/* A dead cluster must fail the point, not hang the receiver forever. */
-	if (rados_conf_set(c->cluster, "client_mount_timeout", "30") < 0 ||
-	    rados_conf_set(c->cluster, "rados_osd_op_timeout", "120") < 0 ||
-	    rados_conf_set(c->cluster, "rados_mon_op_timeout", "60") < 0) {
+	if (sym_rados_conf_set(c->cluster, "client_mount_timeout", "30") < 0 ||
+	    sym_rados_conf_set(c->cluster, "rados_osd_op_timeout", "120") < 0 ||
+	    sym_rados_conf_set(c->cluster, "rados_mon_op_timeout", "60") < 0) {
 		log_error("store: cannot set ceph client timeouts");
 		goto fail;
 	}
-	r = rados_connect(c->cluster);
+	r = sym_rados_connect(c->cluster);
 	if (r < 0) {
 		log_error("store: cannot connect to ceph (%s): %s",
 			  conf ? conf : "default config", strerror(-r));
 		goto fail;
 	}
-	r = rados_ioctx_create(c->cluster, pool, &c->io);
+	r = sym_rados_ioctx_create(c->cluster, pool, &c->io);
 	if (r < 0) {
 		log_error("store: ceph pool %s: %s", pool, strerror(-r));
 		goto fail;
@@ -147,9 +148,9 @@ srbd_free(struct srbd *c)
 	if (!c)
 		return;
 	if (c->io)
-		rados_ioctx_destroy(c->io);
+		sym_rados_ioctx_destroy(c->io);
 	if (c->connected)
-		rados_shutdown(c->cluster);
+		sym_rados_shutdown(c->cluster);
 	free(c);
 }
 
@@ -185,7 +186,7 @@ srbd_close(struct srbd_img *im)
 		int r;
 
 		(void)aio_drain(im); /* a failure was logged; nothing more to do */
-		r = rbd_close(im->img);
+		r = sym_rbd_close(im->img);
 
 		if (r < 0)
 			log_warn("store: close of rbd image %s/%s: %s", im->c->pool, im->name,
@@ -223,7 +224,7 @@ snaps_get(struct srbd_img *im, rbd_snap_info_t **out, int *n)
 			return -1;
 		}
 		snaps = grown;
-		r = rbd_snap_list(im->img, snaps, &max);
+		r = sym_rbd_snap_list(im->img, snaps, &max);
 		if (r != -ERANGE)
 			break;
 	}
@@ -240,7 +241,7 @@ static void
 snaps_free(rbd_snap_info_t *snaps, int n)
 {
 	if (n > 0)
-		rbd_snap_list_end(snaps);
+		sym_rbd_snap_list_end(snaps);
 	free(snaps);
 }
 
@@ -263,7 +264,7 @@ head_differs(struct srbd_img *im, const char *base, bool *differs)
 	uint64_t size, snap_size = UINT64_MAX;
 
 	*differs = false;
-	r = rbd_get_size(im->img, &size);
+	r = sym_rbd_get_size(im->img, &size);
 	if (r < 0)
 		return fail_io(im, "stat", 0, 0, r);
 	if (snaps_get(im, &snaps, &n) < 0)
@@ -282,7 +283,7 @@ head_differs(struct srbd_img *im, const char *base, bool *differs)
 		*differs = true;
 		return 0;
 	}
-	r = rbd_diff_iterate2(im->img, base, 0, size, 1, 1, diff_any, differs);
+	r = sym_rbd_diff_iterate2(im->img, base, 0, size, 1, 1, diff_any, differs);
 	if (r < 0 && r != -EEXIST)
 		return fail_io(im, "diff against the base snapshot", 0, size, r);
 	return 0;
@@ -299,7 +300,7 @@ break_stale_lock(struct srbd_img *im)
 	rbd_lock_mode_t mode;
 	char *owners[4];
 	size_t n = 4;
-	int r = rbd_lock_get_owners(im->img, &mode, owners, &n);
+	int r = sym_rbd_lock_get_owners(im->img, &mode, owners, &n);
 
 	if (r == -ENOENT)
 		return 0; /* nobody holds it (any more) */
@@ -308,11 +309,11 @@ break_stale_lock(struct srbd_img *im)
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		log_warn("store: rbd image %s/%s: breaking the lock of %s, a previous "
 			 "receiver that did not release it", im->c->pool, im->name, owners[i]);
-		r = rbd_lock_break(im->img, mode, owners[i]);
+		r = sym_rbd_lock_break(im->img, mode, owners[i]);
 		if (r == -ENOENT)
 			r = 0;
 	}
-	rbd_lock_get_owners_cleanup(owners, n);
+	sym_rbd_lock_get_owners_cleanup(owners, n);
 	if (r < 0)
 		return fail_io(im, "lock break", 0, 0, r);
 	return 0;
@@ -329,7 +330,7 @@ lock_head(struct srbd_img *im)
 	bool broken = false;
 
 	for (int i = 0;; i++) {
-		int r = rbd_lock_acquire(im->img, RBD_LOCK_MODE_EXCLUSIVE);
+		int r = sym_rbd_lock_acquire(im->img, RBD_LOCK_MODE_EXCLUSIVE);
 
 		if (r == 0 || r == -EINVAL) /* -EINVAL: no exclusive-lock feature */
 			return 0;
@@ -351,7 +352,7 @@ lock_head(struct srbd_img *im)
 static int
 open_head(struct srbd_img *im)
 {
-	int r = rbd_open(im->c->io, im->name, &im->img, NULL);
+	int r = sym_rbd_open(im->c->io, im->name, &im->img, NULL);
 
 	if (r < 0) {
 		log_error("store: open of rbd image %s/%s: %s", im->c->pool, im->name,
@@ -367,7 +368,7 @@ static int
 create_image(struct srbd *c, const char *image, uint64_t size)
 {
 	int order = 0;
-	int r = rbd_create(c->io, image, size, &order);
+	int r = sym_rbd_create(c->io, image, size, &order);
 
 	if (r < 0) {
 		log_error("store: create of rbd image %s/%s (%" PRIu64 " bytes): %s", c->pool,
@@ -404,7 +405,7 @@ srbd_prepare(struct srbd *c, const char *image, uint64_t size, const char *base)
 
 	if (!im)
 		return NULL;
-	r = rbd_open(c->io, image, &im->img, NULL);
+	r = sym_rbd_open(c->io, image, &im->img, NULL);
 	if (r == 0 && lock_head(im) < 0)
 		goto fail;
 	if (r == -ENOENT) {
@@ -433,7 +434,7 @@ srbd_prepare(struct srbd *c, const char *image, uint64_t size, const char *base)
 		if (differs) {
 			log_info("store: rbd image %s/%s: rolling the head back to %s", c->pool,
 				 image, base);
-			r = rbd_snap_rollback(im->img, base);
+			r = sym_rbd_snap_rollback(im->img, base);
 			if (r < 0) {
 				fail_io(im, "rollback", 0, 0, r);
 				goto fail;
@@ -448,7 +449,7 @@ srbd_prepare(struct srbd *c, const char *image, uint64_t size, const char *base)
 			return recreate(c, image, size);
 		}
 		/* Older points keep their snapshots; the head starts empty. */
-		r = rbd_get_size(im->img, &cur);
+		r = sym_rbd_get_size(im->img, &cur);
 		if (r < 0) {
 			fail_io(im, "stat", 0, 0, r);
 			goto fail;
@@ -456,13 +457,13 @@ srbd_prepare(struct srbd *c, const char *image, uint64_t size, const char *base)
 		if (srbd_zero(im, 0, cur) < 0 || aio_drain(im) < 0)
 			goto fail;
 	}
-	r = rbd_get_size(im->img, &cur);
+	r = sym_rbd_get_size(im->img, &cur);
 	if (r < 0) {
 		fail_io(im, "stat", 0, 0, r);
 		goto fail;
 	}
 	if (cur != size) {
-		r = rbd_resize(im->img, size);
+		r = sym_rbd_resize(im->img, size);
 		if (r < 0) {
 			fail_io(im, "resize", 0, size, r);
 			goto fail;
@@ -494,7 +495,7 @@ srbd_open_snap(struct srbd *c, const char *image, const char *snap)
 
 	if (!im)
 		return NULL;
-	r = rbd_open_read_only(c->io, image, &im->img, snap);
+	r = sym_rbd_open_read_only(c->io, image, &im->img, snap);
 	if (r < 0) {
 		im->img = NULL;
 		log_error("store: open of rbd snapshot %s/%s@%s: %s", c->pool, image, snap,
@@ -513,9 +514,9 @@ aio_reap(struct srbd_img *im)
 	struct srbd_aio *a = &im->aio[im->aio_head];
 	ssize_t r;
 
-	rbd_aio_wait_for_complete(a->c);
-	r = rbd_aio_get_return_value(a->c);
-	rbd_aio_release(a->c);
+	sym_rbd_aio_wait_for_complete(a->c);
+	r = sym_rbd_aio_get_return_value(a->c);
+	sym_rbd_aio_release(a->c);
 	if (r < 0 && !im->aio_err) {
 		im->aio_err = (int)-r;
 		fail_io(im, a->buf ? "write" : "zero", a->off, a->len, (int)r);
@@ -566,16 +567,16 @@ static int
 aio_start(struct srbd_img *im, uint64_t off, uint64_t len, void *buf)
 {
 	struct srbd_aio *a = &im->aio[(im->aio_head + im->aio_n) % SRBD_AIO_MAX];
-	int r = rbd_aio_create_completion(NULL, NULL, &a->c);
+	int r = sym_rbd_aio_create_completion(NULL, NULL, &a->c);
 
 	if (r == 0)
-		r = buf ? rbd_aio_write2(im->img, off, (size_t)len, buf, a->c, 0)
-			: rbd_aio_write_zeroes(im->img, off, (size_t)len, a->c, 0, 0);
+		r = buf ? sym_rbd_aio_write2(im->img, off, (size_t)len, buf, a->c, 0)
+			: sym_rbd_aio_write_zeroes(im->img, off, (size_t)len, a->c, 0, 0);
 	if (r < 0) {
 		const char *op = buf ? "write" : "zero";
 
 		if (a->c)
-			rbd_aio_release(a->c);
+			sym_rbd_aio_release(a->c);
 		a->c = NULL;
 		free(buf);
 		return fail_io(im, op, off, len, r);
@@ -622,7 +623,7 @@ srbd_zero(struct srbd_img *im, uint64_t off, uint64_t len)
 int
 srbd_read(struct srbd_img *im, uint64_t off, void *buf, size_t len)
 {
-	ssize_t r = rbd_read2(im->img, off, len, buf, 0);
+	ssize_t r = sym_rbd_read2(im->img, off, len, buf, 0);
 
 	if (r < 0)
 		return fail_io(im, "read", off, len, (int)r);
@@ -638,7 +639,7 @@ srbd_flush(struct srbd_img *im)
 
 	if (aio_drain(im) < 0)
 		return -1;
-	r = rbd_flush(im->img);
+	r = sym_rbd_flush(im->img);
 
 	if (r < 0)
 		return fail_io(im, "flush", 0, 0, r);
@@ -653,17 +654,17 @@ srbd_snap_create(struct srbd_img *im, const char *snap)
 
 	if (aio_drain(im) < 0)
 		return -1;
-	r = rbd_snap_exists(im->img, snap, &exists);
+	r = sym_rbd_snap_exists(im->img, snap, &exists);
 	if (r < 0)
 		return fail_io(im, "snapshot lookup", 0, 0, r);
 	/* A commit interrupted after its snapshots but before the catalog
 	 * leaves one; the head may have moved on since (resumed point). */
 	if (exists) {
-		r = rbd_snap_remove(im->img, snap);
+		r = sym_rbd_snap_remove(im->img, snap);
 		if (r < 0)
 			return fail_io(im, "removal of leftover snapshot", 0, 0, r);
 	}
-	r = rbd_snap_create(im->img, snap);
+	r = sym_rbd_snap_create(im->img, snap);
 	if (r < 0)
 		return fail_io(im, "snapshot", 0, 0, r);
 	return 0;
@@ -679,8 +680,8 @@ open_maybe(struct srbd *c, const char *image, bool ro, struct srbd_img **out)
 	*out = NULL;
 	if (!im)
 		return -1;
-	r = ro ? rbd_open_read_only(c->io, image, &im->img, NULL)
-	       : rbd_open(c->io, image, &im->img, NULL);
+	r = ro ? sym_rbd_open_read_only(c->io, image, &im->img, NULL)
+	       : sym_rbd_open(c->io, image, &im->img, NULL);
 	if (r < 0) {
 		im->img = NULL;
 		srbd_close(im);
@@ -706,7 +707,7 @@ srbd_snap_exists(struct srbd *c, const char *image, const char *snap)
 
 	if (r != 0)
 		return r == 1 ? 0 : -1;
-	r = rbd_snap_exists(im->img, snap, &exists);
+	r = sym_rbd_snap_exists(im->img, snap, &exists);
 	if (r < 0)
 		fail_io(im, "snapshot lookup", 0, 0, r);
 	srbd_close(im);
@@ -721,7 +722,7 @@ srbd_snap_remove(struct srbd *c, const char *image, const char *snap)
 
 	if (r != 0)
 		return r == 1 ? 0 : -1;
-	r = rbd_snap_remove(im->img, snap);
+	r = sym_rbd_snap_remove(im->img, snap);
 	if (r < 0 && r != -ENOENT)
 		log_error("store: removal of rbd snapshot %s/%s@%s: %s", c->pool, image, snap,
 			  strerror(-r));
@@ -754,7 +755,7 @@ prune_image(struct srbd *c, const char *image, bool (*keep)(void *, uint64_t), v
 			snprintf(doomed[ndoomed++], sizeof(doomed[0]), "%s", snaps[i].name);
 	}
 	for (int i = 0; i < ndoomed; i++) {
-		r = rbd_snap_remove(im->img, doomed[i]);
+		r = sym_rbd_snap_remove(im->img, doomed[i]);
 		if (r < 0 && r != -ENOENT) {
 			log_error("store: removal of stray rbd snapshot %s/%s@%s: %s", c->pool,
 				  image, doomed[i], strerror(-r));
@@ -786,7 +787,7 @@ srbd_prune(struct srbd *c, const char *group, bool (*keep)(void *, uint64_t), vo
 			goto out;
 		}
 		imgs = grown;
-		r = rbd_list2(c->io, imgs, &max);
+		r = sym_rbd_list2(c->io, imgs, &max);
 		if (r != -ERANGE)
 			break;
 	}
@@ -800,7 +801,7 @@ srbd_prune(struct srbd *c, const char *group, bool (*keep)(void *, uint64_t), vo
 		if (strncmp(imgs[i].name, group, glen) == 0 && imgs[i].name[glen] == '+' &&
 		    !strchr(imgs[i].name + glen + 1, '+'))
 			rc = prune_image(c, imgs[i].name, keep, arg);
-	rbd_image_spec_list_cleanup(imgs, max);
+	sym_rbd_image_spec_list_cleanup(imgs, max);
 out:
 	free(imgs);
 	return rc;
@@ -812,13 +813,13 @@ srbd_clone(struct srbd *c, const char *image, const char *snap, const char *clon
 	rbd_image_options_t opts;
 	int r;
 
-	rbd_image_options_create(&opts);
-	r = rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FORMAT, 2);
+	sym_rbd_image_options_create(&opts);
+	r = sym_rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_FORMAT, 2);
 	if (r == 0)
-		r = rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_CLONE_FORMAT, 2);
+		r = sym_rbd_image_options_set_uint64(opts, RBD_IMAGE_OPTION_CLONE_FORMAT, 2);
 	if (r == 0)
-		r = rbd_clone3(c->io, image, snap, c->io, clone, opts);
-	rbd_image_options_destroy(opts);
+		r = sym_rbd_clone3(c->io, image, snap, c->io, clone, opts);
+	sym_rbd_image_options_destroy(opts);
 	if (r < 0) {
 		log_error("store: clone of rbd snapshot %s/%s@%s as %s: %s", c->pool, image,
 			  snap, clone, strerror(-r));
@@ -831,7 +832,7 @@ srbd_clone(struct srbd *c, const char *image, const char *snap, const char *clon
 int
 srbd_remove(struct srbd *c, const char *image)
 {
-	int r = rbd_remove(c->io, image);
+	int r = sym_rbd_remove(c->io, image);
 
 	if (r < 0 && r != -ENOENT) {
 		log_error("store: removal of rbd image %s/%s: %s", c->pool, image, strerror(-r));

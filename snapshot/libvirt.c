@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +16,6 @@
 
 #include <jansson.h>
 #include <libnbd.h>
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 
@@ -27,6 +24,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/parse.h"
+#include "common/virt-dl.h"
 #include "snapshot/libvirt.h"
 #include "snapshot/coalesce.h"
 #include "snapshot/rbd.h"
@@ -121,27 +119,10 @@ static const struct snapshot_ops lv_ops;
 
 /* ---- small helpers --------------------------------------------------------- */
 
-static void
-lv_quiet(void *opaque, virErrorPtr err)
-{
-	(void)opaque;
-	(void)err;
-}
-
-/* libvirt prints every error to stderr unless a handler is set; we report
- * errors ourselves, once, with context. */
-static pthread_once_t lv_once = PTHREAD_ONCE_INIT;
-
-static void
-lv_init_once(void)
-{
-	virSetErrorFunc(NULL, lv_quiet);
-}
-
 static const char *
 lv_err(void)
 {
-	return virGetLastErrorMessage();
+	return sym_virGetLastErrorMessage();
 }
 
 static uint64_t
@@ -530,12 +511,12 @@ lv_vm_open(struct lv_snapshot *ls, struct lv_vm *vm)
 	char *live = NULL;
 	int ret = -1;
 
-	vm->dom = virDomainLookupByName(ls->conn, vm->name);
+	vm->dom = sym_virDomainLookupByName(ls->conn, vm->name);
 	if (!vm->dom) {
 		log_error("libvirt: domain %s: %s", vm->name, lv_err());
 		goto out;
 	}
-	if (virDomainGetState(vm->dom, &state, &reason, 0) < 0) {
+	if (sym_virDomainGetState(vm->dom, &state, &reason, 0) < 0) {
 		log_error("libvirt: domain %s: state: %s", vm->name, lv_err());
 		goto out;
 	}
@@ -547,13 +528,13 @@ lv_vm_open(struct lv_snapshot *ls, struct lv_vm *vm)
 			  state);
 		goto out;
 	}
-	if (virDomainGetUUIDString(vm->dom, vm->uuid) < 0) {
+	if (sym_virDomainGetUUIDString(vm->dom, vm->uuid) < 0) {
 		log_error("libvirt: domain %s: uuid: %s", vm->name, lv_err());
 		goto out;
 	}
-	vm->xml = virDomainGetXMLDesc(vm->dom, VIR_DOMAIN_XML_INACTIVE |
+	vm->xml = sym_virDomainGetXMLDesc(vm->dom, VIR_DOMAIN_XML_INACTIVE |
 				      VIR_DOMAIN_XML_SECURE);
-	live = virDomainGetXMLDesc(vm->dom, 0);
+	live = sym_virDomainGetXMLDesc(vm->dom, 0);
 	if (!vm->xml || !live) {
 		log_error("libvirt: domain %s: definition: %s", vm->name, lv_err());
 		goto out;
@@ -566,7 +547,7 @@ lv_vm_open(struct lv_snapshot *ls, struct lv_vm *vm)
 
 		if (d->rbd)
 			continue; /* sized by the rbd source at its snapshot */
-		if (virDomainGetBlockInfo(vm->dom, d->target, &info, 0) < 0) {
+		if (sym_virDomainGetBlockInfo(vm->dom, d->target, &info, 0) < 0) {
 			log_error("libvirt: disk %s: block info: %s",
 				  ls->base.disks[vm->first + i].name, lv_err());
 			goto out;
@@ -701,13 +682,13 @@ lv_job_running(struct lv_vm *vm, int *op)
 	virTypedParameterPtr params = NULL;
 	int nparams = 0, type = VIR_DOMAIN_JOB_NONE, o = 0;
 
-	if (virDomainGetJobStats(vm->dom, &type, &params, &nparams, 0) < 0) {
+	if (sym_virDomainGetJobStats(vm->dom, &type, &params, &nparams, 0) < 0) {
 		log_error("libvirt: domain %s: job stats: %s", vm->name, lv_err());
 		return -1;
 	}
-	if (virTypedParamsGetInt(params, nparams, VIR_DOMAIN_JOB_OPERATION, &o) < 0)
+	if (sym_virTypedParamsGetInt(params, nparams, VIR_DOMAIN_JOB_OPERATION, &o) < 0)
 		o = 0;
-	virTypedParamsFree(params, nparams);
+	sym_virTypedParamsFree(params, nparams);
 	if (op)
 		*op = o;
 	return type != VIR_DOMAIN_JOB_NONE;
@@ -720,9 +701,9 @@ lv_job_end(struct lv_vm *vm)
 {
 	int r;
 
-	if (virDomainIsActive(vm->dom) == 0)
+	if (sym_virDomainIsActive(vm->dom) == 0)
 		return 0; /* the domain stopped: its jobs went with it */
-	if (virDomainAbortJob(vm->dom) < 0) {
+	if (sym_virDomainAbortJob(vm->dom) < 0) {
 		/* A job that already ended (domain gone, NBD export closed) is
 		 * not an error worth more than a warning. */
 		r = lv_job_running(vm, NULL);
@@ -752,22 +733,22 @@ lv_checkpoint_delete(struct lv_vm *vm, const char *name, const char *why,
 	virDomainCheckpointPtr cp;
 	int ret = -1;
 
-	cp = virDomainCheckpointLookupByName(vm->dom, name, 0);
+	cp = sym_virDomainCheckpointLookupByName(vm->dom, name, 0);
 	if (!cp) {
-		if (virGetLastErrorCode() == VIR_ERR_NO_DOMAIN_CHECKPOINT)
+		if (sym_virGetLastErrorCode() == VIR_ERR_NO_DOMAIN_CHECKPOINT)
 			return 0;
 		log_warn("libvirt: domain %s: checkpoint %s: %s", vm->name, name,
 			 lv_err());
 		return -1;
 	}
-	if (virDomainCheckpointDelete(cp, 0) < 0 &&
-	    (!broken || virDomainCheckpointDelete(cp,
+	if (sym_virDomainCheckpointDelete(cp, 0) < 0 &&
+	    (!broken || sym_virDomainCheckpointDelete(cp,
 				VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY) < 0))
 		log_warn("libvirt: domain %s: cannot delete %s checkpoint %s: %s",
 			 vm->name, why, name, lv_err());
 	else
 		ret = 0;
-	virDomainCheckpointFree(cp);
+	sym_virDomainCheckpointFree(cp);
 	return ret;
 }
 
@@ -789,7 +770,7 @@ lv_vm_cleanup(struct lv_snapshot *ls, struct lv_vm *vm)
 		int ours = 0;
 
 		if (op == VIR_DOMAIN_JOB_OPERATION_BACKUP &&
-		    (bxml = virDomainBackupGetXMLDesc(vm->dom, 0)) &&
+		    (bxml = sym_virDomainBackupGetXMLDesc(vm->dom, 0)) &&
 		    (doc = lv_xml_parse(bxml, vm->name)) &&
 		    (sock = lv_xpath_string(doc, "string(/domainbackup/server/@socket)")))
 			ours = strcmp(sock, vm->sock) == 0;
@@ -806,25 +787,25 @@ lv_vm_cleanup(struct lv_snapshot *ls, struct lv_vm *vm)
 		if (lv_job_end(vm) < 0)
 			goto out;
 	}
-	n = virDomainListAllCheckpoints(vm->dom, &cps, 0);
+	n = sym_virDomainListAllCheckpoints(vm->dom, &cps, 0);
 	if (n < 0) {
 		log_error("libvirt: domain %s: checkpoints: %s", vm->name, lv_err());
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
-		const char *name = virDomainCheckpointGetName(cps[i]);
+		const char *name = sym_virDomainCheckpointGetName(cps[i]);
 
 		if (!name || strncmp(name, LV_CP_PREFIX, strlen(LV_CP_PREFIX)) != 0 ||
 		    (vm->have_state && vm->st_cp && strcmp(name, vm->st_cp) == 0))
 			continue;
 		log_warn("libvirt: domain %s: deleting stale checkpoint %s", vm->name,
 			 name);
-		if (virDomainCheckpointDelete(cps[i], 0) < 0) {
+		if (sym_virDomainCheckpointDelete(cps[i], 0) < 0) {
 			/* Its bitmap may be unusable (QEMU crashed): dropping the
 			 * metadata at least lets the chain go on. */
 			log_warn("libvirt: domain %s: deleting checkpoint %s: %s; "
 				 "dropping its metadata only", vm->name, name, lv_err());
-			if (virDomainCheckpointDelete(cps[i],
+			if (sym_virDomainCheckpointDelete(cps[i],
 				VIR_DOMAIN_CHECKPOINT_DELETE_METADATA_ONLY) < 0) {
 				log_error("libvirt: domain %s: cannot delete stale "
 					  "checkpoint %s: %s", vm->name, name, lv_err());
@@ -840,7 +821,7 @@ lv_vm_cleanup(struct lv_snapshot *ls, struct lv_vm *vm)
 out:
 	if (cps) {
 		for (int i = 0; cps[i]; i++)
-			virDomainCheckpointFree(cps[i]);
+			sym_virDomainCheckpointFree(cps[i]);
 		free(cps);
 	}
 	return ret;
@@ -873,9 +854,9 @@ lv_vm_decide(struct lv_snapshot *ls, struct lv_vm *vm)
 	} else if (!vm->st_cp) {
 		vm_reason = "no checkpoint was recorded";
 	} else {
-		cp = virDomainCheckpointLookupByName(vm->dom, vm->st_cp, 0);
+		cp = sym_virDomainCheckpointLookupByName(vm->dom, vm->st_cp, 0);
 		if (cp)
-			cxml = virDomainCheckpointGetXMLDesc(cp, 0);
+			cxml = sym_virDomainCheckpointGetXMLDesc(cp, 0);
 		if (!cp || !cxml || !(cdoc = lv_xml_parse(cxml, vm->name))) {
 			snprintf(cpmsg, sizeof(cpmsg), "checkpoint %s is missing "
 				 "(deleted, or the domain was redefined): %s",
@@ -944,7 +925,7 @@ lv_vm_decide(struct lv_snapshot *ls, struct lv_vm *vm)
 	xmlFreeDoc(cdoc);
 	free(cxml);
 	if (cp)
-		virDomainCheckpointFree(cp);
+		sym_virDomainCheckpointFree(cp);
 	return ok;
 }
 
@@ -1026,12 +1007,12 @@ lv_new_checkpoint_name(struct lv_snapshot *ls, struct lv_vm *vm)
 			log_error("libvirt: domain %s: out of memory", vm->name);
 			return -1;
 		}
-		cp = virDomainCheckpointLookupByName(vm->dom, vm->new_cp, 0);
+		cp = sym_virDomainCheckpointLookupByName(vm->dom, vm->new_cp, 0);
 		if (!cp) {
 			vm->seq = seq;
 			return 0;
 		}
-		virDomainCheckpointFree(cp);
+		sym_virDomainCheckpointFree(cp);
 	}
 	log_error("libvirt: domain %s: no free checkpoint name", vm->name);
 	return -1;
@@ -1046,7 +1027,7 @@ lv_vm_abort(struct lv_vm *vm)
 		lv_job_end(vm);
 		vm->job = 0;
 	}
-	if (vm->new_cp && virDomainIsActive(vm->dom) == 0) {
+	if (vm->new_cp && sym_virDomainIsActive(vm->dom) == 0) {
 		/* libvirt deletes checkpoints of running domains only */
 		log_warn("libvirt: domain %s stopped; the next snapshot deletes its "
 			 "uncommitted checkpoint %s", vm->name, vm->new_cp);
@@ -1067,9 +1048,9 @@ lv_thaw(struct lv_snapshot *ls)
 	for (size_t i = 0; i < ls->nvms; i++) {
 		struct lv_vm *vm = &ls->vms[i];
 
-		if (vm->frozen && virDomainFSThaw(vm->dom, NULL, 0, 0) < 0)
+		if (vm->frozen && sym_virDomainFSThaw(vm->dom, NULL, 0, 0) < 0)
 			log_error("libvirt: domain %s: fsthaw: %s", vm->name, lv_err());
-		if (vm->suspended && virDomainResume(vm->dom) < 0)
+		if (vm->suspended && sym_virDomainResume(vm->dom) < 0)
 			log_error("libvirt: domain %s: resume: %s", vm->name, lv_err());
 		vm->frozen = vm->suspended = 0;
 	}
@@ -1089,28 +1070,28 @@ lv_freeze(struct lv_snapshot *ls)
 		int state = 0, reason = 0;
 
 		if (vm->agent) {
-			virDomainAgentSetResponseTimeout(vm->dom, LV_AGENT_TIMEOUT, 0);
-			if (virDomainFSFreeze(vm->dom, NULL, 0, 0) >= 0) {
+			sym_virDomainAgentSetResponseTimeout(vm->dom, LV_AGENT_TIMEOUT, 0);
+			if (sym_virDomainFSFreeze(vm->dom, NULL, 0, 0) >= 0) {
 				vm->frozen = 1;
 				continue;
 			}
 			log_warn("libvirt: domain %s: guest agent fsfreeze failed (%s); "
 				 "the point is crash-consistent", vm->name, lv_err());
 			/* Undo a partial freeze; an error here is expected. */
-			virDomainFSThaw(vm->dom, NULL, 0, 0);
+			sym_virDomainFSThaw(vm->dom, NULL, 0, 0);
 		}
 		all_frozen = 0;
 		/* RBD snapshots are a second step after the backup jobs: one
 		 * instant only with the guest stopped in between. */
 		if (ls->nvms < 2 && ls->nrbd == 0)
 			continue;
-		if (virDomainGetState(vm->dom, &state, &reason, 0) < 0) {
+		if (sym_virDomainGetState(vm->dom, &state, &reason, 0) < 0) {
 			log_error("libvirt: domain %s: state: %s", vm->name, lv_err());
 			return -1;
 		}
 		if (state == VIR_DOMAIN_PAUSED)
 			continue; /* paused by someone else: leave it so */
-		if (virDomainSuspend(vm->dom) < 0) {
+		if (sym_virDomainSuspend(vm->dom) < 0) {
 			log_error("libvirt: domain %s: suspend: %s", vm->name, lv_err());
 			return -1;
 		}
@@ -1142,12 +1123,12 @@ lv_start_jobs(struct lv_snapshot *ls)
 		if (lv_new_checkpoint_name(ls, vm) < 0 ||
 		    lv_job_xml(ls, vm, ls->base.incremental, &bxml, &cxml) < 0)
 			goto out;
-		r = virDomainBackupBegin(vm->dom, bxml, cxml, 0);
+		r = sym_virDomainBackupBegin(vm->dom, bxml, cxml, 0);
 		free(bxml);
 		free(cxml);
 		if (r < 0) {
 			if (ls->base.incremental &&
-			    virGetLastErrorCode() == VIR_ERR_CHECKPOINT_INCONSISTENT) {
+			    sym_virGetLastErrorCode() == VIR_ERR_CHECKPOINT_INCONSISTENT) {
 				log_info("libvirt: domain %s: full copy of the group: "
 					 "checkpoint %s is inconsistent: %s", vm->name,
 					 vm->st_cp, lv_err());
@@ -1353,9 +1334,9 @@ snapshot_libvirt_begin_ceph(const char *uri, const char *const *domains,
 	uint64_t h;
 	int ok = 0, r, incremental = 1;
 
-	if (lv_begin_args(domains, ndomains, state_dir, &max_domain) < 0)
+	if (lv_begin_args(domains, ndomains, state_dir, &max_domain) < 0 ||
+	    virt_dl_load() < 0)
 		return NULL;
-	pthread_once(&lv_once, lv_init_once);
 	ls = calloc(1, sizeof(*ls));
 	if (ls)
 		ls->vms = calloc(ndomains, sizeof(*ls->vms));
@@ -1388,7 +1369,7 @@ snapshot_libvirt_begin_ceph(const char *uri, const char *const *domains,
 	snprintf(ls->token, sizeof(ls->token), "%016" PRIx64, h);
 	if (lv_lock(ls) < 0 || lv_dirs(ls, max_domain) < 0)
 		goto out;
-	ls->conn = virConnectOpen(uri);
+	ls->conn = sym_virConnectOpen(uri);
 	if (!ls->conn) {
 		log_error("libvirt: cannot connect to %s: %s", uri ? uri : "(default)",
 			  lv_err());
@@ -1760,7 +1741,7 @@ lv_free(struct snapshot *snap)
 		if (vm->dom && !ls->committed)
 			lv_vm_abort(vm);
 		if (vm->dom)
-			virDomainFree(vm->dom);
+			sym_virDomainFree(vm->dom);
 		for (size_t k = 0; k < vm->nothers; k++)
 			free(vm->others[k]);
 		free(vm->others);
@@ -1782,7 +1763,7 @@ lv_free(struct snapshot *snap)
 		free(ls->d[k].spans);
 	}
 	if (ls->conn)
-		virConnectClose(ls->conn);
+		sym_virConnectClose(ls->conn);
 	if (ls->lock_fd >= 0)
 		close(ls->lock_fd);
 	free(ls->vms);

@@ -10,9 +10,8 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <rados/librados.h>
-#include <rbd/librbd.h>
 
+#include "common/ceph-dl.h"
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "common/names.h"
@@ -316,7 +315,7 @@ rbd_snaps_list(struct rbd_disk *d)
 			log_error("disk %s: out of memory", d->name);
 			return -1;
 		}
-		n = rbd_snap_list(d->wimg, v, &max);
+		n = sym_rbd_snap_list(d->wimg, v, &max);
 		if (n != -ERANGE)
 			break;
 		if (max <= 0 || max > 1 << 20) {
@@ -349,7 +348,7 @@ rbd_snaps_list(struct rbd_disk *d)
 	}
 	ret = 0;
 out:
-	rbd_snap_list_end(v);
+	sym_rbd_snap_list_end(v);
 out_free:
 	free(v);
 	return ret;
@@ -367,7 +366,7 @@ rbd_snap_find(struct rbd_disk *d, uint64_t gen)
 static int
 rbd_snap_rm(struct rbd_disk *d, const char *snap)
 {
-	int r = rbd_snap_remove(d->wimg, snap);
+	int r = sym_rbd_snap_remove(d->wimg, snap);
 
 	if (r < 0 && r != -ENOENT) {
 		errno = -r;
@@ -497,25 +496,25 @@ rbd_disk_init(struct rbd_snapshot *rs, size_t i, const struct snap_rbd_image *in
 		log_error("disk %s: out of memory", in->name);
 		return -1;
 	}
-	r = rados_ioctx_create(rs->cluster, d->pool, &d->io);
+	r = sym_rados_ioctx_create(rs->cluster, d->pool, &d->io);
 	if (r < 0) {
 		d->io = NULL;
 		errno = -r;
 		log_error("disk %s: rbd pool %s: %m", d->name, d->pool);
 		return -1;
 	}
-	r = rbd_open(d->io, d->image, &d->wimg, NULL);
+	r = sym_rbd_open(d->io, d->image, &d->wimg, NULL);
 	if (r < 0) {
 		d->wimg = NULL;
 		errno = -r;
 		log_error("disk %s: rbd image %s/%s: %m", d->name, d->pool, d->image);
 		return -1;
 	}
-	r = rbd_get_id(d->wimg, d->image_id, sizeof(d->image_id));
+	r = sym_rbd_get_id(d->wimg, d->image_id, sizeof(d->image_id));
 	if (r >= 0)
-		r = rbd_get_size(d->wimg, &d->head_size);
+		r = sym_rbd_get_size(d->wimg, &d->head_size);
 	if (r >= 0)
-		r = rbd_stat(d->wimg, &info, sizeof(info));
+		r = sym_rbd_stat(d->wimg, &info, sizeof(info));
 	if (r < 0) {
 		errno = -r;
 		log_error("disk %s: rbd image %s/%s: cannot read its metadata: %m",
@@ -543,7 +542,7 @@ rbd_create_snaps(struct rbd_snapshot *rs)
 
 		/* flags 0 without a progress callback crashes librbd 16.2; the
 		 * guest-agent freeze, when there is one, is done by the caller. */
-		r = rbd_snap_create2(d->wimg, d->snap_name,
+		r = sym_rbd_snap_create2(d->wimg, d->snap_name,
 				     RBD_SNAP_CREATE_SKIP_QUIESCE, NULL, NULL);
 		if (r < 0) {
 			errno = -r;
@@ -560,7 +559,7 @@ rbd_create_snaps(struct rbd_snapshot *rs)
 	for (size_t i = 0; i < rs->base.ndisks; i++) {
 		struct rbd_disk *d = &rs->d[i];
 
-		r = rbd_snap_get_id(d->wimg, d->snap_name, &d->snap_id);
+		r = sym_rbd_snap_get_id(d->wimg, d->snap_name, &d->snap_id);
 		if (r < 0) {
 			errno = -r;
 			log_error("disk %s: %s/%s: snapshot %s: %m", d->name,
@@ -579,18 +578,18 @@ rbd_fast_ok(struct rbd_disk *d)
 	uint64_t features = 0, flags = 0;
 	int r;
 
-	if (rbd_get_features(d->rimg, &features) < 0 ||
+	if (sym_rbd_get_features(d->rimg, &features) < 0 ||
 	    !(features & RBD_FEATURE_FAST_DIFF))
 		return 0;
-	if (rbd_get_flags(d->rimg, &flags) < 0 ||
+	if (sym_rbd_get_flags(d->rimg, &flags) < 0 ||
 	    (flags & (RBD_FLAG_FAST_DIFF_INVALID | RBD_FLAG_OBJECT_MAP_INVALID)))
 		return 0;
 	if (!d->incremental)
 		return 1;
-	r = rbd_snap_set(d->rimg, d->base_name);
-	if (r == 0 && rbd_get_flags(d->rimg, &flags) < 0)
+	r = sym_rbd_snap_set(d->rimg, d->base_name);
+	if (r == 0 && sym_rbd_get_flags(d->rimg, &flags) < 0)
 		flags = RBD_FLAG_FAST_DIFF_INVALID;
-	if (rbd_snap_set(d->rimg, d->snap_name) < 0) {
+	if (sym_rbd_snap_set(d->rimg, d->snap_name) < 0) {
 		log_error("disk %s: %s/%s: cannot go back to snapshot %s", d->name,
 			  d->pool, d->image, d->snap_name);
 		return -1;
@@ -605,9 +604,9 @@ rbd_open_snap(struct rbd_disk *d)
 {
 	int r;
 
-	r = rbd_open_read_only(d->io, d->image, &d->rimg, d->snap_name);
+	r = sym_rbd_open_read_only(d->io, d->image, &d->rimg, d->snap_name);
 	if (r >= 0)
-		r = rbd_get_size(d->rimg, &d->size);
+		r = sym_rbd_get_size(d->rimg, &d->size);
 	if (r < 0) {
 		errno = -r;
 		log_error("disk %s: %s/%s@%s: cannot open snapshot: %m", d->name,
@@ -655,6 +654,8 @@ rbd_prepare(const char *ceph_conf, const char *client_id,
 			  "directory", SNAP_MAX_DISKS);
 		return NULL;
 	}
+	if (ceph_dl_load() < 0)
+		return NULL;
 	rs = calloc(1, sizeof(*rs));
 	if (!rs) {
 		log_error("snapshot: out of memory");
@@ -664,21 +665,21 @@ rbd_prepare(const char *ceph_conf, const char *client_id,
 	rs->base_point = base_point;
 	if (mkdir_p(state_dir, 0700) < 0)
 		goto out;
-	r = rados_create(&rs->cluster, client_id);
+	r = sym_rados_create(&rs->cluster, client_id);
 	if (r < 0) {
 		errno = -r;
 		log_error("snapshot: rados client %s: %m", client_id ? client_id : "admin");
 		goto out;
 	}
-	r = rados_conf_read_file(rs->cluster, ceph_conf);
+	r = sym_rados_conf_read_file(rs->cluster, ceph_conf);
 	if (r >= 0)
 		/* CEPH_ARGS, as the rbd tool honours it */
-		r = rados_conf_parse_env(rs->cluster, NULL);
+		r = sym_rados_conf_parse_env(rs->cluster, NULL);
 	if (r >= 0)
 		/* librados' default is to wait 5 minutes for the monitors. */
-		r = rados_conf_set(rs->cluster, "client_mount_timeout", "30");
+		r = sym_rados_conf_set(rs->cluster, "client_mount_timeout", "30");
 	if (r >= 0)
-		r = rados_connect(rs->cluster);
+		r = sym_rados_connect(rs->cluster);
 	if (r < 0) {
 		errno = -r;
 		log_error("snapshot: cannot connect to ceph (%s, client %s): %m",
@@ -775,7 +776,7 @@ snapshot_rbd_take(struct snapshot *snap)
 	}
 	rs->taken = 1;
 	if (rs->base.resumable) {
-		if (rbd_snap_get_timestamp(rs->d[0].wimg, rs->d[0].snap_id, &ts) < 0)
+		if (sym_rbd_snap_get_timestamp(rs->d[0].wimg, rs->d[0].snap_id, &ts) < 0)
 			clock_gettime(CLOCK_REALTIME, &ts);
 		log_info("snapshot: resuming the interrupted attempt with its "
 			 "snapshots %s", rs->d[0].snap_name);
@@ -929,7 +930,7 @@ rbd_diff(struct rbd_disk *d, struct rbd_spans *s, uint64_t off, uint64_t len,
 	s->unsorted = 0;
 	s->lo = off;
 	s->hi = off + len;
-	r = rbd_diff_iterate2(d->rimg, d->incremental ? d->base_name : NULL, off,
+	r = sym_rbd_diff_iterate2(d->rimg, d->incremental ? d->base_name : NULL, off,
 			      len, 1, (uint8_t)whole_object, rbd_span_cb, s);
 	if (r < 0) {
 		errno = -r;
@@ -1050,7 +1051,7 @@ rbd_read_op(struct snapshot *snap, size_t disk, uint64_t offset, void *buf,
 	/* librbd image handles take concurrent I/O from several threads. */
 	while (len > 0) {
 		size_t n = len < RBD_READ_MAX ? len : RBD_READ_MAX;
-		ssize_t r = rbd_read2(d->rimg, offset, n, p, 0);
+		ssize_t r = sym_rbd_read2(d->rimg, offset, n, p, 0);
 
 		if (r <= 0) {
 			errno = r < 0 ? (int)-r : ENODATA;
@@ -1091,7 +1092,7 @@ rbd_commit(struct snapshot *snap, uint64_t point_id)
 
 		if (d->committed)
 			continue;
-		rbd_close(d->rimg);
+		sym_rbd_close(d->rimg);
 		d->rimg = NULL;
 		/* The state names the new base before the old one goes: a
 		 * crash in between leaves a stray that the next begin prunes. */
@@ -1126,16 +1127,16 @@ rbd_free(struct snapshot *snap)
 		struct rbd_disk *d = &rs->d[i];
 
 		if (d->rimg)
-			rbd_close(d->rimg);
+			sym_rbd_close(d->rimg);
 		if (d->created && !d->committed && d->wimg) {
 			/* Abort: the old base stays the base. */
 			if (rbd_snap_rm(d, d->snap_name) == 0)
 				rbd_attempt_remove(d);
 		}
 		if (d->wimg)
-			rbd_close(d->wimg);
+			sym_rbd_close(d->wimg);
 		if (d->io)
-			rados_ioctx_destroy(d->io);
+			sym_rados_ioctx_destroy(d->io);
 		free(d->pool);
 		free(d->image);
 		free(d->state_path);
@@ -1149,7 +1150,7 @@ rbd_free(struct snapshot *snap)
 		free(d->fine.v);
 	}
 	if (rs->cluster)
-		rados_shutdown(rs->cluster);
+		sym_rados_shutdown(rs->cluster);
 	free(rs);
 }
 

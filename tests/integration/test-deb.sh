@@ -55,6 +55,11 @@ for so in $(objdump -p "$bin" | awk '$1 == "NEEDED" {print $2}'); do
 done
 check "every NEEDED library is covered by Depends (not covered:${unowned:- none})" \
 	test -z "$unowned"
+# Loaded on first use (common/dlsym.h), so that a plain exec is not slowed
+# down by them: Depends above covers them all the same.
+linked=$(objdump -p "$bin" | awk '$1 == "NEEDED" && $2 ~ /^lib(rbd|rados|virt)[.-]/ {print $2}')
+check "librbd, librados and libvirt are dlopened, not linked (linked:${linked:- none})" \
+	test -z "$linked"
 check "conffiles are /etc/nestor/{agent,receiver}.conf" \
 	test "$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles | tr '\n' ' ')" = \
 	"/etc/nestor/agent.conf /etc/nestor/receiver.conf "

@@ -1,4 +1,5 @@
-/* Unit tests for common/: ini, parse, names, fileutil, hash. */
+/* Unit tests for common/: ini, parse, names, fileutil, hash, dlsym. */
+#include "common/dlsym.h"
 #include "common/fileutil.h"
 #include "common/hash.h"
 #include "common/ini.h"
@@ -6,8 +7,10 @@
 #include "common/parse.h"
 
 #include <criterion/criterion.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -594,4 +597,118 @@ Test(hash, buf_is_zero_large)
 	b[n] = 0x80;
 	cr_assert(!buf_is_zero(b + 1, n));
 	free(b);
+}
+
+/* ---- dlsym -------------------------------------------------------------- */
+
+#define T_LIBC_SYMS(X) X(getpid) X(getppid)
+T_LIBC_SYMS(DLSYM_DEFINE)
+static const struct dlsym_entry t_libc_syms[] = { T_LIBC_SYMS(DLSYM_ENTRY) };
+
+static size_t
+count_lines(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+Test(dlsym, missing_library_fails_cleanly_every_time)
+{
+	static struct dlsym_lib lib =
+		DLSYM_LIB("libnestor-absent.so.7", "nestor-absent7", RTLD_LOCAL,
+			  t_libc_syms);
+
+	for (int i = 0; i < 2; i++) {
+		char *log;
+		int r;
+
+		cap_start();
+		r = dlsym_lib_load(&lib);
+		log = cap_stop();
+		cr_assert_eq(r, -1);
+		assert_logged(log, "libnestor-absent.so.7: cannot open shared object file");
+		assert_logged(log, "(install the Debian package nestor-absent7)");
+		cr_assert_eq(count_lines(log), 1, "one error per failure:\n%s", log);
+		free(log);
+		cr_assert_null(sym_getpid);
+		cr_assert_null(sym_getppid);
+	}
+}
+
+Test(dlsym, real_library_resolves_once)
+{
+	static struct dlsym_lib lib =
+		DLSYM_LIB("libc.so.6", "libc6", RTLD_LOCAL, t_libc_syms);
+	char *log;
+
+	cap_start();
+	cr_assert_eq(dlsym_lib_load(&lib), 0);
+	cr_assert_eq(dlsym_lib_load(&lib), 0);
+	log = cap_stop();
+	cr_assert_str_empty(log);
+	free(log);
+	cr_assert_not_null(sym_getpid);
+	cr_assert_eq(sym_getpid(), getpid());
+	cr_assert_eq(sym_getppid(), getppid());
+}
+
+/* getpid resolves before the missing name fails: it must not stay set. */
+static __typeof__(&getpid) t_missing;
+static const struct dlsym_entry t_missing_syms[] = {
+	DLSYM_ENTRY(getpid)
+	{ "nestor_no_such_function", (void **)&t_missing },
+};
+
+Test(dlsym, missing_symbol_publishes_nothing)
+{
+	static struct dlsym_lib bad =
+		DLSYM_LIB("libc.so.6", "libc6", RTLD_LOCAL, t_missing_syms);
+	static struct dlsym_lib good =
+		DLSYM_LIB("libc.so.6", "libc6", RTLD_LOCAL, t_libc_syms);
+	char *log;
+
+	cap_start();
+	cr_assert_eq(dlsym_lib_load(&bad), -1);
+	log = cap_stop();
+	assert_logged(log, "undefined symbol: nestor_no_such_function");
+	assert_logged(log, "package libc6 is too old");
+	cr_assert_eq(count_lines(log), 1, "one error:\n%s", log);
+	free(log);
+	cr_assert_null(sym_getpid);
+	cr_assert_null(t_missing);
+	/* Nothing broken for later calls, of this table or another. */
+	cr_assert_eq(dlsym_lib_load(&bad), -1);
+	cr_assert_eq(dlsym_lib_load(&good), 0);
+	cr_assert_eq(sym_getpid(), getpid());
+}
+
+#define T_THREADS 8
+static struct dlsym_lib t_race_lib =
+	DLSYM_LIB("libc.so.6", "libc6", RTLD_LOCAL, t_libc_syms);
+
+static void *
+t_race(void *arg)
+{
+	int *r = arg;
+
+	*r = dlsym_lib_load(&t_race_lib);
+	if (*r == 0 && sym_getpid() != getpid())
+		*r = -2;
+	return NULL;
+}
+
+Test(dlsym, concurrent_first_calls)
+{
+	pthread_t t[T_THREADS];
+	int r[T_THREADS];
+
+	for (int i = 0; i < T_THREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, t_race, &r[i]), 0);
+	for (int i = 0; i < T_THREADS; i++) {
+		cr_assert_eq(pthread_join(t[i], NULL), 0);
+		cr_assert_eq(r[i], 0, "thread %d: %d", i, r[i]);
+	}
 }
