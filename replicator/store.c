@@ -380,9 +380,8 @@ direct_io_ok(const char *path)
 }
 
 /* Whether a qcow2 file names a backing file (header bytes 8..15, the
- * big-endian offset of its name, 0 without one). Unreadable: true, the
- * cautious answer for the caller below. */
-static bool
+ * big-endian offset of its name, 0 without one): 1, 0, or -1 unreadable. */
+static int
 qcow2_has_backing(const char *path)
 {
 	uint8_t hdr[16];
@@ -393,10 +392,34 @@ qcow2_has_backing(const char *path)
 	if (fd >= 0)
 		close(fd);
 	if (n != (ssize_t)sizeof(hdr))
-		return true;
+		return -1;
 	for (int i = 8; i < 16; i++)
 		off = off << 8 | hdr[i];
 	return off != 0;
+}
+
+/* qemu's --image-opts for an overlay written with O_DIRECT whose backing
+ * chain is read through the page cache; commas in the path doubled, as the
+ * option syntax wants. NULL on overflow. */
+static char *
+overlay_opts(const char *path, char *buf, size_t cap)
+{
+	static const char head[] = "driver=qcow2,cache.direct=on,backing.cache.direct=off,"
+				   "file.driver=file,file.aio=native,file.filename=";
+	size_t n = sizeof(head) - 1;
+
+	if (cap <= n)
+		return NULL;
+	memcpy(buf, head, n);
+	for (const char *p = path; *p; p++) {
+		if (n + 3 > cap)
+			return NULL;
+		if (*p == ',')
+			buf[n++] = ',';
+		buf[n++] = *p;
+	}
+	buf[n] = '\0';
+	return buf;
 }
 
 /* *direct tells whether qemu-nbd writes with O_DIRECT (cache=none). */
@@ -421,17 +444,25 @@ nbd_open_image(const char *path, bool readonly, bool *direct, const char *ctx)
 			    (char *)path, NULL };
 	char *argv_ro[] = { "env", STORE_QEMU_TUNABLES, "qemu-nbd", "-r", "-f", "qcow2",
 			    (char *)path, NULL };
+	char opts[PATH_MAX + 256];
+	char *argv_overlay[] = { "env", STORE_QEMU_TUNABLES, "qemu-nbd", "--image-opts",
+				 opts, "--discard=unmap", "--detect-zeroes=unmap", NULL };
 	char **argv = readonly ? argv_ro : argv_rw;
 	struct nbd_handle *h = NULL;
 
-	/* Only points without a backing file (seeds, full resyncs): an
-	 * incremental's partial-cluster writes read the backing chain for
-	 * copy-on-write, and O_DIRECT would take those reads from the device
-	 * instead of the page cache that holds the base just written. */
+	/* An incremental's partial-cluster writes read the backing chain for
+	 * copy-on-write: only the overlay itself is opened with O_DIRECT, so
+	 * those reads still come from the page cache that holds the base just
+	 * written. Writing through the page cache instead cost qemu-nbd more
+	 * CPU than the whole receiver (copies into freshly allocated cache
+	 * pages, writers spinning on the inode lock). */
 	if (direct) {
-		*direct = !readonly && !qcow2_has_backing(path) && direct_io_ok(path);
+		int backing = readonly ? -1 : qcow2_has_backing(path);
+
+		*direct = backing >= 0 && direct_io_ok(path) &&
+			  (backing == 0 || overlay_opts(path, opts, sizeof(opts)));
 		if (*direct)
-			argv = argv_direct;
+			argv = backing ? argv_overlay : argv_direct;
 	}
 	/* The qemu-nbd of a writer that was just killed may still hold the
 	 * image lock while it finishes its last flush: retry for a while. */

@@ -38,7 +38,8 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 static void
 setup(void)
 {
-	snprintf(root, sizeof(root), "/tmp/nestor-store-XXXXXX");
+	/* A comma in the path: qemu option strings must escape it. */
+	snprintf(root, sizeof(root), "/tmp/nestor,store-XXXXXX");
 	cr_assert_not_null(mkdtemp(root));
 }
 
