@@ -154,12 +154,6 @@ srbd_free(struct srbd *c)
 	free(c);
 }
 
-const char *
-srbd_pool(const struct srbd *c)
-{
-	return c->pool;
-}
-
 static struct srbd_img *
 img_new(struct srbd *c, const char *image, const char *snap)
 {
@@ -383,16 +377,9 @@ create_image(struct srbd *c, const char *image, uint64_t size)
 static struct srbd_img *
 recreate(struct srbd *c, const char *image, uint64_t size)
 {
-	struct srbd_img *im = NULL;
-
 	if (srbd_remove(c, image) < 0 || create_image(c, image, size) < 0)
 		return NULL;
-	im = img_new(c, image, NULL);
-	if (im && open_head(im) < 0) {
-		srbd_close(im);
-		im = NULL;
-	}
-	return im;
+	return srbd_open(c, image);
 }
 
 struct srbd_img *

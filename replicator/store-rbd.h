@@ -23,7 +23,6 @@ void srbd_snap_name(char out[32], uint64_t point);
  * = "admin") and open pool. NULL on error (logged). */
 struct srbd *srbd_connect(const char *conf, const char *client, const char *pool);
 void srbd_free(struct srbd *c);
-const char *srbd_pool(const struct srbd *c);
 
 /* Open image's head for a new point of size bytes: created if missing,
  * reset to snapshot base (rolled back only if the head differs from it) or,
