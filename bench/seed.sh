@@ -9,7 +9,9 @@
 # with --fsync, dd with conv=fsync. Sources are read from the page cache by
 # every tool alike. Environment: BENCH_CACHE (image cache, default
 # /var/tmp/nestor-bench), BENCH_SIZE_MIB (4096), BENCH_BIG_MIB (65536),
-# BENCH_LEVEL (Nestor's compress_level, -1: zstd's fast level), KEEP=1 keeps the scratch dir.
+# BENCH_LEVEL (Nestor's compress_level, -1: zstd's fast level), BENCH_REPEAT
+# (2: every contender runs that many times, its fastest run counts),
+# KEEP=1 keeps the scratch dir.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NESTOR=${NESTOR:-$ROOT/build/nestor}
@@ -17,6 +19,7 @@ CACHE=${BENCH_CACHE:-/var/tmp/nestor-bench}
 SIZE_MIB=${BENCH_SIZE_MIB:-4096}
 BIG_MIB=${BENCH_BIG_MIB:-65536}
 LEVEL=${BENCH_LEVEL:--1}
+REPEAT=${BENCH_REPEAT:-2}
 W=$(mktemp -d /var/tmp/nestor-bench-run.XXXXXX)
 SSHD_PID=
 RX_PID=
@@ -31,6 +34,10 @@ die() { echo "bench: $*" >&2; exit 1; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 log() { echo "bench: $*" >&2; }
+# Before every timed run: no writeback or discard left over from the
+# previous one (the file system here is mounted with online discard).
+settle() { sync; sleep 1; }
+faster() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(b == "" || a < b) }'; }
 
 for t in rsync zstd ssh /usr/sbin/sshd /usr/bin/time qemu-img jq python3; do
 	command -v "$t" >/dev/null || die "$t is missing (deploy/install-deps.sh)"
@@ -93,8 +100,15 @@ rsync_run() { # rsync_run LOG -> time on stdout
 	since "$t0"
 }
 rsync_bytes() { awk '/^Total bytes sent:/ { gsub(",", "", $4); print $4 }' "$1"; }
-log "rsync seed"
-RS_SEED_T=$(rsync_run "$W/rsync-seed.log")
+RS_SEED_T=
+for rep in $(seq 1 "$REPEAT"); do
+	log "rsync seed ($rep/$REPEAT)"
+	rm -f "$W/rsync/disk.raw"
+	settle
+	t=$(rsync_run "$W/rsync-seed.log")
+	log "  $t s"
+	faster "$t" "$RS_SEED_T" && RS_SEED_T=$t
+done
 RS_SEED_B=$(rsync_bytes "$W/rsync-seed.log")
 cmp -s "$SRC" "$W/rsync/disk.raw" || die "rsync copy differs from the source"
 
@@ -103,16 +117,18 @@ cmp -s "$SRC" "$W/rsync/disk.raw" || die "rsync copy differs from the source"
 # copy; zstd reads the image itself. Levels 1 and 3 (zstd's default) both run;
 # the faster one is the baseline.
 PIPE_T=; PIPE_B=; PIPE_L=
-for lv in 1 3; do
+for lv in $(for rep in $(seq 1 "$REPEAT"); do echo 1 3; done); do
 	log "pipeline seed, zstd -$lv"
 	rm -f "$W/pipe.raw"
+	settle
 	t0=$(now)
 	zstd -q -T0 -"$lv" -c "$SRC" |
 		$SSH root@127.0.0.1 "zstd -q -d -c | dd of=$W/pipe.raw bs=1M conv=sparse,fsync status=none" ||
 		die "pipeline failed"
 	t=$(since "$t0")
+	log "  $t s"
 	cmp -s "$SRC" "$W/pipe.raw" || die "pipeline copy differs from the source"
-	if [ -z "$PIPE_T" ] || awk -v a="$t" -v b="$PIPE_T" 'BEGIN { exit !(a < b) }'; then
+	if faster "$t" "$PIPE_T"; then
 		PIPE_T=$t; PIPE_L=$lv
 	fi
 done
@@ -178,11 +194,13 @@ stop_receiver() {
 }
 nestor_run() { # nestor_run GROUP TAG -> sets N_T N_B N_RSS N_JSON
 	local t0
+	settle
 	t0=$(now)
-	/usr/bin/time -f "%M" -o "$W/$2.rss" "$NESTOR" agent --config "$W/agent.conf" \
+	/usr/bin/time -f "%M" -o "$W/$2.rss" "$NESTOR" agent --config "${AGENT_CONF:-$W/agent.conf}" \
 		--once --json --no-progress --group "$1" > "$W/$2.json" 2>>"$W/agent.log" ||
 		{ tail -20 "$W/agent.log" >&2; die "nestor agent ($2) failed"; }
 	N_T=$(since "$t0")
+	log "  $N_T s"
 	N_JSON=$(tail -1 "$W/$2.json")
 	N_B=$(echo "$N_JSON" | jq .bytes_wire)
 	N_RSS=$(( $(tail -1 "$W/$2.rss") / 1024 ))
@@ -192,23 +210,38 @@ same_point() { # same_point GROUP IMAGE POINT
 	qemu-img compare -q -f raw -F qcow2 "$2" "$W/store/$1/disks/d/$3.qcow2"
 }
 
+# Each repetition seeds a new group, so each seed starts from an empty store.
+NS_SEED_T='' NS_INC_T='' RS_INC_T=''
 start_receiver
-log "nestor seed"
-nestor_run bench seed
-NS_SEED_T=$N_T NS_SEED_B=$N_B NS_SEED_RSS=$N_RSS
-same_point bench "$SRC" 1 || die "nestor point 1 differs from the source"
+for rep in $(seq 1 "$REPEAT"); do
+	g=bench$rep
+	sed "s/^\[group bench\]/[group $g]/; s/^\[disk bench d\]/[disk $g d]/" \
+		"$W/agent.conf" > "$W/agent-$g.conf"
+	log "nestor seed ($rep/$REPEAT)"
+	AGENT_CONF=$W/agent-$g.conf nestor_run "$g" seed
+	if faster "$N_T" "$NS_SEED_T"; then NS_SEED_T=$N_T NS_SEED_B=$N_B; fi
+	[ "${NS_SEED_RSS:-0}" -ge "$N_RSS" ] || NS_SEED_RSS=$N_RSS
+	same_point "$g" "$SRC" 1 || die "nestor point 1 differs from the source"
 
-# ---- 1% incremental, same change set for both -------------------------------
-CHANGED=$(python3 "$ROOT/bench/mkimage.py" change "$SRC" 1 7) || die "changing the image failed"
-log "rsync incremental ($CHANGED bytes changed)"
-RS_INC_T=$(rsync_run "$W/rsync-inc.log")
-RS_INC_B=$(rsync_bytes "$W/rsync-inc.log")
-cmp -s "$SRC" "$W/rsync/disk.raw" || die "rsync incremental differs from the source"
-log "nestor incremental"
-nestor_run bench inc
-NS_INC_T=$N_T NS_INC_B=$N_B NS_INC_RSS=$N_RSS
-[ "$(echo "$N_JSON" | jq .incremental)" = true ] || die "nestor's second cycle was not incremental"
-same_point bench "$SRC" 2 || die "nestor point 2 differs from the source"
+	# ---- 1% incremental, the same change set for both -------------------
+	CHANGED=$(python3 "$ROOT/bench/mkimage.py" change "$SRC" 1 "$((6 + rep))") ||
+		die "changing the image failed"
+	log "rsync incremental ($CHANGED bytes changed, $rep/$REPEAT)"
+	settle
+	t=$(rsync_run "$W/rsync-inc.log")
+	log "  $t s"
+	faster "$t" "$RS_INC_T" && RS_INC_T=$t
+	RS_INC_B=$(rsync_bytes "$W/rsync-inc.log")
+	cmp -s "$SRC" "$W/rsync/disk.raw" || die "rsync incremental differs from the source"
+	log "nestor incremental ($rep/$REPEAT)"
+	AGENT_CONF=$W/agent-$g.conf nestor_run "$g" inc
+	if faster "$N_T" "$NS_INC_T"; then NS_INC_T=$N_T NS_INC_B=$N_B; fi
+	[ "${NS_INC_RSS:-0}" -ge "$N_RSS" ] || NS_INC_RSS=$N_RSS
+	[ "$(echo "$N_JSON" | jq .incremental)" = true ] || die "nestor's second cycle was not incremental"
+	same_point "$g" "$SRC" 2 || die "nestor point 2 differs from the source"
+	# rsync's next seed run is not needed: its copy stays for the next
+	# incremental, whose change set is new.
+done
 stop_receiver
 RX_HWM_4G=$RX_HWM
 rm -rf "$W/rsync"
@@ -234,7 +267,7 @@ SEED_X=$(ratio "$FASTEST_T" "$NS_SEED_T")
 INC_X=$(ratio "$RS_INC_T" "$NS_INC_T")
 
 echo
-echo "Nestor seed benchmark: $(nproc) CPUs, image $SIZE_MIB MiB raw ($DATA_MIB MiB allocated), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "Nestor seed benchmark: $(nproc) CPUs, image $SIZE_MIB MiB raw ($DATA_MIB MiB allocated), fastest of $REPEAT runs per contender, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-44s %10s %12s %10s\n' "run" "seconds" "MiB sent" "peak RSS"
 printf '%-44s %10s %12s %10s\n' "rsync -z(zstd) --sparse --inplace --fsync, seed" "$RS_SEED_T" "$(mib "$RS_SEED_B")" "-"
 printf '%-44s %10s %12s %10s\n' "zstd -T0 -$PIPE_L | ssh | zstd -d | dd sparse,fsync" "$PIPE_T" "$(mib "$PIPE_B")" "-"
