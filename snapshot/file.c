@@ -83,14 +83,13 @@ struct file_disk {
 	struct file_span *spans;
 	size_t nspans, ispan, capspans;
 	struct snap_extent pending;
-	int done, committed;
+	int committed;
 };
 
 struct file_snapshot {
 	struct snapshot base; /* first: the generic code casts */
 	struct file_disk d[SNAP_MAX_DISKS];
 	uint64_t base_point;
-	int committed;
 };
 
 static const struct snapshot_ops file_ops;
@@ -924,17 +923,10 @@ file_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,
 {
 	struct file_snapshot *fs = (struct file_snapshot *)snap;
 	struct file_disk *d = &fs->d[disk];
-	int r;
+	int r = coalesce_next(&d->pending, max_len, file_span_cb, d, ext);
 
-	if (!d->img) {
-		log_error("disk %s: snapshot already committed", d->name);
-		return -1;
-	}
-	r = coalesce_next(&d->pending, max_len, file_span_cb, d, ext);
 	if (r < 0)
 		log_error("disk %s: %s: cannot list changed extents", d->name, d->path);
-	if (r == 0)
-		d->done = 1;
 	return r;
 }
 
@@ -943,13 +935,7 @@ file_read(struct snapshot *snap, size_t disk, uint64_t offset, void *buf,
 	  size_t len)
 {
 	struct file_snapshot *fs = (struct file_snapshot *)snap;
-	struct file_disk *d = &fs->d[disk];
-
-	if (!d->img) {
-		log_error("disk %s: snapshot already committed", d->name);
-		return -1;
-	}
-	return image_pread(d->img, buf, len, offset);
+	return image_pread(fs->d[disk].img, buf, len, offset);
 }
 
 /* ---- commit / abort --------------------------------------------------------- */
@@ -1009,23 +995,9 @@ file_commit(struct snapshot *snap, uint64_t point_id)
 {
 	struct file_snapshot *fs = (struct file_snapshot *)snap;
 
-	if (fs->committed) {
-		log_error("snapshot: already committed");
-		return -1;
-	}
-	for (size_t i = 0; i < snap->ndisks; i++)
-		if (!fs->d[i].done) {
-			/* Committing unlisted changes would make them part of
-			 * the base without ever sending them. */
-			log_error("disk %s: commit before all extents were listed",
-				  fs->d[i].name);
-			return -1;
-		}
 	for (size_t i = 0; i < snap->ndisks; i++) {
 		struct file_disk *d = &fs->d[i];
 
-		if (d->committed)
-			continue;
 		if ((d->fmt == FILE_QCOW2 ? file_qcow2_commit(d, point_id)
 					  : file_raw_commit(d, point_id)) < 0) {
 			log_error("disk %s: commit of point %" PRIu64 " failed",
@@ -1035,7 +1007,6 @@ file_commit(struct snapshot *snap, uint64_t point_id)
 		d->committed = 1;
 		file_attempt_remove(d);
 	}
-	fs->committed = 1;
 	log_debug("snapshot: committed point %" PRIu64 " (%zu disks)", point_id,
 		  snap->ndisks);
 	return 0;

@@ -1638,10 +1638,6 @@ lv_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,
 
 	if (a.d->rbd)
 		return snapshot_next_extent(ls->rbd, a.d->rbd_idx, max_len, ext);
-	if (!a.d->nbd) {
-		log_error("libvirt: disk %s: snapshot already committed", a.name);
-		return -1;
-	}
 	return coalesce_next(&a.d->pending, max_len, lv_span_cb, &a, ext);
 }
 
@@ -1655,11 +1651,6 @@ lv_read(struct snapshot *snap, size_t disk, uint64_t offset, void *buf,
 
 	if (d->rbd)
 		return snapshot_read(ls->rbd, d->rbd_idx, offset, buf, len);
-	if (!d->nbd) {
-		log_error("libvirt: disk %s: snapshot already committed",
-			  snap->disks[disk].name);
-		return -1;
-	}
 	/* libnbd handles serialise concurrent callers themselves. */
 	while (len > 0) {
 		size_t n = len > LV_NBD_MAX_REQ ? LV_NBD_MAX_REQ : len;
@@ -1698,10 +1689,6 @@ lv_commit(struct snapshot *snap, uint64_t point_id)
 	struct lv_snapshot *ls = (struct lv_snapshot *)snap;
 	int ret = 0;
 
-	if (ls->committed) {
-		log_error("libvirt: snapshot already committed");
-		return -1;
-	}
 	/* Both parts learn the new base even if one fails: the failed one
 	 * makes the next point a full copy, which is right either way. */
 	if (ls->rbd && snapshot_commit(ls->rbd, point_id) < 0)

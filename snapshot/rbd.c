@@ -84,7 +84,7 @@ struct rbd_disk {
 	uint64_t pos; /* next whole-object window */
 	struct rbd_spans coarse, fine;
 	struct snap_extent pending;
-	int done, committed;
+	int committed;
 };
 
 struct rbd_snapshot {
@@ -94,7 +94,6 @@ struct rbd_snapshot {
 	uint64_t base_point;
 	int connected;
 	int taken, finished; /* snapshot_rbd_take / _finish done */
-	int committed;
 };
 
 static const struct snapshot_ops rbd_ops;
@@ -1023,17 +1022,8 @@ rbd_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,
 		struct snap_extent *ext)
 {
 	struct rbd_snapshot *rs = (struct rbd_snapshot *)snap;
-	struct rbd_disk *d = &rs->d[disk];
-	int r;
 
-	if (!d->rimg) {
-		log_error("disk %s: snapshot already committed", d->name);
-		return -1;
-	}
-	r = coalesce_next(&d->pending, max_len, rbd_coalesce_cb, d, ext);
-	if (r == 0)
-		d->done = 1;
-	return r;
+	return coalesce_next(&rs->d[disk].pending, max_len, rbd_coalesce_cb, &rs->d[disk], ext);
 }
 
 static int
@@ -1044,10 +1034,6 @@ rbd_read_op(struct snapshot *snap, size_t disk, uint64_t offset, void *buf,
 	struct rbd_disk *d = &rs->d[disk];
 	char *p = buf;
 
-	if (!d->rimg) {
-		log_error("disk %s: snapshot already committed", d->name);
-		return -1;
-	}
 	/* librbd image handles take concurrent I/O from several threads. */
 	while (len > 0) {
 		size_t n = len < RBD_READ_MAX ? len : RBD_READ_MAX;
@@ -1074,24 +1060,10 @@ rbd_commit(struct snapshot *snap, uint64_t point_id)
 {
 	struct rbd_snapshot *rs = (struct rbd_snapshot *)snap;
 
-	if (rs->committed) {
-		log_error("snapshot: already committed");
-		return -1;
-	}
-	for (size_t i = 0; i < snap->ndisks; i++)
-		if (!rs->d[i].done) {
-			/* Committing unlisted changes would make them part of
-			 * the base without ever sending them. */
-			log_error("disk %s: commit before all extents were listed",
-				  rs->d[i].name);
-			return -1;
-		}
 	for (size_t i = 0; i < snap->ndisks; i++) {
 		struct rbd_disk *d = &rs->d[i];
 		char old[32];
 
-		if (d->committed)
-			continue;
 		sym_rbd_close(d->rimg);
 		d->rimg = NULL;
 		/* The state names the new base before the old one goes: a
@@ -1112,7 +1084,6 @@ rbd_commit(struct snapshot *snap, uint64_t point_id)
 					 "time", d->name, old);
 		}
 	}
-	rs->committed = 1;
 	log_debug("snapshot: committed point %" PRIu64 " (%zu rbd disks)",
 		  point_id, snap->ndisks);
 	return 0;

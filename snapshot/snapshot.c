@@ -15,6 +15,20 @@ snapshot_disk_ok(const struct snapshot *snap, size_t disk, const char *what)
 	return 1;
 }
 
+/* Listing and reading end with the commit: the source has let go of its
+ * images (or failed halfway through doing so). */
+static int
+snapshot_open_ok(const struct snapshot *snap, size_t disk, const char *what)
+{
+	if (!snapshot_disk_ok(snap, disk, what))
+		return 0;
+	if (snap->commit_tried) {
+		log_error("snapshot %s: %s after the commit", snap->disks[disk].name, what);
+		return 0;
+	}
+	return 1;
+}
+
 size_t
 snapshot_ndisks(const struct snapshot *snap)
 {
@@ -59,14 +73,19 @@ int
 snapshot_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,
 		     struct snap_extent *ext)
 {
-	if (!snapshot_disk_ok(snap, disk, "next extent") || !ext)
+	int r;
+
+	if (!snapshot_open_ok(snap, disk, "next extent") || !ext)
 		return -1;
 	if (max_len == 0) {
 		log_error("snapshot %s: next extent: max_len is 0",
 			  snap->disks[disk].name);
 		return -1;
 	}
-	return snap->ops->next_extent(snap, disk, max_len, ext);
+	r = snap->ops->next_extent(snap, disk, max_len, ext);
+	if (r == 0)
+		snap->disks[disk].listed = 1;
+	return r;
 }
 
 int
@@ -75,7 +94,7 @@ snapshot_read(struct snapshot *snap, size_t disk, uint64_t offset, void *buf,
 {
 	uint64_t end;
 
-	if (!snapshot_disk_ok(snap, disk, "read") || (!buf && len))
+	if (!snapshot_open_ok(snap, disk, "read") || (!buf && len))
 		return -1;
 	if (__builtin_add_overflow(offset, (uint64_t)len, &end) ||
 	    end > snap->disks[disk].size) {
@@ -97,6 +116,19 @@ snapshot_commit(struct snapshot *snap, uint64_t point_id)
 		log_error("snapshot: commit: point id 0 is reserved for \"none\"");
 		return -1;
 	}
+	if (snap->commit_tried) {
+		log_error("snapshot: already committed (or the commit failed)");
+		return -1;
+	}
+	for (size_t i = 0; i < snap->ndisks; i++)
+		if (!snap->disks[i].listed) {
+			/* Committing unlisted changes would make them part of
+			 * the base without ever sending them. */
+			log_error("snapshot %s: commit before all extents were listed",
+				  snap->disks[i].name);
+			return -1;
+		}
+	snap->commit_tried = 1;
 	return snap->ops->commit(snap, point_id);
 }
 

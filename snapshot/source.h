@@ -88,16 +88,21 @@ struct snapshot_ops {
 
 #define SNAP_MAX_DISKS 64
 
-/* Embedded first in each source's private struct. */
+/* Embedded first in each source's private struct (zero-initialised). The
+ * generic code (snapshot.c) owns `listed` and `commit_tried`: sources never
+ * see a listing or read after a commit, nor a commit before every disk was
+ * listed to its end, nor a second commit. */
 struct snapshot {
 	const struct snapshot_ops *ops;
 	size_t ndisks;
 	int incremental;
 	int resumable;
 	uint64_t time_ns;
+	int commit_tried;
 	struct {
 		char name[65];
 		uint64_t size;
+		int listed; /* next_extent returned 0 */
 	} disks[SNAP_MAX_DISKS];
 };
 

@@ -569,6 +569,38 @@ Test(file_source, raw_full_then_incremental)
 	snapshot_free(s);
 }
 
+/* The generic layer (snapshot.c) ends listing and reading at the commit,
+ * and a commit is tried once, also when it fails. */
+Test(file_source, commit_is_the_end)
+{
+	struct snapshot *s;
+	struct snap_extent e;
+	char buf[512];
+
+	raw_base();
+	raw_changes();
+	s = begin1("raw", 7);
+	cr_assert_not_null(s);
+	collect(s, 0, 1ull << 30, &E2);
+	cr_assert_eq(snapshot_commit(s, 8), 0);
+	cr_assert_eq(snapshot_read(s, 0, 0, buf, sizeof(buf)), -1, "read after commit");
+	cr_assert_eq(snapshot_next_extent(s, 0, 1ull << 20, &e), -1, "listing after commit");
+	cr_assert_eq(snapshot_commit(s, 9), -1, "second commit");
+	snapshot_free(s);
+
+	/* A failed commit (a directory where the hash file goes) is not
+	 * retried. */
+	s = begin1("raw", 8);
+	cr_assert_not_null(s);
+	collect(s, 0, 1ull << 30, &E2);
+	sh("rm -f '%s/vda.hashes' && mkdir -p '%s/vda.hashes/x'", state, state);
+	cr_assert_eq(snapshot_commit(s, 9), -1, "commit over a directory");
+	sh("rm -rf '%s/vda.hashes'", state);
+	cr_assert_eq(snapshot_commit(s, 9), -1, "commit retried after a failure");
+	cr_assert_eq(snapshot_read(s, 0, 0, buf, sizeof(buf)), -1, "read after a failed commit");
+	snapshot_free(s);
+}
+
 Test(file_source, raw_wrong_base_and_lost_hashes_are_full)
 {
 	struct snapshot *s;
