@@ -9,7 +9,9 @@ RX_PID=
 PASS=0
 FAIL=0
 
+LV_DIR=
 cleanup() {
+	stop_libvirtd
 	[ -n "$RX_PID" ] && kill -9 "$RX_PID" 2>/dev/null
 	# libnbd's qemu-nbd children of a killed receiver exit with their socket;
 	# make sure none of ours outlives the test.
@@ -79,8 +81,39 @@ use_ceph_store() {
 		"$T/receiver.conf"
 }
 
-# write_agent_conf FILE AGENTNAME GROUP DISKNAME=PATH[:FORMAT]...
-# A DISKNAME=rbd:POOL/IMAGE disk is an RBD image of the cluster of $CEPH_CONF.
+# start_libvirtd: a private libvirtd for this test (tests/lib/libvirtd.sh)
+# with the test-VM helpers of tests/lib/vm.sh; exports VM_URI,
+# LIBVIRT_DEFAULT_URI (nestor drill/failover find it there) and VM_DIR.
+# cleanup stops it.
+start_libvirtd() {
+	LIB=$ROOT/tests/lib
+	# shellcheck source=../lib/vm.sh
+	. "$LIB/vm.sh"
+	export VM_DIR=$T/vm
+	LV_DIR=$T/lv
+	VM_URI=$("$LIB/libvirtd.sh" start "$LV_DIR") || { LV_DIR=; die "libvirtd did not start"; }
+	export VM_URI LIBVIRT_DEFAULT_URI=$VM_URI
+}
+
+# stop_libvirtd: destroy what runs under the private libvirtd first:
+# stopping it kills its domains but leaves the bridges of active networks.
+stop_libvirtd() {
+	local n
+	[ -n "$LV_DIR" ] || return 0
+	for n in $(virsh -q -c "$VM_URI" list --name 2>/dev/null); do
+		virsh -q -c "$VM_URI" destroy "$n" >/dev/null 2>&1
+	done
+	for n in $(virsh -q -c "$VM_URI" net-list --name 2>/dev/null); do
+		virsh -q -c "$VM_URI" net-destroy "$n" >/dev/null 2>&1
+	done
+	"$ROOT/tests/lib/libvirtd.sh" stop "$LV_DIR" >/dev/null 2>&1
+	LV_DIR=
+}
+
+# write_agent_conf FILE AGENTNAME GROUP SPEC...
+# SPEC: DISKNAME=PATH[:FORMAT] (a disk image), DISKNAME=rbd:POOL/IMAGE (an RBD
+# image of the cluster of $CEPH_CONF), domains=NAME... (libvirt domains of
+# the private libvirtd, $VM_URI), domain_xml=FILE... (the group's VM XML).
 write_agent_conf() {
 	local f=$1 name=$2 group=$3; shift 3
 	mkdir -p "$T/agent-state"
@@ -100,7 +133,14 @@ EOC
 	case " $* " in *=rbd:*) printf 'ceph_conf = %s\n' "$CEPH_CONF" >> "$f";; esac
 	local spec dname path fmt
 	for spec in "$@"; do
+		case "$spec" in
+		domains=*) printf 'domains = %s\nlibvirt_uri = %s\n' "${spec#*=}" "$VM_URI" >> "$f";;
+		domain_xml=*) printf 'domain_xml = %s\n' "${spec#*=}" >> "$f";;
+		esac
+	done
+	for spec in "$@"; do
 		dname=${spec%%=*}; path=${spec#*=}; fmt=
+		case "$dname" in domains|domain_xml) continue;; esac
 		case "$path" in rbd:*)
 			printf '\n[disk %s %s]\nrbd = %s\n' "$group" "$dname" "${path#rbd:}" >> "$f"
 			continue;;

@@ -5,19 +5,13 @@
 # data, and after teardown no clone is left and the point's snapshots read
 # exactly as before. A failover runs the VM on clones that stay.
 . "$(dirname "$0")/lib.sh"
-LIB=$ROOT/tests/lib
-# shellcheck source=../lib/vm.sh
-. "$LIB/vm.sh"
-
-export VM_DIR=$T/vm
-W=$(mktemp -d /tmp/nestor-cdrill.XXXXXX)
-trap '[ -n "${VM_URI:-}" ] && "$LIB/libvirtd.sh" stop "$W/lv" >/dev/null 2>&1; "$LIB/ceph.sh" stop "$W/ceph" >/dev/null 2>&1; rm -rf "$W"; cleanup' EXIT
+W=$T
+trap 'stop_libvirtd; "$ROOT/tests/lib/ceph.sh" stop "$W/ceph" >/dev/null 2>&1; cleanup' EXIT
 
 G=cd
+eval "export $("$ROOT/tests/lib/ceph.sh" start "$W/ceph")" || die "ceph did not start"
+start_libvirtd
 IMG=$("$LIB/vm-image.sh") || die "no test guest image"
-eval "export $("$LIB/ceph.sh" start "$W/ceph")" || die "ceph did not start"
-VM_URI=$("$LIB/libvirtd.sh" start "$W/lv") || die "libvirtd did not start"
-export VM_URI LIBVIRT_DEFAULT_URI=$VM_URI
 
 make_pki
 write_receiver_conf
@@ -27,8 +21,8 @@ start_receiver
 mkdir -p "$T/src"
 qemu-img create -q -f qcow2 -b "$IMG" -F qcow2 "$T/src/os.qcow2"
 truncate -s 16M "$T/src/data.raw"
-write_agent_conf "$T/agent.conf" agent1 $G os="$T/src/os.qcow2:qcow2" data="$T/src/data.raw:raw"
-sed -i "/^\[group $G\]/a domain_xml = $T/src/cd1.xml" "$T/agent.conf"
+write_agent_conf "$T/agent.conf" agent1 $G os="$T/src/os.qcow2:qcow2" data="$T/src/data.raw:raw" \
+	domain_xml="$T/src/cd1.xml"
 
 # The source VM writes a pattern on its data disk, then stops.
 vm_define_start cd1 "$T/src/os.qcow2" "$T/src/data.raw" >&2 || die "cannot define cd1"

@@ -7,24 +7,13 @@
 # with a wrong marker fails and still tears down. After every drill no domain,
 # network or overlay is left and the point files are bit-identical.
 . "$(dirname "$0")/lib.sh"
-LIB=$ROOT/tests/lib
-# shellcheck source=../lib/vm.sh
-. "$LIB/vm.sh"
-
-export VM_DIR=$T/vm
-drill_cleanup() {
-	[ -n "${VM_URI:-}" ] && "$LIB/libvirtd.sh" stop "$T/lv" >/dev/null 2>&1
-	cleanup
-}
-trap drill_cleanup EXIT
 
 G=web
 MAC=52:54:00:4e:53:01
-IMG=$("$LIB/vm-image.sh") || die "no test guest image"
-VM_URI=$("$LIB/libvirtd.sh" start "$T/lv") || die "libvirtd did not start"
 # the drill finds the private libvirtd through the environment (drill 1)
 # or --uri (the others)
-export VM_URI LIBVIRT_DEFAULT_URI=$VM_URI
+start_libvirtd
+IMG=$("$LIB/vm-image.sh") || die "no test guest image"
 
 make_pki
 write_receiver_conf
@@ -38,8 +27,8 @@ qemu-img create -q -f qcow2 -b "$IMG" -F qcow2 "$T/src/os2.qcow2"
 truncate -s 8M "$T/src/data2.raw"
 MD5_WEB2=$(md5sum < "$T/src/data2.raw" | cut -d' ' -f1)
 write_agent_conf "$T/agent.conf" agent1 $G os="$T/src/os.qcow2:qcow2" data="$T/src/data.raw:raw" \
-	os2="$T/src/os2.qcow2:qcow2" data2="$T/src/data2.raw:raw"
-sed -i "/^\[group $G\]/a domain_xml = $T/src/web1.xml $T/src/web2.xml" "$T/agent.conf"
+	os2="$T/src/os2.qcow2:qcow2" data2="$T/src/data2.raw:raw" \
+	domain_xml="$T/src/web1.xml $T/src/web2.xml"
 vm_define_start web2 "$T/src/os2.qcow2" "$T/src/data2.raw" >&2 || die "cannot define web2"
 vm_destroy web2 >&2
 cp "$VM_DIR/web2.xml" "$T/src/web2.xml" || die "web2's XML not written"

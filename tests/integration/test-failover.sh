@@ -9,34 +9,12 @@
 # destroyed, undefines it and re-allows replication. Last, a drill with
 # --guest-agent fails cleanly (the test guest has no agent).
 . "$(dirname "$0")/lib.sh"
-LIB=$ROOT/tests/lib
-# shellcheck source=../lib/vm.sh
-. "$LIB/vm.sh"
 
-export VM_DIR=$T/vm
 jqt() { jq -e "$@" >/dev/null; }
-fo_cleanup() {
-	local n
-	if [ -n "${VM_URI:-}" ]; then
-		# stopping the private libvirtd kills its domains but leaves the
-		# bridges of active networks behind: destroy those first
-		for n in $(virsh -q -c "$VM_URI" list --name 2>/dev/null); do
-			virsh -q -c "$VM_URI" destroy "$n" >/dev/null 2>&1
-		done
-		for n in $(virsh -q -c "$VM_URI" net-list --name 2>/dev/null); do
-			virsh -q -c "$VM_URI" net-destroy "$n" >/dev/null 2>&1
-		done
-		"$LIB/libvirtd.sh" stop "$T/lv" >/dev/null 2>&1
-	fi
-	cleanup
-}
-trap fo_cleanup EXIT
-
 G=web
 MAC=52:54:00:4e:53:02
+start_libvirtd
 IMG=$("$LIB/vm-image.sh") || die "no test guest image"
-VM_URI=$("$LIB/libvirtd.sh" start "$T/lv") || die "libvirtd did not start"
-export VM_URI LIBVIRT_DEFAULT_URI=$VM_URI
 
 make_pki
 write_receiver_conf
@@ -45,8 +23,8 @@ start_receiver
 mkdir -p "$T/src"
 qemu-img create -q -f qcow2 -b "$IMG" -F qcow2 "$T/src/os.qcow2"
 truncate -s 16M "$T/src/data.raw"
-write_agent_conf "$T/agent.conf" agent1 $G os="$T/src/os.qcow2:qcow2" data="$T/src/data.raw:raw"
-sed -i "/^\[group $G\]/a domain_xml = $T/src/web1.xml" "$T/agent.conf"
+write_agent_conf "$T/agent.conf" agent1 $G os="$T/src/os.qcow2:qcow2" data="$T/src/data.raw:raw" \
+	domain_xml="$T/src/web1.xml"
 
 vm_define_start web1 "$T/src/os.qcow2" "$T/src/data.raw" || die "source VM did not start"
 vm_wait_marker web1 NESTOR-BOOT-OK 120 || die "source VM did not boot"
@@ -145,7 +123,7 @@ check "failover --network-map bad is a usage error" [ $? = 2 ]
 check "failover --release without GROUP is a usage error" [ $? = 2 ]
 
 stop_receiver
-fo_cleanup
+cleanup # stops the private libvirtd: its networks first
 trap - EXIT
 check "no bridge of the test left" bash -c "! ip -o link show type bridge | grep -q ' $BR:'"
 finish

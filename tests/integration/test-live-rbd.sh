@@ -8,15 +8,10 @@
 # lists both disks. Then a lost rbd base resyncs cheaply, and the shut-off
 # domain is replicated from its file and its RBD image.
 . "$(dirname "$0")/lib.sh"
-LIB=$ROOT/tests/lib
-. "$LIB/common.sh"
-. "$LIB/vm.sh"
-
-W=$(mktemp -d /tmp/nestor-lr.XXXXXX)
-export VM_URI VM_DIR=$W/vm
-trap '"$LIB/libvirtd.sh" stop "$W/lv" >/dev/null 2>&1; "$LIB/ceph.sh" stop "$W/ceph" >/dev/null 2>&1; rm -rf "$W"; cleanup' EXIT
-eval "export $("$LIB/ceph.sh" start "$W/ceph")" || die "ceph did not start"
-VM_URI=$("$LIB/libvirtd.sh" start "$W/lv") || die "libvirtd did not start"
+W=$T
+trap 'stop_libvirtd; "$ROOT/tests/lib/ceph.sh" stop "$W/ceph" >/dev/null 2>&1; cleanup' EXIT
+eval "export $("$ROOT/tests/lib/ceph.sh" start "$W/ceph")" || die "ceph did not start"
+start_libvirtd
 
 make_pki
 write_receiver_conf
@@ -53,21 +48,7 @@ sz=$(vm_run lr1 'cat /sys/block/vdb/size' | head -1)
 check "guest sees the 64 MiB RBD disk as vdb ($sz sectors)" [ "$sz" = 131072 ]
 
 # No ceph_conf in the group: the <config file> of the domain XML serves.
-cat > "$T/agent.conf" <<EOC
-[agent]
-name = agent1
-receiver = 127.0.0.1:$PORT
-server_name = receiver
-ca = $T/pki/ca.crt
-cert = $T/pki/agent1.crt
-key = $T/pki/agent1.key
-state_dir = $T/agent-state
-compress_level = 0
-
-[group lr]
-domains = lr1
-libvirt_uri = $VM_URI
-EOC
+COMPRESS=0 write_agent_conf "$T/agent.conf" agent1 lr domains=lr1
 
 # the single nestor-* snapshot of the data image (the committed base)
 base_snap() { rbd snap ls rbd/lr1-data --format json | jq -r '[.[].name | select(startswith("nestor-"))] | join(" ")'; }

@@ -5,14 +5,8 @@
 # guest synced and is idle during the cycle), and each incremental sends
 # about what the guest wrote. The guest keeps running throughout.
 . "$(dirname "$0")/lib.sh"
-LIB=$ROOT/tests/lib
-. "$LIB/common.sh"
-. "$LIB/vm.sh"
-
-W=$(mktemp -d /tmp/nestor-lv.XXXXXX)
-export VM_URI VM_DIR=$W/vm
-VM_URI=$("$LIB/libvirtd.sh" start "$W/lv") || die "libvirtd did not start"
-trap '"$LIB/libvirtd.sh" stop "$W/lv" >/dev/null 2>&1; rm -rf "$W"; cleanup' EXIT
+W=$T
+start_libvirtd
 
 make_pki
 write_receiver_conf
@@ -22,20 +16,7 @@ qemu-img create -q -f qcow2 "$W/data.qcow2" 64M
 vm_define_start live1 "$W/boot.qcow2" "$W/data.qcow2" || die "cannot start the guest"
 vm_wait_marker live1 NESTOR-BOOT-OK 180 || die "guest did not boot"
 
-cat > "$T/agent.conf" <<EOC
-[agent]
-name = agent1
-receiver = 127.0.0.1:$PORT
-server_name = receiver
-ca = $T/pki/ca.crt
-cert = $T/pki/agent1.crt
-key = $T/pki/agent1.key
-state_dir = $T/agent-state
-
-[group live]
-domains = live1
-libvirt_uri = $VM_URI
-EOC
+write_agent_conf "$T/agent.conf" agent1 live domains=live1
 
 for cycle in 0 1 2 3; do
 	# 8 x 64 KiB of fresh data at cycle-dependent offsets, then sync.
