@@ -20,43 +20,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-/* ---- stderr capture: log lines are part of the contract ----------------- */
-
-static int cap_saved = -1;
-static char cap_path[64];
-
-static void
-cap_start(void)
-{
-	int fd;
-
-	fflush(stderr);
-	snprintf(cap_path, sizeof(cap_path), "/tmp/nestor-test-stderr-XXXXXX");
-	fd = mkstemp(cap_path);
-	cr_assert(fd >= 0);
-	cap_saved = dup(2);
-	cr_assert(cap_saved >= 0);
-	cr_assert(dup2(fd, 2) == 2);
-	close(fd);
-}
-
-/* Returns what was logged since cap_start (malloc'd). */
-static char *
-cap_stop(void)
-{
-	void *data = NULL;
-	size_t len;
-
-	fflush(stderr);
-	dup2(cap_saved, 2);
-	close(cap_saved);
-	cr_assert(file_read_all(cap_path, 1 << 20, &data, &len) == 0);
-	unlink(cap_path);
-	return data;
-}
-
-#define assert_logged(text, needle) \
-	cr_assert(strstr((text), (needle)) != NULL, "log lacks \"%s\":\n%s", (needle), (text))
+#include "tests/unit/capture.h"
 
 static char tmpdir[64];
 
@@ -604,16 +568,6 @@ Test(hash, buf_is_zero_large)
 #define T_LIBC_SYMS(X) X(getpid) X(getppid)
 T_LIBC_SYMS(DLSYM_DEFINE)
 static const struct dlsym_entry t_libc_syms[] = { T_LIBC_SYMS(DLSYM_ENTRY) };
-
-static size_t
-count_lines(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
 
 Test(dlsym, missing_library_fails_cleanly_every_time)
 {

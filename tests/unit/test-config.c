@@ -10,49 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- stderr capture ----------------------------------------------------- */
-
-static int cap_saved = -1;
-static char cap_path[64];
-
-static void
-cap_start(void)
-{
-	int fd;
-
-	fflush(stderr);
-	snprintf(cap_path, sizeof(cap_path), "/tmp/nestor-test-stderr-XXXXXX");
-	fd = mkstemp(cap_path);
-	cr_assert(fd >= 0);
-	cap_saved = dup(2);
-	cr_assert(cap_saved >= 0);
-	cr_assert(dup2(fd, 2) == 2);
-	close(fd);
-}
-
-static char *
-cap_stop(void)
-{
-	void *data = NULL;
-	size_t len;
-
-	fflush(stderr);
-	dup2(cap_saved, 2);
-	close(cap_saved);
-	cr_assert(file_read_all(cap_path, 1 << 20, &data, &len) == 0);
-	unlink(cap_path);
-	return data;
-}
-
-static size_t
-count_lines(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		n += *s == '\n';
-	return n;
-}
+#include "tests/unit/capture.h"
 
 /* Load text as agent.conf; it must fail with exactly one logged line
  * containing msg. */
