@@ -875,10 +875,8 @@ file_raw_fill(struct file_disk *d)
 
 	if (!d->scan && file_raw_scan_start(d) < 0)
 		return -1;
-	if (blockscan_wait(d->scan, b, &n, &zmask) < 0) {
-		log_error("disk %s: %s: cannot hash the image", d->name, d->path);
-		return -1;
-	}
+	if (blockscan_wait(d->scan, b, &n, &zmask) < 0)
+		return -1; /* logged where the read failed */
 	for (uint32_t i = 0; i < n; i++)
 		if (file_raw_block(d, b + i, d->new_hashes[b + i], (zmask >> i) & 1) < 0)
 			return -1;
