@@ -37,20 +37,27 @@ $(BUILD)/common/hash.o $(BUILD)/common/hash-avx2.o: CFLAGS += -DNESTOR_HASH_AVX2
 endif
 
 .DEFAULT_GOAL := all
-MODULES  := common proto snapshot replicator failover
+# A module is a folder (not its subfolders); it builds build/lib<name>.a,
+# <name> being its path with '/' turned into '-' (replicator/agent ->
+# libreplicator-agent.a).
+MODULES  := common proto snapshot replicator replicator/agent replicator/receiver failover
 # Link order: dependants first.
-LINK_ORDER := failover replicator snapshot proto common
+LINK_ORDER := failover replicator/agent replicator/receiver replicator snapshot proto common
+libname   = $(BUILD)/lib$(subst /,-,$(1)).a
 
 define module_rules
 $(1)_SRCS := $$(wildcard $(1)/*.c)
 $(1)_OBJS := $$(patsubst %.c,$(BUILD)/%.o,$$($(1)_SRCS))
-$(BUILD)/lib$(1).a: $$($(1)_OBJS)
+$(call libname,$(1)): $$($(1)_OBJS)
 	@mkdir -p $$(@D)
 	rm -f $$@ && ar rcs $$@ $$^
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 
-LIBS_A   := $(foreach m,$(LINK_ORDER),$(BUILD)/lib$(m).a)
+# Grouped while the shared replicator library (metrics) still reaches into
+# the receiver's (status, store).
+LIBS_A   := -Wl,--start-group $(foreach m,$(LINK_ORDER),$(call libname,$(m))) -Wl,--end-group
+LIBS_DEP := $(foreach m,$(LINK_ORDER),$(call libname,$(m)))
 ALL_OBJS := $(foreach m,$(MODULES),$($(m)_OBJS))
 
 $(BUILD)/%.o: %.c
@@ -62,14 +69,14 @@ $(BUILD)/%.o: %.c
 
 all: $(BUILD)/nestor
 
-$(BUILD)/nestor: $(BUILD)/nestor.o $(LIBS_A)
+$(BUILD)/nestor: $(BUILD)/nestor.o $(LIBS_DEP)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS_A) $(LDLIBS)
 
 # ---- unit tests (Criterion): tests/unit/test-<module>.c -------------------
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 
-$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBS_A)
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBS_DEP)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS_A) $(LDLIBS) -lcriterion
 
 # These drive libvirt / librbd themselves to set up and inspect their guests
@@ -91,7 +98,7 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/tests/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 20
 
 ifeq ($(SAN),fuzz)
-$(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(LIBS_A)
+$(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(LIBS_DEP)
 	$(CC) -fsanitize=fuzzer,address,undefined -o $@ $< $(LIBS_A) $(LDLIBS)
 fuzz-bins: $(patsubst tests/fuzz/%.c,$(BUILD)/tests/fuzz/%,$(FUZZ_SRCS))
 endif
@@ -123,7 +130,7 @@ bench: deps
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --inline-suppr -I. $(foreach m,$(MODULES),$(m)) nestor.c
+	  --inline-suppr -I. common proto snapshot replicator failover nestor.c
 
 clean:
 	rm -rf build

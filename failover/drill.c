@@ -30,10 +30,10 @@
 #include "failover/console.h"
 #include "failover/domxml.h"
 #include "failover/drill.h"
-#include "replicator/marker.h"
+#include "replicator/receiver/marker.h"
 #include "failover/pointmeta.h"
 #include "replicator/config.h"
-#include "replicator/store.h"
+#include "replicator/receiver/store.h"
 
 extern char **environ;
 

@@ -17,9 +17,9 @@
 #include "common/virt-dl.h"
 #include "failover/drill.h"
 #include "failover/failover.h"
-#include "replicator/marker.h"
+#include "replicator/receiver/marker.h"
 #include "replicator/config.h"
-#include "replicator/store.h"
+#include "replicator/receiver/store.h"
 
 #define DEFAULT_RECEIVER_CONF "/etc/nestor/receiver.conf"
 

@@ -5,8 +5,8 @@
 #define NESTOR_REPLICATOR_CONFIG_H
 
 #include "common/log.h"
-#include "replicator/retention.h"
-#include "replicator/store.h"
+#include "replicator/receiver/retention.h"
+#include "replicator/receiver/store.h"
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -20,7 +20,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "common/log.h"
-#include "replicator/status.h"
+#include "replicator/receiver/status.h"
 
 /* Group names come from authorised agents only, but the table stays
  * bounded whatever they send. */

@@ -1,6 +1,6 @@
 /* Unit tests for replicator/retention: tier parsing, the pure keep/remove
  * policy (a table of cases) and the [group] retention key of receiver.conf. */
-#include "replicator/retention.h"
+#include "replicator/receiver/retention.h"
 #include "replicator/config.h"
 
 #include <criterion/criterion.h>

@@ -17,7 +17,7 @@
 #include <libnbd.h>
 #include <xxhash.h>
 
-#include "replicator/store.h"
+#include "replicator/receiver/store.h"
 
 #define MIB (1024u * 1024u)
 #define VDA_SIZE (4 * MIB)

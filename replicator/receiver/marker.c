@@ -10,7 +10,7 @@
 
 #include "common/fileutil.h"
 #include "common/log.h"
-#include "replicator/marker.h"
+#include "replicator/receiver/marker.h"
 
 #define MARKER_NAME "failover.json"
 #define MARKER_MAX (1u << 20)

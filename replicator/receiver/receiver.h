@@ -1,7 +1,7 @@
 /* The receiver daemon: accepts agents over mutual TLS, authorises them per
  * group and writes their points into the replica store. */
-#ifndef NESTOR_REPLICATOR_RECEIVER_H
-#define NESTOR_REPLICATOR_RECEIVER_H
+#ifndef NESTOR_RECEIVER_RECEIVER_H
+#define NESTOR_RECEIVER_RECEIVER_H
 
 struct receiver_config;
 

@@ -1,6 +1,6 @@
 /* Ceph half of the replica store: RBD images, heads and point snapshots
  * through librbd; store.c decides what is committed. */
-#include "replicator/store-rbd.h"
+#include "replicator/receiver/store-rbd.h"
 
 #include <errno.h>
 #include <inttypes.h>

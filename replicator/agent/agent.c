@@ -4,7 +4,7 @@
  * whenever the output buffer drains) -> DISK_DONE each -> POINT_COMMIT ->
  * COMMITTED -> the source commits its new base. An interrupted cycle is
  * resumed from the receiver's durable progress by the next one. */
-#include "replicator/agent.h"
+#include "replicator/agent/agent.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -27,7 +27,7 @@
 #include "proto/compress.h"
 #include "proto/conn.h"
 #include "replicator/config.h"
-#include "replicator/sources.h"
+#include "replicator/agent/sources.h"
 #include "snapshot/image.h"
 #include "snapshot/source.h"
 

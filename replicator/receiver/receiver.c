@@ -2,7 +2,7 @@
  * protocol (hello -> query/begin -> extents -> disk done -> commit), writing
  * into the replica store. Every extent is checked (range, checksum) before a
  * byte of it is written. */
-#include "replicator/receiver.h"
+#include "replicator/receiver/receiver.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -18,15 +18,15 @@
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/names.h"
-#include "replicator/marker.h"
+#include "replicator/receiver/marker.h"
 #include "proto/codec.h"
 #include "proto/compress.h"
 #include "proto/conn.h"
 #include "proto/listener.h"
 #include "replicator/config.h"
 #include "replicator/metrics.h"
-#include "replicator/retention.h"
-#include "replicator/store.h"
+#include "replicator/receiver/retention.h"
+#include "replicator/receiver/store.h"
 
 enum sess_state { S_HELLO, S_READY, S_POINT, S_COMMITTED };
 

@@ -3,8 +3,8 @@
  * received is written into the image's head, and a committed point is the
  * snapshot "p<id>" taken after every extent was flushed. Internal to the
  * store; store.c keeps the catalog and decides what is committed. */
-#ifndef NESTOR_REPLICATOR_STORE_RBD_H
-#define NESTOR_REPLICATOR_STORE_RBD_H
+#ifndef NESTOR_RECEIVER_STORE_RBD_H
+#define NESTOR_RECEIVER_STORE_RBD_H
 
 #include <stdbool.h>
 #include <stddef.h>

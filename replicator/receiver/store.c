@@ -3,7 +3,7 @@
  * through qemu-nbd (local backend) or as RBD images with one snapshot per
  * point (ceph backend, store-rbd.c). */
 #define _GNU_SOURCE /* vasprintf, pipe2 */
-#include "replicator/store.h"
+#include "replicator/receiver/store.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,7 +29,7 @@
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/names.h"
-#include "replicator/store-rbd.h"
+#include "replicator/receiver/store-rbd.h"
 
 extern char **environ;
 

@@ -1,8 +1,8 @@
 /* Retention of recovery points on the receiver: a pure policy (which points
  * to keep, given tiers, point times and a reference time) and its
  * application to a group of the replica store. See docs/retention.md. */
-#ifndef NESTOR_REPLICATOR_RETENTION_H
-#define NESTOR_REPLICATOR_RETENTION_H
+#ifndef NESTOR_RECEIVER_RETENTION_H
+#define NESTOR_RECEIVER_RETENTION_H
 
 #include <stdbool.h>
 #include <stddef.h>

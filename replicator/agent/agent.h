@@ -1,8 +1,8 @@
 /* The agent: replicates protection groups to the receiver (one cycle per
  * group: ask the receiver's progress, snapshot, stream the changed extents,
  * commit), and verifies points against their sources. */
-#ifndef NESTOR_REPLICATOR_AGENT_H
-#define NESTOR_REPLICATOR_AGENT_H
+#ifndef NESTOR_AGENT_AGENT_H
+#define NESTOR_AGENT_AGENT_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /* `nestor status`: per-group state as text or JSON. Agent side from the
  * daemon's <state_dir>/<group>/status.json, receiver side from the store. */
 #define _GNU_SOURCE /* asprintf */
-#include "replicator/status.h"
+#include "replicator/receiver/status.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,8 +20,8 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "replicator/config.h"
-#include "replicator/marker.h"
-#include "replicator/store.h"
+#include "replicator/receiver/marker.h"
+#include "replicator/receiver/store.h"
 
 #define STATUS_FILE_MAX  (64 * 1024)
 #define REPORT_FILE_MAX  (4 * 1024 * 1024)

@@ -1,7 +1,7 @@
 /* The agent as a long-running daemon: every protection group replicated
  * continuously in its own thread, RPO alerts, back-off, reload, stop. */
-#ifndef NESTOR_REPLICATOR_DAEMON_H
-#define NESTOR_REPLICATOR_DAEMON_H
+#ifndef NESTOR_AGENT_DAEMON_H
+#define NESTOR_AGENT_DAEMON_H
 
 #include <stdbool.h>
 

@@ -1,7 +1,7 @@
 /* `nestor status`: what each protection group looks like right now, on the
  * agent (daemon status files) or on the receiver (replica store). */
-#ifndef NESTOR_REPLICATOR_STATUS_H
-#define NESTOR_REPLICATOR_STATUS_H
+#ifndef NESTOR_RECEIVER_STATUS_H
+#define NESTOR_RECEIVER_STATUS_H
 
 #include <stdbool.h>
 #include <stddef.h>

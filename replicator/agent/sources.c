@@ -3,7 +3,7 @@
  * libvirt source (which takes their RBD disks itself, in its window) and
  * shut-off domains through the file source on their disk files and the rbd
  * source on their RBD images; joined by snapshot_multi. */
-#include "replicator/sources.h"
+#include "replicator/agent/sources.h"
 
 #include <stdbool.h>
 #include <stdio.h>

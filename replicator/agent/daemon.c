@@ -4,7 +4,7 @@
  * stop). Groups share nothing but the read-only configuration they were
  * started with; their state is read by the metrics thread under daemon.mu. */
 #define _GNU_SOURCE /* open_memstream */
-#include "replicator/daemon.h"
+#include "replicator/agent/daemon.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -20,7 +20,7 @@
 
 #include "common/fileutil.h"
 #include "common/log.h"
-#include "replicator/agent.h"
+#include "replicator/agent/agent.h"
 #include "replicator/config.h"
 #include "replicator/metrics.h"
 

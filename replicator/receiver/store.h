@@ -15,8 +15,8 @@
  *   <group>/meta/<id>.bin           opaque point metadata
  *   <group>/pending.json            the point being received + durable progress
  * Files of a point absent from the catalog are pending or garbage. */
-#ifndef NESTOR_REPLICATOR_STORE_H
-#define NESTOR_REPLICATOR_STORE_H
+#ifndef NESTOR_RECEIVER_STORE_H
+#define NESTOR_RECEIVER_STORE_H
 
 #include <stdbool.h>
 #include <stddef.h>

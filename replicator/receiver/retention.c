@@ -1,7 +1,7 @@
 /* Retention of recovery points: the tier policy, its application to a group
  * of the replica store (honouring drills and failovers) and `nestor prune`. */
 #define _GNU_SOURCE /* asprintf */
-#include "replicator/retention.h"
+#include "replicator/receiver/retention.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,8 +20,8 @@
 #include "common/names.h"
 #include "common/parse.h"
 #include "replicator/config.h"
-#include "replicator/marker.h"
-#include "replicator/store.h"
+#include "replicator/receiver/marker.h"
+#include "replicator/receiver/store.h"
 
 #define NS_PER_S 1000000000ull
 /* 100 years: far beyond any sensible tier, far below uint64 nanoseconds. */

@@ -1,7 +1,7 @@
 /* Builds a protection group's snapshot from its configured sources (image
  * files, RBD images, libvirt domains) as one consistent point. */
-#ifndef NESTOR_REPLICATOR_SOURCES_H
-#define NESTOR_REPLICATOR_SOURCES_H
+#ifndef NESTOR_AGENT_SOURCES_H
+#define NESTOR_AGENT_SOURCES_H
 
 #include <stdint.h>
 

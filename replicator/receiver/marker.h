@@ -1,8 +1,8 @@
 /* The durable "failed over" marker of a protection group:
  * <store>/<group>/failover.json. While it exists the receiver refuses new
  * points for the group, because the failed-over VMs are the truth now. */
-#ifndef NESTOR_REPLICATOR_MARKER_H
-#define NESTOR_REPLICATOR_MARKER_H
+#ifndef NESTOR_RECEIVER_MARKER_H
+#define NESTOR_RECEIVER_MARKER_H
 
 #include <stdbool.h>
 
