@@ -1,5 +1,6 @@
 /* Domain XML rewriting for drills: the captured source definition boots the
- * replica unconverted, on copy-on-write overlays, cut off from every network. */
+ * replica unconverted, on copy-on-write overlays, cut off from every network.
+ * Reading the definition is common/vmxml.c's; this file keeps the rewrite. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,61 +10,27 @@
 
 #include "common/log.h"
 #include "common/names.h"
+#include "common/vmxml.h"
 #include "failover/domxml.h"
 
-/* A domain definition is a few KiB; the agent caps it far below this. */
-#define DOMXML_MAX (4u << 20)
 #define DOMXML_MAX_DISKS 64
 #define DOMXML_MAX_NICS 64
 
 struct domxml {
 	xmlDocPtr doc;
 	char *ctx;
-	char *name;
-	size_t ndisks;
-	xmlNodePtr disk[DOMXML_MAX_DISKS];
-	char *type[DOMXML_MAX_DISKS];
-	char *source[DOMXML_MAX_DISKS];
-	char *target[DOMXML_MAX_DISKS];
-	size_t nnics;
-	xmlNodePtr nic[DOMXML_MAX_NICS];
-	char *nic_source[DOMXML_MAX_NICS];
-	char *nic_mac[DOMXML_MAX_NICS];
+	struct vmxml *x;       /* read from doc: node pointers into it */
+	size_t ndisks;         /* device='disk'/'lun' disks of x */
+	struct vmxml_disk *disk[DOMXML_MAX_DISKS];
 };
-
-static bool
-is_elem(xmlNodePtr n, const char *name)
-{
-	return n && n->type == XML_ELEMENT_NODE && !strcmp((const char *)n->name, name);
-}
-
-static xmlNodePtr
-child(xmlNodePtr parent, const char *name)
-{
-	for (xmlNodePtr n = parent ? parent->children : NULL; n; n = n->next)
-		if (is_elem(n, name))
-			return n;
-	return NULL;
-}
-
-/* xmlGetProp's string comes from xmlMalloc: copy it to the C heap. */
-static char *
-prop(xmlNodePtr n, const char *name)
-{
-	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
-	char *s = v ? strdup((const char *)v) : NULL;
-
-	xmlFree(v);
-	return s;
-}
 
 static bool
 prop_is(xmlNodePtr n, const char *name, const char *want)
 {
-	char *v = prop(n, name);
-	bool eq = v && !strcmp(v, want);
+	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
+	bool eq = v && !strcmp((const char *)v, want);
 
-	free(v);
+	xmlFree(v);
 	return eq;
 }
 
@@ -89,80 +56,34 @@ remove_children(xmlNodePtr parent, const char *name)
 
 	for (; n; n = next) {
 		next = n->next;
-		if (is_elem(n, name))
+		if (vmxml_is(n, name))
 			remove_node(n);
 	}
 }
 
-/* Every device='disk'/'lun' disk is collected whatever its type: whether it
- * can be mapped to a replicated disk (by source path or by target dev) is
- * the caller's decision (failover/pointmeta.c). */
+/* Every device='disk'/'lun' disk is kept whatever its type: whether it can
+ * be mapped to a replicated disk (by source path or by target dev) is the
+ * caller's decision (failover/pointmeta.c). cdrom/floppy are emptied in
+ * the rewrite. */
 static int
-collect_disks(struct domxml *d, xmlNodePtr devices)
+collect_disks(struct domxml *d)
 {
-	for (xmlNodePtr n = devices ? devices->children : NULL; n; n = n->next) {
-		char *dev = NULL, *type = NULL;
-		xmlNodePtr s, t;
-		size_t k = d->ndisks;
+	for (size_t i = 0; i < d->x->ndisks; i++) {
+		struct vmxml_disk *k = &d->x->disks[i];
 
-		if (!is_elem(n, "disk"))
+		if (k->device && strcmp(k->device, "disk") != 0 && strcmp(k->device, "lun") != 0)
 			continue;
-		dev = prop(n, "device");
-		if (dev && strcmp(dev, "disk") != 0 && strcmp(dev, "lun") != 0) {
-			free(dev);
-			continue; /* cdrom/floppy: emptied in the rewrite */
-		}
-		free(dev);
-		if (k == DOMXML_MAX_DISKS) {
-			log_error("%s: vm %s: more than %d disks", d->ctx, d->name,
+		if (d->ndisks == DOMXML_MAX_DISKS) {
+			log_error("%s: vm %s: more than %d disks", d->ctx, d->x->name,
 				  DOMXML_MAX_DISKS);
 			return -1;
 		}
-		type = prop(n, "type");
-		s = child(n, "source");
-		t = child(n, "target");
-		d->disk[k] = n;
-		d->type[k] = type ? type : strdup("file");
-		if (type && !strcmp(type, "block"))
-			d->source[k] = s ? prop(s, "dev") : NULL;
-		else if (!type || !strcmp(type, "file"))
-			d->source[k] = s ? prop(s, "file") : NULL;
-		d->target[k] = t ? prop(t, "dev") : NULL;
-		if (!d->target[k])
-			d->target[k] = strdup("");
-		d->ndisks++;
-		if (!d->type[k] || !d->target[k]) {
-			log_error("%s: out of memory", d->ctx);
-			return -1;
-		}
+		d->disk[d->ndisks++] = k;
 	}
-	return 0;
-}
-
-static int
-collect_nics(struct domxml *d, xmlNodePtr devices)
-{
-	for (xmlNodePtr n = devices ? devices->children : NULL; n; n = n->next) {
-		xmlNodePtr s, m;
-		size_t k = d->nnics;
-
-		if (!is_elem(n, "interface"))
-			continue;
-		if (k == DOMXML_MAX_NICS) {
-			log_error("%s: vm %s: more than %d interfaces", d->ctx, d->name,
-				  DOMXML_MAX_NICS);
-			return -1;
-		}
-		s = child(n, "source");
-		m = child(n, "mac");
-		d->nic[k] = n;
-		d->nic_source[k] = NULL;
-		if (s && prop_is(n, "type", "network"))
-			d->nic_source[k] = prop(s, "network");
-		else if (s && prop_is(n, "type", "bridge"))
-			d->nic_source[k] = prop(s, "bridge");
-		d->nic_mac[k] = m ? prop(m, "address") : NULL;
-		d->nnics++;
+	if (d->x->nnics > DOMXML_MAX_NICS) {
+		log_error("%s: vm %s: more than %d interfaces", d->ctx, d->x->name,
+			  DOMXML_MAX_NICS);
+		return -1;
 	}
 	return 0;
 }
@@ -171,54 +92,26 @@ struct domxml *
 domxml_parse(const char *xml, size_t len, const char *ctx)
 {
 	struct domxml *d = calloc(1, sizeof(*d));
-	xmlNodePtr root, nm;
-	xmlChar *name = NULL;
+	const char *name;
 
 	if (!d || !(d->ctx = strdup(ctx))) {
 		log_error("%s: out of memory", ctx);
 		goto fail;
 	}
-	if (len == 0 || len > DOMXML_MAX) {
-		log_error("%s: domain XML of %zu bytes (1..%u allowed)", ctx, len, DOMXML_MAX);
+	d->doc = vmxml_parse_doc(xml, len, ctx, false);
+	if (!d->doc || !(d->x = vmxml_read_doc(d->doc, ctx)))
 		goto fail;
-	}
-	/* NONET: a definition from the network must not make us fetch anything;
-	 * entities are not substituted (no NOENT). */
-	d->doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
-			       XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOERROR |
-				   XML_PARSE_NOWARNING);
-	if (!d->doc) {
-		const xmlError *e = xmlGetLastError();
-		log_error("%s: domain XML does not parse: %s", ctx,
-			  e && e->message ? e->message : "unknown error");
-		goto fail;
-	}
-	root = xmlDocGetRootElement(d->doc);
-	if (!is_elem(root, "domain")) {
-		log_error("%s: the XML root is not <domain>", ctx);
-		goto fail;
-	}
-	nm = child(root, "name");
-	name = nm ? xmlNodeGetContent(nm) : NULL;
-	if (!name || !name_valid((const char *)name, strlen((const char *)name))) {
+	name = d->x->name;
+	if (!name || !name_valid(name, strlen(name))) {
 		log_error("%s: domain <name> '%s' is missing or not a plain name "
 			  "([A-Za-z0-9._-], up to %d characters)", ctx,
-			  name ? (const char *)name : "", NAME_MAX_LEN);
+			  name ? name : "", NAME_MAX_LEN);
 		goto fail;
 	}
-	d->name = strdup((const char *)name);
-	xmlFree(name);
-	name = NULL;
-	if (!d->name) {
-		log_error("%s: out of memory", ctx);
-		goto fail;
-	}
-	if (collect_disks(d, child(root, "devices")) < 0 ||
-	    collect_nics(d, child(root, "devices")) < 0)
+	if (collect_disks(d) < 0)
 		goto fail;
 	return d;
 fail:
-	xmlFree(name);
 	domxml_free(d);
 	return NULL;
 }
@@ -228,18 +121,9 @@ domxml_free(struct domxml *d)
 {
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->ndisks; i++) {
-		free(d->type[i]);
-		free(d->source[i]);
-		free(d->target[i]);
-	}
-	for (size_t i = 0; i < d->nnics; i++) {
-		free(d->nic_source[i]);
-		free(d->nic_mac[i]);
-	}
+	vmxml_free(d->x);
 	if (d->doc)
 		xmlFreeDoc(d->doc);
-	free(d->name);
 	free(d->ctx);
 	free(d);
 }
@@ -247,7 +131,7 @@ domxml_free(struct domxml *d)
 const char *
 domxml_name(const struct domxml *d)
 {
-	return d->name;
+	return d->x->name;
 }
 
 size_t
@@ -259,37 +143,41 @@ domxml_ndisks(const struct domxml *d)
 const char *
 domxml_disk_source(const struct domxml *d, size_t i)
 {
-	return i < d->ndisks ? d->source[i] : NULL;
+	return i < d->ndisks ? d->disk[i]->source : NULL;
 }
 
 const char *
 domxml_disk_target(const struct domxml *d, size_t i)
 {
-	return i < d->ndisks ? d->target[i] : NULL;
+	if (i >= d->ndisks)
+		return NULL;
+	return d->disk[i]->target ? d->disk[i]->target : "";
 }
 
 const char *
 domxml_disk_type(const struct domxml *d, size_t i)
 {
-	return i < d->ndisks ? d->type[i] : NULL;
+	if (i >= d->ndisks)
+		return NULL;
+	return d->disk[i]->type ? d->disk[i]->type : "file";
 }
 
 size_t
 domxml_nnics(const struct domxml *d)
 {
-	return d->nnics;
+	return d->x->nnics;
 }
 
 const char *
 domxml_nic_source(const struct domxml *d, size_t i)
 {
-	return i < d->nnics ? d->nic_source[i] : NULL;
+	return i < d->x->nnics ? d->x->nics[i].source : NULL;
 }
 
 const char *
 domxml_nic_mac(const struct domxml *d, size_t i)
 {
-	return i < d->nnics ? d->nic_mac[i] : NULL;
+	return i < d->x->nnics ? d->x->nics[i].mac : NULL;
 }
 
 static int
@@ -309,7 +197,7 @@ new_child(xmlNodePtr parent, const char *name)
 static int
 rewrite_disk(xmlNodePtr disk, const char *overlay, const char *rbd_conf)
 {
-	xmlNodePtr drv = child(disk, "driver"), src;
+	xmlNodePtr drv = vmxml_child(disk, "driver"), src;
 	bool rbd = strncmp(overlay, "rbd:", 4) == 0;
 
 	remove_children(disk, "source");
@@ -360,7 +248,7 @@ rewrite_interface(xmlNodePtr nic, const char *network)
 		if (n->type != XML_ELEMENT_NODE)
 			continue;
 		for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
-			kept = kept || is_elem(n, keep[i]);
+			kept = kept || vmxml_is(n, keep[i]);
 		if (!kept)
 			remove_node(n);
 	}
@@ -396,7 +284,7 @@ add_console(xmlNodePtr devices, const struct domxml_drill *o)
 static int
 rewrite_cpu(xmlNodePtr root, const struct domxml_drill *o)
 {
-	xmlNodePtr cpu = child(root, "cpu"), m;
+	xmlNodePtr cpu = vmxml_child(root, "cpu"), m;
 
 	if (!o->kvm) {
 		remove_children(root, "cpu");
@@ -446,7 +334,7 @@ domxml_drill_xml(struct domxml *d, const struct domxml_drill *o)
 
 	if (set_prop(root, "type", o->kvm ? "kvm" : "qemu") < 0)
 		goto oom;
-	xmlNodeSetContent(child(root, "name"), (const xmlChar *)o->name);
+	xmlNodeSetContent(vmxml_child(root, "name"), (const xmlChar *)o->name);
 	/* A drill gets a fresh UUID: the source VM (or another drill) may exist
 	 * on this host. A failover keeps it (the guest sees the same SMBIOS). */
 	if (!o->keep_uuid)
@@ -455,33 +343,33 @@ domxml_drill_xml(struct domxml *d, const struct domxml_drill *o)
 	remove_children(root, "seclabel");
 	if (rewrite_cpu(root, o) < 0)
 		goto oom;
-	feat = child(root, "features");
+	feat = vmxml_child(root, "features");
 	if (!feat && !(feat = new_child(root, "features")))
 		goto oom;
 	/* ACPI lets the guest be shut down; the test guest needs it too. */
-	if (!child(feat, "acpi") && !new_child(feat, "acpi"))
+	if (!vmxml_child(feat, "acpi") && !new_child(feat, "acpi"))
 		goto oom;
 
-	devices = child(root, "devices");
+	devices = vmxml_child(root, "devices");
 	if (!devices && !(devices = new_child(root, "devices")))
 		goto oom;
 	for (size_t i = 0; i < d->ndisks; i++) {
 		if (o->overlays[i]) {
-			if (rewrite_disk(d->disk[i], o->overlays[i], o->rbd_conf) < 0)
+			if (rewrite_disk(d->disk[i]->node, o->overlays[i], o->rbd_conf) < 0)
 				goto oom;
 		} else {
 			/* not replicated (read-only disk of a live guest): nothing
 			 * of the source host to point at */
 			log_warn("%s: vm %s: disk %s was not replicated and is left out",
-				 d->ctx, d->name, d->target[i]);
-			remove_node(d->disk[i]);
+				 d->ctx, d->x->name, domxml_disk_target(d, i));
+			remove_node(d->disk[i]->node);
 		}
-		d->disk[i] = NULL;
+		d->disk[i]->node = NULL;
 	}
-	for (size_t i = 0; i < d->nnics; i++) {
+	for (size_t i = 0; i < d->x->nnics; i++) {
 		const char *net = o->networks && o->networks[i] ? o->networks[i] : o->network;
 
-		if (rewrite_interface(d->nic[i], net) < 0)
+		if (rewrite_interface(d->x->nics[i].node, net) < 0)
 			goto oom;
 	}
 	for (n = devices->children; n; n = next) {
@@ -490,13 +378,13 @@ domxml_drill_xml(struct domxml *d, const struct domxml_drill *o)
 			continue;
 		/* the source's emulator path (e.g. /usr/libexec/qemu-kvm) may not
 		 * exist here: libvirt picks this host's default */
-		if (is_elem(n, "emulator") || is_elem(n, "serial") || is_elem(n, "console") ||
-		    is_elem(n, "channel") || is_elem(n, "graphics") || is_elem(n, "hostdev")) {
-			if (is_elem(n, "hostdev"))
+		if (vmxml_is(n, "emulator") || vmxml_is(n, "serial") || vmxml_is(n, "console") ||
+		    vmxml_is(n, "channel") || vmxml_is(n, "graphics") || vmxml_is(n, "hostdev")) {
+			if (vmxml_is(n, "hostdev"))
 				log_warn("%s: vm %s: host device passthrough dropped", d->ctx,
-					 d->name);
+					 d->x->name);
 			remove_node(n);
-		} else if (is_elem(n, "disk") && is_removable(n) && child(n, "source")) {
+		} else if (vmxml_is(n, "disk") && is_removable(n) && vmxml_child(n, "source")) {
 			/* install media of the source host: an empty drive here */
 			remove_children(n, "source");
 		}
@@ -514,6 +402,6 @@ domxml_drill_xml(struct domxml *d, const struct domxml_drill *o)
 		goto oom;
 	return out;
 oom:
-	log_error("%s: vm %s: out of memory rewriting the domain XML", d->ctx, d->name);
+	log_error("%s: vm %s: out of memory rewriting the domain XML", d->ctx, d->x->name);
 	return NULL;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/vmxml.h"
 #include "failover/report.h"
 
 struct store;
@@ -43,7 +44,7 @@ struct drill_opts {
 int drill_run(struct store *st, const char *store_dir, const struct drill_opts *o,
 	      struct report *r);
 
-#define DRILL_DEFAULT_URI "qemu:///system"
+#define DRILL_DEFAULT_URI VMXML_DEFAULT_URI
 #define DRILL_DEFAULT_MARKER "NESTOR-BOOT-OK"
 #define DRILL_DEFAULT_CPU_BASELINE "qemu64"
 #define DRILL_DEFAULT_TIMEOUT_S 120

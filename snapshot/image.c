@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -17,6 +18,7 @@
 
 #include "common/log.h"
 #include "snapshot/image.h"
+#include "snapshot/nbdstatus.h"
 
 extern char **environ;
 
@@ -24,16 +26,15 @@ extern char **environ;
 #define IMAGE_NBD_MAX_REQ (32u << 20)
 /* Block status is asked for in windows so memory stays bounded. */
 #define IMAGE_STATUS_WINDOW (1ull << 30)
-/* A reply describing more ranges than this is cut short (callers loop). */
-#define IMAGE_STATUS_MAX_ENTRIES 65536u
 /* qemu-img output we are willing to hold (info JSON is a few KiB). */
 #define IMAGE_TOOL_MAX_OUT (16u << 20)
 
 #define IMAGE_DIRTY_PREFIX "qemu:dirty-bitmap:"
 
-_Static_assert(IMAGE_EXT_HOLE == LIBNBD_STATE_HOLE &&
-	       IMAGE_EXT_ZERO == LIBNBD_STATE_ZERO,
-	       "image flags mirror the NBD base:allocation flags");
+_Static_assert(IMAGE_EXT_HOLE == NBDSTATUS_HOLE && IMAGE_EXT_ZERO == NBDSTATUS_ZERO &&
+	       IMAGE_EXT_DIRTY == NBDSTATUS_DIRTY &&
+	       NBDSTATUS_HOLE == LIBNBD_STATE_HOLE && NBDSTATUS_ZERO == LIBNBD_STATE_ZERO,
+	       "image flags mirror the NBD walker's and base:allocation flags");
 
 struct image {
 	char *path;
@@ -443,127 +444,14 @@ image_free(struct image *img)
 
 /* ---- block status ------------------------------------------------------ */
 
-struct image_ctx_list {
-	uint32_t *v; /* (length, flags) pairs */
-	size_t n, cap;
-	int seen;
-};
-
-struct image_status {
-	const char *bitmap_ctx;
-	struct image_ctx_list alloc, dirty;
-};
-
-static int
-image_status_cb(void *opaque, const char *metacontext, uint64_t offset,
-		uint32_t *entries, size_t nr_entries, int *error)
-{
-	struct image_status *st = opaque;
-	struct image_ctx_list *l;
-
-	(void)offset;
-	if (strcmp(metacontext, LIBNBD_CONTEXT_BASE_ALLOCATION) == 0)
-		l = &st->alloc;
-	else if (st->bitmap_ctx && strcmp(metacontext, st->bitmap_ctx) == 0)
-		l = &st->dirty;
-	else
-		return 0;
-	l->seen = 1;
-	for (size_t i = 0; i + 1 < nr_entries; i += 2) {
-		if (l->n / 2 >= IMAGE_STATUS_MAX_ENTRIES)
-			break; /* the caller asks again for the rest */
-		if (l->n + 2 > l->cap) {
-			size_t ncap = l->cap ? l->cap * 2 : 256;
-			uint32_t *nv = realloc(l->v, ncap * sizeof(*nv));
-			if (!nv) {
-				*error = ENOMEM;
-				return -1;
-			}
-			l->v = nv;
-			l->cap = ncap;
-		}
-		l->v[l->n++] = entries[i];
-		l->v[l->n++] = entries[i + 1];
-	}
-	return 0;
-}
-
-static uint64_t
-image_ctx_total(const struct image_ctx_list *l)
-{
-	uint64_t t = 0;
-
-	for (size_t i = 0; i < l->n; i += 2)
-		t += l->v[i];
-	return t;
-}
-
 static int64_t
 image_extents_nbd(struct image *img, uint64_t off, uint64_t len,
 		  image_extent_cb cb, void *opaque)
 {
-	struct image_status st = { .bitmap_ctx = img->bitmap_ctx };
-	uint64_t end, pos, a_end, d_end;
-	size_t ia = 0, id = 0;
-	int64_t ret = -1;
+	char what[320];
 
-	if (nbd_block_status(img->nbd, len, off,
-			     (nbd_extent_callback){ .callback = image_status_cb,
-						    .user_data = &st },
-			     0) < 0) {
-		log_error("image %s: block status at %" PRIu64 ": %s", img->path,
-			  off, nbd_get_error());
-		goto out;
-	}
-	if (!st.alloc.seen || (img->bitmap_ctx && !st.dirty.seen)) {
-		log_error("image %s: block status at %" PRIu64
-			  ": server omitted a context", img->path, off);
-		goto out;
-	}
-	/* Describe only what both contexts cover. */
-	end = off + len;
-	if (off + image_ctx_total(&st.alloc) < end)
-		end = off + image_ctx_total(&st.alloc);
-	if (img->bitmap_ctx && off + image_ctx_total(&st.dirty) < end)
-		end = off + image_ctx_total(&st.dirty);
-	if (end <= off) {
-		log_error("image %s: block status at %" PRIu64 " made no progress",
-			  img->path, off);
-		goto out;
-	}
-	pos = off;
-	a_end = off;
-	d_end = img->bitmap_ctx ? off : end;
-	while (pos < end) {
-		unsigned flags = 0;
-		uint64_t seg_end = end;
-
-		while (a_end <= pos && ia < st.alloc.n) {
-			a_end += st.alloc.v[ia];
-			ia += 2;
-		}
-		while (img->bitmap_ctx && d_end <= pos && id < st.dirty.n) {
-			d_end += st.dirty.v[id];
-			id += 2;
-		}
-		if (a_end <= pos || d_end <= pos)
-			break; /* cannot happen: end is within both totals */
-		flags |= st.alloc.v[ia - 1] & (LIBNBD_STATE_HOLE | LIBNBD_STATE_ZERO);
-		if (img->bitmap_ctx && (st.dirty.v[id - 1] & 1))
-			flags |= IMAGE_EXT_DIRTY;
-		if (a_end < seg_end)
-			seg_end = a_end;
-		if (d_end < seg_end)
-			seg_end = d_end;
-		if (cb(opaque, pos, seg_end - pos, flags) < 0)
-			goto out;
-		pos = seg_end;
-	}
-	ret = (int64_t)(pos - off);
-out:
-	free(st.alloc.v);
-	free(st.dirty.v);
-	return ret;
+	snprintf(what, sizeof(what), "image %s", img->path);
+	return nbdstatus_walk(img->nbd, img->bitmap_ctx, off, len, cb, opaque, what);
 }
 
 static int64_t

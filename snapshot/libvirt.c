@@ -25,8 +25,10 @@
 #include "common/names.h"
 #include "common/parse.h"
 #include "common/virt-dl.h"
+#include "common/vmxml.h"
 #include "snapshot/libvirt.h"
 #include "snapshot/coalesce.h"
+#include "snapshot/nbdstatus.h"
 #include "snapshot/rbd.h"
 #include "snapshot/source.h"
 
@@ -34,13 +36,11 @@
 #define LV_STATE_MAX      (64u * 1024)
 #define LV_WINDOW         (1ull << 30)  /* block status window */
 #define LV_NBD_MAX_REQ    (32u << 20)   /* QEMU's NBD request limit */
-#define LV_STATUS_MAX     65536u        /* entries kept per reply (callers loop) */
 #define LV_CP_PREFIX      "nestor-"
 #define LV_DIRTY_PREFIX   "qemu:dirty-bitmap:backup-"
 #define LV_AGENT_TIMEOUT  10            /* s: fsfreeze must not hang the cycle */
 #define LV_JOB_END_MS     30000         /* bound on waiting for a job to end */
 #define LV_RUN_FALLBACK   "/run/nestor"
-#define LV_AGENT_CHANNEL  "org.qemu.guest_agent.0"
 
 struct lv_span {
 	uint64_t off, len;
@@ -53,7 +53,7 @@ struct lv_disk {
 	char format[16];
 	int raw;            /* no checkpoint bitmap possible: always full */
 	int rbd;            /* RBD disk: taken by the embedded rbd source */
-	struct snap_libvirt_rbd src; /* its image (rbd only) */
+	const struct vmxml_rbd *src; /* its image (rbd only; in its vm's x) */
 	size_t rbd_idx;     /* its disk index in ls->rbd */
 	uint64_t size;      /* capacity when the job began */
 	char *scratch;
@@ -72,6 +72,7 @@ struct lv_vm {
 	char uuid[VIR_UUID_STRING_BUFLEN];
 	virDomainPtr dom;
 	char *xml;          /* inactive, secure: for point metadata */
+	struct vmxml *x;    /* the live definition, read */
 	char *state_path;
 	char *sock;
 	size_t first, ndisks;  /* its disks in the snapshot */
@@ -173,29 +174,6 @@ lv_xml_parse(const char *xml, const char *what)
 	return doc;
 }
 
-static char *
-lv_prop(xmlNodePtr n, const char *name)
-{
-	xmlChar *v = xmlGetProp(n, (const xmlChar *)name);
-	char *s = NULL;
-
-	if (v) {
-		s = strdup((const char *)v);
-		xmlFree(v);
-	}
-	return s;
-}
-
-static xmlNodePtr
-lv_child(xmlNodePtr n, const char *name)
-{
-	for (xmlNodePtr c = n->children; c; c = c->next)
-		if (c->type == XML_ELEMENT_NODE &&
-		    strcmp((const char *)c->name, name) == 0)
-			return c;
-	return NULL;
-}
-
 /* Number of nodes matching expr; -1 on error. */
 static int
 lv_xpath_count(xmlDocPtr doc, const char *expr)
@@ -252,69 +230,6 @@ lv_xml_attr(const char *s)
 }
 
 /* ---- RBD disks ------------------------------------------------------------- */
-
-void
-snapshot_libvirt_rbd_clear(struct snap_libvirt_rbd *r)
-{
-	if (!r)
-		return;
-	free(r->pool);
-	free(r->image);
-	free(r->conf);
-	free(r->user);
-	memset(r, 0, sizeof(*r));
-}
-
-int
-snapshot_libvirt_rbd_disk(struct _xmlNode *disk, const char *what,
-			  struct snap_libvirt_rbd *out)
-{
-	char *type = lv_prop(disk, "type"), *proto = NULL, *name = NULL;
-	xmlNodePtr src = lv_child(disk, "source"), cfg, auth;
-	const char *slash;
-	int ret = -1;
-
-	memset(out, 0, sizeof(*out));
-	if (!type || strcmp(type, "network") != 0 || !src ||
-	    !(proto = lv_prop(src, "protocol")) || strcmp(proto, "rbd") != 0) {
-		ret = 0;
-		goto out;
-	}
-	name = lv_prop(src, "name");
-	slash = name ? strchr(name, '/') : NULL;
-	/* pool/namespace/image and image@snap would name something else than
-	 * the writable image of a pool that the rbd source protects. */
-	if (!slash || slash == name || !slash[1] || strchr(slash + 1, '/') ||
-	    strchr(name, '@')) {
-		log_error("libvirt: %s: RBD source name \"%s\" is not pool/image",
-			  what, name ? name : "");
-		goto out;
-	}
-	if (lv_child(src, "snapshot")) {
-		log_error("libvirt: %s: RBD disk on a fixed snapshot of %s: not "
-			  "replicated (mark it <readonly/> to leave it out)", what, name);
-		goto out;
-	}
-	out->pool = strndup(name, (size_t)(slash - name));
-	out->image = strdup(slash + 1);
-	cfg = lv_child(src, "config");
-	auth = lv_child(disk, "auth");
-	if (cfg)
-		out->conf = lv_prop(cfg, "file");
-	if (auth)
-		out->user = lv_prop(auth, "username");
-	if (!out->pool || !out->image || (cfg && !out->conf) || (auth && !out->user)) {
-		log_error("libvirt: %s: out of memory or incomplete <config>/<auth>", what);
-		snapshot_libvirt_rbd_clear(out);
-		goto out;
-	}
-	ret = 1;
-out:
-	free(type);
-	free(proto);
-	free(name);
-	return ret;
-}
 
 /* One Ceph connection serves the group's RBD disks: their <config file>
  * and <auth username> must agree where the caller did not set them. */
@@ -383,124 +298,114 @@ lv_vm_disk(struct lv_snapshot *ls, struct lv_vm *vm, size_t i)
 	return &ls->d[vm->first + i];
 }
 
+/* A read-only disk: excluded from the job and checkpoint explicitly. */
+static int
+lv_vm_other(struct lv_vm *vm, const char *target, const char *name)
+{
+	char **no = realloc(vm->others, (vm->nothers + 1) * sizeof(*no));
+
+	if (no)
+		vm->others = no;
+	if (!no || !(no[vm->nothers] = strdup(target))) {
+		log_error("libvirt: domain %s: out of memory", vm->name);
+		return -1;
+	}
+	vm->nothers++;
+	log_info("libvirt: disk %s: read-only, not replicated", name);
+	return 0;
+}
+
+/* The next snapshot disk of vm from x: an RBD image for the embedded rbd
+ * source, or a local disk of the backup job. Counted in the group even on
+ * error once it holds something lv_free must release. */
+static int
+lv_vm_disk_add(struct lv_snapshot *ls, struct lv_vm *vm,
+	       const struct vmxml_disk *x, const char *name, int is_rbd)
+{
+	struct lv_disk *d = &ls->d[ls->base.ndisks];
+	int ret = 0;
+
+	d->vm = (size_t)(vm - ls->vms);
+	memcpy(d->target, x->target, strlen(x->target) + 1);
+	snprintf(d->format, sizeof(d->format), "%s", x->format ? x->format : "raw");
+	d->raw = strcmp(d->format, "qcow2") != 0;
+	memcpy(ls->base.disks[ls->base.ndisks].name, name, strlen(name) + 1);
+	if (is_rbd) {
+		d->rbd = 1;
+		d->src = &x->r;
+		d->rbd_idx = ls->nrbd++;
+		if (lv_rbd_agree(&ls->xml_conf, d->src->conf, "config file", name) < 0 ||
+		    lv_rbd_agree(&ls->xml_user, d->src->user, "auth user", name) < 0)
+			ret = -1;
+		else
+			log_info("libvirt: disk %s: RBD image %s/%s, taken by the rbd "
+				 "source in the group's window", name, d->src->pool,
+				 d->src->image);
+	} else if (asprintf(&d->scratch, "%s/%s.qcow2", ls->scratch_dir, name) < 0) {
+		d->scratch = NULL;
+		log_error("libvirt: disk %s: out of memory", name);
+		return -1;
+	} else {
+		vm->nlocal++;
+		if (!d->raw)
+			vm->bitmaps = 1;
+	}
+	ls->base.ndisks++;
+	vm->ndisks++;
+	return ret;
+}
+
 /* Disks from the live definition: device='disk' and writable ones are
  * snapshot disks, read-only ones are listed as excluded. */
 static int
 lv_vm_disks(struct lv_snapshot *ls, struct lv_vm *vm, const char *live_xml)
 {
-	xmlDocPtr doc = NULL;
-	xmlNodePtr root, devs;
-	int ret = -1;
+	char what[NAME_MAX_LEN + 32];
 
-	doc = lv_xml_parse(live_xml, vm->name);
-	if (!doc)
-		goto out;
-	root = xmlDocGetRootElement(doc);
-	devs = root ? lv_child(root, "devices") : NULL;
-	if (!devs) {
-		log_error("libvirt: domain %s: definition has no <devices>", vm->name);
-		goto out;
-	}
+	snprintf(what, sizeof(what), "libvirt: domain %s", vm->name);
+	vm->x = vmxml_parse(live_xml, strlen(live_xml), what);
+	if (!vm->x)
+		return -1;
 	vm->first = ls->base.ndisks;
-	for (xmlNodePtr n = devs->children; n; n = n->next) {
-		char *device = NULL, *target = NULL, *format = NULL;
-		xmlNodePtr t, drv;
-		struct lv_disk *d;
-		struct snap_libvirt_rbd rsrc = { 0 };
-		char name[2 * NAME_MAX_LEN + 2];
-		int ok = 0, is_rbd;
+	for (size_t i = 0; i < vm->x->ndisks; i++) {
+		const struct vmxml_disk *x = &vm->x->disks[i];
+		char name[2 * NAME_MAX_LEN + 2], rwhat[sizeof(name) + 16];
+		int is_rbd;
 
-		if (n->type != XML_ELEMENT_NODE || strcmp((const char *)n->name, "disk") != 0)
-			continue;
-		device = lv_prop(n, "device");
-		t = lv_child(n, "target");
-		drv = lv_child(n, "driver");
-		target = t ? lv_prop(t, "dev") : NULL;
-		format = drv ? lv_prop(drv, "type") : NULL;
-		if (device && strcmp(device, "disk") != 0) {
-			ok = 1; /* cdrom, floppy, lun: not ours, libvirt skips them */
-			goto next;
-		}
-		if (!target) {
+		if (!vmxml_disk_is_disk(x))
+			continue; /* cdrom, floppy, lun: not ours, libvirt skips them */
+		if (!x->target) {
 			log_error("libvirt: domain %s: a disk without target dev", vm->name);
-			goto next;
+			return -1;
 		}
-		snprintf(name, sizeof(name), "%s.%s", vm->name, target);
+		snprintf(name, sizeof(name), "%s.%s", vm->name, x->target);
 		if (!name_valid(name, strlen(name))) {
 			log_error("libvirt: domain %s: disk %s: \"%s\" is not a valid "
 				  "disk name (1-%d of [A-Za-z0-9._-])", vm->name,
-				  target, name, NAME_MAX_LEN);
-			goto next;
+				  x->target, name, NAME_MAX_LEN);
+			return -1;
 		}
-		if (lv_child(n, "readonly")) {
-			char **no = realloc(vm->others, (vm->nothers + 1) * sizeof(*no));
-			if (!no || !(no[vm->nothers] = strdup(target))) {
-				if (no)
-					vm->others = no;
-				log_error("libvirt: domain %s: out of memory", vm->name);
-				goto next;
-			}
-			vm->others = no;
-			vm->nothers++;
-			log_info("libvirt: disk %s: read-only, not replicated", name);
-			ok = 1;
-			goto next;
+		if (x->readonly) {
+			if (lv_vm_other(vm, x->target, name) < 0)
+				return -1;
+			continue;
 		}
 		if (ls->base.ndisks >= SNAP_MAX_DISKS) {
 			log_error("libvirt: domain %s: more than %d disks in the group",
 				  vm->name, SNAP_MAX_DISKS);
-			goto next;
+			return -1;
 		}
-		is_rbd = snapshot_libvirt_rbd_disk(n, name, &rsrc);
-		if (is_rbd < 0)
-			goto next;
-		d = &ls->d[ls->base.ndisks];
-		d->vm = (size_t)(vm - ls->vms);
-		memcpy(d->target, target, strlen(target) + 1);
-		snprintf(d->format, sizeof(d->format), "%s", format ? format : "raw");
-		d->raw = strcmp(d->format, "qcow2") != 0;
-		memcpy(ls->base.disks[ls->base.ndisks].name, name, strlen(name) + 1);
-		if (is_rbd) {
-			d->rbd = 1;
-			d->src = rsrc;
-			d->rbd_idx = ls->nrbd++;
-			if (lv_rbd_agree(&ls->xml_conf, d->src.conf, "config file", name) < 0 ||
-			    lv_rbd_agree(&ls->xml_user, d->src.user, "auth user", name) < 0)
-				goto next_counted;
-			log_info("libvirt: disk %s: RBD image %s/%s, taken by the rbd "
-				 "source in the group's window", name, d->src.pool,
-				 d->src.image);
-		} else if (asprintf(&d->scratch, "%s/%s.qcow2", ls->scratch_dir, name) < 0) {
-			d->scratch = NULL;
-			log_error("libvirt: disk %s: out of memory", name);
-			goto next;
-		} else {
-			vm->nlocal++;
-			if (!d->raw)
-				vm->bitmaps = 1;
-		}
-		ok = 1;
-next_counted:
-		/* counted even on error: lv_free releases its strings */
-		ls->base.ndisks++;
-		vm->ndisks++;
-next:
-		free(device);
-		free(target);
-		free(format);
-		if (!ok)
-			goto out;
+		snprintf(rwhat, sizeof(rwhat), "libvirt: %s", name);
+		is_rbd = vmxml_disk_rbd(x, rwhat);
+		if (is_rbd < 0 || lv_vm_disk_add(ls, vm, x, name, is_rbd) < 0)
+			return -1;
 	}
 	if (vm->ndisks == 0) {
 		log_error("libvirt: domain %s: no writable disk to replicate", vm->name);
-		goto out;
+		return -1;
 	}
-	vm->agent = lv_xpath_count(doc, "/domain/devices/channel/target[@name='"
-				   LV_AGENT_CHANNEL "' and @state='connected']") > 0;
-	ret = 0;
-out:
-	xmlFreeDoc(doc);
-	return ret;
+	vm->agent = vm->x->agent_connected;
+	return 0;
 }
 
 /* Look up a running domain and read its definitions and disk sizes. */
@@ -1309,7 +1214,7 @@ lv_rbd_prepare(struct lv_snapshot *ls, uint64_t base_point)
 
 		if (d->rbd)
 			imgs[d->rbd_idx] = (struct snap_rbd_image){
-				ls->base.disks[k].name, d->src.pool, d->src.image };
+				ls->base.disks[k].name, d->src->pool, d->src->image };
 	}
 	ls->rbd = snapshot_rbd_prepare(conf, client, imgs, ls->nrbd,
 				       ls->rbd_state_dir, base_point);
@@ -1445,61 +1350,6 @@ out:
 
 /* ---- extents ----------------------------------------------------------------- */
 
-struct lv_ctx_list {
-	uint32_t *v; /* (length, flags) pairs */
-	size_t n, cap;
-	int seen;
-};
-
-struct lv_status {
-	const char *dirty_ctx;
-	struct lv_ctx_list alloc, dirty;
-};
-
-static int
-lv_status_cb(void *opaque, const char *metacontext, uint64_t offset,
-	     uint32_t *entries, size_t nr_entries, int *error)
-{
-	struct lv_status *st = opaque;
-	struct lv_ctx_list *l;
-
-	(void)offset;
-	if (strcmp(metacontext, LIBNBD_CONTEXT_BASE_ALLOCATION) == 0)
-		l = &st->alloc;
-	else if (st->dirty_ctx && strcmp(metacontext, st->dirty_ctx) == 0)
-		l = &st->dirty;
-	else
-		return 0;
-	l->seen = 1;
-	for (size_t i = 0; i + 1 < nr_entries; i += 2) {
-		if (l->n / 2 >= LV_STATUS_MAX)
-			break; /* the rest is asked for again */
-		if (l->n + 2 > l->cap) {
-			size_t ncap = l->cap ? l->cap * 2 : 256;
-			uint32_t *nv = realloc(l->v, ncap * sizeof(*nv));
-			if (!nv) {
-				*error = ENOMEM;
-				return -1;
-			}
-			l->v = nv;
-			l->cap = ncap;
-		}
-		l->v[l->n++] = entries[i];
-		l->v[l->n++] = entries[i + 1];
-	}
-	return 0;
-}
-
-static uint64_t
-lv_ctx_total(const struct lv_ctx_list *l)
-{
-	uint64_t t = 0;
-
-	for (size_t i = 0; i < l->n; i += 2)
-		t += l->v[i];
-	return t;
-}
-
 static int
 lv_span_add(struct lv_disk *d, uint64_t off, uint64_t len, int kind)
 {
@@ -1521,81 +1371,47 @@ lv_span_add(struct lv_disk *d, uint64_t off, uint64_t len, int kind)
 	return 0;
 }
 
+struct lv_fill_arg {
+	struct lv_disk *d;
+	const char *name;
+};
+
+static int
+lv_fill_cb(void *opaque, uint64_t off, uint64_t len, unsigned flags)
+{
+	struct lv_fill_arg *a = opaque;
+	int zero = (flags & (NBDSTATUS_HOLE | NBDSTATUS_ZERO)) != 0, kind;
+
+	if (a->d->dirty_ctx)
+		kind = !(flags & NBDSTATUS_DIRTY) ? 0 : zero ? SNAP_ZERO : SNAP_DATA;
+	else
+		kind = zero ? 0 : SNAP_DATA;
+	if (lv_span_add(a->d, off, len, kind) < 0) {
+		log_error("libvirt: disk %s: out of memory", a->name);
+		return -1;
+	}
+	return 0;
+}
+
 /* Classifies the next window of the disk into spans. Full: allocated data
  * only (the receiver starts from zeros). Incremental: dirty ranges, as zero
  * where the allocation map says they read as zeros now. */
 static int
 lv_fill(struct lv_disk *d, const char *name)
 {
-	struct lv_status st = { .dirty_ctx = d->dirty_ctx };
-	uint64_t len = d->size - d->pos, end, pos, a_end, d_end;
-	size_t ia = 0, id = 0;
-	int ret = -1;
+	struct lv_fill_arg a = { d, name };
+	uint64_t len = d->size - d->pos;
+	char what[2 * NAME_MAX_LEN + 32];
+	int64_t n;
 
 	if (len > LV_WINDOW)
 		len = LV_WINDOW;
-	if (nbd_block_status(d->nbd, len, d->pos,
-			     (nbd_extent_callback){ .callback = lv_status_cb,
-						    .user_data = &st }, 0) < 0) {
-		log_error("libvirt: disk %s: block status at %" PRIu64 ": %s", name,
-			  d->pos, nbd_get_error());
-		goto out;
-	}
-	if (!st.alloc.seen || (d->dirty_ctx && !st.dirty.seen)) {
-		log_error("libvirt: disk %s: block status at %" PRIu64 ": the "
-			  "server omitted a context", name, d->pos);
-		goto out;
-	}
-	/* Only what both contexts describe. */
-	end = d->pos + len;
-	if (d->pos + lv_ctx_total(&st.alloc) < end)
-		end = d->pos + lv_ctx_total(&st.alloc);
-	if (d->dirty_ctx && d->pos + lv_ctx_total(&st.dirty) < end)
-		end = d->pos + lv_ctx_total(&st.dirty);
-	if (end <= d->pos) {
-		log_error("libvirt: disk %s: block status at %" PRIu64 " made no "
-			  "progress", name, d->pos);
-		goto out;
-	}
-	pos = a_end = d->pos;
-	d_end = d->dirty_ctx ? d->pos : end;
-	while (pos < end) {
-		uint64_t seg_end = end;
-		int zero, dirty = 1, kind;
-
-		while (a_end <= pos && ia < st.alloc.n) {
-			a_end += st.alloc.v[ia];
-			ia += 2;
-		}
-		while (d->dirty_ctx && d_end <= pos && id < st.dirty.n) {
-			d_end += st.dirty.v[id];
-			id += 2;
-		}
-		if (a_end <= pos || d_end <= pos)
-			break; /* cannot happen: end is within both totals */
-		zero = (st.alloc.v[ia - 1] & (LIBNBD_STATE_HOLE | LIBNBD_STATE_ZERO)) != 0;
-		if (d->dirty_ctx)
-			dirty = st.dirty.v[id - 1] & 1;
-		if (a_end < seg_end)
-			seg_end = a_end;
-		if (d_end < seg_end)
-			seg_end = d_end;
-		if (d->dirty_ctx)
-			kind = !dirty ? 0 : zero ? SNAP_ZERO : SNAP_DATA;
-		else
-			kind = zero ? 0 : SNAP_DATA;
-		if (lv_span_add(d, pos, seg_end - pos, kind) < 0) {
-			log_error("libvirt: disk %s: out of memory", name);
-			goto out;
-		}
-		pos = seg_end;
-	}
-	d->pos = pos;
-	ret = 0;
-out:
-	free(st.alloc.v);
-	free(st.dirty.v);
-	return ret;
+	snprintf(what, sizeof(what), "libvirt: disk %s", name);
+	n = nbdstatus_walk(d->nbd, d->dirty_ctx, d->pos, len, lv_fill_cb, &a, what);
+	if (n < 0)
+		return -1;
+	d->pos += (uint64_t)n;
+	return 0;
 }
 
 static int
@@ -1735,6 +1551,7 @@ lv_free(struct snapshot *snap)
 		json_decref(vm->st);
 		free(vm->name);
 		free(vm->xml);
+		vmxml_free(vm->x);
 		free(vm->state_path);
 		free(vm->sock);
 		free(vm->new_cp);
@@ -1744,7 +1561,6 @@ lv_free(struct snapshot *snap)
 	free(ls->ceph_client);
 	free(ls->rbd_state_dir);
 	for (size_t k = 0; k < SNAP_MAX_DISKS; k++) {
-		snapshot_libvirt_rbd_clear(&ls->d[k].src);
 		free(ls->d[k].scratch);
 		free(ls->d[k].dirty_ctx);
 		free(ls->d[k].spans);

@@ -7,7 +7,6 @@
 #include <stdint.h>
 
 struct snapshot;
-struct _xmlNode; /* libxml2's xmlNode */
 
 /* Begin one consistent snapshot of every disk (device='disk', not
  * read-only) of the running domains at uri (NULL = libvirt's default).
@@ -49,20 +48,6 @@ struct snapshot *snapshot_libvirt_begin_ceph(const char *uri,
 					     size_t ndomains, const char *state_dir,
 					     uint64_t base_point,
 					     const struct snap_libvirt_ceph *ceph);
-
-/* An RBD disk of a domain definition (malloc'd strings; conf and user NULL
- * when the XML names none). */
-struct snap_libvirt_rbd {
-	char *pool, *image, *conf, *user;
-};
-
-/* Whether the <disk> element disk is an RBD disk: 1 with *out filled
- * (free with snapshot_libvirt_rbd_clear), 0 if not, -1 if it is one that
- * cannot be protected (a fixed <snapshot>, a name other than pool/image;
- * logged with what). */
-int snapshot_libvirt_rbd_disk(struct _xmlNode *disk, const char *what,
-			      struct snap_libvirt_rbd *out);
-void snapshot_libvirt_rbd_clear(struct snap_libvirt_rbd *r);
 
 /* Per VM of a libvirt snapshot, for point metadata; VMs are in the order of
  * `domains`. Strings are owned by the snapshot. On a snapshot of another

@@ -5,264 +5,20 @@
  * source on their RBD images; joined by snapshot_multi. */
 #include "replicator/agent/sources.h"
 
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/parser.h>
-#include <libxml/xpath.h>
-
 #include "common/log.h"
-#include "common/names.h"
-#include "common/virt-dl.h"
+#include "common/vmxml.h"
 #include "replicator/config.h"
 #include "snapshot/libvirt.h"
 #include "snapshot/multi.h"
+#include "snapshot/plan.h"
 #include "snapshot/rbd.h"
 #include "snapshot/source.h"
 
 #define DEFAULT_CEPH_CONF   "/etc/ceph/ceph.conf"
-#define DEFAULT_LIBVIRT_URI "qemu:///system"
-#define MAX_DOMAINS         32
-
-/* One disk of a shut-off domain, replicated from its file or (path NULL)
- * its RBD image. */
-struct off_disk {
-	char name[65];
-	char target[32];
-	char *path;
-	char format[8];
-	struct snap_libvirt_rbd rbd;
-};
-
-struct off_vm {
-	char *name, *xml;
-	size_t first, n; /* range in the offline disk list */
-};
-
-struct plan {
-	/* domains */
-	const char *live[MAX_DOMAINS];
-	size_t nlive;
-	struct off_vm off[MAX_DOMAINS];
-	size_t noff;
-	struct off_disk odisk[SNAP_MAX_DISKS];
-	size_t nodisk;
-	char *domlist;
-};
-
-static void
-plan_clear(struct plan *pl)
-{
-	for (size_t i = 0; i < pl->noff; i++) {
-		free(pl->off[i].name);
-		free(pl->off[i].xml);
-	}
-	for (size_t i = 0; i < pl->nodisk; i++) {
-		free(pl->odisk[i].path);
-		snapshot_libvirt_rbd_clear(&pl->odisk[i].rbd);
-	}
-	free(pl->domlist);
-	memset(pl, 0, sizeof(*pl));
-}
-
-static char *
-xml_attr(xmlNodePtr n, const char *child, const char *attr)
-{
-	for (xmlNodePtr c = n->children; c; c = c->next) {
-		if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, child) == 0) {
-			xmlChar *v = xmlGetProp(c, (const xmlChar *)attr);
-			char *s = v ? strdup((const char *)v) : NULL;
-
-			xmlFree(v);
-			return s;
-		}
-	}
-	return NULL;
-}
-
-static bool
-xml_has_child(xmlNodePtr n, const char *child)
-{
-	for (xmlNodePtr c = n->children; c; c = c->next)
-		if (c->type == XML_ELEMENT_NODE && strcmp((const char *)c->name, child) == 0)
-			return true;
-	return false;
-}
-
-/* The disk files of a shut-off domain's inactive definition. */
-static int
-plan_offline_vm(struct plan *pl, const char *group, const char *dom, char *xml)
-{
-	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
-				      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	xmlXPathContextPtr ctx = NULL;
-	xmlXPathObjectPtr res = NULL;
-	struct off_vm *vm = &pl->off[pl->noff];
-	int ret = -1;
-
-	if (!doc || !(ctx = xmlXPathNewContext(doc)) ||
-	    !(res = xmlXPathEvalExpression((const xmlChar *)"/domain/devices/disk", ctx))) {
-		log_error("group %s: domain %s: cannot parse its definition", group, dom);
-		goto out;
-	}
-	vm->first = pl->nodisk;
-	for (int i = 0; res->nodesetval && i < res->nodesetval->nodeNr; i++) {
-		xmlNodePtr n = res->nodesetval->nodeTab[i];
-		xmlChar *device = xmlGetProp(n, (const xmlChar *)"device");
-		xmlChar *type = xmlGetProp(n, (const xmlChar *)"type");
-		bool is_disk = !device || strcmp((const char *)device, "disk") == 0;
-		bool is_file = type && strcmp((const char *)type, "file") == 0;
-		char *target = NULL, *path = NULL, *fmt = NULL, what[160];
-		struct snap_libvirt_rbd rbd = { 0 };
-		struct off_disk *d;
-		int r;
-
-		xmlFree(device);
-		xmlFree(type);
-		if (!is_disk || xml_has_child(n, "readonly"))
-			continue;
-		target = xml_attr(n, "target", "dev");
-		snprintf(what, sizeof(what), "group %s domain %s disk %s", group, dom,
-			 target ? target : "?");
-		r = is_file ? 0 : snapshot_libvirt_rbd_disk(n, what, &rbd);
-		if (r < 0) {
-			free(target);
-			goto out;
-		}
-		if (r == 1) {
-			if (!target || pl->nodisk == SNAP_MAX_DISKS) {
-				log_error("%s: no target, or too many disks", what);
-				snapshot_libvirt_rbd_clear(&rbd);
-				free(target);
-				goto out;
-			}
-			d = &pl->odisk[pl->nodisk];
-			snprintf(d->name, sizeof(d->name), "%s.%s", dom, target);
-			snprintf(d->target, sizeof(d->target), "%s", target);
-			d->rbd = rbd;
-			free(target);
-			if (!name_valid(d->name, strlen(d->name))) {
-				log_error("%s: disk name %s is not valid", what, d->name);
-				snapshot_libvirt_rbd_clear(&d->rbd);
-				goto out;
-			}
-			pl->nodisk++;
-			continue;
-		}
-		if (!is_file) {
-			log_error("group %s: domain %s is shut off and disk %s is not a file: "
-				  "start the domain to replicate it live", group, dom,
-				  target ? target : "?");
-			free(target);
-			goto out;
-		}
-		path = xml_attr(n, "source", "file");
-		fmt = xml_attr(n, "driver", "type");
-		if (!target || !path || pl->nodisk == SNAP_MAX_DISKS) {
-			log_error("group %s: domain %s: disk without target or source file, or too many disks",
-				  group, dom);
-			free(target);
-			free(path);
-			free(fmt);
-			goto out;
-		}
-		d = &pl->odisk[pl->nodisk];
-		snprintf(d->name, sizeof(d->name), "%s.%s", dom, target);
-		snprintf(d->target, sizeof(d->target), "%s", target);
-		snprintf(d->format, sizeof(d->format), "%s",
-			 fmt && (!strcmp(fmt, "qcow2") || !strcmp(fmt, "raw")) ? fmt : "");
-		d->path = path;
-		free(target);
-		free(fmt);
-		if (!name_valid(d->name, strlen(d->name))) {
-			log_error("group %s: domain %s: disk name %s is not valid", group, dom, d->name);
-			free(d->path);
-			goto out;
-		}
-		pl->nodisk++;
-	}
-	vm->n = pl->nodisk - vm->first;
-	vm->name = strdup(dom);
-	vm->xml = xml;
-	xml = NULL;
-	pl->noff++;
-	ret = vm->name ? 0 : -1;
-out:
-	free(xml);
-	xmlXPathFreeObject(res);
-	xmlXPathFreeContext(ctx);
-	xmlFreeDoc(doc);
-	return ret;
-}
-
-/* Split the group's domains into running ones (libvirt source) and shut-off
- * ones (file source on their disk files). */
-static int
-plan_domains(struct plan *pl, const struct agent_group_cfg *g)
-{
-	const char *uri = g->libvirt_uri ? g->libvirt_uri : DEFAULT_LIBVIRT_URI;
-	virConnectPtr conn = NULL;
-	char *save = NULL, *tok;
-	int ret = -1;
-
-	pl->domlist = strdup(g->domains);
-	if (!pl->domlist) {
-		log_error("group %s: out of memory", g->name);
-		return -1;
-	}
-	if (virt_dl_load() < 0)
-		goto out;
-	conn = sym_virConnectOpen(uri);
-	if (!conn) {
-		log_error("group %s: cannot connect to libvirt at %s: %s", g->name, uri,
-			  sym_virGetLastErrorMessage());
-		goto out;
-	}
-	for (tok = strtok_r(pl->domlist, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
-		virDomainPtr dom;
-		int active;
-
-		if (pl->nlive + pl->noff == MAX_DOMAINS) {
-			log_error("group %s: more than %d domains", g->name, MAX_DOMAINS);
-			goto out;
-		}
-		dom = sym_virDomainLookupByName(conn, tok);
-		if (!dom) {
-			log_error("group %s: domain %s: %s", g->name, tok,
-				  sym_virGetLastErrorMessage());
-			goto out;
-		}
-		active = sym_virDomainIsActive(dom);
-		if (active == 1) {
-			pl->live[pl->nlive++] = tok;
-		} else {
-			char *xml = sym_virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE |
-							    VIR_DOMAIN_XML_SECURE);
-
-			if (!xml || plan_offline_vm(pl, g->name, tok, xml) < 0) {
-				if (!xml)
-					log_error("group %s: domain %s: %s", g->name, tok,
-						  sym_virGetLastErrorMessage());
-				sym_virDomainFree(dom);
-				goto out;
-			}
-			log_info("group %s: domain %s is shut off: replicating its disk files",
-				 g->name, tok);
-		}
-		sym_virDomainFree(dom);
-	}
-	if (pl->nlive + pl->noff == 0) {
-		log_error("group %s: 'domains' names no domain", g->name);
-		goto out;
-	}
-	ret = 0;
-out:
-	if (conn)
-		sym_virConnectClose(conn);
-	return ret;
-}
 
 static int
 subdir(char *buf, size_t len, const char *state_dir, const char *source)
@@ -305,7 +61,7 @@ begin_parts(const struct agent_group_cfg *g, const struct plan *pl, const char *
 		nr++;
 	}
 	for (size_t i = 0; i < pl->nodisk; i++) {
-		const struct off_disk *o = &pl->odisk[i];
+		const struct plan_disk *o = &pl->odisk[i];
 
 		if (o->path) {
 			fd[nf++] = (struct snap_file_disk){ o->name, o->path,
@@ -315,10 +71,10 @@ begin_parts(const struct agent_group_cfg *g, const struct plan *pl, const char *
 		/* RBD disk of a shut-off domain: its config file and user serve
 		 * when the group sets none (one cluster per group). */
 		if (!xconf)
-			xconf = o->rbd.conf;
+			xconf = o->rbd->conf;
 		if (!xuser)
-			xuser = o->rbd.user;
-		ri[nr++] = (struct snap_rbd_image){ o->name, o->rbd.pool, o->rbd.image };
+			xuser = o->rbd->user;
+		ri[nr++] = (struct snap_rbd_image){ o->name, o->rbd->pool, o->rbd->image };
 	}
 	if (subdir(rbd_dir, sizeof(rbd_dir), state_dir, "rbd") < 0)
 		return -1;
@@ -330,7 +86,7 @@ begin_parts(const struct agent_group_cfg *g, const struct plan *pl, const char *
 		if (subdir(dir, sizeof(dir), state_dir, "libvirt") < 0)
 			return -1;
 		parts[*nparts] = snapshot_libvirt_begin_ceph(g->libvirt_uri ? g->libvirt_uri
-									    : DEFAULT_LIBVIRT_URI,
+									    : VMXML_DEFAULT_URI,
 							     pl->live, pl->nlive, dir, base,
 							     &ceph);
 		if (!parts[*nparts])
@@ -417,7 +173,8 @@ sources_begin(const struct agent_group_cfg *g, const char *state_dir, uint64_t b
 	int incr = 0, full = 0;
 
 	*meta = NULL;
-	if (g->domains && plan_domains(&pl, g) < 0)
+	if (g->domains &&
+	    plan_domains(&pl, &(struct plan_input){ g->name, g->libvirt_uri, g->domains }) < 0)
 		goto out;
 	if (begin_parts(g, &pl, state_dir, base_point, parts, &n) < 0) {
 		free_parts(parts, n);

@@ -137,22 +137,33 @@ expect(const char *xml, const char *expr, const char *want)
 	free(got);
 }
 
+/* One XPath expectation on a rewritten document. */
+struct want {
+	const char *expr, *value;
+};
+
+/* Rewrites d with o and checks every expectation of w[0..n) on the result. */
+static void
+rewrite_check(struct domxml *d, const struct domxml_drill *o, const struct want *w, size_t n)
+{
+	char *x = domxml_drill_xml(d, o);
+
+	cr_assert_not_null(x);
+	for (size_t i = 0; i < n; i++)
+		expect(x, w[i].expr, w[i].value);
+	free(x);
+}
+
+#define REWRITE_CHECK(d, o, w) rewrite_check((d), (o), (w), sizeof(w) / sizeof((w)[0]))
+
 static const char *const two_overlays[] = { "/s/drills/x/web1.os.qcow2",
 					    "/s/drills/x/web1.data.qcow2" };
 
-static char *
-drill_xml(struct domxml *d, bool kvm)
-{
-	struct domxml_drill o = {
-		.name = "web1-drill-x", .overlays = two_overlays, .network = "nestor-drill-x",
-		.console_sock = "/s/drills/x/web1.sock", .console_log = "/s/drills/x/web1.log",
-		.kvm = kvm,
-	};
-	char *out = domxml_drill_xml(d, &o);
-
-	cr_assert_not_null(out);
-	return out;
-}
+/* The drill of src_xml the rewrite tests start from. */
+static const struct domxml_drill drill_opts = {
+	.name = "web1-drill-x", .overlays = two_overlays, .network = "nestor-drill-x",
+	.console_sock = "/s/drills/x/web1.sock", .console_log = "/s/drills/x/web1.log",
+};
 
 Test(domxml, parse_collects_disks_and_nics)
 {
@@ -176,64 +187,72 @@ Test(domxml, parse_collects_disks_and_nics)
 Test(domxml, drill_rewrite_tcg)
 {
 	struct domxml *d = parse(src_xml);
-	char *x = drill_xml(d, false);
+	struct domxml_drill o = drill_opts;
 
-	expect(x, "string(/domain/@type)", "qemu");
-	expect(x, "string(/domain/name)", "web1-drill-x");
-	expect(x, "count(/domain/uuid)", "0");
-	expect(x, "count(/domain/seclabel)", "0");
-	expect(x, "count(/domain/cpu)", "0");
-	expect(x, "count(/domain/features/acpi)", "1");
-	expect(x, "count(//emulator)", "0");
-	/* disks: both on their overlays, qcow2, rest of the disk kept */
-	expect(x, "count(//disk[@device='disk'])", "2");
-	expect(x, "string(//disk[target/@dev='vda']/@type)", "file");
-	expect(x, "string(//disk[target/@dev='vda']/source/@file)", two_overlays[0]);
-	expect(x, "string(//disk[target/@dev='vda']/driver/@type)", "qcow2");
-	expect(x, "string(//disk[target/@dev='vda']/driver/@cache)", "none");
-	expect(x, "string(//disk[target/@dev='vda']/boot/@order)", "1");
-	expect(x, "count(//disk[target/@dev='vda']/backingStore)", "0");
-	expect(x, "string(//disk[target/@dev='vdb']/@type)", "file");
-	expect(x, "string(//disk[target/@dev='vdb']/source/@file)", two_overlays[1]);
-	expect(x, "count(//disk[target/@dev='vdb']/source/@dev)", "0");
-	expect(x, "string(//disk[target/@dev='vdb']/serial)", "nestordata");
-	/* cdrom: kept, emptied */
-	expect(x, "count(//disk[@device='cdrom'])", "1");
-	expect(x, "count(//disk[@device='cdrom']/source)", "0");
-	/* NICs: isolated network, MAC and model kept, host binding gone */
-	expect(x, "count(//interface)", "2");
-	expect(x, "count(//interface[@type='network'][source/@network='nestor-drill-x'])", "2");
-	expect(x, "string(//interface[1]/mac/@address)", "52:54:00:aa:bb:01");
-	expect(x, "string(//interface[2]/mac/@address)", "52:54:00:aa:bb:02");
-	expect(x, "string(//interface[2]/model/@type)", "e1000");
-	expect(x, "count(//interface/target)", "0");
-	expect(x, "count(//interface/source/@bridge)", "0");
-	/* console: one serial, unix socket + log; no pty console, channel, vnc */
-	expect(x, "count(/domain/devices/serial)", "1");
-	expect(x, "string(/domain/devices/serial/@type)", "unix");
-	expect(x, "string(/domain/devices/serial/source/@mode)", "bind");
-	expect(x, "string(/domain/devices/serial/source/@path)", "/s/drills/x/web1.sock");
-	expect(x, "string(/domain/devices/serial/log/@file)", "/s/drills/x/web1.log");
-	expect(x, "string(/domain/devices/serial/target/@port)", "0");
-	expect(x, "count(//console)", "0");
-	expect(x, "count(//channel)", "0");
-	expect(x, "count(//graphics)", "0");
-	free(x);
+	o.kvm = false;
+	const struct want want[] = {
+		{ "string(/domain/@type)", "qemu" },
+		{ "string(/domain/name)", "web1-drill-x" },
+		{ "count(/domain/uuid)", "0" },
+		{ "count(/domain/seclabel)", "0" },
+		{ "count(/domain/cpu)", "0" },
+		{ "count(/domain/features/acpi)", "1" },
+		{ "count(//emulator)", "0" },
+		/* disks: both on their overlays, qcow2, rest of the disk kept */
+		{ "count(//disk[@device='disk'])", "2" },
+		{ "string(//disk[target/@dev='vda']/@type)", "file" },
+		{ "string(//disk[target/@dev='vda']/source/@file)", two_overlays[0] },
+		{ "string(//disk[target/@dev='vda']/driver/@type)", "qcow2" },
+		{ "string(//disk[target/@dev='vda']/driver/@cache)", "none" },
+		{ "string(//disk[target/@dev='vda']/boot/@order)", "1" },
+		{ "count(//disk[target/@dev='vda']/backingStore)", "0" },
+		{ "string(//disk[target/@dev='vdb']/@type)", "file" },
+		{ "string(//disk[target/@dev='vdb']/source/@file)", two_overlays[1] },
+		{ "count(//disk[target/@dev='vdb']/source/@dev)", "0" },
+		{ "string(//disk[target/@dev='vdb']/serial)", "nestordata" },
+		/* cdrom: kept, emptied */
+		{ "count(//disk[@device='cdrom'])", "1" },
+		{ "count(//disk[@device='cdrom']/source)", "0" },
+		/* NICs: isolated network, MAC and model kept, host binding gone */
+		{ "count(//interface)", "2" },
+		{ "count(//interface[@type='network'][source/@network='nestor-drill-x'])", "2" },
+		{ "string(//interface[1]/mac/@address)", "52:54:00:aa:bb:01" },
+		{ "string(//interface[2]/mac/@address)", "52:54:00:aa:bb:02" },
+		{ "string(//interface[2]/model/@type)", "e1000" },
+		{ "count(//interface/target)", "0" },
+		{ "count(//interface/source/@bridge)", "0" },
+		/* console: one serial, unix socket + log; no pty console, channel, vnc */
+		{ "count(/domain/devices/serial)", "1" },
+		{ "string(/domain/devices/serial/@type)", "unix" },
+		{ "string(/domain/devices/serial/source/@mode)", "bind" },
+		{ "string(/domain/devices/serial/source/@path)", "/s/drills/x/web1.sock" },
+		{ "string(/domain/devices/serial/log/@file)", "/s/drills/x/web1.log" },
+		{ "string(/domain/devices/serial/target/@port)", "0" },
+		{ "count(//console)", "0" },
+		{ "count(//channel)", "0" },
+		{ "count(//graphics)", "0" },
+	};
+
+	REWRITE_CHECK(d, &o, want);
 	domxml_free(d);
 }
 
 Test(domxml, kvm_host_model_keeps_topology)
 {
 	struct domxml *d = parse(src_xml);
-	char *x = drill_xml(d, true);
+	struct domxml_drill o = drill_opts;
 
-	expect(x, "string(/domain/@type)", "kvm");
-	expect(x, "string(/domain/cpu/@mode)", "host-model");
-	expect(x, "count(/domain/cpu/model)", "0");
-	expect(x, "count(/domain/cpu/vendor)", "0");
-	expect(x, "count(/domain/cpu/feature)", "0");
-	expect(x, "string(/domain/cpu/topology/@cores)", "2");
-	free(x);
+	o.kvm = true;
+	const struct want want[] = {
+		{ "string(/domain/@type)", "kvm" },
+		{ "string(/domain/cpu/@mode)", "host-model" },
+		{ "count(/domain/cpu/model)", "0" },
+		{ "count(/domain/cpu/vendor)", "0" },
+		{ "count(/domain/cpu/feature)", "0" },
+		{ "string(/domain/cpu/topology/@cores)", "2" },
+	};
+
+	REWRITE_CHECK(d, &o, want);
 	domxml_free(d);
 }
 
@@ -244,14 +263,14 @@ Test(domxml, kvm_named_baseline)
 		.name = "n", .overlays = two_overlays, .network = "net",
 		.console_sock = "/s", .console_log = "/l", .kvm = true, .cpu_model = "qemu64",
 	};
-	char *x = domxml_drill_xml(d, &o);
+	const struct want want[] = {
+		{ "string(/domain/cpu/@mode)", "custom" },
+		{ "string(/domain/cpu/model)", "qemu64" },
+		{ "string(/domain/cpu/model/@fallback)", "allow" },
+		{ "count(/domain/cpu/feature)", "0" },
+	};
 
-	cr_assert_not_null(x);
-	expect(x, "string(/domain/cpu/@mode)", "custom");
-	expect(x, "string(/domain/cpu/model)", "qemu64");
-	expect(x, "string(/domain/cpu/model/@fallback)", "allow");
-	expect(x, "count(/domain/cpu/feature)", "0");
-	free(x);
+	REWRITE_CHECK(d, &o, want);
 	domxml_free(d);
 }
 
@@ -264,16 +283,16 @@ Test(domxml, failover_keeps_uuid_maps_networks_adds_agent)
 		.networks = nets, .console_sock = "/s", .console_log = "/l", .keep_uuid = true,
 		.guest_agent = true,
 	};
-	char *x = domxml_drill_xml(d, &o);
+	const struct want want[] = {
+		{ "string(/domain/name)", "web1" },
+		{ "string(/domain/uuid)", "7c1f1d9e-1111-4222-8333-444455556666" },
+		{ "string(//interface[1]/source/@network)", "prod-here" },
+		{ "string(//interface[2]/source/@network)", "nestor-failover-web" },
+		{ "count(//channel)", "1" },
+		{ "string(//channel/target/@name)", "org.qemu.guest_agent.0" },
+	};
 
-	cr_assert_not_null(x);
-	expect(x, "string(/domain/name)", "web1");
-	expect(x, "string(/domain/uuid)", "7c1f1d9e-1111-4222-8333-444455556666");
-	expect(x, "string(//interface[1]/source/@network)", "prod-here");
-	expect(x, "string(//interface[2]/source/@network)", "nestor-failover-web");
-	expect(x, "count(//channel)", "1");
-	expect(x, "string(//channel/target/@name)", "org.qemu.guest_agent.0");
-	free(x);
+	REWRITE_CHECK(d, &o, want);
 	domxml_free(d);
 }
 
@@ -355,7 +374,6 @@ Test(pointmeta, libvirt_source_by_target_and_rewrite)
 	json_t *m = meta(live_meta);
 	const char *names[3] = { 0 };
 	const char *ovl[3] = { NULL, NULL, NULL };
-	char *x;
 
 	cr_assert_eq(domxml_ndisks(d), 3);
 	cr_expect_str_eq(domxml_disk_type(d, 0), "network");
@@ -371,25 +389,26 @@ Test(pointmeta, libvirt_source_by_target_and_rewrite)
 		.name = "db", .overlays = ovl, .network = "n", .console_sock = "/s",
 		.console_log = "/l",
 	};
-	x = domxml_drill_xml(d, &o);
-	cr_assert_not_null(x);
-	/* the rbd disk is a file overlay now, without host or credentials */
-	expect(x, "string(//disk[target/@dev='vda']/@type)", "file");
-	expect(x, "string(//disk[target/@dev='vda']/source/@file)", ovl[0]);
-	expect(x, "count(//disk[target/@dev='vda']/source/@protocol)", "0");
-	expect(x, "count(//disk[target/@dev='vda']//host)", "0");
-	expect(x, "count(//disk[target/@dev='vda']/auth)", "0");
-	expect(x, "string(//disk[target/@dev='vda']/driver/@type)", "qcow2");
-	expect(x, "string(//disk[target/@dev='vda']/boot/@order)", "1");
-	/* the LUN becomes a plain disk on its overlay */
-	expect(x, "string(//disk[target/@dev='sdb']/@type)", "file");
-	expect(x, "string(//disk[target/@dev='sdb']/@device)", "disk");
-	expect(x, "count(//disk[target/@dev='sdb']/@sgio)", "0");
-	expect(x, "string(//disk[target/@dev='sdb']/source/@file)", ovl[1]);
-	/* the unreplicated disk is left out, nothing of the source host stays */
-	expect(x, "count(//disk[target/@dev='vdc'])", "0");
-	expect(x, "count(//disk)", "2");
-	free(x);
+	const struct want want[] = {
+		/* the rbd disk is a file overlay now, without host or credentials */
+		{ "string(//disk[target/@dev='vda']/@type)", "file" },
+		{ "string(//disk[target/@dev='vda']/source/@file)", ovl[0] },
+		{ "count(//disk[target/@dev='vda']/source/@protocol)", "0" },
+		{ "count(//disk[target/@dev='vda']//host)", "0" },
+		{ "count(//disk[target/@dev='vda']/auth)", "0" },
+		{ "string(//disk[target/@dev='vda']/driver/@type)", "qcow2" },
+		{ "string(//disk[target/@dev='vda']/boot/@order)", "1" },
+		/* the LUN becomes a plain disk on its overlay */
+		{ "string(//disk[target/@dev='sdb']/@type)", "file" },
+		{ "string(//disk[target/@dev='sdb']/@device)", "disk" },
+		{ "count(//disk[target/@dev='sdb']/@sgio)", "0" },
+		{ "string(//disk[target/@dev='sdb']/source/@file)", ovl[1] },
+		/* the unreplicated disk is left out, nothing of the source host stays */
+		{ "count(//disk[target/@dev='vdc'])", "0" },
+		{ "count(//disk)", "2" },
+	};
+
+	REWRITE_CHECK(d, &o, want);
 	json_decref(m);
 	domxml_free(d);
 }
@@ -490,29 +509,29 @@ Test(pointmeta, libvirt_rbd_and_file_disks_rewrite)
 		.name = "lr1-drill", .overlays = ovl, .network = "n",
 		.console_sock = "/s", .console_log = "/l",
 	};
-	char *x;
 
 	cr_assert_eq(domxml_ndisks(d), 2);
 	cr_assert_eq(pointmeta_map_disks(m, 0, d, names, "test"), 0);
 	cr_expect_str_eq(names[0], "lr1.vda");
 	cr_expect_str_eq(names[1], "lr1.vdb", "RBD disk mapped by target");
-	x = domxml_drill_xml(d, &o);
-	cr_assert_not_null(x);
-	expect(x, "string(//disk[target/@dev='vdb']/@type)", "file");
-	expect(x, "string(//disk[target/@dev='vdb']/source/@file)", ovl[1]);
-	expect(x, "string(//disk[target/@dev='vdb']/target/@bus)", "scsi");
-	expect(x, "string(//disk[target/@dev='vdb']/serial)", "nestordata");
-	expect(x, "string(//disk[target/@dev='vdb']/driver/@type)", "qcow2");
-	expect(x, "count(//disk[target/@dev='vdb']/source/@protocol)", "0");
-	expect(x, "count(//disk[target/@dev='vdb']/source/@name)", "0");
-	expect(x, "count(//disk[target/@dev='vdb']//config)", "0");
-	expect(x, "count(//disk[target/@dev='vdb']//host)", "0");
-	expect(x, "count(//disk[target/@dev='vdb']/auth)", "0");
-	expect(x, "count(//*[@protocol])", "0");
-	expect(x, "string(//disk[target/@dev='vda']/source/@file)", ovl[0]);
-	expect(x, "string(//disk[target/@dev='vda']/boot/@order)", "1");
-	expect(x, "count(//disk)", "2");
-	free(x);
+	const struct want want[] = {
+		{ "string(//disk[target/@dev='vdb']/@type)", "file" },
+		{ "string(//disk[target/@dev='vdb']/source/@file)", ovl[1] },
+		{ "string(//disk[target/@dev='vdb']/target/@bus)", "scsi" },
+		{ "string(//disk[target/@dev='vdb']/serial)", "nestordata" },
+		{ "string(//disk[target/@dev='vdb']/driver/@type)", "qcow2" },
+		{ "count(//disk[target/@dev='vdb']/source/@protocol)", "0" },
+		{ "count(//disk[target/@dev='vdb']/source/@name)", "0" },
+		{ "count(//disk[target/@dev='vdb']//config)", "0" },
+		{ "count(//disk[target/@dev='vdb']//host)", "0" },
+		{ "count(//disk[target/@dev='vdb']/auth)", "0" },
+		{ "count(//*[@protocol])", "0" },
+		{ "string(//disk[target/@dev='vda']/source/@file)", ovl[0] },
+		{ "string(//disk[target/@dev='vda']/boot/@order)", "1" },
+		{ "count(//disk)", "2" },
+	};
+
+	REWRITE_CHECK(d, &o, want);
 	json_decref(m);
 	domxml_free(d);
 }

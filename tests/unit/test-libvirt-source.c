@@ -17,7 +17,6 @@
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
-#include <libxml/parser.h>
 
 #include "snapshot/libvirt.h"
 #include "snapshot/source.h"
@@ -821,54 +820,4 @@ Test(libvirt_source, inconsistent_checkpoint)
 	verify(s);
 	cr_assert_eq(ex(s, "k1.vda")->bytes, 0);
 	commit_free(s, 3);
-}
-
-/* ---- RBD disks in a domain definition (no libvirtd needed) ---- */
-
-static int
-rbd_disk_of(const char *xml, struct snap_libvirt_rbd *r)
-{
-	xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "d.xml", NULL, XML_PARSE_NONET);
-	int ret;
-
-	cr_assert_not_null(doc);
-	ret = snapshot_libvirt_rbd_disk(xmlDocGetRootElement(doc), "test", r);
-	xmlFreeDoc(doc);
-	return ret;
-}
-
-Test(libvirt_rbd, parses_rbd_disks)
-{
-	struct snap_libvirt_rbd r;
-
-	cr_assert_eq(rbd_disk_of("<disk type='network' device='disk'>"
-				 "<auth username='nestor'><secret type='ceph' usage='x'/></auth>"
-				 "<source protocol='rbd' name='vms/db-data'>"
-				 "<host name='10.0.0.5' port='6789'/><config file='/etc/ceph/site.conf'/>"
-				 "</source><target dev='vdb'/></disk>", &r), 1);
-	cr_expect_str_eq(r.pool, "vms");
-	cr_expect_str_eq(r.image, "db-data");
-	cr_expect_str_eq(r.conf, "/etc/ceph/site.conf");
-	cr_expect_str_eq(r.user, "nestor");
-	snapshot_libvirt_rbd_clear(&r);
-	cr_assert_eq(rbd_disk_of("<disk type='network'><source protocol='rbd' name='rbd/x'/></disk>",
-				 &r), 1);
-	cr_expect_null(r.conf);
-	cr_expect_null(r.user);
-	snapshot_libvirt_rbd_clear(&r);
-	/* not RBD */
-	cr_expect_eq(rbd_disk_of("<disk type='file'><source file='/a/b'/></disk>", &r), 0);
-	cr_expect_eq(rbd_disk_of("<disk type='network'><source protocol='nbd' name='x'/></disk>",
-				 &r), 0);
-	/* RBD that cannot be protected as an image of a pool */
-	cr_expect_eq(rbd_disk_of("<disk type='network'><source protocol='rbd' name='noslash'/></disk>",
-				 &r), -1);
-	cr_expect_eq(rbd_disk_of("<disk type='network'><source protocol='rbd' name='p/ns/img'/></disk>",
-				 &r), -1);
-	cr_expect_eq(rbd_disk_of("<disk type='network'><source protocol='rbd' name='p/img@s'/></disk>",
-				 &r), -1);
-	cr_expect_eq(rbd_disk_of("<disk type='network'><source protocol='rbd' name='/img'/></disk>",
-				 &r), -1);
-	cr_expect_eq(rbd_disk_of("<disk type='network'><source protocol='rbd' name='p/img'>"
-				 "<snapshot name='gold'/></source></disk>", &r), -1);
 }
