@@ -35,12 +35,6 @@
 
 enum file_fmt { FILE_RAW, FILE_QCOW2 };
 
-/* A classified range of a window; kind 0 = nothing to send. */
-struct file_span {
-	uint64_t off, len;
-	int kind;
-};
-
 /* nestor.* bitmaps of a qcow2 image, per `qemu-img info`. */
 struct file_bitmap {
 	char *name;
@@ -78,11 +72,7 @@ struct file_disk {
 	struct blockscan *scan; /* hashes new_hashes ahead of the extent iterator */
 	uint64_t zero_hash, zero_hash_tail;
 
-	/* extent iterator */
-	uint64_t pos;
-	struct file_span *spans;
-	size_t nspans, ispan, capspans;
-	struct snap_extent pending;
+	struct coalesce_queue q; /* extent iterator */
 	int committed;
 };
 
@@ -801,25 +791,10 @@ out:
 static int
 file_span_add(struct file_disk *d, uint64_t off, uint64_t len, int kind)
 {
-	struct file_span *last = d->nspans ? &d->spans[d->nspans - 1] : NULL;
-
-	if (len == 0)
-		return 0;
-	if (last && last->kind == kind && last->off + last->len == off) {
-		last->len += len;
-		return 0;
+	if (coalesce_queue_add(&d->q, off, len, kind) < 0) {
+		log_error("disk %s: out of memory", d->name);
+		return -1;
 	}
-	if (d->nspans == d->capspans) {
-		size_t ncap = d->capspans ? d->capspans * 2 : 64;
-		struct file_span *nv = realloc(d->spans, ncap * sizeof(*nv));
-		if (!nv) {
-			log_error("disk %s: out of memory", d->name);
-			return -1;
-		}
-		d->spans = nv;
-		d->capspans = ncap;
-	}
-	d->spans[d->nspans++] = (struct file_span){ off, len, kind };
 	return 0;
 }
 
@@ -841,11 +816,11 @@ file_qcow2_cb(void *opaque, uint64_t off, uint64_t len, unsigned flags)
 static int
 file_qcow2_fill(struct file_disk *d)
 {
-	int64_t n = image_extents(d->img, d->pos, FILE_WINDOW, file_qcow2_cb, d);
+	int64_t n = image_extents(d->img, d->q.pos, FILE_WINDOW, file_qcow2_cb, d);
 
 	if (n <= 0)
 		return -1;
-	d->pos += (uint64_t)n;
+	d->q.pos += (uint64_t)n;
 	return 0;
 }
 
@@ -870,7 +845,7 @@ file_raw_block(struct file_disk *d, uint64_t b, uint64_t h, int zero)
 static int
 file_raw_fill(struct file_disk *d)
 {
-	uint64_t b = d->pos / FILE_BLOCK;
+	uint64_t b = d->q.pos / FILE_BLOCK;
 	uint32_t n, zmask;
 
 	if (!d->scan && file_raw_scan_start(d) < 0)
@@ -880,39 +855,20 @@ file_raw_fill(struct file_disk *d)
 	for (uint32_t i = 0; i < n; i++)
 		if (file_raw_block(d, b + i, d->new_hashes[b + i], (zmask >> i) & 1) < 0)
 			return -1;
-	d->pos = b + n >= d->nblocks ? d->size : (b + n) * FILE_BLOCK;
-	if (d->pos >= d->size) {
+	d->q.pos = b + n >= d->nblocks ? d->size : (b + n) * FILE_BLOCK;
+	if (d->q.pos >= d->size) {
 		blockscan_free(d->scan); /* done: the helper thread ends */
 		d->scan = NULL;
 	}
 	return 0;
 }
 
-/* Next classified span; 1, 0 at the end of the disk, -1. */
 static int
-file_next_span(struct file_disk *d, struct file_span *sp)
-{
-	while (d->ispan == d->nspans) {
-		if (d->pos >= d->size)
-			return 0;
-		d->nspans = d->ispan = 0;
-		if ((d->fmt == FILE_QCOW2 ? file_qcow2_fill(d) : file_raw_fill(d)) < 0)
-			return -1;
-	}
-	*sp = d->spans[d->ispan++];
-	return 1;
-}
-
-static int
-file_span_cb(void *arg, struct snap_extent *sp)
+file_fill(void *arg)
 {
 	struct file_disk *d = arg;
-	struct file_span fsp;
-	int r = file_next_span(d, &fsp);
 
-	if (r == 1)
-		*sp = (struct snap_extent){ fsp.off, fsp.len, fsp.kind };
-	return r;
+	return d->fmt == FILE_QCOW2 ? file_qcow2_fill(d) : file_raw_fill(d);
 }
 
 static int
@@ -921,7 +877,7 @@ file_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,
 {
 	struct file_snapshot *fs = (struct file_snapshot *)snap;
 	struct file_disk *d = &fs->d[disk];
-	int r = coalesce_next(&d->pending, max_len, file_span_cb, d, ext);
+	int r = coalesce_queue_next(&d->q, d->size, max_len, file_fill, d, ext);
 
 	if (r < 0)
 		log_error("disk %s: %s: cannot list changed extents", d->name, d->path);
@@ -1057,7 +1013,7 @@ file_free(struct snapshot *snap)
 		free(d->st_image);
 		free(d->old_hashes);
 		free(d->new_buf);
-		free(d->spans);
+		coalesce_queue_free(&d->q);
 	}
 	free(fs);
 }

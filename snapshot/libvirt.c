@@ -42,11 +42,6 @@
 #define LV_JOB_END_MS     30000         /* bound on waiting for a job to end */
 #define LV_RUN_FALLBACK   "/run/nestor"
 
-struct lv_span {
-	uint64_t off, len;
-	int kind; /* 0 = nothing to send */
-};
-
 struct lv_disk {
 	size_t vm;
 	char target[NAME_MAX_LEN + 1];
@@ -60,11 +55,7 @@ struct lv_disk {
 	struct nbd_handle *nbd;
 	char *dirty_ctx;    /* set when extents come from the dirty bitmap */
 
-	/* extent iterator: spans of the current window, merged in pending */
-	uint64_t pos;
-	struct lv_span *spans;
-	size_t nspans, ispan, capspans;
-	struct snap_extent pending;
+	struct coalesce_queue q; /* extent iterator */
 };
 
 struct lv_vm {
@@ -1350,27 +1341,6 @@ out:
 
 /* ---- extents ----------------------------------------------------------------- */
 
-static int
-lv_span_add(struct lv_disk *d, uint64_t off, uint64_t len, int kind)
-{
-	struct lv_span *last = d->nspans ? &d->spans[d->nspans - 1] : NULL;
-
-	if (last && last->kind == kind && last->off + last->len == off) {
-		last->len += len;
-		return 0;
-	}
-	if (d->nspans == d->capspans) {
-		size_t ncap = d->capspans ? d->capspans * 2 : 64;
-		struct lv_span *nv = realloc(d->spans, ncap * sizeof(*nv));
-		if (!nv)
-			return -1;
-		d->spans = nv;
-		d->capspans = ncap;
-	}
-	d->spans[d->nspans++] = (struct lv_span){ off, len, kind };
-	return 0;
-}
-
 struct lv_fill_arg {
 	struct lv_disk *d;
 	const char *name;
@@ -1386,7 +1356,7 @@ lv_fill_cb(void *opaque, uint64_t off, uint64_t len, unsigned flags)
 		kind = !(flags & NBDSTATUS_DIRTY) ? 0 : zero ? SNAP_ZERO : SNAP_DATA;
 	else
 		kind = zero ? 0 : SNAP_DATA;
-	if (lv_span_add(a->d, off, len, kind) < 0) {
+	if (coalesce_queue_add(&a->d->q, off, len, kind) < 0) {
 		log_error("libvirt: disk %s: out of memory", a->name);
 		return -1;
 	}
@@ -1397,52 +1367,22 @@ lv_fill_cb(void *opaque, uint64_t off, uint64_t len, unsigned flags)
  * only (the receiver starts from zeros). Incremental: dirty ranges, as zero
  * where the allocation map says they read as zeros now. */
 static int
-lv_fill(struct lv_disk *d, const char *name)
+lv_fill(void *arg)
 {
-	struct lv_fill_arg a = { d, name };
-	uint64_t len = d->size - d->pos;
+	struct lv_fill_arg *a = arg;
+	struct lv_disk *d = a->d;
+	uint64_t len = d->size - d->q.pos;
 	char what[2 * NAME_MAX_LEN + 32];
 	int64_t n;
 
 	if (len > LV_WINDOW)
 		len = LV_WINDOW;
-	snprintf(what, sizeof(what), "libvirt: disk %s", name);
-	n = nbdstatus_walk(d->nbd, d->dirty_ctx, d->pos, len, lv_fill_cb, &a, what);
+	snprintf(what, sizeof(what), "libvirt: disk %s", a->name);
+	n = nbdstatus_walk(d->nbd, d->dirty_ctx, d->q.pos, len, lv_fill_cb, a, what);
 	if (n < 0)
 		return -1;
-	d->pos += (uint64_t)n;
+	d->q.pos += (uint64_t)n;
 	return 0;
-}
-
-static int
-lv_next_span(struct lv_disk *d, const char *name, struct lv_span *sp)
-{
-	while (d->ispan == d->nspans) {
-		if (d->pos >= d->size)
-			return 0;
-		d->nspans = d->ispan = 0;
-		if (lv_fill(d, name) < 0)
-			return -1;
-	}
-	*sp = d->spans[d->ispan++];
-	return 1;
-}
-
-struct lv_span_arg {
-	struct lv_disk *d;
-	const char *name;
-};
-
-static int
-lv_span_cb(void *arg, struct snap_extent *sp)
-{
-	struct lv_span_arg *a = arg;
-	struct lv_span lsp;
-	int r = lv_next_span(a->d, a->name, &lsp);
-
-	if (r == 1)
-		*sp = (struct snap_extent){ lsp.off, lsp.len, lsp.kind };
-	return r;
 }
 
 static int
@@ -1450,11 +1390,11 @@ lv_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,
 	       struct snap_extent *ext)
 {
 	struct lv_snapshot *ls = (struct lv_snapshot *)snap;
-	struct lv_span_arg a = { &ls->d[disk], snap->disks[disk].name };
+	struct lv_fill_arg a = { &ls->d[disk], snap->disks[disk].name };
 
 	if (a.d->rbd)
 		return snapshot_next_extent(ls->rbd, a.d->rbd_idx, max_len, ext);
-	return coalesce_next(&a.d->pending, max_len, lv_span_cb, &a, ext);
+	return coalesce_queue_next(&a.d->q, a.d->size, max_len, lv_fill, &a, ext);
 }
 
 static int
@@ -1563,7 +1503,7 @@ lv_free(struct snapshot *snap)
 	for (size_t k = 0; k < SNAP_MAX_DISKS; k++) {
 		free(ls->d[k].scratch);
 		free(ls->d[k].dirty_ctx);
-		free(ls->d[k].spans);
+		coalesce_queue_free(&ls->d[k].q);
 	}
 	if (ls->conn)
 		sym_virConnectClose(ls->conn);
