@@ -19,6 +19,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "replicator/receiver/status.h"
 
@@ -216,7 +217,7 @@ metrics_render(struct metrics *m)
 	size_t nrx = 0, nv = 0, len = 0;
 	char *body = NULL;
 	FILE *f = NULL;
-	uint64_t now = status_now_ns();
+	uint64_t now = clock_now_ns();
 
 	if (status_rx_groups(m->st, m->store_dir, &rx, &nrx) < 0)
 		goto out;

@@ -13,12 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "common/fileutil.h"
+#include "common/jsonfile.h"
 #include "common/log.h"
 #include "replicator/agent/agent.h"
 #include "replicator/config.h"
@@ -62,15 +63,6 @@ struct daemon {
 	struct gthread *threads;
 };
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void
 ref_put(struct daemon *d, struct cfg_ref *r)
 {
@@ -105,11 +97,10 @@ static void
 write_status(struct gthread *t)
 {
 	const struct agent_group_cfg *g = t->g;
-	uint64_t now = now_ns();
+	uint64_t now = clock_now_ns();
 	struct gstate copy, *s = &copy;
 	char dir[4096], path[4200];
 	json_t *j;
-	char *txt;
 
 	pthread_mutex_lock(&t->d->mu);
 	copy = t->s;
@@ -137,10 +128,8 @@ write_status(struct gthread *t)
 		      "bytes_wire", (json_int_t)s->last.bytes_wire,
 		      "seconds", s->last.seconds,
 		      "updated_ns", (json_int_t)now);
-	txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	if (txt && mkdir_p(dir, 0700) == 0)
-		(void)file_write_atomic(path, txt, strlen(txt), 0600);
-	free(txt);
+	if (j && mkdir_p(dir, 0700) == 0)
+		(void)jsonfile_save(path, j, JSON_COMPACT, 0600);
 	json_decref(j);
 }
 
@@ -149,7 +138,7 @@ static void
 check_rpo(struct gthread *t)
 {
 	struct gstate *s = &t->s;
-	uint64_t now = now_ns(), age;
+	uint64_t now = clock_now_ns(), age;
 	bool now_breached, changed;
 
 	pthread_mutex_lock(&t->d->mu);
@@ -187,7 +176,7 @@ group_main(void *arg)
 	log_info("group %s: replicating (RPO target %" PRIu64 " s, min interval %" PRIu64 " s)",
 		 t->g->name, t->g->rpo_s, t->g->min_interval_s);
 	while (!t->stop) {
-		uint64_t t0 = now_ns(), next, failures = 0;
+		uint64_t t0 = clock_now_ns(), next, failures = 0;
 		struct agent_cycle_stats cs = { 0 };
 		int r;
 
@@ -205,7 +194,7 @@ group_main(void *arg)
 				s->failures = 0;
 				s->last_point = cs.point_id;
 				s->last_point_ns = t0;
-				s->last_success_ns = now_ns();
+				s->last_success_ns = clock_now_ns();
 				s->points_total++;
 			} else {
 				s->failures++;
@@ -227,14 +216,12 @@ group_main(void *arg)
 				delay = cfg->retry_max_s;
 			log_warn("group %s: cycle failed (%" PRIu64 " in a row), retrying in %" PRIu64 " s",
 				 t->g->name, failures, delay);
-			next = now_ns() + delay * 1000000000ull;
+			next = clock_now_ns() + delay * 1000000000ull;
 		}
 		check_rpo(t);
 		write_status(t);
-		while (!t->stop && now_ns() < next) {
-			struct timespec ts = { 0, TICK_MS * 1000000L };
-
-			nanosleep(&ts, NULL);
+		while (!t->stop && clock_now_ns() < next) {
+			clock_nap_ms(TICK_MS);
 			check_rpo(t);
 		}
 	}
@@ -323,7 +310,7 @@ agent_render(void *arg)
 	v = calloc(n + 1, sizeof(*v));
 	for (struct gthread *t = d->threads; v && t; t = t->next)
 		v[k++] = (struct gview){ t->g->name, t->g->rpo_s, t->s };
-	now = now_ns();
+	now = clock_now_ns();
 	pthread_mutex_unlock(&d->mu);
 	if (!v) {
 		log_error("metrics: out of memory");
@@ -362,7 +349,7 @@ start_group(struct daemon *d, struct cfg_ref *ref, const struct agent_group_cfg 
 	t->d = d;
 	t->ref = ref;
 	t->g = g;
-	t->s.started_ns = now_ns();
+	t->s.started_ns = clock_now_ns();
 	pthread_mutex_lock(&d->mu);
 	ref->refs++;
 	/* Listed before it runs: it locks d->mu, and the list is read under it. */
