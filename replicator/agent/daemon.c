@@ -3,7 +3,6 @@
  * files and Prometheus metrics; the main thread waits for signals (reload,
  * stop). Groups share nothing but the read-only configuration they were
  * started with; their state is read by the metrics thread under daemon.mu. */
-#define _GNU_SOURCE /* open_memstream */
 #include "replicator/agent/daemon.h"
 
 #include <errno.h>
@@ -234,10 +233,7 @@ group_main(void *arg)
 enum afield { A_RPO, A_TARGET, A_BREACH, A_POINTS, A_BYTES, A_CYCLE, A_FAILURES,
 	      A_CONSECUTIVE, A_IN_CYCLE, A_LAST_SUCCESS };
 
-static const struct afamily {
-	enum afield f;
-	const char *name, *type, *help;
-} afamilies[] = {
+static const struct metrics_family afamilies[] = {
 	{ A_RPO, "nestor_agent_rpo_seconds", "gauge",
 	  "Age of the newest point committed by this daemon (since the group started while there is none)." },
 	{ A_TARGET, "nestor_agent_rpo_target_seconds", "gauge", "The group's RPO target." },
@@ -263,12 +259,12 @@ struct gview {
 };
 
 static void
-agent_sample(FILE *f, const struct afamily *fam, const struct gview *v, uint64_t now)
+agent_sample(FILE *f, const struct metrics_family *fam, const struct gview *v, uint64_t now)
 {
 	const struct gstate *s = &v->s;
 	double val;
 
-	switch (fam->f) {
+	switch ((enum afield)fam->id) {
 	case A_RPO: val = (double)rpo_ns(s, now) / 1e9; break;
 	case A_TARGET: val = (double)v->target_s; break;
 	case A_BREACH: val = rpo_ns(s, now) > v->target_s * 1000000000ull; break;
@@ -293,14 +289,30 @@ agent_sample(FILE *f, const struct afamily *fam, const struct gview *v, uint64_t
 	metrics_put_sample(f, fam->name, v->name, val);
 }
 
+/* The groups of one scrape, newest first, for agent_samples. */
+struct agent_page {
+	const struct gview *v;
+	size_t n;
+	uint64_t now;
+};
+
+static void
+agent_samples(FILE *f, const struct metrics_family *fam, void *arg)
+{
+	const struct agent_page *pg = arg;
+
+	/* The list is newest first; print in start order. */
+	for (size_t i = pg->n; i-- > 0;)
+		agent_sample(f, fam, &pg->v[i], pg->now);
+}
+
 static char *
 agent_render(void *arg)
 {
 	struct daemon *d = arg;
 	struct gview *v = NULL;
-	size_t n = 0, k = 0, len = 0;
-	char *body = NULL;
-	FILE *f = NULL;
+	size_t n = 0, k = 0;
+	char *body;
 	uint64_t now;
 
 	/* Copy under the lock, format outside it: scrapes never stall cycles. */
@@ -316,23 +328,8 @@ agent_render(void *arg)
 		log_error("metrics: out of memory");
 		return NULL;
 	}
-	f = open_memstream(&body, &len);
-	if (!f) {
-		log_error("metrics: open_memstream: %m");
-		goto out;
-	}
-	for (size_t a = 0; a < sizeof(afamilies) / sizeof(afamilies[0]); a++) {
-		metrics_put_family(f, afamilies[a].name, afamilies[a].type, afamilies[a].help);
-		/* The list is newest first; print in start order. */
-		for (size_t i = k; i-- > 0;)
-			agent_sample(f, &afamilies[a], &v[i], now);
-	}
-	if (fclose(f) != 0) {
-		log_error("metrics: cannot build the page: %m");
-		free(body);
-		body = NULL;
-	}
-out:
+	body = metrics_page(afamilies, sizeof(afamilies) / sizeof(afamilies[0]), agent_samples,
+			    &(struct agent_page){ v, k, now });
 	free(v);
 	return body;
 }
