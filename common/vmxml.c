@@ -320,8 +320,9 @@ vmxml_free(struct vmxml *x)
 {
 	if (!x)
 		return;
-	for (size_t i = 0; i < x->nowned; i++)
-		free(x->owned[i]);
+	/* every string and host list is in owned; the arrays are not */
+	while (x->nowned > 0)
+		free(x->owned[--x->nowned]);
 	free(x->owned);
 	free(x->disks);
 	free(x->nics);

@@ -4,23 +4,19 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <libnbd.h>
 
 #include "common/log.h"
+#include "common/spawn.h"
 #include "snapshot/image.h"
 #include "snapshot/nbdstatus.h"
-
-extern char **environ;
 
 /* qemu-nbd refuses requests above 32 MiB. */
 #define IMAGE_NBD_MAX_REQ (32u << 20)
@@ -59,131 +55,27 @@ image_tool_path(const char *path)
 	return p;
 }
 
-/* Whole content of a memfd, capped. */
-static char *
-image_slurp_fd(int fd)
-{
-	struct stat st;
-	char *buf = NULL;
-	size_t len, got = 0;
-
-	if (fstat(fd, &st) < 0 || st.st_size < 0)
-		return NULL;
-	len = (size_t)st.st_size;
-	if (len > IMAGE_TOOL_MAX_OUT)
-		len = IMAGE_TOOL_MAX_OUT;
-	buf = malloc(len + 1);
-	if (!buf)
-		return NULL;
-	while (got < len) {
-		ssize_t r = pread(fd, buf + got, len - got, (off_t)got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	buf[got] = '\0';
-	return buf;
-}
-
 int
 image_qemu_img(const char *const *args, char **out)
 {
-	enum { MAX_ARGS = 32 };
-	char *argv[MAX_ARGS + 2];
-	char cmd[512];
-	size_t n = 0, used = 0;
-	int outfd = -1, errfd = -1, ret = -1, status = 0, r;
-	int fa_init = 0;
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	char *errtxt = NULL, *outtxt = NULL;
+	struct spawn *sp = spawn_new_argv("qemu-img", args);
+	int ret = -1;
 
 	if (out)
 		*out = NULL;
-	argv[n++] = (char *)"qemu-img";
-	cmd[0] = '\0';
-	used = (size_t)snprintf(cmd, sizeof(cmd), "qemu-img");
-	for (size_t i = 0; args[i]; i++) {
-		if (n > MAX_ARGS) {
-			log_error("qemu-img: too many arguments");
-			return -1;
-		}
-		argv[n++] = (char *)args[i];
-		if (used < sizeof(cmd))
-			used += (size_t)snprintf(cmd + used, sizeof(cmd) - used,
-						 " %s", args[i]);
+	if (!sp) {
+		log_error("qemu-img: out of memory");
+		return -1;
 	}
-	argv[n] = NULL;
-
-	/* Files, not pipes: the child can never block on a full pipe while we
-	 * wait for it. */
-	outfd = memfd_create("qemu-img-out", MFD_CLOEXEC);
-	errfd = memfd_create("qemu-img-err", MFD_CLOEXEC);
-	if (outfd < 0 || errfd < 0) {
-		log_error("%s: memfd_create: %m", cmd);
-		goto out;
-	}
-	if ((r = posix_spawn_file_actions_init(&fa)) != 0) {
-		errno = r;
-		log_error("%s: posix_spawn_file_actions_init: %m", cmd);
-		goto out;
-	}
-	fa_init = 1;
-	if ((r = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)) != 0 ||
-	    (r = posix_spawn_file_actions_adddup2(&fa, outfd, 1)) != 0 ||
-	    (r = posix_spawn_file_actions_adddup2(&fa, errfd, 2)) != 0) {
-		errno = r;
-		log_error("%s: posix_spawn_file_actions: %m", cmd);
-		goto out;
-	}
-	r = posix_spawnp(&pid, "qemu-img", &fa, NULL, argv, environ);
-	if (r != 0) {
-		errno = r;
-		log_error("%s: cannot start qemu-img: %m", cmd);
-		goto out;
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			log_error("%s: waitpid: %m", cmd);
-			goto out;
-		}
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		errtxt = image_slurp_fd(errfd);
-		if (errtxt) {
-			size_t l = strlen(errtxt);
-			while (l > 0 && (errtxt[l - 1] == '\n' || errtxt[l - 1] == '\r'))
-				errtxt[--l] = '\0';
-		}
-		if (WIFEXITED(status))
-			log_error("%s: exit status %d: %s", cmd, WEXITSTATUS(status),
-				  errtxt && *errtxt ? errtxt : "(no message)");
+	if (out)
+		spawn_set_stdout(sp, SPAWN_IO_CAPTURE, IMAGE_TOOL_MAX_OUT);
+	if (spawn_run(sp, NULL) == 0) {
+		if (out && !(*out = spawn_take_stdout(sp)))
+			log_error("qemu-img: out of memory for its output");
 		else
-			log_error("%s: killed by signal %d", cmd,
-				  WIFSIGNALED(status) ? WTERMSIG(status) : -1);
-		goto out;
+			ret = 0;
 	}
-	if (out) {
-		outtxt = image_slurp_fd(outfd);
-		if (!outtxt) {
-			log_error("%s: cannot read output: %m", cmd);
-			goto out;
-		}
-		*out = outtxt;
-		outtxt = NULL;
-	}
-	ret = 0;
-out:
-	if (fa_init)
-		posix_spawn_file_actions_destroy(&fa);
-	if (outfd >= 0)
-		close(outfd);
-	if (errfd >= 0)
-		close(errfd);
-	free(errtxt);
-	free(outtxt);
+	spawn_free(sp);
 	return ret;
 }
 

@@ -62,13 +62,7 @@ multi_free(struct snapshot *snap)
 	free(m);
 }
 
-static const struct snapshot_ops multi_ops = {
-	.name = "multi",
-	.next_extent = multi_next_extent,
-	.read = multi_read,
-	.commit = multi_commit,
-	.free = multi_free,
-};
+SNAPSHOT_OPS(multi_ops, "multi", multi_next_extent, multi_read, multi_commit, multi_free);
 
 struct snapshot *
 snapshot_multi(struct snapshot **parts, size_t nparts)

@@ -1,8 +1,10 @@
 /* Generic side of the change-source interface (snapshot/source.h): argument
  * checks, then dispatch to the source's ops table. */
 #include <stddef.h>
+#include <string.h>
 
 #include "common/log.h"
+#include "common/names.h"
 #include "snapshot/source.h"
 
 static int
@@ -137,4 +139,22 @@ snapshot_free(struct snapshot *snap)
 {
 	if (snap)
 		snap->ops->free(snap);
+}
+
+int
+snapshot_name_disk(struct snapshot *snap, size_t i, const char *name, const char *source)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	if (!name || !name_valid(name, len) || len >= sizeof(snap->disks[i].name)) {
+		log_error("snapshot: %s disk %zu: invalid disk name", source, i);
+		return -1;
+	}
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(snap->disks[j].name, name) == 0) {
+			log_error("snapshot: disk %s: listed twice", name);
+			return -1;
+		}
+	memcpy(snap->disks[i].name, name, len + 1);
+	return 0;
 }

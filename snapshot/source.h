@@ -86,6 +86,13 @@ struct snapshot_ops {
 	void (*free)(struct snapshot *snap);
 };
 
+/* Defines a source's ops table var (static) from its four functions. */
+#define SNAPSHOT_OPS(var, source_name, next_extent_fn, read_fn, commit_fn, free_fn) \
+	static const struct snapshot_ops var = {                                   \
+		.name = (source_name), .next_extent = (next_extent_fn),             \
+		.read = (read_fn), .commit = (commit_fn), .free = (free_fn),        \
+	}
+
 #define SNAP_MAX_DISKS 64
 
 /* Embedded first in each source's private struct (zero-initialised). The
@@ -105,5 +112,11 @@ struct snapshot {
 		int listed; /* next_extent returned 0 */
 	} disks[SNAP_MAX_DISKS];
 };
+
+/* For sources: names disk i of snap (i < snap->ndisks) after name, which
+ * must be a valid name (common/names.h) not given to disks 0..i-1 (the
+ * messages say which source, e.g. "rbd"). 0 / -1 (logged). */
+int snapshot_name_disk(struct snapshot *snap, size_t i, const char *name,
+		       const char *source);
 
 #endif

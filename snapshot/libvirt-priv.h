@@ -1,0 +1,136 @@
+/* Inside the "libvirt" change source: its private structs and the steps
+ * its files share. libvirt.c: begin, extents and reads over NBD, commit,
+ * free; libvirt-dom.c: the domains (definition, disks, committed state, the
+ * incremental decision); libvirt-job.c: backup jobs, checkpoints, freeze.
+ * Not for use outside snapshot/libvirt*.c. */
+#ifndef NESTOR_SNAPSHOT_LIBVIRT_PRIV_H
+#define NESTOR_SNAPSHOT_LIBVIRT_PRIV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <libxml/tree.h>
+
+#include "common/names.h"
+#include "common/virt-dl.h"
+#include "snapshot/coalesce.h"
+#include "snapshot/source.h"
+
+struct vmxml;
+struct vmxml_rbd;
+struct nbd_handle;
+
+#define LV_STATE_VER      1
+#define LV_WINDOW         (1ull << 30)  /* block status window */
+#define LV_NBD_MAX_REQ    (32u << 20)   /* QEMU's NBD request limit */
+#define LV_CP_PREFIX      "nestor-"
+#define LV_DIRTY_PREFIX   "qemu:dirty-bitmap:backup-"
+#define LV_AGENT_TIMEOUT  10            /* s: fsfreeze must not hang the cycle */
+#define LV_JOB_END_MS     30000         /* bound on waiting for a job to end */
+#define LV_RUN_FALLBACK   "/run/nestor"
+
+struct lv_disk {
+	size_t vm;
+	char target[NAME_MAX_LEN + 1];
+	char format[16];
+	int raw;            /* no checkpoint bitmap possible: always full */
+	int rbd;            /* RBD disk: taken by the embedded rbd source */
+	const struct vmxml_rbd *src; /* its image (rbd only; in its vm's x) */
+	size_t rbd_idx;     /* its disk index in ls->rbd */
+	uint64_t size;      /* capacity when the job began */
+	char *scratch;
+	struct nbd_handle *nbd;
+	char *dirty_ctx;    /* set when extents come from the dirty bitmap */
+
+	struct coalesce_queue q; /* extent iterator */
+};
+
+struct lv_vm {
+	char *name;
+	char uuid[VIR_UUID_STRING_BUFLEN];
+	virDomainPtr dom;
+	char *xml;          /* inactive, secure: for point metadata */
+	struct vmxml *x;    /* the live definition, read */
+	char *state_path;
+	char *sock;
+	size_t first, ndisks;  /* its disks in the snapshot */
+	size_t nlocal;      /* of those, in the backup job (not RBD) */
+	char **others;      /* read-only disks: excluded explicitly */
+	size_t nothers;
+	int agent;          /* guest agent channel connected */
+	int bitmaps;        /* has at least one disk that takes a checkpoint */
+
+	/* committed state (have_state = 0: none or unusable) */
+	json_t *st;
+	int have_state;
+	uint64_t st_point, st_seq;
+	const char *st_cp;  /* inside st; NULL = none */
+
+	char *new_cp;       /* checkpoint created with this job */
+	uint64_t seq;
+	int job;            /* our backup job is running */
+	int base_broken;    /* libvirt found st_cp inconsistent */
+	int frozen, suspended;
+};
+
+struct lv_snapshot {
+	struct snapshot base; /* first: the generic code casts */
+	virConnectPtr conn;
+	struct lv_vm *vms;
+	size_t nvms;
+	struct lv_disk d[SNAP_MAX_DISKS];
+	char *state_dir;      /* absolute */
+	char *run_dir, *scratch_dir;
+	char token[17];       /* per-group part of checkpoint names */
+	int lock_fd;
+	uint64_t base_point;
+	int app_consistent;
+	int committed;
+
+	/* RBD disks of the domains: one rbd snapshot taken in the window */
+	struct snapshot *rbd;
+	size_t nrbd;
+	char *ceph_conf, *ceph_client, *rbd_state_dir;
+	const char *xml_conf, *xml_user; /* first named by a disk (in d[].src) */
+};
+
+/* libvirt's last error message. */
+const char *lv_err(void);
+/* unlink, a missing file is fine; else warned. 0 / -1. */
+int lv_unlink(const char *path, const char *what);
+
+/* XML of libvirt (backup jobs, checkpoints): parse (NULL logged with what),
+ * count nodes of an XPath (-1 on error), an XPath's string value (malloc'd,
+ * "" when nothing matches; NULL on error), s escaped for a double-quoted
+ * attribute (malloc'd). */
+xmlDocPtr lv_xml_parse(const char *xml, const char *what);
+int lv_xpath_count(xmlDocPtr doc, const char *expr);
+char *lv_xpath_string(xmlDocPtr doc, const char *expr);
+char *lv_xml_attr(const char *s);
+
+/* libvirt-dom.c */
+/* The i-th disk of vm. */
+struct lv_disk *lv_vm_disk(struct lv_snapshot *ls, struct lv_vm *vm, size_t i);
+/* Looks up a running domain, reads its definitions, disks and sizes. */
+int lv_vm_open(struct lv_snapshot *ls, struct lv_vm *vm);
+/* state_dir/<domain>.json: missing or malformed is no state. 0 / -1. */
+int lv_state_load(struct lv_vm *vm);
+int lv_state_save(struct lv_snapshot *ls, struct lv_vm *vm, uint64_t point);
+/* 1 if vm's disks can be incremental, 0 if not (reasons logged). */
+int lv_vm_decide(struct lv_snapshot *ls, struct lv_vm *vm);
+
+/* libvirt-job.c */
+/* Ends vm's backup job and waits (bounded) until it is gone. 0 / -1. */
+int lv_job_end(struct lv_vm *vm);
+int lv_checkpoint_delete(struct lv_vm *vm, const char *name, const char *why,
+			 int broken);
+/* Removes what an interrupted cycle left on vm. 0 / -1. */
+int lv_vm_cleanup(struct lv_snapshot *ls, struct lv_vm *vm);
+/* Stops what begin started for vm (not committed); warnings only. */
+void lv_vm_abort(struct lv_vm *vm);
+/* Starts every domain's job in one frozen window: 0, -1, or 1 when an
+ * incremental job found its checkpoint unusable (retry as full). */
+int lv_start_jobs(struct lv_snapshot *ls);
+
+#endif
