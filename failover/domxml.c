@@ -119,12 +119,11 @@ fail:
 void
 domxml_free(struct domxml *d)
 {
-	if (!d)
-		return;
-	vmxml_free(d->x);
-	if (d->doc)
+	if (d) {
+		vmxml_free(d->x); /* before the document its nodes point into */
 		xmlFreeDoc(d->doc);
-	free(d->ctx);
+		free(d->ctx);
+	}
 	free(d);
 }
 

@@ -74,6 +74,8 @@ struct file_snapshot {
 
 /* file.c */
 const char *file_fmt_name(enum file_fmt f);
+/* 0 if d->img is open, else -1 (logged). */
+int file_opened(struct file_disk *d);
 /* Queues a classified span of d. 0 / -1 (logged). */
 int file_span_add(struct file_disk *d, uint64_t off, uint64_t len, int kind);
 

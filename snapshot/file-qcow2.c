@@ -221,11 +221,7 @@ file_qcow2_setup(struct file_disk *d, const char *state_dir)
 		d->gen = 0;
 		d->img = image_open(d->path, "qcow2");
 	}
-	if (!d->img) {
-		log_error("disk %s: %s: cannot open image", d->name, d->path);
-		return -1;
-	}
-	return 0;
+	return file_opened(d);
 }
 
 static int

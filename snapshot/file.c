@@ -27,6 +27,15 @@ file_fmt_name(enum file_fmt f)
 	return f == FILE_QCOW2 ? "qcow2" : "raw";
 }
 
+int
+file_opened(struct file_disk *d)
+{
+	if (d->img)
+		return 0;
+	log_error("disk %s: %s: cannot open image", d->name, d->path);
+	return -1;
+}
+
 /* ---- begin ----------------------------------------------------------------- */
 
 static int
@@ -52,11 +61,7 @@ file_raw_setup(struct file_disk *d)
 	d->zero_hash_tail = d->size % FILE_BLOCK
 		? hash64(zero, d->size % FILE_BLOCK) : d->zero_hash;
 	d->img = image_open(d->path, "raw");
-	if (!d->img) {
-		log_error("disk %s: %s: cannot open image", d->name, d->path);
-		return -1;
-	}
-	return 0;
+	return file_opened(d);
 }
 
 static int
@@ -148,10 +153,7 @@ snapshot_file_begin(const struct snap_file_disk *disks, size_t ndisks,
 	for (size_t i = 0; i < ndisks; i++) {
 		struct file_disk *d = &fs->d[i];
 
-		if (!incremental && d->incremental) {
-			d->incremental = 0;
-			d->full_reason = SRCSTATE_GROUP_FULL;
-		}
+		srcstate_join_group(incremental, &d->incremental, &d->full_reason);
 		if (!d->incremental)
 			log_info("disk %s: %s: full copy: %s", d->name, d->path,
 				 d->full_reason);

@@ -17,6 +17,8 @@
 #include "snapshot/libvirt-priv.h"
 #include "snapshot/srcstate.h"
 
+/* ---- helpers, XML ------------------------------------------------------- */
+
 const char *
 lv_err(void)
 {
@@ -105,6 +107,8 @@ lv_xml_attr(const char *s)
 	}
 	return r;
 }
+
+/* ---- disks of a domain -------------------------------------------------- */
 
 /* One Ceph connection serves the group's RBD disks: their <config file>
  * and <auth username> must agree where the caller did not set them. */
@@ -296,6 +300,8 @@ out:
 	return ret;
 }
 
+/* ---- committed state ---------------------------------------------------- */
+
 /* state_dir/<domain>.json; missing = no state; malformed = warned, ignored
  * (a full copy follows, never a wrong incremental). */
 int
@@ -380,6 +386,8 @@ lv_state_disk(struct lv_vm *vm, const char *target)
 	}
 	return NULL;
 }
+
+/* ---- incremental or full ------------------------------------------------ */
 
 /* Why none of vm's disks can be incremental (NULL if they may be; may point
  * into msg); *cdoc: the recorded checkpoint's XML, when it was read. */

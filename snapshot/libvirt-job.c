@@ -54,6 +54,8 @@ lv_bprintf(struct lv_buf *b, const char *fmt, ...)
 	}
 }
 
+/* ---- jobs and checkpoints ----------------------------------------------- */
+
 /* 1 if a job runs, 0 if not, -1 on error; *op = its operation. */
 static int
 lv_job_running(struct lv_vm *vm, int *op)
@@ -317,6 +319,8 @@ lv_vm_abort(struct lv_vm *vm)
 		lv_unlink(vm->sock, "socket");
 }
 
+/* ---- freeze ------------------------------------------------------------- */
+
 static void
 lv_thaw(struct lv_snapshot *ls)
 {
@@ -375,6 +379,8 @@ lv_freeze(struct lv_snapshot *ls)
 	ls->app_consistent = all_frozen;
 	return 0;
 }
+
+/* ---- start -------------------------------------------------------------- */
 
 /* Starts every domain's job (with the group frozen). 0, -1 on error, or 1
  * when an incremental job found its checkpoint unusable: the caller ends

@@ -184,10 +184,7 @@ rbd_prepare(const char *ceph_conf, const char *client_id,
 	for (size_t i = 0; i < n; i++) {
 		struct rbd_disk *d = &rs->d[i];
 
-		if (!incremental && d->incremental) {
-			d->incremental = 0;
-			d->full_reason = SRCSTATE_GROUP_FULL;
-		}
+		srcstate_join_group(incremental, &d->incremental, &d->full_reason);
 		if (!d->incremental)
 			log_info("disk %s: %s/%s: full copy: %s", d->name, d->pool,
 				 d->image, d->full_reason);
@@ -217,10 +214,9 @@ snapshot_rbd_prepare(const char *ceph_conf, const char *client_id,
 		     const struct snap_rbd_image *imgs, size_t n,
 		     const char *state_dir, uint64_t base_point)
 {
-	struct rbd_snapshot *rs = rbd_prepare(ceph_conf, client_id, imgs, n,
-					      state_dir, base_point, 0);
-
-	return rs ? &rs->base : NULL;
+	/* not resumable: its snapshots are taken later, in the caller's window */
+	return (struct snapshot *)rbd_prepare(ceph_conf, client_id, imgs, n, state_dir,
+					      base_point, 0);
 }
 
 static struct rbd_snapshot *

@@ -87,3 +87,12 @@ srcstate_full_reason(int have_state, uint64_t st_point, uint64_t base_point)
 		return "base mismatch (receiver's point is not the committed one)";
 	return NULL;
 }
+
+void
+srcstate_join_group(int group, int *incremental, const char **reason)
+{
+	if (!group && *incremental) {
+		*incremental = 0;
+		*reason = "another disk of the group needs a full copy";
+	}
+}

@@ -39,7 +39,9 @@ void srcstate_remove(const char *disk, const char *path);
  * when both hold; else why the disk needs a full copy. */
 const char *srcstate_full_reason(int have_state, uint64_t st_point, uint64_t base_point);
 
-/* Why a disk that could be incremental is copied in full with its group. */
-#define SRCSTATE_GROUP_FULL "another disk of the group needs a full copy"
+/* A point is incremental for every disk of the group or for none: a disk
+ * that could be (*incremental) in a group that cannot (group 0) is copied
+ * in full, and *reason says why. */
+void srcstate_join_group(int group, int *incremental, const char **reason);
 
 #endif

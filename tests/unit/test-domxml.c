@@ -156,6 +156,18 @@ rewrite_check(struct domxml *d, const struct domxml_drill *o, const struct want 
 
 #define REWRITE_CHECK(d, o, w) rewrite_check((d), (o), (w), sizeof(w) / sizeof((w)[0]))
 
+/* The same on a fresh parse of src_xml. */
+static void
+src_rewrite_check(const struct domxml_drill *o, const struct want *w, size_t n)
+{
+	struct domxml *d = parse(src_xml);
+
+	rewrite_check(d, o, w, n);
+	domxml_free(d);
+}
+
+#define SRC_REWRITE_CHECK(o, w) src_rewrite_check((o), (w), sizeof(w) / sizeof((w)[0]))
+
 static const char *const two_overlays[] = { "/s/drills/x/web1.os.qcow2",
 					    "/s/drills/x/web1.data.qcow2" };
 
@@ -186,7 +198,6 @@ Test(domxml, parse_collects_disks_and_nics)
 
 Test(domxml, drill_rewrite_tcg)
 {
-	struct domxml *d = parse(src_xml);
 	struct domxml_drill o = drill_opts;
 
 	o.kvm = false;
@@ -233,13 +244,11 @@ Test(domxml, drill_rewrite_tcg)
 		{ "count(//graphics)", "0" },
 	};
 
-	REWRITE_CHECK(d, &o, want);
-	domxml_free(d);
+	SRC_REWRITE_CHECK(&o, want);
 }
 
 Test(domxml, kvm_host_model_keeps_topology)
 {
-	struct domxml *d = parse(src_xml);
 	struct domxml_drill o = drill_opts;
 
 	o.kvm = true;
@@ -252,13 +261,11 @@ Test(domxml, kvm_host_model_keeps_topology)
 		{ "string(/domain/cpu/topology/@cores)", "2" },
 	};
 
-	REWRITE_CHECK(d, &o, want);
-	domxml_free(d);
+	SRC_REWRITE_CHECK(&o, want);
 }
 
 Test(domxml, kvm_named_baseline)
 {
-	struct domxml *d = parse(src_xml);
 	struct domxml_drill o = {
 		.name = "n", .overlays = two_overlays, .network = "net",
 		.console_sock = "/s", .console_log = "/l", .kvm = true, .cpu_model = "qemu64",
@@ -270,13 +277,11 @@ Test(domxml, kvm_named_baseline)
 		{ "count(/domain/cpu/feature)", "0" },
 	};
 
-	REWRITE_CHECK(d, &o, want);
-	domxml_free(d);
+	SRC_REWRITE_CHECK(&o, want);
 }
 
 Test(domxml, failover_keeps_uuid_maps_networks_adds_agent)
 {
-	struct domxml *d = parse(src_xml);
 	const char *nets[] = { "prod-here", NULL };
 	struct domxml_drill o = {
 		.name = "web1", .overlays = two_overlays, .network = "nestor-failover-web",
@@ -292,8 +297,7 @@ Test(domxml, failover_keeps_uuid_maps_networks_adds_agent)
 		{ "string(//channel/target/@name)", "org.qemu.guest_agent.0" },
 	};
 
-	REWRITE_CHECK(d, &o, want);
-	domxml_free(d);
+	SRC_REWRITE_CHECK(&o, want);
 }
 
 Test(domxml, parse_refuses_bad_input)
