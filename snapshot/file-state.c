@@ -30,14 +30,11 @@ file_state_load(struct file_disk *d)
 	json_t *root = NULL;
 	const char *fmt, *img;
 	json_t *size, *gen;
-	char what[NAME_MAX_LEN + 8];
 	int r;
 
 	d->have_state = 0;
-	snprintf(what, sizeof(what), "disk %s", d->name);
-	r = srcstate_load(what, d->state_path, &root);
-	if (r <= 0)
-		return r;
+	if ((r = srcstate_load("disk", d->name, d->state_path, &root)) <= 0)
+		return r; /* none (0) or an I/O error */
 	fmt = json_string_value(json_object_get(root, "format"));
 	img = json_string_value(json_object_get(root, "image"));
 	size = json_object_get(root, "size");
@@ -69,7 +66,6 @@ file_state_load(struct file_disk *d)
 int
 file_state_save(struct file_disk *d, uint64_t point, uint64_t gen)
 {
-	char what[NAME_MAX_LEN + 8];
 	json_t *root = json_pack("{s:i, s:s, s:s, s:I}", "version", FILE_STATE_VER,
 				 "format", file_fmt_name(d->fmt), "image", d->path,
 				 "size", (json_int_t)d->size);
@@ -80,8 +76,8 @@ file_state_save(struct file_disk *d, uint64_t point, uint64_t gen)
 		json_decref(root);
 		root = NULL;
 	}
-	snprintf(what, sizeof(what), "disk %s", d->name);
-	return srcstate_save(what, d->state_path, root, JSON_INDENT(1) | JSON_SORT_KEYS);
+	return srcstate_save("disk", d->name, d->state_path, root,
+			     JSON_INDENT(1) | JSON_SORT_KEYS);
 }
 
 int

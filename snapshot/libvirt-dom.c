@@ -309,14 +309,11 @@ lv_state_load(struct lv_vm *vm)
 {
 	json_t *root = NULL, *seq, *cp, *disks;
 	const char *dom;
-	char what[NAME_MAX_LEN + 32];
 	int r;
 
 	vm->have_state = 0;
-	snprintf(what, sizeof(what), "libvirt: domain %s", vm->name);
-	r = srcstate_load(what, vm->state_path, &root);
-	if (r <= 0)
-		return r;
+	if ((r = srcstate_load("libvirt: domain", vm->name, vm->state_path, &root)) <= 0)
+		return r; /* none (0) or an I/O error */
 	dom = json_string_value(json_object_get(root, "domain"));
 	seq = json_object_get(root, "seq");
 	cp = json_object_get(root, "checkpoint");
@@ -343,7 +340,6 @@ int
 lv_state_save(struct lv_snapshot *ls, struct lv_vm *vm, uint64_t point)
 {
 	json_t *root = NULL, *disks = json_array();
-	char what[NAME_MAX_LEN + 32];
 
 	for (size_t i = 0; disks && i < vm->ndisks; i++) {
 		struct lv_disk *d = lv_vm_disk(ls, vm, i);
@@ -368,8 +364,8 @@ lv_state_save(struct lv_snapshot *ls, struct lv_vm *vm, uint64_t point)
 		json_decref(root);
 		root = NULL;
 	}
-	snprintf(what, sizeof(what), "libvirt: domain %s: state", vm->name);
-	return srcstate_save(what, vm->state_path, root, JSON_INDENT(1) | JSON_SORT_KEYS);
+	return srcstate_save("libvirt: domain", vm->name, vm->state_path, root,
+			     JSON_INDENT(1) | JSON_SORT_KEYS);
 }
 
 /* The recorded disk of that target, or NULL. */

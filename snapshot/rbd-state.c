@@ -14,16 +14,6 @@
 #include "snapshot/rbd-priv.h"
 #include "snapshot/srcstate.h"
 
-/* Loads a state or attempt record of d (srcstate_load). */
-static int
-rbd_json_load(struct rbd_disk *d, const char *path, json_t **root)
-{
-	char what[NAME_MAX_LEN + 8];
-
-	snprintf(what, sizeof(what), "disk %s", d->name);
-	return srcstate_load(what, path, root);
-}
-
 int
 rbd_state_load(struct rbd_disk *d)
 {
@@ -32,9 +22,8 @@ rbd_state_load(struct rbd_disk *d)
 	int r;
 
 	d->have_state = 0;
-	r = rbd_json_load(d, d->state_path, &root);
-	if (r <= 0)
-		return r;
+	if ((r = srcstate_load("disk", d->name, d->state_path, &root)) <= 0)
+		return r; /* none (0) or an I/O error */
 	json_decref(d->st);
 	d->st = root; /* the strings below live in it */
 	src = json_string_value(json_object_get(root, "source"));
@@ -64,7 +53,6 @@ rbd_state_save(struct rbd_disk *d, uint64_t point)
 	json_t *root = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s}", "version", RBD_STATE_VER,
 				 "source", "rbd", "pool", d->pool, "image", d->image,
 				 "image_id", d->image_id, "snap", d->snap_name);
-	char what[NAME_MAX_LEN + 8];
 
 	if (srcstate_set_u64(root, "point", point) < 0 ||
 	    srcstate_set_u64(root, "gen", d->gen) < 0 ||
@@ -73,8 +61,8 @@ rbd_state_save(struct rbd_disk *d, uint64_t point)
 		json_decref(root);
 		root = NULL;
 	}
-	snprintf(what, sizeof(what), "disk %s state", d->name);
-	return srcstate_save(what, d->state_path, root, JSON_INDENT(1) | JSON_SORT_KEYS);
+	return srcstate_save("disk", d->name, d->state_path, root,
+			     JSON_INDENT(1) | JSON_SORT_KEYS);
 }
 
 /* The attempt file names the snapshot begun but not yet committed and what
@@ -89,9 +77,8 @@ rbd_attempt_load(struct rbd_disk *d)
 	int r;
 
 	d->have_attempt = 0;
-	r = rbd_json_load(d, d->attempt_path, &root);
-	if (r <= 0)
-		return r;
+	if ((r = srcstate_load("disk", d->name, d->attempt_path, &root)) <= 0)
+		return r; /* none (0) or an I/O error */
 	json_decref(d->at);
 	d->at = root; /* at_image_id lives in it */
 	id = json_string_value(json_object_get(root, "image_id"));
@@ -115,7 +102,6 @@ int
 rbd_attempt_save(struct rbd_disk *d, uint64_t base_point)
 {
 	uint64_t base_snap = d->incremental ? d->st_snap_id : 0;
-	char what[NAME_MAX_LEN + 16];
 	json_t *root = json_pack("{s:i, s:s, s:b}", "version", RBD_STATE_VER,
 				 "image_id", d->image_id, "incremental", d->incremental);
 
@@ -126,8 +112,7 @@ rbd_attempt_save(struct rbd_disk *d, uint64_t base_point)
 		json_decref(root);
 		root = NULL;
 	}
-	snprintf(what, sizeof(what), "disk %s attempt", d->name);
-	return srcstate_save(what, d->attempt_path, root, JSON_SORT_KEYS);
+	return srcstate_save("disk", d->name, d->attempt_path, root, JSON_SORT_KEYS);
 }
 
 /* Decides (without changing anything) whether this disk can be incremental. */

@@ -12,7 +12,7 @@
 #include "snapshot/srcstate.h"
 
 int
-srcstate_load(const char *what, const char *path, json_t **root)
+srcstate_load(const char *kind, const char *name, const char *path, json_t **root)
 {
 	void *data = NULL;
 	size_t len = 0;
@@ -22,7 +22,7 @@ srcstate_load(const char *what, const char *path, json_t **root)
 	if (access(path, F_OK) < 0) {
 		if (errno == ENOENT)
 			return 0;
-		log_error("%s: %s: %m", what, path);
+		log_error("%s %s: %s: %m", kind, name, path);
 		return -1;
 	}
 	if (file_read_all(path, SRCSTATE_MAX, &data, &len) < 0)
@@ -30,7 +30,7 @@ srcstate_load(const char *what, const char *path, json_t **root)
 	*root = json_loadb(data, len, 0, &jerr);
 	free(data);
 	if (!*root || !json_is_object(*root)) {
-		log_warn("%s: %s: unreadable (%s), ignoring it", what, path,
+		log_warn("%s %s: %s: unreadable (%s), ignoring it", kind, name, path,
 			 *root ? "not an object" : jerr.text);
 		json_decref(*root);
 		*root = NULL;
@@ -40,12 +40,13 @@ srcstate_load(const char *what, const char *path, json_t **root)
 }
 
 int
-srcstate_save(const char *what, const char *path, json_t *root, size_t flags)
+srcstate_save(const char *kind, const char *name, const char *path, json_t *root,
+	      size_t flags)
 {
 	int ret = -1;
 
 	if (!root)
-		log_error("%s: %s: out of memory building the record", what, path);
+		log_error("%s %s: %s: out of memory building the record", kind, name, path);
 	else
 		ret = jsonfile_save(path, root, flags, 0600);
 	json_decref(root);

@@ -13,15 +13,18 @@
 /* Largest record read. */
 #define SRCSTATE_MAX (64u * 1024)
 
-/* Loads path: 1 with *root (an object; the caller decrefs it); 0 when it
- * is missing, or unreadable (warned, naming what, e.g. "disk web.vda": the
- * caller falls back to a full copy); -1 on an I/O error (logged). */
-int srcstate_load(const char *what, const char *path, json_t **root);
+/* Records belong to an object named "<kind> <name>" in the log ("disk
+ * web.vda", "libvirt: domain web").
+ * Loads path: 1 with *root (an object; the caller decrefs it); 0 when it
+ * is missing, or unreadable (warned: the caller falls back to a full
+ * copy); -1 on an I/O error (logged). */
+int srcstate_load(const char *kind, const char *name, const char *path, json_t **root);
 
 /* Replaces path with root (jansson encode flags) durably, mode 0600, and
- * releases root. root NULL: the record could not be built (out of memory),
- * logged naming what. 0 / -1 (logged). */
-int srcstate_save(const char *what, const char *path, json_t *root, size_t flags);
+ * releases root. root NULL: the record could not be built (out of memory).
+ * 0 / -1 (logged). */
+int srcstate_save(const char *kind, const char *name, const char *path, json_t *root,
+		  size_t flags);
 
 /* Unsigned 64-bit values are kept as decimal text: JSON integers are
  * signed. get: 0, or -1 if missing or not a number (not logged). set: 0 /
