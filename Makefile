@@ -65,7 +65,7 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 .PHONY: all deps unit unit-run asan-run fuzz fuzz-run integration check demo bench \
-        clean lint
+        clean lint layers
 
 all: $(BUILD)/nestor
 
@@ -131,6 +131,12 @@ bench: deps
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr -I. common proto snapshot replicator failover nestor.c
+
+# The folder layering (docs/architecture.md), on the sources and on the
+# built libraries; then proof that each kind of violation is caught.
+layers: all
+	@python3 tests/layers.py --build $(BUILD)
+	@BUILD=$(BUILD) tests/test-layers.sh
 
 clean:
 	rm -rf build
