@@ -6,6 +6,7 @@
 #ifndef NESTOR_REPLICATOR_METRICS_H
 #define NESTOR_REPLICATOR_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -37,6 +38,19 @@ void metrics_thread_free(struct metrics_thread *t);
  * escape). Integral values print exactly. */
 void metrics_put_family(FILE *f, const char *name, const char *type, const char *help);
 void metrics_put_sample(FILE *f, const char *name, const char *group, double val);
+
+/* One family of a page; id is the page's own (an enum of its fields). */
+struct metrics_family {
+	int id;
+	const char *name, *type, *help;
+};
+/* Prints fam's samples (metrics_put_sample) for every group of arg. */
+typedef void (*metrics_samples_fn)(FILE *f, const struct metrics_family *fam, void *arg);
+/* A whole page: for each of the n families its HELP and TYPE lines, then
+ * samples(f, fam, arg). malloc'd, owned by the caller; NULL on error
+ * (logged). */
+char *metrics_page(const struct metrics_family *fams, size_t n, metrics_samples_fn samples,
+		   void *arg);
 
 /* Start serving on host:port (the `metrics` key of [receiver]); st and
  * store_dir are borrowed and must outlive the object. NULL on error
