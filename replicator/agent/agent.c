@@ -11,11 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "proto/codec.h"
@@ -46,15 +46,6 @@ struct cycle {
 	bool progress_shown;
 };
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* Leave the cycle (DONE or FAILED; a done cycle stays done) and stop the
  * connection; the sender's events stop pumping. */
 static void
@@ -81,7 +72,7 @@ progress_line(struct cycle *c, bool final)
 
 	if (!c->show_progress || !c->snap)
 		return;
-	secs = (double)(now_ns() - c->t0_ns) / 1e9;
+	secs = (double)(clock_now_ns() - c->t0_ns) / 1e9;
 	sender_position(c->snd, &disk, &off);
 	if (disk < snapshot_ndisks(c->snap)) {
 		size = snapshot_disk_size(c->snap, disk);
@@ -278,7 +269,7 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 		 (unsigned long long)c->st.point_id,
 		 c->st.incremental ? "incremental" : c->st.resync ? "resync by block hashes" : "full",
 		 (unsigned long long)c->st.base_id);
-	c->t0_ns = now_ns();
+	c->t0_ns = clock_now_ns();
 	c->state = C_BEGIN;
 	return 0;
 }
@@ -484,12 +475,12 @@ agent_cycle(const struct agent_config *cfg, const struct agent_group_cfg *g,
 	    const struct agent_opts *o, struct agent_cycle_stats *st)
 {
 	struct cycle c = { .cfg = cfg, .g = g, .o = o };
-	uint64_t t0 = now_ns();
+	uint64_t t0 = clock_now_ns();
 	int r;
 
 	c.show_progress = o->progress && isatty(STDERR_FILENO);
 	r = cycle_run(&c);
-	c.st.seconds = (double)(now_ns() - t0) / 1e9;
+	c.st.seconds = (double)(clock_now_ns() - t0) / 1e9;
 	print_stats(&c, r == 0);
 	snapshot_free(c.snap);
 	json_decref(c.vm_meta);

@@ -45,18 +45,14 @@ readonly_commit(struct snapshot *snap, uint64_t point_id)
 static void
 readonly_free(struct snapshot *snap)
 {
-	struct readonly *ro = (struct readonly *)snap;
-
-	image_free(ro->img);
-	free(ro);
+	/* snap is the first member of struct readonly. */
+	image_free(((struct readonly *)snap)->img);
+	free(snap);
 }
 
 static const struct snapshot_ops readonly_ops = {
-	.name = "readonly",
-	.next_extent = readonly_next_extent,
-	.read = readonly_read,
-	.commit = readonly_commit,
-	.free = readonly_free,
+	.name = "readonly", .next_extent = readonly_next_extent, .read = readonly_read,
+	.commit = readonly_commit, .free = readonly_free,
 };
 
 struct snapshot *

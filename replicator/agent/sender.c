@@ -10,12 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "common/clock.h"
 #include "common/fileutil.h"
 #include "common/hash.h"
 #include "common/log.h"
@@ -125,15 +125,6 @@ struct sender {
 /* ---- sender pipeline ---- */
 
 static const uint8_t zero_block[ZERO_BLOCK];
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Worker side: read one DATA extent, split it into zero and data runs,
  * checksum and compress each data run. In a resync, blocks whose hash
@@ -619,7 +610,7 @@ bw_allow(struct sender *s, size_t cost)
 
 	if (!s->bw)
 		return true;
-	wait_s = throttle_take(s->bw, cost, now_ns());
+	wait_s = throttle_take(s->bw, cost, clock_now_ns());
 	if (wait_s <= 0)
 		return true;
 	tv.tv_sec = (time_t)wait_s;
@@ -752,11 +743,12 @@ sender_free(struct sender *s)
 {
 	if (!s)
 		return;
+	/* The workers first: they read the hash windows. */
 	pool_free(s->pool);
-	if (s->bw_timer)
-		event_free(s->bw_timer);
-	throttle_free(s->bw);
 	free(s->rh[0]);
 	free(s->rh[1]);
+	throttle_free(s->bw);
+	if (s->bw_timer)
+		event_free(s->bw_timer);
 	free(s);
 }

@@ -38,14 +38,6 @@ struct verify {
 	bool json;
 };
 
-static void
-verify_end(struct verify *v, enum verify_state st)
-{
-	if (v->state != V_DONE)
-		v->state = st;
-	channel_end(v->ch);
-}
-
 /* The disk's source: image files today; any source that can be read as a
  * struct snapshot fits here. */
 static struct snapshot *
@@ -58,6 +50,16 @@ verify_open_disk(const struct agent_group_cfg *g, size_t i)
 		return NULL;
 	}
 	return readonly_file_open(d->name, d->path, d->format);
+}
+
+/* A verify that ended (V_DONE or V_FAILED) stays so; the connection is
+ * closed behind it. */
+static void
+verify_end(struct verify *v, enum verify_state st)
+{
+	if (v->state != V_DONE)
+		v->state = st;
+	channel_end(v->ch);
 }
 
 static int
