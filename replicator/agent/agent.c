@@ -203,7 +203,7 @@ send_commit(void *arg)
 }
 
 static void
-sender_failed(void *arg)
+cycle_send_failed(void *arg)
 {
 	cycle_fail(arg);
 }
@@ -284,7 +284,7 @@ on_begin_ack(struct cycle *c, const struct proto_progress *p)
 		.compress_level = c->cfg->compress_level,
 		.bandwidth = c->g->bandwidth ? c->g->bandwidth : c->cfg->bandwidth,
 		.resume_off = resume_off, .st = &c->st,
-		.on_sent = send_commit, .on_fail = sender_failed, .arg = c,
+		.on_sent = send_commit, .on_fail = cycle_send_failed, .arg = c,
 	};
 
 	if (strcmp(p->group, c->g->name) != 0 || p->pending_point != c->st.point_id ||
@@ -311,6 +311,15 @@ on_begin_ack(struct cycle *c, const struct proto_progress *p)
 
 /* ---- connection callbacks ---- */
 
+/* The one message type each waiting state accepts. */
+static const uint8_t cycle_expects[] = {
+	[C_HELLO] = PROTO_HELLO,
+	[C_QUERY] = PROTO_PROGRESS,
+	[C_BEGIN] = PROTO_PROGRESS,
+	[C_SENDING] = PROTO_HASH_ANSWER, /* resync only */
+	[C_WAIT_COMMIT] = PROTO_COMMITTED,
+};
+
 /* The message the state expects: 0 handled, -1 failed (the cycle ended),
  * -2 the send failed (the connection reports it), 1 not expected here. */
 static int
@@ -319,32 +328,28 @@ cycle_step(struct cycle *c, const struct proto_msg *msg)
 	struct proto_msg q = { .type = PROTO_PROGRESS_QUERY };
 	int r = -1;
 
+	if (c->state >= C_DONE || msg->type != cycle_expects[c->state])
+		return 1;
 	switch (c->state) {
 	case C_HELLO:
-		if (msg->type != PROTO_HELLO)
-			return 1;
 		if (channel_hello_ok(msg) < 0)
 			break;
 		snprintf(q.u.pquery.group, sizeof(q.u.pquery.group), "%s", c->g->name);
 		c->state = C_QUERY;
 		return conn_send(channel_conn(c->ch), &q) < 0 ? -2 : 0;
 	case C_QUERY:
-		if (msg->type != PROTO_PROGRESS)
-			return 1;
 		r = on_progress(c, &msg->u.progress);
 		break;
+	case C_BEGIN:
+		r = on_begin_ack(c, &msg->u.progress);
+		break;
 	case C_SENDING:
-		if (msg->type != PROTO_HASH_ANSWER || !c->st.resync)
+		if (!c->st.resync)
 			return 1;
 		r = sender_on_hashes(c->snd, &msg->u.hanswer);
 		break;
-	case C_BEGIN:
-		if (msg->type != PROTO_PROGRESS)
-			return 1;
-		r = on_begin_ack(c, &msg->u.progress);
-		break;
 	case C_WAIT_COMMIT:
-		if (msg->type != PROTO_COMMITTED || msg->u.committed.point_id != c->st.point_id)
+		if (msg->u.committed.point_id != c->st.point_id)
 			return 1;
 		r = snapshot_commit(c->snap, c->st.point_id);
 		if (r == 0)
