@@ -53,8 +53,8 @@ metrics_put_sample(FILE *f, const char *name, const char *group, double val)
 }
 
 char *
-metrics_page(const struct metrics_family *fams, size_t n, metrics_samples_fn samples,
-	     void *arg)
+metrics_page(const struct metrics_family *fams, size_t n, size_t rows,
+	     metrics_sample_fn sample_fn, void *arg)
 {
 	char *body = NULL;
 	size_t len = 0;
@@ -66,7 +66,8 @@ metrics_page(const struct metrics_family *fams, size_t n, metrics_samples_fn sam
 	}
 	for (size_t k = 0; k < n; k++) {
 		metrics_put_family(f, fams[k].name, fams[k].type, fams[k].help);
-		samples(f, &fams[k], arg);
+		for (size_t i = 0; i < rows; i++)
+			sample_fn(f, &fams[k], i, arg);
 	}
 	if (fclose(f) != 0) {
 		log_error("metrics: cannot build the page: %m");

@@ -41,12 +41,14 @@ struct metrics_family {
 	int id;
 	const char *name, *type, *help;
 };
-/* Prints fam's samples (metrics_put_sample) for every group of arg. */
-typedef void (*metrics_samples_fn)(FILE *f, const struct metrics_family *fam, void *arg);
+/* Prints fam's sample for group row < rows of the page (metrics_put_sample;
+ * nothing when the group has no value for it). */
+typedef void (*metrics_sample_fn)(FILE *f, const struct metrics_family *fam, size_t row,
+				  void *arg);
 /* A whole page: for each of the n families its HELP and TYPE lines, then
- * samples(f, fam, arg). malloc'd, owned by the caller; NULL on error
- * (logged). */
-char *metrics_page(const struct metrics_family *fams, size_t n, metrics_samples_fn samples,
-		   void *arg);
+ * sample(f, fam, row, arg) for each row in order. malloc'd, owned by the
+ * caller; NULL on error (logged). */
+char *metrics_page(const struct metrics_family *fams, size_t n, size_t rows,
+		   metrics_sample_fn sample, void *arg);
 
 #endif

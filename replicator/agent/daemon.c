@@ -258,10 +258,21 @@ struct gview {
 	struct gstate s;
 };
 
+/* The groups of one scrape, newest first, for agent_sample. */
+struct agent_page {
+	const struct gview *v;
+	size_t n;
+	uint64_t now;
+};
+
 static void
-agent_sample(FILE *f, const struct metrics_family *fam, const struct gview *v, uint64_t now)
+agent_sample(FILE *f, const struct metrics_family *fam, size_t row, void *arg)
 {
+	const struct agent_page *pg = arg;
+	/* The list is newest first; print in start order. */
+	const struct gview *v = &pg->v[pg->n - 1 - row];
 	const struct gstate *s = &v->s;
+	uint64_t now = pg->now;
 	double val;
 
 	switch ((enum afield)fam->id) {
@@ -289,23 +300,6 @@ agent_sample(FILE *f, const struct metrics_family *fam, const struct gview *v, u
 	metrics_put_sample(f, fam->name, v->name, val);
 }
 
-/* The groups of one scrape, newest first, for agent_samples. */
-struct agent_page {
-	const struct gview *v;
-	size_t n;
-	uint64_t now;
-};
-
-static void
-agent_samples(FILE *f, const struct metrics_family *fam, void *arg)
-{
-	const struct agent_page *pg = arg;
-
-	/* The list is newest first; print in start order. */
-	for (size_t i = pg->n; i-- > 0;)
-		agent_sample(f, fam, &pg->v[i], pg->now);
-}
-
 static char *
 agent_render(void *arg)
 {
@@ -328,7 +322,7 @@ agent_render(void *arg)
 		log_error("metrics: out of memory");
 		return NULL;
 	}
-	body = metrics_page(afamilies, sizeof(afamilies) / sizeof(afamilies[0]), agent_samples,
+	body = metrics_page(afamilies, sizeof(afamilies) / sizeof(afamilies[0]), k, agent_sample,
 			    &(struct agent_page){ v, k, now });
 	free(v);
 	return body;

@@ -120,10 +120,19 @@ static const struct metrics_family families[] = {
 	  "Longest VM recovery time of the newest drill." },
 };
 
-/* Prints one sample; false when the group has no value for it. */
-static bool
-sample(FILE *f, const struct metrics_family *fam, const struct view *v, uint64_t now)
+/* The groups of one scrape, for sample. */
+struct rx_page {
+	const struct view *v;
+	uint64_t now;
+};
+
+/* Prints one sample (metrics_sample_fn); none when the group has no value. */
+static void
+sample(FILE *f, const struct metrics_family *fam, size_t row, void *arg)
 {
+	const struct rx_page *pg = arg;
+	const struct view *v = &pg->v[row];
+	uint64_t now = pg->now;
 	const struct status_rx_group *r = v->rx;
 	const struct metrics_group *c = v->c;
 	double val;
@@ -132,54 +141,37 @@ sample(FILE *f, const struct metrics_family *fam, const struct view *v, uint64_t
 	case F_POINTS: val = r ? (double)r->points : 0; break;
 	case F_RPO:
 		if (!r || !r->last_point)
-			return false;
+			return;
 		val = now > r->last_point_time_ns ? (double)(now - r->last_point_time_ns) / 1e9 : 0;
 		break;
 	case F_LAST_BYTES:
 		if (!r || !r->last_point)
-			return false;
+			return;
 		val = (double)r->last_point_bytes;
 		break;
 	case F_BYTES_TOTAL: val = c ? (double)c->bytes_total : 0; break;
 	case F_POINTS_TOTAL: val = c ? (double)c->points_total : 0; break;
 	case F_CYCLE:
 		if (!c || c->last_seconds < 0)
-			return false;
+			return;
 		val = c->last_seconds;
 		break;
 	case F_FAILURES: val = c ? (double)c->failures_total : 0; break;
 	case F_FAILED_OVER: val = r && r->failed_over; break;
 	case F_DRILL:
 		if (!r || r->drill_result < 0)
-			return false;
+			return;
 		val = r->drill_result;
 		break;
 	case F_DRILL_RTO:
 		if (!r || r->drill_result < 0 || r->drill_rto_s < 0)
-			return false;
+			return;
 		val = r->drill_rto_s;
 		break;
 	default:
-		return false;
+		return;
 	}
 	metrics_put_sample(f, fam->name, v->name, val);
-	return true;
-}
-
-/* The groups of one scrape, for receiver_samples. */
-struct rx_page {
-	const struct view *v;
-	size_t nv;
-	uint64_t now;
-};
-
-static void
-receiver_samples(FILE *f, const struct metrics_family *fam, void *arg)
-{
-	const struct rx_page *pg = arg;
-
-	for (size_t i = 0; i < pg->nv; i++)
-		(void)sample(f, fam, &pg->v[i], pg->now);
 }
 
 char *
@@ -210,8 +202,8 @@ rxmetrics_render(struct rxmetrics *m)
 		else
 			v[nv++] = (struct view){ m->g[k].name, NULL, &m->g[k] };
 	}
-	body = metrics_page(families, sizeof(families) / sizeof(families[0]), receiver_samples,
-			    &(struct rx_page){ v, nv, now });
+	body = metrics_page(families, sizeof(families) / sizeof(families[0]), nv, sample,
+			    &(struct rx_page){ v, now });
 out:
 	free(v);
 	free(rx);

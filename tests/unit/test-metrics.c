@@ -7,12 +7,11 @@
 #include <string.h>
 
 static void
-two_groups(FILE *f, const struct metrics_family *fam, void *arg)
+two_groups(FILE *f, const struct metrics_family *fam, size_t row, void *arg)
 {
 	const char *const *groups = arg;
 
-	for (size_t i = 0; groups[i]; i++)
-		metrics_put_sample(f, fam->name, groups[i], fam->id == 1 ? 3.0 + (double)i : 0.25);
+	metrics_put_sample(f, fam->name, groups[row], fam->id == 1 ? 3.0 + (double)row : 0.25);
 }
 
 Test(metrics, page_families_then_samples)
@@ -22,7 +21,7 @@ Test(metrics, page_families_then_samples)
 		{ 2, "nestor_y_seconds", "gauge", "Y." },
 	};
 	const char *groups[] = { "g1", "g2", NULL };
-	char *page = metrics_page(fams, 2, two_groups, groups);
+	char *page = metrics_page(fams, 2, 2, two_groups, groups);
 
 	cr_assert_not_null(page);
 	cr_assert_str_eq(page,
@@ -40,7 +39,7 @@ Test(metrics, page_families_then_samples)
 Test(metrics, page_empty)
 {
 	const char *groups[] = { NULL };
-	char *page = metrics_page(NULL, 0, two_groups, groups);
+	char *page = metrics_page(NULL, 0, 0, two_groups, groups);
 
 	cr_assert_not_null(page);
 	cr_assert_str_eq(page, "");

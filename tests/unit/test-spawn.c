@@ -12,19 +12,50 @@
 
 #include "tests/unit/capture.h"
 
-static int
-sh(const char *script, int *status, char **out, char **err, char **log)
+/* sh -c script: a spawn the test configures and frees. */
+static struct spawn *
+shell(const char *script)
 {
-	const char *args[] = { "-c", script, "sh", NULL };
+	const char *args[] = { "-c", script, NULL };
 	struct spawn *sp = spawn_new_argv("sh", args);
-	int r;
 
 	cr_assert(sp);
-	if (out)
-		spawn_set_stdout(sp, SPAWN_IO_CAPTURE, 0);
+	return sp;
+}
+
+/* spawn_run with the log captured into *log (caller frees). */
+static int
+run_logged(struct spawn *sp, int *status, char **log)
+{
+	int r;
+
 	cap_start();
 	r = spawn_run(sp, status);
 	*log = cap_stop();
+	return r;
+}
+
+/* spawn_run fails with one line in the log holding needle. */
+static void
+run_fails(struct spawn *sp, const char *needle)
+{
+	char *log;
+
+	cr_assert_eq(run_logged(sp, NULL, &log), -1);
+	assert_logged(log, needle);
+	cr_assert_eq(count_lines(log), 1, "%s", log);
+	free(log);
+}
+
+static int
+sh(const char *script, int *status, char **out, char **err, char **log)
+{
+	struct spawn *sp = shell(script);
+	int r;
+
+	if (out)
+		spawn_set_stdout(sp, SPAWN_IO_CAPTURE, 0);
+	r = run_logged(sp, status, log);
 	if (out)
 		*out = strdup(spawn_stdout(sp));
 	if (err)
@@ -66,21 +97,13 @@ Test(spawn, stdin_is_dev_null)
 Test(spawn, nonzero_exit_logs_once_with_stderr)
 {
 	char *log = NULL, *err = NULL;
-	const char *args[] = { "-c", "echo bad thing >&2; echo; exit 3", NULL };
-	struct spawn *sp = spawn_new_argv("sh", args);
+	struct spawn *sp = shell("echo bad thing >&2; echo; exit 3");
 
 	spawn_set_context(sp, "disk vda");
-	cap_start();
-	cr_assert_eq(spawn_run(sp, NULL), -1);
-	log = cap_stop();
-	cr_assert_eq(count_lines(log), 1, "%s", log);
-	assert_logged(log, "disk vda: sh -c echo bad thing >&2; echo; exit 3 exited with status 3: bad thing");
+	run_fails(sp, "disk vda: sh -c echo bad thing >&2; echo; exit 3 exited with status 3: bad thing");
 	err = strdup(spawn_stderr(sp));
 	cr_assert_str_eq(err, "bad thing", "trailing line ends dropped: [%s]", err);
-	cap_start();
-	cr_assert_eq(spawn_run(sp, NULL), -1, "a spawn runs once");
-	free(log);
-	log = cap_stop();
+	cr_assert_eq(run_logged(sp, NULL, &log), -1, "a spawn runs once");
 	assert_logged(log, "already run");
 	spawn_free(sp);
 	free(err);
@@ -128,66 +151,47 @@ Test(spawn, command_not_found)
 	free(log);
 }
 
-Test(spawn, stdout_over_cap_is_an_error)
+/* Over the cap is an error (truncated JSON would mislead); at it is fine. */
+Test(spawn, stdout_cap)
 {
-	const char *args[] = { "-c", "head -c 5000 /dev/zero", NULL };
-	struct spawn *sp = spawn_new_argv("sh", args);
-	char *log;
-
-	spawn_set_stdout(sp, SPAWN_IO_CAPTURE, 4096);
-	spawn_set_name(sp, "zeros");
-	cap_start();
-	cr_assert_eq(spawn_run(sp, NULL), -1);
-	log = cap_stop();
-	assert_logged(log, "zeros: output over 4096 bytes");
-	cr_assert_null(spawn_take_stdout(sp));
-	spawn_free(sp);
-	free(log);
-}
-
-Test(spawn, stdout_at_cap_is_fine)
-{
-	const char *args[] = { "-c", "head -c 4096 /dev/zero | tr '\\0' x", NULL };
-	struct spawn *sp = spawn_new_argv("sh", args);
+	struct spawn *over = shell("head -c 5000 /dev/zero");
+	struct spawn *at = shell("head -c 4096 /dev/zero | tr '\\0' x");
 	char *out;
 
-	spawn_set_stdout(sp, SPAWN_IO_CAPTURE, 4096);
-	cr_assert_eq(spawn_run(sp, NULL), 0);
-	out = spawn_take_stdout(sp);
+	spawn_set_stdout(over, SPAWN_IO_CAPTURE, 4096);
+	spawn_set_name(over, "zeros");
+	run_fails(over, "zeros: output over 4096 bytes");
+	cr_assert_null(spawn_take_stdout(over));
+	spawn_free(over);
+
+	spawn_set_stdout(at, SPAWN_IO_CAPTURE, 4096);
+	cr_assert_eq(spawn_run(at, NULL), 0);
+	out = spawn_take_stdout(at);
 	cr_assert_eq(strlen(out), 4096);
-	cr_assert_null(spawn_take_stdout(sp));
+	cr_assert_null(spawn_take_stdout(at), "taken once");
 	free(out);
-	spawn_free(sp);
+	spawn_free(at);
 }
 
 Test(spawn, stderr_truncated_at_cap)
 {
-	const char *args[] = { "-c", "printf 0123456789 >&2; exit 1", NULL };
-	struct spawn *sp = spawn_new_argv("sh", args);
-	char *log;
+	struct spawn *sp = shell("printf 0123456789 >&2; exit 1");
 
 	spawn_set_stderr(sp, SPAWN_IO_CAPTURE, 4);
 	spawn_set_name(sp, "digits");
-	cap_start();
-	cr_assert_eq(spawn_run(sp, NULL), -1);
-	log = cap_stop();
+	run_fails(sp, "digits exited with status 1: 0123\n");
 	cr_assert_str_eq(spawn_stderr(sp), "0123");
-	assert_logged(log, "digits exited with status 1: 0123\n");
 	spawn_free(sp);
-	free(log);
 }
 
 Test(spawn, stdout_into_our_stderr)
 {
-	const char *args[] = { "-c", "echo from-child", NULL };
-	struct spawn *sp = spawn_new_argv("sh", args);
+	struct spawn *sp = shell("echo from-child");
 	char *log;
 
 	spawn_set_stdout(sp, SPAWN_IO_STDERR, 0);
 	spawn_set_stderr(sp, SPAWN_IO_INHERIT, 0);
-	cap_start();
-	cr_assert_eq(spawn_run(sp, NULL), 0);
-	log = cap_stop();
+	cr_assert_eq(run_logged(sp, NULL, &log), 0);
 	cr_assert_str_eq(log, "from-child\n");
 	spawn_free(sp);
 	free(log);
@@ -195,17 +199,14 @@ Test(spawn, stdout_into_our_stderr)
 
 Test(spawn, timeout_kills)
 {
-	const char *args[] = { "-c", "sleep 10", NULL };
-	struct spawn *sp = spawn_new_argv("sh", args);
+	struct spawn *sp = shell("sleep 10");
 	char *log;
 	int st = -1;
 
 	spawn_set_timeout_ms(sp, 200);
 	spawn_set_context(sp, "vm web1");
 	spawn_set_name(sp, "script /x.sh");
-	cap_start();
-	cr_assert_eq(spawn_run(sp, &st), -1);
-	log = cap_stop();
+	cr_assert_eq(run_logged(sp, &st, &log), -1);
 	assert_logged(log, "vm web1: script /x.sh still running after 1 s: killed");
 	cr_assert_eq(count_lines(log), 1);
 	cr_assert_eq(st, -1, "no status on timeout");
@@ -215,8 +216,7 @@ Test(spawn, timeout_kills)
 
 Test(spawn, timeout_not_reached)
 {
-	const char *args[] = { "-c", "exit 4", NULL };
-	struct spawn *sp = spawn_new_argv("sh", args);
+	struct spawn *sp = shell("exit 4");
 	int st = -1;
 
 	spawn_set_timeout_ms(sp, 5000);
@@ -228,18 +228,13 @@ Test(spawn, timeout_not_reached)
 Test(spawn, no_path_search)
 {
 	struct spawn *sp = spawn_new("sh");
-	char *log;
 
 	/* "sh" is in PATH but not in the cwd */
 	cr_assert_eq(chdir("/"), 0);
 	spawn_no_path_search(sp);
 	spawn_set_name(sp, "script sh");
-	cap_start();
-	cr_assert_eq(spawn_run(sp, NULL), -1);
-	log = cap_stop();
-	assert_logged(log, "cannot run script sh: No such file or directory");
+	run_fails(sp, "cannot run script sh: No such file or directory");
 	spawn_free(sp);
-	free(log);
 }
 
 Test(spawn, only_std_fds_inherited)
