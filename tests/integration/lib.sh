@@ -27,9 +27,14 @@ check() { # check DESCRIPTION CMD...
 	local d=$1; shift
 	if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
+check_eq() { # check_eq DESCRIPTION WANT GOT
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: expected '$2', got '$3'"; fi
+}
+# finish: the summary line; status 0 only if nothing failed and something was
+# checked (a test that checked nothing did not pass).
 finish() {
 	echo "$(basename "$0" .sh): $PASS passed, $FAIL failed"
-	[ "$FAIL" -eq 0 ]
+	[ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]
 }
 die() { echo "FATAL: $*" >&2; not_ok "$*"; finish; exit 1; }
 
