@@ -16,6 +16,7 @@
 #include "snapshot/blockscan.h"
 #include "snapshot/image.h"
 #include "snapshot/source.h"
+#include "tests/unit/helpers.h"
 
 #define MiB (1024ull * 1024)
 #define KiB 1024ull
@@ -115,19 +116,11 @@ collect(struct snapshot *s, size_t disk, uint64_t max_len, struct exts *e)
 	e->bytes = 0;
 	while ((r = snapshot_next_extent(s, disk, max_len, &x)) == 1) {
 		cr_assert_lt(e->n, MAX_EXT);
-		cr_assert_gt(x.length, 0);
-		cr_assert_leq(x.length, max_len);
-		cr_assert_geq(x.offset, prev_end, "extents out of order");
-		cr_assert_leq(x.offset + x.length, snapshot_disk_size(s, disk));
-		cr_assert(x.kind == SNAP_DATA || x.kind == SNAP_ZERO,
-			  "bad kind %d", x.kind);
-		prev_end = x.offset + x.length;
+		prev_end = assert_listed_extent(s, disk, max_len, prev_end, &x);
 		e->v[e->n++] = x;
 		e->bytes += x.length;
 	}
-	cr_assert_eq(r, 0);
-	/* The end stays the end. */
-	cr_assert_eq(snapshot_next_extent(s, disk, max_len, &x), 0);
+	assert_listing_ended(s, disk, max_len, r);
 }
 
 static void

@@ -21,6 +21,7 @@
 
 #include "snapshot/libvirt.h"
 #include "snapshot/source.h"
+#include "tests/unit/helpers.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * KiB)
@@ -238,19 +239,13 @@ collect(struct snapshot *s, size_t disk, struct exts *e)
 	e->bytes = 0;
 	while ((r = snapshot_next_extent(s, disk, MAX_LEN, &x)) == 1) {
 		cr_assert_lt(e->n, MAX_EXT);
-		cr_assert_gt(x.length, 0);
-		cr_assert_leq(x.length, MAX_LEN);
-		cr_assert_geq(x.offset, prev_end, "extents out of order");
-		cr_assert_leq(x.offset + x.length, snapshot_disk_size(s, disk));
-		cr_assert(x.kind == SNAP_DATA || x.kind == SNAP_ZERO, "kind %d", x.kind);
+		prev_end = assert_listed_extent(s, disk, MAX_LEN, prev_end, &x);
 		if (!snapshot_is_incremental(s))
 			cr_assert_eq(x.kind, SNAP_DATA, "a full copy reports data only");
-		prev_end = x.offset + x.length;
 		e->v[e->n++] = x;
 		e->bytes += x.length;
 	}
-	cr_assert_eq(r, 0);
-	cr_assert_eq(snapshot_next_extent(s, disk, MAX_LEN, &x), 0);
+	assert_listing_ended(s, disk, MAX_LEN, r);
 }
 
 static void

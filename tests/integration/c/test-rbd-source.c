@@ -19,6 +19,7 @@
 
 #include "snapshot/rbd.h"
 #include "snapshot/source.h"
+#include "tests/unit/helpers.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * KiB)
@@ -166,16 +167,12 @@ TestSuite(rbd_source, .init = setup, .fini = teardown, .timeout = 120);
 
 /* ---- helpers ------------------------------------------------------------------ */
 
-/* xorshift: reproducible random data without libc state shared by threads */
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rng = XORSHIFT_SEED;
 
 static uint64_t
 rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return xorshift64(&rng);
 }
 
 static void
@@ -341,12 +338,7 @@ collect(struct snapshot *s, uint64_t max_len, struct exts *e)
 	e->n = 0;
 	e->data = e->zero = 0;
 	while ((r = snapshot_next_extent(s, 0, max_len, &x)) == 1) {
-		cr_assert_gt(x.length, 0);
-		cr_assert_leq(x.length, max_len);
-		cr_assert_geq(x.offset, prev_end, "extents out of order / overlapping");
-		cr_assert_leq(x.offset + x.length, snapshot_disk_size(s, 0));
-		cr_assert(x.kind == SNAP_DATA || x.kind == SNAP_ZERO, "kind %d", x.kind);
-		prev_end = x.offset + x.length;
+		prev_end = assert_listed_extent(s, 0, max_len, prev_end, &x);
 		if (e->n == e->cap) {
 			e->cap = e->cap ? e->cap * 2 : 1024;
 			e->v = realloc(e->v, e->cap * sizeof(*e->v));
@@ -358,8 +350,7 @@ collect(struct snapshot *s, uint64_t max_len, struct exts *e)
 		else
 			e->zero += x.length;
 	}
-	cr_assert_eq(r, 0, "next_extent failed");
-	cr_assert_eq(snapshot_next_extent(s, 0, max_len, &x), 0, "not sticky at end");
+	assert_listing_ended(s, 0, max_len, r);
 }
 
 struct applier {
@@ -608,8 +599,10 @@ Test(rbd_source, full_then_incrementals)
 	free(md.changed);
 }
 
-/* 10 GiB, 128 MiB seeded, 20 MiB changed: the incremental lists in well
- * under a second thanks to the object map. */
+/* 10 GiB, 128 MiB seeded, 20 MiB changed: the incremental lists every write
+ * and little more. How fast it lists (well under a second, thanks to the
+ * object map) is a figure of the bench: bench/rbd-listing.sh reads the
+ * "rbd 10 GiB incremental" line printed here. */
 Test(rbd_source, big_sparse_image_lists_fast)
 {
 	const uint64_t size = 10 * GiB;
@@ -653,7 +646,6 @@ Test(rbd_source, big_sparse_image_lists_fast)
 	t = now_s() - t;
 	fprintf(stderr, "rbd 10 GiB incremental: 20 MiB changed, %.2f MiB listed "
 		"in %zu extents in %.1f ms\n", e.data / (double)MiB, e.n, t * 1e3);
-	cr_assert_lt(t, 0.5, "listing took %.3f s", t);
 	cr_assert_geq(e.data, 20 * MiB);
 	cr_assert_leq(e.data + e.zero, 24 * MiB);
 	for (int i = 0; i < 20; i++) {
