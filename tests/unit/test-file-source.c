@@ -223,11 +223,59 @@ same_as_image(const char *format)
 
 static struct exts E1, E2;
 
+/* begin1, which must succeed with (1) or without (0) an incremental. */
+static struct snapshot *
+begin_expect(const char *format, uint64_t base, int incremental)
+{
+	struct snapshot *s = begin1(format, base);
+
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), incremental, "base %llu",
+		     (unsigned long long)base);
+	return s;
+}
+
+/* Applies e to the copy, commits s as point and frees it; the copy then
+ * has the image's bytes. */
+static void
+commit_and_compare(struct snapshot *s, const struct exts *e, uint64_t point, const char *format)
+{
+	apply(s, 0, e);
+	cr_assert_eq(snapshot_commit(s, point), 0);
+	snapshot_free(s);
+	same_as_image(format);
+}
+
+/* Nothing changed since base: an incremental that lists nothing. */
+static void
+expect_unchanged(const char *format, uint64_t base)
+{
+	struct snapshot *s = begin_expect(format, base, 1);
+
+	collect(s, 0, 1ull << 30, &E2);
+	cr_assert_eq(E2.n, 0);
+	snapshot_free(s);
+}
+
+/* The first copy of the image (no base): one disk, vda, DISK_SIZE, listing
+ * exactly want[0, n); committed as 7, the copy equals the image. */
+static void
+full_copy_as_7(const char *format, size_t n, const struct snap_extent *want)
+{
+	struct snapshot *s = begin_expect(NULL, 0, 0);
+
+	cr_assert_eq(snapshot_ndisks(s), 1);
+	cr_assert_str_eq(snapshot_disk_name(s, 0), "vda");
+	cr_assert_eq(snapshot_disk_size(s, 0), DISK_SIZE);
+	collect(s, 0, 1ull << 30, &E1);
+	expect(&E1, n, want);
+	commit_and_compare(s, &E1, 7, format);
+}
+
 /* qcow2 with data at 0 (1M), 5M (192k), 12M (64k); full copy committed as 7. */
 static void
 qcow2_base(void)
 {
-	struct snapshot *s;
 	const struct snap_extent want[] = {
 		{ 0, MiB, SNAP_DATA },
 		{ 5 * MiB, 192 * KiB, SNAP_DATA },
@@ -238,18 +286,7 @@ qcow2_base(void)
 	qio("write -P 0x11 0 1M");
 	qio("write -P 0x22 5M 192k");
 	qio("write -P 0x33 12M 64k");
-	s = begin1(NULL, 0);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 0);
-	cr_assert_eq(snapshot_ndisks(s), 1);
-	cr_assert_str_eq(snapshot_disk_name(s, 0), "vda");
-	cr_assert_eq(snapshot_disk_size(s, 0), DISK_SIZE);
-	collect(s, 0, 1ull << 30, &E1);
-	expect(&E1, 3, want);
-	apply(s, 0, &E1);
-	cr_assert_eq(snapshot_commit(s, 7), 0);
-	snapshot_free(s);
-	same_as_image("qcow2");
+	full_copy_as_7("qcow2", 3, want);
 }
 
 static void
@@ -278,6 +315,17 @@ check_changes(const struct exts *e)
 	check_changes_plus(e, 0);
 }
 
+/* The incremental on 7 after *_changes(): it lists them (into e). */
+static struct snapshot *
+begin_changes(const char *format, struct exts *e)
+{
+	struct snapshot *s = begin_expect(format, 7, 1);
+
+	collect(s, 0, 1ull << 30, e);
+	check_changes(e);
+	return s;
+}
+
 Test(file_source, qcow2_full_then_incremental)
 {
 	struct snapshot *s;
@@ -288,9 +336,7 @@ Test(file_source, qcow2_full_then_incremental)
 	qcow2_changes();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	s = begin1("qcow2", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
+	s = begin_expect("qcow2", 7, 1);
 	cr_assert_geq(snapshot_time_ns(s) + 5000000000ull, now);
 	cr_assert_leq(snapshot_time_ns(s), now + 5000000000ull);
 	collect(s, 0, 1ull << 30, &E2);
@@ -302,12 +348,7 @@ Test(file_source, qcow2_full_then_incremental)
 	same_as_image("qcow2");
 
 	/* Nothing changed since 8. */
-	s = begin1("qcow2", 8);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
-	collect(s, 0, 1ull << 30, &E2);
-	cr_assert_eq(E2.n, 0);
-	snapshot_free(s);
+	expect_unchanged("qcow2", 8);
 }
 
 Test(file_source, qcow2_extents_split_at_max_len)
@@ -334,9 +375,7 @@ Test(file_source, qcow2_wrong_base_is_full)
 
 	qcow2_base();
 	qcow2_changes();
-	s = begin1("qcow2", 99);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 0);
+	s = begin_expect("qcow2", 99, 0);
 	collect(s, 0, 1ull << 30, &E2);
 	/* 0x5a joined the first range, the zeroed 64k split the second. */
 	const struct snap_extent want[] = {
@@ -358,20 +397,14 @@ Test(file_source, qcow2_abort_loses_nothing)
 
 	qcow2_base();
 	qcow2_changes();
-	s = begin1("qcow2", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
-	collect(s, 0, 1ull << 30, &E1);
-	check_changes(&E1);
+	s = begin_changes("qcow2", &E1);
 	snapshot_free(s); /* abort */
 	/* The base bitmap is back and tracking; the next one is gone. */
 	sh("qemu-img info -U --output=json '%s' | grep -q '\"nestor.1\"'", img);
 	sh("qemu-img info -U --output=json '%s' | grep -q '\"auto\"'", img);
 	sh("! qemu-img info -U '%s' | grep -q nestor.2", img);
 
-	s = begin1("qcow2", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
+	s = begin_expect("qcow2", 7, 1);
 	collect(s, 0, 1ull << 30, &E2);
 	expect(&E2, E1.n, E1.v);
 	snapshot_free(s);
@@ -383,10 +416,7 @@ Test(file_source, qcow2_abort_loses_nothing)
 	collect(s, 0, 1ull << 30, &E2);
 	check_changes_plus(&E2, 64 * KiB);
 	covers(&E2, 14 * MiB, 64 * KiB, SNAP_DATA);
-	apply(s, 0, &E2);
-	cr_assert_eq(snapshot_commit(s, 8), 0);
-	snapshot_free(s);
-	same_as_image("qcow2");
+	commit_and_compare(s, &E2, 8, "qcow2");
 }
 
 Test(file_source, qcow2_crash_after_rotation_is_recovered)
@@ -400,18 +430,13 @@ Test(file_source, qcow2_crash_after_rotation_is_recovered)
 	sh("qemu-img bitmap --disable -f qcow2 '%s' nestor.1", img);
 	qio("write -P 0x5b 8M 4k");
 	sh("qemu-img bitmap --add -f qcow2 '%s' nestor.9", img); /* a stray */
-	s = begin1("qcow2", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
+	s = begin_expect("qcow2", 7, 1);
 	sh("! qemu-img info -U '%s' | grep -q nestor.9", img);
 	collect(s, 0, 1ull << 30, &E2);
 	covers(&E2, MiB, 64 * KiB, SNAP_DATA);
 	covers(&E2, 8 * MiB, 4 * KiB, SNAP_DATA);
 	cr_assert_leq(E2.bytes, 2 * GRAN);
-	apply(s, 0, &E2);
-	cr_assert_eq(snapshot_commit(s, 8), 0);
-	snapshot_free(s);
-	same_as_image("qcow2");
+	commit_and_compare(s, &E2, 8, "qcow2");
 	/* After the commit only the new tracking bitmap is left. */
 	sh("! qemu-img info -U '%s' | grep -q nestor.1", img);
 	sh("qemu-img info -U '%s' | grep -q nestor.2", img);
@@ -468,9 +493,7 @@ Test(file_source, qcow2_removed_bitmap_is_full)
 	qcow2_base();
 	qio("write -P 0x5a 1M 64k");
 	sh("qemu-img bitmap --remove -f qcow2 '%s' nestor.1", img);
-	s = begin1("qcow2", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 0);
+	s = begin_expect("qcow2", 7, 0);
 	collect(s, 0, 1ull << 30, &E2);
 	covers(&E2, 0, MiB + 64 * KiB, SNAP_DATA);
 	cr_assert_eq(E2.bytes, MiB + 64 * KiB + 192 * KiB + 64 * KiB);
@@ -479,9 +502,7 @@ Test(file_source, qcow2_removed_bitmap_is_full)
 
 	/* Tracking starts again from the full copy. */
 	qio("write -P 0x5b 8M 4k");
-	s = begin1("qcow2", 8);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
+	s = begin_expect("qcow2", 8, 1);
 	collect(s, 0, 1ull << 30, &E2);
 	/* The rest of the new cluster reads as zeros and is reported so. */
 	const struct snap_extent want[] = {
@@ -498,9 +519,7 @@ Test(file_source, qcow2_resized_is_full)
 
 	qcow2_base();
 	sh("qemu-img resize -q -f qcow2 '%s' 32M", img);
-	s = begin1("qcow2", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 0);
+	s = begin_expect("qcow2", 7, 0);
 	cr_assert_eq(snapshot_disk_size(s, 0), 32 * MiB);
 	snapshot_free(s);
 }
@@ -509,7 +528,6 @@ Test(file_source, qcow2_resized_is_full)
 static void
 raw_base(void)
 {
-	struct snapshot *s;
 	const struct snap_extent want[] = {
 		{ 0, MiB, SNAP_DATA },
 		{ 5 * MiB, 192 * KiB, SNAP_DATA },
@@ -518,16 +536,7 @@ raw_base(void)
 	raw_create();
 	raw_fill(0, MiB, 0x11);
 	raw_fill(5 * MiB, 192 * KiB, 0x22);
-	s = begin1(NULL, 0);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 0);
-	cr_assert_eq(snapshot_disk_size(s, 0), DISK_SIZE);
-	collect(s, 0, 1ull << 30, &E1);
-	expect(&E1, 2, want);
-	apply(s, 0, &E1);
-	cr_assert_eq(snapshot_commit(s, 7), 0);
-	snapshot_free(s);
-	same_as_image("raw");
+	full_copy_as_7("raw", 2, want);
 }
 
 static void
@@ -544,22 +553,10 @@ Test(file_source, raw_full_then_incremental)
 
 	raw_base();
 	raw_changes();
-	s = begin1("raw", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
-	collect(s, 0, 1ull << 30, &E2);
-	check_changes(&E2);
-	apply(s, 0, &E2);
-	cr_assert_eq(snapshot_commit(s, 8), 0);
-	snapshot_free(s);
-	same_as_image("raw");
+	s = begin_changes("raw", &E2);
+	commit_and_compare(s, &E2, 8, "raw");
 
-	s = begin1("raw", 8);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
-	collect(s, 0, 1ull << 30, &E2);
-	cr_assert_eq(E2.n, 0);
-	snapshot_free(s);
+	expect_unchanged("raw", 8);
 }
 
 /* The generic layer (snapshot.c) ends listing and reading at the commit,
@@ -601,16 +598,12 @@ Test(file_source, raw_wrong_base_and_lost_hashes_are_full)
 
 	raw_base();
 	raw_changes();
-	s = begin1("raw", 99);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 0);
+	s = begin_expect("raw", 99, 0);
 	snapshot_free(s);
 
 	snprintf(hashes, sizeof(hashes), "%s/vda.hashes", state);
 	cr_assert_eq(unlink(hashes), 0);
-	s = begin1("raw", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 0);
+	s = begin_expect("raw", 7, 0);
 	collect(s, 0, 1ull << 30, &E2);
 	unlink(copy);
 	apply(s, 0, &E2);
@@ -630,9 +623,7 @@ Test(file_source, raw_abort_loses_nothing)
 	check_changes(&E1);
 	snapshot_free(s);
 
-	s = begin1("raw", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
+	s = begin_expect("raw", 7, 1);
 	collect(s, 0, 1ull << 30, &E2);
 	expect(&E2, E1.n, E1.v);
 	/* Commit needs every extent listed; a fresh snapshot has not. */
