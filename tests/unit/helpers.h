@@ -49,4 +49,35 @@ assert_listing_ended(struct snapshot *s, size_t disk, uint64_t max_len, int last
 	cr_assert_eq(snapshot_next_extent(s, disk, max_len, &x), 0, "not sticky at end");
 }
 
+/* The extents of one disk of a snapshot as listed, in a fixed array. */
+#define LISTING_MAX 4096
+struct listing {
+	struct snap_extent v[LISTING_MAX];
+	size_t n;
+	uint64_t bytes;
+};
+
+/* Lists disk of s into e, max_len at a time, checking every extent and the
+ * end. full_is_data: a full copy (no base) must list data only. */
+static inline void
+listing_collect(struct snapshot *s, size_t disk, uint64_t max_len, struct listing *e,
+		int full_is_data)
+{
+	struct snap_extent x;
+	uint64_t prev_end = 0;
+	int r;
+
+	e->n = 0;
+	e->bytes = 0;
+	while ((r = snapshot_next_extent(s, disk, max_len, &x)) == 1) {
+		cr_assert_lt(e->n, LISTING_MAX);
+		prev_end = assert_listed_extent(s, disk, max_len, prev_end, &x);
+		if (full_is_data && !snapshot_is_incremental(s))
+			cr_assert_eq(x.kind, SNAP_DATA, "a full copy reports data only");
+		e->v[e->n++] = x;
+		e->bytes += x.length;
+	}
+	assert_listing_ended(s, disk, max_len, r);
+}
+
 #endif

@@ -22,7 +22,6 @@
 #define KiB 1024ull
 #define GRAN (64 * KiB)
 #define DISK_SIZE (16 * MiB)
-#define MAX_EXT 4096
 
 static char dir[256];
 static char img[300], copy[300], state[300];
@@ -91,11 +90,6 @@ raw_create(void)
 	close(fd);
 }
 
-struct exts {
-	struct snap_extent v[MAX_EXT];
-	size_t n;
-	uint64_t bytes;
-};
 
 static struct snapshot *
 begin1(const char *format, uint64_t base)
@@ -106,25 +100,13 @@ begin1(const char *format, uint64_t base)
 }
 
 static void
-collect(struct snapshot *s, size_t disk, uint64_t max_len, struct exts *e)
+collect(struct snapshot *s, size_t disk, uint64_t max_len, struct listing *e)
 {
-	struct snap_extent x;
-	uint64_t prev_end = 0;
-	int r;
-
-	e->n = 0;
-	e->bytes = 0;
-	while ((r = snapshot_next_extent(s, disk, max_len, &x)) == 1) {
-		cr_assert_lt(e->n, MAX_EXT);
-		prev_end = assert_listed_extent(s, disk, max_len, prev_end, &x);
-		e->v[e->n++] = x;
-		e->bytes += x.length;
-	}
-	assert_listing_ended(s, disk, max_len, r);
+	listing_collect(s, disk, max_len, e, 0);
 }
 
 static void
-dump(const struct exts *e)
+dump(const struct listing *e)
 {
 	for (size_t i = 0; i < e->n; i++)
 		fprintf(stderr, "  extent %zu: %llu+%llu kind %d\n", i,
@@ -133,7 +115,7 @@ dump(const struct exts *e)
 }
 
 static void
-expect(const struct exts *e, size_t n, const struct snap_extent *want)
+expect(const struct listing *e, size_t n, const struct snap_extent *want)
 {
 	int same = e->n == n;
 
@@ -153,7 +135,7 @@ expect(const struct exts *e, size_t n, const struct snap_extent *want)
 
 /* Every byte of [off, off+len) is in some extent, of the given kind if set. */
 static void
-covers(const struct exts *e, uint64_t off, uint64_t len, int kind)
+covers(const struct listing *e, uint64_t off, uint64_t len, int kind)
 {
 	uint64_t pos = off;
 
@@ -173,7 +155,7 @@ covers(const struct exts *e, uint64_t off, uint64_t len, int kind)
 
 /* Writes the extents into the copy the way a receiver would. */
 static void
-apply(struct snapshot *s, size_t disk, const struct exts *e)
+apply(struct snapshot *s, size_t disk, const struct listing *e)
 {
 	int fd = open(copy, O_RDWR | O_CREAT, 0644);
 	char *buf = malloc(MiB);
@@ -221,7 +203,7 @@ same_as_image(const char *format)
 	free(b);
 }
 
-static struct exts E1, E2;
+static struct listing E1, E2;
 
 /* begin1, which must succeed with (1) or without (0) an incremental. */
 static struct snapshot *
@@ -238,7 +220,7 @@ begin_expect(const char *format, uint64_t base, int incremental)
 /* Applies e to the copy, commits s as point and frees it; the copy then
  * has the image's bytes. */
 static void
-commit_and_compare(struct snapshot *s, const struct exts *e, uint64_t point, const char *format)
+commit_and_compare(struct snapshot *s, const struct listing *e, uint64_t point, const char *format)
 {
 	apply(s, 0, e);
 	cr_assert_eq(snapshot_commit(s, point), 0);
@@ -298,7 +280,7 @@ qcow2_changes(void)
 }
 
 static void
-check_changes_plus(const struct exts *e, uint64_t extra)
+check_changes_plus(const struct listing *e, uint64_t extra)
 {
 	const uint64_t changed = 64 * KiB + 64 * KiB + 4 * KiB + extra;
 
@@ -310,14 +292,14 @@ check_changes_plus(const struct exts *e, uint64_t extra)
 }
 
 static void
-check_changes(const struct exts *e)
+check_changes(const struct listing *e)
 {
 	check_changes_plus(e, 0);
 }
 
 /* The incremental on 7 after *_changes(): it lists them (into e). */
 static struct snapshot *
-begin_changes(const char *format, struct exts *e)
+begin_changes(const char *format, struct listing *e)
 {
 	struct snapshot *s = begin_expect(format, 7, 1);
 
