@@ -82,6 +82,20 @@ static const char full_agent[] =
 	"[disk web logs]\n"
 	"path = /vm/web-logs.img\n";
 
+/* The CA, certificate and key of a sample config: /etc/nestor/ca.pem,
+ * /etc/nestor/WHO.pem, /etc/nestor/WHO.key. */
+static void
+assert_tls_files(const char *ca, const char *cert, const char *key, const char *who)
+{
+	char want[64];
+
+	cr_assert_str_eq(ca, "/etc/nestor/ca.pem");
+	snprintf(want, sizeof(want), "/etc/nestor/%s.pem", who);
+	cr_assert_str_eq(cert, want);
+	snprintf(want, sizeof(want), "/etc/nestor/%s.key", who);
+	cr_assert_str_eq(key, want);
+}
+
 static void
 check_full_agent(const struct agent_config *c)
 {
@@ -89,9 +103,7 @@ check_full_agent(const struct agent_config *c)
 	cr_assert_str_eq(c->receiver_host, "2001:db8::5");
 	cr_assert_eq(c->receiver_port, 7401);
 	cr_assert_str_eq(c->server_name, "dr-receiver");
-	cr_assert_str_eq(c->ca, "/etc/nestor/ca.pem");
-	cr_assert_str_eq(c->cert, "/etc/nestor/agent.pem");
-	cr_assert_str_eq(c->key, "/etc/nestor/agent.key");
+	assert_tls_files(c->ca, c->cert, c->key, "agent");
 	cr_assert_str_eq(c->state_dir, "/var/lib/nestor");
 	cr_assert_eq(c->compress_level, 0);
 	cr_assert_eq(c->log_level, LOG_LVL_DEBUG);
@@ -285,9 +297,7 @@ Test(receiver_config, full)
 	cr_assert_eq(receiver_config_load_string("receiver.conf", text, &c), 0);
 	cr_assert_str_eq(c->listen_host, "0.0.0.0");
 	cr_assert_eq(c->listen_port, 7400);
-	cr_assert_str_eq(c->ca, "/etc/nestor/ca.pem");
-	cr_assert_str_eq(c->cert, "/etc/nestor/receiver.pem");
-	cr_assert_str_eq(c->key, "/etc/nestor/receiver.key");
+	assert_tls_files(c->ca, c->cert, c->key, "receiver");
 	cr_assert_str_eq(c->store_dir, "/srv/nestor");
 	cr_assert_eq(c->log_level, LOG_LVL_WARN);
 	cr_assert_eq(c->checkpoint_bytes, 256ULL << 20);
