@@ -64,8 +64,8 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-.PHONY: all deps unit unit-run asan-run fuzz fuzz-run integration integration-c \
-        asan-integration-c check demo bench clean lint
+.PHONY: all deps unit unit-run asan-run fuzz fuzz-run integration check demo bench \
+        clean lint
 
 all: $(BUILD)/nestor
 
@@ -98,6 +98,7 @@ ITEST_BINS := $(patsubst tests/integration/c/%.c,$(BUILD)/tests/integration/c/%,
 $(BUILD)/tests/integration/c/%: $(BUILD)/tests/integration/c/%.o $(LIBS_DEP)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS_A) $(LDLIBS) $(DL_LIBS) -lcriterion
 
+.PHONY: integration-c asan-integration-c
 integration-c: $(ITEST_BINS)
 
 asan-integration-c:
