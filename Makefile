@@ -54,8 +54,9 @@ $(call libname,$(1)): $$($(1)_OBJS)
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 
-# Grouped while the shared replicator library (metrics) still reaches into
-# the receiver's (status, store).
+# Grouped while the shared replicator library still reaches into the
+# receiver's: config.c parses retention (retention_parse) and opens the
+# store (receiver_store_open -> store_open). Metrics no longer does.
 LIBS_A   := -Wl,--start-group $(foreach m,$(LINK_ORDER),$(call libname,$(m))) -Wl,--end-group
 LIBS_DEP := $(foreach m,$(LINK_ORDER),$(call libname,$(m)))
 ALL_OBJS := $(foreach m,$(MODULES),$($(m)_OBJS))
@@ -65,7 +66,7 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 .PHONY: all deps unit unit-run asan-run fuzz fuzz-run integration check demo bench \
-        clean lint
+        clean lint layers
 
 all: $(BUILD)/nestor
 
@@ -79,11 +80,6 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(LIBS_DEP)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS_A) $(LDLIBS) -lcriterion
 
-# These drive libvirt / librbd themselves to set up and inspect their guests
-# and images.
-$(BUILD)/tests/unit/test-libvirt-source $(BUILD)/tests/unit/test-rbd-source: \
-	LDLIBS += $(DL_LIBS)
-
 unit: $(UNIT_BINS)
 
 unit-run: unit
@@ -91,6 +87,23 @@ unit-run: unit
 
 asan-run:
 	$(MAKE) BUILD=build/asan SAN=1 unit-run
+
+# ---- integration suites in C (Criterion): tests/integration/c/test-*.c ----
+# They boot guests under a private libvirtd or start a private Ceph
+# (tests/lib), so they run in the integration stage (tests/integration/run.sh),
+# in the plain and in the ASan+UBSan build. They drive libvirt / librbd
+# themselves to set up and inspect their guests and images: DL_LIBS.
+ITEST_SRCS := $(wildcard tests/integration/c/test-*.c)
+ITEST_BINS := $(patsubst tests/integration/c/%.c,$(BUILD)/tests/integration/c/%,$(ITEST_SRCS))
+
+$(BUILD)/tests/integration/c/%: $(BUILD)/tests/integration/c/%.o $(LIBS_DEP)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS_A) $(LDLIBS) $(DL_LIBS) -lcriterion
+
+.PHONY: integration-c asan-integration-c
+integration-c: $(ITEST_BINS)
+
+asan-integration-c:
+	$(MAKE) BUILD=build/asan SAN=1 integration-c
 
 # ---- fuzzers (libFuzzer, clang): tests/fuzz/fuzz-<name>.c -----------------
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
@@ -113,7 +126,7 @@ fuzz-run: fuzz
 deps:
 	@deploy/install-deps.sh
 
-integration: all
+integration: all integration-c asan-integration-c
 	@tests/integration/run.sh
 
 check: deps
@@ -125,17 +138,24 @@ demo: deps
 	@tests/demo.sh
 
 bench: deps
-	$(MAKE) all
+	$(MAKE) all integration-c
 	@bench/run.sh
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --inline-suppr -I. common proto snapshot replicator failover nestor.c
 
+# The folder layering (docs/architecture.md), on the sources and on the
+# built libraries; then proof that each kind of violation is caught.
+layers: all
+	@python3 tests/layers.py --build $(BUILD)
+	@BUILD=$(BUILD) tests/test-layers.sh
+
 clean:
 	rm -rf build
 
--include $(ALL_OBJS:.o=.d) $(BUILD)/nestor.d $(UNIT_BINS:=.d) $(BUILD)/dlopen-deps.d
+-include $(ALL_OBJS:.o=.d) $(BUILD)/nestor.d $(UNIT_BINS:=.d) $(ITEST_BINS:=.d) \
+           $(BUILD)/dlopen-deps.d
 
 # ---- Debian package: build/nestor_<version>_<arch>.deb ---------------------
 # dlopen-deps is never installed: it links every function the binary loads

@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 rc=0
 bash bench/seed.sh || rc=1
 bash bench/rbd.sh || rc=1
+bash bench/bandwidth.sh || rc=1
+bash bench/rbd-listing.sh || rc=1
 exit $rc

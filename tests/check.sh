@@ -1,5 +1,7 @@
 #!/bin/bash
-# `make check`: unit tests (plain and ASan+UBSan), a short fuzz run, integration tests.
+# `make check`: unit tests (plain and ASan+UBSan), a short fuzz run, integration
+# tests (the scripts, and the C suites that boot guests or start Ceph, plain and
+# ASan+UBSan: `make integration`).
 set -u
 cd "$(dirname "$0")/.."
 pass=0 fail=0

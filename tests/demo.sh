@@ -5,25 +5,18 @@
 # recovery point in an isolated network and shows that the drilled guest
 # sees the data written before the point. Everything is cleaned up.
 set -u
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-NESTOR=${NESTOR:-$ROOT/build/nestor}
+# The integration tests' set-up (tests/integration/lib.sh): scratch dir $T,
+# PKI, configs, receiver, private libvirtd; its cleanup stops them on exit.
+# shellcheck source=integration/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/integration/lib.sh"
 LIB=$ROOT/tests/lib
 # shellcheck source=lib/vm.sh
 . "$LIB/vm.sh"
 
-W=$(mktemp -d /tmp/nestor-demo.XXXXXX)
-export VM_DIR=$W/vm
-RX_PID=
+W=$T
 T0=$(now_ms)
 STEP_T=$T0
 STEP=0
-
-demo_cleanup() {
-	[ -n "$RX_PID" ] && kill -TERM "$RX_PID" 2>/dev/null && wait "$RX_PID" 2>/dev/null
-	[ -n "${VM_URI:-}" ] && "$LIB/libvirtd.sh" stop "$W/lv" >/dev/null 2>&1
-	[ "${KEEP:-0}" = 1 ] || rm -rf "$W"
-}
-trap demo_cleanup EXIT
 
 step() {
 	local now
@@ -40,12 +33,11 @@ IMG=$("$LIB/vm-image.sh") || fail "cannot build the guest image"
 echo "    $IMG"
 
 step "Private libvirtd (own mount namespace; the host's libvirt is not touched)"
-VM_URI=$("$LIB/libvirtd.sh" start "$W/lv") || fail "libvirtd did not start"
-export VM_URI
+start_libvirtd
 echo "    $VM_URI"
 
 step "On-prem VM 'web1' (running): qcow2 boot disk + qcow2 data disk"
-mkdir -p "$W/onprem" "$W/pki" "$W/store" "$W/agent-state"
+mkdir -p "$W/onprem"
 qemu-img create -q -f qcow2 -b "$IMG" -F qcow2 "$W/onprem/web1-os.qcow2"
 qemu-img create -q -f qcow2 "$W/onprem/web1-data.qcow2" 16M
 vm_define_start web1 "$W/onprem/web1-os.qcow2" "$W/onprem/web1-data.qcow2" 2>/dev/null ||
@@ -56,39 +48,11 @@ vm_run web1 "dd if=/dev/urandom of=/dev/vdb bs=64k count=64 conv=fsync 2>/dev/nu
 	fail "guest command failed"
 
 step "Throwaway PKI, receiver and agent on loopback"
-"$ROOT/deploy/nestor-pki.sh" "$W/pki" ca >/dev/null 2>&1 &&
-	"$ROOT/deploy/nestor-pki.sh" "$W/pki" receiver receiver >/dev/null 2>&1 &&
-	"$ROOT/deploy/nestor-pki.sh" "$W/pki" agent onprem1 >/dev/null 2>&1 || fail "PKI"
-PORT=$(free_port_pair 2>/dev/null | awk '{ print $1 }')
-[ -n "$PORT" ] || PORT=$((20000 + RANDOM % 20000))
-cat >"$W/receiver.conf" <<EOC
-[receiver]
-listen = 127.0.0.1:$PORT
-ca = $W/pki/ca.crt
-cert = $W/pki/receiver.crt
-key = $W/pki/receiver.key
-store = $W/store
-
-[client onprem1]
-groups = web
-EOC
-cat >"$W/agent.conf" <<EOC
-[agent]
-name = onprem1
-receiver = 127.0.0.1:$PORT
-server_name = receiver
-ca = $W/pki/ca.crt
-cert = $W/pki/onprem1.crt
-key = $W/pki/onprem1.key
-state_dir = $W/agent-state
-
-[group web]
-domains = web1
-libvirt_uri = $VM_URI
-EOC
-"$NESTOR" receiver --config "$W/receiver.conf" >>"$W/receiver.log" 2>&1 &
-RX_PID=$!
-wait_until 10 grep -q listening "$W/receiver.log" || { cat "$W/receiver.log"; fail "receiver did not start"; }
+{ make_pki && "$ROOT/deploy/nestor-pki.sh" "$W/pki" agent onprem1 >/dev/null; } 2>/dev/null || fail "PKI"
+write_receiver_conf
+printf '\n[client onprem1]\ngroups = web\n' >>"$W/receiver.conf"
+write_agent_conf "$W/agent.conf" onprem1 web domains=web1
+start_receiver
 echo "    receiver on 127.0.0.1:$PORT (TLS 1.3, mutual certificates), store $W/store"
 
 step "Replicate the running VM: seed (point 1)"
@@ -121,6 +85,7 @@ left=$(virsh -q -c "$VM_URI" list --all --name | grep -c -- -drill-)
 [ "$left" = 0 ] || fail "a drill domain is still defined"
 echo "    after teardown: no drill domain, network or overlay left; the point files were only read"
 vm_destroy web1 2>/dev/null
+stop_receiver # SIGTERM: a clean stop (lib.sh's cleanup would kill -9 it, which bash reports)
 
 step "Done"
 echo "    total $(( ($(now_ms) - T0) / 1000 )) s"

@@ -10,8 +10,10 @@ PASS=0
 FAIL=0
 
 LV_DIR=
+CEPH_DIR=
 cleanup() {
 	stop_libvirtd
+	[ -n "$CEPH_DIR" ] && "$ROOT/tests/lib/ceph.sh" stop "$CEPH_DIR" >/dev/null 2>&1
 	[ -n "$RX_PID" ] && kill -9 "$RX_PID" 2>/dev/null
 	# libnbd's qemu-nbd children of a killed receiver exit with their socket;
 	# make sure none of ours outlives the test.
@@ -27,9 +29,14 @@ check() { # check DESCRIPTION CMD...
 	local d=$1; shift
 	if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
+check_eq() { # check_eq DESCRIPTION WANT GOT
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: expected '$2', got '$3'"; fi
+}
+# finish: the summary line; status 0 only if nothing failed and something was
+# checked (a test that checked nothing did not pass).
 finish() {
 	echo "$(basename "$0" .sh): $PASS passed, $FAIL failed"
-	[ "$FAIL" -eq 0 ]
+	[ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]
 }
 die() { echo "FATAL: $*" >&2; not_ok "$*"; finish; exit 1; }
 
@@ -72,6 +79,13 @@ groups = other
 EOC
 }
 
+# start_ceph: a private single-node Ceph for this test (tests/lib/ceph.sh in
+# $T/ceph); exports CEPH_CONF. cleanup stops it.
+start_ceph() {
+	CEPH_DIR=$T/ceph
+	eval "export $("$ROOT/tests/lib/ceph.sh" start "$CEPH_DIR")" || die "ceph did not start"
+}
+
 # use_ceph_store POOL: the receiver keeps its points in Ceph (the cluster of
 # $CEPH_CONF), in POOL, which is created here.
 use_ceph_store() {
@@ -110,22 +124,30 @@ stop_libvirtd() {
 	LV_DIR=
 }
 
+# agent_conf_head AGENTNAME: the [agent] section's lines that every agent.conf
+# of the tests shares (receiver on $PORT, the agent's PKI, state dir).
+agent_conf_head() {
+	mkdir -p "$T/agent-state"
+	cat <<EOC
+[agent]
+name = $1
+receiver = 127.0.0.1:$PORT
+server_name = receiver
+ca = $T/pki/ca.crt
+cert = $T/pki/$1.crt
+key = $T/pki/$1.key
+state_dir = $T/agent-state
+EOC
+}
+
 # write_agent_conf FILE AGENTNAME GROUP SPEC...
 # SPEC: DISKNAME=PATH[:FORMAT] (a disk image), DISKNAME=rbd:POOL/IMAGE (an RBD
 # image of the cluster of $CEPH_CONF), domains=NAME... (libvirt domains of
 # the private libvirtd, $VM_URI), domain_xml=FILE... (the group's VM XML).
 write_agent_conf() {
 	local f=$1 name=$2 group=$3; shift 3
-	mkdir -p "$T/agent-state"
-	cat > "$f" <<EOC
-[agent]
-name = $name
-receiver = 127.0.0.1:$PORT
-server_name = receiver
-ca = $T/pki/ca.crt
-cert = $T/pki/$name.crt
-key = $T/pki/$name.key
-state_dir = $T/agent-state
+	agent_conf_head "$name" > "$f"
+	cat >> "$f" <<EOC
 compress_level = ${COMPRESS:-3}
 
 [group $group]
@@ -150,6 +172,78 @@ EOC
 		[ -n "$fmt" ] && printf 'format = %s\n' "$fmt" >> "$f"
 	done
 	return 0
+}
+
+# source_vm_disks: the disks of a source VM in $T/src: os.qcow2, an overlay of
+# the test guest image $IMG, and data.raw, an empty 16 MiB raw disk.
+source_vm_disks() {
+	mkdir -p "$T/src"
+	qemu-img create -q -f qcow2 -b "$IMG" -F qcow2 "$T/src/os.qcow2"
+	truncate -s 16M "$T/src/data.raw"
+}
+
+# vm_source_setup: the set-up of the drill and failover tests: a private
+# libvirtd, the test guest image ($IMG), PKI and receiver, source_vm_disks.
+vm_source_setup() {
+	start_libvirtd
+	IMG=$("$LIB/vm-image.sh") || die "no test guest image"
+	pki_and_receiver
+	source_vm_disks
+}
+
+# random_os_data_group GROUP SIZE WRITES: a group of two disks, $T/os.qcow2 and
+# $T/data.raw of SIZE, each with WRITES random 64 KiB writes; its agent.conf
+# is $T/agent.conf (agent1).
+random_os_data_group() {
+	qemu-img create -q -f qcow2 "$T/os.qcow2" "$2"
+	truncate -s "$2" "$T/data.raw"
+	random_writes "$T/os.qcow2" qcow2 "$3" 65536 1 >/dev/null
+	random_writes "$T/data.raw" raw "$3" 65536 2 >/dev/null
+	write_agent_conf "$T/agent.conf" agent1 "$1" os="$T/os.qcow2:qcow2" data="$T/data.raw:raw"
+}
+
+# guest_write_cycle VM CYCLE GUEST_CMD: GUEST_CMD in the guest (it must print
+# "written"), then one agent cycle of $T/agent.conf, which must commit point
+# CYCLE + 1. Sets RES (the agent's JSON) and PT (the point).
+guest_write_cycle() {
+	local out
+	out=$(vm_run "$1" "$3") || die "guest write failed: $out"
+	cycle_once "cycle $2"
+	check "cycle $2 committed point $(($2 + 1))" [ "$PT" = $(($2 + 1)) ]
+}
+
+# pki_and_receiver [checkpoint_interval]: make_pki, write_receiver_conf, start_receiver
+pki_and_receiver() {
+	make_pki
+	write_receiver_conf "$@"
+	start_receiver
+}
+
+# cycle_once LABEL: one agent cycle of $T/agent.conf; sets RES (its JSON) and
+# PT (its point). A failed cycle shows the ends of the logs and dies.
+cycle_once() {
+	RES=$(agent_once "$T/agent.conf") ||
+		{ tail -n 20 "$T/agent.log" "$T/receiver.log"; die "$1 failed"; }
+	echo "$1: $RES"
+	PT=$(echo "$RES" | jq .point)
+}
+
+# check_sent_incremental LABEL CHANGED: the cycle of $RES was incremental and
+# put at most 1.2 x CHANGED bytes + 64 KiB on the wire.
+check_sent_incremental() {
+	local sent
+	sent=$(echo "$RES" | jq '.bytes_wire')
+	check "$1 incremental" [ "$(echo "$RES" | jq .incremental)" = true ]
+	check "$1: $sent bytes on the wire <= 1.2 x $2 written" [ "$sent" -le $(($2 * 12 / 10 + 65536)) ]
+}
+
+# check_cheap_resync LABEL: one cycle that must resync by block hashes and
+# send about the 128 KiB the guest wrote. Sets RES and PT.
+check_cheap_resync() {
+	cycle_once "$1"
+	check "$1: resync" [ "$(echo "$RES" | jq .resync)" = true ]
+	check "$1: sent $(echo "$RES" | jq .bytes_data) bytes, about the 128 KiB written" \
+		[ "$(echo "$RES" | jq .bytes_data)" -le $((131072 * 12 / 10 + 65536)) ]
 }
 
 start_receiver() {
@@ -219,6 +313,22 @@ else:
     subprocess.check_call(["qemu-io", "-f", "qcow2"] + cmds + [img], stdout=subprocess.DEVNULL)
 print(len(offs) * size)
 PY
+}
+
+# bandwidth_transfer LIMIT_MIB DATA_MIB: PKI, receiver, and one agent cycle of
+# group bw (disk d: DATA_MIB MiB of incompressible data in a 1 GiB raw
+# image, compression off, so the wire carries the payload) limited to
+# LIMIT_MIB MiB/s; the agent's JSON line goes to $T/bw.json. Shared by
+# test-bandwidth.sh (the limit holds) and bench/bandwidth.sh (the figures).
+bandwidth_transfer() {
+	pki_and_receiver
+	truncate -s 1G "$T/d.raw"
+	head -c "$2M" /dev/urandom | dd of="$T/d.raw" conv=notrunc status=none
+	COMPRESS=0 write_agent_conf "$T/agent.conf" agent1 bw d="$T/d.raw:raw"
+	sed -i "s/^\[group bw\]\$/[group bw]\nbandwidth = $1M/" "$T/agent.conf"
+	"$NESTOR" config check agent "$T/agent.conf" >/dev/null || die "bad config"
+	agent_once "$T/agent.conf" > "$T/bw.json" || die "transfer failed"
+	cat "$T/bw.json"
 }
 
 agent_once() { # agent_once CONF [args...] -> JSON line(s) on stdout

@@ -6,10 +6,9 @@
 # exactly as before. A failover runs the VM on clones that stay.
 . "$(dirname "$0")/lib.sh"
 W=$T
-trap 'stop_libvirtd; "$ROOT/tests/lib/ceph.sh" stop "$W/ceph" >/dev/null 2>&1; cleanup' EXIT
 
 G=cd
-eval "export $("$ROOT/tests/lib/ceph.sh" start "$W/ceph")" || die "ceph did not start"
+start_ceph
 start_libvirtd
 IMG=$("$LIB/vm-image.sh") || die "no test guest image"
 
@@ -18,9 +17,7 @@ write_receiver_conf
 use_ceph_store replicas
 start_receiver
 
-mkdir -p "$T/src"
-qemu-img create -q -f qcow2 -b "$IMG" -F qcow2 "$T/src/os.qcow2"
-truncate -s 16M "$T/src/data.raw"
+source_vm_disks
 write_agent_conf "$T/agent.conf" agent1 $G os="$T/src/os.qcow2:qcow2" data="$T/src/data.raw:raw" \
 	domain_xml="$T/src/cd1.xml"
 

@@ -10,7 +10,6 @@
 # At the end every committed point of both groups must be one of the states
 # its writer logged (rbdwriter.py), in non-decreasing order.
 . "$(dirname "$0")/lib.sh"
-LIB=$ROOT/tests/lib
 PY=/usr/bin/python3 # python3-rbd/rados live in the system Python
 WRITER=$ROOT/tests/integration/rbdwriter.py
 SECS=${NESTOR_DAEMON_SECS:-180}
@@ -22,57 +21,34 @@ HUP_BAD=$((HUP_ADD + 15))
 HUP_DEL=$((HUP_BAD + 5))
 [ $((HUP_DEL + 15)) -le "$SECS" ] || die "NESTOR_DAEMON_SECS=$SECS is too short (at least 150)"
 
-W=$(mktemp -d /tmp/nestor-dmn.XXXXXX)
 WPIDS=
 DAEMON=
 stop_all() {
 	[ -n "$DAEMON" ] && kill -9 "$DAEMON" 2>/dev/null
 	for p in $WPIDS; do kill "$p" 2>/dev/null; done
-	"$LIB/ceph.sh" stop "$W/ceph" >/dev/null 2>&1
-	rm -rf "$W"
 	cleanup
 }
 trap stop_all EXIT
-eval "export $("$LIB/ceph.sh" start "$W/ceph")" || die "ceph did not start"
+start_ceph
 for img in da db; do
 	rbd create --size 32M --image-feature layering,exclusive-lock,object-map,fast-diff \
 		"rbd/$img" || die "rbd create $img failed"
 done
 
-make_pki
-write_receiver_conf
-start_receiver
+pki_and_receiver
 MPORT=$(free_port)
 truncate -s 8M "$T/c.raw"
-cat > "$T/agent.base.conf" <<EOC
-[agent]
-name = agent1
-receiver = 127.0.0.1:$PORT
-server_name = receiver
-ca = $T/pki/ca.crt
-cert = $T/pki/agent1.crt
-key = $T/pki/agent1.key
-state_dir = $T/agent-state
-compress_level = 1
-retry_max = 4s
-metrics = 127.0.0.1:$MPORT
-
-[group ga]
-rpo = 10s
-min_interval = 3s
-ceph_conf = $CEPH_CONF
-
-[disk ga a]
-rbd = rbd/da
-
-[group gb]
-rpo = 20s
-min_interval = 5s
-ceph_conf = $CEPH_CONF
-
-[disk gb b]
-rbd = rbd/db
-EOC
+# rbd_group GROUP DISK IMAGE RPO MIN_INTERVAL: a group of one RBD image
+rbd_group() {
+	printf '\n[group %s]\nrpo = %s\nmin_interval = %s\nceph_conf = %s\n' "$1" "$4" "$5" "$CEPH_CONF"
+	printf '\n[disk %s %s]\nrbd = %s\n' "$1" "$2" "$3"
+}
+{
+	agent_conf_head agent1
+	printf 'compress_level = 1\nretry_max = 4s\nmetrics = 127.0.0.1:%s\n' "$MPORT"
+	rbd_group ga a rbd/da 10s 3s
+	rbd_group gb b rbd/db 20s 5s
+} > "$T/agent.base.conf"
 cat "$T/agent.base.conf" - > "$T/agent.gc.conf" <<EOC
 
 [group gc]

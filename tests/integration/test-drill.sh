@@ -12,16 +12,7 @@ G=web
 MAC=52:54:00:4e:53:01
 # the drill finds the private libvirtd through the environment (drill 1)
 # or --uri (the others)
-start_libvirtd
-IMG=$("$LIB/vm-image.sh") || die "no test guest image"
-
-make_pki
-write_receiver_conf
-start_receiver
-
-mkdir -p "$T/src"
-qemu-img create -q -f qcow2 -b "$IMG" -F qcow2 "$T/src/os.qcow2"
-truncate -s 16M "$T/src/data.raw"
+vm_source_setup
 # a second VM of the group, booted after web1: boot disk + an empty data disk
 qemu-img create -q -f qcow2 -b "$IMG" -F qcow2 "$T/src/os2.qcow2"
 truncate -s 8M "$T/src/data2.raw"

@@ -13,16 +13,7 @@
 jqt() { jq -e "$@" >/dev/null; }
 G=web
 MAC=52:54:00:4e:53:02
-start_libvirtd
-IMG=$("$LIB/vm-image.sh") || die "no test guest image"
-
-make_pki
-write_receiver_conf
-start_receiver
-
-mkdir -p "$T/src"
-qemu-img create -q -f qcow2 -b "$IMG" -F qcow2 "$T/src/os.qcow2"
-truncate -s 16M "$T/src/data.raw"
+vm_source_setup
 write_agent_conf "$T/agent.conf" agent1 $G os="$T/src/os.qcow2:qcow2" data="$T/src/data.raw:raw" \
 	domain_xml="$T/src/web1.xml"
 

@@ -4,9 +4,7 @@
 # log line on the receiver, and nothing is written for it.
 . "$(dirname "$0")/lib.sh"
 
-make_pki
-write_receiver_conf
-start_receiver
+pki_and_receiver
 P=$T/pki
 RC="python3 $ROOT/tests/integration/rawclient.py --port $PORT --ca $P/ca.crt"
 A1="--cert $P/agent1.crt --key $P/agent1.key"

@@ -6,15 +6,9 @@
 # bytes by the agent's own counters.
 . "$(dirname "$0")/lib.sh"
 
-make_pki
-write_receiver_conf
-start_receiver
+pki_and_receiver
 G=web
-qemu-img create -q -f qcow2 "$T/os.qcow2" 1G
-truncate -s 1G "$T/data.raw"
-random_writes "$T/os.qcow2" qcow2 1500 65536 1 >/dev/null
-random_writes "$T/data.raw" raw 1500 65536 2 >/dev/null
-write_agent_conf "$T/agent.conf" agent1 $G os="$T/os.qcow2:qcow2" data="$T/data.raw:raw"
+random_os_data_group $G 1G 1500
 
 for cycle in 0 1 2 3; do
 	if [ $cycle -gt 0 ]; then

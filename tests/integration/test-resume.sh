@@ -6,9 +6,7 @@
 # full resend.
 . "$(dirname "$0")/lib.sh"
 
-make_pki
-write_receiver_conf 8M
-start_receiver
+pki_and_receiver 8M
 G=kill
 IMG=$T/disk.raw
 truncate -s 1G "$IMG"
@@ -62,14 +60,20 @@ wait_durable() {
 	return 1
 }
 
+# interrupted_run MIB SEEK_MIB: MIB MiB of new data at SEEK_MIB, then an agent
+# run killed (-9) once the receiver holds durable progress of it.
+interrupted_run() {
+	[ -n "$RX_PID" ] || start_receiver
+	head -c "$1M" /dev/urandom | dd of="$IMG" bs=1M seek="$2" conv=notrunc,fsync status=none
+	"$NESTOR" agent --config "$T/agent.conf" --once --no-progress 2>>"$T/agent.log" &
+	apid=$!
+	wait_durable
+	kill -9 "$apid" 2>/dev/null; wait "$apid" 2>/dev/null
+}
+
 # The source changes between an interrupted attempt and the next run: the
 # pending data must not be reused (it could be stale).
-[ -n "$RX_PID" ] || start_receiver
-head -c 200M /dev/urandom | dd of="$IMG" bs=1M seek=100 conv=notrunc,fsync status=none
-"$NESTOR" agent --config "$T/agent.conf" --once --no-progress 2>>"$T/agent.log" &
-apid=$!
-wait_durable
-kill -9 "$apid" 2>/dev/null; wait "$apid" 2>/dev/null
+interrupted_run 200 100
 head -c 8M /dev/urandom | dd of="$IMG" bs=1M seek=100 conv=notrunc,fsync status=none
 out=$(agent_once "$T/agent.conf") || die "run after a changed source failed"
 echo "after change: $out"
@@ -77,12 +81,7 @@ check "changed source: pending point not resumed" [ "$(echo "$out" | jq .resumed
 check "changed source: point identical" same_image "$IMG" raw $G d "$(last_point $G)"
 
 # A resumed run: kill the agent once some progress is durable, then resume.
-[ -n "$RX_PID" ] || start_receiver
-head -c 300M /dev/urandom | dd of="$IMG" bs=1M seek=600 conv=notrunc,fsync status=none
-"$NESTOR" agent --config "$T/agent.conf" --once --no-progress 2>>"$T/agent.log" &
-apid=$!
-wait_durable
-kill -9 "$apid" 2>/dev/null; wait "$apid" 2>/dev/null
+interrupted_run 300 600
 before=$(npoints $G)
 out=$(agent_once "$T/agent.conf") || die "final run failed"
 echo "final run: $out"

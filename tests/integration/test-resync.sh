@@ -5,15 +5,9 @@
 # and send only the blocks that differ; every point compares identical.
 . "$(dirname "$0")/lib.sh"
 
-make_pki
-write_receiver_conf
-start_receiver
+pki_and_receiver
 G=rs
-qemu-img create -q -f qcow2 "$T/os.qcow2" 512M
-truncate -s 512M "$T/data.raw"
-random_writes "$T/os.qcow2" qcow2 1200 65536 1 >/dev/null
-random_writes "$T/data.raw" raw 1200 65536 2 >/dev/null
-write_agent_conf "$T/agent.conf" agent1 $G os="$T/os.qcow2:qcow2" data="$T/data.raw:raw"
+random_os_data_group $G 512M 1200
 agent_once "$T/agent.conf" >/dev/null || die "seed failed"
 
 cycle() { # cycle NAME: run one cycle, check identity, echo the JSON

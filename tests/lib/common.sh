@@ -1,5 +1,6 @@
 # Shared shell helpers for Nestor's test harness (tests/lib, tests/integration):
-# logging, bounded waits, PID handling, free ports, pass/fail counting. Source it.
+# logging, bounded waits, PID handling, free ports. Source it. Test verdicts
+# (ok/not_ok/check/check_eq/finish/die) live in tests/integration/lib.sh.
 
 # Guard so the helpers can be sourced by several lib files without redefinition noise.
 if [ -z "${NESTOR_LIB_COMMON:-}" ]; then
@@ -99,38 +100,6 @@ free_port_pair() {
 	done
 	lib_err "no free TCP port pair found"
 	return 1
-}
-
-# ---- test bookkeeping: t_ok / t_fail / t_summary ----------------------------
-T_PASSED=0
-T_FAILED=0
-t_ok() {
-	T_PASSED=$((T_PASSED + 1))
-	printf 'ok   - %s\n' "$*"
-}
-t_fail() {
-	T_FAILED=$((T_FAILED + 1))
-	printf 'FAIL - %s\n' "$*"
-}
-# t_check NAME CMD...: record CMD's success or failure under NAME.
-t_check() {
-	local name=$1
-	shift
-	if "$@"; then t_ok "$name"; else t_fail "$name"; fi
-}
-# t_eq NAME EXPECTED ACTUAL
-t_eq() {
-	if [ "$2" = "$3" ]; then
-		t_ok "$1"
-	else
-		t_fail "$1: expected '$2', got '$3'"
-	fi
-}
-# t_summary PREFIX: print "PREFIX: N passed, M failed"; status 0 only if all passed
-# and at least one check ran (a test that checked nothing did not pass).
-t_summary() {
-	printf '%s: %d passed, %d failed\n' "$1" "$T_PASSED" "$T_FAILED"
-	[ "$T_FAILED" -eq 0 ] && [ "$T_PASSED" -gt 0 ]
 }
 
 fi

@@ -202,20 +202,19 @@ Test(parse, u64)
 Test(parse, size)
 {
 	static const char *const bad[] = { "", "M", "1P", "1MB", "1 M", "-1K", "16777216T", "1.5G" };
+	static const struct {
+		const char *text;
+		uint64_t want;
+	} good[] = {
+		{ "64M", 64ULL << 20 }, { "1k", 1024 }, { "4G", 4ULL << 30 },
+		{ "16T", 16ULL << 40 }, { "512", 512 }, { "16777215T", 16777215ULL << 40 },
+	};
 	uint64_t v;
 
-	cr_assert_eq(parse_size("64M", &v), 0);
-	cr_assert_eq(v, 64ULL << 20);
-	cr_assert_eq(parse_size("1k", &v), 0);
-	cr_assert_eq(v, 1024);
-	cr_assert_eq(parse_size("4G", &v), 0);
-	cr_assert_eq(v, 4ULL << 30);
-	cr_assert_eq(parse_size("16T", &v), 0);
-	cr_assert_eq(v, 16ULL << 40);
-	cr_assert_eq(parse_size("512", &v), 0);
-	cr_assert_eq(v, 512);
-	cr_assert_eq(parse_size("16777215T", &v), 0);
-	cr_assert_eq(v, 16777215ULL << 40);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		cr_assert_eq(parse_size(good[i].text, &v), 0, "rejected '%s'", good[i].text);
+		cr_assert_eq(v, good[i].want, "'%s' is %llu", good[i].text, (unsigned long long)v);
+	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		cr_assert_eq(parse_size(bad[i], &v), -1, "accepted '%s'", bad[i]);
 }

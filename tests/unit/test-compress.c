@@ -10,21 +10,19 @@
 
 #include "proto/codec.h"
 #include "proto/compress.h"
+#include "tests/unit/helpers.h"
 
 #define BIG PROTO_MAX_EXTENT
 
 static uint8_t *plain;   /* compressible: text-like with repeats */
 static uint8_t *noise;   /* incompressible */
 
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t rng = XORSHIFT_SEED;
 
 static uint64_t
 next_rand(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return xorshift64(&rng);
 }
 
 static void
@@ -170,77 +168,91 @@ Test(compress, cap_respected)
 	zcomp_free(z);
 }
 
+/* A decompressor and plain[0, len) compressed at level 3, with an output
+ * buffer: the subject of the tests of what the decompressor rejects. */
+struct squeezed {
+	struct zdecomp *d;
+	uint8_t *c, *out;
+	size_t clen;
+};
+
+static void
+squeezed_init(struct squeezed *q, size_t len, size_t outlen)
+{
+	q->d = zdecomp_new();
+	q->clen = 0;
+	q->c = squeeze(plain, len, 3, &q->clen);
+	q->out = malloc(outlen);
+	cr_assert(q->d && q->out);
+}
+
+static void
+squeezed_fini(struct squeezed *q)
+{
+	free(q->out);
+	free(q->c);
+	zdecomp_free(q->d);
+}
+
 Test(compress, wrong_expected_len)
 {
-	struct zdecomp *d = zdecomp_new();
-	size_t clen = 0;
-	uint8_t *c = squeeze(plain, 8192, 3, &clen);
-	uint8_t *out = malloc(BIG + 1);
+	struct squeezed q;
 
-	cr_assert(d && out);
-	cr_assert_eq(zdecomp_decompress(d, c, clen, out, 8191), -1);
-	cr_assert_eq(zdecomp_decompress(d, c, clen, out, 8193), -1);
-	cr_assert_eq(zdecomp_decompress(d, c, clen, out, 0), -1);
-	cr_assert_eq(zdecomp_decompress(d, c, clen, out, BIG + 1), -1);
-	cr_assert_eq(zdecomp_decompress(d, c, 0, out, 8192), -1);
-	cr_assert_eq(zdecomp_decompress(d, c, clen, out, 8192), 0);
-	cr_assert_arr_eq(out, plain, 8192);
-	free(out);
-	free(c);
-	zdecomp_free(d);
+	squeezed_init(&q, 8192, BIG + 1);
+	cr_assert_eq(zdecomp_decompress(q.d, q.c, q.clen, q.out, 8191), -1);
+	cr_assert_eq(zdecomp_decompress(q.d, q.c, q.clen, q.out, 8193), -1);
+	cr_assert_eq(zdecomp_decompress(q.d, q.c, q.clen, q.out, 0), -1);
+	cr_assert_eq(zdecomp_decompress(q.d, q.c, q.clen, q.out, BIG + 1), -1);
+	cr_assert_eq(zdecomp_decompress(q.d, q.c, 0, q.out, 8192), -1);
+	cr_assert_eq(zdecomp_decompress(q.d, q.c, q.clen, q.out, 8192), 0);
+	cr_assert_arr_eq(q.out, plain, 8192);
+	squeezed_fini(&q);
 }
 
 Test(compress, truncated_and_trailing)
 {
-	struct zdecomp *d = zdecomp_new();
-	size_t clen = 0;
-	uint8_t *c = squeeze(plain, 65536, 3, &clen);
-	uint8_t *out = malloc(65536), *longer = malloc(clen + 1);
+	struct squeezed q;
+	uint8_t *longer;
 
-	cr_assert(d && out && longer);
-	for (size_t n = 0; n < clen; n++)
-		cr_assert_eq(zdecomp_decompress(d, c, n, out, 65536), -1, "prefix %zu", n);
-	memcpy(longer, c, clen);
-	longer[clen] = 0;
-	cr_assert_eq(zdecomp_decompress(d, longer, clen + 1, out, 65536), -1);
+	squeezed_init(&q, 65536, 65536);
+	longer = malloc(q.clen + 1);
+	cr_assert_not_null(longer);
+	for (size_t n = 0; n < q.clen; n++)
+		cr_assert_eq(zdecomp_decompress(q.d, q.c, n, q.out, 65536), -1, "prefix %zu", n);
+	memcpy(longer, q.c, q.clen);
+	longer[q.clen] = 0;
+	cr_assert_eq(zdecomp_decompress(q.d, longer, q.clen + 1, q.out, 65536), -1);
 	free(longer);
-	free(out);
-	free(c);
-	zdecomp_free(d);
+	squeezed_fini(&q);
 }
 
 /* No corruption yields wrong bytes: it is rejected (frame checksum, sizes,
  * syntax) or, rarely, only changes the encoding of the same content. */
 Test(compress, corrupted)
 {
-	struct zdecomp *d = zdecomp_new();
-	size_t clen = 0;
-	uint8_t *c = squeeze(plain, 16384, 3, &clen);
-	uint8_t *out = malloc(16384);
+	struct squeezed q;
 
-	cr_assert(d && out);
+	squeezed_init(&q, 16384, 16384);
 	size_t benign = 0, rejected = 0;
-	for (size_t i = 0; i < clen; i++) {
+	for (size_t i = 0; i < q.clen; i++) {
 		for (unsigned bit = 0; bit < 8; bit += 3) {
-			c[i] ^= (uint8_t)(1u << bit);
-			memset(out, 0, 16384);
-			if (zdecomp_decompress(d, c, clen, out, 16384) == 0) {
-				cr_assert_arr_eq(out, plain, 16384,
+			q.c[i] ^= (uint8_t)(1u << bit);
+			memset(q.out, 0, 16384);
+			if (zdecomp_decompress(q.d, q.c, q.clen, q.out, 16384) == 0) {
+				cr_assert_arr_eq(q.out, plain, 16384,
 						 "flip byte %zu bit %u: wrong bytes accepted",
 						 i, bit);
 				benign++;
 			} else {
 				rejected++;
 			}
-			c[i] ^= (uint8_t)(1u << bit);
+			q.c[i] ^= (uint8_t)(1u << bit);
 		}
 	}
 	cr_assert_gt(rejected, 50 * benign, "rejected %zu benign %zu", rejected, benign);
-	cr_assert_eq(zdecomp_decompress(d, c, clen, out, 16384), 0);
-	cr_assert_arr_eq(out, plain, 16384);
-	free(out);
-	free(c);
-	zdecomp_free(d);
+	cr_assert_eq(zdecomp_decompress(q.d, q.c, q.clen, q.out, 16384), 0);
+	cr_assert_arr_eq(q.out, plain, 16384);
+	squeezed_fini(&q);
 }
 
 /* Frames another encoder could send: no declared size, two frames, a frame

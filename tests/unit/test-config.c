@@ -12,38 +12,38 @@
 
 #include "tests/unit/capture.h"
 
-/* Load text as agent.conf; it must fail with exactly one logged line
- * containing msg. */
+/* Load text as agent.conf (receiver 0) or receiver.conf (receiver 1); it
+ * must fail with exactly one logged line containing msg. */
 static void
-agent_fails(const char *text, const char *msg)
+config_fails(int receiver, const char *text, const char *msg)
 {
-	struct agent_config *c = NULL;
+	struct agent_config *a = NULL;
+	struct receiver_config *r = NULL;
 	char *log;
+	int rc;
 
 	cap_start();
-	cr_assert_eq(agent_config_load_string("agent.conf", text, &c), -1,
-		     "accepted:\n%s", text);
+	rc = receiver ? receiver_config_load_string("receiver.conf", text, &r)
+		      : agent_config_load_string("agent.conf", text, &a);
 	log = cap_stop();
-	cr_assert_null(c);
-	cr_assert(strstr(log, msg) != NULL, "log lacks \"%s\":\n%s", msg, log);
+	cr_assert_eq(rc, -1, "accepted:\n%s", text);
+	cr_assert_null(a);
+	cr_assert_null(r);
+	assert_logged(log, msg);
 	cr_assert_eq(count_lines(log), 1, "not logged exactly once:\n%s", log);
 	free(log);
 }
 
 static void
+agent_fails(const char *text, const char *msg)
+{
+	config_fails(0, text, msg);
+}
+
+static void
 receiver_fails(const char *text, const char *msg)
 {
-	struct receiver_config *c = NULL;
-	char *log;
-
-	cap_start();
-	cr_assert_eq(receiver_config_load_string("receiver.conf", text, &c), -1,
-		     "accepted:\n%s", text);
-	log = cap_stop();
-	cr_assert_null(c);
-	cr_assert(strstr(log, msg) != NULL, "log lacks \"%s\":\n%s", msg, log);
-	cr_assert_eq(count_lines(log), 1, "not logged exactly once:\n%s", log);
-	free(log);
+	config_fails(1, text, msg);
 }
 
 /* ---- agent -------------------------------------------------------------- */
@@ -82,6 +82,20 @@ static const char full_agent[] =
 	"[disk web logs]\n"
 	"path = /vm/web-logs.img\n";
 
+/* The CA, certificate and key of a sample config: /etc/nestor/ca.pem,
+ * /etc/nestor/WHO.pem, /etc/nestor/WHO.key. */
+static void
+assert_tls_files(const char *ca, const char *cert, const char *key, const char *who)
+{
+	char want[64];
+
+	cr_assert_str_eq(ca, "/etc/nestor/ca.pem");
+	snprintf(want, sizeof(want), "/etc/nestor/%s.pem", who);
+	cr_assert_str_eq(cert, want);
+	snprintf(want, sizeof(want), "/etc/nestor/%s.key", who);
+	cr_assert_str_eq(key, want);
+}
+
 static void
 check_full_agent(const struct agent_config *c)
 {
@@ -89,9 +103,7 @@ check_full_agent(const struct agent_config *c)
 	cr_assert_str_eq(c->receiver_host, "2001:db8::5");
 	cr_assert_eq(c->receiver_port, 7401);
 	cr_assert_str_eq(c->server_name, "dr-receiver");
-	cr_assert_str_eq(c->ca, "/etc/nestor/ca.pem");
-	cr_assert_str_eq(c->cert, "/etc/nestor/agent.pem");
-	cr_assert_str_eq(c->key, "/etc/nestor/agent.key");
+	assert_tls_files(c->ca, c->cert, c->key, "agent");
 	cr_assert_str_eq(c->state_dir, "/var/lib/nestor");
 	cr_assert_eq(c->compress_level, 0);
 	cr_assert_eq(c->log_level, LOG_LVL_DEBUG);
@@ -285,9 +297,7 @@ Test(receiver_config, full)
 	cr_assert_eq(receiver_config_load_string("receiver.conf", text, &c), 0);
 	cr_assert_str_eq(c->listen_host, "0.0.0.0");
 	cr_assert_eq(c->listen_port, 7400);
-	cr_assert_str_eq(c->ca, "/etc/nestor/ca.pem");
-	cr_assert_str_eq(c->cert, "/etc/nestor/receiver.pem");
-	cr_assert_str_eq(c->key, "/etc/nestor/receiver.key");
+	assert_tls_files(c->ca, c->cert, c->key, "receiver");
 	cr_assert_str_eq(c->store_dir, "/srv/nestor");
 	cr_assert_eq(c->log_level, LOG_LVL_WARN);
 	cr_assert_eq(c->checkpoint_bytes, 256ULL << 20);
@@ -340,30 +350,37 @@ Test(receiver_config, defaults_and_bounds)
 
 Test(receiver_config, errors)
 {
-	receiver_fails(RX_HEAD "checkpoint_interval = 512K\n",
-		       "receiver.conf:7: bad value '512K' for 'checkpoint_interval' in [receiver]: expected a size from 1M to 4G");
-	receiver_fails(RX_HEAD "checkpoint_interval = 4097M\n", "expected a size from 1M to 4G");
-	receiver_fails(RX_HEAD "checkpoint_interval = lots\n", "expected a size from 1M to 4G");
-	receiver_fails("[receiver]\nlisten = :7400\n", "receiver.conf:2: bad value ':7400' for 'listen'");
-	receiver_fails("[receiver]\nca = a\ncert = b\nkey = c\nstore = d\n",
-		       "receiver.conf:1: missing required key 'listen' in [receiver]");
-	receiver_fails(RX_HEAD "[client host-a]\n",
-		       "receiver.conf:7: missing required key 'groups' in [client host-a]");
-	receiver_fails(RX_HEAD "[client host-a]\ngroups =\n",
-		       "receiver.conf:8: bad value '' for 'groups' in [client host-a]: expected '*' or space-separated group names");
-	receiver_fails(RX_HEAD "[client host-a]\ngroups = web ../x\n", "bad value 'web ../x' for 'groups'");
-	receiver_fails(RX_HEAD "[client host-a]\ngroups = * web\n", "bad value '* web' for 'groups'");
-	receiver_fails(RX_HEAD "[client host-a]\ngroups = web web\n", "expected distinct group names");
-	receiver_fails(RX_HEAD "[client host-a]\ngroups = web\ngroups = db\n",
-		       "receiver.conf:9: duplicate key 'groups' in [client host-a] (first on line 8)");
-	receiver_fails(RX_HEAD "[client host-a]\ngroups = web\n[client host-a]\ngroups = db\n",
-		       "receiver.conf:9: duplicate client 'host-a'");
-	receiver_fails(RX_HEAD "[client a/b]\ngroups = web\n", "receiver.conf:7: invalid client name 'a/b'");
-	receiver_fails(RX_HEAD "[client]\ngroups = web\n", "receiver.conf:7: unknown section [client]");
-	receiver_fails(RX_HEAD "[agent]\n", "receiver.conf:7: unknown section [agent]");
-	receiver_fails(RX_HEAD "port = 1\n", "receiver.conf:7: unknown key 'port' in [receiver]");
-	receiver_fails("[client a]\ngroups = *\n", "receiver.conf: missing section [receiver]");
-	receiver_fails(RX_HEAD RX_HEAD, "receiver.conf:7: duplicate section [receiver] (first on line 1)");
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{ RX_HEAD "checkpoint_interval = 512K\n",
+		  "receiver.conf:7: bad value '512K' for 'checkpoint_interval' in [receiver]: expected a size from 1M to 4G" },
+		{ RX_HEAD "checkpoint_interval = 4097M\n", "expected a size from 1M to 4G" },
+		{ RX_HEAD "checkpoint_interval = lots\n", "expected a size from 1M to 4G" },
+		{ "[receiver]\nlisten = :7400\n", "receiver.conf:2: bad value ':7400' for 'listen'" },
+		{ "[receiver]\nca = a\ncert = b\nkey = c\nstore = d\n",
+		  "receiver.conf:1: missing required key 'listen' in [receiver]" },
+		{ RX_HEAD "[client host-a]\n",
+		  "receiver.conf:7: missing required key 'groups' in [client host-a]" },
+		{ RX_HEAD "[client host-a]\ngroups =\n",
+		  "receiver.conf:8: bad value '' for 'groups' in [client host-a]: expected '*' or space-separated group names" },
+		{ RX_HEAD "[client host-a]\ngroups = web ../x\n", "bad value 'web ../x' for 'groups'" },
+		{ RX_HEAD "[client host-a]\ngroups = * web\n", "bad value '* web' for 'groups'" },
+		{ RX_HEAD "[client host-a]\ngroups = web web\n", "expected distinct group names" },
+		{ RX_HEAD "[client host-a]\ngroups = web\ngroups = db\n",
+		  "receiver.conf:9: duplicate key 'groups' in [client host-a] (first on line 8)" },
+		{ RX_HEAD "[client host-a]\ngroups = web\n[client host-a]\ngroups = db\n",
+		  "receiver.conf:9: duplicate client 'host-a'" },
+		{ RX_HEAD "[client a/b]\ngroups = web\n", "receiver.conf:7: invalid client name 'a/b'" },
+		{ RX_HEAD "[client]\ngroups = web\n", "receiver.conf:7: unknown section [client]" },
+		{ RX_HEAD "[agent]\n", "receiver.conf:7: unknown section [agent]" },
+		{ RX_HEAD "port = 1\n", "receiver.conf:7: unknown key 'port' in [receiver]" },
+		{ "[client a]\ngroups = *\n", "receiver.conf: missing section [receiver]" },
+		{ RX_HEAD RX_HEAD, "receiver.conf:7: duplicate section [receiver] (first on line 1)" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		receiver_fails(bad[i].text, bad[i].msg);
 }
 
 Test(receiver_config, missing_file)

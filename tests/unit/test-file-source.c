@@ -16,12 +16,12 @@
 #include "snapshot/blockscan.h"
 #include "snapshot/image.h"
 #include "snapshot/source.h"
+#include "tests/unit/helpers.h"
 
 #define MiB (1024ull * 1024)
 #define KiB 1024ull
 #define GRAN (64 * KiB)
 #define DISK_SIZE (16 * MiB)
-#define MAX_EXT 4096
 
 static char dir[256];
 static char img[300], copy[300], state[300];
@@ -90,11 +90,6 @@ raw_create(void)
 	close(fd);
 }
 
-struct exts {
-	struct snap_extent v[MAX_EXT];
-	size_t n;
-	uint64_t bytes;
-};
 
 static struct snapshot *
 begin1(const char *format, uint64_t base)
@@ -105,33 +100,13 @@ begin1(const char *format, uint64_t base)
 }
 
 static void
-collect(struct snapshot *s, size_t disk, uint64_t max_len, struct exts *e)
+collect(struct snapshot *s, size_t disk, uint64_t max_len, struct listing *e)
 {
-	struct snap_extent x;
-	uint64_t prev_end = 0;
-	int r;
-
-	e->n = 0;
-	e->bytes = 0;
-	while ((r = snapshot_next_extent(s, disk, max_len, &x)) == 1) {
-		cr_assert_lt(e->n, MAX_EXT);
-		cr_assert_gt(x.length, 0);
-		cr_assert_leq(x.length, max_len);
-		cr_assert_geq(x.offset, prev_end, "extents out of order");
-		cr_assert_leq(x.offset + x.length, snapshot_disk_size(s, disk));
-		cr_assert(x.kind == SNAP_DATA || x.kind == SNAP_ZERO,
-			  "bad kind %d", x.kind);
-		prev_end = x.offset + x.length;
-		e->v[e->n++] = x;
-		e->bytes += x.length;
-	}
-	cr_assert_eq(r, 0);
-	/* The end stays the end. */
-	cr_assert_eq(snapshot_next_extent(s, disk, max_len, &x), 0);
+	listing_collect(s, disk, max_len, e, 0);
 }
 
 static void
-dump(const struct exts *e)
+dump(const struct listing *e)
 {
 	for (size_t i = 0; i < e->n; i++)
 		fprintf(stderr, "  extent %zu: %llu+%llu kind %d\n", i,
@@ -140,7 +115,7 @@ dump(const struct exts *e)
 }
 
 static void
-expect(const struct exts *e, size_t n, const struct snap_extent *want)
+expect(const struct listing *e, size_t n, const struct snap_extent *want)
 {
 	int same = e->n == n;
 
@@ -160,7 +135,7 @@ expect(const struct exts *e, size_t n, const struct snap_extent *want)
 
 /* Every byte of [off, off+len) is in some extent, of the given kind if set. */
 static void
-covers(const struct exts *e, uint64_t off, uint64_t len, int kind)
+covers(const struct listing *e, uint64_t off, uint64_t len, int kind)
 {
 	uint64_t pos = off;
 
@@ -180,7 +155,7 @@ covers(const struct exts *e, uint64_t off, uint64_t len, int kind)
 
 /* Writes the extents into the copy the way a receiver would. */
 static void
-apply(struct snapshot *s, size_t disk, const struct exts *e)
+apply(struct snapshot *s, size_t disk, const struct listing *e)
 {
 	int fd = open(copy, O_RDWR | O_CREAT, 0644);
 	char *buf = malloc(MiB);
@@ -228,13 +203,61 @@ same_as_image(const char *format)
 	free(b);
 }
 
-static struct exts E1, E2;
+static struct listing E1, E2;
+
+/* begin1, which must succeed with (1) or without (0) an incremental. */
+static struct snapshot *
+begin_expect(const char *format, uint64_t base, int incremental)
+{
+	struct snapshot *s = begin1(format, base);
+
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), incremental, "base %llu",
+		     (unsigned long long)base);
+	return s;
+}
+
+/* Applies e to the copy, commits s as point and frees it; the copy then
+ * has the image's bytes. */
+static void
+commit_and_compare(struct snapshot *s, const struct listing *e, uint64_t point, const char *format)
+{
+	apply(s, 0, e);
+	cr_assert_eq(snapshot_commit(s, point), 0);
+	snapshot_free(s);
+	same_as_image(format);
+}
+
+/* Nothing changed since base: an incremental that lists nothing. */
+static void
+expect_unchanged(const char *format, uint64_t base)
+{
+	struct snapshot *s = begin_expect(format, base, 1);
+
+	collect(s, 0, 1ull << 30, &E2);
+	cr_assert_eq(E2.n, 0);
+	snapshot_free(s);
+}
+
+/* The first copy of the image (no base): one disk, vda, DISK_SIZE, listing
+ * exactly want[0, n); committed as 7, the copy equals the image. */
+static void
+full_copy_as_7(const char *format, size_t n, const struct snap_extent *want)
+{
+	struct snapshot *s = begin_expect(NULL, 0, 0);
+
+	cr_assert_eq(snapshot_ndisks(s), 1);
+	cr_assert_str_eq(snapshot_disk_name(s, 0), "vda");
+	cr_assert_eq(snapshot_disk_size(s, 0), DISK_SIZE);
+	collect(s, 0, 1ull << 30, &E1);
+	expect(&E1, n, want);
+	commit_and_compare(s, &E1, 7, format);
+}
 
 /* qcow2 with data at 0 (1M), 5M (192k), 12M (64k); full copy committed as 7. */
 static void
 qcow2_base(void)
 {
-	struct snapshot *s;
 	const struct snap_extent want[] = {
 		{ 0, MiB, SNAP_DATA },
 		{ 5 * MiB, 192 * KiB, SNAP_DATA },
@@ -245,18 +268,7 @@ qcow2_base(void)
 	qio("write -P 0x11 0 1M");
 	qio("write -P 0x22 5M 192k");
 	qio("write -P 0x33 12M 64k");
-	s = begin1(NULL, 0);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 0);
-	cr_assert_eq(snapshot_ndisks(s), 1);
-	cr_assert_str_eq(snapshot_disk_name(s, 0), "vda");
-	cr_assert_eq(snapshot_disk_size(s, 0), DISK_SIZE);
-	collect(s, 0, 1ull << 30, &E1);
-	expect(&E1, 3, want);
-	apply(s, 0, &E1);
-	cr_assert_eq(snapshot_commit(s, 7), 0);
-	snapshot_free(s);
-	same_as_image("qcow2");
+	full_copy_as_7("qcow2", 3, want);
 }
 
 static void
@@ -268,7 +280,7 @@ qcow2_changes(void)
 }
 
 static void
-check_changes_plus(const struct exts *e, uint64_t extra)
+check_changes_plus(const struct listing *e, uint64_t extra)
 {
 	const uint64_t changed = 64 * KiB + 64 * KiB + 4 * KiB + extra;
 
@@ -280,9 +292,20 @@ check_changes_plus(const struct exts *e, uint64_t extra)
 }
 
 static void
-check_changes(const struct exts *e)
+check_changes(const struct listing *e)
 {
 	check_changes_plus(e, 0);
+}
+
+/* The incremental on 7 after *_changes(): it lists them (into e). */
+static struct snapshot *
+begin_changes(const char *format, struct listing *e)
+{
+	struct snapshot *s = begin_expect(format, 7, 1);
+
+	collect(s, 0, 1ull << 30, e);
+	check_changes(e);
+	return s;
 }
 
 Test(file_source, qcow2_full_then_incremental)
@@ -295,9 +318,7 @@ Test(file_source, qcow2_full_then_incremental)
 	qcow2_changes();
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	s = begin1("qcow2", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
+	s = begin_expect("qcow2", 7, 1);
 	cr_assert_geq(snapshot_time_ns(s) + 5000000000ull, now);
 	cr_assert_leq(snapshot_time_ns(s), now + 5000000000ull);
 	collect(s, 0, 1ull << 30, &E2);
@@ -309,12 +330,7 @@ Test(file_source, qcow2_full_then_incremental)
 	same_as_image("qcow2");
 
 	/* Nothing changed since 8. */
-	s = begin1("qcow2", 8);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
-	collect(s, 0, 1ull << 30, &E2);
-	cr_assert_eq(E2.n, 0);
-	snapshot_free(s);
+	expect_unchanged("qcow2", 8);
 }
 
 Test(file_source, qcow2_extents_split_at_max_len)
@@ -341,9 +357,7 @@ Test(file_source, qcow2_wrong_base_is_full)
 
 	qcow2_base();
 	qcow2_changes();
-	s = begin1("qcow2", 99);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 0);
+	s = begin_expect("qcow2", 99, 0);
 	collect(s, 0, 1ull << 30, &E2);
 	/* 0x5a joined the first range, the zeroed 64k split the second. */
 	const struct snap_extent want[] = {
@@ -365,20 +379,14 @@ Test(file_source, qcow2_abort_loses_nothing)
 
 	qcow2_base();
 	qcow2_changes();
-	s = begin1("qcow2", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
-	collect(s, 0, 1ull << 30, &E1);
-	check_changes(&E1);
+	s = begin_changes("qcow2", &E1);
 	snapshot_free(s); /* abort */
 	/* The base bitmap is back and tracking; the next one is gone. */
 	sh("qemu-img info -U --output=json '%s' | grep -q '\"nestor.1\"'", img);
 	sh("qemu-img info -U --output=json '%s' | grep -q '\"auto\"'", img);
 	sh("! qemu-img info -U '%s' | grep -q nestor.2", img);
 
-	s = begin1("qcow2", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
+	s = begin_expect("qcow2", 7, 1);
 	collect(s, 0, 1ull << 30, &E2);
 	expect(&E2, E1.n, E1.v);
 	snapshot_free(s);
@@ -390,10 +398,7 @@ Test(file_source, qcow2_abort_loses_nothing)
 	collect(s, 0, 1ull << 30, &E2);
 	check_changes_plus(&E2, 64 * KiB);
 	covers(&E2, 14 * MiB, 64 * KiB, SNAP_DATA);
-	apply(s, 0, &E2);
-	cr_assert_eq(snapshot_commit(s, 8), 0);
-	snapshot_free(s);
-	same_as_image("qcow2");
+	commit_and_compare(s, &E2, 8, "qcow2");
 }
 
 Test(file_source, qcow2_crash_after_rotation_is_recovered)
@@ -407,18 +412,13 @@ Test(file_source, qcow2_crash_after_rotation_is_recovered)
 	sh("qemu-img bitmap --disable -f qcow2 '%s' nestor.1", img);
 	qio("write -P 0x5b 8M 4k");
 	sh("qemu-img bitmap --add -f qcow2 '%s' nestor.9", img); /* a stray */
-	s = begin1("qcow2", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
+	s = begin_expect("qcow2", 7, 1);
 	sh("! qemu-img info -U '%s' | grep -q nestor.9", img);
 	collect(s, 0, 1ull << 30, &E2);
 	covers(&E2, MiB, 64 * KiB, SNAP_DATA);
 	covers(&E2, 8 * MiB, 4 * KiB, SNAP_DATA);
 	cr_assert_leq(E2.bytes, 2 * GRAN);
-	apply(s, 0, &E2);
-	cr_assert_eq(snapshot_commit(s, 8), 0);
-	snapshot_free(s);
-	same_as_image("qcow2");
+	commit_and_compare(s, &E2, 8, "qcow2");
 	/* After the commit only the new tracking bitmap is left. */
 	sh("! qemu-img info -U '%s' | grep -q nestor.1", img);
 	sh("qemu-img info -U '%s' | grep -q nestor.2", img);
@@ -475,9 +475,7 @@ Test(file_source, qcow2_removed_bitmap_is_full)
 	qcow2_base();
 	qio("write -P 0x5a 1M 64k");
 	sh("qemu-img bitmap --remove -f qcow2 '%s' nestor.1", img);
-	s = begin1("qcow2", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 0);
+	s = begin_expect("qcow2", 7, 0);
 	collect(s, 0, 1ull << 30, &E2);
 	covers(&E2, 0, MiB + 64 * KiB, SNAP_DATA);
 	cr_assert_eq(E2.bytes, MiB + 64 * KiB + 192 * KiB + 64 * KiB);
@@ -486,9 +484,7 @@ Test(file_source, qcow2_removed_bitmap_is_full)
 
 	/* Tracking starts again from the full copy. */
 	qio("write -P 0x5b 8M 4k");
-	s = begin1("qcow2", 8);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
+	s = begin_expect("qcow2", 8, 1);
 	collect(s, 0, 1ull << 30, &E2);
 	/* The rest of the new cluster reads as zeros and is reported so. */
 	const struct snap_extent want[] = {
@@ -505,9 +501,7 @@ Test(file_source, qcow2_resized_is_full)
 
 	qcow2_base();
 	sh("qemu-img resize -q -f qcow2 '%s' 32M", img);
-	s = begin1("qcow2", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 0);
+	s = begin_expect("qcow2", 7, 0);
 	cr_assert_eq(snapshot_disk_size(s, 0), 32 * MiB);
 	snapshot_free(s);
 }
@@ -516,7 +510,6 @@ Test(file_source, qcow2_resized_is_full)
 static void
 raw_base(void)
 {
-	struct snapshot *s;
 	const struct snap_extent want[] = {
 		{ 0, MiB, SNAP_DATA },
 		{ 5 * MiB, 192 * KiB, SNAP_DATA },
@@ -525,16 +518,7 @@ raw_base(void)
 	raw_create();
 	raw_fill(0, MiB, 0x11);
 	raw_fill(5 * MiB, 192 * KiB, 0x22);
-	s = begin1(NULL, 0);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 0);
-	cr_assert_eq(snapshot_disk_size(s, 0), DISK_SIZE);
-	collect(s, 0, 1ull << 30, &E1);
-	expect(&E1, 2, want);
-	apply(s, 0, &E1);
-	cr_assert_eq(snapshot_commit(s, 7), 0);
-	snapshot_free(s);
-	same_as_image("raw");
+	full_copy_as_7("raw", 2, want);
 }
 
 static void
@@ -551,22 +535,10 @@ Test(file_source, raw_full_then_incremental)
 
 	raw_base();
 	raw_changes();
-	s = begin1("raw", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
-	collect(s, 0, 1ull << 30, &E2);
-	check_changes(&E2);
-	apply(s, 0, &E2);
-	cr_assert_eq(snapshot_commit(s, 8), 0);
-	snapshot_free(s);
-	same_as_image("raw");
+	s = begin_changes("raw", &E2);
+	commit_and_compare(s, &E2, 8, "raw");
 
-	s = begin1("raw", 8);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
-	collect(s, 0, 1ull << 30, &E2);
-	cr_assert_eq(E2.n, 0);
-	snapshot_free(s);
+	expect_unchanged("raw", 8);
 }
 
 /* The generic layer (snapshot.c) ends listing and reading at the commit,
@@ -608,16 +580,12 @@ Test(file_source, raw_wrong_base_and_lost_hashes_are_full)
 
 	raw_base();
 	raw_changes();
-	s = begin1("raw", 99);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 0);
+	s = begin_expect("raw", 99, 0);
 	snapshot_free(s);
 
 	snprintf(hashes, sizeof(hashes), "%s/vda.hashes", state);
 	cr_assert_eq(unlink(hashes), 0);
-	s = begin1("raw", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 0);
+	s = begin_expect("raw", 7, 0);
 	collect(s, 0, 1ull << 30, &E2);
 	unlink(copy);
 	apply(s, 0, &E2);
@@ -637,9 +605,7 @@ Test(file_source, raw_abort_loses_nothing)
 	check_changes(&E1);
 	snapshot_free(s);
 
-	s = begin1("raw", 7);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
+	s = begin_expect("raw", 7, 1);
 	collect(s, 0, 1ull << 30, &E2);
 	expect(&E2, E1.n, E1.v);
 	/* Commit needs every extent listed; a fresh snapshot has not. */

@@ -20,12 +20,12 @@
 
 #include "snapshot/libvirt.h"
 #include "snapshot/source.h"
+#include "tests/unit/helpers.h"
 
 #define KiB 1024ull
 #define MiB (1024ull * KiB)
 #define GRAN (64 * KiB) /* dirty bitmap granularity, dd block size */
 #define MAX_LEN (4 * MiB)
-#define MAX_EXT 4096
 #define LOG_MAX (64 * 1024)
 
 static char root[PATH_MAX]; /* source tree: tests/lib lives there */
@@ -216,40 +216,15 @@ begin1(const char *dom, uint64_t base, char *log)
 
 /* ---- copies and checks ---------------------------------------------------------- */
 
-struct exts {
-	struct snap_extent v[MAX_EXT];
-	size_t n;
-	uint64_t bytes;
-};
 
 #define MAX_DISKS 4
 /* Extents of each disk of the snapshot last verified. */
-static struct exts E[MAX_DISKS];
+static struct listing E[MAX_DISKS];
 
 static void
-collect(struct snapshot *s, size_t disk, struct exts *e)
+collect(struct snapshot *s, size_t disk, struct listing *e)
 {
-	struct snap_extent x;
-	uint64_t prev_end = 0;
-	int r;
-
-	e->n = 0;
-	e->bytes = 0;
-	while ((r = snapshot_next_extent(s, disk, MAX_LEN, &x)) == 1) {
-		cr_assert_lt(e->n, MAX_EXT);
-		cr_assert_gt(x.length, 0);
-		cr_assert_leq(x.length, MAX_LEN);
-		cr_assert_geq(x.offset, prev_end, "extents out of order");
-		cr_assert_leq(x.offset + x.length, snapshot_disk_size(s, disk));
-		cr_assert(x.kind == SNAP_DATA || x.kind == SNAP_ZERO, "kind %d", x.kind);
-		if (!snapshot_is_incremental(s))
-			cr_assert_eq(x.kind, SNAP_DATA, "a full copy reports data only");
-		prev_end = x.offset + x.length;
-		e->v[e->n++] = x;
-		e->bytes += x.length;
-	}
-	cr_assert_eq(r, 0);
-	cr_assert_eq(snapshot_next_extent(s, disk, MAX_LEN, &x), 0);
+	listing_collect(s, disk, MAX_LEN, e, 1);
 }
 
 static void
@@ -313,6 +288,20 @@ verify(struct snapshot *s)
 	}
 }
 
+/* begin1, which must succeed with (1) or without (0) an incremental, and
+ * whose extents verify. */
+static struct snapshot *
+begin_verified(const char *dom, uint64_t base, char *log, int incremental)
+{
+	struct snapshot *s = begin1(dom, base, log);
+
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), incremental, "base %llu",
+		     (unsigned long long)base);
+	verify(s);
+	return s;
+}
+
 static size_t
 disk_index(struct snapshot *s, const char *name)
 {
@@ -347,7 +336,7 @@ copy_has(const char *disk, unsigned seek, unsigned count, int byte)
 
 /* The extents e (of one disk) cover [seek, +count) 64 KiB blocks with data. */
 static void
-assert_covered(const struct exts *e, const char *disk, unsigned seek, unsigned count)
+assert_covered(const struct listing *e, const char *disk, unsigned seek, unsigned count)
 {
 	uint64_t pos = seek * GRAN, hi = (seek + count) * GRAN;
 
@@ -414,7 +403,7 @@ assert_clean(const char *dom)
 	virDomainFree(d);
 }
 
-static struct exts *
+static struct listing *
 ex(struct snapshot *s, const char *disk)
 {
 	return &E[disk_index(s, disk)];
@@ -441,8 +430,19 @@ commit_free(struct snapshot *s, uint64_t point)
 /* One guest: full, three incrementals with guest writes in between, an
  * aborted cycle, a deleted checkpoint, a resize, 20 cycles with 5 aborted,
  * a guest destroyed mid-cycle. */
+/* An incremental cycle of the chain test: two guest writes on vdb. */
+struct two_writes {
+	unsigned seek[2], count[2];
+	int byte[2];
+};
+
 Test(libvirt_source, chain)
 {
+	static const struct two_writes cycles[] = {
+		{ { 16, 128 }, { 2, 1 }, { 0x11, 0x22 } },
+		{ { 16, 200 }, { 1, 4 }, { 0x33, 0x44 } },
+		{ { 0, 255 }, { 1, 1 }, { 0x55, 0x66 } }, /* 255: the last block */
+	};
 	static char log[LOG_MAX];
 	struct snapshot *s;
 	virDomainPtr d;
@@ -467,56 +467,30 @@ Test(libvirt_source, chain)
 	cr_assert_gt(ex(s, "a.vda")->bytes, 1 * MiB, "the boot disk has data");
 	commit_free(s, ++point);
 
-	gwrite("a", "/dev/vdb", 16, 2, 0x11);
-	gwrite("a", "/dev/vdb", 128, 1, 0x22);
-	s = begin1("a", point, log);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
-	verify(s);
-	assert_covered(ex(s, "a.vdb"), "a.vdb", 16, 2);
-	assert_covered(ex(s, "a.vdb"), "a.vdb", 128, 1);
-	assert_small(s, "a.vdb", 3 * GRAN);
-	cr_assert_eq(ex(s, "a.vda")->bytes, 0, "nothing wrote the boot disk");
-	copy_has("a.vdb", 16, 2, 0x11);
-	copy_has("a.vdb", 128, 1, 0x22);
-	commit_free(s, ++point);
+	for (size_t i = 0; i < sizeof(cycles) / sizeof(cycles[0]); i++) {
+		const struct two_writes *c = &cycles[i];
 
-	gwrite("a", "/dev/vdb", 16, 1, 0x33);
-	gwrite("a", "/dev/vdb", 200, 4, 0x44);
-	s = begin1("a", point, log);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
-	verify(s);
-	assert_covered(ex(s, "a.vdb"), "a.vdb", 16, 1);
-	assert_covered(ex(s, "a.vdb"), "a.vdb", 200, 4);
-	assert_small(s, "a.vdb", 5 * GRAN);
-	copy_has("a.vdb", 16, 1, 0x33);
-	copy_has("a.vdb", 17, 1, 0x11);
-	copy_has("a.vdb", 200, 4, 0x44);
-	commit_free(s, ++point);
-
-	gwrite("a", "/dev/vdb", 0, 1, 0x55);
-	gwrite("a", "/dev/vdb", 255, 1, 0x66); /* the last block */
-	s = begin1("a", point, log);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
-	verify(s);
-	assert_covered(ex(s, "a.vdb"), "a.vdb", 0, 1);
-	assert_covered(ex(s, "a.vdb"), "a.vdb", 255, 1);
-	assert_small(s, "a.vdb", 2 * GRAN);
-	copy_has("a.vdb", 0, 1, 0x55);
-	copy_has("a.vdb", 255, 1, 0x66);
-	commit_free(s, ++point);
+		for (int w = 0; w < 2; w++)
+			gwrite("a", "/dev/vdb", c->seek[w], c->count[w], c->byte[w]);
+		s = begin_verified("a", point, log, 1);
+		for (int w = 0; w < 2; w++)
+			assert_covered(ex(s, "a.vdb"), "a.vdb", c->seek[w], c->count[w]);
+		assert_small(s, "a.vdb", (c->count[0] + c->count[1]) * GRAN);
+		if (i == 0)
+			cr_assert_eq(ex(s, "a.vda")->bytes, 0, "nothing wrote the boot disk");
+		for (int w = 0; w < 2; w++)
+			copy_has("a.vdb", c->seek[w], c->count[w], c->byte[w]);
+		if (i == 1) /* the first write's second block is the older one */
+			copy_has("a.vdb", 17, 1, 0x11);
+		commit_free(s, ++point);
+	}
 
 	/* an aborted cycle keeps the old base: its changes come again */
 	gwrite("a", "/dev/vdb", 50, 2, 0x77);
 	s = begin1("a", point, log);
 	cr_assert_not_null(s);
 	snapshot_free(s);
-	s = begin1("a", point, log);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
-	verify(s);
+	s = begin_verified("a", point, log, 1);
 	assert_covered(ex(s, "a.vdb"), "a.vdb", 50, 2);
 	copy_has("a.vdb", 50, 2, 0x77);
 	commit_free(s, ++point);
@@ -552,10 +526,7 @@ Test(libvirt_source, chain)
 	copy_has("a.vdb", 255, 1, 0x66);
 	commit_free(s, ++point);
 	gwrite("a", "/dev/vdb", 100, 1, 0x88);
-	s = begin1("a", point, log);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
-	verify(s);
+	s = begin_verified("a", point, log, 1);
 	assert_covered(ex(s, "a.vdb"), "a.vdb", 100, 1);
 	assert_small(s, "a.vdb", GRAN);
 	commit_free(s, ++point);
@@ -814,10 +785,7 @@ Test(libvirt_source, inconsistent_checkpoint)
 	copy_has("k1.vda", 32, 1, 0x5d);
 	commit_free(s, 2);
 	assert_clean("k1");
-	s = begin1("k1", 2, log);
-	cr_assert_not_null(s);
-	cr_assert_eq(snapshot_is_incremental(s), 1);
-	verify(s);
+	s = begin_verified("k1", 2, log, 1);
 	cr_assert_eq(ex(s, "k1.vda")->bytes, 0);
 	commit_free(s, 3);
 }
