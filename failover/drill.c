@@ -142,68 +142,26 @@ vm_fail(struct report_vm *v, const char *why)
 		v->error = strdup(why);
 }
 
-/* qemu-img create -f qcow2 -b TOP -F qcow2 OVERLAY: the point's files are
- * only ever opened read-only as backing files. */
+/* What VM i boots for its k-th disk (point disk `disk`): a copy-on-write
+ * clone made by the store (a qcow2 overlay in the work dir, or an RBD
+ * clone), so the point itself is never written. */
 static int
-make_overlay(const char *top, const char *overlay)
+clone_disk(struct drill *d, size_t i, size_t k, const char *disk, const char *ctx)
 {
-	char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-b", (char *)top,
-			 "-F", "qcow2", (char *)overlay, NULL };
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int st, rc;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	rc = posix_spawnp(&pid, "qemu-img", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0) {
-		log_error("cannot run qemu-img: %s", strerror(rc));
-		return -1;
-	}
-	while (waitpid(pid, &st, 0) < 0) {
-		if (errno != EINTR) {
-			log_error("waitpid qemu-img: %m");
-			return -1;
-		}
-	}
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		log_error("qemu-img create of overlay %s on %s failed (status %d)", overlay, top,
-			  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-		return -1;
-	}
-	return 0;
-}
-
-/* Ceph store: a copy-on-write RBD clone of the point's disk snapshot, made
- * in milliseconds whatever the disk size; *overlay = "rbd:POOL/IMAGE". */
-static int
-make_clone(struct drill *d, size_t i, size_t k, const char *disk, char **overlay)
-{
-	struct store_clone_spec spec;
-	char *name = fmt("%s-%s-%zu-%zu", d->failover ? "failover" : "drill", d->r->id, i, k);
-	struct timespec t0, t1;
+	struct dvm *v = &d->vms[i];
+	char *file = fmt("%s/%s.%s.qcow2", d->r->workdir, v->name, disk);
+	char *image = fmt("%s-%s-%zu-%zu", d->failover ? "failover" : "drill", d->r->id, i, k);
+	struct store_clone_names names = { .file = file, .image = image };
 	int rc = -1;
 
-	if (!name)
-		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (store_point_clone(d->st, d->o->group, d->r->point, disk, name, &spec) < 0)
-		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	d->rbd_conf = spec.conf;
-	*overlay = fmt("rbd:%s/%s", spec.pool, spec.image);
-	if (!*overlay) {
-		(void)store_clone_remove(d->st, name);
-		goto out;
+	if (file && image &&
+	    store_point_clone(d->st, d->o->group, d->r->point, disk, &names, &v->overlays[k]) == 0) {
+		d->rbd_conf = store_clone_conf(d->st);
+		log_info("%s: vm %s: %s boots %s", ctx, v->name, disk, v->overlays[k]);
+		rc = 0;
 	}
-	log_info("%s %s: point disk %s cloned as rbd %s/%s in %.0f ms",
-		 d->failover ? "failover" : "drill", d->r->id, disk, spec.pool, spec.image,
-		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-	rc = 0;
-out:
-	free(name);
+	free(file);
+	free(image);
 	return rc;
 }
 
@@ -310,7 +268,7 @@ prepare_vm(struct drill *d, size_t i)
 	struct dvm *v = &d->vms[i];
 	struct report_vm *rv = &d->r->vms[i];
 	struct domxml *x = NULL;
-	char *ctx = ctx_of(d, i), *top = NULL;
+	char *ctx = ctx_of(d, i);
 	const char *names[64] = { 0 };
 	int ret = -1;
 
@@ -382,30 +340,13 @@ prepare_vm(struct drill *d, size_t i)
 		const char *disk = names[k];
 
 		v->noverlays = k + 1;
-		if (!disk)
-			continue;
-		if (store_is_ceph(d->st)) {
-			if (make_clone(d, i, k, disk, &v->overlays[k]) < 0)
-				goto out;
-			continue;
-		}
-		free(top);
-		top = store_point_disk_path(d->st, d->o->group, d->r->point, disk);
-		if (!top)
+		if (disk && clone_disk(d, i, k, disk, ctx) < 0)
 			goto out;
-		v->overlays[k] = fmt("%s/%s.%s.qcow2", d->r->workdir, v->name, disk);
-		if (!v->overlays[k])
-			goto out;
-		if (make_overlay(top, v->overlays[k]) < 0)
-			goto out;
-		log_info("%s: vm %s: %s boots %s over point disk %s", ctx, v->name,
-			 domxml_disk_target(x, k), v->overlays[k], top);
 	}
 	ret = 0;
 out:
 	if (ret < 0)
 		vm_fail(rv, "preparation failed (overlays or domain XML)");
-	free(top);
 	free(ctx);
 	domxml_free(x);
 	return ret;
@@ -766,20 +707,9 @@ teardown(struct drill *d)
 	for (size_t i = 0; i < d->nvms; i++) {
 		struct dvm *v = &d->vms[i];
 
-		for (size_t k = 0; k < v->noverlays; k++) {
-			if (v->overlays[k] && !strncmp(v->overlays[k], "rbd:", 4)) {
-				const char *img = strchr(v->overlays[k], '/');
-
-				if (!img || store_clone_remove(d->st, img + 1) < 0)
-					ret = -1;
-				continue;
-			}
-			if (v->overlays[k] && unlink(v->overlays[k]) < 0 && errno != ENOENT) {
-				log_error("drill %s: cannot remove overlay %s: %m", d->r->id,
-					  v->overlays[k]);
+		for (size_t k = 0; k < v->noverlays; k++)
+			if (v->overlays[k] && store_clone_remove(d->st, v->overlays[k]) < 0)
 				ret = -1;
-			}
-		}
 		if (v->sock && unlink(v->sock) < 0 && errno != ENOENT)
 			log_warn("drill %s: cannot remove %s: %m", d->r->id, v->sock);
 		if (v->sock && !strncmp(v->sock, "/tmp/nestor-drill-", 18)) {
@@ -906,7 +836,7 @@ write_marker(struct drill *d, const char *root)
 static int
 check_planned(struct drill *d)
 {
-	struct proto_progress p;
+	struct store_progress p;
 
 	if (store_progress(d->st, d->o->group, &p) < 0)
 		return -1;

@@ -136,7 +136,7 @@ static int
 load_rx_group(struct store *st, const char *store_dir, struct status_rx_group *g)
 {
 	struct store_point_info *pts = NULL;
-	struct proto_progress *pr = NULL;
+	struct store_progress *pr = NULL;
 	size_t n = 0;
 	int rc = -1;
 
@@ -157,7 +157,7 @@ load_rx_group(struct store *st, const char *store_dir, struct status_rx_group *g
 	if (store_progress(st, g->name, pr) < 0)
 		goto out;
 	g->pending_point = pr->pending_point;
-	for (uint16_t i = 0; pr->pending_point && i < pr->ndisks && i < PROTO_MAX_DISKS; i++) {
+	for (size_t i = 0; pr->pending_point && i < pr->ndisks && i < STORE_MAX_DISKS; i++) {
 		g->pending_disks++;
 		g->pending_disks_done += pr->disks[i].done != 0;
 		g->pending_durable_bytes += pr->disks[i].durable_offset;
