@@ -30,6 +30,7 @@
 #include "failover/console.h"
 #include "failover/domxml.h"
 #include "failover/drill.h"
+#include "replicator/receiver/groupstate.h"
 #include "replicator/receiver/marker.h"
 #include "failover/pointmeta.h"
 #include "replicator/config.h"
@@ -65,7 +66,6 @@ struct drill {
 	struct store *st;
 	const char *rbd_conf;     /* ceph store: ceph.conf for the clones (borrowed) */
 	struct report *r;
-	char *gdir;               /* <store>/<group> */
 	json_t *meta;
 	json_t *disks;            /* meta "disks" */
 	struct dvm *vms;
@@ -78,6 +78,9 @@ struct drill {
 	bool net_needed;          /* some NIC joins the isolated network */
 	size_t order[DRILL_MAX_VMS];
 	struct timespec t0;
+	const char *root;         /* the store's real path (borrowed) */
+	bool prepared;            /* every VM prepared */
+	bool marked;              /* failover: we wrote the marker */
 };
 
 static volatile sig_atomic_t drill_stop;
@@ -745,7 +748,6 @@ drill_clear(struct drill *d)
 		free(v->log);
 	}
 	free(d->vms);
-	free(d->gdir);
 	json_decref(d->meta);
 	if (d->conn)
 		sym_virConnectClose(d->conn);
@@ -850,159 +852,174 @@ check_planned(struct drill *d)
 	return 0;
 }
 
-/* <workdir>/point = the point id while the drill's overlays need it. */
-static int
-drill_mark_point(const struct report *r)
-{
-	char path[sizeof(r->workdir) + 8], text[32];
-	int n;
-
-	snprintf(path, sizeof(path), "%s/point", r->workdir);
-	n = snprintf(text, sizeof(text), "%" PRIu64 "\n", r->point);
-	return file_write_atomic(path, text, (size_t)n, 0644);
-}
-
+/* drill_run, step 0: the report's identity and options. */
 static void
-drill_unmark_point(const struct report *r)
+run_init(struct drill *d)
 {
-	char path[sizeof(r->workdir) + 8];
+	const struct drill_opts *o = d->o;
+	struct report *r = d->r;
 
-	snprintf(path, sizeof(path), "%s/point", r->workdir);
-	if (unlink(path) < 0 && errno != ENOENT)
-		log_warn("drill %s: unlink %s: %m (retention keeps point %" PRIu64
-			 " until it is gone)", r->id, path, r->point);
-}
-
-int
-drill_run(struct store *st, const char *store_dir, const struct drill_opts *o,
-	  struct report *r)
-{
-	struct drill d = { .o = o, .st = st, .r = r, .failover = o->mode == DRILL_MODE_FAILOVER };
-	const char *what = d.failover ? "failover" : "drill";
-	char *root = NULL, *path = NULL;
-	bool prepared = false, teardown_ok = true, marked = false, any_started = false;
-	int ret = -1;
-
-	clock_gettime(CLOCK_MONOTONIC, &d.t0);
+	clock_gettime(CLOCK_MONOTONIC, &d->t0);
 	memset(r, 0, sizeof(*r));
 	r->started_ns = wall_ns();
 	r->uri = o->uri;
 	r->marker = o->marker;
 	r->check_cmd = o->check_cmd;
-	r->kept = o->keep || d.failover;
-	r->failover = d.failover;
+	r->kept = o->keep || d->failover;
+	r->failover = d->failover;
 	r->tcp_port = o->tcp_port;
 	r->guest_agent = o->guest_agent;
 	r->script = o->script;
 	snprintf(r->group, sizeof(r->group), "%s", o->group);
 	make_id(r);
+}
 
-	if (!(root = realpath(store_dir, NULL))) {
-		log_error("store %s: %m", store_dir);
-		goto out;
-	}
-	if (!(d.gdir = fmt("%s/%s", root, o->group)))
-		goto out;
-	if (d.failover && failover_group_is_failed_over(root, o->group)) {
-		log_error("group %s is failed over already (%s/failover.json); run "
+/* Step 1: the point, its metadata, the work dir and the point's pin.
+ * 0, or RUN_EARLY (nothing created: no report) / RUN_REFUSED (refused
+ * before reading the point). */
+#define RUN_EARLY   (-1)
+#define RUN_REFUSED (-2)
+static int
+run_start(struct drill *d)
+{
+	const struct drill_opts *o = d->o;
+	struct report *r = d->r;
+	char *path = NULL;
+
+	if (d->failover && failover_group_is_failed_over(d->root, o->group)) {
+		path = failover_marker_path(d->root, o->group);
+		log_error("group %s is failed over already (%s); run "
 			  "'nestor failover --release %s' once its VMs are shut down",
-			  o->group, d.gdir, o->group);
+			  o->group, path ? path : "failover.json", o->group);
+		free(path);
 		r->error = strdup("group is failed over already");
-		goto fail_early_noreport;
+		return RUN_REFUSED;
 	}
-	if (d.failover && o->planned && check_planned(&d) < 0) {
+	if (d->failover && o->planned && check_planned(d) < 0) {
 		r->error = strdup("planned failover refused: incomplete point pending");
-		goto fail_early_noreport;
+		return RUN_REFUSED;
 	}
-	if (pick_point(&d) < 0 || load_meta(&d) < 0)
-		goto fail_early;
+	if (pick_point(d) < 0 || load_meta(d) < 0)
+		return RUN_EARLY;
 	r->rpo_s = r->started_ns > r->point_time_ns
 		? (double)(r->started_ns - r->point_time_ns) / 1e9 : 0;
-	snprintf(r->workdir, sizeof(r->workdir), "%s/%s/%s", d.gdir,
-		 d.failover ? "failover" : "drills", r->id);
+	if (!(path = groupstate_run_dir(d->root, o->group, d->failover, r->id)))
+		return RUN_EARLY;
+	snprintf(r->workdir, sizeof(r->workdir), "%s", path);
+	free(path);
 	if (mkdir_p(r->workdir, 0755) < 0)
-		goto fail_early;
+		return RUN_EARLY;
 	/* "in use" mark honoured by retention (docs/retention.md): the point and
 	 * every older one stay until teardown removes it. */
-	if (!d.failover && drill_mark_point(r) < 0) {
+	if (!d->failover && groupstate_pin(d->root, o->group, r->id, r->point) < 0) {
 		rmdir(r->workdir);
-		goto fail_early;
+		return RUN_EARLY;
 	}
 	log_info("%s %s: group %s point %" PRIu64 " (RPO %.1f s), %zu VM(s), work dir %s",
-		 what, r->id, o->group, r->point, r->rpo_s, d.nvms, r->workdir);
+		 d->failover ? "failover" : "drill", r->id, o->group, r->point, r->rpo_s,
+		 d->nvms, r->workdir);
+	return 0;
+}
+
+/* Step 2: libvirt, every VM prepared before any boots (a mapping error
+ * costs nothing), the network, a failover's marker. 0 / -1 (r->error). */
+static int
+run_prepare(struct drill *d)
+{
+	struct report *r = d->r;
 
 	if (virt_dl_load() < 0) {
 		r->error = strdup("cannot load libvirt");
-		goto teardown;
+		return -1;
 	}
-	d.conn = sym_virConnectOpen(o->uri);
-	if (!d.conn) {
-		log_error("%s %s: cannot connect to libvirt at %s: %s", what, r->id, o->uri,
-			  virt_msg());
+	d->conn = sym_virConnectOpen(d->o->uri);
+	if (!d->conn) {
+		log_error("%s %s: cannot connect to libvirt at %s: %s",
+			  d->failover ? "failover" : "drill", r->id, d->o->uri, virt_msg());
 		r->error = strdup("cannot connect to libvirt");
-		goto teardown;
+		return -1;
 	}
-	/* every VM is prepared before any boots: a mapping error costs nothing */
-	prepared = true;
-	for (size_t i = 0; i < d.nvms; i++)
-		if (prepare_vm(&d, i) < 0)
-			prepared = false;
-	if (!prepared || boot_order(&d) < 0 || map_networks(&d) < 0) {
-		prepared = false;
+	d->prepared = true;
+	for (size_t i = 0; i < d->nvms; i++)
+		if (prepare_vm(d, i) < 0)
+			d->prepared = false;
+	if (!d->prepared || boot_order(d) < 0 || map_networks(d) < 0) {
+		d->prepared = false;
 		r->error = strdup("preparation failed: see the log");
-		goto teardown;
+		return -1;
 	}
-	if ((!d.failover || d.net_needed) && create_network(&d) < 0) {
+	if ((!d->failover || d->net_needed) && create_network(d) < 0) {
 		r->error = strdup("cannot create the isolated network");
-		goto teardown;
+		return -1;
 	}
-	if (d.failover) {
+	if (d->failover) {
 		/* before anything boots: from now on the receiver refuses points */
-		if (write_marker(&d, root) < 0) {
+		if (write_marker(d, d->root) < 0) {
 			r->error = strdup("cannot write the failover marker");
-			goto teardown;
+			return -1;
 		}
-		marked = true;
+		d->marked = true;
 	}
-	d.kvm = o->accel == DRILL_ACCEL_KVM ||
+	return 0;
+}
+
+/* Step 3: boot in order (with the delay between VMs), then check. */
+static void
+run_boot(struct drill *d)
+{
+	const struct drill_opts *o = d->o;
+	struct report *r = d->r;
+	const char *what = d->failover ? "failover" : "drill";
+
+	d->kvm = o->accel == DRILL_ACCEL_KVM ||
 		(o->accel == DRILL_ACCEL_AUTO && kvm_device_usable());
-	for (size_t n = 0; n < d.nvms && !drill_stop; n++) {
-		size_t i = d.order[n];
+	for (size_t n = 0; n < d->nvms && !drill_stop; n++) {
+		size_t i = d->order[n];
 
 		if (n > 0 && o->boot_delay_s > 0) {
 			log_info("%s %s: waiting %u s before booting %s", what, r->id,
-				 o->boot_delay_s, d.vms[i].name);
+				 o->boot_delay_s, d->vms[i].name);
 			for (unsigned k = 0; k < o->boot_delay_s * 10 && !drill_stop; k++) {
 				struct timespec ts = { 0, 100 * 1000 * 1000 };
 				nanosleep(&ts, NULL);
 			}
 		}
-		boot_vm(&d, i, n == 0 && d.kvm && o->accel == DRILL_ACCEL_AUTO);
+		boot_vm(d, i, n == 0 && d->kvm && o->accel == DRILL_ACCEL_AUTO);
 	}
-	r->kvm = d.kvm;
-	for (size_t n = 0; n < d.nvms && !drill_stop; n++)
-		if (r->vms[d.order[n]].marker_seen)
-			check_vm(&d, d.order[n]);
+	r->kvm = d->kvm;
+	for (size_t n = 0; n < d->nvms && !drill_stop; n++)
+		if (r->vms[d->order[n]].marker_seen)
+			check_vm(d, d->order[n]);
 	if (drill_stop) {
 		log_error("%s %s: interrupted", what, r->id);
 		r->error = strdup("interrupted by a signal");
 	}
-teardown:
-	for (size_t i = 0; i < d.nvms; i++)
-		any_started = any_started || d.vms[i].dom;
-	if (d.failover && !any_started) {
+}
+
+/* Step 4: tear down (or keep), the verdict, the report. 0 pass / -1. */
+static int
+run_finish(struct drill *d)
+{
+	const struct drill_opts *o = d->o;
+	struct report *r = d->r;
+	bool teardown_ok = true, any_started = false;
+	char *path;
+
+	for (size_t i = 0; i < d->nvms; i++)
+		any_started = any_started || d->vms[i].dom;
+	if (d->failover && !any_started) {
 		/* nothing runs: undo everything, the group stays protected */
-		teardown_ok = teardown(&d) == 0;
+		teardown_ok = teardown(d) == 0;
 		r->kept = false;
-		if (marked && failover_marker_remove(root, o->group) == 0)
+		if (d->marked && failover_marker_remove(d->root, o->group) == 0)
 			log_info("failover %s: no VM started: marker removed, group %s still "
 				 "accepts points", r->id, o->group);
-	} else if (!o->keep && !d.failover) {
-		teardown_ok = teardown(&d) == 0;
+	} else if (!o->keep && !d->failover) {
+		teardown_ok = teardown(d) == 0;
 		if (teardown_ok)
-			drill_unmark_point(r);
+			groupstate_unpin(d->root, o->group, r->id, r->point);
 		log_info("drill %s: teardown %s", r->id, teardown_ok ? "done" : "FAILED");
-	} else if (d.failover) {
+	} else if (d->failover) {
 		log_info("failover %s: VMs stay up; group %s is failed over (release with "
 			 "'nestor failover --release %s')", r->id, o->group, o->group);
 	} else {
@@ -1010,29 +1027,49 @@ teardown:
 			 r->id, r->network);
 	}
 	r->teardown_ok = teardown_ok;
-	r->pass = prepared && !r->error && teardown_ok && d.nvms > 0;
-	for (size_t i = 0; i < d.nvms; i++) {
+	r->pass = d->prepared && !r->error && teardown_ok && d->nvms > 0;
+	for (size_t i = 0; i < d->nvms; i++) {
 		if (!r->vms[i].marker_seen)
 			vm_fail(&r->vms[i], "not booted: the run failed before");
 		if (!r->vms[i].pass)
 			r->pass = false;
 	}
-	r->duration_s = elapsed(&d);
-	if ((path = fmt("%s/%s/%s.json", d.gdir, d.failover ? "failover" : "drills",
-			r->id)) != NULL &&
-	    report_save(r, path) == 0)
-		log_info("%s %s: report saved as %s", what, r->id, path);
-	ret = r->pass ? 0 : -1;
-	goto out;
-fail_early:
+	r->duration_s = elapsed(d);
+	path = groupstate_report_path(d->root, o->group, d->failover, r->id);
+	if (path && report_save(r, path) == 0)
+		log_info("%s %s: report saved as %s", d->failover ? "failover" : "drill", r->id,
+			 path);
+	free(path);
+	return r->pass ? 0 : -1;
+}
+
+int
+drill_run(struct store *st, const char *store_dir, const struct drill_opts *o,
+	  struct report *r)
+{
+	struct drill d = { .o = o, .st = st, .r = r, .failover = o->mode == DRILL_MODE_FAILOVER };
+	char *root = NULL;
+	int ret = -1, started;
+
+	run_init(&d);
+	if (!(root = realpath(store_dir, NULL))) {
+		log_error("store %s: %m", store_dir);
+		goto out;
+	}
+	d.root = root;
+	started = run_start(&d);
+	if (started == 0) {
+		if (run_prepare(&d) == 0)
+			run_boot(&d);
+		ret = run_finish(&d);
+		goto out;
+	}
 	/* nothing was created: no report file, the error is in the log */
-	if (!r->error)
+	if (started == RUN_EARLY && !r->error)
 		r->error = strdup("cannot read the recovery point");
-fail_early_noreport:
 	r->duration_s = elapsed(&d);
 out:
 	drill_clear(&d);
-	free(path);
 	free(root);
 	return ret;
 }
