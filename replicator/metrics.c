@@ -19,6 +19,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "replicator/receiver/status.h"
 
@@ -122,10 +123,7 @@ struct view {
 enum field { F_POINTS, F_RPO, F_LAST_BYTES, F_BYTES_TOTAL, F_POINTS_TOTAL, F_CYCLE,
 	     F_FAILURES, F_FAILED_OVER, F_DRILL, F_DRILL_RTO };
 
-static const struct family {
-	enum field f;
-	const char *name, *type, *help;
-} families[] = {
+static const struct metrics_family families[] = {
 	{ F_POINTS, "nestor_group_points", "gauge", "Committed recovery points of the group." },
 	{ F_RPO, "nestor_group_rpo_seconds", "gauge",
 	  "Age of the newest point's snapshot instant (RPO as seen by the receiver)." },
@@ -146,50 +144,58 @@ static const struct family {
 	  "Longest VM recovery time of the newest drill." },
 };
 
-/* Prints one sample; false when the group has no value for it. */
-static bool
-sample(FILE *f, const struct family *fam, const struct view *v, uint64_t now)
+/* The groups of one scrape, for sample. */
+struct rx_page {
+	const struct view *v;
+	uint64_t now;
+};
+
+/* Prints one sample (metrics_sample_fn); none when the group has no value. */
+static void
+sample(FILE *f, const struct metrics_family *fam, size_t row, void *arg)
 {
+	const struct rx_page *pg = arg;
+	const struct view *v = &pg->v[row];
+	uint64_t now = pg->now;
 	const struct status_rx_group *r = v->rx;
 	const struct metrics_group *c = v->c;
 	double val;
 
-	switch (fam->f) {
+	switch ((enum field)fam->id) {
 	case F_POINTS: val = r ? (double)r->points : 0; break;
 	case F_RPO:
 		if (!r || !r->last_point)
-			return false;
+			return;
 		val = now > r->last_point_time_ns ? (double)(now - r->last_point_time_ns) / 1e9 : 0;
 		break;
 	case F_LAST_BYTES:
 		if (!r || !r->last_point)
-			return false;
+			return;
 		val = (double)r->last_point_bytes;
 		break;
 	case F_BYTES_TOTAL: val = c ? (double)c->bytes_total : 0; break;
 	case F_POINTS_TOTAL: val = c ? (double)c->points_total : 0; break;
 	case F_CYCLE:
 		if (!c || c->last_seconds < 0)
-			return false;
+			return;
 		val = c->last_seconds;
 		break;
 	case F_FAILURES: val = c ? (double)c->failures_total : 0; break;
 	case F_FAILED_OVER: val = r && r->failed_over; break;
 	case F_DRILL:
 		if (!r || r->drill_result < 0)
-			return false;
+			return;
 		val = r->drill_result;
 		break;
 	case F_DRILL_RTO:
 		if (!r || r->drill_result < 0 || r->drill_rto_s < 0)
-			return false;
+			return;
 		val = r->drill_rto_s;
 		break;
 	default:
-		return false;
+		return;
 	}
 	metrics_put_sample(f, fam->name, v->name, val);
-	return true;
 }
 
 void
@@ -209,14 +215,38 @@ metrics_put_sample(FILE *f, const char *name, const char *group, double val)
 }
 
 char *
+metrics_page(const struct metrics_family *fams, size_t n, size_t rows,
+	     metrics_sample_fn sample_fn, void *arg)
+{
+	char *body = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&body, &len);
+
+	if (!f) {
+		log_error("metrics: open_memstream: %m");
+		return NULL;
+	}
+	for (size_t k = 0; k < n; k++) {
+		metrics_put_family(f, fams[k].name, fams[k].type, fams[k].help);
+		for (size_t i = 0; i < rows; i++)
+			sample_fn(f, &fams[k], i, arg);
+	}
+	if (fclose(f) != 0) {
+		log_error("metrics: cannot build the page: %m");
+		free(body);
+		return NULL;
+	}
+	return body;
+}
+
+char *
 metrics_render(struct metrics *m)
 {
 	struct status_rx_group *rx = NULL;
 	struct view *v = NULL;
-	size_t nrx = 0, nv = 0, len = 0;
+	size_t nrx = 0, nv = 0;
 	char *body = NULL;
-	FILE *f = NULL;
-	uint64_t now = status_now_ns();
+	uint64_t now = clock_now_ns();
 
 	if (status_rx_groups(m->st, m->store_dir, &rx, &nrx) < 0)
 		goto out;
@@ -237,30 +267,9 @@ metrics_render(struct metrics *m)
 		else
 			v[nv++] = (struct view){ m->g[k].name, NULL, &m->g[k] };
 	}
-	f = open_memstream(&body, &len);
-	if (!f) {
-		log_error("metrics: open_memstream: %m");
-		goto out;
-	}
-	for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
-		metrics_put_family(f, families[k].name, families[k].type, families[k].help);
-		for (size_t i = 0; i < nv; i++)
-			(void)sample(f, &families[k], &v[i], now);
-	}
-	if (fclose(f) != 0) {
-		log_error("metrics: cannot build the page: %m");
-		f = NULL;
-		free(body);
-		body = NULL;
-		goto out;
-	}
-	f = NULL;
+	body = metrics_page(families, sizeof(families) / sizeof(families[0]), nv, sample,
+			    &(struct rx_page){ v, now });
 out:
-	if (f) {
-		fclose(f);
-		free(body);
-		body = NULL;
-	}
 	free(v);
 	free(rx);
 	return body;

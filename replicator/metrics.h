@@ -6,6 +6,7 @@
 #ifndef NESTOR_REPLICATOR_METRICS_H
 #define NESTOR_REPLICATOR_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -37,6 +38,21 @@ void metrics_thread_free(struct metrics_thread *t);
  * escape). Integral values print exactly. */
 void metrics_put_family(FILE *f, const char *name, const char *type, const char *help);
 void metrics_put_sample(FILE *f, const char *name, const char *group, double val);
+
+/* One family of a page; id is the page's own (an enum of its fields). */
+struct metrics_family {
+	int id;
+	const char *name, *type, *help;
+};
+/* Prints fam's sample for group row < rows of the page (metrics_put_sample;
+ * nothing when the group has no value for it). */
+typedef void (*metrics_sample_fn)(FILE *f, const struct metrics_family *fam, size_t row,
+				  void *arg);
+/* A whole page: for each of the n families its HELP and TYPE lines, then
+ * sample(f, fam, row, arg) for each row in order. malloc'd, owned by the
+ * caller; NULL on error (logged). */
+char *metrics_page(const struct metrics_family *fams, size_t n, size_t rows,
+		   metrics_sample_fn sample, void *arg);
 
 /* Start serving on host:port (the `metrics` key of [receiver]); st and
  * store_dir are borrowed and must outlive the object. NULL on error
