@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "common/fileutil.h"
+#include "common/jsonfile.h"
 #include "common/log.h"
 #include "common/names.h"
 
@@ -29,22 +30,7 @@ gpath(const char *gdir, const char *name)
 }
 
 static int
-json_u64(json_t *obj, const char *key, uint64_t max, uint64_t *out)
-{
-	json_t *v = json_object_get(obj, key);
-	json_int_t x;
-
-	if (!json_is_integer(v))
-		return -1;
-	x = json_integer_value(v);
-	if (x < 0 || (uint64_t)x > max)
-		return -1;
-	*out = (uint64_t)x;
-	return 0;
-}
-
-static int
-json_disk(json_t *o, char name[STORE_NAME_MAX + 1], uint64_t *size)
+json_disk(const json_t *o, char name[STORE_NAME_MAX + 1], uint64_t *size)
 {
 	const char *s;
 
@@ -54,63 +40,38 @@ json_disk(json_t *o, char name[STORE_NAME_MAX + 1], uint64_t *size)
 	if (!s || !name_valid(s, strnlen(s, NAME_MAX_LEN + 1)))
 		return -1;
 	snprintf(name, STORE_NAME_MAX + 1, "%s", s);
-	if (json_u64(o, "size", STORE_MAX_DISK_SIZE, size) < 0 || *size == 0)
+	if (jsonfile_u64(o, "size", STORE_MAX_DISK_SIZE, size, NULL) < 0 || *size == 0)
 		return -1;
 	return 0;
 }
 
-/* A JSON object from text; NULL (logged) if it is not one. */
-static json_t *
-json_parse_object(const char *text, size_t len, const char *what)
+/* Load <gdir>/<name> into out with from_json: 0 / 1 = none / -1 (logged). */
+static int
+load(const char *gdir, const char *name,
+     int (*from_json)(const json_t *root, const char *what, void *out), void *out)
 {
-	json_error_t jerr;
-	json_t *root;
+	char *path = gpath(gdir, name);
+	json_t *root = NULL;
+	int r = path ? jsonfile_load(path, CATALOG_JSON_MAX, JSON_REJECT_DUPLICATES, &root) : -1;
 
-	if (len > CATALOG_JSON_MAX) {
-		log_error("store: %s: %zu bytes, more than %u", what, len, CATALOG_JSON_MAX);
-		return NULL;
-	}
-	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		log_error("store: %s: invalid JSON at line %d: %s", what, jerr.line, jerr.text);
-	} else if (!json_is_object(root)) {
-		log_error("store: %s: not a JSON object", what);
-		json_decref(root);
-		root = NULL;
-	}
-	return root;
+	if (r == 0)
+		r = from_json(root, path, out);
+	json_decref(root);
+	free(path);
+	return r;
 }
 
-/* 0 / 1 = does not exist / -1. Files read here are only ever replaced by
- * rename or removed under the group lock, so checking first is enough. */
+/* Durable replace of <gdir>/<name> with root (a reference taken). */
 static int
-read_capped(const char *path, char **buf, size_t *len)
+save(const char *gdir, const char *name, json_t *root)
 {
-	void *data = NULL;
-
-	*buf = NULL;
-	*len = 0;
-	if (access(path, F_OK) < 0 && errno == ENOENT)
-		return 1;
-	if (file_read_all(path, CATALOG_JSON_MAX, &data, len) < 0)
-		return -1;
-	*buf = data;
-	return 0;
-}
-
-/* Durable replace of <gdir>/<name> with text (freed here). */
-static int
-save_text(const char *gdir, const char *name, char *text)
-{
-	char *path = text ? gpath(gdir, name) : NULL;
+	char *path = root ? gpath(gdir, name) : NULL;
 	int rc = -1;
 
-	if (!text)
-		log_error("store: out of memory building %s/%s", gdir, name);
-	else if (path)
-		rc = file_write_atomic(path, text, strlen(text), 0640);
+	if (path)
+		rc = jsonfile_save(path, root, JSON_INDENT(1), 0640);
 	free(path);
-	free(text);
+	json_decref(root);
 	return rc;
 }
 
@@ -125,18 +86,18 @@ catalog_free(struct catalog *cat)
 }
 
 static int
-parse_point(json_t *p, size_t i, const struct catalog *cat, const char *what,
+parse_point(const json_t *p, size_t i, const struct catalog *cat, const char *what,
 	    struct store_point_info *pi)
 {
 	json_t *disks = json_object_get(p, "disks"), *d;
 	size_t j;
 
-	if (!json_is_object(p) || json_u64(p, "id", CATALOG_U64_MAX, &pi->id) < 0 ||
+	if (!json_is_object(p) || jsonfile_u64(p, "id", CATALOG_U64_MAX, &pi->id, NULL) < 0 ||
 	    pi->id == 0 || (i > 0 && pi->id <= cat->pts[i - 1].id) ||
-	    json_u64(p, "base", CATALOG_U64_MAX, &pi->base_id) < 0 || pi->base_id >= pi->id ||
-	    json_u64(p, "time_ns", CATALOG_U64_MAX, &pi->time_ns) < 0 ||
-	    json_u64(p, "committed_ns", CATALOG_U64_MAX, &pi->committed_ns) < 0 ||
-	    json_u64(p, "bytes", CATALOG_U64_MAX, &pi->bytes_received) < 0 ||
+	    jsonfile_u64(p, "base", CATALOG_U64_MAX, &pi->base_id, NULL) < 0 || pi->base_id >= pi->id ||
+	    jsonfile_u64(p, "time_ns", CATALOG_U64_MAX, &pi->time_ns, NULL) < 0 ||
+	    jsonfile_u64(p, "committed_ns", CATALOG_U64_MAX, &pi->committed_ns, NULL) < 0 ||
+	    jsonfile_u64(p, "bytes", CATALOG_U64_MAX, &pi->bytes_received, NULL) < 0 ||
 	    !json_is_array(disks) || json_array_size(disks) == 0 ||
 	    json_array_size(disks) > STORE_MAX_DISKS) {
 		log_error("store: %s: point #%zu is malformed", what, i);
@@ -161,60 +122,48 @@ parse_point(json_t *p, size_t i, const struct catalog *cat, const char *what,
 }
 
 int
-catalog_parse(const char *text, size_t len, const char *what, struct catalog *cat)
+catalog_from_json(const json_t *root, const char *what, struct catalog *cat)
 {
-	json_t *root, *points, *p;
+	json_t *points = json_object_get(root, "points"), *p;
 	size_t i;
-	int rc = -1;
 
 	cat->pts = NULL;
 	cat->n = 0;
-	root = json_parse_object(text, len, what);
-	if (!root)
-		return -1;
-	points = json_object_get(root, "points");
-	if (json_integer_value(json_object_get(root, "version")) != CATALOG_VERSION ||
+	if (!json_is_object(root) ||
+	    json_integer_value(json_object_get(root, "version")) != CATALOG_VERSION ||
 	    !json_is_array(points)) {
 		log_error("store: %s: missing version %d or points array", what, CATALOG_VERSION);
-		goto out;
+		return -1;
 	}
 	if (json_array_size(points) > 0) {
 		cat->pts = calloc(json_array_size(points), sizeof(*cat->pts));
 		if (!cat->pts) {
 			log_error("store: out of memory loading %s", what);
-			goto out;
+			return -1;
 		}
 	}
 	json_array_foreach(points, i, p) {
-		if (parse_point(p, i, cat, what, &cat->pts[i]) < 0)
-			goto out;
+		if (parse_point(p, i, cat, what, &cat->pts[i]) < 0) {
+			catalog_free(cat);
+			return -1;
+		}
 		cat->n = i + 1;
 	}
-	rc = 0;
-out:
-	if (rc < 0)
-		catalog_free(cat);
-	json_decref(root);
-	return rc;
+	return 0;
+}
+
+static int
+catalog_from(const json_t *root, const char *what, void *cat)
+{
+	return catalog_from_json(root, what, cat);
 }
 
 int
 catalog_load(const char *gdir, struct catalog *cat)
 {
-	char *path = gpath(gdir, "catalog.json"), *buf = NULL;
-	size_t len;
-	int r, rc = -1;
-
 	cat->pts = NULL;
 	cat->n = 0;
-	if (!path)
-		return -1;
-	r = read_capped(path, &buf, &len);
-	if (r >= 0)
-		rc = r == 1 ? 0 : catalog_parse(buf, len, path, cat);
-	free(buf);
-	free(path);
-	return rc;
+	return load(gdir, "catalog.json", catalog_from, cat) < 0 ? -1 : 0;
 }
 
 static json_t *
@@ -239,31 +188,27 @@ point_json(const struct store_point_info *pi)
 			 "bytes", (json_int_t)pi->bytes_received, "disks", disks);
 }
 
-char *
-catalog_format(const struct catalog *cat)
+json_t *
+catalog_to_json(const struct catalog *cat)
 {
-	json_t *root, *points;
-	char *text = NULL;
+	json_t *root = json_pack("{s:i, s:[]}", "version", CATALOG_VERSION, "points");
+	json_t *points = json_object_get(root, "points");
 
-	root = json_pack("{s:i, s:[]}", "version", CATALOG_VERSION, "points");
+	for (size_t i = 0; root && i < cat->n; i++) {
+		if (json_array_append_new(points, point_json(&cat->pts[i])) < 0) {
+			json_decref(root);
+			root = NULL;
+		}
+	}
 	if (!root)
-		goto out;
-	points = json_object_get(root, "points");
-	for (size_t i = 0; i < cat->n; i++)
-		if (json_array_append_new(points, point_json(&cat->pts[i])) < 0)
-			goto out;
-	text = json_dumps(root, JSON_INDENT(1));
-out:
-	if (!text)
-		log_error("store: out of memory formatting a catalog");
-	json_decref(root);
-	return text;
+		log_error("store: out of memory building a catalog");
+	return root;
 }
 
 int
 catalog_save(const char *gdir, const struct catalog *cat)
 {
-	return save_text(gdir, "catalog.json", catalog_format(cat));
+	return save(gdir, "catalog.json", catalog_to_json(cat));
 }
 
 bool
@@ -329,67 +274,56 @@ catalog_point_disk(const struct store_point_info *pi, const char *disk)
 /* ---- pending ------------------------------------------------------------ */
 
 int
-pending_parse(const char *text, size_t len, const char *what, struct pending *pd)
+pending_from_json(const json_t *root, const char *what, struct pending *pd)
 {
-	json_t *root, *disks, *d;
+	json_t *disks = json_object_get(root, "disks"), *d;
 	size_t i;
-	int rc = -1;
 
 	memset(pd, 0, sizeof(*pd));
-	root = json_parse_object(text, len, what);
-	if (!root)
-		return -1;
-	disks = json_object_get(root, "disks");
-	if (json_u64(root, "point", CATALOG_U64_MAX, &pd->point) < 0 || pd->point == 0 ||
-	    json_u64(root, "base", CATALOG_U64_MAX, &pd->base) < 0 || pd->base >= pd->point ||
-	    json_u64(root, "time_ns", CATALOG_U64_MAX, &pd->time_ns) < 0 ||
-	    json_u64(root, "bytes", CATALOG_U64_MAX, &pd->bytes) < 0 ||
+	if (jsonfile_u64(root, "point", CATALOG_U64_MAX, &pd->point, NULL) < 0 || pd->point == 0 ||
+	    jsonfile_u64(root, "base", CATALOG_U64_MAX, &pd->base, NULL) < 0 ||
+	    pd->base >= pd->point ||
+	    jsonfile_u64(root, "time_ns", CATALOG_U64_MAX, &pd->time_ns, NULL) < 0 ||
+	    jsonfile_u64(root, "bytes", CATALOG_U64_MAX, &pd->bytes, NULL) < 0 ||
 	    !json_is_array(disks) || json_array_size(disks) == 0 ||
 	    json_array_size(disks) > STORE_MAX_DISKS) {
 		log_warn("store: %s is malformed", what);
-		goto out;
+		return -1;
 	}
 	json_array_foreach(disks, i, d) {
 		json_t *done = json_object_get(d, "done");
 
 		if (json_disk(d, pd->disks[i].name, &pd->disks[i].size) < 0 ||
-		    json_u64(d, "durable_offset", pd->disks[i].size, &pd->disks[i].durable) < 0 ||
+		    jsonfile_u64(d, "durable_offset", pd->disks[i].size, &pd->disks[i].durable,
+				 NULL) < 0 ||
 		    !json_is_boolean(done)) {
 			log_warn("store: %s: disk #%zu is malformed", what, i);
-			goto out;
+			memset(pd, 0, sizeof(*pd));
+			return -1;
 		}
 		pd->disks[i].done = json_is_true(done);
 	}
 	pd->ndisks = json_array_size(disks);
-	rc = 0;
-out:
-	json_decref(root);
-	return rc;
+	return 0;
+}
+
+static int
+pending_from(const json_t *root, const char *what, void *pd)
+{
+	return pending_from_json(root, what, pd);
 }
 
 int
 pending_load(const char *gdir, struct pending *pd)
 {
-	char *path = gpath(gdir, "pending.json"), *buf = NULL;
-	size_t len;
-	int r, rc = -1;
-
 	memset(pd, 0, sizeof(*pd));
-	if (!path)
-		return -1;
-	r = read_capped(path, &buf, &len);
-	if (r >= 0)
-		rc = r == 1 ? 1 : pending_parse(buf, len, path, pd);
-	free(buf);
-	free(path);
-	return rc;
+	return load(gdir, "pending.json", pending_from, pd);
 }
 
-char *
-pending_format(const struct pending *pd)
+json_t *
+pending_to_json(const struct pending *pd)
 {
 	json_t *root = NULL, *disks = json_array();
-	char *text = NULL;
 
 	for (size_t i = 0; disks && i < pd->ndisks; i++) {
 		json_t *o = json_pack("{s:s, s:I, s:I, s:b}", "name", pd->disks[i].name,
@@ -400,25 +334,21 @@ pending_format(const struct pending *pd)
 		if (json_array_append_new(disks, o) < 0)
 			goto out;
 	}
-	if (!disks)
-		goto out;
-	root = json_pack("{s:I, s:I, s:I, s:I, s:O}", "point", (json_int_t)pd->point,
-			 "base", (json_int_t)pd->base, "time_ns", (json_int_t)pd->time_ns,
-			 "bytes", (json_int_t)pd->bytes, "disks", disks);
-	if (root)
-		text = json_dumps(root, JSON_INDENT(1));
+	if (disks)
+		root = json_pack("{s:I, s:I, s:I, s:I, s:O}", "point", (json_int_t)pd->point,
+				 "base", (json_int_t)pd->base, "time_ns", (json_int_t)pd->time_ns,
+				 "bytes", (json_int_t)pd->bytes, "disks", disks);
 out:
-	if (!text)
-		log_error("store: out of memory formatting pending state");
+	if (!root)
+		log_error("store: out of memory building pending state");
 	json_decref(disks);
-	json_decref(root);
-	return text;
+	return root;
 }
 
 int
 pending_save(const char *gdir, const struct pending *pd)
 {
-	return save_text(gdir, "pending.json", pending_format(pd));
+	return save(gdir, "pending.json", pending_to_json(pd));
 }
 
 int

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "replicator/receiver/store.h"
 
 /* catalog.json / pending.json larger than this are refused. */
@@ -39,12 +41,13 @@ struct pending {
 	} disks[STORE_MAX_DISKS];
 };
 
-/* Parse catalog text (what names it in messages). Malformed, oversize or
- * out-of-range input is refused with one logged reason. 0 / -1. */
-int catalog_parse(const char *text, size_t len, const char *what, struct catalog *cat);
-/* The catalog as JSON text; malloc'd, caller frees. NULL on error (logged). */
-char *catalog_format(const struct catalog *cat);
-/* <gdir>/catalog.json: a missing one is an empty group. 0 / -1. */
+/* The pure halves. from_json: what names the source in messages;
+ * malformed or out-of-range input is refused with one logged reason, cat
+ * left empty. 0 / -1. to_json: a new reference, NULL on error (logged). */
+int catalog_from_json(const json_t *root, const char *what, struct catalog *cat);
+json_t *catalog_to_json(const struct catalog *cat);
+/* <gdir>/catalog.json (at most CATALOG_JSON_MAX bytes): a missing one is
+ * an empty group. 0 / -1. */
 int catalog_load(const char *gdir, struct catalog *cat);
 /* Durable atomic replace of <gdir>/catalog.json. 0 / -1. */
 int catalog_save(const char *gdir, const struct catalog *cat);
@@ -61,9 +64,9 @@ int catalog_append(struct catalog *cat, const struct store_point_info *pi);
 /* Index of disk in pi, -1 if pi has no such disk. */
 int catalog_point_disk(const struct store_point_info *pi, const char *disk);
 
-/* Parse / format pending text as above. */
-int pending_parse(const char *text, size_t len, const char *what, struct pending *pd);
-char *pending_format(const struct pending *pd);
+/* As above, for pending state. */
+int pending_from_json(const json_t *root, const char *what, struct pending *pd);
+json_t *pending_to_json(const struct pending *pd);
 /* <gdir>/pending.json: 0 / 1 = none / -1 = unreadable or malformed
  * (pending state is never the truth: callers may start over). */
 int pending_load(const char *gdir, struct pending *pd);

@@ -1,12 +1,10 @@
 /* Group state beside the catalog: drill pins, reports, group detection
  * (groupstate.h). */
-#define _GNU_SOURCE /* asprintf */
 #include "replicator/receiver/groupstate.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,47 +19,28 @@
 #include "common/names.h"
 #include "common/parse.h"
 #include "replicator/receiver/marker.h"
+#include "replicator/receiver/store-backend.h"
 
 #define GROUPSTATE_PIN_MAX 64 /* bytes of a drill's point file */
-
-static char *
-gs_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-gs_path(const char *fmt, ...)
-{
-	va_list ap;
-	char *p = NULL;
-	int r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&p, fmt, ap);
-	va_end(ap);
-	if (r < 0) {
-		log_error("out of memory");
-		return NULL;
-	}
-	return p;
-}
 
 char *
 groupstate_run_dir(const char *store_dir, const char *group, bool failover, const char *id)
 {
-	return gs_path("%s/%s/%s/%s", store_dir, group, failover ? "failover" : "drills", id);
+	return store_path("%s/%s/%s/%s", store_dir, group, failover ? "failover" : "drills", id);
 }
 
 char *
 groupstate_report_path(const char *store_dir, const char *group, bool failover,
 		       const char *id)
 {
-	return gs_path("%s/%s/%s/%s.json", store_dir, group, failover ? "failover" : "drills",
+	return store_path("%s/%s/%s/%s.json", store_dir, group, failover ? "failover" : "drills",
 		       id);
 }
 
 int
 groupstate_pin(const char *store_dir, const char *group, const char *id, uint64_t point)
 {
-	char *path = gs_path("%s/%s/drills/%s/point", store_dir, group, id);
+	char *path = store_path("%s/%s/drills/%s/point", store_dir, group, id);
 	char text[32];
 	int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", point);
 	int rc = -1;
@@ -75,7 +54,7 @@ groupstate_pin(const char *store_dir, const char *group, const char *id, uint64_
 void
 groupstate_unpin(const char *store_dir, const char *group, const char *id, uint64_t point)
 {
-	char *path = gs_path("%s/%s/drills/%s/point", store_dir, group, id);
+	char *path = store_path("%s/%s/drills/%s/point", store_dir, group, id);
 
 	if (path && unlink(path) < 0 && errno != ENOENT)
 		log_warn("drill %s: unlink %s: %m (retention keeps point %" PRIu64
@@ -133,7 +112,7 @@ pin_point(const char *group, const char *path)
 uint64_t
 groupstate_pinned_max(const char *store_dir, const char *group)
 {
-	char *dir = gs_path("%s/%s/drills", store_dir, group);
+	char *dir = store_path("%s/%s/drills", store_dir, group);
 	DIR *dd = NULL;
 	struct dirent *de;
 	uint64_t max = failover_point(store_dir, group);
@@ -151,7 +130,7 @@ groupstate_pinned_max(const char *store_dir, const char *group)
 
 		if (!name_valid(de->d_name, strlen(de->d_name)))
 			continue;
-		path = gs_path("%s/%s/point", dir, de->d_name);
+		path = store_path("%s/%s/point", dir, de->d_name);
 		if (!path) {
 			max = UINT64_MAX;
 			break;
@@ -170,7 +149,7 @@ groupstate_pinned_max(const char *store_dir, const char *group)
 static bool
 has_file(const char *store_dir, const char *group, const char *file)
 {
-	char *p = gs_path("%s/%s/%s", store_dir, group, file);
+	char *p = store_path("%s/%s/%s", store_dir, group, file);
 	struct stat sb;
 	bool ok = p && stat(p, &sb) == 0;
 
@@ -190,7 +169,7 @@ groupstate_is_group(const char *store_dir, const char *group)
 char *
 groupstate_last_drill_report(const char *store_dir, const char *group)
 {
-	char *dir = gs_path("%s/%s/drills", store_dir, group);
+	char *dir = store_path("%s/%s/drills", store_dir, group);
 	char *best = NULL, *path = NULL;
 	struct timespec best_t = { 0 };
 	DIR *d = NULL;
@@ -217,7 +196,7 @@ groupstate_last_drill_report(const char *store_dir, const char *group)
 			goto out;
 	}
 	if (best)
-		path = gs_path("%s/%s", dir, best);
+		path = store_path("%s/%s", dir, best);
 out:
 	free(best);
 	if (d)

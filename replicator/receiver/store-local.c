@@ -2,31 +2,27 @@
  * (a point = one overlay "<id>.qcow2" on top of its base point's file),
  * written through qemu-nbd spawned by libnbd; retention rebases a child
  * onto its grandparent; clones are qcow2 overlays for drills. */
-#define _GNU_SOURCE /* pipe2, sync_file_range, O_DIRECT */
+#define _GNU_SOURCE /* sync_file_range, O_DIRECT */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libnbd.h>
 
 #include "common/fileutil.h"
+#include "common/spawn.h"
 #include "common/log.h"
 #include "replicator/receiver/store-backend.h"
-
-extern char **environ;
 
 /* qemu-nbd refuses payloads above 32 MiB; stay well below. */
 #define LOCAL_NBD_CHUNK  (16u << 20)
 #define LOCAL_ZERO_CHUNK (256u << 20)
-#define LOCAL_ERRTEXT    2048
 /* Start the kernel's writeback of a disk file every so many bytes written,
  * so that a checkpoint's flush finds little left to write. */
 #define LOCAL_KICK_BYTES (16u << 20)
@@ -50,84 +46,6 @@ struct store_reader {
 	struct nbd_handle *nbd;
 	char ctx[STORE_CTX_MAX];
 };
-
-/* Run a tool without a shell; its stderr goes to the log on failure. */
-static int
-run_tool(char *const argv[], const char *ctx)
-{
-	posix_spawn_file_actions_t fa;
-	bool fa_init = false;
-	int pfd[2] = { -1, -1 };
-	char errbuf[LOCAL_ERRTEXT];
-	size_t elen = 0;
-	pid_t pid = -1;
-	int status = 0, rc = -1, r;
-
-	errbuf[0] = '\0';
-	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		log_error("%s: pipe: %m", ctx);
-		goto out;
-	}
-	if (posix_spawn_file_actions_init(&fa) != 0) {
-		log_error("%s: posix_spawn_file_actions_init failed", ctx);
-		goto out;
-	}
-	fa_init = true;
-	if (posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0) != 0 ||
-	    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0) != 0 ||
-	    posix_spawn_file_actions_adddup2(&fa, pfd[1], 2) != 0) {
-		log_error("%s: posix_spawn file actions failed", ctx);
-		goto out;
-	}
-	r = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	if (r != 0) {
-		errno = r;
-		pid = -1;
-		log_error("%s: cannot run %s: %m", ctx, argv[0]);
-		goto out;
-	}
-	close(pfd[1]);
-	pfd[1] = -1;
-	for (;;) {
-		char scratch[512];
-		char *dst = elen < sizeof(errbuf) - 1 ? errbuf + elen : scratch;
-		size_t room = elen < sizeof(errbuf) - 1 ? sizeof(errbuf) - 1 - elen : sizeof(scratch);
-		ssize_t k = read(pfd[0], dst, room);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			break;
-		if (dst != scratch)
-			elen += (size_t)k;
-	}
-	errbuf[elen] = '\0';
-	while (elen > 0 && (errbuf[elen - 1] == '\n' || errbuf[elen - 1] == '\r'))
-		errbuf[--elen] = '\0';
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			log_error("%s: waitpid %s: %m", ctx, argv[0]);
-			goto out;
-		}
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		rc = 0;
-	} else if (WIFEXITED(status)) {
-		log_error("%s: %s exited with status %d: %s", ctx, argv[0],
-			  WEXITSTATUS(status), errbuf);
-	} else {
-		log_error("%s: %s killed by signal %d: %s", ctx, argv[0],
-			  WIFSIGNALED(status) ? WTERMSIG(status) : -1, errbuf);
-	}
-out:
-	if (fa_init)
-		posix_spawn_file_actions_destroy(&fa);
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
-	return rc;
-}
 
 /* ---- qemu-nbd ------------------------------------------------------------ */
 
@@ -325,8 +243,8 @@ local_disk_create(struct store_backend *be, const struct store_where *w,
 {
 	char ctx[STORE_CTX_MAX];
 	char size[32], opts[128];
-	char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, d->path,
-			 size, NULL };
+	const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, d->path,
+			       size, NULL };
 
 	store_ctx(ctx, sizeof(ctx), w, d->name);
 	snprintf(size, sizeof(size), "%" PRIu64, d->size);
@@ -337,7 +255,7 @@ local_disk_create(struct store_backend *be, const struct store_where *w,
 			 ".qcow2,backing_fmt=qcow2", base_id);
 	else
 		snprintf(opts, sizeof(opts), "cluster_size=65536,lazy_refcounts=off");
-	if (run_tool(argv, ctx) < 0)
+	if (spawn_cmd(ctx, argv, NULL) < 0)
 		return -1;
 	return local_disk_open(be, w, d);
 }
@@ -664,12 +582,11 @@ local_reader_close(struct store_reader *r)
 static int
 child_rebase(const char *path, const char *new_base, const char *ctx)
 {
-	char *argv_b[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", (char *)new_base,
-			   "-F", "qcow2", (char *)path, NULL };
-	char *argv_n[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", "", (char *)path,
-			   NULL };
+	const char *argv_b[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", new_base,
+				 "-F", "qcow2", path, NULL };
+	const char *argv_n[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", "", path, NULL };
 
-	if (run_tool(new_base[0] ? argv_b : argv_n, ctx) < 0)
+	if (spawn_cmd(ctx, new_base[0] ? argv_b : argv_n, NULL) < 0)
 		return -1;
 	return store_fsync_path(path);
 }
@@ -737,14 +654,14 @@ local_clone(struct store_backend *be, const struct store_where *w, const char *d
 {
 	char ctx[STORE_CTX_MAX];
 	char *top = local_file(w, disk);
-	char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-b", top, "-F", "qcow2",
-			 (char *)names->file, NULL };
+	const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-b", top, "-F",
+			       "qcow2", names->file, NULL };
 	int rc = -1;
 
 	(void)be;
 	*source = NULL;
 	store_ctx(ctx, sizeof(ctx), w, disk);
-	if (!top || run_tool(argv, ctx) < 0)
+	if (!top || spawn_cmd(ctx, argv, NULL) < 0)
 		goto out;
 	*source = strdup(names->file);
 	if (!*source) {

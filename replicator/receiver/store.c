@@ -1,28 +1,23 @@
-/* Replica store orchestration: opening, the group lock, receiving a point
- * (begin, writes through the writer queue, checkpoints, commit), removing
- * one, strays and progress; the catalog lives in catalog.c and the data in
- * a backend behind struct store_backend_ops (store-local.c, store-ceph.c). */
-#define _GNU_SOURCE /* vasprintf */
+/* Replica store orchestration: opening, receiving a point (begin, writes
+ * through the writer queue, checkpoints, commit), strays and progress. The
+ * catalog lives in catalog.c, the data in a backend behind struct
+ * store_backend_ops (store-local.c, store-ceph.c); reading committed
+ * points is store-read.c, removing one store-remove.c. */
 #include "replicator/receiver/store.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/fileutil.h"
-#include "common/hash.h"
 #include "common/log.h"
-#include "common/names.h"
 #include "replicator/receiver/catalog.h"
 #include "replicator/receiver/store-backend.h"
 #include "replicator/receiver/store-writer.h"
@@ -42,15 +37,6 @@ struct store_point {
 	struct store_wq *wq; /* started by the first queued write */
 	struct store_disk disks[STORE_MAX_DISKS];
 };
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- store ------------------------------------------------------------------ */
 
@@ -785,7 +771,7 @@ commit_catalog(struct store_point *pt, int *err)
 	pi.id = pt->id;
 	pi.base_id = pt->base_id;
 	pi.time_ns = pt->time_ns;
-	pi.committed_ns = now_ns();
+	pi.committed_ns = clock_now_ns();
 	pi.bytes_received = pt->bytes;
 	pi.ndisks = pt->ndisks;
 	for (size_t i = 0; i < pt->ndisks; i++) {

@@ -1,10 +1,10 @@
 /* Unit tests of replicator/receiver/catalog: catalog.json and pending.json
- * round trips, strict refusal of malformed, oversize and out-of-range input
- * (each with one clear log line), durable saves. No qemu. */
+ * round trips (JSON <-> struct and through the files), strict refusal of
+ * malformed, oversize and out-of-range files (each with one clear log line
+ * naming the file). No qemu. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,29 +14,20 @@
 #include "common/fileutil.h"
 #include "replicator/receiver/catalog.h"
 #include "capture.h"
+#include "tmpdir.h"
 
 static char dir[64];
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void
 setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/nestor-catalog-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
+	tmpdir_make(dir, sizeof(dir), "nestor-catalog");
 }
 
 static void
 teardown(void)
 {
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(dir);
 }
 
 TestSuite(catalog, .init = setup, .fini = teardown);
@@ -58,18 +49,31 @@ point(struct store_point_info *pi, uint64_t id, uint64_t base, size_t ndisks)
 	}
 }
 
-/* Parse text; expect a refusal that logs needle. */
+static void
+put(const char *name, const char *text, size_t len)
+{
+	char *path = NULL;
+
+	cr_assert(asprintf(&path, "%s/%s", dir, name) > 0);
+	cr_assert_eq(file_write_atomic(path, text, len, 0640), 0);
+	free(path);
+}
+
+/* catalog.json holding text is refused, with one log line naming it and
+ * saying needle. */
 static void
 refused(const char *text, const char *needle)
 {
 	struct catalog cat = { .n = 7 };
 	char *log;
 
+	put("catalog.json", text, strlen(text));
 	cap_start();
-	cr_assert_eq(catalog_parse(text, strlen(text), "t.json", &cat), -1, "accepted %s", text);
+	cr_assert_eq(catalog_load(dir, &cat), -1, "accepted %s", text);
 	log = cap_stop();
 	cr_assert_eq(cat.n, 0);
 	cr_assert_null(cat.pts);
+	assert_logged(log, "catalog.json: ");
 	assert_logged(log, needle);
 	cr_assert_eq(count_lines(log), 1, "not one line for %s:\n%s", text, log);
 	free(log);
@@ -79,7 +83,7 @@ Test(catalog, round_trip)
 {
 	struct catalog cat = { 0 }, back = { 0 };
 	struct store_point_info pi;
-	char *text;
+	json_t *j;
 
 	point(&pi, 3, 0, 2);
 	cr_assert_eq(catalog_append(&cat, &pi), 0);
@@ -89,9 +93,9 @@ Test(catalog, round_trip)
 	pi.time_ns = pi.committed_ns = pi.bytes_received = (uint64_t)INT64_MAX;
 	pi.disks[0].size = STORE_MAX_DISK_SIZE;
 	cr_assert_eq(catalog_append(&cat, &pi), 0);
-	text = catalog_format(&cat);
-	cr_assert_not_null(text);
-	cr_assert_eq(catalog_parse(text, strlen(text), "mem", &back), 0);
+	j = catalog_to_json(&cat);
+	cr_assert_not_null(j);
+	cr_assert_eq(catalog_from_json(j, "mem", &back), 0);
 	cr_assert_eq(back.n, 3);
 	cr_assert_eq(memcmp(back.pts, cat.pts, 3 * sizeof(*cat.pts)), 0);
 	cr_assert_eq(catalog_last(&back), (uint64_t)INT64_MAX);
@@ -102,7 +106,7 @@ Test(catalog, round_trip)
 	cr_assert_null(catalog_find(&back, 4));
 	cr_assert_eq(catalog_point_disk(catalog_find(&back, 3), "vdb"), 1);
 	cr_assert_eq(catalog_point_disk(catalog_find(&back, 5), "vdb"), -1);
-	free(text);
+	json_decref(j);
 	catalog_free(&back);
 
 	/* through the file, atomically replaced */
@@ -161,34 +165,32 @@ Test(catalog, malformed_refused)
 Test(catalog, oversize_refused)
 {
 	size_t len = CATALOG_JSON_MAX + 1;
-	char *big = malloc(len + 1), *path = NULL, *log;
+	char *big = malloc(len), *log;
 	struct catalog cat = { 0 };
+	struct pending pd;
 
 	cr_assert_not_null(big);
 	memset(big, ' ', len);
-	big[len] = '\0';
-	cap_start();
-	cr_assert_eq(catalog_parse(big, len, "big.json", &cat), -1);
-	log = cap_stop();
-	assert_logged(log, "big.json: 16777217 bytes, more than 16777216");
-	free(log);
-	/* and a file that large is not even read */
-	cr_assert(asprintf(&path, "%s/catalog.json", dir) > 0);
-	cr_assert_eq(file_write_atomic(path, big, len, 0640), 0);
+	put("catalog.json", big, len);
 	cap_start();
 	cr_assert_eq(catalog_load(dir, &cat), -1);
 	log = cap_stop();
 	cr_assert_eq(cat.n, 0);
-	cr_assert_gt(strlen(log), 0);
+	assert_logged(log, "catalog.json: file too large (more than 16777216 bytes)");
 	free(log);
-	free(path);
+	put("pending.json", big, len);
+	cap_start();
+	cr_assert_eq(pending_load(dir, &pd), -1);
+	log = cap_stop();
+	assert_logged(log, "pending.json: file too large");
+	free(log);
 	free(big);
 }
 
 Test(catalog, pending_round_trip)
 {
 	struct pending pd, back;
-	char *text;
+	json_t *j;
 
 	memset(&pd, 0, sizeof(pd));
 	pd.point = 8;
@@ -203,11 +205,11 @@ Test(catalog, pending_round_trip)
 	snprintf(pd.disks[1].name, sizeof(pd.disks[1].name), "vdb");
 	pd.disks[1].size = 2 << 20;
 	pd.disks[1].durable = 65536;
-	text = pending_format(&pd);
-	cr_assert_not_null(text);
-	cr_assert_eq(pending_parse(text, strlen(text), "mem", &back), 0);
+	j = pending_to_json(&pd);
+	cr_assert_not_null(j);
+	cr_assert_eq(pending_from_json(j, "mem", &back), 0);
 	cr_assert_eq(memcmp(&back, &pd, sizeof(pd)), 0);
-	free(text);
+	json_decref(j);
 
 	cr_assert_eq(pending_load(dir, &back), 1); /* none */
 	cr_assert_eq(pending_save(dir, &pd), 0);
@@ -236,12 +238,13 @@ Test(catalog, pending_malformed_refused)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char *log;
 
+		put("pending.json", bad[i], strlen(bad[i]));
 		cap_start();
-		cr_assert_eq(pending_parse(bad[i], strlen(bad[i]), "p.json", &pd), -1,
-			     "accepted %s", bad[i]);
+		cr_assert_eq(pending_load(dir, &pd), -1, "accepted %s", bad[i]);
 		log = cap_stop();
-		assert_logged(log, "p.json");
+		assert_logged(log, "pending.json");
 		assert_logged(log, "malformed");
+		cr_assert_eq(pd.ndisks, 0);
 		free(log);
 	}
 }

@@ -5,7 +5,6 @@
 #include <criterion/criterion.h>
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,29 +18,20 @@
 #include "common/fileutil.h"
 #include "replicator/receiver/groupstate.h"
 #include "replicator/receiver/marker.h"
+#include "tmpdir.h"
 
 static char root[64];
-
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void
 setup(void)
 {
-	snprintf(root, sizeof(root), "/tmp/nestor-gs-XXXXXX");
-	cr_assert_not_null(mkdtemp(root));
+	tmpdir_make(root, sizeof(root), "nestor-gs");
 }
 
 static void
 teardown(void)
 {
-	nftw(root, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(root);
 }
 
 TestSuite(groupstate, .init = setup, .fini = teardown);

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <xxhash.h>
 
 #include "replicator/receiver/store.h"
+#include "tmpdir.h"
 
 #define MIB (1024u * 1024u)
 #define VDA_SIZE (4 * MIB)
@@ -26,21 +26,11 @@
 static char root[64];
 static bool mounted;
 
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 setup(void)
 {
 	/* A comma in the path: qemu option strings must escape it. */
-	snprintf(root, sizeof(root), "/tmp/nestor,store-XXXXXX");
-	cr_assert_not_null(mkdtemp(root));
+	tmpdir_make(root, sizeof(root), "nestor,store");
 }
 
 static void
@@ -49,7 +39,7 @@ teardown(void)
 	if (mounted)
 		umount2(root, MNT_DETACH);
 	mounted = false;
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(root);
 }
 
 TestSuite(store, .init = setup, .fini = teardown, .timeout = 120);
