@@ -18,20 +18,6 @@
 
 /* ---- helpers shared with the backends -------------------------------------- */
 
-const char *
-store_strerror(int err)
-{
-	switch (err) {
-	case STORE_OK: return "success";
-	case STORE_ERR_INVALID: return "invalid request";
-	case STORE_ERR_IO: return "storage failure";
-	case STORE_ERR_CONFLICT: return "conflict";
-	case STORE_ERR_NOTFOUND: return "not found";
-	case STORE_ERR_INTERNAL: return "internal error";
-	default: return "unknown store error";
-	}
-}
-
 bool
 store_name_ok(const char *s)
 {

@@ -44,7 +44,6 @@ enum store_err {
 	STORE_ERR_NOTFOUND = -4, /* no such point or disk */
 	STORE_ERR_INTERNAL = -5, /* out of memory and the like */
 };
-const char *store_strerror(int err);
 
 struct store;
 struct store_point;
@@ -154,10 +153,11 @@ typedef int (*store_remove_veto)(void *arg, uint64_t point);
 
 /* Remove committed point `point` of group without changing the content of
  * any other point. The newest point is never removed (-1). If the next
- * point (the child) has it as base, each of the child's disks backed by the
- * point's file is rebased (qemu-img rebase, safe mode) onto the point's own
- * base file (or onto nothing): the child's content stays the same at every
- * step. Then veto is asked (NULL = none), the catalog is replaced
+ * point (the child) has it as base, the backend unchains it first (local:
+ * each of the child's disks backed by the point's file is rebased,
+ * qemu-img rebase in safe mode, onto the point's own base file or onto
+ * nothing; ceph: nothing to do, a snapshot holds its whole content): the
+ * child's content stays the same at every step. Then veto is asked (NULL = none), the catalog is replaced
  * atomically (the child's base becomes the point's base) and the point's
  * files and metadata are deleted. A crash leaves either the old catalog
  * (child already rebased, same content; removing again finishes the job) or
