@@ -8,14 +8,12 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,8 +33,6 @@
 #include "failover/pointmeta.h"
 #include "replicator/config.h"
 #include "replicator/receiver/store.h"
-
-extern char **environ;
 
 #define DEFAULT_RECEIVER_CONF "/etc/nestor/receiver.conf"
 #define KVM_PROBE_S 20
