@@ -4,6 +4,7 @@
 #include "common/spawn.h"
 
 #include "common/clock.h"
+#include "common/fileutil.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -174,35 +175,29 @@ spawn_label(const struct spawn *sp, char *buf, size_t len)
 	log_error("%s%s%s" f, (sp)->ctx ? (sp)->ctx : "", (sp)->ctx ? ": " : "", \
 		  (label), ##__VA_ARGS__)
 
-/* Read at most max bytes of a memfd; *over set when it holds more. */
+/* The first max bytes of a memfd the child has finished writing, as a
+ * string; *over set when it holds more. NULL with errno set. */
 static char *
 spawn_slurp(int fd, size_t max, bool *over)
 {
 	struct stat st;
-	size_t len, got = 0;
+	size_t len;
 	char *buf;
 
-	*over = false;
 	if (fstat(fd, &st) < 0)
 		return NULL;
 	len = (size_t)st.st_size;
-	if (len > max) {
-		*over = true;
+	*over = len > max;
+	if (*over)
 		len = max;
-	}
 	buf = malloc(len + 1);
 	if (!buf)
 		return NULL;
-	while (got < len) {
-		ssize_t r = pread(fd, buf + got, len - got, (off_t)got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
+	if (fd_pread_all(fd, buf, len, 0) < 0) {
+		free(buf);
+		return NULL;
 	}
-	buf[got] = '\0';
+	buf[len] = '\0';
 	return buf;
 }
 
