@@ -8,14 +8,12 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,12 +28,11 @@
 #include "failover/console.h"
 #include "failover/domxml.h"
 #include "failover/drill.h"
+#include "replicator/receiver/groupstate.h"
 #include "replicator/receiver/marker.h"
 #include "failover/pointmeta.h"
 #include "replicator/config.h"
 #include "replicator/receiver/store.h"
-
-extern char **environ;
 
 #define DEFAULT_RECEIVER_CONF "/etc/nestor/receiver.conf"
 #define KVM_PROBE_S 20
@@ -65,7 +62,6 @@ struct drill {
 	struct store *st;
 	const char *rbd_conf;     /* ceph store: ceph.conf for the clones (borrowed) */
 	struct report *r;
-	char *gdir;               /* <store>/<group> */
 	json_t *meta;
 	json_t *disks;            /* meta "disks" */
 	struct dvm *vms;
@@ -78,6 +74,9 @@ struct drill {
 	bool net_needed;          /* some NIC joins the isolated network */
 	size_t order[DRILL_MAX_VMS];
 	struct timespec t0;
+	const char *root;         /* the store's real path (borrowed) */
+	bool prepared;            /* every VM prepared */
+	bool marked;              /* failover: we wrote the marker */
 };
 
 static volatile sig_atomic_t drill_stop;
@@ -142,68 +141,26 @@ vm_fail(struct report_vm *v, const char *why)
 		v->error = strdup(why);
 }
 
-/* qemu-img create -f qcow2 -b TOP -F qcow2 OVERLAY: the point's files are
- * only ever opened read-only as backing files. */
+/* What VM i boots for its k-th disk (point disk `disk`): a copy-on-write
+ * clone made by the store (a qcow2 overlay in the work dir, or an RBD
+ * clone), so the point itself is never written. */
 static int
-make_overlay(const char *top, const char *overlay)
+clone_disk(struct drill *d, size_t i, size_t k, const char *disk, const char *ctx)
 {
-	char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-b", (char *)top,
-			 "-F", "qcow2", (char *)overlay, NULL };
-	posix_spawn_file_actions_t fa;
-	pid_t pid;
-	int st, rc;
-
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	rc = posix_spawnp(&pid, "qemu-img", &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0) {
-		log_error("cannot run qemu-img: %s", strerror(rc));
-		return -1;
-	}
-	while (waitpid(pid, &st, 0) < 0) {
-		if (errno != EINTR) {
-			log_error("waitpid qemu-img: %m");
-			return -1;
-		}
-	}
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		log_error("qemu-img create of overlay %s on %s failed (status %d)", overlay, top,
-			  WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-		return -1;
-	}
-	return 0;
-}
-
-/* Ceph store: a copy-on-write RBD clone of the point's disk snapshot, made
- * in milliseconds whatever the disk size; *overlay = "rbd:POOL/IMAGE". */
-static int
-make_clone(struct drill *d, size_t i, size_t k, const char *disk, char **overlay)
-{
-	struct store_clone_spec spec;
-	char *name = fmt("%s-%s-%zu-%zu", d->failover ? "failover" : "drill", d->r->id, i, k);
-	struct timespec t0, t1;
+	struct dvm *v = &d->vms[i];
+	char *file = fmt("%s/%s.%s.qcow2", d->r->workdir, v->name, disk);
+	char *image = fmt("%s-%s-%zu-%zu", d->failover ? "failover" : "drill", d->r->id, i, k);
+	struct store_clone_names names = { .file = file, .image = image };
 	int rc = -1;
 
-	if (!name)
-		return -1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (store_point_clone(d->st, d->o->group, d->r->point, disk, name, &spec) < 0)
-		goto out;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	d->rbd_conf = spec.conf;
-	*overlay = fmt("rbd:%s/%s", spec.pool, spec.image);
-	if (!*overlay) {
-		(void)store_clone_remove(d->st, name);
-		goto out;
+	if (file && image &&
+	    store_point_clone(d->st, d->o->group, d->r->point, disk, &names, &v->overlays[k]) == 0) {
+		d->rbd_conf = store_clone_conf(d->st);
+		log_info("%s: vm %s: %s boots %s", ctx, v->name, disk, v->overlays[k]);
+		rc = 0;
 	}
-	log_info("%s %s: point disk %s cloned as rbd %s/%s in %.0f ms",
-		 d->failover ? "failover" : "drill", d->r->id, disk, spec.pool, spec.image,
-		 (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
-	rc = 0;
-out:
-	free(name);
+	free(file);
+	free(image);
 	return rc;
 }
 
@@ -310,7 +267,7 @@ prepare_vm(struct drill *d, size_t i)
 	struct dvm *v = &d->vms[i];
 	struct report_vm *rv = &d->r->vms[i];
 	struct domxml *x = NULL;
-	char *ctx = ctx_of(d, i), *top = NULL;
+	char *ctx = ctx_of(d, i);
 	const char *names[64] = { 0 };
 	int ret = -1;
 
@@ -382,30 +339,13 @@ prepare_vm(struct drill *d, size_t i)
 		const char *disk = names[k];
 
 		v->noverlays = k + 1;
-		if (!disk)
-			continue;
-		if (store_is_ceph(d->st)) {
-			if (make_clone(d, i, k, disk, &v->overlays[k]) < 0)
-				goto out;
-			continue;
-		}
-		free(top);
-		top = store_point_disk_path(d->st, d->o->group, d->r->point, disk);
-		if (!top)
+		if (disk && clone_disk(d, i, k, disk, ctx) < 0)
 			goto out;
-		v->overlays[k] = fmt("%s/%s.%s.qcow2", d->r->workdir, v->name, disk);
-		if (!v->overlays[k])
-			goto out;
-		if (make_overlay(top, v->overlays[k]) < 0)
-			goto out;
-		log_info("%s: vm %s: %s boots %s over point disk %s", ctx, v->name,
-			 domxml_disk_target(x, k), v->overlays[k], top);
 	}
 	ret = 0;
 out:
 	if (ret < 0)
 		vm_fail(rv, "preparation failed (overlays or domain XML)");
-	free(top);
 	free(ctx);
 	domxml_free(x);
 	return ret;
@@ -766,20 +706,9 @@ teardown(struct drill *d)
 	for (size_t i = 0; i < d->nvms; i++) {
 		struct dvm *v = &d->vms[i];
 
-		for (size_t k = 0; k < v->noverlays; k++) {
-			if (v->overlays[k] && !strncmp(v->overlays[k], "rbd:", 4)) {
-				const char *img = strchr(v->overlays[k], '/');
-
-				if (!img || store_clone_remove(d->st, img + 1) < 0)
-					ret = -1;
-				continue;
-			}
-			if (v->overlays[k] && unlink(v->overlays[k]) < 0 && errno != ENOENT) {
-				log_error("drill %s: cannot remove overlay %s: %m", d->r->id,
-					  v->overlays[k]);
+		for (size_t k = 0; k < v->noverlays; k++)
+			if (v->overlays[k] && store_clone_remove(d->st, v->overlays[k]) < 0)
 				ret = -1;
-			}
-		}
 		if (v->sock && unlink(v->sock) < 0 && errno != ENOENT)
 			log_warn("drill %s: cannot remove %s: %m", d->r->id, v->sock);
 		if (v->sock && !strncmp(v->sock, "/tmp/nestor-drill-", 18)) {
@@ -815,7 +744,6 @@ drill_clear(struct drill *d)
 		free(v->log);
 	}
 	free(d->vms);
-	free(d->gdir);
 	json_decref(d->meta);
 	if (d->conn)
 		sym_virConnectClose(d->conn);
@@ -906,7 +834,7 @@ write_marker(struct drill *d, const char *root)
 static int
 check_planned(struct drill *d)
 {
-	struct proto_progress p;
+	struct store_progress p;
 
 	if (store_progress(d->st, d->o->group, &p) < 0)
 		return -1;
@@ -920,159 +848,174 @@ check_planned(struct drill *d)
 	return 0;
 }
 
-/* <workdir>/point = the point id while the drill's overlays need it. */
-static int
-drill_mark_point(const struct report *r)
-{
-	char path[sizeof(r->workdir) + 8], text[32];
-	int n;
-
-	snprintf(path, sizeof(path), "%s/point", r->workdir);
-	n = snprintf(text, sizeof(text), "%" PRIu64 "\n", r->point);
-	return file_write_atomic(path, text, (size_t)n, 0644);
-}
-
+/* drill_run, step 0: the report's identity and options. */
 static void
-drill_unmark_point(const struct report *r)
+run_init(struct drill *d)
 {
-	char path[sizeof(r->workdir) + 8];
+	const struct drill_opts *o = d->o;
+	struct report *r = d->r;
 
-	snprintf(path, sizeof(path), "%s/point", r->workdir);
-	if (unlink(path) < 0 && errno != ENOENT)
-		log_warn("drill %s: unlink %s: %m (retention keeps point %" PRIu64
-			 " until it is gone)", r->id, path, r->point);
-}
-
-int
-drill_run(struct store *st, const char *store_dir, const struct drill_opts *o,
-	  struct report *r)
-{
-	struct drill d = { .o = o, .st = st, .r = r, .failover = o->mode == DRILL_MODE_FAILOVER };
-	const char *what = d.failover ? "failover" : "drill";
-	char *root = NULL, *path = NULL;
-	bool prepared = false, teardown_ok = true, marked = false, any_started = false;
-	int ret = -1;
-
-	clock_gettime(CLOCK_MONOTONIC, &d.t0);
+	clock_gettime(CLOCK_MONOTONIC, &d->t0);
 	memset(r, 0, sizeof(*r));
 	r->started_ns = wall_ns();
 	r->uri = o->uri;
 	r->marker = o->marker;
 	r->check_cmd = o->check_cmd;
-	r->kept = o->keep || d.failover;
-	r->failover = d.failover;
+	r->kept = o->keep || d->failover;
+	r->failover = d->failover;
 	r->tcp_port = o->tcp_port;
 	r->guest_agent = o->guest_agent;
 	r->script = o->script;
 	snprintf(r->group, sizeof(r->group), "%s", o->group);
 	make_id(r);
+}
 
-	if (!(root = realpath(store_dir, NULL))) {
-		log_error("store %s: %m", store_dir);
-		goto out;
-	}
-	if (!(d.gdir = fmt("%s/%s", root, o->group)))
-		goto out;
-	if (d.failover && failover_group_is_failed_over(root, o->group)) {
-		log_error("group %s is failed over already (%s/failover.json); run "
+/* Step 1: the point, its metadata, the work dir and the point's pin.
+ * 0, or RUN_EARLY (nothing created: no report) / RUN_REFUSED (refused
+ * before reading the point). */
+#define RUN_EARLY   (-1)
+#define RUN_REFUSED (-2)
+static int
+run_start(struct drill *d)
+{
+	const struct drill_opts *o = d->o;
+	struct report *r = d->r;
+	char *path = NULL;
+
+	if (d->failover && failover_group_is_failed_over(d->root, o->group)) {
+		path = failover_marker_path(d->root, o->group);
+		log_error("group %s is failed over already (%s); run "
 			  "'nestor failover --release %s' once its VMs are shut down",
-			  o->group, d.gdir, o->group);
+			  o->group, path ? path : "failover.json", o->group);
+		free(path);
 		r->error = strdup("group is failed over already");
-		goto fail_early_noreport;
+		return RUN_REFUSED;
 	}
-	if (d.failover && o->planned && check_planned(&d) < 0) {
+	if (d->failover && o->planned && check_planned(d) < 0) {
 		r->error = strdup("planned failover refused: incomplete point pending");
-		goto fail_early_noreport;
+		return RUN_REFUSED;
 	}
-	if (pick_point(&d) < 0 || load_meta(&d) < 0)
-		goto fail_early;
+	if (pick_point(d) < 0 || load_meta(d) < 0)
+		return RUN_EARLY;
 	r->rpo_s = r->started_ns > r->point_time_ns
 		? (double)(r->started_ns - r->point_time_ns) / 1e9 : 0;
-	snprintf(r->workdir, sizeof(r->workdir), "%s/%s/%s", d.gdir,
-		 d.failover ? "failover" : "drills", r->id);
+	if (!(path = groupstate_run_dir(d->root, o->group, d->failover, r->id)))
+		return RUN_EARLY;
+	snprintf(r->workdir, sizeof(r->workdir), "%s", path);
+	free(path);
 	if (mkdir_p(r->workdir, 0755) < 0)
-		goto fail_early;
+		return RUN_EARLY;
 	/* "in use" mark honoured by retention (docs/retention.md): the point and
 	 * every older one stay until teardown removes it. */
-	if (!d.failover && drill_mark_point(r) < 0) {
+	if (!d->failover && groupstate_pin(d->root, o->group, r->id, r->point) < 0) {
 		rmdir(r->workdir);
-		goto fail_early;
+		return RUN_EARLY;
 	}
 	log_info("%s %s: group %s point %" PRIu64 " (RPO %.1f s), %zu VM(s), work dir %s",
-		 what, r->id, o->group, r->point, r->rpo_s, d.nvms, r->workdir);
+		 d->failover ? "failover" : "drill", r->id, o->group, r->point, r->rpo_s,
+		 d->nvms, r->workdir);
+	return 0;
+}
+
+/* Step 2: libvirt, every VM prepared before any boots (a mapping error
+ * costs nothing), the network, a failover's marker. 0 / -1 (r->error). */
+static int
+run_prepare(struct drill *d)
+{
+	struct report *r = d->r;
 
 	if (virt_dl_load() < 0) {
 		r->error = strdup("cannot load libvirt");
-		goto teardown;
+		return -1;
 	}
-	d.conn = sym_virConnectOpen(o->uri);
-	if (!d.conn) {
-		log_error("%s %s: cannot connect to libvirt at %s: %s", what, r->id, o->uri,
-			  virt_msg());
+	d->conn = sym_virConnectOpen(d->o->uri);
+	if (!d->conn) {
+		log_error("%s %s: cannot connect to libvirt at %s: %s",
+			  d->failover ? "failover" : "drill", r->id, d->o->uri, virt_msg());
 		r->error = strdup("cannot connect to libvirt");
-		goto teardown;
+		return -1;
 	}
-	/* every VM is prepared before any boots: a mapping error costs nothing */
-	prepared = true;
-	for (size_t i = 0; i < d.nvms; i++)
-		if (prepare_vm(&d, i) < 0)
-			prepared = false;
-	if (!prepared || boot_order(&d) < 0 || map_networks(&d) < 0) {
-		prepared = false;
+	d->prepared = true;
+	for (size_t i = 0; i < d->nvms; i++)
+		if (prepare_vm(d, i) < 0)
+			d->prepared = false;
+	if (!d->prepared || boot_order(d) < 0 || map_networks(d) < 0) {
+		d->prepared = false;
 		r->error = strdup("preparation failed: see the log");
-		goto teardown;
+		return -1;
 	}
-	if ((!d.failover || d.net_needed) && create_network(&d) < 0) {
+	if ((!d->failover || d->net_needed) && create_network(d) < 0) {
 		r->error = strdup("cannot create the isolated network");
-		goto teardown;
+		return -1;
 	}
-	if (d.failover) {
+	if (d->failover) {
 		/* before anything boots: from now on the receiver refuses points */
-		if (write_marker(&d, root) < 0) {
+		if (write_marker(d, d->root) < 0) {
 			r->error = strdup("cannot write the failover marker");
-			goto teardown;
+			return -1;
 		}
-		marked = true;
+		d->marked = true;
 	}
-	d.kvm = o->accel == DRILL_ACCEL_KVM ||
+	return 0;
+}
+
+/* Step 3: boot in order (with the delay between VMs), then check. */
+static void
+run_boot(struct drill *d)
+{
+	const struct drill_opts *o = d->o;
+	struct report *r = d->r;
+	const char *what = d->failover ? "failover" : "drill";
+
+	d->kvm = o->accel == DRILL_ACCEL_KVM ||
 		(o->accel == DRILL_ACCEL_AUTO && kvm_device_usable());
-	for (size_t n = 0; n < d.nvms && !drill_stop; n++) {
-		size_t i = d.order[n];
+	for (size_t n = 0; n < d->nvms && !drill_stop; n++) {
+		size_t i = d->order[n];
 
 		if (n > 0 && o->boot_delay_s > 0) {
 			log_info("%s %s: waiting %u s before booting %s", what, r->id,
-				 o->boot_delay_s, d.vms[i].name);
+				 o->boot_delay_s, d->vms[i].name);
 			for (unsigned k = 0; k < o->boot_delay_s * 10 && !drill_stop; k++) {
 				struct timespec ts = { 0, 100 * 1000 * 1000 };
 				nanosleep(&ts, NULL);
 			}
 		}
-		boot_vm(&d, i, n == 0 && d.kvm && o->accel == DRILL_ACCEL_AUTO);
+		boot_vm(d, i, n == 0 && d->kvm && o->accel == DRILL_ACCEL_AUTO);
 	}
-	r->kvm = d.kvm;
-	for (size_t n = 0; n < d.nvms && !drill_stop; n++)
-		if (r->vms[d.order[n]].marker_seen)
-			check_vm(&d, d.order[n]);
+	r->kvm = d->kvm;
+	for (size_t n = 0; n < d->nvms && !drill_stop; n++)
+		if (r->vms[d->order[n]].marker_seen)
+			check_vm(d, d->order[n]);
 	if (drill_stop) {
 		log_error("%s %s: interrupted", what, r->id);
 		r->error = strdup("interrupted by a signal");
 	}
-teardown:
-	for (size_t i = 0; i < d.nvms; i++)
-		any_started = any_started || d.vms[i].dom;
-	if (d.failover && !any_started) {
+}
+
+/* Step 4: tear down (or keep), the verdict, the report. 0 pass / -1. */
+static int
+run_finish(struct drill *d)
+{
+	const struct drill_opts *o = d->o;
+	struct report *r = d->r;
+	bool teardown_ok = true, any_started = false;
+	char *path;
+
+	for (size_t i = 0; i < d->nvms; i++)
+		any_started = any_started || d->vms[i].dom;
+	if (d->failover && !any_started) {
 		/* nothing runs: undo everything, the group stays protected */
-		teardown_ok = teardown(&d) == 0;
+		teardown_ok = teardown(d) == 0;
 		r->kept = false;
-		if (marked && failover_marker_remove(root, o->group) == 0)
+		if (d->marked && failover_marker_remove(d->root, o->group) == 0)
 			log_info("failover %s: no VM started: marker removed, group %s still "
 				 "accepts points", r->id, o->group);
-	} else if (!o->keep && !d.failover) {
-		teardown_ok = teardown(&d) == 0;
+	} else if (!o->keep && !d->failover) {
+		teardown_ok = teardown(d) == 0;
 		if (teardown_ok)
-			drill_unmark_point(r);
+			groupstate_unpin(d->root, o->group, r->id, r->point);
 		log_info("drill %s: teardown %s", r->id, teardown_ok ? "done" : "FAILED");
-	} else if (d.failover) {
+	} else if (d->failover) {
 		log_info("failover %s: VMs stay up; group %s is failed over (release with "
 			 "'nestor failover --release %s')", r->id, o->group, o->group);
 	} else {
@@ -1080,29 +1023,49 @@ teardown:
 			 r->id, r->network);
 	}
 	r->teardown_ok = teardown_ok;
-	r->pass = prepared && !r->error && teardown_ok && d.nvms > 0;
-	for (size_t i = 0; i < d.nvms; i++) {
+	r->pass = d->prepared && !r->error && teardown_ok && d->nvms > 0;
+	for (size_t i = 0; i < d->nvms; i++) {
 		if (!r->vms[i].marker_seen)
 			vm_fail(&r->vms[i], "not booted: the run failed before");
 		if (!r->vms[i].pass)
 			r->pass = false;
 	}
-	r->duration_s = elapsed(&d);
-	if ((path = fmt("%s/%s/%s.json", d.gdir, d.failover ? "failover" : "drills",
-			r->id)) != NULL &&
-	    report_save(r, path) == 0)
-		log_info("%s %s: report saved as %s", what, r->id, path);
-	ret = r->pass ? 0 : -1;
-	goto out;
-fail_early:
+	r->duration_s = elapsed(d);
+	path = groupstate_report_path(d->root, o->group, d->failover, r->id);
+	if (path && report_save(r, path) == 0)
+		log_info("%s %s: report saved as %s", d->failover ? "failover" : "drill", r->id,
+			 path);
+	free(path);
+	return r->pass ? 0 : -1;
+}
+
+int
+drill_run(struct store *st, const char *store_dir, const struct drill_opts *o,
+	  struct report *r)
+{
+	struct drill d = { .o = o, .st = st, .r = r, .failover = o->mode == DRILL_MODE_FAILOVER };
+	char *root = NULL;
+	int ret = -1, started;
+
+	run_init(&d);
+	if (!(root = realpath(store_dir, NULL))) {
+		log_error("store %s: %m", store_dir);
+		goto out;
+	}
+	d.root = root;
+	started = run_start(&d);
+	if (started == 0) {
+		if (run_prepare(&d) == 0)
+			run_boot(&d);
+		ret = run_finish(&d);
+		goto out;
+	}
 	/* nothing was created: no report file, the error is in the log */
-	if (!r->error)
+	if (started == RUN_EARLY && !r->error)
 		r->error = strdup("cannot read the recovery point");
-fail_early_noreport:
 	r->duration_s = elapsed(&d);
 out:
 	drill_clear(&d);
-	free(path);
 	free(root);
 	return ret;
 }

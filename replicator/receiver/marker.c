@@ -15,8 +15,8 @@
 #define MARKER_NAME "failover.json"
 #define MARKER_MAX (1u << 20)
 
-static char *
-marker_path(const char *store_dir, const char *group)
+char *
+failover_marker_path(const char *store_dir, const char *group)
 {
 	char *p = NULL;
 
@@ -30,7 +30,7 @@ marker_path(const char *store_dir, const char *group)
 bool
 failover_group_is_failed_over(const char *store_dir, const char *group)
 {
-	char *p = marker_path(store_dir, group);
+	char *p = failover_marker_path(store_dir, group);
 	struct stat sb;
 	bool yes = true;
 
@@ -49,7 +49,7 @@ failover_group_is_failed_over(const char *store_dir, const char *group)
 int
 failover_marker_save(const char *store_dir, const char *group, json_t *m)
 {
-	char *p = marker_path(store_dir, group);
+	char *p = failover_marker_path(store_dir, group);
 	char *txt = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
 	int ret = -1;
 
@@ -67,7 +67,7 @@ out:
 json_t *
 failover_marker_load(const char *store_dir, const char *group, bool *absent)
 {
-	char *p = marker_path(store_dir, group);
+	char *p = failover_marker_path(store_dir, group);
 	void *data = NULL;
 	size_t len = 0;
 	json_t *m = NULL;
@@ -98,7 +98,7 @@ out:
 int
 failover_marker_remove(const char *store_dir, const char *group)
 {
-	char *p = marker_path(store_dir, group);
+	char *p = failover_marker_path(store_dir, group);
 	char *dir = NULL;
 	int ret = -1;
 

@@ -8,6 +8,10 @@
 
 #include <jansson.h>
 
+/* Path of group's marker (malloc'd, caller frees; NULL: out of memory,
+ * logged), for messages. */
+char *failover_marker_path(const char *store_dir, const char *group);
+
 /* Does group have a marker? Anything but a clean "no such file" counts as
  * yes (logged): refusing a point is safe, accepting one by mistake is not.
  * Depends on libc only, so the receiver can call it per point. */

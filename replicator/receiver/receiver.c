@@ -28,6 +28,14 @@
 #include "replicator/receiver/rxmetrics.h"
 #include "replicator/receiver/store.h"
 
+/* The store speaks its own limits; they must be the wire's. */
+_Static_assert(STORE_NAME_MAX == PROTO_NAME_MAX, "store and wire name limits differ");
+_Static_assert(STORE_MAX_DISKS == PROTO_MAX_DISKS, "store and wire disk counts differ");
+_Static_assert(STORE_MAX_DISK_SIZE == PROTO_MAX_DISK_SIZE, "store and wire disk sizes differ");
+_Static_assert(STORE_MAX_META == PROTO_MAX_META, "store and wire metadata sizes differ");
+_Static_assert(STORE_MAX_HASHES == PROTO_MAX_HASHES, "store and wire hash counts differ");
+_Static_assert(STORE_MAX_WRITE == PROTO_MAX_EXTENT, "store queue and wire extents differ");
+
 enum sess_state { S_HELLO, S_READY, S_POINT, S_COMMITTED };
 
 struct receiver;
@@ -137,17 +145,60 @@ on_hello(struct session *s, const struct proto_hello *h)
 	return 0;
 }
 
+/* The wire code of a store error (enum store_err). */
+static uint32_t
+store_err_wire(int err)
+{
+	switch (err) {
+	case STORE_ERR_INVALID: return PROTO_ERR_PROTOCOL;
+	case STORE_ERR_IO: return PROTO_ERR_STORE;
+	case STORE_ERR_CONFLICT: return PROTO_ERR_CONFLICT;
+	case STORE_ERR_NOTFOUND: return PROTO_ERR_NOTFOUND;
+	default: return PROTO_ERR_INTERNAL;
+	}
+}
+
 static int
 send_progress(struct session *s, const char *group)
 {
 	struct proto_msg m = { .type = PROTO_PROGRESS };
+	struct proto_progress *p = &m.u.progress;
+	struct store_progress *sp = malloc(sizeof(*sp));
 
-	if (store_progress(s->rx->store, group, &m.u.progress) < 0) {
+	if (!sp || store_progress(s->rx->store, group, sp) < 0) {
+		free(sp);
 		conn_send_error(s->conn, PROTO_ERR_STORE, "cannot read catalog of %s",
 				group);
 		return -1;
 	}
+	snprintf(p->group, sizeof(p->group), "%s", sp->group);
+	p->last_point = sp->last_point;
+	p->pending_point = sp->pending_point;
+	p->pending_base = sp->pending_base;
+	p->ndisks = (uint16_t)sp->ndisks;
+	for (size_t i = 0; i < sp->ndisks; i++) {
+		snprintf(p->disks[i].name, sizeof(p->disks[i].name), "%s", sp->disks[i].name);
+		p->disks[i].durable_offset = sp->disks[i].durable_offset;
+		p->disks[i].done = sp->disks[i].done;
+	}
+	free(sp);
 	return conn_send(s->conn, &m);
+}
+
+/* A POINT_BEGIN as the store's request. */
+static void
+store_begin_of(const struct proto_point_begin *b, struct store_begin *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+	snprintf(sb->group, sizeof(sb->group), "%s", b->group);
+	sb->point_id = b->point_id;
+	sb->base_id = b->base_id;
+	sb->time_ns = b->time_ns;
+	sb->ndisks = b->ndisks;
+	for (size_t i = 0; i < b->ndisks && i < STORE_MAX_DISKS; i++) {
+		snprintf(sb->disks[i].name, sizeof(sb->disks[i].name), "%s", b->disks[i].name);
+		sb->disks[i].size = b->disks[i].size;
+	}
 }
 
 static int
@@ -161,7 +212,8 @@ on_progress_query(struct session *s, const struct proto_progress_query *q)
 static int
 on_point_begin(struct session *s, const struct proto_point_begin *b)
 {
-	int err = PROTO_ERR_INTERNAL;
+	struct store_begin *sb;
+	int err = STORE_ERR_INTERNAL;
 
 	if (check_group(s, b->group) < 0)
 		return -1;
@@ -182,9 +234,13 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 		conn_send_error(s->conn, PROTO_ERR_CONFLICT, "group %s is failed over", b->group);
 		return -1;
 	}
-	s->point = store_point_begin(s->rx->store, b, &err);
+	sb = malloc(sizeof(*sb));
+	if (sb)
+		store_begin_of(b, sb);
+	s->point = sb ? store_point_begin(s->rx->store, sb, &err) : NULL;
+	free(sb);
 	if (!s->point) {
-		conn_send_error(s->conn, (uint32_t)err,
+		conn_send_error(s->conn, store_err_wire(err),
 				"cannot begin point %llu of group %s",
 				(unsigned long long)b->point_id, b->group);
 		return -1;
@@ -213,7 +269,7 @@ on_extent(struct session *s, const struct proto_extent *e)
 {
 	struct receiver *rx = s->rx;
 	const void *plain = e->data;
-	int err = PROTO_ERR_INTERNAL;
+	int err = STORE_ERR_INTERNAL;
 	int r;
 
 	if (e->disk >= s->ndisks || s->disk_done[e->disk]) {
@@ -259,7 +315,7 @@ on_extent(struct session *s, const struct proto_extent *e)
 		r = store_point_zero(s->point, e->disk, e->offset, e->length, &err);
 	}
 	if (r < 0) {
-		conn_send_error(s->conn, (uint32_t)err, "write at offset %llu of disk %u failed%s",
+		conn_send_error(s->conn, store_err_wire(err), "write at offset %llu of disk %u failed%s",
 				(unsigned long long)e->offset, e->disk,
 				errno == ENOSPC ? ": the replica store is full" : "");
 		return -1;
@@ -269,7 +325,7 @@ on_extent(struct session *s, const struct proto_extent *e)
 	s->since_checkpoint += e->kind == PROTO_KIND_DATA ? e->length : 0;
 	if (s->since_checkpoint >= rx->cfg->checkpoint_bytes) {
 		if (store_point_checkpoint(s->point, &err) < 0) {
-			conn_send_error(s->conn, (uint32_t)err, "cannot persist progress");
+			conn_send_error(s->conn, store_err_wire(err), "cannot persist progress");
 			return -1;
 		}
 		s->since_checkpoint = 0;
@@ -280,14 +336,14 @@ on_extent(struct session *s, const struct proto_extent *e)
 static int
 on_disk_done(struct session *s, const struct proto_disk_done *d)
 {
-	int err = PROTO_ERR_INTERNAL;
+	int err = STORE_ERR_INTERNAL;
 
 	if (d->disk >= s->ndisks || s->disk_done[d->disk]) {
 		conn_send_error(s->conn, PROTO_ERR_PROTOCOL, "disk %u not open", d->disk);
 		return -1;
 	}
 	if (store_point_disk_done(s->point, d->disk, &err) < 0) {
-		conn_send_error(s->conn, (uint32_t)err, "cannot flush disk %u", d->disk);
+		conn_send_error(s->conn, store_err_wire(err), "cannot flush disk %u", d->disk);
 		return -1;
 	}
 	s->disk_done[d->disk] = 1;
@@ -298,7 +354,7 @@ static int
 on_commit(struct session *s, const struct proto_point_commit *c)
 {
 	struct proto_msg m = { .type = PROTO_COMMITTED };
-	int err = PROTO_ERR_INTERNAL;
+	int err = STORE_ERR_INTERNAL;
 
 	if (c->point_id != s->point_id) {
 		conn_send_error(s->conn, PROTO_ERR_PROTOCOL, "commit of point %llu, expected %llu",
@@ -307,7 +363,7 @@ on_commit(struct session *s, const struct proto_point_commit *c)
 		return -1;
 	}
 	if (store_point_commit(s->point, c->meta, c->meta_len, &err) < 0) {
-		conn_send_error(s->conn, (uint32_t)err, "commit of point %llu failed",
+		conn_send_error(s->conn, store_err_wire(err), "commit of point %llu failed",
 				(unsigned long long)c->point_id);
 		return -1;
 	}
@@ -341,7 +397,7 @@ on_hash_query(struct session *s, const struct proto_hash_query *q)
 {
 	struct proto_msg m = { .type = PROTO_HASH_ANSWER };
 	uint32_t got = 0;
-	int err = PROTO_ERR_INTERNAL;
+	int err = STORE_ERR_INTERNAL;
 	uint64_t point = q->point_id;
 	uint8_t *be;
 
@@ -361,7 +417,7 @@ on_hash_query(struct session *s, const struct proto_hash_query *q)
 	} else if (point == 0 ||
 	    store_point_hashes(s->rx->store, q->group, point, q->disk, q->offset,
 			       q->block_size, q->count, s->rx->hashes, &got, &err) < 0) {
-		conn_send_error(s->conn, point == 0 ? PROTO_ERR_NOTFOUND : (uint32_t)err,
+		conn_send_error(s->conn, point == 0 ? PROTO_ERR_NOTFOUND : store_err_wire(err),
 				"no hashes for group %s disk %s point %llu", q->group,
 				q->disk, (unsigned long long)point);
 		return -1;

@@ -20,13 +20,12 @@
 #include "common/names.h"
 #include "common/parse.h"
 #include "replicator/config.h"
-#include "replicator/receiver/marker.h"
+#include "replicator/receiver/groupstate.h"
 #include "replicator/receiver/store.h"
 
 #define NS_PER_S 1000000000ull
 /* 100 years: far beyond any sensible tier, far below uint64 nanoseconds. */
 #define RETENTION_MAX_S (100ull * 366 * 86400)
-#define RETENTION_MARK_MAX 64 /* bytes of a drill's point file */
 
 /* ---- policy --------------------------------------------------------------- */
 
@@ -144,84 +143,6 @@ struct in_use_ctx {
 	const char *group;
 };
 
-/* Highest point id named by a drill's <store>/<group>/drills/<id>/point
- * file or the failover marker; 0 = none. A marker that cannot be read
- * protects every point (UINT64_MAX): keeping too much is safe. */
-static uint64_t
-in_use_max(const char *store_dir, const char *group)
-{
-	char *dir = NULL;
-	DIR *dd = NULL;
-	struct dirent *de;
-	json_t *m;
-	bool absent;
-	uint64_t max = 0;
-
-	m = failover_marker_load(store_dir, group, &absent);
-	if (!absent) {
-		json_t *v = json_object_get(m, "point");
-
-		if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-			log_warn("retention: group %s: failover marker without a point: keeping "
-				 "every point", group);
-			max = UINT64_MAX;
-		} else {
-			max = (uint64_t)json_integer_value(v);
-		}
-	}
-	json_decref(m);
-	if (asprintf(&dir, "%s/%s/drills", store_dir, group) < 0) {
-		dir = NULL;
-		log_error("retention: out of memory");
-		return UINT64_MAX;
-	}
-	dd = opendir(dir);
-	if (!dd && errno != ENOENT) {
-		log_warn("retention: group %s: opendir %s: %m: keeping every point", group, dir);
-		max = UINT64_MAX;
-	}
-	while (dd && (de = readdir(dd)) != NULL) {
-		char *path = NULL;
-		void *data = NULL;
-		size_t len = 0;
-		uint64_t id;
-
-		if (!name_valid(de->d_name, strlen(de->d_name)))
-			continue;
-		if (asprintf(&path, "%s/%s/point", dir, de->d_name) < 0) {
-			max = UINT64_MAX;
-			break;
-		}
-		if (access(path, F_OK) < 0 && (errno == ENOENT || errno == ENOTDIR)) {
-			free(path);
-			continue; /* a finished drill's report dir, or not a drill */
-		}
-		if (file_read_all(path, RETENTION_MARK_MAX, &data, &len) < 0) {
-			max = UINT64_MAX;
-		} else {
-			char buf[RETENTION_MARK_MAX + 1], *end;
-
-			memcpy(buf, data, len);
-			buf[len] = '\0';
-			end = buf + strcspn(buf, "\n");
-			*end = '\0';
-			if (parse_u64(buf, &id) < 0 || id == 0) {
-				log_warn("retention: group %s: %s does not hold a point id: keeping "
-					 "every point", group, path);
-				max = UINT64_MAX;
-			} else if (id > max) {
-				max = id;
-			}
-		}
-		free(data);
-		free(path);
-	}
-	if (dd)
-		closedir(dd);
-	free(dir);
-	return max;
-}
-
 /* The store's last look before the catalog changes: a drill may have
  * started on this point (or a newer one) since the decision. */
 static int
@@ -229,7 +150,7 @@ in_use_veto(void *arg, uint64_t point)
 {
 	const struct in_use_ctx *c = arg;
 
-	return point <= in_use_max(c->store_dir, c->group);
+	return point <= groupstate_pinned_max(c->store_dir, c->group);
 }
 
 /* ---- applying it ------------------------------------------------------------ */
@@ -271,7 +192,7 @@ retention_apply(struct store *st, const char *store_dir, const char *group,
 	for (size_t i = 0; i < n; i++)
 		times[i] = pts[i].time_ns;
 	res->now_ns = times[n - 1];
-	res->in_use = in_use_max(store_dir, group);
+	res->in_use = groupstate_pinned_max(store_dir, group);
 	retention_decide(p, times, n, res->now_ns, keep);
 	/* Oldest first: each removal merges into the next point, which is
 	 * then the one to merge into if it goes as well. */

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "replicator/config.h"
+#include "replicator/receiver/groupstate.h"
 #include "replicator/receiver/marker.h"
 #include "replicator/receiver/store.h"
 
@@ -48,58 +49,24 @@ path_join3(const char *a, const char *b, const char *c)
 	return p;
 }
 
-static bool
-file_exists(const char *dir, const char *group, const char *file)
-{
-	char *p = path_join3(dir, group, file);
-	struct stat sb;
-	bool ok = p && stat(p, &sb) == 0;
-
-	free(p);
-	return ok;
-}
-
 /* Newest drill report (by modification time) of the group, if any. A
  * report that cannot be parsed is logged and counts as no drill: status
  * must still show everything else. */
 static void
 load_last_drill(const char *store_dir, struct status_rx_group *g)
 {
-	char *dir = path_join3(store_dir, g->name, "drills");
-	char *best = NULL, *path = NULL;
-	struct timespec best_t = { 0 };
-	DIR *d = NULL;
-	struct dirent *de;
+	char *path = NULL;
+	const char *best;
 	void *data = NULL;
 	size_t len = 0;
 	json_t *r = NULL, *vms;
 
 	g->drill_result = -1;
 	g->drill_rto_s = -1;
-	if (!dir || !(d = opendir(dir)))
+	path = groupstate_last_drill_report(store_dir, g->name);
+	if (!path)
 		goto out;
-	while ((de = readdir(d))) {
-		size_t l = strlen(de->d_name);
-		struct stat sb;
-
-		if (l < 6 || strcmp(de->d_name + l - 5, ".json") != 0 || de->d_name[0] == '.')
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &sb, 0) < 0 || !S_ISREG(sb.st_mode))
-			continue;
-		if (best && (sb.st_mtim.tv_sec < best_t.tv_sec ||
-			     (sb.st_mtim.tv_sec == best_t.tv_sec &&
-			      sb.st_mtim.tv_nsec <= best_t.tv_nsec)))
-			continue;
-		free(best);
-		best = strdup(de->d_name);
-		best_t = sb.st_mtim;
-		if (!best)
-			goto out;
-	}
-	if (!best || asprintf(&path, "%s/%s", dir, best) < 0) {
-		path = NULL;
-		goto out;
-	}
+	best = strrchr(path, '/') + 1;
 	if (file_read_all(path, REPORT_FILE_MAX, &data, &len) < 0)
 		goto out;
 	r = json_loadb(data, len, 0, NULL);
@@ -126,17 +93,13 @@ out:
 	json_decref(r);
 	free(data);
 	free(path);
-	free(best);
-	if (d)
-		closedir(d);
-	free(dir);
 }
 
 static int
 load_rx_group(struct store *st, const char *store_dir, struct status_rx_group *g)
 {
 	struct store_point_info *pts = NULL;
-	struct proto_progress *pr = NULL;
+	struct store_progress *pr = NULL;
 	size_t n = 0;
 	int rc = -1;
 
@@ -157,7 +120,7 @@ load_rx_group(struct store *st, const char *store_dir, struct status_rx_group *g
 	if (store_progress(st, g->name, pr) < 0)
 		goto out;
 	g->pending_point = pr->pending_point;
-	for (uint16_t i = 0; pr->pending_point && i < pr->ndisks && i < PROTO_MAX_DISKS; i++) {
+	for (size_t i = 0; pr->pending_point && i < pr->ndisks && i < STORE_MAX_DISKS; i++) {
 		g->pending_disks++;
 		g->pending_disks_done += pr->disks[i].done != 0;
 		g->pending_durable_bytes += pr->disks[i].durable_offset;
@@ -201,10 +164,7 @@ status_rx_groups(struct store *st, const char *store_dir,
 		if (!name_valid(de->d_name, strlen(de->d_name)) ||
 		    fstatat(dirfd(d), de->d_name, &sb, 0) < 0 || !S_ISDIR(sb.st_mode))
 			continue;
-		/* Only directories the store or a failover made are groups. */
-		if (!file_exists(store_dir, de->d_name, "catalog.json") &&
-		    !file_exists(store_dir, de->d_name, "pending.json") &&
-		    !file_exists(store_dir, de->d_name, "failover.json"))
+		if (!groupstate_is_group(store_dir, de->d_name))
 			continue;
 		if (cnt == cap) {
 			struct status_rx_group *nv;

@@ -1,19 +1,23 @@
 /* Replica store: recovery points of protection groups on the receiver.
- * Ceph backend (store_open with ceph options): the catalog, pending.json and
- * metadata stay under root; disk data lives in RBD images "<group>+<disk>"
- * of the pool, a point being the snapshot "p<id>" of each of its disks,
- * taken after every extent was flushed (docs/rbd.md).
- * Local backend: per disk a qcow2 chain (a point = one overlay on top of its
- * base point), written through qemu-nbd (spawned by libnbd with systemd
- * socket activation). A point is listed in the catalog only after every
- * extent of every disk was flushed (fsync) and the catalog was atomically
- * replaced (tmp + fsync + rename + dir fsync).
+ * The orchestration (store.c: group lock, begin/commit/remove, strays,
+ * progress) keeps the catalog (catalog.c) and drives one backend through
+ * struct store_backend_ops (store-backend.h):
+ * - local (store-local.c): per disk a qcow2 chain (a point = one overlay on
+ *   top of its base point), written through qemu-nbd (spawned by libnbd
+ *   with systemd socket activation);
+ * - ceph (store-ceph.c over store-rbd.c): disk data in RBD images
+ *   "<group>+<disk>" of the pool, a point being the snapshot "p<id>" of each
+ *   of its disks (docs/rbd.md); catalog and metadata stay under root.
+ * A point is listed in the catalog only after every extent of every disk
+ * was flushed and the catalog was atomically replaced (tmp + fsync +
+ * rename + dir fsync).
  *
  * Layout under root:
  *   <group>/catalog.json            committed points (the only truth)
- *   <group>/disks/<disk>/<id>.qcow2 one file per point and disk
+ *   <group>/disks/<disk>/<id>.qcow2 one file per point and disk (local)
  *   <group>/meta/<id>.bin           opaque point metadata
  *   <group>/pending.json            the point being received + durable progress
+ *   <group>/drills/, failover.json  group state (groupstate.h)
  * Files of a point absent from the catalog are pending or garbage. */
 #ifndef NESTOR_RECEIVER_STORE_H
 #define NESTOR_RECEIVER_STORE_H
@@ -22,7 +26,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto/codec.h"
+/* The store's own limits; receiver.c checks that they match the wire's. */
+#define STORE_NAME_MAX      64            /* group / disk names */
+#define STORE_MAX_DISKS     64
+#define STORE_MAX_DISK_SIZE (1ull << 50)  /* 1 PiB */
+#define STORE_MAX_META      (1u << 20)    /* point metadata blob */
+#define STORE_MAX_HASHES    16384         /* per store_point_hashes call */
+#define STORE_MAX_WRITE     (1u << 20)    /* writes up to this size are queued */
+
+/* Error codes given through the `int *err` of the calls below (0 = none);
+ * receiver.c maps them to wire codes. */
+enum store_err {
+	STORE_OK = 0,
+	STORE_ERR_INVALID = -1,  /* malformed request or out of sequence */
+	STORE_ERR_IO = -2,       /* storage failure (errno ENOSPC: the store is full) */
+	STORE_ERR_CONFLICT = -3, /* base/point mismatch, group busy */
+	STORE_ERR_NOTFOUND = -4, /* no such point or disk */
+	STORE_ERR_INTERNAL = -5, /* out of memory and the like */
+};
 
 struct store;
 struct store_point;
@@ -35,9 +56,37 @@ struct store_point_info {
 	uint64_t bytes_received; /* payload bytes received for this point */
 	size_t ndisks;
 	struct {
-		char name[PROTO_NAME_MAX + 1];
+		char name[STORE_NAME_MAX + 1];
 		uint64_t size;
-	} disks[PROTO_MAX_DISKS];
+	} disks[STORE_MAX_DISKS];
+};
+
+/* A point to receive (names already validated). */
+struct store_begin {
+	char group[STORE_NAME_MAX + 1];
+	uint64_t point_id; /* > 0 */
+	uint64_t base_id;  /* 0 = full */
+	uint64_t time_ns;
+	size_t ndisks;     /* 1..STORE_MAX_DISKS */
+	struct {
+		char name[STORE_NAME_MAX + 1];
+		uint64_t size; /* 1..STORE_MAX_DISK_SIZE */
+	} disks[STORE_MAX_DISKS];
+};
+
+/* Where a group stands: its newest point and the pending point's durable
+ * progress. */
+struct store_progress {
+	char group[STORE_NAME_MAX + 1];
+	uint64_t last_point;    /* 0 = none */
+	uint64_t pending_point; /* 0 = none */
+	uint64_t pending_base;
+	size_t ndisks;          /* disks of the pending point */
+	struct {
+		char name[STORE_NAME_MAX + 1];
+		uint64_t durable_offset;
+		bool done;
+	} disks[STORE_MAX_DISKS];
 };
 
 /* Ceph backend settings; strings are copied. */
@@ -51,7 +100,8 @@ struct store_ceph_opts {
  * backend. The ceph connection is made on first use. NULL on error. */
 struct store *store_open(const char *root, const struct store_ceph_opts *ceph);
 void store_free(struct store *st);
-bool store_is_ceph(const struct store *st);
+/* The root directory (absolute), borrowed. */
+const char *store_root(const struct store *st);
 
 /* Committed points of group, oldest first. *out is malloc'd, caller frees.
  * A group with no catalog yields *n = 0. 0 / -1. */
@@ -63,20 +113,20 @@ int store_last_point(struct store *st, const char *group, uint64_t *id);
 /* Progress answer for an agent: last point and the pending point's durable
  * progress (pending_point = 0 if none). 0 / -1. */
 int store_progress(struct store *st, const char *group,
-		   struct proto_progress *out);
+		   struct store_progress *out);
 
 /* Start receiving a point. If a pending point with the same id, base and
  * disks exists, it is resumed (its durable data kept); any other pending
  * point is discarded first. begin->base_id must be 0 or the newest committed
  * point; point_id must be above it. Names must already be validated.
- * Returns NULL on error (logged); *err gets a PROTO_ERR_* code. */
+ * Returns NULL on error (logged); *err gets a STORE_ERR_* code. */
 struct store_point *store_point_begin(struct store *st,
-				      const struct proto_point_begin *begin,
+				      const struct store_begin *begin,
 				      int *err);
 
 /* Write plaintext data / zeros (ZERO and DISCARD both read back as zeros
  * afterwards, also over a backing file). Offsets within disk size (checked).
- * 0 / -1 (*err as above; a full store gives PROTO_ERR_STORE with errno
+ * 0 / -1 (*err as above; a full store gives STORE_ERR_IO with errno
  * ENOSPC). */
 int store_point_write(struct store_point *pt, uint16_t disk, uint64_t offset,
 		      const void *data, size_t len, int *err);
@@ -103,10 +153,11 @@ typedef int (*store_remove_veto)(void *arg, uint64_t point);
 
 /* Remove committed point `point` of group without changing the content of
  * any other point. The newest point is never removed (-1). If the next
- * point (the child) has it as base, each of the child's disks backed by the
- * point's file is rebased (qemu-img rebase, safe mode) onto the point's own
- * base file (or onto nothing): the child's content stays the same at every
- * step. Then veto is asked (NULL = none), the catalog is replaced
+ * point (the child) has it as base, the backend unchains it first (local:
+ * each of the child's disks backed by the point's file is rebased,
+ * qemu-img rebase in safe mode, onto the point's own base file or onto
+ * nothing; ceph: nothing to do, a snapshot holds its whole content): the
+ * child's content stays the same at every step. Then veto is asked (NULL = none), the catalog is replaced
  * atomically (the child's base becomes the point's base) and the point's
  * files and metadata are deleted. A crash leaves either the old catalog
  * (child already rebased, same content; removing again finishes the job) or
@@ -133,22 +184,24 @@ char *store_point_disk_path(struct store *st, const char *group,
 bool store_point_has_disk(struct store *st, const char *group, uint64_t point,
 			  const char *disk);
 
-/* Where a clone lives, for a domain XML <source protocol='rbd'>. The
- * strings conf/client are borrowed from the store. */
-struct store_clone_spec {
-	char pool[128];
-	char image[PROTO_NAME_MAX + 1];
-	const char *conf;   /* may be NULL */
-	const char *client; /* cephx id */
+/* Names for a clone; each backend uses its own. */
+struct store_clone_names {
+	const char *file;  /* local: the qcow2 overlay file to create */
+	const char *image; /* ceph: the RBD image to create (a valid name) */
 };
 
-/* Ceph backend only: copy-on-write RBD clone named clone (a valid name) of
- * disk of point, for a drill or a failover; the point is not changed by
- * writes to the clone. Fast (no data copied). 0 / -1. */
+/* Writable copy-on-write clone of disk of point (0 = newest) for a drill or
+ * a failover; writes to it never change the point. Local: a qcow2 overlay
+ * over the point's file; ceph: an RBD clone of its snapshot (fast whatever
+ * the size). *source: what a domain XML boots (the overlay path, or
+ * "rbd:POOL/IMAGE"), malloc'd, caller frees. 0 / -1 (logged). */
 int store_point_clone(struct store *st, const char *group, uint64_t point, const char *disk,
-		      const char *clone, struct store_clone_spec *spec);
-/* Remove a clone made by store_point_clone (absent is fine). 0 / -1. */
-int store_clone_remove(struct store *st, const char *clone);
+		      const struct store_clone_names *names, char **source);
+/* ceph.conf that clones' domain XML names (NULL: qemu's default or not
+ * ceph); borrowed from the store. */
+const char *store_clone_conf(const struct store *st);
+/* Remove a clone by its source string (absent is fine). 0 / -1 (logged). */
+int store_clone_remove(struct store *st, const char *source);
 
 /* Point metadata blob; *meta malloc'd. 0 / -1. */
 int store_point_meta(struct store *st, const char *group, uint64_t point,

@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include <xxhash.h>
 
 #include "replicator/receiver/store.h"
+#include "tmpdir.h"
 
 #define MIB (1024u * 1024u)
 #define VDA_SIZE (4 * MIB)
@@ -26,21 +26,11 @@
 static char root[64];
 static bool mounted;
 
-static int
-rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static void
 setup(void)
 {
 	/* A comma in the path: qemu option strings must escape it. */
-	snprintf(root, sizeof(root), "/tmp/nestor,store-XXXXXX");
-	cr_assert_not_null(mkdtemp(root));
+	tmpdir_make(root, sizeof(root), "nestor,store");
 }
 
 static void
@@ -49,7 +39,7 @@ teardown(void)
 	if (mounted)
 		umount2(root, MNT_DETACH);
 	mounted = false;
-	nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	tmpdir_remove(root);
 }
 
 TestSuite(store, .init = setup, .fini = teardown, .timeout = 120);
@@ -62,7 +52,7 @@ pattern(uint8_t *buf, size_t len, unsigned seed)
 }
 
 static void
-begin_init(struct proto_point_begin *b, uint64_t id, uint64_t base)
+begin_init(struct store_begin *b, uint64_t id, uint64_t base)
 {
 	memset(b, 0, sizeof(*b));
 	snprintf(b->group, sizeof(b->group), "grp");
@@ -144,7 +134,7 @@ done_ok(struct store_point *pt, uint16_t disk)
 static void
 seed(struct store *st, uint8_t *vda, uint8_t *vdb)
 {
-	struct proto_point_begin b;
+	struct store_begin b;
 	struct store_point *pt;
 	int err = -1;
 
@@ -172,7 +162,7 @@ Test(store, seed_and_list)
 	struct store *st = store_open(root, NULL);
 	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
 	struct store_point_info *pts = NULL;
-	struct proto_progress pr;
+	struct store_progress pr;
 	size_t n = 0, mlen = 0;
 	uint64_t last = 99;
 	void *meta = NULL;
@@ -256,7 +246,7 @@ Test(store, incremental_over_backing)
 	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
 	uint8_t *vda1 = malloc(VDA_SIZE), *vdb1 = malloc(VDB_SIZE);
 	struct store_point_info *pts = NULL;
-	struct proto_point_begin b;
+	struct store_begin b;
 	struct store_point *pt;
 	size_t n = 0;
 	char *path;
@@ -327,8 +317,8 @@ Test(store, pending_resume_and_discard)
 	struct store *st = store_open(root, NULL);
 	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
 	struct store_point_info *pts = NULL;
-	struct proto_point_begin b;
-	struct proto_progress pr;
+	struct store_begin b;
+	struct store_progress pr;
 	struct store_point *pt;
 	size_t n = 0;
 	int err = -1;
@@ -371,14 +361,14 @@ Test(store, pending_resume_and_discard)
 	cr_assert_eq(pr.disks[0].durable_offset, VDA_SIZE);
 	/* commit before every disk is done is refused */
 	cr_assert_eq(store_point_commit(pt, NULL, 0, &err), -1);
-	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	cr_assert_eq(err, STORE_ERR_INVALID);
 	/* writes past the end and on done disks are refused */
 	cr_assert_eq(store_point_write(pt, 1, VDB_SIZE - 10, vdb, 11, &err), -1);
-	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	cr_assert_eq(err, STORE_ERR_INVALID);
 	cr_assert_eq(store_point_zero(pt, 1, UINT64_MAX - 1, 2, &err), -1);
-	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	cr_assert_eq(err, STORE_ERR_INVALID);
 	cr_assert_eq(store_point_write(pt, 0, 0, vda, 10, &err), -1);
-	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	cr_assert_eq(err, STORE_ERR_INVALID);
 	cr_assert_eq(store_point_write(pt, 5, 0, vda, 10, &err), -1);
 	done_ok(pt, 1);
 	cr_assert_eq(store_point_commit(pt, NULL, 0, &err), 0);
@@ -397,7 +387,7 @@ Test(store, pending_resume_and_discard)
 	cr_assert_eq(store_point_checkpoint(pt, &err), 0);
 	/* one writer per group */
 	cr_assert_null(store_point_begin(st, &b, &err));
-	cr_assert_eq(err, PROTO_ERR_CONFLICT);
+	cr_assert_eq(err, STORE_ERR_CONFLICT);
 	store_point_free(pt);
 	cr_assert(file_exists("grp/disks/vda/3.qcow2"));
 	begin_init(&b, 4, 2);
@@ -466,7 +456,7 @@ Test(store, begin_rejects_bad_sequence)
 {
 	struct store *st = store_open(root, NULL);
 	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
-	struct proto_point_begin b;
+	struct store_begin b;
 	struct store_point *pt;
 	char path[256];
 	int err = 0;
@@ -474,11 +464,11 @@ Test(store, begin_rejects_bad_sequence)
 	cr_assert_not_null(st);
 	begin_init(&b, 6, 5); /* base on an empty group */
 	cr_assert_null(store_point_begin(st, &b, &err));
-	cr_assert_eq(err, PROTO_ERR_CONFLICT);
+	cr_assert_eq(err, STORE_ERR_CONFLICT);
 	seed(st, vda, vdb);
 	begin_init(&b, 3, 2); /* must be based on the newest point */
 	cr_assert_null(store_point_begin(st, &b, &err));
-	cr_assert_eq(err, PROTO_ERR_CONFLICT);
+	cr_assert_eq(err, STORE_ERR_CONFLICT);
 	begin_init(&b, 3, 0); /* a new full point is allowed: standalone files */
 	pt = store_point_begin(st, &b, &err);
 	cr_assert_not_null(pt);
@@ -488,21 +478,21 @@ Test(store, begin_rejects_bad_sequence)
 	store_point_free(pt);
 	begin_init(&b, 2, 2);
 	cr_assert_null(store_point_begin(st, &b, &err));
-	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	cr_assert_eq(err, STORE_ERR_INVALID);
 	begin_init(&b, 1, 1); /* not above the newest */
 	cr_assert_null(store_point_begin(st, &b, &err));
 	begin_init(&b, 2, 1);
 	snprintf(b.disks[1].name, sizeof(b.disks[1].name), "..");
 	cr_assert_null(store_point_begin(st, &b, &err));
-	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	cr_assert_eq(err, STORE_ERR_INVALID);
 	begin_init(&b, 2, 1);
 	snprintf(b.group, sizeof(b.group), "x/y");
 	cr_assert_null(store_point_begin(st, &b, &err));
-	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	cr_assert_eq(err, STORE_ERR_INVALID);
 	begin_init(&b, 2, 1);
 	snprintf(b.disks[1].name, sizeof(b.disks[1].name), "vda");
 	cr_assert_null(store_point_begin(st, &b, &err));
-	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	cr_assert_eq(err, STORE_ERR_INVALID);
 	store_free(st);
 	free(vda);
 	free(vdb);
@@ -544,8 +534,8 @@ Test(store, corrupt_catalog_is_an_error)
 	};
 	struct store *st = store_open(root, NULL);
 	struct store_point_info *pts = NULL;
-	struct proto_point_begin b;
-	struct proto_progress pr;
+	struct store_begin b;
+	struct store_progress pr;
 	uint64_t last;
 	uint64_t h[4];
 	uint32_t got;
@@ -560,10 +550,10 @@ Test(store, corrupt_catalog_is_an_error)
 		cr_assert_eq(store_last_point(st, "grp", &last), -1);
 		cr_assert_eq(store_progress(st, "grp", &pr), -1);
 		cr_assert_eq(store_point_hashes(st, "grp", 0, "vda", 0, 4096, 4, h, &got, &err), -1);
-		cr_assert_eq(err, PROTO_ERR_STORE);
+		cr_assert_eq(err, STORE_ERR_IO);
 		begin_init(&b, 9, 0);
 		cr_assert_null(store_point_begin(st, &b, &err));
-		cr_assert_eq(err, PROTO_ERR_STORE);
+		cr_assert_eq(err, STORE_ERR_IO);
 	}
 	put_catalog("{\"version\":1,\"points\":[{\"id\":1,\"base\":0,\"time_ns\":1,"
 		    "\"committed_ns\":1,\"bytes\":0,\"disks\":[{\"name\":\"vda\",\"size\":1}]}]}");
@@ -606,25 +596,25 @@ Test(store, hashes_match_data)
 	cr_assert_eq(got, 0);
 	/* errors */
 	cr_assert_eq(store_point_hashes(st, "grp", 1, "vdz", 0, bs, 3, h, &got, &err), -1);
-	cr_assert_eq(err, PROTO_ERR_NOTFOUND);
+	cr_assert_eq(err, STORE_ERR_NOTFOUND);
 	cr_assert_eq(store_point_hashes(st, "grp", 5, "vda", 0, bs, 3, h, &got, &err), -1);
-	cr_assert_eq(err, PROTO_ERR_NOTFOUND);
+	cr_assert_eq(err, STORE_ERR_NOTFOUND);
 	cr_assert_eq(store_point_hashes(st, "nope", 0, "vda", 0, bs, 3, h, &got, &err), -1);
-	cr_assert_eq(err, PROTO_ERR_NOTFOUND);
+	cr_assert_eq(err, STORE_ERR_NOTFOUND);
 	cr_assert_eq(store_point_hashes(st, "grp", 1, "vda", 0, 5000, 3, h, &got, &err), -1);
-	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	cr_assert_eq(err, STORE_ERR_INVALID);
 	cr_assert_eq(store_point_hashes(st, "grp", 1, "vda", 100, bs, 3, h, &got, &err), -1);
-	cr_assert_eq(err, PROTO_ERR_PROTOCOL);
+	cr_assert_eq(err, STORE_ERR_INVALID);
 	store_free(st);
 	free(vda);
 	free(vdb);
 }
 
-/* A full file system fails the write with PROTO_ERR_STORE and leaves the
+/* A full file system fails the write with STORE_ERR_IO and leaves the
  * committed point readable. Needs CAP_SYS_ADMIN for a small tmpfs. */
 Test(store, full_disk_reports_store_error)
 {
-	struct proto_point_begin b;
+	struct store_begin b;
 	struct store_point *pt;
 	struct store *st;
 	uint8_t *img = malloc(VDA_SIZE), *one = malloc(VDA_SIZE);
@@ -657,7 +647,7 @@ Test(store, full_disk_reports_store_error)
 			rc = store_point_checkpoint(pt, &err);
 	}
 	cr_assert_eq(rc, -1);
-	cr_assert_eq(err, PROTO_ERR_STORE);
+	cr_assert_eq(err, STORE_ERR_IO);
 	store_point_free(pt);
 	assert_image(st, 1, "vda", one, VDA_SIZE);
 	store_free(st);

@@ -1,0 +1,370 @@
+/* catalog.json and pending.json of a group: strict parsing (every value
+ * bounded, unknown shapes refused), formatting and durable replaces. */
+#define _GNU_SOURCE /* asprintf */
+#include "replicator/receiver/catalog.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/fileutil.h"
+#include "common/jsonfile.h"
+#include "common/log.h"
+#include "common/names.h"
+
+static char *
+gpath(const char *gdir, const char *name)
+{
+	char *p = NULL;
+
+	if (asprintf(&p, "%s/%s", gdir, name) < 0) {
+		log_error("store: out of memory building a path");
+		return NULL;
+	}
+	return p;
+}
+
+static int
+json_disk(const json_t *o, char name[STORE_NAME_MAX + 1], uint64_t *size)
+{
+	const char *s;
+
+	if (!json_is_object(o))
+		return -1;
+	s = json_string_value(json_object_get(o, "name"));
+	if (!s || !name_valid(s, strnlen(s, NAME_MAX_LEN + 1)))
+		return -1;
+	snprintf(name, STORE_NAME_MAX + 1, "%s", s);
+	if (jsonfile_u64(o, "size", STORE_MAX_DISK_SIZE, size, NULL) < 0 || *size == 0)
+		return -1;
+	return 0;
+}
+
+/* Load <gdir>/<name> into out with from_json: 0 / 1 = none / -1 (logged). */
+static int
+load(const char *gdir, const char *name,
+     int (*from_json)(const json_t *root, const char *what, void *out), void *out)
+{
+	char *path = gpath(gdir, name);
+	json_t *root = NULL;
+	int r = path ? jsonfile_load(path, CATALOG_JSON_MAX, JSON_REJECT_DUPLICATES, &root) : -1;
+
+	if (r == 0)
+		r = from_json(root, path, out);
+	json_decref(root);
+	free(path);
+	return r;
+}
+
+/* Durable replace of <gdir>/<name> with root (a reference taken). */
+static int
+save(const char *gdir, const char *name, json_t *root)
+{
+	char *path = root ? gpath(gdir, name) : NULL;
+	int rc = -1;
+
+	if (path)
+		rc = jsonfile_save(path, root, JSON_INDENT(1), 0640);
+	free(path);
+	json_decref(root);
+	return rc;
+}
+
+/* ---- catalog ------------------------------------------------------------ */
+
+void
+catalog_free(struct catalog *cat)
+{
+	free(cat->pts);
+	cat->pts = NULL;
+	cat->n = 0;
+}
+
+static int
+parse_point(const json_t *p, size_t i, const struct catalog *cat, const char *what,
+	    struct store_point_info *pi)
+{
+	json_t *disks = json_object_get(p, "disks"), *d;
+	size_t j;
+
+	if (!json_is_object(p) || jsonfile_u64(p, "id", CATALOG_U64_MAX, &pi->id, NULL) < 0 ||
+	    pi->id == 0 || (i > 0 && pi->id <= cat->pts[i - 1].id) ||
+	    jsonfile_u64(p, "base", CATALOG_U64_MAX, &pi->base_id, NULL) < 0 || pi->base_id >= pi->id ||
+	    jsonfile_u64(p, "time_ns", CATALOG_U64_MAX, &pi->time_ns, NULL) < 0 ||
+	    jsonfile_u64(p, "committed_ns", CATALOG_U64_MAX, &pi->committed_ns, NULL) < 0 ||
+	    jsonfile_u64(p, "bytes", CATALOG_U64_MAX, &pi->bytes_received, NULL) < 0 ||
+	    !json_is_array(disks) || json_array_size(disks) == 0 ||
+	    json_array_size(disks) > STORE_MAX_DISKS) {
+		log_error("store: %s: point #%zu is malformed", what, i);
+		return -1;
+	}
+	json_array_foreach(disks, j, d) {
+		if (json_disk(d, pi->disks[j].name, &pi->disks[j].size) < 0) {
+			log_error("store: %s: point %" PRIu64 " disk #%zu is malformed", what,
+				  pi->id, j);
+			return -1;
+		}
+		for (size_t k = 0; k < j; k++) {
+			if (strcmp(pi->disks[k].name, pi->disks[j].name) == 0) {
+				log_error("store: %s: point %" PRIu64 " lists disk %s twice", what,
+					  pi->id, pi->disks[j].name);
+				return -1;
+			}
+		}
+	}
+	pi->ndisks = json_array_size(disks);
+	return 0;
+}
+
+int
+catalog_from_json(const json_t *root, const char *what, struct catalog *cat)
+{
+	json_t *points = json_object_get(root, "points"), *p;
+	size_t i;
+
+	cat->pts = NULL;
+	cat->n = 0;
+	if (!json_is_object(root) ||
+	    json_integer_value(json_object_get(root, "version")) != CATALOG_VERSION ||
+	    !json_is_array(points)) {
+		log_error("store: %s: missing version %d or points array", what, CATALOG_VERSION);
+		return -1;
+	}
+	if (json_array_size(points) > 0) {
+		cat->pts = calloc(json_array_size(points), sizeof(*cat->pts));
+		if (!cat->pts) {
+			log_error("store: out of memory loading %s", what);
+			return -1;
+		}
+	}
+	json_array_foreach(points, i, p) {
+		if (parse_point(p, i, cat, what, &cat->pts[i]) < 0) {
+			catalog_free(cat);
+			return -1;
+		}
+		cat->n = i + 1;
+	}
+	return 0;
+}
+
+static int
+catalog_from(const json_t *root, const char *what, void *cat)
+{
+	return catalog_from_json(root, what, cat);
+}
+
+int
+catalog_load(const char *gdir, struct catalog *cat)
+{
+	cat->pts = NULL;
+	cat->n = 0;
+	return load(gdir, "catalog.json", catalog_from, cat) < 0 ? -1 : 0;
+}
+
+static json_t *
+point_json(const struct store_point_info *pi)
+{
+	json_t *disks = json_array();
+
+	if (!disks)
+		return NULL;
+	for (size_t j = 0; j < pi->ndisks; j++) {
+		json_t *d = json_pack("{s:s, s:I}", "name", pi->disks[j].name,
+				      "size", (json_int_t)pi->disks[j].size);
+
+		if (json_array_append_new(disks, d) < 0) {
+			json_decref(disks);
+			return NULL;
+		}
+	}
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "id", (json_int_t)pi->id,
+			 "base", (json_int_t)pi->base_id, "time_ns", (json_int_t)pi->time_ns,
+			 "committed_ns", (json_int_t)pi->committed_ns,
+			 "bytes", (json_int_t)pi->bytes_received, "disks", disks);
+}
+
+json_t *
+catalog_to_json(const struct catalog *cat)
+{
+	json_t *root = json_pack("{s:i, s:[]}", "version", CATALOG_VERSION, "points");
+	json_t *points = json_object_get(root, "points");
+
+	for (size_t i = 0; root && i < cat->n; i++) {
+		if (json_array_append_new(points, point_json(&cat->pts[i])) < 0) {
+			json_decref(root);
+			root = NULL;
+		}
+	}
+	if (!root)
+		log_error("store: out of memory building a catalog");
+	return root;
+}
+
+int
+catalog_save(const char *gdir, const struct catalog *cat)
+{
+	return save(gdir, "catalog.json", catalog_to_json(cat));
+}
+
+bool
+catalog_has(const struct catalog *cat, uint64_t id)
+{
+	size_t lo = 0, hi = cat->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (cat->pts[mid].id == id)
+			return true;
+		if (cat->pts[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+const struct store_point_info *
+catalog_find(const struct catalog *cat, uint64_t id)
+{
+	if (cat->n == 0)
+		return NULL;
+	if (id == 0)
+		return &cat->pts[cat->n - 1];
+	for (size_t i = 0; i < cat->n; i++)
+		if (cat->pts[i].id == id)
+			return &cat->pts[i];
+	return NULL;
+}
+
+uint64_t
+catalog_last(const struct catalog *cat)
+{
+	return cat->n ? cat->pts[cat->n - 1].id : 0;
+}
+
+int
+catalog_append(struct catalog *cat, const struct store_point_info *pi)
+{
+	struct store_point_info *grown = realloc(cat->pts, (cat->n + 1) * sizeof(*cat->pts));
+
+	if (!grown) {
+		log_error("store: out of memory");
+		return -1;
+	}
+	cat->pts = grown;
+	cat->pts[cat->n++] = *pi;
+	return 0;
+}
+
+int
+catalog_point_disk(const struct store_point_info *pi, const char *disk)
+{
+	for (size_t i = 0; i < pi->ndisks; i++)
+		if (strcmp(pi->disks[i].name, disk) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* ---- pending ------------------------------------------------------------ */
+
+int
+pending_from_json(const json_t *root, const char *what, struct pending *pd)
+{
+	json_t *disks = json_object_get(root, "disks"), *d;
+	size_t i;
+
+	memset(pd, 0, sizeof(*pd));
+	if (jsonfile_u64(root, "point", CATALOG_U64_MAX, &pd->point, NULL) < 0 || pd->point == 0 ||
+	    jsonfile_u64(root, "base", CATALOG_U64_MAX, &pd->base, NULL) < 0 ||
+	    pd->base >= pd->point ||
+	    jsonfile_u64(root, "time_ns", CATALOG_U64_MAX, &pd->time_ns, NULL) < 0 ||
+	    jsonfile_u64(root, "bytes", CATALOG_U64_MAX, &pd->bytes, NULL) < 0 ||
+	    !json_is_array(disks) || json_array_size(disks) == 0 ||
+	    json_array_size(disks) > STORE_MAX_DISKS) {
+		log_warn("store: %s is malformed", what);
+		return -1;
+	}
+	json_array_foreach(disks, i, d) {
+		json_t *done = json_object_get(d, "done");
+
+		if (json_disk(d, pd->disks[i].name, &pd->disks[i].size) < 0 ||
+		    jsonfile_u64(d, "durable_offset", pd->disks[i].size, &pd->disks[i].durable,
+				 NULL) < 0 ||
+		    !json_is_boolean(done)) {
+			log_warn("store: %s: disk #%zu is malformed", what, i);
+			memset(pd, 0, sizeof(*pd));
+			return -1;
+		}
+		pd->disks[i].done = json_is_true(done);
+	}
+	pd->ndisks = json_array_size(disks);
+	return 0;
+}
+
+static int
+pending_from(const json_t *root, const char *what, void *pd)
+{
+	return pending_from_json(root, what, pd);
+}
+
+int
+pending_load(const char *gdir, struct pending *pd)
+{
+	memset(pd, 0, sizeof(*pd));
+	return load(gdir, "pending.json", pending_from, pd);
+}
+
+json_t *
+pending_to_json(const struct pending *pd)
+{
+	json_t *root = NULL, *disks = json_array();
+
+	for (size_t i = 0; disks && i < pd->ndisks; i++) {
+		json_t *o = json_pack("{s:s, s:I, s:I, s:b}", "name", pd->disks[i].name,
+				      "size", (json_int_t)pd->disks[i].size,
+				      "durable_offset", (json_int_t)pd->disks[i].durable,
+				      "done", pd->disks[i].done);
+
+		if (json_array_append_new(disks, o) < 0)
+			goto out;
+	}
+	if (disks)
+		root = json_pack("{s:I, s:I, s:I, s:I, s:O}", "point", (json_int_t)pd->point,
+				 "base", (json_int_t)pd->base, "time_ns", (json_int_t)pd->time_ns,
+				 "bytes", (json_int_t)pd->bytes, "disks", disks);
+out:
+	if (!root)
+		log_error("store: out of memory building pending state");
+	json_decref(disks);
+	return root;
+}
+
+int
+pending_save(const char *gdir, const struct pending *pd)
+{
+	return save(gdir, "pending.json", pending_to_json(pd));
+}
+
+int
+pending_remove(const char *gdir)
+{
+	char *path = gpath(gdir, "pending.json");
+	int rc = -1;
+
+	if (!path)
+		return -1;
+	if (unlink(path) < 0 && errno != ENOENT) {
+		log_error("store: unlink %s: %m", path);
+		goto out;
+	}
+	rc = dir_fsync(gdir);
+out:
+	free(path);
+	return rc;
+}

@@ -1,0 +1,77 @@
+/* A group's catalog (catalog.json: the committed points, the only truth)
+ * and pending state (pending.json: the point being received and its durable
+ * progress): pure JSON <-> struct conversion with every value bounded, plus
+ * loads with a size cap and durable atomic replaces. No qemu, no ceph. */
+#ifndef NESTOR_RECEIVER_CATALOG_H
+#define NESTOR_RECEIVER_CATALOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "replicator/receiver/store.h"
+
+/* catalog.json / pending.json larger than this are refused. */
+#define CATALOG_JSON_MAX (16u << 20)
+/* Ids, times and byte counts go through JSON, whose integers are signed. */
+#define CATALOG_U64_MAX  ((uint64_t)INT64_MAX)
+#define CATALOG_VERSION  1
+
+/* Committed points, oldest first, ids strictly increasing. pts is
+ * malloc'd and owned by the struct (catalog_free). */
+struct catalog {
+	struct store_point_info *pts;
+	size_t n;
+};
+
+/* The point being received (plain data). */
+struct pending {
+	uint64_t point;
+	uint64_t base;
+	uint64_t time_ns;
+	uint64_t bytes;
+	size_t ndisks;
+	struct {
+		char name[STORE_NAME_MAX + 1];
+		uint64_t size;
+		uint64_t durable;
+		bool done;
+	} disks[STORE_MAX_DISKS];
+};
+
+/* The pure halves. from_json: what names the source in messages;
+ * malformed or out-of-range input is refused with one logged reason, cat
+ * left empty. 0 / -1. to_json: a new reference, NULL on error (logged). */
+int catalog_from_json(const json_t *root, const char *what, struct catalog *cat);
+json_t *catalog_to_json(const struct catalog *cat);
+/* <gdir>/catalog.json (at most CATALOG_JSON_MAX bytes): a missing one is
+ * an empty group. 0 / -1. */
+int catalog_load(const char *gdir, struct catalog *cat);
+/* Durable atomic replace of <gdir>/catalog.json. 0 / -1. */
+int catalog_save(const char *gdir, const struct catalog *cat);
+/* Releases pts; cat becomes empty. */
+void catalog_free(struct catalog *cat);
+
+bool catalog_has(const struct catalog *cat, uint64_t id);
+/* Point id (0 = newest), borrowed from cat; NULL if none. */
+const struct store_point_info *catalog_find(const struct catalog *cat, uint64_t id);
+/* Newest id, 0 if empty. */
+uint64_t catalog_last(const struct catalog *cat);
+/* Append pi (newer than every listed point). 0 / -1 (logged). */
+int catalog_append(struct catalog *cat, const struct store_point_info *pi);
+/* Index of disk in pi, -1 if pi has no such disk. */
+int catalog_point_disk(const struct store_point_info *pi, const char *disk);
+
+/* As above, for pending state. */
+int pending_from_json(const json_t *root, const char *what, struct pending *pd);
+json_t *pending_to_json(const struct pending *pd);
+/* <gdir>/pending.json: 0 / 1 = none / -1 = unreadable or malformed
+ * (pending state is never the truth: callers may start over). */
+int pending_load(const char *gdir, struct pending *pd);
+int pending_save(const char *gdir, const struct pending *pd);
+/* Remove <gdir>/pending.json durably (absent is fine). 0 / -1. */
+int pending_remove(const char *gdir);
+
+#endif

@@ -1,0 +1,146 @@
+/* The interface between the store's orchestration (store.c) and its data
+ * backends: local qcow2 chains (store-local.c) and Ceph RBD (store-ceph.c).
+ * nbdcopy-style: each backend embeds struct store_backend first in its
+ * private struct and fills one static const ops table. Internal to the
+ * store. Backends log their own failures once; I/O failures return -1 with
+ * errno set (ENOSPC: the store is full). */
+#ifndef NESTOR_RECEIVER_STORE_BACKEND_H
+#define NESTOR_RECEIVER_STORE_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "replicator/receiver/catalog.h"
+#include "replicator/receiver/store.h"
+
+struct store_backend {
+	const struct store_backend_ops *ops;
+};
+
+struct store {
+	char *root;
+	struct store_backend *be;
+};
+
+/* A point of a group, for a backend call (strings borrowed). */
+struct store_where {
+	const char *group;
+	const char *gdir; /* <root>/<group> */
+	uint64_t point;
+};
+
+struct store_bdisk;  /* a backend's state of one disk of the point being received */
+struct store_reader; /* a backend's read-only view of one disk of a committed point */
+
+/* A disk of the point being received, owned by store.c. */
+struct store_disk {
+	char name[STORE_NAME_MAX + 1];
+	uint64_t size;
+	/* Extents of a disk arrive in increasing offset order, so the end of the
+	 * highest extent written bounds everything the agent has sent. */
+	uint64_t written_end;
+	uint64_t durable; /* written_end as of the last flush that was persisted */
+	bool done;
+	bool open;               /* io is connected and takes writes */
+	char *path;              /* for logs: the file, or pool/image */
+	struct store_bdisk *io;  /* the backend's; freed by disk_free */
+};
+
+struct store_backend_ops {
+	const char *name;
+	void (*free)(struct store_backend *be);
+
+	/* -- the point being received -- */
+	/* Name d (d->path, its directory made) and give it closed state. */
+	int (*disk_init)(struct store_backend *be, const struct store_where *w,
+			 struct store_disk *d);
+	/* Resume: open d as it is (its data kept). */
+	int (*disk_open)(struct store_backend *be, const struct store_where *w,
+			 struct store_disk *d);
+	/* Start d afresh over base_id's disk (0 = no base: all zeros), open. */
+	int (*disk_create)(struct store_backend *be, const struct store_where *w,
+			   struct store_disk *d, uint64_t base_id);
+	/* Synchronous I/O (ZERO reads back as zeros, also over a base). */
+	int (*disk_write)(struct store_backend *be, const struct store_where *w,
+			  struct store_disk *d, uint64_t off, const void *buf, size_t len);
+	int (*disk_zero)(struct store_backend *be, const struct store_where *w,
+			 struct store_disk *d, uint64_t off, uint64_t len);
+	int (*disk_flush)(struct store_backend *be, const struct store_where *w,
+			  struct store_disk *d);
+	/* Optional asynchronous writes (NULL: the writer runs disk_write):
+	 * aio_write returns a cookie > 0 or -1; aio_check 1 done / 0 in flight /
+	 * -1 failed; aio_wait blocks until some command progresses; aio_dead:
+	 * the connection is gone and in-flight commands never complete. Only
+	 * the writer thread calls them, for one disk at a time. */
+	int64_t (*aio_write)(struct store_backend *be, const struct store_where *w,
+			     struct store_disk *d, uint64_t off, const void *buf, size_t len);
+	int (*aio_check)(struct store_backend *be, const struct store_where *w,
+			 struct store_disk *d, uint64_t off, uint64_t len, int64_t cookie);
+	void (*aio_wait)(struct store_backend *be, const struct store_where *w,
+			 struct store_disk *d);
+	bool (*aio_dead)(struct store_disk *d);
+	/* All data flushed: make it durable and part of point w->point for
+	 * good, then close. */
+	int (*disk_seal)(struct store_backend *be, const struct store_where *w,
+			 struct store_disk *d);
+	/* Close without sealing (data kept for a resume); NULL ok. */
+	void (*disk_close)(struct store_backend *be, const struct store_where *w,
+			   struct store_disk *d);
+	void (*disk_free)(struct store_disk *d);
+
+	/* -- committed points -- */
+	/* Remove data of points neither in cat nor keep_id. */
+	int (*prune)(struct store_backend *be, const struct store_where *w,
+		     const struct catalog *cat, uint64_t keep_id);
+	/* *path: malloc'd path of disk of point w->point (what qemu opens).
+	 * 0 / -1. */
+	int (*disk_path)(struct store_backend *be, const struct store_where *w,
+			 const char *disk, char **path);
+	bool (*has_disk)(struct store_backend *be, const struct store_where *w,
+			 const char *disk);
+	struct store_reader *(*reader_open)(struct store_backend *be,
+					    const struct store_where *w, const char *disk);
+	int (*reader_pread)(struct store_reader *r, void *buf, size_t len, uint64_t off);
+	void (*reader_close)(struct store_reader *r);
+	/* Before point victim leaves the catalog: child (NULL = none based on
+	 * it) must read the same without it. NULL = nothing to do. */
+	int (*unchain)(struct store_backend *be, const struct store_where *w,
+		       const struct catalog *cat, const struct store_point_info *victim,
+		       const struct store_point_info *child);
+	/* victim left the catalog: delete its data; failures leave strays
+	 * (logged as warnings). */
+	void (*drop)(struct store_backend *be, const struct store_where *w,
+		     const struct store_point_info *victim);
+	int (*clone)(struct store_backend *be, const struct store_where *w, const char *disk,
+		     const struct store_clone_names *names, char **source);
+	int (*clone_remove)(struct store_backend *be, const char *source);
+	const char *(*clone_conf)(const struct store_backend *be);
+};
+
+/* Backends: NULL on error (logged). */
+struct store_backend *store_local_new(void);
+struct store_backend *store_ceph_new(const struct store_ceph_opts *opts);
+
+/* Shared helpers of store.c for the backends. */
+/* "store: group G point P disk D" into buf (for log lines). */
+const char *store_ctx(char *buf, size_t cap, const struct store_where *w, const char *disk);
+#define STORE_CTX_MAX (STORE_NAME_MAX * 2 + 64)
+/* asprintf that logs a failure once. */
+char *store_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* mkdir that makes the new entry durable by syncing the parent. */
+int store_mkdir_durable(const char *path);
+int store_fsync_path(const char *path);
+/* unlink, absent is fine; logs. 0 / -1. */
+int store_unlink(const char *path);
+/* <root>/<group> (malloc'd), NULL for an invalid group name (logged). */
+char *store_group_dir(struct store *st, const char *group);
+/* flock of <gdir>/lock: one writer per group (also within this process:
+ * flock is per open file). The fd, or -1 (logged). */
+int store_group_lock(const char *gdir, const char *group);
+/* Valid group/disk/clone name (NUL-terminated, within the limit). */
+bool store_name_ok(const char *s);
+/* Strict decimal id of a file name "<id><suffix>"; 0 if it is not one. */
+uint64_t store_file_id(const char *name, const char *suffix);
+
+#endif

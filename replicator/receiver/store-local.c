@@ -1,0 +1,737 @@
+/* Local store backend: per disk a qcow2 chain under <group>/disks/<disk>/
+ * (a point = one overlay "<id>.qcow2" on top of its base point's file),
+ * written through qemu-nbd spawned by libnbd; retention rebases a child
+ * onto its grandparent; clones are qcow2 overlays for drills. */
+#define _GNU_SOURCE /* sync_file_range, O_DIRECT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libnbd.h>
+
+#include "common/fileutil.h"
+#include "common/spawn.h"
+#include "common/log.h"
+#include "replicator/receiver/store-backend.h"
+
+/* qemu-nbd refuses payloads above 32 MiB; stay well below. */
+#define LOCAL_NBD_CHUNK  (16u << 20)
+#define LOCAL_ZERO_CHUNK (256u << 20)
+/* Start the kernel's writeback of a disk file every so many bytes written,
+ * so that a checkpoint's flush finds little left to write. */
+#define LOCAL_KICK_BYTES (16u << 20)
+/* libnbd spawns qemu-nbd on a socket it passes by systemd activation. */
+#define LOCAL_OPEN_TRIES 30
+#define LOCAL_QEMU_TUNABLES \
+	"GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=16777216"
+
+struct local {
+	struct store_backend be;
+};
+
+struct store_bdisk {
+	struct nbd_handle *nbd;
+	bool direct;          /* qemu-nbd writes with O_DIRECT */
+	int kick_fd;          /* the file, read-only, for sync_file_range */
+	uint64_t since_kick;  /* writer thread only */
+};
+
+struct store_reader {
+	struct nbd_handle *nbd;
+	char ctx[STORE_CTX_MAX];
+};
+
+/* ---- qemu-nbd ------------------------------------------------------------ */
+
+/* Whether the file system under path takes O_DIRECT (tmpfs before 6.6 and
+ * some FUSE file systems refuse it at open). */
+static bool
+direct_io_ok(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* Whether a qcow2 file names a backing file (header bytes 8..15, the
+ * big-endian offset of its name, 0 without one): 1, 0, or -1 unreadable. */
+static int
+qcow2_has_backing(const char *path)
+{
+	uint8_t hdr[16];
+	uint64_t off = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? pread(fd, hdr, sizeof(hdr), 0) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)sizeof(hdr))
+		return -1;
+	for (int i = 8; i < 16; i++)
+		off = off << 8 | hdr[i];
+	return off != 0;
+}
+
+/* qemu's --image-opts for an overlay written with O_DIRECT whose backing
+ * chain is read through the page cache; commas in the path doubled, as the
+ * option syntax wants. NULL on overflow. */
+static char *
+overlay_opts(const char *path, char *buf, size_t cap)
+{
+	static const char head[] = "driver=qcow2,cache.direct=on,backing.cache.direct=off,"
+				   "file.driver=file,file.aio=native,file.filename=";
+	size_t n = sizeof(head) - 1;
+
+	if (cap <= n)
+		return NULL;
+	memcpy(buf, head, n);
+	for (const char *p = path; *p; p++) {
+		if (n + 3 > cap)
+			return NULL;
+		if (*p == ',')
+			buf[n++] = ',';
+		buf[n++] = *p;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* *direct tells whether qemu-nbd writes with O_DIRECT (cache=none). */
+static struct nbd_handle *
+nbd_open_image(const char *path, bool readonly, bool *direct, const char *ctx)
+{
+	/* qemu-nbd allocates a buffer per request; glibc would mmap each 1 MiB
+	 * one afresh and qemu-nbd would spend more CPU in page faults than the
+	 * receiver spends in total. Heap buffers are reused. `env` execs
+	 * qemu-nbd in the same process, so socket activation still matches.
+	 * cache=none: a buffered write costs qemu-nbd a copy into the page
+	 * cache, which was half the receiver side's CPU in a seed (perf, see
+	 * bench/README.md); with O_DIRECT the device reads qemu-nbd's buffer
+	 * and durability still comes from the flush (fdatasync) at checkpoints
+	 * and commit. aio=native lets the writer's concurrent NBD requests
+	 * reach the device together. */
+	char *argv_direct[] = { "env", LOCAL_QEMU_TUNABLES, "qemu-nbd", "-f", "qcow2",
+				"--cache=none", "--aio=native", "--discard=unmap",
+				"--detect-zeroes=unmap", (char *)path, NULL };
+	char *argv_rw[] = { "env", LOCAL_QEMU_TUNABLES, "qemu-nbd", "-f", "qcow2",
+			    "--cache=writeback", "--discard=unmap", "--detect-zeroes=unmap",
+			    (char *)path, NULL };
+	char *argv_ro[] = { "env", LOCAL_QEMU_TUNABLES, "qemu-nbd", "-r", "-f", "qcow2",
+			    (char *)path, NULL };
+	char opts[PATH_MAX + 256];
+	char *argv_overlay[] = { "env", LOCAL_QEMU_TUNABLES, "qemu-nbd", "--image-opts",
+				 opts, "--discard=unmap", "--detect-zeroes=unmap", NULL };
+	char **argv = readonly ? argv_ro : argv_rw;
+	struct nbd_handle *h = NULL;
+
+	/* An incremental's partial-cluster writes read the backing chain for
+	 * copy-on-write: only the overlay itself is opened with O_DIRECT, so
+	 * those reads still come from the page cache that holds the base just
+	 * written. Writing through the page cache instead cost qemu-nbd more
+	 * CPU than the whole receiver (copies into freshly allocated cache
+	 * pages, writers spinning on the inode lock). */
+	if (direct) {
+		int backing = readonly ? -1 : qcow2_has_backing(path);
+
+		*direct = backing >= 0 && direct_io_ok(path) &&
+			  (backing == 0 || overlay_opts(path, opts, sizeof(opts)));
+		if (*direct)
+			argv = backing ? argv_overlay : argv_direct;
+	}
+	/* The qemu-nbd of a writer that was just killed may still hold the
+	 * image lock while it finishes its last flush: retry for a while. */
+	for (int attempt = 0; attempt < LOCAL_OPEN_TRIES; attempt++) {
+		if (attempt)
+			usleep(100 * 1000);
+		h = nbd_create();
+		if (!h) {
+			log_error("%s: nbd_create: %s", ctx, nbd_get_error());
+			return NULL;
+		}
+		if (nbd_connect_systemd_socket_activation(h, argv) == 0)
+			return h;
+		if (attempt == LOCAL_OPEN_TRIES - 1)
+			log_error("%s: qemu-nbd %s: %s", ctx, path, nbd_get_error());
+		nbd_close(h);
+	}
+	return NULL;
+}
+
+/* Close cleanly so qemu-nbd exits after its final flush; nbd_close waits
+ * for the subprocess. */
+static int
+nbd_close_image(struct nbd_handle *h, const char *ctx)
+{
+	int rc = 0;
+
+	if (!h)
+		return 0;
+	if (nbd_aio_is_ready(h) && nbd_shutdown(h, 0) < 0) {
+		log_error("%s: nbd shutdown: %s", ctx, nbd_get_error());
+		rc = -1;
+	}
+	nbd_close(h);
+	return rc;
+}
+
+/* ---- the point being received --------------------------------------------- */
+
+static void
+local_free(struct store_backend *be)
+{
+	free(be);
+}
+
+static int
+local_disk_init(struct store_backend *be, const struct store_where *w, struct store_disk *d)
+{
+	char *dir = store_path("%s/disks/%s", w->gdir, d->name);
+	int rc = -1;
+
+	(void)be;
+	if (!dir || store_mkdir_durable(dir) < 0)
+		goto out;
+	d->path = store_path("%s/%" PRIu64 ".qcow2", dir, w->point);
+	d->io = calloc(1, sizeof(*d->io));
+	if (!d->path || !d->io) {
+		log_error("store: out of memory");
+		goto out;
+	}
+	d->io->kick_fd = -1;
+	rc = 0;
+out:
+	free(dir);
+	return rc;
+}
+
+static int
+local_disk_open(struct store_backend *be, const struct store_where *w, struct store_disk *d)
+{
+	char ctx[STORE_CTX_MAX];
+	struct store_bdisk *io = d->io;
+
+	(void)be;
+	/* A resumed file that is gone: say so instead of retrying qemu-nbd. */
+	if (access(d->path, F_OK) < 0) {
+		log_warn("store: group %s point %" PRIu64 ": %s: %m", w->group, w->point,
+			 d->path);
+		return -1;
+	}
+	store_ctx(ctx, sizeof(ctx), w, d->name);
+	io->nbd = nbd_open_image(d->path, false, &io->direct, ctx);
+	if (!io->nbd)
+		return -1;
+	/* Only a hint, and only for writes through the page cache: without it
+	 * the data still becomes durable at flush. */
+	if (!io->direct && io->kick_fd < 0)
+		io->kick_fd = open(d->path, O_RDONLY | O_CLOEXEC);
+	return 0;
+}
+
+static int
+local_disk_create(struct store_backend *be, const struct store_where *w,
+		  struct store_disk *d, uint64_t base_id)
+{
+	char ctx[STORE_CTX_MAX];
+	char size[32], opts[128];
+	const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, d->path,
+			       size, NULL };
+
+	store_ctx(ctx, sizeof(ctx), w, d->name);
+	snprintf(size, sizeof(size), "%" PRIu64, d->size);
+	/* Relative backing name: the group directory can move as a whole. */
+	if (base_id)
+		snprintf(opts, sizeof(opts),
+			 "cluster_size=65536,lazy_refcounts=off,backing_file=%" PRIu64
+			 ".qcow2,backing_fmt=qcow2", base_id);
+	else
+		snprintf(opts, sizeof(opts), "cluster_size=65536,lazy_refcounts=off");
+	if (spawn_cmd(ctx, argv, NULL) < 0)
+		return -1;
+	return local_disk_open(be, w, d);
+}
+
+static void
+disk_io_error(const struct store_where *w, const struct store_disk *d, const char *op,
+	      uint64_t offset, uint64_t len)
+{
+	int e = nbd_get_errno();
+
+	log_error("store: group %s point %" PRIu64 " disk %s (%s): %s of %" PRIu64
+		  " bytes at %" PRIu64 " failed: %s%s", w->group, w->point, d->name, d->path,
+		  op, len, offset, nbd_get_error(),
+		  e == ENOSPC ? " (replica store is full)" : "");
+	errno = e; /* callers tell the peer when the store is full */
+}
+
+static int
+local_disk_write(struct store_backend *be, const struct store_where *w,
+		 struct store_disk *d, uint64_t offset, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	uint64_t off = offset;
+	size_t left = len;
+
+	(void)be;
+	while (left > 0) {
+		size_t n = left < LOCAL_NBD_CHUNK ? left : LOCAL_NBD_CHUNK;
+
+		if (nbd_pwrite(d->io->nbd, p, n, off, 0) < 0) {
+			disk_io_error(w, d, "write", off, n);
+			return -1;
+		}
+		p += n;
+		off += n;
+		left -= n;
+	}
+	return 0;
+}
+
+static int
+local_disk_zero(struct store_backend *be, const struct store_where *w,
+		struct store_disk *d, uint64_t offset, uint64_t len)
+{
+	uint64_t off = offset, left = len;
+
+	(void)be;
+	/* No NBD_CMD_FLAG_NO_HOLE: qemu may then record zero clusters, which
+	 * also hide whatever the backing file holds there. */
+	while (left > 0) {
+		uint64_t n = left < LOCAL_ZERO_CHUNK ? left : LOCAL_ZERO_CHUNK;
+
+		if (nbd_zero(d->io->nbd, n, off, 0) < 0) {
+			disk_io_error(w, d, "zero", off, n);
+			return -1;
+		}
+		off += n;
+		left -= n;
+	}
+	return 0;
+}
+
+static int
+local_disk_flush(struct store_backend *be, const struct store_where *w, struct store_disk *d)
+{
+	(void)be;
+	if (!d->io->nbd)
+		return 0;
+	if (nbd_flush(d->io->nbd, 0) < 0) {
+		disk_io_error(w, d, "flush", 0, 0);
+		return -1;
+	}
+	return 0;
+}
+
+static int64_t
+local_aio_write(struct store_backend *be, const struct store_where *w, struct store_disk *d,
+		uint64_t off, const void *buf, size_t len)
+{
+	struct store_bdisk *io = d->io;
+	int64_t cookie;
+
+	(void)be;
+	cookie = nbd_aio_pwrite(io->nbd, buf, len, off, NBD_NULL_COMPLETION, 0);
+	if (cookie < 0) {
+		disk_io_error(w, d, "write", off, len);
+		return -1;
+	}
+	if (io->kick_fd >= 0) {
+		io->since_kick += len;
+		if (io->since_kick >= LOCAL_KICK_BYTES) {
+			io->since_kick = 0;
+			(void)sync_file_range(io->kick_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		}
+	}
+	return cookie;
+}
+
+static int
+local_aio_check(struct store_backend *be, const struct store_where *w, struct store_disk *d,
+		uint64_t off, uint64_t len, int64_t cookie)
+{
+	int r = nbd_aio_command_completed(d->io->nbd, (uint64_t)cookie);
+
+	(void)be;
+	if (r < 0) {
+		disk_io_error(w, d, "write", off, len);
+		return -1;
+	}
+	return r;
+}
+
+static void
+local_aio_wait(struct store_backend *be, const struct store_where *w, struct store_disk *d)
+{
+	(void)be;
+	/* The connection may be gone: libnbd then failed every command in
+	 * flight, which aio_check reports. */
+	if (nbd_poll(d->io->nbd, -1) < 0 && nbd_aio_is_dead(d->io->nbd) == 0)
+		log_error("store: group %s point %" PRIu64 " disk %s: nbd poll: %s", w->group,
+			  w->point, d->name, nbd_get_error());
+}
+
+static bool
+local_aio_dead(struct store_disk *d)
+{
+	return d->io->nbd && nbd_aio_is_dead(d->io->nbd) == 1;
+}
+
+static void
+local_disk_close(struct store_backend *be, const struct store_where *w, struct store_disk *d)
+{
+	char ctx[STORE_CTX_MAX];
+
+	(void)be;
+	if (!d->io)
+		return;
+	if (d->io->kick_fd >= 0)
+		close(d->io->kick_fd);
+	d->io->kick_fd = -1;
+	store_ctx(ctx, sizeof(ctx), w, d->name);
+	nbd_close_image(d->io->nbd, ctx);
+	d->io->nbd = NULL;
+}
+
+/* Data before metadata: let qemu-nbd exit after its flush, then fsync
+ * ourselves so nothing depends on qemu's cache mode. */
+static int
+local_disk_seal(struct store_backend *be, const struct store_where *w, struct store_disk *d)
+{
+	char ctx[STORE_CTX_MAX];
+	char *dir = NULL;
+	int rc = -1, r;
+
+	store_ctx(ctx, sizeof(ctx), w, d->name);
+	r = nbd_close_image(d->io->nbd, ctx);
+	d->io->nbd = NULL;
+	local_disk_close(be, w, d);
+	if (r < 0)
+		return -1;
+	dir = store_path("%s/disks/%s", w->gdir, d->name);
+	if (dir && store_fsync_path(d->path) == 0 && dir_fsync(dir) == 0)
+		rc = 0;
+	free(dir);
+	return rc;
+}
+
+static void
+local_disk_free(struct store_disk *d)
+{
+	free(d->io);
+	d->io = NULL;
+}
+
+/* ---- committed points ------------------------------------------------------ */
+
+/* Stray disks/<disk>/<id>.qcow2 of one disk directory. */
+static int
+prune_disk_dir(DIR *sub, const char *path, const char *disk, const struct catalog *cat,
+	       uint64_t keep_id)
+{
+	struct dirent *fe;
+	bool removed = false;
+
+	while ((fe = readdir(sub)) != NULL) {
+		uint64_t id = store_file_id(fe->d_name, ".qcow2");
+
+		if (id == 0 || id == keep_id || catalog_has(cat, id))
+			continue;
+		if (unlinkat(dirfd(sub), fe->d_name, 0) < 0) {
+			log_error("store: unlink %s/%s/%s: %m", path, disk, fe->d_name);
+			return -1;
+		}
+		log_info("store: removed stray %s/%s/%s", path, disk, fe->d_name);
+		removed = true;
+	}
+	if (removed && fsync(dirfd(sub)) < 0) {
+		log_error("store: fsync %s/%s: %m", path, disk);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+local_prune(struct store_backend *be, const struct store_where *w, const struct catalog *cat,
+	    uint64_t keep_id)
+{
+	char *path = store_path("%s/disks", w->gdir);
+	DIR *dd = NULL, *sub;
+	struct dirent *de;
+	int rc = -1;
+
+	(void)be;
+	if (!path)
+		return -1;
+	dd = opendir(path);
+	if (!dd) {
+		if (errno == ENOENT)
+			rc = 0;
+		else
+			log_error("store: opendir %s: %m", path);
+		goto out;
+	}
+	while ((de = readdir(dd)) != NULL) {
+		int fd, r;
+
+		if (!store_name_ok(de->d_name))
+			continue;
+		fd = openat(dirfd(dd), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue; /* not a directory */
+		sub = fdopendir(fd);
+		if (!sub) {
+			log_error("store: opendir %s/%s: %m", path, de->d_name);
+			close(fd);
+			goto out;
+		}
+		r = prune_disk_dir(sub, path, de->d_name, cat, keep_id);
+		closedir(sub);
+		if (r < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (dd)
+		closedir(dd);
+	free(path);
+	return rc;
+}
+
+static char *
+local_file(const struct store_where *w, const char *disk)
+{
+	return store_path("%s/disks/%s/%" PRIu64 ".qcow2", w->gdir, disk, w->point);
+}
+
+static int
+local_disk_path(struct store_backend *be, const struct store_where *w, const char *disk,
+		char **path)
+{
+	(void)be;
+	*path = local_file(w, disk);
+	return *path ? 0 : -1;
+}
+
+static bool
+local_has_disk(struct store_backend *be, const struct store_where *w, const char *disk)
+{
+	char *path = local_file(w, disk);
+	bool ok = path && access(path, F_OK) == 0;
+
+	(void)be;
+	free(path);
+	return ok;
+}
+
+static struct store_reader *
+local_reader_open(struct store_backend *be, const struct store_where *w, const char *disk)
+{
+	struct store_reader *r = calloc(1, sizeof(*r));
+	char *path = local_file(w, disk);
+
+	(void)be;
+	if (!r || !path) {
+		log_error("store: out of memory");
+		goto fail;
+	}
+	store_ctx(r->ctx, sizeof(r->ctx), w, disk);
+	r->nbd = nbd_open_image(path, true, NULL, r->ctx);
+	if (!r->nbd)
+		goto fail;
+	free(path);
+	return r;
+fail:
+	free(path);
+	free(r);
+	return NULL;
+}
+
+static int
+local_reader_pread(struct store_reader *r, void *buf, size_t len, uint64_t off)
+{
+	if (nbd_pread(r->nbd, buf, len, off, 0) < 0) {
+		log_error("%s: read of %zu bytes at %" PRIu64 ": %s", r->ctx, len, off,
+			  nbd_get_error());
+		return -1;
+	}
+	return 0;
+}
+
+static void
+local_reader_close(struct store_reader *r)
+{
+	if (!r)
+		return;
+	nbd_close_image(r->nbd, r->ctx);
+	free(r);
+}
+
+/* Rebase the child's disk file onto new_base ("" = none) in qemu-img's safe
+ * mode: clusters where the old and the new backing differ are copied into
+ * the child first, and only then is its header switched, so the child reads
+ * the same bytes before, during and after. */
+static int
+child_rebase(const char *path, const char *new_base, const char *ctx)
+{
+	const char *argv_b[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", new_base,
+				 "-F", "qcow2", path, NULL };
+	const char *argv_n[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", "", path, NULL };
+
+	if (spawn_cmd(ctx, new_base[0] ? argv_b : argv_n, NULL) < 0)
+		return -1;
+	return store_fsync_path(path);
+}
+
+/* The child absorbs what it read through the victim. */
+static int
+local_unchain(struct store_backend *be, const struct store_where *w, const struct catalog *cat,
+	      const struct store_point_info *victim, const struct store_point_info *child)
+{
+	struct store_where cw = { w->group, w->gdir, child ? child->id : 0 };
+	char ctx[STORE_CTX_MAX];
+	char *path = NULL;
+	int rc = -1;
+
+	(void)be;
+	for (size_t i = 0; child && i < child->ndisks; i++) {
+		const char *disk = child->disks[i].name;
+		char base_name[32] = "";
+
+		if (catalog_point_disk(victim, disk) < 0)
+			continue; /* the child's disk was created without a backing file */
+		/* The victim's disk file has a backing file exactly when its own
+		 * base had that disk (see local_disk_create). */
+		if (victim->base_id != 0) {
+			const struct store_point_info *vb = catalog_find(cat, victim->base_id);
+
+			if (vb && catalog_point_disk(vb, disk) >= 0)
+				snprintf(base_name, sizeof(base_name), "%" PRIu64 ".qcow2",
+					 victim->base_id);
+		}
+		store_ctx(ctx, sizeof(ctx), &cw, disk);
+		free(path);
+		path = local_file(&cw, disk);
+		if (!path || child_rebase(path, base_name, ctx) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(path);
+	return rc;
+}
+
+static void
+local_drop(struct store_backend *be, const struct store_where *w,
+	   const struct store_point_info *victim)
+{
+	(void)be;
+	for (size_t i = 0; i < victim->ndisks; i++) {
+		char *dir = store_path("%s/disks/%s", w->gdir, victim->disks[i].name);
+		char *path = store_path("%s/%" PRIu64 ".qcow2", dir ? dir : "", victim->id);
+
+		if (!dir || !path || store_unlink(path) < 0 || dir_fsync(dir) < 0)
+			log_warn("store: group %s: files of removed point %" PRIu64
+				 " are left as strays", w->group, victim->id);
+		free(path);
+		free(dir);
+	}
+}
+
+/* qemu-img create -f qcow2 -b TOP -F qcow2 OVERLAY: the point's files are
+ * only ever opened read-only as backing files. */
+static int
+local_clone(struct store_backend *be, const struct store_where *w, const char *disk,
+	    const struct store_clone_names *names, char **source)
+{
+	char ctx[STORE_CTX_MAX];
+	char *top = local_file(w, disk);
+	const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-b", top, "-F",
+			       "qcow2", names->file, NULL };
+	int rc = -1;
+
+	(void)be;
+	*source = NULL;
+	store_ctx(ctx, sizeof(ctx), w, disk);
+	if (!top || spawn_cmd(ctx, argv, NULL) < 0)
+		goto out;
+	*source = strdup(names->file);
+	if (!*source) {
+		log_error("%s: out of memory", ctx);
+		(void)unlink(names->file);
+		goto out;
+	}
+	log_info("%s: overlay %s over %s", ctx, names->file, top);
+	rc = 0;
+out:
+	free(top);
+	return rc;
+}
+
+static int
+local_clone_remove(struct store_backend *be, const char *source)
+{
+	(void)be;
+	if (unlink(source) < 0 && errno != ENOENT) {
+		log_error("store: cannot remove overlay %s: %m", source);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *
+local_clone_conf(const struct store_backend *be)
+{
+	(void)be;
+	return NULL;
+}
+
+static const struct store_backend_ops local_ops = {
+	.name = "local",
+	.free = local_free,
+	.disk_init = local_disk_init,
+	.disk_open = local_disk_open,
+	.disk_create = local_disk_create,
+	.disk_write = local_disk_write,
+	.disk_zero = local_disk_zero,
+	.disk_flush = local_disk_flush,
+	.aio_write = local_aio_write,
+	.aio_check = local_aio_check,
+	.aio_wait = local_aio_wait,
+	.aio_dead = local_aio_dead,
+	.disk_seal = local_disk_seal,
+	.disk_close = local_disk_close,
+	.disk_free = local_disk_free,
+	.prune = local_prune,
+	.disk_path = local_disk_path,
+	.has_disk = local_has_disk,
+	.reader_open = local_reader_open,
+	.reader_pread = local_reader_pread,
+	.reader_close = local_reader_close,
+	.unchain = local_unchain,
+	.drop = local_drop,
+	.clone = local_clone,
+	.clone_remove = local_clone_remove,
+	.clone_conf = local_clone_conf,
+};
+
+struct store_backend *
+store_local_new(void)
+{
+	struct local *l = calloc(1, sizeof(*l));
+
+	if (!l) {
+		log_error("store: out of memory");
+		return NULL;
+	}
+	l->be.ops = &local_ops;
+	return &l->be;
+}

@@ -1,0 +1,241 @@
+/* Reading committed points of the store: disk paths, hashes for a resync,
+ * metadata, clones for drills and failovers. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/fileutil.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "replicator/receiver/catalog.h"
+#include "replicator/receiver/store-backend.h"
+
+/* Read a whole file of at most cap bytes (NUL appended).
+ * 0 / 1 = does not exist / -1. */
+static int
+read_capped(const char *path, size_t cap, char **buf, size_t *len)
+{
+	void *data = NULL;
+
+	*buf = NULL;
+	*len = 0;
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 1;
+	if (file_read_all(path, cap, &data, len) < 0)
+		return -1;
+	*buf = data;
+	return 0;
+}
+
+/* ---- reading committed points ------------------------------------------------- */
+
+/* The catalog entry of point (0 = newest) and, if disk, that it has disk.
+ * w gets group, gdir (malloc'd, caller frees) and the point's id. */
+static int
+lookup(struct store *st, const char *group, uint64_t point, const char *disk,
+       struct catalog *cat, const struct store_point_info **pi, struct store_where *w,
+       int *err)
+{
+	char *gdir;
+
+	*err = STORE_ERR_INVALID;
+	memset(w, 0, sizeof(*w));
+	*pi = NULL;
+	if (disk && !store_name_ok(disk)) {
+		log_error("store: refusing disk name \"%.*s\"", STORE_NAME_MAX, disk);
+		return -1;
+	}
+	gdir = store_group_dir(st, group);
+	if (!gdir)
+		return -1;
+	w->group = group;
+	w->gdir = gdir;
+	*err = STORE_ERR_IO;
+	if (catalog_load(gdir, cat) < 0)
+		return -1;
+	*err = STORE_ERR_NOTFOUND;
+	*pi = catalog_find(cat, point);
+	if (!*pi) {
+		log_error("store: group %s: no point %" PRIu64, group, point);
+		return -1;
+	}
+	w->point = (*pi)->id;
+	if (disk && catalog_point_disk(*pi, disk) < 0) {
+		log_error("store: group %s point %" PRIu64 ": no disk %s", group, (*pi)->id, disk);
+		return -1;
+	}
+	*err = STORE_OK;
+	return 0;
+}
+
+static void
+lookup_done(struct catalog *cat, struct store_where *w)
+{
+	catalog_free(cat);
+	free((char *)w->gdir);
+	w->gdir = NULL;
+}
+
+char *
+store_point_disk_path(struct store *st, const char *group, uint64_t point,
+		      const char *disk)
+{
+	struct catalog cat = { 0 };
+	const struct store_point_info *pi;
+	struct store_where w;
+	char *path = NULL;
+	int err;
+
+	if (lookup(st, group, point, disk, &cat, &pi, &w, &err) == 0)
+		(void)st->be->ops->disk_path(st->be, &w, disk, &path);
+	lookup_done(&cat, &w);
+	return path;
+}
+
+bool
+store_point_has_disk(struct store *st, const char *group, uint64_t point, const char *disk)
+{
+	struct catalog cat = { 0 };
+	const struct store_point_info *pi;
+	struct store_where w;
+	bool ok = false;
+	int err;
+
+	if (lookup(st, group, point, disk, &cat, &pi, &w, &err) == 0)
+		ok = st->be->ops->has_disk(st->be, &w, disk);
+	lookup_done(&cat, &w);
+	return ok;
+}
+
+int
+store_point_clone(struct store *st, const char *group, uint64_t point, const char *disk,
+		  const struct store_clone_names *names, char **source)
+{
+	struct catalog cat = { 0 };
+	const struct store_point_info *pi;
+	struct store_where w;
+	int err, rc = -1;
+
+	*source = NULL;
+	if (lookup(st, group, point, disk, &cat, &pi, &w, &err) == 0)
+		rc = st->be->ops->clone(st->be, &w, disk, names, source);
+	lookup_done(&cat, &w);
+	return rc;
+}
+
+const char *
+store_clone_conf(const struct store *st)
+{
+	return st->be->ops->clone_conf(st->be);
+}
+
+int
+store_clone_remove(struct store *st, const char *source)
+{
+	return st->be->ops->clone_remove(st->be, source);
+}
+
+static bool
+hash_query_ok(const char *group, uint64_t offset, uint32_t block_size, uint32_t count)
+{
+	if (block_size < 4096 || block_size > (16u << 20) ||
+	    (block_size & (block_size - 1)) != 0 || count == 0 || count > STORE_MAX_HASHES ||
+	    offset % block_size != 0) {
+		log_error("store: group %.*s: bad hash query (offset %" PRIu64 ", block %" PRIu32
+			  ", count %" PRIu32 ")", STORE_NAME_MAX, group, offset, block_size, count);
+		return false;
+	}
+	return true;
+}
+
+int
+store_point_hashes(struct store *st, const char *group, uint64_t point, const char *disk,
+		   uint64_t offset, uint32_t block_size, uint32_t count, uint64_t *hashes,
+		   uint32_t *got, int *err)
+{
+	const struct store_backend_ops *ops = st->be->ops;
+	struct catalog cat = { 0 };
+	const struct store_point_info *pi;
+	struct store_where w = { 0 };
+	struct store_reader *r = NULL;
+	uint8_t *buf = NULL;
+	uint64_t size, off = offset;
+	uint32_t i = 0;
+	int rc = -1;
+
+	*got = 0;
+	*err = STORE_ERR_INVALID;
+	if (!hash_query_ok(group, offset, block_size, count) ||
+	    lookup(st, group, point, disk, &cat, &pi, &w, err) < 0)
+		goto out;
+	size = pi->disks[catalog_point_disk(pi, disk)].size;
+	if (offset >= size) {
+		rc = 0;
+		goto out;
+	}
+	*err = STORE_ERR_IO;
+	buf = malloc(block_size);
+	if (!buf) {
+		log_error("store: group %s point %" PRIu64 " disk %s: out of memory", group,
+			  pi->id, disk);
+		goto out;
+	}
+	if (!(r = ops->reader_open(st->be, &w, disk)))
+		goto out;
+	for (i = 0; i < count && off < size; i++) {
+		size_t n = size - off < block_size ? (size_t)(size - off) : block_size;
+
+		if (ops->reader_pread(r, buf, n, off) < 0)
+			goto out;
+		hashes[i] = hash64(buf, n);
+		off += n;
+	}
+	*got = i;
+	*err = STORE_OK;
+	rc = 0;
+out:
+	if (r)
+		ops->reader_close(r);
+	free(buf);
+	lookup_done(&cat, &w);
+	return rc;
+}
+
+int
+store_point_meta(struct store *st, const char *group, uint64_t point, void **meta,
+		 size_t *len)
+{
+	struct catalog cat = { 0 };
+	const struct store_point_info *pi;
+	struct store_where w;
+	char *path = NULL, *buf = NULL;
+	int err, rc = -1;
+
+	*meta = NULL;
+	*len = 0;
+	if (lookup(st, group, point, NULL, &cat, &pi, &w, &err) < 0)
+		goto out;
+	path = store_path("%s/meta/%" PRIu64 ".bin", w.gdir, pi->id);
+	if (!path)
+		goto out;
+	rc = read_capped(path, STORE_MAX_META, &buf, len);
+	if (rc == 1) {
+		log_error("store: group %s point %" PRIu64 ": metadata %s is missing", group,
+			  pi->id, path);
+		rc = -1;
+	}
+	if (rc == 0) {
+		*meta = buf;
+		buf = NULL;
+	}
+out:
+	free(buf);
+	free(path);
+	lookup_done(&cat, &w);
+	return rc;
+}
+

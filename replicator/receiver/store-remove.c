@@ -1,0 +1,102 @@
+/* Removing a committed point (retention) without changing the content of
+ * any other point: the backend unchains the child, then the catalog
+ * forgets the point, then its files go. */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "common/fileutil.h"
+#include "common/log.h"
+#include "replicator/receiver/catalog.h"
+#include "replicator/receiver/store-backend.h"
+
+/* ---- removing a point (retention) --------------------------------------------- */
+
+/* Step 3 of a removal: the victim's data and metadata; a failure here only
+ * leaves strays for later. */
+static void
+remove_files(struct store *st, const struct store_where *w,
+	     const struct store_point_info *victim)
+{
+	char *dir = store_path("%s/meta", w->gdir);
+	char *path = store_path("%s/meta/%" PRIu64 ".bin", w->gdir, victim->id);
+
+	st->be->ops->drop(st->be, w, victim);
+	if (!dir || !path || store_unlink(path) < 0 || dir_fsync(dir) < 0)
+		log_warn("store: group %s: metadata of removed point %" PRIu64
+			 " is left as a stray", w->group, victim->id);
+	free(path);
+	free(dir);
+}
+
+/* Index of point in cat, which must not be the newest. -1 (logged). */
+static ssize_t
+remove_index(const struct catalog *cat, const char *group, uint64_t point)
+{
+	size_t idx;
+
+	for (idx = 0; idx < cat->n && cat->pts[idx].id != point; idx++)
+		;
+	if (idx == cat->n) {
+		log_error("store: group %s: no point %" PRIu64 " to remove", group, point);
+		return -1;
+	}
+	if (idx == cat->n - 1) {
+		log_error("store: group %s: point %" PRIu64 " is the newest and is never removed",
+			  group, point);
+		return -1;
+	}
+	return (ssize_t)idx;
+}
+
+int
+store_point_remove(struct store *st, const char *group, uint64_t point,
+		   store_remove_veto veto, void *arg)
+{
+	struct catalog cat = { 0 };
+	struct store_point_info victim, *child = NULL;
+	struct store_where w = { group, NULL, point };
+	char *gdir = NULL;
+	ssize_t idx;
+	int lock_fd = -1, rc = -1;
+
+	if (!(gdir = store_group_dir(st, group)))
+		goto out;
+	w.gdir = gdir;
+	lock_fd = store_group_lock(gdir, group);
+	if (lock_fd < 0 || catalog_load(gdir, &cat) < 0 ||
+	    (idx = remove_index(&cat, group, point)) < 0)
+		goto out;
+	victim = cat.pts[idx];
+	if (cat.pts[idx + 1].base_id == point)
+		child = &cat.pts[idx + 1];
+	/* 1. data: the child absorbs what it read through the victim */
+	if (st->be->ops->unchain && st->be->ops->unchain(st->be, &w, &cat, &victim, child) < 0)
+		goto out;
+	if (veto && veto(arg, point)) {
+		log_info("store: group %s: point %" PRIu64 " is kept: it came into use", group,
+			 point);
+		rc = 1;
+		goto out;
+	}
+	/* 2. the catalog: from now on the victim does not exist */
+	if (child)
+		child->base_id = victim.base_id;
+	memmove(&cat.pts[idx], &cat.pts[idx + 1], (cat.n - (size_t)idx - 1) * sizeof(*cat.pts));
+	cat.n--;
+	if (catalog_save(gdir, &cat) < 0)
+		goto out;
+	/* 3. its files */
+	remove_files(st, &w, &victim);
+	log_info("store: group %s: removed point %" PRIu64 "%s", group, point,
+		 child ? " (merged into its child)" : "");
+	rc = 0;
+out:
+	if (lock_fd >= 0)
+		close(lock_fd);
+	catalog_free(&cat);
+	free(gdir);
+	return rc;
+}

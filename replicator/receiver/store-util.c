@@ -1,0 +1,176 @@
+/* Small helpers of the store and its backends (store-backend.h). */
+#define _GNU_SOURCE /* vasprintf */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/fileutil.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "replicator/receiver/store-backend.h"
+
+/* ---- helpers shared with the backends -------------------------------------- */
+
+bool
+store_name_ok(const char *s)
+{
+	/* NUL-terminated here, so a name longer than the limit is caught by
+	 * strnlen. */
+	return name_valid(s, strnlen(s, NAME_MAX_LEN + 1));
+}
+
+char *
+store_path(const char *fmt, ...)
+{
+	va_list ap;
+	char *p = NULL;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		log_error("store: out of memory building a path");
+		return NULL;
+	}
+	return p;
+}
+
+const char *
+store_ctx(char *buf, size_t cap, const struct store_where *w, const char *disk)
+{
+	snprintf(buf, cap, "store: group %s point %" PRIu64 " disk %s", w->group, w->point,
+		 disk);
+	return buf;
+}
+
+int
+store_fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int rc = -1;
+
+	if (fd < 0) {
+		log_error("store: open %s for fsync: %m", path);
+		return -1;
+	}
+	if (fsync(fd) < 0) {
+		log_error("store: fsync %s: %m", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+int
+store_mkdir_durable(const char *path)
+{
+	struct stat sb;
+	char *parent = NULL;
+	char *slash;
+	int rc = -1;
+
+	if (mkdir(path, 0750) < 0) {
+		if (errno != EEXIST) {
+			log_error("store: mkdir %s: %m", path);
+			return -1;
+		}
+		if (stat(path, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+			log_error("store: %s exists and is not a directory", path);
+			return -1;
+		}
+		return 0;
+	}
+	parent = strdup(path);
+	if (!parent) {
+		log_error("store: out of memory");
+		goto out;
+	}
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+	else if (slash)
+		slash[1] = '\0';
+	if (dir_fsync(slash ? parent : ".") < 0)
+		goto out;
+	rc = 0;
+out:
+	free(parent);
+	return rc;
+}
+
+int
+store_unlink(const char *path)
+{
+	if (unlink(path) < 0 && errno != ENOENT) {
+		log_error("store: unlink %s: %m", path);
+		return -1;
+	}
+	return 0;
+}
+
+uint64_t
+store_file_id(const char *name, const char *suffix)
+{
+	size_t nlen = strlen(name), slen = strlen(suffix);
+	uint64_t v = 0;
+
+	if (nlen <= slen || nlen - slen > 19 || strcmp(name + nlen - slen, suffix) != 0 ||
+	    name[0] == '0')
+		return 0;
+	for (size_t i = 0; i < nlen - slen; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return 0;
+		if (__builtin_mul_overflow(v, 10, &v) ||
+		    __builtin_add_overflow(v, (uint64_t)(name[i] - '0'), &v))
+			return 0;
+	}
+	return v;
+}
+
+char *
+store_group_dir(struct store *st, const char *group)
+{
+	if (!store_name_ok(group)) {
+		log_error("store: refusing group name \"%.*s\"", STORE_NAME_MAX, group);
+		return NULL;
+	}
+	return store_path("%s/%s", st->root, group);
+}
+
+
+/* One writer per group (also within this process: flock is per open file). */
+int
+store_group_lock(const char *gdir, const char *group)
+{
+	char *path = store_path("%s/lock", gdir);
+	int fd = -1;
+
+	if (!path)
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		log_error("store: group %s: open %s: %m", group, path);
+		goto out;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			log_error("store: group %s: another session is writing it", group);
+		else
+			log_error("store: group %s: flock %s: %m", group, path);
+		close(fd);
+		fd = -1;
+	}
+out:
+	free(path);
+	return fd;
+}
