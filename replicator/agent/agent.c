@@ -158,6 +158,7 @@ struct cycle {
 	uint64_t vdiff_start, vdiff_len; /* current coalesced differing range */
 	json_t *vranges;
 	bool vjson;
+	FILE *vout;               /* verify: where the result goes */
 };
 
 static uint64_t
@@ -1080,7 +1081,7 @@ verify_flush_range(struct cycle *c)
 							    "offset", (json_int_t)c->vdiff_start,
 							    "length", (json_int_t)c->vdiff_len));
 	else
-		printf("differs: disk %s offset %llu length %llu\n", disk,
+		fprintf(c->vout, "differs: disk %s offset %llu length %llu\n", disk,
 		       (unsigned long long)c->vdiff_start,
 		       (unsigned long long)c->vdiff_len);
 	c->vdiff_len = 0;
@@ -1344,10 +1345,10 @@ print_stats(const struct cycle *c, int ok)
 				      "seconds", s->seconds);
 		char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		if (txt)
-			printf("%s\n", txt);
+			fprintf(c->o->json, "%s\n", txt);
 		free(txt);
 		json_decref(j);
-		fflush(stdout);
+		fflush(c->o->json);
 	}
 	if (ok)
 		log_info("group %s: point %llu committed: %llu bytes data, %llu zero, %llu skipped, %llu on the wire, %.2f s",
@@ -1411,9 +1412,9 @@ agent_run_once(const struct agent_config *cfg, const struct agent_opts *o)
 
 int
 agent_verify(const struct agent_config *cfg, const char *group, uint64_t point,
-	     bool json)
+	     bool json, FILE *out)
 {
-	struct cycle c = { .cfg = cfg, .vpoint = point, .vjson = json };
+	struct cycle c = { .cfg = cfg, .vpoint = point, .vjson = json, .vout = out };
 	int r;
 
 	for (size_t i = 0; i < cfg->ngroups; i++)
@@ -1438,11 +1439,11 @@ agent_verify(const struct agent_config *cfg, const char *group, uint64_t point,
 				      "differences", c.vranges);
 		char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		if (txt)
-			printf("%s\n", txt);
+			fprintf(out, "%s\n", txt);
 		free(txt);
 		json_decref(j);
 	} else if (r == 0) {
-		printf("group %s point %llu: %s\n", group, (unsigned long long)c.vpoint,
+		fprintf(out, "group %s point %llu: %s\n", group, (unsigned long long)c.vpoint,
 		       c.vdiffers ? "DIFFERS from the source" : "identical to the source");
 	}
 	json_decref(c.vranges);

@@ -48,7 +48,4 @@ void retention_result_clear(struct retention_result *res);
 void retention_after_commit(const struct receiver_config *cfg, struct store *st,
 			    const char *group);
 
-/* `nestor prune [--config FILE] GROUP [--dry-run] [--json]`. Exit code. */
-int retention_main(int argc, char **argv);
-
 #endif

@@ -1,0 +1,69 @@
+/* What `nestor drill` and `nestor failover` share: both boot a recovery
+ * point's VMs through drill_run, with the same verification options. */
+#ifndef NESTOR_CLI_BOOT_H
+#define NESTOR_CLI_BOOT_H
+
+#include <stdbool.h>
+
+#include "failover/drill.h"
+
+struct cli_rx;
+
+/* Options shared by `nestor drill` and `nestor failover` (getopt_long
+ * table entries, their values and usage lines). */
+enum cli_boot_opt {
+	CLI_BOOT_OPT_URI = 400, CLI_BOOT_OPT_MARKER, CLI_BOOT_OPT_TIMEOUT, CLI_BOOT_OPT_CHECK,
+	CLI_BOOT_OPT_ACCEL, CLI_BOOT_OPT_CPU, CLI_BOOT_OPT_ORDER, CLI_BOOT_OPT_DELAY, CLI_BOOT_OPT_TCP,
+	CLI_BOOT_OPT_AGENT, CLI_BOOT_OPT_SCRIPT,
+};
+#define CLI_BOOT_OPTIONS                                                    \
+	{ "uri", required_argument, NULL, CLI_BOOT_OPT_URI },                      \
+	{ "marker", required_argument, NULL, CLI_BOOT_OPT_MARKER },                \
+	{ "timeout", required_argument, NULL, CLI_BOOT_OPT_TIMEOUT },              \
+	{ "check-cmd", required_argument, NULL, CLI_BOOT_OPT_CHECK },              \
+	{ "accel", required_argument, NULL, CLI_BOOT_OPT_ACCEL },                  \
+	{ "cpu-baseline", required_argument, NULL, CLI_BOOT_OPT_CPU },             \
+	{ "boot-order", required_argument, NULL, CLI_BOOT_OPT_ORDER },             \
+	{ "boot-delay", required_argument, NULL, CLI_BOOT_OPT_DELAY },             \
+	{ "tcp-port", required_argument, NULL, CLI_BOOT_OPT_TCP },                 \
+	{ "guest-agent", no_argument, NULL, CLI_BOOT_OPT_AGENT },                  \
+	{ "script", required_argument, NULL, CLI_BOOT_OPT_SCRIPT }
+#define CLI_BOOT_USAGE                                                              \
+	"      --uri URI       libvirt URI (default: $LIBVIRT_DEFAULT_URI, else "          \
+	DRILL_DEFAULT_URI ")\n"                                                          \
+	"      --marker TEXT   console line proving the boot (default "                   \
+	DRILL_DEFAULT_MARKER ")\n"                                                       \
+	"      --timeout S     seconds per VM for the marker and for each check (default "\
+	"120)\n"                                                                         \
+	"      --check-cmd CMD one-line command sent over each VM's serial console after\n"\
+	"                      the marker; the guest answers 'NESTOR-DONE <rc>' (nestor\n" \
+	"                      test-guest protocol); rc != 0 fails the VM\n"               \
+	"      --accel MODE    auto (KVM when /dev/kvm boots the first VM within 20 s,\n"  \
+	"                      else TCG; default), tcg, or kvm\n"                          \
+	"      --cpu-baseline M  KVM: CPU model when host-model cannot start (default "   \
+	DRILL_DEFAULT_CPU_BASELINE ")\n"                                                 \
+	"      --boot-order L  comma-separated VM names booted first, in that order;\n"   \
+	"                      the others follow in the point's order\n"                   \
+	"      --boot-delay S  seconds between one VM's verification and the next start\n"\
+	"      --tcp-port PORT each VM must accept TCP connections on PORT from this\n"   \
+	"                      host (the isolated network then gets DHCP; address from\n"\
+	"                      its leases)\n"                                              \
+	"      --guest-agent   each VM's qemu-guest-agent must answer (a channel is "      \
+	"added)\n"                                                                       \
+	"      --script PATH   run PATH VM ADDRESS on this host per VM; exit 0 = pass\n"
+
+/* Handle option c of CLI_BOOT_OPTIONS for command cmd: 0 done, -1 bad
+ * value (message printed, exit 2), 1 not a common option. */
+int cli_boot_parse(int c, const char *arg, const char *cmd, struct drill_opts *o);
+
+/* Defaults of the options above. */
+#define CLI_BOOT_DEFAULTS                                                       \
+	.marker = DRILL_DEFAULT_MARKER, .timeout_s = DRILL_DEFAULT_TIMEOUT_S,  \
+	.cpu_baseline = DRILL_DEFAULT_CPU_BASELINE
+
+/* Open rx's store (SIGINT, SIGTERM and SIGHUP trapped: the run ends its
+ * waits and still tears down or records the failover), drill_run o and
+ * print the report on stdout, as JSON with json. The exit code. */
+int cli_boot_run(struct cli_rx *rx, const struct drill_opts *o, bool json);
+
+#endif
