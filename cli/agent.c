@@ -38,14 +38,13 @@ int
 cli_agent(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
+		CLI_OPT_CONFIG,
 		{ "group", required_argument, NULL, 'g' },
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "no-progress", no_argument, NULL, OPT_NOPROGRESS },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPT_HELP_END,
 	};
 	const char *path = CLI_AGENT_CONF;
 	struct agent_opts o = { .progress = true };
@@ -61,14 +60,12 @@ cli_agent(int argc, char **argv)
 		case OPT_JSON: o.json = stdout; break;
 		case OPT_NOPROGRESS: o.progress = false; break;
 		case 'v': verbose = true; break;
-		case 'h': fputs(usage_agent, stdout); return 0;
-		default: fputs(usage_agent, stderr); return 2;
+		case 'h': return cli_usage(usage_agent, true);
+		default: return cli_usage(usage_agent, false);
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "nestor agent: unexpected argument\n%s", usage_agent);
+	if (!cli_no_operand("agent", argc, usage_agent))
 		return 2;
-	}
 	log_set_prefix("agent");
 	if (!once)
 		return agent_daemon(path, verbose) == 0 ? 0 : 1;

@@ -13,13 +13,13 @@
 #include "failover/report.h"
 #include "replicator/config.h"
 
-int
-cli_boot_parse(int c, const char *arg, const char *cmd, struct drill_opts *o)
+/* The verification options (CLI_BOOT_OPTIONS but --uri). */
+static int
+parse_check(int c, const char *arg, const char *cmd, struct drill_opts *o)
 {
 	uint64_t v;
 
 	switch (c) {
-	case CLI_BOOT_OPT_URI: o->uri = arg; return 0;
 	case CLI_BOOT_OPT_MARKER:
 		if (!*arg || strchr(arg, '\n')) {
 			fprintf(stderr, "nestor %s: --marker must be one non-empty line\n", cmd);
@@ -102,15 +102,28 @@ cli_boot_parse(int c, const char *arg, const char *cmd, struct drill_opts *o)
 }
 
 int
-cli_boot_run(struct cli_rx *rx, const struct drill_opts *o, bool json)
+cli_boot_parse(int c, const char *arg, const char *cmd, struct cli_boot_args *a)
+{
+	switch (c) {
+	case 'c': a->path = arg; return 0;
+	case 'p': return cli_parse_point(cmd, arg, &a->o.point);
+	case CLI_BOOT_OPT_JSON: a->json = true; return 0;
+	case 'v': a->verbose = true; return 0;
+	case CLI_BOOT_OPT_URI: a->o.uri = arg; return 0;
+	default: return parse_check(c, arg, cmd, &a->o);
+	}
+}
+
+int
+cli_boot_run(struct cli_rx *rx, const struct cli_boot_args *a)
 {
 	struct report r = { 0 };
 	int ret = 1;
 
 	if (cli_rx_open_store(rx, true) < 0)
 		goto out;
-	ret = drill_run(rx->st, rx->cfg->store_dir, o, &r) == 0 ? 0 : 1;
-	report_output(&r, json, stdout);
+	ret = drill_run(rx->st, rx->cfg->store_dir, &a->o, &r) == 0 ? 0 : 1;
+	report_output(&r, a->json, stdout);
 out:
 	report_clear(&r);
 	return ret;

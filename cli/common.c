@@ -2,6 +2,7 @@
  * signal trapping for drill and failover, common argument checks. */
 #include "cli/common.h"
 
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,36 @@ cli_rx_close(struct cli_rx *rx)
 	receiver_config_free(rx->cfg);
 	rx->st = NULL;
 	rx->cfg = NULL;
+}
+
+int
+cli_usage(const char *usage, bool help)
+{
+	fputs(usage, help ? stdout : stderr);
+	return help ? 0 : 2;
+}
+
+bool
+cli_no_operand(const char *cmd, int argc, const char *usage)
+{
+	if (optind == argc)
+		return true;
+	fprintf(stderr, "nestor %s: unexpected argument\n%s", cmd, usage);
+	return false;
+}
+
+const char *
+cli_group_operand(const char *cmd, int argc, char **argv, const char *usage,
+		  bool check_name)
+{
+	if (optind != argc - 1) {
+		fprintf(stderr, "nestor %s: expected one GROUP\n%s", cmd, usage);
+		return NULL;
+	}
+	log_set_prefix(cmd);
+	if (check_name && !cli_group_ok(argv[optind]))
+		return NULL;
+	return argv[optind];
 }
 
 bool

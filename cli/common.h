@@ -36,6 +36,25 @@ int cli_rx_open_store(struct cli_rx *rx, bool trap_signals);
 /* Free what cli_rx_load / cli_rx_open_store made; zeroes rx. */
 void cli_rx_close(struct cli_rx *rx);
 
+/* getopt_long table entries every command has; CLI_OPT_HELP_END ends the
+ * table. */
+#define CLI_OPT_CONFIG   { "config", required_argument, NULL, 'c' }
+#define CLI_OPT_HELP_END { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
+
+/* usage on stdout after --help (help), else on stderr after a usage error.
+ * The exit code: 0 or 2. */
+int cli_usage(const char *usage, bool help);
+
+/* After the options: no operand may follow. Prints "nestor CMD: unexpected
+ * argument" and usage otherwise (false: exit 2). */
+bool cli_no_operand(const char *cmd, int argc, const char *usage);
+
+/* After the options: the one GROUP operand of command cmd, which also
+ * becomes the log prefix. NULL (exit 2) after printing "expected one GROUP"
+ * and usage, or, with check_name, logging an invalid group name. */
+const char *cli_group_operand(const char *cmd, int argc, char **argv, const char *usage,
+			      bool check_name);
+
 /* Is group a valid group name? If not, logs it (exit code 2 follows). */
 bool cli_group_ok(const char *group);
 

@@ -40,7 +40,7 @@ static const char usage_drill[] =
 	"  -v, --verbose       debug logging\n"
 	"Exit: 0 every VM verified and teardown done, 1 otherwise, 2 usage error.\n";
 
-enum { OPT_KEEP = 300, OPT_JSON, OPT_LIST };
+enum { OPT_KEEP = 300, OPT_LIST };
 
 /* The saved reports of group as a table or JSON on stdout. Exit code. */
 static int
@@ -62,54 +62,37 @@ int
 cli_drill(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "point", required_argument, NULL, 'p' },
+		CLI_BOOT_HEAD_OPTIONS,
 		{ "keep", no_argument, NULL, OPT_KEEP },
-		{ "json", no_argument, NULL, OPT_JSON },
 		{ "list", no_argument, NULL, OPT_LIST },
 		CLI_BOOT_OPTIONS,
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPT_HELP_END,
 	};
-	struct drill_opts o = { CLI_BOOT_DEFAULTS };
-	const char *path = CLI_RECEIVER_CONF;
+	struct cli_boot_args a = CLI_BOOT_ARGS_INIT(DRILL_MODE_DRILL);
 	struct cli_rx rx = { 0 };
-	bool json = false, verbose = false, list = false;
+	bool list = false;
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "c:p:vh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': path = optarg; break;
-		case 'p':
-			if (cli_parse_point("drill", optarg, &o.point) < 0)
-				return 2;
-			break;
-		case OPT_KEEP: o.keep = true; break;
-		case OPT_JSON: json = true; break;
+		case OPT_KEEP: a.o.keep = true; break;
 		case OPT_LIST: list = true; break;
-		case 'v': verbose = true; break;
-		case 'h': fputs(usage_drill, stdout); return 0;
+		case 'h': return cli_usage(usage_drill, true);
 		default:
-			switch (cli_boot_parse(c, optarg, "drill", &o)) {
+			switch (cli_boot_parse(c, optarg, "drill", &a)) {
 			case 0: break;
 			case -1: return 2;
-			default: fputs(usage_drill, stderr); return 2;
+			default: return cli_usage(usage_drill, false);
 			}
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "nestor drill: expected one GROUP\n%s", usage_drill);
+	a.o.group = cli_group_operand("drill", argc, argv, usage_drill, true);
+	if (!a.o.group)
 		return 2;
-	}
-	o.group = argv[optind];
-	o.uri = cli_default_uri(o.uri);
-	log_set_prefix("drill");
-	if (!cli_group_ok(o.group))
-		return 2;
-	if (cli_rx_load(&rx, path, verbose ? CLI_RX_LOG_DEBUG : CLI_RX_LOG_CONFIG) < 0)
+	a.o.uri = cli_default_uri(a.o.uri);
+	if (cli_rx_load(&rx, a.path, a.verbose ? CLI_RX_LOG_DEBUG : CLI_RX_LOG_CONFIG) < 0)
 		return 1;
-	ret = list ? list_reports(&rx, o.group, json) : cli_boot_run(&rx, &o, json);
+	ret = list ? list_reports(&rx, a.o.group, a.json) : cli_boot_run(&rx, &a);
 	cli_rx_close(&rx);
 	return ret;
 }

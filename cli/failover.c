@@ -48,43 +48,26 @@ static const char usage_failover[] =
 	"  -v, --verbose       debug logging\n"
 	"Exit: 0 success, 1 failure (a VM not verified, refused, libvirt), 2 usage.\n";
 
-enum { OPT_JSON = 300, OPT_PLANNED, OPT_NETMAP, OPT_STATUS, OPT_RELEASE };
-
-/* The command line, parsed. */
-struct failover_args {
-	struct drill_opts o;
-	const char *path;
-	bool json, verbose, do_status, do_release;
-};
+enum { OPT_PLANNED = 300, OPT_NETMAP, OPT_STATUS, OPT_RELEASE };
 
 /* Options into a: -1 to go on, else the exit code (0 after --help, 2 after
  * a usage error, message printed). */
 static int
-parse_options(int argc, char **argv, struct failover_args *a)
+parse_options(int argc, char **argv, struct cli_boot_args *a, bool *status, bool *release)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "point", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, OPT_JSON },
+		CLI_BOOT_HEAD_OPTIONS,
 		{ "planned", no_argument, NULL, OPT_PLANNED },
 		{ "network-map", required_argument, NULL, OPT_NETMAP },
 		{ "status", no_argument, NULL, OPT_STATUS },
 		{ "release", no_argument, NULL, OPT_RELEASE },
 		CLI_BOOT_OPTIONS,
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPT_HELP_END,
 	};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "c:p:vh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': a->path = optarg; break;
-		case 'p':
-			if (cli_parse_point("failover", optarg, &a->o.point) < 0)
-				return 2;
-			break;
-		case OPT_JSON: a->json = true; break;
 		case OPT_PLANNED: a->o.planned = true; break;
 		case OPT_NETMAP:
 			if (!drill_network_map_valid(optarg)) {
@@ -94,15 +77,14 @@ parse_options(int argc, char **argv, struct failover_args *a)
 			}
 			a->o.network_map = optarg;
 			break;
-		case OPT_STATUS: a->do_status = true; break;
-		case OPT_RELEASE: a->do_release = true; break;
-		case 'v': a->verbose = true; break;
-		case 'h': fputs(usage_failover, stdout); return 0;
+		case OPT_STATUS: *status = true; break;
+		case OPT_RELEASE: *release = true; break;
+		case 'h': return cli_usage(usage_failover, true);
 		default:
-			switch (cli_boot_parse(c, optarg, "failover", &a->o)) {
+			switch (cli_boot_parse(c, optarg, "failover", a)) {
 			case 0: break;
 			case -1: return 2;
-			default: fputs(usage_failover, stderr); return 2;
+			default: return cli_usage(usage_failover, false);
 			}
 		}
 	}
@@ -152,35 +134,35 @@ print_status(const char *store_dir, const char *uri, bool json)
 int
 cli_failover(int argc, char **argv)
 {
-	struct failover_args a = { .o = { CLI_BOOT_DEFAULTS, .mode = DRILL_MODE_FAILOVER },
-				   .path = CLI_RECEIVER_CONF };
+	struct cli_boot_args a = CLI_BOOT_ARGS_INIT(DRILL_MODE_FAILOVER);
 	struct cli_rx rx = { 0 };
-	int ret = parse_options(argc, argv, &a);
+	bool status = false, release = false;
+	int ret = parse_options(argc, argv, &a, &status, &release);
 
 	if (ret >= 0)
 		return ret;
-	if (a.do_status && a.do_release) {
+	if (status && release) {
 		fprintf(stderr, "nestor failover: --status and --release exclude each other\n");
 		return 2;
 	}
-	if (a.do_status ? optind != argc : optind != argc - 1) {
+	if (status ? optind != argc : optind != argc - 1) {
 		fprintf(stderr, "nestor failover: expected %s\n%s",
-			a.do_status ? "no GROUP with --status" : "one GROUP", usage_failover);
+			status ? "no GROUP with --status" : "one GROUP", usage_failover);
 		return 2;
 	}
-	a.o.group = a.do_status ? NULL : argv[optind];
+	a.o.group = status ? NULL : argv[optind];
 	a.o.uri = cli_default_uri(a.o.uri);
 	log_set_prefix("failover");
 	if (a.o.group && !cli_group_ok(a.o.group))
 		return 2;
 	if (cli_rx_load(&rx, a.path, a.verbose ? CLI_RX_LOG_DEBUG : CLI_RX_LOG_CONFIG) < 0)
 		return 1;
-	if (a.do_status)
+	if (status)
 		ret = print_status(rx.cfg->store_dir, a.o.uri, a.json);
-	else if (a.do_release)
+	else if (release)
 		ret = failover_release(rx.cfg->store_dir, a.o.group, a.o.uri) == 0 ? 0 : 1;
 	else
-		ret = cli_boot_run(&rx, &a.o, a.json);
+		ret = cli_boot_run(&rx, &a);
 	cli_rx_close(&rx);
 	return ret;
 }

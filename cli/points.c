@@ -85,10 +85,9 @@ int
 cli_points(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
+		CLI_OPT_CONFIG,
 		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPT_HELP_END,
 	};
 	const char *path = CLI_RECEIVER_CONF, *group;
 	struct cli_rx rx = { 0 };
@@ -101,17 +100,12 @@ cli_points(int argc, char **argv)
 		switch (c) {
 		case 'c': path = optarg; break;
 		case OPT_JSON: json = true; break;
-		case 'h': fputs(usage_points, stdout); return 0;
-		default: fputs(usage_points, stderr); return 2;
+		case 'h': return cli_usage(usage_points, true);
+		default: return cli_usage(usage_points, false);
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "nestor points: expected one GROUP\n%s", usage_points);
-		return 2;
-	}
-	group = argv[optind];
-	log_set_prefix("points");
-	if (!cli_group_ok(group))
+	group = cli_group_operand("points", argc, argv, usage_points, true);
+	if (!group)
 		return 2;
 	if (cli_rx_load(&rx, path, CLI_RX_LOG_KEEP) < 0)
 		return 1;

@@ -74,11 +74,10 @@ cli_prune(int argc, char **argv)
 {
 	enum { OPT_JSON = 256 };
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
+		CLI_OPT_CONFIG,
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPT_HELP_END,
 	};
 	const char *path = CLI_RECEIVER_CONF, *group;
 	const struct retention_policy *p;
@@ -92,17 +91,12 @@ cli_prune(int argc, char **argv)
 		case 'c': path = optarg; break;
 		case 'n': dry_run = true; break;
 		case OPT_JSON: json = true; break;
-		case 'h': fputs(usage_prune, stdout); return 0;
-		default: fputs(usage_prune, stderr); return 2;
+		case 'h': return cli_usage(usage_prune, true);
+		default: return cli_usage(usage_prune, false);
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "nestor prune: expected one GROUP\n%s", usage_prune);
-		return 2;
-	}
-	group = argv[optind];
-	log_set_prefix("prune");
-	if (!cli_group_ok(group))
+	group = cli_group_operand("prune", argc, argv, usage_prune, true);
+	if (!group)
 		return 2;
 	if (cli_rx_load(&rx, path, CLI_RX_LOG_KEEP) < 0)
 		return 1;

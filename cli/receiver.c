@@ -23,10 +23,9 @@ int
 cli_receiver(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
+		CLI_OPT_CONFIG,
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPT_HELP_END,
 	};
 	const char *path = CLI_RECEIVER_CONF;
 	struct cli_rx rx = { 0 };
@@ -37,14 +36,12 @@ cli_receiver(int argc, char **argv)
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 'v': verbose = true; break;
-		case 'h': fputs(usage_receiver, stdout); return 0;
-		default: fputs(usage_receiver, stderr); return 2;
+		case 'h': return cli_usage(usage_receiver, true);
+		default: return cli_usage(usage_receiver, false);
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "nestor receiver: unexpected argument\n%s", usage_receiver);
+	if (!cli_no_operand("receiver", argc, usage_receiver))
 		return 2;
-	}
 	log_set_prefix("receiver");
 	if (cli_rx_load(&rx, path, verbose ? CLI_RX_LOG_DEBUG : CLI_RX_LOG_CONFIG) < 0)
 		return 1;

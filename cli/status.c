@@ -196,11 +196,10 @@ cli_status(int argc, char **argv)
 {
 	enum { OPT_JSON = 256 };
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
+		CLI_OPT_CONFIG,
 		{ "receiver", no_argument, NULL, 'r' },
 		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPT_HELP_END,
 	};
 	const char *path = NULL;
 	bool json = false, rx = false;
@@ -211,8 +210,8 @@ cli_status(int argc, char **argv)
 		case 'c': path = optarg; break;
 		case 'r': rx = true; break;
 		case OPT_JSON: json = true; break;
-		case 'h': fputs(usage_status, stdout); return 0;
-		default: fputs(usage_status, stderr); return 2;
+		case 'h': return cli_usage(usage_status, true);
+		default: return cli_usage(usage_status, false);
 		}
 	}
 	if (optind != argc) {

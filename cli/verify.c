@@ -30,13 +30,12 @@ int
 cli_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
+		CLI_OPT_CONFIG,
 		{ "point", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		CLI_OPT_HELP_END,
 	};
-	const char *path = CLI_AGENT_CONF;
+	const char *path = CLI_AGENT_CONF, *group;
 	struct agent_config *cfg = NULL;
 	uint64_t point = 0;
 	bool json = false;
@@ -53,19 +52,17 @@ cli_verify(int argc, char **argv)
 			}
 			break;
 		case OPT_JSON: json = true; break;
-		case 'h': fputs(usage_verify, stdout); return 0;
-		default: fputs(usage_verify, stderr); return 2;
+		case 'h': return cli_usage(usage_verify, true);
+		default: return cli_usage(usage_verify, false);
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "nestor verify: expected one GROUP\n%s", usage_verify);
+	group = cli_group_operand("verify", argc, argv, usage_verify, false);
+	if (!group)
 		return 2;
-	}
-	log_set_prefix("verify");
 	if (agent_config_load(path, &cfg) < 0)
 		return 1;
 	log_set_level(cfg->log_level);
-	r = agent_verify(cfg, argv[optind], point, json, stdout);
+	r = agent_verify(cfg, group, point, json, stdout);
 	agent_config_free(cfg);
 	return r == 0 ? 0 : 1;
 }
