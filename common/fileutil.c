@@ -14,24 +14,32 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* One step of a full-I/O loop: n bytes done (> 0); 0 to retry after EINTR;
+ * -1 with errno set. A call that moves no byte fails with eof_errno rather
+ * than spinning: never expected from a regular file when writing, the end
+ * of the file when reading. */
+static ssize_t
+io_step(ssize_t n, int eof_errno)
+{
+	if (n > 0)
+		return n;
+	if (n == 0) {
+		errno = eof_errno;
+		return -1;
+	}
+	return errno == EINTR ? 0 : -1;
+}
+
 int
 fd_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = write(fd, p, len);
+		ssize_t n = io_step(write(fd, p, len), EIO);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		if (n < 0)
 			return -1;
-		}
-		if (n == 0) {
-			/* Never expected from a regular file; don't spin on it. */
-			errno = EIO;
-			return -1;
-		}
 		p += n;
 		len -= (size_t)n;
 	}
@@ -48,17 +56,10 @@ fd_pread_all(int fd, void *buf, size_t len, off_t off)
 		return -1;
 	}
 	while (len > 0) {
-		ssize_t n = pread(fd, p, len, off);
+		ssize_t n = io_step(pread(fd, p, len, off), ENODATA);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		if (n < 0)
 			return -1;
-		}
-		if (n == 0) {
-			errno = ENODATA;
-			return -1;
-		}
 		if (__builtin_add_overflow(off, (off_t)n, &off)) {
 			errno = EOVERFLOW;
 			return -1;

@@ -6,45 +6,24 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/spawn.h"
 #include "common/virt-dl.h"
 #include "failover/checks.h"
-
-extern char **environ;
 
 static const char *
 virt_msg(void)
 {
 	const char *m = sym_virGetLastErrorMessage();
 	return m ? m : "unknown libvirt error";
-}
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void
-nap_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
 }
 
 static void
@@ -79,10 +58,10 @@ guest_address(virDomainPtr dom, double deadline)
 {
 	char *a = NULL;
 
-	while (!a && now_s() < deadline) {
+	while (!a && clock_mono_s() < deadline) {
 		if (!(a = address_from(dom, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE)) &&
 		    !(a = address_from(dom, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP)))
-			nap_ms(500);
+			clock_nap_ms(500);
 	}
 	return a;
 }
@@ -114,40 +93,30 @@ tcp_try(const char *addr, unsigned port, int timeout_ms)
 	return ok;
 }
 
-/* SCRIPT VM ADDRESS with a bound; its exit status, or -1 (logged). */
+/* SCRIPT VM ADDRESS with a bound; its exit status, or -1 (logged). Its
+ * output goes to our stderr: the log of the drill. */
 static int
 run_script(const char *script, const char *vm, const char *addr, unsigned timeout_s)
 {
-	char *argv[] = { (char *)script, (char *)vm, (char *)(addr ? addr : ""), NULL };
-	posix_spawn_file_actions_t fa;
-	double deadline = now_s() + timeout_s;
-	pid_t pid, w;
-	int st = 0, rc;
+	const char *args[] = { vm, addr ? addr : "", NULL };
+	struct spawn *sp = spawn_new_argv(script, args);
+	char ctx[256], name[512];
+	int st = -1;
 
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	/* its output goes to our stderr: the log of the drill */
-	posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
-	rc = posix_spawn(&pid, script, &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0) {
-		log_error("vm %s: cannot run script %s: %s", vm, script, strerror(rc));
+	if (!sp)
 		return -1;
-	}
-	while ((w = waitpid(pid, &st, WNOHANG)) == 0 && now_s() < deadline)
-		nap_ms(100);
-	if (w == 0) {
-		log_error("vm %s: script %s still running after %u s: killed", vm, script,
-			  timeout_s);
-		kill(pid, SIGKILL);
-		waitpid(pid, &st, 0);
-		return -1;
-	}
-	if (w < 0) {
-		log_error("vm %s: waitpid %s: %m", vm, script);
-		return -1;
-	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	snprintf(ctx, sizeof(ctx), "vm %s", vm);
+	snprintf(name, sizeof(name), "script %s", script);
+	spawn_set_context(sp, ctx);
+	spawn_set_name(sp, name);
+	spawn_no_path_search(sp);
+	spawn_set_stdout(sp, SPAWN_IO_STDERR, 0);
+	spawn_set_stderr(sp, SPAWN_IO_INHERIT, 0);
+	spawn_set_timeout_ms(sp, timeout_s * 1000u);
+	if (spawn_run(sp, &st) < 0)
+		st = -1;
+	spawn_free(sp);
+	return st;
 }
 
 void
@@ -162,15 +131,15 @@ checks_run(virDomainPtr dom, const char *vm, const struct drill_opts *o,
 
 		/* the agent may still be starting after the marker: retry until
 		 * the deadline, each call bounded by the agent timeout */
-		deadline = now_s() + o->timeout_s;
+		deadline = clock_mono_s() + o->timeout_s;
 		(void)sym_virDomainAgentSetResponseTimeout(dom, 5, 0);
 		rv->agent_ok = 0;
-		while (now_s() < deadline) {
+		while (clock_mono_s() < deadline) {
 			if (sym_virDomainGetTime(dom, &secs, &nsecs, 0) == 0) {
 				rv->agent_ok = 1;
 				break;
 			}
-			nap_ms(1000);
+			clock_nap_ms(1000);
 		}
 		if (rv->agent_ok) {
 			log_info("vm %s: guest agent answered", vm);
@@ -184,7 +153,7 @@ checks_run(virDomainPtr dom, const char *vm, const struct drill_opts *o,
 		}
 	}
 	if (o->tcp_port || o->script) {
-		deadline = now_s() + o->timeout_s;
+		deadline = clock_mono_s() + o->timeout_s;
 		rv->address = guest_address(dom, deadline);
 		if (!rv->address)
 			log_warn("vm %s: no IPv4 address found (DHCP leases, ARP)", vm);
@@ -194,12 +163,12 @@ checks_run(virDomainPtr dom, const char *vm, const struct drill_opts *o,
 
 		snprintf(port, sizeof(port), "%u", o->tcp_port);
 		rv->tcp_ok = 0;
-		while (rv->address && now_s() < deadline) {
+		while (rv->address && clock_mono_s() < deadline) {
 			if (tcp_try(rv->address, o->tcp_port, 1000)) {
 				rv->tcp_ok = 1;
 				break;
 			}
-			nap_ms(500);
+			clock_nap_ms(500);
 		}
 		if (rv->tcp_ok) {
 			log_info("vm %s: TCP port %s answers on %s", vm, port, rv->address);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "failover/console.h"
 
@@ -126,10 +127,7 @@ console_tail(const char *log, size_t max)
 static int64_t
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(clock_mono_ns() / 1000000u);
 }
 
 /* Find "NESTOR-DONE <int>" followed by a line end in buf; the guest does not

@@ -6,9 +6,10 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/fileutil.h"
+#include "common/jsonfile.h"
 #include "common/log.h"
 #include "failover/report.h"
 
@@ -33,16 +34,6 @@ report_clear(struct report *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static void
-iso_time(uint64_t ns, char *buf, size_t len)
-{
-	time_t t = (time_t)(ns / 1000000000ull);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* seconds with millisecond resolution; null when the step was not reached */
 static json_t *
 secs(double s)
@@ -64,8 +55,8 @@ report_json(const struct report *r)
 
 	if (!vms)
 		return NULL;
-	iso_time(r->started_ns, started, sizeof(started));
-	iso_time(r->point_time_ns, ptime, sizeof(ptime));
+	clock_iso8601(r->started_ns, started, sizeof(started));
+	clock_iso8601(r->point_time_ns, ptime, sizeof(ptime));
 	for (size_t i = 0; i < r->nvms; i++) {
 		const struct report_vm *v = &r->vms[i];
 		json_t *o = json_pack("{s:s?, s:s?, s:I, s:o, s:o, s:o, s:b, s:s?, s:s, s:s?}",
@@ -131,8 +122,8 @@ report_print(const struct report *r, FILE *f)
 {
 	char started[32], ptime[32];
 
-	iso_time(r->started_ns, started, sizeof(started));
-	iso_time(r->point_time_ns, ptime, sizeof(ptime));
+	clock_iso8601(r->started_ns, started, sizeof(started));
+	clock_iso8601(r->point_time_ns, ptime, sizeof(ptime));
 	fprintf(f, "%s %s  group %s  point %" PRIu64 " (%s, RPO %.1f s at drill start)\n",
 		r->failover ? "failover" : "drill", r->id, r->group, r->point, ptime, r->rpo_s);
 	fprintf(f, "started %s  accel %s  network %s (isolated)  marker '%s'\n", started,
@@ -175,16 +166,13 @@ int
 report_save(const struct report *r, const char *path)
 {
 	json_t *j = report_json(r);
-	char *txt = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-	int ret = -1;
+	int ret;
 
-	if (!txt) {
+	if (!j) {
 		log_error("drill %s: cannot encode the report", r->id);
-		goto out;
+		return -1;
 	}
-	ret = file_write_atomic(path, txt, strlen(txt), 0644);
-out:
-	free(txt);
+	ret = jsonfile_save(path, j, JSON_INDENT(2), 0644);
 	json_decref(j);
 	return ret;
 }

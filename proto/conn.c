@@ -23,6 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/log.h"
+#include "proto/addr.h"
 
 #define CONN_LOW_WATER_DEFAULT   ((size_t)1 << 20)
 /* One maximal frame plus slack for the TLS record that straddles its end. */
@@ -790,11 +791,11 @@ struct conn *
 conn_connect(struct event_base *base, SSL_CTX *ctx, const char *host, uint16_t port,
 	     const char *server_name, const struct conn_cbs *cbs, void *arg)
 {
-	struct addrinfo hints, *res = NULL;
+	struct addrinfo *res = NULL;
 	struct conn *c = NULL;
 	struct conn *ret = NULL;
 	unsigned char ipbuf[sizeof(struct in6_addr)];
-	char portstr[8];
+	char what[sizeof(c->name) + 8];
 	SSL *ssl = NULL;
 	char err[512];
 	bool is_ip;
@@ -808,19 +809,11 @@ conn_connect(struct event_base *base, SSL_CTX *ctx, const char *host, uint16_t p
 		log_error("conn %s: a server name to verify is required", c->name);
 		goto out;
 	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(portstr, sizeof(portstr), "%u", port);
 	/* Blocking resolution: connections are rare and configured hosts are
 	 * usually numeric or in /etc/hosts. */
-	r = getaddrinfo(host, portstr, &hints, &res);
-	if (r != 0) {
-		log_error("conn %s: cannot resolve: %s", c->name,
-			  r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+	snprintf(what, sizeof(what), "conn %s", c->name);
+	if (addr_resolve(what, host, port, false, &res) < 0)
 		goto out;
-	}
 
 	ssl = SSL_new(ctx);
 	if (!ssl) {

@@ -13,6 +13,7 @@
 #include <event2/listener.h>
 
 #include "common/log.h"
+#include "proto/addr.h"
 
 #define LISTENER_BACKOFF_S 1
 
@@ -65,13 +66,12 @@ struct listener *
 listener_new(struct event_base *base, const char *host, uint16_t port,
 	     void (*on_accept)(int fd, void *arg), void *arg)
 {
-	struct addrinfo hints, *res = NULL;
+	struct addrinfo *res = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct listener *l = NULL;
 	struct listener *ret = NULL;
-	char portstr[8];
-	int r;
+	char what[sizeof(l->name) + 12];
 
 	if (host && !host[0])
 		host = NULL;
@@ -83,17 +83,9 @@ listener_new(struct event_base *base, const char *host, uint16_t port,
 	l->on_accept = on_accept;
 	l->arg = arg;
 	snprintf(l->name, sizeof(l->name), "%s:%u", host ? host : "*", port);
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	snprintf(portstr, sizeof(portstr), "%u", port);
-	r = getaddrinfo(host, portstr, &hints, &res);
-	if (r != 0) {
-		log_error("listener %s: cannot resolve: %s", l->name,
-			  r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+	snprintf(what, sizeof(what), "listener %s", l->name);
+	if (addr_resolve(what, host, port, true, &res) < 0)
 		goto out;
-	}
 	l->backoff = evtimer_new(base, listener_backoff_cb, l);
 	if (!l->backoff) {
 		log_error("listener %s: cannot create timer", l->name);

@@ -1,7 +1,7 @@
-/* Prometheus metrics over libevent's evhttp: the endpoint (on a caller's
- * loop or a thread of its own) and the receiver's metrics. The receiver's
- * counters are updated from its event loop and scrapes run on the same
- * loop, so they need no lock. */
+/* Prometheus metrics over libevent's evhttp: the GET /metrics endpoint (on
+ * a caller's loop or a thread of its own), the text-format helpers and the
+ * page builder. The pages themselves belong to the receiver
+ * (replicator/receiver/rxmetrics.c) and the agent daemon. */
 #define _GNU_SOURCE /* open_memstream */
 #include "replicator/metrics.h"
 
@@ -20,19 +20,6 @@
 #include <event2/keyvalq_struct.h>
 
 #include "common/log.h"
-#include "replicator/receiver/status.h"
-
-/* Group names come from authorised agents only, but the table stays
- * bounded whatever they send. */
-#define METRICS_MAX_GROUPS 4096
-
-struct metrics_group {
-	char name[65];
-	uint64_t bytes_total;
-	uint64_t points_total;
-	uint64_t failures_total;
-	double last_seconds; /* < 0: no point committed since start */
-};
 
 struct metrics_http {
 	struct evhttp *http;
@@ -48,149 +35,6 @@ struct metrics_thread {
 	pthread_t th;
 	bool running;
 };
-
-struct metrics {
-	struct metrics_http *http;
-	struct store *st;
-	const char *store_dir;
-	struct metrics_group *g;
-	size_t n, cap;
-};
-
-static struct metrics_group *
-group_get(struct metrics *m, const char *name)
-{
-	struct metrics_group *ng;
-
-	for (size_t i = 0; i < m->n; i++) {
-		if (strcmp(m->g[i].name, name) == 0)
-			return &m->g[i];
-	}
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 8;
-
-		if (m->cap >= METRICS_MAX_GROUPS) {
-			log_warn("metrics: more than %d groups; %s not counted",
-				 METRICS_MAX_GROUPS, name);
-			return NULL;
-		}
-		ng = realloc(m->g, cap * sizeof(*ng));
-		if (!ng) {
-			log_warn("metrics: out of memory; %s not counted", name);
-			return NULL;
-		}
-		m->g = ng;
-		m->cap = cap;
-	}
-	ng = &m->g[m->n++];
-	memset(ng, 0, sizeof(*ng));
-	snprintf(ng->name, sizeof(ng->name), "%s", name);
-	ng->last_seconds = -1;
-	return ng;
-}
-
-void
-metrics_point_committed(struct metrics *m, const char *group, uint64_t bytes, double seconds)
-{
-	struct metrics_group *g = m ? group_get(m, group) : NULL;
-
-	if (!g)
-		return;
-	g->bytes_total += bytes;
-	g->points_total++;
-	g->last_seconds = seconds;
-}
-
-void
-metrics_session_failed(struct metrics *m, const char *group, uint64_t bytes)
-{
-	struct metrics_group *g = m ? group_get(m, group) : NULL;
-
-	if (!g)
-		return;
-	g->bytes_total += bytes;
-	g->failures_total++;
-}
-
-/* Every group the store knows plus every group counted only in memory. */
-struct view {
-	const char *name;
-	const struct status_rx_group *rx; /* NULL: not in the store */
-	const struct metrics_group *c;    /* NULL: no traffic since start */
-};
-
-enum field { F_POINTS, F_RPO, F_LAST_BYTES, F_BYTES_TOTAL, F_POINTS_TOTAL, F_CYCLE,
-	     F_FAILURES, F_FAILED_OVER, F_DRILL, F_DRILL_RTO };
-
-static const struct family {
-	enum field f;
-	const char *name, *type, *help;
-} families[] = {
-	{ F_POINTS, "nestor_group_points", "gauge", "Committed recovery points of the group." },
-	{ F_RPO, "nestor_group_rpo_seconds", "gauge",
-	  "Age of the newest point's snapshot instant (RPO as seen by the receiver)." },
-	{ F_LAST_BYTES, "nestor_group_last_point_bytes", "gauge",
-	  "Payload bytes received for the newest point." },
-	{ F_BYTES_TOTAL, "nestor_group_bytes_received_total", "counter",
-	  "Payload bytes received for the group since the receiver started." },
-	{ F_POINTS_TOTAL, "nestor_group_points_committed_total", "counter",
-	  "Points committed for the group since the receiver started." },
-	{ F_CYCLE, "nestor_group_cycle_seconds", "gauge",
-	  "Seconds from begin to commit of the last point received since start." },
-	{ F_FAILURES, "nestor_group_failures_total", "counter",
-	  "Sessions that ended with their point not committed, since start." },
-	{ F_FAILED_OVER, "nestor_group_failed_over", "gauge",
-	  "1 while the group is failed over (new points refused)." },
-	{ F_DRILL, "nestor_drill_last_result", "gauge", "Verdict of the newest drill: 1 pass, 0 fail." },
-	{ F_DRILL_RTO, "nestor_drill_last_rto_seconds", "gauge",
-	  "Longest VM recovery time of the newest drill." },
-};
-
-/* Prints one sample; false when the group has no value for it. */
-static bool
-sample(FILE *f, const struct family *fam, const struct view *v, uint64_t now)
-{
-	const struct status_rx_group *r = v->rx;
-	const struct metrics_group *c = v->c;
-	double val;
-
-	switch (fam->f) {
-	case F_POINTS: val = r ? (double)r->points : 0; break;
-	case F_RPO:
-		if (!r || !r->last_point)
-			return false;
-		val = now > r->last_point_time_ns ? (double)(now - r->last_point_time_ns) / 1e9 : 0;
-		break;
-	case F_LAST_BYTES:
-		if (!r || !r->last_point)
-			return false;
-		val = (double)r->last_point_bytes;
-		break;
-	case F_BYTES_TOTAL: val = c ? (double)c->bytes_total : 0; break;
-	case F_POINTS_TOTAL: val = c ? (double)c->points_total : 0; break;
-	case F_CYCLE:
-		if (!c || c->last_seconds < 0)
-			return false;
-		val = c->last_seconds;
-		break;
-	case F_FAILURES: val = c ? (double)c->failures_total : 0; break;
-	case F_FAILED_OVER: val = r && r->failed_over; break;
-	case F_DRILL:
-		if (!r || r->drill_result < 0)
-			return false;
-		val = r->drill_result;
-		break;
-	case F_DRILL_RTO:
-		if (!r || r->drill_result < 0 || r->drill_rto_s < 0)
-			return false;
-		val = r->drill_rto_s;
-		break;
-	default:
-		return false;
-	}
-	metrics_put_sample(f, fam->name, v->name, val);
-	return true;
-}
 
 void
 metrics_put_family(FILE *f, const char *name, const char *type, const char *help)
@@ -209,60 +53,27 @@ metrics_put_sample(FILE *f, const char *name, const char *group, double val)
 }
 
 char *
-metrics_render(struct metrics *m)
+metrics_page(const struct metrics_family *fams, size_t n, size_t rows,
+	     metrics_sample_fn sample_fn, void *arg)
 {
-	struct status_rx_group *rx = NULL;
-	struct view *v = NULL;
-	size_t nrx = 0, nv = 0, len = 0;
 	char *body = NULL;
-	FILE *f = NULL;
-	uint64_t now = status_now_ns();
+	size_t len = 0;
+	FILE *f = open_memstream(&body, &len);
 
-	if (status_rx_groups(m->st, m->store_dir, &rx, &nrx) < 0)
-		goto out;
-	v = calloc(nrx + m->n + 1, sizeof(*v));
-	if (!v) {
-		log_error("metrics: out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < nrx; i++)
-		v[nv++] = (struct view){ rx[i].name, &rx[i], NULL };
-	for (size_t k = 0; k < m->n; k++) {
-		size_t i;
-
-		for (i = 0; i < nrx && strcmp(v[i].name, m->g[k].name) != 0; i++)
-			;
-		if (i < nrx)
-			v[i].c = &m->g[k];
-		else
-			v[nv++] = (struct view){ m->g[k].name, NULL, &m->g[k] };
-	}
-	f = open_memstream(&body, &len);
 	if (!f) {
 		log_error("metrics: open_memstream: %m");
-		goto out;
+		return NULL;
 	}
-	for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
-		metrics_put_family(f, families[k].name, families[k].type, families[k].help);
-		for (size_t i = 0; i < nv; i++)
-			(void)sample(f, &families[k], &v[i], now);
+	for (size_t k = 0; k < n; k++) {
+		metrics_put_family(f, fams[k].name, fams[k].type, fams[k].help);
+		for (size_t i = 0; i < rows; i++)
+			sample_fn(f, &fams[k], i, arg);
 	}
 	if (fclose(f) != 0) {
 		log_error("metrics: cannot build the page: %m");
-		f = NULL;
 		free(body);
-		body = NULL;
-		goto out;
+		return NULL;
 	}
-	f = NULL;
-out:
-	if (f) {
-		fclose(f);
-		free(body);
-		body = NULL;
-	}
-	free(v);
-	free(rx);
 	return body;
 }
 
@@ -415,40 +226,4 @@ metrics_thread_free(struct metrics_thread *t)
 	if (t->pipe[1] >= 0)
 		close(t->pipe[1]);
 	free(t);
-}
-
-static char *
-receiver_render(void *arg)
-{
-	return metrics_render(arg);
-}
-
-struct metrics *
-metrics_new(struct event_base *base, const char *host, uint16_t port, struct store *st,
-	    const char *store_dir)
-{
-	struct metrics *m = calloc(1, sizeof(*m));
-
-	if (!m) {
-		log_error("metrics: out of memory");
-		return NULL;
-	}
-	m->st = st;
-	m->store_dir = store_dir;
-	m->http = metrics_http_new(base, host, port, receiver_render, m);
-	if (!m->http) {
-		free(m);
-		return NULL;
-	}
-	return m;
-}
-
-void
-metrics_free(struct metrics *m)
-{
-	if (!m)
-		return;
-	metrics_http_free(m->http);
-	free(m->g);
-	free(m);
 }

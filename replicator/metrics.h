@@ -1,19 +1,17 @@
 /* Prometheus metrics: the GET /metrics HTTP endpoint (on a caller's event
- * base or on a thread of its own) and the text-format helpers, shared by
- * the receiver and the agent daemon; plus the receiver's own metrics:
- * per-group counters kept in memory (since the receiver started) and
- * gauges read from the store at scrape time. */
+ * base or on a thread of its own), the text-format helpers and the page
+ * builder, shared by the receiver (replicator/receiver/rxmetrics.h) and
+ * the agent daemon. */
 #ifndef NESTOR_REPLICATOR_METRICS_H
 #define NESTOR_REPLICATOR_METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 struct event_base;
-struct metrics;
 struct metrics_http;
 struct metrics_thread;
-struct store;
 
 /* Builds the /metrics body (text format 0.0.4): malloc'd, owned by the
  * caller; NULL on error (logged), answered with HTTP 500. */
@@ -38,22 +36,19 @@ void metrics_thread_free(struct metrics_thread *t);
 void metrics_put_family(FILE *f, const char *name, const char *type, const char *help);
 void metrics_put_sample(FILE *f, const char *name, const char *group, double val);
 
-/* Start serving on host:port (the `metrics` key of [receiver]); st and
- * store_dir are borrowed and must outlive the object. NULL on error
- * (logged). */
-struct metrics *metrics_new(struct event_base *base, const char *host, uint16_t port,
-			    struct store *st, const char *store_dir);
-/* Stop serving. NULL ok. */
-void metrics_free(struct metrics *m);
-
-/* Counters; m NULL (metrics off) is a no-op. bytes = payload bytes
- * received, seconds = from the point's begin to its commit. */
-void metrics_point_committed(struct metrics *m, const char *group, uint64_t bytes,
-			     double seconds);
-/* A session ended with its point not committed; bytes received in it. */
-void metrics_session_failed(struct metrics *m, const char *group, uint64_t bytes);
-
-/* The /metrics body (text format 0.0.4), malloc'd; NULL on error. For tests. */
-char *metrics_render(struct metrics *m);
+/* One family of a page; id is the page's own (an enum of its fields). */
+struct metrics_family {
+	int id;
+	const char *name, *type, *help;
+};
+/* Prints fam's sample for group row < rows of the page (metrics_put_sample;
+ * nothing when the group has no value for it). */
+typedef void (*metrics_sample_fn)(FILE *f, const struct metrics_family *fam, size_t row,
+				  void *arg);
+/* A whole page: for each of the n families its HELP and TYPE lines, then
+ * sample(f, fam, row, arg) for each row in order. malloc'd, owned by the
+ * caller; NULL on error (logged). */
+char *metrics_page(const struct metrics_family *fams, size_t n, size_t rows,
+		   metrics_sample_fn sample, void *arg);
 
 #endif

@@ -3,7 +3,6 @@
  * files and Prometheus metrics; the main thread waits for signals (reload,
  * stop). Groups share nothing but the read-only configuration they were
  * started with; their state is read by the metrics thread under daemon.mu. */
-#define _GNU_SOURCE /* open_memstream */
 #include "replicator/agent/daemon.h"
 
 #include <errno.h>
@@ -13,12 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "common/fileutil.h"
+#include "common/jsonfile.h"
 #include "common/log.h"
 #include "replicator/agent/agent.h"
 #include "replicator/config.h"
@@ -62,15 +62,6 @@ struct daemon {
 	struct gthread *threads;
 };
 
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 static void
 ref_put(struct daemon *d, struct cfg_ref *r)
 {
@@ -105,11 +96,10 @@ static void
 write_status(struct gthread *t)
 {
 	const struct agent_group_cfg *g = t->g;
-	uint64_t now = now_ns();
+	uint64_t now = clock_now_ns();
 	struct gstate copy, *s = &copy;
 	char dir[4096], path[4200];
 	json_t *j;
-	char *txt;
 
 	pthread_mutex_lock(&t->d->mu);
 	copy = t->s;
@@ -137,10 +127,8 @@ write_status(struct gthread *t)
 		      "bytes_wire", (json_int_t)s->last.bytes_wire,
 		      "seconds", s->last.seconds,
 		      "updated_ns", (json_int_t)now);
-	txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	if (txt && mkdir_p(dir, 0700) == 0)
-		(void)file_write_atomic(path, txt, strlen(txt), 0600);
-	free(txt);
+	if (j && mkdir_p(dir, 0700) == 0)
+		(void)jsonfile_save(path, j, JSON_COMPACT, 0600);
 	json_decref(j);
 }
 
@@ -149,7 +137,7 @@ static void
 check_rpo(struct gthread *t)
 {
 	struct gstate *s = &t->s;
-	uint64_t now = now_ns(), age;
+	uint64_t now = clock_now_ns(), age;
 	bool now_breached, changed;
 
 	pthread_mutex_lock(&t->d->mu);
@@ -187,7 +175,7 @@ group_main(void *arg)
 	log_info("group %s: replicating (RPO target %" PRIu64 " s, min interval %" PRIu64 " s)",
 		 t->g->name, t->g->rpo_s, t->g->min_interval_s);
 	while (!t->stop) {
-		uint64_t t0 = now_ns(), next, failures = 0;
+		uint64_t t0 = clock_now_ns(), next, failures = 0;
 		struct agent_cycle_stats cs = { 0 };
 		int r;
 
@@ -205,7 +193,7 @@ group_main(void *arg)
 				s->failures = 0;
 				s->last_point = cs.point_id;
 				s->last_point_ns = t0;
-				s->last_success_ns = now_ns();
+				s->last_success_ns = clock_now_ns();
 				s->points_total++;
 			} else {
 				s->failures++;
@@ -227,14 +215,12 @@ group_main(void *arg)
 				delay = cfg->retry_max_s;
 			log_warn("group %s: cycle failed (%" PRIu64 " in a row), retrying in %" PRIu64 " s",
 				 t->g->name, failures, delay);
-			next = now_ns() + delay * 1000000000ull;
+			next = clock_now_ns() + delay * 1000000000ull;
 		}
 		check_rpo(t);
 		write_status(t);
-		while (!t->stop && now_ns() < next) {
-			struct timespec ts = { 0, TICK_MS * 1000000L };
-
-			nanosleep(&ts, NULL);
+		while (!t->stop && clock_now_ns() < next) {
+			clock_nap_ms(TICK_MS);
 			check_rpo(t);
 		}
 	}
@@ -247,10 +233,7 @@ group_main(void *arg)
 enum afield { A_RPO, A_TARGET, A_BREACH, A_POINTS, A_BYTES, A_CYCLE, A_FAILURES,
 	      A_CONSECUTIVE, A_IN_CYCLE, A_LAST_SUCCESS };
 
-static const struct afamily {
-	enum afield f;
-	const char *name, *type, *help;
-} afamilies[] = {
+static const struct metrics_family afamilies[] = {
 	{ A_RPO, "nestor_agent_rpo_seconds", "gauge",
 	  "Age of the newest point committed by this daemon (since the group started while there is none)." },
 	{ A_TARGET, "nestor_agent_rpo_target_seconds", "gauge", "The group's RPO target." },
@@ -275,13 +258,24 @@ struct gview {
 	struct gstate s;
 };
 
+/* The groups of one scrape, newest first, for agent_sample. */
+struct agent_page {
+	const struct gview *v;
+	size_t n;
+	uint64_t now;
+};
+
 static void
-agent_sample(FILE *f, const struct afamily *fam, const struct gview *v, uint64_t now)
+agent_sample(FILE *f, const struct metrics_family *fam, size_t row, void *arg)
 {
+	const struct agent_page *pg = arg;
+	/* The list is newest first; print in start order. */
+	const struct gview *v = &pg->v[pg->n - 1 - row];
 	const struct gstate *s = &v->s;
+	uint64_t now = pg->now;
 	double val;
 
-	switch (fam->f) {
+	switch ((enum afield)fam->id) {
 	case A_RPO: val = (double)rpo_ns(s, now) / 1e9; break;
 	case A_TARGET: val = (double)v->target_s; break;
 	case A_BREACH: val = rpo_ns(s, now) > v->target_s * 1000000000ull; break;
@@ -311,9 +305,8 @@ agent_render(void *arg)
 {
 	struct daemon *d = arg;
 	struct gview *v = NULL;
-	size_t n = 0, k = 0, len = 0;
-	char *body = NULL;
-	FILE *f = NULL;
+	size_t n = 0, k = 0;
+	char *body;
 	uint64_t now;
 
 	/* Copy under the lock, format outside it: scrapes never stall cycles. */
@@ -323,29 +316,14 @@ agent_render(void *arg)
 	v = calloc(n + 1, sizeof(*v));
 	for (struct gthread *t = d->threads; v && t; t = t->next)
 		v[k++] = (struct gview){ t->g->name, t->g->rpo_s, t->s };
-	now = now_ns();
+	now = clock_now_ns();
 	pthread_mutex_unlock(&d->mu);
 	if (!v) {
 		log_error("metrics: out of memory");
 		return NULL;
 	}
-	f = open_memstream(&body, &len);
-	if (!f) {
-		log_error("metrics: open_memstream: %m");
-		goto out;
-	}
-	for (size_t a = 0; a < sizeof(afamilies) / sizeof(afamilies[0]); a++) {
-		metrics_put_family(f, afamilies[a].name, afamilies[a].type, afamilies[a].help);
-		/* The list is newest first; print in start order. */
-		for (size_t i = k; i-- > 0;)
-			agent_sample(f, &afamilies[a], &v[i], now);
-	}
-	if (fclose(f) != 0) {
-		log_error("metrics: cannot build the page: %m");
-		free(body);
-		body = NULL;
-	}
-out:
+	body = metrics_page(afamilies, sizeof(afamilies) / sizeof(afamilies[0]), k, agent_sample,
+			    &(struct agent_page){ v, k, now });
 	free(v);
 	return body;
 }
@@ -362,7 +340,7 @@ start_group(struct daemon *d, struct cfg_ref *ref, const struct agent_group_cfg 
 	t->d = d;
 	t->ref = ref;
 	t->g = g;
-	t->s.started_ns = now_ns();
+	t->s.started_ns = clock_now_ns();
 	pthread_mutex_lock(&d->mu);
 	ref->refs++;
 	/* Listed before it runs: it locks d->mu, and the list is read under it. */

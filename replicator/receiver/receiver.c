@@ -24,8 +24,8 @@
 #include "proto/conn.h"
 #include "proto/listener.h"
 #include "replicator/config.h"
-#include "replicator/metrics.h"
 #include "replicator/receiver/retention.h"
+#include "replicator/receiver/rxmetrics.h"
 #include "replicator/receiver/store.h"
 
 enum sess_state { S_HELLO, S_READY, S_POINT, S_COMMITTED };
@@ -57,7 +57,7 @@ struct receiver {
 	uint8_t *plain; /* PROTO_MAX_EXTENT bytes, decompression target */
 	struct session *sessions;
 	uint64_t *hashes; /* PROTO_MAX_HASHES */
-	struct metrics *metrics; /* NULL = off */
+	struct rxmetrics *metrics; /* NULL = off */
 };
 
 static void
@@ -318,7 +318,7 @@ on_commit(struct session *s, const struct proto_point_commit *c)
 		struct timespec now;
 
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		metrics_point_committed(s->rx->metrics, s->group, s->bytes,
+		rxmetrics_point_committed(s->rx->metrics, s->group, s->bytes,
 					(double)(now.tv_sec - s->begun.tv_sec) +
 					(double)(now.tv_nsec - s->begun.tv_nsec) / 1e9);
 	}
@@ -454,7 +454,7 @@ session_on_close(struct conn *c, const char *reason, void *arg)
 	struct session *s = arg;
 
 	if (s->state == S_POINT)
-		metrics_session_failed(s->rx->metrics, s->group, s->bytes);
+		rxmetrics_session_failed(s->rx->metrics, s->group, s->bytes);
 	if (s->state != S_COMMITTED && s->state != S_READY)
 		log_warn("agent %s: connection closed: %s", conn_peer_name(c), reason);
 	else
@@ -539,8 +539,8 @@ receiver_run(const struct receiver_config *cfg)
 	if (!ln)
 		goto out;
 	if (cfg->metrics_host) {
-		rx.metrics = metrics_new(rx.base, cfg->metrics_host, cfg->metrics_port,
-					 rx.store, cfg->store_dir);
+		rx.metrics = rxmetrics_new(rx.base, cfg->metrics_host, cfg->metrics_port,
+					   rx.store, cfg->store_dir);
 		if (!rx.metrics)
 			goto out;
 	}
@@ -566,7 +566,7 @@ out:
 	if (sigterm)
 		event_free(sigterm);
 	listener_free(ln);
-	metrics_free(rx.metrics);
+	rxmetrics_free(rx.metrics);
 	store_free(rx.store);
 	if (rx.ctx)
 		SSL_CTX_free(rx.ctx);

@@ -1,4 +1,5 @@
-/* Unit tests for common/: ini, parse, names, fileutil, hash, dlsym. */
+/* Unit tests for common/: ini, parse, names, fileutil, hash, dlsym, clock. */
+#include "common/clock.h"
 #include "common/dlsym.h"
 #include "common/fileutil.h"
 #include "common/hash.h"
@@ -665,4 +666,28 @@ Test(dlsym, concurrent_first_calls)
 		cr_assert_eq(pthread_join(t[i], NULL), 0);
 		cr_assert_eq(r[i], 0, "thread %d: %d", i, r[i]);
 	}
+}
+
+Test(clock, iso8601_utc)
+{
+	char buf[CLOCK_ISO_LEN], small[8] = "junk";
+
+	clock_iso8601(0, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "1970-01-01T00:00:00Z");
+	clock_iso8601(1769903999ull * 1000000000ull + 999999999ull, buf, sizeof(buf));
+	cr_assert_str_eq(buf, "2026-01-31T23:59:59Z");
+	clock_iso8601(0, small, sizeof(small));
+	cr_assert_str_eq(small, "");
+}
+
+Test(clock, clocks_advance)
+{
+	uint64_t w0 = clock_now_ns(), m0 = clock_mono_ns();
+	double s0 = clock_mono_s();
+
+	cr_assert_gt(w0, 1600000000ull * 1000000000ull, "wall clock is epoch-based");
+	clock_nap_ms(20);
+	cr_assert_geq(clock_mono_ns() - m0, 20000000ull);
+	cr_assert_geq(clock_mono_s() - s0, 0.02);
+	cr_assert_geq(clock_now_ns(), w0);
 }
