@@ -5,12 +5,12 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <jansson.h>
 
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "replicator/receiver/store.h"
 
@@ -24,16 +24,6 @@ static const char usage_points[] =
 	"      --json          machine-readable output\n";
 
 enum { OPT_JSON = 256 };
-
-static void
-format_time(uint64_t ns, char *buf, size_t len)
-{
-	time_t t = (time_t)(ns / 1000000000ull);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 static int
 print_json(const char *group, const struct store_point_info *pts, size_t n)
@@ -71,7 +61,7 @@ print_table(const struct store_point_info *pts, size_t n)
 	printf("%-6s %-6s %-21s %14s  %s\n", "POINT", "BASE", "TIME (UTC)", "BYTES", "DISKS");
 	for (size_t i = 0; i < n; i++) {
 		char tbuf[32];
-		format_time(pts[i].time_ns, tbuf, sizeof(tbuf));
+		clock_iso8601(pts[i].time_ns, tbuf, sizeof(tbuf));
 		printf("%-6" PRIu64 " %-6" PRIu64 " %-21s %14" PRIu64 "  ", pts[i].id,
 		       pts[i].base_id, tbuf, pts[i].bytes_received);
 		for (size_t d = 0; d < pts[i].ndisks; d++)

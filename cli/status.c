@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "replicator/config.h"
 #include "replicator/receiver/status.h"
@@ -87,7 +88,7 @@ receiver_status(const char *config, bool json)
 	struct cli_rx rx = { 0 };
 	struct status_rx_group *g = NULL;
 	size_t n = 0;
-	uint64_t now = status_now_ns();
+	uint64_t now = clock_now_ns();
 	json_t *root = NULL;
 	int ret = 1;
 
@@ -152,7 +153,7 @@ agent_status(const char *config, bool json)
 
 	if (agent_config_load(config, &cfg) < 0)
 		goto out;
-	root = status_agent_json(cfg, status_now_ns());
+	root = status_agent_json(cfg, clock_now_ns());
 	if (!root)
 		goto out;
 	if (json) {
