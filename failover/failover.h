@@ -3,7 +3,18 @@
 #ifndef NESTOR_FAILOVER_FAILOVER_H
 #define NESTOR_FAILOVER_FAILOVER_H
 
-/* `nestor failover ...` (argv[0] = "failover"); exit 0 / 1 / 2 (usage). */
-int failover_main(int argc, char **argv);
+#include <jansson.h>
+
+/* The failed-over groups of the store at store_dir, each
+ * {group, failover, point, since, network, uri, vms: [{vm, domain, state}]},
+ * states from libvirt at uri ("unknown" without it, warned). New array
+ * (caller decrefs), empty when none; NULL when the store cannot be read
+ * (logged). */
+json_t *failover_status(const char *store_dir, const char *uri);
+
+/* End the failover of group once its VMs are shut down: undefine the
+ * domains (all must be shut off), remove the isolated network if the
+ * failover created it, then the marker. Overlays stay. 0 / -1 (logged). */
+int failover_release(const char *store_dir, const char *group, const char *uri);
 
 #endif

@@ -5,7 +5,7 @@
 #define NESTOR_REPLICATOR_CONFIG_H
 
 #include "common/log.h"
-#include "replicator/receiver/retention.h"
+#include "replicator/retention-policy.h"
 #include "replicator/receiver/store.h"
 
 #include <stdbool.h>

@@ -451,10 +451,10 @@ print_stats(const struct cycle *c, int ok)
 				      "seconds", s->seconds);
 		char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		if (txt)
-			printf("%s\n", txt);
+			fprintf(c->o->json, "%s\n", txt);
 		free(txt);
 		json_decref(j);
-		fflush(stdout);
+		fflush(c->o->json);
 	}
 	if (ok)
 		log_info("group %s: point %llu committed: %llu bytes data, %llu zero, %llu skipped, %llu on the wire, %.2f s",
@@ -519,7 +519,7 @@ agent_run_once(const struct agent_config *cfg, const struct agent_opts *o)
 
 int
 agent_verify(const struct agent_config *cfg, const char *group, uint64_t point,
-	     bool json)
+	     bool json, FILE *out)
 {
-	return verify_run(cfg, group, point, json);
+	return verify_run(cfg, group, point, json, out);
 }

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct agent_config;
 
@@ -25,7 +26,7 @@ struct agent_cycle_stats {
 
 struct agent_opts {
 	const char *group; /* NULL = every configured group */
-	bool json;         /* print one JSON object per cycle on stdout */
+	FILE *json;        /* NULL, or where to print one JSON object per cycle */
 	bool progress;     /* progress line on a terminal */
 	/* When set and it becomes non-zero, a cycle in flight is abandoned
 	 * (within about a second); the point stays pending and resumable. */
@@ -43,8 +44,9 @@ int agent_cycle(const struct agent_config *cfg, const struct agent_group_cfg *g,
 int agent_run_once(const struct agent_config *cfg, const struct agent_opts *o);
 
 /* Compare a point (0 = newest) of group with the source images by block
- * hashes; prints differing ranges. 0 identical, 1 differs, -1 error. */
+ * hashes; prints the differing ranges and the verdict on out (text, or one
+ * JSON object). 0 identical, 1 differs, -1 error. */
 int agent_verify(const struct agent_config *cfg, const char *group,
-		 uint64_t point, bool json);
+		 uint64_t point, bool json, FILE *out);
 
 #endif

@@ -36,6 +36,7 @@ struct verify {
 	uint64_t diff_start, diff_len; /* current coalesced differing range */
 	json_t *ranges;
 	bool json;
+	FILE *out;             /* where the ranges and the verdict go */
 };
 
 /* The disk's source: image files today; any source that can be read as a
@@ -88,20 +89,21 @@ verify_next_query(struct verify *v)
 
 /* One differing range, as soon as it is complete. */
 static void
-verify_print_range(const char *disk, uint64_t off, uint64_t len, bool json, json_t *ranges)
+verify_print_range(FILE *out, const char *disk, uint64_t off, uint64_t len, bool json,
+		   json_t *ranges)
 {
 	if (json)
 		json_array_append_new(ranges, json_pack("{s:s, s:I, s:I}", "disk", disk,
 							"offset", (json_int_t)off,
 							"length", (json_int_t)len));
 	else
-		printf("differs: disk %s offset %llu length %llu\n", disk,
+		fprintf(out, "differs: disk %s offset %llu length %llu\n", disk,
 		       (unsigned long long)off, (unsigned long long)len);
 }
 
 /* The verdict, after the last disk. */
 static void
-verify_print_result(const char *group, uint64_t point, int differs, bool json,
+verify_print_result(FILE *out, const char *group, uint64_t point, int differs, bool json,
 		    json_t *ranges)
 {
 	if (json) {
@@ -110,11 +112,11 @@ verify_print_result(const char *group, uint64_t point, int differs, bool json,
 				      "differences", ranges);
 		char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		if (txt)
-			printf("%s\n", txt);
+			fprintf(out, "%s\n", txt);
 		free(txt);
 		json_decref(j);
 	} else {
-		printf("group %s point %llu: %s\n", group, (unsigned long long)point,
+		fprintf(out, "group %s point %llu: %s\n", group, (unsigned long long)point,
 		       differs ? "DIFFERS from the source" : "identical to the source");
 	}
 }
@@ -124,8 +126,8 @@ verify_flush_range(struct verify *v)
 {
 	if (!v->diff_len)
 		return;
-	verify_print_range(v->g->disks[v->vdisk].name, v->diff_start, v->diff_len, v->json,
-			   v->ranges);
+	verify_print_range(v->out, v->g->disks[v->vdisk].name, v->diff_start, v->diff_len,
+			   v->json, v->ranges);
 	v->diff_len = 0;
 }
 
@@ -257,9 +259,10 @@ verify_group(const struct agent_config *cfg, const char *group)
 }
 
 int
-verify_run(const struct agent_config *cfg, const char *group, uint64_t point, bool json)
+verify_run(const struct agent_config *cfg, const char *group, uint64_t point, bool json,
+	   FILE *out)
 {
-	struct verify v = { .point = point, .json = json };
+	struct verify v = { .point = point, .json = json, .out = out };
 	int r = -1;
 
 	v.g = verify_group(cfg, group);
@@ -277,7 +280,7 @@ verify_run(const struct agent_config *cfg, const char *group, uint64_t point, bo
 	snapshot_free(v.disk);
 	free(v.buf);
 	if (r == 0)
-		verify_print_result(group, v.point, v.differs, json, v.ranges);
+		verify_print_result(out, group, v.point, v.differs, json, v.ranges);
 	json_decref(v.ranges);
 	if (r < 0)
 		return -1;

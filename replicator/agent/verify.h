@@ -6,12 +6,14 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct agent_config;
 
 /* Compare point (0 = newest) of group with the group's disks; prints each
- * differing range, then the verdict (json: one object). 0 identical,
+ * differing range, then the verdict (json: one object) on out. 0 identical,
  * 1 differs, -1 error (logged). */
-int verify_run(const struct agent_config *cfg, const char *group, uint64_t point, bool json);
+int verify_run(const struct agent_config *cfg, const char *group, uint64_t point, bool json,
+	       FILE *out);
 
 #endif

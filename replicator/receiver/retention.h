@@ -8,29 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RETENTION_MAX_TIERS 16
+#include "replicator/retention-policy.h"
 
 struct store;
 struct receiver_config;
-
-/* Points younger than age_ns are kept one per interval_ns (0 = all). */
-struct retention_tier {
-	uint64_t age_ns;
-	uint64_t interval_ns;
-};
-
-/* Tiers by increasing age; points older than the last tier are removed. */
-struct retention_policy {
-	size_t ntiers;
-	struct retention_tier tiers[RETENTION_MAX_TIERS];
-};
-
-/* Parse "AGE:INTERVAL[,AGE:INTERVAL...]" such as "1h:all,24h:1h,7d:1d"
- * (units s, m, h, d, w; INTERVAL "all" = every point). Ages must increase,
- * each interval must be at most its age and a multiple of the previous
- * tier's interval (so a point kept once is never wanted after a younger one
- * was removed). 0 / -1 with *why describing the problem (static text). */
-int retention_parse(const char *text, struct retention_policy *out, const char **why);
 
 /* The policy for points with snapshot times times[0..n) (catalog order,
  * oldest first) at reference time now_ns: keep[i] true = keep. A point
@@ -66,8 +47,5 @@ void retention_result_clear(struct retention_result *res);
  * configured policy, if any; failures are logged and otherwise ignored. */
 void retention_after_commit(const struct receiver_config *cfg, struct store *st,
 			    const char *group);
-
-/* `nestor prune [--config FILE] GROUP [--dry-run] [--json]`. Exit code. */
-int retention_main(int argc, char **argv);
 
 #endif

@@ -1,11 +1,10 @@
-/* `nestor status`: per-group state as text or JSON. Agent side from the
- * daemon's <state_dir>/<group>/status.json, receiver side from the store. */
+/* Per-group replication state for `nestor status`, as data: agent side from
+ * the daemon's <state_dir>/<group>/status.json, receiver side from the store. */
 #define _GNU_SOURCE /* asprintf */
 #include "replicator/receiver/status.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,7 +199,7 @@ out:
 	return rc;
 }
 
-/* ---- the command ---------------------------------------------------------- */
+/* ---- as JSON --------------------------------------------------------------- */
 
 static json_t *
 num_or_null(bool have, json_t *v)
@@ -211,57 +210,11 @@ num_or_null(bool have, json_t *v)
 	return json_null();
 }
 
-static void
-fmt_age(uint64_t now, uint64_t then, char *buf, size_t len)
+json_t *
+status_rx_json(const char *store_dir, const struct status_rx_group *g, size_t n, uint64_t now)
 {
-	if (!then)
-		snprintf(buf, len, "-");
-	else
-		snprintf(buf, len, "%" PRIu64 "s", now > then ? (uint64_t)((now - then) / 1000000000u) : 0);
-}
+	json_t *arr = json_array(), *root = NULL;
 
-static int
-receiver_status(const char *config, bool json)
-{
-	struct receiver_config *cfg = NULL;
-	struct store *st = NULL;
-	struct status_rx_group *g = NULL;
-	size_t n = 0;
-	uint64_t now = status_now_ns();
-	json_t *arr = NULL, *root = NULL;
-	char *txt = NULL;
-	int ret = 1;
-
-	if (receiver_config_load(config, &cfg) < 0)
-		goto out;
-	st = receiver_store_open(cfg);
-	if (!st || status_rx_groups(st, cfg->store_dir, &g, &n) < 0)
-		goto out;
-	if (!json) {
-		printf("%-20s %6s %8s %8s %14s %-16s %-11s %s\n", "GROUP", "POINTS", "LAST",
-		       "RPO", "LAST BYTES", "PENDING", "FAILED-OVER", "LAST DRILL");
-		for (size_t i = 0; i < n; i++) {
-			char age[32], pend[48], drill[64];
-
-			fmt_age(now, g[i].last_point_time_ns, age, sizeof(age));
-			if (g[i].pending_point)
-				snprintf(pend, sizeof(pend), "%" PRIu64 " (%" PRIu64 " MiB)",
-					 g[i].pending_point, g[i].pending_durable_bytes >> 20);
-			else
-				snprintf(pend, sizeof(pend), "-");
-			if (g[i].drill_result < 0)
-				snprintf(drill, sizeof(drill), "-");
-			else
-				snprintf(drill, sizeof(drill), "%s (RTO %.1fs)",
-					 g[i].drill_result ? "pass" : "fail", g[i].drill_rto_s);
-			printf("%-20s %6zu %8" PRIu64 " %8s %14" PRIu64 " %-16s %-11s %s\n",
-			       g[i].name, g[i].points, g[i].last_point, age,
-			       g[i].last_point_bytes, pend, g[i].failed_over ? "yes" : "no", drill);
-		}
-		ret = 0;
-		goto out;
-	}
-	arr = json_array();
 	if (!arr)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -294,27 +247,15 @@ receiver_status(const char *config, bool json)
 			: json_null());
 		json_array_append_new(arr, o);
 	}
-	root = json_pack("{s:s, s:s, s:I, s:O}", "role", "receiver", "store", cfg->store_dir,
+	root = json_pack("{s:s, s:s, s:I, s:O}", "role", "receiver", "store", store_dir,
 			 "now_ns", (json_int_t)now, "groups", arr);
-	txt = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
-	if (!txt) {
-		log_error("out of memory");
-		goto out;
-	}
-	printf("%s\n", txt);
-	ret = 0;
 out:
-	free(txt);
-	json_decref(root);
 	json_decref(arr);
-	free(g);
-	store_free(st);
-	receiver_config_free(cfg);
-	return ret;
+	return root;
 }
 
-static uint64_t
-jint(json_t *o, const char *key)
+uint64_t
+status_json_u64(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
 
@@ -347,20 +288,20 @@ agent_group_json(const struct agent_config *cfg, const struct agent_group_cfg *g
 		log_error("group %s: %s is not a status object", gc->name, path);
 		goto out;
 	}
-	t = jint(st, "last_point_time_ns");
-	upd = jint(st, "updated_ns");
+	t = status_json_u64(st, "last_point_time_ns");
+	upd = status_json_u64(st, "updated_ns");
 	rpo = t && now > t ? (double)(now - t) / 1e9 : 0;
 	o = json_pack("{s:s, s:s, s:I, s:o, s:I, s:b, s:I, s:o, s:b, s:I, s:I, s:o}",
 		"group", gc->name, "state", "ran",
-		"last_point", (json_int_t)jint(st, "last_point"),
+		"last_point", (json_int_t)status_json_u64(st, "last_point"),
 		"last_point_time_ns", num_or_null(t != 0, json_integer((json_int_t)t)),
 		"rpo_target_seconds", (json_int_t)gc->rpo_s,
 		"rpo_breached", t ? rpo > (double)gc->rpo_s : json_is_true(json_object_get(st, "rpo_breached")),
-		"rpo_seconds_daemon", (json_int_t)jint(st, "rpo_seconds"),
+		"rpo_seconds_daemon", (json_int_t)status_json_u64(st, "rpo_seconds"),
 		"rpo_seconds", num_or_null(t != 0, json_real(rpo)),
 		"in_cycle", json_is_true(json_object_get(st, "in_cycle")),
-		"cycles", (json_int_t)jint(st, "cycles"),
-		"consecutive_failures", (json_int_t)jint(st, "consecutive_failures"),
+		"cycles", (json_int_t)status_json_u64(st, "cycles"),
+		"consecutive_failures", (json_int_t)status_json_u64(st, "consecutive_failures"),
 		"updated_age_seconds", num_or_null(upd != 0, json_real(now > upd ? (double)(now - upd) / 1e9 : 0)));
 	if (!o)
 		goto out;
@@ -368,7 +309,8 @@ agent_group_json(const struct agent_config *cfg, const struct agent_group_cfg *g
 	if (json_is_object(lc)) {
 		secs = json_number_value(json_object_get(lc, "seconds"));
 		json_object_set_new(lc, "throughput_bytes_per_second",
-				    num_or_null(secs > 0, json_real((double)jint(lc, "bytes_wire") / (secs > 0 ? secs : 1))));
+				    num_or_null(secs > 0, json_real((double)status_json_u64(lc, "bytes_wire") /
+							    (secs > 0 ? secs : 1))));
 		json_object_set_new(o, "last_cycle", lc);
 	} else {
 		json_decref(lc);
@@ -381,18 +323,12 @@ out:
 	return o;
 }
 
-static int
-agent_status(const char *config, bool json)
+json_t *
+status_agent_json(const struct agent_config *cfg, uint64_t now)
 {
-	struct agent_config *cfg = NULL;
-	json_t *arr = NULL, *root = NULL;
-	char *txt = NULL;
-	uint64_t now = status_now_ns();
-	int ret = 1;
+	json_t *arr = json_array(), *root = NULL;
 
-	if (agent_config_load(config, &cfg) < 0)
-		goto out;
-	if (!(arr = json_array()))
+	if (!arr)
 		goto out;
 	for (size_t i = 0; i < cfg->ngroups; i++) {
 		json_t *o = agent_group_json(cfg, &cfg->groups[i], now);
@@ -401,127 +337,9 @@ agent_status(const char *config, bool json)
 			goto out;
 		json_array_append_new(arr, o);
 	}
-	if (json) {
-		root = json_pack("{s:s, s:s?, s:I, s:O}", "role", "agent", "agent", cfg->name,
-				 "now_ns", (json_int_t)now, "groups", arr);
-		txt = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
-		if (!txt) {
-			log_error("out of memory");
-			goto out;
-		}
-		printf("%s\n", txt);
-		ret = 0;
-		goto out;
-	}
-	printf("%-20s %8s %8s %8s %-8s %6s %8s %14s %12s %s\n", "GROUP", "LAST", "RPO", "TARGET",
-	       "BREACHED", "CYCLES", "FAILURES", "LAST BYTES", "MiB/s", "STATE");
-	for (size_t i = 0; i < json_array_size(arr); i++) {
-		json_t *o = json_array_get(arr, i), *lc = json_object_get(o, "last_cycle");
-		json_t *rpo = json_object_get(o, "rpo_seconds");
-		json_t *tp = json_object_get(lc, "throughput_bytes_per_second");
-		char rbuf[32], tbuf[32];
-
-		if (strcmp(json_string_value(json_object_get(o, "state")), "never ran") == 0) {
-			printf("%-20s %8s %8s %7" PRIu64 "s %-8s %6s %8s %14s %12s %s\n",
-			       json_string_value(json_object_get(o, "group")), "-", "-",
-			       jint(o, "rpo_target_seconds"), "-", "-", "-", "-", "-", "never ran");
-			continue;
-		}
-		snprintf(rbuf, sizeof(rbuf), json_is_number(rpo) ? "%.0fs" : "-",
-			 json_number_value(rpo));
-		snprintf(tbuf, sizeof(tbuf), json_is_number(tp) ? "%.1f" : "-",
-			 json_number_value(tp) / 1048576.0);
-		printf("%-20s %8" PRIu64 " %8s %7" PRIu64 "s %-8s %6" PRIu64 " %8" PRIu64 " %14" PRIu64
-		       " %12s %s\n",
-		       json_string_value(json_object_get(o, "group")), jint(o, "last_point"), rbuf,
-		       jint(o, "rpo_target_seconds"),
-		       json_is_true(json_object_get(o, "rpo_breached")) ? "YES" : "no",
-		       jint(o, "cycles"), jint(o, "consecutive_failures"), jint(lc, "bytes_wire"),
-		       tbuf, json_is_true(json_object_get(o, "in_cycle")) ? "in cycle"
-		       : json_is_true(json_object_get(lc, "ok")) ? "idle" : "last cycle failed");
-	}
-	ret = 0;
+	root = json_pack("{s:s, s:s?, s:I, s:O}", "role", "agent", "agent", cfg->name,
+			 "now_ns", (json_int_t)now, "groups", arr);
 out:
-	free(txt);
-	json_decref(root);
 	json_decref(arr);
-	agent_config_free(cfg);
-	return ret;
-}
-
-/* A configuration with a [receiver] section is a receiver's. */
-static int
-config_is_receiver(const char *path, bool *rx)
-{
-	FILE *f = fopen(path, "r");
-	char line[512];
-
-	if (!f) {
-		log_error("%s: %m", path);
-		return -1;
-	}
-	*rx = false;
-	while (fgets(line, sizeof(line), f)) {
-		const char *p = line + strspn(line, " \t");
-
-		if (strncmp(p, "[receiver]", 10) == 0) {
-			*rx = true;
-			break;
-		}
-	}
-	fclose(f);
-	return 0;
-}
-
-static const char usage_status[] =
-	"usage: nestor status [--config FILE] [--receiver] [--json]\n"
-	"\n"
-	"Show every protection group's replication state. The side is taken from\n"
-	"the configuration: a file with a [receiver] section (or --receiver) shows\n"
-	"the replica store (points, newest point and its age = RPO seen by the\n"
-	"receiver, bytes, point in flight with durable progress, failed-over\n"
-	"marker, last drill); otherwise the agent's groups from the daemon's\n"
-	"<state_dir>/<group>/status.json (RPO now vs target, last cycle, in-flight\n"
-	"flag, failures), or \"never ran\".\n"
-	"\n"
-	"  -c, --config FILE   configuration (default /etc/nestor/agent.conf, or\n"
-	"                      /etc/nestor/receiver.conf with --receiver)\n"
-	"  -r, --receiver      receiver side\n"
-	"      --json          one JSON object (see nestor-status(8))\n"
-	"Exit: 0 shown, 1 the configuration or a status could not be read, 2 usage.\n";
-
-int
-status_main(int argc, char **argv)
-{
-	enum { OPT_JSON = 256 };
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "receiver", no_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = NULL;
-	bool json = false, rx = false;
-	int c;
-
-	while ((c = getopt_long(argc, argv, "c:rh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': path = optarg; break;
-		case 'r': rx = true; break;
-		case OPT_JSON: json = true; break;
-		case 'h': fputs(usage_status, stdout); return 0;
-		default: fputs(usage_status, stderr); return 2;
-		}
-	}
-	if (optind != argc) {
-		fputs(usage_status, stderr);
-		return 2;
-	}
-	log_set_prefix("status");
-	if (!path)
-		path = rx ? "/etc/nestor/receiver.conf" : "/etc/nestor/agent.conf";
-	else if (!rx && config_is_receiver(path, &rx) < 0)
-		return 1;
-	return rx ? receiver_status(path, json) : agent_status(path, json);
+	return root;
 }

@@ -1,5 +1,5 @@
-/* `nestor status`: what each protection group looks like right now, on the
- * agent (daemon status files) or on the receiver (replica store). */
+/* What each protection group looks like right now, on the agent (daemon
+ * status files) or on the receiver (replica store), for `nestor status`. */
 #ifndef NESTOR_RECEIVER_STATUS_H
 #define NESTOR_RECEIVER_STATUS_H
 
@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
+struct agent_config;
 struct store;
 
 /* One group as the receiver sees it (plain data). */
@@ -36,7 +39,18 @@ int status_rx_groups(struct store *st, const char *store_dir,
 /* Wall-clock now in ns (the clock point times use). */
 uint64_t status_now_ns(void);
 
-/* The `nestor status` subcommand. Exit code. */
-int status_main(int argc, char **argv);
+/* The receiver's view as one JSON object {role, store, now_ns, groups: [...]}
+ * of the n groups g (nestor-status(8)); RPOs measured at now. New reference
+ * (caller decrefs) or NULL (out of memory). */
+json_t *status_rx_json(const char *store_dir, const struct status_rx_group *g, size_t n,
+		       uint64_t now);
+
+/* The agent's view as one JSON object {role, agent, now_ns, groups: [...]}:
+ * each configured group from its daemon status file, RPO recomputed for now,
+ * or state "never ran". New reference (caller decrefs) or NULL (logged). */
+json_t *status_agent_json(const struct agent_config *cfg, uint64_t now);
+
+/* Integer member key of o when positive, else 0. */
+uint64_t status_json_u64(json_t *o, const char *key);
 
 #endif

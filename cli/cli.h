@@ -1,0 +1,17 @@
+/* The subcommands of `nestor`, one file each in cli/. Each takes the
+ * arguments after `nestor` (argv[0] = the command's name) and returns the
+ * exit code: 0 success, 1 failure, 2 usage error. */
+#ifndef NESTOR_CLI_CLI_H
+#define NESTOR_CLI_CLI_H
+
+int cli_agent(int argc, char **argv);
+int cli_receiver(int argc, char **argv);
+int cli_points(int argc, char **argv);
+int cli_prune(int argc, char **argv);
+int cli_verify(int argc, char **argv);
+int cli_config(int argc, char **argv);
+int cli_drill(int argc, char **argv);
+int cli_failover(int argc, char **argv);
+int cli_status(int argc, char **argv);
+
+#endif

@@ -1,0 +1,115 @@
+/* `nestor points`: the committed recovery points of a group, as a table or
+ * as JSON. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <jansson.h>
+
+#include "cli/cli.h"
+#include "cli/common.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "replicator/receiver/store.h"
+
+static const char usage_points[] =
+	"usage: nestor points [--config FILE] GROUP [--json]\n"
+	"\n"
+	"List the committed recovery points of GROUP, oldest first: id, base,\n"
+	"snapshot time, bytes received, disks. Incomplete points are never listed.\n"
+	"\n"
+	"  -c, --config FILE   receiver configuration (default " CLI_RECEIVER_CONF ")\n"
+	"      --json          machine-readable output\n";
+
+enum { OPT_JSON = 256 };
+
+static int
+print_json(const char *group, const struct store_point_info *pts, size_t n)
+{
+	json_t *arr = json_array(), *root;
+	char *txt;
+
+	for (size_t i = 0; i < n; i++) {
+		json_t *disks = json_array();
+		for (size_t d = 0; d < pts[i].ndisks; d++)
+			json_array_append_new(disks, json_pack("{s:s, s:I}", "name",
+							       pts[i].disks[d].name, "size",
+							       (json_int_t)pts[i].disks[d].size));
+		json_array_append_new(arr, json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}",
+						     "id", (json_int_t)pts[i].id,
+						     "base", (json_int_t)pts[i].base_id,
+						     "time_ns", (json_int_t)pts[i].time_ns,
+						     "committed_ns", (json_int_t)pts[i].committed_ns,
+						     "bytes", (json_int_t)pts[i].bytes_received,
+						     "disks", disks));
+	}
+	root = json_pack("{s:s, s:o}", "group", group, "points", arr);
+	txt = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+	if (!txt)
+		return -1;
+	printf("%s\n", txt);
+	free(txt);
+	json_decref(root);
+	return 0;
+}
+
+static void
+print_table(const struct store_point_info *pts, size_t n)
+{
+	printf("%-6s %-6s %-21s %14s  %s\n", "POINT", "BASE", "TIME (UTC)", "BYTES", "DISKS");
+	for (size_t i = 0; i < n; i++) {
+		char tbuf[32];
+		clock_iso8601(pts[i].time_ns, tbuf, sizeof(tbuf));
+		printf("%-6" PRIu64 " %-6" PRIu64 " %-21s %14" PRIu64 "  ", pts[i].id,
+		       pts[i].base_id, tbuf, pts[i].bytes_received);
+		for (size_t d = 0; d < pts[i].ndisks; d++)
+			printf("%s%s(%" PRIu64 " MiB)", d ? ", " : "", pts[i].disks[d].name,
+			       pts[i].disks[d].size >> 20);
+		printf("\n");
+	}
+}
+
+int
+cli_points(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_OPT_CONFIG,
+		{ "json", no_argument, NULL, OPT_JSON },
+		CLI_OPT_HELP_END,
+	};
+	const char *path = CLI_RECEIVER_CONF, *group;
+	struct cli_rx rx = { 0 };
+	struct store_point_info *pts = NULL;
+	size_t n = 0;
+	bool json = false;
+	int c, ret = 1;
+
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case OPT_JSON: json = true; break;
+		case 'h': return cli_usage(usage_points, true);
+		default: return cli_usage(usage_points, false);
+		}
+	}
+	group = cli_group_operand("points", argc, argv, usage_points, true);
+	if (!group)
+		return 2;
+	if (cli_rx_load(&rx, path, CLI_RX_LOG_KEEP) < 0)
+		return 1;
+	if (cli_rx_open_store(&rx, false) < 0 || store_list_points(rx.st, group, &pts, &n) < 0)
+		goto out;
+	if (json) {
+		if (print_json(group, pts, n) < 0)
+			goto out;
+	} else {
+		print_table(pts, n);
+	}
+	ret = 0;
+out:
+	free(pts);
+	cli_rx_close(&rx);
+	return ret;
+}
