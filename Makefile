@@ -54,10 +54,8 @@ $(call libname,$(1)): $$($(1)_OBJS)
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 
-# Grouped while the shared replicator library still reaches into the
-# receiver's: config.c parses retention (retention_parse) and opens the
-# store (receiver_store_open -> store_open). Metrics no longer does.
-LIBS_A   := -Wl,--start-group $(foreach m,$(LINK_ORDER),$(call libname,$(m))) -Wl,--end-group
+# No grouping: the libraries form no circle (`make layers` checks it).
+LIBS_A   := $(foreach m,$(LINK_ORDER),$(call libname,$(m)))
 LIBS_DEP := $(foreach m,$(LINK_ORDER),$(call libname,$(m)))
 ALL_OBJS := $(foreach m,$(MODULES),$($(m)_OBJS))
 

@@ -13,6 +13,7 @@
 #include "common/parse.h"
 #include "failover/drill.h"
 #include "replicator/config.h"
+#include "replicator/receiver/receiver.h"
 #include "replicator/receiver/store.h"
 
 int

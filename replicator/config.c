@@ -1030,11 +1030,3 @@ receiver_config_retention(const struct receiver_config *c, const char *group)
 			return c->groups[i].retention.ntiers ? &c->groups[i].retention : NULL;
 	return NULL;
 }
-
-struct store *
-receiver_store_open(const struct receiver_config *c)
-{
-	struct store_ceph_opts o = { c->ceph_conf, c->ceph_client, c->ceph_pool };
-
-	return store_open(c->store_dir, c->store_ceph ? &o : NULL);
-}

@@ -6,7 +6,6 @@
 
 #include "common/log.h"
 #include "replicator/retention-policy.h"
-#include "replicator/receiver/store.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -110,8 +109,6 @@ void receiver_config_free(struct receiver_config *c);
 /* Is peer (cert CN) allowed to write group? False for unknown peers. */
 bool receiver_config_allows(const struct receiver_config *c, const char *peer,
 			    const char *group);
-/* Open the store the config describes (store.h). NULL on error. */
-struct store *receiver_store_open(const struct receiver_config *c);
 /* group's retention policy, NULL if none is configured (keep every point). */
 const struct retention_policy *receiver_config_retention(const struct receiver_config *c,
 							 const char *group);

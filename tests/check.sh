@@ -11,6 +11,7 @@ stage() {
 	if "$@"; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "== $name FAILED"; fi
 }
 stage lint make --no-print-directory lint
+stage layers make --no-print-directory layers
 stage unit make --no-print-directory unit-run
 stage unit-asan make --no-print-directory asan-run
 stage fuzz make --no-print-directory fuzz-run FUZZ_SECONDS="${FUZZ_SECONDS:-20}"

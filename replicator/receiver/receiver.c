@@ -566,6 +566,14 @@ malloc_keep_buffers(void)
 		log_warn("mallopt failed; large buffers stay mmap'd");
 }
 
+struct store *
+receiver_store_open(const struct receiver_config *cfg)
+{
+	struct store_ceph_opts o = { cfg->ceph_conf, cfg->ceph_client, cfg->ceph_pool };
+
+	return store_open(cfg->store_dir, cfg->store_ceph ? &o : NULL);
+}
+
 int
 receiver_run(const struct receiver_config *cfg)
 {
