@@ -1,0 +1,334 @@
+/* The receiver's configuration file: [receiver], [client CN] and [group
+ * NAME] sections into struct receiver_config (see config.h). */
+#include "replicator/config.h"
+
+#include "common/ini.h"
+#include "common/names.h"
+#include "common/parse.h"
+#include "replicator/config-keys.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- receiver setters ----------------------------------------------------- */
+
+static int
+set_checkpoint(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	uint64_t v;
+
+	if (parse_size(value, &v) < 0 || v < (1ULL << 20) || v > (4ULL << 30)) {
+		*expect = "a size from 1M to 4G (suffix K, M, G)";
+		return -1;
+	}
+	*CFG_FIELD(obj, k->off, uint64_t) = v;
+	return 0;
+}
+
+/* Append the group name p[len] to cl->groups (capacity *cap) unless it is
+ * there already. */
+static int
+client_add_group(struct receiver_client_cfg *cl, const char *p, size_t len, size_t *cap,
+		 const char **expect)
+{
+	for (size_t i = 0; i < cl->ngroups; i++) {
+		if (strlen(cl->groups[i]) == len && memcmp(cl->groups[i], p, len) == 0) {
+			*expect = "distinct group names";
+			return -1;
+		}
+	}
+	if (cl->ngroups == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 4;
+		char **nv = reallocarray(cl->groups, ncap, sizeof(*nv));
+
+		if (nv == NULL) {
+			*expect = NULL;
+			return -1;
+		}
+		cl->groups = nv;
+		*cap = ncap;
+	}
+	cl->groups[cl->ngroups] = strndup(p, len);
+	if (cl->groups[cl->ngroups] == NULL) {
+		*expect = NULL;
+		return -1;
+	}
+	cl->ngroups++;
+	return 0;
+}
+
+/* groups = "*" or space-separated distinct names. The list is built in
+ * place: the client is already counted in its config, so on an error
+ * receiver_config_free takes whatever was added. */
+static int
+set_client_groups(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	struct receiver_client_cfg *cl = obj;
+	const char *p = value;
+	size_t cap = 0;
+
+	(void)k;
+	*expect = "'*' or space-separated group names (" CFG_NAME_EXPECT ")";
+	if (strcmp(value, "*") == 0) {
+		cl->all_groups = 1;
+		return 0;
+	}
+	for (;;) {
+		size_t len;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		len = strcspn(p, " \t");
+		if (!name_valid(p, len) || client_add_group(cl, p, len, &cap, expect) < 0)
+			return -1;
+		p += len;
+	}
+	return cl->ngroups > 0 ? 0 : -1;
+}
+
+/* ---- receiver ------------------------------------------------------------- */
+
+static int
+set_store_backend(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	bool *ceph = CFG_FIELD(obj, k->off, bool);
+
+	if (strcmp(value, "local") == 0)
+		*ceph = false;
+	else if (strcmp(value, "ceph") == 0)
+		*ceph = true;
+	else {
+		*expect = "local or ceph";
+		return -1;
+	}
+	return 0;
+}
+
+static const struct key_def receiver_keys[] = {
+	CFG_ENDPOINT("listen", struct receiver_config, listen_host, listen_port, true),
+	CFG_KEY("ca", cfg_set_string, struct receiver_config, ca, true),
+	CFG_KEY("cert", cfg_set_string, struct receiver_config, cert, true),
+	CFG_KEY("key", cfg_set_string, struct receiver_config, key, true),
+	CFG_KEY("store", cfg_set_string, struct receiver_config, store_dir, true),
+	CFG_KEY("log_level", cfg_set_log_level, struct receiver_config, log_level, false),
+	CFG_KEY("checkpoint_interval", set_checkpoint, struct receiver_config, checkpoint_bytes, false),
+	CFG_ENDPOINT("metrics", struct receiver_config, metrics_host, metrics_port, false),
+	CFG_KEY("store_backend", set_store_backend, struct receiver_config, store_ceph, false),
+	CFG_KEY("ceph_conf", cfg_set_string, struct receiver_config, ceph_conf, false),
+	CFG_KEY("ceph_client", cfg_set_name, struct receiver_config, ceph_client, false),
+	CFG_KEY("ceph_pool", cfg_set_name, struct receiver_config, ceph_pool, false),
+};
+
+static const struct key_def client_keys[] = {
+	{ "groups", set_client_groups, 0, true, 0 },
+};
+
+static int
+set_retention(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	return retention_parse(value, CFG_FIELD(obj, k->off, struct retention_policy), expect);
+}
+
+static const struct key_def rx_group_keys[] = {
+	CFG_KEY("retention", set_retention, struct receiver_group_cfg, retention, false),
+};
+
+void
+receiver_config_free(struct receiver_config *c)
+{
+	if (c == NULL)
+		return;
+	free(c->listen_host);
+	free(c->metrics_host);
+	free(c->ca);
+	free(c->cert);
+	free(c->key);
+	free(c->store_dir);
+	free(c->ceph_conf);
+	free(c->ceph_client);
+	free(c->ceph_pool);
+	for (size_t i = 0; i < c->nclients; i++) {
+		free(c->clients[i].peer);
+		cfg_strv_free(c->clients[i].groups, c->clients[i].ngroups);
+	}
+	free(c->clients);
+	free(c->groups);
+	free(c);
+}
+
+static int
+receiver_client_section(const struct ini_doc *doc, struct receiver_config *c,
+			size_t hdr, const struct word *w, size_t *next)
+{
+	const struct ini_entry *h = ini_at(doc, hdr);
+	struct receiver_client_cfg *nc, *cl;
+	char cn[NAME_MAX_LEN + 1];
+
+	if (cfg_section_name(doc, h, &w[1], "client", cn) < 0)
+		return -1;
+	for (size_t i = 0; i < c->nclients; i++) {
+		if (strcmp(c->clients[i].peer, cn) == 0) {
+			cfg_err(doc, h->line, "duplicate client '%s'", cn);
+			return -1;
+		}
+	}
+	nc = reallocarray(c->clients, c->nclients + 1, sizeof(*nc));
+	if (nc == NULL)
+		goto oom;
+	c->clients = nc;
+	cl = &nc[c->nclients];
+	memset(cl, 0, sizeof(*cl));
+	cl->peer = strdup(cn);
+	if (cl->peer == NULL)
+		goto oom;
+	c->nclients++;
+	return cfg_section_keys(doc, hdr, next, client_keys,
+			    CFG_NKEYS(client_keys), cl);
+oom:
+	cfg_err(doc, h->line, "out of memory");
+	return -1;
+}
+
+static int
+receiver_group_section(const struct ini_doc *doc, struct receiver_config *c,
+		       size_t hdr, const struct word *w, size_t *next)
+{
+	const struct ini_entry *h = ini_at(doc, hdr);
+	struct receiver_group_cfg *ng;
+	char name[NAME_MAX_LEN + 1];
+
+	if (cfg_section_name(doc, h, &w[1], "group", name) < 0)
+		return -1;
+	for (size_t i = 0; i < c->ngroups; i++) {
+		if (strcmp(c->groups[i].name, name) == 0) {
+			cfg_err(doc, h->line, "duplicate group '%s'", name);
+			return -1;
+		}
+	}
+	ng = reallocarray(c->groups, c->ngroups + 1, sizeof(*ng));
+	if (ng == NULL) {
+		cfg_err(doc, h->line, "out of memory");
+		return -1;
+	}
+	c->groups = ng;
+	memset(&ng[c->ngroups], 0, sizeof(*ng));
+	memcpy(ng[c->ngroups].name, name, sizeof(name));
+	c->ngroups++;
+	return cfg_section_keys(doc, hdr, next, rx_group_keys,
+			    CFG_NKEYS(rx_group_keys),
+			    &ng[c->ngroups - 1]);
+}
+
+/* out: struct receiver_config **, as cfg_load passes it. */
+static int
+receiver_from_doc(const struct ini_doc *doc, void *out)
+{
+	struct receiver_config *c = NULL;
+	int receiver_line = 0, rc = -1;
+	size_t i = 0;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		cfg_err(doc, 0, "out of memory");
+		goto out;
+	}
+	c->log_level = LOG_LVL_INFO;
+	c->checkpoint_bytes = 64ULL << 20;
+	while (i < ini_count(doc)) {
+		const struct ini_entry *h = ini_at(doc, i);
+		struct word w[2];
+		size_t nw;
+		int r;
+
+		if (h->key != NULL) {
+			cfg_stray_key(doc, h);
+			goto out;
+		}
+		nw = cfg_split_words(h->section, w, 2);
+		if (nw == 1 && cfg_word_is(&w[0], "receiver")) {
+			if (receiver_line != 0) {
+				cfg_err(doc, h->line,
+					"duplicate section [receiver] (first on line %d)",
+					receiver_line);
+				goto out;
+			}
+			receiver_line = h->line;
+			r = cfg_section_keys(doc, i, &i, receiver_keys,
+					 CFG_NKEYS(receiver_keys), c);
+		} else if (nw == 2 && cfg_word_is(&w[0], "client")) {
+			r = receiver_client_section(doc, c, i, w, &i);
+		} else if (nw == 2 && cfg_word_is(&w[0], "group")) {
+			r = receiver_group_section(doc, c, i, w, &i);
+		} else {
+			cfg_err(doc, h->line,
+				"unknown section [%s] (expected [receiver], [client CN] or [group NAME])",
+				h->section);
+			goto out;
+		}
+		if (r < 0)
+			goto out;
+	}
+	if (receiver_line == 0) {
+		cfg_err(doc, 0, "missing section [receiver]");
+		goto out;
+	}
+	if (!c->store_ceph && (c->ceph_conf || c->ceph_client || c->ceph_pool)) {
+		cfg_err(doc, receiver_line,
+			"ceph_conf, ceph_client and ceph_pool need store_backend = ceph");
+		goto out;
+	}
+	*(struct receiver_config **)out = c;
+	c = NULL;
+	rc = 0;
+out:
+	receiver_config_free(c);
+	return rc;
+}
+
+int
+receiver_config_load(const char *path, struct receiver_config **out)
+{
+	return cfg_load(path, NULL, receiver_from_doc, out);
+}
+
+int
+receiver_config_load_string(const char *name, const char *text,
+			    struct receiver_config **out)
+{
+	return cfg_load(name, text, receiver_from_doc, out);
+}
+
+bool
+receiver_config_allows(const struct receiver_config *c, const char *peer,
+		       const char *group)
+{
+	if (c == NULL || peer == NULL || group == NULL)
+		return false;
+	for (size_t i = 0; i < c->nclients; i++) {
+		const struct receiver_client_cfg *cl = &c->clients[i];
+
+		if (strcmp(cl->peer, peer) != 0)
+			continue;
+		if (cl->all_groups)
+			return true;
+		for (size_t g = 0; g < cl->ngroups; g++)
+			if (strcmp(cl->groups[g], group) == 0)
+				return true;
+		return false;
+	}
+	return false;
+}
+
+const struct retention_policy *
+receiver_config_retention(const struct receiver_config *c, const char *group)
+{
+	if (c == NULL || group == NULL)
+		return NULL;
+	for (size_t i = 0; i < c->ngroups; i++)
+		if (strcmp(c->groups[i].name, group) == 0)
+			return c->groups[i].retention.ntiers ? &c->groups[i].retention : NULL;
+	return NULL;
+}
