@@ -70,13 +70,13 @@ set_compress_level(void *obj, const struct key_def *k, const char *value, const 
 /* ---- agent ---------------------------------------------------------------- */
 
 static const struct key_def agent_keys[] = {
-	CFG_KEY("name", cfg_set_name, struct agent_config, name, false),
+	CFG_STR("name", cfg_set_name, struct agent_config, name, false),
 	CFG_ENDPOINT("receiver", struct agent_config, receiver_host, receiver_port, true),
-	CFG_KEY("server_name", cfg_set_string, struct agent_config, server_name, false),
-	CFG_KEY("ca", cfg_set_string, struct agent_config, ca, true),
-	CFG_KEY("cert", cfg_set_string, struct agent_config, cert, true),
-	CFG_KEY("key", cfg_set_string, struct agent_config, key, true),
-	CFG_KEY("state_dir", cfg_set_string, struct agent_config, state_dir, true),
+	CFG_STR("server_name", cfg_set_string, struct agent_config, server_name, false),
+	CFG_STR("ca", cfg_set_string, struct agent_config, ca, true),
+	CFG_STR("cert", cfg_set_string, struct agent_config, cert, true),
+	CFG_STR("key", cfg_set_string, struct agent_config, key, true),
+	CFG_STR("state_dir", cfg_set_string, struct agent_config, state_dir, true),
 	CFG_KEY("compress_level", set_compress_level, struct agent_config, compress_level, false),
 	CFG_KEY("log_level", cfg_set_log_level, struct agent_config, log_level, false),
 	CFG_KEY("retry_max", set_duration, struct agent_config, retry_max_s, false),
@@ -85,11 +85,11 @@ static const struct key_def agent_keys[] = {
 };
 
 static const struct key_def group_keys[] = {
-	CFG_KEY("domain_xml", cfg_set_string, struct agent_group_cfg, domain_xml, false),
-	CFG_KEY("domains", cfg_set_string, struct agent_group_cfg, domains, false),
-	CFG_KEY("libvirt_uri", cfg_set_string, struct agent_group_cfg, libvirt_uri, false),
-	CFG_KEY("ceph_conf", cfg_set_string, struct agent_group_cfg, ceph_conf, false),
-	CFG_KEY("ceph_client", cfg_set_string, struct agent_group_cfg, ceph_client, false),
+	CFG_STR("domain_xml", cfg_set_string, struct agent_group_cfg, domain_xml, false),
+	CFG_STR("domains", cfg_set_string, struct agent_group_cfg, domains, false),
+	CFG_STR("libvirt_uri", cfg_set_string, struct agent_group_cfg, libvirt_uri, false),
+	CFG_STR("ceph_conf", cfg_set_string, struct agent_group_cfg, ceph_conf, false),
+	CFG_STR("ceph_client", cfg_set_string, struct agent_group_cfg, ceph_client, false),
 	CFG_KEY("rpo", set_duration, struct agent_group_cfg, rpo_s, false),
 	CFG_KEY("min_interval", set_duration, struct agent_group_cfg, min_interval_s, false),
 	CFG_KEY("bandwidth", set_bandwidth, struct agent_group_cfg, bandwidth, false),
@@ -111,9 +111,9 @@ set_rbd_spec(void *obj, const struct key_def *k, const char *value, const char *
 }
 
 static const struct key_def disk_keys[] = {
-	CFG_KEY("path", cfg_set_string, struct agent_disk_cfg, path, false),
-	CFG_KEY("format", set_format, struct agent_disk_cfg, format, false),
-	CFG_KEY("rbd", set_rbd_spec, struct agent_disk_cfg, rbd, false),
+	CFG_STR("path", cfg_set_string, struct agent_disk_cfg, path, false),
+	CFG_STR("format", set_format, struct agent_disk_cfg, format, false),
+	CFG_STR("rbd", set_rbd_spec, struct agent_disk_cfg, rbd, false),
 };
 
 /* A disk seen before its group is known to exist; attached at the end. */
@@ -131,12 +131,12 @@ struct agent_load {
 	size_t ndisks;
 };
 
+/* Every string a config holds is a key's (tables above) or a default in
+ * such a field, so the tables say what to free. */
 static void
 disk_cfg_clear(struct agent_disk_cfg *d)
 {
-	free(d->path);
-	free(d->format);
-	free(d->rbd);
+	cfg_keys_free(disk_keys, CFG_NKEYS(disk_keys), d);
 }
 
 void
@@ -144,43 +144,43 @@ agent_config_free(struct agent_config *c)
 {
 	if (c == NULL)
 		return;
-	free(c->name);
-	free(c->receiver_host);
-	free(c->metrics_host);
-	free(c->server_name);
-	free(c->ca);
-	free(c->cert);
-	free(c->key);
-	free(c->state_dir);
+	cfg_keys_free(agent_keys, CFG_NKEYS(agent_keys), c);
 	for (size_t g = 0; g < c->ngroups; g++) {
 		for (size_t d = 0; d < c->groups[g].ndisks; d++)
 			disk_cfg_clear(&c->groups[g].disks[d]);
 		free(c->groups[g].disks);
-		free(c->groups[g].domain_xml);
-		free(c->groups[g].domains);
-		free(c->groups[g].libvirt_uri);
-		free(c->groups[g].ceph_conf);
-		free(c->groups[g].ceph_client);
+		cfg_keys_free(group_keys, CFG_NKEYS(group_keys), &c->groups[g]);
 	}
 	free(c->groups);
 	free(c);
 }
 
 static int
-agent_group_section(struct agent_load *L, size_t hdr, const struct word *w,
+agent_main_section(void *ctx, const struct ini_doc *doc, size_t hdr, const struct word *w,
+		   size_t *next)
+{
+	struct agent_load *L = ctx;
+
+	(void)w;
+	return cfg_section_keys(doc, hdr, next, agent_keys, CFG_NKEYS(agent_keys), L->c);
+}
+
+static int
+agent_group_section(void *ctx, const struct ini_doc *doc, size_t hdr, const struct word *w,
 		    size_t *next)
 {
-	const struct ini_entry *h = ini_at(L->doc, hdr);
+	struct agent_load *L = ctx;
+	const struct ini_entry *h = ini_at(doc, hdr);
 	struct agent_config *c = L->c;
 	struct agent_group_cfg *ng;
 	char name[NAME_MAX_LEN + 1];
 	int *nl;
 
-	if (cfg_section_name(L->doc, h, &w[1], "group", name) < 0)
+	if (cfg_section_name(doc, h, &w[1], "group", name) < 0)
 		return -1;
 	for (size_t g = 0; g < c->ngroups; g++) {
 		if (strcmp(c->groups[g].name, name) == 0) {
-			cfg_err(L->doc, h->line, "duplicate group '%s' (first on line %d)",
+			cfg_err(doc, h->line, "duplicate group '%s' (first on line %d)",
 				name, L->group_lines[g]);
 			return -1;
 		}
@@ -198,36 +198,37 @@ agent_group_section(struct agent_load *L, size_t hdr, const struct word *w,
 	memcpy(ng[c->ngroups].name, name, sizeof(name));
 	nl[c->ngroups] = h->line;
 	c->ngroups++;
-	return cfg_section_keys(L->doc, hdr, next, group_keys,
+	return cfg_section_keys(doc, hdr, next, group_keys,
 			    CFG_NKEYS(group_keys), &ng[c->ngroups - 1]);
 oom:
-	cfg_err(L->doc, h->line, "out of memory");
+	cfg_err(doc, h->line, "out of memory");
 	return -1;
 }
 
 static int
-agent_disk_section(struct agent_load *L, size_t hdr, const struct word *w,
+agent_disk_section(void *ctx, const struct ini_doc *doc, size_t hdr, const struct word *w,
 		   size_t *next)
 {
-	const struct ini_entry *h = ini_at(L->doc, hdr);
+	struct agent_load *L = ctx;
+	const struct ini_entry *h = ini_at(doc, hdr);
 	struct pending_disk *nd, *pd;
 
 	nd = reallocarray(L->disks, L->ndisks + 1, sizeof(*nd));
 	if (nd == NULL) {
-		cfg_err(L->doc, h->line, "out of memory");
+		cfg_err(doc, h->line, "out of memory");
 		return -1;
 	}
 	L->disks = nd;
 	pd = &nd[L->ndisks];
 	memset(pd, 0, sizeof(*pd));
 	pd->line = h->line;
-	if (cfg_section_name(L->doc, h, &w[1], "group", pd->group) < 0 ||
-	    cfg_section_name(L->doc, h, &w[2], "disk", pd->d.name) < 0)
+	if (cfg_section_name(doc, h, &w[1], "group", pd->group) < 0 ||
+	    cfg_section_name(doc, h, &w[2], "disk", pd->d.name) < 0)
 		return -1;
 	for (size_t i = 0; i < L->ndisks; i++) {
 		if (strcmp(nd[i].group, pd->group) == 0 &&
 		    strcmp(nd[i].d.name, pd->d.name) == 0) {
-			cfg_err(L->doc, h->line,
+			cfg_err(doc, h->line,
 				"duplicate disk '%s' in group '%s' (first on line %d)",
 				pd->d.name, pd->group, nd[i].line);
 			return -1;
@@ -235,21 +236,27 @@ agent_disk_section(struct agent_load *L, size_t hdr, const struct word *w,
 	}
 	/* Counted before its keys so cleanup frees whatever they allocate. */
 	L->ndisks++;
-	if (cfg_section_keys(L->doc, hdr, next, disk_keys,
+	if (cfg_section_keys(doc, hdr, next, disk_keys,
 			 CFG_NKEYS(disk_keys), &pd->d) < 0)
 		return -1;
 	if (!pd->d.path == !pd->d.rbd) {
-		cfg_err(L->doc, h->line, "[%s] needs exactly one of 'path' and 'rbd'",
+		cfg_err(doc, h->line, "[%s] needs exactly one of 'path' and 'rbd'",
 			h->section);
 		return -1;
 	}
 	if (pd->d.rbd && pd->d.format) {
-		cfg_err(L->doc, h->line, "[%s]: 'format' applies to 'path' only",
+		cfg_err(doc, h->line, "[%s]: 'format' applies to 'path' only",
 			h->section);
 		return -1;
 	}
 	return 0;
 }
+
+static const struct section_def agent_sections[] = {
+	{ "agent", 1, agent_main_section },
+	{ "group", 2, agent_group_section },
+	{ "disk", 3, agent_disk_section },
+};
 
 /* Move pending disks into their groups; every group needs at least one,
  * or libvirt domains that bring theirs. */
@@ -341,8 +348,7 @@ static int
 agent_from_doc(const struct ini_doc *doc, void *out)
 {
 	struct agent_load L = { .doc = doc };
-	int agent_line = 0, rc = -1;
-	size_t i = 0;
+	int agent_line, rc = -1;
 
 	L.c = calloc(1, sizeof(*L.c));
 	if (L.c == NULL) {
@@ -352,44 +358,9 @@ agent_from_doc(const struct ini_doc *doc, void *out)
 	L.c->compress_level = 3;
 	L.c->retry_max_s = 300;
 	L.c->log_level = LOG_LVL_INFO;
-	while (i < ini_count(doc)) {
-		const struct ini_entry *h = ini_at(doc, i);
-		struct word w[3];
-		size_t nw;
-		int r;
-
-		if (h->key != NULL) {
-			cfg_stray_key(doc, h);
-			goto out;
-		}
-		nw = cfg_split_words(h->section, w, 3);
-		if (nw == 1 && cfg_word_is(&w[0], "agent")) {
-			if (agent_line != 0) {
-				cfg_err(doc, h->line,
-					"duplicate section [agent] (first on line %d)",
-					agent_line);
-				goto out;
-			}
-			agent_line = h->line;
-			r = cfg_section_keys(doc, i, &i, agent_keys,
-					 CFG_NKEYS(agent_keys), L.c);
-		} else if (nw == 2 && cfg_word_is(&w[0], "group")) {
-			r = agent_group_section(&L, i, w, &i);
-		} else if (nw == 3 && cfg_word_is(&w[0], "disk")) {
-			r = agent_disk_section(&L, i, w, &i);
-		} else {
-			cfg_err(doc, h->line,
-				"unknown section [%s] (expected [agent], [group NAME] or [disk GROUP DISK])",
-				h->section);
-			goto out;
-		}
-		if (r < 0)
-			goto out;
-	}
-	if (agent_line == 0) {
-		cfg_err(doc, 0, "missing section [agent]");
+	if (cfg_sections(doc, agent_sections, CFG_NKEYS(agent_sections),
+			 "[agent], [group NAME] or [disk GROUP DISK]", &L, &agent_line) < 0)
 		goto out;
-	}
 	if (L.c->ngroups == 0) {
 		cfg_err(doc, 0, "no protection group: add [group NAME] and [disk NAME DISK] sections");
 		goto out;

@@ -87,6 +87,14 @@ cfg_set_endpoint(void *obj, const struct key_def *k, const char *value, const ch
 }
 
 void
+cfg_keys_free(const struct key_def *defs, size_t ndefs, void *obj)
+{
+	for (size_t k = 0; k < ndefs; k++)
+		if (defs[k].owned)
+			free(*CFG_FIELD(obj, defs[k].off, char *));
+}
+
+void
 cfg_strv_free(char **v, size_t n)
 {
 	if (v == NULL)
@@ -200,11 +208,53 @@ cfg_section_name(const struct ini_doc *doc, const struct ini_entry *h,
 	return 0;
 }
 
-int
+/* Before the first header there can only be stray keys. */
+static int
 cfg_stray_key(const struct ini_doc *doc, const struct ini_entry *e)
 {
 	cfg_err(doc, e->line, "key '%s' outside any section", e->key);
 	return -1;
+}
+
+int
+cfg_sections(const struct ini_doc *doc, const struct section_def *defs, size_t ndefs,
+	     const char *expected, void *ctx, int *main_line)
+{
+	size_t i = 0;
+
+	*main_line = 0;
+	while (i < ini_count(doc)) {
+		const struct ini_entry *h = ini_at(doc, i);
+		struct word w[CFG_MAX_WORDS];
+		size_t nw, d;
+
+		if (h->key != NULL)
+			return cfg_stray_key(doc, h);
+		nw = cfg_split_words(h->section, w, CFG_MAX_WORDS);
+		for (d = 0; d < ndefs; d++)
+			if (nw == defs[d].nwords && cfg_word_is(&w[0], defs[d].word))
+				break;
+		if (d == ndefs) {
+			cfg_err(doc, h->line, "unknown section [%s] (expected %s)", h->section,
+				expected);
+			return -1;
+		}
+		if (d == 0) {
+			if (*main_line != 0) {
+				cfg_err(doc, h->line, "duplicate section [%s] (first on line %d)",
+					defs[0].word, *main_line);
+				return -1;
+			}
+			*main_line = h->line;
+		}
+		if (defs[d].load(ctx, doc, i, w, &i) < 0)
+			return -1;
+	}
+	if (*main_line == 0) {
+		cfg_err(doc, 0, "missing section [%s]", defs[0].word);
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -31,13 +31,17 @@ struct key_def {
 	size_t off;
 	bool required;
 	size_t off2; /* second field, for cfg_set_endpoint: the port */
+	bool owned;  /* the field at off is a char * the config owns */
 };
 
-/* Table rows: a key into one field; host:port into two. */
+/* Table rows: a key into one field, into a string the config owns (freed
+ * by cfg_keys_free), and host:port into a string and a port. */
 #define CFG_KEY(key, set, type, field, required) \
-	{ (key), (set), offsetof(type, field), (required), 0 }
+	{ (key), (set), offsetof(type, field), (required), 0, false }
+#define CFG_STR(key, set, type, field, required) \
+	{ (key), (set), offsetof(type, field), (required), 0, true }
 #define CFG_ENDPOINT(key, type, host, port, required) \
-	{ (key), cfg_set_endpoint, offsetof(type, host), (required), offsetof(type, port) }
+	{ (key), cfg_set_endpoint, offsetof(type, host), (required), offsetof(type, port), true }
 #define CFG_NKEYS(defs) (sizeof(defs) / sizeof((defs)[0]))
 #define CFG_FIELD(obj, off, type) ((type *)(void *)((char *)(obj) + (off)))
 
@@ -70,8 +74,29 @@ bool cfg_word_is(const struct word *w, const char *s);
  * which name it is in the error. 0 / -1 (logged). */
 int cfg_section_name(const struct ini_doc *doc, const struct ini_entry *h,
 		     const struct word *w, const char *what, char *dst);
-/* A key before the first header: always an error (logged); -1. */
-int cfg_stray_key(const struct ini_doc *doc, const struct ini_entry *e);
+
+/* A kind of section: the first word of its header, how many words the
+ * header has (that one included), and what loads it. */
+struct section_def {
+	const char *word;
+	size_t nwords;
+	/* Load the section whose header is entry hdr (words w) into ctx;
+	 * *next: the index of the next header. 0 / -1 (logged). */
+	int (*load)(void *ctx, const struct ini_doc *doc, size_t hdr, const struct word *w,
+		    size_t *next);
+};
+
+#define CFG_MAX_WORDS 3
+
+/* Load every section of doc with the def its header matches. defs[0] is
+ * the main section ([agent], [receiver]): required, and only once; its
+ * header line goes to *main_line. A key before the first header or a
+ * header no def matches is an error ("unknown section [..] (expected
+ * <expected>)"). 0 / -1 (logged). */
+int cfg_sections(const struct ini_doc *doc, const struct section_def *defs, size_t ndefs,
+		 const char *expected, void *ctx, int *main_line);
+/* Free the strings obj owns by the rows of its key table. */
+void cfg_keys_free(const struct key_def *defs, size_t ndefs, void *obj);
 /* Free n strings and the array. NULL ok. */
 void cfg_strv_free(char **v, size_t n);
 

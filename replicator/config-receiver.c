@@ -109,21 +109,21 @@ set_store_backend(void *obj, const struct key_def *k, const char *value, const c
 
 static const struct key_def receiver_keys[] = {
 	CFG_ENDPOINT("listen", struct receiver_config, listen_host, listen_port, true),
-	CFG_KEY("ca", cfg_set_string, struct receiver_config, ca, true),
-	CFG_KEY("cert", cfg_set_string, struct receiver_config, cert, true),
-	CFG_KEY("key", cfg_set_string, struct receiver_config, key, true),
-	CFG_KEY("store", cfg_set_string, struct receiver_config, store_dir, true),
+	CFG_STR("ca", cfg_set_string, struct receiver_config, ca, true),
+	CFG_STR("cert", cfg_set_string, struct receiver_config, cert, true),
+	CFG_STR("key", cfg_set_string, struct receiver_config, key, true),
+	CFG_STR("store", cfg_set_string, struct receiver_config, store_dir, true),
 	CFG_KEY("log_level", cfg_set_log_level, struct receiver_config, log_level, false),
 	CFG_KEY("checkpoint_interval", set_checkpoint, struct receiver_config, checkpoint_bytes, false),
 	CFG_ENDPOINT("metrics", struct receiver_config, metrics_host, metrics_port, false),
 	CFG_KEY("store_backend", set_store_backend, struct receiver_config, store_ceph, false),
-	CFG_KEY("ceph_conf", cfg_set_string, struct receiver_config, ceph_conf, false),
-	CFG_KEY("ceph_client", cfg_set_name, struct receiver_config, ceph_client, false),
-	CFG_KEY("ceph_pool", cfg_set_name, struct receiver_config, ceph_pool, false),
+	CFG_STR("ceph_conf", cfg_set_string, struct receiver_config, ceph_conf, false),
+	CFG_STR("ceph_client", cfg_set_name, struct receiver_config, ceph_client, false),
+	CFG_STR("ceph_pool", cfg_set_name, struct receiver_config, ceph_pool, false),
 };
 
 static const struct key_def client_keys[] = {
-	{ "groups", set_client_groups, 0, true, 0 },
+	{ "groups", set_client_groups, 0, true, 0, false },
 };
 
 static int
@@ -141,15 +141,8 @@ receiver_config_free(struct receiver_config *c)
 {
 	if (c == NULL)
 		return;
-	free(c->listen_host);
-	free(c->metrics_host);
-	free(c->ca);
-	free(c->cert);
-	free(c->key);
-	free(c->store_dir);
-	free(c->ceph_conf);
-	free(c->ceph_client);
-	free(c->ceph_pool);
+	/* Every string of [receiver] is a key's: its table says what to free. */
+	cfg_keys_free(receiver_keys, CFG_NKEYS(receiver_keys), c);
 	for (size_t i = 0; i < c->nclients; i++) {
 		free(c->clients[i].peer);
 		cfg_strv_free(c->clients[i].groups, c->clients[i].ngroups);
@@ -160,9 +153,18 @@ receiver_config_free(struct receiver_config *c)
 }
 
 static int
-receiver_client_section(const struct ini_doc *doc, struct receiver_config *c,
-			size_t hdr, const struct word *w, size_t *next)
+receiver_main_section(void *ctx, const struct ini_doc *doc, size_t hdr, const struct word *w,
+		      size_t *next)
 {
+	(void)w;
+	return cfg_section_keys(doc, hdr, next, receiver_keys, CFG_NKEYS(receiver_keys), ctx);
+}
+
+static int
+receiver_client_section(void *ctx, const struct ini_doc *doc, size_t hdr,
+			const struct word *w, size_t *next)
+{
+	struct receiver_config *c = ctx;
 	const struct ini_entry *h = ini_at(doc, hdr);
 	struct receiver_client_cfg *nc, *cl;
 	char cn[NAME_MAX_LEN + 1];
@@ -193,9 +195,10 @@ oom:
 }
 
 static int
-receiver_group_section(const struct ini_doc *doc, struct receiver_config *c,
-		       size_t hdr, const struct word *w, size_t *next)
+receiver_group_section(void *ctx, const struct ini_doc *doc, size_t hdr,
+		       const struct word *w, size_t *next)
 {
+	struct receiver_config *c = ctx;
 	const struct ini_entry *h = ini_at(doc, hdr);
 	struct receiver_group_cfg *ng;
 	char name[NAME_MAX_LEN + 1];
@@ -222,13 +225,18 @@ receiver_group_section(const struct ini_doc *doc, struct receiver_config *c,
 			    &ng[c->ngroups - 1]);
 }
 
+static const struct section_def receiver_sections[] = {
+	{ "receiver", 1, receiver_main_section },
+	{ "client", 2, receiver_client_section },
+	{ "group", 2, receiver_group_section },
+};
+
 /* out: struct receiver_config **, as cfg_load passes it. */
 static int
 receiver_from_doc(const struct ini_doc *doc, void *out)
 {
 	struct receiver_config *c = NULL;
-	int receiver_line = 0, rc = -1;
-	size_t i = 0;
+	int receiver_line, rc = -1;
 
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
@@ -237,44 +245,9 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 	}
 	c->log_level = LOG_LVL_INFO;
 	c->checkpoint_bytes = 64ULL << 20;
-	while (i < ini_count(doc)) {
-		const struct ini_entry *h = ini_at(doc, i);
-		struct word w[2];
-		size_t nw;
-		int r;
-
-		if (h->key != NULL) {
-			cfg_stray_key(doc, h);
-			goto out;
-		}
-		nw = cfg_split_words(h->section, w, 2);
-		if (nw == 1 && cfg_word_is(&w[0], "receiver")) {
-			if (receiver_line != 0) {
-				cfg_err(doc, h->line,
-					"duplicate section [receiver] (first on line %d)",
-					receiver_line);
-				goto out;
-			}
-			receiver_line = h->line;
-			r = cfg_section_keys(doc, i, &i, receiver_keys,
-					 CFG_NKEYS(receiver_keys), c);
-		} else if (nw == 2 && cfg_word_is(&w[0], "client")) {
-			r = receiver_client_section(doc, c, i, w, &i);
-		} else if (nw == 2 && cfg_word_is(&w[0], "group")) {
-			r = receiver_group_section(doc, c, i, w, &i);
-		} else {
-			cfg_err(doc, h->line,
-				"unknown section [%s] (expected [receiver], [client CN] or [group NAME])",
-				h->section);
-			goto out;
-		}
-		if (r < 0)
-			goto out;
-	}
-	if (receiver_line == 0) {
-		cfg_err(doc, 0, "missing section [receiver]");
+	if (cfg_sections(doc, receiver_sections, CFG_NKEYS(receiver_sections),
+			 "[receiver], [client CN] or [group NAME]", c, &receiver_line) < 0)
 		goto out;
-	}
 	if (!c->store_ceph && (c->ceph_conf || c->ceph_client || c->ceph_pool)) {
 		cfg_err(doc, receiver_line,
 			"ceph_conf, ceph_client and ceph_pool need store_backend = ceph");
