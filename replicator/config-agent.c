@@ -185,7 +185,7 @@ agent_group_section(void *ctx, const struct ini_doc *doc, size_t hdr, const stru
 			return -1;
 		}
 	}
-	ng = reallocarray(c->groups, c->ngroups + 1, sizeof(*ng));
+	ng = cfg_append(c->groups, c->ngroups, sizeof(*ng));
 	if (ng == NULL)
 		goto oom;
 	c->groups = ng;
@@ -193,7 +193,6 @@ agent_group_section(void *ctx, const struct ini_doc *doc, size_t hdr, const stru
 	if (nl == NULL)
 		goto oom;
 	L->group_lines = nl;
-	memset(&ng[c->ngroups], 0, sizeof(*ng));
 	ng[c->ngroups].rpo_s = 300;
 	memcpy(ng[c->ngroups].name, name, sizeof(name));
 	nl[c->ngroups] = h->line;
@@ -213,14 +212,13 @@ agent_disk_section(void *ctx, const struct ini_doc *doc, size_t hdr, const struc
 	const struct ini_entry *h = ini_at(doc, hdr);
 	struct pending_disk *nd, *pd;
 
-	nd = reallocarray(L->disks, L->ndisks + 1, sizeof(*nd));
+	nd = cfg_append(L->disks, L->ndisks, sizeof(*nd));
 	if (nd == NULL) {
 		cfg_err(doc, h->line, "out of memory");
 		return -1;
 	}
 	L->disks = nd;
 	pd = &nd[L->ndisks];
-	memset(pd, 0, sizeof(*pd));
 	pd->line = h->line;
 	if (cfg_section_name(doc, h, &w[1], "group", pd->group) < 0 ||
 	    cfg_section_name(doc, h, &w[2], "disk", pd->d.name) < 0)

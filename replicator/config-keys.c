@@ -86,6 +86,16 @@ cfg_set_endpoint(void *obj, const struct key_def *k, const char *value, const ch
 	return 0;
 }
 
+void *
+cfg_append(void *arr, size_t n, size_t size)
+{
+	char *a = reallocarray(arr, n + 1, size);
+
+	if (a != NULL)
+		memset(a + n * size, 0, size);
+	return a;
+}
+
 void
 cfg_keys_free(const struct key_def *defs, size_t ndefs, void *obj)
 {

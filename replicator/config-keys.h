@@ -95,6 +95,10 @@ struct section_def {
  * <expected>)"). 0 / -1 (logged). */
 int cfg_sections(const struct ini_doc *doc, const struct section_def *defs, size_t ndefs,
 		 const char *expected, void *ctx, int *main_line);
+/* arr (n elements of size bytes, NULL if n is 0) grown by one zeroed
+ * element at index n: the new array, or NULL (out of memory; arr is
+ * untouched and still the caller's). */
+void *cfg_append(void *arr, size_t n, size_t size);
 /* Free the strings obj owns by the rows of its key table. */
 void cfg_keys_free(const struct key_def *defs, size_t ndefs, void *obj);
 /* Free n strings and the array. NULL ok. */

@@ -152,6 +152,25 @@ receiver_config_free(struct receiver_config *c)
 	free(c);
 }
 
+/* The client with certificate CN peer, the group called name: NULL if none. */
+static const struct receiver_client_cfg *
+rx_client_find(const struct receiver_config *c, const char *peer)
+{
+	for (size_t i = 0; i < c->nclients; i++)
+		if (strcmp(c->clients[i].peer, peer) == 0)
+			return &c->clients[i];
+	return NULL;
+}
+
+static const struct receiver_group_cfg *
+rx_group_find(const struct receiver_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->ngroups; i++)
+		if (strcmp(c->groups[i].name, name) == 0)
+			return &c->groups[i];
+	return NULL;
+}
+
 static int
 receiver_main_section(void *ctx, const struct ini_doc *doc, size_t hdr, const struct word *w,
 		      size_t *next)
@@ -171,18 +190,15 @@ receiver_client_section(void *ctx, const struct ini_doc *doc, size_t hdr,
 
 	if (cfg_section_name(doc, h, &w[1], "client", cn) < 0)
 		return -1;
-	for (size_t i = 0; i < c->nclients; i++) {
-		if (strcmp(c->clients[i].peer, cn) == 0) {
-			cfg_err(doc, h->line, "duplicate client '%s'", cn);
-			return -1;
-		}
+	if (rx_client_find(c, cn) != NULL) {
+		cfg_err(doc, h->line, "duplicate client '%s'", cn);
+		return -1;
 	}
-	nc = reallocarray(c->clients, c->nclients + 1, sizeof(*nc));
+	nc = cfg_append(c->clients, c->nclients, sizeof(*nc));
 	if (nc == NULL)
 		goto oom;
 	c->clients = nc;
 	cl = &nc[c->nclients];
-	memset(cl, 0, sizeof(*cl));
 	cl->peer = strdup(cn);
 	if (cl->peer == NULL)
 		goto oom;
@@ -205,19 +221,16 @@ receiver_group_section(void *ctx, const struct ini_doc *doc, size_t hdr,
 
 	if (cfg_section_name(doc, h, &w[1], "group", name) < 0)
 		return -1;
-	for (size_t i = 0; i < c->ngroups; i++) {
-		if (strcmp(c->groups[i].name, name) == 0) {
-			cfg_err(doc, h->line, "duplicate group '%s'", name);
-			return -1;
-		}
+	if (rx_group_find(c, name) != NULL) {
+		cfg_err(doc, h->line, "duplicate group '%s'", name);
+		return -1;
 	}
-	ng = reallocarray(c->groups, c->ngroups + 1, sizeof(*ng));
+	ng = cfg_append(c->groups, c->ngroups, sizeof(*ng));
 	if (ng == NULL) {
 		cfg_err(doc, h->line, "out of memory");
 		return -1;
 	}
 	c->groups = ng;
-	memset(&ng[c->ngroups], 0, sizeof(*ng));
 	memcpy(ng[c->ngroups].name, name, sizeof(name));
 	c->ngroups++;
 	return cfg_section_keys(doc, hdr, next, rx_group_keys,
@@ -278,30 +291,28 @@ bool
 receiver_config_allows(const struct receiver_config *c, const char *peer,
 		       const char *group)
 {
+	const struct receiver_client_cfg *cl;
+
 	if (c == NULL || peer == NULL || group == NULL)
 		return false;
-	for (size_t i = 0; i < c->nclients; i++) {
-		const struct receiver_client_cfg *cl = &c->clients[i];
-
-		if (strcmp(cl->peer, peer) != 0)
-			continue;
-		if (cl->all_groups)
-			return true;
-		for (size_t g = 0; g < cl->ngroups; g++)
-			if (strcmp(cl->groups[g], group) == 0)
-				return true;
+	cl = rx_client_find(c, peer);
+	if (cl == NULL)
 		return false;
-	}
+	if (cl->all_groups)
+		return true;
+	for (size_t g = 0; g < cl->ngroups; g++)
+		if (strcmp(cl->groups[g], group) == 0)
+			return true;
 	return false;
 }
 
 const struct retention_policy *
 receiver_config_retention(const struct receiver_config *c, const char *group)
 {
+	const struct receiver_group_cfg *g;
+
 	if (c == NULL || group == NULL)
 		return NULL;
-	for (size_t i = 0; i < c->ngroups; i++)
-		if (strcmp(c->groups[i].name, group) == 0)
-			return c->groups[i].retention.ntiers ? &c->groups[i].retention : NULL;
-	return NULL;
+	g = rx_group_find(c, group);
+	return g != NULL && g->retention.ntiers ? &g->retention : NULL;
 }
