@@ -1,19 +1,21 @@
-/* Name resolution for the protocol's sockets (see addr.h). */
+/* Addresses of the protocol's sockets (see addr.h). */
 #include "proto/addr.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include "common/log.h"
 
 int
 addr_resolve(const char *what, const char *host, uint16_t port, bool passive,
-	     struct addrinfo **res)
+	     struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct addrinfo hints;
+	struct addrinfo *res = NULL;
 	char portstr[8];
 	int r;
 
@@ -22,12 +24,36 @@ addr_resolve(const char *what, const char *host, uint16_t port, bool passive,
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
 	snprintf(portstr, sizeof(portstr), "%u", port);
-	r = getaddrinfo(host, portstr, &hints, res);
+	r = getaddrinfo(host, portstr, &hints, &res);
 	if (r != 0) {
-		*res = NULL;
 		log_error("%s: cannot resolve: %s", what,
 			  r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
 		return -1;
 	}
+	/* Callers use the first address only, as they always have. */
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
 	return 0;
+}
+
+void
+addr_format(const struct sockaddr *sa, char *buf, size_t cap)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(buf, cap, "%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		snprintf(buf, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
+	} else {
+		snprintf(buf, cap, "fd");
+	}
 }

@@ -15,10 +15,6 @@ struct zcomp {
 	int level;
 };
 
-struct zdecomp {
-	ZSTD_DCtx *dctx;
-};
-
 struct zcomp *
 zcomp_new(int level)
 {
@@ -96,33 +92,28 @@ zcomp_compress(struct zcomp *z, const void *src, size_t len,
 	return 0;
 }
 
+/* A decompressor keeps nothing but zstd's context, so the handle is that
+ * context itself: struct zdecomp is never defined, only converted back. */
+static ZSTD_DCtx *
+zdecomp_dctx(struct zdecomp *z)
+{
+	return (ZSTD_DCtx *)(void *)z;
+}
+
 struct zdecomp *
 zdecomp_new(void)
 {
-	struct zdecomp *z = NULL, *ret = NULL;
+	ZSTD_DCtx *dctx = ZSTD_createDCtx();
 
-	if ((z = calloc(1, sizeof(*z))) == NULL) {
-		log_error("zstd: allocating decompressor: %m");
-		goto out;
-	}
-	if ((z->dctx = ZSTD_createDCtx()) == NULL) {
+	if (dctx == NULL)
 		log_error("zstd: ZSTD_createDCtx failed");
-		goto out;
-	}
-	ret = z;
-	z = NULL;
-out:
-	zdecomp_free(z);
-	return ret;
+	return (struct zdecomp *)(void *)dctx;
 }
 
 void
 zdecomp_free(struct zdecomp *z)
 {
-	if (z == NULL)
-		return;
-	ZSTD_freeDCtx(z->dctx);
-	free(z);
+	ZSTD_freeDCtx(zdecomp_dctx(z)); /* NULL is a no-op */
 }
 
 int
@@ -145,7 +136,7 @@ zdecomp_decompress(struct zdecomp *z, const void *src, size_t len,
 		return -1;
 	/* Single-shot into a flat buffer: zstd bounds every write by the
 	 * capacity and checks the declared size against what it produced. */
-	r = ZSTD_decompressDCtx(z->dctx, dst, expected_len, src, len);
+	r = ZSTD_decompressDCtx(zdecomp_dctx(z), dst, expected_len, src, len);
 	if (ZSTD_isError(r) || r != expected_len)
 		return -1;
 	return 0;

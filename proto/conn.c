@@ -2,10 +2,8 @@
  * libevent bufferevent_openssl for I/O, proto/codec.h for the frames. */
 #include "proto/conn.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -20,7 +18,6 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
-#include <openssl/x509v3.h>
 
 #include "common/log.h"
 #include "proto/addr.h"
@@ -31,7 +28,6 @@
 #define CONN_CLOSE_TIMEOUT_S     5
 #define CONN_HANDSHAKE_TIMEOUT_S 30
 #define CONN_LINGER_S            2
-#define CONN_VERIFY_DEPTH        4
 #define CONN_OPTS                (BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
 
 enum conn_state {
@@ -65,123 +61,6 @@ struct conn {
 };
 
 static void conn_process(struct conn *c);
-
-/* ---- TLS contexts ------------------------------------------------------ */
-
-/* Drain OpenSSL's error queue into buf as "; "-separated texts. */
-static void
-tls_errors(char *buf, size_t cap)
-{
-	unsigned long e;
-	size_t n = 0;
-
-	buf[0] = '\0';
-	while ((e = ERR_get_error()) != 0) {
-		char s[256];
-		int w;
-
-		ERR_error_string_n(e, s, sizeof(s));
-		if (n >= cap)
-			continue;
-		w = snprintf(buf + n, cap - n, "%s%s", n ? "; " : "", s);
-		if (w > 0)
-			n += (size_t)w;
-	}
-	if (n == 0)
-		snprintf(buf, cap, "unknown OpenSSL error");
-}
-
-static SSL_CTX *
-tls_ctx_new(const struct tls_files *f, bool server)
-{
-	const char *side = server ? "server" : "client";
-	STACK_OF(X509_NAME) *cas = NULL;
-	SSL_CTX *ctx = NULL;
-	SSL_CTX *ret = NULL;
-	char err[1024];
-
-	ERR_clear_error();
-	if (!f || !f->ca || !f->cert || !f->key) {
-		log_error("TLS %s: CA, certificate and key files are all required", side);
-		goto out;
-	}
-	ctx = SSL_CTX_new(TLS_method());
-	if (!ctx) {
-		tls_errors(err, sizeof(err));
-		log_error("TLS %s: SSL_CTX_new: %s", side, err);
-		goto out;
-	}
-	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION)) {
-		tls_errors(err, sizeof(err));
-		log_error("TLS %s: cannot require TLS 1.3: %s", side, err);
-		goto out;
-	}
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
-	/* libevent may retry an SSL_write from a different buffer address. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	if (SSL_CTX_load_verify_locations(ctx, f->ca, NULL) != 1) {
-		tls_errors(err, sizeof(err));
-		log_error("TLS %s: cannot load CA file %s: %s", side, f->ca, err);
-		goto out;
-	}
-	if (SSL_CTX_use_certificate_chain_file(ctx, f->cert) != 1) {
-		tls_errors(err, sizeof(err));
-		log_error("TLS %s: cannot load certificate %s: %s", side, f->cert, err);
-		goto out;
-	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, f->key, SSL_FILETYPE_PEM) != 1) {
-		tls_errors(err, sizeof(err));
-		log_error("TLS %s: cannot load private key %s: %s", side, f->key, err);
-		goto out;
-	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		tls_errors(err, sizeof(err));
-		log_error("TLS %s: key %s does not match certificate %s: %s", side,
-			  f->key, f->cert, err);
-		goto out;
-	}
-	SSL_CTX_set_verify_depth(ctx, CONN_VERIFY_DEPTH);
-	if (server) {
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-				   NULL);
-		/* Tell clients which CA we accept so they pick the right cert. */
-		cas = SSL_load_client_CA_file(f->ca);
-		if (cas) {
-			SSL_CTX_set_client_CA_list(ctx, cas);
-			cas = NULL;
-		}
-		/* In TLS 1.3 the client finishes its handshake before the server
-		 * has judged the client certificate. The session ticket we send
-		 * after accepting it is what tells the client it was accepted
-		 * (see conn_msg_cb), so never turn tickets off here. */
-		if (!SSL_CTX_set_num_tickets(ctx, 1) ||
-		    !SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"nestor", 6)) {
-			tls_errors(err, sizeof(err));
-			log_error("TLS server: session setup: %s", err);
-			goto out;
-		}
-	} else {
-		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	}
-	ret = ctx;
-	ctx = NULL;
-out:
-	SSL_CTX_free(ctx);
-	ERR_clear_error();
-	return ret;
-}
-
-SSL_CTX *
-tls_server_ctx_new(const struct tls_files *f)
-{
-	return tls_ctx_new(f, true);
-}
-
-SSL_CTX *
-tls_client_ctx_new(const struct tls_files *f)
-{
-	return tls_ctx_new(f, false);
-}
 
 /* ---- lifetime ---------------------------------------------------------- */
 
@@ -383,59 +262,14 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- handshake and identity -------------------------------------------- */
 
-/* Subject CN as printable text; exactly one CN is required so the identity
- * is not ambiguous. */
-static int
-conn_cert_cn(X509 *cert, char *buf, size_t cap)
-{
-	X509_NAME *name = X509_get_subject_name(cert);
-	unsigned char *utf8 = NULL;
-	ASN1_STRING *data;
-	int ret = -1;
-	int idx, len;
-
-	idx = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
-	if (idx < 0 || X509_NAME_get_index_by_NID(name, NID_commonName, idx) >= 0)
-		goto out;
-	data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
-	len = ASN1_STRING_to_UTF8(&utf8, data);
-	if (len <= 0 || (size_t)len >= cap)
-		goto out;
-	for (int i = 0; i < len; i++) {
-		if (utf8[i] < 0x20 || utf8[i] == 0x7f)
-			goto out;
-	}
-	memcpy(buf, utf8, (size_t)len);
-	buf[len] = '\0';
-	ret = 0;
-out:
-	OPENSSL_free(utf8);
-	return ret;
-}
-
 static void
 conn_become_ready(struct conn *c)
 {
-	SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
-	X509 *cert = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
-	long vr;
+	char why[sizeof(c->reason)];
 
-	/* SSL_VERIFY_PEER already enforced this; checked again so a context
-	 * made elsewhere cannot turn verification off silently. */
-	if (!cert) {
-		conn_fail(c, "peer presented no certificate");
-		return;
-	}
-	vr = SSL_get_verify_result(ssl);
-	if (vr != X509_V_OK) {
-		conn_fail(c, "peer certificate not verified: %s",
-			  X509_verify_cert_error_string(vr));
-		return;
-	}
-	if (conn_cert_cn(cert, c->peer, sizeof(c->peer)) < 0) {
-		c->peer[0] = '\0';
-		conn_fail(c, "peer certificate subject needs exactly one printable CN of at most %d bytes",
-			  PROTO_PEER_MAX);
+	if (tls_peer_name(bufferevent_openssl_get_ssl(c->bev), c->peer, sizeof(c->peer), why,
+			  sizeof(why)) < 0) {
+		conn_fail(c, "%s", why);
 		return;
 	}
 	evtimer_del(c->timer);
@@ -713,26 +547,6 @@ conn_setup_bev(struct conn *c)
 	return 0;
 }
 
-static void
-conn_sockaddr_name(const struct sockaddr *sa, char *buf, size_t cap)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-		snprintf(buf, cap, "%s:%u", host, ntohs(in->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-		snprintf(buf, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
-	} else {
-		snprintf(buf, cap, "fd");
-	}
-}
-
 struct conn *
 conn_accept(struct event_base *base, SSL_CTX *ctx, int fd, const struct conn_cbs *cbs,
 	    void *arg)
@@ -748,7 +562,7 @@ conn_accept(struct event_base *base, SSL_CTX *ctx, int fd, const struct conn_cbs
 	if (!c)
 		goto out;
 	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0)
-		conn_sockaddr_name((struct sockaddr *)&ss, c->name, sizeof(c->name));
+		addr_format((struct sockaddr *)&ss, c->name, sizeof(c->name));
 	else
 		snprintf(c->name, sizeof(c->name), "fd %d", fd);
 	if (evutil_make_socket_nonblocking(fd) < 0) {
@@ -791,15 +605,13 @@ struct conn *
 conn_connect(struct event_base *base, SSL_CTX *ctx, const char *host, uint16_t port,
 	     const char *server_name, const struct conn_cbs *cbs, void *arg)
 {
-	struct addrinfo *res = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl;
 	struct conn *c = NULL;
 	struct conn *ret = NULL;
-	unsigned char ipbuf[sizeof(struct in6_addr)];
 	char what[sizeof(c->name) + 8];
 	SSL *ssl = NULL;
 	char err[512];
-	bool is_ip;
-	int r;
 
 	c = conn_alloc(base, cbs, arg, false);
 	if (!c)
@@ -812,7 +624,7 @@ conn_connect(struct event_base *base, SSL_CTX *ctx, const char *host, uint16_t p
 	/* Blocking resolution: connections are rare and configured hosts are
 	 * usually numeric or in /etc/hosts. */
 	snprintf(what, sizeof(what), "conn %s", c->name);
-	if (addr_resolve(what, host, port, false, &res) < 0)
+	if (addr_resolve(what, host, port, false, &ss, &sl) < 0)
 		goto out;
 
 	ssl = SSL_new(ctx);
@@ -821,17 +633,7 @@ conn_connect(struct event_base *base, SSL_CTX *ctx, const char *host, uint16_t p
 		log_error("conn %s: SSL_new: %s", c->name, err);
 		goto out;
 	}
-	is_ip = inet_pton(AF_INET, server_name, ipbuf) == 1 ||
-		inet_pton(AF_INET6, server_name, ipbuf) == 1;
-	if (is_ip) {
-		/* SNI carries host names only; IP identities match IP SANs. */
-		r = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), server_name);
-	} else {
-		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		r = SSL_set_tlsext_host_name(ssl, server_name) == 1 &&
-		    SSL_set1_host(ssl, server_name) == 1;
-	}
-	if (r != 1) {
+	if (tls_set_server_name(ssl, server_name) < 0) {
 		tls_errors(err, sizeof(err));
 		log_error("conn %s: cannot set server name %s: %s", c->name, server_name, err);
 		goto out;
@@ -850,7 +652,7 @@ conn_connect(struct event_base *base, SSL_CTX *ctx, const char *host, uint16_t p
 	ssl = NULL; /* owned by the bufferevent (BEV_OPT_CLOSE_ON_FREE) */
 	if (conn_setup_bev(c) < 0)
 		goto out;
-	if (bufferevent_socket_connect(c->bev, res->ai_addr, (int)res->ai_addrlen) < 0) {
+	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&ss, (int)sl) < 0) {
 		log_error("conn %s: connect: %m", c->name);
 		goto out;
 	}
@@ -859,8 +661,6 @@ conn_connect(struct event_base *base, SSL_CTX *ctx, const char *host, uint16_t p
 	ret = c;
 	c = NULL;
 out:
-	if (res)
-		freeaddrinfo(res);
 	SSL_free(ssl);
 	conn_free(c);
 	return ret;

@@ -16,18 +16,7 @@
 #include <openssl/ssl.h>
 
 #include "proto/codec.h"
-
-struct tls_files {
-	const char *ca;   /* PEM CA bundle that signs the peer */
-	const char *cert; /* own certificate chain, PEM */
-	const char *key;  /* own private key, PEM */
-};
-
-/* TLS 1.3 only, peer certificate required and verified against ca.
- * NULL on error (logged with the OpenSSL error string). Caller frees with
- * SSL_CTX_free. */
-SSL_CTX *tls_server_ctx_new(const struct tls_files *f);
-SSL_CTX *tls_client_ctx_new(const struct tls_files *f);
+#include "proto/tls.h" /* the contexts conn_accept and conn_connect take */
 
 struct conn;
 

@@ -3,7 +3,6 @@
 #include "proto/listener.h"
 
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,9 +65,8 @@ struct listener *
 listener_new(struct event_base *base, const char *host, uint16_t port,
 	     void (*on_accept)(int fd, void *arg), void *arg)
 {
-	struct addrinfo *res = NULL;
 	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
+	socklen_t sl;
 	struct listener *l = NULL;
 	struct listener *ret = NULL;
 	char what[sizeof(l->name) + 12];
@@ -84,7 +82,7 @@ listener_new(struct event_base *base, const char *host, uint16_t port,
 	l->arg = arg;
 	snprintf(l->name, sizeof(l->name), "%s:%u", host ? host : "*", port);
 	snprintf(what, sizeof(what), "listener %s", l->name);
-	if (addr_resolve(what, host, port, true, &res) < 0)
+	if (addr_resolve(what, host, port, true, &ss, &sl) < 0)
 		goto out;
 	l->backoff = evtimer_new(base, listener_backoff_cb, l);
 	if (!l->backoff) {
@@ -93,13 +91,14 @@ listener_new(struct event_base *base, const char *host, uint16_t port,
 	}
 	l->lev = evconnlistener_new_bind(base, listener_accept_cb, l,
 					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-					 LEV_OPT_CLOSE_ON_EXEC, -1, res->ai_addr,
-					 (int)res->ai_addrlen);
+					 LEV_OPT_CLOSE_ON_EXEC, -1, (struct sockaddr *)&ss,
+					 (int)sl);
 	if (!l->lev) {
 		log_error("listener %s: cannot listen: %m", l->name);
 		goto out;
 	}
 	evconnlistener_set_error_cb(l->lev, listener_error_cb);
+	sl = sizeof(ss);
 	if (getsockname(evconnlistener_get_fd(l->lev), (struct sockaddr *)&ss, &sl) < 0) {
 		log_error("listener %s: getsockname: %m", l->name);
 		goto out;
@@ -112,8 +111,6 @@ listener_new(struct event_base *base, const char *host, uint16_t port,
 	ret = l;
 	l = NULL;
 out:
-	if (res)
-		freeaddrinfo(res);
 	listener_free(l);
 	return ret;
 }

@@ -1,6 +1,6 @@
 /* A retention policy as configured: tiers of (age, interval), parsed from
  * receiver.conf's `retention =` text. Plain data and a pure parser, shared by
- * the configuration (replicator/config.c) and the receiver's retention. */
+ * the configuration (replicator/config-receiver.c) and the receiver's retention. */
 #ifndef NESTOR_REPLICATOR_RETENTION_POLICY_H
 #define NESTOR_REPLICATOR_RETENTION_POLICY_H
 

@@ -1,0 +1,318 @@
+/* The receiver's configuration file: [receiver], [client CN] and [group
+ * NAME] sections into struct receiver_config (see config.h). */
+#include "replicator/config.h"
+
+#include "common/ini.h"
+#include "common/names.h"
+#include "common/parse.h"
+#include "replicator/config-keys.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- receiver setters ----------------------------------------------------- */
+
+static int
+set_checkpoint(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	uint64_t v;
+
+	if (parse_size(value, &v) < 0 || v < (1ULL << 20) || v > (4ULL << 30)) {
+		*expect = "a size from 1M to 4G (suffix K, M, G)";
+		return -1;
+	}
+	*CFG_FIELD(obj, k->off, uint64_t) = v;
+	return 0;
+}
+
+/* Append the group name p[len] to cl->groups (capacity *cap) unless it is
+ * there already. */
+static int
+client_add_group(struct receiver_client_cfg *cl, const char *p, size_t len, size_t *cap,
+		 const char **expect)
+{
+	for (size_t i = 0; i < cl->ngroups; i++) {
+		if (strlen(cl->groups[i]) == len && memcmp(cl->groups[i], p, len) == 0) {
+			*expect = "distinct group names";
+			return -1;
+		}
+	}
+	if (cl->ngroups == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 4;
+		char **nv = reallocarray(cl->groups, ncap, sizeof(*nv));
+
+		if (nv == NULL) {
+			*expect = NULL;
+			return -1;
+		}
+		cl->groups = nv;
+		*cap = ncap;
+	}
+	cl->groups[cl->ngroups] = strndup(p, len);
+	if (cl->groups[cl->ngroups] == NULL) {
+		*expect = NULL;
+		return -1;
+	}
+	cl->ngroups++;
+	return 0;
+}
+
+/* groups = "*" or space-separated distinct names. The list is built in
+ * place: the client is already counted in its config, so on an error
+ * receiver_config_free takes whatever was added. */
+static int
+set_client_groups(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	struct receiver_client_cfg *cl = obj;
+	const char *p = value;
+	size_t cap = 0;
+
+	(void)k;
+	*expect = "'*' or space-separated group names (" CFG_NAME_EXPECT ")";
+	if (strcmp(value, "*") == 0) {
+		cl->all_groups = 1;
+		return 0;
+	}
+	for (;;) {
+		size_t len;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		len = strcspn(p, " \t");
+		if (!name_valid(p, len) || client_add_group(cl, p, len, &cap, expect) < 0)
+			return -1;
+		p += len;
+	}
+	return cl->ngroups > 0 ? 0 : -1;
+}
+
+/* ---- receiver ------------------------------------------------------------- */
+
+static int
+set_store_backend(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	bool *ceph = CFG_FIELD(obj, k->off, bool);
+
+	if (strcmp(value, "local") == 0)
+		*ceph = false;
+	else if (strcmp(value, "ceph") == 0)
+		*ceph = true;
+	else {
+		*expect = "local or ceph";
+		return -1;
+	}
+	return 0;
+}
+
+static const struct key_def receiver_keys[] = {
+	CFG_ENDPOINT("listen", struct receiver_config, listen_host, listen_port, true),
+	CFG_STR("ca", cfg_set_string, struct receiver_config, ca, true),
+	CFG_STR("cert", cfg_set_string, struct receiver_config, cert, true),
+	CFG_STR("key", cfg_set_string, struct receiver_config, key, true),
+	CFG_STR("store", cfg_set_string, struct receiver_config, store_dir, true),
+	CFG_KEY("log_level", cfg_set_log_level, struct receiver_config, log_level, false),
+	CFG_KEY("checkpoint_interval", set_checkpoint, struct receiver_config, checkpoint_bytes, false),
+	CFG_ENDPOINT("metrics", struct receiver_config, metrics_host, metrics_port, false),
+	CFG_KEY("store_backend", set_store_backend, struct receiver_config, store_ceph, false),
+	CFG_STR("ceph_conf", cfg_set_string, struct receiver_config, ceph_conf, false),
+	CFG_STR("ceph_client", cfg_set_name, struct receiver_config, ceph_client, false),
+	CFG_STR("ceph_pool", cfg_set_name, struct receiver_config, ceph_pool, false),
+};
+
+static const struct key_def client_keys[] = {
+	{ "groups", set_client_groups, 0, true, 0, false },
+};
+
+static int
+set_retention(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	return retention_parse(value, CFG_FIELD(obj, k->off, struct retention_policy), expect);
+}
+
+static const struct key_def rx_group_keys[] = {
+	CFG_KEY("retention", set_retention, struct receiver_group_cfg, retention, false),
+};
+
+void
+receiver_config_free(struct receiver_config *c)
+{
+	if (c == NULL)
+		return;
+	/* Every string of [receiver] is a key's: its table says what to free. */
+	cfg_keys_free(receiver_keys, CFG_NKEYS(receiver_keys), c);
+	for (size_t i = 0; i < c->nclients; i++) {
+		free(c->clients[i].peer);
+		cfg_strv_free(c->clients[i].groups, c->clients[i].ngroups);
+	}
+	free(c->clients);
+	free(c->groups);
+	free(c);
+}
+
+/* The client with certificate CN peer, the group called name: NULL if none. */
+static const struct receiver_client_cfg *
+rx_client_find(const struct receiver_config *c, const char *peer)
+{
+	for (size_t i = 0; i < c->nclients; i++)
+		if (strcmp(c->clients[i].peer, peer) == 0)
+			return &c->clients[i];
+	return NULL;
+}
+
+static const struct receiver_group_cfg *
+rx_group_find(const struct receiver_config *c, const char *name)
+{
+	for (size_t i = 0; i < c->ngroups; i++)
+		if (strcmp(c->groups[i].name, name) == 0)
+			return &c->groups[i];
+	return NULL;
+}
+
+static int
+receiver_main_section(void *ctx, const struct ini_doc *doc, size_t hdr, const struct word *w,
+		      size_t *next)
+{
+	(void)w;
+	return cfg_section_keys(doc, hdr, next, receiver_keys, CFG_NKEYS(receiver_keys), ctx);
+}
+
+static int
+receiver_client_section(void *ctx, const struct ini_doc *doc, size_t hdr,
+			const struct word *w, size_t *next)
+{
+	struct receiver_config *c = ctx;
+	const struct ini_entry *h = ini_at(doc, hdr);
+	struct receiver_client_cfg *nc, *cl;
+	char cn[NAME_MAX_LEN + 1];
+
+	if (cfg_section_name(doc, h, &w[1], "client", cn) < 0)
+		return -1;
+	if (rx_client_find(c, cn) != NULL) {
+		cfg_err(doc, h->line, "duplicate client '%s'", cn);
+		return -1;
+	}
+	nc = cfg_append(c->clients, c->nclients, sizeof(*nc));
+	if (nc == NULL)
+		goto oom;
+	c->clients = nc;
+	cl = &nc[c->nclients];
+	cl->peer = strdup(cn);
+	if (cl->peer == NULL)
+		goto oom;
+	c->nclients++;
+	return cfg_section_keys(doc, hdr, next, client_keys,
+			    CFG_NKEYS(client_keys), cl);
+oom:
+	cfg_err(doc, h->line, "out of memory");
+	return -1;
+}
+
+static int
+receiver_group_section(void *ctx, const struct ini_doc *doc, size_t hdr,
+		       const struct word *w, size_t *next)
+{
+	struct receiver_config *c = ctx;
+	const struct ini_entry *h = ini_at(doc, hdr);
+	struct receiver_group_cfg *ng;
+	char name[NAME_MAX_LEN + 1];
+
+	if (cfg_section_name(doc, h, &w[1], "group", name) < 0)
+		return -1;
+	if (rx_group_find(c, name) != NULL) {
+		cfg_err(doc, h->line, "duplicate group '%s'", name);
+		return -1;
+	}
+	ng = cfg_append(c->groups, c->ngroups, sizeof(*ng));
+	if (ng == NULL) {
+		cfg_err(doc, h->line, "out of memory");
+		return -1;
+	}
+	c->groups = ng;
+	memcpy(ng[c->ngroups].name, name, sizeof(name));
+	c->ngroups++;
+	return cfg_section_keys(doc, hdr, next, rx_group_keys,
+			    CFG_NKEYS(rx_group_keys),
+			    &ng[c->ngroups - 1]);
+}
+
+static const struct section_def receiver_sections[] = {
+	{ "receiver", 1, receiver_main_section },
+	{ "client", 2, receiver_client_section },
+	{ "group", 2, receiver_group_section },
+};
+
+/* out: struct receiver_config **, as cfg_load passes it. */
+static int
+receiver_from_doc(const struct ini_doc *doc, void *out)
+{
+	struct receiver_config *c = NULL;
+	int receiver_line, rc = -1;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		cfg_err(doc, 0, "out of memory");
+		goto out;
+	}
+	c->log_level = LOG_LVL_INFO;
+	c->checkpoint_bytes = 64ULL << 20;
+	if (cfg_sections(doc, receiver_sections, CFG_NKEYS(receiver_sections),
+			 "[receiver], [client CN] or [group NAME]", c, &receiver_line) < 0)
+		goto out;
+	if (!c->store_ceph && (c->ceph_conf || c->ceph_client || c->ceph_pool)) {
+		cfg_err(doc, receiver_line,
+			"ceph_conf, ceph_client and ceph_pool need store_backend = ceph");
+		goto out;
+	}
+	*(struct receiver_config **)out = c;
+	c = NULL;
+	rc = 0;
+out:
+	receiver_config_free(c);
+	return rc;
+}
+
+int
+receiver_config_load(const char *path, struct receiver_config **out)
+{
+	return cfg_load(path, NULL, receiver_from_doc, out);
+}
+
+int
+receiver_config_load_string(const char *name, const char *text,
+			    struct receiver_config **out)
+{
+	return cfg_load(name, text, receiver_from_doc, out);
+}
+
+bool
+receiver_config_allows(const struct receiver_config *c, const char *peer,
+		       const char *group)
+{
+	const struct receiver_client_cfg *cl;
+
+	if (c == NULL || peer == NULL || group == NULL)
+		return false;
+	cl = rx_client_find(c, peer);
+	if (cl == NULL)
+		return false;
+	if (cl->all_groups)
+		return true;
+	for (size_t g = 0; g < cl->ngroups; g++)
+		if (strcmp(cl->groups[g], group) == 0)
+			return true;
+	return false;
+}
+
+const struct retention_policy *
+receiver_config_retention(const struct receiver_config *c, const char *group)
+{
+	const struct receiver_group_cfg *g;
+
+	if (c == NULL || group == NULL)
+		return NULL;
+	g = rx_group_find(c, group);
+	return g != NULL && g->retention.ntiers ? &g->retention : NULL;
+}
