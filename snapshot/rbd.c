@@ -178,8 +178,9 @@ rbd_prepare(const char *ceph_conf, const char *client_id,
 		rs->base.ndisks = i + 1;
 		if (rbd_disk_init(rs, i, &imgs[i], state_dir) < 0)
 			goto out;
-		rbd_decide(&rs->d[i], base_point);
-		incremental &= rs->d[i].incremental;
+		incremental &= srcstate_decide(rs->d[i].have_state, rs->d[i].st_point, base_point,
+					       rbd_full_reason, &rs->d[i], &rs->d[i].incremental,
+					       &rs->d[i].full_reason);
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct rbd_disk *d = &rs->d[i];
