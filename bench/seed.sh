@@ -21,6 +21,11 @@ BIG_MIB=${BENCH_BIG_MIB:-65536}
 LEVEL=${BENCH_LEVEL:--1}
 REPEAT=${BENCH_REPEAT:-2}
 W=$(mktemp -d /var/tmp/nestor-bench-run.XXXXXX)
+# The PKI and configuration writers of the integration tests, in this run's
+# scratch dir (on /var/tmp for disk speed); what follows replaces lib.sh's
+# cleanup, die and receiver start/stop with the bench's own.
+# shellcheck source-path=SCRIPTDIR/../tests/integration source=lib.sh
+NESTOR_SCRATCH=$W . "$ROOT/tests/integration/lib.sh"
 SSHD_PID=
 RX_PID=
 
@@ -136,47 +141,11 @@ PIPE_B=$(zstd -q -T0 -"$PIPE_L" -c "$SRC" | wc -c)
 rm -f "$W/pipe.raw"
 
 # ---- Nestor -----------------------------------------------------------------
-mkdir -p "$W/pki" "$W/store" "$W/agent-state"
-for a in ca "receiver receiver" "agent agent1"; do
-	# shellcheck disable=SC2086
-	"$ROOT/deploy/nestor-pki.sh" "$W/pki" $a >/dev/null 2>&1 || die "nestor-pki.sh $a failed"
-done
-NPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$W/receiver.conf" <<EOC
-[receiver]
-listen = 127.0.0.1:$NPORT
-ca = $W/pki/ca.crt
-cert = $W/pki/receiver.crt
-key = $W/pki/receiver.key
-store = $W/store
-log_level = info
-
-[client agent1]
-groups = *
-EOC
-cat > "$W/agent.conf" <<EOC
-[agent]
-name = agent1
-receiver = 127.0.0.1:$NPORT
-server_name = receiver
-ca = $W/pki/ca.crt
-cert = $W/pki/agent1.crt
-key = $W/pki/agent1.key
-state_dir = $W/agent-state
-compress_level = $LEVEL
-
-[group bench]
-
-[disk bench d]
-path = $SRC
-format = raw
-
-[group big]
-
-[disk big d]
-path = $BIG
-format = raw
-EOC
+make_pki || die "nestor-pki.sh failed"
+# The receiver's checkpoint_interval (64M) is its default.
+write_receiver_conf
+COMPRESS=$LEVEL write_agent_conf "$W/agent.conf" agent1 bench d="$SRC:raw"
+printf '\n[group big]\n\n[disk big d]\npath = %s\nformat = raw\n' "$BIG" >> "$W/agent.conf"
 start_receiver() {
 	"$NESTOR" receiver --config "$W/receiver.conf" >>"$W/receiver.log" 2>&1 &
 	RX_PID=$!

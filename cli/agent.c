@@ -1,5 +1,4 @@
 /* `nestor agent`: the replication daemon, or one cycle per group (--once). */
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -32,46 +31,28 @@ static const char usage_agent[] =
 	"  -v, --verbose       debug logging\n"
 	"Exit: 0 when every cycle committed, 1 otherwise.\n";
 
-enum { OPT_ONCE = 256, OPT_JSON, OPT_NOPROGRESS };
-
 int
 cli_agent(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CLI_OPT_CONFIG,
-		{ "group", required_argument, NULL, 'g' },
-		{ "once", no_argument, NULL, OPT_ONCE },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "no-progress", no_argument, NULL, OPT_NOPROGRESS },
-		{ "verbose", no_argument, NULL, 'v' },
-		CLI_OPT_HELP_END,
-	};
-	const char *path = CLI_AGENT_CONF;
-	struct agent_opts o = { .progress = true };
+	struct cli_args a = { .path = CLI_AGENT_CONF };
+	struct agent_opts o = { 0 };
 	struct agent_config *cfg = NULL;
-	bool once = false, verbose = false;
-	int c, ret;
+	int ret;
 
-	while ((c = getopt_long(argc, argv, "c:g:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': path = optarg; break;
-		case 'g': o.group = optarg; break;
-		case OPT_ONCE: once = true; break;
-		case OPT_JSON: o.json = stdout; break;
-		case OPT_NOPROGRESS: o.progress = false; break;
-		case 'v': verbose = true; break;
-		case 'h': return cli_usage(usage_agent, true);
-		default: return cli_usage(usage_agent, false);
-		}
-	}
-	if (!cli_no_operand("agent", argc, usage_agent))
-		return 2;
-	log_set_prefix("agent");
-	if (!once)
-		return agent_daemon(path, verbose) == 0 ? 0 : 1;
-	if (agent_config_load(path, &cfg) < 0)
+	ret = cli_parse("agent", usage_agent,
+			CLI_O_CONFIG | CLI_O_GROUP | CLI_O_ONCE | CLI_O_JSON | CLI_O_NO_PROGRESS |
+				CLI_O_VERBOSE,
+			CLI_OPERAND_NONE, argc, argv, &a);
+	if (ret >= 0)
+		return ret;
+	o.group = a.group;
+	o.json = a.json ? stdout : NULL;
+	o.progress = !a.no_progress;
+	if (!a.once)
+		return agent_daemon(a.path, a.verbose) == 0 ? 0 : 1;
+	if (agent_config_load(a.path, &cfg) < 0)
 		return 1;
-	log_set_level(verbose ? LOG_LVL_DEBUG : cfg->log_level);
+	log_set_level(a.verbose ? LOG_LVL_DEBUG : cfg->log_level);
 	ret = agent_run_once(cfg, &o) == 0 ? 0 : 1;
 	agent_config_free(cfg);
 	return ret;

@@ -41,6 +41,48 @@ void cli_rx_close(struct cli_rx *rx);
 #define CLI_OPT_CONFIG   { "config", required_argument, NULL, 'c' }
 #define CLI_OPT_HELP_END { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 }
 
+/* What the options and the GROUP operand of a subcommand parsed by
+ * cli_parse set. Strings point into argv. */
+struct cli_args {
+	const char *path;  /* -c, --config FILE (preset the default) */
+	const char *group; /* the GROUP operand, or --group NAME */
+	uint64_t point;    /* -p, --point ID: a point id, never 0 */
+	bool json;         /* --json */
+	bool verbose;      /* -v, --verbose */
+	bool dry_run;      /* -n, --dry-run */
+	bool once;         /* --once */
+	bool no_progress;  /* --no-progress */
+	bool receiver;     /* -r, --receiver */
+};
+
+/* The options a subcommand accepts, one bit each (--help/-h always). */
+enum {
+	CLI_O_CONFIG = 1 << 0,
+	CLI_O_GROUP = 1 << 1,
+	CLI_O_POINT = 1 << 2,
+	CLI_O_JSON = 1 << 3,
+	CLI_O_VERBOSE = 1 << 4,
+	CLI_O_DRY_RUN = 1 << 5,
+	CLI_O_ONCE = 1 << 6,
+	CLI_O_NO_PROGRESS = 1 << 7,
+	CLI_O_RECEIVER = 1 << 8,
+};
+
+/* The operands such a subcommand takes after its options. */
+enum cli_operand {
+	CLI_OPERAND_NONE,        /* none (cli_no_operand) */
+	CLI_OPERAND_GROUP,       /* one GROUP (cli_group_operand, name unchecked) */
+	CLI_OPERAND_GROUP_VALID, /* one GROUP with a valid name */
+	CLI_OPERAND_UNCHECKED,   /* the caller checks them itself */
+};
+
+/* Parse command cmd's options (the CLI_O_* bits in accept) into *a, then
+ * its operands; NONE and the GROUP kinds also set the log prefix to cmd.
+ * -1 when the command goes on; otherwise its exit code: 0 after --help
+ * (usage on stdout), 2 after a usage error (reported on stderr). */
+int cli_parse(const char *cmd, const char *usage, unsigned accept, enum cli_operand operand,
+	      int argc, char **argv, struct cli_args *a);
+
 /* usage on stdout after --help (help), else on stderr after a usage error.
  * The exit code: 0 or 2. */
 int cli_usage(const char *usage, bool help);

@@ -1,6 +1,5 @@
 /* `nestor points`: the committed recovery points of a group, as a table or
  * as JSON. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,8 +21,6 @@ static const char usage_points[] =
 	"\n"
 	"  -c, --config FILE   receiver configuration (default " CLI_RECEIVER_CONF ")\n"
 	"      --json          machine-readable output\n";
-
-enum { OPT_JSON = 256 };
 
 static int
 print_json(const char *group, const struct store_point_info *pts, size_t n)
@@ -74,35 +71,23 @@ print_table(const struct store_point_info *pts, size_t n)
 int
 cli_points(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CLI_OPT_CONFIG,
-		{ "json", no_argument, NULL, OPT_JSON },
-		CLI_OPT_HELP_END,
-	};
-	const char *path = CLI_RECEIVER_CONF, *group;
+	struct cli_args a = { .path = CLI_RECEIVER_CONF };
 	struct cli_rx rx = { 0 };
 	struct store_point_info *pts = NULL;
 	size_t n = 0;
-	bool json = false;
-	int c, ret = 1;
+	int ret;
 
-	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': path = optarg; break;
-		case OPT_JSON: json = true; break;
-		case 'h': return cli_usage(usage_points, true);
-		default: return cli_usage(usage_points, false);
-		}
-	}
-	group = cli_group_operand("points", argc, argv, usage_points, true);
-	if (!group)
-		return 2;
-	if (cli_rx_load(&rx, path, CLI_RX_LOG_KEEP) < 0)
+	ret = cli_parse("points", usage_points, CLI_O_CONFIG | CLI_O_JSON, CLI_OPERAND_GROUP_VALID,
+			argc, argv, &a);
+	if (ret >= 0)
+		return ret;
+	ret = 1;
+	if (cli_rx_load(&rx, a.path, CLI_RX_LOG_KEEP) < 0)
 		return 1;
-	if (cli_rx_open_store(&rx, false) < 0 || store_list_points(rx.st, group, &pts, &n) < 0)
+	if (cli_rx_open_store(&rx, false) < 0 || store_list_points(rx.st, a.group, &pts, &n) < 0)
 		goto out;
-	if (json) {
-		if (print_json(group, pts, n) < 0)
+	if (a.json) {
+		if (print_json(a.group, pts, n) < 0)
 			goto out;
 	} else {
 		print_table(pts, n);

@@ -1,5 +1,4 @@
 /* `nestor prune`: apply a group's retention policy now and say what went. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -72,45 +71,30 @@ print_result(const char *group, const struct retention_result *res, bool dry_run
 int
 cli_prune(int argc, char **argv)
 {
-	enum { OPT_JSON = 256 };
-	static const struct option opts[] = {
-		CLI_OPT_CONFIG,
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, OPT_JSON },
-		CLI_OPT_HELP_END,
-	};
-	const char *path = CLI_RECEIVER_CONF, *group;
+	struct cli_args a = { .path = CLI_RECEIVER_CONF };
 	const struct retention_policy *p;
 	struct cli_rx rx = { 0 };
 	struct retention_result res = { 0 };
-	bool dry_run = false, json = false;
-	int c, ret = 1;
+	int ret;
 
-	while ((c = getopt_long(argc, argv, "c:nh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': path = optarg; break;
-		case 'n': dry_run = true; break;
-		case OPT_JSON: json = true; break;
-		case 'h': return cli_usage(usage_prune, true);
-		default: return cli_usage(usage_prune, false);
-		}
-	}
-	group = cli_group_operand("prune", argc, argv, usage_prune, true);
-	if (!group)
-		return 2;
-	if (cli_rx_load(&rx, path, CLI_RX_LOG_KEEP) < 0)
+	ret = cli_parse("prune", usage_prune, CLI_O_CONFIG | CLI_O_DRY_RUN | CLI_O_JSON,
+			CLI_OPERAND_GROUP_VALID, argc, argv, &a);
+	if (ret >= 0)
+		return ret;
+	ret = 1;
+	if (cli_rx_load(&rx, a.path, CLI_RX_LOG_KEEP) < 0)
 		return 1;
-	p = receiver_config_retention(rx.cfg, group);
+	p = receiver_config_retention(rx.cfg, a.group);
 	if (!p) {
 		log_error("%s: no retention policy for group %s (add [group %s] retention = ...)",
-			  path, group, group);
+			  a.path, a.group, a.group);
 		ret = 2;
 		goto out;
 	}
 	if (cli_rx_open_store(&rx, false) < 0)
 		goto out;
-	ret = retention_apply(rx.st, rx.cfg->store_dir, group, p, dry_run, &res) == 0 ? 0 : 1;
-	ret = print_result(group, &res, dry_run, json, ret);
+	ret = retention_apply(rx.st, rx.cfg->store_dir, a.group, p, a.dry_run, &res) == 0 ? 0 : 1;
+	ret = print_result(a.group, &res, a.dry_run, a.json, ret);
 out:
 	retention_result_clear(&res);
 	cli_rx_close(&rx);

@@ -1,5 +1,4 @@
 /* `nestor receiver`: accept replication from the agents into the store. */
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -22,28 +21,15 @@ static const char usage_receiver[] =
 int
 cli_receiver(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CLI_OPT_CONFIG,
-		{ "verbose", no_argument, NULL, 'v' },
-		CLI_OPT_HELP_END,
-	};
-	const char *path = CLI_RECEIVER_CONF;
+	struct cli_args a = { .path = CLI_RECEIVER_CONF };
 	struct cli_rx rx = { 0 };
-	bool verbose = false;
-	int c, ret;
+	int ret;
 
-	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': path = optarg; break;
-		case 'v': verbose = true; break;
-		case 'h': return cli_usage(usage_receiver, true);
-		default: return cli_usage(usage_receiver, false);
-		}
-	}
-	if (!cli_no_operand("receiver", argc, usage_receiver))
-		return 2;
-	log_set_prefix("receiver");
-	if (cli_rx_load(&rx, path, verbose ? CLI_RX_LOG_DEBUG : CLI_RX_LOG_CONFIG) < 0)
+	ret = cli_parse("receiver", usage_receiver, CLI_O_CONFIG | CLI_O_VERBOSE, CLI_OPERAND_NONE,
+			argc, argv, &a);
+	if (ret >= 0)
+		return ret;
+	if (cli_rx_load(&rx, a.path, a.verbose ? CLI_RX_LOG_DEBUG : CLI_RX_LOG_CONFIG) < 0)
 		return 1;
 	ret = receiver_run(rx.cfg) == 0 ? 0 : 1;
 	cli_rx_close(&rx);

@@ -195,34 +195,20 @@ config_is_receiver(const char *path, bool *rx)
 int
 cli_status(int argc, char **argv)
 {
-	enum { OPT_JSON = 256 };
-	static const struct option opts[] = {
-		CLI_OPT_CONFIG,
-		{ "receiver", no_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, OPT_JSON },
-		CLI_OPT_HELP_END,
-	};
-	const char *path = NULL;
-	bool json = false, rx = false;
-	int c;
+	struct cli_args a = { 0 };
+	int r = cli_parse("status", usage_status, CLI_O_CONFIG | CLI_O_RECEIVER | CLI_O_JSON,
+			  CLI_OPERAND_UNCHECKED, argc, argv, &a);
 
-	while ((c = getopt_long(argc, argv, "c:rh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': path = optarg; break;
-		case 'r': rx = true; break;
-		case OPT_JSON: json = true; break;
-		case 'h': return cli_usage(usage_status, true);
-		default: return cli_usage(usage_status, false);
-		}
-	}
+	if (r >= 0)
+		return r;
 	if (optind != argc) {
 		fputs(usage_status, stderr);
 		return 2;
 	}
 	log_set_prefix("status");
-	if (!path)
-		path = rx ? CLI_RECEIVER_CONF : CLI_AGENT_CONF;
-	else if (!rx && config_is_receiver(path, &rx) < 0)
+	if (!a.path)
+		a.path = a.receiver ? CLI_RECEIVER_CONF : CLI_AGENT_CONF;
+	else if (!a.receiver && config_is_receiver(a.path, &a.receiver) < 0)
 		return 1;
-	return rx ? receiver_status(path, json) : agent_status(path, json);
+	return a.receiver ? receiver_status(a.path, a.json) : agent_status(a.path, a.json);
 }

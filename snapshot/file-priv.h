@@ -89,8 +89,9 @@ int file_state_remove(struct file_disk *d, const char *state_dir);
 void file_attempt_check(struct file_disk *d, uint64_t base_point);
 int file_attempt_matches(struct file_disk *d, uint64_t base_point);
 int file_attempt_save(struct file_disk *d, uint64_t base_point);
-/* Sets d->incremental (and d->full_reason when not) against base_point. */
-void file_decide(struct file_disk *d, uint64_t base_point);
+/* srcstate_decide's check of a struct file_disk: why it needs a full copy
+ * (static storage), NULL when it may be incremental. */
+const char *file_full_reason(void *disk);
 /* Raw: the new block hashes, then the state, durably. 0 / -1. */
 int file_raw_commit(struct file_disk *d, uint64_t point_id);
 

@@ -245,47 +245,31 @@ file_attempt_save(struct file_disk *d, uint64_t base_point)
 	return file_write_atomic(d->attempt_path, buf, (size_t)n, 0600);
 }
 
-/* Decides (without changing anything) whether this disk can be incremental. */
-void
-file_decide(struct file_disk *d, uint64_t base_point)
+const char *
+file_full_reason(void *disk)
 {
+	struct file_disk *d = disk;
 	struct file_bitmap *b;
+	int r;
 
-	d->incremental = 0;
-	d->full_reason = srcstate_full_reason(d->have_state, d->st_point, base_point);
-	if (d->full_reason)
-		return;
-	if (strcmp(d->st_image, d->path) != 0) {
-		d->full_reason = "image path changed";
-		return;
+	if (strcmp(d->st_image, d->path) != 0)
+		return "image path changed";
+	if (d->st_size != d->size)
+		return "size changed";
+	if (d->fmt != FILE_QCOW2) {
+		r = file_hashes_load(d);
+		if (r <= 0)
+			return r < 0 ? "hash file unreadable" : "hash file missing or stale";
+		return NULL;
 	}
-	if (d->st_size != d->size) {
-		d->full_reason = "size changed";
-		return;
-	}
-	if (d->fmt == FILE_QCOW2) {
-		b = file_bitmap_find(d, d->st_gen);
-		if (!b) {
-			d->full_reason = "bitmap missing";
-			return;
-		}
-		if (b->in_use) {
-			d->full_reason = "bitmap inconsistent";
-			return;
-		}
-		if (!b->enabled) {
-			d->full_reason = "bitmap was disabled (changes may be untracked)";
-			return;
-		}
-	} else {
-		int r = file_hashes_load(d);
-		if (r <= 0) {
-			d->full_reason = r < 0 ? "hash file unreadable"
-					       : "hash file missing or stale";
-			return;
-		}
-	}
-	d->incremental = 1;
+	b = file_bitmap_find(d, d->st_gen);
+	if (!b)
+		return "bitmap missing";
+	if (b->in_use)
+		return "bitmap inconsistent";
+	if (!b->enabled)
+		return "bitmap was disabled (changes may be untracked)";
+	return NULL;
 }
 
 int

@@ -147,8 +147,9 @@ snapshot_file_begin(const struct snap_file_disk *disks, size_t ndisks,
 		fs->base.ndisks = i + 1;
 		if (file_disk_init(fs, i, &disks[i], state_dir, base_point) < 0)
 			goto out;
-		file_decide(&fs->d[i], base_point);
-		incremental &= fs->d[i].incremental;
+		incremental &= srcstate_decide(fs->d[i].have_state, fs->d[i].st_point, base_point,
+					       file_full_reason, &fs->d[i], &fs->d[i].incremental,
+					       &fs->d[i].full_reason);
 	}
 	for (size_t i = 0; i < ndisks; i++) {
 		struct file_disk *d = &fs->d[i];

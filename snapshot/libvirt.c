@@ -402,30 +402,31 @@ lv_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,
 	return coalesce_queue_next(&a.d->q, a.d->size, max_len, lv_fill, &a, ext);
 }
 
+/* One request to the disk's NBD export (a struct lv_fill_arg). */
+static ssize_t
+lv_read_piece(void *arg, uint64_t offset, void *buf, size_t n)
+{
+	struct lv_fill_arg *a = arg;
+
+	/* libnbd handles serialise concurrent callers themselves. */
+	if (nbd_pread(a->d->nbd, buf, n, offset, 0) < 0) {
+		log_error("libvirt: disk %s: read at %" PRIu64 ": %s", a->name, offset,
+			  nbd_get_error());
+		return -1;
+	}
+	return (ssize_t)n;
+}
+
 static int
 lv_read(struct snapshot *snap, size_t disk, uint64_t offset, void *buf,
 	size_t len)
 {
 	struct lv_snapshot *ls = (struct lv_snapshot *)snap;
-	struct lv_disk *d = &ls->d[disk];
-	char *p = buf;
+	struct lv_fill_arg a = { &ls->d[disk], snap->disks[disk].name };
 
-	if (d->rbd)
-		return snapshot_read(ls->rbd, d->rbd_idx, offset, buf, len);
-	/* libnbd handles serialise concurrent callers themselves. */
-	while (len > 0) {
-		size_t n = len > LV_NBD_MAX_REQ ? LV_NBD_MAX_REQ : len;
-
-		if (nbd_pread(d->nbd, p, n, offset, 0) < 0) {
-			log_error("libvirt: disk %s: read at %" PRIu64 ": %s",
-				  snap->disks[disk].name, offset, nbd_get_error());
-			return -1;
-		}
-		p += n;
-		offset += n;
-		len -= n;
-	}
-	return 0;
+	if (a.d->rbd)
+		return snapshot_read(ls->rbd, a.d->rbd_idx, offset, buf, len);
+	return snapshot_read_pieces(offset, buf, len, LV_NBD_MAX_REQ, lv_read_piece, &a);
 }
 
 /* ---- commit / free ------------------------------------------------------------ */

@@ -97,8 +97,10 @@ int rbd_state_load(struct rbd_disk *d);
 int rbd_state_save(struct rbd_disk *d, uint64_t point);
 int rbd_attempt_load(struct rbd_disk *d);
 int rbd_attempt_save(struct rbd_disk *d, uint64_t base_point);
-/* Sets d->incremental (and d->full_reason when not) against base_point. */
-void rbd_decide(struct rbd_disk *d, uint64_t base_point);
+/* srcstate_decide's check of a struct rbd_disk: why it needs a full copy
+ * (static storage or d->reason_buf), NULL when it may be incremental (then
+ * d->base_name names the base snapshot). */
+const char *rbd_full_reason(void *disk);
 /* 1 if the interrupted attempt may be reused at base_point. */
 int rbd_attempt_matches(struct rbd_disk *d, uint64_t base_point);
 

@@ -115,41 +115,31 @@ rbd_attempt_save(struct rbd_disk *d, uint64_t base_point)
 	return srcstate_save("disk", d->name, d->attempt_path, root, JSON_SORT_KEYS);
 }
 
-/* Decides (without changing anything) whether this disk can be incremental. */
-void
-rbd_decide(struct rbd_disk *d, uint64_t base_point)
+const char *
+rbd_full_reason(void *disk)
 {
+	struct rbd_disk *d = disk;
 	struct rbd_snapinfo *b;
 
-	d->incremental = 0;
-	d->full_reason = srcstate_full_reason(d->have_state, d->st_point, base_point);
-	if (d->full_reason)
-		return;
-	if (strcmp(d->st_pool, d->pool) != 0 || strcmp(d->st_image, d->image) != 0) {
-		d->full_reason = "the disk now names another image";
-		return;
-	}
+	if (strcmp(d->st_pool, d->pool) != 0 || strcmp(d->st_image, d->image) != 0)
+		return "the disk now names another image";
 	if (strcmp(d->st_image_id, d->image_id) != 0) {
 		snprintf(d->reason_buf, sizeof(d->reason_buf),
 			 "image was recreated (id %s, base taken on id %s)",
 			 d->image_id, d->st_image_id);
-		d->full_reason = d->reason_buf;
-		return;
+		return d->reason_buf;
 	}
 	b = rbd_snap_find(d, d->st_gen);
 	if (!b || b->id != d->st_snap_id) {
 		snprintf(d->reason_buf, sizeof(d->reason_buf),
 			 "base snapshot " RBD_SNAP_PREFIX "%" PRIu64 " is %s",
 			 d->st_gen, b ? "another snapshot (recreated)" : "missing");
-		d->full_reason = d->reason_buf;
-		return;
+		return d->reason_buf;
 	}
-	if (b->size != d->st_size || d->head_size != d->st_size) {
-		d->full_reason = "size changed";
-		return;
-	}
+	if (b->size != d->st_size || d->head_size != d->st_size)
+		return "size changed";
 	rbd_snap_name(d->base_name, sizeof(d->base_name), d->st_gen);
-	d->incremental = 1;
+	return NULL;
 }
 
 /* 1 if the interrupted attempt's snapshot can stand for this attempt. */

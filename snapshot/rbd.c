@@ -178,8 +178,9 @@ rbd_prepare(const char *ceph_conf, const char *client_id,
 		rs->base.ndisks = i + 1;
 		if (rbd_disk_init(rs, i, &imgs[i], state_dir) < 0)
 			goto out;
-		rbd_decide(&rs->d[i], base_point);
-		incremental &= rs->d[i].incremental;
+		incremental &= srcstate_decide(rs->d[i].have_state, rs->d[i].st_point, base_point,
+					       rbd_full_reason, &rs->d[i], &rs->d[i].incremental,
+					       &rs->d[i].full_reason);
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct rbd_disk *d = &rs->d[i];
@@ -290,31 +291,30 @@ snapshot_rbd_begin(const char *ceph_conf, const char *client_id,
 	return &rs->base;
 }
 
+/* One read of the disk's new snapshot (a struct rbd_disk); librbd image
+ * handles take concurrent I/O from several threads. */
+static ssize_t
+rbd_read_piece(void *arg, uint64_t offset, void *buf, size_t n)
+{
+	struct rbd_disk *d = arg;
+	ssize_t r = sym_rbd_read2(d->rimg, offset, n, buf, 0);
+
+	if (r <= 0) {
+		errno = r < 0 ? (int)-r : ENODATA;
+		log_error("disk %s: %s/%s@%s: read of %zu bytes at %" PRIu64 ": %m", d->name,
+			  d->pool, d->image, d->snap_name, n, offset);
+		return -1;
+	}
+	return r;
+}
+
 static int
 rbd_read_op(struct snapshot *snap, size_t disk, uint64_t offset, void *buf,
 	    size_t len)
 {
 	struct rbd_snapshot *rs = (struct rbd_snapshot *)snap;
-	struct rbd_disk *d = &rs->d[disk];
-	char *p = buf;
 
-	/* librbd image handles take concurrent I/O from several threads. */
-	while (len > 0) {
-		size_t n = len < RBD_READ_MAX ? len : RBD_READ_MAX;
-		ssize_t r = sym_rbd_read2(d->rimg, offset, n, p, 0);
-
-		if (r <= 0) {
-			errno = r < 0 ? (int)-r : ENODATA;
-			log_error("disk %s: %s/%s@%s: read of %zu bytes at %" PRIu64
-				  ": %m", d->name, d->pool, d->image, d->snap_name,
-				  n, offset);
-			return -1;
-		}
-		offset += (uint64_t)r;
-		p += r;
-		len -= (size_t)r;
-	}
-	return 0;
+	return snapshot_read_pieces(offset, buf, len, RBD_READ_MAX, rbd_read_piece, &rs->d[disk]);
 }
 
 /* ---- commit / abort ----------------------------------------------------------- */

@@ -110,6 +110,24 @@ snapshot_read(struct snapshot *snap, size_t disk, uint64_t offset, void *buf,
 }
 
 int
+snapshot_read_pieces(uint64_t offset, void *buf, size_t len, size_t max,
+		     snapshot_piece_fn piece, void *arg)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t r = piece(arg, offset, p, len < max ? len : max);
+
+		if (r < 0)
+			return -1;
+		offset += (uint64_t)r;
+		p += r;
+		len -= (size_t)r;
+	}
+	return 0;
+}
+
+int
 snapshot_commit(struct snapshot *snap, uint64_t point_id)
 {
 	if (!snap)

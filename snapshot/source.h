@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 enum snap_kind { SNAP_DATA = 1, SNAP_ZERO = 2, SNAP_DISCARD = 3 }; /* == proto kinds */
 
@@ -92,6 +93,14 @@ struct snapshot_ops {
 		.name = (source_name), .next_extent = (next_extent_fn),             \
 		.read = (read_fn), .commit = (commit_fn), .free = (free_fn),        \
 	}
+
+/* For read ops whose library caps one request: reads len bytes at offset
+ * into buf in pieces of at most max bytes, each by piece(arg, ...), which
+ * returns how many bytes it read (> 0, at most n) or -1 after logging.
+ * 0 / -1. */
+typedef ssize_t (*snapshot_piece_fn)(void *arg, uint64_t offset, void *buf, size_t n);
+int snapshot_read_pieces(uint64_t offset, void *buf, size_t len, size_t max,
+			 snapshot_piece_fn piece, void *arg);
 
 #define SNAP_MAX_DISKS 64
 

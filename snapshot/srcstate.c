@@ -79,14 +79,19 @@ srcstate_remove(const char *disk, const char *path)
 		log_warn("disk %s: %s: unlink: %m", disk, path);
 }
 
-const char *
-srcstate_full_reason(int have_state, uint64_t st_point, uint64_t base_point)
+int
+srcstate_decide(int have_state, uint64_t st_point, uint64_t base_point,
+		const char *(*check)(void *disk), void *disk, int *incremental,
+		const char **reason)
 {
 	if (!have_state)
-		return "first run (no committed state)";
-	if (base_point == 0 || st_point != base_point)
-		return "base mismatch (receiver's point is not the committed one)";
-	return NULL;
+		*reason = "first run (no committed state)";
+	else if (base_point == 0 || st_point != base_point)
+		*reason = "base mismatch (receiver's point is not the committed one)";
+	else
+		*reason = check(disk);
+	*incremental = !*reason;
+	return *incremental;
 }
 
 void

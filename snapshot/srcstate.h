@@ -37,10 +37,15 @@ int srcstate_set_u64(json_t *root, const char *key, uint64_t v);
  * warned. */
 void srcstate_remove(const char *disk, const char *path);
 
-/* The checks every source's incremental decision starts with: a usable
- * committed state (have_state), committed at base_point (st_point). NULL
- * when both hold; else why the disk needs a full copy. */
-const char *srcstate_full_reason(int have_state, uint64_t st_point, uint64_t base_point);
+/* A disk's incremental decision, changing nothing: the disk may be
+ * incremental when its committed state is usable (have_state), was
+ * committed at base_point (st_point), and then the source's own check(disk)
+ * finds no reason for a full copy (returns NULL; else why, in static or
+ * the disk's storage). Sets *incremental, and *reason (NULL when
+ * incremental); returns *incremental. */
+int srcstate_decide(int have_state, uint64_t st_point, uint64_t base_point,
+		    const char *(*check)(void *disk), void *disk, int *incremental,
+		    const char **reason);
 
 /* A point is incremental for every disk of the group or for none: a disk
  * that could be (*incremental) in a group that cannot (group 0) is copied

@@ -4,7 +4,9 @@
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 NESTOR=${NESTOR:-$ROOT/build/nestor}
-T=$(mktemp -d /tmp/nestor-it.XXXXXX)
+# NESTOR_SCRATCH: a scratch dir the sourcing script made (and cleans up)
+# itself, e.g. the bench's in /var/tmp; by default one in /tmp per test.
+T=${NESTOR_SCRATCH:-$(mktemp -d /tmp/nestor-it.XXXXXX)}
 RX_PID=
 PASS=0
 FAIL=0
