@@ -45,7 +45,7 @@ json_disk(const json_t *o, char name[STORE_NAME_MAX + 1], uint64_t *size)
 	return 0;
 }
 
-/* Load <gdir>/<name> into cat or, with cat NULL, into pd: 0 / 1 = none /
+/* Load <gdir>/<name> into whichever of cat and pd is set: 0 / 1 = none /
  * -1 (logged). */
 static int
 load(const char *gdir, const char *name, struct catalog *cat, struct pending *pd)
@@ -54,8 +54,10 @@ load(const char *gdir, const char *name, struct catalog *cat, struct pending *pd
 	json_t *root = NULL;
 	int r = path ? jsonfile_load(path, CATALOG_JSON_MAX, JSON_REJECT_DUPLICATES, &root) : -1;
 
-	if (r == 0)
-		r = cat ? catalog_from_json(root, path, cat) : pending_from_json(root, path, pd);
+	if (r == 0 && cat)
+		r = catalog_from_json(root, path, cat);
+	else if (r == 0 && pd)
+		r = pending_from_json(root, path, pd);
 	json_decref(root);
 	free(path);
 	return r;
