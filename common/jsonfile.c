@@ -11,9 +11,8 @@
 #include <unistd.h>
 
 int
-jsonfile_load(const char *path, size_t max, size_t flags, json_t **root)
+jsonfile_read(const char *path, size_t max, size_t flags, json_t **root, json_error_t *jerr)
 {
-	json_error_t jerr;
 	void *data = NULL;
 	size_t len;
 	int ret = -1;
@@ -23,21 +22,37 @@ jsonfile_load(const char *path, size_t max, size_t flags, json_t **root)
 		return 1;
 	if (file_read_all(path, max, &data, &len) < 0)
 		return -1;
-	*root = json_loadb(data, len, flags, &jerr);
+	*root = json_loadb(data, len, flags, jerr);
 	if (!*root) {
-		log_error("%s: invalid JSON at line %d: %s", path, jerr.line, jerr.text);
+		ret = -2;
 		goto out;
 	}
 	if (!json_is_object(*root)) {
-		log_error("%s: not a JSON object", path);
+		jerr->text[0] = '\0';
 		json_decref(*root);
 		*root = NULL;
+		ret = -2;
 		goto out;
 	}
 	ret = 0;
 out:
 	free(data);
 	return ret;
+}
+
+int
+jsonfile_load(const char *path, size_t max, size_t flags, json_t **root)
+{
+	json_error_t jerr;
+	int ret = jsonfile_read(path, max, flags, root, &jerr);
+
+	if (ret != -2)
+		return ret;
+	if (jerr.text[0])
+		log_error("%s: invalid JSON at line %d: %s", path, jerr.line, jerr.text);
+	else
+		log_error("%s: not a JSON object", path);
+	return -1;
 }
 
 int

@@ -13,6 +13,12 @@
  * owns *root (json_decref). Returns 0; 1 when path does not exist (not
  * logged, *root NULL); -1 on anything else (logged once, naming path). */
 int jsonfile_load(const char *path, size_t max, size_t flags, json_t **root);
+/* jsonfile_load for a caller that words its own message about a malformed
+ * file: the same, but a file that is not a JSON object is -2, not logged,
+ * with jansson's message in *jerr (text "" when the JSON parsed but is not
+ * an object). A missing file is still 1 and a read error -1 (logged). */
+int jsonfile_read(const char *path, size_t max, size_t flags, json_t **root,
+		  json_error_t *jerr);
 
 /* Encode root with jansson's encode flags (JSON_INDENT(2) ...) and replace
  * path with it durably at mode. Logs once. 0 / -1. */

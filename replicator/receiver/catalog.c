@@ -45,17 +45,19 @@ json_disk(const json_t *o, char name[STORE_NAME_MAX + 1], uint64_t *size)
 	return 0;
 }
 
-/* Load <gdir>/<name> into out with from_json: 0 / 1 = none / -1 (logged). */
+/* Load <gdir>/<name> into whichever of cat and pd is set: 0 / 1 = none /
+ * -1 (logged). */
 static int
-load(const char *gdir, const char *name,
-     int (*from_json)(const json_t *root, const char *what, void *out), void *out)
+load(const char *gdir, const char *name, struct catalog *cat, struct pending *pd)
 {
 	char *path = gpath(gdir, name);
 	json_t *root = NULL;
 	int r = path ? jsonfile_load(path, CATALOG_JSON_MAX, JSON_REJECT_DUPLICATES, &root) : -1;
 
-	if (r == 0)
-		r = from_json(root, path, out);
+	if (r == 0 && cat)
+		r = catalog_from_json(root, path, cat);
+	else if (r == 0 && pd)
+		r = pending_from_json(root, path, pd);
 	json_decref(root);
 	free(path);
 	return r;
@@ -152,18 +154,12 @@ catalog_from_json(const json_t *root, const char *what, struct catalog *cat)
 	return 0;
 }
 
-static int
-catalog_from(const json_t *root, const char *what, void *cat)
-{
-	return catalog_from_json(root, what, cat);
-}
-
 int
 catalog_load(const char *gdir, struct catalog *cat)
 {
 	cat->pts = NULL;
 	cat->n = 0;
-	return load(gdir, "catalog.json", catalog_from, cat) < 0 ? -1 : 0;
+	return load(gdir, "catalog.json", cat, NULL) < 0 ? -1 : 0;
 }
 
 static json_t *
@@ -307,17 +303,11 @@ pending_from_json(const json_t *root, const char *what, struct pending *pd)
 	return 0;
 }
 
-static int
-pending_from(const json_t *root, const char *what, void *pd)
-{
-	return pending_from_json(root, what, pd);
-}
-
 int
 pending_load(const char *gdir, struct pending *pd)
 {
 	memset(pd, 0, sizeof(*pd));
-	return load(gdir, "pending.json", pending_from, pd);
+	return load(gdir, "pending.json", NULL, pd);
 }
 
 json_t *

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "common/fileutil.h"
+#include "common/jsonfile.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/parse.h"
@@ -67,18 +68,16 @@ static uint64_t
 failover_point(const char *store_dir, const char *group)
 {
 	bool absent;
-	json_t *m = failover_marker_load(store_dir, group, &absent), *v;
+	json_t *m = failover_marker_load(store_dir, group, &absent);
 	uint64_t max = 0;
 
 	if (absent)
 		return 0;
-	v = json_object_get(m, "point");
-	if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+	/* an unreadable marker (m NULL) has no point either */
+	if (jsonfile_u64(m, "point", INT64_MAX, &max, NULL) < 0 || max == 0) {
 		log_warn("retention: group %s: failover marker without a point: keeping "
 			 "every point", group);
 		max = UINT64_MAX;
-	} else {
-		max = (uint64_t)json_integer_value(v);
 	}
 	json_decref(m);
 	return max;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/fileutil.h"
+#include "common/jsonfile.h"
 #include "common/log.h"
 #include "replicator/receiver/marker.h"
 
@@ -50,16 +51,11 @@ int
 failover_marker_save(const char *store_dir, const char *group, json_t *m)
 {
 	char *p = failover_marker_path(store_dir, group);
-	char *txt = json_dumps(m, JSON_INDENT(2) | JSON_SORT_KEYS);
-	int ret = -1;
+	int ret;
 
-	if (!p || !txt) {
-		log_error("group %s: cannot encode the failover marker", group);
-		goto out;
-	}
-	ret = file_write_atomic(p, txt, strlen(txt), 0644);
-out:
-	free(txt);
+	if (!p)
+		return -1;
+	ret = jsonfile_save(p, m, JSON_INDENT(2) | JSON_SORT_KEYS, 0644);
 	free(p);
 	return ret;
 }
@@ -68,29 +64,21 @@ json_t *
 failover_marker_load(const char *store_dir, const char *group, bool *absent)
 {
 	char *p = failover_marker_path(store_dir, group);
-	void *data = NULL;
-	size_t len = 0;
 	json_t *m = NULL;
 	json_error_t jerr;
 
 	*absent = false;
 	if (!p)
 		return NULL;
-	if (access(p, F_OK) < 0 && errno == ENOENT) {
+	switch (jsonfile_read(p, MARKER_MAX, 0, &m, &jerr)) {
+	case 1:
 		*absent = true;
-		goto out;
-	}
-	if (file_read_all(p, MARKER_MAX, &data, &len) < 0)
-		goto out;
-	m = json_loadb(data, len, 0, &jerr);
-	if (!json_is_object(m)) {
+		break;
+	case -2:
 		log_error("group %s: failover marker %s is not a JSON object: %s", group, p,
 			  jerr.text);
-		json_decref(m);
-		m = NULL;
+		break;
 	}
-out:
-	free(data);
 	free(p);
 	return m;
 }

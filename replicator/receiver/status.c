@@ -4,18 +4,15 @@
 #include "replicator/receiver/status.h"
 
 #include <dirent.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
-#include "common/fileutil.h"
+#include "common/jsonfile.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "replicator/config.h"
@@ -26,15 +23,6 @@
 #define STATUS_FILE_MAX  (64 * 1024)
 #define REPORT_FILE_MAX  (4 * 1024 * 1024)
 #define MAX_GROUPS       65536
-
-uint64_t
-status_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static char *
 path_join3(const char *a, const char *b, const char *c)
@@ -56,9 +44,9 @@ load_last_drill(const char *store_dir, struct status_rx_group *g)
 {
 	char *path = NULL;
 	const char *best;
-	void *data = NULL;
-	size_t len = 0;
 	json_t *r = NULL, *vms;
+	json_error_t jerr;
+	int rc;
 
 	g->drill_result = -1;
 	g->drill_rto_s = -1;
@@ -66,13 +54,11 @@ load_last_drill(const char *store_dir, struct status_rx_group *g)
 	if (!path)
 		goto out;
 	best = strrchr(path, '/') + 1;
-	if (file_read_all(path, REPORT_FILE_MAX, &data, &len) < 0)
-		goto out;
-	r = json_loadb(data, len, 0, NULL);
-	if (!json_is_object(r)) {
+	rc = jsonfile_read(path, REPORT_FILE_MAX, 0, &r, &jerr);
+	if (rc == -2)
 		log_warn("group %s: drill report %s is not JSON; ignored", g->name, path);
+	if (rc != 0)
 		goto out;
-	}
 	g->drill_result = json_is_string(json_object_get(r, "verdict")) &&
 		strcmp(json_string_value(json_object_get(r, "verdict")), "pass") == 0;
 	snprintf(g->drill_id, sizeof(g->drill_id), "%s",
@@ -90,7 +76,6 @@ load_last_drill(const char *store_dir, struct status_rx_group *g)
 	}
 out:
 	json_decref(r);
-	free(data);
 	free(path);
 }
 
@@ -257,9 +242,11 @@ out:
 uint64_t
 status_json_u64(json_t *o, const char *key)
 {
-	json_t *v = json_object_get(o, key);
+	uint64_t v = 0;
 
-	return json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+	/* lenient: absent, not an integer or negative reads as 0 */
+	(void)jsonfile_u64(o, key, INT64_MAX, &v, NULL);
+	return v;
 }
 
 /* One agent group as JSON: the daemon's status file with the RPO recomputed
@@ -268,26 +255,24 @@ static json_t *
 agent_group_json(const struct agent_config *cfg, const struct agent_group_cfg *gc, uint64_t now)
 {
 	char *path = path_join3(cfg->state_dir, gc->name, "status.json");
-	void *data = NULL;
-	size_t len = 0;
 	json_t *st = NULL, *o = NULL, *lc;
+	json_error_t jerr;
 	uint64_t t, upd;
 	double rpo, secs;
+	int rc;
 
 	if (!path)
 		return NULL;
-	if (access(path, F_OK) < 0 && errno == ENOENT) {
+	rc = jsonfile_read(path, STATUS_FILE_MAX, 0, &st, &jerr);
+	if (rc == 1) {
 		o = json_pack("{s:s, s:s, s:I}", "group", gc->name, "state", "never ran",
 			      "rpo_target_seconds", (json_int_t)gc->rpo_s);
 		goto out;
 	}
-	if (file_read_all(path, STATUS_FILE_MAX, &data, &len) < 0)
-		goto out;
-	st = json_loadb(data, len, 0, NULL);
-	if (!json_is_object(st)) {
+	if (rc == -2)
 		log_error("group %s: %s is not a status object", gc->name, path);
+	if (rc != 0)
 		goto out;
-	}
 	t = status_json_u64(st, "last_point_time_ns");
 	upd = status_json_u64(st, "updated_ns");
 	rpo = t && now > t ? (double)(now - t) / 1e9 : 0;
@@ -318,7 +303,6 @@ agent_group_json(const struct agent_config *cfg, const struct agent_group_cfg *g
 	}
 out:
 	json_decref(st);
-	free(data);
 	free(path);
 	return o;
 }

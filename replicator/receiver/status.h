@@ -36,9 +36,6 @@ struct status_rx_group {
 int status_rx_groups(struct store *st, const char *store_dir,
 		     struct status_rx_group **out, size_t *n);
 
-/* Wall-clock now in ns (the clock point times use). */
-uint64_t status_now_ns(void);
-
 /* The receiver's view as one JSON object {role, store, now_ns, groups: [...]}
  * of the n groups g (nestor-status(8)); RPOs measured at now. New reference
  * (caller decrefs) or NULL (out of memory). */

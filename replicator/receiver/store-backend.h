@@ -133,11 +133,26 @@ int store_mkdir_durable(const char *path);
 int store_fsync_path(const char *path);
 /* unlink, absent is fine; logs. 0 / -1. */
 int store_unlink(const char *path);
+/* Remove <dir>/<id><suffix> durably (unlink, fsync dir; absent is fine).
+ * dir NULL (its store_path failed) is -1 too. 0 / -1 (logged): the caller
+ * says what is left as a stray. */
+int store_unlink_id(const char *dir, uint64_t id, const char *suffix);
 /* <root>/<group> (malloc'd), NULL for an invalid group name (logged). */
 char *store_group_dir(struct store *st, const char *group);
 /* flock of <gdir>/lock: one writer per group (also within this process:
  * flock is per open file). The fd, or -1 (logged). */
 int store_group_lock(const char *gdir, const char *group);
+/* A group held for a change of its catalog: directory, lock and catalog. */
+struct store_held {
+	char *gdir;
+	int lock_fd;
+	struct catalog cat;
+};
+/* Lock group and load its catalog into *h. 0; 1 when absent_ok and the
+ * group directory does not exist (nothing locked); -1 (logged). Call
+ * store_release(h) in every case. */
+int store_hold(struct store *st, const char *group, bool absent_ok, struct store_held *h);
+void store_release(struct store_held *h);
 /* Valid group/disk/clone name (NUL-terminated, within the limit). */
 bool store_name_ok(const char *s);
 /* Strict decimal id of a file name "<id><suffix>"; 0 if it is not one. */

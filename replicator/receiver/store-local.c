@@ -636,12 +636,10 @@ local_drop(struct store_backend *be, const struct store_where *w,
 	(void)be;
 	for (size_t i = 0; i < victim->ndisks; i++) {
 		char *dir = store_path("%s/disks/%s", w->gdir, victim->disks[i].name);
-		char *path = store_path("%s/%" PRIu64 ".qcow2", dir ? dir : "", victim->id);
 
-		if (!dir || !path || store_unlink(path) < 0 || dir_fsync(dir) < 0)
+		if (store_unlink_id(dir, victim->id, ".qcow2") < 0)
 			log_warn("store: group %s: files of removed point %" PRIu64
 				 " are left as strays", w->group, victim->id);
-		free(path);
 		free(dir);
 	}
 }

@@ -515,16 +515,23 @@ aio_reap(struct srbd_img *im)
 	im->aio_n--;
 }
 
+/* The first failure of a reaped operation, as -1 with errno; else 0. */
 static int
-aio_drain(struct srbd_img *im)
+aio_status(const struct srbd_img *im)
 {
-	while (im->aio_n > 0)
-		aio_reap(im);
 	if (im->aio_err) {
 		errno = im->aio_err;
 		return -1;
 	}
 	return 0;
+}
+
+static int
+aio_drain(struct srbd_img *im)
+{
+	while (im->aio_n > 0)
+		aio_reap(im);
+	return aio_status(im);
 }
 
 /* Make room for an operation on [off, off+len) carrying data bytes; an
@@ -542,11 +549,7 @@ aio_room(struct srbd_img *im, uint64_t off, uint64_t len, uint64_t data)
 	while (im->aio_n == SRBD_AIO_MAX ||
 	       (im->aio_n > 0 && im->aio_bytes + data > SRBD_AIO_BYTES))
 		aio_reap(im);
-	if (im->aio_err) {
-		errno = im->aio_err;
-		return -1;
-	}
-	return 0;
+	return aio_status(im);
 }
 
 /* Start one operation: buf (taken over, may be NULL for zeros). */

@@ -21,13 +21,11 @@ remove_files(struct store *st, const struct store_where *w,
 	     const struct store_point_info *victim)
 {
 	char *dir = store_path("%s/meta", w->gdir);
-	char *path = store_path("%s/meta/%" PRIu64 ".bin", w->gdir, victim->id);
 
 	st->be->ops->drop(st->be, w, victim);
-	if (!dir || !path || store_unlink(path) < 0 || dir_fsync(dir) < 0)
+	if (store_unlink_id(dir, victim->id, ".bin") < 0)
 		log_warn("store: group %s: metadata of removed point %" PRIu64
 			 " is left as a stray", w->group, victim->id);
-	free(path);
 	free(dir);
 }
 
@@ -55,25 +53,22 @@ int
 store_point_remove(struct store *st, const char *group, uint64_t point,
 		   store_remove_veto veto, void *arg)
 {
-	struct catalog cat = { 0 };
+	struct store_held h;
+	struct catalog *cat = &h.cat;
 	struct store_point_info victim, *child = NULL;
 	struct store_where w = { group, NULL, point };
-	char *gdir = NULL;
 	ssize_t idx;
-	int lock_fd = -1, rc = -1;
+	int rc = -1;
 
-	if (!(gdir = store_group_dir(st, group)))
+	if (store_hold(st, group, false, &h) < 0 ||
+	    (idx = remove_index(cat, group, point)) < 0)
 		goto out;
-	w.gdir = gdir;
-	lock_fd = store_group_lock(gdir, group);
-	if (lock_fd < 0 || catalog_load(gdir, &cat) < 0 ||
-	    (idx = remove_index(&cat, group, point)) < 0)
-		goto out;
-	victim = cat.pts[idx];
-	if (cat.pts[idx + 1].base_id == point)
-		child = &cat.pts[idx + 1];
+	w.gdir = h.gdir;
+	victim = cat->pts[idx];
+	if (cat->pts[idx + 1].base_id == point)
+		child = &cat->pts[idx + 1];
 	/* 1. data: the child absorbs what it read through the victim */
-	if (st->be->ops->unchain && st->be->ops->unchain(st->be, &w, &cat, &victim, child) < 0)
+	if (st->be->ops->unchain && st->be->ops->unchain(st->be, &w, cat, &victim, child) < 0)
 		goto out;
 	if (veto && veto(arg, point)) {
 		log_info("store: group %s: point %" PRIu64 " is kept: it came into use", group,
@@ -84,9 +79,9 @@ store_point_remove(struct store *st, const char *group, uint64_t point,
 	/* 2. the catalog: from now on the victim does not exist */
 	if (child)
 		child->base_id = victim.base_id;
-	memmove(&cat.pts[idx], &cat.pts[idx + 1], (cat.n - (size_t)idx - 1) * sizeof(*cat.pts));
-	cat.n--;
-	if (catalog_save(gdir, &cat) < 0)
+	memmove(&cat->pts[idx], &cat->pts[idx + 1], (cat->n - (size_t)idx - 1) * sizeof(*cat->pts));
+	cat->n--;
+	if (catalog_save(h.gdir, cat) < 0)
 		goto out;
 	/* 3. its files */
 	remove_files(st, &w, &victim);
@@ -94,9 +89,6 @@ store_point_remove(struct store *st, const char *group, uint64_t point,
 		 child ? " (merged into its child)" : "");
 	rc = 0;
 out:
-	if (lock_fd >= 0)
-		close(lock_fd);
-	catalog_free(&cat);
-	free(gdir);
+	store_release(&h);
 	return rc;
 }

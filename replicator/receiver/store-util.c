@@ -118,6 +118,18 @@ store_unlink(const char *path)
 	return 0;
 }
 
+int
+store_unlink_id(const char *dir, uint64_t id, const char *suffix)
+{
+	char *path = dir ? store_path("%s/%" PRIu64 "%s", dir, id, suffix) : NULL;
+	int rc = -1;
+
+	if (path && store_unlink(path) == 0 && dir_fsync(dir) == 0)
+		rc = 0;
+	free(path);
+	return rc;
+}
+
 uint64_t
 store_file_id(const char *name, const char *suffix)
 {
@@ -173,4 +185,35 @@ store_group_lock(const char *gdir, const char *group)
 out:
 	free(path);
 	return fd;
+}
+
+int
+store_hold(struct store *st, const char *group, bool absent_ok, struct store_held *h)
+{
+	struct stat sb;
+
+	h->gdir = NULL;
+	h->lock_fd = -1;
+	h->cat.pts = NULL;
+	h->cat.n = 0;
+	if (!(h->gdir = store_group_dir(st, group)))
+		return -1;
+	/* an absent group is not created by locking it */
+	if (absent_ok && stat(h->gdir, &sb) < 0 && errno == ENOENT)
+		return 1;
+	h->lock_fd = store_group_lock(h->gdir, group);
+	if (h->lock_fd < 0 || catalog_load(h->gdir, &h->cat) < 0)
+		return -1;
+	return 0;
+}
+
+void
+store_release(struct store_held *h)
+{
+	if (h->lock_fd >= 0)
+		close(h->lock_fd);
+	h->lock_fd = -1;
+	catalog_free(&h->cat);
+	free(h->gdir);
+	h->gdir = NULL;
 }

@@ -224,29 +224,14 @@ remove_strays(struct store *st, const char *group, const char *gdir,
 int
 store_discard_pending(struct store *st, const char *group)
 {
-	struct catalog cat = { 0 };
-	struct stat sb;
-	char *gdir = store_group_dir(st, group);
-	int lock_fd = -1, rc = -1;
+	struct store_held h;
+	int rc = store_hold(st, group, true, &h);
 
-	if (!gdir)
-		goto out;
-	if (stat(gdir, &sb) < 0 && errno == ENOENT) {
-		rc = 0;
-		goto out;
-	}
-	lock_fd = store_group_lock(gdir, group);
-	if (lock_fd < 0 || catalog_load(gdir, &cat) < 0)
-		goto out;
-	if (pending_remove(gdir) < 0 || remove_strays(st, group, gdir, &cat, 0) < 0)
-		goto out;
-	rc = 0;
-out:
-	if (lock_fd >= 0)
-		close(lock_fd);
-	catalog_free(&cat);
-	free(gdir);
-	return rc;
+	if (rc == 0 && (pending_remove(h.gdir) < 0 ||
+			remove_strays(st, group, h.gdir, &h.cat, 0) < 0))
+		rc = -1;
+	store_release(&h);
+	return rc < 0 ? -1 : 0;
 }
 
 /* ---- point being received --------------------------------------------------- */

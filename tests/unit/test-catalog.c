@@ -16,21 +16,7 @@
 #include "capture.h"
 #include "tmpdir.h"
 
-static char dir[64];
-
-static void
-setup(void)
-{
-	tmpdir_make(dir, sizeof(dir), "nestor-catalog");
-}
-
-static void
-teardown(void)
-{
-	tmpdir_remove(dir);
-}
-
-TestSuite(catalog, .init = setup, .fini = teardown);
+TMPDIR_SUITE(catalog, dir, "nestor-catalog");
 
 static void
 point(struct store_point_info *pi, uint64_t id, uint64_t base, size_t ndisks)

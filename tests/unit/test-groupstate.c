@@ -20,21 +20,7 @@
 #include "replicator/receiver/marker.h"
 #include "tmpdir.h"
 
-static char root[64];
-
-static void
-setup(void)
-{
-	tmpdir_make(root, sizeof(root), "nestor-gs");
-}
-
-static void
-teardown(void)
-{
-	tmpdir_remove(root);
-}
-
-TestSuite(groupstate, .init = setup, .fini = teardown);
+TMPDIR_SUITE(groupstate, root, "nestor-gs");
 
 static void
 put(const char *rel, const char *text)

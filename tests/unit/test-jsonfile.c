@@ -99,6 +99,33 @@ Test(jsonfile, not_an_object)
 	load_fails("[1, 2]", 4096, 0, "not a JSON object");
 }
 
+/* jsonfile_read: the same outcomes, but a malformed file is -2 and silent,
+ * its reason in jerr ("" for valid JSON that is not an object). */
+Test(jsonfile, read_leaves_the_message_to_the_caller)
+{
+	json_error_t jerr;
+	json_t *j = (json_t *)1;
+	char *log;
+
+	cr_assert_eq(jsonfile_read(path, 4096, 0, &j, &jerr), 1);
+	cr_assert_null(j);
+	put("{\"a\": }");
+	cap_start();
+	cr_assert_eq(jsonfile_read(path, 4096, 0, &j, &jerr), -2);
+	cr_assert_neq(jerr.text[0], '\0');
+	put("[1]");
+	cr_assert_eq(jsonfile_read(path, 4096, 0, &j, &jerr), -2);
+	cr_assert_str_eq(jerr.text, "");
+	log = cap_stop();
+	cr_assert_null(j);
+	cr_assert_str_eq(log, "");
+	free(log);
+	put("{\"a\": 1}");
+	cr_assert_eq(jsonfile_read(path, 4096, 0, &j, &jerr), 0);
+	cr_assert(json_is_object(j));
+	json_decref(j);
+}
+
 Test(jsonfile, duplicates_by_flag)
 {
 	json_t *j = NULL;

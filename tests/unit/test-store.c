@@ -130,6 +130,26 @@ done_ok(struct store_point *pt, uint16_t disk)
 	cr_assert_eq(err, 0);
 }
 
+/* The store at root and a buffer per disk for its expected contents. */
+static struct store *
+fixture_open(uint8_t **vda, uint8_t **vdb)
+{
+	struct store *st = store_open(root, NULL);
+
+	*vda = malloc(VDA_SIZE);
+	*vdb = malloc(VDB_SIZE);
+	cr_assert(*vda && *vdb);
+	return st;
+}
+
+static void
+fixture_close(struct store *st, uint8_t *vda, uint8_t *vdb)
+{
+	store_free(st);
+	free(vda);
+	free(vdb);
+}
+
 /* Point 1 (full): vda with data + a zeroed range inside data, vdb data. */
 static void
 seed(struct store *st, uint8_t *vda, uint8_t *vdb)
@@ -159,8 +179,8 @@ seed(struct store *st, uint8_t *vda, uint8_t *vdb)
 
 Test(store, seed_and_list)
 {
-	struct store *st = store_open(root, NULL);
-	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
+	uint8_t *vda, *vdb;
+	struct store *st = fixture_open(&vda, &vdb);
 	struct store_point_info *pts = NULL;
 	struct store_progress pr;
 	size_t n = 0, mlen = 0;
@@ -209,9 +229,7 @@ Test(store, seed_and_list)
 	cr_assert_null(store_point_disk_path(st, "grp", 1, "../vda"));
 	cr_assert_neq(store_list_points(st, "a/b", &pts, &n), 0);
 	cr_assert_neq(store_list_points(st, "..", &pts, &n), 0);
-	store_free(st);
-	free(vda);
-	free(vdb);
+	fixture_close(st, vda, vdb);
 }
 
 /* The qcow2 header names the backing file relative to the overlay. */
@@ -242,8 +260,8 @@ assert_backing(const char *path, const char *want)
 
 Test(store, incremental_over_backing)
 {
-	struct store *st = store_open(root, NULL);
-	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
+	uint8_t *vda, *vdb;
+	struct store *st = fixture_open(&vda, &vdb);
 	uint8_t *vda1 = malloc(VDA_SIZE), *vdb1 = malloc(VDB_SIZE);
 	struct store_point_info *pts = NULL;
 	struct store_begin b;
@@ -295,11 +313,22 @@ Test(store, incremental_over_backing)
 	/* point 1 untouched */
 	assert_image(st, 1, "vda", vda1, VDA_SIZE);
 	assert_image(st, 1, "vdb", vdb1, VDB_SIZE);
-	store_free(st);
-	free(vda);
-	free(vdb);
+	fixture_close(st, vda, vdb);
 	free(vda1);
 	free(vdb1);
+}
+
+/* An empty file at rel (relative to the store root), as a crash leaves it. */
+static void
+file_touch(const char *rel)
+{
+	char p[256];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", root, rel);
+	f = fopen(p, "w");
+	cr_assert_not_null(f, "%s", p);
+	fclose(f);
 }
 
 /* rel is relative to the store root */
@@ -314,8 +343,8 @@ file_exists(const char *rel)
 
 Test(store, pending_resume_and_discard)
 {
-	struct store *st = store_open(root, NULL);
-	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
+	uint8_t *vda, *vdb;
+	struct store *st = fixture_open(&vda, &vdb);
 	struct store_point_info *pts = NULL;
 	struct store_begin b;
 	struct store_progress pr;
@@ -418,44 +447,32 @@ Test(store, pending_resume_and_discard)
 	cr_assert_eq(store_progress(st, "grp", &pr), 0);
 	cr_assert_eq(pr.pending_point, 0);
 	assert_image(st, 2, "vda", vda, VDA_SIZE);
-	store_free(st);
-	free(vda);
-	free(vdb);
+	fixture_close(st, vda, vdb);
 }
 
 /* A crash between the meta write and the catalog rename leaves strays. */
 Test(store, stray_files_removed)
 {
-	struct store *st = store_open(root, NULL);
-	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
-	char p[256];
-	FILE *f;
+	uint8_t *vda, *vdb;
+	struct store *st = fixture_open(&vda, &vdb);
 
 	cr_assert_not_null(st);
 	seed(st, vda, vdb);
-	snprintf(p, sizeof(p), "%s/grp/disks/vda/7.qcow2", root);
-	f = fopen(p, "w");
-	cr_assert_not_null(f);
-	fclose(f);
-	snprintf(p, sizeof(p), "%s/grp/meta/7.bin", root);
-	f = fopen(p, "w");
-	cr_assert_not_null(f);
-	fclose(f);
+	file_touch("grp/disks/vda/7.qcow2");
+	file_touch("grp/meta/7.bin");
 	cr_assert_eq(store_discard_pending(st, "grp"), 0);
 	cr_assert(!file_exists("grp/disks/vda/7.qcow2"));
 	cr_assert(!file_exists("grp/meta/7.bin"));
 	cr_assert(file_exists("grp/meta/1.bin"));
 	assert_image(st, 1, "vda", vda, VDA_SIZE);
 	cr_assert_eq(store_discard_pending(st, "nogroup"), 0);
-	store_free(st);
-	free(vda);
-	free(vdb);
+	fixture_close(st, vda, vdb);
 }
 
 Test(store, begin_rejects_bad_sequence)
 {
-	struct store *st = store_open(root, NULL);
-	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
+	uint8_t *vda, *vdb;
+	struct store *st = fixture_open(&vda, &vdb);
 	struct store_begin b;
 	struct store_point *pt;
 	char path[256];
@@ -493,9 +510,7 @@ Test(store, begin_rejects_bad_sequence)
 	snprintf(b.disks[1].name, sizeof(b.disks[1].name), "vda");
 	cr_assert_null(store_point_begin(st, &b, &err));
 	cr_assert_eq(err, STORE_ERR_INVALID);
-	store_free(st);
-	free(vda);
-	free(vdb);
+	fixture_close(st, vda, vdb);
 }
 
 static void
@@ -565,8 +580,8 @@ Test(store, corrupt_catalog_is_an_error)
 
 Test(store, hashes_match_data)
 {
-	struct store *st = store_open(root, NULL);
-	uint8_t *vda = malloc(VDA_SIZE), *vdb = malloc(VDB_SIZE);
+	uint8_t *vda, *vdb;
+	struct store *st = fixture_open(&vda, &vdb);
 	const uint32_t bs = 65536;
 	uint64_t h[64];
 	uint32_t got = 0, nblocks = (VDB_SIZE + bs - 1) / bs;
@@ -605,9 +620,7 @@ Test(store, hashes_match_data)
 	cr_assert_eq(err, STORE_ERR_INVALID);
 	cr_assert_eq(store_point_hashes(st, "grp", 1, "vda", 100, bs, 3, h, &got, &err), -1);
 	cr_assert_eq(err, STORE_ERR_INVALID);
-	store_free(st);
-	free(vda);
-	free(vdb);
+	fixture_close(st, vda, vdb);
 }
 
 /* A full file system fails the write with STORE_ERR_IO and leaves the

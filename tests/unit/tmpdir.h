@@ -32,4 +32,18 @@ tmpdir_remove(const char *dir)
 	nftw(dir, tmpdir_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Suite NAME whose every test gets a fresh scratch directory /tmp/PREFIX-*
+ * in the static char VAR[64]; the suite's fixtures are generated. */
+#define TMPDIR_SUITE(name, var, prefix)                                       \
+	static char var[64];                                                  \
+	static void name##_tmpdir_init(void)                                  \
+	{                                                                     \
+		tmpdir_make(var, sizeof(var), prefix);                        \
+	}                                                                     \
+	static void name##_tmpdir_fini(void)                                  \
+	{                                                                     \
+		tmpdir_remove(var);                                           \
+	}                                                                     \
+	TestSuite(name, .init = name##_tmpdir_init, .fini = name##_tmpdir_fini)
+
 #endif
