@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/strfmt.h"
 #include "replicator/receiver/catalog.h"
 #include "replicator/receiver/store.h"
 
@@ -126,8 +127,8 @@ struct store_backend *store_ceph_new(const struct store_ceph_opts *opts);
 /* "store: group G point P disk D" into buf (for log lines). */
 const char *store_ctx(char *buf, size_t cap, const struct store_where *w, const char *disk);
 #define STORE_CTX_MAX (STORE_NAME_MAX * 2 + 64)
-/* asprintf that logs a failure once. */
-char *store_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* asprintf that logs a failure once (common/strfmt.h). */
+#define store_path(...) strfmt(__VA_ARGS__)
 /* mkdir that makes the new entry durable by syncing the parent. */
 int store_mkdir_durable(const char *path);
 int store_fsync_path(const char *path);

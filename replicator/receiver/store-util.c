@@ -1,9 +1,7 @@
 /* Small helpers of the store and its backends (store-backend.h). */
-#define _GNU_SOURCE /* vasprintf */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,23 +22,6 @@ store_name_ok(const char *s)
 	/* NUL-terminated here, so a name longer than the limit is caught by
 	 * strnlen. */
 	return name_valid(s, strnlen(s, NAME_MAX_LEN + 1));
-}
-
-char *
-store_path(const char *fmt, ...)
-{
-	va_list ap;
-	char *p = NULL;
-	int r;
-
-	va_start(ap, fmt);
-	r = vasprintf(&p, fmt, ap);
-	va_end(ap);
-	if (r < 0) {
-		log_error("store: out of memory building a path");
-		return NULL;
-	}
-	return p;
 }
 
 const char *

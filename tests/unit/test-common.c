@@ -1,4 +1,4 @@
-/* Unit tests for common/: ini, parse, names, fileutil, hash, dlsym, clock. */
+/* Unit tests for common/: ini, parse, names, fileutil, hash, dlsym, clock, strfmt. */
 #include "common/clock.h"
 #include "common/dlsym.h"
 #include "common/fileutil.h"
@@ -6,10 +6,12 @@
 #include "common/ini.h"
 #include "common/names.h"
 #include "common/parse.h"
+#include "common/strfmt.h"
 
 #include <criterion/criterion.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -689,4 +691,20 @@ Test(clock, clocks_advance)
 	cr_assert_geq(clock_mono_ns() - m0, 20000000ull);
 	cr_assert_geq(clock_mono_s() - s0, 0.02);
 	cr_assert_geq(clock_now_ns(), w0);
+}
+
+Test(strfmt, formats_into_a_new_string)
+{
+	char *s = strfmt("%s/%s/%" PRIu64 ".qcow2", "/store", "g1", (uint64_t)42);
+	char big[5000];
+
+	cr_assert_not_null(s);
+	cr_assert_str_eq(s, "/store/g1/42.qcow2");
+	free(s);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	s = strfmt("<%s>", big);
+	cr_assert_not_null(s);
+	cr_assert_eq(strlen(s), sizeof(big) + 1);
+	free(s);
 }
