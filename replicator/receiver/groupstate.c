@@ -17,6 +17,7 @@
 #include "common/fileutil.h"
 #include "common/jsonfile.h"
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "common/names.h"
 #include "common/parse.h"
 #include "replicator/receiver/marker.h"
@@ -27,21 +28,21 @@
 char *
 groupstate_run_dir(const char *store_dir, const char *group, bool failover, const char *id)
 {
-	return store_path("%s/%s/%s/%s", store_dir, group, failover ? "failover" : "drills", id);
+	return strfmt("%s/%s/%s/%s", store_dir, group, failover ? "failover" : "drills", id);
 }
 
 char *
 groupstate_report_path(const char *store_dir, const char *group, bool failover,
 		       const char *id)
 {
-	return store_path("%s/%s/%s/%s.json", store_dir, group, failover ? "failover" : "drills",
+	return strfmt("%s/%s/%s/%s.json", store_dir, group, failover ? "failover" : "drills",
 		       id);
 }
 
 int
 groupstate_pin(const char *store_dir, const char *group, const char *id, uint64_t point)
 {
-	char *path = store_path("%s/%s/drills/%s/point", store_dir, group, id);
+	char *path = strfmt("%s/%s/drills/%s/point", store_dir, group, id);
 	char text[32];
 	int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", point);
 	int rc = -1;
@@ -55,7 +56,7 @@ groupstate_pin(const char *store_dir, const char *group, const char *id, uint64_
 void
 groupstate_unpin(const char *store_dir, const char *group, const char *id, uint64_t point)
 {
-	char *path = store_path("%s/%s/drills/%s/point", store_dir, group, id);
+	char *path = strfmt("%s/%s/drills/%s/point", store_dir, group, id);
 
 	if (path && unlink(path) < 0 && errno != ENOENT)
 		log_warn("drill %s: unlink %s: %m (retention keeps point %" PRIu64
@@ -111,7 +112,7 @@ pin_point(const char *group, const char *path)
 uint64_t
 groupstate_pinned_max(const char *store_dir, const char *group)
 {
-	char *dir = store_path("%s/%s/drills", store_dir, group);
+	char *dir = strfmt("%s/%s/drills", store_dir, group);
 	DIR *dd = NULL;
 	struct dirent *de;
 	uint64_t max = failover_point(store_dir, group);
@@ -129,7 +130,7 @@ groupstate_pinned_max(const char *store_dir, const char *group)
 
 		if (!name_valid(de->d_name, strlen(de->d_name)))
 			continue;
-		path = store_path("%s/%s/point", dir, de->d_name);
+		path = strfmt("%s/%s/point", dir, de->d_name);
 		if (!path) {
 			max = UINT64_MAX;
 			break;
@@ -148,7 +149,7 @@ groupstate_pinned_max(const char *store_dir, const char *group)
 static bool
 has_file(const char *store_dir, const char *group, const char *file)
 {
-	char *p = store_path("%s/%s/%s", store_dir, group, file);
+	char *p = strfmt("%s/%s/%s", store_dir, group, file);
 	struct stat sb;
 	bool ok = p && stat(p, &sb) == 0;
 
@@ -168,7 +169,7 @@ groupstate_is_group(const char *store_dir, const char *group)
 char *
 groupstate_last_drill_report(const char *store_dir, const char *group)
 {
-	char *dir = store_path("%s/%s/drills", store_dir, group);
+	char *dir = strfmt("%s/%s/drills", store_dir, group);
 	char *best = NULL, *path = NULL;
 	struct timespec best_t = { 0 };
 	DIR *d = NULL;
@@ -195,7 +196,7 @@ groupstate_last_drill_report(const char *store_dir, const char *group)
 			goto out;
 	}
 	if (best)
-		path = store_path("%s/%s", dir, best);
+		path = strfmt("%s/%s", dir, best);
 out:
 	free(best);
 	if (d)

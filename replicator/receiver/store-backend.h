@@ -127,15 +127,13 @@ struct store_backend *store_ceph_new(const struct store_ceph_opts *opts);
 /* "store: group G point P disk D" into buf (for log lines). */
 const char *store_ctx(char *buf, size_t cap, const struct store_where *w, const char *disk);
 #define STORE_CTX_MAX (STORE_NAME_MAX * 2 + 64)
-/* asprintf that logs a failure once (common/strfmt.h). */
-#define store_path(...) strfmt(__VA_ARGS__)
 /* mkdir that makes the new entry durable by syncing the parent. */
 int store_mkdir_durable(const char *path);
 int store_fsync_path(const char *path);
 /* unlink, absent is fine; logs. 0 / -1. */
 int store_unlink(const char *path);
 /* Remove <dir>/<id><suffix> durably (unlink, fsync dir; absent is fine).
- * dir NULL (its store_path failed) is -1 too. 0 / -1 (logged): the caller
+ * dir NULL (its strfmt failed) is -1 too. 0 / -1 (logged): the caller
  * says what is left as a stray. */
 int store_unlink_id(const char *dir, uint64_t id, const char *suffix);
 /* <root>/<group> (malloc'd), NULL for an invalid group name (logged). */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "replicator/receiver/store-backend.h"
 #include "replicator/receiver/store-rbd.h"
 
@@ -92,7 +93,7 @@ ceph_disk_init(struct store_backend *be, const struct store_where *w, struct sto
 	}
 	if (srbd_image_name(d->io->image, w->group, d->name) < 0)
 		return -1;
-	d->path = store_path("%s/%s", ceph_of(be)->pool, d->io->image);
+	d->path = strfmt("%s/%s", ceph_of(be)->pool, d->io->image);
 	return d->path ? 0 : -1;
 }
 
@@ -214,7 +215,7 @@ ceph_disk_path(struct store_backend *be, const struct store_where *w, const char
 	srbd_snap_name(snap, w->point);
 	if (srbd_image_name(image, w->group, disk) < 0)
 		return -1;
-	*path = store_path("rbd:%s/%s@%s", ceph_of(be)->pool, image, snap);
+	*path = strfmt("rbd:%s/%s@%s", ceph_of(be)->pool, image, snap);
 	return *path ? 0 : -1;
 }
 
@@ -298,7 +299,7 @@ ceph_clone(struct store_backend *be, const struct store_where *w, const char *di
 	if (!c || srbd_clone(c, image, snap, names->image) < 0)
 		return -1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	*source = store_path("rbd:%s/%s", pool, names->image);
+	*source = strfmt("rbd:%s/%s", pool, names->image);
 	if (!*source) {
 		(void)srbd_remove(c, names->image);
 		return -1;

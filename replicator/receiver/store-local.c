@@ -18,6 +18,7 @@
 #include "common/fileutil.h"
 #include "common/spawn.h"
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "replicator/receiver/store-backend.h"
 
 /* qemu-nbd refuses payloads above 32 MiB; stay well below. */
@@ -194,13 +195,13 @@ local_free(struct store_backend *be)
 static int
 local_disk_init(struct store_backend *be, const struct store_where *w, struct store_disk *d)
 {
-	char *dir = store_path("%s/disks/%s", w->gdir, d->name);
+	char *dir = strfmt("%s/disks/%s", w->gdir, d->name);
 	int rc = -1;
 
 	(void)be;
 	if (!dir || store_mkdir_durable(dir) < 0)
 		goto out;
-	d->path = store_path("%s/%" PRIu64 ".qcow2", dir, w->point);
+	d->path = strfmt("%s/%" PRIu64 ".qcow2", dir, w->point);
 	d->io = calloc(1, sizeof(*d->io));
 	if (!d->path || !d->io) {
 		log_error("store: out of memory");
@@ -416,7 +417,7 @@ local_disk_seal(struct store_backend *be, const struct store_where *w, struct st
 	local_disk_close(be, w, d);
 	if (r < 0)
 		return -1;
-	dir = store_path("%s/disks/%s", w->gdir, d->name);
+	dir = strfmt("%s/disks/%s", w->gdir, d->name);
 	if (dir && store_fsync_path(d->path) == 0 && dir_fsync(dir) == 0)
 		rc = 0;
 	free(dir);
@@ -463,7 +464,7 @@ static int
 local_prune(struct store_backend *be, const struct store_where *w, const struct catalog *cat,
 	    uint64_t keep_id)
 {
-	char *path = store_path("%s/disks", w->gdir);
+	char *path = strfmt("%s/disks", w->gdir);
 	DIR *dd = NULL, *sub;
 	struct dirent *de;
 	int rc = -1;
@@ -509,7 +510,7 @@ out:
 static char *
 local_file(const struct store_where *w, const char *disk)
 {
-	return store_path("%s/disks/%s/%" PRIu64 ".qcow2", w->gdir, disk, w->point);
+	return strfmt("%s/disks/%s/%" PRIu64 ".qcow2", w->gdir, disk, w->point);
 }
 
 static int
@@ -635,7 +636,7 @@ local_drop(struct store_backend *be, const struct store_where *w,
 {
 	(void)be;
 	for (size_t i = 0; i < victim->ndisks; i++) {
-		char *dir = store_path("%s/disks/%s", w->gdir, victim->disks[i].name);
+		char *dir = strfmt("%s/disks/%s", w->gdir, victim->disks[i].name);
 
 		if (store_unlink_id(dir, victim->id, ".qcow2") < 0)
 			log_warn("store: group %s: files of removed point %" PRIu64

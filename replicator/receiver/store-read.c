@@ -11,6 +11,7 @@
 #include "common/fileutil.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "replicator/receiver/catalog.h"
 #include "replicator/receiver/store-backend.h"
 
@@ -219,7 +220,7 @@ store_point_meta(struct store *st, const char *group, uint64_t point, void **met
 	*len = 0;
 	if (lookup(st, group, point, NULL, &cat, &pi, &w, &err) < 0)
 		goto out;
-	path = store_path("%s/meta/%" PRIu64 ".bin", w.gdir, pi->id);
+	path = strfmt("%s/meta/%" PRIu64 ".bin", w.gdir, pi->id);
 	if (!path)
 		goto out;
 	rc = read_capped(path, STORE_MAX_META, &buf, len);

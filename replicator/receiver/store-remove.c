@@ -9,6 +9,7 @@
 
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "replicator/receiver/catalog.h"
 #include "replicator/receiver/store-backend.h"
 
@@ -20,7 +21,7 @@ static void
 remove_files(struct store *st, const struct store_where *w,
 	     const struct store_point_info *victim)
 {
-	char *dir = store_path("%s/meta", w->gdir);
+	char *dir = strfmt("%s/meta", w->gdir);
 
 	st->be->ops->drop(st->be, w, victim);
 	if (store_unlink_id(dir, victim->id, ".bin") < 0)

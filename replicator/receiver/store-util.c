@@ -11,6 +11,7 @@
 
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "common/names.h"
 #include "replicator/receiver/store-backend.h"
 
@@ -102,7 +103,7 @@ store_unlink(const char *path)
 int
 store_unlink_id(const char *dir, uint64_t id, const char *suffix)
 {
-	char *path = dir ? store_path("%s/%" PRIu64 "%s", dir, id, suffix) : NULL;
+	char *path = dir ? strfmt("%s/%" PRIu64 "%s", dir, id, suffix) : NULL;
 	int rc = -1;
 
 	if (path && store_unlink(path) == 0 && dir_fsync(dir) == 0)
@@ -137,7 +138,7 @@ store_group_dir(struct store *st, const char *group)
 		log_error("store: refusing group name \"%.*s\"", STORE_NAME_MAX, group);
 		return NULL;
 	}
-	return store_path("%s/%s", st->root, group);
+	return strfmt("%s/%s", st->root, group);
 }
 
 
@@ -145,7 +146,7 @@ store_group_dir(struct store *st, const char *group)
 int
 store_group_lock(const char *gdir, const char *group)
 {
-	char *path = store_path("%s/lock", gdir);
+	char *path = strfmt("%s/lock", gdir);
 	int fd = -1;
 
 	if (!path)

@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "replicator/receiver/catalog.h"
 #include "replicator/receiver/store-backend.h"
 #include "replicator/receiver/store-writer.h"
@@ -164,7 +165,7 @@ out:
 static int
 remove_stray_meta(const char *gdir, const struct catalog *cat, uint64_t keep_id)
 {
-	char *path = store_path("%s/meta", gdir);
+	char *path = strfmt("%s/meta", gdir);
 	DIR *sub = NULL;
 	struct dirent *fe;
 	int rc = -1;
@@ -211,7 +212,7 @@ remove_strays(struct store *st, const char *group, const char *gdir,
 	if (st->be->ops->prune(st->be, &w, cat, keep_id) < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(tmps) / sizeof(tmps[0]); i++) {
-		char *path = store_path("%s/%s", gdir, tmps[i]);
+		char *path = strfmt("%s/%s", gdir, tmps[i]);
 		int r = path ? store_unlink(path) : -1;
 
 		free(path);
@@ -420,13 +421,13 @@ static int
 begin_layout(struct store_point *pt)
 {
 	struct store_backend *be = pt->st->be;
-	char *dir = store_path("%s/disks", pt->gdir);
+	char *dir = strfmt("%s/disks", pt->gdir);
 	int rc = -1;
 
 	if (!dir || store_mkdir_durable(dir) < 0)
 		goto out;
 	free(dir);
-	dir = store_path("%s/meta", pt->gdir);
+	dir = strfmt("%s/meta", pt->gdir);
 	if (!dir || store_mkdir_durable(dir) < 0)
 		goto out;
 	for (size_t i = 0; i < pt->ndisks; i++)
@@ -730,7 +731,7 @@ commit_data(struct store_point *pt, const void *meta, size_t meta_len, int *err)
 		if (be->ops->disk_seal(be, &pt->w, &pt->disks[i]) < 0)
 			return -1;
 	}
-	path = store_path("%s/meta/%" PRIu64 ".bin", pt->gdir, pt->id);
+	path = strfmt("%s/meta/%" PRIu64 ".bin", pt->gdir, pt->id);
 	if (path && file_write_atomic(path, meta_len ? meta : "", meta_len, 0640) == 0)
 		rc = 0;
 	free(path);
