@@ -55,16 +55,20 @@ echo "md5 point 1: $MD5_1, point 2: $MD5_2"
 store_sums() { find "$T/store/$G/disks" "$T/store/$G/meta" "$T/store/$G/catalog.json" -type f -print0 | sort -z | xargs -0 sha256sum; }
 SUMS=$(store_sums)
 
-# after_drill NAME: nothing of the drill is left, the point files are untouched
+# after_drill NAME LOG: nothing of the drill is left, the point files are
+# untouched. The bridge checked is the one the drill's LOG names: other
+# drills on the host (another test, another checkout) have bridges too.
 after_drill() {
-	local doms nets ovl
+	local doms nets ovl br
 	doms=$(virsh -q -c "$VM_URI" list --all --name | grep -c -- '-drill-')
 	nets=$(virsh -q -c "$VM_URI" net-list --all --name | grep -c '^nestor-drill-')
 	ovl=$(find "$T/store/$G/drills" -name '*.qcow2' -o -name '*.sock' | wc -l)
 	check "$1: no drill domain left" [ "$doms" = 0 ]
 	check "$1: no drill network left" [ "$nets" = 0 ]
 	check "$1: no overlay or socket left" [ "$ovl" = 0 ]
-	check "$1: no drill bridge left" bash -c "! ip -o link show type bridge | grep -q ' ndr'"
+	br=$(grep -o 'bridge ndr[0-9a-f]*' "$2" | head -1 | cut -d' ' -f2)
+	check "$1: the log names the drill's bridge" [ -n "$br" ]
+	check "$1: no drill bridge left" bash -c "! ip -o link show type bridge | grep -q ' ${br:-ndr}:'"
 	check "$1: point files bit-identical" [ "$(store_sums)" = "$SUMS" ]
 }
 
@@ -96,7 +100,7 @@ WD=$(jq -r .workdir "$T/drill1.json")
 check "drill latest: booted XML isolated (no source network, no uuid)" \
 	bash -c "grep -qE 'network=.nestor-drill-' '$WD/web1.xml' && ! grep -qE 'network=.default' '$WD/web1.xml' && ! grep -q '<uuid>' '$WD/web1.xml'"
 check "drill latest: report saved" cmp -s <(jq -S . "$T/drill1.json") <(jq -S . "$T/store/$G/drills/$(jq -r .drill "$T/drill1.json").json")
-after_drill "drill latest"
+after_drill "drill latest" "$T/drill1.log"
 echo "drill latest took $(($(date +%s) - t0)) s"
 
 # 2. point 1
@@ -107,7 +111,7 @@ check "drill point 1: exit 0" [ $rc = 0 ]
 check "drill point 1: used point 1" [ "$(jq .point "$T/drill2.json")" = 1 ]
 check "drill point 1: guest sees point-1 data" \
 	grep -q "$MD5_1" <<<"$(jq -r '.vms[0].check.output' "$T/drill2.json")"
-after_drill "drill point 1"
+after_drill "drill point 1" "$T/drill2.log"
 
 # 3. a marker the guest never prints: the drill fails, reports it, tears down
 LIBVIRT_DEFAULT_URI= "$NESTOR" drill --config "$T/receiver.conf" $G --uri "$VM_URI" --marker NO-SUCH-MARKER --timeout 10 \
@@ -118,7 +122,7 @@ check "drill wrong marker: exit non-zero" [ $rc != 0 ]
 check "drill wrong marker: text report says FAIL" grep -q '^verdict: FAIL' "$T/drill3.txt"
 check "drill wrong marker: saved report says fail" \
 	bash -c "jq -e '.verdict == \"fail\" and .vms[0].marker_seen == false and .teardown == \"done\"' \$(ls -t '$T/store/$G/drills/'*.json | head -1)"
-after_drill "drill wrong marker"
+after_drill "drill wrong marker" "$T/drill3.log"
 
 # 4. bad input: unknown point, usage errors
 "$NESTOR" drill --config "$T/receiver.conf" $G --point 9 >/dev/null 2>"$T/drill4.log"
