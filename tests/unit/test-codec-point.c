@@ -145,10 +145,12 @@ extent_dec(uint16_t disk, uint8_t kind, uint8_t comp, uint64_t off,
 	return e;
 }
 
-Test(codec_point, extent_rejects)
+/* Rules of every kind: flags, disk, kind, compression, length, offset. */
+static void
+extent_rejects_common(void)
 {
-	const uint8_t D = PROTO_KIND_DATA, Z = PROTO_KIND_ZERO, X = PROTO_KIND_DISCARD;
-	const uint8_t N = PROTO_COMP_NONE, C = PROTO_COMP_ZSTD;
+	const uint8_t D = PROTO_KIND_DATA, Z = PROTO_KIND_ZERO;
+	const uint8_t N = PROTO_COMP_NONE;
 	struct proto_msg m;
 
 	/* Baselines accepted. */
@@ -191,6 +193,15 @@ Test(codec_point, extent_rejects)
 	m = mk_extent(Z, N, 512, 0);
 	m.u.extent.offset = PROTO_MAX_DISK_SIZE;
 	cr_assert_eq(encode_only(&m), PROTO_E_RANGE);
+}
+
+/* Rules of DATA extents. */
+static void
+extent_rejects_data(void)
+{
+	const uint8_t D = PROTO_KIND_DATA;
+	const uint8_t N = PROTO_COMP_NONE, C = PROTO_COMP_ZSTD;
+	struct proto_msg m;
 
 	/* DATA rules. */
 	cr_assert_eq(extent_dec(0, D, C, 0, PROTO_MAX_EXTENT + 1, 1, 100), PROTO_E_RANGE);
@@ -219,6 +230,15 @@ Test(codec_point, extent_rejects)
 	m = mk_extent(D, N, 512, 512);
 	m.u.extent.data = NULL;
 	cr_assert_eq(encode_only(&m), PROTO_E_RANGE);
+}
+
+/* Rules of ZERO and DISCARD extents. */
+static void
+extent_rejects_zero(void)
+{
+	const uint8_t Z = PROTO_KIND_ZERO, X = PROTO_KIND_DISCARD;
+	const uint8_t N = PROTO_COMP_NONE, C = PROTO_COMP_ZSTD;
+	struct proto_msg m;
 
 	/* ZERO / DISCARD rules. */
 	cr_assert_eq(extent_dec(0, Z, N, 0, PROTO_MAX_ZERO + 1, 0, 0), PROTO_E_RANGE);
@@ -240,6 +260,13 @@ Test(codec_point, extent_rejects)
 	cr_assert_eq(extent_dec(0, X, N, 0, 512, 0, 512), PROTO_E_TRAILING);
 	m = mk_extent(Z, N, 512, 16);
 	cr_assert_eq(encode_only(&m), PROTO_E_TRAILING);
+}
+
+Test(codec_point, extent_rejects)
+{
+	extent_rejects_common();
+	extent_rejects_data();
+	extent_rejects_zero();
 }
 
 Test(codec_point, extent_check)

@@ -341,22 +341,19 @@ file_exists(const char *rel)
 	return access(p, F_OK) == 0;
 }
 
-Test(store, pending_resume_and_discard)
+/* Point 2 begun, one MiB checkpointed, one more written, then the
+ * connection lost: point 2 is pending with its durable offsets. */
+static void
+pending_interrupt(struct store *st, struct store_begin *b, uint8_t *vda)
 {
-	uint8_t *vda, *vdb;
-	struct store *st = fixture_open(&vda, &vdb);
 	struct store_point_info *pts = NULL;
-	struct store_begin b;
 	struct store_progress pr;
 	struct store_point *pt;
 	size_t n = 0;
 	int err = -1;
 
-	cr_assert_not_null(st);
-	seed(st, vda, vdb);
-
-	begin_init(&b, 2, 1);
-	pt = store_point_begin(st, &b, &err);
+	begin_init(b, 2, 1);
+	pt = store_point_begin(st, b, &err);
 	cr_assert_not_null(pt);
 	pattern(vda, 2 * MIB, 20);
 	write_ok(pt, 0, 0, vda, MIB);
@@ -376,9 +373,17 @@ Test(store, pending_resume_and_discard)
 	cr_assert_eq(pr.disks[0].durable_offset, MIB);
 	cr_assert_eq(pr.disks[0].done, 0);
 	cr_assert_eq(pr.disks[1].durable_offset, 0);
+}
 
-	/* resume: the durable first MiB is kept, the agent resends the rest */
-	pt = store_point_begin(st, &b, &err);
+/* resume: the durable first MiB is kept, the agent resends the rest */
+static void
+pending_resume(struct store *st, struct store_begin *b, uint8_t *vda, uint8_t *vdb)
+{
+	struct store_progress pr;
+	struct store_point *pt;
+	int err = -1;
+
+	pt = store_point_begin(st, b, &err);
 	cr_assert_not_null(pt);
 	cr_assert_eq(store_progress(st, "grp", &pr), 0);
 	cr_assert_eq(pr.pending_point, 2);
@@ -407,20 +412,28 @@ Test(store, pending_resume_and_discard)
 	cr_assert_eq(store_progress(st, "grp", &pr), 0);
 	cr_assert_eq(pr.last_point, 2);
 	cr_assert_eq(pr.pending_point, 0);
+}
 
-	/* a pending point 3 is discarded by a begin of point 4 */
-	begin_init(&b, 3, 2);
-	pt = store_point_begin(st, &b, &err);
+/* a pending point 3 is discarded by a begin of point 4 */
+static void
+pending_superseded(struct store *st, struct store_begin *b, uint8_t *vda)
+{
+	struct store_progress pr;
+	struct store_point *pt;
+	int err = -1;
+
+	begin_init(b, 3, 2);
+	pt = store_point_begin(st, b, &err);
 	cr_assert_not_null(pt);
 	write_ok(pt, 0, 0, vda, MIB);
 	cr_assert_eq(store_point_checkpoint(pt, &err), 0);
 	/* one writer per group */
-	cr_assert_null(store_point_begin(st, &b, &err));
+	cr_assert_null(store_point_begin(st, b, &err));
 	cr_assert_eq(err, STORE_ERR_CONFLICT);
 	store_point_free(pt);
 	cr_assert(file_exists("grp/disks/vda/3.qcow2"));
-	begin_init(&b, 4, 2);
-	pt = store_point_begin(st, &b, &err);
+	begin_init(b, 4, 2);
+	pt = store_point_begin(st, b, &err);
 	cr_assert_not_null(pt);
 	cr_assert(!file_exists("grp/disks/vda/3.qcow2"));
 	cr_assert(!file_exists("grp/disks/vdb/3.qcow2"));
@@ -429,15 +442,14 @@ Test(store, pending_resume_and_discard)
 	cr_assert_eq(pr.pending_point, 4);
 	cr_assert_eq(pr.disks[0].durable_offset, 0);
 	store_point_free(pt);
+}
 
-	/* a same-id begin with other disks does not resume */
-	begin_init(&b, 4, 2);
-	b.disks[1].size += 4096;
-	pt = store_point_begin(st, &b, &err);
-	cr_assert_not_null(pt);
-	store_point_free(pt);
+/* explicit discard removes pending files, never committed ones */
+static void
+pending_discard(struct store *st, uint8_t *vda)
+{
+	struct store_progress pr;
 
-	/* explicit discard removes pending files, never committed ones */
 	cr_assert_eq(store_discard_pending(st, "grp"), 0);
 	cr_assert(!file_exists("grp/disks/vda/4.qcow2"));
 	cr_assert(!file_exists("grp/pending.json"));
@@ -447,6 +459,31 @@ Test(store, pending_resume_and_discard)
 	cr_assert_eq(store_progress(st, "grp", &pr), 0);
 	cr_assert_eq(pr.pending_point, 0);
 	assert_image(st, 2, "vda", vda, VDA_SIZE);
+}
+
+Test(store, pending_resume_and_discard)
+{
+	uint8_t *vda, *vdb;
+	struct store *st = fixture_open(&vda, &vdb);
+	struct store_begin b;
+	struct store_point *pt;
+	int err = -1;
+
+	cr_assert_not_null(st);
+	seed(st, vda, vdb);
+
+	pending_interrupt(st, &b, vda);
+	pending_resume(st, &b, vda, vdb);
+	pending_superseded(st, &b, vda);
+
+	/* a same-id begin with other disks does not resume */
+	begin_init(&b, 4, 2);
+	b.disks[1].size += 4096;
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	store_point_free(pt);
+
+	pending_discard(st, vda);
 	fixture_close(st, vda, vdb);
 }
 
