@@ -427,33 +427,18 @@ commit_free(struct snapshot *s, uint64_t point)
 	snapshot_free(s);
 }
 
-/* One guest: full, three incrementals with guest writes in between, an
- * aborted cycle, a deleted checkpoint, a resize, 20 cycles with 5 aborted,
- * a guest destroyed mid-cycle. */
 /* An incremental cycle of the chain test: two guest writes on vdb. */
 struct two_writes {
 	unsigned seek[2], count[2];
 	int byte[2];
 };
 
-Test(libvirt_source, chain)
+/* (1) full, then incrementals that cover exactly the guest's writes */
+static void
+chain_full(char *log, uint64_t *point)
 {
-	static const struct two_writes cycles[] = {
-		{ { 16, 128 }, { 2, 1 }, { 0x11, 0x22 } },
-		{ { 16, 200 }, { 1, 4 }, { 0x33, 0x44 } },
-		{ { 0, 255 }, { 1, 1 }, { 0x55, 0x66 } }, /* 255: the last block */
-	};
-	static char log[LOG_MAX];
-	struct snapshot *s;
-	virDomainPtr d;
-	char cpname[128];
-	uint64_t point = 0;
+	struct snapshot *s = begin1("a", 0, log);
 
-	vm_boot("a", 16);
-	vm_wait("a");
-
-	/* (1) full, then incrementals that cover exactly the guest's writes */
-	s = begin1("a", 0, log);
 	cr_assert_not_null(s);
 	cr_assert_eq(snapshot_is_incremental(s), 0);
 	cr_assert_eq(snapshot_ndisks(s), 2);
@@ -465,14 +450,25 @@ Test(libvirt_source, chain)
 	cr_assert_not_null(strstr(log, "first run"));
 	verify(s);
 	cr_assert_gt(ex(s, "a.vda")->bytes, 1 * MiB, "the boot disk has data");
-	commit_free(s, ++point);
+	commit_free(s, ++*point);
+}
+
+static void
+chain_incrementals(char *log, uint64_t *point)
+{
+	static const struct two_writes cycles[] = {
+		{ { 16, 128 }, { 2, 1 }, { 0x11, 0x22 } },
+		{ { 16, 200 }, { 1, 4 }, { 0x33, 0x44 } },
+		{ { 0, 255 }, { 1, 1 }, { 0x55, 0x66 } }, /* 255: the last block */
+	};
+	struct snapshot *s;
 
 	for (size_t i = 0; i < sizeof(cycles) / sizeof(cycles[0]); i++) {
 		const struct two_writes *c = &cycles[i];
 
 		for (int w = 0; w < 2; w++)
 			gwrite("a", "/dev/vdb", c->seek[w], c->count[w], c->byte[w]);
-		s = begin_verified("a", point, log, 1);
+		s = begin_verified("a", *point, log, 1);
 		for (int w = 0; w < 2; w++)
 			assert_covered(ex(s, "a.vdb"), "a.vdb", c->seek[w], c->count[w]);
 		assert_small(s, "a.vdb", (c->count[0] + c->count[1]) * GRAN);
@@ -482,21 +478,33 @@ Test(libvirt_source, chain)
 			copy_has("a.vdb", c->seek[w], c->count[w], c->byte[w]);
 		if (i == 1) /* the first write's second block is the older one */
 			copy_has("a.vdb", 17, 1, 0x11);
-		commit_free(s, ++point);
+		commit_free(s, ++*point);
 	}
+}
 
-	/* an aborted cycle keeps the old base: its changes come again */
+/* an aborted cycle keeps the old base: its changes come again */
+static void
+chain_aborted(char *log, uint64_t *point)
+{
+	struct snapshot *s;
+
 	gwrite("a", "/dev/vdb", 50, 2, 0x77);
-	s = begin1("a", point, log);
+	s = begin1("a", *point, log);
 	cr_assert_not_null(s);
 	snapshot_free(s);
-	s = begin_verified("a", point, log, 1);
+	s = begin_verified("a", *point, log, 1);
 	assert_covered(ex(s, "a.vdb"), "a.vdb", 50, 2);
 	copy_has("a.vdb", 50, 2, 0x77);
-	commit_free(s, ++point);
+	commit_free(s, ++*point);
+}
 
-	/* (3) the base checkpoint deleted by hand: full, with the reason */
-	d = dom_get("a");
+/* (3) the base checkpoint deleted by hand: full, with the reason */
+static void
+chain_base_deleted(virDomainPtr d, char *log, uint64_t *point)
+{
+	struct snapshot *s;
+	char cpname[128];
+
 	cr_assert_eq(ncheckpoints(d, cpname, sizeof(cpname)), 1);
 	{
 		virDomainCheckpointPtr cp = virDomainCheckpointLookupByName(d, cpname, 0);
@@ -504,36 +512,48 @@ Test(libvirt_source, chain)
 		cr_assert_eq(virDomainCheckpointDelete(cp, 0), 0);
 		virDomainCheckpointFree(cp);
 	}
-	s = begin1("a", point, log);
+	s = begin1("a", *point, log);
 	cr_assert_not_null(s);
 	cr_assert_eq(snapshot_is_incremental(s), 0);
 	cr_assert_not_null(strstr(log, "missing"), "no reason logged");
 	cr_assert_not_null(strstr(log, cpname));
 	verify(s);
 	copy_has("a.vdb", 50, 2, 0x77);
-	commit_free(s, ++point);
+	commit_free(s, ++*point);
+}
 
-	/* (4) a resized disk: full at the new size, then incremental again */
+/* (4) a resized disk: full at the new size, then incremental again */
+static void
+chain_resized(virDomainPtr d, char *log, uint64_t *point)
+{
+	struct snapshot *s;
+
 	cr_assert_eq(virDomainBlockResize(d, "vdb", 20 * MiB,
 					  VIR_DOMAIN_BLOCK_RESIZE_BYTES), 0,
 		     "blockresize: %s", virGetLastErrorMessage());
-	s = begin1("a", point, log);
+	s = begin1("a", *point, log);
 	cr_assert_not_null(s);
 	cr_assert_eq(snapshot_is_incremental(s), 0);
 	cr_assert_not_null(strstr(log, "resized"), "no reason logged");
 	cr_assert_eq(snapshot_disk_size(s, disk_index(s, "a.vdb")), 20 * MiB);
 	verify(s);
 	copy_has("a.vdb", 255, 1, 0x66);
-	commit_free(s, ++point);
+	commit_free(s, ++*point);
 	gwrite("a", "/dev/vdb", 100, 1, 0x88);
-	s = begin_verified("a", point, log, 1);
+	s = begin_verified("a", *point, log, 1);
 	assert_covered(ex(s, "a.vdb"), "a.vdb", 100, 1);
 	assert_small(s, "a.vdb", GRAN);
-	commit_free(s, ++point);
+	commit_free(s, ++*point);
+}
 
-	/* (5) 20 cycles, 5 of them aborted: nothing accumulates */
+/* (5) 20 cycles, 5 of them aborted: nothing accumulates */
+static void
+chain_idle_cycles(char *log, uint64_t *point)
+{
+	struct snapshot *s;
+
 	for (int i = 0; i < 20; i++) {
-		s = begin1("a", point, log);
+		s = begin1("a", *point, log);
 		cr_assert_not_null(s, "cycle %d", i);
 		cr_assert_eq(snapshot_is_incremental(s), 1, "cycle %d", i);
 		for (size_t k = 0; k < snapshot_ndisks(s); k++) {
@@ -543,14 +563,20 @@ Test(libvirt_source, chain)
 		if (i % 4 == 3)
 			snapshot_free(s);
 		else
-			commit_free(s, ++point);
+			commit_free(s, ++*point);
 	}
 	assert_clean("a");
+}
 
-	/* (3) the guest destroyed mid-cycle: a clean failure; the next begin
-	 * needs a running domain, then cleans up and succeeds */
+/* (3) the guest destroyed mid-cycle: a clean failure; the next begin
+ * needs a running domain, then cleans up and succeeds */
+static void
+chain_destroyed(virDomainPtr d, char *log, uint64_t *point)
+{
+	struct snapshot *s;
+
 	gwrite("a", "/dev/vdb", 120, 1, 0x99);
-	s = begin1("a", point, log);
+	s = begin1("a", *point, log);
 	cr_assert_not_null(s);
 	cr_assert_eq(virDomainDestroy(d), 0);
 	{
@@ -562,17 +588,39 @@ Test(libvirt_source, chain)
 		cr_assert_eq(r, -1, "reads after the guest died must fail");
 	}
 	snapshot_free(s);
-	cr_assert_null(begin1("a", point, log));
+	cr_assert_null(begin1("a", *point, log));
 	cr_assert_not_null(strstr(log, "domain a is not running"), "log: %s", log);
 	/* paused at start: the guest need not boot for its disks to be read */
 	cr_assert_eq(virDomainCreateWithFlags(d, VIR_DOMAIN_START_PAUSED), 0);
-	s = begin1("a", point, log);
+	s = begin1("a", *point, log);
 	cr_assert_not_null(s);
 	verify(s);
 	copy_has("a.vdb", 120, 1, 0x99);
 	copy_has("a.vdb", 100, 1, 0x88);
-	commit_free(s, ++point);
+	commit_free(s, ++*point);
 	assert_clean("a");
+}
+
+/* One guest: full, three incrementals with guest writes in between, an
+ * aborted cycle, a deleted checkpoint, a resize, 20 cycles with 5 aborted,
+ * a guest destroyed mid-cycle. */
+Test(libvirt_source, chain)
+{
+	static char log[LOG_MAX];
+	virDomainPtr d;
+	uint64_t point = 0;
+
+	vm_boot("a", 16);
+	vm_wait("a");
+
+	chain_full(log, &point);
+	chain_incrementals(log, &point);
+	chain_aborted(log, &point);
+	d = dom_get("a");
+	chain_base_deleted(d, log, &point);
+	chain_resized(d, log, &point);
+	chain_idle_cycles(log, &point);
+	chain_destroyed(d, log, &point);
 	virDomainFree(d);
 }
 

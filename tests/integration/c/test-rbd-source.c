@@ -10,118 +10,154 @@ TestSuite(rbd_source, .init = setup, .fini = teardown, .timeout = 120);
 
 /* ---- tests -------------------------------------------------------------------- */
 
+/* The state of full_then_incrementals, shared by its steps. */
+struct cycles {
+	const char *name;
+	uint64_t size, nobj;
+	unsigned char *copy, gone[64];
+	struct model md;
+	struct exts e;
+	rbd_image_t img;
+	char snap[64];
+};
+
+/* The full copy: every seeded byte listed as data, the holes not listed. */
+static void
+cycles_full(struct cycles *c)
+{
+	const uint64_t size = c->size;
+	struct snapshot *s;
+
+	s = begin_expect(c->name, 0, 0);
+	cr_assert_eq(snapshot_resumable(s), 0);
+	cr_assert_eq(snapshot_disk_size(s, 0), size);
+	collect(s, 8 * MiB, &c->e);
+	cr_assert_eq(c->e.data, size - 4 * OBJ, "full lists %llu data bytes",
+		     (unsigned long long)c->e.data);
+	cr_assert_eq(c->e.zero, 0);
+	for (size_t i = 0; i < c->e.n; i++)
+		cr_assert_leq(c->e.v[i].offset + c->e.v[i].length, size - 4 * OBJ,
+			      "a hole was listed");
+	apply(s, &c->e, c->copy);
+	cr_assert_eq(snapshot_commit(s, 1), 0);
+	snapshot_free(s);
+	cr_assert_eq(nestor_snaps(c->name, c->snap, sizeof(c->snap), NULL), 1);
+	cr_assert(memcmp(c->copy, c->md.m, size) == 0);
+	assert_snap_equals(c->name, c->snap, c->copy, size);
+}
+
+/* A random object not discarded yet, among all but the last 4. */
+static uint64_t
+cycles_live_object(const struct cycles *c)
+{
+	uint64_t o;
+
+	do
+		o = rnd() % (c->nobj - 4);
+	while (c->gone[o]);
+	return o;
+}
+
+/* One cycle's writes; returns the object of the partial discard. */
+static uint64_t
+cycles_write(struct cycles *c)
+{
+	uint64_t o;
+
+	/* Random writes into live objects (a write into a new object
+	 * is listed from the object's start: see docs/rbd.md). */
+	for (int i = 0; i < 200; i++) {
+		uint64_t len = (1 + rnd() % 16) * 4 * KiB;
+		o = cycles_live_object(c);
+		o = o * OBJ + (rnd() % (OBJ / (4 * KiB))) * 4 * KiB;
+		if (o + len > (o / OBJ + 1) * OBJ)
+			len = (o / OBJ + 1) * OBJ - o;
+		w_data(c->img, &c->md, o, len);
+	}
+	/* A whole object discarded: the object goes away. */
+	o = cycles_live_object(c);
+	c->gone[o] = 1;
+	w_discard(c->img, &c->md, o * OBJ, OBJ);
+	/* Written zeros, 1 MiB inside a live object. */
+	o = cycles_live_object(c);
+	w_zeroes(c->img, &c->md, o * OBJ + MiB, MiB);
+	/* A partial discard: librbd may skip or zero it; the model
+	 * takes what the image reads after the snapshot. */
+	o = cycles_live_object(c);
+	w_discard(c->img, &c->md, o * OBJ + 2 * MiB, 256 * KiB);
+	return o;
+}
+
+/* Incremental cycle cyc after cycles_write: lists the changes and little
+ * more, and the copy matches the model and the snapshot. */
+static void
+cycles_incremental(struct cycles *c, uint64_t cyc, uint64_t o, uint64_t changed)
+{
+	struct exts *e = &c->e;
+	struct snapshot *s;
+	double t;
+
+	s = begin1(c->name, cyc);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 1, "cycle %llu",
+		     (unsigned long long)cyc);
+	cr_assert_eq(snapshot_resumable(s), 0);
+	t = now_s();
+	collect(s, cyc == 2 ? 64 * KiB : 4 * MiB, e);
+	t = now_s() - t;
+	/* the partial discard's true content, read from the snapshot */
+	cr_assert_eq(snapshot_read(s, 0, o * OBJ + 2 * MiB,
+				   c->md.m + o * OBJ + 2 * MiB, 256 * KiB), 0);
+	apply(s, e, c->copy);
+	cr_assert_eq(snapshot_commit(s, cyc + 1), 0);
+	snapshot_free(s);
+	cr_assert_eq(nestor_snaps(c->name, c->snap, sizeof(c->snap), NULL), 1,
+		     "old base not removed");
+	fprintf(stderr, "rbd cycle %llu: changed %.2f MiB, listed %.2f MiB data + "
+		"%.2f MiB zero in %zu extents (%.2fx) in %.1f ms\n",
+		(unsigned long long)cyc, changed / (double)MiB,
+		e->data / (double)MiB, e->zero / (double)MiB, e->n,
+		(double)(e->data + e->zero) / (double)changed, t * 1e3);
+	cr_assert_leq(e->data + e->zero, changed + changed / 5,
+		      "incremental %llu bytes for %llu changed",
+		      (unsigned long long)(e->data + e->zero),
+		      (unsigned long long)changed);
+	cr_assert_geq(e->zero, OBJ, "the discarded object is not a zero extent");
+	for (uint64_t i = 0; i < c->nobj; i++)
+		if (c->gone[i])
+			for (uint64_t b = 0; b < OBJ; b++)
+				cr_assert_eq(c->copy[i * OBJ + b], 0,
+					     "discarded range not zero");
+	cr_assert(memcmp(c->copy, c->md.m, c->size) == 0, "copy differs from model");
+	assert_snap_equals(c->name, c->snap, c->copy, c->size);
+}
+
 /* Full copy then three incrementals with random writes, whole-object and
  * partial discards and written zeros: the copy built from the extents is
  * byte-identical to each snapshot and to the model. */
 Test(rbd_source, full_then_incrementals)
 {
-	const uint64_t size = 128 * MiB, nobj = size / OBJ;
-	const char *name = "t-cycles";
-	unsigned char *copy, gone[64] = { 0 };
-	struct model md;
-	struct exts e = { 0 };
-	struct snapshot *s;
-	rbd_image_t img;
-	char snap[64];
-	uint64_t changed;
+	struct cycles c = { .name = "t-cycles", .size = 128 * MiB };
 
+	c.nobj = c.size / OBJ;
 	connect_cluster();
-	model_init(&md, size);
-	copy = calloc(1, size);
-	cr_assert_not_null(copy);
-	img = img_create(name, size);
+	model_init(&c.md, c.size);
+	c.copy = calloc(1, c.size);
+	cr_assert_not_null(c.copy);
+	c.img = img_create(c.name, c.size);
 	/* Seed all but the last 4 objects, which stay holes. */
-	w_data_fast(img, &md, 0, size - 4 * OBJ);
-	(void)model_changed_bytes(&md, 1);
+	w_data_fast(c.img, &c.md, 0, c.size - 4 * OBJ);
+	(void)model_changed_bytes(&c.md, 1);
 
-	s = begin_expect(name, 0, 0);
-	cr_assert_eq(snapshot_resumable(s), 0);
-	cr_assert_eq(snapshot_disk_size(s, 0), size);
-	collect(s, 8 * MiB, &e);
-	cr_assert_eq(e.data, size - 4 * OBJ, "full lists %llu data bytes",
-		     (unsigned long long)e.data);
-	cr_assert_eq(e.zero, 0);
-	for (size_t i = 0; i < e.n; i++)
-		cr_assert_leq(e.v[i].offset + e.v[i].length, size - 4 * OBJ,
-			      "a hole was listed");
-	apply(s, &e, copy);
-	cr_assert_eq(snapshot_commit(s, 1), 0);
-	snapshot_free(s);
-	cr_assert_eq(nestor_snaps(name, snap, sizeof(snap), NULL), 1);
-	cr_assert(memcmp(copy, md.m, size) == 0);
-	assert_snap_equals(name, snap, copy, size);
-
+	cycles_full(&c);
 	for (uint64_t cyc = 1; cyc <= 3; cyc++) {
-		uint64_t o;
-		double t;
+		uint64_t o = cycles_write(&c);
+		uint64_t changed = model_changed_bytes(&c.md, 1);
 
-		/* Random writes into live objects (a write into a new object
-		 * is listed from the object's start: see docs/rbd.md). */
-		for (int i = 0; i < 200; i++) {
-			uint64_t len = (1 + rnd() % 16) * 4 * KiB;
-			do
-				o = rnd() % (nobj - 4);
-			while (gone[o]);
-			o = o * OBJ + (rnd() % (OBJ / (4 * KiB))) * 4 * KiB;
-			if (o + len > (o / OBJ + 1) * OBJ)
-				len = (o / OBJ + 1) * OBJ - o;
-			w_data(img, &md, o, len);
-		}
-		/* A whole object discarded: the object goes away. */
-		do
-			o = rnd() % (nobj - 4);
-		while (gone[o]);
-		gone[o] = 1;
-		w_discard(img, &md, o * OBJ, OBJ);
-		/* Written zeros, 1 MiB inside a live object. */
-		do
-			o = rnd() % (nobj - 4);
-		while (gone[o]);
-		w_zeroes(img, &md, o * OBJ + MiB, MiB);
-		/* A partial discard: librbd may skip or zero it; the model
-		 * takes what the image reads after the snapshot. */
-		do
-			o = rnd() % (nobj - 4);
-		while (gone[o]);
-		w_discard(img, &md, o * OBJ + 2 * MiB, 256 * KiB);
-		changed = model_changed_bytes(&md, 1);
-
-		s = begin1(name, cyc);
-		cr_assert_not_null(s);
-		cr_assert_eq(snapshot_is_incremental(s), 1, "cycle %llu",
-			     (unsigned long long)cyc);
-		cr_assert_eq(snapshot_resumable(s), 0);
-		t = now_s();
-		collect(s, cyc == 2 ? 64 * KiB : 4 * MiB, &e);
-		t = now_s() - t;
-		/* the partial discard's true content, read from the snapshot */
-		cr_assert_eq(snapshot_read(s, 0, o * OBJ + 2 * MiB,
-					   md.m + o * OBJ + 2 * MiB, 256 * KiB), 0);
-		apply(s, &e, copy);
-		cr_assert_eq(snapshot_commit(s, cyc + 1), 0);
-		snapshot_free(s);
-		cr_assert_eq(nestor_snaps(name, snap, sizeof(snap), NULL), 1,
-			     "old base not removed");
-		fprintf(stderr, "rbd cycle %llu: changed %.2f MiB, listed %.2f MiB data + "
-			"%.2f MiB zero in %zu extents (%.2fx) in %.1f ms\n",
-			(unsigned long long)cyc, changed / (double)MiB,
-			e.data / (double)MiB, e.zero / (double)MiB, e.n,
-			(double)(e.data + e.zero) / (double)changed, t * 1e3);
-		cr_assert_leq(e.data + e.zero, changed + changed / 5,
-			      "incremental %llu bytes for %llu changed",
-			      (unsigned long long)(e.data + e.zero),
-			      (unsigned long long)changed);
-		cr_assert_geq(e.zero, OBJ, "the discarded object is not a zero extent");
-		for (uint64_t i = 0; i < nobj; i++)
-			if (gone[i])
-				for (uint64_t b = 0; b < OBJ; b++)
-					cr_assert_eq(copy[i * OBJ + b], 0,
-						     "discarded range not zero");
-		cr_assert(memcmp(copy, md.m, size) == 0, "copy differs from model");
-		assert_snap_equals(name, snap, copy, size);
+		cycles_incremental(&c, cyc, o, changed);
 	}
-	free(copy);
-	image_done(img, &e, &md);
+	free(c.copy);
+	image_done(c.img, &c.e, &c.md);
 }
 
 /* 10 GiB, 128 MiB seeded, 20 MiB changed: the incremental lists every write
