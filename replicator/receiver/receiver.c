@@ -400,6 +400,7 @@ on_hash_query(struct session *s, const struct proto_hash_query *q)
 	int err = STORE_ERR_INTERNAL;
 	uint64_t point = q->point_id;
 	uint8_t *be;
+	int exists;
 
 	if (check_group(s, q->group) < 0)
 		return -1;
@@ -411,13 +412,22 @@ on_hash_query(struct session *s, const struct proto_hash_query *q)
 		conn_send_error(s->conn, PROTO_ERR_STORE, "cannot read catalog");
 		return -1;
 	}
-	if (point != 0 && !point_has_disk(s, q->group, point, q->disk)) {
+	/* A point that is not committed (never was, or retention removed it)
+	 * has no hashes: an empty answer would read as "all zeros" and make a
+	 * resync send everything against data that is not there. */
+	exists = point == 0 ? 0 : store_point_exists(s->rx->store, q->group, point);
+	if (exists <= 0) {
+		conn_send_error(s->conn, exists < 0 ? PROTO_ERR_STORE : PROTO_ERR_NOTFOUND,
+				"no point %llu in group %s", (unsigned long long)point,
+				q->group);
+		return -1;
+	}
+	if (!point_has_disk(s, q->group, point, q->disk)) {
 		/* A disk the point does not have: no hashes (it reads as zeros). */
 		got = 0;
-	} else if (point == 0 ||
-	    store_point_hashes(s->rx->store, q->group, point, q->disk, q->offset,
-			       q->block_size, q->count, s->rx->hashes, &got, &err) < 0) {
-		conn_send_error(s->conn, point == 0 ? PROTO_ERR_NOTFOUND : store_err_wire(err),
+	} else if (store_point_hashes(s->rx->store, q->group, point, q->disk, q->offset,
+				      q->block_size, q->count, s->rx->hashes, &got, &err) < 0) {
+		conn_send_error(s->conn, store_err_wire(err),
 				"no hashes for group %s disk %s point %llu", q->group,
 				q->disk, (unsigned long long)point);
 		return -1;

@@ -122,6 +122,21 @@ store_last_point(struct store *st, const char *group, uint64_t *id)
 }
 
 int
+store_point_exists(struct store *st, const char *group, uint64_t point)
+{
+	struct store_point_info *pts;
+	size_t n;
+	int found = 0;
+
+	if (store_list_points(st, group, &pts, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n && !found; i++)
+		found = pts[i].id == point;
+	free(pts);
+	return found;
+}
+
+int
 store_progress(struct store *st, const char *group, struct store_progress *out)
 {
 	struct catalog cat = { 0 };

@@ -109,6 +109,8 @@ int store_list_points(struct store *st, const char *group,
 		      struct store_point_info **out, size_t *n);
 /* Newest committed point id (0 if none). 0 / -1. */
 int store_last_point(struct store *st, const char *group, uint64_t *id);
+/* Is point committed in group? 1 yes / 0 no / -1 (catalog unreadable). */
+int store_point_exists(struct store *st, const char *group, uint64_t point);
 
 /* Progress answer for an agent: last point and the pending point's durable
  * progress (pending_point = 0 if none). 0 / -1. */

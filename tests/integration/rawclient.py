@@ -8,6 +8,7 @@ import argparse, socket, ssl, struct, sys, time
 
 MAGIC, VERSION = 0x4E535452, 1
 T_HELLO, T_PQUERY, T_PROGRESS, T_BEGIN, T_EXTENT, T_DONE, T_COMMIT, T_COMMITTED = 1, 16, 17, 18, 19, 20, 21, 22
+T_HQUERY = 48
 T_ERROR = 64
 
 
@@ -32,6 +33,10 @@ def begin(group, disk="d0", size=1 << 20, point=1, base=0):
 def extent(off, data, checksum, kind=1):
     p = struct.pack(">HBBQQQ", 0, kind, 0, off, len(data), checksum) + data
     return frame(T_EXTENT, p)
+
+
+def hquery(group, point, disk="d0", offset=0, block=65536, count=16):
+    return frame(T_HQUERY, s(group) + struct.pack(">Q", point) + s(disk) + struct.pack(">QII", offset, block, count))
 
 
 def recv_frame(sock):
@@ -108,6 +113,10 @@ def main():
         out = begin(a.group, disk="../../etc")
     elif sc == "nul":
         out = begin("a\0b")
+    elif sc == "hashmissing":
+        out = hquery(a.group, 99)
+    elif sc == "hashnewest":
+        out = hquery(a.group, 0)
     elif sc == "query":
         out = frame(T_PQUERY, s(a.group))
     else:

@@ -18,6 +18,8 @@ check "unknown flags -> ERROR 1" $RC $A1 --expect-code 1 badflags
 check "truncated payload -> ERROR 1" $RC $A1 --expect-code 1 truncated
 check "extent past the end of the disk -> ERROR 1" $RC $A1 --expect-code 1 pastend
 check "stream cut mid-frame is survived" $RC $A1 cut
+check "hash query for a point that does not exist -> ERROR 6" $RC $A1 --expect-code 6 hashmissing
+check "hash query for the newest point of an empty group -> ERROR 6" $RC $A1 --expect-code 6 hashnewest
 sleep 0.3
 check "receiver still alive after bad peers" kill -0 "$RX_PID"
 check "no point was committed by bad peers" [ "$(npoints g1)" = 0 ]

@@ -192,8 +192,12 @@ Test(store, seed_and_list)
 	cr_assert_eq(n, 0);
 	cr_assert_eq(store_last_point(st, "grp", &last), 0);
 	cr_assert_eq(last, 0);
+	cr_assert_eq(store_point_exists(st, "grp", 1), 0);
 
 	seed(st, vda, vdb);
+	cr_assert_eq(store_point_exists(st, "grp", 1), 1);
+	cr_assert_eq(store_point_exists(st, "grp", 2), 0);
+	cr_assert_eq(store_point_exists(st, "grp", UINT64_MAX), 0);
 	cr_assert_eq(store_list_points(st, "grp", &pts, &n), 0);
 	cr_assert_eq(n, 1);
 	cr_assert_eq(pts[0].id, 1);
