@@ -2,6 +2,7 @@
 #include "common/clock.h"
 #include "common/dlsym.h"
 #include "common/fileutil.h"
+#include "common/log.h"
 #include "common/hash.h"
 #include "common/ini.h"
 #include "common/names.h"
@@ -178,6 +179,23 @@ Test(ini, files, .init = mk_tmpdir, .fini = rm_tmpdir)
 }
 
 /* ---- parse -------------------------------------------------------------- */
+
+/* Whatever a peer names itself, a log event stays one line and no control
+ * byte reaches the operator's terminal. */
+Test(log, control_bytes_are_escaped)
+{
+	char *out;
+
+	cap_start();
+	log_error("peer %s said %s", "evil\n12:00:00.000 nestor error: forged",
+		  "\x1b[31mred\x1b[0m\r\t\x7f \xc2\x9b" "2J caf\xc3\xa9");
+	out = cap_stop();
+	cr_assert_eq(count_lines(out), 1, "%s", out);
+	assert_logged(out, "peer evil\\x0a12:00:00.000 nestor error: forged said ");
+	assert_logged(out, "\\x1b[31mred\\x1b[0m\\x0d\\x09\\x7f \\x9b" "2J caf\xc3\xa9\n");
+	cr_assert_null(strchr(out, '\x1b'));
+	free(out);
+}
 
 Test(parse, u64)
 {
