@@ -4,12 +4,16 @@
 
 #include "cli/cli.h"
 #include "common/log.h"
+#include "proto/tls.h"
 #include "replicator/config.h"
 
 static const char usage_config[] =
 	"usage: nestor config check agent|receiver FILE\n"
 	"\n"
-	"Validate a configuration file; errors are reported as FILE:LINE: message.\n";
+	"Validate a configuration file; errors are reported as FILE:LINE: message.\n"
+	"Then load the PKI files it names as the daemon would: the CA parses, the\n"
+	"certificate and key match, the certificate chains to the CA; a key\n"
+	"readable by group or others is a warning.\n";
 
 int
 cli_config(int argc, char **argv)
@@ -29,9 +33,15 @@ cli_config(int argc, char **argv)
 	log_set_prefix("config");
 	if (!strcmp(argv[2], "agent")) {
 		r = agent_config_load(argv[3], &ac);
+		if (r == 0)
+			r = tls_check_files(&(struct tls_files){ ac->ca, ac->cert, ac->key },
+					    false);
 		agent_config_free(ac);
 	} else if (!strcmp(argv[2], "receiver")) {
 		r = receiver_config_load(argv[3], &rc);
+		if (r == 0)
+			r = tls_check_files(&(struct tls_files){ rc->ca, rc->cert, rc->key },
+					    true);
 		receiver_config_free(rc);
 	} else {
 		fputs(usage_config, stderr);

@@ -1,5 +1,6 @@
-/* TLS for the protocol's connections: contexts, the server name a client
- * verifies and the identity of a verified peer (see tls.h). */
+/* TLS for the protocol's connections: contexts (and the config check of
+ * their files), the server name a client verifies and the identity of a
+ * verified peer (see tls.h). */
 #include "proto/tls.h"
 
 #include <arpa/inet.h>
@@ -7,6 +8,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -80,7 +82,9 @@ tls_ctx_new(const struct tls_files *f, bool server)
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, f->key, SSL_FILETYPE_PEM) != 1) {
 		tls_errors(err, sizeof(err));
-		log_error("TLS %s: cannot load private key %s: %s", side, f->key, err);
+		/* A key that does not match the certificate fails here already. */
+		log_error("TLS %s: cannot load private key %s for certificate %s: %s", side,
+			  f->key, f->cert, err);
 		goto out;
 	}
 	if (SSL_CTX_check_private_key(ctx) != 1) {
@@ -130,6 +134,57 @@ SSL_CTX *
 tls_client_ctx_new(const struct tls_files *f)
 {
 	return tls_ctx_new(f, false);
+}
+
+int
+tls_check_files(const struct tls_files *f, bool server)
+{
+	X509_STORE_CTX *vctx = NULL;
+	SSL_CTX *ctx = NULL;
+	STACK_OF(X509) *chain = NULL;
+	X509 *leaf;
+	struct stat st;
+	int ret = -1;
+	int vr;
+
+	ctx = tls_ctx_new(f, server);
+	if (!ctx)
+		goto out;
+	/* The context holds what the daemon would present; check it against
+	 * the CA as the peer will, including the purpose (serverAuth for the
+	 * receiver, clientAuth for an agent) and the validity dates. */
+	leaf = SSL_CTX_get0_certificate(ctx);
+	vctx = X509_STORE_CTX_new();
+	if (!leaf || !vctx || SSL_CTX_get0_chain_certs(ctx, &chain) != 1 ||
+	    X509_STORE_CTX_init(vctx, SSL_CTX_get_cert_store(ctx), leaf, chain) != 1) {
+		char err[1024];
+
+		tls_errors(err, sizeof(err));
+		log_error("certificate %s: cannot set up verification: %s", f->cert, err);
+		goto out;
+	}
+	X509_STORE_CTX_set_purpose(vctx, server ? X509_PURPOSE_SSL_SERVER
+						: X509_PURPOSE_SSL_CLIENT);
+	X509_VERIFY_PARAM_set_depth(X509_STORE_CTX_get0_param(vctx), TLS_VERIFY_DEPTH);
+	if (X509_verify_cert(vctx) != 1) {
+		vr = X509_STORE_CTX_get_error(vctx);
+		log_error("certificate %s does not verify against CA %s: %s", f->cert,
+			  f->ca, X509_verify_cert_error_string(vr));
+		goto out;
+	}
+	if (stat(f->key, &st) < 0) {
+		log_error("private key %s: %m", f->key);
+		goto out;
+	}
+	if (st.st_mode & (S_IRGRP | S_IROTH))
+		log_warn("private key %s is readable by group or others (mode %04o); "
+			 "chmod 0600 it", f->key, (unsigned)(st.st_mode & 07777));
+	ret = 0;
+out:
+	X509_STORE_CTX_free(vctx);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return ret;
 }
 
 /* ---- server name and peer identity -------------------------------------- */

@@ -4,6 +4,7 @@
 #ifndef NESTOR_PROTO_TLS_H
 #define NESTOR_PROTO_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <openssl/ssl.h>
@@ -19,6 +20,13 @@ struct tls_files {
  * SSL_CTX_free. */
 SSL_CTX *tls_server_ctx_new(const struct tls_files *f);
 SSL_CTX *tls_client_ctx_new(const struct tls_files *f);
+
+/* `nestor config check`: load f the way the daemon will (server side for
+ * the receiver, client side for the agent): the CA file parses, the
+ * certificate and key load and match, and the certificate chains to the CA
+ * for that side's purpose. 0 / -1, what is wrong logged once, naming the
+ * file. A key readable by group or others is logged as a warning only. */
+int tls_check_files(const struct tls_files *f, bool server);
 
 /* Drain OpenSSL's error queue into buf as "; "-separated texts ("unknown
  * OpenSSL error" if it was empty). */

@@ -84,8 +84,22 @@ for d in /etc/nestor /var/lib/nestor /var/lib/nestor/store /var/lib/nestor/agent
 	check "postinst made $d mode 0750" test "$(stat -c %a "$d" 2>/dev/null)" = 750
 done
 check "/etc/nestor/pki is 0700" test "$(stat -c %a /etc/nestor/pki 2>/dev/null)" = 700
+# The default configs name PKI files nobody has made yet: the check refuses
+# them as the daemon would, and passes once nestor-pki has made them.
 for c in agent receiver; do
-	check "default /etc/nestor/$c.conf passes 'nestor config check $c'" \
+	/usr/bin/nestor config check "$c" "/etc/nestor/$c.conf" > "$T/check-$c.out" 2>&1; rc=$?
+	check "default /etc/nestor/$c.conf without its PKI fails 'nestor config check $c', CA named" \
+		bash -c "[ $rc -ne 0 ] && grep -q /etc/nestor/pki/ca.crt '$T/check-$c.out'"
+done
+conf_value() { sed -n "s#^$2 *= *##p" "/etc/nestor/$1.conf"; }
+rx_name=$(basename "$(conf_value receiver cert)" .crt)
+agent_name=$(basename "$(conf_value agent cert)" .crt)
+/usr/sbin/nestor-pki /etc/nestor/pki ca >/dev/null &&
+	/usr/sbin/nestor-pki /etc/nestor/pki receiver "$rx_name" >/dev/null &&
+	/usr/sbin/nestor-pki /etc/nestor/pki agent "$agent_name" >/dev/null ||
+	die "nestor-pki cannot make the PKI the default configs name"
+for c in agent receiver; do
+	check "default /etc/nestor/$c.conf passes 'nestor config check $c' once nestor-pki made its PKI" \
 		/usr/bin/nestor config check "$c" "/etc/nestor/$c.conf"
 done
 store=$(sed -n 's/^store *= *//p' /etc/nestor/receiver.conf)
@@ -112,7 +126,9 @@ ag=$(prop nestor-agent.service ExecStart)
 check "receiver ExecStart ($rx) is a valid nestor command line" bash -c "$rx --help | grep -q '^usage: nestor receiver'"
 check "agent ExecStart ($ag) is a valid nestor command line" bash -c "$ag --help | grep -q '^usage: nestor agent'"
 pre=$(prop nestor-receiver.service ExecStartPre)
-check "receiver ExecStartPre ($pre) passes on the default configuration" bash -c "$pre >/dev/null"
+check "receiver ExecStartPre ($pre) passes on the default configuration and its PKI" bash -c "$pre >/dev/null"
+# The keys are the operator's, which a purge keeps: remove our test PKI.
+rm -f /etc/nestor/pki/ca.* "/etc/nestor/pki/$rx_name".* "/etc/nestor/pki/$agent_name".*
 
 # ---- man pages, completion ----------------------------------------------------
 for m in nestor.1 nestor.conf.5 nestor-agent.8 nestor-receiver.8 nestor-points.8 \

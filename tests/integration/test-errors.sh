@@ -23,6 +23,47 @@ sed 's/^\[disk g d\]/[disk g ..]/' "$T/agent.conf" > "$T/bad3.conf"
 check "disk name '..' refused in config" bash -c "! '$NESTOR' config check agent '$T/bad3.conf' 2>/dev/null"
 check "valid config accepted" "$NESTOR" config check agent "$T/agent.conf"
 check "valid receiver config accepted" "$NESTOR" config check receiver "$T/receiver.conf"
+# PKI files named by a config: loaded as the daemon will load them
+P=$T/pki
+"$ROOT/deploy/nestor-pki.sh" "$T/pki2" ca >/dev/null
+"$ROOT/deploy/nestor-pki.sh" "$T/pki2" agent agent1 >/dev/null
+# pki_conf OUT KEY=PATH...: agent.conf with its ca/cert/key lines replaced
+pki_conf() {
+	local out=$1 kv; shift
+	cp "$T/agent.conf" "$out"
+	for kv in "$@"; do
+		sed -i "s#^${kv%%=*} = .*#${kv%%=*} = ${kv#*=}#" "$out"
+	done
+}
+pki_conf "$T/pki-other.conf" cert="$T/pki2/agent1.crt" key="$T/pki2/agent1.key"
+"$NESTOR" config check agent "$T/pki-other.conf" 2>"$T/err-other"; rc=$?
+check "cert from another CA: non-zero exit" [ $rc -ne 0 ]
+check "cert from another CA: the cert named" grep -q "pki2/agent1.crt.*does not verify" "$T/err-other"
+pki_conf "$T/pki-mismatch.conf" key="$P/agent2.key"
+"$NESTOR" config check agent "$T/pki-mismatch.conf" 2>"$T/err-mismatch"; rc=$?
+check "key not matching the cert: non-zero exit" [ $rc -ne 0 ]
+check "key not matching the cert: key and cert named" \
+	grep -q "agent2.key for certificate $P/agent1.crt: .*mismatch" "$T/err-mismatch"
+head -c 600 /dev/urandom | base64 > "$T/garbage-ca.crt"
+pki_conf "$T/pki-garbage.conf" ca="$T/garbage-ca.crt"
+"$NESTOR" config check agent "$T/pki-garbage.conf" 2>"$T/err-garbage"; rc=$?
+check "garbage CA file: non-zero exit" [ $rc -ne 0 ]
+check "garbage CA file: the file named" grep -q "CA file $T/garbage-ca.crt" "$T/err-garbage"
+pki_conf "$T/pki-missing.conf" cert="$P/nosuch.crt"
+"$NESTOR" config check agent "$T/pki-missing.conf" 2>"$T/err-missing"; rc=$?
+check "missing cert file: non-zero exit and the file named" \
+	bash -c "[ $rc -ne 0 ] && grep -q nosuch.crt '$T/err-missing'"
+sed 's#^cert = .*#cert = '"$P"'/agent1.crt#; s#^key = .*#key = '"$P"'/agent1.key#' \
+	"$T/receiver.conf" > "$T/pki-rxagent.conf"
+"$NESTOR" config check receiver "$T/pki-rxagent.conf" 2>"$T/err-rxagent"; rc=$?
+check "receiver with an agent (clientAuth) cert: non-zero exit" [ $rc -ne 0 ]
+cp "$P/agent1.key" "$T/loose.key"
+chmod 0644 "$T/loose.key"
+pki_conf "$T/pki-loose.conf" key="$T/loose.key"
+"$NESTOR" config check agent "$T/pki-loose.conf" 2>"$T/err-loose"; rc=$?
+check "0644 key: passes" [ $rc -eq 0 ]
+check "0644 key: warned, key named" grep -q "warn.*loose.key is readable by group or others" "$T/err-loose"
+check "0600 key: no warning" bash -c "! '$NESTOR' config check agent '$T/agent.conf' 2>&1 >/dev/null | grep -q readable"
 "$NESTOR" points --config "$T/missing.conf" g 2>"$T/err4"; rc=$?
 check "missing config file: non-zero exit and the path named" \
 	bash -c "[ $rc -ne 0 ] && grep -q missing.conf '$T/err4'"
