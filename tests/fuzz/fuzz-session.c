@@ -5,7 +5,8 @@
  * what the sessions answer: every message encodes, every ERROR carries a
  * known code, nothing is sent after an ERROR or a close, a session stops
  * reading exactly when it has sent an ERROR or closed, a COMMITTED point is
- * listed in the store, a hash answer has no more hashes than asked.
+ * listed in the store, a hash answer has no more hashes than asked, the
+ * progress answering a POINT_BEGIN describes that point.
  * NESTOR_FUZZ_LOG=debug shows the receiver's log (silent by default). */
 #define _GNU_SOURCE /* memmem */
 #include <dirent.h>
@@ -42,9 +43,26 @@ struct lane {
 	const char *peer;
 	struct session *s;
 	bool closed; /* ERROR sent or close called: nothing may follow */
-	char group[PROTO_NAME_MAX + 1]; /* of the last POINT_BEGIN fed */
+	struct proto_point_begin begin; /* the last POINT_BEGIN fed */
+	bool in_begin;                  /* ... being handled now */
 	uint32_t asked;                 /* count of the last HASH_QUERY fed */
 };
+
+/* The PROGRESS that answers a POINT_BEGIN describes that very point, and
+ * nothing beyond its disks' ends is durable. */
+static void
+check_begin_progress(const struct lane *l, const struct proto_progress *p)
+{
+	const struct proto_point_begin *b = &l->begin;
+
+	if (strcmp(p->group, b->group) != 0 || p->pending_point != b->point_id ||
+	    p->pending_base != b->base_id || p->ndisks != b->ndisks)
+		abort();
+	for (uint16_t i = 0; i < p->ndisks; i++)
+		if (strcmp(p->disks[i].name, b->disks[i].name) != 0 ||
+		    p->disks[i].durable_offset > b->disks[i].size)
+			abort();
+}
 
 static char root[4096];      /* the temp dir: receiver.conf, store/ */
 static char store_dir[4200];
@@ -68,10 +86,12 @@ io_send(void *arg, const struct proto_msg *m)
 	/* COMMITTED means listed: the agent drops its snapshot on it (and
 	 * retention never removes a group's newest point). */
 	if (m->type == PROTO_COMMITTED &&
-	    store_point_exists(store, l->group, m->u.committed.point_id) != 1)
+	    store_point_exists(store, l->begin.group, m->u.committed.point_id) != 1)
 		abort();
 	if (m->type == PROTO_HASH_ANSWER && m->u.hanswer.count > l->asked)
 		abort();
+	if (m->type == PROTO_PROGRESS && l->in_begin)
+		check_begin_progress(l, &m->u.progress);
 	return 0;
 }
 
@@ -281,10 +301,12 @@ feed(struct lane *lanes, const uint8_t *rec, size_t len)
 		session_on_ready(l->s);
 	}
 	if (m.type == PROTO_POINT_BEGIN)
-		snprintf(l->group, sizeof(l->group), "%s", m.u.begin.group);
+		l->begin = m.u.begin;
 	if (m.type == PROTO_HASH_QUERY)
 		l->asked = m.u.hquery.count;
+	l->in_begin = m.type == PROTO_POINT_BEGIN;
 	r = session_on_msg(l->s, &m);
+	l->in_begin = false;
 	if ((r < 0) != l->closed)
 		abort(); /* stopped without a word, or went on after one */
 	if (r < 0)

@@ -92,6 +92,26 @@ begin(struct seed *sd, unsigned lane, const char *group, uint64_t point, uint64_
 	add(sd, lane, &m);
 }
 
+/* A point whose disk sizes are given (0-terminated, names d0, d1, ...). */
+static void
+begin_sized(struct seed *sd, const char *group, uint64_t point, uint64_t base,
+	    const uint64_t *sizes)
+{
+	struct proto_msg m = { .type = PROTO_POINT_BEGIN };
+	struct proto_point_begin *b = &m.u.begin;
+
+	snprintf(b->group, sizeof(b->group), "%s", group);
+	b->point_id = point;
+	b->base_id = base;
+	b->time_ns = T0 + point * MIN;
+	for (; sizes[b->ndisks]; b->ndisks++) {
+		snprintf(b->disks[b->ndisks].name, sizeof(b->disks[b->ndisks].name), "d%u",
+			 b->ndisks);
+		b->disks[b->ndisks].size = sizes[b->ndisks];
+	}
+	add(sd, 0, &m);
+}
+
 static void
 fill(uint8_t *p, size_t n, unsigned seed, int compressible)
 {
@@ -309,6 +329,42 @@ seed_fixsum(struct seed *sd)
 	commit(sd, 0, 1);
 }
 
+/* 1 MiB of data in one zstd extent: a checkpoint (checkpoint_interval 1M)
+ * in an input of a few hundred bytes. */
+static void
+seed_checkpoint(struct seed *sd)
+{
+	hello(sd, 0);
+	begin(sd, 0, "g1", 1, 0, 2);
+	data(sd, 0, 1, 0, 1 << 20, 1, 0);
+	data(sd, 0, 1, 1 << 20, 4096, 0, 0);
+	agent_error(sd, 0);
+	hello(sd, 0);
+	pquery(sd, 0, "g1");
+}
+
+/* An incremental whose disk grew and which gained a disk its base lacks. */
+static void
+seed_growth(struct seed *sd)
+{
+	static const uint64_t p1[] = { 1 << 20, 0 };
+	static const uint64_t p2[] = { 2 << 20, 65536, 0 };
+
+	hello(sd, 0);
+	begin_sized(sd, "g1", 1, 0, p1);
+	data(sd, 0, 0, 0, 4096, 0, 0);
+	done(sd, 0, 0);
+	commit(sd, 0, 1);
+	begin_sized(sd, "g1", 2, 1, p2);
+	data(sd, 0, 0, (1 << 20) + 4096, 4096, 0, 0);
+	data(sd, 0, 1, 0, 4096, 1, 0);
+	done(sd, 0, 1);
+	done(sd, 0, 0);
+	commit(sd, 0, 2);
+	hquery(sd, 0, "g1", 2, "d0", 1 << 20, 4);
+	hquery(sd, 0, "g1", 2, "d1", 4096, 32);
+}
+
 static const struct {
 	const char *name;
 	void (*make)(struct seed *sd);
@@ -320,6 +376,8 @@ static const struct {
 	{ "resume", seed_resume },
 	{ "refusals", seed_refusals },
 	{ "fixsum", seed_fixsum },
+	{ "checkpoint", seed_checkpoint },
+	{ "growth", seed_growth },
 };
 
 int
