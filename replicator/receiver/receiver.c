@@ -24,6 +24,7 @@
 #include "proto/conn.h"
 #include "proto/listener.h"
 #include "replicator/config.h"
+#include "replicator/receiver/history.h"
 #include "replicator/receiver/retention.h"
 #include "replicator/receiver/rxmetrics.h"
 #include "replicator/receiver/store.h"
@@ -151,6 +152,9 @@ store_err_wire(int err)
 {
 	switch (err) {
 	case STORE_ERR_INVALID: return PROTO_ERR_PROTOCOL;
+	case STORE_ERR_SEQUENCE: return PROTO_ERR_PROTOCOL;
+	case STORE_ERR_FUTURE: return PROTO_ERR_PROTOCOL;
+	case STORE_ERR_PAST: return PROTO_ERR_PROTOCOL;
 	case STORE_ERR_IO: return PROTO_ERR_STORE;
 	case STORE_ERR_CONFLICT: return PROTO_ERR_CONFLICT;
 	case STORE_ERR_NOTFOUND: return PROTO_ERR_NOTFOUND;
@@ -241,8 +245,8 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 	free(sb);
 	if (!s->point) {
 		conn_send_error(s->conn, store_err_wire(err),
-				"cannot begin point %llu of group %s",
-				(unsigned long long)b->point_id, b->group);
+				"cannot begin point %llu of group %s: %s",
+				(unsigned long long)b->point_id, b->group, store_strerror(err));
 		return -1;
 	}
 	snprintf(s->group, sizeof(s->group), "%s", b->group);
@@ -581,7 +585,11 @@ receiver_store_open(const struct receiver_config *cfg)
 {
 	struct store_ceph_opts o = { cfg->ceph_conf, cfg->ceph_client, cfg->ceph_pool };
 
-	return store_open(cfg->store_dir, cfg->store_ceph ? &o : NULL);
+	struct store *st = store_open(cfg->store_dir, cfg->store_ceph ? &o : NULL);
+
+	if (st)
+		history_attach(st, cfg);
+	return st;
 }
 
 int

@@ -2,7 +2,8 @@
 # Retention on the receiver with short tiers (4s:all,20s:4s): two raw disks
 # replicated about once a second for ~22 s with changes between cycles. The
 # kept points must be exactly what the policy gives when it is applied after
-# every commit (simulated here independently), every kept point must still
+# every commit (simulated here independently, on the receiver's times and
+# with the default retention_min_points = 3), every kept point must still
 # compare identical to the saved source state of its instant, removed points
 # must leave no files; a point marked in use by a drill is not removed until
 # the mark is gone (then `nestor prune` removes it).
@@ -35,7 +36,8 @@ scribble() {
 }
 
 # cycle N: change the disks, save the source state, replicate; appends
-# "ID TIME_NS MARK" to $T/history (MARK = the in-use point at that commit).
+# "ID RECEIVED_NS MARK" to $T/history (MARK = the in-use point at that
+# commit). Retention counts on the receiver's clock (issue 12, section 1).
 MARK=0
 cycle() {
 	local n=$1 id t
@@ -44,7 +46,7 @@ cycle() {
 	cp --sparse=always "$T/a.raw" "$T/src/a.new"
 	cp --sparse=always "$T/b.raw" "$T/src/b.new"
 	agent_once "$T/agent.conf" >/dev/null || { tail -20 "$T/agent.log"; die "cycle $n failed"; }
-	read -r id t < <(points_json $G | jq -r '.points[-1] | "\(.id) \(.time_ns)"')
+	read -r id t < <(points_json $G | jq -r '.points[-1] | "\(.id) \(.received_ns)"')
 	mv "$T/src/a.new" "$T/src/a.$id"
 	mv "$T/src/b.new" "$T/src/b.$id"
 	echo "$id $t $MARK" >> "$T/history"
@@ -61,12 +63,13 @@ tiers = []
 for t in sys.argv[1].split(","):
     a, i = t.split(":")
     tiers.append((span(a), 0 if i == "all" else span(i)))
+MIN_POINTS = 3
 def run(pts, now, mark):
     keep = []
     for k, (pid, t) in enumerate(pts):
         age = max(now - t, 0)
         tier = next((x for x in tiers if age < x[0]), None)
-        if k == len(pts) - 1 or pid <= mark: keep.append(True)
+        if len(pts) - k <= MIN_POINTS or pid <= mark: keep.append(True)
         elif tier is None: keep.append(False)
         elif tier[1] == 0 or k == 0: keep.append(True)
         else: keep.append(pts[k - 1][1] // tier[1] != t // tier[1])
@@ -150,7 +153,7 @@ X=$(points_json $G | jq '.points[0].id')
 mkdir -p "$T/store/$G/drills/manual-1"
 echo "$X" > "$T/store/$G/drills/manual-1/point"
 MARK=$X
-xt=$(points_json $G | jq '.points[0].time_ns')
+xt=$(points_json $G | jq '.points[0].received_ns')
 # replicate until X is past the last tier by the policy (at most 22 cycles)
 for i in $(seq 1 22); do
 	n=$((n + 1))
