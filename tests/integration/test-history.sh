@@ -78,34 +78,14 @@ done
 check "50 future points refused, 50 past-dated ones accepted ($acc/$ref)" [ $bad = 0 ]
 check "no refused point is listed" \
 	[ "$(points_json hb | jq "[.points[] | select(.time_ns > $(date +%s)000000000)] | length")" = 0 ]
-# The policy replayed after every commit on the receiver times (default
-# retention_min_points 3), and for contrast on the agent's times.
+# The policy replayed after every commit (retention-replay.py, default
+# retention_min_points 3) on the receiver times, and for contrast on the
+# agent's times.
 expected() {
-	python3 - "$POLICY" "$T/history" "$1" <<'PY'
-import sys
-units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-def span(s): return int(s[:-1]) * units[s[-1]] * 10**9
-tiers = []
-for t in sys.argv[1].split(","):
-    a, i = t.split(":")
-    tiers.append((span(a), 0 if i == "all" else span(i)))
-col = 1 if sys.argv[3] == "receiver" else 2
-def run(pts, now):
-    keep = []
-    for k, (pid, t) in enumerate(pts):
-        age = max(now - t, 0)
-        tier = next((x for x in tiers if age < x[0]), None)
-        if len(pts) - k <= 3: keep.append(True)
-        elif tier is None: keep.append(False)
-        elif tier[1] == 0 or k == 0: keep.append(True)
-        else: keep.append(pts[k - 1][1] // tier[1] != t // tier[1])
-    return [p for p, kk in zip(pts, keep) if kk]
-pts = []
-for line in open(sys.argv[2]):
-    f = list(map(int, line.split()))
-    pts = run(pts + [(f[0], f[col])], f[col])
-print(" ".join(str(p) for p, _ in pts))
-PY
+	local col=2
+	[ "$1" = agent ] && col=3
+	python3 "$ROOT/tests/integration/retention-replay.py" "$POLICY" \
+		<(cut -d' ' -f1,$col "$T/history")
 }
 want=$(expected receiver)
 got=$(ids hb)

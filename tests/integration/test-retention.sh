@@ -52,36 +52,12 @@ cycle() {
 	echo "$id $t $MARK" >> "$T/history"
 }
 
-# expected: the policy replayed after every commit, in Python (an
-# independent implementation of docs/retention.md). Prints the kept ids.
+# expected: the policy replayed after every commit by an independent
+# implementation of docs/retention.md (retention-replay.py). Prints the kept
+# ids; "final": plus a `nestor prune` without a new point and without mark.
 expected() {
-	python3 - "$POLICY" "$T/history" "${1:-}" <<'PY'
-import sys
-units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-def span(s): return int(s[:-1]) * units[s[-1]] * 10**9
-tiers = []
-for t in sys.argv[1].split(","):
-    a, i = t.split(":")
-    tiers.append((span(a), 0 if i == "all" else span(i)))
-MIN_POINTS = 3
-def run(pts, now, mark):
-    keep = []
-    for k, (pid, t) in enumerate(pts):
-        age = max(now - t, 0)
-        tier = next((x for x in tiers if age < x[0]), None)
-        if len(pts) - k <= MIN_POINTS or pid <= mark: keep.append(True)
-        elif tier is None: keep.append(False)
-        elif tier[1] == 0 or k == 0: keep.append(True)
-        else: keep.append(pts[k - 1][1] // tier[1] != t // tier[1])
-    return [p for p, kk in zip(pts, keep) if kk]
-pts = []
-for line in open(sys.argv[2]):
-    pid, t, mark = map(int, line.split())
-    pts = run(pts + [(pid, t)], t, mark)
-if sys.argv[3]:  # a final `nestor prune` without a new point and without mark
-    pts = run(pts, pts[-1][1], 0)
-print(" ".join(str(p) for p, _ in pts))
-PY
+	python3 "$ROOT/tests/integration/retention-replay.py" "$POLICY" "$T/history" \
+		${1:+--final}
 }
 
 kept_ids() { points_json $G | jq -r '[.points[].id] | map(tostring) | join(" ")'; }
