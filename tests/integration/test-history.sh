@@ -46,6 +46,12 @@ check "a BEGIN for the newest point's id -> ERROR 5, the point untouched" \
 check_eq "only the first point is listed" "1" "$(ids g1)"
 check "no file of a refused point was created" \
 	bash -c "! ls '$T/store/g1/disks/d0/' | grep -qv '^1.qcow2$'"
+check "a new group's first point dated a year ahead -> ERROR 1" \
+	$RC --group fresh --time-offset $YEAR --expect-code 1 point
+check "... and not even its group directory was created" [ ! -e "$T/store/fresh" ]
+check "a new group's first point with id 2 -> ERROR 1" \
+	$RC --group fresh --point 2 --expect-code 1 point
+check "... nothing created either" [ ! -e "$T/store/fresh" ]
 check "a point dated 4 minutes ahead (within the skew) goes in" $RC --group g1 --time-offset 240 point
 check "the normal next point still goes in after the id attack" $RC --group g1 --time-offset 241 point
 check_eq "points 1 2 3 listed" "1 2 3" "$(ids g1)"
