@@ -200,7 +200,7 @@ static const char conf_fmt[] =
 	"checkpoint_interval = 1M\n"
 	"\n[client " SESSION_PEER_A "]\ngroups = g1 g2 g3\n"
 	"\n[client " SESSION_PEER_B "]\ngroups = g2\n"
-	"\n[group g2]\nretention = 1h:all,24h:1h\n";
+	"\n[group g2]\nretention = 1h:all,24h:1h\nretention_min_points = 1\nimmutable = 1d\n";
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
