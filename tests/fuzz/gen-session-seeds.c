@@ -72,29 +72,9 @@ pquery(struct seed *sd, unsigned lane, const char *group)
 	add(sd, lane, &m);
 }
 
-/* ndisks disks d0, d1, ... of 1 MiB << i. */
-static void
-begin(struct seed *sd, unsigned lane, const char *group, uint64_t point, uint64_t base,
-      uint16_t ndisks)
-{
-	struct proto_msg m = { .type = PROTO_POINT_BEGIN };
-	struct proto_point_begin *b = &m.u.begin;
-
-	snprintf(b->group, sizeof(b->group), "%s", group);
-	b->point_id = point;
-	b->base_id = base;
-	b->time_ns = T0 + point * MIN;
-	b->ndisks = ndisks;
-	for (uint16_t i = 0; i < ndisks; i++) {
-		snprintf(b->disks[i].name, sizeof(b->disks[i].name), "d%u", i);
-		b->disks[i].size = (1ull << 20) << i;
-	}
-	add(sd, lane, &m);
-}
-
 /* A point whose disk sizes are given (0-terminated, names d0, d1, ...). */
 static void
-begin_sized(struct seed *sd, const char *group, uint64_t point, uint64_t base,
+begin_sized(struct seed *sd, unsigned lane, const char *group, uint64_t point, uint64_t base,
 	    const uint64_t *sizes)
 {
 	struct proto_msg m = { .type = PROTO_POINT_BEGIN };
@@ -109,7 +89,19 @@ begin_sized(struct seed *sd, const char *group, uint64_t point, uint64_t base,
 			 b->ndisks);
 		b->disks[b->ndisks].size = sizes[b->ndisks];
 	}
-	add(sd, 0, &m);
+	add(sd, lane, &m);
+}
+
+/* ndisks (<= 4) disks of 1 MiB << i. */
+static void
+begin(struct seed *sd, unsigned lane, const char *group, uint64_t point, uint64_t base,
+      uint16_t ndisks)
+{
+	uint64_t sizes[5] = { 0 };
+
+	for (uint16_t i = 0; i < ndisks && i < 4; i++)
+		sizes[i] = (1ull << 20) << i;
+	begin_sized(sd, lane, group, point, base, sizes);
 }
 
 static void
@@ -205,6 +197,17 @@ agent_error(struct seed *sd, unsigned lane)
 	add(sd, lane, &m);
 }
 
+/* A point with one 4 KiB extent on disk 0, from begin to commit. */
+static void
+one_point(struct seed *sd, unsigned lane, const char *group, uint64_t point, uint64_t base,
+	  uint64_t off, int zstd)
+{
+	begin(sd, lane, group, point, base, 1);
+	data(sd, lane, 0, off, 4096, zstd, 0);
+	done(sd, lane, 0);
+	commit(sd, lane, point);
+}
+
 /* A whole full point 1 of g1 on lane 0. */
 static void
 full_cycle(struct seed *sd)
@@ -233,7 +236,7 @@ seed_incremental(struct seed *sd)
 {
 	full_cycle(sd);
 	begin(sd, 0, "g1", 2, 1, 1);
-	hquery(sd, 0, "g1", 1, "d0", 65536, 16);
+	hquery(sd, 0, "g1", 1, "d0", 65536, 16); /* a resync during the point */
 	data(sd, 0, 0, 4096, 4096, 0, 0);
 	done(sd, 0, 0);
 	commit(sd, 0, 2);
@@ -268,10 +271,7 @@ seed_two_lanes(struct seed *sd)
 	data(sd, 0, 0, 0, 4096, 0, 0);
 	done(sd, 0, 0);
 	commit(sd, 0, 1);
-	begin(sd, 1, "g2", 2, 1, 1);
-	data(sd, 1, 0, 4096, 4096, 1, 0);
-	done(sd, 1, 0);
-	commit(sd, 1, 2);
+	one_point(sd, 1, "g2", 2, 1, 4096, 1);
 }
 
 /* A session breaks mid-point (the agent's ERROR); the next one resumes. */
@@ -284,10 +284,7 @@ seed_resume(struct seed *sd)
 	agent_error(sd, 0);
 	hello(sd, 0);
 	pquery(sd, 0, "g1");
-	begin(sd, 0, "g1", 1, 0, 1);
-	data(sd, 0, 0, 4096, 4096, 0, 0);
-	done(sd, 0, 0);
-	commit(sd, 0, 1);
+	one_point(sd, 0, "g1", 1, 0, 4096, 0);
 }
 
 /* Each refusal ends its session; the next record starts a new one. */
@@ -351,11 +348,11 @@ seed_growth(struct seed *sd)
 	static const uint64_t p2[] = { 2 << 20, 65536, 0 };
 
 	hello(sd, 0);
-	begin_sized(sd, "g1", 1, 0, p1);
+	begin_sized(sd, 0, "g1", 1, 0, p1);
 	data(sd, 0, 0, 0, 4096, 0, 0);
 	done(sd, 0, 0);
 	commit(sd, 0, 1);
-	begin_sized(sd, "g1", 2, 1, p2);
+	begin_sized(sd, 0, "g1", 2, 1, p2);
 	data(sd, 0, 0, (1 << 20) + 4096, 4096, 0, 0);
 	data(sd, 0, 1, 0, 4096, 1, 0);
 	done(sd, 0, 1);

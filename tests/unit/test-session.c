@@ -167,30 +167,34 @@ msg_disk(struct session *s, uint16_t type, uint64_t point)
 	return session_on_msg(s, &m);
 }
 
-Test(session, message_before_hello_is_refused)
+/* A PROGRESS_QUERY of group is refused with code and text. */
+static void
+assert_query_refused(struct session *s, struct peer *p, const char *group, uint32_t code,
+		     const char *text)
 {
 	struct proto_msg m = { .type = PROTO_PROGRESS_QUERY };
-	struct peer p = { .name = "agent1" };
-	struct session *s = session_new(env, &io, &p);
 
-	snprintf(m.u.pquery.group, sizeof(m.u.pquery.group), "g1");
+	snprintf(m.u.pquery.group, sizeof(m.u.pquery.group), "%s", group);
 	cr_assert_eq(session_on_msg(s, &m), -1);
-	cr_assert_eq(p.err_code, PROTO_ERR_PROTOCOL);
-	cr_assert_str_eq(p.err_text, "unexpected message type 16");
+	cr_assert_eq(p->err_code, code);
+	cr_assert_str_eq(p->err_text, text);
 	end(s);
+}
+
+Test(session, message_before_hello_is_refused)
+{
+	struct peer p = { .name = "agent1" };
+
+	assert_query_refused(session_new(env, &io, &p), &p, "g1", PROTO_ERR_PROTOCOL,
+			     "unexpected message type 16");
 }
 
 Test(session, group_of_another_peer_is_refused)
 {
-	struct proto_msg m = { .type = PROTO_PROGRESS_QUERY };
 	struct peer p;
 	struct session *s = connect_as(&p, "agent2");
 
-	snprintf(m.u.pquery.group, sizeof(m.u.pquery.group), "g1");
-	cr_assert_eq(session_on_msg(s, &m), -1);
-	cr_assert_eq(p.err_code, PROTO_ERR_AUTH);
-	cr_assert_str_eq(p.err_text, "not authorised for group g1");
-	end(s);
+	assert_query_refused(s, &p, "g1", PROTO_ERR_AUTH, "not authorised for group g1");
 }
 
 Test(session, cycle_commits_a_listed_point)
