@@ -29,11 +29,14 @@
 #include "replicator/receiver/store.h"
 #include "tests/fuzz/session-input.h"
 
-/* One input's work stays well under the fuzzer's timeout: a point has few
- * small disks (each disk is a qemu-nbd process; a hash query reads the whole
- * disk at most). Bigger requests are skipped, not fed. */
+/* One input's work stays well under the fuzzer's timeout (10 s in make
+ * check, on a loaded box): a point has few small disks (each disk is a
+ * qemu-img and a qemu-nbd process), an input begins few points and asks for
+ * a bounded number of bytes hashed. Requests beyond are skipped, not fed. */
 #define FUZZ_MAX_DISKS     4
 #define FUZZ_MAX_DISK_SIZE (64ull << 20)
+#define FUZZ_MAX_BEGINS    8
+#define FUZZ_MAX_HASHED    (256ull << 20)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -63,6 +66,10 @@ check_begin_progress(const struct lane *l, const struct proto_progress *p)
 		    p->disks[i].durable_offset > b->disks[i].size)
 			abort();
 }
+
+/* What the current input has asked for (the limits above). */
+static unsigned begins;
+static uint64_t hashed;
 
 static char root[4096];      /* the temp dir: receiver.conf, store/ */
 static char store_dir[4200];
@@ -249,11 +256,19 @@ prepare(struct proto_msg *m, unsigned ctl)
 	struct proto_extent *e = &m->u.extent;
 
 	if (m->type == PROTO_POINT_BEGIN) {
-		if (m->u.begin.ndisks > FUZZ_MAX_DISKS)
+		if (m->u.begin.ndisks > FUZZ_MAX_DISKS || ++begins > FUZZ_MAX_BEGINS)
 			return false;
 		for (uint16_t i = 0; i < m->u.begin.ndisks; i++)
 			if (m->u.begin.disks[i].size > FUZZ_MAX_DISK_SIZE)
 				return false;
+	}
+	if (m->type == PROTO_HASH_QUERY) {
+		/* At most a whole disk is read, whatever the count. */
+		uint64_t n = (uint64_t)m->u.hquery.count * m->u.hquery.block_size;
+
+		hashed += n < FUZZ_MAX_DISK_SIZE ? n : FUZZ_MAX_DISK_SIZE;
+		if (hashed > FUZZ_MAX_HASHED)
+			return false;
 	}
 	if (m->type == PROTO_EXTENT && e->kind == PROTO_KIND_DATA && (ctl & SESSION_CTL_FIXSUM)) {
 		if (e->comp == PROTO_COMP_NONE)
@@ -322,6 +337,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *p = data, *end = data + size;
 
 	store_reset();
+	begins = 0;
+	hashed = 0;
 	while (p < end) {
 		const uint8_t *sep = memmem(p, (size_t)(end - p), SESSION_SEP, SESSION_SEP_LEN);
 		const uint8_t *rec_end = sep ? sep : end;
