@@ -309,6 +309,11 @@ feed(struct lane *lanes, const uint8_t *rec, size_t len)
 	memcpy(payload, rec + 1 + PROTO_HDR_SIZE, plen);
 	if (proto_decode(&h, payload, &m) != 0 || !prepare(&m, rec[0]))
 		goto out;
+	/* A session that stopped reading lives on until its lane's next frame,
+	 * as a conn's close callback runs later from the event loop: the other
+	 * lane's frames meet it closed but not yet freed. */
+	if (l->s && l->closed)
+		lane_end(l, "stopped reading");
 	if (!l->s) {
 		l->s = session_new(env, &fake_io, l);
 		if (!l->s)
@@ -324,8 +329,6 @@ feed(struct lane *lanes, const uint8_t *rec, size_t len)
 	l->in_begin = false;
 	if ((r < 0) != l->closed)
 		abort(); /* stopped without a word, or went on after one */
-	if (r < 0)
-		lane_end(l, "stopped reading");
 out:
 	free(payload);
 }
