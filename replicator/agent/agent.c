@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "common/child.h"
 #include "common/clock.h"
 #include "common/fileutil.h"
 #include "common/log.h"
@@ -494,12 +495,26 @@ agent_cycle(const struct agent_config *cfg, const struct agent_group_cfg *g,
 }
 
 int
+agent_children_open(const struct agent_config *cfg)
+{
+	char dir[4096];
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/.children", cfg->state_dir) >= sizeof(dir)) {
+		log_error("state directory %s: path too long", cfg->state_dir);
+		return -1;
+	}
+	return child_registry_open(dir);
+}
+
+int
 agent_run_once(const struct agent_config *cfg, const struct agent_opts *o)
 {
 	int ret = 0, found = 0;
 
 	malloc_keep_buffers();
 	signal(SIGPIPE, SIG_IGN);
+	if (agent_children_open(cfg) < 0)
+		return -1;
 	for (size_t i = 0; i < cfg->ngroups; i++) {
 		struct agent_cycle_stats st;
 
