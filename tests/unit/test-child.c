@@ -250,20 +250,32 @@ put_record(const struct childrec *r, char *path, size_t cap)
 	fclose(f);
 }
 
-Test(child, orphan_ended_at_next_start)
+/* A sleeper recorded as the child of a parent that is gone, its start
+ * time off by skew (0: the very process), then a start's sweep of the
+ * records. Its pid; the record's path in path. */
+static pid_t
+sweep_recorded_sleeper(uint64_t skew, char *path, size_t cap)
 {
-	struct childrec r = { .ppid = INT32_MAX, .pstart = 1 }; /* its parent is gone */
-	char path[256];
-	int status = 0;
+	struct childrec r = { .ppid = INT32_MAX, .pstart = 1 };
 	pid_t o = sleeper();
 
-	/* As a parent that died without its death signal reaching the child
-	 * leaves it (an older nestor, a child of an exited thread). */
 	cr_assert_eq(childrec_boot_id(r.boot_id), 0);
 	r.pid = o;
 	cr_assert_eq(childrec_proc_start(o, &r.start), 1);
-	put_record(&r, path, sizeof(path));
+	r.start += skew;
+	put_record(&r, path, cap);
 	cr_assert_eq(child_registry_open(dir), 0);
+	return o;
+}
+
+Test(child, orphan_ended_at_next_start)
+{
+	char path[256];
+	int status = 0;
+	/* As a parent that died without its death signal reaching the child
+	 * leaves it (an older nestor, a child of an exited thread). */
+	pid_t o = sweep_recorded_sleeper(0, path, sizeof(path));
+
 	cr_assert_eq(waitpid(o, &status, 0), o);
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM, "the orphan was not ended");
 	cr_assert_eq(access(path, F_OK), -1, "the orphan's record was kept");
@@ -271,18 +283,11 @@ Test(child, orphan_ended_at_next_start)
 
 Test(child, recycled_pid_never_killed)
 {
-	struct childrec r = { .ppid = INT32_MAX, .pstart = 1 };
 	char path[256];
 	int status = 0;
-	pid_t o = sleeper();
+	/* The record names the pid with another start time: a recycled pid. */
+	pid_t o = sweep_recorded_sleeper(1, path, sizeof(path));
 
-	/* The record names o's pid with another start time: a recycled pid. */
-	cr_assert_eq(childrec_boot_id(r.boot_id), 0);
-	r.pid = o;
-	cr_assert_eq(childrec_proc_start(o, &r.start), 1);
-	r.start++;
-	put_record(&r, path, sizeof(path));
-	cr_assert_eq(child_registry_open(dir), 0);
 	cr_assert_eq(waitpid(o, &status, WNOHANG), 0, "a process that only shares the pid was ended");
 	cr_assert_eq(access(path, F_OK), -1, "the stale record was kept");
 	kill(o, SIGKILL);
