@@ -68,12 +68,13 @@ wait_until() {
 	for i in $(seq 1 $n); do "$@" && return 0; sleep 0.02; done
 	return 1
 }
-# sessions_over: every session the receiver began has ended, so a killed
-# agent's last frames (a COMMIT maybe) were read: the next run must not
-# race with them.
+# sessions_over: every session the running receiver began has ended, so a
+# killed agent's last frames (a COMMIT maybe) were read: the next run must
+# not race with them. (A killed receiver logs no end: count from its
+# successor's start.)
 sessions_over() {
-	[ "$(grep -c "agent agent1 connected" "$T/receiver.log")" = \
-	  "$(grep -c "agent agent1: connection closed" "$T/receiver.log")" ]
+	awk '/listening/ { open = 0 } / agent agent1 connected/ { open++ }
+	     /agent agent1: connection closed/ { open-- } END { exit open != 0 }' "$T/receiver.log"
 }
 stopped() { [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = T ]; }
 disk_durable() { [ "$(jq ".disks[$2].done" "$T/store/$1/pending.json" 2>/dev/null)" = true ]; }
@@ -84,7 +85,11 @@ resume_run() {
 	local before
 	[ -n "$RX_PID" ] || start_receiver
 	before=$(npoints "$2")
-	if ! OUT=$(agent_once "$T/$2.conf"); then
+	t0=$(date +%s.%N)
+	OUT=$(agent_once "$T/$2.conf")
+	local rc=$?
+	RUN_S=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+	if [ $rc != 0 ]; then
 		not_ok "$1: the run after the kill failed"
 		tail -n 5 "$T/agent.log" "$T/receiver.log"
 		return 1
@@ -97,6 +102,7 @@ declare -A NDISKS
 G=three
 new_group $G 3
 change $G 1
+RUN_S=1
 resume_run "seed" $G
 
 # ---- 1. deterministic: after each disk of a 3-disk point, either side ----
@@ -144,8 +150,10 @@ for round in $(seq 1 "$ROUNDS"); do
 	before=$(npoints $G)
 	"$NESTOR" agent --config "$T/$G.conf" --once --no-progress 2>>"$T/agent.log" &
 	apid=$!
-	# The runs take 0.4 to 1.5 s: kill anywhere in them.
-	sleep "$((RANDOM % 2)).$((RANDOM % 10))$((RANDOM % 10))"
+	# Anywhere in a run as long as the last whole one (a seed of a new
+	# group takes longer: up to twice that).
+	k=1; [ $kind = seed ] && k=2
+	sleep "$(awk -v d="$RUN_S" -v r=$RANDOM -v k=$k 'BEGIN { printf "%.3f", k * d * r / 32768 }')"
 	if [ $((RANDOM % 2)) = 0 ]; then
 		victim=agent; kill -9 $apid 2>/dev/null
 		wait_until 10 sessions_over || not_ok "round $round: the session never ended"
