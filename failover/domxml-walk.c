@@ -18,8 +18,7 @@
 
 /* Attributes and children the rewrite replaces by its own: not warned. */
 static const char *const q_disk_attrs[] = { "type", "device", "sgio", "rawio", NULL };
-static const char *const q_disk_children[] = { "driver", "source", "backingStore", "auth",
-					       NULL };
+static const char *const q_disk_children[] = { "driver", "source", NULL };
 static const char *const q_driver_attrs[] = { "name", "type", NULL };
 static const char *const q_nic_attrs[] = { "type", NULL };
 static const char *const q_nic_children[] = { "source", NULL };

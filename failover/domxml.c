@@ -251,8 +251,8 @@ nestor_parts(const struct dx_walk *w, xmlNodePtr root, const struct domxml_drill
 	return 0;
 }
 
-/* The walk's warnings become d's (logged once, here), with a last line
- * counting those past the cap. 0 / -1. */
+/* The walk's warnings become d's, with a last line counting those past
+ * the cap. 0 / -1. */
 static int
 keep_warnings(struct domxml *d, struct dx_walk *w)
 {
@@ -266,8 +266,6 @@ keep_warnings(struct domxml *d, struct dx_walk *w)
 			return -1;
 		w->nwarnings++;
 	}
-	for (size_t i = 0; i < w->nwarnings; i++)
-		log_warn("%s: vm %s: domain XML: %s", d->ctx, d->x->name, v[i]);
 	d->warnings = v;
 	d->nwarnings = w->nwarnings;
 	w->warnings = NULL;

@@ -53,8 +53,9 @@ struct domxml_drill {
 /* Build a new domain for a drill or failover from d (unchanged) and return
  * its XML (malloc'd, caller frees), or NULL (logged). Keeps the source's
  * allowlisted elements and attributes, Nestor's disks, networks, console,
- * CPU policy and firmware; every element or attribute dropped is logged and
- * listed in d's warnings. */
+ * CPU policy and firmware; every element or attribute dropped is listed in
+ * d's warnings (for the caller to log and report: a drill may rewrite the
+ * same VM more than once). */
 char *domxml_drill_xml(struct domxml *d, const struct domxml_drill *o);
 
 /* The warnings of the last domxml_drill_xml, one line each ("/domain/

@@ -168,10 +168,11 @@ out:
 	return ret;
 }
 
-/* What the rewrite of VM i's XML dropped, into its report row (once: a
- * retry with the baseline CPU drops the same). */
+/* What the rewrite of VM i's XML dropped, logged and into its report row
+ * once (the KVM probe's fallback and the baseline CPU retry rewrite the
+ * same XML again). */
 static int
-keep_xml_warnings(struct report_vm *rv, const struct domxml *x)
+keep_xml_warnings(struct report_vm *rv, const struct domxml *x, const char *ctx)
 {
 	size_t n = domxml_nwarnings(x);
 
@@ -179,10 +180,13 @@ keep_xml_warnings(struct report_vm *rv, const struct domxml *x)
 		return 0;
 	if (!(rv->xml_warnings = calloc(n, sizeof(*rv->xml_warnings))))
 		return -1;
-	for (; rv->nxml_warnings < n; rv->nxml_warnings++)
-		if (!(rv->xml_warnings[rv->nxml_warnings] =
-			      strdup(domxml_warning(x, rv->nxml_warnings))))
+	for (; rv->nxml_warnings < n; rv->nxml_warnings++) {
+		const char *w = domxml_warning(x, rv->nxml_warnings);
+
+		log_warn("%s: vm %s: domain XML: %s", ctx, domxml_name(x), w);
+		if (!(rv->xml_warnings[rv->nxml_warnings] = strdup(w)))
 			return -1;
+	}
 	return 0;
 }
 
@@ -203,7 +207,7 @@ vm_xml(struct drill *d, size_t i, bool baseline)
 
 	if (x)
 		xml = domxml_drill_xml(x, &o);
-	if (xml && keep_xml_warnings(&d->r->vms[i], x) < 0) {
+	if (xml && keep_xml_warnings(&d->r->vms[i], x, ctx) < 0) {
 		log_error("%s: out of memory", ctx);
 		free(xml);
 		xml = NULL;

@@ -8,6 +8,7 @@
 #include "common/vmxml.h"
 #include "failover/domxml-allow.h"
 #include "failover/domxml.h"
+#include "failover/report.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -291,4 +292,33 @@ Test(domxml_allow, value_kinds)
 	cr_expect(dx_value_ok(DX_URANDOM, NULL, "/dev/urandom"));
 	cr_expect(!dx_value_ok(DX_URANDOM, NULL, "/dev/random"));
 	cr_expect(!dx_value_ok(DX_TOKEN, NULL, NULL));
+}
+
+/* The warnings reach the report: JSON vms[].xml_warnings, text lines. */
+Test(domxml_allow, report_lists_warnings)
+{
+	char *w[] = { "/domain/devices/hostdev[type=pci]: dropped (host device passthrough)",
+		      "/domain/qemu:commandline: dropped (foreign namespace)" };
+	struct report_vm v = { .name = "web1", .domain = "web1-drill-x", .pass = true,
+			       .xml_warnings = w, .nxml_warnings = 2 };
+	struct report r = { .id = "x", .group = "g", .point = 1, .vms = &v, .nvms = 1,
+			    .pass = true };
+	json_t *j = report_json(&r), *a;
+	char *text = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&text, &n);
+
+	cr_assert_not_null(j);
+	a = json_object_get(json_array_get(json_object_get(j, "vms"), 0), "xml_warnings");
+	cr_assert_eq(json_array_size(a), 2);
+	cr_expect_str_eq(json_string_value(json_array_get(a, 0)), w[0]);
+	cr_expect_str_eq(json_string_value(json_array_get(a, 1)), w[1]);
+	json_decref(j);
+	cr_assert_not_null(f);
+	report_print(&r, f);
+	fclose(f);
+	cr_expect_not_null(strstr(text, "    domain XML: /domain/devices/hostdev[type=pci]: dropped"),
+			   "%s", text);
+	cr_expect_not_null(strstr(text, "    domain XML: /domain/qemu:commandline: dropped"));
+	free(text);
 }
