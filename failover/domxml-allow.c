@@ -309,27 +309,14 @@ dx_root(void)
 }
 
 const struct dx_rule *
-dx_disk_rule(void)
+dx_made_rule(enum dx_made which)
 {
-	return &r_disk;
-}
+	static const struct dx_rule *const made[] = {
+		[DX_MADE_DISK] = &r_disk, [DX_MADE_CDROM] = &r_cdrom,
+		[DX_MADE_NIC] = &r_nic, [DX_MADE_CPU] = &r_cpu_rule,
+	};
 
-const struct dx_rule *
-dx_cdrom_rule(void)
-{
-	return &r_cdrom;
-}
-
-const struct dx_rule *
-dx_nic_rule(void)
-{
-	return &r_nic;
-}
-
-const struct dx_rule *
-dx_cpu_rule(void)
-{
-	return &r_cpu_rule;
+	return made[which];
 }
 
 const struct dx_rule *
@@ -350,8 +337,8 @@ dx_attr(const struct dx_rule *rule, const char *name)
 	return NULL;
 }
 
-static bool
-in_list(const char *const *values, const char *v)
+bool
+dx_listed(const char *const *values, const char *v)
 {
 	for (; values && *values; values++)
 		if (strcmp(*values, v) == 0)
@@ -362,7 +349,7 @@ in_list(const char *const *values, const char *v)
 bool
 dx_nic_type_ok(const char *type)
 {
-	return type && in_list(v_nictypes, type);
+	return type && dx_listed(v_nictypes, type);
 }
 
 /* Every byte of v in set (or alnum), length 1..max. */
@@ -422,7 +409,7 @@ dx_value_ok(enum dx_val val, const char *const *values, const char *v)
 	case DX_UINT:
 		return charset_ok(v, "", 20) && strspn(v, "0123456789") == strlen(v);
 	case DX_ENUM:
-		return in_list(values, v);
+		return dx_listed(values, v);
 	case DX_SERIAL:
 		return charset_ok(v, " _.+-", DX_TOKEN_MAX);
 	case DX_UUID:

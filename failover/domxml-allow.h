@@ -61,10 +61,15 @@ bool dx_value_ok(enum dx_val val, const char *const *values, const char *v);
 const char *dx_drop_reason(const char *name);
 
 /* The rules the rewrite builds its own elements from. */
-const struct dx_rule *dx_disk_rule(void);    /* a mapped disk */
-const struct dx_rule *dx_cdrom_rule(void);   /* cdrom/floppy: an empty drive */
-const struct dx_rule *dx_nic_rule(void);     /* an interface */
-const struct dx_rule *dx_cpu_rule(void);     /* cpu: topology, numa */
+enum dx_made {
+	DX_MADE_DISK,  /* a mapped disk */
+	DX_MADE_CDROM, /* cdrom/floppy: an empty drive */
+	DX_MADE_NIC,   /* an interface */
+	DX_MADE_CPU,   /* cpu: topology, numa */
+};
+const struct dx_rule *dx_made_rule(enum dx_made which);
+/* Whether v is in the NULL-terminated list values (NULL: empty). */
+bool dx_listed(const char *const *values, const char *v);
 /* Interface types re-attached to Nestor's network (others go). */
 bool dx_nic_type_ok(const char *type);
 

@@ -30,15 +30,6 @@ static const char *const host_chardevs[] = { "file", "dev", "pipe", "unix", "tcp
 static int copy_children(struct dx_walk *w, const struct dx_rule *rule, xmlNodePtr src,
 			 xmlNodePtr dst, const char *path, const char *const *quiet);
 
-static bool
-listed(const char *const *list, const char *s)
-{
-	for (; list && *list; list++)
-		if (strcmp(*list, s) == 0)
-			return true;
-	return false;
-}
-
 /* in, cut at DX_SHOW_MAX bytes, printable ASCII; the rest as \xNN */
 static void
 dx_escape(char *out, size_t size, const char *in)
@@ -146,7 +137,7 @@ static bool
 prop_in(xmlNodePtr n, const char *name, const char *const *values)
 {
 	char *v = prop(n, name);
-	bool in = v && listed(values, v);
+	bool in = v && dx_listed(values, v);
 
 	xmlFree(v);
 	return in;
@@ -165,7 +156,7 @@ copy_attrs(struct dx_walk *w, const struct dx_rule *rule, xmlNodePtr src, xmlNod
 		xmlChar *v;
 		bool ok;
 
-		if (!a->ns && listed(quiet, name))
+		if (!a->ns && dx_listed(quiet, name))
 			continue;
 		child_path(apath, path, a->name, a->ns, "@");
 		if (!spec) {
@@ -270,7 +261,7 @@ copy_children(struct dx_walk *w, const struct dx_rule *rule, xmlNodePtr src, xml
 		/* text, comments, processing instructions: never copied */
 		if (n->type != XML_ELEMENT_NODE)
 			continue;
-		if (!n->ns && listed(quiet, (const char *)n->name))
+		if (!n->ns && dx_listed(quiet, (const char *)n->name))
 			continue;
 		child_path(cpath, path, n->name, n->ns, "");
 		r = n->ns ? NULL : dx_child(rule, (const char *)n->name);
@@ -335,7 +326,7 @@ hook_cpu(struct dx_walk *w, xmlNodePtr src, xmlNodePtr parent, const char *path)
 	if (!w->o->kvm)
 		return 0;
 	if (!(el = dx_new(parent, "cpu", DX_END)) || dx_cpu_set(el, w->o) < 0 ||
-	    copy_children(w, dx_cpu_rule(), src, el, path, q_cpu_children) < 0) {
+	    copy_children(w, dx_made_rule(DX_MADE_CPU), src, el, path, q_cpu_children) < 0) {
 		w->oom = true;
 		return -1;
 	}
@@ -358,6 +349,33 @@ hook_loader(struct dx_walk *w, xmlNodePtr src, const char *path)
 	dx_warn(w, path, NULL, "host path: UEFI firmware is chosen by type on this host");
 }
 
+/* A new <disk type device>, not linked yet; NULL on out of memory. */
+static xmlNodePtr
+new_disk(const char *type, const char *device)
+{
+	xmlNodePtr el = xmlNewNode(NULL, (const xmlChar *)"disk");
+
+	if (el && (!xmlSetProp(el, (const xmlChar *)"type", (const xmlChar *)type) ||
+		   !xmlSetProp(el, (const xmlChar *)"device", (const xmlChar *)device))) {
+		xmlFreeNode(el);
+		return NULL;
+	}
+	return el;
+}
+
+/* el joins parent, unless no <target> of the source was allowed: libvirt
+ * could not place the disk, so it goes (warned). */
+static void
+attach_disk(struct dx_walk *w, xmlNodePtr el, xmlNodePtr parent, const char *path)
+{
+	if (vmxml_child(el, "target")) {
+		xmlAddChild(parent, el);
+		return;
+	}
+	dx_warn(w, path, NULL, "no allowed <target>");
+	xmlFreeNode(el);
+}
+
 /* A replicated disk on the point's clone: a qcow2 overlay, or
  * "rbd:POOL/IMAGE" (a raw RBD clone opened by qemu's rbd driver, the
  * keyring from the ceph.conf). The guest-visible rest is kept. */
@@ -365,14 +383,12 @@ static int
 mapped_disk(struct dx_walk *w, xmlNodePtr src, xmlNodePtr parent, const char *path,
 	    const char *overlay)
 {
-	const struct dx_rule *rule = dx_disk_rule();
+	const struct dx_rule *rule = dx_made_rule(DX_MADE_DISK);
 	bool rbd = strncmp(overlay, "rbd:", 4) == 0;
-	xmlNodePtr el = xmlNewNode(NULL, (const xmlChar *)"disk"), drv, sdrv, s;
+	xmlNodePtr el = new_disk(rbd ? "network" : "file", "disk"), drv, sdrv, s;
 	char dpath[DX_PATH_MAX];
 
-	if (!el || !xmlSetProp(el, (const xmlChar *)"type", (const xmlChar *)(rbd ? "network" : "file")) ||
-	    !xmlSetProp(el, (const xmlChar *)"device", (const xmlChar *)"disk") ||
-	    copy_attrs(w, rule, src, el, path, q_disk_attrs) < 0 ||
+	if (!el || copy_attrs(w, rule, src, el, path, q_disk_attrs) < 0 ||
 	    !(drv = dx_new(el, "driver", "name", "qemu", "type", rbd ? "raw" : "qcow2", DX_END)))
 		goto oom;
 	if (snprintf(dpath, sizeof(dpath), "%s/driver", path) >= (int)sizeof(dpath))
@@ -386,13 +402,8 @@ mapped_disk(struct dx_walk *w, xmlNodePtr src, xmlNodePtr parent, const char *pa
 		goto oom;
 	if (copy_children(w, rule, src, el, path, q_disk_children) < 0)
 		goto oom;
-	if (!vmxml_child(el, "target")) {
-		dx_warn(w, path, NULL, "no allowed <target>");
-		xmlFreeNode(el);
-		return 0;
-	}
-	xmlAddChild(parent, el);
-	return 0;
+	attach_disk(w, el, parent, path);
+	return w->oom ? -1 : 0;
 oom:
 	xmlFreeNode(el);
 	w->oom = true;
@@ -405,22 +416,15 @@ static int
 empty_drive(struct dx_walk *w, xmlNodePtr src, xmlNodePtr parent, const char *path,
 	    const char *device)
 {
-	xmlNodePtr el = xmlNewNode(NULL, (const xmlChar *)"disk");
+	xmlNodePtr el = new_disk("file", device);
 
-	if (!el || !xmlSetProp(el, (const xmlChar *)"type", (const xmlChar *)"file") ||
-	    !xmlSetProp(el, (const xmlChar *)"device", (const xmlChar *)device) ||
-	    !copy_shell(w, dx_cdrom_rule(), src, el, path, q_disk_attrs, NULL)) {
+	if (!el || !copy_shell(w, dx_made_rule(DX_MADE_CDROM), src, el, path, q_disk_attrs, NULL)) {
 		xmlFreeNode(el);
 		w->oom = true;
 		return -1;
 	}
-	if (!vmxml_child(el, "target")) {
-		dx_warn(w, path, NULL, "no allowed <target>");
-		xmlFreeNode(el);
-		return 0;
-	}
-	xmlAddChild(parent, el);
-	return 0;
+	attach_disk(w, el, parent, path);
+	return w->oom ? -1 : 0;
 }
 
 static int
@@ -471,7 +475,7 @@ hook_interface(struct dx_walk *w, xmlNodePtr src, xmlNodePtr parent, const char 
 	xmlFree(type);
 	net = o->networks && o->networks[k] ? o->networks[k] : o->network;
 	el = dx_new(parent, "interface", "type", "network", DX_END);
-	if (!copy_shell(w, dx_nic_rule(), src, el, ipath, q_nic_attrs, q_nic_children) ||
+	if (!copy_shell(w, dx_made_rule(DX_MADE_NIC), src, el, ipath, q_nic_attrs, q_nic_children) ||
 	    !dx_new(el, "source", "network", net, DX_END)) {
 		w->oom = true;
 		return -1;
