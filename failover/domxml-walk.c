@@ -23,7 +23,7 @@ static const char *const q_driver_attrs[] = { "name", "type", NULL };
 static const char *const q_nic_attrs[] = { "type", NULL };
 static const char *const q_nic_children[] = { "source", NULL };
 static const char *const q_cpu_children[] = { "model", "vendor", "feature", "cache", NULL };
-/* Character devices that carry nothing of a host. */
+/* Character device types that name a path, device or service of a host. */
 static const char *const host_chardevs[] = { "file", "dev", "pipe", "unix", "tcp", "udp",
 					     "stdio", "nmdm", "spiceport", NULL };
 
@@ -265,6 +265,12 @@ copy_children(struct dx_walk *w, const struct dx_rule *rule, xmlNodePtr src, xml
 			continue;
 		child_path(cpath, path, n->name, n->ns, "");
 		r = n->ns ? NULL : dx_child(rule, (const char *)n->name);
+		/* <domain>'s children are single: a second <name>, <cpu> or
+		 * <devices> would be read differently by libvirt than here */
+		if (r && rule == dx_root() && vmxml_child(dst, (const char *)n->name)) {
+			dx_warn(w, cpath, NULL, "a second one");
+			continue;
+		}
 		if (!r) {
 			char qpath[DX_PATH_MAX];
 

@@ -322,3 +322,34 @@ Test(domxml_allow, report_lists_warnings)
 	cr_expect_not_null(strstr(text, "    domain XML: /domain/qemu:commandline: dropped"));
 	free(text);
 }
+
+/* <domain>'s children are single: a second one is dropped, so libvirt and
+ * the allowlist never read different elements. */
+Test(domxml_allow, second_top_level_element_dropped)
+{
+	static const char xml[] =
+		"<domain><name>d</name><name>other</name><memory>1</memory><memory>2</memory>"
+		"<devices><disk><source file='/x'/><target dev='vda'/></disk></devices>"
+		"<devices><disk><source file='/y'/><target dev='vdb'/></disk></devices></domain>";
+	struct domxml *d = domxml_parse(xml, strlen(xml), "dup");
+	const char *ovl[] = { "/s/a.qcow2" };
+	struct domxml_drill o = { .name = "d2", .overlays = ovl, .network = "n",
+				  .console_sock = "/s", .console_log = "/l" };
+	char *out;
+
+	cr_assert_not_null(d);
+	cr_assert_eq(domxml_ndisks(d), 1, "the disks of the first <devices> only");
+	out = domxml_drill_xml(d, &o);
+	cr_assert_not_null(out);
+	cr_expect_null(strstr(out, "other"));
+	cr_expect_null(strstr(out, ">2<"));
+	cr_expect_null(strstr(out, "vdb"));
+	cr_expect_not_null(strstr(out, "<name>d2</name>"));
+	cr_expect_not_null(strstr(out, "<memory>1</memory>"));
+	cr_assert_eq(domxml_nwarnings(d), 3);
+	cr_expect_str_eq(domxml_warning(d, 0), "/domain/name: dropped (a second one)");
+	cr_expect_str_eq(domxml_warning(d, 1), "/domain/memory: dropped (a second one)");
+	cr_expect_str_eq(domxml_warning(d, 2), "/domain/devices: dropped (a second one)");
+	free(out);
+	domxml_free(d);
+}
