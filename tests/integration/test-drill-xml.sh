@@ -7,7 +7,8 @@
 # character devices, direct NICs, ...), several of which would make QEMU
 # write canary files or fail to start if they reached libvirt. The drill
 # boots, none of them is in `virsh dumpxml` of the drill domain, no canary
-# exists, and the report (saved JSON and text output) lists each one.
+# exists, and the report (saved JSON and text output) lists each one; the
+# same for a failover (a persistent domain).
 # Group hd: a definition with a DOCTYPE and an external entity: the drill
 # refuses it clearly, boots nothing, and the entity's file is never read.
 . "$(dirname "$0")/lib.sh"
@@ -110,6 +111,45 @@ check "hx: point 1 committed" [ "$(echo "$out" | jq .point)" = 1 ]
 out=$(agent_once "$T/agent-hd.conf") || { tail -20 "$T/agent.log"; die "replication of hd failed"; }
 check "hd: point 1 committed" [ "$(echo "$out" | jq .point)" = 1 ]
 
+# none_reached WHAT XMLFILE: nothing hostile is in the XML libvirt holds.
+none_reached() {
+	local bad
+	for bad in "$C" evil EVIL qemu:commandline qemu:arg '<filesystem' '<hostdev' '<shmem' \
+		'<redirdev' '<smartcard' '<tpm' '<graphics' '<kernel' '<initrd' '<cmdline' '<loader' \
+		'<nvram' '<memoryBacking' '<metadata' '<sysinfo' '<cputune' "cpuset=" '<parallel' \
+		"type='direct'" "type='file'>" '/dev/random' coredump "action='dump'" "relabel='no'" \
+		'0.0.0.0'; do
+		check "$1: '$bad' did not reach libvirt" bash -c "! grep -qF -- \"\$1\" '$2'" _ "$bad"
+	done
+	check "$1: allowed parts did (tablet, urandom rng, data disk serial)" \
+		bash -c "grep -q \"<input type='tablet' bus='usb'>\" '$2' && grep -q '/dev/urandom' '$2' && grep -q '<serial>nestordata</serial>' '$2'"
+	check "$1: the cdrom is an empty drive" \
+		bash -c "grep -q \"device='cdrom'\" '$2' && ! grep -q 'evil.iso' '$2'"
+	check "$1: no canary file written" bash -c "[ -z \"\$(ls -A '$C')\" ]"
+}
+
+# all_listed WHAT REPORT [TEXT]: the saved report (and the text output)
+# list every class dropped from hx1.
+all_listed() {
+	local w
+	for w in '/domain/qemu:commandline' '/domain/metadata' '/domain/memoryBacking' \
+		'/domain/vcpu/@cpuset' '/domain/cputune' '/domain/sysinfo' '/domain/os/loader' \
+		'/domain/os/kernel' '/domain/os/initrd' '/domain/os/cmdline' '/domain/os/nvram' \
+		"/domain/on_crash='coredump-destroy'" '/domain/seclabel' '/domain/devices/emulator' \
+		'/domain/devices/disk[dev=vda]/backingStore' '/domain/devices/disk[dev=hdc]/source' \
+		'/domain/devices/filesystem' '/domain/devices/hostdev' '/domain/devices/shmem' \
+		'/domain/devices/redirdev' '/domain/devices/smartcard' '/domain/devices/tpm' \
+		'/domain/devices/graphics' '/domain/devices/serial[type=unix]' \
+		'/domain/devices/serial[type=file]' '/domain/devices/parallel[type=file]' \
+		'/domain/devices/channel[type=file]' '/domain/devices/console[type=tcp]' \
+		'/domain/devices/interface[type=network]/script' '/domain/devices/interface[type=direct]' \
+		"/domain/devices/rng/backend='/dev/random'" "/domain/devices/watchdog/@action='dump'"; do
+		check "$1: report lists $w" jqt --arg w "$w" \
+			'[.vms[0].xml_warnings[] | startswith($w + ":") or startswith($w + "[")] | any' "$2"
+		[ -z "${3:-}" ] || check "$1: text output lists $w" grep -qF "domain XML: $w" "$3"
+	done
+}
+
 # 1. the hostile but bootable definition: text output; --keep to read the
 # drill domain back from libvirt
 "$NESTOR" drill --config "$T/receiver.conf" hx --uri "$VM_URI" --timeout 180 --keep \
@@ -124,34 +164,28 @@ check "hx: the network NIC kept its MAC" grep -q "$MAC" <<<"$(jq -r '.vms[0].che
 DOM=$(jq -r '.vms[0].domain' "$R")
 virsh -q -c "$VM_URI" dumpxml "$DOM" >"$T/hx-live.xml"
 check "hx: dumpxml of the drill domain" grep -q "<name>$DOM</name>" "$T/hx-live.xml"
-for bad in "$C" evil EVIL qemu:commandline qemu:arg '<filesystem' '<hostdev' '<shmem' '<redirdev' \
-	'<smartcard' '<tpm' '<graphics' '<kernel' '<initrd' '<cmdline' '<loader' '<nvram' \
-	'<memoryBacking' '<metadata' '<sysinfo' '<cputune' "cpuset=" '<parallel' "type='direct'" \
-	"type='file'>" '/dev/random' coredump "action='dump'" "relabel='no'" '0.0.0.0'; do
-	check "hx: '$bad' did not reach libvirt" bash -c "! grep -qF -- \"\$1\" '$T/hx-live.xml'" _ "$bad"
-done
-check "hx: allowed parts did (tablet, urandom rng, data disk serial)" \
-	bash -c "grep -q \"<input type='tablet' bus='usb'>\" '$T/hx-live.xml' && grep -q '/dev/urandom' '$T/hx-live.xml' && grep -q '<serial>nestordata</serial>' '$T/hx-live.xml'"
-check "hx: the cdrom is an empty drive" \
-	bash -c "grep -q \"device='cdrom'\" '$T/hx-live.xml' && ! grep -q 'evil.iso' '$T/hx-live.xml'"
-check "hx: no canary file written" bash -c "[ -z \"\$(ls -A '$C')\" ]"
-for w in '/domain/qemu:commandline' '/domain/metadata' '/domain/memoryBacking' '/domain/vcpu/@cpuset' \
-	'/domain/cputune' '/domain/sysinfo' '/domain/os/loader' '/domain/os/kernel' '/domain/os/initrd' \
-	'/domain/os/cmdline' '/domain/os/nvram' "/domain/on_crash='coredump-destroy'" '/domain/seclabel' \
-	'/domain/devices/emulator' '/domain/devices/disk[dev=vda]/backingStore' \
-	'/domain/devices/disk[dev=hdc]/source' '/domain/devices/filesystem' '/domain/devices/hostdev' \
-	'/domain/devices/shmem' '/domain/devices/redirdev' '/domain/devices/smartcard' \
-	'/domain/devices/tpm' '/domain/devices/graphics' '/domain/devices/serial[type=unix]' \
-	'/domain/devices/serial[type=file]' '/domain/devices/parallel[type=file]' \
-	'/domain/devices/channel[type=file]' '/domain/devices/console[type=tcp]' \
-	'/domain/devices/interface[type=network]/script' '/domain/devices/interface[type=direct]' \
-	"/domain/devices/rng/backend='/dev/random'" "/domain/devices/watchdog/@action='dump'"; do
-	check "hx: report lists $w" jqt --arg w "$w" '[.vms[0].xml_warnings[] | startswith($w + ":") or startswith($w + "[")] | any' "$R"
-	check "hx: text output lists $w" grep -qF "domain XML: $w" "$T/hx.txt"
-done
+none_reached hx "$T/hx-live.xml"
+all_listed hx "$R" "$T/hx.txt"
 virsh -q -c "$VM_URI" destroy "$DOM" >/dev/null 2>&1
 
-# 2. a DOCTYPE with an external entity: refused before anything boots
+# 2. a failover of the same point: a persistent domain, defined from the
+# same allowlisted XML; its NIC joins the network the kept drill made
+# (this libvirtd's 'default' is not active)
+"$NESTOR" failover --config "$T/receiver.conf" hx --uri "$VM_URI" --json --timeout 180 \
+	--network-map "default=$(jq -r .network "$R")" >"$T/fo.json" 2>"$T/fo.log"
+rc=$?
+jq -c '{mode, verdict, vms: [.vms[] | {vm, domain, result, error, n: (.xml_warnings | length)}]}' "$T/fo.json"
+check "hx failover: exit 0, verdict pass" bash -c "[ $rc = 0 ] && jq -e '.verdict == \"pass\" and .mode == \"failover\"' '$T/fo.json' >/dev/null"
+check "hx failover: hx1 is persistent" bash -c "virsh -q -c '$VM_URI' dominfo hx1 | grep -Eq '^Persistent: +yes'"
+virsh -q -c "$VM_URI" dumpxml --inactive hx1 >"$T/hx-defined.xml"
+check "hx failover: dumpxml --inactive of hx1" grep -q "<name>hx1</name>" "$T/hx-defined.xml"
+none_reached "hx failover" "$T/hx-defined.xml"
+all_listed "hx failover" "$T/fo.json"
+virsh -q -c "$VM_URI" destroy hx1 >/dev/null 2>&1
+"$NESTOR" failover --config "$T/receiver.conf" --uri "$VM_URI" --release hx >/dev/null 2>&1
+check "hx failover: released" [ ! -e "$T/store/hx/failover.json" ]
+
+# 3. a DOCTYPE with an external entity: refused before anything boots
 "$NESTOR" drill --config "$T/receiver.conf" hd --uri "$VM_URI" --json --timeout 30 \
 	>"$T/hd.json" 2>"$T/hd.log"
 rc=$?
