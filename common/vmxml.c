@@ -254,7 +254,8 @@ vmxml_refuse_dtd(void *user, const xmlChar *name, const xmlChar *ext_id,
 	(void)name;
 	(void)ext_id;
 	(void)sys_id;
-	*(bool *)ctxt->_private = true;
+	if (ctxt->_private)
+		*(bool *)ctxt->_private = true;
 	xmlStopParser(ctxt);
 }
 
@@ -282,7 +283,9 @@ vmxml_parse_doc(const char *xml, size_t len, const char *what, bool blanks)
 	doc = xmlCtxtReadMemory(ctxt, xml, (int)len, "domain.xml", NULL,
 				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
 				(blanks ? 0 : XML_PARSE_NOBLANKS));
-	if (dtd || (doc && (doc->intSubset || doc->extSubset))) {
+	/* the stop's error code too, should a libxml2 reset _private */
+	if (dtd || ctxt->errNo == XML_ERR_USER_STOP ||
+	    (doc && (doc->intSubset || doc->extSubset))) {
 		log_error("%s: domain XML has a DOCTYPE (DTD or entity declarations): "
 			  "refused", what);
 		xmlFreeDoc(doc);
