@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "capture.h"
+
 /* the fixtures, beside this file (the tests run from the top directory) */
 #define FIXTURES "tests/unit/domxml/"
 #define MAX_DISKS 16
@@ -165,12 +167,19 @@ FIXTURE(values, .name = "values")
 /* KVM: Nestor's CPU mode, topology and NUMA kept; an invalid UUID */
 FIXTURE(kvm_cpu, .name = "kvm-cpu", .kvm = true, .keep_uuid = true, .cpu_model = "qemu64")
 
+/* xml is refused, and the log says why with the words in why */
 static void
-expect_refused(const char *xml, size_t len, const char *what)
+expect_refused_why(const char *xml, size_t len, const char *what, const char *why)
 {
-	struct domxml *d = domxml_parse(xml, len, what);
+	struct domxml *d;
+	char *log;
 
+	cap_start();
+	d = domxml_parse(xml, len, what);
+	log = cap_stop();
 	cr_expect_null(d, "%s must be refused", what);
+	cr_expect_not_null(strstr(log, why), "%s: the log says '%s', not '%s'", what, log, why);
+	free(log);
 	domxml_free(d);
 }
 
@@ -200,7 +209,12 @@ Test(domxml_allow, entity_tricks_refused)
 	};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		expect_refused(bad[i], strlen(bad[i]), bad[i]);
+		expect_refused_why(bad[i], strlen(bad[i]), bad[i],
+				   i < 5 ? "domain XML has a DOCTYPE (DTD or entity declarations): "
+					   "refused"
+					 : i == 5 ? "Entity 'e' not defined"
+					 : i == 6 ? "the XML root is not <domain>"
+					 : "domain XML does not parse");
 }
 
 Test(domxml_allow, size_and_depth_bounded)
@@ -213,13 +227,13 @@ Test(domxml_allow, size_and_depth_bounded)
 	k = snprintf(s, big + 1, "<domain><name>x</name><description>");
 	memset(s + k, 'a', big - (size_t)k);
 	s[big] = '\0';
-	expect_refused(s, big, "4 MiB + 1");
-	expect_refused(s, 0, "empty");
+	expect_refused_why(s, big, "4 MiB + 1", "domain XML of 4194305 bytes (1..4194304 allowed)");
+	expect_refused_why(s, 0, "empty", "domain XML of 0 bytes");
 	/* nesting beyond libxml2's depth limit (no XML_PARSE_HUGE) */
 	n += (size_t)sprintf(deep, "<domain><name>x</name>");
 	for (size_t i = 0; i < depth; i++)
 		n += (size_t)sprintf(deep + n, "<a>");
-	expect_refused(deep, n, "deep");
+	expect_refused_why(deep, n, "deep", "Excessive depth");
 	free(s);
 	free(deep);
 }
