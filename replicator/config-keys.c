@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_KEYS 16
+#define MAX_KEYS 64 /* keys of one section's table; checked */
 
 void
 cfg_err(const struct ini_doc *doc, int line, const char *fmt, ...)
@@ -157,6 +157,11 @@ cfg_section_keys(const struct ini_doc *doc, size_t hdr, size_t *next,
 	int seen[MAX_KEYS] = { 0 };
 	size_t i;
 
+	if (ndefs > MAX_KEYS) {
+		cfg_err(doc, h->line, "internal error: [%s] has more than %d keys", h->section,
+			MAX_KEYS);
+		return -1;
+	}
 	for (i = hdr + 1; i < ini_count(doc); i++) {
 		const struct ini_entry *e = ini_at(doc, i);
 

@@ -96,6 +96,16 @@ struct receiver_config {
 	uint64_t checkpoint_bytes; /* [receiver] checkpoint_interval size, default 64M, 1M..4G */
 	char *metrics_host;    /* [receiver] metrics = host:port of the Prometheus endpoint; NULL = off */
 	uint16_t metrics_port;
+	/* Connection hygiene (docs/security.md): handshake_timeout (default
+	 * 10 s), idle_timeout of an authenticated session (default 1 h, 0 =
+	 * off), max_conns (1024; lowered at start to fit RLIMIT_NOFILE),
+	 * max_conns_per_client (per certificate CN, 16), max_conns_per_address
+	 * (per source address, IPv6 per /64, handshakes included, 64). */
+	unsigned handshake_timeout_s;
+	unsigned idle_timeout_s;
+	unsigned max_conns;
+	unsigned max_conns_per_client;
+	unsigned max_conns_per_address;
 	struct receiver_client_cfg *clients;
 	size_t nclients;
 	struct receiver_group_cfg *groups; /* in file order */
@@ -106,6 +116,8 @@ int receiver_config_load(const char *path, struct receiver_config **out);
 int receiver_config_load_string(const char *name, const char *text,
 				struct receiver_config **out);
 void receiver_config_free(struct receiver_config *c);
+/* Has peer (cert CN) a [client] section? */
+bool receiver_config_has_client(const struct receiver_config *c, const char *peer);
 /* Is peer (cert CN) allowed to write group? False for unknown peers. */
 bool receiver_config_allows(const struct receiver_config *c, const char *peer,
 			    const char *group);

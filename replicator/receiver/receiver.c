@@ -24,6 +24,7 @@
 #include "proto/conn.h"
 #include "proto/listener.h"
 #include "replicator/config.h"
+#include "replicator/receiver/gate.h"
 #include "replicator/receiver/retention.h"
 #include "replicator/receiver/rxmetrics.h"
 #include "replicator/receiver/store.h"
@@ -43,6 +44,7 @@ struct receiver;
 struct session {
 	struct receiver *rx;
 	struct conn *conn;
+	struct gate_ticket *ticket; /* its share of the connection caps */
 	struct session *next;
 	enum sess_state state;
 	char group[PROTO_NAME_MAX + 1];
@@ -66,6 +68,7 @@ struct receiver {
 	struct session *sessions;
 	uint64_t *hashes; /* PROTO_MAX_HASHES */
 	struct rxmetrics *metrics; /* NULL = off */
+	struct gate *gate;
 };
 
 static void
@@ -96,6 +99,7 @@ session_free(struct session *s)
 	}
 	session_unlink(s);
 	conn_free(s->conn);
+	gate_release(s->rx->gate, s->ticket);
 	free(s);
 }
 
@@ -505,8 +509,12 @@ static void
 session_on_ready(struct conn *c, void *arg)
 {
 	struct proto_msg m = { .type = PROTO_HELLO };
+	struct session *s = arg;
 
-	(void)arg;
+	if (gate_ready(s->rx->gate, s->ticket, c) < 0) {
+		conn_close(c);
+		return;
+	}
 	m.u.hello.version_min = PROTO_VERSION;
 	m.u.hello.version_max = PROTO_VERSION;
 	m.u.hello.caps = PROTO_CAP_ZSTD;
@@ -521,10 +529,13 @@ session_on_close(struct conn *c, const char *reason, void *arg)
 
 	if (s->state == S_POINT)
 		rxmetrics_session_failed(s->rx->metrics, s->group, s->bytes);
-	if (s->state != S_COMMITTED && s->state != S_READY)
-		log_warn("agent %s: connection closed: %s", conn_peer_name(c), reason);
-	else
-		log_debug("agent %s: connection closed: %s", conn_peer_name(c), reason);
+	/* A connection that never became a session is the gate's to log. */
+	if (!gate_closed(s->rx->gate, s->ticket, reason)) {
+		if (s->state != S_COMMITTED && s->state != S_READY)
+			log_warn("agent %s: connection closed: %s", conn_peer_name(c), reason);
+		else
+			log_debug("agent %s: connection closed: %s", conn_peer_name(c), reason);
+	}
 	session_free(s);
 }
 
@@ -538,19 +549,26 @@ static void
 on_accept(int fd, void *arg)
 {
 	struct receiver *rx = arg;
-	struct session *s = calloc(1, sizeof(*s));
+	struct gate_ticket *t = gate_accept(rx->gate, fd); /* caps before TLS */
+	struct session *s = t ? calloc(1, sizeof(*s)) : NULL;
 
 	if (!s) {
-		log_error("out of memory accepting a connection");
-		close(fd);
+		if (t) {
+			log_error("out of memory accepting a connection");
+			gate_release(rx->gate, t);
+			close(fd);
+		}
 		return;
 	}
 	s->rx = rx;
+	s->ticket = t;
 	s->conn = conn_accept(rx->base, rx->ctx, fd, &session_cbs, s);
 	if (!s->conn) {
+		gate_release(rx->gate, t);
 		free(s);
 		return;
 	}
+	gate_conn_start(rx->gate, s->conn);
 	s->next = rx->sessions;
 	rx->sessions = s;
 }
@@ -607,7 +625,8 @@ receiver_run(const struct receiver_config *cfg)
 	if (!rx.ctx)
 		goto out;
 	rx.store = receiver_store_open(cfg);
-	if (!rx.store)
+	rx.gate = rx.store ? gate_new(cfg) : NULL;
+	if (!rx.gate)
 		goto out;
 	ln = listener_new(rx.base, cfg->listen_host, cfg->listen_port, on_accept, &rx);
 	if (!ln)
@@ -640,6 +659,7 @@ out:
 	if (sigterm)
 		event_free(sigterm);
 	listener_free(ln);
+	gate_free(rx.gate);
 	rxmetrics_free(rx.metrics);
 	store_free(rx.store);
 	if (rx.ctx)
