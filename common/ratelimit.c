@@ -16,3 +16,12 @@ ratelimit_pass(struct ratelimit *rl, uint64_t now_ns, unsigned *held)
 		rl->next_ns = 1; /* 0 means "never logged" */
 	return true;
 }
+
+unsigned
+ratelimit_take_held(struct ratelimit *rl)
+{
+	unsigned held = rl->held;
+
+	rl->held = 0;
+	return held;
+}

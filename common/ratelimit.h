@@ -16,5 +16,8 @@ struct ratelimit {
 /* May the event at now_ns (monotonic) be logged? If so, *held gets how many
  * were held back before it (and the count restarts); if not, it is counted. */
 bool ratelimit_pass(struct ratelimit *rl, uint64_t now_ns, unsigned *held);
+/* The events held back so far (the count restarts): for a summary line
+ * when no new event comes to carry it. */
+unsigned ratelimit_take_held(struct ratelimit *rl);
 
 #endif

@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/ratelimit.h"
@@ -22,11 +24,23 @@
 
 #define GATE_LOG_INTERVAL_NS (10ull * 1000000000u)
 
-enum gate_log { GL_CAP, GL_UNKNOWN_CN, GL_HANDSHAKE, GL_COUNT };
+/* Each kind of refusal has its own rate limit: a flood of one must not
+ * hide the first of another. */
+enum gate_log { GL_FULL, GL_ADDRESS, GL_CLIENT, GL_UNKNOWN_CN, GL_HANDSHAKE, GL_COUNT };
+
+/* What the summary of held-back lines calls each kind. */
+static const char *const gate_log_what[GL_COUNT] = {
+	[GL_FULL] = "connections refused at max_conns",
+	[GL_ADDRESS] = "connections refused at max_conns_per_address",
+	[GL_CLIENT] = "connections closed at max_conns_per_client",
+	[GL_UNKNOWN_CN] = "connections closed for a certificate without a [client] section",
+	[GL_HANDSHAKE] = "connections closed before a session",
+};
 
 struct gate {
 	const struct receiver_config *cfg;
 	struct admission *adm;
+	struct event *flush; /* logs what the rate limit held back */
 	struct ratelimit rl[GL_COUNT];
 };
 
@@ -45,12 +59,17 @@ gate_log(struct gate *g, enum gate_log kind, const char *fmt, ...)
 static void
 gate_log(struct gate *g, enum gate_log kind, const char *fmt, ...)
 {
+	static const struct timeval later = { GATE_LOG_INTERVAL_NS / 1000000000u, 0 };
 	char msg[1024];
 	unsigned held;
 	va_list ap;
 
-	if (!ratelimit_pass(&g->rl[kind], clock_mono_ns(), &held))
+	if (!ratelimit_pass(&g->rl[kind], clock_mono_ns(), &held)) {
+		/* No later event may come to say how many there were. */
+		if (!evtimer_pending(g->flush, NULL))
+			evtimer_add(g->flush, &later);
 		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -59,6 +78,22 @@ gate_log(struct gate *g, enum gate_log kind, const char *fmt, ...)
 			 GATE_LOG_INTERVAL_NS / 1000000000u);
 	else
 		log_warn("%s", msg);
+}
+
+static void
+gate_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct gate *g = arg;
+
+	(void)fd;
+	(void)what;
+	for (int k = 0; k < GL_COUNT; k++) {
+		unsigned held = ratelimit_take_held(&g->rl[k]);
+
+		if (held)
+			log_warn("receiver: %u more %s in the last %llu s (not logged one by one)",
+				 held, gate_log_what[k], GATE_LOG_INTERVAL_NS / 1000000000u);
+	}
 }
 
 /* max_conns fitted to RLIMIT_NOFILE: raise the soft limit toward what
@@ -96,7 +131,7 @@ gate_fit_nofile(unsigned max_conns)
 }
 
 struct gate *
-gate_new(const struct receiver_config *cfg)
+gate_new(const struct receiver_config *cfg, struct event_base *base)
 {
 	struct admission_limits lim = { cfg->max_conns, cfg->max_conns_per_address,
 					cfg->max_conns_per_client };
@@ -107,19 +142,25 @@ gate_new(const struct receiver_config *cfg)
 		return NULL;
 	}
 	g->cfg = cfg;
+	g->flush = evtimer_new(base, gate_flush_cb, g);
+	if (!g->flush) {
+		log_error("receiver: cannot create a timer");
+		free(g);
+		return NULL;
+	}
 	for (int i = 0; i < GL_COUNT; i++)
 		g->rl[i].interval_ns = GATE_LOG_INTERVAL_NS;
 	lim.max_conns = gate_fit_nofile(cfg->max_conns);
 	if (lim.max_conns == 0) {
 		log_error("receiver: the descriptor limit leaves no room for a connection; "
 			  "raise LimitNOFILE / ulimit -n");
-		free(g);
+		gate_free(g);
 		return NULL;
 	}
 	g->adm = admission_new(&lim);
 	if (!g->adm) {
 		log_error("receiver: out of memory");
-		free(g);
+		gate_free(g);
 		return NULL;
 	}
 	log_info("receiver: at most %u connections, %u per address, %u per client; "
@@ -134,6 +175,8 @@ gate_free(struct gate *g)
 	if (!g)
 		return;
 	admission_free(g->adm);
+	if (g->flush)
+		event_free(g->flush);
 	free(g);
 }
 
@@ -156,7 +199,8 @@ gate_accept(struct gate *g, int fd)
 	}
 	t->slot = admission_enter(g->adm, t->addr, &why);
 	if (!t->slot) {
-		gate_log(g, GL_CAP, "connection from %s refused at once: %s", t->addr,
+		gate_log(g, why == ADMIT_ADDRESS ? GL_ADDRESS : GL_FULL,
+			 "connection from %s refused at once: %s", t->addr,
 			 admission_verdict_str(why));
 		goto refuse;
 	}
@@ -188,7 +232,7 @@ gate_ready(struct gate *g, struct gate_ticket *t, struct conn *c)
 	}
 	v = admission_authenticate(g->adm, t->slot, cn);
 	if (v != ADMIT_OK) {
-		gate_log(g, GL_CAP, "connection from %s as %s closed: %s", t->addr, cn,
+		gate_log(g, GL_CLIENT, "connection from %s as %s closed: %s", t->addr, cn,
 			 admission_verdict_str(v));
 		t->refused = true;
 		return -1;

@@ -8,14 +8,16 @@
 #include <stdbool.h>
 
 struct conn;
+struct event_base;
 struct receiver_config;
 struct gate;
 struct gate_ticket; /* one connection's pass; owned by the gate */
 
 /* Limits from cfg (borrowed, must outlive the gate); max_conns lowered to
  * what the descriptor limit leaves room for, after raising the soft limit
- * toward the hard one if needed. NULL on error (logged). */
-struct gate *gate_new(const struct receiver_config *cfg);
+ * toward the hard one if needed. base runs the summary of held-back log
+ * lines. NULL on error (logged). */
+struct gate *gate_new(const struct receiver_config *cfg, struct event_base *base);
 /* Every ticket must have been given back first. NULL ok. */
 void gate_free(struct gate *g);
 

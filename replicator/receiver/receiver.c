@@ -625,7 +625,7 @@ receiver_run(const struct receiver_config *cfg)
 	if (!rx.ctx)
 		goto out;
 	rx.store = receiver_store_open(cfg);
-	rx.gate = rx.store ? gate_new(cfg) : NULL;
+	rx.gate = rx.store ? gate_new(cfg, rx.base) : NULL;
 	if (!rx.gate)
 		goto out;
 	ln = listener_new(rx.base, cfg->listen_host, cfg->listen_port, on_accept, &rx);
