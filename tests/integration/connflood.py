@@ -27,23 +27,36 @@ async def watch(kind, port, src, ctx, wait, res, started):
     rec = {"tls": False, "data": 0, "closed": None, "failed": False, "t0": t0}
     res.append(rec)
     writer = None
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
     try:
         try:
-            if kind == "tcp":
-                reader, writer = await asyncio.open_connection(
-                    "127.0.0.1", port, local_addr=(src, 0))
-            else:
-                reader, writer = await asyncio.open_connection(
-                    "127.0.0.1", port, local_addr=(src, 0), ssl=ctx,
-                    server_hostname="receiver", ssl_handshake_timeout=wait)
-                rec["tls"] = True
-        except (ssl.SSLError, ConnectionError, OSError) as e:
-            if isinstance(e, (ConnectionRefusedError,)):
-                rec["failed"] = True
+            sock.bind((src, 0))
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        except OSError:
+            rec["failed"] = True
             rec["closed"] = time.monotonic() - t0
+            sock.close()
             return
         finally:
-            started()
+            started()  # connected: the flood is on, handshakes or not
+        try:
+            if kind == "tcp":
+                reader, writer = await asyncio.open_connection(sock=sock)
+            else:
+                # The handshake as an attacker's client sees it; still
+                # running at --wait means the receiver kept it open.
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                    sock=sock, ssl=ctx, server_hostname="receiver",
+                    ssl_handshake_timeout=wait + 60), timeout=wait)
+                rec["tls"] = True
+        except asyncio.TimeoutError:
+            sock.close()
+            return
+        except (ssl.SSLError, ConnectionError, OSError):
+            rec["closed"] = time.monotonic() - t0
+            sock.close()
+            return
         left = wait - (time.monotonic() - t0)
         while left > 0:
             try:

@@ -12,7 +12,7 @@
 
 # 2000 sockets on each side, and the receiver's own.
 ulimit -n 16384 || die "cannot raise the descriptor limit"
-HS=3 # handshake_timeout of these tests: short, so the test is quick
+HS=4 # handshake_timeout of these tests: short, so the test is quick
 SLACK=5
 
 make_pki
