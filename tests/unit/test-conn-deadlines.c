@@ -45,6 +45,22 @@ accept_with_deadline(int fd, void *arg)
 
 static bool srv_closed(void) { return W.srv.closed > 0; }
 
+/* A listener whose conns get a handshake deadline of secs, and a silent
+ * TCP peer connected to it. */
+static int
+silent_peer(int secs)
+{
+	int fd;
+
+	listener_free(W.lis);
+	W.lis = listener_new(W.base, "127.0.0.1", 0, accept_with_deadline, NULL);
+	cr_assert_not_null(W.lis);
+	srv_timeout_s = secs;
+	fd = tcp_open(listener_port(W.lis));
+	cr_assert_geq(fd, 0);
+	return fd;
+}
+
 /* Reads until EOF / reset (true) or secs pass (false). */
 static bool
 peer_sees_eof(int fd, double secs)
@@ -64,16 +80,9 @@ peer_sees_eof(int fd, double secs)
 
 Test(conn_deadlines, silent_peer_dropped_at_the_handshake_deadline)
 {
-	double t0;
-	int fd;
+	int fd = silent_peer(1);
+	double t0 = now_s();
 
-	listener_free(W.lis);
-	W.lis = listener_new(W.base, "127.0.0.1", 0, accept_with_deadline, NULL);
-	cr_assert_not_null(W.lis);
-	srv_timeout_s = 1;
-	fd = tcp_open(listener_port(W.lis));
-	cr_assert_geq(fd, 0);
-	t0 = now_s();
 	cr_assert(run_until(srv_closed, 5.0), "server kept a silent peer");
 	cr_assert_geq(now_s() - t0, 0.9, "closed before the deadline");
 	cr_assert_lt(now_s() - t0, 2.5, "closed long after the deadline");
@@ -86,14 +95,8 @@ Test(conn_deadlines, silent_peer_dropped_at_the_handshake_deadline)
 
 Test(conn_deadlines, deadline_is_rescheduled_not_added)
 {
-	int fd;
+	int fd = silent_peer(3);
 
-	listener_free(W.lis);
-	W.lis = listener_new(W.base, "127.0.0.1", 0, accept_with_deadline, NULL);
-	cr_assert_not_null(W.lis);
-	srv_timeout_s = 3;
-	fd = tcp_open(listener_port(W.lis));
-	cr_assert_geq(fd, 0);
 	/* The 30 s default set at accept must not survive the 3 s one. */
 	cr_assert(run_until(srv_closed, 6.0), "deadline of 3 s not applied");
 	cr_assert(strstr(W.srv.reason, "within 3 s"), "reason: %s", W.srv.reason);
