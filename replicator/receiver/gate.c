@@ -18,6 +18,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/ratelimit.h"
+#include "proto/codec.h"
 #include "proto/conn.h"
 #include "replicator/config.h"
 #include "replicator/receiver/admission.h"
@@ -163,6 +164,16 @@ gate_new(const struct receiver_config *cfg, struct event_base *base)
 		gate_free(g);
 		return NULL;
 	}
+	/* The agent daemon runs one connection per group at once, and verify
+	 * one more: a cap below that refuses the agent's own cycles. */
+	for (size_t i = 0; i < cfg->nclients; i++) {
+		const struct receiver_client_cfg *cl = &cfg->clients[i];
+
+		if (!cl->all_groups && cl->ngroups + 1 > lim.per_client)
+			log_warn("receiver: client %s has %zu groups but max_conns_per_client is "
+				 "%u: its agent may run more cycles at once than it may connect",
+				 cl->peer, cl->ngroups, lim.per_client);
+	}
 	log_info("receiver: at most %u connections, %u per address, %u per client; "
 		 "handshake deadline %u s, idle timeout %u s", lim.max_conns, lim.per_address,
 		 lim.per_client, cfg->handshake_timeout_s, cfg->idle_timeout_s);
@@ -234,6 +245,9 @@ gate_ready(struct gate *g, struct gate_ticket *t, struct conn *c)
 	if (v != ADMIT_OK) {
 		gate_log(g, GL_CLIENT, "connection from %s as %s closed: %s", t->addr, cn,
 			 admission_verdict_str(v));
+		/* A known agent is told why: its operator reads it in its log. */
+		(void)conn_send_error(c, PROTO_ERR_CONFLICT, "too many connections of %s: %s",
+				      cn, admission_verdict_str(v));
 		t->refused = true;
 		return -1;
 	}

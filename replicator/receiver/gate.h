@@ -28,7 +28,8 @@ struct gate_ticket *gate_accept(struct gate *g, int fd);
 void gate_conn_start(struct gate *g, struct conn *c);
 /* c finished its handshake: 0 = a session may start (the idle timeout is
  * set), -1 = close it now, before any session work: its CN has no [client]
- * section or its client is at its cap (logged, rate-limited). */
+ * section (closed without a word) or its client is at its cap (an ERROR
+ * frame says so). Logged, rate-limited. */
 int gate_ready(struct gate *g, struct gate_ticket *t, struct conn *c);
 /* The connection closed with reason. True if the gate logged it (it never
  * became a session): the caller logs nothing more. */

@@ -107,8 +107,18 @@ check "per address: 8 held (until the deadline)" jq_is "$F" '.tcp.open == 8'
 check "per address: the 12 over the cap closed at once" jq_is "$F" '.tcp.closed == 12 and .tcp.quick == 12'
 $FLOOD --wait 3 "a1:tls:3:127.0.0.5:$P/agent1.crt:$P/agent1.key" > "$F"
 cat "$F"
-check "per client: two sessions of agent1 get the protocol" jq_is "$F" '.a1.got_data == 2 and .a1.open == 2'
-check "per client: the third is closed after the handshake, sent nothing" jq_is "$F" '.a1.closed == 1 and .a1.max_life < 2'
+check "per client: two sessions of agent1 stay" jq_is "$F" '.a1.open == 2'
+check "per client: the third is closed right after the handshake" jq_is "$F" '.a1.closed == 1 and .a1.max_life < 2'
+check "per client: all three heard from the receiver (HELLO, or ERROR saying why)" jq_is "$F" '.a1.got_data == 3'
+# The real agent over its cap is told why.
+rm -f "$T/ready"
+$FLOOD --ready "$T/ready" --wait 5 "a1:tls:2:127.0.0.5:$P/agent1.crt:$P/agent1.key" >/dev/null &
+FPID=$!
+for i in $(seq 1 100); do [ -e "$T/ready" ] && break; sleep 0.05; done
+sleep 0.5 # their handshakes
+check "the agent over its connection cap fails" bash -c "! '$NESTOR' agent --config '$T/agent.conf' --once --no-progress 2>'$T/a-cap.log'"
+check "and its log says why" grep -q "too many connections of agent1: per-client limit" "$T/a-cap.log"
+wait $FPID
 check "per-client refusal logged" grep -q "as agent1 closed: per-client limit" "$T/receiver.log"
 check "per-address refusal logged" grep -q "from 127.0.0.4 refused at once: per-address limit" "$T/receiver.log"
 
