@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_KEYS 64 /* keys of one section's table; checked */
+/* Keys of the largest table; cfg_section_keys refuses a bigger one. */
+#define MAX_KEYS 32
 
 void
 cfg_err(const struct ini_doc *doc, int line, const char *fmt, ...)
@@ -158,10 +159,10 @@ cfg_section_keys(const struct ini_doc *doc, size_t hdr, size_t *next,
 	size_t i;
 
 	if (ndefs > MAX_KEYS) {
-		cfg_err(doc, h->line, "internal error: [%s] has more than %d keys", h->section,
-			MAX_KEYS);
+		cfg_err(doc, h->line, "internal: [%s] has more than %d keys", h->section, MAX_KEYS);
 		return -1;
 	}
+
 	for (i = hdr + 1; i < ini_count(doc); i++) {
 		const struct ini_entry *e = ini_at(doc, i);
 
