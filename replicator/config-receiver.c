@@ -26,48 +26,6 @@ set_checkpoint(void *obj, const struct key_def *k, const char *value, const char
 	return 0;
 }
 
-/* A duration in whole seconds into an unsigned field, within [lo, hi] or 0
- * when zero_ok. */
-static int
-set_seconds_in(void *obj, const struct key_def *k, const char *value, uint64_t lo,
-	       uint64_t hi, bool zero_ok)
-{
-	uint64_t v;
-
-	if (parse_duration(value, &v) < 0 || ((v < lo || v > hi) && !(zero_ok && v == 0)))
-		return -1;
-	*CFG_FIELD(obj, k->off, unsigned) = (unsigned)v;
-	return 0;
-}
-
-static int
-set_handshake_timeout(void *obj, const struct key_def *k, const char *value,
-		      const char **expect)
-{
-	*expect = "a duration from 1s to 10m";
-	return set_seconds_in(obj, k, value, 1, 600, false);
-}
-
-static int
-set_idle_timeout(void *obj, const struct key_def *k, const char *value, const char **expect)
-{
-	*expect = "0 (off) or a duration from 10s to 7d";
-	return set_seconds_in(obj, k, value, 10, 7 * 86400, true);
-}
-
-static int
-set_conn_cap(void *obj, const struct key_def *k, const char *value, const char **expect)
-{
-	uint64_t v;
-
-	if (parse_u64(value, &v) < 0 || v < 1 || v > 1048576) {
-		*expect = "a count from 1 to 1048576";
-		return -1;
-	}
-	*CFG_FIELD(obj, k->off, unsigned) = (unsigned)v;
-	return 0;
-}
-
 /* Append the group name p[len] to cl->groups (capacity *cap) unless it is
  * there already. */
 static int
@@ -133,6 +91,48 @@ set_client_groups(void *obj, const struct key_def *k, const char *value, const c
 
 /* ---- receiver ------------------------------------------------------------- */
 
+/* A duration in whole seconds into an unsigned field, within [lo, hi] or 0
+ * when zero_ok. */
+static int
+set_seconds_in(void *obj, const struct key_def *k, const char *value, uint64_t lo,
+	       uint64_t hi, bool zero_ok)
+{
+	uint64_t v;
+
+	if (parse_duration(value, &v) < 0 || ((v < lo || v > hi) && !(zero_ok && v == 0)))
+		return -1;
+	*CFG_FIELD(obj, k->off, unsigned) = (unsigned)v;
+	return 0;
+}
+
+static int
+set_handshake_timeout(void *obj, const struct key_def *k, const char *value,
+		      const char **expect)
+{
+	*expect = "a duration from 1s to 10m";
+	return set_seconds_in(obj, k, value, 1, 600, false);
+}
+
+static int
+set_idle_timeout(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "0 (off) or a duration from 10s to 7d";
+	return set_seconds_in(obj, k, value, 10, 7 * 86400, true);
+}
+
+static int
+set_conn_cap(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	uint64_t v;
+
+	if (parse_u64(value, &v) < 0 || v < 1 || v > 1048576) {
+		*expect = "a count from 1 to 1048576";
+		return -1;
+	}
+	*CFG_FIELD(obj, k->off, unsigned) = (unsigned)v;
+	return 0;
+}
+
 static int
 set_store_backend(void *obj, const struct key_def *k, const char *value, const char **expect)
 {
@@ -156,12 +156,6 @@ static const struct key_def receiver_keys[] = {
 	CFG_STR("key", cfg_set_string, struct receiver_config, key, true),
 	CFG_STR("store", cfg_set_string, struct receiver_config, store_dir, true),
 	CFG_KEY("log_level", cfg_set_log_level, struct receiver_config, log_level, false),
-	CFG_KEY("checkpoint_interval", set_checkpoint, struct receiver_config, checkpoint_bytes, false),
-	CFG_ENDPOINT("metrics", struct receiver_config, metrics_host, metrics_port, false),
-	CFG_KEY("store_backend", set_store_backend, struct receiver_config, store_ceph, false),
-	CFG_STR("ceph_conf", cfg_set_string, struct receiver_config, ceph_conf, false),
-	CFG_STR("ceph_client", cfg_set_name, struct receiver_config, ceph_client, false),
-	CFG_STR("ceph_pool", cfg_set_name, struct receiver_config, ceph_pool, false),
 	CFG_KEY("handshake_timeout", set_handshake_timeout, struct receiver_config,
 		handshake_timeout_s, false),
 	CFG_KEY("idle_timeout", set_idle_timeout, struct receiver_config, idle_timeout_s, false),
@@ -170,6 +164,12 @@ static const struct key_def receiver_keys[] = {
 		max_conns_per_client, false),
 	CFG_KEY("max_conns_per_address", set_conn_cap, struct receiver_config,
 		max_conns_per_address, false),
+	CFG_KEY("checkpoint_interval", set_checkpoint, struct receiver_config, checkpoint_bytes, false),
+	CFG_ENDPOINT("metrics", struct receiver_config, metrics_host, metrics_port, false),
+	CFG_KEY("store_backend", set_store_backend, struct receiver_config, store_ceph, false),
+	CFG_STR("ceph_conf", cfg_set_string, struct receiver_config, ceph_conf, false),
+	CFG_STR("ceph_client", cfg_set_name, struct receiver_config, ceph_client, false),
+	CFG_STR("ceph_pool", cfg_set_name, struct receiver_config, ceph_pool, false),
 };
 
 static const struct key_def client_keys[] = {
@@ -306,13 +306,13 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 		cfg_err(doc, 0, "out of memory");
 		goto out;
 	}
-	c->log_level = LOG_LVL_INFO;
-	c->checkpoint_bytes = 64ULL << 20;
 	c->handshake_timeout_s = 10;
 	c->idle_timeout_s = 3600;
 	c->max_conns = 1024;
 	c->max_conns_per_client = 16;
 	c->max_conns_per_address = 64;
+	c->log_level = LOG_LVL_INFO;
+	c->checkpoint_bytes = 64ULL << 20;
 	if (cfg_sections(doc, receiver_sections, CFG_NKEYS(receiver_sections),
 			 "[receiver], [client CN] or [group NAME]", c, &receiver_line) < 0)
 		goto out;

@@ -93,9 +93,6 @@ struct receiver_config {
 	char *ceph_client;
 	char *ceph_pool;
 	enum log_level log_level; /* [receiver] log_level, default info */
-	uint64_t checkpoint_bytes; /* [receiver] checkpoint_interval size, default 64M, 1M..4G */
-	char *metrics_host;    /* [receiver] metrics = host:port of the Prometheus endpoint; NULL = off */
-	uint16_t metrics_port;
 	/* Connection hygiene (docs/security.md): handshake_timeout (default
 	 * 10 s), idle_timeout of an authenticated session (default 1 h, 0 =
 	 * off), max_conns (1024; lowered at start to fit RLIMIT_NOFILE),
@@ -106,6 +103,9 @@ struct receiver_config {
 	unsigned max_conns;
 	unsigned max_conns_per_client;
 	unsigned max_conns_per_address;
+	uint64_t checkpoint_bytes; /* [receiver] checkpoint_interval size, default 64M, 1M..4G */
+	char *metrics_host;    /* [receiver] metrics = host:port of the Prometheus endpoint; NULL = off */
+	uint16_t metrics_port;
 	struct receiver_client_cfg *clients;
 	size_t nclients;
 	struct receiver_group_cfg *groups; /* in file order */
