@@ -81,6 +81,23 @@ struct receiver_group_cfg {
 	/* retention = AGE:INTERVAL,... (docs/retention.md); ntiers 0 = unset,
 	 * every point is kept. */
 	struct retention_policy retention;
+	/* History rules (docs/retention.md); RX_INHERIT = the [receiver] value. */
+	uint64_t max_clock_skew_s;
+	uint64_t immutable_s;
+	uint64_t min_points;
+};
+
+/* A [group] history key left unset takes the [receiver] value. */
+#define RX_INHERIT UINT64_MAX
+
+/* What a group's history obeys (issue 12, section 1): a point's snapshot
+ * time at most max_clock_skew_s ahead of the receiver's clock; no point
+ * received less than immutable_s ago removed (0 = off); the newest
+ * min_points points never removed by retention. */
+struct receiver_history_cfg {
+	uint64_t max_clock_skew_s; /* max_clock_skew, default 300 */
+	uint64_t immutable_s;      /* immutable, default 0 (off) */
+	uint64_t min_points;       /* retention_min_points, default 3 */
 };
 
 struct receiver_config {
@@ -106,6 +123,7 @@ struct receiver_config {
 	uint64_t checkpoint_bytes; /* [receiver] checkpoint_interval size, default 64M, 1M..4G */
 	char *metrics_host;    /* [receiver] metrics = host:port of the Prometheus endpoint; NULL = off */
 	uint16_t metrics_port;
+	struct receiver_history_cfg history; /* [receiver] defaults for every group */
 	struct receiver_client_cfg *clients;
 	size_t nclients;
 	struct receiver_group_cfg *groups; /* in file order */
@@ -124,5 +142,8 @@ bool receiver_config_allows(const struct receiver_config *c, const char *peer,
 /* group's retention policy, NULL if none is configured (keep every point). */
 const struct retention_policy *receiver_config_retention(const struct receiver_config *c,
 							 const char *group);
+/* group's history rules: its [group] keys over the [receiver] ones. */
+void receiver_config_history(const struct receiver_config *c, const char *group,
+			     struct receiver_history_cfg *out);
 
 #endif

@@ -16,6 +16,7 @@
 #include "proto/listener.h"
 #include "replicator/config.h"
 #include "replicator/receiver/gate.h"
+#include "replicator/receiver/history.h"
 #include "replicator/receiver/rxmetrics.h"
 #include "replicator/receiver/session.h"
 #include "replicator/receiver/store.h"
@@ -199,8 +200,11 @@ struct store *
 receiver_store_open(const struct receiver_config *cfg)
 {
 	struct store_ceph_opts o = { cfg->ceph_conf, cfg->ceph_client, cfg->ceph_pool };
+	struct store *st = store_open(cfg->store_dir, cfg->store_ceph ? &o : NULL);
 
-	return store_open(cfg->store_dir, cfg->store_ceph ? &o : NULL);
+	if (st)
+		history_attach(st, cfg);
+	return st;
 }
 
 int

@@ -22,6 +22,8 @@ struct store_backend {
 struct store {
 	char *root;
 	struct store_backend *be;
+	store_rules_fn rules; /* NULL = the defaults */
+	const void *rules_arg;
 };
 
 /* A point of a group, for a backend call (strings borrowed). */
