@@ -5,7 +5,8 @@
 # closed by the deadlines (seen from its own side), none is sent a byte of
 # the protocol, the refusals are logged rate-limited, and the receiver's
 # descriptors return to their baseline. Then the caps: per address and per
-# client CN close at once, and a receiver under a low descriptor limit
+# client CN close at once (the real agent over its cap is told why), a quiet
+# session is closed at idle_timeout, and a receiver under a low descriptor limit
 # lowers max_conns to fit it, refuses the excess at once and still serves
 # the agent once the flood is gone.
 . "$(dirname "$0")/lib.sh"
@@ -100,6 +101,7 @@ check "receiver alive" kill -0 "$RX_PID"
 stop_receiver
 set_rx max_conns_per_address 8
 set_rx max_conns_per_client 2
+set_rx idle_timeout 10s
 start_receiver
 $FLOOD --wait 2 "tcp:tcp:20:127.0.0.4" > "$F"
 cat "$F"
@@ -120,6 +122,12 @@ check "the agent over its connection cap fails" bash -c "! '$NESTOR' agent --con
 check "and its log says why" grep -q "too many connections of agent1: per-client limit" "$T/a-cap.log"
 wait $FPID
 check "per-client refusal logged" grep -q "as agent1 closed: per-client limit" "$T/receiver.log"
+# An authenticated session that goes quiet is closed at idle_timeout.
+$FLOOD --wait 20 "idle:tls:1:127.0.0.7:$P/agent1.crt:$P/agent1.key" > "$F"
+cat "$F"
+check "an idle session got the protocol, then was closed at idle_timeout (10 s)" \
+	jq_is "$F" '.idle.got_data == 1 and .idle.closed == 1 and .idle.min_life >= 9.5 and .idle.max_life < 14'
+check "idle close logged" grep -q "connection closed: idle for 10 s" "$T/receiver.log"
 check "per-address refusal logged" grep -q "from 127.0.0.4 refused at once: per-address limit" "$T/receiver.log"
 
 # ---- a low descriptor limit: max_conns fitted to it, excess refused at once ----
