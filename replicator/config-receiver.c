@@ -5,6 +5,7 @@
 #include "common/ini.h"
 #include "common/names.h"
 #include "common/parse.h"
+#include "proto/codec.h"
 #include "replicator/config-keys.h"
 
 #include <stddef.h>
@@ -24,6 +25,65 @@ set_checkpoint(void *obj, const struct key_def *k, const char *value, const char
 	}
 	*CFG_FIELD(obj, k->off, uint64_t) = v;
 	return 0;
+}
+
+/* A size key within [min, max]; expect names the range. */
+static int
+set_size_in(void *obj, const struct key_def *k, const char *value, uint64_t min, uint64_t max)
+{
+	uint64_t v;
+
+	if (parse_size(value, &v) < 0 || v < min || v > max)
+		return -1;
+	*CFG_FIELD(obj, k->off, uint64_t) = v;
+	return 0;
+}
+
+static int
+set_max_disk_size(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "a size from 1M to 1P (suffix K, M, G, T)";
+	return set_size_in(obj, k, value, 1ULL << 20, PROTO_MAX_DISK_SIZE);
+}
+
+static int
+set_max_disks(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	uint64_t v;
+
+	if (parse_u64(value, &v) < 0 || v < 1 || v > PROTO_MAX_DISKS) {
+		*expect = "a number of disks from 1 to 64";
+		return -1;
+	}
+	*CFG_FIELD(obj, k->off, uint64_t) = v;
+	return 0;
+}
+
+/* "none" (0: no quota) or a size. */
+static int
+set_quota(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "none or a size from 1M to 1P (suffix K, M, G, T)";
+	if (strcmp(value, "none") == 0) {
+		*CFG_FIELD(obj, k->off, uint64_t) = 0;
+		return 0;
+	}
+	return set_size_in(obj, k, value, 1ULL << 20, 1ULL << 50);
+}
+
+static int
+set_max_hash_bytes(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	/* At least one block of the largest kind, or a query could not progress. */
+	*expect = "a size from 16M to 16G (suffix K, M, G)";
+	return set_size_in(obj, k, value, 16ULL << 20, 16ULL << 30);
+}
+
+static int
+set_output_max(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "a size from 256K to 64M (suffix K, M)";
+	return set_size_in(obj, k, value, 256ULL << 10, 64ULL << 20);
 }
 
 /* Append the group name p[len] to cl->groups (capacity *cap) unless it is
@@ -120,6 +180,13 @@ static const struct key_def receiver_keys[] = {
 	CFG_STR("ceph_conf", cfg_set_string, struct receiver_config, ceph_conf, false),
 	CFG_STR("ceph_client", cfg_set_name, struct receiver_config, ceph_client, false),
 	CFG_STR("ceph_pool", cfg_set_name, struct receiver_config, ceph_pool, false),
+	CFG_KEY("max_disk_size", set_max_disk_size, struct receiver_config, limits.max_disk_size, false),
+	CFG_KEY("max_disks", set_max_disks, struct receiver_config, limits.max_disks, false),
+	CFG_KEY("quota", set_quota, struct receiver_config, limits.quota, false),
+	CFG_KEY("max_hash_bytes_per_query", set_max_hash_bytes, struct receiver_config,
+		max_hash_bytes, false),
+	CFG_KEY("session_output_max", set_output_max, struct receiver_config,
+		session_output_max, false),
 };
 
 static const struct key_def client_keys[] = {
@@ -134,6 +201,9 @@ set_retention(void *obj, const struct key_def *k, const char *value, const char 
 
 static const struct key_def rx_group_keys[] = {
 	CFG_KEY("retention", set_retention, struct receiver_group_cfg, retention, false),
+	CFG_KEY("max_disk_size", set_max_disk_size, struct receiver_group_cfg, limits.max_disk_size, false),
+	CFG_KEY("max_disks", set_max_disks, struct receiver_group_cfg, limits.max_disks, false),
+	CFG_KEY("quota", set_quota, struct receiver_group_cfg, limits.quota, false),
 };
 
 void
@@ -232,6 +302,8 @@ receiver_group_section(void *ctx, const struct ini_doc *doc, size_t hdr,
 	}
 	c->groups = ng;
 	memcpy(ng[c->ngroups].name, name, sizeof(name));
+	ng[c->ngroups].limits = (struct group_limits){ CFG_LIMIT_UNSET, CFG_LIMIT_UNSET,
+						       CFG_LIMIT_UNSET };
 	c->ngroups++;
 	return cfg_section_keys(doc, hdr, next, rx_group_keys,
 			    CFG_NKEYS(rx_group_keys),
@@ -258,6 +330,9 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 	}
 	c->log_level = LOG_LVL_INFO;
 	c->checkpoint_bytes = 64ULL << 20;
+	c->limits = (struct group_limits){ PROTO_MAX_DISK_SIZE, PROTO_MAX_DISKS, 0 };
+	c->max_hash_bytes = 64ULL << 20;
+	c->session_output_max = 4ULL << 20;
 	if (cfg_sections(doc, receiver_sections, CFG_NKEYS(receiver_sections),
 			 "[receiver], [client CN] or [group NAME]", c, &receiver_line) < 0)
 		goto out;
@@ -315,4 +390,21 @@ receiver_config_retention(const struct receiver_config *c, const char *group)
 		return NULL;
 	g = rx_group_find(c, group);
 	return g != NULL && g->retention.ntiers ? &g->retention : NULL;
+}
+
+void
+receiver_config_limits(const struct receiver_config *c, const char *group,
+		       struct group_limits *out)
+{
+	const struct receiver_group_cfg *g = rx_group_find(c, group);
+
+	*out = c->limits;
+	if (g == NULL)
+		return;
+	if (g->limits.max_disk_size != CFG_LIMIT_UNSET)
+		out->max_disk_size = g->limits.max_disk_size;
+	if (g->limits.max_disks != CFG_LIMIT_UNSET)
+		out->max_disks = g->limits.max_disks;
+	if (g->limits.quota != CFG_LIMIT_UNSET)
+		out->quota = g->limits.quota;
 }

@@ -24,6 +24,7 @@
 #include "proto/conn.h"
 #include "proto/listener.h"
 #include "replicator/config.h"
+#include "replicator/receiver/limits.h"
 #include "replicator/receiver/retention.h"
 #include "replicator/receiver/rxmetrics.h"
 #include "replicator/receiver/store.h"
@@ -54,6 +55,10 @@ struct session {
 	uint64_t since_checkpoint;
 	uint64_t bytes;       /* payload of the point in this session (metrics) */
 	struct timespec begun; /* point begin, for metrics' cycle seconds */
+	struct limits_point limits; /* the point against its group's limits */
+	bool out_paused;      /* not read until the peer takes our output */
+	bool yielding;        /* not read until the loop served the others */
+	struct event *yield;  /* zero timer that ends yielding */
 };
 
 struct receiver {
@@ -96,6 +101,8 @@ session_free(struct session *s)
 	}
 	session_unlink(s);
 	conn_free(s->conn);
+	if (s->yield)
+		event_free(s->yield);
 	free(s);
 }
 
@@ -214,6 +221,8 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 {
 	struct store_begin *sb;
 	int err = STORE_ERR_INTERNAL;
+	char why[256];
+	uint32_t code;
 
 	if (check_group(s, b->group) < 0)
 		return -1;
@@ -237,8 +246,19 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 	sb = malloc(sizeof(*sb));
 	if (sb)
 		store_begin_of(b, sb);
+	if (sb && limits_begin(s->rx->cfg, s->rx->store, sb, &s->limits, why, sizeof(why),
+			       &code) < 0) {
+		free(sb);
+		conn_send_error(s->conn, code, "point %llu of group %s refused: %s",
+				(unsigned long long)b->point_id, b->group, why);
+		return -1;
+	}
 	s->point = sb ? store_point_begin(s->rx->store, sb, &err) : NULL;
 	free(sb);
+	if (s->point && limits_begun(s->rx->store, b->group, &s->limits) < 0) {
+		store_point_free(s->point);
+		s->point = NULL;
+	}
 	if (!s->point) {
 		conn_send_error(s->conn, store_err_wire(err),
 				"cannot begin point %llu of group %s",
@@ -286,6 +306,12 @@ on_extent(struct session *s, const struct proto_extent *e)
 		return -1;
 	}
 	if (e->kind == PROTO_KIND_DATA) {
+		if (!limits_point_grow(&s->limits, s->group, e->length)) {
+			conn_send_error(s->conn, PROTO_ERR_STORE,
+					"group %s is over its quota of %llu bytes", s->group,
+					(unsigned long long)s->limits.lim.quota);
+			return -1;
+		}
 		if (e->comp == PROTO_COMP_ZSTD) {
 			if (zdecomp_decompress(rx->zd, e->data, e->data_len, rx->plain,
 					       (size_t)e->length) < 0) {
@@ -386,21 +412,15 @@ on_commit(struct session *s, const struct proto_point_commit *c)
 	return conn_send(s->conn, &m);
 }
 
-static bool
-point_has_disk(struct session *s, const char *group, uint64_t point, const char *disk)
-{
-	return store_point_has_disk(s->rx->store, group, point, disk);
-}
-
 static int
 on_hash_query(struct session *s, const struct proto_hash_query *q)
 {
 	struct proto_msg m = { .type = PROTO_HASH_ANSWER };
-	uint32_t got = 0;
+	struct store_hash_req req = { q->group, q->disk, q->point_id, q->offset, q->block_size,
+				      q->count, s->rx->cfg->max_hash_bytes };
+	struct store_hash_res res;
 	int err = STORE_ERR_INTERNAL;
-	uint64_t point = q->point_id;
 	uint8_t *be;
-	int exists;
 
 	if (check_group(s, q->group) < 0)
 		return -1;
@@ -408,43 +428,32 @@ on_hash_query(struct session *s, const struct proto_hash_query *q)
 		conn_send_error(s->conn, PROTO_ERR_PROTOCOL, "invalid disk name");
 		return -1;
 	}
-	if (point == 0 && store_last_point(s->rx->store, q->group, &point) < 0) {
-		conn_send_error(s->conn, PROTO_ERR_STORE, "cannot read catalog");
-		return -1;
-	}
 	/* A point that is not committed (never was, or retention removed it)
 	 * has no hashes: an empty answer would read as "all zeros" and make a
-	 * resync send everything against data that is not there. */
-	exists = point == 0 ? 0 : store_point_exists(s->rx->store, q->group, point);
-	if (exists <= 0) {
-		conn_send_error(s->conn, exists < 0 ? PROTO_ERR_STORE : PROTO_ERR_NOTFOUND,
-				"no point %llu in group %s", (unsigned long long)point,
-				q->group);
-		return -1;
-	}
-	if (!point_has_disk(s, q->group, point, q->disk)) {
-		/* A disk the point does not have: no hashes (it reads as zeros). */
-		got = 0;
-	} else if (store_point_hashes(s->rx->store, q->group, point, q->disk, q->offset,
-				      q->block_size, q->count, s->rx->hashes, &got, &err) < 0) {
+	 * resync send everything against data that is not there. A disk the
+	 * point lacks has none either (it reads as zeros). The work is bounded
+	 * by max_hash_bytes_per_query; a longer query gets a partial answer. */
+	if (store_hash_query(s->rx->store, &req, s->rx->hashes, &res, &err) < 0) {
 		conn_send_error(s->conn, store_err_wire(err),
-				"no hashes for group %s disk %s point %llu", q->group,
-				q->disk, (unsigned long long)point);
+				err == STORE_ERR_NOTFOUND ? "no point %llu in group %s"
+							  : "no hashes of point %llu of group %s",
+				(unsigned long long)q->point_id, q->group);
 		return -1;
 	}
 	/* Big-endian on the wire; convert in place. */
 	be = (uint8_t *)s->rx->hashes;
-	for (uint32_t i = 0; i < got; i++) {
+	for (uint32_t i = 0; i < res.got; i++) {
 		uint64_t v = s->rx->hashes[i];
 		for (int b = 7; b >= 0; b--) {
 			be[i * 8 + (unsigned)b] = (uint8_t)v;
 			v >>= 8;
 		}
 	}
-	m.u.hanswer.point_id = point;
+	m.u.hanswer.point_id = res.point;
 	m.u.hanswer.offset = q->offset;
 	m.u.hanswer.block_size = q->block_size;
-	m.u.hanswer.count = got;
+	m.u.hanswer.count = res.got;
+	m.u.hanswer.flags = res.more ? PROTO_FLAG_HASH_MORE : 0;
 	m.u.hanswer.hashes = be;
 	return conn_send(s->conn, &m);
 }
@@ -502,6 +511,63 @@ bad:
 }
 
 static void
+session_read_again(struct session *s)
+{
+	if (!s->out_paused && !s->yielding)
+		conn_resume_read(s->conn);
+}
+
+static void
+session_on_yield(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->yielding = false;
+	session_read_again(s);
+}
+
+/* Back-pressure: a peer that does not read what we answer is not read
+ * either, so it can make us hold session_output_max (and one frame), no
+ * more; reading resumes once the output drained to the low-water mark.
+ * Fairness: after a hash query (the one request that reads a lot) the
+ * session waits for the next turn of the loop, so the frames of other
+ * sessions that arrived meanwhile go first. */
+static int
+session_on_frame(struct conn *c, const struct proto_msg *msg, void *arg)
+{
+	static const struct timeval now = { 0, 0 };
+	struct session *s = arg;
+	int r = session_on_msg(c, msg, arg);
+
+	if (r < 0)
+		return r;
+	if (!s->out_paused && conn_out_pending(c) > s->rx->cfg->session_output_max) {
+		log_debug("agent %s: not reading our answers; pausing", conn_peer_name(c));
+		s->out_paused = true;
+		conn_pause_read(c);
+	}
+	if (msg->type == PROTO_HASH_QUERY && !s->yielding && evtimer_add(s->yield, &now) == 0) {
+		s->yielding = true;
+		conn_pause_read(c);
+	}
+	return 0;
+}
+
+static void
+session_on_drain(struct conn *c, void *arg)
+{
+	struct session *s = arg;
+
+	(void)c;
+	if (s->out_paused) {
+		s->out_paused = false;
+		session_read_again(s);
+	}
+}
+
+static void
 session_on_ready(struct conn *c, void *arg)
 {
 	struct proto_msg m = { .type = PROTO_HELLO };
@@ -530,7 +596,8 @@ session_on_close(struct conn *c, const char *reason, void *arg)
 
 static const struct conn_cbs session_cbs = {
 	.on_ready = session_on_ready,
-	.on_msg = session_on_msg,
+	.on_msg = session_on_frame,
+	.on_drain = session_on_drain,
 	.on_close = session_on_close,
 };
 
@@ -546,11 +613,17 @@ on_accept(int fd, void *arg)
 		return;
 	}
 	s->rx = rx;
-	s->conn = conn_accept(rx->base, rx->ctx, fd, &session_cbs, s);
+	s->yield = evtimer_new(rx->base, session_on_yield, s);
+	s->conn = s->yield ? conn_accept(rx->base, rx->ctx, fd, &session_cbs, s) : NULL;
 	if (!s->conn) {
+		if (s->yield)
+			event_free(s->yield);
+		else
+			close(fd);
 		free(s);
 		return;
 	}
+	conn_set_low_water(s->conn, rx->cfg->session_output_max / 2);
 	s->next = rx->sessions;
 	rx->sessions = s;
 }
@@ -627,6 +700,10 @@ receiver_run(const struct receiver_config *cfg)
 	}
 	log_info("receiver listening on %s:%u, store %s", cfg->listen_host,
 		 listener_port(ln), cfg->store_dir);
+	log_info("receiver memory: %llu KiB per idle session, at most %llu KiB per busy one, "
+		 "%llu KiB shared", (unsigned long long)limits_session_idle() >> 10,
+		 (unsigned long long)limits_session_busy(cfg->session_output_max) >> 10,
+		 (unsigned long long)limits_shared() >> 10);
 	if (event_base_dispatch(rx.base) < 0) {
 		log_error("receiver: event loop failed");
 		goto out;

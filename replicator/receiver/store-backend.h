@@ -100,6 +100,11 @@ struct store_backend_ops {
 			 const char *disk, char **path);
 	bool (*has_disk)(struct store_backend *be, const struct store_where *w,
 			 const char *disk);
+	/* Bytes the group's disk data takes on the backend, of the points in
+	 * cat only when committed_only, else of every point present (the
+	 * pending one too). NULL: the store counts received bytes instead. */
+	int (*usage)(struct store_backend *be, const struct store_where *w,
+		     const struct catalog *cat, bool committed_only, uint64_t *bytes);
 	struct store_reader *(*reader_open)(struct store_backend *be,
 					    const struct store_where *w, const char *disk);
 	int (*reader_pread)(struct store_reader *r, void *buf, size_t len, uint64_t off);

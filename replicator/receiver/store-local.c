@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libnbd.h>
@@ -460,16 +461,17 @@ prune_disk_dir(DIR *sub, const char *path, const char *disk, const struct catalo
 	return 0;
 }
 
+/* Call fn on each disks/<disk>/ directory of the group. 0 / -1 (fn's, or
+ * logged here). */
 static int
-local_prune(struct store_backend *be, const struct store_where *w, const struct catalog *cat,
-	    uint64_t keep_id)
+each_disk_dir(const struct store_where *w,
+	      int (*fn)(DIR *sub, const char *path, const char *disk, void *arg), void *arg)
 {
 	char *path = strfmt("%s/disks", w->gdir);
 	DIR *dd = NULL, *sub;
 	struct dirent *de;
 	int rc = -1;
 
-	(void)be;
 	if (!path)
 		return -1;
 	dd = opendir(path);
@@ -494,7 +496,7 @@ local_prune(struct store_backend *be, const struct store_where *w, const struct 
 			close(fd);
 			goto out;
 		}
-		r = prune_disk_dir(sub, path, de->d_name, cat, keep_id);
+		r = fn(sub, path, de->d_name, arg);
 		closedir(sub);
 		if (r < 0)
 			goto out;
@@ -505,6 +507,29 @@ out:
 		closedir(dd);
 	free(path);
 	return rc;
+}
+
+struct prune_arg {
+	const struct catalog *cat;
+	uint64_t keep_id;
+};
+
+static int
+prune_one(DIR *sub, const char *path, const char *disk, void *arg)
+{
+	const struct prune_arg *a = arg;
+
+	return prune_disk_dir(sub, path, disk, a->cat, a->keep_id);
+}
+
+static int
+local_prune(struct store_backend *be, const struct store_where *w, const struct catalog *cat,
+	    uint64_t keep_id)
+{
+	struct prune_arg a = { cat, keep_id };
+
+	(void)be;
+	return each_disk_dir(w, prune_one, &a);
 }
 
 static char *
@@ -531,6 +556,46 @@ local_has_disk(struct store_backend *be, const struct store_where *w, const char
 	(void)be;
 	free(path);
 	return ok;
+}
+
+struct usage_arg {
+	const struct catalog *cat;
+	bool committed_only;
+	uint64_t bytes;
+};
+
+/* Allocated bytes of the disks/<disk>/<id>.qcow2 files of one disk. */
+static int
+usage_one(DIR *sub, const char *path, const char *disk, void *arg)
+{
+	struct usage_arg *a = arg;
+	struct dirent *fe;
+	struct stat sb;
+
+	(void)path;
+	(void)disk;
+	while ((fe = readdir(sub)) != NULL) {
+		uint64_t id = store_file_id(fe->d_name, ".qcow2");
+
+		if (id == 0 || (a->committed_only && !catalog_has(a->cat, id)))
+			continue;
+		if (fstatat(dirfd(sub), fe->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(sb.st_mode))
+			a->bytes += (uint64_t)sb.st_blocks * 512;
+	}
+	return 0;
+}
+
+static int
+local_usage(struct store_backend *be, const struct store_where *w, const struct catalog *cat,
+	    bool committed_only, uint64_t *bytes)
+{
+	struct usage_arg a = { cat, committed_only, 0 };
+	int rc = each_disk_dir(w, usage_one, &a);
+
+	(void)be;
+	*bytes = a.bytes;
+	return rc;
 }
 
 static struct store_reader *
@@ -712,6 +777,7 @@ static const struct store_backend_ops local_ops = {
 	.prune = local_prune,
 	.disk_path = local_disk_path,
 	.has_disk = local_has_disk,
+	.usage = local_usage,
 	.reader_open = local_reader_open,
 	.reader_pread = local_reader_pread,
 	.reader_close = local_reader_close,
