@@ -46,17 +46,23 @@ set_max_disk_size(void *obj, const struct key_def *k, const char *value, const c
 	return set_size_in(obj, k, value, 1ULL << 20, PROTO_MAX_DISK_SIZE);
 }
 
+/* A count key within [1, max]. */
 static int
-set_max_disks(void *obj, const struct key_def *k, const char *value, const char **expect)
+set_count_in(void *obj, const struct key_def *k, const char *value, uint64_t max)
 {
 	uint64_t v;
 
-	if (parse_u64(value, &v) < 0 || v < 1 || v > PROTO_MAX_DISKS) {
-		*expect = "a number of disks from 1 to 64";
+	if (parse_u64(value, &v) < 0 || v < 1 || v > max)
 		return -1;
-	}
 	*CFG_FIELD(obj, k->off, uint64_t) = v;
 	return 0;
+}
+
+static int
+set_max_disks(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "a number of disks from 1 to 64";
+	return set_count_in(obj, k, value, PROTO_MAX_DISKS);
 }
 
 /* "none" (0: no quota) or a size. */
@@ -84,6 +90,13 @@ set_output_max(void *obj, const struct key_def *k, const char *value, const char
 {
 	*expect = "a size from 256K to 64M (suffix K, M)";
 	return set_size_in(obj, k, value, 256ULL << 10, 64ULL << 20);
+}
+
+static int
+set_nbd_total(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "a number of processes from 1 to 4096";
+	return set_count_in(obj, k, value, 4096);
 }
 
 /* Append the group name p[len] to cl->groups (capacity *cap) unless it is
@@ -187,6 +200,9 @@ static const struct key_def receiver_keys[] = {
 		max_hash_bytes, false),
 	CFG_KEY("session_output_max", set_output_max, struct receiver_config,
 		session_output_max, false),
+	CFG_KEY("max_nbd_total", set_nbd_total, struct receiver_config, max_nbd_total, false),
+	CFG_KEY("max_nbd_per_session", set_max_disks, struct receiver_config,
+		max_nbd_per_session, false),
 };
 
 static const struct key_def client_keys[] = {
@@ -333,6 +349,8 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 	c->limits = (struct group_limits){ PROTO_MAX_DISK_SIZE, PROTO_MAX_DISKS, 0 };
 	c->max_hash_bytes = 64ULL << 20;
 	c->session_output_max = 4ULL << 20;
+	c->max_nbd_total = 64;
+	c->max_nbd_per_session = 4;
 	if (cfg_sections(doc, receiver_sections, CFG_NKEYS(receiver_sections),
 			 "[receiver], [client CN] or [group NAME]", c, &receiver_line) < 0)
 		goto out;

@@ -115,6 +115,11 @@ struct receiver_config {
 	/* [receiver] session_output_max: a session whose unsent output exceeds
 	 * it is not read until the peer took it (default 4M, 256K..64M). */
 	uint64_t session_output_max;
+	/* [receiver] max_nbd_total: qemu-nbd processes at once (default 64,
+	 * 1..4096); max_nbd_per_session: disks of one point written at once,
+	 * each holding one until its DISK_DONE (default 4, 1..64). */
+	uint64_t max_nbd_total;
+	uint64_t max_nbd_per_session;
 	struct receiver_client_cfg *clients;
 	size_t nclients;
 	struct receiver_group_cfg *groups; /* in file order */

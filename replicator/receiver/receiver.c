@@ -343,7 +343,8 @@ on_extent(struct session *s, const struct proto_extent *e)
 	if (r < 0) {
 		conn_send_error(s->conn, store_err_wire(err), "write at offset %llu of disk %u failed%s",
 				(unsigned long long)e->offset, e->disk,
-				errno == ENOSPC ? ": the replica store is full" : "");
+				errno == ENOSPC ? ": the replica store is full" :
+				errno == EMFILE ? ": too many qemu-nbd processes (max_nbd_total)" : "");
 		return -1;
 	}
 	store_point_add_bytes(s->point, e->data_len);
@@ -654,7 +655,11 @@ receiver_store_open(const struct receiver_config *cfg)
 {
 	struct store_ceph_opts o = { cfg->ceph_conf, cfg->ceph_client, cfg->ceph_pool };
 
-	return store_open(cfg->store_dir, cfg->store_ceph ? &o : NULL);
+	struct store *st = store_open(cfg->store_dir, cfg->store_ceph ? &o : NULL);
+
+	if (st)
+		store_set_limits(st, (unsigned)cfg->max_nbd_total, (unsigned)cfg->max_nbd_per_session);
+	return st;
 }
 
 int

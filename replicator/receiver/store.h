@@ -102,6 +102,12 @@ struct store_ceph_opts {
  * backend. The ceph connection is made on first use. NULL on error. */
 struct store *store_open(const char *root, const struct store_ceph_opts *ceph);
 void store_free(struct store *st);
+/* Bounds on what receiving points may run (issue 12, section 3):
+ * nbd_total qemu-nbd processes at once in this process (local backend:
+ * writers and hash readers), disks_busy disks of one point written at
+ * once (begun and not done); 0 = no bound. A write past either fails:
+ * STORE_ERR_IO with errno EMFILE, STORE_ERR_INVALID (logged). */
+void store_set_limits(struct store *st, unsigned nbd_total, unsigned disks_busy);
 /* The root directory (absolute), borrowed. */
 const char *store_root(const struct store *st);
 

@@ -124,6 +124,8 @@ Test(limits, config_defaults)
 	cr_assert_eq(gl.quota, 0);
 	cr_assert_eq(c->max_hash_bytes, 64 * MIB);
 	cr_assert_eq(c->session_output_max, 4 * MIB);
+	cr_assert_eq(c->max_nbd_total, 64);
+	cr_assert_eq(c->max_nbd_per_session, 4);
 	receiver_config_free(c);
 }
 
@@ -135,6 +137,8 @@ Test(limits, config_group_over_receiver)
 		"quota = 10T\n"
 		"max_hash_bytes_per_query = 16M\n"
 		"session_output_max = 1M\n"
+		"max_nbd_total = 8\n"
+		"max_nbd_per_session = 1\n"
 		"[group small]\n"
 		"max_disk_size = 100G\n"
 		"quota = none\n"
@@ -146,6 +150,8 @@ Test(limits, config_group_over_receiver)
 	cr_assert_eq(receiver_config_load_string("r", text, &c), 0);
 	cr_assert_eq(c->max_hash_bytes, 16 * MIB);
 	cr_assert_eq(c->session_output_max, MIB);
+	cr_assert_eq(c->max_nbd_total, 8);
+	cr_assert_eq(c->max_nbd_per_session, 1);
 	receiver_config_limits(c, "small", &gl);
 	cr_assert_eq(gl.max_disk_size, 100 * GIB);
 	cr_assert_eq(gl.max_disks, 8);
@@ -171,7 +177,11 @@ Test(limits, config_refuses_bad_values)
 		{ RX_HEAD "quota = lots\n", "expected none or a size" },
 		{ RX_HEAD "max_hash_bytes_per_query = 8M\n", "expected a size from 16M to 16G" },
 		{ RX_HEAD "session_output_max = 128M\n", "expected a size from 256K to 64M" },
+		{ RX_HEAD "max_nbd_total = 0\n", "expected a number of processes from 1 to 4096" },
+		{ RX_HEAD "max_nbd_total = 4097\n", "expected a number of processes from 1 to 4096" },
+		{ RX_HEAD "max_nbd_per_session = 65\n", "'max_nbd_per_session' in [receiver]: expected a number" },
 		{ RX_HEAD "[group g]\nquota = -1\n", "'quota' in [group g]" },
+		{ RX_HEAD "[group g]\nmax_nbd_total = 4\n", "unknown key 'max_nbd_total' in [group g]" },
 		{ RX_HEAD "[group g]\nmax_hash_bytes_per_query = 16M\n", "max_hash_bytes_per_query" },
 	};
 

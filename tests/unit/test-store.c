@@ -752,6 +752,68 @@ Test(store, group_usage)
 	fixture_close(st, vda, vdb);
 }
 
+/* qemu-nbd children of this process (libnbd spawns them). */
+static int
+nbd_children(void)
+{
+	char cmd[96];
+	FILE *f;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "pgrep -c -P %d -x qemu-nbd", (int)getpid());
+	f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%d", &n), 1);
+	pclose(f);
+	return n;
+}
+
+/* qemu-nbd starts at a disk's first write and stops at its DISK_DONE; a
+ * point writes at most max_disks_busy disks at once, the process runs at
+ * most nbd_total qemu-nbd (issue 12, section 3). */
+Test(store, nbd_lazy_and_bounded)
+{
+	uint8_t *vda, *vdb;
+	struct store *st = fixture_open(&vda, &vdb);
+	struct store_begin b;
+	struct store_point *pt;
+	uint64_t h[4];
+	uint32_t got;
+	int err = -1;
+
+	cr_assert_not_null(st);
+	seed(st, vda, vdb);
+	store_set_limits(st, 1, 1);
+	begin_init(&b, 2, 1);
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	cr_assert_eq(nbd_children(), 0, "no qemu-nbd before a write");
+	pattern(vda, VDA_SIZE, 3);
+	write_ok(pt, 0, 0, vda, MIB);
+	cr_assert_eq(store_point_checkpoint(pt, &err), 0);
+	cr_assert_eq(nbd_children(), 1);
+	/* a second disk while the first is not done */
+	cr_assert_eq(store_point_write(pt, 1, 0, vdb, 4096, &err), -1);
+	cr_assert_eq(err, STORE_ERR_INVALID);
+	/* a reader past the process's bound */
+	errno = 0;
+	cr_assert_eq(store_point_hashes(st, "grp", 1, "vda", 0, 65536, 4, h, &got, &err), -1);
+	cr_assert_eq(err, STORE_ERR_IO);
+	cr_assert_eq(errno, EMFILE);
+	done_ok(pt, 0);
+	cr_assert_eq(nbd_children(), 0, "done: its qemu-nbd is gone");
+	pattern(vdb, VDB_SIZE, 4);
+	write_ok(pt, 1, 0, vdb, VDB_SIZE);
+	done_ok(pt, 1);
+	cr_assert_eq(store_point_commit(pt, "", 0, &err), 0);
+	store_point_free(pt);
+	cr_assert_eq(store_point_hashes(st, "grp", 2, "vda", 0, 65536, 4, h, &got, &err), 0);
+	cr_assert_eq(h[0], XXH3_64bits(vda, 65536), "written before the refusals");
+	cr_assert_eq(store_point_hashes(st, "grp", 2, "vdb", 0, 65536, 4, h, &got, &err), 0);
+	cr_assert_eq(h[1], XXH3_64bits(vdb + 65536, 65536));
+	fixture_close(st, vda, vdb);
+}
+
 /* A full file system fails the write with STORE_ERR_IO and leaves the
  * committed point readable. Needs CAP_SYS_ADMIN for a small tmpfs. */
 Test(store, full_disk_reports_store_error)
