@@ -1,0 +1,585 @@
+/* The receiver's session state machine (session.h): hello -> query/begin ->
+ * extents -> disk done -> commit, writing into the replica store. Every
+ * extent is checked (range, checksum) before a byte of it is written. */
+#include "replicator/receiver/session.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "proto/codec.h"
+#include "proto/compress.h"
+#include "replicator/config.h"
+#include "replicator/receiver/limits.h"
+#include "replicator/receiver/marker.h"
+#include "replicator/receiver/retention.h"
+#include "replicator/receiver/rxmetrics.h"
+#include "replicator/receiver/store.h"
+
+/* The store speaks its own limits; they must be the wire's. */
+_Static_assert(STORE_NAME_MAX == PROTO_NAME_MAX, "store and wire name limits differ");
+_Static_assert(STORE_MAX_DISKS == PROTO_MAX_DISKS, "store and wire disk counts differ");
+_Static_assert(STORE_MAX_DISK_SIZE == PROTO_MAX_DISK_SIZE, "store and wire disk sizes differ");
+_Static_assert(STORE_MAX_META == PROTO_MAX_META, "store and wire metadata sizes differ");
+_Static_assert(STORE_MAX_HASHES == PROTO_MAX_HASHES, "store and wire hash counts differ");
+_Static_assert(STORE_MAX_WRITE == PROTO_MAX_EXTENT, "store queue and wire extents differ");
+
+enum sess_state { S_HELLO, S_READY, S_POINT, S_COMMITTED };
+
+struct session {
+	struct session_env *env;
+	const struct session_io *io;
+	void *io_arg;
+	struct session *next;
+	enum sess_state state;
+	char group[PROTO_NAME_MAX + 1];
+	struct store_point *point;
+	uint64_t point_id;
+	uint16_t ndisks;
+	uint64_t disk_size[PROTO_MAX_DISKS];
+	uint8_t disk_done[PROTO_MAX_DISKS];
+	uint64_t since_checkpoint;
+	uint64_t bytes;       /* payload of the point in this session (metrics) */
+	struct timespec begun; /* point begin, for metrics' cycle seconds */
+	struct limits_point limits; /* the point against its group's limits */
+};
+
+struct session_env {
+	const struct receiver_config *cfg;
+	struct store *store;
+	struct rxmetrics *metrics; /* NULL = off */
+	struct zdecomp *zd;
+	uint8_t *plain;    /* PROTO_MAX_EXTENT bytes, decompression target */
+	uint64_t *hashes;  /* PROTO_MAX_HASHES */
+	struct session *sessions;
+};
+
+struct session_env *
+session_env_new(const struct receiver_config *cfg, struct store *store,
+		struct rxmetrics *metrics)
+{
+	struct session_env *env = calloc(1, sizeof(*env));
+
+	if (!env)
+		goto fail;
+	env->cfg = cfg;
+	env->store = store;
+	env->metrics = metrics;
+	env->plain = malloc(PROTO_MAX_EXTENT);
+	env->hashes = calloc(PROTO_MAX_HASHES, sizeof(uint64_t));
+	env->zd = zdecomp_new();
+	if (!env->plain || !env->hashes || !env->zd)
+		goto fail;
+	return env;
+fail:
+	log_error("receiver: out of memory");
+	session_env_free(env);
+	return NULL;
+}
+
+void
+session_env_free(struct session_env *env)
+{
+	if (!env)
+		return;
+	zdecomp_free(env->zd);
+	free(env->hashes);
+	free(env->plain);
+	free(env);
+}
+
+static const char *
+session_peer(const struct session *s)
+{
+	return s->io->peer_name(s->io_arg);
+}
+
+/* Tell the peer why it is dropped (the io closes after the flush). */
+static void __attribute__((format(printf, 3, 4)))
+session_error(struct session *s, uint32_t code, const char *fmt, ...)
+{
+	char text[PROTO_TEXT_MAX + 1];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	s->io->send_error(s->io_arg, code, text);
+}
+
+static int
+group_busy(const struct session *self, const char *group)
+{
+	const struct session *s;
+
+	for (s = self->env->sessions; s; s = s->next) {
+		if (s != self && s->state == S_POINT && strcmp(s->group, group) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Validates a group name from the network and the peer's right to write it. */
+static int
+check_group(struct session *s, const char *group)
+{
+	const char *peer = session_peer(s);
+
+	if (!name_valid(group, strlen(group))) {
+		log_error("peer %s: invalid group name refused", peer);
+		session_error(s, PROTO_ERR_PROTOCOL, "invalid group name");
+		return -1;
+	}
+	if (!receiver_config_allows(s->env->cfg, peer, group)) {
+		log_error("peer %s: not authorised for group %s", peer, group);
+		session_error(s, PROTO_ERR_AUTH,
+				"not authorised for group %s", group);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+on_hello(struct session *s, const struct proto_hello *h)
+{
+	if (h->version_min > PROTO_VERSION || h->version_max < PROTO_VERSION) {
+		session_error(s, PROTO_ERR_PROTOCOL,
+				"protocol versions %u..%u not supported (need %u)",
+				h->version_min, h->version_max, PROTO_VERSION);
+		return -1;
+	}
+	log_info("agent %s connected (%s)", session_peer(s), h->peer);
+	s->state = S_READY;
+	return 0;
+}
+
+/* The wire code of a store error (enum store_err). */
+static uint32_t
+store_err_wire(int err)
+{
+	switch (err) {
+	case STORE_ERR_INVALID: return PROTO_ERR_PROTOCOL;
+	case STORE_ERR_IO: return PROTO_ERR_STORE;
+	case STORE_ERR_CONFLICT: return PROTO_ERR_CONFLICT;
+	case STORE_ERR_NOTFOUND: return PROTO_ERR_NOTFOUND;
+	default: return PROTO_ERR_INTERNAL;
+	}
+}
+
+static int
+send_progress(struct session *s, const char *group)
+{
+	struct proto_msg m = { .type = PROTO_PROGRESS };
+	struct proto_progress *p = &m.u.progress;
+	struct store_progress *sp = malloc(sizeof(*sp));
+
+	if (!sp || store_progress(s->env->store, group, sp) < 0) {
+		free(sp);
+		session_error(s, PROTO_ERR_STORE, "cannot read catalog of %s",
+				group);
+		return -1;
+	}
+	snprintf(p->group, sizeof(p->group), "%s", sp->group);
+	p->last_point = sp->last_point;
+	p->pending_point = sp->pending_point;
+	p->pending_base = sp->pending_base;
+	p->ndisks = (uint16_t)sp->ndisks;
+	for (size_t i = 0; i < sp->ndisks; i++) {
+		snprintf(p->disks[i].name, sizeof(p->disks[i].name), "%s", sp->disks[i].name);
+		p->disks[i].durable_offset = sp->disks[i].durable_offset;
+		p->disks[i].done = sp->disks[i].done;
+	}
+	free(sp);
+	return s->io->send(s->io_arg, &m);
+}
+
+/* A POINT_BEGIN as the store's request. */
+static void
+store_begin_of(const struct proto_point_begin *b, struct store_begin *sb)
+{
+	memset(sb, 0, sizeof(*sb));
+	snprintf(sb->group, sizeof(sb->group), "%s", b->group);
+	sb->point_id = b->point_id;
+	sb->base_id = b->base_id;
+	sb->time_ns = b->time_ns;
+	sb->ndisks = b->ndisks;
+	for (size_t i = 0; i < b->ndisks && i < STORE_MAX_DISKS; i++) {
+		snprintf(sb->disks[i].name, sizeof(sb->disks[i].name), "%s", b->disks[i].name);
+		sb->disks[i].size = b->disks[i].size;
+	}
+}
+
+static int
+on_progress_query(struct session *s, const struct proto_progress_query *q)
+{
+	if (check_group(s, q->group) < 0)
+		return -1;
+	return send_progress(s, q->group);
+}
+
+static int
+on_point_begin(struct session *s, const struct proto_point_begin *b)
+{
+	struct store_begin *sb;
+	int err = STORE_ERR_INTERNAL;
+	char why[256];
+	uint32_t code;
+
+	if (check_group(s, b->group) < 0)
+		return -1;
+	for (uint16_t i = 0; i < b->ndisks; i++) {
+		if (!name_valid(b->disks[i].name, strlen(b->disks[i].name))) {
+			log_error("group %s: invalid disk name refused", b->group);
+			session_error(s, PROTO_ERR_PROTOCOL, "invalid disk name");
+			return -1;
+		}
+	}
+	if (group_busy(s, b->group)) {
+		session_error(s, PROTO_ERR_CONFLICT,
+				"group %s is being written by another session", b->group);
+		return -1;
+	}
+	if (failover_group_is_failed_over(s->env->cfg->store_dir, b->group)) {
+		log_warn("group %s is failed over: point refused", b->group);
+		session_error(s, PROTO_ERR_CONFLICT, "group %s is failed over", b->group);
+		return -1;
+	}
+	sb = malloc(sizeof(*sb));
+	if (sb)
+		store_begin_of(b, sb);
+	if (sb && limits_begin(s->env->cfg, s->env->store, sb, &s->limits, why, sizeof(why),
+			       &code) < 0) {
+		free(sb);
+		session_error(s, code, "point %llu of group %s refused: %s",
+			      (unsigned long long)b->point_id, b->group, why);
+		return -1;
+	}
+	s->point = sb ? store_point_begin(s->env->store, sb, &err) : NULL;
+	free(sb);
+	if (s->point && limits_begun(s->env->store, b->group, &s->limits) < 0) {
+		store_point_free(s->point);
+		s->point = NULL;
+	}
+	if (!s->point) {
+		session_error(s, store_err_wire(err),
+				"cannot begin point %llu of group %s",
+				(unsigned long long)b->point_id, b->group);
+		return -1;
+	}
+	snprintf(s->group, sizeof(s->group), "%s", b->group);
+	s->point_id = b->point_id;
+	s->ndisks = b->ndisks;
+	for (uint16_t i = 0; i < b->ndisks; i++) {
+		s->disk_size[i] = b->disks[i].size;
+		s->disk_done[i] = 0;
+	}
+	s->since_checkpoint = 0;
+	s->bytes = 0;
+	clock_gettime(CLOCK_MONOTONIC, &s->begun);
+	s->state = S_POINT;
+	log_info("group %s: receiving point %llu (base %llu, %u disks)", b->group,
+		 (unsigned long long)b->point_id, (unsigned long long)b->base_id,
+		 b->ndisks);
+	/* Tell the agent what is really durable now: the store may have had to
+	 * start the point over, and the agent must not skip anything then. */
+	return send_progress(s, b->group);
+}
+
+static int
+on_extent(struct session *s, const struct proto_extent *e)
+{
+	struct session_env *env = s->env;
+	const void *plain = e->data;
+	int err = STORE_ERR_INTERNAL;
+	int r;
+
+	if (e->disk >= s->ndisks || s->disk_done[e->disk]) {
+		session_error(s, PROTO_ERR_PROTOCOL, "extent for disk %u not open",
+				e->disk);
+		return -1;
+	}
+	if (proto_extent_check(e, s->disk_size[e->disk]) != PROTO_OK) {
+		log_error("group %s point %llu: extent %llu+%llu past end of disk %u",
+			  s->group, (unsigned long long)s->point_id,
+			  (unsigned long long)e->offset, (unsigned long long)e->length,
+			  e->disk);
+		session_error(s, PROTO_ERR_PROTOCOL, "extent past end of disk");
+		return -1;
+	}
+	if (e->kind == PROTO_KIND_DATA) {
+		if (!limits_point_grow(&s->limits, s->group, e->length)) {
+			session_error(s, PROTO_ERR_STORE, "group %s is over its quota of %llu bytes",
+				      s->group, (unsigned long long)s->limits.lim.quota);
+			return -1;
+		}
+		if (e->comp == PROTO_COMP_ZSTD) {
+			if (zdecomp_decompress(env->zd, e->data, e->data_len, env->plain,
+					       (size_t)e->length) < 0) {
+				log_error("group %s point %llu: undecodable extent at %llu",
+					  s->group, (unsigned long long)s->point_id,
+					  (unsigned long long)e->offset);
+				session_error(s, PROTO_ERR_CHECKSUM,
+						"extent at %llu does not decompress",
+						(unsigned long long)e->offset);
+				return -1;
+			}
+			plain = env->plain;
+		}
+		if (hash64(plain, (size_t)e->length) != e->checksum) {
+			log_error("group %s point %llu disk %u: checksum mismatch at %llu+%llu, nothing written",
+				  s->group, (unsigned long long)s->point_id, e->disk,
+				  (unsigned long long)e->offset,
+				  (unsigned long long)e->length);
+			session_error(s, PROTO_ERR_CHECKSUM,
+					"checksum mismatch at offset %llu",
+					(unsigned long long)e->offset);
+			return -1;
+		}
+		r = store_point_write(s->point, e->disk, e->offset, plain,
+				      (size_t)e->length, &err);
+	} else {
+		r = store_point_zero(s->point, e->disk, e->offset, e->length, &err);
+	}
+	if (r < 0) {
+		session_error(s, store_err_wire(err), "write at offset %llu of disk %u failed%s",
+				(unsigned long long)e->offset, e->disk,
+				errno == ENOSPC ? ": the replica store is full" :
+				errno == EMFILE ? ": too many qemu-nbd processes (max_nbd_total)" : "");
+		return -1;
+	}
+	store_point_add_bytes(s->point, e->data_len);
+	s->bytes += e->data_len;
+	s->since_checkpoint += e->kind == PROTO_KIND_DATA ? e->length : 0;
+	if (s->since_checkpoint >= env->cfg->checkpoint_bytes) {
+		if (store_point_checkpoint(s->point, &err) < 0) {
+			session_error(s, store_err_wire(err), "cannot persist progress");
+			return -1;
+		}
+		s->since_checkpoint = 0;
+	}
+	return 0;
+}
+
+static int
+on_disk_done(struct session *s, const struct proto_disk_done *d)
+{
+	int err = STORE_ERR_INTERNAL;
+
+	if (d->disk >= s->ndisks || s->disk_done[d->disk]) {
+		session_error(s, PROTO_ERR_PROTOCOL, "disk %u not open", d->disk);
+		return -1;
+	}
+	if (store_point_disk_done(s->point, d->disk, &err) < 0) {
+		session_error(s, store_err_wire(err), "cannot flush disk %u", d->disk);
+		return -1;
+	}
+	s->disk_done[d->disk] = 1;
+	return 0;
+}
+
+static int
+on_commit(struct session *s, const struct proto_point_commit *c)
+{
+	struct proto_msg m = { .type = PROTO_COMMITTED };
+	int err = STORE_ERR_INTERNAL;
+
+	if (c->point_id != s->point_id) {
+		session_error(s, PROTO_ERR_PROTOCOL, "commit of point %llu, expected %llu",
+				(unsigned long long)c->point_id,
+				(unsigned long long)s->point_id);
+		return -1;
+	}
+	if (store_point_commit(s->point, c->meta, c->meta_len, &err) < 0) {
+		session_error(s, store_err_wire(err), "commit of point %llu failed",
+				(unsigned long long)c->point_id);
+		return -1;
+	}
+	store_point_free(s->point);
+	s->point = NULL;
+	s->state = S_COMMITTED;
+	if (s->env->metrics) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		rxmetrics_point_committed(s->env->metrics, s->group, s->bytes,
+					(double)(now.tv_sec - s->begun.tv_sec) +
+					(double)(now.tv_nsec - s->begun.tv_nsec) / 1e9);
+	}
+	/* After the group lock is released: retention takes it itself. */
+	retention_after_commit(s->env->cfg, s->env->store, s->group);
+	log_info("group %s: point %llu committed", s->group,
+		 (unsigned long long)c->point_id);
+	m.u.committed.point_id = c->point_id;
+	return s->io->send(s->io_arg, &m);
+}
+
+static int
+on_hash_query(struct session *s, const struct proto_hash_query *q)
+{
+	struct proto_msg m = { .type = PROTO_HASH_ANSWER };
+	struct store_hash_req req = { q->group, q->disk, q->point_id, q->offset, q->block_size,
+				      q->count, s->env->cfg->max_hash_bytes };
+	struct store_hash_res res;
+	int err = STORE_ERR_INTERNAL;
+	uint8_t *be;
+
+	if (check_group(s, q->group) < 0)
+		return -1;
+	if (!name_valid(q->disk, strlen(q->disk))) {
+		session_error(s, PROTO_ERR_PROTOCOL, "invalid disk name");
+		return -1;
+	}
+	/* A point that is not committed (never was, or retention removed it)
+	 * has no hashes: an empty answer would read as "all zeros" and make a
+	 * resync send everything against data that is not there. A disk the
+	 * point lacks has none either (it reads as zeros). One catalog load
+	 * tells them apart; the work is bounded by max_hash_bytes_per_query,
+	 * a longer query gets a partial answer. */
+	if (store_hash_query(s->env->store, &req, s->env->hashes, &res, &err) < 0) {
+		session_error(s, store_err_wire(err),
+			      err == STORE_ERR_NOTFOUND ? "no point %llu in group %s"
+							: "no hashes of point %llu of group %s",
+			      (unsigned long long)q->point_id, q->group);
+		return -1;
+	}
+	/* Big-endian on the wire; convert in place. */
+	be = (uint8_t *)s->env->hashes;
+	for (uint32_t i = 0; i < res.got; i++) {
+		uint64_t v = s->env->hashes[i];
+		for (int b = 7; b >= 0; b--) {
+			be[i * 8 + (unsigned)b] = (uint8_t)v;
+			v >>= 8;
+		}
+	}
+	m.u.hanswer.point_id = res.point;
+	m.u.hanswer.offset = q->offset;
+	m.u.hanswer.block_size = q->block_size;
+	m.u.hanswer.count = res.got;
+	m.u.hanswer.flags = res.more ? PROTO_FLAG_HASH_MORE : 0;
+	m.u.hanswer.hashes = be;
+	return s->io->send(s->io_arg, &m);
+}
+
+int
+session_on_msg(struct session *s, const struct proto_msg *msg)
+{
+	if (msg->type == PROTO_ERROR) {
+		log_error("agent %s reported error %u: %s", session_peer(s),
+			  msg->u.error.code, msg->u.error.text);
+		s->io->close(s->io_arg);
+		return -1;
+	}
+	if (s->state == S_HELLO) {
+		if (msg->type != PROTO_HELLO)
+			goto bad;
+		return on_hello(s, &msg->u.hello);
+	}
+	switch (msg->type) {
+	case PROTO_PROGRESS_QUERY:
+		if (s->state == S_POINT)
+			goto bad;
+		return on_progress_query(s, &msg->u.pquery);
+	case PROTO_POINT_BEGIN:
+		if (s->state == S_POINT)
+			goto bad;
+		return on_point_begin(s, &msg->u.begin);
+	case PROTO_EXTENT:
+		if (s->state != S_POINT)
+			goto bad;
+		return on_extent(s, &msg->u.extent);
+	case PROTO_DISK_DONE:
+		if (s->state != S_POINT)
+			goto bad;
+		return on_disk_done(s, &msg->u.done);
+	case PROTO_POINT_COMMIT:
+		if (s->state != S_POINT)
+			goto bad;
+		return on_commit(s, &msg->u.commit);
+	case PROTO_HASH_QUERY:
+		/* Also during a point: a resync compares with its base. */
+		return on_hash_query(s, &msg->u.hquery);
+	default:
+		break;
+	}
+bad:
+	log_error("agent %s: unexpected message type %u", session_peer(s), msg->type);
+	session_error(s, PROTO_ERR_PROTOCOL, "unexpected message type %u", msg->type);
+	return -1;
+}
+
+void
+session_on_ready(struct session *s)
+{
+	struct proto_msg m = { .type = PROTO_HELLO };
+
+	m.u.hello.version_min = PROTO_VERSION;
+	m.u.hello.version_max = PROTO_VERSION;
+	m.u.hello.caps = PROTO_CAP_ZSTD;
+	snprintf(m.u.hello.peer, sizeof(m.u.hello.peer), "nestor-receiver");
+	(void)s->io->send(s->io_arg, &m);
+}
+
+void
+session_on_close(struct session *s, const char *reason)
+{
+	if (s->state == S_POINT)
+		rxmetrics_session_failed(s->env->metrics, s->group, s->bytes);
+	if (s->state != S_COMMITTED && s->state != S_READY)
+		log_warn("agent %s: connection closed: %s", session_peer(s), reason);
+	else
+		log_debug("agent %s: connection closed: %s", session_peer(s), reason);
+}
+
+struct session *
+session_new(struct session_env *env, const struct session_io *io, void *io_arg)
+{
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		log_error("out of memory accepting a connection");
+		return NULL;
+	}
+	s->env = env;
+	s->io = io;
+	s->io_arg = io_arg;
+	s->next = env->sessions;
+	env->sessions = s;
+	return s;
+}
+
+static void
+session_unlink(struct session *s)
+{
+	struct session **pp;
+
+	for (pp = &s->env->sessions; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	}
+}
+
+void
+session_free(struct session *s)
+{
+	int err = 0;
+
+	if (!s)
+		return;
+	if (s->point) {
+		/* Keep whatever arrived durable, so the agent resumes from here. */
+		if (s->state == S_POINT)
+			(void)store_point_checkpoint(s->point, &err);
+		store_point_free(s->point);
+	}
+	session_unlink(s);
+	free(s);
+}
