@@ -17,7 +17,9 @@ static const char usage_points[] =
 	"usage: nestor points [--config FILE] GROUP [--json]\n"
 	"\n"
 	"List the committed recovery points of GROUP, oldest first: id, base,\n"
-	"snapshot time, bytes received, disks. Incomplete points are never listed.\n"
+	"snapshot time (the agent's clock), received time (the receiver's clock when\n"
+	"the point began: what retention and the immutability window count on),\n"
+	"bytes received, disks. Incomplete points are never listed.\n"
 	"\n"
 	"  -c, --config FILE   receiver configuration (default " CLI_RECEIVER_CONF ")\n"
 	"      --json          machine-readable output\n";
@@ -34,10 +36,11 @@ print_json(const char *group, const struct store_point_info *pts, size_t n)
 			json_array_append_new(disks, json_pack("{s:s, s:I}", "name",
 							       pts[i].disks[d].name, "size",
 							       (json_int_t)pts[i].disks[d].size));
-		json_array_append_new(arr, json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}",
+		json_array_append_new(arr, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
 						     "id", (json_int_t)pts[i].id,
 						     "base", (json_int_t)pts[i].base_id,
 						     "time_ns", (json_int_t)pts[i].time_ns,
+						     "received_ns", (json_int_t)pts[i].received_ns,
 						     "committed_ns", (json_int_t)pts[i].committed_ns,
 						     "bytes", (json_int_t)pts[i].bytes_received,
 						     "disks", disks));
@@ -55,12 +58,15 @@ print_json(const char *group, const struct store_point_info *pts, size_t n)
 static void
 print_table(const struct store_point_info *pts, size_t n)
 {
-	printf("%-6s %-6s %-21s %14s  %s\n", "POINT", "BASE", "TIME (UTC)", "BYTES", "DISKS");
+	printf("%-6s %-6s %-21s %-21s %14s  %s\n", "POINT", "BASE", "TIME (UTC)",
+	       "RECEIVED (UTC)", "BYTES", "DISKS");
 	for (size_t i = 0; i < n; i++) {
-		char tbuf[32];
+		char tbuf[CLOCK_ISO_LEN], rbuf[CLOCK_ISO_LEN];
+
 		clock_iso8601(pts[i].time_ns, tbuf, sizeof(tbuf));
-		printf("%-6" PRIu64 " %-6" PRIu64 " %-21s %14" PRIu64 "  ", pts[i].id,
-		       pts[i].base_id, tbuf, pts[i].bytes_received);
+		clock_iso8601(pts[i].received_ns, rbuf, sizeof(rbuf));
+		printf("%-6" PRIu64 " %-6" PRIu64 " %-21s %-21s %14" PRIu64 "  ", pts[i].id,
+		       pts[i].base_id, tbuf, rbuf, pts[i].bytes_received);
 		for (size_t d = 0; d < pts[i].ndisks; d++)
 			printf("%s%s(%" PRIu64 " MiB)", d ? ", " : "", pts[i].disks[d].name,
 			       pts[i].disks[d].size >> 20);

@@ -18,8 +18,10 @@ static const char usage_prune[] =
 	"Apply GROUP's retention policy ([group GROUP] retention = ... in the\n"
 	"receiver configuration) now: points the policy no longer keeps are merged\n"
 	"into their successor (no kept point's content changes) and removed. Ages\n"
-	"count from the newest point's snapshot time. The newest point, points in\n"
-	"use by a drill or a failover and every point older than those are kept.\n"
+	"count on the receiver's clock (when each point arrived), up to the newest\n"
+	"point's arrival. The newest retention_min_points points, points in use by a\n"
+	"drill or a failover and every point older than those, and points inside\n"
+	"the immutability window (immutable = ...) are kept.\n"
 	"The receiver does the same after each committed point.\n"
 	"\n"
 	"  -c, --config FILE   receiver configuration (default " CLI_RECEIVER_CONF ")\n"
@@ -43,11 +45,12 @@ print_result(const char *group, const struct retention_result *res, bool dry_run
 	     bool json, int ret)
 {
 	if (json) {
-		json_t *root = json_pack("{s:s, s:b, s:b, s:I, s:I, s:o, s:o}", "group", group,
+		json_t *root = json_pack("{s:s, s:b, s:b, s:I, s:I, s:o, s:o, s:o}", "group", group,
 					 "ok", ret == 0, "dry_run", dry_run,
 					 "now_ns", (json_int_t)res->now_ns,
 					 "in_use", (json_int_t)res->in_use,
 					 "kept", ids_json(res->kept, res->nkept),
+					 "immutable", ids_json(res->immutable, res->nimmutable),
 					 dry_run ? "would_remove" : "removed",
 					 ids_json(res->removed, res->nremoved));
 		char *txt = root ? json_dumps(root, JSON_COMPACT) : NULL;
@@ -59,8 +62,9 @@ print_result(const char *group, const struct retention_result *res, bool dry_run
 		free(txt);
 		json_decref(root);
 	} else {
-		printf("group %s: %s %zu point(s), kept %zu\n", group,
-		       dry_run ? "would remove" : "removed", res->nremoved, res->nkept);
+		printf("group %s: %s %zu point(s), kept %zu (%zu immutable)\n", group,
+		       dry_run ? "would remove" : "removed", res->nremoved, res->nkept,
+		       res->nimmutable);
 		for (size_t i = 0; i < res->nremoved; i++)
 			printf("  %s %" PRIu64 "\n", dry_run ? "would remove" : "removed",
 			       res->removed[i]);
@@ -75,6 +79,7 @@ cli_prune(int argc, char **argv)
 	const struct retention_policy *p;
 	struct cli_rx rx = { 0 };
 	struct retention_result res = { 0 };
+	struct receiver_history_cfg hist;
 	int ret;
 
 	ret = cli_parse("prune", usage_prune, CLI_O_CONFIG | CLI_O_DRY_RUN | CLI_O_JSON,
@@ -85,6 +90,7 @@ cli_prune(int argc, char **argv)
 	if (cli_rx_load(&rx, a.path, CLI_RX_LOG_KEEP) < 0)
 		return 1;
 	p = receiver_config_retention(rx.cfg, a.group);
+	receiver_config_history(rx.cfg, a.group, &hist);
 	if (!p) {
 		log_error("%s: no retention policy for group %s (add [group %s] retention = ...)",
 			  a.path, a.group, a.group);
@@ -93,7 +99,8 @@ cli_prune(int argc, char **argv)
 	}
 	if (cli_rx_open_store(&rx, false) < 0)
 		goto out;
-	ret = retention_apply(rx.st, rx.cfg->store_dir, a.group, p, a.dry_run, &res) == 0 ? 0 : 1;
+	ret = retention_apply(rx.st, rx.cfg->store_dir, a.group, p, hist.min_points, a.dry_run,
+			      &res) == 0 ? 0 : 1;
 	ret = print_result(a.group, &res, a.dry_run, a.json, ret);
 out:
 	retention_result_clear(&res);

@@ -180,6 +180,56 @@ set_store_backend(void *obj, const struct key_def *k, const char *value, const c
 	return 0;
 }
 
+/* ---- history rules (issue 12, section 1; docs/retention.md) -------------- */
+
+#define SKEW_MAX_S      86400ull            /* max_clock_skew: at most a day */
+#define IMMUTABLE_MAX_S (3660ull * 86400)   /* immutable: at most ten years */
+#define MIN_POINTS_MAX  100000ull
+
+/* max_clock_skew 5m, immutable off, retention_min_points 3. */
+static const struct receiver_history_cfg history_default = { 300, 0, 3 };
+
+static int
+set_seconds(void *obj, const struct key_def *k, const char *value, uint64_t min,
+	    uint64_t max, const char *what, const char **expect)
+{
+	uint64_t v;
+
+	if (parse_duration(value, &v) < 0 || v < min || v > max) {
+		*expect = what;
+		return -1;
+	}
+	*CFG_FIELD(obj, k->off, uint64_t) = v;
+	return 0;
+}
+
+static int
+set_skew(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	return set_seconds(obj, k, value, 1, SKEW_MAX_S,
+			   "a duration from 1s to 1d such as 30s, 5m, 1h", expect);
+}
+
+static int
+set_immutable(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	return set_seconds(obj, k, value, 0, IMMUTABLE_MAX_S,
+			   "0 (off) or a duration up to 3660d such as 12h, 7d, 30d", expect);
+}
+
+static int
+set_min_points(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	uint64_t v;
+
+	if (parse_u64(value, &v) < 0 || v < 1 || v > MIN_POINTS_MAX) {
+		*expect = "a number of points from 1 to 100000";
+		return -1;
+	}
+	*CFG_FIELD(obj, k->off, uint64_t) = v;
+	return 0;
+}
+
 static const struct key_def receiver_keys[] = {
 	CFG_ENDPOINT("listen", struct receiver_config, listen_host, listen_port, true),
 	CFG_STR("ca", cfg_set_string, struct receiver_config, ca, true),
@@ -203,6 +253,10 @@ static const struct key_def receiver_keys[] = {
 	CFG_KEY("max_nbd_total", set_nbd_total, struct receiver_config, max_nbd_total, false),
 	CFG_KEY("max_nbd_per_session", set_max_disks, struct receiver_config,
 		max_nbd_per_session, false),
+	CFG_KEY("max_clock_skew", set_skew, struct receiver_config, history.max_clock_skew_s, false),
+	CFG_KEY("immutable", set_immutable, struct receiver_config, history.immutable_s, false),
+	CFG_KEY("retention_min_points", set_min_points, struct receiver_config,
+		history.min_points, false),
 };
 
 static const struct key_def client_keys[] = {
@@ -220,6 +274,10 @@ static const struct key_def rx_group_keys[] = {
 	CFG_KEY("max_disk_size", set_max_disk_size, struct receiver_group_cfg, limits.max_disk_size, false),
 	CFG_KEY("max_disks", set_max_disks, struct receiver_group_cfg, limits.max_disks, false),
 	CFG_KEY("quota", set_quota, struct receiver_group_cfg, limits.quota, false),
+	CFG_KEY("max_clock_skew", set_skew, struct receiver_group_cfg, max_clock_skew_s, false),
+	CFG_KEY("immutable", set_immutable, struct receiver_group_cfg, immutable_s, false),
+	CFG_KEY("retention_min_points", set_min_points, struct receiver_group_cfg, min_points,
+		false),
 };
 
 void
@@ -318,8 +376,11 @@ receiver_group_section(void *ctx, const struct ini_doc *doc, size_t hdr,
 	}
 	c->groups = ng;
 	memcpy(ng[c->ngroups].name, name, sizeof(name));
-	ng[c->ngroups].limits = (struct group_limits){ CFG_LIMIT_UNSET, CFG_LIMIT_UNSET,
-						       CFG_LIMIT_UNSET };
+	ng[c->ngroups].limits = (struct group_limits){ RX_INHERIT, RX_INHERIT,
+						       RX_INHERIT };
+	ng[c->ngroups].max_clock_skew_s = RX_INHERIT;
+	ng[c->ngroups].immutable_s = RX_INHERIT;
+	ng[c->ngroups].min_points = RX_INHERIT;
 	c->ngroups++;
 	return cfg_section_keys(doc, hdr, next, rx_group_keys,
 			    CFG_NKEYS(rx_group_keys),
@@ -351,6 +412,7 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 	c->session_output_max = 4ULL << 20;
 	c->max_nbd_total = 64;
 	c->max_nbd_per_session = 4;
+	c->history = history_default;
 	if (cfg_sections(doc, receiver_sections, CFG_NKEYS(receiver_sections),
 			 "[receiver], [client CN] or [group NAME]", c, &receiver_line) < 0)
 		goto out;
@@ -419,10 +481,27 @@ receiver_config_limits(const struct receiver_config *c, const char *group,
 	*out = c->limits;
 	if (g == NULL)
 		return;
-	if (g->limits.max_disk_size != CFG_LIMIT_UNSET)
+	if (g->limits.max_disk_size != RX_INHERIT)
 		out->max_disk_size = g->limits.max_disk_size;
-	if (g->limits.max_disks != CFG_LIMIT_UNSET)
+	if (g->limits.max_disks != RX_INHERIT)
 		out->max_disks = g->limits.max_disks;
-	if (g->limits.quota != CFG_LIMIT_UNSET)
+	if (g->limits.quota != RX_INHERIT)
 		out->quota = g->limits.quota;
+}
+
+void
+receiver_config_history(const struct receiver_config *c, const char *group,
+			struct receiver_history_cfg *out)
+{
+	const struct receiver_group_cfg *g = c && group ? rx_group_find(c, group) : NULL;
+
+	*out = c ? c->history : history_default;
+	if (!g)
+		return;
+	if (g->max_clock_skew_s != RX_INHERIT)
+		out->max_clock_skew_s = g->max_clock_skew_s;
+	if (g->immutable_s != RX_INHERIT)
+		out->immutable_s = g->immutable_s;
+	if (g->min_points != RX_INHERIT)
+		out->min_points = g->min_points;
 }

@@ -77,9 +77,8 @@ struct receiver_client_cfg {
 
 /* Limits of one group's points (issue 12 section 3), set in [receiver] as
  * defaults and per [group NAME]; checked at POINT_BEGIN before anything is
- * created (replicator/receiver/limits.h). In a group, CFG_LIMIT_UNSET =
- * take the [receiver] value. */
-#define CFG_LIMIT_UNSET UINT64_MAX
+ * created (replicator/receiver/limits.h). In a group, RX_INHERIT = take
+ * the [receiver] value. */
 struct group_limits {
 	uint64_t max_disk_size; /* max_disk_size: bytes per disk, default 1P (the wire's) */
 	uint64_t max_disks;     /* max_disks: disks per point, default 64 (the wire's) */
@@ -92,7 +91,24 @@ struct receiver_group_cfg {
 	/* retention = AGE:INTERVAL,... (docs/retention.md); ntiers 0 = unset,
 	 * every point is kept. */
 	struct retention_policy retention;
-	struct group_limits limits; /* CFG_LIMIT_UNSET fields: [receiver]'s */
+	struct group_limits limits; /* RX_INHERIT fields: [receiver]'s */
+	/* History rules (docs/retention.md); RX_INHERIT = the [receiver] value. */
+	uint64_t max_clock_skew_s;
+	uint64_t immutable_s;
+	uint64_t min_points;
+};
+
+/* A [group] history key left unset takes the [receiver] value. */
+#define RX_INHERIT UINT64_MAX
+
+/* What a group's history obeys (issue 12, section 1): a point's snapshot
+ * time at most max_clock_skew_s ahead of the receiver's clock; no point
+ * received less than immutable_s ago removed (0 = off); the newest
+ * min_points points never removed by retention. */
+struct receiver_history_cfg {
+	uint64_t max_clock_skew_s; /* max_clock_skew, default 300 */
+	uint64_t immutable_s;      /* immutable, default 0 (off) */
+	uint64_t min_points;       /* retention_min_points, default 3 */
 };
 
 struct receiver_config {
@@ -120,6 +136,7 @@ struct receiver_config {
 	 * each holding one until its DISK_DONE (default 4, 1..64). */
 	uint64_t max_nbd_total;
 	uint64_t max_nbd_per_session;
+	struct receiver_history_cfg history; /* [receiver] defaults for every group */
 	struct receiver_client_cfg *clients;
 	size_t nclients;
 	struct receiver_group_cfg *groups; /* in file order */
@@ -139,5 +156,8 @@ const struct retention_policy *receiver_config_retention(const struct receiver_c
 /* group's limits: its [group] values over the [receiver] defaults. */
 void receiver_config_limits(const struct receiver_config *c, const char *group,
 			    struct group_limits *out);
+/* group's history rules: its [group] keys over the [receiver] ones. */
+void receiver_config_history(const struct receiver_config *c, const char *group,
+			     struct receiver_history_cfg *out);
 
 #endif

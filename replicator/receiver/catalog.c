@@ -77,6 +77,17 @@ save(const char *gdir, const char *name, json_t *root)
 	return rc;
 }
 
+/* obj[key] if present (bounded as every value), else dflt. 0 / -1. */
+static int
+opt_u64(const json_t *obj, const char *key, uint64_t dflt, uint64_t *out)
+{
+	if (!json_object_get(obj, key)) {
+		*out = dflt;
+		return 0;
+	}
+	return jsonfile_u64(obj, key, CATALOG_U64_MAX, out, NULL);
+}
+
 /* ---- catalog ------------------------------------------------------------ */
 
 void
@@ -100,6 +111,7 @@ parse_point(const json_t *p, size_t i, const struct catalog *cat, const char *wh
 	    jsonfile_u64(p, "time_ns", CATALOG_U64_MAX, &pi->time_ns, NULL) < 0 ||
 	    jsonfile_u64(p, "committed_ns", CATALOG_U64_MAX, &pi->committed_ns, NULL) < 0 ||
 	    jsonfile_u64(p, "bytes", CATALOG_U64_MAX, &pi->bytes_received, NULL) < 0 ||
+	    opt_u64(p, "received_ns", pi->committed_ns, &pi->received_ns) < 0 ||
 	    !json_is_array(disks) || json_array_size(disks) == 0 ||
 	    json_array_size(disks) > STORE_MAX_DISKS) {
 		log_error("store: %s: point #%zu is malformed", what, i);
@@ -178,8 +190,9 @@ point_json(const struct store_point_info *pi)
 			return NULL;
 		}
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "id", (json_int_t)pi->id,
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "id", (json_int_t)pi->id,
 			 "base", (json_int_t)pi->base_id, "time_ns", (json_int_t)pi->time_ns,
+			 "received_ns", (json_int_t)pi->received_ns,
 			 "committed_ns", (json_int_t)pi->committed_ns,
 			 "bytes", (json_int_t)pi->bytes_received, "disks", disks);
 }
@@ -280,6 +293,7 @@ pending_from_json(const json_t *root, const char *what, struct pending *pd)
 	    jsonfile_u64(root, "base", CATALOG_U64_MAX, &pd->base, NULL) < 0 ||
 	    pd->base >= pd->point ||
 	    jsonfile_u64(root, "time_ns", CATALOG_U64_MAX, &pd->time_ns, NULL) < 0 ||
+	    opt_u64(root, "received_ns", 0, &pd->received_ns) < 0 ||
 	    jsonfile_u64(root, "bytes", CATALOG_U64_MAX, &pd->bytes, NULL) < 0 ||
 	    !json_is_array(disks) || json_array_size(disks) == 0 ||
 	    json_array_size(disks) > STORE_MAX_DISKS) {
@@ -325,8 +339,9 @@ pending_to_json(const struct pending *pd)
 			goto out;
 	}
 	if (disks)
-		root = json_pack("{s:I, s:I, s:I, s:I, s:O}", "point", (json_int_t)pd->point,
+		root = json_pack("{s:I, s:I, s:I, s:I, s:I, s:O}", "point", (json_int_t)pd->point,
 				 "base", (json_int_t)pd->base, "time_ns", (json_int_t)pd->time_ns,
+				 "received_ns", (json_int_t)pd->received_ns,
 				 "bytes", (json_int_t)pd->bytes, "disks", disks);
 out:
 	if (!root)

@@ -31,6 +31,7 @@ struct pending {
 	uint64_t point;
 	uint64_t base;
 	uint64_t time_ns;
+	uint64_t received_ns; /* 0 in pending state written before it existed */
 	uint64_t bytes;
 	size_t ndisks;
 	struct {
@@ -43,7 +44,8 @@ struct pending {
 
 /* The pure halves. from_json: what names the source in messages;
  * malformed or out-of-range input is refused with one logged reason, cat
- * left empty. 0 / -1. to_json: a new reference, NULL on error (logged). */
+ * left empty. A point without "received_ns" (a catalog from before it
+ * existed) gets its committed_ns, the receiver's own clock. 0 / -1. to_json: a new reference, NULL on error (logged). */
 int catalog_from_json(const json_t *root, const char *what, struct catalog *cat);
 json_t *catalog_to_json(const struct catalog *cat);
 /* <gdir>/catalog.json (at most CATALOG_JSON_MAX bytes): a missing one is

@@ -17,6 +17,7 @@
 #include "proto/listener.h"
 #include "replicator/config.h"
 #include "replicator/receiver/limits.h"
+#include "replicator/receiver/history.h"
 #include "replicator/receiver/rxmetrics.h"
 #include "replicator/receiver/session.h"
 #include "replicator/receiver/store.h"
@@ -242,11 +243,12 @@ struct store *
 receiver_store_open(const struct receiver_config *cfg)
 {
 	struct store_ceph_opts o = { cfg->ceph_conf, cfg->ceph_client, cfg->ceph_pool };
-
 	struct store *st = store_open(cfg->store_dir, cfg->store_ceph ? &o : NULL);
 
-	if (st)
+	if (st) {
 		store_set_limits(st, (unsigned)cfg->max_nbd_total, (unsigned)cfg->max_nbd_per_session);
+		history_attach(st, cfg);
+	}
 	return st;
 }
 

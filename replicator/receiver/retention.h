@@ -13,34 +13,39 @@
 struct store;
 struct receiver_config;
 
-/* The policy for points with snapshot times times[0..n) (catalog order,
+/* The policy for points with receiver times times[0..n) (catalog order,
  * oldest first) at reference time now_ns: keep[i] true = keep. A point
  * whose age is below a tier's age falls into the first such tier; with an
  * interval it is kept if the point before it in the list lies in another
  * interval-sized bucket (floor(time / interval)), i.e. the oldest of each
- * bucket is kept. Older than the last tier: removed. The newest point
- * (n - 1) is always kept. Pure. */
+ * bucket is kept. Older than the last tier: removed. The newest min_points
+ * points, and the newest point always, are kept. Pure. */
 void retention_decide(const struct retention_policy *p, const uint64_t *times, size_t n,
-		      uint64_t now_ns, bool *keep);
+		      uint64_t now_ns, size_t min_points, bool *keep);
 
 /* Outcome of retention_apply: malloc'd id lists (caller frees both). */
 struct retention_result {
-	uint64_t now_ns;     /* reference time: the newest point's snapshot time */
+	uint64_t now_ns;     /* reference time: min(receiver clock, newest receiver time) */
 	uint64_t in_use;     /* highest point in use by a drill or failover, 0 = none */
 	uint64_t *kept, *removed;
-	size_t nkept, nremoved;
+	uint64_t *immutable; /* kept (also listed in kept) only for the immutability window */
+	size_t nkept, nremoved, nimmutable;
 };
 
-/* Apply p to group: ages are measured from the newest point's snapshot time
- * (so nothing ages out while replication is stopped), points in use by a
- * drill (<store>/<group>/drills/<id>/point) or a failover
- * (<store>/<group>/failover.json) and every older point are kept, the rest
+/* Apply p to group on the receiver's clock (the points' received_ns, never
+ * the agent's snapshot times): ages are measured up to the receiver's
+ * clock or the newest point's receiver time, whichever is earlier (so
+ * nothing ages out while replication is stopped); the newest min_points
+ * points, points in use by a drill (<store>/<group>/drills/<id>/point) or a
+ * failover (<store>/<group>/failover.json) and every older point, and points
+ * inside the group's immutability window (store_rules) are kept; the rest
  * that p does not keep is removed with store_point_remove, oldest first.
  * dry_run: decide only. 0 / -1 (logged; points removed before an error stay
  * removed and are reported). */
 int retention_apply(struct store *st, const char *store_dir, const char *group,
-		    const struct retention_policy *p, bool dry_run,
+		    const struct retention_policy *p, size_t min_points, bool dry_run,
 		    struct retention_result *res);
+/* Frees the lists; NULL lists fine. */
 void retention_result_clear(struct retention_result *res);
 
 /* The receiver's hook after each committed point: applies the group's

@@ -166,6 +166,9 @@ store_err_wire(int err)
 {
 	switch (err) {
 	case STORE_ERR_INVALID: return PROTO_ERR_PROTOCOL;
+	case STORE_ERR_SEQUENCE: return PROTO_ERR_PROTOCOL;
+	case STORE_ERR_FUTURE: return PROTO_ERR_PROTOCOL;
+	case STORE_ERR_PAST: return PROTO_ERR_PROTOCOL;
 	case STORE_ERR_IO: return PROTO_ERR_STORE;
 	case STORE_ERR_CONFLICT: return PROTO_ERR_CONFLICT;
 	case STORE_ERR_NOTFOUND: return PROTO_ERR_NOTFOUND;
@@ -269,8 +272,8 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 	}
 	if (!s->point) {
 		session_error(s, store_err_wire(err),
-				"cannot begin point %llu of group %s",
-				(unsigned long long)b->point_id, b->group);
+				"cannot begin point %llu of group %s: %s",
+				(unsigned long long)b->point_id, b->group, store_strerror(err));
 		return -1;
 	}
 	snprintf(s->group, sizeof(s->group), "%s", b->group);

@@ -24,6 +24,8 @@ struct store {
 	char *root;
 	struct store_backend *be;
 	unsigned max_disks_busy; /* disks of a point written at once, 0 = no bound */
+	store_rules_fn rules; /* NULL = the defaults */
+	const void *rules_arg;
 };
 
 /* A point of a group, for a backend call (strings borrowed). */

@@ -7,13 +7,35 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "replicator/receiver/catalog.h"
+#include "replicator/receiver/history.h"
 #include "replicator/receiver/store-backend.h"
 
 /* ---- removing a point (retention) --------------------------------------------- */
+
+/* Inside the group's immutability window: checked here, under the group
+ * lock and before any data moves, so that no caller (retention, prune, a
+ * future path) can remove such a point. */
+static bool
+remove_immutable(const struct store *st, const char *group, const struct store_point_info *pi)
+{
+	struct store_rules r;
+	uint64_t now = clock_now_ns();
+	char when[CLOCK_ISO_LEN];
+
+	store_group_rules(st, group, &r);
+	if (!history_immutable(pi->received_ns, now, r.immutable_ns))
+		return false;
+	clock_iso8601(pi->received_ns, when, sizeof(when));
+	log_warn("store: group %s: point %" PRIu64 " (received %s) is inside the immutability "
+		 "window of %" PRIu64 " s: not removed", group, pi->id, when,
+		 r.immutable_ns / UINT64_C(1000000000));
+	return true;
+}
 
 /* Step 3 of a removal: the victim's data and metadata; a failure here only
  * leaves strays for later. */
@@ -66,6 +88,10 @@ store_point_remove(struct store *st, const char *group, uint64_t point,
 		goto out;
 	w.gdir = h.gdir;
 	victim = cat->pts[idx];
+	if (remove_immutable(st, group, &victim)) {
+		rc = 2;
+		goto out;
+	}
 	if (cat->pts[idx + 1].base_id == point)
 		child = &cat->pts[idx + 1];
 	/* 1. data: the child absorbs what it read through the victim */

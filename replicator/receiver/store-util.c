@@ -199,3 +199,38 @@ store_release(struct store_held *h)
 	free(h->gdir);
 	h->gdir = NULL;
 }
+
+/* ---- errors and rules -------------------------------------------------------- */
+
+const char *
+store_strerror(int err)
+{
+	switch (err) {
+	case STORE_OK: return "success";
+	case STORE_ERR_INVALID: return "malformed request or out of sequence";
+	case STORE_ERR_IO: return "storage failure";
+	case STORE_ERR_CONFLICT: return "conflicts with the group's state";
+	case STORE_ERR_NOTFOUND: return "no such point or disk";
+	case STORE_ERR_SEQUENCE: return "point id out of sequence";
+	case STORE_ERR_FUTURE:
+		return "snapshot time ahead of the receiver's clock by more than max_clock_skew";
+	case STORE_ERR_PAST: return "snapshot time not after the newest point's";
+	default: return "internal error";
+	}
+}
+
+void
+store_set_rules(struct store *st, store_rules_fn fn, const void *arg)
+{
+	st->rules = fn;
+	st->rules_arg = arg;
+}
+
+void
+store_group_rules(const struct store *st, const char *group, struct store_rules *out)
+{
+	out->max_skew_ns = STORE_DEFAULT_SKEW_NS;
+	out->immutable_ns = 0;
+	if (st->rules)
+		st->rules(st->rules_arg, group, out);
+}

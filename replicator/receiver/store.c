@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "replicator/receiver/catalog.h"
+#include "replicator/receiver/history.h"
 #include "replicator/receiver/store-backend.h"
 #include "replicator/receiver/store-writer.h"
 
@@ -31,6 +32,7 @@ struct store_point {
 	uint64_t id;
 	uint64_t base_id;
 	uint64_t time_ns;
+	uint64_t received_ns; /* the receiver's clock at the first BEGIN */
 	uint64_t bytes;
 	size_t ndisks;
 	int lock_fd; /* flock on <group>/lock: one writer per group */
@@ -297,6 +299,7 @@ point_pending(const struct store_point *pt, struct pending *pd)
 	pd->point = pt->id;
 	pd->base = pt->base_id;
 	pd->time_ns = pt->time_ns;
+	pd->received_ns = pt->received_ns;
 	pd->bytes = pt->bytes;
 	pd->ndisks = pt->ndisks;
 	for (size_t i = 0; i < pt->ndisks; i++) {
@@ -349,6 +352,9 @@ point_resume(struct store_point *pt, const struct pending *pd)
 		d->done = pd->disks[i].done;
 	}
 	pt->bytes = pd->bytes;
+	/* The point's receiver time is when it was first begun. */
+	if (pd->received_ns && pd->received_ns < pt->received_ns)
+		pt->received_ns = pd->received_ns;
 	return 0;
 }
 
@@ -398,6 +404,7 @@ point_new(struct store *st, const struct store_begin *b)
 	pt->id = b->point_id;
 	pt->base_id = b->base_id;
 	pt->time_ns = b->time_ns;
+	pt->received_ns = clock_now_ns();
 	pt->ndisks = b->ndisks;
 	for (size_t i = 0; i < pt->ndisks; i++) {
 		snprintf(pt->disks[i].name, sizeof(pt->disks[i].name), "%s", b->disks[i].name);
@@ -408,34 +415,73 @@ point_new(struct store *st, const struct store_begin *b)
 	return pt;
 }
 
+/* The group's history rules for the new point (history.h), against cat
+ * and the pending state. 0 / -1 with *err set (logged). */
+static int
+begin_rules(struct store_point *pt, const struct catalog *cat, int *err)
+{
+	const struct store_point_info *last = catalog_find(cat, 0);
+	struct history_group h = { 0 };
+	struct store_rules r;
+	struct pending *pd;
+	int code;
+
+	if (last) {
+		h.last_id = last->id;
+		h.last_time_ns = last->time_ns;
+		h.last_received_ns = last->received_ns;
+	}
+	if ((pt->base_id != 0 && pt->base_id != h.last_id) || pt->id <= h.last_id) {
+		log_error("store: group %s: point %" PRIu64 " on base %" PRIu64
+			  " does not follow the newest point %" PRIu64, pt->group, pt->id,
+			  pt->base_id, h.last_id);
+		*err = STORE_ERR_CONFLICT;
+		return -1;
+	}
+	pd = malloc(sizeof(*pd));
+	if (!pd) {
+		log_error("store: out of memory");
+		*err = STORE_ERR_INTERNAL;
+		return -1;
+	}
+	if (pending_load(pt->gdir, pd) == 0 && pd->point > h.last_id)
+		h.pending_id = pd->point;
+	free(pd);
+	store_group_rules(pt->st, pt->group, &r);
+	code = history_check_begin(&h, pt->id, pt->time_ns, pt->received_ns, r.max_skew_ns);
+	if (code == STORE_OK)
+		return 0;
+	log_error("store: group %s: point %" PRIu64 " refused: %s (snapshot time %" PRIu64
+		  " ns, receiver clock %" PRIu64 " ns, newest point %" PRIu64 " at %" PRIu64
+		  " ns, pending point %" PRIu64 ")", pt->group, pt->id, store_strerror(code),
+		  pt->time_ns, pt->received_ns, h.last_id, h.last_time_ns, h.pending_id);
+	*err = code;
+	return -1;
+}
+
 /* Step 1 of begin: the group directory, its lock and the catalog; the new
- * point must follow the newest one. */
+ * point must follow the newest one by the history rules, checked before
+ * anything is created and again under the lock. */
 static int
 begin_lock(struct store_point *pt, struct catalog *cat, int *err)
 {
-	uint64_t last;
-
 	*err = STORE_ERR_IO;
 	pt->gdir = store_group_dir(pt->st, pt->group);
 	pt->w.gdir = pt->gdir;
-	if (!pt->gdir || store_mkdir_durable(pt->gdir) < 0)
+	if (!pt->gdir || catalog_load(pt->gdir, cat) < 0)
+		return -1;
+	if (begin_rules(pt, cat, err) < 0)
+		return -1;
+	catalog_free(cat);
+	*err = STORE_ERR_IO;
+	if (store_mkdir_durable(pt->gdir) < 0)
 		return -1;
 	pt->lock_fd = store_group_lock(pt->gdir, pt->group);
 	if (pt->lock_fd < 0) {
 		*err = STORE_ERR_CONFLICT;
 		return -1;
 	}
-	if (catalog_load(pt->gdir, cat) < 0)
-		return -1;
-	last = catalog_last(cat);
-	if ((pt->base_id != 0 && pt->base_id != last) || pt->id <= last) {
-		log_error("store: group %s: point %" PRIu64 " on base %" PRIu64
-			  " does not follow the newest point %" PRIu64, pt->group, pt->id,
-			  pt->base_id, last);
-		*err = STORE_ERR_CONFLICT;
-		return -1;
-	}
-	return 0;
+	return catalog_load(pt->gdir, cat) < 0 || begin_rules(pt, cat, err) < 0 ? -1 : 0;
 }
 
 /* Step 2: disks/ and meta/, and each disk named by the backend. */
@@ -803,6 +849,7 @@ commit_catalog(struct store_point *pt, int *err)
 	pi.id = pt->id;
 	pi.base_id = pt->base_id;
 	pi.time_ns = pt->time_ns;
+	pi.received_ns = pt->received_ns;
 	pi.committed_ns = clock_now_ns();
 	pi.bytes_received = pt->bytes;
 	pi.ndisks = pt->ndisks;

@@ -45,7 +45,14 @@ enum store_err {
 	STORE_ERR_CONFLICT = -3, /* base/point mismatch, group busy */
 	STORE_ERR_NOTFOUND = -4, /* no such point or disk */
 	STORE_ERR_INTERNAL = -5, /* out of memory and the like */
+	/* A BEGIN that breaks the group's history rules (history.h): */
+	STORE_ERR_SEQUENCE = -6, /* point id neither next nor the pending one */
+	STORE_ERR_FUTURE = -7,   /* snapshot time beyond the receiver's clock + skew */
+	STORE_ERR_PAST = -8,     /* snapshot time not after the newest point's */
 };
+
+/* Static text for a STORE_ERR_* code. */
+const char *store_strerror(int err);
 
 struct store;
 struct store_point;
@@ -54,6 +61,8 @@ struct store_point_info {
 	uint64_t id;
 	uint64_t base_id;        /* 0 = full */
 	uint64_t time_ns;        /* snapshot instant given by the agent */
+	uint64_t received_ns;    /* the receiver's clock at the point's first BEGIN:
+				  * what retention and immutability count on */
 	uint64_t committed_ns;   /* when the receiver committed it */
 	uint64_t bytes_received; /* payload bytes received for this point */
 	size_t ndisks;
@@ -101,6 +110,21 @@ struct store_ceph_opts {
 /* Open a store rooted at an existing directory; ceph NULL = local qcow2
  * backend. The ceph connection is made on first use. NULL on error. */
 struct store *store_open(const char *root, const struct store_ceph_opts *ceph);
+
+/* A group's history rules, enforced by the store itself (so no caller can
+ * forget them): a BEGIN's snapshot time at most max_skew_ns ahead of the
+ * receiver's clock; no point received less than immutable_ns ago removed
+ * (0 = off). */
+struct store_rules {
+	uint64_t max_skew_ns;
+	uint64_t immutable_ns;
+};
+#define STORE_DEFAULT_SKEW_NS (300ull * 1000000000ull)
+/* fn fills a group's rules (arg borrowed); until it is set every group has
+ * STORE_DEFAULT_SKEW_NS and no immutability window. */
+typedef void (*store_rules_fn)(const void *arg, const char *group, struct store_rules *out);
+void store_set_rules(struct store *st, store_rules_fn fn, const void *arg);
+void store_group_rules(const struct store *st, const char *group, struct store_rules *out);
 void store_free(struct store *st);
 /* Bounds on what receiving points may run (issue 12, section 3):
  * nbd_total qemu-nbd processes at once in this process (local backend:
@@ -136,7 +160,11 @@ int store_progress(struct store *st, const char *group,
 /* Start receiving a point. If a pending point with the same id, base and
  * disks exists, it is resumed (its durable data kept); any other pending
  * point is discarded first. begin->base_id must be 0 or the newest committed
- * point; point_id must be above it. Names must already be validated.
+ * point; point_id and time_ns must pass history_check_begin against the
+ * group (checked before anything is created, and again under the group
+ * lock): STORE_ERR_SEQUENCE / _FUTURE / _PAST otherwise. The point's
+ * receiver time is the clock now, or the resumed pending point's. Names
+ * must already be validated.
  * Returns NULL on error (logged); *err gets a STORE_ERR_* code. */
 struct store_point *store_point_begin(struct store *st,
 				      const struct store_begin *begin,
@@ -170,7 +198,9 @@ void store_point_free(struct store_point *pt);
 typedef int (*store_remove_veto)(void *arg, uint64_t point);
 
 /* Remove committed point `point` of group without changing the content of
- * any other point. The newest point is never removed (-1). If the next
+ * any other point. The newest point is never removed (-1), nor one inside
+ * the group's immutability window (store_rules; 2, logged, nothing
+ * touched). If the next
  * point (the child) has it as base, the backend unchains it first (local:
  * each of the child's disks backed by the point's file is rebased,
  * qemu-img rebase in safe mode, onto the point's own base file or onto
@@ -180,7 +210,8 @@ typedef int (*store_remove_veto)(void *arg, uint64_t point);
  * files and metadata are deleted. A crash leaves either the old catalog
  * (child already rebased, same content; removing again finishes the job) or
  * the new one plus stray files (removed by the next point's begin). Takes
- * the group lock. 0 removed / 1 vetoed (nothing listed changed) / -1. */
+ * the group lock. 0 removed / 1 vetoed (nothing listed changed) / 2
+ * immutable / -1. */
 int store_point_remove(struct store *st, const char *group, uint64_t point,
 		       store_remove_veto veto, void *arg);
 

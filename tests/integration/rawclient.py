@@ -3,7 +3,19 @@
 with a given certificate and sends hand-made frames (bad checksums, oversize
 frames, unknown types, truncated payloads, hostile names). Exits 0 when the
 receiver answers with an ERROR frame carrying the expected code (or, with
---expect-close, when it just closes) and prints what it saw."""
+--expect-close, when it just closes) and prints what it saw.
+
+Scenario "point" plays a hostile agent's whole point (issue 12, section 1):
+asks for the group's progress, begins the point with the id (--point: next,
+max = INT64_MAX, last = the newest again, or a number) and snapshot time
+(--time-offset seconds from now, or --time-ns) it is told, and, if the
+receiver opens it, commits it with no data (every disk reads as zeros).
+Prints "COMMITTED <id>" and exits 0, or reports the ERROR as above.
+
+Scenarios "hashflood" and "beginflood" load the receiver for --seconds
+(issue 12, section 3): maximal hash queries pipelined without reading an
+answer; over-limit POINT_BEGINs (a 1 PiB disk, 64 disks) on fresh
+connections, each of which must be refused with --expect-code."""
 import argparse, socket, ssl, struct, sys, threading, time
 
 MAGIC, VERSION = 0x4E535452, 1
@@ -25,9 +37,10 @@ def hello():
     return frame(T_HELLO, struct.pack(">HHI", 1, 1, 1) + s("rawclient"))
 
 
-def begin(group, disk="d0", size=1 << 20, point=1, base=0, disks=None):
+def begin(group, disk="d0", size=1 << 20, point=1, base=0, time_ns=None, disks=None):
+    t = int(time.time() * 1e9) if time_ns is None else time_ns
     disks = disks or [(disk, size)]
-    p = s(group) + struct.pack(">QQQH", point, base, int(time.time() * 1e9), len(disks))
+    p = s(group) + struct.pack(">QQQH", point, base, t, len(disks))
     for name, sz in disks:
         p += s(name) + struct.pack(">Q", sz)
     return frame(T_BEGIN, p)
@@ -45,6 +58,32 @@ def manydisks(group, base=0):
     """As many disks as the wire allows."""
     return begin(group, point=1 << 40, base=base,
                  disks=[("d%d" % i, 1 << 20) for i in range(MAX_DISKS)])
+
+
+def progress_ids(body):
+    """last_point, pending_point of a PROGRESS payload."""
+    n = struct.unpack(">H", body[:2])[0]
+    return struct.unpack(">QQ", body[2 + n:2 + n + 16])
+
+
+def play_point(sock, a):
+    """The "point" scenario: returns the final frame (type, body)."""
+    sock.sendall(frame(T_PQUERY, s(a.group)))
+    t, body = recv_frame(sock)
+    if t != T_PROGRESS:
+        return t, body
+    last, pending = progress_ids(body)
+    ids = {"next": last + 1, "max": (1 << 63) - 1, "last": last}
+    pid = ids[a.point] if a.point in ids else int(a.point)
+    tns = a.time_ns if a.time_ns is not None else int((time.time() + a.time_offset) * 1e9)
+    sock.sendall(begin(a.group, point=pid, base=0, time_ns=tns))
+    t, body = recv_frame(sock)
+    if t != T_PROGRESS:
+        return t, body
+    meta = b"{}"
+    sock.sendall(frame(T_DONE, struct.pack(">H", 0)) +
+                 frame(T_COMMIT, struct.pack(">QI", pid, len(meta)) + meta))
+    return recv_frame(sock)
 
 
 def maxqueries(group, disk):
@@ -167,6 +206,9 @@ def main():
     ap.add_argument("--tls12", action="store_true")
     ap.add_argument("--expect-code", type=int)
     ap.add_argument("--expect-close", action="store_true")
+    ap.add_argument("--point", default="next")
+    ap.add_argument("--time-offset", type=float, default=0.0)
+    ap.add_argument("--time-ns", type=int)
     ap.add_argument("--disk", default="d0")
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--base", type=int, default=0)
@@ -216,19 +258,29 @@ def main():
         out = manydisks(a.group, a.base)
     elif sc == "query":
         out = frame(T_PQUERY, s(a.group))
+    elif sc == "point":
+        out = b""
     else:
         sys.exit("unknown scenario " + sc)
     try:
-        sock.sendall(out)
+        if sc == "point":
+            t, body = play_point(sock, a)
+            if t == T_COMMITTED:
+                print("COMMITTED %d" % struct.unpack(">Q", body[:8])[0])
+                sys.exit(1 if a.expect_code is not None else 0)
+            out = None
+        if out is not None:
+            sock.sendall(out)
         if sc == "cut":
             time.sleep(0.3)
             sock.close()
             print("stream cut mid-frame")
             sys.exit(0)
-        t, body = recv_frame(sock)
+        if out is not None:
+            t, body = recv_frame(sock)
         # POINT_BEGIN is acknowledged with a PROGRESS frame; the verdict on
         # what follows comes after it.
-        while t == T_PROGRESS and sc != "query":
+        while t == T_PROGRESS and sc not in ("query", "point"):
             t, body = recv_frame(sock)
     except (ssl.SSLError, OSError) as e:
         t, body = None, None

@@ -152,13 +152,14 @@ check "stale lock broken by the receiver" grep -q "breaking the lock of" "$T/rec
 check "stale lock: the cycle took $((SECONDS - t0)) s, no watch timeout wait" [ $((SECONDS - t0)) -lt 20 ]
 same_point "$(echo "$res" | jq .point)" "point after a stale lock"
 
-# Retention on the ceph store: a policy that keeps only points younger than
+# Retention on the ceph store (receiver times, issue 12 section 1): a policy
+# that keeps only points younger than
 # the third one removes the two oldest; their snapshots go, the kept points
 # keep their content.
 first=$(points_json cs | jq '.points[0].id')
 second=$(points_json cs | jq '.points[1].id')
 third=$(points_json cs | jq '.points[2].id')
-age=$(points_json cs | jq '((.points[-1].time_ns - .points[2].time_ns) / 1e9 | floor) + 1')
+age=$(points_json cs | jq '((.points[-1].received_ns - .points[2].received_ns) / 1e9 | floor) + 1')
 printf '\n[group cs]\nretention = %ss:all\n' "$age" >> "$T/receiver.conf"
 "$NESTOR" prune --config "$T/receiver.conf" cs >"$W/prune.out" 2>&1 || cat "$W/prune.out"
 check "prune removed points $first and $second" \

@@ -2,7 +2,8 @@
 # Retention on the receiver with short tiers (4s:all,20s:4s): two raw disks
 # replicated about once a second for ~22 s with changes between cycles. The
 # kept points must be exactly what the policy gives when it is applied after
-# every commit (simulated here independently), every kept point must still
+# every commit (simulated here independently, on the receiver's times and
+# with the default retention_min_points = 3), every kept point must still
 # compare identical to the saved source state of its instant, removed points
 # must leave no files; a point marked in use by a drill is not removed until
 # the mark is gone (then `nestor prune` removes it).
@@ -35,7 +36,8 @@ scribble() {
 }
 
 # cycle N: change the disks, save the source state, replicate; appends
-# "ID TIME_NS MARK" to $T/history (MARK = the in-use point at that commit).
+# "ID RECEIVED_NS MARK" to $T/history (MARK = the in-use point at that
+# commit). Retention counts on the receiver's clock (issue 12, section 1).
 MARK=0
 cycle() {
 	local n=$1 id t
@@ -44,41 +46,18 @@ cycle() {
 	cp --sparse=always "$T/a.raw" "$T/src/a.new"
 	cp --sparse=always "$T/b.raw" "$T/src/b.new"
 	agent_once "$T/agent.conf" >/dev/null || { tail -20 "$T/agent.log"; die "cycle $n failed"; }
-	read -r id t < <(points_json $G | jq -r '.points[-1] | "\(.id) \(.time_ns)"')
+	read -r id t < <(points_json $G | jq -r '.points[-1] | "\(.id) \(.received_ns)"')
 	mv "$T/src/a.new" "$T/src/a.$id"
 	mv "$T/src/b.new" "$T/src/b.$id"
 	echo "$id $t $MARK" >> "$T/history"
 }
 
-# expected: the policy replayed after every commit, in Python (an
-# independent implementation of docs/retention.md). Prints the kept ids.
+# expected: the policy replayed after every commit by an independent
+# implementation of docs/retention.md (retention-replay.py). Prints the kept
+# ids; "final": plus a `nestor prune` without a new point and without mark.
 expected() {
-	python3 - "$POLICY" "$T/history" "${1:-}" <<'PY'
-import sys
-units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-def span(s): return int(s[:-1]) * units[s[-1]] * 10**9
-tiers = []
-for t in sys.argv[1].split(","):
-    a, i = t.split(":")
-    tiers.append((span(a), 0 if i == "all" else span(i)))
-def run(pts, now, mark):
-    keep = []
-    for k, (pid, t) in enumerate(pts):
-        age = max(now - t, 0)
-        tier = next((x for x in tiers if age < x[0]), None)
-        if k == len(pts) - 1 or pid <= mark: keep.append(True)
-        elif tier is None: keep.append(False)
-        elif tier[1] == 0 or k == 0: keep.append(True)
-        else: keep.append(pts[k - 1][1] // tier[1] != t // tier[1])
-    return [p for p, kk in zip(pts, keep) if kk]
-pts = []
-for line in open(sys.argv[2]):
-    pid, t, mark = map(int, line.split())
-    pts = run(pts + [(pid, t)], t, mark)
-if sys.argv[3]:  # a final `nestor prune` without a new point and without mark
-    pts = run(pts, pts[-1][1], 0)
-print(" ".join(str(p) for p, _ in pts))
-PY
+	python3 "$ROOT/tests/integration/retention-replay.py" "$POLICY" "$T/history" \
+		${1:+--final}
 }
 
 kept_ids() { points_json $G | jq -r '[.points[].id] | map(tostring) | join(" ")'; }
@@ -150,7 +129,7 @@ X=$(points_json $G | jq '.points[0].id')
 mkdir -p "$T/store/$G/drills/manual-1"
 echo "$X" > "$T/store/$G/drills/manual-1/point"
 MARK=$X
-xt=$(points_json $G | jq '.points[0].time_ns')
+xt=$(points_json $G | jq '.points[0].received_ns')
 # replicate until X is past the last tier by the policy (at most 22 cycles)
 for i in $(seq 1 22); do
 	n=$((n + 1))

@@ -25,6 +25,7 @@ point(struct store_point_info *pi, uint64_t id, uint64_t base, size_t ndisks)
 	pi->id = id;
 	pi->base_id = base;
 	pi->time_ns = 1700000000000000000ull + id;
+	pi->received_ns = 1700000000200000000ull + id;
 	pi->committed_ns = 1700000000500000000ull + id;
 	pi->bytes_received = 1000 * id;
 	pi->ndisks = ndisks;
@@ -33,6 +34,19 @@ point(struct store_point_info *pi, uint64_t id, uint64_t base, size_t ndisks)
 			 (char)('a' + i % 26), i / 26);
 		pi->disks[i].size = (i + 1) << 20;
 	}
+}
+
+/* <dir>/catalog.json as JSON. */
+static int
+jsonfile_load_test(const char *d, json_t **j)
+{
+	char *path = NULL;
+	json_error_t e;
+
+	cr_assert(asprintf(&path, "%s/catalog.json", d) > 0);
+	*j = json_load_file(path, 0, &e);
+	free(path);
+	return *j ? 0 : -1;
 }
 
 static void
@@ -77,6 +91,7 @@ Test(catalog, round_trip)
 	cr_assert_eq(catalog_append(&cat, &pi), 0);
 	point(&pi, (uint64_t)INT64_MAX, 5, STORE_MAX_DISKS);
 	pi.time_ns = pi.committed_ns = pi.bytes_received = (uint64_t)INT64_MAX;
+	pi.received_ns = (uint64_t)INT64_MAX;
 	pi.disks[0].size = STORE_MAX_DISK_SIZE;
 	cr_assert_eq(catalog_append(&cat, &pi), 0);
 	j = catalog_to_json(&cat);
@@ -146,6 +161,46 @@ Test(catalog, malformed_refused)
 		"{\"name\":\"vda\",\"size\":2}]}]}", "point 1 lists disk vda twice");
 	refused("{\"version\":1,\"points\":[{\"id\":1,\"base\":0,\"time_ns\":1,"
 		"\"committed_ns\":1,\"bytes\":0,\"disks\":[]}]}", "point #0 is malformed");
+	/* the receiver time, when present, is bounded like every value */
+	refused("{\"version\":1,\"points\":[{\"id\":1,\"base\":0,\"time_ns\":1,"
+		"\"received_ns\":-5,\"committed_ns\":1,\"bytes\":0,"
+		"\"disks\":[{\"name\":\"vda\",\"size\":1}]}]}", "point #0 is malformed");
+	refused("{\"version\":1,\"points\":[{\"id\":1,\"base\":0,\"time_ns\":1,"
+		"\"received_ns\":\"now\",\"committed_ns\":1,\"bytes\":0,"
+		"\"disks\":[{\"name\":\"vda\",\"size\":1}]}]}", "point #0 is malformed");
+}
+
+/* A catalog written before received_ns existed (issue 12, section 1) loads:
+ * each point's receiver time is its commit time, the receiver's own clock,
+ * never the agent's snapshot time; saving it again writes the field. */
+Test(catalog, old_format_loads)
+{
+	static const char old[] = "{\"version\":1,\"points\":["
+		"{\"id\":1,\"base\":0,\"time_ns\":9000000000000000000,"
+		"\"committed_ns\":1700000000000000000,\"bytes\":5,"
+		"\"disks\":[{\"name\":\"vda\",\"size\":1}]},"
+		"{\"id\":2,\"base\":1,\"time_ns\":7,\"committed_ns\":1700000060000000000,"
+		"\"bytes\":5,\"disks\":[{\"name\":\"vda\",\"size\":1}]}]}";
+	struct catalog cat = { 0 }, back = { 0 };
+	json_t *j;
+
+	put("catalog.json", old, strlen(old));
+	cr_assert_eq(catalog_load(dir, &cat), 0);
+	cr_assert_eq(cat.n, 2);
+	cr_assert_eq(cat.pts[0].received_ns, 1700000000000000000ull);
+	cr_assert_eq(cat.pts[0].time_ns, 9000000000000000000ull);
+	cr_assert_eq(cat.pts[1].received_ns, 1700000060000000000ull);
+	cr_assert_eq(cat.pts[1].time_ns, 7);
+	cr_assert_eq(catalog_save(dir, &cat), 0);
+	cr_assert_eq(jsonfile_load_test(dir, &j), 0);
+	cr_assert_eq(json_integer_value(json_object_get(
+		json_array_get(json_object_get(j, "points"), 1), "received_ns")),
+		1700000060000000000ll);
+	json_decref(j);
+	cr_assert_eq(catalog_load(dir, &back), 0);
+	cr_assert_eq(memcmp(back.pts, cat.pts, 2 * sizeof(*cat.pts)), 0);
+	catalog_free(&back);
+	catalog_free(&cat);
 }
 
 Test(catalog, oversize_refused)
@@ -182,6 +237,7 @@ Test(catalog, pending_round_trip)
 	pd.point = 8;
 	pd.base = 5;
 	pd.time_ns = 123;
+	pd.received_ns = 456;
 	pd.bytes = 4096;
 	pd.ndisks = 2;
 	snprintf(pd.disks[0].name, sizeof(pd.disks[0].name), "vda");
@@ -204,6 +260,18 @@ Test(catalog, pending_round_trip)
 	cr_assert_eq(pending_remove(dir), 0);
 	cr_assert_eq(pending_load(dir, &back), 1);
 	cr_assert_eq(pending_remove(dir), 0); /* absent is fine */
+
+	/* pending state from before received_ns: 0, "not known" */
+	{
+		static const char oldpd[] = "{\"point\":2,\"base\":0,\"time_ns\":1,\"bytes\":0,"
+			"\"disks\":[{\"name\":\"vda\",\"size\":1,\"durable_offset\":0,"
+			"\"done\":false}]}";
+
+		put("pending.json", oldpd, strlen(oldpd));
+	}
+	cr_assert_eq(pending_load(dir, &back), 0);
+	cr_assert_eq(back.point, 2);
+	cr_assert_eq(back.received_ns, 0);
 }
 
 Test(catalog, pending_malformed_refused)

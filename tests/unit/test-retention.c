@@ -122,10 +122,46 @@ Test(retention, decide_table)
 		for (size_t i = 0; i < tc->n; i++)
 			t[i] = tc->times[i] * S;
 		memset(keep, 0, sizeof(keep));
-		retention_decide(&p, t, tc->n, tc->now * S, keep);
+		retention_decide(&p, t, tc->n, tc->now * S, 1, keep);
 		mask(keep, tc->n, got);
 		cr_assert_str_eq(got, tc->expect, "case %zu (%s): got %s, expected %s", c,
 				 tc->policy, got, tc->expect);
+	}
+}
+
+/* retention_min_points: the newest N are kept whatever the policy says. */
+Test(retention, decide_min_points)
+{
+	static const struct {
+		const char *policy;
+		uint64_t times[8];
+		size_t n, min;
+		uint64_t now;
+		const char *expect;
+	} mc[] = {
+		/* all beyond the last tier: only the newest min survive */
+		{ "4s:all", { 1, 2, 3, 4, 5 }, 5, 3, 100, "--kkk" },
+		{ "4s:all", { 1, 2, 3, 4, 5 }, 5, 1, 100, "----k" },
+		{ "4s:all", { 1, 2, 3, 4, 5 }, 5, 9, 100, "kkkkk" },
+		/* thinning inside a tier yields to the minimum too */
+		{ "4s:all,20s:4s", { 8, 9, 10, 11, 24 }, 5, 3, 25, "k-kkk" },
+		{ "4s:all,20s:4s", { 8, 9, 10, 11, 24 }, 5, 1, 25, "k---k" },
+	};
+
+	for (size_t c = 0; c < sizeof(mc) / sizeof(mc[0]); c++) {
+		struct retention_policy p;
+		uint64_t t[8];
+		bool keep[8];
+		char got[9];
+		const char *why;
+
+		cr_assert_eq(retention_parse(mc[c].policy, &p, &why), 0);
+		for (size_t i = 0; i < mc[c].n; i++)
+			t[i] = mc[c].times[i] * S;
+		retention_decide(&p, t, mc[c].n, mc[c].now * S, mc[c].min, keep);
+		mask(keep, mc[c].n, got);
+		cr_assert_str_eq(got, mc[c].expect, "min case %zu: got %s, expected %s", c, got,
+				 mc[c].expect);
 	}
 }
 
@@ -151,7 +187,7 @@ Test(retention, decide_incremental_consistent)
 
 			for (size_t i = 0; i < ncur; i++)
 				t[i] = all[cur[i]];
-			retention_decide(&p, t, ncur, all[k], keep);
+			retention_decide(&p, t, ncur, all[k], 1, keep);
 		}
 		for (size_t i = 0; i < ncur; i++) {
 			if (keep[i])
@@ -166,7 +202,7 @@ Test(retention, decide_incremental_consistent)
 
 			for (size_t i = 0; i < ncur; i++)
 				t[i] = all[cur[i]];
-			retention_decide(&p, t, ncur, all[k], keep);
+			retention_decide(&p, t, ncur, all[k], 1, keep);
 			for (size_t i = 0; i < ncur; i++)
 				cr_assert(keep[i], "step %zu: point %zu kept once, removed on rerun", k,
 					  cur[i]);

@@ -527,11 +527,18 @@ Test(store, begin_rejects_bad_sequence)
 	begin_init(&b, 3, 2); /* must be based on the newest point */
 	cr_assert_null(store_point_begin(st, &b, &err));
 	cr_assert_eq(err, STORE_ERR_CONFLICT);
-	begin_init(&b, 3, 0); /* a new full point is allowed: standalone files */
+	/* Issue 12 section 1: ids follow the newest (or pending) point by one;
+	 * this was point 3 (any id above the newest) before. */
+	begin_init(&b, 3, 0);
+	cr_assert_null(store_point_begin(st, &b, &err));
+	cr_assert_eq(err, STORE_ERR_SEQUENCE);
+	snprintf(path, sizeof(path), "%s/grp/disks/vda/3.qcow2", root);
+	cr_assert_eq(access(path, F_OK), -1, "a refused point left %s", path);
+	begin_init(&b, 2, 0); /* a new full point is allowed: standalone files */
 	pt = store_point_begin(st, &b, &err);
 	cr_assert_not_null(pt);
 	cr_assert_eq(err, 0);
-	snprintf(path, sizeof(path), "%s/grp/disks/vda/3.qcow2", root);
+	snprintf(path, sizeof(path), "%s/grp/disks/vda/2.qcow2", root);
 	assert_backing(path, "");
 	store_point_free(pt);
 	begin_init(&b, 2, 2);
