@@ -24,8 +24,7 @@
 #include "proto/addr.h"
 
 #define CONN_LOW_WATER_DEFAULT   ((size_t)1 << 20)
-/* One maximal frame plus slack for the TLS record that straddles its end. */
-#define CONN_READ_HIGH           ((size_t)PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD + 65536u)
+#define CONN_READ_HIGH           CONN_INPUT_MAX
 #define CONN_CLOSE_TIMEOUT_S     5
 #define CONN_HANDSHAKE_TIMEOUT_S 30 /* default; conn_set_handshake_timeout */
 #define CONN_LINGER_S            2

@@ -20,6 +20,10 @@
 
 struct conn;
 
+/* Input a connection buffers at most: one maximal frame plus slack for the
+ * TLS record that straddles its end (reading stops at this high-water mark). */
+#define CONN_INPUT_MAX ((size_t)PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD + 65536u)
+
 struct conn_cbs {
 	/* TLS handshake completed and the peer certificate verified. */
 	void (*on_ready)(struct conn *c, void *arg);
