@@ -119,7 +119,9 @@ struct sender {
 	uint32_t rh_count[2];
 	uint64_t rh_win[2];     /* window index + 1 held, 0 = none */
 	size_t rh_disk[2];
+	bool rh_partial[2];     /* more of the window is still being asked for */
 	bool rh_waiting;
+	uint64_t rh_expect;     /* offset of the answer awaited */
 	struct throttle *bw;    /* NULL = unlimited */
 	struct event *bw_timer;
 	int hook_disk;          /* test hook: stop once this DISK_DONE is out, -1 none */
@@ -349,18 +351,29 @@ out:
 
 #define RESYNC_WINDOW ((uint64_t)PROTO_MAX_HASHES * ZERO_BLOCK)
 
-/* Ask the receiver for the base point's hashes of one window of a disk. */
-static int
-request_hashes(struct sender *s, size_t disk, uint64_t win)
+/* Blocks of window win of disk the resync compares (fewer in the last). */
+static uint32_t
+window_blocks(struct sender *s, size_t disk, uint64_t win)
 {
 	uint64_t size = snapshot_disk_size(s->cfg.snap, disk);
-	uint64_t off = win * RESYNC_WINDOW;
-	uint64_t left = (size - off + ZERO_BLOCK - 1) / ZERO_BLOCK;
+	uint64_t left = (size - win * RESYNC_WINDOW + ZERO_BLOCK - 1) / ZERO_BLOCK;
+
+	return left < PROTO_MAX_HASHES ? (uint32_t)left : PROTO_MAX_HASHES;
+}
+
+/* Ask the receiver for the base point's hashes of window win of a disk,
+ * from its block `from` on (a receiver answers at most its per-query bound
+ * of bytes hashed and flags the answer to be asked again). */
+static int
+request_hashes(struct sender *s, size_t disk, uint64_t win, uint32_t from)
+{
+	uint64_t off = win * RESYNC_WINDOW + (uint64_t)from * ZERO_BLOCK;
 
 	s->rh_waiting = true;
+	s->rh_expect = off;
 	return channel_hash_query(s->cfg.ch, snapshot_disk_name(s->cfg.snap, disk),
 				  s->st->base_id, off, ZERO_BLOCK,
-				  left < PROTO_MAX_HASHES ? (uint32_t)left : PROTO_MAX_HASHES);
+				  window_blocks(s, disk, win) - from);
 }
 
 int
@@ -368,18 +381,25 @@ sender_on_hashes(struct sender *s, const struct proto_hash_answer *a)
 {
 	uint64_t win = a->offset / RESYNC_WINDOW;
 	unsigned b = (unsigned)(win % 2);
+	uint32_t from = (uint32_t)((a->offset - win * RESYNC_WINDOW) / ZERO_BLOCK);
 
-	if (!s->rh_waiting || a->block_size != ZERO_BLOCK || a->offset % RESYNC_WINDOW ||
-	    a->point_id != s->st->base_id) {
+	if (!s->rh_waiting || a->block_size != ZERO_BLOCK || a->offset != s->rh_expect ||
+	    a->point_id != s->st->base_id || a->count > PROTO_MAX_HASHES - from) {
 		log_error("group %s: unexpected hash answer from the receiver", s->cfg.group);
 		return -1;
 	}
 	for (uint32_t i = 0; i < a->count; i++)
-		s->rh[b][i] = channel_hash_at(a, i);
-	s->rh_count[b] = a->count;
+		s->rh[b][from + i] = channel_hash_at(a, i);
+	s->rh_count[b] = from + a->count;
 	s->rh_win[b] = win + 1;
 	s->rh_disk[b] = s->cur_disk;
 	s->rh_waiting = false;
+	/* The rest of the window is asked for at once; the slots it already
+	 * covers go on meanwhile. */
+	s->rh_partial[b] = (a->flags & PROTO_FLAG_HASH_MORE) &&
+			   s->rh_count[b] < window_blocks(s, s->cur_disk, win);
+	if (s->rh_partial[b] && request_hashes(s, s->cur_disk, win, s->rh_count[b]) < 0)
+		return -1;
 	sender_pump(s);
 	return 0;
 }
@@ -427,11 +447,16 @@ produce_resync(struct sender *s, struct slot *sl)
 			/* The buffer may still back slots of an older window. */
 			if (p->head != p->tail)
 				return 2;
-			if (request_hashes(s, s->cur_disk, win) < 0)
+			if (request_hashes(s, s->cur_disk, win, 0) < 0)
 				return -1;
 			return 2;
 		}
 		wend = (win + 1) * RESYNC_WINDOW;
+		/* Only as far as the hashes that arrived when more are coming. */
+		if (s->rh_partial[b])
+			wend = win * RESYNC_WINDOW + (uint64_t)s->rh_count[b] * ZERO_BLOCK;
+		if (wend <= s->pos)
+			return 2;
 		end = s->pos + PROTO_MAX_EXTENT;
 		if (end > wend)
 			end = wend;

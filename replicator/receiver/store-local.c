@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <stdatomic.h>
 
 #include <libnbd.h>
 
@@ -38,6 +41,10 @@
 struct local {
 	struct store_backend be;
 };
+
+/* qemu-nbd processes this receiver runs (writers and readers): the event
+ * loop and the writer threads start and stop them. */
+static atomic_uint local_nbd_live;
 
 struct store_bdisk {
 	struct nbd_handle *nbd;
@@ -134,9 +141,24 @@ nbd_start(char **argv, const char *ctx, const char *path, bool last, struct chil
 }
 
 /* *direct tells whether qemu-nbd writes with O_DIRECT (cache=none). */
+/* One more qemu-nbd, unless max_nbd_total run already (errno EMFILE). */
+static bool
+nbd_slot_take(const struct store_backend *be, const char *ctx)
+{
+	unsigned n = atomic_fetch_add(&local_nbd_live, 1);
+
+	if (be->max_nbd && n >= be->max_nbd) {
+		atomic_fetch_sub(&local_nbd_live, 1);
+		log_error("%s: %u qemu-nbd processes run already (max_nbd_total): refused", ctx, n);
+		errno = EMFILE;
+		return false;
+	}
+	return true;
+}
+
 static struct nbd_handle *
-nbd_open_image(const char *path, bool readonly, bool *direct, const char *ctx,
-	       struct child **child)
+nbd_open_image(const struct store_backend *be, const char *path, bool readonly, bool *direct,
+	       const char *ctx, struct child **child)
 {
 	/* qemu-nbd allocates a buffer per request; glibc would mmap each 1 MiB
 	 * one afresh and qemu-nbd would spend more CPU in page faults than the
@@ -176,6 +198,8 @@ nbd_open_image(const char *path, bool readonly, bool *direct, const char *ctx,
 		if (*direct)
 			argv = backing ? argv_overlay : argv_direct;
 	}
+	if (!nbd_slot_take(be, ctx))
+		return NULL;
 	/* The qemu-nbd of a writer that was just killed may still hold the
 	 * image lock while it finishes its last flush: retry for a while. */
 	for (int attempt = 0; attempt < LOCAL_OPEN_TRIES; attempt++) {
@@ -185,6 +209,7 @@ nbd_open_image(const char *path, bool readonly, bool *direct, const char *ctx,
 		if (h)
 			return h;
 	}
+	atomic_fetch_sub(&local_nbd_live, 1);
 	return NULL;
 }
 
@@ -195,12 +220,14 @@ nbd_close_image(struct nbd_handle *h, struct child *child, const char *ctx)
 {
 	int rc = 0;
 
-	if (h && nbd_aio_is_ready(h) && nbd_shutdown(h, 0) < 0) {
+	if (!h)
+		return 0;
+	if (nbd_aio_is_ready(h) && nbd_shutdown(h, 0) < 0) {
 		log_error("%s: nbd shutdown: %s", ctx, nbd_get_error());
 		rc = -1;
 	}
-	if (h)
-		nbd_close(h);
+	nbd_close(h);
+	atomic_fetch_sub(&local_nbd_live, 1);
 	if (child_finish(child, LOCAL_CHILD_EXIT_MS) < 0)
 		rc = -1;
 	return rc;
@@ -236,12 +263,11 @@ out:
 	return rc;
 }
 
+/* Resume: the file must still be there; qemu-nbd starts at the first
+ * write (local_connect). */
 static int
 local_disk_open(struct store_backend *be, const struct store_where *w, struct store_disk *d)
 {
-	char ctx[STORE_CTX_MAX];
-	struct store_bdisk *io = d->io;
-
 	(void)be;
 	/* A resumed file that is gone: say so instead of retrying qemu-nbd. */
 	if (access(d->path, F_OK) < 0) {
@@ -249,8 +275,22 @@ local_disk_open(struct store_backend *be, const struct store_where *w, struct st
 			 d->path);
 		return -1;
 	}
+	return 0;
+}
+
+/* qemu-nbd for d, started when a disk is first written (from the writer
+ * thread): a point's disks that get no data never cost a process, and
+ * the disks written one after another hold one at a time (disk_idle). */
+static int
+local_connect(struct store_backend *be, const struct store_where *w, struct store_disk *d)
+{
+	char ctx[STORE_CTX_MAX];
+	struct store_bdisk *io = d->io;
+
+	if (io->nbd)
+		return 0;
 	store_ctx(ctx, sizeof(ctx), w, d->name);
-	io->nbd = nbd_open_image(d->path, false, &io->direct, ctx, &io->child);
+	io->nbd = nbd_open_image(be, d->path, false, &io->direct, ctx, &io->child);
 	if (!io->nbd)
 		return -1;
 	/* Only a hint, and only for writes through the page cache: without it
@@ -278,9 +318,8 @@ local_disk_create(struct store_backend *be, const struct store_where *w,
 			 ".qcow2,backing_fmt=qcow2", base_id);
 	else
 		snprintf(opts, sizeof(opts), "cluster_size=65536,lazy_refcounts=off");
-	if (spawn_cmd(ctx, argv, NULL) < 0)
-		return -1;
-	return local_disk_open(be, w, d);
+	(void)be;
+	return spawn_cmd(ctx, argv, NULL) < 0 ? -1 : 0;
 }
 
 static void
@@ -304,7 +343,8 @@ local_disk_write(struct store_backend *be, const struct store_where *w,
 	uint64_t off = offset;
 	size_t left = len;
 
-	(void)be;
+	if (local_connect(be, w, d) < 0)
+		return -1;
 	while (left > 0) {
 		size_t n = left < LOCAL_NBD_CHUNK ? left : LOCAL_NBD_CHUNK;
 
@@ -325,7 +365,8 @@ local_disk_zero(struct store_backend *be, const struct store_where *w,
 {
 	uint64_t off = offset, left = len;
 
-	(void)be;
+	if (local_connect(be, w, d) < 0)
+		return -1;
 	/* No NBD_CMD_FLAG_NO_HOLE: qemu may then record zero clusters, which
 	 * also hide whatever the backing file holds there. */
 	while (left > 0) {
@@ -361,7 +402,8 @@ local_aio_write(struct store_backend *be, const struct store_where *w, struct st
 	struct store_bdisk *io = d->io;
 	int64_t cookie;
 
-	(void)be;
+	if (local_connect(be, w, d) < 0)
+		return -1;
 	cookie = nbd_aio_pwrite(io->nbd, buf, len, off, NBD_NULL_COMPLETION, 0);
 	if (cookie < 0) {
 		disk_io_error(w, d, "write", off, len);
@@ -484,16 +526,17 @@ prune_disk_dir(DIR *sub, const char *path, const char *disk, const struct catalo
 	return 0;
 }
 
+/* Call fn on each disks/<disk>/ directory of the group. 0 / -1 (fn's, or
+ * logged here). */
 static int
-local_prune(struct store_backend *be, const struct store_where *w, const struct catalog *cat,
-	    uint64_t keep_id)
+each_disk_dir(const struct store_where *w,
+	      int (*fn)(DIR *sub, const char *path, const char *disk, void *arg), void *arg)
 {
 	char *path = strfmt("%s/disks", w->gdir);
 	DIR *dd = NULL, *sub;
 	struct dirent *de;
 	int rc = -1;
 
-	(void)be;
 	if (!path)
 		return -1;
 	dd = opendir(path);
@@ -518,7 +561,7 @@ local_prune(struct store_backend *be, const struct store_where *w, const struct 
 			close(fd);
 			goto out;
 		}
-		r = prune_disk_dir(sub, path, de->d_name, cat, keep_id);
+		r = fn(sub, path, de->d_name, arg);
 		closedir(sub);
 		if (r < 0)
 			goto out;
@@ -529,6 +572,29 @@ out:
 		closedir(dd);
 	free(path);
 	return rc;
+}
+
+struct prune_arg {
+	const struct catalog *cat;
+	uint64_t keep_id;
+};
+
+static int
+prune_one(DIR *sub, const char *path, const char *disk, void *arg)
+{
+	const struct prune_arg *a = arg;
+
+	return prune_disk_dir(sub, path, disk, a->cat, a->keep_id);
+}
+
+static int
+local_prune(struct store_backend *be, const struct store_where *w, const struct catalog *cat,
+	    uint64_t keep_id)
+{
+	struct prune_arg a = { cat, keep_id };
+
+	(void)be;
+	return each_disk_dir(w, prune_one, &a);
 }
 
 static char *
@@ -557,6 +623,46 @@ local_has_disk(struct store_backend *be, const struct store_where *w, const char
 	return ok;
 }
 
+struct usage_arg {
+	const struct catalog *cat;
+	bool committed_only;
+	uint64_t bytes;
+};
+
+/* Allocated bytes of the disks/<disk>/<id>.qcow2 files of one disk. */
+static int
+usage_one(DIR *sub, const char *path, const char *disk, void *arg)
+{
+	struct usage_arg *a = arg;
+	struct dirent *fe;
+	struct stat sb;
+
+	(void)path;
+	(void)disk;
+	while ((fe = readdir(sub)) != NULL) {
+		uint64_t id = store_file_id(fe->d_name, ".qcow2");
+
+		if (id == 0 || (a->committed_only && !catalog_has(a->cat, id)))
+			continue;
+		if (fstatat(dirfd(sub), fe->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(sb.st_mode))
+			a->bytes += (uint64_t)sb.st_blocks * 512;
+	}
+	return 0;
+}
+
+static int
+local_usage(struct store_backend *be, const struct store_where *w, const struct catalog *cat,
+	    bool committed_only, uint64_t *bytes)
+{
+	struct usage_arg a = { cat, committed_only, 0 };
+	int rc = each_disk_dir(w, usage_one, &a);
+
+	(void)be;
+	*bytes = a.bytes;
+	return rc;
+}
+
 static struct store_reader *
 local_reader_open(struct store_backend *be, const struct store_where *w, const char *disk)
 {
@@ -569,7 +675,7 @@ local_reader_open(struct store_backend *be, const struct store_where *w, const c
 		goto fail;
 	}
 	store_ctx(r->ctx, sizeof(r->ctx), w, disk);
-	r->nbd = nbd_open_image(path, true, NULL, r->ctx, &r->child);
+	r->nbd = nbd_open_image(be, path, true, NULL, r->ctx, &r->child);
 	if (!r->nbd)
 		goto fail;
 	free(path);
@@ -732,10 +838,12 @@ static const struct store_backend_ops local_ops = {
 	.aio_dead = local_aio_dead,
 	.disk_seal = local_disk_seal,
 	.disk_close = local_disk_close,
+	.disk_idle = local_disk_close,
 	.disk_free = local_disk_free,
 	.prune = local_prune,
 	.disk_path = local_disk_path,
 	.has_disk = local_has_disk,
+	.usage = local_usage,
 	.reader_open = local_reader_open,
 	.reader_pread = local_reader_pread,
 	.reader_close = local_reader_close,
