@@ -132,6 +132,32 @@ for k in 0 1 2; do
 	done
 done
 
+# ---- 3. a pending point of an older state of the source ----
+# Disk 0 of a point is done at the receiver when the agent dies; the source
+# changes; the next attempt dies after its snapshot began (the sources
+# recorded the new state) but before its POINT_BEGIN reached the receiver.
+# The pending point still holds the old state: the run after must not
+# resume it.
+label="stale pending point"
+change $G 50
+NESTOR_TEST_PAUSE=disk-done:0 "$NESTOR" agent --config "$T/$G.conf" --once --no-progress \
+	2>>"$T/agent.log" &
+apid=$!
+wait_until 60 stopped $apid || { kill -9 $apid; die "$label: the agent never stopped"; }
+wait_until 30 disk_durable $G 0 || not_ok "$label: disk 0 not durable at the receiver"
+kill -9 $apid; wait $apid 2>/dev/null
+wait_until 10 sessions_over || not_ok "$label: the session never ended"
+change $G 51
+NESTOR_TEST_PAUSE=begin "$NESTOR" agent --config "$T/$G.conf" --once --no-progress \
+	2>>"$T/agent.log" &
+apid=$!
+wait_until 60 stopped $apid || { kill -9 $apid; die "$label: the agent never stopped at begin"; }
+kill -9 $apid; wait $apid 2>/dev/null
+wait_until 10 sessions_over || not_ok "$label: the session never ended"
+check "$label: the receiver still holds the old pending point" disk_durable $G 0
+resume_run "$label" $G
+check_eq "$label: not resumed" false "$(echo "$OUT" | jq .resumed)"
+
 # ---- 2. random moments: seeds and incrementals, 2- and 3-disk groups ----
 ROUNDS=${RESUME_ROUNDS:-12}
 RANDOM=13
