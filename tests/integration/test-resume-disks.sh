@@ -6,15 +6,19 @@
 #    and durable (pending.json), the agent or the receiver is killed -9.
 #    The next run must resume the point and commit it identical to the
 #    source, for every disk K of a 3-disk point and both victims.
-# 2. Random: kill -9 of either side at random moments of seeds and
+# 2. A pending point left by an older state of the source is not resumed
+#    (the agent dies after its snapshot began, before its POINT_BEGIN:
+#    NESTOR_TEST_PAUSE=begin).
+# 3. Random: kill -9 of either side at random moments of seeds and
 #    incrementals over 2- and 3-disk groups (RESUME_ROUNDS, default 12; the
-#    issue's form is RESUME_ROUNDS=30). After each kill, one run without a
-#    source change must commit; a listed point always equals its source.
+#    issue's form is RESUME_ROUNDS=30, about 80 s). After each kill, one
+#    run without a source change must commit; a listed point always
+#    equals its source.
 # The sources never change while an agent runs, so the source file is the
 # state the snapshot was taken of.
 . "$(dirname "$0")/lib.sh"
 
-# debug: the receiver logs the end of every session (session_gone below)
+# debug: the receiver logs the end of every session (sessions_over below)
 RX_LOG=debug pki_and_receiver 4M
 mkdir -p "$T/src"
 SIZE=48M
@@ -73,7 +77,7 @@ wait_until() {
 # not race with them. (A killed receiver logs no end: count from its
 # successor's start.)
 sessions_over() {
-	awk '/listening/ { open = 0 } / agent agent1 connected/ { open++ }
+	awk '/receiver listening/ { open = 0 } / agent agent1 connected/ { open++ }
 	     /agent agent1: connection closed/ { open-- } END { exit open != 0 }' "$T/receiver.log"
 }
 stopped() { [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = T ]; }
@@ -119,8 +123,8 @@ for k in 0 1 2; do
 		wait_until 60 stopped $apid || { kill -9 $apid; die "$label: the agent never stopped"; }
 		wait_until 30 disk_durable $G $k || not_ok "$label: disk $k not durable at the receiver"
 		if [ $victim = agent ]; then
-			kill -9 $apid
-			wait_until 10 sessions_over || not_ok "$label: the session never ended"
+			kill -9 $apid; wait $apid 2>/dev/null
+			wait_until 30 sessions_over || not_ok "$label: the session never ended"
 		else
 			kill9_receiver
 			kill -CONT $apid
@@ -132,7 +136,7 @@ for k in 0 1 2; do
 	done
 done
 
-# ---- 3. a pending point of an older state of the source ----
+# ---- 2. a pending point of an older state of the source ----
 # Disk 0 of a point is done at the receiver when the agent dies; the source
 # changes; the next attempt dies after its snapshot began (the sources
 # recorded the new state) but before its POINT_BEGIN reached the receiver.
@@ -146,19 +150,19 @@ apid=$!
 wait_until 60 stopped $apid || { kill -9 $apid; die "$label: the agent never stopped"; }
 wait_until 30 disk_durable $G 0 || not_ok "$label: disk 0 not durable at the receiver"
 kill -9 $apid; wait $apid 2>/dev/null
-wait_until 10 sessions_over || not_ok "$label: the session never ended"
+wait_until 30 sessions_over || not_ok "$label: the session never ended"
 change $G 51
 NESTOR_TEST_PAUSE=begin "$NESTOR" agent --config "$T/$G.conf" --once --no-progress \
 	2>>"$T/agent.log" &
 apid=$!
 wait_until 60 stopped $apid || { kill -9 $apid; die "$label: the agent never stopped at begin"; }
 kill -9 $apid; wait $apid 2>/dev/null
-wait_until 10 sessions_over || not_ok "$label: the session never ended"
+wait_until 30 sessions_over || not_ok "$label: the session never ended"
 check "$label: the receiver still holds the old pending point" disk_durable $G 0
 resume_run "$label" $G
 check_eq "$label: not resumed" false "$(echo "$OUT" | jq .resumed)"
 
-# ---- 2. random moments: seeds and incrementals, 2- and 3-disk groups ----
+# ---- 3. random moments: seeds and incrementals, 2- and 3-disk groups ----
 ROUNDS=${RESUME_ROUNDS:-12}
 RANDOM=13
 failures=0
@@ -181,8 +185,8 @@ for round in $(seq 1 "$ROUNDS"); do
 	k=1; [ $kind = seed ] && k=2
 	sleep "$(awk -v d="$RUN_S" -v r=$RANDOM -v k=$k 'BEGIN { printf "%.3f", k * d * r / 32768 }')"
 	if [ $((RANDOM % 2)) = 0 ]; then
-		victim=agent; kill -9 $apid 2>/dev/null
-		wait_until 10 sessions_over || not_ok "round $round: the session never ended"
+		victim=agent; kill -9 $apid 2>/dev/null; wait $apid 2>/dev/null
+		wait_until 30 sessions_over || not_ok "round $round: the session never ended"
 	else
 		victim=receiver; kill9_receiver
 	fi
