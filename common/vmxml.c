@@ -29,7 +29,9 @@ struct vmxml_reader {
 bool
 vmxml_is(const struct _xmlNode *n, const char *name)
 {
-	return n && n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
+	/* an element of another namespace is never libvirt's */
+	return n && n->type == XML_ELEMENT_NODE && !n->ns &&
+	       strcmp((const char *)n->name, name) == 0;
 }
 
 struct _xmlNode *
@@ -240,27 +242,62 @@ vmxml_devices(struct vmxml_reader *rd, xmlNodePtr devs, struct vmxml *x)
 	return 0;
 }
 
+/* SAX hook called at "<!DOCTYPE": a domain definition has none, and one
+ * is where entity declarations (billion laughs, external entities) live.
+ * The parse stops before the internal subset is read. */
+static void
+vmxml_refuse_dtd(void *user, const xmlChar *name, const xmlChar *ext_id,
+		 const xmlChar *sys_id)
+{
+	xmlParserCtxtPtr ctxt = user;
+
+	(void)name;
+	(void)ext_id;
+	(void)sys_id;
+	if (ctxt->_private)
+		*(bool *)ctxt->_private = true;
+	xmlStopParser(ctxt);
+}
+
 struct _xmlDoc *
 vmxml_parse_doc(const char *xml, size_t len, const char *what, bool blanks)
 {
-	xmlDocPtr doc;
+	xmlParserCtxtPtr ctxt;
+	xmlDocPtr doc = NULL;
+	bool dtd = false;
 
 	if (len == 0 || len > VMXML_MAX_LEN) {
 		log_error("%s: domain XML of %zu bytes (1..%u allowed)", what, len,
 			  VMXML_MAX_LEN);
 		return NULL;
 	}
-	/* NONET: a definition from the network must not make us fetch
-	 * anything; entities are not substituted (no NOENT). */
-	doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
-			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-			    (blanks ? 0 : XML_PARSE_NOBLANKS));
-	if (!doc) {
-		const xmlError *e = xmlGetLastError();
-
-		log_error("%s: domain XML does not parse: %s", what,
-			  e && e->message ? e->message : "unknown error");
+	if (!(ctxt = xmlNewParserCtxt())) {
+		log_error("%s: out of memory", what);
+		return NULL;
 	}
+	ctxt->_private = &dtd;
+	ctxt->sax->internalSubset = vmxml_refuse_dtd;
+	/* NONET: a definition from the network must not make us fetch
+	 * anything; entities are not substituted (no NOENT), no DTD is loaded
+	 * (no DTDLOAD), and libxml2's limits stay (no HUGE). */
+	doc = xmlCtxtReadMemory(ctxt, xml, (int)len, "domain.xml", NULL,
+				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+				(blanks ? 0 : XML_PARSE_NOBLANKS));
+	/* the stop's error code too, should a libxml2 reset _private */
+	if (dtd || ctxt->errNo == XML_ERR_USER_STOP ||
+	    (doc && (doc->intSubset || doc->extSubset))) {
+		log_error("%s: domain XML has a DOCTYPE (DTD or entity declarations): "
+			  "refused", what);
+		xmlFreeDoc(doc);
+		doc = NULL;
+	} else if (!doc) {
+		const xmlError *e = xmlCtxtGetLastError(ctxt);
+		const char *m = e && e->message ? e->message : "unknown error";
+
+		log_error("%s: domain XML does not parse: %.*s", what,
+			  (int)strcspn(m, "\n"), m);
+	}
+	xmlFreeParserCtxt(ctxt);
 	return doc;
 }
 

@@ -1,7 +1,7 @@
 /* libvirt domain XML read into plain structs (disks, NICs, the guest agent
  * channel): the one reader shared by the libvirt source, the offline-VM
  * planner and the failover rewrite. Parsed with libxml2, no network, no
- * entities. */
+ * entities; a DOCTYPE is refused. */
 #ifndef NESTOR_COMMON_VMXML_H
 #define NESTOR_COMMON_VMXML_H
 
@@ -100,8 +100,8 @@ int vmxml_disk_rbd(const struct vmxml_disk *disk, const char *what);
 bool vmxml_disk_is_disk(const struct vmxml_disk *disk);
 
 /* For code that walks or rewrites the document itself: whether n is an
- * element called name; the first child element of parent called name
- * (NULL if none or parent is NULL). */
+ * element called name in no namespace; the first child element of parent
+ * called name (NULL if none or parent is NULL). */
 bool vmxml_is(const struct _xmlNode *n, const char *name);
 struct _xmlNode *vmxml_child(const struct _xmlNode *parent, const char *name);
 

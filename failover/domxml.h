@@ -1,5 +1,7 @@
 /* Domain XML of a protected VM, as captured on the source, rewritten with
- * libxml2 into a transient drill/failover domain that boots the replica. */
+ * libxml2 into a drill/failover domain that boots the replica. The XML
+ * came from the network: only what an allowlist keeps reaches libvirt
+ * (failover/domxml-allow.h), and everything dropped is listed. */
 #ifndef NESTOR_FAILOVER_DOMXML_H
 #define NESTOR_FAILOVER_DOMXML_H
 
@@ -8,7 +10,8 @@
 
 struct domxml;
 
-/* Parse a libvirt domain definition (no network, no entities). The VM name
+/* Parse a libvirt domain definition (no network, no entities; a DOCTYPE,
+ * more than VMXML_MAX_LEN bytes or malformed XML is refused). The VM name
  * must be a valid nestor name (common/names.h). NULL on error (logged with
  * ctx, e.g. "group web point 3 vm 0"). */
 struct domxml *domxml_parse(const char *xml, size_t len, const char *ctx);
@@ -47,9 +50,18 @@ struct domxml_drill {
 	bool guest_agent;          /* add the qemu-guest-agent channel */
 };
 
-/* Rewrite d (in place) for a drill or failover and return the new XML
- * (malloc'd, caller frees), or NULL (logged). Call once per parsed
- * document. */
+/* Build a new domain for a drill or failover from d (unchanged) and return
+ * its XML (malloc'd, caller frees), or NULL (logged). Keeps the source's
+ * allowlisted elements and attributes, Nestor's disks, networks, console,
+ * CPU policy and firmware; every element or attribute dropped is listed in
+ * d's warnings (for the caller to log and report: a drill may rewrite the
+ * same VM more than once). */
 char *domxml_drill_xml(struct domxml *d, const struct domxml_drill *o);
+
+/* The warnings of the last domxml_drill_xml, one line each ("/domain/
+ * devices/hostdev: dropped (host device passthrough)"), printable ASCII;
+ * owned by d, valid until the next domxml_drill_xml or domxml_free. */
+size_t domxml_nwarnings(const struct domxml *d);
+const char *domxml_warning(const struct domxml *d, size_t i);
 
 #endif

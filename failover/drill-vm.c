@@ -132,10 +132,12 @@ drill_vm_prepare(struct drill *d, size_t i)
 	struct domxml *x = NULL;
 	char *ctx = ctx_of(d, i);
 	const char *names[DRILL_VM_MAX_DEVS] = { 0 };
+	const char *why = "preparation failed (overlays or domain XML)";
 	int ret = -1;
 
-	if (!ctx || !(x = domxml_parse(v->xml, v->xml_len, ctx)) ||
-	    vm_names(d, i, x, ctx) < 0)
+	if (ctx && !(x = domxml_parse(v->xml, v->xml_len, ctx)))
+		why = "the domain XML is refused (malformed, DOCTYPE or too large: see the log)";
+	if (!x || vm_names(d, i, x, ctx) < 0)
 		goto out;
 	if (domxml_ndisks(x) > DRILL_VM_MAX_DEVS || domxml_nnics(x) > DRILL_VM_MAX_DEVS) {
 		log_error("%s: vm %s: too many disks or interfaces", ctx, v->name);
@@ -160,10 +162,32 @@ drill_vm_prepare(struct drill *d, size_t i)
 	ret = 0;
 out:
 	if (ret < 0)
-		drill_vm_fail(&d->r->vms[i], "preparation failed (overlays or domain XML)");
+		drill_vm_fail(&d->r->vms[i], why);
 	free(ctx);
 	domxml_free(x);
 	return ret;
+}
+
+/* What the rewrite of VM i's XML dropped, logged and into its report row
+ * once (the KVM probe's fallback and the baseline CPU retry rewrite the
+ * same XML again). */
+static int
+keep_xml_warnings(struct report_vm *rv, const struct domxml *x, const char *ctx)
+{
+	size_t n = domxml_nwarnings(x);
+
+	if (rv->xml_warnings || n == 0)
+		return 0;
+	if (!(rv->xml_warnings = calloc(n, sizeof(*rv->xml_warnings))))
+		return -1;
+	for (; rv->nxml_warnings < n; rv->nxml_warnings++) {
+		const char *w = domxml_warning(x, rv->nxml_warnings);
+
+		log_warn("%s: vm %s: domain XML: %s", ctx, domxml_name(x), w);
+		if (!(rv->xml_warnings[rv->nxml_warnings] = strdup(w)))
+			return -1;
+	}
+	return 0;
 }
 
 static char *
@@ -183,6 +207,11 @@ vm_xml(struct drill *d, size_t i, bool baseline)
 
 	if (x)
 		xml = domxml_drill_xml(x, &o);
+	if (xml && keep_xml_warnings(&d->r->vms[i], x, ctx) < 0) {
+		log_error("%s: out of memory", ctx);
+		free(xml);
+		xml = NULL;
+	}
 	/* kept beside the console log: what exactly was booted */
 	if (xml && (path = strfmt("%s/%s.xml", d->r->workdir, v->name)) != NULL)
 		(void)file_write_atomic(path, xml, strlen(xml), 0644);

@@ -28,6 +28,9 @@ report_clear(struct report *r)
 		free(v->console_tail);
 		free(v->address);
 		free(v->error);
+		for (size_t k = 0; k < v->nxml_warnings; k++)
+			free(v->xml_warnings[k]);
+		free(v->xml_warnings);
 	}
 	free(r->vms);
 	free(r->error);
@@ -45,6 +48,16 @@ static json_t *
 str_or_null(const char *s)
 {
 	return s ? json_string(s) : json_null();
+}
+
+static json_t *
+str_array(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; a && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
 }
 
 json_t *
@@ -77,6 +90,8 @@ report_json(const struct report *r)
 		}
 		if (v->console_tail)
 			json_object_set_new(o, "console_tail", json_string(v->console_tail));
+		json_object_set_new(o, "xml_warnings", str_array(v->xml_warnings,
+								 v->nxml_warnings));
 		if (r->tcp_port || r->guest_agent || r->script)
 			json_object_set_new(o, "checks", json_pack(
 				"{s:o, s:o, s:o, s:s?}",
@@ -151,6 +166,8 @@ report_print(const struct report *r, FILE *f)
 				p += n + (nl ? 1 : 0);
 			}
 		}
+		for (size_t k = 0; k < v->nxml_warnings; k++)
+			fprintf(f, "    domain XML: %s\n", v->xml_warnings[k]);
 		if (v->console_log)
 			fprintf(f, "    console log: %s\n", v->console_log);
 	}

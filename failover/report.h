@@ -26,6 +26,8 @@ struct report_vm {
 	char *console_log;   /* owned: path (kept after teardown) */
 	char *console_tail;  /* owned: last console bytes when the VM failed */
 	char *error;         /* owned: first failure, NULL if none */
+	char **xml_warnings; /* owned: what the domain XML rewrite dropped */
+	size_t nxml_warnings;
 	bool pass;
 };
 

@@ -387,6 +387,9 @@ valid_hanswer(const struct proto_msg *m)
 		return e;
 	if (a->count != 0 && a->hashes == NULL)
 		return PROTO_E_RANGE;
+	/* "Ask again" must have made progress, or the asking never ends. */
+	if ((a->flags & PROTO_FLAG_HASH_MORE) && a->count == 0)
+		return PROTO_E_RANGE;
 	return 0;
 }
 
@@ -732,7 +735,7 @@ static const struct type_ops types[] = {
 	{ PROTO_COMMITTED, 0, 8, 8, dec_committed, enc_committed, valid_committed },
 	{ PROTO_HASH_QUERY, 0, HQUERY_FIXED, HQUERY_FIXED + 2 * PROTO_NAME_MAX,
 	  dec_hquery, enc_hquery, valid_hquery },
-	{ PROTO_HASH_ANSWER, 0, HANSWER_FIXED,
+	{ PROTO_HASH_ANSWER, PROTO_FLAG_HASH_MORE, HANSWER_FIXED,
 	  HANSWER_FIXED + PROTO_MAX_HASHES * 8u, dec_hanswer, enc_hanswer,
 	  valid_hanswer },
 	{ PROTO_ERROR, 0, ERROR_FIXED, ERROR_FIXED + PROTO_TEXT_MAX,
@@ -812,6 +815,8 @@ proto_decode(const struct proto_hdr *hdr, const uint8_t *payload,
 	msg->type = hdr->type;
 	if (hdr->type == PROTO_EXTENT)
 		msg->u.extent.flags = hdr->flags;
+	else if (hdr->type == PROTO_HASH_ANSWER)
+		msg->u.hanswer.flags = hdr->flags;
 	r.p = payload;
 	r.left = hdr->length;
 	if ((e = t->dec(&r, msg)) != 0)
@@ -824,7 +829,9 @@ proto_decode(const struct proto_hdr *hdr, const uint8_t *payload,
 static uint32_t
 msg_flags(const struct proto_msg *msg)
 {
-	return msg->type == PROTO_EXTENT ? msg->u.extent.flags : 0;
+	if (msg->type == PROTO_EXTENT)
+		return msg->u.extent.flags;
+	return msg->type == PROTO_HASH_ANSWER ? msg->u.hanswer.flags : 0;
 }
 
 static void

@@ -49,8 +49,13 @@ enum proto_type {
 #define PROTO_CAP_ZSTD     (1u << 0)
 #define PROTO_CAPS_KNOWN   (PROTO_CAP_ZSTD)
 
-/* Header flags. Only EXTENT defines one; all others must be 0. */
+/* Header flags. Only EXTENT and HASH_ANSWER define one; all others must be 0. */
 #define PROTO_FLAG_EXTENT_RESYNC (1u << 0) /* extent sent by a hash-compare resync */
+/* HASH_ANSWER stopped at the receiver's bound on bytes hashed per query,
+ * not at the disk's end: the blocks from offset + count * block_size are
+ * to be asked again. An agent that predates it refuses the frame (unknown
+ * flag) instead of reading the missing blocks as zeros. */
+#define PROTO_FLAG_HASH_MORE     (1u << 0)
 
 enum proto_extent_kind { PROTO_KIND_DATA = 1, PROTO_KIND_ZERO = 2, PROTO_KIND_DISCARD = 3 };
 enum proto_comp { PROTO_COMP_NONE = 0, PROTO_COMP_ZSTD = 1 };
@@ -172,6 +177,7 @@ struct proto_hash_answer {
 	uint64_t offset;
 	uint32_t block_size;
 	uint32_t count;      /* 0..PROTO_MAX_HASHES; fewer than asked at the disk's end */
+	uint32_t flags;      /* header flags (PROTO_FLAG_HASH_MORE: fewer, ask again) */
 	const uint8_t *hashes; /* borrowed: count * 8 bytes, big-endian XXH3-64 per block */
 };
 

@@ -19,14 +19,14 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "proto/addr.h"
 
 #define CONN_LOW_WATER_DEFAULT   ((size_t)1 << 20)
-/* One maximal frame plus slack for the TLS record that straddles its end. */
-#define CONN_READ_HIGH           ((size_t)PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD + 65536u)
+#define CONN_READ_HIGH           CONN_INPUT_MAX
 #define CONN_CLOSE_TIMEOUT_S     5
-#define CONN_HANDSHAKE_TIMEOUT_S 30
+#define CONN_HANDSHAKE_TIMEOUT_S 30 /* default; conn_set_handshake_timeout */
 #define CONN_LINGER_S            2
 #define CONN_OPTS                (BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS)
 
@@ -55,6 +55,9 @@ struct conn {
 	bool linger;           /* after an ERROR frame: half-close, drain the peer */
 	bool half_closed;      /* our side shut down for writing, waiting for EOF */
 	size_t low_water;
+	unsigned hs_timeout_s;   /* handshake (and client confirmation) deadline */
+	unsigned idle_timeout_s; /* READY with no frame either way; 0 = none */
+	uint64_t last_active_ns; /* monotonic: last frame in or out, or output drained */
 	char name[320];        /* host:port, for logs */
 	char peer[PROTO_PEER_MAX + 1];
 	char reason[512];
@@ -127,13 +130,15 @@ static void
 conn_finish(struct conn *c)
 {
 	static const struct timeval now = { 0, 0 };
+	/* A server's failed handshakes are the owner's to log (rate-limited). */
+	bool owner_logs = c->server && c->state < CONN_READY;
 
 	if (c->state == CONN_CLOSED)
 		return;
 	c->state = CONN_CLOSED;
 	if (!c->reason[0])
 		snprintf(c->reason, sizeof(c->reason), "closed");
-	if (c->failed)
+	if (c->failed && !owner_logs)
 		log_warn("conn %s%s%s: %s", c->name, c->peer[0] ? " " : "", c->peer, c->reason);
 	else
 		log_debug("conn %s%s%s: closed: %s", c->name, c->peer[0] ? " " : "",
@@ -222,6 +227,40 @@ conn_fail(struct conn *c, const char *fmt, ...)
 	conn_finish(c);
 }
 
+/* The idle timer is armed lazily: activity only stamps the time, and the
+ * timer, when it fires, either closes or re-arms for what is left. */
+static void
+conn_idle_arm(struct conn *c, uint64_t after_ns)
+{
+	struct timeval tv = { (time_t)(after_ns / 1000000000u),
+			      (suseconds_t)(after_ns % 1000000000u / 1000u) };
+
+	if (c->idle_timeout_s && c->state == CONN_READY)
+		evtimer_add(c->timer, &tv);
+}
+
+static void
+conn_touch(struct conn *c)
+{
+	c->last_active_ns = clock_mono_ns();
+}
+
+static void
+conn_idle_check(struct conn *c)
+{
+	uint64_t limit = (uint64_t)c->idle_timeout_s * 1000000000u;
+	uint64_t quiet = clock_mono_ns() - c->last_active_ns;
+
+	if (!c->idle_timeout_s)
+		return;
+	/* While we hold its input (conn_pause_read) the silence is ours. */
+	if (c->paused || quiet < limit) {
+		conn_idle_arm(c, c->paused ? limit : limit - quiet);
+		return;
+	}
+	conn_fail(c, "idle for %u s (no frame either way)", c->idle_timeout_s);
+}
+
 static void
 conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -231,11 +270,11 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	switch (c->state) {
 	case CONN_HANDSHAKE:
-		conn_fail(c, "TLS handshake not completed within %d s", CONN_HANDSHAKE_TIMEOUT_S);
+		conn_fail(c, "TLS handshake not completed within %u s", c->hs_timeout_s);
 		break;
 	case CONN_CONFIRMING:
-		conn_fail(c, "server did not confirm our certificate within %d s",
-			  CONN_HANDSHAKE_TIMEOUT_S);
+		conn_fail(c, "server did not confirm our certificate within %u s",
+			  c->hs_timeout_s);
 		break;
 	case CONN_CLOSING: {
 		size_t len = strlen(c->reason);
@@ -256,6 +295,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_deliver_close(c); /* fallback path of conn_finish */
 		break;
 	case CONN_READY:
+		conn_idle_check(c);
 		break;
 	}
 }
@@ -274,6 +314,8 @@ conn_become_ready(struct conn *c)
 	}
 	evtimer_del(c->timer);
 	c->state = CONN_READY;
+	conn_touch(c);
+	conn_idle_arm(c, (uint64_t)c->idle_timeout_s * 1000000000u);
 	bufferevent_setwatermark(c->bev, EV_WRITE, c->low_water, 0);
 	if (c->paused)
 		bufferevent_disable(c->bev, EV_READ);
@@ -440,6 +482,7 @@ conn_process(struct conn *c)
 			conn_protocol_error(c, what, r);
 			return;
 		}
+		conn_touch(c);
 		r = c->cbs.on_msg ? c->cbs.on_msg(c, &msg, c->arg) : 0;
 		/* msg borrowed from frame until here. */
 		if (c->bev)
@@ -485,6 +528,8 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 			conn_flushed(c);
 		return;
 	}
+	if (c->state == CONN_READY)
+		conn_touch(c); /* the peer reads what we send */
 	if (c->state == CONN_READY && c->cbs.on_drain)
 		c->cbs.on_drain(c, c->arg);
 }
@@ -506,6 +551,7 @@ conn_alloc(struct event_base *base, const struct conn_cbs *cbs, void *arg, bool 
 	c->server = server;
 	c->state = CONN_HANDSHAKE;
 	c->low_water = CONN_LOW_WATER_DEFAULT;
+	c->hs_timeout_s = CONN_HANDSHAKE_TIMEOUT_S;
 	c->timer = evtimer_new(base, conn_timer_cb, c);
 	if (!c->timer) {
 		log_error("conn: cannot create timer");
@@ -534,7 +580,7 @@ conn_sock_opts(struct conn *c, int fd)
 static int
 conn_setup_bev(struct conn *c)
 {
-	static const struct timeval hs = { CONN_HANDSHAKE_TIMEOUT_S, 0 };
+	struct timeval hs = { (time_t)c->hs_timeout_s, 0 };
 
 	bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
@@ -716,6 +762,7 @@ conn_queue(struct conn *c, const struct proto_msg *msg)
 		conn_finish(c);
 		return -1;
 	}
+	conn_touch(c);
 	return 0;
 }
 
@@ -772,6 +819,27 @@ conn_set_low_water(struct conn *c, size_t bytes)
 }
 
 void
+conn_set_handshake_timeout(struct conn *c, unsigned seconds)
+{
+	struct timeval tv = { (time_t)seconds, 0 };
+
+	c->hs_timeout_s = seconds;
+	if (c->state == CONN_HANDSHAKE || c->state == CONN_CONFIRMING)
+		evtimer_add(c->timer, &tv); /* a pending timer is rescheduled */
+}
+
+void
+conn_set_idle_timeout(struct conn *c, unsigned seconds)
+{
+	c->idle_timeout_s = seconds;
+	if (c->state == CONN_READY) {
+		conn_touch(c);
+		evtimer_del(c->timer);
+		conn_idle_arm(c, (uint64_t)seconds * 1000000000u);
+	}
+}
+
+void
 conn_pause_read(struct conn *c)
 {
 	c->paused = true;
@@ -786,6 +854,7 @@ conn_resume_read(struct conn *c)
 	if (!c->paused)
 		return;
 	c->paused = false;
+	conn_touch(c); /* the pause was our silence, not the peer's */
 	if (!c->bev || c->state != CONN_READY)
 		return;
 	bufferevent_enable(c->bev, EV_READ);

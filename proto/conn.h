@@ -20,6 +20,10 @@
 
 struct conn;
 
+/* Input a connection buffers at most: one maximal frame plus slack for the
+ * TLS record that straddles its end (reading stops at this high-water mark). */
+#define CONN_INPUT_MAX ((size_t)PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD + 65536u)
+
 struct conn_cbs {
 	/* TLS handshake completed and the peer certificate verified. */
 	void (*on_ready)(struct conn *c, void *arg);
@@ -33,7 +37,9 @@ struct conn_cbs {
 	/* The connection is closed (peer EOF, error, protocol violation,
 	 * conn_close). reason is a human-readable text. Called once, from the
 	 * event loop, never from inside another callback of this conn. The
-	 * owner may conn_free(c) here. */
+	 * owner may conn_free(c) here. A server-side conn that fails before
+	 * on_ready logs only at debug level: the owner logs reason (a hostile
+	 * network must not flood the log). */
 	void (*on_close)(struct conn *c, const char *reason, void *arg);
 };
 
@@ -56,6 +62,13 @@ int conn_send_error(struct conn *c, uint32_t code, const char *fmt, ...)
 size_t conn_out_pending(const struct conn *c);
 /* on_drain fires when output <= bytes (default 1 MiB). */
 void conn_set_low_water(struct conn *c, size_t bytes);
+/* TLS handshake deadline in seconds (> 0; default 30), from the start of
+ * the connection: call right after conn_accept / conn_connect. */
+void conn_set_handshake_timeout(struct conn *c, unsigned seconds);
+/* Close a READY connection after this many seconds with no frame received
+ * or queued and no output drained (0 = never, the default). Time while
+ * reading is paused (conn_pause_read) does not count. */
+void conn_set_idle_timeout(struct conn *c, unsigned seconds);
 /* Pause / resume decoding input (backpressure from a slow consumer). */
 void conn_pause_read(struct conn *c);
 void conn_resume_read(struct conn *c);

@@ -15,6 +15,10 @@
 #include "proto/addr.h"
 
 #define LISTENER_BACKOFF_S 1
+/* libevent's default is 128: a burst of connections (a flood, or many agents
+ * after an outage) would overflow it while the loop is busy with handshakes,
+ * and the kernel drops what does not fit. The kernel caps it at somaxconn. */
+#define LISTENER_BACKLOG   4096
 
 struct listener {
 	struct evconnlistener *lev;
@@ -91,7 +95,8 @@ listener_new(struct event_base *base, const char *host, uint16_t port,
 	}
 	l->lev = evconnlistener_new_bind(base, listener_accept_cb, l,
 					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-					 LEV_OPT_CLOSE_ON_EXEC, -1, (struct sockaddr *)&ss,
+					 LEV_OPT_CLOSE_ON_EXEC, LISTENER_BACKLOG,
+					 (struct sockaddr *)&ss,
 					 (int)sl);
 	if (!l->lev) {
 		log_error("listener %s: cannot listen: %m", l->name);

@@ -13,7 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_KEYS 16
+/* Keys of the largest table; cfg_section_keys refuses a bigger one. */
+#define MAX_KEYS 32
 
 void
 cfg_err(const struct ini_doc *doc, int line, const char *fmt, ...)
@@ -156,6 +157,11 @@ cfg_section_keys(const struct ini_doc *doc, size_t hdr, size_t *next,
 	const struct ini_entry *h = ini_at(doc, hdr);
 	int seen[MAX_KEYS] = { 0 };
 	size_t i;
+
+	if (ndefs > MAX_KEYS) {
+		cfg_err(doc, h->line, "internal: [%s] has more than %d keys", h->section, MAX_KEYS);
+		return -1;
+	}
 
 	for (i = hdr + 1; i < ini_count(doc); i++) {
 		const struct ini_entry *e = ini_at(doc, i);

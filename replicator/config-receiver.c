@@ -5,6 +5,7 @@
 #include "common/ini.h"
 #include "common/names.h"
 #include "common/parse.h"
+#include "proto/codec.h"
 #include "replicator/config-keys.h"
 
 #include <stddef.h>
@@ -24,6 +25,78 @@ set_checkpoint(void *obj, const struct key_def *k, const char *value, const char
 	}
 	*CFG_FIELD(obj, k->off, uint64_t) = v;
 	return 0;
+}
+
+/* A size key within [min, max]; expect names the range. */
+static int
+set_size_in(void *obj, const struct key_def *k, const char *value, uint64_t min, uint64_t max)
+{
+	uint64_t v;
+
+	if (parse_size(value, &v) < 0 || v < min || v > max)
+		return -1;
+	*CFG_FIELD(obj, k->off, uint64_t) = v;
+	return 0;
+}
+
+static int
+set_max_disk_size(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "a size from 1M to 1P (suffix K, M, G, T)";
+	return set_size_in(obj, k, value, 1ULL << 20, PROTO_MAX_DISK_SIZE);
+}
+
+/* A count key within [1, max]. */
+static int
+set_count_in(void *obj, const struct key_def *k, const char *value, uint64_t max)
+{
+	uint64_t v;
+
+	if (parse_u64(value, &v) < 0 || v < 1 || v > max)
+		return -1;
+	*CFG_FIELD(obj, k->off, uint64_t) = v;
+	return 0;
+}
+
+static int
+set_max_disks(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "a number of disks from 1 to 64";
+	return set_count_in(obj, k, value, PROTO_MAX_DISKS);
+}
+
+/* "none" (0: no quota) or a size. */
+static int
+set_quota(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "none or a size from 1M to 1P (suffix K, M, G, T)";
+	if (strcmp(value, "none") == 0) {
+		*CFG_FIELD(obj, k->off, uint64_t) = 0;
+		return 0;
+	}
+	return set_size_in(obj, k, value, 1ULL << 20, 1ULL << 50);
+}
+
+static int
+set_max_hash_bytes(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	/* At least one block of the largest kind, or a query could not progress. */
+	*expect = "a size from 16M to 16G (suffix K, M, G)";
+	return set_size_in(obj, k, value, 16ULL << 20, 16ULL << 30);
+}
+
+static int
+set_output_max(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "a size from 256K to 64M (suffix K, M)";
+	return set_size_in(obj, k, value, 256ULL << 10, 64ULL << 20);
+}
+
+static int
+set_nbd_total(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "a number of processes from 1 to 4096";
+	return set_count_in(obj, k, value, 4096);
 }
 
 /* Append the group name p[len] to cl->groups (capacity *cap) unless it is
@@ -90,6 +163,48 @@ set_client_groups(void *obj, const struct key_def *k, const char *value, const c
 }
 
 /* ---- receiver ------------------------------------------------------------- */
+
+/* A duration in whole seconds into an unsigned field, within [lo, hi] or 0
+ * when zero_ok. */
+static int
+set_seconds_in(void *obj, const struct key_def *k, const char *value, uint64_t lo,
+	       uint64_t hi, bool zero_ok)
+{
+	uint64_t v;
+
+	if (parse_duration(value, &v) < 0 || ((v < lo || v > hi) && !(zero_ok && v == 0)))
+		return -1;
+	*CFG_FIELD(obj, k->off, unsigned) = (unsigned)v;
+	return 0;
+}
+
+static int
+set_handshake_timeout(void *obj, const struct key_def *k, const char *value,
+		      const char **expect)
+{
+	*expect = "a duration from 1s to 10m";
+	return set_seconds_in(obj, k, value, 1, 600, false);
+}
+
+static int
+set_idle_timeout(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "0 (off) or a duration from 10s to 7d";
+	return set_seconds_in(obj, k, value, 10, 7 * 86400, true);
+}
+
+static int
+set_conn_cap(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	uint64_t v;
+
+	if (parse_u64(value, &v) < 0 || v < 1 || v > 1048576) {
+		*expect = "a count from 1 to 1048576";
+		return -1;
+	}
+	*CFG_FIELD(obj, k->off, unsigned) = (unsigned)v;
+	return 0;
+}
 
 static int
 set_store_backend(void *obj, const struct key_def *k, const char *value, const char **expect)
@@ -164,12 +279,30 @@ static const struct key_def receiver_keys[] = {
 	CFG_STR("key", cfg_set_string, struct receiver_config, key, true),
 	CFG_STR("store", cfg_set_string, struct receiver_config, store_dir, true),
 	CFG_KEY("log_level", cfg_set_log_level, struct receiver_config, log_level, false),
+	CFG_KEY("handshake_timeout", set_handshake_timeout, struct receiver_config,
+		handshake_timeout_s, false),
+	CFG_KEY("idle_timeout", set_idle_timeout, struct receiver_config, idle_timeout_s, false),
+	CFG_KEY("max_conns", set_conn_cap, struct receiver_config, max_conns, false),
+	CFG_KEY("max_conns_per_client", set_conn_cap, struct receiver_config,
+		max_conns_per_client, false),
+	CFG_KEY("max_conns_per_address", set_conn_cap, struct receiver_config,
+		max_conns_per_address, false),
 	CFG_KEY("checkpoint_interval", set_checkpoint, struct receiver_config, checkpoint_bytes, false),
 	CFG_ENDPOINT("metrics", struct receiver_config, metrics_host, metrics_port, false),
 	CFG_KEY("store_backend", set_store_backend, struct receiver_config, store_ceph, false),
 	CFG_STR("ceph_conf", cfg_set_string, struct receiver_config, ceph_conf, false),
 	CFG_STR("ceph_client", cfg_set_name, struct receiver_config, ceph_client, false),
 	CFG_STR("ceph_pool", cfg_set_name, struct receiver_config, ceph_pool, false),
+	CFG_KEY("max_disk_size", set_max_disk_size, struct receiver_config, limits.max_disk_size, false),
+	CFG_KEY("max_disks", set_max_disks, struct receiver_config, limits.max_disks, false),
+	CFG_KEY("quota", set_quota, struct receiver_config, limits.quota, false),
+	CFG_KEY("max_hash_bytes_per_query", set_max_hash_bytes, struct receiver_config,
+		max_hash_bytes, false),
+	CFG_KEY("session_output_max", set_output_max, struct receiver_config,
+		session_output_max, false),
+	CFG_KEY("max_nbd_total", set_nbd_total, struct receiver_config, max_nbd_total, false),
+	CFG_KEY("max_nbd_per_session", set_max_disks, struct receiver_config,
+		max_nbd_per_session, false),
 	CFG_KEY("max_clock_skew", set_skew, struct receiver_config, history.max_clock_skew_s, false),
 	CFG_KEY("immutable", set_immutable, struct receiver_config, history.immutable_s, false),
 	CFG_KEY("retention_min_points", set_min_points, struct receiver_config,
@@ -188,6 +321,9 @@ set_retention(void *obj, const struct key_def *k, const char *value, const char 
 
 static const struct key_def rx_group_keys[] = {
 	CFG_KEY("retention", set_retention, struct receiver_group_cfg, retention, false),
+	CFG_KEY("max_disk_size", set_max_disk_size, struct receiver_group_cfg, limits.max_disk_size, false),
+	CFG_KEY("max_disks", set_max_disks, struct receiver_group_cfg, limits.max_disks, false),
+	CFG_KEY("quota", set_quota, struct receiver_group_cfg, limits.quota, false),
 	CFG_KEY("max_clock_skew", set_skew, struct receiver_group_cfg, max_clock_skew_s, false),
 	CFG_KEY("immutable", set_immutable, struct receiver_group_cfg, immutable_s, false),
 	CFG_KEY("retention_min_points", set_min_points, struct receiver_group_cfg, min_points,
@@ -290,6 +426,8 @@ receiver_group_section(void *ctx, const struct ini_doc *doc, size_t hdr,
 	}
 	c->groups = ng;
 	memcpy(ng[c->ngroups].name, name, sizeof(name));
+	ng[c->ngroups].limits = (struct group_limits){ RX_INHERIT, RX_INHERIT,
+						       RX_INHERIT };
 	ng[c->ngroups].max_clock_skew_s = RX_INHERIT;
 	ng[c->ngroups].immutable_s = RX_INHERIT;
 	ng[c->ngroups].min_points = RX_INHERIT;
@@ -317,8 +455,18 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 		cfg_err(doc, 0, "out of memory");
 		goto out;
 	}
+	c->handshake_timeout_s = 10;
+	c->idle_timeout_s = 3600;
+	c->max_conns = 1024;
+	c->max_conns_per_client = 16;
+	c->max_conns_per_address = 64;
 	c->log_level = LOG_LVL_INFO;
 	c->checkpoint_bytes = 64ULL << 20;
+	c->limits = (struct group_limits){ PROTO_MAX_DISK_SIZE, PROTO_MAX_DISKS, 0 };
+	c->max_hash_bytes = 64ULL << 20;
+	c->session_output_max = 4ULL << 20;
+	c->max_nbd_total = 64;
+	c->max_nbd_per_session = 4;
 	c->history = history_default;
 	if (cfg_sections(doc, receiver_sections, CFG_NKEYS(receiver_sections),
 			 "[receiver], [client CN] or [group NAME]", c, &receiver_line) < 0)
@@ -350,6 +498,12 @@ receiver_config_load_string(const char *name, const char *text,
 }
 
 bool
+receiver_config_has_client(const struct receiver_config *c, const char *peer)
+{
+	return c != NULL && peer != NULL && rx_client_find(c, peer) != NULL;
+}
+
+bool
 receiver_config_allows(const struct receiver_config *c, const char *peer,
 		       const char *group)
 {
@@ -377,6 +531,23 @@ receiver_config_retention(const struct receiver_config *c, const char *group)
 		return NULL;
 	g = rx_group_find(c, group);
 	return g != NULL && g->retention.ntiers ? &g->retention : NULL;
+}
+
+void
+receiver_config_limits(const struct receiver_config *c, const char *group,
+		       struct group_limits *out)
+{
+	const struct receiver_group_cfg *g = rx_group_find(c, group);
+
+	*out = c->limits;
+	if (g == NULL)
+		return;
+	if (g->limits.max_disk_size != RX_INHERIT)
+		out->max_disk_size = g->limits.max_disk_size;
+	if (g->limits.max_disks != RX_INHERIT)
+		out->max_disks = g->limits.max_disks;
+	if (g->limits.quota != RX_INHERIT)
+		out->quota = g->limits.quota;
 }
 
 void

@@ -75,12 +75,23 @@ struct receiver_client_cfg {
 	int all_groups; /* groups = * */
 };
 
+/* Limits of one group's points (issue 12 section 3), set in [receiver] as
+ * defaults and per [group NAME]; checked at POINT_BEGIN before anything is
+ * created (replicator/receiver/limits.h). In a group, RX_INHERIT = take
+ * the [receiver] value. */
+struct group_limits {
+	uint64_t max_disk_size; /* max_disk_size: bytes per disk, default 1P (the wire's) */
+	uint64_t max_disks;     /* max_disks: disks per point, default 64 (the wire's) */
+	uint64_t quota;         /* quota: bytes of the group's store, 0 = none (default) */
+};
+
 /* [group NAME] of the receiver: per-group settings. */
 struct receiver_group_cfg {
 	char name[65];
 	/* retention = AGE:INTERVAL,... (docs/retention.md); ntiers 0 = unset,
 	 * every point is kept. */
 	struct retention_policy retention;
+	struct group_limits limits; /* RX_INHERIT fields: [receiver]'s */
 	/* History rules (docs/retention.md); RX_INHERIT = the [receiver] value. */
 	uint64_t max_clock_skew_s;
 	uint64_t immutable_s;
@@ -110,9 +121,31 @@ struct receiver_config {
 	char *ceph_client;
 	char *ceph_pool;
 	enum log_level log_level; /* [receiver] log_level, default info */
+	/* Connection hygiene (docs/security.md): handshake_timeout (default
+	 * 10 s), idle_timeout of an authenticated session (default 1 h, 0 =
+	 * off), max_conns (1024; lowered at start to fit RLIMIT_NOFILE),
+	 * max_conns_per_client (per certificate CN, 16), max_conns_per_address
+	 * (per source address, IPv6 per /64, handshakes included, 64). */
+	unsigned handshake_timeout_s;
+	unsigned idle_timeout_s;
+	unsigned max_conns;
+	unsigned max_conns_per_client;
+	unsigned max_conns_per_address;
 	uint64_t checkpoint_bytes; /* [receiver] checkpoint_interval size, default 64M, 1M..4G */
 	char *metrics_host;    /* [receiver] metrics = host:port of the Prometheus endpoint; NULL = off */
 	uint16_t metrics_port;
+	struct group_limits limits; /* [receiver] defaults of the [group] limits */
+	/* [receiver] max_hash_bytes_per_query: bytes read and hashed for one
+	 * HASH_QUERY (default 64M, 16M..16G); a longer query gets a partial answer. */
+	uint64_t max_hash_bytes;
+	/* [receiver] session_output_max: a session whose unsent output exceeds
+	 * it is not read until the peer took it (default 4M, 256K..64M). */
+	uint64_t session_output_max;
+	/* [receiver] max_nbd_total: qemu-nbd processes at once (default 64,
+	 * 1..4096); max_nbd_per_session: disks of one point written at once,
+	 * each holding one until its DISK_DONE (default 4, 1..64). */
+	uint64_t max_nbd_total;
+	uint64_t max_nbd_per_session;
 	struct receiver_history_cfg history; /* [receiver] defaults for every group */
 	struct receiver_client_cfg *clients;
 	size_t nclients;
@@ -124,12 +157,17 @@ int receiver_config_load(const char *path, struct receiver_config **out);
 int receiver_config_load_string(const char *name, const char *text,
 				struct receiver_config **out);
 void receiver_config_free(struct receiver_config *c);
+/* Has peer (cert CN) a [client] section? */
+bool receiver_config_has_client(const struct receiver_config *c, const char *peer);
 /* Is peer (cert CN) allowed to write group? False for unknown peers. */
 bool receiver_config_allows(const struct receiver_config *c, const char *peer,
 			    const char *group);
 /* group's retention policy, NULL if none is configured (keep every point). */
 const struct retention_policy *receiver_config_retention(const struct receiver_config *c,
 							 const char *group);
+/* group's limits: its [group] values over the [receiver] defaults. */
+void receiver_config_limits(const struct receiver_config *c, const char *group,
+			    struct group_limits *out);
 /* group's history rules: its [group] keys over the [receiver] ones. */
 void receiver_config_history(const struct receiver_config *c, const char *group,
 			     struct receiver_history_cfg *out);

@@ -19,6 +19,7 @@
 #include "common/fileutil.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/testhook.h"
 #include "common/throttle.h"
 #include "proto/codec.h"
 #include "proto/compress.h"
@@ -118,9 +119,12 @@ struct sender {
 	uint32_t rh_count[2];
 	uint64_t rh_win[2];     /* window index + 1 held, 0 = none */
 	size_t rh_disk[2];
+	bool rh_partial[2];     /* more of the window is still being asked for */
 	bool rh_waiting;
+	uint64_t rh_expect;     /* offset of the answer awaited */
 	struct throttle *bw;    /* NULL = unlimited */
 	struct event *bw_timer;
+	int hook_disk;          /* test hook: stop once this DISK_DONE is out, -1 none */
 };
 /* ---- sender pipeline ---- */
 
@@ -347,18 +351,29 @@ out:
 
 #define RESYNC_WINDOW ((uint64_t)PROTO_MAX_HASHES * ZERO_BLOCK)
 
-/* Ask the receiver for the base point's hashes of one window of a disk. */
-static int
-request_hashes(struct sender *s, size_t disk, uint64_t win)
+/* Blocks of window win of disk the resync compares (fewer in the last). */
+static uint32_t
+window_blocks(struct sender *s, size_t disk, uint64_t win)
 {
 	uint64_t size = snapshot_disk_size(s->cfg.snap, disk);
-	uint64_t off = win * RESYNC_WINDOW;
-	uint64_t left = (size - off + ZERO_BLOCK - 1) / ZERO_BLOCK;
+	uint64_t left = (size - win * RESYNC_WINDOW + ZERO_BLOCK - 1) / ZERO_BLOCK;
+
+	return left < PROTO_MAX_HASHES ? (uint32_t)left : PROTO_MAX_HASHES;
+}
+
+/* Ask the receiver for the base point's hashes of window win of a disk,
+ * from its block `from` on (a receiver answers at most its per-query bound
+ * of bytes hashed and flags the answer to be asked again). */
+static int
+request_hashes(struct sender *s, size_t disk, uint64_t win, uint32_t from)
+{
+	uint64_t off = win * RESYNC_WINDOW + (uint64_t)from * ZERO_BLOCK;
 
 	s->rh_waiting = true;
+	s->rh_expect = off;
 	return channel_hash_query(s->cfg.ch, snapshot_disk_name(s->cfg.snap, disk),
 				  s->st->base_id, off, ZERO_BLOCK,
-				  left < PROTO_MAX_HASHES ? (uint32_t)left : PROTO_MAX_HASHES);
+				  window_blocks(s, disk, win) - from);
 }
 
 int
@@ -366,18 +381,25 @@ sender_on_hashes(struct sender *s, const struct proto_hash_answer *a)
 {
 	uint64_t win = a->offset / RESYNC_WINDOW;
 	unsigned b = (unsigned)(win % 2);
+	uint32_t from = (uint32_t)((a->offset - win * RESYNC_WINDOW) / ZERO_BLOCK);
 
-	if (!s->rh_waiting || a->block_size != ZERO_BLOCK || a->offset % RESYNC_WINDOW ||
-	    a->point_id != s->st->base_id) {
+	if (!s->rh_waiting || a->block_size != ZERO_BLOCK || a->offset != s->rh_expect ||
+	    a->point_id != s->st->base_id || a->count > PROTO_MAX_HASHES - from) {
 		log_error("group %s: unexpected hash answer from the receiver", s->cfg.group);
 		return -1;
 	}
 	for (uint32_t i = 0; i < a->count; i++)
-		s->rh[b][i] = channel_hash_at(a, i);
-	s->rh_count[b] = a->count;
+		s->rh[b][from + i] = channel_hash_at(a, i);
+	s->rh_count[b] = from + a->count;
 	s->rh_win[b] = win + 1;
 	s->rh_disk[b] = s->cur_disk;
 	s->rh_waiting = false;
+	/* The rest of the window is asked for at once; the slots it already
+	 * covers go on meanwhile. */
+	s->rh_partial[b] = (a->flags & PROTO_FLAG_HASH_MORE) &&
+			   s->rh_count[b] < window_blocks(s, s->cur_disk, win);
+	if (s->rh_partial[b] && request_hashes(s, s->cur_disk, win, s->rh_count[b]) < 0)
+		return -1;
 	sender_pump(s);
 	return 0;
 }
@@ -425,11 +447,16 @@ produce_resync(struct sender *s, struct slot *sl)
 			/* The buffer may still back slots of an older window. */
 			if (p->head != p->tail)
 				return 2;
-			if (request_hashes(s, s->cur_disk, win) < 0)
+			if (request_hashes(s, s->cur_disk, win, 0) < 0)
 				return -1;
 			return 2;
 		}
 		wend = (win + 1) * RESYNC_WINDOW;
+		/* Only as far as the hashes that arrived when more are coming. */
+		if (s->rh_partial[b])
+			wend = win * RESYNC_WINDOW + (uint64_t)s->rh_count[b] * ZERO_BLOCK;
+		if (wend <= s->pos)
+			return 2;
 		end = s->pos + PROTO_MAX_EXTENT;
 		if (end > wend)
 			end = wend;
@@ -622,6 +649,24 @@ bw_allow(struct sender *s, size_t cost)
 	return false;
 }
 
+/* Test hook (NESTOR_TEST_PAUSE=disk-done:N): once DISK_DONE N was queued,
+ * send nothing more; once it is out of our buffers, stop the process so a
+ * test can kill it, or the receiver, exactly after that disk. true = wait. */
+static bool
+sender_hook_wait(struct sender *s)
+{
+	char point[32];
+
+	if (s->hook_disk < 0)
+		return false;
+	if (conn_out_pending(channel_conn(s->cfg.ch)) > 0)
+		return true; /* the drain callback pumps again */
+	snprintf(point, sizeof(point), "disk-done:%d", s->hook_disk);
+	s->hook_disk = -1;
+	testhook_pause(point);
+	return false;
+}
+
 /* Send finished slots in order while the output buffer has room, refill
  * the pool, and hand over to the commit once everything is out. Called
  * from the event loop (drain, worker eventfd, bandwidth timer, hashes). */
@@ -630,6 +675,8 @@ sender_pump(struct sender *s)
 {
 	struct pool *p = s->pool;
 
+	if (sender_hook_wait(s))
+		return;
 	while (!s->halted) {
 		struct slot *sl;
 		enum slot_state st = SL_FREE;
@@ -651,6 +698,10 @@ sender_pump(struct sender *s)
 			sl->state = SL_FREE;
 			p->head++;
 			pthread_mutex_unlock(&p->mu);
+			if (sl->disk_done && testhook_armed("disk-done:%u", sl->disk))
+				s->hook_disk = sl->disk;
+			if (sender_hook_wait(s))
+				return;
 			continue;
 		}
 		if (!s->produced_all && p->tail - p->head < POOL_SLOTS) {
@@ -698,6 +749,7 @@ sender_new(const struct sender_cfg *cfg)
 	}
 	s->cfg = *cfg;
 	s->st = cfg->st;
+	s->hook_disk = -1;
 	for (size_t i = 0; i < snapshot_ndisks(cfg->snap); i++)
 		s->resume_off[i] = cfg->resume_off[i];
 	if (s->st->resync) {

@@ -152,6 +152,10 @@ verify_on_hashes(struct verify *v, const struct proto_hash_answer *a)
 
 	if (want > PROTO_MAX_HASHES)
 		want = PROTO_MAX_HASHES;
+	/* The receiver hashed fewer for its per-query bound: the rest is
+	 * asked for next, not missing. */
+	if ((a->flags & PROTO_FLAG_HASH_MORE) && a->count < want)
+		want = a->count;
 	if (a->offset != v->offset || a->block_size != VERIFY_BLOCK) {
 		log_error("group %s: unexpected hash answer", v->g->name);
 		return -1;

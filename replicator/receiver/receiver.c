@@ -4,30 +4,40 @@
 
 #include <malloc.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
+#include "common/child.h"
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "proto/codec.h"
 #include "proto/conn.h"
 #include "proto/listener.h"
 #include "replicator/config.h"
+#include "replicator/receiver/gate.h"
 #include "replicator/receiver/history.h"
+#include "replicator/receiver/limits.h"
 #include "replicator/receiver/rxmetrics.h"
 #include "replicator/receiver/session.h"
 #include "replicator/receiver/store.h"
 
 struct receiver;
 
-/* One agent connection: its conn and its session. */
+/* One agent connection: its conn, its share of the connection caps and,
+ * once the gate let it through after the handshake, its session. */
 struct peer {
 	struct receiver *rx;
 	struct conn *conn;
-	struct session *session;
+	struct gate_ticket *ticket;
+	struct session *session; /* NULL until admitted */
 	struct peer *next;
+	bool out_paused;      /* not read until the agent takes our output */
+	bool yielding;        /* not read until the loop served the others */
+	struct event *yield;  /* zero timer that ends yielding */
 };
 
 struct receiver {
@@ -38,6 +48,7 @@ struct receiver {
 	struct session_env *env;
 	struct peer *peers;
 	struct rxmetrics *metrics; /* NULL = off */
+	struct gate *gate;
 };
 
 static void
@@ -55,6 +66,9 @@ peer_free(struct peer *p)
 	}
 	session_free(p->session);
 	conn_free(p->conn);
+	gate_release(p->rx->gate, p->ticket);
+	if (p->yield)
+		event_free(p->yield);
 	free(p);
 }
 
@@ -102,17 +116,73 @@ peer_on_ready(struct conn *c, void *arg)
 {
 	struct peer *p = arg;
 
-	(void)c;
+	/* No session state for a CN without [client] or over its cap. */
+	if (gate_ready(p->rx->gate, p->ticket, c) < 0) {
+		conn_close(c);
+		return;
+	}
+	p->session = session_new(p->rx->env, &peer_io, p);
+	if (!p->session) {
+		conn_close(c);
+		return;
+	}
 	session_on_ready(p->session);
 }
 
+static void
+peer_read_again(struct peer *p)
+{
+	if (!p->out_paused && !p->yielding)
+		conn_resume_read(p->conn);
+}
+
+static void
+peer_on_yield(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	(void)fd;
+	(void)what;
+	p->yielding = false;
+	peer_read_again(p);
+}
+
+/* Back-pressure: an agent that does not read what we answer is not read
+ * either, so it can make us hold session_output_max (and one frame), no
+ * more; reading resumes once the output drained to half of it. Fairness:
+ * after a hash query (the one request that reads a lot) the connection
+ * waits for the next turn of the loop, so the frames of other sessions
+ * that arrived meanwhile go first (issue 12, section 3). */
 static int
 peer_on_msg(struct conn *c, const struct proto_msg *msg, void *arg)
+{
+	static const struct timeval now = { 0, 0 };
+	struct peer *p = arg;
+
+	if (!p->session || session_on_msg(p->session, msg) < 0)
+		return -1;
+	if (!p->out_paused && conn_out_pending(c) > p->rx->cfg->session_output_max) {
+		log_debug("agent %s: not reading our answers; pausing", conn_peer_name(c));
+		p->out_paused = true;
+		conn_pause_read(c);
+	}
+	if (msg->type == PROTO_HASH_QUERY && !p->yielding && evtimer_add(p->yield, &now) == 0) {
+		p->yielding = true;
+		conn_pause_read(c);
+	}
+	return 0;
+}
+
+static void
+peer_on_drain(struct conn *c, void *arg)
 {
 	struct peer *p = arg;
 
 	(void)c;
-	return session_on_msg(p->session, msg);
+	if (p->out_paused) {
+		p->out_paused = false;
+		peer_read_again(p);
+	}
 }
 
 static void
@@ -121,13 +191,16 @@ peer_on_close(struct conn *c, const char *reason, void *arg)
 	struct peer *p = arg;
 
 	(void)c;
-	session_on_close(p->session, reason);
+	/* A connection that never became a session is the gate's to log. */
+	if (!gate_closed(p->rx->gate, p->ticket, reason) && p->session)
+		session_on_close(p->session, reason);
 	peer_free(p);
 }
 
 static const struct conn_cbs peer_cbs = {
 	.on_ready = peer_on_ready,
 	.on_msg = peer_on_msg,
+	.on_drain = peer_on_drain,
 	.on_close = peer_on_close,
 };
 
@@ -135,25 +208,31 @@ static void
 on_accept(int fd, void *arg)
 {
 	struct receiver *rx = arg;
-	struct peer *p = calloc(1, sizeof(*p));
+	struct gate_ticket *t = gate_accept(rx->gate, fd); /* caps before TLS */
+	struct peer *p = t ? calloc(1, sizeof(*p)) : NULL;
 
-	if (p) {
-		p->rx = rx;
-		p->session = session_new(rx->env, &peer_io, p);
-	}
-	if (!p || !p->session) {
-		if (!p)
+	if (!p) {
+		if (t) {
 			log_error("out of memory accepting a connection");
-		free(p);
-		close(fd);
+			gate_release(rx->gate, t);
+			close(fd);
+		}
 		return;
 	}
-	p->conn = conn_accept(rx->base, rx->ctx, fd, &peer_cbs, p);
+	p->rx = rx;
+	p->ticket = t;
+	p->yield = evtimer_new(rx->base, peer_on_yield, p);
+	p->conn = p->yield ? conn_accept(rx->base, rx->ctx, fd, &peer_cbs, p) : NULL;
 	if (!p->conn) {
-		session_free(p->session);
-		free(p);
+		if (!p->yield) {
+			log_error("out of memory accepting a connection");
+			close(fd);
+		}
+		peer_free(p);
 		return;
 	}
+	gate_conn_start(rx->gate, p->conn);
+	conn_set_low_water(p->conn, rx->cfg->session_output_max / 2);
 	p->next = rx->peers;
 	rx->peers = p;
 }
@@ -185,9 +264,23 @@ receiver_store_open(const struct receiver_config *cfg)
 	struct store_ceph_opts o = { cfg->ceph_conf, cfg->ceph_client, cfg->ceph_pool };
 	struct store *st = store_open(cfg->store_dir, cfg->store_ceph ? &o : NULL);
 
-	if (st)
+	if (st) {
+		store_set_limits(st, (unsigned)cfg->max_nbd_total, (unsigned)cfg->max_nbd_per_session);
 		history_attach(st, cfg);
+	}
 	return st;
+}
+
+/* qemu-nbd children recorded under <store>/.children (no group is named
+ * so); those a killed receiver left behind are ended first. */
+static int
+receiver_children_open(const struct receiver_config *cfg)
+{
+	char *dir = strfmt("%s/.children", cfg->store_dir);
+	int rc = dir ? child_registry_open(dir) : -1;
+
+	free(dir);
+	return rc;
 }
 
 int
@@ -210,7 +303,7 @@ receiver_run(const struct receiver_config *cfg)
 	if (!rx.ctx)
 		goto out;
 	rx.store = receiver_store_open(cfg);
-	if (!rx.store)
+	if (!rx.store || receiver_children_open(cfg) < 0)
 		goto out;
 	if (cfg->metrics_host) {
 		rx.metrics = rxmetrics_new(rx.base, cfg->metrics_host, cfg->metrics_port,
@@ -219,7 +312,8 @@ receiver_run(const struct receiver_config *cfg)
 			goto out;
 	}
 	rx.env = session_env_new(cfg, rx.store, rx.metrics);
-	if (!rx.env)
+	rx.gate = rx.env ? gate_new(cfg, rx.base) : NULL;
+	if (!rx.gate)
 		goto out;
 	ln = listener_new(rx.base, cfg->listen_host, cfg->listen_port, on_accept, &rx);
 	if (!ln)
@@ -233,6 +327,10 @@ receiver_run(const struct receiver_config *cfg)
 	}
 	log_info("receiver listening on %s:%u, store %s", cfg->listen_host,
 		 listener_port(ln), cfg->store_dir);
+	log_info("receiver memory: %llu KiB per idle session, at most %llu KiB per busy one, "
+		 "%llu KiB shared", (unsigned long long)limits_session_idle() >> 10,
+		 (unsigned long long)limits_session_busy(cfg->session_output_max) >> 10,
+		 (unsigned long long)limits_shared() >> 10);
 	if (event_base_dispatch(rx.base) < 0) {
 		log_error("receiver: event loop failed");
 		goto out;
@@ -246,6 +344,7 @@ out:
 	if (sigterm)
 		event_free(sigterm);
 	listener_free(ln);
+	gate_free(rx.gate);
 	session_env_free(rx.env);
 	rxmetrics_free(rx.metrics);
 	store_free(rx.store);

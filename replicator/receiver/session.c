@@ -17,6 +17,7 @@
 #include "proto/codec.h"
 #include "proto/compress.h"
 #include "replicator/config.h"
+#include "replicator/receiver/limits.h"
 #include "replicator/receiver/marker.h"
 #include "replicator/receiver/retention.h"
 #include "replicator/receiver/rxmetrics.h"
@@ -31,6 +32,9 @@ _Static_assert(STORE_MAX_HASHES == PROTO_MAX_HASHES, "store and wire hash counts
 _Static_assert(STORE_MAX_WRITE == PROTO_MAX_EXTENT, "store queue and wire extents differ");
 
 enum sess_state { S_HELLO, S_READY, S_POINT, S_COMMITTED };
+/* disk_done[]: a resumed point's disk done before this session takes one
+ * more DISK_DONE (the agent sends one per disk); a second is an error. */
+enum { DISK_OPEN = 0, DISK_DONE_HERE = 1, DISK_DONE_BEFORE = 2 };
 
 struct session {
 	struct session_env *env;
@@ -47,6 +51,7 @@ struct session {
 	uint64_t since_checkpoint;
 	uint64_t bytes;       /* payload of the point in this session (metrics) */
 	struct timespec begun; /* point begin, for metrics' cycle seconds */
+	struct limits_point limits; /* the point against its group's limits */
 };
 
 struct session_env {
@@ -230,6 +235,8 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 {
 	struct store_begin *sb;
 	int err = STORE_ERR_INTERNAL;
+	char why[256];
+	uint32_t code;
 
 	if (check_group(s, b->group) < 0)
 		return -1;
@@ -253,8 +260,19 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 	sb = malloc(sizeof(*sb));
 	if (sb)
 		store_begin_of(b, sb);
+	if (sb && limits_begin(s->env->cfg, s->env->store, sb, &s->limits, why, sizeof(why),
+			       &code) < 0) {
+		free(sb);
+		session_error(s, code, "point %llu of group %s refused: %s",
+			      (unsigned long long)b->point_id, b->group, why);
+		return -1;
+	}
 	s->point = sb ? store_point_begin(s->env->store, sb, &err) : NULL;
 	free(sb);
+	if (s->point && limits_begun(s->env->store, b->group, &s->limits) < 0) {
+		store_point_free(s->point);
+		s->point = NULL;
+	}
 	if (!s->point) {
 		session_error(s, store_err_wire(err),
 				"cannot begin point %llu of group %s: %s",
@@ -266,7 +284,7 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 	s->ndisks = b->ndisks;
 	for (uint16_t i = 0; i < b->ndisks; i++) {
 		s->disk_size[i] = b->disks[i].size;
-		s->disk_done[i] = 0;
+		s->disk_done[i] = store_point_disk_was_done(s->point, i) ? DISK_DONE_BEFORE : 0;
 	}
 	s->since_checkpoint = 0;
 	s->bytes = 0;
@@ -302,6 +320,11 @@ on_extent(struct session *s, const struct proto_extent *e)
 		return -1;
 	}
 	if (e->kind == PROTO_KIND_DATA) {
+		if (!limits_point_grow(&s->limits, s->group, e->length)) {
+			session_error(s, PROTO_ERR_STORE, "group %s is over its quota of %llu bytes",
+				      s->group, (unsigned long long)s->limits.lim.quota);
+			return -1;
+		}
 		if (e->comp == PROTO_COMP_ZSTD) {
 			if (zdecomp_decompress(env->zd, e->data, e->data_len, env->plain,
 					       (size_t)e->length) < 0) {
@@ -333,7 +356,8 @@ on_extent(struct session *s, const struct proto_extent *e)
 	if (r < 0) {
 		session_error(s, store_err_wire(err), "write at offset %llu of disk %u failed%s",
 				(unsigned long long)e->offset, e->disk,
-				errno == ENOSPC ? ": the replica store is full" : "");
+				errno == ENOSPC ? ": the replica store is full" :
+				errno == EMFILE ? ": too many qemu-nbd processes (max_nbd_total)" : "");
 		return -1;
 	}
 	store_point_add_bytes(s->point, e->data_len);
@@ -354,6 +378,13 @@ on_disk_done(struct session *s, const struct proto_disk_done *d)
 {
 	int err = STORE_ERR_INTERNAL;
 
+	if (d->disk < s->ndisks && s->disk_done[d->disk] == DISK_DONE_BEFORE) {
+		/* Resumed: the disk was flushed to its end before pending.json
+		 * said done, so there is nothing to flush; the agent lists every
+		 * disk to its end and says so (issue 13, item 1). */
+		s->disk_done[d->disk] = DISK_DONE_HERE;
+		return 0;
+	}
 	if (d->disk >= s->ndisks || s->disk_done[d->disk]) {
 		session_error(s, PROTO_ERR_PROTOCOL, "disk %u not open", d->disk);
 		return -1;
@@ -362,7 +393,7 @@ on_disk_done(struct session *s, const struct proto_disk_done *d)
 		session_error(s, store_err_wire(err), "cannot flush disk %u", d->disk);
 		return -1;
 	}
-	s->disk_done[d->disk] = 1;
+	s->disk_done[d->disk] = DISK_DONE_HERE;
 	return 0;
 }
 
@@ -402,21 +433,15 @@ on_commit(struct session *s, const struct proto_point_commit *c)
 	return s->io->send(s->io_arg, &m);
 }
 
-static bool
-point_has_disk(struct session *s, const char *group, uint64_t point, const char *disk)
-{
-	return store_point_has_disk(s->env->store, group, point, disk);
-}
-
 static int
 on_hash_query(struct session *s, const struct proto_hash_query *q)
 {
 	struct proto_msg m = { .type = PROTO_HASH_ANSWER };
-	uint32_t got = 0;
+	struct store_hash_req req = { q->group, q->disk, q->point_id, q->offset, q->block_size,
+				      q->count, s->env->cfg->max_hash_bytes };
+	struct store_hash_res res;
 	int err = STORE_ERR_INTERNAL;
-	uint64_t point = q->point_id;
 	uint8_t *be;
-	int exists;
 
 	if (check_group(s, q->group) < 0)
 		return -1;
@@ -424,43 +449,33 @@ on_hash_query(struct session *s, const struct proto_hash_query *q)
 		session_error(s, PROTO_ERR_PROTOCOL, "invalid disk name");
 		return -1;
 	}
-	if (point == 0 && store_last_point(s->env->store, q->group, &point) < 0) {
-		session_error(s, PROTO_ERR_STORE, "cannot read catalog");
-		return -1;
-	}
 	/* A point that is not committed (never was, or retention removed it)
 	 * has no hashes: an empty answer would read as "all zeros" and make a
-	 * resync send everything against data that is not there. */
-	exists = point == 0 ? 0 : store_point_exists(s->env->store, q->group, point);
-	if (exists <= 0) {
-		session_error(s, exists < 0 ? PROTO_ERR_STORE : PROTO_ERR_NOTFOUND,
-				"no point %llu in group %s", (unsigned long long)point,
-				q->group);
-		return -1;
-	}
-	if (!point_has_disk(s, q->group, point, q->disk)) {
-		/* A disk the point does not have: no hashes (it reads as zeros). */
-		got = 0;
-	} else if (store_point_hashes(s->env->store, q->group, point, q->disk, q->offset,
-				      q->block_size, q->count, s->env->hashes, &got, &err) < 0) {
+	 * resync send everything against data that is not there. A disk the
+	 * point lacks has none either (it reads as zeros). One catalog load
+	 * tells them apart; the work is bounded by max_hash_bytes_per_query,
+	 * a longer query gets a partial answer. */
+	if (store_hash_query(s->env->store, &req, s->env->hashes, &res, &err) < 0) {
 		session_error(s, store_err_wire(err),
-				"no hashes for group %s disk %s point %llu", q->group,
-				q->disk, (unsigned long long)point);
+			      err == STORE_ERR_NOTFOUND ? "no point %llu in group %s"
+							: "no hashes of point %llu of group %s",
+			      (unsigned long long)q->point_id, q->group);
 		return -1;
 	}
 	/* Big-endian on the wire; convert in place. */
 	be = (uint8_t *)s->env->hashes;
-	for (uint32_t i = 0; i < got; i++) {
+	for (uint32_t i = 0; i < res.got; i++) {
 		uint64_t v = s->env->hashes[i];
 		for (int b = 7; b >= 0; b--) {
 			be[i * 8 + (unsigned)b] = (uint8_t)v;
 			v >>= 8;
 		}
 	}
-	m.u.hanswer.point_id = point;
+	m.u.hanswer.point_id = res.point;
 	m.u.hanswer.offset = q->offset;
 	m.u.hanswer.block_size = q->block_size;
-	m.u.hanswer.count = got;
+	m.u.hanswer.count = res.got;
+	m.u.hanswer.flags = res.more ? PROTO_FLAG_HASH_MORE : 0;
 	m.u.hanswer.hashes = be;
 	return s->io->send(s->io_arg, &m);
 }

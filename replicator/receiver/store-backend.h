@@ -17,11 +17,13 @@
 
 struct store_backend {
 	const struct store_backend_ops *ops;
+	unsigned max_nbd; /* qemu-nbd processes at once in this process, 0 = no bound */
 };
 
 struct store {
 	char *root;
 	struct store_backend *be;
+	unsigned max_disks_busy; /* disks of a point written at once, 0 = no bound */
 	store_rules_fn rules; /* NULL = the defaults */
 	const void *rules_arg;
 };
@@ -45,6 +47,7 @@ struct store_disk {
 	uint64_t written_end;
 	uint64_t durable; /* written_end as of the last flush that was persisted */
 	bool done;
+	bool started;            /* written in this session (disk_idle at done) */
 	bool open;               /* io is connected and takes writes */
 	char *path;              /* for logs: the file, or pool/image */
 	struct store_bdisk *io;  /* the backend's; freed by disk_free */
@@ -90,6 +93,10 @@ struct store_backend_ops {
 	/* Close without sealing (data kept for a resume); NULL ok. */
 	void (*disk_close)(struct store_backend *be, const struct store_where *w,
 			   struct store_disk *d);
+	/* Optional: d is flushed and done, it takes no more writes before its
+	 * seal: release what it holds (local: its qemu-nbd). */
+	void (*disk_idle)(struct store_backend *be, const struct store_where *w,
+			  struct store_disk *d);
 	void (*disk_free)(struct store_disk *d);
 
 	/* -- committed points -- */
@@ -102,6 +109,11 @@ struct store_backend_ops {
 			 const char *disk, char **path);
 	bool (*has_disk)(struct store_backend *be, const struct store_where *w,
 			 const char *disk);
+	/* Bytes the group's disk data takes on the backend, of the points in
+	 * cat only when committed_only, else of every point present (the
+	 * pending one too). NULL: the store counts received bytes instead. */
+	int (*usage)(struct store_backend *be, const struct store_where *w,
+		     const struct catalog *cat, bool committed_only, uint64_t *bytes);
 	struct store_reader *(*reader_open)(struct store_backend *be,
 					    const struct store_where *w, const char *disk);
 	int (*reader_pread)(struct store_reader *r, void *buf, size_t len, uint64_t off);

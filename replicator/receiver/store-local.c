@@ -1,6 +1,6 @@
 /* Local store backend: per disk a qcow2 chain under <group>/disks/<disk>/
  * (a point = one overlay "<id>.qcow2" on top of its base point's file),
- * written through qemu-nbd spawned by libnbd; retention rebases a child
+ * written through qemu-nbd children of ours (common/child.h); retention rebases a child
  * onto its grandparent; clones are qcow2 overlays for drills. */
 #define _GNU_SOURCE /* sync_file_range, O_DIRECT */
 #include <dirent.h>
@@ -11,10 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <stdatomic.h>
 
 #include <libnbd.h>
 
+#include "common/child.h"
 #include "common/fileutil.h"
 #include "common/spawn.h"
 #include "common/log.h"
@@ -27,8 +31,10 @@
 /* Start the kernel's writeback of a disk file every so many bytes written,
  * so that a checkpoint's flush finds little left to write. */
 #define LOCAL_KICK_BYTES (16u << 20)
-/* libnbd spawns qemu-nbd on a socket it passes by systemd activation. */
+/* qemu-nbd gets its socket by systemd activation (child.h). */
 #define LOCAL_OPEN_TRIES 30
+/* qemu-nbd exits after its final flush once its client is gone. */
+#define LOCAL_CHILD_EXIT_MS 120000
 #define LOCAL_QEMU_TUNABLES \
 	"GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=16777216"
 
@@ -36,8 +42,13 @@ struct local {
 	struct store_backend be;
 };
 
+/* qemu-nbd processes this receiver runs (writers and readers): the event
+ * loop and the writer threads start and stop them. */
+static atomic_uint local_nbd_live;
+
 struct store_bdisk {
 	struct nbd_handle *nbd;
+	struct child *child;  /* nbd's qemu-nbd */
 	bool direct;          /* qemu-nbd writes with O_DIRECT */
 	int kick_fd;          /* the file, read-only, for sync_file_range */
 	uint64_t since_kick;  /* writer thread only */
@@ -45,6 +56,7 @@ struct store_bdisk {
 
 struct store_reader {
 	struct nbd_handle *nbd;
+	struct child *child;
 	char ctx[STORE_CTX_MAX];
 };
 
@@ -106,9 +118,47 @@ overlay_opts(const char *path, char *buf, size_t cap)
 	return buf;
 }
 
-/* *direct tells whether qemu-nbd writes with O_DIRECT (cache=none). */
+/* A qemu-nbd of argv and libnbd connected to it: *child set, or NULL. */
 static struct nbd_handle *
-nbd_open_image(const char *path, bool readonly, bool *direct, const char *ctx)
+nbd_start(char **argv, const char *ctx, const char *path, bool last, struct child **child)
+{
+	struct nbd_handle *h = nbd_create();
+	int sock;
+
+	if (!h) {
+		log_error("%s: nbd_create: %s", ctx, nbd_get_error());
+		return NULL;
+	}
+	*child = child_start_activated(ctx, argv, &sock);
+	if (*child && nbd_connect_socket(h, sock) == 0)
+		return h;
+	if (*child && last)
+		log_error("%s: qemu-nbd %s: %s", ctx, path, nbd_get_error());
+	nbd_close(h);
+	(void)child_finish(*child, LOCAL_CHILD_EXIT_MS);
+	*child = NULL;
+	return NULL;
+}
+
+/* *direct tells whether qemu-nbd writes with O_DIRECT (cache=none). */
+/* One more qemu-nbd, unless max_nbd_total run already (errno EMFILE). */
+static bool
+nbd_slot_take(const struct store_backend *be, const char *ctx)
+{
+	unsigned n = atomic_fetch_add(&local_nbd_live, 1);
+
+	if (be->max_nbd && n >= be->max_nbd) {
+		atomic_fetch_sub(&local_nbd_live, 1);
+		log_error("%s: %u qemu-nbd processes run already (max_nbd_total): refused", ctx, n);
+		errno = EMFILE;
+		return false;
+	}
+	return true;
+}
+
+static struct nbd_handle *
+nbd_open_image(const struct store_backend *be, const char *path, bool readonly, bool *direct,
+	       const char *ctx, struct child **child)
 {
 	/* qemu-nbd allocates a buffer per request; glibc would mmap each 1 MiB
 	 * one afresh and qemu-nbd would spend more CPU in page faults than the
@@ -148,29 +198,25 @@ nbd_open_image(const char *path, bool readonly, bool *direct, const char *ctx)
 		if (*direct)
 			argv = backing ? argv_overlay : argv_direct;
 	}
+	if (!nbd_slot_take(be, ctx))
+		return NULL;
 	/* The qemu-nbd of a writer that was just killed may still hold the
 	 * image lock while it finishes its last flush: retry for a while. */
 	for (int attempt = 0; attempt < LOCAL_OPEN_TRIES; attempt++) {
 		if (attempt)
 			usleep(100 * 1000);
-		h = nbd_create();
-		if (!h) {
-			log_error("%s: nbd_create: %s", ctx, nbd_get_error());
-			return NULL;
-		}
-		if (nbd_connect_systemd_socket_activation(h, argv) == 0)
+		h = nbd_start(argv, ctx, path, attempt == LOCAL_OPEN_TRIES - 1, child);
+		if (h)
 			return h;
-		if (attempt == LOCAL_OPEN_TRIES - 1)
-			log_error("%s: qemu-nbd %s: %s", ctx, path, nbd_get_error());
-		nbd_close(h);
 	}
+	atomic_fetch_sub(&local_nbd_live, 1);
 	return NULL;
 }
 
-/* Close cleanly so qemu-nbd exits after its final flush; nbd_close waits
- * for the subprocess. */
+/* Close cleanly so qemu-nbd exits after its final flush, and wait for it
+ * to exit (it holds the image lock until then). */
 static int
-nbd_close_image(struct nbd_handle *h, const char *ctx)
+nbd_close_image(struct nbd_handle *h, struct child *child, const char *ctx)
 {
 	int rc = 0;
 
@@ -181,6 +227,9 @@ nbd_close_image(struct nbd_handle *h, const char *ctx)
 		rc = -1;
 	}
 	nbd_close(h);
+	atomic_fetch_sub(&local_nbd_live, 1);
+	if (child_finish(child, LOCAL_CHILD_EXIT_MS) < 0)
+		rc = -1;
 	return rc;
 }
 
@@ -214,12 +263,11 @@ out:
 	return rc;
 }
 
+/* Resume: the file must still be there; qemu-nbd starts at the first
+ * write (local_connect). */
 static int
 local_disk_open(struct store_backend *be, const struct store_where *w, struct store_disk *d)
 {
-	char ctx[STORE_CTX_MAX];
-	struct store_bdisk *io = d->io;
-
 	(void)be;
 	/* A resumed file that is gone: say so instead of retrying qemu-nbd. */
 	if (access(d->path, F_OK) < 0) {
@@ -227,8 +275,22 @@ local_disk_open(struct store_backend *be, const struct store_where *w, struct st
 			 d->path);
 		return -1;
 	}
+	return 0;
+}
+
+/* qemu-nbd for d, started when a disk is first written (from the writer
+ * thread): a point's disks that get no data never cost a process, and
+ * the disks written one after another hold one at a time (disk_idle). */
+static int
+local_connect(struct store_backend *be, const struct store_where *w, struct store_disk *d)
+{
+	char ctx[STORE_CTX_MAX];
+	struct store_bdisk *io = d->io;
+
+	if (io->nbd)
+		return 0;
 	store_ctx(ctx, sizeof(ctx), w, d->name);
-	io->nbd = nbd_open_image(d->path, false, &io->direct, ctx);
+	io->nbd = nbd_open_image(be, d->path, false, &io->direct, ctx, &io->child);
 	if (!io->nbd)
 		return -1;
 	/* Only a hint, and only for writes through the page cache: without it
@@ -256,9 +318,8 @@ local_disk_create(struct store_backend *be, const struct store_where *w,
 			 ".qcow2,backing_fmt=qcow2", base_id);
 	else
 		snprintf(opts, sizeof(opts), "cluster_size=65536,lazy_refcounts=off");
-	if (spawn_cmd(ctx, argv, NULL) < 0)
-		return -1;
-	return local_disk_open(be, w, d);
+	(void)be;
+	return spawn_cmd(ctx, argv, NULL) < 0 ? -1 : 0;
 }
 
 static void
@@ -282,7 +343,8 @@ local_disk_write(struct store_backend *be, const struct store_where *w,
 	uint64_t off = offset;
 	size_t left = len;
 
-	(void)be;
+	if (local_connect(be, w, d) < 0)
+		return -1;
 	while (left > 0) {
 		size_t n = left < LOCAL_NBD_CHUNK ? left : LOCAL_NBD_CHUNK;
 
@@ -303,7 +365,8 @@ local_disk_zero(struct store_backend *be, const struct store_where *w,
 {
 	uint64_t off = offset, left = len;
 
-	(void)be;
+	if (local_connect(be, w, d) < 0)
+		return -1;
 	/* No NBD_CMD_FLAG_NO_HOLE: qemu may then record zero clusters, which
 	 * also hide whatever the backing file holds there. */
 	while (left > 0) {
@@ -339,7 +402,8 @@ local_aio_write(struct store_backend *be, const struct store_where *w, struct st
 	struct store_bdisk *io = d->io;
 	int64_t cookie;
 
-	(void)be;
+	if (local_connect(be, w, d) < 0)
+		return -1;
 	cookie = nbd_aio_pwrite(io->nbd, buf, len, off, NBD_NULL_COMPLETION, 0);
 	if (cookie < 0) {
 		disk_io_error(w, d, "write", off, len);
@@ -398,8 +462,9 @@ local_disk_close(struct store_backend *be, const struct store_where *w, struct s
 		close(d->io->kick_fd);
 	d->io->kick_fd = -1;
 	store_ctx(ctx, sizeof(ctx), w, d->name);
-	nbd_close_image(d->io->nbd, ctx);
+	nbd_close_image(d->io->nbd, d->io->child, ctx);
 	d->io->nbd = NULL;
+	d->io->child = NULL;
 }
 
 /* Data before metadata: let qemu-nbd exit after its flush, then fsync
@@ -412,8 +477,9 @@ local_disk_seal(struct store_backend *be, const struct store_where *w, struct st
 	int rc = -1, r;
 
 	store_ctx(ctx, sizeof(ctx), w, d->name);
-	r = nbd_close_image(d->io->nbd, ctx);
+	r = nbd_close_image(d->io->nbd, d->io->child, ctx);
 	d->io->nbd = NULL;
+	d->io->child = NULL;
 	local_disk_close(be, w, d);
 	if (r < 0)
 		return -1;
@@ -460,16 +526,17 @@ prune_disk_dir(DIR *sub, const char *path, const char *disk, const struct catalo
 	return 0;
 }
 
+/* Call fn on each disks/<disk>/ directory of the group. 0 / -1 (fn's, or
+ * logged here). */
 static int
-local_prune(struct store_backend *be, const struct store_where *w, const struct catalog *cat,
-	    uint64_t keep_id)
+each_disk_dir(const struct store_where *w,
+	      int (*fn)(DIR *sub, const char *path, const char *disk, void *arg), void *arg)
 {
 	char *path = strfmt("%s/disks", w->gdir);
 	DIR *dd = NULL, *sub;
 	struct dirent *de;
 	int rc = -1;
 
-	(void)be;
 	if (!path)
 		return -1;
 	dd = opendir(path);
@@ -494,7 +561,7 @@ local_prune(struct store_backend *be, const struct store_where *w, const struct 
 			close(fd);
 			goto out;
 		}
-		r = prune_disk_dir(sub, path, de->d_name, cat, keep_id);
+		r = fn(sub, path, de->d_name, arg);
 		closedir(sub);
 		if (r < 0)
 			goto out;
@@ -505,6 +572,29 @@ out:
 		closedir(dd);
 	free(path);
 	return rc;
+}
+
+struct prune_arg {
+	const struct catalog *cat;
+	uint64_t keep_id;
+};
+
+static int
+prune_one(DIR *sub, const char *path, const char *disk, void *arg)
+{
+	const struct prune_arg *a = arg;
+
+	return prune_disk_dir(sub, path, disk, a->cat, a->keep_id);
+}
+
+static int
+local_prune(struct store_backend *be, const struct store_where *w, const struct catalog *cat,
+	    uint64_t keep_id)
+{
+	struct prune_arg a = { cat, keep_id };
+
+	(void)be;
+	return each_disk_dir(w, prune_one, &a);
 }
 
 static char *
@@ -533,6 +623,46 @@ local_has_disk(struct store_backend *be, const struct store_where *w, const char
 	return ok;
 }
 
+struct usage_arg {
+	const struct catalog *cat;
+	bool committed_only;
+	uint64_t bytes;
+};
+
+/* Allocated bytes of the disks/<disk>/<id>.qcow2 files of one disk. */
+static int
+usage_one(DIR *sub, const char *path, const char *disk, void *arg)
+{
+	struct usage_arg *a = arg;
+	struct dirent *fe;
+	struct stat sb;
+
+	(void)path;
+	(void)disk;
+	while ((fe = readdir(sub)) != NULL) {
+		uint64_t id = store_file_id(fe->d_name, ".qcow2");
+
+		if (id == 0 || (a->committed_only && !catalog_has(a->cat, id)))
+			continue;
+		if (fstatat(dirfd(sub), fe->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(sb.st_mode))
+			a->bytes += (uint64_t)sb.st_blocks * 512;
+	}
+	return 0;
+}
+
+static int
+local_usage(struct store_backend *be, const struct store_where *w, const struct catalog *cat,
+	    bool committed_only, uint64_t *bytes)
+{
+	struct usage_arg a = { cat, committed_only, 0 };
+	int rc = each_disk_dir(w, usage_one, &a);
+
+	(void)be;
+	*bytes = a.bytes;
+	return rc;
+}
+
 static struct store_reader *
 local_reader_open(struct store_backend *be, const struct store_where *w, const char *disk)
 {
@@ -545,7 +675,7 @@ local_reader_open(struct store_backend *be, const struct store_where *w, const c
 		goto fail;
 	}
 	store_ctx(r->ctx, sizeof(r->ctx), w, disk);
-	r->nbd = nbd_open_image(path, true, NULL, r->ctx);
+	r->nbd = nbd_open_image(be, path, true, NULL, r->ctx, &r->child);
 	if (!r->nbd)
 		goto fail;
 	free(path);
@@ -572,7 +702,7 @@ local_reader_close(struct store_reader *r)
 {
 	if (!r)
 		return;
-	nbd_close_image(r->nbd, r->ctx);
+	nbd_close_image(r->nbd, r->child, r->ctx);
 	free(r);
 }
 
@@ -708,10 +838,12 @@ static const struct store_backend_ops local_ops = {
 	.aio_dead = local_aio_dead,
 	.disk_seal = local_disk_seal,
 	.disk_close = local_disk_close,
+	.disk_idle = local_disk_close,
 	.disk_free = local_disk_free,
 	.prune = local_prune,
 	.disk_path = local_disk_path,
 	.has_disk = local_has_disk,
+	.usage = local_usage,
 	.reader_open = local_reader_open,
 	.reader_pread = local_reader_pread,
 	.reader_close = local_reader_close,

@@ -14,6 +14,7 @@
  * point. */
 #define WQ_SLOTS 8
 #define WQ_BUF   STORE_MAX_WRITE
+_Static_assert(WQ_SLOTS * WQ_BUF == STORE_QUEUE_BYTES, "the queue's memory is not what limits.c counts");
 
 /* A queued write (buf != NULL) or zeroing (buf == NULL). */
 struct store_wop {

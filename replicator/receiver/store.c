@@ -83,6 +83,13 @@ store_free(struct store *st)
 	free(st);
 }
 
+void
+store_set_limits(struct store *st, unsigned nbd_total, unsigned disks_busy)
+{
+	st->be->max_nbd = nbd_total;
+	st->max_disks_busy = disks_busy;
+}
+
 const char *
 store_root(const struct store *st)
 {
@@ -634,6 +641,28 @@ point_disk(struct store_point *pt, uint16_t disk, uint64_t offset, uint64_t len,
 	return d;
 }
 
+/* The first write to d in this session: at most max_disks_busy disks of
+ * the point are written at once (each may hold a qemu-nbd until done). */
+static int
+point_start_disk(struct store_point *pt, struct store_disk *d, int *err)
+{
+	size_t busy = 0;
+
+	if (d->started)
+		return 0;
+	for (size_t i = 0; i < pt->ndisks; i++)
+		busy += pt->disks[i].started && !pt->disks[i].done;
+	if (pt->st->max_disks_busy && busy >= pt->st->max_disks_busy) {
+		log_error("store: group %s point %" PRIu64 " disk %s: %zu disks of the point "
+			  "are being written already (max_nbd_per_session)", pt->group, pt->id,
+			  d->name, busy);
+		*err = STORE_ERR_INVALID;
+		return -1;
+	}
+	d->started = true;
+	return 0;
+}
+
 static int
 point_push(struct store_point *pt, uint16_t disk, uint64_t offset, const void *data,
 	   uint64_t len, int *err)
@@ -652,7 +681,7 @@ store_point_write(struct store_point *pt, uint16_t disk, uint64_t offset,
 	struct store_disk *d = point_disk(pt, disk, offset, len, "write", err);
 	struct store_backend *be = pt->st->be;
 
-	if (!d)
+	if (!d || point_start_disk(pt, d, err) < 0)
 		return -1;
 	if (len <= STORE_MAX_WRITE) {
 		if (point_push(pt, disk, offset, data, len, err) < 0)
@@ -674,7 +703,7 @@ store_point_zero(struct store_point *pt, uint16_t disk, uint64_t offset, uint64_
 {
 	struct store_disk *d = point_disk(pt, disk, offset, len, "zero", err);
 
-	if (!d)
+	if (!d || point_start_disk(pt, d, err) < 0)
 		return -1;
 	if (point_push(pt, disk, offset, NULL, len, err) < 0)
 		return -1;
@@ -708,6 +737,8 @@ store_point_disk_done(struct store_point *pt, uint16_t disk, int *err)
 	if (disk_flush(pt, d, err) < 0)
 		return -1;
 	d->done = true;
+	if (pt->st->be->ops->disk_idle)
+		pt->st->be->ops->disk_idle(pt->st->be, &pt->w, d);
 	d->written_end = d->durable = d->size;
 	if (point_save_pending(pt) < 0) {
 		*err = STORE_ERR_IO;
@@ -715,6 +746,12 @@ store_point_disk_done(struct store_point *pt, uint16_t disk, int *err)
 	}
 	*err = STORE_OK;
 	return 0;
+}
+
+bool
+store_point_disk_was_done(const struct store_point *pt, uint16_t disk)
+{
+	return disk < pt->ndisks && pt->disks[disk].done;
 }
 
 int

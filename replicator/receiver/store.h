@@ -33,6 +33,8 @@
 #define STORE_MAX_META      (1u << 20)    /* point metadata blob */
 #define STORE_MAX_HASHES    16384         /* per store_point_hashes call */
 #define STORE_MAX_WRITE     (1u << 20)    /* writes up to this size are queued */
+#define STORE_QUEUE_BYTES   (8u * STORE_MAX_WRITE) /* a point's write queue (buffers) */
+#define STORE_MAX_HASH_BLOCK (16u << 20)  /* block size of a hash query */
 
 /* Error codes given through the `int *err` of the calls below (0 = none);
  * receiver.c maps them to wire codes. */
@@ -124,6 +126,12 @@ typedef void (*store_rules_fn)(const void *arg, const char *group, struct store_
 void store_set_rules(struct store *st, store_rules_fn fn, const void *arg);
 void store_group_rules(const struct store *st, const char *group, struct store_rules *out);
 void store_free(struct store *st);
+/* Bounds on what receiving points may run (issue 12, section 3):
+ * nbd_total qemu-nbd processes at once in this process (local backend:
+ * writers and hash readers), disks_busy disks of one point written at
+ * once (begun and not done); 0 = no bound. A write past either fails:
+ * STORE_ERR_IO with errno EMFILE, STORE_ERR_INVALID (logged). */
+void store_set_limits(struct store *st, unsigned nbd_total, unsigned disks_busy);
 /* The root directory (absolute), borrowed. */
 const char *store_root(const struct store *st);
 
@@ -135,6 +143,14 @@ int store_list_points(struct store *st, const char *group,
 int store_last_point(struct store *st, const char *group, uint64_t *id);
 /* Is point committed in group? 1 yes / 0 no / -1 (catalog unreadable). */
 int store_point_exists(struct store *st, const char *group, uint64_t point);
+
+/* Bytes group's data takes in the store, as the receiver measures it
+ * (never a figure from the agent): local, the allocated blocks of its disk
+ * files; ceph, the payload bytes received for its points. Only committed
+ * points when committed_only, else also the pending point. A group that
+ * does not exist takes 0. 0 / -1 (logged). */
+int store_group_usage(struct store *st, const char *group, bool committed_only,
+		      uint64_t *bytes);
 
 /* Progress answer for an agent: last point and the pending point's durable
  * progress (pending_point = 0 if none). 0 / -1. */
@@ -164,6 +180,9 @@ int store_point_zero(struct store_point *pt, uint16_t disk, uint64_t offset,
 		     uint64_t len, int *err);
 /* Flush the disk and mark it done. */
 int store_point_disk_done(struct store_point *pt, uint16_t disk, int *err);
+/* Whether a resumed point holds the disk done already (pending.json said
+ * so: flushed to its end before it was recorded). false for a bad index. */
+bool store_point_disk_was_done(const struct store_point *pt, uint16_t disk);
 /* Flush every disk and persist the durable progress (pending.json).
  * Called by the receiver every few MiB / seconds. */
 int store_point_checkpoint(struct store_point *pt, int *err);
@@ -208,6 +227,28 @@ int store_discard_pending(struct store *st, const char *group);
 int store_point_hashes(struct store *st, const char *group, uint64_t point,
 		       const char *disk, uint64_t offset, uint32_t block_size,
 		       uint32_t count, uint64_t *hashes, uint32_t *got, int *err);
+
+/* A HASH_QUERY as the store takes it (strings borrowed). */
+struct store_hash_req {
+	const char *group;
+	const char *disk;
+	uint64_t point;      /* 0 = newest */
+	uint64_t offset;
+	uint32_t block_size;
+	uint32_t count;
+	uint64_t max_bytes;  /* read at most this much (at least one block is) */
+};
+struct store_hash_res {
+	uint64_t point; /* the point hashed */
+	uint32_t got;
+	bool more;      /* max_bytes stopped it before the disk's end */
+};
+/* A hash query answered from one catalog load: a point that is not
+ * committed is -1 with *err STORE_ERR_NOTFOUND; a point without that disk
+ * is 0 with got 0 (it reads as zeros); else the hashes as
+ * store_point_hashes, at most max_bytes read. 0 / -1 (*err). */
+int store_hash_query(struct store *st, const struct store_hash_req *q, uint64_t *hashes,
+		     struct store_hash_res *res, int *err);
 
 /* Path of disk's top image in point (0 = newest); malloc'd; NULL if none.
  * Ceph backend: "rbd:<pool>/<image>@<snap>" (qemu's rbd syntax). */

@@ -10,8 +10,13 @@ asks for the group's progress, begins the point with the id (--point: next,
 max = INT64_MAX, last = the newest again, or a number) and snapshot time
 (--time-offset seconds from now, or --time-ns) it is told, and, if the
 receiver opens it, commits it with no data (every disk reads as zeros).
-Prints "COMMITTED <id>" and exits 0, or reports the ERROR as above."""
-import argparse, socket, ssl, struct, sys, time
+Prints "COMMITTED <id>" and exits 0, or reports the ERROR as above.
+
+Scenarios "hashflood" and "beginflood" load the receiver for --seconds
+(issue 12, section 3): maximal hash queries pipelined without reading an
+answer; over-limit POINT_BEGINs (a 1 PiB disk, 64 disks) on fresh
+connections, each of which must be refused with --expect-code."""
+import argparse, socket, ssl, struct, sys, threading, time
 
 MAGIC, VERSION = 0x4E535452, 1
 T_HELLO, T_PQUERY, T_PROGRESS, T_BEGIN, T_EXTENT, T_DONE, T_COMMIT, T_COMMITTED = 1, 16, 17, 18, 19, 20, 21, 22
@@ -32,10 +37,27 @@ def hello():
     return frame(T_HELLO, struct.pack(">HHI", 1, 1, 1) + s("rawclient"))
 
 
-def begin(group, disk="d0", size=1 << 20, point=1, base=0, time_ns=None):
+def begin(group, disk="d0", size=1 << 20, point=1, base=0, time_ns=None, disks=None):
     t = int(time.time() * 1e9) if time_ns is None else time_ns
-    p = s(group) + struct.pack(">QQQH", point, base, t, 1) + s(disk) + struct.pack(">Q", size)
+    disks = disks or [(disk, size)]
+    p = s(group) + struct.pack(">QQQH", point, base, t, len(disks))
+    for name, sz in disks:
+        p += s(name) + struct.pack(">Q", sz)
     return frame(T_BEGIN, p)
+
+
+MAX_DISKS, MAX_DISK_SIZE, MAX_HASHES = 64, 1 << 50, 16384
+
+
+def hugedisk(group, base=0):
+    """The largest disk the wire allows."""
+    return begin(group, point=1 << 40, base=base, size=MAX_DISK_SIZE)
+
+
+def manydisks(group, base=0):
+    """As many disks as the wire allows."""
+    return begin(group, point=1 << 40, base=base,
+                 disks=[("d%d" % i, 1 << 20) for i in range(MAX_DISKS)])
 
 
 def progress_ids(body):
@@ -64,6 +86,13 @@ def play_point(sock, a):
     return recv_frame(sock)
 
 
+def maxqueries(group, disk):
+    """Hash queries as large as the wire allows: the longest answer (4 KiB
+    blocks) and the most bytes to hash (16 MiB blocks)."""
+    return (hquery(group, 0, disk, 0, 4096, MAX_HASHES) +
+            hquery(group, 0, disk, 0, 16 << 20, MAX_HASHES))
+
+
 def extent(off, data, checksum, kind=1):
     p = struct.pack(">HBBQQQ", 0, kind, 0, off, len(data), checksum) + data
     return frame(T_EXTENT, p)
@@ -90,22 +119,8 @@ def recv_frame(sock):
     return t, body
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--ca", required=True)
-    ap.add_argument("--cert")
-    ap.add_argument("--key")
-    ap.add_argument("--group", default="g1")
-    ap.add_argument("--tls12", action="store_true")
-    ap.add_argument("--expect-code", type=int)
-    ap.add_argument("--expect-close", action="store_true")
-    ap.add_argument("--point", default="next")
-    ap.add_argument("--time-offset", type=float, default=0.0)
-    ap.add_argument("--time-ns", type=int)
-    ap.add_argument("scenario")
-    a = ap.parse_args()
-
+def connect(a):
+    """TLS connection with HELLO exchanged, or None (printed why)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(a.ca)
     ctx.check_hostname = False
@@ -120,9 +135,92 @@ def main():
         t, body = recv_frame(sock)
         if t != T_HELLO:
             print("no HELLO from the receiver (connection refused or closed)")
-            sys.exit(0 if a.expect_close else 1)
+            return None
     except (ssl.SSLError, OSError) as e:
         print("TLS refused:", e)
+        return None
+    return sock
+
+
+def hashflood(a):
+    """Hash queries pipelined for a.seconds without reading one answer: the
+    receiver must stop reading us, not buffer answers without bound."""
+    sock = connect(a)
+    if sock is None:
+        return 1
+    sock.settimeout(None)
+    batch, st = maxqueries(a.group, a.disk), {"sent": 0, "last": time.time(), "err": None}
+
+    def pump():
+        try:
+            while True:
+                sock.sendall(batch)
+                st["sent"] += 2
+                st["last"] = time.time()
+        except (ssl.SSLError, OSError) as e:
+            st["err"] = e
+
+    th = threading.Thread(target=pump, daemon=True)
+    th.start()
+    time.sleep(a.seconds)
+    stalled = time.time() - st["last"]
+    if st["err"] is not None:
+        print("hashflood: connection lost after %d queries: %s" % (st["sent"], st["err"]))
+        return 1
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    th.join(5)
+    print("hashflood: %d queries sent; the receiver had stopped reading for %.1f s" %
+          (st["sent"], stalled))
+    return 0
+
+
+def beginflood(a):
+    """Over-limit BEGINs on fresh connections for a.seconds; each must be
+    refused with an ERROR of code a.expect_code."""
+    n, end = 0, time.time() + a.seconds
+    while time.time() < end:
+        sock = connect(a)
+        if sock is None:
+            return 1
+        sock.sendall(hugedisk(a.group, a.base) if n % 2 == 0 else manydisks(a.group, a.base))
+        t, body = recv_frame(sock)
+        sock.close()
+        if t != T_ERROR or (a.expect_code and struct.unpack(">I", body[:4])[0] != a.expect_code):
+            print("beginflood: BEGIN #%d not refused as expected (frame %s)" % (n, t))
+            return 1
+        n += 1
+    print("beginflood: %d over-limit BEGINs refused" % n)
+    return 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--ca", required=True)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    ap.add_argument("--group", default="g1")
+    ap.add_argument("--tls12", action="store_true")
+    ap.add_argument("--expect-code", type=int)
+    ap.add_argument("--expect-close", action="store_true")
+    ap.add_argument("--point", default="next")
+    ap.add_argument("--time-offset", type=float, default=0.0)
+    ap.add_argument("--time-ns", type=int)
+    ap.add_argument("--disk", default="d0")
+    ap.add_argument("--seconds", type=float, default=5)
+    ap.add_argument("--base", type=int, default=0)
+    ap.add_argument("scenario")
+    a = ap.parse_args()
+
+    if a.scenario == "hashflood":
+        sys.exit(hashflood(a))
+    if a.scenario == "beginflood":
+        sys.exit(beginflood(a))
+    sock = connect(a)
+    if sock is None:
         sys.exit(0 if a.expect_close else 1)
 
     sc = a.scenario
@@ -154,6 +252,10 @@ def main():
         out = hquery(a.group, 99)
     elif sc == "hashnewest":
         out = hquery(a.group, 0)
+    elif sc == "hugedisk":
+        out = hugedisk(a.group, a.base)
+    elif sc == "manydisks":
+        out = manydisks(a.group, a.base)
     elif sc == "query":
         out = frame(T_PQUERY, s(a.group))
     elif sc == "point":

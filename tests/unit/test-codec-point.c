@@ -452,6 +452,54 @@ Test(codec_point, hanswer_rejects)
 	cr_assert_eq(encode_only(&m), PROTO_E_RANGE);
 }
 
+/* A partial answer (the receiver's bound on bytes hashed per query) is
+ * flagged; the flag travels, needs at least one hash, and no other bit is
+ * known (issue 12, section 3). */
+Test(codec_point, hanswer_more_flag)
+{
+	struct proto_msg m = mk_hanswer(2), out;
+	struct fb f;
+
+	m.u.hanswer.flags = PROTO_FLAG_HASH_MORE;
+	roundtrip(&m, &out);
+	cr_assert_eq(out.u.hanswer.flags, PROTO_FLAG_HASH_MORE);
+	cr_assert_eq(out.u.hanswer.count, 2);
+	m = mk_hanswer(0);
+	m.u.hanswer.flags = PROTO_FLAG_HASH_MORE;
+	cr_assert_eq(encode_only(&m), PROTO_E_RANGE, "more without progress");
+	m = mk_hanswer(1);
+	m.u.hanswer.flags = 2;
+	cr_assert_eq(encode_only(&m), PROTO_E_FLAGS);
+	for (uint32_t flags = 2; flags; flags <<= 1) {
+		fb_init(&f, 64);
+		fb_u64(&f, 1);
+		fb_u64(&f, 0);
+		fb_u32(&f, 4096);
+		fb_u32(&f, 1);
+		fb_raw(&f, bulk, 8);
+		cr_assert_eq(decode_fb(&f, PROTO_HASH_ANSWER, flags | PROTO_FLAG_HASH_MORE),
+			     PROTO_E_FLAGS, "flags %#x", flags);
+		fb_free(&f);
+	}
+	fb_init(&f, 64);
+	fb_u64(&f, 1);
+	fb_u64(&f, 0);
+	fb_u32(&f, 4096);
+	fb_u32(&f, 0);
+	cr_assert_eq(decode_fb(&f, PROTO_HASH_ANSWER, PROTO_FLAG_HASH_MORE), PROTO_E_RANGE);
+	fb_free(&f);
+	/* A query carries no flag. */
+	fb_init(&f, 64);
+	fb_str(&f, "g");
+	fb_u64(&f, 3);
+	fb_str(&f, "d");
+	fb_u64(&f, 0);
+	fb_u32(&f, 4096);
+	fb_u32(&f, 1);
+	cr_assert_eq(decode_fb(&f, PROTO_HASH_QUERY, PROTO_FLAG_HASH_MORE), PROTO_E_FLAGS);
+	fb_free(&f);
+}
+
 /* ---- ERROR -------------------------------------------------------------------- */
 
 Test(codec_point, error_rejects)

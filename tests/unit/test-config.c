@@ -396,3 +396,49 @@ Test(receiver_config, missing_file)
 		  "%s", log);
 	free(log);
 }
+
+/* Connection hygiene keys (issue 12, section 3): defaults, values, ranges. */
+Test(receiver_config, connection_limits)
+{
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{ RX_HEAD "handshake_timeout = 0\n", "expected a duration from 1s to 10m" },
+		{ RX_HEAD "handshake_timeout = 11m\n", "expected a duration from 1s to 10m" },
+		{ RX_HEAD "idle_timeout = 5s\n", "expected 0 (off) or a duration from 10s to 7d" },
+		{ RX_HEAD "idle_timeout = 8d\n", "expected 0 (off) or a duration from 10s to 7d" },
+		{ RX_HEAD "max_conns = 0\n", "bad value '0' for 'max_conns' in [receiver]: expected a count from 1 to 1048576" },
+		{ RX_HEAD "max_conns_per_client = -1\n", "expected a count from 1 to 1048576" },
+		{ RX_HEAD "max_conns_per_address = 1048577\n", "expected a count from 1 to 1048576" },
+		{ RX_HEAD "max_conns_per_address = many\n", "expected a count from 1 to 1048576" },
+	};
+	struct receiver_config *c = NULL;
+
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "[client a]\ngroups = *\n", &c), 0);
+	cr_assert_eq(c->handshake_timeout_s, 10);
+	cr_assert_eq(c->idle_timeout_s, 3600);
+	cr_assert_eq(c->max_conns, 1024);
+	cr_assert_eq(c->max_conns_per_client, 16);
+	cr_assert_eq(c->max_conns_per_address, 64);
+	cr_assert(receiver_config_has_client(c, "a"));
+	cr_assert_not(receiver_config_has_client(c, "b"));
+	cr_assert_not(receiver_config_has_client(c, NULL));
+	receiver_config_free(c);
+	c = NULL;
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "handshake_timeout = 2s\n"
+						 "idle_timeout = 0\nmax_conns = 4096\n"
+						 "max_conns_per_client = 1\n"
+						 "max_conns_per_address = 5000\n", &c), 0);
+	cr_assert_eq(c->handshake_timeout_s, 2);
+	cr_assert_eq(c->idle_timeout_s, 0);
+	cr_assert_eq(c->max_conns, 4096);
+	cr_assert_eq(c->max_conns_per_client, 1);
+	cr_assert_eq(c->max_conns_per_address, 5000);
+	receiver_config_free(c);
+	c = NULL;
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "idle_timeout = 2h\n", &c), 0);
+	cr_assert_eq(c->idle_timeout_s, 7200);
+	receiver_config_free(c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		receiver_fails(bad[i].text, bad[i].msg);
+}

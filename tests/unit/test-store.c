@@ -671,6 +671,156 @@ Test(store, hashes_match_data)
 	fixture_close(st, vda, vdb);
 }
 
+/* One call answers a hash query (issue 12, section 3): no such point,
+ * a point without the disk, or the hashes, at most max_bytes read and the
+ * answer flagged when that stopped it before the disk's end. */
+Test(store, hash_query_bounded)
+{
+	uint8_t *vda, *vdb;
+	struct store *st = fixture_open(&vda, &vdb);
+	const uint32_t bs = 65536;
+	struct store_hash_req q = { "grp", "vda", 0, 0, bs, 64, MIB };
+	struct store_hash_res res;
+	uint64_t h[64];
+	int err = -1;
+
+	cr_assert_not_null(st);
+	seed(st, vda, vdb);
+	cr_assert_eq(store_hash_query(st, &q, h, &res, &err), 0);
+	cr_assert_eq(res.point, 1);
+	cr_assert_eq(res.got, MIB / bs, "stopped at max_bytes");
+	cr_assert(res.more);
+	for (uint32_t i = 0; i < res.got; i++)
+		cr_assert_eq(h[i], XXH3_64bits(vda + (size_t)i * bs, bs), "block %u", i);
+	/* the last MiB: the disk's end, not the bound, stops it */
+	q.offset = 3 * MIB;
+	cr_assert_eq(store_hash_query(st, &q, h, &res, &err), 0);
+	cr_assert_eq(res.got, MIB / bs);
+	cr_assert_not(res.more);
+	cr_assert_eq(h[0], XXH3_64bits(vda + 3 * MIB, bs));
+	/* a bound below one block still answers one */
+	q.offset = 0;
+	q.max_bytes = 1000;
+	cr_assert_eq(store_hash_query(st, &q, h, &res, &err), 0);
+	cr_assert_eq(res.got, 1);
+	cr_assert(res.more);
+	/* a disk the point lacks reads as zeros: no hashes, no error */
+	q.disk = "vdz";
+	cr_assert_eq(store_hash_query(st, &q, h, &res, &err), 0);
+	cr_assert_eq(res.got, 0);
+	cr_assert_eq(res.point, 1);
+	cr_assert_not(res.more);
+	/* no such point, no such group */
+	q.disk = "vda";
+	q.point = 5;
+	cr_assert_eq(store_hash_query(st, &q, h, &res, &err), -1);
+	cr_assert_eq(err, STORE_ERR_NOTFOUND);
+	q.point = 0;
+	q.group = "nope";
+	cr_assert_eq(store_hash_query(st, &q, h, &res, &err), -1);
+	cr_assert_eq(err, STORE_ERR_NOTFOUND);
+	q.group = "grp";
+	q.block_size = 5000;
+	cr_assert_eq(store_hash_query(st, &q, h, &res, &err), -1);
+	cr_assert_eq(err, STORE_ERR_INVALID);
+	fixture_close(st, vda, vdb);
+}
+
+/* The group's bytes as the store measures them: committed points only, or
+ * the pending one too. */
+Test(store, group_usage)
+{
+	uint8_t *vda, *vdb;
+	struct store *st = fixture_open(&vda, &vdb);
+	uint64_t committed = 0, all = 0, none = 1;
+	struct store_begin b;
+	struct store_point *pt;
+	int err = -1;
+
+	cr_assert_not_null(st);
+	cr_assert_eq(store_group_usage(st, "grp", true, &none), 0);
+	cr_assert_eq(none, 0, "a group that does not exist takes nothing");
+	seed(st, vda, vdb);
+	cr_assert_eq(store_group_usage(st, "grp", true, &committed), 0);
+	cr_assert_eq(store_group_usage(st, "grp", false, &all), 0);
+	cr_assert_geq(committed, VDA_SIZE + VDB_SIZE - 2 * MIB, "%" PRIu64, committed);
+	cr_assert_eq(all, committed);
+	begin_init(&b, 2, 1);
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	pattern(vda, VDA_SIZE, 7);
+	write_ok(pt, 0, 0, vda, 2 * MIB);
+	cr_assert_eq(store_point_checkpoint(pt, &err), 0);
+	cr_assert_eq(store_group_usage(st, "grp", false, &all), 0);
+	cr_assert_geq(all, committed + 2 * MIB, "%" PRIu64 " vs %" PRIu64, all, committed);
+	cr_assert_eq(store_group_usage(st, "grp", true, &none), 0);
+	cr_assert_eq(none, committed, "the pending point is not committed");
+	store_point_free(pt);
+	fixture_close(st, vda, vdb);
+}
+
+/* qemu-nbd children of this process (libnbd spawns them). */
+static int
+nbd_children(void)
+{
+	char cmd[96];
+	FILE *f;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "pgrep -c -P %d -x qemu-nbd", (int)getpid());
+	f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%d", &n), 1);
+	pclose(f);
+	return n;
+}
+
+/* qemu-nbd starts at a disk's first write and stops at its DISK_DONE; a
+ * point writes at most max_disks_busy disks at once, the process runs at
+ * most nbd_total qemu-nbd (issue 12, section 3). */
+Test(store, nbd_lazy_and_bounded)
+{
+	uint8_t *vda, *vdb;
+	struct store *st = fixture_open(&vda, &vdb);
+	struct store_begin b;
+	struct store_point *pt;
+	uint64_t h[4];
+	uint32_t got;
+	int err = -1;
+
+	cr_assert_not_null(st);
+	seed(st, vda, vdb);
+	store_set_limits(st, 1, 1);
+	begin_init(&b, 2, 1);
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	cr_assert_eq(nbd_children(), 0, "no qemu-nbd before a write");
+	pattern(vda, VDA_SIZE, 3);
+	write_ok(pt, 0, 0, vda, MIB);
+	cr_assert_eq(store_point_checkpoint(pt, &err), 0);
+	cr_assert_eq(nbd_children(), 1);
+	/* a second disk while the first is not done */
+	cr_assert_eq(store_point_write(pt, 1, 0, vdb, 4096, &err), -1);
+	cr_assert_eq(err, STORE_ERR_INVALID);
+	/* a reader past the process's bound */
+	errno = 0;
+	cr_assert_eq(store_point_hashes(st, "grp", 1, "vda", 0, 65536, 4, h, &got, &err), -1);
+	cr_assert_eq(err, STORE_ERR_IO);
+	cr_assert_eq(errno, EMFILE);
+	done_ok(pt, 0);
+	cr_assert_eq(nbd_children(), 0, "done: its qemu-nbd is gone");
+	pattern(vdb, VDB_SIZE, 4);
+	write_ok(pt, 1, 0, vdb, VDB_SIZE);
+	done_ok(pt, 1);
+	cr_assert_eq(store_point_commit(pt, "", 0, &err), 0);
+	store_point_free(pt);
+	cr_assert_eq(store_point_hashes(st, "grp", 2, "vda", 0, 65536, 4, h, &got, &err), 0);
+	cr_assert_eq(h[0], XXH3_64bits(vda, 65536), "written before the refusals");
+	cr_assert_eq(store_point_hashes(st, "grp", 2, "vdb", 0, 65536, 4, h, &got, &err), 0);
+	cr_assert_eq(h[1], XXH3_64bits(vdb + 65536, 65536));
+	fixture_close(st, vda, vdb);
+}
+
 /* A full file system fails the write with STORE_ERR_IO and leaves the
  * committed point readable. Needs CAP_SYS_ADMIN for a small tmpfs. */
 Test(store, full_disk_reports_store_error)
