@@ -277,39 +277,28 @@ set_min_points(void *obj, const struct key_def *k, const char *value, const char
 #define DRILL_MAX_VCPUS   4096  /* libvirt's own ceiling for a QEMU guest */
 #define DRILL_MAX_DEVICES 4096
 
-/* "auto" (0: decided on this host at drill time) or set(). */
-static int
-set_auto_or(void *obj, const struct key_def *k, const char *value,
-	    int (*set)(void *, const struct key_def *, const char *, uint64_t, uint64_t),
-	    uint64_t min, uint64_t max)
+/* "auto" is 0: decided on this host at drill time. */
+static bool
+set_auto(void *obj, const struct key_def *k, const char *value)
 {
-	if (strcmp(value, "auto") == 0) {
-		*CFG_FIELD(obj, k->off, uint64_t) = 0;
-		return 0;
-	}
-	return set(obj, k, value, min, max);
-}
-
-static int
-set_count_range(void *obj, const struct key_def *k, const char *value, uint64_t min,
-		uint64_t max)
-{
-	(void)min;
-	return set_count_in(obj, k, value, max);
+	if (strcmp(value, "auto") != 0)
+		return false;
+	*CFG_FIELD(obj, k->off, uint64_t) = 0;
+	return true;
 }
 
 static int
 set_drill_memory(void *obj, const struct key_def *k, const char *value, const char **expect)
 {
 	*expect = "auto or a size from 64M to 1P (suffix K, M, G, T)";
-	return set_auto_or(obj, k, value, set_size_in, 64ULL << 20, 1ULL << 50);
+	return set_auto(obj, k, value) ? 0 : set_size_in(obj, k, value, 64ULL << 20, 1ULL << 50);
 }
 
 static int
 set_drill_vcpus(void *obj, const struct key_def *k, const char *value, const char **expect)
 {
 	*expect = "auto or a number of vCPUs from 1 to 4096";
-	return set_auto_or(obj, k, value, set_count_range, 1, DRILL_MAX_VCPUS);
+	return set_auto(obj, k, value) ? 0 : set_count_in(obj, k, value, DRILL_MAX_VCPUS);
 }
 
 static int
