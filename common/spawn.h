@@ -1,6 +1,8 @@
-/* One way to run a child process: no shell, stdin from /dev/null, only fds
- * 0-2 inherited, output captured with a cap, exit status checked, every
- * failure logged once by spawn_run (the model is libvirt's vircommand). */
+/* One way to run a child process to completion: no shell, stdin from
+ * /dev/null, only fds 0-2 inherited, output captured with a cap, exit
+ * status checked, every failure logged once by spawn_run (the model is
+ * libvirt's vircommand). Children that serve us while we run (qemu-nbd)
+ * go through child.h. */
 #ifndef NESTOR_COMMON_SPAWN_H
 #define NESTOR_COMMON_SPAWN_H
 

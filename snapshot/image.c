@@ -1,5 +1,6 @@
 /* Read-only disk image accessor: raw files through pread, qcow2 through a
- * qemu-nbd child started by libnbd (socket activation, no socket files). */
+ * qemu-nbd child of ours (common/child.h: socket activation, dies with us,
+ * recorded so the next start ends it if it outlived us). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <jansson.h>
 #include <libnbd.h>
 
+#include "common/child.h"
 #include "common/log.h"
 #include "common/spawn.h"
 #include "snapshot/image.h"
@@ -24,6 +26,10 @@
 #define IMAGE_STATUS_WINDOW (1ull << 30)
 /* qemu-img output we are willing to hold (info JSON is a few KiB). */
 #define IMAGE_TOOL_MAX_OUT (16u << 20)
+
+/* qemu-nbd exits at once after its client; a read-only one has nothing
+ * to flush. */
+#define IMAGE_CHILD_EXIT_MS 30000
 
 #define IMAGE_DIRTY_PREFIX "qemu:dirty-bitmap:"
 
@@ -38,6 +44,7 @@ struct image {
 	uint64_t size;
 	int fd;                 /* raw */
 	struct nbd_handle *nbd; /* qcow2 */
+	struct child *nbd_child; /* its qemu-nbd */
 	char *bitmap_ctx;       /* qcow2 with bitmap: meta context name */
 };
 
@@ -150,6 +157,7 @@ image_open_qcow2(struct image *img, const char *tpath, const char *bitmap)
 	char *argv[10];
 	size_t n = 0;
 	int64_t size;
+	int sock = -1;
 
 	img->nbd = nbd_create();
 	if (!img->nbd) {
@@ -183,7 +191,10 @@ image_open_qcow2(struct image *img, const char *tpath, const char *bitmap)
 	}
 	argv[n++] = (char *)tpath;
 	argv[n] = NULL;
-	if (nbd_connect_systemd_socket_activation(img->nbd, argv) < 0) {
+	img->nbd_child = child_start_activated(img->path, argv, &sock);
+	if (!img->nbd_child)
+		return -1;
+	if (nbd_connect_socket(img->nbd, sock) < 0) {
 		log_error("image %s: qemu-nbd%s%s: %s", img->path,
 			  bitmap ? " -B " : "", bitmap ? bitmap : "", nbd_get_error());
 		return -1;
@@ -323,10 +334,12 @@ image_free(struct image *img)
 	if (!img)
 		return;
 	if (img->nbd) {
-		/* Closing the handle also stops and reaps the qemu-nbd child. */
 		nbd_shutdown(img->nbd, 0);
 		nbd_close(img->nbd);
 	}
+	/* Closing the handle closed its socket: qemu-nbd exits and lets go
+	 * of the image (the file source changes it with qemu-img next). */
+	(void)child_finish(img->nbd_child, IMAGE_CHILD_EXIT_MS);
 	if (img->fd >= 0)
 		close(img->fd);
 	free(img->bitmap_ctx);

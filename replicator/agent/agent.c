@@ -15,12 +15,15 @@
 
 #include <jansson.h>
 
+#include "common/child.h"
 #include "common/clock.h"
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "common/testhook.h"
 #include "proto/codec.h"
 #include "proto/conn.h"
 #include "replicator/config.h"
+#include "replicator/agent/attempt.h"
 #include "replicator/agent/channel.h"
 #include "replicator/agent/sender.h"
 #include "replicator/agent/sources.h"
@@ -225,7 +228,9 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 {
 	struct proto_msg m = { .type = PROTO_POINT_BEGIN };
 	struct proto_point_begin *b = &m.u.begin;
+	struct attempt_point last;
 	char sdir[4096];
+	bool resume;
 	size_t n;
 
 	if (strcmp(p->group, c->g->name) != 0) {
@@ -237,22 +242,27 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 		log_error("group %s: state directory path too long", c->g->name);
 		return -1;
 	}
+	if (attempt_take(sdir, &last) < 0)
+		return -1;
 	c->snap = sources_begin(c->g, sdir, p->last_point, &c->vm_meta);
 	if (!c->snap)
 		return -1;
 	n = snapshot_ndisks(c->snap);
-	c->st.point_id = p->last_point + 1;
 	c->st.incremental = snapshot_is_incremental(c->snap);
 	/* Change tracking lost but the receiver has a point: compare block
 	 * hashes with it and send only what differs, on top of it. */
 	c->st.resync = !c->st.incremental && p->last_point != 0;
 	c->st.base_id = c->st.incremental || c->st.resync ? p->last_point : 0;
-	if (p->pending_point != 0 && !snapshot_resumable(c->snap)) {
-		/* The pending data may be stale: a new id makes the receiver
-		 * discard it instead of resuming it. */
-		if (p->pending_point >= c->st.point_id)
-			c->st.point_id = p->pending_point + 1;
-	}
+	/* Only our last attempt's point, on an unchanged source, is resumed;
+	 * any other pending data may be stale: a new id discards it. */
+	c->st.point_id = attempt_point_id(p->last_point, p->pending_point, p->pending_base,
+					  c->st.base_id, snapshot_resumable(c->snap), &last,
+					  &resume);
+	if (p->pending_point != 0 && !resume)
+		log_info("group %s: pending point %llu at the receiver is not resumed",
+			 c->g->name, (unsigned long long)p->pending_point);
+	if (mkdir_p(sdir, 0700) < 0 || attempt_record(sdir, c->st.point_id, c->st.base_id) < 0)
+		return -1;
 	snprintf(b->group, sizeof(b->group), "%s", c->g->name);
 	b->point_id = c->st.point_id;
 	b->base_id = c->st.base_id;
@@ -263,6 +273,8 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 			 snapshot_disk_name(c->snap, i));
 		b->disks[i].size = snapshot_disk_size(c->snap, i);
 	}
+	if (testhook_armed("begin"))
+		testhook_pause("begin");
 	if (conn_send(channel_conn(c->ch), &m) < 0)
 		return -1;
 	log_info("group %s: point %llu (%s, base %llu)", c->g->name,
@@ -494,12 +506,26 @@ agent_cycle(const struct agent_config *cfg, const struct agent_group_cfg *g,
 }
 
 int
+agent_children_open(const struct agent_config *cfg)
+{
+	char dir[4096];
+
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/.children", cfg->state_dir) >= sizeof(dir)) {
+		log_error("state directory %s: path too long", cfg->state_dir);
+		return -1;
+	}
+	return child_registry_open(dir);
+}
+
+int
 agent_run_once(const struct agent_config *cfg, const struct agent_opts *o)
 {
 	int ret = 0, found = 0;
 
 	malloc_keep_buffers();
 	signal(SIGPIPE, SIG_IGN);
+	if (agent_children_open(cfg) < 0)
+		return -1;
 	for (size_t i = 0; i < cfg->ngroups; i++) {
 		struct agent_cycle_stats st;
 

@@ -41,6 +41,9 @@ int agent_cycle(const struct agent_config *cfg, const struct agent_group_cfg *g,
 		const struct agent_opts *o, struct agent_cycle_stats *st);
 
 /* One replication cycle for each selected group. 0 if all committed. */
+/* Record the qemu-nbd children under <state_dir>/.children and end those
+ * a killed agent left behind (common/child.h). 0 / -1 (logged). */
+int agent_children_open(const struct agent_config *cfg);
 int agent_run_once(const struct agent_config *cfg, const struct agent_opts *o);
 
 /* Compare a point (0 = newest) of group with the source images by block

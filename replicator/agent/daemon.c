@@ -477,6 +477,10 @@ agent_daemon(const char *config_path, bool verbose)
 	cur = load(config_path, verbose);
 	if (!cur)
 		return -1;
+	if (agent_children_open(cur->cfg) < 0) {
+		ref_put(&d, cur);
+		return -1;
+	}
 	if (cur->cfg->metrics_host) {
 		mt = metrics_thread_new(cur->cfg->metrics_host, cur->cfg->metrics_port,
 					agent_render, &d);

@@ -19,6 +19,7 @@
 #include "common/fileutil.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/testhook.h"
 #include "common/throttle.h"
 #include "proto/codec.h"
 #include "proto/compress.h"
@@ -123,6 +124,7 @@ struct sender {
 	uint64_t rh_expect;     /* offset of the answer awaited */
 	struct throttle *bw;    /* NULL = unlimited */
 	struct event *bw_timer;
+	int hook_disk;          /* test hook: stop once this DISK_DONE is out, -1 none */
 };
 /* ---- sender pipeline ---- */
 
@@ -647,6 +649,24 @@ bw_allow(struct sender *s, size_t cost)
 	return false;
 }
 
+/* Test hook (NESTOR_TEST_PAUSE=disk-done:N): once DISK_DONE N was queued,
+ * send nothing more; once it is out of our buffers, stop the process so a
+ * test can kill it, or the receiver, exactly after that disk. true = wait. */
+static bool
+sender_hook_wait(struct sender *s)
+{
+	char point[32];
+
+	if (s->hook_disk < 0)
+		return false;
+	if (conn_out_pending(channel_conn(s->cfg.ch)) > 0)
+		return true; /* the drain callback pumps again */
+	snprintf(point, sizeof(point), "disk-done:%d", s->hook_disk);
+	s->hook_disk = -1;
+	testhook_pause(point);
+	return false;
+}
+
 /* Send finished slots in order while the output buffer has room, refill
  * the pool, and hand over to the commit once everything is out. Called
  * from the event loop (drain, worker eventfd, bandwidth timer, hashes). */
@@ -655,6 +675,8 @@ sender_pump(struct sender *s)
 {
 	struct pool *p = s->pool;
 
+	if (sender_hook_wait(s))
+		return;
 	while (!s->halted) {
 		struct slot *sl;
 		enum slot_state st = SL_FREE;
@@ -676,6 +698,10 @@ sender_pump(struct sender *s)
 			sl->state = SL_FREE;
 			p->head++;
 			pthread_mutex_unlock(&p->mu);
+			if (sl->disk_done && testhook_armed("disk-done:%u", sl->disk))
+				s->hook_disk = sl->disk;
+			if (sender_hook_wait(s))
+				return;
 			continue;
 		}
 		if (!s->produced_all && p->tail - p->head < POOL_SLOTS) {
@@ -723,6 +749,7 @@ sender_new(const struct sender_cfg *cfg)
 	}
 	s->cfg = *cfg;
 	s->st = cfg->st;
+	s->hook_disk = -1;
 	for (size_t i = 0; i < snapshot_ndisks(cfg->snap); i++)
 		s->resume_off[i] = cfg->resume_off[i];
 	if (s->st->resync) {

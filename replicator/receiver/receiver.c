@@ -11,7 +11,9 @@
 
 #include <event2/event.h>
 
+#include "common/child.h"
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "proto/codec.h"
 #include "proto/conn.h"
 #include "proto/listener.h"
@@ -269,6 +271,18 @@ receiver_store_open(const struct receiver_config *cfg)
 	return st;
 }
 
+/* qemu-nbd children recorded under <store>/.children (no group is named
+ * so); those a killed receiver left behind are ended first. */
+static int
+receiver_children_open(const struct receiver_config *cfg)
+{
+	char *dir = strfmt("%s/.children", cfg->store_dir);
+	int rc = dir ? child_registry_open(dir) : -1;
+
+	free(dir);
+	return rc;
+}
+
 int
 receiver_run(const struct receiver_config *cfg)
 {
@@ -289,7 +303,7 @@ receiver_run(const struct receiver_config *cfg)
 	if (!rx.ctx)
 		goto out;
 	rx.store = receiver_store_open(cfg);
-	if (!rx.store)
+	if (!rx.store || receiver_children_open(cfg) < 0)
 		goto out;
 	if (cfg->metrics_host) {
 		rx.metrics = rxmetrics_new(rx.base, cfg->metrics_host, cfg->metrics_port,

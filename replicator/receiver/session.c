@@ -32,6 +32,9 @@ _Static_assert(STORE_MAX_HASHES == PROTO_MAX_HASHES, "store and wire hash counts
 _Static_assert(STORE_MAX_WRITE == PROTO_MAX_EXTENT, "store queue and wire extents differ");
 
 enum sess_state { S_HELLO, S_READY, S_POINT, S_COMMITTED };
+/* disk_done[]: a resumed point's disk done before this session takes one
+ * more DISK_DONE (the agent sends one per disk); a second is an error. */
+enum { DISK_OPEN = 0, DISK_DONE_HERE = 1, DISK_DONE_BEFORE = 2 };
 
 struct session {
 	struct session_env *env;
@@ -281,7 +284,7 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 	s->ndisks = b->ndisks;
 	for (uint16_t i = 0; i < b->ndisks; i++) {
 		s->disk_size[i] = b->disks[i].size;
-		s->disk_done[i] = 0;
+		s->disk_done[i] = store_point_disk_was_done(s->point, i) ? DISK_DONE_BEFORE : 0;
 	}
 	s->since_checkpoint = 0;
 	s->bytes = 0;
@@ -375,6 +378,13 @@ on_disk_done(struct session *s, const struct proto_disk_done *d)
 {
 	int err = STORE_ERR_INTERNAL;
 
+	if (d->disk < s->ndisks && s->disk_done[d->disk] == DISK_DONE_BEFORE) {
+		/* Resumed: the disk was flushed to its end before pending.json
+		 * said done, so there is nothing to flush; the agent lists every
+		 * disk to its end and says so (issue 13, item 1). */
+		s->disk_done[d->disk] = DISK_DONE_HERE;
+		return 0;
+	}
 	if (d->disk >= s->ndisks || s->disk_done[d->disk]) {
 		session_error(s, PROTO_ERR_PROTOCOL, "disk %u not open", d->disk);
 		return -1;
@@ -383,7 +393,7 @@ on_disk_done(struct session *s, const struct proto_disk_done *d)
 		session_error(s, store_err_wire(err), "cannot flush disk %u", d->disk);
 		return -1;
 	}
-	s->disk_done[d->disk] = 1;
+	s->disk_done[d->disk] = DISK_DONE_HERE;
 	return 0;
 }
 

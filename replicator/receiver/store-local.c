@@ -1,6 +1,6 @@
 /* Local store backend: per disk a qcow2 chain under <group>/disks/<disk>/
  * (a point = one overlay "<id>.qcow2" on top of its base point's file),
- * written through qemu-nbd spawned by libnbd; retention rebases a child
+ * written through qemu-nbd children of ours (common/child.h); retention rebases a child
  * onto its grandparent; clones are qcow2 overlays for drills. */
 #define _GNU_SOURCE /* sync_file_range, O_DIRECT */
 #include <dirent.h>
@@ -18,6 +18,7 @@
 
 #include <libnbd.h>
 
+#include "common/child.h"
 #include "common/fileutil.h"
 #include "common/spawn.h"
 #include "common/log.h"
@@ -30,8 +31,10 @@
 /* Start the kernel's writeback of a disk file every so many bytes written,
  * so that a checkpoint's flush finds little left to write. */
 #define LOCAL_KICK_BYTES (16u << 20)
-/* libnbd spawns qemu-nbd on a socket it passes by systemd activation. */
+/* qemu-nbd gets its socket by systemd activation (child.h). */
 #define LOCAL_OPEN_TRIES 30
+/* qemu-nbd exits after its final flush once its client is gone. */
+#define LOCAL_CHILD_EXIT_MS 120000
 #define LOCAL_QEMU_TUNABLES \
 	"GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=16777216"
 
@@ -45,6 +48,7 @@ static atomic_uint local_nbd_live;
 
 struct store_bdisk {
 	struct nbd_handle *nbd;
+	struct child *child;  /* nbd's qemu-nbd */
 	bool direct;          /* qemu-nbd writes with O_DIRECT */
 	int kick_fd;          /* the file, read-only, for sync_file_range */
 	uint64_t since_kick;  /* writer thread only */
@@ -52,6 +56,7 @@ struct store_bdisk {
 
 struct store_reader {
 	struct nbd_handle *nbd;
+	struct child *child;
 	char ctx[STORE_CTX_MAX];
 };
 
@@ -113,6 +118,28 @@ overlay_opts(const char *path, char *buf, size_t cap)
 	return buf;
 }
 
+/* A qemu-nbd of argv and libnbd connected to it: *child set, or NULL. */
+static struct nbd_handle *
+nbd_start(char **argv, const char *ctx, const char *path, bool last, struct child **child)
+{
+	struct nbd_handle *h = nbd_create();
+	int sock;
+
+	if (!h) {
+		log_error("%s: nbd_create: %s", ctx, nbd_get_error());
+		return NULL;
+	}
+	*child = child_start_activated(ctx, argv, &sock);
+	if (*child && nbd_connect_socket(h, sock) == 0)
+		return h;
+	if (*child && last)
+		log_error("%s: qemu-nbd %s: %s", ctx, path, nbd_get_error());
+	nbd_close(h);
+	(void)child_finish(*child, LOCAL_CHILD_EXIT_MS);
+	*child = NULL;
+	return NULL;
+}
+
 /* *direct tells whether qemu-nbd writes with O_DIRECT (cache=none). */
 /* One more qemu-nbd, unless max_nbd_total run already (errno EMFILE). */
 static bool
@@ -131,7 +158,7 @@ nbd_slot_take(const struct store_backend *be, const char *ctx)
 
 static struct nbd_handle *
 nbd_open_image(const struct store_backend *be, const char *path, bool readonly, bool *direct,
-	       const char *ctx)
+	       const char *ctx, struct child **child)
 {
 	/* qemu-nbd allocates a buffer per request; glibc would mmap each 1 MiB
 	 * one afresh and qemu-nbd would spend more CPU in page faults than the
@@ -178,25 +205,18 @@ nbd_open_image(const struct store_backend *be, const char *path, bool readonly, 
 	for (int attempt = 0; attempt < LOCAL_OPEN_TRIES; attempt++) {
 		if (attempt)
 			usleep(100 * 1000);
-		h = nbd_create();
-		if (!h) {
-			log_error("%s: nbd_create: %s", ctx, nbd_get_error());
-			break;
-		}
-		if (nbd_connect_systemd_socket_activation(h, argv) == 0)
+		h = nbd_start(argv, ctx, path, attempt == LOCAL_OPEN_TRIES - 1, child);
+		if (h)
 			return h;
-		if (attempt == LOCAL_OPEN_TRIES - 1)
-			log_error("%s: qemu-nbd %s: %s", ctx, path, nbd_get_error());
-		nbd_close(h);
 	}
 	atomic_fetch_sub(&local_nbd_live, 1);
 	return NULL;
 }
 
-/* Close cleanly so qemu-nbd exits after its final flush; nbd_close waits
- * for the subprocess. */
+/* Close cleanly so qemu-nbd exits after its final flush, and wait for it
+ * to exit (it holds the image lock until then). */
 static int
-nbd_close_image(struct nbd_handle *h, const char *ctx)
+nbd_close_image(struct nbd_handle *h, struct child *child, const char *ctx)
 {
 	int rc = 0;
 
@@ -208,6 +228,8 @@ nbd_close_image(struct nbd_handle *h, const char *ctx)
 	}
 	nbd_close(h);
 	atomic_fetch_sub(&local_nbd_live, 1);
+	if (child_finish(child, LOCAL_CHILD_EXIT_MS) < 0)
+		rc = -1;
 	return rc;
 }
 
@@ -268,7 +290,7 @@ local_connect(struct store_backend *be, const struct store_where *w, struct stor
 	if (io->nbd)
 		return 0;
 	store_ctx(ctx, sizeof(ctx), w, d->name);
-	io->nbd = nbd_open_image(be, d->path, false, &io->direct, ctx);
+	io->nbd = nbd_open_image(be, d->path, false, &io->direct, ctx, &io->child);
 	if (!io->nbd)
 		return -1;
 	/* Only a hint, and only for writes through the page cache: without it
@@ -440,8 +462,9 @@ local_disk_close(struct store_backend *be, const struct store_where *w, struct s
 		close(d->io->kick_fd);
 	d->io->kick_fd = -1;
 	store_ctx(ctx, sizeof(ctx), w, d->name);
-	nbd_close_image(d->io->nbd, ctx);
+	nbd_close_image(d->io->nbd, d->io->child, ctx);
 	d->io->nbd = NULL;
+	d->io->child = NULL;
 }
 
 /* Data before metadata: let qemu-nbd exit after its flush, then fsync
@@ -454,8 +477,9 @@ local_disk_seal(struct store_backend *be, const struct store_where *w, struct st
 	int rc = -1, r;
 
 	store_ctx(ctx, sizeof(ctx), w, d->name);
-	r = nbd_close_image(d->io->nbd, ctx);
+	r = nbd_close_image(d->io->nbd, d->io->child, ctx);
 	d->io->nbd = NULL;
+	d->io->child = NULL;
 	local_disk_close(be, w, d);
 	if (r < 0)
 		return -1;
@@ -651,7 +675,7 @@ local_reader_open(struct store_backend *be, const struct store_where *w, const c
 		goto fail;
 	}
 	store_ctx(r->ctx, sizeof(r->ctx), w, disk);
-	r->nbd = nbd_open_image(be, path, true, NULL, r->ctx);
+	r->nbd = nbd_open_image(be, path, true, NULL, r->ctx, &r->child);
 	if (!r->nbd)
 		goto fail;
 	free(path);
@@ -678,7 +702,7 @@ local_reader_close(struct store_reader *r)
 {
 	if (!r)
 		return;
-	nbd_close_image(r->nbd, r->ctx);
+	nbd_close_image(r->nbd, r->child, r->ctx);
 	free(r);
 }
 

@@ -748,6 +748,12 @@ store_point_disk_done(struct store_point *pt, uint16_t disk, int *err)
 	return 0;
 }
 
+bool
+store_point_disk_was_done(const struct store_point *pt, uint16_t disk)
+{
+	return disk < pt->ndisks && pt->disks[disk].done;
+}
+
 int
 store_point_checkpoint(struct store_point *pt, int *err)
 {

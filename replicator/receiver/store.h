@@ -180,6 +180,9 @@ int store_point_zero(struct store_point *pt, uint16_t disk, uint64_t offset,
 		     uint64_t len, int *err);
 /* Flush the disk and mark it done. */
 int store_point_disk_done(struct store_point *pt, uint16_t disk, int *err);
+/* Whether a resumed point holds the disk done already (pending.json said
+ * so: flushed to its end before it was recorded). false for a bad index. */
+bool store_point_disk_was_done(const struct store_point *pt, uint16_t disk);
 /* Flush every disk and persist the durable progress (pending.json).
  * Called by the receiver every few MiB / seconds. */
 int store_point_checkpoint(struct store_point *pt, int *err);
