@@ -14,6 +14,7 @@ static const char usage_main[] =
 	"  receiver   accept replication and keep recovery points\n"
 	"  points     list the recovery points of a group (receiver side)\n"
 	"  prune      apply a group's retention policy now (receiver side)\n"
+	"  group      show or hand over the agent a group belongs to (receiver side)\n"
 	"  status     show every group's replication state (--json); agent or receiver\n"
 	"  verify     compare a recovery point with its source (agent side)\n"
 	"  drill      boot a recovery point's VMs in an isolated network and verify them\n"
@@ -32,6 +33,7 @@ static const struct {
 	{ "receiver", cli_receiver },
 	{ "points", cli_points },
 	{ "prune", cli_prune },
+	{ "group", cli_group },
 	{ "verify", cli_verify },
 	{ "config", cli_config },
 	{ "drill", cli_drill },

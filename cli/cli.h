@@ -8,6 +8,7 @@ int cli_agent(int argc, char **argv);
 int cli_receiver(int argc, char **argv);
 int cli_points(int argc, char **argv);
 int cli_prune(int argc, char **argv);
+int cli_group(int argc, char **argv);
 int cli_verify(int argc, char **argv);
 int cli_config(int argc, char **argv);
 int cli_drill(int argc, char **argv);

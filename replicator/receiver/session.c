@@ -19,6 +19,7 @@
 #include "replicator/config.h"
 #include "replicator/receiver/limits.h"
 #include "replicator/receiver/marker.h"
+#include "replicator/receiver/owner.h"
 #include "replicator/receiver/retention.h"
 #include "replicator/receiver/rxmetrics.h"
 #include "replicator/receiver/store.h"
@@ -235,7 +236,8 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 {
 	struct store_begin *sb;
 	int err = STORE_ERR_INTERNAL;
-	char why[256];
+	enum owner_verdict own;
+	char why[PROTO_TEXT_MAX + 1];
 	uint32_t code;
 
 	if (check_group(s, b->group) < 0)
@@ -255,6 +257,11 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 	if (failover_group_is_failed_over(s->env->cfg->store_dir, b->group)) {
 		log_warn("group %s is failed over: point refused", b->group);
 		session_error(s, PROTO_ERR_CONFLICT, "group %s is failed over", b->group);
+		return -1;
+	}
+	if (owner_check(s->env->cfg->store_dir, b->group, session_peer(s), &own, why,
+			sizeof(why)) < 0) {
+		session_error(s, PROTO_ERR_CONFLICT, "%s", why);
 		return -1;
 	}
 	sb = malloc(sizeof(*sb));
@@ -279,6 +286,9 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 				(unsigned long long)b->point_id, b->group, store_strerror(err));
 		return -1;
 	}
+	if (own == OWNER_ADOPT &&
+	    owner_save(s->env->cfg->store_dir, b->group, session_peer(s)) == 0)
+		log_info("group %s: agent %s recorded as its owner", b->group, session_peer(s));
 	snprintf(s->group, sizeof(s->group), "%s", b->group);
 	s->point_id = b->point_id;
 	s->ndisks = b->ndisks;
