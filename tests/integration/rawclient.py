@@ -20,7 +20,7 @@ import argparse, socket, ssl, struct, sys, threading, time
 
 MAGIC, VERSION = 0x4E535452, 1
 T_HELLO, T_PQUERY, T_PROGRESS, T_BEGIN, T_EXTENT, T_DONE, T_COMMIT, T_COMMITTED = 1, 16, 17, 18, 19, 20, 21, 22
-T_HQUERY = 48
+T_HQUERY, T_HASHES = 48, 49
 T_ERROR = 64
 
 
@@ -250,7 +250,7 @@ def main():
         out = begin("a\0b")
     elif sc == "hashmissing":
         out = hquery(a.group, 99)
-    elif sc == "hashnewest":
+    elif sc in ("hashnewest", "hashok"):
         out = hquery(a.group, 0)
     elif sc == "hugedisk":
         out = hugedisk(a.group, a.base)
@@ -294,7 +294,8 @@ def main():
         print("closed without an ERROR frame")
         sys.exit(0 if a.expect_close else 1)
     print("unexpected frame type", t)
-    sys.exit(0 if (sc == "query" and t == T_PROGRESS) else 1)
+    sys.exit(0 if (sc == "query" and t == T_PROGRESS) or (sc == "hashok" and t == T_HASHES)
+             else 1)
 
 
 main()

@@ -132,7 +132,7 @@ rm -f /etc/nestor/pki/ca.* "/etc/nestor/pki/$rx_name".* "/etc/nestor/pki/$agent_
 
 # ---- man pages, completion ----------------------------------------------------
 for m in nestor.1 nestor.conf.5 nestor-agent.8 nestor-receiver.8 nestor-points.8 \
-	nestor-verify.8 nestor-drill.8 nestor-config.8 nestor-prune.8 nestor-failover.8 nestor-status.8; do
+	nestor-verify.8 nestor-drill.8 nestor-config.8 nestor-prune.8 nestor-failover.8 nestor-status.8 nestor-group.8; do
 	f=/usr/share/man/man${m##*.}/$m.gz
 	txt=$(MANWIDTH=80 man -l "$f" 2>"$T/man.err" | col -b)
 	check "man -l $m renders (NAME section, no warnings)" \
