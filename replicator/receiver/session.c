@@ -22,6 +22,7 @@
 #include "replicator/receiver/owner.h"
 #include "replicator/receiver/retention.h"
 #include "replicator/receiver/rxmetrics.h"
+#include "replicator/receiver/spacemsg.h"
 #include "replicator/receiver/store.h"
 
 /* The store speaks its own limits; they must be the wire's. */
@@ -313,6 +314,7 @@ on_extent(struct session *s, const struct proto_extent *e)
 {
 	struct session_env *env = s->env;
 	const void *plain = e->data;
+	char full[512];
 	int err = STORE_ERR_INTERNAL;
 	int r;
 
@@ -366,8 +368,9 @@ on_extent(struct session *s, const struct proto_extent *e)
 	if (r < 0) {
 		session_error(s, store_err_wire(err), "write at offset %llu of disk %u failed%s",
 				(unsigned long long)e->offset, e->disk,
-				errno == ENOSPC ? ": the replica store is full" :
-				errno == EMFILE ? ": too many qemu-nbd processes (max_nbd_total)" : "");
+				errno == EMFILE ? ": too many qemu-nbd processes (max_nbd_total)" :
+				spacemsg_full(env->cfg, env->store, s->group, errno, s->disk_size,
+					      s->ndisks, full, sizeof(full)));
 		return -1;
 	}
 	store_point_add_bytes(s->point, e->data_len);
@@ -375,7 +378,9 @@ on_extent(struct session *s, const struct proto_extent *e)
 	s->since_checkpoint += e->kind == PROTO_KIND_DATA ? e->length : 0;
 	if (s->since_checkpoint >= env->cfg->checkpoint_bytes) {
 		if (store_point_checkpoint(s->point, &err) < 0) {
-			session_error(s, store_err_wire(err), "cannot persist progress");
+			session_error(s, store_err_wire(err), "cannot persist progress%s",
+				      spacemsg_full(env->cfg, env->store, s->group, errno,
+						    s->disk_size, s->ndisks, full, sizeof(full)));
 			return -1;
 		}
 		s->since_checkpoint = 0;
@@ -386,6 +391,7 @@ on_extent(struct session *s, const struct proto_extent *e)
 static int
 on_disk_done(struct session *s, const struct proto_disk_done *d)
 {
+	char full[512];
 	int err = STORE_ERR_INTERNAL;
 
 	if (d->disk < s->ndisks && s->disk_done[d->disk] == DISK_DONE_BEFORE) {
@@ -400,7 +406,9 @@ on_disk_done(struct session *s, const struct proto_disk_done *d)
 		return -1;
 	}
 	if (store_point_disk_done(s->point, d->disk, &err) < 0) {
-		session_error(s, store_err_wire(err), "cannot flush disk %u", d->disk);
+		session_error(s, store_err_wire(err), "cannot flush disk %u%s", d->disk,
+			      spacemsg_full(s->env->cfg, s->env->store, s->group, errno,
+					    s->disk_size, s->ndisks, full, sizeof(full)));
 		return -1;
 	}
 	s->disk_done[d->disk] = DISK_DONE_HERE;

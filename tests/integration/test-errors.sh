@@ -84,6 +84,12 @@ agent_once "$T/agent-big.conf" >/dev/null; rc=$?
 check "cycle into a full store fails" [ $rc -ne 0 ]
 check "agent reports the store error" grep -qi "space\|store" "$T/agent.log"
 check "receiver logs the full disk" grep -qi "no space" "$T/receiver.log"
+full_re="the replica store is full: $T/store has [0-9]* MiB free, this point needs at least [0-9]* MiB more (disk sizes minus durable progress)"
+check "agent is told the store is full, where and how much is needed" grep -q "$full_re" "$T/agent.log"
+check "receiver logs the same" grep -q "group big: the replica store is full: $T/store has" "$T/receiver.log"
+grep -m1 "store is full" "$T/agent.log" # for the test log
+check "nobody says just 'cannot persist progress (receiver storage error)'" \
+	bash -c "! grep -q 'cannot persist progress (receiver storage error)' '$T/agent.log'"
 check "still exactly one point" [ "$(npoints big)" = 1 ]
 check "point 1 intact after ENOSPC" same_image "$T/big-p1.raw" raw big d 1
 check "receiver survived ENOSPC" kill -0 "$RX_PID"
