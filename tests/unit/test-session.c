@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "proto/codec.h"
 #include "replicator/config.h"
+#include "replicator/receiver/owner.h"
 #include "replicator/receiver/session.h"
 #include "replicator/receiver/store.h"
 #include "tmpdir.h"
@@ -227,6 +228,42 @@ Test(session, second_writer_of_a_group_is_refused)
 	cr_assert_str_eq(b.err_text, "group g2 is being written by another session");
 	end(sb);
 	cr_assert_eq(a.closed, 0);
+	end(sa);
+}
+
+/* Issue 13, item 5: a group belongs to the agent whose point created it;
+ * another authorised agent may query it but not write it until handed over. */
+Test(session, another_agent_of_an_owned_group_is_refused)
+{
+	struct store_progress pr;
+	struct proto_msg q = { .type = PROTO_PROGRESS_QUERY };
+	struct peer a, b;
+	struct session *sa = connect_as(&a, "agent1");
+	struct session *sb;
+
+	cr_assert_eq(begin(sa, "g2", 1), 0);
+	cr_assert_eq(msg_disk(sa, PROTO_DISK_DONE, 0), 0);
+	cr_assert_eq(msg_disk(sa, PROTO_POINT_COMMIT, 1), 0);
+	end(sa);
+	sb = connect_as(&b, "agent2");
+	snprintf(q.u.pquery.group, sizeof(q.u.pquery.group), "g2");
+	cr_assert_eq(session_on_msg(sb, &q), 0, "queries stay allowed");
+	cr_assert_eq(b.sent[b.nsent - 1], PROTO_PROGRESS);
+	cr_assert_eq(begin(sb, "g2", 2), -1);
+	cr_assert_eq(b.err_code, PROTO_ERR_CONFLICT);
+	cr_assert_str_eq(b.err_text, "group g2 belongs to agent agent1; hand it over with "
+			 "`nestor group handover g2 agent2` on the receiver");
+	end(sb);
+	cr_assert_eq(store_progress(st, "g2", &pr), 0);
+	cr_assert_eq(pr.pending_point, 0, "nothing was begun for the refused agent");
+	cr_assert_eq(owner_save(root, "g2", "agent2"), 0); /* nestor group handover */
+	sb = connect_as(&b, "agent2");
+	cr_assert_eq(begin(sb, "g2", 2), 0);
+	end(sb);
+	sa = connect_as(&a, "agent1");
+	cr_assert_eq(begin(sa, "g2", 2), -1);
+	cr_assert_str_eq(a.err_text, "group g2 belongs to agent agent2; hand it over with "
+			 "`nestor group handover g2 agent1` on the receiver");
 	end(sa);
 }
 
