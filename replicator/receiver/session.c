@@ -17,6 +17,8 @@
 #include "proto/codec.h"
 #include "proto/compress.h"
 #include "replicator/config.h"
+#include "common/workpool.h"
+#include "replicator/receiver/hashjob.h"
 #include "replicator/receiver/limits.h"
 #include "replicator/receiver/marker.h"
 #include "replicator/receiver/retention.h"
@@ -52,6 +54,7 @@ struct session {
 	uint64_t bytes;       /* payload of the point in this session (metrics) */
 	struct timespec begun; /* point begin, for metrics' cycle seconds */
 	struct limits_point limits; /* the point against its group's limits */
+	struct hashjob *job; /* on a worker; no message is taken meanwhile */
 };
 
 struct session_env {
@@ -60,7 +63,7 @@ struct session_env {
 	struct rxmetrics *metrics; /* NULL = off */
 	struct zdecomp *zd;
 	uint8_t *plain;    /* PROTO_MAX_EXTENT bytes, decompression target */
-	uint64_t *hashes;  /* PROTO_MAX_HASHES */
+	struct workpool *pool; /* NULL = heavy steps inline */
 	struct session *sessions;
 };
 
@@ -76,9 +79,8 @@ session_env_new(const struct receiver_config *cfg, struct store *store,
 	env->store = store;
 	env->metrics = metrics;
 	env->plain = malloc(PROTO_MAX_EXTENT);
-	env->hashes = calloc(PROTO_MAX_HASHES, sizeof(uint64_t));
 	env->zd = zdecomp_new();
-	if (!env->plain || !env->hashes || !env->zd)
+	if (!env->plain || !env->zd)
 		goto fail;
 	return env;
 fail:
@@ -88,12 +90,17 @@ fail:
 }
 
 void
+session_env_set_pool(struct session_env *env, struct workpool *pool)
+{
+	env->pool = pool;
+}
+
+void
 session_env_free(struct session_env *env)
 {
 	if (!env)
 		return;
 	zdecomp_free(env->zd);
-	free(env->hashes);
 	free(env->plain);
 	free(env);
 }
@@ -115,6 +122,17 @@ session_error(struct session *s, uint32_t code, const char *fmt, ...)
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	s->io->send_error(s->io_arg, code, text);
+}
+
+/* The pool's queue is full: refuse rather than block the loop; the agent
+ * retries later, as it does when a connection cap refuses it. */
+static int
+session_busy(struct session *s)
+{
+	log_warn("agent %s: work queue full (work_queue_max %llu): request refused",
+		 session_peer(s), (unsigned long long)s->env->cfg->work_queue_max);
+	session_error(s, PROTO_ERR_CONFLICT, "receiver busy: retry later");
+	return -1;
 }
 
 static int
@@ -433,15 +451,48 @@ on_commit(struct session *s, const struct proto_point_commit *c)
 	return s->io->send(s->io_arg, &m);
 }
 
+/* Send a finished query's answer, or tell the peer why there is none. */
+static int
+hash_answer(struct session *s, const struct hashjob *j)
+{
+	const struct proto_hash_query *q = hashjob_query(j);
+	struct proto_msg m;
+	int err;
+
+	if (hashjob_answer(j, &m, &err) < 0) {
+		session_error(s, store_err_wire(err),
+			      err == STORE_ERR_NOTFOUND ? "no point %llu in group %s"
+							: "no hashes of point %llu of group %s",
+			      (unsigned long long)q->point_id, q->group);
+		return -1;
+	}
+	return s->io->send(s->io_arg, &m);
+}
+
+/* On the loop thread, once the worker is done: the session (if still
+ * there) answers and takes messages again. */
+static void
+hash_done(void *arg, int cancelled)
+{
+	struct hashjob *j = arg;
+	struct session *s = hashjob_owner(j);
+
+	if (s) {
+		s->job = NULL;
+		if (cancelled)
+			session_error(s, PROTO_ERR_INTERNAL, "the receiver is stopping");
+		else if (hash_answer(s, j) == 0)
+			s->io->resume(s->io_arg);
+	}
+	hashjob_free(j);
+}
+
 static int
 on_hash_query(struct session *s, const struct proto_hash_query *q)
 {
-	struct proto_msg m = { .type = PROTO_HASH_ANSWER };
-	struct store_hash_req req = { q->group, q->disk, q->point_id, q->offset, q->block_size,
-				      q->count, s->env->cfg->max_hash_bytes };
-	struct store_hash_res res;
-	int err = STORE_ERR_INTERNAL;
-	uint8_t *be;
+	struct session_env *env = s->env;
+	struct hashjob *j;
+	int rc;
 
 	if (check_group(s, q->group) < 0)
 		return -1;
@@ -454,35 +505,37 @@ on_hash_query(struct session *s, const struct proto_hash_query *q)
 	 * resync send everything against data that is not there. A disk the
 	 * point lacks has none either (it reads as zeros). One catalog load
 	 * tells them apart; the work is bounded by max_hash_bytes_per_query,
-	 * a longer query gets a partial answer. */
-	if (store_hash_query(s->env->store, &req, s->env->hashes, &res, &err) < 0) {
-		session_error(s, store_err_wire(err),
-			      err == STORE_ERR_NOTFOUND ? "no point %llu in group %s"
-							: "no hashes of point %llu of group %s",
-			      (unsigned long long)q->point_id, q->group);
+	 * a longer query gets a partial answer. It runs on a worker: reading
+	 * and hashing take tens of milliseconds that the other sessions'
+	 * frames must not wait for (issue 12, section 3). */
+	j = hashjob_new(env->store, q, env->cfg->max_hash_bytes, s);
+	if (!j) {
+		session_error(s, PROTO_ERR_INTERNAL, "out of memory");
 		return -1;
 	}
-	/* Big-endian on the wire; convert in place. */
-	be = (uint8_t *)s->env->hashes;
-	for (uint32_t i = 0; i < res.got; i++) {
-		uint64_t v = s->env->hashes[i];
-		for (int b = 7; b >= 0; b--) {
-			be[i * 8 + (unsigned)b] = (uint8_t)v;
-			v >>= 8;
-		}
+	if (!env->pool) {
+		hashjob_run(j);
+		rc = hash_answer(s, j);
+		hashjob_free(j);
+		return rc;
 	}
-	m.u.hanswer.point_id = res.point;
-	m.u.hanswer.offset = q->offset;
-	m.u.hanswer.block_size = q->block_size;
-	m.u.hanswer.count = res.got;
-	m.u.hanswer.flags = res.more ? PROTO_FLAG_HASH_MORE : 0;
-	m.u.hanswer.hashes = be;
-	return s->io->send(s->io_arg, &m);
+	if (workpool_submit(env->pool, hashjob_run, hash_done, j) < 0) {
+		hashjob_free(j);
+		return session_busy(s);
+	}
+	s->job = j;
+	return 1;
 }
 
 int
 session_on_msg(struct session *s, const struct proto_msg *msg)
 {
+	if (s->job) {
+		/* The caller must hold our input until io->resume. */
+		log_error("agent %s: message while a job runs", session_peer(s));
+		session_error(s, PROTO_ERR_INTERNAL, "internal error: out of order");
+		return -1;
+	}
 	if (msg->type == PROTO_ERROR) {
 		log_error("agent %s reported error %u: %s", session_peer(s),
 			  msg->u.error.code, msg->u.error.text);
@@ -593,6 +646,8 @@ session_free(struct session *s)
 			(void)store_point_checkpoint(s->point, &err);
 		store_point_free(s->point);
 	}
+	if (s->job)
+		hashjob_disown(s->job); /* its done callback frees it */
 	session_unlink(s);
 	free(s);
 }
