@@ -200,6 +200,12 @@ workpool_dispatch(struct workpool *wp)
 	return ran;
 }
 
+unsigned
+workpool_workers(const struct workpool *wp)
+{
+	return wp->nthreads;
+}
+
 size_t
 workpool_busy(struct workpool *wp)
 {

@@ -35,6 +35,9 @@ int workpool_fd(const struct workpool *wp);
  * returns how many ran. A done callback may submit again. */
 size_t workpool_dispatch(struct workpool *wp);
 
+/* The number of worker threads. */
+unsigned workpool_workers(const struct workpool *wp);
+
 /* Jobs queued or running right now (for metrics and tests). */
 size_t workpool_busy(struct workpool *wp);
 

@@ -358,7 +358,7 @@ receiver_run(const struct receiver_config *cfg)
 	log_info("receiver memory: %llu KiB per idle session, at most %llu KiB per busy one, "
 		 "%llu KiB shared", (unsigned long long)limits_session_idle() >> 10,
 		 (unsigned long long)limits_session_busy(cfg->session_output_max) >> 10,
-		 (unsigned long long)limits_shared() >> 10);
+		 (unsigned long long)limits_shared(workpool_workers(rx.pool)) >> 10);
 	if (event_base_dispatch(rx.base) < 0) {
 		log_error("receiver: event loop failed");
 		goto out;

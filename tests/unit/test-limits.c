@@ -101,7 +101,10 @@ Test(limits, session_memory_figures)
 	cr_assert_eq(limits_session_busy(8 * MIB) - busy, 4 * MIB, "output_max counts once");
 	cr_assert_lt(busy, 20 * MIB, "the figure the docs state: about 15 MiB");
 	cr_assert_lt(limits_session_idle(), MIB);
-	cr_assert_geq(limits_shared(), STORE_MAX_HASH_BLOCK + PROTO_MAX_EXTENT);
+	cr_assert_geq(limits_shared(1), STORE_MAX_HASH_BLOCK + PROTO_MAX_EXTENT);
+	cr_assert_eq(limits_shared(3) - limits_shared(2), limits_shared(2) - limits_shared(1),
+		     "each worker holds one hash query's buffers");
+	cr_assert_geq(limits_shared(2) - limits_shared(1), STORE_MAX_HASH_BLOCK);
 }
 
 #define RX_HEAD \

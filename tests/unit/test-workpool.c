@@ -113,6 +113,7 @@ Test(workpool, runs_off_thread_and_completes_on_the_dispatcher)
 	int next = 0;
 
 	cr_assert(wp);
+	cr_assert_eq(workpool_workers(wp), 2);
 	for (int i = 0; i < 4; i++) {
 		r[i] = (struct rec){ .cancelled = -1, .next_order = &next };
 		cr_assert_eq(workpool_submit(wp, job_fn, job_done, &r[i]), 0);
