@@ -2,7 +2,8 @@
 # Issue 12, acceptance 3: while a hostile agent (a valid certificate) sends
 # maximal hash queries without reading the answers and over-limit
 # POINT_BEGINs, a legitimate agent's 1 MiB incremental completes within 2x
-# its unloaded time (at least +1 s, for noise on a shared machine), the
+# its unloaded time (at least +150 ms, for noise on a shared machine): the
+# hash queries run on the receiver's worker pool, not on its loop; the
 # receiver's RSS stays within the bound it states for its sessions, and an
 # over-limit BEGIN is refused before anything is created for it. Also: a
 # point that would pass its group's quota fails and nothing is committed.
@@ -96,9 +97,10 @@ wait "$RS"
 cat "$T/hashflood.out" "$T/beginflood.out"
 check "the hash flood ran to its end without being dropped" [ "$hf" = 0 ]
 check "every over-limit BEGIN of the flood was refused" [ "$bf" = 0 ]
-LIMIT=$(( UNLOADED * 2 > UNLOADED + 1000 ? UNLOADED * 2 : UNLOADED + 1000 ))
-echo "legitimate 1 MiB incremental: unloaded ${UNLOADED} ms, under load ${LOADED} ms (limit ${LIMIT} ms)"
-check "under load within max(2x, +1 s) of unloaded" [ "$LOADED" -le "$LIMIT" ]
+LIMIT=$(( UNLOADED * 2 > UNLOADED + 150 ? UNLOADED * 2 : UNLOADED + 150 ))
+echo "legitimate 1 MiB incremental: unloaded ${UNLOADED} ms, under load ${LOADED} ms" \
+     "(x$(awk -v a="$LOADED" -v b="$UNLOADED" 'BEGIN { printf "%.2f", a / b }'), limit ${LIMIT} ms)"
+check "under load within max(2x, +150 ms) of unloaded" [ "$LOADED" -le "$LIMIT" ]
 
 # The bound the receiver states (one line at start): three sessions at once
 # (hash flood, BEGIN flood, legitimate agent) over the baseline.
