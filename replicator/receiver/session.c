@@ -55,6 +55,7 @@ struct session {
 	struct timespec begun; /* point begin, for metrics' cycle seconds */
 	struct limits_point limits; /* the point against its group's limits */
 	struct hashjob *job; /* on a worker; no message is taken meanwhile */
+	struct retjob *rjob; /* retention on a worker, COMMITTED not sent yet */
 };
 
 struct session_env {
@@ -141,7 +142,7 @@ group_busy(const struct session *self, const char *group)
 	const struct session *s;
 
 	for (s = self->env->sessions; s; s = s->next) {
-		if (s != self && s->state == S_POINT && strcmp(s->group, group) == 0)
+		if (s != self && (s->state == S_POINT || s->rjob) && strcmp(s->group, group) == 0)
 			return 1;
 	}
 	return 0;
@@ -415,6 +416,72 @@ on_disk_done(struct session *s, const struct proto_disk_done *d)
 	return 0;
 }
 
+/* Retention after a commit, on a worker: it takes the group lock itself
+ * (ours is released), and COMMITTED goes out once it is done, so the
+ * agent's next BEGIN never meets it holding the lock; another session's
+ * BEGIN of the group meanwhile is refused as during a point (group_busy). */
+struct retjob {
+	struct session *s; /* NULL once the session is gone */
+	const struct receiver_config *cfg;
+	struct store *store;
+	char group[PROTO_NAME_MAX + 1];
+	uint64_t point_id;
+};
+
+static void
+retjob_run(void *arg)
+{
+	struct retjob *j = arg;
+
+	retention_after_commit(j->cfg, j->store, j->group);
+}
+
+static int
+send_committed(struct session *s, uint64_t point_id)
+{
+	struct proto_msg m = { .type = PROTO_COMMITTED };
+
+	m.u.committed.point_id = point_id;
+	return s->io->send(s->io_arg, &m);
+}
+
+static void
+retjob_done(void *arg, int cancelled)
+{
+	struct retjob *j = arg;
+	struct session *s = j->s;
+
+	(void)cancelled; /* the point is committed either way */
+	if (s) {
+		s->rjob = NULL;
+		if (send_committed(s, j->point_id) == 0)
+			s->io->resume(s->io_arg);
+	}
+	free(j);
+}
+
+static int
+session_retain(struct session *s, uint64_t point_id)
+{
+	struct retjob *j = s->env->pool ? calloc(1, sizeof(*j)) : NULL;
+
+	if (j) {
+		*j = (struct retjob){ s, s->env->cfg, s->env->store, "", point_id };
+		snprintf(j->group, sizeof(j->group), "%s", s->group);
+		if (workpool_submit(s->env->pool, retjob_run, retjob_done, j) == 0) {
+			s->rjob = j;
+			return 1;
+		}
+		free(j);
+		/* Retention is retried after the next point; the commit stands. */
+		log_warn("group %s: work queue full: retention deferred to the next point",
+			 s->group);
+	} else {
+		retention_after_commit(s->env->cfg, s->env->store, s->group);
+	}
+	return send_committed(s, point_id);
+}
+
 static int
 on_commit(struct session *s, const struct proto_point_commit *c)
 {
@@ -443,10 +510,10 @@ on_commit(struct session *s, const struct proto_point_commit *c)
 					(double)(now.tv_sec - s->begun.tv_sec) +
 					(double)(now.tv_nsec - s->begun.tv_nsec) / 1e9);
 	}
-	/* After the group lock is released: retention takes it itself. */
-	retention_after_commit(s->env->cfg, s->env->store, s->group);
 	log_info("group %s: point %llu committed", s->group,
 		 (unsigned long long)c->point_id);
+	if (receiver_config_retention(s->env->cfg, s->group))
+		return session_retain(s, c->point_id);
 	m.u.committed.point_id = c->point_id;
 	return s->io->send(s->io_arg, &m);
 }
@@ -530,7 +597,7 @@ on_hash_query(struct session *s, const struct proto_hash_query *q)
 int
 session_on_msg(struct session *s, const struct proto_msg *msg)
 {
-	if (s->job) {
+	if (s->job || s->rjob) {
 		/* The caller must hold our input until io->resume. */
 		log_error("agent %s: message while a job runs", session_peer(s));
 		session_error(s, PROTO_ERR_INTERNAL, "internal error: out of order");
@@ -648,6 +715,8 @@ session_free(struct session *s)
 	}
 	if (s->job)
 		hashjob_disown(s->job); /* its done callback frees it */
+	if (s->rjob)
+		s->rjob->s = NULL;
 	session_unlink(s);
 	free(s);
 }

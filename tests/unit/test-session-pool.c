@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/hash.h"
 #include "common/workpool.h"
@@ -37,6 +38,7 @@ static struct {
 	uint32_t err_code;
 	char err_text[256];
 	int resumes;
+	int committed;
 	pthread_t resumed_on;
 } seen;
 
@@ -44,6 +46,8 @@ static int
 t_send(void *arg, const struct proto_msg *m)
 {
 	(void)arg;
+	if (m->type == PROTO_COMMITTED)
+		seen.committed++;
 	if (m->type == PROTO_HASH_ANSWER) {
 		seen.answers++;
 		seen.count = m->u.hanswer.count;
@@ -99,7 +103,8 @@ setup(void)
 	tmpdir_make(root, sizeof(root), "nestor,sesspool");
 	snprintf(text, sizeof(text),
 		 "[receiver]\nlisten = 127.0.0.1:7400\nca = /x/ca.pem\ncert = /x/c.pem\n"
-		 "key = /x/c.key\nstore = %s\n[client agent1]\ngroups = grp\n", root);
+		 "key = /x/c.key\nstore = %s\n[client agent1]\ngroups = grp\n"
+		 "[group grp]\nretention = 4s:all\n", root);
 	cr_assert_eq(receiver_config_load_string("r", text, &cfg), 0);
 	st = store_open(root, NULL);
 	cr_assert_not_null(st);
@@ -313,4 +318,62 @@ Test(sesspool, session_freed_while_its_job_runs_is_not_called_back)
 	release_worker();
 	dispatch_n(2);
 	cr_assert_eq(seen.errors + seen.answers + seen.resumes, 0);
+}
+
+static void
+begin_msg(struct proto_msg *m, uint64_t id)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	memset(m, 0, sizeof(*m));
+	m->type = PROTO_POINT_BEGIN;
+	snprintf(m->u.begin.group, sizeof(m->u.begin.group), "grp");
+	m->u.begin.point_id = id;
+	m->u.begin.time_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	m->u.begin.ndisks = 1;
+	snprintf(m->u.begin.disks[0].name, sizeof(m->u.begin.disks[0].name), "vda");
+	m->u.begin.disks[0].size = MIB;
+}
+
+/* Retention after a commit runs on the pool: COMMITTED goes out only once
+ * it is done, and meanwhile the group counts as being written. */
+Test(sesspool, retention_after_commit_runs_on_the_pool_before_committed)
+{
+	static uint8_t data[65536];
+	struct proto_msg m;
+	struct session *a, *b;
+
+	pool = workpool_new(1, 4);
+	session_env_set_pool(env, pool);
+	a = ready_session();
+	b = ready_session();
+	begin_msg(&m, 1);
+	cr_assert_eq(session_on_msg(a, &m), 0, "%s", seen.err_text);
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_EXTENT;
+	m.u.extent.kind = PROTO_KIND_DATA;
+	m.u.extent.length = sizeof(data);
+	m.u.extent.data = data;
+	m.u.extent.data_len = sizeof(data);
+	m.u.extent.checksum = hash64(data, sizeof(data));
+	cr_assert_eq(session_on_msg(a, &m), 0, "%s", seen.err_text);
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_DISK_DONE;
+	cr_assert_eq(session_on_msg(a, &m), 0, "%s", seen.err_text);
+	hold_worker();
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_POINT_COMMIT;
+	m.u.commit.point_id = 1;
+	cr_assert_eq(session_on_msg(a, &m), 1, "retention must go to the pool");
+	cr_assert_eq(seen.committed, 0, "COMMITTED waits for retention");
+	begin_msg(&m, 2);
+	cr_assert_eq(session_on_msg(b, &m), -1, "the group is busy while retention runs");
+	cr_assert_eq(seen.err_code, PROTO_ERR_CONFLICT, "%s", seen.err_text);
+	release_worker();
+	dispatch_n(2);
+	cr_assert_eq(seen.committed, 1);
+	cr_assert_eq(seen.resumes, 1);
+	session_free(a);
+	session_free(b);
 }
