@@ -18,6 +18,7 @@
 #include "proto/compress.h"
 #include "replicator/config.h"
 #include "common/workpool.h"
+#include "replicator/receiver/beginjob.h"
 #include "replicator/receiver/hashjob.h"
 #include "replicator/receiver/limits.h"
 #include "replicator/receiver/marker.h"
@@ -56,6 +57,7 @@ struct session {
 	struct limits_point limits; /* the point against its group's limits */
 	struct hashjob *job; /* on a worker; no message is taken meanwhile */
 	struct retjob *rjob; /* retention on a worker, COMMITTED not sent yet */
+	struct beginjob *bjob; /* a POINT_BEGIN on a worker, of group */
 };
 
 struct session_env {
@@ -142,7 +144,8 @@ group_busy(const struct session *self, const char *group)
 	const struct session *s;
 
 	for (s = self->env->sessions; s; s = s->next) {
-		if (s != self && (s->state == S_POINT || s->rjob) && strcmp(s->group, group) == 0)
+		if (s != self && (s->state == S_POINT || s->rjob || s->bjob) &&
+		    strcmp(s->group, group) == 0)
 			return 1;
 	}
 	return 0;
@@ -225,22 +228,6 @@ send_progress(struct session *s, const char *group)
 	return s->io->send(s->io_arg, &m);
 }
 
-/* A POINT_BEGIN as the store's request. */
-static void
-store_begin_of(const struct proto_point_begin *b, struct store_begin *sb)
-{
-	memset(sb, 0, sizeof(*sb));
-	snprintf(sb->group, sizeof(sb->group), "%s", b->group);
-	sb->point_id = b->point_id;
-	sb->base_id = b->base_id;
-	sb->time_ns = b->time_ns;
-	sb->ndisks = b->ndisks;
-	for (size_t i = 0; i < b->ndisks && i < STORE_MAX_DISKS; i++) {
-		snprintf(sb->disks[i].name, sizeof(sb->disks[i].name), "%s", b->disks[i].name);
-		sb->disks[i].size = b->disks[i].size;
-	}
-}
-
 static int
 on_progress_query(struct session *s, const struct proto_progress_query *q)
 {
@@ -249,13 +236,68 @@ on_progress_query(struct session *s, const struct proto_progress_query *q)
 	return send_progress(s, q->group);
 }
 
+/* The loop's half of a begin, after the store's (beginjob): the point is
+ * the session's, or the peer is told why not. */
+static int
+begin_finish(struct session *s, struct beginjob *j)
+{
+	const struct store_begin *b = beginjob_request(j);
+	const char *why;
+	uint32_t code;
+	int err, rc = beginjob_take(j, &s->point, &s->limits, &code, &why, &err);
+
+	if (rc == 1) {
+		session_error(s, code, "point %llu of group %s refused: %s",
+			      (unsigned long long)b->point_id, b->group, why);
+		return -1;
+	}
+	if (rc < 0) {
+		session_error(s, store_err_wire(err), "cannot begin point %llu of group %s: %s",
+			      (unsigned long long)b->point_id, b->group, store_strerror(err));
+		return -1;
+	}
+	snprintf(s->group, sizeof(s->group), "%s", b->group);
+	s->point_id = b->point_id;
+	s->ndisks = (uint16_t)b->ndisks;
+	for (uint16_t i = 0; i < s->ndisks; i++) {
+		s->disk_size[i] = b->disks[i].size;
+		s->disk_done[i] = store_point_disk_was_done(s->point, i) ? DISK_DONE_BEFORE : 0;
+	}
+	s->since_checkpoint = 0;
+	s->bytes = 0;
+	clock_gettime(CLOCK_MONOTONIC, &s->begun);
+	s->state = S_POINT;
+	log_info("group %s: receiving point %llu (base %llu, %zu disks)", b->group,
+		 (unsigned long long)b->point_id, (unsigned long long)b->base_id,
+		 b->ndisks);
+	/* Tell the agent what is really durable now: the store may have had to
+	 * start the point over, and the agent must not skip anything then. */
+	return send_progress(s, b->group);
+}
+
+static void
+begin_done(void *arg, int cancelled)
+{
+	struct beginjob *j = arg;
+	struct session *s = beginjob_owner(j);
+
+	if (s) {
+		s->bjob = NULL;
+		s->group[0] = '\0';
+		if (cancelled)
+			session_error(s, PROTO_ERR_INTERNAL, "the receiver is stopping");
+		else if (begin_finish(s, j) == 0)
+			s->io->resume(s->io_arg);
+	}
+	beginjob_free(j);
+}
+
 static int
 on_point_begin(struct session *s, const struct proto_point_begin *b)
 {
-	struct store_begin *sb;
-	int err = STORE_ERR_INTERNAL;
-	char why[256];
-	uint32_t code;
+	struct session_env *env = s->env;
+	struct beginjob *j;
+	int rc;
 
 	if (check_group(s, b->group) < 0)
 		return -1;
@@ -271,50 +313,31 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 				"group %s is being written by another session", b->group);
 		return -1;
 	}
-	if (failover_group_is_failed_over(s->env->cfg->store_dir, b->group)) {
+	if (failover_group_is_failed_over(env->cfg->store_dir, b->group)) {
 		log_warn("group %s is failed over: point refused", b->group);
 		session_error(s, PROTO_ERR_CONFLICT, "group %s is failed over", b->group);
 		return -1;
 	}
-	sb = malloc(sizeof(*sb));
-	if (sb)
-		store_begin_of(b, sb);
-	if (sb && limits_begin(s->env->cfg, s->env->store, sb, &s->limits, why, sizeof(why),
-			       &code) < 0) {
-		free(sb);
-		session_error(s, code, "point %llu of group %s refused: %s",
-			      (unsigned long long)b->point_id, b->group, why);
+	/* The limits' usage figure and the store's begin (catalog, lock,
+	 * image files) run on a worker; the group counts as busy meanwhile. */
+	j = beginjob_new(env->cfg, env->store, b, s);
+	if (!j) {
+		session_error(s, PROTO_ERR_INTERNAL, "out of memory");
 		return -1;
 	}
-	s->point = sb ? store_point_begin(s->env->store, sb, &err) : NULL;
-	free(sb);
-	if (s->point && limits_begun(s->env->store, b->group, &s->limits) < 0) {
-		store_point_free(s->point);
-		s->point = NULL;
+	if (!env->pool) {
+		beginjob_run(j);
+		rc = begin_finish(s, j);
+		beginjob_free(j);
+		return rc;
 	}
-	if (!s->point) {
-		session_error(s, store_err_wire(err),
-				"cannot begin point %llu of group %s: %s",
-				(unsigned long long)b->point_id, b->group, store_strerror(err));
-		return -1;
+	if (workpool_submit(env->pool, beginjob_run, begin_done, j) < 0) {
+		beginjob_free(j);
+		return session_busy(s);
 	}
 	snprintf(s->group, sizeof(s->group), "%s", b->group);
-	s->point_id = b->point_id;
-	s->ndisks = b->ndisks;
-	for (uint16_t i = 0; i < b->ndisks; i++) {
-		s->disk_size[i] = b->disks[i].size;
-		s->disk_done[i] = store_point_disk_was_done(s->point, i) ? DISK_DONE_BEFORE : 0;
-	}
-	s->since_checkpoint = 0;
-	s->bytes = 0;
-	clock_gettime(CLOCK_MONOTONIC, &s->begun);
-	s->state = S_POINT;
-	log_info("group %s: receiving point %llu (base %llu, %u disks)", b->group,
-		 (unsigned long long)b->point_id, (unsigned long long)b->base_id,
-		 b->ndisks);
-	/* Tell the agent what is really durable now: the store may have had to
-	 * start the point over, and the agent must not skip anything then. */
-	return send_progress(s, b->group);
+	s->bjob = j;
+	return 1;
 }
 
 static int
@@ -597,7 +620,7 @@ on_hash_query(struct session *s, const struct proto_hash_query *q)
 int
 session_on_msg(struct session *s, const struct proto_msg *msg)
 {
-	if (s->job || s->rjob) {
+	if (s->job || s->rjob || s->bjob) {
 		/* The caller must hold our input until io->resume. */
 		log_error("agent %s: message while a job runs", session_peer(s));
 		session_error(s, PROTO_ERR_INTERNAL, "internal error: out of order");
@@ -717,6 +740,8 @@ session_free(struct session *s)
 		hashjob_disown(s->job); /* its done callback frees it */
 	if (s->rjob)
 		s->rjob->s = NULL;
+	if (s->bjob)
+		beginjob_disown(s->bjob);
 	session_unlink(s);
 	free(s);
 }

@@ -336,9 +336,19 @@ begin_msg(struct proto_msg *m, uint64_t id)
 	m->u.begin.disks[0].size = MIB;
 }
 
-/* Retention after a commit runs on the pool: COMMITTED goes out only once
- * it is done, and meanwhile the group counts as being written. */
-Test(sesspool, retention_after_commit_runs_on_the_pool_before_committed)
+/* A fresh session in *s (the previous one, refused, is freed). */
+static struct session *
+ready_session_keep(struct session **s)
+{
+	session_free(*s);
+	*s = ready_session();
+	return *s;
+}
+
+/* A begin's store work and retention after a commit run on the pool: the
+ * session waits for each (COMMITTED goes out only once retention is done),
+ * and meanwhile the group counts as being written. */
+Test(sesspool, begin_and_retention_run_on_the_pool)
 {
 	static uint8_t data[65536];
 	struct proto_msg m;
@@ -348,8 +358,14 @@ Test(sesspool, retention_after_commit_runs_on_the_pool_before_committed)
 	session_env_set_pool(env, pool);
 	a = ready_session();
 	b = ready_session();
+	hold_worker();
 	begin_msg(&m, 1);
-	cr_assert_eq(session_on_msg(a, &m), 0, "%s", seen.err_text);
+	cr_assert_eq(session_on_msg(a, &m), 1, "the store's begin must go to the pool");
+	cr_assert_eq(session_on_msg(b, &m), -1, "the group is busy while a begins");
+	cr_assert_eq(seen.err_code, PROTO_ERR_CONFLICT, "%s", seen.err_text);
+	release_worker();
+	dispatch_n(2);
+	cr_assert_eq(seen.resumes, 1, "%s", seen.err_text);
 	memset(&m, 0, sizeof(m));
 	m.type = PROTO_EXTENT;
 	m.u.extent.kind = PROTO_KIND_DATA;
@@ -368,12 +384,14 @@ Test(sesspool, retention_after_commit_runs_on_the_pool_before_committed)
 	cr_assert_eq(session_on_msg(a, &m), 1, "retention must go to the pool");
 	cr_assert_eq(seen.committed, 0, "COMMITTED waits for retention");
 	begin_msg(&m, 2);
-	cr_assert_eq(session_on_msg(b, &m), -1, "the group is busy while retention runs");
+	seen.err_code = 0;
+	cr_assert_eq(session_on_msg(ready_session_keep(&b), &m), -1,
+		     "the group is busy while retention runs");
 	cr_assert_eq(seen.err_code, PROTO_ERR_CONFLICT, "%s", seen.err_text);
 	release_worker();
 	dispatch_n(2);
 	cr_assert_eq(seen.committed, 1);
-	cr_assert_eq(seen.resumes, 1);
+	cr_assert_eq(seen.resumes, 2);
 	session_free(a);
 	session_free(b);
 }
