@@ -118,11 +118,15 @@ int
 cli_boot_run(struct cli_rx *rx, const struct cli_boot_args *a)
 {
 	struct report r = { 0 };
+	struct drill_opts o = a->o;
 	int ret = 1;
 
 	if (cli_rx_open_store(rx, true) < 0)
 		goto out;
-	ret = drill_run(rx->st, rx->cfg->store_dir, &a->o, &r) == 0 ? 0 : 1;
+	o.max_memory = rx->cfg->drill_max_memory;
+	o.max_vcpus = rx->cfg->drill_max_vcpus;
+	o.max_devices = rx->cfg->drill_max_devices;
+	ret = drill_run(rx->st, rx->cfg->store_dir, &o, &r) == 0 ? 0 : 1;
 	report_output(&r, a->json, stdout);
 out:
 	report_clear(&r);

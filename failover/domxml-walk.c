@@ -179,9 +179,8 @@ copy_attrs(struct dx_walk *w, const struct dx_rule *rule, xmlNodePtr src, xmlNod
 	return 0;
 }
 
-/* The text of src, whitespace trimmed (xmlFree; NULL: out of memory). */
-static xmlChar *
-trimmed_text(xmlNodePtr src)
+xmlChar *
+dx_text(xmlNodePtr src)
 {
 	xmlChar *t = xmlNodeGetContent(src);
 	size_t b = 0, e;
@@ -222,7 +221,7 @@ copy_element(struct dx_walk *w, const struct dx_rule *rule, xmlNodePtr src, xmlN
 	if (r > 0)
 		why = "a required attribute is missing or not allowed";
 	if (!why && rule->text != DX_NONE) {
-		if (!(text = trimmed_text(src)))
+		if (!(text = dx_text(src)))
 			goto oom;
 		if (dx_value_ok(rule->text, rule->text_values, (const char *)text))
 			xmlNodeAddContent(el, text);
@@ -523,7 +522,7 @@ copy_hooked(struct dx_walk *w, const struct dx_rule *rule, xmlNodePtr src, xmlNo
 		 * run on this host; a failover keeps the guest's SMBIOS UUID */
 		if (!w->o->keep_uuid)
 			return 0;
-		if (!(t = trimmed_text(src)))
+		if (!(t = dx_text(src)))
 			return -1;
 		if (!dx_value_ok(DX_UUID, NULL, (const char *)t)) {
 			dx_warn(w, path, (const char *)t, "not a UUID");

@@ -41,6 +41,9 @@ void dx_warn(struct dx_walk *w, const char *path, const char *what, const char *
  * custom model). 0 / -1 (out of memory). */
 int dx_cpu_set(xmlNodePtr cpu, const struct domxml_drill *o);
 
+/* The text of src, whitespace trimmed (xmlFree it; NULL: out of memory). */
+xmlChar *dx_text(xmlNodePtr src);
+
 /* Free w's warnings (and their array). */
 void dx_walk_clear(struct dx_walk *w);
 

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/vmxml.h"
+#include "failover/domxml-size.h"
 #include "failover/domxml-walk.h"
 #include "failover/domxml.h"
 
@@ -112,6 +113,12 @@ const char *
 domxml_name(const struct domxml *d)
 {
 	return d->x->name;
+}
+
+void
+domxml_guest_size(const struct domxml *d, struct domxml_size *s)
+{
+	domxml_size_read(xmlDocGetRootElement(d->doc), s);
 }
 
 size_t

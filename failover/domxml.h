@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 struct domxml;
+struct domxml_size;
 
 /* Parse a libvirt domain definition (no network, no entities; a DOCTYPE,
  * more than VMXML_MAX_LEN bytes or malformed XML is refused). The VM name
@@ -33,6 +34,10 @@ const char *domxml_disk_target(const struct domxml *d, size_t i);
 size_t domxml_nnics(const struct domxml *d);
 const char *domxml_nic_source(const struct domxml *d, size_t i);
 const char *domxml_nic_mac(const struct domxml *d, size_t i);
+
+/* What the guest asks of the host (failover/domxml-size.h), as the
+ * allowlist would copy it. */
+void domxml_guest_size(const struct domxml *d, struct domxml_size *s);
 
 struct domxml_drill {
 	const char *name;          /* new domain name */

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "common/virt-dl.h"
+#include "failover/domxml-size.h"
 #include "failover/drill.h"
 #include "failover/report.h"
 
@@ -35,6 +36,7 @@ struct dvm {
 	char *log;
 	virDomainPtr dom;
 	bool defined;             /* failover: persistent domain */
+	bool xml_warned;          /* the rewrite's warnings are in the report */
 };
 
 struct drill {
@@ -56,6 +58,8 @@ struct drill {
 	const char *root;         /* the store's real path (borrowed) */
 	bool prepared;            /* every VM prepared */
 	bool marked;              /* failover: we wrote the marker */
+	struct domxml_caps caps;  /* this host's caps on the guests' size */
+	uint64_t mem_planned;     /* memory of the VMs prepared so far */
 };
 
 /* "drill" or "failover", for the log lines. */

@@ -16,6 +16,7 @@
 #include "common/strfmt.h"
 #include "failover/checks.h"
 #include "failover/console.h"
+#include "failover/domxml-size.h"
 #include "failover/domxml.h"
 #include "failover/drill-run.h"
 #include "failover/drill-vm.h"
@@ -123,6 +124,52 @@ vm_names(struct drill *d, size_t i, const struct domxml *x, const char *ctx)
 	return vm_sock(d, v, ctx);
 }
 
+/* Append line to rv's XML warnings. 0 / -1 (out of memory). */
+static int
+add_xml_warning(struct report_vm *rv, const char *line)
+{
+	char **w = reallocarray(rv->xml_warnings, rv->nxml_warnings + 1, sizeof(*w));
+
+	if (!w)
+		return -1;
+	rv->xml_warnings = w;
+	if (!(w[rv->nxml_warnings] = strdup(line)))
+		return -1;
+	rv->nxml_warnings++;
+	return 0;
+}
+
+/* Is VM i's guest within the drill's caps (issue 12, section 2)? A drill
+ * runs unattended on a definition from the network: over a cap it refuses
+ * the VM, why in why[len] (clamping memory or vCPUs would boot another
+ * machine than the source's, failing its checks in confusing ways). A
+ * failover is run by an operator for whom the VM is production: it boots,
+ * and the report says the drill would not. 0 / -1. */
+static int
+vm_fits(struct drill *d, size_t i, const struct domxml *x, const char *ctx, char *why,
+	size_t len)
+{
+	struct domxml_size s;
+	char line[320];
+
+	domxml_guest_size(x, &s);
+	if (domxml_size_check(domxml_name(x), &s, d->mem_planned, &d->caps, why, len) == 0) {
+		d->mem_planned += s.memory;
+		return 0;
+	}
+	if (!d->failover) {
+		log_error("%s: %s", ctx, why);
+		return -1;
+	}
+	log_warn("%s: %s: a drill refuses it, a failover boots it", ctx, why);
+	snprintf(line, sizeof(line), "/domain: kept (%s: a drill refuses it)", why);
+	if (add_xml_warning(&d->r->vms[i], line) < 0) {
+		log_error("%s: out of memory", ctx);
+		return -1;
+	}
+	return 0;
+}
+
 /* Overlays, console paths and names for VM i; the XML itself is made at
  * start (it depends on the accelerator). */
 int
@@ -133,12 +180,17 @@ drill_vm_prepare(struct drill *d, size_t i)
 	char *ctx = ctx_of(d, i);
 	const char *names[DRILL_VM_MAX_DEVS] = { 0 };
 	const char *why = "preparation failed (overlays or domain XML)";
+	char too_big[256];
 	int ret = -1;
 
 	if (ctx && !(x = domxml_parse(v->xml, v->xml_len, ctx)))
 		why = "the domain XML is refused (malformed, DOCTYPE or too large: see the log)";
 	if (!x || vm_names(d, i, x, ctx) < 0)
 		goto out;
+	if (vm_fits(d, i, x, ctx, too_big, sizeof(too_big)) < 0) {
+		why = d->failover ? why : too_big;
+		goto out;
+	}
 	if (domxml_ndisks(x) > DRILL_VM_MAX_DEVS || domxml_nnics(x) > DRILL_VM_MAX_DEVS) {
 		log_error("%s: vm %s: too many disks or interfaces", ctx, v->name);
 		goto out;
@@ -172,19 +224,17 @@ out:
  * once (the KVM probe's fallback and the baseline CPU retry rewrite the
  * same XML again). */
 static int
-keep_xml_warnings(struct report_vm *rv, const struct domxml *x, const char *ctx)
+keep_xml_warnings(struct dvm *v, struct report_vm *rv, const struct domxml *x,
+		  const char *ctx)
 {
-	size_t n = domxml_nwarnings(x);
-
-	if (rv->xml_warnings || n == 0)
+	if (v->xml_warned)
 		return 0;
-	if (!(rv->xml_warnings = calloc(n, sizeof(*rv->xml_warnings))))
-		return -1;
-	for (; rv->nxml_warnings < n; rv->nxml_warnings++) {
-		const char *w = domxml_warning(x, rv->nxml_warnings);
+	v->xml_warned = true;
+	for (size_t k = 0; k < domxml_nwarnings(x); k++) {
+		const char *w = domxml_warning(x, k);
 
 		log_warn("%s: vm %s: domain XML: %s", ctx, domxml_name(x), w);
-		if (!(rv->xml_warnings[rv->nxml_warnings] = strdup(w)))
+		if (add_xml_warning(rv, w) < 0)
 			return -1;
 	}
 	return 0;
@@ -207,7 +257,7 @@ vm_xml(struct drill *d, size_t i, bool baseline)
 
 	if (x)
 		xml = domxml_drill_xml(x, &o);
-	if (xml && keep_xml_warnings(&d->r->vms[i], x, ctx) < 0) {
+	if (xml && keep_xml_warnings(v, &d->r->vms[i], x, ctx) < 0) {
 		log_error("%s: out of memory", ctx);
 		free(xml);
 		xml = NULL;

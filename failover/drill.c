@@ -307,6 +307,11 @@ run_prepare(struct drill *d)
 		r->error = strdup("cannot connect to libvirt");
 		return -1;
 	}
+	if (domxml_size_host_caps(d->o->max_memory, d->o->max_vcpus, d->o->max_devices,
+				  &d->caps) < 0) {
+		r->error = strdup("cannot read this host's memory size");
+		return -1;
+	}
 	d->prepared = true;
 	for (size_t i = 0; i < d->nvms; i++)
 		if (drill_vm_prepare(d, i) < 0)

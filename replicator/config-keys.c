@@ -13,9 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Keys of the largest table; cfg_section_keys refuses a bigger one. */
-#define MAX_KEYS 32
-
 void
 cfg_err(const struct ini_doc *doc, int line, const char *fmt, ...)
 {
@@ -155,31 +152,36 @@ cfg_section_keys(const struct ini_doc *doc, size_t hdr, size_t *next,
 		 const struct key_def *defs, size_t ndefs, void *obj)
 {
 	const struct ini_entry *h = ini_at(doc, hdr);
-	int seen[MAX_KEYS] = { 0 };
+	/* the line each key was first seen on, per table row: as many as the
+	 * table has, so that a table can grow without a bound to raise */
+	int *seen = calloc(ndefs ? ndefs : 1, sizeof(*seen));
+	int ret = -1;
 	size_t i;
 
-	if (ndefs > MAX_KEYS) {
-		cfg_err(doc, h->line, "internal: [%s] has more than %d keys", h->section, MAX_KEYS);
+	if (seen == NULL) {
+		cfg_err(doc, h->line, "out of memory");
 		return -1;
 	}
-
 	for (i = hdr + 1; i < ini_count(doc); i++) {
 		const struct ini_entry *e = ini_at(doc, i);
 
 		if (e->key == NULL)
 			break;
 		if (cfg_apply_key(doc, h, e, defs, ndefs, seen, obj) < 0)
-			return -1;
+			goto out;
 	}
 	*next = i;
 	for (size_t k = 0; k < ndefs; k++) {
 		if (defs[k].required && !seen[k]) {
 			cfg_err(doc, h->line, "missing required key '%s' in [%s]",
 				defs[k].key, h->section);
-			return -1;
+			goto out;
 		}
 	}
-	return 0;
+	ret = 0;
+out:
+	free(seen);
+	return ret;
 }
 
 size_t

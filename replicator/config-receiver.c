@@ -288,6 +288,42 @@ set_min_points(void *obj, const struct key_def *k, const char *value, const char
 	return 0;
 }
 
+/* ---- drill caps (issue 12, section 2; docs/drill.md) --------------------- */
+
+#define DRILL_MAX_VCPUS   4096  /* libvirt's own ceiling for a QEMU guest */
+#define DRILL_MAX_DEVICES 4096
+
+/* "auto" is 0: decided on this host at drill time. */
+static bool
+set_auto(void *obj, const struct key_def *k, const char *value)
+{
+	if (strcmp(value, "auto") != 0)
+		return false;
+	*CFG_FIELD(obj, k->off, uint64_t) = 0;
+	return true;
+}
+
+static int
+set_drill_memory(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "auto or a size from 64M to 1P (suffix K, M, G, T)";
+	return set_auto(obj, k, value) ? 0 : set_size_in(obj, k, value, 64ULL << 20, 1ULL << 50);
+}
+
+static int
+set_drill_vcpus(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "auto or a number of vCPUs from 1 to 4096";
+	return set_auto(obj, k, value) ? 0 : set_count_in(obj, k, value, DRILL_MAX_VCPUS);
+}
+
+static int
+set_drill_devices(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "a number of devices from 1 to 4096";
+	return set_count_in(obj, k, value, DRILL_MAX_DEVICES);
+}
+
 static const struct key_def receiver_keys[] = {
 	CFG_ENDPOINT("listen", struct receiver_config, listen_host, listen_port, true),
 	CFG_STR("ca", cfg_set_string, struct receiver_config, ca, true),
@@ -326,6 +362,12 @@ static const struct key_def receiver_keys[] = {
 	CFG_KEY("immutable", set_immutable, struct receiver_config, history.immutable_s, false),
 	CFG_KEY("retention_min_points", set_min_points, struct receiver_config,
 		history.min_points, false),
+	CFG_KEY("drill_max_memory", set_drill_memory, struct receiver_config, drill_max_memory,
+		false),
+	CFG_KEY("drill_max_vcpus", set_drill_vcpus, struct receiver_config, drill_max_vcpus,
+		false),
+	CFG_KEY("drill_max_devices", set_drill_devices, struct receiver_config,
+		drill_max_devices, false),
 };
 
 static const struct key_def client_keys[] = {
@@ -489,6 +531,7 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 	c->workers = 0;
 	c->work_queue_max = 256;
 	c->history = history_default;
+	c->drill_max_devices = 256;
 	if (cfg_sections(doc, receiver_sections, CFG_NKEYS(receiver_sections),
 			 "[receiver], [client CN] or [group NAME]", c, &receiver_line) < 0)
 		goto out;

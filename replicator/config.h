@@ -153,6 +153,14 @@ struct receiver_config {
 	uint64_t workers;
 	uint64_t work_queue_max;
 	struct receiver_history_cfg history; /* [receiver] defaults for every group */
+	/* What a drill boots (issue 12, section 2; docs/drill.md): at most
+	 * drill_max_memory bytes for the drill's VMs together (0 = auto: half
+	 * of MemTotal at drill time), drill_max_vcpus per VM, bounding its I/O
+	 * threads too (0 = auto: the online CPUs), drill_max_devices per VM
+	 * (default 256). A failover only reports a VM over them. */
+	uint64_t drill_max_memory;
+	uint64_t drill_max_vcpus;
+	uint64_t drill_max_devices;
 	struct receiver_client_cfg *clients;
 	size_t nclients;
 	struct receiver_group_cfg *groups; /* in file order */

@@ -1,9 +1,11 @@
 /* libFuzzer harness: arbitrary bytes as a point's domain XML, parsed and
  * rewritten for a drill as failover/domxml does it. Whatever the input,
  * the output parses, holds no element or attribute of any namespace, no
- * DOCTYPE, and its warnings are printable ASCII. */
+ * DOCTYPE, and its warnings are printable ASCII; the guest's size is read
+ * and checked against the drill caps, with a printable reason. */
 #include "common/log.h"
 #include "common/vmxml.h"
+#include "failover/domxml-size.h"
 #include "failover/domxml.h"
 
 #include <libxml/parser.h>
@@ -43,6 +45,22 @@ check_output(const char *xml)
 	xmlFreeDoc(doc);
 }
 
+/* the size reads without fault; a refusal says why in printable ASCII */
+static void
+check_size(const struct domxml *d)
+{
+	static const struct domxml_caps caps = { 1ULL << 30, 2, 8 };
+	struct domxml_size s;
+	char why[256] = "";
+
+	domxml_guest_size(d, &s);
+	if (domxml_size_check(domxml_name(d), &s, 0, &caps, why, sizeof(why)) < 0 && !why[0])
+		abort();
+	for (const char *p = why; *p; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -63,6 +81,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (domxml_ndisks(d) > FUZZ_DISKS)
 		abort();
+	check_size(d);
 	xml = domxml_drill_xml(d, &o);
 	if (!xml)
 		abort();

@@ -11,6 +11,11 @@
 # same for a failover (a persistent domain).
 # Group hd: a definition with a DOCTYPE and an external entity: the drill
 # refuses it clearly, boots nothing, and the entity's file is never read.
+# Group hm: a definition asking for 512 GiB of memory: the drill refuses it
+# with the reason in its report (drill_max_memory, default half this host's
+# RAM) before any clone; a failover boots it and its report says a drill
+# would not; receiver.conf's drill_max_* keys pass `nestor config check`, a
+# lower drill_max_memory refuses the normal hx1 too.
 . "$(dirname "$0")/lib.sh"
 
 jqt() { jq -e "$@" >/dev/null; }
@@ -103,6 +108,14 @@ cat >"$T/src/hd1.xml" <<EOF2
 </domain>
 EOF2
 
+# a definition asking for more memory than the DR host should give a drill
+cat >"$T/src/hm1.xml" <<EOF2
+<domain type='qemu'><name>hm1</name>
+  <memory unit='GiB'>512</memory><vcpu>1</vcpu><os><type>hvm</type></os>
+  <devices><disk type='file' device='disk'><source file='$T/src/tiny.raw'/><target dev='vda'/></disk></devices>
+</domain>
+EOF2
+
 write_agent_conf "$T/agent.conf" agent1 hx os="$T/src/os.qcow2:qcow2" data="$T/src/data.raw:raw" \
 	domain_xml="$T/src/hx1.xml"
 write_agent_conf "$T/agent-hd.conf" agent1 hd tiny="$T/src/tiny.raw:raw" domain_xml="$T/src/hd1.xml"
@@ -110,6 +123,9 @@ out=$(agent_once "$T/agent.conf") || { tail -20 "$T/agent.log"; die "replication
 check "hx: point 1 committed" [ "$(echo "$out" | jq .point)" = 1 ]
 out=$(agent_once "$T/agent-hd.conf") || { tail -20 "$T/agent.log"; die "replication of hd failed"; }
 check "hd: point 1 committed" [ "$(echo "$out" | jq .point)" = 1 ]
+write_agent_conf "$T/agent-hm.conf" agent1 hm tiny="$T/src/tiny.raw:raw" domain_xml="$T/src/hm1.xml"
+out=$(agent_once "$T/agent-hm.conf") || { tail -20 "$T/agent.log"; die "replication of hm failed"; }
+check "hm: point 1 committed" [ "$(echo "$out" | jq .point)" = 1 ]
 
 # none_reached WHAT XMLFILE: nothing hostile is in the XML libvirt holds.
 none_reached() {
@@ -198,6 +214,50 @@ check "hd: the report says the XML is refused" \
 check "hd: no drill domain of hd" bash -c "! virsh -q -c '$VM_URI' list --all --name | grep -q '^hd1'"
 check "hd: the entity's file was never read into anything" \
 	bash -c "! grep -rqs NESTOR-XXE-SECRET '$T/hd.json' '$T/hd.log' '$T/store/hd/drills'"
+
+# 4. a guest larger than a drill may boot unattended: refused, with the
+# reason in the report, before anything is cloned or booted
+"$NESTOR" drill --config "$T/receiver.conf" hm --uri "$VM_URI" --json --timeout 30 \
+	>"$T/hm.json" 2>"$T/hm.log"
+rc=$?
+grep -F "asks for" "$T/hm.log"
+jq -c '{verdict, error, vms: [.vms[] | {result, error}]}' "$T/hm.json"
+check "hm: drill exit 1" [ $rc = 1 ]
+check "hm: the report says why" jqt '.verdict == "fail" and (.vms[0].error |
+	test("^VM hm1 asks for 512 GiB of memory; drill_max_memory is [0-9.]+ [GM]iB$"))' "$T/hm.json"
+check "hm: the log says why" grep -q "vm #0: VM hm1 asks for 512 GiB of memory; drill_max_memory is" "$T/hm.log"
+check "hm: no drill domain of hm" bash -c "! virsh -q -c '$VM_URI' list --all --name | grep -q '^hm1'"
+check "hm: nothing cloned" bash -c "[ -z \"\$(find '$T/store/hm/drills' -name '*.qcow2')\" ]"
+
+# 5. the keys: config check accepts them and refuses a bad value; a lower
+# drill_max_memory refuses the (256 MiB) hx1 too, by the same path
+sed "s|^checkpoint_interval = .*|&\ndrill_max_memory = 128M\ndrill_max_vcpus = 1\ndrill_max_devices = 64|" \
+	"$T/receiver.conf" >"$T/receiver-cap.conf"
+check "caps: config check accepts drill_max_*" "$NESTOR" config check receiver "$T/receiver-cap.conf"
+sed 's|^drill_max_vcpus = 1$|drill_max_vcpus = 0|' "$T/receiver-cap.conf" >"$T/receiver-bad.conf"
+"$NESTOR" config check receiver "$T/receiver-bad.conf" >/dev/null 2>"$T/bad.err"
+rc=$?
+check "caps: config check refuses drill_max_vcpus = 0" bash -c "[ $rc != 0 ] && grep -q \"bad value '0' for 'drill_max_vcpus' in \\[receiver\\]\" '$T/bad.err'"
+"$NESTOR" drill --config "$T/receiver-cap.conf" hx --uri "$VM_URI" --json --timeout 30 \
+	>"$T/hx-cap.json" 2>"$T/hx-cap.log"
+rc=$?
+check "caps: hx drill over drill_max_memory = 128M exits 1" [ $rc = 1 ]
+check "caps: its report says why" jqt '.vms[0].error ==
+	"VM hx1 asks for 256 MiB of memory; drill_max_memory is 128 MiB"' "$T/hx-cap.json"
+
+# 6. a failover is the operator's: hm1 is not refused for its size, and
+# the report says a drill would refuse it (the tiny guest cannot boot: the
+# outcome of the boot itself is not this test's)
+"$NESTOR" failover --config "$T/receiver.conf" hm --uri "$VM_URI" --json --timeout 5 \
+	>"$T/hm-fo.json" 2>"$T/hm-fo.log"
+jq -c '{mode, verdict, error, vms: [.vms[] | {result, error, xml_warnings}]}' "$T/hm-fo.json"
+check "hm failover: not refused for its size" jqt '.mode == "failover" and
+	((.vms[0].error // "") | test("asks for") | not)' "$T/hm-fo.json"
+check "hm failover: the report says a drill would refuse it" jqt '[.vms[0].xml_warnings[] |
+	test("^/domain: kept \\(VM hm1 asks for 512 GiB of memory; drill_max_memory is .*: a drill refuses it\\)$")] | any' "$T/hm-fo.json"
+virsh -q -c "$VM_URI" destroy hm1 >/dev/null 2>&1
+"$NESTOR" failover --config "$T/receiver.conf" --uri "$VM_URI" --release hm >/dev/null 2>&1
+check "hm failover: released (or undone)" [ ! -e "$T/store/hm/failover.json" ]
 
 stop_receiver
 finish

@@ -2,6 +2,9 @@
 #include "replicator/config.h"
 
 #include "common/fileutil.h"
+#include "common/ini.h"
+#include "common/parse.h"
+#include "replicator/config-keys.h"
 
 #include <criterion/criterion.h>
 #include <limits.h>
@@ -441,4 +444,118 @@ Test(receiver_config, connection_limits)
 	receiver_config_free(c);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		receiver_fails(bad[i].text, bad[i].msg);
+}
+
+/* What a drill may boot (issue 12, section 2): defaults, values, ranges. */
+Test(receiver_config, drill_caps)
+{
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{ RX_HEAD "drill_max_memory = 32M\n",
+		  "receiver.conf:7: bad value '32M' for 'drill_max_memory' in [receiver]: expected auto or a size from 64M to 1P" },
+		{ RX_HEAD "drill_max_memory = 2048T\n", "expected auto or a size from 64M to 1P" },
+		{ RX_HEAD "drill_max_memory = half\n", "expected auto or a size from 64M to 1P" },
+		{ RX_HEAD "drill_max_vcpus = 0\n",
+		  "bad value '0' for 'drill_max_vcpus' in [receiver]: expected auto or a number of vCPUs from 1 to 4096" },
+		{ RX_HEAD "drill_max_vcpus = 4097\n", "expected auto or a number of vCPUs from 1 to 4096" },
+		{ RX_HEAD "drill_max_devices = 0\n",
+		  "bad value '0' for 'drill_max_devices' in [receiver]: expected a number of devices from 1 to 4096" },
+		{ RX_HEAD "drill_max_devices = auto\n", "expected a number of devices from 1 to 4096" },
+		{ RX_HEAD "drill_max_vcpus = 2\ndrill_max_vcpus = 4\n",
+		  "receiver.conf:8: duplicate key 'drill_max_vcpus' in [receiver] (first on line 7)" },
+		{ RX_HEAD "[group web]\ndrill_max_memory = 1G\n",
+		  "receiver.conf:8: unknown key 'drill_max_memory' in [group web]" },
+	};
+	struct receiver_config *c = NULL;
+
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD, &c), 0);
+	cr_assert_eq(c->drill_max_memory, 0, "auto: decided on the host at drill time");
+	cr_assert_eq(c->drill_max_vcpus, 0);
+	cr_assert_eq(c->drill_max_devices, 256);
+	receiver_config_free(c);
+	c = NULL;
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "drill_max_memory = 8G\n"
+						 "drill_max_vcpus = 4\ndrill_max_devices = 32\n",
+						 &c), 0);
+	cr_assert_eq(c->drill_max_memory, 8ULL << 30);
+	cr_assert_eq(c->drill_max_vcpus, 4);
+	cr_assert_eq(c->drill_max_devices, 32);
+	receiver_config_free(c);
+	c = NULL;
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "drill_max_memory = auto\n"
+						 "drill_max_vcpus = auto\ndrill_max_devices = 4096\n",
+						 &c), 0);
+	cr_assert_eq(c->drill_max_memory, 0);
+	cr_assert_eq(c->drill_max_vcpus, 0);
+	cr_assert_eq(c->drill_max_devices, 4096);
+	receiver_config_free(c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		receiver_fails(bad[i].text, bad[i].msg);
+}
+
+/* ---- config-keys: a table has no fixed bound on its keys ---------------- */
+
+#define BIG_NKEYS 70
+
+static int
+set_big(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	uint64_t n;
+
+	if (parse_u64(value, &n) < 0 || n > 1000) {
+		*expect = "a number up to 1000";
+		return -1;
+	}
+	*CFG_FIELD(obj, k->off, int) = (int)n;
+	return 0;
+}
+
+/* Keys k0..k69 of a section [s] into v[]; k69 required. */
+static int
+big_section(const char *text, int *v, char **log)
+{
+	static char names[BIG_NKEYS][8];
+	struct key_def defs[BIG_NKEYS];
+	struct ini_doc *doc = NULL;
+	size_t next = 0;
+	int rc;
+
+	for (size_t i = 0; i < BIG_NKEYS; i++) {
+		snprintf(names[i], sizeof(names[i]), "k%zu", i);
+		defs[i] = (struct key_def){ names[i], set_big, i * sizeof(int),
+					    i == BIG_NKEYS - 1, 0, false };
+	}
+	cap_start();
+	cr_assert_eq(ini_load_string("big.conf", text, &doc), 0);
+	rc = cfg_section_keys(doc, 0, &next, defs, BIG_NKEYS, v);
+	*log = cap_stop();
+	ini_free(doc);
+	return rc;
+}
+
+Test(config_keys, more_keys_than_the_old_bound_of_32)
+{
+	int v[BIG_NKEYS] = { 0 };
+	char text[2048] = "[s]\n", *log;
+
+	for (size_t i = 0; i < BIG_NKEYS; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "k%zu = %zu\n", i, i + 1);
+	cr_assert_eq(big_section(text, v, &log), 0, "%s", log);
+	free(log);
+	for (size_t i = 0; i < BIG_NKEYS; i++)
+		cr_assert_eq(v[i], (int)i + 1, "k%zu", i);
+
+	cr_assert_eq(big_section("[s]\nk69 = 1\nk40 = 2\nk40 = 3\n", v, &log), -1);
+	assert_logged(log, "big.conf:4: duplicate key 'k40' in [s] (first on line 3)");
+	free(log);
+	cr_assert_eq(big_section("[s]\nk68 = 1\n", v, &log), -1);
+	assert_logged(log, "big.conf:1: missing required key 'k69' in [s]");
+	free(log);
+	cr_assert_eq(big_section("[s]\nk69 = 1\nk70 = 1\n", v, &log), -1);
+	assert_logged(log, "big.conf:3: unknown key 'k70' in [s]");
+	free(log);
+	cr_assert_eq(big_section("[s]\nk69 = bad\n", v, &log), -1);
+	assert_logged(log, "big.conf:2: bad value 'bad' for 'k69' in [s]: expected a number up to 1000");
+	free(log);
 }
