@@ -7,7 +7,6 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "replicator/config.h"
 #include "replicator/receiver/session.h"
 #include "replicator/receiver/store.h"
+#include "poolwait.h"
 #include "tmpdir.h"
 
 #define MIB (1024 * 1024)
@@ -149,21 +149,6 @@ query(struct proto_msg *m, uint32_t count)
 	m->u.hquery.count = count;
 }
 
-/* Run n done callbacks, waiting for the pool's signal. */
-static void
-dispatch_n(size_t n)
-{
-	size_t ran = 0;
-
-	while (ran < n) {
-		struct pollfd p = { .fd = workpool_fd(pool), .events = POLLIN };
-
-		cr_assert_eq(poll(&p, 1, 20000), 1, "the pool did not finish in 20 s");
-		ran += workpool_dispatch(pool);
-	}
-	cr_assert_eq(ran, n);
-}
-
 /* Point 1 of grp: one disk vda of 1 MiB, a pattern per 64 KiB block. */
 static void
 commit_point(uint8_t *img)
@@ -201,7 +186,7 @@ Test(sesspool, query_runs_on_the_pool_and_answers_from_the_dispatcher)
 	s = ready_session();
 	query(&m, 16);
 	cr_assert_eq(session_on_msg(s, &m), 1, "the query must go to the pool");
-	dispatch_n(1);
+	poolwait_dispatch(pool, 1);
 	cr_assert_eq(seen.errors, 0, "%s", seen.err_text);
 	cr_assert_eq(seen.answers, 1);
 	cr_assert_eq(seen.resumes, 1, "the session must ask for input again");
@@ -229,7 +214,7 @@ Test(sesspool, store_refusal_is_an_error_and_no_resume)
 	s = ready_session();
 	query(&m, 4);
 	cr_assert_eq(session_on_msg(s, &m), 1);
-	dispatch_n(1);
+	poolwait_dispatch(pool, 1);
 	cr_assert_eq(seen.errors, 1);
 	cr_assert_eq(seen.err_code, PROTO_ERR_NOTFOUND, "%s", seen.err_text);
 	cr_assert_eq(seen.resumes, 0);
@@ -297,7 +282,7 @@ Test(sesspool, full_queue_is_a_busy_error_not_a_wait)
 	cr_assert_eq(seen.err_code, PROTO_ERR_CONFLICT);
 	cr_assert(strstr(seen.err_text, "busy"), "%s", seen.err_text);
 	release_worker();
-	dispatch_n(2);
+	poolwait_dispatch(pool, 2);
 	cr_assert_eq(seen.errors, 2, "a's query is answered (no point: NOTFOUND)");
 	session_free(a);
 	session_free(b);
@@ -316,7 +301,7 @@ Test(sesspool, session_freed_while_its_job_runs_is_not_called_back)
 	cr_assert_eq(session_on_msg(s, &m), 1);
 	session_free(s); /* the connection dropped meanwhile */
 	release_worker();
-	dispatch_n(2);
+	poolwait_dispatch(pool, 2);
 	cr_assert_eq(seen.errors + seen.answers + seen.resumes, 0);
 }
 
@@ -364,7 +349,7 @@ Test(sesspool, begin_and_retention_run_on_the_pool)
 	cr_assert_eq(session_on_msg(b, &m), -1, "the group is busy while a begins");
 	cr_assert_eq(seen.err_code, PROTO_ERR_CONFLICT, "%s", seen.err_text);
 	release_worker();
-	dispatch_n(2);
+	poolwait_dispatch(pool, 2);
 	cr_assert_eq(seen.resumes, 1, "%s", seen.err_text);
 	memset(&m, 0, sizeof(m));
 	m.type = PROTO_EXTENT;
@@ -389,7 +374,7 @@ Test(sesspool, begin_and_retention_run_on_the_pool)
 		     "the group is busy while retention runs");
 	cr_assert_eq(seen.err_code, PROTO_ERR_CONFLICT, "%s", seen.err_text);
 	release_worker();
-	dispatch_n(2);
+	poolwait_dispatch(pool, 2);
 	cr_assert_eq(seen.committed, 1);
 	cr_assert_eq(seen.resumes, 2);
 	session_free(a);

@@ -4,12 +4,12 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <time.h>
 
 #include "common/workpool.h"
+#include "poolwait.h"
 
 /* A job that blocks until the test opens its gate. */
 struct gate {
@@ -91,21 +91,6 @@ job_done(void *arg, int cancelled)
 	r->order = ++*r->next_order;
 }
 
-/* Dispatch until n done callbacks ran, waiting on the pool's fd. */
-static void
-dispatch_n(struct workpool *wp, size_t n)
-{
-	size_t ran = 0;
-
-	while (ran < n) {
-		struct pollfd p = { .fd = workpool_fd(wp), .events = POLLIN };
-
-		cr_assert_eq(poll(&p, 1, 5000), 1, "pool did not signal in 5 s");
-		ran += workpool_dispatch(wp);
-	}
-	cr_assert_eq(ran, n);
-}
-
 Test(workpool, runs_off_thread_and_completes_on_the_dispatcher)
 {
 	struct workpool *wp = workpool_new(2, 8);
@@ -118,7 +103,7 @@ Test(workpool, runs_off_thread_and_completes_on_the_dispatcher)
 		r[i] = (struct rec){ .cancelled = -1, .next_order = &next };
 		cr_assert_eq(workpool_submit(wp, job_fn, job_done, &r[i]), 0);
 	}
-	dispatch_n(wp, 4);
+	poolwait_dispatch(wp, 4);
 	for (int i = 0; i < 4; i++) {
 		cr_assert_eq(r[i].cancelled, 0);
 		cr_assert(!pthread_equal(r[i].ran_on, pthread_self()), "job %d ran inline", i);
@@ -139,7 +124,7 @@ Test(workpool, one_worker_keeps_submission_order)
 		r[i] = (struct rec){ .cancelled = -1, .next_order = &next };
 		cr_assert_eq(workpool_submit(wp, job_fn, job_done, &r[i]), 0);
 	}
-	dispatch_n(wp, 10);
+	poolwait_dispatch(wp, 10);
 	for (int i = 0; i < 10; i++)
 		cr_assert_eq(r[i].order, i + 1, "job %d done as %d", i, r[i].order);
 	workpool_free(wp);
@@ -167,9 +152,9 @@ Test(workpool, full_queue_refuses_then_accepts_again)
 	cr_assert_eq(r[3].cancelled, -1, "a refused job must not complete");
 	cr_assert_eq(workpool_busy(wp), 3);
 	gate_open(&g);
-	dispatch_n(wp, 3);
+	poolwait_dispatch(wp, 3);
 	cr_assert_eq(workpool_submit(wp, job_fn, job_done, &r[3]), 0);
-	dispatch_n(wp, 1);
+	poolwait_dispatch(wp, 1);
 	cr_assert_eq(r[3].cancelled, 0);
 	workpool_free(wp);
 }
