@@ -147,7 +147,8 @@ struct receiver_config {
 	uint64_t max_nbd_total;
 	uint64_t max_nbd_per_session;
 	/* [receiver] workers: threads running the heavy steps off the event
-	 * loop (hash queries, retention; default 0 = the online CPUs, 1..64);
+	 * loop (hash queries, a point's begin, retention; default 0 = the
+	 * online CPUs, 1..64);
 	 * work_queue_max: jobs waiting for a worker (default 256, 1..65536),
 	 * past which a session is told to retry. */
 	uint64_t workers;
