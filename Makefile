@@ -120,6 +120,15 @@ fuzz:
 fuzz-run: fuzz
 	@tests/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
 
+# The session fuzzer's seeds, made with the real encoders (checksums, zstd).
+$(BUILD)/tests/fuzz/gen-session-seeds: $(BUILD)/tests/fuzz/gen-session-seeds.o $(LIBS_DEP)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS_A) $(LDLIBS)
+
+.PHONY: fuzz-seeds
+fuzz-seeds: $(BUILD)/tests/fuzz/gen-session-seeds
+	mkdir -p tests/fuzz/corpus-session
+	$< tests/fuzz/corpus-session
+
 # ---- integration, check, demo, bench --------------------------------------
 deps:
 	@deploy/install-deps.sh

@@ -1,0 +1,248 @@
+/* Unit tests of the receiver's session state machine (session.h) without a
+ * socket: decoded messages in, a recording io out, a real local store
+ * (qemu-img / qemu-nbd) in a scratch directory. */
+#define _GNU_SOURCE /* nftw in tmpdir.h */
+#include <criterion/criterion.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hash.h"
+#include "common/log.h"
+#include "proto/codec.h"
+#include "replicator/config.h"
+#include "replicator/receiver/session.h"
+#include "replicator/receiver/store.h"
+#include "tmpdir.h"
+
+#define T0 1767225600000000000ull /* 2026-01-01 */
+
+/* What a session said to its peer. */
+struct peer {
+	const char *name;
+	int sent[8];     /* types of the messages sent, in order */
+	size_t nsent;
+	uint64_t committed;
+	uint32_t err_code;
+	char err_text[PROTO_TEXT_MAX + 1];
+	int closed;
+};
+
+static char root[64];
+static struct receiver_config *cfg;
+static struct store *st;
+static struct session_env *env;
+
+static void
+setup(void)
+{
+	char conf[1024];
+
+	log_set_level(LOG_LVL_NONE);
+	tmpdir_make(root, sizeof(root), "nestor-session");
+	snprintf(conf, sizeof(conf),
+		 "[receiver]\nlisten = 127.0.0.1:1\nca = %s/ca\ncert = %s/c\nkey = %s/k\n"
+		 "store = %s\n\n[client agent1]\ngroups = g1 g2\n\n[client agent2]\ngroups = g2\n",
+		 root, root, root, root);
+	cr_assert_eq(receiver_config_load_string("test.conf", conf, &cfg), 0);
+	st = store_open(root, NULL);
+	cr_assert_not_null(st);
+	env = session_env_new(cfg, st, NULL);
+	cr_assert_not_null(env);
+}
+
+static void
+teardown(void)
+{
+	session_env_free(env);
+	store_free(st);
+	receiver_config_free(cfg);
+	tmpdir_remove(root);
+}
+
+TestSuite(session, .init = setup, .fini = teardown, .timeout = 60);
+
+static int
+io_send(void *arg, const struct proto_msg *m)
+{
+	struct peer *p = arg;
+
+	cr_assert(!p->closed, "message %u after ERROR or close", m->type);
+	cr_assert_lt(p->nsent, sizeof(p->sent) / sizeof(p->sent[0]));
+	p->sent[p->nsent++] = m->type;
+	if (m->type == PROTO_COMMITTED)
+		p->committed = m->u.committed.point_id;
+	return 0;
+}
+
+static void
+io_send_error(void *arg, uint32_t code, const char *text)
+{
+	struct peer *p = arg;
+
+	cr_assert(!p->closed, "ERROR after ERROR or close");
+	p->err_code = code;
+	snprintf(p->err_text, sizeof(p->err_text), "%s", text);
+	p->closed = 1;
+}
+
+static void
+io_close(void *arg)
+{
+	struct peer *p = arg;
+
+	p->closed = 1;
+}
+
+static const char *
+io_peer_name(void *arg)
+{
+	return ((struct peer *)arg)->name;
+}
+
+static const struct session_io io = { io_send, io_send_error, io_close, io_peer_name };
+
+static struct session *
+connect_as(struct peer *p, const char *name)
+{
+	struct proto_msg m = { .type = PROTO_HELLO };
+	struct session *s;
+
+	memset(p, 0, sizeof(*p));
+	p->name = name;
+	s = session_new(env, &io, p);
+	cr_assert_not_null(s);
+	session_on_ready(s);
+	cr_assert_eq(p->sent[0], PROTO_HELLO);
+	m.u.hello.version_min = m.u.hello.version_max = PROTO_VERSION;
+	cr_assert_eq(session_on_msg(s, &m), 0);
+	return s;
+}
+
+static void
+end(struct session *s)
+{
+	session_on_close(s, "test over");
+	session_free(s);
+}
+
+static int
+begin(struct session *s, const char *group, uint64_t point)
+{
+	struct proto_msg m = { .type = PROTO_POINT_BEGIN };
+
+	snprintf(m.u.begin.group, sizeof(m.u.begin.group), "%s", group);
+	m.u.begin.point_id = point;
+	m.u.begin.time_ns = T0 + point;
+	m.u.begin.ndisks = 1;
+	snprintf(m.u.begin.disks[0].name, sizeof(m.u.begin.disks[0].name), "d0");
+	m.u.begin.disks[0].size = 1 << 20;
+	return session_on_msg(s, &m);
+}
+
+static int
+extent(struct session *s, uint64_t off, const uint8_t *data, size_t len)
+{
+	struct proto_msg m = { .type = PROTO_EXTENT };
+
+	m.u.extent.kind = PROTO_KIND_DATA;
+	m.u.extent.offset = off;
+	m.u.extent.length = len;
+	m.u.extent.checksum = hash64(data, len);
+	m.u.extent.data = data;
+	m.u.extent.data_len = len;
+	return session_on_msg(s, &m);
+}
+
+static int
+msg_disk(struct session *s, uint16_t type, uint64_t point)
+{
+	struct proto_msg m = { .type = type };
+
+	if (type == PROTO_DISK_DONE)
+		m.u.done.disk = 0;
+	else
+		m.u.commit.point_id = point;
+	return session_on_msg(s, &m);
+}
+
+/* A PROGRESS_QUERY of group is refused with code and text. */
+static void
+assert_query_refused(struct session *s, struct peer *p, const char *group, uint32_t code,
+		     const char *text)
+{
+	struct proto_msg m = { .type = PROTO_PROGRESS_QUERY };
+
+	snprintf(m.u.pquery.group, sizeof(m.u.pquery.group), "%s", group);
+	cr_assert_eq(session_on_msg(s, &m), -1);
+	cr_assert_eq(p->err_code, code);
+	cr_assert_str_eq(p->err_text, text);
+	end(s);
+}
+
+Test(session, message_before_hello_is_refused)
+{
+	struct peer p = { .name = "agent1" };
+
+	assert_query_refused(session_new(env, &io, &p), &p, "g1", PROTO_ERR_PROTOCOL,
+			     "unexpected message type 16");
+}
+
+Test(session, group_of_another_peer_is_refused)
+{
+	struct peer p;
+	struct session *s = connect_as(&p, "agent2");
+
+	assert_query_refused(s, &p, "g1", PROTO_ERR_AUTH, "not authorised for group g1");
+}
+
+Test(session, cycle_commits_a_listed_point)
+{
+	static uint8_t data[65536];
+	struct peer p;
+	struct session *s = connect_as(&p, "agent1");
+
+	memset(data, 0x5a, sizeof(data));
+	cr_assert_eq(begin(s, "g1", 1), 0);
+	cr_assert_eq(p.sent[p.nsent - 1], PROTO_PROGRESS);
+	cr_assert_eq(extent(s, 0, data, sizeof(data)), 0);
+	cr_assert_eq(msg_disk(s, PROTO_DISK_DONE, 0), 0);
+	cr_assert_eq(msg_disk(s, PROTO_POINT_COMMIT, 1), 0);
+	cr_assert_eq(p.committed, 1);
+	cr_assert_eq(store_point_exists(st, "g1", 1), 1);
+	cr_assert_eq(p.closed, 0);
+	end(s);
+}
+
+Test(session, second_writer_of_a_group_is_refused)
+{
+	struct peer a, b;
+	struct session *sa = connect_as(&a, "agent1");
+	struct session *sb = connect_as(&b, "agent2");
+
+	cr_assert_eq(begin(sa, "g2", 1), 0);
+	cr_assert_eq(begin(sb, "g2", 1), -1);
+	cr_assert_eq(b.err_code, PROTO_ERR_CONFLICT);
+	cr_assert_str_eq(b.err_text, "group g2 is being written by another session");
+	end(sb);
+	cr_assert_eq(a.closed, 0);
+	end(sa);
+}
+
+/* A session that ends mid-point keeps what arrived: the next one resumes. */
+Test(session, free_mid_point_keeps_progress)
+{
+	static uint8_t data[65536];
+	struct store_progress pr;
+	struct peer p;
+	struct session *s = connect_as(&p, "agent1");
+
+	memset(data, 0xa5, sizeof(data));
+	cr_assert_eq(begin(s, "g1", 1), 0);
+	cr_assert_eq(extent(s, 0, data, sizeof(data)), 0);
+	end(s);
+	cr_assert_eq(store_progress(st, "g1", &pr), 0);
+	cr_assert_eq(pr.pending_point, 1);
+	cr_assert_eq(pr.disks[0].durable_offset, sizeof(data));
+}
