@@ -101,7 +101,9 @@ io_peer_name(void *arg)
 	return ((struct peer *)arg)->name;
 }
 
-static const struct session_io io = { io_send, io_send_error, io_close, io_peer_name };
+/* No worker pool here: the session runs its heavy steps inline and never
+ * asks to be resumed. */
+static const struct session_io io = { io_send, io_send_error, io_close, io_peer_name, NULL };
 
 static struct session *
 connect_as(struct peer *p, const char *name)
