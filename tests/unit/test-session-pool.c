@@ -19,6 +19,7 @@
 #include "replicator/receiver/session.h"
 #include "replicator/receiver/store.h"
 #include "poolwait.h"
+#include "sessenv.h"
 #include "tmpdir.h"
 
 #define MIB (1024 * 1024)
@@ -105,11 +106,7 @@ setup(void)
 		 "[receiver]\nlisten = 127.0.0.1:7400\nca = /x/ca.pem\ncert = /x/c.pem\n"
 		 "key = /x/c.key\nstore = %s\n[client agent1]\ngroups = grp\n"
 		 "[group grp]\nretention = 4s:all\n", root);
-	cr_assert_eq(receiver_config_load_string("r", text, &cfg), 0);
-	st = store_open(root, NULL);
-	cr_assert_not_null(st);
-	env = session_env_new(cfg, st, NULL);
-	cr_assert_not_null(env);
+	sessenv_open(root, text, &cfg, &st, &env);
 }
 
 static void
@@ -117,9 +114,7 @@ teardown(void)
 {
 	workpool_free(pool);
 	pool = NULL;
-	session_env_free(env);
-	store_free(st);
-	receiver_config_free(cfg);
+	sessenv_close(cfg, st, env);
 	tmpdir_remove(root);
 }
 
