@@ -92,6 +92,22 @@ set_output_max(void *obj, const struct key_def *k, const char *value, const char
 	return set_size_in(obj, k, value, 256ULL << 10, 64ULL << 20);
 }
 
+/* Worker threads for the heavy steps (issue 12, section 3): 0 = the
+ * online CPUs, resolved when the receiver starts. */
+static int
+set_workers(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "a number of threads from 1 to 64";
+	return set_count_in(obj, k, value, 64);
+}
+
+static int
+set_work_queue_max(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "a number of jobs from 1 to 65536";
+	return set_count_in(obj, k, value, 65536);
+}
+
 static int
 set_nbd_total(void *obj, const struct key_def *k, const char *value, const char **expect)
 {
@@ -339,6 +355,9 @@ static const struct key_def receiver_keys[] = {
 	CFG_KEY("max_nbd_total", set_nbd_total, struct receiver_config, max_nbd_total, false),
 	CFG_KEY("max_nbd_per_session", set_max_disks, struct receiver_config,
 		max_nbd_per_session, false),
+	CFG_KEY("workers", set_workers, struct receiver_config, workers, false),
+	CFG_KEY("work_queue_max", set_work_queue_max, struct receiver_config, work_queue_max,
+		false),
 	CFG_KEY("max_clock_skew", set_skew, struct receiver_config, history.max_clock_skew_s, false),
 	CFG_KEY("immutable", set_immutable, struct receiver_config, history.immutable_s, false),
 	CFG_KEY("retention_min_points", set_min_points, struct receiver_config,
@@ -509,6 +528,8 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 	c->session_output_max = 4ULL << 20;
 	c->max_nbd_total = 64;
 	c->max_nbd_per_session = 4;
+	c->workers = 0;
+	c->work_queue_max = 256;
 	c->history = history_default;
 	c->drill_max_devices = 256;
 	if (cfg_sections(doc, receiver_sections, CFG_NKEYS(receiver_sections),

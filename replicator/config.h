@@ -146,6 +146,13 @@ struct receiver_config {
 	 * each holding one until its DISK_DONE (default 4, 1..64). */
 	uint64_t max_nbd_total;
 	uint64_t max_nbd_per_session;
+	/* [receiver] workers: threads running the heavy steps off the event
+	 * loop (hash queries, a point's begin, retention; default 0 = the
+	 * online CPUs, 1..64);
+	 * work_queue_max: jobs waiting for a worker (default 256, 1..65536),
+	 * past which a session is told to retry. */
+	uint64_t workers;
+	uint64_t work_queue_max;
 	struct receiver_history_cfg history; /* [receiver] defaults for every group */
 	/* What a drill boots (issue 12, section 2; docs/drill.md): at most
 	 * drill_max_memory bytes for the drill's VMs together (0 = auto: half

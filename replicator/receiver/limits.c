@@ -110,8 +110,10 @@ limits_session_idle(void)
 }
 
 uint64_t
-limits_shared(void)
+limits_shared(unsigned workers)
 {
-	/* Decompression target, hash answer, the largest hash block read. */
-	return PROTO_MAX_EXTENT + (uint64_t)PROTO_MAX_HASHES * 8 + STORE_MAX_HASH_BLOCK;
+	/* Decompression target; per worker a hash answer and the largest hash
+	 * block read. */
+	return PROTO_MAX_EXTENT +
+	       (uint64_t)workers * ((uint64_t)PROTO_MAX_HASHES * 8 + STORE_MAX_HASH_BLOCK);
 }

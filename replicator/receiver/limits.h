@@ -49,7 +49,8 @@ bool limits_point_grow(struct limits_point *lp, const char *group, uint64_t len)
 uint64_t limits_session_busy(uint64_t output_max);
 uint64_t limits_session_idle(void);
 /* Memory of the receiver outside its sessions at its busiest: the
- * decompression target, the hash answer, one hash query's read buffer. */
-uint64_t limits_shared(void);
+ * decompression target, and per worker thread a hash answer and one hash
+ * query's read buffer. */
+uint64_t limits_shared(unsigned workers);
 
 #endif

@@ -14,6 +14,7 @@
 #include "common/child.h"
 #include "common/log.h"
 #include "common/strfmt.h"
+#include "common/workpool.h"
 #include "proto/codec.h"
 #include "proto/conn.h"
 #include "proto/listener.h"
@@ -36,8 +37,7 @@ struct peer {
 	struct session *session; /* NULL until admitted */
 	struct peer *next;
 	bool out_paused;      /* not read until the agent takes our output */
-	bool yielding;        /* not read until the loop served the others */
-	struct event *yield;  /* zero timer that ends yielding */
+	bool working;         /* not read until its job on the pool is done */
 };
 
 struct receiver {
@@ -49,6 +49,8 @@ struct receiver {
 	struct peer *peers;
 	struct rxmetrics *metrics; /* NULL = off */
 	struct gate *gate;
+	struct workpool *pool;  /* heavy steps, off the loop */
+	struct event *pool_ev;  /* the pool's eventfd: done callbacks */
 };
 
 static void
@@ -67,8 +69,6 @@ peer_free(struct peer *p)
 	session_free(p->session);
 	conn_free(p->conn);
 	gate_release(p->rx->gate, p->ticket);
-	if (p->yield)
-		event_free(p->yield);
 	free(p);
 }
 
@@ -104,11 +104,23 @@ io_peer_name(void *arg)
 	return conn_peer_name(p->conn);
 }
 
+static void peer_read_again(struct peer *p);
+
+static void
+io_resume(void *arg)
+{
+	struct peer *p = arg;
+
+	p->working = false;
+	peer_read_again(p);
+}
+
 static const struct session_io peer_io = {
 	.send = io_send,
 	.send_error = io_send_error,
 	.close = io_close,
 	.peer_name = io_peer_name,
+	.resume = io_resume,
 };
 
 static void
@@ -132,42 +144,31 @@ peer_on_ready(struct conn *c, void *arg)
 static void
 peer_read_again(struct peer *p)
 {
-	if (!p->out_paused && !p->yielding)
+	if (!p->out_paused && !p->working)
 		conn_resume_read(p->conn);
-}
-
-static void
-peer_on_yield(evutil_socket_t fd, short what, void *arg)
-{
-	struct peer *p = arg;
-
-	(void)fd;
-	(void)what;
-	p->yielding = false;
-	peer_read_again(p);
 }
 
 /* Back-pressure: an agent that does not read what we answer is not read
  * either, so it can make us hold session_output_max (and one frame), no
  * more; reading resumes once the output drained to half of it. Fairness:
- * after a hash query (the one request that reads a lot) the connection
- * waits for the next turn of the loop, so the frames of other sessions
- * that arrived meanwhile go first (issue 12, section 3). */
+ * a hash query (the one request that reads a lot) runs on the pool, and
+ * its session is not read until the answer went out, so protocol order is
+ * kept while the other sessions' frames go on (issue 12, section 3). */
 static int
 peer_on_msg(struct conn *c, const struct proto_msg *msg, void *arg)
 {
-	static const struct timeval now = { 0, 0 };
 	struct peer *p = arg;
+	int rc = p->session ? session_on_msg(p->session, msg) : -1;
 
-	if (!p->session || session_on_msg(p->session, msg) < 0)
+	if (rc < 0)
 		return -1;
+	if (rc == 1) {
+		p->working = true;
+		conn_pause_read(c);
+	}
 	if (!p->out_paused && conn_out_pending(c) > p->rx->cfg->session_output_max) {
 		log_debug("agent %s: not reading our answers; pausing", conn_peer_name(c));
 		p->out_paused = true;
-		conn_pause_read(c);
-	}
-	if (msg->type == PROTO_HASH_QUERY && !p->yielding && evtimer_add(p->yield, &now) == 0) {
-		p->yielding = true;
 		conn_pause_read(c);
 	}
 	return 0;
@@ -221,13 +222,8 @@ on_accept(int fd, void *arg)
 	}
 	p->rx = rx;
 	p->ticket = t;
-	p->yield = evtimer_new(rx->base, peer_on_yield, p);
-	p->conn = p->yield ? conn_accept(rx->base, rx->ctx, fd, &peer_cbs, p) : NULL;
+	p->conn = conn_accept(rx->base, rx->ctx, fd, &peer_cbs, p);
 	if (!p->conn) {
-		if (!p->yield) {
-			log_error("out of memory accepting a connection");
-			close(fd);
-		}
 		peer_free(p);
 		return;
 	}
@@ -235,6 +231,38 @@ on_accept(int fd, void *arg)
 	conn_set_low_water(p->conn, rx->cfg->session_output_max / 2);
 	p->next = rx->peers;
 	rx->peers = p;
+}
+
+static void
+on_pool_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct receiver *rx = arg;
+
+	(void)fd;
+	(void)what;
+	(void)workpool_dispatch(rx->pool);
+}
+
+/* The worker pool and its wake-up on the loop; [receiver] workers = 0
+ * means one per online CPU. */
+static int
+receiver_pool_start(struct receiver *rx)
+{
+	unsigned n = rx->cfg->workers ? (unsigned)rx->cfg->workers : workpool_cpus();
+
+	rx->pool = workpool_new(n, (size_t)rx->cfg->work_queue_max);
+	if (!rx->pool)
+		return -1;
+	rx->pool_ev = event_new(rx->base, workpool_fd(rx->pool), EV_READ | EV_PERSIST,
+				on_pool_done, rx);
+	if (!rx->pool_ev || event_add(rx->pool_ev, NULL) < 0) {
+		log_error("receiver: cannot watch the worker pool");
+		return -1;
+	}
+	session_env_set_pool(rx->env, rx->pool);
+	log_info("receiver: %u workers, at most %llu jobs waiting", n,
+		 (unsigned long long)rx->cfg->work_queue_max);
+	return 0;
 }
 
 static void
@@ -313,7 +341,7 @@ receiver_run(const struct receiver_config *cfg)
 	}
 	rx.env = session_env_new(cfg, rx.store, rx.metrics);
 	rx.gate = rx.env ? gate_new(cfg, rx.base) : NULL;
-	if (!rx.gate)
+	if (!rx.gate || receiver_pool_start(&rx) < 0)
 		goto out;
 	ln = listener_new(rx.base, cfg->listen_host, cfg->listen_port, on_accept, &rx);
 	if (!ln)
@@ -330,7 +358,7 @@ receiver_run(const struct receiver_config *cfg)
 	log_info("receiver memory: %llu KiB per idle session, at most %llu KiB per busy one, "
 		 "%llu KiB shared", (unsigned long long)limits_session_idle() >> 10,
 		 (unsigned long long)limits_session_busy(cfg->session_output_max) >> 10,
-		 (unsigned long long)limits_shared() >> 10);
+		 (unsigned long long)limits_shared(workpool_workers(rx.pool)) >> 10);
 	if (event_base_dispatch(rx.base) < 0) {
 		log_error("receiver: event loop failed");
 		goto out;
@@ -339,6 +367,11 @@ receiver_run(const struct receiver_config *cfg)
 out:
 	while (rx.peers)
 		peer_free(rx.peers);
+	/* After the sessions (their jobs are disowned), before the env and
+	 * the store the jobs use. */
+	workpool_free(rx.pool);
+	if (rx.pool_ev)
+		event_free(rx.pool_ev);
 	if (sigint)
 		event_free(sigint);
 	if (sigterm)

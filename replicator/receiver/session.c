@@ -17,6 +17,9 @@
 #include "proto/codec.h"
 #include "proto/compress.h"
 #include "replicator/config.h"
+#include "common/workpool.h"
+#include "replicator/receiver/beginjob.h"
+#include "replicator/receiver/hashjob.h"
 #include "replicator/receiver/limits.h"
 #include "replicator/receiver/marker.h"
 #include "replicator/receiver/owner.h"
@@ -54,6 +57,10 @@ struct session {
 	uint64_t bytes;       /* payload of the point in this session (metrics) */
 	struct timespec begun; /* point begin, for metrics' cycle seconds */
 	struct limits_point limits; /* the point against its group's limits */
+	struct hashjob *job; /* on a worker; no message is taken meanwhile */
+	struct retjob *rjob; /* retention on a worker, COMMITTED not sent yet */
+	struct beginjob *bjob; /* a POINT_BEGIN on a worker, of group */
+	bool adopt_owner;      /* that begin makes this peer the group's owner */
 };
 
 struct session_env {
@@ -62,7 +69,7 @@ struct session_env {
 	struct rxmetrics *metrics; /* NULL = off */
 	struct zdecomp *zd;
 	uint8_t *plain;    /* PROTO_MAX_EXTENT bytes, decompression target */
-	uint64_t *hashes;  /* PROTO_MAX_HASHES */
+	struct workpool *pool; /* NULL = heavy steps inline */
 	struct session *sessions;
 };
 
@@ -78,9 +85,8 @@ session_env_new(const struct receiver_config *cfg, struct store *store,
 	env->store = store;
 	env->metrics = metrics;
 	env->plain = malloc(PROTO_MAX_EXTENT);
-	env->hashes = calloc(PROTO_MAX_HASHES, sizeof(uint64_t));
 	env->zd = zdecomp_new();
-	if (!env->plain || !env->hashes || !env->zd)
+	if (!env->plain || !env->zd)
 		goto fail;
 	return env;
 fail:
@@ -90,12 +96,17 @@ fail:
 }
 
 void
+session_env_set_pool(struct session_env *env, struct workpool *pool)
+{
+	env->pool = pool;
+}
+
+void
 session_env_free(struct session_env *env)
 {
 	if (!env)
 		return;
 	zdecomp_free(env->zd);
-	free(env->hashes);
 	free(env->plain);
 	free(env);
 }
@@ -119,13 +130,25 @@ session_error(struct session *s, uint32_t code, const char *fmt, ...)
 	s->io->send_error(s->io_arg, code, text);
 }
 
+/* The pool's queue is full: refuse rather than block the loop; the agent
+ * retries later, as it does when a connection cap refuses it. */
+static int
+session_busy(struct session *s)
+{
+	log_warn("agent %s: work queue full (work_queue_max %llu): request refused",
+		 session_peer(s), (unsigned long long)s->env->cfg->work_queue_max);
+	session_error(s, PROTO_ERR_CONFLICT, "receiver busy: retry later");
+	return -1;
+}
+
 static int
 group_busy(const struct session *self, const char *group)
 {
 	const struct session *s;
 
 	for (s = self->env->sessions; s; s = s->next) {
-		if (s != self && s->state == S_POINT && strcmp(s->group, group) == 0)
+		if (s != self && (s->state == S_POINT || s->rjob || s->bjob) &&
+		    strcmp(s->group, group) == 0)
 			return 1;
 	}
 	return 0;
@@ -208,22 +231,6 @@ send_progress(struct session *s, const char *group)
 	return s->io->send(s->io_arg, &m);
 }
 
-/* A POINT_BEGIN as the store's request. */
-static void
-store_begin_of(const struct proto_point_begin *b, struct store_begin *sb)
-{
-	memset(sb, 0, sizeof(*sb));
-	snprintf(sb->group, sizeof(sb->group), "%s", b->group);
-	sb->point_id = b->point_id;
-	sb->base_id = b->base_id;
-	sb->time_ns = b->time_ns;
-	sb->ndisks = b->ndisks;
-	for (size_t i = 0; i < b->ndisks && i < STORE_MAX_DISKS; i++) {
-		snprintf(sb->disks[i].name, sizeof(sb->disks[i].name), "%s", b->disks[i].name);
-		sb->disks[i].size = b->disks[i].size;
-	}
-}
-
 static int
 on_progress_query(struct session *s, const struct proto_progress_query *q)
 {
@@ -232,14 +239,76 @@ on_progress_query(struct session *s, const struct proto_progress_query *q)
 	return send_progress(s, q->group);
 }
 
+/* The loop's half of a begin, after the store's (beginjob): the point is
+ * the session's, or the peer is told why not. */
+static int
+begin_finish(struct session *s, struct beginjob *j)
+{
+	const struct store_begin *b = beginjob_request(j);
+	const char *why;
+	uint32_t code;
+	int err, rc = beginjob_take(j, &s->point, &s->limits, &code, &why, &err);
+
+	if (rc == 1) {
+		session_error(s, code, "point %llu of group %s refused: %s",
+			      (unsigned long long)b->point_id, b->group, why);
+		return -1;
+	}
+	if (rc < 0) {
+		session_error(s, store_err_wire(err), "cannot begin point %llu of group %s: %s",
+			      (unsigned long long)b->point_id, b->group, store_strerror(err));
+		return -1;
+	}
+	/* A group without an owner record is its first agent's, once a
+	 * begin of it went through (a refused one leaves nothing behind). */
+	if (s->adopt_owner &&
+	    owner_save(s->env->cfg->store_dir, b->group, session_peer(s)) == 0)
+		log_info("group %s: agent %s recorded as its owner", b->group, session_peer(s));
+	s->adopt_owner = false;
+	snprintf(s->group, sizeof(s->group), "%s", b->group);
+	s->point_id = b->point_id;
+	s->ndisks = (uint16_t)b->ndisks;
+	for (uint16_t i = 0; i < s->ndisks; i++) {
+		s->disk_size[i] = b->disks[i].size;
+		s->disk_done[i] = store_point_disk_was_done(s->point, i) ? DISK_DONE_BEFORE : 0;
+	}
+	s->since_checkpoint = 0;
+	s->bytes = 0;
+	clock_gettime(CLOCK_MONOTONIC, &s->begun);
+	s->state = S_POINT;
+	log_info("group %s: receiving point %llu (base %llu, %zu disks)", b->group,
+		 (unsigned long long)b->point_id, (unsigned long long)b->base_id,
+		 b->ndisks);
+	/* Tell the agent what is really durable now: the store may have had to
+	 * start the point over, and the agent must not skip anything then. */
+	return send_progress(s, b->group);
+}
+
+static void
+begin_done(void *arg, int cancelled)
+{
+	struct beginjob *j = arg;
+	struct session *s = beginjob_owner(j);
+
+	if (s) {
+		s->bjob = NULL;
+		s->group[0] = '\0';
+		if (cancelled)
+			session_error(s, PROTO_ERR_INTERNAL, "the receiver is stopping");
+		else if (begin_finish(s, j) == 0)
+			s->io->resume(s->io_arg);
+	}
+	beginjob_free(j);
+}
+
 static int
 on_point_begin(struct session *s, const struct proto_point_begin *b)
 {
-	struct store_begin *sb;
-	int err = STORE_ERR_INTERNAL;
+	struct session_env *env = s->env;
+	struct beginjob *j;
 	enum owner_verdict own;
 	char why[PROTO_TEXT_MAX + 1];
-	uint32_t code;
+	int rc;
 
 	if (check_group(s, b->group) < 0)
 		return -1;
@@ -255,58 +324,37 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 				"group %s is being written by another session", b->group);
 		return -1;
 	}
-	if (failover_group_is_failed_over(s->env->cfg->store_dir, b->group)) {
+	if (failover_group_is_failed_over(env->cfg->store_dir, b->group)) {
 		log_warn("group %s is failed over: point refused", b->group);
 		session_error(s, PROTO_ERR_CONFLICT, "group %s is failed over", b->group);
 		return -1;
 	}
-	if (owner_check(s->env->cfg->store_dir, b->group, session_peer(s), &own, why,
+	if (owner_check(env->cfg->store_dir, b->group, session_peer(s), &own, why,
 			sizeof(why)) < 0) {
 		session_error(s, PROTO_ERR_CONFLICT, "%s", why);
 		return -1;
 	}
-	sb = malloc(sizeof(*sb));
-	if (sb)
-		store_begin_of(b, sb);
-	if (sb && limits_begin(s->env->cfg, s->env->store, sb, &s->limits, why, sizeof(why),
-			       &code) < 0) {
-		free(sb);
-		session_error(s, code, "point %llu of group %s refused: %s",
-			      (unsigned long long)b->point_id, b->group, why);
+	s->adopt_owner = own == OWNER_ADOPT;
+	/* The limits' usage figure and the store's begin (catalog, lock,
+	 * image files) run on a worker; the group counts as busy meanwhile. */
+	j = beginjob_new(env->cfg, env->store, b, s);
+	if (!j) {
+		session_error(s, PROTO_ERR_INTERNAL, "out of memory");
 		return -1;
 	}
-	s->point = sb ? store_point_begin(s->env->store, sb, &err) : NULL;
-	free(sb);
-	if (s->point && limits_begun(s->env->store, b->group, &s->limits) < 0) {
-		store_point_free(s->point);
-		s->point = NULL;
+	if (!env->pool) {
+		beginjob_run(j);
+		rc = begin_finish(s, j);
+		beginjob_free(j);
+		return rc;
 	}
-	if (!s->point) {
-		session_error(s, store_err_wire(err),
-				"cannot begin point %llu of group %s: %s",
-				(unsigned long long)b->point_id, b->group, store_strerror(err));
-		return -1;
+	if (workpool_submit(env->pool, beginjob_run, begin_done, j) < 0) {
+		beginjob_free(j);
+		return session_busy(s);
 	}
-	if (own == OWNER_ADOPT &&
-	    owner_save(s->env->cfg->store_dir, b->group, session_peer(s)) == 0)
-		log_info("group %s: agent %s recorded as its owner", b->group, session_peer(s));
 	snprintf(s->group, sizeof(s->group), "%s", b->group);
-	s->point_id = b->point_id;
-	s->ndisks = b->ndisks;
-	for (uint16_t i = 0; i < b->ndisks; i++) {
-		s->disk_size[i] = b->disks[i].size;
-		s->disk_done[i] = store_point_disk_was_done(s->point, i) ? DISK_DONE_BEFORE : 0;
-	}
-	s->since_checkpoint = 0;
-	s->bytes = 0;
-	clock_gettime(CLOCK_MONOTONIC, &s->begun);
-	s->state = S_POINT;
-	log_info("group %s: receiving point %llu (base %llu, %u disks)", b->group,
-		 (unsigned long long)b->point_id, (unsigned long long)b->base_id,
-		 b->ndisks);
-	/* Tell the agent what is really durable now: the store may have had to
-	 * start the point over, and the agent must not skip anything then. */
-	return send_progress(s, b->group);
+	s->bjob = j;
+	return 1;
 }
 
 static int
@@ -415,6 +463,72 @@ on_disk_done(struct session *s, const struct proto_disk_done *d)
 	return 0;
 }
 
+/* Retention after a commit, on a worker: it takes the group lock itself
+ * (ours is released), and COMMITTED goes out once it is done, so the
+ * agent's next BEGIN never meets it holding the lock; another session's
+ * BEGIN of the group meanwhile is refused as during a point (group_busy). */
+struct retjob {
+	struct session *s; /* NULL once the session is gone */
+	const struct receiver_config *cfg;
+	struct store *store;
+	char group[PROTO_NAME_MAX + 1];
+	uint64_t point_id;
+};
+
+static void
+retjob_run(void *arg)
+{
+	struct retjob *j = arg;
+
+	retention_after_commit(j->cfg, j->store, j->group);
+}
+
+static int
+send_committed(struct session *s, uint64_t point_id)
+{
+	struct proto_msg m = { .type = PROTO_COMMITTED };
+
+	m.u.committed.point_id = point_id;
+	return s->io->send(s->io_arg, &m);
+}
+
+static void
+retjob_done(void *arg, int cancelled)
+{
+	struct retjob *j = arg;
+	struct session *s = j->s;
+
+	(void)cancelled; /* the point is committed either way */
+	if (s) {
+		s->rjob = NULL;
+		if (send_committed(s, j->point_id) == 0)
+			s->io->resume(s->io_arg);
+	}
+	free(j);
+}
+
+static int
+session_retain(struct session *s, uint64_t point_id)
+{
+	struct retjob *j = s->env->pool ? calloc(1, sizeof(*j)) : NULL;
+
+	if (j) {
+		*j = (struct retjob){ s, s->env->cfg, s->env->store, "", point_id };
+		snprintf(j->group, sizeof(j->group), "%s", s->group);
+		if (workpool_submit(s->env->pool, retjob_run, retjob_done, j) == 0) {
+			s->rjob = j;
+			return 1;
+		}
+		free(j);
+		/* Retention is retried after the next point; the commit stands. */
+		log_warn("group %s: work queue full: retention deferred to the next point",
+			 s->group);
+	} else {
+		retention_after_commit(s->env->cfg, s->env->store, s->group);
+	}
+	return send_committed(s, point_id);
+}
+
 static int
 on_commit(struct session *s, const struct proto_point_commit *c)
 {
@@ -443,23 +557,56 @@ on_commit(struct session *s, const struct proto_point_commit *c)
 					(double)(now.tv_sec - s->begun.tv_sec) +
 					(double)(now.tv_nsec - s->begun.tv_nsec) / 1e9);
 	}
-	/* After the group lock is released: retention takes it itself. */
-	retention_after_commit(s->env->cfg, s->env->store, s->group);
 	log_info("group %s: point %llu committed", s->group,
 		 (unsigned long long)c->point_id);
+	if (receiver_config_retention(s->env->cfg, s->group))
+		return session_retain(s, c->point_id);
 	m.u.committed.point_id = c->point_id;
 	return s->io->send(s->io_arg, &m);
+}
+
+/* Send a finished query's answer, or tell the peer why there is none. */
+static int
+hash_answer(struct session *s, const struct hashjob *j)
+{
+	const struct proto_hash_query *q = hashjob_query(j);
+	struct proto_msg m;
+	int err;
+
+	if (hashjob_answer(j, &m, &err) < 0) {
+		session_error(s, store_err_wire(err),
+			      err == STORE_ERR_NOTFOUND ? "no point %llu in group %s"
+							: "no hashes of point %llu of group %s",
+			      (unsigned long long)q->point_id, q->group);
+		return -1;
+	}
+	return s->io->send(s->io_arg, &m);
+}
+
+/* On the loop thread, once the worker is done: the session (if still
+ * there) answers and takes messages again. */
+static void
+hash_done(void *arg, int cancelled)
+{
+	struct hashjob *j = arg;
+	struct session *s = hashjob_owner(j);
+
+	if (s) {
+		s->job = NULL;
+		if (cancelled)
+			session_error(s, PROTO_ERR_INTERNAL, "the receiver is stopping");
+		else if (hash_answer(s, j) == 0)
+			s->io->resume(s->io_arg);
+	}
+	hashjob_free(j);
 }
 
 static int
 on_hash_query(struct session *s, const struct proto_hash_query *q)
 {
-	struct proto_msg m = { .type = PROTO_HASH_ANSWER };
-	struct store_hash_req req = { q->group, q->disk, q->point_id, q->offset, q->block_size,
-				      q->count, s->env->cfg->max_hash_bytes };
-	struct store_hash_res res;
-	int err = STORE_ERR_INTERNAL;
-	uint8_t *be;
+	struct session_env *env = s->env;
+	struct hashjob *j;
+	int rc;
 
 	if (check_group(s, q->group) < 0)
 		return -1;
@@ -472,35 +619,37 @@ on_hash_query(struct session *s, const struct proto_hash_query *q)
 	 * resync send everything against data that is not there. A disk the
 	 * point lacks has none either (it reads as zeros). One catalog load
 	 * tells them apart; the work is bounded by max_hash_bytes_per_query,
-	 * a longer query gets a partial answer. */
-	if (store_hash_query(s->env->store, &req, s->env->hashes, &res, &err) < 0) {
-		session_error(s, store_err_wire(err),
-			      err == STORE_ERR_NOTFOUND ? "no point %llu in group %s"
-							: "no hashes of point %llu of group %s",
-			      (unsigned long long)q->point_id, q->group);
+	 * a longer query gets a partial answer. It runs on a worker: reading
+	 * and hashing take tens of milliseconds that the other sessions'
+	 * frames must not wait for (issue 12, section 3). */
+	j = hashjob_new(env->store, q, env->cfg->max_hash_bytes, s);
+	if (!j) {
+		session_error(s, PROTO_ERR_INTERNAL, "out of memory");
 		return -1;
 	}
-	/* Big-endian on the wire; convert in place. */
-	be = (uint8_t *)s->env->hashes;
-	for (uint32_t i = 0; i < res.got; i++) {
-		uint64_t v = s->env->hashes[i];
-		for (int b = 7; b >= 0; b--) {
-			be[i * 8 + (unsigned)b] = (uint8_t)v;
-			v >>= 8;
-		}
+	if (!env->pool) {
+		hashjob_run(j);
+		rc = hash_answer(s, j);
+		hashjob_free(j);
+		return rc;
 	}
-	m.u.hanswer.point_id = res.point;
-	m.u.hanswer.offset = q->offset;
-	m.u.hanswer.block_size = q->block_size;
-	m.u.hanswer.count = res.got;
-	m.u.hanswer.flags = res.more ? PROTO_FLAG_HASH_MORE : 0;
-	m.u.hanswer.hashes = be;
-	return s->io->send(s->io_arg, &m);
+	if (workpool_submit(env->pool, hashjob_run, hash_done, j) < 0) {
+		hashjob_free(j);
+		return session_busy(s);
+	}
+	s->job = j;
+	return 1;
 }
 
 int
 session_on_msg(struct session *s, const struct proto_msg *msg)
 {
+	if (s->job || s->rjob || s->bjob) {
+		/* The caller must hold our input until io->resume. */
+		log_error("agent %s: message while a job runs", session_peer(s));
+		session_error(s, PROTO_ERR_INTERNAL, "internal error: out of order");
+		return -1;
+	}
 	if (msg->type == PROTO_ERROR) {
 		log_error("agent %s reported error %u: %s", session_peer(s),
 			  msg->u.error.code, msg->u.error.text);
@@ -611,6 +760,12 @@ session_free(struct session *s)
 			(void)store_point_checkpoint(s->point, &err);
 		store_point_free(s->point);
 	}
+	if (s->job)
+		hashjob_disown(s->job); /* its done callback frees it */
+	if (s->rjob)
+		s->rjob->s = NULL;
+	if (s->bjob)
+		beginjob_disown(s->bjob);
 	session_unlink(s);
 	free(s);
 }

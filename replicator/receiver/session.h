@@ -13,6 +13,7 @@ struct rxmetrics;
 struct session;
 struct session_env;
 struct store;
+struct workpool;
 
 /* How a session answers its peer. arg is the io_arg given to session_new. */
 struct session_io {
@@ -26,6 +27,10 @@ struct session_io {
 	void (*close)(void *arg);
 	/* Identity of the peer (certificate CN), used for authorisation. */
 	const char *(*peer_name)(void *arg);
+	/* A session that answered 1 from session_on_msg (its heavy step runs
+	 * on a worker) takes messages again. Called from the thread that runs
+	 * the pool's done callbacks. NULL only without a pool. */
+	void (*resume)(void *arg);
 };
 
 /* What every session of a receiver shares: configuration, store, metrics
@@ -34,6 +39,11 @@ struct session_io {
  * at a time). NULL on error (logged). metrics may be NULL. */
 struct session_env *session_env_new(const struct receiver_config *cfg, struct store *store,
 				    struct rxmetrics *metrics);
+/* Run the heavy steps (hash queries) on pool (borrowed; it must outlive
+ * the sessions' jobs: free the sessions, then the pool, then the env).
+ * Without a pool they run inline, which keeps tests and fuzzers
+ * deterministic. */
+void session_env_set_pool(struct session_env *env, struct workpool *pool);
 /* Free the env; every session of it must have been freed. NULL ok. */
 void session_env_free(struct session_env *env);
 
@@ -43,8 +53,10 @@ struct session *session_new(struct session_env *env, const struct session_io *io
 			    void *io_arg);
 /* The transport is up: send the receiver's HELLO. */
 void session_on_ready(struct session *s);
-/* One decoded message. 0 to go on; -1 to stop reading: the session has
- * sent an ERROR or closed (io), and takes no more messages. */
+/* One decoded message. 0 to go on; 1 when its work went to the pool: give
+ * the session no message until io->resume (protocol order is kept); -1 to
+ * stop reading: the session has sent an ERROR or closed (io), and takes no
+ * more messages. */
 int session_on_msg(struct session *s, const struct proto_msg *msg);
 /* The transport closed, for reason (human-readable): log it and count a
  * point not committed. Call once, before session_free. */

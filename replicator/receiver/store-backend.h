@@ -7,6 +7,7 @@
 #ifndef NESTOR_RECEIVER_STORE_BACKEND_H
 #define NESTOR_RECEIVER_STORE_BACKEND_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,12 @@ struct store {
 	unsigned max_disks_busy; /* disks of a point written at once, 0 = no bound */
 	store_rules_fn rules; /* NULL = the defaults */
 	const void *rules_arg;
+	/* Hash queries run on worker threads while the loop (or another
+	 * worker) may remove a point they read through: readers hold it
+	 * shared, a removal exclusive (writer-preferring, so a flood of
+	 * queries cannot starve retention). Within this process only; other
+	 * processes meet the group's flock and qemu's image locks. */
+	pthread_rwlock_t readers;
 };
 
 /* A point of a group, for a backend call (strings borrowed). */

@@ -281,6 +281,7 @@ store_hash_query(struct store *st, const struct store_hash_req *q, uint64_t *has
 
 	memset(res, 0, sizeof(*res));
 	*err = STORE_ERR_INVALID;
+	pthread_rwlock_rdlock(&st->readers);
 	if (!store_name_ok(q->disk) ||
 	    !hash_query_ok(q->group, q->offset, q->block_size, q->count) ||
 	    lookup(st, q->group, q->point, NULL, &cat, &pi, &w, err) < 0)
@@ -291,6 +292,7 @@ store_hash_query(struct store *st, const struct store_hash_req *q, uint64_t *has
 	if (catalog_point_disk(pi, q->disk) >= 0 && st->be->ops->has_disk(st->be, &w, q->disk))
 		rc = hash_blocks(st, &w, pi, q->disk, q, hashes, res, err);
 out:
+	pthread_rwlock_unlock(&st->readers);
 	lookup_done(&cat, &w);
 	return rc;
 }

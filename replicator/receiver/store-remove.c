@@ -83,6 +83,8 @@ store_point_remove(struct store *st, const char *group, uint64_t point,
 	ssize_t idx;
 	int rc = -1;
 
+	/* No hash query reads through the point while it goes (store-backend.h). */
+	pthread_rwlock_wrlock(&st->readers);
 	if (store_hold(st, group, false, &h) < 0 ||
 	    (idx = remove_index(cat, group, point)) < 0)
 		goto out;
@@ -117,5 +119,6 @@ store_point_remove(struct store *st, const char *group, uint64_t point,
 	rc = 0;
 out:
 	store_release(&h);
+	pthread_rwlock_unlock(&st->readers);
 	return rc;
 }

@@ -47,12 +47,17 @@ struct store *
 store_open(const char *root, const struct store_ceph_opts *ceph)
 {
 	struct store *st = calloc(1, sizeof(*st));
+	pthread_rwlockattr_t ra;
 	struct stat sb;
 
 	if (!st) {
 		log_error("store: out of memory");
 		return NULL;
 	}
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&st->readers, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	st->be = ceph ? store_ceph_new(ceph) : store_local_new();
 	if (!st->be)
 		goto fail;
@@ -80,6 +85,7 @@ store_free(struct store *st)
 	if (st->be)
 		st->be->ops->free(st->be);
 	free(st->root);
+	pthread_rwlock_destroy(&st->readers);
 	free(st);
 }
 

@@ -2,7 +2,9 @@
 # Issue 12, acceptance 3: while a hostile agent (a valid certificate) sends
 # maximal hash queries without reading the answers and over-limit
 # POINT_BEGINs, a legitimate agent's 1 MiB incremental completes within 2x
-# its unloaded time (at least +1 s, for noise on a shared machine), the
+# its unloaded time (medians of three cycles each, at least +150 ms, for
+# noise on a shared machine): the hash queries run on the receiver's worker
+# pool, not on its loop; the
 # receiver's RSS stays within the bound it states for its sessions, and an
 # over-limit BEGIN is refused before anything is created for it. Also: a
 # point that would pass its group's quota fails and nothing is committed.
@@ -76,11 +78,22 @@ check "the receiver said why" grep -q "group small: quota of 2097152 bytes reach
 check "the agent was told" grep -q "over its quota of 2097152 bytes" "$T/agent.log"
 check "no point committed in the group over quota" [ "$(npoints small)" = 0 ]
 
+# Median of three timed cycles (one 200 ms cycle on a shared 2-core box
+# varies by more than the effect measured), seed numbers from $2.
+median_cycle() {
+	local a b c
+	timed_cycle "$1" "$2"; a=$SECS
+	timed_cycle "$1" $(($2 + 1)); b=$SECS
+	timed_cycle "$1" $(($2 + 2)); c=$SECS
+	echo "$1 cycles: $a $b $c ms"
+	SECS=$(printf '%s\n' "$a" "$b" "$c" | sort -n | sed -n 2p)
+}
+
 # 3. The load: the legitimate cycle unloaded, then under the hostile agent.
-timed_cycle unloaded 3
+median_cycle unloaded 3
 UNLOADED=$SECS
 RSS0=$(rss_kib)
-LOAD=$(( (3 * UNLOADED + 999) / 1000 + 6 ))
+LOAD=$(( (9 * UNLOADED + 999) / 1000 + 8 ))
 $RC --seconds "$LOAD" --disk d hashflood > "$T/hashflood.out" 2>&1 &
 HF=$!
 $RC --base "$HBASE" --seconds "$LOAD" --expect-code 5 beginflood > "$T/beginflood.out" 2>&1 &
@@ -88,7 +101,7 @@ BF=$!
 (while kill -0 "$HF" 2>/dev/null; do rss_kib; sleep 0.1; done) > "$T/rss" &
 RS=$!
 sleep 1 # the floods are on
-timed_cycle loaded 4
+median_cycle loaded 6
 LOADED=$SECS
 wait "$HF"; hf=$?
 wait "$BF"; bf=$?
@@ -96,9 +109,10 @@ wait "$RS"
 cat "$T/hashflood.out" "$T/beginflood.out"
 check "the hash flood ran to its end without being dropped" [ "$hf" = 0 ]
 check "every over-limit BEGIN of the flood was refused" [ "$bf" = 0 ]
-LIMIT=$(( UNLOADED * 2 > UNLOADED + 1000 ? UNLOADED * 2 : UNLOADED + 1000 ))
-echo "legitimate 1 MiB incremental: unloaded ${UNLOADED} ms, under load ${LOADED} ms (limit ${LIMIT} ms)"
-check "under load within max(2x, +1 s) of unloaded" [ "$LOADED" -le "$LIMIT" ]
+LIMIT=$(( UNLOADED * 2 > UNLOADED + 150 ? UNLOADED * 2 : UNLOADED + 150 ))
+echo "legitimate 1 MiB incremental (median of 3): unloaded ${UNLOADED} ms, under load ${LOADED} ms" \
+     "(x$(awk -v a="$LOADED" -v b="$UNLOADED" 'BEGIN { printf "%.2f", a / b }'), limit ${LIMIT} ms)"
+check "under load within max(2x, +150 ms) of unloaded" [ "$LOADED" -le "$LIMIT" ]
 
 # The bound the receiver states (one line at start): three sessions at once
 # (hash flood, BEGIN flood, legitimate agent) over the baseline.

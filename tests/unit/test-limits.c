@@ -101,7 +101,10 @@ Test(limits, session_memory_figures)
 	cr_assert_eq(limits_session_busy(8 * MIB) - busy, 4 * MIB, "output_max counts once");
 	cr_assert_lt(busy, 20 * MIB, "the figure the docs state: about 15 MiB");
 	cr_assert_lt(limits_session_idle(), MIB);
-	cr_assert_geq(limits_shared(), STORE_MAX_HASH_BLOCK + PROTO_MAX_EXTENT);
+	cr_assert_geq(limits_shared(1), STORE_MAX_HASH_BLOCK + PROTO_MAX_EXTENT);
+	cr_assert_eq(limits_shared(3) - limits_shared(2), limits_shared(2) - limits_shared(1),
+		     "each worker holds one hash query's buffers");
+	cr_assert_geq(limits_shared(2) - limits_shared(1), STORE_MAX_HASH_BLOCK);
 }
 
 #define RX_HEAD \
@@ -126,6 +129,8 @@ Test(limits, config_defaults)
 	cr_assert_eq(c->session_output_max, 4 * MIB);
 	cr_assert_eq(c->max_nbd_total, 64);
 	cr_assert_eq(c->max_nbd_per_session, 4);
+	cr_assert_eq(c->workers, 0, "0 = the online CPUs");
+	cr_assert_eq(c->work_queue_max, 256);
 	receiver_config_free(c);
 }
 
@@ -139,6 +144,8 @@ Test(limits, config_group_over_receiver)
 		"session_output_max = 1M\n"
 		"max_nbd_total = 8\n"
 		"max_nbd_per_session = 1\n"
+		"workers = 3\n"
+		"work_queue_max = 16\n"
 		"[group small]\n"
 		"max_disk_size = 100G\n"
 		"quota = none\n"
@@ -152,6 +159,8 @@ Test(limits, config_group_over_receiver)
 	cr_assert_eq(c->session_output_max, MIB);
 	cr_assert_eq(c->max_nbd_total, 8);
 	cr_assert_eq(c->max_nbd_per_session, 1);
+	cr_assert_eq(c->workers, 3);
+	cr_assert_eq(c->work_queue_max, 16);
 	receiver_config_limits(c, "small", &gl);
 	cr_assert_eq(gl.max_disk_size, 100 * GIB);
 	cr_assert_eq(gl.max_disks, 8);
@@ -180,6 +189,11 @@ Test(limits, config_refuses_bad_values)
 		{ RX_HEAD "max_nbd_total = 0\n", "expected a number of processes from 1 to 4096" },
 		{ RX_HEAD "max_nbd_total = 4097\n", "expected a number of processes from 1 to 4096" },
 		{ RX_HEAD "max_nbd_per_session = 65\n", "'max_nbd_per_session' in [receiver]: expected a number" },
+		{ RX_HEAD "workers = 0\n", "'workers' in [receiver]: expected a number of threads from 1 to 64" },
+		{ RX_HEAD "workers = 65\n", "expected a number of threads from 1 to 64" },
+		{ RX_HEAD "work_queue_max = 0\n", "expected a number of jobs from 1 to 65536" },
+		{ RX_HEAD "work_queue_max = 65537\n", "expected a number of jobs from 1 to 65536" },
+		{ RX_HEAD "[group g]\nworkers = 2\n", "unknown key 'workers' in [group g]" },
 		{ RX_HEAD "[group g]\nquota = -1\n", "'quota' in [group g]" },
 		{ RX_HEAD "[group g]\nmax_nbd_total = 4\n", "unknown key 'max_nbd_total' in [group g]" },
 		{ RX_HEAD "[group g]\nmax_hash_bytes_per_query = 16M\n", "max_hash_bytes_per_query" },

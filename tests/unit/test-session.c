@@ -15,6 +15,7 @@
 #include "replicator/receiver/owner.h"
 #include "replicator/receiver/session.h"
 #include "replicator/receiver/store.h"
+#include "sessenv.h"
 #include "tmpdir.h"
 
 #define T0 1767225600000000000ull /* 2026-01-01 */
@@ -46,19 +47,13 @@ setup(void)
 		 "[receiver]\nlisten = 127.0.0.1:1\nca = %s/ca\ncert = %s/c\nkey = %s/k\n"
 		 "store = %s\n\n[client agent1]\ngroups = g1 g2\n\n[client agent2]\ngroups = g2\n",
 		 root, root, root, root);
-	cr_assert_eq(receiver_config_load_string("test.conf", conf, &cfg), 0);
-	st = store_open(root, NULL);
-	cr_assert_not_null(st);
-	env = session_env_new(cfg, st, NULL);
-	cr_assert_not_null(env);
+	sessenv_open(root, conf, &cfg, &st, &env);
 }
 
 static void
 teardown(void)
 {
-	session_env_free(env);
-	store_free(st);
-	receiver_config_free(cfg);
+	sessenv_close(cfg, st, env);
 	tmpdir_remove(root);
 }
 
@@ -102,7 +97,9 @@ io_peer_name(void *arg)
 	return ((struct peer *)arg)->name;
 }
 
-static const struct session_io io = { io_send, io_send_error, io_close, io_peer_name };
+/* No worker pool here: the session runs its heavy steps inline and never
+ * asks to be resumed. */
+static const struct session_io io = { io_send, io_send_error, io_close, io_peer_name, NULL };
 
 static struct session *
 connect_as(struct peer *p, const char *name)
