@@ -3,12 +3,20 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
+
+/* Both ends probe: the agent waiting on a long commit and the receiver
+ * waiting for the next cycle's frames each learn of a dead peer. */
+#define ADDR_KEEPIDLE_S  15
+#define ADDR_KEEPINTVL_S 5
+#define ADDR_KEEPCNT     3
 
 int
 addr_resolve(const char *what, const char *host, uint16_t port, bool passive,
@@ -56,4 +64,20 @@ addr_format(const struct sockaddr *sa, char *buf, size_t cap)
 	} else {
 		snprintf(buf, cap, "fd");
 	}
+}
+
+void
+addr_sock_opts(const char *name, int fd)
+{
+	int one = 1;
+	int idle = ADDR_KEEPIDLE_S, intvl = ADDR_KEEPINTVL_S, cnt = ADDR_KEEPCNT;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) < 0)
+		log_warn("conn %s: setsockopt: %m", name);
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		log_warn("conn %s: FD_CLOEXEC: %m", name);
 }

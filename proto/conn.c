@@ -3,9 +3,7 @@
 #include "proto/conn.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,6 +20,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "proto/addr.h"
+#include "proto/outstall.h"
 
 #define CONN_LOW_WATER_DEFAULT   ((size_t)1 << 20)
 #define CONN_READ_HIGH           CONN_INPUT_MAX
@@ -57,6 +56,8 @@ struct conn {
 	size_t low_water;
 	unsigned hs_timeout_s;   /* handshake (and client confirmation) deadline */
 	unsigned idle_timeout_s; /* READY with no frame either way; 0 = none */
+	unsigned stall_timeout_s; /* READY, output pending, none written; 0 = none */
+	struct outstall *stall;
 	uint64_t last_active_ns; /* monotonic: last frame in or out, or output drained */
 	char name[320];        /* host:port, for logs */
 	char peer[PROTO_PEER_MAX + 1];
@@ -90,6 +91,8 @@ conn_drop_bev(struct conn *c, bool orderly)
 {
 	SSL *ssl;
 
+	outstall_free(c->stall); /* before the buffer it watches goes */
+	c->stall = NULL;
 	if (!c->bev)
 		return;
 	ssl = bufferevent_openssl_get_ssl(c->bev);
@@ -144,6 +147,8 @@ conn_finish(struct conn *c)
 		log_debug("conn %s%s%s: closed: %s", c->name, c->peer[0] ? " " : "",
 			  c->peer, c->reason);
 	evtimer_del(c->timer);
+	outstall_free(c->stall);
+	c->stall = NULL;
 	if (c->bev) {
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 		bufferevent_setcb(c->bev, NULL, NULL, NULL, NULL);
@@ -300,6 +305,26 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* A peer that never reads its answers would otherwise hold the session
+ * for ever: while our reading is paused by back-pressure the idle timer
+ * does not run. */
+static void
+conn_stalled(void *arg, size_t pending)
+{
+	struct conn *c = arg;
+
+	conn_fail(c, "peer did not read for %u s (%zu bytes unsent)", c->stall_timeout_s, pending);
+}
+
+static void
+conn_stall_start(struct conn *c)
+{
+	outstall_free(c->stall);
+	c->stall = NULL;
+	if (c->stall_timeout_s && c->bev && c->state == CONN_READY)
+		c->stall = outstall_new(c->base, c->bev, c->stall_timeout_s, conn_stalled, c);
+}
+
 /* ---- handshake and identity -------------------------------------------- */
 
 static void
@@ -316,6 +341,7 @@ conn_become_ready(struct conn *c)
 	c->state = CONN_READY;
 	conn_touch(c);
 	conn_idle_arm(c, (uint64_t)c->idle_timeout_s * 1000000000u);
+	conn_stall_start(c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, c->low_water, 0);
 	if (c->paused)
 		bufferevent_disable(c->bev, EV_READ);
@@ -561,22 +587,6 @@ conn_alloc(struct event_base *base, const struct conn_cbs *cbs, void *arg, bool 
 	return c;
 }
 
-static void
-conn_sock_opts(struct conn *c, int fd)
-{
-	int one = 1;
-	int idle = 60, intvl = 10, cnt = 6;
-
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) < 0 ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) < 0 ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) < 0 ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt)) < 0)
-		log_warn("conn %s: setsockopt: %m", c->name);
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
-		log_warn("conn %s: FD_CLOEXEC: %m", c->name);
-}
-
 static int
 conn_setup_bev(struct conn *c)
 {
@@ -615,7 +625,7 @@ conn_accept(struct event_base *base, SSL_CTX *ctx, int fd, const struct conn_cbs
 		log_error("conn %s: cannot make socket non-blocking: %m", c->name);
 		goto out;
 	}
-	conn_sock_opts(c, fd);
+	addr_sock_opts(c->name, fd);
 	ssl = SSL_new(ctx);
 	if (!ssl) {
 		tls_errors(err, sizeof(err));
@@ -703,7 +713,7 @@ conn_connect(struct event_base *base, SSL_CTX *ctx, const char *host, uint16_t p
 		goto out;
 	}
 	if (bufferevent_getfd(c->bev) >= 0)
-		conn_sock_opts(c, bufferevent_getfd(c->bev));
+		addr_sock_opts(c->name, bufferevent_getfd(c->bev));
 	ret = c;
 	c = NULL;
 out:
@@ -837,6 +847,13 @@ conn_set_idle_timeout(struct conn *c, unsigned seconds)
 		evtimer_del(c->timer);
 		conn_idle_arm(c, (uint64_t)seconds * 1000000000u);
 	}
+}
+
+void
+conn_set_stall_timeout(struct conn *c, unsigned seconds)
+{
+	c->stall_timeout_s = seconds;
+	conn_stall_start(c);
 }
 
 void

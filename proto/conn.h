@@ -69,6 +69,10 @@ void conn_set_handshake_timeout(struct conn *c, unsigned seconds);
  * or queued and no output drained (0 = never, the default). Time while
  * reading is paused (conn_pause_read) does not count. */
 void conn_set_idle_timeout(struct conn *c, unsigned seconds);
+/* Close a READY connection whose output stayed pending this many seconds
+ * with not one byte written: the peer stopped reading (0 = never, the
+ * default). Counts also while reading is paused. */
+void conn_set_stall_timeout(struct conn *c, unsigned seconds);
 /* Pause / resume decoding input (backpressure from a slow consumer). */
 void conn_pause_read(struct conn *c);
 void conn_resume_read(struct conn *c);

@@ -38,6 +38,21 @@ set_duration(void *obj, const struct key_def *k, const char *value, const char *
 	return 0;
 }
 
+/* Longer than the receiver's longest legitimate silence: COMMITTED waits
+ * for retention, which may merge a removed point into its child. */
+static int
+set_receiver_timeout(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	uint64_t v;
+
+	if (parse_duration(value, &v) < 0 || v < 10 || v > 86400) {
+		*expect = "a duration from 10s to 1d";
+		return -1;
+	}
+	*CFG_FIELD(obj, k->off, uint64_t) = v;
+	return 0;
+}
+
 /* Bytes per second: "20M" = 20 MiB/s; 64K .. 100G, or 0 for no limit. */
 static int
 set_bandwidth(void *obj, const struct key_def *k, const char *value, const char **expect)
@@ -80,6 +95,8 @@ static const struct key_def agent_keys[] = {
 	CFG_KEY("compress_level", set_compress_level, struct agent_config, compress_level, false),
 	CFG_KEY("log_level", cfg_set_log_level, struct agent_config, log_level, false),
 	CFG_KEY("retry_max", set_duration, struct agent_config, retry_max_s, false),
+	CFG_KEY("receiver_timeout", set_receiver_timeout, struct agent_config, receiver_timeout_s,
+		false),
 	CFG_KEY("bandwidth", set_bandwidth, struct agent_config, bandwidth, false),
 	CFG_ENDPOINT("metrics", struct agent_config, metrics_host, metrics_port, false),
 };
@@ -355,6 +372,7 @@ agent_from_doc(const struct ini_doc *doc, void *out)
 	}
 	L.c->compress_level = 3;
 	L.c->retry_max_s = 300;
+	L.c->receiver_timeout_s = 300;
 	L.c->log_level = LOG_LVL_INFO;
 	if (cfg_sections(doc, agent_sections, CFG_NKEYS(agent_sections),
 			 "[agent], [group NAME] or [disk GROUP DISK]", &L, &agent_line) < 0)

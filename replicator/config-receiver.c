@@ -210,6 +210,13 @@ set_idle_timeout(void *obj, const struct key_def *k, const char *value, const ch
 }
 
 static int
+set_stall_timeout(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "0 (off) or a duration from 5s to 1d";
+	return set_seconds_in(obj, k, value, 5, 86400, true);
+}
+
+static int
 set_conn_cap(void *obj, const struct key_def *k, const char *value, const char **expect)
 {
 	uint64_t v;
@@ -334,6 +341,7 @@ static const struct key_def receiver_keys[] = {
 	CFG_KEY("handshake_timeout", set_handshake_timeout, struct receiver_config,
 		handshake_timeout_s, false),
 	CFG_KEY("idle_timeout", set_idle_timeout, struct receiver_config, idle_timeout_s, false),
+	CFG_KEY("stall_timeout", set_stall_timeout, struct receiver_config, stall_timeout_s, false),
 	CFG_KEY("max_conns", set_conn_cap, struct receiver_config, max_conns, false),
 	CFG_KEY("max_conns_per_client", set_conn_cap, struct receiver_config,
 		max_conns_per_client, false),
@@ -518,6 +526,7 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 	}
 	c->handshake_timeout_s = 10;
 	c->idle_timeout_s = 3600;
+	c->stall_timeout_s = 60;
 	c->max_conns = 1024;
 	c->max_conns_per_client = 16;
 	c->max_conns_per_address = 64;

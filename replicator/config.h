@@ -53,6 +53,7 @@ struct agent_config {
 	int compress_level;  /* [agent] compress_level -7..19, 0 = off, <0 zstd fast, default 3 */
 	enum log_level log_level; /* [agent] log_level error|warn|info|debug, default info */
 	uint64_t retry_max_s; /* [agent] retry_max: longest back-off after failures, default 300 */
+	uint64_t receiver_timeout_s; /* [agent] receiver_timeout: longest receiver silence, 10s..1d, default 300 */
 	uint64_t bandwidth;   /* [agent] bandwidth: bytes/s per connection unless the group sets its own; 0 = unlimited */
 	char *metrics_host;   /* [agent] metrics = host:port of the daemon's Prometheus endpoint; NULL = off */
 	uint16_t metrics_port;
@@ -123,11 +124,13 @@ struct receiver_config {
 	enum log_level log_level; /* [receiver] log_level, default info */
 	/* Connection hygiene (docs/security.md): handshake_timeout (default
 	 * 10 s), idle_timeout of an authenticated session (default 1 h, 0 =
-	 * off), max_conns (1024; lowered at start to fit RLIMIT_NOFILE),
+	 * off), stall_timeout: output pending with none of it read by the
+	 * peer (default 60 s, 0 = off), max_conns (1024; lowered at start to fit RLIMIT_NOFILE),
 	 * max_conns_per_client (per certificate CN, 16), max_conns_per_address
 	 * (per source address, IPv6 per /64, handshakes included, 64). */
 	unsigned handshake_timeout_s;
 	unsigned idle_timeout_s;
+	unsigned stall_timeout_s;
 	unsigned max_conns;
 	unsigned max_conns_per_client;
 	unsigned max_conns_per_address;

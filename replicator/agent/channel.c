@@ -14,8 +14,6 @@
 #include "proto/conn.h"
 #include "replicator/config.h"
 
-#define IDLE_TIMEOUT_S 120
-
 struct channel {
 	const struct agent_config *cfg;
 	const char *group;
@@ -53,9 +51,10 @@ channel_end(struct channel *ch)
 bool
 channel_idle(struct channel *ch)
 {
-	if (time(NULL) - ch->last_activity <= IDLE_TIMEOUT_S)
+	if (time(NULL) - ch->last_activity <= (time_t)ch->cfg->receiver_timeout_s)
 		return false;
-	log_error("group %s: receiver silent for %d s, giving up", ch->group, IDLE_TIMEOUT_S);
+	log_error("group %s: receiver silent for %llu s (receiver_timeout), giving up", ch->group,
+		  (unsigned long long)ch->cfg->receiver_timeout_s);
 	return true;
 }
 

@@ -253,6 +253,7 @@ gate_ready(struct gate *g, struct gate_ticket *t, struct conn *c)
 	}
 	t->ready = true;
 	conn_set_idle_timeout(c, g->cfg->idle_timeout_s);
+	conn_set_stall_timeout(c, g->cfg->stall_timeout_s);
 	return 0;
 }
 

@@ -559,3 +559,43 @@ Test(config_keys, more_keys_than_the_old_bound_of_32)
 	assert_logged(log, "big.conf:2: bad value 'bad' for 'k69' in [s]: expected a number up to 1000");
 	free(log);
 }
+
+/* Stalled-link keys (issue 13 item 5): defaults, values, ranges. */
+Test(agent_config, receiver_timeout)
+{
+	struct agent_config *c = NULL;
+
+	cr_assert_eq(agent_config_load_string("agent.conf", AGENT_HEAD ONE_GROUP, &c), 0);
+	cr_assert_eq(c->receiver_timeout_s, 300);
+	agent_config_free(c);
+	c = NULL;
+	cr_assert_eq(agent_config_load_string("agent.conf",
+					      AGENT_HEAD "receiver_timeout = 45s\n" ONE_GROUP, &c),
+		     0);
+	cr_assert_eq(c->receiver_timeout_s, 45);
+	agent_config_free(c);
+	agent_fails(AGENT_HEAD "receiver_timeout = 5s\n" ONE_GROUP,
+		    "bad value '5s' for 'receiver_timeout' in [agent]: expected a duration from 10s to 1d");
+	agent_fails(AGENT_HEAD "receiver_timeout = 2d\n" ONE_GROUP,
+		    "expected a duration from 10s to 1d");
+}
+
+Test(receiver_config, stall_timeout)
+{
+	struct receiver_config *c = NULL;
+
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD, &c), 0);
+	cr_assert_eq(c->stall_timeout_s, 60);
+	receiver_config_free(c);
+	c = NULL;
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "stall_timeout = 0\n", &c), 0);
+	cr_assert_eq(c->stall_timeout_s, 0);
+	receiver_config_free(c);
+	c = NULL;
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "stall_timeout = 2m\n", &c), 0);
+	cr_assert_eq(c->stall_timeout_s, 120);
+	receiver_config_free(c);
+	receiver_fails(RX_HEAD "stall_timeout = 4s\n",
+		       "bad value '4s' for 'stall_timeout' in [receiver]: expected 0 (off) or a duration from 5s to 1d");
+	receiver_fails(RX_HEAD "stall_timeout = 2d\n", "expected 0 (off) or a duration from 5s to 1d");
+}

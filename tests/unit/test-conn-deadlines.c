@@ -212,3 +212,62 @@ Test(conn_deadlines, listener_survives_emfile)
 		close(emfile_fd);
 	listener_free(l);
 }
+
+/* ---- output stall (issue 13 item 5) ------------------------------------ */
+
+/* Queue extents on the server until mib MiB are pending. */
+static void
+srv_fill(size_t mib)
+{
+	uint64_t off = 0;
+
+	while (W.srv.c && conn_out_pending(W.srv.c) < mib << 20) {
+		struct proto_msg m = m_extent(off, big, PROTO_MAX_EXTENT);
+
+		cr_assert_eq(conn_send(W.srv.c, &m), 0);
+		off += PROTO_MAX_EXTENT;
+	}
+}
+
+Test(conn_deadlines, peer_that_stops_reading_is_dropped)
+{
+	double t0;
+
+	connect_ok();
+	conn_pause_read(W.srv.c); /* back-pressure: the idle timer does not run */
+	conn_set_idle_timeout(W.srv.c, 1);
+	conn_set_stall_timeout(W.srv.c, 1);
+	conn_pause_read(W.cli.c); /* the peer stops reading */
+	srv_fill(32);
+	t0 = now_s();
+	cr_assert(run_until(srv_closed, 6.0), "a peer that never reads kept the session");
+	/* The socket buffers take a few MiB first; then 1 s without progress. */
+	cr_assert_geq(now_s() - t0, 0.9);
+	cr_assert_lt(now_s() - t0, 4.0);
+	cr_assert(strstr(W.srv.reason, "peer did not read for 1 s"), "reason: %s", W.srv.reason);
+}
+
+Test(conn_deadlines, slow_reader_is_not_dropped)
+{
+	int got = 0;
+
+	connect_ok();
+	conn_pause_read(W.srv.c);
+	conn_set_stall_timeout(W.srv.c, 1);
+	conn_pause_read(W.cli.c);
+	/* 4 s of a reader that takes a sip every 0.5 s, output always pending. */
+	for (int i = 0; i < 8; i++) {
+		srv_fill(32);
+		conn_resume_read(W.cli.c);
+		run_for(0.005);
+		conn_pause_read(W.cli.c);
+		run_for(0.5);
+		cr_assert_eq(W.srv.closed, 0, "closed a reader that progresses: %s", W.srv.reason);
+		cr_assert_gt(conn_out_pending(W.srv.c), 0);
+		cr_assert_gt(W.cli.nmsg, got, "the reader made no progress");
+		got = W.cli.nmsg;
+	}
+	/* Then it stops: now it goes. */
+	cr_assert(run_until(srv_closed, 4.0), "stalled reader kept");
+	cr_assert(strstr(W.srv.reason, "did not read"), "reason: %s", W.srv.reason);
+}
