@@ -247,6 +247,9 @@ Test(conn_deadlines, peer_that_stops_reading_is_dropped)
 	cr_assert(strstr(W.srv.reason, "peer did not read for 1 s"), "reason: %s", W.srv.reason);
 }
 
+static int sip_got;
+static bool cli_sipped(void) { return W.cli.nmsg > sip_got; }
+
 Test(conn_deadlines, slow_reader_is_not_dropped)
 {
 	int got = 0;
@@ -258,13 +261,13 @@ Test(conn_deadlines, slow_reader_is_not_dropped)
 	/* 4 s of a reader that takes a sip every 0.5 s, output always pending. */
 	for (int i = 0; i < 8; i++) {
 		srv_fill(32);
+		sip_got = got;
 		conn_resume_read(W.cli.c);
-		run_for(0.005);
+		cr_assert(run_until(cli_sipped, 0.3), "the reader made no progress");
 		conn_pause_read(W.cli.c);
 		run_for(0.5);
 		cr_assert_eq(W.srv.closed, 0, "closed a reader that progresses: %s", W.srv.reason);
 		cr_assert_gt(conn_out_pending(W.srv.c), 0);
-		cr_assert_gt(W.cli.nmsg, got, "the reader made no progress");
 		got = W.cli.nmsg;
 	}
 	/* Then it stops: now it goes. */
