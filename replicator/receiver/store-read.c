@@ -97,21 +97,6 @@ store_point_disk_path(struct store *st, const char *group, uint64_t point,
 	return path;
 }
 
-bool
-store_point_has_disk(struct store *st, const char *group, uint64_t point, const char *disk)
-{
-	struct catalog cat = { 0 };
-	const struct store_point_info *pi;
-	struct store_where w;
-	bool ok = false;
-	int err;
-
-	if (lookup(st, group, point, disk, &cat, &pi, &w, &err) == 0)
-		ok = st->be->ops->has_disk(st->be, &w, disk);
-	lookup_done(&cat, &w);
-	return ok;
-}
-
 int
 store_point_clone(struct store *st, const char *group, uint64_t point, const char *disk,
 		  const struct store_clone_names *names, char **source)

@@ -254,9 +254,6 @@ int store_hash_query(struct store *st, const struct store_hash_req *q, uint64_t 
  * Ceph backend: "rbd:<pool>/<image>@<snap>" (qemu's rbd syntax). */
 char *store_point_disk_path(struct store *st, const char *group,
 			    uint64_t point, const char *disk);
-/* Does point (0 = newest) have disk, with its data present? */
-bool store_point_has_disk(struct store *st, const char *group, uint64_t point,
-			  const char *disk);
 
 /* Names for a clone; each backend uses its own. */
 struct store_clone_names {
