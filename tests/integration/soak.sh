@@ -23,7 +23,7 @@
 #   exists in the tree).
 # A summary table ends the output; the exit status is non-zero on any
 # failure. Logs: build/soak/ (kept). SOAK_SECS (3600), SOAK_SEED (random),
-# SOAK_MIN_GAP (15 s).
+# SOAK_MIN_GAP (15 s); KEEP=1 keeps the scratch dir (store, sources) too.
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=../lib/common.sh
 . "$ROOT/tests/lib/common.sh" # wait_until, pid_gone
@@ -80,7 +80,7 @@ scaled() {
 nbd_of_run() {
 	local p
 	for p in /proc/[0-9]*; do
-		tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -q "qemu-nbd.*$T" && echo "${p#/proc/}"
+		{ tr '\0' ' ' < "$p/cmdline"; } 2>/dev/null | grep -q "qemu-nbd.*$T" && echo "${p#/proc/}"
 	done
 	return 0
 }
@@ -271,6 +271,10 @@ check "the agent daemon stops on SIGTERM" wait_until 60 pid_gone "$DAEMON"
 wait "$DAEMON"; rc=$?
 DAEMON=
 check_eq "the agent daemon's exit code" 0 "$rc"
+# The receiver stops before the store is read: retention runs after a
+# commit is acknowledged (on its worker pool) and may still be removing
+# points; scrub and drills work on the store without it.
+stop_receiver
 scrub_all "end"
 
 # ---- every listed point: complete, and the state it claims existed ----------
@@ -353,7 +357,6 @@ for g in $GROUPS_ALL; do
 done
 
 # ---- no orphan: both sides stopped, nothing of the run's qemu-nbd is left ---
-stop_receiver
 check "no qemu-nbd of the run is left" wait_until 10 no_nbd_left
 check "no receiver-side child record left" [ -z "$(ls -A "$T/store/.children" 2>/dev/null)" ]
 grep -q "still locked" "$T/writer.log" && not_ok "an image stayed locked 30 s (writer.log)"
@@ -371,6 +374,16 @@ grep -q "still locked" "$T/writer.log" && not_ok "an image stayed locked 30 s (w
 		printf '  %-8s %14s %14s %10s\n' "$g" "${LASTID[$g]}" "${NPTS[$g]}" \
 			"$([ -f "$T/$g.states" ] && wc -l < "$T/$g.states" || echo -)"
 	done
+	printf '  %-8s %14s\n' group "failed cycles"
+	for g in $GROUPS_ALL; do
+		printf '  %-8s %14s\n' "$g" "$(grep -c "group $g: cycle failed" "$T/daemon.log")"
+	done
+	# What went wrong along the way (not failures by themselves: the
+	# checks above judge), each kind once, numbers and paths blanked.
+	echo "  errors logged (count, kind):"
+	grep -h " error: " "$T/daemon.log" "$T/receiver.log" 2>/dev/null |
+		sed -E 's/^[0-9:.]+ //; s#/[^ ]*#PATH#g; s/[0-9]+/N/g' | sort | uniq -c | sort -rn |
+		head -25 | sed 's/^/    /'
 	echo "  checks: $PASS passed, $FAIL failed; logs in build/soak/"
 } | tee "$T/summary.txt"
 finish
