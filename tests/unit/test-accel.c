@@ -1,4 +1,5 @@
-/* Unit tests of failover/accel: the remembered KVM verdict. Only a fresh
+/* Unit tests of failover/accel: the remembered KVM verdict (and the
+ * report fields that say where a run's accelerator came from). Only a fresh
  * verdict for this very host, kernel and QEMU is used; anything else
  * (another key, too old, corrupt, unreadable) means probe again. */
 #define _GNU_SOURCE
@@ -15,6 +16,7 @@
 
 #include "common/fileutil.h"
 #include "failover/accel.h"
+#include "failover/report.h"
 #include "tmpdir.h"
 
 TMPDIR_SUITE(accel, root, "nestor-accel");
@@ -226,4 +228,37 @@ Test(accel, save_fails_cleanly)
 	cr_assert(asprintf(&p, "%s/missing/%s", root, ACCEL_VERDICT_FILE) > 0);
 	cr_assert_eq(accel_verdict_save(p, &k, ACCEL_TCG, NOW_NS), -1);
 	free(p);
+}
+
+/* The report says where its accelerator came from, so an RTO is read
+ * with it (failover/report.c). */
+Test(accel, report_fields)
+{
+	struct report r = { .kvm = false, .accel_source = "cache", .started_ns = NOW_NS };
+	json_t *j = report_json(&r);
+
+	cr_assert_not_null(j);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "accel")), "tcg");
+	cr_assert_str_eq(json_string_value(json_object_get(j, "accel_source")), "cache");
+	cr_assert(json_is_true(json_object_get(j, "accel_cached")));
+	cr_assert_float_eq(json_real_value(json_object_get(j, "accel_fallback_s")), 0.0, 1e-9);
+	json_decref(j);
+
+	r.accel_source = "probe";
+	r.accel_fallback_s = 7.4844;
+	j = report_json(&r);
+	cr_assert_not_null(j);
+	cr_assert_str_eq(json_string_value(json_object_get(j, "accel_source")), "probe");
+	cr_assert(json_is_false(json_object_get(j, "accel_cached")));
+	cr_assert_float_eq(json_real_value(json_object_get(j, "accel_fallback_s")), 7.484, 1e-9);
+	json_decref(j);
+
+	/* no boot reached: no source, nothing cached */
+	r.accel_source = NULL;
+	r.accel_fallback_s = 0;
+	j = report_json(&r);
+	cr_assert_not_null(j);
+	cr_assert(json_is_null(json_object_get(j, "accel_source")));
+	cr_assert(json_is_false(json_object_get(j, "accel_cached")));
+	json_decref(j);
 }
