@@ -31,6 +31,7 @@ import sys
 import time
 
 BLOCK = 64 * 1024
+LOCK_WARN_S = 90
 
 
 def state_hash(block_hashes):
@@ -116,9 +117,13 @@ class Qcow2Image:
                 return
             if b"lock" not in r.stderr:
                 raise RuntimeError("qemu-io failed: %s" % r.stderr.decode(errors="replace"))
-            if not warned and time.monotonic() - t0 > 30:
-                # An image locked this long: an orphan holds it (issue 13 item 2)
-                print("%s: still locked after 30 s" % self.path, file=sys.stderr, flush=True)
+            if not warned and time.monotonic() - t0 > LOCK_WARN_S:
+                # Longer than a cycle may hold the image (a stalled one
+                # gives up after the agent's receiver_timeout, 30 s in the
+                # soak): an orphan holds it (issue 13 item 2).
+                print("%s: still locked after %d s (since %s)" %
+                      (self.path, LOCK_WARN_S, time.strftime("%H:%M:%S", time.localtime(
+                          time.time() - LOCK_WARN_S))), file=sys.stderr, flush=True)
                 warned = True
             time.sleep(0.05)
 
