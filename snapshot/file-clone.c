@@ -96,8 +96,23 @@ file_clone_begin(struct file_disk *d, char *buf, size_t len)
 {
 	int r;
 
+	struct stat st;
+
 	if (d->clone_mode == SNAP_CLONE_NONE)
 		return d->path;
+	if (stat(d->path, &st) < 0) {
+		log_error("disk %s: %s: %m", d->name, d->path);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		/* A block device has no reflink: its counters tell. */
+		if (d->clone_mode == SNAP_CLONE_REFLINK) {
+			log_error("disk %s: %s: snapshot = reflink needs a regular file", d->name,
+				  d->path);
+			return NULL;
+		}
+		return d->path;
+	}
 	r = clone_try(d);
 	if (r < 0)
 		return NULL;

@@ -27,8 +27,7 @@ ts_ns(const struct timespec *ts)
 }
 
 int
-filemarks_parse_blkstat(const char *text, uint64_t *wr_ios, uint64_t *wr_sectors,
-			uint64_t *discards)
+filemarks_parse_blkstat(const char *text, uint64_t *wr_sectors, uint64_t *discard_sectors)
 {
 	uint64_t f[15] = { 0 };
 	const char *p = text;
@@ -50,9 +49,8 @@ filemarks_parse_blkstat(const char *text, uint64_t *wr_ios, uint64_t *wr_sectors
 	}
 	if (n < 11)
 		return -1;
-	*wr_ios = f[4];
 	*wr_sectors = f[6];
-	*discards = n >= 12 ? f[11] : 0;
+	*discard_sectors = n >= 14 ? f[13] : 0;
 	return 0;
 }
 
@@ -87,7 +85,7 @@ filemarks_blk(const char *path, struct filemarks *m, const char *what)
 		return -1;
 	}
 	text[n] = '\0';
-	if (filemarks_parse_blkstat(text, &m->wr_ios, &m->wr_sectors, &m->discards) < 0) {
+	if (filemarks_parse_blkstat(text, &m->wr_sectors, &m->discard_sectors) < 0) {
 		log_error("%s: %s: %s: unexpected format", what, path, sys);
 		return -1;
 	}
@@ -141,6 +139,6 @@ filemarks_same(const struct filemarks *a, const struct filemarks *b)
 {
 	return a->dev == b->dev && a->ino == b->ino && a->rdev == b->rdev &&
 	       a->size == b->size && a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns &&
-	       a->blk == b->blk && a->wr_ios == b->wr_ios && a->wr_sectors == b->wr_sectors &&
-	       a->discards == b->discards;
+	       a->blk == b->blk && a->wr_sectors == b->wr_sectors &&
+	       a->discard_sectors == b->discard_sectors;
 }

@@ -7,15 +7,18 @@
 # once. On a reflink filesystem (XFS on a loop device made here), snapshot =
 # reflink gives a crash-consistent point equal to exactly one state the
 # file went through, with the same writer running, and leaves no copy
-# behind, even when the agent is killed. tornwriter.py stamps every block
+# behind, even when the agent is killed. A loop device written during its
+# seed is not point-in-time too (its write counters), and crash-consistent
+# and equal once quiet. tornwriter.py stamps every block
 # with the write that filled it, so "one state" can be checked (and fails
 # for the torn seed). The libvirt levels are asserted in test-live.sh.
 . "$(dirname "$0")/lib.sh"
 W=$ROOT/tests/integration/tornwriter.py
-WPID= LOOP=
+WPID= LOOP= LOOPD=
 
 teardown() {
 	[ -n "$WPID" ] && kill -TERM "$WPID" 2>/dev/null && wait "$WPID" 2>/dev/null
+	[ -n "$LOOPD" ] && losetup -d "$LOOPD" 2>/dev/null
 	if [ -n "$LOOP" ]; then
 		umount "$T/xfs" 2>/dev/null
 		losetup -d "$LOOP" 2>/dev/null
@@ -124,6 +127,30 @@ RES=$(agent_once "$T/agent-b.conf") || { tail -20 "$T/agent.log"; die "quiet ref
 PT=$(jq .point <<<"$RES")
 check_eq "reflink, quiet: crash-consistent" crash-consistent "$(level gb "$PT")"
 check "reflink, quiet: equal to the source" same_image "$T/xfs/b.raw" raw gb d "$PT"
+
+# ---- (c) a block device (loop) written during its seed ---------------------------
+truncate -s 128M "$T/dev.img"
+head -c 96M /dev/urandom | dd of="$T/dev.img" conv=notrunc status=none
+LOOPD=$(losetup -f --show "$T/dev.img") || die "no loop device"
+group_conf "$T/agent-d.conf" gd "$LOOPD" auto 0
+# direct writes: counted by the device as they land
+(while :; do
+	dd if=/dev/urandom of="$LOOPD" bs=64k count=8 seek=$((RANDOM % 2000)) oflag=direct \
+		conv=notrunc status=none
+	sleep 0.02
+done) &
+WPID=$!
+RES=$(agent_once "$T/agent-d.conf") || { tail -20 "$T/agent.log"; die "device seed failed"; }
+writer_stop
+PT=$(jq .point <<<"$RES")
+check_eq "device written during its seed: not-point-in-time" not-point-in-time "$(level gd "$PT")"
+check "device: the agent warned, naming it" grep -q "$LOOPD was written while it was read" "$T/agent.log"
+RES=$(agent_once "$T/agent-d.conf") || { tail -20 "$T/agent.log"; die "quiet device cycle failed"; }
+PT=$(jq .point <<<"$RES")
+check_eq "device, quiet: crash-consistent" crash-consistent "$(level gd "$PT")"
+check "device, quiet: equal to the device" same_image "$LOOPD" raw gd d "$PT"
+losetup -d "$LOOPD"
+LOOPD=
 
 stop_receiver
 finish

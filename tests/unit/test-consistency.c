@@ -50,25 +50,23 @@ Test(consistency, weakest_wins)
 
 Test(consistency, blkstat_parse)
 {
-	uint64_t ios = 0, sec = 0, disc = 0;
+	uint64_t sec = 0, disc = 0;
 
 	cr_assert_eq(filemarks_parse_blkstat("       0        0        0        0        2      126"
 					     "     1024        0        0        0        0        7"
 					     "        0        9        0        0        0\n",
-					     &ios, &sec, &disc), 0);
-	cr_assert_eq(ios, 2);
+					     &sec, &disc), 0);
 	cr_assert_eq(sec, 1024);
-	cr_assert_eq(disc, 7);
+	cr_assert_eq(disc, 9);
 	/* the 11 fields of old kernels: no discard counter */
-	cr_assert_eq(filemarks_parse_blkstat("1 2 3 4 5 6 7 8 9 10 11\n", &ios, &sec, &disc), 0);
-	cr_assert_eq(ios, 5);
+	cr_assert_eq(filemarks_parse_blkstat("1 2 3 4 5 6 7 8 9 10 11\n", &sec, &disc), 0);
 	cr_assert_eq(sec, 7);
 	cr_assert_eq(disc, 0);
-	cr_assert_eq(filemarks_parse_blkstat("1 2 3 4 5 6 7 8 9 10\n", &ios, &sec, &disc), -1);
-	cr_assert_eq(filemarks_parse_blkstat("", &ios, &sec, &disc), -1);
-	cr_assert_eq(filemarks_parse_blkstat("1 2 x 4 5 6 7 8 9 10 11", &ios, &sec, &disc), -1);
+	cr_assert_eq(filemarks_parse_blkstat("1 2 3 4 5 6 7 8 9 10\n", &sec, &disc), -1);
+	cr_assert_eq(filemarks_parse_blkstat("", &sec, &disc), -1);
+	cr_assert_eq(filemarks_parse_blkstat("1 2 x 4 5 6 7 8 9 10 11", &sec, &disc), -1);
 	cr_assert_eq(filemarks_parse_blkstat("1 2 3 4 5 99999999999999999999999 7 8 9 10 11",
-					     &ios, &sec, &disc), -1);
+					     &sec, &disc), -1);
 }
 
 Test(consistency, marks_see_a_write_right_after_settling)
@@ -103,13 +101,13 @@ Test(consistency, marks_see_a_write_right_after_settling)
 
 Test(consistency, block_device_counters_compared)
 {
-	struct filemarks a = { .blk = true, .wr_ios = 2, .wr_sectors = 8 }, b = a;
+	struct filemarks a = { .blk = true, .wr_sectors = 8 }, b = a;
 
 	cr_assert(filemarks_same(&a, &b));
 	b.wr_sectors = 16;
 	cr_assert(!filemarks_same(&a, &b));
 	b = a;
-	b.discards = 1;
+	b.discard_sectors = 8;
 	cr_assert(!filemarks_same(&a, &b));
 }
 
