@@ -43,16 +43,15 @@ clone_dir(const struct file_disk *d, char *dir, size_t len)
 	return 0;
 }
 
-/* 1 cloned, 0 the filesystem cannot (errno-like reason logged at info), -1
- * error. */
+/* 1 cloned, 0 the filesystem cannot (*why: errno, dir: where it tried), -1
+ * error (logged). */
 static int
-clone_try(struct file_disk *d)
+clone_try(struct file_disk *d, char *dir, size_t dirlen, int *why)
 {
-	char dir[4096];
 	struct stat st;
 	int src = -1, dst = -1, ret = -1;
 
-	if (clone_dir(d, dir, sizeof(dir)) < 0)
+	if (clone_dir(d, dir, dirlen) < 0)
 		return -1;
 	src = open(d->path, O_RDONLY | O_CLOEXEC);
 	if (src < 0) {
@@ -62,8 +61,7 @@ clone_try(struct file_disk *d)
 	dst = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (dst < 0) {
 		ret = 0;
-		log_debug("disk %s: no unnamed temporary file in %s (%m): no reflink copy",
-			 d->name, dir);
+		*why = errno;
 		goto out;
 	}
 	if (ioctl(dst, FICLONE, src) < 0) {
@@ -73,7 +71,7 @@ clone_try(struct file_disk *d)
 			goto out;
 		}
 		ret = 0;
-		log_debug("disk %s: %s: no reflink copy into %s: %m", d->name, d->path, dir);
+		*why = errno;
 		goto out;
 	}
 	if (fstat(dst, &st) < 0 || (uint64_t)st.st_size != d->size) {
@@ -94,9 +92,9 @@ out:
 const char *
 file_clone_begin(struct file_disk *d, char *buf, size_t len)
 {
-	int r;
-
+	char dir[4096];
 	struct stat st;
+	int r, why = 0;
 
 	if (d->clone_mode == SNAP_CLONE_NONE)
 		return d->path;
@@ -113,16 +111,19 @@ file_clone_begin(struct file_disk *d, char *buf, size_t len)
 		}
 		return d->path;
 	}
-	r = clone_try(d);
+	r = clone_try(d, dir, sizeof(dir), &why);
 	if (r < 0)
 		return NULL;
 	if (r == 0) {
+		errno = why;
 		if (d->clone_mode == SNAP_CLONE_REFLINK) {
-			log_error("disk %s: %s: snapshot = reflink, but the filesystem made no "
-				  "reflink copy", d->name, d->path);
+			log_error("disk %s: %s: snapshot = reflink, but no reflink copy into %s: "
+				  "%m (use auto or read)", d->name, d->path, dir);
 			return NULL;
 		}
-		return d->path; /* auto: read in place, with the markers */
+		/* auto: read in place, with the markers */
+		log_debug("disk %s: %s: no reflink copy into %s: %m", d->name, d->path, dir);
+		return d->path;
 	}
 	log_debug("disk %s: %s: reading a reflink copy", d->name, d->path);
 	snprintf(buf, len, "/proc/self/fd/%d", d->clone_fd);
