@@ -143,9 +143,15 @@ class PowerFS:
         """Put BACKING back into its durable state (the lock is held)."""
         # 1. Empty every changed directory into the stage, by inode.
         self.snaps = {k: v for k, v in self.snaps.items() if self.find(k) is not None}
-        for dino in self.snaps:
+        for dino, snap in self.snaps.items():
             d = self.find(dino)
-            for n, ino in self.entries(d).items():
+            now = self.entries(d)
+            made = " +".join(sorted(n for n in now if now[n] != snap.get(n)))
+            undone = " -".join(sorted(n for n in snap if snap[n] != now.get(n)))
+            print(f"powerfs: cut: {os.path.relpath(d, self.root)}: undo"
+                  f"{' +' + made if made else ''}{' -' + undone if undone else ''}",
+                  file=sys.stderr)
+            for n, ino in now.items():
                 os.rename(os.path.join(d, n), os.path.join(self.stage, str(ino)))
         # 2. Put back what each held at its last fsync.
         lost = 0

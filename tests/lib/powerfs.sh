@@ -21,8 +21,13 @@ powerfs_mount() {
 # powerfs_cut: cut the power now and wait until the backing directory holds
 # only what was durable. 0 if the layer rolled back cleanly.
 powerfs_cut() {
-	local rc
 	kill -USR1 "$PFS_PID" 2>/dev/null || return 1
+	powerfs_wait
+}
+
+# powerfs_wait: after a SIGUSR1 sent to $PFS_PID, wait for the roll-back.
+powerfs_wait() {
+	local rc
 	wait "$PFS_PID"
 	rc=$?
 	PFS_PID=
