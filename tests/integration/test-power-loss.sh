@@ -2,16 +2,19 @@
 # Issue 13, power loss (acceptance 5): the receiver's store lies on powerfs
 # (tests/lib/powerfs.py), which loses every write not made durable when the
 # power is cut. A two-disk file group (a raw and a qcow2 image) is changed
-# before each round and the sha256 of its state logged; the agent starts a
-# point, the receiver stops itself at a commit stage (NESTOR_TEST_PAUSE:
-# commit, commit-data, commit-catalog) and, at once or after a random
-# delay running again, the power is cut: the layer drops what was not
-# durable while the receiver and its qemu-nbd children are killed -9.
-# Then the layer is mounted again, the receiver restarted and the agent
-# retries. After every round: every point the agent was told COMMITTED is
-# listed; every listed point reads back exactly the source state of its
-# round (sha256 of its disks); nothing half-written is listed; the store
-# takes the next point. POWER_ROUNDS (default 20) sets the rounds.
+# before each round and the sha256 of its state logged. Each round starts
+# an agent run and cuts the power: the layer drops what was not durable
+# while the receiver and its qemu-nbd children are killed -9; the layer is
+# mounted again, the receiver restarted and the agent retries.
+#  1. POWER_ROUNDS (20) cuts during commits: the receiver stops itself at a
+#     commit stage (NESTOR_TEST_PAUSE: commit, commit-data, commit-catalog)
+#     and the cut comes there or 0-4 ms after it runs again;
+#  2. TRANSFER_ROUNDS (6) cuts at random moments of whole runs;
+#  3. RETENTION_ROUNDS (6) cuts while retention merges older points away.
+# After every cut and every retry: every point the agent was told
+# COMMITTED is listed; every listed point reads back exactly the source
+# state of its round (sha256 of its disks); nothing half-written is listed;
+# the store takes the next point.
 . "$(dirname "$0")/lib.sh"
 . "$ROOT/tests/lib/powerfs.sh"
 PFS_LOG=$T/powerfs.log
@@ -75,11 +78,13 @@ ack() {
 	return 0
 }
 
-# acked_listed LABEL TOKENS: every acknowledged point is among TOKENS, as
-# the very point first listed under its id.
+# acked_listed LABEL TOKENS [MIN_ROUND]: every point acknowledged (in
+# MIN_ROUND or later) is among TOKENS, as the very point first listed under
+# its id.
 acked_listed() {
 	local p t
 	for p in "${!ACKED[@]}"; do
+		[ "${ACKED[$p]}" -ge "${3:-0}" ] || continue
 		t=${ACK_TOKEN[$p]:-}
 		if [ -z "$t" ]; then
 			t=$(grep -o "\b$p@[0-9]*" <<<"$2")
@@ -93,15 +98,26 @@ acked_listed() {
 # verify ROUND: the checks after a round (see the head of the file)
 VERIFIED=" "
 LISTED_BEFORE=
+RETAIN=
+MIN_ACKED=0
 verify() {
 	local r=$1 ids t got
 	ids=$(listed) || { not_ok "round $r: points cannot be listed"; return; }
-	acked_listed "round $r" "$ids"
+	acked_listed "round $r" "$ids" "$MIN_ACKED"
 	for t in $LISTED_BEFORE; do
+		[ -n "$RETAIN" ] && break # retention removes points
 		[[ " $ids " == *" $t "* ]] || not_ok "round $r: point $t listed before is gone"
 	done
 	for t in $ids; do
-		[[ "$VERIFIED" == *" $t "* ]] && continue
+		# Under retention a point's child is rebased when the point goes:
+		# every listed point is read again each time.
+		if [[ "$VERIFIED" == *" $t "* ]]; then
+			[ -n "$RETAIN" ] || continue
+			got=$(point_state "${t%@*}")
+			check_eq "round $r: listed point ${t%@*} still reads back its state" \
+				"${STATE[${ROUND_OF[$t]}]}" "$got"
+			continue
+		fi
 		ROUND_OF[$t]=$r
 		echo "round $r: point $t: ${STATE[$r]}${ACKED[${t%@*}]:+ (acknowledged)}" >> "$T/states.log"
 		got=$(point_state "${t%@*}")
@@ -121,104 +137,128 @@ RES=$(agent_once "$T/agent.conf") || die "seed failed"
 ack "$RES" 0
 verify 0
 
-STAGES=(commit commit-data commit-catalog)
+# cut_round ROUND DELAY_S [STAGE]: one agent run and a power cut, DELAY_S
+# after the receiver stopped itself at STAGE (running again meanwhile), or
+# after the run's start without STAGE; then the receiver restarted. Sets
+# BEFORE and AFTER (the listed points) and CUT_ACK (a point acknowledged
+# before the cut, or empty).
+cut_round() {
+	local r=$1 delay=$2 stage=${3:-} apid kids
+	BEFORE=$(listed)
+	if [ -n "$stage" ]; then
+		stop_receiver
+		NESTOR_TEST_PAUSE=$stage start_receiver
+	fi
+	agent_once "$T/agent.conf" > "$T/round$r.json" &
+	apid=$!
+	if [ -n "$stage" ]; then
+		wait_until 60 stopped "$RX_PID" || die "round $r: the receiver never stopped at $stage"
+		kids=$(pgrep -P "$RX_PID" | tr '\n' ' ')
+		if [ "$delay" != 0 ]; then
+			kill -CONT "$RX_PID"
+			read -rt "$delay" <> "$T/never" # a sleep without a fork
+		fi
+	else
+		read -rt "$delay" <> "$T/never"
+		kids=$(pgrep -P "$RX_PID" | tr '\n' ' ')
+	fi
+	check "round $r: power cut at ${stage:-start} + ${delay}s, the layer rolled back cleanly" \
+		power_cut "$kids"
+	wait $apid 2>/dev/null
+	ack "$(cat "$T/round$r.json")" "$r"
+	CUT_ACK=$ACK
+	start_receiver
+	AFTER=$(listed)
+	acked_listed "round $r, after the restart" "$AFTER" "$MIN_ACKED"
+	echo "round $r: cut at ${stage:-start} + ${delay}s; acknowledged before the cut:" \
+		"${CUT_ACK:-none}; $(tail -n 2 "$PFS_LOG" | grep -o '[0-9]* directories and [0-9]* files')" \
+		"rolled back; listed: $AFTER"
+}
+
+# retry ROUND: the agent retries, the source unchanged: the store must take
+# the point. Sets RES. RUN_US: the longest retry (a whole point).
 RUN_US=0
+retry() {
+	local t0=${EPOCHREALTIME//[!0-9]/}
+	if RES=$(agent_once "$T/agent.conf") && ack "$RES" "$1" && [ -n "$ACK" ]; then
+		t0=$((${EPOCHREALTIME//[!0-9]/} - t0))
+		[ "$t0" -gt "$RUN_US" ] && RUN_US=$t0
+		ok "round $1: the retry committed point $ACK (resumed: $(jq .resumed <<<"$RES"))"
+		return 0
+	fi
+	not_ok "round $1: the retry after the cut failed"
+	tail -n 5 "$T/agent.log" "$T/receiver.log"
+	return 1
+}
+more() { [ "$(wc -w <<<"$2")" -gt "$(wc -w <<<"$1")" ]; } # more BEFORE AFTER
+
+# 1. Cuts during commits (POWER_ROUNDS): odd rounds while stopped at the
+# stage, even ones 0-4 ms after it runs again (what is left of a commit
+# takes 1 to 3 ms here: the rounds' lines show whether the agent got its
+# COMMITTED).
+STAGES=(commit commit-data commit-catalog)
 RANDOM=5
-cuts=0 acked_cut=0 listed_unacked=0
+acked_cut=0 listed_unacked=0
 for r in $(seq 1 "$ROUNDS"); do
 	change "$r"
 	stage=${STAGES[$((r % 3))]}
-	# Odd rounds: cut while stopped at the stage; even ones: let it run
-	# again and cut after a random delay of up to 4 ms (what is left of a
-	# commit takes 1 to 3 ms here: the rounds' lines show whether the
-	# agent got its COMMITTED).
 	delay=0
 	[ $((r % 2)) = 0 ] && delay=$(printf '0.%06d' $((RANDOM * 4000 / 32768)))
-	stop_receiver
-	NESTOR_TEST_PAUSE=$stage start_receiver
-	before=$(listed)
-	agent_once "$T/agent.conf" > "$T/round$r.json" &
-	apid=$!
-	wait_until 60 stopped "$RX_PID" || die "round $r: the receiver never stopped at $stage"
-	kids=$(pgrep -P "$RX_PID" | tr '\n' ' ')
-	if [ "$delay" != 0 ]; then
-		kill -CONT "$RX_PID"
-		read -rt "$delay" <> "$T/never" # a sleep without a fork
-	fi
-	check "round $r: power cut at $stage + ${delay}s, the layer rolled back cleanly" \
-		power_cut "$kids"
-	cuts=$((cuts + 1))
-	wait $apid 2>/dev/null
-	ack "$(cat "$T/round$r.json")" "$r"
-	p=$ACK
-	[ -n "$p" ] && acked_cut=$((acked_cut + 1))
-	start_receiver
-	after=$(listed)
-	acked_listed "round $r, after the restart" "$after"
-	echo "round $r: cut at $stage + ${delay}s; acknowledged before the cut: ${p:-none};" \
-		"$(tail -n 2 "$PFS_LOG" | grep -o '[0-9]* directories and [0-9]* files')" \
-		"rolled back; listed: $after"
-	# Stopped before commit_data: nothing of the point may be listed. Stopped
-	# after the catalog was saved: the point must be listed, acknowledged or not.
+	cut_round "$r" "$delay" "$stage"
+	[ -n "$CUT_ACK" ] && acked_cut=$((acked_cut + 1))
+	more "$BEFORE" "$AFTER" && [ -z "$CUT_ACK" ] && listed_unacked=$((listed_unacked + 1))
+	# Stopped before commit_data: nothing of the point may be listed.
+	# Stopped after the catalog was saved: listed, acknowledged or not.
 	[ "$delay" = 0 ] && [ "$stage" = commit ] &&
-		check_eq "round $r: a point cut before its data was sealed is not listed" "$before" "$after"
-	if [ "$delay" = 0 ] && [ "$stage" = commit-catalog ]; then
-		check "round $r: a point cut after its catalog was saved is listed" \
-			[ "$(wc -w <<<"$after")" -gt "$(wc -w <<<"$before")" ]
-	fi
-	[ "$(wc -w <<<"$after")" -gt "$(wc -w <<<"$before")" ] && [ -z "$p" ] &&
-		listed_unacked=$((listed_unacked + 1))
-	# the agent retries, the source unchanged: the store takes the point
-	t0=${EPOCHREALTIME//[!0-9]/}
-	if RES=$(agent_once "$T/agent.conf") && ack "$RES" "$r" && [ -n "$ACK" ]; then
-		t0=$((${EPOCHREALTIME//[!0-9]/} - t0))
-		[ "$t0" -gt "$RUN_US" ] && RUN_US=$t0 # the longest run: a whole point
-		ok "round $r: the retry committed point $ACK"
-		# Cut with every disk done and durable (pending.json says so): the
-		# retry resumes the point and sends no data again.
-		if [ "$delay" = 0 ] && [ "$stage" != commit-catalog ]; then
-			check_eq "round $r: the retry resumed the point, sending no data" "true 0" \
-				"$(jq -r '"\(.resumed) \(.bytes_data)"' <<<"$RES")"
-		fi
-	else
-		not_ok "round $r: the retry after the cut failed"
-		tail -n 5 "$T/agent.log" "$T/receiver.log"
+		check_eq "round $r: a point cut before its data was sealed is not listed" "$BEFORE" "$AFTER"
+	[ "$delay" = 0 ] && [ "$stage" = commit-catalog ] &&
+		check "round $r: a point cut after its catalog was saved is listed" more "$BEFORE" "$AFTER"
+	# Cut with every disk done and durable (pending.json says so): the
+	# retry resumes the point and sends no data again.
+	if retry "$r" && [ "$delay" = 0 ] && [ "$stage" != commit-catalog ]; then
+		check_eq "round $r: the retry resumed the point, sending no data" "true 0" \
+			"$(jq -r '"\(.resumed) \(.bytes_data)"' <<<"$RES")"
 	fi
 	verify "$r"
 done
-echo "power cuts: $cuts; acknowledged before a cut: $acked_cut; listed but not acknowledged: $listed_unacked"
+echo "commit cuts: $ROUNDS; acknowledged before the cut: $acked_cut; listed but not acknowledged: $listed_unacked"
 
-# Cuts during the transfer (TRANSFER_ROUNDS, default 6): anywhere in the run,
-# checkpoints included (pending.json records durable progress every 2 MiB).
-for r in $(seq $((ROUNDS + 1)) $((ROUNDS + ${TRANSFER_ROUNDS:-6}))); do
+# 2. Cuts anywhere in a run (TRANSFER_ROUNDS, default 6): transfer,
+# checkpoints (pending.json records durable progress every 2 MiB), commit.
+last=$ROUNDS
+for r in $(seq $((last + 1)) $((last + ${TRANSFER_ROUNDS:-6}))); do
 	change "$r"
-	before=$(listed)
-	agent_once "$T/agent.conf" > "$T/round$r.json" &
-	apid=$!
 	delay=$((RANDOM * RUN_US / 32768 * 3 / 4))
-	delay=$(printf '%d.%06d' $((delay / 1000000)) $((delay % 1000000)))
-	read -rt "$delay" <> "$T/never"
-	kids=$(pgrep -P "$RX_PID" | tr '\n' ' ')
-	check "round $r: power cut during the transfer (+${delay}s), the layer rolled back cleanly" \
-		power_cut "$kids"
-	wait $apid 2>/dev/null
-	ack "$(cat "$T/round$r.json")" "$r"
-	p=$ACK
-	start_receiver
-	after=$(listed)
-	acked_listed "round $r, after the restart" "$after"
-	echo "round $r: cut at +${delay}s; acknowledged before the cut: ${p:-none};" \
-		"$(tail -n 2 "$PFS_LOG" | grep -o '[0-9]* directories and [0-9]* files')" \
-		"rolled back; listed: $after"
-	if RES=$(agent_once "$T/agent.conf") && ack "$RES" "$r" && [ -n "$ACK" ]; then
-		ok "round $r: the retry committed point $ACK (resumed: $(jq .resumed <<<"$RES"))"
-	else
-		not_ok "round $r: the retry after the cut failed"
-		tail -n 5 "$T/agent.log" "$T/receiver.log"
-	fi
+	cut_round "$r" "$(printf '%d.%06d' $((delay / 1000000)) $((delay % 1000000)))"
+	retry "$r"
 	verify "$r"
+	ROUNDS=$r
 done
-ROUNDS=$((ROUNDS + ${TRANSFER_ROUNDS:-6}))
+
+# 3. Retention under power cuts (RETENTION_ROUNDS, default 6): each commit
+# now removes older points, merging each into its child (qemu-img rebase,
+# then the catalog, then the files); the cut falls 0-150 ms after the
+# catalog was saved, into the retention run before COMMITTED. A removed
+# point may go, acknowledged or not; the newest two stay; every listed
+# point still reads back its state.
+stop_receiver
+printf '\n[group %s]\nretention = 1s:all\nretention_min_points = 2\n' $G >> "$T/receiver.conf"
+"$NESTOR" config check receiver "$T/receiver.conf" >/dev/null || die "bad receiver.conf"
+start_receiver
+RETAIN=1
+last=$ROUNDS
+for r in $(seq $((last + 1)) $((last + ${RETENTION_ROUNDS:-6}))); do
+	change "$r"
+	sleep 1 # the points before are older than the policy's 1 s
+	MIN_ACKED=$((r - 1))
+	cut_round "$r" "$(printf '0.%06d' $((RANDOM * 150000 / 32768)))" commit-catalog
+	verify "$r"
+	MIN_ACKED=$r
+	retry "$r"
+	verify "$r"
+	ROUNDS=$r
+done
+check "retention removed points" grep -q "removed point" "$T/receiver.log"
 
 # A last clean restart of everything: every point still reads back its state.
 stop_receiver
