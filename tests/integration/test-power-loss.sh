@@ -90,8 +90,9 @@ acked_listed() {
 			t=$(grep -o "\b$p@[0-9]*" <<<"$2")
 			ACK_TOKEN[$p]=$t
 		fi
-		[ -n "$t" ] && [[ " $2 " == *" $t "* ]] ||
+		if [ -z "$t" ] || [[ " $2 " != *" $t "* ]]; then
 			not_ok "$1: acknowledged point $p (${t:-never listed}) is not listed"
+		fi
 	done
 }
 
@@ -228,7 +229,7 @@ echo "commit cuts: $ROUNDS; acknowledged before the cut: $acked_cut; listed but 
 last=$ROUNDS
 for r in $(seq $((last + 1)) $((last + ${TRANSFER_ROUNDS:-6}))); do
 	change "$r"
-	delay=$((RANDOM * RUN_US / 32768 * 3 / 4))
+	delay=$((RANDOM * RUN_US * 3 / 4 / 32768))
 	cut_round "$r" "$(printf '%d.%06d' $((delay / 1000000)) $((delay % 1000000)))"
 	retry "$r"
 	verify "$r"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers for powerfs (tests/lib/powerfs.py), the FUSE layer that
 # loses what was not made durable when the power is cut. Source it; the
 # sourcing test's cleanup calls powerfs_cleanup (tests/integration/lib.sh
