@@ -24,7 +24,7 @@ ROUNDS=${POWER_ROUNDS:-20}
 
 powerfs_mount "$BACK" "$MNT" || die "powerfs did not mount"
 make_pki
-write_receiver_conf 2M
+write_receiver_conf 1M
 sed -i "s|^store = .*|store = $MNT/store|" "$T/receiver.conf"
 mkdir -p "$MNT/store" "$T/src" && sync "$MNT/store" "$MNT"
 mkfifo "$T/never"
@@ -38,8 +38,8 @@ state_hash() {
 }
 # change ROUND: fresh random data in both disks; STATE[ROUND] their hashes
 change() {
-	random_writes "$T/src/d0.raw" raw 24 65536 $(($1 * 2)) >/dev/null
-	random_writes "$T/src/d1.qcow2" qcow2 24 65536 $(($1 * 2 + 1)) >/dev/null
+	random_writes "$T/src/d0.raw" raw 40 65536 $(($1 * 2)) >/dev/null
+	random_writes "$T/src/d1.qcow2" qcow2 40 65536 $(($1 * 2 + 1)) >/dev/null
 	STATE[$1]="$(state_hash "$T/src/d0.raw" raw) $(state_hash "$T/src/d1.qcow2" qcow2)"
 }
 # point_state POINT: the hashes of what the store reads back for the point
@@ -225,7 +225,7 @@ done
 echo "commit cuts: $ROUNDS; acknowledged before the cut: $acked_cut; listed but not acknowledged: $listed_unacked"
 
 # 2. Cuts anywhere in a run (TRANSFER_ROUNDS, default 6): transfer,
-# checkpoints (pending.json records durable progress every 2 MiB), commit.
+# checkpoints (pending.json records durable progress every MiB), commit.
 last=$ROUNDS
 for r in $(seq $((last + 1)) $((last + ${TRANSFER_ROUNDS:-6}))); do
 	change "$r"
@@ -259,7 +259,8 @@ for r in $(seq $((last + 1)) $((last + ${RETENTION_ROUNDS:-6}))); do
 	verify "$r"
 	ROUNDS=$r
 done
-check "retention removed points" grep -q "removed point" "$T/receiver.log"
+[ "${RETENTION_ROUNDS:-6}" -gt 0 ] &&
+	check "retention removed points" grep -q "removed point" "$T/receiver.log"
 
 # A last clean restart of everything: every point still reads back its state.
 stop_receiver
