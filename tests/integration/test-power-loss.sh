@@ -78,13 +78,16 @@ ack() {
 	return 0
 }
 
-# acked_listed LABEL TOKENS [MIN_ROUND]: every point acknowledged (in
-# MIN_ROUND or later) is among TOKENS, as the very point first listed under
-# its id.
+# acked_listed LABEL TOKENS: every acknowledged point is among TOKENS, as
+# the very point first listed under its id. Under retention only the newest
+# acknowledged point must stay (the two newest points do; at most one newer
+# point, cut before its COMMITTED, can be listed).
 acked_listed() {
-	local p t
-	for p in "${!ACKED[@]}"; do
-		[ "${ACKED[$p]}" -ge "${3:-0}" ] || continue
+	local p t ids=("${!ACKED[@]}")
+	if [ -n "$RETAIN" ]; then
+		ids=("$(printf '%s\n' "${ids[@]}" | sort -n | tail -1)")
+	fi
+	for p in "${ids[@]}"; do
 		t=${ACK_TOKEN[$p]:-}
 		if [ -z "$t" ]; then
 			t=$(grep -o "\b$p@[0-9]*" <<<"$2")
@@ -100,11 +103,10 @@ acked_listed() {
 VERIFIED=" "
 LISTED_BEFORE=
 RETAIN=
-MIN_ACKED=0
 verify() {
 	local r=$1 ids t got
 	ids=$(listed) || { not_ok "round $r: points cannot be listed"; return; }
-	acked_listed "round $r" "$ids" "$MIN_ACKED"
+	acked_listed "round $r" "$ids"
 	for t in $LISTED_BEFORE; do
 		[ -n "$RETAIN" ] && break # retention removes points
 		[[ " $ids " == *" $t "* ]] || not_ok "round $r: point $t listed before is gone"
@@ -170,7 +172,7 @@ cut_round() {
 	CUT_ACK=$ACK
 	start_receiver
 	AFTER=$(listed)
-	acked_listed "round $r, after the restart" "$AFTER" "$MIN_ACKED"
+	acked_listed "round $r, after the restart" "$AFTER"
 	echo "round $r: cut at ${stage:-start} + ${delay}s; acknowledged before the cut:" \
 		"${CUT_ACK:-none}; $(tail -n 2 "$PFS_LOG" | grep -o '[0-9]* directories and [0-9]* files')" \
 		"rolled back; listed: $AFTER"
@@ -251,10 +253,8 @@ last=$ROUNDS
 for r in $(seq $((last + 1)) $((last + ${RETENTION_ROUNDS:-6}))); do
 	change "$r"
 	sleep 1 # the points before are older than the policy's 1 s
-	MIN_ACKED=$((r - 1))
 	cut_round "$r" "$(printf '0.%06d' $((RANDOM * 150000 / 32768)))" commit-catalog
 	verify "$r"
-	MIN_ACKED=$r
 	retry "$r"
 	verify "$r"
 	ROUNDS=$r
