@@ -68,13 +68,18 @@ powerfs_cleanup
 fresh
 durable_file "$M/cat" v1
 durable_file "$M/gone" keep
+mkdir "$M/emptydir" && sync "$M"
 printf v2 > "$M/cat.tmp" && sync "$M/cat.tmp" && mv -f "$M/cat.tmp" "$M/cat"
 rm "$M/gone"
+rmdir "$M/emptydir"
+ln -s cat "$M/link" && sync "$M/link"
 check_eq "rename: read before the cut" v2 "$(content "$M/cat")"
 cut_remount "rename without directory fsync"
 check_eq "rename over, directory not fsynced: the old file is back" v1 "$(content "$M/cat")"
 check "rename over, directory not fsynced: the temporary file is gone" test ! -e "$M/cat.tmp"
 check_eq "unlink, directory not fsynced: the file is back" keep "$(content "$M/gone")"
+check "rmdir, parent not fsynced: the directory is back" test -d "$M/emptydir"
+check "symlink, directory not fsynced: gone" test ! -L "$M/link"
 printf v3 > "$M/cat.tmp" && sync "$M/cat.tmp" && mv -f "$M/cat.tmp" "$M/cat" && sync "$M"
 rm "$M/gone" && sync "$M"
 mkdir -p "$M/x/y" && sync "$M/x" "$M" && mv "$M/x/y" "$M/y" && sync "$M"
