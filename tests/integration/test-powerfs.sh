@@ -122,5 +122,11 @@ printf kept > "$M/unsynced"
 powerfs_cleanup
 powerfs_mount "$B" "$M" || die "powerfs did not mount again"
 check_eq "clean unmount: unsynced data stays" kept "$(content "$M/unsynced")"
-powerfs_cleanup
+# A daemon killed otherwise leaves a state that is not the durable one:
+# the next mount refuses it.
+kill -9 "$PFS_PID"; wait "$PFS_PID" 2>/dev/null; PFS_PID=
+fusermount -u -z "$M"
+refused() { ! powerfs_mount "$B" "$M"; }
+check "a backing directory left by a killed daemon is refused" refused
+check "with a clear error" grep -q "did not stop by SIGUSR1 or an unmount" "$PFS_LOG"
 finish

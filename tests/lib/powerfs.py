@@ -17,7 +17,8 @@ is rolled back to the durable state, the mount is detached (lazily: killed
 processes may still hold files) and the daemon exits 0. Mounting BACKING
 again gives the durable state. A clean unmount (SIGTERM, fusermount -u)
 keeps everything, as a clean shutdown syncs. Undo data: old file blocks in
-memory, unlinked or replaced objects in BACKING/.powerfs/ (hidden).
+memory, unlinked or replaced objects in BACKING/.powerfs/ (hidden); a
+daemon killed otherwise leaves that area, and BACKING is then refused.
 Progress lines go to stderr; "powerfs: mounted" once the mount serves."""
 import errno
 import os
@@ -59,8 +60,13 @@ class PowerFS:
         self.snaps = {}
         # file inode -> Undo, from the first change after its last fsync
         self.undo = {}
-        # Whatever a previous session left hidden is not durable state.
-        shutil.rmtree(self.hidden, ignore_errors=True)
+        # A cut or a clean unmount removes the hidden area: one left behind
+        # means a daemon killed otherwise, whose changes were neither rolled
+        # back nor made durable. Serving that state would pass it off as
+        # the durable one.
+        if os.path.lexists(self.hidden):
+            sys.exit(f"powerfs: {self.hidden} is left by a daemon that did not stop by "
+                     f"SIGUSR1 or an unmount: {backing} does not hold a durable state")
         os.makedirs(self.trash)
         os.makedirs(self.stage)
 

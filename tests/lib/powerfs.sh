@@ -14,7 +14,12 @@ powerfs_mount() {
 	mkdir -p "$1" "$2"
 	"$(dirname "${BASH_SOURCE[0]}")/powerfs.py" "$1" "$2" 2>>"${PFS_LOG:-/dev/null}" &
 	PFS_PID=$! PFS_MNT=$2
-	wait_until 20 mountpoint -q "$2" && return 0
+	local _
+	for _ in $(seq 200); do
+		mountpoint -q "$2" && return 0
+		pid_alive "$PFS_PID" || break # it refused (see $PFS_LOG)
+		sleep 0.1
+	done
 	powerfs_cleanup
 	return 1
 }
