@@ -152,5 +152,20 @@ check "device, quiet: equal to the device" same_image "$LOOPD" raw gd d "$PT"
 losetup -d "$LOOPD"
 LOOPD=
 
+# ---- (d) a hostile agent's claims ------------------------------------------------
+# The receiver records the level the agent claims (it cannot check it), but
+# only one of the three names: anything else is unknown, and the point is
+# committed all the same.
+RC="python3 $ROOT/tests/integration/rawclient.py --port $PORT --ca $T/pki/ca.crt --cert $T/pki/agent1.crt --key $T/pki/agent1.key --group gh"
+python3 -c 'import sys; sys.stdout.write("{\"consistency\":\"" + "a" * 900000 + "\"}")' > "$T/bigmeta.json"
+check "hostile: a claimed level is committed" $RC --meta '{"consistency":"app-consistent"}' point
+check "hostile: an unknown name is committed" $RC --meta '{"consistency":"perfectly-consistent"}' point
+check "hostile: a 900 KB name is committed" $RC --meta-file "$T/bigmeta.json" point
+check "hostile: a number is committed" $RC --meta '{"consistency":3}' point
+check "hostile: metadata that is not JSON is committed" $RC --meta 'consistency=app' point
+check_eq "hostile: recorded as claimed, or unknown" "app-consistent unknown unknown unknown unknown" \
+	"$(points_json gh | jq -r '.points[].consistency' | xargs)"
+check "hostile: the catalog keeps no unknown name" bash -c "! grep -q 'perfectly' '$T/store/gh/catalog.json'"
+
 stop_receiver
 finish
