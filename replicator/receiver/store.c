@@ -19,7 +19,9 @@
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "common/strfmt.h"
+#include "common/testhook.h"
 #include "replicator/receiver/catalog.h"
+#include "replicator/receiver/pointcons.h"
 #include "replicator/receiver/history.h"
 #include "replicator/receiver/store-backend.h"
 #include "replicator/receiver/store-writer.h"
@@ -844,7 +846,7 @@ commit_data(struct store_point *pt, const void *meta, size_t meta_len, int *err)
 
 /* Commit step 3: the catalog lists the point from now on. */
 static int
-commit_catalog(struct store_point *pt, int *err)
+commit_catalog(struct store_point *pt, const void *meta, size_t meta_len, int *err)
 {
 	struct catalog cat = { 0 };
 	struct store_point_info pi = { 0 };
@@ -864,6 +866,7 @@ commit_catalog(struct store_point *pt, int *err)
 	pi.received_ns = pt->received_ns;
 	pi.committed_ns = clock_now_ns();
 	pi.bytes_received = pt->bytes;
+	pi.consistency = pointcons_from_meta(meta, meta_len);
 	pi.ndisks = pt->ndisks;
 	for (size_t i = 0; i < pt->ndisks; i++) {
 		snprintf(pi.disks[i].name, sizeof(pi.disks[i].name), "%s", pt->disks[i].name);
@@ -888,8 +891,13 @@ store_point_commit(struct store_point *pt, const void *meta, size_t meta_len, in
 	if (commit_check(pt, meta, meta_len) < 0)
 		return -1;
 	*err = STORE_ERR_IO;
-	if (commit_data(pt, meta, meta_len, err) < 0 || commit_catalog(pt, err) < 0)
+	testhook_at("commit"); /* test-power-loss.sh cuts the power at these */
+	if (commit_data(pt, meta, meta_len, err) < 0)
 		return -1;
+	testhook_at("commit-data");
+	if (commit_catalog(pt, meta, meta_len, err) < 0)
+		return -1;
+	testhook_at("commit-catalog");
 	pt->committed = true;
 	/* The point is committed now; a stale pending.json is ignored by id. */
 	if (pending_remove(pt->gdir) < 0)
