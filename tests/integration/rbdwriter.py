@@ -38,48 +38,26 @@ def state_hash(block_hashes):
     return hashlib.sha256(b"".join(block_hashes)).hexdigest()
 
 
-def write(conf, spec, log_path, seed, rate):
-    import rados
-    import rbd
+class RbdImage:
+    def __init__(self, conf, spec):
+        import rados
+        import rbd
 
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    pool, name = spec.split("/", 1)
-    rng = random.Random(seed)
-    cluster = rados.Rados(conffile=conf)
-    cluster.connect(timeout=30)
-    io = cluster.open_ioctx(pool)
-    img = rbd.Image(io, name)
-    size = img.size()
-    nblocks = size // BLOCK
-    zero = hashlib.sha256(bytes(BLOCK)).digest()
-    hashes = [zero] * nblocks
-    # Some data before the first point, so that the seed carries some.
-    fill = min(size, 16 << 20)
-    for off in range(0, fill, 4 << 20):
-        data = rng.randbytes(4 << 20)
-        img.write(data, off)
-        for i in range(0, len(data), BLOCK):
-            hashes[(off + i) // BLOCK] = hashlib.sha256(data[i:i + BLOCK]).digest()
-    img.flush()
-    n = 0
-    with open(log_path, "w", buffering=1) as log:
-        log.write("%d %s\n" % (n, state_hash(hashes)))
-        while not stop:
-            b = rng.randrange(nblocks)
-            data = rng.randbytes(BLOCK)
-            img.write(data, b * BLOCK)
-            img.flush()
-            hashes[b] = hashlib.sha256(data).digest()
-            n += 1
-            # Logged only once the write completed: a snapshot taken while
-            # it was in flight holds the state before or after it, and both
-            # are (or will be) in the log.
-            log.write("%d %s\n" % (n, state_hash(hashes)))
-            time.sleep(1.0 / rate)
-    img.close()
-    io.close()
-    cluster.shutdown()
+        pool, name = spec.split("/", 1)
+        self.cluster = rados.Rados(conffile=conf)
+        self.cluster.connect(timeout=30)
+        self.io = self.cluster.open_ioctx(pool)
+        self.img = rbd.Image(self.io, name)
+        self.size = self.img.size()
+
+    def write(self, data, off):
+        self.img.write(data, off)
+        self.img.flush()
+
+    def close(self):
+        self.img.close()
+        self.io.close()
+        self.cluster.shutdown()
 
 
 class RawImage:
@@ -132,21 +110,23 @@ class Qcow2Image:
             os.unlink(self.buf)
 
 
-def write_file(fmt, path, log_path, seed, rate):
-    img = RawImage(path) if fmt == "raw" else Qcow2Image(path)
+def write_states(img, log_path, seed, rate):
+    """Fills the first 16 MiB (some data for the seed), logs "0 HASH", then
+    one random 64 KiB block per write and "N HASH" once it is complete, until
+    SIGTERM; closes img."""
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     rng = random.Random(seed)
     nblocks = img.size // BLOCK
     hashes = [hashlib.sha256(bytes(BLOCK)).digest()] * nblocks
     fill = min(img.size, 16 << 20)
-    for off in range(0, fill, 4 << 20):
-        data = rng.randbytes(4 << 20)
-        img.write(data, off)
-        for i in range(0, len(data), BLOCK):
-            hashes[(off + i) // BLOCK] = hashlib.sha256(data[i:i + BLOCK]).digest()
-    n = 0
     try:
+        for off in range(0, fill, 4 << 20):
+            data = rng.randbytes(4 << 20)
+            img.write(data, off)
+            for i in range(0, len(data), BLOCK):
+                hashes[(off + i) // BLOCK] = hashlib.sha256(data[i:i + BLOCK]).digest()
+        n = 0
         with open(log_path, "w", buffering=1) as log:
             log.write("%d %s\n" % (n, state_hash(hashes)))
             while not stop:
@@ -155,7 +135,9 @@ def write_file(fmt, path, log_path, seed, rate):
                 img.write(data, b * BLOCK)
                 hashes[b] = hashlib.sha256(data).digest()
                 n += 1
-                # Logged once the write is complete, as for RBD.
+                # Logged only once the write completed: a snapshot taken
+                # while it was in flight holds the state before or after
+                # it, and both are (or will be) in the log.
                 log.write("%d %s\n" % (n, state_hash(hashes)))
                 time.sleep(1.0 / rate)
     finally:
@@ -205,10 +187,12 @@ def verify(log_path, points):
 
 def main():
     if len(sys.argv) == 7 and sys.argv[1] == "write":
-        write(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]))
+        write_states(RbdImage(sys.argv[2], sys.argv[3]), sys.argv[4], int(sys.argv[5]),
+                     float(sys.argv[6]))
         return 0
     if len(sys.argv) == 7 and sys.argv[1] == "write-file" and sys.argv[2] in ("raw", "qcow2"):
-        write_file(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), float(sys.argv[6]))
+        img = RawImage(sys.argv[3]) if sys.argv[2] == "raw" else Qcow2Image(sys.argv[3])
+        write_states(img, sys.argv[4], int(sys.argv[5]), float(sys.argv[6]))
         return 0
     if len(sys.argv) >= 3 and sys.argv[1] == "verify":
         return verify(sys.argv[2], sys.argv[3:])

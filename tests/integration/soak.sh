@@ -48,7 +48,8 @@ DAEMON='' PX_PID='' WPIDS=''
 # goes with cleanup).
 save_logs() {
 	local f
-	for f in "$T"/*.log "$T"/*.json "$T"/*.conf "$T"/*.txt "$T"/*.states "$VM_DIR"/*.console.log; do
+	for f in "$T"/*.log "$T"/*.json "$T"/*.conf "$T"/*.txt "$T"/*.states \
+		"${VM_DIR:-$T/vm}"/*.console.log "$T"/ceph/out/*.log; do
 		[ -f "$f" ] && cp "$f" "$OUT/"
 	done
 	[ -d "$T/lv" ] && find "$T/lv" -name '*.log' -exec cp {} "$OUT/" \; 2>/dev/null
@@ -282,12 +283,20 @@ stop_receiver
 scrub_all "end"
 
 # ---- every listed point: complete, and the state it claims existed ----------
-declare -A NPTS LASTID
+declare -A NPTS LASTID NPIT
 for g in $GROUPS_ALL; do
 	points_json "$g" > "$T/points-$g.json" || not_ok "$g: nestor points failed"
 	NPTS[$g]=$(jq '.points | length' "$T/points-$g.json")
 	LASTID[$g]=$(jq '.points[-1].id // 0' "$T/points-$g.json")
+	check "$g: every point says which instant it holds" \
+		jq -e '[.points[].consistency] | all(. == "crash-consistent" or . == "app-consistent"
+			or . == "not-point-in-time")' "$T/points-$g.json"
+	check "$g: the final quiet point is crash-consistent" \
+		[ "$(jq -r '.points[-1].consistency' "$T/points-$g.json")" = crash-consistent ]
 done
+# An rbd snapshot is one instant (docs/consistency.md)
+check "srbd: no point is not-point-in-time" \
+	jq -e '[.points[].consistency] | all(. == "crash-consistent")' "$T/points-srbd.json"
 # complete GROUP DISKS...: every listed point has exactly DISKS, each file is
 # there and passes qemu-img check, its metadata is there.
 complete() {
@@ -317,13 +326,19 @@ for g in $FILE_GROUPS; do
 		same_image "$S/$g-os.qcow2" qcow2 "$g" os "$id" || { echo "$g point $id: os differs"; bad=1; }
 	done
 	check "$g: the boot disk of every point equals its source" [ $bad = 0 ]
+	# A point that says not-point-in-time (docs/consistency.md: a raw file
+	# written while it was read) claims no state; every other one must be
+	# a logged state, in order.
 	files=()
-	for id in $(jq -r '.points[].id' "$T/points-$g.json" | sort -n); do
+	for id in $(jq -r '.points[] | select(.consistency != "not-point-in-time") | .id' \
+			"$T/points-$g.json" | sort -n); do
 		files+=("$(point_file "$g" data "$id")")
 	done
+	NPIT[$g]=$((NPTS[$g] - ${#files[@]}))
 	out=$($PY "$WRITER" verify "$T/$g.states" "${files[@]}"); rc=$?
 	echo "$g: $out"
-	check "$g: all ${#files[@]} points are logged states, in order" [ $rc = 0 ]
+	check "$g: all ${#files[@]} points that claim an instant are logged states, in order (${NPIT[$g]} not-point-in-time)" \
+		[ $rc = 0 ]
 	last=$(tail -1 "$T/$g.states" | cut -d' ' -f1)
 	check_eq "$g: the final point is the final state" "$last" "$(echo "$out" | tail -1 | awk '{print $NF}')"
 done
@@ -373,9 +388,10 @@ grep -q "still locked" "$T/writer.log" && not_ok "an image stayed locked 90 s (w
 		"link cuts" "$CUTS" "orphan checks" "$ORPHAN_CHECKS" "died by themselves" "$DIED" \
 		"scrub" "$SCRUB: $SCRUB_CLEAN clean of $SCRUB_RUNS runs in $((SCRUB_ROUNDS + 1)) rounds" \
 		"drills passed" "$DRILLS_OK of 4"
-	printf '  %-8s %14s %14s %10s\n' group "newest point" "points listed" "states"
+	printf '  %-8s %14s %14s %18s %10s\n' group "newest point" "points listed" "not-point-in-time" \
+		"states"
 	for g in $GROUPS_ALL; do
-		printf '  %-8s %14s %14s %10s\n' "$g" "${LASTID[$g]}" "${NPTS[$g]}" \
+		printf '  %-8s %14s %14s %18s %10s\n' "$g" "${LASTID[$g]}" "${NPTS[$g]}" "${NPIT[$g]:--}" \
 			"$([ -f "$T/$g.states" ] && wc -l < "$T/$g.states" || echo -)"
 	done
 	printf '  %-8s %14s\n' group "failed cycles"
