@@ -599,3 +599,26 @@ Test(receiver_config, stall_timeout)
 		       "bad value '4s' for 'stall_timeout' in [receiver]: expected 0 (off) or a duration from 5s to 1d");
 	receiver_fails(RX_HEAD "stall_timeout = 2d\n", "expected 0 (off) or a duration from 5s to 1d");
 }
+
+/* The write buffers of all points together (issue 17): default and range. */
+Test(receiver_config, write_buffer_total)
+{
+	struct receiver_config *c = NULL;
+
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD, &c), 0);
+	cr_assert_eq(c->write_buffer_total, 256ULL << 20);
+	receiver_config_free(c);
+	c = NULL;
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "write_buffer_total = 1M\n", &c), 0);
+	cr_assert_eq(c->write_buffer_total, 1ULL << 20);
+	receiver_config_free(c);
+	c = NULL;
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "write_buffer_total = 64G\n", &c), 0);
+	cr_assert_eq(c->write_buffer_total, 64ULL << 30);
+	receiver_config_free(c);
+	receiver_fails(RX_HEAD "write_buffer_total = 1023K\n",
+		       "receiver.conf:7: bad value '1023K' for 'write_buffer_total' in [receiver]: "
+		       "expected a size from 1M to 64G");
+	receiver_fails(RX_HEAD "write_buffer_total = 65G\n", "expected a size from 1M to 64G");
+	receiver_fails(RX_HEAD "write_buffer_total = 0\n", "expected a size from 1M to 64G");
+}
