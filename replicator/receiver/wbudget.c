@@ -103,24 +103,11 @@ wbudget_put(struct wbudget *b, void *buf, size_t len)
 		wbudget_give_back(b, len);
 }
 
-uint64_t
-wbudget_used(struct wbudget *b)
+void
+wbudget_stats(struct wbudget *b, uint64_t *used, uint64_t *waits)
 {
-	uint64_t v;
-
 	pthread_mutex_lock(&b->mu);
-	v = b->used;
+	*used = b->used;
+	*waits = b->waits;
 	pthread_mutex_unlock(&b->mu);
-	return v;
-}
-
-uint64_t
-wbudget_waits(struct wbudget *b)
-{
-	uint64_t v;
-
-	pthread_mutex_lock(&b->mu);
-	v = b->waits;
-	pthread_mutex_unlock(&b->mu);
-	return v;
 }

@@ -22,9 +22,7 @@ void wbudget_free(struct wbudget *b);
 void *wbudget_get(struct wbudget *b, size_t len);
 /* Give back a buffer of wbudget_get(b, len). buf NULL ok. */
 void wbudget_put(struct wbudget *b, void *buf, size_t len);
-/* Bytes held now, and how many gets had to wait so far (for the log and
- * tests). */
-uint64_t wbudget_used(struct wbudget *b);
-uint64_t wbudget_waits(struct wbudget *b);
+/* Bytes held now, and how many gets had to wait so far (tests, figures). */
+void wbudget_stats(struct wbudget *b, uint64_t *used, uint64_t *waits);
 
 #endif

@@ -603,19 +603,24 @@ Test(receiver_config, stall_timeout)
 /* The write buffers of all points together (issue 17): default and range. */
 Test(receiver_config, write_buffer_total)
 {
-	struct receiver_config *c = NULL;
+	static const struct {
+		const char *line;
+		uint64_t want;
+	} good[] = {
+		{ "", 256ULL << 20 },
+		{ "write_buffer_total = 1M\n", 1ULL << 20 },
+		{ "write_buffer_total = 64G\n", 64ULL << 30 },
+	};
+	char text[512];
 
-	cr_assert_eq(receiver_config_load_string("r", RX_HEAD, &c), 0);
-	cr_assert_eq(c->write_buffer_total, 256ULL << 20);
-	receiver_config_free(c);
-	c = NULL;
-	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "write_buffer_total = 1M\n", &c), 0);
-	cr_assert_eq(c->write_buffer_total, 1ULL << 20);
-	receiver_config_free(c);
-	c = NULL;
-	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "write_buffer_total = 64G\n", &c), 0);
-	cr_assert_eq(c->write_buffer_total, 64ULL << 30);
-	receiver_config_free(c);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct receiver_config *c = NULL;
+
+		snprintf(text, sizeof(text), RX_HEAD "%s", good[i].line);
+		cr_assert_eq(receiver_config_load_string("r", text, &c), 0, "%s", text);
+		cr_assert_eq(c->write_buffer_total, good[i].want, "%s", text);
+		receiver_config_free(c);
+	}
 	receiver_fails(RX_HEAD "write_buffer_total = 1023K\n",
 		       "receiver.conf:7: bad value '1023K' for 'write_buffer_total' in [receiver]: "
 		       "expected a size from 1M to 64G");

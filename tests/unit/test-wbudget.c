@@ -20,6 +20,24 @@
 
 TMPDIR_SUITE(wbudget, dir, "nestor-wbudget");
 
+static uint64_t
+wbudget_used(struct wbudget *b)
+{
+	uint64_t used, waits;
+
+	wbudget_stats(b, &used, &waits);
+	return used;
+}
+
+static uint64_t
+wbudget_waits(struct wbudget *b)
+{
+	uint64_t used, waits;
+
+	wbudget_stats(b, &used, &waits);
+	return waits;
+}
+
 static double
 now_s(void)
 {
