@@ -92,13 +92,6 @@ store_free(struct store *st)
 	free(st);
 }
 
-int
-store_set_write_buffers(struct store *st, uint64_t total)
-{
-	st->wbufs = wbudget_new(total);
-	return st->wbufs ? 0 : -1;
-}
-
 void
 store_set_limits(struct store *st, unsigned nbd_total, unsigned disks_busy)
 {
