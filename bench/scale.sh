@@ -45,12 +45,13 @@ nbd_rss_kib() {
 	echo "$s"
 }
 # rx_cpu: CPU seconds of the receiver and its reaped children (qemu-img,
-# qemu-nbd); kids_cpu: of this shell's reaped children (the agents)
+# qemu-nbd); kids_cpu: of this shell's reaped children (the agents), into
+# KIDS (not $(kids_cpu): a subshell has no children of its own)
 rx_cpu() { awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15 + $16 + $17) / t }' "/proc/$RX_PID/stat"; }
 kids_cpu() {
-	times > "$T/times" # in this shell: a pipe's subshell has no children
-	tail -n 1 "$T/times" |
-		awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] } print s }'
+	times > "$T/times"
+	KIDS=$(tail -n 1 "$T/times" |
+		awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] } print s }')
 }
 nbd_count() { pgrep -c -P "$RX_PID" qemu-nbd; }
 sessions() { # open TCP connections to the receiver's port
@@ -151,14 +152,15 @@ sync
 seed_peak=$(kib "$RX_PID" VmHWM)
 echo 5 > "/proc/$RX_PID/clear_refs"
 nbd_peak=0
-cpu_rx0=$(rx_cpu); cpu_ag0=$(kids_cpu); t0=$(date +%s.%N)
+cpu_rx0=$(rx_cpu); kids_cpu; cpu_ag0=$KIDS; t0=$(date +%s.%N)
 run_agents 1 "$N" inc
 while [ "$(agents_running)" -gt 0 ]; do
 	n=$(nbd_rss_kib); [ "$n" -gt "$nbd_peak" ] && nbd_peak=$n
 	sleep 0.1
 done
 wait_agents
-cpu=$(awk -v a="$cpu_rx0" -v b="$(rx_cpu)" -v c="$cpu_ag0" -v d="$(kids_cpu)" -v t="$t0" \
+kids_cpu
+cpu=$(awk -v a="$cpu_rx0" -v b="$(rx_cpu)" -v c="$cpu_ag0" -v d="$KIDS" -v t="$t0" \
 	-v e="$(date +%s.%N)" 'BEGIN { printf "%.1f / %.1f / %.1f", b - a, d - c, e - t }')
 peak=$(kib "$RX_PID" VmHWM)
 committed=0
