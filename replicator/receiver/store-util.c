@@ -14,6 +14,7 @@
 #include "common/strfmt.h"
 #include "common/names.h"
 #include "replicator/receiver/store-backend.h"
+#include "replicator/receiver/wbudget.h"
 
 /* ---- helpers shared with the backends -------------------------------------- */
 
@@ -237,4 +238,11 @@ store_group_rules(const struct store *st, const char *group, struct store_rules 
 	out->immutable_ns = 0;
 	if (st->rules)
 		st->rules(st->rules_arg, group, out);
+}
+
+int
+store_set_write_buffers(struct store *st, uint64_t total)
+{
+	st->wbufs = wbudget_new(total);
+	return st->wbufs ? 0 : -1;
 }
