@@ -408,8 +408,8 @@ on_extent(struct session *s, const struct proto_extent *e)
 					(unsigned long long)e->offset);
 			return -1;
 		}
-		r = store_point_write(s->point, e->disk, e->offset, plain,
-				      (size_t)e->length, &err);
+		r = store_point_write_sum(s->point, e->disk, e->offset, plain,
+					  (size_t)e->length, e->checksum, &err);
 	} else {
 		r = store_point_zero(s->point, e->disk, e->offset, e->length, &err);
 	}
