@@ -17,6 +17,7 @@ static const char usage_main[] =
 	"  group      show or hand over the agent a group belongs to (receiver side)\n"
 	"  status     show every group's replication state (--json); agent or receiver\n"
 	"  verify     compare a recovery point with its source (agent side)\n"
+	"  scrub      re-read stored points and check them against their checksums\n"
 	"  drill      boot a recovery point's VMs in an isolated network and verify them\n"
 	"  failover   boot a recovery point's VMs for real; --status, --release\n"
 	"  config     check a configuration file\n"
@@ -39,6 +40,7 @@ static const struct {
 	{ "drill", cli_drill },
 	{ "failover", cli_failover },
 	{ "status", cli_status },
+	{ "scrub", cli_scrub },
 };
 
 int

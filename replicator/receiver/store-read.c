@@ -282,23 +282,23 @@ out:
 	return rc;
 }
 
-struct store_reader *
+int
 store_reader_open(struct store *st, const char *group, uint64_t point, const char *disk,
-		  int *err)
+		  struct store_reader **out, int *err)
 {
 	struct catalog cat = { 0 };
 	const struct store_point_info *pi;
 	struct store_where w = { 0 };
-	struct store_reader *r = NULL;
 
+	*out = NULL;
 	if (lookup(st, group, point, disk, &cat, &pi, &w, err) == 0) {
 		*err = STORE_ERR_IO;
-		r = st->be->ops->reader_open(st->be, &w, disk);
-		if (r)
+		*out = st->be->ops->reader_open(st->be, &w, disk);
+		if (*out)
 			*err = STORE_OK;
 	}
 	lookup_done(&cat, &w);
-	return r;
+	return *out ? 0 : -1;
 }
 
 int

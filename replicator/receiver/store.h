@@ -286,12 +286,13 @@ const char *store_clone_conf(const struct store *st);
 /* Remove a clone by its source string (absent is fine). 0 / -1 (logged). */
 int store_clone_remove(struct store *st, const char *source);
 
-/* A read-only view of disk of committed point (0 = newest) through its
- * whole chain, as hash queries read it (local: qemu-nbd, read-only; ceph:
- * the point's snapshot). NULL on error (logged) with *err: NOTFOUND when
- * the point or its disk is gone (e.g. removed by retention meanwhile). */
-struct store_reader *store_reader_open(struct store *st, const char *group, uint64_t point,
-				       const char *disk, int *err);
+/* *out: a read-only view of disk of committed point (0 = newest) through
+ * its whole chain, as hash queries read it (local: qemu-nbd, read-only;
+ * ceph: the point's snapshot); the caller closes it. 0 / -1 (logged) with
+ * *err: NOTFOUND when the point or its disk is gone (e.g. removed by
+ * retention meanwhile). */
+int store_reader_open(struct store *st, const char *group, uint64_t point, const char *disk,
+		      struct store_reader **out, int *err);
 /* Read len bytes at off (within the disk). 0 / -1 (logged). */
 int store_reader_pread(struct store *st, struct store_reader *r, void *buf, size_t len,
 		       uint64_t off);
