@@ -23,7 +23,7 @@ static const char usage_status[] =
 	"the configuration: a file with a [receiver] section (or --receiver) shows\n"
 	"the replica store (points, newest point and its age = RPO seen by the\n"
 	"receiver, bytes, point in flight with durable progress, failed-over\n"
-	"marker, last drill); otherwise the agent's groups from the daemon's\n"
+	"marker, the newest point's scrub state, last drill); otherwise the agent's groups from the daemon's\n"
 	"<state_dir>/<group>/status.json (RPO now vs target, last cycle, in-flight\n"
 	"flag, failures), or \"never ran\".\n"
 	"\n"
@@ -60,8 +60,8 @@ fmt_age(uint64_t now, uint64_t then, char *buf, size_t len)
 static void
 print_rx_table(const struct status_rx_group *g, size_t n, uint64_t now)
 {
-	printf("%-20s %6s %8s %8s %14s %-16s %-11s %s\n", "GROUP", "POINTS", "LAST",
-	       "RPO", "LAST BYTES", "PENDING", "FAILED-OVER", "LAST DRILL");
+	printf("%-20s %6s %8s %8s %14s %-16s %-11s %-14s %s\n", "GROUP", "POINTS", "LAST",
+	       "RPO", "LAST BYTES", "PENDING", "FAILED-OVER", "SCRUB", "LAST DRILL");
 	for (size_t i = 0; i < n; i++) {
 		char age[32], pend[48], drill[64];
 
@@ -76,9 +76,10 @@ print_rx_table(const struct status_rx_group *g, size_t n, uint64_t now)
 		else
 			snprintf(drill, sizeof(drill), "%s (RTO %.1fs)",
 				 g[i].drill_result ? "pass" : "fail", g[i].drill_rto_s);
-		printf("%-20s %6zu %8" PRIu64 " %8s %14" PRIu64 " %-16s %-11s %s\n",
+		printf("%-20s %6zu %8" PRIu64 " %8s %14" PRIu64 " %-16s %-11s %-14s %s\n",
 		       g[i].name, g[i].points, g[i].last_point, age,
-		       g[i].last_point_bytes, pend, g[i].failed_over ? "yes" : "no", drill);
+		       g[i].last_point_bytes, pend, g[i].failed_over ? "yes" : "no", g[i].scrub,
+		       drill);
 	}
 }
 

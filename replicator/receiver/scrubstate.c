@@ -345,3 +345,22 @@ scrubstate_describe(const struct scrubstate *ss, const struct store_point_info *
 				  (json_int_t)(own ? own->bad_count : 0));
 	return buf;
 }
+
+void
+scrubstate_summary(struct store *st, const char *group, const struct store_point_info *pts,
+		   size_t n, char *buf, size_t cap, size_t *bad_points)
+{
+	struct scrubstate ss = { 0 };
+	char *gdir = strfmt("%s/%s", store_root(st), group);
+
+	*bad_points = 0;
+	snprintf(buf, cap, "-");
+	if (gdir)
+		scrubstate_peek(gdir, &ss);
+	for (size_t i = 0; i < ss.n; i++)
+		*bad_points += ss.e[i].verdict == SCRUB_BAD;
+	if (n)
+		scrubstate_describe(&ss, pts, n, pts[n - 1].id, buf, cap, NULL);
+	scrubstate_free(&ss);
+	free(gdir);
+}

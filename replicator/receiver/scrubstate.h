@@ -79,6 +79,11 @@ const struct scrub_entry *scrubstate_chain_bad(const struct scrubstate *ss,
  * checked_bytes, bad_count} (caller decrefs; NULL when out of memory). */
 const char *scrubstate_describe(const struct scrubstate *ss, const struct store_point_info *pts,
 				size_t n, uint64_t point, char *buf, size_t cap, json_t **json);
+/* For `status`: the newest of pts's scrub state as text into buf ("-"
+ * without points) and *bad_points, the points whose own scrub failed; from
+ * st's <group>/scrub.json, read without the lock. */
+void scrubstate_summary(struct store *st, const char *group, const struct store_point_info *pts,
+			size_t n, char *buf, size_t cap, size_t *bad_points);
 /* The same from the files, for one caller that loads nothing else: group
  * gdir's scrub.json read without the lock (a reader sees the old or the
  * new file); an unreadable one leaves *ss empty (logged). */

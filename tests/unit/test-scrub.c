@@ -314,3 +314,35 @@ Test(scrub, points_without_checksums_are_unchecked_not_bad)
 	scrubstate_free(&ss);
 	store_free(st);
 }
+
+Test(scrub, state_round_trip_is_bounded_and_joins_ranges)
+{
+	struct scrubstate ss = { 0 }, back = { 0 };
+	struct scrub_entry *e;
+	char gdir[128];
+
+	snprintf(gdir, sizeof(gdir), "%s", root);
+	e = scrubstate_get(&ss, 7);
+	cr_assert_not_null(e);
+	scrubstate_reset(e, SCRUB_OK, 123);
+	cr_assert_eq(scrubstate_add_bad(e, "vda", 0, 4096), 0);
+	cr_assert_eq(scrubstate_add_bad(e, "vda", 4096, 4096), 0); /* continues: joined */
+	cr_assert_eq(scrubstate_add_bad(e, "vdb", 8192, 4096), 0); /* other disk */
+	for (uint64_t i = 0; i < SCRUBSTATE_MAX_BAD + 5; i++)
+		cr_assert_eq(scrubstate_add_bad(e, "vdb", 1000000 + i * 8192, 512), 0);
+	cr_assert_eq(e->verdict, SCRUB_BAD);
+	cr_assert_eq(e->nbad, SCRUBSTATE_MAX_BAD);
+	cr_assert_eq(e->bad_count, SCRUBSTATE_MAX_BAD + 7);
+	cr_assert_eq(e->bad[0].length, 8192);
+	cr_assert_eq(scrubstate_save(gdir, &ss), 0);
+	cr_assert_eq(scrubstate_load(gdir, &back), 0);
+	e = scrubstate_find(&back, 7);
+	cr_assert_not_null(e);
+	cr_assert_eq(e->verdict, SCRUB_BAD);
+	cr_assert_eq(e->time_ns, 123);
+	cr_assert_eq(e->nbad, SCRUBSTATE_MAX_BAD);
+	cr_assert_eq(e->bad_count, SCRUBSTATE_MAX_BAD + 7);
+	cr_assert_str_eq(e->bad[1].disk, "vdb");
+	scrubstate_free(&ss);
+	scrubstate_free(&back);
+}
