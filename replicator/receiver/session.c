@@ -312,6 +312,10 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 
 	if (check_group(s, b->group) < 0)
 		return -1;
+	if (b->flags & PROTO_FLAG_BEGIN_REPAIR) {
+		session_error(s, PROTO_ERR_PROTOCOL, "repair not supported");
+		return -1;
+	}
 	for (uint16_t i = 0; i < b->ndisks; i++) {
 		if (!name_valid(b->disks[i].name, strlen(b->disks[i].name))) {
 			log_error("group %s: invalid disk name refused", b->group);
