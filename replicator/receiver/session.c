@@ -23,6 +23,7 @@
 #include "replicator/receiver/limits.h"
 #include "replicator/receiver/marker.h"
 #include "replicator/receiver/owner.h"
+#include "replicator/receiver/repair.h"
 #include "replicator/receiver/retention.h"
 #include "replicator/receiver/rxmetrics.h"
 #include "replicator/receiver/spacemsg.h"
@@ -36,7 +37,8 @@ _Static_assert(STORE_MAX_META == PROTO_MAX_META, "store and wire metadata sizes 
 _Static_assert(STORE_MAX_HASHES == PROTO_MAX_HASHES, "store and wire hash counts differ");
 _Static_assert(STORE_MAX_WRITE == PROTO_MAX_EXTENT, "store queue and wire extents differ");
 
-enum sess_state { S_HELLO, S_READY, S_POINT, S_COMMITTED };
+/* S_REPAIR: a REPAIR point (repair.h) between its BEGIN and COMMIT. */
+enum sess_state { S_HELLO, S_READY, S_POINT, S_COMMITTED, S_REPAIR };
 /* disk_done[]: a resumed point's disk done before this session takes one
  * more DISK_DONE (the agent sends one per disk); a second is an error. */
 enum { DISK_OPEN = 0, DISK_DONE_HERE = 1, DISK_DONE_BEFORE = 2 };
@@ -61,6 +63,7 @@ struct session {
 	struct retjob *rjob; /* retention on a worker, COMMITTED not sent yet */
 	struct beginjob *bjob; /* a POINT_BEGIN on a worker, of group */
 	bool adopt_owner;      /* that begin makes this peer the group's owner */
+	struct repair *repair; /* S_REPAIR: the point being repaired, group locked */
 };
 
 struct session_env {
@@ -147,7 +150,7 @@ group_busy(const struct session *self, const char *group)
 	const struct session *s;
 
 	for (s = self->env->sessions; s; s = s->next) {
-		if (s != self && (s->state == S_POINT || s->rjob || s->bjob) &&
+		if (s != self && (s->state == S_POINT || s->state == S_REPAIR || s->rjob || s->bjob) &&
 		    strcmp(s->group, group) == 0)
 			return 1;
 	}
@@ -301,6 +304,68 @@ begin_done(void *arg, int cancelled)
 	beginjob_free(j);
 }
 
+/* A targeted repair (repair.h): the same door as a point (group, owner,
+ * limits), then extents that must each be one of the point's bad records.
+ * Its I/O runs inline: at most one extent (<= 1 MiB) per message. */
+static int send_committed(struct session *s, uint64_t point_id);
+
+static int
+on_repair_begin(struct session *s, const struct proto_point_begin *b)
+{
+	struct repair_why why;
+
+	if (repair_begin(s->env->cfg, s->env->store, b, &s->repair, &why) < 0) {
+		session_error(s, why.code, "repair of point %llu of group %s refused: %s",
+			      (unsigned long long)b->point_id, b->group, why.text);
+		return -1;
+	}
+	snprintf(s->group, sizeof(s->group), "%s", b->group);
+	s->point_id = b->point_id;
+	s->state = S_REPAIR;
+	return 0;
+}
+
+static int
+on_repair_msg(struct session *s, const struct proto_msg *msg)
+{
+	struct repair_why why;
+
+	if (msg->type == PROTO_EXTENT) {
+		if (repair_extent(s->repair, &msg->u.extent, s->env->zd, s->env->plain, &why) == 0)
+			return 0;
+	} else if (msg->u.commit.point_id != s->point_id || msg->u.commit.meta_len != 0) {
+		why.code = PROTO_ERR_PROTOCOL;
+		snprintf(why.text, sizeof(why.text), "a repair commits its own point, no metadata");
+	} else if (repair_commit(s->repair, &why) == 0) {
+		repair_free(s->repair);
+		s->repair = NULL;
+		s->state = S_COMMITTED;
+		return send_committed(s, msg->u.commit.point_id);
+	}
+	session_error(s, why.code, "%s", why.text);
+	return -1;
+}
+
+static int
+on_repair_query(struct session *s, const struct proto_repair_query *q)
+{
+	uint8_t *buf;
+	struct proto_msg m;
+	struct repair_why why;
+	int r = -1;
+
+	if (check_group(s, q->group) < 0)
+		return -1;
+	if (!(buf = malloc((size_t)PROTO_MAX_REPAIR * PROTO_REPAIR_ENTRY_SIZE)))
+		session_error(s, PROTO_ERR_INTERNAL, "out of memory");
+	else if (repair_list(s->env->store, q, &m, buf, &why) < 0)
+		session_error(s, why.code, "%s", why.text);
+	else
+		r = s->io->send(s->io_arg, &m);
+	free(buf);
+	return r;
+}
+
 static int
 on_point_begin(struct session *s, const struct proto_point_begin *b)
 {
@@ -312,10 +377,6 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 
 	if (check_group(s, b->group) < 0)
 		return -1;
-	if (b->flags & PROTO_FLAG_BEGIN_REPAIR) {
-		session_error(s, PROTO_ERR_PROTOCOL, "repair not supported");
-		return -1;
-	}
 	for (uint16_t i = 0; i < b->ndisks; i++) {
 		if (!name_valid(b->disks[i].name, strlen(b->disks[i].name))) {
 			log_error("group %s: invalid disk name refused", b->group);
@@ -338,6 +399,8 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 		session_error(s, PROTO_ERR_CONFLICT, "%s", why);
 		return -1;
 	}
+	if (b->flags & PROTO_FLAG_BEGIN_REPAIR)
+		return on_repair_begin(s, b); /* not a new point: no history, no adoption */
 	s->adopt_owner = own == OWNER_ADOPT;
 	/* The limits' usage figure and the store's begin (catalog, lock,
 	 * image files) run on a worker; the group counts as busy meanwhile. */
@@ -666,15 +729,21 @@ session_on_msg(struct session *s, const struct proto_msg *msg)
 		return on_hello(s, &msg->u.hello);
 	}
 	switch (msg->type) {
+	case PROTO_REPAIR_QUERY:
+		if (s->state == S_POINT || s->state == S_REPAIR)
+			goto bad;
+		return on_repair_query(s, &msg->u.rquery);
 	case PROTO_PROGRESS_QUERY:
-		if (s->state == S_POINT)
+		if (s->state == S_POINT || s->state == S_REPAIR)
 			goto bad;
 		return on_progress_query(s, &msg->u.pquery);
 	case PROTO_POINT_BEGIN:
-		if (s->state == S_POINT)
+		if (s->state == S_POINT || s->state == S_REPAIR)
 			goto bad;
 		return on_point_begin(s, &msg->u.begin);
 	case PROTO_EXTENT:
+		if (s->state == S_REPAIR)
+			return on_repair_msg(s, msg);
 		if (s->state != S_POINT)
 			goto bad;
 		return on_extent(s, &msg->u.extent);
@@ -683,6 +752,8 @@ session_on_msg(struct session *s, const struct proto_msg *msg)
 			goto bad;
 		return on_disk_done(s, &msg->u.done);
 	case PROTO_POINT_COMMIT:
+		if (s->state == S_REPAIR)
+			return on_repair_msg(s, msg);
 		if (s->state != S_POINT)
 			goto bad;
 		return on_commit(s, &msg->u.commit);
@@ -770,6 +841,7 @@ session_free(struct session *s)
 		s->rjob->s = NULL;
 	if (s->bjob)
 		beginjob_disown(s->bjob);
+	repair_free(s->repair);
 	session_unlink(s);
 	free(s);
 }

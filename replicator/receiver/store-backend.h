@@ -62,6 +62,10 @@ struct store_disk {
 
 struct store_backend_ops {
 	const char *name;
+	/* A committed point's disks can be opened (disk_init, disk_open) and
+	 * written in place: a targeted repair (store-repair.h). Local: a point
+	 * is its own overlay file; ceph: a snapshot cannot be written. */
+	bool rewrite_points;
 	void (*free)(struct store_backend *be);
 
 	/* -- the point being received -- */
