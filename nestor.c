@@ -18,6 +18,7 @@ static const char usage_main[] =
 	"  status     show every group's replication state (--json); agent or receiver\n"
 	"  verify     compare a recovery point with its source (agent side)\n"
 	"  scrub      re-read stored points and check them against their checksums\n"
+	"  repair     re-fetch the ranges that failed a scrub from the source (agent side)\n"
 	"  drill      boot a recovery point's VMs in an isolated network and verify them\n"
 	"  failover   boot a recovery point's VMs for real; --status, --release\n"
 	"  config     check a configuration file\n"
@@ -41,6 +42,7 @@ static const struct {
 	{ "failover", cli_failover },
 	{ "status", cli_status },
 	{ "scrub", cli_scrub },
+	{ "repair", cli_repair },
 };
 
 int
