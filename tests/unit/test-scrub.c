@@ -390,3 +390,25 @@ Test(scrub, a_point_removed_meanwhile_is_skipped_not_bad)
 	scrubstate_free(&ss);
 	store_free(st);
 }
+
+Test(scrub, an_unreadable_verdict_file_does_not_block_retention)
+{
+	struct store *st = two_points();
+	struct scrub_opts o = { 0 };
+	struct sums_rec *r;
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/grp/scrub.json", root);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("{ not json", f);
+	fclose(f);
+	cr_assert_eq(store_point_remove(st, "grp", 1, NULL, NULL), 0);
+	cr_assert_eq(store_point_exists(st, "grp", 1), 0);
+	cr_assert_geq(records(2, &r), 3, "the checksums were still merged");
+	free(r);
+	/* ...and the scrub refuses to record over it: an error, not a verdict. */
+	cr_assert_eq(scrub_group(st, "grp", &o, NULL, NULL), -1);
+	store_free(st);
+}
