@@ -46,8 +46,9 @@ parse_check(int c, const char *arg, const char *cmd, struct drill_opts *o)
 		if (!strcmp(arg, "auto")) o->accel = DRILL_ACCEL_AUTO;
 		else if (!strcmp(arg, "tcg")) o->accel = DRILL_ACCEL_TCG;
 		else if (!strcmp(arg, "kvm")) o->accel = DRILL_ACCEL_KVM;
+		else if (!strcmp(arg, "probe")) o->accel = DRILL_ACCEL_PROBE;
 		else {
-			fprintf(stderr, "nestor %s: --accel is auto, tcg or kvm\n", cmd);
+			fprintf(stderr, "nestor %s: --accel is auto, probe, tcg or kvm\n", cmd);
 			return -1;
 		}
 		return 0;

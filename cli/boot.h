@@ -46,8 +46,10 @@ enum cli_boot_opt {
 	"      --check-cmd CMD one-line command sent over each VM's serial console after\n" \
 	"                      the marker; the guest answers 'NESTOR-DONE <rc>' (nestor\n" \
 	"                      test-guest protocol); rc != 0 fails the VM\n"           \
-	"      --accel MODE    auto (KVM when /dev/kvm boots the first VM within 20 s,\n" \
-	"                      else TCG; default), tcg, or kvm\n"                      \
+	"      --accel MODE    auto (default: this host's remembered verdict, else KVM\n" \
+	"                      when /dev/kvm boots the first VM within 20 s, else TCG;\n" \
+	"                      the outcome is remembered), probe (auto, ignoring the\n" \
+	"                      remembered verdict), tcg, or kvm\n"                    \
 	"      --cpu-baseline M  KVM: CPU model when host-model cannot start (default " \
 	DRILL_DEFAULT_CPU_BASELINE ")\n"                                               \
 	"      --boot-order L  comma-separated VM names booted first, in that order;\n" \

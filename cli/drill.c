@@ -17,7 +17,7 @@
 static const char usage_drill[] =
 	"usage: nestor drill [--config FILE] GROUP [--point ID|latest] [--keep] [--json]\n"
 	"                    [--uri URI] [--marker TEXT] [--timeout S] [--check-cmd CMD]\n"
-	"                    [--accel auto|tcg|kvm] [--cpu-baseline MODEL]\n"
+	"                    [--accel auto|probe|tcg|kvm] [--cpu-baseline MODEL]\n"
 	"                    [--boot-order VM,...] [--boot-delay S] [--tcp-port PORT]\n"
 	"                    [--guest-agent] [--script PATH] [--force]\n"
 	"       nestor drill [--config FILE] --list GROUP [--json]\n"

@@ -10,6 +10,7 @@
 
 #define VIRT_DL_SYMS(X)                                                        \
 	X(virConnectClose)                                                     \
+	X(virConnectGetVersion)                                                \
 	X(virConnectOpen)                                                      \
 	X(virDomainAbortJob)                                                   \
 	X(virDomainAgentSetResponseTimeout)                                    \

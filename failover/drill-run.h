@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "common/virt-dl.h"
+#include "failover/accel.h"
 #include "failover/domxml-size.h"
 #include "failover/drill.h"
 #include "failover/report.h"
@@ -49,6 +50,9 @@ struct drill {
 	struct dvm *vms;
 	size_t nvms;
 	bool kvm;
+	bool probing;             /* the first VM proves KVM (drill-accel.c) */
+	struct accel_key accel_key; /* this host, when accel_keyed */
+	bool accel_keyed;
 	bool failover;
 	virConnectPtr conn;
 	struct drill_net *net;

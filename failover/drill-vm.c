@@ -432,6 +432,7 @@ drill_vm_boot(struct drill *d, size_t i, bool probing)
 	struct dvm *v = &d->vms[i];
 	struct report_vm *rv = &d->r->vms[i];
 	const char *why = NULL;
+	double t0 = drill_elapsed(d);
 	int r;
 
 	if (vm_start(d, i) < 0)
@@ -447,6 +448,7 @@ drill_vm_boot(struct drill *d, size_t i, bool probing)
 			 d->r->id, v->name, KVM_PROBE_S);
 		destroy_dom(v);
 		d->kvm = false;
+		d->r->accel_fallback_s = drill_elapsed(d) - t0;
 		drill_vm_boot(d, i, false);
 		return;
 	}

@@ -16,7 +16,8 @@ int drill_vm_prepare(struct drill *d, size_t i);
  * the run's isolated network. 0 / -1 (logged). */
 int drill_vm_map_networks(struct drill *d);
 /* Start VM i and wait for its boot marker; probing: the first VM under
- * --accel auto proves KVM (no marker in time: every VM falls back to TCG).
+ * --accel auto or probe proves KVM (no marker in time: every VM falls back
+ * to TCG; the time lost is d->r->accel_fallback_s).
  * The outcome is in d->r->vms[i]. */
 void drill_vm_boot(struct drill *d, size_t i, bool probing);
 /* The checks after the boot marker (check command, guest agent, TCP

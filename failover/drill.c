@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "failover/drill-accel.h"
 #include "failover/drill-net.h"
 #include "failover/drill-record.h"
 #include "failover/drill-run.h"
@@ -347,8 +348,7 @@ run_boot(struct drill *d)
 	struct report *r = d->r;
 	const char *what = drill_what(d);
 
-	d->kvm = o->accel == DRILL_ACCEL_KVM ||
-		(o->accel == DRILL_ACCEL_AUTO && drill_kvm_usable());
+	drill_accel_choose(d);
 	for (size_t n = 0; n < d->nvms && !drill_stop; n++) {
 		size_t i = d->order[n];
 
@@ -358,9 +358,10 @@ run_boot(struct drill *d)
 			for (unsigned k = 0; k < o->boot_delay_s * 10 && !drill_stop; k++)
 				clock_nap_ms(100);
 		}
-		drill_vm_boot(d, i, n == 0 && d->kvm && o->accel == DRILL_ACCEL_AUTO);
+		drill_vm_boot(d, i, n == 0 && d->probing);
 	}
 	r->kvm = d->kvm;
+	drill_accel_learn(d, d->order[0]);
 	for (size_t n = 0; n < d->nvms && !drill_stop; n++)
 		if (r->vms[d->order[n]].marker_seen)
 			drill_vm_check(d, d->order[n]);

@@ -11,7 +11,9 @@
 
 struct store;
 
-enum drill_accel { DRILL_ACCEL_AUTO = 0, DRILL_ACCEL_TCG, DRILL_ACCEL_KVM };
+/* AUTO: the host's remembered verdict, else a KVM probe (failover/accel.h);
+ * PROBE: a fresh probe whatever is remembered. */
+enum drill_accel { DRILL_ACCEL_AUTO = 0, DRILL_ACCEL_TCG, DRILL_ACCEL_KVM, DRILL_ACCEL_PROBE };
 enum drill_mode { DRILL_MODE_DRILL = 0, DRILL_MODE_FAILOVER };
 
 struct drill_opts {

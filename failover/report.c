@@ -51,6 +51,17 @@ str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
+/* Where "accel" came from, so an RTO is read with it: a probe that fell
+ * back to TCG spent accel_fallback_s of it under KVM. */
+static void
+set_accel(json_t *root, const struct report *r)
+{
+	json_object_set_new(root, "accel_source", str_or_null(r->accel_source));
+	json_object_set_new(root, "accel_cached", json_boolean(r->accel_source &&
+							      !strcmp(r->accel_source, "cache")));
+	json_object_set_new(root, "accel_fallback_s", secs(r->accel_fallback_s));
+}
+
 static json_t *
 str_array(char *const *v, size_t n)
 {
@@ -124,6 +135,7 @@ fail:
 		json_object_set_new(root, "scrub_forced", json_boolean(r->scrub_forced));
 		json_object_set_new(root, "scrub_warning", r->scrub_warning
 				    ? json_string(r->scrub_warning) : json_null());
+		set_accel(root, r);
 	}
 	return root;
 }
@@ -146,8 +158,9 @@ report_print(const struct report *r, FILE *f)
 	clock_iso8601(r->point_time_ns, ptime, sizeof(ptime));
 	fprintf(f, "%s %s  group %s  point %" PRIu64 " (%s, RPO %.1f s at drill start)\n",
 		r->failover ? "failover" : "drill", r->id, r->group, r->point, ptime, r->rpo_s);
-	fprintf(f, "started %s  accel %s  network %s (isolated)  marker '%s'\n", started,
-		r->kvm ? "kvm" : "tcg", r->network[0] ? r->network : "-",
+	fprintf(f, "started %s  accel %s (%s)  network %s (isolated)  marker '%s'\n", started,
+		r->kvm ? "kvm" : "tcg", r->accel_source ? r->accel_source : "-",
+		r->network[0] ? r->network : "-",
 		r->marker ? r->marker : "");
 	if (r->check_cmd)
 		fprintf(f, "check command: %s\n", r->check_cmd);

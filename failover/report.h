@@ -49,6 +49,9 @@ struct report {
 	char network[64];
 	char workdir[4096];
 	bool kvm;
+	const char *accel_source; /* static: "option", "cache", "probe", "no-kvm"
+				   * (failover/drill-accel.h); NULL: no boot */
+	double accel_fallback_s;  /* RTO spent on a failed KVM probe (0: none) */
 	bool kept;               /* --keep: nothing torn down */
 	bool teardown_ok;
 	char *error;             /* owned: drill-level failure (before any VM) */

@@ -195,7 +195,7 @@ scrub_point(struct scrub *s, const struct store_point_info *pi, scrub_report_fn 
 	    store_point_exists(s->st, s->group, pi->id) == 0)
 		r = 1;
 	if (r == 0)
-		r = scrub_record_verdict(s) == 1 ? 1 : r;
+		r = scrub_record_verdict(s); /* 1: removed meanwhile; -1: not recorded */
 	rep.removed = r == 1;
 	rep.failed = r < 0;
 	if (rep.removed)

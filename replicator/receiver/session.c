@@ -609,8 +609,14 @@ on_commit(struct session *s, const struct proto_point_commit *c)
 		return -1;
 	}
 	if (store_point_commit(s->point, c->meta, c->meta_len, &err) < 0) {
-		session_error(s, store_err_wire(err), "commit of point %llu failed",
-				(unsigned long long)c->point_id);
+		char full[512];
+
+		/* A full store at commit (metadata, catalog) says so like a full
+		 * store at a write does: where, and how much is free. */
+		session_error(s, store_err_wire(err), "commit of point %llu failed%s",
+			      (unsigned long long)c->point_id,
+			      spacemsg_full(s->env->cfg, s->env->store, s->group, errno,
+					    s->disk_size, s->ndisks, full, sizeof(full)));
 		return -1;
 	}
 	store_point_free(s->point);

@@ -53,7 +53,11 @@ spacemsg_full(const struct receiver_config *cfg, struct store *st, const char *g
 		}
 	}
 	free(sp);
+	/* Every disk done: what is left is the commit's metadata and catalog,
+	 * a few KiB; still at least 1 MiB to be of use. */
 	need = spacemsg_needed_mib(size, durable, done, n);
+	if (need == 0)
+		need = 1;
 	if (cfg->store_ceph) {
 		snprintf(buf, cap, ": the replica store is full: Ceph pool %s is out of space, "
 			 "this point needs at least %" PRIu64 " MiB more (disk sizes minus durable "

@@ -227,8 +227,13 @@ move_verdicts(const char *gdir, const struct store_point_info *victim,
 	struct scrub_entry *v, *to = NULL;
 	int rc = -1;
 
-	if (scrubstate_load(gdir, &ss) < 0)
-		return -1;
+	/* An unreadable scrub.json (logged) must not stop retention for good:
+	 * the scrub refuses to record over it until it is fixed. */
+	if (scrubstate_load(gdir, &ss) < 0) {
+		log_warn("store: scrub verdicts of point %" PRIu64 " not handed to its child",
+			 victim->id);
+		return 0;
+	}
 	v = scrubstate_find(&ss, victim->id);
 	if (!v) {
 		rc = 0;

@@ -45,7 +45,8 @@ int store_sums_prune(const char *gdir, const struct catalog *cat, uint64_t keep_
  * become the child's (scrub.json), then each of the child's disk files
  * becomes the merge of its records and the victim's (sums_merge). Holds
  * the scrub lock from then on: *scrub_lock (scrubstate_unlock it after the
- * catalog is replaced). 0 / -1 (logged; nothing the catalog says changed). */
+ * catalog is replaced). An unreadable scrub.json is warned about and left
+ * alone. 0 / -1 (logged; nothing the catalog says changed). */
 int store_sums_on_remove(const char *gdir, const struct store_point_info *victim,
 			 const struct store_point_info *child, int *scrub_lock);
 /* After the catalog dropped victim: its checksum directory. A failure

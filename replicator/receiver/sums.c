@@ -24,35 +24,22 @@
 
 /* ---- format ------------------------------------------------------------------ */
 
+/* n little-endian bytes of v at p, and back. */
 static void
-put_le64(unsigned char *p, uint64_t v)
+put_le(unsigned char *p, uint64_t v, int n)
 {
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < n; i++)
 		p[i] = (unsigned char)(v >> (8 * i));
 }
 
 static uint64_t
-get_le64(const unsigned char *p)
+get_le(const unsigned char *p, int n)
 {
 	uint64_t v = 0;
 
-	for (int i = 7; i >= 0; i--)
+	for (int i = n - 1; i >= 0; i--)
 		v = (v << 8) | p[i];
 	return v;
-}
-
-static void
-put_le32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t
-get_le32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
 }
 
 uint64_t
@@ -82,9 +69,9 @@ sums_path(const char *gdir, uint64_t point, const char *disk)
 void
 sums_encode(const struct sums_rec *r, unsigned char out[SUMS_RECORD_SIZE])
 {
-	put_le64(out, r->offset);
-	put_le64(out + 8, (r->length & SUMS_LEN_MASK) | (r->zero ? SUMS_FLAG_ZERO : 0));
-	put_le64(out + 16, r->zero ? 0 : r->hash);
+	put_le(out, r->offset, 8);
+	put_le(out + 8, (r->length & SUMS_LEN_MASK) | (r->zero ? SUMS_FLAG_ZERO : 0), 8);
+	put_le(out + 16, r->zero ? 0 : r->hash, 8);
 }
 
 static bool
@@ -101,14 +88,14 @@ rec_valid(const struct sums_rec *r)
 int
 sums_decode(const unsigned char in[SUMS_RECORD_SIZE], struct sums_rec *r)
 {
-	uint64_t lf = get_le64(in + 8);
+	uint64_t lf = get_le(in + 8, 8);
 
 	if (lf & ~(SUMS_FLAG_ZERO | SUMS_LEN_MASK))
 		return -1;
-	r->offset = get_le64(in);
+	r->offset = get_le(in, 8);
 	r->length = lf & SUMS_LEN_MASK;
 	r->zero = (lf & SUMS_FLAG_ZERO) != 0;
-	r->hash = get_le64(in + 16);
+	r->hash = get_le(in + 16, 8);
 	return rec_valid(r) ? 0 : -1;
 }
 
@@ -116,15 +103,15 @@ static void
 header_encode(unsigned char h[SUMS_HEADER_SIZE])
 {
 	memcpy(h, SUMS_MAGIC, 8);
-	put_le32(h + 8, SUMS_VERSION);
-	put_le32(h + 12, SUMS_RECORD_SIZE);
+	put_le(h + 8, SUMS_VERSION, 4);
+	put_le(h + 12, SUMS_RECORD_SIZE, 4);
 }
 
 static bool
 header_ok(const unsigned char h[SUMS_HEADER_SIZE])
 {
-	return memcmp(h, SUMS_MAGIC, 8) == 0 && get_le32(h + 8) == SUMS_VERSION &&
-	       get_le32(h + 12) == SUMS_RECORD_SIZE;
+	return memcmp(h, SUMS_MAGIC, 8) == 0 && get_le(h + 8, 4) == SUMS_VERSION &&
+	       get_le(h + 12, 4) == SUMS_RECORD_SIZE;
 }
 
 /* ---- appending ------------------------------------------------------------------ */
@@ -592,9 +579,11 @@ out:
 
 /* ---- removal ------------------------------------------------------------------------ */
 
-/* Remove the files in dir (a point's sums directory), then dir. */
+/* Remove the files in dir (a point's sums directory) and dir itself, or
+ * with tmps_only the temp files of an interrupted sums_save there. An
+ * absent dir is fine. 0 / -1 (logged). */
 static int
-remove_dir(const char *dir)
+remove_files(const char *dir, bool tmps_only)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
@@ -607,7 +596,10 @@ remove_dir(const char *dir)
 		return -1;
 	}
 	while ((e = readdir(d)) != NULL) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+		size_t len = strlen(e->d_name);
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+		    (tmps_only && !(len > 4 && !strcmp(e->d_name + len - 4, ".tmp"))))
 			continue;
 		if (unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT) {
 			log_error("checksums: unlink %s/%s: %m", dir, e->d_name);
@@ -615,33 +607,10 @@ remove_dir(const char *dir)
 		}
 	}
 	closedir(d);
-	if (rc == 0 && rmdir(dir) < 0 && errno != ENOENT) {
+	if (rc == 0 && !tmps_only && rmdir(dir) < 0 && errno != ENOENT) {
 		log_error("checksums: rmdir %s: %m", dir);
 		rc = -1;
 	}
-	return rc;
-}
-
-/* Temp files of an interrupted sums_save in a kept point's directory. */
-static int
-remove_tmps(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int rc = 0;
-
-	if (!d)
-		return errno == ENOENT ? 0 : -1;
-	while ((e = readdir(d)) != NULL) {
-		size_t len = strlen(e->d_name);
-
-		if (len > 4 && !strcmp(e->d_name + len - 4, ".tmp") &&
-		    unlinkat(dirfd(d), e->d_name, 0) < 0 && errno != ENOENT) {
-			log_error("checksums: unlink %s/%s: %m", dir, e->d_name);
-			rc = -1;
-		}
-	}
-	closedir(d);
 	return rc;
 }
 
@@ -674,9 +643,9 @@ sums_prune(const char *gdir, bool (*keep)(void *arg, uint64_t id), void *arg)
 			break;
 		}
 		if (keep(arg, id)) {
-			if (remove_tmps(sub) < 0)
+			if (remove_files(sub, true) < 0)
 				rc = -1;
-		} else if (remove_dir(sub) < 0) {
+		} else if (remove_files(sub, false) < 0) {
 			rc = -1;
 		} else {
 			removed = true;
@@ -699,7 +668,7 @@ sums_remove_point(const char *gdir, uint64_t point)
 	char *dir = sums_dir(gdir, point), *root = sums_root(gdir);
 	int rc = -1;
 
-	if (dir && root && remove_dir(dir) == 0 && (access(root, F_OK) < 0 || dir_fsync(root) == 0))
+	if (dir && root && remove_files(dir, false) == 0 && (access(root, F_OK) < 0 || dir_fsync(root) == 0))
 		rc = 0;
 	free(dir);
 	free(root);

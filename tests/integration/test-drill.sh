@@ -5,7 +5,10 @@
 # latest and point 1 under a private libvirtd on overlays, in an isolated
 # network, and the drilled guest sees exactly the data of its point. A drill
 # with a wrong marker fails and still tears down. After every drill no domain,
-# network or overlay is left and the point files are bit-identical.
+# network or overlay is left and the point files are bit-identical. Where
+# /dev/kvm is usable, the first drill probes KVM and keeps the verdict, the
+# second boots straight under it (on a host whose KVM cannot run the guest:
+# no KVM attempt at all), and --accel probe probes again.
 . "$(dirname "$0")/lib.sh"
 
 G=web
@@ -79,7 +82,7 @@ t0=$(date +%s)
 	--check-cmd "$CHECK" >"$T/drill1.json" 2>"$T/drill1.log"
 rc=$?
 cat "$T/drill1.log"
-jq -c '{drill, point, verdict, rpo_s, accel, teardown, vms: [.vms[] | {vm, domain, started_s, rto_s, result, check}]}' "$T/drill1.json"
+jq -c '{drill, point, verdict, rpo_s, accel, accel_source, accel_fallback_s, teardown, vms: [.vms[] | {vm, domain, started_s, rto_s, result, check}]}' "$T/drill1.json"
 check "drill latest: exit 0" [ $rc = 0 ]
 check "drill latest: verdict pass" [ "$(jq -r .verdict "$T/drill1.json")" = pass ]
 check "drill latest: used point 2" [ "$(jq .point "$T/drill1.json")" = 2 ]
@@ -113,11 +116,51 @@ check "drill point 1: guest sees point-1 data" \
 	grep -q "$MD5_1" <<<"$(jq -r '.vms[0].check.output' "$T/drill2.json")"
 after_drill "drill point 1" "$T/drill2.log"
 
-# 3. a marker the guest never prints: the drill fails, reports it, tears down
+# The accelerator verdict (issue 17): drill 1 ran on a fresh store.
+VERDICT=$T/store/.accel-verdict.json
+ACCEL1=$(jq -r .accel "$T/drill1.json")
+jq -c '{drill, accel, accel_source, accel_cached, accel_fallback_s, web1_started_s: .vms[0].started_s, web1_rto_s: .vms[0].rto_s}' \
+	"$T/drill1.json" "$T/drill2.json"
+echo "boot phase of web1 (accel $ACCEL1): drill 1 started $(jq .vms[0].started_s "$T/drill1.json") s, RTO $(jq .vms[0].rto_s "$T/drill1.json") s; drill 2 started $(jq .vms[0].started_s "$T/drill2.json") s, RTO $(jq .vms[0].rto_s "$T/drill2.json") s"
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	check "accel: drill 1 probed KVM (no verdict yet)" \
+		jq -e '.accel_source == "probe" and .accel_cached == false' "$T/drill1.json"
+	check "accel: drill 1 said why it probed" grep -q 'accel kvm, proved by the first VM (no verdict yet)' "$T/drill1.log"
+	check "accel: drill 1 kept its verdict for this host and kernel" \
+		jq -e --arg a "$ACCEL1" --arg h "$(uname -n)" --arg k "$(uname -r)" \
+		'.verdict == $a and .host == $h and .kernel == $k' "$VERDICT"
+	check "accel: drill 2 used the cached verdict" \
+		jq -e --arg a "$ACCEL1" '.accel == $a and .accel_source == "cache" and .accel_cached == true' "$T/drill2.json"
+	check "accel: drill 2's log says cached" grep -q "accel $ACCEL1 (cached verdict from .*, kernel $(uname -r)" "$T/drill2.log"
+	if [ "$ACCEL1" = tcg ]; then
+		# this host kind: /dev/kvm exists but the guest does not run under it
+		check "accel: drill 1 fell back and reported what it cost" \
+			jq -e '.accel_fallback_s > 0' "$T/drill1.json"
+		check "accel: drill 1 tried KVM" grep -q 'falling back to TCG' "$T/drill1.log"
+		check "accel: drill 2 made no KVM attempt" \
+			bash -c "! grep -Eq 'started \(kvm\)|under KVM|host-model CPU' '$T/drill2.log'"
+		check "accel: drill 2 lost nothing to a probe" jq -e '.accel_fallback_s == 0' "$T/drill2.json"
+	fi
+else
+	echo "accel: /dev/kvm not usable here: no probe, no verdict"
+	check "accel: no /dev/kvm, no verdict kept" [ ! -e "$VERDICT" ]
+	check "accel: drill 1 says why TCG" jq -e '.accel == "tcg" and .accel_source == "no-kvm"' "$T/drill1.json"
+fi
+
+# 3. a marker the guest never prints: the drill fails, reports it, tears down.
+# --accel probe ignores the kept verdict; a probe that saw no marker at all
+# proves nothing and keeps the verdict as it was.
+VSUM=$(sha256sum <"$VERDICT" 2>/dev/null)
 LIBVIRT_DEFAULT_URI= "$NESTOR" drill --config "$T/receiver.conf" $G --uri "$VM_URI" --marker NO-SUCH-MARKER --timeout 10 \
-	>"$T/drill3.txt" 2>"$T/drill3.log"
+	--accel probe >"$T/drill3.txt" 2>"$T/drill3.log"
 rc=$?
 cat "$T/drill3.txt"
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	check "accel probe: the cached verdict is not used" \
+		bash -c "grep -q 'accel kvm, proved by the first VM (--accel probe)' '$T/drill3.log' && ! grep -q 'cached verdict' '$T/drill3.log'"
+	check "accel probe: the first VM started under KVM" grep -q 'started (kvm)' "$T/drill3.log"
+	check "accel probe: an inconclusive probe keeps the verdict" [ "$(sha256sum <"$VERDICT")" = "$VSUM" ]
+fi
 check "drill wrong marker: exit non-zero" [ $rc != 0 ]
 check "drill wrong marker: text report says FAIL" grep -q '^verdict: FAIL' "$T/drill3.txt"
 check "drill wrong marker: saved report says fail" \
@@ -129,6 +172,9 @@ after_drill "drill wrong marker" "$T/drill3.log"
 check "drill of a missing point fails" [ $? = 1 ]
 "$NESTOR" drill --config "$T/receiver.conf" $G --timeout 0 >/dev/null 2>&1
 check "drill --timeout 0 is a usage error" [ $? = 2 ]
+"$NESTOR" drill --config "$T/receiver.conf" $G --accel fast >/dev/null 2>"$T/drill5.log"
+check "drill --accel fast is a usage error" [ $? = 2 ]
+check "drill --accel fast names the modes" grep -q 'auto, probe, tcg or kvm' "$T/drill5.log"
 
 # 5. the history
 "$NESTOR" drill --config "$T/receiver.conf" --list $G | tee "$T/list.txt"

@@ -38,6 +38,16 @@ virsh -q -c "$VM_URI" net-create /dev/stdin >/dev/null <<EON || die "cannot crea
 <network><name>drnet</name><bridge name='$BR' stp='off'/></network>
 EON
 
+# A kept verdict saying KVM runs guests here (issue 17): the failover still
+# proves it with its first VM; where KVM fails after all, it falls back,
+# and the verdict is probed again and updated.
+QV=
+if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then
+	QV=$(virsh -c "$VM_URI" version | awk '/hypervisor/ { print $NF }')
+	printf '{"version": 1, "host": "%s", "kernel": "%s", "qemu": "%s", "verdict": "kvm", "probed_ns": %s}\n' \
+		"$(uname -n)" "$(uname -r)" "$QV" $(($(date +%s%N) - 1000000000)) >"$T/store/.accel-verdict.json"
+fi
+
 # 1. --planned with no pending point, network mapping, check over the console
 t0=$(date +%s)
 "$NESTOR" failover --config "$T/receiver.conf" $G --planned --network-map default=drnet \
@@ -60,6 +70,17 @@ WD=$(jq -r .workdir "$T/fo1.json")
 check "failover: overlays under <store>/<group>/failover/" \
 	bash -c "case '$WD' in '$T/store/$G/failover/'*) ls '$WD'/*.qcow2 >/dev/null;; *) false;; esac"
 check "failover: marker written" jqt '.point == 1 and .vms[0].domain == "web1"' "$T/store/$G/failover.json"
+if [ -n "$QV" ]; then
+	jq -c '{accel, accel_source, accel_cached, accel_fallback_s}' "$T/fo1.json"
+	check "failover: the kept KVM verdict was read" grep -q 'accel kvm (cached verdict from' "$T/fo1.log"
+	if jqt '.accel == "tcg"' "$T/fo1.json"; then
+		check "failover: KVM failed: probed again" \
+			jqt '.accel_source == "probe" and .accel_cached == false and .accel_fallback_s > 0' "$T/fo1.json"
+		check "failover: KVM failed: verdict updated to tcg" jqt '.verdict == "tcg"' "$T/store/.accel-verdict.json"
+	else
+		check "failover: KVM works: verdict kept" jqt '.verdict == "kvm"' "$T/store/.accel-verdict.json"
+	fi
+fi
 
 # 2. status
 "$NESTOR" failover --config "$T/receiver.conf" --status | tee "$T/status.txt"

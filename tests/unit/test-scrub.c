@@ -346,3 +346,69 @@ Test(scrub, state_round_trip_is_bounded_and_joins_ranges)
 	scrubstate_free(&ss);
 	scrubstate_free(&back);
 }
+
+struct remover {
+	struct store *st;
+	int reports;
+	bool point2_removed_seen;
+	bool any_bad;
+};
+
+/* Retention runs while the scrub goes: after point 1's report, point 1
+ * (then the oldest, with point 2 its child) goes; then also point 2 is
+ * removed before the scrub reaches it. */
+static void
+remove_meanwhile(void *arg, const char *group, const struct scrub_report *r)
+{
+	struct remover *m = arg;
+
+	(void)group;
+	m->reports++;
+	m->any_bad |= r->entry->verdict == SCRUB_BAD && !r->removed;
+	if (r->point == 2)
+		m->point2_removed_seen = r->removed;
+	if (r->point == 1)
+		cr_assert_eq(store_point_remove(m->st, "grp", 2, NULL, NULL), 0);
+}
+
+Test(scrub, a_point_removed_meanwhile_is_skipped_not_bad)
+{
+	struct store *st = two_points();
+	struct store_point *pt = begin(st, 3, 2);
+	struct scrub_opts o = { 0 };
+	struct scrubstate ss = { 0 };
+	struct remover m = { .st = st };
+
+	put(pt, 0, 65536, 9);
+	commit(pt);
+	cr_assert_eq(scrub_group(st, "grp", &o, remove_meanwhile, &m), 0);
+	cr_assert_eq(m.reports, 3);
+	cr_assert(m.point2_removed_seen, "point 2 reported as removed, skipped");
+	cr_assert(!m.any_bad);
+	cr_assert_null(verdict(&ss, 2), "nothing recorded for the removed point");
+	cr_assert_eq(verdict(&ss, 3)->verdict, SCRUB_OK);
+	scrubstate_free(&ss);
+	store_free(st);
+}
+
+Test(scrub, an_unreadable_verdict_file_does_not_block_retention)
+{
+	struct store *st = two_points();
+	struct scrub_opts o = { 0 };
+	struct sums_rec *r;
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/grp/scrub.json", root);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs("{ not json", f);
+	fclose(f);
+	cr_assert_eq(store_point_remove(st, "grp", 1, NULL, NULL), 0);
+	cr_assert_eq(store_point_exists(st, "grp", 1), 0);
+	cr_assert_geq(records(2, &r), 3, "the checksums were still merged");
+	free(r);
+	/* ...and the scrub refuses to record over it: an error, not a verdict. */
+	cr_assert_eq(scrub_group(st, "grp", &o, NULL, NULL), -1);
+	store_free(st);
+}
