@@ -1,14 +1,8 @@
 /* `nestor repair`: re-fetch from the source the ranges of recovery points
  * that failed their scrub (agent side; issue 13, item 3). */
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
-
 #include "cli/cli.h"
 #include "cli/common.h"
-#include "common/log.h"
 #include "replicator/agent/repair.h"
-#include "replicator/config.h"
 
 static const char usage_repair[] =
 	"usage: nestor repair [--config FILE] GROUP [--point ID] [--json]\n"
@@ -29,16 +23,8 @@ int
 cli_repair(int argc, char **argv)
 {
 	struct cli_args a = { .path = CLI_AGENT_CONF };
-	struct agent_config *cfg = NULL;
 	int rc = cli_parse("repair", usage_repair, CLI_O_CONFIG | CLI_O_POINT | CLI_O_JSON,
 			   CLI_OPERAND_GROUP, argc, argv, &a);
 
-	if (rc >= 0)
-		return rc;
-	if (agent_config_load(a.path, &cfg) < 0)
-		return 1;
-	log_set_level(cfg->log_level);
-	rc = agent_repair_run(cfg, a.group, a.point, a.json, stdout);
-	agent_config_free(cfg);
-	return rc == 0 ? 0 : 1;
+	return rc >= 0 ? rc : cli_agent_point(&a, agent_repair_run);
 }

@@ -182,32 +182,27 @@ rp_source(struct arepair *r, uint16_t i)
 	return NULL;
 }
 
+static int
+rp_source_read(void *arg, void *buf, size_t n, uint64_t off)
+{
+	return snapshot_read(arg, 0, off, buf, n);
+}
+
 /* Read e's range from the source into r->buf (DATA) or check it is zeros:
  * 1 it is what the point held, 0 it changed since, -1 read error. */
 static int
 rp_read(struct arepair *r, const struct proto_repair_entry *e)
 {
 	struct snapshot *s = rp_source(r, e->disk);
-	uint64_t done = 0;
 
 	if (!s || e->offset + e->length > snapshot_disk_size(s, 0))
 		return 0;
-	if (e->kind == PROTO_KIND_DATA) {
-		if (snapshot_read(s, 0, e->offset, r->buf, (size_t)e->length) < 0)
-			return -1;
-		return hash64(r->buf, (size_t)e->length) == e->hash;
-	}
-	while (done < e->length) {
-		size_t n = e->length - done > PROTO_MAX_EXTENT ? PROTO_MAX_EXTENT
-							       : (size_t)(e->length - done);
-
-		if (snapshot_read(s, 0, e->offset + done, r->buf, n) < 0)
-			return -1;
-		if (!buf_is_zero(r->buf, n))
-			return 0;
-		done += n;
-	}
-	return 1;
+	if (e->kind != PROTO_KIND_DATA)
+		return range_is_zero(rp_source_read, s, e->offset, e->length, r->buf,
+				     PROTO_MAX_EXTENT);
+	if (snapshot_read(s, 0, e->offset, r->buf, (size_t)e->length) < 0)
+		return -1;
+	return hash64(r->buf, (size_t)e->length) == e->hash;
 }
 
 static int

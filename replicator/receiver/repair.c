@@ -286,18 +286,6 @@ out:
 
 /* ---- a REPAIR point ------------------------------------------------------------- */
 
-uint64_t
-repair_point(const struct repair *r)
-{
-	return r->point;
-}
-
-uint64_t
-repair_bytes(const struct repair *r)
-{
-	return r->bytes;
-}
-
 static int
 disks_match(const struct store_point_info *pi, const struct proto_point_begin *b)
 {
@@ -481,30 +469,32 @@ refused:
 
 /* ---- the commit: read back, then the verdict ------------------------------------ */
 
+struct rb {
+	struct store *st;
+	struct store_reader *rd;
+};
+
+static int
+rb_read(void *arg, void *buf, size_t n, uint64_t off)
+{
+	struct rb *b = arg;
+
+	return store_reader_pread(b->st, b->rd, buf, n, off);
+}
+
 /* Is x's range, read through the point, what its checksum says? 1 / 0 /
  * -1 (read error, logged). */
 static int
 readback(struct store *st, struct store_reader *rd, const struct rrec *x, uint8_t *buf)
 {
-	uint64_t done = 0;
+	struct rb b = { st, rd };
 
-	if (!x->rec.zero) {
-		if (store_reader_pread(st, rd, buf, (size_t)x->rec.length, x->rec.offset) < 0)
-			return -1;
-		return hash64(buf, (size_t)x->rec.length) == x->rec.hash;
-	}
-	while (done < x->rec.length) {
-		uint64_t n = x->rec.length - done;
-
-		if (n > PROTO_MAX_EXTENT)
-			n = PROTO_MAX_EXTENT;
-		if (store_reader_pread(st, rd, buf, (size_t)n, x->rec.offset + done) < 0)
-			return -1;
-		if (!buf_is_zero(buf, (size_t)n))
-			return 0;
-		done += n;
-	}
-	return 1;
+	if (x->rec.zero)
+		return range_is_zero(rb_read, &b, x->rec.offset, x->rec.length, buf,
+				     PROTO_MAX_EXTENT);
+	if (store_reader_pread(st, rd, buf, (size_t)x->rec.length, x->rec.offset) < 0)
+		return -1;
+	return hash64(buf, (size_t)x->rec.length) == x->rec.hash;
 }
 
 /* Mark the written records that read back right; how many. -1 on a read

@@ -53,9 +53,6 @@ int repair_extent(struct repair *r, const struct proto_extent *e, struct zdecomp
  * through the point, and record what remains bad in scrub.json. 0 / -1
  * (*why). */
 int repair_commit(struct repair *r, struct repair_why *why);
-uint64_t repair_point(const struct repair *r);
-/* Payload bytes the repair took (DATA on the wire), for logs and metrics. */
-uint64_t repair_bytes(const struct repair *r);
 /* Release the point and the group lock; writes not committed stay as
  * written (they are the content the checksums say) and the next scrub
  * judges them. NULL ok. */

@@ -20,8 +20,8 @@
 #include "replicator/receiver/scrubstate.h"
 #include "replicator/receiver/session.h"
 #include "replicator/receiver/store.h"
-#include "sessenv.h"
 #include "tmpdir.h"
+#include "sessenv.h"
 
 #define KIB 1024u
 #define DISK (1024u * KIB)
@@ -48,21 +48,14 @@ static struct peer peer;
 static void
 setup(void)
 {
-	char conf[1024];
-
-	log_set_level(LOG_LVL_NONE);
-	tmpdir_make(root, sizeof(root), "nestor-repair");
-	snprintf(conf, sizeof(conf),
-		 "[receiver]\nlisten = 127.0.0.1:1\nca = %s/ca\ncert = %s/c\nkey = %s/k\n"
-		 "store = %s\n\n[client agent1]\ngroups = g1\n", root, root, root, root);
-	sessenv_open(root, conf, &cfg, &st, &env);
+	sessenv_up(root, sizeof(root), "nestor-repair", "[client agent1]\ngroups = g1\n", &cfg,
+		   &st, &env);
 }
 
 static void
 teardown(void)
 {
-	sessenv_close(cfg, st, env);
-	tmpdir_remove(root);
+	sessenv_down(root, cfg, st, env);
 }
 
 TestSuite(repair, .init = setup, .fini = teardown, .timeout = 120);
