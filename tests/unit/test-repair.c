@@ -3,7 +3,8 @@
  * qemu-io): bytes flipped at rest are found by scrub, listed as the bad
  * records, rewritten by matching extents and the point scrubs clean again;
  * extents that are not the records, carry another hash, or target a clean
- * point are refused with nothing written (issue 13, item 3). */
+ * point are refused with nothing written; a Ceph store and a point a drill
+ * pins are refused (issue 13, item 3). */
 #define _GNU_SOURCE /* nftw in tmpdir.h */
 #include <criterion/criterion.h>
 
@@ -11,14 +12,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/hash.h"
 #include "common/log.h"
 #include "proto/codec.h"
 #include "replicator/config.h"
+#include "replicator/receiver/groupstate.h"
 #include "replicator/receiver/scrub.h"
 #include "replicator/receiver/scrubstate.h"
 #include "replicator/receiver/session.h"
+#include "replicator/receiver/store-repair.h"
 #include "replicator/receiver/store.h"
 #include "tmpdir.h"
 #include "sessenv.h"
@@ -437,5 +441,49 @@ Test(repair, a_clean_point_lists_nothing)
 	m.u.rquery.point = 7;
 	cr_assert_eq(session_on_msg(s, &m), -1);
 	cr_assert_eq(peer.err_code, PROTO_ERR_NOTFOUND);
+	end(s);
+}
+
+/* A Ceph store's points are RBD snapshots: refused before anything is
+ * touched (no cluster needed: the backend is asked first). */
+Test(repair, a_ceph_store_refuses)
+{
+	struct store_ceph_opts co = { .pool = "rbd" };
+	struct store *cst;
+	struct store_repair *r = NULL;
+	char why[256];
+	int err = 0;
+
+	two_points();
+	cst = store_open(root, &co);
+	cr_assert_not_null(cst);
+	cr_assert_eq(store_repair_open(cst, "g1", 1, &r, &err, why, sizeof(why)), -1);
+	cr_assert_null(r);
+	cr_assert_eq(err, STORE_ERR_CONFLICT);
+	cr_assert(strstr(why, "ceph backend cannot rewrite a committed point"), "%s", why);
+	store_free(cst);
+}
+
+/* A drill booting point 2 reads through point 1's file: no repair of 1
+ * until the drill lets go. */
+Test(repair, a_pinned_point_refuses)
+{
+	struct proto_msg b = begin_msg(1, 0, PROTO_FLAG_BEGIN_REPAIR);
+	struct session *s;
+	char dir[128];
+
+	two_points();
+	corrupt(1, 70000);
+	cr_assert_eq(scrub(), 1);
+	snprintf(dir, sizeof(dir), "%s/g1/drills", root);
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	snprintf(dir, sizeof(dir), "%s/g1/drills/drill-1", root);
+	cr_assert_eq(mkdir(dir, 0755), 0);
+	cr_assert_eq(groupstate_pin(root, "g1", "drill-1", 2), 0);
+	refused(&b, nothing, PROTO_ERR_CONFLICT);
+	cr_assert(strstr(peer.err_text, "in use by a drill or failover"), "%s", peer.err_text);
+	groupstate_unpin(root, "g1", "drill-1", 2);
+	s = connect();
+	cr_assert_eq(session_on_msg(s, &b), 0, "%s", peer.err_text);
 	end(s);
 }
