@@ -105,6 +105,8 @@ store_sums_add(struct store_sums *s, uint16_t disk, uint64_t off, uint64_t len, 
 		return 0;
 	if (sums_writer_add(s->w[disk], &r) < 0) {
 		*err = errno == E2BIG ? STORE_ERR_INVALID : STORE_ERR_IO;
+		if (*err == STORE_ERR_INVALID)
+			errno = E2BIG; /* the session names the bound */
 		return -1;
 	}
 	return 0;

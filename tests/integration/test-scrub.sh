@@ -181,5 +181,15 @@ check "... at a range holding the flipped offset" \
 	jq -e '.groups[0].points[0].bad[] | select(.offset <= '"$GOFF"' and .offset + .length > '"$GOFF"')' <<<"$out"
 check_eq "points 4 and 5 still scrub ok on their own bytes" "ok ok" \
 	"$(scrub $G --json | jq -r '[.groups[0].points[] | select(.point > 3) | .verdict] | join(" ")')"
+# ---- a hostile agent cannot grow a point's checksums without bound ------------
+RC="python3 $ROOT/tests/integration/rawclient.py --port $PORT --ca $T/pki/ca.crt --cert $T/pki/agent1.crt --key $T/pki/agent1.key"
+out=$($RC --group flood --expect-code 1 extentflood); rc=$?
+echo "# $out"
+check "extent past the checksum bound of its disk -> ERROR 1 naming it" \
+	bash -c "[ $rc = 0 ] && grep -q 'too many extents' <<<\"\$1\"" _ "$out"
+check "the receiver logged the bound" grep -q "too many extents (at most 67584 for this disk)" "$T/receiver.log"
+check "nothing of the flood was committed" [ "$(npoints flood)" = 0 ]
+check "the flooded disk's checksums stop at the bound" \
+	bash -c "[ \$(( ( \$(stat -c %s '$T/store/flood/sums/1/d0.sums') - 16 ) / 24 )) -le 67584 ]"
 stop_receiver
 finish

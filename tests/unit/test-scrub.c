@@ -412,3 +412,41 @@ Test(scrub, an_unreadable_verdict_file_does_not_block_retention)
 	cr_assert_eq(scrub_group(st, "grp", &o, NULL, NULL), -1);
 	store_free(st);
 }
+
+/* A hostile agent cannot grow a point's checksums without bound: past
+ * disk size / 512 + 65536 records the extent is refused (the session
+ * answers a protocol error), and nothing past the bound is kept. */
+Test(scrub, extents_past_the_bound_are_refused, .timeout = 300)
+{
+	struct store *st = store_open(root, NULL);
+	struct store_point *pt;
+	uint64_t max = sums_max_records(DISK);
+	struct sums_rec *r;
+	int err = -1;
+
+	cr_assert_not_null(st);
+	pt = begin(st, 1, 0);
+	for (uint64_t i = 0; i < max; i++)
+		cr_assert_eq(store_point_zero(pt, 0, (i % 8192) * 512, 512, &err), 0, "extent %llu",
+			     (unsigned long long)i);
+	cr_assert_eq(store_point_zero(pt, 0, 0, 512, &err), -1, "one more is refused");
+	cr_assert_eq(err, STORE_ERR_INVALID);
+	fill(0, 4096, 1);
+	cr_assert_eq(store_point_write(pt, 0, 0, img, 4096, &err), -1, "data too");
+	cr_assert_eq(err, STORE_ERR_INVALID);
+	cr_assert_eq(store_point_checkpoint(pt, &err), 0);
+	store_point_free(pt);
+	{
+		char gdir[128];
+		char *path;
+		size_t n = 0;
+
+		snprintf(gdir, sizeof(gdir), "%s/grp", root);
+		path = sums_path(gdir, 1, "vda");
+		cr_assert_eq(sums_load(path, max, &r, &n), 0);
+		cr_assert_eq(n, max);
+		free(r);
+		free(path);
+	}
+	store_free(st);
+}
