@@ -27,6 +27,7 @@ struct scrub {
 	struct throttle *t;
 	unsigned char *buf; /* SUMS_MAX_DATA */
 	struct scrub_entry e; /* the point being scrubbed */
+	struct scrub_entry prev; /* its bad ranges as scrub.json held them */
 };
 
 /* Wait until len bytes may be read at the configured rate; false when told
@@ -80,6 +81,30 @@ scrub_record(struct scrub *s, struct store_reader *r, const struct sums_rec *rec
 	return 1;
 }
 
+/* The point's earlier bad ranges on disk that no record of it covers (recs
+ * sorted; none at all without checksums) stay bad: a merge may have dropped
+ * the record that found them (sums_merge), and nothing but a repair can
+ * clear them. 0 / -1. */
+static int
+scrub_carry(struct scrub *s, const char *disk, const struct sums_rec *recs, size_t n)
+{
+	struct sums_span *cover = NULL;
+	size_t nc = 0;
+	int rc = -1;
+
+	if (sums_cover(recs, n, &cover, &nc) < 0)
+		return -1;
+	for (size_t i = 0; i < s->prev.nbad; i++)
+		if (strcmp(s->prev.bad[i].disk, disk) == 0 &&
+		    scrubstate_add_uncovered(&s->e, disk, s->prev.bad[i].offset,
+					     s->prev.bad[i].length, cover, nc) < 0)
+			goto out;
+	rc = 0;
+out:
+	free(cover);
+	return rc;
+}
+
 /* The records of one disk of point pi within size: read and compared.
  * 0 done (*nosums when it has none), 1 the point is gone, -1 error. */
 static int
@@ -97,7 +122,7 @@ scrub_disk(struct scrub *s, const struct store_point_info *pi, const char *disk,
 	m = sums_load(path, sums_max_records(size), &recs, &n);
 	if (m != 0) {
 		*nosums = m == 1;
-		rc = m == 1 ? 0 : -1;
+		rc = m == 1 ? scrub_carry(s, disk, NULL, 0) : -1;
 		goto out;
 	}
 	if (store_reader_open(s->st, s->group, pi->id, disk, &r, &err) < 0) {
@@ -117,7 +142,8 @@ scrub_disk(struct scrub *s, const struct store_point_info *pi, const char *disk,
 		if (m == 0 && scrubstate_add_bad(&s->e, disk, recs[i].offset, recs[i].length) < 0)
 			goto out;
 	}
-	rc = 0;
+	sums_sort(recs, n);
+	rc = scrub_carry(s, disk, recs, n);
 out:
 	store_reader_close(s->st, r);
 	free(recs);
@@ -173,6 +199,25 @@ out:
 	return rc;
 }
 
+/* s->prev: point's bad ranges as scrub.json holds them now (none when it
+ * is unreadable: logged). 0 / -1. */
+static int
+scrub_prev(struct scrub *s, uint64_t point)
+{
+	struct scrubstate ss = { 0 };
+	const struct scrub_entry *e;
+	int rc = 0;
+
+	scrubstate_reset(&s->prev, SCRUB_UNCHECKED, 0);
+	scrubstate_peek(s->gdir, &ss);
+	e = scrubstate_find(&ss, point);
+	for (size_t i = 0; e && i < e->nbad && rc == 0; i++)
+		rc = scrubstate_add_bad(&s->prev, e->bad[i].disk, e->bad[i].offset,
+					e->bad[i].length);
+	scrubstate_free(&ss);
+	return rc;
+}
+
 /* Scrub one point and report it. 0 clean / 1 bad / -1 error. */
 static int
 scrub_point(struct scrub *s, const struct store_point_info *pi, scrub_report_fn fn, void *arg)
@@ -182,13 +227,14 @@ scrub_point(struct scrub *s, const struct store_point_info *pi, scrub_report_fn 
 
 	scrubstate_reset(&s->e, SCRUB_OK, clock_now_ns());
 	s->e.point = pi->id;
+	r = scrub_prev(s, pi->id);
 	for (size_t i = 0; i < pi->ndisks && r == 0; i++) {
 		bool nosums = false;
 
 		r = scrub_disk(s, pi, pi->disks[i].name, pi->disks[i].size, &nosums);
 		rep.ndisks_nosums += nosums;
 	}
-	if (r == 0 && rep.ndisks_nosums == pi->ndisks)
+	if (r == 0 && rep.ndisks_nosums == pi->ndisks && s->e.verdict != SCRUB_BAD)
 		s->e.verdict = SCRUB_UNCHECKED;
 	/* A read that failed may be a point retention removed meanwhile. */
 	if (r < 0 && !(s->o->stop && *s->o->stop) &&
@@ -252,6 +298,7 @@ scrub_group(struct store *st, const char *group, const struct scrub_opts *o,
 	rc = worst;
 out:
 	scrubstate_reset(&s.e, SCRUB_UNCHECKED, 0);
+	scrubstate_reset(&s.prev, SCRUB_UNCHECKED, 0);
 	throttle_free(s.t);
 	free(s.buf);
 	free(s.gdir);

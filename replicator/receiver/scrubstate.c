@@ -148,6 +148,31 @@ scrubstate_add_bad(struct scrub_entry *e, const char *disk, uint64_t off, uint64
 	return 0;
 }
 
+struct uncovered_arg {
+	struct scrub_entry *e;
+	const char *disk;
+};
+
+static int
+uncovered_piece(void *arg, uint64_t off, uint64_t len)
+{
+	const struct uncovered_arg *u = arg;
+
+	return scrubstate_add_bad(u->e, u->disk, off, len);
+}
+
+int
+scrubstate_add_uncovered(struct scrub_entry *e, const char *disk, uint64_t off, uint64_t len,
+			 const struct sums_span *cover, size_t nc)
+{
+	char name[STORE_NAME_MAX + 1];
+	struct uncovered_arg u = { e, name };
+
+	/* disk may lie in e's own ranges, which adding moves */
+	snprintf(name, sizeof(name), "%s", disk);
+	return sums_uncovered(cover, nc, off, len, uncovered_piece, &u);
+}
+
 /* ---- scrub.json ------------------------------------------------------------------ */
 
 static int

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "replicator/receiver/store.h"
+#include "replicator/receiver/sums.h"
 
 #define SCRUBSTATE_MAX_BAD 1000      /* bad ranges kept per point (and a count) */
 #define SCRUBSTATE_JSON_MAX (64u << 20)
@@ -67,6 +68,12 @@ void scrubstate_reset(struct scrub_entry *e, enum scrub_verdict v, uint64_t time
  * it continues it on the same disk; past SCRUBSTATE_MAX_BAD only counted.
  * 0 / -1 (out of memory, logged). */
 int scrubstate_add_bad(struct scrub_entry *e, const char *disk, uint64_t off, uint64_t len);
+
+/* Add to e the pieces of [off, off+len) of disk that no span of cover
+ * (sums_cover's: the records of a point) overlaps: bad bytes that those
+ * records cannot vouch for. 0 / -1 (out of memory, logged). */
+int scrubstate_add_uncovered(struct scrub_entry *e, const char *disk, uint64_t off,
+			     uint64_t len, const struct sums_span *cover, size_t nc);
 
 /* The first bad point of point's chain (point itself, then its base, its
  * base's base...) in pts (a catalog, oldest first); NULL when none is bad. */

@@ -484,6 +484,7 @@ on_extent(struct session *s, const struct proto_extent *e)
 		session_error(s, store_err_wire(err), "write at offset %llu of disk %u failed%s",
 				(unsigned long long)e->offset, e->disk,
 				errno == EMFILE ? ": too many qemu-nbd processes (max_nbd_total)" :
+				errno == E2BIG ? ": too many extents for this disk" :
 				spacemsg_full(env->cfg, env->store, s->group, errno, s->disk_size,
 					      s->ndisks, full, sizeof(full)));
 		return -1;

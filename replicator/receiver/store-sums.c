@@ -105,6 +105,8 @@ store_sums_add(struct store_sums *s, uint16_t disk, uint64_t off, uint64_t len, 
 		return 0;
 	if (sums_writer_add(s->w[disk], &r) < 0) {
 		*err = errno == E2BIG ? STORE_ERR_INVALID : STORE_ERR_IO;
+		if (*err == STORE_ERR_INVALID)
+			errno = E2BIG; /* the session names the bound */
 		return -1;
 	}
 	return 0;
@@ -204,19 +206,6 @@ load_disk(const char *gdir, uint64_t point, const char *disk, uint64_t size,
 	return r;
 }
 
-struct move_arg {
-	struct scrub_entry *to;
-	const char *disk;
-};
-
-static int
-move_piece(void *arg, uint64_t off, uint64_t len)
-{
-	const struct move_arg *m = arg;
-
-	return scrubstate_add_bad(m->to, m->disk, off, len);
-}
-
 /* Bad ranges of victim not overlapped by the child's own records go to
  * the child's entry; the victim's entry goes. 0 / -1. */
 static int
@@ -242,7 +231,6 @@ move_verdicts(const char *gdir, const struct store_point_info *victim,
 	for (size_t i = 0; child && v->verdict == SCRUB_BAD && i < v->nbad; i++) {
 		const struct scrub_range *b = &v->bad[i];
 		int k = catalog_point_disk(child, b->disk);
-		struct move_arg m;
 
 		if (k < 0)
 			continue; /* the child has no such disk: nothing read through */
@@ -253,10 +241,8 @@ move_verdicts(const char *gdir, const struct store_point_info *victim,
 		/* scrubstate_get may have moved the entries */
 		v = scrubstate_find(&ss, victim->id);
 		b = &v->bad[i];
-		m.to = to;
-		m.disk = b->disk;
-		if (sums_uncovered(cd[k].cover, cd[k].have ? cd[k].ncover : 0, b->offset,
-				   b->length, move_piece, &m) < 0)
+		if (scrubstate_add_uncovered(to, b->disk, b->offset, b->length, cd[k].cover,
+					     cd[k].have ? cd[k].ncover : 0) < 0)
 			goto out;
 	}
 	if (to)

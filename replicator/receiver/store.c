@@ -5,7 +5,6 @@
  * points is store-read.c, removing one store-remove.c. */
 #include "replicator/receiver/store.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>

@@ -186,8 +186,8 @@ int store_point_zero(struct store_point *pt, uint16_t disk, uint64_t offset,
  * already (the session checks each extent's checksum): the value becomes
  * the range's checksum record (sums.h) without hashing again;
  * store_point_write computes it. Every write and zero appends a record;
- * past sums_max_records of the disk: -1, STORE_ERR_INVALID ("too many
- * extents", logged). */
+ * past sums_max_records of the disk: -1, STORE_ERR_INVALID with errno
+ * E2BIG ("too many extents", logged). */
 int store_point_write_sum(struct store_point *pt, uint16_t disk, uint64_t offset,
 			  const void *data, size_t len, uint64_t hash, int *err);
 /* Flush the disk and mark it done. */

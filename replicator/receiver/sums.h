@@ -9,8 +9,10 @@
  * 56 bits the length (> 0). hash: XXH3-64 (hash64) of the plaintext of a
  * DATA range, the value the receiver verified against the extent's checksum
  * before writing it; 0 for a ZERO range. Records come in the order the
- * extents arrived: increasing offsets on one disk, as the agent sends them.
- * A point's records cover the bytes that point wrote, never its base's. */
+ * extents arrived: increasing offsets on one disk, as the agent sends them
+ * (sorted by offset after a removal merged them, sums_merge). A point's
+ * records cover the bytes that point wrote (plus, after a merge, what it
+ * took over from a removed base), never bytes it reads from a base. */
 #ifndef NESTOR_RECEIVER_SUMS_H
 #define NESTOR_RECEIVER_SUMS_H
 

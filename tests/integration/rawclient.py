@@ -12,6 +12,9 @@ max = INT64_MAX, last = the newest again, or a number) and snapshot time
 receiver opens it, commits it with no data (every disk reads as zeros).
 Prints "COMMITTED <id>" and exits 0, or reports the ERROR as above.
 
+Scenario "extentflood" sends one extent more than a disk's checksum records
+may hold (issue 13, item 3): the last one must be refused (ERROR 1).
+
 Scenarios "hashflood" and "beginflood" load the receiver for --seconds
 (issue 12, section 3): maximal hash queries pipelined without reading an
 answer; over-limit POINT_BEGINs (a 1 PiB disk, 64 disks) on fresh
@@ -104,6 +107,11 @@ def maxqueries(group, disk):
 def extent(off, data, checksum, kind=1):
     p = struct.pack(">HBBQQQ", 0, kind, 0, off, len(data), checksum) + data
     return frame(T_EXTENT, p)
+
+
+def zextent(off, length, kind=2):
+    """A ZERO (or DISCARD) extent: a range, no payload."""
+    return frame(T_EXTENT, struct.pack(">HBBQQQ", 0, kind, 0, off, length, 0))
 
 
 def hquery(group, point, disk="d0", offset=0, block=65536, count=16):
@@ -311,6 +319,12 @@ def main():
         out = hugedisk(a.group, a.base)
     elif sc == "manydisks":
         out = manydisks(a.group, a.base)
+    elif sc == "extentflood":
+        # Issue 13, item 3: one ZERO extent more than the checksum records
+        # a 1 MiB disk may hold (size / 512 + 65536), all over its first
+        # MiB: the last one must be refused, not stored.
+        out = begin(a.group) + b"".join(
+            zextent((i % 2048) * 512, 512) for i in range(2048 + 65536 + 1))
     elif sc == "query":
         out = frame(T_PQUERY, s(a.group))
     elif sc == "point":

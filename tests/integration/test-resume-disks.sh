@@ -208,5 +208,12 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 echo "random rounds: $ROUNDS, resumed: $resumed, failed to converge: $failures"
 check "every random round converged" [ $failures = 0 ]
+# Issue 13, item 3: the checksums of points resumed after every kill above
+# (disks resumed done keep all their records, the others those below their
+# durable offset) still match what is stored: scrub finds nothing.
+out=$("$NESTOR" scrub --config "$T/receiver.conf" --all --json 2>>"$T/scrub.log"); rc=$?
+check_eq "every point of every group scrubs clean (exit 0)" 0 "$rc"
+check_eq "no point bad or without checksums" "" \
+	"$(jq -r '.groups[].points[] | select(.verdict != "ok") | "\(.point) \(.verdict)"' <<<"$out")"
 stop_receiver
 finish

@@ -4,11 +4,12 @@
 # flipped inside one point's qcow2 (found with qemu-img map) are named by
 # `nestor scrub` (exit 3: that point, that disk, a range holding the flipped
 # offset); `points`/`status` show it; a drill of it and of a later point
-# whose chain includes it refuses, --force passes the gate; a receiver
-# killed mid-point resumes into a scrub-clean point whose checksum records
+# whose chain includes it refuses, --force passes the gate; a cycle commits
+# while a slow scrub runs (no group lock); a receiver killed mid-point resumes into a scrub-clean point whose checksum records
 # do not overlap (the resume truncated them); retention merging the bad
 # point hands its verdict to its child, and a scrub running meanwhile is
-# neither confused nor crashes.
+# neither confused nor crashes; a hostile agent's extent flood stops at the
+# checksum bound.
 . "$(dirname "$0")/lib.sh"
 
 G=scr
@@ -116,6 +117,22 @@ check "drill --force passes the scrub gate (warning logged, report has scrub_for
 "$NESTOR" failover --config "$T/receiver.conf" $G --point 4 >"$T/fo.out" 2>"$T/fo.err"
 check "failover of point 4 refused too" bash -c "[ $? = 1 ] && grep -q 'failed its scrub' '$T/fo.err' && [ ! -e '$T/store/$G/failover.json' ]"
 
+# ---- replication beside a running scrub -----------------------------------------
+# The scrub holds no group lock: a cycle commits while a slow scrub reads
+# the very chain the new point is based on.
+scrub $G --rate 2M >/dev/null &
+spid=$!
+sleep 0.3
+random_writes "$IMG" raw 8 65536 55 >/dev/null
+t0=$(date +%s.%N)
+cycle_once "beside a scrub"
+check "a cycle commits while a scrub runs (scrub still running: $(kill -0 $spid 2>/dev/null && echo yes || echo no), cycle $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s)" \
+	[ "$PT" = 5 ]
+wait "$spid"; src=$?
+check_eq "the scrub beside it still found point 2 bad (exit 3)" 3 "$src"
+check_eq "the new point 5 is listed as bad through its chain (point 2)" "bad 2" \
+	"$(points_json $G | jq -r '.points[-1].scrub | "\(.state) \(.chain_bad_point)"')"
+
 # ---- a receiver killed mid-point: the resumed point scrubs clean ---------------
 random_writes "$IMG" raw 300 65536 77 >/dev/null
 "$NESTOR" agent --config "$T/agent.conf" --once --no-progress 2>>"$T/agent.log" &
@@ -131,19 +148,19 @@ wait "$apid" 2>/dev/null
 start_receiver
 cycle_once "resume"
 check "the point was resumed" [ "$(echo "$RES" | jq .resumed)" = true ]
-check_eq "resumed point is 5" 5 "$PT"
-# Point 5 reads point 2's flipped bytes through its chain, and nothing else
+check_eq "resumed point is 6" 6 "$PT"
+# Point 6 reads point 2's flipped bytes through its chain, and nothing else
 # differs from the source.
-qemu-img convert -f qcow2 -O raw "$(point_file $G d 5)" "$T/p5.raw"
-diffs=$(cmp -l "$IMG" "$T/p5.raw" | awk -v g="$GOFF" '{ n++; if ($1 - 1 < g || $1 - 1 >= g + 16) out++ } END { print n + 0, out + 0 }')
-check_eq "resumed point 5 equals the source but for the 16 flipped bytes it reads through point 2" "16 0" "$diffs"
-rm -f "$T/p5.raw"
-out=$(scrub $G --point 5 --json); rc=$?
+qemu-img convert -f qcow2 -O raw "$(point_file $G d 6)" "$T/p6.raw"
+diffs=$(cmp -l "$IMG" "$T/p6.raw" | awk -v g="$GOFF" '{ n++; if ($1 - 1 < g || $1 - 1 >= g + 16) out++ } END { print n + 0, out + 0 }')
+check_eq "resumed point 6 equals the source but for the 16 flipped bytes it reads through point 2" "16 0" "$diffs"
+rm -f "$T/p6.raw"
+out=$(scrub $G --point 6 --json); rc=$?
 check_eq "scrub of the resumed point exits 0" 0 "$rc"
-check_eq "resumed point 5: ok, bytes checked" "ok true" \
+check_eq "resumed point 6: ok, bytes checked" "ok true" \
 	"$(jq -r '.groups[0].points[0] | "\(.verdict) \(.checked_bytes > 0)"' <<<"$out")"
 check "resumed point's records are in order and never overlap (the resume truncated them)" \
-	python3 - "$T/store/$G/sums/5/d.sums" <<'PY'
+	python3 - "$T/store/$G/sums/6/d.sums" <<'PY'
 import struct, sys
 b = open(sys.argv[1], "rb").read()
 end = 0
@@ -155,8 +172,8 @@ assert (len(b) - 16) % 24 == 0
 PY
 
 # ---- retention merges the bad point: its verdict moves to its child -------------
-# Keep the newest 3 (3, 4, 5): 1 and 2 go. A slow scrub runs meanwhile.
-printf '\n[group %s]\nretention = 1s:all\nretention_min_points = 3\n' $G >> "$T/receiver.conf"
+# Keep the newest 4 (3..6): 1 and 2 go. A slow scrub runs meanwhile.
+printf '\n[group %s]\nretention = 1s:all\nretention_min_points = 4\n' $G >> "$T/receiver.conf"
 sleep 1.2
 scrub $G --rate 4M --json >"$T/concurrent.json" &
 spid=$!
@@ -166,7 +183,7 @@ echo "# prune: $out"
 wait "$spid"; src=$?
 check "a scrub running while retention removed points neither crashed nor erred (exit $src: 0 or 3)" \
 	bash -c "[ $src = 0 ] || [ $src = 3 ]"
-check_eq "retention removed points 1 and 2" "3 4 5" "$(points_json $G | jq -r '[.points[].id] | join(" ")')"
+check_eq "retention removed points 1 and 2" "3 4 5 6" "$(points_json $G | jq -r '[.points[].id] | join(" ")')"
 check "no checksums left of the removed points" bash -c "[ ! -e '$T/store/$G/sums/1' ] && [ ! -e '$T/store/$G/sums/2' ]"
 check_eq "scrub.json holds no verdict of a removed point" "" \
 	"$(jq -r '.points[] | select(.point < 3) | .point' "$T/store/$G/scrub.json")"
@@ -179,7 +196,17 @@ out=$(scrub $G --point 3 --json); rc=$?
 check_eq "a new scrub of point 3 finds the bytes the rebase copied into it (exit 3)" 3 "$rc"
 check "... at a range holding the flipped offset" \
 	jq -e '.groups[0].points[0].bad[] | select(.offset <= '"$GOFF"' and .offset + .length > '"$GOFF"')' <<<"$out"
-check_eq "points 4 and 5 still scrub ok on their own bytes" "ok ok" \
+check_eq "points 4, 5 and 6 still scrub ok on their own bytes" "ok ok ok" \
 	"$(scrub $G --json | jq -r '[.groups[0].points[] | select(.point > 3) | .verdict] | join(" ")')"
+# ---- a hostile agent cannot grow a point's checksums without bound ------------
+RC="python3 $ROOT/tests/integration/rawclient.py --port $PORT --ca $T/pki/ca.crt --cert $T/pki/agent1.crt --key $T/pki/agent1.key"
+out=$($RC --group flood --expect-code 1 extentflood); rc=$?
+echo "# $out"
+check "extent past the checksum bound of its disk -> ERROR 1 naming it" \
+	bash -c "[ $rc = 0 ] && grep -q 'too many extents' <<<\"\$1\"" _ "$out"
+check "the receiver logged the bound" grep -q "too many extents (at most 67584 for this disk)" "$T/receiver.log"
+check "nothing of the flood was committed" [ "$(npoints flood)" = 0 ]
+check "the flooded disk's checksums stop at the bound" \
+	bash -c "[ \$(( ( \$(stat -c %s '$T/store/flood/sums/1/d0.sums') - 16 ) / 24 )) -le 67584 ]"
 stop_receiver
 finish

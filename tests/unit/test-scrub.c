@@ -253,10 +253,15 @@ Test(scrub, removal_hands_checksums_and_bad_ranges_to_the_child)
 	free(r);
 	snprintf(path, sizeof(path), "%s/grp/sums/1", root);
 	cr_assert_neq(access(path, F_OK), 0, "the removed point's checksums are gone");
-	/* The merged checksums scrub true over the rebased child except where
-	 * the corrupted bytes were copied into it. */
-	cr_assert_eq(scrub_group(st, "grp", &o, NULL, NULL), 0,
-		     "the copied bad bytes lie outside the records kept");
+	/* A new scrub finds the merged records true (the copied bad bytes lie
+	 * outside them: the records over them were dropped), yet cannot clear
+	 * the inherited ranges it has no record of: point 2 stays bad. */
+	cr_assert_eq(scrub_group(st, "grp", &o, NULL, NULL), 1);
+	e = verdict(&ss, 2);
+	cr_assert_eq(e->verdict, SCRUB_BAD);
+	cr_assert_eq(e->nbad, 3, "the inherited ranges are kept");
+	cr_assert_eq(e->bad[0].offset, MIB + 65536);
+	cr_assert_eq(e->checked_bytes, 2 * MIB + 2 * 65536);
 	scrubstate_free(&ss);
 	store_free(st);
 }
@@ -278,18 +283,8 @@ Test(scrub, resume_keeps_only_durable_records)
 	/* Written to the file but never durable: the resume must drop them. */
 	store_point_free(pt); /* connection lost */
 	pt = begin(st, 1, 0);
-	{
-		char gdir[128];
-		char *path;
-		size_t n = 0;
-
-		snprintf(gdir, sizeof(gdir), "%s/grp", root);
-		path = sums_path(gdir, 1, "vda");
-		cr_assert_eq(sums_load(path, 1u << 20, &r, &n), 0);
-		cr_assert_eq(n, 1, "only the record below durable_offset stays");
-		free(r);
-		free(path);
-	}
+	cr_assert_eq(records(1, &r), 1, "only the record below durable_offset stays");
+	free(r);
 	put(pt, MIB, MIB, 6); /* the agent resends from durable_offset */
 	put(pt, 2 * MIB, 2 * MIB, 7);
 	commit(pt);
@@ -410,5 +405,33 @@ Test(scrub, an_unreadable_verdict_file_does_not_block_retention)
 	free(r);
 	/* ...and the scrub refuses to record over it: an error, not a verdict. */
 	cr_assert_eq(scrub_group(st, "grp", &o, NULL, NULL), -1);
+	store_free(st);
+}
+
+/* A hostile agent cannot grow a point's checksums without bound: past
+ * disk size / 512 + 65536 records the extent is refused (the session
+ * answers a protocol error), and nothing past the bound is kept. */
+Test(scrub, extents_past_the_bound_are_refused, .timeout = 300)
+{
+	struct store *st = store_open(root, NULL);
+	struct store_point *pt;
+	uint64_t max = sums_max_records(DISK);
+	struct sums_rec *r;
+	int err = -1;
+
+	cr_assert_not_null(st);
+	pt = begin(st, 1, 0);
+	for (uint64_t i = 0; i < max; i++)
+		cr_assert_eq(store_point_zero(pt, 0, (i % 8192) * 512, 512, &err), 0, "extent %llu",
+			     (unsigned long long)i);
+	cr_assert_eq(store_point_zero(pt, 0, 0, 512, &err), -1, "one more is refused");
+	cr_assert_eq(err, STORE_ERR_INVALID);
+	fill(0, 4096, 1);
+	cr_assert_eq(store_point_write(pt, 0, 0, img, 4096, &err), -1, "data too");
+	cr_assert_eq(err, STORE_ERR_INVALID);
+	cr_assert_eq(store_point_checkpoint(pt, &err), 0);
+	store_point_free(pt);
+	cr_assert_eq(records(1, &r), max);
+	free(r);
 	store_free(st);
 }
