@@ -46,12 +46,14 @@ struct arepair {
 	uint32_t next;      /* next entry of the list to read and send */
 	bool begun;         /* a REPAIR POINT_BEGIN went out for this round */
 	bool more;          /* the list was cut: ask again after the commit */
+	bool listed;        /* cur was listed at least once */
 	struct judged *j;   /* records of cur seen so far */
 	size_t nj;
 	struct snapshot *src[PROTO_MAX_DISKS]; /* by the group's disk index */
 	uint8_t *buf;
 	uint64_t bytes;     /* payload bytes sent */
 	size_t nrepaired, nlost, nstill, nuntried;
+	size_t nunlisted;   /* bad points whose bad bytes no record describes */
 	json_t *repaired, *lost, *still;
 	bool json;
 	FILE *out;
@@ -155,6 +157,7 @@ rp_next_point(struct arepair *r)
 	if (r->more)
 		r->nuntried++; /* listed beyond what could be sent: left for later */
 	r->more = false;
+	r->listed = false;
 	r->nj = 0;
 	if (r->want || r->cur == 1) {
 		rp_end(r, RP_DONE);
@@ -294,7 +297,7 @@ rp_settle(struct arepair *r)
 static int
 rp_on_list(struct arepair *r, const struct proto_repair_list *l)
 {
-	bool fresh = r->cur == 0 || l->point_id != r->cur;
+	bool fresh = !r->listed || l->point_id != r->cur;
 
 	if (l->point_id == 0) {
 		if (r->want && r->nj == 0)
@@ -314,7 +317,15 @@ rp_on_list(struct arepair *r, const struct proto_repair_list *l)
 	}
 	if (fresh)
 		r->nj = 0;
+	if (fresh && l->count == 0) {
+		/* Bad, yet no checksum record lies in its bad ranges (an inherited
+		 * range, records lost): nothing to ask the source for. */
+		log_warn("group %s: point %" PRIu64 " is bad but lists no checksum record to "
+			 "re-fetch: not repairable (scrub it again)", r->g->name, l->point_id);
+		r->nunlisted++;
+	}
 	r->cur = l->point_id;
+	r->listed = true;
 	r->list = *l;
 	memcpy(r->ents, l->entries ? l->entries : r->ents,
 	       (size_t)l->count * PROTO_REPAIR_ENTRY_SIZE);
@@ -399,15 +410,17 @@ rp_summary(struct arepair *r)
 
 	if (!r->json) {
 		fprintf(r->out, "group %s: %zu ranges repaired, %zu not recoverable from the source, "
-			"%zu still bad%s; %" PRIu64 " payload bytes sent\n", r->g->name,
+			"%zu still bad%s%s; %" PRIu64 " payload bytes sent\n", r->g->name,
 			r->nrepaired, r->nlost, r->nstill,
 			r->nuntried ? ", more bad ranges than one list held (run again)" : "",
+			r->nunlisted ? ", bad points without checksum records to re-fetch" : "",
 			r->bytes);
 		return;
 	}
-	j = json_pack("{s:s, s:O, s:O, s:O, s:b, s:I}", "group", r->g->name, "repaired",
+	j = json_pack("{s:s, s:O, s:O, s:O, s:b, s:I, s:I}", "group", r->g->name, "repaired",
 		      r->repaired, "unrecoverable", r->lost, "still_bad", r->still, "incomplete",
-		      r->nuntried != 0, "bytes_sent", (json_int_t)r->bytes);
+		      r->nuntried != 0, "unlisted_points", (json_int_t)r->nunlisted, "bytes_sent",
+		      (json_int_t)r->bytes);
 	txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	if (txt)
 		fprintf(r->out, "%s\n", txt);
@@ -449,5 +462,5 @@ agent_repair_run(const struct agent_config *cfg, const char *group, uint64_t poi
 	json_decref(r.still);
 	if (rc < 0)
 		return -1;
-	return r.nlost || r.nstill || r.nuntried ? 1 : 0;
+	return r.nlost || r.nstill || r.nuntried || r.nunlisted ? 1 : 0;
 }

@@ -487,3 +487,26 @@ Test(repair, a_pinned_point_refuses)
 	cr_assert_eq(session_on_msg(s, &b), 0, "%s", peer.err_text);
 	end(s);
 }
+
+/* A bad range no checksum record lies in (an inherited one, say): the point
+ * is listed, with nothing to re-fetch. */
+Test(repair, a_bad_range_without_records_lists_nothing)
+{
+	struct scrubstate ss = { 0 };
+	struct scrub_entry *e;
+	struct session *s;
+	char gdir[128];
+
+	two_points();
+	snprintf(gdir, sizeof(gdir), "%s/g1", root);
+	cr_assert_eq(scrubstate_load(gdir, &ss), 0);
+	cr_assert_not_null(e = scrubstate_get(&ss, 1));
+	cr_assert_eq(scrubstate_add_bad(e, "d0", 900 * KIB, 4 * KIB), 0);
+	cr_assert_eq(scrubstate_save(gdir, &ss), 0);
+	scrubstate_free(&ss);
+	s = connect();
+	query(s, 0, 0);
+	cr_assert_eq(peer.list.point_id, 1);
+	cr_assert_eq(peer.list.count, 0);
+	end(s);
+}
