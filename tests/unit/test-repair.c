@@ -510,3 +510,43 @@ Test(repair, a_bad_range_without_records_lists_nothing)
 	cr_assert_eq(peer.list.count, 0);
 	end(s);
 }
+
+/* More bad records than one list holds: the list is cut (MORE), the
+ * repair point takes them all, and the point ends clean. */
+Test(repair, a_long_list_is_cut_and_the_repair_takes_every_record)
+{
+	enum { REC = 128, NREC = PROTO_MAX_REPAIR + 1 };
+	struct proto_msg m = begin_msg(1, 0, 0);
+	struct proto_msg d = { .type = PROTO_DISK_DONE };
+	struct session *s = connect();
+	char cmd[512];
+	size_t nbad;
+
+	fill(0, DISK, 3);
+	cr_assert_eq(session_on_msg(s, &m), 0);
+	for (uint64_t i = 0; i < NREC; i++)
+		cr_assert_eq(send_data(s, i * REC, REC, hash64(img + i * REC, REC)), 0);
+	cr_assert_eq(session_on_msg(s, &d), 0);
+	cr_assert_eq(send_commit(s, 1), 0, "%s", peer.err_text);
+	end(s);
+	snprintf(cmd, sizeof(cmd), "qemu-io -f qcow2 -c 'write -P 0x5a 0 %u' "
+		 "%s/g1/disks/d0/1.qcow2 >/dev/null", 1025u * 512u, root);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	cr_assert_eq(scrub(), 1);
+
+	s = connect();
+	query(s, 1, 0);
+	cr_assert_eq(peer.list.count, PROTO_MAX_REPAIR);
+	cr_assert_eq(peer.list.flags, PROTO_FLAG_REPAIR_MORE);
+	cr_assert_eq(entry(PROTO_MAX_REPAIR - 1).offset, (uint64_t)(PROTO_MAX_REPAIR - 1) * REC);
+	m = begin_msg(1, 0, PROTO_FLAG_BEGIN_REPAIR);
+	cr_assert_eq(session_on_msg(s, &m), 0, "%s", peer.err_text);
+	for (uint64_t i = 0; i < NREC; i++)
+		cr_assert_eq(send_data(s, i * REC, REC, hash64(img + i * REC, REC)), 0,
+			     "record %" PRIu64 ": %s", i, peer.err_text);
+	cr_assert_eq(send_commit(s, 1), 0, "%s", peer.err_text);
+	cr_assert_eq(verdict_of(1, &nbad), SCRUB_OK);
+	query(s, 1, 0);
+	cr_assert_eq(peer.list.point_id, 0);
+	end(s);
+}
