@@ -550,3 +550,31 @@ Test(repair, a_long_list_is_cut_and_the_repair_takes_every_record)
 	cr_assert_eq(peer.list.point_id, 0);
 	end(s);
 }
+
+/* An agent gone mid-repair: what it wrote stays (it is the content the
+ * checksums say), the verdict waits for the next scrub or repair, and the
+ * group is free again. */
+Test(repair, an_agent_gone_mid_repair_leaves_the_group_free)
+{
+	struct proto_msg b = begin_msg(1, 0, PROTO_FLAG_BEGIN_REPAIR);
+	struct session *s;
+	size_t nbad;
+
+	two_points();
+	corrupt(1, 1000);
+	corrupt(1, 300000);
+	cr_assert_eq(scrub(), 1);
+	s = connect();
+	cr_assert_eq(session_on_msg(s, &b), 0, "%s", peer.err_text);
+	cr_assert_eq(send_data(s, 0, 64 * KIB, hash64(img, 64 * KIB)), 0);
+	end(s);
+	cr_assert_eq(verdict_of(1, &nbad), SCRUB_BAD);
+	cr_assert_eq(nbad, 2, "no verdict without a commit");
+	s = connect();
+	cr_assert_eq(session_on_msg(s, &b), 0, "the group lock was released: %s", peer.err_text);
+	cr_assert_eq(send_data(s, 256 * KIB, 64 * KIB, hash64(img + 256 * KIB, 64 * KIB)), 0);
+	cr_assert_eq(send_commit(s, 1), 0, "%s", peer.err_text);
+	cr_assert_eq(verdict_of(1, &nbad), SCRUB_BAD, "the first record was not re-read");
+	end(s);
+	cr_assert_eq(scrub(), 0, "but a scrub finds the written record good");
+}
