@@ -327,8 +327,8 @@ rp_on_list(struct arepair *r, const struct proto_repair_list *l)
 	r->cur = l->point_id;
 	r->listed = true;
 	r->list = *l;
-	memcpy(r->ents, l->entries ? l->entries : r->ents,
-	       (size_t)l->count * PROTO_REPAIR_ENTRY_SIZE);
+	if (l->count)
+		memcpy(r->ents, l->entries, (size_t)l->count * PROTO_REPAIR_ENTRY_SIZE);
 	r->list.entries = r->ents;
 	rp_settle(r);
 	r->more = (l->flags & PROTO_FLAG_REPAIR_MORE) != 0;

@@ -177,7 +177,8 @@ collect(const char *gdir, const struct store_point_info *pi, const struct scrub_
 	for (size_t i = 0; i < pi->ndisks && !v->cut; i++)
 		if (collect_disk(gdir, pi, i, se, v) < 0)
 			return -1;
-	qsort(v->v, v->n, sizeof(*v->v), rrec_cmp);
+	if (v->n > 1)
+		qsort(v->v, v->n, sizeof(*v->v), rrec_cmp);
 	return 0;
 }
 
@@ -395,6 +396,8 @@ find_rec(struct repair *r, uint16_t disk, uint64_t off)
 {
 	struct rrec key = { .disk = disk, .rec = { .offset = off } };
 
+	if (r->recs.n == 0)
+		return NULL;
 	return bsearch(&key, r->recs.v, r->recs.n, sizeof(key), rrec_cmp);
 }
 

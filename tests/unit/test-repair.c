@@ -75,8 +75,9 @@ io_send(void *arg, const struct proto_msg *m)
 		p->committed = m->u.committed.point_id;
 	if (m->type == PROTO_REPAIR_LIST) {
 		p->list = m->u.rlist;
-		memcpy(p->ents, m->u.rlist.entries ? m->u.rlist.entries : p->ents,
-		       (size_t)m->u.rlist.count * PROTO_REPAIR_ENTRY_SIZE);
+		if (m->u.rlist.count)
+			memcpy(p->ents, m->u.rlist.entries,
+			       (size_t)m->u.rlist.count * PROTO_REPAIR_ENTRY_SIZE);
 		p->list.entries = p->ents;
 	}
 	return 0;
