@@ -23,7 +23,7 @@
 #include "replicator/receiver/limits.h"
 #include "replicator/receiver/marker.h"
 #include "replicator/receiver/owner.h"
-#include "replicator/receiver/repair.h"
+#include "replicator/receiver/repairjob.h"
 #include "replicator/receiver/retention.h"
 #include "replicator/receiver/rxmetrics.h"
 #include "replicator/receiver/spacemsg.h"
@@ -64,6 +64,7 @@ struct session {
 	struct beginjob *bjob; /* a POINT_BEGIN on a worker, of group */
 	bool adopt_owner;      /* that begin makes this peer the group's owner */
 	struct repair *repair; /* S_REPAIR: the point being repaired, group locked */
+	struct repairjob *pjob; /* a repair's begin or commit on a worker */
 };
 
 struct session_env {
@@ -150,7 +151,8 @@ group_busy(const struct session *self, const char *group)
 	const struct session *s;
 
 	for (s = self->env->sessions; s; s = s->next) {
-		if (s != self && (s->state == S_POINT || s->state == S_REPAIR || s->rjob || s->bjob) &&
+		if (s != self &&
+		    (s->state == S_POINT || s->state == S_REPAIR || s->rjob || s->bjob || s->pjob) &&
 		    strcmp(s->group, group) == 0)
 			return 1;
 	}
@@ -304,31 +306,72 @@ begin_done(void *arg, int cancelled)
 	beginjob_free(j);
 }
 
-/* A targeted repair (repair.h): the same door as a point (group, owner,
- * limits), then extents that must each be one of the point's bad records.
- * Its I/O runs inline: at most one extent (<= 1 MiB) per message. */
 static int send_committed(struct session *s, uint64_t point_id);
 
+/* The loop's half of a repair's begin or commit (repairjob). */
 static int
-on_repair_begin(struct session *s, const struct proto_point_begin *b)
+repair_finish(struct session *s, struct repairjob *j)
 {
 	struct repair_why why;
+	int rc = repairjob_take(j, &s->repair, &why);
 
-	if (repair_begin(s->env->cfg, s->env->store, b, &s->repair, &why) < 0) {
-		session_error(s, why.code, "repair of point %llu of group %s refused: %s",
-			      (unsigned long long)b->point_id, b->group, why.text);
+	if (rc < 0) {
+		session_error(s, why.code, "%s%s", s->state == S_REPAIR ? "" : "repair refused: ",
+			      why.text);
 		return -1;
 	}
-	snprintf(s->group, sizeof(s->group), "%s", b->group);
-	s->point_id = b->point_id;
-	s->state = S_REPAIR;
-	return 0;
+	s->state = rc == 0 ? S_REPAIR : S_COMMITTED;
+	return rc == 0 ? 0 : send_committed(s, s->point_id);
+}
+
+static void
+repair_done(void *arg, int cancelled)
+{
+	struct repairjob *j = arg;
+	struct session *s = repairjob_owner(j);
+
+	if (s) {
+		s->pjob = NULL;
+		if (cancelled)
+			session_error(s, PROTO_ERR_INTERNAL, "the receiver is stopping");
+		else if (repair_finish(s, j) == 0)
+			s->io->resume(s->io_arg);
+	}
+	repairjob_free(j);
+}
+
+/* A targeted repair (repair.h): the same door as a point (group, owner,
+ * limits), then extents that must each be one of the point's bad records,
+ * written inline (one extent, <= 1 MiB, per message); its begin and commit
+ * run on the pool like a point's begin (inline without one). */
+static int
+repair_submit(struct session *s, struct repairjob *j)
+{
+	int rc;
+
+	if (!j) {
+		session_error(s, PROTO_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	if (!s->env->pool) {
+		repairjob_run(j);
+		rc = repair_finish(s, j);
+		repairjob_free(j);
+		return rc;
+	}
+	if (workpool_submit(s->env->pool, repairjob_run, repair_done, j) < 0) {
+		repairjob_free(j);
+		return session_busy(s);
+	}
+	s->pjob = j;
+	return 1;
 }
 
 static int
 on_repair_msg(struct session *s, const struct proto_msg *msg)
 {
 	struct repair_why why;
+	struct repairjob *j;
 
 	if (msg->type == PROTO_EXTENT) {
 		if (repair_extent(s->repair, &msg->u.extent, s->env->zd, s->env->plain, &why) == 0)
@@ -336,11 +379,10 @@ on_repair_msg(struct session *s, const struct proto_msg *msg)
 	} else if (msg->u.commit.point_id != s->point_id || msg->u.commit.meta_len != 0) {
 		why.code = PROTO_ERR_PROTOCOL;
 		snprintf(why.text, sizeof(why.text), "a repair commits its own point, no metadata");
-	} else if (repair_commit(s->repair, &why) == 0) {
-		repair_free(s->repair);
-		s->repair = NULL;
-		s->state = S_COMMITTED;
-		return send_committed(s, msg->u.commit.point_id);
+	} else {
+		j = repairjob_commit(s->repair, s);
+		s->repair = NULL; /* the job's now */
+		return repair_submit(s, j);
 	}
 	session_error(s, why.code, "%s", why.text);
 	return -1;
@@ -349,19 +391,18 @@ on_repair_msg(struct session *s, const struct proto_msg *msg)
 static int
 on_repair_query(struct session *s, const struct proto_repair_query *q)
 {
-	uint8_t *buf;
+	struct repair_why why = { PROTO_ERR_INTERNAL, "out of memory" };
+	uint8_t *buf = NULL;
 	struct proto_msg m;
-	struct repair_why why;
 	int r = -1;
 
 	if (check_group(s, q->group) < 0)
 		return -1;
-	if (!(buf = malloc((size_t)PROTO_MAX_REPAIR * PROTO_REPAIR_ENTRY_SIZE)))
-		session_error(s, PROTO_ERR_INTERNAL, "out of memory");
-	else if (repair_list(s->env->store, q, &m, buf, &why) < 0)
-		session_error(s, why.code, "%s", why.text);
-	else
+	buf = malloc((size_t)PROTO_MAX_REPAIR * PROTO_REPAIR_ENTRY_SIZE);
+	if (buf && repair_list(s->env->store, q, &m, buf, &why) == 0)
 		r = s->io->send(s->io_arg, &m);
+	else
+		session_error(s, why.code, "%s", why.text);
 	free(buf);
 	return r;
 }
@@ -399,8 +440,11 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 		session_error(s, PROTO_ERR_CONFLICT, "%s", why);
 		return -1;
 	}
-	if (b->flags & PROTO_FLAG_BEGIN_REPAIR)
-		return on_repair_begin(s, b); /* not a new point: no history, no adoption */
+	if (b->flags & PROTO_FLAG_BEGIN_REPAIR) { /* an old point: no history, no adoption */
+		snprintf(s->group, sizeof(s->group), "%s", b->group);
+		s->point_id = b->point_id;
+		return repair_submit(s, repairjob_begin(env->cfg, env->store, b, s));
+	}
 	s->adopt_owner = own == OWNER_ADOPT;
 	/* The limits' usage figure and the store's begin (catalog, lock,
 	 * image files) run on a worker; the group counts as busy meanwhile. */
@@ -718,7 +762,7 @@ on_hash_query(struct session *s, const struct proto_hash_query *q)
 int
 session_on_msg(struct session *s, const struct proto_msg *msg)
 {
-	if (s->job || s->rjob || s->bjob) {
+	if (s->job || s->rjob || s->bjob || s->pjob) {
 		/* The caller must hold our input until io->resume. */
 		log_error("agent %s: message while a job runs", session_peer(s));
 		session_error(s, PROTO_ERR_INTERNAL, "internal error: out of order");
@@ -849,6 +893,8 @@ session_free(struct session *s)
 	if (s->bjob)
 		beginjob_disown(s->bjob);
 	repair_free(s->repair);
+	if (s->pjob)
+		repairjob_disown(s->pjob); /* its done callback frees it */
 	session_unlink(s);
 	free(s);
 }

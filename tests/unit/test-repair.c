@@ -26,6 +26,7 @@
 #include "replicator/receiver/store.h"
 #include "tmpdir.h"
 #include "sessenv.h"
+#include "poolwait.h"
 
 #define KIB 1024u
 #define DISK (1024u * KIB)
@@ -106,21 +107,39 @@ io_peer_name(void *arg)
 	return "agent1";
 }
 
+static int resumes;
+
+static void
+io_resume(void *arg)
+{
+	(void)arg;
+	resumes++;
+}
+
+/* Without a pool the session runs its heavy steps inline, never resumed. */
 static const struct session_io io = { io_send, io_send_error, io_close, io_peer_name, NULL };
+static const struct session_io pool_io = { io_send, io_send_error, io_close, io_peer_name,
+					   io_resume };
 
 static struct session *
-connect(void)
+connect_io(const struct session_io *sio)
 {
 	struct proto_msg m = { .type = PROTO_HELLO };
 	struct session *s;
 
 	memset(&peer, 0, sizeof(peer));
-	s = session_new(env, &io, &peer);
+	s = session_new(env, sio, &peer);
 	cr_assert_not_null(s);
 	session_on_ready(s);
 	m.u.hello.version_min = m.u.hello.version_max = PROTO_VERSION;
 	cr_assert_eq(session_on_msg(s, &m), 0);
 	return s;
+}
+
+static struct session *
+connect(void)
+{
+	return connect_io(&io);
 }
 
 static void
@@ -578,4 +597,38 @@ Test(repair, an_agent_gone_mid_repair_leaves_the_group_free)
 	cr_assert_eq(verdict_of(1, &nbad), SCRUB_BAD, "the first record was not re-read");
 	end(s);
 	cr_assert_eq(scrub(), 0, "but a scrub finds the written record good");
+}
+
+/* With a pool, the begin and the commit run on a worker (they take the
+ * group lock, read checksum files, flush, fsync and read back) and the
+ * session is resumed after each; the extents are written in between. */
+Test(repair, begin_and_commit_run_on_the_pool)
+{
+	struct proto_msg b = begin_msg(1, 0, PROTO_FLAG_BEGIN_REPAIR);
+	struct workpool *pool;
+	struct session *s;
+	size_t nbad;
+
+	two_points();
+	corrupt(1, 70000);
+	cr_assert_eq(scrub(), 1);
+	pool = workpool_new(1, 4);
+	cr_assert_not_null(pool);
+	session_env_set_pool(env, pool);
+	resumes = 0;
+	s = connect_io(&pool_io);
+	cr_assert_eq(session_on_msg(s, &b), 1, "the begin goes to the pool");
+	poolwait_dispatch(pool, 1);
+	cr_assert(!peer.closed, "%s", peer.err_text);
+	cr_assert_eq(resumes, 1);
+	cr_assert_eq(send_data(s, 64 * KIB, 64 * KIB, hash64(img + 64 * KIB, 64 * KIB)), 0);
+	cr_assert_eq(send_commit(s, 1), 1, "the commit goes to the pool");
+	cr_assert_eq(peer.committed, 0, "no COMMITTED before the job is done");
+	poolwait_dispatch(pool, 1);
+	cr_assert_eq(peer.committed, 1, "%s", peer.err_text);
+	cr_assert_eq(resumes, 2);
+	cr_assert_eq(verdict_of(1, &nbad), SCRUB_OK);
+	end(s);
+	session_env_set_pool(env, NULL);
+	workpool_free(pool);
 }
