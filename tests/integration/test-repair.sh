@@ -17,13 +17,7 @@ RC="python3 $ROOT/tests/integration/rawclient.py --port $PORT --ca $P/ca.crt --c
 IMG=$T/d.raw
 truncate -s 64M "$IMG"
 random_writes "$IMG" raw 200 65536 1 >/dev/null
-cat > "$T/rp1.xml" <<EOX
-<domain type='qemu'><name>rp1</name>
-  <memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os>
-  <devices><disk type='file' device='disk'><driver name='qemu' type='raw'/>
-    <source file='$IMG'/><target dev='vda'/></disk></devices>
-</domain>
-EOX
+raw_domain_xml rp1 "$IMG" "$T/rp1.xml"
 write_agent_conf "$T/agent.conf" agent1 $G d="$IMG:raw" domain_xml="$T/rp1.xml"
 scrub() { "$NESTOR" scrub --config "$T/receiver.conf" $G "$@" 2>>"$T/scrub.log"; }
 repair() { "$NESTOR" repair --config "$T/agent.conf" $G "$@" 2>>"$T/repair.log"; }

@@ -353,11 +353,13 @@ Test(repair, lists_the_bad_records_and_repairs_them)
 	cr_assert_eq(scrub(), 0, "a full scrub agrees");
 }
 
-Test(repair, a_partial_repair_leaves_the_rest_bad)
+/* Points 1 and 2, two records of point 1 bad ([0,64K) and [256K,320K)),
+ * a repair of point 1 begun and the first record sent. */
+static struct session *
+repair_first_of_two(void)
 {
 	struct proto_msg b = begin_msg(1, 0, PROTO_FLAG_BEGIN_REPAIR);
 	struct session *s;
-	size_t nbad;
 
 	two_points();
 	corrupt(1, 1000);
@@ -366,6 +368,14 @@ Test(repair, a_partial_repair_leaves_the_rest_bad)
 	s = connect();
 	cr_assert_eq(session_on_msg(s, &b), 0, "%s", peer.err_text);
 	cr_assert_eq(send_data(s, 0, 64 * KIB, hash64(img, 64 * KIB)), 0);
+	return s;
+}
+
+Test(repair, a_partial_repair_leaves_the_rest_bad)
+{
+	struct session *s = repair_first_of_two();
+	size_t nbad;
+
 	cr_assert_eq(send_commit(s, 1), 0, "%s", peer.err_text);
 	cr_assert_eq(verdict_of(1, &nbad), SCRUB_BAD);
 	cr_assert_eq(nbad, 1);
@@ -577,16 +587,9 @@ Test(repair, a_long_list_is_cut_and_the_repair_takes_every_record)
 Test(repair, an_agent_gone_mid_repair_leaves_the_group_free)
 {
 	struct proto_msg b = begin_msg(1, 0, PROTO_FLAG_BEGIN_REPAIR);
-	struct session *s;
+	struct session *s = repair_first_of_two();
 	size_t nbad;
 
-	two_points();
-	corrupt(1, 1000);
-	corrupt(1, 300000);
-	cr_assert_eq(scrub(), 1);
-	s = connect();
-	cr_assert_eq(session_on_msg(s, &b), 0, "%s", peer.err_text);
-	cr_assert_eq(send_data(s, 0, 64 * KIB, hash64(img, 64 * KIB)), 0);
 	end(s);
 	cr_assert_eq(verdict_of(1, &nbad), SCRUB_BAD);
 	cr_assert_eq(nbad, 2, "no verdict without a commit");
