@@ -225,6 +225,11 @@ cli_scrub(int argc, char **argv)
 		cli_rx_close(&rx);
 		return 1;
 	}
+	if (group && !groupstate_is_group(rx.cfg->store_dir, group)) {
+		log_error("scrub: no group %s in the store %s", group, rx.cfg->store_dir);
+		cli_rx_close(&rx);
+		return 1;
+	}
 	if (!rate_set)
 		so.rate = rx.cfg->scrub_rate;
 	signal(SIGINT, on_signal);

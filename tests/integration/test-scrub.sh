@@ -46,6 +46,10 @@ check_eq "every point ok, no bad range (zero false positives)" "ok ok ok ok|0" \
 check "every point checked some bytes" \
 	[ "$(jq '[.groups[].points[] | select(.checked_bytes > 0)] | length' <<<"$out")" = 4 ]
 
+scrub nosuch >/dev/null; rc=$?
+check_eq "scrub of a group the store does not have exits 1" 1 "$rc"
+check "... saying so" grep -q "no group nosuch in the store" "$T/scrub.log"
+
 # ---- flip bytes in point 2 ---------------------------------------------------------
 # A DATA record of point 2 that no record of points 3 and 4 overlaps (so the
 # retention phase below finds it whole in point 3), then where its first
