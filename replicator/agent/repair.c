@@ -18,6 +18,7 @@
 #include "proto/codec.h"
 #include "proto/conn.h"
 #include "replicator/agent/channel.h"
+#include "replicator/agent/pace.h"
 #include "replicator/agent/verify.h"
 #include "replicator/config.h"
 #include "snapshot/source.h"
@@ -51,6 +52,7 @@ struct arepair {
 	size_t nj;
 	struct snapshot *src[PROTO_MAX_DISKS]; /* by the group's disk index */
 	uint8_t *buf;
+	struct pace *bw;    /* the group's bandwidth limit, NULL = none */
 	uint64_t bytes;     /* payload bytes sent */
 	size_t nrepaired, nlost, nstill, nuntried;
 	size_t nunlisted;   /* bad points whose bad bytes no record describes */
@@ -255,7 +257,10 @@ rp_pump(struct arepair *r)
 	while (r->next < r->list.count) {
 		if (conn_out_pending(channel_conn(r->ch)) >= REPAIR_OUT_MAX)
 			return 0; /* on_drain brings us back */
-		proto_repair_entry_get(&r->list, r->next++, &e);
+		proto_repair_entry_get(&r->list, r->next, &e);
+		if (!pace_allow(r->bw, e.kind == PROTO_KIND_DATA ? (size_t)e.length : 0))
+			return 0; /* the pacer brings us back */
+		r->next++;
 		if (judged_find(r, &e))
 			continue; /* sent or judged in an earlier round */
 		if (!(x = judged_add(r, &e)) || (ok = rp_read(r, &e)) < 0)
@@ -365,6 +370,7 @@ rp_on_msg(void *arg, const struct proto_msg *msg)
 	return rc;
 }
 
+/* The output drained, or the bandwidth allows more: send on. */
 static void
 rp_on_drain(void *arg)
 {
@@ -443,12 +449,19 @@ agent_repair_run(const struct agent_config *cfg, const char *group, uint64_t poi
 	r.lost = json_array();
 	r.still = json_array();
 	r.ch = channel_new(cfg, group, &rp_cbs, &r);
+	if (r.ch && (r.g->bandwidth || cfg->bandwidth) &&
+	    !(r.bw = pace_new(channel_base(r.ch), r.g->bandwidth ? r.g->bandwidth : cfg->bandwidth,
+			      rp_on_drain, &r))) {
+		channel_free(r.ch);
+		r.ch = NULL;
+	}
 	r.buf = malloc(PROTO_MAX_EXTENT);
 	r.ents = malloc((size_t)PROTO_MAX_REPAIR * PROTO_REPAIR_ENTRY_SIZE);
 	if (!r.buf || !r.ents || !r.repaired || !r.lost || !r.still)
 		log_error("agent: out of memory");
 	else if (r.ch && channel_run(r.ch) == 0 && r.state == RP_DONE)
 		rc = 0;
+	pace_free(r.bw); /* its timer lives on the channel's loop */
 	channel_free(r.ch);
 	for (size_t i = 0; i < PROTO_MAX_DISKS; i++)
 		snapshot_free(r.src[i]);

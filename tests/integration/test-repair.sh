@@ -62,9 +62,16 @@ check "receiver logged the refusals" bash -c "grep -q 'does not carry the point.
 check_eq "point 3 still bad" 3 "$(scrub --point 3 >/dev/null; echo $?)"
 
 # ---- repair with the source unchanged at those ranges ---------------------------------
+# Paced by the group's bandwidth: 64 KiB/s for the 128 KiB of the two records.
+sed -i "s/^\[group $G\]\$/[group $G]\nbandwidth = 64K/" "$T/agent.conf"
+t0=$(date +%s.%N)
 out=$(repair --json); rc=$?
-echo "# repair: $out"
+secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+echo "# repair ($secs s): $out"
 check_eq "repair exits 0" 0 "$rc"
+check "the group's bandwidth paced it (128 KiB at 64 KiB/s: $secs s >= 1.5 s)" \
+	awk -v s="$secs" 'BEGIN { exit !(s >= 1.5) }'
+sed -i "/^bandwidth = 64K\$/d" "$T/agent.conf"
 check_eq "two ranges repaired, newest first, none lost" "3 2|0|0" \
 	"$(jq -r '[.repaired[].point] | join(" ")' <<<"$out")|$(jq '.unrecoverable | length' <<<"$out")|$(jq '.still_bad | length' <<<"$out")"
 sent=$(jq .bytes_sent <<<"$out")
