@@ -32,3 +32,10 @@ testhook_pause(const char *point)
 	log_warn("test hook: pid %ld stops at %s (NESTOR_TEST_PAUSE)", (long)getpid(), point);
 	raise(SIGSTOP);
 }
+
+void
+testhook_at(const char *point)
+{
+	if (testhook_armed("%s", point))
+		testhook_pause(point);
+}

@@ -10,5 +10,7 @@
 bool testhook_armed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Log the point and the pid, then stop the whole process until SIGCONT. */
 void testhook_pause(const char *point);
+/* testhook_pause(point) if NESTOR_TEST_PAUSE names it (a fixed point). */
+void testhook_at(const char *point);
 
 #endif

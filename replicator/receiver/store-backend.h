@@ -148,7 +148,8 @@ struct store_backend *store_ceph_new(const struct store_ceph_opts *opts);
 /* "store: group G point P disk D" into buf (for log lines). */
 const char *store_ctx(char *buf, size_t cap, const struct store_where *w, const char *disk);
 #define STORE_CTX_MAX (STORE_NAME_MAX * 2 + 64)
-/* mkdir that makes the new entry durable by syncing the parent. */
+/* mkdir, or a directory already there: its entry made durable by syncing
+ * the parent. */
 int store_mkdir_durable(const char *path);
 int store_fsync_path(const char *path);
 /* unlink, absent is fine; logs. 0 / -1. */

@@ -71,7 +71,11 @@ store_mkdir_durable(const char *path)
 			log_error("store: %s exists and is not a directory", path);
 			return -1;
 		}
-		return 0;
+		/* Its name may not be durable yet: a receiver killed between
+		 * the mkdir and the fsync below, or a hand-made directory. A
+		 * power cut then took the group's acknowledged points with it
+		 * (tests/integration/test-power-loss.sh, issue 13): fsync the
+		 * parent anyway. */
 	}
 	parent = strdup(path);
 	if (!parent) {

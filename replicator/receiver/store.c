@@ -19,6 +19,7 @@
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/strfmt.h"
+#include "common/testhook.h"
 #include "replicator/receiver/catalog.h"
 #include "replicator/receiver/history.h"
 #include "replicator/receiver/store-backend.h"
@@ -875,8 +876,13 @@ store_point_commit(struct store_point *pt, const void *meta, size_t meta_len, in
 	if (commit_check(pt, meta, meta_len) < 0)
 		return -1;
 	*err = STORE_ERR_IO;
-	if (commit_data(pt, meta, meta_len, err) < 0 || commit_catalog(pt, err) < 0)
+	testhook_at("commit"); /* test-power-loss.sh cuts the power at these */
+	if (commit_data(pt, meta, meta_len, err) < 0)
 		return -1;
+	testhook_at("commit-data");
+	if (commit_catalog(pt, err) < 0)
+		return -1;
+	testhook_at("commit-catalog");
 	pt->committed = true;
 	/* The point is committed now; a stale pending.json is ignored by id. */
 	if (pending_remove(pt->gdir) < 0)

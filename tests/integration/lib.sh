@@ -20,6 +20,8 @@ cleanup() {
 	# libnbd's qemu-nbd children of a killed receiver exit with their socket;
 	# make sure none of ours outlives the test.
 	pkill -9 -f "qemu-nbd.*$T" 2>/dev/null
+	# a powerfs layer (tests/lib/powerfs.sh) must be gone before rm -rf
+	declare -F powerfs_cleanup >/dev/null && powerfs_cleanup
 	wait 2>/dev/null
 	[ "${KEEP:-0}" = 1 ] || rm -rf "$T"
 }

@@ -1,4 +1,4 @@
-/* Unit tests for common/: ini, parse, names, fileutil, hash, dlsym, clock, strfmt. */
+/* Unit tests for common/: ini, parse, names, fileutil, hash, dlsym, clock, strfmt, testhook. */
 #include "common/clock.h"
 #include "common/dlsym.h"
 #include "common/fileutil.h"
@@ -8,6 +8,7 @@
 #include "common/names.h"
 #include "common/parse.h"
 #include "common/strfmt.h"
+#include "common/testhook.h"
 
 #include <criterion/criterion.h>
 #include <dlfcn.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -725,4 +727,39 @@ Test(strfmt, formats_into_a_new_string)
 	cr_assert_not_null(s);
 	cr_assert_eq(strlen(s), sizeof(big) + 1);
 	free(s);
+}
+
+/* testhook_at in a child with NESTOR_TEST_PAUSE=want: whether it stopped. */
+static bool
+testhook_stops(const char *want, const char *point)
+{
+	int st = 0;
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		if (want)
+			setenv("NESTOR_TEST_PAUSE", want, 1);
+		else
+			unsetenv("NESTOR_TEST_PAUSE");
+		testhook_at(point);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &st, WUNTRACED), pid);
+	if (WIFSTOPPED(st)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return true;
+	}
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	return false;
+}
+
+Test(testhook, at_stops_only_at_the_named_point)
+{
+	cr_assert(!testhook_stops(NULL, "commit"));
+	cr_assert(!testhook_stops("", "commit"));
+	cr_assert(!testhook_stops("commit-data", "commit"));
+	cr_assert(!testhook_stops("commit", "commit-data"));
+	cr_assert(testhook_stops("commit", "commit"));
 }
