@@ -125,8 +125,8 @@ struct sums_writer {
 	unsigned char buf[WRITER_BUF * SUMS_RECORD_SIZE];
 };
 
-/* How many leading records of the file (nrec of them) end at or before
- * keep_end. -1 for a bad record or a read error (logged). */
+/* How many leading records of the file (nrec of them) are whole and end
+ * at or before keep_end. -1 for a read error (logged). */
 static int64_t
 writer_keep(struct sums_writer *w, uint64_t nrec, uint64_t keep_end)
 {
@@ -149,8 +149,13 @@ writer_keep(struct sums_writer *w, uint64_t nrec, uint64_t keep_end)
 		for (size_t j = 0; j < k; j++, i++) {
 			struct sums_rec r;
 
+			/* Past the durable records a lost write may have left
+			 * anything (a power cut): the first record that is not
+			 * whole and durable ends what is kept. */
 			if (sums_decode(chunk + j * SUMS_RECORD_SIZE, &r) < 0) {
-				log_error("%s: record %" PRIu64 " is malformed", w->ctx, i);
+				log_warn("%s: record %" PRIu64 " is malformed: kept the %" PRIu64
+					 " before it", w->ctx, i, i);
+				ret = (int64_t)i;
 				goto out;
 			}
 			if (r.offset + r.length > keep_end) {

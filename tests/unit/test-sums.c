@@ -370,3 +370,25 @@ Test(sums, save_replaces_and_prune_removes_strays)
 	free(d6);
 	free(gdir);
 }
+
+Test(sums, resume_stops_at_garbage_a_power_cut_left)
+{
+	char *p = path_in("vda.sums");
+	struct sums_rec in[2] = { data_rec(0, 4096, 1), data_rec(4096, 4096, 2) };
+	static const unsigned char zeros[3 * SUMS_RECORD_SIZE];
+	struct sums_rec *out;
+	size_t n;
+	int fd;
+
+	append(p, 0, in, 2, true);
+	/* The appended records never reached the disk: zeros in their place. */
+	fd = open(p, O_WRONLY | O_APPEND);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, zeros, sizeof(zeros)), (ssize_t)sizeof(zeros));
+	close(fd);
+	append(p, 8192, NULL, 0, true);
+	cr_assert_eq(sums_load(p, 1000, &out, &n), 0, "the garbage is gone");
+	cr_assert_eq(n, 2);
+	free(out);
+	free(p);
+}
