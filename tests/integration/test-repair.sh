@@ -13,7 +13,8 @@
 G=rep
 pki_and_receiver 1M
 P=$T/pki
-RC="python3 $ROOT/tests/integration/rawclient.py --port $PORT --ca $P/ca.crt --cert $P/agent1.crt --key $P/agent1.key --group $G"
+RC=(python3 "$ROOT/tests/integration/rawclient.py" --port "$PORT" --ca "$P/ca.crt"
+	--cert "$P/agent1.crt" --key "$P/agent1.key" --group "$G")
 IMG=$T/d.raw
 truncate -s 64M "$IMG"
 random_writes "$IMG" raw 200 65536 1 >/dev/null
@@ -25,8 +26,8 @@ flip() { python3 "$ROOT/tests/integration/flipstored.py" "$T/store/$G" "$1" d "$
 md5s() { md5sum "$T/store/$G/disks/d/"*.qcow2; }
 badlen() { jq '[.groups[0].points[] | select(.point == '"$1"') | .bad[].length] | add // 0' <<<"$2"; }
 drill_gate() { # drill_gate POINT: the drill's stderr (a URI nothing listens on)
-	"$NESTOR" drill --config "$T/receiver.conf" $G --point "$1" --json \
-		--uri 'qemu:///session?socket=/nonexistent' 2>&1 >/dev/null
+	{ "$NESTOR" drill --config "$T/receiver.conf" $G --point "$1" --json \
+		--uri 'qemu:///session?socket=/nonexistent' >/dev/null; } 2>&1
 }
 
 cycle_once "seed"
@@ -53,10 +54,10 @@ check "a drill of point 3 is refused for its scrub" bash -c "grep -q 'failed its
 
 # ---- hostile REPAIR points: refused, nothing written ---------------------------------
 before=$(md5s)
-check "REPAIR extent with the record's hash but other bytes -> ERROR 3" $RC --point 3 --expect-code 3 repairbadhash
-check "REPAIR extent beside the listed records -> ERROR 1" $RC --point 3 --expect-code 1 repairoutside
-check "REPAIR of a point with no bad verdict -> ERROR 5" $RC --point 1 --disk d --disk-size $((64 << 20)) --expect-code 5 repairclean
-check "REPAIR of a point that is not committed -> ERROR 6" $RC --point 9 --disk d --disk-size $((64 << 20)) --expect-code 6 repairclean
+check "REPAIR extent with the record's hash but other bytes -> ERROR 3" "${RC[@]}" --point 3 --expect-code 3 repairbadhash
+check "REPAIR extent beside the listed records -> ERROR 1" "${RC[@]}" --point 3 --expect-code 1 repairoutside
+check "REPAIR of a point with no bad verdict -> ERROR 5" "${RC[@]}" --point 1 --disk d --disk-size $((64 << 20)) --expect-code 5 repairclean
+check "REPAIR of a point that is not committed -> ERROR 6" "${RC[@]}" --point 9 --disk d --disk-size $((64 << 20)) --expect-code 6 repairclean
 check_eq "the points' files are unchanged (md5)" "$before" "$(md5s)"
 check "receiver logged the refusals" bash -c "grep -q 'does not carry the point.s checksum\|checksum mismatch at offset' '$T/receiver.log' && grep -q 'is not an outstanding repair record' '$T/receiver.log' && grep -q 'has no bad scrub verdict' '$T/receiver.log'"
 check_eq "point 3 still bad" 3 "$(scrub --point 3 >/dev/null; echo $?)"
