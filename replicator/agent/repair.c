@@ -48,8 +48,9 @@ struct arepair {
 	bool begun;         /* a REPAIR POINT_BEGIN went out for this round */
 	bool more;          /* the list was cut: ask again after the commit */
 	bool listed;        /* cur was listed at least once */
-	struct judged *j;   /* records of cur seen so far */
-	size_t nj;
+	struct judged *j;   /* records of cur seen so far: [0, nsorted) sorted, then
+			     * this round's in list order (sorted too) */
+	size_t nj, nsorted;
 	struct snapshot *src[PROTO_MAX_DISKS]; /* by the group's disk index */
 	uint8_t *buf;
 	struct pace *bw;    /* the group's bandwidth limit, NULL = none */
@@ -111,13 +112,57 @@ rp_fate(struct arepair *r, struct judged *x, enum rp_fate f)
 	}
 }
 
+static int
+entry_cmp(const struct proto_repair_entry *a, const struct proto_repair_entry *b)
+{
+	if (a->disk != b->disk)
+		return a->disk < b->disk ? -1 : 1;
+	return a->offset < b->offset ? -1 : a->offset > b->offset;
+}
+
+static int
+judged_cmp(const void *a, const void *b)
+{
+	return entry_cmp(&((const struct judged *)a)->e, &((const struct judged *)b)->e);
+}
+
+/* The lists come sorted by disk and offset (the receiver sorts them). */
+static struct judged *
+judged_search(struct judged *v, size_t n, const struct proto_repair_entry *e)
+{
+	struct judged key = { .e = *e };
+
+	return n ? bsearch(&key, v, n, sizeof(key), judged_cmp) : NULL;
+}
+
 static struct judged *
 judged_find(struct arepair *r, const struct proto_repair_entry *e)
 {
-	for (size_t i = 0; i < r->nj; i++)
-		if (r->j[i].e.disk == e->disk && r->j[i].e.offset == e->offset)
-			return &r->j[i];
-	return NULL;
+	struct judged *x = judged_search(r->j, r->nsorted, e);
+
+	return x ? x : judged_search(r->j + r->nsorted, r->nj - r->nsorted, e);
+}
+
+/* Is e in the last list? */
+static bool
+list_has(const struct arepair *r, const struct proto_repair_entry *e)
+{
+	struct proto_repair_entry x;
+	uint32_t lo = 0, hi = r->list.count;
+
+	while (lo < hi) {
+		uint32_t mid = lo + (hi - lo) / 2;
+		int c;
+
+		proto_repair_entry_get(&r->list, mid, &x);
+		if ((c = entry_cmp(&x, e)) == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
 }
 
 static struct judged *
@@ -160,7 +205,7 @@ rp_next_point(struct arepair *r)
 		r->nuntried++; /* listed beyond what could be sent: left for later */
 	r->more = false;
 	r->listed = false;
-	r->nj = 0;
+	r->nj = r->nsorted = 0;
 	if (r->want || r->cur == 1) {
 		rp_end(r, RP_DONE);
 		return 0;
@@ -284,19 +329,12 @@ rp_pump(struct arepair *r)
 static void
 rp_settle(struct arepair *r)
 {
-	struct proto_repair_entry e;
-
-	for (size_t i = 0; i < r->nj; i++) {
-		bool listed = false;
-
-		if (r->j[i].fate != F_SENT)
-			continue;
-		for (uint32_t k = 0; k < r->list.count && !listed; k++) {
-			proto_repair_entry_get(&r->list, k, &e);
-			listed = e.disk == r->j[i].e.disk && e.offset == r->j[i].e.offset;
-		}
-		rp_fate(r, &r->j[i], listed ? F_STILL : F_REPAIRED);
-	}
+	for (size_t i = 0; i < r->nj; i++)
+		if (r->j[i].fate == F_SENT)
+			rp_fate(r, &r->j[i], list_has(r, &r->j[i].e) ? F_STILL : F_REPAIRED);
+	if (r->nj > 1)
+		qsort(r->j, r->nj, sizeof(*r->j), judged_cmp);
+	r->nsorted = r->nj;
 }
 
 static int
@@ -321,7 +359,7 @@ rp_on_list(struct arepair *r, const struct proto_repair_list *l)
 		return -1;
 	}
 	if (fresh)
-		r->nj = 0;
+		r->nj = r->nsorted = 0;
 	if (fresh && l->count == 0) {
 		/* Bad, yet no checksum record lies in its bad ranges (an inherited
 		 * range, records lost): nothing to ask the source for. */
