@@ -25,7 +25,8 @@ static const char usage_main[] =
 	"  version    print the version\n"
 	"\n"
 	"Run 'nestor COMMAND --help' for the options of a command.\n"
-	"Exit codes: 0 success, 1 failure (or differences for verify), 2 usage error.\n";
+	"Exit codes: 0 success, 1 failure (or differences for verify, a bad range left\n"
+	"for repair), 2 usage error.\n";
 
 static const struct {
 	const char *name;
