@@ -376,7 +376,7 @@ repair_begin(const struct receiver_config *cfg, struct store *st,
 		goto refused;
 	}
 	if (repair_limits(cfg, r, pi, why) < 0)
-		goto refused;
+		goto fail; /* limits.c logged it */
 	scrubstate_free(&ss);
 	log_info("group %s: repairing point %" PRIu64 " (%zu bad records outstanding)", b->group,
 		 b->point_id, r->recs.n);
@@ -403,8 +403,8 @@ find_rec(struct repair *r, uint16_t disk, uint64_t off)
 
 /* The extent's plaintext, checked against its checksum: NULL (why) if not. */
 static const void *
-extent_plain(struct repair *r, const struct proto_extent *e, struct zdecomp *zd,
-	     uint8_t *plain, struct repair_why *why)
+extent_plain(const struct proto_extent *e, struct zdecomp *zd, uint8_t *plain,
+	     struct repair_why *why)
 {
 	const void *p = e->data;
 
@@ -420,7 +420,6 @@ extent_plain(struct repair *r, const struct proto_extent *e, struct zdecomp *zd,
 		why_set(why, PROTO_ERR_CHECKSUM, "checksum mismatch at offset %" PRIu64, e->offset);
 		return NULL;
 	}
-	(void)r;
 	return p;
 }
 
@@ -450,7 +449,7 @@ repair_extent(struct repair *r, const struct proto_extent *e, struct zdecomp *zd
 				" bytes", r->group, r->lp.lim.quota);
 			return -1;
 		}
-		if (!(p = extent_plain(r, e, zd, plain, why)))
+		if (!(p = extent_plain(e, zd, plain, why)))
 			goto refused;
 		rc = store_repair_write(r->sr, e->disk, e->offset, p, (size_t)e->length, &err);
 	} else {
