@@ -6,8 +6,9 @@
 # drill is no longer refused for its scrub. A range whose source changed
 # since the point is reported not recoverable and the point stays bad.
 # Hostile REPAIR points (rawclient.py: another content under the record's
-# hash, an extent beside the records, a clean point) are refused with the
-# point's files unchanged.
+# hash, an extent beside the records, a clean point, an agent that is not
+# the group's owner) are refused with the point's files unchanged. The
+# repair is paced by the group's bandwidth.
 . "$(dirname "$0")/lib.sh"
 
 G=rep
@@ -58,6 +59,16 @@ check "REPAIR extent with the record's hash but other bytes -> ERROR 3" "${RC[@]
 check "REPAIR extent beside the listed records -> ERROR 1" "${RC[@]}" --point 3 --expect-code 1 repairoutside
 check "REPAIR of a point with no bad verdict -> ERROR 5" "${RC[@]}" --point 1 --disk d --disk-size $((64 << 20)) --expect-code 5 repairclean
 check "REPAIR of a point that is not committed -> ERROR 6" "${RC[@]}" --point 9 --disk d --disk-size $((64 << 20)) --expect-code 6 repairclean
+# Another agent allowed the group but not its owner: the owner rule holds.
+sed -i 's/^groups = other$/groups = other '"$G"'/' "$T/receiver.conf"
+stop_receiver
+start_receiver
+RC2=("${RC[@]}")
+RC2[7]="$P/agent2.crt"; RC2[9]="$P/agent2.key"
+out=$("${RC2[@]}" --point 3 --expect-code 5 repairbadhash); rc=$?
+echo "$out"
+check "REPAIR from an agent that is not the group's owner -> ERROR 5 (belongs to agent1)" \
+	bash -c "[ $rc = 0 ] && grep -q 'belongs to agent agent1' <<<\"\$1\"" _ "$out"
 check_eq "the points' files are unchanged (md5)" "$before" "$(md5s)"
 check "receiver logged the refusals" bash -c "grep -q 'does not carry the point.s checksum\|checksum mismatch at offset' '$T/receiver.log' && grep -q 'is not an outstanding repair record' '$T/receiver.log' && grep -q 'has no bad scrub verdict' '$T/receiver.log'"
 check_eq "point 3 still bad" 3 "$(scrub --point 3 >/dev/null; echo $?)"
