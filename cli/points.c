@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "common/clock.h"
+#include "common/consistency.h"
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "replicator/config.h"
@@ -22,7 +23,9 @@ static const char usage_points[] =
 	"List the committed recovery points of GROUP, oldest first: id, base,\n"
 	"snapshot time (the agent's clock), received time (the receiver's clock when\n"
 	"the point began: what retention and the immutability window count on),\n"
-	"bytes received, scrub state (nestor-scrub(8): ok, bad, \"bad (base N)\" when\n"
+	"bytes received, consistency (docs/consistency.md: app-consistent,\n"
+	"crash-consistent, not-point-in-time, or unknown for points from before it\n"
+	"was recorded), scrub state (nestor-scrub(8): ok, bad, \"bad (base N)\" when\n"
 	"a point of its base chain failed, unchecked without checksums, - never\n"
 	"scrubbed), disks. Incomplete points are never listed.\n"
 	"\n"
@@ -45,14 +48,18 @@ print_json(const char *group, const struct store_point_info *pts, size_t n,
 			json_array_append_new(disks, json_pack("{s:s, s:I}", "name",
 							       pts[i].disks[d].name, "size",
 							       (json_int_t)pts[i].disks[d].size));
-		json_array_append_new(arr, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o*}",
+		json_t *p = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o*}",
 						     "id", (json_int_t)pts[i].id,
 						     "base", (json_int_t)pts[i].base_id,
 						     "time_ns", (json_int_t)pts[i].time_ns,
 						     "received_ns", (json_int_t)pts[i].received_ns,
 						     "committed_ns", (json_int_t)pts[i].committed_ns,
 						     "bytes", (json_int_t)pts[i].bytes_received,
-						     "disks", disks, "scrub", scrub));
+						     "disks", disks, "scrub", scrub);
+
+		json_object_set_new(p, "consistency",
+				    json_string(consistency_name(pts[i].consistency)));
+		json_array_append_new(arr, p);
 	}
 	root = json_pack("{s:s, s:o}", "group", group, "points", arr);
 	txt = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
@@ -67,15 +74,16 @@ print_json(const char *group, const struct store_point_info *pts, size_t n,
 static void
 print_table(const struct store_point_info *pts, size_t n, const struct scrubstate *ss)
 {
-	printf("%-6s %-6s %-21s %-21s %14s  %-14s %s\n", "POINT", "BASE", "TIME (UTC)",
-	       "RECEIVED (UTC)", "BYTES", "SCRUB", "DISKS");
+	printf("%-6s %-6s %-21s %-21s %14s  %-17s  %-14s %s\n", "POINT", "BASE", "TIME (UTC)",
+	       "RECEIVED (UTC)", "BYTES", "CONSISTENCY", "SCRUB", "DISKS");
 	for (size_t i = 0; i < n; i++) {
 		char tbuf[CLOCK_ISO_LEN], rbuf[CLOCK_ISO_LEN], sbuf[48];
 
 		clock_iso8601(pts[i].time_ns, tbuf, sizeof(tbuf));
 		clock_iso8601(pts[i].received_ns, rbuf, sizeof(rbuf));
-		printf("%-6" PRIu64 " %-6" PRIu64 " %-21s %-21s %14" PRIu64 "  ", pts[i].id,
-		       pts[i].base_id, tbuf, rbuf, pts[i].bytes_received);
+		printf("%-6" PRIu64 " %-6" PRIu64 " %-21s %-21s %14" PRIu64 "  %-17s  ", pts[i].id,
+		       pts[i].base_id, tbuf, rbuf, pts[i].bytes_received,
+		       consistency_name(pts[i].consistency));
 		printf("%-14s ", scrubstate_describe(ss, pts, n, pts[i].id, sbuf, sizeof(sbuf), NULL));
 		for (size_t d = 0; d < pts[i].ndisks; d++)
 			printf("%s%s(%" PRIu64 " MiB)", d ? ", " : "", pts[i].disks[d].name,

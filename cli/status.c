@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "common/clock.h"
+#include "common/consistency.h"
 #include "common/log.h"
 #include "replicator/config.h"
 #include "replicator/receiver/status.h"
@@ -60,8 +61,9 @@ fmt_age(uint64_t now, uint64_t then, char *buf, size_t len)
 static void
 print_rx_table(const struct status_rx_group *g, size_t n, uint64_t now)
 {
-	printf("%-20s %6s %8s %8s %14s %-16s %-11s %-14s %s\n", "GROUP", "POINTS", "LAST",
-	       "RPO", "LAST BYTES", "PENDING", "FAILED-OVER", "SCRUB", "LAST DRILL");
+	printf("%-20s %6s %8s %8s %14s %-17s %-16s %-11s %-14s %s\n", "GROUP", "POINTS", "LAST",
+	       "RPO", "LAST BYTES", "CONSISTENCY", "PENDING", "FAILED-OVER", "SCRUB",
+	       "LAST DRILL");
 	for (size_t i = 0; i < n; i++) {
 		char age[32], pend[48], drill[64];
 
@@ -76,10 +78,10 @@ print_rx_table(const struct status_rx_group *g, size_t n, uint64_t now)
 		else
 			snprintf(drill, sizeof(drill), "%s (RTO %.1fs)",
 				 g[i].drill_result ? "pass" : "fail", g[i].drill_rto_s);
-		printf("%-20s %6zu %8" PRIu64 " %8s %14" PRIu64 " %-16s %-11s %-14s %s\n",
-		       g[i].name, g[i].points, g[i].last_point, age,
-		       g[i].last_point_bytes, pend, g[i].failed_over ? "yes" : "no", g[i].scrub,
-		       drill);
+		printf("%-20s %6zu %8" PRIu64 " %8s %14" PRIu64 " %-17s %-16s %-11s %-14s %s\n",
+		       g[i].name, g[i].points, g[i].last_point, age, g[i].last_point_bytes,
+		       g[i].last_point ? consistency_name(g[i].last_point_consistency) : "-",
+		       pend, g[i].failed_over ? "yes" : "no", g[i].scrub, drill);
 	}
 }
 

@@ -57,11 +57,13 @@ drill_record_begin(struct drill *d)
 }
 
 void
-drill_record_point(struct drill *d, uint64_t point, uint64_t point_time_ns)
+drill_record_point(struct drill *d, uint64_t point, uint64_t point_time_ns,
+		   int consistency)
 {
 	struct report *r = d->r;
 
 	r->point = point;
+	r->point_consistency = consistency;
 	r->point_time_ns = point_time_ns;
 	r->rpo_s = r->started_ns > r->point_time_ns
 		? (double)(r->started_ns - r->point_time_ns) / 1e9 : 0;

@@ -12,8 +12,10 @@ struct drill;
 /* Zero d->r and fill its identity (id, start time) and the options it
  * reports; starts the clock RTO is measured on. */
 void drill_record_begin(struct drill *d);
-/* The point the run boots, with the RPO it has now. */
-void drill_record_point(struct drill *d, uint64_t point, uint64_t point_time_ns);
+/* The point the run boots, with the RPO it has now and its consistency
+ * (enum consistency). */
+void drill_record_point(struct drill *d, uint64_t point, uint64_t point_time_ns,
+			int consistency);
 /* A failover's marker (the receiver refuses points from now on). 0 / -1
  * (logged). */
 int drill_record_marker(struct drill *d);

@@ -80,7 +80,7 @@ pick_point(struct drill *d)
 		goto out;
 	for (size_t i = n; i-- > 0;) {
 		if (d->o->point == 0 || pts[i].id == d->o->point) {
-			drill_record_point(d, pts[i].id, pts[i].time_ns);
+			drill_record_point(d, pts[i].id, pts[i].time_ns, pts[i].consistency);
 			ret = 0;
 			break;
 		}

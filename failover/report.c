@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/consistency.h"
 #include "common/fileutil.h"
 #include "common/jsonfile.h"
 #include "common/log.h"
@@ -136,6 +137,8 @@ fail:
 		json_object_set_new(root, "scrub_warning", r->scrub_warning
 				    ? json_string(r->scrub_warning) : json_null());
 		set_accel(root, r);
+		json_object_set_new(root, "point_consistency",
+				    json_string(consistency_name(r->point_consistency)));
 	}
 	return root;
 }
@@ -156,8 +159,9 @@ report_print(const struct report *r, FILE *f)
 
 	clock_iso8601(r->started_ns, started, sizeof(started));
 	clock_iso8601(r->point_time_ns, ptime, sizeof(ptime));
-	fprintf(f, "%s %s  group %s  point %" PRIu64 " (%s, RPO %.1f s at drill start)\n",
-		r->failover ? "failover" : "drill", r->id, r->group, r->point, ptime, r->rpo_s);
+	fprintf(f, "%s %s  group %s  point %" PRIu64 " (%s, %s, RPO %.1f s at drill start)\n",
+		r->failover ? "failover" : "drill", r->id, r->group, r->point, ptime,
+		consistency_name(r->point_consistency), r->rpo_s);
 	fprintf(f, "started %s  accel %s (%s)  network %s (isolated)  marker '%s'\n", started,
 		r->kvm ? "kvm" : "tcg", r->accel_source ? r->accel_source : "-",
 		r->network[0] ? r->network : "-",

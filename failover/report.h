@@ -36,6 +36,7 @@ struct report {
 	char group[65];
 	uint64_t point;
 	uint64_t point_time_ns;
+	int point_consistency;   /* enum consistency (common/consistency.h) */
 	uint64_t started_ns;     /* wall clock at command start */
 	double rpo_s;            /* started - point time */
 	double duration_s;

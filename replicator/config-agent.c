@@ -82,6 +82,33 @@ set_compress_level(void *obj, const struct key_def *k, const char *value, const 
 	return 0;
 }
 
+static int
+set_file_snapshot(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	static const char *const names[] = { "auto", "reflink", "read" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(value, names[i]) == 0) {
+			*CFG_FIELD(obj, k->off, enum agent_file_snapshot) = (enum agent_file_snapshot)i;
+			return 0;
+		}
+	*expect = "auto, reflink or read";
+	return -1;
+}
+
+static int
+set_rereads(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	uint64_t v;
+
+	if (parse_u64(value, &v) < 0 || v > 10) {
+		*expect = "an integer 0..10";
+		return -1;
+	}
+	*CFG_FIELD(obj, k->off, uint64_t) = v;
+	return 0;
+}
+
 /* ---- agent ---------------------------------------------------------------- */
 
 static const struct key_def agent_keys[] = {
@@ -110,6 +137,9 @@ static const struct key_def group_keys[] = {
 	CFG_KEY("rpo", set_duration, struct agent_group_cfg, rpo_s, false),
 	CFG_KEY("min_interval", set_duration, struct agent_group_cfg, min_interval_s, false),
 	CFG_KEY("bandwidth", set_bandwidth, struct agent_group_cfg, bandwidth, false),
+	CFG_KEY("snapshot", set_file_snapshot, struct agent_group_cfg, snapshot, false),
+	CFG_KEY("consistency_rereads", set_rereads, struct agent_group_cfg, consistency_rereads,
+		false),
 };
 
 /* "pool/image": two names as Ceph allows them, bounded and without '@'
@@ -211,6 +241,7 @@ agent_group_section(void *ctx, const struct ini_doc *doc, size_t hdr, const stru
 		goto oom;
 	L->group_lines = nl;
 	ng[c->ngroups].rpo_s = 300;
+	ng[c->ngroups].consistency_rereads = 1;
 	memcpy(ng[c->ngroups].name, name, sizeof(name));
 	nl[c->ngroups] = h->line;
 	c->ngroups++;

@@ -41,6 +41,14 @@ struct agent_group_cfg {
 	/* [group] bandwidth: bytes per second on the wire for this group's
 	 * connection, 0 = unlimited (default). */
 	uint64_t bandwidth;
+	/* [group] snapshot: how raw image files are read (docs/consistency.md):
+	 * auto (default: a reflink copy where the filesystem can, else in
+	 * place), reflink (a copy or fail), read (in place). */
+	enum agent_file_snapshot { AGENT_SNAP_AUTO = 0, AGENT_SNAP_REFLINK, AGENT_SNAP_READ } snapshot;
+	/* [group] consistency_rereads: points committed as not point-in-time
+	 * are followed at once by up to this many incrementals that re-read
+	 * what changed (0..10, default 1). */
+	uint64_t consistency_rereads;
 };
 
 struct agent_config {

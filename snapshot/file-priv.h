@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "snapshot/coalesce.h"
+#include "snapshot/filemarks.h"
 #include "snapshot/source.h"
 
 struct image;
@@ -64,6 +65,14 @@ struct file_disk {
 
 	struct coalesce_queue q; /* extent iterator */
 	int committed;
+
+	/* consistency (file-clone.c) */
+	int clone_mode;         /* enum snap_clone */
+	int clone_fd;           /* reflink copy being read (O_TMPFILE), -1 none */
+	struct filemarks marks0; /* in place: before the first read */
+	int torn;               /* a read block differed from its scan (atomic) */
+	uint64_t scanned_end;   /* raw: blocks below are hashed (atomic) */
+	int level;              /* enum consistency once known, 0 before */
 };
 
 struct file_snapshot {
@@ -94,6 +103,22 @@ int file_attempt_save(struct file_disk *d, uint64_t base_point);
 const char *file_full_reason(void *disk);
 /* Raw: the new block hashes, then the state, durably. 0 / -1. */
 int file_raw_commit(struct file_disk *d, uint64_t point_id);
+
+/* file-clone.c */
+/* Raw disks: the path to read (a reflink copy's /proc/self/fd path in buf,
+ * or d->path) after trying the clone d->clone_mode asks for. NULL on error
+ * (logged). */
+const char *file_clone_begin(struct file_disk *d, char *buf, size_t len);
+/* Before the first read of an in-place disk: its change markers. 0 / -1. */
+int file_marks_begin(struct file_disk *d);
+/* After a read of [offset, offset + len) of a raw disk into buf: blocks
+ * that differ from their scan make the disk torn and take the hash of what
+ * was read (what the receiver gets). */
+void file_read_check(struct file_disk *d, uint64_t offset, const void *buf, size_t len);
+/* The disk's level (enum consistency), decided on the first call after the
+ * reads: logs a warning when it was written during the read. */
+int file_level(struct file_disk *d);
+void file_clone_end(struct file_disk *d);
 
 /* file-qcow2.c */
 /* Format and size of d's image per `qemu-img info` (and its nestor.*

@@ -60,7 +60,14 @@ file_raw_setup(struct file_disk *d)
 	d->zero_hash = hash64(zero, FILE_BLOCK);
 	d->zero_hash_tail = d->size % FILE_BLOCK
 		? hash64(zero, d->size % FILE_BLOCK) : d->zero_hash;
-	d->img = image_open(d->path, "raw");
+	{
+		char clone[64];
+		const char *path = file_clone_begin(d, clone, sizeof(clone));
+
+		if (!path)
+			return -1;
+		d->img = image_open(path, "raw");
+	}
 	return file_opened(d);
 }
 
@@ -91,6 +98,7 @@ file_disk_init(struct file_snapshot *fs, size_t i, const struct snap_file_disk *
 		return -1;
 	}
 	d->name = fs->base.disks[i].name;
+	d->clone_mode = in->clone;
 	d->path = strdup(in->path);
 	d->tpath = image_tool_path(in->path);
 	if (!d->path || !d->tpath ||
@@ -138,6 +146,8 @@ snapshot_file_begin(const struct snap_file_disk *disks, size_t ndisks,
 	}
 	fs->base.ops = &file_ops;
 	fs->base.time_ns = clock_now_ns();
+	for (size_t i = 0; i < SNAP_MAX_DISKS; i++)
+		fs->d[i].clone_fd = -1;
 	if (mkdir_p(state_dir, 0700) < 0)
 		goto out;
 
@@ -166,6 +176,8 @@ snapshot_file_begin(const struct snap_file_disk *disks, size_t ndisks,
 				  d->path);
 			goto out;
 		}
+		if (file_marks_begin(d) < 0)
+			goto out;
 		/* The first disk's hashing starts now, while the receiver
 		 * opens the point; later disks start when they are reached. */
 		if (i == 0 && d->fmt == FILE_RAW && file_raw_scan_start(d) < 0)
@@ -230,6 +242,7 @@ file_raw_fill(struct file_disk *d)
 		if (file_raw_block(d, b + i, d->new_hashes[b + i], (zmask >> i) & 1) < 0)
 			return -1;
 	d->q.pos = b + n >= d->nblocks ? d->size : (b + n) * FILE_BLOCK;
+	__atomic_store_n(&d->scanned_end, d->q.pos, __ATOMIC_RELEASE);
 	if (d->q.pos >= d->size) {
 		blockscan_free(d->scan); /* done: the helper thread ends */
 		d->scan = NULL;
@@ -263,7 +276,17 @@ file_read(struct snapshot *snap, size_t disk, uint64_t offset, void *buf,
 	  size_t len)
 {
 	struct file_snapshot *fs = (struct file_snapshot *)snap;
-	return image_pread(fs->d[disk].img, buf, len, offset);
+
+	if (image_pread(fs->d[disk].img, buf, len, offset) < 0)
+		return -1;
+	file_read_check(&fs->d[disk], offset, buf, len);
+	return 0;
+}
+
+static int
+file_consistency(struct snapshot *snap, size_t disk)
+{
+	return file_level(&((struct file_snapshot *)snap)->d[disk]);
 }
 
 /* ---- commit / abort --------------------------------------------------------- */
@@ -302,6 +325,7 @@ file_free(struct snapshot *snap)
 		d->scan = NULL;
 		image_free(d->img);
 		d->img = NULL;
+		file_clone_end(d);
 		if (d->fmt == FILE_QCOW2 && d->rotated && !d->committed) {
 			/* Nobody wrote during the attempt: after our own abort
 			 * changes, record the image again so the attempt stays
@@ -327,4 +351,7 @@ file_free(struct snapshot *snap)
 	free(fs);
 }
 
-SNAPSHOT_OPS(file_ops, "file", file_next_extent, file_read, file_commit, file_free);
+static const struct snapshot_ops file_ops = {
+	.name = "file", .next_extent = file_next_extent, .read = file_read,
+	.commit = file_commit, .free = file_free, .consistency = file_consistency,
+};

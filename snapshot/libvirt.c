@@ -15,6 +15,7 @@
 
 #include <libnbd.h>
 
+#include "common/consistency.h"
 #include "common/fileutil.h"
 #include "common/hash.h"
 #include "common/log.h"
@@ -337,6 +338,9 @@ snapshot_libvirt_begin_ceph(const char *uri, const char *const *domains,
 		return NULL;
 	}
 	ls->base.resumable = 0; /* live guests change all the time */
+	/* The backup jobs (and the rbd snapshots in this window) are one
+	 * instant; frozen guests had nothing in flight. */
+	ls->base.consistency = ls->app_consistent ? CONS_APP : CONS_CRASH;
 	log_info("libvirt: snapshot of %zu domain(s), %zu disk(s) (%zu on RBD): "
 		 "%s, %s", ndomains, ls->base.ndisks, ls->nrbd,
 		 ls->base.incremental ? "incremental" : "full",

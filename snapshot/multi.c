@@ -51,6 +51,14 @@ multi_commit(struct snapshot *snap, uint64_t point_id)
 	return ret;
 }
 
+static int
+multi_consistency(struct snapshot *snap, size_t disk)
+{
+	struct multi_snapshot *m = (struct multi_snapshot *)snap;
+
+	return snapshot_disk_consistency(m->parts[m->part_of[disk]], m->disk_of[disk]);
+}
+
 static void
 multi_free(struct snapshot *snap)
 {
@@ -62,7 +70,10 @@ multi_free(struct snapshot *snap)
 	free(m);
 }
 
-SNAPSHOT_OPS(multi_ops, "multi", multi_next_extent, multi_read, multi_commit, multi_free);
+static const struct snapshot_ops multi_ops = {
+	.name = "multi", .next_extent = multi_next_extent, .read = multi_read,
+	.commit = multi_commit, .free = multi_free, .consistency = multi_consistency,
+};
 
 struct snapshot *
 snapshot_multi(struct snapshot **parts, size_t nparts)

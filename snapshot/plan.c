@@ -124,6 +124,19 @@ plan_offline_vm(struct plan *pl, const char *group, const char *dom, char *xml)
 	return 0;
 }
 
+/* A guest that shut itself down flushed and unmounted everything: its
+ * disks are app-consistent. Destroyed, crashed, never started or unknown:
+ * only crash-consistent. */
+static int
+plan_shut_down_cleanly(virDomainPtr dom)
+{
+	int state = 0, reason = 0;
+
+	if (sym_virDomainGetState(dom, &state, &reason, 0) < 0)
+		return 0;
+	return state == VIR_DOMAIN_SHUTOFF && reason == VIR_DOMAIN_SHUTOFF_SHUTDOWN;
+}
+
 /* Running: the libvirt source; shut off: planned from its definition. */
 static int
 plan_domain(struct plan *pl, virConnectPtr conn, const char *group, const char *name)
@@ -150,8 +163,10 @@ plan_domain(struct plan *pl, virConnectPtr conn, const char *group, const char *
 	}
 	if (plan_offline_vm(pl, group, name, xml) < 0)
 		goto out;
-	log_info("group %s: domain %s is shut off: replicating its disk files",
-		 group, name);
+	pl->off[pl->noff - 1].clean = plan_shut_down_cleanly(dom);
+	log_info("group %s: domain %s is shut off (%s): replicating its disk files",
+		 group, name, pl->off[pl->noff - 1].clean ? "shut down by its guest"
+							 : "not shut down by its guest");
 	ret = 0;
 out:
 	sym_virDomainFree(dom);

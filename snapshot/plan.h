@@ -35,6 +35,7 @@ struct plan_vm {
 	char *name, *xml;    /* xml: inactive definition, for point metadata */
 	struct vmxml *x;
 	size_t first, n;     /* range in plan.odisk */
+	int clean;           /* shut down by its guest: nothing was in flight */
 };
 
 /* Filled by plan_domains, released by plan_clear; live[] points into

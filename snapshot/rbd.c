@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "common/clock.h"
+#include "common/consistency.h"
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "snapshot/rbd.h"
@@ -166,6 +167,7 @@ rbd_prepare(const char *ceph_conf, const char *client_id,
 		return NULL;
 	}
 	rs->base.ops = &rbd_ops;
+	rs->base.consistency = CONS_CRASH; /* an rbd snapshot is one instant */
 	rs->base_point = base_point;
 	if (mkdir_p(state_dir, 0700) < 0)
 		goto out;

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "common/consistency.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "snapshot/source.h"
@@ -175,4 +176,37 @@ snapshot_name_disk(struct snapshot *snap, size_t i, const char *name, const char
 		}
 	memcpy(snap->disks[i].name, name, len + 1);
 	return 0;
+}
+
+int
+snapshot_disk_consistency(struct snapshot *snap, size_t disk)
+{
+	int level;
+
+	if (!snapshot_disk_ok(snap, disk, "consistency"))
+		return CONS_UNKNOWN;
+	level = snap->ops->consistency ? snap->ops->consistency(snap, disk) : snap->consistency;
+	if (level == CONS_CRASH && snap->disks[disk].quiesced)
+		level = CONS_APP;
+	return level;
+}
+
+int
+snapshot_consistency(struct snapshot *snap)
+{
+	int level = CONS_APP;
+
+	if (!snap || snap->ndisks == 0)
+		return CONS_UNKNOWN;
+	/* Every disk is asked, so each torn one gets its own warning. */
+	for (size_t i = 0; i < snap->ndisks; i++)
+		level = consistency_weakest(level, snapshot_disk_consistency(snap, i));
+	return level;
+}
+
+void
+snapshot_mark_quiesced(struct snapshot *snap, size_t disk)
+{
+	if (snapshot_disk_ok(snap, disk, "mark quiesced"))
+		snap->disks[disk].quiesced = 1;
 }

@@ -20,11 +20,21 @@ struct snap_extent {
 	int kind; /* enum snap_kind */
 };
 
+/* How a raw image file is read: through a reflink copy taken at the
+ * snapshot (one real instant, crash-consistent) or in place (its change
+ * markers tell whether it was written meanwhile). */
+enum snap_clone {
+	SNAP_CLONE_AUTO = 0, /* reflink where the filesystem can, else in place */
+	SNAP_CLONE_REFLINK,  /* reflink or fail */
+	SNAP_CLONE_NONE,     /* in place */
+};
+
 /* A disk image file to protect. Strings are borrowed for the call. */
 struct snap_file_disk {
 	const char *name;   /* validated disk name, unique in the group */
 	const char *path;   /* image file */
 	const char *format; /* "qcow2", "raw" or NULL = probe */
+	int clone;          /* enum snap_clone (raw images; qcow2 keep bitmaps) */
 };
 
 struct snapshot;
@@ -76,6 +86,17 @@ int snapshot_commit(struct snapshot *snap, uint64_t point_id);
 /* Release; without a prior commit this aborts (old base kept). NULL ok. */
 void snapshot_free(struct snapshot *snap);
 
+/* The point's consistency (common/consistency.h), the weakest over its
+ * disks. Call it once every extent was read (before the commit): a source
+ * that reads a live file compares its change markers now, logs a warning
+ * naming the file that was written during the read, and keeps the answer.
+ * A disk marked quiesced (its VM shut down cleanly) counts as
+ * app-consistent when its source saw one quiet instant. */
+int snapshot_consistency(struct snapshot *snap);
+int snapshot_disk_consistency(struct snapshot *snap, size_t disk);
+/* Nothing was in flight on this disk at the snapshot (see above). */
+void snapshot_mark_quiesced(struct snapshot *snap, size_t disk);
+
 /* ---- for source implementations ---- */
 struct snapshot_ops {
 	const char *name;
@@ -85,6 +106,9 @@ struct snapshot_ops {
 		    void *buf, size_t len);
 	int (*commit)(struct snapshot *snap, uint64_t point_id);
 	void (*free)(struct snapshot *snap);
+	/* Optional: a disk's level, for sources that only know it after the
+	 * read; NULL = snap->consistency, set at begin. */
+	int (*consistency)(struct snapshot *snap, size_t disk);
 };
 
 /* Defines a source's ops table var (static) from its four functions. */
@@ -115,10 +139,12 @@ struct snapshot {
 	int resumable;
 	uint64_t time_ns;
 	int commit_tried;
+	int consistency; /* enum consistency of every disk, unless ops->consistency */
 	struct {
 		char name[65];
 		uint64_t size;
 		int listed; /* next_extent returned 0 */
+		int quiesced;
 	} disks[SNAP_MAX_DISKS];
 };
 

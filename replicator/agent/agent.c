@@ -17,6 +17,7 @@
 
 #include "common/child.h"
 #include "common/clock.h"
+#include "common/consistency.h"
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "common/testhook.h"
@@ -169,6 +170,7 @@ point_meta(const struct cycle *c, size_t *len)
 		goto out;
 	if (c->vm_meta && json_object_update(root, c->vm_meta) < 0)
 		goto out;
+	json_object_set_new(root, "consistency", json_string(consistency_name(c->st.consistency)));
 	s = json_dumps(root, JSON_COMPACT);
 	if (s)
 		*len = strlen(s);
@@ -185,7 +187,12 @@ send_commit(void *arg)
 	struct cycle *c = arg;
 	struct proto_msg m = { .type = PROTO_POINT_COMMIT };
 	size_t mlen = 0;
-	char *meta = point_meta(c, &mlen);
+	char *meta;
+
+	/* Every extent was read: the sources can tell whether the disks
+	 * changed meanwhile. */
+	c->st.consistency = snapshot_consistency(c->snap);
+	meta = point_meta(c, &mlen);
 
 	if (!meta) {
 		log_error("group %s: cannot build point metadata", c->g->name);
@@ -450,7 +457,7 @@ print_stats(const struct cycle *c, int ok)
 	const struct agent_cycle_stats *s = &c->st;
 
 	if (c->o->json) {
-		json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:f}",
+		json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:s}",
 				      "group", c->g->name, "ok", ok,
 				      "point", (json_int_t)s->point_id,
 				      "base", (json_int_t)s->base_id,
@@ -460,7 +467,8 @@ print_stats(const struct cycle *c, int ok)
 				      "bytes_zero", (json_int_t)s->bytes_zero,
 				      "bytes_skipped", (json_int_t)s->bytes_skipped,
 				      "bytes_wire", (json_int_t)s->bytes_wire,
-				      "seconds", s->seconds);
+				      "seconds", s->seconds,
+				      "consistency", consistency_name(s->consistency));
 		char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		if (txt)
 			fprintf(c->o->json, "%s\n", txt);
@@ -469,8 +477,8 @@ print_stats(const struct cycle *c, int ok)
 		fflush(c->o->json);
 	}
 	if (ok)
-		log_info("group %s: point %llu committed: %llu bytes data, %llu zero, %llu skipped, %llu on the wire, %.2f s",
-			 c->g->name, (unsigned long long)s->point_id,
+		log_info("group %s: point %llu committed (%s): %llu bytes data, %llu zero, %llu skipped, %llu on the wire, %.2f s",
+			 c->g->name, (unsigned long long)s->point_id, consistency_name(s->consistency),
 			 (unsigned long long)s->bytes_data, (unsigned long long)s->bytes_zero,
 			 (unsigned long long)s->bytes_skipped,
 			 (unsigned long long)s->bytes_wire, s->seconds);
@@ -487,9 +495,9 @@ malloc_keep_buffers(void)
 		log_warn("mallopt failed; large buffers stay mmap'd");
 }
 
-int
-agent_cycle(const struct agent_config *cfg, const struct agent_group_cfg *g,
-	    const struct agent_opts *o, struct agent_cycle_stats *st)
+static int
+cycle_once(const struct agent_config *cfg, const struct agent_group_cfg *g,
+	   const struct agent_opts *o, struct agent_cycle_stats *st)
 {
 	struct cycle c = { .cfg = cfg, .g = g, .o = o };
 	uint64_t t0 = clock_now_ns();
@@ -503,6 +511,35 @@ agent_cycle(const struct agent_config *cfg, const struct agent_group_cfg *g,
 	json_decref(c.vm_meta);
 	*st = c.st;
 	return r;
+}
+
+/* A torn point cannot be mended inside itself (a disk's extents go in
+ * increasing offsets, once): the next incremental re-reads the source and
+ * sends the blocks whose content differs from what was sent, so it is
+ * point-in-time as soon as one pass meets a quiet source. */
+int
+agent_cycle(const struct agent_config *cfg, const struct agent_group_cfg *g,
+	    const struct agent_opts *o, struct agent_cycle_stats *st)
+{
+	unsigned pass = 0;
+	int r;
+
+	for (;;) {
+		r = cycle_once(cfg, g, o, st);
+		st->rereads = pass;
+		if (r < 0 || st->consistency != CONS_NOT_PIT || (o->stop && *o->stop))
+			return r;
+		if (pass == g->consistency_rereads) {
+			log_warn("group %s: point %llu stays not point-in-time: its disk files "
+				 "kept changing%s", g->name, (unsigned long long)st->point_id,
+				 pass ? " through every re-read pass" : "");
+			return r;
+		}
+		pass++;
+		log_info("group %s: point %llu is not point-in-time: re-reading what changed "
+			 "(pass %u of %llu)", g->name, (unsigned long long)st->point_id, pass,
+			 (unsigned long long)g->consistency_rereads);
+	}
 }
 
 int

@@ -22,6 +22,8 @@ struct agent_cycle_stats {
 	uint64_t bytes_skipped;  /* bytes already durable on the receiver (resume) */
 	uint64_t bytes_wire;     /* frame bytes queued on the connection */
 	double seconds;
+	int consistency;         /* enum consistency of the point sent, 0 before */
+	unsigned rereads;        /* passes after a point that was not point-in-time */
 };
 
 struct agent_opts {
@@ -36,7 +38,10 @@ struct agent_opts {
 struct agent_group_cfg;
 
 /* One replication cycle of group g. 0 when the point was committed; *st
- * gets the counters either way. Thread-safe for different groups. */
+ * gets the counters either way (of the last point). A point committed as
+ * not point-in-time is followed at once by up to g's consistency_rereads
+ * incrementals, which re-read what changed. Thread-safe for different
+ * groups. */
 int agent_cycle(const struct agent_config *cfg, const struct agent_group_cfg *g,
 		const struct agent_opts *o, struct agent_cycle_stats *st);
 

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "common/clock.h"
+#include "common/consistency.h"
 #include "common/fileutil.h"
 #include "common/jsonfile.h"
 #include "common/log.h"
@@ -127,6 +128,9 @@ write_status(struct gthread *t)
 		      "bytes_wire", (json_int_t)s->last.bytes_wire,
 		      "seconds", s->last.seconds,
 		      "updated_ns", (json_int_t)now);
+	if (j)
+		json_object_set_new(json_object_get(j, "last_cycle"), "consistency",
+				    json_string(consistency_name(s->last.consistency)));
 	if (j && mkdir_p(dir, 0700) == 0)
 		(void)jsonfile_save(path, j, JSON_COMPACT, 0600);
 	json_decref(j);

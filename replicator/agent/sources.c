@@ -31,6 +31,14 @@ subdir(char *buf, size_t len, const char *state_dir, const char *source)
 }
 
 static int
+file_clone_mode(const struct agent_group_cfg *g)
+{
+	return g->snapshot == AGENT_SNAP_REFLINK ? SNAP_CLONE_REFLINK
+	       : g->snapshot == AGENT_SNAP_READ  ? SNAP_CLONE_NONE
+						  : SNAP_CLONE_AUTO;
+}
+
+static int
 begin_parts(const struct agent_group_cfg *g, const struct plan *pl, const char *state_dir,
 	    uint64_t base, struct snapshot **parts, size_t *nparts)
 {
@@ -50,7 +58,8 @@ begin_parts(const struct agent_group_cfg *g, const struct plan *pl, const char *
 		const struct agent_disk_cfg *d = &g->disks[i];
 
 		if (d->path) {
-			fd[nf++] = (struct snap_file_disk){ d->name, d->path, d->format };
+			fd[nf++] = (struct snap_file_disk){ d->name, d->path, d->format,
+							    file_clone_mode(g) };
 			continue;
 		}
 		if (sscanf(d->rbd, "%64[^/]/%64s", pool[nr], image[nr]) != 2) {
@@ -65,7 +74,8 @@ begin_parts(const struct agent_group_cfg *g, const struct plan *pl, const char *
 
 		if (o->path) {
 			fd[nf++] = (struct snap_file_disk){ o->name, o->path,
-							    o->format[0] ? o->format : NULL };
+							    o->format[0] ? o->format : NULL,
+							    file_clone_mode(g) };
 			continue;
 		}
 		/* RBD disk of a shut-off domain: its config file and user serve
@@ -156,11 +166,23 @@ vm_meta(const struct snapshot *snap, const struct plan *pl)
 						     "xml", pl->off[v].xml, "disks", disks));
 	}
 	json_object_set_new(obj, "source", json_string("libvirt"));
-	/* A shut-off VM is consistent by definition; the live ones decide. */
-	json_object_set_new(obj, "consistency",
-			    json_string(lv ? snapshot_libvirt_consistency(lv) : "app-consistent"));
+	/* "consistency" is the agent's, after the read (snapshot_consistency). */
 	json_object_set_new(obj, "vms", vms);
 	return obj;
+}
+
+/* Disks of VMs their guests shut down: nothing was in flight. */
+static void
+mark_clean_vms(struct snapshot *snap, const struct plan *pl)
+{
+	for (size_t v = 0; v < pl->noff; v++) {
+		if (!pl->off[v].clean)
+			continue;
+		for (size_t i = pl->off[v].first; i < pl->off[v].first + pl->off[v].n; i++)
+			for (size_t d = 0; d < snapshot_ndisks(snap); d++)
+				if (strcmp(snapshot_disk_name(snap, d), pl->odisk[i].name) == 0)
+					snapshot_mark_quiesced(snap, d);
+	}
 }
 
 struct snapshot *
@@ -196,6 +218,8 @@ sources_begin(const struct agent_group_cfg *g, const char *state_dir, uint64_t b
 		}
 	}
 	snap = snapshot_multi(parts, n);
+	if (snap)
+		mark_clean_vms(snap, &pl);
 	if (snap && g->domains) {
 		*meta = vm_meta(snap, &pl);
 		if (!*meta) {

@@ -20,7 +20,7 @@ struct snapshot;
  * copy) every source is begun again with base 0, so the point is full (or
  * resynced) for all disks. state_dir is the group's own directory; each
  * source keeps its state in a subdirectory. On success *vm_meta is NULL (no
- * domains) or a new JSON object with "consistency" and "vms" (name, xml,
+ * domains) or a new JSON object with "vms" (name, xml,
  * disks: [{target, disk}]) for the point metadata; the caller owns it.
  * NULL on error (logged). Caller frees the snapshot. */
 struct snapshot *sources_begin(const struct agent_group_cfg *g, const char *state_dir,

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "common/consistency.h"
 #include "common/fileutil.h"
 #include "common/jsonfile.h"
 #include "common/log.h"
@@ -88,6 +89,18 @@ opt_u64(const json_t *obj, const char *key, uint64_t dflt, uint64_t *out)
 	return jsonfile_u64(obj, key, CATALOG_U64_MAX, out, NULL);
 }
 
+/* Optional: catalogs from before it existed, or a value this receiver
+ * does not know, are "unknown" (the point itself is fine). */
+static int
+opt_consistency(const json_t *obj)
+{
+	const json_t *v = json_object_get(obj, "consistency");
+
+	if (!json_is_string(v) || json_string_length(v) >= CONSISTENCY_NAME_MAX)
+		return CONS_UNKNOWN;
+	return consistency_parse(json_string_value(v), json_string_length(v));
+}
+
 /* ---- catalog ------------------------------------------------------------ */
 
 void
@@ -132,6 +145,7 @@ parse_point(const json_t *p, size_t i, const struct catalog *cat, const char *wh
 		}
 	}
 	pi->ndisks = json_array_size(disks);
+	pi->consistency = opt_consistency(p);
 	return 0;
 }
 
@@ -190,11 +204,12 @@ point_json(const struct store_point_info *pi)
 			return NULL;
 		}
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "id", (json_int_t)pi->id,
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s*}", "id", (json_int_t)pi->id,
 			 "base", (json_int_t)pi->base_id, "time_ns", (json_int_t)pi->time_ns,
 			 "received_ns", (json_int_t)pi->received_ns,
 			 "committed_ns", (json_int_t)pi->committed_ns,
-			 "bytes", (json_int_t)pi->bytes_received, "disks", disks);
+			 "bytes", (json_int_t)pi->bytes_received, "disks", disks, "consistency",
+			 pi->consistency ? consistency_name(pi->consistency) : NULL);
 }
 
 json_t *

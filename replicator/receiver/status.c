@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "common/consistency.h"
 #include "common/jsonfile.h"
 #include "common/log.h"
 #include "common/names.h"
@@ -97,6 +98,7 @@ load_rx_group(struct store *st, const char *store_dir, struct status_rx_group *g
 		g->last_point_time_ns = pts[n - 1].time_ns;
 		g->last_point_committed_ns = pts[n - 1].committed_ns;
 		g->last_point_bytes = pts[n - 1].bytes_received;
+		g->last_point_consistency = pts[n - 1].consistency;
 	}
 	pr = malloc(sizeof(*pr));
 	if (!pr) {
@@ -219,6 +221,9 @@ status_rx_json(const char *store_dir, const struct status_rx_group *g, size_t n,
 
 		if (!o)
 			goto out;
+		json_object_set_new(o, "last_point_consistency",
+				    have ? json_string(consistency_name(g[i].last_point_consistency))
+					 : json_null());
 		json_object_set_new(o, "pending", g[i].pending_point
 			? json_pack("{s:I, s:I, s:I, s:I}", "point", (json_int_t)g[i].pending_point,
 				    "durable_bytes", (json_int_t)g[i].pending_durable_bytes,

@@ -20,6 +20,7 @@ struct status_rx_group {
 	uint64_t last_point_time_ns;      /* snapshot instant of the newest point */
 	uint64_t last_point_committed_ns;
 	uint64_t last_point_bytes;        /* payload bytes of the newest point */
+	int last_point_consistency;       /* enum consistency of the newest point */
 	uint64_t pending_point;           /* 0 = nothing in flight */
 	uint64_t pending_durable_bytes;   /* sum of the disks' durable offsets */
 	unsigned pending_disks, pending_disks_done;

@@ -21,6 +21,7 @@
 #include "common/strfmt.h"
 #include "common/testhook.h"
 #include "replicator/receiver/catalog.h"
+#include "replicator/receiver/pointcons.h"
 #include "replicator/receiver/history.h"
 #include "replicator/receiver/store-backend.h"
 #include "replicator/receiver/store-sums.h"
@@ -832,7 +833,7 @@ commit_data(struct store_point *pt, const void *meta, size_t meta_len, int *err)
 
 /* Commit step 3: the catalog lists the point from now on. */
 static int
-commit_catalog(struct store_point *pt, int *err)
+commit_catalog(struct store_point *pt, const void *meta, size_t meta_len, int *err)
 {
 	struct catalog cat = { 0 };
 	struct store_point_info pi = { 0 };
@@ -852,6 +853,7 @@ commit_catalog(struct store_point *pt, int *err)
 	pi.received_ns = pt->received_ns;
 	pi.committed_ns = clock_now_ns();
 	pi.bytes_received = pt->bytes;
+	pi.consistency = pointcons_from_meta(meta, meta_len);
 	pi.ndisks = pt->ndisks;
 	for (size_t i = 0; i < pt->ndisks; i++) {
 		snprintf(pi.disks[i].name, sizeof(pi.disks[i].name), "%s", pt->disks[i].name);
@@ -880,7 +882,7 @@ store_point_commit(struct store_point *pt, const void *meta, size_t meta_len, in
 	if (commit_data(pt, meta, meta_len, err) < 0)
 		return -1;
 	testhook_at("commit-data");
-	if (commit_catalog(pt, err) < 0)
+	if (commit_catalog(pt, meta, meta_len, err) < 0)
 		return -1;
 	testhook_at("commit-catalog");
 	pt->committed = true;

@@ -69,6 +69,7 @@ struct store_point_info {
 				  * what retention and immutability count on */
 	uint64_t committed_ns;   /* when the receiver committed it */
 	uint64_t bytes_received; /* payload bytes received for this point */
+	int consistency;         /* enum consistency the agent claimed, 0 unknown */
 	size_t ndisks;
 	struct {
 		char name[STORE_NAME_MAX + 1];

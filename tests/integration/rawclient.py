@@ -9,7 +9,8 @@ Scenario "point" plays a hostile agent's whole point (issue 12, section 1):
 asks for the group's progress, begins the point with the id (--point: next,
 max = INT64_MAX, last = the newest again, or a number) and snapshot time
 (--time-offset seconds from now, or --time-ns) it is told, and, if the
-receiver opens it, commits it with no data (every disk reads as zeros).
+receiver opens it, commits it with no data (every disk reads as zeros) and
+the metadata of --meta / --meta-file (default {}).
 Prints "COMMITTED <id>" and exits 0, or reports the ERROR as above.
 
 Scenario "extentflood" sends one extent more than a disk's checksum records
@@ -91,7 +92,9 @@ def play_point(sock, a):
     t, body = recv_frame(sock)
     if t != T_PROGRESS:
         return t, body
-    meta = b"{}"
+    meta = a.meta.encode() if a.meta is not None else b"{}"
+    if a.meta_file:
+        meta = open(a.meta_file, "rb").read()
     sock.sendall(frame(T_DONE, struct.pack(">H", 0)) +
                  frame(T_COMMIT, struct.pack(">QI", pid, len(meta)) + meta))
     return recv_frame(sock)
@@ -275,6 +278,8 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--base", type=int, default=0)
     ap.add_argument("--disk-size", type=int, default=1 << 20)
+    ap.add_argument("--meta", help='"point": the metadata it commits (default {})')
+    ap.add_argument("--meta-file", help='"point": the metadata it commits, from a file')
     ap.add_argument("scenario")
     a = ap.parse_args()
 

@@ -3,7 +3,9 @@
 # source): seed + three incrementals while the guest writes known data
 # between cycles; each point compares identical with the guest's disks (the
 # guest synced and is idle during the cycle), and each incremental sends
-# about what the guest wrote. The guest keeps running throughout.
+# about what the guest wrote. The guest keeps running throughout. Points of
+# the running guest (no guest agent) and of the destroyed one are
+# crash-consistent; after a shutdown by the guest, app-consistent.
 . "$(dirname "$0")/lib.sh"
 W=$T
 start_libvirtd
@@ -32,6 +34,10 @@ for cycle in 0 1 2 3; do
 	fi
 done
 M=$T/store/live/meta/4.bin
+# No guest agent in the test guest: paused for the instant, not frozen.
+check "live points are crash-consistent (no guest agent)" \
+	[ "$(points_json live | jq -r '[.points[].consistency] | unique | join(" ")')" = crash-consistent ]
+check "point metadata says crash-consistent" jq -e '.consistency == "crash-consistent"' "$M"
 check "point metadata carries the domain XML" jq -e '.vms[0].xml | test("<domain")' "$M"
 check "point metadata maps vdb" jq -e '.vms[0].disks[] | select(.target == "vdb" and .disk == "live1.vdb")' "$M"
 check "no nestor backup job left" bash -c "! virsh -c '$VM_URI' domjobinfo live1 | grep -qi backup"
@@ -56,6 +62,8 @@ echo "shut off: $res"
 pt=$(echo "$res" | jq .point)
 check "shut off: point identical" \
 	qemu-img compare -q -f qcow2 -F qcow2 "$W/data.qcow2" "$(point_file live live1.vdb "$pt")"
+check_eq "shut off by destroy: crash-consistent" crash-consistent \
+	"$(points_json live | jq -r ".points[] | select(.id == $pt) | .consistency")"
 check "shut off: sends little ($(echo "$res" | jq .bytes_data) bytes)" \
 	[ "$(echo "$res" | jq .bytes_data)" -le 1048576 ]
 qemu-io -f qcow2 -c "write -P 7 1M 64k" "$W/data.qcow2" >/dev/null
@@ -69,6 +77,23 @@ check "shut off: point identical after the write" \
 	qemu-img compare -q -f qcow2 -F qcow2 "$W/data.qcow2" "$(point_file live live1.vdb "$pt")"
 check "shut off: domain not started" bash -c "virsh -c '$VM_URI' domstate live1 | grep -q 'shut off'"
 check "shut off: metadata has the VM" jq -e '.vms[0].name == "live1"' "$T/store/live/meta/$pt.bin"
+# Shut down by its guest (the test guest's PID 1 has no ACPI handler: it
+# powers off itself): nothing was in flight, app-consistent.
+virsh -c "$VM_URI" start live1 >/dev/null || die "cannot start the guest again"
+vm_wait_marker live1 NESTOR-BOOT-OK 180 || die "guest did not boot again"
+vm_run live1 "sync; poweroff -f" 20 >/dev/null # no answer: the console closes
+for i in $(seq 1 1200); do
+	virsh -c "$VM_URI" domstate live1 | grep -q 'shut off' && break
+	sleep 0.1
+done
+check "shut down by its guest" bash -c "virsh -c '$VM_URI' domstate --reason live1 | grep -q 'shut off (shutdown)'"
+res=$(agent_once "$T/agent.conf") || die "cycle after a clean shutdown failed"
+echo "clean shutdown: $res"
+pt=$(echo "$res" | jq .point)
+check_eq "clean shutdown: app-consistent" app-consistent \
+	"$(points_json live | jq -r ".points[] | select(.id == $pt) | .consistency")"
+check "clean shutdown: point identical" \
+	qemu-img compare -q -f qcow2 -F qcow2 "$W/boot.qcow2" "$(point_file live live1.vda "$pt")"
 vm_destroy live1
 stop_receiver
 finish

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/consistency.h"
 #include "common/fileutil.h"
 #include "replicator/receiver/catalog.h"
 #include "capture.h"
@@ -199,6 +200,47 @@ Test(catalog, old_format_loads)
 	json_decref(j);
 	cr_assert_eq(catalog_load(dir, &back), 0);
 	cr_assert_eq(memcmp(back.pts, cat.pts, 2 * sizeof(*cat.pts)), 0);
+	catalog_free(&back);
+	catalog_free(&cat);
+}
+
+/* Issue 13 item 4: the level is kept; a catalog without it (older) or
+ * with a value this receiver does not know lists the point as unknown. */
+Test(catalog, consistency_optional_and_bounded)
+{
+	static const char text[] = "{\"version\":1,\"points\":["
+		"{\"id\":1,\"base\":0,\"time_ns\":1,\"committed_ns\":2,\"bytes\":5,"
+		"\"disks\":[{\"name\":\"vda\",\"size\":1}]},"
+		"{\"id\":2,\"base\":1,\"time_ns\":3,\"committed_ns\":4,\"bytes\":5,"
+		"\"consistency\":\"not-point-in-time\",\"disks\":[{\"name\":\"vda\",\"size\":1}]},"
+		"{\"id\":3,\"base\":2,\"time_ns\":5,\"committed_ns\":6,\"bytes\":5,"
+		"\"consistency\":\"sort-of\",\"disks\":[{\"name\":\"vda\",\"size\":1}]},"
+		"{\"id\":4,\"base\":3,\"time_ns\":7,\"committed_ns\":8,\"bytes\":5,"
+		"\"consistency\":17,\"disks\":[{\"name\":\"vda\",\"size\":1}]},"
+		"{\"id\":5,\"base\":4,\"time_ns\":9,\"committed_ns\":10,\"bytes\":5,"
+		"\"consistency\":\"app-consistent\",\"disks\":[{\"name\":\"vda\",\"size\":1}]}]}";
+	struct catalog cat = { 0 }, back = { 0 };
+	json_t *j, *pts;
+
+	put("catalog.json", text, strlen(text));
+	cr_assert_eq(catalog_load(dir, &cat), 0);
+	cr_assert_eq(cat.n, 5);
+	cr_assert_eq(cat.pts[0].consistency, CONS_UNKNOWN);
+	cr_assert_eq(cat.pts[1].consistency, CONS_NOT_PIT);
+	cr_assert_eq(cat.pts[2].consistency, CONS_UNKNOWN);
+	cr_assert_eq(cat.pts[3].consistency, CONS_UNKNOWN);
+	cr_assert_eq(cat.pts[4].consistency, CONS_APP);
+	cat.pts[0].consistency = CONS_CRASH;
+	cr_assert_eq(catalog_save(dir, &cat), 0);
+	cr_assert_eq(jsonfile_load_test(dir, &j), 0);
+	pts = json_object_get(j, "points");
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(pts, 0), "consistency")),
+			 "crash-consistent");
+	/* unknown is left out, as in a catalog from before */
+	cr_assert_null(json_object_get(json_array_get(pts, 2), "consistency"));
+	json_decref(j);
+	cr_assert_eq(catalog_load(dir, &back), 0);
+	cr_assert_eq(memcmp(back.pts, cat.pts, 5 * sizeof(*cat.pts)), 0);
 	catalog_free(&back);
 	catalog_free(&cat);
 }

@@ -618,3 +618,32 @@ Test(receiver_config, stall_timeout)
 		       "bad value '4s' for 'stall_timeout' in [receiver]: expected 0 (off) or a duration from 5s to 1d");
 	receiver_fails(RX_HEAD "stall_timeout = 2d\n", "expected 0 (off) or a duration from 5s to 1d");
 }
+
+/* Consistency keys of a group (issue 13 item 4): defaults, values, ranges. */
+Test(agent_config, consistency_keys)
+{
+	struct agent_config *c = NULL;
+
+	cr_assert_eq(agent_config_load_string("agent.conf", AGENT_HEAD ONE_GROUP, &c), 0);
+	cr_assert_eq(c->groups[0].snapshot, AGENT_SNAP_AUTO);
+	cr_assert_eq(c->groups[0].consistency_rereads, 1);
+	agent_config_free(c);
+	c = NULL;
+	cr_assert_eq(agent_config_load_string("agent.conf", AGENT_HEAD
+		"[group web]\nsnapshot = reflink\nconsistency_rereads = 0\n[disk web root]\npath = /x\n"
+		"[group db]\nsnapshot = read\nconsistency_rereads = 10\n[disk db root]\npath = /y\n",
+		&c), 0);
+	cr_assert_eq(c->groups[0].snapshot, AGENT_SNAP_REFLINK);
+	cr_assert_eq(c->groups[0].consistency_rereads, 0);
+	cr_assert_eq(c->groups[1].snapshot, AGENT_SNAP_READ);
+	cr_assert_eq(c->groups[1].consistency_rereads, 10);
+	agent_config_free(c);
+	agent_fails(AGENT_HEAD "[group web]\nsnapshot = lvm\n[disk web root]\npath = /x\n",
+		    "bad value 'lvm' for 'snapshot' in [group web]: expected auto, reflink or read");
+	agent_fails(AGENT_HEAD "[group web]\nconsistency_rereads = 11\n[disk web root]\npath = /x\n",
+		    "bad value '11' for 'consistency_rereads' in [group web]: expected an integer 0..10");
+	agent_fails(AGENT_HEAD "[group web]\nconsistency_rereads = -1\n[disk web root]\npath = /x\n",
+		    "expected an integer 0..10");
+	agent_fails(AGENT_HEAD "snapshot = auto\n" ONE_GROUP,
+		    "unknown key 'snapshot' in [agent]");
+}

@@ -12,8 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/consistency.h"
 #include "common/hash.h"
 #include "snapshot/blockscan.h"
+#include "snapshot/multi.h"
 #include "snapshot/image.h"
 #include "snapshot/source.h"
 #include "tests/unit/helpers.h"
@@ -790,4 +792,163 @@ Test(file_source, blockscan_hashes_every_block_in_order)
 Test(file_source, blockscan_reports_a_failed_read)
 {
 	scan_check(scan_image(), 1);
+}
+
+/* ---- consistency (issue 13, item 4) ---- */
+
+static struct snapshot *
+begin_in_place(const char *path, const char *sdir, uint64_t base)
+{
+	struct snap_file_disk d = { .name = "vda", .path = path, .format = "raw",
+				    .clone = SNAP_CLONE_NONE };
+
+	return snapshot_file_begin(&d, 1, sdir, base);
+}
+
+/* Reads every DATA extent of the listing, as the sender does. */
+static void
+read_listed(struct snapshot *s, const struct listing *e)
+{
+	char *buf = malloc(4 * MiB);
+
+	cr_assert_not_null(buf);
+	for (size_t i = 0; i < e->n; i++)
+		if (e->v[i].kind == SNAP_DATA)
+			cr_assert_eq(snapshot_read(s, 0, e->v[i].offset, buf, e->v[i].length), 0);
+	free(buf);
+}
+
+static int
+listed_data(const struct listing *e, uint64_t off)
+{
+	for (size_t i = 0; i < e->n; i++)
+		if (e->v[i].kind == SNAP_DATA && e->v[i].offset <= off &&
+		    off < e->v[i].offset + e->v[i].length)
+			return 1;
+	return 0;
+}
+
+Test(file_source, raw_quiet_read_is_crash_consistent)
+{
+	static struct listing e;
+	struct snapshot *s;
+
+	raw_create();
+	raw_fill(MiB, 3 * GRAN, 0x11);
+	s = begin_in_place(img, state, 0);
+	cr_assert_not_null(s);
+	collect(s, 0, 4 * MiB, &e);
+	read_listed(s, &e);
+	cr_assert_eq(snapshot_consistency(s), CONS_CRASH);
+	/* A VM that shut down cleanly had nothing in flight. */
+	snapshot_mark_quiesced(s, 0);
+	cr_assert_eq(snapshot_consistency(s), CONS_APP);
+	snapshot_free(s);
+}
+
+/* Block 0 is scanned as C1, rewritten to C2 before it is read and sent,
+ * then set back to C1 after the commit: the base must hold C2's hash (what
+ * the receiver got), so the next incremental sends block 0 again. */
+Test(file_source, raw_written_during_read_is_not_pit_and_converges)
+{
+	static struct listing e;
+	struct snapshot *s;
+
+	raw_create();
+	raw_fill(0, GRAN, 0xc1);
+	raw_fill(2 * MiB, GRAN, 0x22);
+	s = begin_in_place(img, state, 0);
+	cr_assert_not_null(s);
+	collect(s, 0, 4 * MiB, &e);
+	cr_assert(listed_data(&e, 0));
+	raw_fill(0, GRAN, 0xc2);
+	read_listed(s, &e);
+	cr_assert_eq(snapshot_consistency(s), CONS_NOT_PIT);
+	snapshot_mark_quiesced(s, 0); /* never lifts a torn read */
+	cr_assert_eq(snapshot_consistency(s), CONS_NOT_PIT);
+	cr_assert_eq(snapshot_commit(s, 1), 0);
+	snapshot_free(s);
+
+	raw_fill(0, GRAN, 0xc1);
+	s = begin_in_place(img, state, 1);
+	cr_assert_not_null(s);
+	cr_assert(snapshot_is_incremental(s));
+	collect(s, 0, 4 * MiB, &e);
+	cr_assert(listed_data(&e, 0), "block 0 differs from what was sent: must be resent");
+	cr_assert(!listed_data(&e, 2 * MiB));
+	read_listed(s, &e);
+	cr_assert_eq(snapshot_consistency(s), CONS_CRASH);
+	cr_assert_eq(snapshot_commit(s, 2), 0);
+	snapshot_free(s);
+}
+
+/* Written after its blocks were read: only the change markers tell. */
+Test(file_source, raw_marker_change_after_read_is_not_pit)
+{
+	static struct listing e;
+	struct snapshot *s;
+
+	raw_create();
+	raw_fill(0, GRAN, 0x33);
+	s = begin_in_place(img, state, 0);
+	cr_assert_not_null(s);
+	collect(s, 0, 4 * MiB, &e);
+	read_listed(s, &e);
+	raw_fill(8 * MiB, GRAN, 0x44);
+	cr_assert_eq(snapshot_consistency(s), CONS_NOT_PIT);
+	snapshot_free(s);
+}
+
+/* A group is as consistent as its weakest part. */
+Test(file_source, multi_takes_the_weakest_part)
+{
+	static struct listing e;
+	struct snapshot *parts[2], *m;
+	char img2[320], state2[320];
+	int fd;
+
+	raw_create();
+	raw_fill(0, GRAN, 0x55);
+	snprintf(img2, sizeof(img2), "%s/other.img", dir);
+	snprintf(state2, sizeof(state2), "%s/state2", dir);
+	fd = open(img2, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	cr_assert(fd >= 0 && ftruncate(fd, DISK_SIZE) == 0);
+	close(fd);
+	parts[0] = begin_in_place(img, state, 0);
+	{
+		struct snap_file_disk d = { .name = "vdb", .path = img2, .format = "raw",
+					    .clone = SNAP_CLONE_NONE };
+		parts[1] = snapshot_file_begin(&d, 1, state2, 0);
+	}
+	cr_assert(parts[0] && parts[1]);
+	m = snapshot_multi(parts, 2);
+	cr_assert_not_null(m);
+	for (size_t d = 0; d < 2; d++)
+		listing_collect(m, d, 4 * MiB, &e, 0);
+	raw_fill(4 * MiB, GRAN, 0x66); /* the first part's file, after its read */
+	cr_assert_eq(snapshot_disk_consistency(m, 1), CONS_CRASH);
+	cr_assert_eq(snapshot_disk_consistency(m, 0), CONS_NOT_PIT);
+	cr_assert_eq(snapshot_consistency(m), CONS_NOT_PIT);
+	snapshot_free(m);
+}
+
+Test(file_source, reflink_mode_fails_without_reflink)
+{
+	struct snap_file_disk d = { .name = "vda", .path = img, .format = "raw",
+				    .clone = SNAP_CLONE_REFLINK };
+	struct snapshot *s;
+
+	raw_create();
+	/* /tmp here has no reflink: "auto" reads in place, "reflink" refuses. */
+	s = snapshot_file_begin(&d, 1, state, 0);
+	if (s) {
+		/* a filesystem with reflink: the copy is one instant */
+		cr_assert_eq(snapshot_consistency(s), CONS_CRASH);
+		snapshot_free(s);
+		return;
+	}
+	d.clone = SNAP_CLONE_AUTO;
+	s = snapshot_file_begin(&d, 1, state, 0);
+	cr_assert_not_null(s);
+	snapshot_free(s);
 }

@@ -16,6 +16,7 @@
 #include <libnbd.h>
 #include <xxhash.h>
 
+#include "common/consistency.h"
 #include "replicator/receiver/store.h"
 #include "tmpdir.h"
 
@@ -260,6 +261,62 @@ assert_backing(const char *path, const char *want)
 		cr_assert_eq(off, 0);
 	}
 	close(fd);
+}
+
+/* A point with the whole of both disks, its metadata meta. */
+static void
+commit_whole(struct store *st, uint64_t id, uint64_t base, const uint8_t *vda,
+	     const uint8_t *vdb, const char *meta)
+{
+	struct store_begin b;
+	struct store_point *pt;
+	int err = -1;
+
+	begin_init(&b, id, base);
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	write_ok(pt, 0, 0, vda, MIB);
+	done_ok(pt, 0);
+	write_ok(pt, 1, 0, vdb, MIB);
+	done_ok(pt, 1);
+	cr_assert_eq(store_point_commit(pt, meta, strlen(meta), &err), 0);
+	store_point_free(pt);
+}
+
+/* Issue 13 item 4: the catalog records the level the metadata claims (an
+ * unknown name as unknown: the point is committed all the same), and a
+ * child merged over a removed point keeps its own level. */
+Test(store, consistency_recorded_and_kept_by_merge)
+{
+	uint8_t *vda, *vdb;
+	struct store *st = fixture_open(&vda, &vdb);
+	struct store_point_info *pts = NULL;
+	size_t n = 0;
+
+	cr_assert_not_null(st);
+	pattern(vda, VDA_SIZE, 3);
+	pattern(vdb, VDB_SIZE, 4);
+	commit_whole(st, 1, 0, vda, vdb, "{\"consistency\":\"crash-consistent\"}");
+	commit_whole(st, 2, 1, vda, vdb, "{\"consistency\":\"not-point-in-time\"}");
+	commit_whole(st, 3, 2, vda, vdb, "{\"consistency\":\"app-consistent\"}");
+	commit_whole(st, 4, 3, vda, vdb, "{\"consistency\":\"mostly\"}");
+	cr_assert_eq(store_list_points(st, "grp", &pts, &n), 0);
+	cr_assert_eq(n, 4);
+	cr_assert_eq(pts[0].consistency, CONS_CRASH);
+	cr_assert_eq(pts[1].consistency, CONS_NOT_PIT);
+	cr_assert_eq(pts[2].consistency, CONS_APP);
+	cr_assert_eq(pts[3].consistency, CONS_UNKNOWN);
+	free(pts);
+	/* point 2 merged into its child 3 */
+	cr_assert_eq(store_point_remove(st, "grp", 2, NULL, NULL), 0);
+	cr_assert_eq(store_list_points(st, "grp", &pts, &n), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_eq(pts[1].id, 3);
+	cr_assert_eq(pts[1].base_id, 1);
+	cr_assert_eq(pts[1].consistency, CONS_APP);
+	cr_assert_eq(pts[0].consistency, CONS_CRASH);
+	free(pts);
+	fixture_close(st, vda, vdb);
 }
 
 Test(store, incremental_over_backing)
