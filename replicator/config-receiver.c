@@ -99,6 +99,15 @@ set_output_max(void *obj, const struct key_def *k, const char *value, const char
 	return set_size_in(obj, k, value, 256ULL << 10, 64ULL << 20);
 }
 
+/* At least one maximal extent, or a write could never be queued. */
+static int
+set_write_buffer_total(void *obj, const struct key_def *k, const char *value,
+		       const char **expect)
+{
+	*expect = "a size from 1M to 64G (suffix K, M, G)";
+	return set_size_in(obj, k, value, PROTO_MAX_EXTENT, 64ULL << 30);
+}
+
 /* Worker threads for the heavy steps (issue 12, section 3): 0 = the
  * online CPUs, resolved when the receiver starts. */
 static int
@@ -370,6 +379,8 @@ static const struct key_def receiver_keys[] = {
 	CFG_KEY("max_nbd_total", set_nbd_total, struct receiver_config, max_nbd_total, false),
 	CFG_KEY("max_nbd_per_session", set_max_disks, struct receiver_config,
 		max_nbd_per_session, false),
+	CFG_KEY("write_buffer_total", set_write_buffer_total, struct receiver_config,
+		write_buffer_total, false),
 	CFG_KEY("workers", set_workers, struct receiver_config, workers, false),
 	CFG_KEY("work_queue_max", set_work_queue_max, struct receiver_config, work_queue_max,
 		false),
@@ -545,6 +556,7 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 	c->session_output_max = 4ULL << 20;
 	c->max_nbd_total = 64;
 	c->max_nbd_per_session = 4;
+	c->write_buffer_total = 256ULL << 20;
 	c->workers = 0;
 	c->work_queue_max = 256;
 	c->history = history_default;

@@ -157,6 +157,9 @@ struct receiver_config {
 	 * each holding one until its DISK_DONE (default 4, 1..64). */
 	uint64_t max_nbd_total;
 	uint64_t max_nbd_per_session;
+	/* [receiver] write_buffer_total: buffers of the writes queued for the
+	 * store, all points together (default 256M, 1M..64G; issue 17). */
+	uint64_t write_buffer_total;
 	/* [receiver] workers: threads running the heavy steps off the event
 	 * loop (hash queries, a point's begin, retention; default 0 = the
 	 * online CPUs, 1..64);

@@ -295,6 +295,10 @@ receiver_store_open(const struct receiver_config *cfg)
 	if (st) {
 		store_set_limits(st, (unsigned)cfg->max_nbd_total, (unsigned)cfg->max_nbd_per_session);
 		history_attach(st, cfg);
+		if (store_set_write_buffers(st, cfg->write_buffer_total) < 0) {
+			store_free(st);
+			return NULL;
+		}
 	}
 	return st;
 }
@@ -356,9 +360,11 @@ receiver_run(const struct receiver_config *cfg)
 	log_info("receiver listening on %s:%u, store %s", cfg->listen_host,
 		 listener_port(ln), cfg->store_dir);
 	log_info("receiver memory: %llu KiB per idle session, at most %llu KiB per busy one, "
-		 "%llu KiB shared", (unsigned long long)limits_session_idle() >> 10,
+		 "%llu KiB shared, write buffers of all sessions at most %llu KiB",
+		 (unsigned long long)limits_session_idle() >> 10,
 		 (unsigned long long)limits_session_busy(cfg->session_output_max) >> 10,
-		 (unsigned long long)limits_shared(workpool_workers(rx.pool)) >> 10);
+		 (unsigned long long)limits_shared(workpool_workers(rx.pool)) >> 10,
+		 (unsigned long long)cfg->write_buffer_total >> 10);
 	if (event_base_dispatch(rx.base) < 0) {
 		log_error("receiver: event loop failed");
 		goto out;

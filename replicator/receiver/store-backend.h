@@ -16,6 +16,8 @@
 #include "replicator/receiver/catalog.h"
 #include "replicator/receiver/store.h"
 
+struct wbudget;
+
 struct store_backend {
 	const struct store_backend_ops *ops;
 	unsigned max_nbd; /* qemu-nbd processes at once in this process, 0 = no bound */
@@ -25,6 +27,7 @@ struct store {
 	char *root;
 	struct store_backend *be;
 	unsigned max_disks_busy; /* disks of a point written at once, 0 = no bound */
+	struct wbudget *wbufs; /* write-queue buffers of all points; NULL = no bound */
 	store_rules_fn rules; /* NULL = the defaults */
 	const void *rules_arg;
 	/* Hash queries run on worker threads while the loop (or another

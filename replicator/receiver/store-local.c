@@ -23,6 +23,7 @@
 #include "common/spawn.h"
 #include "common/log.h"
 #include "common/strfmt.h"
+#include "replicator/receiver/store-aio.h"
 #include "replicator/receiver/store-backend.h"
 
 /* qemu-nbd refuses payloads above 32 MiB; stay well below. */
@@ -98,15 +99,14 @@ qcow2_has_backing(const char *path)
  * chain is read through the page cache; commas in the path doubled, as the
  * option syntax wants. NULL on overflow. */
 static char *
-overlay_opts(const char *path, char *buf, size_t cap)
+overlay_opts(const char *path, const char *aio, char *buf, size_t cap)
 {
-	static const char head[] = "driver=qcow2,cache.direct=on,backing.cache.direct=off,"
-				   "file.driver=file,file.aio=native,file.filename=";
-	size_t n = sizeof(head) - 1;
+	int hn = snprintf(buf, cap, "driver=qcow2,cache.direct=on,backing.cache.direct=off,"
+			  "file.driver=file,file.aio=%s,file.filename=", aio);
+	size_t n = hn > 0 ? (size_t)hn : cap;
 
 	if (cap <= n)
 		return NULL;
-	memcpy(buf, head, n);
 	for (const char *p = path; *p; p++) {
 		if (n + 3 > cap)
 			return NULL;
@@ -170,8 +170,9 @@ nbd_open_image(const struct store_backend *be, const char *path, bool readonly, 
 	 * and durability still comes from the flush (fdatasync) at checkpoints
 	 * and commit. aio=native lets the writer's concurrent NBD requests
 	 * reach the device together. */
+	char aio[32] = "--aio=native";
 	char *argv_direct[] = { "env", LOCAL_QEMU_TUNABLES, "qemu-nbd", "-f", "qcow2",
-				"--cache=none", "--aio=native", "--discard=unmap",
+				"--cache=none", aio, "--discard=unmap",
 				"--detect-zeroes=unmap", (char *)path, NULL };
 	char *argv_rw[] = { "env", LOCAL_QEMU_TUNABLES, "qemu-nbd", "-f", "qcow2",
 			    "--cache=writeback", "--discard=unmap", "--detect-zeroes=unmap",
@@ -194,7 +195,7 @@ nbd_open_image(const struct store_backend *be, const char *path, bool readonly, 
 		int backing = readonly ? -1 : qcow2_has_backing(path);
 
 		*direct = backing >= 0 && direct_io_ok(path) &&
-			  (backing == 0 || overlay_opts(path, opts, sizeof(opts)));
+			  (backing == 0 || overlay_opts(path, "native", opts, sizeof(opts)));
 		if (*direct)
 			argv = backing ? argv_overlay : argv_direct;
 	}
@@ -205,6 +206,13 @@ nbd_open_image(const struct store_backend *be, const char *path, bool readonly, 
 	for (int attempt = 0; attempt < LOCAL_OPEN_TRIES; attempt++) {
 		if (attempt)
 			usleep(100 * 1000);
+		/* Native AIO while the kernel has contexts to spare (store-aio.h). */
+		if (direct && *direct) {
+			const char *mode = store_aio_mode(attempt > 0);
+
+			snprintf(aio, sizeof(aio), "--aio=%s", mode);
+			(void)overlay_opts(path, mode, opts, sizeof(opts));
+		}
 		h = nbd_start(argv, ctx, path, attempt == LOCAL_OPEN_TRIES - 1, child);
 		if (h)
 			return h;

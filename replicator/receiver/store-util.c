@@ -15,6 +15,7 @@
 #include "common/strfmt.h"
 #include "common/names.h"
 #include "replicator/receiver/store-backend.h"
+#include "replicator/receiver/wbudget.h"
 
 /* ---- helpers shared with the backends -------------------------------------- */
 
@@ -276,4 +277,11 @@ out:
 		closedir(sub);
 	free(path);
 	return rc;
+}
+
+int
+store_set_write_buffers(struct store *st, uint64_t total)
+{
+	st->wbufs = wbudget_new(total);
+	return st->wbufs ? 0 : -1;
 }

@@ -9,12 +9,14 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "replicator/receiver/wbudget.h"
 
-/* At most WQ_SLOTS operations at a time, their buffers allocated once per
- * point. */
+/* At most WQ_SLOTS operations at a time. A write's buffer is taken from
+ * the receiver's budget when it is queued and given back when it was
+ * written (issue 17): a point between frames holds none. */
 #define WQ_SLOTS 8
-#define WQ_BUF   STORE_MAX_WRITE
-_Static_assert(WQ_SLOTS * WQ_BUF == STORE_QUEUE_BYTES, "the queue's memory is not what limits.c counts");
+_Static_assert(WQ_SLOTS * STORE_MAX_WRITE == STORE_QUEUE_BYTES,
+	       "the queue's memory is not what limits.c counts");
 
 /* A queued write (buf != NULL) or zeroing (buf == NULL). */
 struct store_wop {
@@ -32,10 +34,10 @@ struct store_wq {
 	struct store_backend *be;
 	const struct store_where *w;
 	struct store_disk *disks;
+	struct wbudget *budget; /* NULL = none */
 	pthread_mutex_t mu;
 	pthread_cond_t cv_work, cv_room;
 	struct store_wop ops[WQ_SLOTS];
-	uint8_t *bufs[WQ_SLOTS];
 	size_t head, count; /* ops[head] is the oldest not retired */
 	size_t issued;      /* ops[head .. head+issued) were issued */
 	bool stop;
@@ -138,6 +140,8 @@ wq_retire(struct store_wq *q)
 			q->inflight--;
 		if (r < 0)
 			wq_fail(q);
+		wbudget_put(q->budget, h->buf, (size_t)h->len);
+		h->buf = NULL;
 		q->head = (q->head + 1) % WQ_SLOTS;
 		q->count--;
 		q->issued--;
@@ -187,28 +191,33 @@ wq_main(void *arg)
 	return NULL;
 }
 
+/* The operations never retired (dropped at stop) give their buffers back. */
 static void
 wq_release(struct store_wq *q)
 {
-	for (size_t i = 0; i < WQ_SLOTS; i++)
-		free(q->bufs[i]);
+	for (size_t i = 0; i < q->count; i++) {
+		struct store_wop *op = &q->ops[(q->head + i) % WQ_SLOTS];
+
+		wbudget_put(q->budget, op->buf, (size_t)op->len);
+	}
 	free(q);
 }
 
 struct store_wq *
-store_wq_new(struct store_backend *be, const struct store_where *w, struct store_disk *disks)
+store_wq_new(struct store_backend *be, const struct store_where *w, struct store_disk *disks,
+	     struct wbudget *budget)
 {
 	struct store_wq *q = calloc(1, sizeof(*q));
 	int r;
 
-	if (!q)
-		goto oom;
+	if (!q) {
+		log_error("store: group %s point %" PRIu64 ": out of memory", w->group, w->point);
+		return NULL;
+	}
 	q->be = be;
 	q->w = w;
 	q->disks = disks;
-	for (size_t i = 0; i < WQ_SLOTS; i++)
-		if (!(q->bufs[i] = malloc(WQ_BUF)))
-			goto oom;
+	q->budget = budget;
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cv_work, NULL);
 	pthread_cond_init(&q->cv_room, NULL);
@@ -224,11 +233,6 @@ store_wq_new(struct store_backend *be, const struct store_where *w, struct store
 		return NULL;
 	}
 	return q;
-oom:
-	log_error("store: group %s point %" PRIu64 ": out of memory", w->group, w->point);
-	if (q)
-		wq_release(q);
-	return NULL;
 }
 
 void
@@ -277,13 +281,24 @@ store_wq_push(struct store_wq *q, uint16_t disk, uint64_t offset, const void *da
 	      uint64_t len, int *err)
 {
 	struct store_wop *op;
+	uint8_t *buf = NULL;
 	size_t slot;
 	int rc = 0;
 
+	/* The buffer first, with no lock held: the budget waits for writer
+	 * threads (this one's too) to give bytes back. */
+	if (data) {
+		if (!(buf = wbudget_get(q->budget, (size_t)len))) {
+			*err = STORE_ERR_INTERNAL;
+			return -1;
+		}
+		memcpy(buf, data, (size_t)len);
+	}
 	pthread_mutex_lock(&q->mu);
 	while (q->count == WQ_SLOTS && !q->failed)
 		pthread_cond_wait(&q->cv_room, &q->mu);
 	if (q->failed) {
+		wbudget_put(q->budget, buf, (size_t)len);
 		rc = wq_failed(q, err);
 		goto out;
 	}
@@ -292,12 +307,8 @@ store_wq_push(struct store_wq *q, uint16_t disk, uint64_t offset, const void *da
 	op->disk = disk;
 	op->offset = offset;
 	op->len = len;
-	op->buf = NULL;
+	op->buf = buf;
 	op->cookie = 0;
-	if (data) {
-		memcpy(q->bufs[slot], data, (size_t)len);
-		op->buf = q->bufs[slot];
-	}
 	q->count++;
 	pthread_cond_signal(&q->cv_work);
 	*err = 0;

@@ -11,11 +11,14 @@
 
 struct store_wq;
 
-/* Start the thread. be, w and disks are borrowed and must outlive the
- * queue. NULL on error (logged). */
+struct wbudget;
+
+/* Start the thread. be, w, disks and budget (NULL = none) are borrowed and
+ * must outlive the queue. NULL on error (logged). */
 struct store_wq *store_wq_new(struct store_backend *be, const struct store_where *w,
-			      struct store_disk *disks);
-/* Queue a write (data copied) or, data NULL, a zeroing of disk. Fails
+			      struct store_disk *disks, struct wbudget *budget);
+/* Queue a write (data copied into a buffer of the budget, which may wait
+ * for room) or, data NULL, a zeroing of disk. Fails
  * (*err = STORE_ERR_IO, errno as the backend's) once any queued
  * operation failed. 0 / -1. */
 int store_wq_push(struct store_wq *q, uint16_t disk, uint64_t offset, const void *data,

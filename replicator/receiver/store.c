@@ -26,6 +26,7 @@
 #include "replicator/receiver/store-backend.h"
 #include "replicator/receiver/store-sums.h"
 #include "replicator/receiver/store-writer.h"
+#include "replicator/receiver/wbudget.h"
 
 struct store_point {
 	struct store *st;
@@ -90,6 +91,7 @@ store_free(struct store *st)
 		st->be->ops->free(st->be);
 	free(st->root);
 	pthread_rwlock_destroy(&st->readers);
+	wbudget_free(st->wbufs);
 	free(st);
 }
 
@@ -643,7 +645,7 @@ static int
 point_push(struct store_point *pt, uint16_t disk, uint64_t offset, const void *data,
 	   uint64_t len, int *err)
 {
-	if (!pt->wq && !(pt->wq = store_wq_new(pt->st->be, &pt->w, pt->disks))) {
+	if (!pt->wq && !(pt->wq = store_wq_new(pt->st->be, &pt->w, pt->disks, pt->st->wbufs))) {
 		*err = STORE_ERR_INTERNAL;
 		return -1;
 	}

@@ -137,6 +137,11 @@ void store_free(struct store *st);
  * once (begun and not done); 0 = no bound. A write past either fails:
  * STORE_ERR_IO with errno EMFILE, STORE_ERR_INVALID (logged). */
 void store_set_limits(struct store *st, unsigned nbd_total, unsigned disks_busy);
+/* Queued writes of all points being received hold at most total bytes of
+ * buffers (>= STORE_MAX_WRITE); a write that does not fit waits for the
+ * writers. Without this call there is no bound but a point's queue. Once,
+ * before the first point. 0 / -1 (logged). */
+int store_set_write_buffers(struct store *st, uint64_t total);
 /* The root directory (absolute), borrowed. */
 const char *store_root(const struct store *st);
 

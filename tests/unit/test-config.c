@@ -619,6 +619,34 @@ Test(receiver_config, stall_timeout)
 	receiver_fails(RX_HEAD "stall_timeout = 2d\n", "expected 0 (off) or a duration from 5s to 1d");
 }
 
+/* The write buffers of all points together (issue 17): default and range. */
+Test(receiver_config, write_buffer_total)
+{
+	static const struct {
+		const char *line;
+		uint64_t want;
+	} good[] = {
+		{ "", 256ULL << 20 },
+		{ "write_buffer_total = 1M\n", 1ULL << 20 },
+		{ "write_buffer_total = 64G\n", 64ULL << 30 },
+	};
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct receiver_config *c = NULL;
+
+		snprintf(text, sizeof(text), RX_HEAD "%s", good[i].line);
+		cr_assert_eq(receiver_config_load_string("r", text, &c), 0, "%s", text);
+		cr_assert_eq(c->write_buffer_total, good[i].want, "%s", text);
+		receiver_config_free(c);
+	}
+	receiver_fails(RX_HEAD "write_buffer_total = 1023K\n",
+		       "receiver.conf:7: bad value '1023K' for 'write_buffer_total' in [receiver]: "
+		       "expected a size from 1M to 64G");
+	receiver_fails(RX_HEAD "write_buffer_total = 65G\n", "expected a size from 1M to 64G");
+	receiver_fails(RX_HEAD "write_buffer_total = 0\n", "expected a size from 1M to 64G");
+}
+
 /* Consistency keys of a group (issue 13 item 4): defaults, values, ranges. */
 Test(agent_config, consistency_keys)
 {

@@ -1,0 +1,167 @@
+/* Unit tests of the shared write-buffer budget (wbudget.h) and of the store's
+ * write queue over it: buffers held only while queued, a full budget waits
+ * for the writers instead of failing, and the data still lands in order. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "replicator/receiver/store-backend.h"
+#include "replicator/receiver/store.h"
+#include "replicator/receiver/wbudget.h"
+#include "tmpdir.h"
+
+#define MIB (1024u * 1024u)
+
+TMPDIR_SUITE(wbudget, dir, "nestor-wbudget");
+
+static uint64_t
+wbudget_used(struct wbudget *b)
+{
+	uint64_t used, waits;
+
+	wbudget_stats(b, &used, &waits);
+	return used;
+}
+
+static uint64_t
+wbudget_waits(struct wbudget *b)
+{
+	uint64_t used, waits;
+
+	wbudget_stats(b, &used, &waits);
+	return waits;
+}
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+Test(wbudget, counts_what_is_held)
+{
+	struct wbudget *b = wbudget_new(3 * MIB);
+	void *x, *y;
+
+	cr_assert_not_null(b);
+	x = wbudget_get(b, MIB);
+	y = wbudget_get(b, 2 * MIB);
+	cr_assert(x && y);
+	memset(y, 0xab, 2 * MIB); /* the whole length is the caller's */
+	cr_assert_eq(wbudget_used(b), 3 * MIB);
+	wbudget_put(b, x, MIB);
+	cr_assert_eq(wbudget_used(b), 2 * MIB);
+	wbudget_put(b, NULL, MIB); /* a zeroing's NULL buffer holds nothing */
+	cr_assert_eq(wbudget_used(b), 2 * MIB);
+	wbudget_put(b, y, 2 * MIB);
+	cr_assert_eq(wbudget_used(b), 0);
+	cr_assert_eq(wbudget_waits(b), 0);
+	/* Larger than the whole budget: it could never fit, so no wait. */
+	cr_assert_null(wbudget_get(b, 3 * MIB + 1));
+	cr_assert_eq(wbudget_used(b), 0);
+	wbudget_free(b);
+	wbudget_free(NULL);
+	/* No budget: plain buffers. */
+	x = wbudget_get(NULL, MIB);
+	cr_assert_not_null(x);
+	wbudget_put(NULL, x, MIB);
+}
+
+struct holder {
+	struct wbudget *b;
+	void *buf;
+	double put_at;
+};
+
+static void *
+give_back_later(void *arg)
+{
+	struct holder *h = arg;
+
+	usleep(200 * 1000);
+	h->put_at = now_s();
+	wbudget_put(h->b, h->buf, MIB);
+	return NULL;
+}
+
+Test(wbudget, a_full_budget_waits_for_a_put)
+{
+	struct wbudget *b = wbudget_new(2 * MIB);
+	struct holder h = { .b = b };
+	void *other, *next;
+	pthread_t th;
+	double got_at;
+
+	other = wbudget_get(b, MIB);
+	h.buf = wbudget_get(b, MIB);
+	cr_assert(other && h.buf);
+	cr_assert_eq(pthread_create(&th, NULL, give_back_later, &h), 0);
+	next = wbudget_get(b, MIB); /* waits for the thread's put */
+	got_at = now_s();
+	pthread_join(th, NULL);
+	cr_assert_not_null(next);
+	cr_assert_geq(got_at, h.put_at, "the get returned before the put");
+	cr_assert_eq(wbudget_waits(b), 1);
+	cr_assert_eq(wbudget_used(b), 2 * MIB);
+	wbudget_put(b, next, MIB);
+	wbudget_put(b, other, MIB);
+	wbudget_free(b);
+}
+
+/* A point of one 8 MiB disk written in 1 MiB writes through a budget of
+ * 2 MiB: every write past the second waits for the writer thread; the
+ * point commits with the data in place and the budget is empty between
+ * writes once the queue drained. */
+Test(wbudget, store_writes_through_a_small_budget)
+{
+	struct store *st = store_open(dir, NULL);
+	struct store_begin b = { .point_id = 1, .time_ns = 1700000000000000001ull, .ndisks = 1 };
+	struct store_point *pt;
+	uint8_t *img = malloc(8 * MIB);
+	char *raw = NULL, *path, *cmd = NULL;
+	int err = -1;
+
+	cr_assert(st && img);
+	cr_assert_eq(store_set_write_buffers(st, 2 * MIB), 0);
+	snprintf(b.group, sizeof(b.group), "g");
+	snprintf(b.disks[0].name, sizeof(b.disks[0].name), "d");
+	b.disks[0].size = 8 * MIB;
+	for (size_t i = 0; i < 8 * MIB; i++)
+		img[i] = (uint8_t)(i * 13 + i / 4099);
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	for (unsigned i = 0; i < 8; i++) {
+		cr_assert_eq(store_point_write(pt, 0, (uint64_t)i * MIB, img + (size_t)i * MIB, MIB,
+					       &err), 0);
+		cr_assert_leq(wbudget_used(st->wbufs), 2 * MIB);
+	}
+	cr_assert_eq(store_point_disk_done(pt, 0, &err), 0);
+	cr_assert_eq(wbudget_used(st->wbufs), 0, "a drained queue holds no buffer");
+	cr_assert_gt(wbudget_waits(st->wbufs), 0, "8 MiB through 2 MiB never waited");
+	cr_assert_eq(store_point_commit(pt, "<domain/>", 9, &err), 0);
+	store_point_free(pt);
+
+	cr_assert_geq(asprintf(&raw, "%s/expected.raw", dir), 0);
+	FILE *f = fopen(raw, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(img, 1, 8 * MIB, f), 8 * MIB);
+	cr_assert_eq(fclose(f), 0);
+	path = store_point_disk_path(st, "g", 1, "d");
+	cr_assert_not_null(path);
+	cr_assert_geq(asprintf(&cmd, "qemu-img compare -q -f raw -F qcow2 '%s' '%s'", raw, path), 0);
+	cr_assert_eq(system(cmd), 0, "the point differs from what was written");
+	free(cmd);
+	free(path);
+	free(raw);
+	free(img);
+	store_free(st);
+}
