@@ -17,13 +17,16 @@ static const char usage_main[] =
 	"  group      show or hand over the agent a group belongs to (receiver side)\n"
 	"  status     show every group's replication state (--json); agent or receiver\n"
 	"  verify     compare a recovery point with its source (agent side)\n"
+	"  scrub      re-read stored points and check them against their checksums\n"
+	"  repair     re-fetch the ranges that failed a scrub from the source (agent side)\n"
 	"  drill      boot a recovery point's VMs in an isolated network and verify them\n"
 	"  failover   boot a recovery point's VMs for real; --status, --release\n"
 	"  config     check a configuration file\n"
 	"  version    print the version\n"
 	"\n"
 	"Run 'nestor COMMAND --help' for the options of a command.\n"
-	"Exit codes: 0 success, 1 failure (or differences for verify), 2 usage error.\n";
+	"Exit codes: 0 success, 1 failure (or differences for verify, a bad range left\n"
+	"for repair), 2 usage error.\n";
 
 static const struct {
 	const char *name;
@@ -39,6 +42,8 @@ static const struct {
 	{ "drill", cli_drill },
 	{ "failover", cli_failover },
 	{ "status", cli_status },
+	{ "scrub", cli_scrub },
+	{ "repair", cli_repair },
 };
 
 int

@@ -111,6 +111,7 @@ cli_boot_parse(int c, const char *arg, const char *cmd, struct cli_boot_args *a)
 	case CLI_BOOT_OPT_JSON: a->json = true; return 0;
 	case 'v': a->verbose = true; return 0;
 	case CLI_BOOT_OPT_URI: a->o.uri = arg; return 0;
+	case CLI_BOOT_OPT_FORCE: a->o.force = true; return 0;
 	default: return parse_check(c, arg, cmd, &a->o);
 	}
 }

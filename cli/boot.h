@@ -16,7 +16,7 @@ enum cli_boot_opt {
 	CLI_BOOT_OPT_JSON = 390,
 	CLI_BOOT_OPT_URI = 400, CLI_BOOT_OPT_MARKER, CLI_BOOT_OPT_TIMEOUT, CLI_BOOT_OPT_CHECK,
 	CLI_BOOT_OPT_ACCEL, CLI_BOOT_OPT_CPU, CLI_BOOT_OPT_ORDER, CLI_BOOT_OPT_DELAY,
-	CLI_BOOT_OPT_TCP, CLI_BOOT_OPT_AGENT, CLI_BOOT_OPT_SCRIPT,
+	CLI_BOOT_OPT_TCP, CLI_BOOT_OPT_AGENT, CLI_BOOT_OPT_SCRIPT, CLI_BOOT_OPT_FORCE,
 };
 #define CLI_BOOT_HEAD_OPTIONS                                                          \
 	CLI_OPT_CONFIG,                                                                \
@@ -34,7 +34,8 @@ enum cli_boot_opt {
 	{ "boot-delay", required_argument, NULL, CLI_BOOT_OPT_DELAY },                 \
 	{ "tcp-port", required_argument, NULL, CLI_BOOT_OPT_TCP },                     \
 	{ "guest-agent", no_argument, NULL, CLI_BOOT_OPT_AGENT },                      \
-	{ "script", required_argument, NULL, CLI_BOOT_OPT_SCRIPT }
+	{ "script", required_argument, NULL, CLI_BOOT_OPT_SCRIPT },                    \
+	{ "force", no_argument, NULL, CLI_BOOT_OPT_FORCE }
 #define CLI_BOOT_USAGE                                                                 \
 	"      --uri URI       libvirt URI (default: $LIBVIRT_DEFAULT_URI, else "      \
 	DRILL_DEFAULT_URI ")\n"                                                        \
@@ -59,7 +60,9 @@ enum cli_boot_opt {
 	"                      its leases)\n"                                          \
 	"      --guest-agent   each VM's qemu-guest-agent must answer (a channel is "  \
 	"added)\n"                                                                     \
-	"      --script PATH   run PATH VM ADDRESS on this host per VM; exit 0 = pass\n"
+	"      --script PATH   run PATH VM ADDRESS on this host per VM; exit 0 = pass\n" \
+	"      --force         boot a point that failed its scrub (or whose base chain\n" \
+	"                      did); the report records scrub_forced and the warning\n"
 
 /* The command line of drill and failover, parsed. */
 struct cli_boot_args {

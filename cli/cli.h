@@ -14,5 +14,7 @@ int cli_config(int argc, char **argv);
 int cli_drill(int argc, char **argv);
 int cli_failover(int argc, char **argv);
 int cli_status(int argc, char **argv);
+int cli_scrub(int argc, char **argv);
+int cli_repair(int argc, char **argv);
 
 #endif

@@ -235,3 +235,19 @@ cli_default_uri(const char *uri)
 		uri = DRILL_DEFAULT_URI;
 	return uri;
 }
+
+int
+cli_agent_point(const struct cli_args *a,
+		int (*fn)(const struct agent_config *cfg, const char *group, uint64_t point,
+			  bool json, FILE *out))
+{
+	struct agent_config *cfg = NULL;
+	int r;
+
+	if (agent_config_load(a->path, &cfg) < 0)
+		return 1;
+	log_set_level(cfg->log_level);
+	r = fn(cfg, a->group, a->point, a->json, stdout);
+	agent_config_free(cfg);
+	return r == 0 ? 0 : 1;
+}

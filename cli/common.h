@@ -5,6 +5,7 @@
 #define NESTOR_CLI_COMMON_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #define CLI_AGENT_CONF    "/etc/nestor/agent.conf"
@@ -103,6 +104,14 @@ bool cli_group_ok(const char *group);
 /* "--point ID|latest" of command cmd into *point (latest = 0). -1 after
  * printing the usage error. */
 int cli_parse_point(const char *cmd, const char *arg, uint64_t *point);
+
+struct agent_config;
+/* An agent-side command on one point of a group (verify, repair): load the
+ * agent configuration a->path, set its log level, run fn(cfg, a->group,
+ * a->point, a->json, stdout). The exit code: 0 when fn returned 0, else 1. */
+int cli_agent_point(const struct cli_args *a,
+		    int (*fn)(const struct agent_config *cfg, const char *group, uint64_t point,
+			      bool json, FILE *out));
 
 /* The libvirt URI when --uri was not given: $LIBVIRT_DEFAULT_URI, else the
  * drill's default. Static or environment storage. */

@@ -19,7 +19,7 @@ static const char usage_drill[] =
 	"                    [--uri URI] [--marker TEXT] [--timeout S] [--check-cmd CMD]\n"
 	"                    [--accel auto|probe|tcg|kvm] [--cpu-baseline MODEL]\n"
 	"                    [--boot-order VM,...] [--boot-delay S] [--tcp-port PORT]\n"
-	"                    [--guest-agent] [--script PATH]\n"
+	"                    [--guest-agent] [--script PATH] [--force]\n"
 	"       nestor drill [--config FILE] --list GROUP [--json]\n"
 	"\n"
 	"DR drill on the receiver: boot every VM of a recovery point (default: the\n"

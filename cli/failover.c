@@ -21,6 +21,7 @@ static const char usage_failover[] =
 	"                       [drill verification options: --marker, --timeout,\n"
 	"                        --check-cmd, --accel, --cpu-baseline, --boot-order,\n"
 	"                        --boot-delay, --tcp-port, --guest-agent, --script]\n"
+	"                       [--force]\n"
 	"       nestor failover [--config FILE] --status [--json]\n"
 	"       nestor failover [--config FILE] --release GROUP [--uri URI]\n"
 	"\n"

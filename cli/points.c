@@ -12,6 +12,9 @@
 #include "common/clock.h"
 #include "common/consistency.h"
 #include "common/log.h"
+#include "common/strfmt.h"
+#include "replicator/config.h"
+#include "replicator/receiver/scrubstate.h"
 #include "replicator/receiver/store.h"
 
 static const char usage_points[] =
@@ -22,31 +25,37 @@ static const char usage_points[] =
 	"the point began: what retention and the immutability window count on),\n"
 	"bytes received, consistency (docs/consistency.md: app-consistent,\n"
 	"crash-consistent, not-point-in-time, or unknown for points from before it\n"
-	"was recorded), disks. Incomplete points are never listed.\n"
+	"was recorded), scrub state (nestor-scrub(8): ok, bad, \"bad (base N)\" when\n"
+	"a point of its base chain failed, unchecked without checksums, - never\n"
+	"scrubbed), disks. Incomplete points are never listed.\n"
 	"\n"
 	"  -c, --config FILE   receiver configuration (default " CLI_RECEIVER_CONF ")\n"
 	"      --json          machine-readable output\n";
 
 static int
-print_json(const char *group, const struct store_point_info *pts, size_t n)
+print_json(const char *group, const struct store_point_info *pts, size_t n,
+	   const struct scrubstate *ss)
 {
 	json_t *arr = json_array(), *root;
 	char *txt;
 
 	for (size_t i = 0; i < n; i++) {
-		json_t *disks = json_array();
+		json_t *disks = json_array(), *scrub = NULL;
+		char sbuf[48];
+
+		scrubstate_describe(ss, pts, n, pts[i].id, sbuf, sizeof(sbuf), &scrub);
 		for (size_t d = 0; d < pts[i].ndisks; d++)
 			json_array_append_new(disks, json_pack("{s:s, s:I}", "name",
 							       pts[i].disks[d].name, "size",
 							       (json_int_t)pts[i].disks[d].size));
-		json_t *p = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+		json_t *p = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o*}",
 						     "id", (json_int_t)pts[i].id,
 						     "base", (json_int_t)pts[i].base_id,
 						     "time_ns", (json_int_t)pts[i].time_ns,
 						     "received_ns", (json_int_t)pts[i].received_ns,
 						     "committed_ns", (json_int_t)pts[i].committed_ns,
 						     "bytes", (json_int_t)pts[i].bytes_received,
-						     "disks", disks);
+						     "disks", disks, "scrub", scrub);
 
 		json_object_set_new(p, "consistency",
 				    json_string(consistency_name(pts[i].consistency)));
@@ -63,18 +72,19 @@ print_json(const char *group, const struct store_point_info *pts, size_t n)
 }
 
 static void
-print_table(const struct store_point_info *pts, size_t n)
+print_table(const struct store_point_info *pts, size_t n, const struct scrubstate *ss)
 {
-	printf("%-6s %-6s %-21s %-21s %14s  %-17s  %s\n", "POINT", "BASE", "TIME (UTC)",
-	       "RECEIVED (UTC)", "BYTES", "CONSISTENCY", "DISKS");
+	printf("%-6s %-6s %-21s %-21s %14s  %-17s  %-14s %s\n", "POINT", "BASE", "TIME (UTC)",
+	       "RECEIVED (UTC)", "BYTES", "CONSISTENCY", "SCRUB", "DISKS");
 	for (size_t i = 0; i < n; i++) {
-		char tbuf[CLOCK_ISO_LEN], rbuf[CLOCK_ISO_LEN];
+		char tbuf[CLOCK_ISO_LEN], rbuf[CLOCK_ISO_LEN], sbuf[48];
 
 		clock_iso8601(pts[i].time_ns, tbuf, sizeof(tbuf));
 		clock_iso8601(pts[i].received_ns, rbuf, sizeof(rbuf));
 		printf("%-6" PRIu64 " %-6" PRIu64 " %-21s %-21s %14" PRIu64 "  %-17s  ", pts[i].id,
 		       pts[i].base_id, tbuf, rbuf, pts[i].bytes_received,
 		       consistency_name(pts[i].consistency));
+		printf("%-14s ", scrubstate_describe(ss, pts, n, pts[i].id, sbuf, sizeof(sbuf), NULL));
 		for (size_t d = 0; d < pts[i].ndisks; d++)
 			printf("%s%s(%" PRIu64 " MiB)", d ? ", " : "", pts[i].disks[d].name,
 			       pts[i].disks[d].size >> 20);
@@ -88,6 +98,8 @@ cli_points(int argc, char **argv)
 	struct cli_args a = { .path = CLI_RECEIVER_CONF };
 	struct cli_rx rx = { 0 };
 	struct store_point_info *pts = NULL;
+	struct scrubstate ss = { 0 };
+	char *gdir = NULL;
 	size_t n = 0;
 	int ret;
 
@@ -100,14 +112,18 @@ cli_points(int argc, char **argv)
 		return 1;
 	if (cli_rx_open_store(&rx, false) < 0 || store_list_points(rx.st, a.group, &pts, &n) < 0)
 		goto out;
+	if ((gdir = strfmt("%s/%s", rx.cfg->store_dir, a.group)))
+		scrubstate_peek(gdir, &ss);
 	if (a.json) {
-		if (print_json(a.group, pts, n) < 0)
+		if (print_json(a.group, pts, n, &ss) < 0)
 			goto out;
 	} else {
-		print_table(pts, n);
+		print_table(pts, n, &ss);
 	}
 	ret = 0;
 out:
+	scrubstate_free(&ss);
+	free(gdir);
 	free(pts);
 	cli_rx_close(&rx);
 	return ret;

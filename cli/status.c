@@ -24,9 +24,9 @@ static const char usage_status[] =
 	"the configuration: a file with a [receiver] section (or --receiver) shows\n"
 	"the replica store (points, newest point and its age = RPO seen by the\n"
 	"receiver, bytes, point in flight with durable progress, failed-over\n"
-	"marker, last drill); otherwise the agent's groups from the daemon's\n"
-	"<state_dir>/<group>/status.json (RPO now vs target, last cycle, in-flight\n"
-	"flag, failures), or \"never ran\".\n"
+	"marker, the newest point's scrub state, last drill); otherwise the agent's\n"
+	"groups from the daemon's <state_dir>/<group>/status.json (RPO now vs\n"
+	"target, last cycle, in-flight flag, failures), or \"never ran\".\n"
 	"\n"
 	"  -c, --config FILE   configuration (default " CLI_AGENT_CONF ", or\n"
 	"                      " CLI_RECEIVER_CONF " with --receiver)\n"
@@ -61,8 +61,9 @@ fmt_age(uint64_t now, uint64_t then, char *buf, size_t len)
 static void
 print_rx_table(const struct status_rx_group *g, size_t n, uint64_t now)
 {
-	printf("%-20s %6s %8s %8s %14s %-17s %-16s %-11s %s\n", "GROUP", "POINTS", "LAST",
-	       "RPO", "LAST BYTES", "CONSISTENCY", "PENDING", "FAILED-OVER", "LAST DRILL");
+	printf("%-20s %6s %8s %8s %14s %-17s %-16s %-11s %-14s %s\n", "GROUP", "POINTS", "LAST",
+	       "RPO", "LAST BYTES", "CONSISTENCY", "PENDING", "FAILED-OVER", "SCRUB",
+	       "LAST DRILL");
 	for (size_t i = 0; i < n; i++) {
 		char age[32], pend[48], drill[64];
 
@@ -77,10 +78,10 @@ print_rx_table(const struct status_rx_group *g, size_t n, uint64_t now)
 		else
 			snprintf(drill, sizeof(drill), "%s (RTO %.1fs)",
 				 g[i].drill_result ? "pass" : "fail", g[i].drill_rto_s);
-		printf("%-20s %6zu %8" PRIu64 " %8s %14" PRIu64 " %-17s %-16s %-11s %s\n",
+		printf("%-20s %6zu %8" PRIu64 " %8s %14" PRIu64 " %-17s %-16s %-11s %-14s %s\n",
 		       g[i].name, g[i].points, g[i].last_point, age, g[i].last_point_bytes,
 		       g[i].last_point ? consistency_name(g[i].last_point_consistency) : "-",
-		       pend, g[i].failed_over ? "yes" : "no", drill);
+		       pend, g[i].failed_over ? "yes" : "no", g[i].scrub, drill);
 	}
 }
 

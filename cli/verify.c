@@ -6,9 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/common.h"
-#include "common/log.h"
 #include "replicator/agent/agent.h"
-#include "replicator/config.h"
 
 static const char usage_verify[] =
 	"usage: nestor verify [--config FILE] GROUP [--point ID] [--json]\n"
@@ -25,7 +23,6 @@ static const char usage_verify[] =
 int
 cli_verify(int argc, char **argv)
 {
-	struct agent_config *cfg = NULL;
 	struct cli_args a = { .path = CLI_AGENT_CONF };
 	int r;
 
@@ -33,10 +30,5 @@ cli_verify(int argc, char **argv)
 		      CLI_OPERAND_GROUP, argc, argv, &a);
 	if (r >= 0)
 		return r;
-	if (agent_config_load(a.path, &cfg) < 0)
-		return 1;
-	log_set_level(cfg->log_level);
-	r = agent_verify(cfg, a.group, a.point, a.json, stdout);
-	agent_config_free(cfg);
-	return r == 0 ? 0 : 1;
+	return cli_agent_point(&a, agent_verify);
 }

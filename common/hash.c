@@ -32,3 +32,19 @@ buf_is_zero(const void *p, size_t n)
 		return false;
 	return memcmp(b, b + sizeof(zero), n - sizeof(zero)) == 0;
 }
+
+int
+range_is_zero(int (*rd)(void *arg, void *buf, size_t n, uint64_t off), void *arg, uint64_t off,
+	      uint64_t len, void *buf, size_t cap)
+{
+	for (uint64_t done = 0; done < len;) {
+		size_t n = len - done < cap ? (size_t)(len - done) : cap;
+
+		if (rd(arg, buf, n, off + done) < 0)
+			return -1;
+		if (!buf_is_zero(buf, n))
+			return 0;
+		done += n;
+	}
+	return 1;
+}

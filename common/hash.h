@@ -10,5 +10,10 @@
 uint64_t hash64(const void *p, size_t n);
 /* True if all n bytes are zero (true for n == 0); any alignment. */
 bool buf_is_zero(const void *p, size_t n);
+/* Whether [off, off+len) reads as zeros, read through rd (0 / -1) in
+ * pieces of at most cap bytes into buf: 1 yes, 0 no (stops at the first
+ * nonzero piece), -1 a read failed (rd's error). */
+int range_is_zero(int (*rd)(void *arg, void *buf, size_t n, uint64_t off), void *arg,
+		  uint64_t off, uint64_t len, void *buf, size_t cap);
 
 #endif

@@ -48,6 +48,7 @@ inst 0644 "$root/deploy/nestor.bash-completion" usr/share/bash-completion/comple
 doc=usr/share/doc/nestor
 inst 0644 "$root/README.md" "$doc/README.md"
 inst 0644 "$root/deploy/README.md" "$doc/README.deploy.md"
+inst 0644 "$root/docs/scrub.md" "$doc/scrub.md"
 inst 0644 "$root/deploy/agent.conf.example" "$doc/examples/agent.conf.example"
 inst 0644 "$root/deploy/receiver.conf.example" "$doc/examples/receiver.conf.example"
 inst 0644 "$root/deploy/cloud-init.yaml" "$doc/examples/cloud-init.yaml"

@@ -20,6 +20,7 @@
 #include "failover/drill-run.h"
 #include "failover/drill-vm.h"
 #include "failover/drill.h"
+#include "failover/scrubcheck.h"
 #include "replicator/receiver/groupstate.h"
 #include "replicator/receiver/marker.h"
 #include "replicator/receiver/store.h"
@@ -272,6 +273,8 @@ run_start(struct drill *d)
 	}
 	if (pick_point(d) < 0 || load_meta(d) < 0)
 		return RUN_EARLY;
+	if (scrubcheck_point(d->st, d->root, o->group, r->point, o->force, r) < 0)
+		return RUN_REFUSED;
 	if (!(path = groupstate_run_dir(d->root, o->group, d->failover, r->id)))
 		return RUN_EARLY;
 	snprintf(r->workdir, sizeof(r->workdir), "%s", path);

@@ -35,6 +35,7 @@ struct drill_opts {
 	enum drill_mode mode;
 	const char *network_map;  /* "src=dst,...": source network -> this host's */
 	bool planned;             /* refuse when an incomplete point is pending */
+	bool force;               /* boot a point that failed its scrub (scrubcheck.h) */
 	/* [receiver] drill_max_memory (bytes; 0 = half of this host's RAM),
 	 * drill_max_vcpus (0 = the online CPUs), drill_max_devices: a drill
 	 * refuses a VM over them, a failover reports it (domxml-size.h) */

@@ -35,6 +35,7 @@ report_clear(struct report *r)
 	}
 	free(r->vms);
 	free(r->error);
+	free(r->scrub_warning);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -130,13 +131,15 @@ report_json(const struct report *r)
 			 "error", r->error, "vms", vms, "verdict", r->pass ? "pass" : "fail");
 fail:
 	json_decref(vms);
-	if (root)
+	if (root) {
 		json_object_set_new(root, "mode", json_string(r->failover ? "failover" : "drill"));
-	if (root)
+		json_object_set_new(root, "scrub_forced", json_boolean(r->scrub_forced));
+		json_object_set_new(root, "scrub_warning", r->scrub_warning
+				    ? json_string(r->scrub_warning) : json_null());
 		set_accel(root, r);
-	if (root)
 		json_object_set_new(root, "point_consistency",
 				    json_string(consistency_name(r->point_consistency)));
+	}
 	return root;
 }
 
@@ -192,6 +195,8 @@ report_print(const struct report *r, FILE *f)
 	}
 	if (r->error)
 		fprintf(f, "error: %s\n", r->error);
+	if (r->scrub_forced)
+		fprintf(f, "warning: booted with --force: %s\n", r->scrub_warning);
 	fprintf(f, "teardown: %s; duration %.1f s\n",
 		r->failover && r->kept ? "none (failover: VMs stay up)" :
 		r->kept ? "skipped (--keep)" : r->teardown_ok ? "done" : "FAILED", r->duration_s);

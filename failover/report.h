@@ -56,6 +56,8 @@ struct report {
 	bool kept;               /* --keep: nothing torn down */
 	bool teardown_ok;
 	char *error;             /* owned: drill-level failure (before any VM) */
+	bool scrub_forced;       /* --force booted a point that failed its scrub */
+	char *scrub_warning;     /* owned: what its scrub found, or NULL */
 	struct report_vm *vms;   /* owned array */
 	size_t nvms;
 	bool pass;

@@ -2,6 +2,7 @@
  * same validator judges decoded and to-be-encoded messages so we never emit
  * a frame our own decoder would reject. */
 #include "proto/codec.h"
+#include "proto/codec-io.h"
 
 #include <string.h>
 
@@ -33,182 +34,6 @@ _Static_assert(COMMIT_FIXED + PROTO_MAX_META <= PROTO_MAX_PAYLOAD,
 _Static_assert(PROGRESS_FIXED + PROTO_NAME_MAX + PROTO_MAX_DISKS * PDISK_MAX
 	       + PROTO_HDR_SIZE <= PROTO_HEAD_MAX, "PROTO_HEAD_MAX too small");
 
-/* ---- reading cursor ---------------------------------------------------- */
-
-struct rd {
-	const uint8_t *p;
-	size_t left;
-};
-
-static int
-get_u8(struct rd *r, uint8_t *v)
-{
-	if (r->left < 1)
-		return PROTO_E_TRUNC;
-	*v = r->p[0];
-	r->p++;
-	r->left--;
-	return 0;
-}
-
-static int
-get_u16(struct rd *r, uint16_t *v)
-{
-	if (r->left < 2)
-		return PROTO_E_TRUNC;
-	*v = (uint16_t)((uint16_t)r->p[0] << 8 | r->p[1]);
-	r->p += 2;
-	r->left -= 2;
-	return 0;
-}
-
-static int
-get_u32(struct rd *r, uint32_t *v)
-{
-	if (r->left < 4)
-		return PROTO_E_TRUNC;
-	*v = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 |
-	     (uint32_t)r->p[2] << 8 | r->p[3];
-	r->p += 4;
-	r->left -= 4;
-	return 0;
-}
-
-static int
-get_u64(struct rd *r, uint64_t *v)
-{
-	uint32_t hi, lo;
-	int e;
-
-	if (r->left < 8)
-		return PROTO_E_TRUNC;
-	if ((e = get_u32(r, &hi)) != 0 || (e = get_u32(r, &lo)) != 0)
-		return e;
-	*v = (uint64_t)hi << 32 | lo;
-	return 0;
-}
-
-/* The length cap is checked before truncation so an oversize string is
- * reported as such even when the frame is also short. */
-static int
-get_str(struct rd *r, char *dst, size_t max)
-{
-	uint16_t len;
-	int e;
-
-	if ((e = get_u16(r, &len)) != 0)
-		return e;
-	if (len > max)
-		return PROTO_E_STRING;
-	if (r->left < len)
-		return PROTO_E_TRUNC;
-	if (memchr(r->p, '\0', len) != NULL)
-		return PROTO_E_STRING;
-	memcpy(dst, r->p, len);
-	dst[len] = '\0';
-	r->p += len;
-	r->left -= len;
-	return 0;
-}
-
-/* Borrow n bytes (NULL when n == 0 so "no bulk" has one representation). */
-static int
-get_bytes(struct rd *r, size_t n, const uint8_t **out)
-{
-	if (r->left < n)
-		return PROTO_E_TRUNC;
-	*out = n ? r->p : NULL;
-	r->p += n;
-	r->left -= n;
-	return 0;
-}
-
-/* ---- writing cursor ---------------------------------------------------- */
-
-struct wr {
-	uint8_t *p;
-	size_t left;
-};
-
-static int
-put_u8(struct wr *w, uint8_t v)
-{
-	if (w->left < 1)
-		return PROTO_E_NOSPACE;
-	*w->p++ = v;
-	w->left--;
-	return 0;
-}
-
-static int
-put_u16(struct wr *w, uint16_t v)
-{
-	if (w->left < 2)
-		return PROTO_E_NOSPACE;
-	w->p[0] = (uint8_t)(v >> 8);
-	w->p[1] = (uint8_t)v;
-	w->p += 2;
-	w->left -= 2;
-	return 0;
-}
-
-static int
-put_u32(struct wr *w, uint32_t v)
-{
-	if (w->left < 4)
-		return PROTO_E_NOSPACE;
-	w->p[0] = (uint8_t)(v >> 24);
-	w->p[1] = (uint8_t)(v >> 16);
-	w->p[2] = (uint8_t)(v >> 8);
-	w->p[3] = (uint8_t)v;
-	w->p += 4;
-	w->left -= 4;
-	return 0;
-}
-
-static int
-put_u64(struct wr *w, uint64_t v)
-{
-	int e;
-
-	if (w->left < 8)
-		return PROTO_E_NOSPACE;
-	if ((e = put_u32(w, (uint32_t)(v >> 32))) != 0 ||
-	    (e = put_u32(w, (uint32_t)v)) != 0)
-		return e;
-	return 0;
-}
-
-/* Strings were validated (terminated, within max) before encoding starts. */
-static int
-put_str(struct wr *w, const char *s)
-{
-	size_t len = strlen(s);
-	int e;
-
-	if ((e = put_u16(w, (uint16_t)len)) != 0)
-		return e;
-	if (w->left < len)
-		return PROTO_E_NOSPACE;
-	memcpy(w->p, s, len);
-	w->p += len;
-	w->left -= len;
-	return 0;
-}
-
-/* ---- shared validation --------------------------------------------------- */
-
-/* s lives in a char[max + 1]; an unterminated array (possible only on the
- * encode side) counts as too long. */
-static int
-check_str(const char *s, size_t max, size_t min)
-{
-	size_t n = strnlen(s, max + 1);
-
-	if (n > max || n < min)
-		return PROTO_E_STRING;
-	return 0;
-}
 
 static int
 check_block(uint64_t offset, uint32_t block_size, uint32_t count)
@@ -277,16 +102,28 @@ valid_begin(const struct proto_msg *m)
 		return e;
 	if (b->point_id == 0 || b->base_id >= b->point_id)
 		return PROTO_E_RANGE;
-	if (b->ndisks < 1 || b->ndisks > PROTO_MAX_DISKS)
+	if (b->flags & ~PROTO_FLAG_BEGIN_REPAIR)
+		return PROTO_E_FLAGS;
+	if (b->ndisks < 1)
 		return PROTO_E_RANGE;
-	for (uint16_t i = 0; i < b->ndisks; i++) {
-		if ((e = check_str(b->disks[i].name, PROTO_NAME_MAX, 1)) != 0)
+	return codec_check_disks(b->disks, b->ndisks);
+}
+
+int
+codec_check_disks(const struct proto_disk *d, uint16_t n)
+{
+	int e;
+
+	if (n > PROTO_MAX_DISKS)
+		return PROTO_E_RANGE;
+	for (uint16_t i = 0; i < n; i++) {
+		if ((e = check_str(d[i].name, PROTO_NAME_MAX, 1)) != 0)
 			return e;
-		if (b->disks[i].size < 1 || b->disks[i].size > PROTO_MAX_DISK_SIZE)
+		if (d[i].size < 1 || d[i].size > PROTO_MAX_DISK_SIZE)
 			return PROTO_E_RANGE;
 		/* At most 64 disks: the quadratic scan is cheaper than sorting. */
 		for (uint16_t j = 0; j < i; j++)
-			if (strcmp(b->disks[i].name, b->disks[j].name) == 0)
+			if (strcmp(d[i].name, d[j].name) == 0)
 				return PROTO_E_STRING;
 	}
 	return 0;
@@ -562,7 +399,7 @@ dec_error(struct rd *r, struct proto_msg *m)
 	return 0;
 }
 
-/* ---- per-type writers: head fields only; msg_bulk() names the tail ---- */
+/* ---- per-type writers: head fields only; proto_msg_bulk() names the tail ---- */
 
 static int
 enc_hello(struct wr *w, const struct proto_msg *m)
@@ -724,7 +561,7 @@ static const struct type_ops types[] = {
 	{ PROTO_PROGRESS, 0, PROGRESS_FIXED,
 	  PROGRESS_FIXED + PROTO_NAME_MAX + PROTO_MAX_DISKS * PDISK_MAX,
 	  dec_progress, enc_progress, valid_progress },
-	{ PROTO_POINT_BEGIN, 0, BEGIN_FIXED,
+	{ PROTO_POINT_BEGIN, PROTO_FLAG_BEGIN_REPAIR, BEGIN_FIXED,
 	  BEGIN_FIXED + PROTO_NAME_MAX + PROTO_MAX_DISKS * BDISK_MAX,
 	  dec_begin, enc_begin, valid_begin },
 	{ PROTO_EXTENT, PROTO_FLAG_EXTENT_RESYNC, EXTENT_FIXED,
@@ -738,6 +575,10 @@ static const struct type_ops types[] = {
 	{ PROTO_HASH_ANSWER, PROTO_FLAG_HASH_MORE, HANSWER_FIXED,
 	  HANSWER_FIXED + PROTO_MAX_HASHES * 8u, dec_hanswer, enc_hanswer,
 	  valid_hanswer },
+	{ PROTO_REPAIR_QUERY, 0, RQUERY_FIXED, RQUERY_FIXED + PROTO_NAME_MAX,
+	  codec_dec_rquery, codec_enc_rquery, codec_valid_rquery },
+	{ PROTO_REPAIR_LIST, PROTO_FLAG_REPAIR_MORE, RLIST_FIXED, RLIST_MAX,
+	  codec_dec_rlist, codec_enc_rlist, codec_valid_rlist },
 	{ PROTO_ERROR, 0, ERROR_FIXED, ERROR_FIXED + PROTO_TEXT_MAX,
 	  dec_error, enc_error, valid_error },
 };
@@ -817,6 +658,10 @@ proto_decode(const struct proto_hdr *hdr, const uint8_t *payload,
 		msg->u.extent.flags = hdr->flags;
 	else if (hdr->type == PROTO_HASH_ANSWER)
 		msg->u.hanswer.flags = hdr->flags;
+	else if (hdr->type == PROTO_POINT_BEGIN)
+		msg->u.begin.flags = hdr->flags;
+	else if (hdr->type == PROTO_REPAIR_LIST)
+		msg->u.rlist.flags = hdr->flags;
 	r.p = payload;
 	r.left = hdr->length;
 	if ((e = t->dec(&r, msg)) != 0)
@@ -829,13 +674,17 @@ proto_decode(const struct proto_hdr *hdr, const uint8_t *payload,
 static uint32_t
 msg_flags(const struct proto_msg *msg)
 {
-	if (msg->type == PROTO_EXTENT)
-		return msg->u.extent.flags;
-	return msg->type == PROTO_HASH_ANSWER ? msg->u.hanswer.flags : 0;
+	switch (msg->type) {
+	case PROTO_EXTENT: return msg->u.extent.flags;
+	case PROTO_HASH_ANSWER: return msg->u.hanswer.flags;
+	case PROTO_POINT_BEGIN: return msg->u.begin.flags;
+	case PROTO_REPAIR_LIST: return msg->u.rlist.flags;
+	default: return 0;
+	}
 }
 
-static void
-msg_bulk(const struct proto_msg *msg, const uint8_t **bulk, size_t *len)
+void
+proto_msg_bulk(const struct proto_msg *msg, const uint8_t **bulk, size_t *len)
 {
 	*bulk = NULL;
 	*len = 0;
@@ -851,6 +700,10 @@ msg_bulk(const struct proto_msg *msg, const uint8_t **bulk, size_t *len)
 	case PROTO_HASH_ANSWER:
 		*bulk = msg->u.hanswer.hashes;
 		*len = (size_t)msg->u.hanswer.count * 8u;
+		break;
+	case PROTO_REPAIR_LIST:
+		*bulk = msg->u.rlist.entries;
+		*len = (size_t)msg->u.rlist.count * PROTO_REPAIR_ENTRY_SIZE;
 		break;
 	default:
 		break;
@@ -883,7 +736,7 @@ proto_encode_head(const struct proto_msg *msg, uint8_t *buf, size_t cap,
 	w.left = cap - PROTO_HDR_SIZE;
 	if ((e = t->enc(&w, msg)) != 0)
 		return e;
-	msg_bulk(msg, &bulk, &blen);
+	proto_msg_bulk(msg, &bulk, &blen);
 	payload = (size_t)(w.p - (buf + PROTO_HDR_SIZE));
 	if (__builtin_add_overflow(payload, blen, &payload) ||
 	    payload > PROTO_MAX_PAYLOAD || payload > t->max)
@@ -919,7 +772,7 @@ proto_encode(const struct proto_msg *msg, uint8_t *buf, size_t cap,
 		return e;
 	if (__builtin_add_overflow(head, blen, &total) || total > cap)
 		return PROTO_E_NOSPACE;
-	msg_bulk(msg, &bulk, &blen);
+	proto_msg_bulk(msg, &bulk, &blen);
 	if (blen != 0)
 		memcpy(buf + head, bulk, blen);
 	*out_len = total;

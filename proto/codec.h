@@ -42,6 +42,8 @@ enum proto_type {
 	PROTO_COMMITTED = 22,      /* receiver -> agent */
 	PROTO_HASH_QUERY = 48,     /* agent -> receiver: block hashes of a point */
 	PROTO_HASH_ANSWER = 49,    /* receiver -> agent */
+	PROTO_REPAIR_QUERY = 50,   /* agent -> receiver: bad ranges of a scrubbed point */
+	PROTO_REPAIR_LIST = 51,    /* receiver -> agent: answer */
 	PROTO_ERROR = 64,          /* both directions; sender closes after it */
 };
 
@@ -49,13 +51,23 @@ enum proto_type {
 #define PROTO_CAP_ZSTD     (1u << 0)
 #define PROTO_CAPS_KNOWN   (PROTO_CAP_ZSTD)
 
-/* Header flags. Only EXTENT and HASH_ANSWER define one; all others must be 0. */
+/* Header flags. Only EXTENT, POINT_BEGIN, HASH_ANSWER and REPAIR_LIST
+ * define one; all others must be 0. */
 #define PROTO_FLAG_EXTENT_RESYNC (1u << 0) /* extent sent by a hash-compare resync */
 /* HASH_ANSWER stopped at the receiver's bound on bytes hashed per query,
  * not at the disk's end: the blocks from offset + count * block_size are
  * to be asked again. An agent that predates it refuses the frame (unknown
  * flag) instead of reading the missing blocks as zeros. */
 #define PROTO_FLAG_HASH_MORE     (1u << 0)
+/* POINT_BEGIN of a targeted repair (issue 13, item 3): the point is a
+ * committed one whose last scrub failed; its EXTENTs must each be one of
+ * the entries of the REPAIR_LIST the receiver gave for it. */
+#define PROTO_FLAG_BEGIN_REPAIR  (1u << 0)
+/* REPAIR_LIST was cut at PROTO_MAX_REPAIR entries: ask again after these. */
+#define PROTO_FLAG_REPAIR_MORE   (1u << 0)
+/* Entries per REPAIR_LIST and the bytes of one on the wire. */
+#define PROTO_MAX_REPAIR         4096
+#define PROTO_REPAIR_ENTRY_SIZE  27u /* u16 disk, u8 kind, u64 offset, length, hash */
 
 enum proto_extent_kind { PROTO_KIND_DATA = 1, PROTO_KIND_ZERO = 2, PROTO_KIND_DISCARD = 3 };
 enum proto_comp { PROTO_COMP_NONE = 0, PROTO_COMP_ZSTD = 1 };
@@ -129,6 +141,7 @@ struct proto_disk {
 };
 
 struct proto_point_begin {
+	uint32_t flags;     /* header flags (PROTO_FLAG_BEGIN_REPAIR) */
 	char group[PROTO_NAME_MAX + 1];
 	uint64_t point_id;  /* > 0 */
 	uint64_t base_id;   /* 0 = full seed */
@@ -181,6 +194,36 @@ struct proto_hash_answer {
 	const uint8_t *hashes; /* borrowed: count * 8 bytes, big-endian XXH3-64 per block */
 };
 
+/* Which scrubbed point's bad records to list: point, or with point 0 the
+ * newest point with a bad verdict whose id is below `before` (0 = no
+ * bound), so an agent walks every bad point once, newest first. */
+struct proto_repair_query {
+	char group[PROTO_NAME_MAX + 1];
+	uint64_t point;  /* 0 = the newest bad point (below before) */
+	uint64_t before; /* only with point 0; 0 = no bound */
+};
+
+/* One checksum record that failed its last scrub: exactly what a repair
+ * EXTENT must carry. */
+struct proto_repair_entry {
+	uint16_t disk;     /* index into the list's disks */
+	uint8_t kind;      /* PROTO_KIND_DATA or PROTO_KIND_ZERO */
+	uint64_t offset;
+	uint64_t length;   /* DATA <= PROTO_MAX_EXTENT, ZERO <= PROTO_MAX_ZERO */
+	uint64_t hash;     /* DATA: XXH3-64 of the content; ZERO: 0 */
+};
+
+struct proto_repair_list {
+	uint32_t flags;     /* header flags (PROTO_FLAG_REPAIR_MORE) */
+	uint64_t point_id;  /* 0 = no such bad point: no disks, no entries */
+	uint64_t base_id;   /* the point's base (for its repair POINT_BEGIN) */
+	uint16_t ndisks;    /* the point's disks, 0..PROTO_MAX_DISKS */
+	struct proto_disk disks[PROTO_MAX_DISKS];
+	uint32_t count;     /* 0..PROTO_MAX_REPAIR entries */
+	const uint8_t *entries; /* borrowed: count * PROTO_REPAIR_ENTRY_SIZE
+				 * bytes (proto_repair_entry_get/_put) */
+};
+
 struct proto_error {
 	uint32_t code; /* enum proto_error_code */
 	char text[PROTO_TEXT_MAX + 1];
@@ -199,6 +242,8 @@ struct proto_msg {
 		struct proto_committed committed;
 		struct proto_hash_query hquery;
 		struct proto_hash_answer hanswer;
+		struct proto_repair_query rquery;
+		struct proto_repair_list rlist;
 		struct proto_error error;
 	} u;
 };
@@ -220,6 +265,18 @@ int proto_encode(const struct proto_msg *msg, uint8_t *buf, size_t cap,
  * The caller appends exactly *bulk_len bytes (from msg) after *out_len. */
 int proto_encode_head(const struct proto_msg *msg, uint8_t *buf, size_t cap,
 		      size_t *out_len, size_t *bulk_len);
+
+/* The trailing bulk bytes of msg (EXTENT data, POINT_COMMIT meta,
+ * HASH_ANSWER hashes, REPAIR_LIST entries), borrowed from msg; NULL, 0 for
+ * the other types. */
+void proto_msg_bulk(const struct proto_msg *msg, const uint8_t **bulk, size_t *len);
+
+/* Entry i (< l->count) of a REPAIR_LIST that decoded (or validates). */
+void proto_repair_entry_get(const struct proto_repair_list *l, uint32_t i,
+			    struct proto_repair_entry *e);
+/* The wire bytes of e, for building a REPAIR_LIST's entries. */
+void proto_repair_entry_put(uint8_t out[PROTO_REPAIR_ENTRY_SIZE],
+			    const struct proto_repair_entry *e);
 
 /* Worst-case frame size without bulk bytes (for stack buffers). */
 #define PROTO_HEAD_MAX (PROTO_HDR_SIZE + 16 + PROTO_MAX_DISKS * (2 + PROTO_NAME_MAX + 9) + 2 * (2 + PROTO_NAME_MAX) + 64 + PROTO_TEXT_MAX + PROTO_PEER_MAX)

@@ -728,7 +728,7 @@ static int
 conn_queue(struct conn *c, const struct proto_msg *msg)
 {
 	uint8_t head[PROTO_HEAD_MAX];
-	const void *bulk = NULL;
+	const uint8_t *bulk = NULL;
 	struct evbuffer *out;
 	size_t hlen = 0, blen = 0, total;
 	int r;
@@ -739,19 +739,7 @@ conn_queue(struct conn *c, const struct proto_msg *msg)
 			  proto_strerror(r));
 		return -1;
 	}
-	switch (msg->type) {
-	case PROTO_EXTENT:
-		bulk = msg->u.extent.data;
-		break;
-	case PROTO_POINT_COMMIT:
-		bulk = msg->u.commit.meta;
-		break;
-	case PROTO_HASH_ANSWER:
-		bulk = msg->u.hanswer.hashes;
-		break;
-	default:
-		break;
-	}
+	proto_msg_bulk(msg, &bulk, &blen);
 	if (blen > 0 && !bulk) {
 		log_error("conn %s: frame of type %u has %zu bulk bytes but no data", c->name,
 			  msg->type, blen);

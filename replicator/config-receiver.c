@@ -46,6 +46,13 @@ set_max_disk_size(void *obj, const struct key_def *k, const char *value, const c
 	return set_size_in(obj, k, value, 1ULL << 20, PROTO_MAX_DISK_SIZE);
 }
 
+static int
+set_scrub_rate(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "a rate in bytes/s from 1M to 64G (suffix K, M, G)";
+	return set_size_in(obj, k, value, 1ULL << 20, 64ULL << 30);
+}
+
 /* A count key within [1, max]. */
 static int
 set_count_in(void *obj, const struct key_def *k, const char *value, uint64_t max)
@@ -387,6 +394,7 @@ static const struct key_def receiver_keys[] = {
 		false),
 	CFG_KEY("drill_max_devices", set_drill_devices, struct receiver_config,
 		drill_max_devices, false),
+	CFG_KEY("scrub_rate", set_scrub_rate, struct receiver_config, scrub_rate, false),
 };
 
 static const struct key_def client_keys[] = {
@@ -553,6 +561,7 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 	c->work_queue_max = 256;
 	c->history = history_default;
 	c->drill_max_devices = 256;
+	c->scrub_rate = 100ULL << 20;
 	if (cfg_sections(doc, receiver_sections, CFG_NKEYS(receiver_sections),
 			 "[receiver], [client CN] or [group NAME]", c, &receiver_line) < 0)
 		goto out;

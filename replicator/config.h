@@ -176,6 +176,9 @@ struct receiver_config {
 	uint64_t drill_max_memory;
 	uint64_t drill_max_vcpus;
 	uint64_t drill_max_devices;
+	/* scrub_rate: bytes/s `nestor scrub` reads at (default 100M, 1M..64G),
+	 * so it runs beside replication (docs/scrub.md). */
+	uint64_t scrub_rate;
 	struct receiver_client_cfg *clients;
 	size_t nclients;
 	struct receiver_group_cfg *groups; /* in file order */

@@ -20,12 +20,12 @@
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/testhook.h"
-#include "common/throttle.h"
 #include "proto/codec.h"
 #include "proto/compress.h"
 #include "proto/conn.h"
 #include "replicator/agent/agent.h"
 #include "replicator/agent/channel.h"
+#include "replicator/agent/pace.h"
 #include "snapshot/source.h"
 
 #define OUT_HIGH_WATER   (2u << 20)
@@ -122,8 +122,7 @@ struct sender {
 	bool rh_partial[2];     /* more of the window is still being asked for */
 	bool rh_waiting;
 	uint64_t rh_expect;     /* offset of the answer awaited */
-	struct throttle *bw;    /* NULL = unlimited */
-	struct event *bw_timer;
+	struct pace *bw;        /* NULL = unlimited */
 	int hook_disk;          /* test hook: stop once this DISK_DONE is out, -1 none */
 };
 /* ---- sender pipeline ---- */
@@ -617,36 +616,14 @@ sender_fail(struct sender *s)
 	s->cfg.on_fail(s->cfg.arg);
 }
 
+/* The bandwidth allows more again. */
 static void
-on_bw_timer(evutil_socket_t fd, short what, void *arg)
+on_bw_again(void *arg)
 {
 	struct sender *s = arg;
 
-	(void)fd;
-	(void)what;
 	if (!s->halted)
 		sender_pump(s);
-}
-
-/* May `cost` bytes go now? If not, pump runs again when they may. */
-static bool
-bw_allow(struct sender *s, size_t cost)
-{
-	struct timeval tv;
-	double wait_s;
-
-	if (!s->bw)
-		return true;
-	wait_s = throttle_take(s->bw, cost, clock_now_ns());
-	if (wait_s <= 0)
-		return true;
-	tv.tv_sec = (time_t)wait_s;
-	tv.tv_usec = (suseconds_t)((wait_s - (double)tv.tv_sec) * 1e6) + 1000;
-	if (!s->bw_timer)
-		s->bw_timer = evtimer_new(channel_base(s->cfg.ch), on_bw_timer, s);
-	if (s->bw_timer && !evtimer_pending(s->bw_timer, NULL))
-		evtimer_add(s->bw_timer, &tv);
-	return false;
 }
 
 /* Test hook (NESTOR_TEST_PAUSE=disk-done:N): once DISK_DONE N was queued,
@@ -688,7 +665,7 @@ sender_pump(struct sender *s)
 		}
 		if (st == SL_READY && conn_out_pending(channel_conn(s->cfg.ch)) < OUT_HIGH_WATER) {
 			sl = &p->slots[p->head % POOL_SLOTS];
-			if (!bw_allow(s, slot_wire_bytes(sl)))
+			if (!pace_allow(s->bw, slot_wire_bytes(sl)))
 				break; /* the bandwidth timer calls back */
 			if (send_slot(s, sl) < 0) {
 				sender_fail(s);
@@ -765,7 +742,7 @@ sender_new(const struct sender_cfg *cfg)
 	if (!s->pool)
 		goto out;
 	if (cfg->bandwidth) {
-		s->bw = throttle_new(cfg->bandwidth, 2 * PROTO_MAX_EXTENT);
+		s->bw = pace_new(channel_base(s->cfg.ch), cfg->bandwidth, on_bw_again, s);
 		if (!s->bw)
 			goto out;
 	}
@@ -799,8 +776,6 @@ sender_free(struct sender *s)
 	pool_free(s->pool);
 	free(s->rh[0]);
 	free(s->rh[1]);
-	throttle_free(s->bw);
-	if (s->bw_timer)
-		event_free(s->bw_timer);
+	pace_free(s->bw);
 	free(s);
 }

@@ -41,7 +41,7 @@ struct verify {
 
 /* The disk's source: image files today; any source that can be read as a
  * struct snapshot fits here. */
-static struct snapshot *
+struct snapshot *
 verify_open_disk(const struct agent_group_cfg *g, size_t i)
 {
 	const struct agent_disk_cfg *d = &g->disks[i];
@@ -242,7 +242,7 @@ static const struct channel_cbs verify_cbs = {
 	.on_tick = verify_on_tick,
 };
 
-static const struct agent_group_cfg *
+const struct agent_group_cfg *
 verify_group(const struct agent_config *cfg, const char *group)
 {
 	const struct agent_group_cfg *g = NULL;

@@ -23,6 +23,7 @@
 #include "replicator/receiver/limits.h"
 #include "replicator/receiver/marker.h"
 #include "replicator/receiver/owner.h"
+#include "replicator/receiver/repairjob.h"
 #include "replicator/receiver/retention.h"
 #include "replicator/receiver/rxmetrics.h"
 #include "replicator/receiver/spacemsg.h"
@@ -36,7 +37,8 @@ _Static_assert(STORE_MAX_META == PROTO_MAX_META, "store and wire metadata sizes 
 _Static_assert(STORE_MAX_HASHES == PROTO_MAX_HASHES, "store and wire hash counts differ");
 _Static_assert(STORE_MAX_WRITE == PROTO_MAX_EXTENT, "store queue and wire extents differ");
 
-enum sess_state { S_HELLO, S_READY, S_POINT, S_COMMITTED };
+/* S_REPAIR: a REPAIR point (repair.h) between its BEGIN and COMMIT. */
+enum sess_state { S_HELLO, S_READY, S_POINT, S_COMMITTED, S_REPAIR };
 /* disk_done[]: a resumed point's disk done before this session takes one
  * more DISK_DONE (the agent sends one per disk); a second is an error. */
 enum { DISK_OPEN = 0, DISK_DONE_HERE = 1, DISK_DONE_BEFORE = 2 };
@@ -61,6 +63,8 @@ struct session {
 	struct retjob *rjob; /* retention on a worker, COMMITTED not sent yet */
 	struct beginjob *bjob; /* a POINT_BEGIN on a worker, of group */
 	bool adopt_owner;      /* that begin makes this peer the group's owner */
+	struct repair *repair; /* S_REPAIR: the point being repaired, group locked */
+	struct repairjob *pjob; /* a repair's begin or commit on a worker */
 };
 
 struct session_env {
@@ -147,7 +151,8 @@ group_busy(const struct session *self, const char *group)
 	const struct session *s;
 
 	for (s = self->env->sessions; s; s = s->next) {
-		if (s != self && (s->state == S_POINT || s->rjob || s->bjob) &&
+		if (s != self &&
+		    (s->state == S_POINT || s->state == S_REPAIR || s->rjob || s->bjob || s->pjob) &&
 		    strcmp(s->group, group) == 0)
 			return 1;
 	}
@@ -301,6 +306,107 @@ begin_done(void *arg, int cancelled)
 	beginjob_free(j);
 }
 
+static int send_committed(struct session *s, uint64_t point_id);
+
+/* The loop's half of a repair's begin or commit (repairjob). */
+static int
+repair_finish(struct session *s, struct repairjob *j)
+{
+	struct repair_why why;
+	int rc = repairjob_take(j, &s->repair, &why);
+
+	if (rc < 0) {
+		session_error(s, why.code, "%s%s", s->state == S_REPAIR ? "" : "repair refused: ",
+			      why.text);
+		return -1;
+	}
+	s->state = rc == 0 ? S_REPAIR : S_COMMITTED;
+	return rc == 0 ? 0 : send_committed(s, s->point_id);
+}
+
+static void
+repair_done(void *arg, int cancelled)
+{
+	struct repairjob *j = arg;
+	struct session *s = repairjob_owner(j);
+
+	if (s) {
+		s->pjob = NULL;
+		if (cancelled)
+			session_error(s, PROTO_ERR_INTERNAL, "the receiver is stopping");
+		else if (repair_finish(s, j) == 0)
+			s->io->resume(s->io_arg);
+	}
+	repairjob_free(j);
+}
+
+/* A targeted repair (repair.h): the same door as a point (group, owner,
+ * limits), then extents that must each be one of the point's bad records,
+ * written inline (one extent, <= 1 MiB, per message); its begin and commit
+ * run on the pool like a point's begin (inline without one). */
+static int
+repair_submit(struct session *s, struct repairjob *j)
+{
+	int rc;
+
+	if (!j) {
+		session_error(s, PROTO_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	if (!s->env->pool) {
+		repairjob_run(j);
+		rc = repair_finish(s, j);
+		repairjob_free(j);
+		return rc;
+	}
+	if (workpool_submit(s->env->pool, repairjob_run, repair_done, j) < 0) {
+		repairjob_free(j);
+		return session_busy(s);
+	}
+	s->pjob = j;
+	return 1;
+}
+
+static int
+on_repair_msg(struct session *s, const struct proto_msg *msg)
+{
+	struct repair_why why;
+	struct repairjob *j;
+
+	if (msg->type == PROTO_EXTENT) {
+		if (repair_extent(s->repair, &msg->u.extent, s->env->zd, s->env->plain, &why) == 0)
+			return 0;
+	} else if (msg->u.commit.point_id != s->point_id || msg->u.commit.meta_len != 0) {
+		why.code = PROTO_ERR_PROTOCOL;
+		snprintf(why.text, sizeof(why.text), "a repair commits its own point, no metadata");
+	} else {
+		j = repairjob_commit(s->repair, s);
+		s->repair = NULL; /* the job's now */
+		return repair_submit(s, j);
+	}
+	session_error(s, why.code, "%s", why.text);
+	return -1;
+}
+
+static int
+on_repair_query(struct session *s, const struct proto_repair_query *q)
+{
+	struct repair_why why = { PROTO_ERR_INTERNAL, "out of memory" };
+	uint8_t *buf = NULL;
+	struct proto_msg m;
+	int r = -1;
+
+	if (check_group(s, q->group) < 0)
+		return -1;
+	buf = malloc((size_t)PROTO_MAX_REPAIR * PROTO_REPAIR_ENTRY_SIZE);
+	if (buf && repair_list(s->env->store, q, &m, buf, &why) == 0)
+		r = s->io->send(s->io_arg, &m);
+	else
+		session_error(s, why.code, "%s", why.text);
+	free(buf);
+	return r;
+}
+
 static int
 on_point_begin(struct session *s, const struct proto_point_begin *b)
 {
@@ -333,6 +439,11 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 			sizeof(why)) < 0) {
 		session_error(s, PROTO_ERR_CONFLICT, "%s", why);
 		return -1;
+	}
+	if (b->flags & PROTO_FLAG_BEGIN_REPAIR) { /* an old point: no history, no adoption */
+		snprintf(s->group, sizeof(s->group), "%s", b->group);
+		s->point_id = b->point_id;
+		return repair_submit(s, repairjob_begin(env->cfg, env->store, b, s));
 	}
 	s->adopt_owner = own == OWNER_ADOPT;
 	/* The limits' usage figure and the store's begin (catalog, lock,
@@ -408,8 +519,8 @@ on_extent(struct session *s, const struct proto_extent *e)
 					(unsigned long long)e->offset);
 			return -1;
 		}
-		r = store_point_write(s->point, e->disk, e->offset, plain,
-				      (size_t)e->length, &err);
+		r = store_point_write_sum(s->point, e->disk, e->offset, plain,
+					  (size_t)e->length, e->checksum, &err);
 	} else {
 		r = store_point_zero(s->point, e->disk, e->offset, e->length, &err);
 	}
@@ -417,6 +528,7 @@ on_extent(struct session *s, const struct proto_extent *e)
 		session_error(s, store_err_wire(err), "write at offset %llu of disk %u failed%s",
 				(unsigned long long)e->offset, e->disk,
 				errno == EMFILE ? ": too many qemu-nbd processes (max_nbd_total)" :
+				errno == E2BIG ? ": too many extents for this disk" :
 				spacemsg_full(env->cfg, env->store, s->group, errno, s->disk_size,
 					      s->ndisks, full, sizeof(full)));
 		return -1;
@@ -650,7 +762,7 @@ on_hash_query(struct session *s, const struct proto_hash_query *q)
 int
 session_on_msg(struct session *s, const struct proto_msg *msg)
 {
-	if (s->job || s->rjob || s->bjob) {
+	if (s->job || s->rjob || s->bjob || s->pjob) {
 		/* The caller must hold our input until io->resume. */
 		log_error("agent %s: message while a job runs", session_peer(s));
 		session_error(s, PROTO_ERR_INTERNAL, "internal error: out of order");
@@ -668,15 +780,21 @@ session_on_msg(struct session *s, const struct proto_msg *msg)
 		return on_hello(s, &msg->u.hello);
 	}
 	switch (msg->type) {
+	case PROTO_REPAIR_QUERY:
+		if (s->state == S_POINT || s->state == S_REPAIR)
+			goto bad;
+		return on_repair_query(s, &msg->u.rquery);
 	case PROTO_PROGRESS_QUERY:
-		if (s->state == S_POINT)
+		if (s->state == S_POINT || s->state == S_REPAIR)
 			goto bad;
 		return on_progress_query(s, &msg->u.pquery);
 	case PROTO_POINT_BEGIN:
-		if (s->state == S_POINT)
+		if (s->state == S_POINT || s->state == S_REPAIR)
 			goto bad;
 		return on_point_begin(s, &msg->u.begin);
 	case PROTO_EXTENT:
+		if (s->state == S_REPAIR)
+			return on_repair_msg(s, msg);
 		if (s->state != S_POINT)
 			goto bad;
 		return on_extent(s, &msg->u.extent);
@@ -685,6 +803,8 @@ session_on_msg(struct session *s, const struct proto_msg *msg)
 			goto bad;
 		return on_disk_done(s, &msg->u.done);
 	case PROTO_POINT_COMMIT:
+		if (s->state == S_REPAIR)
+			return on_repair_msg(s, msg);
 		if (s->state != S_POINT)
 			goto bad;
 		return on_commit(s, &msg->u.commit);
@@ -772,6 +892,9 @@ session_free(struct session *s)
 		s->rjob->s = NULL;
 	if (s->bjob)
 		beginjob_disown(s->bjob);
+	repair_free(s->repair);
+	if (s->pjob)
+		repairjob_disown(s->pjob); /* its done callback frees it */
 	session_unlink(s);
 	free(s);
 }

@@ -19,6 +19,7 @@
 #include "replicator/config.h"
 #include "replicator/receiver/groupstate.h"
 #include "replicator/receiver/marker.h"
+#include "replicator/receiver/scrubstate.h"
 #include "replicator/receiver/store.h"
 
 #define STATUS_FILE_MAX  (64 * 1024)
@@ -91,6 +92,7 @@ load_rx_group(struct store *st, const char *store_dir, struct status_rx_group *g
 	if (store_list_points(st, g->name, &pts, &n) < 0)
 		goto out;
 	g->points = n;
+	scrubstate_summary(st, g->name, pts, n, g->scrub, sizeof(g->scrub), &g->scrub_bad_points);
 	if (n) {
 		g->last_point = pts[n - 1].id;
 		g->last_point_time_ns = pts[n - 1].time_ns;
@@ -235,6 +237,9 @@ status_rx_json(const char *store_dir, const struct status_rx_group *g, size_t n,
 							       json_real(g[i].drill_rto_s)),
 				    "started_ns", (json_int_t)g[i].drill_started_ns)
 			: json_null());
+		json_object_set_new(o, "scrub", json_pack("{s:s, s:I}", "last_point", g[i].scrub,
+							  "bad_points",
+							  (json_int_t)g[i].scrub_bad_points));
 		json_array_append_new(arr, o);
 	}
 	root = json_pack("{s:s, s:s, s:I, s:O}", "role", "receiver", "store", store_dir,

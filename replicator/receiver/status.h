@@ -29,6 +29,8 @@ struct status_rx_group {
 	char drill_id[128];
 	double drill_rto_s;               /* longest VM RTO; -1 unknown */
 	uint64_t drill_started_ns;
+	char scrub[32];                   /* the newest point's scrub state (scrubstate.h) */
+	size_t scrub_bad_points;          /* points whose own last scrub failed */
 };
 
 /* Every group directory of the store at store_dir, by name. *out is

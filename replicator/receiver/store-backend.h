@@ -65,6 +65,10 @@ struct store_disk {
 
 struct store_backend_ops {
 	const char *name;
+	/* A committed point's disks can be opened (disk_init, disk_open) and
+	 * written in place: a targeted repair (store-repair.h). Local: a point
+	 * is its own overlay file; ceph: a snapshot cannot be written. */
+	bool rewrite_points;
 	void (*free)(struct store_backend *be);
 
 	/* -- the point being received -- */
@@ -177,6 +181,9 @@ struct store_held {
  * store_release(h) in every case. */
 int store_hold(struct store *st, const char *group, bool absent_ok, struct store_held *h);
 void store_release(struct store_held *h);
+/* Remove meta/<id>.bin and its temp files of points neither in cat nor
+ * keep_id (strays). 0 / -1 (logged). */
+int store_remove_stray_meta(const char *gdir, const struct catalog *cat, uint64_t keep_id);
 /* Valid group/disk/clone name (NUL-terminated, within the limit). */
 bool store_name_ok(const char *s);
 /* Strict decimal id of a file name "<id><suffix>"; 0 if it is not one. */

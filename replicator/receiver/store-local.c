@@ -846,6 +846,7 @@ local_clone_conf(const struct store_backend *be)
 
 static const struct store_backend_ops local_ops = {
 	.name = "local",
+	.rewrite_points = true,
 	.free = local_free,
 	.disk_init = local_disk_init,
 	.disk_open = local_disk_open,

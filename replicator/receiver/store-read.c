@@ -283,6 +283,39 @@ out:
 }
 
 int
+store_reader_open(struct store *st, const char *group, uint64_t point, const char *disk,
+		  struct store_reader **out, int *err)
+{
+	struct catalog cat = { 0 };
+	const struct store_point_info *pi;
+	struct store_where w = { 0 };
+
+	*out = NULL;
+	if (lookup(st, group, point, disk, &cat, &pi, &w, err) == 0) {
+		*err = STORE_ERR_IO;
+		*out = st->be->ops->reader_open(st->be, &w, disk);
+		if (*out)
+			*err = STORE_OK;
+	}
+	lookup_done(&cat, &w);
+	return *out ? 0 : -1;
+}
+
+int
+store_reader_pread(struct store *st, struct store_reader *r, void *buf, size_t len,
+		   uint64_t off)
+{
+	return st->be->ops->reader_pread(r, buf, len, off);
+}
+
+void
+store_reader_close(struct store *st, struct store_reader *r)
+{
+	if (r)
+		st->be->ops->reader_close(r);
+}
+
+int
 store_point_meta(struct store *st, const char *group, uint64_t point, void **meta,
 		 size_t *len)
 {

@@ -13,7 +13,9 @@
 #include "common/strfmt.h"
 #include "replicator/receiver/catalog.h"
 #include "replicator/receiver/history.h"
+#include "replicator/receiver/scrubstate.h"
 #include "replicator/receiver/store-backend.h"
+#include "replicator/receiver/store-sums.h"
 
 /* ---- removing a point (retention) --------------------------------------------- */
 
@@ -81,7 +83,7 @@ store_point_remove(struct store *st, const char *group, uint64_t point,
 	struct store_point_info victim, *child = NULL;
 	struct store_where w = { group, NULL, point };
 	ssize_t idx;
-	int rc = -1;
+	int rc = -1, scrub_lock = -1;
 
 	/* No hash query reads through the point while it goes (store-backend.h). */
 	pthread_rwlock_wrlock(&st->readers);
@@ -105,19 +107,24 @@ store_point_remove(struct store *st, const char *group, uint64_t point,
 		rc = 1;
 		goto out;
 	}
-	/* 2. the catalog: from now on the victim does not exist */
+	/* 2. its checksums and bad scrub verdicts go to the child too */
+	if (store_sums_on_remove(h.gdir, &victim, child, &scrub_lock) < 0)
+		goto out;
+	/* 3. the catalog: from now on the victim does not exist */
 	if (child)
 		child->base_id = victim.base_id;
 	memmove(&cat->pts[idx], &cat->pts[idx + 1], (cat->n - (size_t)idx - 1) * sizeof(*cat->pts));
 	cat->n--;
 	if (catalog_save(h.gdir, cat) < 0)
 		goto out;
-	/* 3. its files */
+	/* 4. its files */
 	remove_files(st, &w, &victim);
+	store_sums_drop(h.gdir, point);
 	log_info("store: group %s: removed point %" PRIu64 "%s", group, point,
 		 child ? " (merged into its child)" : "");
 	rc = 0;
 out:
+	scrubstate_unlock(scrub_lock);
 	store_release(&h);
 	pthread_rwlock_unlock(&st->readers);
 	return rc;

@@ -1,4 +1,5 @@
 /* Small helpers of the store and its backends (store-backend.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -238,6 +239,44 @@ store_group_rules(const struct store *st, const char *group, struct store_rules 
 	out->immutable_ns = 0;
 	if (st->rules)
 		st->rules(st->rules_arg, group, out);
+}
+
+/* meta/<id>.bin and its temp files of points neither in cat nor keep_id. */
+int
+store_remove_stray_meta(const char *gdir, const struct catalog *cat, uint64_t keep_id)
+{
+	char *path = strfmt("%s/meta", gdir);
+	DIR *sub = NULL;
+	struct dirent *fe;
+	int rc = -1;
+
+	if (!path)
+		return -1;
+	sub = opendir(path);
+	if (!sub && errno != ENOENT) {
+		log_error("store: opendir %s: %m", path);
+		goto out;
+	}
+	while (sub && (fe = readdir(sub)) != NULL) {
+		uint64_t id = store_file_id(fe->d_name, ".bin");
+		size_t len = strlen(fe->d_name);
+
+		if (id == 0 && !(len > 8 && strcmp(fe->d_name + len - 8, ".bin.tmp") == 0))
+			continue;
+		if (id != 0 && (id == keep_id || catalog_has(cat, id)))
+			continue;
+		if (unlinkat(dirfd(sub), fe->d_name, 0) < 0) {
+			log_error("store: unlink %s/%s: %m", path, fe->d_name);
+			goto out;
+		}
+		log_info("store: removed stray %s/%s", path, fe->d_name);
+	}
+	rc = 0;
+out:
+	if (sub)
+		closedir(sub);
+	free(path);
+	return rc;
 }
 
 int

@@ -5,7 +5,6 @@
  * points is store-read.c, removing one store-remove.c. */
 #include "replicator/receiver/store.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -17,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/fileutil.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "common/testhook.h"
@@ -24,6 +24,7 @@
 #include "replicator/receiver/pointcons.h"
 #include "replicator/receiver/history.h"
 #include "replicator/receiver/store-backend.h"
+#include "replicator/receiver/store-sums.h"
 #include "replicator/receiver/store-writer.h"
 #include "replicator/receiver/wbudget.h"
 
@@ -41,6 +42,7 @@ struct store_point {
 	int lock_fd; /* flock on <group>/lock: one writer per group */
 	bool committed;
 	struct store_wq *wq; /* started by the first queued write */
+	struct store_sums *sums; /* per-extent checksums (store-sums.h) */
 	struct store_disk disks[STORE_MAX_DISKS];
 };
 
@@ -195,44 +197,6 @@ out:
 	return rc;
 }
 
-/* meta/<id>.bin and its temp files of points neither in cat nor keep_id. */
-static int
-remove_stray_meta(const char *gdir, const struct catalog *cat, uint64_t keep_id)
-{
-	char *path = strfmt("%s/meta", gdir);
-	DIR *sub = NULL;
-	struct dirent *fe;
-	int rc = -1;
-
-	if (!path)
-		return -1;
-	sub = opendir(path);
-	if (!sub && errno != ENOENT) {
-		log_error("store: opendir %s: %m", path);
-		goto out;
-	}
-	while (sub && (fe = readdir(sub)) != NULL) {
-		uint64_t id = store_file_id(fe->d_name, ".bin");
-		size_t len = strlen(fe->d_name);
-
-		if (id == 0 && !(len > 8 && strcmp(fe->d_name + len - 8, ".bin.tmp") == 0))
-			continue;
-		if (id != 0 && (id == keep_id || catalog_has(cat, id)))
-			continue;
-		if (unlinkat(dirfd(sub), fe->d_name, 0) < 0) {
-			log_error("store: unlink %s/%s: %m", path, fe->d_name);
-			goto out;
-		}
-		log_info("store: removed stray %s/%s", path, fe->d_name);
-	}
-	rc = 0;
-out:
-	if (sub)
-		closedir(sub);
-	free(path);
-	return rc;
-}
-
 /* Remove data of points that are not in the catalog (except keep_id, the
  * pending point being resumed), their metadata and temp files of
  * interrupted atomic writes. */
@@ -253,7 +217,9 @@ remove_strays(struct store *st, const char *group, const char *gdir,
 		if (r < 0)
 			return -1;
 	}
-	return remove_stray_meta(gdir, cat, keep_id);
+	if (store_sums_prune(gdir, cat, keep_id) < 0)
+		return -1;
+	return store_remove_stray_meta(gdir, cat, keep_id);
 }
 
 int
@@ -296,6 +262,7 @@ store_point_free(struct store_point *pt)
 			pt->st->be->ops->disk_free(&pt->disks[i]);
 		free(pt->disks[i].path);
 	}
+	store_sums_free(pt->sums);
 	if (pt->lock_fd >= 0)
 		close(pt->lock_fd);
 	free(pt->gdir);
@@ -601,7 +568,8 @@ store_point_begin(struct store *st, const struct store_begin *b, int *err)
 		goto out;
 	*err = STORE_ERR_IO;
 	if (begin_layout(pt) < 0 || (r = begin_resume(pt, b, &cat)) < 0 ||
-	    (r == 0 && begin_create(pt, &cat) < 0))
+	    (r == 0 && begin_create(pt, &cat) < 0) ||
+	    store_sums_begin(pt->gdir, pt->id, pt->disks, pt->ndisks, r == 1, &pt->sums) < 0)
 		goto out;
 	ret = pt;
 	pt = NULL;
@@ -688,10 +656,18 @@ int
 store_point_write(struct store_point *pt, uint16_t disk, uint64_t offset,
 		  const void *data, size_t len, int *err)
 {
+	return store_point_write_sum(pt, disk, offset, data, len, hash64(data, len), err);
+}
+
+int
+store_point_write_sum(struct store_point *pt, uint16_t disk, uint64_t offset,
+		      const void *data, size_t len, uint64_t hash, int *err)
+{
 	struct store_disk *d = point_disk(pt, disk, offset, len, "write", err);
 	struct store_backend *be = pt->st->be;
 
-	if (!d || point_start_disk(pt, d, err) < 0)
+	if (!d || point_start_disk(pt, d, err) < 0 ||
+	    store_sums_add(pt->sums, disk, offset, len, false, hash, err) < 0)
 		return -1;
 	if (len <= STORE_MAX_WRITE) {
 		if (point_push(pt, disk, offset, data, len, err) < 0)
@@ -713,7 +689,8 @@ store_point_zero(struct store_point *pt, uint16_t disk, uint64_t offset, uint64_
 {
 	struct store_disk *d = point_disk(pt, disk, offset, len, "zero", err);
 
-	if (!d || point_start_disk(pt, d, err) < 0)
+	if (!d || point_start_disk(pt, d, err) < 0 ||
+	    store_sums_add(pt->sums, disk, offset, len, true, 0, err) < 0)
 		return -1;
 	if (point_push(pt, disk, offset, NULL, len, err) < 0)
 		return -1;
@@ -746,6 +723,10 @@ store_point_disk_done(struct store_point *pt, uint16_t disk, int *err)
 		return -1;
 	if (disk_flush(pt, d, err) < 0)
 		return -1;
+	if (store_sums_sync(pt->sums, disk) < 0) {
+		*err = STORE_ERR_IO;
+		return -1;
+	}
 	d->done = true;
 	if (pt->st->be->ops->disk_idle)
 		pt->st->be->ops->disk_idle(pt->st->be, &pt->w, d);
@@ -781,6 +762,10 @@ store_point_checkpoint(struct store_point *pt, int *err)
 		flushed[i] = pt->disks[i].written_end;
 		if (!pt->disks[i].done && disk_flush(pt, &pt->disks[i], err) < 0)
 			return -1;
+		if (store_sums_sync(pt->sums, (uint16_t)i) < 0) {
+			*err = STORE_ERR_IO;
+			return -1;
+		}
 	}
 	for (size_t i = 0; i < pt->ndisks; i++)
 		pt->disks[i].durable = flushed[i];
@@ -839,6 +824,8 @@ commit_data(struct store_point *pt, const void *meta, size_t meta_len, int *err)
 		if (be->ops->disk_seal(be, &pt->w, &pt->disks[i]) < 0)
 			return -1;
 	}
+	if (store_sums_commit(pt->sums) < 0)
+		return -1;
 	path = strfmt("%s/meta/%" PRIu64 ".bin", pt->gdir, pt->id);
 	if (path && file_write_atomic(path, meta_len ? meta : "", meta_len, 0640) == 0)
 		rc = 0;

@@ -17,6 +17,9 @@
  *   <group>/disks/<disk>/<id>.qcow2 one file per point and disk (local)
  *   <group>/meta/<id>.bin           opaque point metadata
  *   <group>/pending.json            the point being received + durable progress
+ *   <group>/sums/<id>/<disk>.sums   per-extent checksums of the point (sums.h),
+ *                                   under root for both backends
+ *   <group>/scrub.json              last scrub verdicts (scrubstate.h)
  *   <group>/drills/, failover.json  group state (groupstate.h)
  * Files of a point absent from the catalog are pending or garbage. */
 #ifndef NESTOR_RECEIVER_STORE_H
@@ -56,6 +59,7 @@ const char *store_strerror(int err);
 
 struct store;
 struct store_point;
+struct store_reader;
 
 struct store_point_info {
 	uint64_t id;
@@ -184,6 +188,14 @@ int store_point_write(struct store_point *pt, uint16_t disk, uint64_t offset,
 		      const void *data, size_t len, int *err);
 int store_point_zero(struct store_point *pt, uint16_t disk, uint64_t offset,
 		     uint64_t len, int *err);
+/* store_point_write of data whose XXH3-64 (hash64) the caller verified
+ * already (the session checks each extent's checksum): the value becomes
+ * the range's checksum record (sums.h) without hashing again;
+ * store_point_write computes it. Every write and zero appends a record;
+ * past sums_max_records of the disk: -1, STORE_ERR_INVALID with errno
+ * E2BIG ("too many extents", logged). */
+int store_point_write_sum(struct store_point *pt, uint16_t disk, uint64_t offset,
+			  const void *data, size_t len, uint64_t hash, int *err);
 /* Flush the disk and mark it done. */
 int store_point_disk_done(struct store_point *pt, uint16_t disk, int *err);
 /* Whether a resumed point holds the disk done already (pending.json said
@@ -279,6 +291,19 @@ int store_point_clone(struct store *st, const char *group, uint64_t point, const
 const char *store_clone_conf(const struct store *st);
 /* Remove a clone by its source string (absent is fine). 0 / -1 (logged). */
 int store_clone_remove(struct store *st, const char *source);
+
+/* *out: a read-only view of disk of committed point (0 = newest) through
+ * its whole chain, as hash queries read it (local: qemu-nbd, read-only;
+ * ceph: the point's snapshot); the caller closes it. 0 / -1 (logged) with
+ * *err: NOTFOUND when the point or its disk is gone (e.g. removed by
+ * retention meanwhile). */
+int store_reader_open(struct store *st, const char *group, uint64_t point, const char *disk,
+		      struct store_reader **out, int *err);
+/* Read len bytes at off (within the disk). 0 / -1 (logged). */
+int store_reader_pread(struct store *st, struct store_reader *r, void *buf, size_t len,
+		       uint64_t off);
+/* NULL ok. */
+void store_reader_close(struct store *st, struct store_reader *r);
 
 /* Point metadata blob; *meta malloc'd. 0 / -1. */
 int store_point_meta(struct store *st, const char *group, uint64_t point,

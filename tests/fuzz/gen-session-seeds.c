@@ -1,7 +1,8 @@
 /* Writes the seed corpus of the session fuzzer (tests/fuzz/corpus-session,
  * format in session-input.h) with the real encoders, checksums and zstd:
  * whole cycles, an incremental, two disks, two sessions on one group, a
- * resume after a broken session, and the refusals. `make fuzz-seeds`. */
+ * resume after a broken session, the refusals and a targeted repair's
+ * frames. `make fuzz-seeds`. */
 #define _GNU_SOURCE /* memmem */
 #include <stdint.h>
 #include <stdio.h>
@@ -362,10 +363,50 @@ seed_growth(struct seed *sd)
 	hquery(sd, 0, "g1", 2, "d1", 4096, 32);
 }
 
+static void
+rquery(struct seed *sd, unsigned lane, const char *group, uint64_t point, uint64_t before)
+{
+	struct proto_msg m = { .type = PROTO_REPAIR_QUERY };
+
+	snprintf(m.u.rquery.group, sizeof(m.u.rquery.group), "%s", group);
+	m.u.rquery.point = point;
+	m.u.rquery.before = before;
+	add(sd, lane, &m);
+}
+
+/* A targeted repair's frames (issue 13, item 3): queries of every kind,
+ * then REPAIR begins the receiver refuses (no bad verdict, not committed)
+ * each followed by what a repair would send. */
+static void
+seed_repair(struct seed *sd)
+{
+	struct proto_msg m = { .type = PROTO_POINT_BEGIN };
+
+	full_cycle(sd);
+	rquery(sd, 0, "g1", 0, 0);
+	rquery(sd, 0, "g1", 1, 0);
+	rquery(sd, 0, "g1", 0, 1);
+	rquery(sd, 0, "g1", 7, 0);
+	hello(sd, 0);
+	m.u.begin.flags = PROTO_FLAG_BEGIN_REPAIR;
+	snprintf(m.u.begin.group, sizeof(m.u.begin.group), "g1");
+	m.u.begin.point_id = 1;
+	m.u.begin.ndisks = 1;
+	snprintf(m.u.begin.disks[0].name, sizeof(m.u.begin.disks[0].name), "d0");
+	m.u.begin.disks[0].size = 1 << 20;
+	add(sd, 0, &m);
+	data(sd, SESSION_CTL_FIXSUM, 0, 0, 4096, 0, 0);
+	commit(sd, 0, 1);
+	hello(sd, 0);
+	m.u.begin.point_id = 9;
+	add(sd, 0, &m);
+}
+
 static const struct {
 	const char *name;
 	void (*make)(struct seed *sd);
 } seeds[] = {
+	{ "repair", seed_repair },
 	{ "cycle", seed_cycle },
 	{ "incremental", seed_incremental },
 	{ "two-disks", seed_two_disks },

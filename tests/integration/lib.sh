@@ -339,3 +339,16 @@ agent_once() { # agent_once CONF [args...] -> JSON line(s) on stdout
 	local conf=$1; shift
 	"$NESTOR" agent --config "$conf" --once --json --no-progress "$@" 2>>"$T/agent.log"
 }
+
+# raw_domain_xml NAME IMG FILE: a minimal shut-off domain (64 MiB, no
+# network) booting the raw image IMG as vda, written to FILE: what a group's
+# domain_xml names so that its points can be drilled.
+raw_domain_xml() {
+	cat > "$3" <<EOX
+<domain type='qemu'><name>$1</name>
+  <memory unit='MiB'>64</memory><vcpu>1</vcpu><os><type>hvm</type></os>
+  <devices><disk type='file' device='disk'><driver name='qemu' type='raw'/>
+    <source file='$2'/><target dev='vda'/></disk></devices>
+</domain>
+EOX
+}

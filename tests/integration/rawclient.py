@@ -13,15 +13,26 @@ receiver opens it, commits it with no data (every disk reads as zeros) and
 the metadata of --meta / --meta-file (default {}).
 Prints "COMMITTED <id>" and exits 0, or reports the ERROR as above.
 
+Scenario "extentflood" sends one extent more than a disk's checksum records
+may hold (issue 13, item 3): the last one must be refused (ERROR 1).
+
 Scenarios "hashflood" and "beginflood" load the receiver for --seconds
 (issue 12, section 3): maximal hash queries pipelined without reading an
 answer; over-limit POINT_BEGINs (a 1 PiB disk, 64 disks) on fresh
-connections, each of which must be refused with --expect-code."""
+connections, each of which must be refused with --expect-code.
+
+Scenarios "repairbadhash", "repairoutside" and "repairclean" attack a
+targeted repair (issue 13, item 3): a REPAIR point (--point N) whose
+extent carries a listed record's range and hash but other bytes, an
+extent beside the listed records, or a REPAIR begin of a point with no bad
+scrub verdict (its disk --disk of --disk-size bytes)."""
 import argparse, socket, ssl, struct, sys, threading, time
 
 MAGIC, VERSION = 0x4E535452, 1
 T_HELLO, T_PQUERY, T_PROGRESS, T_BEGIN, T_EXTENT, T_DONE, T_COMMIT, T_COMMITTED = 1, 16, 17, 18, 19, 20, 21, 22
 T_HQUERY, T_HASHES = 48, 49
+T_RQUERY, T_RLIST = 50, 51
+F_BEGIN_REPAIR = 1
 T_ERROR = 64
 
 
@@ -101,8 +112,59 @@ def extent(off, data, checksum, kind=1):
     return frame(T_EXTENT, p)
 
 
+def zextent(off, length, kind=2):
+    """A ZERO (or DISCARD) extent: a range, no payload."""
+    return frame(T_EXTENT, struct.pack(">HBBQQQ", 0, kind, 0, off, length, 0))
+
+
 def hquery(group, point, disk="d0", offset=0, block=65536, count=16):
     return frame(T_HQUERY, s(group) + struct.pack(">Q", point) + s(disk) + struct.pack(">QII", offset, block, count))
+
+
+def rquery(group, point):
+    return frame(T_RQUERY, s(group) + struct.pack(">QQ", point, 0))
+
+
+def parse_rlist(body):
+    """point, base, [(disk, size)], [(disk index, kind, offset, length, hash)]"""
+    point, base, nd = struct.unpack(">QQH", body[:18])
+    i, disks = 18, []
+    for _ in range(nd):
+        n = struct.unpack(">H", body[i:i + 2])[0]
+        disks.append((body[i + 2:i + 2 + n].decode(), struct.unpack(">Q", body[i + 2 + n:i + 10 + n])[0]))
+        i += 10 + n
+    count = struct.unpack(">I", body[i:i + 4])[0]
+    ents = [struct.unpack(">HBQQQ", body[i + 4 + k * 27:i + 31 + k * 27]) for k in range(count)]
+    return point, base, disks, ents
+
+
+def repair_begin(group, point, base, disks):
+    p = s(group) + struct.pack(">QQQH", point, base, 0, len(disks))
+    for name, sz in disks:
+        p += s(name) + struct.pack(">Q", sz)
+    return frame(T_BEGIN, p, flags=F_BEGIN_REPAIR)
+
+
+def repair_attack(sock, a):
+    """The frames of a repair attack, after asking for the point's list."""
+    pid = int(a.point)
+    if a.scenario == "repairclean":
+        return repair_begin(a.group, pid, 0, [(a.disk, a.disk_size)])
+    sock.sendall(rquery(a.group, pid))
+    t, body = recv_frame(sock)
+    if t != T_RLIST:
+        sys.exit("no REPAIR_LIST (frame type %s)" % t)
+    point, base, disks, ents = parse_rlist(body)
+    data = [e for e in ents if e[1] == 1]
+    if point != pid or not data:
+        sys.exit("point %d lists no DATA record to attack" % pid)
+    disk, _, off, ln, h = data[0]
+    print("attacking record disk %d offset %d length %d" % (disk, off, ln))
+    if a.scenario == "repairbadhash":
+        ext = struct.pack(">HBBQQQ", disk, 1, 0, off, ln, h) + b"\x5a" * ln
+    else:
+        ext = struct.pack(">HBBQQQ", disk, 1, 0, off + ln, 4096, h) + b"\x5a" * 4096
+    return repair_begin(a.group, pid, base, disks) + frame(T_EXTENT, ext)
 
 
 def recv_frame(sock):
@@ -215,6 +277,7 @@ def main():
     ap.add_argument("--disk", default="d0")
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--base", type=int, default=0)
+    ap.add_argument("--disk-size", type=int, default=1 << 20)
     ap.add_argument("--meta", help='"point": the metadata it commits (default {})')
     ap.add_argument("--meta-file", help='"point": the metadata it commits, from a file')
     ap.add_argument("scenario")
@@ -261,10 +324,18 @@ def main():
         out = hugedisk(a.group, a.base)
     elif sc == "manydisks":
         out = manydisks(a.group, a.base)
+    elif sc == "extentflood":
+        # Issue 13, item 3: one ZERO extent more than the checksum records
+        # a 1 MiB disk may hold (size / 512 + 65536), all over its first
+        # MiB: the last one must be refused, not stored.
+        out = begin(a.group) + b"".join(
+            zextent((i % 2048) * 512, 512) for i in range(2048 + 65536 + 1))
     elif sc == "query":
         out = frame(T_PQUERY, s(a.group))
     elif sc == "point":
         out = b""
+    elif sc in ("repairbadhash", "repairoutside", "repairclean"):
+        out = repair_attack(sock, a)
     else:
         sys.exit("unknown scenario " + sc)
     try:

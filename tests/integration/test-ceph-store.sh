@@ -112,6 +112,7 @@ same_point "$pt" "resumed point"
 check "the run resumed the interrupted point" [ "$(echo "$res" | jq .resumed)" = true ]
 check "the resumed run sent less than the 40 MiB written" \
 	[ "$(echo "$res" | jq .bytes_data)" -lt $((40 * 1048576)) ]
+resumed_pt=$pt
 
 # The source's base snapshot deleted by hand: the next cycle resyncs by
 # block hashes read from the newest point's RBD snapshot and sends only the
@@ -168,5 +169,18 @@ check "prune removed their snapshots" \
 	bash -c "! rbd snap ls replicas/cs+vda | grep -qw 'p$first' && ! rbd snap ls replicas/cs+vda | grep -qw 'p$second'"
 check "kept point $third unchanged" \
 	[ "$(rbd export "replicas/cs+vda@p$third" - 2>/dev/null | md5sum)" = "${SUM[$third]}" ]
+
+# Issue 13, item 3: checksums live under the store root on ceph too. Every
+# kept point (the one after the receiver crash and the resumed one included)
+# scrubs clean through its snapshot; the pruned points' checksums are gone.
+out=$("$NESTOR" scrub --config "$T/receiver.conf" cs --json 2>>"$T/scrub.log"); rc=$?
+echo "$out" | jq -c '.groups[0].points[] | {point, verdict, checked_bytes}'
+check "ceph store: scrub of every point exits 0" [ "$rc" = 0 ]
+check "ceph store: every point ok" \
+	[ "$(jq '[.groups[0].points[] | select(.verdict == "ok")] | length' <<<"$out")" = "$(npoints cs)" ]
+check "ceph store: the resumed point's checksums cover the 40 MiB written, once" \
+	[ "$(jq ".groups[0].points[] | select(.point == $resumed_pt) | .checked_bytes" <<<"$out")" = $((40 * 1048576)) ]
+check "ceph store: the pruned points' checksums are gone" \
+	bash -c "[ ! -e '$T/store/cs/sums/$first' ] && [ ! -e '$T/store/cs/sums/$second' ]"
 stop_receiver
 finish

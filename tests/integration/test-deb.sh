@@ -125,6 +125,17 @@ rx=$(prop nestor-receiver.service ExecStart)
 ag=$(prop nestor-agent.service ExecStart)
 check "receiver ExecStart ($rx) is a valid nestor command line" bash -c "$rx --help | grep -q '^usage: nestor receiver'"
 check "agent ExecStart ($ag) is a valid nestor command line" bash -c "$ag --help | grep -q '^usage: nestor agent'"
+# issue 13, item 3: the weekly scrub of every group, at idle priority.
+check "scrub units installed (nestor-scrub.service, nestor-scrub.timer)" \
+	test -f /lib/systemd/system/nestor-scrub.service -a -f /lib/systemd/system/nestor-scrub.timer
+check "scrub timer is weekly with a randomized delay" \
+	test "$(prop nestor-scrub.timer OnCalendar)/$(prop nestor-scrub.timer RandomizedDelaySec)/$(prop nestor-scrub.timer Persistent)" = "weekly/6h/true"
+check "scrub service runs idle (Nice=19, IOSchedulingClass=idle) under the receiver's hardening" \
+	test "$(prop nestor-scrub.service Nice)/$(prop nestor-scrub.service IOSchedulingClass)/$(prop nestor-scrub.service ProtectSystem)/$(prop nestor-scrub.service ReadWritePaths)" = \
+	"19/idle/strict//var/lib/nestor"
+sc=$(prop nestor-scrub.service ExecStart)
+check "scrub ExecStart ($sc) scrubs every group" bash -c "[[ '$sc' == *' scrub '*' --all' ]]"
+check "scrub ExecStart ($sc) is a valid nestor command line" bash -c "$sc --help | grep -q '^usage: nestor scrub'"
 pre=$(prop nestor-receiver.service ExecStartPre)
 check "receiver ExecStartPre ($pre) passes on the default configuration and its PKI" bash -c "$pre >/dev/null"
 # The keys are the operator's, which a purge keeps: remove our test PKI.
@@ -132,7 +143,7 @@ rm -f /etc/nestor/pki/ca.* "/etc/nestor/pki/$rx_name".* "/etc/nestor/pki/$agent_
 
 # ---- man pages, completion ----------------------------------------------------
 for m in nestor.1 nestor.conf.5 nestor-agent.8 nestor-receiver.8 nestor-points.8 \
-	nestor-verify.8 nestor-drill.8 nestor-config.8 nestor-prune.8 nestor-failover.8 nestor-status.8 nestor-group.8; do
+	nestor-verify.8 nestor-drill.8 nestor-config.8 nestor-prune.8 nestor-failover.8 nestor-status.8 nestor-group.8 nestor-scrub.8; do
 	f=/usr/share/man/man${m##*.}/$m.gz
 	txt=$(MANWIDTH=80 man -l "$f" 2>"$T/man.err" | col -b)
 	check "man -l $m renders (NAME section, no warnings)" \

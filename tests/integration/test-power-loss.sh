@@ -281,5 +281,12 @@ for t in $(listed); do
 done
 check_eq "at the end, every listed point ($(listed | wc -w)) reads back its state" 0 $bad
 check "at least one acknowledged point per round" [ "${#ACKED[@]}" -ge $((ROUNDS + 1)) ]
+# Issue 13, item 3: the points' checksums are durable with their data (and
+# handed over by the merges the cuts interrupted): every listed point scrubs
+# clean, none without checksums.
+out=$("$NESTOR" scrub --config "$T/receiver.conf" $G --json 2>>"$T/scrub.log"); rc=$?
+check_eq "every listed point scrubs clean after the cuts (exit 0)" 0 "$rc"
+check_eq "no listed point bad or without checksums" "" \
+	"$(jq -r '.groups[].points[] | select(.verdict != "ok") | "\(.point) \(.verdict)"' <<<"$out")"
 stop_receiver
 finish

@@ -573,6 +573,46 @@ Test(hash, buf_is_zero_any_length_and_offset)
 	}
 }
 
+/* A 1000-byte "device" for range_is_zero: reads count calls, fail_at a
+ * read at that offset fails. */
+static unsigned char zdev[1000];
+static int zreads;
+static uint64_t zfail_at = UINT64_MAX;
+
+static int
+zdev_read(void *arg, void *buf, size_t n, uint64_t off)
+{
+	(void)arg;
+	zreads++;
+	cr_assert_leq(off + n, sizeof(zdev));
+	if (off == zfail_at)
+		return -1;
+	memcpy(buf, zdev + off, n);
+	return 0;
+}
+
+Test(hash, range_is_zero_reads_in_pieces_and_stops_early)
+{
+	unsigned char buf[64];
+
+	memset(zdev, 0, sizeof(zdev));
+	zreads = 0;
+	cr_assert_eq(range_is_zero(zdev_read, NULL, 10, 990, buf, sizeof(buf)), 1);
+	cr_assert_eq(zreads, 16, "990 bytes in 64-byte pieces");
+	cr_assert_eq(range_is_zero(zdev_read, NULL, 0, 0, buf, sizeof(buf)), 1);
+	zdev[999] = 1; /* the range's last byte */
+	cr_assert_eq(range_is_zero(zdev_read, NULL, 10, 990, buf, sizeof(buf)), 0);
+	cr_assert_eq(range_is_zero(zdev_read, NULL, 10, 989, buf, sizeof(buf)), 1);
+	zdev[100] = 1;
+	zreads = 0;
+	cr_assert_eq(range_is_zero(zdev_read, NULL, 0, 1000, buf, sizeof(buf)), 0);
+	cr_assert_eq(zreads, 2, "stops at the first nonzero piece");
+	memset(zdev, 0, sizeof(zdev));
+	zfail_at = 128;
+	cr_assert_eq(range_is_zero(zdev_read, NULL, 0, 1000, buf, sizeof(buf)), -1);
+	zfail_at = UINT64_MAX;
+}
+
 Test(hash, buf_is_zero_large)
 {
 	size_t n = (1 << 20) + 3;

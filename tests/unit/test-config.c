@@ -351,6 +351,25 @@ Test(receiver_config, defaults_and_bounds)
 	receiver_config_free(c);
 }
 
+/* issue 13, item 3: scrub_rate (default 100M, 1M..64G). */
+Test(receiver_config, scrub_rate)
+{
+	struct receiver_config *c = NULL;
+
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD, &c), 0);
+	cr_assert_eq(c->scrub_rate, 100ULL << 20);
+	receiver_config_free(c);
+	c = NULL;
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "scrub_rate = 20M\n", &c), 0);
+	cr_assert_eq(c->scrub_rate, 20ULL << 20);
+	receiver_config_free(c);
+	c = NULL;
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "scrub_rate = 512K\n", &c), -1);
+	cr_assert_null(c);
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "scrub_rate = 65G\n", &c), -1);
+	cr_assert_null(c);
+}
+
 Test(receiver_config, errors)
 {
 	static const struct {

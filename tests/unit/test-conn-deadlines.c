@@ -256,14 +256,17 @@ Test(conn_deadlines, slow_reader_is_not_dropped)
 
 	connect_ok();
 	conn_pause_read(W.srv.c);
-	conn_set_stall_timeout(W.srv.c, 1);
+	conn_set_stall_timeout(W.srv.c, 2);
 	conn_pause_read(W.cli.c);
-	/* 4 s of a reader that takes a sip every 0.5 s, output always pending. */
+	/* 4 s (twice the stall timeout) of a reader that takes a sip every
+	 * 0.5 s, output always pending. The margins (a sip may take 1 s to
+	 * come, 2 s without one closes) keep it true on a loaded machine
+	 * under ASan; the stop below still has to close it. */
 	for (int i = 0; i < 8; i++) {
 		srv_fill(32);
 		sip_got = got;
 		conn_resume_read(W.cli.c);
-		cr_assert(run_until(cli_sipped, 0.3), "the reader made no progress");
+		cr_assert(run_until(cli_sipped, 1.0), "the reader made no progress");
 		conn_pause_read(W.cli.c);
 		run_for(0.5);
 		cr_assert_eq(W.srv.closed, 0, "closed a reader that progresses: %s", W.srv.reason);
@@ -271,6 +274,6 @@ Test(conn_deadlines, slow_reader_is_not_dropped)
 		got = W.cli.nmsg;
 	}
 	/* Then it stops: now it goes. */
-	cr_assert(run_until(srv_closed, 4.0), "stalled reader kept");
+	cr_assert(run_until(srv_closed, 8.0), "stalled reader kept");
 	cr_assert(strstr(W.srv.reason, "did not read"), "reason: %s", W.srv.reason);
 }

@@ -39,22 +39,15 @@ static struct session_env *env;
 static void
 setup(void)
 {
-	char conf[1024];
-
-	log_set_level(LOG_LVL_NONE);
-	tmpdir_make(root, sizeof(root), "nestor-session");
-	snprintf(conf, sizeof(conf),
-		 "[receiver]\nlisten = 127.0.0.1:1\nca = %s/ca\ncert = %s/c\nkey = %s/k\n"
-		 "store = %s\n\n[client agent1]\ngroups = g1 g2\n\n[client agent2]\ngroups = g2\n",
-		 root, root, root, root);
-	sessenv_open(root, conf, &cfg, &st, &env);
+	sessenv_up(root, sizeof(root), "nestor-session",
+		   "[client agent1]\ngroups = g1 g2\n\n[client agent2]\ngroups = g2\n", &cfg,
+		   &st, &env);
 }
 
 static void
 teardown(void)
 {
-	sessenv_close(cfg, st, env);
-	tmpdir_remove(root);
+	sessenv_down(root, cfg, st, env);
 }
 
 TestSuite(session, .init = setup, .fini = teardown, .timeout = 60);
