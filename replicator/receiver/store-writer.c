@@ -159,6 +159,7 @@ wq_main(void *arg)
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
 		struct store_wop *op;
+		bool skip;
 		int r = 0;
 
 		while (!q->stop && q->count == 0)
@@ -168,8 +169,16 @@ wq_main(void *arg)
 		if (q->stop && q->inflight == 0)
 			break;
 		op = wq_next(q);
+		skip = op && q->failed;
 		pthread_mutex_unlock(&q->mu);
-		if (op) {
+		if (skip) {
+			/* After the first failure nothing more is written: the
+			 * point is lost to this session anyway, and issuing the
+			 * queued rest would retry a dead backend once per slot
+			 * (a qemu-nbd that cannot start: ~3.5 s each, seen by
+			 * the soak). Retired unwritten; the failure is reported. */
+			op->cookie = 0;
+		} else if (op) {
 			r = wq_issue(q, op);
 			if (r == 0 && op->cookie > 0) {
 				q->inflight++;
