@@ -523,8 +523,13 @@ verify_written(struct repair *r, size_t *nfixed)
 			store_reader_close(r->st, rd);
 			rd = NULL;
 			if (store_reader_open(r->st, r->group, r->point, pi->disks[x->disk].name, &rd,
-					      &err) < 0)
+					      &err) < 0) {
+				if (err == STORE_ERR_NOTFOUND) /* the group lock is held: unexpected */
+					log_error("group %s point %" PRIu64 " disk %s: gone during its "
+						  "repair", r->group, r->point,
+						  pi->disks[x->disk].name);
 				goto out;
+			}
 			open_disk = x->disk;
 		}
 		if ((ok = readback(r->st, rd, x, buf)) < 0)

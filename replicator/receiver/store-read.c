@@ -35,11 +35,12 @@ read_capped(const char *path, size_t cap, char **buf, size_t *len)
 /* ---- reading committed points ------------------------------------------------- */
 
 /* The catalog entry of point (0 = newest) and, if disk, that it has disk.
- * w gets group, gdir (malloc'd, caller frees) and the point's id. */
+ * w gets group, gdir (malloc'd, caller frees) and the point's id. A point
+ * or disk that is not there is logged unless quiet (NOTFOUND either way). */
 static int
-lookup(struct store *st, const char *group, uint64_t point, const char *disk,
-       struct catalog *cat, const struct store_point_info **pi, struct store_where *w,
-       int *err)
+lookup_point(struct store *st, const char *group, uint64_t point, const char *disk,
+	     struct catalog *cat, const struct store_point_info **pi, struct store_where *w,
+	     int *err, bool quiet)
 {
 	char *gdir;
 
@@ -61,16 +62,27 @@ lookup(struct store *st, const char *group, uint64_t point, const char *disk,
 	*err = STORE_ERR_NOTFOUND;
 	*pi = catalog_find(cat, point);
 	if (!*pi) {
-		log_error("store: group %s: no point %" PRIu64, group, point);
+		if (!quiet)
+			log_error("store: group %s: no point %" PRIu64, group, point);
 		return -1;
 	}
 	w->point = (*pi)->id;
 	if (disk && catalog_point_disk(*pi, disk) < 0) {
-		log_error("store: group %s point %" PRIu64 ": no disk %s", group, (*pi)->id, disk);
+		if (!quiet)
+			log_error("store: group %s point %" PRIu64 ": no disk %s", group,
+				  (*pi)->id, disk);
 		return -1;
 	}
 	*err = STORE_OK;
 	return 0;
+}
+
+static int
+lookup(struct store *st, const char *group, uint64_t point, const char *disk,
+       struct catalog *cat, const struct store_point_info **pi, struct store_where *w,
+       int *err)
+{
+	return lookup_point(st, group, point, disk, cat, pi, w, err, false);
 }
 
 static void
@@ -291,7 +303,8 @@ store_reader_open(struct store *st, const char *group, uint64_t point, const cha
 	struct store_where w = { 0 };
 
 	*out = NULL;
-	if (lookup(st, group, point, disk, &cat, &pi, &w, err) == 0) {
+	/* Readers race with retention: a point gone is the caller's to judge. */
+	if (lookup_point(st, group, point, disk, &cat, &pi, &w, err, true) == 0) {
 		*err = STORE_ERR_IO;
 		*out = st->be->ops->reader_open(st->be, &w, disk);
 		if (*out)

@@ -294,9 +294,9 @@ int store_clone_remove(struct store *st, const char *source);
 
 /* *out: a read-only view of disk of committed point (0 = newest) through
  * its whole chain, as hash queries read it (local: qemu-nbd, read-only;
- * ceph: the point's snapshot); the caller closes it. 0 / -1 (logged) with
- * *err: NOTFOUND when the point or its disk is gone (e.g. removed by
- * retention meanwhile). */
+ * ceph: the point's snapshot); the caller closes it. 0 / -1 with *err:
+ * NOTFOUND when the point or its disk is gone (e.g. removed by retention
+ * meanwhile: not logged, the caller says what it means), else logged. */
 int store_reader_open(struct store *st, const char *group, uint64_t point, const char *disk,
 		      struct store_reader **out, int *err);
 /* Read len bytes at off (within the disk). 0 / -1 (logged). */
