@@ -1,5 +1,6 @@
 /* The interface between the store's orchestration (store.c) and its data
- * backends: local qcow2 chains (store-local.c) and Ceph RBD (store-ceph.c).
+ * backends: local qcow2 chains (store-local.c), their variant over on-prem
+ * disks (store-target.c) and Ceph RBD (store-ceph.c).
  * nbdcopy-style: each backend embeds struct store_backend first in its
  * private struct and fills one static const ops table. Internal to the
  * store. Backends log their own failures once; I/O failures return -1 with
@@ -150,6 +151,12 @@ struct store_backend_ops {
 /* Backends: NULL on error (logged). */
 struct store_backend *store_local_new(void);
 struct store_backend *store_ceph_new(const struct store_ceph_opts *opts);
+/* store-target.h: disks are copied. */
+struct store_target_disk;
+struct store_backend *store_target_new(const struct store_target_disk *disks, size_t ndisks);
+/* A store over be (taken: freed on failure too; NULL is a failure) rooted
+ * at the existing directory root. NULL on error (logged). */
+struct store *store_open_backend(const char *root, struct store_backend *be);
 
 /* Shared helpers of store.c for the backends. */
 /* "store: group G point P disk D" into buf (for log lines). */

@@ -1,5 +1,6 @@
 /* Local store backend: per disk a qcow2 chain under <group>/disks/<disk>/
- * (a point = one overlay "<id>.qcow2" on top of its base point's file),
+ * (a point = one overlay "<id>.qcow2" on top of its base point's file, or
+ * on the chain's root: nothing, or the target backend's on-prem disk),
  * written through qemu-nbd children of ours (common/child.h); retention rebases a child
  * onto its grandparent; clones are qcow2 overlays for drills. */
 #define _GNU_SOURCE /* sync_file_range, O_DIRECT */
@@ -25,6 +26,7 @@
 #include "common/strfmt.h"
 #include "replicator/receiver/store-aio.h"
 #include "replicator/receiver/store-backend.h"
+#include "replicator/receiver/store-local.h"
 
 /* qemu-nbd refuses payloads above 32 MiB; stay well below. */
 #define LOCAL_NBD_CHUNK  (16u << 20)
@@ -38,10 +40,6 @@
 #define LOCAL_CHILD_EXIT_MS 120000
 #define LOCAL_QEMU_TUNABLES \
 	"GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4194304:glibc.malloc.trim_threshold=16777216"
-
-struct local {
-	struct store_backend be;
-};
 
 /* qemu-nbd processes this receiver runs (writers and readers): the event
  * loop and the writer threads start and stop them. */
@@ -319,26 +317,39 @@ local_dir_fsync(const struct store_where *w, const struct store_disk *d)
 	return rc;
 }
 
+/* The root of disk's chains (store-local.h): 1 / 0 none / -1 (logged). */
+static int
+local_root(const struct store_backend *be, const char *disk, const char *ctx,
+	   struct store_local_root *out)
+{
+	const struct store_local *l = (const struct store_local *)be;
+
+	return l->root ? l->root(l, disk, ctx, out) : 0;
+}
+
 static int
 local_disk_create(struct store_backend *be, const struct store_where *w,
 		  struct store_disk *d, uint64_t base_id)
 {
 	char ctx[STORE_CTX_MAX];
-	char size[32], opts[128];
-	const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o", opts, d->path,
-			       size, NULL };
+	char size[32], base[32];
+	/* Relative backing name: the group directory can move as a whole. */
+	struct store_local_root root = { base, "qcow2" };
+	int r = 1;
 
 	store_ctx(ctx, sizeof(ctx), w, d->name);
 	snprintf(size, sizeof(size), "%" PRIu64, d->size);
-	/* Relative backing name: the group directory can move as a whole. */
-	if (base_id)
-		snprintf(opts, sizeof(opts),
-			 "cluster_size=65536,lazy_refcounts=off,backing_file=%" PRIu64
-			 ".qcow2,backing_fmt=qcow2", base_id);
-	else
-		snprintf(opts, sizeof(opts), "cluster_size=65536,lazy_refcounts=off");
-	(void)be;
-	if (spawn_cmd(ctx, argv, NULL) < 0)
+	snprintf(base, sizeof(base), "%" PRIu64 ".qcow2", base_id);
+	if (!base_id && (r = local_root(be, d->name, ctx, &root)) < 0)
+		return -1;
+
+	const char *argv_b[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o",
+				 "cluster_size=65536,lazy_refcounts=off", "-b", root.path,
+				 "-F", root.format, d->path, size, NULL };
+	const char *argv_n[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o",
+				 "cluster_size=65536,lazy_refcounts=off", d->path, size, NULL };
+
+	if (spawn_cmd(ctx, r ? argv_b : argv_n, NULL) < 0)
 		return -1;
 	/* pending.json names the file from now on and a resume expects it,
 	 * header included: make both durable before (without the directory's
@@ -727,15 +738,15 @@ local_reader_close(struct store_reader *r)
 	free(r);
 }
 
-/* Rebase the child's disk file onto new_base ("" = none) in qemu-img's safe
- * mode: clusters where the old and the new backing differ are copied into
- * the child first, and only then is its header switched, so the child reads
- * the same bytes before, during and after. */
+/* Rebase the child's disk file onto new_base of format fmt ("" = none) in
+ * qemu-img's safe mode: clusters where the old and the new backing differ
+ * are copied into the child first, and only then is its header switched,
+ * so the child reads the same bytes before, during and after. */
 static int
-child_rebase(const char *path, const char *new_base, const char *ctx)
+child_rebase(const char *path, const char *new_base, const char *fmt, const char *ctx)
 {
 	const char *argv_b[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", new_base,
-				 "-F", "qcow2", path, NULL };
+				 "-F", fmt, path, NULL };
 	const char *argv_n[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", "", path, NULL };
 
 	if (spawn_cmd(ctx, new_base[0] ? argv_b : argv_n, NULL) < 0)
@@ -753,10 +764,10 @@ local_unchain(struct store_backend *be, const struct store_where *w, const struc
 	char *path = NULL;
 	int rc = -1;
 
-	(void)be;
 	for (size_t i = 0; child && i < child->ndisks; i++) {
 		const char *disk = child->disks[i].name;
 		char base_name[32] = "";
+		struct store_local_root root = { base_name, "qcow2" };
 
 		if (catalog_point_disk(victim, disk) < 0)
 			continue; /* the child's disk was created without a backing file */
@@ -770,9 +781,12 @@ local_unchain(struct store_backend *be, const struct store_where *w, const struc
 					 victim->base_id);
 		}
 		store_ctx(ctx, sizeof(ctx), &cw, disk);
+		/* Else the victim's file lies on the chain's root. */
+		if (!base_name[0] && local_root(be, disk, ctx, &root) < 0)
+			goto out;
 		free(path);
 		path = local_file(&cw, disk);
-		if (!path || child_rebase(path, base_name, ctx) < 0)
+		if (!path || child_rebase(path, root.path, root.format, ctx) < 0)
 			goto out;
 	}
 	rc = 0;
@@ -876,10 +890,16 @@ static const struct store_backend_ops local_ops = {
 	.clone_conf = local_clone_conf,
 };
 
+const struct store_backend_ops *
+store_local_ops(void)
+{
+	return &local_ops;
+}
+
 struct store_backend *
 store_local_new(void)
 {
-	struct local *l = calloc(1, sizeof(*l));
+	struct store_local *l = calloc(1, sizeof(*l));
 
 	if (!l) {
 		log_error("store: out of memory");

@@ -51,19 +51,27 @@ struct store_point {
 struct store *
 store_open(const char *root, const struct store_ceph_opts *ceph)
 {
+	return store_open_backend(root, ceph ? store_ceph_new(ceph) : store_local_new());
+}
+
+struct store *
+store_open_backend(const char *root, struct store_backend *be)
+{
 	struct store *st = calloc(1, sizeof(*st));
 	pthread_rwlockattr_t ra;
 	struct stat sb;
 
 	if (!st) {
 		log_error("store: out of memory");
+		if (be)
+			be->ops->free(be);
 		return NULL;
 	}
 	pthread_rwlockattr_init(&ra);
 	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&st->readers, &ra);
 	pthread_rwlockattr_destroy(&ra);
-	st->be = ceph ? store_ceph_new(ceph) : store_local_new();
+	st->be = be;
 	if (!st->be)
 		goto fail;
 	/* Absolute paths keep qemu from reading "x:" prefixes as protocols. */

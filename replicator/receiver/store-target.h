@@ -1,0 +1,31 @@
+/* The target store of a failback (docs/failback-design.md): the local
+ * backend's qcow2 chains whose first point of each disk is an overlay over
+ * the on-prem disk itself, which is only ever opened read-only. */
+#ifndef NESTOR_RECEIVER_STORE_TARGET_H
+#define NESTOR_RECEIVER_STORE_TARGET_H
+
+#include <stddef.h>
+
+#include "replicator/receiver/store.h"
+
+#define STORE_TARGET_FORMAT_MAX 8 /* "qcow2" */
+
+/* An on-prem disk a target point with no base lies over; strings
+ * borrowed for the call. */
+struct store_target_disk {
+	const char *name;   /* the disk's name in the group (a valid name) */
+	const char *path;   /* absolute path of the on-prem image */
+	const char *format; /* "raw" or "qcow2" */
+};
+
+/* Open a store rooted at the existing directory root whose points are
+ * target points over disks[0..ndisks) (1..STORE_MAX_DISKS, names unique;
+ * copied). A point's disk not among them is refused at its begin
+ * (STORE_ERR_IO, logged). Everything else is the local store: points,
+ * readers, retention (removing the first point rebases its child onto
+ * the on-prem disk; no removal touches it). NULL on error (logged: which
+ * disk and what is wrong); free with store_free. */
+struct store *store_open_target(const char *root, const struct store_target_disk *disks,
+				size_t ndisks);
+
+#endif

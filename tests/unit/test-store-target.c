@@ -1,0 +1,356 @@
+/* Unit tests of the target store (store-target.h) against real qemu-img,
+ * qemu-io and qemu-nbd: points over a raw and a qcow2 "on-prem" disk read
+ * the on-prem bytes where nothing was written, and the on-prem files are
+ * never written nor opened for writing. */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "replicator/receiver/store-target.h"
+#include "tmpdir.h"
+
+#define KIB 1024u
+#define MIB (1024u * 1024u)
+#define DISK_SIZE (4 * MIB)
+
+TMPDIR_SUITE(target, dir, "nestor,target");
+
+/* Expected contents of vda (raw on-prem) and vdb (qcow2 on-prem). */
+static uint8_t want[2][DISK_SIZE];
+static char onprem[2][128];
+static char sums[2][80];
+
+/* Exit status of "<cmd> -f <format> <path> <tail>" on on-prem disk i. */
+static int
+qemu(const char *cmd, int i, const char *tail)
+{
+	char line[512];
+
+	snprintf(line, sizeof(line), "%s -f %s '%s' %s", cmd, i ? "qcow2" : "raw", onprem[i],
+		 tail);
+	return system(line);
+}
+
+/* How many descriptors of any process refer to path; *rw of them were
+ * opened for writing (/proc/<pid>/fdinfo flags). */
+static unsigned
+open_fds(const char *path, unsigned *rw)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *pe;
+	unsigned n = 0;
+
+	cr_assert_not_null(proc);
+	*rw = 0;
+	while ((pe = readdir(proc)) != NULL) {
+		char fdd[300], link[PATH_MAX], info[600];
+		DIR *fds;
+		struct dirent *fe;
+
+		if (pe->d_name[0] < '0' || pe->d_name[0] > '9')
+			continue;
+		snprintf(fdd, sizeof(fdd), "/proc/%s/fd", pe->d_name);
+		fds = opendir(fdd);
+		if (!fds)
+			continue; /* gone meanwhile */
+		while ((fe = readdir(fds)) != NULL) {
+			char lp[600], line[128];
+			ssize_t len;
+			FILE *f;
+
+			snprintf(lp, sizeof(lp), "%s/%s", fdd, fe->d_name);
+			len = readlink(lp, link, sizeof(link) - 1);
+			if (len < 0)
+				continue;
+			link[len] = '\0';
+			if (strcmp(link, path) != 0)
+				continue;
+			n++;
+			snprintf(info, sizeof(info), "/proc/%s/fdinfo/%s", pe->d_name, fe->d_name);
+			f = fopen(info, "r");
+			while (f && fgets(line, sizeof(line), f))
+				if (strncmp(line, "flags:", 6) == 0 &&
+				    (strtoul(line + 6, NULL, 8) & O_ACCMODE) != O_RDONLY)
+					(*rw)++;
+			if (f)
+				fclose(f);
+		}
+		closedir(fds);
+	}
+	closedir(proc);
+	return n;
+}
+
+static void
+sha256(const char *path, char *out, size_t cap)
+{
+	char cmd[256];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "sha256sum '%s'", path);
+	f = popen(cmd, "r");
+	cr_assert_not_null(f);
+	cr_assert_not_null(fgets(out, (int)cap, f));
+	pclose(f);
+	out[64] = '\0';
+}
+
+static void
+assert_onprem_unchanged(void)
+{
+	char now[80];
+
+	for (int i = 0; i < 2; i++) {
+		sha256(onprem[i], now, sizeof(now));
+		cr_assert_str_eq(now, sums[i], "on-prem disk %s changed", onprem[i]);
+	}
+}
+
+/* vda: raw, 0x11 in its first 3 MiB, zeros after; vdb: qcow2, 0x22 in
+ * its first 2 MiB, 0x33 in the next MiB, its last MiB unallocated. */
+static void
+make_onprem(void)
+{
+	snprintf(onprem[0], sizeof(onprem[0]), "%s/onprem-vda.raw", dir);
+	snprintf(onprem[1], sizeof(onprem[1]), "%s/onprem-vdb.qcow2", dir);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(qemu("qemu-img create -q", i, "4M"), 0);
+	cr_assert_eq(qemu("qemu-io -c 'write -q -P 0x11 0 3M'", 0, ""), 0);
+	cr_assert_eq(qemu("qemu-io -c 'write -q -P 0x22 0 2M' -c 'write -q -P 0x33 2M 1M'", 1,
+			  ""), 0);
+	memset(want, 0, sizeof(want));
+	memset(want[0], 0x11, 3 * MIB);
+	memset(want[1], 0x22, 2 * MIB);
+	memset(want[1] + 2 * MIB, 0x33, MIB);
+	for (int i = 0; i < 2; i++)
+		sha256(onprem[i], sums[i], sizeof(sums[i]));
+}
+
+static struct store *
+open_target(void)
+{
+	struct store_target_disk disks[] = {
+		{ "vda", onprem[0], "raw" },
+		{ "vdb", onprem[1], "qcow2" },
+	};
+	char root[128];
+
+	snprintf(root, sizeof(root), "%s/store", dir);
+	cr_assert_eq(mkdir(root, 0700), 0);
+	return store_open_target(root, disks, 2);
+}
+
+/* Point id over base of disks vda and disk1 (the target knows vda, vdb). */
+static void
+begin_init(struct store_begin *b, uint64_t id, uint64_t base, const char *disk1)
+{
+	const char *names[] = { "vda", disk1 };
+
+	*b = (struct store_begin){ .point_id = id, .base_id = base, .ndisks = 2,
+				   .time_ns = 1700000000000000000ull + id };
+	snprintf(b->group, sizeof(b->group), "grp");
+	for (size_t i = 0; i < b->ndisks; i++) {
+		snprintf(b->disks[i].name, sizeof(b->disks[i].name), "%s", names[i]);
+		b->disks[i].size = DISK_SIZE;
+	}
+}
+
+/* Write len bytes of value v at off of disk, and expect them. */
+static void
+put(struct store_point *pt, uint16_t disk, uint64_t off, size_t len, uint8_t v)
+{
+	uint8_t *buf = malloc(len);
+	int err = -1;
+
+	cr_assert_not_null(buf);
+	memset(buf, v, len);
+	cr_assert_eq(store_point_write(pt, disk, off, buf, len, &err), 0);
+	memset(want[disk] + off, v, len);
+	free(buf);
+}
+
+static void
+zero(struct store_point *pt, uint16_t disk, uint64_t off, uint64_t len)
+{
+	int err = -1;
+
+	cr_assert_eq(store_point_zero(pt, disk, off, len, &err), 0);
+	memset(want[disk] + off, 0, len);
+}
+
+static void
+commit(struct store_point *pt)
+{
+	int err = -1;
+
+	for (uint16_t i = 0; i < 2; i++)
+		cr_assert_eq(store_point_disk_done(pt, i, &err), 0);
+	cr_assert_eq(store_point_commit(pt, "<domain/>", 9, &err), 0);
+	store_point_free(pt);
+}
+
+/* Every byte of both disks of point through the store's reader. */
+static void
+assert_point(struct store *st, uint64_t point)
+{
+	static uint8_t got[DISK_SIZE];
+	const char *names[] = { "vda", "vdb" };
+
+	for (int i = 0; i < 2; i++) {
+		struct store_reader *r = NULL;
+		int err = -1;
+
+		cr_assert_eq(store_reader_open(st, "grp", point, names[i], &r, &err), 0);
+		cr_assert_eq(store_reader_pread(st, r, got, DISK_SIZE, 0), 0);
+		store_reader_close(st, r);
+		for (size_t o = 0; o < DISK_SIZE; o++)
+			if (got[o] != want[i][o])
+				cr_assert_fail("point %" PRIu64 " %s byte %zu: %#x, want %#x",
+					       point, names[i], o, got[o], want[i][o]);
+	}
+}
+
+static struct store_point *
+begin_ok(struct store *st, uint64_t id, uint64_t base)
+{
+	struct store_begin b;
+	struct store_point *pt;
+	int err = -1;
+
+	begin_init(&b, id, base, "vdb");
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt, "begin of point %" PRIu64 ": %d", id, err);
+	return pt;
+}
+
+/* Point 1 over the on-prem disks, point 2 over point 1. */
+static void
+two_points(struct store *st)
+{
+	struct store_point *pt = begin_ok(st, 1, 0);
+	int err = -1;
+
+	put(pt, 0, 64 * KIB, 128 * KIB, 0xa1);
+	put(pt, 0, 3 * MIB + 4 * KIB, 8 * KIB, 0xa2); /* past the on-prem data */
+	zero(pt, 0, MIB, 64 * KIB);                   /* hides on-prem bytes */
+	put(pt, 1, 2 * MIB - 4 * KIB, 8 * KIB, 0xa3); /* across two on-prem ranges */
+	cr_assert_eq(store_point_checkpoint(pt, &err), 0);
+	/* While qemu-nbd holds the overlays open (their backing files with
+	 * them), the on-prem disk is open, read-only only, and a read-only
+	 * open that wants nobody to write gets qemu's lock. */
+	for (int i = 0; i < 2; i++) {
+		unsigned rw = 99;
+
+		cr_assert_gt(open_fds(onprem[i], &rw), 0, "%s is not open", onprem[i]);
+		cr_assert_eq(rw, 0, "%s is open for writing", onprem[i]);
+		cr_assert_eq(qemu("qemu-io -r -c 'read -q 0 512'", i, ""), 0,
+			     "someone took the write permission of %s", onprem[i]);
+	}
+	commit(pt);
+	assert_point(st, 1);
+	assert_onprem_unchanged();
+
+	pt = begin_ok(st, 2, 1);
+	put(pt, 0, 96 * KIB, 64 * KIB, 0xb1); /* overlaps point 1's write */
+	put(pt, 1, 3 * MIB + 512 * KIB, 64 * KIB, 0xb2);
+	commit(pt);
+	assert_point(st, 2);
+	assert_onprem_unchanged();
+}
+
+Test(target, points_read_the_onprem_disk_where_not_written, .timeout = 120)
+{
+	struct store *st;
+
+	make_onprem();
+	st = open_target();
+	cr_assert_not_null(st);
+	two_points(st);
+	store_free(st);
+}
+
+Test(target, removing_the_first_point_keeps_the_view_and_the_disk, .timeout = 120)
+{
+	char path[256];
+	struct stat sb;
+	struct store *st;
+
+	make_onprem();
+	st = open_target();
+	cr_assert_not_null(st);
+	two_points(st);
+	cr_assert_eq(store_point_remove(st, "grp", 1, NULL, NULL), 0);
+	cr_assert_eq(store_point_exists(st, "grp", 1), 0);
+	assert_point(st, 2);
+	assert_onprem_unchanged();
+	/* Point 2 was rebased onto the on-prem disk, not onto nothing: it
+	 * took point 1's writes only, not a copy of the disks. */
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/store/grp/disks/%s/2.qcow2", dir,
+			 i ? "vdb" : "vda");
+		cr_assert_eq(stat(path, &sb), 0);
+		cr_assert_lt((uint64_t)sb.st_blocks * 512, MIB, "%s holds %" PRIu64 " bytes",
+			     path, (uint64_t)sb.st_blocks * 512);
+	}
+	/* Neither pruning strays nor dropping the group's points touches the
+	 * disk. */
+	cr_assert_eq(store_discard_pending(st, "grp"), 0);
+	assert_onprem_unchanged();
+	store_free(st);
+	cr_assert_eq(access(onprem[0], F_OK), 0);
+	cr_assert_eq(access(onprem[1], F_OK), 0);
+}
+
+Test(target, a_disk_not_in_the_options_is_refused, .timeout = 60)
+{
+	struct store_begin b;
+	struct store *st;
+	int err = 0;
+
+	make_onprem();
+	st = open_target();
+	cr_assert_not_null(st);
+	begin_init(&b, 1, 0, "vdz");
+	cr_assert_null(store_point_begin(st, &b, &err));
+	cr_assert_eq(err, STORE_ERR_IO);
+	cr_assert_eq(store_point_exists(st, "grp", 1), 0);
+	assert_onprem_unchanged();
+	/* The store still takes a point of its own disks afterwards. */
+	commit(begin_ok(st, 1, 0));
+	assert_point(st, 1);
+	store_free(st);
+}
+
+Test(target, bad_options_are_refused, .timeout = 30)
+{
+	char root[128];
+	struct store_target_disk rel[] = { { "vda", "onprem.raw", "raw" } };
+	struct store_target_disk fmt[] = { { "vda", "/x/onprem.vmdk", "vmdk" } };
+	struct store_target_disk name[] = { { "v/da", "/x/a.raw", "raw" } };
+	struct store_target_disk dup[] = { { "vda", "/x/a.raw", "raw" },
+					   { "vda", "/x/b.raw", "raw" } };
+
+	snprintf(root, sizeof(root), "%s", dir);
+	cr_assert_null(store_open_target(root, rel, 1));
+	cr_assert_null(store_open_target(root, fmt, 1));
+	cr_assert_null(store_open_target(root, name, 1));
+	cr_assert_null(store_open_target(root, dup, 2));
+	cr_assert_null(store_open_target(root, dup, 0));
+	cr_assert_null(store_open_target(root, NULL, 0));
+	/* Either disk alone is fine (its file is looked at by a point's begin). */
+	for (int i = 0; i < 2; i++) {
+		struct store *st = store_open_target(root, dup + i, 1);
+
+		cr_assert_not_null(st);
+		store_free(st);
+	}
+}
