@@ -40,9 +40,9 @@ endif
 # A module is a folder (not its subfolders); it builds build/lib<name>.a,
 # <name> being its path with '/' turned into '-' (replicator/agent ->
 # libreplicator-agent.a).
-MODULES  := common proto snapshot replicator replicator/agent replicator/receiver failover cli
+MODULES  := common proto snapshot replicator replicator/agent replicator/receiver failover failback cli
 # Link order: dependants first.
-LINK_ORDER := cli failover replicator/agent replicator/receiver replicator snapshot proto common
+LINK_ORDER := cli failback failover replicator/agent replicator/receiver replicator snapshot proto common
 libname   = $(BUILD)/lib$(subst /,-,$(1)).a
 
 define module_rules
@@ -158,7 +158,7 @@ bench: deps
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --inline-suppr -I. common proto snapshot replicator failover cli nestor.c
+	  --inline-suppr -I. common proto snapshot replicator failover failback cli nestor.c
 
 # The folder layering (docs/architecture.md), on the sources and on the
 # built libraries; then proof that each kind of violation is caught.

@@ -32,8 +32,10 @@ ALLOWED = {
     "replicator/agent": {"common", "proto", "snapshot", "replicator"},
     "replicator/receiver": {"common", "proto", "replicator"},
     "failover": {"common", "replicator", "replicator/receiver"},
+    "failback": {"common", "proto", "snapshot", "replicator", "replicator/agent",
+                 "replicator/receiver", "failover"},
     "cli": {"common", "proto", "snapshot", "replicator", "replicator/agent",
-            "replicator/receiver", "failover"},
+            "replicator/receiver", "failover", "failback"},
 }
 # The one file outside cli/ that may hold main(): the dispatcher, if it
 # still sits at the top of the tree.

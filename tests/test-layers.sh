@@ -13,7 +13,7 @@ pass=0 fail=0
 
 copy_tree() { # copy_tree DIR: the library folders of the tree into DIR
 	mkdir -p "$1"
-	(cd "$ROOT" && for d in common proto snapshot replicator failover cli nestor.c; do
+	(cd "$ROOT" && for d in common proto snapshot replicator failover failback cli nestor.c; do
 		[ -e "$d" ] && cp -r "$d" "$1/"
 	done)
 }
@@ -61,6 +61,14 @@ printf '\nint planted_main(int argc, char **argv) { return getopt(argc, argv, "x
 expect "getopt outside cli/ is refused" \
 	'^snapshot/snapshot.c: calls getopt; only cli/ parses argv' \
 	python3 "$ROOT/tests/layers.py" --root "$T/p3" --no-link
+
+# 3b. failover reaches up into failback (failback may reach failover, not
+# the other way round).
+copy_tree "$T/p3b"
+printf '#include "failback/target.h"\n' >> "$T/p3b/failover/report.c"
+expect "failover reaching failback is refused" \
+	'^failover/report.c: failover may not reach failback' \
+	python3 "$ROOT/tests/layers.py" --root "$T/p3b" --no-link
 
 # 4. libcommon.a calls a function of the receiver (a link edge no include shows).
 if [ -f "$BUILD/libcommon.a" ] && [ -f "$BUILD/libreplicator-receiver.a" ]; then

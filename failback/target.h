@@ -1,0 +1,42 @@
+/* Where a failback lands on-prem (docs/failback-design.md): the target
+ * store of an agent's group, local qcow2 overlays over the group's own
+ * disks (replicator/receiver/store-target.h), under
+ * <state_dir>/failback/<group>/. File sources only for now. */
+#ifndef NESTOR_FAILBACK_TARGET_H
+#define NESTOR_FAILBACK_TARGET_H
+
+#include <stddef.h>
+
+#include "replicator/config.h"
+#include "replicator/receiver/store-target.h"
+
+/* The on-prem disks of a group as the target store takes them. */
+struct failback_disks {
+	size_t n;
+	/* names borrowed from the group's configuration, paths and formats
+	 * owned (failback_disks_clear) */
+	struct store_target_disk v[STORE_MAX_DISKS];
+	char *path[STORE_MAX_DISKS];
+	char format[STORE_MAX_DISKS][STORE_TARGET_FORMAT_MAX];
+};
+
+/* Fill *out from group g's disks: each disk file's absolute path (it must
+ * exist) and its format (the configured one, else probed). A group with an
+ * RBD disk, or one whose disks come from libvirt domains, is refused (not
+ * supported yet). 0 / -1 (logged, *out cleared). */
+int failback_disks_of(const struct agent_group_cfg *g, struct failback_disks *out);
+/* Free what *d owns and empty it. NULL ok. */
+void failback_disks_clear(struct failback_disks *d);
+
+/* <state_dir>/failback, the target stores' root (malloc'd; NULL out of
+ * memory, logged). Group G's target is its directory G below it. */
+char *failback_root(const struct agent_config *cfg);
+
+/* Open the target store of group (a group of cfg) rooted at
+ * failback_root(cfg), making <state_dir>/failback/<group>/ durably first
+ * (the directories and their names in their parents). The caller frees
+ * the store with store_free; the store's group is `group`. NULL on error
+ * (logged: no such group, a disk it cannot take, the directories). */
+struct store *failback_target_open(const struct agent_config *cfg, const char *group);
+
+#endif
