@@ -1,7 +1,8 @@
 /* Target backend of a failback (store-target.h): the local backend
  * (store-local.c) with its chains rooted on the on-prem disks. Only the
- * root differs, so this file holds the disk list and the hook; a point,
- * its writes, its readers and its removal are the local backend's code. */
+ * root differs, so this file holds the disk list, the hook and a check of
+ * a point's disk names; a point, its writes, its readers and its removal
+ * are the local backend's code. */
 #include "replicator/receiver/store-target.h"
 
 #include <errno.h>
@@ -37,30 +38,49 @@ target_free(struct store_backend *be)
 	free(t);
 }
 
+/* The on-prem disk named disk, or NULL (logged with ctx). */
+static const struct target_disk *
+target_disk(const struct target *t, const char *disk, const char *ctx)
+{
+	for (size_t i = 0; i < t->ndisks; i++)
+		if (strcmp(t->disks[i].name, disk) == 0)
+			return &t->disks[i];
+	log_error("%s: not one of the target's on-prem disks: refused", ctx);
+	errno = EINVAL;
+	return NULL;
+}
+
 /* The on-prem disk is the root of every chain: qemu opens a backing file
  * read-only, so neither writes nor removals of target points touch it. */
 static int
 target_root(const struct store_local *l, const char *disk, const char *ctx,
 	    struct store_local_root *out)
 {
-	const struct target *t = (const struct target *)l;
+	const struct target_disk *td = target_disk((const struct target *)l, disk, ctx);
 
-	for (size_t i = 0; i < t->ndisks; i++) {
-		const struct target_disk *td = &t->disks[i];
-
-		if (strcmp(td->name, disk) != 0)
-			continue;
-		if (access(td->path, R_OK) < 0) {
-			log_error("%s: on-prem disk %s: %m", ctx, td->path);
-			return -1;
-		}
-		out->path = td->path;
-		out->format = td->format;
-		return 1;
+	if (!td)
+		return -1;
+	if (access(td->path, R_OK) < 0) {
+		log_error("%s: on-prem disk %s: %m", ctx, td->path);
+		return -1;
 	}
-	log_error("%s: not one of the target's on-prem disks: refused", ctx);
-	errno = EINVAL;
-	return -1;
+	out->path = td->path;
+	out->format = td->format;
+	return 1;
+}
+
+/* A point's disks are named before the store resumes or discards the
+ * pending point: an unknown disk is refused there, so a bad BEGIN costs
+ * no resumable data. */
+static int
+target_disk_init(struct store_backend *be, const struct store_where *w, struct store_disk *d)
+{
+	char ctx[STORE_CTX_MAX];
+
+	store_ctx(ctx, sizeof(ctx), w, d->name);
+	if (!target_disk((const struct target *)be, d->name, ctx))
+		return -1;
+	return store_local_ops()->disk_init(be, w, d);
 }
 
 /* One disk of the options, checked and copied into td. 0 / -1 (logged). */
@@ -110,6 +130,7 @@ store_target_new(const struct store_target_disk *disks, size_t ndisks)
 	t->ops = *store_local_ops();
 	t->ops.name = "target";
 	t->ops.free = target_free;
+	t->ops.disk_init = target_disk_init;
 	t->l.be.ops = &t->ops;
 	t->l.root = target_root;
 	for (size_t i = 0; i < ndisks; i++) {

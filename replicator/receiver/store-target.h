@@ -21,7 +21,8 @@ struct store_target_disk {
 /* Open a store rooted at the existing directory root whose points are
  * target points over disks[0..ndisks) (1..STORE_MAX_DISKS, names unique;
  * copied). A point's disk not among them is refused at its begin
- * (STORE_ERR_IO, logged). Everything else is the local store: points,
+ * (STORE_ERR_IO, logged) before a pending point is resumed or discarded.
+ * Everything else is the local store: points,
  * readers, retention (removing the first point rebases its child onto
  * the on-prem disk; no removal touches it). NULL on error (logged: which
  * disk and what is wrong); free with store_free. */

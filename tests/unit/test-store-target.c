@@ -312,17 +312,30 @@ Test(target, removing_the_first_point_keeps_the_view_and_the_disk, .timeout = 12
 
 Test(target, a_disk_not_in_the_options_is_refused, .timeout = 60)
 {
+	struct store_progress pr;
 	struct store_begin b;
+	struct store_point *pt;
 	struct store *st;
 	int err = 0;
 
 	make_onprem();
 	st = open_target();
 	cr_assert_not_null(st);
+	/* A pending point with durable data. */
+	pt = begin_ok(st, 1, 0);
+	put(pt, 0, 0, 64 * KIB, 0xc1);
+	cr_assert_eq(store_point_checkpoint(pt, &err), 0);
+	store_point_free(pt);
+
 	begin_init(&b, 1, 0, "vdz");
 	cr_assert_null(store_point_begin(st, &b, &err));
 	cr_assert_eq(err, STORE_ERR_IO);
 	cr_assert_eq(store_point_exists(st, "grp", 1), 0);
+	/* Refused before the pending point was looked at: it is still there
+	 * to resume. */
+	cr_assert_eq(store_progress(st, "grp", &pr), 0);
+	cr_assert_eq(pr.pending_point, 1);
+	cr_assert_eq(pr.disks[0].durable_offset, 64 * KIB);
 	assert_onprem_unchanged();
 	/* The store still takes a point of its own disks afterwards. */
 	commit(begin_ok(st, 1, 0));
