@@ -23,6 +23,14 @@ struct range_set {
 	int sorted; /* v is sorted and merged */
 };
 
+size_t
+range_set_max_for(uint64_t disk_size)
+{
+	uint64_t n = disk_size / 512 + 65536;
+
+	return n < RANGE_SET_HARD_MAX ? (size_t)n : RANGE_SET_HARD_MAX;
+}
+
 struct range_set *
 range_set_new(const char *name, size_t max)
 {

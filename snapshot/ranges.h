@@ -13,6 +13,10 @@
  * each, 256 MiB at most. */
 #define RANGE_SET_HARD_MAX (1u << 24)
 
+/* The bound the failback design sets on a disk's ranges (as on its
+ * checksum records): disk_size / 512 + 65536, at most RANGE_SET_HARD_MAX. */
+size_t range_set_max_for(uint64_t disk_size);
+
 /* Byte ranges of one disk, kept sorted and coalesced (overlapping and
  * adjacent ranges merge) once normalised. */
 struct range_set;

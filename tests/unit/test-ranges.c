@@ -124,6 +124,21 @@ Test(range_set, counts_past_the_bound_are_refused)
 	range_set_free(rs);
 }
 
+Test(range_set, the_bound_for_a_disk)
+{
+	struct range_set *rs = range_set_new("vda", range_set_max_for(1 * MIB));
+
+	cr_assert_eq(range_set_max_for(0), 65536);
+	cr_assert_eq(range_set_max_for(1 * MIB), 2048 + 65536);
+	cr_assert_eq(range_set_max_for(UINT64_MAX), RANGE_SET_HARD_MAX);
+	/* A set of that bound takes every other 512-byte block of the disk. */
+	cr_assert_not_null(rs);
+	for (uint64_t off = 0; off < MIB; off += 1024)
+		cr_assert_eq(range_set_add(rs, off, 512), 0);
+	cr_assert_eq(range_set_count(rs), 1024);
+	range_set_free(rs);
+}
+
 Test(range_set, a_range_past_2_64_is_refused)
 {
 	struct range_set *rs = range_set_new("vda", 10);
