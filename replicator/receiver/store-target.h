@@ -22,12 +22,11 @@ struct store_target_disk {
  * target points over disks[0..ndisks) (1..STORE_MAX_DISKS, names unique;
  * copied). A point's disk not among them is refused at its begin
  * (STORE_ERR_IO, logged) before a pending point is resumed or discarded.
- * Everything else is the local store: points,
- * readers, retention (removing the first point rebases its child onto
- * the on-prem disk; no removal touches it). A point's disk takes the size
- * the point gives it: past the end of a smaller on-prem disk it reads as
- * zeros. NULL on error (logged: which
- * disk and what is wrong); free with store_free. */
+ * Everything else is the local store: points, readers, retention
+ * (removing the first point rebases its child onto the on-prem disk; no
+ * removal touches it). A point's disk takes the size the point gives it:
+ * past the end of a smaller on-prem disk it reads as zeros. NULL on error
+ * (logged: which disk and what is wrong); free with store_free. */
 struct store *store_open_target(const char *root, const struct store_target_disk *disks,
 				size_t ndisks);
 
