@@ -220,24 +220,40 @@ out:
 }
 
 int
-planned_remove(const char *store_dir, const char *group)
+planned_take(const char *store_dir, const char *group, struct planned *last)
 {
 	char *path = planned_path(store_dir, group, PLANNED_FILE);
 	char *dir = strfmt("%s/%s", store_dir, group);
-	int fd = path && dir ? planned_lock(store_dir, group) : -1, ret = -1;
+	int fd = path && dir ? planned_lock(store_dir, group) : -1, ret = -1, r;
 
 	if (fd < 0)
 		goto out;
+	r = planned_load(store_dir, group, last);
+	if (r == 1) {
+		ret = 1;
+		goto out;
+	}
+	if (r < 0) /* malformed: logged; removing it is what the caller asked */
+		memset(last, 0, sizeof(*last));
 	if (unlink(path) < 0 && errno != ENOENT) {
 		log_error("group %s: cannot remove %s: %m", group, path);
 		goto out;
 	}
-	ret = dir_fsync(dir);
+	if (dir_fsync(dir) == 0)
+		ret = 0;
 out:
 	planned_unlock(fd);
 	free(path);
 	free(dir);
 	return ret;
+}
+
+int
+planned_remove(const char *store_dir, const char *group)
+{
+	struct planned last;
+
+	return planned_take(store_dir, group, &last) < 0 ? -1 : 0;
 }
 
 /* Is there a request at all? A stat: the common case on every query. */

@@ -50,6 +50,10 @@ int planned_request(const char *store_dir, const char *group, uint64_t timeout_n
 
 /* Remove group's request durably (none is fine). 0 / -1 (logged). */
 int planned_remove(const char *store_dir, const char *group);
+/* Remove it and say, in *last, what it was at that moment (one lock: a
+ * final point recorded just before is not missed). 0 removed (a malformed
+ * one too: logged, *last zeroed), 1 there was none, -1 error (logged). */
+int planned_take(const char *store_dir, const char *group, struct planned *last);
 
 /* The receiver's side, called from the session; each is a stat when
  * there is no request and never fails the session (errors logged). */
