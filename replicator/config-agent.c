@@ -53,6 +53,34 @@ set_receiver_timeout(void *obj, const struct key_def *k, const char *value, cons
 	return 0;
 }
 
+/* A planned failover's shutdown wait: 1s..1d. */
+static int
+set_shutdown_timeout(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	uint64_t v;
+
+	if (parse_duration(value, &v) < 0 || v < 1 || v > 86400) {
+		*expect = "a duration from 1s to 1d";
+		return -1;
+	}
+	*CFG_FIELD(obj, k->off, uint64_t) = v;
+	return 0;
+}
+
+/* The daemon's control poll: 0 (off) or 1s..1h. */
+static int
+set_control_poll(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	uint64_t v;
+
+	if (parse_duration(value, &v) < 0 || v > 3600) {
+		*expect = "a duration from 1s to 1h, or 0 (off)";
+		return -1;
+	}
+	*CFG_FIELD(obj, k->off, uint64_t) = v;
+	return 0;
+}
+
 /* Bytes per second: "20M" = 20 MiB/s; 64K .. 100G, or 0 for no limit. */
 static int
 set_bandwidth(void *obj, const struct key_def *k, const char *value, const char **expect)
@@ -125,6 +153,9 @@ static const struct key_def agent_keys[] = {
 	CFG_KEY("receiver_timeout", set_receiver_timeout, struct agent_config, receiver_timeout_s,
 		false),
 	CFG_KEY("bandwidth", set_bandwidth, struct agent_config, bandwidth, false),
+	CFG_KEY("planned_shutdown_timeout", set_shutdown_timeout, struct agent_config,
+		planned_shutdown_s, false),
+	CFG_KEY("control_poll", set_control_poll, struct agent_config, control_poll_s, false),
 	CFG_ENDPOINT("metrics", struct agent_config, metrics_host, metrics_port, false),
 };
 
@@ -404,6 +435,8 @@ agent_from_doc(const struct ini_doc *doc, void *out)
 	L.c->compress_level = 3;
 	L.c->retry_max_s = 300;
 	L.c->receiver_timeout_s = 300;
+	L.c->planned_shutdown_s = 300;
+	L.c->control_poll_s = 10;
 	L.c->log_level = LOG_LVL_INFO;
 	if (cfg_sections(doc, agent_sections, CFG_NKEYS(agent_sections),
 			 "[agent], [group NAME] or [disk GROUP DISK]", &L, &agent_line) < 0)
