@@ -4,6 +4,8 @@
 #include "failover/planned-wait.h"
 
 #include <inttypes.h>
+
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -89,6 +91,41 @@ planned_timed_out(struct store *st, const struct planned_wait_opts *o, const str
 		  contact, o->group, newest);
 }
 
+/* How the final point's source went down, from its metadata: the line
+ * the operator needs before trusting that nothing writes to it any more. */
+static void
+say_shutdown(struct store *st, const struct planned_wait_opts *o, uint64_t point)
+{
+	json_t *meta = NULL, *pf, *vms;
+	json_error_t jerr;
+	char line[1024] = "";
+	size_t len = 0, off = 0;
+	void *blob = NULL;
+
+	if (store_point_meta(st, o->group, point, &blob, &len) == 0)
+		meta = json_loadb(blob, len, 0, &jerr);
+	free(blob);
+	pf = json_object_get(meta, "planned_failover");
+	vms = json_object_get(pf, "shutdown");
+	if (json_array_size(vms) == 0) {
+		say(o, "the source was not shut down by Nestor (%s): make sure nothing writes "
+		    "to it any more", json_string_value(json_object_get(pf, "not_shut_down"))
+		    ? json_string_value(json_object_get(pf, "not_shut_down"))
+		    : "the point says nothing of a shutdown");
+	} else {
+		for (size_t i = 0; i < json_array_size(vms) && off < sizeof(line); i++) {
+			json_t *v = json_array_get(vms, i);
+			int n = snprintf(line + off, sizeof(line) - off, "%s%s (%s)", i ? ", " : "",
+					 json_string_value(json_object_get(v, "vm")),
+					 json_string_value(json_object_get(v, "how")));
+
+			off += n > 0 ? (size_t)n : 0;
+		}
+		say(o, "source VMs shut down by the agent: %s", line);
+	}
+	json_decref(meta);
+}
+
 /* One look at the request: 1 go on waiting, 0 final (*point), -1 over. */
 static int
 planned_step(struct store *st, const struct planned_wait_opts *o, enum planned_state *seen,
@@ -119,6 +156,7 @@ planned_step(struct store *st, const struct planned_wait_opts *o, enum planned_s
 	*seen = p.state;
 	if (p.state == PLANNED_FINAL) {
 		say(o, "final point %" PRIu64 " committed", p.point);
+		say_shutdown(st, o, p.point);
 		*point = p.point;
 		return 0;
 	}
@@ -172,6 +210,7 @@ planned_wait(struct store *st, const struct planned_wait_opts *o, uint64_t *poin
 			r = planned_take(o->store_dir, o->group, &last);
 			if (r == 0 && last.state == PLANNED_FINAL) {
 				say(o, "final point %" PRIu64 " committed", last.point);
+				say_shutdown(st, o, last.point);
 				*point = last.point;
 				return 0;
 			}

@@ -113,5 +113,26 @@ wait "$DAEMON" 2>/dev/null
 check "planned: the daemon took no point after the final one" [ "$(last_point $G)" = "$FP" ]
 check "planned: the failed-over VM runs on the DR host" bash -c \
 	"virsh -q -c '$DR_URI' domstate pl1 | grep -q running"
+
+# ---- 3. a group of image files: no VMs to shut down -------------------------
+truncate -s 4M "$T/f.raw"
+write_agent_conf "$T/agent-f.conf" agent1 pf d="$T/f.raw:raw"
+agent_once "$T/agent-f.conf" >/dev/null || die "seed of pf failed"
+"$NESTOR" failover --config "$T/receiver.conf" pf --uri "$DR_URI" --planned --planned-timeout 60s \
+	>/dev/null 2>"$T/fo2.log" &
+FO=$!
+wait_until 20 grep -q "waiting up to 1m0s" "$T/fo2.log" || die "no planned request for pf"
+res=$(agent_once "$T/agent-f.conf") || { tail -5 "$T/agent.log"; die "final point of pf failed"; }
+wait $FO
+rc=$?
+cat "$T/fo2.log"
+check "files: the agent's once-cycle sent the final point 2" [ "$(echo "$res" | jq .point)" = 2 ]
+check "files: final point committed" grep -q "final point 2 committed" "$T/fo2.log"
+check "files: the report says the source was not shut down by Nestor" \
+	grep -q "the source was not shut down by Nestor (no live VMs in the group" "$T/fo2.log"
+check "files: the agent said so too" grep -q "group pf: planned failover: the group has no live VMs" "$T/agent.log"
+check "files: no planned.json left" [ ! -e "$T/store/pf/planned.json" ]
+# a point without VMs has nothing to boot: the failover itself fails
+check "files: nothing to boot, exit 1" [ $rc = 1 ]
 stop_receiver
 finish

@@ -158,3 +158,18 @@ Test(planned, malformed_refused)
 	cr_assert_not(planned_on_query(root, "g", "agent-a"));
 	cr_assert_eq(planned_request(root, "g", SEC, &q), -1);
 }
+
+/* The deadline as the command prints it ("within 10m0s"). */
+#include "failover/planned-wait.h"
+
+Test(planned, duration_text)
+{
+	char b[32];
+
+	planned_fmt_duration(20 * SEC, b, sizeof(b));
+	cr_assert_str_eq(b, "20s");
+	planned_fmt_duration(600 * SEC, b, sizeof(b));
+	cr_assert_str_eq(b, "10m0s");
+	planned_fmt_duration(3723 * SEC + 999999999ull, b, sizeof(b));
+	cr_assert_str_eq(b, "1h2m3s");
+}
