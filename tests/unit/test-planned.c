@@ -1,6 +1,7 @@
 /* Unit tests for replicator/receiver/planned (issue 14, item 5): the
  * request's life (requested -> acknowledged -> final / refused), the flag
- * never due after the deadline, one live request at a time, removal. */
+ * never due after the deadline, one live request at a time, removal; the
+ * command's duration text. */
 #define _GNU_SOURCE
 #include "replicator/receiver/planned.h"
 
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "failover/planned-wait.h"
 #include "tests/unit/tmpdir.h"
 
 TMPDIR_SUITE(planned, root, "nestor-planned");
@@ -160,8 +162,6 @@ Test(planned, malformed_refused)
 }
 
 /* The deadline as the command prints it ("within 10m0s"). */
-#include "failover/planned-wait.h"
-
 Test(planned, duration_text)
 {
 	char b[32];
