@@ -13,6 +13,10 @@
 #    point (app-consistent), stops replicating the group; the command boots
 #    that point. The point holds the last counter value written before the
 #    shutdown (zero writes lost) and the failed-over VM reads it too.
+# 3. A group of image files: the final point is taken as is, and the
+#    command says the source was not shut down by Nestor.
+# 4. Hostile agents: FINAL with REPAIR is refused; an unasked FINAL point
+#    is an ordinary point and makes no request.
 . "$(dirname "$0")/lib.sh"
 G=pl
 start_libvirtd
@@ -134,5 +138,17 @@ check "files: the agent said so too" grep -q "group pf: planned failover: the gr
 check "files: no planned.json left" [ ! -e "$T/store/pf/planned.json" ]
 # a point without VMs has nothing to boot: the failover itself fails
 check "files: nothing to boot, exit 1" [ $rc = 1 ]
+
+# ---- 4. hostile agents (rawclient) -------------------------------------------
+RC="python3 $ROOT/tests/integration/rawclient.py --port $PORT --ca $T/pki/ca.crt --cert $T/pki/agent1.crt --key $T/pki/agent1.key"
+out=$($RC --group h1 --begin-flags 5 --expect-code 1 point 2>&1)
+check "hostile: FINAL with REPAIR refused ($out)" [ $? = 0 ]
+check "hostile: ... nothing committed" [ "$(last_point h1)" = 0 ]
+out=$($RC --group h2 --begin-flags 4 point 2>&1)
+check "hostile: an unasked FINAL point is kept as an ordinary one ($out)" [ "$out" = "COMMITTED 1" ]
+check "hostile: ... no planned.json made" [ ! -e "$T/store/h2/planned.json" ]
+check "hostile: ... the receiver says so" grep -q \
+	"group h2: final point 1 from agent agent1 without a planned failover request: kept as an ordinary point" \
+	"$T/receiver.log"
 stop_receiver
 finish
