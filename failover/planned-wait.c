@@ -185,10 +185,15 @@ planned_wait(struct store *st, const struct planned_wait_opts *o, uint64_t *poin
 	}
 	if (owner_load(o->store_dir, o->group, agent) != 0 || !agent[0])
 		snprintf(agent, sizeof(agent), "(the group's)");
+	last_contact(st, o->group, &newest, contact, sizeof(contact));
+	if (newest == 0) {
+		log_error("group %s has no complete point in this store: its agent never "
+			  "replicated it here, nothing to plan", o->group);
+		return -1;
+	}
 	if (planned_request(o->store_dir, o->group, o->timeout_ns, &p) < 0)
 		return -1;
 	planned_fmt_duration(o->timeout_ns, dur, sizeof(dur));
-	last_contact(st, o->group, &newest, contact, sizeof(contact));
 	say(o, "planned failover of group %s requested (%s): waiting up to %s for agent %s's "
 	    "next contact (last: %s)", o->group, p.id, dur, agent, contact);
 	for (;;) {
