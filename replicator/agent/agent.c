@@ -294,7 +294,6 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 	char sdir[4096];
 	bool resume;
 	size_t n;
-
 	int r;
 
 	if (strcmp(p->group, c->g->name) != 0) {
