@@ -52,6 +52,7 @@
 	X(virNetworkIsActive)                                                  \
 	X(virNetworkLookupByName)                                              \
 	X(virNetworkUndefine)                                                  \
+	X(virNetworkUpdate)                                                    \
 	X(virSetErrorFunc)                                                     \
 	X(virTypedParamsFree)                                                  \
 	X(virTypedParamsGetInt)

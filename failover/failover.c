@@ -14,6 +14,7 @@
 #include "common/names.h"
 #include "common/virt-dl.h"
 #include "failover/drill.h"
+#include "failover/drnet-failover.h"
 #include "failover/failover.h"
 #include "replicator/receiver/marker.h"
 #include "replicator/config.h"
@@ -164,6 +165,8 @@ failover_release(const char *store_dir, const char *group, const char *uri)
 			sym_virDomainFree(dom);
 		}
 	}
+	if (drnet_failover_release(conn, store_dir, group) < 0)
+		goto out;
 	net = json_string_value(json_object_get(m, "network"));
 	if (net && json_is_true(json_object_get(m, "network_created"))) {
 		virNetworkPtr n = sym_virNetworkLookupByName(conn, net);
