@@ -107,22 +107,30 @@ host_state() {
 host_state >"$T/before.txt"
 nft list table inet "nsthost$SUF" >"$T/hosttable-before.txt"
 
-# ---- a point whose VM has a NIC on 'onprem' (hostile agent, crafted) ---------
-XML="<domain type='qemu'><name>web1</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>\
+# ---- points whose VM has a NIC on 'onprem' (hostile agent, crafted) ---------
+# crafted_point GROUP VM MAC ADDRESS: point 1 of GROUP, one VM with one NIC
+# on 'onprem' whose recorded address is ADDRESS (plus an IPv6 one and a
+# malformed NIC record, which must be ignored).
+crafted_point() {
+	local xml="<domain type='qemu'><name>$2</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>\
 <os><type>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/>\
-<source file='/src/web1.raw'/><target dev='vda'/></disk><interface type='network'>\
-<mac address='$MAC'/><source network='onprem'/><model type='virtio'/></interface></devices></domain>"
-jq -n --arg xml "$XML" --arg mac "$MAC" --arg addr "$SUBNET.5/24" '{
-	version: 1, source: "file",
-	disks: [{name: "d0", path: "/src/web1.raw", format: "raw", size: 1048576}],
-	vms: [{xml: $xml, nics: [
-		{mac: $mac, network: "onprem", addresses: [$addr, "fd00::5/64"], origin: "agent"},
-		{mac: "not-a-mac", network: "onprem", addresses: ["10.251.7.9/24"]}]}]}' >"$T/meta.json"
-python3 "$ROOT/tests/integration/rawclient.py" --port "$PORT" --ca "$T/pki/ca.crt" \
-	--cert "$T/pki/agent1.crt" --key "$T/pki/agent1.key" --group $G \
-	--meta-file "$T/meta.json" point >"$T/rawclient.out" 2>&1 ||
-	{ cat "$T/rawclient.out"; die "the crafted point was not committed"; }
-check "point 1 committed" grep -q "COMMITTED 1" "$T/rawclient.out"
+<source file='/src/$2.raw'/><target dev='vda'/></disk><interface type='network'>\
+<mac address='$3'/><source network='onprem'/><model type='virtio'/></interface></devices></domain>"
+	jq -n --arg xml "$xml" --arg mac "$3" --arg addr "$4" --arg vm "$2" '{
+		version: 1, source: "file",
+		disks: [{name: "d0", path: ("/src/" + $vm + ".raw"), format: "raw", size: 1048576}],
+		vms: [{xml: $xml, nics: [
+			{mac: $mac, network: "onprem", addresses: [$addr, "fd00::5/64"], origin: "agent"},
+			{mac: "not-a-mac", network: "onprem", addresses: ["10.251.7.99/24"]}]}]}' >"$T/meta-$1.json"
+	python3 "$ROOT/tests/integration/rawclient.py" --port "$PORT" --ca "$T/pki/ca.crt" \
+		--cert "$T/pki/agent1.crt" --key "$T/pki/agent1.key" --group "$1" \
+		--meta-file "$T/meta-$1.json" point >"$T/rawclient-$1.out" 2>&1 ||
+		{ cat "$T/rawclient-$1.out"; die "the crafted point of $1 was not committed"; }
+	check "$1: point 1 committed" grep -q "COMMITTED 1" "$T/rawclient-$1.out"
+}
+crafted_point $G web1 "$MAC" "$SUBNET.5/24"
+MAC2=52:54:00:15:00:09
+crafted_point db db1 "$MAC2" "$SUBNET.9/24"
 
 # ---- failover -----------------------------------------------------------------
 # The zeroed disk boots nothing: the VM runs without its marker (the verdict
@@ -146,7 +154,7 @@ check "network $LV: reservation $MAC -> $SUBNET.5" \
 	grep -q "<host mac='$MAC' name='web1' ip='$SUBNET.5'/>" "$T/net.xml"
 HOSTS=$LV_DIR/var/lib/libvirt/dnsmasq/$LV.hostsfile
 check "dnsmasq's hosts file: $MAC,$SUBNET.5" grep -q "^$MAC,$SUBNET.5" "$HOSTS"
-check "the malformed NIC record got no reservation" bash -c "! grep -q '$SUBNET.9' '$T/net.xml'"
+check "the malformed NIC record got no reservation" bash -c "! grep -q '$SUBNET.99' '$T/net.xml'"
 check "the record names the network and the published port" \
 	jq -e --arg n "$NET" '.networks[0].name == $n and .networks[0].ext_if == "'"$EXT"'" and
 		.hosts[0].ip == "'"$SUBNET.5"'" and (.dnat | length) == 1 and .dnat[0].port == '$PUB \
@@ -223,16 +231,40 @@ wait $LPID
 check_eq "internet -> $INET_HOST:$PUB reaches the guest's 8080" GUEST-OK "$out"
 check_eq "the guest sees the internet's own address" "$INET_PEER" "$(cat "$T/guest-peer.txt")"
 
+# ---- a second group shares the DR network --------------------------------------
+"$NESTOR" failover --config "$T/receiver.conf" db --accel tcg --timeout 3 --json \
+	>"$T/fo-db.json" 2>"$T/fo-db.log"
+cat "$T/fo-db.log"
+virsh -q -c "$VM_URI" destroy db1 >/dev/null 2>&1
+check "db: joined the same network $LV" bash -c "virsh -q -c '$VM_URI' domiflist db1 | grep -q '$LV'"
+check "db: its reservation was added to the running network" \
+	bash -c "grep -q '^$MAC2,$SUBNET.9' '$HOSTS' && grep -q '^$MAC,$SUBNET.5' '$HOSTS'"
+check "db: udp 5353 published to db1, tcp $PUB still to web1" \
+	bash -c "nft list table inet nestor | grep -q 'udp dport 5353 dnat ip to $SUBNET.9:53' &&
+		 nft list table inet nestor | grep -q 'tcp dport $PUB dnat ip to $SUBNET.5:8080'"
+check "db: one masquerade rule for the shared network" \
+	[ "$(nft list table inet nestor | grep -c masquerade)" = 1 ]
+
 # ---- release ------------------------------------------------------------------
 ip netns del "$NS_G"
 "$NESTOR" failover --config "$T/receiver.conf" --release $G >"$T/release.log" 2>&1
 rc=$?
 cat "$T/release.log"
 check "release: exit 0" [ $rc = 0 ]
+check "release web: $LV stays for db, without web1's reservation" \
+	bash -c "virsh -q -c '$VM_URI' net-info '$LV' >/dev/null &&
+		 ! grep -q '$MAC' '$HOSTS' && grep -q '^$MAC2,$SUBNET.9' '$HOSTS'"
+check "release web: its DNAT is gone, db's stays" \
+	bash -c "! nft list table inet nestor | grep -q 'dport $PUB' &&
+		 nft list table inet nestor | grep -q 'udp dport 5353'"
+check "release web: forwarding stays on for db" [ "$(sysctl -n net.ipv4.ip_forward)" = 1 ]
+"$NESTOR" failover --config "$T/receiver.conf" --release db >>"$T/release.log" 2>&1
+check "release db: exit 0" [ $? = 0 ]
 check "release: network $LV is gone" bash -c "! virsh -q -c '$VM_URI' net-info '$LV' >/dev/null 2>&1"
 check "release: table inet nestor is gone" bash -c "! nft list table inet nestor >/dev/null 2>&1"
 check "release: the records are gone" \
-	bash -c "[ ! -e '$T/store/$G/failover-net.json' ] && [ ! -e '$T/store/.drnet.json' ]"
+	bash -c "[ ! -e '$T/store/$G/failover-net.json' ] && [ ! -e '$T/store/db/failover-net.json' ] &&
+		 [ ! -e '$T/store/.drnet.json' ]"
 host_state >"$T/after.txt"
 check "release: interfaces, bridges, routes, nftables and ip_forward as before" \
 	diff -u "$T/before.txt" "$T/after.txt"
