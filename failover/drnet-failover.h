@@ -4,6 +4,7 @@
 #ifndef NESTOR_FAILOVER_DRNET_FAILOVER_H
 #define NESTOR_FAILOVER_DRNET_FAILOVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -33,5 +34,8 @@ int drnet_failover_up(virConnectPtr conn, const char *root, const char *group, c
  * table and the forwarding Nestor turned on. No record: nothing to do.
  * 0 / -1 (logged; the record stays, a release again finishes). */
 int drnet_failover_release(virConnectPtr conn, const char *root, const char *group);
+
+/* Has group a DR network record (something to release)? */
+bool drnet_failover_pending(const char *root, const char *group);
 
 #endif

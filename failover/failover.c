@@ -110,6 +110,26 @@ out:
 	return ret;
 }
 
+/* What an interrupted failover of group left of its DR networks. */
+static int
+release_interrupted(const char *store_dir, const char *group, const char *uri)
+{
+	virConnectPtr conn = NULL;
+	int ret = -1;
+
+	if (virt_dl_load() < 0)
+		return -1;
+	if (!(conn = sym_virConnectOpen(uri))) {
+		log_error("cannot connect to libvirt at %s: %s", uri, sym_virGetLastErrorMessage());
+		return -1;
+	}
+	log_info("group %s is not failed over, but an interrupted failover left DR network "
+		 "items: releasing them", group);
+	ret = drnet_failover_release(conn, store_dir, group);
+	sym_virConnectClose(conn);
+	return ret;
+}
+
 int
 failover_release(const char *store_dir, const char *group, const char *uri)
 {
@@ -120,6 +140,11 @@ failover_release(const char *store_dir, const char *group, const char *uri)
 	int ret = -1;
 
 	m = failover_marker_load(store_dir, group, &absent);
+	if (!m && absent && drnet_failover_pending(store_dir, group)) {
+		/* a failover ended between its DR networks and its marker */
+		ret = release_interrupted(store_dir, group, uri);
+		goto out;
+	}
 	if (!m) {
 		if (absent)
 			log_error("group %s is not failed over", group);

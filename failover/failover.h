@@ -13,8 +13,11 @@
 json_t *failover_status(const char *store_dir, const char *uri);
 
 /* End the failover of group once its VMs are shut down: undefine the
- * domains (all must be shut off), remove the isolated network if the
- * failover created it, then the marker. Overlays stay. 0 / -1 (logged). */
+ * domains (all must be shut off), remove what its DR networks made
+ * (failover/drnet-failover.h) and the isolated network if the failover
+ * created it, then the marker. Overlays stay. A group without a marker
+ * whose interrupted failover left DR network items: those are removed.
+ * 0 / -1 (logged). */
 int failover_release(const char *store_dir, const char *group, const char *uri);
 
 #endif

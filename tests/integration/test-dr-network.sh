@@ -132,13 +132,39 @@ crafted_point $G web1 "$MAC" "$SUBNET.5/24"
 MAC2=52:54:00:15:00:09
 crafted_point db db1 "$MAC2" "$SUBNET.9/24"
 
+# ---- a failover killed after its DR network was made, before its marker -------
+wait_until() {
+	local n=$(($1 * 20)) i; shift
+	for i in $(seq 1 $n); do "$@" && return 0; sleep 0.05; done
+	return 1
+}
+stopped() { [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = T ]; }
+LV=nestor-net-$NET
+NESTOR_TEST_PAUSE=drnet-made "$NESTOR" failover --config "$T/receiver.conf" $G --accel tcg \
+	--timeout 3 >/dev/null 2>"$T/fo-killed.log" &
+fpid=$!
+wait_until 60 stopped $fpid || { kill -9 $fpid; cat "$T/fo-killed.log"; die "the failover never stopped at drnet-made"; }
+kill -9 $fpid
+wait $fpid 2>/dev/null
+check "killed failover: its network was made and recorded, no marker" \
+	bash -c "virsh -q -c '$VM_URI' net-info '$LV' >/dev/null && [ -f '$T/store/$G/failover-net.json' ] &&
+		 [ ! -e '$T/store/$G/failover.json' ]"
+"$NESTOR" failover --config "$T/receiver.conf" --release $G >"$T/release-killed.log" 2>&1
+rc=$?
+cat "$T/release-killed.log"
+check "killed failover: --release exits 0" [ $rc = 0 ]
+check "killed failover: --release removed the network and the records" \
+	bash -c "! virsh -q -c '$VM_URI' net-info '$LV' >/dev/null 2>&1 &&
+		 [ ! -e '$T/store/$G/failover-net.json' ] && [ ! -e '$T/store/.drnet.json' ]"
+host_state >"$T/after-killed.txt"
+check "killed failover: the host's state is as before" diff -u "$T/before.txt" "$T/after-killed.txt"
+
 # ---- failover -----------------------------------------------------------------
 # The zeroed disk boots nothing: the VM runs without its marker (the verdict
 # fails), which is all the host side needs.
 "$NESTOR" failover --config "$T/receiver.conf" $G --accel tcg --timeout 3 --json \
 	>"$T/fo.json" 2>"$T/fo.log"
 cat "$T/fo.log"
-LV=nestor-net-$NET
 check "failover: the VM was started (group failed over)" [ -f "$T/store/$G/failover.json" ]
 check "failover: the NIC joined $LV" \
 	bash -c "virsh -q -c '$VM_URI' domiflist web1 | grep -q '$LV'"
