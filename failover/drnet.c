@@ -1,7 +1,6 @@
 /* DR networks, the pure part (failover/drnet.h): libvirt network XML and
  * the nftables script of table inet nestor. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,18 +29,7 @@ drnet_ip_str(uint32_t addr, char out[16])
 int
 drnet_ip_parse(const char *s, uint32_t *addr)
 {
-	char buf[INET_ADDRSTRLEN];
-	size_t len = strcspn(s, "/");
-	struct in_addr a;
-
-	if (len == 0 || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (inet_pton(AF_INET, buf, &a) != 1)
-		return -1;
-	*addr = ntohl(a.s_addr);
-	return 0;
+	return parse_ipv4(s, strcspn(s, "/"), addr);
 }
 
 bool

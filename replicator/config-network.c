@@ -2,7 +2,6 @@
  * strict parsers for subnets, addresses, ranges and publish rules, the
  * defaults that depend on the subnet, and the checks across networks. */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,23 +16,6 @@
 /* Bridges are interfaces: IFNAMSIZ - 1 characters. */
 #define BRIDGE_MAX 15
 #define BRIDGE_PREFIX "nst-"
-
-/* "a.b.c.d" only (inet_pton refuses leading zeros, short forms, blanks). */
-static int
-ipv4_parse(const char *s, size_t len, uint32_t *out)
-{
-	char buf[INET_ADDRSTRLEN];
-	struct in_addr a;
-
-	if (len == 0 || len >= sizeof(buf))
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (inet_pton(AF_INET, buf, &a) != 1)
-		return -1;
-	*out = ntohl(a.s_addr);
-	return 0;
-}
 
 static uint32_t
 net_mask(unsigned prefix)
@@ -51,7 +33,7 @@ set_subnet(void *obj, const struct key_def *k, const char *value, const char **e
 
 	(void)k;
 	*expect = "an IPv4 subnet a.b.c.d/N with N 8..30 and no host bits set";
-	if (!slash || ipv4_parse(value, (size_t)(slash - value), &a) < 0 ||
+	if (!slash || parse_ipv4(value, (size_t)(slash - value), &a) < 0 ||
 	    parse_u64(slash + 1, &prefix) < 0 || prefix < 8 || prefix > 30 ||
 	    (a & ~net_mask((unsigned)prefix)) != 0)
 		return -1;
@@ -64,7 +46,7 @@ static int
 set_ipv4(void *obj, const struct key_def *k, const char *value, const char **expect)
 {
 	*expect = "an IPv4 address a.b.c.d";
-	return ipv4_parse(value, strlen(value), CFG_FIELD(obj, k->off, uint32_t));
+	return parse_ipv4(value, strlen(value), CFG_FIELD(obj, k->off, uint32_t));
 }
 
 static int
@@ -83,8 +65,8 @@ set_range(void *obj, const struct key_def *k, const char *value, const char **ex
 
 	(void)k;
 	*expect = "A-B: two IPv4 addresses, A <= B";
-	if (!dash || ipv4_parse(value, (size_t)(dash - value), &a) < 0 ||
-	    ipv4_parse(dash + 1, strlen(dash + 1), &b) < 0 || a > b)
+	if (!dash || parse_ipv4(value, (size_t)(dash - value), &a) < 0 ||
+	    parse_ipv4(dash + 1, strlen(dash + 1), &b) < 0 || a > b)
 		return -1;
 	n->dhcp_first = a;
 	n->dhcp_last = b;
@@ -116,7 +98,7 @@ dns_one(void *obj, const char *p, size_t len)
 {
 	struct receiver_network_cfg *n = obj;
 
-	return ipv4_parse(p, len, &n->dns[n->ndns++]);
+	return parse_ipv4(p, len, &n->dns[n->ndns++]);
 }
 
 static int
@@ -213,7 +195,7 @@ set_external(void *obj, const struct key_def *k, const char *value, const char *
 	uint32_t a;
 
 	*expect = "a host interface name (1-15 of [A-Za-z0-9._-]) or an IPv4 address";
-	if (ipv4_parse(value, len, &a) < 0 &&
+	if (parse_ipv4(value, len, &a) < 0 &&
 	    (len > BRIDGE_MAX || !name_valid(value, len)))
 		return -1;
 	return cfg_set_string(obj, k, value, expect);

@@ -12,13 +12,8 @@
 
 #include "tests/unit/capture.h"
 
-#define RX_HEAD \
-	"[receiver]\n"                           /* 1 */ \
-	"listen = 0.0.0.0:7400\n"                /* 2 */ \
-	"ca = /etc/nestor/ca.pem\n"              /* 3 */ \
-	"cert = /etc/nestor/receiver.pem\n"      /* 4 */ \
-	"key = /etc/nestor/receiver.key\n"       /* 5 */ \
-	"store = /srv/nestor\n"                  /* 6 */
+/* [receiver] on lines 1-6: a [network] header is on line 7 */
+#define RX_HEAD "[receiver]\nlisten = 127.0.0.1:7400\nca = ca.pem\ncert = rx.pem\nkey = rx.key\nstore = /srv\n"
 
 static uint32_t
 ip(const char *s)
