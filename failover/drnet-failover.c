@@ -19,18 +19,20 @@
 #define MAX_HOSTS 256
 
 /* The on-prem address of vm in n's subnet from its NIC records: 0 found
- * (*h filled), -1 none. */
+ * (*h filled), -1 none (warned when vm has a NIC on one of n's sources). */
 static int
 vm_address(const struct receiver_network_cfg *n, const struct drnet_vm *vm, struct drnet_host *h)
 {
 	struct point_nic nics[POINT_NIC_MAX];
 	size_t nn = drnet_point_nics(vm->meta, nics, POINT_NIC_MAX);
+	bool on_net = false;
 
 	for (size_t k = 0; k < nn; k++) {
 		bool src = false;
 
 		for (size_t s = 0; s < n->nsources; s++)
 			src = src || !strcmp(n->sources[s], nics[k].network);
+		on_net = on_net || src;
 		for (size_t a = 0; src && a < nics[k].naddr; a++) {
 			uint32_t ip;
 
@@ -43,6 +45,10 @@ vm_address(const struct receiver_network_cfg *n, const struct drnet_vm *vm, stru
 			return 0;
 		}
 	}
+	if (on_net)
+		log_warn("network %s: vm %s: no recorded address of its NIC in the subnet: "
+			 "a DHCP client gets an address of the dynamic range, and nothing is "
+			 "published to it", n->name, vm->name);
 	return -1;
 }
 
@@ -331,4 +337,19 @@ drnet_failover_pending(const char *root, const char *group)
 	json_decref(rec);
 	/* unreadable counts as pending: the release then says why */
 	return !absent;
+}
+
+json_t *
+drnet_failover_status(const char *root, const char *group)
+{
+	bool absent = false;
+	json_t *rec = drnet_record_load(root, group, &absent), *st;
+
+	if (!rec)
+		return NULL;
+	st = json_pack("{s:O?, s:O?, s:O?}", "networks", json_object_get(rec, "networks"),
+		       "reservations", json_object_get(rec, "hosts"),
+		       "published", json_object_get(rec, "dnat"));
+	json_decref(rec);
+	return st;
 }

@@ -35,6 +35,9 @@ int drnet_failover_up(virConnectPtr conn, const char *root, const char *group, c
  * 0 / -1 (logged; the record stays, a release again finishes). */
 int drnet_failover_release(virConnectPtr conn, const char *root, const char *group);
 
+/* What group's failover made of DR networks, for --status: {networks,
+ * reservations, published} as recorded (caller decrefs); NULL if none. */
+json_t *drnet_failover_status(const char *root, const char *group);
 /* Has group a DR network record (something to release)? */
 bool drnet_failover_pending(const char *root, const char *group);
 

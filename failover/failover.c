@@ -88,12 +88,13 @@ failover_status(const char *store_dir, const char *uri)
 							     json_object_get(v, "vm"), "domain", dn,
 							     "state", dom_state(conn, dn)));
 		}
-		g = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:o}", "group", de->d_name,
+		g = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:o, s:o?}", "group", de->d_name,
 			      "failover", json_object_get(m, "failover"),
 			      "point", json_object_get(m, "point"),
 			      "since", json_object_get(m, "time"),
 			      "network", json_object_get(m, "network"),
-			      "uri", json_object_get(m, "uri"), "vms", vms);
+			      "uri", json_object_get(m, "uri"), "vms", vms,
+			      "dr_networks", drnet_failover_status(store_dir, de->d_name));
 		json_decref(m);
 		if (!g)
 			continue;

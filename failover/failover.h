@@ -6,7 +6,8 @@
 #include <jansson.h>
 
 /* The failed-over groups of the store at store_dir, each
- * {group, failover, point, since, network, uri, vms: [{vm, domain, state}]},
+ * {group, failover, point, since, network, uri, vms: [{vm, domain, state}],
+ * dr_networks: {networks, reservations, published} when it has some},
  * states from libvirt at uri ("unknown" without it, warned). New array
  * (caller decrefs), empty when none; NULL when the store cannot be read
  * (logged). */

@@ -270,6 +270,11 @@ check "db: udp 5353 published to db1, tcp $PUB still to web1" \
 		 nft list table inet nestor | grep -q 'tcp dport $PUB dnat ip to $SUBNET.5:8080'"
 check "db: one masquerade rule for the shared network" \
 	[ "$(nft list table inet nestor | grep -c masquerade)" = 1 ]
+"$NESTOR" failover --config "$T/receiver.conf" --status --json >"$T/status.json"
+check "--status: each group's DR network, reservation and published port" \
+	jq -e --arg n "$NET" '[.[] | select(.group == "web")][0].dr_networks |
+		.networks[0].name == $n and .reservations[0].ip == "'"$SUBNET.5"'" and .published[0].port == '$PUB \
+	"$T/status.json"
 
 # ---- release ------------------------------------------------------------------
 ip netns del "$NS_G"
