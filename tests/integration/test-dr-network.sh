@@ -9,9 +9,14 @@
 # bridge with the VM's MAC gets its on-prem address by DHCP; its connection
 # to an "internet" namespace leaves through NAT (the listener sees the DR
 # host's external address); the published port on the external address
-# reaches a listener in the guest namespace. --release leaves interfaces,
-# routes, the nftables ruleset (a host table byte for byte) and
-# net.ipv4.ip_forward exactly as they were.
+# reaches a listener in the guest namespace; a statically configured guest
+# namespace (same subnet, gateway .1) reaches the DHCP guest and the
+# internet. A drill meanwhile touches neither the DR network nor the nestor
+# table; a second group shares the network (its reservation added live);
+# --status shows them. A failover killed between its DR network and its
+# marker is cleaned up by --release. Each --release removes only its own;
+# after the last, interfaces, routes, the nftables ruleset (a host table
+# byte for byte) and net.ipv4.ip_forward are exactly as they were.
 . "$(dirname "$0")/lib.sh"
 
 G=web
@@ -22,17 +27,21 @@ BR=nst-$NET
 SUBNET=10.251.7
 EXT=nsti-$SUF                     # the DR host's external side (a veth)
 NS_I=nst-inet-$SUF                # the internet
-NS_G=nst-guest-$SUF               # a guest on the DR network
+NS_G=nst-guest-$SUF               # a DHCP guest on the DR network
 GVETH=nstg-$SUF
+NS_S=nst-static-$SUF              # a statically configured guest
+SVETH=nsts-$SUF
 INET_HOST=198.51.100.1
 INET_PEER=198.51.100.2
 PUB=18080
 
 ns_cleanup() {
 	ip netns del "$NS_G" 2>/dev/null
+	ip netns del "$NS_S" 2>/dev/null
 	ip netns del "$NS_I" 2>/dev/null
 	ip link del "$EXT" 2>/dev/null
 	ip link del "$GVETH" 2>/dev/null
+	ip link del "$SVETH" 2>/dev/null
 	nft delete table inet "nsthost$SUF" 2>/dev/null
 }
 trap 'ns_cleanup; cleanup' EXIT
@@ -256,6 +265,29 @@ out=$(ip netns exec "$NS_I" python3 -c "$CONNECT" "$INET_HOST" $PUB 2>&1)
 wait $LPID
 check_eq "internet -> $INET_HOST:$PUB reaches the guest's 8080" GUEST-OK "$out"
 check_eq "the guest sees the internet's own address" "$INET_PEER" "$(cat "$T/guest-peer.txt")"
+
+# a statically configured guest keeps its address and gateway: it reaches
+# the DHCP guest and, through NAT, the internet
+ip netns add "$NS_S" || die "cannot make namespace $NS_S"
+ip link add "$SVETH" type veth peer name eth0 netns "$NS_S" || die "cannot make veth $SVETH"
+ip link set "$SVETH" master "$BR" up && ip -n "$NS_S" link set eth0 up &&
+	ip -n "$NS_S" addr add "$SUBNET.20/24" dev eth0 &&
+	ip -n "$NS_S" route add default via "$SUBNET.1" || die "cannot set up $NS_S"
+ip netns exec "$NS_G" python3 -c "$LISTEN" 8081 DHCP-GUEST-OK >"$T/guest-peer2.txt" 2>&1 &
+LPID=$!
+sleep 0.5
+out=$(ip netns exec "$NS_S" python3 -c "$CONNECT" "$SUBNET.5" 8081 2>&1)
+wait $LPID
+check_eq "static guest -> DHCP guest at its on-prem address" DHCP-GUEST-OK "$out"
+check_eq "the DHCP guest sees the static guest's own address" "$SUBNET.20" "$(cat "$T/guest-peer2.txt")"
+ip netns exec "$NS_I" python3 -c "$LISTEN" 9001 INTERNET-OK >"$T/inet-peer2.txt" 2>&1 &
+LPID=$!
+sleep 0.5
+out=$(ip netns exec "$NS_S" python3 -c "$CONNECT" "$INET_PEER" 9001 2>&1)
+wait $LPID
+check_eq "static guest -> internet through NAT as $INET_HOST" "INTERNET-OK $INET_HOST" \
+	"$out $(cat "$T/inet-peer2.txt")"
+ip netns del "$NS_S"
 
 # ---- a second group shares the DR network --------------------------------------
 "$NESTOR" failover --config "$T/receiver.conf" db --accel tcg --timeout 3 --json \
