@@ -388,7 +388,8 @@ run_finish(struct drill *d)
 		any_started = any_started || d->vms[i].dom;
 	if (d->failover && !any_started) {
 		/* nothing runs: undo everything, the group stays protected */
-		teardown_ok = teardown(d) == 0 && drill_drnet_down(d) == 0;
+		teardown_ok = teardown(d) == 0;
+		teardown_ok = drill_drnet_down(d) == 0 && teardown_ok;
 		r->kept = false;
 		if (d->marked && failover_marker_remove(d->root, o->group) == 0)
 			log_info("failover %s: no VM started: marker removed, group %s still "

@@ -2,6 +2,7 @@
  * then what it names; the release from the records alone, so that a
  * changed receiver.conf never leaves anything behind. */
 #define _GNU_SOURCE
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,10 @@ network_json(const struct receiver_network_cfg *n, const char *ctx)
 		snprintf(ifn, sizeof(ifn), "%s", n->external);
 	else if (drnet_host_default_if(ifn) < 0)
 		return NULL;
+	/* the rules name it all the same: it may come up later */
+	if (!is_addr && if_nametoindex(ifn) == 0)
+		log_warn("%s: network %s: external interface %s does not exist (yet)", ctx,
+			 n->name, ifn);
 	log_info("%s: network %s: subnet %s, gateway %s, external %s, nat %s", ctx, n->name,
 		 sub, gw, ifn, n->nat ? "on" : "off");
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s?, s:s?}", "name", n->name,
