@@ -189,9 +189,11 @@ drnet_failover_up(virConnectPtr conn, const char *root, const char *group, const
 	size_t *nh = calloc(nnets + 1, sizeof(*nh)), used = 0;
 	int lock = -1, ret = -1;
 
-	if (!ctx || !nj || !hosts || !nh || (lock = drnet_record_lock(root)) < 0)
+	if (!ctx || !nj || !hosts || !nh) {
+		log_error("out of memory");
 		goto out;
-	if (!(others = drnet_record_load_all(root, group)))
+	}
+	if ((lock = drnet_record_lock(root)) < 0 || !(others = drnet_record_load_all(root, group)))
 		goto out;
 	for (size_t i = 0; i < nnets; i++) {
 		json_t *n = network_json(nets[i], ctx);
@@ -201,8 +203,10 @@ drnet_failover_up(virConnectPtr conn, const char *root, const char *group, const
 	}
 	rec = json_pack("{s:i, s:s, s:s, s:O, s:[], s:[]}", "version", 1, "group", group,
 			"failover", id, "networks", nj, "hosts", "dnat");
-	if (!rec)
+	if (!rec) {
+		log_error("%s: out of memory", ctx);
 		goto out;
+	}
 	for (size_t i = 0; i < nnets; i++) {
 		nh[i] = network_vms(nets[i], vms, nvms, ctx, rec, hosts + used, MAX_HOSTS - used);
 		used += nh[i];
