@@ -237,7 +237,7 @@ bound|renew)
 esac
 EOS
 chmod +x "$T/udhcpc.sh"
-ip netns exec "$NS_G" busybox udhcpc -i eth0 -n -q -t 10 -T 1 -s "$T/udhcpc.sh" >"$T/udhcpc.log" 2>&1
+ip netns exec "$NS_G" busybox udhcpc -i eth0 -n -q -t 15 -T 2 -s "$T/udhcpc.sh" >"$T/udhcpc.log" 2>&1
 cat "$T/udhcpc.log" "$T/lease.txt" 2>/dev/null
 check_eq "DHCP hands the guest its on-prem address, router the gateway, dns as set" \
 	"$SUBNET.5 $SUBNET.1 192.0.2.53" "$(cat "$T/lease.txt" 2>/dev/null)"
@@ -247,11 +247,17 @@ LISTEN='import socket,sys
 s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(1); s.settimeout(20)
 c, a = s.accept(); print(a[0], flush=True); c.sendall(sys.argv[2].encode()); c.close()'
-CONNECT='import socket,sys
-c=socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10); print(c.recv(100).decode())'
+# the listener may start slowly on a loaded host: refused connections are
+# tried again for 20 s
+CONNECT='import socket,sys,time
+for i in range(200):
+    try:
+        c=socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=10); break
+    except ConnectionRefusedError:
+        time.sleep(0.1)
+print(c.recv(100).decode())'
 ip netns exec "$NS_I" python3 -c "$LISTEN" 9000 INTERNET-OK >"$T/inet-peer.txt" 2>&1 &
 LPID=$!
-sleep 0.5
 out=$(ip netns exec "$NS_G" python3 -c "$CONNECT" "$INET_PEER" 9000 2>&1)
 wait $LPID
 check_eq "guest -> internet: connected" INTERNET-OK "$out"
@@ -260,7 +266,6 @@ check_eq "guest -> internet: leaves through NAT as $INET_HOST" "$INET_HOST" "$(c
 # inbound: the published port reaches the guest
 ip netns exec "$NS_G" python3 -c "$LISTEN" 8080 GUEST-OK >"$T/guest-peer.txt" 2>&1 &
 LPID=$!
-sleep 0.5
 out=$(ip netns exec "$NS_I" python3 -c "$CONNECT" "$INET_HOST" $PUB 2>&1)
 wait $LPID
 check_eq "internet -> $INET_HOST:$PUB reaches the guest's 8080" GUEST-OK "$out"
@@ -275,14 +280,12 @@ ip link set "$SVETH" master "$BR" up && ip -n "$NS_S" link set eth0 up &&
 	ip -n "$NS_S" route add default via "$SUBNET.1" || die "cannot set up $NS_S"
 ip netns exec "$NS_G" python3 -c "$LISTEN" 8081 DHCP-GUEST-OK >"$T/guest-peer2.txt" 2>&1 &
 LPID=$!
-sleep 0.5
 out=$(ip netns exec "$NS_S" python3 -c "$CONNECT" "$SUBNET.5" 8081 2>&1)
 wait $LPID
 check_eq "static guest -> DHCP guest at its on-prem address" DHCP-GUEST-OK "$out"
 check_eq "the DHCP guest sees the static guest's own address" "$SUBNET.20" "$(cat "$T/guest-peer2.txt")"
 ip netns exec "$NS_I" python3 -c "$LISTEN" 9001 INTERNET-OK >"$T/inet-peer2.txt" 2>&1 &
 LPID=$!
-sleep 0.5
 out=$(ip netns exec "$NS_S" python3 -c "$CONNECT" "$INET_PEER" 9001 2>&1)
 wait $LPID
 check_eq "static guest -> internet through NAT as $INET_HOST" "INTERNET-OK $INET_HOST" \
