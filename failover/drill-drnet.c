@@ -51,7 +51,6 @@ drill_drnet_up(struct drill *d)
 {
 	const struct receiver_network_cfg **nets = NULL;
 	struct drnet_vm *vms = calloc(d->nvms ? d->nvms : 1, sizeof(*vms));
-	json_t *mvms = json_object_get(d->meta, "vms");
 	size_t nn = 0;
 	int ret = -1;
 
@@ -60,7 +59,7 @@ drill_drnet_up(struct drill *d)
 		goto out;
 	}
 	for (size_t i = 0; i < d->nvms; i++) {
-		vms[i] = (struct drnet_vm){ d->vms[i].name, json_array_get(mvms, i) };
+		vms[i] = (struct drnet_vm){ d->vms[i].name, d->meta, i };
 		for (size_t k = 0; k < d->vms[i].nnics; k++) {
 			const struct receiver_network_cfg *n = cfg_of_libvirt(d->o, d->vms[i].nets[k]);
 			size_t j;

@@ -22,10 +22,11 @@
 /* The on-prem address of vm in n's subnet from its NIC records: 0 found
  * (*h filled), -1 none (warned when vm has a NIC on one of n's sources). */
 static int
-vm_address(const struct receiver_network_cfg *n, const struct drnet_vm *vm, struct drnet_host *h)
+vm_address(const struct receiver_network_cfg *n, const struct drnet_vm *vm, const char *ctx,
+	   struct drnet_host *h)
 {
 	struct point_nic nics[POINT_NIC_MAX];
-	size_t nn = drnet_point_nics(vm->meta, nics, POINT_NIC_MAX);
+	size_t nn = drnet_point_nics(vm->meta, vm->index, nics, POINT_NIC_MAX, ctx);
 	bool on_net = false;
 
 	for (size_t k = 0; k < nn; k++) {
@@ -47,9 +48,9 @@ vm_address(const struct receiver_network_cfg *n, const struct drnet_vm *vm, stru
 		}
 	}
 	if (on_net)
-		log_warn("network %s: vm %s: no recorded address of its NIC in the subnet: "
+		log_warn("%s: network %s: vm %s: no recorded address of its NIC in the subnet: "
 			 "a DHCP client gets an address of the dynamic range, and nothing is "
-			 "published to it", n->name, vm->name);
+			 "published to it", ctx, n->name, vm->name);
 	return -1;
 }
 
@@ -96,7 +97,7 @@ network_vms(const struct receiver_network_cfg *n, const struct drnet_vm *vms, si
 	size_t nh = 0;
 
 	for (size_t v = 0; v < nvms && nh < max; v++)
-		if (vm_address(n, &vms[v], &hosts[nh]) == 0)
+		if (vm_address(n, &vms[v], ctx, &hosts[nh]) == 0)
 			json_array_append_new(json_object_get(rec, "hosts"),
 					      host_json(n->name, &hosts[nh++]));
 	for (size_t p = 0; p < n->npublish; p++) {

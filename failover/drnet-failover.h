@@ -13,11 +13,12 @@
 
 struct receiver_network_cfg;
 
-/* One VM of the point: its name and its element of the metadata's "vms"
- * (borrowed). */
+/* One VM of the point: its name, the point's metadata (borrowed) and the
+ * VM's index in its "vms". */
 struct drnet_vm {
 	const char *name;
 	const json_t *meta;
+	size_t index;
 };
 
 /* Bring up nets (the [network]s some NIC of group's failover id joins) on

@@ -8,9 +8,11 @@
 #include "failover/drnet.h"
 
 size_t
-drnet_point_nics(const json_t *vm, struct point_nic *out, size_t max)
+drnet_point_nics(const json_t *meta, size_t vm, struct point_nic *out, size_t max,
+		 const char *ctx)
 {
-	const json_t *nics = json_object_get(vm, "nics"), *e;
+	const json_t *nics = json_object_get(json_array_get(json_object_get(meta, "vms"), vm),
+					     "nics"), *e;
 	size_t n = 0, i;
 
 	for (i = 0; (e = json_array_get(nics, i)) != NULL; i++) {
@@ -23,8 +25,8 @@ drnet_point_nics(const json_t *vm, struct point_nic *out, size_t max)
 		if (n == max)
 			break;
 		if (!mac || !drnet_mac_valid(mac) || !net || !name_valid(net, strlen(net))) {
-			log_warn("point metadata: vms[].nics[%zu] has no valid mac and network: "
-				 "left out", i);
+			log_warn("%s: vms[%zu].nics[%zu] has no valid mac and network: left out",
+				 ctx, vm, i);
 			continue;
 		}
 		memset(p, 0, sizeof(*p));

@@ -120,7 +120,7 @@ Test(drnet_record, lock_excludes)
 /* NIC records come from the agent: bounded, malformed ones left out. */
 Test(drnet_nics, hostile)
 {
-	json_t *vm = json_loads("{\"nics\": ["
+	json_t *meta = json_loads("{\"vms\": [{\"nics\": ["
 				"{\"mac\": \"52:54:00:00:00:01\", \"network\": \"onprem\","
 				" \"addresses\": [\"10.1.0.5/24\", 7, \"fd00::1/64\"]},"
 				"{\"mac\": \"52:54:00:00:00:0\", \"network\": \"onprem\"},"
@@ -128,14 +128,14 @@ Test(drnet_nics, hostile)
 				"{\"mac\": \"52:54:00:00:00:03\"},"
 				"\"junk\","
 				"{\"mac\": \"52:54:00:00:00:04\", \"network\": \"b\", \"addresses\":"
-				" [\"1\", \"2\", \"3\", \"4\", \"5\", \"6\", \"7\", \"8\", \"9\", \"10\"]}]}",
+				" [\"1\", \"2\", \"3\", \"4\", \"5\", \"6\", \"7\", \"8\", \"9\", \"10\"]}]}]}",
 				0, NULL);
 	struct point_nic n[POINT_NIC_MAX];
 	size_t k;
 	char *log;
 
 	cap_start();
-	k = drnet_point_nics(vm, n, POINT_NIC_MAX);
+	k = drnet_point_nics(meta, 0, n, POINT_NIC_MAX, "point 1");
 	log = cap_stop();
 	cr_assert_eq(k, 2, "%s", log);
 	cr_assert_str_eq(n[0].mac, "52:54:00:00:00:01");
@@ -143,9 +143,10 @@ Test(drnet_nics, hostile)
 	cr_assert_eq(n[0].naddr, 2);
 	cr_assert_str_eq(n[0].addr[1], "fd00::1/64");
 	cr_assert_eq(n[1].naddr, 8, "at most 8 addresses");
+	cr_assert(strstr(log, "point 1: vms[0].nics[1]") != NULL, "%s", log);
 	free(log);
 	/* the output bound holds whatever the input's length */
-	cr_assert_eq(drnet_point_nics(vm, n, 1), 1);
-	cr_assert_eq(drnet_point_nics(json_object_get(vm, "none"), n, POINT_NIC_MAX), 0);
-	json_decref(vm);
+	cr_assert_eq(drnet_point_nics(meta, 0, n, 1, "p"), 1);
+	cr_assert_eq(drnet_point_nics(meta, 1, n, POINT_NIC_MAX, "p"), 0, "no such VM");
+	json_decref(meta);
 }
