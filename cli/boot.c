@@ -128,6 +128,8 @@ cli_boot_run(struct cli_rx *rx, const struct cli_boot_args *a)
 	o.max_memory = rx->cfg->drill_max_memory;
 	o.max_vcpus = rx->cfg->drill_max_vcpus;
 	o.max_devices = rx->cfg->drill_max_devices;
+	o.networks = rx->cfg->networks;
+	o.nnetworks = rx->cfg->nnetworks;
 	ret = drill_run(rx->st, rx->cfg->store_dir, &o, &r) == 0 ? 0 : 1;
 	report_output(&r, a->json, stdout);
 out:

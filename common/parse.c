@@ -170,3 +170,19 @@ out:
 	free(h);
 	return rc;
 }
+
+int
+parse_ipv4(const char *s, size_t len, uint32_t *out)
+{
+	char buf[INET_ADDRSTRLEN];
+	struct in_addr a;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (inet_pton(AF_INET, buf, &a) != 1)
+		return -1;
+	*out = ntohl(a.s_addr);
+	return 0;
+}

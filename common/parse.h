@@ -5,6 +5,7 @@
 #define NESTOR_COMMON_PARSE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Decimal digits only: no sign, no spaces, no 0x, no trailing text. */
@@ -19,5 +20,8 @@ int parse_duration(const char *s, uint64_t *out_seconds);
  * frees), without brackets. Hosts are IPv4/names of [A-Za-z0-9._-] or a
  * bracketed IPv6 address. */
 int parse_host_port(const char *s, char **host, uint16_t *port);
+/* The len bytes of s as a dotted-quad IPv4 address "a.b.c.d" (no leading
+ * zeros, no short forms), in host byte order. */
+int parse_ipv4(const char *s, size_t len, uint32_t *out);
 
 #endif

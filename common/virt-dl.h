@@ -53,6 +53,7 @@
 	X(virNetworkIsActive)                                                  \
 	X(virNetworkLookupByName)                                              \
 	X(virNetworkUndefine)                                                  \
+	X(virNetworkUpdate)                                                    \
 	X(virSetErrorFunc)                                                     \
 	X(virTypedParamsFree)                                                  \
 	X(virTypedParamsGetInt)

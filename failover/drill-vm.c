@@ -18,6 +18,7 @@
 #include "failover/console.h"
 #include "failover/domxml-size.h"
 #include "failover/domxml.h"
+#include "failover/drill-drnet.h"
 #include "failover/drill-run.h"
 #include "failover/drill-vm.h"
 #include "failover/pointmeta.h"
@@ -286,6 +287,8 @@ drill_vm_map_networks(struct drill *d)
 
 			if (d->failover && src)
 				dst = drill_network_map_lookup(d->o->network_map, src);
+			if (d->failover && src && !dst)
+				dst = drill_drnet_map(d, src);
 			if (d->failover && src && !dst &&
 			    (n = sym_virNetworkLookupByName(d->conn, src)) != NULL) {
 				sym_virNetworkFree(n);

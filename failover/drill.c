@@ -15,6 +15,7 @@
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "failover/drill-accel.h"
+#include "failover/drill-drnet.h"
 #include "failover/drill-net.h"
 #include "failover/drill-record.h"
 #include "failover/drill-run.h"
@@ -325,6 +326,10 @@ run_prepare(struct drill *d)
 		r->error = strdup("preparation failed: see the log");
 		return -1;
 	}
+	if (d->failover && drill_drnet_up(d) < 0) {
+		r->error = strdup("cannot bring up the DR networks");
+		return -1;
+	}
 	if ((!d->failover || d->net_needed) && !(d->net = create_network(d))) {
 		r->error = strdup("cannot create the isolated network");
 		return -1;
@@ -384,6 +389,7 @@ run_finish(struct drill *d)
 	if (d->failover && !any_started) {
 		/* nothing runs: undo everything, the group stays protected */
 		teardown_ok = teardown(d) == 0;
+		teardown_ok = drill_drnet_down(d) == 0 && teardown_ok;
 		r->kept = false;
 		if (d->marked && failover_marker_remove(d->root, o->group) == 0)
 			log_info("failover %s: no VM started: marker removed, group %s still "

@@ -9,6 +9,7 @@
 #include "common/vmxml.h"
 #include "failover/report.h"
 
+struct receiver_network_cfg;
 struct store;
 
 /* AUTO: the host's remembered verdict, else a KVM probe (failover/accel.h);
@@ -42,6 +43,11 @@ struct drill_opts {
 	uint64_t max_memory;
 	uint64_t max_vcpus;
 	uint64_t max_devices;
+	/* [network NAME]s of receiver.conf (issue 15, docs/network.md): a
+	 * failover's NICs whose source is one of theirs join them; a drill's
+	 * never do */
+	const struct receiver_network_cfg *networks;
+	size_t nnetworks;
 };
 
 /* Run one drill (or failover, o->mode) of o->group from the store rooted at

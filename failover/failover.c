@@ -14,6 +14,7 @@
 #include "common/names.h"
 #include "common/virt-dl.h"
 #include "failover/drill.h"
+#include "failover/drnet-failover.h"
 #include "failover/failover.h"
 #include "replicator/receiver/marker.h"
 #include "replicator/config.h"
@@ -87,12 +88,13 @@ failover_status(const char *store_dir, const char *uri)
 							     json_object_get(v, "vm"), "domain", dn,
 							     "state", dom_state(conn, dn)));
 		}
-		g = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:o}", "group", de->d_name,
+		g = json_pack("{s:s, s:O?, s:O?, s:O?, s:O?, s:O?, s:o, s:o?}", "group", de->d_name,
 			      "failover", json_object_get(m, "failover"),
 			      "point", json_object_get(m, "point"),
 			      "since", json_object_get(m, "time"),
 			      "network", json_object_get(m, "network"),
-			      "uri", json_object_get(m, "uri"), "vms", vms);
+			      "uri", json_object_get(m, "uri"), "vms", vms,
+			      "dr_networks", drnet_failover_status(store_dir, de->d_name));
 		json_decref(m);
 		if (!g)
 			continue;
@@ -109,6 +111,26 @@ out:
 	return ret;
 }
 
+/* What an interrupted failover of group left of its DR networks. */
+static int
+release_interrupted(const char *store_dir, const char *group, const char *uri)
+{
+	virConnectPtr conn = NULL;
+	int ret = -1;
+
+	if (virt_dl_load() < 0)
+		return -1;
+	if (!(conn = sym_virConnectOpen(uri))) {
+		log_error("cannot connect to libvirt at %s: %s", uri, sym_virGetLastErrorMessage());
+		return -1;
+	}
+	log_info("group %s is not failed over, but an interrupted failover left DR network "
+		 "items: releasing them", group);
+	ret = drnet_failover_release(conn, store_dir, group);
+	sym_virConnectClose(conn);
+	return ret;
+}
+
 int
 failover_release(const char *store_dir, const char *group, const char *uri)
 {
@@ -119,6 +141,11 @@ failover_release(const char *store_dir, const char *group, const char *uri)
 	int ret = -1;
 
 	m = failover_marker_load(store_dir, group, &absent);
+	if (!m && absent && drnet_failover_pending(store_dir, group)) {
+		/* a failover ended between its DR networks and its marker */
+		ret = release_interrupted(store_dir, group, uri);
+		goto out;
+	}
 	if (!m) {
 		if (absent)
 			log_error("group %s is not failed over", group);
@@ -164,6 +191,8 @@ failover_release(const char *store_dir, const char *group, const char *uri)
 			sym_virDomainFree(dom);
 		}
 	}
+	if (drnet_failover_release(conn, store_dir, group) < 0)
+		goto out;
 	net = json_string_value(json_object_get(m, "network"));
 	if (net && json_is_true(json_object_get(m, "network_created"))) {
 		virNetworkPtr n = sym_virNetworkLookupByName(conn, net);

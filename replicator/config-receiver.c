@@ -7,6 +7,7 @@
 #include "common/parse.h"
 #include "proto/codec.h"
 #include "replicator/config-keys.h"
+#include "replicator/config-network.h"
 
 #include <stddef.h>
 #include <stdlib.h>
@@ -431,6 +432,7 @@ receiver_config_free(struct receiver_config *c)
 	}
 	free(c->clients);
 	free(c->groups);
+	cfg_networks_free(c);
 	free(c);
 }
 
@@ -529,6 +531,7 @@ static const struct section_def receiver_sections[] = {
 	{ "receiver", 1, receiver_main_section },
 	{ "client", 2, receiver_client_section },
 	{ "group", 2, receiver_group_section },
+	{ "network", 2, cfg_network_section },
 };
 
 /* out: struct receiver_config **, as cfg_load passes it. */
@@ -563,7 +566,8 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 	c->drill_max_devices = 256;
 	c->scrub_rate = 100ULL << 20;
 	if (cfg_sections(doc, receiver_sections, CFG_NKEYS(receiver_sections),
-			 "[receiver], [client CN] or [group NAME]", c, &receiver_line) < 0)
+			 "[receiver], [client CN], [group NAME] or [network NAME]", c,
+			 &receiver_line) < 0 || cfg_networks_check(doc, c) < 0)
 		goto out;
 	if (!c->store_ceph && (c->ceph_conf || c->ceph_client || c->ceph_pool)) {
 		cfg_err(doc, receiver_line,
@@ -589,6 +593,16 @@ receiver_config_load_string(const char *name, const char *text,
 			    struct receiver_config **out)
 {
 	return cfg_load(name, text, receiver_from_doc, out);
+}
+
+const struct receiver_network_cfg *
+receiver_config_network_of(const struct receiver_config *c, const char *src)
+{
+	for (size_t i = 0; c && src && i < c->nnetworks; i++)
+		for (size_t s = 0; s < c->networks[i].nsources; s++)
+			if (!strcmp(c->networks[i].sources[s], src))
+				return &c->networks[i];
+	return NULL;
 }
 
 bool

@@ -113,6 +113,38 @@ struct receiver_group_cfg {
 	uint64_t min_points;
 };
 
+/* [network NAME] (issue 15, docs/network.md): a DR network the NICs of a
+ * failed-over VM join when their on-prem network or bridge is one of its
+ * sources. Addresses are IPv4 in host byte order. */
+#define RX_NET_MAX_LIST 16
+struct rx_publish {
+	bool udp;
+	uint16_t port;           /* on the external side */
+	char vm[65];             /* checked against the point's VMs at failover */
+	uint16_t vm_port;
+};
+
+struct receiver_network_cfg {
+	char name[65];
+	char bridge[16];         /* "nst-...": derived from name, unique */
+	int line;                /* of the section header, for errors */
+	uint32_t subnet;         /* subnet (required), host bits zero */
+	unsigned prefix;         /* 8..30 */
+	uint32_t gateway;        /* gateway, default subnet + 1 */
+	bool dhcp;               /* dhcp, default on */
+	uint32_t dhcp_first;     /* dhcp_range A-B, default the upper half */
+	uint32_t dhcp_last;
+	uint32_t dns[RX_NET_MAX_LIST]; /* dns: resolvers handed out */
+	size_t ndns;
+	bool nat;                /* nat, default on */
+	char *sources[RX_NET_MAX_LIST]; /* sources: on-prem networks/bridges */
+	size_t nsources;
+	struct rx_publish publish[RX_NET_MAX_LIST]; /* publish */
+	size_t npublish;
+	char *external;          /* external: interface or address; NULL = the
+				  * default route's interface */
+};
+
 /* A [group] history key left unset takes the [receiver] value. */
 #define RX_INHERIT UINT64_MAX
 
@@ -189,12 +221,18 @@ struct receiver_config {
 	size_t nclients;
 	struct receiver_group_cfg *groups; /* in file order */
 	size_t ngroups;
+	struct receiver_network_cfg *networks; /* [network NAME], in file order */
+	size_t nnetworks;
 };
 
 int receiver_config_load(const char *path, struct receiver_config **out);
 int receiver_config_load_string(const char *name, const char *text,
 				struct receiver_config **out);
 void receiver_config_free(struct receiver_config *c);
+/* The [network] whose sources list src (an on-prem network or bridge
+ * name), or NULL; borrowed from c. */
+const struct receiver_network_cfg *receiver_config_network_of(const struct receiver_config *c,
+							      const char *src);
 /* Has peer (cert CN) a [client] section? */
 bool receiver_config_has_client(const struct receiver_config *c, const char *peer);
 /* Is peer (cert CN) allowed to write group? False for unknown peers. */

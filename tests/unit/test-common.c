@@ -803,3 +803,21 @@ Test(testhook, at_stops_only_at_the_named_point)
 	cr_assert(!testhook_stops("commit", "commit-data"));
 	cr_assert(testhook_stops("commit", "commit"));
 }
+
+Test(parse, ipv4)
+{
+	static const char *bad[] = { "", "10.1.0", "10.1.0.256", "010.1.0.1", "10.1.0.1 ",
+				     "::1", "10.1.0.1/24", "a.b.c.d", "1.2.3.4.5" };
+	uint32_t v = 7;
+
+	cr_assert_eq(parse_ipv4("10.1.0.5", 8, &v), 0);
+	cr_assert_eq(v, 0x0a010005);
+	/* only the len bytes count: the prefix of a CIDR */
+	cr_assert_eq(parse_ipv4("192.168.1.0/24", 11, &v), 0);
+	cr_assert_eq(v, 0xc0a80100);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 7;
+		cr_assert_eq(parse_ipv4(bad[i], strlen(bad[i]), &v), -1, "accepted '%s'", bad[i]);
+		cr_assert_eq(v, 7);
+	}
+}
