@@ -68,22 +68,11 @@ check "point metadata records the NIC (vms[].nics)" \
 vm_destroy web1
 
 # what a drill leaves: nothing of its own, and the point files untouched
-store_sums() { find "$T/store/$G/disks" "$T/store/$G/meta" "$T/store/$G/catalog.json" -type f -print0 | sort -z | xargs -0 sha256sum; }
-SUMS=$(store_sums)
+SUMS=$(store_sums $G)
 after_drill() {
-	local doms nets ovl br
-	doms=$(virsh -q -c "$VM_URI" list --all --name | grep -c -- '-drill-')
-	nets=$(virsh -q -c "$VM_URI" net-list --all --name | grep -c '^nestor-drill-')
-	ovl=$(find "$T/store/$G/drills" -name '*.qcow2' -o -name '*.sock' | wc -l)
-	check "$1: no drill domain left" [ "$doms" = 0 ]
-	check "$1: no drill network left" [ "$nets" = 0 ]
-	check "$1: no overlay or socket left" [ "$ovl" = 0 ]
-	br=$(grep -o 'bridge ndr[0-9a-f]*' "$2" | head -1 | cut -d' ' -f2)
-	check "$1: the log names the drill's bridge" [ -n "$br" ]
-	check "$1: no drill bridge left" bash -c "! ip -o link show | grep -q ' ${br:-ndr}[:@]'"
+	check_drill_gone "$1" "$2" $G "$SUMS"
 	check "$1: the on-prem network is untouched" \
 		bash -c "virsh -q -c '$VM_URI' net-list --name | grep -qx onprem-net"
-	check "$1: point files bit-identical" [ "$(store_sums)" = "$SUMS" ]
 }
 
 # the operator's script: VM ADDRESS; fetches the known body from the guest
