@@ -125,5 +125,33 @@ check "drill closed port: the guest had booted (marker seen)" jq -e '.vms[0].mar
 after_drill "drill closed port" "$T/drill2.log"
 echo "drill with a closed port took $(($(date +%s) - t0)) s"
 
+# 3. a hostile agent's NICs: the receiver stores the metadata as sent,
+# points --json shows only what is valid, bounded, and says what it dropped
+P=$T/pki
+RC="python3 $ROOT/tests/integration/rawclient.py --port $PORT --ca $P/ca.crt --cert $P/agent1.crt --key $P/agent1.key"
+python3 - "$T/hostile.json" <<'PY'
+import json, sys
+bad = [{"mac": "ff:ff:ff:ff:ff:ff", "origin": "agent", "addresses": ["10.0.0.1/8"]},
+       {"mac": "52:54:00:00:00:01", "network": "x" * 5000, "origin": "lease",
+        "addresses": ["10.0.0.1/8", "10.0.0.999/8", "<script>/8", "10.0.0.2/80"]},
+       {"mac": "52:54:00:00:00:01", "origin": "lease", "addresses": ["10.0.0.3/8"]},
+       "junk"] + [{"mac": "52:54:00:00:01:%02x" % (i % 256), "origin": "arp",
+                   "addresses": ["10.9.%d.%d/16" % (i // 250, i % 250)] * 10} for i in range(1000)]
+json.dump({"version": 1, "source": "libvirt", "vms": [{"name": "evil", "nics": bad}]},
+          open(sys.argv[1], "w"))
+PY
+check "a hostile agent's point with hostile NICs is stored" $RC --group hostile --meta-file "$T/hostile.json" point
+points_json hostile >"$T/hostile-points.json" 2>"$T/hostile-points.log"
+check "points --json of hostile NICs succeeds" [ $? = 0 ]
+jq -c '.points[0].vms[0].nics[:3]' "$T/hostile-points.json"
+check "hostile NICs: only valid, unique MACs, capped at 16" \
+	jq -e '.points[0].vms[0].nics | length == 13 and .[0].mac == "52:54:00:00:00:01"
+		and .[0].network == null and .[0].addresses == ["10.0.0.1/8"]
+		and ([.[1:][] | (.addresses | length) == 8] | all)' "$T/hostile-points.json"
+check "hostile NICs: the drops are warned" \
+	bash -c "grep -q 'NIC 0 dropped: MAC ff:ff:ff:ff:ff:ff' '$T/hostile-points.log' &&
+		grep -q 'listed twice' '$T/hostile-points.log' &&
+		grep -q '1004 NICs, only the first 16 read' '$T/hostile-points.log'"
+
 stop_receiver
 finish
