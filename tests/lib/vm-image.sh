@@ -5,7 +5,9 @@
 # usage: tests/lib/vm-image.sh            (NESTOR_CACHE, default /var/cache/nestor-test)
 # The guest prints NESTOR-BOOT-OK on ttyS0, then runs each line it reads from
 # ttyS0 with `sh -c` (stdin /dev/null) and prints "NESTOR-DONE <rc>" after it.
-# A second virtio disk, if attached, is /dev/vdb. Never boot the cached image
+# A second virtio disk, if attached, is /dev/vdb. A NIC gets a network only
+# from the configuration `netcfg` keeps on the disk (tests/lib/README.md,
+# "Network"). Never boot the cached image
 # itself read-write: give each VM a qcow2 overlay (qemu-img create -b IMG -F qcow2).
 # Rebuilt only when an input changes: this script, the kernel package that
 # linux-image-amd64 points at (override: NESTOR_KERNEL_PKG), busybox/syslinux versions.
@@ -19,14 +21,17 @@ LIB_TAG=vm-image
 
 CACHE=${NESTOR_CACHE:-/var/cache/nestor-test}
 OUT=$CACHE/vm
-IMG=$OUT/nestor-guest.qcow2
-STAMP=$OUT/stamp
 KARGS="console=ttyS0 panic=-1 quiet"
 # required drivers first; virtio_net is cheap and lets later tests add a NIC
 MODS_REQUIRED="virtio_pci virtio_blk virtio_console"
 MODS_OPTIONAL="virtio_net"
 
 script_hash() { sha256sum "$HERE/vm-image.sh" | cut -c1-16; }
+# One image per version of this script: checkouts of different versions
+# (worktrees, branches) share the cache without rebuilding over each other
+# or replacing the backing file of another test's overlays.
+IMG=$OUT/nestor-guest-$(script_hash).qcow2
+STAMP=$OUT/stamp-$(script_hash)
 tools_sig() { dpkg-query -W -f '${Package}=${Version} ' busybox-static syslinux syslinux-common 2>/dev/null; }
 # apt-get update rewrites the lists directory; unchanged lists -> same kernel candidate,
 # which lets the fast path skip apt-cache (0.8 s on this kind of machine).
