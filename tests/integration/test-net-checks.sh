@@ -48,6 +48,15 @@ sector_line() {
 		python3 -c 'import sys; print(bytes.fromhex(sys.stdin.read()).split(b"\n")[0].decode())'
 }
 check_eq "the configuration is on the guest's disk" "NESTORNET1 dhcp web1" "$(sector_line "$T/boot.qcow2")"
+# static mode, then back to DHCP (what the point will carry)
+out=$(vm_run web1 "netcfg static $SUB.99/24 $SUB.1 web1s" 30)
+check_eq "netcfg static: address applied" "NESTOR-NET-UP $SUB.99/24" "$out"
+check_eq "netcfg static: the guest serves on it" "NESTOR-WEB web1s" "$(curl -s -m 10 "http://$SUB.99/")"
+routes=$(vm_run web1 'ip route')
+check "netcfg static: default route via the gateway" grep -q "default via $SUB.1 dev eth0" <<<"$routes"
+check_eq "netcfg static: stored" "NESTORNET1 static $SUB.99/24 $SUB.1 web1s" "$(sector_line "$T/boot.qcow2")"
+out=$(vm_run web1 "netcfg dhcp web1" 60)
+check_eq "netcfg dhcp again: the same lease" "NESTOR-NET-UP $ADDR/24" "$out"
 vm_run web1 'netcfg static 10.0.0.300/24 10.0.0.1' >/dev/null
 check "a bad static address is refused (usage, rc 2)" [ $? = 2 ]
 check_eq "a refused configuration leaves the stored one" "NESTORNET1 dhcp web1" "$(sector_line "$T/boot.qcow2")"
