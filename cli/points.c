@@ -13,6 +13,7 @@
 #include "common/consistency.h"
 #include "common/log.h"
 #include "common/strfmt.h"
+#include "failover/pointnics.h"
 #include "replicator/config.h"
 #include "replicator/receiver/scrubstate.h"
 #include "replicator/receiver/store.h"
@@ -27,13 +28,36 @@ static const char usage_points[] =
 	"crash-consistent, not-point-in-time, or unknown for points from before it\n"
 	"was recorded), scrub state (nestor-scrub(8): ok, bad, \"bad (base N)\" when\n"
 	"a point of its base chain failed, unchecked without checksums, - never\n"
-	"scrubbed), disks. Incomplete points are never listed.\n"
+	"scrubbed), disks. Incomplete points are never listed. --json adds each\n"
+	"point's VMs with the NICs the agent recorded (MAC, network, addresses).\n"
 	"\n"
 	"  -c, --config FILE   receiver configuration (default " CLI_RECEIVER_CONF ")\n"
 	"      --json          machine-readable output\n";
 
+/* The VMs of a point and their recorded NICs (docs/metadata.md, vms[].nics),
+ * checked as failover reads them; NULL when the metadata cannot be read
+ * (logged) or is no JSON object. */
+static json_t *
+point_vms(struct store *st, const char *group, uint64_t id)
+{
+	void *blob = NULL;
+	size_t len = 0;
+	json_t *meta, *vms = NULL;
+	char ctx[96];
+
+	if (store_point_meta(st, group, id, &blob, &len) < 0)
+		return NULL;
+	meta = json_loadb(blob, len, JSON_REJECT_DUPLICATES, NULL);
+	snprintf(ctx, sizeof(ctx), "group %s point %" PRIu64, group, id);
+	if (json_is_object(meta))
+		vms = pointnics_vms_json(meta, ctx);
+	json_decref(meta);
+	free(blob);
+	return vms;
+}
+
 static int
-print_json(const char *group, const struct store_point_info *pts, size_t n,
+print_json(struct store *st, const char *group, const struct store_point_info *pts, size_t n,
 	   const struct scrubstate *ss)
 {
 	json_t *arr = json_array(), *root;
@@ -59,6 +83,9 @@ print_json(const char *group, const struct store_point_info *pts, size_t n,
 
 		json_object_set_new(p, "consistency",
 				    json_string(consistency_name(pts[i].consistency)));
+		json_t *vms = point_vms(st, group, pts[i].id);
+
+		json_object_set_new(p, "vms", vms ? vms : json_null());
 		json_array_append_new(arr, p);
 	}
 	root = json_pack("{s:s, s:o}", "group", group, "points", arr);
@@ -115,7 +142,7 @@ cli_points(int argc, char **argv)
 	if ((gdir = strfmt("%s/%s", rx.cfg->store_dir, a.group)))
 		scrubstate_peek(gdir, &ss);
 	if (a.json) {
-		if (print_json(a.group, pts, n, &ss) < 0)
+		if (print_json(rx.st, a.group, pts, n, &ss) < 0)
 			goto out;
 	} else {
 		print_table(pts, n, &ss);

@@ -15,6 +15,7 @@
 #include "common/names.h"
 #include "common/virt-dl.h"
 #include "snapshot/coalesce.h"
+#include "snapshot/libvirt.h"
 #include "snapshot/source.h"
 
 struct vmxml;
@@ -72,6 +73,8 @@ struct lv_vm {
 	int job;            /* our backup job is running */
 	int base_broken;    /* libvirt found st_cp inconsistent */
 	int frozen, suspended;
+	struct snap_nic *nics; /* libvirt-nics.c: after the jobs started */
+	size_t nnics;
 };
 
 struct lv_snapshot {
@@ -119,6 +122,11 @@ int lv_state_load(struct lv_vm *vm);
 int lv_state_save(struct lv_snapshot *ls, struct lv_vm *vm, uint64_t point);
 /* 1 if vm's disks can be incremental, 0 if not (reasons logged). */
 int lv_vm_decide(struct lv_snapshot *ls, struct lv_vm *vm);
+
+/* libvirt-nics.c */
+/* Records vm's NICs and their addresses (guest agent, else DHCP leases,
+ * else ARP), bounded in time; never fails (debug lines). */
+void lv_vm_nics(struct lv_vm *vm);
 
 /* libvirt-job.c */
 /* Ends vm's backup job and waits (bounded) until it is gone. 0 / -1. */

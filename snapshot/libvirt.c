@@ -337,6 +337,10 @@ snapshot_libvirt_begin_ceph(const char *uri, const char *const *domains,
 		snapshot_free(&ls->base);
 		return NULL;
 	}
+	/* after the instant: the guests run again, and a slow agent cannot
+	 * stretch a freeze */
+	for (size_t i = 0; i < ls->nvms; i++)
+		lv_vm_nics(&ls->vms[i]);
 	ls->base.resumable = 0; /* live guests change all the time */
 	/* The backup jobs (and the rbd snapshots in this window) are one
 	 * instant; frozen guests had nothing in flight. */
@@ -501,6 +505,7 @@ lv_free(struct snapshot *snap)
 		json_decref(vm->st);
 		free(vm->name);
 		free(vm->xml);
+		free(vm->nics);
 		vmxml_free(vm->x);
 		free(vm->state_path);
 		free(vm->sock);
@@ -573,6 +578,15 @@ snapshot_libvirt_vm_disk(const struct snapshot *s, size_t vm, size_t i,
 	if (snap_disk)
 		*snap_disk = ls->vms[vm].first + i;
 	return 0;
+}
+
+const struct snap_nic *
+snapshot_libvirt_vm_nics(const struct snapshot *s, size_t vm, size_t *n)
+{
+	const struct lv_snapshot *ls = lv_of(s);
+
+	*n = ls && vm < ls->nvms ? ls->vms[vm].nnics : 0;
+	return *n ? ls->vms[vm].nics : NULL;
 }
 
 const char *

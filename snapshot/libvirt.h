@@ -60,6 +60,22 @@ const char *snapshot_libvirt_vm_xml(const struct snapshot *s, size_t vm);
  * disks. 0, or -1 past the end. */
 int snapshot_libvirt_vm_disk(const struct snapshot *s, size_t vm, size_t i,
 			     const char **target, size_t *snap_disk);
+/* The NICs of a VM as the snapshot began (best effort: never fails the
+ * snapshot), for point metadata (docs/metadata.md, vms[].nics). */
+#define SNAP_NIC_MAX       16  /* NICs recorded per VM */
+#define SNAP_NIC_MAX_ADDRS  8  /* addresses recorded per NIC */
+struct snap_nic {
+	char mac[18];              /* lower case */
+	char network[65];          /* <source network|bridge>; "" if none or longer */
+	char addrs[SNAP_NIC_MAX_ADDRS][56]; /* "10.1.0.5/24"; no loopback or
+					     * IPv6 link-local */
+	size_t naddrs;
+	const char *origin;        /* "agent", "lease", "arp", or "none" */
+};
+/* The NICs of that VM (n set to their count; n = 0 and NULL on a snapshot of
+ * another source or a bad index). Owned by the snapshot. */
+const struct snap_nic *snapshot_libvirt_vm_nics(const struct snapshot *s, size_t vm,
+						size_t *n);
 /* "app-consistent" (every guest agent froze its filesystems) or
  * "crash-consistent". */
 const char *snapshot_libvirt_consistency(const struct snapshot *s);

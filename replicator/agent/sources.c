@@ -130,6 +130,42 @@ free_parts(struct snapshot **parts, size_t n)
 		snapshot_free(parts[i]);
 }
 
+/* vms[].nics of a live VM (docs/metadata.md): what the source found. */
+static json_t *
+live_nics(const struct snapshot *lv, size_t v)
+{
+	size_t n = 0;
+	const struct snap_nic *nics = snapshot_libvirt_vm_nics(lv, v, &n);
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < n; i++) {
+		json_t *addrs = json_array();
+
+		for (size_t k = 0; addrs && k < nics[i].naddrs; k++)
+			json_array_append_new(addrs, json_string(nics[i].addrs[k]));
+		json_array_append_new(arr, json_pack("{s:s, s:s?, s:o*, s:s}", "mac", nics[i].mac,
+						     "network", nics[i].network[0] ? nics[i].network : NULL,
+						     "addresses", addrs, "origin", nics[i].origin));
+	}
+	return arr;
+}
+
+/* vms[].nics of a shut-off VM: MAC and network of its definition, no
+ * address (nothing answers for it). */
+static json_t *
+off_nics(const struct vmxml *x)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && x && i < x->nnics && i < SNAP_NIC_MAX; i++)
+		if (x->nics[i].mac)
+			json_array_append_new(arr, json_pack("{s:s, s:s?, s:[], s:s}", "mac",
+							     x->nics[i].mac, "network",
+							     x->nics[i].source, "addresses",
+							     "origin", "none"));
+	return arr;
+}
+
 /* VM metadata for the point: live VMs from the libvirt source (definition
  * captured at begin), shut-off VMs from their inactive definition. */
 static json_t *
@@ -151,9 +187,10 @@ vm_meta(const struct snapshot *snap, const struct plan *pl)
 		for (size_t i = 0; snapshot_libvirt_vm_disk(lv, v, i, &target, &idx) == 0; i++)
 			json_array_append_new(disks, json_pack("{s:s, s:s}", "target", target, "disk",
 							       snapshot_disk_name(lv, idx)));
-		json_array_append_new(vms, json_pack("{s:s, s:s, s:o}", "name",
+		json_array_append_new(vms, json_pack("{s:s, s:s, s:o, s:o*}", "name",
 						     snapshot_libvirt_vm_name(lv, v), "xml",
-						     snapshot_libvirt_vm_xml(lv, v), "disks", disks));
+						     snapshot_libvirt_vm_xml(lv, v), "disks", disks,
+						     "nics", live_nics(lv, v)));
 	}
 	for (size_t v = 0; v < pl->noff; v++) {
 		json_t *disks = json_array();
@@ -162,8 +199,9 @@ vm_meta(const struct snapshot *snap, const struct plan *pl)
 			json_array_append_new(disks, json_pack("{s:s, s:s}", "target",
 							       pl->odisk[i].target, "disk",
 							       pl->odisk[i].name));
-		json_array_append_new(vms, json_pack("{s:s, s:s, s:o}", "name", pl->off[v].name,
-						     "xml", pl->off[v].xml, "disks", disks));
+		json_array_append_new(vms, json_pack("{s:s, s:s, s:o, s:o*}", "name", pl->off[v].name,
+						     "xml", pl->off[v].xml, "disks", disks,
+						     "nics", off_nics(pl->off[v].x)));
 	}
 	json_object_set_new(obj, "source", json_string("libvirt"));
 	/* "consistency" is the agent's, after the read (snapshot_consistency). */

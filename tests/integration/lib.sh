@@ -288,6 +288,28 @@ last_point() { points_json "$1" | jq '.points[-1].id // 0'; }
 # point_file GROUP DISK POINT -> the chain top of that point
 point_file() { echo "$T/store/$1/disks/$2/$3.qcow2"; }
 
+# store_sums GROUP: checksums of the group's point files (disks, metadata,
+# catalog), to prove a drill or failover left them untouched
+store_sums() { find "$T/store/$1/disks" "$T/store/$1/meta" "$T/store/$1/catalog.json" -type f -print0 | sort -z | xargs -0 sha256sum; }
+
+# check_drill_gone NAME LOG GROUP SUMS: nothing of the drill is left (domains,
+# networks, overlays, sockets) and the point files still have SUMS. The bridge
+# checked is the one the drill's LOG names: other drills on the host (another
+# test, another checkout) have bridges too.
+check_drill_gone() {
+	local doms nets ovl br
+	doms=$(virsh -q -c "$VM_URI" list --all --name | grep -c -- '-drill-')
+	nets=$(virsh -q -c "$VM_URI" net-list --all --name | grep -c '^nestor-drill-')
+	ovl=$(find "$T/store/$3/drills" -name '*.qcow2' -o -name '*.sock' | wc -l)
+	check "$1: no drill domain left" [ "$doms" = 0 ]
+	check "$1: no drill network left" [ "$nets" = 0 ]
+	check "$1: no overlay or socket left" [ "$ovl" = 0 ]
+	br=$(grep -o 'bridge ndr[0-9a-f]*' "$2" | head -1 | cut -d' ' -f2)
+	check "$1: the log names the drill's bridge" [ -n "$br" ]
+	check "$1: no drill bridge left" bash -c "! ip -o link show type bridge | grep -q ' ${br:-ndr}:'"
+	check "$1: point files bit-identical" [ "$(store_sums "$3")" = "$4" ]
+}
+
 # same_image SRC SRCFMT GROUP DISK POINT: qemu-img compare the source with the point
 same_image() {
 	qemu-img compare -q -f "$2" -F qcow2 "$1" "$(point_file "$3" "$4" "$5")"

@@ -55,25 +55,8 @@ out=$(agent_once "$T/agent.conf") || { tail -20 "$T/agent.log"; die "replication
 check "point 2 committed, incremental" [ "$(echo "$out" | jq -c '[.point, .incremental]')" = "[2,true]" ]
 echo "md5 point 1: $MD5_1, point 2: $MD5_2"
 
-store_sums() { find "$T/store/$G/disks" "$T/store/$G/meta" "$T/store/$G/catalog.json" -type f -print0 | sort -z | xargs -0 sha256sum; }
-SUMS=$(store_sums)
-
-# after_drill NAME LOG: nothing of the drill is left, the point files are
-# untouched. The bridge checked is the one the drill's LOG names: other
-# drills on the host (another test, another checkout) have bridges too.
-after_drill() {
-	local doms nets ovl br
-	doms=$(virsh -q -c "$VM_URI" list --all --name | grep -c -- '-drill-')
-	nets=$(virsh -q -c "$VM_URI" net-list --all --name | grep -c '^nestor-drill-')
-	ovl=$(find "$T/store/$G/drills" -name '*.qcow2' -o -name '*.sock' | wc -l)
-	check "$1: no drill domain left" [ "$doms" = 0 ]
-	check "$1: no drill network left" [ "$nets" = 0 ]
-	check "$1: no overlay or socket left" [ "$ovl" = 0 ]
-	br=$(grep -o 'bridge ndr[0-9a-f]*' "$2" | head -1 | cut -d' ' -f2)
-	check "$1: the log names the drill's bridge" [ -n "$br" ]
-	check "$1: no drill bridge left" bash -c "! ip -o link show type bridge | grep -q ' ${br:-ndr}:'"
-	check "$1: point files bit-identical" [ "$(store_sums)" = "$SUMS" ]
-}
+SUMS=$(store_sums $G)
+after_drill() { check_drill_gone "$1" "$2" $G "$SUMS"; }
 
 CHECK="md5sum /dev/vdb; cat /sys/class/net/*/address"
 # 1. latest point

@@ -29,8 +29,7 @@ sed "s|</devices>|<interface type='network'><mac address='$MAC'/><source network
 out=$(agent_once "$T/agent.conf") || { tail -20 "$T/agent.log"; die "replication failed"; }
 check "point 1 committed" [ "$(echo "$out" | jq .point)" = 1 ]
 
-store_sums() { find "$T/store/$G/disks" "$T/store/$G/meta" "$T/store/$G/catalog.json" -type f -print0 | sort -z | xargs -0 sha256sum; }
-SUMS=$(store_sums)
+SUMS=$(store_sums $G)
 
 # this host's network for the source's 'default': isolated, no DHCP
 BR=nft$(printf '%04x' $((RANDOM % 65536)))
@@ -101,7 +100,7 @@ tail -3 "$T/agent.log"
 check "agent cycle refused: exit non-zero" [ $rc != 0 ]
 check "agent cycle refused: clear error" grep -q "group $G is failed over" "$T/agent.log"
 check "receiver logged the refusal" grep -q "group $G is failed over: point refused" "$T/receiver.log"
-check "point files bit-identical" [ "$(store_sums)" = "$SUMS" ]
+check "point files bit-identical" [ "$(store_sums $G)" = "$SUMS" ]
 check "still one point" [ "$(npoints $G)" = 1 ]
 
 # 4. release: refused while the VM runs, done after destroy

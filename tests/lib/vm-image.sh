@@ -5,7 +5,9 @@
 # usage: tests/lib/vm-image.sh            (NESTOR_CACHE, default /var/cache/nestor-test)
 # The guest prints NESTOR-BOOT-OK on ttyS0, then runs each line it reads from
 # ttyS0 with `sh -c` (stdin /dev/null) and prints "NESTOR-DONE <rc>" after it.
-# A second virtio disk, if attached, is /dev/vdb. Never boot the cached image
+# A second virtio disk, if attached, is /dev/vdb. A NIC gets a network only
+# from the configuration `netcfg` keeps on the disk (tests/lib/README.md,
+# "Network"). Never boot the cached image
 # itself read-write: give each VM a qcow2 overlay (qemu-img create -b IMG -F qcow2).
 # Rebuilt only when an input changes: this script, the kernel package that
 # linux-image-amd64 points at (override: NESTOR_KERNEL_PKG), busybox/syslinux versions.
@@ -19,8 +21,6 @@ LIB_TAG=vm-image
 
 CACHE=${NESTOR_CACHE:-/var/cache/nestor-test}
 OUT=$CACHE/vm
-IMG=$OUT/nestor-guest.qcow2
-STAMP=$OUT/stamp
 KARGS="console=ttyS0 panic=-1 quiet"
 # required drivers first; virtio_net is cheap and lets later tests add a NIC
 MODS_REQUIRED="virtio_pci virtio_blk virtio_console"
@@ -30,6 +30,11 @@ MODS_OPTIONAL="virtio_net"
 MODS_OPTIONAL="$MODS_OPTIONAL button evdev"
 
 script_hash() { sha256sum "$HERE/vm-image.sh" | cut -c1-16; }
+# One image per version of this script: checkouts of different versions
+# (worktrees, branches) share the cache without rebuilding over each other
+# or replacing the backing file of another test's overlays.
+IMG=$OUT/nestor-guest-$(script_hash).qcow2
+STAMP=$OUT/stamp-$(script_hash)
 tools_sig() { dpkg-query -W -f '${Package}=${Version} ' busybox-static syslinux syslinux-common 2>/dev/null; }
 # apt-get update rewrites the lists directory; unchanged lists -> same kernel candidate,
 # which lets the fast path skip apt-cache (0.8 s on this kind of machine).
@@ -136,6 +141,11 @@ if [ -e /dev/input/event0 ]; then
 	chmod 0755 /etc/acpi/PWRF/00000080
 	acpid -c /etc/acpi -l /tmp/acpid.log
 fi
+hostname nestor-guest
+ip link set lo up
+# the network configuration lives on the disk (netcfg): it travels with
+# replication; none = no network, as before
+netcfg boot
 echo "NESTOR-BOOT-OK"
 while :; do
 	if IFS= read -r line; then
@@ -149,6 +159,109 @@ while :; do
 done
 EOF
 	chmod 0755 "$1"
+}
+
+# write_netcfg FILE: the guest's network command. The configuration is one
+# text line in sector NETCFG_SECTOR of /dev/vda (between the MBR and the
+# boot partition, which starts at 2048): "NESTORNET1 dhcp HOST" or
+# "NESTORNET1 static ADDR/PREFIX GATEWAY HOST"; zeros = no network.
+write_netcfg() {
+	cat >"$1" <<'EOF'
+#!/bin/busybox sh
+# netcfg dhcp [HOST] | static ADDR/PREFIX GATEWAY [HOST]: store the network
+# configuration on the disk and apply it now; netcfg off: store none (the
+# running network stays); netcfg show: print it; netcfg boot: apply it.
+SECTOR=1024
+DISK=/dev/vda
+usage() { echo "usage: netcfg dhcp [HOST] | static ADDR/PREFIX GATEWAY [HOST] | off | show | boot" >&2; exit 2; }
+name_ok() { case "$1" in '' | *[!A-Za-z0-9-]*) return 1 ;; esac; return 0; }
+cidr_ok() {
+	case "$1" in *[!0-9./]* | */*/* | */ | /*) return 1 ;; */*) ;; *) return 1 ;; esac
+	ip_ok "${1%/*}" || return 1
+	[ "${1#*/}" -ge 1 ] 2>/dev/null && [ "${1#*/}" -le 32 ]
+}
+ip_ok() {
+	local IFS=. n=0 o
+	case "$1" in *[!0-9.]* | .* | *. | *..*) return 1 ;; esac
+	for o in $1; do
+		[ "$o" -le 255 ] 2>/dev/null || return 1
+		n=$((n + 1))
+	done
+	[ $n = 4 ]
+}
+store() {
+	printf '%s\n' "$1" | dd of=$DISK bs=512 seek=$SECTOR count=1 conv=notrunc,sync,fsync 2>/dev/null ||
+		{ echo "netcfg: cannot write $DISK" >&2; exit 1; }
+}
+load() { dd if=$DISK bs=512 skip=$SECTOR count=1 2>/dev/null | tr -d '\000' | head -n 1; }
+web() {
+	mkdir -p /www
+	echo "NESTOR-WEB $(hostname)" >/www/index.html
+	[ -n "$(pidof httpd)" ] || httpd -p 80 -h /www
+}
+apply() {
+	local mode=$1 a=$2 g=$3 h=$4 n=0 addr
+	while [ ! -e /sys/class/net/eth0 ] && [ $n -lt 30 ]; do sleep 0.1; n=$((n + 1)); done
+	[ -e /sys/class/net/eth0 ] || { echo "netcfg: no eth0" >&2; return 1; }
+	hostname "$h"
+	ip link set eth0 up || return 1
+	ip -4 addr flush dev eth0
+	case "$mode" in
+	dhcp)
+		udhcpc -i eth0 -s /etc/udhcpc.script -x "hostname:$h" -t 10 -T 1 -n -q >/tmp/udhcpc.log 2>&1 ||
+			{ echo "netcfg: no DHCP lease:"; cat /tmp/udhcpc.log; return 1; }
+		;;
+	static)
+		ip addr add "$a" dev eth0 && ip route replace default via "$g" dev eth0 || return 1
+		;;
+	esac
+	web || return 1
+	addr=$(ip -4 -o addr show dev eth0 | awk '{ print $4; exit }')
+	echo "NESTOR-NET-UP $addr"
+}
+case "$1" in
+dhcp)
+	h=${2:-nestor-guest}
+	[ $# -le 2 ] && name_ok "$h" || usage
+	store "NESTORNET1 dhcp $h"
+	apply dhcp "" "" "$h"
+	;;
+static)
+	h=${4:-nestor-guest}
+	[ $# -ge 3 ] && [ $# -le 4 ] && cidr_ok "$2" && ip_ok "$3" && name_ok "$h" || usage
+	store "NESTORNET1 static $2 $3 $h"
+	apply static "$2" "$3" "$h"
+	;;
+off) store "" ;;
+show) load ;;
+boot)
+	set -f
+	set -- $(load)
+	[ "$1" = NESTORNET1 ] || exit 0
+	case "$2" in
+	dhcp) name_ok "$3" && apply dhcp "" "" "$3" ;;
+	static) cidr_ok "$3" && ip_ok "$4" && name_ok "$5" && apply static "$3" "$4" "$5" ;;
+	*) echo "netcfg: unknown stored mode '$2'"; exit 1 ;;
+	esac
+	;;
+*) usage ;;
+esac
+EOF
+	chmod 0755 "$1"
+	# udhcpc's event script: the lease's address and default route
+	cat >"$2" <<'EOF'
+#!/bin/busybox sh
+case "$1" in
+deconfig) ip -4 addr flush dev "$interface" ;;
+bound | renew)
+	ip -4 addr flush dev "$interface"
+	ip addr add "$ip/${mask:-24}" dev "$interface"
+	for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
+	;;
+esac
+exit 0
+EOF
+	chmod 0755 "$2"
 }
 
 # build KPKG KVERSION: everything happens in a private work dir; the image and the
@@ -185,6 +298,8 @@ build() {
 	cp /bin/busybox "$R/bin/busybox"
 	modules_order "$kroot" "$kver" "$R"
 	write_init "$R/init"
+	mkdir -p "$R/etc"
+	write_netcfg "$R/bin/netcfg" "$R/etc/udhcpc.script"
 	ird=$work/initrd.img
 	(cd "$R" && find . | cpio -o -H newc --quiet | gzip -6) >"$ird"
 
