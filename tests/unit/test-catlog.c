@@ -16,25 +16,16 @@
 #include "replicator/receiver/catalog.h"
 #include "replicator/receiver/catlog.h"
 #include "capture.h"
+#include "pointinfo.h"
 #include "tmpdir.h"
 
 TMPDIR_SUITE(catlog, dir, "nestor-catlog");
 
+/* Point id of a history where each point is based on the one before. */
 static void
 point(struct store_point_info *pi, uint64_t id, uint64_t base)
 {
-	memset(pi, 0, sizeof(*pi));
-	pi->id = id;
-	pi->base_id = base;
-	pi->time_ns = 1700000000000000000ull + id;
-	pi->received_ns = 1700000000200000000ull + id;
-	pi->committed_ns = 1700000000500000000ull + id;
-	pi->bytes_received = 1000 * id;
-	pi->ndisks = 2;
-	snprintf(pi->disks[0].name, sizeof(pi->disks[0].name), "vda");
-	snprintf(pi->disks[1].name, sizeof(pi->disks[1].name), "vdb");
-	pi->disks[0].size = 1 << 20;
-	pi->disks[1].size = 2 << 20;
+	pointinfo_fill(pi, id, base, 2);
 }
 
 static char *
@@ -106,6 +97,23 @@ append_commit(uint64_t seq, const struct store_point_info *pi)
 	json_decref(j);
 }
 
+/* catalog_load refuses the group, logging needle. */
+static void
+load_refused(const char *needle)
+{
+	struct catalog cat = { .n = 9 };
+	char *out;
+
+	cap_start();
+	cr_assert_eq(catalog_load(dir, &cat), -1, "accepted, expected '%s'", needle);
+	out = cap_stop();
+	cr_assert_eq(cat.n, 0);
+	cr_assert_null(cat.pts);
+	assert_logged(out, needle);
+	cr_assert_eq(count_lines(out), 1, "not one line:\n%s", out);
+	free(out);
+}
+
 static size_t
 lines(const char *s)
 {
@@ -174,17 +182,27 @@ Test(catlog, a_commit_appends_one_line)
 	free(snap2);
 }
 
+/* Points 1..4, then 2 removed (3 takes base 1) as retention does; the
+ * journal's contents, malloc'd, *len its size. */
+static char *
+history_with_removal(size_t *len)
+{
+	struct catalog cat;
+
+	commit_range(1, 4);
+	cr_assert_eq(catalog_load(dir, &cat), 0);
+	cr_assert_eq(catlog_remove(dir, &cat, 2), 0);
+	catalog_free(&cat);
+	return slurp("catalog.log", len);
+}
+
 Test(catlog, a_removal_replays_with_the_child_rebased)
 {
 	struct catalog cat;
 	char *log;
 	size_t ll;
 
-	commit_range(1, 4);
-	cr_assert_eq(catalog_load(dir, &cat), 0);
-	cr_assert_eq(catlog_remove(dir, &cat, 2), 0);
-	catalog_free(&cat);
-	log = slurp("catalog.log", &ll);
+	log = history_with_removal(&ll);
 	cr_assert_eq(lines(log), 4, "%s", log);
 	cr_assert(strstr(log, "{\"op\":\"remove\",\"id\":2,\"seq\":5}"), "%s", log);
 	free(log);
@@ -250,24 +268,14 @@ Test(catlog, a_malformed_record_is_an_error)
 					      "line 2: bad point id", "line 2: invalid JSON" };
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct catalog cat = { .n = 9 };
-		char *out;
-
 		tmpdir_remove(dir);
 		cr_assert_eq(mkdir(dir, 0700), 0);
 		commit_range(1, 2);
 		append_raw("catalog.log", bad[i], strlen(bad[i]));
 		/* a valid line after it: not a torn tail */
 		append_str("{\"seq\":3,\"op\":\"remove\",\"id\":1}\n");
-		cap_start();
-		cr_assert_eq(catalog_load(dir, &cat), -1, "accepted %s", bad[i]);
-		out = cap_stop();
-		cr_assert_eq(cat.n, 0);
-		cr_assert_null(cat.pts);
-		assert_logged(out, "catalog.log: ");
-		assert_logged(out, needle[i]);
-		cr_assert_eq(count_lines(out), 1, "not one line for %s:\n%s", bad[i], out);
-		free(out);
+		load_refused("catalog.log: ");
+		load_refused(needle[i]);
 	}
 }
 
@@ -306,11 +314,7 @@ Test(catlog, a_crash_inside_the_compaction_changes_nothing)
 	char *log;
 	size_t ll;
 
-	commit_range(1, 4);
-	cr_assert_eq(catalog_load(dir, &cat), 0);
-	cr_assert_eq(catlog_remove(dir, &cat, 2), 0);
-	catalog_free(&cat);
-	log = slurp("catalog.log", &ll);
+	log = history_with_removal(&ll);
 	cr_assert_eq(catalog_load(dir, &cat), 0);
 	cr_assert_eq(catalog_save(dir, &cat), 0); /* the compaction, whole */
 	put("catalog.log", log, ll);              /* ... as if the cut came before truncating */
@@ -337,7 +341,6 @@ Test(catlog, duplicate_and_sequence_rules)
 {
 	struct store_point_info pi;
 	struct catalog cat;
-	char *out;
 
 	commit_range(1, 2);
 	/* a removal of an absent id does nothing */
@@ -357,46 +360,30 @@ Test(catlog, duplicate_and_sequence_rules)
 	pi.bytes_received++;
 	append_commit(5, &pi);
 	append_str("{\"seq\":6,\"op\":\"remove\",\"id\":78}\n");
-	cap_start();
-	cr_assert_eq(catalog_load(dir, &cat), -1);
-	out = cap_stop();
-	assert_logged(out, "line 4 commits point 2 again, differently");
-	free(out);
+	load_refused("line 4 commits point 2 again, differently");
 }
 
 Test(catlog, a_gap_in_seq_or_removing_the_newest_is_refused)
 {
-	struct catalog cat;
-	char *out;
 
 	commit_range(1, 2);
 	append_str("{\"seq\":9,\"op\":\"remove\",\"id\":1}\n");
 	append_str("{\"seq\":10,\"op\":\"remove\",\"id\":1}\n");
-	cap_start();
-	cr_assert_eq(catalog_load(dir, &cat), -1);
-	out = cap_stop();
-	assert_logged(out, "journal does not follow it");
-	cr_assert_eq(count_lines(out), 1, "%s", out);
-	free(out);
+	load_refused("journal does not follow it");
 
 	tmpdir_remove(dir);
 	cr_assert_eq(mkdir(dir, 0700), 0);
 	commit_range(1, 2);
 	append_str("{\"seq\":3,\"op\":\"remove\",\"id\":2}\n");
 	append_str("{\"seq\":4,\"op\":\"remove\",\"id\":1}\n");
-	cap_start();
-	cr_assert_eq(catalog_load(dir, &cat), -1);
-	out = cap_stop();
-	assert_logged(out, "line 2 removes the newest point 2");
-	free(out);
+	load_refused("line 2 removes the newest point 2");
 }
 
 /* Every size read from disk is bounded: a line, the journal. */
 Test(catlog, bounds)
 {
 	size_t len = CATLOG_RECORD_MAX + 2;
-	char *big = malloc(CATLOG_MAX + 1), *out;
-	struct catalog cat;
+	char *big = malloc(CATLOG_MAX + 1);
 
 	cr_assert_not_null(big);
 	commit_range(1, 2);
@@ -404,19 +391,11 @@ Test(catlog, bounds)
 	big[len - 1] = '\n';
 	append_raw("catalog.log", big, len);
 	append_str("{\"seq\":3,\"op\":\"remove\",\"id\":1}\n");
-	cap_start();
-	cr_assert_eq(catalog_load(dir, &cat), -1);
-	out = cap_stop();
-	assert_logged(out, "line 2: record larger than 65536 bytes");
-	free(out);
+	load_refused("line 2: record larger than 65536 bytes");
 
 	memset(big, ' ', CATLOG_MAX + 1);
 	put("catalog.log", big, CATLOG_MAX + 1);
-	cap_start();
-	cr_assert_eq(catalog_load(dir, &cat), -1);
-	out = cap_stop();
-	assert_logged(out, "catalog.log: file too large (more than 16777216 bytes)");
-	free(out);
+	load_refused("catalog.log: file too large (more than 16777216 bytes)");
 	free(big);
 }
 
