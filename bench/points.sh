@@ -20,7 +20,9 @@
 # points opens N files. The table reports the chain depth and what it costs;
 # the layout is a separate item of issue 17.
 #
-# Environment: BENCH_POINTS (sizes, default "100 1000 10000"), KEEP=1.
+# A step that fails or runs past BENCH_STEP_S (900) shows as fail@SECONDS.
+# Environment: BENCH_POINTS (sizes, default "100 1000 10000"), BENCH_STEP_S,
+# KEEP=1.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NESTOR=${NESTOR:-$ROOT/build/nestor}
@@ -42,8 +44,13 @@ ms_since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.0f", (b - a) * 1000 
 timed() {
 	local v=$1 t0; shift
 	t0=$(now)
-	"$@" > "$W/out" 2>>"$W/cmd.log" || { tail -5 "$W/cmd.log" >&2; return 1; }
-	printf -v "$v" '%s' "$(ms_since "$t0")"
+	if timeout "${BENCH_STEP_S:-900}" "$@" > "$W/out" 2>>"$W/cmd.log"; then
+		printf -v "$v" '%s' "$(ms_since "$t0")"
+		return 0
+	fi
+	printf -v "$v" 'fail@%ss' "$(( $(ms_since "$t0") / 1000 ))"
+	tail -3 "$W/cmd.log" >&2
+	return 1
 }
 for t in qemu-img qemu-io jq python3; do
 	command -v "$t" >/dev/null || die "$t is missing (deploy/install-deps.sh)"
@@ -71,31 +78,29 @@ for n in $SIZES; do
 	start_receiver
 	# the resync: every block hashed through the newest point's chain
 	random_writes "$T/d.raw" raw 1 4096 1 >/dev/null
-	timed resync agent_once "$T/agent.conf" || die "$n: the resync failed"
-	jq -e '.resync' "$W/out" >/dev/null || log "$n: the first run was no resync: $(cat "$W/out")"
+	timed resync "$NESTOR" agent --config "$T/agent.conf" --once --json --no-progress &&
+		{ jq -e '.resync' "$W/out" >/dev/null || log "$n: the first run was no resync: $(cat "$W/out")"; }
 	# one more commit: a 4 KiB change
 	random_writes "$T/d.raw" raw 1 4096 2 >/dev/null
-	timed commit agent_once "$T/agent.conf" || die "$n: the 4 KiB commit failed"
-	pt=$(jq .point "$W/out")
+	timed commit "$NESTOR" agent --config "$T/agent.conf" --once --json --no-progress
+	pt=$(last_point many)
 	rx=$(sed -n "s/.*committed point $pt (base .* bytes, \([0-9.]*\) ms).*/\1/p" "$T/receiver.log")
 	rss=$(awk '/^VmHWM:/ { print int($2 / 1024) }' "/proc/$RX_PID/status")
-	timed prune "$NESTOR" prune --config "$T/receiver.conf" many --dry-run --json ||
-		die "$n: prune failed"
-	timed pts "$NESTOR" points --config "$T/receiver.conf" many || die "$n: points failed"
-	tail -n 1 "$W/out" | sed "s/^/bench: $n: /" >&2
-	timed all "$NESTOR" points --config "$T/receiver.conf" many --all || die "$n: points --all failed"
-	[ "$(($(wc -l < "$W/out") - 2))" = "$pt" ] || log "$n: points --all listed $(wc -l < "$W/out") lines"
+	timed prune "$NESTOR" prune --config "$T/receiver.conf" many --dry-run --json
+	timed pts "$NESTOR" points --config "$T/receiver.conf" many &&
+		tail -n 1 "$W/out" | sed "s/^/bench: $n: /" >&2
+	timed all "$NESTOR" points --config "$T/receiver.conf" many --all &&
+		{ [ "$(($(wc -l < "$W/out") - 2))" = "$pt" ] || log "$n: points --all listed $(wc -l < "$W/out") lines"; }
 	cat_kb=$(( $(stat -c %s "$T/store/many/catalog.json") / 1024 ))
 	log_b=$(stat -c %s "$T/store/many/catalog.log" 2>/dev/null || echo 0)
 	top=$T/store/many/disks/d/$pt.qcow2
 	depth=$(qemu-img info -U --backing-chain --output=json "$top" 2>/dev/null | jq length)
-	if timed open qemu-io -r -f qcow2 -c 'read 0 4k' "$top"; then :; else
-		open="fail: $(tail -1 "$W/cmd.log" | cut -c1-60)"
-	fi
+	timed open qemu-io -r -f qcow2 -c 'read 0 4k' "$top"
 	stop_receiver
 	printf '%-8s %6s %9s %9s %9s %9s %9s %9s %10s %10s %9s %9s\n' "$pt" "${depth:-?}" \
 		"$resync" "$commit" "${rx:-?}" "$prune" "$pts" "$all" "$cat_kb" "$log_b" \
 		"$open" "$rss" >> "$W/table"
+	tail -n 1 "$W/table" | sed 's/^/bench: row: /' >&2
 	[ "${KEEP:-0}" = 1 ] || rm -rf "$T/store"
 done
 echo
