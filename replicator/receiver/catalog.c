@@ -255,12 +255,14 @@ catalog_load(const char *gdir, struct catalog *cat)
 {
 	char *path = gpath(gdir, "catalog.json");
 	struct snap_id before, after;
-	int r = -1, exists;
+	int r = -1;
 
 	memset(cat, 0, sizeof(*cat));
 	for (int tries = 0; path && tries < CATALOG_LOAD_TRIES; tries++) {
-		if ((exists = snap_identity(path, &before)) < 0)
+		if (snap_identity(path, &before) < 0) {
+			r = -1;
 			break;
+		}
 		r = load(gdir, "catalog.json", cat, NULL);
 		if (r < 0)
 			break;
