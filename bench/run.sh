@@ -8,4 +8,5 @@ bash bench/seed.sh || rc=1
 bash bench/rbd.sh || rc=1
 bash bench/bandwidth.sh || rc=1
 bash bench/rbd-listing.sh || rc=1
+bash bench/points.sh || rc=1
 exit $rc

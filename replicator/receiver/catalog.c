@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -17,6 +18,8 @@
 #include "common/jsonfile.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "common/testhook.h"
+#include "replicator/receiver/catlog.h"
 
 static char *
 gpath(const char *gdir, const char *name)
@@ -107,19 +110,19 @@ void
 catalog_free(struct catalog *cat)
 {
 	free(cat->pts);
-	cat->pts = NULL;
-	cat->n = 0;
+	memset(cat, 0, sizeof(*cat));
 }
 
-static int
-parse_point(const json_t *p, size_t i, const struct catalog *cat, const char *what,
-	    struct store_point_info *pi)
+int
+catalog_point_from_json(const json_t *p, const char *what, size_t i,
+			struct store_point_info *pi)
 {
 	json_t *disks = json_object_get(p, "disks"), *d;
 	size_t j;
 
+	memset(pi, 0, sizeof(*pi));
 	if (!json_is_object(p) || jsonfile_u64(p, "id", CATALOG_U64_MAX, &pi->id, NULL) < 0 ||
-	    pi->id == 0 || (i > 0 && pi->id <= cat->pts[i - 1].id) ||
+	    pi->id == 0 ||
 	    jsonfile_u64(p, "base", CATALOG_U64_MAX, &pi->base_id, NULL) < 0 || pi->base_id >= pi->id ||
 	    jsonfile_u64(p, "time_ns", CATALOG_U64_MAX, &pi->time_ns, NULL) < 0 ||
 	    jsonfile_u64(p, "committed_ns", CATALOG_U64_MAX, &pi->committed_ns, NULL) < 0 ||
@@ -149,18 +152,37 @@ parse_point(const json_t *p, size_t i, const struct catalog *cat, const char *wh
 	return 0;
 }
 
+bool
+catalog_point_same(const struct store_point_info *a, const struct store_point_info *b)
+{
+	if (a->id != b->id || a->base_id != b->base_id || a->time_ns != b->time_ns ||
+	    a->received_ns != b->received_ns || a->committed_ns != b->committed_ns ||
+	    a->bytes_received != b->bytes_received || a->consistency != b->consistency ||
+	    a->ndisks != b->ndisks)
+		return false;
+	for (size_t i = 0; i < a->ndisks; i++)
+		if (a->disks[i].size != b->disks[i].size ||
+		    strcmp(a->disks[i].name, b->disks[i].name) != 0)
+			return false;
+	return true;
+}
+
 int
 catalog_from_json(const json_t *root, const char *what, struct catalog *cat)
 {
 	json_t *points = json_object_get(root, "points"), *p;
 	size_t i;
 
-	cat->pts = NULL;
-	cat->n = 0;
+	memset(cat, 0, sizeof(*cat));
 	if (!json_is_object(root) ||
 	    json_integer_value(json_object_get(root, "version")) != CATALOG_VERSION ||
 	    !json_is_array(points)) {
 		log_error("store: %s: missing version %d or points array", what, CATALOG_VERSION);
+		return -1;
+	}
+	/* Absent in catalogs from before the journal: nothing folded in. */
+	if (opt_u64(root, "log_seq", 0, &cat->seq) < 0) {
+		log_error("store: %s: log_seq is malformed", what);
 		return -1;
 	}
 	if (json_array_size(points) > 0) {
@@ -169,9 +191,15 @@ catalog_from_json(const json_t *root, const char *what, struct catalog *cat)
 			log_error("store: out of memory loading %s", what);
 			return -1;
 		}
+		cat->cap = json_array_size(points);
 	}
 	json_array_foreach(points, i, p) {
-		if (parse_point(p, i, cat, what, &cat->pts[i]) < 0) {
+		if (catalog_point_from_json(p, what, i, &cat->pts[i]) < 0) {
+			catalog_free(cat);
+			return -1;
+		}
+		if (i > 0 && cat->pts[i].id <= cat->pts[i - 1].id) {
+			log_error("store: %s: point #%zu is malformed", what, i);
 			catalog_free(cat);
 			return -1;
 		}
@@ -180,16 +208,86 @@ catalog_from_json(const json_t *root, const char *what, struct catalog *cat)
 	return 0;
 }
 
+/* What tells one catalog.json from the next: a compaction renames a new
+ * file over it. Absent is an identity too (all zero). */
+struct snap_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
+static int
+snap_identity(const char *path, struct snap_id *id)
+{
+	struct stat sb;
+
+	memset(id, 0, sizeof(*id));
+	if (stat(path, &sb) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		log_error("store: stat %s: %m", path);
+		return -1;
+	}
+	id->dev = sb.st_dev;
+	id->ino = sb.st_ino;
+	id->size = sb.st_size;
+	id->mtime = sb.st_mtim;
+	id->ctime = sb.st_ctim;
+	return 1;
+}
+
+static bool
+snap_same(const struct snap_id *a, const struct snap_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}
+
+/* Readers hold no lock (a session holds the group's for a whole point):
+ * a compaction between reading the snapshot and the journal shows as a new
+ * snapshot identity or records that do not follow it; read again then. */
+#define CATALOG_LOAD_TRIES 16
+
 int
 catalog_load(const char *gdir, struct catalog *cat)
 {
-	cat->pts = NULL;
-	cat->n = 0;
-	return load(gdir, "catalog.json", cat, NULL) < 0 ? -1 : 0;
+	char *path = gpath(gdir, "catalog.json");
+	struct snap_id before, after;
+	int r = -1;
+
+	memset(cat, 0, sizeof(*cat));
+	for (int tries = 0; path && tries < CATALOG_LOAD_TRIES; tries++) {
+		if (snap_identity(path, &before) < 0) {
+			r = -1;
+			break;
+		}
+		r = load(gdir, "catalog.json", cat, NULL);
+		if (r < 0)
+			break;
+		cat->snapshot = r == 0;
+		r = catlog_replay(gdir, cat);
+		if (r < 0 || snap_identity(path, &after) < 0) {
+			r = -1;
+			break;
+		}
+		if (r == 0 && snap_same(&before, &after))
+			break;
+		catalog_free(cat);
+		r = 1;
+	}
+	if (r == 1)
+		log_error("store: %s: the catalog changed under %d reads in a row, or its "
+			  "journal does not follow it", path, CATALOG_LOAD_TRIES);
+	if (r != 0)
+		catalog_free(cat);
+	free(path);
+	return r == 0 ? 0 : -1;
 }
 
-static json_t *
-point_json(const struct store_point_info *pi)
+json_t *
+catalog_point_to_json(const struct store_point_info *pi)
 {
 	json_t *disks = json_array();
 
@@ -215,11 +313,12 @@ point_json(const struct store_point_info *pi)
 json_t *
 catalog_to_json(const struct catalog *cat)
 {
-	json_t *root = json_pack("{s:i, s:[]}", "version", CATALOG_VERSION, "points");
+	json_t *root = json_pack("{s:i, s:I, s:[]}", "version", CATALOG_VERSION, "log_seq",
+				 (json_int_t)cat->seq, "points");
 	json_t *points = json_object_get(root, "points");
 
 	for (size_t i = 0; root && i < cat->n; i++) {
-		if (json_array_append_new(points, point_json(&cat->pts[i])) < 0) {
+		if (json_array_append_new(points, catalog_point_to_json(&cat->pts[i])) < 0) {
 			json_decref(root);
 			root = NULL;
 		}
@@ -232,11 +331,15 @@ catalog_to_json(const struct catalog *cat)
 int
 catalog_save(const char *gdir, const struct catalog *cat)
 {
-	return save(gdir, "catalog.json", catalog_to_json(cat));
+	if (save(gdir, "catalog.json", catalog_to_json(cat)) < 0)
+		return -1;
+	testhook_at("catalog-compact"); /* the snapshot is in place, the journal not cut */
+	catlog_truncate(gdir);
+	return 0;
 }
 
-bool
-catalog_has(const struct catalog *cat, uint64_t id)
+ssize_t
+catalog_index(const struct catalog *cat, uint64_t id)
 {
 	size_t lo = 0, hi = cat->n;
 
@@ -244,26 +347,43 @@ catalog_has(const struct catalog *cat, uint64_t id)
 		size_t mid = lo + (hi - lo) / 2;
 
 		if (cat->pts[mid].id == id)
-			return true;
+			return (ssize_t)mid;
 		if (cat->pts[mid].id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return false;
+	return -1;
+}
+
+bool
+catalog_has(const struct catalog *cat, uint64_t id)
+{
+	return catalog_index(cat, id) >= 0;
 }
 
 const struct store_point_info *
 catalog_find(const struct catalog *cat, uint64_t id)
 {
+	ssize_t i;
+
 	if (cat->n == 0)
 		return NULL;
 	if (id == 0)
 		return &cat->pts[cat->n - 1];
-	for (size_t i = 0; i < cat->n; i++)
-		if (cat->pts[i].id == id)
-			return &cat->pts[i];
-	return NULL;
+	i = catalog_index(cat, id);
+	return i < 0 ? NULL : &cat->pts[i];
+}
+
+void
+catalog_drop(struct catalog *cat, size_t idx)
+{
+	if (idx + 1 >= cat->n)
+		return;
+	if (cat->pts[idx + 1].base_id == cat->pts[idx].id)
+		cat->pts[idx + 1].base_id = cat->pts[idx].base_id;
+	memmove(&cat->pts[idx], &cat->pts[idx + 1], (cat->n - idx - 1) * sizeof(*cat->pts));
+	cat->n--;
 }
 
 uint64_t
@@ -275,13 +395,18 @@ catalog_last(const struct catalog *cat)
 int
 catalog_append(struct catalog *cat, const struct store_point_info *pi)
 {
-	struct store_point_info *grown = realloc(cat->pts, (cat->n + 1) * sizeof(*cat->pts));
+	if (cat->n == cat->cap) {
+		/* Doubling: replaying a journal appends one point at a time. */
+		size_t cap = cat->cap ? cat->cap * 2 : 16;
+		struct store_point_info *grown = reallocarray(cat->pts, cap, sizeof(*cat->pts));
 
-	if (!grown) {
-		log_error("store: out of memory");
-		return -1;
+		if (!grown) {
+			log_error("store: out of memory");
+			return -1;
+		}
+		cat->pts = grown;
+		cat->cap = cap;
 	}
-	cat->pts = grown;
 	cat->pts[cat->n++] = *pi;
 	return 0;
 }

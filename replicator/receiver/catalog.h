@@ -1,4 +1,5 @@
-/* A group's catalog (catalog.json: the committed points, the only truth)
+/* A group's catalog (catalog.json, the snapshot, plus catalog.log, its
+ * journal: catlog.h; together the committed points, the only truth)
  * and pending state (pending.json: the point being received and its durable
  * progress): pure JSON <-> struct conversion with every value bounded, plus
  * loads with a size cap and durable atomic replaces. No qemu, no ceph. */
@@ -8,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -20,10 +22,18 @@
 #define CATALOG_VERSION  1
 
 /* Committed points, oldest first, ids strictly increasing. pts is
- * malloc'd and owned by the struct (catalog_free). */
+ * malloc'd and owned by the struct (catalog_free). The rest says where the
+ * journal stood when the catalog was loaded (catlog.h); zero for a
+ * catalog built in memory. */
 struct catalog {
 	struct store_point_info *pts;
 	size_t n;
+	size_t cap;          /* allocated entries of pts */
+	uint64_t seq;        /* last change folded in (snapshot's log_seq or a record) */
+	uint64_t log_end;    /* bytes of catalog.log up to its last whole record */
+	uint64_t log_size;   /* its size: more than log_end = a torn tail */
+	size_t log_records;  /* whole records in catalog.log */
+	bool snapshot;       /* catalog.json exists */
 };
 
 /* The point being received (plain data). */
@@ -48,13 +58,33 @@ struct pending {
  * existed) gets its committed_ns, the receiver's own clock. 0 / -1. to_json: a new reference, NULL on error (logged). */
 int catalog_from_json(const json_t *root, const char *what, struct catalog *cat);
 json_t *catalog_to_json(const struct catalog *cat);
-/* <gdir>/catalog.json (at most CATALOG_JSON_MAX bytes): a missing one is
- * an empty group. 0 / -1. */
+/* <gdir>/catalog.json (at most CATALOG_JSON_MAX bytes) with catalog.log
+ * replayed over it: a missing one is an empty group. Takes no lock: when a
+ * writer compacted the journal meanwhile (the snapshot's identity changed
+ * between before and after, or the records do not follow its log_seq) it
+ * reads again, a few times at most. 0 / -1. */
 int catalog_load(const char *gdir, struct catalog *cat);
-/* Durable atomic replace of <gdir>/catalog.json. 0 / -1. */
+/* cat as the whole truth: durable atomic replace of <gdir>/catalog.json
+ * (its log_seq = cat->seq), then catalog.log emptied durably (what a
+ * compaction does; a crash between leaves records the snapshot already
+ * holds, skipped by seq). The caller holds the group lock. 0 / -1. */
 int catalog_save(const char *gdir, const struct catalog *cat);
 /* Releases pts; cat becomes empty. */
 void catalog_free(struct catalog *cat);
+
+/* One point as JSON and back (the catalog's and the journal's form);
+ * to_json: a new reference, NULL when out of memory (not logged); from_json:
+ * malformed input is -1, logged once naming what and the point's index i. */
+json_t *catalog_point_to_json(const struct store_point_info *pi);
+int catalog_point_from_json(const json_t *p, const char *what, size_t i,
+			    struct store_point_info *pi);
+/* Whether a and b say the same (every field, disk names by value). */
+bool catalog_point_same(const struct store_point_info *a, const struct store_point_info *b);
+/* Forget pts[idx] (never the newest): its child, when based on it, gets
+ * its base (the data was merged first: store_point_remove). */
+void catalog_drop(struct catalog *cat, size_t idx);
+/* Index of id in cat, -1 if absent (binary search). */
+ssize_t catalog_index(const struct catalog *cat, uint64_t id);
 
 bool catalog_has(const struct catalog *cat, uint64_t id);
 /* Point id (0 = newest), borrowed from cat; NULL if none. */

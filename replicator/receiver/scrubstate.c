@@ -334,17 +334,29 @@ const struct scrub_entry *
 scrubstate_chain_bad(const struct scrubstate *ss, const struct store_point_info *pts, size_t n,
 		     uint64_t point)
 {
-	/* Walk down the bases; at most n steps (bases are older points). */
-	for (size_t steps = 0; point != 0 && steps <= n; steps++) {
+	bool any_bad = false;
+
+	/* Issue 17: a group may list 10,000 points, each described; without a
+	 * bad verdict (the usual case) there is no chain to walk. */
+	for (size_t i = 0; i < ss->n && !any_bad; i++)
+		any_bad = ss->e[i].verdict == SCRUB_BAD;
+	/* Walk down the bases; at most n steps (bases are older points), each
+	 * found by bisection (pts is in id order, as the catalog is). */
+	for (size_t steps = 0; any_bad && point != 0 && steps <= n; steps++) {
 		const struct scrub_entry *e = scrubstate_find(ss, point);
-		uint64_t base = 0;
+		size_t lo = 0, hi = n;
 
 		if (e && e->verdict == SCRUB_BAD)
 			return e;
-		for (size_t i = 0; i < n; i++)
-			if (pts[i].id == point)
-				base = pts[i].base_id;
-		point = base;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+
+			if (pts[mid].id < point)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		point = lo < n && pts[lo].id == point ? pts[lo].base_id : 0;
 	}
 	return NULL;
 }

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "replicator/receiver/catalog.h"
+#include "replicator/receiver/catlog.h"
 #include "replicator/receiver/history.h"
 #include "replicator/receiver/scrubstate.h"
 #include "replicator/receiver/store-backend.h"
@@ -110,12 +111,9 @@ store_point_remove(struct store *st, const char *group, uint64_t point,
 	/* 2. its checksums and bad scrub verdicts go to the child too */
 	if (store_sums_on_remove(h.gdir, &victim, child, &scrub_lock) < 0)
 		goto out;
-	/* 3. the catalog: from now on the victim does not exist */
-	if (child)
-		child->base_id = victim.base_id;
-	memmove(&cat->pts[idx], &cat->pts[idx + 1], (cat->n - (size_t)idx - 1) * sizeof(*cat->pts));
-	cat->n--;
-	if (catalog_save(h.gdir, cat) < 0)
+	/* 3. the catalog: from now on the victim does not exist (its child
+	 * takes its base) */
+	if (catlog_remove(h.gdir, cat, point) < 0)
 		goto out;
 	/* 4. its files */
 	remove_files(st, &w, &victim);

@@ -9,11 +9,13 @@
  *   "<group>+<disk>" of the pool, a point being the snapshot "p<id>" of each
  *   of its disks (docs/rbd.md); catalog and metadata stay under root.
  * A point is listed in the catalog only after every extent of every disk
- * was flushed and the catalog was atomically replaced (tmp + fsync +
- * rename + dir fsync).
+ * was flushed: then its line is appended to the catalog's journal and
+ * fdatasynced (catlog.h; or the catalog is atomically replaced: tmp +
+ * fsync + rename + dir fsync).
  *
  * Layout under root:
- *   <group>/catalog.json            committed points (the only truth)
+ *   <group>/catalog.json            committed points (snapshot) and
+ *   <group>/catalog.log             its journal: together the only truth
  *   <group>/disks/<disk>/<id>.qcow2 one file per point and disk (local)
  *   <group>/meta/<id>.bin           opaque point metadata
  *   <group>/pending.json            the point being received + durable progress

@@ -7,7 +7,8 @@
 # while the receiver and its qemu-nbd children are killed -9; the layer is
 # mounted again, the receiver restarted and the agent retries.
 #  1. POWER_ROUNDS (20) cuts during commits: the receiver stops itself at a
-#     commit stage (NESTOR_TEST_PAUSE: commit, commit-data, commit-catalog)
+#     commit stage (NESTOR_TEST_PAUSE: commit, commit-data, commit-catalog,
+#     catalog-append: the point's journal line written, not yet fdatasynced)
 #     and the cut comes there or 0-4 ms after it runs again;
 #  2. TRANSFER_ROUNDS (6) cuts at random moments of whole runs;
 #  3. RETENTION_ROUNDS (6) cuts while retention merges older points away.
@@ -205,13 +206,14 @@ more() { [ "$(wc -w <<<"$2")" -gt "$(wc -w <<<"$1")" ]; } # more BEFORE AFTER
 # 1. Cuts during commits (POWER_ROUNDS): odd rounds while stopped at the
 # stage, even ones 0-4 ms after it runs again (what is left of a commit
 # takes 1 to 3 ms here: the rounds' lines show whether the agent got its
-# COMMITTED).
-STAGES=(commit commit-data commit-catalog)
+# COMMITTED). Rounds go by pairs through the stages, so that each stage has
+# both kinds.
+STAGES=(commit commit-data commit-catalog catalog-append)
 RANDOM=5
 acked_cut=0 listed_unacked=0
 for r in $(seq 1 "$ROUNDS"); do
 	change "$r"
-	stage=${STAGES[$((r % 3))]}
+	stage=${STAGES[$(((r + 1) / 2 % ${#STAGES[@]}))]}
 	delay=0
 	[ $((r % 2)) = 0 ] && delay=$(printf '0.%06d' $((RANDOM * 4000 / 32768)))
 	cut_round "$r" "$delay" "$stage"
@@ -223,6 +225,10 @@ for r in $(seq 1 "$ROUNDS"); do
 		check_eq "round $r: a point cut before its data was sealed is not listed" "$BEFORE" "$AFTER"
 	[ "$delay" = 0 ] && [ "$stage" = commit-catalog ] &&
 		check "round $r: a point cut after its catalog was saved is listed" more "$BEFORE" "$AFTER"
+	# Stopped with its journal line written but not durable (issue 17):
+	# the cut loses the line, and with it the point.
+	[ "$delay" = 0 ] && [ "$stage" = catalog-append ] &&
+		check_eq "round $r: a point cut before its journal line was durable is not listed" "$BEFORE" "$AFTER"
 	# Cut with every disk done and durable (pending.json says so): the
 	# retry resumes the point and sends no data again.
 	if retry "$r" && [ "$delay" = 0 ] && [ "$stage" != commit-catalog ]; then

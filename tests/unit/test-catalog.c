@@ -15,27 +15,10 @@
 #include "common/fileutil.h"
 #include "replicator/receiver/catalog.h"
 #include "capture.h"
+#include "pointinfo.h"
 #include "tmpdir.h"
 
 TMPDIR_SUITE(catalog, dir, "nestor-catalog");
-
-static void
-point(struct store_point_info *pi, uint64_t id, uint64_t base, size_t ndisks)
-{
-	memset(pi, 0, sizeof(*pi));
-	pi->id = id;
-	pi->base_id = base;
-	pi->time_ns = 1700000000000000000ull + id;
-	pi->received_ns = 1700000000200000000ull + id;
-	pi->committed_ns = 1700000000500000000ull + id;
-	pi->bytes_received = 1000 * id;
-	pi->ndisks = ndisks;
-	for (size_t i = 0; i < ndisks; i++) {
-		snprintf(pi->disks[i].name, sizeof(pi->disks[i].name), "vd%c%.0zu",
-			 (char)('a' + i % 26), i / 26);
-		pi->disks[i].size = (i + 1) << 20;
-	}
-}
 
 /* <dir>/catalog.json as JSON. */
 static int
@@ -86,11 +69,11 @@ Test(catalog, round_trip)
 	struct store_point_info pi;
 	json_t *j;
 
-	point(&pi, 3, 0, 2);
+	pointinfo_fill(&pi, 3, 0, 2);
 	cr_assert_eq(catalog_append(&cat, &pi), 0);
-	point(&pi, 5, 3, 1);
+	pointinfo_fill(&pi, 5, 3, 1);
 	cr_assert_eq(catalog_append(&cat, &pi), 0);
-	point(&pi, (uint64_t)INT64_MAX, 5, STORE_MAX_DISKS);
+	pointinfo_fill(&pi, (uint64_t)INT64_MAX, 5, STORE_MAX_DISKS);
 	pi.time_ns = pi.committed_ns = pi.bytes_received = (uint64_t)INT64_MAX;
 	pi.received_ns = (uint64_t)INT64_MAX;
 	pi.disks[0].size = STORE_MAX_DISK_SIZE;

@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""points-fab.py GROUP_DIR COUNT: extend a local-store group that holds one
+real point (seeded by the receiver) to COUNT points, fast, writing exactly
+what the receiver writes for a point that carried no extents (issue 17,
+bench/points.sh):
+
+  disks/<disk>/<id>.qcow2   qemu-img create -f qcow2 with the receiver's own
+                            options (store-local.c, local_disk_create):
+                            cluster_size=65536, lazy_refcounts=off,
+                            backing_file=<id-1>.qcow2, backing_fmt=qcow2;
+                            -u so that qemu-img does not open the growing
+                            chain for each new file (the header is the same)
+  sums/<id>/<disk>.sums     the 16-byte header, no record (sums.h)
+  meta/<id>.bin             point 1's metadata blob
+  catalog.json              every point, ids 1..COUNT, each based on the one
+                            before, received 0.1 s apart ending a minute ago;
+                            log_seq = COUNT; catalog.log emptied
+
+The receiver must be stopped. Then sync. Two qemu-img at a time."""
+import json
+import os
+import struct
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+SUMS_HEADER = b"NSUMS1\0\0" + struct.pack("<II", 1, 24)
+
+
+def main():
+    gdir, count = sys.argv[1], int(sys.argv[2])
+    with open(os.path.join(gdir, "catalog.json")) as f:
+        cat = json.load(f)
+    log = os.path.join(gdir, "catalog.log")
+    if os.path.exists(log) and os.path.getsize(log) > 0:
+        sys.exit("points-fab: catalog.log is not empty: seed with one point only")
+    if len(cat["points"]) != 1 or cat["points"][0]["id"] != 1:
+        sys.exit("points-fab: the group must hold point 1 only")
+    p1 = cat["points"][0]
+    with open(os.path.join(gdir, "meta", "1.bin"), "rb") as f:
+        meta = f.read()
+
+    def create(args):
+        pid, disk = args
+        opts = ("cluster_size=65536,lazy_refcounts=off,backing_file=%d.qcow2,"
+                "backing_fmt=qcow2" % (pid - 1))
+        path = os.path.join(gdir, "disks", disk["name"], "%d.qcow2" % pid)
+        subprocess.run(["qemu-img", "create", "-q", "-u", "-f", "qcow2", "-o", opts, path,
+                        str(disk["size"])], check=True)
+
+    jobs = [(pid, d) for pid in range(2, count + 1) for d in p1["disks"]]
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        list(ex.map(create, jobs))
+    for pid in range(2, count + 1):
+        sdir = os.path.join(gdir, "sums", str(pid))
+        os.makedirs(sdir, exist_ok=True)
+        for d in p1["disks"]:
+            with open(os.path.join(sdir, d["name"] + ".sums"), "wb") as f:
+                f.write(SUMS_HEADER)
+        with open(os.path.join(gdir, "meta", "%d.bin" % pid), "wb") as f:
+            f.write(meta)
+    end = time.time_ns() - 60 * 10**9
+    pts = [p1]
+    for pid in range(2, count + 1):
+        t = end - (count - pid) * 10**8
+        p = dict(p1)
+        p.update(id=pid, base=pid - 1, time_ns=t, received_ns=t, committed_ns=t + 10**6,
+                 bytes=0)
+        pts.append(p)
+    # the seed goes first in time too (it was made a moment ago)
+    if len(pts) > 1:
+        t = pts[1]["time_ns"] - 10**8
+        p1.update(time_ns=t, received_ns=t, committed_ns=t + 10**6)
+    cat["points"] = pts
+    cat["log_seq"] = count
+    tmp = os.path.join(gdir, "catalog.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(cat, f, indent=1)
+    os.replace(tmp, os.path.join(gdir, "catalog.json"))
+    if os.path.exists(log):
+        os.truncate(log, 0)
+    subprocess.run(["sync"], check=True)
+
+
+main()
