@@ -162,7 +162,7 @@ peer_on_msg(struct conn *c, const struct proto_msg *msg, void *arg)
 
 	if (rc < 0)
 		return -1;
-	if (rc == 1) {
+	if (rc >= 1) { /* 2: not taken yet, given again after io_resume */
 		p->working = true;
 		conn_pause_read(c);
 	}
@@ -171,7 +171,7 @@ peer_on_msg(struct conn *c, const struct proto_msg *msg, void *arg)
 		p->out_paused = true;
 		conn_pause_read(c);
 	}
-	return 0;
+	return rc == 2 ? 1 : 0;
 }
 
 static void
@@ -362,7 +362,8 @@ receiver_run(const struct receiver_config *cfg)
 	log_info("receiver memory: %llu KiB per idle session, at most %llu KiB per busy one, "
 		 "%llu KiB shared, write buffers of all sessions at most %llu KiB",
 		 (unsigned long long)limits_session_idle() >> 10,
-		 (unsigned long long)limits_session_busy(cfg->session_output_max) >> 10,
+		 (unsigned long long)(limits_session_busy(cfg->session_output_max) +
+				      limits_session_extents(cfg->extents_in_flight)) >> 10,
 		 (unsigned long long)limits_shared(workpool_workers(rx.pool)) >> 10,
 		 (unsigned long long)cfg->write_buffer_total >> 10);
 	if (event_base_dispatch(rx.base) < 0) {

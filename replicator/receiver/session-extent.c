@@ -1,26 +1,25 @@
 /* A point's extents, disks done and checkpoints as a session receives them
  * (session-int.h): every extent is checked (range, quota, checksum) before
- * a byte of it is written. */
+ * a byte of it is written. With a pool, the checksum and decompression run
+ * on workers, at most extents_in_flight per session, and the store gets the
+ * extents in arrival order (reorder.h); any other message waits until every
+ * earlier extent is written. */
 #include <errno.h>
 #include <stdio.h>
 
-#include "common/hash.h"
 #include "common/log.h"
-#include "proto/compress.h"
+#include "common/workpool.h"
 #include "replicator/config.h"
+#include "replicator/receiver/extentjob.h"
 #include "replicator/receiver/session-int.h"
 #include "replicator/receiver/spacemsg.h"
 #include "replicator/receiver/store.h"
 
-int
-session_on_extent(struct session *s, const struct proto_extent *e)
+/* What arrived is checked before anything is decoded: the disk is open,
+ * the range inside it, the data within the group's quota. */
+static int
+extent_check(struct session *s, const struct proto_extent *e)
 {
-	struct session_env *env = s->env;
-	const void *plain = e->data;
-	char full[512];
-	int err = STORE_ERR_INTERNAL;
-	int r;
-
 	if (e->disk >= s->ndisks || s->disk_done[e->disk]) {
 		session_error(s, PROTO_ERR_PROTOCOL, "extent for disk %u not open",
 				e->disk);
@@ -34,40 +33,49 @@ session_on_extent(struct session *s, const struct proto_extent *e)
 		session_error(s, PROTO_ERR_PROTOCOL, "extent past end of disk");
 		return -1;
 	}
-	if (e->kind == PROTO_KIND_DATA) {
-		if (!limits_point_grow(&s->limits, s->group, e->length)) {
-			session_error(s, PROTO_ERR_STORE, "group %s is over its quota of %llu bytes",
-				      s->group, (unsigned long long)s->limits.lim.quota);
-			return -1;
-		}
-		if (e->comp == PROTO_COMP_ZSTD) {
-			if (zdecomp_decompress(env->zd, e->data, e->data_len, env->plain,
-					       (size_t)e->length) < 0) {
-				log_error("group %s point %llu: undecodable extent at %llu",
-					  s->group, (unsigned long long)s->point_id,
-					  (unsigned long long)e->offset);
-				session_error(s, PROTO_ERR_CHECKSUM,
-						"extent at %llu does not decompress",
-						(unsigned long long)e->offset);
-				return -1;
-			}
-			plain = env->plain;
-		}
-		if (hash64(plain, (size_t)e->length) != e->checksum) {
-			log_error("group %s point %llu disk %u: checksum mismatch at %llu+%llu, nothing written",
-				  s->group, (unsigned long long)s->point_id, e->disk,
-				  (unsigned long long)e->offset,
-				  (unsigned long long)e->length);
-			session_error(s, PROTO_ERR_CHECKSUM,
-					"checksum mismatch at offset %llu",
-					(unsigned long long)e->offset);
-			return -1;
-		}
+	if (e->kind == PROTO_KIND_DATA && !limits_point_grow(&s->limits, s->group, e->length)) {
+		session_error(s, PROTO_ERR_STORE, "group %s is over its quota of %llu bytes",
+			      s->group, (unsigned long long)s->limits.lim.quota);
+		return -1;
+	}
+	return 0;
+}
+
+/* A verdict other than OK: nothing of e is written, the session ends. */
+static int
+extent_refuse(struct session *s, const struct proto_extent *e, enum extentjob_verdict v)
+{
+	if (v == EXTENTJOB_UNDECODABLE) {
+		log_error("group %s point %llu: undecodable extent at %llu",
+			  s->group, (unsigned long long)s->point_id,
+			  (unsigned long long)e->offset);
+		session_error(s, PROTO_ERR_CHECKSUM, "extent at %llu does not decompress",
+			      (unsigned long long)e->offset);
+	} else {
+		log_error("group %s point %llu disk %u: checksum mismatch at %llu+%llu, nothing written",
+			  s->group, (unsigned long long)s->point_id, e->disk,
+			  (unsigned long long)e->offset, (unsigned long long)e->length);
+		session_error(s, PROTO_ERR_CHECKSUM, "checksum mismatch at offset %llu",
+			      (unsigned long long)e->offset);
+	}
+	return -1;
+}
+
+/* Write a verified extent (plain: its plaintext) and checkpoint every
+ * checkpoint_interval bytes: the store sees the extents in arrival order. */
+static int
+extent_apply(struct session *s, const struct proto_extent *e, const void *plain)
+{
+	struct session_env *env = s->env;
+	char full[512];
+	int err = STORE_ERR_INTERNAL;
+	int r;
+
+	if (e->kind == PROTO_KIND_DATA)
 		r = store_point_write_sum(s->point, e->disk, e->offset, plain,
 					  (size_t)e->length, e->checksum, &err);
-	} else {
+	else
 		r = store_point_zero(s->point, e->disk, e->offset, e->length, &err);
-	}
 	if (r < 0) {
 		session_error(s, session_store_err(err), "write at offset %llu of disk %u failed%s",
 				(unsigned long long)e->offset, e->disk,
@@ -90,6 +98,142 @@ session_on_extent(struct session *s, const struct proto_extent *e)
 		s->since_checkpoint = 0;
 	}
 	return 0;
+}
+
+
+/* Verified on a worker: the verdict, then the write. The job goes back to
+ * the cache either way. */
+static int
+extent_apply_job(void *arg, void *item)
+{
+	struct session *s = arg;
+	struct extentjob *j = item;
+	enum extentjob_verdict v = extentjob_verdict(j);
+	int rc = v == EXTENTJOB_OK ? extent_apply(s, extentjob_extent(j), extentjob_plain(j))
+				   : extent_refuse(s, extentjob_extent(j), v);
+
+	extentcache_put(s->env->xcache, j);
+	return rc;
+}
+
+static void
+extent_drop(void *arg, void *item, bool finished)
+{
+	struct session *s = arg;
+
+	if (finished)
+		extentcache_put(s->env->xcache, item);
+	else
+		extentjob_disown(item); /* its done callback frees it */
+}
+
+/* After a failure or when the session goes: the extents not written are
+ * dropped, those still on a worker disowned. */
+void
+session_extents_abort(struct session *s)
+{
+	reorder_clear(&s->xring, extent_drop, s);
+	s->xwait = XWAIT_NONE;
+}
+
+/* Write every verified extent at the head of the ring. -1: the session
+ * failed (told), the rest dropped. */
+static int
+extent_flush(struct session *s)
+{
+	if (reorder_apply(&s->xring, extent_apply_job, s) >= 0)
+		return 0;
+	s->xfailed = true;
+	session_extents_abort(s);
+	return -1;
+}
+
+/* On the loop thread, once a worker verified an extent. */
+static void
+extent_done(void *arg, int cancelled)
+{
+	struct extentjob *j = arg;
+	struct session *s = extentjob_owner(j);
+
+	if (!s) {
+		extentjob_free(j);
+		return;
+	}
+	(void)reorder_finish(&s->xring, extentjob_seq(j));
+	if (cancelled) {
+		s->xfailed = true;
+		session_extents_abort(s);
+		session_error(s, PROTO_ERR_INTERNAL, "the receiver is stopping");
+		return;
+	}
+	if (extent_flush(s) < 0)
+		return;
+	/* A session paused for a slot, or for every extent before a message
+	 * that waits for them, is read again. */
+	if ((s->xwait == XWAIT_SLOT && !reorder_full(&s->xring)) ||
+	    (s->xwait == XWAIT_DRAIN && reorder_count(&s->xring) == 0)) {
+		s->xwait = XWAIT_NONE;
+		s->io->resume(s->io_arg);
+	}
+}
+
+/* The extent to a worker; with the pool's queue full it is verified here
+ * rather than refused (its order is the ring's either way). */
+static int
+extent_submit(struct session *s, const struct proto_extent *e)
+{
+	struct session_env *env = s->env;
+	struct extentjob *j = extentcache_get(env->xcache);
+	uint64_t seq = s->xring.tail;
+
+	if (!j || extentjob_load(j, e, seq, s) < 0) {
+		extentcache_put(env->xcache, j);
+		session_error(s, PROTO_ERR_INTERNAL, "out of memory");
+		return -1;
+	}
+	(void)reorder_push(&s->xring, j);
+	if (e->kind != PROTO_KIND_DATA) {
+		extentjob_run_with(j, NULL);
+		(void)reorder_finish(&s->xring, seq);
+	} else if (workpool_submit(env->pool, extentjob_run, extent_done, j) < 0) {
+		extentjob_run_with(j, env->zd);
+		(void)reorder_finish(&s->xring, seq);
+	}
+	if (extent_flush(s) < 0)
+		return -1;
+	if (reorder_full(&s->xring)) {
+		s->xwait = XWAIT_SLOT;
+		return 1;
+	}
+	return 0;
+}
+
+int
+session_on_extent(struct session *s, const struct proto_extent *e)
+{
+	const void *plain;
+	enum extentjob_verdict v;
+
+	if (s->xfailed)
+		return -1;
+	if (extent_check(s, e) < 0)
+		return -1;
+	if (s->env->pool) {
+		if (s->xring.cap == 0)
+			reorder_init(&s->xring, (unsigned)s->env->cfg->extents_in_flight);
+		return extent_submit(s, e);
+	}
+	v = extentjob_verify(e, s->env->zd, s->env->plain, &plain);
+	return v == EXTENTJOB_OK ? extent_apply(s, e, plain) : extent_refuse(s, e, v);
+}
+
+int
+session_extents_wait(struct session *s, const struct proto_msg *msg)
+{
+	if (msg->type == PROTO_EXTENT || reorder_count(&s->xring) == 0)
+		return 0;
+	s->xwait = XWAIT_DRAIN;
+	return 2;
 }
 
 int

@@ -11,9 +11,11 @@
 
 #include "proto/codec.h"
 #include "replicator/receiver/limits.h"
+#include "replicator/receiver/reorder.h"
 #include "replicator/receiver/session.h"
 
 struct beginjob;
+struct extentcache;
 struct hashjob;
 struct repair;
 struct repairjob;
@@ -26,6 +28,9 @@ enum sess_state { S_HELLO, S_READY, S_POINT, S_COMMITTED, S_REPAIR };
 /* disk_done[]: a resumed point's disk done before this session takes one
  * more DISK_DONE (the agent sends one per disk); a second is an error. */
 enum { DISK_OPEN = 0, DISK_DONE_HERE = 1, DISK_DONE_BEFORE = 2 };
+/* Why a session with extents on workers is not read: its ring is full, or
+ * a message waits until every extent before it is written. */
+enum xwait { XWAIT_NONE, XWAIT_SLOT, XWAIT_DRAIN };
 
 struct session {
 	struct session_env *env;
@@ -49,6 +54,9 @@ struct session {
 	bool adopt_owner;      /* that begin makes this peer the group's owner */
 	struct repair *repair; /* S_REPAIR: the point being repaired, group locked */
 	struct repairjob *pjob; /* a repair's begin or commit on a worker */
+	struct reorder xring;   /* extents on workers, in arrival order */
+	enum xwait xwait;       /* not read until io->resume */
+	bool xfailed;           /* an extent failed: the session is over */
 };
 
 struct session_env {
@@ -58,6 +66,7 @@ struct session_env {
 	struct zdecomp *zd;
 	uint8_t *plain;    /* PROTO_MAX_EXTENT bytes, decompression target */
 	struct workpool *pool; /* NULL = heavy steps inline */
+	struct extentcache *xcache; /* spare extent jobs, with the pool */
 	struct session *sessions;
 };
 
@@ -78,6 +87,11 @@ int session_send_committed(struct session *s, uint64_t point_id);
  * Return as session_on_msg. */
 int session_on_extent(struct session *s, const struct proto_extent *e);
 int session_on_disk_done(struct session *s, const struct proto_disk_done *d);
+/* Before any message: 0 to take it, or 2 when extents are in flight and
+ * msg is not one: it waits until they are written (session_on_msg). */
+int session_extents_wait(struct session *s, const struct proto_msg *msg);
+/* Drop the extents not written; those on a worker are disowned. */
+void session_extents_abort(struct session *s);
 
 /* repairjob.c: a targeted repair's messages. Return as session_on_msg. */
 int session_repair_begin(struct session *s, const struct proto_point_begin *b);

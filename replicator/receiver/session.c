@@ -19,6 +19,7 @@
 #include "replicator/config.h"
 #include "common/workpool.h"
 #include "replicator/receiver/beginjob.h"
+#include "replicator/receiver/extentjob.h"
 #include "replicator/receiver/hashjob.h"
 #include "replicator/receiver/limits.h"
 #include "replicator/receiver/marker.h"
@@ -62,6 +63,10 @@ fail:
 void
 session_env_set_pool(struct session_env *env, struct workpool *pool)
 {
+	/* Spare extent jobs: two per worker keep them all busy without a
+	 * MiB allocated per extent; without the cache, jobs are freed. */
+	extentcache_free(env->xcache);
+	env->xcache = pool ? extentcache_new(2 * workpool_workers(pool)) : NULL;
 	env->pool = pool;
 }
 
@@ -70,6 +75,7 @@ session_env_free(struct session_env *env)
 {
 	if (!env)
 		return;
+	extentcache_free(env->xcache);
 	zdecomp_free(env->zd);
 	free(env->plain);
 	free(env);
@@ -511,12 +517,16 @@ on_hash_query(struct session *s, const struct proto_hash_query *q)
 int
 session_on_msg(struct session *s, const struct proto_msg *msg)
 {
-	if (s->job || s->rjob || s->bjob || s->pjob) {
+	int rc;
+
+	if (s->job || s->rjob || s->bjob || s->pjob || s->xwait) {
 		/* The caller must hold our input until io->resume. */
 		log_error("agent %s: message while a job runs", session_peer(s));
 		session_error(s, PROTO_ERR_INTERNAL, "internal error: out of order");
 		return -1;
 	}
+	if ((rc = session_extents_wait(s, msg)) != 0)
+		return rc;
 	if (msg->type == PROTO_ERROR) {
 		log_error("agent %s reported error %u: %s", session_peer(s),
 			  msg->u.error.code, msg->u.error.text);
@@ -629,6 +639,7 @@ session_free(struct session *s)
 
 	if (!s)
 		return;
+	session_extents_abort(s); /* not written: not made durable either */
 	if (s->point) {
 		/* Keep whatever arrived durable, so the agent resumes from here. */
 		if (s->state == S_POINT)
