@@ -13,6 +13,7 @@
 #include "proto/compress.h"
 
 struct extentjob {
+	struct extentcache *cache; /* it came from, and goes back to */
 	void *owner;
 	uint64_t seq;
 	struct proto_extent e;  /* e.data points into in */
@@ -25,7 +26,9 @@ struct extentjob {
 };
 
 struct extentcache {
-	unsigned max, n;
+	unsigned max;   /* jobs that may exist */
+	unsigned made;  /* jobs that exist */
+	unsigned n;     /* of them spare */
 	struct extentjob *spare[];
 };
 
@@ -43,16 +46,6 @@ extentjob_verify(const struct proto_extent *e, struct zdecomp *zd, uint8_t *buf,
 	}
 	return hash64(*plain, (size_t)e->length) == e->checksum ? EXTENTJOB_OK
 								: EXTENTJOB_MISMATCH;
-}
-
-struct extentjob *
-extentjob_new(void)
-{
-	struct extentjob *j = calloc(1, sizeof(*j));
-
-	if (!j)
-		log_error("receiver: out of memory for an extent");
-	return j;
 }
 
 /* buf grown to at least len bytes (a frame's, bounded by the codec). */
@@ -181,14 +174,21 @@ extentjob_disown(struct extentjob *j)
 	j->owner = NULL;
 }
 
-void
+static void
 extentjob_free(struct extentjob *j)
 {
-	if (!j)
-		return;
 	free(j->in);
 	free(j->plain);
 	free(j);
+}
+
+void
+extentjob_release(struct extentjob *j)
+{
+	struct extentcache *c = j->cache;
+
+	j->owner = NULL;
+	c->spare[c->n++] = j; /* room: made <= max */
 }
 
 struct extentcache *
@@ -206,21 +206,20 @@ extentcache_new(unsigned max)
 struct extentjob *
 extentcache_get(struct extentcache *c)
 {
-	if (c && c->n > 0)
-		return c->spare[--c->n];
-	return extentjob_new();
-}
+	struct extentjob *j;
 
-void
-extentcache_put(struct extentcache *c, struct extentjob *j)
-{
-	if (!j)
-		return;
-	j->owner = NULL;
-	if (c && c->n < c->max)
-		c->spare[c->n++] = j;
-	else
-		extentjob_free(j);
+	if (c->n > 0)
+		return c->spare[--c->n];
+	if (c->made >= c->max)
+		return NULL;
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		log_error("receiver: out of memory for an extent");
+		return NULL;
+	}
+	j->cache = c;
+	c->made++;
+	return j;
 }
 
 void

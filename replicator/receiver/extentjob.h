@@ -1,8 +1,8 @@
 /* An EXTENT of a point as a job for a worker thread (issue 17): the frame's
  * payload is copied in on the loop, decompressed and its checksum verified
  * on a worker, and the loop writes the plaintext to the store in arrival
- * order (reorder.h). Spare jobs keep their buffers in a small cache so a
- * busy receiver does not allocate a MiB per extent. */
+ * order (reorder.h). The jobs and their buffers come from one cache of
+ * the receiver, bounded, so no extent allocates a MiB in steady state. */
 #ifndef NESTOR_RECEIVER_EXTENTJOB_H
 #define NESTOR_RECEIVER_EXTENTJOB_H
 
@@ -25,8 +25,6 @@ enum extentjob_verdict {
 enum extentjob_verdict extentjob_verify(const struct proto_extent *e, struct zdecomp *zd,
 					uint8_t *buf, const void **plain);
 
-/* An empty job. NULL when out of memory (logged). */
-struct extentjob *extentjob_new(void);
 /* Make j the job of e (its payload copied: e may go once this returns),
  * numbered seq, for owner (the caller's, handed back by extentjob_owner).
  * Buffers are kept between loads and grow as needed. 0 / -1 (out of
@@ -48,18 +46,20 @@ uint64_t extentjob_seq(const struct extentjob *j);
  * away while the job ran: the done callback frees it). */
 void *extentjob_owner(const struct extentjob *j);
 void extentjob_disown(struct extentjob *j);
-/* NULL ok. */
-void extentjob_free(struct extentjob *j);
+/* Back to the cache it came from, for the next extent. */
+void extentjob_release(struct extentjob *j);
 
-/* Spare jobs with their buffers, at most max of them (loop thread only). */
+/* The receiver's extent jobs: at most max of them exist, made on first
+ * use and kept with their buffers for reuse (loop thread only). This bounds
+ * the memory of the extents in flight over all sessions together. */
 struct extentcache;
 /* NULL when out of memory (logged). */
 struct extentcache *extentcache_new(unsigned max);
-/* A spare job, or a new one; NULL when out of memory (logged). */
+/* A spare job, or a new one while fewer than max exist; NULL when max are
+ * out (or out of memory, logged). */
 struct extentjob *extentcache_get(struct extentcache *c);
-/* Keep j for reuse, or free it when the cache is full. c NULL: free. */
-void extentcache_put(struct extentcache *c, struct extentjob *j);
-/* Frees the cache and its spare jobs. NULL ok. */
+/* Frees the cache and its jobs; every job must have been released. NULL
+ * ok. */
 void extentcache_free(struct extentcache *c);
 
 #endif

@@ -115,18 +115,12 @@ limits_session_idle(void)
 }
 
 uint64_t
-limits_session_extents(uint64_t in_flight)
-{
-	return in_flight * LIMITS_EXTENT_JOB;
-}
-
-uint64_t
 limits_shared(unsigned workers)
 {
 	/* Decompression target; per worker a hash answer, the largest hash
-	 * block read, a decompressor and the spare extent jobs
-	 * (session_env_set_pool keeps two per worker). */
+	 * block read, a decompressor and the extent jobs (session_env_set_pool
+	 * makes four per worker, shared by all sessions). */
 	return PROTO_MAX_EXTENT +
 	       (uint64_t)workers * ((uint64_t)PROTO_MAX_HASHES * 8 + STORE_MAX_HASH_BLOCK +
-				    LIMITS_ZDECOMP + 2 * LIMITS_EXTENT_JOB);
+				    LIMITS_ZDECOMP + 4 * LIMITS_EXTENT_JOB);
 }

@@ -48,12 +48,10 @@ bool limits_point_grow(struct limits_point *lp, const char *group, uint64_t len)
  * TLS and session state, empty buffers. */
 uint64_t limits_session_busy(uint64_t output_max);
 uint64_t limits_session_idle(void);
-/* On top of busy with a worker pool: in_flight extents on workers, each a
- * copy of its frame's payload and its plaintext (issue 17). */
-uint64_t limits_session_extents(uint64_t in_flight);
 /* Memory of the receiver outside its sessions at its busiest: the
  * decompression target, and per worker thread a hash answer, one hash
- * query's read buffer, its decompressor and two spare extent jobs. */
+ * query's read buffer, its decompressor and four extent jobs (each a copy
+ * of a frame's payload and its plaintext; issue 17). */
 uint64_t limits_shared(unsigned workers);
 
 #endif

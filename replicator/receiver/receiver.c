@@ -362,8 +362,7 @@ receiver_run(const struct receiver_config *cfg)
 	log_info("receiver memory: %llu KiB per idle session, at most %llu KiB per busy one, "
 		 "%llu KiB shared, write buffers of all sessions at most %llu KiB",
 		 (unsigned long long)limits_session_idle() >> 10,
-		 (unsigned long long)(limits_session_busy(cfg->session_output_max) +
-				      limits_session_extents(cfg->extents_in_flight)) >> 10,
+		 (unsigned long long)limits_session_busy(cfg->session_output_max) >> 10,
 		 (unsigned long long)limits_shared(workpool_workers(rx.pool)) >> 10,
 		 (unsigned long long)cfg->write_buffer_total >> 10);
 	if (event_base_dispatch(rx.base) < 0) {

@@ -112,19 +112,18 @@ extent_apply_job(void *arg, void *item)
 	int rc = v == EXTENTJOB_OK ? extent_apply(s, extentjob_extent(j), extentjob_plain(j))
 				   : extent_refuse(s, extentjob_extent(j), v);
 
-	extentcache_put(s->env->xcache, j);
+	extentjob_release(j);
 	return rc;
 }
 
 static void
 extent_drop(void *arg, void *item, bool finished)
 {
-	struct session *s = arg;
-
+	(void)arg;
 	if (finished)
-		extentcache_put(s->env->xcache, item);
+		extentjob_release(item);
 	else
-		extentjob_disown(item); /* its done callback frees it */
+		extentjob_disown(item); /* its done callback releases it */
 }
 
 /* After a failure or when the session goes: the extents not written are
@@ -132,7 +131,7 @@ extent_drop(void *arg, void *item, bool finished)
 void
 session_extents_abort(struct session *s)
 {
-	reorder_clear(&s->xring, extent_drop, s);
+	reorder_clear(&s->xring, extent_drop, NULL);
 	s->xwait = XWAIT_NONE;
 }
 
@@ -156,7 +155,7 @@ extent_done(void *arg, int cancelled)
 	struct session *s = extentjob_owner(j);
 
 	if (!s) {
-		extentjob_free(j);
+		extentjob_release(j);
 		return;
 	}
 	(void)reorder_finish(&s->xring, extentjob_seq(j));
@@ -177,17 +176,16 @@ extent_done(void *arg, int cancelled)
 	}
 }
 
-/* The extent to a worker; with the pool's queue full it is verified here
- * rather than refused (its order is the ring's either way). */
+/* The extent to a worker in job j; with the pool's queue full it is
+ * verified here rather than refused (its order is the ring's either way). */
 static int
-extent_submit(struct session *s, const struct proto_extent *e)
+extent_submit(struct session *s, const struct proto_extent *e, struct extentjob *j)
 {
 	struct session_env *env = s->env;
-	struct extentjob *j = extentcache_get(env->xcache);
 	uint64_t seq = s->xring.tail;
 
-	if (!j || extentjob_load(j, e, seq, s) < 0) {
-		extentcache_put(env->xcache, j);
+	if (extentjob_load(j, e, seq, s) < 0) {
+		extentjob_release(j);
 		session_error(s, PROTO_ERR_INTERNAL, "out of memory");
 		return -1;
 	}
@@ -208,21 +206,43 @@ extent_submit(struct session *s, const struct proto_extent *e)
 	return 0;
 }
 
+/* With a pool, the extent's job, or NULL: every job of the receiver is out
+ * (their number bounds the memory of all sessions' extents in flight). */
+static struct extentjob *
+extent_job(struct session *s)
+{
+	if (!s->env->pool)
+		return NULL;
+	if (s->xring.cap == 0)
+		reorder_init(&s->xring, (unsigned)s->env->cfg->extents_in_flight);
+	return extentcache_get(s->env->xcache);
+}
+
 int
 session_on_extent(struct session *s, const struct proto_extent *e)
 {
+	struct extentjob *j;
 	const void *plain;
 	enum extentjob_verdict v;
 
 	if (s->xfailed)
 		return -1;
-	if (extent_check(s, e) < 0)
-		return -1;
-	if (s->env->pool) {
-		if (s->xring.cap == 0)
-			reorder_init(&s->xring, (unsigned)s->env->cfg->extents_in_flight);
-		return extent_submit(s, e);
+	j = extent_job(s);
+	if (!j && reorder_count(&s->xring) > 0) {
+		/* No job left and extents of ours in flight: this one waits
+		 * for them (not taken yet, so checked once, when it is). */
+		s->xwait = XWAIT_DRAIN;
+		return 2;
 	}
+	if (extent_check(s, e) < 0) {
+		if (j)
+			extentjob_release(j);
+		return -1;
+	}
+	if (j)
+		return extent_submit(s, e, j);
+	/* No pool, or none of its jobs free and nothing of ours in flight:
+	 * here, on the loop, as without a pool. */
 	v = extentjob_verify(e, s->env->zd, s->env->plain, &plain);
 	return v == EXTENTJOB_OK ? extent_apply(s, e, plain) : extent_refuse(s, e, v);
 }

@@ -63,10 +63,11 @@ fail:
 void
 session_env_set_pool(struct session_env *env, struct workpool *pool)
 {
-	/* Spare extent jobs: two per worker keep them all busy without a
-	 * MiB allocated per extent; without the cache, jobs are freed. */
-	extentcache_free(env->xcache);
-	env->xcache = pool ? extentcache_new(2 * workpool_workers(pool)) : NULL;
+	/* Extent jobs, four per worker: enough to keep every worker busy
+	 * with one running and three waiting, and a bound on the memory of
+	 * all extents in flight. Kept for a later pool: jobs may be out. */
+	if (pool && !env->xcache && !(env->xcache = extentcache_new(4 * workpool_workers(pool))))
+		pool = NULL; /* logged; extents run inline */
 	env->pool = pool;
 }
 
