@@ -227,7 +227,10 @@ session_on_extent(struct session *s, const struct proto_extent *e)
 
 	if (s->xfailed)
 		return -1;
-	j = extent_job(s);
+	/* A plain extent (no zstd: a hash of about 0.1 ms a MiB, or no data
+	 * at all) with nothing of ours in flight costs less here than its
+	 * copy and hand-off to a worker. */
+	j = e->comp != PROTO_COMP_ZSTD && reorder_count(&s->xring) == 0 ? NULL : extent_job(s);
 	if (!j && reorder_count(&s->xring) > 0) {
 		/* No job left and extents of ours in flight: this one waits
 		 * for them (not taken yet, so checked once, when it is). */
@@ -241,8 +244,8 @@ session_on_extent(struct session *s, const struct proto_extent *e)
 	}
 	if (j)
 		return extent_submit(s, e, j);
-	/* No pool, or none of its jobs free and nothing of ours in flight:
-	 * here, on the loop, as without a pool. */
+	/* No pool, a plain extent, or none of the jobs free and nothing of
+	 * ours in flight: here, on the loop, as without a pool. */
 	v = extentjob_verify(e, s->env->zd, s->env->plain, &plain);
 	return v == EXTENTJOB_OK ? extent_apply(s, e, plain) : extent_refuse(s, e, v);
 }
