@@ -82,7 +82,8 @@ extentjob_load(struct extentjob *j, const struct proto_extent *e, uint64_t seq, 
 	if (grow(&j->in, &j->in_cap, e->data_len) < 0 ||
 	    (e->comp == PROTO_COMP_ZSTD && grow(&j->plain, &j->plain_cap, (size_t)e->length) < 0))
 		return -1;
-	memcpy(j->in, e->data, e->data_len);
+	if (e->data_len > 0) /* never 0 from the codec: no memcpy of NULL */
+		memcpy(j->in, e->data, e->data_len);
 	j->e.data = j->in;
 	return 0;
 }
