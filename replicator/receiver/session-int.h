@@ -54,6 +54,8 @@ struct session {
 	bool adopt_owner;      /* that begin makes this peer the group's owner */
 	struct repair *repair; /* S_REPAIR: the point being repaired, group locked */
 	struct repairjob *pjob; /* a repair's begin or commit on a worker */
+	bool final;            /* the point is a planned failover's final one */
+	char planned[PROTO_NAME_MAX + 1]; /* group told to shut down (planned.h) */
 	struct reorder xring;   /* extents on workers, in arrival order */
 	enum xwait xwait;       /* not read until io->resume */
 	bool xfailed;           /* an extent failed: the session is over */
