@@ -218,6 +218,21 @@ extent_job(struct session *s)
 	return extentcache_get(s->env->xcache);
 }
 
+/* With nothing of ours in flight, an extent is verified here, on the loop,
+ * when that costs less than its copy and hand-off to a worker (no zstd: a
+ * hash of about 0.1 ms a MiB, or no data at all), or when the workers are
+ * taken and as many jobs wait (a flood of hash queries): it must not queue
+ * behind them. */
+static bool
+extent_here(struct session *s, const struct proto_extent *e)
+{
+	struct workpool *wp = s->env->pool;
+
+	if (!wp || reorder_count(&s->xring) > 0)
+		return !wp;
+	return e->comp != PROTO_COMP_ZSTD || workpool_busy(wp) >= 2 * (size_t)workpool_workers(wp);
+}
+
 int
 session_on_extent(struct session *s, const struct proto_extent *e)
 {
@@ -227,10 +242,7 @@ session_on_extent(struct session *s, const struct proto_extent *e)
 
 	if (s->xfailed)
 		return -1;
-	/* A plain extent (no zstd: a hash of about 0.1 ms a MiB, or no data
-	 * at all) with nothing of ours in flight costs less here than its
-	 * copy and hand-off to a worker. */
-	j = e->comp != PROTO_COMP_ZSTD && reorder_count(&s->xring) == 0 ? NULL : extent_job(s);
+	j = extent_here(s, e) ? NULL : extent_job(s);
 	if (!j && reorder_count(&s->xring) > 0) {
 		/* No job left and extents of ours in flight: this one waits
 		 * for them (not taken yet, so checked once, when it is). */

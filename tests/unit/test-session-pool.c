@@ -617,3 +617,21 @@ Test(sesspool, extents_past_the_receivers_jobs_wait_for_their_session)
 	session_free(s);
 	cr_assert_eq(durable_of_vda(), 5 * BLK, "all five written, extent 4 once");
 }
+
+Test(sesspool, an_extent_does_not_queue_behind_a_busy_pool)
+{
+	static uint8_t blk[BLK], z[BLK];
+	struct proto_msg m;
+	struct session *s = begun_session(1, 16);
+
+	hold_worker();
+	cr_assert_eq(workpool_submit(pool, hold_fn, hold_done, NULL), 0, "one more waits");
+	fill_block(blk, 0);
+	extent_msg(&m, 0, blk, z, 0);
+	cr_assert_eq(session_on_msg(s, &m), 0, "%s", seen.err_text);
+	cr_assert_eq(workpool_busy(pool), 2, "the extent was not queued");
+	session_free(s); /* checkpoints what was written */
+	cr_assert_eq(durable_of_vda(), BLK, "written on the loop while the worker is held");
+	release_worker();
+	poolwait_dispatch(pool, 2);
+}
