@@ -7,6 +7,7 @@ rc=0
 bash bench/seed.sh || rc=1
 bash bench/rbd.sh || rc=1
 bash bench/bandwidth.sh || rc=1
+bash bench/concurrency.sh || rc=1
 bash bench/rbd-listing.sh || rc=1
 bash bench/points.sh || rc=1
 exit $rc

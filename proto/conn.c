@@ -510,6 +510,8 @@ conn_process(struct conn *c)
 		}
 		conn_touch(c);
 		r = c->cbs.on_msg ? c->cbs.on_msg(c, &msg, c->arg) : 0;
+		if (r > 0)
+			return; /* not taken (the callee paused): it stays first in the input */
 		/* msg borrowed from frame until here. */
 		if (c->bev)
 			evbuffer_drain(in, total);

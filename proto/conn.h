@@ -29,7 +29,9 @@ struct conn_cbs {
 	void (*on_ready)(struct conn *c, void *arg);
 	/* One decoded frame; borrowed pointers in msg are valid only during
 	 * the call. Return 0 to go on, -1 to stop reading (the callee has
-	 * called conn_close or conn_send_error). */
+	 * called conn_close or conn_send_error), 1 when the frame was not
+	 * taken (the callee called conn_pause_read): the same frame is
+	 * delivered again after conn_resume_read. */
 	int (*on_msg)(struct conn *c, const struct proto_msg *msg, void *arg);
 	/* Output buffer fell to or below the low-water mark (see
 	 * conn_set_low_water); the sender may queue more. Optional. */

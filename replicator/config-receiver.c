@@ -126,6 +126,14 @@ set_work_queue_max(void *obj, const struct key_def *k, const char *value, const 
 }
 
 static int
+set_extents_in_flight(void *obj, const struct key_def *k, const char *value,
+		      const char **expect)
+{
+	*expect = "a number of extents from 1 to 64";
+	return set_count_in(obj, k, value, 64);
+}
+
+static int
 set_nbd_total(void *obj, const struct key_def *k, const char *value, const char **expect)
 {
 	*expect = "a number of processes from 1 to 4096";
@@ -385,6 +393,8 @@ static const struct key_def receiver_keys[] = {
 	CFG_KEY("workers", set_workers, struct receiver_config, workers, false),
 	CFG_KEY("work_queue_max", set_work_queue_max, struct receiver_config, work_queue_max,
 		false),
+	CFG_KEY("extents_in_flight", set_extents_in_flight, struct receiver_config,
+		extents_in_flight, false),
 	CFG_KEY("max_clock_skew", set_skew, struct receiver_config, history.max_clock_skew_s, false),
 	CFG_KEY("immutable", set_immutable, struct receiver_config, history.immutable_s, false),
 	CFG_KEY("retention_min_points", set_min_points, struct receiver_config,
@@ -562,6 +572,7 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 	c->write_buffer_total = 256ULL << 20;
 	c->workers = 0;
 	c->work_queue_max = 256;
+	c->extents_in_flight = 4;
 	c->history = history_default;
 	c->drill_max_devices = 256;
 	c->scrub_rate = 100ULL << 20;

@@ -205,6 +205,10 @@ struct receiver_config {
 	 * past which a session is told to retry. */
 	uint64_t workers;
 	uint64_t work_queue_max;
+	/* [receiver] extents_in_flight: a session's extents being decompressed
+	 * and verified on workers at once (default 4, 1..64; issue 17): past
+	 * it the session is not read until one is written. */
+	uint64_t extents_in_flight;
 	struct receiver_history_cfg history; /* [receiver] defaults for every group */
 	/* What a drill boots (issue 12, section 2; docs/drill.md): at most
 	 * drill_max_memory bytes for the drill's VMs together (0 = auto: half

@@ -15,6 +15,11 @@
  * bufferevents, struct session and struct store_point (64 disks), rounded
  * up. */
 #define LIMITS_SESSION_STATE (128u << 10)
+/* One extent on a worker: its payload as it came and its plaintext. */
+#define LIMITS_EXTENT_JOB ((uint64_t)PROTO_MAX_PAYLOAD + PROTO_MAX_EXTENT)
+/* A zstd decompression context (ZSTD_sizeof_DCtx, about 95 KiB, rounded
+ * up): extents are decoded in one shot, into their own buffer. */
+#define LIMITS_ZDECOMP (128u << 10)
 
 int
 limits_check_begin(const struct group_limits *lim, const struct store_begin *b, uint64_t used,
@@ -112,8 +117,10 @@ limits_session_idle(void)
 uint64_t
 limits_shared(unsigned workers)
 {
-	/* Decompression target; per worker a hash answer and the largest hash
-	 * block read. */
+	/* Decompression target; per worker a hash answer, the largest hash
+	 * block read, a decompressor and the extent jobs (session_env_set_pool
+	 * makes four per worker, shared by all sessions). */
 	return PROTO_MAX_EXTENT +
-	       (uint64_t)workers * ((uint64_t)PROTO_MAX_HASHES * 8 + STORE_MAX_HASH_BLOCK);
+	       (uint64_t)workers * ((uint64_t)PROTO_MAX_HASHES * 8 + STORE_MAX_HASH_BLOCK +
+				    LIMITS_ZDECOMP + 4 * LIMITS_EXTENT_JOB);
 }

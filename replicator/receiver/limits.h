@@ -49,8 +49,9 @@ bool limits_point_grow(struct limits_point *lp, const char *group, uint64_t len)
 uint64_t limits_session_busy(uint64_t output_max);
 uint64_t limits_session_idle(void);
 /* Memory of the receiver outside its sessions at its busiest: the
- * decompression target, and per worker thread a hash answer and one hash
- * query's read buffer. */
+ * decompression target, and per worker thread a hash answer, one hash
+ * query's read buffer, its decompressor and four extent jobs (each a copy
+ * of a frame's payload and its plaintext; issue 17). */
 uint64_t limits_shared(unsigned workers);
 
 #endif

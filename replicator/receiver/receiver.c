@@ -162,7 +162,7 @@ peer_on_msg(struct conn *c, const struct proto_msg *msg, void *arg)
 
 	if (rc < 0)
 		return -1;
-	if (rc == 1) {
+	if (rc >= 1) { /* 2: not taken yet, given again after io_resume */
 		p->working = true;
 		conn_pause_read(c);
 	}
@@ -171,7 +171,7 @@ peer_on_msg(struct conn *c, const struct proto_msg *msg, void *arg)
 		p->out_paused = true;
 		conn_pause_read(c);
 	}
-	return 0;
+	return rc == 2 ? 1 : 0;
 }
 
 static void

@@ -1,7 +1,7 @@
 /* The receiver's session state machine (session.h): hello -> query/begin ->
  * extents -> disk done -> commit, writing into the replica store. Every
  * extent is checked (range, checksum) before a byte of it is written. */
-#include "replicator/receiver/session.h"
+#include "replicator/receiver/session-int.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -19,6 +19,7 @@
 #include "replicator/config.h"
 #include "common/workpool.h"
 #include "replicator/receiver/beginjob.h"
+#include "replicator/receiver/extentjob.h"
 #include "replicator/receiver/hashjob.h"
 #include "replicator/receiver/limits.h"
 #include "replicator/receiver/marker.h"
@@ -37,48 +38,6 @@ _Static_assert(STORE_MAX_DISK_SIZE == PROTO_MAX_DISK_SIZE, "store and wire disk 
 _Static_assert(STORE_MAX_META == PROTO_MAX_META, "store and wire metadata sizes differ");
 _Static_assert(STORE_MAX_HASHES == PROTO_MAX_HASHES, "store and wire hash counts differ");
 _Static_assert(STORE_MAX_WRITE == PROTO_MAX_EXTENT, "store queue and wire extents differ");
-
-/* S_REPAIR: a REPAIR point (repair.h) between its BEGIN and COMMIT. */
-enum sess_state { S_HELLO, S_READY, S_POINT, S_COMMITTED, S_REPAIR };
-/* disk_done[]: a resumed point's disk done before this session takes one
- * more DISK_DONE (the agent sends one per disk); a second is an error. */
-enum { DISK_OPEN = 0, DISK_DONE_HERE = 1, DISK_DONE_BEFORE = 2 };
-
-struct session {
-	struct session_env *env;
-	const struct session_io *io;
-	void *io_arg;
-	struct session *next;
-	enum sess_state state;
-	char group[PROTO_NAME_MAX + 1];
-	struct store_point *point;
-	uint64_t point_id;
-	uint16_t ndisks;
-	uint64_t disk_size[PROTO_MAX_DISKS];
-	uint8_t disk_done[PROTO_MAX_DISKS];
-	uint64_t since_checkpoint;
-	uint64_t bytes;       /* payload of the point in this session (metrics) */
-	struct timespec begun; /* point begin, for metrics' cycle seconds */
-	struct limits_point limits; /* the point against its group's limits */
-	struct hashjob *job; /* on a worker; no message is taken meanwhile */
-	struct retjob *rjob; /* retention on a worker, COMMITTED not sent yet */
-	struct beginjob *bjob; /* a POINT_BEGIN on a worker, of group */
-	bool adopt_owner;      /* that begin makes this peer the group's owner */
-	struct repair *repair; /* S_REPAIR: the point being repaired, group locked */
-	struct repairjob *pjob; /* a repair's begin or commit on a worker */
-	bool final;            /* the point is a planned failover's final one */
-	char planned[PROTO_NAME_MAX + 1]; /* group told to shut down (planned.h) */
-};
-
-struct session_env {
-	const struct receiver_config *cfg;
-	struct store *store;
-	struct rxmetrics *metrics; /* NULL = off */
-	struct zdecomp *zd;
-	uint8_t *plain;    /* PROTO_MAX_EXTENT bytes, decompression target */
-	struct workpool *pool; /* NULL = heavy steps inline */
-	struct session *sessions;
-};
 
 struct session_env *
 session_env_new(const struct receiver_config *cfg, struct store *store,
@@ -105,6 +64,11 @@ fail:
 void
 session_env_set_pool(struct session_env *env, struct workpool *pool)
 {
+	/* Extent jobs, four per worker: enough to keep every worker busy
+	 * with one running and three waiting, and a bound on the memory of
+	 * all extents in flight. Kept for a later pool: jobs may be out. */
+	if (pool && !env->xcache && !(env->xcache = extentcache_new(4 * workpool_workers(pool))))
+		pool = NULL; /* logged; extents run inline */
 	env->pool = pool;
 }
 
@@ -113,19 +77,19 @@ session_env_free(struct session_env *env)
 {
 	if (!env)
 		return;
+	extentcache_free(env->xcache);
 	zdecomp_free(env->zd);
 	free(env->plain);
 	free(env);
 }
 
-static const char *
+const char *
 session_peer(const struct session *s)
 {
 	return s->io->peer_name(s->io_arg);
 }
 
-/* Tell the peer why it is dropped (the io closes after the flush). */
-static void __attribute__((format(printf, 3, 4)))
+void
 session_error(struct session *s, uint32_t code, const char *fmt, ...)
 {
 	char text[PROTO_TEXT_MAX + 1];
@@ -139,7 +103,7 @@ session_error(struct session *s, uint32_t code, const char *fmt, ...)
 
 /* The pool's queue is full: refuse rather than block the loop; the agent
  * retries later, as it does when a connection cap refuses it. */
-static int
+int
 session_busy(struct session *s)
 {
 	log_warn("agent %s: work queue full (work_queue_max %llu): request refused",
@@ -162,9 +126,8 @@ group_busy(const struct session *self, const char *group)
 	return 0;
 }
 
-/* Validates a group name from the network and the peer's right to write it. */
-static int
-check_group(struct session *s, const char *group)
+int
+session_check_group(struct session *s, const char *group)
 {
 	const char *peer = session_peer(s);
 
@@ -196,9 +159,8 @@ on_hello(struct session *s, const struct proto_hello *h)
 	return 0;
 }
 
-/* The wire code of a store error (enum store_err). */
-static uint32_t
-store_err_wire(int err)
+uint32_t
+session_store_err(int err)
 {
 	switch (err) {
 	case STORE_ERR_INVALID: return PROTO_ERR_PROTOCOL;
@@ -245,7 +207,7 @@ on_progress_query(struct session *s, const struct proto_progress_query *q)
 {
 	bool planned;
 
-	if (check_group(s, q->group) < 0)
+	if (session_check_group(s, q->group) < 0)
 		return -1;
 	planned = planned_on_query(s->env->cfg->store_dir, q->group, session_peer(s));
 	if (planned)
@@ -269,7 +231,7 @@ begin_finish(struct session *s, struct beginjob *j)
 		return -1;
 	}
 	if (rc < 0) {
-		session_error(s, store_err_wire(err), "cannot begin point %llu of group %s: %s",
+		session_error(s, session_store_err(err), "cannot begin point %llu of group %s: %s",
 			      (unsigned long long)b->point_id, b->group, store_strerror(err));
 		return -1;
 	}
@@ -315,107 +277,6 @@ begin_done(void *arg, int cancelled)
 	beginjob_free(j);
 }
 
-static int send_committed(struct session *s, uint64_t point_id);
-
-/* The loop's half of a repair's begin or commit (repairjob). */
-static int
-repair_finish(struct session *s, struct repairjob *j)
-{
-	struct repair_why why;
-	int rc = repairjob_take(j, &s->repair, &why);
-
-	if (rc < 0) {
-		session_error(s, why.code, "%s%s", s->state == S_REPAIR ? "" : "repair refused: ",
-			      why.text);
-		return -1;
-	}
-	s->state = rc == 0 ? S_REPAIR : S_COMMITTED;
-	return rc == 0 ? 0 : send_committed(s, s->point_id);
-}
-
-static void
-repair_done(void *arg, int cancelled)
-{
-	struct repairjob *j = arg;
-	struct session *s = repairjob_owner(j);
-
-	if (s) {
-		s->pjob = NULL;
-		if (cancelled)
-			session_error(s, PROTO_ERR_INTERNAL, "the receiver is stopping");
-		else if (repair_finish(s, j) == 0)
-			s->io->resume(s->io_arg);
-	}
-	repairjob_free(j);
-}
-
-/* A targeted repair (repair.h): the same door as a point (group, owner,
- * limits), then extents that must each be one of the point's bad records,
- * written inline (one extent, <= 1 MiB, per message); its begin and commit
- * run on the pool like a point's begin (inline without one). */
-static int
-repair_submit(struct session *s, struct repairjob *j)
-{
-	int rc;
-
-	if (!j) {
-		session_error(s, PROTO_ERR_INTERNAL, "out of memory");
-		return -1;
-	}
-	if (!s->env->pool) {
-		repairjob_run(j);
-		rc = repair_finish(s, j);
-		repairjob_free(j);
-		return rc;
-	}
-	if (workpool_submit(s->env->pool, repairjob_run, repair_done, j) < 0) {
-		repairjob_free(j);
-		return session_busy(s);
-	}
-	s->pjob = j;
-	return 1;
-}
-
-static int
-on_repair_msg(struct session *s, const struct proto_msg *msg)
-{
-	struct repair_why why;
-	struct repairjob *j;
-
-	if (msg->type == PROTO_EXTENT) {
-		if (repair_extent(s->repair, &msg->u.extent, s->env->zd, s->env->plain, &why) == 0)
-			return 0;
-	} else if (msg->u.commit.point_id != s->point_id || msg->u.commit.meta_len != 0) {
-		why.code = PROTO_ERR_PROTOCOL;
-		snprintf(why.text, sizeof(why.text), "a repair commits its own point, no metadata");
-	} else {
-		j = repairjob_commit(s->repair, s);
-		s->repair = NULL; /* the job's now */
-		return repair_submit(s, j);
-	}
-	session_error(s, why.code, "%s", why.text);
-	return -1;
-}
-
-static int
-on_repair_query(struct session *s, const struct proto_repair_query *q)
-{
-	struct repair_why why = { PROTO_ERR_INTERNAL, "out of memory" };
-	uint8_t *buf = NULL;
-	struct proto_msg m;
-	int r = -1;
-
-	if (check_group(s, q->group) < 0)
-		return -1;
-	buf = malloc((size_t)PROTO_MAX_REPAIR * PROTO_REPAIR_ENTRY_SIZE);
-	if (buf && repair_list(s->env->store, q, &m, buf, &why) == 0)
-		r = s->io->send(s->io_arg, &m);
-	else
-		session_error(s, why.code, "%s", why.text);
-	free(buf);
-	return r;
-}
-
 static int
 on_point_begin(struct session *s, const struct proto_point_begin *b)
 {
@@ -425,7 +286,7 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 	char why[PROTO_TEXT_MAX + 1];
 	int rc;
 
-	if (check_group(s, b->group) < 0)
+	if (session_check_group(s, b->group) < 0)
 		return -1;
 	for (uint16_t i = 0; i < b->ndisks; i++) {
 		if (!name_valid(b->disks[i].name, strlen(b->disks[i].name))) {
@@ -452,7 +313,7 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 	if (b->flags & PROTO_FLAG_BEGIN_REPAIR) { /* an old point: no history, no adoption */
 		snprintf(s->group, sizeof(s->group), "%s", b->group);
 		s->point_id = b->point_id;
-		return repair_submit(s, repairjob_begin(env->cfg, env->store, b, s));
+		return session_repair_begin(s, b);
 	}
 	s->adopt_owner = own == OWNER_ADOPT;
 	s->final = (b->flags & PROTO_FLAG_BEGIN_FINAL) != 0;
@@ -478,113 +339,6 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 	return 1;
 }
 
-static int
-on_extent(struct session *s, const struct proto_extent *e)
-{
-	struct session_env *env = s->env;
-	const void *plain = e->data;
-	char full[512];
-	int err = STORE_ERR_INTERNAL;
-	int r;
-
-	if (e->disk >= s->ndisks || s->disk_done[e->disk]) {
-		session_error(s, PROTO_ERR_PROTOCOL, "extent for disk %u not open",
-				e->disk);
-		return -1;
-	}
-	if (proto_extent_check(e, s->disk_size[e->disk]) != PROTO_OK) {
-		log_error("group %s point %llu: extent %llu+%llu past end of disk %u",
-			  s->group, (unsigned long long)s->point_id,
-			  (unsigned long long)e->offset, (unsigned long long)e->length,
-			  e->disk);
-		session_error(s, PROTO_ERR_PROTOCOL, "extent past end of disk");
-		return -1;
-	}
-	if (e->kind == PROTO_KIND_DATA) {
-		if (!limits_point_grow(&s->limits, s->group, e->length)) {
-			session_error(s, PROTO_ERR_STORE, "group %s is over its quota of %llu bytes",
-				      s->group, (unsigned long long)s->limits.lim.quota);
-			return -1;
-		}
-		if (e->comp == PROTO_COMP_ZSTD) {
-			if (zdecomp_decompress(env->zd, e->data, e->data_len, env->plain,
-					       (size_t)e->length) < 0) {
-				log_error("group %s point %llu: undecodable extent at %llu",
-					  s->group, (unsigned long long)s->point_id,
-					  (unsigned long long)e->offset);
-				session_error(s, PROTO_ERR_CHECKSUM,
-						"extent at %llu does not decompress",
-						(unsigned long long)e->offset);
-				return -1;
-			}
-			plain = env->plain;
-		}
-		if (hash64(plain, (size_t)e->length) != e->checksum) {
-			log_error("group %s point %llu disk %u: checksum mismatch at %llu+%llu, nothing written",
-				  s->group, (unsigned long long)s->point_id, e->disk,
-				  (unsigned long long)e->offset,
-				  (unsigned long long)e->length);
-			session_error(s, PROTO_ERR_CHECKSUM,
-					"checksum mismatch at offset %llu",
-					(unsigned long long)e->offset);
-			return -1;
-		}
-		r = store_point_write_sum(s->point, e->disk, e->offset, plain,
-					  (size_t)e->length, e->checksum, &err);
-	} else {
-		r = store_point_zero(s->point, e->disk, e->offset, e->length, &err);
-	}
-	if (r < 0) {
-		session_error(s, store_err_wire(err), "write at offset %llu of disk %u failed%s",
-				(unsigned long long)e->offset, e->disk,
-				errno == EMFILE ? ": too many qemu-nbd processes (max_nbd_total)" :
-				errno == E2BIG ? ": too many extents for this disk" :
-				spacemsg_full(env->cfg, env->store, s->group, errno, s->disk_size,
-					      s->ndisks, full, sizeof(full)));
-		return -1;
-	}
-	store_point_add_bytes(s->point, e->data_len);
-	s->bytes += e->data_len;
-	s->since_checkpoint += e->kind == PROTO_KIND_DATA ? e->length : 0;
-	if (s->since_checkpoint >= env->cfg->checkpoint_bytes) {
-		if (store_point_checkpoint(s->point, &err) < 0) {
-			session_error(s, store_err_wire(err), "cannot persist progress%s",
-				      spacemsg_full(env->cfg, env->store, s->group, errno,
-						    s->disk_size, s->ndisks, full, sizeof(full)));
-			return -1;
-		}
-		s->since_checkpoint = 0;
-	}
-	return 0;
-}
-
-static int
-on_disk_done(struct session *s, const struct proto_disk_done *d)
-{
-	char full[512];
-	int err = STORE_ERR_INTERNAL;
-
-	if (d->disk < s->ndisks && s->disk_done[d->disk] == DISK_DONE_BEFORE) {
-		/* Resumed: the disk was flushed to its end before pending.json
-		 * said done, so there is nothing to flush; the agent lists every
-		 * disk to its end and says so (issue 13, item 1). */
-		s->disk_done[d->disk] = DISK_DONE_HERE;
-		return 0;
-	}
-	if (d->disk >= s->ndisks || s->disk_done[d->disk]) {
-		session_error(s, PROTO_ERR_PROTOCOL, "disk %u not open", d->disk);
-		return -1;
-	}
-	if (store_point_disk_done(s->point, d->disk, &err) < 0) {
-		session_error(s, store_err_wire(err), "cannot flush disk %u%s", d->disk,
-			      spacemsg_full(s->env->cfg, s->env->store, s->group, errno,
-					    s->disk_size, s->ndisks, full, sizeof(full)));
-		return -1;
-	}
-	s->disk_done[d->disk] = DISK_DONE_HERE;
-	return 0;
-}
-
 /* Retention after a commit, on a worker: it takes the group lock itself
  * (ours is released), and COMMITTED goes out once it is done, so the
  * agent's next BEGIN never meets it holding the lock; another session's
@@ -605,8 +359,8 @@ retjob_run(void *arg)
 	retention_after_commit(j->cfg, j->store, j->group);
 }
 
-static int
-send_committed(struct session *s, uint64_t point_id)
+int
+session_send_committed(struct session *s, uint64_t point_id)
 {
 	struct proto_msg m = { .type = PROTO_COMMITTED };
 
@@ -623,7 +377,7 @@ retjob_done(void *arg, int cancelled)
 	(void)cancelled; /* the point is committed either way */
 	if (s) {
 		s->rjob = NULL;
-		if (send_committed(s, j->point_id) == 0)
+		if (session_send_committed(s, j->point_id) == 0)
 			s->io->resume(s->io_arg);
 	}
 	free(j);
@@ -648,7 +402,7 @@ session_retain(struct session *s, uint64_t point_id)
 	} else {
 		retention_after_commit(s->env->cfg, s->env->store, s->group);
 	}
-	return send_committed(s, point_id);
+	return session_send_committed(s, point_id);
 }
 
 static int
@@ -668,7 +422,7 @@ on_commit(struct session *s, const struct proto_point_commit *c)
 
 		/* A full store at commit (metadata, catalog) says so like a full
 		 * store at a write does: where, and how much is free. */
-		session_error(s, store_err_wire(err), "commit of point %llu failed%s",
+		session_error(s, session_store_err(err), "commit of point %llu failed%s",
 			      (unsigned long long)c->point_id,
 			      spacemsg_full(s->env->cfg, s->env->store, s->group, errno,
 					    s->disk_size, s->ndisks, full, sizeof(full)));
@@ -704,7 +458,7 @@ hash_answer(struct session *s, const struct hashjob *j)
 	int err;
 
 	if (hashjob_answer(j, &m, &err) < 0) {
-		session_error(s, store_err_wire(err),
+		session_error(s, session_store_err(err),
 			      err == STORE_ERR_NOTFOUND ? "no point %llu in group %s"
 							: "no hashes of point %llu of group %s",
 			      (unsigned long long)q->point_id, q->group);
@@ -738,7 +492,7 @@ on_hash_query(struct session *s, const struct proto_hash_query *q)
 	struct hashjob *j;
 	int rc;
 
-	if (check_group(s, q->group) < 0)
+	if (session_check_group(s, q->group) < 0)
 		return -1;
 	if (!name_valid(q->disk, strlen(q->disk))) {
 		session_error(s, PROTO_ERR_PROTOCOL, "invalid disk name");
@@ -774,12 +528,16 @@ on_hash_query(struct session *s, const struct proto_hash_query *q)
 int
 session_on_msg(struct session *s, const struct proto_msg *msg)
 {
-	if (s->job || s->rjob || s->bjob || s->pjob) {
+	int rc;
+
+	if (s->job || s->rjob || s->bjob || s->pjob || s->xwait) {
 		/* The caller must hold our input until io->resume. */
 		log_error("agent %s: message while a job runs", session_peer(s));
 		session_error(s, PROTO_ERR_INTERNAL, "internal error: out of order");
 		return -1;
 	}
+	if ((rc = session_extents_wait(s, msg)) != 0)
+		return rc;
 	if (msg->type == PROTO_ERROR) {
 		log_error("agent %s reported error %u: %s", session_peer(s),
 			  msg->u.error.code, msg->u.error.text);
@@ -798,7 +556,7 @@ session_on_msg(struct session *s, const struct proto_msg *msg)
 	case PROTO_REPAIR_QUERY:
 		if (s->state == S_POINT || s->state == S_REPAIR)
 			goto bad;
-		return on_repair_query(s, &msg->u.rquery);
+		return session_repair_query(s, &msg->u.rquery);
 	case PROTO_PROGRESS_QUERY:
 		if (s->state == S_POINT || s->state == S_REPAIR)
 			goto bad;
@@ -809,17 +567,17 @@ session_on_msg(struct session *s, const struct proto_msg *msg)
 		return on_point_begin(s, &msg->u.begin);
 	case PROTO_EXTENT:
 		if (s->state == S_REPAIR)
-			return on_repair_msg(s, msg);
+			return session_repair_msg(s, msg);
 		if (s->state != S_POINT)
 			goto bad;
-		return on_extent(s, &msg->u.extent);
+		return session_on_extent(s, &msg->u.extent);
 	case PROTO_DISK_DONE:
 		if (s->state != S_POINT)
 			goto bad;
-		return on_disk_done(s, &msg->u.done);
+		return session_on_disk_done(s, &msg->u.done);
 	case PROTO_POINT_COMMIT:
 		if (s->state == S_REPAIR)
-			return on_repair_msg(s, msg);
+			return session_repair_msg(s, msg);
 		if (s->state != S_POINT)
 			goto bad;
 		return on_commit(s, &msg->u.commit);
@@ -895,6 +653,7 @@ session_free(struct session *s)
 
 	if (!s)
 		return;
+	session_extents_abort(s); /* not written: not made durable either */
 	if (s->point) {
 		/* Keep whatever arrived durable, so the agent resumes from here. */
 		if (s->state == S_POINT)

@@ -53,10 +53,13 @@ struct session *session_new(struct session_env *env, const struct session_io *io
 			    void *io_arg);
 /* The transport is up: send the receiver's HELLO. */
 void session_on_ready(struct session *s);
-/* One decoded message. 0 to go on; 1 when its work went to the pool: give
- * the session no message until io->resume (protocol order is kept); -1 to
- * stop reading: the session has sent an ERROR or closed (io), and takes no
- * more messages. */
+/* One decoded message. 0 to go on; 1 when its work went to the pool (or
+ * its extents on workers reached extents_in_flight): give the session no
+ * message until io->resume (protocol order is kept); 2 when the message
+ * was not taken: it waits for the extents on workers, give it again,
+ * unchanged, after io->resume; -1 to stop reading: the session has sent an
+ * ERROR or closed (io), and takes no more messages. 1 and 2 only with a
+ * pool. */
 int session_on_msg(struct session *s, const struct proto_msg *msg);
 /* The transport closed, for reason (human-readable): log it and count a
  * point not committed. Call once, before session_free. */

@@ -105,6 +105,10 @@ Test(limits, session_memory_figures)
 	cr_assert_eq(limits_shared(3) - limits_shared(2), limits_shared(2) - limits_shared(1),
 		     "each worker holds one hash query's buffers");
 	cr_assert_geq(limits_shared(2) - limits_shared(1), STORE_MAX_HASH_BLOCK);
+	/* Four extent jobs per worker (issue 17), shared by all sessions: a
+	 * payload copy and a plaintext each. */
+	cr_assert_geq(limits_shared(2) - limits_shared(1),
+		      STORE_MAX_HASH_BLOCK + 4 * ((uint64_t)PROTO_MAX_PAYLOAD + PROTO_MAX_EXTENT));
 }
 
 #define RX_HEAD \
@@ -131,6 +135,7 @@ Test(limits, config_defaults)
 	cr_assert_eq(c->max_nbd_per_session, 4);
 	cr_assert_eq(c->workers, 0, "0 = the online CPUs");
 	cr_assert_eq(c->work_queue_max, 256);
+	cr_assert_eq(c->extents_in_flight, 4);
 	receiver_config_free(c);
 }
 
@@ -146,6 +151,7 @@ Test(limits, config_group_over_receiver)
 		"max_nbd_per_session = 1\n"
 		"workers = 3\n"
 		"work_queue_max = 16\n"
+		"extents_in_flight = 64\n"
 		"[group small]\n"
 		"max_disk_size = 100G\n"
 		"quota = none\n"
@@ -161,6 +167,7 @@ Test(limits, config_group_over_receiver)
 	cr_assert_eq(c->max_nbd_per_session, 1);
 	cr_assert_eq(c->workers, 3);
 	cr_assert_eq(c->work_queue_max, 16);
+	cr_assert_eq(c->extents_in_flight, 64);
 	receiver_config_limits(c, "small", &gl);
 	cr_assert_eq(gl.max_disk_size, 100 * GIB);
 	cr_assert_eq(gl.max_disks, 8);
@@ -193,6 +200,9 @@ Test(limits, config_refuses_bad_values)
 		{ RX_HEAD "workers = 65\n", "expected a number of threads from 1 to 64" },
 		{ RX_HEAD "work_queue_max = 0\n", "expected a number of jobs from 1 to 65536" },
 		{ RX_HEAD "work_queue_max = 65537\n", "expected a number of jobs from 1 to 65536" },
+		{ RX_HEAD "extents_in_flight = 0\n", "'extents_in_flight' in [receiver]: expected a number of extents from 1 to 64" },
+		{ RX_HEAD "extents_in_flight = 65\n", "expected a number of extents from 1 to 64" },
+		{ RX_HEAD "[group g]\nextents_in_flight = 2\n", "unknown key 'extents_in_flight' in [group g]" },
 		{ RX_HEAD "[group g]\nworkers = 2\n", "unknown key 'workers' in [group g]" },
 		{ RX_HEAD "[group g]\nquota = -1\n", "'quota' in [group g]" },
 		{ RX_HEAD "[group g]\nmax_nbd_total = 4\n", "unknown key 'max_nbd_total' in [group g]" },

@@ -2,7 +2,8 @@
  * section 3): a hash query goes to the pool, the session takes no message
  * until its answer went out from the dispatching thread, a full queue is
  * refused with a "busy" ERROR, and a session freed while its job runs is
- * never called back. */
+ * never called back. Extents (issue 17) are verified on the pool, at most
+ * extents_in_flight per session, and written in arrival order. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 
@@ -15,6 +16,7 @@
 #include "common/hash.h"
 #include "common/workpool.h"
 #include "proto/codec.h"
+#include "proto/compress.h"
 #include "replicator/config.h"
 #include "replicator/receiver/session.h"
 #include "replicator/receiver/store.h"
@@ -374,4 +376,262 @@ Test(sesspool, begin_and_retention_run_on_the_pool)
 	cr_assert_eq(seen.resumes, 2);
 	session_free(a);
 	session_free(b);
+}
+
+/* Extents on the pool (issue 17). */
+
+#define BLK 65536
+
+/* Block i of the test disk: compressible, different per block. */
+static void
+fill_block(uint8_t *b, unsigned i)
+{
+	for (size_t k = 0; k < BLK; k++)
+		b[k] = (uint8_t)(k / 97 + i * 31);
+}
+
+/* An EXTENT of block i (zstd when zbuf is given; checksum off by bad). */
+static void
+extent_msg(struct proto_msg *m, unsigned i, const uint8_t *b, uint8_t *zbuf, uint64_t bad)
+{
+	size_t zlen = 0;
+
+	memset(m, 0, sizeof(*m));
+	m->type = PROTO_EXTENT;
+	m->u.extent.kind = PROTO_KIND_DATA;
+	m->u.extent.offset = (uint64_t)i * BLK;
+	m->u.extent.length = BLK;
+	m->u.extent.checksum = hash64(b, BLK) + bad;
+	m->u.extent.data = b;
+	m->u.extent.data_len = BLK;
+	if (zbuf) {
+		struct zcomp *z = zcomp_new(1);
+
+		cr_assert_eq(zcomp_compress(z, b, BLK, zbuf, BLK, &zlen), 0);
+		zcomp_free(z);
+		m->u.extent.comp = PROTO_COMP_ZSTD;
+		m->u.extent.data = zbuf;
+		m->u.extent.data_len = zlen;
+	}
+}
+
+/* A session of point 1 of grp (vda, 1 MiB) begun on the pool. */
+static struct session *
+begun_session(unsigned workers, size_t queue)
+{
+	struct proto_msg m;
+	struct session *s;
+
+	pool = workpool_new(workers, queue);
+	cr_assert_not_null(pool);
+	session_env_set_pool(env, pool);
+	s = ready_session();
+	begin_msg(&m, 1);
+	cr_assert_eq(session_on_msg(s, &m), 1);
+	poolwait_dispatch(pool, 1);
+	cr_assert_eq(seen.errors, 0, "%s", seen.err_text);
+	seen.resumes = 0;
+	return s;
+}
+
+static uint64_t
+durable_of_vda(void)
+{
+	static struct store_progress p;
+
+	cr_assert_eq(store_progress(st, "grp", &p), 0);
+	cr_assert_eq(p.pending_point, 1);
+	return p.disks[0].durable_offset;
+}
+
+Test(sesspool, extents_wait_for_a_slot_and_are_written_in_order)
+{
+	static uint8_t blk[8][BLK], z[8][BLK];
+	struct proto_msg m;
+	struct session *s = begun_session(1, 16);
+
+	hold_worker();
+	for (unsigned i = 0; i < 4; i++) {
+		fill_block(blk[i], i);
+		extent_msg(&m, i, blk[i], z[i], 0);
+		cr_assert_eq(session_on_msg(s, &m), i < 3 ? 0 : 1,
+			     "extent %u: extents_in_flight = 4 (default)", i);
+	}
+	cr_assert_eq(seen.resumes, 0);
+	release_worker();
+	poolwait_dispatch(pool, 1 + 4);
+	cr_assert_eq(seen.errors, 0, "%s", seen.err_text);
+	cr_assert_eq(seen.resumes, 1, "read again once a slot is free");
+	for (unsigned i = 4; i < 8; i++) {
+		/* Plain ones with nothing in flight are written at once, on
+		 * the loop; compressed ones go to the pool. */
+		fill_block(blk[i], i);
+		extent_msg(&m, i, blk[i], i % 2 ? z[i] : NULL, 0);
+		cr_assert_eq(session_on_msg(s, &m), 0, "extent %u", i);
+		if (i % 2)
+			poolwait_dispatch(pool, 1);
+	}
+	cr_assert_eq(workpool_busy(pool), 0);
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_DISK_DONE;
+	cr_assert_eq(session_on_msg(s, &m), 0, "%s", seen.err_text);
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_POINT_COMMIT;
+	m.u.commit.point_id = 1;
+	cr_assert_eq(session_on_msg(s, &m), 1, "retention on the pool");
+	poolwait_dispatch(pool, 1);
+	cr_assert_eq(seen.committed, 1, "%s", seen.err_text);
+	/* What the point holds, block by block, through a hash query. */
+	session_env_set_pool(env, NULL);
+	query(&m, 16);
+	m.u.hquery.point_id = 1;
+	cr_assert_eq(session_on_msg(s, &m), 0, "%s", seen.err_text);
+	cr_assert_eq(seen.count, 16);
+	for (unsigned i = 0; i < 8; i++)
+		cr_assert_eq(seen.hashes[i], hash64(blk[i], BLK), "block %u", i);
+	session_free(s);
+}
+
+Test(sesspool, a_bad_extent_in_flight_stops_it_and_every_later_one)
+{
+	static uint8_t blk[3][BLK], z[BLK], zb[2][BLK];
+	struct proto_msg m;
+	struct session *s = begun_session(1, 16);
+
+	hold_worker();
+	for (unsigned i = 0; i < 3; i++) {
+		fill_block(blk[i], i);
+		extent_msg(&m, i, blk[i], i == 2 ? z : zb[i], i == 1);
+		cr_assert_eq(session_on_msg(s, &m), 0, "extent %u", i);
+	}
+	memset(&m, 0, sizeof(m));
+	m.type = PROTO_DISK_DONE;
+	cr_assert_eq(session_on_msg(s, &m), 2, "DISK_DONE waits for the extents");
+	release_worker();
+	poolwait_dispatch(pool, 1 + 3);
+	cr_assert_eq(seen.errors, 1);
+	cr_assert_eq(seen.err_code, PROTO_ERR_CHECKSUM);
+	cr_assert_str_eq(seen.err_text, "checksum mismatch at offset 65536");
+	cr_assert_eq(seen.resumes, 0, "a failed session is not read again");
+	session_free(s); /* checkpoints what was written */
+	cr_assert_eq(durable_of_vda(), BLK, "extent 0 written, 1 and 2 not");
+}
+
+Test(sesspool, an_undecodable_extent_in_flight_says_so)
+{
+	static uint8_t blk[BLK], z[BLK];
+	struct proto_msg m;
+	struct session *s = begun_session(2, 16);
+
+	fill_block(blk, 3);
+	extent_msg(&m, 3, blk, z, 0);
+	z[0] ^= 0xff; /* no zstd frame magic */
+	cr_assert_eq(session_on_msg(s, &m), 0);
+	poolwait_dispatch(pool, 1);
+	cr_assert_eq(seen.errors, 1);
+	cr_assert_eq(seen.err_code, PROTO_ERR_CHECKSUM);
+	cr_assert_str_eq(seen.err_text, "extent at 196608 does not decompress");
+	session_free(s);
+	cr_assert_eq(durable_of_vda(), 0, "nothing written");
+}
+
+Test(sesspool, a_full_queue_verifies_the_extent_inline_in_order)
+{
+	static uint8_t blk[2][BLK], z[BLK];
+	struct proto_msg m;
+	struct session *s = begun_session(1, 1);
+
+	hold_worker();
+	fill_block(blk[0], 0);
+	extent_msg(&m, 0, blk[0], z, 0);
+	cr_assert_eq(session_on_msg(s, &m), 0, "queued");
+	fill_block(blk[1], 1);
+	extent_msg(&m, 1, blk[1], z, 0);
+	cr_assert_eq(session_on_msg(s, &m), 0, "queue full: verified here, not refused");
+	cr_assert_eq(seen.errors, 0, "%s", seen.err_text);
+	release_worker();
+	poolwait_dispatch(pool, 2);
+	cr_assert_eq(seen.errors, 0, "%s", seen.err_text);
+	session_free(s); /* checkpoints what was written */
+	cr_assert_eq(durable_of_vda(), 2 * BLK, "both written");
+}
+
+Test(sesspool, a_session_freed_with_extents_in_flight_is_not_called_back)
+{
+	static uint8_t blk[BLK], z[BLK];
+	struct proto_msg m;
+	struct session *s = begun_session(1, 16);
+
+	hold_worker();
+	fill_block(blk, 0);
+	extent_msg(&m, 0, blk, z, 0);
+	cr_assert_eq(session_on_msg(s, &m), 0);
+	extent_msg(&m, 1, blk, NULL, 0);
+	cr_assert_eq(session_on_msg(s, &m), 0);
+	session_free(s);
+	release_worker();
+	poolwait_dispatch(pool, 1 + 2);
+	cr_assert_eq(seen.errors + seen.resumes, 0);
+}
+
+Test(sesspool, a_pool_stopped_with_extents_queued_frees_them)
+{
+	static uint8_t blk[BLK], z[BLK];
+	struct proto_msg m;
+	struct session *s = begun_session(1, 16);
+
+	hold_worker();
+	fill_block(blk, 0);
+	for (unsigned i = 0; i < 3; i++) {
+		extent_msg(&m, i, blk, z, 0);
+		cr_assert_eq(session_on_msg(s, &m), 0);
+	}
+	session_free(s); /* the receiver frees its sessions, then the pool */
+	release_worker();
+	workpool_free(pool); /* the extents not started are cancelled */
+	pool = NULL;
+	session_env_set_pool(env, NULL);
+	cr_assert_eq(seen.errors + seen.resumes, 0);
+}
+
+Test(sesspool, extents_past_the_receivers_jobs_wait_for_their_session)
+{
+	static uint8_t blk[5][BLK], z[5][BLK];
+	struct proto_msg m;
+	struct session *s = begun_session(1, 16); /* 1 worker: 4 jobs */
+
+	cfg->extents_in_flight = 8; /* the session's bound is not the one hit */
+	hold_worker();
+	for (unsigned i = 0; i < 5; i++) {
+		fill_block(blk[i], i);
+		extent_msg(&m, i, blk[i], z[i], 0);
+		cr_assert_eq(session_on_msg(s, &m), i < 4 ? 0 : 2,
+			     "extent %u: the receiver has 4 jobs", i);
+	}
+	release_worker();
+	poolwait_dispatch(pool, 1 + 4);
+	cr_assert_eq(seen.resumes, 1, "read again once its extents are written");
+	cr_assert_eq(session_on_msg(s, &m), 0, "extent 4 given again: %s", seen.err_text);
+	poolwait_dispatch(pool, 1);
+	cr_assert_eq(seen.errors, 0, "%s", seen.err_text);
+	session_free(s);
+	cr_assert_eq(durable_of_vda(), 5 * BLK, "all five written, extent 4 once");
+}
+
+Test(sesspool, an_extent_does_not_queue_behind_a_busy_pool)
+{
+	static uint8_t blk[BLK], z[BLK];
+	struct proto_msg m;
+	struct session *s = begun_session(1, 16);
+
+	hold_worker();
+	cr_assert_eq(workpool_submit(pool, hold_fn, hold_done, NULL), 0, "one more waits");
+	fill_block(blk, 0);
+	extent_msg(&m, 0, blk, z, 0);
+	cr_assert_eq(session_on_msg(s, &m), 0, "%s", seen.err_text);
+	cr_assert_eq(workpool_busy(pool), 2, "the extent was not queued");
+	session_free(s); /* checkpoints what was written */
+	cr_assert_eq(durable_of_vda(), BLK, "written on the loop while the worker is held");
+	release_worker();
+	poolwait_dispatch(pool, 2);
 }

@@ -1,0 +1,114 @@
+#!/bin/bash
+# Concurrency benchmark (issue 17, a multi-core receiver): one seeding agent
+# alone, then N seeding agents at once (each its own certificate, group and
+# copy of the image), against one receiver on this machine. Prints the
+# aggregate MB/s of each phase, their ratio, and the receiver's CPU seconds
+# (utime + stime of it and its reaped children, qemu-nbd) per GiB of image
+# data; exits non-zero when N at once is not RATIO_MIN x one alone.
+# Environment: N (8), BENCH_SIZE_MIB (512: one seed takes about 10 s here),
+# BENCH_CACHE (image cache, /var/tmp/nestor-bench), BENCH_LEVEL (the agents'
+# compress_level, -1), RATIO_MIN (1.6), NESTOR (the binary; the receiver
+# and the agents alike), BENCH_STORE (a directory for the receiver's store,
+# e.g. on tmpfs to take the disk out of the figures: it needs N + 1 times
+# the image's data; default the scratch dir), KEEP=1 keeps the scratch dir.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+N=${N:-8}
+SIZE_MIB=${BENCH_SIZE_MIB:-512}
+CACHE=${BENCH_CACHE:-/var/tmp/nestor-bench}
+RATIO_MIN=${RATIO_MIN:-1.6}
+COMPRESS=${BENCH_LEVEL:--1}
+W=$(mktemp -d /var/tmp/nestor-conc.XXXXXX)
+# shellcheck source-path=SCRIPTDIR/../tests/integration source=lib.sh
+NESTOR_SCRATCH=$W . "$ROOT/tests/integration/lib.sh"
+die() { echo "concurrency: $*" >&2; exit 1; }
+log() { echo "concurrency: $*" >&2; }
+now() { date +%s.%N; }
+[ -x "$NESTOR" ] || die "$NESTOR not built (make all)"
+
+IMG=$CACHE/real-$SIZE_MIB.raw
+mkdir -p "$CACHE"
+if [ ! -f "$IMG" ]; then
+	log "building $IMG (cached for the next runs)"
+	python3 "$ROOT/bench/mkimage.py" realistic "$IMG" "$SIZE_MIB" >&2 || die "image build failed"
+fi
+DATA_MIB=$(du -B1M "$IMG" | cut -f1)
+
+# Agent 0 seeds alone, agents 1..N at once; every one its own group.
+make_pki
+write_receiver_conf
+for i in $(seq 0 "$N"); do
+	"$ROOT/deploy/nestor-pki.sh" "$T/pki" agent "c$i" >/dev/null || die "pki c$i"
+	printf '\n[client c%d]\ngroups = g%d\n' "$i" "$i" >> "$T/receiver.conf"
+	mkdir -p "$T/c$i"
+	cp --sparse=always "$IMG" "$T/c$i/d.raw" || die "copy of $IMG failed"
+	cat "$T/c$i/d.raw" > /dev/null # read from the page cache, all alike
+	write_agent_conf "$T/c$i/agent.conf" "c$i" "g$i" d="$T/c$i/d.raw:raw"
+	sed -i "s|^state_dir = .*|state_dir = $T/c$i/state|" "$T/c$i/agent.conf"
+done
+if [ -n "${BENCH_STORE:-}" ]; then
+	STORE=$(mktemp -d "$BENCH_STORE/nestor-conc-store.XXXXXX") || die "cannot use $BENCH_STORE"
+	trap 'rm -rf "$STORE"; cleanup' EXIT
+	sed -i "s|^store = .*|store = $STORE|" "$T/receiver.conf"
+fi
+"$NESTOR" config check receiver "$T/receiver.conf" >/dev/null || die "bad receiver.conf"
+start_receiver
+
+rx_cpu() { awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15 + $16 + $17) / t }' "/proc/$RX_PID/stat"; }
+# kids_cpu: CPU seconds of this shell's reaped children (the agents), into
+# KIDS (not $(kids_cpu): a subshell has no children of its own)
+kids_cpu() {
+	times > "$T/times"
+	KIDS=$(tail -n 1 "$T/times" |
+		awk '{ s = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] } print s }')
+}
+
+# seed FROM TO: agents FROM..TO at once; sets SECS (wall), CPU (the
+# receiver's) and ACPU (the agents'), fails when one did not commit its
+# point 1.
+seed() {
+	local i pids=() c0 a0 t0 bad=0
+	sync; sleep 1
+	kids_cpu; a0=$KIDS
+	c0=$(rx_cpu); t0=$(now)
+	for i in $(seq "$1" "$2"); do
+		"$NESTOR" agent --config "$T/c$i/agent.conf" --once --json --no-progress \
+			>"$T/c$i/seed.json" 2>"$T/c$i/seed.log" &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	SECS=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
+	CPU=$(awk -v a="$c0" -v b="$(rx_cpu)" 'BEGIN { printf "%.2f", b - a }')
+	kids_cpu
+	ACPU=$(awk -v a="$a0" -v b="$KIDS" 'BEGIN { printf "%.2f", b - a }')
+	for i in $(seq "$1" "$2"); do
+		[ "$(jq -r '.point // 0' "$T/c$i/seed.json" 2>/dev/null)" = 1 ] ||
+			{ bad=1; tail -n 3 "$T/c$i/seed.log" >&2; }
+	done
+	return $bad
+}
+
+seed 0 0 || die "the single seed failed"
+s1=$SECS; cpu1=$CPU; acpu1=$ACPU
+seed 1 "$N" || die "a concurrent seed failed"
+sN=$SECS; cpuN=$CPU; acpuN=$ACPU
+errors=$(grep -c " error: " "$T/receiver.log")
+stop_receiver
+
+mbs() { awk -v m="$1" -v s="$2" 'BEGIN { printf "%.1f", m * 1.048576 / s }'; }
+per_gib() { awk -v c="$1" -v m="$2" 'BEGIN { printf "%.2f", c / (m / 1024) }'; }
+r1=$(mbs "$DATA_MIB" "$s1")
+rN=$(mbs $((DATA_MIB * N)) "$sN")
+ratio=$(awk -v a="$r1" -v b="$rN" 'BEGIN { printf "%.2f", b / a }')
+pass=$(awk -v r="$ratio" -v m="$RATIO_MIN" 'BEGIN { print (r >= m) ? "PASS" : "MISS" }')
+
+echo
+echo "Nestor receiver, seeding agents at once ($SIZE_MIB MiB image, $DATA_MIB MiB data each, compress_level $COMPRESS, store ${BENCH_STORE:-on disk}, $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+printf '  %-34s %8s %12s %15s %17s\n' "phase" "wall s" "MB/s (data)" "rx CPU s / GiB" "agent CPU s / GiB"
+printf '  %-34s %8s %12s %15s %17s\n' "1 agent alone" "$s1" "$r1" "$(per_gib "$cpu1" "$DATA_MIB")" \
+	"$(per_gib "$acpu1" "$DATA_MIB")"
+printf '  %-34s %8s %12s %15s %17s\n' "$N agents at once (aggregate)" "$sN" "$rN" \
+	"$(per_gib "$cpuN" $((DATA_MIB * N)))" "$(per_gib "$acpuN" $((DATA_MIB * N)))"
+printf '  %-34s %8s %12s  %s\n' "ratio $N at once / 1 alone (>= $RATIO_MIN)" "" "$ratio" "$pass"
+printf '  %-34s %8s\n' "receiver log: error lines" "$errors"
+[ "$pass" = PASS ] && [ "$errors" = 0 ]
