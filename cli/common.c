@@ -32,7 +32,8 @@ cli_rx_open_store(struct cli_rx *rx, bool trap_signals)
 {
 	struct sigaction sa = { .sa_handler = drill_on_signal };
 
-	rx->st = receiver_store_open(rx->cfg);
+	if (!rx->st) /* open already: --planned waited on it before the boot */
+		rx->st = receiver_store_open(rx->cfg);
 	if (!rx->st)
 		return -1;
 	if (trap_signals) {

@@ -12,11 +12,14 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "failover/failover.h"
+#include "failover/planned-wait.h"
 #include "replicator/config.h"
 
 static const char usage_failover[] =
-	"usage: nestor failover [--config FILE] GROUP [--point ID|latest] [--planned]\n"
+	"usage: nestor failover [--config FILE] GROUP [--point ID|latest]\n"
+	"                       [--planned [--planned-timeout DURATION]]\n"
 	"                       [--network-map SRC=DST,...] [--uri URI] [--json]\n"
 	"                       [drill verification options: --marker, --timeout,\n"
 	"                        --check-cmd, --accel, --cpu-baseline, --boot-order,\n"
@@ -24,6 +27,7 @@ static const char usage_failover[] =
 	"                       [--force]\n"
 	"       nestor failover [--config FILE] --status [--json]\n"
 	"       nestor failover [--config FILE] --release GROUP [--uri URI]\n"
+	"       nestor failover [--config FILE] --planned-cancel GROUP\n"
 	"\n"
 	"Fail a protection group over to this receiver: boot every VM of a recovery\n"
 	"point (default: the newest complete one) as a persistent libvirt domain under\n"
@@ -37,8 +41,13 @@ static const char usage_failover[] =
 	"\n"
 	"  -c, --config FILE   receiver configuration (default " CLI_RECEIVER_CONF ")\n"
 	"  -p, --point ID      point to boot, or 'latest' (default)\n"
-	"      --planned       planned failover (source shut down, final agent --once\n"
-	"                      done): refuse if an incomplete point is pending\n"
+	"      --planned       planned failover: ask the group's agent (at its next\n"
+	"                      contact, every control_poll) to shut the source VMs\n"
+	"                      down and send a final point, wait for it, boot it\n"
+	"      --planned-timeout D  how long to wait for that final point (default 10m);\n"
+	"                      then exit 1 and withdraw the request\n"
+	"      --planned-cancel GROUP  withdraw a request left by an interrupted\n"
+	"                      --planned (it also lapses at its deadline)\n"
 	"      --network-map M SRC=DST[,SRC=DST...]: source network -> network here\n"
 	"      --json          print the report (or --status) as JSON\n"
 	CLI_BOOT_USAGE
@@ -49,12 +58,18 @@ static const char usage_failover[] =
 	"  -v, --verbose       debug logging\n"
 	"Exit: 0 success, 1 failure (a VM not verified, refused, libvirt), 2 usage.\n";
 
-enum { OPT_PLANNED = 300, OPT_NETMAP, OPT_STATUS, OPT_RELEASE };
+enum { OPT_PLANNED = 300, OPT_NETMAP, OPT_STATUS, OPT_RELEASE, OPT_PTIMEOUT, OPT_PCANCEL };
+
+/* What failover adds to the boot options. */
+struct fo_args {
+	bool status, release, cancel;
+	uint64_t planned_timeout_s;
+};
 
 /* Options into a: -1 to go on, else the exit code (0 after --help, 2 after
  * a usage error, message printed). */
 static int
-parse_options(int argc, char **argv, struct cli_boot_args *a, bool *status, bool *release)
+parse_options(int argc, char **argv, struct cli_boot_args *a, struct fo_args *f)
 {
 	static const struct option opts[] = {
 		CLI_BOOT_HEAD_OPTIONS,
@@ -62,6 +77,8 @@ parse_options(int argc, char **argv, struct cli_boot_args *a, bool *status, bool
 		{ "network-map", required_argument, NULL, OPT_NETMAP },
 		{ "status", no_argument, NULL, OPT_STATUS },
 		{ "release", no_argument, NULL, OPT_RELEASE },
+		{ "planned-timeout", required_argument, NULL, OPT_PTIMEOUT },
+		{ "planned-cancel", no_argument, NULL, OPT_PCANCEL },
 		CLI_BOOT_OPTIONS,
 		CLI_OPT_HELP_END,
 	};
@@ -78,8 +95,17 @@ parse_options(int argc, char **argv, struct cli_boot_args *a, bool *status, bool
 			}
 			a->o.network_map = optarg;
 			break;
-		case OPT_STATUS: *status = true; break;
-		case OPT_RELEASE: *release = true; break;
+		case OPT_STATUS: f->status = true; break;
+		case OPT_RELEASE: f->release = true; break;
+		case OPT_PCANCEL: f->cancel = true; break;
+		case OPT_PTIMEOUT:
+			if (parse_duration(optarg, &f->planned_timeout_s) < 0 ||
+			    f->planned_timeout_s < 1 || f->planned_timeout_s > 7 * 86400) {
+				fprintf(stderr, "nestor failover: --planned-timeout is a duration "
+					"such as 20s, 10m, 1h (1s..7d)\n");
+				return 2;
+			}
+			break;
 		case 'h': return cli_usage(usage_failover, true);
 		default:
 			switch (cli_boot_parse(c, optarg, "failover", a)) {
@@ -132,18 +158,49 @@ print_status(const char *store_dir, const char *uri, bool json)
 	return 0;
 }
 
+/* A progress line of the planned wait, on stderr (stdout is the report). */
+static void
+say_line(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "nestor failover: %s\n", line);
+}
+
+/* --planned: the agent's final point first, then the boot of that point. */
+static int
+run_planned(struct cli_rx *rx, struct cli_boot_args *a, const struct fo_args *f)
+{
+	struct planned_wait_opts w = {
+		.store_dir = rx->cfg->store_dir, .group = a->o.group,
+		.timeout_ns = f->planned_timeout_s * 1000000000ull, .poll_ms = 200,
+		.say = say_line,
+	};
+	uint64_t point = 0;
+
+	if (a->o.point != 0) {
+		fprintf(stderr, "nestor failover: --planned boots the final point: no --point\n");
+		return 2;
+	}
+	if (cli_rx_open_store(rx, true) < 0 || planned_wait(rx->st, &w, &point) < 0)
+		return 1;
+	a->o.point = point;
+	return cli_boot_run(rx, a);
+}
+
 int
 cli_failover(int argc, char **argv)
 {
 	struct cli_boot_args a = CLI_BOOT_ARGS_INIT(DRILL_MODE_FAILOVER);
+	struct fo_args f = { .planned_timeout_s = 600 };
 	struct cli_rx rx = { 0 };
-	bool status = false, release = false;
-	int ret = parse_options(argc, argv, &a, &status, &release);
+	int ret = parse_options(argc, argv, &a, &f);
+	bool status = f.status;
 
 	if (ret >= 0)
 		return ret;
-	if (status && release) {
-		fprintf(stderr, "nestor failover: --status and --release exclude each other\n");
+	if (status + f.release + f.cancel + a.o.planned > 1) {
+		fprintf(stderr, "nestor failover: --status, --release, --planned and "
+			"--planned-cancel exclude each other\n");
 		return 2;
 	}
 	if (status ? optind != argc : optind != argc - 1) {
@@ -160,8 +217,12 @@ cli_failover(int argc, char **argv)
 		return 1;
 	if (status)
 		ret = print_status(rx.cfg->store_dir, a.o.uri, a.json);
-	else if (release)
+	else if (f.release)
 		ret = failover_release(rx.cfg->store_dir, a.o.group, a.o.uri) == 0 ? 0 : 1;
+	else if (f.cancel)
+		ret = planned_cancel(rx.cfg->store_dir, a.o.group, say_line, NULL) == 0 ? 0 : 1;
+	else if (a.o.planned)
+		ret = run_planned(&rx, &a, &f);
 	else
 		ret = cli_boot_run(&rx, &a);
 	cli_rx_close(&rx);

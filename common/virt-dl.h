@@ -40,6 +40,7 @@
 	X(virDomainListAllCheckpoints)                                         \
 	X(virDomainLookupByName)                                               \
 	X(virDomainResume)                                                     \
+	X(virDomainShutdownFlags)                                              \
 	X(virDomainSuspend)                                                    \
 	X(virDomainUndefine)                                                   \
 	X(virGetLastErrorCode)                                                 \

@@ -102,7 +102,10 @@ valid_begin(const struct proto_msg *m)
 		return e;
 	if (b->point_id == 0 || b->base_id >= b->point_id)
 		return PROTO_E_RANGE;
-	if (b->flags & ~PROTO_FLAG_BEGIN_REPAIR)
+	if (b->flags & ~(PROTO_FLAG_BEGIN_REPAIR | PROTO_FLAG_BEGIN_FINAL))
+		return PROTO_E_FLAGS;
+	/* A repair rewrites an old point; a final point is a new one. */
+	if ((b->flags & PROTO_FLAG_BEGIN_REPAIR) && (b->flags & PROTO_FLAG_BEGIN_FINAL))
 		return PROTO_E_FLAGS;
 	if (b->ndisks < 1)
 		return PROTO_E_RANGE;
@@ -558,10 +561,10 @@ static const struct type_ops types[] = {
 	  dec_hello, enc_hello, valid_hello },
 	{ PROTO_PROGRESS_QUERY, 0, PQUERY_FIXED, PQUERY_FIXED + PROTO_NAME_MAX,
 	  dec_pquery, enc_pquery, valid_pquery },
-	{ PROTO_PROGRESS, 0, PROGRESS_FIXED,
+	{ PROTO_PROGRESS, PROTO_FLAG_PROGRESS_PLANNED, PROGRESS_FIXED,
 	  PROGRESS_FIXED + PROTO_NAME_MAX + PROTO_MAX_DISKS * PDISK_MAX,
 	  dec_progress, enc_progress, valid_progress },
-	{ PROTO_POINT_BEGIN, PROTO_FLAG_BEGIN_REPAIR, BEGIN_FIXED,
+	{ PROTO_POINT_BEGIN, PROTO_FLAG_BEGIN_REPAIR | PROTO_FLAG_BEGIN_FINAL, BEGIN_FIXED,
 	  BEGIN_FIXED + PROTO_NAME_MAX + PROTO_MAX_DISKS * BDISK_MAX,
 	  dec_begin, enc_begin, valid_begin },
 	{ PROTO_EXTENT, PROTO_FLAG_EXTENT_RESYNC, EXTENT_FIXED,
@@ -662,6 +665,8 @@ proto_decode(const struct proto_hdr *hdr, const uint8_t *payload,
 		msg->u.begin.flags = hdr->flags;
 	else if (hdr->type == PROTO_REPAIR_LIST)
 		msg->u.rlist.flags = hdr->flags;
+	else if (hdr->type == PROTO_PROGRESS)
+		msg->u.progress.flags = hdr->flags;
 	r.p = payload;
 	r.left = hdr->length;
 	if ((e = t->dec(&r, msg)) != 0)
@@ -679,6 +684,7 @@ msg_flags(const struct proto_msg *msg)
 	case PROTO_HASH_ANSWER: return msg->u.hanswer.flags;
 	case PROTO_POINT_BEGIN: return msg->u.begin.flags;
 	case PROTO_REPAIR_LIST: return msg->u.rlist.flags;
+	case PROTO_PROGRESS: return msg->u.progress.flags;
 	default: return 0;
 	}
 }

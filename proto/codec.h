@@ -51,8 +51,8 @@ enum proto_type {
 #define PROTO_CAP_ZSTD     (1u << 0)
 #define PROTO_CAPS_KNOWN   (PROTO_CAP_ZSTD)
 
-/* Header flags. Only EXTENT, POINT_BEGIN, HASH_ANSWER and REPAIR_LIST
- * define one; all others must be 0. */
+/* Header flags. Only EXTENT, PROGRESS, POINT_BEGIN, HASH_ANSWER and
+ * REPAIR_LIST define one; all others must be 0. */
 #define PROTO_FLAG_EXTENT_RESYNC (1u << 0) /* extent sent by a hash-compare resync */
 /* HASH_ANSWER stopped at the receiver's bound on bytes hashed per query,
  * not at the disk's end: the blocks from offset + count * block_size are
@@ -63,6 +63,15 @@ enum proto_type {
  * committed one whose last scrub failed; its EXTENTs must each be one of
  * the entries of the REPAIR_LIST the receiver gave for it. */
 #define PROTO_FLAG_BEGIN_REPAIR  (1u << 0)
+/* POINT_BEGIN of the final point of a planned failover (issue 14, item 5):
+ * the source VMs were shut down for it; the agent stops replicating the
+ * group once it is committed. Exclusive with BEGIN_REPAIR. */
+#define PROTO_FLAG_BEGIN_FINAL   (1u << 2)
+/* PROGRESS answering a PROGRESS_QUERY while a planned failover of the
+ * group is requested: shut the source down and send a final point. An
+ * agent that predates it refuses the frame (unknown flag) and its cycles
+ * fail loudly instead of replicating on as if nothing were asked. */
+#define PROTO_FLAG_PROGRESS_PLANNED (1u << 0)
 /* REPAIR_LIST was cut at PROTO_MAX_REPAIR entries: ask again after these. */
 #define PROTO_FLAG_REPAIR_MORE   (1u << 0)
 /* Entries per REPAIR_LIST and the bytes of one on the wire. */
@@ -127,6 +136,7 @@ struct proto_disk_progress {
 };
 
 struct proto_progress {
+	uint32_t flags;         /* header flags (PROTO_FLAG_PROGRESS_PLANNED) */
 	char group[PROTO_NAME_MAX + 1];
 	uint64_t last_point;    /* newest committed point id, 0 = none */
 	uint64_t pending_point; /* point being received, 0 = none */
@@ -141,7 +151,7 @@ struct proto_disk {
 };
 
 struct proto_point_begin {
-	uint32_t flags;     /* header flags (PROTO_FLAG_BEGIN_REPAIR) */
+	uint32_t flags;     /* header flags (PROTO_FLAG_BEGIN_REPAIR or _FINAL) */
 	char group[PROTO_NAME_MAX + 1];
 	uint64_t point_id;  /* > 0 */
 	uint64_t base_id;   /* 0 = full seed */

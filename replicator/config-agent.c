@@ -25,17 +25,26 @@ set_format(void *obj, const struct key_def *k, const char *value, const char **e
 	return cfg_set_string(obj, k, value, expect);
 }
 
+/* value as a duration of min..max seconds into k's field; else *expect = what. */
 static int
-set_duration(void *obj, const struct key_def *k, const char *value, const char **expect)
+set_duration_in(void *obj, const struct key_def *k, const char *value, const char **expect,
+		uint64_t min, uint64_t max, const char *what)
 {
 	uint64_t v;
 
-	if (parse_duration(value, &v) < 0 || v > 365ull * 86400) {
-		*expect = "a duration such as 30s, 5m, 1h (at most a year)";
+	if (parse_duration(value, &v) < 0 || v < min || v > max) {
+		*expect = what;
 		return -1;
 	}
 	*CFG_FIELD(obj, k->off, uint64_t) = v;
 	return 0;
+}
+
+static int
+set_duration(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	return set_duration_in(obj, k, value, expect, 0, 365ull * 86400,
+			       "a duration such as 30s, 5m, 1h (at most a year)");
 }
 
 /* Longer than the receiver's longest legitimate silence: COMMITTED waits
@@ -43,14 +52,22 @@ set_duration(void *obj, const struct key_def *k, const char *value, const char *
 static int
 set_receiver_timeout(void *obj, const struct key_def *k, const char *value, const char **expect)
 {
-	uint64_t v;
+	return set_duration_in(obj, k, value, expect, 10, 86400, "a duration from 10s to 1d");
+}
 
-	if (parse_duration(value, &v) < 0 || v < 10 || v > 86400) {
-		*expect = "a duration from 10s to 1d";
-		return -1;
-	}
-	*CFG_FIELD(obj, k->off, uint64_t) = v;
-	return 0;
+/* A planned failover's wait for the group's VMs to shut down. */
+static int
+set_shutdown_timeout(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	return set_duration_in(obj, k, value, expect, 1, 86400, "a duration from 1s to 1d");
+}
+
+/* The daemon's control poll: 0 (off) or 1s..1h. */
+static int
+set_control_poll(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	return set_duration_in(obj, k, value, expect, 0, 3600,
+			       "a duration from 1s to 1h, or 0 (off)");
 }
 
 /* Bytes per second: "20M" = 20 MiB/s; 64K .. 100G, or 0 for no limit. */
@@ -125,6 +142,9 @@ static const struct key_def agent_keys[] = {
 	CFG_KEY("receiver_timeout", set_receiver_timeout, struct agent_config, receiver_timeout_s,
 		false),
 	CFG_KEY("bandwidth", set_bandwidth, struct agent_config, bandwidth, false),
+	CFG_KEY("planned_shutdown_timeout", set_shutdown_timeout, struct agent_config,
+		planned_shutdown_s, false),
+	CFG_KEY("control_poll", set_control_poll, struct agent_config, control_poll_s, false),
 	CFG_ENDPOINT("metrics", struct agent_config, metrics_host, metrics_port, false),
 };
 
@@ -404,6 +424,8 @@ agent_from_doc(const struct ini_doc *doc, void *out)
 	L.c->compress_level = 3;
 	L.c->retry_max_s = 300;
 	L.c->receiver_timeout_s = 300;
+	L.c->planned_shutdown_s = 300;
+	L.c->control_poll_s = 10;
 	L.c->log_level = LOG_LVL_INFO;
 	if (cfg_sections(doc, agent_sections, CFG_NKEYS(agent_sections),
 			 "[agent], [group NAME] or [disk GROUP DISK]", &L, &agent_line) < 0)

@@ -63,6 +63,12 @@ struct agent_config {
 	uint64_t retry_max_s; /* [agent] retry_max: longest back-off after failures, default 300 */
 	uint64_t receiver_timeout_s; /* [agent] receiver_timeout: longest receiver silence, 10s..1d, default 300 */
 	uint64_t bandwidth;   /* [agent] bandwidth: bytes/s per connection unless the group sets its own; 0 = unlimited */
+	/* [agent] planned_shutdown_timeout: how long a planned failover waits
+	 * for the source VMs to shut down (1s..1d, default 5m); control_poll:
+	 * how often the daemon asks the receiver whether one is requested
+	 * between cycles (0 = only at cycle starts, else 1s..1h, default 10s). */
+	uint64_t planned_shutdown_s;
+	uint64_t control_poll_s;
 	char *metrics_host;   /* [agent] metrics = host:port of the daemon's Prometheus endpoint; NULL = off */
 	uint16_t metrics_port;
 	struct agent_group_cfg *groups; /* in file order; disks in file order */

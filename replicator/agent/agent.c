@@ -27,6 +27,7 @@
 #include "replicator/agent/attempt.h"
 #include "replicator/agent/channel.h"
 #include "replicator/agent/sender.h"
+#include "replicator/agent/shutdown.h"
 #include "replicator/agent/sources.h"
 #include "replicator/agent/verify.h"
 #include "snapshot/source.h"
@@ -34,6 +35,23 @@
 #define AGENT_MAX_XML    (256u * 1024)
 
 enum cycle_state { C_HELLO, C_QUERY, C_BEGIN, C_SENDING, C_WAIT_COMMIT, C_DONE, C_FAILED };
+
+/* What a connection is for (a planned failover: issue 14, item 5). */
+enum cycle_mode {
+	M_POINT,  /* a point; the receiver's PLANNED flag ends it before the snapshot */
+	M_FINAL,  /* the final point, source shut down: POINT_BEGIN with FINAL */
+	M_REFUSE, /* the shutdown failed: the receiver gets the reason as ERROR */
+	M_POLL,   /* the daemon's control poll: only the flag of the answer */
+};
+
+/* A cycle's mode in, what the receiver's answer said out. */
+struct cycle_ask {
+	enum cycle_mode mode;   /* M_FINAL turns M_POINT when the request is gone */
+	const char *refusal;    /* M_REFUSE: why */
+	json_t *final_meta;     /* M_FINAL: "planned_failover" of the point's metadata */
+	bool planned;           /* out: the answer carried the PLANNED flag */
+	bool handled;           /* out: the cycle ended on it, no point taken */
+};
 
 struct cycle {
 	const struct agent_config *cfg;
@@ -49,6 +67,7 @@ struct cycle {
 	uint64_t step_ns;       /* clock at the last cycle_time (debug timing) */
 	bool show_progress;
 	bool progress_shown;
+	struct cycle_ask *ask;
 };
 
 /* Leave the cycle (DONE or FAILED; a done cycle stays done) and stop the
@@ -182,6 +201,8 @@ point_meta(const struct cycle *c, size_t *len)
 		goto out;
 	if (c->vm_meta && json_object_update(root, c->vm_meta) < 0)
 		goto out;
+	if (c->ask->mode == M_FINAL && c->ask->final_meta)
+		json_object_set(root, "planned_failover", c->ask->final_meta);
 	json_object_set_new(root, "consistency", json_string(consistency_name(c->st.consistency)));
 	s = json_dumps(root, JSON_COMPACT);
 	if (s)
@@ -245,6 +266,40 @@ disks_match(const struct cycle *c, const struct proto_progress *p)
 	return 1;
 }
 
+/* The receiver's PLANNED flag, by mode: 1 the cycle ends here, 0 go on
+ * with a point, -1 failed. */
+static int
+on_planned_flag(struct cycle *c, const struct proto_progress *p)
+{
+	struct proto_msg e = { .type = PROTO_ERROR };
+	struct cycle_ask *a = c->ask;
+
+	a->planned = (p->flags & PROTO_FLAG_PROGRESS_PLANNED) != 0;
+	if (a->mode == M_POINT && !a->planned)
+		return 0;
+	if (a->mode == M_FINAL) {
+		if (!a->planned) {
+			log_warn("group %s: the planned failover was withdrawn (cancelled or past "
+				 "its deadline): this point is an ordinary one; the source VMs "
+				 "stay shut down", c->g->name);
+			a->mode = M_POINT;
+		}
+		return 0;
+	}
+	if (a->mode == M_POINT)
+		log_info("group %s: the receiver asks for a planned failover: the source is "
+			 "shut down for a final point", c->g->name);
+	if (a->mode == M_REFUSE && a->planned) {
+		e.u.error.code = PROTO_ERR_CONFLICT;
+		snprintf(e.u.error.text, sizeof(e.u.error.text), "%s", a->refusal);
+		if (conn_send(channel_conn(c->ch), &e) < 0)
+			return -1;
+	}
+	a->handled = true;
+	cycle_end(c, C_DONE);
+	return 1;
+}
+
 static int
 on_progress(struct cycle *c, const struct proto_progress *p)
 {
@@ -254,11 +309,14 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 	char sdir[4096];
 	bool resume;
 	size_t n;
+	int r;
 
 	if (strcmp(p->group, c->g->name) != 0) {
 		log_error("group %s: receiver answered for group %s", c->g->name, p->group);
 		return -1;
 	}
+	if ((r = on_planned_flag(c, p)) != 0)
+		return r < 0 ? -1 : 0;
 	if ((size_t)snprintf(sdir, sizeof(sdir), "%s/%s", c->cfg->state_dir, c->g->name) >=
 	    sizeof(sdir)) {
 		log_error("group %s: state directory path too long", c->g->name);
@@ -288,6 +346,7 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 	if (mkdir_p(sdir, 0700) < 0 || attempt_record(sdir, c->st.point_id, c->st.base_id) < 0)
 		return -1;
 	snprintf(b->group, sizeof(b->group), "%s", c->g->name);
+	b->flags = c->ask->mode == M_FINAL ? PROTO_FLAG_BEGIN_FINAL : 0;
 	b->point_id = c->st.point_id;
 	b->base_id = c->st.base_id;
 	b->time_ns = snapshot_time_ns(c->snap);
@@ -523,22 +582,71 @@ malloc_keep_buffers(void)
 
 static int
 cycle_once(const struct agent_config *cfg, const struct agent_group_cfg *g,
-	   const struct agent_opts *o, struct agent_cycle_stats *st)
+	   const struct agent_opts *o, struct agent_cycle_stats *st, struct cycle_ask *ask)
 {
-	struct cycle c = { .cfg = cfg, .g = g, .o = o };
+	struct cycle c = { .cfg = cfg, .g = g, .o = o, .ask = ask };
 	uint64_t t0 = clock_now_ns();
 	int r;
 
 	c.step_ns = t0;
-	c.show_progress = o->progress && isatty(STDERR_FILENO);
+	c.show_progress = o->progress && isatty(STDERR_FILENO) && ask->mode != M_POLL;
 	r = cycle_run(&c);
 	c.st.seconds = (double)(clock_now_ns() - t0) / 1e9;
-	print_stats(&c, r == 0);
+	if ((ask->mode == M_POINT || ask->mode == M_FINAL) && !ask->handled)
+		print_stats(&c, r == 0);
 	snapshot_free(c.snap);
 	cycle_time(&c, "snapshot freed");
 	json_decref(c.vm_meta);
 	*st = c.st;
 	return r;
+}
+
+/* A planned failover was asked: shut the source down, then the final
+ * point; or tell the receiver why not. */
+static int
+agent_planned(const struct agent_config *cfg, const struct agent_group_cfg *g,
+	      const struct agent_opts *o, struct agent_cycle_stats *st)
+{
+	char why[PROTO_TEXT_MAX - 64];
+	struct cycle_ask ask = { .mode = M_FINAL };
+	json_t *done = NULL;
+	int r = shutdown_group_vms(cfg, g, o->stop, why, sizeof(why), &done);
+
+	if (r < 0) {
+		ask = (struct cycle_ask){ .mode = M_REFUSE, .refusal = why };
+		(void)cycle_once(cfg, g, o, st, &ask);
+		return -1;
+	}
+	if (r == 1)
+		log_warn("group %s: planned failover: the group has no live VMs (file or rbd "
+			 "disks): the final point is taken as is; the source was not shut down "
+			 "by Nestor", g->name);
+	ask.final_meta = r == 0 ? json_pack("{s:o}", "shutdown", done)
+				: json_pack("{s:[]}", "shutdown");
+	if (ask.final_meta && r == 1)
+		json_object_set_new(ask.final_meta, "not_shut_down",
+				    json_string("no live VMs in the group (file or rbd disks)"));
+	r = cycle_once(cfg, g, o, st, &ask);
+	json_decref(ask.final_meta);
+	if (r == 0 && ask.mode == M_FINAL) {
+		st->final = 1;
+		log_info("group %s: final point %llu committed for a planned failover: the "
+			 "group is no longer replicated by this agent", g->name,
+			 (unsigned long long)st->point_id);
+	}
+	return r;
+}
+
+int
+agent_control_poll(const struct agent_config *cfg, const struct agent_group_cfg *g,
+		   const struct agent_opts *o)
+{
+	struct cycle_ask ask = { .mode = M_POLL };
+	struct agent_cycle_stats st;
+
+	if (cycle_once(cfg, g, o, &st, &ask) < 0)
+		return -1;
+	return ask.planned ? 1 : 0;
 }
 
 /* A torn point cannot be mended inside itself (a disk's extents go in
@@ -553,7 +661,11 @@ agent_cycle(const struct agent_config *cfg, const struct agent_group_cfg *g,
 	int r;
 
 	for (;;) {
-		r = cycle_once(cfg, g, o, st);
+		struct cycle_ask ask = { .mode = M_POINT };
+
+		r = cycle_once(cfg, g, o, st, &ask);
+		if (r == 0 && ask.handled)
+			return agent_planned(cfg, g, o, st);
 		st->rereads = pass;
 		if (r < 0 || st->consistency != CONS_NOT_PIT || (o->stop && *o->stop))
 			return r;

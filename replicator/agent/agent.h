@@ -24,6 +24,8 @@ struct agent_cycle_stats {
 	double seconds;
 	int consistency;         /* enum consistency of the point sent, 0 before */
 	unsigned rereads;        /* passes after a point that was not point-in-time */
+	int final;               /* the final point of a planned failover: the
+				  * group is not to be replicated any more */
 };
 
 struct agent_opts {
@@ -38,12 +40,20 @@ struct agent_opts {
 struct agent_group_cfg;
 
 /* One replication cycle of group g. 0 when the point was committed; *st
- * gets the counters either way (of the last point). A point committed as
+ * gets the counters either way (of the last point). When the receiver
+ * asks for a planned failover, the group's live VMs are shut down and a
+ * final point sent instead (st->final), or -1 when they would not shut
+ * down (the receiver is told why). A point committed as
  * not point-in-time is followed at once by up to g's consistency_rereads
  * incrementals, which re-read what changed. Thread-safe for different
  * groups. */
 int agent_cycle(const struct agent_config *cfg, const struct agent_group_cfg *g,
 		const struct agent_opts *o, struct agent_cycle_stats *st);
+
+/* The daemon's light check between cycles: does the receiver ask for a
+ * planned failover of g? 1 yes, 0 no, -1 could not ask (logged). */
+int agent_control_poll(const struct agent_config *cfg, const struct agent_group_cfg *g,
+		       const struct agent_opts *o);
 
 /* One replication cycle for each selected group. 0 if all committed. */
 /* Record the qemu-nbd children under <state_dir>/.children and end those

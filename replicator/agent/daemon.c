@@ -168,6 +168,35 @@ set_in_cycle(struct gthread *t, bool on)
 	pthread_mutex_unlock(&t->d->mu);
 }
 
+/* Until next: RPO checks and, after a good cycle, the control poll (a
+ * planned failover must not wait for the next cycle). A failed poll stops
+ * polling until the next cycle: one error line, not one per poll. */
+static void
+wait_next(struct gthread *t, const struct agent_opts *o, uint64_t next, bool poll)
+{
+	const struct agent_config *cfg = t->ref->cfg;
+	uint64_t every = cfg->control_poll_s * 1000000000ull, next_poll = clock_now_ns() + every;
+
+	poll = poll && every != 0;
+	while (!t->stop && clock_now_ns() < next) {
+		clock_nap_ms(TICK_MS);
+		check_rpo(t);
+		if (!poll || t->stop || clock_now_ns() < next_poll)
+			continue;
+		switch (agent_control_poll(cfg, t->g, o)) {
+		case 1:
+			log_info("group %s: planned failover requested: cycle now", t->g->name);
+			return;
+		case 0:
+			next_poll = clock_now_ns() + every;
+			break;
+		default:
+			poll = false;
+			break;
+		}
+	}
+}
+
 static void *
 group_main(void *arg)
 {
@@ -208,6 +237,14 @@ group_main(void *arg)
 		pthread_mutex_unlock(&t->d->mu);
 		if (t->stop)
 			break;
+		if (r == 0 && cs.final) {
+			/* The VMs are shut down for a failover: cycling on would only
+			 * be refused (or, if it was cancelled, copy a stopped source). */
+			log_info("group %s: replication stopped after the planned failover's "
+				 "final point %" PRIu64 "; restart the agent to resume it",
+				 t->g->name, cs.point_id);
+			break;
+		}
 		if (r == 0) {
 			next = t0 + t->g->min_interval_s * 1000000000ull;
 		} else {
@@ -223,10 +260,7 @@ group_main(void *arg)
 		}
 		check_rpo(t);
 		write_status(t);
-		while (!t->stop && clock_now_ns() < next) {
-			clock_nap_ms(TICK_MS);
-			check_rpo(t);
-		}
+		wait_next(t, &o, next, r == 0);
 	}
 	write_status(t);
 	log_info("group %s: stopped", t->g->name);
@@ -397,7 +431,8 @@ agent_eq(const struct agent_config *a, const struct agent_config *b)
 	       a->receiver_port == b->receiver_port && str_eq(a->server_name, b->server_name) &&
 	       str_eq(a->ca, b->ca) && str_eq(a->cert, b->cert) && str_eq(a->key, b->key) &&
 	       str_eq(a->state_dir, b->state_dir) && a->compress_level == b->compress_level &&
-	       a->retry_max_s == b->retry_max_s;
+	       a->retry_max_s == b->retry_max_s && a->planned_shutdown_s == b->planned_shutdown_s &&
+	       a->control_poll_s == b->control_poll_s;
 }
 
 static bool

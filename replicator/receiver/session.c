@@ -23,6 +23,7 @@
 #include "replicator/receiver/limits.h"
 #include "replicator/receiver/marker.h"
 #include "replicator/receiver/owner.h"
+#include "replicator/receiver/planned.h"
 #include "replicator/receiver/repairjob.h"
 #include "replicator/receiver/retention.h"
 #include "replicator/receiver/rxmetrics.h"
@@ -65,6 +66,8 @@ struct session {
 	bool adopt_owner;      /* that begin makes this peer the group's owner */
 	struct repair *repair; /* S_REPAIR: the point being repaired, group locked */
 	struct repairjob *pjob; /* a repair's begin or commit on a worker */
+	bool final;            /* the point is a planned failover's final one */
+	char planned[PROTO_NAME_MAX + 1]; /* group told to shut down (planned.h) */
 };
 
 struct session_env {
@@ -210,7 +213,7 @@ store_err_wire(int err)
 }
 
 static int
-send_progress(struct session *s, const char *group)
+send_progress(struct session *s, const char *group, uint32_t flags)
 {
 	struct proto_msg m = { .type = PROTO_PROGRESS };
 	struct proto_progress *p = &m.u.progress;
@@ -223,6 +226,7 @@ send_progress(struct session *s, const char *group)
 		return -1;
 	}
 	snprintf(p->group, sizeof(p->group), "%s", sp->group);
+	p->flags = flags;
 	p->last_point = sp->last_point;
 	p->pending_point = sp->pending_point;
 	p->pending_base = sp->pending_base;
@@ -239,9 +243,14 @@ send_progress(struct session *s, const char *group)
 static int
 on_progress_query(struct session *s, const struct proto_progress_query *q)
 {
+	bool planned;
+
 	if (check_group(s, q->group) < 0)
 		return -1;
-	return send_progress(s, q->group);
+	planned = planned_on_query(s->env->cfg->store_dir, q->group, session_peer(s));
+	if (planned)
+		snprintf(s->planned, sizeof(s->planned), "%s", q->group);
+	return send_progress(s, q->group, planned ? PROTO_FLAG_PROGRESS_PLANNED : 0);
 }
 
 /* The loop's half of a begin, after the store's (beginjob): the point is
@@ -286,7 +295,7 @@ begin_finish(struct session *s, struct beginjob *j)
 		 b->ndisks);
 	/* Tell the agent what is really durable now: the store may have had to
 	 * start the point over, and the agent must not skip anything then. */
-	return send_progress(s, b->group);
+	return send_progress(s, b->group, 0);
 }
 
 static void
@@ -446,6 +455,7 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 		return repair_submit(s, repairjob_begin(env->cfg, env->store, b, s));
 	}
 	s->adopt_owner = own == OWNER_ADOPT;
+	s->final = (b->flags & PROTO_FLAG_BEGIN_FINAL) != 0;
 	/* The limits' usage figure and the store's begin (catalog, lock,
 	 * image files) run on a worker; the group counts as busy meanwhile. */
 	j = beginjob_new(env->cfg, env->store, b, s);
@@ -677,6 +687,8 @@ on_commit(struct session *s, const struct proto_point_commit *c)
 	}
 	log_info("group %s: point %llu committed", s->group,
 		 (unsigned long long)c->point_id);
+	if (s->final)
+		planned_on_final(s->env->cfg->store_dir, s->group, session_peer(s), c->point_id);
 	if (receiver_config_retention(s->env->cfg, s->group))
 		return session_retain(s, c->point_id);
 	m.u.committed.point_id = c->point_id;
@@ -771,6 +783,9 @@ session_on_msg(struct session *s, const struct proto_msg *msg)
 	if (msg->type == PROTO_ERROR) {
 		log_error("agent %s reported error %u: %s", session_peer(s),
 			  msg->u.error.code, msg->u.error.text);
+		if (s->planned[0]) /* its reason for not shutting down */
+			planned_on_error(s->env->cfg->store_dir, s->planned, session_peer(s),
+					 msg->u.error.text);
 		s->io->close(s->io_arg);
 		return -1;
 	}

@@ -49,13 +49,13 @@ def hello():
     return frame(T_HELLO, struct.pack(">HHI", 1, 1, 1) + s("rawclient"))
 
 
-def begin(group, disk="d0", size=1 << 20, point=1, base=0, time_ns=None, disks=None):
+def begin(group, disk="d0", size=1 << 20, point=1, base=0, time_ns=None, disks=None, flags=0):
     t = int(time.time() * 1e9) if time_ns is None else time_ns
     disks = disks or [(disk, size)]
     p = s(group) + struct.pack(">QQQH", point, base, t, len(disks))
     for name, sz in disks:
         p += s(name) + struct.pack(">Q", sz)
-    return frame(T_BEGIN, p)
+    return frame(T_BEGIN, p, flags=flags)
 
 
 MAX_DISKS, MAX_DISK_SIZE, MAX_HASHES = 64, 1 << 50, 16384
@@ -88,7 +88,7 @@ def play_point(sock, a):
     ids = {"next": last + 1, "max": (1 << 63) - 1, "last": last}
     pid = ids[a.point] if a.point in ids else int(a.point)
     tns = a.time_ns if a.time_ns is not None else int((time.time() + a.time_offset) * 1e9)
-    sock.sendall(begin(a.group, point=pid, base=0, time_ns=tns))
+    sock.sendall(begin(a.group, point=pid, base=0, time_ns=tns, flags=a.begin_flags))
     t, body = recv_frame(sock)
     if t != T_PROGRESS:
         return t, body
@@ -280,6 +280,8 @@ def main():
     ap.add_argument("--disk-size", type=int, default=1 << 20)
     ap.add_argument("--meta", help='"point": the metadata it commits (default {})')
     ap.add_argument("--meta-file", help='"point": the metadata it commits, from a file')
+    ap.add_argument("--begin-flags", type=int, default=0,
+                    help='"point": POINT_BEGIN header flags (4 = FINAL, 5 = FINAL|REPAIR)')
     ap.add_argument("scenario")
     a = ap.parse_args()
 

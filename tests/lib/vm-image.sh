@@ -25,6 +25,9 @@ KARGS="console=ttyS0 panic=-1 quiet"
 # required drivers first; virtio_net is cheap and lets later tests add a NIC
 MODS_REQUIRED="virtio_pci virtio_blk virtio_console"
 MODS_OPTIONAL="virtio_net"
+# the ACPI power button as an input device: busybox acpid powers off on it
+# (a planned failover shuts the source down through ACPI: test-planned.sh)
+MODS_OPTIONAL="$MODS_OPTIONAL button evdev"
 
 script_hash() { sha256sum "$HERE/vm-image.sh" | cut -c1-16; }
 tools_sig() { dpkg-query -W -f '${Package}=${Version} ' busybox-static syslinux syslinux-common 2>/dev/null; }
@@ -126,6 +129,13 @@ for d in /sys/block/vd*; do
 	[ -e "$d" ] || continue
 	echo "nestor-guest: disk /dev/${d##*/} sectors=$(cat "$d/size") serial=$(cat "$d/serial" 2>/dev/null)"
 done
+# ACPI power button -> sync, say so, power off (no init to do it for us)
+if [ -e /dev/input/event0 ]; then
+	mkdir -p /etc/acpi/PWRF
+	printf '#!/bin/sh\nsync\necho NESTOR-ACPI-POWEROFF >/dev/ttyS0\npoweroff -f\n' >/etc/acpi/PWRF/00000080
+	chmod 0755 /etc/acpi/PWRF/00000080
+	acpid -c /etc/acpi -l /tmp/acpid.log
+fi
 echo "NESTOR-BOOT-OK"
 while :; do
 	if IFS= read -r line; then

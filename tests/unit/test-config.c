@@ -599,6 +599,34 @@ Test(agent_config, receiver_timeout)
 		    "expected a duration from 10s to 1d");
 }
 
+/* Planned failover keys (issue 14, item 5): defaults, values, ranges. */
+Test(agent_config, planned_failover_keys)
+{
+	struct agent_config *c = NULL;
+
+	cr_assert_eq(agent_config_load_string("agent.conf", AGENT_HEAD ONE_GROUP, &c), 0);
+	cr_assert_eq(c->planned_shutdown_s, 300);
+	cr_assert_eq(c->control_poll_s, 10);
+	agent_config_free(c);
+	c = NULL;
+	cr_assert_eq(agent_config_load_string("agent.conf",
+					      AGENT_HEAD "planned_shutdown_timeout = 90s\n"
+					      "control_poll = 0\n" ONE_GROUP, &c), 0);
+	cr_assert_eq(c->planned_shutdown_s, 90);
+	cr_assert_eq(c->control_poll_s, 0);
+	agent_config_free(c);
+	agent_fails(AGENT_HEAD "planned_shutdown_timeout = 0\n" ONE_GROUP,
+		    "bad value '0' for 'planned_shutdown_timeout' in [agent]: expected a "
+		    "duration from 1s to 1d");
+	agent_fails(AGENT_HEAD "planned_shutdown_timeout = 2d\n" ONE_GROUP,
+		    "expected a duration from 1s to 1d");
+	agent_fails(AGENT_HEAD "control_poll = 2h\n" ONE_GROUP,
+		    "bad value '2h' for 'control_poll' in [agent]: expected a duration from 1s "
+		    "to 1h, or 0 (off)");
+	agent_fails(AGENT_HEAD "control_poll = soon\n" ONE_GROUP,
+		    "expected a duration from 1s to 1h, or 0 (off)");
+}
+
 Test(receiver_config, stall_timeout)
 {
 	struct receiver_config *c = NULL;

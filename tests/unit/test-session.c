@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fileutil.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "proto/codec.h"
 #include "replicator/config.h"
 #include "replicator/receiver/owner.h"
+#include "replicator/receiver/planned.h"
 #include "replicator/receiver/session.h"
 #include "replicator/receiver/store.h"
 #include "sessenv.h"
@@ -26,6 +28,7 @@ struct peer {
 	int sent[8];     /* types of the messages sent, in order */
 	size_t nsent;
 	uint64_t committed;
+	uint32_t progress_flags; /* of the last PROGRESS */
 	uint32_t err_code;
 	char err_text[PROTO_TEXT_MAX + 1];
 	int closed;
@@ -62,6 +65,8 @@ io_send(void *arg, const struct proto_msg *m)
 	p->sent[p->nsent++] = m->type;
 	if (m->type == PROTO_COMMITTED)
 		p->committed = m->u.committed.point_id;
+	if (m->type == PROTO_PROGRESS)
+		p->progress_flags = m->u.progress.flags;
 	return 0;
 }
 
@@ -272,4 +277,79 @@ Test(session, free_mid_point_keeps_progress)
 	cr_assert_eq(store_progress(st, "g1", &pr), 0);
 	cr_assert_eq(pr.pending_point, 1);
 	cr_assert_eq(pr.disks[0].durable_offset, sizeof(data));
+}
+
+/* Issue 14, item 5: a planned failover's request reaches the agent as the
+ * PLANNED flag of its PROGRESS, and its FINAL point is recorded. */
+static void
+planned_query(struct session *s, const char *group)
+{
+	struct proto_msg q = { .type = PROTO_PROGRESS_QUERY };
+
+	snprintf(q.u.pquery.group, sizeof(q.u.pquery.group), "%s", group);
+	cr_assert_eq(session_on_msg(s, &q), 0);
+}
+
+Test(session, planned_request_flags_progress_and_final_point)
+{
+	static uint8_t data[4096];
+	struct proto_msg m = { .type = PROTO_POINT_BEGIN };
+	struct planned pl;
+	struct peer p;
+	struct session *s = connect_as(&p, "agent1");
+	char dir[128];
+
+	planned_query(s, "g1");
+	cr_assert_eq(p.progress_flags, 0, "no request: no flag");
+	snprintf(dir, sizeof(dir), "%s/g1", root);
+	cr_assert_eq(mkdir_p(dir, 0750), 0);
+	cr_assert_eq(planned_request(root, "g1", 60000000000ull, &pl), 0);
+	planned_query(s, "g1");
+	cr_assert_eq(p.progress_flags, PROTO_FLAG_PROGRESS_PLANNED);
+	cr_assert_eq(planned_load(root, "g1", &pl), 0);
+	cr_assert_eq(pl.state, PLANNED_ACKNOWLEDGED);
+	cr_assert_str_eq(pl.agent, "agent1");
+
+	snprintf(m.u.begin.group, sizeof(m.u.begin.group), "g1");
+	m.u.begin.flags = PROTO_FLAG_BEGIN_FINAL;
+	m.u.begin.point_id = 1;
+	m.u.begin.time_ns = T0 + 1;
+	m.u.begin.ndisks = 1;
+	snprintf(m.u.begin.disks[0].name, sizeof(m.u.begin.disks[0].name), "d0");
+	m.u.begin.disks[0].size = 1 << 20;
+	cr_assert_eq(session_on_msg(s, &m), 0);
+	cr_assert_eq(p.progress_flags, 0, "a begin's answer never carries the flag");
+	memset(data, 0x11, sizeof(data));
+	cr_assert_eq(extent(s, 0, data, sizeof(data)), 0);
+	cr_assert_eq(msg_disk(s, PROTO_DISK_DONE, 0), 0);
+	cr_assert_eq(planned_load(root, "g1", &pl), 0);
+	cr_assert_eq(pl.state, PLANNED_ACKNOWLEDGED, "final only once committed");
+	cr_assert_eq(msg_disk(s, PROTO_POINT_COMMIT, 1), 0);
+	cr_assert_eq(p.committed, 1);
+	cr_assert_eq(planned_load(root, "g1", &pl), 0);
+	cr_assert_eq(pl.state, PLANNED_FINAL);
+	cr_assert_eq(pl.point, 1);
+	end(s);
+}
+
+Test(session, planned_refusal_recorded_from_agent_error)
+{
+	struct proto_msg e = { .type = PROTO_ERROR };
+	struct planned pl;
+	struct peer p;
+	struct session *s = connect_as(&p, "agent1");
+	char dir[128];
+
+	snprintf(dir, sizeof(dir), "%s/g1", root);
+	cr_assert_eq(mkdir_p(dir, 0750), 0);
+	cr_assert_eq(planned_request(root, "g1", 60000000000ull, &pl), 0);
+	planned_query(s, "g1");
+	cr_assert_eq(p.progress_flags, PROTO_FLAG_PROGRESS_PLANNED);
+	e.u.error.code = PROTO_ERR_CONFLICT;
+	snprintf(e.u.error.text, sizeof(e.u.error.text), "VM web still running");
+	cr_assert_eq(session_on_msg(s, &e), -1);
+	cr_assert_eq(planned_load(root, "g1", &pl), 0);
+	cr_assert_eq(pl.state, PLANNED_REFUSED);
+	cr_assert_str_eq(pl.reason, "VM web still running");
+	end(s);
 }

@@ -1,0 +1,154 @@
+#!/bin/bash
+# Planned failover (issue 14, item 5, acceptance 5). A live test guest is
+# protected by the agent daemon (control_poll 1s, min_interval 1h: only the
+# poll can start the next cycle soon).
+# The failover boots on a second private libvirtd, the DR host's: the
+# source domain stays defined (shut off) on the first, as on-prem.
+# 1. Agent stopped: `failover --planned --planned-timeout 20s` fails within
+#    about 20 s with the clear message, exit 1, no planned.json left; the
+#    daemon started afterwards replicates and does NOT shut the VM down.
+# 2. The guest writes a counter to its data disk (fsync, then the value on
+#    the console); `failover --planned`: the daemon's poll sees the request,
+#    the agent shuts the VM down through ACPI, takes and commits the final
+#    point (app-consistent), stops replicating the group; the command boots
+#    that point. The point holds the last counter value written before the
+#    shutdown (zero writes lost) and the failed-over VM reads it too.
+# 3. A group of image files: the final point is taken as is, and the
+#    command says the source was not shut down by Nestor.
+# 4. Hostile agents: FINAL with REPAIR is refused; an unasked FINAL point
+#    is an ordinary point and makes no request.
+. "$(dirname "$0")/lib.sh"
+G=pl
+start_libvirtd
+DR_DIR=$T/lv-dr
+DR_URI=$("$LIB/libvirtd.sh" start "$DR_DIR") || die "the DR libvirtd did not start"
+stop_dr() {
+	local d
+	for d in $(virsh -q -c "$DR_URI" list --name 2>/dev/null); do
+		virsh -q -c "$DR_URI" destroy "$d" >/dev/null 2>&1
+	done
+	"$LIB/libvirtd.sh" stop "$DR_DIR" >/dev/null 2>&1
+}
+trap 'stop_dr; cleanup' EXIT
+IMG=$("$LIB/vm-image.sh") || die "no test guest image"
+pki_and_receiver
+qemu-img create -q -f qcow2 -b "$IMG" -F qcow2 "$T/boot.qcow2"
+qemu-img create -q -f qcow2 "$T/data.qcow2" 16M
+vm_define_start pl1 "$T/boot.qcow2" "$T/data.qcow2" || die "cannot start the guest"
+vm_wait_marker pl1 NESTOR-BOOT-OK 180 || die "guest did not boot"
+write_agent_conf "$T/agent.conf" agent1 $G domains=pl1
+sed -i -e "s|^state_dir = .*|&\ncontrol_poll = 1s\nplanned_shutdown_timeout = 120s|" \
+	-e "s|^\[group $G\]\$|&\nrpo = 2h\nmin_interval = 1h|" "$T/agent.conf"
+"$NESTOR" config check agent "$T/agent.conf" >/dev/null || die "agent.conf refused"
+cycle_once "seed"
+check "seed committed point 1" [ "$PT" = 1 ]
+PLANNED=$T/store/$G/planned.json
+fo() { "$NESTOR" failover --config "$T/receiver.conf" $G --uri "$DR_URI" "$@"; }
+
+# ---- 1. no agent answers ----------------------------------------------------
+t0=$(date +%s%N)
+fo --planned --planned-timeout 20s --json >"$T/fo0.json" 2>"$T/fo0.log"
+rc=$? el=$((($(date +%s%N) - t0) / 1000000))
+cat "$T/fo0.log"
+check "unreachable agent: exit 1" [ $rc = 1 ]
+check "unreachable agent: gave up after 20 s, within 30 s (took $el ms)" \
+	bash -c "[ $el -ge 20000 ] && [ $el -le 30000 ]"
+check "unreachable agent: clear message" grep -q \
+	"agent agent1 did not contact the receiver within 20s (last contact: point 1 committed at .*): the source may be down; run \`nestor failover $G\` (unplanned) to boot the newest point 1" \
+	"$T/fo0.log"
+check "unreachable agent: no planned.json left" [ ! -e "$PLANNED" ]
+check "unreachable agent: group not failed over" [ ! -e "$T/store/$G/failover.json" ]
+check "unreachable agent: --planned-cancel has nothing to cancel" bash -c \
+	"! '$NESTOR' failover --config '$T/receiver.conf' --planned-cancel $G 2>&1 | grep -q cancelled"
+
+"$NESTOR" agent --config "$T/agent.conf" >>"$T/daemon.log" 2>&1 &
+DAEMON=$!
+trap 'kill "$DAEMON" 2>/dev/null; stop_dr; cleanup' EXIT
+wait_until 120 bash -c "[ \$('$NESTOR' points --config '$T/receiver.conf' $G --json | jq '.points | length') -ge 2 ]" ||
+	{ tail -20 "$T/daemon.log"; die "the daemon committed no point"; }
+sleep 3 # a few control polls
+check "later agent start: VM not shut down" bash -c "virsh -c '$VM_URI' domstate pl1 | grep -q running"
+check "later agent start: no shutdown logged" bash -c "! grep -q 'shutdown asked' '$T/daemon.log'"
+check "later agent start: ordinary point 2" [ "$(last_point $G)" = 2 ]
+
+# ---- 2. planned failover with a writing guest -------------------------------
+LOG=$(vm_console_log pl1)
+vm_run pl1 "(i=0; while :; do i=\$((i + 1)); printf '%08d' \$i | dd of=/dev/vdb bs=512 count=1 conv=notrunc,fsync 2>/dev/null && echo CTR \$i; sleep 0.05; done) >/dev/ttyS0 2>&1 & echo started" 30 >/dev/null ||
+	die "cannot start the guest's writer"
+wait_until 30 bash -c "grep -qa 'CTR 20' '$LOG'" || die "the guest's writer does not write"
+t0=$(date +%s%N)
+fo --planned --planned-timeout 5m --json --check-cmd "dd if=/dev/vdb bs=8 count=1 2>/dev/null; echo" \
+	>"$T/fo1.json" 2>"$T/fo1.log"
+rc=$? el=$((($(date +%s%N) - t0) / 1000000))
+cat "$T/fo1.log"
+jq -c '{mode, point, verdict, vms: [.vms[] | {vm, domain, result, check: .check.output}]}' "$T/fo1.json"
+echo "planned failover took $el ms"
+check "planned: exit 0" [ $rc = 0 ]
+check "planned: waited for the agent" grep -q "waiting up to 5m0s for agent agent1's next contact" "$T/fo1.log"
+check "planned: the agent answered" grep -q "agent agent1 answered: shutting the source VMs down" "$T/fo1.log"
+FP=$(last_point $G)
+check "planned: final point $FP committed" grep -q "final point $FP committed" "$T/fo1.log"
+check "planned: final point is a new one" [ "$FP" -ge 3 ]
+check "planned: the final point booted" jq -e ".verdict == \"pass\" and .mode == \"failover\" and .point == $FP" "$T/fo1.json"
+check "planned: group failed over at the final point" jq -e ".point == $FP" "$T/store/$G/failover.json"
+check "planned: no planned.json left" [ ! -e "$PLANNED" ]
+check "planned: source shut down by its guest (ACPI)" bash -c \
+	"virsh -c '$VM_URI' domstate --reason pl1 | grep -q 'shut off (shutdown)'"
+check "planned: the guest saw the power button" grep -qa NESTOR-ACPI-POWEROFF "$LOG"
+M=$T/store/$G/meta/$FP.bin
+check "planned: metadata says shut down through ACPI" \
+	jq -e '.planned_failover.shutdown[0] == {"vm": "pl1", "how": "acpi"}' "$M"
+check_eq "planned: final point app-consistent" app-consistent \
+	"$(points_json $G | jq -r ".points[] | select(.id == $FP) | .consistency")"
+LAST=$(grep -ao 'CTR [0-9]*' "$LOG" | tail -1 | awk '{ print $2 }')
+qemu-img convert -U -f qcow2 -O raw "$(point_file $G pl1.vdb "$FP")" "$T/final.raw" || die "cannot read the final point"
+ONDISK=$(head -c 8 "$T/final.raw" | sed 's/^0*//')
+echo "last counter on the console: $LAST, in the final point: $ONDISK"
+check "planned: zero writes lost (point $ONDISK >= console $LAST)" [ "${ONDISK:-0}" -ge "${LAST:-1}" ]
+check "planned: nothing invented (point $ONDISK <= console $LAST + 1)" [ "${ONDISK:-0}" -le $((LAST + 1)) ]
+check "planned: the failed-over VM reads it" \
+	grep -q "$(printf '%08d' "$ONDISK")" <<<"$(jq -r '.vms[0].check.output' "$T/fo1.json")"
+check "planned: daemon stopped replicating the group" \
+	grep -q "group $G: replication stopped after the planned failover's final point $FP" "$T/daemon.log"
+check "planned: receiver recorded the final point" \
+	grep -q "group $G: planned failover .*: final point $FP committed by agent agent1" "$T/receiver.log"
+kill "$DAEMON" 2>/dev/null
+wait "$DAEMON" 2>/dev/null
+check "planned: the daemon took no point after the final one" [ "$(last_point $G)" = "$FP" ]
+check "planned: the failed-over VM runs on the DR host" bash -c \
+	"virsh -q -c '$DR_URI' domstate pl1 | grep -q running"
+
+# ---- 3. a group of image files: no VMs to shut down -------------------------
+truncate -s 4M "$T/f.raw"
+write_agent_conf "$T/agent-f.conf" agent1 pf d="$T/f.raw:raw"
+agent_once "$T/agent-f.conf" >/dev/null || die "seed of pf failed"
+"$NESTOR" failover --config "$T/receiver.conf" pf --uri "$DR_URI" --planned --planned-timeout 60s \
+	>/dev/null 2>"$T/fo2.log" &
+FO=$!
+wait_until 20 grep -q "waiting up to 1m0s" "$T/fo2.log" || die "no planned request for pf"
+res=$(agent_once "$T/agent-f.conf") || { tail -5 "$T/agent.log"; die "final point of pf failed"; }
+wait $FO
+rc=$?
+cat "$T/fo2.log"
+check "files: the agent's once-cycle sent the final point 2" [ "$(echo "$res" | jq .point)" = 2 ]
+check "files: final point committed" grep -q "final point 2 committed" "$T/fo2.log"
+check "files: the report says the source was not shut down by Nestor" \
+	grep -q "the source was not shut down by Nestor (no live VMs in the group" "$T/fo2.log"
+check "files: the agent said so too" grep -q "group pf: planned failover: the group has no live VMs" "$T/agent.log"
+check "files: no planned.json left" [ ! -e "$T/store/pf/planned.json" ]
+# a point without VMs has nothing to boot: the failover itself fails
+check "files: nothing to boot, exit 1" [ $rc = 1 ]
+
+# ---- 4. hostile agents (rawclient) -------------------------------------------
+RC="python3 $ROOT/tests/integration/rawclient.py --port $PORT --ca $T/pki/ca.crt --cert $T/pki/agent1.crt --key $T/pki/agent1.key"
+out=$($RC --group h1 --begin-flags 5 --expect-code 1 point 2>&1)
+check "hostile: FINAL with REPAIR refused ($out)" [ $? = 0 ]
+check "hostile: ... nothing committed" [ "$(last_point h1)" = 0 ]
+out=$($RC --group h2 --begin-flags 4 point 2>&1)
+check "hostile: an unasked FINAL point is kept as an ordinary one ($out)" [ "$out" = "COMMITTED 1" ]
+check "hostile: ... no planned.json made" [ ! -e "$T/store/h2/planned.json" ]
+check "hostile: ... the receiver says so" grep -q \
+	"group h2: final point 1 from agent agent1 without a planned failover request: kept as an ordinary point" \
+	"$T/receiver.log"
+stop_receiver
+finish
