@@ -5,6 +5,7 @@ set -u
 cd "$(dirname "$0")/.."
 rc=0
 bash bench/seed.sh || rc=1
+bash bench/live.sh || rc=1
 bash bench/rbd.sh || rc=1
 bash bench/bandwidth.sh || rc=1
 bash bench/concurrency.sh || rc=1

@@ -94,11 +94,16 @@ lv_job_end(struct lv_vm *vm)
 			return -1;
 		}
 	}
-	for (unsigned waited = 0; waited < LV_JOB_END_MS; waited += 50) {
+	/* Short naps first: the job usually ends within a few ms, and every
+	 * cycle waits here before the next one can begin (issue 17, RPO: the
+	 * flat 50 ms naps cost ~45 ms per cycle). */
+	for (unsigned waited = 0, nap = 2; waited < LV_JOB_END_MS; waited += nap) {
 		r = lv_job_running(vm, NULL);
 		if (r <= 0)
 			return r;
-		clock_nap_ms(50);
+		if (waited >= 40)
+			nap = 50;
+		clock_nap_ms((long)nap);
 	}
 	log_warn("libvirt: domain %s: the backup job did not end within %u s",
 		 vm->name, LV_JOB_END_MS / 1000);

@@ -90,6 +90,7 @@ struct lv_snapshot {
 	uint64_t base_point;
 	int app_consistent;
 	int committed;
+	uint64_t step_ns;     /* clock at the last lv_step (debug timing) */
 
 	/* RBD disks of the domains: one rbd snapshot taken in the window */
 	struct snapshot *rbd;
@@ -100,6 +101,9 @@ struct lv_snapshot {
 
 /* libvirt's last error message. */
 const char *lv_err(void);
+/* Debug log: what took how long since the previous step (bench/README.md,
+ * where a cycle's time goes). */
+void lv_step(struct lv_snapshot *ls, const char *what);
 /* unlink, a missing file is fine; else warned. 0 / -1. */
 int lv_unlink(const char *path, const char *what);
 

@@ -15,6 +15,7 @@
 
 #include <libnbd.h>
 
+#include "common/clock.h"
 #include "common/consistency.h"
 #include "common/fileutil.h"
 #include "common/hash.h"
@@ -26,6 +27,15 @@
 #include "snapshot/rbd.h"
 
 static const struct snapshot_ops lv_ops;
+
+void
+lv_step(struct lv_snapshot *ls, const char *what)
+{
+	uint64_t now = clock_now_ns();
+
+	log_debug("libvirt: %s: %.1f ms", what, (double)(now - ls->step_ns) / 1e6);
+	ls->step_ns = now;
+}
 
 /* ---- begin ---------------------------------------------------------------- */
 
@@ -227,6 +237,7 @@ lv_setup(struct lv_snapshot *ls, const char *uri, const char *state_dir,
 			  lv_err());
 		return -1;
 	}
+	lv_step(ls, "connected to libvirt");
 	return 0;
 }
 
@@ -249,6 +260,7 @@ lv_open_vms(struct lv_snapshot *ls, const char *const *domains)
 		    lv_vm_cleanup(ls, vm) < 0)
 			return -1;
 	}
+	lv_step(ls, "domains opened, leftovers checked");
 	return 0;
 }
 
@@ -297,6 +309,7 @@ lv_begin_jobs(struct lv_snapshot *ls)
 	}
 	if (r != 0)
 		return -1;
+	lv_step(ls, "backup jobs started");
 	if (ls->rbd && snapshot_rbd_finish(ls->rbd) < 0)
 		return -1;
 	for (size_t k = 0; k < ls->base.ndisks; k++) {
@@ -306,6 +319,7 @@ lv_begin_jobs(struct lv_snapshot *ls)
 		else if (lv_disk_connect(ls, k) < 0)
 			return -1;
 	}
+	lv_step(ls, "NBD exports connected");
 	return 0;
 }
 
@@ -332,6 +346,7 @@ snapshot_libvirt_begin_ceph(const char *uri, const char *const *domains,
 	ls->lock_fd = -1;
 	ls->base_point = base_point;
 	ls->nvms = ndomains;
+	ls->step_ns = clock_now_ns();
 	if (lv_setup(ls, uri, state_dir, max_domain, ceph) < 0 ||
 	    lv_open_vms(ls, domains) < 0 || lv_decide(ls) < 0 || lv_begin_jobs(ls) < 0) {
 		snapshot_free(&ls->base);
@@ -453,6 +468,27 @@ lv_disks_close(struct lv_snapshot *ls)
 	}
 }
 
+/* Every extent was read: the backup jobs end now, while the receiver
+ * commits, rather than after it (~0.1 s per cycle here). The new
+ * checkpoints stay; commit or abort decides on them as before. A job that
+ * does not end is tried again by commit or abort. */
+static void
+lv_reads_done(struct snapshot *snap)
+{
+	struct lv_snapshot *ls = (struct lv_snapshot *)snap;
+
+	ls->step_ns = clock_now_ns();
+	lv_disks_close(ls);
+	for (size_t i = 0; i < ls->nvms; i++) {
+		struct lv_vm *vm = &ls->vms[i];
+
+		if (vm->job && lv_job_end(vm) == 0) {
+			vm->job = 0;
+			lv_step(ls, "backup job ended (reads done)");
+		}
+	}
+}
+
 static int
 lv_commit(struct snapshot *snap, uint64_t point_id)
 {
@@ -469,6 +505,7 @@ lv_commit(struct snapshot *snap, uint64_t point_id)
 		if (lv_state_save(ls, &ls->vms[i], point_id) < 0)
 			return -1;
 	ls->committed = 1;
+	ls->step_ns = clock_now_ns();
 	lv_disks_close(ls);
 	for (size_t i = 0; i < ls->nvms; i++) {
 		struct lv_vm *vm = &ls->vms[i];
@@ -476,10 +513,13 @@ lv_commit(struct snapshot *snap, uint64_t point_id)
 		if (vm->job) {
 			lv_job_end(vm);
 			vm->job = 0;
+			lv_step(ls, "backup job ended");
 		}
 		if (vm->have_state && vm->st_cp &&
-		    (!vm->new_cp || strcmp(vm->st_cp, vm->new_cp) != 0))
+		    (!vm->new_cp || strcmp(vm->st_cp, vm->new_cp) != 0)) {
 			lv_checkpoint_delete(vm, vm->st_cp, "old", vm->base_broken);
+			lv_step(ls, "old checkpoint deleted");
+		}
 		lv_unlink(vm->sock, "socket");
 	}
 	log_info("libvirt: committed point %" PRIu64 " as the new base", point_id);
@@ -531,7 +571,10 @@ lv_free(struct snapshot *snap)
 	free(ls);
 }
 
-SNAPSHOT_OPS(lv_ops, "libvirt", lv_next_extent, lv_read, lv_commit, lv_free);
+static const struct snapshot_ops lv_ops = {
+	.name = "libvirt", .next_extent = lv_next_extent, .read = lv_read,
+	.commit = lv_commit, .free = lv_free, .reads_done = lv_reads_done,
+};
 
 /* ---- per-VM accessors ---------------------------------------------------------- */
 

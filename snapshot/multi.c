@@ -60,6 +60,15 @@ multi_consistency(struct snapshot *snap, size_t disk)
 }
 
 static void
+multi_reads_done(struct snapshot *snap)
+{
+	struct multi_snapshot *m = (struct multi_snapshot *)snap;
+
+	for (size_t i = 0; i < m->nparts; i++)
+		snapshot_reads_done(m->parts[i]);
+}
+
+static void
 multi_free(struct snapshot *snap)
 {
 	struct multi_snapshot *m = (struct multi_snapshot *)snap;
@@ -73,6 +82,7 @@ multi_free(struct snapshot *snap)
 static const struct snapshot_ops multi_ops = {
 	.name = "multi", .next_extent = multi_next_extent, .read = multi_read,
 	.commit = multi_commit, .free = multi_free, .consistency = multi_consistency,
+	.reads_done = multi_reads_done,
 };
 
 struct snapshot *

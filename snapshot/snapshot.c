@@ -29,6 +29,10 @@ snapshot_open_ok(const struct snapshot *snap, size_t disk, const char *what)
 		log_error("snapshot %s: %s after the commit", snap->disks[disk].name, what);
 		return 0;
 	}
+	if (snap->reads_done) {
+		log_error("snapshot %s: %s after the reads were done", snap->disks[disk].name, what);
+		return 0;
+	}
 	return 1;
 }
 
@@ -151,6 +155,19 @@ snapshot_commit(struct snapshot *snap, uint64_t point_id)
 		}
 	snap->commit_tried = 1;
 	return snap->ops->commit(snap, point_id);
+}
+
+void
+snapshot_reads_done(struct snapshot *snap)
+{
+	if (!snap || snap->commit_tried || snap->reads_done)
+		return;
+	for (size_t i = 0; i < snap->ndisks; i++)
+		if (!snap->disks[i].listed)
+			return; /* the reading is not over */
+	snap->reads_done = 1;
+	if (snap->ops->reads_done)
+		snap->ops->reads_done(snap);
 }
 
 void

@@ -83,6 +83,13 @@ int snapshot_read(struct snapshot *snap, size_t disk, uint64_t offset,
  * base (rotate bitmaps / store hashes), durably. 0 / -1. */
 int snapshot_commit(struct snapshot *snap, uint64_t point_id);
 
+/* Every extent was read and sent (after snapshot_consistency): the source
+ * may release what only reading needed while the receiver commits, instead
+ * of after it (the libvirt source ends its backup jobs: issue 17, RPO).
+ * Listing and reading fail from here on; commit and free follow as before.
+ * A no-op before every disk was listed to its end, or after a commit. */
+void snapshot_reads_done(struct snapshot *snap);
+
 /* Release; without a prior commit this aborts (old base kept). NULL ok. */
 void snapshot_free(struct snapshot *snap);
 
@@ -109,6 +116,9 @@ struct snapshot_ops {
 	/* Optional: a disk's level, for sources that only know it after the
 	 * read; NULL = snap->consistency, set at begin. */
 	int (*consistency)(struct snapshot *snap, size_t disk);
+	/* Optional: every extent was read; let go of what only reading needed
+	 * (snapshot_reads_done). Commit and free still follow. */
+	void (*reads_done)(struct snapshot *snap);
 };
 
 /* Defines a source's ops table var (static) from its four functions. */
@@ -139,6 +149,7 @@ struct snapshot {
 	int resumable;
 	uint64_t time_ns;
 	int commit_tried;
+	int reads_done; /* snapshot_reads_done was called */
 	int consistency; /* enum consistency of every disk, unless ops->consistency */
 	struct {
 		char name[65];

@@ -64,6 +64,7 @@ struct cycle {
 	struct sender *snd;     /* from the begin ack on */
 	struct agent_cycle_stats st;
 	uint64_t t0_ns;
+	uint64_t step_ns;       /* clock at the last cycle_time (debug timing) */
 	bool show_progress;
 	bool progress_shown;
 	struct cycle_ask *ask;
@@ -78,6 +79,17 @@ cycle_end(struct cycle *c, enum cycle_state st)
 		c->state = st;
 	sender_halt(c->snd);
 	channel_end(c->ch);
+}
+
+/* Debug log: what took how long since the previous step (bench/README.md,
+ * where a cycle's time goes). */
+static void
+cycle_time(struct cycle *c, const char *what)
+{
+	uint64_t now = clock_now_ns();
+
+	log_debug("group %s: %s: %.1f ms", c->g->name, what, (double)(now - c->step_ns) / 1e6);
+	c->step_ns = now;
 }
 
 static void
@@ -213,6 +225,7 @@ send_commit(void *arg)
 	/* Every extent was read: the sources can tell whether the disks
 	 * changed meanwhile. */
 	c->st.consistency = snapshot_consistency(c->snap);
+	cycle_time(c, "extents sent");
 	meta = point_meta(c, &mlen);
 
 	if (!meta) {
@@ -230,6 +243,8 @@ send_commit(void *arg)
 	}
 	free(meta);
 	c->state = C_WAIT_COMMIT;
+	/* Told once the commit is out (cycle_on_drain). */
+	conn_set_low_water(channel_conn(c->ch), 0);
 	progress_line(c, true);
 }
 
@@ -307,11 +322,13 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 		log_error("group %s: state directory path too long", c->g->name);
 		return -1;
 	}
+	cycle_time(c, "receiver's progress");
 	if (attempt_take(sdir, &last) < 0)
 		return -1;
 	c->snap = sources_begin(c->g, sdir, p->last_point, &c->vm_meta);
 	if (!c->snap)
 		return -1;
+	cycle_time(c, "snapshot begun");
 	n = snapshot_ndisks(c->snap);
 	c->st.incremental = snapshot_is_incremental(c->snap);
 	/* Change tracking lost but the receiver has a point: compare block
@@ -379,6 +396,7 @@ on_begin_ack(struct cycle *c, const struct proto_progress *p)
 	if (c->st.resumed)
 		log_info("group %s: resuming point %llu from the receiver's progress",
 			 c->g->name, (unsigned long long)c->st.point_id);
+	cycle_time(c, "receiver began the point");
 	c->snd = sender_new(&sc);
 	if (!c->snd)
 		return -1;
@@ -412,6 +430,7 @@ cycle_step(struct cycle *c, const struct proto_msg *msg)
 	case C_HELLO:
 		if (channel_hello_ok(msg) < 0)
 			break;
+		cycle_time(c, "connected (TLS, HELLO)");
 		snprintf(q.u.pquery.group, sizeof(q.u.pquery.group), "%s", c->g->name);
 		c->state = C_QUERY;
 		return conn_send(channel_conn(c->ch), &q) < 0 ? -2 : 0;
@@ -429,7 +448,9 @@ cycle_step(struct cycle *c, const struct proto_msg *msg)
 	case C_WAIT_COMMIT:
 		if (msg->u.committed.point_id != c->st.point_id)
 			return 1;
+		cycle_time(c, "receiver committed");
 		r = snapshot_commit(c->snap, c->st.point_id);
+		cycle_time(c, "source committed");
 		if (r == 0)
 			cycle_end(c, C_DONE);
 		break;
@@ -468,6 +489,11 @@ cycle_on_drain(void *arg)
 
 	if (c->state == C_SENDING)
 		sender_pump(c->snd);
+	/* The commit is on its way and nothing more is read: the source lets
+	 * go of its reading now, while the receiver commits (issue 17, RPO;
+	 * a no-op once done or committed). */
+	if (c->state == C_WAIT_COMMIT && conn_out_pending(channel_conn(c->ch)) == 0)
+		snapshot_reads_done(c->snap);
 }
 
 static void
@@ -562,12 +588,14 @@ cycle_once(const struct agent_config *cfg, const struct agent_group_cfg *g,
 	uint64_t t0 = clock_now_ns();
 	int r;
 
+	c.step_ns = t0;
 	c.show_progress = o->progress && isatty(STDERR_FILENO) && ask->mode != M_POLL;
 	r = cycle_run(&c);
 	c.st.seconds = (double)(clock_now_ns() - t0) / 1e9;
 	if ((ask->mode == M_POINT || ask->mode == M_FINAL) && !ask->handled)
 		print_stats(&c, r == 0);
 	snapshot_free(c.snap);
+	cycle_time(&c, "snapshot freed");
 	json_decref(c.vm_meta);
 	*st = c.st;
 	return r;

@@ -335,6 +335,32 @@ Test(file_source, qcow2_full_then_incremental)
 	expect_unchanged("qcow2", 8);
 }
 
+/* snapshot_reads_done (issue 17): before every disk was listed it changes
+ * nothing; after, reading and listing fail while the commit still works. */
+Test(file_source, reads_done_ends_reading_not_the_commit)
+{
+	struct snapshot *s;
+	struct snap_extent x;
+	char buf[4096];
+
+	qcow2_base();
+	qcow2_changes();
+	s = begin_expect("qcow2", 7, 1);
+	snapshot_reads_done(s);
+	cr_assert_eq(snapshot_read(s, 0, 0, buf, sizeof(buf)), 0, "not listed yet: still readable");
+	collect(s, 0, 1ull << 30, &E2);
+	check_changes(&E2);
+	apply(s, 0, &E2);
+	snapshot_reads_done(s);
+	cr_assert_eq(snapshot_read(s, 0, 0, buf, sizeof(buf)), -1, "read after the reads were done");
+	cr_assert_eq(snapshot_next_extent(s, 0, 1ull << 20, &x), -1, "listing after the reads were done");
+	snapshot_reads_done(s); /* twice is fine */
+	cr_assert_eq(snapshot_commit(s, 8), 0);
+	snapshot_free(s);
+	same_as_image("qcow2");
+	expect_unchanged("qcow2", 8);
+}
+
 Test(file_source, qcow2_extents_split_at_max_len)
 {
 	struct snapshot *s;
