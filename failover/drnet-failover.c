@@ -3,6 +3,7 @@
  * changed receiver.conf never leaves anything behind. */
 #define _GNU_SOURCE
 #include <net/if.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +13,9 @@
 #include "common/testhook.h"
 #include "failover/drnet-failover.h"
 #include "failover/drnet-host.h"
-#include "failover/drnet-nics.h"
 #include "failover/drnet-record.h"
 #include "failover/drnet.h"
+#include "failover/pointnics.h"
 #include "replicator/config.h"
 
 #define MAX_HOSTS 256
@@ -25,8 +26,8 @@ static int
 vm_address(const struct receiver_network_cfg *n, const struct drnet_vm *vm, const char *ctx,
 	   struct drnet_host *h)
 {
-	struct point_nic nics[POINT_NIC_MAX];
-	size_t nn = drnet_point_nics(vm->meta, vm->index, nics, POINT_NIC_MAX, ctx);
+	struct pointnic nics[POINTNICS_MAX];
+	size_t nn = pointnics_read(vm->meta, vm->index, nics, ctx);
 	bool on_net = false;
 
 	for (size_t k = 0; k < nn; k++) {
@@ -35,10 +36,11 @@ vm_address(const struct receiver_network_cfg *n, const struct drnet_vm *vm, cons
 		for (size_t s = 0; s < n->nsources; s++)
 			src = src || !strcmp(n->sources[s], nics[k].network);
 		on_net = on_net || src;
-		for (size_t a = 0; src && a < nics[k].naddr; a++) {
+		for (size_t a = 0; src && a < nics[k].naddrs; a++) {
 			uint32_t ip;
 
-			if (strchr(nics[k].addr[a], ':') || drnet_ip_parse(nics[k].addr[a], &ip) < 0 ||
+			if (nics[k].addrs[a].family != AF_INET ||
+			    drnet_ip_parse(nics[k].addrs[a].text, &ip) < 0 ||
 			    !drnet_in_subnet(n, ip) || ip == n->gateway)
 				continue;
 			snprintf(h->mac, sizeof(h->mac), "%s", nics[k].mac);
@@ -244,9 +246,10 @@ host_of(const json_t *e, struct drnet_host *h)
 	const char *mac = json_string_value(json_object_get(e, "mac"));
 	const char *ip = json_string_value(json_object_get(e, "ip"));
 	const char *name = json_string_value(json_object_get(e, "name"));
+	char norm[18];
 	uint32_t a;
 
-	if (!mac || !drnet_mac_valid(mac) || !ip || drnet_ip_parse(ip, &a) < 0 || !name)
+	if (!mac || !pointnic_mac_parse(mac, norm) || !ip || drnet_ip_parse(ip, &a) < 0 || !name)
 		return -1;
 	snprintf(h->mac, sizeof(h->mac), "%s", mac);
 	drnet_ip_str(a, h->ip);

@@ -40,16 +40,6 @@ drnet_in_subnet(const struct receiver_network_cfg *n, uint32_t addr)
 	return (addr & mask) == n->subnet && addr != n->subnet && addr != (n->subnet | ~mask);
 }
 
-bool
-drnet_mac_valid(const char *s)
-{
-	for (int i = 0; i < 17; i++) {
-		if (i % 3 == 2 ? s[i] != ':' : !isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return s[17] == '\0';
-}
-
 /* A DHCP host name: letters, digits and '-' only (dnsmasq reads a '.' as
  * a domain); other VM names get no name in the lease. */
 static bool

@@ -32,8 +32,6 @@ void drnet_ip_str(uint32_t addr, char out[16]);
 int drnet_ip_parse(const char *s, uint32_t *addr);
 /* Is addr a host address of n's subnet (neither its first nor its last)? */
 bool drnet_in_subnet(const struct receiver_network_cfg *n, uint32_t addr);
-/* Is s a MAC address "xx:xx:xx:xx:xx:xx" (hex digits, either case)? */
-bool drnet_mac_valid(const char *s);
 
 /* The persistent libvirt network of n: <forward mode='open'/> (libvirt adds
  * no firewall rules), bridge n->bridge, the gateway as the host's address,

@@ -1,7 +1,6 @@
 /* Unit tests for failover/drnet-record.c (the DR network records of a
- * store) and the NIC records read from a point (failover/drnet-nics.c). */
+ * store). */
 #define _GNU_SOURCE
-#include "failover/drnet-nics.h"
 #include "failover/drnet-record.h"
 
 #include "common/fileutil.h"
@@ -117,36 +116,3 @@ Test(drnet_record, lock_excludes)
 	close(fd);
 }
 
-/* NIC records come from the agent: bounded, malformed ones left out. */
-Test(drnet_nics, hostile)
-{
-	json_t *meta = json_loads("{\"vms\": [{\"nics\": ["
-				"{\"mac\": \"52:54:00:00:00:01\", \"network\": \"onprem\","
-				" \"addresses\": [\"10.1.0.5/24\", 7, \"fd00::1/64\"]},"
-				"{\"mac\": \"52:54:00:00:00:0\", \"network\": \"onprem\"},"
-				"{\"mac\": \"52:54:00:00:00:02\", \"network\": \"../x\"},"
-				"{\"mac\": \"52:54:00:00:00:03\"},"
-				"\"junk\","
-				"{\"mac\": \"52:54:00:00:00:04\", \"network\": \"b\", \"addresses\":"
-				" [\"1\", \"2\", \"3\", \"4\", \"5\", \"6\", \"7\", \"8\", \"9\", \"10\"]}]}]}",
-				0, NULL);
-	struct point_nic n[POINT_NIC_MAX];
-	size_t k;
-	char *log;
-
-	cap_start();
-	k = drnet_point_nics(meta, 0, n, POINT_NIC_MAX, "point 1");
-	log = cap_stop();
-	cr_assert_eq(k, 2, "%s", log);
-	cr_assert_str_eq(n[0].mac, "52:54:00:00:00:01");
-	cr_assert_str_eq(n[0].network, "onprem");
-	cr_assert_eq(n[0].naddr, 2);
-	cr_assert_str_eq(n[0].addr[1], "fd00::1/64");
-	cr_assert_eq(n[1].naddr, 8, "at most 8 addresses");
-	cr_assert(strstr(log, "point 1: vms[0].nics[1]") != NULL, "%s", log);
-	free(log);
-	/* the output bound holds whatever the input's length */
-	cr_assert_eq(drnet_point_nics(meta, 0, n, 1, "p"), 1);
-	cr_assert_eq(drnet_point_nics(meta, 1, n, POINT_NIC_MAX, "p"), 0, "no such VM");
-	json_decref(meta);
-}
