@@ -20,6 +20,11 @@ PKGS=(
 	python3-fusepy fuse
 	# deploy checks (tests/integration/test-deploy.sh): cloud-init YAML, template filling
 	python3-yaml gettext-base
+	# DR networks: the WireGuard site link in userspace (no kernel module here)
+	wireguard-go wireguard-tools
+	# dashboard and drill reports (issue 16): PNG screenshots, headless browser
+	# checks, Prometheus rule checks (promtool)
+	libpng-dev chromium prometheus
 )
 
 # HCL2 parser and formatter (Go's hcl/hclwrite compiled to WASM) for the
