@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "proto/codec.h"
 
 static const char usage_main[] =
 	"usage: nestor COMMAND [OPTIONS]\n"
@@ -55,7 +56,7 @@ main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
-		printf("nestor 0.1.0 (protocol %d)\n", 1);
+		printf("nestor 0.1.0 (protocol %d)\n", PROTO_VERSION);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {

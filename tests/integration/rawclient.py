@@ -28,7 +28,7 @@ extent beside the listed records, or a REPAIR begin of a point with no bad
 scrub verdict (its disk --disk of --disk-size bytes)."""
 import argparse, socket, ssl, struct, sys, threading, time
 
-MAGIC, VERSION = 0x4E535452, 1
+MAGIC, VERSION = 0x4E535452, 2
 T_HELLO, T_PQUERY, T_PROGRESS, T_BEGIN, T_EXTENT, T_DONE, T_COMMIT, T_COMMITTED = 1, 16, 17, 18, 19, 20, 21, 22
 T_HQUERY, T_HASHES = 48, 49
 T_RQUERY, T_RLIST = 50, 51
@@ -46,7 +46,7 @@ def s(b):
 
 
 def hello():
-    return frame(T_HELLO, struct.pack(">HHI", 1, 1, 1) + s("rawclient"))
+    return frame(T_HELLO, struct.pack(">HHI", VERSION, VERSION, 1) + s("rawclient"))
 
 
 def begin(group, disk="d0", size=1 << 20, point=1, base=0, time_ns=None, disks=None, flags=0):
