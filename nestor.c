@@ -22,6 +22,7 @@ static const char usage_main[] =
 	"  repair     re-fetch the ranges that failed a scrub from the source (agent side)\n"
 	"  drill      boot a recovery point's VMs in an isolated network and verify them\n"
 	"  failover   boot a recovery point's VMs for real; --status, --release\n"
+	"  failback   after a failover: replicate the VMs back on-prem (agent side)\n"
 	"  config     check a configuration file\n"
 	"  version    print the version\n"
 	"\n"
@@ -45,6 +46,7 @@ static const struct {
 	{ "status", cli_status },
 	{ "scrub", cli_scrub },
 	{ "repair", cli_repair },
+	{ "failback", cli_failback },
 };
 
 int
