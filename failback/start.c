@@ -362,20 +362,10 @@ fb_round(const struct agent_config *cfg, const struct agent_group_cfg *g,
 	return ret;
 }
 
-static const struct agent_group_cfg *
-fb_group(const struct agent_config *cfg, const char *group)
-{
-	for (size_t i = 0; i < cfg->ngroups; i++)
-		if (strcmp(cfg->groups[i].name, group) == 0)
-			return &cfg->groups[i];
-	log_error("failback: no group %s in the agent's configuration", group);
-	return NULL;
-}
-
 int
 failback_start(const struct agent_config *cfg, const struct failback_opts *o)
 {
-	const struct agent_group_cfg *g = fb_group(cfg, o->group);
+	const struct agent_group_cfg *g = failback_group_of(cfg, o->group);
 	uint64_t wait = g && g->min_interval_s > FB_MIN_INTERVAL_S ? g->min_interval_s
 								    : FB_MIN_INTERVAL_S;
 
@@ -398,7 +388,7 @@ failback_start(const struct agent_config *cfg, const struct failback_opts *o)
 int
 failback_status(const struct agent_config *cfg, const char *group, bool json, FILE *out)
 {
-	struct store *st = fb_group(cfg, group) ? failback_target_open(cfg, group) : NULL;
+	struct store *st = failback_target_open(cfg, group); /* logs a group not found */
 	struct store_point_info *pts = NULL;
 	json_t *arr = json_array();
 	uint64_t total = 0;

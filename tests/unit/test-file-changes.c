@@ -1,60 +1,42 @@
 /* Unit tests of snapshot_file_changes (failback's X, issue 14): what image
  * files changed since a committed point, listed without writing a byte of
  * the images (qcow2 bitmaps untouched) or of the source's state. */
+#define _GNU_SOURCE /* nftw in tmpdir.h */
 #include <criterion/criterion.h>
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "helpers.h"
 #include "snapshot/source.h"
+#include "tmpdir.h"
 
 #define MiB (1024ull * 1024)
 
-static char dir[256], img[300], state[300];
+TMPDIR_SUITE(file_changes, dir, "nestor-fchg");
+
+static char img[128], state[128], cmd[512];
+static struct listing L;
 
 static void
-setup(void)
+paths(void)
 {
 	log_set_level(LOG_LVL_NONE);
-	snprintf(dir, sizeof(dir), "/tmp/nestor-fchg-XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
 	snprintf(img, sizeof(img), "%s/disk.img", dir);
 	snprintf(state, sizeof(state), "%s/state", dir);
 }
 
-static void
-teardown(void)
-{
-	char cmd[400];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "cannot remove %s\n", dir);
-}
-
-TestSuite(file_changes, .init = setup, .fini = teardown, .timeout = 60);
-
-/* Test-only shell runner; every path in here is our own temp dir. */
-static void
-sh(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	cr_assert_eq(system(cmd), 0, "command failed: %s", cmd);
-}
+/* A test-only command on our own temp dir. */
+#define SH(...) do { snprintf(cmd, sizeof(cmd), __VA_ARGS__); \
+		     cr_assert_eq(system(cmd), 0, "command failed: %s", cmd); } while (0)
 
 /* sha256 of the image and of every state file, as one line. */
 static char *
 sums(void)
 {
-	char cmd[700], *line = NULL;
+	char *line = NULL;
 	size_t cap = 0;
 	FILE *p;
 
@@ -76,35 +58,18 @@ open_disk(const char *fmt, uint64_t base, int changes)
 		       : snapshot_file_begin(&d, 1, state, base);
 }
 
-/* Every extent of disk 0 into the caller's [off, len) pairs; their count. */
-static size_t
-list(struct snapshot *s, uint64_t *off, uint64_t *len, size_t max)
-{
-	struct snap_extent e;
-	size_t n = 0;
-	int r;
-
-	while ((r = snapshot_next_extent(s, 0, 1ull << 30, &e)) == 1) {
-		cr_assert_lt(n, max);
-		off[n] = e.offset;
-		len[n++] = e.length;
-	}
-	cr_assert_eq(r, 0);
-	return n;
-}
-
 /* Seed point 1 of a fresh image of format fmt, with data at 0. */
 static void
 seed(const char *fmt)
 {
-	uint64_t off[64], len[64];
 	struct snapshot *s;
 
-	sh("qemu-img create -q -f %s '%s' 16M", fmt, img);
-	sh("qemu-io -f %s -c 'write -P 0x11 0 1M' '%s' >/dev/null", fmt, img);
+	paths();
+	SH("qemu-img create -q -f %s '%s' 16M", fmt, img);
+	SH("qemu-io -f %s -c 'write -P 0x11 0 1M' '%s' >/dev/null", fmt, img);
 	s = open_disk(fmt, 0, 0);
 	cr_assert_not_null(s);
-	(void)list(s, off, len, 64);
+	listing_collect(s, 0, 1ull << 30, &L, 1);
 	cr_assert_eq(snapshot_commit(s, 1), 0);
 	snapshot_free(s);
 }
@@ -112,25 +77,22 @@ seed(const char *fmt)
 static void
 changes_since_1(const char *fmt)
 {
-	uint64_t off[64], len[64], covered = 0;
 	struct snapshot *s;
 	char *before, *after;
-	size_t n;
 
 	seed(fmt);
-	sh("qemu-io -f %s -c 'write -P 0x58 8M 128k' '%s' >/dev/null", fmt, img);
+	SH("qemu-io -f %s -c 'write -P 0x58 8M 128k' '%s' >/dev/null", fmt, img);
 	before = sums();
 	s = open_disk(fmt, 1, 1);
 	cr_assert_not_null(s);
 	cr_assert_eq(snapshot_is_incremental(s), 1, "tracking since point 1 is there");
-	n = list(s, off, len, 64);
-	for (size_t i = 0; i < n; i++) {
-		cr_assert_geq(off[i], 8 * MiB - 64 * 1024, "extent %zu at %llu", i,
-			      (unsigned long long)off[i]);
-		cr_assert_leq(off[i] + len[i], 8 * MiB + 192 * 1024);
-		covered += len[i];
+	listing_collect(s, 0, 1ull << 30, &L, 0);
+	for (size_t i = 0; i < L.n; i++) {
+		cr_assert_geq(L.v[i].offset, 8 * MiB - 64 * 1024, "extent %zu at %llu", i,
+			      (unsigned long long)L.v[i].offset);
+		cr_assert_leq(L.v[i].offset + L.v[i].length, 8 * MiB + 192 * 1024);
 	}
-	cr_assert_geq(covered, 128 * 1024, "the write is listed");
+	cr_assert_geq(L.bytes, 128 * 1024, "the write is listed");
 	cr_assert_eq(snapshot_commit(s, 2), -1, "a listing is never committed");
 	snapshot_free(s);
 	after = sums();
