@@ -278,7 +278,17 @@ rev_step(void *arg, const struct proto_msg *msg)
 		r->state = R_QUERY;
 		rc = channel_hello_ok(msg) < 0 ? -1 : conn_send(r->conn, &q);
 	} else if (r->state == R_QUERY && msg->type == PROTO_PROGRESS) {
-		rc = rev_on_progress(r, &msg->u.progress);
+		/* The agent is told, not merely dropped: the usual cause is on
+		 * this side (a failed-over VM shut off, libvirt). */
+		if (rev_on_progress(r, &msg->u.progress) < 0) {
+			(void)conn_send_error(r->conn, PROTO_ERR_CONFLICT,
+					      "group %s: the reverse snapshot of the failed-over VMs "
+					      "could not begin (are they running?): see the "
+					      "receiver's log", r->group);
+			r->state = R_FAILED;
+			return -1;
+		}
+		rc = 0;
 	} else if (r->state == R_BEGIN && msg->type == PROTO_PROGRESS) {
 		rc = rev_on_begin_ack(r, &msg->u.progress);
 	} else if (r->state == R_WAIT_COMMIT && msg->type == PROTO_COMMITTED) {

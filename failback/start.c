@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/strfmt.h"
+#include "common/testhook.h"
 #include "failback/target.h"
 #include "proto/codec.h"
 #include "proto/conn.h"
@@ -240,6 +241,9 @@ fb_on_msg(void *arg, const struct proto_msg *msg)
 	int rc;
 
 	if (f->state == F_SESSION) {
+		/* Every extent and DISK_DONE is in: a kill here must converge. */
+		if (msg->type == PROTO_POINT_COMMIT)
+			testhook_at("failback-commit");
 		if ((rc = session_on_msg(f->s, msg)) < 0 && f->state != F_DONE)
 			f->state = F_FAILED;
 		return rc < 0 ? -1 : 0;

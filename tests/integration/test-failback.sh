@@ -112,6 +112,25 @@ check "second reverse point carries only them (+ the guest's own writes)" \
 	[ "$B2" -le $((256 * KIB * 12 / 10 + 1024 * KIB)) ]
 check "on-prem disks still bit-identical" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
 
+# 2b. the agent's side killed (kill -9) with the point all in, before its
+# commit: the point stays pending; the next run converges
+cloud "dd if=/dev/urandom of=/dev/vdb bs=64k count=2 seek=96 conv=fsync 2>/dev/null && echo written" |
+	grep -q written || die "cloud write W3 failed"
+stopped() { [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = T ]; }
+NESTOR_TEST_PAUSE=failback-commit $FB start $G --once --json >"$T/fbk.json" 2>"$T/fbk.log" &
+KPID=$!
+wait_until 120 stopped $KPID || { kill -9 $KPID; tail "$T/fbk.log"; die "failback start never reached its commit"; }
+kill -9 $KPID
+wait $KPID 2>/dev/null
+check "killed before the commit: the reverse point is pending" [ -s "$T/agent-state/failback/$G/pending.json" ]
+check "killed before the commit: nothing committed" jqt '(.points | length) == 2' <($FB status $G --json)
+check "the receiver saw the reverse stream end" wait_until 30 grep -q "reverse stream to agent agent1 ended" "$T/receiver.log"
+$FB start $G --once --json >"$T/fbr.json" 2>>"$T/fb1.log" || { tail -5 "$T/fb1.log"; die "the run after the kill failed"; }
+cat "$T/fbr.json"
+check "the run after the kill commits an incremental on point 2" jqt '.point >= 3 and .base == 2' "$T/fbr.json"
+check "no pending reverse point left" [ ! -e "$T/agent-state/failback/$G/pending.json" ]
+check "on-prem disks still bit-identical after the kill" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+
 # 3. the cloud VM paused: one more point, then target == cloud, both disks
 virsh -q -c "$VM_URI" suspend web1 >/dev/null || die "cannot pause web1"
 $FB start $G --once --json >"$T/fb3.json" 2>>"$T/fb1.log" || { tail -5 "$T/fb1.log"; die "third reverse point failed"; }
@@ -123,8 +142,8 @@ for d in os data; do
 done
 $FB status $G --json >"$T/fbst.json"
 check "failback status --json lists the reverse points and their bytes" \
-	jqt ".direction == \"reverse\" and (.points | length) == 3 and .points[0].bytes == $B1 and .bytes >= $((B1 + B2))" "$T/fbst.json"
-check "failback status (text)" bash -c "$FB status $G | grep -q '3 reverse point(s)'"
+	jqt ".direction == \"reverse\" and (.points | length) == 4 and .points[0].bytes == $B1 and .bytes >= $((B1 + B2))" "$T/fbst.json"
+check "failback status (text)" bash -c "$FB status $G | grep -q '4 reverse point(s)'"
 virsh -q -c "$VM_URI" resume web1 >/dev/null
 
 # 4. hostile peers
@@ -141,6 +160,15 @@ check "a range flood past disk_size/512 + 65536: refused" \
 check "the receiver is still up" kill -0 "$RX_PID"
 check "on-prem disks bit-identical at the end" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
 
+# without --once: points at the interval until SIGTERM, then exit 0
+$FB start $G --json >"$T/fbloop.json" 2>"$T/fbloop.log" &
+LPID=$!
+check "without --once: a point, then it waits" wait_until 120 grep -q '"point"' "$T/fbloop.json"
+kill -TERM $LPID
+check "SIGTERM ends the loop" wait_until 15 bash -c "! kill -0 $LPID 2>/dev/null"
+wait $LPID
+check "SIGTERM: exit 0" [ $? = 0 ]
+
 # usage
 $FB >/dev/null 2>&1
 check "failback without a verb is a usage error" [ $? = 2 ]
@@ -148,7 +176,19 @@ $FB status $G --once >/dev/null 2>&1
 check "failback status --once is a usage error" [ $? = 2 ]
 
 virsh -q -c "$VM_URI" destroy web1 >/dev/null
-"$NESTOR" failover --config "$T/receiver.conf" --release $G >/dev/null 2>&1
+$FB start $G --once >/dev/null 2>"$T/fboff.log"
+rc=$?
+tail -2 "$T/fboff.log"
+check "the cloud VM shut off: failback start fails (exit 1)" [ $rc = 1 ]
+check "it says why" grep -q "could not begin (are they running?)" "$T/fboff.log"
+check "failover --release undefines the domain despite its reverse checkpoints" \
+	"$NESTOR" failover --config "$T/receiver.conf" --release $G
+$FB start $G --once >/dev/null 2>"$T/fbnf.log"
+rc=$?
+tail -3 "$T/fbnf.log"
+check "failback start once the failover is released: exit 1" [ $rc = 1 ]
+check "it says why" grep -q "is not failed over" "$T/fbnf.log"
+check "on-prem disks bit-identical at the very end" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
 rm -rf "$CON"
 stop_receiver
 cleanup
