@@ -15,6 +15,7 @@
 #include "common/consistency.h"
 #include "common/log.h"
 #include "common/strfmt.h"
+#include "common/workpool.h"
 #include "failback/revsrc.h"
 #include "proto/codec.h"
 #include "proto/conn.h"
@@ -52,6 +53,12 @@ struct rev {
 	struct agent_cycle_stats st;
 	uint64_t t0_ns;
 	char sdir[4096];
+	struct workpool *pool;          /* the receiver's, NULL: inline */
+	struct proto_progress prog;     /* the target's, for the snapshot job */
+	struct attempt_point last;
+	int snap_rc;
+	bool snap_job;                  /* the snapshot job runs on a worker */
+	bool gone;                      /* the connection went meanwhile */
 };
 
 static void
@@ -179,28 +186,46 @@ rev_send_failed(void *arg)
 	rev_end(arg, R_FAILED);
 }
 
-/* The target's progress: the snapshot, then POINT_BEGIN. */
-static int
-rev_on_progress(struct rev *r, const struct proto_progress *p)
+/* The reverse snapshot (libvirt checkpoints and backup jobs, qemu-img map
+ * for W): seconds of blocking work, on a worker when the receiver has a
+ * pool, so the other sessions' frames go on meanwhile. Touches only what
+ * the loop leaves alone until rev_snap_done. */
+static void
+rev_snap_run(void *arg)
 {
-	struct proto_msg m = { .type = PROTO_POINT_BEGIN };
+	struct rev *r = arg;
+	const struct proto_progress *p = &r->prog;
 	struct revsrc_in in = { r->cfg->store_dir, r->group, r->marker, &r->p, r->x,
 				p->last_point };
-	struct attempt_point last;
 	bool incr = false, resume;
 
-	if (strcmp(p->group, r->group) != 0 ||
-	    snprintf(r->sdir, sizeof(r->sdir), "%s/%s/reverse", r->cfg->store_dir, r->group) >=
-		    (int)sizeof(r->sdir))
-		return -1;
-	if (attempt_take(r->sdir, &last) < 0 || !(r->snap = failback_revsrc_begin(&in, &incr)))
-		return -1;
+	r->snap_rc = -1;
+	if (attempt_take(r->sdir, &r->last) < 0 || !(r->snap = failback_revsrc_begin(&in, &incr)))
+		return;
 	r->st.incremental = incr;
 	r->st.base_id = incr ? p->last_point : 0;
 	r->st.point_id = attempt_point_id(p->last_point, p->pending_point, p->pending_base,
-					  r->st.base_id, snapshot_resumable(r->snap), &last, &resume);
-	if (attempt_record(r->sdir, r->st.point_id, r->st.base_id) < 0)
+					  r->st.base_id, snapshot_resumable(r->snap), &r->last,
+					  &resume);
+	if (attempt_record(r->sdir, r->st.point_id, r->st.base_id) == 0)
+		r->snap_rc = 0;
+}
+
+/* Back on the loop: POINT_BEGIN, or the agent told why not. */
+static int
+rev_snap_finish(struct rev *r)
+{
+	struct proto_msg m = { .type = PROTO_POINT_BEGIN };
+
+	if (r->snap_rc < 0) {
+		/* The usual cause is on this side (a failed-over VM shut off). */
+		(void)conn_send_error(r->conn, PROTO_ERR_CONFLICT,
+				      "group %s: the reverse snapshot of the failed-over VMs could "
+				      "not begin (are they running?): see the receiver's log",
+				      r->group);
+		r->state = R_FAILED;
 		return -1;
+	}
 	snprintf(m.u.begin.group, sizeof(m.u.begin.group), "%s", r->group);
 	m.u.begin.point_id = r->st.point_id;
 	m.u.begin.base_id = r->st.base_id;
@@ -212,11 +237,51 @@ rev_on_progress(struct rev *r, const struct proto_progress *p)
 		m.u.begin.disks[i].size = snapshot_disk_size(r->snap, i);
 	}
 	log_info("failback: group %s: reverse point %llu (%s, base %llu)", r->group,
-		 (unsigned long long)r->st.point_id, incr ? "incremental" : "W u X over the on-prem disks",
+		 (unsigned long long)r->st.point_id,
+		 r->st.incremental ? "incremental" : "W u X over the on-prem disks",
 		 (unsigned long long)r->st.base_id);
 	r->t0_ns = clock_now_ns();
 	r->state = R_BEGIN;
-	return conn_send(r->conn, &m);
+	if (conn_send(r->conn, &m) < 0) {
+		rev_end(r, R_FAILED);
+		return -1;
+	}
+	return 0;
+}
+
+static void rev_free(struct rev *r);
+
+static void
+rev_snap_done(void *arg, int cancelled)
+{
+	struct rev *r = arg;
+
+	r->snap_job = false;
+	if (r->gone) { /* the connection went while the worker ran */
+		rev_free(r);
+		return;
+	}
+	if (cancelled)
+		r->snap_rc = -1;
+	if (r->state == R_QUERY)
+		(void)rev_snap_finish(r);
+}
+
+/* The target's progress: the snapshot (on a worker), then POINT_BEGIN. */
+static int
+rev_on_progress(struct rev *r, const struct proto_progress *p)
+{
+	if (strcmp(p->group, r->group) != 0 ||
+	    snprintf(r->sdir, sizeof(r->sdir), "%s/%s/reverse", r->cfg->store_dir, r->group) >=
+		    (int)sizeof(r->sdir))
+		return -1;
+	r->prog = *p;
+	if (r->pool && workpool_submit(r->pool, rev_snap_run, rev_snap_done, r) == 0) {
+		r->snap_job = true;
+		return 0;
+	}
+	rev_snap_run(r); /* no pool, or its queue is full: here */
+	return rev_snap_finish(r);
 }
 
 /* The target began the point: what of it is durable, then the sender. */
@@ -277,17 +342,9 @@ rev_step(void *arg, const struct proto_msg *msg)
 		snprintf(q.u.pquery.group, sizeof(q.u.pquery.group), "%s", r->group);
 		r->state = R_QUERY;
 		rc = channel_hello_ok(msg) < 0 ? -1 : conn_send(r->conn, &q);
-	} else if (r->state == R_QUERY && msg->type == PROTO_PROGRESS) {
-		/* The agent is told, not merely dropped: the usual cause is on
-		 * this side (a failed-over VM shut off, libvirt). */
-		if (rev_on_progress(r, &msg->u.progress) < 0) {
-			(void)conn_send_error(r->conn, PROTO_ERR_CONFLICT,
-					      "group %s: the reverse snapshot of the failed-over VMs "
-					      "could not begin (are they running?): see the "
-					      "receiver's log", r->group);
-			r->state = R_FAILED;
-			return -1;
-		}
+	} else if (r->state == R_QUERY && msg->type == PROTO_PROGRESS && !r->snap_job) {
+		if (rev_on_progress(r, &msg->u.progress) < 0)
+			return -1; /* the agent was told */
 		rc = 0;
 	} else if (r->state == R_BEGIN && msg->type == PROTO_PROGRESS) {
 		rc = rev_on_begin_ack(r, &msg->u.progress);
@@ -385,7 +442,10 @@ rev_on_close(void *h, const char *reason)
 
 	if (r->ch)
 		channel_closed(r->ch, reason);
-	rev_free(r);
+	if (r->snap_job) /* the job's done callback frees it */
+		r->gone = true;
+	else
+		rev_free(r);
 }
 
 static const struct session_reverse_ops rev_ops = {
@@ -455,7 +515,7 @@ failback_reverse_serve(void *arg, const struct session_reverse_req *req,
 		goto fail;
 	}
 	*r = (struct rev){ .cfg = req->cfg, .store = req->store, .conn = req->conn,
-			   .base = req->base, .x_open = -1 };
+			   .base = req->base, .pool = req->pool, .x_open = -1 };
 	snprintf(r->group, sizeof(r->group), "%s", req->group);
 	snprintf(r->peer, sizeof(r->peer), "%s", req->peer);
 	if (rev_prepare(r, why, whycap) < 0)

@@ -77,7 +77,7 @@ session_reverse_begin(struct session *s, const struct proto_reverse_begin *b)
 	struct session_env *env = s->env;
 	struct session_reverse_req req = {
 		.group = b->group, .peer = session_peer(s), .flags = b->flags,
-		.cfg = env->cfg, .store = env->store,
+		.cfg = env->cfg, .store = env->store, .pool = env->pool,
 	};
 	char why[PROTO_TEXT_MAX + 1] = "";
 	void *h;

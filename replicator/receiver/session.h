@@ -55,6 +55,10 @@ struct session_reverse_req {
 	struct store *store;
 	struct conn *conn;   /* the handler sends on it; the receiver owns it */
 	struct event_base *base;
+	/* The receiver's worker pool for the handler's blocking steps (NULL:
+	 * none). Its done callbacks run on base's thread; a handler with a
+	 * job out when its on_close comes frees itself from that callback. */
+	struct workpool *pool;
 };
 struct session_reverse_ops {
 	/* A message of the peer: 0 go on, -1 stop reading (the handler sent
