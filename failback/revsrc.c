@@ -160,7 +160,7 @@ failback_revsrc_begin(const struct revsrc_in *in, bool *incremental)
 
 	if (!sdir || marker_vms(in, &v) < 0 || mkdir_p(sdir, 0700) < 0)
 		goto out;
-	snap = snapshot_libvirt_begin(v.uri, v.domain, v.n, sdir, in->base_point);
+	snap = snapshot_libvirt_begin_named(v.uri, v.domain, v.n, sdir, in->base_point, "rev");
 	if (!snap || map_disks(in, &v, snap, map, overlay) < 0)
 		goto out;
 	n = snapshot_ndisks(snap);

@@ -97,6 +97,9 @@ check "target reads P's bytes outside W and X (the incremental at 1M)" \
 	cmp -s -n 65536 -i 1048576:1048576 "$T/target-data.raw" "$T/src/data.raw"
 check "target overlays lie over the on-prem disks" \
 	bash -c "qemu-img info -U '$TD/data/1.qcow2' | grep -q 'backing file: $T/src/data.raw'"
+check "the reverse checkpoint is named nestor-rev-N" \
+	bash -c "virsh -q -c '$VM_URI' checkpoint-list web1 --name | grep -Eq '^nestor-rev-[0-9]+$'"
+check "the reverse source's state lies under <store>/<group>/reverse/" [ -d "$T/store/$G/reverse" ]
 "$NESTOR" failover --config "$T/receiver.conf" --status --json >"$T/st.json"
 check "the cloud VM kept running" jqt '.[0].vms[0].state == "running"' "$T/st.json"
 
