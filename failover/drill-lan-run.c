@@ -204,7 +204,7 @@ out:
 }
 
 int
-drill_lans_down(struct drill *d, bool forget)
+drill_lans_down(struct drill *d)
 {
 	struct drill_lans *l = d->lans;
 	char *ctx;
@@ -217,8 +217,6 @@ drill_lans_down(struct drill *d, bool forget)
 	for (size_t k = 0; k < l->n; k++)
 		if (drill_lan_host_down(d->conn, &l->lans[k], ctx) < 0)
 			ret = -1;
-	if (ret == 0 && forget)
-		ret = drill_sweep_remove(l->workdir);
 	free(ctx);
 	return ret;
 }

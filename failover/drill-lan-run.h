@@ -5,8 +5,6 @@
 #ifndef NESTOR_FAILOVER_DRILL_LAN_RUN_H
 #define NESTOR_FAILOVER_DRILL_LAN_RUN_H
 
-#include <stdbool.h>
-
 struct drill;
 struct drill_lans;
 
@@ -21,9 +19,9 @@ const char *drill_lans_map(struct drill *d, const char *src);
  * each LAN made. 0 / -1 (logged; what was made is removed by
  * drill_lans_down or a sweep). */
 int drill_lans_up(struct drill *d);
-/* Remove the LANs and, with forget (everything else of the run is gone
- * too), the run record. 0 / -1 (the record stays). */
-int drill_lans_down(struct drill *d, bool forget);
+/* Remove the LANs (the run record stays: drill_sweep_remove once the rest
+ * of the run is gone too). 0 / -1. */
+int drill_lans_down(struct drill *d);
 /* Free, releasing the lock (NULL is fine). */
 void drill_lans_free(struct drill_lans *l);
 

@@ -228,9 +228,12 @@ lists_from_json(const json_t *j, struct drill_lan *l)
 		const char *mac = json_string_value(json_object_get(e, "mac"));
 		uint32_t ip;
 
-		if (!mac || !pointnic_mac_parse(mac, h->mac) || !ip_into(e, "ip", &ip) ||
-		    !str_into(e, "name", h->name, sizeof(h->name), false))
+		const char *name = json_string_value(json_object_get(e, "name"));
+
+		/* the VM's name came from the point: kept, never used as a name */
+		if (!mac || !pointnic_mac_parse(mac, h->mac) || !ip_into(e, "ip", &ip) || !name)
 			return false;
+		snprintf(h->name, sizeof(h->name), "%s", name);
 		drnet_ip_str(ip, h->ip);
 	}
 	json_array_foreach(dns, i, e)

@@ -50,8 +50,9 @@ int drill_lan_reserve(struct drill_lan *l, const char *mac, uint32_t ip, const c
 		      const char *ctx);
 
 /* The libvirt network: a bridge and nothing else. No <forward>, no <ip>:
- * libvirt gives the host no address on it, runs no dnsmasq and adds no
- * firewall rule for it. NULL when out of memory. */
+ * libvirt gives the host no address on it and runs no dnsmasq; its only
+ * firewall rules are those of an isolated network (forwarding into and out
+ * of the bridge rejected). NULL when out of memory. */
 char *drill_lan_network_xml(const struct drill_lan *l);
 /* Is xml (a libvirt network's XML) one that a drill may use: no forward,
  * no address, no route, no DNS host entries? */

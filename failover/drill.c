@@ -224,8 +224,7 @@ create_network(struct drill *d)
 	return drill_net_create(d->conn, &no, d->r->network, sizeof(d->r->network));
 }
 
-/* Destroy what the run created; every step is attempted; the run record
- * goes last, when all succeeded. 0 / -1. */
+/* Destroy what the run created; every step is attempted. 0 / -1. */
 static int
 teardown(struct drill *d)
 {
@@ -236,7 +235,7 @@ teardown(struct drill *d)
 	d->net = NULL;
 	if (drill_vm_remove_files(d) < 0)
 		ret = -1;
-	if (drill_lans_down(d, ret == 0) < 0)
+	if (drill_lans_down(d) < 0)
 		ret = -1;
 	return ret;
 }
@@ -423,8 +422,11 @@ run_finish(struct drill *d)
 				 "accepts points", r->id, o->group);
 	} else if (!o->keep && !d->failover) {
 		teardown_ok = teardown(d) == 0;
-		if (teardown_ok)
+		/* the run record goes last: until then a sweep finishes the job */
+		if (teardown_ok) {
 			groupstate_unpin(d->root, o->group, r->id, r->point);
+			teardown_ok = drill_sweep_remove(r->workdir) == 0;
+		}
 		log_info("drill %s: teardown %s", r->id, teardown_ok ? "done" : "FAILED");
 	} else if (d->failover) {
 		log_info("failover %s: VMs stay up; group %s is failed over (release with "
