@@ -111,6 +111,7 @@ struct receiver_group_cfg {
 	uint64_t max_clock_skew_s;
 	uint64_t immutable_s;
 	uint64_t min_points;
+	uint64_t rpo_s; /* rpo; RX_INHERIT = the [receiver] value */
 };
 
 /* [network NAME] (issue 15, docs/network.md): a DR network the NICs of a
@@ -221,6 +222,11 @@ struct receiver_config {
 	/* scrub_rate: bytes/s `nestor scrub` reads at (default 100M, 1M..64G),
 	 * so it runs beside replication (docs/scrub.md). */
 	uint64_t scrub_rate;
+	/* Monitoring (issue 16; docs/monitoring.md): rpo, the age a group's
+	 * newest point may reach (default 5m, 1s..30d; [group] overrides it);
+	 * notify, the URL events are posted to (http:// only; NULL = off). */
+	uint64_t rpo_s;
+	char *notify_url;
 	struct receiver_client_cfg *clients;
 	size_t nclients;
 	struct receiver_group_cfg *groups; /* in file order */
@@ -237,6 +243,8 @@ void receiver_config_free(struct receiver_config *c);
  * name), or NULL; borrowed from c. */
 const struct receiver_network_cfg *receiver_config_network_of(const struct receiver_config *c,
 							      const char *src);
+/* group's RPO target in seconds: its [group] rpo, else [receiver]'s. */
+uint64_t receiver_config_rpo(const struct receiver_config *c, const char *group);
 /* Has peer (cert CN) a [client] section? */
 bool receiver_config_has_client(const struct receiver_config *c, const char *peer);
 /* Is peer (cert CN) allowed to write group? False for unknown peers. */
