@@ -188,6 +188,14 @@ out:
 	return rc;
 }
 
+double
+status_rx_rpo_s(const struct status_rx_group *g, uint64_t now)
+{
+	if (!g->last_point)
+		return -1;
+	return now > g->last_point_time_ns ? (double)(now - g->last_point_time_ns) / 1e9 : 0;
+}
+
 /* ---- as JSON --------------------------------------------------------------- */
 
 static json_t *

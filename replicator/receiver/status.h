@@ -39,6 +39,10 @@ struct status_rx_group {
 int status_rx_groups(struct store *st, const char *store_dir,
 		     struct status_rx_group **out, size_t *n);
 
+/* g's RPO at now (wall clock, ns): the age of its newest point's snapshot
+ * instant in seconds, 0 if it is in the future; -1 without a point. */
+double status_rx_rpo_s(const struct status_rx_group *g, uint64_t now);
+
 /* The receiver's view as one JSON object {role, store, now_ns, groups: [...]}
  * of the n groups g (nestor-status(8)); RPOs measured at now. New reference
  * (caller decrefs) or NULL (out of memory). */
