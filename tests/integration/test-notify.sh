@@ -4,7 +4,8 @@
 # (recovery): the target got exactly one rpo_breach and one rpo_recovered,
 # fields checked. Then with the target down, and then stuck (accepts, never
 # answers), the receiver keeps taking cycles and answering scrapes, and the
-# events are delivered once the target is back (retried).
+# events are delivered once the target is back (retried). Last, a failed
+# drill and a failover are each told once.
 . "$(dirname "$0")/lib.sh"
 
 RPO=10
@@ -116,8 +117,25 @@ check "breach and recovery alternate" python3 -c "
 ev = '$(delivered)'.split()
 import sys; sys.exit(0 if all(e == ('rpo_breach', 'rpo_recovered')[i % 2] for i, e in enumerate(ev)) else 1)"
 check "metrics: retries counted" [ "$(metric nestor_notify_retries_total)" -ge 1 ]
-check_eq "metrics: every event sent, none dropped" "$(nevents) 0" \
-	"$(metric nestor_notify_sent_total) $(metric nestor_notify_dropped_total)"
+
+# --- a failed drill and a failover (reports as failover/ writes them) ----
+count_of() { jq -r .event "$EVENTS" | grep -cx "$1"; }
+has_one() { [ "$(count_of "$1")" -ge 1 ]; }
+mkdir -p "$T/store/g1/drills"
+echo '{"drill":"d1","verdict":"pass","started_ns":1,"vms":[]}' > "$T/store/g1/drills/d1.json"
+touch -d '1 minute ago' "$T/store/g1/drills/d1.json"
+sleep $((5 + 2))
+check_eq "a passed drill: no event" 0 "$(count_of drill_failed)"
+echo '{"drill":"d2","verdict":"fail","started_ns":2,"vms":[]}' > "$T/store/g1/drills/d2.json"
+check "drill_failed delivered" wait_for 15 has_one drill_failed
+check_eq "drill_failed names the drill" "g1 group g1: drill d2 failed" \
+	"$(jq -r 'select(.event == "drill_failed") | "\(.group) \(.detail)"' "$EVENTS")"
+echo '{}' > "$T/store/g1/failover.json"
+check "failover delivered" wait_for 15 has_one failover
+sleep $((5 + 2))
+check_eq "each told once" "1 1" "$(count_of drill_failed) $(count_of failover)"
 check "receiver still running" kill -0 "$RX_PID"
 check_eq "4 points committed" 4 "$(npoints g1)"
+check_eq "metrics: every event sent, none dropped" "$(nevents) 0" \
+	"$(metric nestor_notify_sent_total) $(metric nestor_notify_dropped_total)"
 finish
