@@ -74,7 +74,7 @@ parse_authority(const char *a, size_t len, struct httpurl *out, const char **why
 	}
 	memcpy(out->host, h, hlen);
 	out->host[hlen] = '\0';
-	out->port = 80;
+	out->port = out->tls ? 443 : 80;
 	if (colon) {
 		char port[8];
 		size_t plen = len - (size_t)(colon + 1 - a);
@@ -98,20 +98,19 @@ parse_authority(const char *a, size_t len, struct httpurl *out, const char **why
 int
 httpurl_parse(const char *s, struct httpurl *out, const char **why)
 {
-	static const char scheme[] = "http://";
 	struct httpurl u = { .port = 80 };
 	const char *a, *slash;
 	size_t alen, plen;
 
-	if (strncmp(s, "https://", 8) == 0) {
-		*why = "http:// only: https is not supported yet (post to a local relay)";
+	if (strncmp(s, "http://", 7) == 0) {
+		a = s + 7;
+	} else if (strncmp(s, "https://", 8) == 0) {
+		a = s + 8;
+		u.tls = true;
+	} else {
+		*why = "a URL starting with http:// or https://";
 		return -1;
 	}
-	if (strncmp(s, scheme, sizeof(scheme) - 1) != 0) {
-		*why = "a URL starting with http://";
-		return -1;
-	}
-	a = s + sizeof(scheme) - 1;
 	for (const char *p = a; *p; p++)
 		if (!path_char_ok((unsigned char)*p)) {
 			*why = "no spaces, control characters, non-ASCII bytes or '#'";

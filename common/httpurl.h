@@ -1,5 +1,5 @@
-/* A webhook's URL, parsed strictly: http://host[:port][/path] (https is
- * refused with a reason). Plain data, no allocation. */
+/* A webhook's URL, parsed strictly: http[s]://host[:port][/path]. Plain
+ * data, no allocation. */
 #ifndef NESTOR_COMMON_HTTPURL_H
 #define NESTOR_COMMON_HTTPURL_H
 
@@ -12,12 +12,13 @@
 struct httpurl {
 	char host[HTTPURL_HOST_MAX + 1]; /* name, IPv4, or IPv6 without brackets */
 	bool ipv6;                       /* the Host header needs brackets */
-	uint16_t port;                   /* default 80 */
+	bool tls;                        /* https:// */
+	uint16_t port;                   /* default 80, https 443 */
 	char path[HTTPURL_PATH_MAX + 1]; /* starts with '/', default "/" */
 };
 
 /* Parse s into *out. -1 with *why saying what is wrong (a static string)
- * on any malformed URL, an https:// one, credentials (user@), a fragment,
+ * on any malformed URL, another scheme, credentials (user@), a fragment,
  * a control character, space or non-ASCII byte anywhere. */
 int httpurl_parse(const char *s, struct httpurl *out, const char **why);
 

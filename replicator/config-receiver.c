@@ -433,6 +433,7 @@ static const struct key_def receiver_keys[] = {
 	CFG_KEY("scrub_rate", set_scrub_rate, struct receiver_config, scrub_rate, false),
 	CFG_KEY("rpo", set_rpo, struct receiver_config, rpo_s, false),
 	CFG_STR("notify", set_notify, struct receiver_config, notify_url, false),
+	CFG_STR("notify_ca", cfg_set_string, struct receiver_config, notify_ca, false),
 };
 
 static const struct key_def client_keys[] = {
@@ -613,6 +614,10 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 	if (!c->store_ceph && (c->ceph_conf || c->ceph_client || c->ceph_pool)) {
 		cfg_err(doc, receiver_line,
 			"ceph_conf, ceph_client and ceph_pool need store_backend = ceph");
+		goto out;
+	}
+	if (c->notify_ca && (!c->notify_url || strncmp(c->notify_url, "https://", 8) != 0)) {
+		cfg_err(doc, receiver_line, "notify_ca needs an https:// notify");
 		goto out;
 	}
 	*(struct receiver_config **)out = c;

@@ -224,9 +224,12 @@ struct receiver_config {
 	uint64_t scrub_rate;
 	/* Monitoring (issue 16; docs/monitoring.md): rpo, the age a group's
 	 * newest point may reach (default 5m, 1s..30d; [group] overrides it);
-	 * notify, the URL events are posted to (http:// only; NULL = off). */
+	 * notify, the URL events are posted to (http:// or https://; NULL =
+	 * off); notify_ca, the CA file an https target's certificate is checked
+	 * against (NULL = the system's). */
 	uint64_t rpo_s;
 	char *notify_url;
+	char *notify_ca;
 	struct receiver_client_cfg *clients;
 	size_t nclients;
 	struct receiver_group_cfg *groups; /* in file order */

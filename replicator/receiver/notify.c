@@ -1,10 +1,12 @@
 /* The webhook's delivery (replicator/receiver/notify.h): one thread takes
- * the oldest queued event, POSTs it over plain HTTP/1.1 with a deadline,
- * and on failure waits a back-off before trying it again. Every wait on
- * the network also watches a pipe, so stopping never waits on a target. */
+ * the oldest queued event, POSTs it over HTTP/1.1 (in TLS for https) with
+ * a deadline, and on failure waits a back-off before trying it again.
+ * Every wait on the network also watches a pipe, so stopping never waits
+ * on a target. */
 #define _GNU_SOURCE /* pipe2 */
 #include "replicator/receiver/notify.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -18,6 +20,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "common/clock.h"
 #include "common/httpurl.h"
 #include "common/log.h"
@@ -29,7 +35,9 @@
 
 struct notify {
 	struct httpurl url;
-	char *what; /* the URL, for logs */
+	char *what;   /* the URL, for logs */
+	SSL_CTX *tls; /* https only */
+	char tls_err[256]; /* the thread's last TLS error, for *why */
 	pthread_mutex_t mu;
 	pthread_cond_t cv; /* on CLOCK_MONOTONIC */
 	struct notifyq *q;
@@ -112,24 +120,109 @@ connect_url(struct notify *n, uint64_t deadline, const char **why)
 	return fd;
 }
 
+/* The attempt's connection: a socket, in TLS for https. */
+struct link {
+	int fd;
+	SSL *ssl; /* NULL: plain */
+};
+
+static const char *
+tls_why(struct notify *n, const char *what)
+{
+	unsigned long e = ERR_get_error();
+
+	snprintf(n->tls_err, sizeof(n->tls_err), "%s: %s", what,
+		 e ? ERR_reason_error_string(e) : "the connection ended");
+	ERR_clear_error();
+	return n->tls_err;
+}
+
+/* One TLS step's result k: 0 to try again after waiting, -1 (*why). */
 static int
-send_all(struct notify *n, int fd, const char *p, size_t len, uint64_t deadline,
+tls_wait(struct notify *n, const struct link *l, int k, uint64_t deadline, const char *what,
 	 const char **why)
 {
-	while (len) {
-		ssize_t w = send(fd, p, len, MSG_NOSIGNAL);
+	int e = SSL_get_error(l->ssl, k);
+	short ev = e == SSL_ERROR_WANT_READ ? POLLIN : e == SSL_ERROR_WANT_WRITE ? POLLOUT : 0;
 
-		if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_fd(n, fd, POLLOUT, deadline) != 1) {
-				*why = "the request was not taken before the deadline";
+	if (!ev) {
+		*why = tls_why(n, what);
+		return -1;
+	}
+	if (wait_fd(n, l->fd, ev, deadline) != 1) {
+		*why = "no TLS progress before the deadline";
+		return -1;
+	}
+	return 0;
+}
+
+/* The TLS handshake, the target's certificate checked against its host
+ * name or IP address. */
+static int
+tls_start(struct notify *n, struct link *l, uint64_t deadline, const char **why)
+{
+	unsigned char ip[16];
+	bool is_ip = inet_pton(n->url.ipv6 ? AF_INET6 : AF_INET, n->url.host, ip) == 1;
+	int k;
+
+	l->ssl = SSL_new(n->tls);
+	if (!l->ssl || SSL_set_fd(l->ssl, l->fd) != 1 ||
+	    (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(l->ssl), n->url.host) != 1
+		   : SSL_set1_host(l->ssl, n->url.host) != 1 ||
+		     SSL_set_tlsext_host_name(l->ssl, n->url.host) != 1)) {
+		*why = tls_why(n, "TLS setup");
+		return -1;
+	}
+	while ((k = SSL_connect(l->ssl)) != 1)
+		if (tls_wait(n, l, k, deadline, "TLS handshake", why) < 0)
+			return -1;
+	return 0;
+}
+
+/* Move up to len bytes out of (wr) or into buf: how many (0: the peer
+ * closed), or -1 (*why). Waits as needed, up to the deadline. */
+static ssize_t
+link_io(struct notify *n, struct link *l, bool wr, void *buf, size_t len, uint64_t deadline,
+	const char **why)
+{
+	for (;;) {
+		ssize_t r;
+
+		if (l->ssl) {
+			int k = wr ? SSL_write(l->ssl, buf, (int)len) : SSL_read(l->ssl, buf, (int)len);
+
+			if (k > 0)
+				return k;
+			if (!wr && SSL_get_error(l->ssl, k) == SSL_ERROR_ZERO_RETURN)
+				return 0;
+			if (tls_wait(n, l, k, deadline, wr ? "TLS write" : "TLS read", why) < 0)
 				return -1;
-			}
 			continue;
 		}
-		if (w < 0) {
+		r = wr ? send(l->fd, buf, len, MSG_NOSIGNAL) : recv(l->fd, buf, len, 0);
+		if (r >= 0)
+			return r;
+		if (errno != EAGAIN && errno != EINTR) {
 			*why = strerror(errno);
 			return -1;
 		}
+		if (wait_fd(n, l->fd, wr ? POLLOUT : POLLIN, deadline) != 1) {
+			*why = wr ? "the request was not taken before the deadline"
+				  : "no answer before the deadline";
+			return -1;
+		}
+	}
+}
+
+static int
+send_all(struct notify *n, struct link *l, char *p, size_t len, uint64_t deadline,
+	 const char **why)
+{
+	while (len) {
+		ssize_t w = link_io(n, l, true, p, len, deadline, why);
+
+		if (w <= 0)
+			return -1;
 		p += w;
 		len -= (size_t)w;
 	}
@@ -138,26 +231,22 @@ send_all(struct notify *n, int fd, const char *p, size_t len, uint64_t deadline,
 
 /* The answer's status code from its status line "HTTP/1.x NNN ...". */
 static int
-read_status(struct notify *n, int fd, uint64_t deadline, const char **why)
+read_status(struct notify *n, struct link *l, uint64_t deadline, const char **why)
 {
 	char buf[NOTIFY_ANSWER_MAX + 1];
 	size_t len = 0;
 	int code = -1;
 
 	while (len < NOTIFY_ANSWER_MAX && !memmem(buf, len, "\r\n", 2)) {
-		ssize_t r = recv(fd, buf + len, NOTIFY_ANSWER_MAX - len, 0);
+		ssize_t r = link_io(n, l, false, buf + len, NOTIFY_ANSWER_MAX - len, deadline, why);
 
-		if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_fd(n, fd, POLLIN, deadline) != 1) {
-				*why = "no answer before the deadline";
+		if (r < 0 && len == 0)
+			return -1;
+		if (r <= 0) {
+			if (r == 0 && len == 0) {
+				*why = "the connection closed without an answer";
 				return -1;
 			}
-			continue;
-		}
-		if (r <= 0) {
-			*why = r < 0 ? strerror(errno) : "the connection closed without an answer";
-			if (len == 0)
-				return -1;
 			break;
 		}
 		len += (size_t)r;
@@ -176,12 +265,15 @@ static int
 post_once(struct notify *n, const char *body, const char **why)
 {
 	uint64_t deadline = clock_mono_ns() + NOTIFY_TIMEOUT_MS * 1000000ull;
+	struct link l = { -1, NULL };
 	char *req = NULL;
-	int fd, code = -1;
+	int code = -1;
 
-	fd = connect_url(n, deadline, why);
-	if (fd < 0)
+	l.fd = connect_url(n, deadline, why);
+	if (l.fd < 0)
 		return -1;
+	if (n->tls && tls_start(n, &l, deadline, why) < 0)
+		goto out;
 	req = strfmt("POST %s HTTP/1.1\r\nHost: %s%s%s:%u\r\nUser-Agent: nestor-receiver\r\n"
 		     "Content-Type: application/json\r\nContent-Length: %zu\r\n"
 		     "Connection: close\r\n\r\n%s",
@@ -189,10 +281,12 @@ post_once(struct notify *n, const char *body, const char **why)
 		     (unsigned)n->url.port, strlen(body), body);
 	if (!req)
 		*why = "out of memory";
-	else if (send_all(n, fd, req, strlen(req), deadline, why) == 0)
-		code = read_status(n, fd, deadline, why);
+	else if (send_all(n, &l, req, strlen(req), deadline, why) == 0)
+		code = read_status(n, &l, deadline, why);
+out:
 	free(req);
-	close(fd);
+	SSL_free(l.ssl);
+	close(l.fd);
 	return code;
 }
 
@@ -281,11 +375,29 @@ notify_main(void *arg)
 	return NULL;
 }
 
+/* Verify the target against ca (a PEM file) or the system's CAs. */
+static SSL_CTX *
+notify_tls_ctx(const char *ca)
+{
+	SSL_CTX *c = SSL_CTX_new(TLS_client_method());
+
+	if (!c || SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 ||
+	    (ca ? SSL_CTX_load_verify_locations(c, ca, NULL) : SSL_CTX_set_default_verify_paths(c)) != 1) {
+		log_error("notify: cannot load the CA certificates %s: %s", ca ? ca : "of the system",
+			  ERR_reason_error_string(ERR_get_error()));
+		ERR_clear_error();
+		SSL_CTX_free(c);
+		return NULL;
+	}
+	SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+	return c;
+}
+
 struct notify *
-notify_new(const char *url)
+notify_new(const char *url, const char *ca)
 {
 	struct notify *n = calloc(1, sizeof(*n));
-	pthread_condattr_t ca;
+	pthread_condattr_t cattr;
 	const char *why = NULL;
 	int e;
 
@@ -295,10 +407,10 @@ notify_new(const char *url)
 	}
 	n->stop_pipe[0] = n->stop_pipe[1] = -1;
 	pthread_mutex_init(&n->mu, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&n->cv, &ca);
-	pthread_condattr_destroy(&ca);
+	pthread_condattr_init(&cattr);
+	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+	pthread_cond_init(&n->cv, &cattr);
+	pthread_condattr_destroy(&cattr);
 	if (httpurl_parse(url, &n->url, &why) < 0) {
 		log_error("notify: %s: expected %s", url, why);
 		goto fail;
@@ -306,6 +418,8 @@ notify_new(const char *url)
 	n->what = strdup(url);
 	n->q = notifyq_new(NOTIFY_QUEUE_MAX);
 	if (!n->what || !n->q)
+		goto fail;
+	if (n->url.tls && !(n->tls = notify_tls_ctx(ca)))
 		goto fail;
 	if (pipe2(n->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
 		log_error("notify: pipe: %m");
@@ -345,6 +459,7 @@ notify_free(struct notify *n)
 		if (n->stop_pipe[i] >= 0)
 			close(n->stop_pipe[i]);
 	notifyq_free(n->q);
+	SSL_CTX_free(n->tls);
 	pthread_cond_destroy(&n->cv);
 	pthread_mutex_destroy(&n->mu);
 	free(n->what);

@@ -12,9 +12,10 @@ struct notify;
 #define NOTIFY_BACKOFF_MIN_S 1
 #define NOTIFY_BACKOFF_MAX_S 60
 
-/* Start delivering to url (http://, as the config loader checked it).
- * NULL on error (logged). */
-struct notify *notify_new(const char *url);
+/* Start delivering to url (as the config loader checked it); an https
+ * target's certificate is checked against the PEM file ca, NULL: the
+ * system's CAs. NULL on error (logged). */
+struct notify *notify_new(const char *url, const char *ca);
 /* Stop the thread, cutting an attempt in flight short; events still
  * queued are lost (their count logged). NULL ok. */
 void notify_free(struct notify *n);

@@ -277,7 +277,7 @@ receiver_monitor_start(struct receiver *rx)
 	rxmetrics_set_config(rx->metrics, rx->cfg);
 	if (!rx->cfg->notify_url)
 		return 0;
-	rx->notify = notify_new(rx->cfg->notify_url);
+	rx->notify = notify_new(rx->cfg->notify_url, rx->cfg->notify_ca);
 	rx->monitor = rx->notify ? monitor_new(rx->base, rx->cfg, rx->store, rx->notify) : NULL;
 	if (!rx->monitor)
 		return -1;

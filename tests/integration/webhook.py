@@ -1,16 +1,19 @@
 #!/usr/bin/env python3
-"""A webhook target for test-notify.sh: usage webhook.py PORT LOG [ok|hang].
-ok: every POST's body is checked to be one JSON object and appended to LOG
-as one line, answered 200. hang: connections are accepted and read, never
-answered (a stuck target). Prints "listening" once bound."""
+"""A webhook target for test-notify.sh: usage webhook.py PORT LOG [ok|hang
+[CERT KEY]]. ok: every POST's body is checked to be one JSON object and
+appended to LOG as one line, answered 200. hang: connections are accepted
+and read, never answered (a stuck target). With CERT and KEY it speaks
+https. Prints "listening" once bound."""
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 port, log, mode = int(sys.argv[1]), sys.argv[2], (sys.argv[3] if len(sys.argv) > 3 else "ok")
+tls = sys.argv[4:6]
 lock = threading.Lock()
 
 
@@ -53,5 +56,9 @@ if mode == "hang":
     hang()
 else:
     srv = Server(("127.0.0.1", port), Hook)
+    if tls:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(tls[0], tls[1])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print("listening", flush=True)
     srv.serve_forever()

@@ -727,12 +727,20 @@ Test(receiver_config, rpo_and_notify)
 		       "expected a duration from 1s to 30d");
 	receiver_fails(RX_HEAD "[group g]\nrpo = 31d\n",
 		       "receiver.conf:8: bad value '31d' for 'rpo' in [group g]");
-	receiver_fails(RX_HEAD "notify = https://chat.example.com/hook\n",
-		       "receiver.conf:7: bad value 'https://chat.example.com/hook' for 'notify' in "
-		       "[receiver]: expected http:// only: https is not supported yet");
-	receiver_fails(RX_HEAD "notify = ftp://x/\n", "expected a URL starting with http://");
+	receiver_fails(RX_HEAD "notify = ftp://chat.example.com/hook\n",
+		       "receiver.conf:7: bad value 'ftp://chat.example.com/hook' for 'notify' in "
+		       "[receiver]: expected a URL starting with http:// or https://");
 	receiver_fails(RX_HEAD "notify = http://a b/\n", "expected no spaces");
 	receiver_fails(RX_HEAD "notify = http://u:p@host/\n", "expected no user@ in the URL");
 	receiver_fails(RX_HEAD "notify = http://host:0/\n", "expected a port from 1 to 65535");
 	receiver_fails(RX_HEAD "notify =\n", "bad value '' for 'notify'");
+	receiver_fails(RX_HEAD "notify_ca = /etc/ca.pem\n",
+		       "receiver.conf:1: notify_ca needs an https:// notify");
+	receiver_fails(RX_HEAD "notify = http://h/\nnotify_ca = /etc/ca.pem\n",
+		       "notify_ca needs an https:// notify");
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "notify = https://h/\n"
+		"notify_ca = /etc/nestor/hooks-ca.pem\n", &c), 0);
+	cr_assert_str_eq(c->notify_url, "https://h/");
+	cr_assert_str_eq(c->notify_ca, "/etc/nestor/hooks-ca.pem");
+	receiver_config_free(c);
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 
 static void
-good(const char *s, const char *host, bool v6, uint16_t port, const char *path)
+good_tls(const char *s, bool tls, const char *host, bool v6, uint16_t port, const char *path)
 {
 	struct httpurl u;
 	const char *why = NULL;
@@ -13,8 +13,15 @@ good(const char *s, const char *host, bool v6, uint16_t port, const char *path)
 	cr_assert_eq(httpurl_parse(s, &u, &why), 0, "%s: %s", s, why ? why : "");
 	cr_assert_str_eq(u.host, host, "%s", s);
 	cr_assert_eq(u.ipv6, v6, "%s", s);
+	cr_assert_eq(u.tls, tls, "%s", s);
 	cr_assert_eq(u.port, port, "%s", s);
 	cr_assert_str_eq(u.path, path, "%s", s);
+}
+
+static void
+good(const char *s, const char *host, bool v6, uint16_t port, const char *path)
+{
+	good_tls(s, false, host, v6, port, path);
 }
 
 static void
@@ -37,13 +44,17 @@ Test(httpurl, accepted)
 	good("http://[::1]:9/x", "::1", true, 9, "/x");
 	good("http://[fe80::1]/", "fe80::1", true, 80, "/");
 	good("http://h:65535", "h", false, 65535, "/");
+	good_tls("https://hooks.example.com/x?t=1", true, "hooks.example.com", false, 443,
+		 "/x?t=1");
+	good_tls("https://[::1]:8443", true, "::1", true, 8443, "/");
 }
 
 Test(httpurl, refused)
 {
 	static char longpath[2100], longhost[300];
 
-	bad("https://hooks.example.com/", "https is not supported");
+	bad("ftp://hooks.example.com/", "http:// or https://");
+	bad("https:/x/", "http:// or https://");
 	bad("HTTP://x/", "http://");
 	bad("hooks.example.com", "http://");
 	bad("", "http://");
@@ -56,6 +67,8 @@ Test(httpurl, refused)
 	bad("http://h:-1/", "port");
 	bad("http://h:80x/", "port");
 	bad("http://user:pw@h/", "user@");
+	bad("https://user@h/", "user@");
+	bad("https://h:0/", "port");
 	bad("http://h/a b", "no spaces");
 	bad("http://h/a\r\nX-Injected: 1", "no spaces");
 	bad("http://h/\x80", "non-ASCII");
