@@ -359,14 +359,14 @@ set_drill_devices(void *obj, const struct key_def *k, const char *value, const c
 
 /* ---- monitoring (issue 16; docs/monitoring.md) --------------------------- */
 
-#define RPO_MAX_S (30ull * 86400)
+#define RPO_MAX_S (366ULL * 86400)
 
 /* The age the newest point of a group may reach (metrics, notify). */
 static int
 set_rpo(void *obj, const struct key_def *k, const char *value, const char **expect)
 {
 	return set_seconds(obj, k, value, 1, RPO_MAX_S,
-			   "a duration from 1s to 30d such as 90s, 5m, 1h", expect);
+			   "a duration from 1s to 366d such as 30s, 5m, 1h", expect);
 }
 
 /* The webhook: checked here so that `nestor config check` refuses what
@@ -704,6 +704,16 @@ receiver_config_limits(const struct receiver_config *c, const char *group,
 		out->quota = g->limits.quota;
 }
 
+uint64_t
+receiver_config_rpo(const struct receiver_config *c, const char *group)
+{
+	const struct receiver_group_cfg *g = c && group ? rx_group_find(c, group) : NULL;
+
+	if (g && g->rpo_s != RX_INHERIT)
+		return g->rpo_s;
+	return c ? c->rpo_s : 300;
+}
+
 void
 receiver_config_history(const struct receiver_config *c, const char *group,
 			struct receiver_history_cfg *out)
@@ -719,12 +729,4 @@ receiver_config_history(const struct receiver_config *c, const char *group,
 		out->immutable_s = g->immutable_s;
 	if (g->min_points != RX_INHERIT)
 		out->min_points = g->min_points;
-}
-
-uint64_t
-receiver_config_rpo(const struct receiver_config *c, const char *group)
-{
-	const struct receiver_group_cfg *g = rx_group_find(c, group);
-
-	return g && g->rpo_s != RX_INHERIT ? g->rpo_s : c->rpo_s;
 }

@@ -223,7 +223,7 @@ struct receiver_config {
 	 * so it runs beside replication (docs/scrub.md). */
 	uint64_t scrub_rate;
 	/* Monitoring (issue 16; docs/monitoring.md): rpo, the age a group's
-	 * newest point may reach (default 5m, 1s..30d; [group] overrides it);
+	 * newest point may reach (default 5m, 1s..366d; [group] overrides it);
 	 * notify, the URL events are posted to (http:// or https://; NULL =
 	 * off); notify_ca, the CA file an https target's certificate is checked
 	 * against (NULL = the system's). */
@@ -246,8 +246,6 @@ void receiver_config_free(struct receiver_config *c);
  * name), or NULL; borrowed from c. */
 const struct receiver_network_cfg *receiver_config_network_of(const struct receiver_config *c,
 							      const char *src);
-/* group's RPO target in seconds: its [group] rpo, else [receiver]'s. */
-uint64_t receiver_config_rpo(const struct receiver_config *c, const char *group);
 /* Has peer (cert CN) a [client] section? */
 bool receiver_config_has_client(const struct receiver_config *c, const char *peer);
 /* Is peer (cert CN) allowed to write group? False for unknown peers. */
@@ -259,6 +257,8 @@ const struct retention_policy *receiver_config_retention(const struct receiver_c
 /* group's limits: its [group] values over the [receiver] defaults. */
 void receiver_config_limits(const struct receiver_config *c, const char *group,
 			    struct group_limits *out);
+/* group's RPO target in seconds: its [group] rpo over the [receiver] one. */
+uint64_t receiver_config_rpo(const struct receiver_config *c, const char *group);
 /* group's history rules: its [group] keys over the [receiver] ones. */
 void receiver_config_history(const struct receiver_config *c, const char *group,
 			     struct receiver_history_cfg *out);

@@ -134,7 +134,7 @@ rpowatch_observe(struct rpowatch *w, const struct status_rx_group *g,
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct watch_group *old = find_old(w, g[i].name);
-		double age = status_rx_rpo_s(&g[i], now);
+		double age = status_rx_rpo(&g[i], now);
 
 		snprintf(next[i].name, sizeof(next[i].name), "%s", g[i].name);
 		watch_rpo(&g[i], old, target_s[i], age, &next[i], emit, arg);

@@ -189,11 +189,13 @@ out:
 }
 
 double
-status_rx_rpo_s(const struct status_rx_group *g, uint64_t now)
+status_rx_rpo(const struct status_rx_group *g, uint64_t now)
 {
+	uint64_t t = g->last_point_time_ns;
+
 	if (!g->last_point)
 		return -1;
-	return now > g->last_point_time_ns ? (double)(now - g->last_point_time_ns) / 1e9 : 0;
+	return now > t ? (double)(now - t) / 1e9 : 0;
 }
 
 /* ---- as JSON --------------------------------------------------------------- */

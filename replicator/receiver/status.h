@@ -33,15 +33,15 @@ struct status_rx_group {
 	size_t scrub_bad_points;          /* points whose own last scrub failed */
 };
 
+/* The RPO of g at now: its newest point's age in seconds, -1 without a
+ * point. The one figure status, /metrics and the dashboard show. */
+double status_rx_rpo(const struct status_rx_group *g, uint64_t now);
+
 /* Every group directory of the store at store_dir, by name. *out is
  * malloc'd (caller frees). A group whose catalog cannot be read is an
  * error (logged). 0 / -1. */
 int status_rx_groups(struct store *st, const char *store_dir,
 		     struct status_rx_group **out, size_t *n);
-
-/* g's RPO at now (wall clock, ns): the age of its newest point's snapshot
- * instant in seconds, 0 if it is in the future; -1 without a point. */
-double status_rx_rpo_s(const struct status_rx_group *g, uint64_t now);
 
 /* The receiver's view as one JSON object {role, store, now_ns, groups: [...]}
  * of the n groups g (nestor-status(8)); RPOs measured at now. New reference

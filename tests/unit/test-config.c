@@ -724,9 +724,9 @@ Test(receiver_config, rpo_and_notify)
 	receiver_config_free(c);
 	receiver_fails(RX_HEAD "rpo = 0\n",
 		       "receiver.conf:7: bad value '0' for 'rpo' in [receiver]: "
-		       "expected a duration from 1s to 30d");
-	receiver_fails(RX_HEAD "[group g]\nrpo = 31d\n",
-		       "receiver.conf:8: bad value '31d' for 'rpo' in [group g]");
+		       "expected a duration from 1s to 366d");
+	receiver_fails(RX_HEAD "[group g]\nrpo = 367d\n",
+		       "receiver.conf:8: bad value '367d' for 'rpo' in [group g]");
 	receiver_fails(RX_HEAD "notify = ftp://chat.example.com/hook\n",
 		       "receiver.conf:7: bad value 'ftp://chat.example.com/hook' for 'notify' in "
 		       "[receiver]: expected a URL starting with http:// or https://");
