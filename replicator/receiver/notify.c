@@ -27,6 +27,7 @@
 #include "common/clock.h"
 #include "common/httpurl.h"
 #include "common/log.h"
+#include "common/ratelimit.h"
 #include "common/strfmt.h"
 #include "replicator/receiver/notifyq.h"
 
@@ -46,6 +47,7 @@ struct notify {
 	pthread_t th;
 	bool running;
 	uint64_t sent, rejected, retries;
+	struct ratelimit drop_log; /* a flood of events: one line a minute */
 };
 
 /* ---- one attempt (the thread, no lock held) --------------------------- */
@@ -406,6 +408,7 @@ notify_new(const char *url, const char *ca)
 		return NULL;
 	}
 	n->stop_pipe[0] = n->stop_pipe[1] = -1;
+	n->drop_log.interval_ns = 60ull * 1000000000ull;
 	pthread_mutex_init(&n->mu, NULL);
 	pthread_condattr_init(&cattr);
 	pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
@@ -469,14 +472,16 @@ notify_free(struct notify *n)
 void
 notify_post(struct notify *n, char *body)
 {
-	bool dropped;
+	unsigned held = 0;
+	bool say;
 
 	pthread_mutex_lock(&n->mu);
-	dropped = notifyq_push(n->q, body);
+	say = notifyq_push(n->q, body) && ratelimit_pass(&n->drop_log, clock_mono_ns(), &held);
 	pthread_cond_signal(&n->cv);
 	pthread_mutex_unlock(&n->mu);
-	if (dropped)
-		log_warn("notify: queue full (%d events): the oldest dropped", NOTIFY_QUEUE_MAX);
+	if (say)
+		log_warn("notify: queue full (%d events): the oldest dropped (%u more since the "
+			 "last line)", NOTIFY_QUEUE_MAX, held);
 }
 
 char *
