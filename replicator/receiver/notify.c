@@ -128,14 +128,30 @@ struct link {
 	SSL *ssl; /* NULL: plain */
 };
 
+/* OpenSSL's first queued error into buf, the queue cleared; dflt if none. */
+static const char *
+tls_err_text(char *buf, size_t len, const char *dflt)
+{
+	unsigned long e = ERR_get_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+
+	if (r)
+		snprintf(buf, len, "%s", r);
+	else if (e)
+		ERR_error_string_n(e, buf, len);
+	else
+		snprintf(buf, len, "%s", dflt);
+	ERR_clear_error();
+	return buf;
+}
+
 static const char *
 tls_why(struct notify *n, const char *what)
 {
-	unsigned long e = ERR_get_error();
+	char err[192];
 
 	snprintf(n->tls_err, sizeof(n->tls_err), "%s: %s", what,
-		 e ? ERR_reason_error_string(e) : "the connection ended");
-	ERR_clear_error();
+		 tls_err_text(err, sizeof(err), "the connection ended"));
 	return n->tls_err;
 }
 
@@ -385,14 +401,33 @@ notify_tls_ctx(const char *ca)
 
 	if (!c || SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION) != 1 ||
 	    (ca ? SSL_CTX_load_verify_locations(c, ca, NULL) : SSL_CTX_set_default_verify_paths(c)) != 1) {
+		char err[192];
+
 		log_error("notify: cannot load the CA certificates %s: %s", ca ? ca : "of the system",
-			  ERR_reason_error_string(ERR_get_error()));
-		ERR_clear_error();
+			  tls_err_text(err, sizeof(err), "unknown error"));
 		SSL_CTX_free(c);
 		return NULL;
 	}
 	SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
 	return c;
+}
+
+int
+notify_check(const char *url, const char *ca)
+{
+	struct httpurl u;
+	const char *why = NULL;
+	SSL_CTX *c;
+
+	if (httpurl_parse(url, &u, &why) < 0) {
+		log_error("notify: %s: expected %s", url, why);
+		return -1;
+	}
+	if (!u.tls)
+		return 0;
+	c = notify_tls_ctx(ca);
+	SSL_CTX_free(c);
+	return c ? 0 : -1;
 }
 
 struct notify *

@@ -16,6 +16,9 @@ struct notify;
  * target's certificate is checked against the PEM file ca, NULL: the
  * system's CAs. NULL on error (logged). */
 struct notify *notify_new(const char *url, const char *ca);
+/* What notify_new would refuse of url and ca, without starting anything
+ * (nestor config check). 0 / -1 (logged). */
+int notify_check(const char *url, const char *ca);
 /* Stop the thread, cutting an attempt in flight short; events still
  * queued are lost (their count logged). NULL ok. */
 void notify_free(struct notify *n);

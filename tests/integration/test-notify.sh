@@ -151,6 +151,10 @@ mkdir -p "$T/pki2"
 n0=$(nevents)
 sed -i "s|^notify = .*|notify = https://127.0.0.1:$WPORT/hook\nnotify_ca = $T/pki2/ca.crt|" "$T/receiver.conf"
 "$NESTOR" config check receiver "$T/receiver.conf" >/dev/null || die "https notify refused"
+sed "s|^notify_ca = .*|notify_ca = $T/nope.pem|" "$T/receiver.conf" > "$T/bad-ca.conf"
+check "config check refuses an unreadable notify_ca" bash -c \
+	"! '$NESTOR' config check receiver '$T/bad-ca.conf' 2>'$T/bad-ca.err' &&
+	 grep -q 'cannot load the CA certificates $T/nope.pem' '$T/bad-ca.err'"
 start_hook ok "$T/pki/receiver.crt" "$T/pki/receiver.key"
 start_receiver
 check "https: a certificate from another CA is refused" wait_for 20 rx_logged "certificate verify failed" 1
