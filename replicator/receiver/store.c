@@ -754,6 +754,19 @@ store_point_disk_was_done(const struct store_point *pt, uint16_t disk)
 	return disk < pt->ndisks && pt->disks[disk].done;
 }
 
+struct store_disk *
+store_point_view(struct store_point *pt, uint16_t disk, struct store_point_view *v, int *err)
+{
+	struct store_disk *d = point_disk(pt, disk, 0, 0, "adopt", err);
+
+	if (d) {
+		v->st = pt->st;
+		v->w = &pt->w;
+		v->sums = pt->sums;
+	}
+	return d;
+}
+
 int
 store_point_checkpoint(struct store_point *pt, int *err)
 {
