@@ -10,13 +10,18 @@ static const char usage_failback[] =
 	"usage: nestor failback SUBCOMMAND [options] GROUP\n"
 	"\n"
 	"  promote   (receiver host) the failed-over VMs' final disks become the\n"
-	"            group's next point, the failover is released\n";
+	"            group's next point, the failover is released\n"
+	"  cutover   (agent host) the final reverse point into the on-prem disks,\n"
+	"            change tracking committed at the promoted point\n"
+	"  abort     (agent host) abandon a failback before its cutover commits\n";
 
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } failback_cmds[] = {
 	{ "promote", cli_failback_promote },
+	{ "cutover", cli_failback_cutover },
+	{ "abort", cli_failback_abort },
 };
 
 int

@@ -7,6 +7,14 @@
 # off it makes point F = newest + 1 on base P from the failover's overlays:
 # listed crash-consistent, bit-identical to the cloud disks (qemu-img
 # compare), a drill of F reads W, the failover is released.
+# On-prem (the reverse sync is not here yet: tools/failback-fill fills the
+# target store with F's view through the store API, as it would): the
+# on-prem disks, which also took X after P, stay bit-identical until the
+# cutover; `nestor failback cutover --point F` is killed -9 in the middle of
+# its commit, abort is then refused, the re-run converges: the on-prem
+# disks equal F (qemu-img compare); the next forward cycle is an
+# INCREMENTAL from F carrying only the new on-prem writes, and a drill of
+# its point still reads W.
 . "$(dirname "$0")/lib.sh"
 
 jqt() { jq -e "$@" >/dev/null; }
@@ -72,6 +80,60 @@ check "scrub of F: its checksums match its data" [ $? = 0 ]
 	--check-cmd "dd if=/dev/vdb bs=64k skip=65 count=16 2>/dev/null | md5sum" >"$T/drill.json" 2>"$T/drill.log"
 check "drill of F: pass" jqt '.verdict == "pass"' "$T/drill.json"
 check "drill of F: reads W" grep -q "$WMD5" <<<"$(jq -r '.vms[0].check.output' "$T/drill.json")"
+
+# 5. on-prem: X after P (never replicated), then the target filled with F
+qemu-io -f raw -c "write -P 9 8M 64k" "$T/src/data.raw" >/dev/null
+ONPREM() { sha256sum "$T/src/os.qcow2" "$T/src/data.raw"; }
+BEFORE=$(ONPREM)
+FILL=$ROOT/build/tests/integration/tools/failback-fill
+"$FILL" "$T/agent.conf" $G "$T/store" $F >"$T/fill.json" 2>"$T/fill.log" ||
+	{ cat "$T/fill.log"; die "failback-fill failed"; }
+cat "$T/fill.json"
+check "fill: the target's first reverse point" jqt '.point == 1' "$T/fill.json"
+check "fill: only what differs (W and X, <= 2 MiB)" jqt '.bytes >= 1048576 and .bytes <= 2097152' "$T/fill.json"
+check "on-prem disks untouched by the reverse point" [ "$(ONPREM)" = "$BEFORE" ]
+
+# 6. cutover killed -9 in the middle of its commit (after the first disk)
+NESTOR_TEST_PAUSE=cutover-commit-disk "$NESTOR" failback cutover --config "$T/agent.conf" $G \
+	--point $F >"$T/cut1.out" 2>"$T/cut1.log" &
+CPID=$!
+stopped=0
+for i in $(seq 1 600); do
+	if [ "$(ps -o stat= -p $CPID 2>/dev/null | cut -c1)" = T ]; then stopped=1; break; fi
+	sleep 0.1
+done
+check "cutover: paused in its commit" [ $stopped = 1 ]
+kill -9 $CPID; wait $CPID 2>/dev/null
+CJ=$T/agent-state/failback/$G/cutover.json
+check "cutover killed: state committing" jqt '.state == "committing" and .reverse_point == 1' "$CJ"
+check "cutover killed: the on-prem disks are changing" [ "$(ONPREM)" != "$BEFORE" ]
+"$NESTOR" failback abort --config "$T/agent.conf" $G 2>"$T/abort.log"
+check "abort past committing: refused (exit 1)" [ $? = 1 ]
+check "abort past committing: says to roll forward" grep -q "roll forward" "$T/abort.log"
+check "abort past committing: target kept" [ -d "$T/agent-state/failback/$G/disks" ]
+"$NESTOR" failback cutover --config "$T/agent.conf" $G --point $F >"$T/cut2.out" 2>"$T/cut2.log"
+rc=$?
+cat "$T/cut2.log" "$T/cut2.out"
+check "cutover re-run: exit 0" [ $rc = 0 ]
+check "cutover: released at F" jqt ".state == \"released\" and .forward_point == $F" "$CJ"
+check "cutover: on-prem os equals F" qemu-img compare -q -f qcow2 -F qcow2 "$T/src/os.qcow2" "$(point_file $G os $F)"
+check "cutover: on-prem data equals F" qemu-img compare -q -f raw -F qcow2 "$T/src/data.raw" "$(point_file $G data $F)"
+"$NESTOR" failback cutover --config "$T/agent.conf" $G --point $F >/dev/null 2>&1
+check "cutover again: a no-op, exit 0" [ $? = 0 ]
+
+# 7. the next forward cycle: an incremental from F with the new writes only
+qemu-io -f raw -c "write -P 11 12M 192k" "$T/src/data.raw" >/dev/null
+qemu-io -f qcow2 -c "write -P 12 16M 64k" "$T/src/os.qcow2" >/dev/null
+: >"$T/agent.log"
+cycle_once "after the cutover"
+check "after the cutover: point F + 1 on base F" [ "$PT" = $((F + 1)) ] && [ "$(echo "$RES" | jq .base)" = $F ]
+check_sent_incremental "after the cutover" 262144
+check "after the cutover: 256 KiB of data, not a seed" [ "$(echo "$RES" | jq .bytes_data)" -le $((262144 * 12 / 10)) ]
+check "after the cutover: the point equals the on-prem data disk" same_image "$T/src/data.raw" raw $G data $((F + 1))
+"$NESTOR" drill --config "$T/receiver.conf" $G --point $((F + 1)) --json \
+	--check-cmd "dd if=/dev/vdb bs=64k skip=65 count=16 2>/dev/null | md5sum" >"$T/drill2.json" 2>"$T/drill2.log"
+check "drill of F + 1: pass and reads W" \
+	bash -c "jq -e '.verdict == \"pass\"' '$T/drill2.json' >/dev/null && jq -r '.vms[0].check.output' '$T/drill2.json' | grep -q '$WMD5'"
 
 stop_receiver
 finish
