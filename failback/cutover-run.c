@@ -16,16 +16,6 @@
 #include "replicator/config.h"
 #include "replicator/receiver/store.h"
 
-static const struct agent_group_cfg *
-group_cfg(const struct agent_config *cfg, const char *group)
-{
-	for (size_t i = 0; i < cfg->ngroups; i++)
-		if (strcmp(cfg->groups[i].name, group) == 0)
-			return &cfg->groups[i];
-	log_error("failback: no group %s in the agent's configuration", group);
-	return NULL;
-}
-
 /* committed -> verified: the on-prem domains started (paused, tracking,
  * resumed) and checked. A group of image files has no domain here. */
 static int
@@ -61,7 +51,7 @@ release(const struct agent_config *cfg, const struct agent_group_cfg *g, const c
 int
 failback_cutover_run(const struct agent_config *cfg, const char *group, uint64_t f)
 {
-	const struct agent_group_cfg *g = group_cfg(cfg, group);
+	const struct agent_group_cfg *g = failback_group_of(cfg, group);
 	struct failback_disks disks = { 0 };
 	char *root = NULL, *gdir = NULL;
 	struct store *st = NULL;
@@ -95,7 +85,7 @@ out:
 int
 failback_abort(const struct agent_config *cfg, const char *group)
 {
-	char *root = group_cfg(cfg, group) ? failback_root(cfg) : NULL;
+	char *root = failback_group_of(cfg, group) ? failback_root(cfg) : NULL;
 	int rc = root ? cutover_abort(root, group) : -1;
 
 	free(root);

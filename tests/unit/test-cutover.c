@@ -16,9 +16,8 @@
 #include "failback/cutover.h"
 #include "failback/target.h"
 #include "replicator/config.h"
+#include "fbconfig.h"
 #include "tmpdir.h"
-
-#define DISK_SIZE (1024u * 1024u)
 
 TMPDIR_SUITE(cutover, dir, "nestor-cutover");
 
@@ -95,53 +94,24 @@ Test(cutover, a_damaged_state_is_an_error_not_a_fresh_start)
 
 /* ---- the commit step over real images ----------------------------------- */
 
+/* The on-prem disks vda (raw) and vdb (qcow2) of group web. */
 static struct agent_config *
 config(void)
 {
-	char text[4096], cmd[1024];
-	struct agent_config *c = NULL;
+	char groups[1024];
 
-	/* vda raw (0x44 over its first half), vdb qcow2 (0x55 over its first
-	 * half): the on-prem disks. */
-	snprintf(cmd, sizeof(cmd),
-		 "cd '%s' && qemu-img create -q -f raw a.raw 1M && "
-		 "qemu-io -f raw -c 'write -q -P 0x44 0 512K' a.raw && "
-		 "qemu-img create -q -f qcow2 b.qcow2 1M && "
-		 "qemu-io -f qcow2 -c 'write -q -P 0x55 0 512K' b.qcow2 && mkdir state",
-		 dir);
-	cr_assert_eq(system(cmd), 0);
-	snprintf(text, sizeof(text),
-		 "[agent]\nreceiver = r:1\nca = a\ncert = b\nkey = c\nstate_dir = %s/state\n"
+	snprintf(groups, sizeof(groups),
 		 "[group web]\n[disk web vda]\npath = %s/a.raw\nformat = raw\n"
 		 "[disk web vdb]\npath = %s/b.qcow2\n",
-		 dir, dir, dir);
-	cr_assert_eq(agent_config_load_string("agent.conf", text, &c), 0);
-	return c;
+		 dir, dir);
+	return fbconfig_load(dir, groups);
 }
 
-/* Reverse point id on base id - 1: byte v at off of each disk. */
+/* Reverse point id on base id - 1: 64 KiB of byte v at off of each disk. */
 static void
 reverse_point(struct store *st, uint64_t id, uint8_t v, uint64_t off)
 {
-	struct store_begin b = { .point_id = id, .base_id = id - 1, .ndisks = 2,
-				 .time_ns = 1700000000000000000ull + id };
-	static uint8_t buf[65536];
-	struct store_point *pt;
-	int err = -1;
-
-	snprintf(b.group, sizeof(b.group), "web");
-	snprintf(b.disks[0].name, sizeof(b.disks[0].name), "vda");
-	snprintf(b.disks[1].name, sizeof(b.disks[1].name), "vdb");
-	b.disks[0].size = b.disks[1].size = DISK_SIZE;
-	pt = store_point_begin(st, &b, &err);
-	cr_assert_not_null(pt, "begin: %d", err);
-	memset(buf, v, sizeof(buf));
-	for (uint16_t d = 0; d < 2; d++) {
-		cr_assert_eq(store_point_write(pt, d, off, buf, sizeof(buf), &err), 0);
-		cr_assert_eq(store_point_disk_done(pt, d, &err), 0);
-	}
-	cr_assert_eq(store_point_commit(pt, "", 0, &err), 0);
-	store_point_free(pt);
+	fbconfig_point(st, id, v, off, 65536, 3);
 }
 
 /* cmd run in the test's directory: its exit status. */
