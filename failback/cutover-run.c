@@ -59,6 +59,8 @@ failback_cutover_run(const struct agent_config *cfg, const char *group, uint64_t
 	uint64_t rp;
 	int rc = -1;
 
+	if (f == 0)
+		log_error("failback: group %s: the cutover needs the receiver's point F", group);
 	if (!g || f == 0)
 		goto out;
 	root = failback_root(cfg);

@@ -2,6 +2,7 @@
  * the failover's overlays over P taken by the store as point F's disks
  * (store_point_adopt), then the failover released. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,8 +77,9 @@ disk_source(struct store *st, const json_t *m, const char *group, uint64_t p, co
 	}
 	path = strfmt("%s/promote.%s.qcow2", wd, disk);
 	names.file = path;
-	if (path && (unlink(path) == 0 || access(path, F_OK) < 0) &&
-	    store_point_clone(st, group, p, disk, &names, &src) == 0)
+	if (path && unlink(path) < 0 && errno != ENOENT)
+		log_error("group %s: remove %s: %m", group, path);
+	else if (path && store_point_clone(st, group, p, disk, &names, &src) == 0)
 		log_info("group %s: disk %s: no VM booted it, it keeps point %" PRIu64 "'s content",
 			 group, disk, p);
 	free(path);
@@ -158,18 +160,28 @@ out:
 	return rc;
 }
 
-/* F's id: the one the marker recorded (a re-run), else newest + 1, recorded
- * durably in the marker before anything is begun. 0 / -1 (logged). */
+/* F's id: the one the marker recorded (a re-run), else newest + 1 (the
+ * group's pending point discarded first), recorded durably in the marker
+ * before anything is begun. 0 / -1 (logged). */
 static int
-promote_id(const char *store_dir, const char *group, json_t *m, uint64_t newest,
-	   uint64_t *fid)
+promote_id(struct store *st, const char *store_dir, const char *group, json_t *m,
+	   uint64_t newest, uint64_t *fid)
 {
 	json_int_t rec = json_integer_value(json_object_get(m, "promote_point"));
+	struct store_progress prog;
 
 	if (rec > 0) {
 		*fid = (uint64_t)rec;
 		return 0;
 	}
+	/* A point the agent was sending when the failover came is moot: the
+	 * failed-over VMs' disks are the truth now, and it must not be
+	 * resumed as F. */
+	if (store_progress(st, group, &prog) < 0 || store_discard_pending(st, group) < 0)
+		return -1;
+	if (prog.pending_point)
+		log_info("group %s: the agent's interrupted point %" PRIu64 " discarded", group,
+			 prog.pending_point);
 	*fid = newest + 1;
 	if (json_object_set_new(m, "promote_point", json_integer((json_int_t)*fid)) < 0) {
 		log_error("group %s: out of memory", group);
@@ -199,7 +211,7 @@ promote_make(struct store *st, const char *store_dir, const char *group, json_t 
 			  pid);
 		goto out;
 	}
-	if (promote_id(store_dir, group, m, pts[n - 1].id, &fid) < 0)
+	if (promote_id(st, store_dir, group, m, pts[n - 1].id, &fid) < 0)
 		goto out;
 	json_object_set_new(rep, "point", json_integer((json_int_t)fid));
 	json_object_set_new(rep, "from_point", json_integer((json_int_t)pid));

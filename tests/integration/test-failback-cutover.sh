@@ -6,7 +6,8 @@
 # check). `nestor failback promote` refuses while it runs; once it is shut
 # off it makes point F = newest + 1 on base P from the failover's overlays:
 # listed crash-consistent, bit-identical to the cloud disks (qemu-img
-# compare), a drill of F reads W, the failover is released.
+# compare; an agent's point F interrupted before the failover is discarded,
+# not resumed), a drill of F reads W, the failover is released.
 # On-prem (the reverse sync is not here yet: tools/failback-fill fills the
 # target store with F's view through the store API, as it would): the
 # on-prem disks, which also took X after P, stay bit-identical until the
@@ -36,6 +37,21 @@ cycle_once "incremental"
 check "incremental: point 2" [ "$PT" = 2 ]
 check "incremental: not a seed" [ "$(echo "$RES" | jq .incremental)" = true ]
 P=2
+
+# 0. an agent's point 3 interrupted before the disaster (kill -9 once its
+# first disk is done): promote must not resume it as F
+qemu-io -f qcow2 -c "write -P 7 20M 64k" "$T/src/os.qcow2" >/dev/null
+NESTOR_TEST_PAUSE=disk-done:0 "$NESTOR" agent --config "$T/agent.conf" --once --json \
+	--no-progress >/dev/null 2>>"$T/agent.log" &
+APID=$!
+PJ=$T/store/$G/pending.json
+for i in $(seq 1 600); do
+	[ "$(ps -o stat= -p $APID 2>/dev/null | cut -c1)" = T ] &&
+		jq -e '.point == 3 and .disks[0].done' "$PJ" >/dev/null 2>&1 && break
+	sleep 0.1
+done
+kill -9 $APID; wait $APID 2>/dev/null
+check "interrupted point 3 pending, its disk os done" jqt '.point == 3 and .base == 2 and .disks[0].done' "$PJ"
 
 # 1. failover at P; the cloud VM writes W at 4 MiB + 64 KiB .. + 1 MiB of vdb
 WCMD="dd if=/dev/urandom of=/dev/vdb bs=64k seek=65 count=16 conv=fsync 2>/dev/null; dd if=/dev/vdb bs=64k skip=65 count=16 2>/dev/null | md5sum"
@@ -68,6 +84,7 @@ for d in os data; do
 	check "promote: F's disk $d equals the cloud disk" \
 		qemu-img compare -q -f qcow2 -F qcow2 "$ov" "$(point_file $G $d $F)"
 done
+check "promote: the interrupted point was discarded" grep -q "interrupted point 3 discarded" "$T/pr2.log"
 check "promote: failover released (marker gone)" [ ! -e "$T/store/$G/failover.json" ]
 check "promote: cloud domain undefined" bash -c "! virsh -q -c '$VM_URI' domstate '$DOM' >/dev/null 2>&1"
 "$NESTOR" failback promote --config "$T/receiver.conf" $G 2>"$T/pr3.log"
