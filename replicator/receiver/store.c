@@ -757,14 +757,8 @@ store_point_disk_was_done(const struct store_point *pt, uint16_t disk)
 struct store_disk *
 store_point_view(struct store_point *pt, uint16_t disk, struct store_point_view *v, int *err)
 {
-	struct store_disk *d = point_disk(pt, disk, 0, 0, "adopt", err);
-
-	if (d) {
-		v->st = pt->st;
-		v->w = &pt->w;
-		v->sums = pt->sums;
-	}
-	return d;
+	*v = (struct store_point_view){ pt->st, &pt->w, pt->sums };
+	return point_disk(pt, disk, 0, 0, "adopt", err);
 }
 
 int
