@@ -236,14 +236,29 @@ out:
 	return rc;
 }
 
+/* rep's "bytes": F's own data as the catalog counts it (also when an
+ * earlier, interrupted run took some of its disks). */
+static void
+report_bytes(struct store *st, const char *group, json_t *rep)
+{
+	uint64_t fid = (uint64_t)json_integer_value(json_object_get(rep, "point"));
+	struct store_point_info *pts = NULL;
+	size_t n = 0;
+
+	if (store_list_points(st, group, &pts, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (pts[i].id == fid)
+				json_object_set_new(rep, "bytes",
+						    json_integer((json_int_t)pts[i].bytes_received));
+	free(pts);
+}
+
 int
 failover_promote(struct store *st, const char *store_dir, const char *group, const char *uri,
 		 json_t **report)
 {
-	json_t *m = NULL, *rep = NULL, *d;
+	json_t *m = NULL, *rep = NULL;
 	bool absent = false;
-	uint64_t sum = 0;
-	size_t i;
 	int rc = -1;
 
 	*report = NULL;
@@ -264,9 +279,7 @@ failover_promote(struct store *st, const char *store_dir, const char *group, con
 	    promote_make(st, store_dir, group, m, rep) < 0 ||
 	    failover_release(store_dir, group, uri) < 0)
 		goto out;
-	json_array_foreach(json_object_get(rep, "disks"), i, d)
-		sum += (uint64_t)json_integer_value(json_object_get(d, "bytes"));
-	json_object_set_new(rep, "bytes", json_integer((json_int_t)sum));
+	report_bytes(st, group, rep);
 	*report = rep;
 	rep = NULL;
 	rc = 0;

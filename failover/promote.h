@@ -20,7 +20,8 @@ struct store;
  * crash finishes the same F. Local stores only: a ceph store is refused
  * (not yet). store_dir is st's root; uri the DR libvirtd. *report (caller
  * decrefs, NULL on error): {group, failover, point: F, base, from_point:
- * P, bytes, disks: [{disk, source, bytes}]}. 0 / -1 (logged). */
+ * P, bytes (F's own data), disks: [{disk, source, bytes}] (the disks
+ * taken by this run)}. 0 / -1 (logged). */
 int failover_promote(struct store *st, const char *store_dir, const char *group,
 		     const char *uri, json_t **report);
 

@@ -7,7 +7,8 @@
 # off it makes point F = newest + 1 on base P from the failover's overlays:
 # listed crash-consistent, bit-identical to the cloud disks (qemu-img
 # compare; an agent's point F interrupted before the failover is discarded,
-# not resumed), a drill of F reads W, the failover is released.
+# not resumed; a promote killed -9 before its catalog commit is finished by
+# the next run), a drill of F reads W, the failover is released.
 # On-prem (the reverse sync is not here yet: tools/failback-fill fills the
 # target store with F's view through the store API, as it would): the
 # on-prem disks, which also took X after P, stay bit-identical until the
@@ -69,8 +70,22 @@ check "promote while running: says why" grep -q "still running" "$T/pr1.log"
 check "promote while running: no new point" [ "$(last_point $G)" = $P ]
 check "promote while running: still failed over" [ -f "$T/store/$G/failover.json" ]
 
-# 3. shut off: promote makes F
+# 3. shut off: promote makes F; killed -9 once F's data is durable but
+# before the catalog lists it, then run again
 virsh -q -c "$VM_URI" destroy "$DOM" >/dev/null
+NESTOR_TEST_PAUSE=commit-data "$NESTOR" failback promote --config "$T/receiver.conf" $G \
+	>/dev/null 2>"$T/pr0.log" &
+PPID_=$!
+stopped=0
+for i in $(seq 1 600); do
+	if [ "$(ps -o stat= -p $PPID_ 2>/dev/null | cut -c1)" = T ]; then stopped=1; break; fi
+	sleep 0.1
+done
+kill -9 $PPID_; wait $PPID_ 2>/dev/null
+check "promote killed: paused before the catalog" [ $stopped = 1 ]
+check "promote: the interrupted point was discarded, not resumed as F" grep -q "interrupted point 3 discarded" "$T/pr0.log"
+check "promote killed: F recorded in the marker, not listed" \
+	bash -c "jq -e '.promote_point == 3' '$T/store/$G/failover.json' >/dev/null && [ \"\$(jq '.points[-1].id' <('$NESTOR' points --config '$T/receiver.conf' $G --json))\" = $P ]"
 "$NESTOR" failback promote --config "$T/receiver.conf" $G --json >"$T/pr2.json" 2>"$T/pr2.log"
 rc=$?
 cat "$T/pr2.log"; cat "$T/pr2.json"
@@ -84,7 +99,6 @@ for d in os data; do
 	check "promote: F's disk $d equals the cloud disk" \
 		qemu-img compare -q -f qcow2 -F qcow2 "$ov" "$(point_file $G $d $F)"
 done
-check "promote: the interrupted point was discarded" grep -q "interrupted point 3 discarded" "$T/pr2.log"
 check "promote: failover released (marker gone)" [ ! -e "$T/store/$G/failover.json" ]
 check "promote: cloud domain undefined" bash -c "! virsh -q -c '$VM_URI' domstate '$DOM' >/dev/null 2>&1"
 "$NESTOR" failback promote --config "$T/receiver.conf" $G 2>"$T/pr3.log"
