@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 
 #include "common/hash.h"
+#include "failover/promote.h"
 #include "replicator/receiver/store.h"
 #include "replicator/receiver/sums.h"
 #include "tmpdir.h"
@@ -192,5 +193,18 @@ Test(adopt, a_written_disk_or_a_bad_image_is_refused, .timeout = 60)
 	cr_assert_eq(store_point_adopt(pt, 0, bad, &bytes, &err), -1, "written already");
 	store_point_free(pt);
 	cr_assert_eq(byte_at(st, 1, 0), 0x11);
+	store_free(st);
+}
+
+Test(adopt, a_ceph_store_takes_no_image_and_promote_says_not_yet, .timeout = 30)
+{
+	struct store_ceph_opts ceph = { 0 };
+	struct store *st = store_open(dir, &ceph); /* connects on first use only */
+	json_t *rep = (json_t *)1;
+
+	cr_assert_not_null(st);
+	cr_assert(!store_points_are_files(st));
+	cr_assert_eq(failover_promote(st, dir, "g", "test:///default", &rep), -1);
+	cr_assert_null(rep);
 	store_free(st);
 }
