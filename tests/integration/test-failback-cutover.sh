@@ -20,6 +20,17 @@
 . "$(dirname "$0")/lib.sh"
 
 jqt() { jq -e "$@" >/dev/null; }
+# kill9_at_pause PID: once PID stopped at its NESTOR_TEST_PAUSE point (60 s
+# at most), kill -9 it; status 0 if it had stopped there.
+kill9_at_pause() {
+	local i stopped=1
+	for i in $(seq 1 600); do
+		[ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" = T ] && { stopped=0; break; }
+		sleep 0.1
+	done
+	kill -9 "$1"; wait "$1" 2>/dev/null
+	return $stopped
+}
 G=web
 vm_source_setup
 write_agent_conf "$T/agent.conf" agent1 $G os="$T/src/os.qcow2:qcow2" data="$T/src/data.raw:raw" \
@@ -75,14 +86,7 @@ check "promote while running: still failed over" [ -f "$T/store/$G/failover.json
 virsh -q -c "$VM_URI" destroy "$DOM" >/dev/null
 NESTOR_TEST_PAUSE=commit-data "$NESTOR" failback promote --config "$T/receiver.conf" $G \
 	>/dev/null 2>"$T/pr0.log" &
-PPID_=$!
-stopped=0
-for i in $(seq 1 600); do
-	if [ "$(ps -o stat= -p $PPID_ 2>/dev/null | cut -c1)" = T ]; then stopped=1; break; fi
-	sleep 0.1
-done
-kill -9 $PPID_; wait $PPID_ 2>/dev/null
-check "promote killed: paused before the catalog" [ $stopped = 1 ]
+check "promote killed: paused before the catalog" kill9_at_pause $!
 check "promote: the interrupted point was discarded, not resumed as F" grep -q "interrupted point 3 discarded" "$T/pr0.log"
 check "promote killed: F recorded in the marker, not listed" \
 	bash -c "jq -e '.promote_point == 3' '$T/store/$G/failover.json' >/dev/null && [ \"\$(jq '.points[-1].id' <('$NESTOR' points --config '$T/receiver.conf' $G --json))\" = $P ]"
@@ -127,14 +131,7 @@ check "on-prem disks untouched by the reverse point" [ "$(ONPREM)" = "$BEFORE" ]
 # 6. cutover killed -9 in the middle of its commit (after the first disk)
 NESTOR_TEST_PAUSE=cutover-commit-disk "$NESTOR" failback cutover --config "$T/agent.conf" $G \
 	--point $F >"$T/cut1.out" 2>"$T/cut1.log" &
-CPID=$!
-stopped=0
-for i in $(seq 1 600); do
-	if [ "$(ps -o stat= -p $CPID 2>/dev/null | cut -c1)" = T ]; then stopped=1; break; fi
-	sleep 0.1
-done
-check "cutover: paused in its commit" [ $stopped = 1 ]
-kill -9 $CPID; wait $CPID 2>/dev/null
+check "cutover: killed -9 while paused in its commit" kill9_at_pause $!
 CJ=$T/agent-state/failback/$G/cutover.json
 check "cutover killed: state committing" jqt '.state == "committing" and .reverse_point == 1' "$CJ"
 check "cutover killed: the on-prem disks are changing" [ "$(ONPREM)" != "$BEFORE" ]
