@@ -2,6 +2,7 @@
  * NAME] sections into struct receiver_config (see config.h). */
 #include "replicator/config.h"
 
+#include "common/httpurl.h"
 #include "common/ini.h"
 #include "common/names.h"
 #include "common/parse.h"
@@ -356,6 +357,30 @@ set_drill_devices(void *obj, const struct key_def *k, const char *value, const c
 	return set_count_in(obj, k, value, DRILL_MAX_DEVICES);
 }
 
+/* ---- monitoring (issue 16; docs/monitoring.md) --------------------------- */
+
+#define RPO_MAX_S (366ULL * 86400)
+
+/* The age the newest point of a group may reach (metrics, notify). */
+static int
+set_rpo(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	return set_seconds(obj, k, value, 1, RPO_MAX_S,
+			   "a duration from 1s to 366d such as 30s, 5m, 1h", expect);
+}
+
+/* The webhook: checked here so that `nestor config check` refuses what
+ * the receiver could not post to. */
+static int
+set_notify(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	struct httpurl u;
+
+	if (httpurl_parse(value, &u, expect) < 0)
+		return -1;
+	return cfg_set_string(obj, k, value, expect);
+}
+
 static const struct key_def receiver_keys[] = {
 	CFG_ENDPOINT("listen", struct receiver_config, listen_host, listen_port, true),
 	CFG_STR("ca", cfg_set_string, struct receiver_config, ca, true),
@@ -406,6 +431,9 @@ static const struct key_def receiver_keys[] = {
 	CFG_KEY("drill_max_devices", set_drill_devices, struct receiver_config,
 		drill_max_devices, false),
 	CFG_KEY("scrub_rate", set_scrub_rate, struct receiver_config, scrub_rate, false),
+	CFG_KEY("rpo", set_rpo, struct receiver_config, rpo_s, false),
+	CFG_STR("notify", set_notify, struct receiver_config, notify_url, false),
+	CFG_STR("notify_ca", cfg_set_string, struct receiver_config, notify_ca, false),
 };
 
 static const struct key_def client_keys[] = {
@@ -427,6 +455,7 @@ static const struct key_def rx_group_keys[] = {
 	CFG_KEY("immutable", set_immutable, struct receiver_group_cfg, immutable_s, false),
 	CFG_KEY("retention_min_points", set_min_points, struct receiver_group_cfg, min_points,
 		false),
+	CFG_KEY("rpo", set_rpo, struct receiver_group_cfg, rpo_s, false),
 };
 
 void
@@ -531,6 +560,7 @@ receiver_group_section(void *ctx, const struct ini_doc *doc, size_t hdr,
 	ng[c->ngroups].max_clock_skew_s = RX_INHERIT;
 	ng[c->ngroups].immutable_s = RX_INHERIT;
 	ng[c->ngroups].min_points = RX_INHERIT;
+	ng[c->ngroups].rpo_s = RX_INHERIT;
 	c->ngroups++;
 	return cfg_section_keys(doc, hdr, next, rx_group_keys,
 			    CFG_NKEYS(rx_group_keys),
@@ -576,6 +606,7 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 	c->history = history_default;
 	c->drill_max_devices = 256;
 	c->scrub_rate = 100ULL << 20;
+	c->rpo_s = 300;
 	if (cfg_sections(doc, receiver_sections, CFG_NKEYS(receiver_sections),
 			 "[receiver], [client CN], [group NAME] or [network NAME]", c,
 			 &receiver_line) < 0 || cfg_networks_check(doc, c) < 0)
@@ -583,6 +614,10 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 	if (!c->store_ceph && (c->ceph_conf || c->ceph_client || c->ceph_pool)) {
 		cfg_err(doc, receiver_line,
 			"ceph_conf, ceph_client and ceph_pool need store_backend = ceph");
+		goto out;
+	}
+	if (c->notify_ca && (!c->notify_url || strncmp(c->notify_url, "https://", 8) != 0)) {
+		cfg_err(doc, receiver_line, "notify_ca needs an https:// notify");
 		goto out;
 	}
 	*(struct receiver_config **)out = c;
@@ -667,6 +702,16 @@ receiver_config_limits(const struct receiver_config *c, const char *group,
 		out->max_disks = g->limits.max_disks;
 	if (g->limits.quota != RX_INHERIT)
 		out->quota = g->limits.quota;
+}
+
+uint64_t
+receiver_config_rpo(const struct receiver_config *c, const char *group)
+{
+	const struct receiver_group_cfg *g = c && group ? rx_group_find(c, group) : NULL;
+
+	if (g && g->rpo_s != RX_INHERIT)
+		return g->rpo_s;
+	return c ? c->rpo_s : 300;
 }
 
 void

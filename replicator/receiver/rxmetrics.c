@@ -11,7 +11,9 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "replicator/config.h"
 #include "replicator/metrics.h"
+#include "replicator/receiver/notify.h"
 #include "replicator/receiver/status.h"
 
 /* Group names come from authorised agents only, but the table stays
@@ -32,6 +34,8 @@ struct rxmetrics {
 	const char *store_dir;
 	struct metrics_group *g;
 	size_t n, cap;
+	const struct receiver_config *cfg; /* RPO targets; NULL: none exported */
+	struct notify *notify;             /* NULL: notify off */
 };
 
 static struct metrics_group *
@@ -97,7 +101,7 @@ struct view {
 };
 
 enum field { F_POINTS, F_RPO, F_LAST_BYTES, F_BYTES_TOTAL, F_POINTS_TOTAL, F_CYCLE,
-	     F_FAILURES, F_FAILED_OVER, F_DRILL, F_DRILL_RTO };
+	     F_FAILURES, F_FAILED_OVER, F_DRILL, F_DRILL_RTO, F_RPO_TARGET, F_DRILL_TIME };
 
 static const struct metrics_family families[] = {
 	{ F_POINTS, "nestor_group_points", "gauge", "Committed recovery points of the group." },
@@ -118,12 +122,17 @@ static const struct metrics_family families[] = {
 	{ F_DRILL, "nestor_drill_last_result", "gauge", "Verdict of the newest drill: 1 pass, 0 fail." },
 	{ F_DRILL_RTO, "nestor_drill_last_rto_seconds", "gauge",
 	  "Longest VM recovery time of the newest drill." },
+	{ F_RPO_TARGET, "nestor_group_rpo_target_seconds", "gauge",
+	  "The group's RPO target (rpo in the receiver's configuration)." },
+	{ F_DRILL_TIME, "nestor_drill_last_timestamp_seconds", "gauge",
+	  "Start of the newest drill, in seconds since the epoch." },
 };
 
 /* The groups of one scrape, for sample. */
 struct rx_page {
 	const struct view *v;
 	uint64_t now;
+	const struct receiver_config *cfg;
 };
 
 /* Prints one sample (metrics_sample_fn); none when the group has no value. */
@@ -142,7 +151,7 @@ sample(FILE *f, const struct metrics_family *fam, size_t row, void *arg)
 	case F_RPO:
 		if (!r || !r->last_point)
 			return;
-		val = now > r->last_point_time_ns ? (double)(now - r->last_point_time_ns) / 1e9 : 0;
+		val = status_rx_rpo(r, now);
 		break;
 	case F_LAST_BYTES:
 		if (!r || !r->last_point)
@@ -167,6 +176,16 @@ sample(FILE *f, const struct metrics_family *fam, size_t row, void *arg)
 		if (!r || r->drill_result < 0 || r->drill_rto_s < 0)
 			return;
 		val = r->drill_rto_s;
+		break;
+	case F_RPO_TARGET:
+		if (!pg->cfg)
+			return;
+		val = (double)receiver_config_rpo(pg->cfg, v->name);
+		break;
+	case F_DRILL_TIME:
+		if (!r || r->drill_result < 0 || !r->drill_started_ns)
+			return;
+		val = (double)r->drill_started_ns / 1e9;
 		break;
 	default:
 		return;
@@ -203,7 +222,9 @@ rxmetrics_render(struct rxmetrics *m)
 			v[nv++] = (struct view){ m->g[k].name, NULL, &m->g[k] };
 	}
 	body = metrics_page(families, sizeof(families) / sizeof(families[0]), nv, sample,
-			    &(struct rx_page){ v, now });
+			    &(struct rx_page){ v, now, m->cfg });
+	if (body && m->notify)
+		body = notify_metrics_append(m->notify, body);
 out:
 	free(v);
 	free(rx);
@@ -234,6 +255,20 @@ rxmetrics_new(struct event_base *base, const char *host, uint16_t port, struct s
 		return NULL;
 	}
 	return m;
+}
+
+void
+rxmetrics_set_config(struct rxmetrics *m, const struct receiver_config *cfg)
+{
+	if (m)
+		m->cfg = cfg;
+}
+
+void
+rxmetrics_set_notify(struct rxmetrics *m, struct notify *n)
+{
+	if (m)
+		m->notify = n;
 }
 
 void

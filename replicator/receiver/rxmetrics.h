@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 struct event_base;
+struct notify;
+struct receiver_config;
 struct rxmetrics;
 struct store;
 
@@ -15,6 +17,10 @@ struct store;
  * (logged). */
 struct rxmetrics *rxmetrics_new(struct event_base *base, const char *host, uint16_t port,
 				struct store *st, const char *store_dir);
+/* Export each group's RPO target from cfg (borrowed, outlives m), and
+ * the webhook's counters of n (borrowed; NULL: none). m NULL is a no-op. */
+void rxmetrics_set_config(struct rxmetrics *m, const struct receiver_config *cfg);
+void rxmetrics_set_notify(struct rxmetrics *m, struct notify *n);
 /* Stop serving. NULL ok. */
 void rxmetrics_free(struct rxmetrics *m);
 

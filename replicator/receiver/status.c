@@ -188,6 +188,16 @@ out:
 	return rc;
 }
 
+double
+status_rx_rpo(const struct status_rx_group *g, uint64_t now)
+{
+	uint64_t t = g->last_point_time_ns;
+
+	if (!g->last_point)
+		return -1;
+	return now > t ? (double)(now - t) / 1e9 : 0;
+}
+
 /* ---- as JSON --------------------------------------------------------------- */
 
 static json_t *

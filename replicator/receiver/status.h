@@ -33,6 +33,10 @@ struct status_rx_group {
 	size_t scrub_bad_points;          /* points whose own last scrub failed */
 };
 
+/* The RPO of g at now: its newest point's age in seconds, -1 without a
+ * point. The one figure status, /metrics and the dashboard show. */
+double status_rx_rpo(const struct status_rx_group *g, uint64_t now);
+
 /* Every group directory of the store at store_dir, by name. *out is
  * malloc'd (caller frees). A group whose catalog cannot be read is an
  * error (logged). 0 / -1. */

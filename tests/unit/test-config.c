@@ -703,3 +703,44 @@ Test(agent_config, consistency_keys)
 	agent_fails(AGENT_HEAD "snapshot = auto\n" ONE_GROUP,
 		    "unknown key 'snapshot' in [agent]");
 }
+
+/* Monitoring keys (issue 16): rpo in [receiver] and [group], notify. */
+Test(receiver_config, rpo_and_notify)
+{
+	struct receiver_config *c = NULL;
+
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD, &c), 0);
+	cr_assert_eq(receiver_config_rpo(c, "any"), 300);
+	cr_assert_null(c->notify_url);
+	receiver_config_free(c);
+	c = NULL;
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "rpo = 10m\n"
+		"notify = http://127.0.0.1:8080/hooks/nestor?t=abc\n"
+		"[group fast]\nrpo = 20s\n[group plain]\nretention = 1d:all\n", &c), 0);
+	cr_assert_eq(receiver_config_rpo(c, "fast"), 20);
+	cr_assert_eq(receiver_config_rpo(c, "plain"), 600);
+	cr_assert_eq(receiver_config_rpo(c, "other"), 600);
+	cr_assert_str_eq(c->notify_url, "http://127.0.0.1:8080/hooks/nestor?t=abc");
+	receiver_config_free(c);
+	receiver_fails(RX_HEAD "rpo = 0\n",
+		       "receiver.conf:7: bad value '0' for 'rpo' in [receiver]: "
+		       "expected a duration from 1s to 366d");
+	receiver_fails(RX_HEAD "[group g]\nrpo = 367d\n",
+		       "receiver.conf:8: bad value '367d' for 'rpo' in [group g]");
+	receiver_fails(RX_HEAD "notify = ftp://chat.example.com/hook\n",
+		       "receiver.conf:7: bad value 'ftp://chat.example.com/hook' for 'notify' in "
+		       "[receiver]: expected a URL starting with http:// or https://");
+	receiver_fails(RX_HEAD "notify = http://a b/\n", "expected no spaces");
+	receiver_fails(RX_HEAD "notify = http://u:p@host/\n", "expected no user@ in the URL");
+	receiver_fails(RX_HEAD "notify = http://host:0/\n", "expected a port from 1 to 65535");
+	receiver_fails(RX_HEAD "notify =\n", "bad value '' for 'notify'");
+	receiver_fails(RX_HEAD "notify_ca = /etc/ca.pem\n",
+		       "receiver.conf:1: notify_ca needs an https:// notify");
+	receiver_fails(RX_HEAD "notify = http://h/\nnotify_ca = /etc/ca.pem\n",
+		       "notify_ca needs an https:// notify");
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "notify = https://h/\n"
+		"notify_ca = /etc/nestor/hooks-ca.pem\n", &c), 0);
+	cr_assert_str_eq(c->notify_url, "https://h/");
+	cr_assert_str_eq(c->notify_ca, "/etc/nestor/hooks-ca.pem");
+	receiver_config_free(c);
+}
