@@ -142,7 +142,7 @@ sample(FILE *f, const struct metrics_family *fam, size_t row, void *arg)
 	case F_RPO:
 		if (!r || !r->last_point)
 			return;
-		val = now > r->last_point_time_ns ? (double)(now - r->last_point_time_ns) / 1e9 : 0;
+		val = status_rx_rpo(r, now);
 		break;
 	case F_LAST_BYTES:
 		if (!r || !r->last_point)

@@ -188,6 +188,38 @@ out:
 	return rc;
 }
 
+void
+status_rx_targets(struct status_rx_group *g, size_t n, const struct receiver_config *cfg)
+{
+	for (size_t i = 0; i < n; i++)
+		g[i].rpo_target_s = receiver_config_rpo(cfg, g[i].name);
+}
+
+double
+status_rx_rpo(const struct status_rx_group *g, uint64_t now)
+{
+	uint64_t t = g->last_point_time_ns;
+
+	if (!g->last_point)
+		return -1;
+	return now > t ? (double)(now - t) / 1e9 : 0;
+}
+
+const char *
+status_rx_state(const struct status_rx_group *g, uint64_t now)
+{
+	double rpo = status_rx_rpo(g, now), target = (double)g->rpo_target_s;
+
+	if (!g->rpo_target_s)
+		return "unknown";
+	if (rpo < 0)
+		return "none";
+	if (rpo > target)
+		return "breached";
+	/* Amber before the breach: one late cycle from red. */
+	return rpo > target * 0.8 ? "warn" : "ok";
+}
+
 /* ---- as JSON --------------------------------------------------------------- */
 
 static json_t *
@@ -215,12 +247,17 @@ status_rx_json(const char *store_dir, const struct status_rx_group *g, size_t n,
 			"last_point_time_ns", num_or_null(have, json_integer((json_int_t)t)),
 			"last_point_committed_ns",
 			num_or_null(have, json_integer((json_int_t)g[i].last_point_committed_ns)),
-			"rpo_seconds", num_or_null(have, json_real(now > t ? (double)(now - t) / 1e9 : 0)),
+			"rpo_seconds", num_or_null(have, json_real(status_rx_rpo(&g[i], now))),
 			"last_point_bytes", (json_int_t)g[i].last_point_bytes,
 			"failed_over", g[i].failed_over);
 
 		if (!o)
 			goto out;
+		if (g[i].rpo_target_s) {
+			json_object_set_new(o, "rpo_target_seconds",
+					    json_integer((json_int_t)g[i].rpo_target_s));
+			json_object_set_new(o, "rpo_state", json_string(status_rx_state(&g[i], now)));
+		}
 		json_object_set_new(o, "last_point_consistency",
 				    have ? json_string(consistency_name(g[i].last_point_consistency))
 					 : json_null());
