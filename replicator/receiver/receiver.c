@@ -338,8 +338,7 @@ receiver_run(const struct receiver_config *cfg)
 	if (!rx.store || receiver_children_open(cfg) < 0)
 		goto out;
 	if (cfg->metrics_host) {
-		rx.metrics = rxmetrics_new(rx.base, cfg->metrics_host, cfg->metrics_port,
-					   rx.store, cfg->store_dir);
+		rx.metrics = rxmetrics_new(rx.base, cfg, rx.store);
 		if (!rx.metrics)
 			goto out;
 	}

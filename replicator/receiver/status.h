@@ -48,6 +48,21 @@ double status_rx_rpo(const struct status_rx_group *g, uint64_t now);
  * target). A static string. */
 const char *status_rx_state(const struct status_rx_group *g, uint64_t now);
 
+/* What a drill's or failover's JSON report says (failover/report.c). */
+struct status_run {
+	char id[128];
+	bool pass;
+	bool failover;       /* "mode": "failover" */
+	uint64_t point;
+	uint64_t started_ns;
+	double rpo_s;        /* -1 unknown */
+	double rto_s;        /* the slowest VM's; -1 unknown */
+};
+
+/* Read the report at path (bounded) into out. -1 when it cannot be read
+ * or is not JSON (logged as a warning): callers skip it. */
+int status_run_load(const char *path, struct status_run *out);
+
 /* Every group directory of the store at store_dir, by name. *out is
  * malloc'd (caller frees). A group whose catalog cannot be read is an
  * error (logged). 0 / -1. */
