@@ -25,6 +25,7 @@
 struct conn {
 	struct httpd *h;
 	struct bufferevent *bev;
+	struct event *deadline; /* the whole request head within timeout_s */
 	struct conn *prev, *next;
 	bool answered;
 };
@@ -178,6 +179,8 @@ conn_free(struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	h->nconns--;
+	if (c->deadline)
+		event_free(c->deadline);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -297,6 +300,19 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	conn_free(c);
 }
 
+/* A client that trickles its request (a byte now and then resets the
+ * read timeout) still has timeout_s for all of it. */
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (!c->answered)
+		conn_error(c, 408);
+}
+
 static void
 on_accept(int fd, void *arg)
 {
@@ -327,6 +343,14 @@ on_accept(int fd, void *arg)
 	c->bev = bufferevent_socket_new(h->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!c->bev) {
 		close(fd);
+		free(c);
+		return;
+	}
+	c->deadline = evtimer_new(h->base, on_deadline, c);
+	if (!c->deadline || evtimer_add(c->deadline, &tv) < 0) {
+		if (c->deadline)
+			event_free(c->deadline);
+		bufferevent_free(c->bev);
 		free(c);
 		return;
 	}

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/strfmt.h"
+#include "common/vmxml.h"
 #include "replicator/config.h"
 #include "replicator/receiver/groupstate.h"
 #include "replicator/receiver/marker.h"
@@ -263,6 +264,33 @@ dashdata_group(const struct dash_src *s, const char *group, uint64_t now, int *s
 	return o;
 }
 
+/* What the VM's domain XML says where the metadata does not (a file
+ * source records no name and no disk map): its <name>, and its disks as
+ * target -> the source host's path. */
+static void
+vm_from_xml(json_t *vm, const char **name, json_t *disks)
+{
+	const char *xml = json_string_value(json_object_get(vm, "xml"));
+	struct vmxml *x;
+
+	if (!xml)
+		return;
+	x = vmxml_parse(xml, strlen(xml), "dashboard: a point's VM");
+	if (!x)
+		return;
+	if (!*name && x->name) {
+		/* The name outlives x: kept in the VM's own object. */
+		json_object_set_new(vm, "name", json_string(x->name));
+		*name = json_string_value(json_object_get(vm, "name"));
+	}
+	if (json_array_size(disks) == 0)
+		for (size_t k = 0; k < x->ndisks && k < 64; k++)
+			if (vmxml_disk_is_disk(&x->disks[k]))
+				json_array_append_new(disks, json_pack("{s:s?, s:s?}", "target",
+					x->disks[k].target, "disk", x->disks[k].source));
+	vmxml_free(x);
+}
+
 /* The VMs of a point's metadata (docs/metadata.md): names, disks, NICs,
  * peer input read as such: only known members, strings and bounded. */
 static json_t *
@@ -276,17 +304,23 @@ vms_json(const void *meta, size_t len)
 		json_t *d = json_object_get(vm, "disks"), *n = json_object_get(vm, "nics");
 		const char *name = json_string_value(json_object_get(vm, "name"));
 
-		for (size_t k = 0; disks && k < json_array_size(d) && k < 64; k++)
+		if (!disks || !nics) {
+			json_decref(disks);
+			json_decref(nics);
+			break;
+		}
+		for (size_t k = 0; k < json_array_size(d) && k < 64; k++)
 			json_array_append_new(disks, json_pack("{s:s?, s:s?}",
 				"target", json_string_value(json_object_get(json_array_get(d, k), "target")),
 				"disk", json_string_value(json_object_get(json_array_get(d, k), "disk"))));
-		for (size_t k = 0; nics && k < json_array_size(n) && k < 64; k++)
+		for (size_t k = 0; k < json_array_size(n) && k < 64; k++)
 			json_array_append_new(nics, json_pack("{s:s?, s:s?}",
 				"mac", json_string_value(json_object_get(json_array_get(n, k), "mac")),
 				"network", json_string_value(json_object_get(json_array_get(n, k), "network"))));
+		vm_from_xml(vm, &name, disks);
 		json_array_append_new(arr, json_pack("{s:s?, s:s?, s:o, s:o}", "name", name,
 			"xml_path", json_string_value(json_object_get(vm, "xml_path")),
-			"disks", disks ? disks : json_array(), "nics", nics ? nics : json_array()));
+			"disks", disks, "nics", nics));
 	}
 	json_decref(m);
 	return arr;

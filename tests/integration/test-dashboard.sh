@@ -132,6 +132,19 @@ check "api: point 2: its disk, bytes and consistency from the catalog" \
 check "api: point 2's bytes = the catalog's" \
 	[ "$(jq .bytes <<<"$P")" = "$(points_json late | jq '.points[1].bytes')" ]
 check "point page: the disk" bash -c "curl -s '$URL/group/late/point/2' | grep -q '<td>d</td>'"
+check "api: point 2's VM: its name and disk from the domain XML" \
+	[ "$(jq -c '[.vms[0].name, .vms[0].disks[0].target]' <<<"$P")" = '["dashvm","vda"]' ]
+# names come from agents: a hostile one's metadata is shown, escaped
+EVIL='{"version":1,"consistency":"app-consistent","vms":[{"name":"<script>alert(1)</script>","disks":[{"target":"\"><img src=x onerror=alert(2)>","disk":"d0"}],"nics":[{"mac":"</table><b>","network":"&amp;"}]}]}'
+python3 "$ROOT/tests/integration/rawclient.py" --port "$PORT" --ca "$T/pki/ca.crt" \
+	--cert "$T/pki/agent1.crt" --key "$T/pki/agent1.key" --group evil --meta "$EVIL" point \
+	>"$T/evil.out" 2>&1 || { cat "$T/evil.out"; die "the hostile point was not committed"; }
+curl -s "$URL/group/evil/point/1" >"$T/evil.html"
+check "hostile VM metadata: no markup of its own on the page" bash -c \
+	"! grep -Eq '<script|<img|</table><b>' '$T/evil.html'"
+check "hostile VM metadata: shown escaped" bash -c "grep -qF '&lt;script&gt;alert(1)&lt;/script&gt;' '$T/evil.html' &&
+	grep -qF '&quot;&gt;&lt;img src=x onerror=alert(2)&gt;' '$T/evil.html' && grep -qF '&amp;amp;' '$T/evil.html'"
+check "the claimed consistency is the catalog's" bash -c "grep -q 'app-consistent' '$T/evil.html'"
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 check "no such group: 404" [ "$(code "$URL/group/nope")" = 404 ]
 check "no such point: 404" [ "$(code "$URL/group/late/point/99")" = 404 ]
@@ -143,6 +156,25 @@ check "/metrics still served" bash -c "curl -s '$URL/metrics' | grep -q '^nestor
 check "a 10 KiB header: 431" [ "$(code -H "X-Big: $(head -c 10240 /dev/zero | tr '\0' a)" "$URL/")" = 431 ]
 H=(); for i in $(seq 1 80); do H+=(-H "X-H$i: v"); done
 check "80 header lines: 431" [ "$(code "${H[@]}" "$URL/")" = 431 ]
+check "a request trickled a byte at a time: 408 once its 10 s are up" python3 - "$MPORT" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); start = time.time()
+s.settimeout(1)
+for c in b"GET / HTTP/1.1\r\nX-Slow: " + b"a" * 30:
+    try:
+        s.sendall(bytes([c]))
+        got = s.recv(64)
+        break
+    except socket.timeout:
+        continue
+    except OSError:
+        got = b""; break
+else:
+    got = b""
+took = time.time() - start
+print(f"answer after {took:.1f} s: {got[:24]!r}")
+sys.exit(0 if got.startswith(b"HTTP/1.1 408") and 9 <= took <= 15 else 1)
+PY
 check "more connections than allowed (32): the rest get 503, then it serves again" python3 - "$MPORT" <<'PY'
 import socket, sys, time
 port = int(sys.argv[1]); idle = []
