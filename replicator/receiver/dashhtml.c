@@ -110,6 +110,15 @@ put_str(FILE *f, const json_t *o, const char *key)
 }
 
 /* The head, and the page's JSON twin: /api + its own path. */
+/* A table cell with o's string member key. */
+static void
+put_td(FILE *f, const json_t *o, const char *key)
+{
+	fputs("<td>", f);
+	put_str(f, o, key);
+	fputs("</td>", f);
+}
+
 static void
 page_head(FILE *f, const char *title, const char *name, const char *path)
 {
@@ -128,6 +137,18 @@ page_head(FILE *f, const char *title, const char *name, const char *path)
 	fputs("\">/api", f);
 	htmlesc_put(f, path);
 	fputs("</a></p>\n", f);
+}
+
+/* The page's stream over *buf and *blen (open_memstream's, which fclose
+ * sets), its head written; NULL when out of memory. */
+static FILE *
+page_begin(char **buf, size_t *blen, const char *title, const char *name, const char *path)
+{
+	FILE *f = open_memstream(buf, blen);
+
+	if (f)
+		page_head(f, title, name, path);
+	return f;
 }
 
 /* buf and blen: open_memstream's, which fclose sets. */
@@ -275,9 +296,8 @@ put_group_row(FILE *f, const json_t *g)
 	fprintf(f, "</td><td>%s</td>", json_is_true(json_object_get(g, "failed_over"))
 		? "<span class=\"badge fail\">failed over</span>" : "no");
 	put_drill_cell(f, json_object_get(g, "last_drill"));
-	fputs("<td>", f);
-	put_str(f, json_object_get(g, "scrub"), "last_point");
-	fputs("</td></tr>\n", f);
+	put_td(f, json_object_get(g, "scrub"), "last_point");
+	fputs("</tr>\n", f);
 }
 
 static const char group_cols[] =
@@ -291,11 +311,10 @@ dashhtml_overview(const json_t *o, size_t *len)
 	uint64_t now = u64(o, "now_ns");
 	char *buf = NULL;
 	size_t blen = 0;
-	FILE *f = open_memstream(&buf, &blen);
+	FILE *f = page_begin(&buf, &blen, "Overview", NULL, "/");
 
 	if (!f)
 		return NULL;
-	page_head(f, "Overview", NULL, "/");
 	fputs("<h1>Protection groups</h1><p class=\"muted\">Store ", f);
 	put_str(f, o, "store");
 	fputs(" &middot; as of ", f);
@@ -333,11 +352,10 @@ put_runs(FILE *f, const json_t *runs)
 	for (size_t i = 0; i < json_array_size(runs); i++) {
 		const json_t *r = json_array_get(runs, i);
 
-		fputs("<tr class=\"run\"><td>", f);
-		put_str(f, r, "kind");
-		fputs("</td><td>", f);
-		put_str(f, r, "id");
-		fputs("</td><td>", f);
+		fputs("<tr class=\"run\">", f);
+		put_td(f, r, "kind");
+		put_td(f, r, "id");
+		fputs("<td>", f);
 		put_badge(f, str(r, "verdict"));
 		fprintf(f, "</td><td class=\"num\">%" PRIu64 "</td><td>", u64(r, "point"));
 		put_time(f, u64(r, "started_ns"));
@@ -403,9 +421,9 @@ put_points(FILE *f, const json_t *g)
 		put_time(f, u64(p, "committed_ns"));
 		fputs("</td><td class=\"num\">", f);
 		put_bytes(f, u64(p, "bytes"));
-		fputs("</td><td>", f);
-		put_str(f, p, "consistency");
-		fprintf(f, "</td><td class=\"num\">%" PRIu64 "</td><td>", u64(p, "disks"));
+		fputs("</td>", f);
+		put_td(f, p, "consistency");
+		fprintf(f, "<td class=\"num\">%" PRIu64 "</td><td>", u64(p, "disks"));
 		if (json_is_integer(t))
 			fprintf(f, "%lld", (long long)json_integer_value(t));
 		else
@@ -421,18 +439,14 @@ dashhtml_group(const json_t *g, size_t *len)
 	const json_t *marker = json_object_get(g, "failover_marker");
 	uint64_t now = u64(g, "now_ns");
 	double target = num(g, "rpo_target_seconds", -1);
-	char *buf = NULL;
+	char *buf = NULL, path[128];
 	size_t blen = 0;
-	FILE *f = open_memstream(&buf, &blen);
+	FILE *f;
 
+	snprintf(path, sizeof(path), "/group/%s", str(g, "group"));
+	f = page_begin(&buf, &blen, "Group", str(g, "group"), path);
 	if (!f)
 		return NULL;
-	{
-		char path[128];
-
-		snprintf(path, sizeof(path), "/group/%s", str(g, "group"));
-		page_head(f, "Group", str(g, "group"), path);
-	}
 	fputs("<h1>Group ", f);
 	put_str(f, g, "group");
 	fputs(" ", f);
@@ -461,22 +475,32 @@ dashhtml_group(const json_t *g, size_t *len)
 	return page_end(f, &buf, &blen, len);
 }
 
+/* A cell of one "a SEP b" line per object of arr. */
+static void
+put_pairs(FILE *f, const json_t *arr, const char *a, const char *sep, const char *b)
+{
+	fputs("<td>", f);
+	for (size_t k = 0; k < json_array_size(arr); k++) {
+		fputs(k ? "<br>" : "", f);
+		put_str(f, json_array_get(arr, k), a);
+		fputs(sep, f);
+		put_str(f, json_array_get(arr, k), b);
+	}
+	fputs("</td>", f);
+}
+
 char *
 dashhtml_point(const json_t *p, size_t *len)
 {
 	const json_t *disks = json_object_get(p, "disks"), *vms = json_object_get(p, "vms");
-	char *buf = NULL;
+	char *buf = NULL, path[160];
 	size_t blen = 0;
-	FILE *f = open_memstream(&buf, &blen);
+	FILE *f;
 
+	snprintf(path, sizeof(path), "/group/%s/point/%" PRIu64, str(p, "group"), u64(p, "id"));
+	f = page_begin(&buf, &blen, "Point", str(p, "group"), path);
 	if (!f)
 		return NULL;
-	{
-		char path[160];
-
-		snprintf(path, sizeof(path), "/group/%s/point/%" PRIu64, str(p, "group"), u64(p, "id"));
-		page_head(f, "Point", str(p, "group"), path);
-	}
 	fprintf(f, "<h1>Point %" PRIu64 " of <a href=\"/group/", u64(p, "id"));
 	put_str(f, p, "group");
 	fputs("\">", f);
@@ -492,9 +516,9 @@ dashhtml_point(const json_t *p, size_t *len)
 	put_str(f, p, "consistency");
 	fputs("</td></tr></table>\n<h2>Disks</h2><table id=\"disks\"><tr><th>Disk</th><th>Size</th></tr>\n", f);
 	for (size_t i = 0; i < json_array_size(disks); i++) {
-		fputs("<tr><td>", f);
-		put_str(f, json_array_get(disks, i), "name");
-		fputs("</td><td class=\"num\">", f);
+		fputs("<tr>", f);
+		put_td(f, json_array_get(disks, i), "name");
+		fputs("<td class=\"num\">", f);
 		put_bytes(f, u64(json_array_get(disks, i), "size"));
 		fputs("</td></tr>\n", f);
 	}
@@ -510,21 +534,10 @@ dashhtml_point(const json_t *p, size_t *len)
 		fputs("<tr class=\"vm\"><td>", f);
 		htmlesc_put(f, json_is_string(json_object_get(vm, "name")) ? str(vm, "name")
 								   : str(vm, "xml_path"));
-		fputs("</td><td>", f);
-		for (size_t k = 0; k < json_array_size(d); k++) {
-			fputs(k ? "<br>" : "", f);
-			put_str(f, json_array_get(d, k), "target");
-			fputs(" &rarr; ", f);
-			put_str(f, json_array_get(d, k), "disk");
-		}
-		fputs("</td><td>", f);
-		for (size_t k = 0; k < json_array_size(nics); k++) {
-			fputs(k ? "<br>" : "", f);
-			put_str(f, json_array_get(nics, k), "mac");
-			fputs(" on ", f);
-			put_str(f, json_array_get(nics, k), "network");
-		}
-		fputs("</td></tr>\n", f);
+		fputs("</td>", f);
+		put_pairs(f, d, "target", " &rarr; ", "disk");
+		put_pairs(f, nics, "mac", " on ", "network");
+		fputs("</tr>\n", f);
 	}
 	if (json_array_size(vms))
 		fputs("</table>\n", f);
