@@ -9,8 +9,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "common/clock.h"
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "common/throttle.h"
 
 #define AUTH_FILE_MAX  (64 * 1024)
 #define AUTH_USERS_MAX 256
@@ -21,9 +26,24 @@ struct httpauth_user {
 	char hash[CRYPT_OUTPUT_SIZE];
 };
 
+/* A header that passed, by its SHA-256. */
+struct passed {
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	uint64_t until_ns;
+};
+
+#define PASSED_MAX     16
+#define PASSED_TTL_NS  (300ull * 1000000000)
+/* Microseconds of hashing per second of the loop (a fifth). */
+#define HASH_BUDGET_US 200000
+
 struct httpauth {
 	struct httpauth_user *users;
 	size_t n;
+	struct passed passed[PASSED_MAX];
+	size_t next_passed;           /* the slot the next pass takes */
+	struct throttle *budget;      /* in microseconds of hashing */
+	uint64_t hash_cost_us;        /* what the last hash took */
 	char dummy[CRYPT_OUTPUT_SIZE]; /* hashed for unknown users */
 	struct crypt_data cd;          /* big: kept, not on the stack */
 };
@@ -130,15 +150,23 @@ ct_streq(const char *a, const char *b)
 	return d == 0;
 }
 
-bool
-httpauth_check(struct httpauth *a, const char *hdr)
+static bool
+passed_before(struct httpauth *a, const unsigned char *d, uint64_t now_ns)
 {
-	char user[HTTPAUTH_USER_MAX + 1], pass[HTTPAUTH_PASS_MAX + 1];
+	for (size_t i = 0; i < PASSED_MAX; i++)
+		if (a->passed[i].until_ns > now_ns &&
+		    CRYPTO_memcmp(a->passed[i].digest, d, SHA256_DIGEST_LENGTH) == 0)
+			return true;
+	return false;
+}
+
+/* Hash pass with the user's (or the dummy) hash: true when it matches. */
+static bool
+hash_matches(struct httpauth *a, const char *user, const char *pass)
+{
 	const char *hash, *got;
 	bool ok = false, known = false;
 
-	if (!a || !httpauth_parse_basic(hdr, user, pass))
-		return false;
 	hash = a->dummy;
 	for (size_t i = 0; i < a->n; i++)
 		if (strcmp(a->users[i].name, user) == 0) {
@@ -150,9 +178,40 @@ httpauth_check(struct httpauth *a, const char *hdr)
 	/* libxcrypt's failure tokens start with '*': never a match. */
 	if (got && got[0] != '*')
 		ok = ct_streq(got, hash) && known;
-	explicit_bzero(pass, sizeof(pass));
 	explicit_bzero(&a->cd, sizeof(a->cd));
 	return ok;
+}
+
+enum httpauth_verdict
+httpauth_check(struct httpauth *a, const char *hdr, uint64_t now_ns)
+{
+	char user[HTTPAUTH_USER_MAX + 1], pass[HTTPAUTH_PASS_MAX + 1];
+	unsigned char d[SHA256_DIGEST_LENGTH];
+	enum httpauth_verdict v = HTTPAUTH_DENIED;
+	uint64_t t0;
+
+	if (!a || !httpauth_parse_basic(hdr, user, pass))
+		return HTTPAUTH_DENIED;
+	SHA256((const unsigned char *)hdr, strlen(hdr), d);
+	if (passed_before(a, d, now_ns)) {
+		v = HTTPAUTH_OK;
+		goto out;
+	}
+	if (throttle_take(a->budget, a->hash_cost_us, now_ns) > 0) {
+		v = HTTPAUTH_BUSY;
+		goto out;
+	}
+	t0 = clock_mono_ns();
+	if (hash_matches(a, user, pass)) {
+		v = HTTPAUTH_OK;
+		memcpy(a->passed[a->next_passed].digest, d, sizeof(d));
+		a->passed[a->next_passed].until_ns = now_ns + PASSED_TTL_NS;
+		a->next_passed = (a->next_passed + 1) % PASSED_MAX;
+	}
+	a->hash_cost_us = (clock_mono_ns() - t0) / 1000 + 1;
+out:
+	explicit_bzero(pass, sizeof(pass));
+	return v;
 }
 
 /* One "user:hash" line (NUL-terminated, no newline) into u. */
@@ -228,6 +287,12 @@ httpauth_load(const char *path, struct httpauth **out)
 	}
 	/* An unknown user is hashed like the first one, at the same cost. */
 	snprintf(a->dummy, sizeof(a->dummy), "%s", a->users[0].hash);
+	a->hash_cost_us = 1000;
+	a->budget = throttle_new(HASH_BUDGET_US, HASH_BUDGET_US);
+	if (!a->budget)
+		goto out;
+	/* A bucket starts empty: a second ago, so that it starts full. */
+	(void)throttle_take(a->budget, 0, clock_mono_ns() - 1000000000);
 	*out = a;
 	a = NULL;
 	rc = 0;
@@ -245,6 +310,7 @@ httpauth_free(struct httpauth *a)
 {
 	if (!a)
 		return;
+	throttle_free(a->budget);
 	free(a->users);
 	free(a);
 }

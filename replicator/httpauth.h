@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct httpauth;
 
@@ -20,10 +21,19 @@ struct httpauth;
 int httpauth_load(const char *path, struct httpauth **out);
 void httpauth_free(struct httpauth *a);
 
+enum httpauth_verdict {
+	HTTPAUTH_OK,
+	HTTPAUTH_DENIED, /* no, wrong or malformed credentials: 401 */
+	HTTPAUTH_BUSY,   /* hashing is over its time budget: 503, try again */
+};
+
 /* Does the Authorization header value hdr (NULL = none) name a user of a
  * with its password? The hash of the password is compared in constant
- * time, and an unknown user costs a hash too. */
-bool httpauth_check(struct httpauth *a, const char *hdr);
+ * time, and an unknown user costs a hash too. Hashing runs on the
+ * caller's loop, so it gets at most a fifth of its time (a client
+ * guessing passwords cannot stall the receiver), and a header that passed
+ * is remembered for 5 minutes. now_ns: a monotonic clock. */
+enum httpauth_verdict httpauth_check(struct httpauth *a, const char *hdr, uint64_t now_ns);
 
 /* Split a "Basic <base64>" header value into user and password (each
  * NUL-terminated, at most HTTPAUTH_USER_MAX / HTTPAUTH_PASS_MAX bytes):

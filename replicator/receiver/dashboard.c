@@ -65,8 +65,17 @@ answer_text(struct httpd_resp *resp, int status, const char *msg)
 bool
 dashboard_authorized(struct dashboard *d, const struct httpd_req *req, struct httpd_resp *resp)
 {
-	if (!d || !d->auth || httpauth_check(d->auth, req->authorization))
+	enum httpauth_verdict v;
+
+	if (!d || !d->auth)
 		return true;
+	v = httpauth_check(d->auth, req->authorization, clock_mono_ns());
+	if (v == HTTPAUTH_OK)
+		return true;
+	if (v == HTTPAUTH_BUSY) {
+		answer_text(resp, 503, "too many logins at once: try again in a second\n");
+		return false;
+	}
 	answer_text(resp, 401, "authentication required\n");
 	resp->www_authenticate = "Basic realm=\"nestor\", charset=\"UTF-8\"";
 	return false;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "tests/unit/tmpdir.h"
 
 static bool
@@ -109,19 +110,56 @@ write_file(const char *text)
 	return path;
 }
 
+static enum httpauth_verdict
+check(struct httpauth *a, const char *hdr)
+{
+	return httpauth_check(a, hdr, clock_mono_ns());
+}
+
 Test(httpauth, load_and_check)
 {
 	struct httpauth *a = NULL;
 	char *path = write_file("# users\n\nadmin:" ADMIN_HASH "\r\nother:" ADMIN_HASH "\n");
 
 	cr_assert_eq(httpauth_load(path, &a), 0);
-	cr_assert(httpauth_check(a, "Basic YWRtaW46czNjcmV0"));        /* admin:s3cret */
-	cr_assert_not(httpauth_check(a, "Basic YWRtaW46czNjcmV1"));    /* admin:s3creu */
-	cr_assert_not(httpauth_check(a, "Basic bm9ib2R5OnMzY3JldA==")); /* nobody:s3cret */
-	cr_assert_not(httpauth_check(a, NULL));
-	cr_assert_not(httpauth_check(a, "Basic !!!!"));
+	cr_assert_eq(check(a, "Basic YWRtaW46czNjcmV0"), HTTPAUTH_OK);        /* admin:s3cret */
+	cr_assert_eq(check(a, "Basic YWRtaW46czNjcmV0"), HTTPAUTH_OK, "again (remembered)");
+	cr_assert_eq(check(a, "Basic YWRtaW46czNjcmV1"), HTTPAUTH_DENIED);    /* admin:s3creu */
+	cr_assert_eq(check(a, "Basic bm9ib2R5OnMzY3JldA=="), HTTPAUTH_DENIED); /* nobody:s3cret */
+	cr_assert_eq(check(a, NULL), HTTPAUTH_DENIED);
+	cr_assert_eq(check(a, "Basic !!!!"), HTTPAUTH_DENIED);
 	httpauth_free(a);
 	httpauth_free(NULL);
+	tmpdir_remove(dir);
+}
+
+/* Wrong passwords as fast as a client can send them: hashing stays within
+ * its fifth of the loop's time (BUSY past it), a remembered good header
+ * still passes without a hash, and the budget comes back with time. */
+Test(httpauth, hashing_budget)
+{
+	struct httpauth *a = NULL;
+	char *path = write_file("admin:" ADMIN_HASH "\n");
+	uint64_t t = clock_mono_ns();
+	size_t hashed = 0, busy = 0;
+
+	cr_assert_eq(httpauth_load(path, &a), 0);
+	cr_assert_eq(httpauth_check(a, "Basic YWRtaW46czNjcmV0", t), HTTPAUTH_OK);
+	/* 2000 attempts within the same instant: only 200 ms of hashing */
+	for (int i = 0; i < 2000; i++) {
+		enum httpauth_verdict v = httpauth_check(a, "Basic YWRtaW46d3Jvbmc=", t);
+
+		cr_assert_neq(v, HTTPAUTH_OK);
+		hashed += v == HTTPAUTH_DENIED;
+		busy += v == HTTPAUTH_BUSY;
+	}
+	cr_assert_gt(busy, 0, "the budget ran out");
+	cr_assert_lt(hashed, 2000);
+	cr_assert_eq(httpauth_check(a, "Basic YWRtaW46czNjcmV0", t), HTTPAUTH_OK,
+		     "a header that passed needs no hash");
+	cr_assert_eq(httpauth_check(a, "Basic YWRtaW46d3Jvbmc=", t + 1000000000ull),
+		     HTTPAUTH_DENIED, "a second later, hashing again");
+	httpauth_free(a);
 	tmpdir_remove(dir);
 }
 
