@@ -190,13 +190,17 @@ fill_of(const char *state)
 
 /* The RPO chart of hist (history records) over the window ending at now:
  * one dot per record (a cycle, or the worst of a slice for 7 d) at its
- * peak RPO, the target dashed. */
+ * peak RPO, the target dashed, and a ring at now for the RPO now (cur,
+ * < 0 none): a stopped agent shows as a ring climbing past the target. */
 static void
 put_chart(FILE *f, const json_t *hist, uint64_t now, double window_ns, double target,
-	  const char *label)
+	  double cur, const char *label)
 {
 	size_t n = json_array_size(hist);
 	double ymax = target > 0 ? target * 1.25 : 1, from = (double)now - window_ns;
+
+	if (cur * 1.1 > ymax)
+		ymax = cur * 1.1;
 
 	for (size_t i = 0; i < n; i++) {
 		double p = num(json_array_get(hist, i), "rpo_peak_seconds", 0);
@@ -247,6 +251,13 @@ put_chart(FILE *f, const json_t *hist, uint64_t now, double window_ns, double ta
 		fputs(" before, ", f);
 		put_dur(f, num(r, "rpo_after_seconds", 0));
 		fputs(" after</title></circle>", f);
+	}
+	if (cur >= 0) {
+		fprintf(f, "<circle class=\"now\" cx=\"%d\" cy=\"%.1f\" r=\"5\" fill=\"none\" "
+			"stroke=\"%s\" stroke-width=\"2\"><title>now: RPO ", PX1,
+			PY1 - cur / ymax * (PY1 - PY0), fill_of(state_of(cur, target)));
+		put_dur(f, cur);
+		fputs("</title></circle>", f);
 	}
 	fputs("</svg>\n", f);
 }
@@ -333,7 +344,7 @@ dashhtml_overview(const json_t *o, size_t *len)
 		put_str(f, g, "group");
 		fputs(": RPO, last 24 h</h2>", f);
 		put_chart(f, json_object_get(g, "history_24h"), now, DAY_NS,
-			  num(g, "rpo_target_seconds", -1), "24h");
+			  num(g, "rpo_target_seconds", -1), num(g, "rpo_seconds", -1), "24h");
 		fputs("</div>\n", f);
 	}
 	return page_end(f, &buf, &blen, len);
@@ -438,7 +449,7 @@ dashhtml_group(const json_t *g, size_t *len)
 {
 	const json_t *marker = json_object_get(g, "failover_marker");
 	uint64_t now = u64(g, "now_ns");
-	double target = num(g, "rpo_target_seconds", -1);
+	double target = num(g, "rpo_target_seconds", -1), cur = num(g, "rpo_seconds", -1);
 	char *buf = NULL, path[128];
 	size_t blen = 0;
 	FILE *f;
@@ -467,9 +478,9 @@ dashhtml_group(const json_t *g, size_t *len)
 		fputs("Not failed over: replication accepts new points.", f);
 	}
 	fputs("</p>\n<h2>RPO, last 24 h</h2>", f);
-	put_chart(f, json_object_get(g, "history_24h"), now, DAY_NS, target, "24h");
+	put_chart(f, json_object_get(g, "history_24h"), now, DAY_NS, target, cur, "24h");
 	fputs("<h2>RPO, last 7 d</h2>", f);
-	put_chart(f, json_object_get(g, "history_7d"), now, 7 * DAY_NS, target, "7d");
+	put_chart(f, json_object_get(g, "history_7d"), now, 7 * DAY_NS, target, cur, "7d");
 	put_runs(f, json_object_get(g, "runs"));
 	put_points(f, g);
 	return page_end(f, &buf, &blen, len);

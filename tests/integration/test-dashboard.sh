@@ -70,6 +70,7 @@ from html.parser import HTMLParser
 class P(HTMLParser):
     def __init__(self):
         super().__init__(); self.rows = {}; self.card = None; self.dots = {}; self.ext = []
+        self.now = {}
     def handle_starttag(self, tag, a):
         a = dict(a)
         if tag == "tr" and a.get("class") == "group":
@@ -78,11 +79,13 @@ class P(HTMLParser):
             self.card = a["data-group"]; self.dots[self.card] = 0
         if tag == "circle" and a.get("class") == "pt" and self.card:
             self.dots[self.card] += 1
+        if tag == "circle" and a.get("class") == "now" and self.card:
+            self.now[self.card] = a.get("stroke")
         for k in ("src", "href"):
             if a.get(k, "").startswith(("http:", "https:", "//")):
                 self.ext.append(a[k])
 p = P(); p.feed(open(sys.argv[1]).read())
-print(json.dumps({"rows": p.rows, "dots": p.dots, "external": p.ext}))
+print(json.dumps({"rows": p.rows, "dots": p.dots, "now": p.now, "external": p.ext}))
 PY
 D=$(python3 "$T/dom.py" "$T/dom.html") || die "cannot parse the DOM"
 echo "DOM: $D"
@@ -102,6 +105,8 @@ check "good is within its RPO (ok)" [ "$(jq -r .rows.good.state <<<"$D")" = ok ]
 check "late is breached" [ "$(jq -r .rows.late.state <<<"$D")" = breached ]
 check "good's 24 h chart: one dot per cycle (3)" [ "$(jq .dots.good <<<"$D")" = 3 ]
 check "late's 24 h chart: one dot per cycle (2)" [ "$(jq .dots.late <<<"$D")" = 2 ]
+check "late's chart: the RPO now, red past the target" [ "$(jq -r .now.late <<<"$D")" = "#c62828" ]
+check "good's chart: the RPO now, green" [ "$(jq -r .now.good <<<"$D")" = "#2e7d32" ]
 check "the page links nothing external" [ "$(jq '.external | length' <<<"$D")" = 0 ]
 check "the page has no script" bash -c "! grep -qi '<script' '$T/dom.html'"
 mkdir -p "$ROOT/build"

@@ -62,6 +62,7 @@ Test(dashhtml, overview_rows_states_and_dots)
 	cr_assert(strstr(page, "data-group=\"d&quot;b\" data-state=\"none\""));
 	cr_assert_eq(count(page, "<tr class=\"group\""), 2);
 	cr_assert_eq(count(page, "<circle class=\"pt\""), 3, "one dot per cycle");
+	cr_assert_eq(count(page, "<circle class=\"now\""), 1, "a ring for the RPO now, with a point");
 	cr_assert(strstr(page, "data-window=\"24h\" data-points=\"3\""));
 	cr_assert(strstr(page, "data-window=\"24h\" data-points=\"0\""));
 	/* hostile strings escaped, nothing fetched */
