@@ -10,6 +10,8 @@
 #include "replicator/config-keys.h"
 #include "replicator/config-network.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -357,11 +359,12 @@ set_drill_devices(void *obj, const struct key_def *k, const char *value, const c
 	return set_count_in(obj, k, value, DRILL_MAX_DEVICES);
 }
 
-/* ---- monitoring (issue 16; docs/monitoring.md) --------------------------- */
+/* ---- monitoring and the dashboard (issue 16; docs/monitoring.md,
+ * docs/dashboard.md) ----------------------------------------------------------- */
 
 #define RPO_MAX_S (366ULL * 86400)
 
-/* The age the newest point of a group may reach (metrics, notify). */
+/* The RPO target of a group (dashboard, metrics, notify). */
 static int
 set_rpo(void *obj, const struct key_def *k, const char *value, const char **expect)
 {
@@ -379,6 +382,58 @@ set_notify(void *obj, const struct key_def *k, const char *value, const char **e
 	if (httpurl_parse(value, &u, expect) < 0)
 		return -1;
 	return cfg_set_string(obj, k, value, expect);
+}
+
+static int
+set_yes_no(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "yes or no";
+	return parse_bool(value, CFG_FIELD(obj, k->off, bool));
+}
+
+static int
+set_history_size(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "a size from 4K to 64M (suffix K, M)";
+	return set_size_in(obj, k, value, 4ULL << 10, 64ULL << 20);
+}
+
+/* Numeric loopback addresses and "localhost": what a dashboard may be
+ * served on without auth by default. */
+static bool
+host_is_loopback(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	const char *h = host;
+	char buf[64];
+	size_t len = strlen(host);
+
+	if (strcmp(host, "localhost") == 0)
+		return true;
+	if (len > 2 && len < sizeof(buf) && host[0] == '[' && host[len - 1] == ']') {
+		memcpy(buf, host + 1, len - 2);
+		buf[len - 2] = '\0';
+		h = buf;
+	}
+	if (inet_pton(AF_INET, h, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, h, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* The dashboard shows every group's state to whoever reaches the metrics
+ * listener: beyond loopback only with auth, or when asked for. */
+static int
+check_dashboard(const struct ini_doc *doc, const struct receiver_config *c, int line)
+{
+	if (!c->metrics_host || c->dashboard_auth || c->dashboard_public ||
+	    host_is_loopback(c->metrics_host))
+		return 0;
+	cfg_err(doc, line,
+		"metrics = %s:%u serves the dashboard beyond loopback without authentication: "
+		"set dashboard_auth = FILE (docs/dashboard.md), dashboard_public = yes, or a "
+		"loopback address", c->metrics_host, c->metrics_port);
+	return -1;
 }
 
 static const struct key_def receiver_keys[] = {
@@ -434,6 +489,10 @@ static const struct key_def receiver_keys[] = {
 	CFG_KEY("rpo", set_rpo, struct receiver_config, rpo_s, false),
 	CFG_STR("notify", set_notify, struct receiver_config, notify_url, false),
 	CFG_STR("notify_ca", cfg_set_string, struct receiver_config, notify_ca, false),
+	CFG_STR("dashboard_auth", cfg_set_string, struct receiver_config, dashboard_auth, false),
+	CFG_KEY("dashboard_public", set_yes_no, struct receiver_config, dashboard_public, false),
+	CFG_KEY("rpo_history_size", set_history_size, struct receiver_config, rpo_history_size,
+		false),
 };
 
 static const struct key_def client_keys[] = {
@@ -607,9 +666,11 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 	c->drill_max_devices = 256;
 	c->scrub_rate = 100ULL << 20;
 	c->rpo_s = 300;
+	c->rpo_history_size = 1ULL << 20;
 	if (cfg_sections(doc, receiver_sections, CFG_NKEYS(receiver_sections),
 			 "[receiver], [client CN], [group NAME] or [network NAME]", c,
-			 &receiver_line) < 0 || cfg_networks_check(doc, c) < 0)
+			 &receiver_line) < 0 || cfg_networks_check(doc, c) < 0 ||
+	    check_dashboard(doc, c, receiver_line) < 0)
 		goto out;
 	if (!c->store_ceph && (c->ceph_conf || c->ceph_client || c->ceph_pool)) {
 		cfg_err(doc, receiver_line,

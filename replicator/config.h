@@ -222,14 +222,24 @@ struct receiver_config {
 	/* scrub_rate: bytes/s `nestor scrub` reads at (default 100M, 1M..64G),
 	 * so it runs beside replication (docs/scrub.md). */
 	uint64_t scrub_rate;
-	/* Monitoring (issue 16; docs/monitoring.md): rpo, the age a group's
-	 * newest point may reach (default 5m, 1s..366d; [group] overrides it);
-	 * notify, the URL events are posted to (http:// or https://; NULL =
-	 * off); notify_ca, the CA file an https target's certificate is checked
-	 * against (NULL = the system's). */
+	/* rpo, the RPO target of each group (default 5m, as the agent's,
+	 * 1s..366d; [group] rpo overrides): the dashboard's colours, the
+	 * metrics, alerts and notify events measure against it.
+	 * Monitoring (issue 16; docs/monitoring.md): notify, the URL events
+	 * are posted to (http:// or https://; NULL = off); notify_ca, the CA
+	 * file an https target's certificate is checked against (NULL = the
+	 * system's).
+	 * The dashboard on the metrics listener (docs/dashboard.md):
+	 * dashboard_auth, a file of user:crypt-hash lines for HTTP basic auth
+	 * (NULL = none); dashboard_public, serve without auth beyond loopback
+	 * (default no: such a metrics address is refused); rpo_history_size,
+	 * bytes of RPO history kept per group (default 1M, 4K..64M). */
 	uint64_t rpo_s;
 	char *notify_url;
 	char *notify_ca;
+	char *dashboard_auth;
+	bool dashboard_public;
+	uint64_t rpo_history_size;
 	struct receiver_client_cfg *clients;
 	size_t nclients;
 	struct receiver_group_cfg *groups; /* in file order */

@@ -269,12 +269,11 @@ receiver_pool_start(struct receiver *rx)
 	return 0;
 }
 
-/* Monitoring (issue 16): RPO targets on /metrics, and with notify = URL
- * the webhook and the group checks that feed it. */
+/* Monitoring (issue 16): with notify = URL the webhook and the group
+ * checks that feed it (RPO targets reach /metrics through rxmetrics_new). */
 static int
 receiver_monitor_start(struct receiver *rx)
 {
-	rxmetrics_set_config(rx->metrics, rx->cfg);
 	if (!rx->cfg->notify_url)
 		return 0;
 	rx->notify = notify_new(rx->cfg->notify_url, rx->cfg->notify_ca);
@@ -358,8 +357,7 @@ receiver_run(const struct receiver_config *cfg)
 	if (!rx.store || receiver_children_open(cfg) < 0)
 		goto out;
 	if (cfg->metrics_host) {
-		rx.metrics = rxmetrics_new(rx.base, cfg->metrics_host, cfg->metrics_port,
-					   rx.store, cfg->store_dir);
+		rx.metrics = rxmetrics_new(rx.base, cfg, rx.store);
 		if (!rx.metrics)
 			goto out;
 	}

@@ -12,7 +12,9 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "replicator/config.h"
+#include "replicator/httpd.h"
 #include "replicator/metrics.h"
+#include "replicator/receiver/dashboard.h"
 #include "replicator/receiver/notify.h"
 #include "replicator/receiver/status.h"
 
@@ -29,7 +31,8 @@ struct metrics_group {
 };
 
 struct rxmetrics {
-	struct metrics_http *http;
+	struct httpd *http;
+	struct dashboard *dash;
 	struct store *st;
 	const char *store_dir;
 	struct metrics_group *g;
@@ -75,6 +78,8 @@ rxmetrics_point_committed(struct rxmetrics *m, const char *group, uint64_t bytes
 {
 	struct metrics_group *g = m ? group_get(m, group) : NULL;
 
+	if (m)
+		dashboard_point_committed(m->dash, group);
 	if (!g)
 		return;
 	g->bytes_total += bytes;
@@ -237,10 +242,33 @@ receiver_render(void *arg)
 	return rxmetrics_render(arg);
 }
 
-struct rxmetrics *
-rxmetrics_new(struct event_base *base, const char *host, uint16_t port, struct store *st,
-	    const char *store_dir)
+/* Everything on the listener asks for the same credentials: /metrics
+ * tells as much about the groups as the pages do. */
+static void
+on_request(const struct httpd_req *req, struct httpd_resp *resp, void *arg)
 {
+	struct rxmetrics *m = arg;
+
+	if (!dashboard_authorized(m->dash, req, resp))
+		return;
+	if (strcmp(req->path, "/metrics") == 0) {
+		metrics_answer(resp, receiver_render, m);
+		return;
+	}
+	if (dashboard_answer(m->dash, req, resp))
+		return;
+	resp->status = 404;
+	resp->body = strdup("not found: /metrics, / (the dashboard), /group/NAME, /api/...\n");
+	resp->len = resp->body ? strlen(resp->body) : 0;
+}
+
+struct rxmetrics *
+rxmetrics_new(struct event_base *base, const struct receiver_config *cfg, struct store *st)
+{
+	/* A page is bounded (dashdata.h); these bound the clients. */
+	static const struct httpd_limits lim = { .max_conns = 32, .max_request = 8192,
+						 .max_headers = 64, .max_response = 8u << 20,
+						 .timeout_s = 10 };
 	struct rxmetrics *m = calloc(1, sizeof(*m));
 
 	if (!m) {
@@ -248,20 +276,20 @@ rxmetrics_new(struct event_base *base, const char *host, uint16_t port, struct s
 		return NULL;
 	}
 	m->st = st;
-	m->store_dir = store_dir;
-	m->http = metrics_http_new(base, host, port, receiver_render, m);
-	if (!m->http) {
-		free(m);
-		return NULL;
-	}
+	m->cfg = cfg;
+	m->store_dir = cfg->store_dir;
+	m->dash = dashboard_new(st, cfg);
+	if (!m->dash)
+		goto fail;
+	m->http = httpd_new(base, cfg->metrics_host, cfg->metrics_port, &lim, on_request, m);
+	if (!m->http)
+		goto fail;
+	log_info("metrics on http://%s:%u/metrics, dashboard on http://%s:%u/", cfg->metrics_host,
+		 cfg->metrics_port, cfg->metrics_host, cfg->metrics_port);
 	return m;
-}
-
-void
-rxmetrics_set_config(struct rxmetrics *m, const struct receiver_config *cfg)
-{
-	if (m)
-		m->cfg = cfg;
+fail:
+	rxmetrics_free(m);
+	return NULL;
 }
 
 void
@@ -276,7 +304,8 @@ rxmetrics_free(struct rxmetrics *m)
 {
 	if (!m)
 		return;
-	metrics_http_free(m->http);
+	httpd_free(m->http);
+	dashboard_free(m->dash);
 	free(m->g);
 	free(m);
 }
