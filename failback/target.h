@@ -28,7 +28,8 @@ int failback_disks_of(const struct agent_group_cfg *g, struct failback_disks *ou
 /* Free what *d owns and empty it. NULL ok. */
 void failback_disks_clear(struct failback_disks *d);
 
-/* The group of cfg named group (borrowed from cfg), or NULL (logged). */
+/* Group `group` of cfg (borrowed from it), or NULL (logged: no such
+ * group in the agent's configuration). */
 const struct agent_group_cfg *failback_group_of(const struct agent_config *cfg,
 						const char *group);
 

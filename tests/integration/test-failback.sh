@@ -20,7 +20,8 @@ KIB=1024
 vm_source_setup
 P=$T/pki
 RC="python3 $ROOT/tests/integration/rawclient.py --port $PORT --ca $P/ca.crt"
-FB="$NESTOR failback --config $T/agent.conf"
+FB="$NESTOR failback"
+fb() { local sub=$1; shift; $FB "$sub" --config "$T/agent.conf" "$@"; }
 write_agent_conf "$T/agent.conf" agent1 $G os="$T/src/os.qcow2:qcow2" data="$T/src/data.raw:raw" \
 	domain_xml="$T/src/web1.xml"
 
@@ -72,7 +73,7 @@ wbytes() {
 }
 
 # 1. the first reverse point: W u X only
-$FB start $G --once --json >"$T/fb1.json" 2>"$T/fb1.log"
+fb start $G --once --json >"$T/fb1.json" 2>"$T/fb1.log"
 rc=$?
 cat "$T/fb1.json"; tail -5 "$T/fb1.log"
 check "failback start --once: exit 0" [ $rc = 0 ]
@@ -106,7 +107,7 @@ check "the cloud VM kept running" jqt '.[0].vms[0].state == "running"' "$T/st.js
 # 2. more cloud writes: an incremental carrying only them
 cloud "dd if=/dev/urandom of=/dev/vdb bs=64k count=4 seek=64 conv=fsync 2>/dev/null && echo written" |
 	grep -q written || die "cloud write W2 failed"
-$FB start $G --once --json >"$T/fb2.json" 2>>"$T/fb1.log" || { tail -5 "$T/fb1.log"; die "second reverse point failed"; }
+fb start $G --once --json >"$T/fb2.json" 2>>"$T/fb1.log" || { tail -5 "$T/fb1.log"; die "second reverse point failed"; }
 cat "$T/fb2.json"
 B2=$(jq .bytes "$T/fb2.json")
 check "second reverse point: incremental on the first" jqt '.point == 2 and .base == 1' "$T/fb2.json"
@@ -120,15 +121,15 @@ check "on-prem disks still bit-identical" [ "$(sha256sum "$T/src/os.qcow2" "$T/s
 cloud "dd if=/dev/urandom of=/dev/vdb bs=64k count=2 seek=96 conv=fsync 2>/dev/null && echo written" |
 	grep -q written || die "cloud write W3 failed"
 stopped() { [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = T ]; }
-NESTOR_TEST_PAUSE=failback-commit $FB start $G --once --json >"$T/fbk.json" 2>"$T/fbk.log" &
+NESTOR_TEST_PAUSE=failback-commit $FB start --config "$T/agent.conf" $G --once --json >"$T/fbk.json" 2>"$T/fbk.log" &
 KPID=$!
 wait_until 120 stopped $KPID || { kill -9 $KPID; tail "$T/fbk.log"; die "failback start never reached its commit"; }
 kill -9 $KPID
 wait $KPID 2>/dev/null
 check "killed before the commit: the reverse point is pending" [ -s "$T/agent-state/failback/$G/pending.json" ]
-check "killed before the commit: nothing committed" jqt '(.points | length) == 2' <($FB status $G --json)
+check "killed before the commit: nothing committed" jqt '(.points | length) == 2' <(fb status $G --json)
 check "the receiver saw the reverse stream end" wait_until 30 grep -q "reverse stream to agent agent1 ended" "$T/receiver.log"
-$FB start $G --once --json >"$T/fbr.json" 2>>"$T/fb1.log" || { tail -5 "$T/fb1.log"; die "the run after the kill failed"; }
+fb start $G --once --json >"$T/fbr.json" 2>>"$T/fb1.log" || { tail -5 "$T/fb1.log"; die "the run after the kill failed"; }
 cat "$T/fbr.json"
 check "the run after the kill commits an incremental on point 2" jqt '.point >= 3 and .base == 2' "$T/fbr.json"
 check "no pending reverse point left" [ ! -e "$T/agent-state/failback/$G/pending.json" ]
@@ -136,17 +137,17 @@ check "on-prem disks still bit-identical after the kill" [ "$(sha256sum "$T/src/
 
 # 3. the cloud VM paused: one more point, then target == cloud, both disks
 virsh -q -c "$VM_URI" suspend web1 >/dev/null || die "cannot pause web1"
-$FB start $G --once --json >"$T/fb3.json" 2>>"$T/fb1.log" || { tail -5 "$T/fb1.log"; die "third reverse point failed"; }
+fb start $G --once --json >"$T/fb3.json" 2>>"$T/fb1.log" || { tail -5 "$T/fb1.log"; die "third reverse point failed"; }
 cat "$T/fb3.json"
 N3=$(jq .point "$T/fb3.json")
 for d in os data; do
 	check "paused cloud VM: target disk $d equals the cloud disk" \
 		qemu-img compare -U -f qcow2 -F qcow2 "$TD/$d/$N3.qcow2" "$WD/web1.$d.qcow2"
 done
-$FB status $G --json >"$T/fbst.json"
+fb status $G --json >"$T/fbst.json"
 check "failback status --json lists the reverse points and their bytes" \
 	jqt ".direction == \"reverse\" and (.points | length) == 4 and .points[0].bytes == $B1 and .bytes >= $((B1 + B2))" "$T/fbst.json"
-check "failback status (text)" bash -c "$FB status $G | grep -q '4 reverse point(s)'"
+check "failback status (text)" bash -c "$FB status --config '$T/agent.conf' $G | grep -q '4 reverse point(s)'"
 virsh -q -c "$VM_URI" resume web1 >/dev/null
 
 # 4. hostile peers
@@ -164,7 +165,7 @@ check "the receiver is still up" kill -0 "$RX_PID"
 check "on-prem disks bit-identical at the end" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
 
 # without --once: points at the interval until SIGTERM, then exit 0
-$FB start $G --json >"$T/fbloop.json" 2>"$T/fbloop.log" &
+$FB start --config "$T/agent.conf" $G --json >"$T/fbloop.json" 2>"$T/fbloop.log" &
 LPID=$!
 check "without --once: a point, then it waits" wait_until 120 grep -q '"point"' "$T/fbloop.json"
 kill -TERM $LPID
@@ -175,18 +176,18 @@ check "SIGTERM: exit 0" [ $? = 0 ]
 # usage
 $FB >/dev/null 2>&1
 check "failback without a verb is a usage error" [ $? = 2 ]
-$FB status $G --once >/dev/null 2>&1
+fb status $G --once >/dev/null 2>&1
 check "failback status --once is a usage error" [ $? = 2 ]
 
 virsh -q -c "$VM_URI" destroy web1 >/dev/null
-$FB start $G --once >/dev/null 2>"$T/fboff.log"
+fb start $G --once >/dev/null 2>"$T/fboff.log"
 rc=$?
 tail -2 "$T/fboff.log"
 check "the cloud VM shut off: failback start fails (exit 1)" [ $rc = 1 ]
 check "it says why" grep -q "could not begin (are they running?)" "$T/fboff.log"
 check "failover --release undefines the domain despite its reverse checkpoints" \
 	"$NESTOR" failover --config "$T/receiver.conf" --release $G
-$FB start $G --once >/dev/null 2>"$T/fbnf.log"
+fb start $G --once >/dev/null 2>"$T/fbnf.log"
 rc=$?
 tail -3 "$T/fbnf.log"
 check "failback start once the failover is released: exit 1" [ $rc = 1 ]
