@@ -421,11 +421,11 @@ failback_status(const struct agent_config *cfg, const char *group, bool json, FI
 	if (json) {
 		json_t *root = json_pack("{s:s, s:s, s:O, s:I}", "group", group, "direction",
 					 "reverse", "points", arr, "bytes", (json_int_t)total);
-		char *txt = root ? json_dumps(root, JSON_COMPACT) : NULL;
 
-		if (txt)
-			fprintf(out, "%s\n", txt);
-		free(txt);
+		if (!root || json_dumpf(root, out, JSON_COMPACT) < 0)
+			log_error("failback: group %s: cannot print its status", group);
+		else
+			fputc('\n', out);
 		json_decref(root);
 	} else {
 		fprintf(out, "%zu reverse point(s), %llu bytes received\n", n,
