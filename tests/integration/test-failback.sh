@@ -51,7 +51,8 @@ check "failover at point 2, web1 running" \
 WD=$(jq -r .workdir "$T/fo.json")
 # the failover's console (failover/drill-vm.c: <workdir>/<vm>.sock, or a
 # short /tmp dir for a deep work dir) under the names tests/lib/vm.sh uses
-CON=$(mktemp -d /tmp/nestor-fbcon.XXXXXX)
+CON=$T/con # short enough for a socket path; removed with $T
+mkdir "$CON"
 SOCK=$WD/web1.sock
 [ -S "$SOCK" ] || SOCK=$(ls -t /tmp/nestor-drill-*/web1.sock 2>/dev/null | head -1)
 [ -S "$SOCK" ] || die "no console socket of the failover domain"
@@ -193,7 +194,6 @@ tail -3 "$T/fbnf.log"
 check "failback start once the failover is released: exit 1" [ $rc = 1 ]
 check "it says why" grep -q "is not failed over" "$T/fbnf.log"
 check "on-prem disks bit-identical at the very end" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
-rm -rf "$CON"
 stop_receiver
 cleanup
 trap - EXIT
