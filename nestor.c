@@ -21,6 +21,7 @@ static const char usage_main[] =
 	"  repair     re-fetch the ranges that failed a scrub from the source (agent side)\n"
 	"  drill      boot a recovery point's VMs in an isolated network and verify them\n"
 	"  failover   boot a recovery point's VMs for real; --status, --release\n"
+	"  network    the peers of a DR network's WireGuard site link\n"
 	"  config     check a configuration file\n"
 	"  version    print the version\n"
 	"\n"
@@ -44,6 +45,7 @@ static const struct {
 	{ "status", cli_status },
 	{ "scrub", cli_scrub },
 	{ "repair", cli_repair },
+	{ "network", cli_network },
 };
 
 int

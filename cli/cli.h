@@ -16,5 +16,6 @@ int cli_failover(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_scrub(int argc, char **argv);
 int cli_repair(int argc, char **argv);
+int cli_network(int argc, char **argv);
 
 #endif

@@ -220,6 +220,36 @@ rules_dnat(FILE *pre, FILE *fwd, const char *g, const json_t *p, const json_t *n
 	return true;
 }
 
+/* The WireGuard link of network record n (drnet-wg.h), if it has one: its
+ * UDP port open on input, its traffic into the subnet accepted. */
+static bool
+rules_wg(FILE *in, FILE *fwd, const json_t *n)
+{
+	const json_t *wg = json_object_get(n, "wg");
+	const char *name = jstr(n, "name"), *ifn = jstr(wg, "ifname");
+	json_int_t port = json_integer_value(json_object_get(wg, "port"));
+
+	if (!wg)
+		return true;
+	if (!ifname_ok(ifn) || port < 1 || port > 65535)
+		return false;
+	fprintf(in, "\t\tudp dport %lld accept comment \"nestor network %s: wireguard\"\n",
+		(long long)port, name);
+	fprintf(fwd, "\t\tiifname \"%s\" ip daddr %s accept comment \"nestor network %s: "
+		"wireguard\"\n", ifn, jstr(n, "subnet"), name);
+	return true;
+}
+
+/* The last rule of a network: nothing else enters its subnet (the
+ * internet, a neighbour routing it to us), only its own and the other DR
+ * networks' bridges and links, the published ports and replies. */
+static void
+rules_closed(FILE *tail, const json_t *n, const char *inside)
+{
+	fprintf(tail, "\t\tip daddr %s iifname != { %s } drop comment \"nestor network %s: "
+		"no other way in\"\n", jstr(n, "subnet"), inside, jstr(n, "name"));
+}
+
 /* The network record called name in any record, NULL if none. */
 static const json_t *
 find_network(const json_t *records, const char *name)
@@ -234,10 +264,56 @@ find_network(const json_t *records, const char *name)
 	return NULL;
 }
 
-/* Every network once (the first record naming it wins), then every
- * published port. false: a record is malformed. */
+static char *
+mem_close(FILE *f, char **buf)
+{
+	if (fclose(f) != 0) {
+		free(*buf);
+		*buf = NULL;
+	}
+	return *buf;
+}
+
+/* The bridges and WireGuard interfaces of every network once, quoted,
+ * comma separated ("" when there is none). NULL when a name is malformed
+ * or out of memory. Caller frees. */
+static char *
+inside_ifaces(const json_t *records)
+{
+	char *buf = NULL;
+	size_t len = 0, i, j;
+	FILE *f = open_memstream(&buf, &len);
+	const char *sep = "";
+	json_t *r, *n;
+	bool ok = true;
+
+	if (!f)
+		return NULL;
+	for (i = 0; ok && (r = json_array_get(records, i)) != NULL; i++) {
+		for (j = 0; ok && (n = json_array_get(json_object_get(r, "networks"), j)) != NULL;
+		     j++) {
+			const char *br = jstr(n, "bridge");
+			const char *wg = jstr(json_object_get(n, "wg"), "ifname");
+
+			if (find_network(records, jstr(n, "name")) != n)
+				continue;
+			ok = ifname_ok(br) && (!wg || ifname_ok(wg));
+			fprintf(f, "%s\"%s\"", sep, br ? br : "");
+			if (wg)
+				fprintf(f, ", \"%s\"", wg);
+			sep = ", ";
+		}
+	}
+	if (mem_close(f, &buf) && !ok) {
+		free(buf);
+		buf = NULL;
+	}
+	return buf;
+}
+
 static bool
-rules_all(const json_t *records, FILE *pre, FILE *nat, FILE *fwd, size_t *nnets)
+rules_each(const json_t *records, FILE *pre, FILE *nat, FILE *fwd, FILE *in, FILE *tail,
+	   const char *inside, size_t *nnets)
 {
 	size_t i, j;
 	json_t *r, *n, *p;
@@ -250,8 +326,9 @@ rules_all(const json_t *records, FILE *pre, FILE *nat, FILE *fwd, size_t *nnets)
 		for (j = 0; (n = json_array_get(json_object_get(r, "networks"), j)) != NULL; j++) {
 			if (find_network(records, jstr(n, "name")) != n)
 				continue;
-			if (!rules_network(nat, fwd, n))
+			if (!rules_network(nat, fwd, n) || !rules_wg(in, fwd, n))
 				return false;
+			rules_closed(tail, n, inside);
 			(*nnets)++;
 		}
 		for (j = 0; (p = json_array_get(json_object_get(r, "dnat"), j)) != NULL; j++) {
@@ -264,27 +341,32 @@ rules_all(const json_t *records, FILE *pre, FILE *nat, FILE *fwd, size_t *nnets)
 	return true;
 }
 
-static char *
-mem_close(FILE *f, char **buf)
+/* Every network once (the first record naming it wins) with its link and
+ * its closing rule, then every published port. false: a record is
+ * malformed. */
+static bool
+rules_all(const json_t *records, FILE *pre, FILE *nat, FILE *fwd, FILE *in, FILE *tail,
+	  size_t *nnets)
 {
-	if (fclose(f) != 0) {
-		free(*buf);
-		*buf = NULL;
-	}
-	return *buf;
+	char *inside = inside_ifaces(records);
+	bool ok = inside && rules_each(records, pre, nat, fwd, in, tail, inside, nnets);
+
+	free(inside);
+	return ok;
 }
 
 char *
 drnet_ruleset(const json_t *records, const char **why)
 {
-	char *pb = NULL, *nb = NULL, *fb = NULL, *out = NULL;
-	size_t pl = 0, nl = 0, fl = 0, nnets = 0;
+	char *pb = NULL, *nb = NULL, *fb = NULL, *ib = NULL, *tb = NULL, *out = NULL;
+	size_t pl = 0, nl = 0, fl = 0, il = 0, tl = 0, nnets = 0;
 	FILE *pre = open_memstream(&pb, &pl), *nat = open_memstream(&nb, &nl),
-	     *fwd = open_memstream(&fb, &fl);
-	bool ok = pre && nat && fwd;
+	     *fwd = open_memstream(&fb, &fl), *in = open_memstream(&ib, &il),
+	     *tail = open_memstream(&tb, &tl);
+	bool ok = pre && nat && fwd && in && tail;
 
 	*why = "out of memory";
-	if (ok && !rules_all(records, pre, nat, fwd, &nnets)) {
+	if (ok && !rules_all(records, pre, nat, fwd, in, tail, &nnets)) {
 		*why = "a failover's network record is malformed";
 		ok = false;
 	}
@@ -293,6 +375,10 @@ drnet_ruleset(const json_t *records, const char **why)
 	if (nat && !mem_close(nat, &nb))
 		ok = false;
 	if (fwd && !mem_close(fwd, &fb))
+		ok = false;
+	if (in && !mem_close(in, &ib))
+		ok = false;
+	if (tail && !mem_close(tail, &tb))
 		ok = false;
 	if (!ok)
 		goto out;
@@ -309,10 +395,14 @@ drnet_ruleset(const json_t *records, const char **why)
 			     "policy accept;\n%s\t}\n"
 			     "\tchain forward {\n\t\ttype filter hook forward priority filter; "
 			     "policy accept;\n\t\tct state established,related accept "
-			     "comment \"nestor: replies\"\n%s\t}\n}\n", pb, nb, fb);
+			     "comment \"nestor: replies\"\n%s%s\t}\n%s%s%s}\n", pb, nb, fb, tb,
+			     *ib ? "\tchain input {\n\t\ttype filter hook input priority filter; "
+				   "policy accept;\n" : "", ib, *ib ? "\t}\n" : "");
 out:
 	free(pb);
 	free(nb);
 	free(fb);
+	free(ib);
+	free(tb);
 	return out;
 }

@@ -1,0 +1,337 @@
+/* The WireGuard link of a DR network on the host (failover/drnet-wg.h):
+ * wireguard-go, `wg set`, `ip`; stopped through its UAPI socket. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "common/clock.h"
+#include "common/fileutil.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "common/spawn.h"
+#include "common/strfmt.h"
+#include "failover/drnet-host.h"
+#include "failover/drnet-wg.h"
+#include "failover/drnet.h"
+#include "failover/wgpeer.h"
+#include "replicator/config.h"
+
+/* Where wireguard-go and wg meet: the UAPI socket of each interface. */
+#define UAPI_DIR "/var/run/wireguard"
+#define CMD_TIMEOUT_MS 30000
+#define EXIT_WAIT_MS 5000
+
+json_t *
+drnet_wg_record(const struct receiver_network_cfg *n, bool *err)
+{
+	char a[16], addr[24];
+	json_t *r;
+
+	*err = false;
+	if (!n->wireguard)
+		return NULL;
+	drnet_ip_str(n->wg_addr, a);
+	snprintf(addr, sizeof(addr), "%s/%u", a, n->wg_prefix);
+	r = json_pack("{s:s, s:i, s:s}", "ifname", n->wg_if, "port", n->wg_port, "address", addr);
+	if (!r) {
+		log_error("out of memory");
+		*err = true;
+	}
+	return r;
+}
+
+/* The fields of a link record, checked: it reaches command lines. */
+static int
+link_of(const char *ctx, const json_t *wg, const char **ifn, int *port, const char **addr)
+{
+	uint32_t a;
+
+	*ifn = json_string_value(json_object_get(wg, "ifname"));
+	*addr = json_string_value(json_object_get(wg, "address"));
+	*port = (int)json_integer_value(json_object_get(wg, "port"));
+	if (!*ifn || strlen(*ifn) > 15 || !name_valid(*ifn, strlen(*ifn)) || *port < 1 ||
+	    *port > 65535 || !*addr || !strchr(*addr, '/') || drnet_ip_parse(*addr, &a) < 0) {
+		log_error("%s: a WireGuard link of the record is malformed", ctx);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+run(const char *ctx, const char *const *argv)
+{
+	struct spawn *sp = spawn_new_argv(argv[0], argv + 1);
+	int ret;
+
+	if (!sp)
+		return -1;
+	spawn_set_context(sp, ctx);
+	spawn_set_timeout_ms(sp, CMD_TIMEOUT_MS);
+	ret = spawn_run(sp, NULL);
+	spawn_free(sp);
+	return ret;
+}
+
+/* `wg set IF listen-port P private-key FILE peer K allowed-ips A/32 ...`
+ * with net's peers. */
+static int
+wg_configure(const char *ctx, const char *root, const char *net, const char *ifn, int port)
+{
+	char *key = wgpeer_host_key_path(root), portbuf[8], (*allowed)[20] = NULL;
+	struct wgpeer *peers = NULL;
+	struct spawn *sp = NULL;
+	size_t np = 0;
+	int ret = -1;
+
+	if (!key || wgpeer_load(root, &peers, &np) < 0)
+		goto out;
+	if (np > 0 && !(allowed = calloc(np, sizeof(*allowed)))) {
+		log_error("out of memory");
+		goto out;
+	}
+	snprintf(portbuf, sizeof(portbuf), "%d", port);
+	if (!(sp = spawn_new("wg")))
+		goto out;
+	spawn_args(sp, (const char *const[]){ "set", ifn, "listen-port", portbuf, "private-key",
+					      key, NULL });
+	for (size_t i = 0; i < np; i++) {
+		if (strcmp(peers[i].network, net))
+			continue;
+		drnet_ip_str(peers[i].addr, allowed[i]);
+		strcat(allowed[i], "/32");
+		spawn_args(sp, (const char *const[]){ "peer", peers[i].pub, "allowed-ips",
+						      allowed[i], NULL });
+		log_info("%s: network %s: WireGuard peer %s at %s", ctx, net, peers[i].name,
+			 allowed[i]);
+	}
+	spawn_set_context(sp, ctx);
+	spawn_set_timeout_ms(sp, CMD_TIMEOUT_MS);
+	ret = spawn_run(sp, NULL);
+out:
+	spawn_free(sp);
+	free(allowed);
+	wgpeer_free(peers, np);
+	free(key);
+	return ret;
+}
+
+int
+drnet_wg_up(const char *ctx, const char *root, const char *net, const json_t *wg, bool fresh)
+{
+	const char *ifn, *addr;
+	char pub[WGKEY_LEN + 1];
+	int port;
+
+	if (link_of(ctx, wg, &ifn, &port, &addr) < 0)
+		return -1;
+	/* a crash's leftover that no other record names: made anew */
+	if (fresh && drnet_wg_down(ctx, wg) < 0)
+		return -1;
+	if (wgpeer_host_key(root, pub) < 0)
+		return -1;
+	if (if_nametoindex(ifn) == 0 &&
+	    run(ctx, (const char *const[]){ "wireguard-go", ifn, NULL }) < 0)
+		return -1;
+	if (wg_configure(ctx, root, net, ifn, port) < 0 ||
+	    run(ctx, (const char *const[]){ "ip", "address", "replace", addr, "dev", ifn,
+					    NULL }) < 0 ||
+	    run(ctx, (const char *const[]){ "ip", "link", "set", ifn, "up", NULL }) < 0)
+		return -1;
+	log_info("%s: network %s: WireGuard link %s up, %s, udp port %d, public key %s", ctx,
+		 net, ifn, addr, port, pub);
+	return 0;
+}
+
+/* The start time of process pid (field 22 of its stat), 0 when it is gone
+ * or a zombie. */
+static unsigned long long
+proc_start(pid_t pid)
+{
+	char *path = strfmt("/proc/%d/stat", (int)pid), *p;
+	unsigned long long start = 0;
+	void *data = NULL;
+	size_t len = 0;
+	char state;
+
+	if (!path)
+		return 0;
+	/* absent is the common case: no message */
+	if (access(path, F_OK) == 0 && file_read_all(path, 4096, &data, &len) == 0 &&
+	    (p = strrchr(data, ')')) != NULL &&
+	    sscanf(p + 1, " %c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
+		   "%*s %*s %*s %llu", &state, &start) == 2 && state == 'Z')
+		start = 0;
+	free(data);
+	free(path);
+	return start;
+}
+
+/* The pid of the process serving the UAPI socket sock, 0 if none. */
+static pid_t
+uapi_pid(const char *sock)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct ucred cred = { 0 };
+	socklen_t len = sizeof(cred);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	pid_t pid = 0;
+
+	if (fd < 0 || strlen(sock) >= sizeof(sa.sun_path))
+		goto out;
+	memcpy(sa.sun_path, sock, strlen(sock) + 1);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+		pid = cred.pid;
+out:
+	if (fd >= 0)
+		close(fd);
+	return pid;
+}
+
+static bool
+gone_within(pid_t pid, unsigned long long start, unsigned ms)
+{
+	for (unsigned t = 0; t < ms; t += 100) {
+		if (proc_start(pid) != start)
+			return true;
+		clock_nap_ms(100);
+	}
+	return proc_start(pid) != start;
+}
+
+/* wireguard-go ends when its socket is removed (as wg-quick down does it);
+ * SIGTERM only to the very process that served the socket. */
+static int
+stop_daemon(const char *ctx, const char *ifn)
+{
+	char *sock = strfmt(UAPI_DIR "/%s.sock", ifn);
+	pid_t pid = sock ? uapi_pid(sock) : 0;
+	unsigned long long start = pid > 0 ? proc_start(pid) : 0;
+	int ret = -1;
+
+	if (!sock)
+		return -1;
+	if (unlink(sock) < 0 && errno != ENOENT) {
+		log_error("%s: %s: %m", ctx, sock);
+		goto out;
+	}
+	ret = 0;
+	if (start == 0 || gone_within(pid, start, EXIT_WAIT_MS))
+		goto out;
+	log_warn("%s: wireguard-go of %s (pid %d) still runs without its socket: SIGTERM", ctx,
+		 ifn, (int)pid);
+	if (kill(pid, SIGTERM) < 0 && errno != ESRCH)
+		log_error("%s: cannot stop wireguard-go (pid %d): %m", ctx, (int)pid);
+	if (!gone_within(pid, start, EXIT_WAIT_MS)) {
+		log_error("%s: wireguard-go of %s (pid %d) does not stop", ctx, ifn, (int)pid);
+		ret = -1;
+	}
+out:
+	if (ret == 0 && start != 0)
+		log_info("%s: wireguard-go of %s (pid %d) stopped", ctx, ifn, (int)pid);
+	free(sock);
+	return ret;
+}
+
+int
+drnet_wg_down(const char *ctx, const json_t *wg)
+{
+	const char *ifn, *addr;
+	int port;
+
+	if (link_of(ctx, wg, &ifn, &port, &addr) < 0 || stop_daemon(ctx, ifn) < 0)
+		return -1;
+	/* the daemon takes its interface along; what is left goes here */
+	if (if_nametoindex(ifn) != 0 &&
+	    run(ctx, (const char *const[]){ "ip", "link", "delete", ifn, NULL }) < 0 &&
+	    if_nametoindex(ifn) != 0)
+		return -1;
+	log_info("%s: WireGuard link %s removed", ctx, ifn);
+	return 0;
+}
+
+int
+drnet_wg_peer_live(const struct receiver_network_cfg *n, const struct wgpeer *p, bool remove)
+{
+	char a[20], ctx[80];
+
+	if (!n->wireguard || if_nametoindex(n->wg_if) == 0)
+		return 0;
+	snprintf(ctx, sizeof(ctx), "network %s", n->name);
+	drnet_ip_str(p->addr, a);
+	strcat(a, "/32");
+	if (remove)
+		return run(ctx, (const char *const[]){ "wg", "set", n->wg_if, "peer", p->pub,
+						       "remove", NULL });
+	return run(ctx, (const char *const[]){ "wg", "set", n->wg_if, "peer", p->pub,
+					       "allowed-ips", a, NULL });
+}
+
+/* The first IPv4 address of interface ifn into out[16]. */
+static int
+if_ipv4(const char *ifn, char out[16])
+{
+	struct ifaddrs *all = NULL;
+	int ret = -1;
+
+	if (getifaddrs(&all) < 0) {
+		log_error("getifaddrs: %m");
+		return -1;
+	}
+	for (struct ifaddrs *i = all; i && ret < 0; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || strcmp(i->ifa_name, ifn))
+			continue;
+		if (inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, out,
+			      16))
+			ret = 0;
+	}
+	freeifaddrs(all);
+	if (ret < 0)
+		log_error("interface %s has no IPv4 address for the peers' Endpoint: give "
+			  "--endpoint HOST", ifn);
+	return ret;
+}
+
+int
+drnet_wg_endpoint(const struct receiver_network_cfg *n, const char *endpoint, char *out,
+		  size_t len)
+{
+	char host[64], ifn[16];
+	uint32_t a;
+
+	if (endpoint && strchr(endpoint, ':'))
+		snprintf(host, sizeof(host), "%s", endpoint);
+	else if (endpoint)
+		snprintf(host, sizeof(host), "%s:%u", endpoint, n->wg_port);
+	else if (n->external && drnet_ip_parse(n->external, &a) == 0)
+		snprintf(host, sizeof(host), "%s:%u", n->external, n->wg_port);
+	else {
+		char ip[16];
+
+		if (n->external)
+			snprintf(ifn, sizeof(ifn), "%s", n->external);
+		else if (drnet_host_default_if(ifn) < 0)
+			return -1;
+		if (if_ipv4(ifn, ip) < 0)
+			return -1;
+		snprintf(host, sizeof(host), "%s:%u", ip, n->wg_port);
+	}
+	if (strlen(host) >= len) {
+		log_error("endpoint %s is too long", host);
+		return -1;
+	}
+	memcpy(out, host, strlen(host) + 1);
+	return 0;
+}

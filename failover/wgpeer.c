@@ -1,0 +1,372 @@
+/* The WireGuard link's keys and peers in the store (failover/wgpeer.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <openssl/crypto.h>
+
+#include "common/fileutil.h"
+#include "common/jsonfile.h"
+#include "common/log.h"
+#include "common/names.h"
+#include "common/strfmt.h"
+#include "failover/drnet-record.h"
+#include "failover/drnet.h"
+#include "failover/wgpeer.h"
+#include "replicator/config.h"
+
+#define WG_DIR "/.wireguard"
+#define PEERS_MAX_BYTES (1u << 20)
+
+static char *
+state_path(const char *root, const char *file)
+{
+	char *p = strfmt("%s" WG_DIR "/%s", root, file);
+
+	if (!p)
+		log_error("out of memory");
+	return p;
+}
+
+char *
+wgpeer_host_key_path(const char *root)
+{
+	return state_path(root, "private.key");
+}
+
+/* <store>/.wireguard, private to root. */
+static int
+state_dir(const char *root)
+{
+	char *dir = strfmt("%s" WG_DIR, root);
+	int ret = -1;
+
+	if (!dir)
+		return -1;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		log_error("%s: %m", dir);
+	else
+		ret = 0;
+	free(dir);
+	return ret;
+}
+
+/* The key file's text: the key and a newline, as wg genkey writes it. */
+static int
+host_key_read(const char *path, char priv[WGKEY_LEN + 1])
+{
+	void *data = NULL;
+	size_t len = 0;
+	int ret = -1;
+
+	if (file_read_all(path, 256, &data, &len) < 0)
+		return -1;
+	if (len >= WGKEY_LEN && (len == WGKEY_LEN || ((char *)data)[WGKEY_LEN] == '\n')) {
+		memcpy(priv, data, WGKEY_LEN);
+		priv[WGKEY_LEN] = '\0';
+		ret = wgkey_valid(priv) ? 0 : -1;
+	}
+	if (ret < 0)
+		log_error("%s: not a WireGuard private key", path);
+	OPENSSL_cleanse(data, len);
+	free(data);
+	return ret;
+}
+
+int
+wgpeer_host_key(const char *root, char pub[WGKEY_LEN + 1])
+{
+	char *path = wgpeer_host_key_path(root), priv[WGKEY_LEN + 2];
+	struct stat sb;
+	int ret = -1;
+
+	if (!path || state_dir(root) < 0)
+		goto out;
+	if (stat(path, &sb) == 0) {
+		if (host_key_read(path, priv) < 0)
+			goto out;
+	} else if (errno != ENOENT) {
+		log_error("%s: %m", path);
+		goto out;
+	} else {
+		if (wgkey_generate(priv) < 0)
+			goto out;
+		priv[WGKEY_LEN] = '\n';
+		if (file_write_atomic(path, priv, WGKEY_LEN + 1, 0600) < 0)
+			goto out;
+		priv[WGKEY_LEN] = '\0';
+		log_info("wireguard: the DR host's key pair made in %s", path);
+	}
+	ret = wgkey_public(priv, pub);
+out:
+	OPENSSL_cleanse(priv, sizeof(priv));
+	free(path);
+	return ret;
+}
+
+void
+wgpeer_free(struct wgpeer *peers, size_t n)
+{
+	if (!peers)
+		return;
+	OPENSSL_cleanse(peers, n * sizeof(*peers));
+	free(peers);
+}
+
+const struct wgpeer *
+wgpeer_find(const struct wgpeer *peers, size_t n, const char *net, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(peers[i].network, net) && !strcmp(peers[i].name, name))
+			return &peers[i];
+	return NULL;
+}
+
+static bool
+copy_name(char dst[65], const char *s)
+{
+	if (!s || !name_valid(s, strlen(s)))
+		return false;
+	snprintf(dst, 65, "%s", s);
+	return true;
+}
+
+static bool
+copy_key(char dst[WGKEY_LEN + 1], const char *s)
+{
+	if (!wgkey_valid(s))
+		return false;
+	memcpy(dst, s, WGKEY_LEN + 1);
+	return true;
+}
+
+/* Entry e of peers.json into *p; false when malformed. */
+static bool
+peer_of(const json_t *e, struct wgpeer *p)
+{
+	const char *addr = json_string_value(json_object_get(e, "address"));
+
+	return copy_name(p->network, json_string_value(json_object_get(e, "network"))) &&
+	       copy_name(p->name, json_string_value(json_object_get(e, "name"))) &&
+	       copy_key(p->pub, json_string_value(json_object_get(e, "public_key"))) &&
+	       copy_key(p->priv, json_string_value(json_object_get(e, "private_key"))) &&
+	       addr && !strchr(addr, '/') && drnet_ip_parse(addr, &p->addr) == 0;
+}
+
+static int
+peers_from_json(const char *path, const json_t *doc, struct wgpeer **peers, size_t *n)
+{
+	const json_t *arr = json_object_get(doc, "peers");
+	size_t len = json_array_size(arr);
+	struct wgpeer *ps;
+
+	if (!json_is_array(arr) || len > WGPEER_MAX) {
+		log_error("%s: \"peers\" is not an array of at most %d peers", path, WGPEER_MAX);
+		return -1;
+	}
+	if (len == 0)
+		return 0;
+	if (!(ps = calloc(len, sizeof(*ps)))) {
+		log_error("out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (!peer_of(json_array_get(arr, i), &ps[i]) ||
+		    wgpeer_find(ps, i, ps[i].network, ps[i].name)) {
+			log_error("%s: peer %zu is malformed or listed twice", path, i);
+			wgpeer_free(ps, len);
+			return -1;
+		}
+	}
+	*peers = ps;
+	*n = len;
+	return 0;
+}
+
+int
+wgpeer_load(const char *root, struct wgpeer **peers, size_t *n)
+{
+	char *path = state_path(root, "peers.json");
+	json_t *doc = NULL;
+	int rc = path ? jsonfile_load(path, PEERS_MAX_BYTES, JSON_REJECT_DUPLICATES, &doc) : -1;
+
+	*peers = NULL;
+	*n = 0;
+	if (rc == 0)
+		rc = peers_from_json(path, doc, peers, n);
+	json_decref(doc);
+	free(path);
+	return rc < 0 ? -1 : 0;
+}
+
+static int
+peers_save(const char *root, const struct wgpeer *peers, size_t n)
+{
+	char *path = state_path(root, "peers.json");
+	json_t *doc = json_pack("{s:i, s:[]}", "version", 1, "peers");
+	json_t *arr = json_object_get(doc, "peers");
+	int ret = -1;
+
+	if (!path || !doc || state_dir(root) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		char a[16];
+
+		drnet_ip_str(peers[i].addr, a);
+		if (json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "network",
+							 peers[i].network, "name", peers[i].name,
+							 "public_key", peers[i].pub, "private_key",
+							 peers[i].priv, "address", a)) < 0) {
+			log_error("out of memory");
+			goto out;
+		}
+	}
+	ret = jsonfile_save(path, doc, JSON_INDENT(2), 0600);
+out:
+	json_decref(doc);
+	free(path);
+	return ret;
+}
+
+static uint32_t
+wg_mask(const struct receiver_network_cfg *n)
+{
+	return UINT32_MAX << (32 - n->wg_prefix);
+}
+
+static bool
+addr_free(const struct receiver_network_cfg *n, const struct wgpeer *peers, size_t np,
+	  uint32_t a)
+{
+	uint32_t m = wg_mask(n);
+
+	if ((a & m) != (n->wg_addr & m) || (a & ~m) == 0 || (a & ~m) == ~m || a == n->wg_addr)
+		return false;
+	for (size_t i = 0; i < np; i++)
+		if (!strcmp(peers[i].network, n->name) && peers[i].addr == a)
+			return false;
+	return true;
+}
+
+/* The tunnel address of a new peer: addr checked, or the lowest free. */
+static int
+pick_addr(const struct receiver_network_cfg *n, const struct wgpeer *peers, size_t np,
+	  const char *addr, uint32_t *out)
+{
+	uint32_t m = wg_mask(n), a;
+
+	if (addr) {
+		if (strchr(addr, '/') || drnet_ip_parse(addr, &a) < 0 ||
+		    !addr_free(n, peers, np, a)) {
+			log_error("network %s: address %s is not a free host address of the "
+				  "tunnel subnet (wg_address), nor the DR host's", n->name, addr);
+			return -1;
+		}
+		*out = a;
+		return 0;
+	}
+	for (a = (n->wg_addr & m) + 1; (a & ~m) != ~m; a++) {
+		if (addr_free(n, peers, np, a)) {
+			*out = a;
+			return 0;
+		}
+	}
+	log_error("network %s: no free address left in the tunnel subnet", n->name);
+	return -1;
+}
+
+int
+wgpeer_add(const char *root, const struct receiver_network_cfg *n, const char *name,
+	   const char *addr, struct wgpeer *out)
+{
+	struct wgpeer *peers = NULL, *grown;
+	size_t np = 0;
+	int lock = -1, ret = -1;
+
+	if (!n->wireguard) {
+		log_error("network %s: wireguard is off (set wireguard = on in receiver.conf)",
+			  n->name);
+		return -1;
+	}
+	if ((lock = drnet_record_lock(root)) < 0 || wgpeer_load(root, &peers, &np) < 0)
+		goto out;
+	if (wgpeer_find(peers, np, n->name, name)) {
+		log_error("network %s: peer %s exists already", n->name, name);
+		goto out;
+	}
+	if (np >= WGPEER_MAX) {
+		log_error("network %s: the store has %d peers, the most it keeps", n->name,
+			  WGPEER_MAX);
+		goto out;
+	}
+	memset(out, 0, sizeof(*out));
+	if (!copy_name(out->network, n->name) || !copy_name(out->name, name)) {
+		log_error("peer name '%s' is not valid (%s)", name, "1-64 of [A-Za-z0-9._-]");
+		goto out;
+	}
+	if (pick_addr(n, peers, np, addr, &out->addr) < 0 || wgkey_generate(out->priv) < 0 ||
+	    wgkey_public(out->priv, out->pub) < 0)
+		goto out;
+	if (!(grown = realloc(peers, (np + 1) * sizeof(*peers)))) {
+		log_error("out of memory");
+		goto out;
+	}
+	peers = grown;
+	peers[np++] = *out;
+	ret = peers_save(root, peers, np);
+out:
+	drnet_record_unlock(lock);
+	wgpeer_free(peers, np);
+	return ret;
+}
+
+int
+wgpeer_remove(const char *root, const char *net, const char *name, struct wgpeer *out)
+{
+	struct wgpeer *peers = NULL;
+	const struct wgpeer *p;
+	size_t np = 0, i;
+	int lock = -1, ret = -1;
+
+	if ((lock = drnet_record_lock(root)) < 0 || wgpeer_load(root, &peers, &np) < 0)
+		goto out;
+	if (!(p = wgpeer_find(peers, np, net, name))) {
+		log_error("network %s: no peer %s", net, name);
+		goto out;
+	}
+	i = (size_t)(p - peers);
+	*out = *p;
+	OPENSSL_cleanse(out->priv, sizeof(out->priv));
+	memmove(&peers[i], &peers[i + 1], (np - i - 1) * sizeof(*peers));
+	ret = peers_save(root, peers, np - 1);
+out:
+	drnet_record_unlock(lock);
+	wgpeer_free(peers, np);
+	return ret;
+}
+
+char *
+wgpeer_quick_conf(const struct receiver_network_cfg *n, const struct wgpeer *p,
+		  const char *host_pub, const char *endpoint)
+{
+	char a[16], sub[16], tun[16];
+	char *s;
+
+	drnet_ip_str(p->addr, a);
+	drnet_ip_str(n->subnet, sub);
+	drnet_ip_str(n->wg_addr & wg_mask(n), tun);
+	/* the keepalive holds a branch router's NAT mapping open, so that the
+	 * DR side can reach it first */
+	s = strfmt("# WireGuard peer %s of the DR network %s (nestor network peer-config).\n"
+		   "# It holds the peer's private key: keep it like one.\n"
+		   "[Interface]\nAddress = %s/32\nPrivateKey = %s\n\n"
+		   "[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s/%u, %s/%u\n"
+		   "PersistentKeepalive = 25\n", p->name, n->name, a, p->priv, host_pub, endpoint,
+		   sub, n->prefix, tun, n->wg_prefix);
+	if (!s)
+		log_error("out of memory");
+	return s;
+}

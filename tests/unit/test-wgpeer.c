@@ -1,0 +1,239 @@
+/* Unit tests for the WireGuard site link's keys and peers (failover/wgkey.c,
+ * failover/wgpeer.c, issue 15). */
+#define _GNU_SOURCE
+#include "failover/wgpeer.h"
+
+#include "common/fileutil.h"
+#include "failover/wgkey.h"
+#include "replicator/config.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tests/unit/capture.h"
+#include "tests/unit/tmpdir.h"
+
+TMPDIR_SUITE(wgpeer, root, "nestor-wgpeer");
+
+static uint32_t
+ip(const char *s)
+{
+	struct in_addr a;
+
+	cr_assert_eq(inet_pton(AF_INET, s, &a), 1, "%s", s);
+	return ntohl(a.s_addr);
+}
+
+/* prod: 10.1.0.0/24, its link 10.99.0.1/29 (host addresses .1-.6) */
+static struct receiver_network_cfg
+net_prod(void)
+{
+	struct receiver_network_cfg n = { .name = "prod", .subnet = ip("10.1.0.0"), .prefix = 24,
+					  .wireguard = true, .wg_port = 51820,
+					  .wg_addr = ip("10.99.0.1"), .wg_prefix = 29 };
+	return n;
+}
+
+static mode_t
+mode_of(const char *file)
+{
+	char p[128];
+	struct stat sb;
+
+	snprintf(p, sizeof(p), "%s/.wireguard/%s", root, file);
+	cr_assert_eq(stat(p, &sb), 0, "%s", p);
+	return sb.st_mode & 07777;
+}
+
+/* RFC 7748, 6.1: Alice's key pair (raw bytes, in base64 here). */
+Test(wgpeer, key_public_of_rfc7748)
+{
+	char pub[WGKEY_LEN + 1];
+
+	cr_assert_eq(wgkey_public("dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=", pub), 0);
+	cr_assert_str_eq(pub, "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=");
+}
+
+Test(wgpeer, key_generate_and_valid)
+{
+	char a[WGKEY_LEN + 1], b[WGKEY_LEN + 1], pub[WGKEY_LEN + 1];
+	char *log;
+
+	cr_assert_eq(wgkey_generate(a), 0);
+	cr_assert_eq(wgkey_generate(b), 0);
+	cr_assert_str_neq(a, b);
+	cr_assert(wgkey_valid(a));
+	cr_assert_eq(wgkey_public(a, pub), 0);
+	cr_assert(wgkey_valid(pub));
+	cr_assert_not(wgkey_valid(NULL));
+	cr_assert_not(wgkey_valid(""));
+	cr_assert_not(wgkey_valid("dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo"));
+	cr_assert_not(wgkey_valid("dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LC=="));
+	cr_assert_not(wgkey_valid("dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25L*o="));
+	cr_assert_not(wgkey_valid("dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=x"));
+	cap_start();
+	cr_assert_eq(wgkey_public("not a key", pub), -1);
+	log = cap_stop();
+	cr_assert(strstr(log, "malformed") != NULL, "%s", log);
+	free(log);
+}
+
+/* Made once, mode 0600; the same public key on every later call. */
+Test(wgpeer, host_key_made_once)
+{
+	char a[WGKEY_LEN + 1], b[WGKEY_LEN + 1], *path = wgpeer_host_key_path(root);
+	void *data = NULL;
+	size_t len = 0;
+
+	cr_assert_eq(wgpeer_host_key(root, a), 0);
+	cr_assert_eq(mode_of("private.key"), 0600);
+	cr_assert_eq(file_read_all(path, 100, &data, &len), 0);
+	cr_assert_eq(len, WGKEY_LEN + 1);
+	cr_assert_eq(((char *)data)[WGKEY_LEN], '\n');
+	cr_assert_eq(wgpeer_host_key(root, b), 0);
+	cr_assert_str_eq(a, b);
+	free(data);
+	cr_assert_eq(file_write_atomic(path, "junk\n", 5, 0600), 0);
+	cap_start();
+	cr_assert_eq(wgpeer_host_key(root, b), -1);
+	free(cap_stop());
+	free(path);
+}
+
+Test(wgpeer, add_list_remove)
+{
+	struct receiver_network_cfg n = net_prod();
+	struct wgpeer p, q, *all = NULL;
+	size_t np = 99;
+	char *log, pub[WGKEY_LEN + 1];
+
+	cr_assert_eq(wgpeer_load(root, &all, &np), 0);
+	cr_assert_eq(np, 0);
+	cr_assert_null(all);
+	cr_assert_eq(wgpeer_add(root, &n, "laptop", NULL, &p), 0);
+	cr_assert_eq(p.addr, ip("10.99.0.2"), "the lowest free, not the host's .1");
+	cr_assert_eq(wgkey_public(p.priv, pub), 0);
+	cr_assert_str_eq(pub, p.pub);
+	cr_assert_eq(wgpeer_add(root, &n, "branch", "10.99.0.5", &q), 0);
+	cr_assert_eq(mode_of("peers.json"), 0600);
+	cr_assert_eq(wgpeer_load(root, &all, &np), 0);
+	cr_assert_eq(np, 2);
+	cr_assert_str_eq(wgpeer_find(all, np, "prod", "branch")->pub, q.pub);
+	cr_assert_str_eq(wgpeer_find(all, np, "prod", "laptop")->priv, p.priv);
+	cr_assert_null(wgpeer_find(all, np, "other", "laptop"));
+	wgpeer_free(all, np);
+
+	static const struct { const char *name, *addr, *msg; } bad[] = {
+		{ "laptop", NULL, "peer laptop exists already" },
+		{ "x", "10.99.0.5", "address 10.99.0.5 is not a free host address" },
+		{ "x", "10.99.0.1", "not a free host address" },   /* the host's */
+		{ "x", "10.99.0.7", "not a free host address" },   /* broadcast */
+		{ "x", "10.99.0.8", "not a free host address" },   /* outside */
+		{ "x", "10.99.0.3/32", "not a free host address" },
+		{ "../x", NULL, "peer name '../x' is not valid" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cap_start();
+		cr_assert_eq(wgpeer_add(root, &n, bad[i].name, bad[i].addr, &q), -1, "%zu", i);
+		log = cap_stop();
+		cr_assert(strstr(log, bad[i].msg) != NULL, "want '%s' in %s", bad[i].msg, log);
+		free(log);
+	}
+	/* .3, .4, .6 left, then none */
+	cr_assert_eq(wgpeer_add(root, &n, "a", NULL, &q), 0);
+	cr_assert_eq(q.addr, ip("10.99.0.3"));
+	cr_assert_eq(wgpeer_add(root, &n, "b", NULL, &q), 0);
+	cr_assert_eq(wgpeer_add(root, &n, "c", NULL, &q), 0);
+	cr_assert_eq(q.addr, ip("10.99.0.6"));
+	cap_start();
+	cr_assert_eq(wgpeer_add(root, &n, "d", NULL, &q), -1);
+	log = cap_stop();
+	cr_assert(strstr(log, "no free address left") != NULL, "%s", log);
+	free(log);
+
+	cr_assert_eq(wgpeer_remove(root, "prod", "branch", &q), 0);
+	cr_assert_str_eq(q.name, "branch");
+	cr_assert_eq(q.addr, ip("10.99.0.5"));
+	cr_assert_eq(q.priv[0], '\0', "the removed peer's private key is not handed out");
+	cap_start();
+	cr_assert_eq(wgpeer_remove(root, "prod", "branch", &q), -1);
+	log = cap_stop();
+	cr_assert(strstr(log, "no peer branch") != NULL, "%s", log);
+	free(log);
+	cr_assert_eq(wgpeer_load(root, &all, &np), 0);
+	cr_assert_eq(np, 4);
+	cr_assert_null(wgpeer_find(all, np, "prod", "branch"));
+	wgpeer_free(all, np);
+	/* its address is free again */
+	cr_assert_eq(wgpeer_add(root, &n, "d", NULL, &q), 0);
+	cr_assert_eq(q.addr, ip("10.99.0.5"));
+}
+
+Test(wgpeer, add_refused_with_wireguard_off)
+{
+	struct receiver_network_cfg n = net_prod();
+	struct wgpeer p;
+	char *log;
+
+	n.wireguard = false;
+	cap_start();
+	cr_assert_eq(wgpeer_add(root, &n, "laptop", NULL, &p), -1);
+	log = cap_stop();
+	cr_assert(strstr(log, "network prod: wireguard is off") != NULL, "%s", log);
+	free(log);
+}
+
+/* peers.json is a file: a malformed one is an error, never half read. */
+Test(wgpeer, malformed_peers_refused)
+{
+	static const char *bad[] = {
+		"[]",
+		"{\"peers\": 5}",
+		"{\"peers\": [{\"network\": \"prod\", \"name\": \"a\", \"public_key\": \"x\","
+		" \"private_key\": \"dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\", \"address\": \"10.99.0.2\"}]}",
+		"{\"peers\": [{\"network\": \"prod\", \"name\": \"a b\", \"public_key\": "
+		"\"dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\", \"private_key\": "
+		"\"dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\", \"address\": \"10.99.0.2\"}]}",
+		"{\"peers\": [{\"network\": \"prod\", \"name\": \"a\", \"public_key\": "
+		"\"dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\", \"private_key\": "
+		"\"dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\", \"address\": \"10.99.0.2/32\"}]}",
+	};
+	char dir[128], path[160];
+
+	snprintf(dir, sizeof(dir), "%s/.wireguard", root);
+	snprintf(path, sizeof(path), "%s/peers.json", dir);
+	cr_assert_eq(mkdir(dir, 0700), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct wgpeer *all = NULL;
+		size_t np = 0;
+		char *log;
+
+		cr_assert_eq(file_write_atomic(path, bad[i], strlen(bad[i]), 0600), 0);
+		cap_start();
+		cr_assert_eq(wgpeer_load(root, &all, &np), -1, "%s", bad[i]);
+		log = cap_stop();
+		cr_assert(strstr(log, "peers.json") != NULL, "%s", log);
+		cr_assert_null(all);
+		free(log);
+	}
+}
+
+Test(wgpeer, quick_conf)
+{
+	struct receiver_network_cfg n = net_prod();
+	struct wgpeer p = { .network = "prod", .name = "branch", .addr = ip("10.99.0.5"),
+			    .priv = "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=" };
+	char *s = wgpeer_quick_conf(&n, &p, "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=",
+				    "198.51.100.1:51820");
+
+	cr_assert_not_null(s);
+	cr_assert(strstr(s, "[Interface]\nAddress = 10.99.0.5/32\n"
+			    "PrivateKey = dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\n\n[Peer]\n"
+			    "PublicKey = hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n"
+			    "Endpoint = 198.51.100.1:51820\n"
+			    "AllowedIPs = 10.1.0.0/24, 10.99.0.0/29\n") != NULL, "%s", s);
+	free(s);
+}
