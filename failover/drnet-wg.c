@@ -2,16 +2,17 @@
  * wireguard-go, `wg set`, `ip`; stopped through its UAPI socket. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -20,6 +21,7 @@
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "common/parse.h"
 #include "common/spawn.h"
 #include "common/strfmt.h"
 #include "failover/drnet-host.h"
@@ -178,25 +180,72 @@ proc_start(pid_t pid)
 	return start;
 }
 
-/* The pid of the process serving the UAPI socket sock, 0 if none. */
+/* The inode of the listening unix socket bound to path, 0 if none:
+ * /proc/net/unix, "Num RefCount Protocol Flags Type St Inode Path". */
+static unsigned long
+listener_inode(const char *path)
+{
+	FILE *f = fopen("/proc/net/unix", "re");
+	char line[512], p[256];
+	unsigned long inode = 0, ino;
+	unsigned flags;
+
+	if (!f)
+		return 0;
+	while (!inode && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*s %*s %x %*s %*s %lu %255s", &flags, &ino, p) == 3 &&
+		    (flags & 0x10000) && !strcmp(p, path)) /* __SO_ACCEPTCON: listening */
+			inode = ino;
+	fclose(f);
+	return inode;
+}
+
+/* Does process pid hold an fd on socket inode? */
+static bool
+holds_socket(const char *pid, const char *want)
+{
+	char *dir = strfmt("/proc/%s/fd", pid), link[64], *fd;
+	DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *de;
+	bool found = false;
+
+	while (d && !found && (de = readdir(d)) != NULL) {
+		ssize_t n;
+
+		if (de->d_name[0] == '.' || !(fd = strfmt("%s/%s", dir, de->d_name)))
+			continue;
+		n = readlink(fd, link, sizeof(link) - 1);
+		free(fd);
+		found = n > 0 && (link[n] = '\0', !strcmp(link, want));
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return found;
+}
+
+/* The process serving the UAPI socket sock, 0 if none. Not the socket's
+ * peer credentials: wireguard-go's first process makes the socket and
+ * hands it to the daemon it forks, then exits. */
 static pid_t
 uapi_pid(const char *sock)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct ucred cred = { 0 };
-	socklen_t len = sizeof(cred);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	unsigned long inode = listener_inode(sock);
+	char want[48];
+	DIR *d = inode ? opendir("/proc") : NULL;
+	struct dirent *de;
 	pid_t pid = 0;
 
-	if (fd < 0 || strlen(sock) >= sizeof(sa.sun_path))
-		goto out;
-	memcpy(sa.sun_path, sock, strlen(sock) + 1);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
-		pid = cred.pid;
-out:
-	if (fd >= 0)
-		close(fd);
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	while (d && !pid && (de = readdir(d)) != NULL) {
+		uint64_t v;
+
+		if (parse_u64(de->d_name, &v) == 0 && v > 0 && v <= INT32_MAX &&
+		    holds_socket(de->d_name, want))
+			pid = (pid_t)v;
+	}
+	if (d)
+		closedir(d);
 	return pid;
 }
 
@@ -212,7 +261,8 @@ gone_within(pid_t pid, unsigned long long start, unsigned ms)
 }
 
 /* wireguard-go ends when its socket is removed (as wg-quick down does it);
- * SIGTERM only to the very process that served the socket. */
+ * SIGTERM only to the very process that served the socket (same pid and
+ * start time), never one chosen by its name. */
 static int
 stop_daemon(const char *ctx, const char *ifn)
 {

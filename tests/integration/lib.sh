@@ -374,3 +374,23 @@ raw_domain_xml() {
 </domain>
 EOX
 }
+
+# host_net_state LINKS_RE OURS_RE [PROCS_RE]: what a failover's DR networks
+# may touch and must give back, to compare before and after a release.
+# Other tests run beside this one on the shared host (their own bridges,
+# their libvirt rules): links are those matching LINKS_RE; addresses,
+# routes and rules naming an interface or address only when they match
+# OURS_RE; processes (full command lines) those matching PROCS_RE.
+host_net_state() {
+	echo "== links"; ip -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' |
+		grep -E "$1" | sort
+	echo "== addresses"; ip -o addr show | grep -E "$2" | awk '{ print $2, $4 }' | sort
+	echo "== bridges"; ip -o link show type bridge | awk -F': ' '{ print $2 }' | grep -E '^nst' | sort
+	echo "== routes"; ip route show table all | grep -E "default|$2" | sort
+	echo "== nftables"; nft -s list ruleset 2>/dev/null | grep -Ev '((iif|oif)name|saddr|daddr) ' | grep -v '^#'
+	echo "== nftables ours"; nft -s list ruleset 2>/dev/null | grep -E "$2"
+	echo "== sysctl"; sysctl -n net.ipv4.ip_forward
+	if [ -n "${3:-}" ]; then
+		echo "== processes"; ps -eo args= | grep -E "$3" | grep -v grep | sort
+	fi
+}

@@ -100,19 +100,7 @@ table inet nsthost$SUF {
 }
 EON
 
-# What a failover may touch and must give back. Other tests run beside this
-# one on the shared host (their own bridges, their libvirt rules): rules
-# naming an interface or address are compared only when they are ours.
-host_state() {
-	echo "== links"; ip -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' |
-		grep -E '^(nst|nestor)' | sort
-	echo "== addresses"; ip -o addr show | grep -E "nst|$SUBNET\.|198\.51\.100\." | awk '{ print $2, $4 }' | sort
-	echo "== bridges"; ip -o link show type bridge | awk -F': ' '{ print $2 }' | grep -E '^nst' | sort
-	echo "== routes"; ip route show table all | grep -E "default|nst|$SUBNET\.|198\.51\.100\." | sort
-	echo "== nftables"; nft -s list ruleset 2>/dev/null | grep -Ev '((iif|oif)name|saddr|daddr) ' | grep -v '^#'
-	echo "== nftables ours"; nft -s list ruleset 2>/dev/null | grep -E "nst|$SUBNET\.|198\.51\.100\."
-	echo "== sysctl"; sysctl -n net.ipv4.ip_forward
-}
+host_state() { host_net_state '^(nst|nestor)' "nst|$SUBNET\.|198\.51\.100\."; }
 host_state >"$T/before.txt"
 nft list table inet "nsthost$SUF" >"$T/hosttable-before.txt"
 
