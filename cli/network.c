@@ -20,6 +20,7 @@
 
 static const char usage_network[] =
 	"usage: nestor network [--config FILE] peer-add NETWORK PEER [--address A]\n"
+	"                      [--allowed-ips CIDR[,CIDR]...]\n"
 	"       nestor network [--config FILE] peer-config NETWORK PEER [--endpoint HOST[:PORT]]\n"
 	"       nestor network [--config FILE] peer-list [NETWORK] [--json]\n"
 	"       nestor network [--config FILE] peer-remove NETWORK PEER\n"
@@ -28,20 +29,23 @@ static const char usage_network[] =
 	"[network] section): branch office routers and laptops that reach the\n"
 	"failed-over VMs at their on-prem addresses.\n"
 	"  peer-add      make PEER's key pair and give it a tunnel address (--address,\n"
-	"                else the lowest free one); a running link takes it at once\n"
+	"                else the lowest free one) and the networks behind it\n"
+	"                (--allowed-ips: a branch router's LAN, routed to the link);\n"
+	"                a running link takes it at once\n"
 	"  peer-config   print PEER's wg-quick file (its private key included): the\n"
 	"                DR host's public key, Endpoint = the network's external\n"
 	"                address and wg_port (--endpoint overrides it, e.g. a cloud's\n"
 	"                public address), AllowedIPs = the network's subnet and the\n"
 	"                tunnel's\n"
-	"  peer-list     the peers (all networks, or NETWORK's): address, public key\n"
+	"  peer-list     the peers (all networks, or NETWORK's): address, public key,\n"
+	"                allowed IPs\n"
 	"  peer-remove   forget PEER; a running link drops it at once\n"
 	"\n"
 	"  -c, --config FILE   receiver configuration (default " CLI_RECEIVER_CONF ")\n"
 	"Exit: 0 done, 1 failure, 2 usage error.\n";
 
 struct net_args {
-	const char *path, *address, *endpoint;
+	const char *path, *address, *endpoint, *allowed;
 	bool json;
 	const char *verb, *net, *peer;
 };
@@ -70,14 +74,17 @@ peer_add(const struct receiver_config *cfg, const struct net_args *a)
 {
 	const struct receiver_network_cfg *n = network_cfg(cfg, a->net, true);
 	struct wgpeer p;
-	char addr[16];
+	char addr[16], allowed[WGPEER_ALLOWED_LEN];
 	int ret = 1;
 
-	if (!n || wgpeer_add(cfg->store_dir, n, a->peer, a->address, &p) < 0)
+	if (!n || wgpeer_add(cfg->store_dir, n, a->peer, a->address, a->allowed, &p) < 0)
 		return 1;
 	drnet_ip_str(p.addr, addr);
-	log_info("network %s: peer %s added at %s", n->name, p.name, addr);
-	printf("network %s: peer %s: address %s, public key %s\n", n->name, p.name, addr, p.pub);
+	wgpeer_allowed_ips(&p, allowed);
+	log_info("network %s: peer %s added at %s (allowed IPs %s)", n->name, p.name, addr,
+		 allowed);
+	printf("network %s: peer %s: address %s, public key %s, allowed IPs %s\n", n->name,
+	       p.name, addr, p.pub, allowed);
 	if (drnet_wg_peer_live(n, &p, false) == 0)
 		ret = 0;
 	else
@@ -127,21 +134,24 @@ peer_list(const struct receiver_config *cfg, const struct net_args *a)
 	    wgpeer_load(cfg->store_dir, &peers, &np) < 0)
 		goto out;
 	if (!a->json)
-		printf("%-16s %-16s %-15s %s\n", "NETWORK", "PEER", "ADDRESS", "PUBLIC-KEY");
+		printf("%-16s %-16s %-15s %-44s %s\n", "NETWORK", "PEER", "ADDRESS", "PUBLIC-KEY",
+		       "ALLOWED-IPS");
 	for (size_t i = 0; i < np; i++) {
-		char addr[16];
+		char addr[16], allowed[WGPEER_ALLOWED_LEN];
 
 		if (a->net && strcmp(a->net, peers[i].network))
 			continue;
 		drnet_ip_str(peers[i].addr, addr);
+		wgpeer_allowed_ips(&peers[i], allowed);
 		if (!a->json)
-			printf("%-16s %-16s %-15s %s\n", peers[i].network, peers[i].name, addr,
-			       peers[i].pub);
+			printf("%-16s %-16s %-15s %-44s %s\n", peers[i].network, peers[i].name,
+			       addr, peers[i].pub, allowed);
 		else
-			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s}", "network",
+			json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "network",
 							     peers[i].network, "name",
 							     peers[i].name, "address", addr,
-							     "public_key", peers[i].pub));
+							     "public_key", peers[i].pub,
+							     "allowed_ips", allowed));
 	}
 	if (a->json && json_dumpf(arr, stdout, JSON_INDENT(2)) == 0)
 		putchar('\n');
@@ -186,6 +196,7 @@ parse(int argc, char **argv, struct net_args *a)
 	static const struct option lo[] = {
 		CLI_OPT_CONFIG,
 		{ "address", required_argument, NULL, 'a' },
+		{ "allowed-ips", required_argument, NULL, 'A' },
 		{ "endpoint", required_argument, NULL, 'e' },
 		{ "json", no_argument, NULL, 'j' },
 		CLI_OPT_HELP_END,
@@ -196,6 +207,7 @@ parse(int argc, char **argv, struct net_args *a)
 		switch (c) {
 		case 'c': a->path = optarg; break;
 		case 'a': a->address = optarg; break;
+		case 'A': a->allowed = optarg; break;
 		case 'e': a->endpoint = optarg; break;
 		case 'j': a->json = true; break;
 		case 'h': return cli_usage(usage_network, true);
@@ -224,11 +236,11 @@ operands(int argc, char **argv, struct net_args *a, size_t *verb)
 	}
 	a->net = n > 1 ? argv[optind + 1] : NULL;
 	a->peer = n > 2 ? argv[optind + 2] : NULL;
-	if ((a->address && strcmp(a->verb, "peer-add")) ||
+	if (((a->address || a->allowed) && strcmp(a->verb, "peer-add")) ||
 	    (a->endpoint && strcmp(a->verb, "peer-config")) ||
 	    (a->json && strcmp(a->verb, "peer-list"))) {
-		fprintf(stderr, "nestor network: --address is for peer-add, --endpoint for "
-			"peer-config, --json for peer-list\n");
+		fprintf(stderr, "nestor network: --address and --allowed-ips are for peer-add, "
+			"--endpoint for peer-config, --json for peer-list\n");
 		return 2;
 	}
 	for (const char *const *s = (const char *const[]){ a->net, a->peer, NULL }; *s; s++) {

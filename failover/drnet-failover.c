@@ -156,7 +156,8 @@ links_up(const char *ctx, const char *root, const json_t *rec, const json_t *oth
 		const char *name = json_string_value(json_object_get(n, "name"));
 		const json_t *wg = json_object_get(n, "wg");
 
-		if (wg && drnet_wg_up(ctx, root, name, wg, !shared(others, name)) < 0)
+		/* null or absent: the network has no link */
+		if (json_is_object(wg) && drnet_wg_up(ctx, root, name, wg, !shared(others, name)) < 0)
 			return -1;
 	}
 	return 0;
@@ -299,7 +300,8 @@ release_network(virConnectPtr conn, const char *ctx, const json_t *rec, const js
 	}
 	drnet_libvirt_name(name, lvname, sizeof(lvname));
 	if (!shared(others, name)) {
-		if (json_object_get(n, "wg") && drnet_wg_down(ctx, json_object_get(n, "wg")) < 0)
+		if (json_is_object(json_object_get(n, "wg")) &&
+		    drnet_wg_down(ctx, json_object_get(n, "wg")) < 0)
 			ret = -1;
 		return drnet_host_net_remove(conn, ctx, lvname) < 0 ? -1 : ret;
 	}

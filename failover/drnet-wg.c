@@ -91,7 +91,7 @@ run(const char *ctx, const char *const *argv)
 static int
 wg_configure(const char *ctx, const char *root, const char *net, const char *ifn, int port)
 {
-	char *key = wgpeer_host_key_path(root), portbuf[8], (*allowed)[20] = NULL;
+	char *key = wgpeer_host_key_path(root), portbuf[8], (*allowed)[WGPEER_ALLOWED_LEN] = NULL;
 	struct wgpeer *peers = NULL;
 	struct spawn *sp = NULL;
 	size_t np = 0;
@@ -111,8 +111,7 @@ wg_configure(const char *ctx, const char *root, const char *net, const char *ifn
 	for (size_t i = 0; i < np; i++) {
 		if (strcmp(peers[i].network, net))
 			continue;
-		drnet_ip_str(peers[i].addr, allowed[i]);
-		strcat(allowed[i], "/32");
+		wgpeer_allowed_ips(&peers[i], allowed[i]);
 		spawn_args(sp, (const char *const[]){ "peer", peers[i].pub, "allowed-ips",
 						      allowed[i], NULL });
 		log_info("%s: network %s: WireGuard peer %s at %s", ctx, net, peers[i].name,
@@ -126,6 +125,36 @@ out:
 	free(allowed);
 	wgpeer_free(peers, np);
 	free(key);
+	return ret;
+}
+
+/* The networks behind net's peers, routed to the link ifn (they go with
+ * the interface). */
+static int
+peer_routes(const char *ctx, const char *ifn, const struct wgpeer *p, bool del)
+{
+	for (size_t i = 0; i < p->nroutes; i++) {
+		char r[19];
+
+		wgpeer_route_str(p, i, r);
+		if (run(ctx, (const char *const[]){ "ip", "route", del ? "delete" : "replace", r,
+						    "dev", ifn, NULL }) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+routes_up(const char *ctx, const char *root, const char *net, const char *ifn)
+{
+	struct wgpeer *peers = NULL;
+	size_t np = 0;
+	int ret = wgpeer_load(root, &peers, &np);
+
+	for (size_t i = 0; ret == 0 && i < np; i++)
+		if (!strcmp(peers[i].network, net))
+			ret = peer_routes(ctx, ifn, &peers[i], false);
+	wgpeer_free(peers, np);
 	return ret;
 }
 
@@ -149,7 +178,8 @@ drnet_wg_up(const char *ctx, const char *root, const char *net, const json_t *wg
 	if (wg_configure(ctx, root, net, ifn, port) < 0 ||
 	    run(ctx, (const char *const[]){ "ip", "address", "replace", addr, "dev", ifn,
 					    NULL }) < 0 ||
-	    run(ctx, (const char *const[]){ "ip", "link", "set", ifn, "up", NULL }) < 0)
+	    run(ctx, (const char *const[]){ "ip", "link", "set", ifn, "up", NULL }) < 0 ||
+	    routes_up(ctx, root, net, ifn) < 0)
 		return -1;
 	log_info("%s: network %s: WireGuard link %s up, %s, udp port %d, public key %s", ctx,
 		 net, ifn, addr, port, pub);
@@ -315,18 +345,19 @@ drnet_wg_down(const char *ctx, const json_t *wg)
 int
 drnet_wg_peer_live(const struct receiver_network_cfg *n, const struct wgpeer *p, bool remove)
 {
-	char a[20], ctx[80];
+	char a[WGPEER_ALLOWED_LEN], ctx[80];
 
 	if (!n->wireguard || if_nametoindex(n->wg_if) == 0)
 		return 0;
 	snprintf(ctx, sizeof(ctx), "network %s", n->name);
-	drnet_ip_str(p->addr, a);
-	strcat(a, "/32");
+	wgpeer_allowed_ips(p, a);
 	if (remove)
 		return run(ctx, (const char *const[]){ "wg", "set", n->wg_if, "peer", p->pub,
-						       "remove", NULL });
+						       "remove", NULL }) < 0 ||
+		       peer_routes(ctx, n->wg_if, p, true) < 0 ? -1 : 0;
 	return run(ctx, (const char *const[]){ "wg", "set", n->wg_if, "peer", p->pub,
-					       "allowed-ips", a, NULL });
+					       "allowed-ips", a, NULL }) < 0 ||
+	       peer_routes(ctx, n->wg_if, p, false) < 0 ? -1 : 0;
 }
 
 /* The first IPv4 address of interface ifn into out[16]. */

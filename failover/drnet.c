@@ -229,7 +229,8 @@ rules_wg(FILE *in, FILE *fwd, const json_t *n)
 	const char *name = jstr(n, "name"), *ifn = jstr(wg, "ifname");
 	json_int_t port = json_integer_value(json_object_get(wg, "port"));
 
-	if (!wg)
+	/* a network without a link: no key, or null */
+	if (!wg || json_is_null(wg))
 		return true;
 	if (!ifname_ok(ifn) || port < 1 || port > 65535)
 		return false;

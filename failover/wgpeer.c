@@ -12,6 +12,7 @@
 #include "common/jsonfile.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "common/parse.h"
 #include "common/strfmt.h"
 #include "failover/drnet-record.h"
 #include "failover/drnet.h"
@@ -143,6 +144,68 @@ copy_key(char dst[WGKEY_LEN + 1], const char *s)
 	return true;
 }
 
+static uint32_t
+mask_of(unsigned prefix)
+{
+	return prefix == 0 ? 0 : UINT32_MAX << (32 - prefix);
+}
+
+/* "a.b.c.d/N" of len bytes, N 8..32, no host bits set. */
+static int
+cidr_parse(const char *s, size_t len, uint32_t *a, unsigned *prefix)
+{
+	const char *slash = memchr(s, '/', len);
+	char num[4];
+	uint64_t v;
+
+	if (!slash || (size_t)(s + len - slash - 1) >= sizeof(num) || slash + 1 == s + len ||
+	    parse_ipv4(s, (size_t)(slash - s), a) < 0)
+		return -1;
+	memcpy(num, slash + 1, (size_t)(s + len - slash - 1));
+	num[s + len - slash - 1] = '\0';
+	if (parse_u64(num, &v) < 0 || v < 8 || v > 32 || (*a & ~mask_of((unsigned)v)) != 0)
+		return -1;
+	*prefix = (unsigned)v;
+	return 0;
+}
+
+static bool
+overlaps(uint32_t a, unsigned pa, uint32_t b, unsigned pb)
+{
+	uint32_t m = mask_of(pa < pb ? pa : pb);
+
+	return (a & m) == (b & m);
+}
+
+/* "allowed_ips" of entry e: the address as a /32 and p's routes. */
+static bool
+allowed_of(const json_t *e, struct wgpeer *p)
+{
+	const json_t *arr = json_object_get(e, "allowed_ips");
+	bool has_addr = false;
+	size_t i;
+	json_t *v;
+
+	if (!json_is_array(arr) || json_array_size(arr) > WGPEER_MAX_ROUTES + 1)
+		return false;
+	json_array_foreach(arr, i, v) {
+		const char *s = json_string_value(v);
+		uint32_t a;
+		unsigned pfx;
+
+		if (!s || cidr_parse(s, strlen(s), &a, &pfx) < 0)
+			return false;
+		if (pfx == 32 && a == p->addr && !has_addr)
+			has_addr = true;
+		else if (p->nroutes < WGPEER_MAX_ROUTES) {
+			p->routes[p->nroutes] = a;
+			p->route_prefix[p->nroutes++] = pfx;
+		} else
+			return false;
+	}
+	return has_addr;
+}
+
 /* Entry e of peers.json into *p; false when malformed. */
 static bool
 peer_of(const json_t *e, struct wgpeer *p)
@@ -153,7 +216,65 @@ peer_of(const json_t *e, struct wgpeer *p)
 	       copy_name(p->name, json_string_value(json_object_get(e, "name"))) &&
 	       copy_key(p->pub, json_string_value(json_object_get(e, "public_key"))) &&
 	       copy_key(p->priv, json_string_value(json_object_get(e, "private_key"))) &&
-	       addr && !strchr(addr, '/') && drnet_ip_parse(addr, &p->addr) == 0;
+	       addr && !strchr(addr, '/') && drnet_ip_parse(addr, &p->addr) == 0 &&
+	       allowed_of(e, p);
+}
+
+void
+wgpeer_route_str(const struct wgpeer *p, size_t i, char out[19])
+{
+	char a[16];
+
+	drnet_ip_str(p->routes[i], a);
+	snprintf(out, 19, "%s/%u", a, p->route_prefix[i]);
+}
+
+void
+wgpeer_allowed_ips(const struct wgpeer *p, char out[WGPEER_ALLOWED_LEN])
+{
+	size_t len;
+
+	drnet_ip_str(p->addr, out);
+	len = strlen(out);
+	len += (size_t)snprintf(out + len, WGPEER_ALLOWED_LEN - len, "/32");
+	for (size_t i = 0; i < p->nroutes; i++) {
+		char r[19];
+
+		wgpeer_route_str(p, i, r);
+		len += (size_t)snprintf(out + len, WGPEER_ALLOWED_LEN - len, ",%s", r);
+	}
+}
+
+/* routes ("CIDR[,CIDR]...") into p, checked against n's subnets and the
+ * other peers of n. 0 / -1 (logged). */
+static int
+routes_parse(const struct receiver_network_cfg *n, const struct wgpeer *peers, size_t np,
+	     const char *routes, struct wgpeer *p)
+{
+	for (const char *s = routes; s && *s;) {
+		size_t len = strcspn(s, ",");
+		uint32_t a;
+		unsigned pfx;
+		bool bad = p->nroutes == WGPEER_MAX_ROUTES || cidr_parse(s, len, &a, &pfx) < 0;
+
+		bad = bad || overlaps(a, pfx, n->subnet, n->prefix) ||
+		      overlaps(a, pfx, n->wg_addr & mask_of(n->wg_prefix), n->wg_prefix);
+		for (size_t i = 0; !bad && i < np; i++)
+			for (size_t r = 0; !strcmp(peers[i].network, n->name) && r < peers[i].nroutes; r++)
+				bad = bad || overlaps(a, pfx, peers[i].routes[r], peers[i].route_prefix[r]);
+		for (size_t r = 0; !bad && r < p->nroutes; r++)
+			bad = overlaps(a, pfx, p->routes[r], p->route_prefix[r]);
+		if (bad) {
+			log_error("network %s: route '%.*s': not a network a.b.c.d/N (N 8..32, no "
+				  "host bits), or it overlaps the DR subnet, the tunnel subnet or "
+				  "another route (at most %d)", n->name, (int)len, s, WGPEER_MAX_ROUTES);
+			return -1;
+		}
+		p->routes[p->nroutes] = a;
+		p->route_prefix[p->nroutes++] = pfx;
+		s += len + (s[len] == ',');
+	}
+	return 0;
 }
 
 static int
@@ -213,13 +334,21 @@ peers_save(const char *root, const struct wgpeer *peers, size_t n)
 	if (!path || !doc || state_dir(root) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		char a[16];
+		char a[16], r[19];
+		json_t *allowed = json_array();
 
 		drnet_ip_str(peers[i].addr, a);
-		if (json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s}", "network",
-							 peers[i].network, "name", peers[i].name,
-							 "public_key", peers[i].pub, "private_key",
-							 peers[i].priv, "address", a)) < 0) {
+		snprintf(r, sizeof(r), "%s/32", a);
+		json_array_append_new(allowed, json_string(r));
+		for (size_t k = 0; k < peers[i].nroutes; k++) {
+			wgpeer_route_str(&peers[i], k, r);
+			json_array_append_new(allowed, json_string(r));
+		}
+		if (json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}",
+							 "network", peers[i].network, "name",
+							 peers[i].name, "public_key", peers[i].pub,
+							 "private_key", peers[i].priv, "address", a,
+							 "allowed_ips", allowed)) < 0) {
 			log_error("out of memory");
 			goto out;
 		}
@@ -234,7 +363,7 @@ out:
 static uint32_t
 wg_mask(const struct receiver_network_cfg *n)
 {
-	return UINT32_MAX << (32 - n->wg_prefix);
+	return mask_of(n->wg_prefix);
 }
 
 static bool
@@ -280,7 +409,7 @@ pick_addr(const struct receiver_network_cfg *n, const struct wgpeer *peers, size
 
 int
 wgpeer_add(const char *root, const struct receiver_network_cfg *n, const char *name,
-	   const char *addr, struct wgpeer *out)
+	   const char *addr, const char *routes, struct wgpeer *out)
 {
 	struct wgpeer *peers = NULL, *grown;
 	size_t np = 0;
@@ -307,7 +436,8 @@ wgpeer_add(const char *root, const struct receiver_network_cfg *n, const char *n
 		log_error("peer name '%s' is not valid (%s)", name, "1-64 of [A-Za-z0-9._-]");
 		goto out;
 	}
-	if (pick_addr(n, peers, np, addr, &out->addr) < 0 || wgkey_generate(out->priv) < 0 ||
+	if (pick_addr(n, peers, np, addr, &out->addr) < 0 ||
+	    routes_parse(n, peers, np, routes, out) < 0 || wgkey_generate(out->priv) < 0 ||
 	    wgkey_public(out->priv, out->pub) < 0)
 		goto out;
 	if (!(grown = realloc(peers, (np + 1) * sizeof(*peers)))) {

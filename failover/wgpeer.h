@@ -14,6 +14,9 @@
 struct receiver_network_cfg;
 
 #define WGPEER_MAX 256 /* peers of a store, all networks */
+#define WGPEER_MAX_ROUTES 8 /* networks behind one peer */
+/* The longest allowed-ips list: the address and every route. */
+#define WGPEER_ALLOWED_LEN ((WGPEER_MAX_ROUTES + 1) * 19)
 
 /* One peer. Its private key is kept so that peer-config prints a complete
  * wg-quick file whenever it is asked (docs/network.md says why). */
@@ -23,6 +26,11 @@ struct wgpeer {
 	char pub[WGKEY_LEN + 1];
 	char priv[WGKEY_LEN + 1];
 	uint32_t addr; /* tunnel address, host byte order */
+	/* Networks behind the peer (a branch router's LAN): its allowed IPs
+	 * besides its address, routed to the link on the DR host. */
+	uint32_t routes[WGPEER_MAX_ROUTES];
+	unsigned route_prefix[WGPEER_MAX_ROUTES];
+	size_t nroutes;
 };
 
 /* The path of the DR host's private key file (caller frees); NULL when
@@ -43,13 +51,22 @@ const struct wgpeer *wgpeer_find(const struct wgpeer *peers, size_t n, const cha
 
 /* Add peer name to network n (wireguard on) with a new key pair and the
  * tunnel address addr ("a.b.c.d", a free host address of n's tunnel
- * subnet) or, NULL, the lowest free one; the new peer into *out. 0 / -1
- * (logged: a name taken, an address taken or outside, no address left). */
+ * subnet) or, NULL, the lowest free one, and the networks behind it,
+ * routes ("CIDR[,CIDR]...", or NULL: none), apart from n's subnets and
+ * from the other peers' networks; the new peer into *out. 0 / -1 (logged:
+ * a name taken, an address taken or outside, no address left, a bad or
+ * overlapping route). */
 int wgpeer_add(const char *root, const struct receiver_network_cfg *n, const char *name,
-	       const char *addr, struct wgpeer *out);
+	       const char *addr, const char *routes, struct wgpeer *out);
 /* Remove peer name of network net into *out (its public key stays known
  * to the caller, to take it off a running link). 0 / -1 (logged: none). */
 int wgpeer_remove(const char *root, const char *net, const char *name, struct wgpeer *out);
+
+/* p's allowed IPs on the DR side, "A/32[,CIDR]..." into out
+ * (WGPEER_ALLOWED_LEN bytes). */
+void wgpeer_allowed_ips(const struct wgpeer *p, char out[WGPEER_ALLOWED_LEN]);
+/* Route i of p, "a.b.c.d/N", into out[19]. */
+void wgpeer_route_str(const struct wgpeer *p, size_t i, char out[19]);
 
 /* The wg-quick file of peer p of network n: [Interface] its address and
  * private key; [Peer] the DR host's public key host_pub, endpoint

@@ -321,6 +321,14 @@ network_finish(const struct ini_doc *doc, struct receiver_network_cfg *n)
 			"tunnel address, e.g. 10.99.0.1/24)", what);
 		return -1;
 	}
+	for (size_t i = 0; n->wireguard && i < n->npublish; i++) {
+		if (n->publish[i].udp && n->publish[i].port == n->wg_port) {
+			/* its DNAT would take the link's packets */
+			cfg_err(doc, n->line, "%s: publish udp:%u is the WireGuard link's wg_port",
+				what, n->wg_port);
+			return -1;
+		}
+	}
 	if (n->wg_addr != 0 && prefixes_overlap(n->subnet, n->prefix, n->wg_addr, n->wg_prefix)) {
 		cfg_err(doc, n->line, "%s: wg_address's subnet overlaps the network's subnet",
 			what);

@@ -12,7 +12,8 @@
 #     through NAT (the internet sees the DR host's external address);
 #  2. the branch, with the wg-quick file of `nestor network peer-config`
 #     (run by wg-quick on wireguard-go), fetches both bodies at the on-prem
-#     addresses, which it cannot reach without the tunnel; the internet
+#     addresses, which it cannot reach without the tunnel, also from a
+#     host of its LAN (the peer's --allowed-ips); the internet
 #     fetches web1's through the published port and reaches nothing else
 #     (db1, the guests' addresses routed to us, an unpublished port); a
 #     peer added while failed over joins the running link at once, and a
@@ -42,6 +43,7 @@ BVETH=nstb-$SUF                   # the branch's only link to the DR host
 BR_HOST=198.18.15.1               # (not 192.0.2.0/24: the lab's own)
 BR_PEER=198.18.15.2
 BWG=nstw$SUF                      # the branch's WireGuard interface
+LAN=198.19.$((0x${SUF:0:2} % 200 + 20))   # the branch's LAN (a host of it on lo)
 WGSUB=10.99.$((0x${SUF:2:2} % 200 + 20))
 WGPORT=$((52000 + 0x$SUF % 8000))
 PUB=18080
@@ -122,18 +124,19 @@ ip -n "$NS_I" addr add "$INET_PEER/24" dev eth0 && ip -n "$NS_I" link set eth0 u
 	ip -n "$NS_I" link set lo up && ip -n "$NS_I" route add "$SUB.0/24" via "$INET_HOST" &&
 	ip -n "$NS_I" route add "$WGSUB.0/24" via "$INET_HOST" || die "cannot set up $NS_I"
 ip -n "$NS_B" addr add "$BR_PEER/24" dev eth0 && ip -n "$NS_B" link set eth0 up &&
-	ip -n "$NS_B" link set lo up && ip -n "$NS_B" route add default via "$BR_HOST" ||
-	die "cannot set up $NS_B"
+	ip -n "$NS_B" link set lo up && ip -n "$NS_B" route add default via "$BR_HOST" &&
+	ip -n "$NS_B" addr add "$LAN.1/32" dev lo || die "cannot set up $NS_B"
 
 host_state() { host_net_state "^(nst|nsw|nestor)" "nst|nsw|$SUB\\.|$WGSUB\\.|203\\.0\\.113\\." \
 	"wireguard-go ($WGIF|$BWG)|dnsmasq.*nestor-net-$NET"; }
 host_state >"$T/before.txt"
 
 # ---- peers, before the failover ----------------------------------------------
-"$NESTOR" network --config "$T/receiver.conf" peer-add $NET branch >"$T/peer-add.txt"
+"$NESTOR" network --config "$T/receiver.conf" peer-add $NET branch --allowed-ips "$LAN.0/24" >"$T/peer-add.txt"
 check "peer-add branch: exit 0" [ $? = 0 ]
 cat "$T/peer-add.txt"
-check "peer-add branch: the first free tunnel address" grep -q "address $WGSUB.2," "$T/peer-add.txt"
+check "peer-add branch: the first free tunnel address, and its LAN" \
+	grep -q "address $WGSUB.2, .*, allowed IPs $WGSUB.2/32,$LAN.0/24$" "$T/peer-add.txt"
 check "peers.json: mode 0600" [ "$(stat -c %a "$T/store/.wireguard/peers.json")" = 600 ]
 mkdir -p "$T/wg" && chmod 700 "$T/wg"
 "$NESTOR" network --config "$T/receiver.conf" peer-config $NET branch >"$T/wg/$BWG.conf"
@@ -198,10 +201,11 @@ check "the record names the WireGuard link" \
 	"$T/store/$G/failover-net.json"
 wg show "$WGIF" >"$T/wg-show.txt" 2>&1
 cat "$T/wg-show.txt"
-check "link $WGIF: listening on $WGPORT with the branch as its peer" \
+check "link $WGIF: listening on $WGPORT with the branch and its LAN as its peer" \
 	bash -c "grep -q 'listening port: $WGPORT' '$T/wg-show.txt' &&
 		 [ \"\$(wg show '$WGIF' allowed-ips)\" = \"\$(printf '%s\t%s' \
-		   \"\$('$NESTOR' network --config '$T/receiver.conf' peer-list --json | jq -r '.[0].public_key')\" '$WGSUB.2/32')\" ]"
+		   \"\$('$NESTOR' network --config '$T/receiver.conf' peer-list --json | jq -r '.[0].public_key')\" '$WGSUB.2/32 $LAN.0/24')\" ]"
+check "the branch's LAN is routed to the link" bash -c "ip route show '$LAN.0/24' | grep -q 'dev $WGIF'"
 check "link $WGIF: the tunnel address $WGSUB.1/24" bash -c "ip -o addr show dev '$WGIF' | grep -q 'inet $WGSUB.1/24'"
 nft list table inet nestor >"$T/nestor.nft" 2>&1
 check "nft: the link's UDP port is open" grep -q "udp dport $WGPORT accept" "$T/nestor.nft"
@@ -222,16 +226,20 @@ fetch_retry() { # fetch_retry NS URL: the body, tried for 30 s
 }
 check_eq "branch -> web1 at $WEB through the tunnel" "NESTOR-WEB web1" "$(fetch_retry "$NS_B" "http://$WEB/")"
 check_eq "branch -> db1 at $DB through the tunnel" "NESTOR-WEB db1" "$(fetch_retry "$NS_B" "http://$DB/")"
+check_eq "a host of the branch's LAN ($LAN.1) -> web1 through the tunnel" "NESTOR-WEB web1" \
+	"$(ip netns exec "$NS_B" curl -s -m 10 --interface "$LAN.1" "http://$WEB/")"
 check "the DR host saw the branch's handshake" \
 	bash -c "[ \"\$(wg show '$WGIF' latest-handshakes | awk '{ print \$2 }')\" -gt 0 ]"
 
 # a peer added while failed over joins the running link, a removed one leaves
 "$NESTOR" network --config "$T/receiver.conf" peer-add $NET laptop >"$T/laptop.txt"
-LPUB=$(sed -n 's/.*public key //p' "$T/laptop.txt")
+LPUB=$(sed -n 's/.*public key \([^,]*\),.*/\1/p' "$T/laptop.txt")
 check "peer-add while failed over: the running link has the laptop" \
 	bash -c "[ -n '$LPUB' ] && wg show '$WGIF' allowed-ips | grep -q '^$LPUB	$WGSUB.3/32$'"
 "$NESTOR" network --config "$T/receiver.conf" peer-remove $NET laptop >/dev/null
-check "peer-remove: the running link drops the laptop" bash -c "! wg show '$WGIF' peers | grep -qF '$LPUB'"
+check "peer-remove: the running link drops the laptop, keeps the branch" \
+	bash -c "[ -n '$LPUB' ] && ! wg show '$WGIF' peers | grep -qF '$LPUB' &&
+		 [ \"\$(wg show '$WGIF' peers | wc -l)\" = 1 ]"
 
 # ---- the internet: the published port, nothing else ----------------------------
 check_eq "internet -> $INET_HOST:$PUB reaches web1" "NESTOR-WEB web1" \

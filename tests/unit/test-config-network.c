@@ -233,6 +233,8 @@ Test(config_network, wireguard_refused)
 		{ WGNET "wireguard = on\nwg_address = 10.99.0.1/31\n", "for 'wg_address'" },
 		{ WGNET "wireguard = on\nwg_address = 10.1.0.200/25\n",
 		  "[network p]: wg_address's subnet overlaps the network's subnet" },
+		{ WGNET "wireguard = on\nwg_address = 10.99.0.1/24\npublish = udp:51820=vpn:51820\n",
+		  "[network p]: publish udp:51820 is the WireGuard link's wg_port" },
 		{ WGNET "wg_port = 0\n", "bad value '0' for 'wg_port'" },
 		{ WGNET "wg_port = 65536\n", "for 'wg_port'" },
 		{ WGNET "wg_port = 5x\n", "for 'wg_port'" },

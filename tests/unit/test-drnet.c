@@ -87,7 +87,7 @@ records(const char *text)
 }
 
 #define NET_A "{\"name\": \"prod\", \"subnet\": \"10.1.0.0/24\", \"nat\": true, \"ext_if\": \"eth0\"," \
-	      " \"bridge\": \"nst-prod\"}"
+	      " \"bridge\": \"nst-prod\", \"wg\": null}"
 
 Test(drnet, ruleset)
 {

@@ -113,11 +113,11 @@ Test(wgpeer, add_list_remove)
 	cr_assert_eq(wgpeer_load(root, &all, &np), 0);
 	cr_assert_eq(np, 0);
 	cr_assert_null(all);
-	cr_assert_eq(wgpeer_add(root, &n, "laptop", NULL, &p), 0);
+	cr_assert_eq(wgpeer_add(root, &n, "laptop", NULL, NULL, &p), 0);
 	cr_assert_eq(p.addr, ip("10.99.0.2"), "the lowest free, not the host's .1");
 	cr_assert_eq(wgkey_public(p.priv, pub), 0);
 	cr_assert_str_eq(pub, p.pub);
-	cr_assert_eq(wgpeer_add(root, &n, "branch", "10.99.0.5", &q), 0);
+	cr_assert_eq(wgpeer_add(root, &n, "branch", "10.99.0.5", NULL, &q), 0);
 	cr_assert_eq(mode_of("peers.json"), 0600);
 	cr_assert_eq(wgpeer_load(root, &all, &np), 0);
 	cr_assert_eq(np, 2);
@@ -137,19 +137,19 @@ Test(wgpeer, add_list_remove)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cap_start();
-		cr_assert_eq(wgpeer_add(root, &n, bad[i].name, bad[i].addr, &q), -1, "%zu", i);
+		cr_assert_eq(wgpeer_add(root, &n, bad[i].name, bad[i].addr, NULL, &q), -1, "%zu", i);
 		log = cap_stop();
 		cr_assert(strstr(log, bad[i].msg) != NULL, "want '%s' in %s", bad[i].msg, log);
 		free(log);
 	}
 	/* .3, .4, .6 left, then none */
-	cr_assert_eq(wgpeer_add(root, &n, "a", NULL, &q), 0);
+	cr_assert_eq(wgpeer_add(root, &n, "a", NULL, NULL, &q), 0);
 	cr_assert_eq(q.addr, ip("10.99.0.3"));
-	cr_assert_eq(wgpeer_add(root, &n, "b", NULL, &q), 0);
-	cr_assert_eq(wgpeer_add(root, &n, "c", NULL, &q), 0);
+	cr_assert_eq(wgpeer_add(root, &n, "b", NULL, NULL, &q), 0);
+	cr_assert_eq(wgpeer_add(root, &n, "c", NULL, NULL, &q), 0);
 	cr_assert_eq(q.addr, ip("10.99.0.6"));
 	cap_start();
-	cr_assert_eq(wgpeer_add(root, &n, "d", NULL, &q), -1);
+	cr_assert_eq(wgpeer_add(root, &n, "d", NULL, NULL, &q), -1);
 	log = cap_stop();
 	cr_assert(strstr(log, "no free address left") != NULL, "%s", log);
 	free(log);
@@ -168,7 +168,7 @@ Test(wgpeer, add_list_remove)
 	cr_assert_null(wgpeer_find(all, np, "prod", "branch"));
 	wgpeer_free(all, np);
 	/* its address is free again */
-	cr_assert_eq(wgpeer_add(root, &n, "d", NULL, &q), 0);
+	cr_assert_eq(wgpeer_add(root, &n, "d", NULL, NULL, &q), 0);
 	cr_assert_eq(q.addr, ip("10.99.0.5"));
 }
 
@@ -180,7 +180,7 @@ Test(wgpeer, add_refused_with_wireguard_off)
 
 	n.wireguard = false;
 	cap_start();
-	cr_assert_eq(wgpeer_add(root, &n, "laptop", NULL, &p), -1);
+	cr_assert_eq(wgpeer_add(root, &n, "laptop", NULL, NULL, &p), -1);
 	log = cap_stop();
 	cr_assert(strstr(log, "network prod: wireguard is off") != NULL, "%s", log);
 	free(log);
@@ -189,26 +189,33 @@ Test(wgpeer, add_refused_with_wireguard_off)
 /* peers.json is a file: a malformed one is an error, never half read. */
 Test(wgpeer, malformed_peers_refused)
 {
+#define KEY "\"dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\""
+#define PEER(net, name, pub, addr, allowed) \
+	"{\"peers\": [{\"network\": \"" net "\", \"name\": \"" name "\", \"public_key\": " pub \
+	", \"private_key\": " KEY ", \"address\": \"" addr "\", \"allowed_ips\": " allowed "}]}"
 	static const char *bad[] = {
 		"[]",
 		"{\"peers\": 5}",
-		"{\"peers\": [{\"network\": \"prod\", \"name\": \"a\", \"public_key\": \"x\","
-		" \"private_key\": \"dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\", \"address\": \"10.99.0.2\"}]}",
-		"{\"peers\": [{\"network\": \"prod\", \"name\": \"a b\", \"public_key\": "
-		"\"dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\", \"private_key\": "
-		"\"dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\", \"address\": \"10.99.0.2\"}]}",
-		"{\"peers\": [{\"network\": \"prod\", \"name\": \"a\", \"public_key\": "
-		"\"dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\", \"private_key\": "
-		"\"dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=\", \"address\": \"10.99.0.2/32\"}]}",
+		PEER("prod", "a", "\"x\"", "10.99.0.2", "[\"10.99.0.2/32\"]"),
+		PEER("prod", "a b", KEY, "10.99.0.2", "[\"10.99.0.2/32\"]"),
+		PEER("prod", "a", KEY, "10.99.0.2/32", "[\"10.99.0.2/32\"]"),
+		PEER("prod", "a", KEY, "10.99.0.2", "[]"),                       /* no address */
+		PEER("prod", "a", KEY, "10.99.0.2", "[\"10.99.0.3/32\"]"),
+		PEER("prod", "a", KEY, "10.99.0.2", "[\"10.99.0.2/32\", \"172.16.5.1/24\"]"),
+		PEER("prod", "a", KEY, "10.99.0.2", "\"10.99.0.2/32\""),
+		"{\"peers\": [{\"network\": \"prod\", \"name\": \"a\", \"public_key\": " KEY
+		", \"private_key\": " KEY ", \"address\": \"10.99.0.2\"}]}",
 	};
+	static const char *good = PEER("prod", "a", KEY, "10.99.0.2",
+				       "[\"10.99.0.2/32\", \"172.16.5.0/24\"]");
+	struct wgpeer *all = NULL;
+	size_t np = 0;
 	char dir[128], path[160];
 
 	snprintf(dir, sizeof(dir), "%s/.wireguard", root);
 	snprintf(path, sizeof(path), "%s/peers.json", dir);
 	cr_assert_eq(mkdir(dir, 0700), 0);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct wgpeer *all = NULL;
-		size_t np = 0;
 		char *log;
 
 		cr_assert_eq(file_write_atomic(path, bad[i], strlen(bad[i]), 0600), 0);
@@ -217,6 +224,62 @@ Test(wgpeer, malformed_peers_refused)
 		log = cap_stop();
 		cr_assert(strstr(log, "peers.json") != NULL, "%s", log);
 		cr_assert_null(all);
+		free(log);
+	}
+	cr_assert_eq(file_write_atomic(path, good, strlen(good), 0600), 0);
+	cr_assert_eq(wgpeer_load(root, &all, &np), 0);
+	cr_assert_eq(np, 1);
+	cr_assert_eq(all[0].nroutes, 1);
+	cr_assert_eq(all[0].routes[0], ip("172.16.5.0"));
+	cr_assert_eq(all[0].route_prefix[0], 24);
+	wgpeer_free(all, np);
+#undef PEER
+#undef KEY
+}
+
+/* A branch router's LAN behind its peer: allowed IPs and routes, apart
+ * from the DR subnets and from the other peers' networks. */
+Test(wgpeer, routes)
+{
+	struct receiver_network_cfg n = net_prod();
+	struct wgpeer p, *all = NULL;
+	char allowed[WGPEER_ALLOWED_LEN], *log;
+	size_t np = 0;
+
+	cr_assert_eq(wgpeer_add(root, &n, "branch", NULL, "172.16.5.0/24,192.168.7.128/25", &p), 0);
+	wgpeer_allowed_ips(&p, allowed);
+	cr_assert_str_eq(allowed, "10.99.0.2/32,172.16.5.0/24,192.168.7.128/25");
+	cr_assert_eq(wgpeer_load(root, &all, &np), 0);
+	wgpeer_allowed_ips(&all[0], allowed);
+	cr_assert_str_eq(allowed, "10.99.0.2/32,172.16.5.0/24,192.168.7.128/25");
+	wgpeer_free(all, np);
+
+	static const struct { const char *routes, *msg; } bad[] = {
+		{ "172.16.5.0/25", "route '172.16.5.0/25'" },           /* another peer's */
+		{ "10.1.0.0/16", "route '10.1.0.0/16'" },               /* the DR subnet */
+		{ "10.99.0.0/28", "route '10.99.0.0/28'" },             /* the tunnel */
+		{ "172.17.0.1/24", "route '172.17.0.1/24'" },           /* host bits */
+		{ "172.17.0.0/7", "route '172.17.0.0/7'" },
+		{ "172.17.0.0", "route '172.17.0.0'" },
+		{ "172.17.0.0/24,172.17.0.0/25", "route '172.17.0.0/25'" },
+		{ "172.17.0.0/24,", NULL },
+		{ "1.0.0.0/8,2.0.0.0/8,3.0.0.0/8,4.0.0.0/8,5.0.0.0/8,6.0.0.0/8,7.0.0.0/8,"
+		  "8.0.0.0/8,9.0.0.0/8", "route '9.0.0.0/8'" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc;
+
+		cap_start();
+		rc = wgpeer_add(root, &n, "x", NULL, bad[i].routes, &p);
+		log = cap_stop();
+		if (!bad[i].msg) {
+			/* a trailing comma ends the list */
+			cr_assert_eq(rc, 0, "%s: %s", bad[i].routes, log);
+			cr_assert_eq(wgpeer_remove(root, "prod", "x", &p), 0);
+		} else {
+			cr_assert_eq(rc, -1, "%s", bad[i].routes);
+			cr_assert(strstr(log, bad[i].msg) != NULL, "want '%s' in %s", bad[i].msg, log);
+		}
 		free(log);
 	}
 }
