@@ -144,8 +144,23 @@ shared(const json_t *others, const char *name)
 	return false;
 }
 
+/* Does a record of others name network name with a WireGuard link? */
+static bool
+link_elsewhere(const json_t *others, const char *name)
+{
+	size_t i, j;
+	json_t *r, *n;
+
+	for (i = 0; (r = json_array_get(others, i)) != NULL; i++)
+		for (j = 0; (n = json_array_get(json_object_get(r, "networks"), j)) != NULL; j++)
+			if (!strcmp(json_string_value(json_object_get(n, "name")) ?: "", name) &&
+			    json_is_object(json_object_get(n, "wg")))
+				return true;
+	return false;
+}
+
 /* The WireGuard links of rec's networks; one no other record names is
- * made anew. */
+ * made anew (a crash's leftover goes first). */
 static int
 links_up(const char *ctx, const char *root, const json_t *rec, const json_t *others)
 {
@@ -157,7 +172,8 @@ links_up(const char *ctx, const char *root, const json_t *rec, const json_t *oth
 		const json_t *wg = json_object_get(n, "wg");
 
 		/* null or absent: the network has no link */
-		if (json_is_object(wg) && drnet_wg_up(ctx, root, name, wg, !shared(others, name)) < 0)
+		if (json_is_object(wg) &&
+		    drnet_wg_up(ctx, root, name, wg, !link_elsewhere(others, name)) < 0)
 			return -1;
 	}
 	return 0;
@@ -299,12 +315,13 @@ release_network(virConnectPtr conn, const char *ctx, const json_t *rec, const js
 		return -1;
 	}
 	drnet_libvirt_name(name, lvname, sizeof(lvname));
-	if (!shared(others, name)) {
-		if (json_is_object(json_object_get(n, "wg")) &&
-		    drnet_wg_down(ctx, json_object_get(n, "wg")) < 0)
-			ret = -1;
+	/* the link goes with the last record that names it: a network shared
+	 * with a failover made before wireguard was on outlives it */
+	if (json_is_object(json_object_get(n, "wg")) && !link_elsewhere(others, name) &&
+	    drnet_wg_down(ctx, json_object_get(n, "wg")) < 0)
+		ret = -1;
+	if (!shared(others, name))
 		return drnet_host_net_remove(conn, ctx, lvname) < 0 ? -1 : ret;
-	}
 	for (i = 0; (e = json_array_get(json_object_get(rec, "hosts"), i)) != NULL; i++) {
 		struct drnet_host h;
 		const char *hn = json_string_value(json_object_get(e, "network"));

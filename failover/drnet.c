@@ -220,17 +220,20 @@ rules_dnat(FILE *pre, FILE *fwd, const char *g, const json_t *p, const json_t *n
 	return true;
 }
 
-/* The WireGuard link of network record n (drnet-wg.h), if it has one: its
- * UDP port open on input, its traffic into the subnet accepted. */
+/* The WireGuard link wg (drnet-wg.h) of network record n, if it has one
+ * (NULL: none): its UDP port open on input, its traffic into the subnet
+ * accepted. */
 static bool
-rules_wg(FILE *in, FILE *fwd, const json_t *n)
+rules_wg(FILE *in, FILE *fwd, const json_t *n, const json_t *wg)
 {
-	const json_t *wg = json_object_get(n, "wg");
+	const json_t *own = json_object_get(n, "wg");
 	const char *name = jstr(n, "name"), *ifn = jstr(wg, "ifname");
 	json_int_t port = json_integer_value(json_object_get(wg, "port"));
 
-	/* a network without a link: no key, or null */
-	if (!wg || json_is_null(wg))
+	/* a link is an object; no key or null: none */
+	if (own && !json_is_object(own) && !json_is_null(own))
+		return false;
+	if (!wg)
 		return true;
 	if (!ifname_ok(ifn) || port < 1 || port > 65535)
 		return false;
@@ -275,6 +278,23 @@ mem_close(FILE *f, char **buf)
 	return *buf;
 }
 
+/* The WireGuard link of network name: the first record naming the
+ * network with one (a failover made before wireguard was turned on has
+ * none), NULL if none. */
+static const json_t *
+find_link(const json_t *records, const char *name)
+{
+	size_t i, j;
+	json_t *r, *n;
+
+	for (i = 0; (r = json_array_get(records, i)) != NULL; i++)
+		for (j = 0; (n = json_array_get(json_object_get(r, "networks"), j)) != NULL; j++)
+			if (name && jstr(n, "name") && !strcmp(jstr(n, "name"), name) &&
+			    json_is_object(json_object_get(n, "wg")))
+				return json_object_get(n, "wg");
+	return NULL;
+}
+
 /* The bridges and WireGuard interfaces of every network once, quoted,
  * comma separated ("" when there is none). NULL when a name is malformed
  * or out of memory. Caller frees. */
@@ -294,7 +314,7 @@ inside_ifaces(const json_t *records)
 		for (j = 0; ok && (n = json_array_get(json_object_get(r, "networks"), j)) != NULL;
 		     j++) {
 			const char *br = jstr(n, "bridge");
-			const char *wg = jstr(json_object_get(n, "wg"), "ifname");
+			const char *wg = jstr(find_link(records, jstr(n, "name")), "ifname");
 
 			if (find_network(records, jstr(n, "name")) != n)
 				continue;
@@ -327,7 +347,8 @@ rules_each(const json_t *records, FILE *pre, FILE *nat, FILE *fwd, FILE *in, FIL
 		for (j = 0; (n = json_array_get(json_object_get(r, "networks"), j)) != NULL; j++) {
 			if (find_network(records, jstr(n, "name")) != n)
 				continue;
-			if (!rules_network(nat, fwd, n) || !rules_wg(in, fwd, n))
+			if (!rules_network(nat, fwd, n) ||
+			    !rules_wg(in, fwd, n, find_link(records, jstr(n, "name"))))
 				return false;
 			rules_closed(tail, n, inside);
 			(*nnets)++;

@@ -150,6 +150,26 @@ Test(drnet, ruleset_wireguard)
 	json_decref(r);
 }
 
+/* A network shared with a failover made before wireguard was turned on:
+ * the link of the later record counts all the same. */
+Test(drnet, ruleset_wireguard_of_a_later_record)
+{
+	json_t *r = records("[{\"group\": \"db\", \"networks\": [" NET_A "]},"
+			    "{\"group\": \"web\", \"networks\": [{\"name\": \"prod\","
+			    " \"subnet\": \"10.1.0.0/24\", \"nat\": true, \"ext_if\": \"eth0\","
+			    " \"bridge\": \"nst-prod\", \"wg\": {\"ifname\": \"nsw-prod\","
+			    " \"port\": 51820, \"address\": \"10.99.0.1/24\"}}]}]");
+	const char *why = NULL;
+	char *s = drnet_ruleset(r, &why);
+
+	cr_assert_not_null(s, "%s", why);
+	has(s, "udp dport 51820 accept comment \"nestor network prod: wireguard\"");
+	has(s, "iifname \"nsw-prod\" ip daddr 10.1.0.0/24 accept");
+	has(s, "ip daddr 10.1.0.0/24 iifname != { \"nst-prod\", \"nsw-prod\" } drop");
+	free(s);
+	json_decref(r);
+}
+
 Test(drnet, ruleset_empty_removes_the_table)
 {
 	json_t *r = json_array();
@@ -175,6 +195,8 @@ Test(drnet, ruleset_malformed)
 		"[{\"group\": \"web\", \"networks\": [{\"name\": \"prod\", \"subnet\": \"10.1.0.0/24\","
 		" \"nat\": true, \"ext_if\": \"eth0\", \"bridge\": \"nst-prod\", \"wg\": {\"ifname\":"
 		" \"nsw-prod\", \"port\": 0, \"address\": \"10.99.0.1/24\"}}]}]",
+		"[{\"group\": \"web\", \"networks\": [{\"name\": \"prod\", \"subnet\": \"10.1.0.0/24\","
+		" \"nat\": true, \"ext_if\": \"eth0\", \"bridge\": \"nst-prod\", \"wg\": 5}]}]",
 		"[{\"group\": \"web\", \"networks\": [{\"name\": \"prod\", \"subnet\": \"10.1.0.0/33\","
 		" \"ext_if\": \"eth0\"}]}]",
 		"[{\"group\": \"web\", \"networks\": [{\"name\": \"prod\", \"subnet\": \"10.1.0.0/24\"}]}]",
