@@ -20,7 +20,7 @@
 
 static const char usage_network[] =
 	"usage: nestor network [--config FILE] peer-add NETWORK PEER [--address A]\n"
-	"                      [--allowed-ips CIDR[,CIDR]...]\n"
+	"                      [--allowed-ips CIDR[,CIDR]...] [--public-key KEY]\n"
 	"       nestor network [--config FILE] peer-config NETWORK PEER [--endpoint HOST[:PORT]]\n"
 	"       nestor network [--config FILE] peer-list [NETWORK] [--json]\n"
 	"       nestor network [--config FILE] peer-remove NETWORK PEER\n"
@@ -31,8 +31,10 @@ static const char usage_network[] =
 	"  peer-add      make PEER's key pair and give it a tunnel address (--address,\n"
 	"                else the lowest free one) and the networks behind it\n"
 	"                (--allowed-ips: a branch router's LAN, routed to the link);\n"
-	"                a running link takes it at once\n"
-	"  peer-config   print PEER's wg-quick file (its private key included): the\n"
+	"                a running link takes it at once; --public-key: the peer made\n"
+	"                its own key pair (wg genkey) and keeps its private key\n"
+	"  peer-config   print PEER's wg-quick file (its private key included, or\n"
+	"                read by PostUp from /etc/wireguard/IFACE.key on the peer): the\n"
 	"                DR host's public key, Endpoint = the network's external\n"
 	"                address and wg_port (--endpoint overrides it, e.g. a cloud's\n"
 	"                public address), AllowedIPs = the network's subnet and the\n"
@@ -45,7 +47,7 @@ static const char usage_network[] =
 	"Exit: 0 done, 1 failure, 2 usage error.\n";
 
 struct net_args {
-	const char *path, *address, *endpoint, *allowed;
+	const char *path, *address, *endpoint, *allowed, *pubkey;
 	bool json;
 	const char *verb, *net, *peer;
 };
@@ -77,7 +79,9 @@ peer_add(const struct receiver_config *cfg, const struct net_args *a)
 	char addr[16], allowed[WGPEER_ALLOWED_LEN];
 	int ret = 1;
 
-	if (!n || wgpeer_add(cfg->store_dir, n, a->peer, a->address, a->allowed, &p) < 0)
+	if (!n || wgpeer_add(cfg->store_dir, n,
+				 &(struct wgpeer_req){ a->peer, a->address, a->allowed, a->pubkey },
+				 &p) < 0)
 		return 1;
 	drnet_ip_str(p.addr, addr);
 	wgpeer_allowed_ips(&p, allowed);
@@ -197,6 +201,7 @@ parse(int argc, char **argv, struct net_args *a)
 		CLI_OPT_CONFIG,
 		{ "address", required_argument, NULL, 'a' },
 		{ "allowed-ips", required_argument, NULL, 'A' },
+		{ "public-key", required_argument, NULL, 'k' },
 		{ "endpoint", required_argument, NULL, 'e' },
 		{ "json", no_argument, NULL, 'j' },
 		CLI_OPT_HELP_END,
@@ -208,6 +213,7 @@ parse(int argc, char **argv, struct net_args *a)
 		case 'c': a->path = optarg; break;
 		case 'a': a->address = optarg; break;
 		case 'A': a->allowed = optarg; break;
+		case 'k': a->pubkey = optarg; break;
 		case 'e': a->endpoint = optarg; break;
 		case 'j': a->json = true; break;
 		case 'h': return cli_usage(usage_network, true);
@@ -236,10 +242,11 @@ operands(int argc, char **argv, struct net_args *a, size_t *verb)
 	}
 	a->net = n > 1 ? argv[optind + 1] : NULL;
 	a->peer = n > 2 ? argv[optind + 2] : NULL;
-	if (((a->address || a->allowed) && strcmp(a->verb, "peer-add")) ||
+	if (((a->address || a->allowed || a->pubkey) && strcmp(a->verb, "peer-add")) ||
 	    (a->endpoint && strcmp(a->verb, "peer-config")) ||
 	    (a->json && strcmp(a->verb, "peer-list"))) {
-		fprintf(stderr, "nestor network: --address and --allowed-ips are for peer-add, "
+		fprintf(stderr, "nestor network: --address, --allowed-ips and --public-key are for "
+			"peer-add, "
 			"--endpoint for peer-config, --json for peer-list\n");
 		return 2;
 	}

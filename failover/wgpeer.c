@@ -215,7 +215,8 @@ peer_of(const json_t *e, struct wgpeer *p)
 	return copy_name(p->network, json_string_value(json_object_get(e, "network"))) &&
 	       copy_name(p->name, json_string_value(json_object_get(e, "name"))) &&
 	       copy_key(p->pub, json_string_value(json_object_get(e, "public_key"))) &&
-	       copy_key(p->priv, json_string_value(json_object_get(e, "private_key"))) &&
+	       (!json_object_get(e, "private_key") ||
+		copy_key(p->priv, json_string_value(json_object_get(e, "private_key")))) &&
 	       addr && !strchr(addr, '/') && drnet_ip_parse(addr, &p->addr) == 0 &&
 	       allowed_of(e, p);
 }
@@ -344,11 +345,12 @@ peers_save(const char *root, const struct wgpeer *peers, size_t n)
 			wgpeer_route_str(&peers[i], k, r);
 			json_array_append_new(allowed, json_string(r));
 		}
-		if (json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}",
+		if (json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:s*, s:s, s:o}",
 							 "network", peers[i].network, "name",
 							 peers[i].name, "public_key", peers[i].pub,
-							 "private_key", peers[i].priv, "address", a,
-							 "allowed_ips", allowed)) < 0) {
+							 "private_key",
+							 peers[i].priv[0] ? peers[i].priv : NULL,
+							 "address", a, "allowed_ips", allowed)) < 0) {
 			log_error("out of memory");
 			goto out;
 		}
@@ -407,9 +409,32 @@ pick_addr(const struct receiver_network_cfg *n, const struct wgpeer *peers, size
 	return -1;
 }
 
+/* The key pair of new peer p: its own public key, or one made here. */
+static int
+new_keys(const struct receiver_network_cfg *n, const struct wgpeer *peers, size_t np,
+	 const char *pub, struct wgpeer *p)
+{
+	if (!pub) {
+		if (wgkey_generate(p->priv) < 0 || wgkey_public(p->priv, p->pub) < 0)
+			return -1;
+	} else if (!copy_key(p->pub, pub)) {
+		log_error("network %s: '%s' is not a WireGuard public key (44 characters of "
+			  "base64, as wg pubkey prints it)", n->name, pub);
+		return -1;
+	}
+	for (size_t i = 0; i < np; i++) {
+		if (!strcmp(peers[i].network, n->name) && !strcmp(peers[i].pub, p->pub)) {
+			log_error("network %s: peer %s has that public key already", n->name,
+				  peers[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
-wgpeer_add(const char *root, const struct receiver_network_cfg *n, const char *name,
-	   const char *addr, const char *routes, struct wgpeer *out)
+wgpeer_add(const char *root, const struct receiver_network_cfg *n,
+	   const struct wgpeer_req *req, struct wgpeer *out)
 {
 	struct wgpeer *peers = NULL, *grown;
 	size_t np = 0;
@@ -422,8 +447,8 @@ wgpeer_add(const char *root, const struct receiver_network_cfg *n, const char *n
 	}
 	if ((lock = drnet_record_lock(root)) < 0 || wgpeer_load(root, &peers, &np) < 0)
 		goto out;
-	if (wgpeer_find(peers, np, n->name, name)) {
-		log_error("network %s: peer %s exists already", n->name, name);
+	if (wgpeer_find(peers, np, n->name, req->name)) {
+		log_error("network %s: peer %s exists already", n->name, req->name);
 		goto out;
 	}
 	if (np >= WGPEER_MAX) {
@@ -432,13 +457,13 @@ wgpeer_add(const char *root, const struct receiver_network_cfg *n, const char *n
 		goto out;
 	}
 	memset(out, 0, sizeof(*out));
-	if (!copy_name(out->network, n->name) || !copy_name(out->name, name)) {
-		log_error("peer name '%s' is not valid (%s)", name, "1-64 of [A-Za-z0-9._-]");
+	if (!copy_name(out->network, n->name) || !copy_name(out->name, req->name)) {
+		log_error("peer name '%s' is not valid (%s)", req->name, "1-64 of [A-Za-z0-9._-]");
 		goto out;
 	}
-	if (pick_addr(n, peers, np, addr, &out->addr) < 0 ||
-	    routes_parse(n, peers, np, routes, out) < 0 || wgkey_generate(out->priv) < 0 ||
-	    wgkey_public(out->priv, out->pub) < 0)
+	if (pick_addr(n, peers, np, req->addr, &out->addr) < 0 ||
+	    routes_parse(n, peers, np, req->routes, out) < 0 ||
+	    new_keys(n, peers, np, req->pub, out) < 0)
 		goto out;
 	if (!(grown = realloc(peers, (np + 1) * sizeof(*peers)))) {
 		log_error("out of memory");
@@ -482,20 +507,29 @@ char *
 wgpeer_quick_conf(const struct receiver_network_cfg *n, const struct wgpeer *p,
 		  const char *host_pub, const char *endpoint)
 {
-	char a[16], sub[16], tun[16];
-	char *s;
+	char a[16], sub[16], tun[16], *key, *s;
 
 	drnet_ip_str(p->addr, a);
 	drnet_ip_str(n->subnet, sub);
 	drnet_ip_str(n->wg_addr & wg_mask(n), tun);
+	if (p->priv[0])
+		key = strfmt("# It holds the peer's private key: keep it like one.\n[Interface]\n"
+			     "Address = %s/32\nPrivateKey = %s\n", a, p->priv);
+	else
+		key = strfmt("# The peer's own private key (its public key is %s) is read\n"
+			     "# from /etc/wireguard/<interface>.key on the peer.\n[Interface]\n"
+			     "Address = %s/32\nPostUp = wg set %%i private-key "
+			     "/etc/wireguard/%%i.key\n", p->pub, a);
 	/* the keepalive holds a branch router's NAT mapping open, so that the
 	 * DR side can reach it first */
-	s = strfmt("# WireGuard peer %s of the DR network %s (nestor network peer-config).\n"
-		   "# It holds the peer's private key: keep it like one.\n"
-		   "[Interface]\nAddress = %s/32\nPrivateKey = %s\n\n"
-		   "[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s/%u, %s/%u\n"
-		   "PersistentKeepalive = 25\n", p->name, n->name, a, p->priv, host_pub, endpoint,
-		   sub, n->prefix, tun, n->wg_prefix);
+	s = key ? strfmt("# WireGuard peer %s of the DR network %s (nestor network "
+			 "peer-config).\n%s\n[Peer]\nPublicKey = %s\nEndpoint = %s\n"
+			 "AllowedIPs = %s/%u, %s/%u\nPersistentKeepalive = 25\n", p->name,
+			 n->name, key, host_pub, endpoint, sub, n->prefix, tun, n->wg_prefix)
+		: NULL;
+	if (key)
+		OPENSSL_cleanse(key, strlen(key));
+	free(key);
 	if (!s)
 		log_error("out of memory");
 	return s;

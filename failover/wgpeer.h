@@ -18,8 +18,9 @@ struct receiver_network_cfg;
 /* The longest allowed-ips list: the address and every route. */
 #define WGPEER_ALLOWED_LEN ((WGPEER_MAX_ROUTES + 1) * 19)
 
-/* One peer. Its private key is kept so that peer-config prints a complete
- * wg-quick file whenever it is asked (docs/network.md says why). */
+/* One peer. A private key made here is kept so that peer-config prints a
+ * complete wg-quick file whenever it is asked (docs/network.md says why);
+ * a peer that brought its own public key has none here (priv ""). */
 struct wgpeer {
 	char network[65];
 	char name[65];
@@ -49,15 +50,22 @@ void wgpeer_free(struct wgpeer *peers, size_t n);
 const struct wgpeer *wgpeer_find(const struct wgpeer *peers, size_t n, const char *net,
 				 const char *name);
 
-/* Add peer name to network n (wireguard on) with a new key pair and the
- * tunnel address addr ("a.b.c.d", a free host address of n's tunnel
- * subnet) or, NULL, the lowest free one, and the networks behind it,
- * routes ("CIDR[,CIDR]...", or NULL: none), apart from n's subnets and
- * from the other peers' networks; the new peer into *out. 0 / -1 (logged:
- * a name taken, an address taken or outside, no address left, a bad or
- * overlapping route). */
-int wgpeer_add(const char *root, const struct receiver_network_cfg *n, const char *name,
-	       const char *addr, const char *routes, struct wgpeer *out);
+/* What a new peer asks for; NULL fields take their defaults. */
+struct wgpeer_req {
+	const char *name;
+	const char *addr;   /* "a.b.c.d": a free host address of the tunnel
+			     * subnet; NULL: the lowest free one */
+	const char *routes; /* "CIDR[,CIDR]...": networks behind the peer,
+			     * apart from n's subnets and the other peers' */
+	const char *pub;    /* the peer's own public key; NULL: a key pair
+			     * made here */
+};
+
+/* Add peer req->name to network n (wireguard on); the new peer into *out.
+ * 0 / -1 (logged: a name or public key taken, an address taken or
+ * outside, no address left, a bad or overlapping route, a bad key). */
+int wgpeer_add(const char *root, const struct receiver_network_cfg *n,
+	       const struct wgpeer_req *req, struct wgpeer *out);
 /* Remove peer name of network net into *out (its public key stays known
  * to the caller, to take it off a running link). 0 / -1 (logged: none). */
 int wgpeer_remove(const char *root, const char *net, const char *name, struct wgpeer *out);
@@ -69,7 +77,8 @@ void wgpeer_allowed_ips(const struct wgpeer *p, char out[WGPEER_ALLOWED_LEN]);
 void wgpeer_route_str(const struct wgpeer *p, size_t i, char out[19]);
 
 /* The wg-quick file of peer p of network n: [Interface] its address and
- * private key; [Peer] the DR host's public key host_pub, endpoint
+ * private key (a peer with its own key: read from /etc/wireguard/<the
+ * interface>.key on the peer by PostUp); [Peer] the DR host's public key host_pub, endpoint
  * (host:port) and AllowedIPs = n's subnet and the tunnel subnet. Caller
  * frees; NULL when out of memory (logged). */
 char *wgpeer_quick_conf(const struct receiver_network_cfg *n, const struct wgpeer *p,

@@ -163,6 +163,16 @@ check "peer-add of a known peer: refused, exit 1" bash -c "[ $? = 1 ] && grep -q
 "$NESTOR" network --config "$T/receiver.conf" peer-add $NET x --address 198.51.100.9 >/dev/null 2>"$T/bad.log"
 check "peer-add outside the tunnel subnet: refused, exit 1" \
 	bash -c "[ $? = 1 ] && grep -q 'not a free host address' '$T/bad.log'"
+# a peer that made its own key pair: its private key never leaves it
+OWNPUB=$(wg genkey | wg pubkey)
+"$NESTOR" network --config "$T/receiver.conf" peer-add $NET own --public-key "$OWNPUB" >/dev/null
+check "peer-add --public-key: exit 0" [ $? = 0 ]
+"$NESTOR" network --config "$T/receiver.conf" peer-config $NET own >"$T/own.conf"
+check "peer-config of a peer with its own key: no private key, PostUp reads the peer's" \
+	bash -c "! grep -q PrivateKey '$T/own.conf' &&
+		 grep -qx 'PostUp = wg set %i private-key /etc/wireguard/%i.key' '$T/own.conf' &&
+		 ! grep -q private_key <(jq '.peers[] | select(.name == \"own\")' '$T/store/.wireguard/peers.json')"
+"$NESTOR" network --config "$T/receiver.conf" peer-remove $NET own >/dev/null
 
 # ---- failover ----------------------------------------------------------------
 # The internet's listener: every guest connects once, through NAT.

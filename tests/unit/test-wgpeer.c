@@ -37,6 +37,13 @@ net_prod(void)
 	return n;
 }
 
+static int
+add(const struct receiver_network_cfg *n, const char *name, const char *addr, const char *routes,
+    const char *pub, struct wgpeer *out)
+{
+	return wgpeer_add(root, n, &(struct wgpeer_req){ name, addr, routes, pub }, out);
+}
+
 static mode_t
 mode_of(const char *file)
 {
@@ -113,11 +120,11 @@ Test(wgpeer, add_list_remove)
 	cr_assert_eq(wgpeer_load(root, &all, &np), 0);
 	cr_assert_eq(np, 0);
 	cr_assert_null(all);
-	cr_assert_eq(wgpeer_add(root, &n, "laptop", NULL, NULL, &p), 0);
+	cr_assert_eq(add(&n, "laptop", NULL, NULL, NULL, &p), 0);
 	cr_assert_eq(p.addr, ip("10.99.0.2"), "the lowest free, not the host's .1");
 	cr_assert_eq(wgkey_public(p.priv, pub), 0);
 	cr_assert_str_eq(pub, p.pub);
-	cr_assert_eq(wgpeer_add(root, &n, "branch", "10.99.0.5", NULL, &q), 0);
+	cr_assert_eq(add(&n, "branch", "10.99.0.5", NULL, NULL, &q), 0);
 	cr_assert_eq(mode_of("peers.json"), 0600);
 	cr_assert_eq(wgpeer_load(root, &all, &np), 0);
 	cr_assert_eq(np, 2);
@@ -137,19 +144,19 @@ Test(wgpeer, add_list_remove)
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		cap_start();
-		cr_assert_eq(wgpeer_add(root, &n, bad[i].name, bad[i].addr, NULL, &q), -1, "%zu", i);
+		cr_assert_eq(add(&n, bad[i].name, bad[i].addr, NULL, NULL, &q), -1, "%zu", i);
 		log = cap_stop();
 		cr_assert(strstr(log, bad[i].msg) != NULL, "want '%s' in %s", bad[i].msg, log);
 		free(log);
 	}
 	/* .3, .4, .6 left, then none */
-	cr_assert_eq(wgpeer_add(root, &n, "a", NULL, NULL, &q), 0);
+	cr_assert_eq(add(&n, "a", NULL, NULL, NULL, &q), 0);
 	cr_assert_eq(q.addr, ip("10.99.0.3"));
-	cr_assert_eq(wgpeer_add(root, &n, "b", NULL, NULL, &q), 0);
-	cr_assert_eq(wgpeer_add(root, &n, "c", NULL, NULL, &q), 0);
+	cr_assert_eq(add(&n, "b", NULL, NULL, NULL, &q), 0);
+	cr_assert_eq(add(&n, "c", NULL, NULL, NULL, &q), 0);
 	cr_assert_eq(q.addr, ip("10.99.0.6"));
 	cap_start();
-	cr_assert_eq(wgpeer_add(root, &n, "d", NULL, NULL, &q), -1);
+	cr_assert_eq(add(&n, "d", NULL, NULL, NULL, &q), -1);
 	log = cap_stop();
 	cr_assert(strstr(log, "no free address left") != NULL, "%s", log);
 	free(log);
@@ -168,7 +175,7 @@ Test(wgpeer, add_list_remove)
 	cr_assert_null(wgpeer_find(all, np, "prod", "branch"));
 	wgpeer_free(all, np);
 	/* its address is free again */
-	cr_assert_eq(wgpeer_add(root, &n, "d", NULL, NULL, &q), 0);
+	cr_assert_eq(add(&n, "d", NULL, NULL, NULL, &q), 0);
 	cr_assert_eq(q.addr, ip("10.99.0.5"));
 }
 
@@ -180,7 +187,7 @@ Test(wgpeer, add_refused_with_wireguard_off)
 
 	n.wireguard = false;
 	cap_start();
-	cr_assert_eq(wgpeer_add(root, &n, "laptop", NULL, NULL, &p), -1);
+	cr_assert_eq(add(&n, "laptop", NULL, NULL, NULL, &p), -1);
 	log = cap_stop();
 	cr_assert(strstr(log, "network prod: wireguard is off") != NULL, "%s", log);
 	free(log);
@@ -246,7 +253,7 @@ Test(wgpeer, routes)
 	char allowed[WGPEER_ALLOWED_LEN], *log;
 	size_t np = 0;
 
-	cr_assert_eq(wgpeer_add(root, &n, "branch", NULL, "172.16.5.0/24,192.168.7.128/25", &p), 0);
+	cr_assert_eq(add(&n, "branch", NULL, "172.16.5.0/24,192.168.7.128/25", NULL, &p), 0);
 	wgpeer_allowed_ips(&p, allowed);
 	cr_assert_str_eq(allowed, "10.99.0.2/32,172.16.5.0/24,192.168.7.128/25");
 	cr_assert_eq(wgpeer_load(root, &all, &np), 0);
@@ -270,7 +277,7 @@ Test(wgpeer, routes)
 		int rc;
 
 		cap_start();
-		rc = wgpeer_add(root, &n, "x", NULL, bad[i].routes, &p);
+		rc = add(&n, "x", NULL, bad[i].routes, NULL, &p);
 		log = cap_stop();
 		if (!bad[i].msg) {
 			/* a trailing comma ends the list */
@@ -299,4 +306,37 @@ Test(wgpeer, quick_conf)
 			    "Endpoint = 198.51.100.1:51820\n"
 			    "AllowedIPs = 10.1.0.0/24, 10.99.0.0/29\n") != NULL, "%s", s);
 	free(s);
+}
+
+/* A peer that made its own key pair: its public key only; the file reads
+ * the private key on the peer. */
+Test(wgpeer, own_public_key)
+{
+	struct receiver_network_cfg n = net_prod();
+	struct wgpeer p, *all = NULL;
+	size_t np = 0;
+	char *s, *log;
+
+	cr_assert_eq(add(&n, "laptop", NULL, NULL, "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=", &p), 0);
+	cr_assert_str_eq(p.pub, "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=");
+	cr_assert_eq(p.priv[0], '\0');
+	cr_assert_eq(wgpeer_load(root, &all, &np), 0);
+	cr_assert_eq(np, 1);
+	cr_assert_eq(all[0].priv[0], '\0');
+	s = wgpeer_quick_conf(&n, &all[0], "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=", "h:1");
+	cr_assert(strstr(s, "[Interface]\nAddress = 10.99.0.2/32\n"
+			    "PostUp = wg set %i private-key /etc/wireguard/%i.key\n") != NULL, "%s", s);
+	cr_assert_null(strstr(s, "PrivateKey"), "%s", s);
+	free(s);
+	wgpeer_free(all, np);
+	cap_start();
+	cr_assert_eq(add(&n, "again", NULL, NULL, "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=", &p), -1);
+	log = cap_stop();
+	cr_assert(strstr(log, "peer laptop has that public key already") != NULL, "%s", log);
+	free(log);
+	cap_start();
+	cr_assert_eq(add(&n, "bad", NULL, NULL, "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo", &p), -1);
+	log = cap_stop();
+	cr_assert(strstr(log, "is not a WireGuard public key") != NULL, "%s", log);
+	free(log);
 }
