@@ -134,29 +134,14 @@ network_vms(const struct receiver_network_cfg *n, const struct drnet_vm *vms, si
 static bool
 shared(const json_t *others, const char *name)
 {
-	size_t i, j;
-	json_t *r, *n;
-
-	for (i = 0; (r = json_array_get(others, i)) != NULL; i++)
-		for (j = 0; (n = json_array_get(json_object_get(r, "networks"), j)) != NULL; j++)
-			if (!strcmp(json_string_value(json_object_get(n, "name")) ?: "", name))
-				return true;
-	return false;
+	return drnet_record_network(others, name, false) != NULL;
 }
 
 /* Does a record of others name network name with a WireGuard link? */
 static bool
 link_elsewhere(const json_t *others, const char *name)
 {
-	size_t i, j;
-	json_t *r, *n;
-
-	for (i = 0; (r = json_array_get(others, i)) != NULL; i++)
-		for (j = 0; (n = json_array_get(json_object_get(r, "networks"), j)) != NULL; j++)
-			if (!strcmp(json_string_value(json_object_get(n, "name")) ?: "", name) &&
-			    json_is_object(json_object_get(n, "wg")))
-				return true;
-	return false;
+	return drnet_record_network(others, name, true) != NULL;
 }
 
 /* The WireGuard links of rec's networks; one no other record names is

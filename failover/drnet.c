@@ -254,18 +254,24 @@ rules_closed(FILE *tail, const json_t *n, const char *inside)
 		"no other way in\"\n", jstr(n, "subnet"), inside, jstr(n, "name"));
 }
 
-/* The network record called name in any record, NULL if none. */
-static const json_t *
-find_network(const json_t *records, const char *name)
+const json_t *
+drnet_record_network(const json_t *records, const char *name, bool with_link)
 {
 	size_t i, j;
 	json_t *r, *n;
 
 	for (i = 0; (r = json_array_get(records, i)) != NULL; i++)
 		for (j = 0; (n = json_array_get(json_object_get(r, "networks"), j)) != NULL; j++)
-			if (name && jstr(n, "name") && !strcmp(jstr(n, "name"), name))
+			if (name && jstr(n, "name") && !strcmp(jstr(n, "name"), name) &&
+			    (!with_link || json_is_object(json_object_get(n, "wg"))))
 				return n;
 	return NULL;
+}
+
+static const json_t *
+find_network(const json_t *records, const char *name)
+{
+	return drnet_record_network(records, name, false);
 }
 
 static char *
@@ -284,15 +290,7 @@ mem_close(FILE *f, char **buf)
 static const json_t *
 find_link(const json_t *records, const char *name)
 {
-	size_t i, j;
-	json_t *r, *n;
-
-	for (i = 0; (r = json_array_get(records, i)) != NULL; i++)
-		for (j = 0; (n = json_array_get(json_object_get(r, "networks"), j)) != NULL; j++)
-			if (name && jstr(n, "name") && !strcmp(jstr(n, "name"), name) &&
-			    json_is_object(json_object_get(n, "wg")))
-				return json_object_get(n, "wg");
-	return NULL;
+	return json_object_get(drnet_record_network(records, name, true), "wg");
 }
 
 /* The bridges and WireGuard interfaces of every network once, quoted,

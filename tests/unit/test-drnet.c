@@ -89,6 +89,11 @@ records(const char *text)
 #define NET_A "{\"name\": \"prod\", \"subnet\": \"10.1.0.0/24\", \"nat\": true, \"ext_if\": \"eth0\"," \
 	      " \"bridge\": \"nst-prod\", \"wg\": null}"
 
+/* NET_A with a WireGuard link */
+#define NET_WG "{\"name\": \"prod\", \"subnet\": \"10.1.0.0/24\", \"nat\": true, \"ext_if\": \"eth0\"," \
+	       " \"bridge\": \"nst-prod\", \"wg\": {\"ifname\": \"nsw-prod\", \"port\": 51820," \
+	       " \"address\": \"10.99.0.1/24\"}}"
+
 Test(drnet, ruleset)
 {
 	json_t *r = records("[{\"group\": \"web\", \"networks\": [" NET_A "], \"dnat\": ["
@@ -133,10 +138,7 @@ Test(drnet, ruleset)
  * interface let into the subnet and counted inside. */
 Test(drnet, ruleset_wireguard)
 {
-	json_t *r = records("[{\"group\": \"web\", \"networks\": [{\"name\": \"prod\","
-			    " \"subnet\": \"10.1.0.0/24\", \"nat\": true, \"ext_if\": \"eth0\","
-			    " \"bridge\": \"nst-prod\", \"wg\": {\"ifname\": \"nsw-prod\","
-			    " \"port\": 51820, \"address\": \"10.99.0.1/24\"}}]}]");
+	json_t *r = records("[{\"group\": \"web\", \"networks\": [" NET_WG "]}]");
 	const char *why = NULL;
 	char *s = drnet_ruleset(r, &why);
 
@@ -155,10 +157,7 @@ Test(drnet, ruleset_wireguard)
 Test(drnet, ruleset_wireguard_of_a_later_record)
 {
 	json_t *r = records("[{\"group\": \"db\", \"networks\": [" NET_A "]},"
-			    "{\"group\": \"web\", \"networks\": [{\"name\": \"prod\","
-			    " \"subnet\": \"10.1.0.0/24\", \"nat\": true, \"ext_if\": \"eth0\","
-			    " \"bridge\": \"nst-prod\", \"wg\": {\"ifname\": \"nsw-prod\","
-			    " \"port\": 51820, \"address\": \"10.99.0.1/24\"}}]}]");
+			    "{\"group\": \"web\", \"networks\": [" NET_WG "]}]");
 	const char *why = NULL;
 	char *s = drnet_ruleset(r, &why);
 
