@@ -127,8 +127,15 @@ ip -n "$NS_B" addr add "$BR_PEER/24" dev eth0 && ip -n "$NS_B" link set eth0 up 
 	ip -n "$NS_B" link set lo up && ip -n "$NS_B" route add default via "$BR_HOST" &&
 	ip -n "$NS_B" addr add "$LAN.1/32" dev lo || die "cannot set up $NS_B"
 
-host_state() { host_net_state "^(nst|nsw|nestor)" "nst|nsw|$SUB\\.|$WGSUB\\.|203\\.0\\.113\\." \
-	"wireguard-go ($WGIF|$BWG)|dnsmasq.*nestor-net-$NET"; }
+# What the failover may touch and must give back (host_net_state), and the
+# processes it starts (wireguard-go, dnsmasq of its network).
+host_state() {
+	local ours="nst|nsw|$SUB\\.|$WGSUB\\.|203\\.0\\.113\\.|198\\.1[89]\\."
+	host_net_state "^(nst|nsw|nestor)" "$ours" "default|$ours"
+	echo "== sysctl"; sysctl -n net.ipv4.ip_forward
+	echo "== processes"
+	ps -eo args= | grep -E "wireguard-go ($WGIF|$BWG)|dnsmasq.*nestor-net-$NET" | grep -v grep | sort
+}
 host_state >"$T/before.txt"
 
 # ---- peers, before the failover ----------------------------------------------
