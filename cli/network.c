@@ -80,7 +80,8 @@ peer_add(const struct receiver_config *cfg, const struct net_args *a)
 	int ret = 1;
 
 	if (!n || wgpeer_add(cfg->store_dir, n,
-				 &(struct wgpeer_req){ a->peer, a->address, a->allowed, a->pubkey },
+				 &(struct wgpeer_req){ a->peer, a->address, a->allowed, a->pubkey,
+						       cfg->networks, cfg->nnetworks },
 				 &p) < 0)
 		return 1;
 	drnet_ip_str(p.addr, addr);

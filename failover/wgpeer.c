@@ -246,28 +246,46 @@ wgpeer_allowed_ips(const struct wgpeer *p, char out[WGPEER_ALLOWED_LEN])
 	}
 }
 
-/* routes ("CIDR[,CIDR]...") into p, checked against n's subnets and the
- * other peers of n. 0 / -1 (logged). */
-static int
-routes_parse(const struct receiver_network_cfg *n, const struct wgpeer *peers, size_t np,
-	     const char *routes, struct wgpeer *p)
+/* Does network a/pfx overlap a DR subnet or tunnel subnet (n's, and
+ * every network of all), a route of any peer or one of p's own? */
+static bool
+route_taken(const struct receiver_network_cfg *n, const struct wgpeer_req *req,
+	    const struct wgpeer *peers, size_t np, const struct wgpeer *p, uint32_t a,
+	    unsigned pfx)
 {
-	for (const char *s = routes; s && *s;) {
+	bool taken = false;
+
+	for (size_t i = 0; !taken && i <= req->nall; i++) {
+		const struct receiver_network_cfg *o = i < req->nall ? &req->all[i] : n;
+
+		taken = overlaps(a, pfx, o->subnet, o->prefix) ||
+			(o->wg_addr && overlaps(a, pfx, o->wg_addr & mask_of(o->wg_prefix),
+						o->wg_prefix));
+	}
+	/* every link's routes share the host's table */
+	for (size_t i = 0; !taken && i < np; i++)
+		for (size_t r = 0; !taken && r < peers[i].nroutes; r++)
+			taken = overlaps(a, pfx, peers[i].routes[r], peers[i].route_prefix[r]);
+	for (size_t r = 0; !taken && r < p->nroutes; r++)
+		taken = overlaps(a, pfx, p->routes[r], p->route_prefix[r]);
+	return taken;
+}
+
+/* req->routes ("CIDR[,CIDR]...") into p, checked by route_taken. 0 / -1
+ * (logged). */
+static int
+routes_parse(const struct receiver_network_cfg *n, const struct wgpeer_req *req,
+	     const struct wgpeer *peers, size_t np, struct wgpeer *p)
+{
+	for (const char *s = req->routes; s && *s;) {
 		size_t len = strcspn(s, ",");
 		uint32_t a;
 		unsigned pfx;
-		bool bad = p->nroutes == WGPEER_MAX_ROUTES || cidr_parse(s, len, &a, &pfx) < 0;
 
-		bad = bad || overlaps(a, pfx, n->subnet, n->prefix) ||
-		      overlaps(a, pfx, n->wg_addr & mask_of(n->wg_prefix), n->wg_prefix);
-		for (size_t i = 0; !bad && i < np; i++)
-			for (size_t r = 0; !strcmp(peers[i].network, n->name) && r < peers[i].nroutes; r++)
-				bad = bad || overlaps(a, pfx, peers[i].routes[r], peers[i].route_prefix[r]);
-		for (size_t r = 0; !bad && r < p->nroutes; r++)
-			bad = overlaps(a, pfx, p->routes[r], p->route_prefix[r]);
-		if (bad) {
+		if (p->nroutes == WGPEER_MAX_ROUTES || cidr_parse(s, len, &a, &pfx) < 0 ||
+		    route_taken(n, req, peers, np, p, a, pfx)) {
 			log_error("network %s: route '%.*s': not a network a.b.c.d/N (N 8..32, no "
-				  "host bits), or it overlaps the DR subnet, the tunnel subnet or "
+				  "host bits), or it overlaps a DR subnet, a tunnel subnet or "
 				  "another route (at most %d)", n->name, (int)len, s, WGPEER_MAX_ROUTES);
 			return -1;
 		}
@@ -462,7 +480,7 @@ wgpeer_add(const char *root, const struct receiver_network_cfg *n,
 		goto out;
 	}
 	if (pick_addr(n, peers, np, req->addr, &out->addr) < 0 ||
-	    routes_parse(n, peers, np, req->routes, out) < 0 ||
+	    routes_parse(n, req, peers, np, out) < 0 ||
 	    new_keys(n, peers, np, req->pub, out) < 0)
 		goto out;
 	if (!(grown = realloc(peers, (np + 1) * sizeof(*peers)))) {

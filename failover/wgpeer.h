@@ -56,9 +56,14 @@ struct wgpeer_req {
 	const char *addr;   /* "a.b.c.d": a free host address of the tunnel
 			     * subnet; NULL: the lowest free one */
 	const char *routes; /* "CIDR[,CIDR]...": networks behind the peer,
-			     * apart from n's subnets and the other peers' */
+			     * apart from the DR subnets, the tunnels and
+			     * every peer's networks */
 	const char *pub;    /* the peer's own public key; NULL: a key pair
 			     * made here */
+	/* Every DR network of the configuration (or none), whose subnets and
+	 * tunnel subnets routes must keep apart from too. */
+	const struct receiver_network_cfg *all;
+	size_t nall;
 };
 
 /* Add peer req->name to network n (wireguard on); the new peer into *out.

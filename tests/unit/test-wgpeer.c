@@ -41,7 +41,7 @@ static int
 add(const struct receiver_network_cfg *n, const char *name, const char *addr, const char *routes,
     const char *pub, struct wgpeer *out)
 {
-	return wgpeer_add(root, n, &(struct wgpeer_req){ name, addr, routes, pub }, out);
+	return wgpeer_add(root, n, &(struct wgpeer_req){ name, addr, routes, pub, NULL, 0 }, out);
 }
 
 static mode_t
@@ -289,6 +289,28 @@ Test(wgpeer, routes)
 		}
 		free(log);
 	}
+
+	/* another DR network's subnet or tunnel, and another network's peer's
+	 * LAN: the host has one routing table */
+	struct receiver_network_cfg nets[2] = { n, net_prod() };
+	struct receiver_network_cfg *dev = &nets[1];
+	static const char *taken[] = { "10.2.0.0/24", "10.98.0.0/30", "172.16.5.128/25",
+				       "10.99.0.0/24" };
+
+	snprintf(dev->name, sizeof(dev->name), "dev");
+	dev->subnet = ip("10.2.0.0");
+	dev->wg_addr = ip("10.98.0.1");
+	dev->wg_port = 51821;
+	for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+		cap_start();
+		cr_assert_eq(wgpeer_add(root, dev, &(struct wgpeer_req){ "y", NULL, taken[i], NULL,
+									nets, 2 }, &p), -1, "%s", taken[i]);
+		log = cap_stop();
+		cr_assert(strstr(log, "overlaps a DR subnet") != NULL, "%s", log);
+		free(log);
+	}
+	cr_assert_eq(wgpeer_add(root, dev, &(struct wgpeer_req){ "y", NULL, "172.18.0.0/16", NULL,
+								nets, 2 }, &p), 0);
 }
 
 Test(wgpeer, quick_conf)
