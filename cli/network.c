@@ -93,8 +93,8 @@ peer_add(const struct receiver_config *cfg, const struct net_args *a)
 	if (drnet_wg_peer_live(n, &p, false) == 0)
 		ret = 0;
 	else
-		log_error("network %s: peer %s is kept but not on the running link (see above)",
-			  n->name, p.name);
+		log_error("network %s: peer %s is kept, but the running link does not serve all "
+			  "of it (see above)", n->name, p.name);
 	explicit_bzero(&p, sizeof(p));
 	return ret;
 }

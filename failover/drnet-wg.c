@@ -128,20 +128,74 @@ out:
 	return ret;
 }
 
-/* The networks behind net's peers, routed to the link ifn (they go with
- * the interface). */
+/* Route r to the link ifn, unless it is there already. A route of the
+ * host's own to r is left alone (nothing else on the host is touched):
+ * warned, 1. 0 / -1 (logged). */
+static int
+route_add(const char *ctx, const char *ifn, const char *r)
+{
+	char *out = NULL, *dev = strfmt(" dev %s", ifn), *at;
+	int ret = -1;
+
+	if (!dev || spawn_cmd(ctx, (const char *const[]){ "ip", "-4", "route", "show", "exact", r,
+							  NULL }, &out) < 0)
+		goto out;
+	if (!*out)
+		ret = run(ctx, (const char *const[]){ "ip", "route", "add", r, "dev", ifn, NULL });
+	else if ((at = strstr(out, dev)) != NULL && strchr(" \n", at[strlen(dev)]))
+		ret = 0;
+	else {
+		log_warn("%s: the host has a route to %s already (%.*s): a WireGuard peer's "
+			 "network does not take it, it is not routed to %s", ctx, r,
+			 (int)strcspn(out, "\n"), out, ifn);
+		ret = 1;
+	}
+out:
+	free(out);
+	free(dev);
+	return ret;
+}
+
+/* Take route r off the link ifn; one that is not there (the host kept
+ * its own) is fine. */
+static int
+route_del(const char *ctx, const char *ifn, const char *r)
+{
+	char *out = NULL, *dev = strfmt(" dev %s", ifn), *at;
+	int ret = -1;
+
+	if (!dev || spawn_cmd(ctx, (const char *const[]){ "ip", "-4", "route", "show", "exact", r,
+							  NULL }, &out) < 0)
+		goto out;
+	ret = 0;
+	if ((at = strstr(out, dev)) != NULL && strchr(" \n", at[strlen(dev)]))
+		ret = run(ctx, (const char *const[]){ "ip", "route", "delete", r, "dev", ifn, NULL });
+out:
+	free(out);
+	free(dev);
+	return ret;
+}
+
+/* The networks behind peer p, routed to the link ifn (they go with the
+ * interface), or (del) taken off it. 0, 1 when the host kept a route of
+ * its own (warned), -1 (logged). */
 static int
 peer_routes(const char *ctx, const char *ifn, const struct wgpeer *p, bool del)
 {
-	for (size_t i = 0; i < p->nroutes; i++) {
+	int ret = 0;
+
+	for (size_t i = 0; i < p->nroutes && ret >= 0; i++) {
 		char r[19];
+		int rc;
 
 		wgpeer_route_str(p, i, r);
-		if (run(ctx, (const char *const[]){ "ip", "route", del ? "delete" : "replace", r,
-						    "dev", ifn, NULL }) < 0)
-			return -1;
+		if (del)
+			rc = route_del(ctx, ifn, r);
+		else
+			rc = route_add(ctx, ifn, r);
+		ret = rc < 0 ? -1 : ret | rc;
 	}
-	return 0;
+	return ret;
 }
 
 static int
@@ -151,9 +205,10 @@ routes_up(const char *ctx, const char *root, const char *net, const char *ifn)
 	size_t np = 0;
 	int ret = wgpeer_load(root, &peers, &np);
 
-	for (size_t i = 0; ret == 0 && i < np; i++)
+	/* a route the host kept is warned: the link serves the other peers */
+	for (size_t i = 0; ret >= 0 && i < np; i++)
 		if (!strcmp(peers[i].network, net))
-			ret = peer_routes(ctx, ifn, &peers[i], false);
+			ret = peer_routes(ctx, ifn, &peers[i], false) < 0 ? -1 : 0;
 	wgpeer_free(peers, np);
 	return ret;
 }
@@ -355,9 +410,11 @@ drnet_wg_peer_live(const struct receiver_network_cfg *n, const struct wgpeer *p,
 		return run(ctx, (const char *const[]){ "wg", "set", n->wg_if, "peer", p->pub,
 						       "remove", NULL }) < 0 ||
 		       peer_routes(ctx, n->wg_if, p, true) < 0 ? -1 : 0;
+	/* a network the host kept a route to fails it here: the operator is
+	 * told at once, not at the next failover */
 	return run(ctx, (const char *const[]){ "wg", "set", n->wg_if, "peer", p->pub,
 					       "allowed-ips", a, NULL }) < 0 ||
-	       peer_routes(ctx, n->wg_if, p, false) < 0 ? -1 : 0;
+	       peer_routes(ctx, n->wg_if, p, false) != 0 ? -1 : 0;
 }
 
 /* The first IPv4 address of interface ifn into out[16]. */

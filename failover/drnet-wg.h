@@ -29,7 +29,9 @@ int drnet_wg_up(const char *ctx, const char *root, const char *net, const json_t
 int drnet_wg_down(const char *ctx, const json_t *wg);
 
 /* Add (or take off, remove) peer p on n's link if it runs now: a peer
- * added while failed over can connect at once. Not running: 0. */
+ * added while failed over can connect at once. Not running: 0. A network
+ * behind p that the host has a route of its own to is not routed to the
+ * link: -1 (warned). A failover's bring-up only warns of it. */
 int drnet_wg_peer_live(const struct receiver_network_cfg *n, const struct wgpeer *p,
 		       bool remove);
 

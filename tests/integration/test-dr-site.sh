@@ -258,6 +258,19 @@ check "peer-remove: the running link drops the laptop, keeps the branch" \
 	bash -c "[ -n '$LPUB' ] && ! wg show '$WGIF' peers | grep -qF '$LPUB' &&
 		 [ \"\$(wg show '$WGIF' peers | wc -l)\" = 1 ]"
 
+# a peer's network that the host routes itself: the host's route stays
+"$NESTOR" network --config "$T/receiver.conf" peer-add $NET clash --allowed-ips 203.0.113.0/24 \
+	>/dev/null 2>"$T/clash.log"
+rc=$?
+cat "$T/clash.log"
+check "peer-add of a LAN the host routes itself: exit 1, said why" \
+	bash -c "[ $rc = 1 ] && grep -q 'the host has a route to 203.0.113.0/24 already' '$T/clash.log'"
+check "the host's own route to 203.0.113.0/24 is untouched" \
+	bash -c "[ \"\$(ip -4 route show exact 203.0.113.0/24 | sed 's/ *\$//')\" = '203.0.113.0/24 dev $EXT proto kernel scope link src $INET_HOST' ]"
+"$NESTOR" network --config "$T/receiver.conf" peer-remove $NET clash >/dev/null
+check "peer-remove of it: exit 0, the host's route still there" \
+	bash -c "[ $? = 0 ] && ip -4 route show exact 203.0.113.0/24 | grep -q 'dev $EXT'"
+
 # ---- the internet: the published port, nothing else ----------------------------
 check_eq "internet -> $INET_HOST:$PUB reaches web1" "NESTOR-WEB web1" \
 	"$(fetch_retry "$NS_I" "http://$INET_HOST:$PUB/")"
