@@ -43,6 +43,7 @@
 	X(virDomainShutdownFlags)                                              \
 	X(virDomainSuspend)                                                    \
 	X(virDomainUndefine)                                                   \
+	X(virDomainUndefineFlags)                                              \
 	X(virGetLastErrorCode)                                                 \
 	X(virGetLastErrorMessage)                                              \
 	X(virNetworkCreate)                                                    \
