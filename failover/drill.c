@@ -19,6 +19,7 @@
 #include "failover/drill-net.h"
 #include "failover/drill-record.h"
 #include "failover/drill-run.h"
+#include "failover/drill-shot.h"
 #include "failover/drill-vm.h"
 #include "failover/drill.h"
 #include "failover/scrubcheck.h"
@@ -367,9 +368,11 @@ run_boot(struct drill *d)
 	}
 	r->kvm = d->kvm;
 	drill_accel_learn(d, d->order[0]);
-	for (size_t n = 0; n < d->nvms && !drill_stop; n++)
+	for (size_t n = 0; n < d->nvms && !drill_stop; n++) {
 		if (r->vms[d->order[n]].marker_seen)
 			drill_vm_check(d, d->order[n]);
+		drill_shot_take(d, d->order[n]);
+	}
 	if (drill_stop) {
 		log_error("%s %s: interrupted", what, r->id);
 		r->error = strdup("interrupted by a signal");
