@@ -1,13 +1,16 @@
-/* Text into HTML: element content and quoted attribute values, for pages
- * that show strings from the network or a guest (names, console output). */
+/* Escaping text for HTML: every string that reaches a page (group, VM and
+ * disk names, drill errors: peer input) goes through here. */
 #ifndef NESTOR_COMMON_HTMLESC_H
 #define NESTOR_COMMON_HTMLESC_H
 
 #include <stdio.h>
 
-/* Write s to f with & < > " ' as character references and control
- * characters other than tab and newline as U+FFFD, so no byte of s can
- * open markup or end an attribute. NULL writes nothing. */
-void htmlesc_fputs(const char *s, FILE *f);
+/* Write s (NULL = nothing) to f escaped for HTML text and quoted attribute
+ * values: & < > " ' as entities, control characters but tab and newline
+ * as U+FFFD. */
+void htmlesc_put(FILE *f, const char *s);
+
+/* The same as a malloc'd string (caller frees); NULL when out of memory. */
+char *htmlesc(const char *s);
 
 #endif

@@ -39,7 +39,7 @@ static const char html_head[] =
 static void
 esc(FILE *f, const char *s)
 {
-	htmlesc_fputs(s, f);
+	htmlesc_put(f, s);
 }
 
 static void
