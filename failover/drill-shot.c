@@ -15,6 +15,9 @@
 #include "failover/shotpng.h"
 
 #define SHOT_CHUNK (1u << 20)
+/* A console compresses to a few KiB; a screen of noise (a hostile guest's)
+ * would make every report that inlines it, and the run's memory, large. */
+#define SHOT_PNG_MAX (4u << 20)
 
 /* Does the running domain have a display a screenshot can show (a <video>
  * whose model is not "none")? 1 yes, 0 headless, -1 error (logged). */
@@ -159,6 +162,13 @@ drill_shot_take(struct drill *d, size_t i)
 	if (shot_read(d, v->dom, &mime, &data, &len, why, sizeof(why)) < 0 ||
 	    shotpng_convert(mime, data, len, &rv->shot_png, &rv->shot_len, &rv->shot_w,
 			    &rv->shot_h, why, sizeof(why)) < 0) {
+		shot_failed(d, i, why);
+	} else if (rv->shot_len > SHOT_PNG_MAX) {
+		snprintf(why, sizeof(why), "its PNG is %zu KiB, more than a report keeps (%u KiB)",
+			 rv->shot_len >> 10, SHOT_PNG_MAX >> 10);
+		free(rv->shot_png);
+		rv->shot_png = NULL;
+		rv->shot_len = 0;
 		shot_failed(d, i, why);
 	} else {
 		rv->shot = REPORT_SHOT_TAKEN;

@@ -62,7 +62,9 @@ echo "md5 point 1: $MD5_1, point 2: $MD5_2"
 SUMS=$(store_sums $G)
 after_drill() { check_drill_gone "$1" "$2" $G "$SUMS"; }
 
-CHECK="md5sum /dev/vdb; cat /sys/class/net/*/address"
+# the guest's output ends with markup a hostile guest could print: the HTML
+# report must show it as text
+CHECK="md5sum /dev/vdb; cat /sys/class/net/*/address; echo '<script>alert(1)</script>'"
 # 1. latest point
 t0=$(date +%s)
 "$NESTOR" drill --config "$T/receiver.conf" $G --json --timeout 120 \
@@ -110,6 +112,8 @@ check "html report: both serial console tails (their boot markers) and the marke
 	[ "$(grep -c 'NESTOR-BOOT-OK' "$HTML1")" -ge 3 ]
 check "html report: check output, point disks, RTO" \
 	bash -c "grep -q '$MD5_2' '$HTML1' && grep -q 'vdb: point disk data<' '$HTML1' && grep -q 'vda: point disk os2<' '$HTML1' && grep -q 'RTO (boot marker)' '$HTML1'"
+check "html report: the guest's markup is text, not markup" \
+	bash -c "! grep -qi '<script' '$HTML1' && grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' '$HTML1'"
 check "html report: references nothing outside itself" "$ROOT/tests/integration/reportcheck.py" refs "$HTML1"
 # Headless Chromium through a proxy that logs every request it is sent.
 # Chromium's own housekeeping (component updates, accounts) goes to
