@@ -60,11 +60,12 @@ render(const struct report *r)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	FILE *f;
 
-	cr_assert_not_null(f);
+	cr_assert_not_null(f = open_memstream(&buf, &len));
 	cr_assert_eq(report_html_write(r, f), 0);
 	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(strlen(buf), len, "a NUL byte in the page");
 	return buf;
 }
 

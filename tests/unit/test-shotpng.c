@@ -76,26 +76,29 @@ Test(shotpng, tiny_ppm_keeps_its_pixels)
 
 Test(shotpng, maxval_below_255_and_16_bit_samples_are_scaled)
 {
-	static const unsigned char ppm15[] = "P6 1 1 15\n\x0f\x00\x07";
-	static const unsigned char ppm16[] = "P6 1 1 65535\n\xff\xff\x00\x00\x80\x00";
-	unsigned char rgb[3];
-	void *png = NULL;
-	size_t len = 0;
-	unsigned w, h;
-	char why[128] = "";
+	static const struct {
+		const char *ppm;
+		size_t len;
+		unsigned char want[3];
+	} cases[] = {
+		{ "P6 1 1 15\n\x0f\x00\x07", 13, { 255, 0, 119 } },
+		{ "P6 1 1 65535\n\xff\xff\x00\x00\x80\x00", 19, { 255, 0, 128 } },
+	};
 
-	cr_assert_eq(convert(NULL, ppm15, sizeof(ppm15) - 1, &png, &len, why, sizeof(why)), 0,
-		     "%s", why);
-	decode(png, len, rgb, sizeof(rgb), &w, &h);
-	cr_assert(rgb[0] == 255 && rgb[1] == 0 && rgb[2] == 119, "%u %u %u", rgb[0], rgb[1],
-		  rgb[2]);
-	free(png);
-	cr_assert_eq(convert(NULL, ppm16, sizeof(ppm16) - 1, &png, &len, why, sizeof(why)), 0,
-		     "%s", why);
-	decode(png, len, rgb, sizeof(rgb), &w, &h);
-	cr_assert(rgb[0] == 255 && rgb[1] == 0 && rgb[2] == 128, "%u %u %u", rgb[0], rgb[1],
-		  rgb[2]);
-	free(png);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned char rgb[3];
+		void *png = NULL;
+		size_t len = 0;
+		unsigned w, h;
+		char why[128] = "";
+
+		cr_assert_eq(convert(NULL, cases[i].ppm, cases[i].len, &png, &len, why,
+				     sizeof(why)), 0, "case %zu: %s", i, why);
+		decode(png, len, rgb, sizeof(rgb), &w, &h);
+		cr_assert_eq(memcmp(rgb, cases[i].want, 3), 0, "case %zu: %u %u %u", i, rgb[0],
+			     rgb[1], rgb[2]);
+		free(png);
+	}
 }
 
 /* Each refused with a reason containing want; nothing returned. */
