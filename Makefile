@@ -29,7 +29,7 @@ endif
 ifeq ($(SAN),fuzz)
 CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 endif
-LDLIBS   := $(PKG_LIBS) -lpthread
+LDLIBS   := $(PKG_LIBS) -lcrypt -lpthread
 
 # XXH3's AVX2 path, chosen at run time by common/hash.c.
 ifeq ($(shell uname -m),x86_64)

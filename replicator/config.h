@@ -111,6 +111,7 @@ struct receiver_group_cfg {
 	uint64_t max_clock_skew_s;
 	uint64_t immutable_s;
 	uint64_t min_points;
+	uint64_t rpo_s; /* rpo; RX_INHERIT = the [receiver] value */
 };
 
 /* [network NAME] (issue 15, docs/network.md): a DR network the NICs of a
@@ -221,6 +222,24 @@ struct receiver_config {
 	/* scrub_rate: bytes/s `nestor scrub` reads at (default 100M, 1M..64G),
 	 * so it runs beside replication (docs/scrub.md). */
 	uint64_t scrub_rate;
+	/* rpo, the RPO target of each group (default 5m, as the agent's,
+	 * 1s..366d; [group] rpo overrides): the dashboard's colours, the
+	 * metrics, alerts and notify events measure against it.
+	 * Monitoring (issue 16; docs/monitoring.md): notify, the URL events
+	 * are posted to (http:// or https://; NULL = off); notify_ca, the CA
+	 * file an https target's certificate is checked against (NULL = the
+	 * system's).
+	 * The dashboard on the metrics listener (docs/dashboard.md):
+	 * dashboard_auth, a file of user:crypt-hash lines for HTTP basic auth
+	 * (NULL = none); dashboard_public, serve without auth beyond loopback
+	 * (default no: such a metrics address is refused); rpo_history_size,
+	 * bytes of RPO history kept per group (default 1M, 4K..64M). */
+	uint64_t rpo_s;
+	char *notify_url;
+	char *notify_ca;
+	char *dashboard_auth;
+	bool dashboard_public;
+	uint64_t rpo_history_size;
 	struct receiver_client_cfg *clients;
 	size_t nclients;
 	struct receiver_group_cfg *groups; /* in file order */
@@ -248,6 +267,8 @@ const struct retention_policy *receiver_config_retention(const struct receiver_c
 /* group's limits: its [group] values over the [receiver] defaults. */
 void receiver_config_limits(const struct receiver_config *c, const char *group,
 			    struct group_limits *out);
+/* group's RPO target in seconds: its [group] rpo over the [receiver] one. */
+uint64_t receiver_config_rpo(const struct receiver_config *c, const char *group);
 /* group's history rules: its [group] keys over the [receiver] ones. */
 void receiver_config_history(const struct receiver_config *c, const char *group,
 			     struct receiver_history_cfg *out);
