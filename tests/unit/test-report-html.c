@@ -69,16 +69,6 @@ render(const struct report *r)
 	return buf;
 }
 
-static size_t
-count(const char *hay, const char *needle)
-{
-	size_t n = 0;
-
-	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
-		n++;
-	return n;
-}
-
 Test(report_html, hostile_strings_stay_text_and_nothing_is_fetched)
 {
 	char console[128], *html, *b64;
@@ -94,11 +84,13 @@ Test(report_html, hostile_strings_stay_text_and_nothing_is_fetched)
 	cr_assert(strstr(html, "src=&quot;http://evil.example/x&quot;"));
 	cr_assert_null(strstr(html, "\x1b"));
 	/* the check command (summary), its output, and the console tail */
-	cr_assert_geq(count(html, "&lt;/pre&gt;&lt;script&gt;"), 3);
+	cr_assert(strstr(html, "<th>check command</th><td>&lt;/pre&gt;&lt;script&gt;alert(1)"));
+	cr_assert(strstr(html, "<pre>&lt;/pre&gt;&lt;script&gt;alert(1)"));
+	cr_assert(strstr(html, "\xef\xbf\xbd[2J&lt;/pre&gt;&lt;script&gt;x()&lt;/script&gt;"));
 	cr_assert(strstr(html, "it&#39;s &quot;bad&quot; &amp; &lt;worse&gt;"));
 	cr_assert(strstr(html, "NESTOR-BOOT-OK\n"));
 	/* one image, the PNG itself as a data: URI */
-	cr_assert_eq(count(html, "<img "), 1);
+	cr_assert(strstr(html, "<img ") && !strstr(strstr(html, "<img ") + 1, "<img "));
 	b64 = malloc(4 * ((r.vms[0].shot_len + 2) / 3) + 1);
 	EVP_EncodeBlock((unsigned char *)b64, r.vms[0].shot_png, (int)r.vms[0].shot_len);
 	cr_assert(strstr(html, "src=\"data:image/png;base64,") &&
