@@ -19,6 +19,7 @@
 #include "failover/domxml-size.h"
 #include "failover/domxml.h"
 #include "failover/drill-drnet.h"
+#include "failover/drill-lan-run.h"
 #include "failover/drill-run.h"
 #include "failover/drill-vm.h"
 #include "failover/pointmeta.h"
@@ -275,7 +276,8 @@ vm_xml(struct drill *d, size_t i, bool baseline)
 	return xml;
 }
 
-/* Network of each NIC. A drill: always the isolated network. A failover:
+/* Network of each NIC. A drill: the isolated copy of the [network] listing
+ * the NIC's source (drill-lan-run.h), else the isolated network. A failover:
  * --network-map SRC=DST first, else the source's network if this host has
  * one of that name, else the failover's isolated network. */
 int
@@ -297,6 +299,9 @@ drill_vm_map_networks(struct drill *d)
 				sym_virNetworkFree(n);
 				dst = src;
 			}
+			/* a drill: the isolated copy of the source's [network] */
+			if (!d->failover && src)
+				dst = drill_lans_map(d, src);
 			if (!dst) {
 				d->net_needed = true;
 				continue;
