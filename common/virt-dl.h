@@ -44,6 +44,7 @@
 	X(virDomainShutdownFlags)                                              \
 	X(virDomainSuspend)                                                    \
 	X(virDomainUndefine)                                                   \
+	X(virDomainUndefineFlags)                                              \
 	X(virGetLastErrorCode)                                                 \
 	X(virGetLastErrorMessage)                                              \
 	X(virNetworkCreate)                                                    \

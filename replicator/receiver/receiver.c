@@ -119,12 +119,26 @@ io_resume(void *arg)
 	peer_read_again(p);
 }
 
+static struct conn *
+io_conn(void *arg)
+{
+	return ((struct peer *)arg)->conn;
+}
+
+static struct event_base *
+io_base(void *arg)
+{
+	return ((struct peer *)arg)->rx->base;
+}
+
 static const struct session_io peer_io = {
 	.send = io_send,
 	.send_error = io_send_error,
 	.close = io_close,
 	.peer_name = io_peer_name,
 	.resume = io_resume,
+	.conn = io_conn,
+	.base = io_base,
 };
 
 static void
@@ -188,6 +202,8 @@ peer_on_drain(struct conn *c, void *arg)
 		p->out_paused = false;
 		peer_read_again(p);
 	}
+	if (p->session)
+		session_on_drain(p->session);
 }
 
 static void
@@ -335,7 +351,7 @@ receiver_children_open(const struct receiver_config *cfg)
 }
 
 int
-receiver_run(const struct receiver_config *cfg)
+receiver_run(const struct receiver_config *cfg, const struct receiver_hooks *hooks)
 {
 	struct receiver rx = { .cfg = cfg };
 	struct tls_files tf = { cfg->ca, cfg->cert, cfg->key };
@@ -364,6 +380,8 @@ receiver_run(const struct receiver_config *cfg)
 	if (receiver_monitor_start(&rx) < 0)
 		goto out;
 	rx.env = session_env_new(cfg, rx.store, rx.metrics);
+	if (rx.env && hooks && hooks->reverse)
+		session_env_set_reverse(rx.env, hooks->reverse, hooks->reverse_arg);
 	rx.gate = rx.env ? gate_new(cfg, rx.base) : NULL;
 	if (!rx.gate || receiver_pool_start(&rx) < 0)
 		goto out;
