@@ -23,6 +23,7 @@ static const char usage_main[] =
 	"  drill      boot a recovery point's VMs in an isolated network and verify them\n"
 	"  failover   boot a recovery point's VMs for real; --status, --release\n"
 	"  failback   the way home after a failover: start, status, promote, cutover, abort\n"
+	"  network    the peers of a DR network's WireGuard site link\n"
 	"  config     check a configuration file\n"
 	"  version    print the version\n"
 	"\n"
@@ -47,6 +48,7 @@ static const struct {
 	{ "status", cli_status },
 	{ "scrub", cli_scrub },
 	{ "repair", cli_repair },
+	{ "network", cli_network },
 };
 
 int

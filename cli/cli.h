@@ -26,5 +26,6 @@ int cli_failback_abort(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_scrub(int argc, char **argv);
 int cli_repair(int argc, char **argv);
+int cli_network(int argc, char **argv);
 
 #endif

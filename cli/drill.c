@@ -38,29 +38,13 @@ static const char usage_drill[] =
 	"      --keep          leave the domains, network and overlays running\n"
 	"      --json          print the report as JSON instead of text\n"
 	CLI_BOOT_USAGE
-	"      --list          list the saved drill reports of GROUP\n"
+	"      --list          list the saved drill reports of GROUP (JSON and HTML)\n"
 	"      --cleanup       remove what drills of GROUP that no longer run left\n"
 	"                      (domains, networks, namespaces, overlays, pins), --keep too\n"
 	"  -v, --verbose       debug logging\n"
 	"Exit: 0 every VM verified and teardown done, 1 otherwise, 2 usage error.\n";
 
 enum { OPT_KEEP = 300, OPT_LIST, OPT_CLEANUP };
-
-/* The saved reports of group as a table or JSON on stdout. Exit code. */
-static int
-list_reports(const struct cli_rx *rx, const char *group, bool json)
-{
-	char *dir = NULL;
-	int ret;
-
-	if (asprintf(&dir, "%s/%s/drills", rx->cfg->store_dir, group) < 0) {
-		log_error("out of memory");
-		return 1;
-	}
-	ret = report_list(dir, json, stdout) == 0 ? 0 : 1;
-	free(dir);
-	return ret;
-}
 
 /* --cleanup: what dead and kept drills of group left. Exit code. */
 static int
@@ -120,7 +104,7 @@ cli_drill(int argc, char **argv)
 	if (cleanup)
 		ret = clean_up(&rx, a.o.group, a.o.uri);
 	else
-		ret = list ? list_reports(&rx, a.o.group, a.json) : cli_boot_run(&rx, &a);
+		ret = list ? cli_boot_list(&rx, a.o.group, false, a.json) : cli_boot_run(&rx, &a);
 	cli_rx_close(&rx);
 	return ret;
 }

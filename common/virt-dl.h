@@ -40,6 +40,7 @@
 	X(virDomainListAllCheckpoints)                                         \
 	X(virDomainLookupByName)                                               \
 	X(virDomainResume)                                                     \
+	X(virDomainScreenshot)                                                 \
 	X(virDomainShutdownFlags)                                              \
 	X(virDomainSuspend)                                                    \
 	X(virDomainUndefine)                                                   \
@@ -56,6 +57,11 @@
 	X(virNetworkUndefine)                                                  \
 	X(virNetworkUpdate)                                                    \
 	X(virSetErrorFunc)                                                     \
+	X(virStreamAbort)                                                      \
+	X(virStreamFinish)                                                     \
+	X(virStreamFree)                                                       \
+	X(virStreamNew)                                                        \
+	X(virStreamRecv)                                                       \
 	X(virTypedParamsFree)                                                  \
 	X(virTypedParamsGetInt)
 

@@ -199,6 +199,9 @@ drill_vm_prepare(struct drill *d, size_t i)
 	}
 	if (pointmeta_map_disks(d->meta, i, x, names, ctx) < 0)
 		goto out;
+	for (size_t k = 0; k < domxml_ndisks(x); k++)
+		if (report_vm_add_disk(&d->r->vms[i], domxml_disk_target(x, k), names[k]) < 0)
+			goto out;
 	for (size_t k = 0; k < domxml_nnics(x); k++) {
 		const char *src = domxml_nic_source(x, k);
 

@@ -21,6 +21,7 @@
 #include "failover/drill-net.h"
 #include "failover/drill-record.h"
 #include "failover/drill-run.h"
+#include "failover/drill-shot.h"
 #include "failover/drill-sweep.h"
 #include "failover/drill-vm.h"
 #include "failover/drill.h"
@@ -390,9 +391,11 @@ run_boot(struct drill *d)
 	}
 	r->kvm = d->kvm;
 	drill_accel_learn(d, d->order[0]);
-	for (size_t n = 0; n < d->nvms && !drill_stop; n++)
+	for (size_t n = 0; n < d->nvms && !drill_stop; n++) {
 		if (r->vms[d->order[n]].marker_seen)
 			drill_vm_check(d, d->order[n]);
+		drill_shot_take(d, d->order[n]);
+	}
 	/* a test looks at a running drill from outside here */
 	if (!d->failover)
 		testhook_at("drill-checked");

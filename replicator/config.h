@@ -118,6 +118,7 @@ struct receiver_group_cfg {
  * failed-over VM join when their on-prem network or bridge is one of its
  * sources. Addresses are IPv4 in host byte order. */
 #define RX_NET_MAX_LIST 16
+#define RX_WG_PORT_DEFAULT 51820
 struct rx_publish {
 	bool udp;
 	uint16_t port;           /* on the external side */
@@ -144,6 +145,13 @@ struct receiver_network_cfg {
 	size_t npublish;
 	char *external;          /* external: interface or address; NULL = the
 				  * default route's interface */
+	/* The WireGuard site link (docs/network.md, WireGuard): one interface
+	 * per network, brought up with it at failover. */
+	bool wireguard;          /* wireguard, default off */
+	uint16_t wg_port;        /* wg_port: UDP, default 51820, unique */
+	uint32_t wg_addr;        /* wg_address: the DR host's tunnel address */
+	unsigned wg_prefix;      /* ... and its prefix, 8..30 */
+	char wg_if[16];          /* "nsw-...": derived from name like bridge */
 };
 
 /* A [group] history key left unset takes the [receiver] value. */
