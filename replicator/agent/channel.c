@@ -56,8 +56,10 @@ channel_idle(struct channel *ch)
 {
 	if (time(NULL) - ch->last_activity <= (time_t)ch->timeout_s)
 		return false;
-	log_error("group %s: peer silent for %u s (receiver_timeout), giving up", ch->group,
-		  ch->timeout_s);
+	/* An adopted channel is the DR side of a reverse stream: its peer is
+	 * the on-prem agent. */
+	log_error("group %s: %s silent for %u s (receiver_timeout), giving up", ch->group,
+		  ch->adopted ? "agent" : "receiver", ch->timeout_s);
 	return true;
 }
 
