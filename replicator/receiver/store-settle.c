@@ -22,13 +22,12 @@
 #include "replicator/receiver/store-backend.h"
 
 #define SETTLE_MAX_GROUPS 4096 /* groups waiting; more kicks wait for the next commit */
-#define SETTLE_CATCH_UP 64     /* points below the lag looked at after a start */
 #define SETTLE_NICE 10         /* the thread's and its qemu-img's */
 
 /* How far a group is settled (the thread's own). */
 struct settle_mark {
 	char group[STORE_NAME_MAX + 1];
-	uint64_t done; /* 0: not known yet (after a start) */
+	uint64_t done; /* 0: none yet (after a start) */
 };
 
 struct store_settler {
@@ -60,10 +59,11 @@ store_settle_group(struct store *st, const char *group, uint64_t *done, const _A
 	if (!st->be->ops->settle || cat.n <= CHAIN_SETTLE_LAG)
 		goto out;
 	last = cat.n - 1 - CHAIN_SETTLE_LAG;
-	i = last > SETTLE_CATCH_UP ? last - SETTLE_CATCH_UP : 0;
-	if (*done)
-		for (i = 0; i <= last && cat.pts[i].id <= *done; i++)
-			;
+	/* After a start every point is looked at: a settled one costs the
+	 * header reads of its chain, one a crash or an older receiver left
+	 * deep is settled now. */
+	for (i = 0; *done && i <= last && cat.pts[i].id <= *done; i++)
+		;
 	/* Oldest first: a point is settled over its base's chain, settled
 	 * before it. */
 	for (; i <= last && !(stop && atomic_load(stop)); i++) {

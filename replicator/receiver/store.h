@@ -157,7 +157,7 @@ void store_settle_stop(struct store *st);
 /* Queue group for the thread (no thread: nothing). Never blocks for long. */
 void store_settle_kick(struct store *st, const char *group);
 /* The thread's work, inline: settle group's points newer than *done (0:
- * the last few below the lag) up to the newest but the lag, oldest first;
+ * all of them) up to the newest but the lag, oldest first;
  * *done becomes the last one tried. stop (NULL ok) ends it between
  * points. 0 / -1 (logged: a point left deeper, or no catalog). */
 int store_settle_group(struct store *st, const char *group, uint64_t *done,
