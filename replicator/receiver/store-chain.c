@@ -423,8 +423,7 @@ settle_swap(struct settle *s, const struct catalog *cat)
 		log_error("%s: stat %s: %m", s->ctx, s->path);
 		return -1;
 	}
-	/* A settle a crash interrupted left its file. */
-	if (store_unlink(s->tmp) < 0 || copy_file(s->path, s->tmp, &s->before, s->ctx) < 0)
+	if (copy_file(s->path, s->tmp, &s->before, s->ctx) < 0)
 		goto out;
 	/* Safe mode: exactly the clusters where the old and the new backing
 	 * differ are copied in (qemu only compares what lies between them). */
@@ -462,6 +461,10 @@ settle_disk(struct settle *s, const struct catalog *cat)
 	bool ext;
 	int r;
 
+	/* What a crash during an earlier settle of it left (a pass after a
+	 * start looks at every point). */
+	if (unlink(s->tmp) < 0 && errno != ENOENT)
+		log_warn("%s: %s left: %m", s->ctx, s->tmp);
 	if (store_chain_walk(s->dir, s->pi->id, own, CHAIN_MAX_DEPTH, &n, &ext) < 0)
 		return -1;
 	if (n < 2)
