@@ -20,6 +20,7 @@
 #include "replicator/receiver/store-chain.h"
 #include "replicator/receiver/store.h"
 #include "replicator/receiver/sums.h"
+#include "storebegin.h"
 #include "tmpdir.h"
 
 /* ---- pure --------------------------------------------------------------------------- */
@@ -246,17 +247,10 @@ static uint8_t want[NPTS + 1][DISK];
 static void
 commit_point(struct store *st, uint64_t id, uint64_t base)
 {
-	struct store_begin b = { .point_id = id, .base_id = base, .ndisks = 1 };
-	struct store_point *pt;
+	struct store_point *pt = store_begin_one(st, id, base, "vda", DISK);
 	uint64_t off = (id * 5 % (DISK / BLK)) * BLK;
 	int err = -1;
 
-	snprintf(b.group, sizeof(b.group), "grp");
-	b.time_ns = 1700000000000000000ull + id;
-	snprintf(b.disks[0].name, sizeof(b.disks[0].name), "vda");
-	b.disks[0].size = DISK;
-	pt = store_point_begin(st, &b, &err);
-	cr_assert_not_null(pt, "begin %" PRIu64 ": %d", id, err);
 	if (base)
 		memcpy(want[id], want[base], DISK);
 	else
