@@ -66,7 +66,14 @@ $(BUILD)/%.o: %.c
 .PHONY: all deps unit unit-run asan-run fuzz fuzz-run integration check demo bench \
         clean lint layers soak
 
-all: $(BUILD)/nestor
+# ---- helpers the integration scripts run: tests/integration/tools/*.c -----
+TOOL_SRCS := $(wildcard tests/integration/tools/*.c)
+TOOL_BINS := $(patsubst tests/integration/tools/%.c,$(BUILD)/tests/integration/tools/%,$(TOOL_SRCS))
+
+$(BUILD)/tests/integration/tools/%: $(BUILD)/tests/integration/tools/%.o $(LIBS_DEP)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBS_A) $(LDLIBS)
+
+all: $(BUILD)/nestor $(TOOL_BINS)
 
 $(BUILD)/nestor: $(BUILD)/nestor.o $(LIBS_DEP)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBS_A) $(LDLIBS)

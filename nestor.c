@@ -21,6 +21,7 @@ static const char usage_main[] =
 	"  repair     re-fetch the ranges that failed a scrub from the source (agent side)\n"
 	"  drill      boot a recovery point's VMs in an isolated network and verify them\n"
 	"  failover   boot a recovery point's VMs for real; --status, --release\n"
+	"  failback   the way home after a failover: promote, cutover, abort\n"
 	"  config     check a configuration file\n"
 	"  version    print the version\n"
 	"\n"
@@ -41,6 +42,7 @@ static const struct {
 	{ "config", cli_config },
 	{ "drill", cli_drill },
 	{ "failover", cli_failover },
+	{ "failback", cli_failback },
 	{ "status", cli_status },
 	{ "scrub", cli_scrub },
 	{ "repair", cli_repair },

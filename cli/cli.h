@@ -13,6 +13,12 @@ int cli_verify(int argc, char **argv);
 int cli_config(int argc, char **argv);
 int cli_drill(int argc, char **argv);
 int cli_failover(int argc, char **argv);
+int cli_failback(int argc, char **argv);
+/* cli/failback-promote.c: `nestor failback promote` (argv[0] = "promote") */
+int cli_failback_promote(int argc, char **argv);
+/* cli/failback-cutover.c: `nestor failback cutover` and `abort` */
+int cli_failback_cutover(int argc, char **argv);
+int cli_failback_abort(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_scrub(int argc, char **argv);
 int cli_repair(int argc, char **argv);

@@ -111,8 +111,8 @@ mkdir_durable(const char *path, const char *parent)
 	return dir_fsync(parent);
 }
 
-static const struct agent_group_cfg *
-group_of(const struct agent_config *cfg, const char *group)
+const struct agent_group_cfg *
+failback_group_of(const struct agent_config *cfg, const char *group)
 {
 	for (size_t i = 0; i < cfg->ngroups; i++)
 		if (strcmp(cfg->groups[i].name, group) == 0)
@@ -124,7 +124,7 @@ group_of(const struct agent_config *cfg, const char *group)
 struct store *
 failback_target_open(const struct agent_config *cfg, const char *group)
 {
-	const struct agent_group_cfg *g = group_of(cfg, group);
+	const struct agent_group_cfg *g = failback_group_of(cfg, group);
 	struct failback_disks disks = { 0 };
 	char *root = NULL, *gdir = NULL;
 	struct store *st = NULL;

@@ -28,6 +28,11 @@ int failback_disks_of(const struct agent_group_cfg *g, struct failback_disks *ou
 /* Free what *d owns and empty it. NULL ok. */
 void failback_disks_clear(struct failback_disks *d);
 
+/* Group `group` of cfg (borrowed from it), or NULL (logged: no such
+ * group in the agent's configuration). */
+const struct agent_group_cfg *failback_group_of(const struct agent_config *cfg,
+						const char *group);
+
 /* <state_dir>/failback, the target stores' root (malloc'd; NULL out of
  * memory, logged). Group G's target is its directory G below it. */
 char *failback_root(const struct agent_config *cfg);

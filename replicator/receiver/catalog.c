@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/testhook.h"
+#include "replicator/receiver/catcache.h"
 #include "replicator/receiver/catlog.h"
 
 static char *
@@ -208,72 +209,68 @@ catalog_from_json(const json_t *root, const char *what, struct catalog *cat)
 	return 0;
 }
 
-/* What tells one catalog.json from the next: a compaction renames a new
- * file over it. Absent is an identity too (all zero). */
-struct snap_id {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
-};
-
-static int
-snap_identity(const char *path, struct snap_id *id)
-{
-	struct stat sb;
-
-	memset(id, 0, sizeof(*id));
-	if (stat(path, &sb) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		log_error("store: stat %s: %m", path);
-		return -1;
-	}
-	id->dev = sb.st_dev;
-	id->ino = sb.st_ino;
-	id->size = sb.st_size;
-	id->mtime = sb.st_mtim;
-	id->ctime = sb.st_ctim;
-	return 1;
-}
-
-static bool
-snap_same(const struct snap_id *a, const struct snap_id *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
-	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
-
 /* Readers hold no lock (a session holds the group's for a whole point):
  * a compaction between reading the snapshot and the journal shows as a new
  * snapshot identity or records that do not follow it; read again then. */
 #define CATALOG_LOAD_TRIES 16
 
+/* One read of the catalog: from the cache (catcache.h) when catalog.json
+ * and catalog.log are as cached, else the snapshot and the journal. 0 /
+ * 1 (does not follow) / -1; *exact: a copy of the cache's entry. */
+static int
+load_once(const char *gdir, const struct file_id *snap, const struct file_id *log,
+	  struct catalog *cat, bool *exact)
+{
+	int r;
+
+	*exact = false;
+	switch (catcache_get(gdir, snap, log, cat)) {
+	case CATCACHE_EXACT:
+		*exact = true;
+		return 0;
+	case CATCACHE_TAIL:
+		return catlog_replay_tail(gdir, cat);
+	case CATCACHE_MISS:
+		break;
+	}
+	r = load(gdir, "catalog.json", cat, NULL);
+	if (r < 0)
+		return -1;
+	cat->snapshot = r == 0;
+	return catlog_replay(gdir, cat);
+}
+
 int
 catalog_load(const char *gdir, struct catalog *cat)
 {
-	char *path = gpath(gdir, "catalog.json");
-	struct snap_id before, after;
+	char *path = gpath(gdir, "catalog.json"), *lpath = gpath(gdir, "catalog.log");
+	struct file_id before, after, lbefore, lafter;
+	bool exact;
 	int r = -1;
 
 	memset(cat, 0, sizeof(*cat));
-	for (int tries = 0; path && tries < CATALOG_LOAD_TRIES; tries++) {
-		if (snap_identity(path, &before) < 0) {
+	for (int tries = 0; path && lpath && tries < CATALOG_LOAD_TRIES; tries++) {
+		if (file_identity(path, &before) < 0 || file_identity(lpath, &lbefore) < 0) {
 			r = -1;
 			break;
 		}
-		r = load(gdir, "catalog.json", cat, NULL);
-		if (r < 0)
-			break;
-		cat->snapshot = r == 0;
-		r = catlog_replay(gdir, cat);
-		if (r < 0 || snap_identity(path, &after) < 0) {
+		r = load_once(gdir, &before, &lbefore, cat, &exact);
+		if (r < 0 || file_identity(path, &after) < 0 ||
+		    file_identity(lpath, &lafter) < 0) {
 			r = -1;
 			break;
 		}
-		if (r == 0 && snap_same(&before, &after))
+		if (r == 0 && file_id_same(&before, &after)) {
+			/* Only a read nothing changed under may stand for these
+			 * identities (the journal read to its end), and not with
+			 * a torn tail: the next writer cuts it and may append a
+			 * record of its length within one timestamp tick. */
+			if (!exact && file_id_same(&lbefore, &lafter) &&
+			    (uint64_t)lafter.size == cat->log_size &&
+			    cat->log_end == cat->log_size)
+				catcache_put(gdir, &after, &lafter, cat);
 			break;
+		}
 		catalog_free(cat);
 		r = 1;
 	}
@@ -283,6 +280,7 @@ catalog_load(const char *gdir, struct catalog *cat)
 	if (r != 0)
 		catalog_free(cat);
 	free(path);
+	free(lpath);
 	return r == 0 ? 0 : -1;
 }
 

@@ -21,13 +21,14 @@
 
 /* ---- replay ----------------------------------------------------------------- */
 
-/* The whole journal (at most CATLOG_MAX bytes) into *buf (NUL added);
- * a missing one is empty. 0 / -1 (logged). */
+/* The journal from byte from on (the whole is at most CATLOG_MAX bytes)
+ * into *buf (NUL added); a missing one, or one not longer than from, is
+ * empty. 0 / -1 (logged). */
 static int
-log_read(const char *path, char **buf, size_t *len)
+log_read(const char *path, uint64_t from, char **buf, size_t *len)
 {
 	struct stat sb;
-	size_t got = 0;
+	size_t got = 0, want;
 	int fd, rc = -1;
 
 	*buf = NULL;
@@ -47,14 +48,15 @@ log_read(const char *path, char **buf, size_t *len)
 		log_error("store: %s: file too large (more than %u bytes)", path, CATLOG_MAX);
 		goto out;
 	}
-	if (!(*buf = malloc((size_t)sb.st_size + 1))) {
+	want = (uint64_t)sb.st_size > from ? (size_t)((uint64_t)sb.st_size - from) : 0;
+	if (!(*buf = malloc(want + 1))) {
 		log_error("store: out of memory reading %s", path);
 		goto out;
 	}
 	/* A writer may append meanwhile: what fstat saw is enough (an append
 	 * not seen is a change after this read). */
-	while (got < (size_t)sb.st_size) {
-		ssize_t r = pread(fd, *buf + got, (size_t)sb.st_size - got, (off_t)got);
+	while (got < want) {
+		ssize_t r = pread(fd, *buf + got, want - got, (off_t)(from + got));
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -153,14 +155,16 @@ apply(const json_t *rec, const char *path, size_t line, struct catalog *cat)
 	return r;
 }
 
-int
-catlog_replay(const char *gdir, struct catalog *cat)
+/* Replay the records from byte from of the journal on, line numbers
+ * counting on from cat->log_records. */
+static int
+replay_from(const char *gdir, struct catalog *cat, uint64_t from)
 {
 	char *path = strfmt("%s/catalog.log", gdir), *buf = NULL;
-	size_t len = 0, off = 0, line = 0;
+	size_t len = 0, off = 0, line = cat->log_records;
 	int rc = -1;
 
-	if (!path || log_read(path, &buf, &len) < 0)
+	if (!path || log_read(path, from, &buf, &len) < 0)
 		goto out;
 	while (off < len) {
 		const char *start = buf + off, *nl = memchr(start, '\n', len - off);
@@ -193,13 +197,26 @@ catlog_replay(const char *gdir, struct catalog *cat)
 		off = (size_t)(nl + 1 - buf);
 		cat->log_records++;
 	}
-	cat->log_end = off;
-	cat->log_size = len;
+	cat->log_end = from + off;
+	cat->log_size = from + len;
 	rc = 0;
 out:
 	free(buf);
 	free(path);
 	return rc;
+}
+
+int
+catlog_replay(const char *gdir, struct catalog *cat)
+{
+	cat->log_records = 0;
+	return replay_from(gdir, cat, 0);
+}
+
+int
+catlog_replay_tail(const char *gdir, struct catalog *cat)
+{
+	return replay_from(gdir, cat, cat->log_end);
 }
 
 /* ---- writing ---------------------------------------------------------------- */

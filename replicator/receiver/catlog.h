@@ -46,6 +46,9 @@
  * is empty. 0 / 1 = the records do not follow the snapshot (not logged) /
  * -1 (logged once, naming the file and the line). */
 int catlog_replay(const char *gdir, struct catalog *cat);
+/* The same for the records after cat->log_end only: cat is the catalog up
+ * to there (a cached load, catcache.h) and the journal only grew since. */
+int catlog_replay_tail(const char *gdir, struct catalog *cat);
 
 /* Under the group lock, cat loaded under it: pi (newer than every listed
  * point) joins cat and the journal (one line, fdatasync; the group's

@@ -171,6 +171,19 @@ struct store_backend *store_target_new(const struct store_target_disk *disks, si
  * at the existing directory root. NULL on error (logged). */
 struct store *store_open_backend(const char *root, struct store_backend *be);
 
+/* What store-adopt.c needs of the point being received around one of its
+ * disks (borrowed from the point). */
+struct store_sums;
+struct store_point_view {
+	struct store *st;
+	const struct store_where *w;
+	struct store_sums *sums;
+};
+/* Disk #disk of pt with *v filled, after the checks of a write (not
+ * committed, a known disk, not done, connected); NULL with *err (logged). */
+struct store_disk *store_point_view(struct store_point *pt, uint16_t disk,
+				    struct store_point_view *v, int *err);
+
 /* Shared helpers of store.c for the backends. */
 /* "store: group G point P disk D" into buf (for log lines). */
 const char *store_ctx(char *buf, size_t cap, const struct store_where *w, const char *disk);

@@ -755,6 +755,13 @@ store_point_disk_was_done(const struct store_point *pt, uint16_t disk)
 	return disk < pt->ndisks && pt->disks[disk].done;
 }
 
+struct store_disk *
+store_point_view(struct store_point *pt, uint16_t disk, struct store_point_view *v, int *err)
+{
+	*v = (struct store_point_view){ pt->st, &pt->w, pt->sums };
+	return point_disk(pt, disk, 0, 0, "adopt", err);
+}
+
 int
 store_point_checkpoint(struct store_point *pt, int *err)
 {

@@ -214,6 +214,21 @@ int store_point_zero(struct store_point *pt, uint16_t disk, uint64_t offset,
  * E2BIG ("too many extents", logged). */
 int store_point_write_sum(struct store_point *pt, uint16_t disk, uint64_t offset,
 			  const void *data, size_t len, uint64_t hash, int *err);
+/* Make src, a qcow2 image that reads as disk #disk's new content (a
+ * failover's overlay over a point of this group: docs/failback-design.md,
+ * re-protection), that disk of pt instead of writing it: copied into the
+ * point's layout (extents shared where the file system can), rebased onto
+ * the point's base (qemu-img's safe mode unless src lies over that very
+ * file already), made durable, its checksum records computed from its own
+ * allocation (*bytes: its DATA bytes, added to the point's), then the disk
+ * is done. src is only read. Nothing may have been written to the disk.
+ * Backends whose points are files (local, target) only: the others are
+ * refused, "not yet". 0 / -1 (*err, logged). */
+int store_point_adopt(struct store_point *pt, uint16_t disk, const char *src,
+		      uint64_t *bytes, int *err);
+/* Whether st's points are image files that store_point_adopt can take
+ * (local, target), not snapshots (ceph). */
+bool store_points_are_files(const struct store *st);
 /* Flush the disk and mark it done. */
 int store_point_disk_done(struct store_point *pt, uint16_t disk, int *err);
 /* Whether a resumed point holds the disk done already (pending.json said

@@ -11,32 +11,16 @@
 
 #include "failback/target.h"
 #include "replicator/config.h"
+#include "fbconfig.h"
 #include "tmpdir.h"
 
-#define DISK_SIZE (1024u * 1024u)
 
 TMPDIR_SUITE(fbtarget, dir, "nestor-fbtarget");
 
 static struct agent_config *
 config(const char *groups)
 {
-	char text[4096], cmd[512];
-	struct agent_config *c = NULL;
-
-	/* vda raw with its format given, vdb qcow2 probed; 0x44 and 0x55
-	 * over their first half. */
-	snprintf(cmd, sizeof(cmd),
-		 "cd '%s' && qemu-img create -q -f raw a.raw 1M && "
-		 "qemu-io -f raw -c 'write -q -P 0x44 0 512K' a.raw && "
-		 "qemu-img create -q -f qcow2 b.qcow2 1M && "
-		 "qemu-io -f qcow2 -c 'write -q -P 0x55 0 512K' b.qcow2 && mkdir state",
-		 dir);
-	cr_assert_eq(system(cmd), 0);
-	snprintf(text, sizeof(text),
-		 "[agent]\nreceiver = r:1\nca = a\ncert = b\nkey = c\nstate_dir = %s/state\n%s",
-		 dir, groups);
-	cr_assert_eq(agent_config_load_string("agent.conf", text, &c), 0);
-	return c;
+	return fbconfig_load(dir, groups);
 }
 
 static char files_group[512];
@@ -56,24 +40,7 @@ files(void)
 static void
 write_point(struct store *st)
 {
-	struct store_begin b = { .point_id = 1, .ndisks = 2,
-				 .time_ns = 1700000000000000000ull };
-	static uint8_t buf[4096];
-	struct store_point *pt;
-	int err = -1;
-
-	snprintf(b.group, sizeof(b.group), "web");
-	snprintf(b.disks[0].name, sizeof(b.disks[0].name), "vda");
-	snprintf(b.disks[1].name, sizeof(b.disks[1].name), "vdb");
-	b.disks[0].size = b.disks[1].size = DISK_SIZE;
-	pt = store_point_begin(st, &b, &err);
-	cr_assert_not_null(pt, "begin: %d", err);
-	memset(buf, 0x66, sizeof(buf));
-	cr_assert_eq(store_point_write(pt, 1, 8192, buf, sizeof(buf), &err), 0);
-	cr_assert_eq(store_point_disk_done(pt, 0, &err), 0);
-	cr_assert_eq(store_point_disk_done(pt, 1, &err), 0);
-	cr_assert_eq(store_point_commit(pt, "", 0, &err), 0);
-	store_point_free(pt);
+	fbconfig_point(st, 1, 0x66, 8192, 4096, 2);
 }
 
 static uint8_t

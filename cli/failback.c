@@ -1,0 +1,39 @@
+/* `nestor failback SUBCOMMAND`: the way home after a failover
+ * (docs/failback-design.md). A dispatch table; each subcommand is its own
+ * function and file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char usage_failback[] =
+	"usage: nestor failback SUBCOMMAND [options] GROUP\n"
+	"\n"
+	"  promote   (receiver host) the failed-over VMs' final disks become the\n"
+	"            group's next point, the failover is released\n"
+	"  cutover   (agent host) the final reverse point into the on-prem disks,\n"
+	"            change tracking committed at the promoted point\n"
+	"  abort     (agent host) abandon a failback before its cutover commits\n";
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} failback_cmds[] = {
+	{ "promote", cli_failback_promote },
+	{ "cutover", cli_failback_cutover },
+	{ "abort", cli_failback_abort },
+};
+
+int
+cli_failback(int argc, char **argv)
+{
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(usage_failback, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (size_t i = 0; i < sizeof(failback_cmds) / sizeof(failback_cmds[0]); i++)
+		if (strcmp(argv[1], failback_cmds[i].name) == 0)
+			return failback_cmds[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "nestor failback: unknown subcommand %s\n%s", argv[1], usage_failback);
+	return 2;
+}

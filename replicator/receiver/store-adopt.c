@@ -1,0 +1,278 @@
+/* A qcow2 image made a disk of the point being received (store.h,
+ * store_point_adopt): a failback's promotion of a failover overlay into a
+ * forward point. The file is copied into the point's layout, rebased onto
+ * the point's base, made durable, and its checksums are computed from its
+ * own allocation, as the forward path records what it writes. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/fileutil.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "common/spawn.h"
+#include "common/strfmt.h"
+#include "replicator/receiver/store-backend.h"
+#include "replicator/receiver/store-sums.h"
+
+/* A DATA record's length: what the wire caps an extent at, so a scrub or a
+ * repair reads adopted records as it reads received ones. */
+#define ADOPT_CHUNK (1u << 20)
+
+/* `qemu-img info` of path as JSON (caller decrefs); NULL (logged). */
+static json_t *
+image_info(const char *path, const char *ctx)
+{
+	const char *argv[] = { "qemu-img", "info", "--output=json", "-U", path, NULL };
+	char *out = NULL;
+	json_error_t je;
+	json_t *j = NULL;
+
+	if (spawn_cmd(ctx, argv, &out) < 0)
+		return NULL;
+	j = json_loads(out, 0, &je);
+	if (!j || !json_is_object(j)) {
+		log_error("%s: qemu-img info %s: unreadable output: %s", ctx, path, je.text);
+		json_decref(j);
+		j = NULL;
+	}
+	free(out);
+	return j;
+}
+
+/* Do the backing files of a and b (qemu-img info) name the same file? */
+static bool
+same_backing(const json_t *a, const json_t *b)
+{
+	const char *fa = json_string_value(json_object_get(a, "full-backing-filename"));
+	const char *fb = json_string_value(json_object_get(b, "full-backing-filename"));
+	char *ra = fa ? realpath(fa, NULL) : NULL, *rb = fb ? realpath(fb, NULL) : NULL;
+	bool same = ra && rb && strcmp(ra, rb) == 0;
+
+	free(ra);
+	free(rb);
+	return same;
+}
+
+/* tmp (a copy of the source) onto the backing file of dst, the file the
+ * point's begin created. Over the same file already (the failover's clone
+ * of the base point): the name alone changes (relative, as every point's).
+ * Otherwise qemu-img's safe mode copies in what differs, so tmp reads the
+ * same before and after. */
+static int
+adopt_rebase(const char *tmp, const char *dst, uint64_t size, const char *ctx)
+{
+	json_t *ti = image_info(tmp, ctx), *di = ti ? image_info(dst, ctx) : NULL;
+	const char *bname, *bfmt;
+	json_int_t vsize;
+	int rc = -1;
+
+	if (!di)
+		goto out;
+	vsize = json_integer_value(json_object_get(ti, "virtual-size"));
+	if (strcmp(json_string_value(json_object_get(ti, "format")) ?: "", "qcow2") != 0 ||
+	    vsize < 0 || (uint64_t)vsize != size) {
+		log_error("%s: %s is not a qcow2 image of the disk's size %" PRIu64, ctx, tmp,
+			  size);
+		goto out;
+	}
+	bname = json_string_value(json_object_get(di, "backing-filename"));
+	bfmt = json_string_value(json_object_get(di, "backing-filename-format")) ?: "qcow2";
+	{
+		const char *unsafe[] = { "qemu-img", "rebase", "-q", "-u", "-f", "qcow2", "-b",
+					 bname, "-F", bfmt, tmp, NULL };
+		const char *safe[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", bname,
+				       "-F", bfmt, tmp, NULL };
+		const char *none[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", "", tmp,
+				       NULL };
+
+		if (!bname)
+			rc = spawn_cmd(ctx, none, NULL);
+		else
+			rc = spawn_cmd(ctx, same_backing(ti, di) ? unsafe : safe, NULL);
+	}
+out:
+	json_decref(ti);
+	json_decref(di);
+	return rc;
+}
+
+/* The copy tmp of src names src's backing file by its absolute path: a
+ * relative name meant src's directory, not tmp's. */
+static int
+adopt_anchor(const char *src, const char *tmp, const char *ctx)
+{
+	json_t *si = image_info(src, ctx);
+	const char *full, *fmt;
+	int rc = -1;
+
+	if (!si)
+		return -1;
+	full = json_string_value(json_object_get(si, "full-backing-filename"));
+	fmt = json_string_value(json_object_get(si, "backing-filename-format")) ?: "qcow2";
+	{
+		const char *argv[] = { "qemu-img", "rebase", "-q", "-u", "-f", "qcow2", "-b", full,
+				       "-F", fmt, tmp, NULL };
+
+		rc = full ? spawn_cmd(ctx, argv, NULL) : 0;
+	}
+	json_decref(si);
+	return rc;
+}
+
+/* src copied to tmp (sharing extents where the file system can, holes
+ * kept), rebased, made durable and renamed over dst. */
+static int
+adopt_file(const char *src, const char *dst, uint64_t size, const char *ctx)
+{
+	char *tmp = strfmt("%s.adopt", dst), *dir = NULL;
+	const char *cp[] = { "cp", "--reflink=auto", "--sparse=always", src, tmp, NULL };
+	int rc = -1;
+
+	if (!tmp)
+		return -1;
+	if ((unlink(tmp) < 0 && errno != ENOENT) || spawn_cmd(ctx, cp, NULL) < 0 ||
+	    adopt_anchor(src, tmp, ctx) < 0 || adopt_rebase(tmp, dst, size, ctx) < 0 ||
+	    store_fsync_path(tmp) < 0)
+		goto out;
+	if (rename(tmp, dst) < 0) {
+		log_error("%s: rename %s: %m", ctx, tmp);
+		goto out;
+	}
+	dir = strdup(dst);
+	if (!dir || dir_fsync(dirname(dir)) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc < 0)
+		(void)unlink(tmp);
+	free(dir);
+	free(tmp);
+	return rc;
+}
+
+/* One top-layer extent of qemu-img map: its checksum records, DATA read
+ * back through r in ADOPT_CHUNK pieces. */
+static int
+adopt_extent(struct store_backend *be, struct store_reader *r, struct store_sums *sums,
+	     uint16_t disk, uint64_t off, uint64_t len, bool zero, void *buf, uint64_t *bytes,
+	     int *err)
+{
+	if (zero)
+		return store_sums_add(sums, disk, off, len, true, 0, err);
+	while (len > 0) {
+		size_t n = len < ADOPT_CHUNK ? (size_t)len : ADOPT_CHUNK;
+
+		if (be->ops->reader_pread(r, buf, n, off) < 0) {
+			*err = STORE_ERR_IO;
+			return -1;
+		}
+		if (store_sums_add(sums, disk, off, n, false, hash64(buf, n), err) < 0)
+			return -1;
+		*bytes += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* The checksums of d from its own allocation (depth 0 of qemu-img map):
+ * what the point holds itself, never what it reads from its base. */
+static int
+adopt_sums(const struct store_point_view *v, struct store_disk *d, uint16_t disk,
+	   uint64_t *bytes, const char *ctx, int *err)
+{
+	const char *argv[] = { "qemu-img", "map", "--output=json", "-f", "qcow2", d->path, NULL };
+	struct store_backend *be = v->st->be;
+	struct store_reader *r = NULL;
+	char *out = NULL;
+	void *buf = NULL;
+	json_error_t je;
+	json_t *map = NULL, *e;
+	size_t i;
+	int rc = -1;
+
+	*err = STORE_ERR_IO;
+	if (spawn_cmd(ctx, argv, &out) < 0)
+		goto out;
+	map = json_loads(out, 0, &je);
+	if (!json_is_array(map)) {
+		log_error("%s: qemu-img map: unreadable output: %s", ctx, je.text);
+		goto out;
+	}
+	buf = malloc(ADOPT_CHUNK);
+	r = buf ? be->ops->reader_open(be, v->w, d->name) : NULL;
+	if (!r)
+		goto out;
+	json_array_foreach(map, i, e) {
+		json_int_t s = json_integer_value(json_object_get(e, "start"));
+		json_int_t l = json_integer_value(json_object_get(e, "length"));
+
+		if (json_integer_value(json_object_get(e, "depth")) != 0 ||
+		    !json_is_true(json_object_get(e, "present")))
+			continue;
+		if (s < 0 || l <= 0 || (uint64_t)s > d->size || (uint64_t)l > d->size - (uint64_t)s) {
+			log_error("%s: qemu-img map: extent %" PRId64 "+%" PRId64 " out of the disk",
+				  ctx, (int64_t)s, (int64_t)l);
+			goto out;
+		}
+		if (adopt_extent(be, r, v->sums, disk, (uint64_t)s, (uint64_t)l,
+				 json_is_true(json_object_get(e, "zero")), buf, bytes, err) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	if (r)
+		be->ops->reader_close(r);
+	free(buf);
+	json_decref(map);
+	free(out);
+	return rc;
+}
+
+bool
+store_points_are_files(const struct store *st)
+{
+	return st->be->ops->rewrite_points;
+}
+
+int
+store_point_adopt(struct store_point *pt, uint16_t disk, const char *src, uint64_t *bytes,
+		  int *err)
+{
+	struct store_point_view v;
+	struct store_disk *d = store_point_view(pt, disk, &v, err);
+	char ctx[STORE_CTX_MAX];
+
+	*bytes = 0;
+	if (!d)
+		return -1;
+	store_ctx(ctx, sizeof(ctx), v.w, d->name);
+	*err = STORE_ERR_INVALID;
+	if (!v.st->be->ops->rewrite_points) {
+		log_error("%s: the %s backend cannot take an image as a point's disk: not yet",
+			  ctx, v.st->be->ops->name);
+		return -1;
+	}
+	if (d->written_end != 0) {
+		log_error("%s: written already: an image cannot replace it", ctx);
+		return -1;
+	}
+	*err = STORE_ERR_IO;
+	if (v.st->be->ops->disk_close)
+		v.st->be->ops->disk_close(v.st->be, v.w, d);
+	if (adopt_file(src, d->path, d->size, ctx) < 0 ||
+	    adopt_sums(&v, d, disk, bytes, ctx, err) < 0)
+		return -1;
+	log_info("%s: took %s (%" PRIu64 " bytes of its own data)", ctx, src, *bytes);
+	store_point_add_bytes(pt, *bytes);
+	return store_point_disk_done(pt, disk, err);
+}
