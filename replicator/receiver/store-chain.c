@@ -187,20 +187,89 @@ out:
 
 /* ---- a removal's children ----------------------------------------------------------- */
 
-/* Rebase the file path onto new_base of format fmt ("" = none) in
- * qemu-img's safe mode: clusters where the old and the new backing differ
- * are copied in first, and only then is its header switched, so the file
- * reads the same bytes before, during and after. */
+/* Copy src into the new file dst whole (the file system may share the
+ * blocks). 0 / -1 (logged). */
 static int
-rebase_file(const char *path, const char *new_base, const char *fmt, const char *ctx)
+copy_file(const char *src, const char *dst, const struct stat *sb, const char *ctx)
+{
+	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+	off_t left = sb->st_size;
+
+	if (in < 0 || (out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+				  sb->st_mode & 0777)) < 0) {
+		log_error("%s: copy %s to %s: %m", ctx, src, dst);
+		goto out;
+	}
+	while (left > 0) {
+		ssize_t k = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
+
+		if (k <= 0) {
+			log_error("%s: copy %s to %s: %s", ctx, src, dst,
+				  k == 0 ? "short file" : strerror(errno));
+			goto out;
+		}
+		left -= k;
+	}
+	rc = 0;
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return rc;
+}
+
+/* tmp: a copy of path (stat sb) rebased onto new_base of format fmt ("" =
+ * none) in qemu-img's safe mode (the clusters where the old and the new
+ * backing differ copied in, then the header switched: the same bytes as
+ * path), fsynced. Not in place: a power cut in the middle of an in-place
+ * rebase can leave the new header durable before the copied clusters'
+ * tables (tests/integration/test-power-loss.sh). 0 / -1 (logged; tmp
+ * removed). */
+static int
+rebuild(const char *path, const char *tmp, const struct stat *sb, const char *new_base,
+	const char *fmt, const char *ctx)
 {
 	const char *argv_b[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", new_base,
-				 "-F", fmt, path, NULL };
-	const char *argv_n[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", "", path, NULL };
+				 "-F", fmt, tmp, NULL };
+	const char *argv_n[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", "", tmp, NULL };
 
-	if (spawn_cmd(ctx, new_base[0] ? argv_b : argv_n, NULL) < 0)
+	if (unlink(tmp) < 0 && errno != ENOENT) {
+		log_error("%s: unlink %s: %m", ctx, tmp);
 		return -1;
-	return store_fsync_path(path);
+	}
+	if (copy_file(path, tmp, sb, ctx) == 0 &&
+	    spawn_cmd(ctx, new_base[0] ? argv_b : argv_n, NULL) == 0 &&
+	    store_fsync_path(tmp) == 0)
+		return 0;
+	(void)unlink(tmp);
+	return -1;
+}
+
+/* Rebase the file path (in dir) onto new_base: rebuilt beside it, renamed
+ * over it, the directory fsynced; it reads the same bytes throughout. */
+static int
+rebase_file(const char *dir, const char *path, const char *new_base, const char *fmt,
+	    const char *ctx)
+{
+	char *tmp = strfmt("%s.rebase", path);
+	struct stat sb;
+	int rc = -1;
+
+	if (!tmp)
+		return -1;
+	if (stat(path, &sb) < 0)
+		log_error("%s: stat %s: %m", ctx, path);
+	else if (rebuild(path, tmp, &sb, new_base, fmt, ctx) == 0) {
+		if (rename(tmp, path) < 0) {
+			log_error("%s: rename %s: %m", ctx, tmp);
+			(void)unlink(tmp);
+		} else {
+			rc = dir_fsync(dir);
+		}
+	}
+	free(tmp);
+	return rc;
 }
 
 /* Add id to the set kids (ids increasing, at most STORE_MAX_KIDS). */
@@ -254,13 +323,14 @@ unchain_disk(struct store_backend *be, const struct store_where *w, const struct
 	struct store_local_root root = { "", "qcow2" };
 	struct store_where cw = { w->group, w->gdir, 0 };
 	char ctx[STORE_CTX_MAX], base[32];
-	char *path = NULL;
+	char *path = NULL, *dir = NULL;
 	size_t n;
 	bool ext = false;
 	int rc = -1;
 
 	store_ctx(ctx, sizeof(ctx), w, disk);
-	if (!kids || !(to = calloc(STORE_MAX_KIDS, sizeof(*to)))) {
+	if (!(dir = strfmt("%s/disks/%s", w->gdir, disk)) || !kids ||
+	    !(to = calloc(STORE_MAX_KIDS, sizeof(*to)))) {
 		log_error("%s: out of memory", ctx);
 		goto out;
 	}
@@ -285,12 +355,13 @@ unchain_disk(struct store_backend *be, const struct store_where *w, const struct
 		store_ctx(ctx, sizeof(ctx), &cw, disk);
 		free(path);
 		if (!(path = strfmt("%s/disks/%s/%" PRIu64 ".qcow2", w->gdir, disk, kids[k])) ||
-		    rebase_file(path, nb, fmt, ctx) < 0 || kids_add(all, nall, kids[k]) < 0)
+		    rebase_file(dir, path, nb, fmt, ctx) < 0 || kids_add(all, nall, kids[k]) < 0)
 			goto out;
 	}
 	rc = 0;
 out:
 	free(path);
+	free(dir);
 	free(kids);
 	free(to);
 	return rc;
@@ -330,43 +401,11 @@ struct settle {
 	const struct store_point_info *pi;
 	const char *disk;
 	char ctx[STORE_CTX_MAX];
-	char *dir, *path, *tmp;
+	char *dir, *path, *tmp, *rtmp; /* rtmp: a removal's (rebase_file) */
 	uint64_t chain[CHAIN_MAX_DEPTH]; /* the base's physical chain */
 	size_t n, pick;
 	struct stat before;               /* the point's file when copied */
 };
-
-/* Copy src into the new file dst whole (the file system may share the
- * blocks). 0 / -1 (logged). */
-static int
-copy_file(const char *src, const char *dst, const struct stat *sb, const char *ctx)
-{
-	int in = open(src, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
-	off_t left = sb->st_size;
-
-	if (in < 0 || (out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-				  sb->st_mode & 0777)) < 0) {
-		log_error("%s: copy %s to %s: %m", ctx, src, dst);
-		goto out;
-	}
-	while (left > 0) {
-		ssize_t k = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
-
-		if (k <= 0) {
-			log_error("%s: copy %s to %s: %s", ctx, src, dst,
-				  k == 0 ? "short file" : strerror(errno));
-			goto out;
-		}
-		left -= k;
-	}
-	rc = 0;
-out:
-	if (in >= 0)
-		close(in);
-	if (out >= 0)
-		close(out);
-	return rc;
-}
 
 /* Whether a scrub found the point or one it would absorb bad: its bytes
  * stay where the repair will write them. */
@@ -414,8 +453,6 @@ static int
 settle_swap(struct settle *s, const struct catalog *cat)
 {
 	char base[32];
-	const char *argv[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", base, "-F",
-			       "qcow2", s->tmp, NULL };
 	int lock = -1, r = -1;
 
 	snprintf(base, sizeof(base), "%" PRIu64 ".qcow2", s->chain[s->pick]);
@@ -423,11 +460,8 @@ settle_swap(struct settle *s, const struct catalog *cat)
 		log_error("%s: stat %s: %m", s->ctx, s->path);
 		return -1;
 	}
-	if (copy_file(s->path, s->tmp, &s->before, s->ctx) < 0)
-		goto out;
-	/* Safe mode: exactly the clusters where the old and the new backing
-	 * differ are copied in (qemu only compares what lies between them). */
-	if (spawn_cmd(s->ctx, argv, NULL) < 0 || store_fsync_path(s->tmp) < 0)
+	/* qemu compares only what lies between the old and the new backing */
+	if (rebuild(s->path, s->tmp, &s->before, base, "qcow2", s->ctx) < 0)
 		goto out;
 	if ((lock = store_chain_lock(s->w->gdir)) < 0)
 		goto out;
@@ -461,10 +495,18 @@ settle_disk(struct settle *s, const struct catalog *cat)
 	bool ext;
 	int r;
 
-	/* What a crash during an earlier settle of it left (a pass after a
-	 * start looks at every point). */
+	/* What a crash during an earlier settle or removal left (a pass after
+	 * a start looks at every point); a removal's file only between
+	 * removals. */
 	if (unlink(s->tmp) < 0 && errno != ENOENT)
 		log_warn("%s: %s left: %m", s->ctx, s->tmp);
+	if (access(s->rtmp, F_OK) == 0) {
+		int lock = store_chain_lock(s->w->gdir);
+
+		if (lock >= 0 && unlink(s->rtmp) < 0 && errno != ENOENT)
+			log_warn("%s: %s left: %m", s->ctx, s->rtmp);
+		store_chain_unlock(lock);
+	}
 	if (store_chain_walk(s->dir, s->pi->id, own, CHAIN_MAX_DEPTH, &n, &ext) < 0)
 		return -1;
 	if (n < 2)
@@ -509,16 +551,19 @@ store_chain_settle(struct store_backend *be, const struct store_where *w,
 		free(s->dir);
 		free(s->path);
 		free(s->tmp);
+		free(s->rtmp);
 		s->dir = strfmt("%s/disks/%s", w->gdir, s->disk);
 		s->path = strfmt("%s/disks/%s/%" PRIu64 ".qcow2", w->gdir, s->disk, pi->id);
 		s->tmp = strfmt("%s/disks/%s/%" PRIu64 ".qcow2.settle", w->gdir, s->disk, pi->id);
-		r = s->dir && s->path && s->tmp ? settle_disk(s, cat) : -1;
+		s->rtmp = strfmt("%s/disks/%s/%" PRIu64 ".qcow2.rebase", w->gdir, s->disk, pi->id);
+		r = s->dir && s->path && s->tmp && s->rtmp ? settle_disk(s, cat) : -1;
 		if (r < rc)
 			rc = r;
 	}
 	free(s->dir);
 	free(s->path);
 	free(s->tmp);
+	free(s->rtmp);
 	free(s);
 	return rc;
 }

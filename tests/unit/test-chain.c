@@ -363,5 +363,13 @@ Test(settle, layout_content_sums_and_removal, .timeout = 300)
 		if (id != 8)
 			assert_content(st, id);
 	cr_assert_eq(scrub_group(st, "grp", &so, NULL, NULL), 0);
+	/* the files were rebuilt beside their point's: none is left */
+	{
+		char cmd[256];
+
+		snprintf(cmd, sizeof(cmd), "! ls %s/grp/disks/vda | grep -v '^[0-9]*\\.qcow2$'",
+			 sdir);
+		cr_assert_eq(system(cmd), 0, "files left in %s/grp/disks/vda", sdir);
+	}
 	store_free(st);
 }
