@@ -187,6 +187,23 @@ out:
 
 /* ---- a removal's children ----------------------------------------------------------- */
 
+/* len bytes of in to out from their starts. 0 / -1 (errno). */
+static int
+copy_plain(int in, int out, off_t len)
+{
+	uint8_t buf[1 << 16];
+	off_t off = 0;
+
+	while (off < len) {
+		size_t n = len - off < (off_t)sizeof(buf) ? (size_t)(len - off) : sizeof(buf);
+
+		if (fd_pread_all(in, buf, n, off) < 0 || pwrite(out, buf, n, off) != (ssize_t)n)
+			return -1;
+		off += (off_t)n;
+	}
+	return 0;
+}
+
 /* Copy src into the new file dst whole (the file system may share the
  * blocks). 0 / -1 (logged). */
 static int
@@ -203,6 +220,14 @@ copy_file(const char *src, const char *dst, const struct stat *sb, const char *c
 	while (left > 0) {
 		ssize_t k = copy_file_range(in, NULL, out, NULL, (size_t)left, 0);
 
+		/* A file system without it (nothing copied yet): plain reads. */
+		if (k < 0 && left == sb->st_size &&
+		    (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+			rc = copy_plain(in, out, left);
+			if (rc < 0)
+				log_error("%s: copy %s to %s: %m", ctx, src, dst);
+			goto out;
+		}
 		if (k <= 0) {
 			log_error("%s: copy %s to %s: %s", ctx, src, dst,
 				  k == 0 ? "short file" : strerror(errno));
