@@ -6,7 +6,8 @@ CC       ?= gcc
 BUILD    ?= build
 SAN      ?=
 PKGS     := libzstd libssl libcrypto libevent \
-            libevent_openssl libevent_pthreads libnbd inih jansson libxxhash libxml-2.0
+            libevent_openssl libevent_pthreads libnbd inih jansson libxxhash libxml-2.0 \
+            libpng
 # Loaded with dlopen on first use (common/ceph-dl.h, common/virt-dl.h): the
 # binary takes their headers only. A plain exec no longer pays ~0.1 s for
 # loading librbd, librados and libvirt and their dependencies.
@@ -28,7 +29,7 @@ endif
 ifeq ($(SAN),fuzz)
 CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
 endif
-LDLIBS   := $(PKG_LIBS) -lpthread
+LDLIBS   := $(PKG_LIBS) -lcrypt -lpthread
 
 # XXH3's AVX2 path, chosen at run time by common/hash.c.
 ifeq ($(shell uname -m),x86_64)

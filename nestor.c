@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "proto/codec.h"
 
 static const char usage_main[] =
 	"usage: nestor COMMAND [OPTIONS]\n"
@@ -21,7 +22,8 @@ static const char usage_main[] =
 	"  repair     re-fetch the ranges that failed a scrub from the source (agent side)\n"
 	"  drill      boot a recovery point's VMs in an isolated network and verify them\n"
 	"  failover   boot a recovery point's VMs for real; --status, --release\n"
-	"  failback   the way home after a failover: promote, cutover, abort\n"
+	"  failback   the way home after a failover: start, status, promote, cutover, abort\n"
+	"  network    the peers of a DR network's WireGuard site link\n"
 	"  config     check a configuration file\n"
 	"  version    print the version\n"
 	"\n"
@@ -46,6 +48,7 @@ static const struct {
 	{ "status", cli_status },
 	{ "scrub", cli_scrub },
 	{ "repair", cli_repair },
+	{ "network", cli_network },
 };
 
 int
@@ -57,7 +60,7 @@ main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
-		printf("nestor 0.1.0 (protocol %d)\n", 1);
+		printf("nestor 0.1.0 (protocol %d)\n", PROTO_VERSION);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {

@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/common.h"
 #include "common/names.h"
 #include "common/parse.h"
+#include "common/strfmt.h"
 #include "failover/report.h"
 #include "replicator/config.h"
 
@@ -134,5 +136,18 @@ cli_boot_run(struct cli_rx *rx, const struct cli_boot_args *a)
 	report_output(&r, a->json, stdout);
 out:
 	report_clear(&r);
+	return ret;
+}
+
+int
+cli_boot_list(const struct cli_rx *rx, const char *group, bool failover, bool json)
+{
+	char *dir = strfmt("%s/%s/%s", rx->cfg->store_dir, group, failover ? "failover" : "drills");
+	int ret;
+
+	if (!dir)
+		return 1;
+	ret = report_list(dir, json, stdout) == 0 ? 0 : 1;
+	free(dir);
 	return ret;
 }

@@ -86,4 +86,8 @@ int cli_boot_parse(int c, const char *arg, const char *cmd, struct cli_boot_args
  * print the report on stdout, as JSON with a->json. The exit code. */
 int cli_boot_run(struct cli_rx *rx, const struct cli_boot_args *a);
 
+/* --list: the saved reports of group's drills (or failovers) and where
+ * their JSON and HTML are, as a table or JSON on stdout. The exit code. */
+int cli_boot_list(const struct cli_rx *rx, const char *group, bool failover, bool json);
+
 #endif

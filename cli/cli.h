@@ -14,6 +14,10 @@ int cli_config(int argc, char **argv);
 int cli_drill(int argc, char **argv);
 int cli_failover(int argc, char **argv);
 int cli_failback(int argc, char **argv);
+/* cli/failback-start.c: `nestor failback start` and `status` (argv[0] =
+ * the subcommand) */
+int cli_failback_start(int argc, char **argv);
+int cli_failback_status(int argc, char **argv);
 /* cli/failback-promote.c: `nestor failback promote` (argv[0] = "promote") */
 int cli_failback_promote(int argc, char **argv);
 /* cli/failback-cutover.c: `nestor failback cutover` and `abort` */
@@ -22,5 +26,6 @@ int cli_failback_abort(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_scrub(int argc, char **argv);
 int cli_repair(int argc, char **argv);
+int cli_network(int argc, char **argv);
 
 #endif

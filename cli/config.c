@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "proto/tls.h"
 #include "replicator/config.h"
+#include "replicator/receiver/notify.h"
 
 static const char usage_config[] =
 	"usage: nestor config check agent|receiver FILE\n"
@@ -13,7 +14,8 @@ static const char usage_config[] =
 	"Validate a configuration file; errors are reported as FILE:LINE: message.\n"
 	"Then load the PKI files it names as the daemon would: the CA parses, the\n"
 	"certificate and key match, the certificate chains to the CA; a key\n"
-	"readable by group or others is a warning.\n";
+	"readable by group or others is a warning. A receiver's notify_ca must\n"
+	"hold CA certificates.\n";
 
 int
 cli_config(int argc, char **argv)
@@ -42,6 +44,8 @@ cli_config(int argc, char **argv)
 		if (r == 0)
 			r = tls_check_files(&(struct tls_files){ rc->ca, rc->cert, rc->key },
 					    true);
+		if (r == 0 && rc->notify_url)
+			r = notify_check(rc->notify_url, rc->notify_ca);
 		receiver_config_free(rc);
 	} else {
 		fputs(usage_config, stderr);

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "common/log.h"
+#include "failover/drill.h"
 #include "failover/report.h"
 #include "replicator/config.h"
 
@@ -21,6 +22,7 @@ static const char usage_drill[] =
 	"                    [--boot-order VM,...] [--boot-delay S] [--tcp-port PORT]\n"
 	"                    [--guest-agent] [--script PATH] [--force]\n"
 	"       nestor drill [--config FILE] --list GROUP [--json]\n"
+	"       nestor drill [--config FILE] --cleanup GROUP [--uri URI]\n"
 	"\n"
 	"DR drill on the receiver: boot every VM of a recovery point (default: the\n"
 	"newest) from its captured domain XML, on qcow2 overlays of the point's disks\n"
@@ -36,26 +38,26 @@ static const char usage_drill[] =
 	"      --keep          leave the domains, network and overlays running\n"
 	"      --json          print the report as JSON instead of text\n"
 	CLI_BOOT_USAGE
-	"      --list          list the saved drill reports of GROUP\n"
+	"      --list          list the saved drill reports of GROUP (JSON and HTML)\n"
+	"      --cleanup       remove what drills of GROUP that no longer run left\n"
+	"                      (domains, networks, namespaces, overlays, pins), --keep too\n"
 	"  -v, --verbose       debug logging\n"
 	"Exit: 0 every VM verified and teardown done, 1 otherwise, 2 usage error.\n";
 
-enum { OPT_KEEP = 300, OPT_LIST };
+enum { OPT_KEEP = 300, OPT_LIST, OPT_CLEANUP };
 
-/* The saved reports of group as a table or JSON on stdout. Exit code. */
+/* --cleanup: what dead and kept drills of group left. Exit code. */
 static int
-list_reports(const struct cli_rx *rx, const char *group, bool json)
+clean_up(struct cli_rx *rx, const char *group, const char *uri)
 {
-	char *dir = NULL;
-	int ret;
+	int n;
 
-	if (asprintf(&dir, "%s/%s/drills", rx->cfg->store_dir, group) < 0) {
-		log_error("out of memory");
+	if (cli_rx_open_store(rx, false) < 0)
 		return 1;
-	}
-	ret = report_list(dir, json, stdout) == 0 ? 0 : 1;
-	free(dir);
-	return ret;
+	n = drill_cleanup(rx->st, rx->cfg->store_dir, group, uri);
+	if (n >= 0)
+		printf("%d drill(s) of group %s cleaned up\n", n, group);
+	return n < 0 ? 1 : 0;
 }
 
 int
@@ -65,18 +67,20 @@ cli_drill(int argc, char **argv)
 		CLI_BOOT_HEAD_OPTIONS,
 		{ "keep", no_argument, NULL, OPT_KEEP },
 		{ "list", no_argument, NULL, OPT_LIST },
+		{ "cleanup", no_argument, NULL, OPT_CLEANUP },
 		CLI_BOOT_OPTIONS,
 		CLI_OPT_HELP_END,
 	};
 	struct cli_boot_args a = CLI_BOOT_ARGS_INIT(DRILL_MODE_DRILL);
 	struct cli_rx rx = { 0 };
-	bool list = false;
+	bool list = false, cleanup = false;
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "c:p:vh", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_KEEP: a.o.keep = true; break;
 		case OPT_LIST: list = true; break;
+		case OPT_CLEANUP: cleanup = true; break;
 		case 'h': return cli_usage(usage_drill, true);
 		default:
 			switch (cli_boot_parse(c, optarg, "drill", &a)) {
@@ -92,7 +96,15 @@ cli_drill(int argc, char **argv)
 	a.o.uri = cli_default_uri(a.o.uri);
 	if (cli_rx_load(&rx, a.path, a.verbose ? CLI_RX_LOG_DEBUG : CLI_RX_LOG_CONFIG) < 0)
 		return 1;
-	ret = list ? list_reports(&rx, a.o.group, a.json) : cli_boot_run(&rx, &a);
+	if (list && cleanup) {
+		fprintf(stderr, "nestor drill: --list and --cleanup exclude each other\n");
+		cli_rx_close(&rx);
+		return 2;
+	}
+	if (cleanup)
+		ret = clean_up(&rx, a.o.group, a.o.uri);
+	else
+		ret = list ? cli_boot_list(&rx, a.o.group, false, a.json) : cli_boot_run(&rx, &a);
 	cli_rx_close(&rx);
 	return ret;
 }

@@ -9,6 +9,9 @@
 static const char usage_failback[] =
 	"usage: nestor failback SUBCOMMAND [options] GROUP\n"
 	"\n"
+	"  start     (agent host) the reverse sync: the failed-over VMs replicated\n"
+	"            back into a target over the on-prem disks\n"
+	"  status    (agent host) the reverse points the target holds\n"
 	"  promote   (receiver host) the failed-over VMs' final disks become the\n"
 	"            group's next point, the failover is released\n"
 	"  cutover   (agent host) the final reverse point into the on-prem disks,\n"
@@ -19,6 +22,8 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } failback_cmds[] = {
+	{ "start", cli_failback_start },
+	{ "status", cli_failback_status },
 	{ "promote", cli_failback_promote },
 	{ "cutover", cli_failback_cutover },
 	{ "abort", cli_failback_abort },

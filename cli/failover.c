@@ -28,6 +28,7 @@ static const char usage_failover[] =
 	"       nestor failover [--config FILE] --status [--json]\n"
 	"       nestor failover [--config FILE] --release GROUP [--uri URI]\n"
 	"       nestor failover [--config FILE] --planned-cancel GROUP\n"
+	"       nestor failover [--config FILE] --list GROUP [--json]\n"
 	"\n"
 	"Fail a protection group over to this receiver: boot every VM of a recovery\n"
 	"point (default: the newest complete one) as a persistent libvirt domain under\n"
@@ -56,14 +57,16 @@ static const char usage_failover[] =
 	"      --release GROUP end the failover of GROUP once its VMs are shut down:\n"
 	"                      undefine the domains, remove the network nestor created\n"
 	"                      and the marker; overlays stay (they hold the VMs' changes)\n"
+	"      --list GROUP    list the saved failover reports of GROUP (JSON and HTML)\n"
 	"  -v, --verbose       debug logging\n"
 	"Exit: 0 success, 1 failure (a VM not verified, refused, libvirt), 2 usage.\n";
 
-enum { OPT_PLANNED = 300, OPT_NETMAP, OPT_STATUS, OPT_RELEASE, OPT_PTIMEOUT, OPT_PCANCEL };
+enum { OPT_PLANNED = 300, OPT_NETMAP, OPT_STATUS, OPT_RELEASE, OPT_PTIMEOUT, OPT_PCANCEL,
+       OPT_LIST };
 
 /* What failover adds to the boot options. */
 struct fo_args {
-	bool status, release, cancel;
+	bool status, release, cancel, list;
 	uint64_t planned_timeout_s;
 };
 
@@ -80,6 +83,7 @@ parse_options(int argc, char **argv, struct cli_boot_args *a, struct fo_args *f)
 		{ "release", no_argument, NULL, OPT_RELEASE },
 		{ "planned-timeout", required_argument, NULL, OPT_PTIMEOUT },
 		{ "planned-cancel", no_argument, NULL, OPT_PCANCEL },
+		{ "list", no_argument, NULL, OPT_LIST },
 		CLI_BOOT_OPTIONS,
 		CLI_OPT_HELP_END,
 	};
@@ -99,6 +103,7 @@ parse_options(int argc, char **argv, struct cli_boot_args *a, struct fo_args *f)
 		case OPT_STATUS: f->status = true; break;
 		case OPT_RELEASE: f->release = true; break;
 		case OPT_PCANCEL: f->cancel = true; break;
+		case OPT_LIST: f->list = true; break;
 		case OPT_PTIMEOUT:
 			if (parse_duration(optarg, &f->planned_timeout_s) < 0 ||
 			    f->planned_timeout_s < 1 || f->planned_timeout_s > 7 * 86400) {
@@ -199,9 +204,9 @@ cli_failover(int argc, char **argv)
 
 	if (ret >= 0)
 		return ret;
-	if (status + f.release + f.cancel + a.o.planned > 1) {
-		fprintf(stderr, "nestor failover: --status, --release, --planned and "
-			"--planned-cancel exclude each other\n");
+	if (status + f.release + f.cancel + a.o.planned + f.list > 1) {
+		fprintf(stderr, "nestor failover: --status, --release, --planned, "
+			"--planned-cancel and --list exclude each other\n");
 		return 2;
 	}
 	if (status ? optind != argc : optind != argc - 1) {
@@ -220,6 +225,8 @@ cli_failover(int argc, char **argv)
 		ret = print_status(rx.cfg->store_dir, a.o.uri, a.json);
 	else if (f.release)
 		ret = failover_release(rx.cfg->store_dir, a.o.group, a.o.uri) == 0 ? 0 : 1;
+	else if (f.list)
+		ret = cli_boot_list(&rx, a.o.group, true, a.json);
 	else if (f.cancel)
 		ret = planned_cancel(rx.cfg->store_dir, a.o.group, say_line, NULL) == 0 ? 0 : 1;
 	else if (a.o.planned)

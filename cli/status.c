@@ -98,6 +98,7 @@ receiver_status(const char *config, bool json)
 	if (cli_rx_load(&rx, config, CLI_RX_LOG_KEEP) < 0 || cli_rx_open_store(&rx, false) < 0 ||
 	    status_rx_groups(rx.st, rx.cfg->store_dir, &g, &n) < 0)
 		goto out;
+	status_rx_targets(g, n, rx.cfg);
 	if (!json) {
 		print_rx_table(g, n, now);
 		ret = 0;

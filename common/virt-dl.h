@@ -40,9 +40,11 @@
 	X(virDomainListAllCheckpoints)                                         \
 	X(virDomainLookupByName)                                               \
 	X(virDomainResume)                                                     \
+	X(virDomainScreenshot)                                                 \
 	X(virDomainShutdownFlags)                                              \
 	X(virDomainSuspend)                                                    \
 	X(virDomainUndefine)                                                   \
+	X(virDomainUndefineFlags)                                              \
 	X(virGetLastErrorCode)                                                 \
 	X(virGetLastErrorMessage)                                              \
 	X(virNetworkCreate)                                                    \
@@ -55,6 +57,11 @@
 	X(virNetworkUndefine)                                                  \
 	X(virNetworkUpdate)                                                    \
 	X(virSetErrorFunc)                                                     \
+	X(virStreamAbort)                                                      \
+	X(virStreamFinish)                                                     \
+	X(virStreamFree)                                                       \
+	X(virStreamNew)                                                        \
+	X(virStreamRecv)                                                       \
 	X(virTypedParamsFree)                                                  \
 	X(virTypedParamsGetInt)
 

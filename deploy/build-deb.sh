@@ -12,7 +12,7 @@ build=$(cd "$1" && pwd)
 bin=$build/nestor
 [ -x "$bin" ] || die "$bin is missing: run make first"
 
-# "nestor 0.1.0 (protocol 1)" -> 0.1.0: the package follows the binary.
+# "nestor 0.1.0 (protocol 2)" -> 0.1.0: the package follows the binary.
 version=$("$bin" version | awk '{print $2}')
 [[ $version =~ ^[0-9][0-9A-Za-z.+~-]*$ ]] || die "cannot read a version from '$bin version'"
 arch=$(dpkg --print-architecture)

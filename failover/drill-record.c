@@ -13,6 +13,7 @@
 #include "failover/drill-net.h"
 #include "failover/drill-record.h"
 #include "failover/drill-run.h"
+#include "failover/report-html.h"
 #include "replicator/receiver/groupstate.h"
 #include "replicator/receiver/marker.h"
 
@@ -100,7 +101,7 @@ int
 drill_record_finish(struct drill *d, bool teardown_ok)
 {
 	struct report *r = d->r;
-	char *path;
+	char *path, *html;
 
 	r->teardown_ok = teardown_ok;
 	r->pass = d->prepared && !r->error && teardown_ok && d->nvms > 0;
@@ -112,8 +113,16 @@ drill_record_finish(struct drill *d, bool teardown_ok)
 	}
 	r->duration_s = drill_elapsed(d);
 	path = groupstate_report_path(d->root, d->o->group, d->failover, r->id);
+	/* the HTML first: the JSON names it, and --list reads the JSON */
+	html = path ? report_html_path(path) : NULL;
+	if (html && report_html_save(r, html) == 0) {
+		r->html_path = html;
+		html = NULL;
+	}
+	free(html);
 	if (path && report_save(r, path) == 0)
-		log_info("%s %s: report saved as %s", drill_what(d), r->id, path);
+		log_info("%s %s: report saved as %s%s%s", drill_what(d), r->id, path,
+			 r->html_path ? " and " : "", r->html_path ? r->html_path : "");
 	free(path);
 	return r->pass ? 0 : -1;
 }

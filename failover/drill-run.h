@@ -19,6 +19,7 @@
 #define DRILL_MAX_VMS 64
 #define DRILL_VM_MAX_DEVS 64
 
+struct drill_lans;
 struct drill_net;
 
 /* One VM of the run: its source definition and what we made for it. */
@@ -57,6 +58,8 @@ struct drill {
 	virConnectPtr conn;
 	struct drill_net *net;
 	bool net_needed;          /* some NIC joins the isolated network */
+	struct drill_lans *lans;  /* a drill: its copies of DR networks, run record
+				   * and lock (drill-lan-run.h) */
 	size_t order[DRILL_MAX_VMS];
 	uint64_t t0_ns;           /* CLOCK_MONOTONIC at the start */
 	const char *root;         /* the store's real path (borrowed) */

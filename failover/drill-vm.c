@@ -19,6 +19,7 @@
 #include "failover/domxml-size.h"
 #include "failover/domxml.h"
 #include "failover/drill-drnet.h"
+#include "failover/drill-lan-run.h"
 #include "failover/drill-run.h"
 #include "failover/drill-vm.h"
 #include "failover/pointmeta.h"
@@ -198,6 +199,9 @@ drill_vm_prepare(struct drill *d, size_t i)
 	}
 	if (pointmeta_map_disks(d->meta, i, x, names, ctx) < 0)
 		goto out;
+	for (size_t k = 0; k < domxml_ndisks(x); k++)
+		if (report_vm_add_disk(&d->r->vms[i], domxml_disk_target(x, k), names[k]) < 0)
+			goto out;
 	for (size_t k = 0; k < domxml_nnics(x); k++) {
 		const char *src = domxml_nic_source(x, k);
 
@@ -272,7 +276,8 @@ vm_xml(struct drill *d, size_t i, bool baseline)
 	return xml;
 }
 
-/* Network of each NIC. A drill: always the isolated network. A failover:
+/* Network of each NIC. A drill: the isolated copy of the [network] listing
+ * the NIC's source (drill-lan-run.h), else the isolated network. A failover:
  * --network-map SRC=DST first, else the source's network if this host has
  * one of that name, else the failover's isolated network. */
 int
@@ -294,6 +299,9 @@ drill_vm_map_networks(struct drill *d)
 				sym_virNetworkFree(n);
 				dst = src;
 			}
+			/* a drill: the isolated copy of the source's [network] */
+			if (!d->failover && src)
+				dst = drill_lans_map(d, src);
 			if (!dst) {
 				d->net_needed = true;
 				continue;

@@ -14,11 +14,15 @@
 #include "common/clock.h"
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "common/testhook.h"
 #include "failover/drill-accel.h"
 #include "failover/drill-drnet.h"
+#include "failover/drill-lan-run.h"
 #include "failover/drill-net.h"
 #include "failover/drill-record.h"
 #include "failover/drill-run.h"
+#include "failover/drill-shot.h"
+#include "failover/drill-sweep.h"
 #include "failover/drill-vm.h"
 #include "failover/drill.h"
 #include "failover/scrubcheck.h"
@@ -232,6 +236,8 @@ teardown(struct drill *d)
 	d->net = NULL;
 	if (drill_vm_remove_files(d) < 0)
 		ret = -1;
+	if (drill_lans_down(d) < 0)
+		ret = -1;
 	return ret;
 }
 
@@ -242,6 +248,7 @@ drill_clear(struct drill *d)
 		drill_vm_clear(&d->vms[i]);
 	free(d->vms);
 	drill_net_free(d->net);
+	drill_lans_free(d->lans);
 	json_decref(d->meta);
 	if (d->conn)
 		sym_virConnectClose(d->conn);
@@ -282,6 +289,11 @@ run_start(struct drill *d)
 	free(path);
 	if (mkdir_p(r->workdir, 0755) < 0)
 		return RUN_EARLY;
+	/* a drill's lock: a sweep leaves what it makes alone while it runs */
+	if (!d->failover && !(d->lans = drill_lans_new(r->workdir))) {
+		rmdir(r->workdir);
+		return RUN_EARLY;
+	}
 	/* "in use" mark honoured by retention (docs/retention.md): the point and
 	 * every older one stay until teardown removes it. */
 	if (!d->failover && groupstate_pin(d->root, o->group, r->id, r->point) < 0) {
@@ -312,6 +324,11 @@ run_prepare(struct drill *d)
 		r->error = strdup("cannot connect to libvirt");
 		return -1;
 	}
+	/* what dead drills of the group left (not those run with --keep) */
+	if (!d->failover && drill_sweep(d->conn, d->st, d->root, d->o->group, false) < 0)
+		log_warn("%s %s: what an earlier drill left could not all be removed "
+			 "(see above; 'nestor drill --cleanup %s' tries again)", drill_what(d),
+			 r->id, d->o->group);
 	if (domxml_size_host_caps(d->o->max_memory, d->o->max_vcpus, d->o->max_devices,
 				  &d->caps) < 0) {
 		r->error = strdup("cannot read this host's memory size");
@@ -330,6 +347,13 @@ run_prepare(struct drill *d)
 		r->error = strdup("cannot bring up the DR networks");
 		return -1;
 	}
+	if (!d->failover && drill_lans_up(d) < 0) {
+		r->error = strdup("cannot make the drill's copies of the DR networks");
+		return -1;
+	}
+	/* a test kills a drill here: recorded and made, nothing booted */
+	if (!d->failover)
+		testhook_at("drill-lans-up");
 	if ((!d->failover || d->net_needed) && !(d->net = create_network(d))) {
 		r->error = strdup("cannot create the isolated network");
 		return -1;
@@ -367,9 +391,14 @@ run_boot(struct drill *d)
 	}
 	r->kvm = d->kvm;
 	drill_accel_learn(d, d->order[0]);
-	for (size_t n = 0; n < d->nvms && !drill_stop; n++)
+	for (size_t n = 0; n < d->nvms && !drill_stop; n++) {
 		if (r->vms[d->order[n]].marker_seen)
 			drill_vm_check(d, d->order[n]);
+		drill_shot_take(d, d->order[n]);
+	}
+	/* a test looks at a running drill from outside here */
+	if (!d->failover)
+		testhook_at("drill-checked");
 	if (drill_stop) {
 		log_error("%s %s: interrupted", what, r->id);
 		r->error = strdup("interrupted by a signal");
@@ -396,8 +425,11 @@ run_finish(struct drill *d)
 				 "accepts points", r->id, o->group);
 	} else if (!o->keep && !d->failover) {
 		teardown_ok = teardown(d) == 0;
-		if (teardown_ok)
+		/* the run record goes last: until then a sweep finishes the job */
+		if (teardown_ok) {
 			groupstate_unpin(d->root, o->group, r->id, r->point);
+			teardown_ok = drill_sweep_remove(r->workdir) == 0;
+		}
 		log_info("drill %s: teardown %s", r->id, teardown_ok ? "done" : "FAILED");
 	} else if (d->failover) {
 		log_info("failover %s: VMs stay up; group %s is failed over (release with "

@@ -70,6 +70,12 @@ const char *drill_network_map_lookup(const char *map, const char *src);
 /* Is map a well-formed "src=dst[,src=dst...]" of plain names? */
 bool drill_network_map_valid(const char *map);
 
+/* `nestor drill --cleanup GROUP`: remove what each drill of group that no
+ * longer runs left behind, those run with --keep too (failover/drill-sweep.h;
+ * a drill's start sweeps the others by itself). uri: libvirt, NULL =
+ * DRILL_DEFAULT_URI. The number of drills swept, or -1 (logged). */
+int drill_cleanup(struct store *st, const char *store_dir, const char *group, const char *uri);
+
 /* Signal handler: ends the waits of a running drill_run (async-signal-safe). */
 void drill_on_signal(int sig);
 

@@ -14,6 +14,7 @@
 #include "failover/drnet-failover.h"
 #include "failover/drnet-host.h"
 #include "failover/drnet-record.h"
+#include "failover/drnet-wg.h"
 #include "failover/drnet.h"
 #include "failover/pointnics.h"
 #include "replicator/config.h"
@@ -61,7 +62,8 @@ network_json(const struct receiver_network_cfg *n, const char *ctx)
 {
 	char lvname[80], sub[24], ip[16], gw[16], ifn[16];
 	uint32_t ext;
-	bool is_addr = n->external && drnet_ip_parse(n->external, &ext) == 0;
+	bool is_addr = n->external && drnet_ip_parse(n->external, &ext) == 0, err;
+	json_t *wg;
 
 	drnet_libvirt_name(n->name, lvname, sizeof(lvname));
 	drnet_ip_str(n->subnet, ip);
@@ -77,10 +79,12 @@ network_json(const struct receiver_network_cfg *n, const char *ctx)
 			 n->name, ifn);
 	log_info("%s: network %s: subnet %s, gateway %s, external %s, nat %s", ctx, n->name,
 		 sub, gw, ifn, n->nat ? "on" : "off");
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s?, s:s?}", "name", n->name,
+	if (!(wg = drnet_wg_record(n, &err)) && err)
+		return NULL;
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s?, s:s?, s:o?}", "name", n->name,
 			 "libvirt", lvname, "bridge", n->bridge, "subnet", sub, "gateway", gw,
 			 "nat", n->nat, "ext_if", is_addr ? NULL : ifn,
-			 "ext_addr", is_addr ? n->external : NULL);
+			 "ext_addr", is_addr ? n->external : NULL, "wg", wg);
 }
 
 static json_t *
@@ -130,14 +134,34 @@ network_vms(const struct receiver_network_cfg *n, const struct drnet_vm *vms, si
 static bool
 shared(const json_t *others, const char *name)
 {
-	size_t i, j;
-	json_t *r, *n;
+	return drnet_record_network(others, name, false) != NULL;
+}
 
-	for (i = 0; (r = json_array_get(others, i)) != NULL; i++)
-		for (j = 0; (n = json_array_get(json_object_get(r, "networks"), j)) != NULL; j++)
-			if (!strcmp(json_string_value(json_object_get(n, "name")) ?: "", name))
-				return true;
-	return false;
+/* Does a record of others name network name with a WireGuard link? */
+static bool
+link_elsewhere(const json_t *others, const char *name)
+{
+	return drnet_record_network(others, name, true) != NULL;
+}
+
+/* The WireGuard links of rec's networks; one no other record names is
+ * made anew (a crash's leftover goes first). */
+static int
+links_up(const char *ctx, const char *root, const json_t *rec, const json_t *others)
+{
+	size_t i;
+	json_t *n;
+
+	for (i = 0; (n = json_array_get(json_object_get(rec, "networks"), i)) != NULL; i++) {
+		const char *name = json_string_value(json_object_get(n, "name"));
+		const json_t *wg = json_object_get(n, "wg");
+
+		/* null or absent: the network has no link */
+		if (json_is_object(wg) &&
+		    drnet_wg_up(ctx, root, name, wg, !link_elsewhere(others, name)) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* The nestor table as records (an array) ask. */
@@ -224,6 +248,8 @@ drnet_failover_up(virConnectPtr conn, const char *root, const char *group, const
 			goto out;
 		used += nh[i];
 	}
+	if (links_up(ctx, root, rec, others) < 0)
+		goto out;
 	/* a test kills us here: made, recorded, no marker yet */
 	testhook_at("drnet-made");
 	json_array_append(others, rec);
@@ -274,8 +300,13 @@ release_network(virConnectPtr conn, const char *ctx, const json_t *rec, const js
 		return -1;
 	}
 	drnet_libvirt_name(name, lvname, sizeof(lvname));
+	/* the link goes with the last record that names it: a network shared
+	 * with a failover made before wireguard was on outlives it */
+	if (json_is_object(json_object_get(n, "wg")) && !link_elsewhere(others, name) &&
+	    drnet_wg_down(ctx, json_object_get(n, "wg")) < 0)
+		ret = -1;
 	if (!shared(others, name))
-		return drnet_host_net_remove(conn, ctx, lvname);
+		return drnet_host_net_remove(conn, ctx, lvname) < 0 ? -1 : ret;
 	for (i = 0; (e = json_array_get(json_object_get(rec, "hosts"), i)) != NULL; i++) {
 		struct drnet_host h;
 		const char *hn = json_string_value(json_object_get(e, "network"));

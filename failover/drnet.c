@@ -220,48 +220,58 @@ rules_dnat(FILE *pre, FILE *fwd, const char *g, const json_t *p, const json_t *n
 	return true;
 }
 
-/* The network record called name in any record, NULL if none. */
-static const json_t *
-find_network(const json_t *records, const char *name)
+/* The WireGuard link wg (drnet-wg.h) of network record n, if it has one
+ * (NULL: none): its UDP port open on input, its traffic into the subnet
+ * accepted. */
+static bool
+rules_wg(FILE *in, FILE *fwd, const json_t *n, const json_t *wg)
+{
+	const json_t *own = json_object_get(n, "wg");
+	const char *name = jstr(n, "name"), *ifn = jstr(wg, "ifname");
+	json_int_t port = json_integer_value(json_object_get(wg, "port"));
+
+	/* a link is an object; no key or null: none */
+	if (own && !json_is_object(own) && !json_is_null(own))
+		return false;
+	if (!wg)
+		return true;
+	if (!ifname_ok(ifn) || port < 1 || port > 65535)
+		return false;
+	fprintf(in, "\t\tudp dport %lld accept comment \"nestor network %s: wireguard\"\n",
+		(long long)port, name);
+	fprintf(fwd, "\t\tiifname \"%s\" ip daddr %s accept comment \"nestor network %s: "
+		"wireguard\"\n", ifn, jstr(n, "subnet"), name);
+	return true;
+}
+
+/* The last rule of a network: nothing else enters its subnet (the
+ * internet, a neighbour routing it to us), only its own and the other DR
+ * networks' bridges and links, the published ports and replies. */
+static void
+rules_closed(FILE *tail, const json_t *n, const char *inside)
+{
+	fprintf(tail, "\t\tip daddr %s iifname != { %s } drop comment \"nestor network %s: "
+		"no other way in\"\n", jstr(n, "subnet"), inside, jstr(n, "name"));
+}
+
+const json_t *
+drnet_record_network(const json_t *records, const char *name, bool with_link)
 {
 	size_t i, j;
 	json_t *r, *n;
 
 	for (i = 0; (r = json_array_get(records, i)) != NULL; i++)
 		for (j = 0; (n = json_array_get(json_object_get(r, "networks"), j)) != NULL; j++)
-			if (name && jstr(n, "name") && !strcmp(jstr(n, "name"), name))
+			if (name && jstr(n, "name") && !strcmp(jstr(n, "name"), name) &&
+			    (!with_link || json_is_object(json_object_get(n, "wg"))))
 				return n;
 	return NULL;
 }
 
-/* Every network once (the first record naming it wins), then every
- * published port. false: a record is malformed. */
-static bool
-rules_all(const json_t *records, FILE *pre, FILE *nat, FILE *fwd, size_t *nnets)
+static const json_t *
+find_network(const json_t *records, const char *name)
 {
-	size_t i, j;
-	json_t *r, *n, *p;
-
-	for (i = 0; (r = json_array_get(records, i)) != NULL; i++) {
-		const char *g = jstr(r, "group");
-
-		if (!g || !name_valid(g, strlen(g)))
-			return false;
-		for (j = 0; (n = json_array_get(json_object_get(r, "networks"), j)) != NULL; j++) {
-			if (find_network(records, jstr(n, "name")) != n)
-				continue;
-			if (!rules_network(nat, fwd, n))
-				return false;
-			(*nnets)++;
-		}
-		for (j = 0; (p = json_array_get(json_object_get(r, "dnat"), j)) != NULL; j++) {
-			const json_t *net = find_network(records, jstr(p, "network"));
-
-			if (!net || !rules_dnat(pre, fwd, g, p, net))
-				return false;
-		}
-	}
-	return true;
+	return drnet_record_network(records, name, false);
 }
 
 static char *
@@ -274,17 +284,109 @@ mem_close(FILE *f, char **buf)
 	return *buf;
 }
 
+/* The WireGuard link of network name: the first record naming the
+ * network with one (a failover made before wireguard was turned on has
+ * none), NULL if none. */
+static const json_t *
+find_link(const json_t *records, const char *name)
+{
+	return json_object_get(drnet_record_network(records, name, true), "wg");
+}
+
+/* The bridges and WireGuard interfaces of every network once, quoted,
+ * comma separated ("" when there is none). NULL when a name is malformed
+ * or out of memory. Caller frees. */
+static char *
+inside_ifaces(const json_t *records)
+{
+	char *buf = NULL;
+	size_t len = 0, i, j;
+	FILE *f = open_memstream(&buf, &len);
+	const char *sep = "";
+	json_t *r, *n;
+	bool ok = true;
+
+	if (!f)
+		return NULL;
+	for (i = 0; ok && (r = json_array_get(records, i)) != NULL; i++) {
+		for (j = 0; ok && (n = json_array_get(json_object_get(r, "networks"), j)) != NULL;
+		     j++) {
+			const char *br = jstr(n, "bridge");
+			const char *wg = jstr(find_link(records, jstr(n, "name")), "ifname");
+
+			if (find_network(records, jstr(n, "name")) != n)
+				continue;
+			ok = ifname_ok(br) && (!wg || ifname_ok(wg));
+			fprintf(f, "%s\"%s\"", sep, br ? br : "");
+			if (wg)
+				fprintf(f, ", \"%s\"", wg);
+			sep = ", ";
+		}
+	}
+	if (mem_close(f, &buf) && !ok) {
+		free(buf);
+		buf = NULL;
+	}
+	return buf;
+}
+
+static bool
+rules_each(const json_t *records, FILE *pre, FILE *nat, FILE *fwd, FILE *in, FILE *tail,
+	   const char *inside, size_t *nnets)
+{
+	size_t i, j;
+	json_t *r, *n, *p;
+
+	for (i = 0; (r = json_array_get(records, i)) != NULL; i++) {
+		const char *g = jstr(r, "group");
+
+		if (!g || !name_valid(g, strlen(g)))
+			return false;
+		for (j = 0; (n = json_array_get(json_object_get(r, "networks"), j)) != NULL; j++) {
+			if (find_network(records, jstr(n, "name")) != n)
+				continue;
+			if (!rules_network(nat, fwd, n) ||
+			    !rules_wg(in, fwd, n, find_link(records, jstr(n, "name"))))
+				return false;
+			rules_closed(tail, n, inside);
+			(*nnets)++;
+		}
+		for (j = 0; (p = json_array_get(json_object_get(r, "dnat"), j)) != NULL; j++) {
+			const json_t *net = find_network(records, jstr(p, "network"));
+
+			if (!net || !rules_dnat(pre, fwd, g, p, net))
+				return false;
+		}
+	}
+	return true;
+}
+
+/* Every network once (the first record naming it wins) with its link and
+ * its closing rule, then every published port. false: a record is
+ * malformed. */
+static bool
+rules_all(const json_t *records, FILE *pre, FILE *nat, FILE *fwd, FILE *in, FILE *tail,
+	  size_t *nnets)
+{
+	char *inside = inside_ifaces(records);
+	bool ok = inside && rules_each(records, pre, nat, fwd, in, tail, inside, nnets);
+
+	free(inside);
+	return ok;
+}
+
 char *
 drnet_ruleset(const json_t *records, const char **why)
 {
-	char *pb = NULL, *nb = NULL, *fb = NULL, *out = NULL;
-	size_t pl = 0, nl = 0, fl = 0, nnets = 0;
+	char *pb = NULL, *nb = NULL, *fb = NULL, *ib = NULL, *tb = NULL, *out = NULL;
+	size_t pl = 0, nl = 0, fl = 0, il = 0, tl = 0, nnets = 0;
 	FILE *pre = open_memstream(&pb, &pl), *nat = open_memstream(&nb, &nl),
-	     *fwd = open_memstream(&fb, &fl);
-	bool ok = pre && nat && fwd;
+	     *fwd = open_memstream(&fb, &fl), *in = open_memstream(&ib, &il),
+	     *tail = open_memstream(&tb, &tl);
+	bool ok = pre && nat && fwd && in && tail;
 
 	*why = "out of memory";
-	if (ok && !rules_all(records, pre, nat, fwd, &nnets)) {
+	if (ok && !rules_all(records, pre, nat, fwd, in, tail, &nnets)) {
 		*why = "a failover's network record is malformed";
 		ok = false;
 	}
@@ -293,6 +395,10 @@ drnet_ruleset(const json_t *records, const char **why)
 	if (nat && !mem_close(nat, &nb))
 		ok = false;
 	if (fwd && !mem_close(fwd, &fb))
+		ok = false;
+	if (in && !mem_close(in, &ib))
+		ok = false;
+	if (tail && !mem_close(tail, &tb))
 		ok = false;
 	if (!ok)
 		goto out;
@@ -309,10 +415,14 @@ drnet_ruleset(const json_t *records, const char **why)
 			     "policy accept;\n%s\t}\n"
 			     "\tchain forward {\n\t\ttype filter hook forward priority filter; "
 			     "policy accept;\n\t\tct state established,related accept "
-			     "comment \"nestor: replies\"\n%s\t}\n}\n", pb, nb, fb);
+			     "comment \"nestor: replies\"\n%s%s\t}\n%s%s%s}\n", pb, nb, fb, tb,
+			     *ib ? "\tchain input {\n\t\ttype filter hook input priority filter; "
+				   "policy accept;\n" : "", ib, *ib ? "\t}\n" : "");
 out:
 	free(pb);
 	free(nb);
 	free(fb);
+	free(ib);
+	free(tb);
 	return out;
 }

@@ -42,6 +42,11 @@ char *drnet_network_xml(const struct receiver_network_cfg *n, const struct drnet
 /* One <host mac ip name/> element, for virNetworkUpdate. */
 char *drnet_host_xml(const struct drnet_host *h);
 
+/* The first network record called name in records (an array of the
+ * failovers' records), with with_link only one that has a WireGuard link
+ * ("wg" an object); NULL if none. Borrowed from records. */
+const json_t *drnet_record_network(const json_t *records, const char *name, bool with_link);
+
 /* The nftables script that makes table inet nestor exactly what records
  * (an array of the failovers' records, failover/drnet-record.h) ask for:
  * masquerade of each nat network out of its external side, forward accept

@@ -180,7 +180,10 @@ failover_release(const char *store_dir, const char *group, const char *uri)
 								   "domain"));
 		virDomainPtr dom = dn ? sym_virDomainLookupByName(conn, dn) : NULL;
 
-		if (dom && sym_virDomainUndefine(dom) < 0) {
+		/* A failback's reverse replication (docs/failback-design.md)
+		 * leaves its checkpoints on the domain: their metadata goes with
+		 * it (libvirt refuses to undefine a domain that has some). */
+		if (dom && sym_virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA) < 0) {
 			log_error("group %s: cannot undefine domain %s: %s", group, dn,
 				  sym_virGetLastErrorMessage());
 			sym_virDomainFree(dom);

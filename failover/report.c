@@ -6,12 +6,14 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/consistency.h"
 #include "common/fileutil.h"
 #include "common/jsonfile.h"
 #include "common/log.h"
+#include "common/strfmt.h"
 #include "failover/report.h"
 
 #define REPORT_FILE_MAX (4u << 20)
@@ -32,11 +34,54 @@ report_clear(struct report *r)
 		for (size_t k = 0; k < v->nxml_warnings; k++)
 			free(v->xml_warnings[k]);
 		free(v->xml_warnings);
+		for (size_t k = 0; k < v->ndisks; k++) {
+			free(v->disks[k].target);
+			free(v->disks[k].disk);
+		}
+		free(v->disks);
+		free(v->shot_note);
+		free(v->shot_png);
 	}
 	free(r->vms);
 	free(r->error);
 	free(r->scrub_warning);
+	free(r->html_path);
 	memset(r, 0, sizeof(*r));
+}
+
+int
+report_vm_add_disk(struct report_vm *v, const char *target, const char *disk)
+{
+	struct report_disk *n = reallocarray(v->disks, v->ndisks + 1, sizeof(*n));
+
+	if (!n) {
+		log_error("out of memory");
+		return -1;
+	}
+	v->disks = n;
+	n = &v->disks[v->ndisks];
+	n->target = strdup(target ? target : "");
+	n->disk = disk ? strdup(disk) : NULL;
+	if (!n->target || (disk && !n->disk)) {
+		free(n->target);
+		free(n->disk);
+		log_error("out of memory");
+		return -1;
+	}
+	v->ndisks++;
+	return 0;
+}
+
+const char *
+report_shot_name(enum report_shot s)
+{
+	switch (s) {
+	case REPORT_SHOT_TAKEN: return "taken";
+	case REPORT_SHOT_NO_DISPLAY: return "no-display";
+	case REPORT_SHOT_FAILED: return "failed";
+	case REPORT_SHOT_NONE: break;
+	}
+	return "none";
 }
 
 /* seconds with millisecond resolution; null when the step was not reached */
@@ -73,6 +118,24 @@ str_array(char *const *v, size_t n)
 	return a;
 }
 
+/* What the HTML report shows of a VM beside the JSON's own fields: its
+ * disks and its screenshot (the image itself is in the HTML only). */
+static void
+set_evidence(json_t *o, const struct report_vm *v)
+{
+	json_t *disks = json_array();
+
+	for (size_t k = 0; disks && k < v->ndisks; k++)
+		json_array_append_new(disks, json_pack("{s:s, s:s?}", "target", v->disks[k].target,
+						       "disk", v->disks[k].disk));
+	json_object_set_new(o, "disks", disks ? disks : json_null());
+	json_object_set_new(o, "screenshot", json_pack(
+		"{s:s, s:s?, s:o, s:I, s:I, s:I}", "state", report_shot_name(v->shot),
+		"note", v->shot_note, "at_s", secs(v->shot == REPORT_SHOT_TAKEN ? v->shot_s : -1),
+		"width", (json_int_t)v->shot_w, "height", (json_int_t)v->shot_h,
+		"png_bytes", (json_int_t)v->shot_len));
+}
+
 json_t *
 report_json(const struct report *r)
 {
@@ -105,6 +168,7 @@ report_json(const struct report *r)
 			json_object_set_new(o, "console_tail", json_string(v->console_tail));
 		json_object_set_new(o, "xml_warnings", str_array(v->xml_warnings,
 								 v->nxml_warnings));
+		set_evidence(o, v);
 		if (r->tcp_port || r->guest_agent || r->script)
 			json_object_set_new(o, "checks", json_pack(
 				"{s:o, s:o, s:o, s:s?}",
@@ -139,6 +203,7 @@ fail:
 		set_accel(root, r);
 		json_object_set_new(root, "point_consistency",
 				    json_string(consistency_name(r->point_consistency)));
+		json_object_set_new(root, "html_report", str_or_null(r->html_path));
 	}
 	return root;
 }
@@ -150,6 +215,15 @@ print_secs(FILE *f, double s)
 		fprintf(f, "%9s", "-");
 	else
 		fprintf(f, "%8.1fs", s);
+}
+
+static void
+print_shot(FILE *f, const struct report_vm *v)
+{
+	if (v->shot == REPORT_SHOT_TAKEN)
+		fprintf(f, "    screenshot: %ux%u at %.1f s\n", v->shot_w, v->shot_h, v->shot_s);
+	else if (v->shot != REPORT_SHOT_NONE)
+		fprintf(f, "    screenshot: %s\n", v->shot_note ? v->shot_note : "none");
 }
 
 void
@@ -192,6 +266,7 @@ report_print(const struct report *r, FILE *f)
 			fprintf(f, "    domain XML: %s\n", v->xml_warnings[k]);
 		if (v->console_log)
 			fprintf(f, "    console log: %s\n", v->console_log);
+		print_shot(f, v);
 	}
 	if (r->error)
 		fprintf(f, "error: %s\n", r->error);
@@ -200,6 +275,8 @@ report_print(const struct report *r, FILE *f)
 	fprintf(f, "teardown: %s; duration %.1f s\n",
 		r->failover && r->kept ? "none (failover: VMs stay up)" :
 		r->kept ? "skipped (--keep)" : r->teardown_ok ? "done" : "FAILED", r->duration_s);
+	if (r->html_path)
+		fprintf(f, "html report: %s\n", r->html_path);
 	fprintf(f, "verdict: %s\n", r->pass ? "PASS" : "FAIL");
 }
 
@@ -232,6 +309,40 @@ num(json_t *o, const char *key)
 	json_t *v = json_object_get(o, key);
 
 	return json_is_number(v) ? json_number_value(v) : -1;
+}
+
+char *
+report_html_path(const char *json_path)
+{
+	size_t n = strlen(json_path);
+
+	if (n > 5 && !strcmp(json_path + n - 5, ".json"))
+		n -= 5;
+	return strfmt("%.*s.html", (int)n, json_path);
+}
+
+/* Where the listed report r (read from path) and its HTML are now. */
+static int
+list_paths(json_t *r, const char *path)
+{
+	char *html = report_html_path(path);
+
+	if (!html)
+		return -1;
+	json_object_set_new(r, "report_json", json_string(path));
+	json_object_set_new(r, "report_html", access(html, F_OK) == 0 ? json_string(html)
+								     : json_null());
+	free(html);
+	return 0;
+}
+
+static void
+print_paths(FILE *f, json_t *r)
+{
+	const char *html = json_string_value(json_object_get(r, "report_html"));
+
+	fprintf(f, "    json: %s\n", json_string_value(json_object_get(r, "report_json")));
+	fprintf(f, "    html: %s\n", html ? html : "- (none: saved before HTML reports)");
 }
 
 int
@@ -267,6 +378,8 @@ report_list(const char *dir, bool json, FILE *f)
 			r = json_loadb(data, len, 0, NULL);
 		if (!json_is_object(r)) {
 			log_warn("drill report %s is not readable JSON, skipped", path);
+		} else if (list_paths(r, path) < 0) {
+			log_error("drill reports %s: out of memory", dir);
 		} else if (json) {
 			json_array_append(arr, r);
 		} else {
@@ -284,6 +397,7 @@ report_list(const char *dir, bool json, FILE *f)
 			fputc(' ', f);
 			print_secs(f, rto);
 			fprintf(f, "  %zu\n", json_array_size(vms));
+			print_paths(f, r);
 		}
 		json_decref(r);
 		free(data);

@@ -9,6 +9,21 @@
 
 #include <jansson.h>
 
+/* A disk of a VM: its target in the domain and the point's disk it boots
+ * (NULL: left out, not replicated). Both owned. */
+struct report_disk {
+	char *target;
+	char *disk;
+};
+
+/* The console screenshot of a VM (failover/drill-shot.h). */
+enum report_shot {
+	REPORT_SHOT_NONE = 0,  /* not tried: the VM did not run */
+	REPORT_SHOT_TAKEN,
+	REPORT_SHOT_NO_DISPLAY, /* headless: no video device */
+	REPORT_SHOT_FAILED,
+};
+
 /* Plain data; strings marked "owned" are freed by report_clear. */
 struct report_vm {
 	char *name;          /* owned: source VM name */
@@ -28,6 +43,14 @@ struct report_vm {
 	char *error;         /* owned: first failure, NULL if none */
 	char **xml_warnings; /* owned: what the domain XML rewrite dropped */
 	size_t nxml_warnings;
+	struct report_disk *disks; /* owned array */
+	size_t ndisks;
+	enum report_shot shot;
+	char *shot_note;     /* owned: why there is no screenshot, or NULL */
+	void *shot_png;      /* owned: the screenshot as PNG, or NULL */
+	size_t shot_len;
+	unsigned shot_w, shot_h;
+	double shot_s;       /* command start -> screenshot */
 	bool pass;
 };
 
@@ -60,11 +83,18 @@ struct report {
 	char *scrub_warning;     /* owned: what its scrub found, or NULL */
 	struct report_vm *vms;   /* owned array */
 	size_t nvms;
+	char *html_path;         /* owned: the saved HTML report, or NULL */
 	bool pass;
 };
 
 /* Free the owned members and zero r. */
 void report_clear(struct report *r);
+/* Append a disk to v (disk NULL: left out). 0 / -1 (out of memory,
+ * logged). */
+int report_vm_add_disk(struct report_vm *v, const char *target, const char *disk);
+/* The report's state of a screenshot: "taken", "no-display", "failed",
+ * "none". */
+const char *report_shot_name(enum report_shot s);
 /* New JSON object (caller decrefs) or NULL. */
 json_t *report_json(const struct report *r);
 void report_print(const struct report *r, FILE *f);
@@ -73,7 +103,12 @@ void report_print(const struct report *r, FILE *f);
 void report_output(const struct report *r, bool json, FILE *f);
 /* Write the JSON durably (tmp + fsync + rename). 0 / -1 (logged). */
 int report_save(const struct report *r, const char *path);
-/* Print a table of the saved reports in dir (drill-id order). 0 / -1. */
+/* Print a table of the saved reports in dir (drill-id order), each with
+ * the paths of its JSON and HTML reports; as JSON, each report gets
+ * "report_json" and "report_html" (null if there is none). 0 / -1. */
 int report_list(const char *dir, bool json, FILE *f);
+/* The HTML report's path beside the JSON report json_path: its ".json"
+ * replaced by ".html". malloc'd, caller frees; NULL: out of memory. */
+char *report_html_path(const char *json_path);
 
 #endif

@@ -1,5 +1,5 @@
 /* The codec's byte cursors and string checks, shared by the files of the
- * codec (codec.c, codec-repair.c). Private to proto/: static inline, no
+ * codec (codec.c, codec-repair.c, codec-reverse.c). Private to proto/: static inline, no
  * state. All integers big-endian. */
 #ifndef NESTOR_PROTO_CODEC_IO_H
 #define NESTOR_PROTO_CODEC_IO_H
@@ -201,6 +201,20 @@ int codec_valid_rquery(const struct proto_msg *m);
 int codec_dec_rlist(struct rd *r, struct proto_msg *m);
 int codec_enc_rlist(struct wr *w, const struct proto_msg *m);
 int codec_valid_rlist(const struct proto_msg *m);
+/* The reverse messages' readers, writers and rules (codec-reverse.c). */
+#define RBEGIN_FIXED   2u
+#define RRANGES_FIXED  (2u + 4u)
+#define RRANGES_MAX    (RRANGES_FIXED + PROTO_NAME_MAX + PROTO_MAX_RANGES * PROTO_RANGE_SIZE)
+#define RFINISH_FIXED  2u
+int codec_dec_rbegin(struct rd *r, struct proto_msg *m);
+int codec_enc_rbegin(struct wr *w, const struct proto_msg *m);
+int codec_valid_rbegin(const struct proto_msg *m);
+int codec_dec_rranges(struct rd *r, struct proto_msg *m);
+int codec_enc_rranges(struct wr *w, const struct proto_msg *m);
+int codec_valid_rranges(const struct proto_msg *m);
+int codec_dec_rfinish(struct rd *r, struct proto_msg *m);
+int codec_enc_rfinish(struct wr *w, const struct proto_msg *m);
+int codec_valid_rfinish(const struct proto_msg *m);
 /* The disk list rule of POINT_BEGIN and REPAIR_LIST: names 1..max, sizes
  * 1..PROTO_MAX_DISK_SIZE, no name twice. */
 int codec_check_disks(const struct proto_disk *d, uint16_t n);

@@ -584,6 +584,12 @@ static const struct type_ops types[] = {
 	  codec_dec_rlist, codec_enc_rlist, codec_valid_rlist },
 	{ PROTO_ERROR, 0, ERROR_FIXED, ERROR_FIXED + PROTO_TEXT_MAX,
 	  dec_error, enc_error, valid_error },
+	{ PROTO_REVERSE_BEGIN, PROTO_FLAG_REVERSE_RANGES, RBEGIN_FIXED,
+	  RBEGIN_FIXED + PROTO_NAME_MAX, codec_dec_rbegin, codec_enc_rbegin, codec_valid_rbegin },
+	{ PROTO_REVERSE_RANGES, PROTO_FLAG_RANGES_MORE | PROTO_FLAG_RANGES_END, RRANGES_FIXED,
+	  RRANGES_MAX, codec_dec_rranges, codec_enc_rranges, codec_valid_rranges },
+	{ PROTO_REVERSE_FINISH, 0, RFINISH_FIXED, RFINISH_FIXED + PROTO_NAME_MAX,
+	  codec_dec_rfinish, codec_enc_rfinish, codec_valid_rfinish },
 };
 
 static const struct type_ops *
@@ -667,6 +673,10 @@ proto_decode(const struct proto_hdr *hdr, const uint8_t *payload,
 		msg->u.rlist.flags = hdr->flags;
 	else if (hdr->type == PROTO_PROGRESS)
 		msg->u.progress.flags = hdr->flags;
+	else if (hdr->type == PROTO_REVERSE_BEGIN)
+		msg->u.rbegin.flags = hdr->flags;
+	else if (hdr->type == PROTO_REVERSE_RANGES)
+		msg->u.rranges.flags = hdr->flags;
 	r.p = payload;
 	r.left = hdr->length;
 	if ((e = t->dec(&r, msg)) != 0)
@@ -685,6 +695,8 @@ msg_flags(const struct proto_msg *msg)
 	case PROTO_POINT_BEGIN: return msg->u.begin.flags;
 	case PROTO_REPAIR_LIST: return msg->u.rlist.flags;
 	case PROTO_PROGRESS: return msg->u.progress.flags;
+	case PROTO_REVERSE_BEGIN: return msg->u.rbegin.flags;
+	case PROTO_REVERSE_RANGES: return msg->u.rranges.flags;
 	default: return 0;
 	}
 }
@@ -710,6 +722,10 @@ proto_msg_bulk(const struct proto_msg *msg, const uint8_t **bulk, size_t *len)
 	case PROTO_REPAIR_LIST:
 		*bulk = msg->u.rlist.entries;
 		*len = (size_t)msg->u.rlist.count * PROTO_REPAIR_ENTRY_SIZE;
+		break;
+	case PROTO_REVERSE_RANGES:
+		*bulk = msg->u.rranges.ranges;
+		*len = (size_t)msg->u.rranges.count * PROTO_RANGE_SIZE;
 		break;
 	default:
 		break;

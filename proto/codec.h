@@ -10,7 +10,10 @@
  * bytes and oversize fields are errors.
  *
  * Type bands (tmux-style): 1-15 session, 16-47 replication, 48-63 queries,
- * 64+ errors. A new type or field bumps PROTO_VERSION. */
+ * 64-95 errors, 96-111 reverse replication (failback). A new type or field
+ * bumps PROTO_VERSION; a header of another version is refused, so both
+ * ends of a connection run the same protocol (version 2: the reverse band,
+ * issue 14). */
 #ifndef NESTOR_PROTO_CODEC_H
 #define NESTOR_PROTO_CODEC_H
 
@@ -18,7 +21,7 @@
 #include <stdint.h>
 
 #define PROTO_MAGIC        0x4E535452u /* "NSTR" */
-#define PROTO_VERSION      1
+#define PROTO_VERSION      2
 #define PROTO_HDR_SIZE     16
 #define PROTO_MAX_EXTENT   (1u << 20)            /* plaintext bytes per DATA extent */
 #define PROTO_MAX_ZERO     (1ull << 30)          /* bytes per ZERO/DISCARD extent */
@@ -45,14 +48,21 @@ enum proto_type {
 	PROTO_REPAIR_QUERY = 50,   /* agent -> receiver: bad ranges of a scrubbed point */
 	PROTO_REPAIR_LIST = 51,    /* receiver -> agent: answer */
 	PROTO_ERROR = 64,          /* both directions; sender closes after it */
+	/* Reverse replication (failback, docs/failback-design.md): the agent
+	 * asks the receiver to send the failed-over VMs back over the agent's
+	 * own connection; the session's roles then invert. */
+	PROTO_REVERSE_BEGIN = 96,  /* agent -> receiver: reverse stream of group */
+	PROTO_REVERSE_RANGES = 97, /* agent -> receiver: on-prem dirty ranges X */
+	PROTO_REVERSE_FINISH = 98, /* agent -> receiver: cutover (not served yet) */
 };
 
 /* Capabilities in HELLO. */
 #define PROTO_CAP_ZSTD     (1u << 0)
 #define PROTO_CAPS_KNOWN   (PROTO_CAP_ZSTD)
 
-/* Header flags. Only EXTENT, PROGRESS, POINT_BEGIN, HASH_ANSWER and
- * REPAIR_LIST define one; all others must be 0. */
+/* Header flags. Only EXTENT, PROGRESS, POINT_BEGIN, HASH_ANSWER,
+ * REPAIR_LIST, REVERSE_BEGIN and REVERSE_RANGES define one; all others
+ * must be 0. */
 #define PROTO_FLAG_EXTENT_RESYNC (1u << 0) /* extent sent by a hash-compare resync */
 /* HASH_ANSWER stopped at the receiver's bound on bytes hashed per query,
  * not at the disk's end: the blocks from offset + count * block_size are
@@ -72,6 +82,19 @@ enum proto_type {
  * agent that predates it refuses the frame (unknown flag) and its cycles
  * fail loudly instead of replicating on as if nothing were asked. */
 #define PROTO_FLAG_PROGRESS_PLANNED (1u << 0)
+/* REVERSE_BEGIN: X, the on-prem disks' changes since the failover's
+ * point, follows as REVERSE_RANGES frames up to one with RANGES_END.
+ * Without it the agent knows no X (the hash mode, a later step). */
+#define PROTO_FLAG_REVERSE_RANGES (1u << 0)
+/* REVERSE_RANGES: more frames of this disk follow (its list goes on at or
+ * after this frame's last end). */
+#define PROTO_FLAG_RANGES_MORE   (1u << 0)
+/* REVERSE_RANGES: the last frame of X (no disk continues; disks never
+ * named have no changes). Exclusive with RANGES_MORE. */
+#define PROTO_FLAG_RANGES_END    (1u << 1)
+/* Ranges per REVERSE_RANGES frame and the bytes of one on the wire. */
+#define PROTO_MAX_RANGES         4096
+#define PROTO_RANGE_SIZE         16u /* u64 offset, u64 length */
 /* REPAIR_LIST was cut at PROTO_MAX_REPAIR entries: ask again after these. */
 #define PROTO_FLAG_REPAIR_MORE   (1u << 0)
 /* Entries per REPAIR_LIST and the bytes of one on the wire. */
@@ -234,6 +257,26 @@ struct proto_repair_list {
 				 * bytes (proto_repair_entry_get/_put) */
 };
 
+/* Reverse replication of group's failed-over VMs to the asking agent. */
+struct proto_reverse_begin {
+	uint32_t flags; /* header flags (PROTO_FLAG_REVERSE_RANGES) */
+	char group[PROTO_NAME_MAX + 1];
+};
+
+/* Part of X for one disk: ranges sorted, each of length > 0, none before
+ * the previous one's end, all below PROTO_MAX_DISK_SIZE. */
+struct proto_reverse_ranges {
+	uint32_t flags;  /* header flags (PROTO_FLAG_RANGES_MORE or _END) */
+	char disk[PROTO_NAME_MAX + 1]; /* "" only in an END frame with no ranges */
+	uint32_t count;  /* 0..PROTO_MAX_RANGES */
+	const uint8_t *ranges; /* borrowed: count * PROTO_RANGE_SIZE bytes
+				* (proto_range_get / _put) */
+};
+
+struct proto_reverse_finish {
+	char group[PROTO_NAME_MAX + 1];
+};
+
 struct proto_error {
 	uint32_t code; /* enum proto_error_code */
 	char text[PROTO_TEXT_MAX + 1];
@@ -255,6 +298,9 @@ struct proto_msg {
 		struct proto_repair_query rquery;
 		struct proto_repair_list rlist;
 		struct proto_error error;
+		struct proto_reverse_begin rbegin;
+		struct proto_reverse_ranges rranges;
+		struct proto_reverse_finish rfinish;
 	} u;
 };
 
@@ -277,7 +323,7 @@ int proto_encode_head(const struct proto_msg *msg, uint8_t *buf, size_t cap,
 		      size_t *out_len, size_t *bulk_len);
 
 /* The trailing bulk bytes of msg (EXTENT data, POINT_COMMIT meta,
- * HASH_ANSWER hashes, REPAIR_LIST entries), borrowed from msg; NULL, 0 for
+ * HASH_ANSWER hashes, REPAIR_LIST entries, REVERSE_RANGES ranges), borrowed from msg; NULL, 0 for
  * the other types. */
 void proto_msg_bulk(const struct proto_msg *msg, const uint8_t **bulk, size_t *len);
 
@@ -287,6 +333,12 @@ void proto_repair_entry_get(const struct proto_repair_list *l, uint32_t i,
 /* The wire bytes of e, for building a REPAIR_LIST's entries. */
 void proto_repair_entry_put(uint8_t out[PROTO_REPAIR_ENTRY_SIZE],
 			    const struct proto_repair_entry *e);
+
+/* Range i (< r->count) of a REVERSE_RANGES that decoded (or validates). */
+void proto_range_get(const struct proto_reverse_ranges *r, uint32_t i, uint64_t *offset,
+		     uint64_t *length);
+/* The wire bytes of one range, for building a REVERSE_RANGES. */
+void proto_range_put(uint8_t out[PROTO_RANGE_SIZE], uint64_t offset, uint64_t length);
 
 /* Worst-case frame size without bulk bytes (for stack buffers). */
 #define PROTO_HEAD_MAX (PROTO_HDR_SIZE + 16 + PROTO_MAX_DISKS * (2 + PROTO_NAME_MAX + 9) + 2 * (2 + PROTO_NAME_MAX) + 64 + PROTO_TEXT_MAX + PROTO_PEER_MAX)

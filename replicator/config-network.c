@@ -16,6 +16,7 @@
 /* Bridges are interfaces: IFNAMSIZ - 1 characters. */
 #define BRIDGE_MAX 15
 #define BRIDGE_PREFIX "nst-"
+#define WG_IF_PREFIX "nsw-"
 
 static uint32_t
 net_mask(unsigned prefix)
@@ -201,6 +202,37 @@ set_external(void *obj, const struct key_def *k, const char *value, const char *
 	return cfg_set_string(obj, k, value, expect);
 }
 
+static int
+set_wg_port(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	(void)k;
+	*expect = "a UDP port 1..65535";
+	return port_parse(value, strlen(value), &((struct receiver_network_cfg *)obj)->wg_port);
+}
+
+/* "10.99.0.1/24": the DR host's tunnel address, a host address of its
+ * prefix (8..30). */
+static int
+set_wg_address(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	struct receiver_network_cfg *n = obj;
+	const char *slash = strchr(value, '/');
+	uint64_t prefix;
+	uint32_t a, m;
+
+	(void)k;
+	*expect = "the DR host's tunnel address a.b.c.d/N (N 8..30), a host address of its subnet";
+	if (!slash || parse_ipv4(value, (size_t)(slash - value), &a) < 0 ||
+	    parse_u64(slash + 1, &prefix) < 0 || prefix < 8 || prefix > 30)
+		return -1;
+	m = net_mask((unsigned)prefix);
+	if ((a & ~m) == 0 || (a & ~m) == ~m)
+		return -1;
+	n->wg_addr = a;
+	n->wg_prefix = (unsigned)prefix;
+	return 0;
+}
+
 static const struct key_def network_keys[] = {
 	{ "subnet", set_subnet, 0, true, 0, false },
 	CFG_KEY("gateway", set_ipv4, struct receiver_network_cfg, gateway, false),
@@ -211,23 +243,36 @@ static const struct key_def network_keys[] = {
 	{ "sources", set_sources, 0, true, 0, false },
 	{ "publish", set_publish, 0, false, 0, false },
 	CFG_STR("external", set_external, struct receiver_network_cfg, external, false),
+	CFG_KEY("wireguard", set_onoff, struct receiver_network_cfg, wireguard, false),
+	{ "wg_port", set_wg_port, 0, false, 0, false },
+	{ "wg_address", set_wg_address, 0, false, 0, false },
 };
 
-/* "nst-NAME", or for a long name "nst-" + its first 6 characters + "-" +
- * 4 hex digits of its FNV-1a hash: the same name always gives the same
- * bridge, so a release finds what a failover made. */
+/* prefix ("nst-", "nsw-") + NAME, or for a long name prefix + its first 6
+ * characters + "-" + 4 hex digits of its FNV-1a hash: the same name always
+ * gives the same interface, so a release finds what a failover made; two
+ * names give distinct bridges exactly when they give distinct WireGuard
+ * interfaces. */
 static void
-bridge_name(const char *name, char out[BRIDGE_MAX + 1])
+iface_name(const char *prefix, const char *name, char out[BRIDGE_MAX + 1])
 {
 	uint32_t h = 2166136261u;
 
-	if (strlen(name) <= BRIDGE_MAX - strlen(BRIDGE_PREFIX)) {
-		snprintf(out, BRIDGE_MAX + 1, BRIDGE_PREFIX "%s", name);
+	if (strlen(name) <= BRIDGE_MAX - strlen(prefix)) {
+		snprintf(out, BRIDGE_MAX + 1, "%s%s", prefix, name);
 		return;
 	}
 	for (const char *p = name; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
-	snprintf(out, BRIDGE_MAX + 1, BRIDGE_PREFIX "%.6s-%04x", name, (unsigned)(h & 0xffff));
+	snprintf(out, BRIDGE_MAX + 1, "%.4s%.6s-%04x", prefix, name, (unsigned)(h & 0xffff));
+}
+
+static bool
+prefixes_overlap(uint32_t a, unsigned pa, uint32_t b, unsigned pb)
+{
+	uint32_t m = net_mask(pa < pb ? pa : pb);
+
+	return (a & m) == (b & m);
 }
 
 static bool
@@ -269,7 +314,26 @@ network_finish(const struct ini_doc *doc, struct receiver_network_cfg *n)
 			"addresses and leave out the gateway", what);
 		return -1;
 	}
-	bridge_name(n->name, n->bridge);
+	iface_name(BRIDGE_PREFIX, n->name, n->bridge);
+	iface_name(WG_IF_PREFIX, n->name, n->wg_if);
+	if (n->wireguard && n->wg_addr == 0) {
+		cfg_err(doc, n->line, "%s: wireguard = on needs wg_address (the DR host's "
+			"tunnel address, e.g. 10.99.0.1/24)", what);
+		return -1;
+	}
+	for (size_t i = 0; n->wireguard && i < n->npublish; i++) {
+		if (n->publish[i].udp && n->publish[i].port == n->wg_port) {
+			/* its DNAT would take the link's packets */
+			cfg_err(doc, n->line, "%s: publish udp:%u is the WireGuard link's wg_port",
+				what, n->wg_port);
+			return -1;
+		}
+	}
+	if (n->wg_addr != 0 && prefixes_overlap(n->subnet, n->prefix, n->wg_addr, n->wg_prefix)) {
+		cfg_err(doc, n->line, "%s: wg_address's subnet overlaps the network's subnet",
+			what);
+		return -1;
+	}
 	return 0;
 }
 
@@ -300,6 +364,7 @@ cfg_network_section(void *ctx, const struct ini_doc *doc, size_t hdr, const stru
 	n->line = h->line;
 	n->dhcp = true;
 	n->nat = true;
+	n->wg_port = RX_WG_PORT_DEFAULT;
 	if (cfg_section_keys(doc, hdr, next, network_keys, CFG_NKEYS(network_keys), n) < 0)
 		return -1;
 	return network_finish(doc, n);
@@ -308,9 +373,31 @@ cfg_network_section(void *ctx, const struct ini_doc *doc, size_t hdr, const stru
 static bool
 overlap(const struct receiver_network_cfg *a, const struct receiver_network_cfg *b)
 {
-	uint32_t m = net_mask(a->prefix < b->prefix ? a->prefix : b->prefix);
+	return prefixes_overlap(a->subnet, a->prefix, b->subnet, b->prefix);
+}
 
-	return (a->subnet & m) == (b->subnet & m);
+/* The WireGuard links of a and b (b before a in the file): distinct ports,
+ * tunnel subnets apart from each other and from the other's subnet.
+ * 0 / -1 (logged). */
+static int
+wg_check_pair(const struct ini_doc *doc, const struct receiver_network_cfg *a,
+	      const struct receiver_network_cfg *b)
+{
+	const char *why = NULL;
+
+	if (a->wireguard && b->wireguard && a->wg_port == b->wg_port)
+		why = "its wg_port is that of";
+	else if (a->wg_addr && b->wg_addr &&
+		 prefixes_overlap(a->wg_addr, a->wg_prefix, b->wg_addr, b->wg_prefix))
+		why = "its wg_address's subnet overlaps that of";
+	else if ((a->wg_addr && prefixes_overlap(a->wg_addr, a->wg_prefix, b->subnet, b->prefix)) ||
+		 (b->wg_addr && prefixes_overlap(b->wg_addr, b->wg_prefix, a->subnet, a->prefix)))
+		why = "a wg_address's subnet overlaps the subnet of the other:";
+	if (!why)
+		return 0;
+	cfg_err(doc, a->line, "[network %s]: %s [network %s] (line %d)", a->name, why, b->name,
+		b->line);
+	return -1;
 }
 
 int
@@ -327,6 +414,8 @@ cfg_networks_check(const struct ini_doc *doc, const struct receiver_config *c)
 					"[network %s] (line %d)", a->name, b->name, b->line);
 				return -1;
 			}
+			if (wg_check_pair(doc, a, b) < 0)
+				return -1;
 			if (!strcmp(a->bridge, b->bridge)) {
 				cfg_err(doc, a->line, "[network %s]: its bridge name %s is that "
 					"of [network %s]: rename one", a->name, a->bridge, b->name);

@@ -2,6 +2,7 @@
  * NAME] sections into struct receiver_config (see config.h). */
 #include "replicator/config.h"
 
+#include "common/httpurl.h"
 #include "common/ini.h"
 #include "common/names.h"
 #include "common/parse.h"
@@ -9,6 +10,8 @@
 #include "replicator/config-keys.h"
 #include "replicator/config-network.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,6 +365,83 @@ set_drill_devices(void *obj, const struct key_def *k, const char *value, const c
 	return set_count_in(obj, k, value, DRILL_MAX_DEVICES);
 }
 
+/* ---- monitoring and the dashboard (issue 16; docs/monitoring.md,
+ * docs/dashboard.md) ----------------------------------------------------------- */
+
+#define RPO_MAX_S (366ULL * 86400)
+
+/* The RPO target of a group (dashboard, metrics, notify). */
+static int
+set_rpo(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	return set_seconds(obj, k, value, 1, RPO_MAX_S,
+			   "a duration from 1s to 366d such as 30s, 5m, 1h", expect);
+}
+
+/* The webhook: checked here so that `nestor config check` refuses what
+ * the receiver could not post to. */
+static int
+set_notify(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	struct httpurl u;
+
+	if (httpurl_parse(value, &u, expect) < 0)
+		return -1;
+	return cfg_set_string(obj, k, value, expect);
+}
+
+static int
+set_yes_no(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "yes or no";
+	return parse_bool(value, CFG_FIELD(obj, k->off, bool));
+}
+
+static int
+set_history_size(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "a size from 4K to 64M (suffix K, M)";
+	return set_size_in(obj, k, value, 4ULL << 10, 64ULL << 20);
+}
+
+/* Numeric loopback addresses and "localhost": what a dashboard may be
+ * served on without auth by default. */
+static bool
+host_is_loopback(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+	const char *h = host;
+	char buf[64];
+	size_t len = strlen(host);
+
+	if (strcmp(host, "localhost") == 0)
+		return true;
+	if (len > 2 && len < sizeof(buf) && host[0] == '[' && host[len - 1] == ']') {
+		memcpy(buf, host + 1, len - 2);
+		buf[len - 2] = '\0';
+		h = buf;
+	}
+	if (inet_pton(AF_INET, h, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return inet_pton(AF_INET6, h, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+}
+
+/* The dashboard shows every group's state to whoever reaches the metrics
+ * listener: beyond loopback only with auth, or when asked for. */
+static int
+check_dashboard(const struct ini_doc *doc, const struct receiver_config *c, int line)
+{
+	if (!c->metrics_host || c->dashboard_auth || c->dashboard_public ||
+	    host_is_loopback(c->metrics_host))
+		return 0;
+	cfg_err(doc, line,
+		"metrics = %s:%u serves the dashboard beyond loopback without authentication: "
+		"set dashboard_auth = FILE (docs/dashboard.md), dashboard_public = yes, or a "
+		"loopback address", c->metrics_host, c->metrics_port);
+	return -1;
+}
+
 static const struct key_def receiver_keys[] = {
 	CFG_ENDPOINT("listen", struct receiver_config, listen_host, listen_port, true),
 	CFG_STR("ca", cfg_set_string, struct receiver_config, ca, true),
@@ -413,6 +493,13 @@ static const struct key_def receiver_keys[] = {
 		drill_max_devices, false),
 	CFG_KEY("scrub_rate", set_scrub_rate, struct receiver_config, scrub_rate, false),
 	CFG_KEY("retention", set_retention, struct receiver_config, retention, false),
+	CFG_KEY("rpo", set_rpo, struct receiver_config, rpo_s, false),
+	CFG_STR("notify", set_notify, struct receiver_config, notify_url, false),
+	CFG_STR("notify_ca", cfg_set_string, struct receiver_config, notify_ca, false),
+	CFG_STR("dashboard_auth", cfg_set_string, struct receiver_config, dashboard_auth, false),
+	CFG_KEY("dashboard_public", set_yes_no, struct receiver_config, dashboard_public, false),
+	CFG_KEY("rpo_history_size", set_history_size, struct receiver_config, rpo_history_size,
+		false),
 };
 
 static const struct key_def client_keys[] = {
@@ -428,6 +515,7 @@ static const struct key_def rx_group_keys[] = {
 	CFG_KEY("immutable", set_immutable, struct receiver_group_cfg, immutable_s, false),
 	CFG_KEY("retention_min_points", set_min_points, struct receiver_group_cfg, min_points,
 		false),
+	CFG_KEY("rpo", set_rpo, struct receiver_group_cfg, rpo_s, false),
 };
 
 void
@@ -532,6 +620,7 @@ receiver_group_section(void *ctx, const struct ini_doc *doc, size_t hdr,
 	ng[c->ngroups].max_clock_skew_s = RX_INHERIT;
 	ng[c->ngroups].immutable_s = RX_INHERIT;
 	ng[c->ngroups].min_points = RX_INHERIT;
+	ng[c->ngroups].rpo_s = RX_INHERIT;
 	c->ngroups++;
 	return cfg_section_keys(doc, hdr, next, rx_group_keys,
 			    CFG_NKEYS(rx_group_keys),
@@ -577,13 +666,20 @@ receiver_from_doc(const struct ini_doc *doc, void *out)
 	c->history = history_default;
 	c->drill_max_devices = 256;
 	c->scrub_rate = 100ULL << 20;
+	c->rpo_s = 300;
+	c->rpo_history_size = 1ULL << 20;
 	if (cfg_sections(doc, receiver_sections, CFG_NKEYS(receiver_sections),
 			 "[receiver], [client CN], [group NAME] or [network NAME]", c,
-			 &receiver_line) < 0 || cfg_networks_check(doc, c) < 0)
+			 &receiver_line) < 0 || cfg_networks_check(doc, c) < 0 ||
+	    check_dashboard(doc, c, receiver_line) < 0)
 		goto out;
 	if (!c->store_ceph && (c->ceph_conf || c->ceph_client || c->ceph_pool)) {
 		cfg_err(doc, receiver_line,
 			"ceph_conf, ceph_client and ceph_pool need store_backend = ceph");
+		goto out;
+	}
+	if (c->notify_ca && (!c->notify_url || strncmp(c->notify_url, "https://", 8) != 0)) {
+		cfg_err(doc, receiver_line, "notify_ca needs an https:// notify");
 		goto out;
 	}
 	*(struct receiver_config **)out = c;
@@ -673,6 +769,16 @@ receiver_config_limits(const struct receiver_config *c, const char *group,
 		out->max_disks = g->limits.max_disks;
 	if (g->limits.quota != RX_INHERIT)
 		out->quota = g->limits.quota;
+}
+
+uint64_t
+receiver_config_rpo(const struct receiver_config *c, const char *group)
+{
+	const struct receiver_group_cfg *g = c && group ? rx_group_find(c, group) : NULL;
+
+	if (g && g->rpo_s != RX_INHERIT)
+		return g->rpo_s;
+	return c ? c->rpo_s : 300;
 }
 
 void

@@ -111,12 +111,14 @@ struct receiver_group_cfg {
 	uint64_t max_clock_skew_s;
 	uint64_t immutable_s;
 	uint64_t min_points;
+	uint64_t rpo_s; /* rpo; RX_INHERIT = the [receiver] value */
 };
 
 /* [network NAME] (issue 15, docs/network.md): a DR network the NICs of a
  * failed-over VM join when their on-prem network or bridge is one of its
  * sources. Addresses are IPv4 in host byte order. */
 #define RX_NET_MAX_LIST 16
+#define RX_WG_PORT_DEFAULT 51820
 struct rx_publish {
 	bool udp;
 	uint16_t port;           /* on the external side */
@@ -143,6 +145,13 @@ struct receiver_network_cfg {
 	size_t npublish;
 	char *external;          /* external: interface or address; NULL = the
 				  * default route's interface */
+	/* The WireGuard site link (docs/network.md, WireGuard): one interface
+	 * per network, brought up with it at failover. */
+	bool wireguard;          /* wireguard, default off */
+	uint16_t wg_port;        /* wg_port: UDP, default 51820, unique */
+	uint32_t wg_addr;        /* wg_address: the DR host's tunnel address */
+	unsigned wg_prefix;      /* ... and its prefix, 8..30 */
+	char wg_if[16];          /* "nsw-...": derived from name like bridge */
 };
 
 /* A [group] history key left unset takes the [receiver] value. */
@@ -224,6 +233,24 @@ struct receiver_config {
 	/* retention: the policy of every group without its own (unset:
 	 * RETENTION_DEFAULT; forever: keep every point). */
 	struct retention_policy retention;
+	/* rpo, the RPO target of each group (default 5m, as the agent's,
+	 * 1s..366d; [group] rpo overrides): the dashboard's colours, the
+	 * metrics, alerts and notify events measure against it.
+	 * Monitoring (issue 16; docs/monitoring.md): notify, the URL events
+	 * are posted to (http:// or https://; NULL = off); notify_ca, the CA
+	 * file an https target's certificate is checked against (NULL = the
+	 * system's).
+	 * The dashboard on the metrics listener (docs/dashboard.md):
+	 * dashboard_auth, a file of user:crypt-hash lines for HTTP basic auth
+	 * (NULL = none); dashboard_public, serve without auth beyond loopback
+	 * (default no: such a metrics address is refused); rpo_history_size,
+	 * bytes of RPO history kept per group (default 1M, 4K..64M). */
+	uint64_t rpo_s;
+	char *notify_url;
+	char *notify_ca;
+	char *dashboard_auth;
+	bool dashboard_public;
+	uint64_t rpo_history_size;
 	struct receiver_client_cfg *clients;
 	size_t nclients;
 	struct receiver_group_cfg *groups; /* in file order */
@@ -252,6 +279,8 @@ const struct retention_policy *receiver_config_retention(const struct receiver_c
 /* group's limits: its [group] values over the [receiver] defaults. */
 void receiver_config_limits(const struct receiver_config *c, const char *group,
 			    struct group_limits *out);
+/* group's RPO target in seconds: its [group] rpo over the [receiver] one. */
+uint64_t receiver_config_rpo(const struct receiver_config *c, const char *group);
 /* group's history rules: its [group] keys over the [receiver] ones. */
 void receiver_config_history(const struct receiver_config *c, const char *group,
 			     struct receiver_history_cfg *out);

@@ -1,4 +1,4 @@
-/* Prometheus metrics over libevent's evhttp: the GET /metrics endpoint (on
+/* Prometheus metrics over the metrics listener's server (httpd.h): the GET /metrics endpoint (on
  * a caller's loop or a thread of its own), the text-format helpers and the
  * page builder. The pages themselves belong to the receiver
  * (replicator/receiver/rxmetrics.c) and the agent daemon. */
@@ -14,15 +14,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include "common/log.h"
+#include "replicator/httpd.h"
 
 struct metrics_http {
-	struct evhttp *http;
+	struct httpd *http;
 	metrics_render_fn render;
 	void *arg;
 };
@@ -77,28 +75,35 @@ metrics_page(const struct metrics_family *fams, size_t n, size_t rows,
 	return body;
 }
 
+void
+metrics_answer(struct httpd_resp *resp, metrics_render_fn render, void *arg)
+{
+	char *body = render(arg);
+
+	if (!body) {
+		resp->status = 500;
+		resp->body = strdup("cannot build the metrics page\n");
+		resp->len = resp->body ? strlen(resp->body) : 0;
+		return;
+	}
+	resp->status = 200;
+	resp->type = "text/plain; version=0.0.4; charset=utf-8";
+	resp->body = body;
+	resp->len = strlen(body);
+}
+
 static void
-on_request(struct evhttp_request *req, void *arg)
+on_request(const struct httpd_req *req, struct httpd_resp *resp, void *arg)
 {
 	struct metrics_http *h = arg;
-	const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-	struct evbuffer *out = evhttp_request_get_output_buffer(req);
-	char *body;
 
-	if (!path || strcmp(path, "/metrics") != 0) {
-		evhttp_send_error(req, HTTP_NOTFOUND, "only /metrics is served here");
+	if (strcmp(req->path, "/metrics") != 0) {
+		resp->status = 404;
+		resp->body = strdup("only /metrics is served here\n");
+		resp->len = resp->body ? strlen(resp->body) : 0;
 		return;
 	}
-	body = h->render(h->arg);
-	if (!body || evbuffer_add(out, body, strlen(body)) < 0) {
-		free(body);
-		evhttp_send_error(req, HTTP_INTERNAL, "cannot build the metrics page");
-		return;
-	}
-	free(body);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "text/plain; version=0.0.4; charset=utf-8");
-	evhttp_send_reply(req, HTTP_OK, "OK", NULL);
+	metrics_answer(resp, h->render, h->arg);
 }
 
 struct metrics_http *
@@ -113,26 +118,13 @@ metrics_http_new(struct event_base *base, const char *host, uint16_t port,
 	}
 	h->render = render;
 	h->arg = arg;
-	h->http = evhttp_new(base);
+	h->http = httpd_new(base, host, port, NULL, on_request, h);
 	if (!h->http) {
-		log_error("metrics: cannot create the HTTP server");
-		goto out;
-	}
-	/* Scrapes are tiny; bound what a client may send us. */
-	evhttp_set_max_headers_size(h->http, 8192);
-	evhttp_set_max_body_size(h->http, 0);
-	evhttp_set_timeout(h->http, 10);
-	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_gencb(h->http, on_request, h);
-	if (!evhttp_bind_socket_with_handle(h->http, host, port)) {
-		log_error("metrics: cannot listen on %s:%u: %m", host, port);
-		goto out;
+		free(h);
+		return NULL;
 	}
 	log_info("metrics on http://%s:%u/metrics", host, port);
 	return h;
-out:
-	metrics_http_free(h);
-	return NULL;
 }
 
 void
@@ -140,8 +132,7 @@ metrics_http_free(struct metrics_http *h)
 {
 	if (!h)
 		return;
-	if (h->http)
-		evhttp_free(h->http);
+	httpd_free(h->http);
 	free(h);
 }
 

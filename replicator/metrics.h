@@ -10,12 +10,18 @@
 #include <stdio.h>
 
 struct event_base;
+struct httpd_resp;
 struct metrics_http;
 struct metrics_thread;
 
 /* Builds the /metrics body (text format 0.0.4): malloc'd, owned by the
  * caller; NULL on error (logged), answered with HTTP 500. */
 typedef char *(*metrics_render_fn)(void *arg);
+
+/* Answer a GET /metrics with the page render(arg) builds: 200, or 500
+ * when it cannot be built. For a listener that serves more (the
+ * receiver's dashboard, rxmetrics.c). */
+void metrics_answer(struct httpd_resp *resp, metrics_render_fn render, void *arg);
 
 /* Serve GET /metrics on host:port from base's loop; render(arg) runs on
  * that loop for every scrape. NULL on error (logged). */

@@ -79,6 +79,7 @@ struct file_snapshot {
 	struct snapshot base; /* first: the generic code casts */
 	struct file_disk d[SNAP_MAX_DISKS];
 	uint64_t base_point;
+	int readonly; /* snapshot_file_changes: list only, nothing written */
 };
 
 /* file.c */

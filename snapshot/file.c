@@ -122,14 +122,37 @@ file_disk_init(struct file_snapshot *fs, size_t i, const struct snap_file_disk *
 	d->nblocks = d->size / FILE_BLOCK + (d->size % FILE_BLOCK != 0);
 	if (file_state_load(d) < 0)
 		return -1;
+	if (fs->readonly) {
+		/* An interrupted snapshot's writes sit in nestor.<gen+1>, which
+		 * only a recovery (a write) would fold back: not ours to do. */
+		if (d->have_state && file_bitmap_find(d, d->st_gen + 1))
+			d->have_state = 0;
+		return 0;
+	}
 	if (d->fmt == FILE_QCOW2 && file_qcow2_recover(d) < 0)
 		return -1;
 	return 0;
 }
 
-struct snapshot *
-snapshot_file_begin(const struct snap_file_disk *disks, size_t ndisks,
-		    const char *state_dir, uint64_t base_point)
+/* A listing only: the base's bitmap read as it is (an enabled bitmap may
+ * be exported read-only), nothing added, disabled or removed. */
+static int
+file_readonly_setup(struct file_disk *d)
+{
+	char name[40];
+
+	if (d->fmt != FILE_QCOW2)
+		return file_raw_setup(d);
+	snprintf(name, sizeof(name), FILE_BM_PREFIX "%" PRIu64, d->st_gen);
+	d->gen = d->incremental ? d->st_gen : 0;
+	d->img = d->incremental ? image_open_bitmap(d->path, "qcow2", name)
+				: image_open(d->path, "qcow2");
+	return file_opened(d);
+}
+
+static struct snapshot *
+file_begin(const struct snap_file_disk *disks, size_t ndisks, const char *state_dir,
+	   uint64_t base_point, int readonly)
 {
 	struct file_snapshot *fs = NULL;
 	int incremental = 1, ok = 0;
@@ -146,6 +169,7 @@ snapshot_file_begin(const struct snap_file_disk *disks, size_t ndisks,
 	}
 	fs->base.ops = &file_ops;
 	fs->base.time_ns = clock_now_ns();
+	fs->readonly = readonly;
 	for (size_t i = 0; i < SNAP_MAX_DISKS; i++)
 		fs->d[i].clone_fd = -1;
 	if (mkdir_p(state_dir, 0700) < 0)
@@ -168,8 +192,9 @@ snapshot_file_begin(const struct snap_file_disk *disks, size_t ndisks,
 		if (!d->incremental)
 			log_info("disk %s: %s: full copy: %s", d->name, d->path,
 				 d->full_reason);
-		if (d->fmt == FILE_QCOW2 ? file_qcow2_setup(d, state_dir) < 0
-					 : file_raw_setup(d) < 0)
+		if (readonly ? file_readonly_setup(d) < 0
+			     : d->fmt == FILE_QCOW2 ? file_qcow2_setup(d, state_dir) < 0
+						    : file_raw_setup(d) < 0)
 			goto out;
 		if (image_size(d->img) != d->size) {
 			log_error("disk %s: %s: size changed while opening", d->name,
@@ -182,7 +207,7 @@ snapshot_file_begin(const struct snap_file_disk *disks, size_t ndisks,
 		 * opens the point; later disks start when they are reached. */
 		if (i == 0 && d->fmt == FILE_RAW && file_raw_scan_start(d) < 0)
 			goto out;
-		if (file_attempt_save(d, base_point) < 0)
+		if (!readonly && file_attempt_save(d, base_point) < 0)
 			goto out;
 	}
 	fs->base.incremental = incremental;
@@ -289,12 +314,31 @@ file_consistency(struct snapshot *snap, size_t disk)
 	return file_level(&((struct file_snapshot *)snap)->d[disk]);
 }
 
+struct snapshot *
+snapshot_file_begin(const struct snap_file_disk *disks, size_t ndisks,
+		    const char *state_dir, uint64_t base_point)
+{
+	return file_begin(disks, ndisks, state_dir, base_point, 0);
+}
+
+struct snapshot *
+snapshot_file_changes(const struct snap_file_disk *disks, size_t ndisks,
+		      const char *state_dir, uint64_t base_point)
+{
+	return file_begin(disks, ndisks, state_dir, base_point, 1);
+}
+
 /* ---- commit / abort --------------------------------------------------------- */
 
 static int
 file_commit(struct snapshot *snap, uint64_t point_id)
 {
 	struct file_snapshot *fs = (struct file_snapshot *)snap;
+
+	if (fs->readonly) {
+		log_error("snapshot: a listing of changes is never committed");
+		return -1;
+	}
 
 	for (size_t i = 0; i < snap->ndisks; i++) {
 		struct file_disk *d = &fs->d[i];

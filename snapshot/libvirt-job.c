@@ -286,7 +286,7 @@ lv_new_checkpoint_name(struct lv_snapshot *ls, struct lv_vm *vm)
 		virDomainCheckpointPtr cp;
 
 		free(vm->new_cp);
-		if (asprintf(&vm->new_cp, LV_CP_PREFIX "%s-%" PRIu64, ls->token, seq) < 0) {
+		if (asprintf(&vm->new_cp, LV_CP_PREFIX "%s-%" PRIu64, ls->cp_token, seq) < 0) {
 			vm->new_cp = NULL;
 			log_error("libvirt: domain %s: out of memory", vm->name);
 			return -1;

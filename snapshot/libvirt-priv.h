@@ -85,7 +85,8 @@ struct lv_snapshot {
 	struct lv_disk d[SNAP_MAX_DISKS];
 	char *state_dir;      /* absolute */
 	char *run_dir, *scratch_dir;
-	char token[17];       /* per-group part of checkpoint names */
+	char token[17];       /* per-group: run dir fallback, default checkpoint part */
+	char cp_token[17];    /* per-group part of checkpoint names */
 	int lock_fd;
 	uint64_t base_point;
 	int app_consistent;

@@ -20,6 +20,7 @@
 #include "common/fileutil.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "common/vmxml.h"
 #include "snapshot/libvirt.h"
 #include "snapshot/libvirt-priv.h"
@@ -207,7 +208,7 @@ snapshot_libvirt_begin(const char *uri, const char *const *domains,
 /* The group's directories, lock, Ceph settings and libvirt connection. */
 static int
 lv_setup(struct lv_snapshot *ls, const char *uri, const char *state_dir,
-	 size_t max_domain, const struct snap_libvirt_ceph *ceph)
+	 size_t max_domain, const struct snap_libvirt_ceph *ceph, const char *cp_name)
 {
 	uint64_t h;
 
@@ -229,6 +230,7 @@ lv_setup(struct lv_snapshot *ls, const char *uri, const char *state_dir,
 	}
 	h = hash64(ls->state_dir, strlen(ls->state_dir));
 	snprintf(ls->token, sizeof(ls->token), "%016" PRIx64, h);
+	snprintf(ls->cp_token, sizeof(ls->cp_token), "%s", cp_name ? cp_name : ls->token);
 	if (lv_lock(ls) < 0 || lv_dirs(ls, max_domain) < 0)
 		return -1;
 	ls->conn = sym_virConnectOpen(uri);
@@ -323,14 +325,18 @@ lv_begin_jobs(struct lv_snapshot *ls)
 	return 0;
 }
 
-struct snapshot *
-snapshot_libvirt_begin_ceph(const char *uri, const char *const *domains,
-			    size_t ndomains, const char *state_dir,
-			    uint64_t base_point, const struct snap_libvirt_ceph *ceph)
+static struct snapshot *
+lv_begin(const char *uri, const char *const *domains, size_t ndomains, const char *state_dir,
+	 uint64_t base_point, const struct snap_libvirt_ceph *ceph, const char *cp_name)
 {
 	struct lv_snapshot *ls = NULL;
 	size_t max_domain = 0;
 
+	if (cp_name && (strlen(cp_name) < 1 || strlen(cp_name) >= sizeof(ls->cp_token) ||
+			!name_valid(cp_name, strlen(cp_name)))) {
+		log_error("libvirt: checkpoint name part '%s' is not a short valid name", cp_name);
+		return NULL;
+	}
 	if (lv_begin_args(domains, ndomains, state_dir, &max_domain) < 0 ||
 	    virt_dl_load() < 0)
 		return NULL;
@@ -347,7 +353,7 @@ snapshot_libvirt_begin_ceph(const char *uri, const char *const *domains,
 	ls->base_point = base_point;
 	ls->nvms = ndomains;
 	ls->step_ns = clock_now_ns();
-	if (lv_setup(ls, uri, state_dir, max_domain, ceph) < 0 ||
+	if (lv_setup(ls, uri, state_dir, max_domain, ceph, cp_name) < 0 ||
 	    lv_open_vms(ls, domains) < 0 || lv_decide(ls) < 0 || lv_begin_jobs(ls) < 0) {
 		snapshot_free(&ls->base);
 		return NULL;
@@ -365,6 +371,21 @@ snapshot_libvirt_begin_ceph(const char *uri, const char *const *domains,
 		 ls->base.incremental ? "incremental" : "full",
 		 snapshot_libvirt_consistency(&ls->base));
 	return &ls->base;
+}
+
+struct snapshot *
+snapshot_libvirt_begin_ceph(const char *uri, const char *const *domains,
+			    size_t ndomains, const char *state_dir,
+			    uint64_t base_point, const struct snap_libvirt_ceph *ceph)
+{
+	return lv_begin(uri, domains, ndomains, state_dir, base_point, ceph, NULL);
+}
+
+struct snapshot *
+snapshot_libvirt_begin_named(const char *uri, const char *const *domains, size_t ndomains,
+			     const char *state_dir, uint64_t base_point, const char *cp_name)
+{
+	return lv_begin(uri, domains, ndomains, state_dir, base_point, NULL, cp_name);
 }
 
 /* ---- extents ----------------------------------------------------------------- */

@@ -49,6 +49,14 @@ struct snapshot *snapshot_libvirt_begin_ceph(const char *uri,
 					     uint64_t base_point,
 					     const struct snap_libvirt_ceph *ceph);
 
+/* snapshot_libvirt_begin with checkpoints named nestor-<cp_name>-N rather
+ * than nestor-<a hash of state_dir>-N (cp_name: a valid name of 1..16
+ * characters), for sources whose checkpoints an operator should tell
+ * apart: a failback's reverse source ("rev"). */
+struct snapshot *snapshot_libvirt_begin_named(const char *uri, const char *const *domains,
+					      size_t ndomains, const char *state_dir,
+					      uint64_t base_point, const char *cp_name);
+
 /* Per VM of a libvirt snapshot, for point metadata; VMs are in the order of
  * `domains`. Strings are owned by the snapshot. On a snapshot of another
  * source (or a bad index) these return 0 / NULL / -1. */

@@ -53,6 +53,15 @@ struct snapshot *snapshot_file_begin(const struct snap_file_disk *disks,
 				     size_t ndisks, const char *state_dir,
 				     uint64_t base_point);
 
+/* What the disks changed since base_point, listed without a write: no
+ * bitmap added or rotated, no state or attempt record written, the images
+ * only read (a failback's X: what on-prem changed after the failover's
+ * point). Incremental (snapshot_is_incremental) only when the tracking
+ * state was committed at base_point; else it lists every allocated range.
+ * Never committed (refused); free it. NULL on error (logged). */
+struct snapshot *snapshot_file_changes(const struct snap_file_disk *disks, size_t ndisks,
+				       const char *state_dir, uint64_t base_point);
+
 size_t snapshot_ndisks(const struct snapshot *snap);
 const char *snapshot_disk_name(const struct snapshot *snap, size_t disk);
 uint64_t snapshot_disk_size(const struct snapshot *snap, size_t disk);

@@ -1,7 +1,9 @@
 # Nestor receiver on Compute Engine: an Intel instance with nested
 # virtualization (drills boot the replicated VMs as nested KVM guests), a
-# separate persistent disk for the replica store, a static address, and a
-# firewall rule that opens the receiver port to the agents' networks only.
+# separate persistent disk for the replica store, a static address, and
+# firewall rules: the receiver port to the agents' networks only, the
+# WireGuard site link's UDP port and the published ports of the DR networks
+# (docs/network.md; none published by default).
 
 locals {
   # receiver.conf for the instance; see nestor.conf(5).
@@ -78,6 +80,8 @@ resource "google_compute_instance" "receiver" {
       receiver_crt_b64  = filebase64("${var.pki_dir}/${var.receiver_cert_name}.crt")
       receiver_key_b64  = filebase64("${var.pki_dir}/${var.receiver_cert_name}.key")
       receiver_conf_b64 = base64encode(local.receiver_conf)
+      wireguard_port    = var.wireguard_port == null ? "" : tostring(var.wireguard_port)
+      published_ports   = join(" ", [for p in var.published_ports : "${p.protocol}:${p.port}"])
     })
     # Debian's GCE images have no cloud-init: this installs it on first boot
     # (on an image that has it, the script exits at once).
@@ -116,5 +120,39 @@ resource "google_compute_firewall" "ssh" {
   allow {
     protocol = "tcp"
     ports    = ["22"]
+  }
+}
+
+# The DR networks' ways in (docs/network.md): the WireGuard site link, and the
+# ports `publish =` forwards to failed-over guests. DNAT on the instance keeps
+# the packets addressed to it, so the instance needs no can_ip_forward.
+resource "google_compute_firewall" "wireguard" {
+  count         = var.wireguard_port == null ? 0 : 1
+  name          = "${var.name}-wireguard"
+  network       = var.network
+  direction     = "INGRESS"
+  source_ranges = var.wireguard_cidrs
+  target_tags   = [var.name]
+
+  allow {
+    protocol = "udp"
+    ports    = [tostring(var.wireguard_port)]
+  }
+}
+
+resource "google_compute_firewall" "published" {
+  count         = length(var.published_ports) > 0 ? 1 : 0
+  name          = "${var.name}-published"
+  network       = var.network
+  direction     = "INGRESS"
+  source_ranges = var.published_cidrs
+  target_tags   = [var.name]
+
+  dynamic "allow" {
+    for_each = toset([for p in var.published_ports : p.protocol])
+    content {
+      protocol = allow.value
+      ports    = [for p in var.published_ports : tostring(p.port) if p.protocol == allow.value]
+    }
   }
 }

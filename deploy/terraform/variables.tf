@@ -138,3 +138,42 @@ variable "nestor_deb_sha256" {
     error_message = "Give the 64 hex digits printed by sha256sum."
   }
 }
+
+variable "wireguard_port" {
+  description = "UDP port of the WireGuard site link of the DR networks (docs/network.md), opened to wireguard_cidrs; null keeps it closed."
+  type        = number
+  default     = 51820
+
+  validation {
+    condition     = var.wireguard_port == null ? true : var.wireguard_port >= 1 && var.wireguard_port <= 65535
+    error_message = "A UDP port 1-65535, or null."
+  }
+}
+
+variable "wireguard_cidrs" {
+  description = "Source CIDRs of the branch offices and laptops that may reach the WireGuard port (WireGuard answers only its peers' keys)."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "published_ports" {
+  description = "The external ports of the DR networks' `publish =` entries (receiver.conf), opened to published_cidrs; they lead somewhere only while a group is failed over. Default: none."
+  type = list(object({
+    protocol = string
+    port     = number
+  }))
+  default = []
+
+  validation {
+    condition = alltrue([
+      for p in var.published_ports : contains(["tcp", "udp"], p.protocol) && p.port >= 1 && p.port <= 65535
+    ])
+    error_message = "Each published port is { protocol = \"tcp\" or \"udp\", port = 1-65535 }."
+  }
+}
+
+variable "published_cidrs" {
+  description = "Source CIDRs allowed to reach the published ports (the users of the failed-over services)."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}

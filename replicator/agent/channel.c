@@ -15,8 +15,11 @@
 #include "replicator/config.h"
 
 struct channel {
-	const struct agent_config *cfg;
+	const struct agent_config *cfg; /* NULL when adopted */
 	const char *group;
+	const char *name;       /* ours, in HELLO */
+	unsigned timeout_s;     /* receiver_timeout: the peer's silence allowed */
+	bool adopted;           /* conn and base are the owner's (channel_adopt) */
 	const struct channel_cbs *cbs;
 	void *arg;
 	struct event_base *base;
@@ -44,17 +47,17 @@ channel_end(struct channel *ch)
 {
 	if (ch->conn && !ch->closed)
 		conn_close(ch->conn);
-	else
+	else if (!ch->adopted) /* the owner's loop serves others */
 		event_base_loopbreak(ch->base);
 }
 
 bool
 channel_idle(struct channel *ch)
 {
-	if (time(NULL) - ch->last_activity <= (time_t)ch->cfg->receiver_timeout_s)
+	if (time(NULL) - ch->last_activity <= (time_t)ch->timeout_s)
 		return false;
-	log_error("group %s: receiver silent for %llu s (receiver_timeout), giving up", ch->group,
-		  (unsigned long long)ch->cfg->receiver_timeout_s);
+	log_error("group %s: peer silent for %u s (receiver_timeout), giving up", ch->group,
+		  ch->timeout_s);
 	return true;
 }
 
@@ -123,19 +126,24 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	ch->cbs->on_tick(ch->arg);
 }
 
-static void
-ch_on_ready(struct conn *conn, void *arg)
+int
+channel_send_hello(struct channel *ch)
 {
-	struct channel *ch = arg;
 	struct proto_msg m = { .type = PROTO_HELLO };
 
-	(void)conn;
 	ch->last_activity = time(NULL);
 	m.u.hello.version_min = PROTO_VERSION;
 	m.u.hello.version_max = PROTO_VERSION;
 	m.u.hello.caps = PROTO_CAP_ZSTD;
-	snprintf(m.u.hello.peer, sizeof(m.u.hello.peer), "%s", ch->cfg->name);
-	(void)conn_send(ch->conn, &m);
+	snprintf(m.u.hello.peer, sizeof(m.u.hello.peer), "%s", ch->name);
+	return conn_send(ch->conn, &m);
+}
+
+static void
+ch_on_ready(struct conn *conn, void *arg)
+{
+	(void)conn;
+	(void)channel_send_hello(arg);
 }
 
 static int
@@ -168,7 +176,61 @@ ch_on_close(struct conn *conn, const char *reason, void *arg)
 	(void)conn;
 	ch->closed = true;
 	ch->cbs->on_close(ch->arg, reason);
-	event_base_loopbreak(ch->base);
+	if (!ch->adopted)
+		event_base_loopbreak(ch->base);
+}
+
+int
+channel_deliver(struct channel *ch, const struct proto_msg *msg)
+{
+	return ch_on_msg(ch->conn, msg, ch);
+}
+
+void
+channel_drained(struct channel *ch)
+{
+	ch_on_drain(ch->conn, ch);
+}
+
+void
+channel_closed(struct channel *ch, const char *reason)
+{
+	if (!ch->closed)
+		ch_on_close(ch->conn, reason, ch);
+}
+
+/* The tick every channel has. 0 / -1 (logged). */
+static int
+channel_tick_start(struct channel *ch)
+{
+	struct timeval one = { 1, 0 };
+
+	ch->tick = event_new(ch->base, -1, EV_PERSIST, on_tick, ch);
+	if (!ch->tick || event_add(ch->tick, &one) < 0) {
+		log_error("group %s: cannot start the channel's timer", ch->group);
+		return -1;
+	}
+	return 0;
+}
+
+struct channel *
+channel_adopt(struct event_base *base, struct conn *conn, const char *group, const char *name,
+	      unsigned timeout_s, const struct channel_cbs *cbs, void *arg)
+{
+	struct channel *ch = calloc(1, sizeof(*ch));
+
+	if (!ch) {
+		log_error("group %s: out of memory", group);
+		return NULL;
+	}
+	*ch = (struct channel){ .group = group, .name = name, .timeout_s = timeout_s,
+				.adopted = true, .cbs = cbs, .arg = arg, .base = base,
+				.conn = conn, .last_activity = time(NULL) };
+	if (channel_tick_start(ch) < 0) {
+		channel_free(ch);
+		return NULL;
+	}
+	return ch;
 }
 
 static const struct conn_cbs ch_cbs = {
@@ -183,7 +245,6 @@ channel_new(const struct agent_config *cfg, const char *group, const struct chan
 	    void *arg)
 {
 	struct tls_files tf = { cfg->ca, cfg->cert, cfg->key };
-	struct timeval one = { 1, 0 };
 	struct channel *ch = calloc(1, sizeof(*ch)), *ret = NULL;
 
 	if (!ch || !(ch->base = event_base_new())) {
@@ -192,13 +253,14 @@ channel_new(const struct agent_config *cfg, const char *group, const struct chan
 	}
 	ch->cfg = cfg;
 	ch->group = group;
+	ch->name = cfg->name;
+	ch->timeout_s = (unsigned)cfg->receiver_timeout_s;
 	ch->cbs = cbs;
 	ch->arg = arg;
 	ch->ctx = tls_client_ctx_new(&tf);
 	if (!ch->ctx)
 		goto out;
-	ch->tick = event_new(ch->base, -1, EV_PERSIST, on_tick, ch);
-	if (!ch->tick || event_add(ch->tick, &one) < 0)
+	if (channel_tick_start(ch) < 0)
 		goto out;
 	ret = ch;
 	ch = NULL;
@@ -224,12 +286,14 @@ channel_free(struct channel *ch)
 {
 	if (!ch)
 		return;
-	conn_free(ch->conn);
 	if (ch->tick)
 		event_free(ch->tick);
-	if (ch->ctx)
-		SSL_CTX_free(ch->ctx);
-	if (ch->base)
-		event_base_free(ch->base);
+	if (!ch->adopted) {
+		conn_free(ch->conn);
+		if (ch->ctx)
+			SSL_CTX_free(ch->ctx);
+		if (ch->base)
+			event_base_free(ch->base);
+	}
 	free(ch);
 }

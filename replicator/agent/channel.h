@@ -31,8 +31,26 @@ struct channel *channel_new(const struct agent_config *cfg, const char *group,
  * connection closing) stops it. 0 when the loop ran, -1 when it could not
  * start (logged). Once. */
 int channel_run(struct channel *ch);
-/* Free the connection and the loop: events the owner put on
- * channel_base() must be freed before. NULL ok. */
+/* A channel over a connection that is already up, in the owner's loop
+ * (the DR side of a reverse replication: the receiver's connection, taken
+ * over from its session). conn and base stay the owner's: the channel
+ * never frees them nor stops the loop; the owner passes the connection's
+ * events on with channel_deliver / _drained / _closed. name goes in our
+ * HELLO (channel_send_hello); timeout_s is the peer's silence allowed.
+ * Strings, cbs and arg borrowed until channel_free. NULL on error
+ * (logged). */
+struct channel *channel_adopt(struct event_base *base, struct conn *conn, const char *group,
+			      const char *name, unsigned timeout_s,
+			      const struct channel_cbs *cbs, void *arg);
+/* An adopted channel's connection events, as conn's callbacks would. */
+int channel_deliver(struct channel *ch, const struct proto_msg *msg);
+void channel_drained(struct channel *ch);
+void channel_closed(struct channel *ch, const char *reason);
+/* Send our HELLO (channel_run does on connecting). 0 / -1. */
+int channel_send_hello(struct channel *ch);
+
+/* Free the connection and the loop (not an adopted channel's): events the
+ * owner put on channel_base() must be freed before. NULL ok. */
 void channel_free(struct channel *ch);
 
 /* Owned by the channel; the connection exists from channel_run on. */

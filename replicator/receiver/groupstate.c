@@ -166,17 +166,59 @@ groupstate_is_group(const char *store_dir, const char *group)
 	       has_file(store_dir, group, "failover.json");
 }
 
-char *
-groupstate_last_drill_report(const char *store_dir, const char *group)
+/* A report seen by groupstate_recent_reports. */
+struct report_ent {
+	char *name;
+	struct timespec t;
+};
+
+static int
+newer_first(const void *a, const void *b)
 {
-	char *dir = strfmt("%s/%s/drills", store_dir, group);
-	char *best = NULL, *path = NULL;
-	struct timespec best_t = { 0 };
+	const struct report_ent *x = a, *y = b;
+
+	if (x->t.tv_sec != y->t.tv_sec)
+		return x->t.tv_sec < y->t.tv_sec ? 1 : -1;
+	if (x->t.tv_nsec != y->t.tv_nsec)
+		return x->t.tv_nsec < y->t.tv_nsec ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+/* Keep the max newest of v (n entries, room for max + 1): the last one
+ * goes when there is one too many. */
+static void
+keep_newest(struct report_ent *v, size_t *n, size_t max)
+{
+	qsort(v, *n, sizeof(*v), newer_first);
+	if (*n > max) {
+		free(v[max].name);
+		*n = max;
+	}
+}
+
+int
+groupstate_recent_reports(const char *store_dir, const char *group, bool failover, size_t max,
+			  char ***out, size_t *n)
+{
+	char *dir = strfmt("%s/%s/%s", store_dir, group, failover ? "failover" : "drills");
+	struct report_ent *v = calloc(max + 1, sizeof(*v));
+	size_t cnt = 0;
+	char **paths = NULL;
 	DIR *d = NULL;
 	struct dirent *de;
+	int rc = -1;
 
-	if (!dir || !(d = opendir(dir)))
+	*out = NULL;
+	*n = 0;
+	if (!dir || !v || max == 0)
 		goto out;
+	d = opendir(dir);
+	if (!d) {
+		rc = errno == ENOENT ? 0 : -1;
+		if (rc < 0)
+			log_error("%s: %m", dir);
+		goto out;
+	}
 	while ((de = readdir(d))) {
 		size_t l = strlen(de->d_name);
 		struct stat sb;
@@ -185,22 +227,47 @@ groupstate_last_drill_report(const char *store_dir, const char *group)
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &sb, 0) < 0 || !S_ISREG(sb.st_mode))
 			continue;
-		if (best && (sb.st_mtim.tv_sec < best_t.tv_sec ||
-			     (sb.st_mtim.tv_sec == best_t.tv_sec &&
-			      sb.st_mtim.tv_nsec <= best_t.tv_nsec)))
-			continue;
-		free(best);
-		best = strdup(de->d_name);
-		best_t = sb.st_mtim;
-		if (!best)
+		v[cnt].name = strdup(de->d_name);
+		v[cnt].t = sb.st_mtim;
+		if (!v[cnt].name)
 			goto out;
+		cnt++;
+		/* Bounded whatever the directory holds: the max newest so far. */
+		if (cnt > max)
+			keep_newest(v, &cnt, max);
 	}
-	if (best)
-		path = strfmt("%s/%s", dir, best);
+	keep_newest(v, &cnt, max);
+	paths = calloc(cnt + 1, sizeof(*paths));
+	if (!paths)
+		goto out;
+	for (size_t i = 0; i < cnt; i++)
+		if (!(paths[i] = strfmt("%s/%s", dir, v[i].name)))
+			goto out;
+	*out = paths;
+	*n = cnt;
+	paths = NULL;
+	rc = 0;
 out:
-	free(best);
+	for (size_t i = 0; paths && i < cnt; i++)
+		free(paths[i]);
+	free(paths);
+	for (size_t i = 0; v && i < cnt; i++)
+		free(v[i].name);
+	free(v);
 	if (d)
 		closedir(d);
 	free(dir);
+	return rc;
+}
+
+char *
+groupstate_last_drill_report(const char *store_dir, const char *group)
+{
+	char **paths = NULL, *path = NULL;
+	size_t n = 0;
+
+	if (groupstate_recent_reports(store_dir, group, false, 1, &paths, &n) == 0 && n)
+		path = paths[0];
+	free(paths);
 	return path;
 }

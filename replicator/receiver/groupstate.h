@@ -10,6 +10,7 @@
 #define NESTOR_RECEIVER_GROUPSTATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Work directory of run id (a drill, or a failover): malloc'd path, caller
@@ -34,6 +35,11 @@ uint64_t groupstate_pinned_max(const char *store_dir, const char *group);
 /* Is <store_dir>/<group> a group (a catalog, pending state or a failover
  * marker in it)? */
 bool groupstate_is_group(const char *store_dir, const char *group);
+/* Paths of the group's max newest drill (or failover) reports, by
+ * modification time, newest first: *out malloc'd, each path too (caller
+ * frees them all). A group without any has *n = 0. 0 / -1 (logged). */
+int groupstate_recent_reports(const char *store_dir, const char *group, bool failover, size_t max,
+			      char ***out, size_t *n);
 /* Path of the group's newest drill report (by modification time), malloc'd;
  * NULL if there is none. */
 char *groupstate_last_drill_report(const char *store_dir, const char *group);

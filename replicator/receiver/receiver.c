@@ -22,6 +22,8 @@
 #include "replicator/receiver/gate.h"
 #include "replicator/receiver/history.h"
 #include "replicator/receiver/limits.h"
+#include "replicator/receiver/monitor.h"
+#include "replicator/receiver/notify.h"
 #include "replicator/receiver/rxmetrics.h"
 #include "replicator/receiver/session.h"
 #include "replicator/receiver/store.h"
@@ -51,6 +53,8 @@ struct receiver {
 	struct gate *gate;
 	struct workpool *pool;  /* heavy steps, off the loop */
 	struct event *pool_ev;  /* the pool's eventfd: done callbacks */
+	struct notify *notify;  /* the webhook; NULL = off */
+	struct monitor *monitor;
 };
 
 static void
@@ -115,12 +119,26 @@ io_resume(void *arg)
 	peer_read_again(p);
 }
 
+static struct conn *
+io_conn(void *arg)
+{
+	return ((struct peer *)arg)->conn;
+}
+
+static struct event_base *
+io_base(void *arg)
+{
+	return ((struct peer *)arg)->rx->base;
+}
+
 static const struct session_io peer_io = {
 	.send = io_send,
 	.send_error = io_send_error,
 	.close = io_close,
 	.peer_name = io_peer_name,
 	.resume = io_resume,
+	.conn = io_conn,
+	.base = io_base,
 };
 
 static void
@@ -184,6 +202,8 @@ peer_on_drain(struct conn *c, void *arg)
 		p->out_paused = false;
 		peer_read_again(p);
 	}
+	if (p->session)
+		session_on_drain(p->session);
 }
 
 static void
@@ -265,6 +285,21 @@ receiver_pool_start(struct receiver *rx)
 	return 0;
 }
 
+/* Monitoring (issue 16): with notify = URL the webhook and the group
+ * checks that feed it (RPO targets reach /metrics through rxmetrics_new). */
+static int
+receiver_monitor_start(struct receiver *rx)
+{
+	if (!rx->cfg->notify_url)
+		return 0;
+	rx->notify = notify_new(rx->cfg->notify_url, rx->cfg->notify_ca);
+	rx->monitor = rx->notify ? monitor_new(rx->base, rx->cfg, rx->store, rx->notify) : NULL;
+	if (!rx->monitor)
+		return -1;
+	rxmetrics_set_notify(rx->metrics, rx->notify);
+	return 0;
+}
+
 static void
 on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -316,7 +351,7 @@ receiver_children_open(const struct receiver_config *cfg)
 }
 
 int
-receiver_run(const struct receiver_config *cfg)
+receiver_run(const struct receiver_config *cfg, const struct receiver_hooks *hooks)
 {
 	struct receiver rx = { .cfg = cfg };
 	struct tls_files tf = { cfg->ca, cfg->cert, cfg->key };
@@ -338,12 +373,15 @@ receiver_run(const struct receiver_config *cfg)
 	if (!rx.store || receiver_children_open(cfg) < 0 || store_settle_start(rx.store) < 0)
 		goto out;
 	if (cfg->metrics_host) {
-		rx.metrics = rxmetrics_new(rx.base, cfg->metrics_host, cfg->metrics_port,
-					   rx.store, cfg->store_dir);
+		rx.metrics = rxmetrics_new(rx.base, cfg, rx.store);
 		if (!rx.metrics)
 			goto out;
 	}
+	if (receiver_monitor_start(&rx) < 0)
+		goto out;
 	rx.env = session_env_new(cfg, rx.store, rx.metrics);
+	if (rx.env && hooks && hooks->reverse)
+		session_env_set_reverse(rx.env, hooks->reverse, hooks->reverse_arg);
 	rx.gate = rx.env ? gate_new(cfg, rx.base) : NULL;
 	if (!rx.gate || receiver_pool_start(&rx) < 0)
 		goto out;
@@ -386,6 +424,8 @@ out:
 	gate_free(rx.gate);
 	session_env_free(rx.env);
 	rxmetrics_free(rx.metrics);
+	monitor_free(rx.monitor);
+	notify_free(rx.notify);
 	store_free(rx.store);
 	if (rx.ctx)
 		SSL_CTX_free(rx.ctx);

@@ -27,17 +27,23 @@
 
 /* ---- policy --------------------------------------------------------------- */
 
+int
+retention_tier_of(const struct retention_policy *p, uint64_t age_ns)
+{
+	for (size_t k = 0; k < p->ntiers; k++)
+		if (age_ns < p->tiers[k].age_ns)
+			return (int)k;
+	return -1;
+}
+
 void
 retention_decide(const struct retention_policy *p, const uint64_t *times, size_t n,
 		 uint64_t now_ns, size_t min_points, bool *keep)
 {
 	for (size_t i = 0; i < n; i++) {
 		uint64_t age = now_ns > times[i] ? now_ns - times[i] : 0;
-		const struct retention_tier *t = NULL;
-
-		for (size_t k = 0; k < p->ntiers && !t; k++)
-			if (age < p->tiers[k].age_ns)
-				t = &p->tiers[k];
+		int tier = retention_tier_of(p, age);
+		const struct retention_tier *t = tier < 0 ? NULL : &p->tiers[tier];
 		if (i == n - 1 || n - i <= min_points)
 			keep[i] = true;
 		else if (!t)

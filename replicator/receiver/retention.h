@@ -13,6 +13,10 @@
 struct store;
 struct receiver_config;
 
+/* The tier of p a point of age age_ns falls into (the first whose age is
+ * above it), -1 past the last. Pure. */
+int retention_tier_of(const struct retention_policy *p, uint64_t age_ns);
+
 /* The policy for points with receiver times times[0..n) (catalog order,
  * oldest first) at reference time now_ns: keep[i] true = keep. A point
  * whose age is below a tier's age falls into the first such tier; with an

@@ -11,7 +11,11 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "replicator/config.h"
+#include "replicator/httpd.h"
 #include "replicator/metrics.h"
+#include "replicator/receiver/dashboard.h"
+#include "replicator/receiver/notify.h"
 #include "replicator/receiver/status.h"
 
 /* Group names come from authorised agents only, but the table stays
@@ -27,11 +31,14 @@ struct metrics_group {
 };
 
 struct rxmetrics {
-	struct metrics_http *http;
+	struct httpd *http;
+	struct dashboard *dash;
 	struct store *st;
 	const char *store_dir;
 	struct metrics_group *g;
 	size_t n, cap;
+	const struct receiver_config *cfg; /* RPO targets; NULL: none exported */
+	struct notify *notify;             /* NULL: notify off */
 };
 
 static struct metrics_group *
@@ -71,6 +78,8 @@ rxmetrics_point_committed(struct rxmetrics *m, const char *group, uint64_t bytes
 {
 	struct metrics_group *g = m ? group_get(m, group) : NULL;
 
+	if (m)
+		dashboard_point_committed(m->dash, group);
 	if (!g)
 		return;
 	g->bytes_total += bytes;
@@ -97,7 +106,7 @@ struct view {
 };
 
 enum field { F_POINTS, F_RPO, F_LAST_BYTES, F_BYTES_TOTAL, F_POINTS_TOTAL, F_CYCLE,
-	     F_FAILURES, F_FAILED_OVER, F_DRILL, F_DRILL_RTO };
+	     F_FAILURES, F_FAILED_OVER, F_DRILL, F_DRILL_RTO, F_RPO_TARGET, F_DRILL_TIME };
 
 static const struct metrics_family families[] = {
 	{ F_POINTS, "nestor_group_points", "gauge", "Committed recovery points of the group." },
@@ -118,12 +127,17 @@ static const struct metrics_family families[] = {
 	{ F_DRILL, "nestor_drill_last_result", "gauge", "Verdict of the newest drill: 1 pass, 0 fail." },
 	{ F_DRILL_RTO, "nestor_drill_last_rto_seconds", "gauge",
 	  "Longest VM recovery time of the newest drill." },
+	{ F_RPO_TARGET, "nestor_group_rpo_target_seconds", "gauge",
+	  "The group's RPO target (rpo in the receiver's configuration)." },
+	{ F_DRILL_TIME, "nestor_drill_last_timestamp_seconds", "gauge",
+	  "Start of the newest drill, in seconds since the epoch." },
 };
 
 /* The groups of one scrape, for sample. */
 struct rx_page {
 	const struct view *v;
 	uint64_t now;
+	const struct receiver_config *cfg;
 };
 
 /* Prints one sample (metrics_sample_fn); none when the group has no value. */
@@ -142,7 +156,7 @@ sample(FILE *f, const struct metrics_family *fam, size_t row, void *arg)
 	case F_RPO:
 		if (!r || !r->last_point)
 			return;
-		val = now > r->last_point_time_ns ? (double)(now - r->last_point_time_ns) / 1e9 : 0;
+		val = status_rx_rpo(r, now);
 		break;
 	case F_LAST_BYTES:
 		if (!r || !r->last_point)
@@ -167,6 +181,16 @@ sample(FILE *f, const struct metrics_family *fam, size_t row, void *arg)
 		if (!r || r->drill_result < 0 || r->drill_rto_s < 0)
 			return;
 		val = r->drill_rto_s;
+		break;
+	case F_RPO_TARGET:
+		if (!pg->cfg)
+			return;
+		val = (double)receiver_config_rpo(pg->cfg, v->name);
+		break;
+	case F_DRILL_TIME:
+		if (!r || r->drill_result < 0 || !r->drill_started_ns)
+			return;
+		val = (double)r->drill_started_ns / 1e9;
 		break;
 	default:
 		return;
@@ -203,7 +227,9 @@ rxmetrics_render(struct rxmetrics *m)
 			v[nv++] = (struct view){ m->g[k].name, NULL, &m->g[k] };
 	}
 	body = metrics_page(families, sizeof(families) / sizeof(families[0]), nv, sample,
-			    &(struct rx_page){ v, now });
+			    &(struct rx_page){ v, now, m->cfg });
+	if (body && m->notify)
+		body = notify_metrics_append(m->notify, body);
 out:
 	free(v);
 	free(rx);
@@ -216,10 +242,33 @@ receiver_render(void *arg)
 	return rxmetrics_render(arg);
 }
 
-struct rxmetrics *
-rxmetrics_new(struct event_base *base, const char *host, uint16_t port, struct store *st,
-	    const char *store_dir)
+/* Everything on the listener asks for the same credentials: /metrics
+ * tells as much about the groups as the pages do. */
+static void
+on_request(const struct httpd_req *req, struct httpd_resp *resp, void *arg)
 {
+	struct rxmetrics *m = arg;
+
+	if (!dashboard_authorized(m->dash, req, resp))
+		return;
+	if (strcmp(req->path, "/metrics") == 0) {
+		metrics_answer(resp, receiver_render, m);
+		return;
+	}
+	if (dashboard_answer(m->dash, req, resp))
+		return;
+	resp->status = 404;
+	resp->body = strdup("not found: /metrics, / (the dashboard), /group/NAME, /api/...\n");
+	resp->len = resp->body ? strlen(resp->body) : 0;
+}
+
+struct rxmetrics *
+rxmetrics_new(struct event_base *base, const struct receiver_config *cfg, struct store *st)
+{
+	/* A page is bounded (dashdata.h); these bound the clients. */
+	static const struct httpd_limits lim = { .max_conns = 32, .max_request = 8192,
+						 .max_headers = 64, .max_response = 8u << 20,
+						 .timeout_s = 10 };
 	struct rxmetrics *m = calloc(1, sizeof(*m));
 
 	if (!m) {
@@ -227,13 +276,27 @@ rxmetrics_new(struct event_base *base, const char *host, uint16_t port, struct s
 		return NULL;
 	}
 	m->st = st;
-	m->store_dir = store_dir;
-	m->http = metrics_http_new(base, host, port, receiver_render, m);
-	if (!m->http) {
-		free(m);
-		return NULL;
-	}
+	m->cfg = cfg;
+	m->store_dir = cfg->store_dir;
+	m->dash = dashboard_new(st, cfg);
+	if (!m->dash)
+		goto fail;
+	m->http = httpd_new(base, cfg->metrics_host, cfg->metrics_port, &lim, on_request, m);
+	if (!m->http)
+		goto fail;
+	log_info("metrics on http://%s:%u/metrics, dashboard on http://%s:%u/", cfg->metrics_host,
+		 cfg->metrics_port, cfg->metrics_host, cfg->metrics_port);
 	return m;
+fail:
+	rxmetrics_free(m);
+	return NULL;
+}
+
+void
+rxmetrics_set_notify(struct rxmetrics *m, struct notify *n)
+{
+	if (m)
+		m->notify = n;
 }
 
 void
@@ -241,7 +304,8 @@ rxmetrics_free(struct rxmetrics *m)
 {
 	if (!m)
 		return;
-	metrics_http_free(m->http);
+	httpd_free(m->http);
+	dashboard_free(m->dash);
 	free(m->g);
 	free(m);
 }

@@ -1,4 +1,4 @@
-/* The receiver's Prometheus metrics: per-group counters kept in memory
+/* The receiver's Prometheus metrics (and its dashboard, dashboard.h): per-group counters kept in memory
  * (since the receiver started) and gauges read from the store at scrape
  * time, served on the receiver's event loop (replicator/metrics.h). */
 #ifndef NESTOR_RECEIVER_RXMETRICS_H
@@ -7,19 +7,25 @@
 #include <stdint.h>
 
 struct event_base;
+struct notify;
+struct receiver_config;
 struct rxmetrics;
 struct store;
 
-/* Start serving on host:port (the `metrics` key of [receiver]); st and
- * store_dir are borrowed and must outlive the object. NULL on error
- * (logged). */
-struct rxmetrics *rxmetrics_new(struct event_base *base, const char *host, uint16_t port,
-				struct store *st, const char *store_dir);
+/* Start serving /metrics and the dashboard (dashboard.h) on cfg's
+ * `metrics` address; cfg and st are borrowed and must outlive the object.
+ * NULL on error (logged). */
+struct rxmetrics *rxmetrics_new(struct event_base *base, const struct receiver_config *cfg,
+				struct store *st);
+/* Export the webhook's counters of n (borrowed; NULL: none). m NULL is a
+ * no-op. */
+void rxmetrics_set_notify(struct rxmetrics *m, struct notify *n);
 /* Stop serving. NULL ok. */
 void rxmetrics_free(struct rxmetrics *m);
 
 /* Counters; m NULL (metrics off) is a no-op. bytes = payload bytes
- * received, seconds = from the point's begin to its commit. */
+ * received, seconds = from the point's begin to its commit. A commit also
+ * goes into the group's RPO history (rpohist.h). */
 void rxmetrics_point_committed(struct rxmetrics *m, const char *group, uint64_t bytes,
 			       double seconds);
 /* A session ended with its point not committed; bytes received in it. */

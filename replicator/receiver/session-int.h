@@ -23,8 +23,9 @@ struct retjob;
 struct store_point;
 struct zdecomp;
 
-/* S_REPAIR: a REPAIR point (repair.h) between its BEGIN and COMMIT. */
-enum sess_state { S_HELLO, S_READY, S_POINT, S_COMMITTED, S_REPAIR };
+/* S_REPAIR: a REPAIR point (repair.h) between its BEGIN and COMMIT.
+ * S_REVERSE: the connection was handed to a reverse handler. */
+enum sess_state { S_HELLO, S_READY, S_POINT, S_COMMITTED, S_REPAIR, S_REVERSE };
 /* disk_done[]: a resumed point's disk done before this session takes one
  * more DISK_DONE (the agent sends one per disk); a second is an error. */
 enum { DISK_OPEN = 0, DISK_DONE_HERE = 1, DISK_DONE_BEFORE = 2 };
@@ -59,6 +60,8 @@ struct session {
 	struct reorder xring;   /* extents on workers, in arrival order */
 	enum xwait xwait;       /* not read until io->resume */
 	bool xfailed;           /* an extent failed: the session is over */
+	void *rev;              /* S_REVERSE: the handler (session-reverse.c) */
+	const struct session_reverse_ops *rev_ops;
 };
 
 struct session_env {
@@ -70,6 +73,8 @@ struct session_env {
 	struct workpool *pool; /* NULL = heavy steps inline */
 	struct extentcache *xcache; /* spare extent jobs, with the pool */
 	struct session *sessions;
+	session_reverse_fn reverse; /* NULL: REVERSE_BEGIN refused */
+	void *reverse_arg;
 };
 
 const char *session_peer(const struct session *s);
@@ -94,6 +99,15 @@ int session_on_disk_done(struct session *s, const struct proto_disk_done *d);
 int session_extents_wait(struct session *s, const struct proto_msg *msg);
 /* Drop the extents not written; those on a worker are disowned. */
 void session_extents_abort(struct session *s);
+
+/* session-reverse.c: REVERSE_BEGIN and the handler's messages (S_REVERSE),
+ * REVERSE_FINISH refused. Return as session_on_msg. */
+int session_reverse_begin(struct session *s, const struct proto_reverse_begin *b);
+int session_reverse_msg(struct session *s, const struct proto_msg *msg);
+/* Whether another session serves a reverse stream of group. */
+bool session_reverse_busy(const struct session *self, const char *group);
+/* The handler (if any) is told the connection is gone, and let go. */
+void session_reverse_end(struct session *s, const char *reason);
 
 /* repairjob.c: a targeted repair's messages. Return as session_on_msg. */
 int session_repair_begin(struct session *s, const struct proto_point_begin *b);

@@ -536,6 +536,8 @@ session_on_msg(struct session *s, const struct proto_msg *msg)
 		session_error(s, PROTO_ERR_INTERNAL, "internal error: out of order");
 		return -1;
 	}
+	if (s->state == S_REVERSE && msg->type != PROTO_ERROR)
+		return session_reverse_msg(s, msg);
 	if ((rc = session_extents_wait(s, msg)) != 0)
 		return rc;
 	if (msg->type == PROTO_ERROR) {
@@ -584,6 +586,12 @@ session_on_msg(struct session *s, const struct proto_msg *msg)
 	case PROTO_HASH_QUERY:
 		/* Also during a point: a resync compares with its base. */
 		return on_hash_query(s, &msg->u.hquery);
+	case PROTO_REVERSE_BEGIN:
+		if (s->state == S_POINT || s->state == S_REPAIR)
+			goto bad;
+		return session_reverse_begin(s, &msg->u.rbegin);
+	case PROTO_REVERSE_FINISH:
+		return session_reverse_msg(s, msg);
 	default:
 		break;
 	}
@@ -606,11 +614,19 @@ session_on_ready(struct session *s)
 }
 
 void
+session_on_drain(struct session *s)
+{
+	if (s->state == S_REVERSE && s->rev)
+		s->rev_ops->on_drain(s->rev);
+}
+
+void
 session_on_close(struct session *s, const char *reason)
 {
+	session_reverse_end(s, reason);
 	if (s->state == S_POINT)
 		rxmetrics_session_failed(s->env->metrics, s->group, s->bytes);
-	if (s->state != S_COMMITTED && s->state != S_READY)
+	if (s->state != S_COMMITTED && s->state != S_READY && s->state != S_REVERSE)
 		log_warn("agent %s: connection closed: %s", session_peer(s), reason);
 	else
 		log_debug("agent %s: connection closed: %s", session_peer(s), reason);
@@ -653,6 +669,7 @@ session_free(struct session *s)
 
 	if (!s)
 		return;
+	session_reverse_end(s, "session freed");
 	session_extents_abort(s); /* not written: not made durable either */
 	if (s->point) {
 		/* Keep whatever arrived durable, so the agent resumes from here. */

@@ -38,46 +38,65 @@ path_join3(const char *a, const char *b, const char *c)
 	return p;
 }
 
+int
+status_run_load(const char *path, struct status_run *out)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	json_t *r = NULL, *vms, *v;
+	json_error_t jerr;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->rto_s = -1;
+	out->rpo_s = -1;
+	rc = jsonfile_read(path, REPORT_FILE_MAX, 0, &r, &jerr);
+	if (rc == -2)
+		log_warn("report %s is not JSON; ignored", path);
+	if (rc != 0) {
+		json_decref(r);
+		return -1;
+	}
+	v = json_object_get(r, "verdict");
+	out->pass = json_is_string(v) && strcmp(json_string_value(v), "pass") == 0;
+	v = json_object_get(r, "drill");
+	snprintf(out->id, sizeof(out->id), "%.*s", json_is_string(v) ? 127 : (int)strcspn(base, "."),
+		 json_is_string(v) ? json_string_value(v) : base);
+	v = json_object_get(r, "mode");
+	out->failover = json_is_string(v) && strcmp(json_string_value(v), "failover") == 0;
+	out->started_ns = status_json_u64(r, "started_ns");
+	out->point = status_json_u64(r, "point");
+	v = json_object_get(r, "rpo_s");
+	if (json_is_number(v))
+		out->rpo_s = json_number_value(v);
+	vms = json_object_get(r, "vms");
+	for (size_t k = 0; k < json_array_size(vms); k++) {
+		json_t *s = json_object_get(json_array_get(vms, k), "rto_s");
+
+		if (json_is_number(s) && json_number_value(s) > out->rto_s)
+			out->rto_s = json_number_value(s);
+	}
+	json_decref(r);
+	return 0;
+}
+
 /* Newest drill report (by modification time) of the group, if any. A
  * report that cannot be parsed is logged and counts as no drill: status
  * must still show everything else. */
 static void
 load_last_drill(const char *store_dir, struct status_rx_group *g)
 {
-	char *path = NULL;
-	const char *best;
-	json_t *r = NULL, *vms;
-	json_error_t jerr;
-	int rc;
+	char *path = groupstate_last_drill_report(store_dir, g->name);
+	struct status_run run;
 
 	g->drill_result = -1;
 	g->drill_rto_s = -1;
-	path = groupstate_last_drill_report(store_dir, g->name);
-	if (!path)
+	if (!path || status_run_load(path, &run) < 0)
 		goto out;
-	best = strrchr(path, '/') + 1;
-	rc = jsonfile_read(path, REPORT_FILE_MAX, 0, &r, &jerr);
-	if (rc == -2)
-		log_warn("group %s: drill report %s is not JSON; ignored", g->name, path);
-	if (rc != 0)
-		goto out;
-	g->drill_result = json_is_string(json_object_get(r, "verdict")) &&
-		strcmp(json_string_value(json_object_get(r, "verdict")), "pass") == 0;
-	snprintf(g->drill_id, sizeof(g->drill_id), "%s",
-		 json_is_string(json_object_get(r, "drill"))
-		 ? json_string_value(json_object_get(r, "drill")) : best);
-	if (json_is_integer(json_object_get(r, "started_ns")) &&
-	    json_integer_value(json_object_get(r, "started_ns")) > 0)
-		g->drill_started_ns = (uint64_t)json_integer_value(json_object_get(r, "started_ns"));
-	vms = json_object_get(r, "vms");
-	for (size_t k = 0; k < json_array_size(vms); k++) {
-		json_t *s = json_object_get(json_array_get(vms, k), "rto_s");
-
-		if (json_is_number(s) && json_number_value(s) > g->drill_rto_s)
-			g->drill_rto_s = json_number_value(s);
-	}
+	g->drill_result = run.pass;
+	snprintf(g->drill_id, sizeof(g->drill_id), "%s", run.id);
+	g->drill_started_ns = run.started_ns;
+	g->drill_rto_s = run.rto_s;
 out:
-	json_decref(r);
 	free(path);
 }
 
@@ -188,6 +207,38 @@ out:
 	return rc;
 }
 
+void
+status_rx_targets(struct status_rx_group *g, size_t n, const struct receiver_config *cfg)
+{
+	for (size_t i = 0; i < n; i++)
+		g[i].rpo_target_s = receiver_config_rpo(cfg, g[i].name);
+}
+
+double
+status_rx_rpo(const struct status_rx_group *g, uint64_t now)
+{
+	uint64_t t = g->last_point_time_ns;
+
+	if (!g->last_point)
+		return -1;
+	return now > t ? (double)(now - t) / 1e9 : 0;
+}
+
+const char *
+status_rx_state(const struct status_rx_group *g, uint64_t now)
+{
+	double rpo = status_rx_rpo(g, now), target = (double)g->rpo_target_s;
+
+	if (!g->rpo_target_s)
+		return "unknown";
+	if (rpo < 0)
+		return "none";
+	if (rpo > target)
+		return "breached";
+	/* Amber before the breach: one late cycle from red. */
+	return rpo > target * 0.8 ? "warn" : "ok";
+}
+
 /* ---- as JSON --------------------------------------------------------------- */
 
 static json_t *
@@ -215,12 +266,17 @@ status_rx_json(const char *store_dir, const struct status_rx_group *g, size_t n,
 			"last_point_time_ns", num_or_null(have, json_integer((json_int_t)t)),
 			"last_point_committed_ns",
 			num_or_null(have, json_integer((json_int_t)g[i].last_point_committed_ns)),
-			"rpo_seconds", num_or_null(have, json_real(now > t ? (double)(now - t) / 1e9 : 0)),
+			"rpo_seconds", num_or_null(have, json_real(status_rx_rpo(&g[i], now))),
 			"last_point_bytes", (json_int_t)g[i].last_point_bytes,
 			"failed_over", g[i].failed_over);
 
 		if (!o)
 			goto out;
+		if (g[i].rpo_target_s) {
+			json_object_set_new(o, "rpo_target_seconds",
+					    json_integer((json_int_t)g[i].rpo_target_s));
+			json_object_set_new(o, "rpo_state", json_string(status_rx_state(&g[i], now)));
+		}
 		json_object_set_new(o, "last_point_consistency",
 				    have ? json_string(consistency_name(g[i].last_point_consistency))
 					 : json_null());

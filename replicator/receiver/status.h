@@ -31,7 +31,37 @@ struct status_rx_group {
 	uint64_t drill_started_ns;
 	char scrub[32];                   /* the newest point's scrub state (scrubstate.h) */
 	size_t scrub_bad_points;          /* points whose own last scrub failed */
+	uint64_t rpo_target_s;            /* receiver.conf's rpo; 0 = not set (status_rx_targets) */
 };
+
+struct receiver_config;
+
+/* Set each group's rpo_target_s from cfg (receiver_config_rpo). */
+void status_rx_targets(struct status_rx_group *g, size_t n, const struct receiver_config *cfg);
+
+/* The RPO of g at now: its newest point's age in seconds, -1 without a
+ * point. The one figure status, /metrics and the dashboard show. */
+double status_rx_rpo(const struct status_rx_group *g, uint64_t now);
+
+/* g's RPO against its target at now: "ok" (under 80 % of it), "warn" (up
+ * to it), "breached" (over it), "none" (no point yet), "unknown" (no
+ * target). A static string. */
+const char *status_rx_state(const struct status_rx_group *g, uint64_t now);
+
+/* What a drill's or failover's JSON report says (failover/report.c). */
+struct status_run {
+	char id[128];
+	bool pass;
+	bool failover;       /* "mode": "failover" */
+	uint64_t point;
+	uint64_t started_ns;
+	double rpo_s;        /* -1 unknown */
+	double rto_s;        /* the slowest VM's; -1 unknown */
+};
+
+/* Read the report at path (bounded) into out. -1 when it cannot be read
+ * or is not JSON (logged as a warning): callers skip it. */
+int status_run_load(const char *path, struct status_run *out);
 
 /* Every group directory of the store at store_dir, by name. *out is
  * malloc'd (caller frees). A group whose catalog cannot be read is an
@@ -40,7 +70,8 @@ int status_rx_groups(struct store *st, const char *store_dir,
 		     struct status_rx_group **out, size_t *n);
 
 /* The receiver's view as one JSON object {role, store, now_ns, groups: [...]}
- * of the n groups g (nestor-status(8)); RPOs measured at now. New reference
+ * of the n groups g (nestor-status(8)); RPOs measured at now, with
+ * rpo_target_seconds and rpo_state when the targets were set. New reference
  * (caller decrefs) or NULL (out of memory). */
 json_t *status_rx_json(const char *store_dir, const struct status_rx_group *g, size_t n,
 		       uint64_t now);

@@ -402,10 +402,46 @@ seed_repair(struct seed *sd)
 	add(sd, 0, &m);
 }
 
+/* Failback (issue 14): REVERSE_BEGIN of g3 (failed over), of g1 (not),
+ * each followed by what an agent sends next (its X, the end, a finish);
+ * the fuzzer's io has no connection to hand over: all refused. */
+static void
+seed_reverse(struct seed *sd)
+{
+	static uint8_t r[2 * PROTO_RANGE_SIZE];
+	struct proto_msg b = { .type = PROTO_REVERSE_BEGIN };
+	struct proto_msg x = { .type = PROTO_REVERSE_RANGES };
+	struct proto_msg f = { .type = PROTO_REVERSE_FINISH };
+	static const char *const groups[] = { "g3", "g1" };
+
+	proto_range_put(r, 0, 65536);
+	proto_range_put(r + PROTO_RANGE_SIZE, 1 << 20, 4096);
+	for (size_t i = 0; i < 2; i++) {
+		hello(sd, 0);
+		b.u.rbegin.flags = PROTO_FLAG_REVERSE_RANGES;
+		snprintf(b.u.rbegin.group, sizeof(b.u.rbegin.group), "%s", groups[i]);
+		add(sd, 0, &b);
+		snprintf(x.u.rranges.disk, sizeof(x.u.rranges.disk), "d0");
+		x.u.rranges.count = 2;
+		x.u.rranges.ranges = r;
+		x.u.rranges.flags = PROTO_FLAG_RANGES_MORE;
+		add(sd, 0, &x);
+		x.u.rranges.disk[0] = '\0';
+		x.u.rranges.count = 0;
+		x.u.rranges.ranges = NULL;
+		x.u.rranges.flags = PROTO_FLAG_RANGES_END;
+		add(sd, 0, &x);
+	}
+	hello(sd, 0);
+	snprintf(f.u.rfinish.group, sizeof(f.u.rfinish.group), "g3");
+	add(sd, 0, &f);
+}
+
 static const struct {
 	const char *name;
 	void (*make)(struct seed *sd);
 } seeds[] = {
+	{ "reverse", seed_reverse },
 	{ "repair", seed_repair },
 	{ "cycle", seed_cycle },
 	{ "incremental", seed_incremental },

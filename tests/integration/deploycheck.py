@@ -157,6 +157,37 @@ fw = [r for k, r in resources.items() if k.startswith("google_compute_firewall."
 check("the receiver port is opened only to var.agent_cidrs",
       len(fw) == 1 and fw[0].get("source_ranges") == "${var.agent_cidrs}")
 
+
+# The DR networks' ways in (docs/network.md): WireGuard over UDP from its
+# variable, no rule when it is null; the published ports from theirs, none
+# by default.
+def firewall_using(var):
+    return [(k, r) for k, r in resources.items() if k.startswith("google_compute_firewall.")
+            and f"var.{var}" in json.dumps(r)]
+
+
+wg = firewall_using("wireguard_port")
+wg_allow = (wg[0][1].get("allow") or [{}])[0] if len(wg) == 1 else {}
+check("the WireGuard port is opened over UDP from var.wireguard_port, only when set",
+      len(wg) == 1 and wg_allow.get("protocol") == "udp"
+      and wg_allow.get("ports") == ["${tostring(var.wireguard_port)}"]
+      and "var.wireguard_port == null" in str(wg[0][1].get("count")), repr(wg))
+check("the WireGuard rule admits var.wireguard_cidrs",
+      len(wg) == 1 and wg[0][1].get("source_ranges") == "${var.wireguard_cidrs}")
+pv = variables.get("published_ports", {})
+check("no port is published by default (var.published_ports = [])", pv.get("default") == [],
+      repr(pv.get("default")))
+check("var.published_ports validates protocol and port", any(
+    "tcp" in v.get("condition", "") and "65535" in v.get("condition", "") for v in pv.get("validation", [])))
+pub = firewall_using("published_ports")
+check("the published ports are opened from var.published_ports, no rule when none",
+      len(pub) == 1 and "length(var.published_ports)" in str(pub[0][1].get("count"))
+      and pub[0][1].get("source_ranges") == "${var.published_cidrs}"
+      and "allow" in json.dumps(pub[0][1].get("dynamic", {})), repr(pub))
+ud_vars = {"wireguard_port": "var.wireguard_port", "published_ports": "var.published_ports"}
+for tv_name, ref in ud_vars.items():
+    check(f"the user-data gets {tv_name} from {ref}", re.search(rf"\b{tv_name}\s*=[^\n]*{re.escape(ref)}", ud) is not None)
+
 tfvars = parsed.get(os.path.join(tfdir, "terraform.tfvars.example"), {})
 check("terraform.tfvars.example parses", tfvars.get("error") is None and tfvars.get("json"), tfvars.get("error"))
 tv = tfvars.get("json") or {}
@@ -229,6 +260,11 @@ for p, text in scripts.items():
     check("setup checks the configuration, enables and starts nestor-receiver",
           "nestor config check receiver" in text and
           re.search(r"systemctl enable --now nestor-receiver(\.service)?\b", text) is not None)
+    check("setup opens the WireGuard and published ports in a running host firewall",
+          re.search(r'open_port udp "\$wg_port"', text) is not None and "for p in $published" in text
+          and "ufw allow" in text and "--add-port=" in text)
+for p in ("nftables", "dnsmasq-base", "wireguard-tools"):
+    check(f"cloud-init installs {p} (DR networks)", p in pkgs)
 for c in runcmd:
     if isinstance(c, str):
         r = subprocess.run(["bash", "-n", "-c", c], capture_output=True, text=True)
@@ -240,7 +276,11 @@ for step, needle in (("build/install the package", "make deb"), ("install the pa
                      ("terraform", "terraform apply"), ("terraform validate (manual)", "terraform validate"),
                      ("receiver running", "systemctl status nestor-receiver"), ("agent", "nestor agent --once"),
                      ("agent service", "systemctl enable --now nestor-agent"), ("first drill", "nestor drill web"),
-                     ("automatic checks", "test-deploy.sh")):
+                     ("automatic checks", "test-deploy.sh"),
+                     ("site lost: the DR network", "[network NAME]"),
+                     ("site lost: the WireGuard peers", "nestor network peer-config"),
+                     ("site lost: failover", "nestor failover web"),
+                     ("site lost: the network model", "docs/network.md")):
     check(f"README covers {step} ({needle})", needle in readme)
 
 sys.exit(1 if failed else 0)

@@ -292,6 +292,45 @@ point_file() { echo "$T/store/$1/disks/$2/$3.qcow2"; }
 # catalog), to prove a drill or failover left them untouched
 store_sums() { find "$T/store/$1/disks" "$T/store/$1/meta" "$T/store/$1/catalog.json" -type f -print0 | sort -z | xargs -0 sha256sum; }
 
+# host_nft_table NAME PORT: a table of the operator's own in the host's
+# nftables (one input rule accepting tcp PORT) that a test's drills and
+# failovers must leave byte for byte; the test deletes it.
+host_nft_table() {
+	nft -f - <<EON || die "cannot make the host table $1"
+table inet $1 {
+	chain input {
+		type filter hook input priority 10; policy accept;
+		tcp dport $2 counter accept comment "the operator's own rule"
+	}
+}
+EON
+}
+
+# host_nft_state [TABLES]: the nftables ruleset as other tests on the shared
+# host leave it alone: without rules naming an interface or address (their
+# libvirt rules come and go), their host_nft_table tables (each test
+# compares its own byte for byte), and the tables matching the extended
+# regexp TABLES ("inet nestor": another test's failover).
+host_nft_state() {
+	nft -s list ruleset 2>/dev/null |
+		awk -v skip="^table (inet (nst|ndt)host[0-9a-f]+${1:+|$1}) [{]" \
+			'$0 ~ skip { s = 1 } !s { print } s && /^}/ { s = 0 }' |
+		grep -Ev '((iif|oif)name|saddr|daddr) ' | grep -v '^#'
+}
+
+# host_net_state LINKS ADDRS ROUTES [TABLES]: what a drill or failover may
+# touch on the shared host and must give back: the links and bridges whose
+# names match the extended regexp LINKS, addresses matching ADDRS, routes
+# matching ROUTES, host_nft_state TABLES, and the rules matching ADDRS.
+host_net_state() {
+	echo "== links"; ip -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' | grep -E "$1" | sort
+	echo "== addresses"; ip -o addr show | grep -E "$2" | awk '{ print $2, $4 }' | sort
+	echo "== bridges"; ip -o link show type bridge | awk -F': ' '{ print $2 }' | grep -E "$1" | sort
+	echo "== routes"; ip route show table all | grep -E "$3" | sort
+	echo "== nftables"; host_nft_state "${4:-}"
+	echo "== nftables ours"; nft -s list ruleset 2>/dev/null | grep -E "$2"
+}
+
 # check_drill_gone NAME LOG GROUP SUMS: nothing of the drill is left (domains,
 # networks, overlays, sockets) and the point files still have SUMS. The bridge
 # checked is the one the drill's LOG names: other drills on the host (another

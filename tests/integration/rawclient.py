@@ -28,12 +28,14 @@ extent beside the listed records, or a REPAIR begin of a point with no bad
 scrub verdict (its disk --disk of --disk-size bytes)."""
 import argparse, socket, ssl, struct, sys, threading, time
 
-MAGIC, VERSION = 0x4E535452, 1
+MAGIC, VERSION = 0x4E535452, 2
 T_HELLO, T_PQUERY, T_PROGRESS, T_BEGIN, T_EXTENT, T_DONE, T_COMMIT, T_COMMITTED = 1, 16, 17, 18, 19, 20, 21, 22
 T_HQUERY, T_HASHES = 48, 49
 T_RQUERY, T_RLIST = 50, 51
 F_BEGIN_REPAIR = 1
 T_ERROR = 64
+T_RBEGIN, T_RRANGES, T_RFINISH = 96, 97, 98
+F_REVERSE_RANGES, F_RANGES_MORE, F_RANGES_END = 1, 1, 2
 
 
 def frame(t, payload, flags=0, length=None):
@@ -46,7 +48,7 @@ def s(b):
 
 
 def hello():
-    return frame(T_HELLO, struct.pack(">HHI", 1, 1, 1) + s("rawclient"))
+    return frame(T_HELLO, struct.pack(">HHI", VERSION, VERSION, 1) + s("rawclient"))
 
 
 def begin(group, disk="d0", size=1 << 20, point=1, base=0, time_ns=None, disks=None, flags=0):
@@ -165,6 +167,23 @@ def repair_attack(sock, a):
     else:
         ext = struct.pack(">HBBQQQ", disk, 1, 0, off + ln, 4096, h) + b"\x5a" * 4096
     return repair_begin(a.group, pid, base, disks) + frame(T_EXTENT, ext)
+
+
+def reverse_flood(sock, a):
+    sock.sendall(frame(T_RBEGIN, s(a.group), flags=F_REVERSE_RANGES))
+    t, body = recv_frame(sock)
+    if t != T_PROGRESS:
+        return b""  # refused: the caller reads nothing more
+    # One-byte ranges two bytes apart never merge: one more of them than
+    # the disk's bound (disk_size / 512 + 65536).
+    n = a.disk_size // 512 + 65536 + 1
+    out = b""
+    for i in range(0, n, 4096):
+        k = min(4096, n - i)
+        rs = b"".join(struct.pack(">QQ", 2 * (i + j), 1) for j in range(k))
+        out += frame(T_RRANGES, s(a.disk) + struct.pack(">I", k) + rs,
+                     flags=F_RANGES_MORE if i + k < n else F_RANGES_END)
+    return out
 
 
 def recv_frame(sock):
@@ -334,6 +353,15 @@ def main():
             zextent((i % 2048) * 512, 512) for i in range(2048 + 65536 + 1))
     elif sc == "query":
         out = frame(T_PQUERY, s(a.group))
+    elif sc == "reverse":
+        # Failback (issue 14): ask for the reverse stream of a group.
+        out = frame(T_RBEGIN, s(a.group), flags=F_REVERSE_RANGES)
+    elif sc == "reverseflood":
+        # More ranges of one disk than disk_size / 512 + 65536 (the disk is
+        # --disk, of --disk-size bytes): refused, not kept.
+        out = reverse_flood(sock, a)
+    elif sc == "reversefinish":
+        out = frame(T_RFINISH, s(a.group))
     elif sc == "point":
         out = b""
     elif sc in ("repairbadhash", "repairoutside", "repairclean"):

@@ -75,7 +75,7 @@ check "dpkg reports nestor installed" \
 	test "$(dpkg-query -W -f='${Status}' nestor)" = "install ok installed"
 out=$(/usr/bin/nestor version 2>&1)
 check "/usr/bin/nestor version prints the package version ($out)" \
-	test "$out" = "nestor $(field Version) (protocol 1)"
+	test "$out" = "nestor $(field Version) (protocol 2)"
 check "/usr/bin/nestor --help lists the commands" \
 	bash -c '/usr/bin/nestor --help | grep -q "^  drill "'
 check "installed files match the package (dpkg --verify)" dpkg --verify nestor

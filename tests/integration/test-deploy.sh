@@ -20,7 +20,7 @@ fi
 
 # Broken copies of the tree, each with one known defect.
 mkdir -p "$T/broken"
-for b in syntax layout nested undeclared output template; do
+for b in syntax layout nested undeclared output template wgtcp published; do
 	cp -r deploy "$T/broken/$b"
 done
 # A lost closing brace: the parser must reject the file.
@@ -35,13 +35,18 @@ sed -i 's/size  = var.boot_disk_gb/size  = var.boot_disk_size/' "$T/broken/undec
 sed -i 's/google_compute_address.receiver.address$/google_compute_address.recv.address/' "$T/broken/output/terraform/outputs.tf"
 # A template placeholder Terraform does not pass.
 sed -i 's/^      dev=.*/      dev='"'"'${store_disk}'"'"'/' "$T/broken/template/cloud-init.yaml"
-for b in syntax layout nested undeclared output template; do
+# The WireGuard port over TCP.
+sed -i '/"wireguard"/,/^}/s/protocol = "udp"/protocol = "tcp"/' "$T/broken/wgtcp/terraform/main.tf"
+# A port published by default.
+sed -i '/"published_ports"/,/^}/s/^  default = \[\]$/  default = [{ protocol = "tcp", port = 443 }]/' \
+	"$T/broken/published/terraform/variables.tf"
+for b in syntax layout nested undeclared output template wgtcp published; do
 	check "broken copy '$b' differs from deploy/" bash -c "! diff -rq deploy '$T/broken/$b' >/dev/null"
 done
 
 # One node run for every file: loading the WASM parsers is the slow part.
 files=(deploy/terraform/*.tf deploy/terraform/terraform.tfvars.example)
-for b in syntax layout nested undeclared output template; do
+for b in syntax layout nested undeclared output template wgtcp published; do
 	files+=("$T/broken/$b"/terraform/*.tf "$T/broken/$b/terraform/terraform.tfvars.example")
 done
 start=$(date +%s%N)
@@ -71,5 +76,7 @@ expect_fail nested "advanced_machine_features.enable_nested_virtualization = tru
 expect_fail undeclared "every referenced variable is declared"
 expect_fail output "output receiver_address references existing resources"
 expect_fail template "templatefile() passes exactly the template's variables"
+expect_fail wgtcp "the WireGuard port is opened over UDP from var.wireguard_port, only when set"
+expect_fail published "no port is published by default (var.published_ports = [])"
 
 finish

@@ -91,26 +91,13 @@ ip addr add "$INET_HOST/24" dev "$EXT" && ip link set "$EXT" up || die "cannot s
 ip -n "$NS_I" addr add "$INET_PEER/24" dev eth0 && ip -n "$NS_I" link set eth0 up &&
 	ip -n "$NS_I" link set lo up || die "cannot set up $NS_I"
 # a host rule set of the operator's, which must survive untouched
-nft -f - <<EON || die "cannot make the host table"
-table inet nsthost$SUF {
-	chain input {
-		type filter hook input priority 10; policy accept;
-		tcp dport 65001 counter accept comment "the operator's own rule"
-	}
-}
-EON
+host_nft_table "nsthost$SUF" 65001
 
 # What a failover may touch and must give back. Other tests run beside this
 # one on the shared host (their own bridges, their libvirt rules): rules
 # naming an interface or address are compared only when they are ours.
 host_state() {
-	echo "== links"; ip -o link show | awk -F': ' '{ print $2 }' | sed 's/@.*//' |
-		grep -E '^(nst|nestor)' | sort
-	echo "== addresses"; ip -o addr show | grep -E "nst|$SUBNET\.|198\.51\.100\." | awk '{ print $2, $4 }' | sort
-	echo "== bridges"; ip -o link show type bridge | awk -F': ' '{ print $2 }' | grep -E '^nst' | sort
-	echo "== routes"; ip route show table all | grep -E "default|nst|$SUBNET\.|198\.51\.100\." | sort
-	echo "== nftables"; nft -s list ruleset 2>/dev/null | grep -Ev '((iif|oif)name|saddr|daddr) ' | grep -v '^#'
-	echo "== nftables ours"; nft -s list ruleset 2>/dev/null | grep -E "nst|$SUBNET\.|198\.51\.100\."
+	host_net_state '^(nst|nestor)' "nst|$SUBNET\.|198\.51\.100\." "default|nst|$SUBNET\.|198\.51\.100\."
 	echo "== sysctl"; sysctl -n net.ipv4.ip_forward
 }
 host_state >"$T/before.txt"

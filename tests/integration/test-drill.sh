@@ -9,6 +9,10 @@
 # /dev/kvm is usable, the first drill probes KVM and keeps the verdict, the
 # second boots straight under it (on a host whose KVM cannot run the guest:
 # no KVM attempt at all), and --accel probe probes again.
+# Every drill leaves an HTML report beside its JSON (issue 16): web1 has a
+# VGA adapter (no graphics listener), so its report shows a screenshot of its
+# console that must decode and not be blank; web2 is headless and gets its
+# serial console only; the page loads nothing from outside in Chromium.
 . "$(dirname "$0")/lib.sh"
 
 G=web
@@ -31,7 +35,7 @@ cp "$VM_DIR/web2.xml" "$T/src/web2.xml" || die "web2's XML not written"
 # print the data disk's md5, stop the VM.
 boot_source() {
 	local out rc
-	vm_define_start web1 "$T/src/os.qcow2" "$T/src/data.raw" >&2 || return 1
+	VM_VIDEO=vga vm_define_start web1 "$T/src/os.qcow2" "$T/src/data.raw" >&2 || return 1
 	vm_wait_marker web1 NESTOR-BOOT-OK 120 || return 1
 	# a deterministic pattern per seed: the seed's byte repeated, then random
 	out=$(vm_run web1 "dd if=/dev/urandom of=/dev/vdb bs=64k count=64 seek=$1 conv=fsync 2>/dev/null && printf '%08d' $1 | dd of=/dev/vdb conv=fsync 2>/dev/null && sync && md5sum /dev/vdb" 120)
@@ -58,7 +62,9 @@ echo "md5 point 1: $MD5_1, point 2: $MD5_2"
 SUMS=$(store_sums $G)
 after_drill() { check_drill_gone "$1" "$2" $G "$SUMS"; }
 
-CHECK="md5sum /dev/vdb; cat /sys/class/net/*/address"
+# the guest's output ends with markup a hostile guest could print: the HTML
+# report must show it as text
+CHECK="md5sum /dev/vdb; cat /sys/class/net/*/address; echo '<script>alert(1)</script>'"
 # 1. latest point
 t0=$(date +%s)
 "$NESTOR" drill --config "$T/receiver.conf" $G --json --timeout 120 \
@@ -88,6 +94,53 @@ check "drill latest: booted XML isolated (no source network, no uuid)" \
 check "drill latest: report saved" cmp -s <(jq -S . "$T/drill1.json") <(jq -S . "$T/store/$G/drills/$(jq -r .drill "$T/drill1.json").json")
 after_drill "drill latest" "$T/drill1.log"
 echo "drill latest took $(($(date +%s) - t0)) s"
+
+# The HTML report of drill 1 (issue 16, acceptance 2).
+HTML1=$T/store/$G/drills/$(jq -r .drill "$T/drill1.json").html
+check "html report: saved beside the JSON, named in it" \
+	[ -s "$HTML1" -a "$(jq -r .html_report "$T/drill1.json")" = "$(realpath "$HTML1")" ]
+"$ROOT/tests/integration/reportcheck.py" pngs "$HTML1" >"$T/pngs.txt"
+cat "$T/pngs.txt"
+check "html report: one inlined PNG, web1's console, that decodes" \
+	bash -c "[ \$(wc -l <'$T/pngs.txt') = 1 ] && grep -q '\"alt\": \"console screenshot of web1\"' '$T/pngs.txt'"
+check "html report: the screenshot is not blank (console text: luminance stddev > 8)" \
+	jq -e '.width >= 640 and .height >= 200 and .stddev > 8 and .colors >= 2' "$T/pngs.txt"
+check "json report: web1's screenshot taken, web2 headless" \
+	jq -e '(.vms[0].screenshot | .state == "taken" and .width >= 640 and .png_bytes > 0) and .vms[1].screenshot.state == "no-display"' "$T/drill1.json"
+check "html report: web2 says it has no display" grep -q 'no display: a headless guest' "$HTML1"
+check "html report: both serial console tails (their boot markers) and the marker row" \
+	[ "$(grep -c 'NESTOR-BOOT-OK' "$HTML1")" -ge 3 ]
+check "html report: check output, point disks, RTO" \
+	bash -c "grep -q '$MD5_2' '$HTML1' && grep -q 'vdb: point disk data<' '$HTML1' && grep -q 'vda: point disk os2<' '$HTML1' && grep -q 'RTO (boot marker)' '$HTML1'"
+check "html report: the guest's markup is text, not markup" \
+	bash -c "! grep -qi '<script' '$HTML1' && grep -q '&lt;script&gt;alert(1)&lt;/script&gt;' '$HTML1'"
+check "html report: references nothing outside itself" "$ROOT/tests/integration/reportcheck.py" refs "$HTML1"
+# Headless Chromium through a proxy that logs every request it is sent.
+# Chromium's own housekeeping (component updates, accounts) goes to
+# *.google.com / *.googleapis.com and is not counted; a control page with one
+# external image proves that the trap sees what a page fetches.
+chromium_dump() { # chromium_dump PORT FILE: the DOM after load on stdout
+	timeout 120 chromium --headless --no-sandbox --disable-gpu --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--disable-default-apps --user-data-dir="$T/chromium" \
+		--proxy-server="http://127.0.0.1:$1" --proxy-bypass-list='<-loopback>' \
+		--dump-dom "file://$2" 2>>"$T/chromium.log"
+}
+"$ROOT/tests/integration/reportcheck.py" trap "$T/trap.log" >"$T/trap.port" &
+TRAP_PID=$!
+wait_until 10 test -s "$T/trap.port" || die "the proxy trap did not start"
+printf '<!DOCTYPE html><title>control</title><img src="http://nestor-trap.invalid/control.png">\n' >"$T/control.html"
+chromium_dump "$(cat "$T/trap.port")" "$T/control.html" >/dev/null
+NREQ=$(wc -l <"$T/trap.log")
+chromium_dump "$(cat "$T/trap.port")" "$HTML1" >"$T/dom.html"
+kill "$TRAP_PID"
+wait "$TRAP_PID" 2>/dev/null
+check "chromium: the control page's fetch reached the trap" grep -q 'nestor-trap.invalid/control.png' "$T/trap.log"
+tail -n +$((NREQ + 1)) "$T/trap.log" | grep -vE '^[A-Z]+ (http://)?[^/ ]*\.(google\.com|googleapis\.com)[:/]' >"$T/fetched.txt"
+cat "$T/fetched.txt"
+check "chromium: the report fetched nothing" [ ! -s "$T/fetched.txt" ]
+check "chromium: the DOM has both VMs and web1's screenshot" \
+	bash -c "grep -q 'console screenshot of web1' '$T/dom.html' && grep -q 'data:image/png;base64,' '$T/dom.html' && grep -q '<h2>VM web2' '$T/dom.html'"
 
 # 2. point 1
 "$NESTOR" drill --config "$T/receiver.conf" $G --point 1 --json --uri "$VM_URI" \
@@ -162,6 +215,13 @@ check "drill --accel fast names the modes" grep -q 'auto, probe, tcg or kvm' "$T
 # 5. the history
 "$NESTOR" drill --config "$T/receiver.conf" --list $G | tee "$T/list.txt"
 check "drill --list shows 3 drills" [ "$(grep -c '^20' "$T/list.txt")" = 3 ]
+check "drill --list shows where each HTML report is" \
+	[ "$(grep -cE '^    html: /.*/drills/20[0-9T]{13}-[0-9a-f]{4}\.html$' "$T/list.txt")" = 3 ]
+"$NESTOR" drill --config "$T/receiver.conf" --list $G --json >"$T/list.json"
+check "drill --list --json: each report's JSON and HTML paths" \
+	jq -e 'length == 3 and all(.[]; (.report_json | endswith(".json")) and (.report_html | endswith(".html")))' "$T/list.json"
+check "drill --list: the HTML reports are there" \
+	bash -c "jq -r '.[].report_html' '$T/list.json' | xargs -r ls >/dev/null"
 
 stop_receiver
 finish

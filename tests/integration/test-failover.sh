@@ -87,6 +87,15 @@ fi
 check "status: web1 running" grep -Eq "^$G +1 .* web1 +web1 +running" "$T/status.txt"
 "$NESTOR" failover --config "$T/receiver.conf" --status --json >"$T/status.json"
 check "status --json: web1 running" jqt '.[0].group == "web" and .[0].vms[0].state == "running"' "$T/status.json"
+# the failover's HTML report (issue 16): beside its JSON, listed with it
+"$NESTOR" failover --config "$T/receiver.conf" --list $G | tee "$T/folist.txt"
+FOID=$(jq -r .drill "$T/fo1.json")
+check "failover --list: the failover and its JSON and HTML reports" \
+	bash -c "grep -q '^$FOID ' '$T/folist.txt' && grep -q '^    json: .*/failover/$FOID\.json\$' '$T/folist.txt' && grep -q '^    html: .*/failover/$FOID\.html\$' '$T/folist.txt'"
+check "failover: HTML report saved, named in the JSON, with web1" \
+	bash -c "[ -s '$T/store/$G/failover/$FOID.html' ] && jq -e '.html_report | endswith(\"/failover/$FOID.html\")' '$T/fo1.json' >/dev/null && grep -q '<h2>VM web1' '$T/store/$G/failover/$FOID.html'"
+"$NESTOR" failover --config "$T/receiver.conf" --list --status >/dev/null 2>&1
+check "failover --list with --status is a usage error" [ $? = 2 ]
 
 # 3. the group refuses: a second failover, the agent's next cycle
 "$NESTOR" failover --config "$T/receiver.conf" $G >/dev/null 2>"$T/fo2.log"

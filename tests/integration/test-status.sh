@@ -28,7 +28,7 @@ check "agent: group never ran" [ "$(jq -r '.groups[0].state' <<<"$A")" = "never 
 R=$("$NESTOR" status --config "$T/receiver.conf" --json) || die "receiver status failed"
 check "receiver: no groups yet" [ "$(jq '.groups | length' <<<"$R")" = 0 ]
 check "metrics: no samples yet, families announced" \
-	bash -c "[ \$(curl -s http://127.0.0.1:$MPORT/metrics | grep -c '^# TYPE nestor_') = 10 ] &&
+	bash -c "[ \$(curl -s http://127.0.0.1:$MPORT/metrics | grep -c '^# TYPE nestor_') = 12 ] &&
 		! curl -s http://127.0.0.1:$MPORT/metrics | grep -q '^nestor_'"
 
 # point 1 with --once, point 2 from the daemon
@@ -90,7 +90,9 @@ check "receiver: --receiver works too" bash -c \
 # metrics
 M=$(metrics)
 echo "$M" | grep '^nestor_' | sed 's/^/  /'
-check "metrics: HELP and TYPE for each family" [ "$(grep -c '^# HELP nestor_' <<<"$M")" = 10 ] 
+check "metrics: HELP and TYPE for each family" [ "$(grep -c '^# HELP nestor_' <<<"$M")" = 12 ]
+check "metrics: RPO target = the receiver's rpo (default 5m)" \
+	[ "$(metric nestor_group_rpo_target_seconds)" = 300 ]
 check "metrics: points 2" [ "$(metric nestor_group_points)" = 2 ]
 check "metrics: last point bytes = catalog" [ "$(metric nestor_group_last_point_bytes)" = "$B2" ]
 check "metrics: bytes received = both points" [ "$(metric nestor_group_bytes_received_total)" = $((B1 + B2)) ]
@@ -114,6 +116,8 @@ touch -d '1 hour ago' "$T/store/g1/drills/d1.json"
 echo '{"drill":"d2","verdict":"pass","started_ns":2,"vms":[{"rto_s":7.5},{"rto_s":12.25}]}' > "$T/store/g1/drills/d2.json"
 check "metrics: last drill passed" [ "$(metric nestor_drill_last_result)" = 1 ]
 check "metrics: last drill RTO = slowest VM" [ "$(metric nestor_drill_last_rto_seconds)" = 12.25 ]
+check "metrics: last drill's start (started_ns 2)" \
+	[ "$(metric nestor_drill_last_timestamp_seconds)" = 2e-09 ]
 R=$("$NESTOR" status --config "$T/receiver.conf" --json)
 check "receiver: last drill d2 pass" [ "$(rj last_drill.id) $(rj last_drill.verdict) $(rj last_drill.rto_seconds)" = "d2 pass 12.25" ]
 

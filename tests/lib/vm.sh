@@ -5,6 +5,9 @@
 #   VM_DIR   where domain XML, console socket and console log live (default /tmp/nestor-vm)
 #   NESTOR_KVM=1  use type='kvm' if kvm_usable proves that KVM boots the guest;
 #                 otherwise (default) type='qemu' (TCG)
+#   VM_VIDEO if set, vm_define_start gives the VM a video adapter of this model
+#            (e.g. vga) and no graphics listener: its screen exists for
+#            screenshots only; the default is headless (serial console only)
 #   VM_NET   if set, vm_define_start gives the VM a virtio NIC on this libvirt
 #            network (VM_MAC: its MAC, default libvirt's choice); the guest's
 #            own network setup is `netcfg` (tests/lib/README.md, "Network")
@@ -101,7 +104,7 @@ _vm_domain_type() {
 }
 
 vm_define_start() {
-	local name=$1 disk=$2 data=${3:-} type fmt dfmt cpu='' datadisk='' nic='' xml sock log
+	local name=$1 disk=$2 data=${3:-} type fmt dfmt cpu='' datadisk='' nic='' video='' xml sock log
 	_vm_check_name "$name" || return 1
 	[ -n "$VM_URI" ] || { lib_err "VM_URI is not set"; return 1; }
 	disk=$(realpath -- "$disk") && _vm_check_path "$disk" || return 1
@@ -121,6 +124,10 @@ vm_define_start() {
 	if [ -n "${VM_NET:-}" ]; then
 		case "$VM_NET${VM_MAC:-}" in *[!A-Za-z0-9_.:-]*) lib_err "bad VM_NET/VM_MAC"; return 1 ;; esac
 		nic="<interface type='network'>${VM_MAC:+<mac address='$VM_MAC'/>}<source network='$VM_NET'/><model type='virtio'/></interface>"
+	fi
+	if [ -n "${VM_VIDEO:-}" ]; then
+		case "$VM_VIDEO" in *[!a-z0-9]*) lib_err "bad VM_VIDEO"; return 1 ;; esac
+		video="<video><model type='$VM_VIDEO'/></video>"
 	fi
 	# kvm_usable caches in a shell variable: call it here, not in a subshell
 	# shellcheck disable=SC2119
@@ -163,6 +170,7 @@ vm_define_start() {
     </disk>
     $datadisk
     $nic
+    $video
     <serial type='unix'>
       <source mode='bind' path='$sock'/>
       <log file='$log' append='off'/>

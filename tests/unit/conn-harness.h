@@ -364,8 +364,8 @@ m_hello(void)
 {
 	struct proto_msg m = { .type = PROTO_HELLO };
 
-	m.u.hello.version_min = 1;
-	m.u.hello.version_max = 1;
+	m.u.hello.version_min = PROTO_VERSION;
+	m.u.hello.version_max = PROTO_VERSION;
 	m.u.hello.caps = PROTO_CAP_ZSTD;
 	snprintf(m.u.hello.peer, sizeof(m.u.hello.peer), "agent1 test");
 	return m;

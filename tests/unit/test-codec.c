@@ -234,7 +234,7 @@ Test(codec, wire_layout)
 	uint8_t buf[64];
 	size_t n = 0;
 	static const uint8_t want[] = {
-		'N', 'S', 'T', 'R', 0, 1, 0, 64, 0, 0, 0, 0, 0, 0, 0, 8,
+		'N', 'S', 'T', 'R', 0, 2, 0, 64, 0, 0, 0, 0, 0, 0, 0, 8, /* version 2: issue 14 */
 		0, 0, 0, 2, 0, 2, 'n', 'o',
 	};
 
@@ -272,8 +272,13 @@ Test(codec, hdr_rejects)
 	cr_assert_eq(proto_hdr_decode(f.buf, f.len, &h), PROTO_E_VERSION);
 	fb_hdr(&f, PROTO_MAGIC, 0, PROTO_DISK_DONE, 0, 2);
 	cr_assert_eq(proto_hdr_decode(f.buf, f.len, &h), PROTO_E_VERSION);
+	/* Issue 14 bumped the protocol to 2 (the reverse band): a version 1
+	 * frame is another protocol now. */
+	cr_assert_eq(PROTO_VERSION, 2);
+	fb_hdr(&f, PROTO_MAGIC, 1, PROTO_DISK_DONE, 0, 2);
+	cr_assert_eq(proto_hdr_decode(f.buf, f.len, &h), PROTO_E_VERSION);
 
-	static const uint16_t bad_types[] = { 0, 2, 15, 23, 47, 52, 63, 65, 0xffff };
+	static const uint16_t bad_types[] = { 0, 2, 15, 23, 47, 52, 63, 65, 95, 99, 111, 0xffff };
 	for (size_t i = 0; i < sizeof(bad_types) / sizeof(bad_types[0]); i++) {
 		fb_hdr(&f, PROTO_MAGIC, PROTO_VERSION, bad_types[i], 0, 2);
 		cr_assert_eq(proto_hdr_decode(f.buf, f.len, &h), PROTO_E_TYPE,
@@ -330,7 +335,9 @@ Test(codec, decode_rechecks_header)
 	h.flags = 1;
 	cr_assert_eq(proto_decode(&h, pay, &m), PROTO_E_FLAGS);
 	h.flags = 0;
-	h.version = 2;
+	h.version = PROTO_VERSION + 1;
+	cr_assert_eq(proto_decode(&h, pay, &m), PROTO_E_VERSION);
+	h.version = PROTO_VERSION - 1;
 	cr_assert_eq(proto_decode(&h, pay, &m), PROTO_E_VERSION);
 	h.version = PROTO_VERSION;
 	h.length = PROTO_MAX_PAYLOAD + 1;

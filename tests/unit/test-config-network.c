@@ -190,3 +190,66 @@ Test(config_network, long_names_distinct_bridges)
 	cr_assert_eq(strlen(c->networks[0].bridge), 15);
 	receiver_config_free(c);
 }
+
+/* The WireGuard keys (issue 15): off by default with port 51820; on needs
+ * wg_address; the interface's name follows the bridge's. */
+Test(config_network, wireguard)
+{
+	struct receiver_config *c = load_ok(RX_HEAD "[network prod]\nsubnet = 10.1.0.0/24\n"
+					    "sources = s\nwireguard = on\nwg_address = 10.99.0.1/24\n"
+					    "[network dev]\nsubnet = 10.2.0.0/24\nsources = t\n"
+					    "wireguard = on\nwg_port = 51900\nwg_address = 10.98.0.1/30\n"
+					    "[network long-name-aaa1]\nsubnet = 10.3.0.0/24\nsources = u\n");
+	const struct receiver_network_cfg *n = &c->networks[0];
+
+	cr_assert(n->wireguard);
+	cr_assert_eq(n->wg_port, 51820);
+	cr_assert_eq(n->wg_addr, ip("10.99.0.1"));
+	cr_assert_eq(n->wg_prefix, 24);
+	cr_assert_str_eq(n->wg_if, "nsw-prod");
+	n = &c->networks[1];
+	cr_assert(n->wireguard);
+	cr_assert_eq(n->wg_port, 51900);
+	cr_assert_eq(n->wg_addr, ip("10.98.0.1"));
+	cr_assert_eq(n->wg_prefix, 30);
+	n = &c->networks[2];
+	cr_assert_not(n->wireguard);
+	cr_assert_eq(n->wg_port, 51820);
+	cr_assert_eq(n->wg_addr, 0);
+	cr_assert_eq(strncmp(n->wg_if, "nsw-", 4), 0);
+	cr_assert_str_eq(n->wg_if + 4, n->bridge + 4);
+	receiver_config_free(c);
+}
+
+Test(config_network, wireguard_refused)
+{
+#define WGNET RX_HEAD NET "subnet = 10.1.0.0/24\nsources = s\n"
+	static const struct { const char *text, *msg; } bad[] = {
+		{ WGNET "wireguard = yes please\n", "bad value 'yes please' for 'wireguard'" },
+		{ WGNET "wireguard = on\n", "receiver.conf:7: [network p]: wireguard = on needs wg_address" },
+		{ WGNET "wireguard = on\nwg_address = 10.99.0.0/24\n", "bad value '10.99.0.0/24' for 'wg_address'" },
+		{ WGNET "wireguard = on\nwg_address = 10.99.0.255/24\n", "for 'wg_address'" },
+		{ WGNET "wireguard = on\nwg_address = 10.99.0.1\n", "for 'wg_address'" },
+		{ WGNET "wireguard = on\nwg_address = 10.99.0.1/31\n", "for 'wg_address'" },
+		{ WGNET "wireguard = on\nwg_address = 10.1.0.200/25\n",
+		  "[network p]: wg_address's subnet overlaps the network's subnet" },
+		{ WGNET "wireguard = on\nwg_address = 10.99.0.1/24\npublish = udp:51820=vpn:51820\n",
+		  "[network p]: publish udp:51820 is the WireGuard link's wg_port" },
+		{ WGNET "wg_port = 0\n", "bad value '0' for 'wg_port'" },
+		{ WGNET "wg_port = 65536\n", "for 'wg_port'" },
+		{ WGNET "wg_port = 5x\n", "for 'wg_port'" },
+		{ WGNET "wireguard = on\nwg_address = 10.99.0.1/24\n[network q]\nsubnet = 10.2.0.0/24\n"
+		  "sources = t\nwireguard = on\nwg_address = 10.98.0.1/24\n",
+		  "receiver.conf:12: [network q]: its wg_port is that of [network p] (line 7)" },
+		{ WGNET "wireguard = on\nwg_address = 10.99.0.1/24\n[network q]\nsubnet = 10.2.0.0/24\n"
+		  "sources = t\nwireguard = on\nwg_port = 2\nwg_address = 10.99.0.5/24\n",
+		  "[network q]: its wg_address's subnet overlaps that of [network p]" },
+		{ WGNET "wireguard = on\nwg_address = 10.2.0.129/25\n[network q]\nsubnet = 10.2.0.0/24\n"
+		  "sources = t\n",
+		  "[network q]: a wg_address's subnet overlaps the subnet of the other: [network p]" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		fails(bad[i].text, bad[i].msg);
+#undef WGNET
+}

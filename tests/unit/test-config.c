@@ -370,6 +370,69 @@ Test(receiver_config, scrub_rate)
 	cr_assert_null(c);
 }
 
+/* issue 16: the dashboard's keys; a metrics address beyond loopback needs
+ * dashboard_auth or dashboard_public = yes. */
+static int
+rx_load(const char *extra, struct receiver_config **c)
+{
+	char text[2048];
+
+	*c = NULL;
+	snprintf(text, sizeof(text), "%s%s", RX_HEAD, extra);
+	return receiver_config_load_string("r", text, c);
+}
+
+Test(receiver_config, dashboard_keys)
+{
+	struct receiver_config *c;
+
+	cr_assert_eq(rx_load("", &c), 0);
+	cr_assert_eq(c->rpo_s, 300);
+	cr_assert_eq(c->rpo_history_size, 1ULL << 20);
+	cr_assert_null(c->dashboard_auth);
+	cr_assert_not(c->dashboard_public);
+	cr_assert_eq(receiver_config_rpo(c, "any"), 300);
+	receiver_config_free(c);
+	cr_assert_eq(rx_load("rpo = 1m\nrpo_history_size = 64K\n[group fast]\nrpo = 20s\n", &c), 0);
+	cr_assert_eq(receiver_config_rpo(c, "fast"), 20);
+	cr_assert_eq(receiver_config_rpo(c, "other"), 60);
+	cr_assert_eq(c->rpo_history_size, 64ULL << 10);
+	receiver_config_free(c);
+	cr_assert_eq(rx_load("rpo = 0\n", &c), -1);
+	cr_assert_eq(rx_load("rpo = soon\n", &c), -1);
+	cr_assert_eq(rx_load("rpo_history_size = 1K\n", &c), -1);
+	cr_assert_eq(rx_load("rpo_history_size = 65M\n", &c), -1);
+	cr_assert_eq(rx_load("dashboard_public = maybe\n", &c), -1);
+	cr_assert_eq(rx_load("[group g]\nrpo = 400d\n", &c), -1);
+}
+
+Test(receiver_config, dashboard_binding)
+{
+	static const struct {
+		const char *extra;
+		int want;
+	} cases[] = {
+		{ "metrics = 127.0.0.1:9740\n", 0 },
+		{ "metrics = 127.9.0.1:9740\n", 0 },
+		{ "metrics = localhost:9740\n", 0 },
+		{ "metrics = [::1]:9740\n", 0 },
+		{ "metrics = 0.0.0.0:9740\n", -1 },
+		{ "metrics = 192.0.2.1:9740\n", -1 },
+		{ "metrics = [::]:9740\n", -1 },
+		{ "metrics = dr.example:9740\n", -1 },
+		{ "metrics = 0.0.0.0:9740\ndashboard_public = yes\n", 0 },
+		{ "metrics = 0.0.0.0:9740\ndashboard_public = no\n", -1 },
+		{ "metrics = 0.0.0.0:9740\ndashboard_auth = /etc/nestor/dashboard.users\n", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct receiver_config *c;
+
+		cr_assert_eq(rx_load(cases[i].extra, &c), cases[i].want, "%s", cases[i].extra);
+		receiver_config_free(c);
+	}
+}
+
 Test(receiver_config, errors)
 {
 	static const struct {
@@ -702,4 +765,45 @@ Test(agent_config, consistency_keys)
 		    "expected an integer 0..10");
 	agent_fails(AGENT_HEAD "snapshot = auto\n" ONE_GROUP,
 		    "unknown key 'snapshot' in [agent]");
+}
+
+/* Monitoring keys (issue 16): rpo in [receiver] and [group], notify. */
+Test(receiver_config, rpo_and_notify)
+{
+	struct receiver_config *c = NULL;
+
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD, &c), 0);
+	cr_assert_eq(receiver_config_rpo(c, "any"), 300);
+	cr_assert_null(c->notify_url);
+	receiver_config_free(c);
+	c = NULL;
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "rpo = 10m\n"
+		"notify = http://127.0.0.1:8080/hooks/nestor?t=abc\n"
+		"[group fast]\nrpo = 20s\n[group plain]\nretention = 1d:all\n", &c), 0);
+	cr_assert_eq(receiver_config_rpo(c, "fast"), 20);
+	cr_assert_eq(receiver_config_rpo(c, "plain"), 600);
+	cr_assert_eq(receiver_config_rpo(c, "other"), 600);
+	cr_assert_str_eq(c->notify_url, "http://127.0.0.1:8080/hooks/nestor?t=abc");
+	receiver_config_free(c);
+	receiver_fails(RX_HEAD "rpo = 0\n",
+		       "receiver.conf:7: bad value '0' for 'rpo' in [receiver]: "
+		       "expected a duration from 1s to 366d");
+	receiver_fails(RX_HEAD "[group g]\nrpo = 367d\n",
+		       "receiver.conf:8: bad value '367d' for 'rpo' in [group g]");
+	receiver_fails(RX_HEAD "notify = ftp://chat.example.com/hook\n",
+		       "receiver.conf:7: bad value 'ftp://chat.example.com/hook' for 'notify' in "
+		       "[receiver]: expected a URL starting with http:// or https://");
+	receiver_fails(RX_HEAD "notify = http://a b/\n", "expected no spaces");
+	receiver_fails(RX_HEAD "notify = http://u:p@host/\n", "expected no user@ in the URL");
+	receiver_fails(RX_HEAD "notify = http://host:0/\n", "expected a port from 1 to 65535");
+	receiver_fails(RX_HEAD "notify =\n", "bad value '' for 'notify'");
+	receiver_fails(RX_HEAD "notify_ca = /etc/ca.pem\n",
+		       "receiver.conf:1: notify_ca needs an https:// notify");
+	receiver_fails(RX_HEAD "notify = http://h/\nnotify_ca = /etc/ca.pem\n",
+		       "notify_ca needs an https:// notify");
+	cr_assert_eq(receiver_config_load_string("r", RX_HEAD "notify = https://h/\n"
+		"notify_ca = /etc/nestor/hooks-ca.pem\n", &c), 0);
+	cr_assert_str_eq(c->notify_url, "https://h/");
+	cr_assert_str_eq(c->notify_ca, "/etc/nestor/hooks-ca.pem");
+	receiver_config_free(c);
 }

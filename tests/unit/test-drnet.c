@@ -86,7 +86,13 @@ records(const char *text)
 	return r;
 }
 
-#define NET_A "{\"name\": \"prod\", \"subnet\": \"10.1.0.0/24\", \"nat\": true, \"ext_if\": \"eth0\"}"
+#define NET_A "{\"name\": \"prod\", \"subnet\": \"10.1.0.0/24\", \"nat\": true, \"ext_if\": \"eth0\"," \
+	      " \"bridge\": \"nst-prod\", \"wg\": null}"
+
+/* NET_A with a WireGuard link */
+#define NET_WG "{\"name\": \"prod\", \"subnet\": \"10.1.0.0/24\", \"nat\": true, \"ext_if\": \"eth0\"," \
+	       " \"bridge\": \"nst-prod\", \"wg\": {\"ifname\": \"nsw-prod\", \"port\": 51820," \
+	       " \"address\": \"10.99.0.1/24\"}}"
 
 Test(drnet, ruleset)
 {
@@ -95,7 +101,7 @@ Test(drnet, ruleset)
 			    " \"to\": \"10.1.0.5\", \"to_port\": 8443}]},"
 			    "{\"group\": \"db\", \"networks\": [" NET_A ","
 			    "{\"name\": \"back\", \"subnet\": \"10.2.0.0/24\", \"nat\": false,"
-			    " \"ext_addr\": \"203.0.113.7\"}], \"dnat\": ["
+			    " \"ext_addr\": \"203.0.113.7\", \"bridge\": \"nst-back\"}], \"dnat\": ["
 			    "{\"network\": \"back\", \"vm\": \"db1\", \"proto\": \"udp\", \"port\": 53,"
 			    " \"to\": \"10.2.0.9\", \"to_port\": 53}]}]");
 	const char *why = NULL;
@@ -115,6 +121,50 @@ Test(drnet, ruleset)
 	/* nat off: no masquerade for back; prod (in two records) once */
 	hasnt(s, "nestor network back: nat");
 	cr_assert_eq(strstr(strstr(s, "network prod: nat") + 1, "network prod: nat"), NULL, "%s", s);
+	/* nothing else enters a subnet: the last rules of forward, after the
+	 * published ports' accepts; every bridge once */
+	has(s, "ip daddr 10.1.0.0/24 iifname != { \"nst-prod\", \"nst-back\" } drop comment "
+	       "\"nestor network prod: no other way in\"\n");
+	has(s, "ip daddr 10.2.0.0/24 iifname != { \"nst-prod\", \"nst-back\" } drop");
+	cr_assert_gt(strstr(s, "network prod: no other way in") - strstr(s, "ct status dnat accept"), 0);
+	/* no WireGuard link: no input chain */
+	hasnt(s, "chain input");
+	hasnt(s, "wireguard");
+	free(s);
+	json_decref(r);
+}
+
+/* A network's WireGuard link (issue 15): its UDP port open on input, its
+ * interface let into the subnet and counted inside. */
+Test(drnet, ruleset_wireguard)
+{
+	json_t *r = records("[{\"group\": \"web\", \"networks\": [" NET_WG "]}]");
+	const char *why = NULL;
+	char *s = drnet_ruleset(r, &why);
+
+	cr_assert_not_null(s, "%s", why);
+	has(s, "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n"
+	       "\t\tudp dport 51820 accept comment \"nestor network prod: wireguard\"\n\t}\n");
+	has(s, "iifname \"nsw-prod\" ip daddr 10.1.0.0/24 accept comment \"nestor network prod: "
+	       "wireguard\"");
+	has(s, "ip daddr 10.1.0.0/24 iifname != { \"nst-prod\", \"nsw-prod\" } drop");
+	free(s);
+	json_decref(r);
+}
+
+/* A network shared with a failover made before wireguard was turned on:
+ * the link of the later record counts all the same. */
+Test(drnet, ruleset_wireguard_of_a_later_record)
+{
+	json_t *r = records("[{\"group\": \"db\", \"networks\": [" NET_A "]},"
+			    "{\"group\": \"web\", \"networks\": [" NET_WG "]}]");
+	const char *why = NULL;
+	char *s = drnet_ruleset(r, &why);
+
+	cr_assert_not_null(s, "%s", why);
+	has(s, "udp dport 51820 accept comment \"nestor network prod: wireguard\"");
+	has(s, "iifname \"nsw-prod\" ip daddr 10.1.0.0/24 accept");
+	has(s, "ip daddr 10.1.0.0/24 iifname != { \"nst-prod\", \"nsw-prod\" } drop");
 	free(s);
 	json_decref(r);
 }
@@ -136,6 +186,16 @@ Test(drnet, ruleset_malformed)
 	static const char *bad[] = {
 		"[{\"group\": \"web\", \"networks\": [{\"name\": \"prod\", \"subnet\": \"10.1.0.0/24\","
 		" \"nat\": true, \"ext_if\": \"eth0\\\" accept\"}]}]",
+		"[{\"group\": \"web\", \"networks\": [{\"name\": \"prod\", \"subnet\": \"10.1.0.0/24\","
+		" \"nat\": true, \"ext_if\": \"eth0\", \"bridge\": \"nst-prod\\\" accept\"}]}]",
+		"[{\"group\": \"web\", \"networks\": [{\"name\": \"prod\", \"subnet\": \"10.1.0.0/24\","
+		" \"nat\": true, \"ext_if\": \"eth0\", \"bridge\": \"nst-prod\", \"wg\": {\"ifname\":"
+		" \"nsw\\\" accept\", \"port\": 1, \"address\": \"10.99.0.1/24\"}}]}]",
+		"[{\"group\": \"web\", \"networks\": [{\"name\": \"prod\", \"subnet\": \"10.1.0.0/24\","
+		" \"nat\": true, \"ext_if\": \"eth0\", \"bridge\": \"nst-prod\", \"wg\": {\"ifname\":"
+		" \"nsw-prod\", \"port\": 0, \"address\": \"10.99.0.1/24\"}}]}]",
+		"[{\"group\": \"web\", \"networks\": [{\"name\": \"prod\", \"subnet\": \"10.1.0.0/24\","
+		" \"nat\": true, \"ext_if\": \"eth0\", \"bridge\": \"nst-prod\", \"wg\": 5}]}]",
 		"[{\"group\": \"web\", \"networks\": [{\"name\": \"prod\", \"subnet\": \"10.1.0.0/33\","
 		" \"ext_if\": \"eth0\"}]}]",
 		"[{\"group\": \"web\", \"networks\": [{\"name\": \"prod\", \"subnet\": \"10.1.0.0/24\"}]}]",

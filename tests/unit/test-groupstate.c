@@ -110,3 +110,41 @@ Test(groupstate, groups_and_reports)
 	free(p);
 	free(path);
 }
+
+/* The dashboard's list: the max newest reports whatever the directory
+ * holds, newest first; failovers apart from drills. */
+Test(groupstate, recent_reports_bounded_newest_first)
+{
+	char **paths = NULL;
+	size_t n = 99;
+
+	put("a/catalog.json", "{}");
+	cr_assert_eq(groupstate_recent_reports(root, "a", false, 3, &paths, &n), 0);
+	cr_assert_eq(n, 0, "no drills dir: none");
+	free(paths);
+	for (int i = 1; i <= 8; i++) {
+		char rel[64], *path = NULL;
+		struct timespec t[2] = { { 1000 + i * 10, 0 }, { 1000 + i * 10, 0 } };
+
+		snprintf(rel, sizeof(rel), "a/drills/d%d.json", i);
+		put(rel, "{}");
+		cr_assert(asprintf(&path, "%s/%s", root, rel) > 0);
+		cr_assert_eq(utimensat(AT_FDCWD, path, t, 0), 0);
+		free(path);
+	}
+	put("a/drills/notes.txt", "x");
+	put("a/failover/f1.json", "{}");
+	cr_assert_eq(groupstate_recent_reports(root, "a", false, 3, &paths, &n), 0);
+	cr_assert_eq(n, 3);
+	cr_assert_str_eq(strrchr(paths[0], '/'), "/d8.json");
+	cr_assert_str_eq(strrchr(paths[1], '/'), "/d7.json");
+	cr_assert_str_eq(strrchr(paths[2], '/'), "/d6.json");
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	cr_assert_eq(groupstate_recent_reports(root, "a", true, 3, &paths, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_str_eq(strrchr(paths[0], '/'), "/f1.json");
+	free(paths[0]);
+	free(paths);
+}

@@ -117,9 +117,9 @@ io_resume(void *arg)
 }
 
 /* Without a pool the session runs its heavy steps inline, never resumed. */
-static const struct session_io io = { io_send, io_send_error, io_close, io_peer_name, NULL };
+static const struct session_io io = { io_send, io_send_error, io_close, io_peer_name, NULL, NULL, NULL };
 static const struct session_io pool_io = { io_send, io_send_error, io_close, io_peer_name,
-					   io_resume };
+					   io_resume, NULL, NULL };
 
 static struct session *
 connect_io(const struct session_io *sio)

@@ -95,7 +95,7 @@ t_resume(void *arg)
 	seen.resumed_on = pthread_self();
 }
 
-static const struct session_io io = { t_send, t_send_error, t_close, t_peer, t_resume };
+static const struct session_io io = { t_send, t_send_error, t_close, t_peer, t_resume, NULL, NULL };
 
 static void
 setup(void)

@@ -97,7 +97,7 @@ io_peer_name(void *arg)
 
 /* No worker pool here: the session runs its heavy steps inline and never
  * asks to be resumed. */
-static const struct session_io io = { io_send, io_send_error, io_close, io_peer_name, NULL };
+static const struct session_io io = { io_send, io_send_error, io_close, io_peer_name, NULL, NULL, NULL };
 
 static struct session *
 connect_as(struct peer *p, const char *name)

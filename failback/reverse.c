@@ -1,0 +1,541 @@
+/* The DR side of a reverse replication (reverse.h): X from the agent, then
+ * the agent's cycle run the other way over the receiver's connection (an
+ * adopted channel): HELLO, PROGRESS_QUERY, POINT_BEGIN, the sender's
+ * extents, POINT_COMMIT; the reverse source commits at COMMITTED. */
+#include "failback/reverse.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/clock.h"
+#include "common/consistency.h"
+#include "common/log.h"
+#include "common/strfmt.h"
+#include "common/workpool.h"
+#include "failback/revsrc.h"
+#include "proto/codec.h"
+#include "proto/conn.h"
+#include "replicator/agent/agent.h"
+#include "replicator/agent/attempt.h"
+#include "replicator/agent/channel.h"
+#include "replicator/agent/sender.h"
+#include "replicator/config.h"
+#include "replicator/receiver/marker.h"
+#include "replicator/receiver/store.h"
+#include "snapshot/ranges.h"
+#include "snapshot/source.h"
+
+#define REV_COMPRESS   3   /* zstd level, the agent's default */
+#define REV_TIMEOUT_S  300 /* the on-prem side's silence allowed */
+
+enum rev_state { R_X, R_HELLO, R_QUERY, R_BEGIN, R_SENDING, R_WAIT_COMMIT, R_DONE, R_FAILED };
+
+struct rev {
+	const struct receiver_config *cfg;
+	struct store *store;
+	struct conn *conn;
+	struct event_base *base;
+	char group[PROTO_NAME_MAX + 1];
+	char peer[PROTO_PEER_MAX + 1];
+	enum rev_state state;
+	json_t *marker;
+	struct store_point_info p;      /* the failover's point */
+	struct range_set *x[PROTO_MAX_DISKS];
+	bool x_done[PROTO_MAX_DISKS];
+	int x_open;                     /* disk whose list goes on (MORE), -1 none */
+	struct channel *ch;
+	struct snapshot *snap;
+	struct sender *snd;
+	struct agent_cycle_stats st;
+	uint64_t t0_ns;
+	char sdir[4096];
+	struct workpool *pool;          /* the receiver's, NULL: inline */
+	struct proto_progress prog;     /* the target's, for the snapshot job */
+	struct attempt_point last;
+	int snap_rc;
+	bool snap_job;                  /* the snapshot job runs on a worker */
+	bool gone;                      /* the connection went meanwhile */
+};
+
+static void
+rev_end(struct rev *r, enum rev_state st)
+{
+	if (r->state != R_DONE)
+		r->state = st;
+	sender_halt(r->snd);
+	channel_end(r->ch);
+}
+
+/* Refuse in the X phase (no channel yet): ERROR, then the close. -1. */
+static int
+rev_refuse(struct rev *r, uint32_t code, const char *what)
+{
+	log_error("failback: group %s: agent %s: %s", r->group, r->peer, what);
+	(void)conn_send_error(r->conn, code, "%s", what);
+	r->state = R_FAILED;
+	return -1;
+}
+
+static int
+x_disk(const struct rev *r, const char *name)
+{
+	for (size_t i = 0; i < r->p.ndisks; i++)
+		if (strcmp(r->p.disks[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* X is complete: the roles invert; we open with our HELLO. */
+static const struct channel_cbs rev_cbs;
+
+static int
+rev_x_end(struct rev *r)
+{
+	r->ch = channel_adopt(r->base, r->conn, r->group, "nestor-receiver (reverse)",
+			      REV_TIMEOUT_S, &rev_cbs, r);
+	if (!r->ch || channel_send_hello(r->ch) < 0)
+		return rev_refuse(r, PROTO_ERR_INTERNAL, "cannot start the reverse stream");
+	r->state = R_HELLO;
+	return 0;
+}
+
+/* One REVERSE_RANGES: its ranges into the disk's X, each bounded by the
+ * disk's size and its count by disk_size / 512 + 65536. */
+static int
+rev_on_ranges(struct rev *r, const struct proto_reverse_ranges *x)
+{
+	char what[PROTO_TEXT_MAX - 64];
+	uint64_t off, len;
+	int d;
+
+	if (x->disk[0] == '\0') /* the bare end */
+		return r->x_open >= 0 ? rev_refuse(r, PROTO_ERR_PROTOCOL, "X ended inside a disk")
+				      : rev_x_end(r);
+	d = x_disk(r, x->disk);
+	if (d < 0 || r->x_done[d] || (r->x_open >= 0 && r->x_open != d)) {
+		snprintf(what, sizeof(what), "REVERSE_RANGES of disk %s: %s", x->disk,
+			 d < 0 ? "not a disk of the failover's point" : "out of order");
+		return rev_refuse(r, PROTO_ERR_PROTOCOL, what);
+	}
+	for (uint32_t i = 0; i < x->count; i++) {
+		proto_range_get(x, i, &off, &len);
+		if (off + len > r->p.disks[d].size) { /* the codec ruled out a wrap */
+			snprintf(what, sizeof(what), "disk %s: range %llu+%llu past its end",
+				 x->disk, (unsigned long long)off, (unsigned long long)len);
+			return rev_refuse(r, PROTO_ERR_PROTOCOL, what);
+		}
+		if (range_set_add(r->x[d], off, len) < 0) {
+			snprintf(what, sizeof(what), "disk %s: %s", x->disk,
+				 errno == E2BIG ? "too many ranges" : "cannot keep its ranges");
+			return rev_refuse(r, errno == E2BIG ? PROTO_ERR_PROTOCOL : PROTO_ERR_INTERNAL,
+					  what);
+		}
+	}
+	r->x_open = (x->flags & PROTO_FLAG_RANGES_MORE) ? d : -1;
+	r->x_done[d] = !(x->flags & PROTO_FLAG_RANGES_MORE);
+	if (x->flags & PROTO_FLAG_RANGES_END)
+		return rev_x_end(r);
+	return 0;
+}
+
+static char *
+rev_meta(const struct rev *r, size_t *len)
+{
+	json_t *root = json_pack("{s:i, s:s, s:s, s:s?, s:I, s:s}", "version", 1,
+				 "source", "reverse", "group", r->group,
+				 "failover", json_string_value(json_object_get(r->marker, "failover")),
+				 "failover_point", (json_int_t)r->p.id, "consistency",
+				 consistency_name(r->st.consistency));
+	char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
+
+	json_decref(root);
+	if (s)
+		*len = strlen(s);
+	return s;
+}
+
+static void
+rev_send_commit(void *arg)
+{
+	struct rev *r = arg;
+	struct proto_msg m = { .type = PROTO_POINT_COMMIT };
+	size_t len = 0;
+	char *meta;
+
+	r->st.consistency = snapshot_consistency(r->snap);
+	meta = rev_meta(r, &len);
+	m.u.commit.point_id = r->st.point_id;
+	m.u.commit.meta = (const uint8_t *)meta;
+	m.u.commit.meta_len = len;
+	if (!meta || conn_send(r->conn, &m) < 0) {
+		free(meta);
+		rev_end(r, R_FAILED);
+		return;
+	}
+	free(meta);
+	r->state = R_WAIT_COMMIT;
+}
+
+static void
+rev_send_failed(void *arg)
+{
+	rev_end(arg, R_FAILED);
+}
+
+/* The reverse snapshot (libvirt checkpoints and backup jobs, qemu-img map
+ * for W): seconds of blocking work, on a worker when the receiver has a
+ * pool, so the other sessions' frames go on meanwhile. Touches only what
+ * the loop leaves alone until rev_snap_done. */
+static void
+rev_snap_run(void *arg)
+{
+	struct rev *r = arg;
+	const struct proto_progress *p = &r->prog;
+	struct revsrc_in in = { r->cfg->store_dir, r->group, r->marker, &r->p, r->x,
+				p->last_point };
+	bool incr = false, resume;
+
+	r->snap_rc = -1;
+	if (attempt_take(r->sdir, &r->last) < 0 || !(r->snap = failback_revsrc_begin(&in, &incr)))
+		return;
+	r->st.incremental = incr;
+	r->st.base_id = incr ? p->last_point : 0;
+	r->st.point_id = attempt_point_id(p->last_point, p->pending_point, p->pending_base,
+					  r->st.base_id, snapshot_resumable(r->snap), &r->last,
+					  &resume);
+	if (attempt_record(r->sdir, r->st.point_id, r->st.base_id) == 0)
+		r->snap_rc = 0;
+}
+
+/* Back on the loop: POINT_BEGIN, or the agent told why not. */
+static int
+rev_snap_finish(struct rev *r)
+{
+	struct proto_msg m = { .type = PROTO_POINT_BEGIN };
+
+	if (r->snap_rc < 0) {
+		/* The usual cause is on this side (a failed-over VM shut off). */
+		(void)conn_send_error(r->conn, PROTO_ERR_CONFLICT,
+				      "group %s: the reverse snapshot of the failed-over VMs could "
+				      "not begin (are they running?): see the receiver's log",
+				      r->group);
+		r->state = R_FAILED;
+		return -1;
+	}
+	snprintf(m.u.begin.group, sizeof(m.u.begin.group), "%s", r->group);
+	m.u.begin.point_id = r->st.point_id;
+	m.u.begin.base_id = r->st.base_id;
+	m.u.begin.time_ns = snapshot_time_ns(r->snap);
+	m.u.begin.ndisks = (uint16_t)snapshot_ndisks(r->snap);
+	for (size_t i = 0; i < m.u.begin.ndisks; i++) {
+		snprintf(m.u.begin.disks[i].name, sizeof(m.u.begin.disks[i].name), "%s",
+			 snapshot_disk_name(r->snap, i));
+		m.u.begin.disks[i].size = snapshot_disk_size(r->snap, i);
+	}
+	log_info("failback: group %s: reverse point %llu (%s, base %llu)", r->group,
+		 (unsigned long long)r->st.point_id,
+		 r->st.incremental ? "incremental" : "W u X over the on-prem disks",
+		 (unsigned long long)r->st.base_id);
+	r->t0_ns = clock_now_ns();
+	r->state = R_BEGIN;
+	if (conn_send(r->conn, &m) < 0) {
+		rev_end(r, R_FAILED);
+		return -1;
+	}
+	return 0;
+}
+
+static void rev_free(struct rev *r);
+
+static void
+rev_snap_done(void *arg, int cancelled)
+{
+	struct rev *r = arg;
+
+	r->snap_job = false;
+	if (r->gone) { /* the connection went while the worker ran */
+		rev_free(r);
+		return;
+	}
+	if (cancelled)
+		r->snap_rc = -1;
+	if (r->state == R_QUERY)
+		(void)rev_snap_finish(r);
+}
+
+/* The target's progress: the snapshot (on a worker), then POINT_BEGIN. */
+static int
+rev_on_progress(struct rev *r, const struct proto_progress *p)
+{
+	if (strcmp(p->group, r->group) != 0 ||
+	    snprintf(r->sdir, sizeof(r->sdir), "%s/%s/reverse", r->cfg->store_dir, r->group) >=
+		    (int)sizeof(r->sdir))
+		return -1;
+	r->prog = *p;
+	if (r->pool && workpool_submit(r->pool, rev_snap_run, rev_snap_done, r) == 0) {
+		r->snap_job = true;
+		return 0;
+	}
+	rev_snap_run(r); /* no pool, or its queue is full: here */
+	return rev_snap_finish(r);
+}
+
+/* The target began the point: what of it is durable, then the sender. */
+static int
+rev_on_begin_ack(struct rev *r, const struct proto_progress *p)
+{
+	uint64_t resume_off[PROTO_MAX_DISKS] = { 0 };
+	struct sender_cfg sc = {
+		.group = r->group, .ch = r->ch, .snap = r->snap, .compress_level = REV_COMPRESS,
+		.resume_off = resume_off, .st = &r->st, .on_sent = rev_send_commit,
+		.on_fail = rev_send_failed, .arg = r,
+	};
+
+	if (p->pending_point != r->st.point_id || p->ndisks != snapshot_ndisks(r->snap)) {
+		log_error("failback: group %s: the target did not open point %llu as asked",
+			  r->group, (unsigned long long)r->st.point_id);
+		return -1;
+	}
+	for (size_t i = 0; i < p->ndisks; i++) {
+		if (strcmp(p->disks[i].name, snapshot_disk_name(r->snap, i)) != 0)
+			return -1;
+		resume_off[i] = p->disks[i].done ? UINT64_MAX : p->disks[i].durable_offset;
+		r->st.resumed |= resume_off[i] != 0;
+	}
+	if (!(r->snd = sender_new(&sc)))
+		return -1;
+	r->state = R_SENDING;
+	sender_pump(r->snd);
+	return 0;
+}
+
+static int
+rev_committed(struct rev *r, const struct proto_committed *c)
+{
+	if (c->point_id != r->st.point_id || snapshot_commit(r->snap, c->point_id) < 0)
+		return -1;
+	log_info("failback: group %s: reverse point %llu committed on-prem: %llu bytes data, "
+		 "%llu zero, %llu skipped, %llu on the wire, %.2f s", r->group,
+		 (unsigned long long)c->point_id, (unsigned long long)r->st.bytes_data,
+		 (unsigned long long)r->st.bytes_zero, (unsigned long long)r->st.bytes_skipped,
+		 (unsigned long long)r->st.bytes_wire, (double)(clock_now_ns() - r->t0_ns) / 1e9);
+	rev_end(r, R_DONE);
+	return 0;
+}
+
+static int
+rev_step(void *arg, const struct proto_msg *msg)
+{
+	struct rev *r = arg;
+	struct proto_msg q = { .type = PROTO_PROGRESS_QUERY };
+	int rc = -1;
+
+	if (channel_refused(r->ch, msg)) {
+		rev_end(r, R_FAILED);
+		return -1;
+	}
+	if (r->state == R_HELLO && msg->type == PROTO_HELLO) {
+		snprintf(q.u.pquery.group, sizeof(q.u.pquery.group), "%s", r->group);
+		r->state = R_QUERY;
+		rc = channel_hello_ok(msg) < 0 ? -1 : conn_send(r->conn, &q);
+	} else if (r->state == R_QUERY && msg->type == PROTO_PROGRESS && !r->snap_job) {
+		if (rev_on_progress(r, &msg->u.progress) < 0)
+			return -1; /* the agent was told */
+		rc = 0;
+	} else if (r->state == R_BEGIN && msg->type == PROTO_PROGRESS) {
+		rc = rev_on_begin_ack(r, &msg->u.progress);
+	} else if (r->state == R_WAIT_COMMIT && msg->type == PROTO_COMMITTED) {
+		rc = rev_committed(r, &msg->u.committed);
+	} else {
+		r->state = R_FAILED;
+		sender_halt(r->snd);
+		return channel_unexpected(r->ch, msg);
+	}
+	if (rc < 0)
+		rev_end(r, R_FAILED);
+	return rc < 0 ? -1 : 0;
+}
+
+static void
+rev_drain(void *arg)
+{
+	struct rev *r = arg;
+
+	if (r->state == R_SENDING)
+		sender_pump(r->snd);
+}
+
+static void
+rev_closed(void *arg, const char *reason)
+{
+	struct rev *r = arg;
+
+	sender_halt(r->snd);
+	if (r->state != R_DONE)
+		log_error("failback: group %s: reverse stream to agent %s ended: %s", r->group,
+			  r->peer, reason);
+	if (r->state != R_DONE)
+		r->state = R_FAILED;
+}
+
+static void
+rev_tick(void *arg)
+{
+	struct rev *r = arg;
+
+	if (r->state != R_DONE && r->state != R_FAILED && channel_idle(r->ch))
+		rev_end(r, R_FAILED);
+}
+
+static const struct channel_cbs rev_cbs = {
+	.on_msg = rev_step, .on_drain = rev_drain, .on_close = rev_closed, .on_tick = rev_tick,
+};
+
+/* ---- the session's side (session_reverse_ops) ---- */
+
+static int
+rev_on_msg(void *h, const struct proto_msg *m)
+{
+	struct rev *r = h;
+
+	if (r->state == R_FAILED || r->state == R_DONE)
+		return -1;
+	if (r->state != R_X)
+		return channel_deliver(r->ch, m);
+	if (m->type == PROTO_REVERSE_RANGES)
+		return rev_on_ranges(r, &m->u.rranges);
+	if (m->type == PROTO_REVERSE_FINISH)
+		return rev_refuse(r, PROTO_ERR_CONFLICT,
+				  "failback finish (REVERSE_FINISH) is not served by this receiver yet");
+	return rev_refuse(r, PROTO_ERR_PROTOCOL, "expected REVERSE_RANGES");
+}
+
+static void
+rev_on_drain(void *h)
+{
+	struct rev *r = h;
+
+	if (r->ch)
+		channel_drained(r->ch);
+}
+
+static void
+rev_free(struct rev *r)
+{
+	sender_free(r->snd);
+	snapshot_free(r->snap); /* not committed: the reverse source keeps its base */
+	channel_free(r->ch);
+	for (size_t i = 0; i < PROTO_MAX_DISKS; i++)
+		range_set_free(r->x[i]);
+	json_decref(r->marker);
+	free(r);
+}
+
+static void
+rev_on_close(void *h, const char *reason)
+{
+	struct rev *r = h;
+
+	if (r->ch)
+		channel_closed(r->ch, reason);
+	if (r->snap_job) /* the job's done callback frees it */
+		r->gone = true;
+	else
+		rev_free(r);
+}
+
+static const struct session_reverse_ops rev_ops = {
+	.on_msg = rev_on_msg, .on_drain = rev_on_drain, .on_close = rev_on_close,
+};
+
+/* The failover's point and the marker; X's sets. 0 / -1 with why. */
+static int
+rev_prepare(struct rev *r, char *why, size_t whycap)
+{
+	struct store_point_info *pts = NULL;
+	json_t *pt;
+	bool absent = false;
+	size_t n = 0;
+	int ret = -1;
+
+	r->marker = failover_marker_load(r->cfg->store_dir, r->group, &absent);
+	pt = json_object_get(r->marker, "point");
+	if (!json_is_integer(pt)) {
+		snprintf(why, whycap, "the group's failover marker is %s", absent ? "gone" : "unreadable");
+		return -1;
+	}
+	if (store_list_points(r->store, r->group, &pts, &n) < 0) {
+		snprintf(why, whycap, "cannot read the group's catalog");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (pts[i].id == (uint64_t)json_integer_value(pt))
+			r->p = pts[i];
+	if (r->p.id == 0) {
+		snprintf(why, whycap, "the failover's point %lld is not in the catalog",
+			 (long long)json_integer_value(pt));
+		goto out;
+	}
+	for (size_t i = 0; i < r->p.ndisks; i++) {
+		r->x[i] = range_set_new(r->p.disks[i].name, range_set_max_for(r->p.disks[i].size));
+		if (!r->x[i]) {
+			snprintf(why, whycap, "out of memory");
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(pts);
+	return ret;
+}
+
+void *
+failback_reverse_serve(void *arg, const struct session_reverse_req *req,
+		       const struct session_reverse_ops **ops, char *why, size_t whycap)
+{
+	struct proto_msg m = { .type = PROTO_PROGRESS };
+	struct rev *r = NULL;
+
+	(void)arg;
+	if (!(req->flags & PROTO_FLAG_REVERSE_RANGES)) {
+		snprintf(why, whycap, "no change list of the on-prem disks (REVERSE_RANGES): the "
+			 "hash-compare mode is not built yet");
+		goto fail;
+	}
+	if (req->cfg->store_ceph) {
+		snprintf(why, whycap, "a Ceph store: failback reads local overlays only for now");
+		goto fail;
+	}
+	if (!(r = calloc(1, sizeof(*r)))) {
+		snprintf(why, whycap, "out of memory");
+		goto fail;
+	}
+	*r = (struct rev){ .cfg = req->cfg, .store = req->store, .conn = req->conn,
+			   .base = req->base, .pool = req->pool, .x_open = -1 };
+	snprintf(r->group, sizeof(r->group), "%s", req->group);
+	snprintf(r->peer, sizeof(r->peer), "%s", req->peer);
+	if (rev_prepare(r, why, whycap) < 0)
+		goto fail;
+	/* The answer names the point the failover booted: the agent's X is
+	 * what its disks changed since. */
+	snprintf(m.u.progress.group, sizeof(m.u.progress.group), "%s", r->group);
+	m.u.progress.last_point = r->p.id;
+	if (conn_send(r->conn, &m) < 0) {
+		snprintf(why, whycap, "cannot answer");
+		goto fail;
+	}
+	log_info("failback: group %s: agent %s asks for the failed-over VMs (failover at point "
+		 "%llu)", r->group, r->peer, (unsigned long long)r->p.id);
+	*ops = &rev_ops;
+	return r;
+fail:
+	log_error("failback: group %s: reverse replication for agent %s refused: %s", req->group,
+		  req->peer, why);
+	if (r)
+		rev_free(r);
+	return NULL;
+}

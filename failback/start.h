@@ -1,0 +1,35 @@
+/* The agent's side of a failback's reverse replication
+ * (docs/failback-design.md): `nestor failback start` connects out to the
+ * receiver as the agent does, asks for the failed-over VMs of a group
+ * (REVERSE_BEGIN), sends X (what the on-prem disks changed since the
+ * failover's point), then runs the receiver's session over the target
+ * store (failback/target.h) on its side of the connection: reverse points
+ * land in overlays over the on-prem disks, with the forward direction's
+ * durable progress and resume. `failback status` lists them. */
+#ifndef NESTOR_FAILBACK_START_H
+#define NESTOR_FAILBACK_START_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "replicator/config.h"
+
+struct failback_opts {
+	const char *group;
+	bool once;             /* one reverse point, then return */
+	FILE *json;            /* NULL, or one JSON object per point here */
+	const volatile int *stop; /* set non-zero: stop (within a second) */
+};
+
+/* Reverse points of o->group until *o->stop (or one with o->once), the
+ * next one the group's min_interval (at least 10 s) after the last began.
+ * 0 when every point was committed (or a stop came between points), -1
+ * (logged) at the first that failed (a supervisor sees it; the next run
+ * resumes from the target's durable progress). */
+int failback_start(const struct agent_config *cfg, const struct failback_opts *o);
+
+/* The reverse points the target store of group holds, oldest first, and
+ * their bytes: text or one JSON object on out. 0 / -1 (logged). */
+int failback_status(const struct agent_config *cfg, const char *group, bool json, FILE *out);
+
+#endif

@@ -1,0 +1,200 @@
+#!/bin/bash
+# Failback, the reverse sync (issue 14, item 2): a file-source group (boot
+# disk = qcow2 overlay of the test guest, raw data disk) is seeded and
+# replicated incrementally at P; on-prem then writes X (qemu-io) that never
+# reaches the DR side; `nestor failover` boots P as domain web1 on the
+# receiver's libvirtd, whose guest writes W (over its console).
+# `nestor failback start --once` sends W u X only (bytes <= 1.2 x (|W| +
+# |X|) + metadata, |W| from qemu-img map of the failover overlays), the
+# on-prem disks stay bit-identical (sha256), the target's newest point reads
+# like the cloud disk (qemu-img compare of the data disk, the guest never
+# mounts it); more cloud writes go as an incremental of the reverse
+# checkpoint carrying only them; with the cloud VM paused, the last point
+# equals both cloud disks. Hostile REVERSE_BEGINs (another agent, a group
+# not failed over), REVERSE_FINISH and a range flood are refused.
+. "$(dirname "$0")/lib.sh"
+
+jqt() { jq -e "$@" >/dev/null; }
+G=web
+KIB=1024
+vm_source_setup
+P=$T/pki
+RC="python3 $ROOT/tests/integration/rawclient.py --port $PORT --ca $P/ca.crt"
+FB="$NESTOR failback"
+fb() { local sub=$1; shift; $FB "$sub" --config "$T/agent.conf" "$@"; }
+write_agent_conf "$T/agent.conf" agent1 $G os="$T/src/os.qcow2:qcow2" data="$T/src/data.raw:raw" \
+	domain_xml="$T/src/web1.xml"
+
+# seed (the guest fills the data disk), then an incremental: P = point 2
+vm_define_start web1 "$T/src/os.qcow2" "$T/src/data.raw" || die "source VM did not start"
+vm_wait_marker web1 NESTOR-BOOT-OK 120 || die "source VM did not boot"
+vm_run web1 "dd if=/dev/urandom of=/dev/vdb bs=64k count=256 conv=fsync 2>/dev/null && sync && echo filled" 120 |
+	grep -q filled || die "source VM command failed"
+vm_destroy web1
+cp "$VM_DIR/web1.xml" "$T/src/web1.xml"
+cycle_once "seed"
+check "seed: point 1" [ "$PT" = 1 ]
+qemu-io -f raw -c "write -P 0x11 1M 64k" "$T/src/data.raw" >/dev/null
+cycle_once "incremental"
+check "incremental: point 2, incremental" jqt '.point == 2 and .incremental' <<<"$RES"
+
+# X: on-prem writes after P that never reach the DR side
+qemu-io -f raw -c "write -P 0x58 8M 128k" "$T/src/data.raw" >/dev/null
+X=$((128 * KIB))
+SHA=$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")
+
+# failover at P
+"$NESTOR" failover --config "$T/receiver.conf" $G --json >"$T/fo.json" 2>"$T/fo.log" ||
+	{ cat "$T/fo.log"; die "failover failed"; }
+check "failover at point 2, web1 running" \
+	jqt '.point == 2 and .vms[0].domain == "web1"' "$T/fo.json"
+WD=$(jq -r .workdir "$T/fo.json")
+# the failover's console (failover/drill-vm.c: <workdir>/<vm>.sock, or a
+# short /tmp dir for a deep work dir) under the names tests/lib/vm.sh uses
+CON=$T/con # short enough for a socket path; removed with $T
+mkdir "$CON"
+SOCK=$WD/web1.sock
+[ -S "$SOCK" ] || SOCK=$(ls -t /tmp/nestor-drill-*/web1.sock 2>/dev/null | head -1)
+[ -S "$SOCK" ] || die "no console socket of the failover domain"
+ln -s "$SOCK" "$CON/web1.console.sock"
+ln "$WD/web1.console.log" "$CON/web1.console.log" # vm_run stats it: no symlink
+cloud() { VM_DIR=$CON vm_run web1 "$1" 120; }
+cloud "dd if=/dev/urandom of=/dev/vdb bs=64k count=4 seek=32 conv=fsync 2>/dev/null && echo written" |
+	grep -q written || die "cloud write W failed"
+
+# W: what the failover overlays hold of their own (top layer)
+wbytes() {
+	local f sum=0 n
+	for f in "$WD"/web1.*.qcow2; do
+		n=$(qemu-img map --output=json -U -f qcow2 "$f" |
+			jq '[.[] | select(.depth == 0 and (.present // (.data or .zero))) | .length] | add // 0')
+		sum=$((sum + n))
+	done
+	echo $sum
+}
+
+# 1. the first reverse point: W u X only
+fb start $G --once --json >"$T/fb1.json" 2>"$T/fb1.log"
+rc=$?
+cat "$T/fb1.json"; tail -5 "$T/fb1.log"
+check "failback start --once: exit 0" [ $rc = 0 ]
+W=$(wbytes)
+B1=$(jq .bytes "$T/fb1.json")
+echo "first reverse point: $B1 bytes; |W| = $W, |X| = $X"
+check "X came from the change tracking since P (not the whole disks)" \
+	jqt ".x_whole == false and .x_bytes == $X and .failover_point == 2" "$T/fb1.json"
+check "first reverse point: base 0 (over the on-prem disks)" jqt '.point == 1 and .base == 0' "$T/fb1.json"
+check "bytes sent <= 1.2 x (|W| + |X|) + metadata ($B1 <= 1.2 x ($W + $X) + 64 KiB)" \
+	[ "$B1" -le $(((W + X) * 12 / 10 + 64 * KIB)) ]
+check "bytes sent >= |X| + the 256 KiB the guest wrote (nothing skipped)" [ "$B1" -ge $((X + 256 * KIB)) ]
+check "the receiver served it" grep -q "reverse point 1 committed on-prem" "$T/receiver.log"
+check "on-prem disks bit-identical (sha256)" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+TD=$T/agent-state/failback/$G/disks
+check "target data disk reads as the cloud's (W and X at their offsets)" \
+	qemu-img compare -U -f qcow2 -F qcow2 "$TD/data/1.qcow2" "$WD/web1.data.qcow2"
+qemu-img convert -U -f qcow2 -O raw "$TD/data/1.qcow2" "$T/target-data.raw"
+check "target reads P's bytes at X, not on-prem's" \
+	bash -c "! cmp -s -n $X -i 8388608:8388608 '$T/target-data.raw' '$T/src/data.raw'"
+check "target reads P's bytes outside W and X (the incremental at 1M)" \
+	cmp -s -n 65536 -i 1048576:1048576 "$T/target-data.raw" "$T/src/data.raw"
+check "target overlays lie over the on-prem disks" \
+	bash -c "qemu-img info -U '$TD/data/1.qcow2' | grep -q 'backing file: $T/src/data.raw'"
+check "the reverse checkpoint is named nestor-rev-N" \
+	bash -c "virsh -q -c '$VM_URI' checkpoint-list web1 --name | grep -Eq '^nestor-rev-[0-9]+$'"
+check "the reverse source's state lies under <store>/<group>/reverse/" [ -d "$T/store/$G/reverse" ]
+"$NESTOR" failover --config "$T/receiver.conf" --status --json >"$T/st.json"
+check "the cloud VM kept running" jqt '.[0].vms[0].state == "running"' "$T/st.json"
+
+# 2. more cloud writes: an incremental carrying only them
+cloud "dd if=/dev/urandom of=/dev/vdb bs=64k count=4 seek=64 conv=fsync 2>/dev/null && echo written" |
+	grep -q written || die "cloud write W2 failed"
+fb start $G --once --json >"$T/fb2.json" 2>>"$T/fb1.log" || { tail -5 "$T/fb1.log"; die "second reverse point failed"; }
+cat "$T/fb2.json"
+B2=$(jq .bytes "$T/fb2.json")
+check "second reverse point: incremental on the first" jqt '.point == 2 and .base == 1' "$T/fb2.json"
+check "second reverse point carries the new 256 KiB ($B2 bytes)" [ "$B2" -ge $((256 * KIB)) ]
+check "second reverse point carries only them (+ the guest's own writes)" \
+	[ "$B2" -le $((256 * KIB * 12 / 10 + 1024 * KIB)) ]
+check "on-prem disks still bit-identical" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+
+# 2b. the agent's side killed (kill -9) with the point all in, before its
+# commit: the point stays pending; the next run converges
+cloud "dd if=/dev/urandom of=/dev/vdb bs=64k count=2 seek=96 conv=fsync 2>/dev/null && echo written" |
+	grep -q written || die "cloud write W3 failed"
+stopped() { [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = T ]; }
+NESTOR_TEST_PAUSE=failback-commit $FB start --config "$T/agent.conf" $G --once --json >"$T/fbk.json" 2>"$T/fbk.log" &
+KPID=$!
+wait_until 120 stopped $KPID || { kill -9 $KPID; tail "$T/fbk.log"; die "failback start never reached its commit"; }
+kill -9 $KPID
+wait $KPID 2>/dev/null
+check "killed before the commit: the reverse point is pending" [ -s "$T/agent-state/failback/$G/pending.json" ]
+check "killed before the commit: nothing committed" jqt '(.points | length) == 2' <(fb status $G --json)
+check "the receiver saw the reverse stream end" wait_until 30 grep -q "reverse stream to agent agent1 ended" "$T/receiver.log"
+fb start $G --once --json >"$T/fbr.json" 2>>"$T/fb1.log" || { tail -5 "$T/fb1.log"; die "the run after the kill failed"; }
+cat "$T/fbr.json"
+check "the run after the kill commits an incremental on point 2" jqt '.point >= 3 and .base == 2' "$T/fbr.json"
+check "no pending reverse point left" [ ! -e "$T/agent-state/failback/$G/pending.json" ]
+check "on-prem disks still bit-identical after the kill" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+
+# 3. the cloud VM paused: one more point, then target == cloud, both disks
+virsh -q -c "$VM_URI" suspend web1 >/dev/null || die "cannot pause web1"
+fb start $G --once --json >"$T/fb3.json" 2>>"$T/fb1.log" || { tail -5 "$T/fb1.log"; die "third reverse point failed"; }
+cat "$T/fb3.json"
+N3=$(jq .point "$T/fb3.json")
+for d in os data; do
+	check "paused cloud VM: target disk $d equals the cloud disk" \
+		qemu-img compare -U -f qcow2 -F qcow2 "$TD/$d/$N3.qcow2" "$WD/web1.$d.qcow2"
+done
+fb status $G --json >"$T/fbst.json"
+check "failback status --json lists the reverse points and their bytes" \
+	jqt ".direction == \"reverse\" and (.points | length) == 4 and .points[0].bytes == $B1 and .bytes >= $((B1 + B2))" "$T/fbst.json"
+check "failback status (text)" bash -c "$FB status --config '$T/agent.conf' $G | grep -q '4 reverse point(s)'"
+virsh -q -c "$VM_URI" resume web1 >/dev/null
+
+# 4. hostile peers
+A1="--cert $P/agent1.crt --key $P/agent1.key"
+A2="--cert $P/agent2.crt --key $P/agent2.key"
+check "REVERSE_BEGIN from an agent not authorised for the group: refused (AUTH)" \
+	$RC $A2 --group $G --expect-code 2 reverse
+check "REVERSE_BEGIN for a group that is not failed over: refused" \
+	bash -c "$RC $A1 --group other --expect-code 5 reverse | grep -q 'not failed over'"
+check "REVERSE_FINISH: refused as not served yet" \
+	bash -c "$RC $A1 --group $G --expect-code 5 reversefinish | grep -q 'not served'"
+check "a range flood past disk_size/512 + 65536: refused" \
+	bash -c "$RC $A1 --group $G --disk data --disk-size $((16 * 1024 * KIB)) --expect-code 1 reverseflood | grep -q 'too many ranges'"
+check "the receiver is still up" kill -0 "$RX_PID"
+check "on-prem disks bit-identical at the end" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+
+# without --once: points at the interval until SIGTERM, then exit 0
+$FB start --config "$T/agent.conf" $G --json >"$T/fbloop.json" 2>"$T/fbloop.log" &
+LPID=$!
+check "without --once: a point, then it waits" wait_until 120 grep -q '"point"' "$T/fbloop.json"
+kill -TERM $LPID
+check "SIGTERM ends the loop" wait_until 15 bash -c "! kill -0 $LPID 2>/dev/null"
+wait $LPID
+check "SIGTERM: exit 0" [ $? = 0 ]
+
+# usage
+$FB >/dev/null 2>&1
+check "failback without a verb is a usage error" [ $? = 2 ]
+fb status $G --once >/dev/null 2>&1
+check "failback status --once is a usage error" [ $? = 2 ]
+
+virsh -q -c "$VM_URI" destroy web1 >/dev/null
+fb start $G --once >/dev/null 2>"$T/fboff.log"
+rc=$?
+tail -2 "$T/fboff.log"
+check "the cloud VM shut off: failback start fails (exit 1)" [ $rc = 1 ]
+check "it says why" grep -q "could not begin (are they running?)" "$T/fboff.log"
+check "failover --release undefines the domain despite its reverse checkpoints" \
+	"$NESTOR" failover --config "$T/receiver.conf" --release $G
+fb start $G --once >/dev/null 2>"$T/fbnf.log"
+rc=$?
+tail -3 "$T/fbnf.log"
+check "failback start once the failover is released: exit 1" [ $rc = 1 ]
+check "it says why" grep -q "is not failed over" "$T/fbnf.log"
+check "on-prem disks bit-identical at the very end" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+stop_receiver
+cleanup
+trap - EXIT
+finish
