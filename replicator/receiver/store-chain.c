@@ -550,6 +550,12 @@ settle_disk(struct settle *s, const struct catalog *cat)
 		log_info("%s: a scrub found it or a point below bad: not settled", s->ctx);
 		return 0;
 	}
+	/* Its records must then cover what it takes in: else a removal below
+	 * would later hand it records of bytes it no longer reads. */
+	if (!store_sums_complete(s->w->gdir, cat, s->pi, s->disk, s->chain, s->pick)) {
+		log_info("%s: a point it would take in keeps no checksums: not settled", s->ctx);
+		return 0;
+	}
 	return settle_swap(s, cat);
 }
 

@@ -384,3 +384,32 @@ out:
 	free(out);
 	return rc;
 }
+
+bool
+store_sums_complete(const char *gdir, const struct catalog *cat,
+		    const struct store_point_info *pi, const char *disk, const uint64_t *absorbed,
+		    size_t n)
+{
+	bool ok = true;
+	char *path;
+	struct stat sb;
+
+	if (!(path = sums_path(gdir, pi->id, disk)))
+		return false;
+	if (stat(path, &sb) < 0) {
+		free(path);
+		return true; /* no checksums of its own: nothing to keep right */
+	}
+	free(path);
+	for (size_t i = 0; ok && i < n; i++) {
+		const struct store_point_info *a = absorbed[i] ? catalog_find(cat, absorbed[i]) : NULL;
+
+		if (!a || catalog_point_disk(a, disk) < 0)
+			continue;
+		path = sums_path(gdir, a->id, disk);
+		ok = path && stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		     sb.st_size >= SUMS_HEADER_SIZE;
+		free(path);
+	}
+	return ok;
+}

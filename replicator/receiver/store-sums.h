@@ -56,6 +56,14 @@ int store_sums_on_remove(const char *gdir, const struct store_point_info *victim
  * newest first) that it read through before: its records of disk become
  * the merge of its own and theirs, as a removal of them would have made
  * them. A disk without checksums keeps none. 0 / -1 (logged). */
+/* Whether point pi's records of disk can take in those of the points
+ * absorbed (of cat): each of them that has the disk keeps checksums of it,
+ * or pi keeps none itself. A settle over a point without checksums would
+ * leave pi's records short of bytes it holds, and a later removal below
+ * would hand it records those bytes overwrote. */
+bool store_sums_complete(const char *gdir, const struct catalog *cat,
+			 const struct store_point_info *pi, const char *disk,
+			 const uint64_t *absorbed, size_t n);
 int store_sums_on_settle(const char *gdir, const struct catalog *cat,
 			 const struct store_point_info *pi, const char *disk,
 			 const uint64_t *absorbed, size_t n);

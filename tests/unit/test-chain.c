@@ -373,3 +373,29 @@ Test(settle, layout_content_sums_and_removal, .timeout = 300)
 	}
 	store_free(st);
 }
+
+/* A point that keeps no checksums of its disk (a resume dropped them) is
+ * never absorbed by a settle: the settled point's records would miss its
+ * bytes, and a removal below would later hand over records they replaced. */
+Test(settle, no_checksums_not_absorbed, .timeout = 300)
+{
+	struct store *st = store_open(sdir, NULL);
+	struct scrub_opts so = { 0 };
+	char path[160];
+	uint64_t done = 0;
+
+	cr_assert_not_null(st);
+	for (uint64_t id = 1; id <= 14; id++)
+		commit_point(st, id, id - 1);
+	snprintf(path, sizeof(path), "%s/grp/sums/3/vda.sums", sdir);
+	cr_assert_eq(unlink(path), 0);
+	cr_assert_eq(store_settle_group(st, "grp", &done, NULL), 0);
+	cr_assert_eq(depth(4), 3, "point 4 took in point 3: %u", depth(4));
+	cr_assert_eq(depth(2), 1);
+	cr_assert_eq(depth(6), 4); /* over 4 (absorbing 5: allowed), 4 still over 3 */
+	cr_assert_eq(store_point_remove(st, "grp", 2, NULL, NULL), 0);
+	for (uint64_t id = 3; id <= 14; id++)
+		assert_content(st, id);
+	cr_assert_eq(scrub_group(st, "grp", &so, NULL, NULL), 0);
+	store_free(st);
+}
