@@ -144,6 +144,7 @@ print_agent_table(json_t *groups)
 		       status_json_u64(o, "cycles"), status_json_u64(o, "consecutive_failures"),
 		       status_json_u64(lc, "bytes_wire"),
 		       tbuf, json_is_true(json_object_get(o, "in_cycle")) ? "in cycle"
+		       : json_is_true(json_object_get(o, "failed_over")) ? "failed over"
 		       : json_is_true(json_object_get(lc, "ok")) ? "idle" : "last cycle failed");
 	}
 }

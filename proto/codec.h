@@ -82,6 +82,12 @@ enum proto_type {
  * agent that predates it refuses the frame (unknown flag) and its cycles
  * fail loudly instead of replicating on as if nothing were asked. */
 #define PROTO_FLAG_PROGRESS_PLANNED (1u << 0)
+/* PROGRESS answering a PROGRESS_QUERY while the group is failed over at
+ * the DR site (issue 14): the agent begins no snapshot, so the on-prem
+ * disks and their change tracking stay as of the failover's point until
+ * failback. Bit 2: bit 1 stays unknown. Exclusive with PLANNED (a
+ * failed-over group has no planned failover to make). */
+#define PROTO_FLAG_PROGRESS_FAILED_OVER (1u << 2)
 /* REVERSE_BEGIN: X, the on-prem disks' changes since the failover's
  * point, follows as REVERSE_RANGES frames up to one with RANGES_END.
  * Without it the agent knows no X (the hash mode, a later step). */
@@ -159,7 +165,7 @@ struct proto_disk_progress {
 };
 
 struct proto_progress {
-	uint32_t flags;         /* header flags (PROTO_FLAG_PROGRESS_PLANNED) */
+	uint32_t flags;         /* header flags (PROTO_FLAG_PROGRESS_*) */
 	char group[PROTO_NAME_MAX + 1];
 	uint64_t last_point;    /* newest committed point id, 0 = none */
 	uint64_t pending_point; /* point being received, 0 = none */

@@ -50,6 +50,7 @@ struct cycle_ask {
 	const char *refusal;    /* M_REFUSE: why */
 	json_t *final_meta;     /* M_FINAL: "planned_failover" of the point's metadata */
 	bool planned;           /* out: the answer carried the PLANNED flag */
+	bool failed_over;       /* out: it carried FAILED_OVER: the cycle ended, no point */
 	bool handled;           /* out: the cycle ended on it, no point taken */
 };
 
@@ -266,6 +267,21 @@ disks_match(const struct cycle *c, const struct proto_progress *p)
 	return 1;
 }
 
+/* The receiver's FAILED_OVER flag: 1 the cycle ends here (in any mode),
+ * 0 go on. Nothing on-prem has been opened yet, and nothing is: no
+ * snapshot (a qcow2 bitmap rotation, a libvirt checkpoint), no attempt
+ * record, so the disks and their tracking stay as of the failover's point
+ * for the failback's X. */
+static int
+on_failed_over_flag(struct cycle *c, const struct proto_progress *p)
+{
+	if (!(p->flags & PROTO_FLAG_PROGRESS_FAILED_OVER))
+		return 0;
+	c->ask->failed_over = true;
+	cycle_end(c, C_DONE);
+	return 1;
+}
+
 /* The receiver's PLANNED flag, by mode: 1 the cycle ends here, 0 go on
  * with a point, -1 failed. */
 static int
@@ -315,6 +331,8 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 		log_error("group %s: receiver answered for group %s", c->g->name, p->group);
 		return -1;
 	}
+	if (on_failed_over_flag(c, p))
+		return 0;
 	if ((r = on_planned_flag(c, p)) != 0)
 		return r < 0 ? -1 : 0;
 	if ((size_t)snprintf(sdir, sizeof(sdir), "%s/%s", c->cfg->state_dir, c->g->name) >=
@@ -542,8 +560,9 @@ print_stats(const struct cycle *c, int ok)
 	const struct agent_cycle_stats *s = &c->st;
 
 	if (c->o->json) {
-		json_t *j = json_pack("{s:s, s:b, s:I, s:I, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:s}",
+		json_t *j = json_pack("{s:s, s:b, s:b, s:I, s:I, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:s}",
 				      "group", c->g->name, "ok", ok,
+				      "failed_over", c->ask->failed_over,
 				      "point", (json_int_t)s->point_id,
 				      "base", (json_int_t)s->base_id,
 				      "incremental", s->incremental, "resumed", s->resumed, "resync", s->resync,
@@ -593,11 +612,12 @@ cycle_once(const struct agent_config *cfg, const struct agent_group_cfg *g,
 	r = cycle_run(&c);
 	c.st.seconds = (double)(clock_now_ns() - t0) / 1e9;
 	if ((ask->mode == M_POINT || ask->mode == M_FINAL) && !ask->handled)
-		print_stats(&c, r == 0);
+		print_stats(&c, r == 0 && !ask->failed_over);
 	snapshot_free(c.snap);
 	cycle_time(&c, "snapshot freed");
 	json_decref(c.vm_meta);
 	*st = c.st;
+	st->failed_over = ask->failed_over;
 	return r;
 }
 
@@ -628,7 +648,7 @@ agent_planned(const struct agent_config *cfg, const struct agent_group_cfg *g,
 				    json_string("no live VMs in the group (file or rbd disks)"));
 	r = cycle_once(cfg, g, o, st, &ask);
 	json_decref(ask.final_meta);
-	if (r == 0 && ask.mode == M_FINAL) {
+	if (r == 0 && ask.mode == M_FINAL && !ask.failed_over) {
 		st->final = 1;
 		log_info("group %s: final point %llu committed for a planned failover: the "
 			 "group is no longer replicated by this agent", g->name,
@@ -646,7 +666,9 @@ agent_control_poll(const struct agent_config *cfg, const struct agent_group_cfg 
 
 	if (cycle_once(cfg, g, o, &st, &ask) < 0)
 		return -1;
-	return ask.planned ? 1 : 0;
+	if (ask.failed_over)
+		return AGENT_POLL_FAILED_OVER;
+	return ask.planned ? AGENT_POLL_PLANNED : AGENT_POLL_NONE;
 }
 
 /* A torn point cannot be mended inside itself (a disk's extents go in
@@ -664,6 +686,8 @@ agent_cycle(const struct agent_config *cfg, const struct agent_group_cfg *g,
 		struct cycle_ask ask = { .mode = M_POINT };
 
 		r = cycle_once(cfg, g, o, st, &ask);
+		if (r == 0 && ask.failed_over)
+			return 0;
 		if (r == 0 && ask.handled)
 			return agent_planned(cfg, g, o, st);
 		st->rereads = pass;
@@ -709,8 +733,14 @@ agent_run_once(const struct agent_config *cfg, const struct agent_opts *o)
 		if (o->group && strcmp(o->group, cfg->groups[i].name) != 0)
 			continue;
 		found = 1;
-		if (agent_cycle(cfg, &cfg->groups[i], o, &st) < 0)
+		if (agent_cycle(cfg, &cfg->groups[i], o, &st) < 0) {
 			ret = -1;
+		} else if (st.failed_over) {
+			/* No point was made: a caller counting on one must know. */
+			log_error("group %s is failed over at the DR site: no forward cycle "
+				  "until failback", cfg->groups[i].name);
+			ret = -1;
+		}
 	}
 	if (!found) {
 		log_error("group %s is not in the configuration", o->group);

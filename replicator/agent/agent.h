@@ -26,6 +26,8 @@ struct agent_cycle_stats {
 	unsigned rereads;        /* passes after a point that was not point-in-time */
 	int final;               /* the final point of a planned failover: the
 				  * group is not to be replicated any more */
+	int failed_over;         /* no point: the group is failed over at the DR
+				  * site, nothing on-prem was opened */
 };
 
 struct agent_opts {
@@ -39,8 +41,10 @@ struct agent_opts {
 
 struct agent_group_cfg;
 
-/* One replication cycle of group g. 0 when the point was committed; *st
- * gets the counters either way (of the last point). When the receiver
+/* One replication cycle of group g. 0 when the point was committed, or
+ * when the receiver said the group is failed over (st->failed_over: no
+ * snapshot was begun, so the on-prem disks are untouched); *st gets the
+ * counters either way (of the last point). When the receiver
  * asks for a planned failover, the group's live VMs are shut down and a
  * final point sent instead (st->final), or -1 when they would not shut
  * down (the receiver is told why). A point committed as
@@ -50,8 +54,12 @@ struct agent_group_cfg;
 int agent_cycle(const struct agent_config *cfg, const struct agent_group_cfg *g,
 		const struct agent_opts *o, struct agent_cycle_stats *st);
 
+enum agent_poll { AGENT_POLL_NONE, AGENT_POLL_PLANNED, AGENT_POLL_FAILED_OVER };
+
 /* The daemon's light check between cycles: does the receiver ask for a
- * planned failover of g? 1 yes, 0 no, -1 could not ask (logged). */
+ * planned failover of g (AGENT_POLL_PLANNED), is g failed over
+ * (AGENT_POLL_FAILED_OVER), or neither (AGENT_POLL_NONE)? -1 could not ask
+ * (logged). */
 int agent_control_poll(const struct agent_config *cfg, const struct agent_group_cfg *g,
 		       const struct agent_opts *o);
 

@@ -44,6 +44,12 @@ struct gstate {
 	uint64_t points_total, failures_total, bytes_sent_total;
 	bool breached;
 	bool in_cycle;
+	/* The receiver said the group is failed over: no cycle snapshots, the
+	 * RPO alert is off. fo_end_ns: the start of the first cycle after a
+	 * failover ended; the RPO counts from it when the newest point is
+	 * older (the failover's time is not a replication delay). */
+	bool failed_over;
+	uint64_t fo_end_ns;
 	struct agent_cycle_stats last;
 	int last_ok;
 };
@@ -83,13 +89,17 @@ rpo_ns(const struct gstate *s, uint64_t now)
 {
 	uint64_t since = s->last_point_ns ? s->last_point_ns : s->started_ns;
 
+	if (s->fo_end_ns > since)
+		since = s->fo_end_ns;
 	return now > since ? now - since : 0;
 }
 
+/* The alert: never while failed over (forward cycles are stopped on
+ * purpose; the receiver's own failover event says so). */
 static bool
-rpo_breached(const struct agent_group_cfg *g, const struct gstate *s, uint64_t now)
+rpo_breached(uint64_t target_s, const struct gstate *s, uint64_t now)
 {
-	return rpo_ns(s, now) > g->rpo_s * 1000000000ull;
+	return !s->failed_over && rpo_ns(s, now) > target_s * 1000000000ull;
 }
 
 /* Writes the status file from a copy of the state taken under the lock. */
@@ -109,8 +119,9 @@ write_status(struct gthread *t)
 	    sizeof(dir))
 		return;
 	snprintf(path, sizeof(path), "%s/status.json", dir);
-	j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:b, s:I, s:I, s:{s:b, s:I, s:b, s:b, s:I, s:I, s:f}, s:I}",
+	j = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:b, s:b, s:I, s:I, s:{s:b, s:I, s:b, s:b, s:I, s:I, s:f}, s:I}",
 		      "group", g->name,
+		      "failed_over", s->failed_over,
 		      "last_point", (json_int_t)s->last_point,
 		      "last_point_time_ns", (json_int_t)s->last_point_ns,
 		      "rpo_seconds", (json_int_t)(rpo_ns(s, now) / 1000000000ull),
@@ -142,11 +153,12 @@ check_rpo(struct gthread *t)
 {
 	struct gstate *s = &t->s;
 	uint64_t now = clock_now_ns(), age;
-	bool now_breached, changed;
+	bool now_breached, changed, fo;
 
 	pthread_mutex_lock(&t->d->mu);
+	fo = s->failed_over;
 	age = rpo_ns(s, now) / 1000000000ull;
-	now_breached = rpo_breached(t->g, s, now);
+	now_breached = rpo_breached(t->g->rpo_s, s, now);
 	changed = now_breached != s->breached;
 	s->breached = now_breached;
 	pthread_mutex_unlock(&t->d->mu);
@@ -155,9 +167,40 @@ check_rpo(struct gthread *t)
 	if (now_breached)
 		log_warn("group %s: RPO %" PRIu64 " s exceeds the target of %" PRIu64 " s",
 			 t->g->name, age, t->g->rpo_s);
+	else if (fo)
+		log_info("group %s: RPO alert off while the group is failed over", t->g->name);
 	else
 		log_info("group %s: RPO back within its target (%" PRIu64 " s)", t->g->name, age);
 	write_status(t);
+}
+
+static bool
+failed_over_now(struct gthread *t)
+{
+	bool fo;
+
+	pthread_mutex_lock(&t->d->mu);
+	fo = t->s.failed_over;
+	pthread_mutex_unlock(&t->d->mu);
+	return fo;
+}
+
+/* After a cycle (under daemon.mu): a failover's start and end, each logged
+ * once, however many cycles the failover lasts. */
+static void
+note_failed_over(struct gthread *t, const struct agent_cycle_stats *cs, uint64_t t0)
+{
+	struct gstate *s = &t->s;
+
+	if (cs->failed_over && !s->failed_over)
+		log_warn("group %s is failed over at the DR site: no forward cycle until "
+			 "failback", t->g->name);
+	if (!cs->failed_over && s->failed_over) {
+		log_info("group %s: the failover ended (released or failed back): forward "
+			 "cycles resume", t->g->name);
+		s->fo_end_ns = t0;
+	}
+	s->failed_over = cs->failed_over != 0;
 }
 
 static void
@@ -179,15 +222,22 @@ wait_next(struct gthread *t, const struct agent_opts *o, uint64_t next, bool pol
 
 	poll = poll && every != 0;
 	while (!t->stop && clock_now_ns() < next) {
+		int r;
+
 		clock_nap_ms(TICK_MS);
 		check_rpo(t);
 		if (!poll || t->stop || clock_now_ns() < next_poll)
 			continue;
-		switch (agent_control_poll(cfg, t->g, o)) {
-		case 1:
+		switch ((r = agent_control_poll(cfg, t->g, o))) {
+		case AGENT_POLL_PLANNED:
 			log_info("group %s: planned failover requested: cycle now", t->g->name);
 			return;
-		case 0:
+		case AGENT_POLL_NONE:
+		case AGENT_POLL_FAILED_OVER:
+			/* A failover's start or end is taken up by a cycle now
+			 * (one while failed over opens nothing on-prem). */
+			if ((r == AGENT_POLL_FAILED_OVER) != failed_over_now(t))
+				return;
 			next_poll = clock_now_ns() + every;
 			break;
 		default:
@@ -218,7 +268,11 @@ group_main(void *arg)
 		pthread_mutex_lock(&t->d->mu);
 		s->in_cycle = false;
 		s->bytes_sent_total += cs.bytes_wire;
-		if (!t->stop) {
+		/* Only an answer changes what is known of a failover; a cycle
+		 * that ended on it made no point and is no failure either. */
+		if (!t->stop && r == 0)
+			note_failed_over(t, &cs, t0);
+		if (!t->stop && !(r == 0 && cs.failed_over)) {
 			s->last = cs;
 			s->cycles++;
 			s->last_ok = r == 0;
@@ -269,7 +323,7 @@ group_main(void *arg)
 
 /* The daemon's /metrics page, from every running group's state. */
 enum afield { A_RPO, A_TARGET, A_BREACH, A_POINTS, A_BYTES, A_CYCLE, A_FAILURES,
-	      A_CONSECUTIVE, A_IN_CYCLE, A_LAST_SUCCESS };
+	      A_CONSECUTIVE, A_IN_CYCLE, A_LAST_SUCCESS, A_FAILED_OVER };
 
 static const struct metrics_family afamilies[] = {
 	{ A_RPO, "nestor_agent_rpo_seconds", "gauge",
@@ -288,6 +342,8 @@ static const struct metrics_family afamilies[] = {
 	{ A_IN_CYCLE, "nestor_agent_in_cycle", "gauge", "1 while a cycle is running." },
 	{ A_LAST_SUCCESS, "nestor_agent_last_success_timestamp_seconds", "gauge",
 	  "Unix time when the newest point was committed." },
+	{ A_FAILED_OVER, "nestor_agent_failed_over", "gauge",
+	  "1 while the receiver says the group is failed over: no forward cycles, no RPO alert." },
 };
 
 struct gview {
@@ -316,7 +372,8 @@ agent_sample(FILE *f, const struct metrics_family *fam, size_t row, void *arg)
 	switch ((enum afield)fam->id) {
 	case A_RPO: val = (double)rpo_ns(s, now) / 1e9; break;
 	case A_TARGET: val = (double)v->target_s; break;
-	case A_BREACH: val = rpo_ns(s, now) > v->target_s * 1000000000ull; break;
+	case A_BREACH: val = rpo_breached(v->target_s, s, now); break;
+	case A_FAILED_OVER: val = s->failed_over; break;
 	case A_POINTS: val = (double)s->points_total; break;
 	case A_BYTES: val = (double)s->bytes_sent_total; break;
 	case A_CYCLE:

@@ -209,6 +209,10 @@ on_progress_query(struct session *s, const struct proto_progress_query *q)
 
 	if (session_check_group(s, q->group) < 0)
 		return -1;
+	/* Said before the agent begins a snapshot: one begun and then refused
+	 * would already have changed the on-prem disks' tracking state. */
+	if (failover_group_is_failed_over(s->env->cfg->store_dir, q->group))
+		return send_progress(s, q->group, PROTO_FLAG_PROGRESS_FAILED_OVER);
 	planned = planned_on_query(s->env->cfg->store_dir, q->group, session_peer(s));
 	if (planned)
 		snprintf(s->planned, sizeof(s->planned), "%s", q->group);

@@ -325,6 +325,7 @@ agent_group_json(const struct agent_config *cfg, const struct agent_group_cfg *g
 	json_error_t jerr;
 	uint64_t t, upd;
 	double rpo, secs;
+	bool fo;
 	int rc;
 
 	if (!path)
@@ -342,12 +343,15 @@ agent_group_json(const struct agent_config *cfg, const struct agent_group_cfg *g
 	t = status_json_u64(st, "last_point_time_ns");
 	upd = status_json_u64(st, "updated_ns");
 	rpo = t && now > t ? (double)(now - t) / 1e9 : 0;
-	o = json_pack("{s:s, s:s, s:I, s:o, s:I, s:b, s:I, s:o, s:b, s:I, s:I, s:o}",
-		"group", gc->name, "state", "ran",
+	/* No forward cycles on purpose while failed over: no alert (issue 14). */
+	fo = json_is_true(json_object_get(st, "failed_over"));
+	o = json_pack("{s:s, s:s, s:b, s:I, s:o, s:I, s:b, s:I, s:o, s:b, s:I, s:I, s:o}",
+		"group", gc->name, "state", "ran", "failed_over", fo,
 		"last_point", (json_int_t)status_json_u64(st, "last_point"),
 		"last_point_time_ns", num_or_null(t != 0, json_integer((json_int_t)t)),
 		"rpo_target_seconds", (json_int_t)gc->rpo_s,
-		"rpo_breached", t ? rpo > (double)gc->rpo_s : json_is_true(json_object_get(st, "rpo_breached")),
+		"rpo_breached", !fo && (t ? rpo > (double)gc->rpo_s
+					  : json_is_true(json_object_get(st, "rpo_breached"))),
 		"rpo_seconds_daemon", (json_int_t)status_json_u64(st, "rpo_seconds"),
 		"rpo_seconds", num_or_null(t != 0, json_real(rpo)),
 		"in_cycle", json_is_true(json_object_get(st, "in_cycle")),

@@ -6,7 +6,10 @@
 # sees the point's data, --status shows it running, the receiver refuses the
 # next agent cycle for the group (clear error, exit 1, point files
 # unchanged), --release refuses while the VM runs and, after the VM is
-# destroyed, undefines it and re-allows replication. Last, a drill with
+# destroyed, undefines it and re-allows replication. An agent daemon runs
+# from the failover to the release (issue 14): it begins no snapshot while
+# failed over (the on-prem qcow2 and its bitmaps stay bit-identical, no RPO
+# alert) and commits the next point once released. Last, a drill with
 # --guest-agent fails cleanly (the test guest has no agent).
 . "$(dirname "$0")/lib.sh"
 
@@ -108,9 +111,50 @@ rc=$?
 tail -3 "$T/agent.log"
 check "agent cycle refused: exit non-zero" [ $rc != 0 ]
 check "agent cycle refused: clear error" grep -q "group $G is failed over" "$T/agent.log"
-check "receiver logged the refusal" grep -q "group $G is failed over: point refused" "$T/receiver.log"
+# Issue 14: the receiver's PROGRESS says the group is failed over, so the
+# agent begins no point and the receiver has none to refuse.
+check "agent began no point: says so" \
+	grep -q "group $G is failed over at the DR site: no forward cycle until failback" "$T/agent.log"
+check "agent began no point: the receiver refused none" \
+	bash -c "! grep -q 'group $G is failed over: point refused' '$T/receiver.log'"
+check "agent began no point: JSON says failed over" jqt '.failed_over and (.ok | not)' "$T/agent2.json"
 check "point files bit-identical" [ "$(store_sums $G)" = "$SUMS" ]
 check "still one point" [ "$(npoints $G)" = 1 ]
+
+# 3b. an agent daemon while failed over (issue 14, acceptance 1: the on-prem
+# disks bit-identical from the failover on): its cycles and control polls
+# are answered FAILED_OVER, so none opens the disks (a qcow2 bitmap rotation
+# would change the file), the message is logged once, no RPO alert fires
+# (rpo 3s, far exceeded meanwhile).
+onprem_state() {
+	sha256sum "$T/src/os.qcow2" "$T/src/data.raw"
+	qemu-img info -U --output=json "$T/src/os.qcow2" | jq -c '."format-specific".data.bitmaps'
+	find "$T/agent-state/$G" -type f ! -name status.json -print0 | sort -z | xargs -0 -r sha256sum
+}
+onprem_state >"$T/onprem-before.txt"
+grep -q '"name"' "$T/onprem-before.txt" || not_ok "os.qcow2 has no bitmap: the check below proves nothing"
+sed -e "s|^state_dir = .*|&\ncontrol_poll = 1s|" -e "s|^\[group $G\]\$|&\nrpo = 3s\nmin_interval = 2s|" \
+	"$T/agent.conf" >"$T/agent-daemon.conf"
+"$NESTOR" agent --config "$T/agent-daemon.conf" >"$T/daemon.log" 2>&1 &
+DAEMON=$!
+trap 'kill "$DAEMON" 2>/dev/null; cleanup' EXIT
+RX_BEFORE=$(grep -c "agent agent1 connected" "$T/receiver.log")
+sleep 10 # five intervals, ten polls
+RX_AFTER=$(grep -c "agent agent1 connected" "$T/receiver.log")
+onprem_state >"$T/onprem-during.txt"
+diff "$T/onprem-before.txt" "$T/onprem-during.txt"
+check "daemon while failed over: it kept asking ($((RX_AFTER - RX_BEFORE)) contacts)" [ $((RX_AFTER - RX_BEFORE)) -ge 4 ]
+check "daemon while failed over: on-prem disks, bitmaps and agent state bit-identical" \
+	cmp -s "$T/onprem-before.txt" "$T/onprem-during.txt"
+check "daemon while failed over: said once" \
+	[ "$(grep -c "group $G is failed over at the DR site: no forward cycle until failback" "$T/daemon.log")" = 1 ]
+check "daemon while failed over: no RPO alert" bash -c "! grep -q 'RPO .* exceeds' '$T/daemon.log'"
+check "daemon while failed over: no failed cycle" bash -c "! grep -q 'cycle failed' '$T/daemon.log'"
+check "daemon while failed over: status.json says so" \
+	jqt '.failed_over and (.rpo_breached | not) and .consecutive_failures == 0' "$T/agent-state/$G/status.json"
+check "daemon while failed over: the receiver refused no point" \
+	bash -c "! grep -q 'group $G is failed over: point refused' '$T/receiver.log'"
+check "daemon while failed over: still one point" [ "$(npoints $G)" = 1 ]
 
 # 4. release: refused while the VM runs, done after destroy
 "$NESTOR" failover --config "$T/receiver.conf" --release $G 2>"$T/rel1.log"
@@ -122,8 +166,19 @@ virsh -q -c "$VM_URI" destroy web1 >/dev/null
 check "release after destroy: exit 0" [ $? = 0 ]
 check "release: marker removed" [ ! -e "$T/store/$G/failover.json" ]
 check "release: domain undefined" bash -c "! virsh -q -c '$VM_URI' domstate web1 >/dev/null 2>&1"
+# The daemon's control poll sees the release and cycles at once (issue 14;
+# this point was the one-shot agent's before the daemon ran through step 3b).
+wait_until 60 bash -c "[ \$('$NESTOR' points --config '$T/receiver.conf' $G --json | jq '.points | length') -ge 2 ]" ||
+	tail -5 "$T/daemon.log"
+check "replication allowed again: point 2 committed" [ "$(last_point $G)" = 2 ]
+check "released: the daemon said the failover ended" grep -q "group $G: the failover ended" "$T/daemon.log"
+check "released: point 2 is an incremental" grep -q "group $G: point 2 (incremental, base 1)" "$T/daemon.log"
+kill "$DAEMON"
+wait "$DAEMON"
+check "daemon stopped cleanly" [ $? = 0 ]
+trap cleanup EXIT
 out=$(agent_once "$T/agent.conf") || { tail -5 "$T/agent.log"; }
-check "replication allowed again: point 2 committed" [ "$(echo "$out" | jq .point)" = 2 ]
+check "replication allowed again (one-shot): point 3 committed" [ "$(echo "$out" | jq .point)" = 3 ]
 check "status: nothing failed over" grep -q "no group is failed over" <("$NESTOR" failover --config "$T/receiver.conf" --status)
 
 # 5. a drill asking for the guest agent of a guest without one fails cleanly

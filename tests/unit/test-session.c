@@ -14,6 +14,7 @@
 #include "proto/codec.h"
 #include "replicator/config.h"
 #include "replicator/receiver/owner.h"
+#include "replicator/receiver/marker.h"
 #include "replicator/receiver/planned.h"
 #include "replicator/receiver/session.h"
 #include "replicator/receiver/store.h"
@@ -351,5 +352,41 @@ Test(session, planned_refusal_recorded_from_agent_error)
 	cr_assert_eq(planned_load(root, "g1", &pl), 0);
 	cr_assert_eq(pl.state, PLANNED_REFUSED);
 	cr_assert_str_eq(pl.reason, "VM web still running");
+	end(s);
+}
+
+/* Issue 14: a failed-over group's PROGRESS says so, so that the agent
+ * begins no snapshot (the on-prem disks stay as of the failover); it wins
+ * over a planned request, which has nothing left to switch. */
+static void
+failed_over_with_request(const char *group, struct planned *pl)
+{
+	json_t *m = json_pack("{s:I}", "point", (json_int_t)1);
+	char *dir = NULL;
+
+	cr_assert_neq(asprintf(&dir, "%s/%s", root, group), -1);
+	cr_assert_eq(mkdir_p(dir, 0750), 0);
+	cr_assert_eq(planned_request(root, group, 60000000000ull, pl), 0);
+	cr_assert_eq(failover_marker_save(root, group, m), 0);
+	json_decref(m);
+	free(dir);
+}
+
+Test(session, failed_over_flags_progress)
+{
+	struct planned pl;
+	struct peer p;
+	struct session *s = connect_as(&p, "agent1");
+
+	failed_over_with_request("g1", &pl);
+	planned_query(s, "g1");
+	cr_assert_eq(p.progress_flags, PROTO_FLAG_PROGRESS_FAILED_OVER);
+	cr_assert_eq(planned_load(root, "g1", &pl), 0);
+	cr_assert_eq(pl.state, PLANNED_REQUESTED, "a failed-over group's request is not acted on");
+	planned_query(s, "g2");
+	cr_assert_eq(p.progress_flags, 0, "only the failed-over group is flagged");
+	cr_assert_eq(failover_marker_remove(root, "g1"), 0);
+	planned_query(s, "g1");
+	cr_assert_eq(p.progress_flags, PROTO_FLAG_PROGRESS_PLANNED, "released: back to normal");
 	end(s);
 }

@@ -7,6 +7,9 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include "replicator/config.h"
 
 #include "tests/unit/tmpdir.h"
 
@@ -64,5 +67,40 @@ Test(status, run_report)
 	fputs("not json", f);
 	fclose(f);
 	cr_assert_eq(status_run_load(path, &r), -1);
+	tmpdir_remove(dir);
+}
+
+/* Issue 14: a group the daemon last found failed over is never breached
+ * (no forward cycles on purpose), whatever the age of its newest point. */
+Test(status, agent_failed_over_not_breached)
+{
+	char dir[64], conf[512], path[160];
+	struct agent_config *cfg = NULL;
+	json_t *j, *g;
+	FILE *f;
+
+	tmpdir_make(dir, sizeof(dir), "status");
+	snprintf(conf, sizeof(conf),
+		 "[agent]\nname = a\nreceiver = 127.0.0.1:7401\nca = /c\ncert = /c\nkey = /k\n"
+		 "state_dir = %s\n\n[group web]\nrpo = 60s\n\n[disk web d]\npath = /x.img\n", dir);
+	cr_assert_eq(agent_config_load_string("agent.conf", conf, &cfg), 0);
+	snprintf(path, sizeof(path), "%s/web", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	for (int fo = 1; fo >= 0; fo--) {
+		snprintf(path, sizeof(path), "%s/web/status.json", dir);
+		f = fopen(path, "w");
+		cr_assert_not_null(f);
+		fprintf(f, "{\"group\": \"web\", \"failed_over\": %s, \"last_point\": 3, "
+			"\"last_point_time_ns\": %llu, \"updated_ns\": %llu}\n", fo ? "true" : "false",
+			100 * S, 1000 * S);
+		fclose(f);
+		j = status_agent_json(cfg, 1000 * S); /* the point is 900 s old */
+		cr_assert_not_null(j);
+		g = json_array_get(json_object_get(j, "groups"), 0);
+		cr_assert_eq(json_is_true(json_object_get(g, "failed_over")), fo);
+		cr_assert_eq(json_is_true(json_object_get(g, "rpo_breached")), !fo);
+		json_decref(j);
+	}
+	agent_config_free(cfg);
 	tmpdir_remove(dir);
 }
