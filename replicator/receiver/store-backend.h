@@ -147,6 +147,11 @@ struct store_backend_ops {
 	int (*unchain)(struct store_backend *be, const struct store_where *w,
 		       const struct catalog *cat, const struct store_point_info *victim,
 		       const struct store_point_info *child, uint64_t *kids, size_t *nkids);
+	/* Optional: the points other than child whose data backs on victim
+	 * (what unchain will rebase), listed before anything changes. */
+	int (*kids)(struct store_backend *be, const struct store_where *w,
+		    const struct catalog *cat, const struct store_point_info *victim,
+		    const struct store_point_info *child, uint64_t *kids, size_t *nkids);
 	/* Optional: rebuild committed point pi's files on the layout that
 	 * keeps chains shallow (store-chain.h, store_chain_settle's returns). */
 	int (*settle)(struct store_backend *be, const struct store_where *w,

@@ -393,6 +393,35 @@ out:
 }
 
 int
+store_chain_kids(struct store_backend *be, const struct store_where *w,
+		 const struct catalog *cat, const struct store_point_info *victim,
+		 const struct store_point_info *child, uint64_t *kids, size_t *nkids)
+{
+	uint64_t *one = calloc(STORE_MAX_KIDS, sizeof(*one));
+	size_t n;
+	int rc = -1;
+
+	(void)be;
+	*nkids = 0;
+	if (!one) {
+		log_error("store: out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < victim->ndisks; i++) {
+		if (store_chain_children(w, cat, victim->disks[i].name, victim->id, one,
+					 STORE_MAX_KIDS, &n) < 0)
+			goto out;
+		for (size_t k = 0; k < n; k++)
+			if ((!child || one[k] != child->id) && kids_add(kids, nkids, one[k]) < 0)
+				goto out;
+	}
+	rc = 0;
+out:
+	free(one);
+	return rc;
+}
+
+int
 store_chain_unchain(struct store_backend *be, const struct store_where *w,
 		    const struct catalog *cat, const struct store_point_info *victim,
 		    const struct store_point_info *child, uint64_t *kids, size_t *nkids)
@@ -494,12 +523,17 @@ settle_swap(struct settle *s, const struct catalog *cat)
 		r = 0;
 		goto out;
 	}
+	/* Checksums first: they describe the point's content, the same in
+	 * the old file and the new, so a crash between leaves them right for
+	 * either; after the swap a crash would leave the new file with records
+	 * short of what it took in. */
+	if (store_sums_on_settle(s->w->gdir, cat, s->pi, s->disk, s->chain, s->pick) < 0)
+		goto out;
 	if (rename(s->tmp, s->path) < 0) {
 		log_error("%s: rename %s: %m", s->ctx, s->tmp);
 		goto out;
 	}
-	if (dir_fsync(s->dir) < 0 ||
-	    store_sums_on_settle(s->w->gdir, cat, s->pi, s->disk, s->chain, s->pick) < 0)
+	if (dir_fsync(s->dir) < 0)
 		goto out;
 	log_info("%s: settled on point %" PRIu64 " (was on %" PRIu64 ", absorbed %zu point(s))",
 		 s->ctx, s->chain[s->pick], s->chain[0], s->pick);

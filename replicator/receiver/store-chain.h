@@ -41,6 +41,12 @@ int store_chain_unchain(struct store_backend *be, const struct store_where *w,
 			const struct catalog *cat, const struct store_point_info *victim,
 			const struct store_point_info *child, uint64_t *kids, size_t *nkids);
 
+/* The local backend's kids (store-backend.h): the points other than child
+ * whose files back on victim, from the headers, nothing changed. */
+int store_chain_kids(struct store_backend *be, const struct store_where *w,
+		     const struct catalog *cat, const struct store_point_info *victim,
+		     const struct store_point_info *child, uint64_t *kids, size_t *nkids);
+
 /* Settle committed point pi of the catalog cat: each disk's file rebuilt
  * over its skip ancestor (copy, safe rebase, fsync, rename, fsync dir),
  * its checksums merged with those of the points it absorbed. Content never

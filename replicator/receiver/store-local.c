@@ -829,6 +829,7 @@ static const struct store_backend_ops local_ops = {
 	.reader_pread = local_reader_pread,
 	.reader_close = local_reader_close,
 	.unchain = store_chain_unchain,
+	.kids = store_chain_kids,
 	.settle = store_chain_settle,
 	.drop = local_drop,
 	.clone = local_clone,

@@ -110,21 +110,29 @@ store_point_remove(struct store *st, const char *group, uint64_t point,
 	/* No settle swaps a file of the group meanwhile (store-chain.h). */
 	if ((chain_lock = store_chain_lock(h.gdir)) < 0)
 		goto out;
-	/* 1. data: the child, and every point whose file backs on the victim,
-	 * absorb what they read through it */
-	if (st->be->ops->unchain &&
-	    st->be->ops->unchain(st->be, &w, cat, &victim, child, kid_ids, &nkids) < 0)
+	/* 1. checksums and bad scrub verdicts: the child and every point whose
+	 * file backs on the victim take the victim's. First, while their data
+	 * still reads through it (the same bytes before and after step 2): a
+	 * crash after the data moved would leave points the next attempt no
+	 * longer finds from the headers without them. */
+	if (st->be->ops->kids && st->be->ops->kids(st->be, &w, cat, &victim, child, kid_ids,
+						   &nkids) < 0)
 		goto out;
 	for (size_t i = 0; i < nkids; i++)
 		kids[i] = catalog_find(cat, kid_ids[i]);
+	if (store_sums_on_remove(h.gdir, &victim, child, kids, nkids, &scrub_lock) < 0)
+		goto out;
+	/* 2. data: they absorb what they read through the victim */
+	if (st->be->ops->unchain &&
+	    st->be->ops->unchain(st->be, &w, cat, &victim, child, kid_ids, &nkids) < 0)
+		goto out;
 	if (veto && veto(arg, point)) {
 		log_info("store: group %s: point %" PRIu64 " is kept: it came into use", group,
 			 point);
 		rc = 1;
 		goto out;
 	}
-	/* 2. its checksums and bad scrub verdicts go to the child too */
-	if (store_sums_on_remove(h.gdir, &victim, child, kids, nkids, &scrub_lock) < 0)
+	if (store_sums_forget(h.gdir, point) < 0)
 		goto out;
 	/* 3. the catalog: from now on the victim does not exist (its child
 	 * takes its base) */

@@ -334,7 +334,25 @@ store_sums_on_remove(const char *gdir, const struct store_point_info *victim,
 	for (size_t i = 0; i < nkids; i++)
 		if (hand_over(gdir, victim, kids[i], false) < 0)
 			return -1;
-	return hand_over(gdir, victim, child, true);
+	return hand_over(gdir, victim, child, false);
+}
+
+int
+store_sums_forget(const char *gdir, uint64_t victim)
+{
+	struct scrubstate ss;
+	int rc;
+
+	if (scrubstate_load(gdir, &ss) < 0)
+		return 0; /* warned; as move_verdicts leaves it */
+	if (!scrubstate_find(&ss, victim)) {
+		scrubstate_free(&ss);
+		return 0;
+	}
+	scrubstate_drop(&ss, victim);
+	rc = scrubstate_save(gdir, &ss);
+	scrubstate_free(&ss);
+	return rc;
 }
 
 int

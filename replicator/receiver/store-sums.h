@@ -45,13 +45,17 @@ int store_sums_prune(const char *gdir, const struct catalog *cat, uint64_t keep_
  * through it: for each of them, the victim's bad scrub ranges that its own
  * records do not overlap become its own (scrub.json), then each of its
  * disk files becomes the merge of its records and the victim's
- * (sums_merge); the victim's verdict goes. Holds the scrub lock from then
- * on: *scrub_lock (scrubstate_unlock it after the catalog is replaced, and
- * on failure too). An unreadable scrub.json is warned about and left
+ * (sums_merge); the victim's own verdict stays (store_sums_forget).
+ * Holds the scrub lock from then on: *scrub_lock (scrubstate_unlock it
+ * after the catalog is replaced, and on failure too). An unreadable scrub.json is warned about and left
  * alone. 0 / -1 (logged; nothing the catalog says changed). */
 int store_sums_on_remove(const char *gdir, const struct store_point_info *victim,
 			 const struct store_point_info *child,
 			 const struct store_point_info *const *kids, size_t nkids, int *scrub_lock);
+/* The removed point's own verdict goes from scrub.json (under the scrub
+ * lock store_sums_on_remove took), once nothing can keep it any more.
+ * 0 / -1 (logged). */
+int store_sums_forget(const char *gdir, uint64_t victim);
 /* Point pi's file of disk was settled over the points absorbed (of cat,
  * newest first) that it read through before: its records of disk become
  * the merge of its own and theirs, as a removal of them would have made
