@@ -11,4 +11,5 @@ bash bench/bandwidth.sh || rc=1
 bash bench/concurrency.sh || rc=1
 bash bench/rbd-listing.sh || rc=1
 bash bench/points.sh || rc=1
+bash bench/failback.sh || rc=1
 exit $rc

@@ -45,18 +45,9 @@ cleanup() {
 }
 trap cleanup EXIT
 die() { echo "bench: $*" >&2; exit 1; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 log() { echo "bench: $*" >&2; }
-# Before every timed run: no writeback or discard left over from the
-# previous one (the file system here is mounted with online discard).
-settle() { sync; sleep 1; }
-faster() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(b == "" || a < b) }'; }
-# median "T1 T2 ..." -> the middle value (mean of the two middle ones)
-median() {
-	echo "$1" | tr ' ' '\n' | sort -g | awk 'NF { v[n++] = $1 }
-		END { printf "%.2f", n % 2 ? v[(n - 1) / 2] : (v[n / 2 - 1] + v[n / 2]) / 2 }'
-}
+# shellcheck source-path=SCRIPTDIR source=sshd.sh
+. "$ROOT/bench/sshd.sh"
 
 for t in rsync zstd ssh /usr/sbin/sshd /usr/bin/time qemu-img qemu-nbd jq python3 cc; do
 	command -v "$t" >/dev/null || die "$t is missing (deploy/install-deps.sh)"
@@ -86,54 +77,8 @@ cat "$SRC" > /dev/null # every tool reads from the page cache alike
 DATA_MIB=$(( $(du -B1M "$SRC" | cut -f1) ))
 
 # ---- sshd on localhost ----------------------------------------------------
-mkdir -p "$W/ssh" /run/sshd
-ssh-keygen -q -t ed25519 -N '' -f "$W/ssh/host_key" || die "ssh-keygen failed"
-ssh-keygen -q -t ed25519 -N '' -f "$W/ssh/id" || die "ssh-keygen failed"
-cp "$W/ssh/id.pub" "$W/ssh/authorized_keys"
-SPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > "$W/ssh/sshd_config" <<EOC
-Port $SPORT
-ListenAddress 127.0.0.1
-HostKey $W/ssh/host_key
-AuthorizedKeysFile $W/ssh/authorized_keys
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UsePAM no
-StrictModes no
-AllowStreamLocalForwarding yes
-StreamLocalBindUnlink yes
-PidFile $W/ssh/sshd.pid
-EOC
-/usr/sbin/sshd -D -e -f "$W/ssh/sshd_config" 2>"$W/ssh/sshd.log" &
-SSHD_PID=$!
-# No ssh compression: the tools compress themselves.
-SSH0="ssh -p $SPORT -i $W/ssh/id -o Compression=no -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
-for i in $(seq 1 50); do
-	$SSH0 root@127.0.0.1 true 2>/dev/null && break
-	[ "$i" = 50 ] && { cat "$W/ssh/sshd.log" >&2; die "sshd on port $SPORT does not answer"; }
-	sleep 0.1
-done
-# The fastest cipher this sshd accepts, measured: 512 MiB through each,
-# twice, alternating.
-declare -A CIPHER_T=()
-for rep in 1 2; do
-	for c in aes128-gcm@openssh.com chacha20-poly1305@openssh.com aes128-ctr; do
-		t0=$(now)
-		head -c 512M /dev/zero | $SSH0 -c "$c" root@127.0.0.1 'cat > /dev/null' 2>/dev/null ||
-			{ log "cipher $c refused"; continue; }
-		CIPHER_T[$c]="${CIPHER_T[$c]:-} $(since "$t0")"
-	done
-done
-CIPHER= CIPHER_MED=
-for c in "${!CIPHER_T[@]}"; do
-	m=$(median "${CIPHER_T[$c]}")
-	log "ssh cipher $c: 512 MiB in$(echo "${CIPHER_T[$c]}" | sed 's/ /, /g; s/^, / /') s"
-	if faster "$m" "$CIPHER_MED"; then CIPHER=$c CIPHER_MED=$m; fi
-done
-[ -n "$CIPHER" ] || die "sshd accepts none of the ciphers tried"
-SSH="$SSH0 -c $CIPHER"
-HOST=root@127.0.0.1
+bench_sshd_start
+bench_ssh_cipher 512
 
 # ---- contenders -------------------------------------------------------------
 # run_NAME: one timed run of the contender (settled first), its seconds on
@@ -159,25 +104,7 @@ rsync_seed_run() {
 	rsync -e "$SSH" --sparse --fsync --stats "$SRC" "$HOST:$W/rsync.raw"
 }
 rsync_bytes() { awk '/^Total bytes sent:/ { gsub(",", "", $4); print $4 }' "$1"; }
-# qemu-img convert applies as a pull: a read-only qemu-nbd serves the source
-# here, ssh forwards its socket to the destination, where qemu-img convert
-# reads it (holes skipped through NBD block status) into a sparse raw file.
-# The push form (qemu-img convert into a remote qemu-nbd) writes through a
-# server that cannot tell a hole from written zeros without a full-size
-# target, and NBD carries no compression in either direction.
-qimg_run() {
-	$SSH -o ExitOnForwardFailure=yes -R "$W/qr.sock:$W/qn.sock" "$HOST" \
-		"for i in \$(seq 1 50); do [ -S $W/qr.sock ] && break; sleep 0.05; done;
-		 qemu-img convert -W -m 16 -t writeback -f raw -O raw 'nbd+unix:///?socket=$W/qr.sock' $W/qimg.raw &&
-		 sync $W/qimg.raw"
-}
-qimg_server() {
-	rm -f "$W/qn.sock"
-	qemu-nbd -r -t -f raw -k "$W/qn.sock" "$SRC" 2>"$W/qemu-nbd.log" &
-	NBD_PID=$!
-	for i in $(seq 1 100); do [ -S "$W/qn.sock" ] && return 0; sleep 0.05; done
-	die "qemu-nbd for the qemu-img contender did not start"
-}
+qimg_run() { bench_qimg_pull "$W/qimg.raw"; }
 cp_run() { cp --sparse=always "$SRC" "$W/cp.raw" && sync "$W/cp.raw"; }
 qconv_run() {
 	qemu-img convert -W -m 16 -t writeback -f raw -O qcow2 "$SRC" "$W/conv.qcow2" && sync "$W/conv.qcow2"
@@ -307,7 +234,7 @@ seed_one() { # seed_one NAME REP
 }
 
 start_receiver
-qimg_server
+bench_nbd_serve -f raw "$SRC"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for rep in $(seq 1 "$REPEAT"); do
 	# Rotate the order too, so no contender always follows the same one.
@@ -391,7 +318,7 @@ row() { # row KIND NAME RATIO_HEADER_VALUE
 }
 
 echo
-echo "Seed: $(nproc) CPUs, image $SIZE_MIB MiB raw ($DATA_MIB MiB allocated), median of $REPEAT runs per contender, round-robin; ssh cipher $CIPHER (fastest of those tried: $(for c in "${!CIPHER_T[@]}"; do printf '%s %s s; ' "${c%@*}" "$(median "${CIPHER_T[$c]}")"; done | sed 's/; $//') per 512 MiB); load average $LOAD_START at the start, $LOAD_END at the end"
+echo "Seed: $(nproc) CPUs, image $SIZE_MIB MiB raw ($DATA_MIB MiB allocated), median of $REPEAT runs per contender, round-robin; ssh cipher $CIPHER (fastest of those tried: $CIPHER_LINE per 512 MiB); load average $LOAD_START at the start, $LOAD_END at the end"
 printf '%-7s %-46s %8s  %-22s %9s %9s %9s\n' "" "contender" "median s" "runs s" "MiB wire" "MiB dest" "x nestor"
 for c in $RIVALS; do row rival "$c" "$(ratio "${MED[$c]}" "${MED[nestor]}")"; done
 row nestor nestor "1.00"

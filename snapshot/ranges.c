@@ -247,7 +247,43 @@ struct ranges_snapshot {
 	struct range_set *sets[SNAP_MAX_DISKS];
 	struct snap_extent held[SNAP_MAX_DISKS]; /* inner's extent being clipped */
 	uint64_t pos[SNAP_MAX_DISKS];            /* what of it was handed out */
+	/* fill: inner lists in full, so what it leaves out reads as zeros */
+	int fill;
+	struct snap_extent next[SNAP_MAX_DISKS]; /* inner's extent after a gap */
+	uint8_t has_next[SNAP_MAX_DISKS];
+	uint8_t eof[SNAP_MAX_DISKS];             /* inner listed to its end */
 };
+
+/* The next extent of disk into held: inner's, or in fill mode first the
+ * gap before it (or before the disk's end) as zero. 1, 0 at the end, -1. */
+static int
+ranges_pull(struct ranges_snapshot *r, size_t disk, uint64_t max_len)
+{
+	struct snap_extent *h = &r->held[disk], *nx = &r->next[disk];
+	uint64_t from = h->offset + h->length;
+	int n;
+
+	if (!r->has_next[disk] && !r->eof[disk]) {
+		n = snapshot_next_extent(r->inner, disk, max_len, nx);
+		if (n < 0 || (n == 0 && !r->fill))
+			return n;
+		r->has_next[disk] = n == 1;
+		r->eof[disk] = n == 0;
+	}
+	if (r->fill) {
+		uint64_t to = r->has_next[disk] ? nx->offset : r->base.disks[disk].size;
+
+		if (to > from) {
+			*h = (struct snap_extent){ from, to - from, SNAP_ZERO };
+			return 1;
+		}
+	}
+	if (!r->has_next[disk])
+		return 0;
+	*h = *nx;
+	r->has_next[disk] = 0;
+	return 1;
+}
 
 static int
 ranges_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,
@@ -263,7 +299,7 @@ ranges_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,
 		int n;
 
 		if (r->pos[disk] >= end) {
-			n = snapshot_next_extent(r->inner, disk, max_len, h);
+			n = ranges_pull(r, disk, max_len);
 			if (n <= 0)
 				return n;
 			r->pos[disk] = h->offset;
@@ -359,6 +395,7 @@ snapshot_ranges_wrap(struct snapshot *inner, struct range_set **per_disk, size_t
 	r->base.resumable = inner->resumable;
 	r->base.time_ns = inner->time_ns;
 	r->base.consistency = inner->consistency;
+	r->fill = !inner->incremental;
 	r->inner = inner;
 	if (ranges_adopt(r, per_disk) < 0) {
 		ranges_free(&r->base);

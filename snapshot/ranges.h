@@ -55,6 +55,11 @@ int range_set_next(struct range_set *rs, uint64_t from, uint64_t end, uint64_t *
  * an empty set: nothing of disk i. ndisks must be inner's disk count, no
  * set may reach beyond its disk. Takes ownership of inner and of every set
  * (freed on failure too); the per_disk array itself stays the caller's.
+ * When inner is not incremental (a full listing, which leaves out what
+ * reads as zeros), the parts of a set that inner does not list are listed
+ * as SNAP_ZERO: what lies under a restricted point is not known to be
+ * zeros (a failback's first point lies over the on-prem disk, whose X may
+ * hold data where the source has a hole).
  * The wrapper is resumable when inner is: a resumed attempt must restrict
  * to the same sets. NULL on error (logged). */
 struct snapshot *snapshot_ranges_wrap(struct snapshot *inner, struct range_set **per_disk,

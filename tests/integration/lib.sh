@@ -216,6 +216,32 @@ guest_write_cycle() {
 	check "cycle $2 committed point $(($2 + 1))" [ "$PT" = $(($2 + 1)) ]
 }
 
+# failover_console VM WORKDIR: the console of the failover's domain VM
+# (failover/drill-vm.c: <WORKDIR>/<VM>.sock, or a short /tmp dir for a deep
+# work dir) linked in $T/con under the names tests/lib/vm.sh uses, so that
+# cloud_run VM CMD [TIMEOUT_S] runs CMD in it (vm_run).
+failover_console() {
+	local sock=$2/$1.sock
+	mkdir -p "$T/con" # short enough for a socket path; removed with $T
+	[ -S "$sock" ] || sock=$(ls -t /tmp/nestor-drill-*/"$1".sock 2>/dev/null | head -1)
+	[ -S "$sock" ] || die "no console socket of the failover domain $1"
+	ln -sf "$sock" "$T/con/$1.console.sock"
+	ln -f "$2/$1.console.log" "$T/con/$1.console.log" # vm_run stats it: no symlink
+}
+cloud_run() { VM_DIR=$T/con vm_run "$1" "$2" "${3:-120}"; }
+
+# failover_own_bytes WORKDIR VM: W, the bytes the failover overlays of VM
+# hold of their own (their top layer: data and written zeros).
+failover_own_bytes() {
+	local f sum=0 n
+	for f in "$1/$2".*.qcow2; do
+		n=$(qemu-img map --output=json -U -f qcow2 "$f" |
+			jq '[.[] | select(.depth == 0 and (.present // (.data or .zero))) | .length] | add // 0')
+		sum=$((sum + n))
+	done
+	echo $sum
+}
+
 # pki_and_receiver [checkpoint_interval]: make_pki, write_receiver_conf, start_receiver
 pki_and_receiver() {
 	make_pki

@@ -49,36 +49,17 @@ SHA=$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")
 check "failover at point 2, web1 running" \
 	jqt '.point == 2 and .vms[0].domain == "web1"' "$T/fo.json"
 WD=$(jq -r .workdir "$T/fo.json")
-# the failover's console (failover/drill-vm.c: <workdir>/<vm>.sock, or a
-# short /tmp dir for a deep work dir) under the names tests/lib/vm.sh uses
-CON=$T/con # short enough for a socket path; removed with $T
-mkdir "$CON"
-SOCK=$WD/web1.sock
-[ -S "$SOCK" ] || SOCK=$(ls -t /tmp/nestor-drill-*/web1.sock 2>/dev/null | head -1)
-[ -S "$SOCK" ] || die "no console socket of the failover domain"
-ln -s "$SOCK" "$CON/web1.console.sock"
-ln "$WD/web1.console.log" "$CON/web1.console.log" # vm_run stats it: no symlink
-cloud() { VM_DIR=$CON vm_run web1 "$1" 120; }
+failover_console web1 "$WD"
+cloud() { cloud_run web1 "$1"; }
 cloud "dd if=/dev/urandom of=/dev/vdb bs=64k count=4 seek=32 conv=fsync 2>/dev/null && echo written" |
 	grep -q written || die "cloud write W failed"
-
-# W: what the failover overlays hold of their own (top layer)
-wbytes() {
-	local f sum=0 n
-	for f in "$WD"/web1.*.qcow2; do
-		n=$(qemu-img map --output=json -U -f qcow2 "$f" |
-			jq '[.[] | select(.depth == 0 and (.present // (.data or .zero))) | .length] | add // 0')
-		sum=$((sum + n))
-	done
-	echo $sum
-}
 
 # 1. the first reverse point: W u X only
 fb start $G --once --json >"$T/fb1.json" 2>"$T/fb1.log"
 rc=$?
 cat "$T/fb1.json"; tail -5 "$T/fb1.log"
 check "failback start --once: exit 0" [ $rc = 0 ]
-W=$(wbytes)
+W=$(failover_own_bytes "$WD" web1)
 B1=$(jq .bytes "$T/fb1.json")
 echo "first reverse point: $B1 bytes; |W| = $W, |X| = $X"
 check "X came from the change tracking since P (not the whole disks)" \

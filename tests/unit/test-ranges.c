@@ -377,8 +377,11 @@ Test(ranges_wrap, bad_arguments_free_what_they_were_given)
 	cr_assert(!sets[0] && !sets[1], "both sets were taken and freed");
 }
 
-/* Random extents and ranges against a byte map of the result. */
-Test(ranges_wrap, matches_a_byte_map)
+/* Random extents and ranges against a byte map of the result: what the set
+ * covers of inner's extents, and when inner lists in full (not
+ * incremental) the set's other bytes as zero. */
+static void
+byte_map_rounds(int incremental)
 {
 	enum { SIZE = 64 * 1024 };
 	static uint8_t kind_of[SIZE], in_set[SIZE], got[SIZE];
@@ -392,6 +395,7 @@ Test(ranges_wrap, matches_a_byte_map)
 		uint64_t pos = 0;
 		size_t n;
 
+		f->base.incremental = incremental;
 		memset(kind_of, 0, sizeof(kind_of));
 		memset(in_set, 0, sizeof(in_set));
 		memset(got, 0, sizeof(got));
@@ -417,9 +421,50 @@ Test(ranges_wrap, matches_a_byte_map)
 		n = list(s, 0, SIZE, v, 256);
 		for (size_t i = 0; i < n; i++)
 			memset(got + v[i].offset, v[i].kind, v[i].length);
-		for (size_t b = 0; b < SIZE; b++)
-			cr_assert_eq(got[b], in_set[b] ? kind_of[b] : 0, "round %d byte %zu", round,
-				     b);
+		for (size_t b = 0; b < SIZE; b++) {
+			int want = !in_set[b] ? 0 : kind_of[b] || incremental ? kind_of[b] : SNAP_ZERO;
+
+			cr_assert_eq(got[b], want, "round %d byte %zu", round, b);
+		}
 		snapshot_free(s);
 	}
+}
+
+Test(ranges_wrap, matches_a_byte_map)
+{
+	byte_map_rounds(1);
+}
+
+Test(ranges_wrap, a_full_listing_matches_a_byte_map_with_its_gaps_as_zero)
+{
+	byte_map_rounds(0);
+}
+
+/* A full listing leaves out holes; under a failback's first point they must
+ * still be written (issue 14: X written over a hole of P stayed on-prem). */
+Test(ranges_wrap, a_full_listing_lists_the_holes_in_the_set_as_zero)
+{
+	struct fake *f = fake_new(1, 4 * MIB);
+	struct range_set *sets[1] = { range_set_new("vda", 16) };
+	struct snap_extent v[16];
+	struct snapshot *s;
+
+	f->base.incremental = 0;
+	fake_add(f, 0, MIB, 4 * KIB, SNAP_DATA);
+	cr_assert_eq(range_set_add(sets[0], 0, 64 * KIB), 0);             /* before it */
+	cr_assert_eq(range_set_add(sets[0], MIB - 4 * KIB, 8 * KIB), 0);  /* across its start */
+	cr_assert_eq(range_set_add(sets[0], 2 * MIB, 64 * KIB), 0);       /* after it */
+	cr_assert_eq(range_set_add(sets[0], 4 * MIB - KIB, KIB), 0);      /* at the disk's end */
+	s = snapshot_ranges_wrap(&f->base, sets, 1);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 0);
+	cr_assert_eq(list(s, 0, 32 * KIB, v, 16), 7);
+	assert_extent(&v[0], 0, 32 * KIB, SNAP_ZERO);
+	assert_extent(&v[1], 32 * KIB, 32 * KIB, SNAP_ZERO);
+	assert_extent(&v[2], MIB - 4 * KIB, 4 * KIB, SNAP_ZERO);
+	assert_extent(&v[3], MIB, 4 * KIB, SNAP_DATA);
+	assert_extent(&v[4], 2 * MIB, 32 * KIB, SNAP_ZERO);
+	assert_extent(&v[5], 2 * MIB + 32 * KIB, 32 * KIB, SNAP_ZERO);
+	assert_extent(&v[6], 4 * MIB - KIB, KIB, SNAP_ZERO);
+	snapshot_free(s);
 }
