@@ -1,15 +1,21 @@
 #!/usr/bin/python3
-"""points-fab.py GROUP_DIR COUNT: extend a local-store group that holds one
-real point (seeded by the receiver) to COUNT points, fast, writing exactly
-what the receiver writes for a point that carried no extents (issue 17,
-bench/points.sh):
+"""points-fab.py GROUP_DIR COUNT [--linear]: extend a local-store group that
+holds one real point (seeded by the receiver) to COUNT points, fast, writing
+exactly what the receiver writes for a point that carried no extents (issue
+17, bench/points.sh, tests/integration/test-chain-depth.sh):
 
   disks/<disk>/<id>.qcow2   qemu-img create -f qcow2 with the receiver's own
                             options (store-local.c, local_disk_create):
                             cluster_size=65536, lazy_refcounts=off,
-                            backing_file=<id-1>.qcow2, backing_fmt=qcow2;
-                            -u so that qemu-img does not open the growing
-                            chain for each new file (the header is the same)
+                            backing_file=<B>.qcow2, backing_fmt=qcow2, B the
+                            point the receiver's settle thread puts it on
+                            (replicator/receiver/chain.c: the first point of
+                            the base's chain at or below id & (id - 1), else
+                            the chain's bottom); --linear: B = id - 1, as a
+                            commit writes it and as stores were before
+                            settling (issue 17); -u so that qemu-img does
+                            not open the chain for each new file (the
+                            header is the same)
   sums/<id>/<disk>.sums     the 16-byte header, no record (sums.h)
   meta/<id>.bin             point 1's metadata blob
   catalog.json              every point, ids 1..COUNT, each based on the one
@@ -28,8 +34,21 @@ from concurrent.futures import ThreadPoolExecutor
 SUMS_HEADER = b"NSUMS1\0\0" + struct.pack("<II", 1, 24)
 
 
+def settled_backings(count):
+    """backing[id] for ids 2..count as chain.c settles consecutive ids."""
+    back = {1: 0}
+    for pid in range(2, count + 1):
+        t, b = pid & (pid - 1), pid - 1
+        while back[b] and b > t:
+            b = back[b]
+        back[pid] = b
+    return back
+
+
 def main():
+    linear = "--linear" in sys.argv[3:]
     gdir, count = sys.argv[1], int(sys.argv[2])
+    back = {pid: pid - 1 for pid in range(1, count + 1)} if linear else settled_backings(count)
     with open(os.path.join(gdir, "catalog.json")) as f:
         cat = json.load(f)
     log = os.path.join(gdir, "catalog.log")
@@ -44,7 +63,7 @@ def main():
     def create(args):
         pid, disk = args
         opts = ("cluster_size=65536,lazy_refcounts=off,backing_file=%d.qcow2,"
-                "backing_fmt=qcow2" % (pid - 1))
+                "backing_fmt=qcow2" % back[pid])
         path = os.path.join(gdir, "disks", disk["name"], "%d.qcow2" % pid)
         subprocess.run(["qemu-img", "create", "-q", "-u", "-f", "qcow2", "-o", opts, path,
                         str(disk["size"])], check=True)

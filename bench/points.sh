@@ -12,17 +12,22 @@
 # Building: point 1 is a real seed (`nestor agent --once` of a 1 MiB raw
 # file); points 2..N are made by bench/points-fab.py exactly as the receiver
 # writes a point that carried no extent (qcow2 overlay with its options,
-# sums header, metadata, catalog), because N real runs would take hours.
-# The first run after that is the resync (the agent's base is point 1, the
-# receiver's newest N), the next ones 4 KiB incrementals.
+# sums header, metadata, catalog), because N real runs would take hours,
+# each on the skip ancestor the receiver's settle thread puts it on
+# (docs/architecture.md, "Chain layout"; BENCH_LINEAR=1: each on the one
+# before, the layout before issue 17). The first run after that is the
+# resync (the agent's base is point 1, the receiver's newest N: a hash
+# query of every block through the newest point), the next ones 4 KiB
+# incrementals.
 #
-# Today every point is a qcow2 overlay over the one before: the newest of N
-# points opens N files. The table reports the chain depth and what it costs;
-# the layout is a separate item of issue 17.
+# DEPTH: files under the newest point (the agent's two points above the
+# fabricated ones are not settled yet: at most 8 more); MAXDEPTH: the
+# deepest chain of the group (tests/integration/chaininfo.py, from the
+# headers).
 #
 # A step that fails or runs past BENCH_STEP_S (900) shows as fail@SECONDS.
 # Environment: BENCH_POINTS (sizes, default "100 1000 10000"), BENCH_STEP_S,
-# KEEP=1.
+# BENCH_LINEAR=1, KEEP=1.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NESTOR=${NESTOR:-$ROOT/build/nestor}
@@ -58,9 +63,9 @@ done
 [ -x "$NESTOR" ] || die "$NESTOR not built (make all)"
 
 make_pki || die "nestor-pki.sh failed"
-printf '%-8s %6s %9s %9s %9s %9s %9s %9s %10s %10s %9s %9s\n' POINTS DEPTH RESYNC_MS \
-	COMMIT_MS RX_COMMIT PRUNE_MS POINTS_MS ALL_MS CATALOG_KB JOURNAL_B OPEN_MS RX_RSS_MB \
-	> "$W/table"
+printf '%-8s %6s %8s %9s %9s %9s %9s %9s %9s %10s %10s %9s %9s\n' POINTS DEPTH MAXDEPTH \
+	RESYNC_MS COMMIT_MS RX_COMMIT PRUNE_MS POINTS_MS ALL_MS CATALOG_KB JOURNAL_B OPEN_MS \
+	RX_RSS_MB > "$W/table"
 for n in $SIZES; do
 	T=$W/n$n
 	mkdir -p "$T"
@@ -73,7 +78,8 @@ for n in $SIZES; do
 	agent_once "$T/agent.conf" > "$T/seed.json" || die "$n: the seed failed"
 	stop_receiver
 	t0=$(now)
-	python3 "$ROOT/bench/points-fab.py" "$T/store/many" "$n" || die "$n: points-fab failed"
+	python3 "$ROOT/bench/points-fab.py" "$T/store/many" "$n" \
+		${BENCH_LINEAR:+--linear} || die "$n: points-fab failed"
 	log "$n points: built in $(ms_since "$t0") ms"
 	start_receiver
 	# the resync: every block hashed through the newest point's chain
@@ -94,17 +100,20 @@ for n in $SIZES; do
 	cat_kb=$(( $(stat -c %s "$T/store/many/catalog.json") / 1024 ))
 	log_b=$(stat -c %s "$T/store/many/catalog.log" 2>/dev/null || echo 0)
 	top=$T/store/many/disks/d/$pt.qcow2
-	depth=$(qemu-img info -U --backing-chain --output=json "$top" 2>/dev/null | jq length)
+	depth=$(qemu-img info -U --backing-chain --output=json "$top" 2>/dev/null | jq 'length - 1')
+	maxdepth=$(python3 "$ROOT/tests/integration/chaininfo.py" "$T/store/many/disks/d" |
+		awk '$3 > m { m = $3 } END { print m + 0 }')
 	timed open qemu-io -r -f qcow2 -c 'read 0 4k' "$top"
 	stop_receiver
-	printf '%-8s %6s %9s %9s %9s %9s %9s %9s %10s %10s %9s %9s\n' "$pt" "${depth:-?}" \
-		"$resync" "$commit" "${rx:-?}" "$prune" "$pts" "$all" "$cat_kb" "$log_b" \
-		"$open" "$rss" >> "$W/table"
+	printf '%-8s %6s %8s %9s %9s %9s %9s %9s %9s %10s %10s %9s %9s\n' "$pt" "${depth:-?}" \
+		"${maxdepth:-?}" "$resync" "$commit" "${rx:-?}" "$prune" "$pts" "$all" "$cat_kb" \
+		"$log_b" "$open" "$rss" >> "$W/table"
 	tail -n 1 "$W/table" | sed 's/^/bench: row: /' >&2
 	[ "${KEEP:-0}" = 1 ] || rm -rf "$T/store"
 done
 echo
 echo "Nestor with many points in one group (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+echo "DEPTH / MAXDEPTH: files under the newest point / under the deepest one;"
 echo "RESYNC: agent run hashing the newest point; COMMIT: agent run of a 4 KiB change;"
 echo "RX_COMMIT: the receiver's store_point_commit; PRUNE: retention dry run (all kept);"
 echo "POINTS / ALL: nestor points default / --all; OPEN: qemu-io read of the newest point"

@@ -27,7 +27,7 @@ static const char usage_prune[] =
 	"  -c, --config FILE   receiver configuration (default " CLI_RECEIVER_CONF ")\n"
 	"  -n, --dry-run       only print what would be removed\n"
 	"      --json          machine-readable output\n"
-	"Exit: 0 done (or nothing to do), 1 failure, 2 usage error or no policy.\n";
+	"Exit: 0 done (or nothing to do), 1 failure, 2 usage error or retention = forever.\n";
 
 static json_t *
 ids_json(const uint64_t *ids, size_t n)
@@ -92,8 +92,8 @@ cli_prune(int argc, char **argv)
 	p = receiver_config_retention(rx.cfg, a.group);
 	receiver_config_history(rx.cfg, a.group, &hist);
 	if (!p) {
-		log_error("%s: no retention policy for group %s (add [group %s] retention = ...)",
-			  a.path, a.group, a.group);
+		log_error("%s: group %s keeps every point (retention = forever)", a.path,
+			  a.group);
 		ret = 2;
 		goto out;
 	}

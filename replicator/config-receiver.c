@@ -273,6 +273,12 @@ set_store_backend(void *obj, const struct key_def *k, const char *value, const c
 	return 0;
 }
 
+static int
+set_retention(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	return retention_parse(value, CFG_FIELD(obj, k->off, struct retention_policy), expect);
+}
+
 /* ---- history rules (issue 12, section 1; docs/retention.md) -------------- */
 
 #define SKEW_MAX_S      86400ull            /* max_clock_skew: at most a day */
@@ -486,6 +492,7 @@ static const struct key_def receiver_keys[] = {
 	CFG_KEY("drill_max_devices", set_drill_devices, struct receiver_config,
 		drill_max_devices, false),
 	CFG_KEY("scrub_rate", set_scrub_rate, struct receiver_config, scrub_rate, false),
+	CFG_KEY("retention", set_retention, struct receiver_config, retention, false),
 	CFG_KEY("rpo", set_rpo, struct receiver_config, rpo_s, false),
 	CFG_STR("notify", set_notify, struct receiver_config, notify_url, false),
 	CFG_STR("notify_ca", cfg_set_string, struct receiver_config, notify_ca, false),
@@ -498,12 +505,6 @@ static const struct key_def receiver_keys[] = {
 static const struct key_def client_keys[] = {
 	{ "groups", set_client_groups, 0, true, 0, false },
 };
-
-static int
-set_retention(void *obj, const struct key_def *k, const char *value, const char **expect)
-{
-	return retention_parse(value, CFG_FIELD(obj, k->off, struct retention_policy), expect);
-}
 
 static const struct key_def rx_group_keys[] = {
 	CFG_KEY("retention", set_retention, struct receiver_group_cfg, retention, false),
@@ -740,12 +741,17 @@ receiver_config_allows(const struct receiver_config *c, const char *peer,
 const struct retention_policy *
 receiver_config_retention(const struct receiver_config *c, const char *group)
 {
+	const struct retention_policy *p = retention_default();
 	const struct receiver_group_cfg *g;
 
 	if (c == NULL || group == NULL)
 		return NULL;
 	g = rx_group_find(c, group);
-	return g != NULL && g->retention.ntiers ? &g->retention : NULL;
+	if (g != NULL && (g->retention.ntiers || g->retention.forever))
+		p = &g->retention;
+	else if (c->retention.ntiers || c->retention.forever)
+		p = &c->retention;
+	return p->forever ? NULL : p;
 }
 
 void

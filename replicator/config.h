@@ -103,8 +103,8 @@ struct group_limits {
 /* [group NAME] of the receiver: per-group settings. */
 struct receiver_group_cfg {
 	char name[65];
-	/* retention = AGE:INTERVAL,... (docs/retention.md); ntiers 0 = unset,
-	 * every point is kept. */
+	/* retention = AGE:INTERVAL,... or forever (docs/retention.md); ntiers
+	 * 0 and not forever = unset: [receiver]'s, else RETENTION_DEFAULT. */
 	struct retention_policy retention;
 	struct group_limits limits; /* RX_INHERIT fields: [receiver]'s */
 	/* History rules (docs/retention.md); RX_INHERIT = the [receiver] value. */
@@ -230,6 +230,9 @@ struct receiver_config {
 	/* scrub_rate: bytes/s `nestor scrub` reads at (default 100M, 1M..64G),
 	 * so it runs beside replication (docs/scrub.md). */
 	uint64_t scrub_rate;
+	/* retention: the policy of every group without its own (unset:
+	 * RETENTION_DEFAULT; forever: keep every point). */
+	struct retention_policy retention;
 	/* rpo, the RPO target of each group (default 5m, as the agent's,
 	 * 1s..366d; [group] rpo overrides): the dashboard's colours, the
 	 * metrics, alerts and notify events measure against it.
@@ -269,7 +272,8 @@ bool receiver_config_has_client(const struct receiver_config *c, const char *pee
 /* Is peer (cert CN) allowed to write group? False for unknown peers. */
 bool receiver_config_allows(const struct receiver_config *c, const char *peer,
 			    const char *group);
-/* group's retention policy, NULL if none is configured (keep every point). */
+/* group's retention policy: its [group] retention, else [receiver]'s, else
+ * RETENTION_DEFAULT; NULL when it is `forever` (keep every point). */
 const struct retention_policy *receiver_config_retention(const struct receiver_config *c,
 							 const char *group);
 /* group's limits: its [group] values over the [receiver] defaults. */

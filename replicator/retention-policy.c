@@ -43,9 +43,14 @@ retention_parse(const char *text, struct retention_policy *out, const char **why
 	const char *s = text;
 	uint64_t prev_interval = 0;
 
-	*why = "AGE:INTERVAL[,AGE:INTERVAL...] such as 1h:all,24h:1h,7d:1d";
+	*why = "'forever' or AGE:INTERVAL[,AGE:INTERVAL...] such as 1h:all,24h:1h,7d:1d";
 	if (!s[0])
 		return -1;
+	if (strcmp(s, "forever") == 0) {
+		p.forever = true;
+		*out = p;
+		return 0;
+	}
 	for (;;) {
 		size_t len = strcspn(s, ","), alen;
 		const char *colon = memchr(s, ':', len);
@@ -57,7 +62,7 @@ retention_parse(const char *text, struct retention_policy *out, const char **why
 		}
 		t = &p.tiers[p.ntiers];
 		if (!colon) {
-			*why = "AGE:INTERVAL for each tier, e.g. 24h:1h (units s, m, h, d, w)";
+			*why = "forever, or AGE:INTERVAL for each tier, e.g. 24h:1h (units s, m, h, d, w)";
 			return -1;
 		}
 		alen = (size_t)(colon - s);
@@ -93,4 +98,23 @@ retention_parse(const char *text, struct retention_policy *out, const char **why
 	}
 	*out = p;
 	return 0;
+}
+
+#define MIN_NS (60 * NS_PER_S)
+#define HOUR_NS (3600 * NS_PER_S)
+#define DAY_NS (86400 * NS_PER_S)
+
+/* RETENTION_DEFAULT, spelled out (tests/unit/test-retention.c checks that
+ * the text parses to it). */
+static const struct retention_policy retention_builtin = {
+	4,
+	{ { 15 * MIN_NS, 0 }, { DAY_NS, MIN_NS }, { 7 * DAY_NS, HOUR_NS },
+	  { 30 * DAY_NS, DAY_NS } },
+	false,
+};
+
+const struct retention_policy *
+retention_default(void)
+{
+	return &retention_builtin;
 }

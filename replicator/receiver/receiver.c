@@ -370,7 +370,7 @@ receiver_run(const struct receiver_config *cfg, const struct receiver_hooks *hoo
 	if (!rx.ctx)
 		goto out;
 	rx.store = receiver_store_open(cfg);
-	if (!rx.store || receiver_children_open(cfg) < 0)
+	if (!rx.store || receiver_children_open(cfg) < 0 || store_settle_start(rx.store) < 0)
 		goto out;
 	if (cfg->metrics_host) {
 		rx.metrics = rxmetrics_new(rx.base, cfg, rx.store);

@@ -18,6 +18,7 @@
 #include "replicator/receiver/store.h"
 
 struct wbudget;
+struct store_settler;
 
 struct store_backend {
 	const struct store_backend_ops *ops;
@@ -29,6 +30,7 @@ struct store {
 	struct store_backend *be;
 	unsigned max_disks_busy; /* disks of a point written at once, 0 = no bound */
 	struct wbudget *wbufs; /* write-queue buffers of all points; NULL = no bound */
+	struct store_settler *settler; /* store-settle.c; NULL = none */
 	store_rules_fn rules; /* NULL = the defaults */
 	const void *rules_arg;
 	/* Hash queries run on worker threads while the loop (or another
@@ -40,6 +42,10 @@ struct store {
 };
 
 /* A point of a group, for a backend call (strings borrowed). */
+/* Points whose files back on one removed point, at most (retention can
+ * leave many on one: the points between them gone, chain.h). */
+#define STORE_MAX_KIDS 16384
+
 struct store_where {
 	const char *group;
 	const char *gdir; /* <root>/<group> */
@@ -134,10 +140,22 @@ struct store_backend_ops {
 	int (*reader_pread)(struct store_reader *r, void *buf, size_t len, uint64_t off);
 	void (*reader_close)(struct store_reader *r);
 	/* Before point victim leaves the catalog: child (NULL = none based on
-	 * it) must read the same without it. NULL = nothing to do. */
+	 * it) and every other point that reads through it must read the same
+	 * without it; those others (local: files settled on it,
+	 * store-chain.h) go into kids, ids increasing, at most
+	 * STORE_MAX_KIDS. NULL = nothing to do. */
 	int (*unchain)(struct store_backend *be, const struct store_where *w,
 		       const struct catalog *cat, const struct store_point_info *victim,
-		       const struct store_point_info *child);
+		       const struct store_point_info *child, uint64_t *kids, size_t *nkids);
+	/* Optional: the points other than child whose data backs on victim
+	 * (what unchain will rebase), listed before anything changes. */
+	int (*kids)(struct store_backend *be, const struct store_where *w,
+		    const struct catalog *cat, const struct store_point_info *victim,
+		    const struct store_point_info *child, uint64_t *kids, size_t *nkids);
+	/* Optional: rebuild committed point pi's files on the layout that
+	 * keeps chains shallow (store-chain.h, store_chain_settle's returns). */
+	int (*settle)(struct store_backend *be, const struct store_where *w,
+		      const struct catalog *cat, const struct store_point_info *pi);
 	/* victim left the catalog: delete its data; failures leave strays
 	 * (logged as warnings). */
 	void (*drop)(struct store_backend *be, const struct store_where *w,

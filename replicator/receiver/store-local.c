@@ -1,8 +1,9 @@
 /* Local store backend: per disk a qcow2 chain under <group>/disks/<disk>/
  * (a point = one overlay "<id>.qcow2" on top of its base point's file, or
  * on the chain's root: nothing, or the target backend's on-prem disk),
- * written through qemu-nbd children of ours (common/child.h); retention rebases a child
- * onto its grandparent; clones are qcow2 overlays for drills. */
+ * written through qemu-nbd children of ours (common/child.h); settled
+ * later on a shallower layout, and the children of a removed point rebased
+ * (store-chain.h); clones are qcow2 overlays for drills. */
 #define _GNU_SOURCE /* sync_file_range, O_DIRECT */
 #include <dirent.h>
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include "common/strfmt.h"
 #include "replicator/receiver/store-aio.h"
 #include "replicator/receiver/store-backend.h"
+#include "replicator/receiver/store-chain.h"
 #include "replicator/receiver/store-local.h"
 
 /* qemu-nbd refuses payloads above 32 MiB; stay well below. */
@@ -738,63 +740,6 @@ local_reader_close(struct store_reader *r)
 	free(r);
 }
 
-/* Rebase the child's disk file onto new_base of format fmt ("" = none) in
- * qemu-img's safe mode: clusters where the old and the new backing differ
- * are copied into the child first, and only then is its header switched,
- * so the child reads the same bytes before, during and after. */
-static int
-child_rebase(const char *path, const char *new_base, const char *fmt, const char *ctx)
-{
-	const char *argv_b[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", new_base,
-				 "-F", fmt, path, NULL };
-	const char *argv_n[] = { "qemu-img", "rebase", "-q", "-f", "qcow2", "-b", "", path, NULL };
-
-	if (spawn_cmd(ctx, new_base[0] ? argv_b : argv_n, NULL) < 0)
-		return -1;
-	return store_fsync_path(path);
-}
-
-/* The child absorbs what it read through the victim. */
-static int
-local_unchain(struct store_backend *be, const struct store_where *w, const struct catalog *cat,
-	      const struct store_point_info *victim, const struct store_point_info *child)
-{
-	struct store_where cw = { w->group, w->gdir, child ? child->id : 0 };
-	char ctx[STORE_CTX_MAX];
-	char *path = NULL;
-	int rc = -1;
-
-	for (size_t i = 0; child && i < child->ndisks; i++) {
-		const char *disk = child->disks[i].name;
-		char base_name[32] = "";
-		struct store_local_root root = { base_name, "qcow2" };
-
-		if (catalog_point_disk(victim, disk) < 0)
-			continue; /* the child's disk was created without a backing file */
-		/* The victim's disk file has a backing file exactly when its own
-		 * base had that disk (see local_disk_create). */
-		if (victim->base_id != 0) {
-			const struct store_point_info *vb = catalog_find(cat, victim->base_id);
-
-			if (vb && catalog_point_disk(vb, disk) >= 0)
-				snprintf(base_name, sizeof(base_name), "%" PRIu64 ".qcow2",
-					 victim->base_id);
-		}
-		store_ctx(ctx, sizeof(ctx), &cw, disk);
-		/* Else the victim's file lies on the chain's root. */
-		if (!base_name[0] && local_root(be, disk, ctx, &root) < 0)
-			goto out;
-		free(path);
-		path = local_file(&cw, disk);
-		if (!path || child_rebase(path, root.path, root.format, ctx) < 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	free(path);
-	return rc;
-}
-
 static void
 local_drop(struct store_backend *be, const struct store_where *w,
 	   const struct store_point_info *victim)
@@ -883,7 +828,9 @@ static const struct store_backend_ops local_ops = {
 	.reader_open = local_reader_open,
 	.reader_pread = local_reader_pread,
 	.reader_close = local_reader_close,
-	.unchain = local_unchain,
+	.unchain = store_chain_unchain,
+	.kids = store_chain_kids,
+	.settle = store_chain_settle,
 	.drop = local_drop,
 	.clone = local_clone,
 	.clone_remove = local_clone_remove,

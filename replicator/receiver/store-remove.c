@@ -16,6 +16,7 @@
 #include "replicator/receiver/history.h"
 #include "replicator/receiver/scrubstate.h"
 #include "replicator/receiver/store-backend.h"
+#include "replicator/receiver/store-chain.h"
 #include "replicator/receiver/store-sums.h"
 
 /* ---- removing a point (retention) --------------------------------------------- */
@@ -79,15 +80,22 @@ int
 store_point_remove(struct store *st, const char *group, uint64_t point,
 		   store_remove_veto veto, void *arg)
 {
-	struct store_held h;
+	struct store_held h = { .lock_fd = -1 };
 	struct catalog *cat = &h.cat;
 	struct store_point_info victim, *child = NULL;
 	struct store_where w = { group, NULL, point };
+	uint64_t *kid_ids = calloc(STORE_MAX_KIDS, sizeof(*kid_ids));
+	const struct store_point_info **kids = calloc(STORE_MAX_KIDS, sizeof(*kids));
+	size_t nkids = 0;
 	ssize_t idx;
-	int rc = -1, scrub_lock = -1;
+	int rc = -1, scrub_lock = -1, chain_lock = -1;
 
 	/* No hash query reads through the point while it goes (store-backend.h). */
 	pthread_rwlock_wrlock(&st->readers);
+	if (!kid_ids || !kids) {
+		log_error("store: out of memory");
+		goto out;
+	}
 	if (store_hold(st, group, false, &h) < 0 ||
 	    (idx = remove_index(cat, group, point)) < 0)
 		goto out;
@@ -99,8 +107,24 @@ store_point_remove(struct store *st, const char *group, uint64_t point,
 	}
 	if (cat->pts[idx + 1].base_id == point)
 		child = &cat->pts[idx + 1];
-	/* 1. data: the child absorbs what it read through the victim */
-	if (st->be->ops->unchain && st->be->ops->unchain(st->be, &w, cat, &victim, child) < 0)
+	/* No settle swaps a file of the group meanwhile (store-chain.h). */
+	if ((chain_lock = store_chain_lock(h.gdir)) < 0)
+		goto out;
+	/* 1. checksums and bad scrub verdicts: the child and every point whose
+	 * file backs on the victim take the victim's. First, while their data
+	 * still reads through it (the same bytes before and after step 2): a
+	 * crash after the data moved would leave points the next attempt no
+	 * longer finds from the headers without them. */
+	if (st->be->ops->kids && st->be->ops->kids(st->be, &w, cat, &victim, child, kid_ids,
+						   &nkids) < 0)
+		goto out;
+	for (size_t i = 0; i < nkids; i++)
+		kids[i] = catalog_find(cat, kid_ids[i]);
+	if (store_sums_on_remove(h.gdir, &victim, child, kids, nkids, &scrub_lock) < 0)
+		goto out;
+	/* 2. data: they absorb what they read through the victim */
+	if (st->be->ops->unchain &&
+	    st->be->ops->unchain(st->be, &w, cat, &victim, child, kid_ids, &nkids) < 0)
 		goto out;
 	if (veto && veto(arg, point)) {
 		log_info("store: group %s: point %" PRIu64 " is kept: it came into use", group,
@@ -108,8 +132,7 @@ store_point_remove(struct store *st, const char *group, uint64_t point,
 		rc = 1;
 		goto out;
 	}
-	/* 2. its checksums and bad scrub verdicts go to the child too */
-	if (store_sums_on_remove(h.gdir, &victim, child, &scrub_lock) < 0)
+	if (store_sums_forget(h.gdir, point) < 0)
 		goto out;
 	/* 3. the catalog: from now on the victim does not exist (its child
 	 * takes its base) */
@@ -123,7 +146,10 @@ store_point_remove(struct store *st, const char *group, uint64_t point,
 	rc = 0;
 out:
 	scrubstate_unlock(scrub_lock);
+	store_chain_unlock(chain_lock);
 	store_release(&h);
 	pthread_rwlock_unlock(&st->readers);
+	free(kid_ids);
+	free(kids);
 	return rc;
 }

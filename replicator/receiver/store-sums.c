@@ -210,7 +210,7 @@ load_disk(const char *gdir, uint64_t point, const char *disk, uint64_t size,
  * the child's entry; the victim's entry goes. 0 / -1. */
 static int
 move_verdicts(const char *gdir, const struct store_point_info *victim,
-	      const struct store_point_info *child, const struct child_disk *cd)
+	      const struct store_point_info *child, const struct child_disk *cd, bool drop)
 {
 	struct scrubstate ss;
 	struct scrub_entry *v, *to = NULL;
@@ -249,8 +249,9 @@ move_verdicts(const char *gdir, const struct store_point_info *victim,
 		log_warn("store: point %" PRIu64 " failed its scrub; its bad ranges the child "
 			 "did not overwrite now count against point %" PRIu64, victim->id,
 			 child->id);
-	scrubstate_drop(&ss, victim->id);
-	rc = scrubstate_save(gdir, &ss);
+	if (drop)
+		scrubstate_drop(&ss, victim->id);
+	rc = drop || to ? scrubstate_save(gdir, &ss) : 0;
 out:
 	scrubstate_free(&ss);
 	return rc;
@@ -287,16 +288,15 @@ merge_disks(const char *gdir, const struct store_point_info *victim,
 	return 0;
 }
 
-int
-store_sums_on_remove(const char *gdir, const struct store_point_info *victim,
-		     const struct store_point_info *child, int *scrub_lock)
+/* One child of victim takes over its records and bad ranges; drop: the
+ * victim's verdict goes (the last child). */
+static int
+hand_over(const char *gdir, const struct store_point_info *victim,
+	  const struct store_point_info *child, bool drop)
 {
 	struct child_disk cd[STORE_MAX_DISKS] = { 0 };
 	int rc = -1;
 
-	*scrub_lock = scrubstate_lock(gdir);
-	if (*scrub_lock < 0)
-		return -1;
 	for (size_t k = 0; child && k < child->ndisks; k++) {
 		int r = load_disk(gdir, child->id, child->disks[k].name, child->disks[k].size,
 				  &cd[k].recs, &cd[k].n);
@@ -311,7 +311,7 @@ store_sums_on_remove(const char *gdir, const struct store_point_info *victim,
 	/* Verdicts first: a crash before the merge leaves the child's own
 	 * records, which the next attempt measures the moved ranges against
 	 * again (found moved already: nothing to do). */
-	if (move_verdicts(gdir, victim, child, cd) < 0 ||
+	if (move_verdicts(gdir, victim, child, cd, drop) < 0 ||
 	    (child && merge_disks(gdir, victim, child, cd) < 0))
 		goto out;
 	rc = 0;
@@ -321,4 +321,113 @@ out:
 		free(cd[k].cover);
 	}
 	return rc;
+}
+
+int
+store_sums_on_remove(const char *gdir, const struct store_point_info *victim,
+		     const struct store_point_info *child,
+		     const struct store_point_info *const *kids, size_t nkids, int *scrub_lock)
+{
+	*scrub_lock = scrubstate_lock(gdir);
+	if (*scrub_lock < 0)
+		return -1;
+	for (size_t i = 0; i < nkids; i++)
+		if (hand_over(gdir, victim, kids[i], false) < 0)
+			return -1;
+	return hand_over(gdir, victim, child, false);
+}
+
+int
+store_sums_forget(const char *gdir, uint64_t victim)
+{
+	struct scrubstate ss;
+	int rc;
+
+	if (scrubstate_load(gdir, &ss) < 0)
+		return 0; /* warned; as move_verdicts leaves it */
+	if (!scrubstate_find(&ss, victim)) {
+		scrubstate_free(&ss);
+		return 0;
+	}
+	scrubstate_drop(&ss, victim);
+	rc = scrubstate_save(gdir, &ss);
+	scrubstate_free(&ss);
+	return rc;
+}
+
+int
+store_sums_on_settle(const char *gdir, const struct catalog *cat,
+		     const struct store_point_info *pi, const char *disk,
+		     const uint64_t *absorbed, size_t n)
+{
+	int k = catalog_point_disk(pi, disk);
+	uint64_t size = k >= 0 ? pi->disks[k].size : 0;
+	struct sums_rec *acc = NULL, *ar = NULL, *out = NULL;
+	size_t nacc = 0, na = 0, nout = 0;
+	char *path = NULL;
+	int r, rc = -1;
+
+	if (k < 0 || (r = load_disk(gdir, pi->id, disk, size, &acc, &nacc)) == 1)
+		return 0; /* no checksums of this disk: none to extend */
+	if (r < 0)
+		goto out;
+	/* Newest first: a newer record of the same bytes wins, as a walk
+	 * down the old chain would have found. */
+	for (size_t i = 0; i < n; i++) {
+		const struct store_point_info *a = absorbed[i] ? catalog_find(cat, absorbed[i]) : NULL;
+		int ak = a ? catalog_point_disk(a, disk) : -1;
+
+		if (ak < 0)
+			continue;
+		free(ar);
+		ar = NULL;
+		r = load_disk(gdir, a->id, disk, a->disks[ak].size, &ar, &na);
+		if (r < 0)
+			goto out;
+		if (r == 1)
+			continue; /* its bytes have no checksums: unchecked, as before */
+		if (sums_merge(acc, nacc, ar, na, size, &out, &nout) < 0)
+			goto out;
+		free(acc);
+		acc = out;
+		nacc = nout;
+		out = NULL;
+	}
+	if ((path = sums_path(gdir, pi->id, disk)) && sums_save(path, acc, nacc) == 0)
+		rc = 0;
+out:
+	free(path);
+	free(acc);
+	free(ar);
+	free(out);
+	return rc;
+}
+
+bool
+store_sums_complete(const char *gdir, const struct catalog *cat,
+		    const struct store_point_info *pi, const char *disk, const uint64_t *absorbed,
+		    size_t n)
+{
+	bool ok = true;
+	char *path;
+	struct stat sb;
+
+	if (!(path = sums_path(gdir, pi->id, disk)))
+		return false;
+	if (stat(path, &sb) < 0) {
+		free(path);
+		return true; /* no checksums of its own: nothing to keep right */
+	}
+	free(path);
+	for (size_t i = 0; ok && i < n; i++) {
+		const struct store_point_info *a = absorbed[i] ? catalog_find(cat, absorbed[i]) : NULL;
+
+		if (!a || catalog_point_disk(a, disk) < 0)
+			continue;
+		path = sums_path(gdir, a->id, disk);
+		ok = path && stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		     sb.st_size >= SUMS_HEADER_SIZE;
+		free(path);
+	}
+	return ok;
 }

@@ -40,15 +40,37 @@ void store_sums_free(struct store_sums *s);
 /* Remove the checksums of points neither in cat nor keep_id. 0 / -1. */
 int store_sums_prune(const char *gdir, const struct catalog *cat, uint64_t keep_id);
 
-/* Point victim is being removed, child (NULL = none) read through it: the
- * victim's bad scrub ranges that the child's own records do not overlap
- * become the child's (scrub.json), then each of the child's disk files
- * becomes the merge of its records and the victim's (sums_merge). Holds
- * the scrub lock from then on: *scrub_lock (scrubstate_unlock it after the
- * catalog is replaced). An unreadable scrub.json is warned about and left
+/* Point victim is being removed, child (NULL = none: the next point) and
+ * kids (the other points whose files backed on it, store-chain.h) read
+ * through it: for each of them, the victim's bad scrub ranges that its own
+ * records do not overlap become its own (scrub.json), then each of its
+ * disk files becomes the merge of its records and the victim's
+ * (sums_merge); the victim's own verdict stays (store_sums_forget).
+ * Holds the scrub lock from then on: *scrub_lock (scrubstate_unlock it
+ * after the catalog is replaced, and on failure too). An unreadable scrub.json is warned about and left
  * alone. 0 / -1 (logged; nothing the catalog says changed). */
 int store_sums_on_remove(const char *gdir, const struct store_point_info *victim,
-			 const struct store_point_info *child, int *scrub_lock);
+			 const struct store_point_info *child,
+			 const struct store_point_info *const *kids, size_t nkids, int *scrub_lock);
+/* The removed point's own verdict goes from scrub.json (under the scrub
+ * lock store_sums_on_remove took), once nothing can keep it any more.
+ * 0 / -1 (logged). */
+int store_sums_forget(const char *gdir, uint64_t victim);
+/* Point pi's file of disk was settled over the points absorbed (of cat,
+ * newest first) that it read through before: its records of disk become
+ * the merge of its own and theirs, as a removal of them would have made
+ * them. A disk without checksums keeps none. 0 / -1 (logged). */
+/* Whether point pi's records of disk can take in those of the points
+ * absorbed (of cat): each of them that has the disk keeps checksums of it,
+ * or pi keeps none itself. A settle over a point without checksums would
+ * leave pi's records short of bytes it holds, and a later removal below
+ * would hand it records those bytes overwrote. */
+bool store_sums_complete(const char *gdir, const struct catalog *cat,
+			 const struct store_point_info *pi, const char *disk,
+			 const uint64_t *absorbed, size_t n);
+int store_sums_on_settle(const char *gdir, const struct catalog *cat,
+			 const struct store_point_info *pi, const char *disk,
+			 const uint64_t *absorbed, size_t n);
 /* After the catalog dropped victim: its checksum directory. A failure
  * leaves a stray (warned). */
 void store_sums_drop(const char *gdir, uint64_t victim);

@@ -96,6 +96,7 @@ store_free(struct store *st)
 {
 	if (!st)
 		return;
+	store_settle_stop(st);
 	if (st->be)
 		st->be->ops->free(st->be);
 	free(st->root);
@@ -910,6 +911,7 @@ store_point_commit(struct store_point *pt, const void *meta, size_t meta_len, in
 	log_info("store: group %s: committed point %" PRIu64 " (base %" PRIu64 ", %" PRIu64
 		 " bytes, %.1f ms)", pt->group, pt->id, pt->base_id, pt->bytes,
 		 (double)(clock_mono_ns() - t0) / 1e6);
+	store_settle_kick(pt->st, pt->group);
 	*err = STORE_OK;
 	return 0;
 }

@@ -146,6 +146,22 @@ void store_set_limits(struct store *st, unsigned nbd_total, unsigned disks_busy)
 int store_set_write_buffers(struct store *st, uint64_t total);
 /* The root directory (absolute), borrowed. */
 const char *store_root(const struct store *st);
+/* Settling (issue 17, docs/architecture.md "Chain layout"): a thread that,
+ * after each commit, rebuilds the group's committed points up to the
+ * newest but a few on a layout that keeps every point's chain shallow,
+ * in the background and at a low CPU priority (the content of a point
+ * never changes). A backend without such a layout (ceph): nothing. The
+ * receiver starts it; store_free stops it. 0 / -1 (logged). */
+int store_settle_start(struct store *st);
+void store_settle_stop(struct store *st);
+/* Queue group for the thread (no thread: nothing). Never blocks for long. */
+void store_settle_kick(struct store *st, const char *group);
+/* The thread's work, inline: settle group's points newer than *done (0:
+ * all of them) up to the newest but the lag, oldest first;
+ * *done becomes the last one tried. stop (NULL ok) ends it between
+ * points. 0 / -1 (logged: a point left deeper, or no catalog). */
+int store_settle_group(struct store *st, const char *group, uint64_t *done,
+		       const _Atomic bool *stop);
 
 /* Committed points of group, oldest first. *out is malloc'd, caller frees.
  * A group with no catalog yields *n = 0. 0 / -1. */

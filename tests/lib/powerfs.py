@@ -392,8 +392,13 @@ def main():
         fs.cut()
 
     threading.Thread(target=watch, daemon=True).start()
+    # Not hard_remove: a file replaced by a rename or unlinked while open
+    # stays readable through its descriptor, as POSIX says (libfuse keeps it
+    # as .fuse_hidden* until it is closed; with hard_remove every operation
+    # on it failed with ENOENT: a qemu reading a chain whose file the
+    # receiver's settle thread had just replaced, issue 17).
     fusepy.FUSE(fs, sys.argv[2], raw_fi=True, foreground=True, fsname="powerfs",
-                big_writes=True, max_write=131072, hard_remove=True)
+                big_writes=True, max_write=131072, hard_remove=False)
 
 
 if __name__ == "__main__":

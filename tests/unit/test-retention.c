@@ -214,6 +214,40 @@ Test(retention, decide_incremental_consistent)
 			cr_assert(!removed[k], "young point %zu removed", k);
 }
 
+/* The default's text and its tiers are the same policy; at 1.6 points a
+ * second for a year it keeps a bounded number of points. */
+Test(retention, default_is_bounded)
+{
+	const struct retention_policy *d = retention_default();
+	struct retention_policy p;
+	const char *why;
+	static uint64_t times[200000];
+	static bool keep[200000];
+	size_t n = 0, kept = 0;
+
+	cr_assert_eq(retention_parse(RETENTION_DEFAULT, &p, &why), 0);
+	cr_assert_eq(p.ntiers, d->ntiers);
+	for (size_t i = 0; i < p.ntiers; i++) {
+		cr_assert_eq(p.tiers[i].age_ns, d->tiers[i].age_ns);
+		cr_assert_eq(p.tiers[i].interval_ns, d->tiers[i].interval_ns);
+	}
+	cr_assert(!d->forever);
+	cr_assert_eq(retention_parse("forever", &p, &why), 0);
+	cr_assert(p.forever);
+	cr_assert_eq(p.ntiers, 0);
+	/* The last 40 days of a year of points (older ones are gone whatever
+	 * the rate), 200,000 of them 17.28 s apart */
+	for (uint64_t t = 0; t < 40 * D && n < 200000; t += 40 * D / 200000)
+		times[n++] = 365 * D + t;
+	retention_decide(d, times, n, times[n - 1], 3, keep);
+	for (size_t i = 0; i < n; i++)
+		kept += keep[i];
+	/* 15 min of all points (53 here), 1440 - 15 minutes, 144 hours, 23
+	 * days: at most 1440 + 15 min of points + 167 whatever the rate */
+	cr_assert_leq(kept, 53 + 1440 + 144 + 30, "%zu kept", kept);
+	cr_assert_geq(kept, 1440);
+}
+
 Test(retention, receiver_config_group)
 {
 	static const char head[] =
@@ -228,10 +262,31 @@ Test(retention, receiver_config_group)
 	p = receiver_config_retention(c, "g1");
 	cr_assert_not_null(p);
 	cr_assert_eq(p->ntiers, 2);
-	cr_assert_null(receiver_config_retention(c, "g2")); /* no key: keep all */
-	cr_assert_null(receiver_config_retention(c, "g3"));
+	/* issue 17: no key is the bounded default, no longer keep all */
+	cr_assert_eq(receiver_config_retention(c, "g2"), retention_default());
+	cr_assert_eq(receiver_config_retention(c, "g3"), retention_default());
 	receiver_config_free(c);
 	c = NULL;
+
+	/* forever keeps every point; [receiver] retention is every other
+	 * group's */
+	snprintf(text, sizeof(text), "%sretention = 2h:all\n\n[group g1]\nretention = forever\n"
+		 "[group g2]\nretention = 1h:all\n", head);
+	cr_assert_eq(receiver_config_load_string("t.conf", text, &c), 0);
+	cr_assert_null(receiver_config_retention(c, "g1"));
+	cr_assert_eq(receiver_config_retention(c, "g2")->tiers[0].age_ns, H);
+	cr_assert_eq(receiver_config_retention(c, "g3")->tiers[0].age_ns, 2 * H);
+	receiver_config_free(c);
+	c = NULL;
+	snprintf(text, sizeof(text), "%sretention = forever\n\n[group g1]\nretention = 1h:all\n",
+		 head);
+	cr_assert_eq(receiver_config_load_string("t.conf", text, &c), 0);
+	cr_assert_null(receiver_config_retention(c, "g2"));
+	cr_assert_not_null(receiver_config_retention(c, "g1"));
+	receiver_config_free(c);
+	c = NULL;
+	snprintf(text, sizeof(text), "%sretention = forever,1h:all\n", head);
+	cr_assert_eq(receiver_config_load_string("t.conf", text, &c), -1);
 
 	snprintf(text, sizeof(text), "%s\n[group g1]\nretention = 1h:2h\n", head);
 	cr_assert_eq(receiver_config_load_string("t.conf", text, &c), -1);

@@ -15,6 +15,7 @@
 #include "replicator/receiver/scrubstate.h"
 #include "replicator/receiver/store.h"
 #include "replicator/receiver/sums.h"
+#include "storebegin.h"
 #include "tmpdir.h"
 
 #define MIB (1024u * 1024u)
@@ -34,17 +35,7 @@ fill(uint64_t off, size_t len, unsigned seed)
 static struct store_point *
 begin(struct store *st, uint64_t id, uint64_t base)
 {
-	struct store_begin b = { .point_id = id, .base_id = base, .ndisks = 1 };
-	struct store_point *pt;
-	int err = -1;
-
-	snprintf(b.group, sizeof(b.group), "grp");
-	b.time_ns = 1700000000000000000ull + id;
-	snprintf(b.disks[0].name, sizeof(b.disks[0].name), "vda");
-	b.disks[0].size = DISK;
-	pt = store_point_begin(st, &b, &err);
-	cr_assert_not_null(pt, "begin %" PRIu64 ": %d", id, err);
-	return pt;
+	return store_begin_one(st, id, base, "vda", DISK);
 }
 
 static void
