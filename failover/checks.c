@@ -2,7 +2,10 @@
  * agent-backed virDomainGetTime (a guest-get-time round trip: proves the
  * agent answers, like guest-ping, without linking libvirt-qemu). The TCP
  * check and the script need the guest's address on its network: from the
- * DHCP leases of the network, else the ARP table, else the agent. */
+ * DHCP leases of the network, else the host's ARP table (a static guest's
+ * address is known once it has talked on the network). The guest agent is
+ * not asked for addresses: its answer is the guest's word, and the check
+ * must reach the address the network really serves. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
