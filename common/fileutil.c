@@ -301,3 +301,38 @@ out:
 	free(buf);
 	return rc;
 }
+
+void
+file_id_of(const struct stat *sb, struct file_id *id)
+{
+	memset(id, 0, sizeof(*id));
+	id->dev = sb->st_dev;
+	id->ino = sb->st_ino;
+	id->size = sb->st_size;
+	id->mtime = sb->st_mtim;
+	id->ctime = sb->st_ctim;
+}
+
+int
+file_identity(const char *path, struct file_id *id)
+{
+	struct stat sb;
+
+	memset(id, 0, sizeof(*id));
+	if (stat(path, &sb) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		log_error("stat %s: %m", path);
+		return -1;
+	}
+	file_id_of(&sb, id);
+	return 1;
+}
+
+bool
+file_id_same(const struct file_id *a, const struct file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
+	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
+}

@@ -2,8 +2,11 @@
 #ifndef NESTOR_COMMON_FILEUTIL_H
 #define NESTOR_COMMON_FILEUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 /* Replace path with data durably: write "path.tmp" in the same directory,
  * fsync, rename over path, fsync the directory. mode is applied exactly
@@ -28,4 +31,19 @@ int fd_write_all(int fd, const void *buf, size_t len);
  * before len is an error (errno = ENODATA). No logging. 0 / -1. */
 int fd_pread_all(int fd, void *buf, size_t len, off_t off);
 
+/* What tells one version of a file from the next (device, inode, size,
+ * mtime, ctime): a rename over it, a write or a truncate changes it.
+ * Absent is all zero. */
+struct file_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
+/* path's identity: 1 exists / 0 absent / -1 (logged). */
+int file_identity(const char *path, struct file_id *id);
+/* The identity held in sb. */
+void file_id_of(const struct stat *sb, struct file_id *id);
+bool file_id_same(const struct file_id *a, const struct file_id *b);
 #endif

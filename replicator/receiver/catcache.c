@@ -1,15 +1,12 @@
 /* The parsed-catalog cache (catcache.h). */
 #include "replicator/receiver/catcache.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "common/log.h"
 
 struct entry {
 	char *gdir;          /* NULL = free slot */
@@ -24,34 +21,6 @@ static struct entry cache[CATCACHE_MAX_ENTRIES];
 static size_t cache_bytes;
 static uint64_t cache_clock;
 static uint64_t n_exact, n_tail, n_miss;
-
-int
-file_identity(const char *path, struct file_id *id)
-{
-	struct stat sb;
-
-	memset(id, 0, sizeof(*id));
-	if (stat(path, &sb) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		log_error("store: stat %s: %m", path);
-		return -1;
-	}
-	id->dev = sb.st_dev;
-	id->ino = sb.st_ino;
-	id->size = sb.st_size;
-	id->mtime = sb.st_mtim;
-	id->ctime = sb.st_ctim;
-	return 1;
-}
-
-bool
-file_id_same(const struct file_id *a, const struct file_id *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
-	       a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec &&
-	       a->ctime.tv_sec == b->ctime.tv_sec && a->ctime.tv_nsec == b->ctime.tv_nsec;
-}
 
 static size_t
 pts_bytes(const struct catalog *cat)

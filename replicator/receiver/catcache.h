@@ -15,25 +15,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
-#include <time.h>
 
+#include "common/fileutil.h"
 #include "replicator/receiver/catalog.h"
 
 #define CATCACHE_MAX_ENTRIES 64
 #define CATCACHE_MAX_BYTES   (128u << 20) /* of points held, all entries */
-
-/* What tells one version of a file from the next; absent is all zero. */
-struct file_id {
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
-};
-
-/* 1 exists / 0 absent / -1 (logged). */
-int file_identity(const char *path, struct file_id *id);
-bool file_id_same(const struct file_id *a, const struct file_id *b);
 
 enum catcache_hit {
 	CATCACHE_MISS = 0,

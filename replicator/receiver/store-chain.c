@@ -479,17 +479,15 @@ settle_still(const struct settle *s)
 {
 	struct catalog cat = { 0 };
 	struct scrubstate ss;
-	struct stat now;
+	struct file_id now, before;
 	int ok = 0;
 
 	if (catalog_load(s->w->gdir, &cat) < 0 || scrubstate_load(s->w->gdir, &ss) < 0) {
 		catalog_free(&cat);
 		return 0;
 	}
-	if (stat(s->path, &now) < 0 || now.st_ino != s->before.st_ino ||
-	    now.st_size != s->before.st_size ||
-	    now.st_mtim.tv_sec != s->before.st_mtim.tv_sec ||
-	    now.st_mtim.tv_nsec != s->before.st_mtim.tv_nsec)
+	file_id_of(&s->before, &before);
+	if (file_identity(s->path, &now) <= 0 || !file_id_same(&now, &before))
 		log_info("%s: changed while it was settled: left as it is", s->ctx);
 	else if (!catalog_has(&cat, s->pi->id) || !catalog_has(&cat, s->chain[s->pick]))
 		log_info("%s: removed while it was settled: left as it is", s->ctx);
