@@ -231,18 +231,15 @@ out:
 	return rc;
 }
 
-int
-file_read_all(const char *path, size_t max, void **data, size_t *len)
+/* The bounded read of file_read_all and file_read_regular from fd, which
+ * it closes. */
+static int
+read_all_fd(int fd, const char *path, size_t max, void **data, size_t *len)
 {
 	char *buf = NULL;
 	size_t cap, used = 0;
-	int fd = -1, rc = -1;
+	int rc = -1;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		log_error("%s: %m", path);
-		goto out;
-	}
 	/* Read up to max + 1 bytes so an oversized file (or a pipe, where size
 	 * is unknown in advance) is detected without trusting st_size. */
 	if (max >= SIZE_MAX - 1) {
@@ -296,10 +293,46 @@ file_read_all(const char *path, size_t max, void **data, size_t *len)
 	buf = NULL;
 	rc = 0;
 out:
-	if (fd >= 0)
-		close(fd);
+	close(fd);
 	free(buf);
 	return rc;
+}
+
+int
+file_read_all(const char *path, size_t max, void **data, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		log_error("%s: %m", path);
+		return -1;
+	}
+	return read_all_fd(fd, path, max, data, len);
+}
+
+int
+file_read_regular(const char *path, size_t max, void **data, size_t *len)
+{
+	/* O_NONBLOCK: a FIFO put in the file's place must not hang the caller. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	struct stat sb;
+
+	if (fd < 0) {
+		log_error("%s: %m", path);
+		return -1;
+	}
+	if (fstat(fd, &sb) < 0) {
+		log_error("%s: %m", path);
+		close(fd);
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		log_error("%s: not a regular file", path);
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	return read_all_fd(fd, path, max, data, len);
 }
 
 void

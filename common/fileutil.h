@@ -24,6 +24,9 @@ int mkdir_p(const char *path, mode_t mode);
  * frees) with an extra NUL after the data, so text can be used as a string.
  * Larger files are refused. Logs. 0 / -1. */
 int file_read_all(const char *path, size_t max, void **data, size_t *len);
+/* file_read_all of a regular file that path names itself: a symlink
+ * (ELOOP), a directory, FIFO or device (EINVAL) is refused. Logs. 0 / -1. */
+int file_read_regular(const char *path, size_t max, void **data, size_t *len);
 /* Write all len bytes, retrying short writes and EINTR. No logging; errno
  * is set. 0 / -1. */
 int fd_write_all(int fd, const void *buf, size_t len);

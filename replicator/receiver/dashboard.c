@@ -18,6 +18,7 @@
 #include "replicator/httpd.h"
 #include "replicator/receiver/dashdata.h"
 #include "replicator/receiver/dashhtml.h"
+#include "replicator/receiver/dashreport.h"
 
 struct dashboard {
 	struct dash_src src;
@@ -119,6 +120,20 @@ parse_group_path(const char *p, char group[NAME_MAX_LEN + 1], uint64_t *point)
 	return strncmp(end, "/point/", 7) == 0 && parse_u64(end + 7, point) == 0 && *point > 0;
 }
 
+/* A drill's or failover's saved report, as it is on disk (dashreport.h). */
+static void
+answer_report(struct dashboard *d, const struct dashreport_ref *ref, struct httpd_resp *resp)
+{
+	int status = dashreport_load(d->src.cfg->store_dir, ref, &resp->body, &resp->len,
+				     &resp->type);
+
+	if (status == 0)
+		resp->status = 200;
+	else
+		answer_text(resp, status, status == 404 ? "no such report\n"
+							: "cannot read the report\n");
+}
+
 bool
 dashboard_answer(struct dashboard *d, const struct httpd_req *req, struct httpd_resp *resp)
 {
@@ -127,8 +142,17 @@ dashboard_answer(struct dashboard *d, const struct httpd_req *req, struct httpd_
 	char group[NAME_MAX_LEN + 1];
 	uint64_t point, now = clock_now_ns();
 	int status = 500;
+	struct dashreport_ref ref;
 	json_t *v;
 
+	switch (dashreport_parse(path, &ref)) {
+	case 1:
+		answer_report(d, &ref, resp);
+		return true;
+	case -1:
+		answer_text(resp, 400, "not a report's name\n");
+		return true;
+	}
 	if (api)
 		path += 4;
 	if (!*path || strcmp(path, "/") == 0) {

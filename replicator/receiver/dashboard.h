@@ -1,5 +1,6 @@
 /* The receiver's dashboard on its metrics listener (docs/dashboard.md):
- * the routes (/, /group/NAME, /group/NAME/point/ID and their /api twins),
+ * the routes (/, /group/NAME, /group/NAME/point/ID and their /api twins,
+ * /report/GROUP/drills|failover/FILE: the runs' saved reports),
  * HTTP basic auth of the whole listener, and the RPO history it charts. */
 #ifndef NESTOR_RECEIVER_DASHBOARD_H
 #define NESTOR_RECEIVER_DASHBOARD_H

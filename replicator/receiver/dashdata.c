@@ -14,6 +14,7 @@
 #include "common/strfmt.h"
 #include "common/vmxml.h"
 #include "replicator/config.h"
+#include "replicator/receiver/dashreport.h"
 #include "replicator/receiver/groupstate.h"
 #include "replicator/receiver/marker.h"
 #include "replicator/receiver/retention.h"
@@ -152,27 +153,71 @@ fail:
 	return NULL;
 }
 
-/* A run's report as the dashboard lists it, with where its reports are. */
+/* The HTML report saved beside the JSON one at json_path (docs/drill.md),
+ * if there is one: malloc'd path (caller frees), else NULL. */
+static char *
+html_beside(const char *json_path)
+{
+	char *html = strfmt("%.*s.html", (int)(strlen(json_path) - 5), json_path);
+	struct stat sb;
+
+	if (html && stat(html, &sb) < 0) {
+		free(html);
+		html = NULL;
+	}
+	return html;
+}
+
+/* The dashboard's URL of a run's report file at path (dashreport.h), or
+ * null. */
 static json_t *
-run_json(const char *path)
+report_url(const char *group, bool failover, const char *path)
+{
+	char *url = path ? dashreport_url(group, failover, path) : NULL;
+	json_t *v = url ? json_string(url) : json_null();
+
+	free(url);
+	return v;
+}
+
+/* A run's report as the dashboard lists it, with where its reports are:
+ * their paths on the receiver and their URLs on the dashboard. */
+static json_t *
+run_json(const char *group, bool failover, const char *path)
 {
 	struct status_run r;
-	char *html = NULL;
-	struct stat sb;
+	char *html;
 	json_t *o;
 
 	if (status_run_load(path, &r) < 0)
 		return NULL;
-	/* The HTML report is saved beside the JSON one (docs/drill.md). */
-	html = strfmt("%.*s.html", (int)(strlen(path) - 5), path);
-	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s, s:o}",
+	html = html_beside(path);
+	o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o, s:s, s:o, s:o, s:o}",
 		"kind", r.failover ? "failover" : "drill", "id", r.id,
 		"verdict", r.pass ? "pass" : "fail", "point", (json_int_t)r.point,
 		"started_ns", (json_int_t)r.started_ns, "rpo_seconds", secs_or_null(r.rpo_s),
 		"rto_seconds", secs_or_null(r.rto_s), "report_json", path,
-		"report_html", html && stat(html, &sb) == 0 ? json_string(html) : json_null());
+		"report_html", html ? json_string(html) : json_null(),
+		"report_json_url", report_url(group, failover, path),
+		"report_html_url", report_url(group, failover, html));
 	free(html);
 	return o;
+}
+
+/* The URL of the HTML report of the failover marker m names (null while
+ * the failover runs, before its report is saved). */
+static json_t *
+marker_report_url(const struct dash_src *s, const char *group, const json_t *m)
+{
+	const char *id = json_string_value(json_object_get(m, "failover"));
+	char *rec = id && name_valid(id, strlen(id))
+		    ? groupstate_report_path(s->cfg->store_dir, group, true, id) : NULL;
+	char *html = rec ? html_beside(rec) : NULL;
+	json_t *v = report_url(group, true, html);
+
+	free(html);
+	free(rec);
+	return v;
 }
 
 static int
@@ -201,7 +246,7 @@ runs_json(const struct dash_src *s, const char *group)
 					      &n) < 0)
 			continue;
 		for (size_t i = 0; i < n; i++) {
-			json_t *o = run_json(paths[i]);
+			json_t *o = run_json(group, fo, paths[i]);
 
 			if (o)
 				found[nf++] = o;
@@ -256,6 +301,7 @@ dashdata_group(const struct dash_src *s, const char *group, uint64_t now, int *s
 	json_object_set_new(o, "history_24h", h24 ? h24 : json_null());
 	json_object_set_new(o, "history_7d", h7 ? h7 : json_null());
 	json_object_set_new(o, "runs", runs ? runs : json_null());
+	json_object_set_new(o, "failover_report_url", marker_report_url(s, group, marker));
 	json_object_set_new(o, "failover_marker", marker ? marker : json_null());
 	if (!h24 || !h7 || !runs || !points_json(s, group, now, o)) {
 		json_decref(o);

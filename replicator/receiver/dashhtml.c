@@ -350,6 +350,31 @@ dashhtml_overview(const json_t *o, size_t *len)
 	return page_end(f, &buf, &blen, len);
 }
 
+/* A cell of a duration, its seconds in data-seconds when known (s >= 0)
+ * for whoever reads the page's figures. */
+static void
+put_secs_td(FILE *f, const char *cls, double s)
+{
+	fprintf(f, "<td class=\"num %s\"", cls);
+	if (s >= 0)
+		fprintf(f, " data-seconds=\"%.3f\"", s);
+	fputs(">", f);
+	put_dur(f, s);
+	fputs("</td>", f);
+}
+
+/* A link to the dashboard URL o[key] (a report), if o has one, then a
+ * space. */
+static void
+put_link(FILE *f, const char *cls, const json_t *o, const char *key, const char *text)
+{
+	if (!json_is_string(json_object_get(o, key)))
+		return;
+	fprintf(f, "<a class=\"%s\" href=\"", cls);
+	put_str(f, o, key);
+	fprintf(f, "\">%s</a> ", text);
+}
+
 static void
 put_runs(FILE *f, const json_t *runs)
 {
@@ -366,21 +391,23 @@ put_runs(FILE *f, const json_t *runs)
 		fputs("<tr class=\"run\">", f);
 		put_td(f, r, "kind");
 		put_td(f, r, "id");
-		fputs("<td>", f);
+		fputs("<td class=\"verdict\">", f);
 		put_badge(f, str(r, "verdict"));
 		fprintf(f, "</td><td class=\"num\">%" PRIu64 "</td><td>", u64(r, "point"));
 		put_time(f, u64(r, "started_ns"));
-		fputs("</td><td class=\"num\">", f);
-		put_dur(f, num(r, "rpo_seconds", -1));
-		fputs("</td><td class=\"num\">", f);
-		put_dur(f, num(r, "rto_seconds", -1));
-		fputs("</td><td>", f);
+		fputs("</td>", f);
+		put_secs_td(f, "rpo", num(r, "rpo_seconds", -1));
+		put_secs_td(f, "rto", num(r, "rto_seconds", -1));
+		fputs("<td>", f);
+		put_link(f, "report-html", r, "report_html_url", "HTML report");
+		put_link(f, "report-json", r, "report_json_url", "JSON");
+		fputs("<br><span class=\"muted\">", f);
 		put_str(f, r, "report_json");
 		if (json_is_string(json_object_get(r, "report_html"))) {
 			fputs("<br>", f);
 			put_str(f, r, "report_html");
 		}
-		fputs("</td></tr>\n", f);
+		fputs("</span></td></tr>\n", f);
 	}
 	fputs("</table>\n", f);
 }
@@ -473,6 +500,10 @@ dashhtml_group(const json_t *g, size_t *len)
 			fputs(" (failover ", f);
 			put_str(f, marker, "failover");
 			fputs(")", f);
+		}
+		if (json_is_string(json_object_get(g, "failover_report_url"))) {
+			fputs("; ", f);
+			put_link(f, "failover-report", g, "failover_report_url", "its report");
 		}
 	} else {
 		fputs("Not failed over: replication accepts new points.", f);

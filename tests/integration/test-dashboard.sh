@@ -8,7 +8,10 @@
 # the metrics address beyond loopback needs auth; with basic auth on, no
 # credentials (or wrong ones) get 401 and the right ones 200; connections,
 # header size and count are bounded; 1000 page loads add no memory, and the
-# RPO history stays under its configured size.
+# RPO history stays under its configured size, also through more real
+# cycles than it holds, and the charts draw what it holds, not more. The
+# runs' reports are served under /report/ (only those their records name)
+# and linked from the group page; traversal gets 400, a symlink 404.
 . "$(dirname "$0")/lib.sh"
 
 make_pki
@@ -151,6 +154,36 @@ check "hostile VM metadata: shown escaped" bash -c "grep -qF '&lt;script&gt;aler
 	grep -qF '&quot;&gt;&lt;img src=x onerror=alert(2)&gt;' '$T/evil.html' && grep -qF '&amp;amp;' '$T/evil.html'"
 check "the claimed consistency is the catalog's" bash -c "grep -q 'app-consistent' '$T/evil.html'"
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+
+# ---- the runs' reports, served read-only (issue 16) --------------------------
+# same_bytes URL FILE: URL answers 200 with FILE's bytes
+same_bytes() {
+	[ "$(curl -s -o "$T/fetched" -w '%{http_code}' "$1")" = 200 ] && cmp -s "$T/fetched" "$2"
+}
+for kind in drill failover; do
+	dir=drills; [ $kind = failover ] && dir=failover
+	id=$(jq -r --arg k $kind '.runs[] | select(.kind == $k) | .id' <<<"$G")
+	check "api: the $kind's report URLs" [ "$(jq -r --arg k $kind '.runs[] | select(.kind == $k) | .report_html_url + " " + .report_json_url' <<<"$G")" = "/report/late/$dir/$id.html /report/late/$dir/$id.json" ]
+	check "group page: the $kind's row links its HTML report" \
+		grep -qF "<a class=\"report-html\" href=\"/report/late/$dir/$id.html\">" "$T/group.html"
+	check "the $kind's HTML report: 200, byte for byte" same_bytes "$URL/report/late/$dir/$id.html" "$T/store/late/$dir/$id.html"
+	check "the $kind's JSON record: 200, byte for byte" same_bytes "$URL/report/late/$dir/$id.json" "$T/store/late/$dir/$id.json"
+done
+check "a report's Content-Type is HTML, with the dashboard's CSP" bash -c \
+	"curl -s -D - -o /dev/null '$URL$(jq -r '.runs[0].report_html_url' <<<"$G")' | grep -qi '^Content-Security-Policy: default-src .none.' &&
+	 curl -s -o /dev/null -w '%{content_type}' '$URL$(jq -r '.runs[0].report_html_url' <<<"$G")' | grep -q '^text/html'"
+check "report traversal: ../ in the name: 400" [ "$(code --path-as-is "$URL/report/late/drills/../../../../etc/passwd")" = 400 ]
+check "report traversal: ../ for the group: 400" [ "$(code --path-as-is "$URL/report/../late/drills/x.html")" = 400 ]
+check "report traversal: an encoded slash: 400" [ "$(code --path-as-is "$URL/report/late/drills/..%2f..%2fcatalog.json")" = 400 ]
+check "report: another folder of the group: 400" [ "$(code "$URL/report/late/meta/1.json")" = 400 ]
+check "report: a file no record names: 404" [ "$(code "$URL/report/late/drills/catalog.json")" = 404 ]
+check "report: no such group: 404" [ "$(code "$URL/report/nope/drills/x.html")" = 404 ]
+# a record naming an HTML report that is a symlink: not followed
+did=$(jq -r '.runs[] | select(.kind == "drill") | .id' <<<"$G")
+jq '.html_report = "evil.html"' "$T/store/late/drills/$did.json" >"$T/store/late/drills/evil.json"
+ln -s /etc/passwd "$T/store/late/drills/evil.html"
+check "report: a record's HTML report that is a symlink: 404" [ "$(code "$URL/report/late/drills/evil.html")" = 404 ]
+rm -f "$T/store/late/drills/evil.json" "$T/store/late/drills/evil.html"
 check "no such group: 404" [ "$(code "$URL/group/nope")" = 404 ]
 check "no such point: 404" [ "$(code "$URL/group/late/point/99")" = 404 ]
 check "a path outside the store's names: 404" [ "$(code --path-as-is "$URL/group/../etc")" = 404 ]
@@ -221,6 +254,61 @@ check "history: every file under rpo_history_size" bash -c \
 check "overview chart: good's 12 cycles" bash -c \
 	"[ \$(curl -s '$URL/api/' | jq '.groups[] | select(.group == \"good\") | .history_24h | length') = 12 ]"
 
+# More real cycles than the history holds: an agent daemon cycling without
+# pause (min_interval 0) on a group of its own, the file's size watched all
+# along, until the point two past what it holds (4K: 128 records).
+truncate -s 1M "$T/ring.raw"
+write_agent_conf "$T/ring.conf" agent1 ring d="$T/ring.raw:raw"
+sed -i 's/^\[group ring\]$/&\nmin_interval = 0/' "$T/ring.conf"
+"$NESTOR" agent --config "$T/ring.conf" >"$T/ring.log" 2>&1 &
+RING_PID=$!
+jqe() { jq -e "$@" >/dev/null; }
+python3 - "$T/store/.rpo-history/ring" $((HIST_MAX / 32 + 2)) "$HIST_MAX" >"$T/ring.json" <<'PY'
+import json, os, struct, sys, time
+path, want, bound = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+start = time.time(); biggest = 0; samples = 0; last = 0; shrunk = 0; prev = 0
+while time.time() - start < 180:
+    try:
+        size = os.stat(path).st_size
+    except FileNotFoundError:
+        size = 0
+    samples += 1; biggest = max(biggest, size)
+    if size < prev: shrunk += 1
+    prev = size
+    if size >= 32:
+        with open(path, "rb") as f:
+            f.seek(size - size % 32 - 32); last = struct.unpack("=4Q", f.read(32))[1]
+    if last >= want:
+        break
+    time.sleep(0.005)
+print(json.dumps({"seconds": round(time.time() - start, 1), "samples": samples,
+                  "biggest": biggest, "last_point": last, "compactions_seen": shrunk}))
+PY
+kill "$RING_PID"
+wait "$RING_PID"
+R=$(cat "$T/ring.json")
+echo "ring: $R"
+RSIZE=$(stat -c %s "$T/store/.rpo-history/ring")
+RPOINTS=$(last_point ring)
+echo "ring: $RPOINTS points committed, history $RSIZE bytes ($((RSIZE / 32)) records)"
+check "ring: more cycles than the history holds ($RPOINTS > $((HIST_MAX / 32)))" [ "$RPOINTS" -gt $((HIST_MAX / 32)) ]
+check "ring: the history was cut to its newest half as it filled" jqe '.compactions_seen >= 1' <<<"$R"
+check "ring: the history never exceeded rpo_history_size ($(jq .biggest <<<"$R") <= $HIST_MAX bytes, $(jq .samples <<<"$R") samples)" \
+	jqe ".biggest <= $HIST_MAX and .biggest > 0" <<<"$R"
+check "ring: the history file is whole records, under the bound" [ $((RSIZE % 32)) = 0 -a "$RSIZE" -le $HIST_MAX ]
+check "ring: the history holds the newest cycles, one record each, up to the last point" python3 -c "
+import struct, sys; b = open('$T/store/.rpo-history/ring', 'rb').read()
+p = [struct.unpack_from('=4Q', b, i)[1] for i in range(0, len(b), 32)]
+sys.exit(0 if p == list(range($RPOINTS - len(p) + 1, $RPOINTS + 1)) else 1)"
+curl -s "$URL/group/ring" >"$T/ring.html"
+RD=$(python3 "$ROOT/tests/integration/dashdom.py" "$T/ring.html") || die "cannot read the ring page"
+echo "ring page: $(jq -c .charts <<<"$RD")"
+check "ring: the 24 h chart has a dot per record the history holds ($((RSIZE / 32))), not more" \
+	jqe ".charts[\"24h\"] | .dots == $((RSIZE / 32)) and .data_points == $((RSIZE / 32))" <<<"$RD"
+check "ring: the 7 d chart too" jqe ".charts[\"7d\"].dots == $((RSIZE / 32))" <<<"$RD"
+check "ring: the JSON twin's history too" \
+	[ "$(curl -s "$URL/api/group/ring" | jq '.history_24h | length')" = $((RSIZE / 32)) ]
+
 # ---- basic auth -----------------------------------------------------------------
 stop_receiver
 printf '# dashboard users\nops:%s\n' "$(openssl passwd -6 -salt dashsalt 'c0rrect horse')" > "$T/users"
@@ -236,6 +324,8 @@ check "no credentials: 401" [ "$(code "$URL/")" = 401 ]
 check "401 asks for basic auth" bash -c "curl -s -D - -o /dev/null '$URL/' | grep -qi '^WWW-Authenticate: Basic realm='"
 check "no credentials, /metrics: 401" [ "$(code "$URL/metrics")" = 401 ]
 check "no credentials, /api/: 401" [ "$(code "$URL/api/")" = 401 ]
+check "no credentials, a report: 401" [ "$(code "$URL/report/late/drills/$did.html")" = 401 ]
+check "right password, a report: 200" [ "$(code -u 'ops:c0rrect horse' "$URL/report/late/drills/$did.html")" = 200 ]
 check "wrong password: 401" [ "$(code -u 'ops:wrong' "$URL/")" = 401 ]
 check "unknown user: 401" [ "$(code -u 'root:c0rrect horse' "$URL/")" = 401 ]
 check "malformed Authorization: 401" [ "$(code -H 'Authorization: Basic !!!' "$URL/")" = 401 ]

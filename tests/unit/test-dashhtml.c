@@ -98,8 +98,14 @@ Test(dashhtml, group_and_point_pages)
 		"  \"rpo_peak_seconds\":30,\"rpo_after_seconds\":1}],"
 		" \"runs\":[{\"kind\":\"failover\",\"id\":\"f1\",\"verdict\":\"fail\",\"point\":2,"
 		"  \"started_ns\":1,\"rpo_seconds\":3,\"rto_seconds\":null,"
-		"  \"report_json\":\"/s/web/failover/f1.json\",\"report_html\":null}],"
+		"  \"report_json\":\"/s/web/failover/f1.json\",\"report_html\":null},"
+		" {\"kind\":\"drill\",\"id\":\"d1\",\"verdict\":\"pass\",\"point\":1,"
+		"  \"started_ns\":1,\"rpo_seconds\":2.5,\"rto_seconds\":41.25,"
+		"  \"report_json\":\"/s/web/drills/d1.json\",\"report_html\":\"/s/web/drills/d1.html\","
+		"  \"report_json_url\":\"/report/web/drills/d1.json\","
+		"  \"report_html_url\":\"/report/web/drills/d1.html?<x>\"}],"
 		" \"failover_marker\":{\"point\":2,\"failover\":\"f<1>\"},"
+		" \"failover_report_url\":\"/report/web/failover/f1.html\","
 		" \"retention\":[{\"age_seconds\":3600,\"interval_seconds\":0,\"label\":\"< 3600s: all\"}],"
 		" \"points_not_shown\":0,\"point_list\":[{\"id\":1,\"base\":0,\"time_ns\":1,"
 		"  \"received_ns\":1000000000000,\"committed_ns\":1,\"bytes\":1048576,"
@@ -123,6 +129,16 @@ Test(dashhtml, group_and_point_pages)
 		"data-window=\"7d\" data-points=\"1\"",
 		"failed over</span>: new points are refused; running point 2 (failover f&lt;1&gt;)",
 		"/s/web/failover/f1.json", "href=\"/group/web/point/2\"", NULL });
+	/* issue 16: the runs' reports and the failed-over banner link their
+	 * URLs (escaped); the figures are in data-seconds, unknown left out */
+	expect_all(page, true, (const char *const[]){
+		"(failover f&lt;1&gt;); <a class=\"failover-report\" href=\"/report/web/failover/f1.html\">",
+		"<a class=\"report-html\" href=\"/report/web/drills/d1.html?&lt;x&gt;\">HTML report</a>",
+		"<a class=\"report-json\" href=\"/report/web/drills/d1.json\">JSON</a>",
+		"<td class=\"num rpo\" data-seconds=\"2.500\">", "<td class=\"num rto\" data-seconds=\"41.250\">",
+		"<td class=\"num rto\">-</td>", "<td class=\"verdict\"><span class=\"badge pass\">", NULL });
+	cr_assert_eq(count(page, "<tr class=\"run\">"), 2);
+	cr_assert_eq(count(page, "class=\"report-html\""), 1, "f1 has no HTML report: no link");
 	cr_assert_eq(count(page, "<tr class=\"point\">"), 2);
 	free(page);
 	json_decref(g);
