@@ -48,7 +48,17 @@ inst 0644 "$root/deploy/nestor.bash-completion" usr/share/bash-completion/comple
 doc=usr/share/doc/nestor
 inst 0644 "$root/README.md" "$doc/README.md"
 inst 0644 "$root/deploy/README.md" "$doc/README.deploy.md"
-inst 0644 "$root/docs/scrub.md" "$doc/scrub.md"
+for d in scrub retention monitoring dashboard; do
+	inst 0644 "$root/docs/$d.md" "$doc/$d.md"
+done
+# What an upgrade changes that an operator must know (apt-listchanges shows it).
+inst 0644 "$root/deploy/NEWS.Debian" "$doc/NEWS.Debian"
+gzip -9n "$pkg/$doc/NEWS.Debian"
+# Prometheus alert rules, their rule tests, the Grafana dashboard
+# (docs/monitoring.md): to copy into the operator's Prometheus and Grafana.
+for m in "$root"/deploy/monitoring/*; do
+	inst 0644 "$m" "usr/share/nestor/monitoring/${m##*/}"
+done
 inst 0644 "$root/deploy/agent.conf.example" "$doc/examples/agent.conf.example"
 inst 0644 "$root/deploy/receiver.conf.example" "$doc/examples/receiver.conf.example"
 inst 0644 "$root/deploy/cloud-init.yaml" "$doc/examples/cloud-init.yaml"
@@ -111,8 +121,10 @@ Description: disaster-recovery replication of KVM virtual machines
  failover.
  .
  This package installs the nestor binary, systemd units for the agent
- (timer) and the receiver, man pages, bash completion and the PKI helper
- nestor-pki. No service is enabled: configure /etc/nestor first.
+ (timer) and the receiver, man pages, bash completion, the PKI helper
+ nestor-pki, and Prometheus alert rules and a Grafana dashboard in
+ /usr/share/nestor/monitoring. No service is enabled: configure /etc/nestor
+ first.
 EOC
 
 cat > "$pkg/DEBIAN/postinst" <<'EOC'

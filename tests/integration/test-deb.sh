@@ -1,7 +1,8 @@
 #!/bin/bash
 # Debian package: `make deb`, install it, run the installed binary, check the
-# units, man pages and completion, then remove and purge it and prove that
-# nothing of the package is left behind (operator data survives a purge).
+# units, man pages and completion, the monitoring files, documents and
+# NEWS.Debian (issue 16), then remove and purge it and prove that nothing of
+# the package is left behind (operator data survives a purge).
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -158,6 +159,24 @@ got=$(bash -c 'source /usr/share/bash-completion/completions/nestor
 check "bash completion completes commands, options and groups" \
 	test "$got" = $'--accel\ndrill\ndb web'
 
+# ---- monitoring files and documents (issue 16), the upgrade news --------------
+for m in deploy/monitoring/*; do
+	check "monitoring: ${m##*/} installed as /usr/share/nestor/monitoring/${m##*/}, as in the tree" \
+		cmp -s "$m" "/usr/share/nestor/monitoring/${m##*/}"
+done
+check "monitoring: every file of deploy/monitoring/ is packaged ($(ls deploy/monitoring | wc -l))" \
+	[ "$(ls deploy/monitoring | wc -l)" = "$(ls /usr/share/nestor/monitoring | wc -l)" -a "$(ls deploy/monitoring | wc -l)" -ge 4 ]
+check "monitoring: the installed rule tests pass in place (promtool test rules)" \
+	bash -c "cd /tmp && promtool test rules /usr/share/nestor/monitoring/*.test.yml >'$T/promtool.log' 2>&1"
+for d in monitoring dashboard retention; do
+	check "docs: $d.md installed in /usr/share/doc/nestor/" cmp -s "docs/$d.md" "/usr/share/doc/nestor/$d.md"
+done
+news=/usr/share/doc/nestor/NEWS.Debian.gz
+check "NEWS.Debian.gz installed and well formed (dpkg-parsechangelog)" \
+	bash -c "zcat '$news' >'$T/NEWS' && dpkg-parsechangelog -l '$T/NEWS' -S Source | grep -qx nestor"
+check "NEWS: the retention default of an upgraded group, and how to keep every point" \
+	bash -c "grep -q '15m:all,1d:1m,1w:1h,30d:1d' '$T/NEWS' && grep -q 'retention = forever' '$T/NEWS'"
+
 # ---- remove, purge --------------------------------------------------------------
 dpkg -r nestor > "$T/dpkg-r.log" 2>&1
 check "dpkg -r leaves only config files" \
@@ -172,7 +191,7 @@ check "after dpkg -r the conffiles are kept" test -f /etc/nestor/receiver.conf
 dpkg -P nestor > "$T/dpkg-p.log" 2>&1
 check "dpkg -P forgets the package" bash -c '! dpkg-query -W nestor >/dev/null 2>&1'
 left=$(while read -r f; do [ -e "$f" ] && echo "$f"; done < "$T/files"
-	for d in /etc/nestor /var/lib/nestor /usr/share/doc/nestor; do [ -e "$d" ] && echo "$d"; done)
+	for d in /etc/nestor /var/lib/nestor /usr/share/doc/nestor /usr/share/nestor; do [ -e "$d" ] && echo "$d"; done)
 check "after dpkg -P nothing of the package is left (${left:-none})" test -z "$left"
 
 # Recovery points are the operator's: a purge must not delete a non-empty store.
