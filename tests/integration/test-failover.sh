@@ -11,12 +11,36 @@
 # failed over (the on-prem qcow2 and its bitmaps stay bit-identical, no RPO
 # alert) and commits the next point once released. Last, a drill with
 # --guest-agent fails cleanly (the test guest has no agent).
+# The receiver serves its dashboard meanwhile (issue 16, acceptance 1):
+# headless Chromium shows the failed-over banner with its report's link
+# while the group is failed over and no banner after --release, and the
+# failover's and the drill's rows with the verdict, RPO and RTO of their
+# JSON records; the report links fetch the report files byte for byte.
 . "$(dirname "$0")/lib.sh"
 
 jqt() { jq -e "$@" >/dev/null; }
 G=web
 MAC=52:54:00:4e:53:02
 vm_source_setup
+MPORT=$(free_port)
+URL=http://127.0.0.1:$MPORT
+stop_receiver
+sed -i "s/^listen = .*/&\nmetrics = 127.0.0.1:$MPORT/" "$T/receiver.conf"
+start_receiver
+# dash_dom NAME: /group/$G in headless Chromium (its DOM in $T/NAME.html),
+# read by dashdom.py: its runs, failover banner and charts as JSON
+dash_dom() {
+	local t0=$(date +%s%N)
+	timeout 120 chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-extensions \
+		--user-data-dir="$T/chromium" --proxy-server=127.0.0.1:9 --proxy-bypass-list='127.0.0.1' \
+		--dump-dom "$URL/group/$G" >"$T/$1.html" 2>>"$T/chromium.log"
+	echo "dashboard: $1 loaded in Chromium in $((($(date +%s%N) - t0) / 1000000)) ms" >&2
+	python3 "$ROOT/tests/integration/dashdom.py" "$T/$1.html"
+}
+# same_bytes URL FILE: URL answers 200 with FILE's bytes
+same_bytes() {
+	[ "$(curl -s -o "$T/fetched" -w '%{http_code}' "$1")" = 200 ] && cmp -s "$T/fetched" "$2"
+}
 write_agent_conf "$T/agent.conf" agent1 $G os="$T/src/os.qcow2:qcow2" data="$T/src/data.raw:raw" \
 	domain_xml="$T/src/web1.xml"
 
@@ -99,6 +123,15 @@ check "failover: HTML report saved, named in the JSON, with web1" \
 	bash -c "[ -s '$T/store/$G/failover/$FOID.html' ] && jq -e '.html_report | endswith(\"/failover/$FOID.html\")' '$T/fo1.json' >/dev/null && grep -q '<h2>VM web1' '$T/store/$G/failover/$FOID.html'"
 "$NESTOR" failover --config "$T/receiver.conf" --list --status >/dev/null 2>&1
 check "failover --list with --status is a usage error" [ $? = 2 ]
+# the dashboard while failed over
+D=$(dash_dom dom-failed-over) || die "cannot read the dashboard's DOM"
+echo "dashboard DOM: $D"
+check "dashboard: the failed-over banner, with the point" \
+	jq -e '.banner.text | test("failed over: new points are refused; running point 1")' <<<"$D"
+check "dashboard: the banner links the failover's report" \
+	[ "$(jq -r .banner.report <<<"$D")" = "/report/$G/failover/$FOID.html" ]
+check "dashboard: the banner's link fetches the HTML report, byte for byte" \
+	same_bytes "$URL$(jq -r .banner.report <<<"$D")" "$T/store/$G/failover/$FOID.html"
 
 # 3. the group refuses: a second failover, the agent's next cycle
 "$NESTOR" failover --config "$T/receiver.conf" $G >/dev/null 2>"$T/fo2.log"
@@ -191,6 +224,32 @@ check "drill --guest-agent: booted, agent check false, reported" \
 	jqt '.vms[0].marker_seen and .vms[0].checks.guest_agent == false and (.vms[0].error | test("guest agent")) and .teardown == "done"' "$T/drill.json"
 check "drill --guest-agent: no drill domain left" \
 	[ "$(virsh -q -c "$VM_URI" list --all --name | grep -c -- '-drill-')" = 0 ]
+
+# the dashboard after the release and the drill: no banner; the two runs
+# with the figures of their JSON records
+D=$(dash_dom dom-released) || die "cannot read the dashboard's DOM"
+echo "dashboard DOM: $D"
+check "dashboard: no failed-over banner after the release" \
+	jq -e '(.banner.text | test("Not failed over")) and .banner.report == null' <<<"$D"
+DID=$(jq -r .drill "$T/drill.json")
+for rec in "$T/drill.json" "$T/fo1.json"; do
+	id=$(jq -r .drill "$rec")
+	row=$(jq -c --arg id "$id" '.runs[] | select(.id == $id)' <<<"$D")
+	want=$(jq -c '{verdict, rpo: .rpo_s, rto: ([.vms[].rto_s | numbers] | max)}' "$rec")
+	echo "run $id: DOM $row; record $want"
+	check "dashboard: run $id's verdict is its record's" \
+		[ "$(jq -r .verdict <<<"$row")" = "$(jq -r .verdict <<<"$want")" ]
+	# (a VM that never showed its marker has no RTO: the row shows none)
+	check "dashboard: run $id's RPO and RTO are its record's (to the ms)" python3 -c "
+import json, sys; r = json.loads('$row'); w = json.loads('$want')
+same = lambda a, b: (a is None and b is None) or (None not in (a, b) and abs(a - b) < 0.0006)
+sys.exit(0 if w['rpo'] is not None and same(r['rpo_seconds'], w['rpo']) and same(r['rto_seconds'], w['rto']) else 1)"
+	kind=drills; [ "$rec" = "$T/fo1.json" ] && kind=failover
+	check "dashboard: run $id's report link fetches its HTML report, byte for byte" \
+		same_bytes "$URL$(jq -r .report_html <<<"$row")" "$T/store/$G/$kind/$id.html"
+done
+check "dashboard: the drill is a drill, the failover a failover" \
+	[ "$(jq -r --arg d "$DID" --arg f "$FOID" '[.runs[] | select(.id == $d or .id == $f) | .kind] | sort | join(",")' <<<"$D")" = "drill,failover" ]
 
 # 6. usage errors
 "$NESTOR" failover --config "$T/receiver.conf" $G --network-map 'bad' >/dev/null 2>&1
