@@ -95,17 +95,6 @@ put(const char *path, const char *text)
 	cr_assert_eq(fclose(f), 0);
 }
 
-static char *
-at(const char *rel)
-{
-	static char buf[4][256];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, rel);
-	return buf[k];
-}
-
 /* load "/report/..." p: the status, and the body (freed) equals want. */
 static int
 load(const char *p, const char *want)
@@ -128,20 +117,22 @@ load(const char *p, const char *want)
 }
 
 /* A store with group web: drill d1 (JSON and the HTML it names), d2 whose
- * record names no HTML, failover f1. */
+ * record names no HTML, failover f1; the working directory is the
+ * store's. */
 static void
 store(void)
 {
-	cr_assert_eq(mkdir(at("web"), 0755), 0);
-	cr_assert_eq(mkdir(at("web/drills"), 0755), 0);
-	cr_assert_eq(mkdir(at("web/failover"), 0755), 0);
-	put(at("web/catalog.json"), "{}");
-	put(at("web/drills/d1.json"), "{\"drill\":\"d1\",\"html_report\":\"/elsewhere/web/drills/d1.html\"}");
-	put(at("web/drills/d1.html"), "<!DOCTYPE html><p>drill d1</p>\n");
-	put(at("web/drills/d2.json"), "{\"drill\":\"d2\"}");
-	put(at("web/drills/d2.html"), "<p>not named</p>");
-	put(at("web/failover/f1.json"), "{\"drill\":\"f1\",\"html_report\":\"f1.html\"}");
-	put(at("web/failover/f1.html"), "<p>failover f1</p>");
+	cr_assert_eq(chdir(dir), 0); /* each test runs in a process of its own */
+	cr_assert_eq(mkdir("web", 0755), 0);
+	cr_assert_eq(mkdir("web/drills", 0755), 0);
+	cr_assert_eq(mkdir("web/failover", 0755), 0);
+	put("web/catalog.json", "{}");
+	put("web/drills/d1.json", "{\"drill\":\"d1\",\"html_report\":\"/elsewhere/web/drills/d1.html\"}");
+	put("web/drills/d1.html", "<!DOCTYPE html><p>drill d1</p>\n");
+	put("web/drills/d2.json", "{\"drill\":\"d2\"}");
+	put("web/drills/d2.html", "<p>not named</p>");
+	put("web/failover/f1.json", "{\"drill\":\"f1\",\"html_report\":\"f1.html\"}");
+	put("web/failover/f1.html", "<p>failover f1</p>");
 }
 
 Test(dashreport, serves_only_what_a_record_names)
@@ -156,8 +147,8 @@ Test(dashreport, serves_only_what_a_record_names)
 	cr_assert_eq(load("/report/web/drills/d3.html", NULL), 404, "no such run");
 	cr_assert_eq(load("/report/nope/drills/d1.html", NULL), 404, "no such group");
 	/* a record that is not a JSON object names nothing */
-	put(at("web/drills/d4.json"), "[1]");
-	put(at("web/drills/d4.html"), "x");
+	put("web/drills/d4.json", "[1]");
+	put("web/drills/d4.html", "x");
 	cr_assert_eq(load("/report/web/drills/d4.html", NULL), 404);
 	cr_assert_eq(load("/report/web/drills/d4.json", NULL), 404);
 }
@@ -168,17 +159,17 @@ Test(dashreport, no_symlink_fifo_or_oversize)
 
 	store();
 	/* the HTML report a record names, replaced by a link to a secret */
-	put(at("secret"), "secret");
-	cr_assert_eq(unlink(at("web/drills/d1.html")), 0);
-	cr_assert_eq(symlink(at("secret"), at("web/drills/d1.html")), 0);
+	put("secret", "secret");
+	cr_assert_eq(unlink("web/drills/d1.html"), 0);
+	cr_assert_eq(symlink("../../secret", "web/drills/d1.html"), 0);
 	cr_assert_eq(load("/report/web/drills/d1.html", NULL), 404, "a symlink is not followed");
 	/* a FIFO in its place must not block */
-	cr_assert_eq(unlink(at("web/drills/d1.html")), 0);
-	cr_assert_eq(mkfifo(at("web/drills/d1.html"), 0600), 0);
+	cr_assert_eq(unlink("web/drills/d1.html"), 0);
+	cr_assert_eq(mkfifo("web/drills/d1.html", 0600), 0);
 	cr_assert_eq(load("/report/web/drills/d1.html", NULL), 404);
 	/* larger than the bound: refused, not served */
-	cr_assert_eq(unlink(at("web/drills/d1.html")), 0);
-	fd = open(at("web/drills/d1.html"), O_WRONLY | O_CREAT, 0644);
+	cr_assert_eq(unlink("web/drills/d1.html"), 0);
+	fd = open("web/drills/d1.html", O_WRONLY | O_CREAT, 0644);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(ftruncate(fd, DASH_REPORT_MAX + 1), 0);
 	close(fd);
