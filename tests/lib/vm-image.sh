@@ -21,7 +21,9 @@ LIB_TAG=vm-image
 
 CACHE=${NESTOR_CACHE:-/var/cache/nestor-test}
 OUT=$CACHE/vm
-KARGS="console=ttyS0 panic=-1 quiet"
+# tty0 too, so that the VGA screen a drill's screenshot shows has the boot on
+# it; ttyS0 last: it is /dev/console, what the serial checks read.
+KARGS="console=tty0 console=ttyS0 panic=-1 quiet"
 # required drivers first; virtio_net is cheap and lets later tests add a NIC
 MODS_REQUIRED="virtio_pci virtio_blk virtio_console"
 MODS_OPTIONAL="virtio_net"
@@ -146,6 +148,12 @@ ip link set lo up
 # the network configuration lives on the disk (netcfg): it travels with
 # replication; none = no network, as before
 netcfg boot
+# the VGA console (a drill's screenshot) gets the boot summary as well
+{
+	echo "nestor-guest $(uname -r) $(hostname): $(cat /proc/cmdline)"
+	for d in /sys/block/vd*; do [ -e "$d" ] && echo "disk /dev/${d##*/}: $(cat "$d/size") sectors"; done
+	echo "NESTOR-BOOT-OK"
+} >/dev/tty0 2>/dev/null
 echo "NESTOR-BOOT-OK"
 while :; do
 	if IFS= read -r line; then
