@@ -554,6 +554,30 @@ merge_unknown_piece(void *arg, uint64_t off, uint64_t len)
 	return merge_push(m, &r);
 }
 
+/* Touching UNKNOWN records (sorted) joined: merge after merge, the pieces
+ * of one old record would otherwise keep adding records. */
+static void
+merge_join_unknown(struct merge_out *m)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < m->n; i++) {
+		struct sums_rec *prev = k ? &m->recs[k - 1] : NULL;
+		const struct sums_rec *r = &m->recs[i];
+
+		if (prev && prev->unknown && r->unknown && r->offset <= prev->offset + prev->length) {
+			uint64_t end = r->offset + r->length;
+
+			if (end > prev->offset + prev->length && end - prev->offset <= SUMS_LEN_MASK)
+				prev->length = end - prev->offset;
+			if (end <= prev->offset + prev->length)
+				continue;
+		}
+		m->recs[k++] = *r;
+	}
+	m->n = k;
+}
+
 /* An uncovered piece of a DATA record: only counted. */
 static int
 merge_data_piece(void *arg, uint64_t off, uint64_t len)
@@ -606,6 +630,7 @@ sums_merge(const struct sums_rec *child, size_t nc, const struct sums_rec *paren
 			goto out;
 	}
 	sums_sort(m.recs, m.n);
+	merge_join_unknown(&m);
 	*out = m.recs;
 	*nout = m.n;
 	m.recs = NULL;

@@ -355,6 +355,21 @@ Test(sums, merge_keeps_older_records_out_of_a_dropped_records_bytes)
 	free(out);
 }
 
+Test(sums, merge_joins_touching_unknown_pieces)
+{
+	struct sums_rec parent[2] = { data_rec(0, 4096, 1), data_rec(4096, 4096, 2) };
+	struct sums_rec child[2] = { data_rec(0, 1024, 31), data_rec(7168, 1024, 32) };
+	struct sums_rec *out;
+	size_t n;
+
+	cr_assert_eq(sums_merge(child, 2, parent, 2, 1 << 20, &out, &n), 0);
+	cr_assert_eq(n, 3, "[1K,4K) and [4K,7K) are one UNKNOWN record");
+	cr_assert(out[1].unknown);
+	cr_assert_eq(out[1].offset, 1024);
+	cr_assert_eq(out[1].length, 6144);
+	free(out);
+}
+
 Test(sums, merge_clips_to_the_childs_disk)
 {
 	struct sums_rec parent[3] = { data_rec(0, 4096, 1), zero_rec(4096, 8192),
