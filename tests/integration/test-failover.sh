@@ -32,7 +32,9 @@ start_receiver
 dash_dom() {
 	local t0=$(date +%s%N)
 	timeout 120 chromium --headless --no-sandbox --disable-gpu --no-first-run --disable-extensions \
-		--user-data-dir="$T/chromium" --proxy-server=127.0.0.1:9 --proxy-bypass-list='127.0.0.1' \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--disable-default-apps --user-data-dir="$T/chromium" \
+		--proxy-server=127.0.0.1:9 --proxy-bypass-list='127.0.0.1' \
 		--dump-dom "$URL/group/$G" >"$T/$1.html" 2>>"$T/chromium.log"
 	echo "dashboard: $1 loaded in Chromium in $((($(date +%s%N) - t0) / 1000000)) ms" >&2
 	python3 "$ROOT/tests/integration/dashdom.py" "$T/$1.html"
