@@ -280,7 +280,7 @@ while time.time() - start < 180:
             f.seek(size - size % 32 - 32); last = struct.unpack("=4Q", f.read(32))[1]
     if last >= want:
         break
-    time.sleep(0.005)
+    time.sleep(0.02)
 print(json.dumps({"seconds": round(time.time() - start, 1), "samples": samples,
                   "biggest": biggest, "last_point": last, "compactions_seen": shrunk}))
 PY
