@@ -22,6 +22,7 @@
 #     processes (wireguard-go, dnsmasq) are what they were before.
 # DR_SITE_NET (three octets, default 10.1.0) moves the on-prem subnet.
 . "$(dirname "$0")/lib.sh"
+NT=$(nestor_table "$T/store")   # the store's nftables table
 
 G=site
 SUF=$(printf '%04x' $(($$ % 65536)))
@@ -224,7 +225,7 @@ check "link $WGIF: listening on $WGPORT with the branch and its LAN as its peer"
 		   \"\$('$NESTOR' network --config '$T/receiver.conf' peer-list --json | jq -r '.[0].public_key')\" '$WGSUB.2/32 $LAN.0/24')\" ]"
 check "the branch's LAN is routed to the link" bash -c "ip route show '$LAN.0/24' | grep -q 'dev $WGIF'"
 check "link $WGIF: the tunnel address $WGSUB.1/24" bash -c "ip -o addr show dev '$WGIF' | grep -q 'inet $WGSUB.1/24'"
-nft list table inet nestor >"$T/nestor.nft" 2>&1
+nft list table $NT >"$T/nestor.nft" 2>&1
 check "nft: the link's UDP port is open" grep -q "udp dport $WGPORT accept" "$T/nestor.nft"
 
 # ---- the branch, through the tunnel only --------------------------------------
@@ -291,7 +292,7 @@ check "release: wireguard-go stopped, its socket gone" \
 	bash -c "grep -q 'wireguard-go of $WGIF (pid [0-9]*) stopped' '$T/release.log' &&
 		 [ ! -e /var/run/wireguard/$WGIF.sock ]"
 check "release: the link's interface is gone" bash -c "! ip link show '$WGIF' >/dev/null 2>&1"
-check "release: table inet nestor is gone" bash -c "! nft list table inet nestor >/dev/null 2>&1"
+check "release: table $NT is gone" bash -c "! nft list table $NT >/dev/null 2>&1"
 host_state >"$T/after.txt"
 check "release: interfaces, bridges, nftables, routes, processes as before" \
 	diff -u "$T/before.txt" "$T/after.txt"
