@@ -6,6 +6,8 @@
 # WireGuard link and web1's port 80 published. Network namespaces are the
 # world: "internet" on the DR host's external side, "branch" joined to the
 # DR host by a veth that only its WireGuard traffic may use.
+#  0. the point records both guests' addresses: web1's lease, db1's static
+#     one from the host's ARP table;
 #  1. both guests come up with their on-prem addresses (web1 by the DR
 #     network's reservation, db1 its own); each fetches the other's
 #     NESTOR-WEB body; their outbound connections reach the internet
@@ -107,6 +109,12 @@ points_json $G | jq -c '.points[0].vms[] | {name, nics}'
 check "the point records web1's on-prem address" \
 	jq -e --arg a "$WEB/24" '[.points[0].vms[] | select(.name == "web1") | .nics[0].addresses[]] | index($a) != null' \
 	<<<"$(points_json $G)"
+# a static guest has no lease: the host's ARP entry (the fetch above) gives
+# its address, recorded with its subnet's prefix (libvirt's ARP source has
+# none)
+check "the point records db1's static address from ARP, prefix and all" \
+	jq -e --arg a "$DB/24" '[.points[0].vms[] | select(.name == "db1") | .nics[0]][0] |
+		.addresses == [$a] and .origin == "arp"' <<<"$(points_json $G)"
 # the site is lost: its guests and network are gone
 vm_destroy web1
 vm_destroy db1
