@@ -2,12 +2,15 @@
  * the promotion and the release, each a blocking step for a worker. */
 #include "failback/finish-dr.h"
 
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "common/virt-dl.h"
@@ -127,12 +130,89 @@ point_of(struct store *st, const char *group, uint64_t f, struct finish_point *o
 	return rc;
 }
 
+/* What the failover's overlays are now: a hash of each qcow2 file's name,
+ * inode, size and mtime in its work directory, name order (at most a
+ * marker's VMs times their disks). 0 / -1 (logged). */
+static int
+overlays_print(const json_t *m, const char *group, uint64_t *out)
+{
+	const char *wd = json_string_value(json_object_get(m, "workdir"));
+	struct dirent **ents = NULL;
+	uint64_t h = 0;
+	int n, rc = -1;
+
+	if (!wd || (n = scandir(wd, &ents, NULL, alphasort)) < 0) {
+		log_error("failback: group %s: the failover's work directory %s: %m", group,
+			  wd ? wd : "(none)");
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		size_t len = strlen(name);
+		char *path = NULL, *line = NULL;
+		struct stat sb;
+
+		if (len > 6 && strcmp(name + len - 6, ".qcow2") == 0 &&
+		    (path = strfmt("%s/%s", wd, name)) && stat(path, &sb) == 0 &&
+		    (line = strfmt("%s %ju %jd %jd.%09ld %" PRIx64, name, (uintmax_t)sb.st_ino,
+				   (intmax_t)sb.st_size, (intmax_t)sb.st_mtim.tv_sec,
+				   sb.st_mtim.tv_nsec, h)))
+			h = hash64(line, strlen(line));
+		free(line);
+		free(path);
+	}
+	rc = 0;
+	for (int i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	*out = h;
+	return rc;
+}
+
 int
-finish_dr_made(struct store *st, const json_t *m, const char *group, struct finish_point *out)
+finish_dr_made(struct store *st, json_t *m, const char *store_dir, const char *group,
+	       struct finish_point *out)
 {
 	json_int_t f = json_integer_value(json_object_get(m, "promote_point"));
+	const char *rec = json_string_value(json_object_get(m, "promote_overlays"));
+	char now[24];
+	uint64_t h;
+	int k;
 
-	return f > 0 ? point_of(st, group, (uint64_t)f, out) : 0;
+	if (f <= 0 || (k = point_of(st, group, (uint64_t)f, out)) == 0)
+		return 0;
+	if (k < 0 || overlays_print(m, group, &h) < 0)
+		return -1;
+	snprintf(now, sizeof(now), "%016" PRIx64, h);
+	if (rec && strcmp(rec, now) == 0)
+		return 1;
+	/* A VM started again after F was made (an abandoned finish) wrote on:
+	 * F is not its final state any more. It stays a point; the next is
+	 * made of what the disks hold now. */
+	log_warn("failback: group %s: the failed-over VMs' disks changed after point %lld was "
+		 "made of them (%s): a new point will be made", group, (long long)f,
+		 rec ? "started again?" : "not recorded");
+	json_object_del(m, "promote_point");
+	json_object_del(m, "promote_overlays");
+	return failover_marker_save(store_dir, group, m) < 0 ? -1 : 0;
+}
+
+int
+finish_dr_record(const char *store_dir, const char *group)
+{
+	bool absent = false;
+	json_t *m = failover_marker_load(store_dir, group, &absent);
+	char hex[24];
+	uint64_t h;
+	int rc = -1;
+
+	if (m && overlays_print(m, group, &h) == 0) {
+		snprintf(hex, sizeof(hex), "%016" PRIx64, h);
+		if (json_object_set_new(m, "promote_overlays", json_string(hex)) == 0)
+			rc = failover_marker_save(store_dir, group, m);
+	}
+	json_decref(m);
+	return rc;
 }
 
 int
@@ -155,7 +235,7 @@ finish_dr_promote(struct store *st, const char *store_dir, const char *group,
 	out->point = (uint64_t)json_integer_value(json_object_get(rep, "point"));
 	out->base = (uint64_t)json_integer_value(json_object_get(rep, "base"));
 	out->bytes = (uint64_t)json_integer_value(json_object_get(rep, "bytes"));
-	rc = 0;
+	rc = finish_dr_record(store_dir, group);
 out:
 	json_decref(rep);
 	json_decref(m);

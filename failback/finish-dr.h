@@ -30,13 +30,22 @@ int finish_dr_quiesce(const json_t *m, const char *group, uint64_t timeout_s, ch
  * started: no guest ran in them). 0 / -1 (logged). */
 int finish_dr_stop(const json_t *m, const char *group);
 
-/* The marker's F when the catalog lists it: 1 with *out; 0 when F is not
- * made (or not recorded); -1 (logged). */
-int finish_dr_made(struct store *st, const json_t *m, const char *group,
+/* The marker's F when the catalog lists it and the failover's overlays
+ * are as when it was made: 1 with *out. 0 when F is not made; also when
+ * the overlays changed since (a VM started again after an abandoned
+ * finish): then promote_point is taken out of m and the marker saved, so
+ * the next F is made of them as they are now. -1 (logged). */
+int finish_dr_made(struct store *st, json_t *m, const char *store_dir, const char *group,
 		   struct finish_point *out);
 
+/* F is made: what the failover's overlays are now, recorded in the marker
+ * beside promote_point (finish_dr_made answers F only while they stay so).
+ * 0 / -1 (logged). */
+int finish_dr_record(const char *store_dir, const char *group);
+
 /* Make F of the failover's final disks (failover_promote_point, domains
- * stopped first), the group left failed over. 0 / -1 (logged). */
+ * stopped first), the group left failed over, and record what the
+ * overlays were (finish_dr_made). 0 / -1 (logged). */
 int finish_dr_promote(struct store *st, const char *store_dir, const char *group,
 		      struct finish_point *out);
 

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/strfmt.h"
+#include "common/testhook.h"
 #include "failback/cutover-run.h"
 #include "failback/cutover.h"
 #include "failback/start.h"
@@ -99,8 +100,11 @@ failback_finish(const struct agent_config *cfg, const struct failback_finish_opt
 	found = cutover_state_name(c.state);
 	if (c.state < CUTOVER_RELEASED) {
 		if ((c.state <= CUTOVER_REQUESTED && finish_request(cfg, o->group, gdir, &c) < 0) ||
-		    finish_f(cfg, o, &c, &d) < 0 ||
-		    failback_cutover_run(cfg, o->group, d.point) < 0 || cutover_load(gdir, &c) < 0)
+		    finish_f(cfg, o, &c, &d) < 0)
+			goto out;
+		/* F is made and answered, nothing on-prem changed yet. */
+		testhook_at("failback-finish-f");
+		if (failback_cutover_run(cfg, o->group, d.point) < 0 || cutover_load(gdir, &c) < 0)
 			goto out;
 	}
 	if (finish_release(cfg, o->group, c.forward_point, &rel) < 0)

@@ -692,7 +692,8 @@ rev_release(struct rev *r, uint64_t f, char *why, size_t whycap)
 		conn_close(r->conn);
 		return 0;
 	}
-	if (finish_dr_made(r->store, r->marker, r->group, &r->fp) != 1 || r->fp.point != f) {
+	if (finish_dr_made(r->store, r->marker, r->cfg->store_dir, r->group, &r->fp) != 1 ||
+	    r->fp.point != f) {
 		snprintf(why, whycap, "point %llu does not hold this failover's final disks (failback "
 			 "finish makes that point first)", (unsigned long long)f);
 		return -1;
@@ -714,7 +715,7 @@ rev_finish(struct rev *r, char *why, size_t whycap)
 			 "start first (the finish sends only the last changes)");
 		return -1;
 	}
-	if ((k = finish_dr_made(r->store, r->marker, r->group, &r->fp)) < 0) {
+	if ((k = finish_dr_made(r->store, r->marker, r->cfg->store_dir, r->group, &r->fp)) < 0) {
 		snprintf(why, whycap, "cannot read the group's catalog");
 		return -1;
 	}
