@@ -66,7 +66,6 @@ struct rev {
 	bool finish;
 	uint32_t shutdown_s;
 	bool paused;                    /* the domains are held paused by us */
-	uint64_t release_point;         /* a release: F */
 	struct finish_point fp;         /* F, for REVERSE_DONE */
 	char why[PROTO_TEXT_MAX - 64];  /* a job's failure, for the agent */
 };
@@ -261,18 +260,28 @@ rev_snap_finish(struct rev *r)
 
 static void rev_free(struct rev *r);
 
+/* A job is back on the loop: 0 go on, -1 the handler was freed (the
+ * connection went while the worker ran). */
+static int
+rev_job_back(struct rev *r, int cancelled)
+{
+	r->snap_job = false;
+	if (r->gone) {
+		rev_free(r);
+		return -1;
+	}
+	if (cancelled)
+		r->snap_rc = -1;
+	return 0;
+}
+
 static void
 rev_snap_done(void *arg, int cancelled)
 {
 	struct rev *r = arg;
 
-	r->snap_job = false;
-	if (r->gone) { /* the connection went while the worker ran */
-		rev_free(r);
+	if (rev_job_back(r, cancelled) < 0)
 		return;
-	}
-	if (cancelled)
-		r->snap_rc = -1;
 	if (r->state == R_QUERY)
 		(void)rev_snap_finish(r);
 }
@@ -527,20 +536,6 @@ rev_send_p(struct rev *r)
 }
 
 /* ---- failback finish (REVERSE_FINISH): jobs on the pool ---- */
-
-/* A job is back on the loop: 0 go on, -1 the handler was freed. */
-static int
-rev_job_back(struct rev *r, int cancelled)
-{
-	r->snap_job = false;
-	if (r->gone) {
-		rev_free(r);
-		return -1;
-	}
-	if (cancelled)
-		r->snap_rc = -1;
-	return 0;
-}
 
 /* run on a worker, done back on the loop (both here without a pool). */
 static void

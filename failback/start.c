@@ -178,10 +178,12 @@ io_send(void *arg, const struct proto_msg *m)
 		return -1;
 	if (m->type == PROTO_COMMITTED) { /* one point per connection */
 		f->committed = m->u.committed.point_id;
-		if (f->o->finish)
-			f->state = F_WAIT_DONE; /* F follows */
-		else
+		if (f->o->finish) { /* F follows: the promotion's time from now */
+			f->state = F_WAIT_DONE;
+			f->deadline_ns = clock_mono_ns() + FB_FINISH_SLACK_S * 1000000000ull;
+		} else {
 			fb_end(f, F_DONE);
+		}
 	}
 	return 0;
 }

@@ -17,7 +17,8 @@
 # over, a release of a point that is not F, an unknown flag, a second
 # finish while one runs) refused; the finish killed -9 at its final point's
 # commit (the cloud VM already shut down by ACPI, the on-prem disks still
-# untouched), then run again: the on-prem disks equal the cloud disks at
+# untouched), run again and killed -9 once F is made, then run again: the
+# on-prem disks equal the cloud disks at
 # shutdown (qemu-img compare), point F = newest + 1 on the receiver holds
 # them, the failover is released (domain undefined despite its reverse
 # checkpoints), a third run is a no-op, and the next forward cycle is an
@@ -203,12 +204,22 @@ check "the cloud VM shut off: failback start fails (exit 1)" \
 tail -2 "$T/fboff.log"
 check "it says why" grep -q "could not begin (are they running?)" "$T/fboff.log"
 check "on-prem disks bit-identical until the cutover (sha256)" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+NESTOR_TEST_PAUSE=failback-finish-f $FB finish --config "$T/agent.conf" $G --shutdown-timeout 60 \
+	>"$T/fin2k.out" 2>"$T/fin2k.log" &
+KPID=$!
+wait_until 120 stopped $KPID || { kill -9 $KPID; tail "$T/fin2k.log"; die "failback finish never got F"; }
+kill -9 $KPID
+wait $KPID 2>/dev/null
+check "finish killed once F was made: point 3 listed" [ "$(last_point $G)" = 3 ]
+check "finish killed once F was made: still failed over (no release yet)" [ -f "$T/store/$G/failover.json" ]
+check "finish killed once F was made: on-prem disks untouched" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
 $FB finish --config "$T/agent.conf" $G --shutdown-timeout 60 --json >"$T/fin2.json" 2>"$T/fin2.log"
 rc=$?
 cat "$T/fin2.json"; tail -4 "$T/fin2.log"
 grep -E "finish|shut|paused|destroyed|point 3|reverse point [0-9]+ committed" "$T/receiver.log" | tail -14
 check "finish re-run: exit 0" [ $rc = 0 ]
 F=$(jq .point "$T/fin2.json")
+check "finish re-run: the receiver answered the F it made (no new point)" grep -q "point 3 was made already" "$T/receiver.log"
 check "finish: F = newest + 1 = 3, base P, released" \
 	jqt '.point == 3 and .base == 2 and .released and .resumed_from == "requested"' "$T/fin2.json"
 check "finish: F listed on the receiver, crash-consistent, with the cloud's bytes (W1..W4: 14 x 64 KiB)" \
