@@ -171,6 +171,7 @@ fb status $G --once >/dev/null 2>&1
 check "failback status --once is a usage error" [ $? = 2 ]
 
 # 5. failback finish. The cloud VM writes once more and keeps running.
+T5=$SECONDS
 cloud "dd if=/dev/urandom of=/dev/vdb bs=64k count=4 seek=128 conv=fsync 2>/dev/null && echo written" |
 	grep -q written || die "cloud write W4 failed"
 check "REVERSE_FINISH from an agent not authorised for the group: refused (AUTH)" \
@@ -246,6 +247,7 @@ qemu-io -f raw -c "write -P 0x77 12M 128k" "$T/src/data.raw" >/dev/null
 cycle_once "after the finish"
 check "after the finish: point F + 1 on base F" jqt ".point == $((F + 1)) and .base == $F" <<<"$RES"
 check_sent_incremental "after the finish" $((128 * KIB))
+echo "failback finish section: $((SECONDS - T5)) s"
 stop_receiver
 cleanup
 trap - EXIT
