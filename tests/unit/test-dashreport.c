@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fileutil.h"
 #include "tmpdir.h"
 
 TMPDIR_SUITE(dashreport, dir, "nestor-dashreport");
@@ -85,15 +86,9 @@ Test(dashreport, urls)
 	cr_assert_null(dashreport_url("../x", false, "/s/d1.html"));
 }
 
-static void
-put(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	cr_assert_not_null(f, "%s", path);
-	fputs(text, f);
-	cr_assert_eq(fclose(f), 0);
-}
+/* path holds text (common/fileutil's durable write: 0 / -1). */
+#define put(path, text) \
+	cr_assert_eq(file_write_atomic(path, text, strlen(text), 0644), 0, "%s", path)
 
 /* load "/report/..." p: the status, and the body (freed) equals want. */
 static int
