@@ -28,9 +28,13 @@ static const int rungs[] = { 0, -1, 3, 9 };
 #define WINDOW_SLOTS 8
 /* A neighbour's figure older than this many windows is measured again. */
 #define STALE        16
-/* A better neighbour wins only by this margin (per cent): less churn on a
- * machine whose load moves the figures. */
-#define MARGIN_PCT   5
+/* When a neighbour wins, in per cent of the current rung's figure: a
+ * stronger rung (more CPU) must be clearly better, a weaker one need only
+ * be about as good. Where the figures are mostly noise (many agents on
+ * loaded cores, each moving the total little) the climb leans to the
+ * cheaper rung instead of wandering. */
+#define UP_PCT       110
+#define DOWN_PCT     97
 
 struct zadapt {
 	int lv[MAX_RUNG];
@@ -99,11 +103,14 @@ next_rung(const struct zadapt *z)
 		nb[nn++] = c - 1;
 	if (c + 1 < z->n)
 		nb[nn++] = c + 1;
-	/* A fresh neighbour clearly better: go there. */
-	for (size_t i = 0; i < nn; i++)
-		if (!stale(z, nb[i]) && z->rate[nb[i]] * 100 > z->rate[c] * (100 + MARGIN_PCT) &&
-		    z->rate[nb[i]] > z->rate[best])
+	/* A fresh neighbour that wins: go there. */
+	for (size_t i = 0; i < nn; i++) {
+		double need = z->rate[c] * (nb[i] > c ? UP_PCT : DOWN_PCT) / 100;
+
+		if (!stale(z, nb[i]) && z->rate[nb[i]] >= need &&
+		    (best == c || z->rate[nb[i]] > z->rate[best]))
 			best = nb[i];
+	}
 	if (best != c)
 		return best;
 	/* Else try a neighbour not measured lately, the cheaper one first. */

@@ -45,6 +45,18 @@ link_bound(int level)
 	}
 }
 
+/* Eight agents on two loaded cores: one agent's level hardly moves its
+ * own figure, the load moves it by +-30% (a fixed pseudo-random walk). */
+static unsigned noise_state = 12345;
+
+static double
+noisy_flat(int level)
+{
+	(void)level;
+	noise_state = noise_state * 1103515245u + 12345u;
+	return 40.0 * (0.7 + 0.6 * (double)((noise_state >> 16) & 0x7fff) / 32767.0);
+}
+
 struct sim {
 	uint64_t now;
 	int queued[SLOTS]; /* levels of the slots encoded ahead, oldest first */
@@ -147,6 +159,24 @@ Test(zadapt, follows_a_change)
 		  zadapt_level(z));
 	cr_assert_gt(s.bytes_at[idx(1)], s.bytes_at[idx(0)] * 2,
 		     "most bytes near the top once the link is the limit");
+	zadapt_free(z);
+}
+
+/* Figures that are only noise: the climb leans to the cheaper rungs. */
+Test(zadapt, noise_leans_cheap)
+{
+	struct zadapt *z = zadapt_new(3);
+	struct sim s;
+	uint64_t total = 0;
+
+	sim_init(&s, z);
+	run(z, &s, noisy_flat, 3000);
+	for (unsigned i = 0; i < 32; i++)
+		total += s.bytes_at[i];
+	cr_assert_geq(s.bytes_at[idx(0)] * 100, total * 60, "plain: %llu of %llu",
+		      (unsigned long long)s.bytes_at[idx(0)], (unsigned long long)total);
+	cr_assert_leq(s.bytes_at[idx(3)] * 100, total * 10, "level 3: %llu of %llu",
+		      (unsigned long long)s.bytes_at[idx(3)], (unsigned long long)total);
 	zadapt_free(z);
 }
 
