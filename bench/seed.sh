@@ -21,7 +21,8 @@
 # scratch dir, NESTOR_BEFORE (another nestor binary, e.g. main's: its seed
 # runs as one more contender, its own receiver and store, in the same
 # rotation, so a change is measured side by side under the same load),
-# BENCH_SEED_ONLY=1 (the seed table only: no incremental, no sparse seed).
+# BENCH_SEED_ONLY=1 (the seed table only: no incremental, no sparse seed),
+# BENCH_ONLY (a subset of the rivals and floors, e.g. "pipe1 qimg cpu").
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NESTOR=${NESTOR:-$ROOT/build/nestor}
@@ -94,6 +95,7 @@ bench_ssh_cipher 512
 # the bytes it put on the wire (ssh stream) where known, DU[NAME] the MiB
 # its destination allocates.
 declare -A BYTES=() DU=() TIMES=() LABEL=()
+FLOOR_LINE=-
 CUR_LOG=
 timed() { # timed CMD...: settle, run, print seconds; dies on failure
 	local t0
@@ -201,6 +203,14 @@ RIVALS="pipe1 pipe3 rsync qimg"
 FLOORS="cp qconv cpu"
 CONTENDERS=(pipe1 pipe3 rsync qimg nestor cp qconv cpu)
 [ -z "$BEFORE" ] || CONTENDERS=(pipe1 pipe3 rsync qimg nestor nestor0 cp qconv cpu)
+# BENCH_ONLY="pipe1 qimg cpu": only these rivals and floors (a shorter run
+# on a loaded machine; the table names the strongest of those that ran).
+if [ -n "${BENCH_ONLY:-}" ]; then
+	keep() { local c out=; for c in $1; do case " $BENCH_ONLY " in *" $c "*) out="$out $c";; esac; done; echo "${out# }"; }
+	RIVALS=$(keep "$RIVALS")
+	FLOORS=$(keep "$FLOORS")
+	read -r -a CONTENDERS <<< "$RIVALS nestor${BEFORE:+ nestor0} $FLOORS"
+fi
 NCPU=$(nproc)
 
 seed_one() { # seed_one NAME REP
