@@ -126,15 +126,20 @@ make_pki || die "nestor-pki.sh failed"
 write_receiver_conf
 COMPRESS=$LEVEL write_agent_conf "$W/agent.conf" agent1 bench d="$SRC:raw"
 printf '\n[group big]\n\n[disk big d]\npath = %s\nformat = raw\n' "$BIG" >> "$W/agent.conf"
-start_receiver() {
-	"$NESTOR" receiver --config "$W/receiver.conf" >>"$W/receiver.log" 2>&1 &
-	RX_PID=$!
+# rx_start BINARY CONF LOG: a receiver, listening, its pid in RX_STARTED.
+rx_start() {
+	"$1" receiver --config "$2" >>"$3" 2>&1 &
+	RX_STARTED=$!
 	for i in $(seq 1 100); do
-		grep -q listening "$W/receiver.log" 2>/dev/null && return 0
+		grep -q listening "$3" 2>/dev/null && return 0
 		sleep 0.05
 	done
-	cat "$W/receiver.log" >&2
-	die "receiver did not start"
+	cat "$3" >&2
+	die "the receiver of $2 did not start"
+}
+start_receiver() {
+	rx_start "$NESTOR" "$W/receiver.conf" "$W/receiver.log"
+	RX_PID=$RX_STARTED
 }
 # NESTOR_BEFORE's receiver: its own port, store and agent state.
 start_receiver0() {
@@ -145,14 +150,8 @@ start_receiver0() {
 		"$W/receiver.conf" > "$W/receiver0.conf"
 	sed "s|^receiver = .*|receiver = 127.0.0.1:$port0|; s|^state_dir = .*|state_dir = $W/state0|" \
 		"$W/agent.conf" > "$W/agent0.conf"
-	"$BEFORE" receiver --config "$W/receiver0.conf" >>"$W/receiver0.log" 2>&1 &
-	RX0_PID=$!
-	for i in $(seq 1 100); do
-		grep -q listening "$W/receiver0.log" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	cat "$W/receiver0.log" >&2
-	die "NESTOR_BEFORE's receiver did not start"
+	rx_start "$BEFORE" "$W/receiver0.conf" "$W/receiver0.log"
+	RX0_PID=$RX_STARTED
 }
 stop_receiver() {
 	RX_HWM=$(awk '/^VmHWM:/ { print int($2 / 1024) }' "/proc/$RX_PID/status")

@@ -762,7 +762,8 @@ sender_new(const struct sender_cfg *cfg)
 			}
 		}
 	}
-	if (cfg->compress_level != 0 && cfg->compress_adapt && !(s->za = zadapt_new(cfg->compress_level)))
+	if (cfg->compress_level != 0 && cfg->compress_adapt &&
+	    !(s->za = zadapt_new(cfg->compress_level)))
 		goto out;
 	s->pool = pool_new(s);
 	if (!s->pool)
