@@ -72,7 +72,7 @@ static const char full_agent[] =
 	"key = /etc/nestor/agent.key\n"
 	"state_dir = /var/lib/nestor\n"
 	"compress_level = 0\n"
-	"compress_adapt = no\n"
+	"compress_adapt = yes\n"
 	"log_level = debug\n"
 	"\n"
 	"[group web]\n"
@@ -110,7 +110,7 @@ check_full_agent(const struct agent_config *c)
 	assert_tls_files(c->ca, c->cert, c->key, "agent");
 	cr_assert_str_eq(c->state_dir, "/var/lib/nestor");
 	cr_assert_eq(c->compress_level, 0);
-	cr_assert_not(c->compress_adapt);
+	cr_assert(c->compress_adapt);
 	cr_assert_eq(c->log_level, LOG_LVL_DEBUG);
 	cr_assert_eq(c->ngroups, 2);
 	cr_assert_str_eq(c->groups[0].name, "web");
@@ -175,7 +175,7 @@ Test(agent_config, defaults)
 	cr_assert_eq(c->receiver_port, 7400);
 	cr_assert_str_eq(c->server_name, "10.0.0.5");
 	cr_assert_eq(c->compress_level, 3);
-	cr_assert(c->compress_adapt);
+	cr_assert_not(c->compress_adapt);
 	cr_assert_eq(c->log_level, LOG_LVL_INFO);
 	cr_assert_null(c->metrics_host);
 	cr_assert_eq(c->ngroups, 1);
