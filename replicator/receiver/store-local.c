@@ -185,6 +185,7 @@ nbd_open_image(const struct store_backend *be, const char *path, bool readonly, 
 				 opts, "--discard=unmap", "--detect-zeroes=unmap", NULL };
 	char **argv = readonly ? argv_ro : argv_rw;
 	struct nbd_handle *h = NULL;
+	int backing = -1;
 
 	/* An incremental's partial-cluster writes read the backing chain for
 	 * copy-on-write: only the overlay itself is opened with O_DIRECT, so
@@ -193,8 +194,7 @@ nbd_open_image(const struct store_backend *be, const char *path, bool readonly, 
 	 * CPU than the whole receiver (copies into freshly allocated cache
 	 * pages, writers spinning on the inode lock). */
 	if (direct) {
-		int backing = readonly ? -1 : qcow2_has_backing(path);
-
+		backing = readonly ? -1 : qcow2_has_backing(path);
 		*direct = backing >= 0 && direct_io_ok(path) &&
 			  (backing == 0 || overlay_opts(path, "native", opts, sizeof(opts)));
 		if (*direct)
@@ -207,9 +207,15 @@ nbd_open_image(const struct store_backend *be, const char *path, bool readonly, 
 	for (int attempt = 0; attempt < LOCAL_OPEN_TRIES; attempt++) {
 		if (attempt)
 			usleep(100 * 1000);
-		/* Native AIO while the kernel has contexts to spare (store-aio.h). */
+		/* Native AIO while the kernel has contexts to spare (store-aio.h),
+		 * for a seed. Not for an overlay, an incremental point (issue 17):
+		 * its writes extend the file, which makes ext4's io_submit wait
+		 * for them (threads wrote 128-256 MiB 1.5-2.5x faster here), and
+		 * destroying the AIO context held qemu-nbd's exit, which a disk's
+		 * DISK_DONE waits for, 35-65 ms against 1-6 ms (bench/README.md,
+		 * where a cycle's time goes). */
 		if (direct && *direct) {
-			const char *mode = store_aio_mode(attempt > 0);
+			const char *mode = backing == 1 ? "threads" : store_aio_mode(attempt > 0);
 
 			snprintf(aio, sizeof(aio), "--aio=%s", mode);
 			(void)overlay_opts(path, mode, opts, sizeof(opts));
