@@ -124,46 +124,51 @@ store_list_points(struct store *st, const char *group, struct store_point_info *
 {
 	struct catalog cat = { 0 };
 	char *gdir = store_group_dir(st, group);
+	int rc = -1;
 
 	*out = NULL;
 	*n = 0;
-	if (!gdir || catalog_load(gdir, &cat) < 0) {
-		free(gdir);
-		return -1;
-	}
+	if (gdir && catalog_load(gdir, &cat) == 0)
+		rc = catalog_export(&cat, out, n);
+	catalog_free(&cat);
 	free(gdir);
-	*out = cat.pts;
-	*n = cat.n;
-	return 0;
+	return rc;
+}
+
+/* The group's catalog (shared with the cache: no copy of its points). */
+static int
+load_catalog(struct store *st, const char *group, struct catalog *cat)
+{
+	char *gdir = store_group_dir(st, group);
+	int rc = gdir ? catalog_load(gdir, cat) : -1;
+
+	free(gdir);
+	return rc;
 }
 
 int
 store_last_point(struct store *st, const char *group, uint64_t *id)
 {
-	struct store_point_info *pts;
-	size_t n;
+	struct catalog cat = { 0 };
 
 	*id = 0;
-	if (store_list_points(st, group, &pts, &n) < 0)
+	if (load_catalog(st, group, &cat) < 0)
 		return -1;
-	if (n > 0)
-		*id = pts[n - 1].id;
-	free(pts);
+	*id = catalog_last(&cat);
+	catalog_free(&cat);
 	return 0;
 }
 
 int
 store_point_exists(struct store *st, const char *group, uint64_t point)
 {
-	struct store_point_info *pts;
-	size_t n;
-	int found = 0;
+	struct catalog cat = { 0 };
+	int found;
 
-	if (store_list_points(st, group, &pts, &n) < 0)
+	if (load_catalog(st, group, &cat) < 0)
 		return -1;
-	for (size_t i = 0; i < n && !found; i++)
-		found = pts[i].id == point;
-	free(pts);
+	found = catalog_has(&cat, point);
+	catalog_free(&cat);
 	return found;
 }
 
@@ -854,8 +859,9 @@ commit_data(struct store_point *pt, const void *meta, size_t meta_len, int *err)
 static int
 commit_catalog(struct store_point *pt, const void *meta, size_t meta_len, int *err)
 {
+	struct store_disk_info disks[STORE_MAX_DISKS];
+	struct store_point_info pi = { .disks = disks };
 	struct catalog cat = { 0 };
-	struct store_point_info pi = { 0 };
 	int rc = -1;
 
 	if (catalog_load(pt->gdir, &cat) < 0)
@@ -875,8 +881,8 @@ commit_catalog(struct store_point *pt, const void *meta, size_t meta_len, int *e
 	pi.consistency = pointcons_from_meta(meta, meta_len);
 	pi.ndisks = pt->ndisks;
 	for (size_t i = 0; i < pt->ndisks; i++) {
-		snprintf(pi.disks[i].name, sizeof(pi.disks[i].name), "%s", pt->disks[i].name);
-		pi.disks[i].size = pt->disks[i].size;
+		snprintf(disks[i].name, sizeof(disks[i].name), "%s", pt->disks[i].name);
+		disks[i].size = pt->disks[i].size;
 	}
 	/* One journal line, fdatasynced (catlog.h): O(1) bytes per commit. */
 	if (catlog_commit(pt->gdir, &cat, &pi) < 0)
