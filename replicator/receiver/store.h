@@ -363,5 +363,10 @@ void store_reader_close(struct store *st, struct store_reader *r);
 /* Point metadata blob; *meta malloc'd. 0 / -1. */
 int store_point_meta(struct store *st, const char *group, uint64_t point,
 		     void **meta, size_t *len);
+/* The same for a point the caller has just listed (store_list_points):
+ * no catalog read, so that showing every point reads the catalog once
+ * (a point removed meanwhile: its metadata is missing, -1 logged). */
+int store_listed_point_meta(struct store *st, const char *group, uint64_t point,
+			    void **meta, size_t *len);
 
 #endif

@@ -17,6 +17,7 @@
 #include <xxhash.h>
 
 #include "common/consistency.h"
+#include "replicator/receiver/catcache.h"
 #include "replicator/receiver/store.h"
 #include "tmpdir.h"
 
@@ -187,6 +188,7 @@ Test(store, seed_and_list)
 	size_t n = 0, mlen = 0;
 	uint64_t last = 99;
 	void *meta = NULL;
+	struct catcache_stats cs0, cs1;
 
 	cr_assert_not_null(st);
 	cr_assert_eq(store_list_points(st, "grp", &pts, &n), 0);
@@ -227,6 +229,18 @@ Test(store, seed_and_list)
 	cr_assert_eq(mlen, 9);
 	cr_assert_arr_eq(meta, "<domain/>", 9);
 	free(meta);
+	/* A listed point's metadata without a catalog read (nestor points
+	 * --json: one read for all points, issue 17). */
+	catcache_stats(&cs0);
+	cr_assert_eq(store_listed_point_meta(st, "grp", 1, &meta, &mlen), 0);
+	catcache_stats(&cs1);
+	cr_assert_eq(cs1.exact + cs1.tail + cs1.miss, cs0.exact + cs0.tail + cs0.miss);
+	cr_assert_eq(mlen, 9);
+	cr_assert_arr_eq(meta, "<domain/>", 9);
+	free(meta);
+	cr_assert_eq(store_listed_point_meta(st, "grp", 2, &meta, &mlen), -1);
+	cr_assert_null(meta);
+	cr_assert_eq(store_listed_point_meta(st, "../grp", 1, &meta, &mlen), -1);
 
 	cr_assert_null(store_point_disk_path(st, "grp", 1, "vdc"));
 	cr_assert_null(store_point_disk_path(st, "grp", 7, "vda"));
