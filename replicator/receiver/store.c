@@ -25,6 +25,7 @@
 #include "replicator/receiver/pointcons.h"
 #include "replicator/receiver/history.h"
 #include "replicator/receiver/store-backend.h"
+#include "replicator/receiver/store-busy.h"
 #include "replicator/receiver/store-sums.h"
 #include "replicator/receiver/store-writer.h"
 #include "replicator/receiver/wbudget.h"
@@ -73,7 +74,8 @@ store_open_backend(const char *root, struct store_backend *be)
 	pthread_rwlock_init(&st->readers, &ra);
 	pthread_rwlockattr_destroy(&ra);
 	st->be = be;
-	if (!st->be)
+	st->busy = store_busy_new();
+	if (!st->be || !st->busy)
 		goto fail;
 	/* Absolute paths keep qemu from reading "x:" prefixes as protocols. */
 	st->root = realpath(root, NULL);
@@ -100,6 +102,7 @@ store_free(struct store *st)
 	if (st->be)
 		st->be->ops->free(st->be);
 	free(st->root);
+	store_busy_free(st->busy);
 	pthread_rwlock_destroy(&st->readers);
 	wbudget_free(st->wbufs);
 	free(st);
@@ -468,6 +471,10 @@ begin_lock(struct store_point *pt, struct catalog *cat, int *err)
 	*err = STORE_ERR_IO;
 	if (store_mkdir_durable(pt->gdir) < 0)
 		return -1;
+	/* Retention after the last commit may hold the lock: wait for it. */
+	if (store_busy_wait(pt->st->busy, pt->group, STORE_BACKGROUND_WAIT_NS) < 0)
+		log_warn("store: group %s: retention after the last point still runs",
+			 pt->group);
 	pt->lock_fd = store_group_lock(pt->gdir, pt->group);
 	if (pt->lock_fd < 0) {
 		*err = STORE_ERR_CONFLICT;

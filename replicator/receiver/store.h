@@ -291,6 +291,15 @@ typedef int (*store_remove_veto)(void *arg, uint64_t point);
 int store_point_remove(struct store *st, const char *group, uint64_t point,
 		       store_remove_veto veto, void *arg);
 
+/* Work of this process on group's committed points after a commit
+ * (retention, once COMMITTED is sent): between enter and leave a
+ * store_point_begin of the group waits for it (at most
+ * STORE_BACKGROUND_WAIT_NS) instead of failing on the group's lock.
+ * enter: 0 / -1 (out of memory, logged: the work runs unannounced). */
+#define STORE_BACKGROUND_WAIT_NS (60ull * 1000000000ull)
+int store_background_enter(struct store *st, const char *group);
+void store_background_leave(struct store *st, const char *group);
+
 /* Remove pending data of group (files not in the catalog). 0 / -1. */
 int store_discard_pending(struct store *st, const char *group);
 
