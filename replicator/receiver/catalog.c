@@ -272,19 +272,25 @@ catalog_point_from_json(const json_t *p, const char *what, size_t i,
 	return 0;
 }
 
-bool
-catalog_point_same(const struct store_point_info *a, const struct store_point_info *b)
+static bool
+disks_same(const struct store_point_info *a, const struct store_point_info *b)
 {
-	if (a->id != b->id || a->base_id != b->base_id || a->time_ns != b->time_ns ||
-	    a->received_ns != b->received_ns || a->committed_ns != b->committed_ns ||
-	    a->bytes_received != b->bytes_received || a->consistency != b->consistency ||
-	    a->ndisks != b->ndisks)
+	if (a->ndisks != b->ndisks)
 		return false;
 	for (size_t i = 0; i < a->ndisks; i++)
 		if (a->disks[i].size != b->disks[i].size ||
 		    strcmp(a->disks[i].name, b->disks[i].name) != 0)
 			return false;
 	return true;
+}
+
+bool
+catalog_point_same(const struct store_point_info *a, const struct store_point_info *b)
+{
+	return a->id == b->id && a->base_id == b->base_id && a->time_ns == b->time_ns &&
+	       a->received_ns == b->received_ns && a->committed_ns == b->committed_ns &&
+	       a->bytes_received == b->bytes_received && a->consistency == b->consistency &&
+	       disks_same(a, b);
 }
 
 int
@@ -510,18 +516,6 @@ uint64_t
 catalog_last(const struct catalog *cat)
 {
 	return cat->n ? cat->pts[cat->n - 1].id : 0;
-}
-
-static bool
-disks_same(const struct store_point_info *a, const struct store_point_info *b)
-{
-	if (a->ndisks != b->ndisks)
-		return false;
-	for (size_t i = 0; i < a->ndisks; i++)
-		if (a->disks[i].size != b->disks[i].size ||
-		    strcmp(a->disks[i].name, b->disks[i].name) != 0)
-			return false;
-	return true;
 }
 
 int

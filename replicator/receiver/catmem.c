@@ -3,6 +3,7 @@
 #include "replicator/receiver/catmem.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +19,33 @@ struct chunk {
 };
 
 struct catdisks {
-	atomic_size_t refs;
+	atomic_size_t refs; /* first: obj_ref */
 	pthread_mutex_t lock; /* chunks and bytes: adds from several holders */
 	struct chunk *chunks; /* newest first; only the newest takes adds */
 	size_t bytes;
 };
 
 struct catbody {
-	atomic_size_t refs;
+	atomic_size_t refs; /* first: obj_ref */
 	struct store_point_info *pts;
 	struct catdisks *dl;
 };
+
+/* Both objects start with their count of references (refs first). */
+static void *
+obj_ref(void *obj)
+{
+	if (obj)
+		atomic_fetch_add((atomic_size_t *)obj, 1);
+	return obj;
+}
+
+/* Drop one reference: true when it was the last (free obj). */
+static bool
+obj_unref_last(void *obj)
+{
+	return obj && atomic_fetch_sub((atomic_size_t *)obj, 1) == 1;
+}
 
 struct catdisks *
 catdisks_new(void)
@@ -45,15 +62,13 @@ catdisks_new(void)
 struct catdisks *
 catdisks_ref(struct catdisks *a)
 {
-	if (a)
-		atomic_fetch_add(&a->refs, 1);
-	return a;
+	return obj_ref(a);
 }
 
 void
 catdisks_unref(struct catdisks *a)
 {
-	if (!a || atomic_fetch_sub(&a->refs, 1) != 1)
+	if (!obj_unref_last(a))
 		return;
 	for (struct chunk *c = a->chunks, *next; c; c = next) {
 		next = c->next;
@@ -125,15 +140,13 @@ catbody_new(struct store_point_info *pts, struct catdisks *dl)
 struct catbody *
 catbody_ref(struct catbody *b)
 {
-	if (b)
-		atomic_fetch_add(&b->refs, 1);
-	return b;
+	return obj_ref(b);
 }
 
 void
 catbody_unref(struct catbody *b)
 {
-	if (!b || atomic_fetch_sub(&b->refs, 1) != 1)
+	if (!obj_unref_last(b))
 		return;
 	free(b->pts);
 	catdisks_unref(b->dl);
