@@ -153,6 +153,8 @@ collect_disk(const char *gdir, const struct store_point_info *pi, size_t i,
 			continue;
 		for (size_t k = rec_lower(recs, n, br->offset);
 		     k < n && recs[k].offset < br->offset + br->length && !v->cut; k++) {
+			if (recs[k].unknown)
+				continue; /* no hash the agent's bytes could be proven by */
 			if (!rec_sendable(&recs[k])) {
 				log_warn("repair: point %" PRIu64 " disk %s: record %" PRIu64
 					 "+%" PRIu64 " too long for one extent: not listed",

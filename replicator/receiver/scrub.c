@@ -92,7 +92,8 @@ scrub_carry(struct scrub *s, const char *disk, const struct sums_rec *recs, size
 	size_t nc = 0;
 	int rc = -1;
 
-	if (sums_cover(recs, n, &cover, &nc) < 0)
+	/* An UNKNOWN record vouches for nothing: a bad range under one stays. */
+	if (sums_cover(recs, n, true, &cover, &nc) < 0)
 		return -1;
 	for (size_t i = 0; i < s->prev.nbad; i++)
 		if (strcmp(s->prev.bad[i].disk, disk) == 0 &&
@@ -135,6 +136,8 @@ scrub_disk(struct scrub *s, const struct store_point_info *pi, const char *disk,
 				  "is past the disk's end", s->group, pi->id, disk, i);
 			goto out;
 		}
+		if (recs[i].unknown)
+			continue; /* no hash to compare (sums.h) */
 		m = scrub_record(s, r, &recs[i]);
 		if (m < 0)
 			goto out;

@@ -99,7 +99,7 @@ int
 store_sums_add(struct store_sums *s, uint16_t disk, uint64_t off, uint64_t len, bool zero,
 	       uint64_t hash, int *err)
 {
-	struct sums_rec r = { off, len, zero, zero ? 0 : hash };
+	struct sums_rec r = { .offset = off, .length = len, .zero = zero, .hash = zero ? 0 : hash };
 
 	if (!s || disk >= s->n || !s->w[disk])
 		return 0;
@@ -305,7 +305,10 @@ hand_over(const char *gdir, const struct store_point_info *victim,
 			goto out;
 		cd[k].have = r == 0;
 		sums_sort(cd[k].recs, cd[k].n);
-		if (cd[k].have && sums_cover(cd[k].recs, cd[k].n, &cd[k].cover, &cd[k].ncover) < 0)
+		/* Bad ranges move where no record of the child vouches for
+		 * its own bytes (an UNKNOWN one may hide the victim's). */
+		if (cd[k].have &&
+		    sums_cover(cd[k].recs, cd[k].n, true, &cd[k].cover, &cd[k].ncover) < 0)
 			goto out;
 	}
 	/* Verdicts first: a crash before the merge leaves the child's own

@@ -70,8 +70,11 @@ void
 sums_encode(const struct sums_rec *r, unsigned char out[SUMS_RECORD_SIZE])
 {
 	put_le(out, r->offset, 8);
-	put_le(out + 8, (r->length & SUMS_LEN_MASK) | (r->zero ? SUMS_FLAG_ZERO : 0), 8);
-	put_le(out + 16, r->zero ? 0 : r->hash, 8);
+	put_le(out + 8,
+	       (r->length & SUMS_LEN_MASK) | (r->zero ? SUMS_FLAG_ZERO : 0) |
+		       (r->unknown ? SUMS_FLAG_UNKNOWN : 0),
+	       8);
+	put_le(out + 16, r->zero || r->unknown ? 0 : r->hash, 8);
 }
 
 static bool
@@ -82,7 +85,9 @@ rec_valid(const struct sums_rec *r)
 	if (r->length == 0 || r->length > SUMS_LEN_MASK ||
 	    __builtin_add_overflow(r->offset, r->length, &end))
 		return false;
-	return r->zero ? r->hash == 0 : r->length <= SUMS_MAX_DATA;
+	if (r->zero && r->unknown)
+		return false;
+	return r->zero || r->unknown ? r->hash == 0 : r->length <= SUMS_MAX_DATA;
 }
 
 int
@@ -90,11 +95,12 @@ sums_decode(const unsigned char in[SUMS_RECORD_SIZE], struct sums_rec *r)
 {
 	uint64_t lf = get_le(in + 8, 8);
 
-	if (lf & ~(SUMS_FLAG_ZERO | SUMS_LEN_MASK))
+	if (lf & ~(SUMS_FLAG_ZERO | SUMS_FLAG_UNKNOWN | SUMS_LEN_MASK))
 		return -1;
 	r->offset = get_le(in, 8);
 	r->length = lf & SUMS_LEN_MASK;
 	r->zero = (lf & SUMS_FLAG_ZERO) != 0;
+	r->unknown = (lf & SUMS_FLAG_UNKNOWN) != 0;
 	r->hash = get_le(in + 16, 8);
 	return rec_valid(r) ? 0 : -1;
 }
@@ -429,7 +435,8 @@ sums_sort(struct sums_rec *recs, size_t n)
 /* ---- coverage and merging ------------------------------------------------------------ */
 
 int
-sums_cover(const struct sums_rec *recs, size_t n, struct sums_span **spans, size_t *ns)
+sums_cover(const struct sums_rec *recs, size_t n, bool known_only, struct sums_span **spans,
+	   size_t *ns)
 {
 	struct sums_span *s = NULL;
 	size_t k = 0;
@@ -445,6 +452,8 @@ sums_cover(const struct sums_rec *recs, size_t n, struct sums_span **spans, size
 	for (size_t i = 0; i < n; i++) {
 		uint64_t end = recs[i].offset + recs[i].length;
 
+		if (known_only && recs[i].unknown)
+			continue;
 		if (k > 0 && recs[i].offset <= s[k - 1].end) {
 			if (end > s[k - 1].end)
 				s[k - 1].end = end;
@@ -453,6 +462,10 @@ sums_cover(const struct sums_rec *recs, size_t n, struct sums_span **spans, size
 		s[k].off = recs[i].offset;
 		s[k].end = end;
 		k++;
+	}
+	if (k == 0) {
+		free(s);
+		s = NULL;
 	}
 	*spans = s;
 	*ns = k;
@@ -517,13 +530,52 @@ static int
 merge_zero_piece(void *arg, uint64_t off, uint64_t len)
 {
 	struct merge_out *m = arg;
-	struct sums_rec r = { off, len, true, 0 };
+	struct sums_rec r = { .offset = off, .length = len, .zero = true };
 
 	if (off >= m->limit)
 		return 0;
 	if (len > m->limit - off)
 		r.length = m->limit - off;
 	return merge_push(m, &r);
+}
+
+/* An uncovered piece of a DATA record that cannot be kept whole, or of an
+ * UNKNOWN record: an UNKNOWN record, within the disk. */
+static int
+merge_unknown_piece(void *arg, uint64_t off, uint64_t len)
+{
+	struct merge_out *m = arg;
+	struct sums_rec r = { .offset = off, .length = len, .unknown = true };
+
+	if (off >= m->limit)
+		return 0;
+	if (len > m->limit - off)
+		r.length = m->limit - off;
+	return merge_push(m, &r);
+}
+
+/* Touching UNKNOWN records (sorted) joined: merge after merge, the pieces
+ * of one old record would otherwise keep adding records. */
+static void
+merge_join_unknown(struct merge_out *m)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < m->n; i++) {
+		struct sums_rec *prev = k ? &m->recs[k - 1] : NULL;
+		const struct sums_rec *r = &m->recs[i];
+
+		if (prev && prev->unknown && r->unknown && r->offset <= prev->offset + prev->length) {
+			uint64_t end = r->offset + r->length;
+
+			if (end > prev->offset + prev->length && end - prev->offset <= SUMS_LEN_MASK)
+				prev->length = end - prev->offset;
+			if (end <= prev->offset + prev->length)
+				continue;
+		}
+		m->recs[k++] = *r;
+	}
+	m->n = k;
 }
 
 /* An uncovered piece of a DATA record: only counted. */
@@ -553,25 +605,32 @@ sums_merge(const struct sums_rec *child, size_t nc, const struct sums_rec *paren
 		if (merge_push(&m, &child[i]) < 0)
 			goto out;
 	sums_sort(m.recs, m.n);
-	if (sums_cover(m.recs, m.n, &cover, &ns) < 0)
+	if (sums_cover(m.recs, m.n, false, &cover, &ns) < 0)
 		goto out;
 	for (size_t i = 0; i < np; i++) {
 		const struct sums_rec *p = &parent[i];
+		bool whole;
 
-		if (p->zero) {
-			if (sums_uncovered(cover, ns, p->offset, p->length, merge_zero_piece,
-					   &m) < 0)
+		if (p->zero || p->unknown) {
+			if (sums_uncovered(cover, ns, p->offset, p->length,
+					   p->zero ? merge_zero_piece : merge_unknown_piece, &m) < 0)
 				goto out;
 			continue;
 		}
 		m.pieces = m.covered = 0;
 		(void)sums_uncovered(cover, ns, p->offset, p->length, merge_data_piece, &m);
-		/* Whole and inside the disk, or nothing: the hash is of all of it. */
-		if (m.pieces == 1 && m.covered == p->length && p->offset < disk_size &&
-		    p->length <= disk_size - p->offset && merge_push(&m, p) < 0)
+		/* Whole and inside the disk, or its uncovered pieces UNKNOWN: the
+		 * hash is of all of it, and an older record of the pieces the
+		 * child does not cover would describe bytes p replaced. */
+		whole = m.pieces == 1 && m.covered == p->length && p->offset < disk_size &&
+			p->length <= disk_size - p->offset;
+		if (whole ? merge_push(&m, p) < 0
+			  : sums_uncovered(cover, ns, p->offset, p->length, merge_unknown_piece,
+					   &m) < 0)
 			goto out;
 	}
 	sums_sort(m.recs, m.n);
+	merge_join_unknown(&m);
 	*out = m.recs;
 	*nout = m.n;
 	m.recs = NULL;

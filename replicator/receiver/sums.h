@@ -5,10 +5,16 @@
  * File: a 16-byte header (magic "NSUMS1\0\0", u32 version, u32 record
  * size, little-endian) then fixed 24-byte little-endian records
  *   u64 offset; u64 length_and_flags; u64 hash
- * length_and_flags: bit 63 = ZERO range, bits 56..62 reserved (0), the low
- * 56 bits the length (> 0). hash: XXH3-64 (hash64) of the plaintext of a
- * DATA range, the value the receiver verified against the extent's checksum
- * before writing it; 0 for a ZERO range. Records come in the order the
+ * length_and_flags: bit 63 = ZERO range, bit 62 = UNKNOWN range, bits
+ * 56..61 reserved (0), the low 56 bits the length (> 0). hash: XXH3-64
+ * (hash64) of the plaintext of a DATA range, the value the receiver
+ * verified against the extent's checksum before writing it; 0 for a ZERO
+ * or UNKNOWN range. An UNKNOWN range (made only by sums_merge) is one whose
+ * bytes the point holds but no record describes: a merged-in DATA record
+ * that the point's own records overlap in part cannot be kept (its hash
+ * covers bytes the point changed), yet what it leaves uncovered must still
+ * hide every older record of those bytes from later merges; a scrub does
+ * not check it. Records come in the order the
  * extents arrived: increasing offsets on one disk, as the agent sends them
  * (sorted by offset after a removal merged them, sums_merge). A point's
  * records cover the bytes that point wrote (plus, after a merge, what it
@@ -25,6 +31,7 @@
 #define SUMS_HEADER_SIZE  16u
 #define SUMS_RECORD_SIZE  24u
 #define SUMS_FLAG_ZERO    (UINT64_C(1) << 63)
+#define SUMS_FLAG_UNKNOWN (UINT64_C(1) << 62)
 #define SUMS_LEN_MASK     ((UINT64_C(1) << 56) - 1)
 /* A DATA record's range is read whole to be hashed again: longer ones are
  * refused (the wire caps a DATA extent at 1 MiB). */
@@ -36,6 +43,7 @@ struct sums_rec {
 	uint64_t length; /* 1..SUMS_LEN_MASK */
 	bool zero;       /* ZERO range: reads back as zeros; hash 0 */
 	uint64_t hash;   /* DATA: hash64 of the plaintext */
+	bool unknown;    /* UNKNOWN range (see the head): not checked; hash 0 */
 };
 
 /* Records a disk of disk_size bytes may hold: disk_size / 512 + 65536. An
@@ -88,12 +96,14 @@ int sums_save(const char *path, const struct sums_rec *recs, size_t n);
 /* Sort recs by offset, then length. */
 void sums_sort(struct sums_rec *recs, size_t n);
 
-/* The removal of a point (retention): its child's records plus the
- * removed point's records that no child record overlaps, sorted by offset.
- * A ZERO record of the removed point is split around the child's; a DATA
- * record that a child record overlaps even in part is dropped (its hash
- * covers bytes the child changed). Records at or past disk_size (the
- * child's disk) are dropped, ZERO ones clipped. Inputs in any order.
+/* The removal of a point (retention) or a settle: its child's records
+ * plus the removed point's records that no child record overlaps, sorted
+ * by offset. A ZERO or UNKNOWN record of the removed point is split around
+ * the child's; a DATA record that a child record overlaps even in part (or
+ * that reaches past disk_size) is replaced by UNKNOWN records of its pieces
+ * no child record covers, so that an older record of those bytes merged
+ * next stays out. Pieces at or past disk_size (the child's disk) are
+ * dropped. Inputs in any order.
  * *out malloc'd (caller frees). 0 / -1 (out of memory, logged). */
 int sums_merge(const struct sums_rec *child, size_t nc, const struct sums_rec *parent,
 	       size_t np, uint64_t disk_size, struct sums_rec **out, size_t *nout);
@@ -103,9 +113,12 @@ struct sums_span {
 	uint64_t off, end;
 };
 /* The bytes recs (sorted by offset) cover, as sorted disjoint spans
- * (touching ones joined). *spans malloc'd (caller frees; NULL when n is 0).
- * 0 / -1 (out of memory, logged). */
-int sums_cover(const struct sums_rec *recs, size_t n, struct sums_span **spans, size_t *ns);
+ * (touching ones joined); known_only: UNKNOWN records left out (the bytes
+ * some record vouches for, e.g. for a bad range a scrub must keep).
+ * *spans malloc'd (caller frees; NULL when none). 0 / -1 (out of memory,
+ * logged). */
+int sums_cover(const struct sums_rec *recs, size_t n, bool known_only, struct sums_span **spans,
+	       size_t *ns);
 /* Call fn for each piece of [off, off+len) outside every span of cover
  * (sums_cover's), in increasing order; fn returning -1 stops it. 0 / -1. */
 int sums_uncovered(const struct sums_span *cover, size_t nc, uint64_t off, uint64_t len,

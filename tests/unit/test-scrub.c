@@ -232,21 +232,33 @@ Test(scrub, removal_hands_checksums_and_bad_ranges_to_the_child)
 	cr_assert_eq(e->bad[1].length, 131072);
 	cr_assert_eq(e->bad[2].offset, 3 * MIB + 196608);
 	/* Point 2's checksums now cover the bytes it took over: its own two,
-	 * point 1's [0,1M), the zeros, [3M,4M) dropped (partly overwritten),
-	 * [1M,2M) dropped likewise. */
+	 * point 1's [0,1M), the zeros; [3M,4M) and [1M,2M) (partly
+	 * overwritten) are gone, what point 2 left of them UNKNOWN: [1M+64K,
+	 * 2M), [3M,3M+128K), [3M+192K,4M). */
 	n = records(2, &r);
-	cr_assert_eq(n, 4);
+	cr_assert_eq(n, 7);
 	cr_assert_eq(r[0].offset, 0);
 	cr_assert_eq(r[0].length, MIB);
 	cr_assert_eq(r[1].offset, MIB);
 	cr_assert_eq(r[1].length, 65536);
-	cr_assert(r[2].zero);
+	cr_assert(r[2].unknown);
+	cr_assert_eq(r[2].offset, MIB + 65536);
+	cr_assert_eq(r[2].length, MIB - 65536);
+	for (size_t i = 0, z = 0, u = 0; i < n; i++) {
+		z += r[i].zero;
+		u += r[i].unknown;
+		if (i == n - 1) {
+			cr_assert_eq(z, 1);
+			cr_assert_eq(u, 3);
+		}
+	}
 	free(r);
 	snprintf(path, sizeof(path), "%s/grp/sums/1", root);
 	cr_assert_neq(access(path, F_OK), 0, "the removed point's checksums are gone");
 	/* A new scrub finds the merged records true (the copied bad bytes lie
 	 * outside them: the records over them were dropped), yet cannot clear
-	 * the inherited ranges it has no record of: point 2 stays bad. */
+	 * the inherited ranges it has no record of (an UNKNOWN one vouches
+	 * for nothing): point 2 stays bad. */
 	cr_assert_eq(scrub_group(st, "grp", &o, NULL, NULL), 1);
 	e = verdict(&ss, 2);
 	cr_assert_eq(e->verdict, SCRUB_BAD);
