@@ -38,7 +38,7 @@ static const char usage_network[] =
 	"                DR host's public key, Endpoint = the network's external\n"
 	"                address and wg_port (--endpoint overrides it, e.g. a cloud's\n"
 	"                public address), AllowedIPs = the network's subnet and the\n"
-	"                tunnel's\n"
+	"                tunnel's, DNS = the network's dns resolvers when it has any\n"
 	"  peer-list     the peers (all networks, or NETWORK's): address, public key,\n"
 	"                allowed IPs\n"
 	"  peer-remove   forget PEER; a running link drops it at once\n"

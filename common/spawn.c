@@ -6,6 +6,7 @@
 #include "common/clock.h"
 #include "common/fileutil.h"
 #include "common/log.h"
+#include "common/netns.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +36,7 @@ struct spawn {
 	size_t max[2];
 	unsigned timeout_ms;
 	bool no_path, oom, ran;
+	int netns;   /* + 1: 0 none, else the fd of the namespace to run in */
 	char *text[2];
 };
 
@@ -112,6 +114,12 @@ spawn_set_str(struct spawn *sp, char **dst, const char *s)
 	*dst = s ? strdup(s) : NULL;
 	if (s && !*dst)
 		sp->oom = true;
+}
+
+void
+spawn_set_netns(struct spawn *sp, int nsfd)
+{
+	sp->netns = nsfd + 1;
 }
 
 void
@@ -234,16 +242,15 @@ spawn_actions(const struct spawn *sp, posix_spawn_file_actions_t *fa, const int 
 	return r;
 }
 
-/* Wait for pid, killing it at the timeout: 0, 1 timed out, -1 errno. */
-static int
-spawn_wait(const struct spawn *sp, pid_t pid, int *status)
+int
+spawn_wait_pid(pid_t pid, int *status, unsigned timeout_ms)
 {
-	uint64_t deadline = clock_mono_ns() + (uint64_t)sp->timeout_ms * 1000000ull;
+	uint64_t deadline = clock_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
 	long nap = 1;
 	pid_t w;
 
 	for (;;) {
-		w = waitpid(pid, status, sp->timeout_ms ? WNOHANG : 0);
+		w = waitpid(pid, status, timeout_ms ? WNOHANG : 0);
 		if (w == pid)
 			return 0;
 		if (w < 0 && errno != EINTR)
@@ -315,6 +322,66 @@ spawn_status(struct spawn *sp, const char *label, int status, int *exitstatus)
 	return -1;
 }
 
+/* The child of a command run in a network namespace (spawn_set_netns),
+ * between fork and exec: only async-signal-safe calls. What failed goes
+ * back through err (close-on-exec: nothing arrives when exec worked). */
+static void
+spawn_child_netns(const struct spawn *sp, const int fds[2], int err)
+{
+	int e, nul = open("/dev/null", O_RDWR);
+
+	if (netns_join(sp->netns - 1) < 0 || nul < 0 || dup2(nul, 0) < 0)
+		goto fail;
+	for (int s = S_OUT; s <= S_ERR; s++) {
+		int target = s == S_OUT ? 1 : 2;
+
+		if ((sp->io[s] == SPAWN_IO_NULL && dup2(nul, target) < 0) ||
+		    (sp->io[s] == SPAWN_IO_CAPTURE && dup2(fds[s], target) < 0) ||
+		    (sp->io[s] == SPAWN_IO_STDERR && dup2(2, target) < 0))
+			goto fail;
+	}
+	/* ours stay ours (err closes at exec) */
+	if (close_range(3, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
+		goto fail;
+	if (sp->no_path)
+		execv(sp->argv[0], sp->argv);
+	else
+		execvp(sp->argv[0], sp->argv);
+fail:
+	e = errno;
+	(void)!write(err, &e, sizeof(e));
+	_exit(127);
+}
+
+/* fork, join the namespace, exec: posix_spawn's result (0 / errno). */
+static int
+spawn_fork_netns(const struct spawn *sp, const int fds[2], pid_t *pid)
+{
+	int p[2], e = 0, status;
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return errno;
+	if ((*pid = fork()) < 0) {
+		e = errno;
+		close(p[0]);
+		close(p[1]);
+		return e;
+	}
+	if (*pid == 0)
+		spawn_child_netns(sp, fds, p[1]);
+	close(p[1]);
+	while ((n = read(p[0], &e, sizeof(e))) < 0 && errno == EINTR)
+		;
+	close(p[0]);
+	if (n == (ssize_t)sizeof(e)) {
+		while (waitpid(*pid, &status, 0) < 0 && errno == EINTR)
+			;
+		return e ? e : EIO;
+	}
+	return 0;
+}
+
 int
 spawn_run(struct spawn *sp, int *exitstatus)
 {
@@ -357,15 +424,18 @@ spawn_run(struct spawn *sp, int *exitstatus)
 		spawn_err(sp, label, ": posix_spawn file actions: %m");
 		goto out;
 	}
-	r = sp->no_path ? posix_spawn(&pid, sp->argv[0], &fa, NULL, sp->argv, environ)
-			: posix_spawnp(&pid, sp->argv[0], &fa, NULL, sp->argv, environ);
+	if (sp->netns)
+		r = spawn_fork_netns(sp, fds, &pid);
+	else
+		r = sp->no_path ? posix_spawn(&pid, sp->argv[0], &fa, NULL, sp->argv, environ)
+				: posix_spawnp(&pid, sp->argv[0], &fa, NULL, sp->argv, environ);
 	if (r != 0) {
 		errno = r;
 		log_error("%s%scannot run %s: %m", sp->ctx ? sp->ctx : "", sp->ctx ? ": " : "",
 			  label);
 		goto out;
 	}
-	r = spawn_wait(sp, pid, &status);
+	r = spawn_wait_pid(pid, &status, sp->timeout_ms);
 	if (r < 0) {
 		spawn_err(sp, label, ": waitpid: %m");
 		goto out;

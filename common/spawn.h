@@ -7,6 +7,7 @@
 #define NESTOR_COMMON_SPAWN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct spawn;
 
@@ -43,6 +44,10 @@ void spawn_set_stderr(struct spawn *sp, enum spawn_io io, size_t max);
 void spawn_set_timeout_ms(struct spawn *sp, unsigned ms);
 /* Run prog as a path (relative to the cwd if it has no '/'), as execv. */
 void spawn_no_path_search(struct spawn *sp);
+/* Run it in the network namespace nsfd (netns_open; borrowed, open until
+ * spawn_run returns): the child joins it between fork and exec, we never
+ * do. Failing to join is failing to run. */
+void spawn_set_netns(struct spawn *sp, int nsfd);
 
 /* Run to completion. With exitstatus NULL, anything but exit 0 is an error;
  * otherwise *exitstatus gets the exit code (128 + signal when killed by
@@ -56,6 +61,10 @@ const char *spawn_stderr(const struct spawn *sp);
 /* The captured stdout handed to the caller (free it); NULL if none. */
 char *spawn_take_stdout(struct spawn *sp);
 void spawn_free(struct spawn *sp);
+
+/* Wait for child pid, SIGKILL and reap it past timeout_ms (0: none): 0,
+ * 1 timed out, -1 (errno). */
+int spawn_wait_pid(pid_t pid, int *status, unsigned timeout_ms);
 
 /* The common case in one call: run argv[0] with argv[1..] (NULL-terminated)
  * under ctx (may be NULL); with out, stdout is captured into *out (caller

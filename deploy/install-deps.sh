@@ -8,6 +8,7 @@ PKGS=(
 	build-essential pkg-config clang libclang-rt-14-dev cppcheck
 	libvirt-dev librbd-dev librados-dev libzstd-dev libssl-dev libevent-dev
 	libcriterion-dev libnbd-dev libinih-dev libjansson-dev libxxhash-dev libxml2-dev
+	libtirpc-dev # linked into the ASan build (Makefile, SAN)
 	# runtime: images, NBD, VMs, Ceph
 	qemu-utils qemu-system-x86 qemu-block-extra libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 	ceph-mon ceph-osd ceph-common

@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/log.h"
 #include "common/strfmt.h"
+#include "failover/checks.h"
 #include "failover/drill-lan-host.h"
 #include "failover/drill-lan-run.h"
 #include "failover/drill-lan.h"
@@ -108,14 +110,6 @@ drill_lans_map(struct drill *d, const char *src)
 
 	if (!n)
 		return NULL;
-	if (d->o->tcp_port || d->o->script) {
-		/* the host cannot reach an isolated copy: the checks need today's
-		 * drill network, where the host has an address */
-		log_info("drill %s: source %s: --tcp-port/--script check from this host: the "
-			 "NIC joins the drill's checked network, not a copy of [network %s]",
-			 d->r->id, src, n->name);
-		return NULL;
-	}
 	k = lan_of(d, n);
 	return k < 0 ? NULL : d->lans->lans[k].libvirt;
 }
@@ -146,6 +140,57 @@ reserve_vm(struct drill *d, size_t i, const char *ctx)
 				break;
 		}
 	}
+}
+
+/* The IPv4 address the point records for VM i's NIC mac in l's subnet
+ * (its reservation, or a static guest's own) into out; "" if none. */
+static void
+recorded_address(const struct drill *d, size_t i, const struct drill_lan *l, const char *mac,
+		 char out[16])
+{
+	struct pointnic nics[POINTNICS_MAX];
+	char ctx[64];
+	size_t nn;
+	uint32_t mask = UINT32_MAX << (32 - l->prefix), ip;
+
+	out[0] = '\0';
+	snprintf(ctx, sizeof(ctx), "drill %s", d->r->id);
+	nn = pointnics_read(d->meta, i, nics, ctx);
+	for (size_t k = 0; k < nn; k++) {
+		if (strcasecmp(nics[k].mac, mac))
+			continue;
+		for (size_t a = 0; a < nics[k].naddrs; a++)
+			if (nics[k].addrs[a].family == AF_INET &&
+			    drnet_ip_parse(nics[k].addrs[a].text, &ip) == 0 &&
+			    (ip & mask) == l->subnet && ip != l->gateway) {
+				drnet_ip_str(ip, out);
+				return;
+			}
+	}
+}
+
+bool
+drill_lans_where(const struct drill *d, size_t i, struct checks_lan *out)
+{
+	const struct dvm *v = &d->vms[i];
+
+	for (size_t k = 0; d->lans && k < v->nnics; k++) {
+		for (size_t li = 0; v->nets[k] && v->nic_mac[k] && li < d->lans->n; li++) {
+			const struct drill_lan *l = &d->lans->lans[li];
+
+			if (strcmp(v->nets[k], l->libvirt))
+				continue;
+			memset(out, 0, sizeof(*out));
+			snprintf(out->netns, sizeof(out->netns), "%s", l->netns);
+			snprintf(out->mac, sizeof(out->mac), "%s", v->nic_mac[k]);
+			if (l->dhcp)
+				snprintf(out->leases, sizeof(out->leases), "%s/%s.leases",
+					 d->lans->workdir, l->netns);
+			recorded_address(d, i, l, v->nic_mac[k], out->addr);
+			return true;
+		}
+	}
+	return false;
 }
 
 /* What the run makes, for a sweep: domains, overlays, networks. */

@@ -5,6 +5,10 @@
 #ifndef NESTOR_FAILOVER_DRILL_LAN_RUN_H
 #define NESTOR_FAILOVER_DRILL_LAN_RUN_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
+struct checks_lan;
 struct drill;
 struct drill_lans;
 
@@ -22,6 +26,10 @@ int drill_lans_up(struct drill *d);
 /* Remove the LANs (the run record stays: drill_sweep_remove once the rest
  * of the run is gone too). 0 / -1. */
 int drill_lans_down(struct drill *d);
+/* Where the checks reach VM i (failover/checks.h): its first NIC on one of
+ * the copies, into *out. false: none of its NICs is on a copy (the host
+ * reaches it on the drill's checked network). */
+bool drill_lans_where(const struct drill *d, size_t i, struct checks_lan *out);
 /* Free, releasing the lock (NULL is fine). */
 void drill_lans_free(struct drill_lans *l);
 

@@ -32,6 +32,7 @@ struct dvm {
 					    * "rbd:POOL/IMAGE" = an RBD clone */
 	size_t noverlays;
 	char *nic_src[DRILL_VM_MAX_DEVS]; /* per NIC: source network/bridge or NULL */
+	char *nic_mac[DRILL_VM_MAX_DEVS]; /* per NIC: its MAC or NULL */
 	char *nets[DRILL_VM_MAX_DEVS];    /* per NIC: network it joins here */
 	size_t nnics;
 	char *sock;

@@ -203,10 +203,10 @@ drill_vm_prepare(struct drill *d, size_t i)
 		if (report_vm_add_disk(&d->r->vms[i], domxml_disk_target(x, k), names[k]) < 0)
 			goto out;
 	for (size_t k = 0; k < domxml_nnics(x); k++) {
-		const char *src = domxml_nic_source(x, k);
+		const char *src = domxml_nic_source(x, k), *mac = domxml_nic_mac(x, k);
 
 		v->nnics = k + 1;
-		if (src && !(v->nic_src[k] = strdup(src)))
+		if ((src && !(v->nic_src[k] = strdup(src))) || (mac && !(v->nic_mac[k] = strdup(mac))))
 			goto out;
 	}
 	for (size_t k = 0; k < domxml_ndisks(x); k++) {
@@ -499,9 +499,13 @@ check_cmd(struct drill *d, size_t i)
 void
 drill_vm_check(struct drill *d, size_t i)
 {
+	struct checks_lan lan;
+	bool on_lan;
+
 	if (d->o->check_cmd)
 		check_cmd(d, i);
-	checks_run(d->vms[i].dom, d->vms[i].name, d->o, &d->r->vms[i]);
+	on_lan = (d->o->tcp_port || d->o->script) && drill_lans_where(d, i, &lan);
+	checks_run(d->vms[i].dom, d->vms[i].name, d->o, on_lan ? &lan : NULL, &d->r->vms[i]);
 }
 
 bool
@@ -578,6 +582,7 @@ drill_vm_clear(struct dvm *v)
 		free(v->overlays[k]);
 	for (size_t k = 0; k < v->nnics; k++) {
 		free(v->nic_src[k]);
+		free(v->nic_mac[k]);
 		free(v->nets[k]);
 	}
 	free(v->sock);

@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/fileutil.h"
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "common/testhook.h"
@@ -20,6 +22,7 @@
 #include "replicator/config.h"
 
 #define MAX_HOSTS 256
+#define NFT_LAST_MAX (4u << 20)
 
 /* The on-prem address of vm in n's subnet from its NIC records: 0 found
  * (*h filled), -1 none (warned when vm has a NIC on one of n's sources). */
@@ -164,20 +167,45 @@ links_up(const char *ctx, const char *root, const json_t *rec, const json_t *oth
 	return 0;
 }
 
-/* The nestor table as records (an array) ask. */
+/* The store's table as records (an array) ask; the shared table of an
+ * older version too when this store made it last (its script says so). */
 static int
 apply_rules(const char *ctx, const char *root, const json_t *records)
 {
 	const char *why = NULL;
-	char *script = drnet_ruleset(records, &why);
-	int ret;
+	char table[DRNET_NFT_TABLE_LEN], *real = realpath(root, NULL), *script = NULL;
+	char *last = NULL, *path = strfmt("%s/.drnet.nft", root), *all = NULL;
+	size_t len = 0;
+	int ret = -1;
 
-	if (!script) {
-		log_error("%s: nftables table %s: %s", ctx, DRNET_NFT_TABLE, why);
-		return -1;
+	if (!real || !path) {
+		log_error("%s: store %s: %m", ctx, root);
+		goto out;
 	}
-	ret = drnet_host_nft(ctx, root, script);
+	drnet_nft_table(real, table);
+	if (!(script = drnet_ruleset(records, table, &why))) {
+		log_error("%s: nftables table %s: %s", ctx, table, why);
+		goto out;
+	}
+	/* no script yet: a first failover of this store */
+	if (access(path, F_OK) == 0 && file_read_all(path, NFT_LAST_MAX, (void **)&last, &len) == 0 &&
+	    drnet_nft_legacy_owned(last)) {
+		log_info("%s: table %s of an older version was this store's: removed", ctx,
+			 DRNET_NFT_LEGACY);
+		all = strfmt("table " DRNET_NFT_LEGACY " {}\ndelete table " DRNET_NFT_LEGACY
+			     "\n%s", script);
+	}
+	if ((ret = drnet_host_nft(ctx, root, all ? all : script)) == 0 && json_array_size(records))
+		log_info("%s: nftables table %s: the rules of %zu failover(s) of this store", ctx,
+			 table, json_array_size(records));
+	else if (ret == 0)
+		log_info("%s: nftables table %s removed: no failover of this store left", ctx, table);
+out:
+	free(real);
+	free(path);
+	free(last);
 	free(script);
+	free(all);
 	return ret;
 }
 

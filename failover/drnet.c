@@ -1,5 +1,5 @@
 /* DR networks, the pure part (failover/drnet.h): libvirt network XML and
- * the nftables script of table inet nestor. */
+ * the nftables script of a store's table inet nestor_HASH. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <stdio.h>
@@ -375,8 +375,26 @@ rules_all(const json_t *records, FILE *pre, FILE *nat, FILE *fwd, FILE *in, FILE
 	return ok;
 }
 
+void
+drnet_nft_table(const char *root, char out[DRNET_NFT_TABLE_LEN])
+{
+	uint32_t h = 2166136261u;
+
+	for (const unsigned char *p = (const unsigned char *)root; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	snprintf(out, DRNET_NFT_TABLE_LEN, DRNET_NFT_PREFIX "%08x", h);
+}
+
+bool
+drnet_nft_legacy_owned(const char *last)
+{
+	static const char head[] = "table " DRNET_NFT_LEGACY " {}\n";
+
+	return last && !strncmp(last, head, sizeof(head) - 1);
+}
+
 char *
-drnet_ruleset(const json_t *records, const char **why)
+drnet_ruleset(const json_t *records, const char *table, const char **why)
 {
 	char *pb = NULL, *nb = NULL, *fb = NULL, *ib = NULL, *tb = NULL, *out = NULL;
 	size_t pl = 0, nl = 0, fl = 0, il = 0, tl = 0, nnets = 0;
@@ -405,17 +423,17 @@ drnet_ruleset(const json_t *records, const char **why)
 	/* create-then-delete: the delete cannot fail on an absent table, and
 	 * the whole script is one transaction */
 	if (nnets == 0)
-		out = strfmt("table " DRNET_NFT_TABLE " {}\ndelete table " DRNET_NFT_TABLE "\n");
+		out = strfmt("table %s {}\ndelete table %s\n", table, table);
 	else
-		out = strfmt("table " DRNET_NFT_TABLE " {}\ndelete table " DRNET_NFT_TABLE "\n"
-			     "table " DRNET_NFT_TABLE " {\n"
+		out = strfmt("table %s {}\ndelete table %s\ntable %s {\n"
 			     "\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; "
 			     "policy accept;\n%s\t}\n"
 			     "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; "
 			     "policy accept;\n%s\t}\n"
 			     "\tchain forward {\n\t\ttype filter hook forward priority filter; "
 			     "policy accept;\n\t\tct state established,related accept "
-			     "comment \"nestor: replies\"\n%s%s\t}\n%s%s%s}\n", pb, nb, fb, tb,
+			     "comment \"nestor: replies\"\n%s%s\t}\n%s%s%s}\n", table, table,
+			     table, pb, nb, fb, tb,
 			     *ib ? "\tchain input {\n\t\ttype filter hook input priority filter; "
 				   "policy accept;\n" : "", ib, *ib ? "\t}\n" : "");
 out:

@@ -14,8 +14,13 @@
 struct receiver_network_cfg;
 
 #define DRNET_LIBVIRT_PREFIX "nestor-net-"
-/* The one nftables table Nestor owns; nothing else on the host is touched. */
-#define DRNET_NFT_TABLE "inet nestor"
+/* Nestor's nftables tables: one per store, "inet nestor_" + 8 hex digits
+ * of the store's real path (drnet_nft_table), so that two receivers on one
+ * host never rebuild each other's rules; nothing else on the host is
+ * touched. Before issue 15 item 3 every store shared DRNET_NFT_LEGACY. */
+#define DRNET_NFT_PREFIX "inet nestor_"
+#define DRNET_NFT_LEGACY "inet nestor"
+#define DRNET_NFT_TABLE_LEN 24
 
 /* One DHCP reservation: the on-prem address of a NIC, by its MAC. */
 struct drnet_host {
@@ -47,13 +52,22 @@ char *drnet_host_xml(const struct drnet_host *h);
  * ("wg" an object); NULL if none. Borrowed from records. */
 const json_t *drnet_record_network(const json_t *records, const char *name, bool with_link);
 
-/* The nftables script that makes table inet nestor exactly what records
+/* The table of the store whose real path is root: DRNET_NFT_PREFIX and
+ * the FNV-1a hash of the path in hex, into out. */
+void drnet_nft_table(const char *root, char out[DRNET_NFT_TABLE_LEN]);
+/* Did last, the script a store last applied, make the shared table of
+ * older versions (DRNET_NFT_LEGACY)? Then the store owns it: its next
+ * script removes it. */
+bool drnet_nft_legacy_owned(const char *last);
+
+/* The nftables script that makes the store's table (table, from
+ * drnet_nft_table) exactly what records
  * (an array of the failovers' records, failover/drnet-record.h) ask for:
  * masquerade of each nat network out of its external side, forward accept
  * of established traffic and of each subnet's outbound traffic, DNAT of
  * each published port to its VM's address. With no network in records the
  * script removes the table. Applied whole by `nft -f`, so it is atomic.
  * NULL when a record is malformed (*why says what) or out of memory. */
-char *drnet_ruleset(const json_t *records, const char **why);
+char *drnet_ruleset(const json_t *records, const char *table, const char **why);
 
 #endif

@@ -521,23 +521,44 @@ out:
 	return ret;
 }
 
+/* "DNS = a, b\n" of n's resolvers into out ("" without): wg-quick hands
+ * them to the peer's resolvconf while the link is up. */
+static void
+dns_line(const struct receiver_network_cfg *n, char *out, size_t len)
+{
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n->ndns && used < len; i++) {
+		char d[16];
+
+		drnet_ip_str(n->dns[i], d);
+		used += (size_t)snprintf(out + used, len - used, "%s%s", i ? ", " : "DNS = ", d);
+	}
+	if (used > 0 && used + 1 < len)
+		memcpy(out + used, "\n", 2);
+	else
+		out[0] = '\0';
+}
+
 char *
 wgpeer_quick_conf(const struct receiver_network_cfg *n, const struct wgpeer *p,
 		  const char *host_pub, const char *endpoint)
 {
-	char a[16], sub[16], tun[16], *key, *s;
+	char a[16], sub[16], tun[16], dns[RX_NET_MAX_LIST * 18 + 8], *key, *s;
 
 	drnet_ip_str(p->addr, a);
 	drnet_ip_str(n->subnet, sub);
 	drnet_ip_str(n->wg_addr & wg_mask(n), tun);
+	dns_line(n, dns, sizeof(dns));
 	if (p->priv[0])
 		key = strfmt("# It holds the peer's private key: keep it like one.\n[Interface]\n"
-			     "Address = %s/32\nPrivateKey = %s\n", a, p->priv);
+			     "Address = %s/32\n%sPrivateKey = %s\n", a, dns, p->priv);
 	else
 		key = strfmt("# The peer's own private key (its public key is %s) is read\n"
 			     "# from /etc/wireguard/<interface>.key on the peer.\n[Interface]\n"
-			     "Address = %s/32\nPostUp = wg set %%i private-key "
-			     "/etc/wireguard/%%i.key\n", p->pub, a);
+			     "Address = %s/32\n%sPostUp = wg set %%i private-key "
+			     "/etc/wireguard/%%i.key\n", p->pub, a, dns);
 	/* the keepalive holds a branch router's NAT mapping open, so that the
 	 * DR side can reach it first */
 	s = key ? strfmt("# WireGuard peer %s of the DR network %s (nestor network "

@@ -81,8 +81,8 @@ void wgpeer_allowed_ips(const struct wgpeer *p, char out[WGPEER_ALLOWED_LEN]);
 /* Route i of p, "a.b.c.d/N", into out[19]. */
 void wgpeer_route_str(const struct wgpeer *p, size_t i, char out[19]);
 
-/* The wg-quick file of peer p of network n: [Interface] its address and
- * private key (a peer with its own key: read from /etc/wireguard/<the
+/* The wg-quick file of peer p of network n: [Interface] its address, DNS =
+ * n's resolvers when n has dns, and its private key (a peer with its own key: read from /etc/wireguard/<the
  * interface>.key on the peer by PostUp); [Peer] the DR host's public key host_pub, endpoint
  * (host:port) and AllowedIPs = n's subnet and the tunnel subnet. Caller
  * frees; NULL when out of memory (logged). */

@@ -1,5 +1,6 @@
 #!/bin/bash
-# `make check`: unit tests (plain and ASan+UBSan), a short fuzz run, integration
+# `make check`: unit tests (plain and ASan+UBSan), the ASan+UBSan binary over
+# libvirt's RPC (`make asan-libvirt`), a short fuzz run, integration
 # tests (the scripts, and the C suites that boot guests or start Ceph, plain and
 # ASan+UBSan: `make integration`).
 set -u
@@ -14,6 +15,7 @@ stage lint make --no-print-directory lint
 stage layers make --no-print-directory layers
 stage unit make --no-print-directory unit-run
 stage unit-asan make --no-print-directory asan-run
+stage asan-libvirt make --no-print-directory asan-libvirt
 stage fuzz make --no-print-directory fuzz-run FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
 stage integration make --no-print-directory integration
 echo "check stages: $pass passed, $fail failed"

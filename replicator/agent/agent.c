@@ -650,9 +650,8 @@ agent_planned(const struct agent_config *cfg, const struct agent_group_cfg *g,
 	json_decref(ask.final_meta);
 	if (r == 0 && ask.mode == M_FINAL && !ask.failed_over) {
 		st->final = 1;
-		log_info("group %s: final point %llu committed for a planned failover: the "
-			 "group is no longer replicated by this agent", g->name,
-			 (unsigned long long)st->point_id);
+		log_info("group %s: final point %llu committed for a planned failover",
+			 g->name, (unsigned long long)st->point_id);
 	}
 	return r;
 }

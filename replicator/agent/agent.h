@@ -24,8 +24,8 @@ struct agent_cycle_stats {
 	double seconds;
 	int consistency;         /* enum consistency of the point sent, 0 before */
 	unsigned rereads;        /* passes after a point that was not point-in-time */
-	int final;               /* the final point of a planned failover: the
-				  * group is not to be replicated any more */
+	int final;               /* the final point of a planned failover: no
+				  * cycle until the group is failed over */
 	int failed_over;         /* no point: the group is failed over at the DR
 				  * site, nothing on-prem was opened */
 };

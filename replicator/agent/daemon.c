@@ -50,6 +50,11 @@ struct gstate {
 	 * older (the failover's time is not a replication delay). */
 	bool failed_over;
 	uint64_t fo_end_ns;
+	/* The planned failover's final point, committed by this thread; set
+	 * (with failed_over) until the receiver says the group is failed over.
+	 * Its VMs are shut down: meanwhile the thread only polls, since a
+	 * cycle would copy the stopped source past the point being booted. */
+	uint64_t final_point;
 	struct agent_cycle_stats last;
 	int last_ok;
 };
@@ -174,15 +179,22 @@ check_rpo(struct gthread *t)
 	write_status(t);
 }
 
+/* Does a control poll's answer r end the wait: a failover's start or end,
+ * taken up by a cycle now (one while failed over opens nothing on-prem);
+ * after the final point, the failover only (the receiver answers as for
+ * any group until its boot marks the group failed over). */
 static bool
-failed_over_now(struct gthread *t)
+poll_news(struct gthread *t, int r)
 {
-	bool fo;
+	bool fo, awaiting;
 
 	pthread_mutex_lock(&t->d->mu);
 	fo = t->s.failed_over;
+	awaiting = t->s.final_point != 0;
 	pthread_mutex_unlock(&t->d->mu);
-	return fo;
+	if (awaiting)
+		return r == AGENT_POLL_FAILED_OVER;
+	return (r == AGENT_POLL_FAILED_OVER) != fo;
 }
 
 /* After a cycle (under daemon.mu): a failover's start and end, each logged
@@ -201,6 +213,68 @@ note_failed_over(struct gthread *t, const struct agent_cycle_stats *cs, uint64_t
 		s->fo_end_ns = t0;
 	}
 	s->failed_over = cs->failed_over != 0;
+}
+
+static bool
+awaiting_failover(struct gthread *t)
+{
+	bool w;
+
+	pthread_mutex_lock(&t->d->mu);
+	w = t->s.final_point != 0;
+	pthread_mutex_unlock(&t->d->mu);
+	return w;
+}
+
+/* After the final point (under daemon.mu): failed over from now on, as far
+ * as this thread's cycles, alert and metrics go. */
+static void
+note_final(struct gthread *t, uint64_t point)
+{
+	log_info("group %s: final point %" PRIu64 " of the planned failover committed: no "
+		 "forward cycle until the failover is released or failed back (polling "
+		 "meanwhile)", t->g->name, point);
+	t->s.failed_over = true;
+	t->s.final_point = point;
+}
+
+/* The wait between two polls for the failover: the group's interval (the
+ * control poll checks meanwhile); after a failed poll no more than
+ * retry_max; never less than a second. */
+static uint64_t
+awaiting_delay_s(const struct gthread *t, bool ok)
+{
+	uint64_t d = t->g->min_interval_s;
+
+	if (!ok && d > t->ref->cfg->retry_max_s)
+		d = t->ref->cfg->retry_max_s;
+	if (!ok && d < BACKOFF_FIRST_S)
+		d = BACKOFF_FIRST_S;
+	return d ? d : 1;
+}
+
+/* Instead of a cycle while awaiting the failover: one poll, which opens
+ * nothing on-prem (a failed one is logged by the poll). The failover ends
+ * the wait, and so does a new request (the switch was called off and asked
+ * again): the next cycle takes either up. */
+static int
+poll_for_failover(struct gthread *t, const struct agent_opts *o)
+{
+	int r = agent_control_poll(t->ref->cfg, t->g, o);
+	struct gstate *s = &t->s;
+
+	pthread_mutex_lock(&t->d->mu);
+	if (r == AGENT_POLL_FAILED_OVER)
+		log_info("group %s is failed over at the DR site (final point %" PRIu64 "): "
+			 "polling until it is released", t->g->name, s->final_point);
+	if (r == AGENT_POLL_PLANNED) {
+		log_info("group %s: a planned failover is requested again", t->g->name);
+		s->failed_over = false;
+	}
+	if (r == AGENT_POLL_FAILED_OVER || r == AGENT_POLL_PLANNED)
+		s->final_point = 0;
+	pthread_mutex_unlock(&t->d->mu);
+	return r < 0 ? -1 : r;
 }
 
 static void
@@ -234,9 +308,7 @@ wait_next(struct gthread *t, const struct agent_opts *o, uint64_t next, bool pol
 			return;
 		case AGENT_POLL_NONE:
 		case AGENT_POLL_FAILED_OVER:
-			/* A failover's start or end is taken up by a cycle now
-			 * (one while failed over opens nothing on-prem). */
-			if ((r == AGENT_POLL_FAILED_OVER) != failed_over_now(t))
+			if (poll_news(t, r))
 				return;
 			next_poll = clock_now_ns() + every;
 			break;
@@ -262,6 +334,18 @@ group_main(void *arg)
 		struct agent_cycle_stats cs = { 0 };
 		int r;
 
+		if (awaiting_failover(t)) {
+			r = poll_for_failover(t, &o);
+			/* A new request (the VMs are down: a final point again)
+			 * or the failover: the cycle takes it up now. */
+			if (r == AGENT_POLL_PLANNED || r == AGENT_POLL_FAILED_OVER)
+				continue;
+			next = clock_now_ns() + awaiting_delay_s(t, r == 0) * 1000000000ull;
+			check_rpo(t);
+			write_status(t);
+			wait_next(t, &o, next, r == 0);
+			continue;
+		}
 		set_in_cycle(t, true);
 		write_status(t);
 		r = agent_cycle(cfg, t->g, &o, &cs);
@@ -288,17 +372,11 @@ group_main(void *arg)
 			}
 			failures = s->failures;
 		}
+		if (!t->stop && r == 0 && cs.final)
+			note_final(t, cs.point_id);
 		pthread_mutex_unlock(&t->d->mu);
 		if (t->stop)
 			break;
-		if (r == 0 && cs.final) {
-			/* The VMs are shut down for a failover: cycling on would only
-			 * be refused (or, if it was cancelled, copy a stopped source). */
-			log_info("group %s: replication stopped after the planned failover's "
-				 "final point %" PRIu64 "; restart the agent to resume it",
-				 t->g->name, cs.point_id);
-			break;
-		}
 		if (r == 0) {
 			next = t0 + t->g->min_interval_s * 1000000000ull;
 		} else {

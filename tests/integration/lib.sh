@@ -343,6 +343,17 @@ table inet $1 {
 EON
 }
 
+# nestor_table STORE: the nftables table of the DR networks of the store at
+# STORE (failover/drnet.h): "inet nestor_" and the FNV-1a hash of its real
+# path in 8 hex digits.
+nestor_table() {
+	python3 -c 'import sys
+h = 2166136261
+for b in sys.argv[1].encode():
+    h = ((h ^ b) * 16777619) & 0xffffffff
+print("inet nestor_%08x" % h)' "$(realpath -m "$1")"
+}
+
 # host_nft_state [TABLES]: the nftables ruleset as other tests on the shared
 # host leave it alone: without rules naming an interface or address (their
 # libvirt rules come and go), their host_nft_table tables (each test

@@ -4,7 +4,8 @@
 # on the on-prem network 'onprem' (metadata committed by a hostile-agent
 # client, with the NIC's on-prem address in vms[].nics) creates the DR
 # network nestor-net-NAME with the gateway address, a DHCP reservation MAC
-# -> on-prem address, and table inet nestor with masquerade and DNAT. Then,
+# -> on-prem address, and the store's table inet nestor_HASH with masquerade
+# and DNAT. Then,
 # with network namespaces for the world: a "guest" namespace on the DR
 # bridge with the VM's MAC gets its on-prem address by DHCP; its connection
 # to an "internet" namespace leaves through NAT (the listener sees the DR
@@ -18,6 +19,7 @@
 # after the last, interfaces, routes, the nftables ruleset (a host table
 # byte for byte) and net.ipv4.ip_forward are exactly as they were.
 . "$(dirname "$0")/lib.sh"
+NT=$(nestor_table "$T/store")   # the store's nftables table
 
 G=web
 MAC=52:54:00:15:00:05
@@ -181,7 +183,7 @@ check "the record names the network and the published port" \
 	jq -e --arg n "$NET" '.networks[0].name == $n and .networks[0].ext_if == "'"$EXT"'" and
 		.hosts[0].ip == "'"$SUBNET.5"'" and (.dnat | length) == 1 and .dnat[0].port == '$PUB \
 	"$T/store/$G/failover-net.json"
-nft list table inet nestor >"$T/nestor.nft" 2>&1
+nft list table $NT >"$T/nestor.nft" 2>&1
 cat "$T/nestor.nft"
 check "nft: masquerade of $SUBNET.0/24 out of $EXT" \
 	grep -q "ip saddr $SUBNET.0/24 ip daddr != $SUBNET.0/24 oifname \"$EXT\" masquerade" "$T/nestor.nft"
@@ -190,18 +192,18 @@ check "nft: DNAT tcp $PUB -> $SUBNET.5:8080" \
 check "nft: db1 (not in this point) is not published" bash -c "! grep -q 'udp dport 5353' '$T/nestor.nft'"
 check "net.ipv4.ip_forward is on" [ "$(sysctl -n net.ipv4.ip_forward)" = 1 ]
 # open mode: libvirt adds no firewall rule of its own for the bridge
-check "no rule outside table inet nestor names $BR" bash -c "! nft -s list ruleset 2>/dev/null |
-	awk '/^table inet nestor /{ skip = 1 } !skip { print } /^}/{ skip = 0 }' | grep -q '$BR'"
+check "no rule outside table $NT names $BR" bash -c "! nft -s list ruleset 2>/dev/null |
+	awk '/^table $NT /{ skip = 1 } !skip { print } /^}/{ skip = 0 }' | grep -q '$BR'"
 
 # A drill of the same point meanwhile: its own isolated network; the
 # nestor table and the DR network are not touched.
-nft -s list table inet nestor >"$T/nestor-before-drill.nft"
+nft -s list table $NT >"$T/nestor-before-drill.nft"
 "$NESTOR" drill --config "$T/receiver.conf" $G --accel tcg --timeout 3 --json >"$T/drill.json" 2>"$T/drill.log"
 grep -E "network|error" "$T/drill.log"
 check "drill: booted in its own network, not $LV" \
 	bash -c "grep -q 'isolated network nestor-drill-' '$T/drill.log' && ! grep -q '$LV' '$T/drill.log'"
-check "drill: table inet nestor unchanged" \
-	bash -c "nft -s list table inet nestor | cmp -s - '$T/nestor-before-drill.nft'"
+check "drill: table $NT unchanged" \
+	bash -c "nft -s list table $NT | cmp -s - '$T/nestor-before-drill.nft'"
 check "drill: network $LV unchanged" \
 	bash -c "virsh -c '$VM_URI' net-dumpxml '$LV' | cmp -s - '$T/net.xml'"
 
@@ -288,10 +290,10 @@ check "db: joined the same network $LV" bash -c "virsh -q -c '$VM_URI' domiflist
 check "db: its reservation was added to the running network" \
 	bash -c "grep -q '^$MAC2,$SUBNET.9' '$HOSTS' && grep -q '^$MAC,$SUBNET.5' '$HOSTS'"
 check "db: udp 5353 published to db1, tcp $PUB still to web1" \
-	bash -c "nft list table inet nestor | grep -q 'udp dport 5353 dnat ip to $SUBNET.9:53' &&
-		 nft list table inet nestor | grep -q 'tcp dport $PUB dnat ip to $SUBNET.5:8080'"
+	bash -c "nft list table $NT | grep -q 'udp dport 5353 dnat ip to $SUBNET.9:53' &&
+		 nft list table $NT | grep -q 'tcp dport $PUB dnat ip to $SUBNET.5:8080'"
 check "db: one masquerade rule for the shared network" \
-	[ "$(nft list table inet nestor | grep -c masquerade)" = 1 ]
+	[ "$(nft list table $NT | grep -c masquerade)" = 1 ]
 "$NESTOR" failover --config "$T/receiver.conf" --status --json >"$T/status.json"
 check "--status: each group's DR network, reservation and published port" \
 	jq -e --arg n "$NET" '[.[] | select(.group == "web")][0].dr_networks |
@@ -308,13 +310,13 @@ check "release web: $LV stays for db, without web1's reservation" \
 	bash -c "virsh -q -c '$VM_URI' net-info '$LV' >/dev/null &&
 		 ! grep -q '$MAC' '$HOSTS' && grep -q '^$MAC2,$SUBNET.9' '$HOSTS'"
 check "release web: its DNAT is gone, db's stays" \
-	bash -c "! nft list table inet nestor | grep -q 'dport $PUB' &&
-		 nft list table inet nestor | grep -q 'udp dport 5353'"
+	bash -c "! nft list table $NT | grep -q 'dport $PUB' &&
+		 nft list table $NT | grep -q 'udp dport 5353'"
 check "release web: forwarding stays on for db" [ "$(sysctl -n net.ipv4.ip_forward)" = 1 ]
 "$NESTOR" failover --config "$T/receiver.conf" --release db >>"$T/release.log" 2>&1
 check "release db: exit 0" [ $? = 0 ]
 check "release: network $LV is gone" bash -c "! virsh -q -c '$VM_URI' net-info '$LV' >/dev/null 2>&1"
-check "release: table inet nestor is gone" bash -c "! nft list table inet nestor >/dev/null 2>&1"
+check "release: table $NT is gone" bash -c "! nft list table $NT >/dev/null 2>&1"
 check "release: the records are gone" \
 	bash -c "[ ! -e '$T/store/$G/failover-net.json' ] && [ ! -e '$T/store/db/failover-net.json' ] &&
 		 [ ! -e '$T/store/.drnet.json' ]"

@@ -6,6 +6,8 @@
 # WireGuard link and web1's port 80 published. Network namespaces are the
 # world: "internet" on the DR host's external side, "branch" joined to the
 # DR host by a veth that only its WireGuard traffic may use.
+#  0. the point records both guests' addresses: web1's lease, db1's static
+#     one from the host's ARP table;
 #  1. both guests come up with their on-prem addresses (web1 by the DR
 #     network's reservation, db1 its own); each fetches the other's
 #     NESTOR-WEB body; their outbound connections reach the internet
@@ -22,6 +24,7 @@
 #     processes (wireguard-go, dnsmasq) are what they were before.
 # DR_SITE_NET (three octets, default 10.1.0) moves the on-prem subnet.
 . "$(dirname "$0")/lib.sh"
+NT=$(nestor_table "$T/store")   # the store's nftables table
 
 G=site
 SUF=$(printf '%04x' $(($$ % 65536)))
@@ -106,6 +109,12 @@ points_json $G | jq -c '.points[0].vms[] | {name, nics}'
 check "the point records web1's on-prem address" \
 	jq -e --arg a "$WEB/24" '[.points[0].vms[] | select(.name == "web1") | .nics[0].addresses[]] | index($a) != null' \
 	<<<"$(points_json $G)"
+# a static guest has no lease: the host's ARP entry (the fetch above) gives
+# its address, recorded with its subnet's prefix (libvirt's ARP source has
+# none)
+check "the point records db1's static address from ARP, prefix and all" \
+	jq -e --arg a "$DB/24" '[.points[0].vms[] | select(.name == "db1") | .nics[0]][0] |
+		.addresses == [$a] and .origin == "arp"' <<<"$(points_json $G)"
 # the site is lost: its guests and network are gone
 vm_destroy web1
 vm_destroy db1
@@ -224,7 +233,7 @@ check "link $WGIF: listening on $WGPORT with the branch and its LAN as its peer"
 		   \"\$('$NESTOR' network --config '$T/receiver.conf' peer-list --json | jq -r '.[0].public_key')\" '$WGSUB.2/32 $LAN.0/24')\" ]"
 check "the branch's LAN is routed to the link" bash -c "ip route show '$LAN.0/24' | grep -q 'dev $WGIF'"
 check "link $WGIF: the tunnel address $WGSUB.1/24" bash -c "ip -o addr show dev '$WGIF' | grep -q 'inet $WGSUB.1/24'"
-nft list table inet nestor >"$T/nestor.nft" 2>&1
+nft list table $NT >"$T/nestor.nft" 2>&1
 check "nft: the link's UDP port is open" grep -q "udp dport $WGPORT accept" "$T/nestor.nft"
 
 # ---- the branch, through the tunnel only --------------------------------------
@@ -291,7 +300,7 @@ check "release: wireguard-go stopped, its socket gone" \
 	bash -c "grep -q 'wireguard-go of $WGIF (pid [0-9]*) stopped' '$T/release.log' &&
 		 [ ! -e /var/run/wireguard/$WGIF.sock ]"
 check "release: the link's interface is gone" bash -c "! ip link show '$WGIF' >/dev/null 2>&1"
-check "release: table inet nestor is gone" bash -c "! nft list table inet nestor >/dev/null 2>&1"
+check "release: table $NT is gone" bash -c "! nft list table $NT >/dev/null 2>&1"
 host_state >"$T/after.txt"
 check "release: interfaces, bridges, nftables, routes, processes as before" \
 	diff -u "$T/before.txt" "$T/after.txt"

@@ -11,7 +11,10 @@
 # on-link route past the gateway), nor the production network of the same
 # subnet (on-prem-net, still up, with a server in a namespace). From outside
 # (host, branch, internet) the drill's addresses answer with production,
-# never with a drill guest. A second drill of the group at the same time
+# never with a drill guest. The drill's --tcp-port and --script checks run
+# in the drill's namespace (acceptance 5): port 80 answers on each guest's
+# on-prem address, and the script, run there, fetches each body at it. A
+# second drill of the group at the same time
 # (the same subnet twice: nothing clashes) is killed after its network was
 # made; `nestor drill --cleanup` removes it and leaves the running drill
 # alone. After the teardown interfaces, bridges, namespaces, routes, the
@@ -142,12 +145,12 @@ host_nft_table "ndthost$SUF" 65002
 # other tests' failovers turn it on and off meanwhile (a drill never writes
 # the host's; its namespace's own is checked below).
 host_state() {
-	host_net_state "^(nd[lg]|ndt.$SUF|$OBR)" "$S\.|nd[lg][0-9a-f]" "default|nd[lg]|$S\." "inet nestor"
+	host_net_state "^(nd[lg]|ndt.$SUF|$OBR)" "$S\.|nd[lg][0-9a-f]" "default|nd[lg]|$S\." "inet nestor(_[0-9a-f]{8})?"
 	echo "== namespaces"; ip netns list | grep -E "nestor-drill-|$SUF" | sort
 	echo "== dnsmasq of this store"; pgrep -a dnsmasq | grep -F "$T/" | sort
 }
 host_state >"$T/before.txt"
-host_nft_state "inet nestor" >"$T/nft-before.txt"
+host_nft_state "inet nestor(_[0-9a-f]{8})?" >"$T/nft-before.txt"
 nft list table inet "ndthost$SUF" >"$T/hosttable-before.txt"
 
 # ---- a second drill, killed once its network copy is made ---------------------
@@ -175,8 +178,17 @@ PROBE+=" ip route add $INET_HOST/32 dev eth0 2>/dev/null;"
 PROBE+=" for a in $BRANCH $INET $INET_HOST $S.7 $BRANCH_HOST; do"
 PROBE+=" if timeout 4 wget -qO- http://\$a:8000/ >/dev/null 2>&1; then echo \"LEAK \$a\"; else echo \"NONE \$a\"; fi; done;"
 PROBE+=" ip route del $INET_HOST/32 dev eth0 2>/dev/null; true"
+# the operator's script (VM ADDRESS): it runs in the drill's namespace
+cat >"$T/fetch.sh" <<EOF
+#!/bin/bash
+body=\$(curl -s -m 10 "http://\$2/") || exit 3
+echo "\$1 \$2 \$(ip netns identify) \$body" >>"$T/fetched"
+[ "\$body" = "NESTOR-WEB \$1" ] || exit 4
+EOF
+chmod +x "$T/fetch.sh"
 NESTOR_TEST_PAUSE=drill-checked "$NESTOR" drill --config "$T/receiver.conf" $G --accel tcg \
-	--timeout 150 --json --check-cmd "$PROBE" >"$T/drill.json" 2>"$T/drill.log" &
+	--timeout 150 --json --check-cmd "$PROBE" --tcp-port 80 --script "$T/fetch.sh" \
+	>"$T/drill.json" 2>"$T/drill.log" &
 dpid=$!
 wait_until 600 stopped $dpid || { kill -9 $dpid; cat "$T/drill.log"; die "the drill never stopped at drill-checked"; }
 DID=$(sed -n 's/.*drill \([0-9T]*-[0-9a-f]*\): group.*/\1/p' "$T/drill.log" | head -1)
@@ -200,9 +212,9 @@ check "drill: its namespace has one route, forwarding off" \
 check "drill: dnsmasq serves web1's reservation" \
 	bash -c "ip netns pids '$DNS' | xargs -r -I{} cat /proc/{}/cmdline | tr '\0' ' ' |
 		 grep -q -- '--dhcp-host=$MAC1,$S.5'"
-host_nft_state "inet nestor" >"$T/nft-during.txt"
+host_nft_state "inet nestor(_[0-9a-f]{8})?" >"$T/nft-during.txt"
 check "drill: no nftables change (no NAT, no publish)" cmp -s "$T/nft-before.txt" "$T/nft-during.txt"
-# (another test's failover may own table inet nestor meanwhile: shared host)
+# (another test's failover may own a table inet nestor_* meanwhile: shared host)
 check_eq "drill: no nftables rule names its subnet or veth (no NAT, no DNAT)" "" \
 	"$(nft -s list ruleset 2>/dev/null | grep -F -e "$S." -e ndg)"
 # libvirt's own rules for a network without <forward>: forwarding into and
@@ -244,7 +256,7 @@ kill -CONT $dpid
 wait $dpid
 rc=$?
 cat "$T/drill.log" | tail -5
-jq -c '.vms[] | {vm, result, error, check}' "$T/drill.json"
+jq -c '.vms[] | {vm, result, error, check, checks}' "$T/drill.json"
 check "drill: exit 0, verdict pass" bash -c "[ $rc = 0 ] && jq -e '.verdict == \"pass\"' '$T/drill.json' >/dev/null"
 for vm in web1 db1; do
 	o=$(jq -r --arg v $vm '.vms[] | select(.vm == $v) | .check.output' "$T/drill.json")
@@ -256,6 +268,17 @@ for vm in web1 db1; do
 done
 check "drill: web1 got its on-prem address from the drill's DHCP" \
 	grep -q "$MAC1 $S.5 " "$T/store/$G/drills/$DID/$DNS.leases"
+# acceptance 5 on the isolated copy: the checks from the drill's namespace
+for vm in web1:$S.5 db1:$S.9; do
+	check "drill checks: ${vm%%:*}: TCP port 80 answered at ${vm#*:}, the script passed" \
+		jq -e --arg v "${vm%%:*}" --arg a "${vm#*:}" '.vms[] | select(.vm == $v) |
+			.checks.address == $a and .checks.tcp_port == true and .checks.script_rc == 0' \
+		"$T/drill.json"
+	check "drill checks: ${vm%%:*}: the connect came from namespace $DNS" \
+		grep -q "vm ${vm%%:*}: TCP port 80 answers on ${vm#*:} (from namespace $DNS)" "$T/drill.log"
+	check "drill checks: ${vm%%:*}: the script, in $DNS, fetched the body at ${vm#*:}" \
+		grep -qx "${vm%%:*} ${vm#*:} $DNS NESTOR-WEB ${vm%%:*}" "$T/fetched"
+done
 
 # ---- teardown -------------------------------------------------------------------
 check_drill_gone "drill" "$T/drill.log" $G "$SUMS"

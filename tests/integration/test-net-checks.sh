@@ -7,8 +7,12 @@
 # `nestor points --json` shows it. `nestor drill --tcp-port 80 --script`
 # boots the point on the drill network, whose DHCP the guest uses at boot
 # (the configuration came with the disk): both checks pass and the report
-# records them. The same drill with --tcp-port 81 (closed) fails cleanly:
-# non-zero exit, the report names the failed check, nothing is left behind.
+# records them. The same drill with --tcp-port 81 (closed), with a
+# [network] listing the on-prem network so that the guest boots on the
+# drill's isolated copy of it (docs/network.md, "Drills"), fails cleanly:
+# the connect, made from the copy's namespace, reaches the guest at its
+# on-prem address and is refused; non-zero exit, the report names the failed
+# check, nothing is left behind (its namespace included).
 . "$(dirname "$0")/lib.sh"
 
 G=net
@@ -117,9 +121,13 @@ check "drill checks: the report is saved with the checks" \
 after_drill "drill checks" "$T/drill1.log"
 echo "drill with checks took $(($(date +%s) - t0)) s"
 
-# 2. a closed port: the drill fails cleanly and names the check
+# 2. a closed port, on the drill's isolated copy of the on-prem network: the
+# drill fails cleanly and names the check
+cp "$T/receiver.conf" "$T/receiver-lan.conf"
+printf '\n[network lan%s]\nsubnet = %s.0/24\ngateway = %s.1\nsources = onprem-net\n' \
+	"${BR#ngt}" "$SUB" "$SUB" >>"$T/receiver-lan.conf"
 t0=$(date +%s)
-"$NESTOR" drill --config "$T/receiver.conf" $G --uri "$VM_URI" --timeout 60 \
+"$NESTOR" drill --config "$T/receiver-lan.conf" $G --uri "$VM_URI" --timeout 60 \
 	--tcp-port 81 >"$T/drill2.txt" 2>"$T/drill2.log"
 rc=$?
 cat "$T/drill2.txt"
@@ -131,6 +139,12 @@ check "drill closed port: the report names the failed check" \
 	jq -e '.verdict == "fail" and .teardown == "done" and .vms[0].checks.tcp_port == false
 		and (.vms[0].error | test("TCP port 81 did not answer on [0-9.]+$"))' "$R2"
 check "drill closed port: the guest had booted (marker seen)" jq -e '.vms[0].marker_seen == true' "$R2"
+NS2=$(grep -o 'in namespace nestor-drill-[^ ,]*' "$T/drill2.log" | head -1 | cut -d' ' -f3)
+check "drill closed port: the guest was on the isolated copy, refused at its on-prem address" \
+	bash -c "[ -n '$NS2' ] && jq -e --arg a '$ADDR' '.vms[0].checks.address == \$a and
+		(.vms[0].error == \"TCP port 81 did not answer on \" + \$a)' '$R2' >/dev/null &&
+		grep -q 'vm web1: TCP port 81 did not answer on $ADDR (from namespace $NS2)' '$T/drill2.log'"
+check "drill closed port: its namespace is gone" bash -c "! ip netns list | grep -q '^$NS2\\b'"
 after_drill "drill closed port" "$T/drill2.log"
 echo "drill with a closed port took $(($(date +%s) - t0)) s"
 

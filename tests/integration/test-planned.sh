@@ -10,9 +10,13 @@
 # 2. The guest writes a counter to its data disk (fsync, then the value on
 #    the console); `failover --planned`: the daemon's poll sees the request,
 #    the agent shuts the VM down through ACPI, takes and commits the final
-#    point (app-consistent), stops replicating the group; the command boots
-#    that point. The point holds the last counter value written before the
-#    shutdown (zero writes lost) and the failed-over VM reads it too.
+#    point (app-consistent); the command boots that point. The point holds
+#    the last counter value written before the shutdown (zero writes lost)
+#    and the failed-over VM reads it too. The daemon keeps the group in the
+#    failed-over state: it polls, takes no point, opens nothing on-prem
+#    (sha256 of the disks, their bitmaps), says so in status.json and
+#    /metrics; after the DR VM is destroyed, the source started again and
+#    `failover --release`, it cycles again by itself (no agent restart).
 # 3. A group of image files: the final point is taken as is, and the
 #    command says the source was not shut down by Nestor.
 # 4. Hostile agents: FINAL with REPAIR is refused; an unasked FINAL point
@@ -37,7 +41,8 @@ qemu-img create -q -f qcow2 "$T/data.qcow2" 16M
 vm_define_start pl1 "$T/boot.qcow2" "$T/data.qcow2" || die "cannot start the guest"
 vm_wait_marker pl1 NESTOR-BOOT-OK 180 || die "guest did not boot"
 write_agent_conf "$T/agent.conf" agent1 $G domains=pl1
-sed -i -e "s|^state_dir = .*|&\ncontrol_poll = 1s\nplanned_shutdown_timeout = 120s|" \
+MPORT=$(free_port)
+sed -i -e "s|^state_dir = .*|&\ncontrol_poll = 1s\nplanned_shutdown_timeout = 120s\nmetrics = 127.0.0.1:$MPORT|" \
 	-e "s|^\[group $G\]\$|&\nrpo = 2h\nmin_interval = 1h|" "$T/agent.conf"
 "$NESTOR" config check agent "$T/agent.conf" >/dev/null || die "agent.conf refused"
 cycle_once "seed"
@@ -108,15 +113,63 @@ check "planned: zero writes lost (point $ONDISK >= console $LAST)" [ "${ONDISK:-
 check "planned: nothing invented (point $ONDISK <= console $LAST + 1)" [ "${ONDISK:-0}" -le $((LAST + 1)) ]
 check "planned: the failed-over VM reads it" \
 	grep -q "$(printf '%08d' "$ONDISK")" <<<"$(jq -r '.vms[0].check.output' "$T/fo1.json")"
-check "planned: daemon stopped replicating the group" \
-	grep -q "group $G: replication stopped after the planned failover's final point $FP" "$T/daemon.log"
+# Changed by hygiene item 2 (issue 14 notes): the daemon no longer ends the
+# group's thread after the final point (it said "replication stopped ...;
+# restart the agent"); it awaits the failover, polling.
+check "planned: the daemon awaits the failover after the final point" \
+	grep -q "group $G: final point $FP of the planned failover committed: no forward cycle until the failover is released or failed back" "$T/daemon.log"
 check "planned: receiver recorded the final point" \
 	grep -q "group $G: planned failover .*: final point $FP committed by agent agent1" "$T/receiver.log"
-kill "$DAEMON" 2>/dev/null
-wait "$DAEMON" 2>/dev/null
+
+# ---- 2b. the daemon while the group is failed over ---------------------------
+agent_metric() {
+	curl -s --max-time 5 "http://127.0.0.1:$MPORT/metrics" | awk -v n="$1{group=\"$G\"}" '$1 == n { print $2 }'
+}
+onprem_state() {
+	sha256sum "$T/boot.qcow2" "$T/data.qcow2"
+	qemu-img info -U --output=json "$T/boot.qcow2" | jq -c '."format-specific".data.bitmaps'
+	qemu-img info -U --output=json "$T/data.qcow2" | jq -c '."format-specific".data.bitmaps'
+}
+wait_until 20 grep -q "group $G is failed over at the DR site (final point $FP): polling until it is released" "$T/daemon.log" ||
+	not_ok "failed over: the daemon never saw the failover"
+onprem_state >"$T/onprem-before.txt"
+grep -q '"name"' "$T/onprem-before.txt" || not_ok "the source disks have no bitmap: the check below proves nothing"
+RX_BEFORE=$(grep -c "agent agent1 connected" "$T/receiver.log")
+sleep 4 # four control polls
+RX_AFTER=$(grep -c "agent agent1 connected" "$T/receiver.log")
+onprem_state >"$T/onprem-during.txt"
+diff "$T/onprem-before.txt" "$T/onprem-during.txt"
+check "failed over: the daemon still runs" kill -0 "$DAEMON"
+check "failed over: it kept polling ($((RX_AFTER - RX_BEFORE)) contacts)" [ $((RX_AFTER - RX_BEFORE)) -ge 2 ]
+check "failed over: source disks and their bitmaps bit-identical (sha256)" \
+	cmp -s "$T/onprem-before.txt" "$T/onprem-during.txt"
+check "failed over: the source VM stays shut off" bash -c "virsh -c '$VM_URI' domstate pl1 | grep -q 'shut off'"
+st_json() { jq -r '"failed_over=\(.failed_over) breached=\(.rpo_breached) failures=\(.consecutive_failures)"' "$T/agent-state/$G/status.json"; }
+check_eq "failed over: status.json says so" "failed_over=true breached=false failures=0" "$(st_json)"
+check_eq "failed over: nestor_agent_failed_over" 1 "$(agent_metric nestor_agent_failed_over)"
+check "failed over: no failed cycle, no RPO alert" bash -c "! grep -Eq 'cycle failed|RPO .* exceeds' '$T/daemon.log'"
 check "planned: the daemon took no point after the final one" [ "$(last_point $G)" = "$FP" ]
 check "planned: the failed-over VM runs on the DR host" bash -c \
 	"virsh -q -c '$DR_URI' domstate pl1 | grep -q running"
+
+# ---- 2c. released: the same daemon cycles again -------------------------------
+virsh -q -c "$DR_URI" destroy pl1 >/dev/null
+virsh -q -c "$VM_URI" start pl1 >/dev/null || not_ok "cannot start the source VM again"
+"$NESTOR" failover --config "$T/receiver.conf" --release $G --uri "$DR_URI" 2>"$T/rel.log"
+check "released: exit 0" [ $? = 0 ]
+# (the source was shut off for the final point, so its disk files were
+# read: the next point, of the running VM again, is a resync by hashes)
+wait_until 60 grep -q "group $G: the failover ended" "$T/daemon.log" || tail -5 "$T/daemon.log"
+check "released: the daemon said the failover ended" grep -q "group $G: the failover ended" "$T/daemon.log"
+check "released: point $((FP + 1)) on base $FP committed by the same daemon" \
+	bash -c "kill -0 $DAEMON && grep -q 'group $G: point $((FP + 1)) committed' '$T/daemon.log' &&
+		grep -q 'group $G: point $((FP + 1)) (.*, base $FP)' '$T/daemon.log'"
+check "released: the receiver holds point $((FP + 1))" [ "$(last_point $G)" = $((FP + 1)) ]
+check_eq "released: nestor_agent_failed_over" 0 "$(agent_metric nestor_agent_failed_over)"
+wait_until 10 bash -c "jq -e '.failed_over == false' '$T/agent-state/$G/status.json' >/dev/null"
+check_eq "released: status.json says so" "failed_over=false breached=false failures=0" "$(st_json)"
+kill "$DAEMON" 2>/dev/null
+wait "$DAEMON" 2>/dev/null
 
 # ---- 3. a group of image files: no VMs to shut down -------------------------
 truncate -s 4M "$T/f.raw"

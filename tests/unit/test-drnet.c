@@ -94,6 +94,40 @@ records(const char *text)
 	       " \"bridge\": \"nst-prod\", \"wg\": {\"ifname\": \"nsw-prod\", \"port\": 51820," \
 	       " \"address\": \"10.99.0.1/24\"}}"
 
+/* a store's table (issue 15, item 3) */
+#define TABLE "inet nestor_0123abcd"
+
+/* One table per store, named from its path: stable, distinct, and never
+ * the shared table of older versions. */
+Test(drnet, table_per_store)
+{
+	char a[DRNET_NFT_TABLE_LEN], b[DRNET_NFT_TABLE_LEN], a2[DRNET_NFT_TABLE_LEN];
+
+	drnet_nft_table("/var/lib/nestor/store", a);
+	drnet_nft_table("/var/lib/nestor/store2", b);
+	drnet_nft_table("/var/lib/nestor/store", a2);
+	/* FNV-1a 32 of the path: what an operator's script may compute too */
+	drnet_nft_table("", b);
+	cr_assert_str_eq(b, "inet nestor_811c9dc5");
+	drnet_nft_table("/var/lib/nestor/store2", b);
+	cr_assert_str_eq(a, a2);
+	cr_assert_str_neq(a, b);
+	cr_assert_eq(strlen(a), strlen("inet nestor_") + 8, "%s", a);
+	cr_assert_eq(strncmp(a, "inet nestor_", 12), 0, "%s", a);
+}
+
+/* The shared table is removed by the store whose last script made it. */
+Test(drnet, legacy_table_owned_by_its_last_writer)
+{
+	cr_assert(drnet_nft_legacy_owned("table inet nestor {}\ndelete table inet nestor\n"
+					  "table inet nestor {\n\tchain prerouting {\n"));
+	cr_assert(drnet_nft_legacy_owned("table inet nestor {}\ndelete table inet nestor\n"));
+	cr_assert_not(drnet_nft_legacy_owned("table inet nestor_0123abcd {}\ndelete table "
+					     "inet nestor_0123abcd\n"));
+	cr_assert_not(drnet_nft_legacy_owned(""));
+	cr_assert_not(drnet_nft_legacy_owned(NULL));
+}
+
 Test(drnet, ruleset)
 {
 	json_t *r = records("[{\"group\": \"web\", \"networks\": [" NET_A "], \"dnat\": ["
@@ -105,12 +139,12 @@ Test(drnet, ruleset)
 			    "{\"network\": \"back\", \"vm\": \"db1\", \"proto\": \"udp\", \"port\": 53,"
 			    " \"to\": \"10.2.0.9\", \"to_port\": 53}]}]");
 	const char *why = NULL;
-	char *s = drnet_ruleset(r, &why);
+	char *s = drnet_ruleset(r, TABLE, &why);
 
 	cr_assert_not_null(s, "%s", why);
 	/* replaces the table whole: created first so the delete cannot fail */
-	cr_assert_eq(strncmp(s, "table inet nestor {}\ndelete table inet nestor\ntable inet nestor {", 62), 0,
-		     "%s", s);
+	cr_assert_eq(strncmp(s, "table " TABLE " {}\ndelete table " TABLE "\ntable " TABLE " {\n",
+			     3 * strlen(TABLE) + 33), 0, "%s", s);
 	has(s, "ip saddr 10.1.0.0/24 ip daddr != 10.1.0.0/24 oifname \"eth0\" masquerade "
 	       "comment \"nestor network prod: nat\"");
 	has(s, "iifname \"eth0\" tcp dport 443 dnat ip to 10.1.0.5:8443 comment "
@@ -140,7 +174,7 @@ Test(drnet, ruleset_wireguard)
 {
 	json_t *r = records("[{\"group\": \"web\", \"networks\": [" NET_WG "]}]");
 	const char *why = NULL;
-	char *s = drnet_ruleset(r, &why);
+	char *s = drnet_ruleset(r, TABLE, &why);
 
 	cr_assert_not_null(s, "%s", why);
 	has(s, "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n"
@@ -159,7 +193,7 @@ Test(drnet, ruleset_wireguard_of_a_later_record)
 	json_t *r = records("[{\"group\": \"db\", \"networks\": [" NET_A "]},"
 			    "{\"group\": \"web\", \"networks\": [" NET_WG "]}]");
 	const char *why = NULL;
-	char *s = drnet_ruleset(r, &why);
+	char *s = drnet_ruleset(r, TABLE, &why);
 
 	cr_assert_not_null(s, "%s", why);
 	has(s, "udp dport 51820 accept comment \"nestor network prod: wireguard\"");
@@ -173,9 +207,9 @@ Test(drnet, ruleset_empty_removes_the_table)
 {
 	json_t *r = json_array();
 	const char *why = NULL;
-	char *s = drnet_ruleset(r, &why);
+	char *s = drnet_ruleset(r, TABLE, &why);
 
-	cr_assert_str_eq(s, "table inet nestor {}\ndelete table inet nestor\n");
+	cr_assert_str_eq(s, "table " TABLE " {}\ndelete table " TABLE "\n");
 	free(s);
 	json_decref(r);
 }
@@ -214,7 +248,7 @@ Test(drnet, ruleset_malformed)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		json_t *r = records(bad[i]);
 		const char *why = NULL;
-		char *s = drnet_ruleset(r, &why);
+		char *s = drnet_ruleset(r, TABLE, &why);
 
 		cr_assert_null(s, "accepted %s:\n%s", bad[i], s);
 		cr_assert_str_eq(why, "a failover's network record is malformed");

@@ -25,6 +25,7 @@
 #include "replicator/receiver/store-repair.h"
 #include "replicator/receiver/store.h"
 #include "tmpdir.h"
+#include "fakepeer.h"
 #include "sessenv.h"
 #include "poolwait.h"
 
@@ -32,23 +33,12 @@
 #define DISK (1024u * KIB)
 #define T0 1767225600000000000ull /* 2026-01-01 */
 
-/* What the session said: the last message, the list it gave (copied). */
-struct peer {
-	uint16_t last;
-	uint64_t committed;
-	uint32_t err_code;
-	char err_text[PROTO_TEXT_MAX + 1];
-	int closed;
-	struct proto_repair_list list;
-	uint8_t ents[PROTO_MAX_REPAIR * PROTO_REPAIR_ENTRY_SIZE];
-};
-
 static char root[64];
 static struct receiver_config *cfg;
 static struct store *st;
 static struct session_env *env;
 static uint8_t img[DISK];
-static struct peer peer;
+static struct fakepeer peer;
 
 static void
 setup(void)
@@ -65,88 +55,17 @@ teardown(void)
 
 TestSuite(repair, .init = setup, .fini = teardown, .timeout = 120);
 
-static int
-io_send(void *arg, const struct proto_msg *m)
-{
-	struct peer *p = arg;
-
-	cr_assert(!p->closed, "message %u after ERROR", m->type);
-	p->last = m->type;
-	if (m->type == PROTO_COMMITTED)
-		p->committed = m->u.committed.point_id;
-	if (m->type == PROTO_REPAIR_LIST) {
-		p->list = m->u.rlist;
-		if (m->u.rlist.count)
-			memcpy(p->ents, m->u.rlist.entries,
-			       (size_t)m->u.rlist.count * PROTO_REPAIR_ENTRY_SIZE);
-		p->list.entries = p->ents;
-	}
-	return 0;
-}
-
-static void
-io_send_error(void *arg, uint32_t code, const char *text)
-{
-	struct peer *p = arg;
-
-	p->err_code = code;
-	snprintf(p->err_text, sizeof(p->err_text), "%s", text);
-	p->closed = 1;
-}
-
-static void
-io_close(void *arg)
-{
-	((struct peer *)arg)->closed = 1;
-}
-
-static const char *
-io_peer_name(void *arg)
-{
-	(void)arg;
-	return "agent1";
-}
-
-static int resumes;
-
-static void
-io_resume(void *arg)
-{
-	(void)arg;
-	resumes++;
-}
-
-/* Without a pool the session runs its heavy steps inline, never resumed. */
-static const struct session_io io = { io_send, io_send_error, io_close, io_peer_name, NULL, NULL, NULL };
-static const struct session_io pool_io = { io_send, io_send_error, io_close, io_peer_name,
-					   io_resume, NULL, NULL };
-
 static struct session *
 connect_io(const struct session_io *sio)
 {
-	struct proto_msg m = { .type = PROTO_HELLO };
-	struct session *s;
-
-	memset(&peer, 0, sizeof(peer));
-	s = session_new(env, sio, &peer);
-	cr_assert_not_null(s);
-	session_on_ready(s);
-	m.u.hello.version_min = m.u.hello.version_max = PROTO_VERSION;
-	cr_assert_eq(session_on_msg(s, &m), 0);
-	return s;
+	return fakepeer_connect(env, sio, &peer, "agent1");
 }
 
+/* Without a pool the session runs its heavy steps inline, never resumed. */
 static struct session *
 connect(void)
 {
-	return connect_io(&io);
-}
-
-static void
-end(struct session *s)
-{
-	session_on_close(s, "test over");
-	session_free(s);
+	return connect_io(&fakepeer_io);
 }
 
 static void
@@ -231,7 +150,7 @@ two_points(void)
 	cr_assert_eq(session_on_msg(s, &d), 0);
 	cr_assert_eq(send_commit(s, 2), 0);
 	cr_assert_eq(peer.committed, 2, "%s", peer.err_text);
-	end(s);
+	fakepeer_end(s);
 }
 
 static void
@@ -349,7 +268,7 @@ Test(repair, lists_the_bad_records_and_repairs_them)
 	cr_assert_eq(nbad, 0);
 	query(s, 0, 0);
 	cr_assert_eq(peer.list.point_id, 0, "nothing left to repair");
-	end(s);
+	fakepeer_end(s);
 	cr_assert_eq(scrub(), 0, "a full scrub agrees");
 }
 
@@ -382,7 +301,7 @@ Test(repair, a_partial_repair_leaves_the_rest_bad)
 	query(s, 1, 0);
 	cr_assert_eq(peer.list.count, 1);
 	cr_assert_eq(entry(0).offset, 256 * KIB);
-	end(s);
+	fakepeer_end(s);
 }
 
 /* Each refused with nothing written: the point's file is unchanged. */
@@ -399,7 +318,7 @@ refused(struct proto_msg *b, int (*attack)(struct session *s), uint32_t code)
 		cr_assert_eq(attack(s), -1);
 	cr_assert(peer.closed);
 	cr_assert_eq(peer.err_code, code, "code %u: %s", peer.err_code, peer.err_text);
-	end(s);
+	fakepeer_end(s);
 	md5(1, after, sizeof(after));
 	cr_assert_str_eq(before, after, "point 1's file changed");
 	cr_assert_eq(verdict_of(1, &nbad), SCRUB_BAD);
@@ -471,7 +390,7 @@ Test(repair, a_clean_point_lists_nothing)
 	m.u.rquery.point = 7;
 	cr_assert_eq(session_on_msg(s, &m), -1);
 	cr_assert_eq(peer.err_code, PROTO_ERR_NOTFOUND);
-	end(s);
+	fakepeer_end(s);
 }
 
 /* A Ceph store's points are RBD snapshots: refused before anything is
@@ -515,7 +434,7 @@ Test(repair, a_pinned_point_refuses)
 	groupstate_unpin(root, "g1", "drill-1", 2);
 	s = connect();
 	cr_assert_eq(session_on_msg(s, &b), 0, "%s", peer.err_text);
-	end(s);
+	fakepeer_end(s);
 }
 
 /* A bad range no checksum record lies in (an inherited one, say): the point
@@ -538,7 +457,7 @@ Test(repair, a_bad_range_without_records_lists_nothing)
 	query(s, 0, 0);
 	cr_assert_eq(peer.list.point_id, 1);
 	cr_assert_eq(peer.list.count, 0);
-	end(s);
+	fakepeer_end(s);
 }
 
 /* More bad records than one list holds: the list is cut (MORE), the
@@ -558,7 +477,7 @@ Test(repair, a_long_list_is_cut_and_the_repair_takes_every_record)
 		cr_assert_eq(send_data(s, i * REC, REC, hash64(img + i * REC, REC)), 0);
 	cr_assert_eq(session_on_msg(s, &d), 0);
 	cr_assert_eq(send_commit(s, 1), 0, "%s", peer.err_text);
-	end(s);
+	fakepeer_end(s);
 	snprintf(cmd, sizeof(cmd), "qemu-io -f qcow2 -c 'write -P 0x5a 0 %u' "
 		 "%s/g1/disks/d0/1.qcow2 >/dev/null", 1025u * 512u, root);
 	cr_assert_eq(system(cmd), 0, "%s", cmd);
@@ -578,7 +497,7 @@ Test(repair, a_long_list_is_cut_and_the_repair_takes_every_record)
 	cr_assert_eq(verdict_of(1, &nbad), SCRUB_OK);
 	query(s, 1, 0);
 	cr_assert_eq(peer.list.point_id, 0);
-	end(s);
+	fakepeer_end(s);
 }
 
 /* An agent gone mid-repair: what it wrote stays (it is the content the
@@ -590,7 +509,7 @@ Test(repair, an_agent_gone_mid_repair_leaves_the_group_free)
 	struct session *s = repair_first_of_two();
 	size_t nbad;
 
-	end(s);
+	fakepeer_end(s);
 	cr_assert_eq(verdict_of(1, &nbad), SCRUB_BAD);
 	cr_assert_eq(nbad, 2, "no verdict without a commit");
 	s = connect();
@@ -598,7 +517,7 @@ Test(repair, an_agent_gone_mid_repair_leaves_the_group_free)
 	cr_assert_eq(send_data(s, 256 * KIB, 64 * KIB, hash64(img + 256 * KIB, 64 * KIB)), 0);
 	cr_assert_eq(send_commit(s, 1), 0, "%s", peer.err_text);
 	cr_assert_eq(verdict_of(1, &nbad), SCRUB_BAD, "the first record was not re-read");
-	end(s);
+	fakepeer_end(s);
 	cr_assert_eq(scrub(), 0, "but a scrub finds the written record good");
 }
 
@@ -618,20 +537,19 @@ Test(repair, begin_and_commit_run_on_the_pool)
 	pool = workpool_new(1, 4);
 	cr_assert_not_null(pool);
 	session_env_set_pool(env, pool);
-	resumes = 0;
-	s = connect_io(&pool_io);
+	s = connect_io(&fakepeer_pool_io);
 	cr_assert_eq(session_on_msg(s, &b), 1, "the begin goes to the pool");
 	poolwait_dispatch(pool, 1);
 	cr_assert(!peer.closed, "%s", peer.err_text);
-	cr_assert_eq(resumes, 1);
+	cr_assert_eq(peer.resumes, 1);
 	cr_assert_eq(send_data(s, 64 * KIB, 64 * KIB, hash64(img + 64 * KIB, 64 * KIB)), 0);
 	cr_assert_eq(send_commit(s, 1), 1, "the commit goes to the pool");
 	cr_assert_eq(peer.committed, 0, "no COMMITTED before the job is done");
 	poolwait_dispatch(pool, 1);
 	cr_assert_eq(peer.committed, 1, "%s", peer.err_text);
-	cr_assert_eq(resumes, 2);
+	cr_assert_eq(peer.resumes, 2);
 	cr_assert_eq(verdict_of(1, &nbad), SCRUB_OK);
-	end(s);
+	fakepeer_end(s);
 	session_env_set_pool(env, NULL);
 	workpool_free(pool);
 }

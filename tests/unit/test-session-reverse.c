@@ -16,17 +16,9 @@
 #include "replicator/receiver/marker.h"
 #include "replicator/receiver/owner.h"
 #include "replicator/receiver/session.h"
+#include "fakepeer.h"
 #include "sessenv.h"
 #include "tmpdir.h"
-
-struct peer {
-	const char *name;
-	int sent[8];
-	size_t nsent;
-	uint32_t err_code;
-	char err_text[PROTO_TEXT_MAX + 1];
-	int closed;
-};
 
 /* The fake handler. */
 struct fake {
@@ -61,40 +53,6 @@ teardown(void)
 
 TestSuite(session_reverse, .init = setup, .fini = teardown, .timeout = 60);
 
-static int
-io_send(void *arg, const struct proto_msg *m)
-{
-	struct peer *p = arg;
-
-	cr_assert(!p->closed, "message %u after ERROR or close", m->type);
-	cr_assert_lt(p->nsent, 8);
-	p->sent[p->nsent++] = m->type;
-	return 0;
-}
-
-static void
-io_send_error(void *arg, uint32_t code, const char *text)
-{
-	struct peer *p = arg;
-
-	cr_assert(!p->closed, "ERROR after ERROR or close");
-	p->err_code = code;
-	snprintf(p->err_text, sizeof(p->err_text), "%s", text);
-	p->closed = 1;
-}
-
-static void
-io_close(void *arg)
-{
-	((struct peer *)arg)->closed = 1;
-}
-
-static const char *
-io_peer_name(void *arg)
-{
-	return ((struct peer *)arg)->name;
-}
-
 static struct conn *
 io_conn(void *arg)
 {
@@ -110,13 +68,8 @@ io_base(void *arg)
 }
 
 static const struct session_io io = {
-	.send = io_send, .send_error = io_send_error, .close = io_close,
-	.peer_name = io_peer_name, .conn = io_conn, .base = io_base,
-};
-/* An io without a transport to hand over (a fuzzer's). */
-static const struct session_io io_bare = {
-	.send = io_send, .send_error = io_send_error, .close = io_close,
-	.peer_name = io_peer_name,
+	.send = fakepeer_send, .send_error = fakepeer_send_error, .close = fakepeer_close,
+	.peer_name = fakepeer_name, .conn = io_conn, .base = io_base,
 };
 
 static int
@@ -166,26 +119,9 @@ fake_serve(void *arg, const struct session_reverse_req *req,
 }
 
 static struct session *
-connect_as(struct peer *p, const char *name, const struct session_io *sio)
+connect_as(struct fakepeer *p, const char *name, const struct session_io *sio)
 {
-	struct proto_msg m = { .type = PROTO_HELLO };
-	struct session *s;
-
-	memset(p, 0, sizeof(*p));
-	p->name = name;
-	s = session_new(env, sio, p);
-	cr_assert_not_null(s);
-	session_on_ready(s);
-	m.u.hello.version_min = m.u.hello.version_max = PROTO_VERSION;
-	cr_assert_eq(session_on_msg(s, &m), 0);
-	return s;
-}
-
-static void
-end(struct session *s)
-{
-	session_on_close(s, "test over");
-	session_free(s);
+	return fakepeer_connect(env, sio, p, name);
 }
 
 static int
@@ -213,7 +149,7 @@ fail_over(const char *group)
 
 Test(session_reverse, refused_without_a_failover)
 {
-	struct peer p;
+	struct fakepeer p;
 	struct session *s;
 
 	session_env_set_reverse(env, fake_serve, &fk);
@@ -222,12 +158,12 @@ Test(session_reverse, refused_without_a_failover)
 	cr_assert_eq(p.err_code, PROTO_ERR_CONFLICT);
 	cr_assert(strstr(p.err_text, "not failed over"), "%s", p.err_text);
 	cr_assert_eq(fk.created, 0);
-	end(s);
+	fakepeer_end(s);
 }
 
 Test(session_reverse, refused_to_an_agent_not_authorised)
 {
-	struct peer p;
+	struct fakepeer p;
 	struct session *s;
 
 	fail_over("g1");
@@ -236,12 +172,12 @@ Test(session_reverse, refused_to_an_agent_not_authorised)
 	cr_assert_eq(rbegin(s, "g1"), -1);
 	cr_assert_eq(p.err_code, PROTO_ERR_AUTH);
 	cr_assert_eq(fk.created, 0);
-	end(s);
+	fakepeer_end(s);
 }
 
 Test(session_reverse, refused_to_an_agent_not_owning_the_group)
 {
-	struct peer p;
+	struct fakepeer p;
 	struct session *s;
 
 	fail_over("g2");
@@ -252,30 +188,30 @@ Test(session_reverse, refused_to_an_agent_not_owning_the_group)
 	cr_assert_eq(p.err_code, PROTO_ERR_CONFLICT);
 	cr_assert(strstr(p.err_text, "agent1"), "%s", p.err_text);
 	cr_assert_eq(fk.created, 0);
-	end(s);
+	fakepeer_end(s);
 }
 
 Test(session_reverse, refused_where_not_served)
 {
-	struct peer p;
+	struct fakepeer p;
 	struct session *s;
 
 	fail_over("g1");
 	s = connect_as(&p, "agent1", &io); /* no handler installed */
 	cr_assert_eq(rbegin(s, "g1"), -1);
 	cr_assert(strstr(p.err_text, "does not serve reverse"), "%s", p.err_text);
-	end(s);
+	fakepeer_end(s);
 	session_env_set_reverse(env, fake_serve, &fk);
-	s = connect_as(&p, "agent1", &io_bare); /* no transport to hand over */
+	s = connect_as(&p, "agent1", &fakepeer_io); /* no transport to hand over */
 	cr_assert_eq(rbegin(s, "g1"), -1);
 	cr_assert_eq(p.err_code, PROTO_ERR_CONFLICT);
 	cr_assert_eq(fk.created, 0);
-	end(s);
+	fakepeer_end(s);
 }
 
 Test(session_reverse, the_handler_refuses)
 {
-	struct peer p;
+	struct fakepeer p;
 	struct session *s;
 
 	fail_over("g1");
@@ -286,13 +222,13 @@ Test(session_reverse, the_handler_refuses)
 	cr_assert_eq(fk.created, 1);
 	cr_assert(strstr(p.err_text, "no VMs"), "%s", p.err_text);
 	cr_assert_eq(fk.closes, 0);
-	end(s);
+	fakepeer_end(s);
 }
 
 Test(session_reverse, finish_refused_not_yet)
 {
 	struct proto_msg m = { .type = PROTO_REVERSE_FINISH };
-	struct peer p;
+	struct fakepeer p;
 	struct session *s;
 
 	fail_over("g1");
@@ -302,13 +238,13 @@ Test(session_reverse, finish_refused_not_yet)
 	cr_assert_eq(session_on_msg(s, &m), -1);
 	cr_assert(strstr(p.err_text, "not served"), "%s", p.err_text);
 	cr_assert_eq(fk.created, 0);
-	end(s);
+	fakepeer_end(s);
 }
 
 Test(session_reverse, handed_over_then_passed_on)
 {
 	struct proto_msg m = { .type = PROTO_PROGRESS };
-	struct peer p, q;
+	struct fakepeer p, q;
 	struct session *s, *s2;
 
 	fail_over("g1");
@@ -331,7 +267,7 @@ Test(session_reverse, handed_over_then_passed_on)
 	s2 = connect_as(&q, "agent1", &io);
 	cr_assert_eq(rbegin(s2, "g1"), -1);
 	cr_assert(strstr(q.err_text, "another reverse"), "%s", q.err_text);
-	end(s2);
+	fakepeer_end(s2);
 	/* The close reaches the handler once. */
 	session_on_close(s, "peer gone");
 	cr_assert_eq(fk.closes, 1);
@@ -341,7 +277,7 @@ Test(session_reverse, handed_over_then_passed_on)
 
 Test(session_reverse, freed_without_a_close)
 {
-	struct peer p;
+	struct fakepeer p;
 	struct session *s;
 
 	fail_over("g1");

@@ -18,22 +18,11 @@
 #include "replicator/receiver/planned.h"
 #include "replicator/receiver/session.h"
 #include "replicator/receiver/store.h"
+#include "fakepeer.h"
 #include "sessenv.h"
 #include "tmpdir.h"
 
 #define T0 1767225600000000000ull /* 2026-01-01 */
-
-/* What a session said to its peer. */
-struct peer {
-	const char *name;
-	int sent[8];     /* types of the messages sent, in order */
-	size_t nsent;
-	uint64_t committed;
-	uint32_t progress_flags; /* of the last PROGRESS */
-	uint32_t err_code;
-	char err_text[PROTO_TEXT_MAX + 1];
-	int closed;
-};
 
 static char root[64];
 static struct receiver_config *cfg;
@@ -56,72 +45,12 @@ teardown(void)
 
 TestSuite(session, .init = setup, .fini = teardown, .timeout = 60);
 
-static int
-io_send(void *arg, const struct proto_msg *m)
-{
-	struct peer *p = arg;
-
-	cr_assert(!p->closed, "message %u after ERROR or close", m->type);
-	cr_assert_lt(p->nsent, sizeof(p->sent) / sizeof(p->sent[0]));
-	p->sent[p->nsent++] = m->type;
-	if (m->type == PROTO_COMMITTED)
-		p->committed = m->u.committed.point_id;
-	if (m->type == PROTO_PROGRESS)
-		p->progress_flags = m->u.progress.flags;
-	return 0;
-}
-
-static void
-io_send_error(void *arg, uint32_t code, const char *text)
-{
-	struct peer *p = arg;
-
-	cr_assert(!p->closed, "ERROR after ERROR or close");
-	p->err_code = code;
-	snprintf(p->err_text, sizeof(p->err_text), "%s", text);
-	p->closed = 1;
-}
-
-static void
-io_close(void *arg)
-{
-	struct peer *p = arg;
-
-	p->closed = 1;
-}
-
-static const char *
-io_peer_name(void *arg)
-{
-	return ((struct peer *)arg)->name;
-}
-
 /* No worker pool here: the session runs its heavy steps inline and never
  * asks to be resumed. */
-static const struct session_io io = { io_send, io_send_error, io_close, io_peer_name, NULL, NULL, NULL };
-
 static struct session *
-connect_as(struct peer *p, const char *name)
+connect_as(struct fakepeer *p, const char *name)
 {
-	struct proto_msg m = { .type = PROTO_HELLO };
-	struct session *s;
-
-	memset(p, 0, sizeof(*p));
-	p->name = name;
-	s = session_new(env, &io, p);
-	cr_assert_not_null(s);
-	session_on_ready(s);
-	cr_assert_eq(p->sent[0], PROTO_HELLO);
-	m.u.hello.version_min = m.u.hello.version_max = PROTO_VERSION;
-	cr_assert_eq(session_on_msg(s, &m), 0);
-	return s;
-}
-
-static void
-end(struct session *s)
-{
-	session_on_close(s, "test over");
-	session_free(s);
+	return fakepeer_connect(env, &fakepeer_io, p, name);
 }
 
 static int
@@ -166,7 +95,7 @@ msg_disk(struct session *s, uint16_t type, uint64_t point)
 
 /* A PROGRESS_QUERY of group is refused with code and text. */
 static void
-assert_query_refused(struct session *s, struct peer *p, const char *group, uint32_t code,
+assert_query_refused(struct session *s, struct fakepeer *p, const char *group, uint32_t code,
 		     const char *text)
 {
 	struct proto_msg m = { .type = PROTO_PROGRESS_QUERY };
@@ -175,20 +104,20 @@ assert_query_refused(struct session *s, struct peer *p, const char *group, uint3
 	cr_assert_eq(session_on_msg(s, &m), -1);
 	cr_assert_eq(p->err_code, code);
 	cr_assert_str_eq(p->err_text, text);
-	end(s);
+	fakepeer_end(s);
 }
 
 Test(session, message_before_hello_is_refused)
 {
-	struct peer p = { .name = "agent1" };
+	struct fakepeer p = { .name = "agent1" };
 
-	assert_query_refused(session_new(env, &io, &p), &p, "g1", PROTO_ERR_PROTOCOL,
+	assert_query_refused(session_new(env, &fakepeer_io, &p), &p, "g1", PROTO_ERR_PROTOCOL,
 			     "unexpected message type 16");
 }
 
 Test(session, group_of_another_peer_is_refused)
 {
-	struct peer p;
+	struct fakepeer p;
 	struct session *s = connect_as(&p, "agent2");
 
 	assert_query_refused(s, &p, "g1", PROTO_ERR_AUTH, "not authorised for group g1");
@@ -197,7 +126,7 @@ Test(session, group_of_another_peer_is_refused)
 Test(session, cycle_commits_a_listed_point)
 {
 	static uint8_t data[65536];
-	struct peer p;
+	struct fakepeer p;
 	struct session *s = connect_as(&p, "agent1");
 
 	memset(data, 0x5a, sizeof(data));
@@ -209,12 +138,12 @@ Test(session, cycle_commits_a_listed_point)
 	cr_assert_eq(p.committed, 1);
 	cr_assert_eq(store_point_exists(st, "g1", 1), 1);
 	cr_assert_eq(p.closed, 0);
-	end(s);
+	fakepeer_end(s);
 }
 
 Test(session, second_writer_of_a_group_is_refused)
 {
-	struct peer a, b;
+	struct fakepeer a, b;
 	struct session *sa = connect_as(&a, "agent1");
 	struct session *sb = connect_as(&b, "agent2");
 
@@ -222,9 +151,9 @@ Test(session, second_writer_of_a_group_is_refused)
 	cr_assert_eq(begin(sb, "g2", 1), -1);
 	cr_assert_eq(b.err_code, PROTO_ERR_CONFLICT);
 	cr_assert_str_eq(b.err_text, "group g2 is being written by another session");
-	end(sb);
+	fakepeer_end(sb);
 	cr_assert_eq(a.closed, 0);
-	end(sa);
+	fakepeer_end(sa);
 }
 
 /* Issue 13, item 5: a group belongs to the agent whose point created it;
@@ -233,14 +162,14 @@ Test(session, another_agent_of_an_owned_group_is_refused)
 {
 	struct store_progress pr;
 	struct proto_msg q = { .type = PROTO_PROGRESS_QUERY };
-	struct peer a, b;
+	struct fakepeer a, b;
 	struct session *sa = connect_as(&a, "agent1");
 	struct session *sb;
 
 	cr_assert_eq(begin(sa, "g2", 1), 0);
 	cr_assert_eq(msg_disk(sa, PROTO_DISK_DONE, 0), 0);
 	cr_assert_eq(msg_disk(sa, PROTO_POINT_COMMIT, 1), 0);
-	end(sa);
+	fakepeer_end(sa);
 	sb = connect_as(&b, "agent2");
 	snprintf(q.u.pquery.group, sizeof(q.u.pquery.group), "g2");
 	cr_assert_eq(session_on_msg(sb, &q), 0, "queries stay allowed");
@@ -249,18 +178,18 @@ Test(session, another_agent_of_an_owned_group_is_refused)
 	cr_assert_eq(b.err_code, PROTO_ERR_CONFLICT);
 	cr_assert_str_eq(b.err_text, "group g2 belongs to agent agent1; hand it over with "
 			 "`nestor group handover g2 agent2` on the receiver");
-	end(sb);
+	fakepeer_end(sb);
 	cr_assert_eq(store_progress(st, "g2", &pr), 0);
 	cr_assert_eq(pr.pending_point, 0, "nothing was begun for the refused agent");
 	cr_assert_eq(owner_save(root, "g2", "agent2"), 0); /* nestor group handover */
 	sb = connect_as(&b, "agent2");
 	cr_assert_eq(begin(sb, "g2", 2), 0);
-	end(sb);
+	fakepeer_end(sb);
 	sa = connect_as(&a, "agent1");
 	cr_assert_eq(begin(sa, "g2", 2), -1);
 	cr_assert_str_eq(a.err_text, "group g2 belongs to agent agent2; hand it over with "
 			 "`nestor group handover g2 agent1` on the receiver");
-	end(sa);
+	fakepeer_end(sa);
 }
 
 /* A session that ends mid-point keeps what arrived: the next one resumes. */
@@ -268,13 +197,13 @@ Test(session, free_mid_point_keeps_progress)
 {
 	static uint8_t data[65536];
 	struct store_progress pr;
-	struct peer p;
+	struct fakepeer p;
 	struct session *s = connect_as(&p, "agent1");
 
 	memset(data, 0xa5, sizeof(data));
 	cr_assert_eq(begin(s, "g1", 1), 0);
 	cr_assert_eq(extent(s, 0, data, sizeof(data)), 0);
-	end(s);
+	fakepeer_end(s);
 	cr_assert_eq(store_progress(st, "g1", &pr), 0);
 	cr_assert_eq(pr.pending_point, 1);
 	cr_assert_eq(pr.disks[0].durable_offset, sizeof(data));
@@ -296,7 +225,7 @@ Test(session, planned_request_flags_progress_and_final_point)
 	static uint8_t data[4096];
 	struct proto_msg m = { .type = PROTO_POINT_BEGIN };
 	struct planned pl;
-	struct peer p;
+	struct fakepeer p;
 	struct session *s = connect_as(&p, "agent1");
 	char dir[128];
 
@@ -330,14 +259,14 @@ Test(session, planned_request_flags_progress_and_final_point)
 	cr_assert_eq(planned_load(root, "g1", &pl), 0);
 	cr_assert_eq(pl.state, PLANNED_FINAL);
 	cr_assert_eq(pl.point, 1);
-	end(s);
+	fakepeer_end(s);
 }
 
 Test(session, planned_refusal_recorded_from_agent_error)
 {
 	struct proto_msg e = { .type = PROTO_ERROR };
 	struct planned pl;
-	struct peer p;
+	struct fakepeer p;
 	struct session *s = connect_as(&p, "agent1");
 	char dir[128];
 
@@ -352,7 +281,7 @@ Test(session, planned_refusal_recorded_from_agent_error)
 	cr_assert_eq(planned_load(root, "g1", &pl), 0);
 	cr_assert_eq(pl.state, PLANNED_REFUSED);
 	cr_assert_str_eq(pl.reason, "VM web still running");
-	end(s);
+	fakepeer_end(s);
 }
 
 /* Issue 14: a failed-over group's PROGRESS says so, so that the agent
@@ -375,7 +304,7 @@ failed_over_with_request(const char *group, struct planned *pl)
 Test(session, failed_over_flags_progress)
 {
 	struct planned pl;
-	struct peer p;
+	struct fakepeer p;
 	struct session *s = connect_as(&p, "agent1");
 
 	failed_over_with_request("g1", &pl);
@@ -388,5 +317,5 @@ Test(session, failed_over_flags_progress)
 	cr_assert_eq(failover_marker_remove(root, "g1"), 0);
 	planned_query(s, "g1");
 	cr_assert_eq(p.progress_flags, PROTO_FLAG_PROGRESS_PLANNED, "released: back to normal");
-	end(s);
+	fakepeer_end(s);
 }

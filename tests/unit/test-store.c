@@ -16,12 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libnbd.h>
 #include <xxhash.h>
 
 #include "common/consistency.h"
 #include "replicator/receiver/catcache.h"
 #include "replicator/receiver/store.h"
+#include "nbdread.h"
 #include "tmpdir.h"
 
 #define MIB (1024u * 1024u)
@@ -71,24 +71,6 @@ begin_init(struct store_begin *b, uint64_t id, uint64_t base)
 	b->disks[1].size = VDB_SIZE;
 }
 
-/* Read a whole qcow2 image through our own read-only qemu-nbd. */
-static void
-read_image(const char *path, uint8_t *buf, size_t len)
-{
-	char *argv[] = { "qemu-nbd", "-r", "-f", "qcow2", (char *)path, NULL };
-	struct nbd_handle *h = nbd_create();
-
-	cr_assert_not_null(h);
-	cr_assert_eq(nbd_connect_systemd_socket_activation(h, argv), 0, "%s", nbd_get_error());
-	for (size_t off = 0; off < len; off += MIB) {
-		size_t n = len - off < MIB ? len - off : MIB;
-
-		cr_assert_eq(nbd_pread(h, buf + off, n, off, 0), 0, "%s", nbd_get_error());
-	}
-	nbd_shutdown(h, 0);
-	nbd_close(h);
-}
-
 static void
 assert_image(struct store *st, uint64_t point, const char *disk, const uint8_t *want,
 	     size_t len)
@@ -98,7 +80,7 @@ assert_image(struct store *st, uint64_t point, const char *disk, const uint8_t *
 
 	cr_assert_not_null(path);
 	cr_assert_not_null(got);
-	read_image(path, got, len);
+	nbdread_image(path, got, len);
 	for (size_t i = 0; i < len; i++)
 		if (got[i] != want[i])
 			cr_assert_fail("point %" PRIu64 " disk %s differs at byte %zu: %u != %u",

@@ -327,6 +327,33 @@ Test(wgpeer, quick_conf)
 			    "PublicKey = hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=\n"
 			    "Endpoint = 198.51.100.1:51820\n"
 			    "AllowedIPs = 10.1.0.0/24, 10.99.0.0/29\n") != NULL, "%s", s);
+	cr_assert_null(strstr(s, "DNS"), "%s", s);
+	free(s);
+}
+
+/* With dns, the file hands the resolvers to the peer; without, no DNS line
+ * (quick_conf above). */
+Test(wgpeer, quick_conf_dns)
+{
+	struct receiver_network_cfg n = net_prod();
+	struct wgpeer p = { .network = "prod", .name = "laptop", .addr = ip("10.99.0.6"),
+			    .priv = "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=" };
+	char *s;
+
+	n.dns[0] = ip("10.1.0.53");
+	n.dns[1] = ip("9.9.9.9");
+	n.ndns = 2;
+	s = wgpeer_quick_conf(&n, &p, "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=", "h:1");
+	cr_assert_not_null(s);
+	cr_assert(strstr(s, "[Interface]\nAddress = 10.99.0.6/32\nDNS = 10.1.0.53, 9.9.9.9\n"
+			    "PrivateKey = ") != NULL, "%s", s);
+	cr_assert_null(strstr(strstr(s, "DNS =") + 1, "DNS ="), "one DNS line: %s", s);
+	p.priv[0] = '\0';
+	snprintf(p.pub, sizeof(p.pub), "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=");
+	free(s);
+	s = wgpeer_quick_conf(&n, &p, "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=", "h:1");
+	cr_assert(strstr(s, "Address = 10.99.0.6/32\nDNS = 10.1.0.53, 9.9.9.9\nPostUp = ") != NULL,
+		  "%s", s);
 	free(s);
 }
 
