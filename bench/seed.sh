@@ -18,7 +18,11 @@
 # Environment: BENCH_CACHE (image cache, default /var/tmp/nestor-bench),
 # BENCH_SIZE_MIB (4096), BENCH_BIG_MIB (65536), BENCH_LEVEL (Nestor's
 # compress_level, -1: zstd's fast level), BENCH_REPEAT (3), KEEP=1 keeps the
-# scratch dir.
+# scratch dir, NESTOR_BEFORE (another nestor binary, e.g. main's: its seed
+# runs as one more contender, its own receiver and store, in the same
+# rotation, so a change is measured side by side under the same load),
+# BENCH_SEED_ONLY=1 (the seed table only: no incremental, no sparse seed),
+# BENCH_ONLY (a subset of the rivals and floors, e.g. "pipe1 qimg cpu").
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NESTOR=${NESTOR:-$ROOT/build/nestor}
@@ -35,10 +39,14 @@ W=$(mktemp -d /var/tmp/nestor-bench-run.XXXXXX)
 NESTOR_SCRATCH=$W . "$ROOT/tests/integration/lib.sh"
 SSHD_PID=
 RX_PID=
+RX0_PID=
 NBD_PID=
+BEFORE=${NESTOR_BEFORE:-}
+SEED_ONLY=${BENCH_SEED_ONLY:-0}
 
 cleanup() {
 	[ -n "$RX_PID" ] && kill -TERM "$RX_PID" 2>/dev/null && wait "$RX_PID" 2>/dev/null
+	[ -n "$RX0_PID" ] && kill -TERM "$RX0_PID" 2>/dev/null && wait "$RX0_PID" 2>/dev/null
 	[ -n "$NBD_PID" ] && kill "$NBD_PID" 2>/dev/null && wait "$NBD_PID" 2>/dev/null
 	[ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null && wait "$SSHD_PID" 2>/dev/null
 	[ "${KEEP:-0}" = 1 ] || rm -rf "$W"
@@ -53,6 +61,7 @@ for t in rsync zstd ssh /usr/sbin/sshd /usr/bin/time qemu-img qemu-nbd jq python
 	command -v "$t" >/dev/null || die "$t is missing (deploy/install-deps.sh)"
 done
 [ -x "$NESTOR" ] || die "$NESTOR not built (make all)"
+[ -z "$BEFORE" ] || [ -x "$BEFORE" ] || die "NESTOR_BEFORE=$BEFORE is not an executable"
 # The CPU floor, built from Nestor's own helpers (make all built them).
 cc -O2 -std=gnu11 -Wall -Wextra -Werror -I"$ROOT" -o "$W/floor" "$ROOT/bench/floor.c" \
 	"$ROOT/build/libproto.a" "$ROOT/build/libcommon.a" -lzstd -lcrypto -lxxhash -lpthread ||
@@ -86,6 +95,7 @@ bench_ssh_cipher 512
 # the bytes it put on the wire (ssh stream) where known, DU[NAME] the MiB
 # its destination allocates.
 declare -A BYTES=() DU=() TIMES=() LABEL=()
+FLOOR_LINE=-
 CUR_LOG=
 timed() { # timed CMD...: settle, run, print seconds; dies on failure
 	local t0
@@ -116,15 +126,32 @@ make_pki || die "nestor-pki.sh failed"
 write_receiver_conf
 COMPRESS=$LEVEL write_agent_conf "$W/agent.conf" agent1 bench d="$SRC:raw"
 printf '\n[group big]\n\n[disk big d]\npath = %s\nformat = raw\n' "$BIG" >> "$W/agent.conf"
-start_receiver() {
-	"$NESTOR" receiver --config "$W/receiver.conf" >>"$W/receiver.log" 2>&1 &
-	RX_PID=$!
+# rx_start BINARY CONF LOG: a receiver, listening, its pid in RX_STARTED.
+rx_start() {
+	"$1" receiver --config "$2" >>"$3" 2>&1 &
+	RX_STARTED=$!
 	for i in $(seq 1 100); do
-		grep -q listening "$W/receiver.log" 2>/dev/null && return 0
+		grep -q listening "$3" 2>/dev/null && return 0
 		sleep 0.05
 	done
-	cat "$W/receiver.log" >&2
-	die "receiver did not start"
+	cat "$3" >&2
+	die "the receiver of $2 did not start"
+}
+start_receiver() {
+	rx_start "$NESTOR" "$W/receiver.conf" "$W/receiver.log"
+	RX_PID=$RX_STARTED
+}
+# NESTOR_BEFORE's receiver: its own port, store and agent state.
+start_receiver0() {
+	local port0
+	port0=$(free_port)
+	mkdir -p "$W/store0" "$W/state0"
+	sed "s|^listen = .*|listen = 127.0.0.1:$port0|; s|^store = .*|store = $W/store0|" \
+		"$W/receiver.conf" > "$W/receiver0.conf"
+	sed "s|^receiver = .*|receiver = 127.0.0.1:$port0|; s|^state_dir = .*|state_dir = $W/state0|" \
+		"$W/agent.conf" > "$W/agent0.conf"
+	rx_start "$BEFORE" "$W/receiver0.conf" "$W/receiver0.log"
+	RX0_PID=$RX_STARTED
 }
 stop_receiver() {
 	RX_HWM=$(awk '/^VmHWM:/ { print int($2 / 1024) }' "/proc/$RX_PID/status")
@@ -135,7 +162,7 @@ nestor_run() { # nestor_run GROUP TAG -> sets N_T N_B N_RSS N_JSON
 	local t0
 	settle
 	t0=$(now)
-	/usr/bin/time -f "%M" -o "$W/$2.rss" "$NESTOR" agent --config "${AGENT_CONF:-$W/agent.conf}" \
+	/usr/bin/time -f "%M" -o "$W/$2.rss" "${NESTOR_BIN:-$NESTOR}" agent --config "${AGENT_CONF:-$W/agent.conf}" \
 		--once --json --no-progress --group "$1" > "$W/$2.json" 2>>"$W/agent.log" ||
 		{ tail -20 "$W/agent.log" >&2; die "nestor agent ($2) failed"; }
 	N_T=$(since "$t0")
@@ -145,8 +172,8 @@ nestor_run() { # nestor_run GROUP TAG -> sets N_T N_B N_RSS N_JSON
 	N_RSS=$(( $(tail -1 "$W/$2.rss") / 1024 ))
 	[ "$(echo "$N_JSON" | jq .ok)" = true ] || die "nestor $2: $N_JSON"
 }
-same_point() { # same_point GROUP IMAGE POINT
-	qemu-img compare -q -f raw -F qcow2 "$2" "$W/store/$1/disks/d/$3.qcow2"
+same_point() { # same_point GROUP IMAGE POINT [STORE]
+	qemu-img compare -q -f raw -F qcow2 "$2" "${4:-$W/store}/$1/disks/d/$3.qcow2"
 }
 
 # ---- seed: every contender once per repetition, round-robin ----------------
@@ -167,12 +194,22 @@ LABEL[pipe3]="zstd -T0 -3 | ssh | zstd -d -o (sparse)"
 LABEL[rsync]="rsync -S --fsync, ssh"
 LABEL[qimg]="qemu-img convert -W, nbd over ssh -R"
 LABEL[nestor]="nestor seed (zstd $LEVEL, TLS 1.3, XXH3)"
+LABEL[nestor0]="nestor before: $(basename "$BEFORE")"
 LABEL[cp]="cp --sparse=always + sync"
 LABEL[qconv]="qemu-img convert -O qcow2 -W, local"
 LABEL[cpu]="CPU: zstd $LEVEL+AES-128-GCM+XXH3, both ends"
 RIVALS="pipe1 pipe3 rsync qimg"
 FLOORS="cp qconv cpu"
 CONTENDERS=(pipe1 pipe3 rsync qimg nestor cp qconv cpu)
+[ -z "$BEFORE" ] || CONTENDERS=(pipe1 pipe3 rsync qimg nestor nestor0 cp qconv cpu)
+# BENCH_ONLY="pipe1 qimg cpu": only these rivals and floors (a shorter run
+# on a loaded machine; the table names the strongest of those that ran).
+if [ -n "${BENCH_ONLY:-}" ]; then
+	keep() { local c out=; for c in $1; do case " $BENCH_ONLY " in *" $c "*) out="$out $c";; esac; done; echo "${out# }"; }
+	RIVALS=$(keep "$RIVALS")
+	FLOORS=$(keep "$FLOORS")
+	read -r -a CONTENDERS <<< "$RIVALS nestor${BEFORE:+ nestor0} $FLOORS"
+fi
 NCPU=$(nproc)
 
 seed_one() { # seed_one NAME REP
@@ -226,6 +263,16 @@ seed_one() { # seed_one NAME REP
 		DU[nestor]=$(du -cB1M "$W/store/bench$rep/disks" | tail -1 | cut -f1)
 		return
 		;;
+	nestor0)
+		sed "s/^\[group bench\]/[group bench$rep]/; s/^\[disk bench d\]/[disk bench$rep d]/" \
+			"$W/agent0.conf" > "$W/agent0-bench$rep.conf"
+		NESTOR_BIN=$BEFORE AGENT_CONF=$W/agent0-bench$rep.conf nestor_run "bench$rep" seed0
+		record nestor0 "$N_T"
+		BYTES[nestor0]=$N_B
+		same_point "bench$rep" "$SRC" 1 "$W/store0" || die "nestor before: point 1 differs from the source"
+		DU[nestor0]=$(du -cB1M "$W/store0/bench$rep/disks" | tail -1 | cut -f1)
+		return
+		;;
 	esac
 	record "$c" "$T_RUN"
 	same_raw "$f" "${LABEL[$c]}"
@@ -234,6 +281,7 @@ seed_one() { # seed_one NAME REP
 }
 
 start_receiver
+[ -z "$BEFORE" ] || start_receiver0
 bench_nbd_serve -f raw "$SRC"
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 for rep in $(seq 1 "$REPEAT"); do
@@ -246,6 +294,10 @@ done
 kill "$NBD_PID" && wait "$NBD_PID" 2>/dev/null
 NBD_PID=
 for l in 1 3; do BYTES[pipe$l]=$(zstd -q -T0 -"$l" -c "$SRC" | wc -c); done
+if [ -n "$RX0_PID" ]; then
+	kill -TERM "$RX0_PID" && wait "$RX0_PID" 2>/dev/null
+	RX0_PID=
+fi
 
 # ---- 1% incremental, the same change set for both -----------------------------
 # rsync at its best settings: in place, the delta algorithm even locally,
@@ -259,7 +311,6 @@ rsync_inc_run() {
 }
 LABEL[rsinc]="rsync --inplace --no-whole-file -B 64K -I, ssh"
 LABEL[ninc]="nestor incremental"
-cp --sparse=always "$SRC" "$W/rsinc.raw" || die "copy for rsync's incremental failed"
 g=bench$REPEAT
 inc_rsync() {
 	log "incremental: ${LABEL[rsinc]} ($rep/$REPEAT)"
@@ -277,7 +328,10 @@ inc_nestor() {
 	[ "$(echo "$N_JSON" | jq .incremental)" = true ] || die "nestor's cycle was not incremental"
 	same_point "$g" "$SRC" $((rep + 1)) || die "nestor point $((rep + 1)) differs from the source"
 }
+[ "$SEED_ONLY" = 1 ] || cp --sparse=always "$SRC" "$W/rsinc.raw" ||
+	die "copy for rsync's incremental failed"
 for rep in $(seq 1 "$REPEAT"); do
+	[ "$SEED_ONLY" = 1 ] && break
 	CHANGED=$(python3 "$ROOT/bench/mkimage.py" change "$SRC" 1 "$((6 + rep))") ||
 		die "changing the image failed"
 	log "1% change set: $CHANGED bytes"
@@ -289,15 +343,17 @@ RX_HWM_4G=$RX_HWM
 rm -f "$W/rsinc.raw"
 
 # ---- 64 GiB sparse image ------------------------------------------------------
-start_receiver
-log "nestor seed of the $BIG_MIB MiB sparse image"
-cat "$BIG" > /dev/null
-nestor_run big big
-NS_BIG_T=$N_T NS_BIG_B=$N_B NS_BIG_RSS=$N_RSS
-BIG_DATA=$(echo "$N_JSON" | jq .bytes_data)
-same_point big "$BIG" 1 || die "nestor point of the sparse image differs from the source"
-stop_receiver
-RX_HWM_BIG=$RX_HWM
+if [ "$SEED_ONLY" != 1 ]; then
+	start_receiver
+	log "nestor seed of the $BIG_MIB MiB sparse image"
+	cat "$BIG" > /dev/null
+	nestor_run big big
+	NS_BIG_T=$N_T NS_BIG_B=$N_B NS_BIG_RSS=$N_RSS
+	BIG_DATA=$(echo "$N_JSON" | jq .bytes_data)
+	same_point big "$BIG" 1 || die "nestor point of the sparse image differs from the source"
+	stop_receiver
+	RX_HWM_BIG=$RX_HWM
+fi
 
 # ---- tables ------------------------------------------------------------------------
 mib() { [ -n "$1" ] && awk -v b="$1" 'BEGIN { printf "%.0f", b / 1048576 }' || echo -; }
@@ -311,7 +367,8 @@ for c in $RIVALS; do
 	if faster "${MED[$c]}" "$BEST_T"; then BEST=$c BEST_T=${MED[$c]}; fi
 done
 SEED_X=$(ratio "$BEST_T" "${MED[nestor]}")
-INC_X=$(ratio "${MED[rsinc]}" "${MED[ninc]}")
+[ -z "$BEFORE" ] || SEED0_X=$(ratio "$BEST_T" "${MED[nestor0]}")
+INC_X=$(ratio "${MED[rsinc]:-0}" "${MED[ninc]:-0}")
 row() { # row KIND NAME RATIO_HEADER_VALUE
 	printf '%-7s %-46s %8s  %-22s %9s %9s %9s\n' "$1" "${LABEL[$2]}" "${MED[$2]}" "$(runs "$2")" \
 		"$(mib "${BYTES[$2]:-}")" "${DU[$2]:--}" "$3"
@@ -322,8 +379,17 @@ echo "Seed: $(nproc) CPUs, image $SIZE_MIB MiB raw ($DATA_MIB MiB allocated), me
 printf '%-7s %-46s %8s  %-22s %9s %9s %9s\n' "" "contender" "median s" "runs s" "MiB wire" "MiB dest" "x nestor"
 for c in $RIVALS; do row rival "$c" "$(ratio "${MED[$c]}" "${MED[nestor]}")"; done
 row nestor nestor "1.00"
+[ -z "$BEFORE" ] || row before nestor0 "$(ratio "${MED[nestor0]}" "${MED[nestor]}")"
 for c in $FLOORS; do row floor "$c" "$(ratio "${MED[$c]}" "${MED[nestor]}")"; done
 echo "  (x nestor: the contender's median over Nestor's; floor cpu: thread CPU seconds / $NCPU cores: $FLOOR_LINE)"
+if [ "$SEED_ONLY" = 1 ]; then
+	echo
+	echo "targets:"
+	printf '  %-66s %8s  %s\n' "seed >= 2x the strongest rival (${LABEL[$BEST]}, ${BEST_T} s)" "${SEED_X}x" "$(verdict "$SEED_X" 2 ge)"
+	[ -z "$BEFORE" ] ||
+		printf '  %-66s %8s  %s\n' "before: seed >= 2x the strongest rival" "${SEED0_X}x" "$(verdict "$SEED0_X" 2 ge)"
+	exit 0
+fi
 echo
 echo "1% incremental ($CHANGED bytes changed per run, a new change set per repetition, order alternating):"
 printf '%-7s %-46s %8s  %-22s %9s %9s %9s\n' "" "contender" "median s" "runs s" "MiB wire" "" "x nestor"
@@ -336,6 +402,8 @@ printf 'receiver peak RSS: %s MiB (%s MiB runs), %s MiB (sparse seed); agent pea
 echo
 echo "targets:"
 printf '  %-66s %8s  %s\n' "seed >= 2x the strongest rival (${LABEL[$BEST]}, ${BEST_T} s)" "${SEED_X}x" "$(verdict "$SEED_X" 2 ge)"
+[ -z "$BEFORE" ] ||
+	printf '  %-66s %8s  %s\n' "before: seed >= 2x the strongest rival" "${SEED0_X}x" "$(verdict "$SEED0_X" 2 ge)"
 printf '  %-66s %8s  %s\n' "1% incremental >= 10x rsync at its best (${MED[rsinc]} s)" "${INC_X}x" "$(verdict "$INC_X" 10 ge)"
 printf '  %-66s %8s  %s\n' "agent peak RSS <= 64 MiB ($SIZE_MIB MiB)" "$NS_SEED_RSS" "$(verdict "$NS_SEED_RSS" 64 le)"
 printf '  %-66s %8s  %s\n' "agent peak RSS <= 64 MiB ($BIG_MIB MiB sparse)" "$NS_BIG_RSS" "$(verdict "$NS_BIG_RSS" 64 le)"

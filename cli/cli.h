@@ -23,6 +23,8 @@ int cli_failback_promote(int argc, char **argv);
 /* cli/failback-cutover.c: `nestor failback cutover` and `abort` */
 int cli_failback_cutover(int argc, char **argv);
 int cli_failback_abort(int argc, char **argv);
+/* cli/failback-finish.c: `nestor failback finish` */
+int cli_failback_finish(int argc, char **argv);
 int cli_status(int argc, char **argv);
 int cli_scrub(int argc, char **argv);
 int cli_repair(int argc, char **argv);

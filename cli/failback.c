@@ -12,6 +12,9 @@ static const char usage_failback[] =
 	"  start     (agent host) the reverse sync: the failed-over VMs replicated\n"
 	"            back into a target over the on-prem disks\n"
 	"  status    (agent host) the reverse points the target holds\n"
+	"  finish    (agent host) the cutover in one command: the cloud VMs shut down,\n"
+	"            the final reverse point, the on-prem disks at the promoted point,\n"
+	"            then the failover released (resumable after a crash)\n"
 	"  promote   (receiver host) the failed-over VMs' final disks become the\n"
 	"            group's next point, the failover is released\n"
 	"  cutover   (agent host) the final reverse point into the on-prem disks,\n"
@@ -24,6 +27,7 @@ static const struct {
 } failback_cmds[] = {
 	{ "start", cli_failback_start },
 	{ "status", cli_failback_status },
+	{ "finish", cli_failback_finish },
 	{ "promote", cli_failback_promote },
 	{ "cutover", cli_failback_cutover },
 	{ "abort", cli_failback_abort },

@@ -22,6 +22,7 @@
 	X(virDomainCheckpointGetXMLDesc)                                       \
 	X(virDomainCheckpointLookupByName)                                     \
 	X(virDomainCreate)                                                     \
+	X(virDomainCreateWithFlags)                                            \
 	X(virDomainCreateXML)                                                  \
 	X(virDomainDefineXML)                                                  \
 	X(virDomainDestroy)                                                    \

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -80,6 +81,7 @@ worker_main(void *arg)
 	struct workpool *wp = arg;
 	struct job *j;
 
+	(void)prctl(PR_SET_NAME, "nestor-pool"); /* what perf and top show */
 	pthread_mutex_lock(&wp->mu);
 	for (;;) {
 		while (!wp->stopping && wp->queued.n == 0)

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "common/workpool.h"
+#include "failback/finish-dr.h"
 #include "failback/revsrc.h"
 #include "proto/codec.h"
 #include "proto/conn.h"
@@ -32,7 +33,9 @@
 #define REV_COMPRESS   3   /* zstd level, the agent's default */
 #define REV_TIMEOUT_S  300 /* the on-prem side's silence allowed */
 
-enum rev_state { R_X, R_HELLO, R_QUERY, R_BEGIN, R_SENDING, R_WAIT_COMMIT, R_DONE, R_FAILED };
+/* R_QUIESCE, R_PROMOTE, R_RELEASE: a failback finish's job runs. */
+enum rev_state { R_X, R_QUIESCE, R_HELLO, R_QUERY, R_BEGIN, R_SENDING, R_WAIT_COMMIT,
+		 R_PROMOTE, R_RELEASE, R_DONE, R_FAILED };
 
 struct rev {
 	const struct receiver_config *cfg;
@@ -58,8 +61,14 @@ struct rev {
 	struct proto_progress prog;     /* the target's, for the snapshot job */
 	struct attempt_point last;
 	int snap_rc;
-	bool snap_job;                  /* the snapshot job runs on a worker */
+	bool snap_job;                  /* a job (snapshot, finish) runs on a worker */
 	bool gone;                      /* the connection went meanwhile */
+	/* failback finish (REVERSE_FINISH): */
+	bool finish;
+	uint32_t shutdown_s;
+	bool paused;                    /* the domains are held paused by us */
+	struct finish_point fp;         /* F, for REVERSE_DONE */
+	char why[PROTO_TEXT_MAX - 64];  /* a job's failure, for the agent */
 };
 
 static void
@@ -146,11 +155,11 @@ rev_on_ranges(struct rev *r, const struct proto_reverse_ranges *x)
 static char *
 rev_meta(const struct rev *r, size_t *len)
 {
-	json_t *root = json_pack("{s:i, s:s, s:s, s:s?, s:I, s:s}", "version", 1,
+	json_t *root = json_pack("{s:i, s:s, s:s, s:s?, s:I, s:s, s:b}", "version", 1,
 				 "source", "reverse", "group", r->group,
 				 "failover", json_string_value(json_object_get(r->marker, "failover")),
 				 "failover_point", (json_int_t)r->p.id, "consistency",
-				 consistency_name(r->st.consistency));
+				 consistency_name(r->st.consistency), "final", r->finish);
 	char *s = root ? json_dumps(root, JSON_COMPACT) : NULL;
 
 	json_decref(root);
@@ -252,18 +261,28 @@ rev_snap_finish(struct rev *r)
 
 static void rev_free(struct rev *r);
 
+/* A job is back on the loop: 0 go on, -1 the handler was freed (the
+ * connection went while the worker ran). */
+static int
+rev_job_back(struct rev *r, int cancelled)
+{
+	r->snap_job = false;
+	if (r->gone) {
+		rev_free(r);
+		return -1;
+	}
+	if (cancelled)
+		r->snap_rc = -1;
+	return 0;
+}
+
 static void
 rev_snap_done(void *arg, int cancelled)
 {
 	struct rev *r = arg;
 
-	r->snap_job = false;
-	if (r->gone) { /* the connection went while the worker ran */
-		rev_free(r);
+	if (rev_job_back(r, cancelled) < 0)
 		return;
-	}
-	if (cancelled)
-		r->snap_rc = -1;
 	if (r->state == R_QUERY)
 		(void)rev_snap_finish(r);
 }
@@ -314,6 +333,8 @@ rev_on_begin_ack(struct rev *r, const struct proto_progress *p)
 	return 0;
 }
 
+static int rev_finish_promote(struct rev *r);
+
 static int
 rev_committed(struct rev *r, const struct proto_committed *c)
 {
@@ -324,6 +345,8 @@ rev_committed(struct rev *r, const struct proto_committed *c)
 		 (unsigned long long)c->point_id, (unsigned long long)r->st.bytes_data,
 		 (unsigned long long)r->st.bytes_zero, (unsigned long long)r->st.bytes_skipped,
 		 (unsigned long long)r->st.bytes_wire, (double)(clock_now_ns() - r->t0_ns) / 1e9);
+	if (r->finish)
+		return rev_finish_promote(r);
 	rev_end(r, R_DONE);
 	return 0;
 }
@@ -405,13 +428,17 @@ rev_on_msg(void *h, const struct proto_msg *m)
 
 	if (r->state == R_FAILED || r->state == R_DONE)
 		return -1;
-	if (r->state != R_X)
+	if (r->ch)
 		return channel_deliver(r->ch, m);
+	if (r->state != R_X)
+		return rev_refuse(r, PROTO_ERR_PROTOCOL,
+				  "a message while the failback finish works: wait for its answer");
 	if (m->type == PROTO_REVERSE_RANGES)
 		return rev_on_ranges(r, &m->u.rranges);
 	if (m->type == PROTO_REVERSE_FINISH)
-		return rev_refuse(r, PROTO_ERR_CONFLICT,
-				  "failback finish (REVERSE_FINISH) is not served by this receiver yet");
+		return rev_refuse(r, PROTO_ERR_PROTOCOL,
+				  "REVERSE_FINISH inside a reverse stream: a failback finish opens "
+				  "its own connection");
 	return rev_refuse(r, PROTO_ERR_PROTOCOL, "expected REVERSE_RANGES");
 }
 
@@ -429,6 +456,10 @@ rev_free(struct rev *r)
 {
 	sender_free(r->snd);
 	snapshot_free(r->snap); /* not committed: the reverse source keeps its base */
+	/* A finish that did not get to F: no paused qemu is left behind; the
+	 * next finish shuts down (nothing runs) and starts them again. */
+	if (r->paused)
+		(void)finish_dr_stop(r->marker, r->group);
 	channel_free(r->ch);
 	for (size_t i = 0; i < PROTO_MAX_DISKS; i++)
 		range_set_free(r->x[i]);
@@ -494,15 +525,221 @@ out:
 	return ret;
 }
 
+/* PROGRESS naming P: the agent's X is what its disks changed since. */
+static int
+rev_send_p(struct rev *r)
+{
+	struct proto_msg m = { .type = PROTO_PROGRESS };
+
+	snprintf(m.u.progress.group, sizeof(m.u.progress.group), "%s", r->group);
+	m.u.progress.last_point = r->p.id;
+	return conn_send(r->conn, &m);
+}
+
+/* ---- failback finish (REVERSE_FINISH): jobs on the pool ---- */
+
+/* run on a worker, done back on the loop (both here without a pool). */
+static void
+rev_submit(struct rev *r, workpool_fn run, workpool_done done)
+{
+	if (r->pool && workpool_submit(r->pool, run, done, r) == 0) {
+		r->snap_job = true;
+		return;
+	}
+	run(r);
+	done(r, 0);
+}
+
+static int
+rev_send_done(struct rev *r, uint32_t flags)
+{
+	struct proto_msg m = { .type = PROTO_REVERSE_DONE };
+
+	m.u.rdone.flags = flags;
+	snprintf(m.u.rdone.group, sizeof(m.u.rdone.group), "%s", r->group);
+	m.u.rdone.point = r->fp.point;
+	m.u.rdone.base = r->fp.base;
+	m.u.rdone.bytes = r->fp.bytes;
+	return conn_send(r->conn, &m);
+}
+
+static void
+rev_quiesce_run(void *arg)
+{
+	struct rev *r = arg;
+
+	r->snap_rc = finish_dr_quiesce(r->marker, r->group, r->shutdown_s, r->why,
+				       sizeof(r->why));
+	r->paused = r->snap_rc == 0;
+}
+
+/* The VMs are off and held paused: P, then X and the final point as for
+ * a REVERSE_BEGIN. */
+static void
+rev_quiesce_done(void *arg, int cancelled)
+{
+	struct rev *r = arg;
+
+	if (rev_job_back(r, cancelled) < 0)
+		return;
+	if (r->snap_rc < 0) {
+		(void)rev_refuse(r, PROTO_ERR_CONFLICT,
+				 r->why[0] ? r->why : "the failed-over VMs could not be shut down");
+		return;
+	}
+	r->state = R_X;
+	if (rev_send_p(r) < 0)
+		(void)rev_refuse(r, PROTO_ERR_INTERNAL, "cannot answer");
+}
+
+static void
+rev_promote_run(void *arg)
+{
+	struct rev *r = arg;
+
+	r->snap_rc = finish_dr_promote(r->store, r->cfg->store_dir, r->group, &r->fp);
+	if (r->snap_rc == 0)
+		r->paused = false; /* stopped before the promotion */
+}
+
+static void
+rev_promote_done(void *arg, int cancelled)
+{
+	struct rev *r = arg;
+
+	if (rev_job_back(r, cancelled) < 0)
+		return;
+	if (r->snap_rc < 0) {
+		(void)conn_send_error(r->conn, PROTO_ERR_STORE,
+				      "group %s: the final reverse point is on-prem, but point F "
+				      "could not be made: see the receiver's log, then run failback "
+				      "finish again", r->group);
+		r->state = R_FAILED;
+		return;
+	}
+	log_info("failback: group %s: point %llu (base %llu, %llu bytes of its own) holds the "
+		 "failed-over VMs' final disks; the failover stays until the agent's release",
+		 r->group, (unsigned long long)r->fp.point, (unsigned long long)r->fp.base,
+		 (unsigned long long)r->fp.bytes);
+	rev_end(r, rev_send_done(r, 0) < 0 ? R_FAILED : R_DONE);
+}
+
+/* The final reverse point is committed on-prem: F, then REVERSE_DONE. */
+static int
+rev_finish_promote(struct rev *r)
+{
+	r->state = R_PROMOTE;
+	rev_submit(r, rev_promote_run, rev_promote_done);
+	return 0;
+}
+
+static void
+rev_release_run(void *arg)
+{
+	struct rev *r = arg;
+
+	r->snap_rc = finish_dr_release(r->cfg->store_dir, r->group, r->marker);
+}
+
+static void
+rev_release_done(void *arg, int cancelled)
+{
+	struct rev *r = arg;
+
+	if (rev_job_back(r, cancelled) < 0)
+		return;
+	if (r->snap_rc < 0) {
+		(void)rev_refuse(r, PROTO_ERR_STORE, "the failover could not be released: see "
+				 "the receiver's log, then run failback finish again");
+		return;
+	}
+	log_info("failback: group %s: failover released after the agent verified point %llu "
+		 "on-prem", r->group, (unsigned long long)r->fp.point);
+	r->state = R_DONE;
+	if (rev_send_done(r, PROTO_FLAG_DONE_RELEASED) == 0)
+		conn_close(r->conn);
+}
+
+/* REVERSE_FINISH with RELEASE of point f: the failover's F released, or
+ * told it was (a re-run). 0 / -1 with why. */
+static int
+rev_release(struct rev *r, uint64_t f, char *why, size_t whycap)
+{
+	bool absent = false;
+	int k;
+
+	r->marker = failover_marker_load(r->cfg->store_dir, r->group, &absent);
+	if (!r->marker) {
+		if (!absent) {
+			snprintf(why, whycap, "the group's failover marker is unreadable");
+			return -1;
+		}
+		if ((k = finish_dr_promoted(r->store, r->group, f, &r->fp)) <= 0) {
+			snprintf(why, whycap, k < 0 ? "cannot read the group's catalog"
+				 : "group %s is not failed over and point %llu is not a failback's "
+				 "point: nothing to release", r->group, (unsigned long long)f);
+			return -1;
+		}
+		log_info("failback: group %s: released already (point %llu)", r->group,
+			 (unsigned long long)f);
+		r->state = R_DONE;
+		if (rev_send_done(r, PROTO_FLAG_DONE_RELEASED) < 0)
+			return -1;
+		conn_close(r->conn);
+		return 0;
+	}
+	if (finish_dr_made(r->store, r->marker, r->cfg->store_dir, r->group, &r->fp) != 1 ||
+	    r->fp.point != f) {
+		snprintf(why, whycap, "point %llu does not hold this failover's final disks (failback "
+			 "finish makes that point first)", (unsigned long long)f);
+		return -1;
+	}
+	r->state = R_RELEASE;
+	rev_submit(r, rev_release_run, rev_release_done);
+	return 0;
+}
+
+/* REVERSE_FINISH: F at once when it is made, else the VMs shut down (a
+ * job), then P. 0 / -1 with why. */
+static int
+rev_finish(struct rev *r, char *why, size_t whycap)
+{
+	int k;
+
+	if (!finish_dr_has_reverse(r->cfg->store_dir, r->group, r->marker)) {
+		snprintf(why, whycap, "no reverse replication of it ran yet: run nestor failback "
+			 "start first (the finish sends only the last changes)");
+		return -1;
+	}
+	if ((k = finish_dr_made(r->store, r->marker, r->cfg->store_dir, r->group, &r->fp)) < 0) {
+		snprintf(why, whycap, "cannot read the group's catalog");
+		return -1;
+	}
+	if (k == 1) { /* a re-run after F was made: the same answer */
+		log_info("failback: group %s: point %llu was made already", r->group,
+			 (unsigned long long)r->fp.point);
+		r->state = R_DONE;
+		if (rev_send_done(r, 0) < 0)
+			return -1;
+		conn_close(r->conn);
+		return 0;
+	}
+	log_info("failback: group %s: agent %s finishes the failback: the failed-over VMs are "
+		 "shut down (at most %u s, then destroyed)", r->group, r->peer, r->shutdown_s);
+	r->state = R_QUIESCE;
+	rev_submit(r, rev_quiesce_run, rev_quiesce_done);
+	return 0;
+}
+
 void *
 failback_reverse_serve(void *arg, const struct session_reverse_req *req,
 		       const struct session_reverse_ops **ops, char *why, size_t whycap)
 {
-	struct proto_msg m = { .type = PROTO_PROGRESS };
+	const struct proto_reverse_finish *fin = req->finish;
 	struct rev *r = NULL;
 
 	(void)arg;
-	if (!(req->flags & PROTO_FLAG_REVERSE_RANGES)) {
+	if (!fin && !(req->flags & PROTO_FLAG_REVERSE_RANGES)) {
 		snprintf(why, whycap, "no change list of the on-prem disks (REVERSE_RANGES): the "
 			 "hash-compare mode is not built yet");
 		goto fail;
@@ -516,26 +753,33 @@ failback_reverse_serve(void *arg, const struct session_reverse_req *req,
 		goto fail;
 	}
 	*r = (struct rev){ .cfg = req->cfg, .store = req->store, .conn = req->conn,
-			   .base = req->base, .pool = req->pool, .x_open = -1 };
+			   .base = req->base, .pool = req->pool, .x_open = -1,
+			   .finish = fin != NULL, .shutdown_s = fin ? fin->shutdown_s : 0 };
 	snprintf(r->group, sizeof(r->group), "%s", req->group);
 	snprintf(r->peer, sizeof(r->peer), "%s", req->peer);
+	*ops = &rev_ops;
+	if (fin && (fin->flags & PROTO_FLAG_FINISH_RELEASE)) {
+		if (rev_release(r, fin->point, why, whycap) < 0)
+			goto fail;
+		return r;
+	}
 	if (rev_prepare(r, why, whycap) < 0)
 		goto fail;
-	/* The answer names the point the failover booted: the agent's X is
-	 * what its disks changed since. */
-	snprintf(m.u.progress.group, sizeof(m.u.progress.group), "%s", r->group);
-	m.u.progress.last_point = r->p.id;
-	if (conn_send(r->conn, &m) < 0) {
+	if (fin) {
+		if (rev_finish(r, why, whycap) < 0)
+			goto fail;
+		return r;
+	}
+	if (rev_send_p(r) < 0) {
 		snprintf(why, whycap, "cannot answer");
 		goto fail;
 	}
 	log_info("failback: group %s: agent %s asks for the failed-over VMs (failover at point "
 		 "%llu)", r->group, r->peer, (unsigned long long)r->p.id);
-	*ops = &rev_ops;
 	return r;
 fail:
-	log_error("failback: group %s: reverse replication for agent %s refused: %s", req->group,
-		  req->peer, why);
+	log_error("failback: group %s: %s for agent %s refused: %s", req->group,
+		  fin ? "failback finish" : "reverse replication", req->peer, why);
 	if (r)
 		rev_free(r);
 	return NULL;

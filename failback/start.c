@@ -25,7 +25,12 @@
 
 #define FB_MIN_INTERVAL_S 10
 
-enum fb_state { F_HELLO, F_P, F_SESSION, F_DONE, F_FAILED };
+/* F_WAIT_DONE: a finish's final point is committed; REVERSE_DONE next. */
+enum fb_state { F_HELLO, F_P, F_SESSION, F_WAIT_DONE, F_DONE, F_FAILED };
+
+/* A finish waits for the DR side (its VMs' shutdown, then F) this much
+ * longer than the shutdown timeout before it gives up. */
+#define FB_FINISH_SLACK_S 600
 
 struct fb {
 	const struct agent_config *cfg;
@@ -41,6 +46,7 @@ struct fb {
 	uint64_t committed;
 	uint64_t x_bytes;               /* what X covers */
 	bool x_whole;                   /* X is the whole disks (no tracking since P) */
+	uint64_t deadline_ns;           /* a finish: the DR side's answer by then */
 };
 
 static void
@@ -172,7 +178,12 @@ io_send(void *arg, const struct proto_msg *m)
 		return -1;
 	if (m->type == PROTO_COMMITTED) { /* one point per connection */
 		f->committed = m->u.committed.point_id;
-		fb_end(f, F_DONE);
+		if (f->o->finish) { /* F follows: the promotion's time from now */
+			f->state = F_WAIT_DONE;
+			f->deadline_ns = clock_mono_ns() + FB_FINISH_SLACK_S * 1000000000ull;
+		} else {
+			fb_end(f, F_DONE);
+		}
 	}
 	return 0;
 }
@@ -233,6 +244,43 @@ out:
 
 /* ---- the channel ---- */
 
+/* A finish's first frame: REVERSE_FINISH, the release's or the finish's. */
+static int
+fb_send_finish(struct fb *f)
+{
+	struct proto_msg m = { .type = PROTO_REVERSE_FINISH };
+
+	snprintf(m.u.rfinish.group, sizeof(m.u.rfinish.group), "%s", f->g->name);
+	if (f->o->release) {
+		m.u.rfinish.flags = PROTO_FLAG_FINISH_RELEASE;
+		m.u.rfinish.point = f->o->release;
+	} else {
+		m.u.rfinish.shutdown_s = f->o->shutdown_s;
+	}
+	f->deadline_ns = clock_mono_ns() +
+			 ((uint64_t)f->o->shutdown_s + FB_FINISH_SLACK_S) * 1000000000ull;
+	f->state = F_P;
+	return conn_send(channel_conn(f->ch), &m);
+}
+
+/* REVERSE_DONE: F (and the release) as asked. */
+static int
+fb_on_done(struct fb *f, const struct proto_reverse_done *d)
+{
+	if (strcmp(d->group, f->g->name) != 0 || (f->o->release && d->point != f->o->release) ||
+	    !(d->flags & PROTO_FLAG_DONE_RELEASED) != !f->o->release) {
+		log_error("failback: group %s: the receiver's answer (point %llu%s) is not the "
+			  "one asked", f->g->name, (unsigned long long)d->point,
+			  d->flags & PROTO_FLAG_DONE_RELEASED ? ", released" : "");
+		return -1;
+	}
+	*f->o->done = (struct failback_done){ d->point, d->base, d->bytes,
+					      (d->flags & PROTO_FLAG_DONE_RELEASED) != 0,
+					      f->committed };
+	fb_end(f, F_DONE);
+	return 0;
+}
+
 static int
 fb_on_msg(void *arg, const struct proto_msg *msg)
 {
@@ -251,6 +299,23 @@ fb_on_msg(void *arg, const struct proto_msg *msg)
 	if (channel_refused(f->ch, msg)) {
 		fb_end(f, F_FAILED);
 		return -1;
+	}
+	if (f->state == F_HELLO && msg->type == PROTO_HELLO && f->o->finish) {
+		if (channel_hello_ok(msg) < 0 || fb_send_finish(f) < 0)
+			goto fail;
+		return 0;
+	}
+	if ((f->state == F_P || f->state == F_WAIT_DONE) && msg->type == PROTO_REVERSE_DONE &&
+	    f->o->finish) {
+		if (fb_on_done(f, &msg->u.rdone) < 0)
+			goto fail;
+		return 0;
+	}
+	if (f->state == F_P && msg->type == PROTO_PROGRESS && (f->o->release || f->o->no_point)) {
+		log_error("failback: group %s: the receiver begins a reverse point, but the cutover "
+			  "began here already: its point F is missing (see the receiver's log)",
+			  f->g->name);
+		goto fail;
 	}
 	if (f->state == F_HELLO && msg->type == PROTO_HELLO) {
 		if (channel_hello_ok(msg) < 0)
@@ -294,6 +359,16 @@ fb_on_tick(void *arg)
 
 	if (f->state == F_DONE || f->state == F_FAILED)
 		return;
+	/* The DR side shuts its VMs down, then makes F: silent that long. */
+	if (f->o->finish && (f->state == F_P || f->state == F_WAIT_DONE)) {
+		if (clock_mono_ns() > f->deadline_ns) {
+			log_error("failback: group %s: no answer from the receiver within %u s: "
+				  "run failback finish again", f->g->name,
+				  f->o->shutdown_s + FB_FINISH_SLACK_S);
+			fb_end(f, F_FAILED);
+		}
+		return;
+	}
 	if (f->o->stop && *f->o->stop) {
 		log_info("failback: group %s: stopping: the reverse point stays resumable",
 			 f->g->name);
@@ -364,6 +439,14 @@ fb_round(const struct agent_config *cfg, const struct agent_group_cfg *g,
 	channel_free(f.ch);
 	store_free(f.store);
 	return ret;
+}
+
+int
+failback_finish_round(const struct agent_config *cfg, const struct failback_opts *o)
+{
+	const struct agent_group_cfg *g = failback_group_of(cfg, o->group);
+
+	return g && o->finish && o->done ? fb_round(cfg, g, o) : -1;
 }
 
 int

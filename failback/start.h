@@ -14,11 +14,26 @@
 
 #include "replicator/config.h"
 
+/* REVERSE_DONE's answer to a finish (failback/finish.h). */
+struct failback_done {
+	uint64_t point, base, bytes; /* F as the receiver holds it */
+	bool released;               /* the failover is released */
+	uint64_t reverse_point;      /* the final reverse point this round committed, 0 none */
+};
+
 struct failback_opts {
 	const char *group;
 	bool once;             /* one reverse point, then return */
 	FILE *json;            /* NULL, or one JSON object per point here */
 	const volatile int *stop; /* set non-zero: stop (within a second) */
+	/* failback finish (failback_finish_round): REVERSE_FINISH instead of
+	 * REVERSE_BEGIN, then at most one (final) reverse point, then the
+	 * receiver's REVERSE_DONE into *done. */
+	bool finish;
+	uint32_t shutdown_s;   /* the DR side's wait for its VMs to shut down */
+	uint64_t release;      /* non-zero: ask the release of this point F */
+	bool no_point;         /* refuse a reverse point: only F may come back */
+	struct failback_done *done;
 };
 
 /* Reverse points of o->group until *o->stop (or one with o->once), the
@@ -27,6 +42,11 @@ struct failback_opts {
  * (logged) at the first that failed (a supervisor sees it; the next run
  * resumes from the target's durable progress). */
 int failback_start(const struct agent_config *cfg, const struct failback_opts *o);
+
+/* One finish round over one connection (o->finish set): REVERSE_FINISH,
+ * the final reverse point when the receiver sends one, REVERSE_DONE. 0
+ * with *o->done / -1 (logged). */
+int failback_finish_round(const struct agent_config *cfg, const struct failback_opts *o);
 
 /* The reverse points the target store of group holds, oldest first, and
  * their bytes: text or one JSON object on out. 0 / -1 (logged). */

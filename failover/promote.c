@@ -254,8 +254,8 @@ report_bytes(struct store *st, const char *group, json_t *rep)
 }
 
 int
-failover_promote(struct store *st, const char *store_dir, const char *group, const char *uri,
-		 json_t **report)
+failover_promote_point(struct store *st, const char *store_dir, const char *group,
+		       const char *uri, json_t **report)
 {
 	json_t *m = NULL, *rep = NULL;
 	bool absent = false;
@@ -276,8 +276,7 @@ failover_promote(struct store *st, const char *store_dir, const char *group, con
 	rep = json_pack("{s:s, s:O?, s:[]}", "group", group, "failover",
 			json_object_get(m, "failover"), "disks");
 	if (!rep || check_shut_off(m, group, uri) < 0 ||
-	    promote_make(st, store_dir, group, m, rep) < 0 ||
-	    failover_release(store_dir, group, uri) < 0)
+	    promote_make(st, store_dir, group, m, rep) < 0)
 		goto out;
 	report_bytes(st, group, rep);
 	*report = rep;
@@ -287,4 +286,18 @@ out:
 	json_decref(rep);
 	json_decref(m);
 	return rc;
+}
+
+int
+failover_promote(struct store *st, const char *store_dir, const char *group, const char *uri,
+		 json_t **report)
+{
+	if (failover_promote_point(st, store_dir, group, uri, report) < 0)
+		return -1;
+	if (failover_release(store_dir, group, uri) < 0) {
+		json_decref(*report);
+		*report = NULL;
+		return -1;
+	}
+	return 0;
 }

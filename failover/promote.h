@@ -25,4 +25,11 @@ struct store;
 int failover_promote(struct store *st, const char *store_dir, const char *group,
 		     const char *uri, json_t **report);
 
+/* failover_promote without the release: the group stays failed over (its
+ * marker keeps promote_point = F), so nothing forward is taken until the
+ * caller releases it (`failback finish` does once the on-prem VMs are
+ * verified: docs/failback.md). The same report; a re-run finds F made. */
+int failover_promote_point(struct store *st, const char *store_dir, const char *group,
+			   const char *uri, json_t **report);
+
 #endif

@@ -205,7 +205,8 @@ int codec_valid_rlist(const struct proto_msg *m);
 #define RBEGIN_FIXED   2u
 #define RRANGES_FIXED  (2u + 4u)
 #define RRANGES_MAX    (RRANGES_FIXED + PROTO_NAME_MAX + PROTO_MAX_RANGES * PROTO_RANGE_SIZE)
-#define RFINISH_FIXED  2u
+#define RFINISH_FIXED  (2u + 4u + 8u)
+#define RDONE_FIXED    (2u + 3u * 8u)
 int codec_dec_rbegin(struct rd *r, struct proto_msg *m);
 int codec_enc_rbegin(struct wr *w, const struct proto_msg *m);
 int codec_valid_rbegin(const struct proto_msg *m);
@@ -215,6 +216,9 @@ int codec_valid_rranges(const struct proto_msg *m);
 int codec_dec_rfinish(struct rd *r, struct proto_msg *m);
 int codec_enc_rfinish(struct wr *w, const struct proto_msg *m);
 int codec_valid_rfinish(const struct proto_msg *m);
+int codec_dec_rdone(struct rd *r, struct proto_msg *m);
+int codec_enc_rdone(struct wr *w, const struct proto_msg *m);
+int codec_valid_rdone(const struct proto_msg *m);
 /* The disk list rule of POINT_BEGIN and REPAIR_LIST: names 1..max, sizes
  * 1..PROTO_MAX_DISK_SIZE, no name twice. */
 int codec_check_disks(const struct proto_disk *d, uint16_t n);

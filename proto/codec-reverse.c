@@ -1,5 +1,5 @@
 /* The codec of reverse replication (failback, issue 14): REVERSE_BEGIN,
- * REVERSE_RANGES and REVERSE_FINISH, beside codec.c's type table that
+ * REVERSE_RANGES, REVERSE_FINISH and REVERSE_DONE, beside codec.c's type table that
  * dispatches to them. Pure: bytes <-> structs, the ranges borrowed from
  * the frame. */
 #include "proto/codec.h"
@@ -110,17 +110,77 @@ codec_valid_rranges(const struct proto_msg *m)
 int
 codec_dec_rfinish(struct rd *r, struct proto_msg *m)
 {
-	return get_str(r, m->u.rfinish.group, PROTO_NAME_MAX);
+	struct proto_reverse_finish *f = &m->u.rfinish;
+	int e;
+
+	if ((e = get_str(r, f->group, PROTO_NAME_MAX)) != 0 ||
+	    (e = get_u32(r, &f->shutdown_s)) != 0)
+		return e;
+	return get_u64(r, &f->point);
 }
 
 int
 codec_enc_rfinish(struct wr *w, const struct proto_msg *m)
 {
-	return put_str(w, m->u.rfinish.group);
+	const struct proto_reverse_finish *f = &m->u.rfinish;
+	int e;
+
+	if ((e = put_str(w, f->group)) != 0 || (e = put_u32(w, f->shutdown_s)) != 0)
+		return e;
+	return put_u64(w, f->point);
 }
 
+/* A finish names a timeout and no point; its release a point and no
+ * timeout: nothing else can mean either. */
 int
 codec_valid_rfinish(const struct proto_msg *m)
 {
-	return check_str(m->u.rfinish.group, PROTO_NAME_MAX, 1);
+	const struct proto_reverse_finish *f = &m->u.rfinish;
+
+	if (f->flags & ~PROTO_FLAG_FINISH_RELEASE)
+		return PROTO_E_FLAGS;
+	if (f->flags & PROTO_FLAG_FINISH_RELEASE) {
+		if (f->shutdown_s != 0 || f->point == 0 || f->point > PROTO_MAX_POINT_ID)
+			return PROTO_E_RANGE;
+	} else if (f->shutdown_s == 0 || f->shutdown_s > PROTO_MAX_SHUTDOWN_S || f->point != 0) {
+		return PROTO_E_RANGE;
+	}
+	return check_str(f->group, PROTO_NAME_MAX, 1);
+}
+
+int
+codec_dec_rdone(struct rd *r, struct proto_msg *m)
+{
+	struct proto_reverse_done *d = &m->u.rdone;
+	int e;
+
+	if ((e = get_str(r, d->group, PROTO_NAME_MAX)) != 0 ||
+	    (e = get_u64(r, &d->point)) != 0 || (e = get_u64(r, &d->base)) != 0)
+		return e;
+	return get_u64(r, &d->bytes);
+}
+
+int
+codec_enc_rdone(struct wr *w, const struct proto_msg *m)
+{
+	const struct proto_reverse_done *d = &m->u.rdone;
+	int e;
+
+	if ((e = put_str(w, d->group)) != 0 || (e = put_u64(w, d->point)) != 0 ||
+	    (e = put_u64(w, d->base)) != 0)
+		return e;
+	return put_u64(w, d->bytes);
+}
+
+int
+codec_valid_rdone(const struct proto_msg *m)
+{
+	const struct proto_reverse_done *d = &m->u.rdone;
+
+	if (d->flags & ~PROTO_FLAG_DONE_RELEASED)
+		return PROTO_E_FLAGS;
+	if (d->point == 0 || d->point > PROTO_MAX_POINT_ID || d->base >= d->point ||
+	    d->bytes > PROTO_MAX_DISK_SIZE * PROTO_MAX_DISKS)
+		return PROTO_E_RANGE;
+	return check_str(d->group, PROTO_NAME_MAX, 1);
 }

@@ -592,8 +592,11 @@ static const struct type_ops types[] = {
 	  RBEGIN_FIXED + PROTO_NAME_MAX, codec_dec_rbegin, codec_enc_rbegin, codec_valid_rbegin },
 	{ PROTO_REVERSE_RANGES, PROTO_FLAG_RANGES_MORE | PROTO_FLAG_RANGES_END, RRANGES_FIXED,
 	  RRANGES_MAX, codec_dec_rranges, codec_enc_rranges, codec_valid_rranges },
-	{ PROTO_REVERSE_FINISH, 0, RFINISH_FIXED, RFINISH_FIXED + PROTO_NAME_MAX,
-	  codec_dec_rfinish, codec_enc_rfinish, codec_valid_rfinish },
+	{ PROTO_REVERSE_FINISH, PROTO_FLAG_FINISH_RELEASE, RFINISH_FIXED,
+	  RFINISH_FIXED + PROTO_NAME_MAX, codec_dec_rfinish, codec_enc_rfinish,
+	  codec_valid_rfinish },
+	{ PROTO_REVERSE_DONE, PROTO_FLAG_DONE_RELEASED, RDONE_FIXED, RDONE_FIXED + PROTO_NAME_MAX,
+	  codec_dec_rdone, codec_enc_rdone, codec_valid_rdone },
 };
 
 static const struct type_ops *
@@ -681,6 +684,10 @@ proto_decode(const struct proto_hdr *hdr, const uint8_t *payload,
 		msg->u.rbegin.flags = hdr->flags;
 	else if (hdr->type == PROTO_REVERSE_RANGES)
 		msg->u.rranges.flags = hdr->flags;
+	else if (hdr->type == PROTO_REVERSE_FINISH)
+		msg->u.rfinish.flags = hdr->flags;
+	else if (hdr->type == PROTO_REVERSE_DONE)
+		msg->u.rdone.flags = hdr->flags;
 	r.p = payload;
 	r.left = hdr->length;
 	if ((e = t->dec(&r, msg)) != 0)
@@ -701,6 +708,8 @@ msg_flags(const struct proto_msg *msg)
 	case PROTO_PROGRESS: return msg->u.progress.flags;
 	case PROTO_REVERSE_BEGIN: return msg->u.rbegin.flags;
 	case PROTO_REVERSE_RANGES: return msg->u.rranges.flags;
+	case PROTO_REVERSE_FINISH: return msg->u.rfinish.flags;
+	case PROTO_REVERSE_DONE: return msg->u.rdone.flags;
 	default: return 0;
 	}
 }

@@ -53,8 +53,15 @@ enum proto_type {
 	 * own connection; the session's roles then invert. */
 	PROTO_REVERSE_BEGIN = 96,  /* agent -> receiver: reverse stream of group */
 	PROTO_REVERSE_RANGES = 97, /* agent -> receiver: on-prem dirty ranges X */
-	PROTO_REVERSE_FINISH = 98, /* agent -> receiver: cutover (not served yet) */
+	PROTO_REVERSE_FINISH = 98, /* agent -> receiver: failback finish, or its release */
+	PROTO_REVERSE_DONE = 99,   /* receiver -> agent: the answer: point F */
 };
+
+/* REVERSE_FINISH and REVERSE_DONE were defined (issue 14, failback
+ * finish) inside version 2 without a bump: REVERSE_FINISH was codec-only,
+ * refused by every receiver as "not served yet", and REVERSE_DONE answers
+ * it only, so no peer of the earlier version 2 sends or receives either
+ * (an older receiver refuses the longer REVERSE_FINISH as malformed). */
 
 /* Capabilities in HELLO. */
 #define PROTO_CAP_ZSTD     (1u << 0)
@@ -92,6 +99,16 @@ enum proto_type {
  * point, follows as REVERSE_RANGES frames up to one with RANGES_END.
  * Without it the agent knows no X (the hash mode, a later step). */
 #define PROTO_FLAG_REVERSE_RANGES (1u << 0)
+/* REVERSE_FINISH: release the failover (the agent's cutover is done and
+ * verified at point F); without it: shut the failed-over VMs down, send
+ * the final reverse point, make point F. */
+#define PROTO_FLAG_FINISH_RELEASE (1u << 0)
+/* REVERSE_DONE: the failover is released (answers FINISH_RELEASE). */
+#define PROTO_FLAG_DONE_RELEASED  (1u << 0)
+/* REVERSE_FINISH's shutdown timeout, seconds. */
+#define PROTO_MAX_SHUTDOWN_S     86400u
+/* Point ids in REVERSE_FINISH / REVERSE_DONE (the catalog's bound). */
+#define PROTO_MAX_POINT_ID       (UINT64_C(1) << 62)
 /* REVERSE_RANGES: more frames of this disk follow (its list goes on at or
  * after this frame's last end). */
 #define PROTO_FLAG_RANGES_MORE   (1u << 0)
@@ -279,8 +296,26 @@ struct proto_reverse_ranges {
 				* (proto_range_get / _put) */
 };
 
+/* Finish the failback of group: without FINISH_RELEASE, shut its
+ * failed-over VMs down (ACPI, at most shutdown_s seconds, then destroy),
+ * send the final reverse point and make point F (point 0); with it, release
+ * the failover whose VMs' final disks are point F (shutdown_s 0). */
 struct proto_reverse_finish {
+	uint32_t flags;      /* header flags (PROTO_FLAG_FINISH_RELEASE) */
 	char group[PROTO_NAME_MAX + 1];
+	uint32_t shutdown_s; /* 1..PROTO_MAX_SHUTDOWN_S; 0 with RELEASE */
+	uint64_t point;      /* 0; F (1..PROTO_MAX_POINT_ID) with RELEASE */
+};
+
+/* The answer to REVERSE_FINISH: point F holds the failed-over VMs' final
+ * disks (base: the receiver's newest point before it; bytes: its own
+ * data); with DONE_RELEASED, the failover is released. */
+struct proto_reverse_done {
+	uint32_t flags;  /* header flags (PROTO_FLAG_DONE_RELEASED) */
+	char group[PROTO_NAME_MAX + 1];
+	uint64_t point;  /* 1..PROTO_MAX_POINT_ID */
+	uint64_t base;   /* < point */
+	uint64_t bytes;
 };
 
 struct proto_error {
@@ -307,6 +342,7 @@ struct proto_msg {
 		struct proto_reverse_begin rbegin;
 		struct proto_reverse_ranges rranges;
 		struct proto_reverse_finish rfinish;
+		struct proto_reverse_done rdone;
 	} u;
 };
 

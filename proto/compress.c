@@ -57,6 +57,29 @@ out:
 	return ret;
 }
 
+int
+zcomp_set_level(struct zcomp *z, int level)
+{
+	size_t r;
+
+	if (level == z->level)
+		return 0;
+	if (level < ZCOMP_LEVEL_MIN || level > 19 || level == 0) {
+		log_error("zstd: compression level %d outside %d..-1, 1..19", level,
+			  ZCOMP_LEVEL_MIN);
+		return -1;
+	}
+	/* Between frames the parameter applies to the next one; the context's
+	 * tables are resized by zstd when the level needs other ones. */
+	r = ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, level);
+	if (ZSTD_isError(r)) {
+		log_error("zstd: setting compression level %d: %s", level, ZSTD_getErrorName(r));
+		return -1;
+	}
+	z->level = level;
+	return 0;
+}
+
 void
 zcomp_free(struct zcomp *z)
 {

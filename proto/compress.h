@@ -13,6 +13,9 @@ struct zdecomp;
 #define ZCOMP_LEVEL_MIN (-7)
 struct zcomp *zcomp_new(int level);
 void zcomp_free(struct zcomp *z);
+/* The level of the next frames (same range as zcomp_new). 0 / -1 (logged:
+ * the level is out of range, the old one stays). */
+int zcomp_set_level(struct zcomp *z, int level);
 
 /* 0: compressed into dst, *out_len < len. 1: not worth it (the output would
  * not be smaller than len - len/64, or would not fit cap); send raw.

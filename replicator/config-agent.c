@@ -100,6 +100,13 @@ set_compress_level(void *obj, const struct key_def *k, const char *value, const 
 }
 
 static int
+set_yes_no(void *obj, const struct key_def *k, const char *value, const char **expect)
+{
+	*expect = "yes or no";
+	return parse_bool(value, CFG_FIELD(obj, k->off, bool));
+}
+
+static int
 set_file_snapshot(void *obj, const struct key_def *k, const char *value, const char **expect)
 {
 	static const char *const names[] = { "auto", "reflink", "read" };
@@ -137,6 +144,7 @@ static const struct key_def agent_keys[] = {
 	CFG_STR("key", cfg_set_string, struct agent_config, key, true),
 	CFG_STR("state_dir", cfg_set_string, struct agent_config, state_dir, true),
 	CFG_KEY("compress_level", set_compress_level, struct agent_config, compress_level, false),
+	CFG_KEY("compress_adapt", set_yes_no, struct agent_config, compress_adapt, false),
 	CFG_KEY("log_level", cfg_set_log_level, struct agent_config, log_level, false),
 	CFG_KEY("retry_max", set_duration, struct agent_config, retry_max_s, false),
 	CFG_KEY("receiver_timeout", set_receiver_timeout, struct agent_config, receiver_timeout_s,

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 enum { CH_TODO = 0, CH_DONE = 1, CH_FAILED = 2 };
 
@@ -138,6 +139,7 @@ blockscan_main(void *arg)
 {
 	struct blockscan *s = arg;
 
+	(void)prctl(PR_SET_NAME, "nestor-scan"); /* what perf and top show */
 	while (!atomic_load(&s->stop)) {
 		uint64_t k = blockscan_claim(s);
 

@@ -395,6 +395,7 @@ on_begin_ack(struct cycle *c, const struct proto_progress *p)
 	struct sender_cfg sc = {
 		.group = c->g->name, .ch = c->ch, .snap = c->snap,
 		.compress_level = c->cfg->compress_level,
+		.compress_adapt = c->cfg->compress_adapt,
 		.bandwidth = c->g->bandwidth ? c->g->bandwidth : c->cfg->bandwidth,
 		.resume_off = resume_off, .st = &c->st,
 		.on_sent = send_commit, .on_fail = cycle_send_failed, .arg = c,

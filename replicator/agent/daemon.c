@@ -566,6 +566,7 @@ agent_eq(const struct agent_config *a, const struct agent_config *b)
 	       a->receiver_port == b->receiver_port && str_eq(a->server_name, b->server_name) &&
 	       str_eq(a->ca, b->ca) && str_eq(a->cert, b->cert) && str_eq(a->key, b->key) &&
 	       str_eq(a->state_dir, b->state_dir) && a->compress_level == b->compress_level &&
+	       a->compress_adapt == b->compress_adapt &&
 	       a->retry_max_s == b->retry_max_s && a->planned_shutdown_s == b->planned_shutdown_s &&
 	       a->control_poll_s == b->control_poll_s;
 }

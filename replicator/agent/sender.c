@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -26,6 +27,7 @@
 #include "replicator/agent/agent.h"
 #include "replicator/agent/channel.h"
 #include "replicator/agent/pace.h"
+#include "replicator/agent/zadapt.h"
 #include "snapshot/source.h"
 
 #define OUT_HIGH_WATER   (2u << 20)
@@ -59,6 +61,7 @@ struct slot {
 	bool failed;
 	uint16_t disk;
 	uint8_t kind; /* source kind until encoded */
+	int level;    /* zstd level to encode with, 0 = plain */
 	uint64_t off, len;
 	struct run runs[SLOT_RUNS];
 	unsigned nruns;
@@ -123,6 +126,7 @@ struct sender {
 	bool rh_waiting;
 	uint64_t rh_expect;     /* offset of the answer awaited */
 	struct pace *bw;        /* NULL = unlimited */
+	struct zadapt *za;      /* NULL: every slot at cfg.compress_level */
 	int hook_disk;          /* test hook: stop once this DISK_DONE is out, -1 none */
 };
 /* ---- sender pipeline ---- */
@@ -179,13 +183,14 @@ slot_encode(struct pool *p, struct worker *w, struct slot *sl)
 		r->comp = PROTO_COMP_NONE;
 		r->data = src;
 		r->data_len = (size_t)r->len;
-		if (!w->zc)
+		if (!w->zc || sl->level == 0)
 			continue;
 		if (w->zskip > 0) {
 			w->zskip--;
 			continue;
 		}
-		if (zcomp_compress(w->zc, src, (size_t)r->len, sl->cbuf + cused,
+		if (zcomp_set_level(w->zc, sl->level) == 0 &&
+		    zcomp_compress(w->zc, src, (size_t)r->len, sl->cbuf + cused,
 				   p->cbuf_cap - cused, &clen) == 0) {
 			r->comp = PROTO_COMP_ZSTD;
 			r->data = sl->cbuf + cused;
@@ -208,6 +213,7 @@ worker_main(void *arg)
 	struct pool *p = w->p;
 	uint64_t one = 1;
 
+	(void)prctl(PR_SET_NAME, "nestor-encode"); /* what perf and top show */
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		struct slot *sl;
@@ -644,6 +650,22 @@ sender_hook_wait(struct sender *s)
 	return false;
 }
 
+/* A slot with data went out: its figure for the compression level. */
+static void
+sender_adapt(struct sender *s, const struct slot *sl)
+{
+	uint64_t bytes = 0;
+
+	if (!s->za || sl->disk_done)
+		return;
+	for (unsigned i = 0; i < sl->nruns; i++)
+		if (sl->runs[i].kind == PROTO_KIND_DATA)
+			bytes += sl->runs[i].len;
+	if (bytes > 0 && zadapt_sent(s->za, sl->level, bytes, clock_now_ns()))
+		log_debug("group %s: compression level now %d", s->cfg.group,
+			  zadapt_level(s->za));
+}
+
 /* Send finished slots in order while the output buffer has room, refill
  * the pool, and hand over to the commit once everything is out. Called
  * from the event loop (drain, worker eventfd, bandwidth timer, hashes). */
@@ -671,6 +693,7 @@ sender_pump(struct sender *s)
 				sender_fail(s);
 				return;
 			}
+			sender_adapt(s, sl);
 			pthread_mutex_lock(&p->mu);
 			sl->state = SL_FREE;
 			p->head++;
@@ -696,6 +719,7 @@ sender_pump(struct sender *s)
 			}
 			if (r == 2)
 				break; /* waiting for the base point's hashes */
+			sl->level = s->za ? zadapt_level(s->za) : s->cfg.compress_level;
 			pthread_mutex_lock(&p->mu);
 			/* Only DATA and resync compares need a worker. */
 			sl->state = !sl->disk_done && (sl->kind == SNAP_DATA || sl->resync)
@@ -738,6 +762,9 @@ sender_new(const struct sender_cfg *cfg)
 			}
 		}
 	}
+	if (cfg->compress_level != 0 && cfg->compress_adapt &&
+	    !(s->za = zadapt_new(cfg->compress_level)))
+		goto out;
 	s->pool = pool_new(s);
 	if (!s->pool)
 		goto out;
@@ -777,5 +804,13 @@ sender_free(struct sender *s)
 	free(s->rh[0]);
 	free(s->rh[1]);
 	pace_free(s->bw);
+	if (s->za) {
+		char sum[160];
+
+		zadapt_summary(s->za, sum, sizeof(sum));
+		if (sum[0])
+			log_info("group %s: data sent per compression level: %s", s->cfg.group, sum);
+	}
+	zadapt_free(s->za);
 	free(s);
 }

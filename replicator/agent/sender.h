@@ -6,6 +6,7 @@
 #ifndef NESTOR_AGENT_SENDER_H
 #define NESTOR_AGENT_SENDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,9 @@ struct sender_cfg {
 	struct channel *ch;
 	struct snapshot *snap;
 	int compress_level;        /* 0 = off */
+	/* Adapt the level between plain and compress_level to the measured
+	 * throughput (zadapt.h); false: every extent at compress_level. */
+	bool compress_adapt;
 	uint64_t bandwidth;        /* bytes/s on the wire, 0 = unlimited */
 	/* Per disk of snap: the receiver holds everything below (UINT64_MAX =
 	 * the whole disk). */

@@ -98,8 +98,9 @@ int session_extents_wait(struct session *s, const struct proto_msg *msg);
 /* Drop the extents not written; those on a worker are disowned. */
 void session_extents_abort(struct session *s);
 
-/* session-reverse.c: REVERSE_BEGIN and the handler's messages (S_REVERSE),
- * REVERSE_FINISH refused. Return as session_on_msg. */
+/* session-reverse.c: REVERSE_BEGIN, REVERSE_FINISH (both handed to the
+ * handler) and the handler's messages (S_REVERSE). Return as
+ * session_on_msg. */
 int session_reverse_begin(struct session *s, const struct proto_reverse_begin *b);
 int session_reverse_msg(struct session *s, const struct proto_msg *msg);
 /* Whether another session serves a reverse stream of group. */

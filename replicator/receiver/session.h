@@ -11,6 +11,7 @@
 struct conn;
 struct event_base;
 struct proto_msg;
+struct proto_reverse_finish;
 struct receiver_config;
 struct rxmetrics;
 struct session;
@@ -51,6 +52,10 @@ struct session_reverse_req {
 	const char *group;   /* valid name */
 	const char *peer;    /* the agent's certificate CN */
 	uint32_t flags;      /* REVERSE_BEGIN's (PROTO_FLAG_REVERSE_*) */
+	/* A REVERSE_FINISH (borrowed for the call), NULL for a REVERSE_BEGIN:
+	 * the failback's finish or, with PROTO_FLAG_FINISH_RELEASE, its
+	 * release (the group then may no longer be failed over). */
+	const struct proto_reverse_finish *finish;
 	const struct receiver_config *cfg;
 	struct store *store;
 	struct conn *conn;   /* the handler sends on it; the receiver owns it */

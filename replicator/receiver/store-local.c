@@ -24,6 +24,7 @@
 #include "common/fileutil.h"
 #include "common/spawn.h"
 #include "common/log.h"
+#include "common/qcow2new.h"
 #include "common/strfmt.h"
 #include "replicator/receiver/store-aio.h"
 #include "replicator/receiver/store-backend.h"
@@ -184,6 +185,7 @@ nbd_open_image(const struct store_backend *be, const char *path, bool readonly, 
 				 opts, "--discard=unmap", "--detect-zeroes=unmap", NULL };
 	char **argv = readonly ? argv_ro : argv_rw;
 	struct nbd_handle *h = NULL;
+	int backing = -1;
 
 	/* An incremental's partial-cluster writes read the backing chain for
 	 * copy-on-write: only the overlay itself is opened with O_DIRECT, so
@@ -192,8 +194,7 @@ nbd_open_image(const struct store_backend *be, const char *path, bool readonly, 
 	 * CPU than the whole receiver (copies into freshly allocated cache
 	 * pages, writers spinning on the inode lock). */
 	if (direct) {
-		int backing = readonly ? -1 : qcow2_has_backing(path);
-
+		backing = readonly ? -1 : qcow2_has_backing(path);
 		*direct = backing >= 0 && direct_io_ok(path) &&
 			  (backing == 0 || overlay_opts(path, "native", opts, sizeof(opts)));
 		if (*direct)
@@ -206,9 +207,15 @@ nbd_open_image(const struct store_backend *be, const char *path, bool readonly, 
 	for (int attempt = 0; attempt < LOCAL_OPEN_TRIES; attempt++) {
 		if (attempt)
 			usleep(100 * 1000);
-		/* Native AIO while the kernel has contexts to spare (store-aio.h). */
+		/* Native AIO while the kernel has contexts to spare (store-aio.h),
+		 * for a seed. Not for an overlay, an incremental point (issue 17):
+		 * its writes extend the file, which makes ext4's io_submit wait
+		 * for them (threads wrote 128-256 MiB 1.5-2.5x faster here), and
+		 * destroying the AIO context held qemu-nbd's exit, which a disk's
+		 * DISK_DONE waits for, 35-65 ms against 1-6 ms (bench/README.md,
+		 * where a cycle's time goes). */
 		if (direct && *direct) {
-			const char *mode = store_aio_mode(attempt > 0);
+			const char *mode = backing == 1 ? "threads" : store_aio_mode(attempt > 0);
 
 			snprintf(aio, sizeof(aio), "--aio=%s", mode);
 			(void)overlay_opts(path, mode, opts, sizeof(opts));
@@ -329,36 +336,53 @@ local_root(const struct store_backend *be, const char *disk, const char *ctx,
 	return l->root ? l->root(l, disk, ctx, out) : 0;
 }
 
+/* The backing file a new overlay names exists (qemu-img create checked it
+ * by opening it; qcow2new does not): a base or root that is gone is the
+ * begin's error, not the first write's. */
+static int
+local_backing_ok(const struct store_where *w, const struct store_disk *d,
+		 const struct store_local_root *root, const char *ctx)
+{
+	char *path = root->path[0] == '/' ? strdup(root->path)
+					  : strfmt("%s/disks/%s/%s", w->gdir, d->name, root->path);
+	int rc = -1;
+
+	if (!path)
+		log_error("%s: out of memory", ctx);
+	else if (access(path, R_OK) < 0)
+		log_error("%s: backing file %s: %m", ctx, path);
+	else
+		rc = 0;
+	free(path);
+	return rc;
+}
+
 static int
 local_disk_create(struct store_backend *be, const struct store_where *w,
 		  struct store_disk *d, uint64_t base_id)
 {
 	char ctx[STORE_CTX_MAX];
-	char size[32], base[32];
+	char base[32];
 	/* Relative backing name: the group directory can move as a whole. */
 	struct store_local_root root = { base, "qcow2" };
 	int r = 1;
 
 	store_ctx(ctx, sizeof(ctx), w, d->name);
-	snprintf(size, sizeof(size), "%" PRIu64, d->size);
 	snprintf(base, sizeof(base), "%" PRIu64 ".qcow2", base_id);
 	if (!base_id && (r = local_root(be, d->name, ctx, &root)) < 0)
 		return -1;
-
-	const char *argv_b[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o",
-				 "cluster_size=65536,lazy_refcounts=off", "-b", root.path,
-				 "-F", root.format, d->path, size, NULL };
-	const char *argv_n[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-o",
-				 "cluster_size=65536,lazy_refcounts=off", d->path, size, NULL };
-
-	if (spawn_cmd(ctx, r ? argv_b : argv_n, NULL) < 0)
+	/* Written here, not by a qemu-img child: that process was most of a
+	 * point's begin (issue 17, bench/README.md). The file is fsynced. */
+	if ((r && local_backing_ok(w, d, &root, ctx) < 0) ||
+	    qcow2new_create(ctx, d->path, d->size, r ? root.path : NULL,
+			    r ? root.format : NULL) < 0)
 		return -1;
 	/* pending.json names the file from now on and a resume expects it,
 	 * header included: make both durable before (without the directory's
 	 * fsync, every power cut before the commit's seal lost the point's
 	 * files and the resume started over: tests/integration/
 	 * test-power-loss.sh, issue 13). */
-	return store_fsync_path(d->path) < 0 || local_dir_fsync(w, d) < 0 ? -1 : 0;
+	return local_dir_fsync(w, d);
 }
 
 static void

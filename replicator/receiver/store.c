@@ -26,6 +26,7 @@
 #include "replicator/receiver/history.h"
 #include "replicator/receiver/store-backend.h"
 #include "replicator/receiver/store-busy.h"
+#include "replicator/receiver/store-chain.h"
 #include "replicator/receiver/store-sums.h"
 #include "replicator/receiver/store-writer.h"
 #include "replicator/receiver/wbudget.h"
@@ -217,27 +218,33 @@ out:
 
 /* Remove data of points that are not in the catalog (except keep_id, the
  * pending point being resumed), their metadata and temp files of
- * interrupted atomic writes. */
+ * interrupted atomic writes. Under the chain lock: the settle thread does
+ * not hold the group's, and a temp file of its checksum merge or of its
+ * rebuilt file is not a crash's leftover while it runs (store-chain.h). */
 static int
 remove_strays(struct store *st, const char *group, const char *gdir,
 	      const struct catalog *cat, uint64_t keep_id)
 {
 	static const char *const tmps[] = { "catalog.json.tmp", "pending.json.tmp" };
 	struct store_where w = { group, gdir, 0 };
+	int lock = store_chain_lock(gdir), rc = -1;
 
-	if (st->be->ops->prune(st->be, &w, cat, keep_id) < 0)
-		return -1;
+	if (lock < 0 || st->be->ops->prune(st->be, &w, cat, keep_id) < 0)
+		goto out;
 	for (size_t i = 0; i < sizeof(tmps) / sizeof(tmps[0]); i++) {
 		char *path = strfmt("%s/%s", gdir, tmps[i]);
 		int r = path ? store_unlink(path) : -1;
 
 		free(path);
 		if (r < 0)
-			return -1;
+			goto out;
 	}
 	if (store_sums_prune(gdir, cat, keep_id) < 0)
-		return -1;
-	return store_remove_stray_meta(gdir, cat, keep_id);
+		goto out;
+	rc = store_remove_stray_meta(gdir, cat, keep_id);
+out:
+	store_chain_unlock(lock);
+	return rc;
 }
 
 int

@@ -434,6 +434,7 @@ seed_reverse(struct seed *sd)
 	}
 	hello(sd, 0);
 	snprintf(f.u.rfinish.group, sizeof(f.u.rfinish.group), "g3");
+	f.u.rfinish.shutdown_s = 60;
 	add(sd, 0, &f);
 }
 

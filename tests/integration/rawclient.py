@@ -25,7 +25,11 @@ Scenarios "repairbadhash", "repairoutside" and "repairclean" attack a
 targeted repair (issue 13, item 3): a REPAIR point (--point N) whose
 extent carries a listed record's range and hash but other bytes, an
 extent beside the listed records, or a REPAIR begin of a point with no bad
-scrub verdict (its disk --disk of --disk-size bytes)."""
+scrub verdict (its disk --disk of --disk-size bytes).
+
+Scenarios "reversefinish", "reverserelease" and "finishbadflags" attack a
+failback finish (issue 14): REVERSE_FINISH with a shutdown timeout of
+--seconds, its release of point --point, and one with an unknown flag."""
 import argparse, socket, ssl, struct, sys, threading, time
 
 MAGIC, VERSION = 0x4E535452, 2
@@ -35,6 +39,7 @@ T_RQUERY, T_RLIST = 50, 51
 F_BEGIN_REPAIR = 1
 T_ERROR = 64
 T_RBEGIN, T_RRANGES, T_RFINISH = 96, 97, 98
+F_FINISH_RELEASE = 1
 F_REVERSE_RANGES, F_RANGES_MORE, F_RANGES_END = 1, 1, 2
 
 
@@ -319,7 +324,7 @@ def main():
     elif sc == "oversize":
         out = begin(a.group) + frame(T_EXTENT, b"", length=(1 << 20) + 65536 + 1)
     elif sc == "unknowntype":
-        out = frame(99, b"")
+        out = frame(100, b"")  # 99 is REVERSE_DONE since failback finish
     elif sc == "badflags":
         out = frame(T_PQUERY, s(a.group), flags=0x80)
     elif sc == "truncated":
@@ -361,7 +366,12 @@ def main():
         # --disk, of --disk-size bytes): refused, not kept.
         out = reverse_flood(sock, a)
     elif sc == "reversefinish":
-        out = frame(T_RFINISH, s(a.group))
+        out = frame(T_RFINISH, s(a.group) + struct.pack(">IQ", int(a.seconds), 0))
+    elif sc == "reverserelease":
+        out = frame(T_RFINISH, s(a.group) + struct.pack(">IQ", 0, int(a.point)),
+                    flags=F_FINISH_RELEASE)
+    elif sc == "finishbadflags":
+        out = frame(T_RFINISH, s(a.group) + struct.pack(">IQ", 5, 0), flags=2)
     elif sc == "point":
         out = b""
     elif sc in ("repairbadhash", "repairoutside", "repairclean"):

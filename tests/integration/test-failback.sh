@@ -11,7 +11,18 @@
 # mounts it); more cloud writes go as an incremental of the reverse
 # checkpoint carrying only them; with the cloud VM paused, the last point
 # equals both cloud disks. Hostile REVERSE_BEGINs (another agent, a group
-# not failed over), REVERSE_FINISH and a range flood are refused.
+# not failed over) and a range flood are refused.
+# `nestor failback finish` (flow step 3) while the cloud VM runs and has
+# just written: hostile REVERSE_FINISHes (another agent, a group not failed
+# over, a release of a point that is not F, an unknown flag, a second
+# finish while one runs) refused; the finish killed -9 at its final point's
+# commit (the cloud VM already shut down by ACPI, the on-prem disks still
+# untouched), run again and killed -9 once F is made, then run again: the
+# on-prem disks equal the cloud disks at
+# shutdown (qemu-img compare), point F = newest + 1 on the receiver holds
+# them, the failover is released (domain undefined despite its reverse
+# checkpoints), a third run is a no-op, and the next forward cycle is an
+# incremental from F.
 . "$(dirname "$0")/lib.sh"
 
 jqt() { jq -e "$@" >/dev/null; }
@@ -139,8 +150,6 @@ check "REVERSE_BEGIN from an agent not authorised for the group: refused (AUTH)"
 	$RC $A2 --group $G --expect-code 2 reverse
 check "REVERSE_BEGIN for a group that is not failed over: refused" \
 	bash -c "$RC $A1 --group other --expect-code 5 reverse | grep -q 'not failed over'"
-check "REVERSE_FINISH: refused as not served yet" \
-	bash -c "$RC $A1 --group $G --expect-code 5 reversefinish | grep -q 'not served'"
 check "a range flood past disk_size/512 + 65536: refused" \
 	bash -c "$RC $A1 --group $G --disk data --disk-size $((16 * 1024 * KIB)) --expect-code 1 reverseflood | grep -q 'too many ranges'"
 check "the receiver is still up" kill -0 "$RX_PID"
@@ -161,20 +170,84 @@ check "failback without a verb is a usage error" [ $? = 2 ]
 fb status $G --once >/dev/null 2>&1
 check "failback status --once is a usage error" [ $? = 2 ]
 
-virsh -q -c "$VM_URI" destroy web1 >/dev/null
-fb start $G --once >/dev/null 2>"$T/fboff.log"
-rc=$?
+# 5. failback finish. The cloud VM writes once more and keeps running.
+T5=$SECONDS
+cloud "dd if=/dev/urandom of=/dev/vdb bs=64k count=4 seek=128 conv=fsync 2>/dev/null && echo written" |
+	grep -q written || die "cloud write W4 failed"
+check "REVERSE_FINISH from an agent not authorised for the group: refused (AUTH)" \
+	$RC $A2 --group $G --expect-code 2 reversefinish
+check "REVERSE_FINISH for a group that is not failed over: refused" \
+	bash -c "$RC $A1 --group other --expect-code 5 reversefinish | grep -q 'not failed over'"
+check "REVERSE_FINISH releasing a point that holds no final disks: refused" \
+	bash -c "$RC $A1 --group $G --point 2 --expect-code 5 reverserelease | grep -q 'does not hold'"
+check "REVERSE_FINISH with an unknown flag: refused (protocol)" \
+	$RC $A1 --group $G --expect-code 1 finishbadflags
+check "refused finishes changed nothing: the cloud VM runs" \
+	bash -c "virsh -q -c '$VM_URI' domstate web1 | grep -q running"
+CJ=$T/agent-state/failback/$G/cutover.json
+NESTOR_TEST_PAUSE=failback-commit $FB finish --config "$T/agent.conf" $G --shutdown-timeout 60 \
+	>"$T/fin1.out" 2>"$T/fin1.log" &
+KPID=$!
+check "finish: the receiver shuts the cloud VM down" \
+	wait_until 60 grep -q "finishes the failback" "$T/receiver.log"
+check "a second finish while one runs: refused" \
+	bash -c "$RC $A1 --group $G --expect-code 5 reversefinish | grep -q 'failback finish of it is running'"
+wait_until 120 stopped $KPID || { kill -9 $KPID; tail "$T/fin1.log"; die "failback finish never reached its final point"; }
+check "finish paused at its final point: the cloud VM was shut down by ACPI, not destroyed" \
+	bash -c "grep -q 'VM web1: shutdown asked' '$T/receiver.log' && ! grep -q 'web1 destroyed (no shutdown' '$T/receiver.log'"
+kill -9 $KPID
+wait $KPID 2>/dev/null
+check "finish killed: cutover.json says requested" jqt '.state == "requested"' "$CJ"
+check "finish killed: the DR side lets go of the paused cloud VM" \
+	wait_until 30 bash -c "virsh -q -c '$VM_URI' domstate web1 | grep -q 'shut off'"
+check "the cloud VM shut off: failback start fails (exit 1)" \
+	bash -c "! $FB start --config '$T/agent.conf' $G --once >/dev/null 2>'$T/fboff.log'"
 tail -2 "$T/fboff.log"
-check "the cloud VM shut off: failback start fails (exit 1)" [ $rc = 1 ]
 check "it says why" grep -q "could not begin (are they running?)" "$T/fboff.log"
-check "failover --release undefines the domain despite its reverse checkpoints" \
-	"$NESTOR" failover --config "$T/receiver.conf" --release $G
+check "on-prem disks bit-identical until the cutover (sha256)" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+NESTOR_TEST_PAUSE=failback-finish-f $FB finish --config "$T/agent.conf" $G --shutdown-timeout 60 \
+	>"$T/fin2k.out" 2>"$T/fin2k.log" &
+KPID=$!
+wait_until 120 stopped $KPID || { kill -9 $KPID; tail "$T/fin2k.log"; die "failback finish never got F"; }
+kill -9 $KPID
+wait $KPID 2>/dev/null
+check "finish killed once F was made: point 3 listed" [ "$(last_point $G)" = 3 ]
+check "finish killed once F was made: still failed over (no release yet)" [ -f "$T/store/$G/failover.json" ]
+check "finish killed once F was made: on-prem disks untouched" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+$FB finish --config "$T/agent.conf" $G --shutdown-timeout 60 --json >"$T/fin2.json" 2>"$T/fin2.log"
+rc=$?
+cat "$T/fin2.json"; tail -4 "$T/fin2.log"
+grep -E "finish|shut|paused|destroyed|point 3|reverse point [0-9]+ committed" "$T/receiver.log" | tail -14
+check "finish re-run: exit 0" [ $rc = 0 ]
+F=$(jq .point "$T/fin2.json")
+check "finish re-run: the receiver answered the F it made (no new point)" grep -q "point 3 was made already" "$T/receiver.log"
+check "finish: F = newest + 1 = 3, base P, released" \
+	jqt '.point == 3 and .base == 2 and .released and .resumed_from == "requested"' "$T/fin2.json"
+check "finish: F listed on the receiver, crash-consistent, with the cloud's bytes (W1..W4: 14 x 64 KiB)" \
+	jqt ".points[-1] | .id == $F and .base == 2 and .consistency == \"crash-consistent\" and .bytes == $(jq .bytes "$T/fin2.json") and .bytes >= $((14 * 64 * KIB))" <(points_json $G)
+check "finish: cutover.json released at F" jqt ".state == \"released\" and .forward_point == $F" "$CJ"
+check "finish: on-prem os equals the cloud disk at shutdown" \
+	qemu-img compare -q -f qcow2 -F qcow2 "$T/src/os.qcow2" "$WD/web1.os.qcow2"
+check "finish: on-prem data equals the cloud disk at shutdown" \
+	qemu-img compare -q -f raw -F qcow2 "$T/src/data.raw" "$WD/web1.data.qcow2"
+check "finish: point F equals the cloud data disk" \
+	qemu-img compare -q -f qcow2 -F qcow2 "$(point_file $G data $F)" "$WD/web1.data.qcow2"
+check "finish: the failover is released (marker gone)" [ ! -e "$T/store/$G/failover.json" ]
+check "finish's release undefines the domain despite its reverse checkpoints" \
+	bash -c "! virsh -q -c '$VM_URI' domstate web1 >/dev/null 2>&1"
+$FB finish --config "$T/agent.conf" $G >"$T/fin3.out" 2>"$T/fin3.log"
+check "finish again: a no-op, exit 0" [ $? = 0 ]
+check "finish again: the receiver says released already" grep -q "released already" "$T/receiver.log"
 fb start $G --once >/dev/null 2>"$T/fbnf.log"
 rc=$?
 tail -3 "$T/fbnf.log"
 check "failback start once the failover is released: exit 1" [ $rc = 1 ]
 check "it says why" grep -q "is not failed over" "$T/fbnf.log"
-check "on-prem disks bit-identical at the very end" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+qemu-io -f raw -c "write -P 0x77 12M 128k" "$T/src/data.raw" >/dev/null
+cycle_once "after the finish"
+check "after the finish: point F + 1 on base F" jqt ".point == $((F + 1)) and .base == $F" <<<"$RES"
+check_sent_incremental "after the finish" $((128 * KIB))
+echo "failback finish section: $((SECONDS - T5)) s"
 stop_receiver
 cleanup
 trap - EXIT

@@ -1,5 +1,5 @@
 /* Unit tests for the reverse messages of the wire codec (failback, issue
- * 14): REVERSE_BEGIN, REVERSE_RANGES, REVERSE_FINISH round trips, and every
+ * 14): REVERSE_BEGIN, REVERSE_RANGES, REVERSE_FINISH, REVERSE_DONE round trips, and every
  * unknown flag, oversize count, disorder and overflow refused. */
 #include "tests/unit/codec-fb.h"
 
@@ -226,6 +226,8 @@ Test(codec_reverse, ranges_rejects_decode)
 	fb_free(&f);
 }
 
+/* REVERSE_FINISH gained its timeout and point (issue 14, failback finish):
+ * the group-only payload it had while codec-only is now short. */
 Test(codec_reverse, finish_roundtrip_and_rejects)
 {
 	struct proto_msg in, out;
@@ -234,17 +236,113 @@ Test(codec_reverse, finish_roundtrip_and_rejects)
 	memset(&in, 0, sizeof(in));
 	in.type = PROTO_REVERSE_FINISH;
 	strcpy(in.u.rfinish.group, "web");
+	in.u.rfinish.shutdown_s = 300;
 	roundtrip(&in, &out);
 	cr_assert_str_eq(out.u.rfinish.group, "web");
+	cr_assert_eq(out.u.rfinish.shutdown_s, 300);
+	cr_assert_eq(out.u.rfinish.point, 0);
+	cr_assert_eq(out.u.rfinish.flags, 0);
+	in.u.rfinish.flags = PROTO_FLAG_FINISH_RELEASE;
+	in.u.rfinish.shutdown_s = 0;
+	in.u.rfinish.point = 7;
+	roundtrip(&in, &out);
+	cr_assert_eq(out.u.rfinish.flags, PROTO_FLAG_FINISH_RELEASE);
+	cr_assert_eq(out.u.rfinish.point, 7);
+	/* A release names its point and no timeout; a finish the reverse. */
+	in.u.rfinish.point = 0;
+	cr_assert_eq(encode_only(&in), PROTO_E_RANGE);
+	in.u.rfinish.point = PROTO_MAX_POINT_ID + 1;
+	cr_assert_eq(encode_only(&in), PROTO_E_RANGE);
+	in.u.rfinish.point = 7;
+	in.u.rfinish.shutdown_s = 1;
+	cr_assert_eq(encode_only(&in), PROTO_E_RANGE);
+	in.u.rfinish.flags = 0;
+	cr_assert_eq(encode_only(&in), PROTO_E_RANGE);
+	in.u.rfinish.point = 0;
+	in.u.rfinish.shutdown_s = 0;
+	cr_assert_eq(encode_only(&in), PROTO_E_RANGE);
+	in.u.rfinish.shutdown_s = PROTO_MAX_SHUTDOWN_S + 1;
+	cr_assert_eq(encode_only(&in), PROTO_E_RANGE);
+	in.u.rfinish.shutdown_s = PROTO_MAX_SHUTDOWN_S;
+	cr_assert_eq(encode_only(&in), 0);
 	in.u.rfinish.group[0] = '\0';
 	cr_assert_eq(encode_only(&in), PROTO_E_STRING);
+	in.u.rfinish.flags = 2;
+	strcpy(in.u.rfinish.group, "web");
+	cr_assert_eq(encode_only(&in), PROTO_E_FLAGS);
 
 	fb_init(&f, 256);
 	fb_str(&f, "web");
+	cr_assert_eq(decode_fb(&f, PROTO_REVERSE_FINISH, 0), PROTO_E_TRUNC);
+	fb_u32(&f, 60);
+	fb_u64(&f, 0);
 	cr_assert_eq(decode_fb(&f, PROTO_REVERSE_FINISH, 0), 0);
-	cr_assert_eq(decode_fb(&f, PROTO_REVERSE_FINISH, 1), PROTO_E_FLAGS);
+	cr_assert_eq(decode_fb(&f, PROTO_REVERSE_FINISH, PROTO_FLAG_FINISH_RELEASE),
+		     PROTO_E_RANGE);
+	for (int bit = 1; bit < 32; bit++)
+		cr_assert_eq(decode_fb(&f, PROTO_REVERSE_FINISH, 1u << bit), PROTO_E_FLAGS,
+			     "bit %d", bit);
 	fb_u8(&f, 1);
 	cr_assert_eq(decode_fb(&f, PROTO_REVERSE_FINISH, 0), PROTO_E_TRAILING);
+	f.len = PROTO_HDR_SIZE;
+	fb_str(&f, "web");
+	fb_u32(&f, 0);
+	fb_u64(&f, 3);
+	cr_assert_eq(decode_fb(&f, PROTO_REVERSE_FINISH, PROTO_FLAG_FINISH_RELEASE), 0);
+	cr_assert_eq(decode_fb(&f, PROTO_REVERSE_FINISH, 0), PROTO_E_RANGE);
+	fb_free(&f);
+}
+
+Test(codec_reverse, done_roundtrip_and_rejects)
+{
+	struct proto_msg in, out;
+	struct fb f;
+
+	memset(&in, 0, sizeof(in));
+	in.type = PROTO_REVERSE_DONE;
+	strcpy(in.u.rdone.group, rep('g', PROTO_NAME_MAX));
+	in.u.rdone.point = 3;
+	in.u.rdone.base = 2;
+	in.u.rdone.bytes = 1048576;
+	roundtrip(&in, &out);
+	cr_assert_str_eq(out.u.rdone.group, in.u.rdone.group);
+	cr_assert_eq(out.u.rdone.point, 3);
+	cr_assert_eq(out.u.rdone.base, 2);
+	cr_assert_eq(out.u.rdone.bytes, 1048576);
+	cr_assert_eq(out.u.rdone.flags, 0);
+	in.u.rdone.flags = PROTO_FLAG_DONE_RELEASED;
+	roundtrip(&in, &out);
+	cr_assert_eq(out.u.rdone.flags, PROTO_FLAG_DONE_RELEASED);
+	in.u.rdone.base = 3; /* F lies over an older point */
+	cr_assert_eq(encode_only(&in), PROTO_E_RANGE);
+	in.u.rdone.base = 2;
+	in.u.rdone.point = 0;
+	cr_assert_eq(encode_only(&in), PROTO_E_RANGE);
+	in.u.rdone.point = PROTO_MAX_POINT_ID + 1;
+	cr_assert_eq(encode_only(&in), PROTO_E_RANGE);
+	in.u.rdone.point = 3;
+	in.u.rdone.bytes = UINT64_MAX;
+	cr_assert_eq(encode_only(&in), PROTO_E_RANGE);
+
+	fb_init(&f, 256);
+	fb_str(&f, "web");
+	fb_u64(&f, 3);
+	fb_u64(&f, 2);
+	cr_assert_eq(decode_fb(&f, PROTO_REVERSE_DONE, 0), PROTO_E_TRUNC);
+	fb_u64(&f, 0);
+	cr_assert_eq(decode_fb(&f, PROTO_REVERSE_DONE, 0), 0);
+	cr_assert_eq(decode_fb(&f, PROTO_REVERSE_DONE, PROTO_FLAG_DONE_RELEASED), 0);
+	for (int bit = 1; bit < 32; bit++)
+		cr_assert_eq(decode_fb(&f, PROTO_REVERSE_DONE, 1u << bit), PROTO_E_FLAGS,
+			     "bit %d", bit);
+	fb_u8(&f, 0);
+	cr_assert_eq(decode_fb(&f, PROTO_REVERSE_DONE, 0), PROTO_E_TRAILING);
+	f.len = PROTO_HDR_SIZE;
+	fb_str(&f, "");
+	fb_u64(&f, 3);
+	fb_u64(&f, 2);
+	fb_u64(&f, 0);
+	cr_assert_eq(decode_fb(&f, PROTO_REVERSE_DONE, 0), PROTO_E_STRING);
 	fb_free(&f);
 }
 

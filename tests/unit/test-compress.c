@@ -82,6 +82,35 @@ Test(compress, levels)
 	}
 }
 
+/* One context moved between levels (the sender's adaptive level): each
+ * frame is what a fresh context at that level makes, a bad level is
+ * refused and the old one kept. */
+Test(compress, set_level)
+{
+	static const int levels[] = { 19, ZCOMP_LEVEL_MIN, 3, -1 };
+	struct zcomp *z = zcomp_new(1);
+	size_t cap = ZSTD_compressBound(BIG), clen = 0, want = 0;
+	uint8_t *c = malloc(cap);
+
+	cr_assert(z && c);
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		uint8_t *fresh;
+
+		cr_assert_eq(zcomp_set_level(z, levels[i]), 0);
+		cr_assert_eq(zcomp_compress(z, plain, BIG, c, cap, &clen), 0);
+		fresh = squeeze(plain, BIG, levels[i], &want);
+		cr_assert_eq(clen, want, "level %d: %zu bytes, a fresh context %zu", levels[i],
+			     clen, want);
+		free(fresh);
+	}
+	cr_assert_eq(zcomp_set_level(z, 0), -1);
+	cr_assert_eq(zcomp_set_level(z, 20), -1);
+	cr_assert_eq(zcomp_compress(z, plain, BIG, c, cap, &clen), 0);
+	cr_assert_eq(clen, want, "still level -1 after the refusals");
+	free(c);
+	zcomp_free(z);
+}
+
 Test(compress, roundtrip)
 {
 	static const size_t sizes[] = { 1024, 4096, 65536 + 17, BIG };

@@ -72,6 +72,7 @@ static const char full_agent[] =
 	"key = /etc/nestor/agent.key\n"
 	"state_dir = /var/lib/nestor\n"
 	"compress_level = 0\n"
+	"compress_adapt = yes\n"
 	"log_level = debug\n"
 	"\n"
 	"[group web]\n"
@@ -109,6 +110,7 @@ check_full_agent(const struct agent_config *c)
 	assert_tls_files(c->ca, c->cert, c->key, "agent");
 	cr_assert_str_eq(c->state_dir, "/var/lib/nestor");
 	cr_assert_eq(c->compress_level, 0);
+	cr_assert(c->compress_adapt);
 	cr_assert_eq(c->log_level, LOG_LVL_DEBUG);
 	cr_assert_eq(c->ngroups, 2);
 	cr_assert_str_eq(c->groups[0].name, "web");
@@ -173,6 +175,7 @@ Test(agent_config, defaults)
 	cr_assert_eq(c->receiver_port, 7400);
 	cr_assert_str_eq(c->server_name, "10.0.0.5");
 	cr_assert_eq(c->compress_level, 3);
+	cr_assert_not(c->compress_adapt);
 	cr_assert_eq(c->log_level, LOG_LVL_INFO);
 	cr_assert_null(c->metrics_host);
 	cr_assert_eq(c->ngroups, 1);
@@ -256,6 +259,8 @@ Test(agent_config, errors)
 		    "agent.conf:7: bad value '20' for 'compress_level' in [agent]: expected an integer -7..19");
 	agent_fails(AGENT_HEAD "compress_level = -8\n" ONE_GROUP, "expected an integer -7..19");
 	agent_fails(AGENT_HEAD "compress_level = -0\n" ONE_GROUP, "expected an integer -7..19");
+	agent_fails(AGENT_HEAD "compress_adapt = maybe\n" ONE_GROUP,
+		    "agent.conf:7: bad value 'maybe' for 'compress_adapt' in [agent]: expected yes or no");
 	agent_fails(AGENT_HEAD "log_level = loud\n" ONE_GROUP,
 		    "bad value 'loud' for 'log_level' in [agent]: expected error, warn, info or debug");
 	agent_fails("[agent]\nreceiver = 10.0.0.5\n",

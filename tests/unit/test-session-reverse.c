@@ -26,6 +26,9 @@ struct fake {
 	int last_type;
 	char group[PROTO_NAME_MAX + 1];
 	uint32_t flags;
+	int finish;         /* the request was a REVERSE_FINISH */
+	uint32_t finish_flags, shutdown_s;
+	uint64_t finish_point;
 	const char *refuse; /* non-NULL: refuse with it */
 };
 
@@ -110,6 +113,12 @@ fake_serve(void *arg, const struct session_reverse_req *req,
 	f->created++;
 	snprintf(f->group, sizeof(f->group), "%s", req->group);
 	f->flags = req->flags;
+	f->finish = req->finish != NULL;
+	if (req->finish) {
+		f->finish_flags = req->finish->flags;
+		f->shutdown_s = req->finish->shutdown_s;
+		f->finish_point = req->finish->point;
+	}
 	if (f->refuse) {
 		snprintf(why, whycap, "%s", f->refuse);
 		return NULL;
@@ -225,19 +234,83 @@ Test(session_reverse, the_handler_refuses)
 	fakepeer_end(s);
 }
 
-Test(session_reverse, finish_refused_not_yet)
+static int
+rfinish(struct session *s, const char *group, uint64_t release)
 {
 	struct proto_msg m = { .type = PROTO_REVERSE_FINISH };
-	struct fakepeer p;
-	struct session *s;
+
+	snprintf(m.u.rfinish.group, sizeof(m.u.rfinish.group), "%s", group);
+	if (release) {
+		m.u.rfinish.flags = PROTO_FLAG_FINISH_RELEASE;
+		m.u.rfinish.point = release;
+	} else {
+		m.u.rfinish.shutdown_s = 42;
+	}
+	return session_on_msg(s, &m);
+}
+
+/* REVERSE_FINISH was refused "not served yet" while codec-only; failback
+ * finish (issue 14) hands it to the handler after the REVERSE_BEGIN
+ * checks. */
+Test(session_reverse, finish_handed_over)
+{
+	struct fakepeer p, q;
+	struct session *s, *s2;
 
 	fail_over("g1");
 	session_env_set_reverse(env, fake_serve, &fk);
 	s = connect_as(&p, "agent1", &io);
-	snprintf(m.u.rfinish.group, sizeof(m.u.rfinish.group), "g1");
-	cr_assert_eq(session_on_msg(s, &m), -1);
-	cr_assert(strstr(p.err_text, "not served"), "%s", p.err_text);
+	cr_assert_eq(rfinish(s, "g1", 0), 0);
+	cr_assert_eq(fk.created, 1);
+	cr_assert_eq(fk.finish, 1);
+	cr_assert_eq(fk.shutdown_s, 42);
+	cr_assert_eq(fk.finish_flags, 0);
+	cr_assert_str_eq(fk.group, "g1");
+	/* Twice at once: the second finish (or a reverse stream) is refused. */
+	s2 = connect_as(&q, "agent1", &io);
+	cr_assert_eq(rfinish(s2, "g1", 0), -1);
+	cr_assert_eq(q.err_code, PROTO_ERR_CONFLICT);
+	cr_assert(strstr(q.err_text, "failback finish of it is running"), "%s", q.err_text);
+	fakepeer_end(s2);
+	cr_assert_eq(fk.created, 1);
+	fakepeer_end(s);
+	cr_assert_eq(fk.closes, 1);
+}
+
+Test(session_reverse, finish_refused_like_begin)
+{
+	struct fakepeer p;
+	struct session *s;
+
+	session_env_set_reverse(env, fake_serve, &fk);
+	/* Not failed over. */
+	s = connect_as(&p, "agent1", &io);
+	cr_assert_eq(rfinish(s, "g1", 0), -1);
+	cr_assert_eq(p.err_code, PROTO_ERR_CONFLICT);
+	cr_assert(strstr(p.err_text, "not failed over"), "%s", p.err_text);
+	fakepeer_end(s);
+	/* Another agent's group. */
+	fail_over("g1");
+	s = connect_as(&p, "agent2", &io);
+	cr_assert_eq(rfinish(s, "g1", 0), -1);
+	cr_assert_eq(p.err_code, PROTO_ERR_AUTH);
+	fakepeer_end(s);
 	cr_assert_eq(fk.created, 0);
+}
+
+/* A release asked again once done finds no marker: the handler, not the
+ * session, tells that from a group never failed over. */
+Test(session_reverse, release_reaches_the_handler_without_marker)
+{
+	struct fakepeer p;
+	struct session *s;
+
+	session_env_set_reverse(env, fake_serve, &fk);
+	s = connect_as(&p, "agent1", &io);
+	cr_assert_eq(rfinish(s, "g1", 7), 0);
+	cr_assert_eq(fk.created, 1);
+	cr_assert_eq(fk.finish_flags, PROTO_FLAG_FINISH_RELEASE);
+	cr_assert_eq(fk.finish_point, 7);
 	fakepeer_end(s);
 }
 
