@@ -47,6 +47,7 @@ struct rev {
 	enum rev_state state;
 	json_t *marker;
 	struct store_point_info p;      /* the failover's point */
+	struct store_disk_info p_disks[STORE_MAX_DISKS]; /* its disks */
 	struct range_set *x[PROTO_MAX_DISKS];
 	bool x_done[PROTO_MAX_DISKS];
 	int x_open;                     /* disk whose list goes on (MORE), -1 none */
@@ -505,7 +506,7 @@ rev_prepare(struct rev *r, char *why, size_t whycap)
 	}
 	for (size_t i = 0; i < n; i++)
 		if (pts[i].id == (uint64_t)json_integer_value(pt))
-			r->p = pts[i];
+			store_point_copy(&r->p, r->p_disks, &pts[i]);
 	if (r->p.id == 0) {
 		snprintf(why, whycap, "the failover's point %lld is not in the catalog",
 			 (long long)json_integer_value(pt));

@@ -21,6 +21,7 @@
 #include "common/testhook.h"
 #include "replicator/receiver/catcache.h"
 #include "replicator/receiver/catlog.h"
+#include "replicator/receiver/catmem.h"
 
 static char *
 gpath(const char *gdir, const char *name)
@@ -110,18 +111,136 @@ opt_consistency(const json_t *obj)
 void
 catalog_free(struct catalog *cat)
 {
-	free(cat->pts);
+	if (cat->cap)
+		free(cat->pts);
+	catbody_unref(cat->body);
+	catdisks_unref(cat->dl);
 	memset(cat, 0, sizeof(*cat));
 }
 
 int
+catalog_share(struct catalog *dst, const struct catalog *src)
+{
+	*dst = *src;
+	dst->body = catbody_ref(src->body);
+	dst->dl = catdisks_ref(src->dl);
+	if (src->cap == 0)
+		return 0;
+	/* src's own points: a copy (the disk lists stay shared). */
+	dst->body = NULL;
+	dst->cap = src->n;
+	dst->pts = src->n ? malloc(src->n * sizeof(*src->pts)) : NULL;
+	if (src->n && !dst->pts) {
+		dst->cap = 0;
+		catalog_free(dst);
+		return -1;
+	}
+	if (src->n)
+		memcpy(dst->pts, src->pts, src->n * sizeof(*src->pts));
+	else
+		dst->cap = 0;
+	return 0;
+}
+
+int
+catalog_freeze(struct catalog *cat)
+{
+	struct catbody *b;
+
+	if (cat->cap == 0)
+		return 0;
+	b = catbody_new(cat->pts, cat->dl);
+	if (!b)
+		return -1;
+	cat->body = b;
+	cat->cap = 0;
+	return 0;
+}
+
+size_t
+catalog_bytes(const struct catalog *cat)
+{
+	return cat->n * sizeof(*cat->pts) + catdisks_bytes(cat->dl);
+}
+
+/* Make cat's points its own before a change: a copy of shared ones, with
+ * room for a few more. 0 / -1 (logged). */
+static int
+catalog_own(struct catalog *cat, size_t need)
+{
+	struct store_point_info *pts;
+	size_t cap;
+
+	if (cat->cap >= need && cat->cap > 0)
+		return 0;
+	if (cat->cap > 0) {
+		/* Doubling: replaying a journal appends one point at a time. */
+		cap = cat->cap * 2 > need ? cat->cap * 2 : need;
+		pts = reallocarray(cat->pts, cap, sizeof(*pts));
+	} else {
+		cap = need + need / 8 + 16;
+		pts = reallocarray(NULL, cap, sizeof(*pts));
+		if (pts && cat->n)
+			memcpy(pts, cat->pts, cat->n * sizeof(*pts));
+	}
+	if (!pts) {
+		log_error("store: out of memory");
+		return -1;
+	}
+	if (cat->cap == 0) {
+		catbody_unref(cat->body);
+		cat->body = NULL;
+	}
+	cat->pts = pts;
+	cat->cap = cap;
+	return 0;
+}
+
+int
+catalog_export(const struct catalog *cat, struct store_point_info **out, size_t *n)
+{
+	size_t nd = 0, off;
+	struct store_point_info *pts;
+	struct store_disk_info *d;
+
+	*out = NULL;
+	*n = 0;
+	for (size_t i = 0; i < cat->n; i++)
+		if (i == 0 || cat->pts[i].disks != cat->pts[i - 1].disks)
+			nd += cat->pts[i].ndisks;
+	if (cat->n == 0)
+		return 0;
+	off = cat->n * sizeof(*pts);
+	pts = malloc(off + nd * sizeof(*d));
+	if (!pts) {
+		log_error("store: out of memory listing %zu points", cat->n);
+		return -1;
+	}
+	memcpy(pts, cat->pts, off);
+	d = (struct store_disk_info *)((char *)pts + off);
+	for (size_t i = 0; i < cat->n; i++) {
+		if (i > 0 && cat->pts[i].disks == cat->pts[i - 1].disks) {
+			pts[i].disks = pts[i - 1].disks;
+			continue;
+		}
+		memcpy(d, cat->pts[i].disks, cat->pts[i].ndisks * sizeof(*d));
+		pts[i].disks = d;
+		d += cat->pts[i].ndisks;
+	}
+	*out = pts;
+	*n = cat->n;
+	return 0;
+}
+
+int
 catalog_point_from_json(const json_t *p, const char *what, size_t i,
-			struct store_point_info *pi)
+			struct store_point_info *pi, struct store_disk_info *room)
 {
 	json_t *disks = json_object_get(p, "disks"), *d;
 	size_t j;
 
 	memset(pi, 0, sizeof(*pi));
+	pi->disks = room;
 	if (!json_is_object(p) || jsonfile_u64(p, "id", CATALOG_U64_MAX, &pi->id, NULL) < 0 ||
 	    pi->id == 0 ||
 	    jsonfile_u64(p, "base", CATALOG_U64_MAX, &pi->base_id, NULL) < 0 || pi->base_id >= pi->id ||
@@ -135,15 +254,15 @@ catalog_point_from_json(const json_t *p, const char *what, size_t i,
 		return -1;
 	}
 	json_array_foreach(disks, j, d) {
-		if (json_disk(d, pi->disks[j].name, &pi->disks[j].size) < 0) {
+		if (json_disk(d, room[j].name, &room[j].size) < 0) {
 			log_error("store: %s: point %" PRIu64 " disk #%zu is malformed", what,
 				  pi->id, j);
 			return -1;
 		}
 		for (size_t k = 0; k < j; k++) {
-			if (strcmp(pi->disks[k].name, pi->disks[j].name) == 0) {
+			if (strcmp(room[k].name, room[j].name) == 0) {
 				log_error("store: %s: point %" PRIu64 " lists disk %s twice", what,
-					  pi->id, pi->disks[j].name);
+					  pi->id, room[j].name);
 				return -1;
 			}
 		}
@@ -153,13 +272,10 @@ catalog_point_from_json(const json_t *p, const char *what, size_t i,
 	return 0;
 }
 
-bool
-catalog_point_same(const struct store_point_info *a, const struct store_point_info *b)
+static bool
+disks_same(const struct store_point_info *a, const struct store_point_info *b)
 {
-	if (a->id != b->id || a->base_id != b->base_id || a->time_ns != b->time_ns ||
-	    a->received_ns != b->received_ns || a->committed_ns != b->committed_ns ||
-	    a->bytes_received != b->bytes_received || a->consistency != b->consistency ||
-	    a->ndisks != b->ndisks)
+	if (a->ndisks != b->ndisks)
 		return false;
 	for (size_t i = 0; i < a->ndisks; i++)
 		if (a->disks[i].size != b->disks[i].size ||
@@ -168,10 +284,21 @@ catalog_point_same(const struct store_point_info *a, const struct store_point_in
 	return true;
 }
 
+bool
+catalog_point_same(const struct store_point_info *a, const struct store_point_info *b)
+{
+	return a->id == b->id && a->base_id == b->base_id && a->time_ns == b->time_ns &&
+	       a->received_ns == b->received_ns && a->committed_ns == b->committed_ns &&
+	       a->bytes_received == b->bytes_received && a->consistency == b->consistency &&
+	       disks_same(a, b);
+}
+
 int
 catalog_from_json(const json_t *root, const char *what, struct catalog *cat)
 {
 	json_t *points = json_object_get(root, "points"), *p;
+	struct store_disk_info room[STORE_MAX_DISKS];
+	struct store_point_info pi;
 	size_t i;
 
 	memset(cat, 0, sizeof(*cat));
@@ -186,25 +313,22 @@ catalog_from_json(const json_t *root, const char *what, struct catalog *cat)
 		log_error("store: %s: log_seq is malformed", what);
 		return -1;
 	}
-	if (json_array_size(points) > 0) {
-		cat->pts = calloc(json_array_size(points), sizeof(*cat->pts));
-		if (!cat->pts) {
-			log_error("store: out of memory loading %s", what);
-			return -1;
-		}
-		cat->cap = json_array_size(points);
-	}
+	if (json_array_size(points) > 0 && catalog_own(cat, json_array_size(points)) < 0)
+		return -1;
 	json_array_foreach(points, i, p) {
-		if (catalog_point_from_json(p, what, i, &cat->pts[i]) < 0) {
+		if (catalog_point_from_json(p, what, i, &pi, room) < 0) {
 			catalog_free(cat);
 			return -1;
 		}
-		if (i > 0 && cat->pts[i].id <= cat->pts[i - 1].id) {
+		if (i > 0 && pi.id <= cat->pts[i - 1].id) {
 			log_error("store: %s: point #%zu is malformed", what, i);
 			catalog_free(cat);
 			return -1;
 		}
-		cat->n = i + 1;
+		if (catalog_append(cat, &pi) < 0) {
+			catalog_free(cat);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -264,10 +388,11 @@ catalog_load(const char *gdir, struct catalog *cat)
 			/* Only a read nothing changed under may stand for these
 			 * identities (the journal read to its end), and not with
 			 * a torn tail: the next writer cuts it and may append a
-			 * record of its length within one timestamp tick. */
+			 * record of its length within one timestamp tick. The
+			 * cache and this load share the points from here on. */
 			if (!exact && file_id_same(&lbefore, &lafter) &&
 			    (uint64_t)lafter.size == cat->log_size &&
-			    cat->log_end == cat->log_size)
+			    cat->log_end == cat->log_size && catalog_freeze(cat) == 0)
 				catcache_put(gdir, &after, &lafter, cat);
 			break;
 		}
@@ -373,15 +498,18 @@ catalog_find(const struct catalog *cat, uint64_t id)
 	return i < 0 ? NULL : &cat->pts[i];
 }
 
-void
+int
 catalog_drop(struct catalog *cat, size_t idx)
 {
 	if (idx + 1 >= cat->n)
-		return;
+		return 0;
+	if (catalog_own(cat, cat->n) < 0)
+		return -1;
 	if (cat->pts[idx + 1].base_id == cat->pts[idx].id)
 		cat->pts[idx + 1].base_id = cat->pts[idx].base_id;
 	memmove(&cat->pts[idx], &cat->pts[idx + 1], (cat->n - idx - 1) * sizeof(*cat->pts));
 	cat->n--;
+	return 0;
 }
 
 uint64_t
@@ -393,20 +521,28 @@ catalog_last(const struct catalog *cat)
 int
 catalog_append(struct catalog *cat, const struct store_point_info *pi)
 {
-	if (cat->n == cat->cap) {
-		/* Doubling: replaying a journal appends one point at a time. */
-		size_t cap = cat->cap ? cat->cap * 2 : 16;
-		struct store_point_info *grown = reallocarray(cat->pts, cap, sizeof(*cat->pts));
+	const struct store_point_info *last = cat->n ? &cat->pts[cat->n - 1] : NULL;
+	const struct store_disk_info *disks = NULL;
 
-		if (!grown) {
-			log_error("store: out of memory");
-			return -1;
-		}
-		cat->pts = grown;
-		cat->cap = cap;
+	if (pi->ndisks == 0 || pi->ndisks > STORE_MAX_DISKS) {
+		log_error("store: point %" PRIu64 " with %zu disks", pi->id, pi->ndisks);
+		return -1;
 	}
-	cat->pts[cat->n++] = *pi;
+	/* A group's points mostly have the same disks: one list for them. */
+	if (last && disks_same(last, pi))
+		disks = last->disks;
+	if (!disks && !cat->dl && !(cat->dl = catdisks_new()))
+		goto nomem;
+	if (!disks && !(disks = catdisks_add(cat->dl, pi->disks, pi->ndisks)))
+		goto nomem;
+	if (catalog_own(cat, cat->n + 1) < 0)
+		return -1;
+	cat->pts[cat->n] = *pi;
+	cat->pts[cat->n++].disks = disks;
 	return 0;
+nomem:
+	log_error("store: out of memory");
+	return -1;
 }
 
 int

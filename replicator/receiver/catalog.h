@@ -21,14 +21,23 @@
 #define CATALOG_U64_MAX  ((uint64_t)INT64_MAX)
 #define CATALOG_VERSION  1
 
-/* Committed points, oldest first, ids strictly increasing. pts is
- * malloc'd and owned by the struct (catalog_free). The rest says where the
+struct catbody;
+struct catdisks;
+
+/* Committed points, oldest first, ids strictly increasing (catalog_free
+ * releases them). A point costs sizeof(struct store_point_info): its disks
+ * lie in dl, shared by consecutive points with the same disks (catmem.h).
+ * A load shares the points of the cache's copy (body, read-only: cap 0)
+ * until the catalog is changed (catalog_append, catalog_drop: then pts is
+ * its own, cap > 0); never write pts directly. The rest says where the
  * journal stood when the catalog was loaded (catlog.h); zero for a
  * catalog built in memory. */
 struct catalog {
 	struct store_point_info *pts;
 	size_t n;
-	size_t cap;          /* allocated entries of pts */
+	size_t cap;          /* allocated entries of pts, 0 = borrowed from body */
+	struct catbody *body; /* the shared points pts borrows, or NULL */
+	struct catdisks *dl; /* the disk lists of pts, or NULL */
 	uint64_t seq;        /* last change folded in (snapshot's log_seq or a record) */
 	uint64_t log_end;    /* bytes of catalog.log up to its last whole record */
 	uint64_t log_size;   /* its size: more than log_end = a torn tail */
@@ -71,18 +80,32 @@ int catalog_load(const char *gdir, struct catalog *cat);
 int catalog_save(const char *gdir, const struct catalog *cat);
 /* Releases pts; cat becomes empty. */
 void catalog_free(struct catalog *cat);
+/* dst (empty) = the same catalog as src: its points shared when src's are
+ * (a load, frozen), copied when src changed them. 0 / -1 (out of memory,
+ * not logged: the cache's callers fall back to a load). */
+int catalog_share(struct catalog *dst, const struct catalog *src);
+/* Make cat's own points the shared, read-only ones (catalog_share then
+ * costs nothing); a later change copies them first. 0 / -1 (as above). */
+int catalog_freeze(struct catalog *cat);
+/* Bytes cat's points and disk lists take (the cache's bound). */
+size_t catalog_bytes(const struct catalog *cat);
+/* The points as one malloc'd block with their disk lists after them
+ * (store_list_points' form: free(*out) releases all). 0 / -1 (logged). */
+int catalog_export(const struct catalog *cat, struct store_point_info **out, size_t *n);
 
 /* One point as JSON and back (the catalog's and the journal's form);
  * to_json: a new reference, NULL when out of memory (not logged); from_json:
- * malformed input is -1, logged once naming what and the point's index i. */
+ * malformed input is -1, logged once naming what and the point's index i;
+ * pi's disks are written to room (STORE_MAX_DISKS entries). */
 json_t *catalog_point_to_json(const struct store_point_info *pi);
 int catalog_point_from_json(const json_t *p, const char *what, size_t i,
-			    struct store_point_info *pi);
+			    struct store_point_info *pi, struct store_disk_info *room);
 /* Whether a and b say the same (every field, disk names by value). */
 bool catalog_point_same(const struct store_point_info *a, const struct store_point_info *b);
 /* Forget pts[idx] (never the newest): its child, when based on it, gets
- * its base (the data was merged first: store_point_remove). */
-void catalog_drop(struct catalog *cat, size_t idx);
+ * its base (the data was merged first: store_point_remove). 0 / -1 (out
+ * of memory, logged). */
+int catalog_drop(struct catalog *cat, size_t idx);
 /* Index of id in cat, -1 if absent (binary search). */
 ssize_t catalog_index(const struct catalog *cat, uint64_t id);
 
@@ -91,7 +114,8 @@ bool catalog_has(const struct catalog *cat, uint64_t id);
 const struct store_point_info *catalog_find(const struct catalog *cat, uint64_t id);
 /* Newest id, 0 if empty. */
 uint64_t catalog_last(const struct catalog *cat);
-/* Append pi (newer than every listed point). 0 / -1 (logged). */
+/* Append pi (newer than every listed point; its disks are copied, or
+ * shared with the newest point's when the same). 0 / -1 (logged). */
 int catalog_append(struct catalog *cat, const struct store_point_info *pi);
 /* Index of disk in pi, -1 if pi has no such disk. */
 int catalog_point_disk(const struct store_point_info *pi, const char *disk);

@@ -12,7 +12,8 @@ struct entry {
 	char *gdir;          /* NULL = free slot */
 	struct file_id snap; /* catalog.json */
 	struct file_id log;  /* catalog.log */
-	struct catalog cat;  /* pts sized exactly n */
+	struct catalog cat;  /* frozen: a hit shares its points (catmem.h) */
+	size_t bytes;        /* catalog_bytes(&cat) when stored */
 	uint64_t used;       /* LRU clock */
 };
 
@@ -22,36 +23,10 @@ static size_t cache_bytes;
 static uint64_t cache_clock;
 static uint64_t n_exact, n_tail, n_miss;
 
-static size_t
-pts_bytes(const struct catalog *cat)
-{
-	return cat->n * sizeof(*cat->pts);
-}
-
-/* dst = a copy of src with pts sized exactly; 0 / -1 (no memory, quiet:
- * the caller falls back to a load). */
-static int
-copy_catalog(struct catalog *dst, const struct catalog *src)
-{
-	*dst = *src;
-	dst->pts = NULL;
-	dst->cap = 0;
-	if (src->n) {
-		dst->pts = malloc(pts_bytes(src));
-		if (!dst->pts) {
-			memset(dst, 0, sizeof(*dst));
-			return -1;
-		}
-		memcpy(dst->pts, src->pts, pts_bytes(src));
-		dst->cap = src->n;
-	}
-	return 0;
-}
-
 static void
 entry_drop(struct entry *e)
 {
-	cache_bytes -= pts_bytes(&e->cat);
+	cache_bytes -= e->bytes;
 	free(e->gdir);
 	catalog_free(&e->cat);
 	memset(e, 0, sizeof(*e));
@@ -94,7 +69,7 @@ catcache_get(const char *gdir, const struct file_id *snap, const struct file_id 
 			hit = CATCACHE_TAIL;
 	}
 	if (hit != CATCACHE_MISS) {
-		if (copy_catalog(cat, &e->cat) < 0)
+		if (catalog_share(cat, &e->cat) < 0)
 			hit = CATCACHE_MISS;
 		e->used = ++cache_clock;
 	}
@@ -147,11 +122,12 @@ catcache_put(const char *gdir, const struct file_id *snap, const struct file_id 
 {
 	struct catalog copy;
 	struct entry *e;
+	size_t bytes = catalog_bytes(cat);
 	char *name;
 
-	if (pts_bytes(cat) > CATCACHE_MAX_BYTES || strlen(gdir) >= PATH_MAX)
+	if (bytes > CATCACHE_MAX_BYTES || strlen(gdir) >= PATH_MAX)
 		return;
-	if (copy_catalog(&copy, cat) < 0)
+	if (catalog_share(&copy, cat) < 0)
 		return;
 	name = strdup(gdir);
 	if (!name) {
@@ -162,7 +138,7 @@ catcache_put(const char *gdir, const struct file_id *snap, const struct file_id 
 	e = entry_slot(gdir);
 	if (e->gdir)
 		entry_drop(e);
-	if (!make_room(pts_bytes(&copy), e)) {
+	if (!make_room(bytes, e)) {
 		pthread_mutex_unlock(&cache_lock);
 		free(name);
 		catalog_free(&copy);
@@ -172,8 +148,9 @@ catcache_put(const char *gdir, const struct file_id *snap, const struct file_id 
 	e->snap = *snap;
 	e->log = *log;
 	e->cat = copy;
+	e->bytes = bytes;
 	e->used = ++cache_clock;
-	cache_bytes += pts_bytes(&copy);
+	cache_bytes += bytes;
 	pthread_mutex_unlock(&cache_lock);
 }
 

@@ -3,7 +3,7 @@
  * begin, commit), and parsing catalog.json costs O(points) (0.2 s at
  * 10,000 points). An entry is the catalog of one group directory as it
  * was when catalog.json and catalog.log had the identities stored with it
- * (device, inode, size, mtime, ctime): an identical pair is a copy; the
+ * (device, inode, size, mtime, ctime): an identical pair shares its points; the
  * same snapshot with a journal that only grew replays the new records
  * only; anything else is a miss and a full load. Only loads verified
  * unchanged across their read are stored, never a writer's in-memory
@@ -20,7 +20,7 @@
 #include "replicator/receiver/catalog.h"
 
 #define CATCACHE_MAX_ENTRIES 64
-#define CATCACHE_MAX_BYTES   (128u << 20) /* of points held, all entries */
+#define CATCACHE_MAX_BYTES   (128u << 20) /* of points and disk lists, all entries */
 
 enum catcache_hit {
 	CATCACHE_MISS = 0,
@@ -29,13 +29,15 @@ enum catcache_hit {
 };
 
 /* Look gdir up for catalog.json = snap, catalog.log = log. A hit fills
- * cat with a copy the caller owns (catalog_free); a miss or no memory
+ * cat with the cached catalog, its points shared (catalog_share: no copy
+ * of them; the caller frees cat with catalog_free); a miss or no memory
  * leaves it empty. */
 enum catcache_hit catcache_get(const char *gdir, const struct file_id *snap,
 			       const struct file_id *log, struct catalog *cat);
-/* Remember a copy of cat, loaded from catalog.json = snap and catalog.log =
- * log (the journal's whole length read). Best effort: silent when it does
- * not fit. */
+/* Remember cat (shared: catalog_share; frozen first by the caller so
+ * that it costs no copy), loaded from catalog.json = snap and catalog.log
+ * = log (the journal's whole length read). Best effort: silent when it
+ * does not fit. */
 void catcache_put(const char *gdir, const struct file_id *snap, const struct file_id *log,
 		  const struct catalog *cat);
 struct catcache_stats {

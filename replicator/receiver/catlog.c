@@ -83,10 +83,11 @@ out:
 static int
 apply_commit(const json_t *rec, const char *path, size_t line, struct catalog *cat)
 {
+	struct store_disk_info room[STORE_MAX_DISKS];
 	struct store_point_info pi;
 	ssize_t idx;
 
-	if (catalog_point_from_json(json_object_get(rec, "point"), path, line, &pi) < 0)
+	if (catalog_point_from_json(json_object_get(rec, "point"), path, line, &pi, room) < 0)
 		return -1;
 	idx = catalog_index(cat, pi.id);
 	if (idx >= 0) {
@@ -121,8 +122,7 @@ apply_remove(const json_t *rec, const char *path, size_t line, struct catalog *c
 		log_error("store: %s: line %zu removes the newest point %" PRIu64, path, line, id);
 		return -1;
 	}
-	catalog_drop(cat, (size_t)idx);
-	return 0;
+	return catalog_drop(cat, (size_t)idx);
 }
 
 /* One record (line counts from 1). 0 / 1 = does not follow / -1. */
@@ -363,6 +363,7 @@ catlog_remove(const char *gdir, struct catalog *cat, uint64_t id)
 			  gdir, id);
 		return -1;
 	}
-	catalog_drop(cat, (size_t)idx);
+	if (catalog_drop(cat, (size_t)idx) < 0)
+		return -1;
 	return record(gdir, cat, json_pack("{s:s, s:I}", "op", "remove", "id", (json_int_t)id));
 }

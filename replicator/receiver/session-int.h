@@ -19,7 +19,6 @@ struct extentcache;
 struct hashjob;
 struct repair;
 struct repairjob;
-struct retjob;
 struct store_point;
 struct zdecomp;
 
@@ -50,7 +49,6 @@ struct session {
 	struct timespec begun; /* point begin, for metrics' cycle seconds */
 	struct limits_point limits; /* the point against its group's limits */
 	struct hashjob *job; /* on a worker; no message is taken meanwhile */
-	struct retjob *rjob; /* retention on a worker, COMMITTED not sent yet */
 	struct beginjob *bjob; /* a POINT_BEGIN on a worker, of group */
 	bool adopt_owner;      /* that begin makes this peer the group's owner */
 	struct repair *repair; /* S_REPAIR: the point being repaired, group locked */

@@ -119,7 +119,7 @@ group_busy(const struct session *self, const char *group)
 
 	for (s = self->env->sessions; s; s = s->next) {
 		if (s != self &&
-		    (s->state == S_POINT || s->state == S_REPAIR || s->rjob || s->bjob || s->pjob) &&
+		    (s->state == S_POINT || s->state == S_REPAIR || s->bjob || s->pjob) &&
 		    strcmp(s->group, group) == 0)
 			return 1;
 	}
@@ -343,12 +343,13 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 	return 1;
 }
 
-/* Retention after a commit, on a worker: it takes the group lock itself
- * (ours is released), and COMMITTED goes out once it is done, so the
- * agent's next BEGIN never meets it holding the lock; another session's
- * BEGIN of the group meanwhile is refused as during a point (group_busy). */
+/* Retention after a commit, on a worker once COMMITTED is sent (issue 17:
+ * the acknowledgement never waits for a merge). It takes the group lock
+ * itself (ours is released); the store counts it as the group's
+ * background work, so the agent's next BEGIN waits for it in
+ * store_point_begin instead of failing on the lock. The session does not
+ * wait for it. */
 struct retjob {
-	struct session *s; /* NULL once the session is gone */
 	const struct receiver_config *cfg;
 	struct store *store;
 	char group[PROTO_NAME_MAX + 1];
@@ -376,37 +377,43 @@ static void
 retjob_done(void *arg, int cancelled)
 {
 	struct retjob *j = arg;
-	struct session *s = j->s;
 
-	(void)cancelled; /* the point is committed either way */
-	if (s) {
-		s->rjob = NULL;
-		if (session_send_committed(s, j->point_id) == 0)
-			s->io->resume(s->io_arg);
-	}
+	store_background_leave(j->store, j->group);
+	/* Said once per point: what tests (and operators) wait for, now that
+	 * COMMITTED no longer means retention is done. */
+	if (!cancelled) /* else retried after the next point; the commit stands */
+		log_info("group %s: retention after point %llu done", j->group,
+			 (unsigned long long)j->point_id);
 	free(j);
 }
 
 static int
 session_retain(struct session *s, uint64_t point_id)
 {
-	struct retjob *j = s->env->pool ? calloc(1, sizeof(*j)) : NULL;
+	struct retjob *j = NULL;
 
-	if (j) {
-		*j = (struct retjob){ s, s->env->cfg, s->env->store, "", point_id };
-		snprintf(j->group, sizeof(j->group), "%s", s->group);
-		if (workpool_submit(s->env->pool, retjob_run, retjob_done, j) == 0) {
-			s->rjob = j;
-			return 1;
-		}
+	if (session_send_committed(s, point_id) < 0)
+		return -1;
+	if (!s->env->pool) {
+		retention_after_commit(s->env->cfg, s->env->store, s->group);
+		return 0;
+	}
+	if (!(j = calloc(1, sizeof(*j))) || store_background_enter(s->env->store, s->group) < 0) {
+		free(j);
+		log_warn("group %s: out of memory: retention deferred to the next point",
+			 s->group);
+		return 0;
+	}
+	*j = (struct retjob){ s->env->cfg, s->env->store, "", point_id };
+	snprintf(j->group, sizeof(j->group), "%s", s->group);
+	if (workpool_submit(s->env->pool, retjob_run, retjob_done, j) < 0) {
+		store_background_leave(j->store, j->group);
 		free(j);
 		/* Retention is retried after the next point; the commit stands. */
 		log_warn("group %s: work queue full: retention deferred to the next point",
 			 s->group);
-	} else {
-		retention_after_commit(s->env->cfg, s->env->store, s->group);
 	}
-	return session_send_committed(s, point_id);
+	return 0;
 }
 
 static int
@@ -534,7 +541,7 @@ session_on_msg(struct session *s, const struct proto_msg *msg)
 {
 	int rc;
 
-	if (s->job || s->rjob || s->bjob || s->pjob || s->xwait) {
+	if (s->job || s->bjob || s->pjob || s->xwait) {
 		/* The caller must hold our input until io->resume. */
 		log_error("agent %s: message while a job runs", session_peer(s));
 		session_error(s, PROTO_ERR_INTERNAL, "internal error: out of order");
@@ -683,8 +690,6 @@ session_free(struct session *s)
 	}
 	if (s->job)
 		hashjob_disown(s->job); /* its done callback frees it */
-	if (s->rjob)
-		s->rjob->s = NULL;
 	if (s->bjob)
 		beginjob_disown(s->bjob);
 	repair_free(s->repair);

@@ -39,6 +39,7 @@ struct store {
 	 * queries cannot starve retention). Within this process only; other
 	 * processes meet the group's flock and qemu's image locks. */
 	pthread_rwlock_t readers;
+	struct store_busy *busy; /* store-busy.h: background work a begin waits for */
 };
 
 /* A point of a group, for a backend call (strings borrowed). */

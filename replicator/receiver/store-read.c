@@ -328,6 +328,31 @@ store_reader_close(struct store *st, struct store_reader *r)
 		st->be->ops->reader_close(r);
 }
 
+/* <gdir>/meta/<id>.bin into *meta. 0 / -1 (logged). */
+static int
+read_meta(const char *gdir, const char *group, uint64_t id, void **meta, size_t *len)
+{
+	char *path = strfmt("%s/meta/%" PRIu64 ".bin", gdir, id), *buf = NULL;
+	int rc = -1;
+
+	*meta = NULL;
+	*len = 0;
+	if (!path)
+		return -1;
+	rc = read_capped(path, STORE_MAX_META, &buf, len);
+	if (rc == 1) {
+		log_error("store: group %s point %" PRIu64 ": metadata %s is missing", group,
+			  id, path);
+		rc = -1;
+	}
+	if (rc == 0)
+		*meta = buf;
+	else
+		free(buf);
+	free(path);
+	return rc;
+}
+
 int
 store_point_meta(struct store *st, const char *group, uint64_t point, void **meta,
 		 size_t *len)
@@ -335,30 +360,24 @@ store_point_meta(struct store *st, const char *group, uint64_t point, void **met
 	struct catalog cat = { 0 };
 	const struct store_point_info *pi;
 	struct store_where w;
-	char *path = NULL, *buf = NULL;
 	int err, rc = -1;
 
 	*meta = NULL;
 	*len = 0;
-	if (lookup(st, group, point, NULL, &cat, &pi, &w, &err) < 0)
-		goto out;
-	path = strfmt("%s/meta/%" PRIu64 ".bin", w.gdir, pi->id);
-	if (!path)
-		goto out;
-	rc = read_capped(path, STORE_MAX_META, &buf, len);
-	if (rc == 1) {
-		log_error("store: group %s point %" PRIu64 ": metadata %s is missing", group,
-			  pi->id, path);
-		rc = -1;
-	}
-	if (rc == 0) {
-		*meta = buf;
-		buf = NULL;
-	}
-out:
-	free(buf);
-	free(path);
+	if (lookup(st, group, point, NULL, &cat, &pi, &w, &err) == 0)
+		rc = read_meta(w.gdir, group, pi->id, meta, len);
 	lookup_done(&cat, &w);
+	return rc;
+}
+
+int
+store_listed_point_meta(struct store *st, const char *group, uint64_t point, void **meta,
+			size_t *len)
+{
+	char *gdir = store_name_ok(group) ? store_group_dir(st, group) : NULL;
+	int rc = gdir ? read_meta(gdir, group, point, meta, len) : -1;
+
+	free(gdir);
 	return rc;
 }
 

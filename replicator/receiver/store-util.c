@@ -182,8 +182,7 @@ store_hold(struct store *st, const char *group, bool absent_ok, struct store_hel
 
 	h->gdir = NULL;
 	h->lock_fd = -1;
-	h->cat.pts = NULL;
-	h->cat.n = 0;
+	memset(&h->cat, 0, sizeof(h->cat));
 	if (!(h->gdir = store_group_dir(st, group)))
 		return -1;
 	/* an absent group is not created by locking it */

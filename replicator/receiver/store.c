@@ -25,6 +25,7 @@
 #include "replicator/receiver/pointcons.h"
 #include "replicator/receiver/history.h"
 #include "replicator/receiver/store-backend.h"
+#include "replicator/receiver/store-busy.h"
 #include "replicator/receiver/store-chain.h"
 #include "replicator/receiver/store-sums.h"
 #include "replicator/receiver/store-writer.h"
@@ -74,7 +75,8 @@ store_open_backend(const char *root, struct store_backend *be)
 	pthread_rwlock_init(&st->readers, &ra);
 	pthread_rwlockattr_destroy(&ra);
 	st->be = be;
-	if (!st->be)
+	st->busy = store_busy_new();
+	if (!st->be || !st->busy)
 		goto fail;
 	/* Absolute paths keep qemu from reading "x:" prefixes as protocols. */
 	st->root = realpath(root, NULL);
@@ -101,6 +103,7 @@ store_free(struct store *st)
 	if (st->be)
 		st->be->ops->free(st->be);
 	free(st->root);
+	store_busy_free(st->busy);
 	pthread_rwlock_destroy(&st->readers);
 	wbudget_free(st->wbufs);
 	free(st);
@@ -125,46 +128,51 @@ store_list_points(struct store *st, const char *group, struct store_point_info *
 {
 	struct catalog cat = { 0 };
 	char *gdir = store_group_dir(st, group);
+	int rc = -1;
 
 	*out = NULL;
 	*n = 0;
-	if (!gdir || catalog_load(gdir, &cat) < 0) {
-		free(gdir);
-		return -1;
-	}
+	if (gdir && catalog_load(gdir, &cat) == 0)
+		rc = catalog_export(&cat, out, n);
+	catalog_free(&cat);
 	free(gdir);
-	*out = cat.pts;
-	*n = cat.n;
-	return 0;
+	return rc;
+}
+
+/* The group's catalog (shared with the cache: no copy of its points). */
+static int
+load_catalog(struct store *st, const char *group, struct catalog *cat)
+{
+	char *gdir = store_group_dir(st, group);
+	int rc = gdir ? catalog_load(gdir, cat) : -1;
+
+	free(gdir);
+	return rc;
 }
 
 int
 store_last_point(struct store *st, const char *group, uint64_t *id)
 {
-	struct store_point_info *pts;
-	size_t n;
+	struct catalog cat = { 0 };
 
 	*id = 0;
-	if (store_list_points(st, group, &pts, &n) < 0)
+	if (load_catalog(st, group, &cat) < 0)
 		return -1;
-	if (n > 0)
-		*id = pts[n - 1].id;
-	free(pts);
+	*id = catalog_last(&cat);
+	catalog_free(&cat);
 	return 0;
 }
 
 int
 store_point_exists(struct store *st, const char *group, uint64_t point)
 {
-	struct store_point_info *pts;
-	size_t n;
-	int found = 0;
+	struct catalog cat = { 0 };
+	int found;
 
-	if (store_list_points(st, group, &pts, &n) < 0)
+	if (load_catalog(st, group, &cat) < 0)
 		return -1;
-	for (size_t i = 0; i < n && !found; i++)
-		found = pts[i].id == point;
-	free(pts);
+	found = catalog_has(&cat, point);
+	catalog_free(&cat);
 	return found;
 }
 
@@ -470,6 +478,10 @@ begin_lock(struct store_point *pt, struct catalog *cat, int *err)
 	*err = STORE_ERR_IO;
 	if (store_mkdir_durable(pt->gdir) < 0)
 		return -1;
+	/* Retention after the last commit may hold the lock: wait for it. */
+	if (store_busy_wait(pt->st->busy, pt->group, STORE_BACKGROUND_WAIT_NS) < 0)
+		log_warn("store: group %s: retention after the last point still runs",
+			 pt->group);
 	pt->lock_fd = store_group_lock(pt->gdir, pt->group);
 	if (pt->lock_fd < 0) {
 		*err = STORE_ERR_CONFLICT;
@@ -861,8 +873,9 @@ commit_data(struct store_point *pt, const void *meta, size_t meta_len, int *err)
 static int
 commit_catalog(struct store_point *pt, const void *meta, size_t meta_len, int *err)
 {
+	struct store_disk_info disks[STORE_MAX_DISKS];
+	struct store_point_info pi = { .disks = disks };
 	struct catalog cat = { 0 };
-	struct store_point_info pi = { 0 };
 	int rc = -1;
 
 	if (catalog_load(pt->gdir, &cat) < 0)
@@ -882,8 +895,8 @@ commit_catalog(struct store_point *pt, const void *meta, size_t meta_len, int *e
 	pi.consistency = pointcons_from_meta(meta, meta_len);
 	pi.ndisks = pt->ndisks;
 	for (size_t i = 0; i < pt->ndisks; i++) {
-		snprintf(pi.disks[i].name, sizeof(pi.disks[i].name), "%s", pt->disks[i].name);
-		pi.disks[i].size = pt->disks[i].size;
+		snprintf(disks[i].name, sizeof(disks[i].name), "%s", pt->disks[i].name);
+		disks[i].size = pt->disks[i].size;
 	}
 	/* One journal line, fdatasynced (catlog.h): O(1) bytes per commit. */
 	if (catlog_commit(pt->gdir, &cat, &pi) < 0)

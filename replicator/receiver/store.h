@@ -63,6 +63,12 @@ struct store;
 struct store_point;
 struct store_reader;
 
+/* One disk of a committed point. */
+struct store_disk_info {
+	char name[STORE_NAME_MAX + 1];
+	uint64_t size;
+};
+
 struct store_point_info {
 	uint64_t id;
 	uint64_t base_id;        /* 0 = full */
@@ -73,11 +79,25 @@ struct store_point_info {
 	uint64_t bytes_received; /* payload bytes received for this point */
 	int consistency;         /* enum consistency the agent claimed, 0 unknown */
 	size_t ndisks;
-	struct {
-		char name[STORE_NAME_MAX + 1];
-		uint64_t size;
-	} disks[STORE_MAX_DISKS];
+	/* ndisks entries, out of line so that a point costs what it holds
+	 * (consecutive points with the same disks share one list): borrowed
+	 * from where the point came from (the catalog, the block of
+	 * store_list_points) and valid as long as that; store_point_copy
+	 * makes a point that outlives it. */
+	const struct store_disk_info *disks;
 };
+
+/* *dst = *src with its disks copied into room (STORE_MAX_DISKS entries,
+ * the caller's: dst->disks points there). */
+static inline void
+store_point_copy(struct store_point_info *dst, struct store_disk_info *room,
+		 const struct store_point_info *src)
+{
+	*dst = *src;
+	for (size_t i = 0; i < src->ndisks && i < STORE_MAX_DISKS; i++)
+		room[i] = src->disks[i];
+	dst->disks = room;
+}
 
 /* A point to receive (names already validated). */
 struct store_begin {
@@ -163,8 +183,10 @@ void store_settle_kick(struct store *st, const char *group);
 int store_settle_group(struct store *st, const char *group, uint64_t *done,
 		       const _Atomic bool *stop);
 
-/* Committed points of group, oldest first. *out is malloc'd, caller frees.
- * A group with no catalog yields *n = 0. 0 / -1. */
+/* Committed points of group, oldest first. *out is one malloc'd block
+ * (the points and their disk lists): the caller frees it with free(*out);
+ * the points' disks live in it. A group with no catalog yields *n = 0.
+ * 0 / -1. */
 int store_list_points(struct store *st, const char *group,
 		      struct store_point_info **out, size_t *n);
 /* Newest committed point id (0 if none). 0 / -1. */
@@ -269,6 +291,15 @@ typedef int (*store_remove_veto)(void *arg, uint64_t point);
 int store_point_remove(struct store *st, const char *group, uint64_t point,
 		       store_remove_veto veto, void *arg);
 
+/* Work of this process on group's committed points after a commit
+ * (retention, once COMMITTED is sent): between enter and leave a
+ * store_point_begin of the group waits for it (at most
+ * STORE_BACKGROUND_WAIT_NS) instead of failing on the group's lock.
+ * enter: 0 / -1 (out of memory, logged: the work runs unannounced). */
+#define STORE_BACKGROUND_WAIT_NS (60ull * 1000000000ull)
+int store_background_enter(struct store *st, const char *group);
+void store_background_leave(struct store *st, const char *group);
+
 /* Remove pending data of group (files not in the catalog). 0 / -1. */
 int store_discard_pending(struct store *st, const char *group);
 
@@ -341,5 +372,10 @@ void store_reader_close(struct store *st, struct store_reader *r);
 /* Point metadata blob; *meta malloc'd. 0 / -1. */
 int store_point_meta(struct store *st, const char *group, uint64_t point,
 		     void **meta, size_t *len);
+/* The same for a point the caller has just listed (store_list_points):
+ * no catalog read, so that showing every point reads the catalog once
+ * (a point removed meanwhile: its metadata is missing, -1 logged). */
+int store_listed_point_meta(struct store *st, const char *group, uint64_t point,
+			    void **meta, size_t *len);
 
 #endif

@@ -311,6 +311,17 @@ points_json() { "$NESTOR" points --config "$T/receiver.conf" "$1" --json; }
 npoints() { points_json "$1" | jq '.points | length'; }
 last_point() { points_json "$1" | jq '.points[-1].id // 0'; }
 
+# wait_retention GROUP POINT: the receiver's retention after POINT's commit
+# is done (it runs after COMMITTED is sent: issue 17), at most 60 s
+wait_retention() {
+	local i
+	for i in $(seq 1 600); do
+		grep -q "group $1: retention after point $2 done" "$T/receiver.log" && return 0
+		sleep 0.1
+	done
+	die "retention after point $2 of group $1 did not end in 60 s"
+}
+
 # point_file GROUP DISK POINT -> the chain top of that point
 point_file() { echo "$T/store/$1/disks/$2/$3.qcow2"; }
 

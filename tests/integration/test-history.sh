@@ -93,6 +93,8 @@ expected() {
 	python3 "$ROOT/tests/integration/retention-replay.py" "$POLICY" \
 		<(cut -d' ' -f1,$col "$T/history")
 }
+# retention runs after COMMITTED (issue 17): the last one must be done
+wait_retention hb "$(tail -1 "$T/history" | cut -d' ' -f1)"
 want=$(expected receiver)
 got=$(ids hb)
 echo "# kept: $got"
@@ -109,6 +111,7 @@ for k in 1 2 3 4; do
 done
 sleep 1.2
 $RC --group imm point >/dev/null || not_ok "imm point 5 not accepted"
+wait_retention imm 5 # it runs after COMMITTED (issue 17)
 check_eq "retention after the commit removed nothing inside the window" "1 2 3 4 5" "$(ids imm)"
 check "the receiver said why" grep -q "point 1 is due but inside the immutability window" "$T/receiver.log"
 out=$("$NESTOR" prune --config "$T/receiver.conf" imm --json)

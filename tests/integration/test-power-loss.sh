@@ -210,6 +210,9 @@ retry() {
 	local t0=${EPOCHREALTIME//[!0-9]/}
 	if RES=$(agent_once "$T/agent.conf") && ack "$RES" "$1" && [ -n "$ACK" ]; then
 		t0=$((${EPOCHREALTIME//[!0-9]/} - t0))
+		# retention runs after COMMITTED (issue 17): verify reads every
+		# listed point, so let it end first
+		[ -n "$RETAIN" ] && wait_retention $G "$ACK"
 		[ "$t0" -gt "$RUN_US" ] && RUN_US=$t0
 		ok "round $1: the retry committed point $ACK (resumed: $(jq .resumed <<<"$RES"))"
 		return 0

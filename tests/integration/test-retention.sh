@@ -47,6 +47,7 @@ cycle() {
 	cp --sparse=always "$T/b.raw" "$T/src/b.new"
 	agent_once "$T/agent.conf" >/dev/null || { tail -20 "$T/agent.log"; die "cycle $n failed"; }
 	read -r id t < <(points_json $G | jq -r '.points[-1] | "\(.id) \(.received_ns)"')
+	wait_retention $G "$id" # it runs after COMMITTED (issue 17)
 	mv "$T/src/a.new" "$T/src/a.$id"
 	mv "$T/src/b.new" "$T/src/b.$id"
 	echo "$id $t $MARK" >> "$T/history"

@@ -1,7 +1,7 @@
 /* Unit tests of replicator/receiver/catcache through catalog_load (issue
- * 17, many points): a repeated load is a copy of the cached catalog, an
- * append replays only the new records, a compaction or a torn tail is
- * never served stale, copies are private, the cache stays bounded. */
+ * 17, many points): a repeated load shares the cached catalog's points,
+ * an append replays only the new records, a compaction or a torn tail is
+ * never served stale, changes are private, the cache stays bounded. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 
@@ -23,10 +23,11 @@ commit_in(const char *gdir, uint64_t first, uint64_t last)
 {
 	for (uint64_t id = first; id <= last; id++) {
 		struct catalog cat;
+		struct store_disk_info room[STORE_MAX_DISKS];
 		struct store_point_info pi;
 
 		cr_assert_eq(catalog_load(gdir, &cat), 0);
-		pointinfo_fill(&pi, id, id > 1 ? id - 1 : 0, 2);
+		pointinfo_fill(&pi, room, id, id > 1 ? id - 1 : 0, 2);
 		cr_assert_eq(catlog_commit(gdir, &cat, &pi), 0, "commit %lu", (unsigned long)id);
 		catalog_free(&cat);
 	}
@@ -53,10 +54,12 @@ assert_same(const struct catalog *a, const struct catalog *b)
 		cr_assert(catalog_point_same(&a->pts[i], &b->pts[i]), "point #%zu differs", i);
 }
 
-Test(catcache, repeated_load_is_a_copy_of_the_cache)
+Test(catcache, repeated_load_shares_the_cache)
 {
-	struct catalog a, b;
+	struct catalog a, b, c;
 	struct catcache_stats st;
+	struct store_disk_info room[STORE_MAX_DISKS];
+	struct store_point_info pi;
 
 	commit_in(dir, 1, 5);
 	load_fresh(dir, &a);
@@ -65,13 +68,54 @@ Test(catcache, repeated_load_is_a_copy_of_the_cache)
 	cr_assert_eq(st.miss, 1);
 	cr_assert_eq(st.exact, 1);
 	assert_same(&a, &b);
-	/* The copy is the caller's: changing it changes no later load. */
-	b.pts[0].bytes_received = 424242;
+	/* A hit costs no copy of the points (issue 17): the same memory. */
+	cr_assert_eq(b.pts, a.pts);
+	/* Changing a load (as a writer does) copies it first: no later load,
+	 * and no other holder, sees the change. */
+	cr_assert_eq(catalog_drop(&b, 0), 0);
+	pointinfo_fill(&pi, room, 6, 5, 3);
+	cr_assert_eq(catalog_append(&b, &pi), 0);
+	cr_assert_neq(b.pts, a.pts);
+	cr_assert_eq(b.n, 5);
+	cr_assert_eq(a.n, 5);
+	cr_assert_eq(a.pts[0].id, 1);
+	cr_assert_eq(catalog_load(dir, &c), 0);
+	assert_same(&a, &c);
+	cr_assert_eq(c.pts, a.pts);
 	catalog_free(&b);
-	cr_assert_eq(catalog_load(dir, &b), 0);
-	cr_assert_eq(b.pts[0].bytes_received, a.pts[0].bytes_received);
+	catalog_free(&c);
 	catalog_free(&a);
-	catalog_free(&b);
+}
+
+/* A point costs its entry, not room for 64 disks: consecutive points with
+ * the same disks share one list; store_list_points' block outlives the
+ * catalog it came from. */
+Test(catcache, points_share_their_disk_lists)
+{
+	struct catalog a;
+	struct store_disk_info room[STORE_MAX_DISKS];
+	struct store_point_info pi, *pts = NULL;
+	size_t n = 0;
+
+	cr_assert_leq(sizeof(struct store_point_info), 96);
+	commit_in(dir, 1, 3);
+	load_fresh(dir, &a);
+	cr_assert_eq(a.pts[1].disks, a.pts[0].disks);
+	cr_assert_eq(a.pts[2].disks, a.pts[0].disks);
+	pointinfo_fill(&pi, room, 4, 3, 3); /* one disk more */
+	cr_assert_eq(catalog_append(&a, &pi), 0);
+	cr_assert_neq(a.pts[3].disks, a.pts[2].disks);
+	cr_assert_eq(a.pts[3].ndisks, 3);
+	cr_assert_str_eq(a.pts[3].disks[2].name, "vdc");
+	cr_assert_eq(catalog_export(&a, &pts, &n), 0);
+	catalog_free(&a);
+	catcache_clear();
+	cr_assert_eq(n, 4);
+	for (size_t i = 0; i < n; i++) {
+		pointinfo_fill(&pi, room, i + 1, i, i == 3 ? 3 : 2);
+		cr_assert(catalog_point_same(&pts[i], &pi), "point #%zu", i);
+	}
+	free(pts);
 }
 
 Test(catcache, an_append_replays_only_the_new_records)
@@ -162,5 +206,7 @@ Test(catcache, bounded_in_entries)
 	catcache_stats(&st);
 	cr_assert_leq(st.entries, CATCACHE_MAX_ENTRIES);
 	cr_assert_gt(st.entries, 0);
-	cr_assert_leq(st.bytes, st.entries * sizeof(struct store_point_info));
+	/* One point of two disks each: its entry and its disk list (it was
+	 * 5 KiB a point when each point had room for 64 disks). */
+	cr_assert_leq(st.bytes, st.entries * 512);
 }

@@ -22,10 +22,13 @@
 TMPDIR_SUITE(catlog, dir, "nestor-catlog");
 
 /* Point id of a history where each point is based on the one before. */
+/* Every point's two disks (per thread: a test's writer thread fills its own). */
+static _Thread_local struct store_disk_info room[STORE_MAX_DISKS];
+
 static void
 point(struct store_point_info *pi, uint64_t id, uint64_t base)
 {
-	pointinfo_fill(pi, id, base, 2);
+	pointinfo_fill(pi, room, id, base, 2);
 }
 
 static char *

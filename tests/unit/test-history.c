@@ -101,7 +101,8 @@ write_catalog(size_t n, const uint64_t *agent, uint64_t rx0)
 	snprintf(gdir, sizeof(gdir), "%s/grp", root);
 	cr_assert_eq(mkdir(gdir, 0750), 0);
 	for (size_t i = 0; i < n; i++) {
-		struct store_point_info pi = { 0 };
+		struct store_disk_info disk[1];
+		struct store_point_info pi = { .disks = disk };
 
 		pi.id = i + 1;
 		pi.base_id = i;
@@ -109,8 +110,8 @@ write_catalog(size_t n, const uint64_t *agent, uint64_t rx0)
 		pi.received_ns = rx0 + i * S;
 		pi.committed_ns = pi.received_ns + S / 2;
 		pi.ndisks = 1;
-		snprintf(pi.disks[0].name, sizeof(pi.disks[0].name), "vda");
-		pi.disks[0].size = 1 << 20;
+		snprintf(disk[0].name, sizeof(disk[0].name), "vda");
+		disk[0].size = 1 << 20;
 		cr_assert_eq(catalog_append(&cat, &pi), 0);
 	}
 	cr_assert_eq(catalog_save(gdir, &cat), 0);

@@ -6,9 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,6 +19,7 @@
 #include <xxhash.h>
 
 #include "common/consistency.h"
+#include "replicator/receiver/catcache.h"
 #include "replicator/receiver/store.h"
 #include "nbdread.h"
 #include "tmpdir.h"
@@ -169,6 +173,7 @@ Test(store, seed_and_list)
 	size_t n = 0, mlen = 0;
 	uint64_t last = 99;
 	void *meta = NULL;
+	struct catcache_stats cs0, cs1;
 
 	cr_assert_not_null(st);
 	cr_assert_eq(store_list_points(st, "grp", &pts, &n), 0);
@@ -209,6 +214,18 @@ Test(store, seed_and_list)
 	cr_assert_eq(mlen, 9);
 	cr_assert_arr_eq(meta, "<domain/>", 9);
 	free(meta);
+	/* A listed point's metadata without a catalog read (nestor points
+	 * --json: one read for all points, issue 17). */
+	catcache_stats(&cs0);
+	cr_assert_eq(store_listed_point_meta(st, "grp", 1, &meta, &mlen), 0);
+	catcache_stats(&cs1);
+	cr_assert_eq(cs1.exact + cs1.tail + cs1.miss, cs0.exact + cs0.tail + cs0.miss);
+	cr_assert_eq(mlen, 9);
+	cr_assert_arr_eq(meta, "<domain/>", 9);
+	free(meta);
+	cr_assert_eq(store_listed_point_meta(st, "grp", 2, &meta, &mlen), -1);
+	cr_assert_null(meta);
+	cr_assert_eq(store_listed_point_meta(st, "../grp", 1, &meta, &mlen), -1);
 
 	cr_assert_null(store_point_disk_path(st, "grp", 1, "vdc"));
 	cr_assert_null(store_point_disk_path(st, "grp", 7, "vda"));
@@ -546,6 +563,60 @@ Test(store, stray_files_removed)
 	cr_assert(file_exists("grp/meta/1.bin"));
 	assert_image(st, 1, "vda", vda, VDA_SIZE);
 	cr_assert_eq(store_discard_pending(st, "nogroup"), 0);
+	fixture_close(st, vda, vdb);
+}
+
+/* Retention after a commit (the store's background work, issue 17) holds
+ * the group's lock after COMMITTED went out: the next begin of the group
+ * waits for it instead of failing on the lock. */
+struct bg_arg {
+	struct store *st;
+	int lock_fd;
+};
+
+static void *
+bg_work(void *arg)
+{
+	struct bg_arg *a = arg;
+
+	usleep(300 * 1000);
+	close(a->lock_fd); /* the lock goes with the work's end */
+	store_background_leave(a->st, "grp");
+	return NULL;
+}
+
+Test(store, begin_waits_for_background_work)
+{
+	uint8_t *vda, *vdb;
+	struct store *st = fixture_open(&vda, &vdb);
+	struct bg_arg a = { st, -1 };
+	struct store_begin b;
+	struct store_point *pt;
+	struct timespec t0, t1;
+	pthread_t t;
+	char *lock = NULL;
+	int err = -1;
+
+	cr_assert_not_null(st);
+	seed(st, vda, vdb);
+	cr_assert(asprintf(&lock, "%s/grp/lock", store_root(st)) > 0);
+	a.lock_fd = open(lock, O_RDWR | O_CLOEXEC);
+	cr_assert_geq(a.lock_fd, 0);
+	cr_assert_eq(flock(a.lock_fd, LOCK_EX | LOCK_NB), 0);
+	/* Without background work announced, the lock refuses a begin. */
+	begin_init(&b, 2, 1);
+	cr_assert_null(store_point_begin(st, &b, &err));
+	cr_assert_eq(err, STORE_ERR_CONFLICT);
+	cr_assert_eq(store_background_enter(st, "grp"), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(pthread_create(&t, NULL, bg_work, &a), 0);
+	pt = store_point_begin(st, &b, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert_not_null(pt, "the begin failed (%d) instead of waiting", err);
+	cr_assert_geq((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 250);
+	pthread_join(t, NULL);
+	store_point_free(pt);
+	free(lock);
 	fixture_close(st, vda, vdb);
 }
 
