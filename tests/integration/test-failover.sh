@@ -206,8 +206,11 @@ check "release: domain undefined" bash -c "! virsh -q -c '$VM_URI' domstate web1
 wait_until 60 bash -c "[ \$('$NESTOR' points --config '$T/receiver.conf' $G --json | jq '.points | length') -ge 2 ]" ||
 	tail -5 "$T/daemon.log"
 check "replication allowed again: point 2 committed" [ "$(last_point $G)" = 2 ]
-check "released: the daemon said the failover ended" grep -q "group $G: the failover ended" "$T/daemon.log"
-check "released: point 2 is an incremental" grep -q "group $G: point 2 (incremental, base 1)" "$T/daemon.log"
+# The daemon logs its cycle after the receiver lists the point: wait for it.
+check "released: the daemon said the failover ended" \
+	wait_until 30 grep -q "group $G: the failover ended" "$T/daemon.log"
+check "released: point 2 is an incremental" \
+	wait_until 30 grep -q "group $G: point 2 (incremental, base 1)" "$T/daemon.log"
 kill "$DAEMON"
 wait "$DAEMON"
 check "daemon stopped cleanly" [ $? = 0 ]
