@@ -525,18 +525,23 @@ merge_push(struct merge_out *m, const struct sums_rec *r)
 	return 0;
 }
 
+/* r (a ZERO or UNKNOWN piece) clipped to the disk, if any of it is inside. */
+static int
+merge_push_clipped(struct merge_out *m, struct sums_rec r)
+{
+	if (r.offset >= m->limit)
+		return 0;
+	if (r.length > m->limit - r.offset)
+		r.length = m->limit - r.offset;
+	return merge_push(m, &r);
+}
+
 /* An uncovered piece of a ZERO record: kept, within the disk. */
 static int
 merge_zero_piece(void *arg, uint64_t off, uint64_t len)
 {
-	struct merge_out *m = arg;
-	struct sums_rec r = { .offset = off, .length = len, .zero = true };
-
-	if (off >= m->limit)
-		return 0;
-	if (len > m->limit - off)
-		r.length = m->limit - off;
-	return merge_push(m, &r);
+	return merge_push_clipped(arg, (struct sums_rec){ .offset = off, .length = len,
+							  .zero = true });
 }
 
 /* An uncovered piece of a DATA record that cannot be kept whole, or of an
@@ -544,14 +549,8 @@ merge_zero_piece(void *arg, uint64_t off, uint64_t len)
 static int
 merge_unknown_piece(void *arg, uint64_t off, uint64_t len)
 {
-	struct merge_out *m = arg;
-	struct sums_rec r = { .offset = off, .length = len, .unknown = true };
-
-	if (off >= m->limit)
-		return 0;
-	if (len > m->limit - off)
-		r.length = m->limit - off;
-	return merge_push(m, &r);
+	return merge_push_clipped(arg, (struct sums_rec){ .offset = off, .length = len,
+							  .unknown = true });
 }
 
 /* Touching UNKNOWN records (sorted) joined: merge after merge, the pieces
