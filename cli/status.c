@@ -24,9 +24,13 @@ static const char usage_status[] =
 	"the configuration: a file with a [receiver] section (or --receiver) shows\n"
 	"the replica store (points, newest point and its age = RPO seen by the\n"
 	"receiver, bytes, point in flight with durable progress, failed-over\n"
-	"marker, the newest point's scrub state, last drill); otherwise the agent's\n"
-	"groups from the daemon's <state_dir>/<group>/status.json (RPO now vs\n"
-	"target, last cycle, in-flight flag, failures), or \"never ran\".\n"
+	"marker (\"failback\" while a reverse stream runs, with a line of its\n"
+	"reverse points below), the newest point's scrub state, last drill);\n"
+	"otherwise the agent's groups from the daemon's\n"
+	"<state_dir>/<group>/status.json (RPO now vs\n"
+	"target, last cycle, in-flight flag, failures), or \"never ran\"; a group\n"
+	"failing back (nestor failback start) shows \"failing back\" and a line\n"
+	"with its reverse points, reverse RPO and bytes.\n"
 	"\n"
 	"  -c, --config FILE   configuration (default " CLI_AGENT_CONF ", or\n"
 	"                      " CLI_RECEIVER_CONF " with --receiver)\n"
@@ -58,6 +62,26 @@ fmt_age(uint64_t now, uint64_t then, char *buf, size_t len)
 		snprintf(buf, len, "%" PRIu64 "s", now > then ? (uint64_t)((now - then) / 1000000000u) : 0);
 }
 
+/* Below a group's row while it fails back: its reverse stream, from the
+ * agent's JSON rev (its "reverse" object) or the receiver's rs. */
+static void
+print_reverse_line(json_t *rev, const struct revstate *rs, bool have, uint64_t now)
+{
+	char age[32];
+
+	if (json_is_object(rev)) {
+		snprintf(age, sizeof(age), "%.0fs",
+			 json_number_value(json_object_get(rev, "rpo_seconds")));
+		printf("  reverse: %" PRIu64 " point(s), newest %" PRIu64 ", reverse RPO %s, %"
+		       PRIu64 " bytes\n", status_json_u64(rev, "points"),
+		       status_json_u64(rev, "last_point"), age, status_json_u64(rev, "bytes_total"));
+	} else if (have && rs && rs->points) {
+		fmt_age(now, rs->last_time_ns, age, sizeof(age));
+		printf("  reverse: %" PRIu64 " point(s), newest %" PRIu64 ", reverse RPO %s, %"
+		       PRIu64 " bytes\n", rs->points, rs->last_point, age, rs->bytes_total);
+	}
+}
+
 static void
 print_rx_table(const struct status_rx_group *g, size_t n, uint64_t now)
 {
@@ -81,7 +105,9 @@ print_rx_table(const struct status_rx_group *g, size_t n, uint64_t now)
 		printf("%-20s %6zu %8" PRIu64 " %8s %14" PRIu64 " %-17s %-16s %-11s %-14s %s\n",
 		       g[i].name, g[i].points, g[i].last_point, age, g[i].last_point_bytes,
 		       g[i].last_point ? consistency_name(g[i].last_point_consistency) : "-",
-		       pend, g[i].failed_over ? "yes" : "no", g[i].scrub, drill);
+		       pend, g[i].failing_back ? "failback" : g[i].failed_over ? "yes" : "no",
+		       g[i].scrub, drill);
+		print_reverse_line(json_null(), &g[i].reverse, g[i].failing_back, now);
 	}
 }
 
@@ -122,13 +148,16 @@ print_agent_table(json_t *groups)
 		json_t *o = json_array_get(groups, i), *lc = json_object_get(o, "last_cycle");
 		json_t *rpo = json_object_get(o, "rpo_seconds");
 		json_t *tp = json_object_get(lc, "throughput_bytes_per_second");
+		const char *dir = json_string_value(json_object_get(o, "direction"));
+		bool reverse = dir && strcmp(dir, "reverse") == 0;
 		char rbuf[32], tbuf[32];
 
 		if (strcmp(json_string_value(json_object_get(o, "state")), "never ran") == 0) {
 			printf("%-20s %8s %8s %7" PRIu64 "s %-8s %6s %8s %14s %12s %s\n",
 			       json_string_value(json_object_get(o, "group")), "-", "-",
 			       status_json_u64(o, "rpo_target_seconds"), "-", "-", "-", "-", "-",
-			       "never ran");
+			       reverse ? "failing back" : "never ran");
+			print_reverse_line(json_object_get(o, "reverse"), NULL, false, 0);
 			continue;
 		}
 		snprintf(rbuf, sizeof(rbuf), json_is_number(rpo) ? "%.0fs" : "-",
@@ -144,8 +173,10 @@ print_agent_table(json_t *groups)
 		       status_json_u64(o, "cycles"), status_json_u64(o, "consecutive_failures"),
 		       status_json_u64(lc, "bytes_wire"),
 		       tbuf, json_is_true(json_object_get(o, "in_cycle")) ? "in cycle"
+		       : reverse ? "failing back"
 		       : json_is_true(json_object_get(o, "failed_over")) ? "failed over"
 		       : json_is_true(json_object_get(lc, "ok")) ? "idle" : "last cycle failed");
+		print_reverse_line(json_object_get(o, "reverse"), NULL, false, 0);
 	}
 }
 

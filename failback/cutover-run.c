@@ -12,6 +12,7 @@
 #include "failback/cutover-commit.h"
 #include "failback/cutover.h"
 #include "failback/reprotect.h"
+#include "failback/revstat.h"
 #include "failback/target.h"
 #include "replicator/config.h"
 #include "replicator/receiver/store.h"
@@ -45,7 +46,10 @@ release(const struct agent_config *cfg, const struct agent_group_cfg *g, const c
 		return -1;
 	c->state = CUTOVER_RELEASED;
 	c->forward_point = f;
-	return cutover_advance(gdir, c);
+	if (cutover_advance(gdir, c) < 0)
+		return -1;
+	(void)failback_revstat_released(cfg, g->name); /* the direction: forward */
+	return 0;
 }
 
 int

@@ -15,9 +15,11 @@
 #include "common/consistency.h"
 #include "common/log.h"
 #include "common/strfmt.h"
+#include "common/testhook.h"
 #include "common/workpool.h"
 #include "failback/finish-dr.h"
 #include "failback/revsrc.h"
+#include "failback/revstat.h"
 #include "proto/codec.h"
 #include "proto/conn.h"
 #include "replicator/agent/agent.h"
@@ -345,6 +347,8 @@ rev_committed(struct rev *r, const struct proto_committed *c)
 		 (unsigned long long)c->point_id, (unsigned long long)r->st.bytes_data,
 		 (unsigned long long)r->st.bytes_zero, (unsigned long long)r->st.bytes_skipped,
 		 (unsigned long long)r->st.bytes_wire, (double)(clock_now_ns() - r->t0_ns) / 1e9);
+	(void)failback_revstat_rx(r->cfg->store_dir, r->group, r->marker, c->point_id,
+				  snapshot_time_ns(r->snap), r->st.bytes_data);
 	if (r->finish)
 		return rev_finish_promote(r);
 	rev_end(r, R_DONE);
@@ -587,6 +591,7 @@ rev_quiesce_done(void *arg, int cancelled)
 				 r->why[0] ? r->why : "the failed-over VMs could not be shut down");
 		return;
 	}
+	testhook_at("finish-quiesced"); /* the VMs off and held paused, no final point yet */
 	r->state = R_X;
 	if (rev_send_p(r) < 0)
 		(void)rev_refuse(r, PROTO_ERR_INTERNAL, "cannot answer");

@@ -43,11 +43,21 @@ metrics_put_family(FILE *f, const char *name, const char *type, const char *help
 void
 metrics_put_sample(FILE *f, const char *name, const char *group, double val)
 {
+	metrics_put_sample_label(f, name, group, NULL, NULL, val);
+}
+
+void
+metrics_put_sample_label(FILE *f, const char *name, const char *group, const char *key,
+			 const char *value, double val)
+{
+	fprintf(f, "%s{group=\"%s\"", name, group);
+	if (key)
+		fprintf(f, ",%s=\"%s\"", key, value);
 	/* Counters print as exact integers (doubles hold them up to 2^53). */
 	if (val >= 0 && val < 9007199254740992.0 && val == (double)(uint64_t)val)
-		fprintf(f, "%s{group=\"%s\"} %.0f\n", name, group, val);
+		fprintf(f, "} %.0f\n", val);
 	else
-		fprintf(f, "%s{group=\"%s\"} %.15g\n", name, group, val);
+		fprintf(f, "} %.15g\n", val);
 }
 
 char *

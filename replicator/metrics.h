@@ -41,6 +41,10 @@ void metrics_thread_free(struct metrics_thread *t);
  * escape). Integral values print exactly. */
 void metrics_put_family(FILE *f, const char *name, const char *type, const char *help);
 void metrics_put_sample(FILE *f, const char *name, const char *group, double val);
+/* The same with a second label key="value" after group (key NULL: none);
+ * value must need no escaping (a fixed word). */
+void metrics_put_sample_label(FILE *f, const char *name, const char *group, const char *key,
+			      const char *value, double val);
 
 /* One family of a page; id is the page's own (an enum of its fields). */
 struct metrics_family {

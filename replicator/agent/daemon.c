@@ -24,6 +24,7 @@
 #include "replicator/agent/agent.h"
 #include "replicator/config.h"
 #include "replicator/metrics.h"
+#include "replicator/revstate.h"
 
 #define BACKOFF_FIRST_S 5
 #define TICK_MS         200
@@ -401,7 +402,8 @@ group_main(void *arg)
 
 /* The daemon's /metrics page, from every running group's state. */
 enum afield { A_RPO, A_TARGET, A_BREACH, A_POINTS, A_BYTES, A_CYCLE, A_FAILURES,
-	      A_CONSECUTIVE, A_IN_CYCLE, A_LAST_SUCCESS, A_FAILED_OVER };
+	      A_CONSECUTIVE, A_IN_CYCLE, A_LAST_SUCCESS, A_FAILED_OVER, A_DIRECTION, A_REV_RPO,
+	      A_REV_POINTS, A_REV_BYTES };
 
 static const struct metrics_family afamilies[] = {
 	{ A_RPO, "nestor_agent_rpo_seconds", "gauge",
@@ -422,12 +424,25 @@ static const struct metrics_family afamilies[] = {
 	  "Unix time when the newest point was committed." },
 	{ A_FAILED_OVER, "nestor_agent_failed_over", "gauge",
 	  "1 while the receiver says the group is failed over: no forward cycles, no RPO alert." },
+	{ A_DIRECTION, "nestor_agent_direction", "gauge",
+	  "1 for the group's direction (forward, reverse: a failback streams back, failed_over), 0 for the others." },
+	{ A_REV_RPO, "nestor_agent_reverse_rpo_seconds", "gauge",
+	  "While failing back: age of the newest reverse point's snapshot instant." },
+	{ A_REV_POINTS, "nestor_agent_reverse_points", "gauge",
+	  "While failing back: reverse points in the on-prem target." },
+	{ A_REV_BYTES, "nestor_agent_reverse_bytes_total", "counter",
+	  "While failing back: payload bytes of the reverse points received on-prem." },
 };
+
+static const char *const directions[] = { "forward", "reverse", "failed_over" };
 
 struct gview {
 	const char *name;
+	const char *state_dir;
 	uint64_t target_s;
 	struct gstate s;
+	struct revstate rev; /* a failback's, read at the scrape */
+	const char *direction;
 };
 
 /* The groups of one scrape, newest first, for agent_sample. */
@@ -467,10 +482,34 @@ agent_sample(FILE *f, const struct metrics_family *fam, size_t row, void *arg)
 			return;
 		val = (double)s->last_success_ns / 1e9;
 		break;
+	case A_DIRECTION:
+		for (size_t i = 0; i < sizeof(directions) / sizeof(directions[0]); i++)
+			metrics_put_sample_label(f, fam->name, v->name, "direction", directions[i],
+						 strcmp(directions[i], v->direction) == 0);
+		return;
+	case A_REV_RPO:
+	case A_REV_POINTS:
+	case A_REV_BYTES:
+		if (strcmp(v->direction, "reverse") != 0)
+			return;
+		val = fam->id == A_REV_RPO ? revstate_rpo(&v->rev, now)
+		      : fam->id == A_REV_POINTS ? (double)v->rev.points : (double)v->rev.bytes_total;
+		break;
 	default:
 		return;
 	}
 	metrics_put_sample(f, fam->name, v->name, val);
+}
+
+/* A failback's direction of v's group: its target's summary file. */
+static void
+gview_reverse(struct gview *v)
+{
+	char *path = revstate_agent_path(v->state_dir, v->name);
+	bool have = path && revstate_load(path, &v->rev) == 0;
+
+	v->direction = revstate_direction(have ? &v->rev : NULL, v->s.failed_over);
+	free(path);
 }
 
 static char *
@@ -488,13 +527,16 @@ agent_render(void *arg)
 		n++;
 	v = calloc(n + 1, sizeof(*v));
 	for (struct gthread *t = d->threads; v && t; t = t->next)
-		v[k++] = (struct gview){ t->g->name, t->g->rpo_s, t->s };
+		v[k++] = (struct gview){ .name = t->g->name, .state_dir = t->ref->cfg->state_dir,
+					 .target_s = t->g->rpo_s, .s = t->s };
 	now = clock_now_ns();
 	pthread_mutex_unlock(&d->mu);
 	if (!v) {
 		log_error("metrics: out of memory");
 		return NULL;
 	}
+	for (size_t i = 0; i < k; i++)
+		gview_reverse(&v[i]);
 	body = metrics_page(afamilies, sizeof(afamilies) / sizeof(afamilies[0]), k, agent_sample,
 			    &(struct agent_page){ v, k, now });
 	free(v);

@@ -106,7 +106,8 @@ struct view {
 };
 
 enum field { F_POINTS, F_RPO, F_LAST_BYTES, F_BYTES_TOTAL, F_POINTS_TOTAL, F_CYCLE,
-	     F_FAILURES, F_FAILED_OVER, F_DRILL, F_DRILL_RTO, F_RPO_TARGET, F_DRILL_TIME };
+	     F_FAILURES, F_FAILED_OVER, F_DRILL, F_DRILL_RTO, F_RPO_TARGET, F_DRILL_TIME,
+	     F_FAILING_BACK, F_REV_RPO, F_REV_POINTS, F_REV_BYTES };
 
 static const struct metrics_family families[] = {
 	{ F_POINTS, "nestor_group_points", "gauge", "Committed recovery points of the group." },
@@ -131,6 +132,14 @@ static const struct metrics_family families[] = {
 	  "The group's RPO target (rpo in the receiver's configuration)." },
 	{ F_DRILL_TIME, "nestor_drill_last_timestamp_seconds", "gauge",
 	  "Start of the newest drill, in seconds since the epoch." },
+	{ F_FAILING_BACK, "nestor_group_failing_back", "gauge",
+	  "1 while the failed-over group is being failed back (a reverse stream ran for this failover)." },
+	{ F_REV_RPO, "nestor_group_reverse_rpo_seconds", "gauge",
+	  "While failing back: age of the newest reverse point's snapshot instant." },
+	{ F_REV_POINTS, "nestor_group_reverse_points", "gauge",
+	  "While failing back: reverse points committed on-prem for this failover." },
+	{ F_REV_BYTES, "nestor_group_reverse_bytes_total", "counter",
+	  "While failing back: payload bytes of the reverse points sent for this failover." },
 };
 
 /* The groups of one scrape, for sample. */
@@ -191,6 +200,16 @@ sample(FILE *f, const struct metrics_family *fam, size_t row, void *arg)
 		if (!r || r->drill_result < 0 || !r->drill_started_ns)
 			return;
 		val = (double)r->drill_started_ns / 1e9;
+		break;
+	case F_FAILING_BACK: val = r && r->failing_back; break;
+	case F_REV_RPO:
+	case F_REV_POINTS:
+	case F_REV_BYTES:
+		if (!r || !r->failing_back)
+			return;
+		val = fam->id == F_REV_RPO ? revstate_rpo(&r->reverse, now)
+		      : fam->id == F_REV_POINTS ? (double)r->reverse.points
+						: (double)r->reverse.bytes_total;
 		break;
 	default:
 		return;

@@ -100,6 +100,29 @@ out:
 	free(path);
 }
 
+/* A failed-over group's reverse stream, when one ran for this failover
+ * (the file of an older failover's stream does not count). Unreadable:
+ * logged, shown as none. */
+static void
+load_reverse(const char *store_dir, struct status_rx_group *g)
+{
+	char *path = revstate_rx_path(store_dir, g->name);
+	json_t *m = NULL;
+	const char *id;
+	bool absent = false;
+
+	if (!path || revstate_load(path, &g->reverse) != 0 || !g->reverse.points)
+		goto out;
+	m = failover_marker_load(store_dir, g->name, &absent);
+	id = json_string_value(json_object_get(m, "failover"));
+	g->failing_back = m && (!g->reverse.failover[0] || (id && strcmp(id, g->reverse.failover) == 0));
+out:
+	if (!g->failing_back)
+		memset(&g->reverse, 0, sizeof(g->reverse));
+	json_decref(m);
+	free(path);
+}
+
 static int
 load_rx_group(struct store *st, const char *store_dir, struct status_rx_group *g)
 {
@@ -133,6 +156,8 @@ load_rx_group(struct store *st, const char *store_dir, struct status_rx_group *g
 		g->pending_durable_bytes += pr->disks[i].durable_offset;
 	}
 	g->failed_over = failover_group_is_failed_over(store_dir, g->name);
+	if (g->failed_over)
+		load_reverse(store_dir, g);
 	load_last_drill(store_dir, g);
 	rc = 0;
 out:
@@ -250,6 +275,19 @@ num_or_null(bool have, json_t *v)
 	return json_null();
 }
 
+/* A reverse stream's figures, or null without one. */
+static json_t *
+reverse_json(const struct revstate *rs, bool have, uint64_t now)
+{
+	if (!have || !rs->points)
+		return json_null();
+	return json_pack("{s:I, s:I, s:I, s:f, s:I, s:I}", "points", (json_int_t)rs->points,
+			 "last_point", (json_int_t)rs->last_point, "last_point_time_ns",
+			 (json_int_t)rs->last_time_ns, "rpo_seconds", revstate_rpo(rs, now),
+			 "last_point_bytes", (json_int_t)rs->last_bytes, "bytes_total",
+			 (json_int_t)rs->bytes_total);
+}
+
 json_t *
 status_rx_json(const char *store_dir, const struct status_rx_group *g, size_t n, uint64_t now)
 {
@@ -293,6 +331,8 @@ status_rx_json(const char *store_dir, const struct status_rx_group *g, size_t n,
 							       json_real(g[i].drill_rto_s)),
 				    "started_ns", (json_int_t)g[i].drill_started_ns)
 			: json_null());
+		json_object_set_new(o, "failing_back", json_boolean(g[i].failing_back));
+		json_object_set_new(o, "reverse", reverse_json(&g[i].reverse, g[i].failing_back, now));
 		json_object_set_new(o, "scrub", json_pack("{s:s, s:I}", "last_point", g[i].scrub,
 							  "bad_points",
 							  (json_int_t)g[i].scrub_bad_points));
@@ -313,6 +353,25 @@ status_json_u64(json_t *o, const char *key)
 	/* lenient: absent, not an integer or negative reads as 0 */
 	(void)jsonfile_u64(o, key, INT64_MAX, &v, NULL);
 	return v;
+}
+
+/* The direction of an agent group (a failback's reverse stream from its
+ * target's summary, else the daemon's failed_over) and the reverse
+ * stream's figures, into o. */
+static void
+agent_reverse(const struct agent_config *cfg, const struct agent_group_cfg *gc, json_t *o,
+	      uint64_t now)
+{
+	char *path = revstate_agent_path(cfg->state_dir, gc->name);
+	struct revstate rs = { 0 };
+	bool have = path && revstate_load(path, &rs) == 0;
+	const char *dir = revstate_direction(have ? &rs : NULL,
+					     json_is_true(json_object_get(o, "failed_over")));
+
+	json_object_set_new(o, "direction", json_string(dir));
+	json_object_set_new(o, "reverse", reverse_json(&rs, have && strcmp(dir, "reverse") == 0,
+						      now));
+	free(path);
 }
 
 /* One agent group as JSON: the daemon's status file with the RPO recomputed
@@ -372,6 +431,8 @@ agent_group_json(const struct agent_config *cfg, const struct agent_group_cfg *g
 		json_object_set_new(o, "last_cycle", json_null());
 	}
 out:
+	if (o)
+		agent_reverse(cfg, gc, o, now);
 	json_decref(st);
 	free(path);
 	return o;

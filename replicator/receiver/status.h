@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "replicator/revstate.h"
+
 struct agent_config;
 struct store;
 
@@ -32,6 +34,8 @@ struct status_rx_group {
 	char scrub[32];                   /* the newest point's scrub state (scrubstate.h) */
 	size_t scrub_bad_points;          /* points whose own last scrub failed */
 	uint64_t rpo_target_s;            /* receiver.conf's rpo; 0 = not set (status_rx_targets) */
+	bool failing_back;                /* failed over and a reverse stream of this failover ran */
+	struct revstate reverse;          /* its reverse points (when failing_back) */
 };
 
 struct receiver_config;
