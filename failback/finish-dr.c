@@ -13,6 +13,7 @@
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/strfmt.h"
+#include "common/testhook.h"
 #include "common/virt-dl.h"
 #include "common/vmxml.h"
 #include "failover/failover.h"
@@ -152,7 +153,9 @@ overlays_print(const json_t *m, const char *group, uint64_t *out)
 		char *path = NULL, *line = NULL;
 		struct stat sb;
 
+		/* promote.<disk>.qcow2: made by the promotion itself, no VM's. */
 		if (len > 6 && strcmp(name + len - 6, ".qcow2") == 0 &&
+		    strncmp(name, "promote.", 8) != 0 &&
 		    (path = strfmt("%s/%s", wd, name)) && stat(path, &sb) == 0 &&
 		    (line = strfmt("%s %ju %jd %jd.%09ld %" PRIx64, name, (uintmax_t)sb.st_ino,
 				   (intmax_t)sb.st_size, (intmax_t)sb.st_mtim.tv_sec,
@@ -229,13 +232,17 @@ finish_dr_promote(struct store *st, const char *store_dir, const char *group,
 			log_error("failback: group %s: the failover marker went away", group);
 		return -1;
 	}
-	if (finish_dr_stop(m, group) < 0 ||
+	/* What the overlays are is recorded before F is made of them (the
+	 * domains are off, nothing writes them now): a crash right after the
+	 * promotion then finds F listed and recorded, and answers the same F. */
+	if (finish_dr_stop(m, group) < 0 || finish_dr_record(store_dir, group) < 0 ||
 	    failover_promote_point(st, store_dir, group, uri ? uri : VMXML_DEFAULT_URI, &rep) < 0)
 		goto out;
+	testhook_at("finish-promoted"); /* F made, REVERSE_DONE not sent */
 	out->point = (uint64_t)json_integer_value(json_object_get(rep, "point"));
 	out->base = (uint64_t)json_integer_value(json_object_get(rep, "base"));
 	out->bytes = (uint64_t)json_integer_value(json_object_get(rep, "bytes"));
-	rc = finish_dr_record(store_dir, group);
+	rc = 0;
 out:
 	json_decref(rep);
 	json_decref(m);

@@ -119,6 +119,41 @@ Test(finish_dr, f_answered_only_while_the_overlays_stay)
 	store_free(st);
 }
 
+/* The print is recorded before F is made (a receiver killed right after
+ * the promotion answers the same F): the promotion's own overlay of a disk
+ * no VM booted, made after the record, does not make F stale. */
+Test(finish_dr, recorded_before_the_promotion)
+{
+	struct store *st = store_open(dir, NULL);
+	struct finish_point fp = { 0 };
+	char path[160];
+	bool absent = false;
+	json_t *m;
+
+	cr_assert_not_null(st);
+	point(st, 1, 0, "{}");
+	snprintf(path, sizeof(path), "%s/wd", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/wd/web1.d.qcow2", dir);
+	put(path, "overlay");
+	m = marker(2);
+	cr_assert_eq(finish_dr_record(dir, "g"), 0);
+	json_decref(m);
+	snprintf(path, sizeof(path), "%s/wd/promote.e.qcow2", dir);
+	put(path, "the promotion's");
+	point(st, 2, 1, "{\"promoted_from\":1}");
+	m = failover_marker_load(dir, "g", &absent);
+	cr_assert_not_null(m);
+	cr_assert_eq(finish_dr_made(st, m, dir, "g", &fp), 1, "the same F");
+	cr_assert_eq(fp.point, 2);
+	/* A VM's overlay changed: stale, as before. */
+	snprintf(path, sizeof(path), "%s/wd/web1.d.qcow2", dir);
+	put(path, "written again");
+	cr_assert_eq(finish_dr_made(st, m, dir, "g", &fp), 0);
+	json_decref(m);
+	store_free(st);
+}
+
 Test(finish_dr, promoted_point_told_apart)
 {
 	struct store *st = store_open(dir, NULL);
