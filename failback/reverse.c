@@ -332,6 +332,9 @@ rev_on_begin_ack(struct rev *r, const struct proto_progress *p)
 		return -1;
 	r->state = R_SENDING;
 	sender_pump(r->snd);
+	/* The point begun on-prem, its extents streaming: the moment
+	 * test-failback kills the receiver at. */
+	testhook_at("failback-sending");
 	return 0;
 }
 

@@ -43,7 +43,8 @@ failback_revstat_released(const struct agent_config *cfg, const char *group)
 	struct revstate rs;
 	int rc = -1;
 
-	if (path && revstate_load(path, &rs) >= 0) {
+	/* No summary: no reverse stream ran here (a cutover by hand). */
+	if (path && revstate_load(path, &rs) == 0) {
 		rs.released = true;
 		rc = revstate_save(path, &rs);
 	}

@@ -48,7 +48,6 @@ struct fb {
 	uint64_t x_bytes;               /* what X covers */
 	bool x_whole;                   /* X is the whole disks (no tracking since P) */
 	uint64_t deadline_ns;           /* a finish: the DR side's answer by then */
-	unsigned disk_done;             /* DISK_DONEs taken this round */
 };
 
 static void
@@ -296,10 +295,6 @@ fb_on_msg(void *arg, const struct proto_msg *msg)
 			testhook_at("failback-commit");
 		if ((rc = session_on_msg(f->s, msg)) < 0 && f->state != F_DONE)
 			f->state = F_FAILED;
-		/* A disk durable on-prem, the next still streaming: the
-		 * moment test-failback kills the receiver at. */
-		if (rc == 0 && msg->type == PROTO_DISK_DONE && !f->disk_done++)
-			testhook_at("failback-disk-done");
 		return rc < 0 ? -1 : 0;
 	}
 	if (channel_refused(f->ch, msg)) {
@@ -420,7 +415,8 @@ fb_report(const struct fb *f, double secs)
 	if (f->o->json)
 		fflush(f->o->json);
 	free(pts);
-	(void)failback_revstat_agent(f->cfg, f->g->name, f->store); /* status, /metrics */
+	if (f->committed) /* for status and /metrics; a release round commits none */
+		(void)failback_revstat_agent(f->cfg, f->g->name, f->store);
 }
 
 /* One reverse point over one connection. 0 committed / -1. */

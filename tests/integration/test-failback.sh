@@ -114,6 +114,10 @@ check "on-prem disks still bit-identical" [ "$(sha256sum "$T/src/os.qcow2" "$T/s
 cloud "dd if=/dev/urandom of=/dev/vdb bs=64k count=2 seek=96 conv=fsync 2>/dev/null && echo written" |
 	grep -q written || die "cloud write W3 failed"
 stopped() { [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = T ]; }
+# rx_held AT: the receiver restarted to stop itself at pause point AT;
+# rx_kill9: kill -9 of it
+rx_held() { stop_receiver; NESTOR_TEST_PAUSE=$1 start_receiver; }
+rx_kill9() { kill -9 "$RX_PID"; wait "$RX_PID" 2>/dev/null; RX_PID=; }
 NESTOR_TEST_PAUSE=failback-commit $FB start --config "$T/agent.conf" $G --once --json >"$T/fbk.json" 2>"$T/fbk.log" &
 KPID=$!
 wait_until 120 stopped $KPID || { kill -9 $KPID; tail "$T/fbk.log"; die "failback start never reached its commit"; }
@@ -142,6 +146,88 @@ check "failback status --json lists the reverse points and their bytes" \
 	jqt ".direction == \"reverse\" and (.points | length) == 4 and .points[0].bytes == $B1 and .bytes >= $((B1 + B2))" "$T/fbst.json"
 check "failback status (text)" bash -c "$FB status --config '$T/agent.conf' $G | grep -q '4 reverse point(s)'"
 virsh -q -c "$VM_URI" resume web1 >/dev/null
+
+# 3b. the receiver killed (kill -9) while a reverse point streams (held
+# where the point is begun on-prem and its first extents are queued); the
+# receiver, restarted (now with /metrics), serves the next run, which
+# converges on the cloud disks (the VM paused for it)
+T3=$SECONDS
+RMPORT=$(free_port)
+sed -i "s|^store = .*|&\nmetrics = 127.0.0.1:$RMPORT|" "$T/receiver.conf"
+cloud "dd if=/dev/urandom of=/dev/vdb bs=64k count=32 seek=160 conv=fsync 2>/dev/null && echo written" |
+	grep -q written || die "cloud write W5 failed"
+NPTS=$(fb status $G --json | jq '.points | length')
+LASTRP=$(fb status $G --json | jq '.points[-1].point')
+rx_held failback-sending
+$FB start --config "$T/agent.conf" $G --once --json >"$T/fbrk.json" 2>"$T/fbrk.log" &
+KPID=$!
+wait_until 120 stopped "$RX_PID" || { kill -9 $KPID; tail "$T/fbrk.log"; die "the receiver never streamed a reverse point"; }
+rx_kill9
+wait $KPID
+rc=$?
+tail -2 "$T/fbrk.log"
+check "receiver killed mid-point: failback start fails (exit 1)" [ $rc = 1 ]
+check "it says the connection went" grep -q "connection to the receiver lost" "$T/fbrk.log"
+check "the interrupted reverse point is pending on-prem" \
+	jqt ".point > $LASTRP and .base == $LASTRP" "$T/agent-state/failback/$G/pending.json"
+check "receiver killed mid-point: nothing committed" jqt "(.points | length) == $NPTS" <(fb status $G --json)
+check "on-prem disks bit-identical after the receiver's kill" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+virsh -q -c "$VM_URI" suspend web1 >/dev/null || die "cannot pause web1"
+start_receiver
+fb start $G --once --json >"$T/fbrr.json" 2>>"$T/fb1.log" || { tail -5 "$T/fb1.log"; die "the run after the receiver's kill failed"; }
+cat "$T/fbrr.json"
+N5=$(jq .point "$T/fbrr.json")
+B5=$(jq .bytes "$T/fbrr.json")
+check "the run after the receiver's kill: an incremental on the last committed reverse point" \
+	jqt ".base == $LASTRP and .point > $LASTRP" "$T/fbrr.json"
+check "no pending reverse point left" [ ! -e "$T/agent-state/failback/$G/pending.json" ]
+check "it carries what the cloud wrote since that point, not W u X nor the disks ($B5 bytes)" \
+	[ "$B5" -ge $((2048 * KIB)) -a "$B5" -le $((2048 * KIB * 12 / 10 + 1024 * KIB)) ]
+for d in os data; do
+	check "after the receiver's kill: target disk $d equals the cloud disk" \
+		qemu-img compare -U -f qcow2 -F qcow2 "$TD/$d/$N5.qcow2" "$WD/web1.$d.qcow2"
+done
+check "on-prem disks bit-identical after the run" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+
+# the reverse direction in nestor status and /metrics, both sides
+fb status $G --json >"$T/fbst2.json"
+NPTS=$(jq '.points | length' "$T/fbst2.json")
+"$NESTOR" status --config "$T/agent.conf" --json >"$T/ast.json"
+check "agent status --json: direction reverse; reverse points, newest, bytes as the target lists them" \
+	jqt --slurpfile fb "$T/fbst2.json" '.groups[0] | .direction == "reverse" and
+		.reverse.points == ($fb[0].points | length) and .reverse.last_point == $fb[0].points[-1].point and
+		.reverse.bytes_total == $fb[0].bytes and .reverse.rpo_seconds >= 0 and .reverse.rpo_seconds < 600' "$T/ast.json"
+check "agent status (text): failing back, with its reverse line" \
+	bash -c "'$NESTOR' status --config '$T/agent.conf' | grep -q 'failing back' &&
+		'$NESTOR' status --config '$T/agent.conf' | grep -q '^  reverse: $NPTS point(s), newest $N5, reverse RPO'"
+"$NESTOR" status --config "$T/receiver.conf" --json >"$T/rst.json"
+check "receiver status --json: failing back, the same reverse points, newest $N5" \
+	jqt ".groups[] | select(.group == \"$G\") | .failed_over and .failing_back and .reverse.points == $NPTS and
+		.reverse.last_point == $N5 and .reverse.bytes_total > 0 and .reverse.rpo_seconds >= 0" "$T/rst.json"
+check "receiver status (text): failback" \
+	bash -c "'$NESTOR' status --config '$T/receiver.conf' | grep -E '^$G ' | grep -q failback"
+rmetric() { curl -s --max-time 5 "http://127.0.0.1:$RMPORT/metrics" | awk -v n="$1{group=\"$G\"}" '$1 == n { print $2 }'; }
+check "receiver /metrics: nestor_group_failing_back 1" [ "$(rmetric nestor_group_failing_back)" = 1 ]
+check "receiver /metrics: nestor_group_reverse_points $NPTS" [ "$(rmetric nestor_group_reverse_points)" = "$NPTS" ]
+check "receiver /metrics: nestor_group_reverse_rpo_seconds, bytes" \
+	bash -c "[ -n '$(rmetric nestor_group_reverse_rpo_seconds)' ] && [ '$(rmetric nestor_group_reverse_bytes_total)' -gt 0 ]"
+AMPORT=$(free_port)
+sed "s|^state_dir = .*|&\nmetrics = 127.0.0.1:$AMPORT|" "$T/agent.conf" >"$T/agent-m.conf"
+"$NESTOR" agent --config "$T/agent-m.conf" >>"$T/daemon.log" 2>&1 &
+DPID=$!
+ascrape() { curl -s --max-time 5 "http://127.0.0.1:$AMPORT/metrics"; }
+check "agent /metrics: nestor_agent_direction reverse 1" \
+	wait_until 30 bash -c "curl -s --max-time 5 http://127.0.0.1:$AMPORT/metrics | grep -qx 'nestor_agent_direction{group=\"$G\",direction=\"reverse\"} 1'"
+ascrape >"$T/am.txt"
+check "agent /metrics: forward 0, reverse points $NPTS, reverse bytes as the target's" \
+	bash -c "grep -qx 'nestor_agent_direction{group=\"$G\",direction=\"forward\"} 0' '$T/am.txt' &&
+		grep -qx 'nestor_agent_reverse_points{group=\"$G\"} $NPTS' '$T/am.txt' &&
+		grep -qx 'nestor_agent_reverse_bytes_total{group=\"$G\"} $(jq .bytes "$T/fbst2.json")' '$T/am.txt' &&
+		grep -q '^nestor_agent_reverse_rpo_seconds{group=\"$G\"} [0-9]' '$T/am.txt'"
+kill -TERM $DPID
+wait $DPID
+virsh -q -c "$VM_URI" resume web1 >/dev/null
+echo "receiver kill during the sync, status and metrics: $((SECONDS - T3)) s"
 
 # 4. hostile peers
 A1="--cert $P/agent1.crt --key $P/agent1.key"
@@ -205,6 +291,35 @@ check "the cloud VM shut off: failback start fails (exit 1)" \
 tail -2 "$T/fboff.log"
 check "it says why" grep -q "could not begin (are they running?)" "$T/fboff.log"
 check "on-prem disks bit-identical until the cutover (sha256)" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+# 5b. the receiver killed (kill -9) during the finish, at two moments,
+# the finish run again each time: (1) the cloud VM shut off and held
+# paused, before the final reverse point; (2) F made, before its answer
+# (and so before the on-prem cutover and the release)
+T5B=$SECONDS
+for at in finish-quiesced finish-promoted; do
+	rx_held $at
+	$FB finish --config "$T/agent.conf" $G --shutdown-timeout 60 >"$T/fin-$at.out" 2>"$T/fin-$at.log" &
+	KPID=$!
+	wait_until 180 stopped "$RX_PID" || { kill -9 $KPID; tail "$T/fin-$at.log" "$T/receiver.log"; die "the receiver never reached $at"; }
+	if [ $at = finish-quiesced ]; then
+		check "receiver held at $at: the cloud VM is off and held paused" \
+			bash -c "virsh -q -c '$VM_URI' domstate web1 | grep -q paused"
+		check "receiver held at $at: no F yet" [ "$(last_point $G)" = 2 ]
+	else
+		check "receiver held at $at: F = point 3 listed" [ "$(last_point $G)" = 3 ]
+	fi
+	check "receiver held at $at: on-prem disks untouched" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+	rx_kill9
+	wait $KPID
+	rc=$?
+	tail -2 "$T/fin-$at.log"
+	check "receiver killed at $at: the finish fails (exit 1)" [ $rc = 1 ]
+	check "receiver killed at $at: cutover.json still requested (nothing cut over)" jqt '.state == "requested"' "$CJ"
+	check "receiver killed at $at: still failed over" [ -f "$T/store/$G/failover.json" ]
+	check "receiver killed at $at: on-prem disks bit-identical" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+	start_receiver
+done
+echo "receiver kills during the finish: $((SECONDS - T5B)) s"
 NESTOR_TEST_PAUSE=failback-finish-f $FB finish --config "$T/agent.conf" $G --shutdown-timeout 60 \
 	>"$T/fin2k.out" 2>"$T/fin2k.log" &
 KPID=$!
@@ -238,6 +353,15 @@ check "finish's release undefines the domain despite its reverse checkpoints" \
 $FB finish --config "$T/agent.conf" $G >"$T/fin3.out" 2>"$T/fin3.log"
 check "finish again: a no-op, exit 0" [ $? = 0 ]
 check "finish again: the receiver says released already" grep -q "released already" "$T/receiver.log"
+check "the failover was released once" [ "$(grep -c 'failover released after the agent verified' "$T/receiver.log")" = 1 ]
+"$NESTOR" status --config "$T/agent.conf" --json >"$T/ast2.json"
+check "agent status after the finish: no reverse direction any more" \
+	jqt '.groups[0] | .direction != "reverse" and .reverse == null' "$T/ast2.json"
+check "receiver status after the finish: not failing back" \
+	jqt ".groups[] | select(.group == \"$G\") | (.failing_back | not) and .reverse == null" \
+	<("$NESTOR" status --config "$T/receiver.conf" --json)
+check "receiver /metrics after the finish: nestor_group_failing_back 0, no reverse RPO" \
+	bash -c "[ '$(rmetric nestor_group_failing_back)' = 0 ] && [ -z '$(rmetric nestor_group_reverse_rpo_seconds)' ]"
 fb start $G --once >/dev/null 2>"$T/fbnf.log"
 rc=$?
 tail -3 "$T/fbnf.log"

@@ -45,3 +45,22 @@ Test(metrics, page_empty)
 	cr_assert_str_eq(page, "");
 	free(page);
 }
+
+/* A second label (the agent's direction of a failback, issue 14). */
+Test(metrics, sample_with_a_second_label)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	cr_assert_not_null(f);
+	metrics_put_sample_label(f, "nestor_agent_direction", "web", "direction", "reverse", 1);
+	metrics_put_sample_label(f, "nestor_agent_direction", "web", "direction", "forward", 0);
+	metrics_put_sample_label(f, "nestor_agent_reverse_rpo_seconds", "web", NULL, NULL, 12.5);
+	fclose(f);
+	cr_assert_str_eq(buf,
+			 "nestor_agent_direction{group=\"web\",direction=\"reverse\"} 1\n"
+			 "nestor_agent_direction{group=\"web\",direction=\"forward\"} 0\n"
+			 "nestor_agent_reverse_rpo_seconds{group=\"web\"} 12.5\n");
+	free(buf);
+}
