@@ -63,23 +63,16 @@ fmt_age(uint64_t now, uint64_t then, char *buf, size_t len)
 }
 
 /* Below a group's row while it fails back: its reverse stream, from the
- * agent's JSON rev (its "reverse" object) or the receiver's rs. */
+ * "reverse" object of a group's JSON (null: nothing printed). */
 static void
-print_reverse_line(json_t *rev, const struct revstate *rs, bool have, uint64_t now)
+print_reverse_line(json_t *rev)
 {
-	char age[32];
-
-	if (json_is_object(rev)) {
-		snprintf(age, sizeof(age), "%.0fs",
-			 json_number_value(json_object_get(rev, "rpo_seconds")));
-		printf("  reverse: %" PRIu64 " point(s), newest %" PRIu64 ", reverse RPO %s, %"
-		       PRIu64 " bytes\n", status_json_u64(rev, "points"),
-		       status_json_u64(rev, "last_point"), age, status_json_u64(rev, "bytes_total"));
-	} else if (have && rs && rs->points) {
-		fmt_age(now, rs->last_time_ns, age, sizeof(age));
-		printf("  reverse: %" PRIu64 " point(s), newest %" PRIu64 ", reverse RPO %s, %"
-		       PRIu64 " bytes\n", rs->points, rs->last_point, age, rs->bytes_total);
-	}
+	if (!json_is_object(rev))
+		return;
+	printf("  reverse: %" PRIu64 " point(s), newest %" PRIu64 ", reverse RPO %.0fs, %" PRIu64
+	       " bytes\n", status_json_u64(rev, "points"), status_json_u64(rev, "last_point"),
+	       json_number_value(json_object_get(rev, "rpo_seconds")),
+	       status_json_u64(rev, "bytes_total"));
 }
 
 static void
@@ -107,7 +100,12 @@ print_rx_table(const struct status_rx_group *g, size_t n, uint64_t now)
 		       g[i].last_point ? consistency_name(g[i].last_point_consistency) : "-",
 		       pend, g[i].failing_back ? "failback" : g[i].failed_over ? "yes" : "no",
 		       g[i].scrub, drill);
-		print_reverse_line(json_null(), &g[i].reverse, g[i].failing_back, now);
+		if (g[i].failing_back) {
+			json_t *rev = status_reverse_json(&g[i].reverse, now);
+
+			print_reverse_line(rev);
+			json_decref(rev);
+		}
 	}
 }
 
@@ -157,7 +155,7 @@ print_agent_table(json_t *groups)
 			       json_string_value(json_object_get(o, "group")), "-", "-",
 			       status_json_u64(o, "rpo_target_seconds"), "-", "-", "-", "-", "-",
 			       reverse ? "failing back" : "never ran");
-			print_reverse_line(json_object_get(o, "reverse"), NULL, false, 0);
+			print_reverse_line(json_object_get(o, "reverse"));
 			continue;
 		}
 		snprintf(rbuf, sizeof(rbuf), json_is_number(rpo) ? "%.0fs" : "-",
@@ -176,7 +174,7 @@ print_agent_table(json_t *groups)
 		       : reverse ? "failing back"
 		       : json_is_true(json_object_get(o, "failed_over")) ? "failed over"
 		       : json_is_true(json_object_get(lc, "ok")) ? "idle" : "last cycle failed");
-		print_reverse_line(json_object_get(o, "reverse"), NULL, false, 0);
+		print_reverse_line(json_object_get(o, "reverse"));
 	}
 }
 

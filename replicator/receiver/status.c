@@ -115,7 +115,8 @@ load_reverse(const char *store_dir, struct status_rx_group *g)
 		goto out;
 	m = failover_marker_load(store_dir, g->name, &absent);
 	id = json_string_value(json_object_get(m, "failover"));
-	g->failing_back = m && (!g->reverse.failover[0] || (id && strcmp(id, g->reverse.failover) == 0));
+	g->failing_back = m && (!g->reverse.failover[0] ||
+				(id && strcmp(id, g->reverse.failover) == 0));
 out:
 	if (!g->failing_back)
 		memset(&g->reverse, 0, sizeof(g->reverse));
@@ -275,11 +276,10 @@ num_or_null(bool have, json_t *v)
 	return json_null();
 }
 
-/* A reverse stream's figures, or null without one. */
-static json_t *
-reverse_json(const struct revstate *rs, bool have, uint64_t now)
+json_t *
+status_reverse_json(const struct revstate *rs, uint64_t now)
 {
-	if (!have || !rs->points)
+	if (!rs->points)
 		return json_null();
 	return json_pack("{s:I, s:I, s:I, s:f, s:I, s:I}", "points", (json_int_t)rs->points,
 			 "last_point", (json_int_t)rs->last_point, "last_point_time_ns",
@@ -332,7 +332,8 @@ status_rx_json(const char *store_dir, const struct status_rx_group *g, size_t n,
 				    "started_ns", (json_int_t)g[i].drill_started_ns)
 			: json_null());
 		json_object_set_new(o, "failing_back", json_boolean(g[i].failing_back));
-		json_object_set_new(o, "reverse", reverse_json(&g[i].reverse, g[i].failing_back, now));
+		json_object_set_new(o, "reverse", g[i].failing_back
+					? status_reverse_json(&g[i].reverse, now) : json_null());
 		json_object_set_new(o, "scrub", json_pack("{s:s, s:I}", "last_point", g[i].scrub,
 							  "bad_points",
 							  (json_int_t)g[i].scrub_bad_points));
@@ -369,8 +370,8 @@ agent_reverse(const struct agent_config *cfg, const struct agent_group_cfg *gc, 
 					     json_is_true(json_object_get(o, "failed_over")));
 
 	json_object_set_new(o, "direction", json_string(dir));
-	json_object_set_new(o, "reverse", reverse_json(&rs, have && strcmp(dir, "reverse") == 0,
-						      now));
+	json_object_set_new(o, "reverse", have && strcmp(dir, "reverse") == 0
+					? status_reverse_json(&rs, now) : json_null());
 	free(path);
 }
 

@@ -85,6 +85,11 @@ json_t *status_rx_json(const char *store_dir, const struct status_rx_group *g, s
  * or state "never ran". New reference (caller decrefs) or NULL (logged). */
 json_t *status_agent_json(const struct agent_config *cfg, uint64_t now);
 
+/* A reverse stream's figures as status shows them: {points, last_point,
+ * last_point_time_ns, rpo_seconds (at now), last_point_bytes,
+ * bytes_total}, or JSON null without a point. New reference. */
+json_t *status_reverse_json(const struct revstate *rs, uint64_t now);
+
 /* Integer member key of o when positive, else 0. */
 uint64_t status_json_u64(json_t *o, const char *key);
 

@@ -9,8 +9,11 @@
 #include <sys/stat.h>
 
 #include "replicator/config.h"
+#include "replicator/receiver/marker.h"
 #include "replicator/receiver/status.h"
+#include "replicator/receiver/store.h"
 #include "replicator/revstate.h"
+#include "tests/unit/storebegin.h"
 #include "tests/unit/tmpdir.h"
 
 #define S 1000000000ULL
@@ -162,4 +165,63 @@ Test(revstate, agent_status_direction)
 	cr_assert(json_is_null(json_object_get(g, "reverse")));
 	json_decref(j);
 	agent_config_free(cfg);
+}
+
+/* nestor status and /metrics on the receiver: failing back only while
+ * failed over and for this failover's stream, not an older one's. */
+Test(revstate, receiver_status_this_failover_only)
+{
+	struct store *st = store_open(dir, NULL);
+	struct status_rx_group *g = NULL;
+	struct store_point *pt;
+	char *rpath = revstate_rx_path(dir, "grp");
+	struct revstate old = { .points = 9, .last_point = 9, .bytes_total = 1,
+				.failover = "fo-0" };
+	json_t *m, *j, *o;
+	size_t n = 0;
+	int err = -1;
+
+	cr_assert_not_null(st);
+	pt = store_begin_one(st, 1, 0, "d", 1u << 20);
+	cr_assert_eq(store_point_disk_done(pt, 0, &err), 0);
+	cr_assert_eq(store_point_commit(pt, "{}", 2, &err), 0);
+	store_point_free(pt);
+	cr_assert_eq(revstate_note(rpath, 4, 10 * S, 100, "fo-1"), 0);
+
+	/* Not failed over (released): not failing back, whatever the file. */
+	cr_assert_eq(status_rx_groups(st, dir, &g, &n), 0);
+	cr_assert_eq(n, 1);
+	cr_assert_not(g[0].failing_back);
+	free(g);
+
+	m = json_pack("{s:s, s:i}", "failover", "fo-1", "point", 1);
+	cr_assert_eq(failover_marker_save(dir, "grp", m), 0);
+	cr_assert_eq(status_rx_groups(st, dir, &g, &n), 0);
+	cr_assert(g[0].failed_over);
+	cr_assert(g[0].failing_back);
+	cr_assert_eq(g[0].reverse.last_point, 4);
+	j = status_rx_json(dir, g, n, 40 * S);
+	o = json_array_get(json_object_get(j, "groups"), 0);
+	cr_assert(json_is_true(json_object_get(o, "failing_back")));
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(o, "reverse"), "points")), 1);
+	cr_assert_float_eq(json_number_value(json_object_get(json_object_get(o, "reverse"),
+							     "rpo_seconds")), 30.0, 1e-9);
+	json_decref(j);
+	free(g);
+
+	/* The file of an older failover's stream does not count. */
+	cr_assert_eq(revstate_save(rpath, &old), 0);
+	cr_assert_eq(status_rx_groups(st, dir, &g, &n), 0);
+	cr_assert(g[0].failed_over);
+	cr_assert_not(g[0].failing_back);
+	cr_assert_eq(g[0].reverse.points, 0);
+	j = status_rx_json(dir, g, n, 40 * S);
+	o = json_array_get(json_object_get(j, "groups"), 0);
+	cr_assert(json_is_false(json_object_get(o, "failing_back")));
+	cr_assert(json_is_null(json_object_get(o, "reverse")));
+	json_decref(j);
+	free(g);
+	json_decref(m);
+	free(rpath);
+	store_free(st);
 }
