@@ -64,6 +64,7 @@ struct rev {
 	struct attempt_point last;
 	int snap_rc;
 	bool snap_job;                  /* a job (snapshot, finish) runs on a worker */
+	uint64_t recovered;             /* the target's newest, committed without our COMMITTED */
 	bool gone;                      /* the connection went meanwhile */
 	/* failback finish (REVERSE_FINISH): */
 	bool finish;
@@ -198,6 +199,27 @@ rev_send_failed(void *arg)
 	rev_end(arg, R_FAILED);
 }
 
+/* Our last attempt's point is the target's newest, but the reverse source
+ * is still at that attempt's base: the point's COMMITTED never came back
+ * (the receiver went in between). What changed since that base covers
+ * what the point holds (a stale checkpoint's bitmap merges into its
+ * parent's), so the next point is that incremental, on the target's
+ * newest, rather than W u X again. */
+static void
+rev_recover(struct rev *r, struct revsrc_in *in)
+{
+	uint64_t at = 0, k = r->prog.last_point;
+
+	if (!r->last.known || k == 0 || r->last.point != k ||
+	    failback_revsrc_committed(in, &at) != 1 || at != r->last.base || at == k)
+		return;
+	log_info("failback: group %s: reverse point %llu was committed on-prem, its answer was "
+		 "lost: the next point goes on it, with what changed since point %llu", r->group,
+		 (unsigned long long)k, (unsigned long long)at);
+	in->base_point = at;
+	r->recovered = k;
+}
+
 /* The reverse snapshot (libvirt checkpoints and backup jobs, qemu-img map
  * for W): seconds of blocking work, on a worker when the receiver has a
  * pool, so the other sessions' frames go on meanwhile. Touches only what
@@ -212,7 +234,10 @@ rev_snap_run(void *arg)
 	bool incr = false, resume;
 
 	r->snap_rc = -1;
-	if (attempt_take(r->sdir, &r->last) < 0 || !(r->snap = failback_revsrc_begin(&in, &incr)))
+	if (attempt_take(r->sdir, &r->last) < 0)
+		return;
+	rev_recover(r, &in);
+	if (!(r->snap = failback_revsrc_begin(&in, &incr)))
 		return;
 	r->st.incremental = incr;
 	r->st.base_id = incr ? p->last_point : 0;
@@ -343,13 +368,19 @@ static int rev_finish_promote(struct rev *r);
 static int
 rev_committed(struct rev *r, const struct proto_committed *c)
 {
-	if (c->point_id != r->st.point_id || snapshot_commit(r->snap, c->point_id) < 0)
+	if (c->point_id != r->st.point_id)
+		return -1;
+	testhook_at("failback-committed"); /* on-prem committed, our source not yet */
+	if (snapshot_commit(r->snap, c->point_id) < 0)
 		return -1;
 	log_info("failback: group %s: reverse point %llu committed on-prem: %llu bytes data, "
 		 "%llu zero, %llu skipped, %llu on the wire, %.2f s", r->group,
 		 (unsigned long long)c->point_id, (unsigned long long)r->st.bytes_data,
 		 (unsigned long long)r->st.bytes_zero, (unsigned long long)r->st.bytes_skipped,
 		 (unsigned long long)r->st.bytes_wire, (double)(clock_now_ns() - r->t0_ns) / 1e9);
+	if (r->recovered) /* counted late: its bytes were never known here */
+		(void)failback_revstat_rx(r->cfg->store_dir, r->group, r->marker, r->recovered,
+					  snapshot_time_ns(r->snap), 0);
 	(void)failback_revstat_rx(r->cfg->store_dir, r->group, r->marker, c->point_id,
 				  snapshot_time_ns(r->snap), r->st.bytes_data);
 	if (r->finish)

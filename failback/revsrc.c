@@ -188,3 +188,26 @@ out:
 	free(sdir);
 	return wrap;
 }
+
+int
+failback_revsrc_committed(const struct revsrc_in *in, uint64_t *point)
+{
+	struct revsrc_vms v = { 0 };
+	char *sdir = strfmt("%s/%s/reverse", in->store_dir, in->group);
+	int rc = -1, k = 1;
+
+	if (!sdir || marker_vms(in, &v) < 0)
+		goto out;
+	for (size_t i = 0; i < v.n && k == 1; i++) {
+		uint64_t at = 0;
+
+		k = snapshot_libvirt_state_point(sdir, v.domain[i], &at);
+		if (k == 1 && i > 0 && at != *point)
+			k = 0;
+		*point = at;
+	}
+	rc = k;
+out:
+	free(sdir);
+	return rc;
+}

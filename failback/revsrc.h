@@ -33,4 +33,9 @@ struct revsrc_in {
  * on error (logged). The caller frees the snapshot. */
 struct snapshot *failback_revsrc_begin(const struct revsrc_in *in, bool *incremental);
 
+/* The point at which the reverse source's state of every failed-over
+ * domain was committed: 1 with *point when they all agree, 0 none (or
+ * not all at one point), -1 (logged). Changes nothing. */
+int failback_revsrc_committed(const struct revsrc_in *in, uint64_t *point);
+
 #endif

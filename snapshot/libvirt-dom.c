@@ -337,6 +337,29 @@ lv_state_load(struct lv_vm *vm)
 }
 
 int
+snapshot_libvirt_state_point(const char *state_dir, const char *domain, uint64_t *point)
+{
+	struct lv_vm vm = { 0 };
+	int rc = -1;
+
+	if (asprintf(&vm.state_path, "%s/%s.json", state_dir, domain) < 0 ||
+	    !(vm.name = strdup(domain))) {
+		log_error("libvirt: domain %s: out of memory", domain);
+		goto out;
+	}
+	if (lv_state_load(&vm) < 0)
+		goto out;
+	rc = vm.have_state != 0;
+	if (rc)
+		*point = vm.st_point;
+out:
+	json_decref(vm.st);
+	free(vm.name);
+	free(vm.state_path);
+	return rc;
+}
+
+int
 lv_state_save(struct lv_snapshot *ls, struct lv_vm *vm, uint64_t point)
 {
 	json_t *root = NULL, *disks = json_array();

@@ -57,6 +57,11 @@ struct snapshot *snapshot_libvirt_begin_named(const char *uri, const char *const
 					      size_t ndomains, const char *state_dir,
 					      uint64_t base_point, const char *cp_name);
 
+/* The point at which domain's state in state_dir (as the begin functions
+ * keep it) was last committed: 1 with *point; 0 none, or unusable (a
+ * begin would copy in full); -1 an I/O error (logged). Changes nothing. */
+int snapshot_libvirt_state_point(const char *state_dir, const char *domain, uint64_t *point);
+
 /* Per VM of a libvirt snapshot, for point metadata; VMs are in the order of
  * `domains`. Strings are owned by the snapshot. On a snapshot of another
  * source (or a bad index) these return 0 / NULL / -1. */

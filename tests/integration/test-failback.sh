@@ -148,9 +148,10 @@ check "failback status (text)" bash -c "$FB status --config '$T/agent.conf' $G |
 virsh -q -c "$VM_URI" resume web1 >/dev/null
 
 # 3b. the receiver killed (kill -9) while a reverse point streams (held
-# where the point is begun on-prem and its first extents are queued); the
-# receiver, restarted (now with /metrics), serves the next run, which
-# converges on the cloud disks (the VM paused for it)
+# where the point is begun on-prem and its first extents are queued), then
+# once a point is committed on-prem before it took the COMMITTED; the
+# receiver, restarted (now with /metrics), serves the next runs, which
+# converge on the cloud disks (the VM paused for the last)
 T3=$SECONDS
 RMPORT=$(free_port)
 sed -i "s|^store = .*|&\nmetrics = 127.0.0.1:$RMPORT|" "$T/receiver.conf"
@@ -172,16 +173,27 @@ check "the interrupted reverse point is pending on-prem" \
 	jqt ".point > $LASTRP and .base == $LASTRP" "$T/agent-state/failback/$G/pending.json"
 check "receiver killed mid-point: nothing committed" jqt "(.points | length) == $NPTS" <(fb status $G --json)
 check "on-prem disks bit-identical after the receiver's kill" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+# the receiver killed once the point is committed on-prem, before it took
+# the COMMITTED (its source still at the point's base): the agent is done
+rx_held failback-committed
+timeout 120 $FB start --config "$T/agent.conf" $G --once --json >"$T/fbrc.json" 2>>"$T/fb1.log"
+rc=$?
+cat "$T/fbrc.json"
+K2=$(jq .point "$T/fbrc.json")
+check "the run after the receiver's kill: committed on-prem (exit 0), on the last committed reverse point" \
+	bash -c "[ $rc = 0 ] && jq -e '.base == $LASTRP and .point > $LASTRP' '$T/fbrc.json' >/dev/null"
+check "no pending reverse point left" [ ! -e "$T/agent-state/failback/$G/pending.json" ]
+wait_until 60 stopped "$RX_PID" || die "the receiver never reached the point's COMMITTED"
+rx_kill9
 virsh -q -c "$VM_URI" suspend web1 >/dev/null || die "cannot pause web1"
 start_receiver
-fb start $G --once --json >"$T/fbrr.json" 2>>"$T/fb1.log" || { tail -5 "$T/fb1.log"; die "the run after the receiver's kill failed"; }
+fb start $G --once --json >"$T/fbrr.json" 2>>"$T/fb1.log" || { tail -5 "$T/fb1.log"; die "the run after the receiver's second kill failed"; }
 cat "$T/fbrr.json"
 N5=$(jq .point "$T/fbrr.json")
 B5=$(jq .bytes "$T/fbrr.json")
-check "the run after the receiver's kill: an incremental on the last committed reverse point" \
-	jqt ".base == $LASTRP and .point > $LASTRP" "$T/fbrr.json"
-check "no pending reverse point left" [ ! -e "$T/agent-state/failback/$G/pending.json" ]
-check "it carries what the cloud wrote since that point, not W u X nor the disks ($B5 bytes)" \
+check "the answer lost: the next point goes on point $K2 (not W u X again)" jqt ".base == $K2" "$T/fbrr.json"
+check "the receiver says so" grep -q "reverse point $K2 was committed on-prem, its answer was lost" "$T/receiver.log"
+check "it carries what the cloud wrote since the DR side's base, not W u X nor the disks ($B5 bytes)" \
 	[ "$B5" -ge $((2048 * KIB)) -a "$B5" -le $((2048 * KIB * 12 / 10 + 1024 * KIB)) ]
 for d in os data; do
 	check "after the receiver's kill: target disk $d equals the cloud disk" \
