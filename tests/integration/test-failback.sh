@@ -10,18 +10,27 @@
 # like the cloud disk (qemu-img compare of the data disk, the guest never
 # mounts it); more cloud writes go as an incremental of the reverse
 # checkpoint carrying only them; with the cloud VM paused, the last point
-# equals both cloud disks. Hostile REVERSE_BEGINs (another agent, a group
+# equals both cloud disks. The receiver killed -9 while a reverse point
+# streams, then once a point is committed on-prem before it took the
+# COMMITTED: the runs after converge (the second builds on that point, not
+# W u X again); meanwhile nestor status (both sides, text and --json) and
+# both /metrics pages show the reverse direction, its points, newest,
+# bytes and reverse RPO. Hostile REVERSE_BEGINs (another agent, a group
 # not failed over) and a range flood are refused.
 # `nestor failback finish` (flow step 3) while the cloud VM runs and has
 # just written: hostile REVERSE_FINISHes (another agent, a group not failed
 # over, a release of a point that is not F, an unknown flag, a second
 # finish while one runs) refused; the finish killed -9 at its final point's
 # commit (the cloud VM already shut down by ACPI, the on-prem disks still
-# untouched), run again and killed -9 once F is made, then run again: the
+# untouched), the receiver killed -9 twice (the cloud VM held paused
+# before the final point; F made, before its answer: cutover.json stays
+# requested, the on-prem disks untouched), the agent killed -9 once F is
+# answered, then run again: the
 # on-prem disks equal the cloud disks at
 # shutdown (qemu-img compare), point F = newest + 1 on the receiver holds
-# them, the failover is released (domain undefined despite its reverse
-# checkpoints), a third run is a no-op, and the next forward cycle is an
+# them (the same F through every kill), the failover is released once
+# (domain undefined despite its reverse checkpoints), no reverse direction
+# shows any more, a third run is a no-op, and the next forward cycle is an
 # incremental from F.
 . "$(dirname "$0")/lib.sh"
 
