@@ -28,7 +28,7 @@ check "agent: group never ran" [ "$(jq -r '.groups[0].state' <<<"$A")" = "never 
 R=$("$NESTOR" status --config "$T/receiver.conf" --json) || die "receiver status failed"
 check "receiver: no groups yet" [ "$(jq '.groups | length' <<<"$R")" = 0 ]
 check "metrics: no samples yet, families announced" \
-	bash -c "[ \$(curl -s http://127.0.0.1:$MPORT/metrics | grep -c '^# TYPE nestor_') = 12 ] &&
+	bash -c "[ \$(curl -s http://127.0.0.1:$MPORT/metrics | grep -c '^# TYPE nestor_') = 16 ] &&
 		! curl -s http://127.0.0.1:$MPORT/metrics | grep -q '^nestor_'"
 
 # point 1 with --once, point 2 from the daemon
@@ -90,7 +90,7 @@ check "receiver: --receiver works too" bash -c \
 # metrics
 M=$(metrics)
 echo "$M" | grep '^nestor_' | sed 's/^/  /'
-check "metrics: HELP and TYPE for each family" [ "$(grep -c '^# HELP nestor_' <<<"$M")" = 12 ]
+check "metrics: HELP and TYPE for each family" [ "$(grep -c '^# HELP nestor_' <<<"$M")" = 16 ]
 check "metrics: RPO target = the receiver's rpo (default 5m)" \
 	[ "$(metric nestor_group_rpo_target_seconds)" = 300 ]
 check "metrics: points 2" [ "$(metric nestor_group_points)" = 2 ]
