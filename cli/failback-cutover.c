@@ -36,7 +36,7 @@ run_cutover(const struct agent_config *cfg, const char *group, uint64_t point, b
 	    FILE *out)
 {
 	(void)json;
-	if (failback_cutover_run(cfg, group, point) < 0)
+	if (failback_cutover_run(cfg, group, point, NULL) < 0)
 		return -1;
 	fprintf(out, "group %s: on-prem disks cut over; change tracking committed at point %"
 		PRIu64 "\n", group, point);

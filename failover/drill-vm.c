@@ -329,32 +329,37 @@ dom_running(virDomainPtr dom)
 	       (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED);
 }
 
+struct vm_wait {
+	virDomainPtr dom;
+	unsigned n;
+};
+
+/* console_wait's: an interrupted drill or a stopped domain (asked each
+ * second) ends it. */
+static bool
+vm_going(void *arg, const char **why)
+{
+	struct vm_wait *w = arg;
+
+	if (drill_stopped()) {
+		*why = "interrupted";
+		return false;
+	}
+	if (w->n++ % 10 == 9 && !dom_running(w->dom)) {
+		*why = "the domain stopped before the boot marker";
+		return false;
+	}
+	return true;
+}
+
 /* 1 marker seen, 0 timeout/stopped (reason in *why), -1 error. */
 static int
 wait_marker(struct drill *d, size_t i, unsigned timeout_s, const char **why)
 {
 	struct dvm *v = &d->vms[i];
-	double start = clock_mono_s();
+	struct vm_wait w = { v->dom, 0 };
 
-	for (unsigned n = 0;; n++) {
-		int r = console_has(v->log, 0, d->o->marker);
-
-		if (r != 0)
-			return r;
-		if (drill_stopped()) {
-			*why = "interrupted";
-			return 0;
-		}
-		if (n % 10 == 9 && !dom_running(v->dom)) {
-			*why = "the domain stopped before the boot marker";
-			return 0;
-		}
-		if (clock_mono_s() - start >= timeout_s) {
-			*why = "no boot marker on the console within the timeout";
-			return 0;
-		}
-		clock_nap_ms(100);
-	}
+	return console_wait(v->log, 0, d->o->marker, timeout_s, vm_going, &w, why);
 }
 
 static void
