@@ -211,27 +211,6 @@ out:
 
 /* ---- verify ----------------------------------------------------------- */
 
-struct dom_wait {
-	virDomainPtr dom;
-	unsigned n;
-};
-
-/* console_wait's: a domain that stops (asked each second) ends the wait. */
-static bool
-dom_going(void *arg, const char **why)
-{
-	struct dom_wait *w = arg;
-	int st;
-
-	if (w->n++ % 10 != 9)
-		return true;
-	st = dom_state(w->dom);
-	if (st == VIR_DOMAIN_RUNNING || st == VIR_DOMAIN_BLOCKED)
-		return true;
-	*why = "the domain stopped before the boot marker";
-	return false;
-}
-
 static void
 vm_fail(struct report_vm *rv, const char *why)
 {
@@ -247,7 +226,7 @@ check_marker(virDomainPtr dom, const char *name, const struct drill_opts *d,
 {
 	char *xml = sym_virDomainGetXMLDesc(dom, 0);
 	struct vmxml *x = xml ? vmxml_parse(xml, strlen(xml), name) : NULL;
-	struct dom_wait w = { dom, 0 };
+	struct checks_dom_wait w = { dom, 0 };
 	const char *why = NULL;
 	int r;
 
@@ -262,7 +241,7 @@ check_marker(virDomainPtr dom, const char *name, const struct drill_opts *d,
 	}
 	/* A log kept across boots holds the marker of an older one. */
 	r = console_wait(x->console_log, x->console_log_append ? console_size(x->console_log) : 0,
-			 d->marker, d->timeout_s, dom_going, &w, &why);
+			 d->marker, d->timeout_s, checks_dom_going, &w, &why);
 	rv->console_log = strdup(x->console_log);
 	if (r == 1) {
 		rv->marker_seen = true;

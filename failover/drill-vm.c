@@ -329,27 +329,15 @@ dom_running(virDomainPtr dom)
 	       (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED);
 }
 
-struct vm_wait {
-	virDomainPtr dom;
-	unsigned n;
-};
-
-/* console_wait's: an interrupted drill or a stopped domain (asked each
- * second) ends it. */
+/* console_wait's: an interrupted drill or a stopped domain ends it. */
 static bool
 vm_going(void *arg, const char **why)
 {
-	struct vm_wait *w = arg;
-
 	if (drill_stopped()) {
 		*why = "interrupted";
 		return false;
 	}
-	if (w->n++ % 10 == 9 && !dom_running(w->dom)) {
-		*why = "the domain stopped before the boot marker";
-		return false;
-	}
-	return true;
+	return checks_dom_going(arg, why);
 }
 
 /* 1 marker seen, 0 timeout/stopped (reason in *why), -1 error. */
@@ -357,7 +345,7 @@ static int
 wait_marker(struct drill *d, size_t i, unsigned timeout_s, const char **why)
 {
 	struct dvm *v = &d->vms[i];
-	struct vm_wait w = { v->dom, 0 };
+	struct checks_dom_wait w = { v->dom, 0 };
 
 	return console_wait(v->log, 0, d->o->marker, timeout_s, vm_going, &w, why);
 }

@@ -185,10 +185,13 @@ wait "$DAEMON" 2>/dev/null
 # cycle is an incremental from F.
 T2D=$SECONDS
 fb() { local sub=$1; shift; "$NESTOR" failback "$sub" --config "$T/agent.conf" "$@"; }
+jqt() { jq -e "$@" >/dev/null; }
+lap() { echo "2d: $1 after $((SECONDS - T2D)) s"; }
 fo --json >"$T/fo3.json" 2>"$T/fo3.log" || { cat "$T/fo3.log"; die "unplanned failover of pl failed"; }
 P3=$(jq .point "$T/fo3.json")
 WD=$(jq -r .workdir "$T/fo3.json")
 check "failback: failed over at the newest point $P3" [ "$P3" = $((FP + 1)) ]
+lap "the failover"
 failover_console pl1 "$WD"
 cloud_run pl1 "dd if=/dev/urandom of=/dev/vdb bs=64k count=4 seek=32 conv=fsync 2>/dev/null && echo written" |
 	grep -q written || die "cloud write W failed"
@@ -204,34 +207,37 @@ virsh -q -c "$VM_URI" destroy pl1 >/dev/null || die "cannot stop pl1 on-prem"
 SHA=$(sha256sum "$T/boot.qcow2" "$T/data.qcow2")
 fb start $G --once --json >"$T/fbs.json" 2>"$T/fbs.log" || { tail -5 "$T/fbs.log"; die "failback start of pl failed"; }
 cat "$T/fbs.json"
-check "failback start: reverse point 1 over the on-prem disks" jq -e '.point == 1 and .base == 0' "$T/fbs.json"
+check "failback start: reverse point 1 over the on-prem disks" jqt '.point == 1 and .base == 0' "$T/fbs.json"
 TD=$T/agent-state/failback/$G/disks
 check "failback start: the target's disks are named as the forward points (pl1.vda, pl1.vdb)" \
 	bash -c "qemu-img info -U '$TD/pl1.vdb/1.qcow2' | grep -q 'backing file: $T/data.qcow2' && [ -e '$TD/pl1.vda/1.qcow2' ]"
 check "failback start: on-prem disks untouched (sha256)" [ "$(sha256sum "$T/boot.qcow2" "$T/data.qcow2")" = "$SHA" ]
+lap "failback start"
 CJ=$T/agent-state/failback/$G/cutover.json
 fb finish $G --shutdown-timeout 60 --marker NESTOR-NEVER-PRINTED --timeout 3s --json \
 	>"$T/fbf1.json" 2>"$T/fbf1.log"
 rc=$?
+lap "the first finish"
 tail -3 "$T/fbf1.log"
 check "finish with a failing check: exit 1" [ $rc = 1 ]
 check "... says what failed and that a re-run checks again" grep -q \
 	"the on-prem domains did not pass their checks (domain pl1: no boot marker on the console within the timeout): they are left running and the DR side keeps its failover.*run nestor failback finish $G again: it checks them again" "$T/fbf1.log"
-check "... cutover.json at started, the domains started" jq -e '.state == "started" and .domains_started' "$CJ"
+check "... cutover.json at started, the domains started" jqt '.state == "started" and .domains_started' "$CJ"
 check "... pl1 runs on-prem" bash -c "virsh -q -c '$VM_URI' domstate pl1 | grep -q running"
 check "... the DR side is not released" [ -e "$T/store/$G/failover.json" ]
 fb finish $G --shutdown-timeout 60 --json >"$T/fbf2.json" 2>"$T/fbf2.log"
 rc=$?
+lap "the re-run"
 cat "$T/fbf2.json"; tail -3 "$T/fbf2.log"
 F=$(jq .point "$T/fbf2.json")
 check "finish re-run: exit 0, resumed from started, F = $((P3 + 1)), released" \
-	jq -e ".resumed_from == \"started\" and .point == $((P3 + 1)) and .released" "$T/fbf2.json"
+	jqt ".resumed_from == \"started\" and .point == $((P3 + 1)) and .released" "$T/fbf2.json"
 check "finish re-run: pl1 passed, boot marker seen" \
-	jq -e '.domains == "started and verified" and (.vms | length) == 1 and .vms[0].name == "pl1" and .vms[0].pass and .vms[0].marker_seen' "$T/fbf2.json"
+	jqt '.domains == "started and verified" and (.vms | length) == 1 and .vms[0].name == "pl1" and .vms[0].pass and .vms[0].marker_seen' "$T/fbf2.json"
 check "finish: the first run committed, the re-run did not commit again" \
 	bash -c "grep -q 'committed into .*data.qcow2' '$T/fbf1.log' && ! grep -q 'committed into' '$T/fbf2.log'"
 check "finish: pl1 runs on-prem" bash -c "virsh -q -c '$VM_URI' domstate pl1 | grep -q running"
-check "finish: cutover.json released at F" jq -e ".state == \"released\" and .forward_point == $F and .domains_started" "$CJ"
+check "finish: cutover.json released at F" jqt ".state == \"released\" and .forward_point == $F and .domains_started" "$CJ"
 check "finish: the failover is released" [ ! -e "$T/store/$G/failover.json" ]
 for d in vda:boot vdb:data; do
 	check "finish: on-prem ${d%%:*} equals the cloud disk at shutdown" \
@@ -241,7 +247,7 @@ fb finish $G >"$T/fbf3.out" 2>/dev/null
 check "finish again: a no-op, exit 0, one line per domain" grep -q "group $G: domain pl1: running, checks passed (boot marker seen)" "$T/fbf3.out"
 cycle_once "after the failback"
 check "after the failback: point F + 1 on base F, an incremental" \
-	jq -e ".point == $((F + 1)) and .base == $F and .incremental" <<<"$RES"
+	jqt ".point == $((F + 1)) and .base == $F and .incremental" <<<"$RES"
 echo "failback of the libvirt-domain group: $((SECONDS - T2D)) s"
 
 # ---- 3. a group of image files: no VMs to shut down -------------------------
