@@ -177,7 +177,8 @@ ondomains_start(const struct agent_group_cfg *g, const char *state_dir, const ch
 		log_info("failback: group %s: %s", g->name,
 			 g->domains ? "--no-start: the on-prem domains stay shut off"
 				    : "its disks are image files: no on-prem domain to start");
-		if (failback_sources_at(g, state_dir, f) < 0)
+		/* One started since the commit would make F a wrong base. */
+		if (ondomains_off(g, "--no-start") < 0 || failback_sources_at(g, state_dir, f) < 0)
 			return -1;
 		c->state = CUTOVER_STARTED;
 		return cutover_advance(gdir, c);

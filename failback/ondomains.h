@@ -42,7 +42,8 @@ int ondomains_off(const struct agent_group_cfg *g, const char *what);
  * running is refused: its disks may no longer be F), the sources committed
  * at f while nothing runs (failback/reprotect.h), started recorded with
  * domains_started, then each resumed. Otherwise the sources committed at
- * f with the disks as they are, started recorded. At started already:
+ * f with the disks as they are (a domain running then is refused),
+ * started recorded. At started already:
  * every paused domain resumed, a shut-off one started (when the cutover
  * started them). c: the state, updated. 0 / -1 (logged). */
 int ondomains_start(const struct agent_group_cfg *g, const char *state_dir, const char *gdir,
