@@ -48,6 +48,16 @@ put(const char *path, const char *text)
 	cr_assert_eq(fclose(f), 0);
 }
 
+/* <dir>/wd/ with the overlay web1.d.qcow2 of VM web1, its path in path. */
+static void
+overlay_made(char *path, size_t cap)
+{
+	snprintf(path, cap, "%s/wd", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, cap, "%s/wd/web1.d.qcow2", dir);
+	put(path, "overlay");
+}
+
 /* A marker of a failover in <dir>/wd whose F is point f (0: none). */
 static json_t *
 marker(uint64_t f)
@@ -76,10 +86,7 @@ Test(finish_dr, f_answered_only_while_the_overlays_stay)
 	cr_assert_not_null(st);
 	point(st, 1, 0, "{}");
 	point(st, 2, 1, "{\"promoted_from\":1}");
-	snprintf(path, sizeof(path), "%s/wd", dir);
-	cr_assert_eq(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/wd/web1.d.qcow2", dir);
-	put(path, "overlay");
+	overlay_made(path, sizeof(path));
 
 	/* No F recorded, or one not in the catalog: not made, nothing changed. */
 	m = marker(0);
@@ -132,10 +139,7 @@ Test(finish_dr, recorded_before_the_promotion)
 
 	cr_assert_not_null(st);
 	point(st, 1, 0, "{}");
-	snprintf(path, sizeof(path), "%s/wd", dir);
-	cr_assert_eq(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/wd/web1.d.qcow2", dir);
-	put(path, "overlay");
+	overlay_made(path, sizeof(path));
 	m = marker(2);
 	cr_assert_eq(finish_dr_record(dir, "g"), 0);
 	json_decref(m);

@@ -167,18 +167,39 @@ Test(revstate, agent_status_direction)
 	agent_config_free(cfg);
 }
 
+/* The receiver's status of its one group "grp" at 40 s, as JSON (a new
+ * reference), and failed_over, failing_back as the struct says them. */
+static json_t *
+rx_view(struct store *st, bool *failed_over, bool *failing_back)
+{
+	struct status_rx_group *g = NULL;
+	size_t n = 0;
+	json_t *j, *o;
+
+	cr_assert_eq(status_rx_groups(st, dir, &g, &n), 0);
+	cr_assert_eq(n, 1);
+	*failed_over = g[0].failed_over;
+	*failing_back = g[0].failing_back;
+	j = status_rx_json(dir, g, n, 40 * S);
+	o = json_incref(json_array_get(json_object_get(j, "groups"), 0));
+	cr_assert_not_null(o);
+	cr_assert_eq(json_is_true(json_object_get(o, "failing_back")), *failing_back);
+	json_decref(j);
+	free(g);
+	return o;
+}
+
 /* nestor status and /metrics on the receiver: failing back only while
  * failed over and for this failover's stream, not an older one's. */
 Test(revstate, receiver_status_this_failover_only)
 {
 	struct store *st = store_open(dir, NULL);
-	struct status_rx_group *g = NULL;
 	struct store_point *pt;
 	char *rpath = revstate_rx_path(dir, "grp");
 	struct revstate old = { .points = 9, .last_point = 9, .bytes_total = 1,
 				.failover = "fo-0" };
-	json_t *m, *j, *o;
-	size_t n = 0;
+	bool fo = false, back = false;
+	json_t *m, *o, *rev;
 	int err = -1;
 
 	cr_assert_not_null(st);
@@ -189,38 +210,28 @@ Test(revstate, receiver_status_this_failover_only)
 	cr_assert_eq(revstate_note(rpath, 4, 10 * S, 100, "fo-1"), 0);
 
 	/* Not failed over (released): not failing back, whatever the file. */
-	cr_assert_eq(status_rx_groups(st, dir, &g, &n), 0);
-	cr_assert_eq(n, 1);
-	cr_assert_not(g[0].failing_back);
-	free(g);
+	json_decref(rx_view(st, &fo, &back));
+	cr_assert_not(fo);
+	cr_assert_not(back);
 
 	m = json_pack("{s:s, s:i}", "failover", "fo-1", "point", 1);
 	cr_assert_eq(failover_marker_save(dir, "grp", m), 0);
-	cr_assert_eq(status_rx_groups(st, dir, &g, &n), 0);
-	cr_assert(g[0].failed_over);
-	cr_assert(g[0].failing_back);
-	cr_assert_eq(g[0].reverse.last_point, 4);
-	j = status_rx_json(dir, g, n, 40 * S);
-	o = json_array_get(json_object_get(j, "groups"), 0);
-	cr_assert(json_is_true(json_object_get(o, "failing_back")));
-	cr_assert_eq(json_integer_value(json_object_get(json_object_get(o, "reverse"), "points")), 1);
-	cr_assert_float_eq(json_number_value(json_object_get(json_object_get(o, "reverse"),
-							     "rpo_seconds")), 30.0, 1e-9);
-	json_decref(j);
-	free(g);
+	o = rx_view(st, &fo, &back);
+	rev = json_object_get(o, "reverse");
+	cr_assert(fo);
+	cr_assert(back);
+	cr_assert_eq(json_integer_value(json_object_get(rev, "last_point")), 4);
+	cr_assert_eq(json_integer_value(json_object_get(rev, "points")), 1);
+	cr_assert_float_eq(json_number_value(json_object_get(rev, "rpo_seconds")), 30.0, 1e-9);
+	json_decref(o);
 
 	/* The file of an older failover's stream does not count. */
 	cr_assert_eq(revstate_save(rpath, &old), 0);
-	cr_assert_eq(status_rx_groups(st, dir, &g, &n), 0);
-	cr_assert(g[0].failed_over);
-	cr_assert_not(g[0].failing_back);
-	cr_assert_eq(g[0].reverse.points, 0);
-	j = status_rx_json(dir, g, n, 40 * S);
-	o = json_array_get(json_object_get(j, "groups"), 0);
-	cr_assert(json_is_false(json_object_get(o, "failing_back")));
+	o = rx_view(st, &fo, &back);
+	cr_assert(fo);
+	cr_assert_not(back);
 	cr_assert(json_is_null(json_object_get(o, "reverse")));
-	json_decref(j);
-	free(g);
+	json_decref(o);
 	json_decref(m);
 	free(rpath);
 	store_free(st);
