@@ -28,6 +28,7 @@
 #include "replicator/receiver/store-busy.h"
 #include "replicator/receiver/store-chain.h"
 #include "replicator/receiver/store-sums.h"
+#include "replicator/receiver/store-sweep.h"
 #include "replicator/receiver/store-writer.h"
 #include "replicator/receiver/wbudget.h"
 
@@ -76,7 +77,8 @@ store_open_backend(const char *root, struct store_backend *be)
 	pthread_rwlockattr_destroy(&ra);
 	st->be = be;
 	st->busy = store_busy_new();
-	if (!st->be || !st->busy)
+	st->sweep = store_sweep_new();
+	if (!st->be || !st->busy || !st->sweep)
 		goto fail;
 	/* Absolute paths keep qemu from reading "x:" prefixes as protocols. */
 	st->root = realpath(root, NULL);
@@ -104,6 +106,7 @@ store_free(struct store *st)
 		st->be->ops->free(st->be);
 	free(st->root);
 	store_busy_free(st->busy);
+	store_sweep_free(st->sweep);
 	pthread_rwlock_destroy(&st->readers);
 	wbudget_free(st->wbufs);
 	free(st);
@@ -242,9 +245,30 @@ remove_strays(struct store *st, const char *group, const char *gdir,
 	if (store_sums_prune(gdir, cat, keep_id) < 0)
 		goto out;
 	rc = store_remove_stray_meta(gdir, cat, keep_id);
+	if (rc == 0)
+		store_sweep_done(st->sweep, group);
 out:
 	store_chain_unlock(lock);
 	return rc;
+}
+
+/* Strays before a point starts afresh. In full when a pending point is
+ * left (its files are strays now) or the sweep is due (store-sweep.h);
+ * otherwise none can be there and the O(points) reads of every point's
+ * directory are skipped. */
+static int
+begin_strays(struct store_point *pt, const struct catalog *cat)
+{
+	char *path = strfmt("%s/pending.json", pt->gdir);
+	bool left = !path || access(path, F_OK) == 0 || errno != ENOENT;
+
+	free(path);
+	/* pending.json goes first so it never names files that are gone. */
+	if (pending_remove(pt->gdir) < 0)
+		return -1;
+	if (!left && !store_sweep_due(pt->st->sweep, pt->group, cat->n))
+		return 0;
+	return remove_strays(pt->st, pt->group, pt->gdir, cat, 0);
 }
 
 int
@@ -563,8 +587,7 @@ begin_create(struct store_point *pt, const struct catalog *cat)
 	struct store_backend *be = pt->st->be;
 	const struct store_point_info *base = pt->base_id ? catalog_find(cat, 0) : NULL;
 
-	/* pending.json goes first so it never names files that are gone. */
-	if (pending_remove(pt->gdir) < 0 || remove_strays(pt->st, pt->group, pt->gdir, cat, 0) < 0)
+	if (begin_strays(pt, cat) < 0)
 		return -1;
 	for (size_t i = 0; i < pt->ndisks; i++) {
 		struct store_disk *d = &pt->disks[i];
@@ -586,6 +609,7 @@ store_point_begin(struct store *st, const struct store_begin *b, int *err)
 {
 	struct store_point *pt = NULL, *ret = NULL;
 	struct catalog cat = { 0 };
+	bool made = false;
 	int r;
 
 	*err = STORE_ERR_INVALID;
@@ -596,6 +620,7 @@ store_point_begin(struct store *st, const struct store_begin *b, int *err)
 	if (!pt || begin_lock(pt, &cat, err) < 0)
 		goto out;
 	*err = STORE_ERR_IO;
+	made = true;
 	if (begin_layout(pt) < 0 || (r = begin_resume(pt, b, &cat)) < 0 ||
 	    (r == 0 && begin_create(pt, &cat) < 0) ||
 	    store_sums_begin(pt->gdir, pt->id, pt->disks, pt->ndisks, r == 1, &pt->sums) < 0)
@@ -604,6 +629,10 @@ store_point_begin(struct store *st, const struct store_begin *b, int *err)
 	pt = NULL;
 	*err = STORE_OK;
 out:
+	/* A begin that failed on the way may leave files of its point that no
+	 * pending.json names. */
+	if (pt && made)
+		store_sweep_dirty(st->sweep, pt->group);
 	store_point_free(pt);
 	catalog_free(&cat);
 	return ret;
