@@ -125,23 +125,6 @@ store_root(const struct store *st)
 	return st->root;
 }
 
-int
-store_list_points(struct store *st, const char *group, struct store_point_info **out,
-		  size_t *n)
-{
-	struct catalog cat = { 0 };
-	char *gdir = store_group_dir(st, group);
-	int rc = -1;
-
-	*out = NULL;
-	*n = 0;
-	if (gdir && catalog_load(gdir, &cat) == 0)
-		rc = catalog_export(&cat, out, n);
-	catalog_free(&cat);
-	free(gdir);
-	return rc;
-}
-
 /* The group's catalog (shared with the cache: no copy of its points). */
 static int
 load_catalog(struct store *st, const char *group, struct catalog *cat)
@@ -150,6 +133,21 @@ load_catalog(struct store *st, const char *group, struct catalog *cat)
 	int rc = gdir ? catalog_load(gdir, cat) : -1;
 
 	free(gdir);
+	return rc;
+}
+
+int
+store_list_points(struct store *st, const char *group, struct store_point_info **out,
+		  size_t *n)
+{
+	struct catalog cat = { 0 };
+	int rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (load_catalog(st, group, &cat) == 0)
+		rc = catalog_export(&cat, out, n);
+	catalog_free(&cat);
 	return rc;
 }
 
