@@ -57,22 +57,13 @@ Test(sweep, due_first_after_failure_and_by_period)
 static void
 touch(const char *rel)
 {
-	char p[256];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	f = fopen(p, "w");
-	cr_assert_not_null(f, "%s", p);
-	fclose(f);
+	tmpdir_touch(root, rel);
 }
 
 static bool
 exists(const char *rel)
 {
-	char p[256];
-
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	return access(p, F_OK) == 0;
+	return tmpdir_exists(root, rel);
 }
 
 static void
