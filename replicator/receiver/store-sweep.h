@@ -1,5 +1,5 @@
 /* When a begin must look at every file of a group for strays (a full
- * sweep: a read of each points' directory, O(points)) and when it need
+ * sweep: a read of every point's directory, O(points)) and when it need
  * not (issue 17: at 10,000 points the sweep was most of an incremental's
  * commit). Within this process; thread-safe. Internal to the store. */
 #ifndef NESTOR_RECEIVER_STORE_SWEEP_H
