@@ -1,8 +1,9 @@
 /* Replica store orchestration: opening, receiving a point (begin, writes
- * through the writer queue, checkpoints, commit), strays and progress. The
+ * through the writer queue, checkpoints, commit) and progress. The
  * catalog lives in catalog.c, the data in a backend behind struct
  * store_backend_ops (store-local.c, store-ceph.c); reading committed
- * points is store-read.c, removing one store-remove.c. */
+ * points is store-read.c, removing one store-remove.c, strays
+ * store-sweep.c. */
 #include "replicator/receiver/store.h"
 
 #include <errno.h>
@@ -217,58 +218,6 @@ out:
 	return rc;
 }
 
-/* Remove data of points that are not in the catalog (except keep_id, the
- * pending point being resumed), their metadata and temp files of
- * interrupted atomic writes. Under the chain lock: the settle thread does
- * not hold the group's, and a temp file of its checksum merge or of its
- * rebuilt file is not a crash's leftover while it runs (store-chain.h). */
-static int
-remove_strays(struct store *st, const char *group, const char *gdir,
-	      const struct catalog *cat, uint64_t keep_id)
-{
-	static const char *const tmps[] = { "catalog.json.tmp", "pending.json.tmp" };
-	struct store_where w = { group, gdir, 0 };
-	int lock = store_chain_lock(gdir), rc = -1;
-
-	if (lock < 0 || st->be->ops->prune(st->be, &w, cat, keep_id) < 0)
-		goto out;
-	for (size_t i = 0; i < sizeof(tmps) / sizeof(tmps[0]); i++) {
-		char *path = strfmt("%s/%s", gdir, tmps[i]);
-		int r = path ? store_unlink(path) : -1;
-
-		free(path);
-		if (r < 0)
-			goto out;
-	}
-	if (store_sums_prune(gdir, cat, keep_id) < 0)
-		goto out;
-	rc = store_remove_stray_meta(gdir, cat, keep_id);
-	if (rc == 0)
-		store_sweep_done(st->sweep, group);
-out:
-	store_chain_unlock(lock);
-	return rc;
-}
-
-/* Strays before a point starts afresh. In full when a pending point is
- * left (its files are strays now) or the sweep is due (store-sweep.h);
- * otherwise none can be there and the O(points) reads of every point's
- * directory are skipped. */
-static int
-begin_strays(struct store_point *pt, const struct catalog *cat)
-{
-	char *path = strfmt("%s/pending.json", pt->gdir);
-	bool left = !path || access(path, F_OK) == 0 || errno != ENOENT;
-
-	free(path);
-	/* pending.json goes first so it never names files that are gone. */
-	if (pending_remove(pt->gdir) < 0)
-		return -1;
-	if (!left && !store_sweep_due(pt->st->sweep, pt->group, cat->n))
-		return 0;
-	return remove_strays(pt->st, pt->group, pt->gdir, cat, 0);
-}
-
 int
 store_discard_pending(struct store *st, const char *group)
 {
@@ -276,7 +225,7 @@ store_discard_pending(struct store *st, const char *group)
 	int rc = store_hold(st, group, true, &h);
 
 	if (rc == 0 && (pending_remove(h.gdir) < 0 ||
-			remove_strays(st, group, h.gdir, &h.cat, 0) < 0))
+			store_sweep_full(st, group, h.gdir, &h.cat, 0) < 0))
 		rc = -1;
 	store_release(&h);
 	return rc < 0 ? -1 : 0;
@@ -552,7 +501,7 @@ begin_resume(struct store_point *pt, const struct store_begin *b, const struct c
 		/* Strays first: the ceph backend removes stray snapshots through
 		 * their own image handles, which must not wait for the lock the
 		 * resumed head holds. */
-		if (remove_strays(pt->st, pt->group, pt->gdir, cat, pt->id) < 0)
+		if (store_sweep_full(pt->st, pt->group, pt->gdir, cat, pt->id) < 0)
 			goto out;
 		if (point_resume(pt, pd) == 0) {
 			log_info("store: group %s: resuming point %" PRIu64 " on base %" PRIu64,
@@ -585,7 +534,7 @@ begin_create(struct store_point *pt, const struct catalog *cat)
 	struct store_backend *be = pt->st->be;
 	const struct store_point_info *base = pt->base_id ? catalog_find(cat, 0) : NULL;
 
-	if (begin_strays(pt, cat) < 0)
+	if (store_sweep_begin(pt->st, pt->group, pt->gdir, cat) < 0)
 		return -1;
 	for (size_t i = 0; i < pt->ndisks; i++) {
 		struct store_disk *d = &pt->disks[i];
