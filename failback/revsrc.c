@@ -2,6 +2,7 @@
  * failed-over domains, wrapped so that its disks carry the point's names
  * and, the first time, only W u X is listed. */
 #include "failback/revsrc.h"
+#include "failback/revsrc-priv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,19 +18,8 @@
 #include "snapshot/ranges.h"
 #include "snapshot/source.h"
 
-#define REVSRC_MAX_VMS 64
-
-/* What the reverse source needs of the marker. */
-struct revsrc_vms {
-	const char *uri;
-	const char *workdir;
-	const char *vm[REVSRC_MAX_VMS];     /* the point's VM names */
-	const char *domain[REVSRC_MAX_VMS]; /* the failover's domains */
-	size_t n;
-};
-
-static int
-marker_vms(const struct revsrc_in *in, struct revsrc_vms *v)
+int
+failback_revsrc_vms(const struct revsrc_in *in, struct revsrc_vms *v)
 {
 	json_t *vms = json_object_get(in->marker, "vms"), *e;
 	size_t i;
@@ -148,8 +138,26 @@ vm_of_disk(const struct revsrc_vms *v, struct snapshot *snap, size_t idx)
 }
 
 struct snapshot *
+failback_revsrc_wrap(const struct revsrc_in *in, struct snapshot *snap, struct range_set **sets,
+		     const int *map)
+{
+	size_t n = snapshot_ndisks(snap);
+	struct snapshot *wrap = snapshot_ranges_wrap(snap, sets, n);
+
+	for (size_t i = 0; wrap && i < n; i++) {
+		if (snapshot_name_disk(wrap, i, in->p->disks[map[i]].name, "failback") < 0) {
+			snapshot_free(wrap);
+			wrap = NULL;
+		}
+	}
+	return wrap;
+}
+
+struct snapshot *
 failback_revsrc_begin(const struct revsrc_in *in, bool *incremental)
 {
+	if (in->ceph)
+		return failback_revsrc_rbd_begin(in, incremental);
 	struct range_set *sets[SNAP_MAX_DISKS] = { 0 };
 	const char *overlay[SNAP_MAX_DISKS] = { 0 };
 	int map[SNAP_MAX_DISKS];
@@ -158,9 +166,10 @@ failback_revsrc_begin(const struct revsrc_in *in, bool *incremental)
 	char *sdir = strfmt("%s/%s/reverse", in->store_dir, in->group);
 	size_t n = 0;
 
-	if (!sdir || marker_vms(in, &v) < 0 || mkdir_p(sdir, 0700) < 0)
+	if (!sdir || failback_revsrc_vms(in, &v) < 0 || mkdir_p(sdir, 0700) < 0)
 		goto out;
-	snap = snapshot_libvirt_begin_named(v.uri, v.domain, v.n, sdir, in->base_point, "rev");
+	snap = snapshot_libvirt_begin_named(v.uri, v.domain, v.n, sdir, in->base_point, "rev",
+					    NULL);
 	if (!snap || map_disks(in, &v, snap, map, overlay) < 0)
 		goto out;
 	n = snapshot_ndisks(snap);
@@ -173,14 +182,8 @@ failback_revsrc_begin(const struct revsrc_in *in, bool *incremental)
 			 overlay[i], (unsigned long long)range_set_bytes(sets[i]),
 			 range_set_count(sets[i]));
 	}
-	wrap = snapshot_ranges_wrap(snap, sets, n); /* takes snap and the sets */
+	wrap = failback_revsrc_wrap(in, snap, sets, map); /* takes snap and the sets */
 	snap = NULL;
-	for (size_t i = 0; wrap && i < n; i++) {
-		if (snapshot_name_disk(wrap, i, in->p->disks[map[i]].name, "failback") < 0) {
-			snapshot_free(wrap);
-			wrap = NULL;
-		}
-	}
 out:
 	for (size_t i = 0; snap && i < n; i++)
 		range_set_free(sets[i]);

@@ -77,6 +77,69 @@ check "failover: the guest on the clones sees the point's data" \
 check "failover: both disks cloned" [ "$(rbd ls replicas | grep -c '^failover-')" = 2 ]
 DOM=$(jq -r '.vms[0].domain' "$T/fo.json")
 check "failover: domain $DOM runs" [ "$(virsh -q -c "$VM_URI" domstate "$DOM" 2>/dev/null)" = running ]
+
+# Failback from the ceph store (issue 14, item 4): on-prem writes X after P
+# (never replicated), the cloud guest writes W into a part of its data
+# clone the point left empty; `failback start --once` sends the clones' own
+# extents (parent excluded) u X only, and the on-prem target reads like the
+# clone's reverse snapshot; a second write goes as an incremental alone.
+KIB=1024
+jqt() { jq -e "$@" >/dev/null; }
+fb() { "$NESTOR" failback start --config "$T/agent.conf" $G --once --json; }
+qemu-io -f raw -c "write -P 0x58 8M 128k" "$T/src/data.raw" >/dev/null
+X=$((128 * KIB))
+SHA=$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")
+failover_console "$DOM" "$(jq -r .workdir "$T/fo.json")"
+cloud_run "$DOM" "dd if=/dev/urandom of=/dev/vdb bs=64k count=4 seek=192 conv=fsync 2>/dev/null && echo written" |
+	grep -q written || die "cloud write W failed"
+W=$((256 * KIB))
+CLONE=$(virsh -q -c "$VM_URI" domblklist "$DOM" | awk '$1 == "vdb" { print $2 }')
+fb >"$T/fb1.json" 2>"$T/fb1.log"
+rc=$?
+cat "$T/fb1.json"; tail -3 "$T/fb1.log"; grep -E "own extents|reverse point" "$T/receiver.log"
+check "failback start on ceph clones: exit 0" [ $rc = 0 ]
+B1=$(jq .bytes "$T/fb1.json")
+echo "first reverse point from the clones: $B1 bytes; |W| = $W, |X| = $X"
+check "first reverse point: base 0, X from the tracking since P" \
+	jqt ".point == 1 and .base == 0 and .x_whole == false and .x_bytes == $X" "$T/fb1.json"
+check "bytes sent <= 1.2 x (|W| + |X|) + metadata ($B1 <= 1.2 x ($W + $X) + 64 KiB)" \
+	[ "$B1" -le $(((W + X) * 12 / 10 + 64 * KIB)) ]
+check "bytes sent >= |W| (nothing skipped; X reads as P's zeros: a zero extent)" [ "$B1" -ge "$W" ]
+# the nestor-N reverse snapshots of the clone, once the DR side committed
+rev_snaps() { rbd snap ls "$CLONE" --format json | jq -c '[.[] | select(.name | startswith("nestor-")) | .name]'; }
+check "the receiver committed the reverse point" wait_until 30 grep -q "reverse point 1 committed on-prem" "$T/receiver.log"
+RS=$(rev_snaps | jq -r '.[-1]')
+check "the reverse point is an rbd snapshot of the clone ($CLONE@$RS)" [ "$RS" = nestor-1 ]
+TD=$T/agent-state/failback/$G/disks
+rbd export "$CLONE@$RS" "$T/clone1.raw" >/dev/null 2>&1
+check "the on-prem target's point reads as the clone's reverse snapshot" \
+	qemu-img compare -q -f qcow2 -F raw "$TD/data/1.qcow2" "$T/clone1.raw"
+qemu-img convert -U -f qcow2 -O raw "$TD/data/1.qcow2" "$T/target-data.raw"
+check "the target reads P's bytes at X (zeros), not on-prem's" \
+	bash -c "! cmp -s -n $X -i 8388608:8388608 '$T/target-data.raw' '$T/src/data.raw' &&
+		cmp -s -n $X -i 8388608 '$T/target-data.raw' /dev/zero"
+check "on-prem disks bit-identical (sha256)" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+cloud_run "$DOM" "dd if=/dev/urandom of=/dev/vdb bs=64k count=4 seek=224 conv=fsync 2>/dev/null && echo written" |
+	grep -q written || die "cloud write W2 failed"
+fb >"$T/fb2.json" 2>>"$T/fb1.log" || { tail -5 "$T/fb1.log"; die "second reverse point failed"; }
+cat "$T/fb2.json"
+B2=$(jq .bytes "$T/fb2.json")
+check "second reverse point: incremental on the first" jqt '.point == 2 and .base == 1' "$T/fb2.json"
+check "second reverse point carries the new 256 KiB only ($B2 bytes)" \
+	[ "$B2" -ge $((256 * KIB)) ] && [ "$B2" -le $((256 * KIB * 12 / 10 + 64 * KIB)) ]
+check "the first reverse snapshot is removed after the second's commit" \
+	wait_until 30 bash -c "[ \"\$(rbd snap ls '$CLONE' --format json | jq -c '[.[] | .name]')\" = '[\"nestor-2\"]' ]"
+rbd export "$CLONE@nestor-2" "$T/clone2.raw" >/dev/null 2>&1
+check "the second point reads as the clone's second reverse snapshot" \
+	qemu-img compare -q -f qcow2 -F raw "$TD/data/2.qcow2" "$T/clone2.raw"
+"$NESTOR" failback finish --config "$T/agent.conf" $G >/dev/null 2>"$T/fin.log"
+rc=$?
+tail -2 "$T/fin.log"
+check "failback finish on a ceph store: refused (exit 1), says why" \
+	bash -c "[ $rc = 1 ] && grep -q 'Ceph store is not built yet' '$T/fin.log'"
+check "the refused finish left the cloud VM running" \
+	[ "$(virsh -q -c "$VM_URI" domstate "$DOM" 2>/dev/null)" = running ]
+
 virsh -q -c "$VM_URI" destroy "$DOM" >/dev/null 2>&1
 "$NESTOR" failover --config "$T/receiver.conf" --release $G 2>"$T/rel.log"
 check "failover release: exit 0" [ $? = 0 ]

@@ -1,0 +1,149 @@
+/* The reverse source on a Ceph store (revsrc-priv.h): the failed-over
+ * domains run on RBD clones of the point's snapshots; the libvirt source
+ * snapshots the clones in its paused window, and the first reverse point
+ * is restricted to each clone's own extents (W, parent excluded) u X. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "common/fileutil.h"
+#include "common/log.h"
+#include "common/strfmt.h"
+#include "failback/revsrc-priv.h"
+#include "failover/domxml.h"
+#include "failover/pointmeta.h"
+#include "replicator/receiver/store.h"
+#include "snapshot/libvirt.h"
+#include "snapshot/ranges.h"
+#include "snapshot/source.h"
+
+/* The point disk (index in p) that VM vm's disk target boots, from p's
+ * metadata as the failover mapped it (pointmeta_map_disks over the VM's
+ * captured XML; the failover keeps the targets). -1 when none. */
+static int
+meta_disk(const struct revsrc_in *in, json_t *meta, size_t vm, const char *target)
+{
+	json_t *x = json_object_get(json_array_get(json_object_get(meta, "vms"), vm), "xml");
+	const char *names[STORE_MAX_DISKS] = { 0 };
+	char *ctx = strfmt("failback: group %s vm #%zu", in->group, vm);
+	struct domxml *d = NULL;
+	int ret = -1;
+
+	if (!ctx || !json_is_string(x) ||
+	    !(d = domxml_parse(json_string_value(x), json_string_length(x), ctx)) ||
+	    domxml_ndisks(d) > STORE_MAX_DISKS || pointmeta_map_disks(meta, vm, d, names, ctx) < 0)
+		goto out;
+	for (size_t k = 0; k < domxml_ndisks(d); k++) {
+		const char *t = domxml_disk_target(d, k);
+
+		if (!t || !names[k] || strcmp(t, target) != 0)
+			continue;
+		for (size_t i = 0; i < in->p->ndisks; i++)
+			if (strcmp(in->p->disks[i].name, names[k]) == 0)
+				ret = (int)i;
+	}
+out:
+	domxml_free(d);
+	free(ctx);
+	return ret;
+}
+
+/* For each disk of snap: the point disk it is. 0 / -1 (logged). */
+static int
+map_clones(const struct revsrc_in *in, const struct revsrc_vms *v, struct snapshot *snap,
+	   int *map)
+{
+	void *blob = NULL;
+	size_t len = 0, idx;
+	const char *target;
+	json_t *meta = NULL;
+	int ret = -1;
+
+	if (store_point_meta(in->store, in->group, in->p->id, &blob, &len) < 0)
+		return -1;
+	meta = json_loadb(blob, len, JSON_REJECT_DUPLICATES, NULL);
+	free(blob);
+	if (!json_is_object(meta)) {
+		log_error("failback: group %s: point %llu's metadata is not a JSON object",
+			  in->group, (unsigned long long)in->p->id);
+		goto out;
+	}
+	for (size_t i = 0; i < snapshot_ndisks(snap); i++)
+		map[i] = -1;
+	for (size_t k = 0; k < v->n; k++) {
+		for (size_t i = 0; snapshot_libvirt_vm_disk(snap, k, i, &target, &idx) == 0; i++) {
+			map[idx] = meta_disk(in, meta, k, target);
+			if (map[idx] < 0) {
+				log_error("failback: group %s: domain %s disk %s boots no disk of "
+					  "point %llu: not supported", in->group, v->domain[k],
+					  target, (unsigned long long)in->p->id);
+				goto out;
+			}
+		}
+	}
+	ret = 0;
+out:
+	json_decref(meta);
+	return ret;
+}
+
+static int
+own_add(void *arg, uint64_t off, uint64_t len)
+{
+	return range_set_add(arg, off, len);
+}
+
+/* Disk i's W u X: the clone's own extents and X (taken from in). NULL on
+ * error (logged). */
+static struct range_set *
+clone_set(const struct revsrc_in *in, struct snapshot *snap, size_t i, int pd)
+{
+	struct range_set *rs = in->x[pd];
+
+	in->x[pd] = NULL;
+	if (!rs)
+		rs = range_set_new(snapshot_disk_name(snap, i),
+				   range_set_max_for(snapshot_disk_size(snap, i)));
+	if (rs && snapshot_libvirt_rbd_own_ranges(snap, i, own_add, rs) < 0) {
+		range_set_free(rs);
+		rs = NULL;
+	}
+	return rs;
+}
+
+struct snapshot *
+failback_revsrc_rbd_begin(const struct revsrc_in *in, bool *incremental)
+{
+	struct range_set *sets[SNAP_MAX_DISKS] = { 0 };
+	int map[SNAP_MAX_DISKS];
+	struct revsrc_vms v = { 0 };
+	struct snapshot *snap = NULL, *wrap = NULL;
+	char *sdir = strfmt("%s/%s/reverse", in->store_dir, in->group);
+	size_t n = 0;
+
+	if (!sdir || !in->store || failback_revsrc_vms(in, &v) < 0 || mkdir_p(sdir, 0700) < 0)
+		goto out;
+	snap = snapshot_libvirt_begin_named(v.uri, v.domain, v.n, sdir, in->base_point, "rev",
+					    in->ceph);
+	if (!snap || map_clones(in, &v, snap, map) < 0)
+		goto out;
+	n = snapshot_ndisks(snap);
+	*incremental = snapshot_is_incremental(snap) != 0;
+	for (size_t i = 0; !*incremental && i < n; i++) {
+		if (!(sets[i] = clone_set(in, snap, i, map[i])))
+			goto out;
+		log_info("failback: group %s disk %s: the clone's own extents u X: %llu bytes in "
+			 "%zu ranges", in->group, in->p->disks[map[i]].name,
+			 (unsigned long long)range_set_bytes(sets[i]), range_set_count(sets[i]));
+	}
+	wrap = failback_revsrc_wrap(in, snap, sets, map); /* takes snap and the sets */
+	snap = NULL;
+out:
+	for (size_t i = 0; snap && i < n; i++)
+		range_set_free(sets[i]);
+	snapshot_free(snap);
+	free(sdir);
+	return wrap;
+}
