@@ -3,7 +3,11 @@
 # snapshots; the drill boots copy-on-write RBD clones of them (made in well
 # under a second each) through QEMU's rbd driver, the guest sees the point's
 # data, and after teardown no clone is left and the point's snapshots read
-# exactly as before. A failover runs the VM on clones that stay.
+# exactly as before. A failover runs the VM on clones that stay. Failback
+# from the clones (issue 14, item 4): the first reverse point sends the
+# clones' own writes (parent excluded) u X only, the on-prem target reads
+# like the clone's reverse snapshot, a second write goes alone as an
+# incremental; failback finish on a ceph store is refused.
 . "$(dirname "$0")/lib.sh"
 W=$T
 
