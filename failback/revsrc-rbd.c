@@ -1,7 +1,8 @@
 /* The reverse source on a Ceph store (revsrc-priv.h): the failed-over
  * domains run on RBD clones of the point's snapshots; the libvirt source
  * snapshots the clones in its paused window, and the first reverse point
- * is restricted to each clone's own extents (W, parent excluded) u X. */
+ * is restricted to W u X, W = the blocks of each clone's own extents
+ * (parent excluded) that differ from the point. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,27 +90,85 @@ out:
 	return ret;
 }
 
+#define REVSRC_CMP_BLOCK (64u << 10) /* the unit W keeps or drops */
+
 static int
 own_add(void *arg, uint64_t off, uint64_t len)
 {
 	return range_set_add(arg, off, len);
 }
 
-/* Disk i's W u X: the clone's own extents and X (taken from in). NULL on
- * error (logged). */
+/* The blocks of own (the clone's own extents) that read otherwise than p
+ * into rs: a small write into an object p holds makes librbd copy the
+ * whole object into the clone first, and the on-prem disk holds p's bytes
+ * wherever X says nothing, so only the blocks that differ from p are W.
+ * Reads both once, here on the DR side; the wire carries W. 0 / -1. */
+static int
+own_differing(const struct revsrc_in *in, struct snapshot *snap, size_t i, int pd,
+	      struct range_set *own, struct range_set *rs)
+{
+	unsigned char *a = malloc(REVSRC_CMP_BLOCK), *b = malloc(REVSRC_CMP_BLOCK);
+	struct store_reader *rd = NULL;
+	uint64_t off, len, n;
+	int err, ret = -1;
+
+	if (!a || !b) {
+		log_error("failback: group %s: out of memory", in->group);
+		goto out;
+	}
+	if (store_reader_open(in->store, in->group, in->p->id, in->p->disks[pd].name, &rd,
+			      &err) < 0) {
+		log_error("failback: group %s: point %llu's disk %s cannot be read", in->group,
+			  (unsigned long long)in->p->id, in->p->disks[pd].name);
+		goto out;
+	}
+	range_set_normalise(own);
+	for (size_t k = 0; k < range_set_count(own); k++) {
+		if (range_set_range(own, k, &off, &len) < 0)
+			goto out;
+		for (uint64_t o = off; o < off + len; o += n) {
+			n = REVSRC_CMP_BLOCK - o % REVSRC_CMP_BLOCK;
+			n = n < off + len - o ? n : off + len - o;
+			if (o + n > in->p->disks[pd].size) { /* grown past p: all of it */
+				if (range_set_add(rs, o, off + len - o) < 0)
+					goto out;
+				break;
+			}
+			if (snapshot_read(snap, i, o, a, n) < 0 ||
+			    store_reader_pread(in->store, rd, b, n, o) < 0 ||
+			    (memcmp(a, b, n) != 0 && range_set_add(rs, o, n) < 0))
+				goto out;
+		}
+	}
+	ret = 0;
+out:
+	store_reader_close(in->store, rd);
+	free(a);
+	free(b);
+	return ret;
+}
+
+/* Disk i's W u X: the blocks of the clone's own extents that differ from
+ * p, and X (taken from in). NULL on error (logged). */
 static struct range_set *
 clone_set(const struct revsrc_in *in, struct snapshot *snap, size_t i, int pd)
 {
-	struct range_set *rs = in->x[pd];
+	size_t max = range_set_max_for(snapshot_disk_size(snap, i));
+	struct range_set *rs = in->x[pd], *own = range_set_new(snapshot_disk_name(snap, i), max);
 
 	in->x[pd] = NULL;
 	if (!rs)
-		rs = range_set_new(snapshot_disk_name(snap, i),
-				   range_set_max_for(snapshot_disk_size(snap, i)));
-	if (rs && snapshot_libvirt_rbd_own_ranges(snap, i, own_add, rs) < 0) {
+		rs = range_set_new(snapshot_disk_name(snap, i), max);
+	if (!rs || !own || snapshot_libvirt_rbd_own_ranges(snap, i, own_add, own) < 0 ||
+	    own_differing(in, snap, i, pd, own, rs) < 0) {
 		range_set_free(rs);
 		rs = NULL;
+	} else {
+		log_info("failback: group %s disk %s: the clone's own extents: %llu bytes in %zu "
+			 "ranges", in->group, in->p->disks[pd].name,
+			 (unsigned long long)range_set_bytes(own), range_set_count(own));
 	}
+	range_set_free(own);
 	return rs;
 }
 
@@ -134,8 +193,9 @@ failback_revsrc_rbd_begin(const struct revsrc_in *in, bool *incremental)
 	for (size_t i = 0; !*incremental && i < n; i++) {
 		if (!(sets[i] = clone_set(in, snap, i, map[i])))
 			goto out;
-		log_info("failback: group %s disk %s: the clone's own extents u X: %llu bytes in "
-			 "%zu ranges", in->group, in->p->disks[map[i]].name,
+		log_info("failback: group %s disk %s: W (what of them differs from point %llu) u "
+			 "X: %llu bytes in %zu ranges", in->group, in->p->disks[map[i]].name,
+			 (unsigned long long)in->p->id,
 			 (unsigned long long)range_set_bytes(sets[i]), range_set_count(sets[i]));
 	}
 	wrap = failback_revsrc_wrap(in, snap, sets, map); /* takes snap and the sets */

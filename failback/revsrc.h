@@ -39,9 +39,10 @@ struct revsrc_in {
  * On a Ceph store (ceph set): an RBD snapshot of every clone the domains
  * run on, taken with the domains paused (the libvirt source's window for
  * RBD disks; state under <store>/<group>/reverse/rbd/, the previous
- * reverse snapshot removed at commit); the first point restricted to W =
- * each clone's own extents (parent excluded) u X; a disk that is not on
- * RBD or whose target p's metadata does not map is refused.
+ * reverse snapshot removed at commit); the first point restricted to W u
+ * X, W = the blocks of each clone's own extents (parent excluded) that
+ * read otherwise than p; a disk that is not on RBD or whose target p's
+ * metadata does not map is refused.
  * NULL on error (logged). The caller frees the snapshot. */
 struct snapshot *failback_revsrc_begin(const struct revsrc_in *in, bool *incremental);
 

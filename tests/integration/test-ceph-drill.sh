@@ -4,8 +4,9 @@
 # under a second each) through QEMU's rbd driver, the guest sees the point's
 # data, and after teardown no clone is left and the point's snapshots read
 # exactly as before. A failover runs the VM on clones that stay. Failback
-# from the clones (issue 14, item 4): the first reverse point sends the
-# clones' own writes (parent excluded) u X only, the on-prem target reads
+# from the clones (issue 14, item 4): the first reverse point sends W u X
+# only (W: what of the clones' own extents, parent excluded, differs from
+# the point), the on-prem target reads
 # like the clone's reverse snapshot, a second write goes alone as an
 # incremental; failback finish on a ceph store is refused.
 . "$(dirname "$0")/lib.sh"
@@ -84,9 +85,10 @@ check "failover: domain $DOM runs" [ "$(virsh -q -c "$VM_URI" domstate "$DOM" 2>
 
 # Failback from the ceph store (issue 14, item 4): on-prem writes X after P
 # (never replicated), the cloud guest writes W into a part of its data
-# clone the point left empty; `failback start --once` sends the clones' own
-# extents (parent excluded) u X only, and the on-prem target reads like the
-# clone's reverse snapshot; a second write goes as an incremental alone.
+# clone the point left empty and into one it holds (copied up whole);
+# `failback start --once` sends of the clones' own extents (parent
+# excluded) what differs from the point, u X, and the on-prem target reads
+# like the clone's reverse snapshot; a second write goes alone.
 KIB=1024
 jqt() { jq -e "$@" >/dev/null; }
 fb() { "$NESTOR" failback start --config "$T/agent.conf" $G --once --json; }
@@ -94,13 +96,16 @@ qemu-io -f raw -c "write -P 0x58 8M 128k" "$T/src/data.raw" >/dev/null
 X=$((128 * KIB))
 SHA=$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")
 failover_console "$DOM" "$(jq -r .workdir "$T/fo.json")"
-cloud_run "$DOM" "dd if=/dev/urandom of=/dev/vdb bs=64k count=4 seek=192 conv=fsync 2>/dev/null && echo written" |
-	grep -q written || die "cloud write W failed"
+# W: 128 KiB into an object the point left empty (12 MiB), 128 KiB into
+# one it holds (1 MiB: librbd copies the object's data into the clone first)
+DD="dd if=/dev/urandom of=/dev/vdb bs=64k count=2 conv=fsync 2>/dev/null"
+cloud_run "$DOM" "$DD seek=192 && $DD seek=16 && echo written" | grep -q written ||
+	die "cloud write W failed"
 W=$((256 * KIB))
 CLONE=$(virsh -q -c "$VM_URI" domblklist "$DOM" | awk '$1 == "vdb" { print $2 }')
 fb >"$T/fb1.json" 2>"$T/fb1.log"
 rc=$?
-cat "$T/fb1.json"; tail -3 "$T/fb1.log"; grep -E "own extents|reverse point" "$T/receiver.log"
+cat "$T/fb1.json"; tail -3 "$T/fb1.log"; grep -E "own extents|u X:|reverse point" "$T/receiver.log"
 check "failback start on ceph clones: exit 0" [ $rc = 0 ]
 B1=$(jq .bytes "$T/fb1.json")
 echo "first reverse point from the clones: $B1 bytes; |W| = $W, |X| = $X"
@@ -109,6 +114,9 @@ check "first reverse point: base 0, X from the tracking since P" \
 check "bytes sent <= 1.2 x (|W| + |X|) + metadata ($B1 <= 1.2 x ($W + $X) + 64 KiB)" \
 	[ "$B1" -le $(((W + X) * 12 / 10 + 64 * KIB)) ]
 check "bytes sent >= |W| (nothing skipped; X reads as P's zeros: a zero extent)" [ "$B1" -ge "$W" ]
+OWN=$(sed -n "s/.*disk data: the clone's own extents: \([0-9]*\) bytes.*/\1/p" "$T/receiver.log" | tail -1)
+check "the clone owns the copied-up object ($OWN bytes: the point's 2 MiB in it), of which only W went" \
+	[ "${OWN:-0}" -ge $((2048 * KIB + W)) ]
 # the nestor-N reverse snapshots of the clone, once the DR side committed
 rev_snaps() { rbd snap ls "$CLONE" --format json | jq -c '[.[] | select(.name | startswith("nestor-")) | .name]'; }
 check "the receiver committed the reverse point" wait_until 30 grep -q "reverse point 1 committed on-prem" "$T/receiver.log"
