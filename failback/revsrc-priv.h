@@ -22,13 +22,16 @@ struct revsrc_vms {
 /* The marker's VMs into v. 0 / -1 (logged). */
 int failback_revsrc_vms(const struct revsrc_in *in, struct revsrc_vms *v);
 
-/* The point's snapshot of the reverse source: snap restricted to sets
- * (per snapshot disk, NULL: unrestricted; taken, as snap), disk i named
- * after point disk map[i]. NULL on error (logged; snap and sets freed). */
-struct snapshot *failback_revsrc_wrap(const struct revsrc_in *in, struct snapshot *snap,
-				      struct range_set **sets, const int *map);
-
-/* revsrc-rbd.c: failback_revsrc_begin on a Ceph store (in->ceph set). */
-struct snapshot *failback_revsrc_rbd_begin(const struct revsrc_in *in, bool *incremental);
+/* revsrc-rbd.c, for a Ceph store (in->ceph set), after the libvirt
+ * source began over the domains' RBD clones:
+ * map: for each disk i of snap, the disk of p it is (map[i], an index
+ * into p's disks), by target through p's metadata. 0 / -1 (logged).
+ * set: disk i's W u X for the first reverse point: the 64 KiB blocks of
+ * the clone's own extents (parent excluded) that read otherwise than p,
+ * and X of p's disk pd (taken from in). NULL on error (logged). */
+int failback_revsrc_rbd_map(const struct revsrc_in *in, const struct revsrc_vms *v,
+			    struct snapshot *snap, int *map);
+struct range_set *failback_revsrc_rbd_set(const struct revsrc_in *in, struct snapshot *snap,
+					  size_t i, int pd);
 
 #endif

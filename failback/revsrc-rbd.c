@@ -9,7 +9,6 @@
 
 #include <jansson.h>
 
-#include "common/fileutil.h"
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "failback/revsrc-priv.h"
@@ -51,10 +50,9 @@ out:
 	return ret;
 }
 
-/* For each disk of snap: the point disk it is. 0 / -1 (logged). */
-static int
-map_clones(const struct revsrc_in *in, const struct revsrc_vms *v, struct snapshot *snap,
-	   int *map)
+int
+failback_revsrc_rbd_map(const struct revsrc_in *in, const struct revsrc_vms *v,
+			struct snapshot *snap, int *map)
 {
 	void *blob = NULL;
 	size_t len = 0, idx;
@@ -62,7 +60,7 @@ map_clones(const struct revsrc_in *in, const struct revsrc_vms *v, struct snapsh
 	json_t *meta = NULL;
 	int ret = -1;
 
-	if (store_point_meta(in->store, in->group, in->p->id, &blob, &len) < 0)
+	if (!in->store || store_point_meta(in->store, in->group, in->p->id, &blob, &len) < 0)
 		return -1;
 	meta = json_loadb(blob, len, JSON_REJECT_DUPLICATES, NULL);
 	free(blob);
@@ -148,10 +146,8 @@ out:
 	return ret;
 }
 
-/* Disk i's W u X: the blocks of the clone's own extents that differ from
- * p, and X (taken from in). NULL on error (logged). */
-static struct range_set *
-clone_set(const struct revsrc_in *in, struct snapshot *snap, size_t i, int pd)
+struct range_set *
+failback_revsrc_rbd_set(const struct revsrc_in *in, struct snapshot *snap, size_t i, int pd)
 {
 	size_t max = range_set_max_for(snapshot_disk_size(snap, i));
 	struct range_set *rs = in->x[pd], *own = range_set_new(snapshot_disk_name(snap, i), max);
@@ -170,40 +166,4 @@ clone_set(const struct revsrc_in *in, struct snapshot *snap, size_t i, int pd)
 	}
 	range_set_free(own);
 	return rs;
-}
-
-struct snapshot *
-failback_revsrc_rbd_begin(const struct revsrc_in *in, bool *incremental)
-{
-	struct range_set *sets[SNAP_MAX_DISKS] = { 0 };
-	int map[SNAP_MAX_DISKS];
-	struct revsrc_vms v = { 0 };
-	struct snapshot *snap = NULL, *wrap = NULL;
-	char *sdir = strfmt("%s/%s/reverse", in->store_dir, in->group);
-	size_t n = 0;
-
-	if (!sdir || !in->store || failback_revsrc_vms(in, &v) < 0 || mkdir_p(sdir, 0700) < 0)
-		goto out;
-	snap = snapshot_libvirt_begin_named(v.uri, v.domain, v.n, sdir, in->base_point, "rev",
-					    in->ceph);
-	if (!snap || map_clones(in, &v, snap, map) < 0)
-		goto out;
-	n = snapshot_ndisks(snap);
-	*incremental = snapshot_is_incremental(snap) != 0;
-	for (size_t i = 0; !*incremental && i < n; i++) {
-		if (!(sets[i] = clone_set(in, snap, i, map[i])))
-			goto out;
-		log_info("failback: group %s disk %s: W (what of them differs from point %llu) u "
-			 "X: %llu bytes in %zu ranges", in->group, in->p->disks[map[i]].name,
-			 (unsigned long long)in->p->id,
-			 (unsigned long long)range_set_bytes(sets[i]), range_set_count(sets[i]));
-	}
-	wrap = failback_revsrc_wrap(in, snap, sets, map); /* takes snap and the sets */
-	snap = NULL;
-out:
-	for (size_t i = 0; snap && i < n; i++)
-		range_set_free(sets[i]);
-	snapshot_free(snap);
-	free(sdir);
-	return wrap;
 }

@@ -138,26 +138,8 @@ vm_of_disk(const struct revsrc_vms *v, struct snapshot *snap, size_t idx)
 }
 
 struct snapshot *
-failback_revsrc_wrap(const struct revsrc_in *in, struct snapshot *snap, struct range_set **sets,
-		     const int *map)
-{
-	size_t n = snapshot_ndisks(snap);
-	struct snapshot *wrap = snapshot_ranges_wrap(snap, sets, n);
-
-	for (size_t i = 0; wrap && i < n; i++) {
-		if (snapshot_name_disk(wrap, i, in->p->disks[map[i]].name, "failback") < 0) {
-			snapshot_free(wrap);
-			wrap = NULL;
-		}
-	}
-	return wrap;
-}
-
-struct snapshot *
 failback_revsrc_begin(const struct revsrc_in *in, bool *incremental)
 {
-	if (in->ceph)
-		return failback_revsrc_rbd_begin(in, incremental);
 	struct range_set *sets[SNAP_MAX_DISKS] = { 0 };
 	const char *overlay[SNAP_MAX_DISKS] = { 0 };
 	int map[SNAP_MAX_DISKS];
@@ -169,21 +151,31 @@ failback_revsrc_begin(const struct revsrc_in *in, bool *incremental)
 	if (!sdir || failback_revsrc_vms(in, &v) < 0 || mkdir_p(sdir, 0700) < 0)
 		goto out;
 	snap = snapshot_libvirt_begin_named(v.uri, v.domain, v.n, sdir, in->base_point, "rev",
-					    NULL);
-	if (!snap || map_disks(in, &v, snap, map, overlay) < 0)
+					    in->ceph);
+	if (!snap || (in->ceph ? failback_revsrc_rbd_map(in, &v, snap, map)
+			       : map_disks(in, &v, snap, map, overlay)) < 0)
 		goto out;
 	n = snapshot_ndisks(snap);
 	*incremental = snapshot_is_incremental(snap) != 0;
 	for (size_t i = 0; !*incremental && i < n; i++) {
-		/* After the checkpoint: a later write is in its bitmap. */
-		if (!(sets[i] = first_set(in, &v, snap, i, map[i], vm_of_disk(&v, snap, i))))
+		/* After the checkpoint (the snapshot): a later write is in the
+		 * next one. */
+		sets[i] = in->ceph ? failback_revsrc_rbd_set(in, snap, i, map[i])
+				   : first_set(in, &v, snap, i, map[i], vm_of_disk(&v, snap, i));
+		if (!sets[i])
 			goto out;
 		log_info("failback: group %s disk %s: W u X is %llu bytes in %zu ranges", in->group,
-			 overlay[i], (unsigned long long)range_set_bytes(sets[i]),
+			 in->p->disks[map[i]].name, (unsigned long long)range_set_bytes(sets[i]),
 			 range_set_count(sets[i]));
 	}
-	wrap = failback_revsrc_wrap(in, snap, sets, map); /* takes snap and the sets */
+	wrap = snapshot_ranges_wrap(snap, sets, n); /* takes snap and the sets */
 	snap = NULL;
+	for (size_t i = 0; wrap && i < n; i++) {
+		if (snapshot_name_disk(wrap, i, in->p->disks[map[i]].name, "failback") < 0) {
+			snapshot_free(wrap);
+			wrap = NULL;
+		}
+	}
 out:
 	for (size_t i = 0; snap && i < n; i++)
 		range_set_free(sets[i]);

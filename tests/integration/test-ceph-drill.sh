@@ -89,6 +89,7 @@ check "failover: domain $DOM runs" [ "$(virsh -q -c "$VM_URI" domstate "$DOM" 2>
 # `failback start --once` sends of the clones' own extents (parent
 # excluded) what differs from the point, u X, and the on-prem target reads
 # like the clone's reverse snapshot; a second write goes alone.
+T0=$SECONDS
 KIB=1024
 jqt() { jq -e "$@" >/dev/null; }
 fb() { "$NESTOR" failback start --config "$T/agent.conf" $G --once --json; }
@@ -151,6 +152,7 @@ check "failback finish on a ceph store: refused (exit 1), says why" \
 	bash -c "[ $rc = 1 ] && grep -q 'Ceph store is not built yet' '$T/fin.log'"
 check "the refused finish left the cloud VM running" \
 	[ "$(virsh -q -c "$VM_URI" domstate "$DOM" 2>/dev/null)" = running ]
+echo "failback section: $((SECONDS - T0)) s"
 
 virsh -q -c "$VM_URI" destroy "$DOM" >/dev/null 2>&1
 "$NESTOR" failover --config "$T/receiver.conf" --release $G 2>"$T/rel.log"
