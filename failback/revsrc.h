@@ -26,7 +26,8 @@ struct revsrc_in {
 	struct range_set **x;
 	uint64_t base_point;               /* the target's newest point */
 	/* A Ceph store: the domains boot RBD clones of p's snapshots (NULL:
-	 * the local store's overlays); the store gives p's metadata. */
+	 * the local store's overlays); the store gives p's metadata and
+	 * reads p's disks (borrowed; used on the caller's thread). */
 	const struct snap_libvirt_ceph *ceph;
 	struct store *store;
 };
