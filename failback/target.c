@@ -79,7 +79,7 @@ failback_disks_of(const struct agent_group_cfg *g, struct failback_disks *out)
 		out->n = i + 1;
 		if (disk_format(d, out->path[i], g->name, out->format[i]) < 0)
 			goto fail;
-		out->v[i] = (struct store_target_disk){ d->name, out->path[i], out->format[i] };
+		out->v[i] = (struct store_target_disk){ d->name, out->path[i], out->format[i], false };
 	}
 	return 0;
 fail:
