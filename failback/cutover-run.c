@@ -11,6 +11,7 @@
 #include "common/strfmt.h"
 #include "failback/cutover-commit.h"
 #include "failback/cutover.h"
+#include "failback/newdisks.h"
 #include "failback/reprotect.h"
 #include "failback/target.h"
 #include "replicator/config.h"
@@ -65,7 +66,8 @@ failback_cutover_run(const struct agent_config *cfg, const char *group, uint64_t
 		goto out;
 	root = failback_root(cfg);
 	gdir = root ? strfmt("%s/%s", root, group) : NULL;
-	if (!gdir || cutover_load(gdir, &c) < 0 || failback_disks_of(g, &disks) < 0 ||
+	if (!gdir || failback_newdisks_configured(g, gdir) < 0 || cutover_load(gdir, &c) < 0 ||
+	    failback_disks_of(g, &disks) < 0 ||
 	    !(st = failback_target_open(cfg, group)))
 		goto out;
 	if (c.state <= CUTOVER_SYNCED && cutover_synced(st, gdir, group, &rp) < 0)
