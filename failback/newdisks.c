@@ -36,6 +36,21 @@ ends_with(const char *s, size_t len, const char *tail)
 	return len >= t && strncmp(s + len - t, tail, t) == 0;
 }
 
+/* Disk i of out: the first len bytes of path, format fmt. 0 / -1 (logged). */
+static int
+set_disk(const struct agent_group_cfg *g, size_t i, const char *path, size_t len,
+	 const char *fmt, struct failback_disks *out)
+{
+	if (!(out->path[i] = strndup(path, len))) {
+		log_error("failback: out of memory");
+		return -1;
+	}
+	snprintf(out->format[i], sizeof(out->format[i]), "%s", fmt);
+	out->v[i] = (struct store_target_disk){ g->disks[i].name, out->path[i], out->format[i],
+						true };
+	return 0;
+}
+
 /* "PATH[:FORMAT]" of disk i into out (path owned). 0 / -1 (logged). */
 static int
 parse_target(const struct agent_group_cfg *g, size_t i, const char *s,
@@ -63,14 +78,7 @@ parse_target(const struct agent_group_cfg *g, size_t i, const char *s,
 			  g->disks[i].name, s);
 		return -1;
 	}
-	if (!(out->path[i] = strndup(s, len))) {
-		log_error("failback: out of memory");
-		return -1;
-	}
-	snprintf(out->format[i], sizeof(out->format[i]), "%s", fmt);
-	out->v[i] = (struct store_target_disk){ g->disks[i].name, out->path[i], out->format[i],
-						true };
-	return 0;
+	return set_disk(g, i, s, len, fmt, out);
 }
 
 /* Every disk of g mapped once, no path twice. */
@@ -288,14 +296,7 @@ load_disk(const struct agent_group_cfg *g, json_t *e, const char *file,
 			  name ? name : "(none)", g->name);
 		return -1;
 	}
-	if (!(out->path[i] = strdup(path))) {
-		log_error("failback: out of memory");
-		return -1;
-	}
-	snprintf(out->format[i], sizeof(out->format[i]), "%s", fmt);
-	out->v[i] = (struct store_target_disk){ g->disks[i].name, out->path[i], out->format[i],
-						true };
-	return 0;
+	return set_disk(g, (size_t)i, path, strlen(path), fmt, out);
 }
 
 int
