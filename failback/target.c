@@ -73,8 +73,9 @@ failback_disks_of(const struct agent_group_cfg *g, struct failback_disks *out)
 		/* Absolute, as the overlays' backing file; and it must be there. */
 		out->path[i] = realpath(d->path, NULL);
 		if (!out->path[i]) {
-			log_error("failback: group %s disk %s: on-prem disk %s: %m", g->name,
-				  d->name, d->path);
+			log_error("failback: group %s disk %s: on-prem disk %s: %m (lost? fail back "
+				  "into new disks: failback start --new-disks)", g->name, d->name,
+				  d->path);
 			goto fail;
 		}
 		out->n = i + 1;
