@@ -85,16 +85,6 @@ Test(revstate, released_is_forward)
 	cr_assert_str_eq(revstate_direction(&rs, true), "failed_over");
 }
 
-static void
-write_file(const char *p, const char *text)
-{
-	FILE *f = fopen(p, "w");
-
-	cr_assert_not_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 Test(revstate, malformed_is_refused)
 {
 	static const char *const bad[] = {
@@ -110,7 +100,7 @@ Test(revstate, malformed_is_refused)
 	struct revstate rs;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		write_file(path_in("bad.json"), bad[i]);
+		tmpdir_write(dir, "bad.json", bad[i]);
 		rs.points = 5;
 		cr_assert_eq(revstate_load(path_in("bad.json"), &rs), -1, "%s", bad[i]);
 		cr_assert_eq(rs.points, 0, "zeroed on error");

@@ -47,6 +47,20 @@ tmpdir_touch(const char *dir, const char *rel)
 	fclose(f);
 }
 
+/* Replace dir/rel with text. */
+static inline void
+tmpdir_write(const char *dir, const char *rel, const char *text)
+{
+	char p[256];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	f = fopen(p, "w");
+	cr_assert_not_null(f, "%s", p);
+	cr_assert_geq(fputs(text, f), 0);
+	cr_assert_eq(fclose(f), 0);
+}
+
 static inline bool
 tmpdir_exists(const char *dir, const char *rel)
 {
