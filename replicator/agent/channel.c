@@ -284,6 +284,37 @@ channel_run(struct channel *ch)
 }
 
 void
+channel_pause(struct channel *ch)
+{
+	event_base_loopbreak(ch->base);
+}
+
+bool
+channel_keepable(const struct channel *ch)
+{
+	return ch && !ch->adopted && ch->conn && !ch->closed;
+}
+
+int
+channel_resume(struct channel *ch, const struct channel_cbs *cbs, void *arg)
+{
+	if (!channel_keepable(ch))
+		return -1;
+	ch->cbs = cbs;
+	ch->arg = arg;
+	ch->last_activity = time(NULL);
+	conn_set_low_water(ch->conn, CONN_LOW_WATER_DEFAULT);
+	return 0;
+}
+
+int
+channel_dispatch(struct channel *ch)
+{
+	event_base_dispatch(ch->base);
+	return 0;
+}
+
+void
 channel_free(struct channel *ch)
 {
 	if (!ch)
