@@ -314,11 +314,45 @@ channel_dispatch(struct channel *ch)
 	return 0;
 }
 
+static int
+quiet_msg(void *arg, const struct proto_msg *msg)
+{
+	(void)arg;
+	(void)msg;
+	return 0;
+}
+
+static void
+quiet_close(void *arg, const char *reason)
+{
+	(void)arg;
+	(void)reason;
+}
+
+static void
+quiet_tick(void *arg)
+{
+	(void)arg;
+}
+
+/* A kept connection's last owner is gone: nothing to tell anyone. */
+static const struct channel_cbs quiet_cbs = {
+	.on_msg = quiet_msg, .on_close = quiet_close, .on_tick = quiet_tick,
+};
+
 void
 channel_free(struct channel *ch)
 {
 	if (!ch)
 		return;
+	if (channel_keepable(ch)) {
+		/* Still open (kept between cycles): closed in order, so the
+		 * receiver sees a TLS close, not a connection error. conn's
+		 * close timer bounds the wait. */
+		ch->cbs = &quiet_cbs;
+		conn_close(ch->conn);
+		event_base_dispatch(ch->base);
+	}
 	if (ch->tick)
 		event_free(ch->tick);
 	if (!ch->adopted) {

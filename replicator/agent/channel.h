@@ -63,7 +63,9 @@ int channel_dispatch(struct channel *ch);
 int channel_send_hello(struct channel *ch);
 
 /* Free the connection and the loop (not an adopted channel's): events the
- * owner put on channel_base() must be freed before. NULL ok. */
+ * owner put on channel_base() must be freed before. A connection still
+ * open (a kept one) is closed in order first, its loop run until then.
+ * Not from inside the channel's own loop. NULL ok. */
 void channel_free(struct channel *ch);
 
 /* Owned by the channel; the connection exists from channel_run on. */

@@ -5,7 +5,8 @@
 # daemon sat between two cycles (the receiver restarted there: the daemon
 # is stopped at the pause point "kept-conn") costs no failed cycle: the
 # next point is committed on a new connection at once, with no error line.
-# (2) Without the pause, many points ride on one connection.
+# (2) Without the pause, many points ride on one connection, closed in order
+# when the daemon stops.
 . "$(dirname "$0")/lib.sh"
 
 DAEMON=
@@ -53,9 +54,11 @@ kill -9 "$DAEMON"
 wait "$DAEMON" 2>/dev/null
 DAEMON=
 
-# (2) Without the pause: cycles back to back on one connection.
+# (2) Without the pause: cycles back to back on one connection, closed in
+# order when the daemon stops (the receiver logs no connection error).
 before_pts=$(npoints $G)
 before_conns=$(connections)
+rx_lines=$(wc -l < "$T/receiver.log")
 "$NESTOR" agent --config "$T/agent.conf" >"$T/agent2.log" 2>&1 &
 DAEMON=$!
 for i in $(seq 1 600); do
@@ -72,4 +75,6 @@ echo "points $pts on $conns connection(s)"
 check "ten points or more were committed" test "$pts" -ge 10
 check "they shared one connection" test "$conns" -eq 1
 check_eq "no error line" 0 "$(grep -c ' agent error: ' "$T/agent2.log")"
+check_eq "the kept connection was closed in order at the stop" 0 \
+	"$(tail -n +$((rx_lines + 1)) "$T/receiver.log" | grep -c 'connection error')"
 finish
