@@ -160,42 +160,38 @@ for rate in $RATES; do
 	fi
 done
 if [ -n "${LIVE_VERBOSE:-}" ]; then
-	echo
-	echo "where a cycle's time goes (the agent's debug timing lines, both rates):"
-	python3 - "$T/agent.log" <<'PY'
+	# steps LOG REGEX [ORDER...]: mean, median and p90 of each debug timing
+	# line's step (REGEX: its name and ms), in ORDER first.
+	steps() {
+		python3 - "$@" <<'PY'
 import re, statistics, sys
+log, rx, order = sys.argv[1], sys.argv[2], sys.argv[3:]
 steps = {}
-for line in open(sys.argv[1]):
-    m = re.search(r" debug: (?:libvirt|group \S+): ([^:]+): ([0-9.]+) ms$", line)
+for line in open(log):
+    m = re.search(rx, line)
     if m:
         steps.setdefault(m.group(1), []).append(float(m.group(2)))
-order = ["connected (TLS, HELLO)", "receiver's progress", "connected to libvirt",
-         "domains opened, leftovers checked", "backup jobs started", "NBD exports connected",
-         "snapshot begun", "receiver began the point", "extents sent",
-         "backup job ended (reads done)", "receiver committed",
-         "backup job ended", "old checkpoint deleted", "source committed", "snapshot freed"]
-print("  %-36s %6s %9s %9s %9s" % ("step", "cycles", "mean ms", "median", "p90"))
+print("  %-36s %6s %9s %9s %9s" % ("step", "times", "mean ms", "median", "p90"))
 for k in order + sorted(set(steps) - set(order)):
     v = sorted(steps.get(k, []))
     if v:
         print("  %-36s %6d %9.1f %9.1f %9.1f" % (k, len(v), statistics.mean(v),
               statistics.median(v), v[int(0.9 * (len(v) - 1))]))
 PY
+	}
+	echo
+	echo "where a cycle's time goes (the agent's debug timing lines, both rates):"
+	steps "$T/agent.log" ' debug: (?:libvirt|group \S+): ([^:]+): ([0-9.]+) ms$' \
+		"connected (TLS, HELLO)" "receiver's progress" "connected to libvirt" \
+		"domains opened, leftovers checked" "backup jobs started" "NBD exports connected" \
+		"snapshot begun" "receiver began the point" "extents sent" \
+		"backup job ended (reads done)" "receiver committed" \
+		"backup job ended" "old checkpoint deleted" "source committed" "snapshot freed"
 	echo
 	echo "the receiver's steps of a point (its debug timing lines; disk done: per disk sent):"
-	python3 - "$T/receiver.log" <<'PY'
-import re, statistics, sys
-steps = {}
-for line in open(sys.argv[1]):
-    m = re.search(r" debug: store: group \S+: ([^:]+): ([0-9.]+) ms$", line)
-    if m:
-        steps.setdefault(m.group(1), []).append(float(m.group(2)))
-print("  %-36s %6s %9s %9s %9s" % ("step", "times", "mean ms", "median", "p90"))
-for k in sorted(steps):
-    v = sorted(steps[k])
-    print("  %-36s %6d %9.1f %9.1f %9.1f" % (k, len(v), statistics.mean(v),
-          statistics.median(v), v[int(0.9 * (len(v) - 1))]))
-PY
+	steps "$T/receiver.log" ' debug: store: group \S+: ([^:]+): ([0-9.]+) ms$' \
+		"begin" "disk done, writes and flush" "disk done, checksums and close" \
+		"disk done, pending.json" "commit, data sealed and metadata" "commit, catalog"
 fi
 # A MISS is a figure, not a failure (like seed.sh); errors in the logs are.
 [ "$ERRS" = 0 ]
