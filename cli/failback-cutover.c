@@ -16,8 +16,10 @@ static const char usage_cutover[] =
 	"target (<state_dir>/failback/GROUP/) and the receiver made the failed-over\n"
 	"VMs' final disks point F (nestor failback promote): commit the target into\n"
 	"the on-prem disks, then restart the group's change tracking as committed at\n"
-	"F, so that the next cycle is an incremental from F, not a seed. Each step is\n"
-	"recorded in cutover.json first; run it again after a crash to finish.\n"
+	"F, so that the next cycle is an incremental from F, not a seed. The group's\n"
+	"libvirt domains must be shut off, and stay so (nestor failback finish starts\n"
+	"and checks them). Each step is recorded in cutover.json first; run it again\n"
+	"after a crash to finish.\n"
 	"\n"
 	"  -c, --config FILE   agent configuration (default " CLI_AGENT_CONF ")\n"
 	"  -p, --point F       the receiver's point the on-prem disks will equal\n";
@@ -36,7 +38,7 @@ run_cutover(const struct agent_config *cfg, const char *group, uint64_t point, b
 	    FILE *out)
 {
 	(void)json;
-	if (failback_cutover_run(cfg, group, point) < 0)
+	if (failback_cutover_run(cfg, group, point, NULL) < 0)
 		return -1;
 	fprintf(out, "group %s: on-prem disks cut over; change tracking committed at point %"
 		PRIu64 "\n", group, point);

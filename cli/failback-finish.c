@@ -12,24 +12,35 @@
 #include "common/log.h"
 #include "common/parse.h"
 #include "failback/finish.h"
+#include "failover/drill.h"
 #include "replicator/config.h"
 
 static const char usage_finish[] =
 	"usage: nestor failback finish [--config FILE] [--shutdown-timeout S] [--no-start]\n"
-	"                              [--json] [-v] GROUP\n"
+	"                              [--marker TEXT] [--guest-agent] [--tcp-port N]\n"
+	"                              [--script PATH] [--timeout S] [--json] [-v] GROUP\n"
 	"\n"
 	"On the agent host, after nestor failback start brought GROUP's failed-over VMs\n"
 	"back into its failback target: over the agent's own connection, the receiver\n"
 	"shuts the cloud VMs down (ACPI or guest agent, then destroyed after the\n"
 	"timeout), sends the final reverse point and makes their final disks its point\n"
-	"F; then the target is committed into the on-prem disks, the change tracking\n"
-	"restarts at F, and only then is the failover released on the DR side. Every\n"
-	"step is recorded first: run it again after a crash to continue.\n"
+	"F; then the target is committed into the on-prem disks, the group's libvirt\n"
+	"domains start from their own definitions (paused while the change tracking\n"
+	"restarts at F) and pass the drill's checks, and only then is the failover\n"
+	"released on the DR side. Every step is recorded first: run it again after a\n"
+	"crash, or after a failed check, to continue (the checks run again).\n"
 	"\n"
 	"  -c, --config FILE         agent configuration (default " CLI_AGENT_CONF ")\n"
 	"      --shutdown-timeout S  how long the cloud VMs may take to shut down before\n"
 	"                            they are destroyed (default: planned_shutdown_timeout)\n"
-	"      --no-start            leave the on-prem domains shut off\n"
+	"      --no-start            leave the on-prem domains shut off (no checks)\n"
+	"      --marker TEXT         boot marker on the console a domain's definition\n"
+	"                            logs (default " DRILL_DEFAULT_MARKER ")\n"
+	"      --guest-agent         the guest agent must answer\n"
+	"      --tcp-port N          the guest must answer on TCP port N\n"
+	"      --script PATH         PATH VM ADDRESS must exit 0\n"
+	"      --timeout S           per domain: start to marker, and per check\n"
+	"                            (default 120s)\n"
 	"      --json                print the result as JSON\n"
 	"  -v, --verbose             debug logging\n";
 
@@ -38,6 +49,7 @@ print_text(const json_t *rep)
 {
 	const char *g = json_string_value(json_object_get(rep, "group"));
 	uint64_t f = (uint64_t)json_integer_value(json_object_get(rep, "point"));
+	const json_t *vms = json_object_get(rep, "vms");
 
 	printf("group %s: final reverse point %" PRIu64 " committed into the on-prem disks\n",
 	       g, (uint64_t)json_integer_value(json_object_get(rep, "reverse_point")));
@@ -47,6 +59,15 @@ print_text(const json_t *rep)
 	       (uint64_t)json_integer_value(json_object_get(rep, "bytes")));
 	printf("group %s: on-prem domains: %s\n", g,
 	       json_string_value(json_object_get(rep, "domains")));
+	for (size_t i = 0; i < json_array_size(vms); i++) {
+		const json_t *v = json_array_get(vms, i);
+
+		printf("group %s: domain %s: %s%s\n", g,
+		       json_string_value(json_object_get(v, "name")),
+		       json_is_true(json_object_get(v, "pass")) ? "running, checks passed"
+								: "FAILED",
+		       json_is_true(json_object_get(v, "marker_seen")) ? " (boot marker seen)" : "");
+	}
 	printf("group %s: failover released; forward replication continues from point %" PRIu64
 	       "\n", g, f);
 }
@@ -58,14 +79,19 @@ cli_failback_finish(int argc, char **argv)
 		CLI_OPT_CONFIG,
 		{ "shutdown-timeout", required_argument, NULL, 't' },
 		{ "no-start", no_argument, NULL, 'n' },
+		{ "marker", required_argument, NULL, 'm' },
+		{ "guest-agent", no_argument, NULL, 'a' },
+		{ "tcp-port", required_argument, NULL, 'p' },
+		{ "script", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		CLI_OPT_HELP_END,
 	};
 	struct failback_finish_opts o = { 0 };
 	struct agent_config *cfg = NULL;
-	const char *path = CLI_AGENT_CONF, *timeout = NULL;
-	uint64_t secs = 0;
+	const char *path = CLI_AGENT_CONF, *timeout = NULL, *vtimeout = NULL, *port = NULL;
+	uint64_t secs = 0, vsecs = 0, tcp = 0;
 	bool json = false, verbose = false;
 	json_t *rep = NULL;
 	int c, ret = 1;
@@ -75,7 +101,12 @@ cli_failback_finish(int argc, char **argv)
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 't': timeout = optarg; break;
-		case 'n': o.no_start = true; break;
+		case 'n': o.on.no_start = true; break;
+		case 'm': o.on.marker = optarg; break;
+		case 'a': o.on.guest_agent = true; break;
+		case 'p': port = optarg; break;
+		case 's': o.on.script = optarg; break;
+		case 'T': vtimeout = optarg; break;
 		case 'j': json = true; break;
 		case 'v': verbose = true; break;
 		case 'h': return cli_usage(usage_finish, true);
@@ -87,6 +118,21 @@ cli_failback_finish(int argc, char **argv)
 			"from 1s to 1d\n", timeout);
 		return 2;
 	}
+	if (vtimeout && (parse_duration(vtimeout, &vsecs) < 0 || vsecs < 1 || vsecs > 86400)) {
+		fprintf(stderr, "nestor failback finish: --timeout %s: expected a duration from 1s "
+			"to 1d\n", vtimeout);
+		return 2;
+	}
+	if (port && (parse_u64(port, &tcp) < 0 || tcp < 1 || tcp > 65535)) {
+		fprintf(stderr, "nestor failback finish: --tcp-port %s: expected 1 to 65535\n", port);
+		return 2;
+	}
+	if (o.on.marker && !o.on.marker[0]) {
+		fprintf(stderr, "nestor failback finish: --marker: empty\n");
+		return 2;
+	}
+	o.on.timeout_s = (unsigned)vsecs;
+	o.on.tcp_port = (unsigned)tcp;
 	if (!(o.group = cli_group_operand("failback finish", argc, argv, usage_finish, true)))
 		return 2;
 	if (agent_config_load(path, &cfg) < 0)

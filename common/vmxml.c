@@ -219,9 +219,34 @@ vmxml_grow(void **v, size_t *n, size_t sz, const char *what, const char *kind)
 	return nv + (*n)++ * sz;
 }
 
+/* The file a <serial> or <console> is logged to, the first one that is
+ * (a failback checks an on-prem guest's boot marker there). */
+static void
+vmxml_console_read(struct vmxml_reader *rd, xmlNodePtr n, struct vmxml *x)
+{
+	xmlNodePtr log = vmxml_child(n, "log");
+
+	if (x->console_log)
+		return;
+	if (log) {
+		x->console_log = vmxml_prop(rd, log, "file");
+		x->console_log_append = vmxml_prop_is(log, "append", "on");
+	} else if (vmxml_prop_is(n, "type", "file")) {
+		x->console_log = vmxml_prop(rd, vmxml_child(n, "source"), "path");
+		x->console_log_append = vmxml_prop_is(vmxml_child(n, "source"), "append", "on");
+	}
+}
+
 static int
 vmxml_devices(struct vmxml_reader *rd, xmlNodePtr devs, struct vmxml *x)
 {
+	for (xmlNodePtr n = devs ? devs->children : NULL; n; n = n->next)
+		if (vmxml_is(n, "serial"))
+			vmxml_console_read(rd, n, x);
+	for (xmlNodePtr n = devs ? devs->children : NULL; n; n = n->next)
+		if (vmxml_is(n, "console"))
+			vmxml_console_read(rd, n, x);
+
 	for (xmlNodePtr n = devs ? devs->children : NULL; n; n = n->next) {
 		if (vmxml_is(n, "disk")) {
 			struct vmxml_disk *d = vmxml_grow((void **)&x->disks, &x->ndisks,

@@ -66,6 +66,10 @@ struct vmxml {
 	struct vmxml_nic *nics;
 	size_t nnics;
 	bool agent_connected;     /* qemu guest agent channel state='connected' */
+	char *console_log;        /* where the first <serial> (else <console>)
+				   * is logged: its <log file>, or the <source
+				   * path> of a type='file' one; NULL if none */
+	bool console_log_append;  /* <log append='on'>: old boots stay in it */
 	void **owned;             /* every string and array above: vmxml_free */
 	size_t nowned;
 };

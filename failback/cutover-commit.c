@@ -43,9 +43,9 @@ cutover_synced(struct store *target, const char *gdir, const char *group, uint64
 		return -1;
 	}
 	if (c.state < CUTOVER_REQUESTED &&
-	    cutover_advance(gdir, &(struct cutover){ CUTOVER_REQUESTED, 0, 0 }) < 0)
+	    cutover_advance(gdir, &(struct cutover){ CUTOVER_REQUESTED, 0, 0, false }) < 0)
 		return -1;
-	return cutover_advance(gdir, &(struct cutover){ CUTOVER_SYNCED, *point, 0 });
+	return cutover_advance(gdir, &(struct cutover){ CUTOVER_SYNCED, *point, 0, false });
 }
 
 /* fsync path (the on-prem disk after qemu-img wrote it). */

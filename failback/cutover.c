@@ -27,6 +27,7 @@ static const char *const state_names[] = {
 	[CUTOVER_SYNCED] = "synced",
 	[CUTOVER_COMMITTING] = "committing",
 	[CUTOVER_COMMITTED] = "committed",
+	[CUTOVER_STARTED] = "started",
 	[CUTOVER_VERIFIED] = "verified",
 	[CUTOVER_RELEASED] = "released",
 };
@@ -59,12 +60,27 @@ cutover_valid(const struct cutover *c, const char *what)
 {
 	if ((c->state >= CUTOVER_SYNCED) != (c->reverse_point != 0) ||
 	    (c->state == CUTOVER_RELEASED) != (c->forward_point != 0) ||
+	    (c->domains_started && c->state < CUTOVER_STARTED) ||
 	    c->reverse_point > CUTOVER_ID_MAX || c->forward_point > CUTOVER_ID_MAX) {
 		log_error("failback: %s: state %s with reverse point %" PRIu64 " and forward "
 			  "point %" PRIu64 ": not a cutover's", what, cutover_state_name(c->state),
 			  c->reverse_point, c->forward_point);
 		return -1;
 	}
+	return 0;
+}
+
+/* "domains_started": absent (written before it existed) is false. */
+static int
+load_started(const json_t *j, struct cutover *out, const char *path)
+{
+	const json_t *v = json_object_get(j, "domains_started");
+
+	if (v && !json_is_boolean(v)) {
+		log_error("failback: %s: domains_started is not a boolean", path);
+		return -1;
+	}
+	out->domains_started = json_is_true(v);
 	return 0;
 }
 
@@ -93,7 +109,7 @@ cutover_load(const char *gdir, struct cutover *out)
 	out->state = (enum cutover_state)s;
 	if (jsonfile_u64(j, "reverse_point", CUTOVER_ID_MAX, &out->reverse_point, path) < 0 ||
 	    jsonfile_u64(j, "forward_point", CUTOVER_ID_MAX, &out->forward_point, path) < 0 ||
-	    cutover_valid(out, path) < 0)
+	    load_started(j, out, path) < 0 || cutover_valid(out, path) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -111,10 +127,12 @@ transition_ok(const struct cutover *cur, const struct cutover *next, const char 
 {
 	bool same = next->state == cur->state, step = next->state == cur->state + 1;
 	bool keeps = (cur->reverse_point == 0 || next->reverse_point == cur->reverse_point) &&
-		     (cur->forward_point == 0 || next->forward_point == cur->forward_point);
+		     (cur->forward_point == 0 || next->forward_point == cur->forward_point) &&
+		     (!cur->domains_started || next->domains_started);
 
 	if ((same && next->reverse_point == cur->reverse_point &&
-	     next->forward_point == cur->forward_point) || (step && keeps))
+	     next->forward_point == cur->forward_point &&
+	     next->domains_started == cur->domains_started) || (step && keeps))
 		return 0;
 	log_error("failback: %s: %s (reverse point %" PRIu64 ") cannot become %s (reverse point %"
 		  PRIu64 "): a cutover only goes forward, one step at a time", path,
@@ -141,10 +159,11 @@ cutover_advance(const char *gdir, const struct cutover *next)
 		goto out;
 	}
 	clock_iso8601(clock_now_ns(), when, sizeof(when));
-	j = json_pack("{s:i, s:s, s:I, s:I, s:s}", "version", CUTOVER_VERSION, "state",
+	j = json_pack("{s:i, s:s, s:I, s:I, s:b, s:s}", "version", CUTOVER_VERSION, "state",
 		      cutover_state_name(next->state), "reverse_point",
 		      (json_int_t)next->reverse_point, "forward_point",
-		      (json_int_t)next->forward_point, "updated", when);
+		      (json_int_t)next->forward_point, "domains_started", next->domains_started,
+		      "updated", when);
 	if (!j) {
 		log_error("failback: %s: out of memory", path);
 		goto out;

@@ -4,6 +4,7 @@
 #ifndef NESTOR_FAILBACK_CUTOVER_H
 #define NESTOR_FAILBACK_CUTOVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 /* In the order a cutover goes through them; it never goes back. */
@@ -13,14 +14,20 @@ enum cutover_state {
 	CUTOVER_SYNCED,     /* the final reverse point is committed on-prem */
 	CUTOVER_COMMITTING, /* the target chain goes into the on-prem disks */
 	CUTOVER_COMMITTED,  /* the on-prem disks hold it; domains may start */
+	CUTOVER_STARTED,    /* the sources say "committed at F" (taken with the
+			     * on-prem domains paused, or off: --no-start, or
+			     * none); the domains were resumed */
 	CUTOVER_VERIFIED,   /* the on-prem VMs passed the drill checks */
-	CUTOVER_RELEASED,   /* the sources say "committed at F": re-protected */
+	CUTOVER_RELEASED,   /* nothing left on-prem: the DR side's release next */
 };
 
 struct cutover {
 	enum cutover_state state;
 	uint64_t reverse_point; /* the target's final reverse point (from synced) */
 	uint64_t forward_point; /* F, the receiver's point the disks equal (released) */
+	bool domains_started;   /* the cutover started the on-prem domains (from
+				 * started on): later steps never touch the
+				 * sources again */
 };
 
 /* "none", "requested", ... (static). */
@@ -33,7 +40,8 @@ int cutover_load(const char *gdir, struct cutover *out);
 /* Record *next durably (temp, fsync, rename, fsync the directory) when
  * next->state is the current state (a re-run: the points must not
  * change) or the one right after it, with reverse_point set from synced
- * on and forward_point at released. Anything else, a step back above all,
+ * on and forward_point at released; domains_started only from started on,
+ * and kept once set. Anything else, a step back above all,
  * is refused (-1, logged, nothing written). 0 / -1. */
 int cutover_advance(const char *gdir, const struct cutover *next);
 

@@ -14,6 +14,7 @@
 #include "common/testhook.h"
 #include "failback/cutover-run.h"
 #include "failback/cutover.h"
+#include "failback/ondomains.h"
 #include "failback/start.h"
 #include "failback/target.h"
 #include "replicator/receiver/store.h"
@@ -88,7 +89,8 @@ failback_finish(const struct agent_config *cfg, const struct failback_finish_opt
 	struct failback_done d = { 0 }, rel = { 0 };
 	char *root = NULL, *gdir = NULL;
 	struct cutover c;
-	json_t *rep = NULL;
+	json_t *rep = NULL, *ver = NULL, *vms;
+	const char *summary;
 	const char *found;
 	int rc = -1;
 
@@ -98,24 +100,29 @@ failback_finish(const struct agent_config *cfg, const struct failback_finish_opt
 	if (!gdir || cutover_load(gdir, &c) < 0)
 		goto out;
 	found = cutover_state_name(c.state);
+	/* Before the cloud VMs are shut down for it: the cutover would refuse. */
+	if (c.state < CUTOVER_COMMITTED && ondomains_off(g, "failback finish") < 0)
+		goto out;
 	if (c.state < CUTOVER_RELEASED) {
 		if ((c.state <= CUTOVER_REQUESTED && finish_request(cfg, o->group, gdir, &c) < 0) ||
 		    finish_f(cfg, o, &c, &d) < 0)
 			goto out;
 		/* F is made and answered, nothing on-prem changed yet. */
 		testhook_at("failback-finish-f");
-		if (failback_cutover_run(cfg, o->group, d.point) < 0 || cutover_load(gdir, &c) < 0)
+		if (failback_cutover_run(cfg, o->group, d.point, &o->on) < 0 || cutover_load(gdir, &c) < 0)
 			goto out;
 	}
 	if (finish_release(cfg, o->group, c.forward_point, &rel) < 0)
 		goto out;
-	rep = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:b}", "group", o->group,
+	ver = ondomains_report(gdir);
+	vms = json_object_get(ver, "vms");
+	vms = json_is_array(vms) ? json_incref(vms) : json_array();
+	summary = json_string_value(json_object_get(ver, "summary"));
+	rep = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:o, s:b}", "group", o->group,
 			"resumed_from", found, "reverse_point", (json_int_t)c.reverse_point,
 			"point", (json_int_t)rel.point, "base", (json_int_t)rel.base, "bytes",
-			(json_int_t)rel.bytes, "domains",
-			o->no_start ? "not started (--no-start)"
-				    : "none: the group's disks are image files",
-			"released", rel.released);
+			(json_int_t)rel.bytes, "domains", summary ? summary : "unknown", "vms",
+			vms, "released", rel.released);
 	if (!rep) {
 		log_error("failback: group %s: out of memory", o->group);
 		goto out;
@@ -125,6 +132,7 @@ failback_finish(const struct agent_config *cfg, const struct failback_finish_opt
 	*report = rep;
 	rc = 0;
 out:
+	json_decref(ver);
 	free(gdir);
 	free(root);
 	return rc;

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "common/testhook.h"
+#include "failback/ondomains.h"
 #include "failback/target.h"
 #include "proto/codec.h"
 #include "proto/conn.h"
@@ -103,26 +104,26 @@ x_send(struct fb *f, const char *disk, struct range_set *rs)
 	return 0;
 }
 
-/* The group's disk files listed read-only against P, in the forward
- * source's state (<state_dir>/<group>/file, sources.c): the on-prem disks
- * are never written before cutover, not even a bitmap. */
+/* The group's disk files (its image files, its domains' disk files) listed
+ * read-only against P, in the forward file source's state
+ * (<state_dir>/<group>/file, sources.c): the on-prem disks are never
+ * written before cutover, not even a bitmap. */
 static struct snapshot *
 x_listing(struct fb *f)
 {
 	struct snap_file_disk fd[SNAP_MAX_DISKS];
 	char *sdir = strfmt("%s/%s/file", f->cfg->state_dir, f->g->name);
+	struct failback_disks d = { 0 };
 	struct snapshot *snap = NULL;
 
-	if (!sdir || f->g->ndisks == 0 || f->g->ndisks > SNAP_MAX_DISKS || f->g->domains)
-		goto out; /* failback_target_open refused these already */
-	for (size_t i = 0; i < f->g->ndisks; i++) {
-		if (!f->g->disks[i].path)
-			goto out;
-		fd[i] = (struct snap_file_disk){ f->g->disks[i].name, f->g->disks[i].path,
-						 f->g->disks[i].format, SNAP_CLONE_NONE };
-	}
-	snap = snapshot_file_changes(fd, f->g->ndisks, sdir, f->failover_point);
+	if (!sdir || failback_disks_of(f->g, &d) < 0 || d.n > SNAP_MAX_DISKS)
+		goto out;
+	for (size_t i = 0; i < d.n; i++)
+		fd[i] = (struct snap_file_disk){ d.v[i].name, d.given[i], d.v[i].format,
+						 SNAP_CLONE_NONE };
+	snap = snapshot_file_changes(fd, d.n, sdir, f->failover_point);
 out:
+	failback_disks_clear(&d);
 	free(sdir);
 	return snap;
 }
@@ -425,6 +426,8 @@ fb_round(const struct agent_config *cfg, const struct agent_group_cfg *g,
 	uint64_t t0 = clock_now_ns();
 	int ret = -1;
 
+	if (!o->finish && ondomains_off(g, "failback start") < 0)
+		return -1;
 	f.store = failback_target_open(cfg, g->name);
 	f.ch = f.store ? channel_new(cfg, g->name, &fb_cbs, &f) : NULL;
 	if (f.ch && channel_run(f.ch) == 0 && f.state == F_DONE) {

@@ -12,6 +12,7 @@
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "common/strfmt.h"
+#include "failback/ondomains.h"
 #include "snapshot/image.h"
 
 void
@@ -19,18 +20,21 @@ failback_disks_clear(struct failback_disks *d)
 {
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->n; i++)
+	for (size_t i = 0; i < d->n; i++) {
 		free(d->path[i]);
+		free(d->given[i]);
+	}
 	memset(d, 0, sizeof(*d));
 }
 
-/* d's format into fmt: the configured one, else what qemu-img finds. */
+/* The format of path into fmt: fmt as given, else what qemu-img finds. */
 static int
-disk_format(const struct agent_disk_cfg *d, const char *path, const char *group, char *fmt)
+disk_format(const char *given, const char *path, const char *group, const char *name,
+	    char *fmt)
 {
 	struct image *img;
 
-	if (!d->format) {
+	if (!given) {
 		img = image_open(path, NULL);
 		if (!img)
 			return -1;
@@ -38,12 +42,41 @@ disk_format(const struct agent_disk_cfg *d, const char *path, const char *group,
 		image_free(img);
 		return 0;
 	}
-	if (strcmp(d->format, "raw") != 0 && strcmp(d->format, "qcow2") != 0) {
+	if (strcmp(given, "raw") != 0 && strcmp(given, "qcow2") != 0) {
 		log_error("failback: group %s disk %s: format %s: a target takes raw or qcow2",
-			  group, d->name, d->format);
+			  group, name, given);
 		return -1;
 	}
-	snprintf(fmt, STORE_TARGET_FORMAT_MAX, "%s", d->format);
+	snprintf(fmt, STORE_TARGET_FORMAT_MAX, "%s", given);
+	return 0;
+}
+
+int
+failback_disks_add(struct failback_disks *d, const char *group, const char *name,
+		   const char *path, const char *fmt)
+{
+	size_t i = d->n;
+
+	if (i == STORE_MAX_DISKS || strlen(name) >= sizeof(d->dname[i])) {
+		log_error("failback: group %s disk %s: more than %d disks or too long a name",
+			  group, name, STORE_MAX_DISKS);
+		return -1;
+	}
+	/* Absolute, as the overlays' backing file; and it must be there. */
+	d->path[i] = realpath(path, NULL);
+	if (!d->path[i]) {
+		log_error("failback: group %s disk %s: on-prem disk %s: %m", group, name, path);
+		return -1;
+	}
+	d->n = i + 1;
+	if (!(d->given[i] = strdup(path))) {
+		log_error("failback: group %s disk %s: out of memory", group, name);
+		return -1;
+	}
+	if (disk_format(fmt, d->path[i], group, name, d->format[i]) < 0)
+		return -1;
+	snprintf(d->dname[i], sizeof(d->dname[i]), "%s", name);
+	d->v[i] = (struct store_target_disk){ d->dname[i], d->path[i], d->format[i] };
 	return 0;
 }
 
@@ -51,16 +84,6 @@ int
 failback_disks_of(const struct agent_group_cfg *g, struct failback_disks *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (g->domains) {
-		log_error("failback: group %s: disks of libvirt domains: not supported yet",
-			  g->name);
-		return -1;
-	}
-	if (g->ndisks == 0 || g->ndisks > STORE_MAX_DISKS) {
-		log_error("failback: group %s: %zu disks, a target takes 1 to %d", g->name,
-			  g->ndisks, STORE_MAX_DISKS);
-		return -1;
-	}
 	for (size_t i = 0; i < g->ndisks; i++) {
 		const struct agent_disk_cfg *d = &g->disks[i];
 
@@ -69,17 +92,14 @@ failback_disks_of(const struct agent_group_cfg *g, struct failback_disks *out)
 				  g->name, d->name);
 			goto fail;
 		}
-		/* Absolute, as the overlays' backing file; and it must be there. */
-		out->path[i] = realpath(d->path, NULL);
-		if (!out->path[i]) {
-			log_error("failback: group %s disk %s: on-prem disk %s: %m", g->name,
-				  d->name, d->path);
+		if (failback_disks_add(out, g->name, d->name, d->path, d->format) < 0)
 			goto fail;
-		}
-		out->n = i + 1;
-		if (disk_format(d, out->path[i], g->name, out->format[i]) < 0)
-			goto fail;
-		out->v[i] = (struct store_target_disk){ d->name, out->path[i], out->format[i] };
+	}
+	if (g->domains && ondomains_disks(g, out) < 0)
+		goto fail;
+	if (out->n == 0) {
+		log_error("failback: group %s: no disk to fail back", g->name);
+		goto fail;
 	}
 	return 0;
 fail:

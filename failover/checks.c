@@ -231,6 +231,21 @@ check_tcp(const char *vm, const struct drill_opts *o, int nsfd, const char *wher
 	fail(rv, why);
 }
 
+bool
+checks_dom_going(void *arg, const char **why)
+{
+	struct checks_dom_wait *w = arg;
+	int state = 0, reason = 0;
+
+	if (w->n++ % 10 != 9)
+		return true;
+	if (sym_virDomainGetState(w->dom, &state, &reason, 0) == 0 &&
+	    (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED))
+		return true;
+	*why = "the domain stopped before the boot marker";
+	return false;
+}
+
 void
 checks_run(virDomainPtr dom, const char *vm, const struct drill_opts *o,
 	   const struct checks_lan *lan, struct report_vm *rv)

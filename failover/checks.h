@@ -29,4 +29,13 @@ struct checks_lan {
 void checks_run(virDomainPtr dom, const char *vm, const struct drill_opts *o,
 		const struct checks_lan *lan, struct report_vm *rv);
 
+/* console_wait's going (failover/console.h) for a booting domain: false,
+ * *why set, once dom no longer runs; libvirt is asked each tenth call
+ * (once a second). n starts at 0. */
+struct checks_dom_wait {
+	virDomainPtr dom;
+	unsigned n;
+};
+bool checks_dom_going(void *arg, const char **why);
+
 #endif

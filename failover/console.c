@@ -91,6 +91,27 @@ console_has(const char *log, off_t from, const char *marker)
 	return r;
 }
 
+int
+console_wait(const char *log, off_t from, const char *marker, unsigned timeout_s,
+	     bool (*going)(void *arg, const char **why), void *arg, const char **why)
+{
+	double start = clock_mono_s();
+
+	for (;;) {
+		int r = console_has(log, from, marker);
+
+		if (r != 0)
+			return r;
+		if (going && !going(arg, why))
+			return 0;
+		if (clock_mono_s() - start >= timeout_s) {
+			*why = "no boot marker on the console within the timeout";
+			return 0;
+		}
+		clock_nap_ms(100);
+	}
+}
+
 off_t
 console_size(const char *log)
 {

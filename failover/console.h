@@ -10,6 +10,13 @@
 /* Is marker in log (from byte offset from on)? 1 yes, 0 not (yet) or no
  * file, -1 error (logged). Reads at most the last 16 MiB. */
 int console_has(const char *log, off_t from, const char *marker);
+/* Wait up to timeout_s for marker in log (from byte offset from on),
+ * looking every 100 ms; each time going(arg, why) may end the wait
+ * early (it returns false and sets *why: the domain stopped, a signal).
+ * 1 seen; 0 not (*why: going's reason, or the timeout's); -1 error
+ * (logged). The drill's boot check and a failback's on-prem one. */
+int console_wait(const char *log, off_t from, const char *marker, unsigned timeout_s,
+		 bool (*going)(void *arg, const char **why), void *arg, const char **why);
 /* Size of the console log (0 if it does not exist yet). */
 off_t console_size(const char *log);
 /* The last max bytes of the log, \r dropped, for reports; malloc'd or NULL. */

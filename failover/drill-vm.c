@@ -329,32 +329,25 @@ dom_running(virDomainPtr dom)
 	       (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_BLOCKED);
 }
 
+/* console_wait's: an interrupted drill or a stopped domain ends it. */
+static bool
+vm_going(void *arg, const char **why)
+{
+	if (drill_stopped()) {
+		*why = "interrupted";
+		return false;
+	}
+	return checks_dom_going(arg, why);
+}
+
 /* 1 marker seen, 0 timeout/stopped (reason in *why), -1 error. */
 static int
 wait_marker(struct drill *d, size_t i, unsigned timeout_s, const char **why)
 {
 	struct dvm *v = &d->vms[i];
-	double start = clock_mono_s();
+	struct checks_dom_wait w = { v->dom, 0 };
 
-	for (unsigned n = 0;; n++) {
-		int r = console_has(v->log, 0, d->o->marker);
-
-		if (r != 0)
-			return r;
-		if (drill_stopped()) {
-			*why = "interrupted";
-			return 0;
-		}
-		if (n % 10 == 9 && !dom_running(v->dom)) {
-			*why = "the domain stopped before the boot marker";
-			return 0;
-		}
-		if (clock_mono_s() - start >= timeout_s) {
-			*why = "no boot marker on the console within the timeout";
-			return 0;
-		}
-		clock_nap_ms(100);
-	}
+	return console_wait(v->log, 0, d->o->marker, timeout_s, vm_going, &w, why);
 }
 
 static void

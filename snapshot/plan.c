@@ -139,9 +139,11 @@ plan_shut_down_cleanly(virDomainPtr dom)
 
 /* Running: the libvirt source; shut off: planned from its definition. */
 static int
-plan_domain(struct plan *pl, virConnectPtr conn, const char *group, const char *name)
+plan_domain(struct plan *pl, virConnectPtr conn, const struct plan_input *in, const char *name)
 {
 	virDomainPtr dom = sym_virDomainLookupByName(conn, name);
+	const char *group = in->group;
+	int active;
 	char *xml;
 	int ret = -1;
 
@@ -150,7 +152,8 @@ plan_domain(struct plan *pl, virConnectPtr conn, const char *group, const char *
 			  sym_virGetLastErrorMessage());
 		return -1;
 	}
-	if (sym_virDomainIsActive(dom) == 1) {
+	active = sym_virDomainIsActive(dom) == 1;
+	if (active && !in->inactive) {
 		pl->live[pl->nlive++] = name;
 		ret = 0;
 		goto out;
@@ -163,11 +166,14 @@ plan_domain(struct plan *pl, virConnectPtr conn, const char *group, const char *
 	}
 	if (plan_offline_vm(pl, group, name, xml) < 0)
 		goto out;
-	pl->off[pl->noff - 1].clean = plan_shut_down_cleanly(dom);
+	pl->off[pl->noff - 1].running = active;
+	pl->off[pl->noff - 1].clean = !active && plan_shut_down_cleanly(dom);
+	ret = 0;
+	if (in->inactive)
+		goto out;
 	log_info("group %s: domain %s is shut off (%s): replicating its disk files",
 		 group, name, pl->off[pl->noff - 1].clean ? "shut down by its guest"
 							 : "not shut down by its guest");
-	ret = 0;
 out:
 	sym_virDomainFree(dom);
 	return ret;
@@ -199,7 +205,7 @@ plan_domains(struct plan *pl, const struct plan_input *in)
 			log_error("group %s: more than %d domains", in->group, PLAN_MAX_DOMAINS);
 			goto out;
 		}
-		if (plan_domain(pl, conn, in->group, tok) < 0)
+		if (plan_domain(pl, conn, in, tok) < 0)
 			goto out;
 	}
 	if (pl->nlive + pl->noff == 0) {

@@ -5,6 +5,7 @@
 #ifndef NESTOR_SNAPSHOT_PLAN_H
 #define NESTOR_SNAPSHOT_PLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "snapshot/source.h"
@@ -19,6 +20,9 @@ struct plan_input {
 	const char *group;   /* for the log */
 	const char *uri;     /* libvirt URI; NULL = VMXML_DEFAULT_URI */
 	const char *domains; /* names separated by blanks */
+	bool inactive;       /* plan every domain from its inactive definition,
+			      * running or not (a failback's target: the disks
+			      * a domain boots from, whatever its state) */
 };
 
 /* One disk of a shut-off domain: its file (path set) or, path NULL, its
@@ -36,6 +40,7 @@ struct plan_vm {
 	struct vmxml *x;
 	size_t first, n;     /* range in plan.odisk */
 	int clean;           /* shut down by its guest: nothing was in flight */
+	int running;         /* active (running or paused): with inactive only */
 };
 
 /* Filled by plan_domains, released by plan_clear; live[] points into
@@ -51,7 +56,8 @@ struct plan {
 };
 
 /* Connects to libvirt and splits in->domains into running and shut-off
- * domains; pl must be zeroed. 0, or -1 (logged; plan_clear still due). */
+ * domains (in->inactive: every domain planned as shut off, running says
+ * which is not); pl must be zeroed. 0, or -1 (logged; plan_clear still due). */
 int plan_domains(struct plan *pl, const struct plan_input *in);
 
 /* Frees what pl holds and zeroes it. */

@@ -234,7 +234,7 @@ sources_begin(const struct agent_group_cfg *g, const char *state_dir, uint64_t b
 
 	*meta = NULL;
 	if (g->domains &&
-	    plan_domains(&pl, &(struct plan_input){ g->name, g->libvirt_uri, g->domains }) < 0)
+	    plan_domains(&pl, &(struct plan_input){ g->name, g->libvirt_uri, g->domains, false }) < 0)
 		goto out;
 	if (begin_parts(g, &pl, state_dir, base_point, parts, &n) < 0) {
 		free_parts(parts, n);

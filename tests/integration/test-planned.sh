@@ -19,6 +19,8 @@
 #    `failover --release`, it cycles again by itself (no agent restart).
 # 3. A group of image files: the final point is taken as is, and the
 #    command says the source was not shut down by Nestor.
+# 2d. The failback of this libvirt-domain group (issue 14, acceptance 1):
+#    see the section.
 # 4. Hostile agents: FINAL with REPAIR is refused; an unasked FINAL point
 #    is an ordinary point and makes no request.
 . "$(dirname "$0")/lib.sh"
@@ -170,6 +172,83 @@ wait_until 10 bash -c "jq -e '.failed_over == false' '$T/agent-state/$G/status.j
 check_eq "released: status.json says so" "failed_over=false breached=false failures=0" "$(st_json)"
 kill "$DAEMON" 2>/dev/null
 wait "$DAEMON" 2>/dev/null
+
+# ---- 2d. failback of the libvirt-domain group (issue 14, acceptance 1) --------
+# pl1 runs on-prem again; an unplanned failover boots the newest point on
+# the DR host, the cloud VM writes W to its data disk. With the on-prem
+# domain running, failback start and finish refuse; shut off, start sends the
+# reverse point into the target over its disks (<domain>.<target>), finish
+# commits it, starts pl1 from its own definition on the on-prem libvirtd and
+# checks it: first with a marker that never comes (checks fail: pl1 left
+# running, no release, exit 1), then the re-run checks again, passes and
+# releases. Its disks equal the cloud disks at shutdown; the next forward
+# cycle is an incremental from F.
+T2D=$SECONDS
+fb() { local sub=$1; shift; "$NESTOR" failback "$sub" --config "$T/agent.conf" "$@"; }
+jqt() { jq -e "$@" >/dev/null; }
+lap() { echo "2d: $1 after $((SECONDS - T2D)) s"; }
+fo --json >"$T/fo3.json" 2>"$T/fo3.log" || { cat "$T/fo3.log"; die "unplanned failover of pl failed"; }
+P3=$(jq .point "$T/fo3.json")
+WD=$(jq -r .workdir "$T/fo3.json")
+check "failback: failed over at the newest point $P3" [ "$P3" = $((FP + 1)) ]
+lap "the failover"
+failover_console pl1 "$WD"
+cloud_run pl1 "dd if=/dev/urandom of=/dev/vdb bs=64k count=4 seek=32 conv=fsync 2>/dev/null && echo written" |
+	grep -q written || die "cloud write W failed"
+fb start $G --once >/dev/null 2>"$T/fbrun.log"
+check "failback start while pl1 runs on-prem: exit 1" [ $? = 1 ]
+check "... says to shut it off, and how" grep -q \
+	"domain pl1 runs on the on-prem libvirtd ($VM_URI): failback start needs it shut off.*virsh -c $VM_URI shutdown pl1" "$T/fbrun.log"
+fb finish $G >/dev/null 2>"$T/fbrun2.log"
+check "failback finish while pl1 runs on-prem: exit 1" [ $? = 1 ]
+check "... says why" grep -q "domain pl1 runs on the on-prem libvirtd" "$T/fbrun2.log"
+check "... the cloud VM was left alone" bash -c "virsh -q -c '$DR_URI' domstate pl1 | grep -q running"
+virsh -q -c "$VM_URI" destroy pl1 >/dev/null || die "cannot stop pl1 on-prem"
+SHA=$(sha256sum "$T/boot.qcow2" "$T/data.qcow2")
+fb start $G --once --json >"$T/fbs.json" 2>"$T/fbs.log" || { tail -5 "$T/fbs.log"; die "failback start of pl failed"; }
+cat "$T/fbs.json"
+check "failback start: reverse point 1 over the on-prem disks" jqt '.point == 1 and .base == 0' "$T/fbs.json"
+TD=$T/agent-state/failback/$G/disks
+check "failback start: the target's disks are named as the forward points (pl1.vda, pl1.vdb)" \
+	bash -c "qemu-img info -U '$TD/pl1.vdb/1.qcow2' | grep -q 'backing file: $T/data.qcow2' && [ -e '$TD/pl1.vda/1.qcow2' ]"
+check "failback start: on-prem disks untouched (sha256)" [ "$(sha256sum "$T/boot.qcow2" "$T/data.qcow2")" = "$SHA" ]
+lap "failback start"
+CJ=$T/agent-state/failback/$G/cutover.json
+fb finish $G --shutdown-timeout 60 --marker NESTOR-NEVER-PRINTED --timeout 3s --json \
+	>"$T/fbf1.json" 2>"$T/fbf1.log"
+rc=$?
+lap "the first finish"
+tail -3 "$T/fbf1.log"
+check "finish with a failing check: exit 1" [ $rc = 1 ]
+check "... says what failed and that a re-run checks again" grep -q \
+	"the on-prem domains did not pass their checks (domain pl1: no boot marker on the console within the timeout): they are left running and the DR side keeps its failover.*run nestor failback finish $G again: it checks them again" "$T/fbf1.log"
+check "... cutover.json at started, the domains started" jqt '.state == "started" and .domains_started' "$CJ"
+check "... pl1 runs on-prem" bash -c "virsh -q -c '$VM_URI' domstate pl1 | grep -q running"
+check "... the DR side is not released" [ -e "$T/store/$G/failover.json" ]
+fb finish $G --shutdown-timeout 60 --json >"$T/fbf2.json" 2>"$T/fbf2.log"
+rc=$?
+lap "the re-run"
+cat "$T/fbf2.json"; tail -3 "$T/fbf2.log"
+F=$(jq .point "$T/fbf2.json")
+check "finish re-run: exit 0, resumed from started, F = $((P3 + 1)), released" \
+	jqt ".resumed_from == \"started\" and .point == $((P3 + 1)) and .released" "$T/fbf2.json"
+check "finish re-run: pl1 passed, boot marker seen" \
+	jqt '.domains == "started and verified" and (.vms | length) == 1 and .vms[0].name == "pl1" and .vms[0].pass and .vms[0].marker_seen' "$T/fbf2.json"
+check "finish: the first run committed, the re-run did not commit again" \
+	bash -c "grep -q 'committed into .*data.qcow2' '$T/fbf1.log' && ! grep -q 'committed into' '$T/fbf2.log'"
+check "finish: pl1 runs on-prem" bash -c "virsh -q -c '$VM_URI' domstate pl1 | grep -q running"
+check "finish: cutover.json released at F" jqt ".state == \"released\" and .forward_point == $F and .domains_started" "$CJ"
+check "finish: the failover is released" [ ! -e "$T/store/$G/failover.json" ]
+for d in vda:boot vdb:data; do
+	check "finish: on-prem ${d%%:*} equals the cloud disk at shutdown" \
+		qemu-img compare -U -q -f qcow2 -F qcow2 "$T/${d#*:}.qcow2" "$WD/pl1.pl1.${d%%:*}.qcow2"
+done
+fb finish $G >"$T/fbf3.out" 2>/dev/null
+check "finish again: a no-op, exit 0, one line per domain" grep -q "group $G: domain pl1: running, checks passed (boot marker seen)" "$T/fbf3.out"
+cycle_once "after the failback"
+check "after the failback: point F + 1 on base F, an incremental" \
+	jqt ".point == $((F + 1)) and .base == $F and .incremental" <<<"$RES"
+echo "failback of the libvirt-domain group: $((SECONDS - T2D)) s"
 
 # ---- 3. a group of image files: no VMs to shut down -------------------------
 truncate -s 4M "$T/f.raw"

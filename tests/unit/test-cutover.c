@@ -24,7 +24,7 @@ TMPDIR_SUITE(cutover, dir, "nestor-cutover");
 static struct cutover
 cut(enum cutover_state s, uint64_t rp, uint64_t fp)
 {
-	return (struct cutover){ s, rp, fp };
+	return (struct cutover){ s, rp, fp, false };
 }
 
 static enum cutover_state
@@ -42,35 +42,87 @@ Test(cutover, goes_forward_one_step_at_a_time)
 
 	cr_assert_eq(cutover_load(dir, &c), 0, "no file: none");
 	cr_assert_eq(c.state, CUTOVER_NONE);
-	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_SYNCED, 3, 0 }), -1,
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_SYNCED, 3, 0, false }), -1,
 		     "requested skipped");
-	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_REQUESTED, 0, 0 }), 0);
-	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_REQUESTED, 0, 0 }), 0,
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_REQUESTED, 0, 0, false }), 0);
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_REQUESTED, 0, 0, false }), 0,
 		     "a re-run of the same step");
-	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_SYNCED, 0, 0 }), -1,
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_SYNCED, 0, 0, false }), -1,
 		     "synced names its reverse point");
-	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_SYNCED, 3, 0 }), 0);
-	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_SYNCED, 4, 0 }), -1,
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_SYNCED, 3, 0, false }), 0);
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_SYNCED, 4, 0, false }), -1,
 		     "another reverse point at the same step");
-	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_REQUESTED, 0, 0 }), -1,
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_REQUESTED, 0, 0, false }), -1,
 		     "back");
-	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_COMMITTING, 4, 0 }), -1,
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_COMMITTING, 4, 0, false }), -1,
 		     "the reverse point changes");
-	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_COMMITTING, 3, 0 }), 0);
-	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_SYNCED, 3, 0 }), -1, "back");
-	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_COMMITTED, 3, 0 }), 0);
-	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_VERIFIED, 3, 0 }), 0);
-	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_RELEASED, 3, 0 }), -1,
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_COMMITTING, 3, 0, false }), 0);
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_SYNCED, 3, 0, false }), -1, "back");
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_COMMITTED, 3, 0, false }), 0);
+	/* issue 14 (failback of libvirt domains): started comes between */
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_VERIFIED, 3, 0, false }), -1,
+		     "started skipped");
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_STARTED, 3, 0, false }), 0);
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_VERIFIED, 3, 0, false }), 0);
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_RELEASED, 3, 0, false }), -1,
 		     "released names F");
-	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_RELEASED, 3, 9 }), 0);
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_RELEASED, 3, 9, false }), 0);
 	cr_assert_eq(cutover_load(dir, &c), 0);
 	cr_assert_eq(c.state, CUTOVER_RELEASED);
 	cr_assert_eq(c.reverse_point, 3);
 	cr_assert_eq(c.forward_point, 9);
-	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_NONE, 0, 0 }), -1);
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_NONE, 0, 0, false }), -1);
 	cr_assert_str_eq(cutover_state_name(CUTOVER_COMMITTING), "committing");
 	cr_assert(cutover_abortable(CUTOVER_SYNCED));
 	cr_assert(!cutover_abortable(CUTOVER_COMMITTING));
+}
+
+Test(cutover, domains_started_is_recorded_from_started_on_and_kept)
+{
+	struct cutover c;
+
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_REQUESTED, 0, 0, false }), 0);
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_SYNCED, 5, 0, false }), 0);
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_COMMITTING, 5, 0, false }), 0);
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_COMMITTED, 5, 0, true }), -1,
+		     "no domain started before started");
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_COMMITTED, 5, 0, false }), 0);
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_STARTED, 5, 0, true }), 0);
+	cr_assert_eq(cutover_load(dir, &c), 0);
+	cr_assert_eq(c.state, CUTOVER_STARTED);
+	cr_assert(c.domains_started, "read back");
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_STARTED, 5, 0, false }), -1,
+		     "a re-run may not forget the started domains");
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_VERIFIED, 5, 0, false }), -1,
+		     "nor the next step");
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_VERIFIED, 5, 0, true }), 0);
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_RELEASED, 5, 7, true }), 0);
+	cr_assert_eq(cutover_load(dir, &c), 0);
+	cr_assert(c.domains_started && c.forward_point == 7 && c.state == CUTOVER_RELEASED);
+	cr_assert_str_eq(cutover_state_name(CUTOVER_STARTED), "started");
+}
+
+Test(cutover, a_state_of_before_started_loads_without_domains_started)
+{
+	char cmd[512];
+	struct cutover c;
+
+	snprintf(cmd, sizeof(cmd),
+		 "printf '{\"version\": 1, \"state\": \"committed\", \"reverse_point\": 2, "
+		 "\"forward_point\": 0}' > %s/cutover.json", dir);
+	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(cutover_load(dir, &c), 0);
+	cr_assert(!c.domains_started);
+	snprintf(cmd, sizeof(cmd),
+		 "printf '{\"version\": 1, \"state\": \"committed\", \"reverse_point\": 2, "
+		 "\"forward_point\": 0, \"domains_started\": true}' > %s/cutover.json", dir);
+	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(cutover_load(dir, &c), -1, "started domains before started");
+	snprintf(cmd, sizeof(cmd),
+		 "printf '{\"version\": 1, \"state\": \"started\", \"reverse_point\": 2, "
+		 "\"forward_point\": 0, \"domains_started\": 1}' > %s/cutover.json", dir);
+	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(cutover_load(dir, &c), -1, "not a boolean");
 }
 
 Test(cutover, a_damaged_state_is_an_error_not_a_fresh_start)
@@ -83,7 +135,7 @@ Test(cutover, a_damaged_state_is_an_error_not_a_fresh_start)
 	cr_assert_eq(system(cmd), 0);
 	cr_assert_eq(cutover_load(dir, &c), -1);
 	cr_assert_eq(c.state, CUTOVER_NONE, "cleared on error");
-	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_REQUESTED, 0, 0 }), -1,
+	cr_assert_eq(cutover_advance(dir, &(struct cutover){ CUTOVER_REQUESTED, 0, 0, false }), -1,
 		     "never written over");
 	snprintf(cmd, sizeof(cmd),
 		 "printf '{\"version\": 1, \"state\": \"committed\", \"reverse_point\": 0, "

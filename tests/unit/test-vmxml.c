@@ -160,6 +160,34 @@ Test(vmxml, agent_not_connected)
 	vmxml_free(v);
 }
 
+Test(vmxml, console_log_of_the_first_serial)
+{
+	const char *xml = ("<domain><name>a</name><devices>"
+			   "<console type='pty'><log file='/c.log'/></console>"
+			   "<serial type='pty'/>"
+			   "<serial type='unix'><source mode='bind' path='/s.sock'/>"
+			   "<log file='/s.log' append='on'/></serial>"
+			   "</devices></domain>");
+	const char *file = ("<domain><devices><serial type='file'>"
+			    "<source path='/f.log'/></serial></devices></domain>");
+	const char *none = "<domain><devices><serial type='pty'/></devices></domain>";
+	struct vmxml *v = vmxml_parse(xml, strlen(xml), "test");
+
+	cr_assert_not_null(v);
+	cr_expect_str_eq(v->console_log, "/s.log", "a serial's log before a console's");
+	cr_expect(v->console_log_append);
+	vmxml_free(v);
+	v = vmxml_parse(file, strlen(file), "test");
+	cr_assert_not_null(v);
+	cr_expect_str_eq(v->console_log, "/f.log", "a serial to a file");
+	cr_expect(!v->console_log_append);
+	vmxml_free(v);
+	v = vmxml_parse(none, strlen(none), "test");
+	cr_assert_not_null(v);
+	cr_expect_null(v->console_log);
+	vmxml_free(v);
+}
+
 Test(vmxml, doc_keeps_nodes)
 {
 	struct _xmlDoc *doc = vmxml_parse_doc(dom_xml, strlen(dom_xml), "test", false);
