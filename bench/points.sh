@@ -25,13 +25,24 @@
 # deepest chain of the group (tests/integration/chaininfo.py, from the
 # headers).
 #
+# Side by side: BENCH_BINS="main=/path/to/nestor new=build/nestor" measures
+# each binary against the same store, alternating, BENCH_REPS times (3); a
+# rep starts the receiver, waits until its settle thread's first pass is
+# over (its CPU time stops growing: a start's cost, not a commit's), runs
+# the resync (the agent's state is put back to the seed's), then
+# BENCH_COMMITS (5) commits, then the readers. Each cell is a median: over
+# the reps, COMMIT and RX_COMMIT over every commit of every rep.
+#
 # A step that fails or runs past BENCH_STEP_S (900) shows as fail@SECONDS.
 # Environment: BENCH_POINTS (sizes, default "100 1000 10000"), BENCH_STEP_S,
-# BENCH_LINEAR=1, KEEP=1.
+# BENCH_BINS, BENCH_REPS, BENCH_COMMITS, BENCH_LINEAR=1, KEEP=1.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 NESTOR=${NESTOR:-$ROOT/build/nestor}
 SIZES=${BENCH_POINTS:-100 1000 10000}
+BINS=${BENCH_BINS:-nestor=$NESTOR}
+REPS=${BENCH_REPS:-3}
+COMMITS=${BENCH_COMMITS:-5}
 W=$(mktemp -d /var/tmp/nestor-bench-points.XXXXXX)
 # shellcheck source-path=SCRIPTDIR/../tests/integration source=lib.sh
 NESTOR_SCRATCH=$W . "$ROOT/tests/integration/lib.sh"
@@ -57,15 +68,80 @@ timed() {
 	tail -3 "$W/cmd.log" >&2
 	return 1
 }
+# median of the numbers among the arguments (fail@... skipped), else the first
+median() {
+	printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g |
+		awk '{ v[NR] = $1 } END { if (!NR) exit 1
+			printf "%s", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }' ||
+		printf '%s' "${1:-?}"
+}
+# wait_settled: the receiver's CPU time did not grow for a second (its
+# settle thread's first pass after a start is over), at most BENCH_STEP_S
+wait_settled() {
+	local last=-1 cur i
+	for i in $(seq 1 "${BENCH_STEP_S:-900}"); do
+		cur=$(awk '{ print $14 + $15 }' "/proc/$RX_PID/stat")
+		[ "$cur" = "$last" ] && return 0
+		last=$cur
+		sleep 1
+	done
+	log "the receiver was still busy after ${BENCH_STEP_S:-900} s"
+}
 for t in qemu-img qemu-io jq python3; do
 	command -v "$t" >/dev/null || die "$t is missing (deploy/install-deps.sh)"
 done
-[ -x "$NESTOR" ] || die "$NESTOR not built (make all)"
+for b in $BINS; do
+	[ -x "${b#*=}" ] || die "${b#*=} not built (make all)"
+done
+
+# measure LABEL BIN: one rep of LABEL's binary against $T's store; appends
+# "LABEL resync commit... | rx... | prune pts all open rss depth maxdepth"
+# to $T/samples
+measure() {
+	local label=$1 pt rx rss c resync commit prune pts all open depth maxdepth top
+	local commits=() rxs=()
+	NESTOR=$2
+	rm -rf "$T/agent-state" && cp -a "$T/agent-state.seed" "$T/agent-state"
+	start_receiver
+	wait_settled
+	# the resync: every block hashed through the newest point's chain
+	random_writes "$T/d.raw" raw 1 4096 1 >/dev/null
+	timed resync "$NESTOR" agent --config "$T/agent.conf" --once --json --no-progress &&
+		{ jq -e '.resync' "$W/out" >/dev/null || log "$n: the first run was no resync: $(cat "$W/out")"; }
+	# commits of a 4 KiB change each
+	for c in $(seq 1 "$COMMITS"); do
+		random_writes "$T/d.raw" raw 1 4096 "$((c + 1))" >/dev/null
+		timed commit "$NESTOR" agent --config "$T/agent.conf" --once --json --no-progress
+		commits+=("$commit")
+		pt=$(last_point many)
+		rxs+=("$(sed -n "s/.*committed point $pt (base .* bytes, \([0-9.]*\) ms).*/\1/p" "$T/receiver.log")")
+	done
+	rss=$(awk '/^VmHWM:/ { print int($2 / 1024) }' "/proc/$RX_PID/status")
+	timed prune "$NESTOR" prune --config "$T/receiver.conf" many --dry-run --json
+	timed pts "$NESTOR" points --config "$T/receiver.conf" many &&
+		tail -n 1 "$W/out" | sed "s/^/bench: $n $label: /" >&2
+	timed all "$NESTOR" points --config "$T/receiver.conf" many --all &&
+		{ [ "$(($(wc -l < "$W/out") - 2))" = "$pt" ] || log "$n: points --all listed $(wc -l < "$W/out") lines"; }
+	top=$T/store/many/disks/d/$pt.qcow2
+	depth=$(qemu-img info -U --backing-chain --output=json "$top" 2>/dev/null | jq 'length - 1')
+	maxdepth=$(python3 "$ROOT/tests/integration/chaininfo.py" "$T/store/many/disks/d" |
+		awk '$3 > m { m = $3 } END { print m + 0 }')
+	timed open qemu-io -r -f qcow2 -c 'read 0 4k' "$top"
+	stop_receiver
+	echo "$label $resync ${commits[*]} | ${rxs[*]} | $prune $pts $all $open $rss ${depth:-?} ${maxdepth:-?} $pt" >> "$T/samples"
+	log "$n $label: resync $resync, commits ${commits[*]} (rx ${rxs[*]}), prune $prune, points $pts, all $all, open $open"
+}
+
+# field K (1-based) of the part P (0 before the first |, ...) of LABEL's samples
+samples() {
+	awk -v l="$1" -v p="$2" -v k="$3" '$1 == l { split($0, part, " [|] "); n = split(part[p + 1], f, " ");
+		if (k == 0) { for (i = (p ? 1 : 3); i <= n; i++) print f[i] } else print f[k] }' "$T/samples"
+}
 
 make_pki || die "nestor-pki.sh failed"
-printf '%-8s %6s %8s %9s %9s %9s %9s %9s %9s %10s %10s %9s %9s\n' POINTS DEPTH MAXDEPTH \
-	RESYNC_MS COMMIT_MS RX_COMMIT PRUNE_MS POINTS_MS ALL_MS CATALOG_KB JOURNAL_B OPEN_MS \
-	RX_RSS_MB > "$W/table"
+printf '%-8s %-6s %6s %8s %9s %9s %9s %9s %9s %9s %10s %10s %9s %9s\n' POINTS BIN DEPTH \
+	MAXDEPTH RESYNC_MS COMMIT_MS RX_COMMIT PRUNE_MS POINTS_MS ALL_MS CATALOG_KB JOURNAL_B \
+	OPEN_MS RX_RSS_MB > "$W/table"
 for n in $SIZES; do
 	T=$W/n$n
 	mkdir -p "$T"
@@ -81,39 +157,33 @@ for n in $SIZES; do
 	python3 "$ROOT/bench/points-fab.py" "$T/store/many" "$n" \
 		${BENCH_LINEAR:+--linear} || die "$n: points-fab failed"
 	log "$n points: built in $(ms_since "$t0") ms"
-	start_receiver
-	# the resync: every block hashed through the newest point's chain
-	random_writes "$T/d.raw" raw 1 4096 1 >/dev/null
-	timed resync "$NESTOR" agent --config "$T/agent.conf" --once --json --no-progress &&
-		{ jq -e '.resync' "$W/out" >/dev/null || log "$n: the first run was no resync: $(cat "$W/out")"; }
-	# one more commit: a 4 KiB change
-	random_writes "$T/d.raw" raw 1 4096 2 >/dev/null
-	timed commit "$NESTOR" agent --config "$T/agent.conf" --once --json --no-progress
-	pt=$(last_point many)
-	rx=$(sed -n "s/.*committed point $pt (base .* bytes, \([0-9.]*\) ms).*/\1/p" "$T/receiver.log")
-	rss=$(awk '/^VmHWM:/ { print int($2 / 1024) }' "/proc/$RX_PID/status")
-	timed prune "$NESTOR" prune --config "$T/receiver.conf" many --dry-run --json
-	timed pts "$NESTOR" points --config "$T/receiver.conf" many &&
-		tail -n 1 "$W/out" | sed "s/^/bench: $n: /" >&2
-	timed all "$NESTOR" points --config "$T/receiver.conf" many --all &&
-		{ [ "$(($(wc -l < "$W/out") - 2))" = "$pt" ] || log "$n: points --all listed $(wc -l < "$W/out") lines"; }
+	cp -a "$T/agent-state" "$T/agent-state.seed"
+	: > "$T/samples"
+	for r in $(seq 1 "$REPS"); do
+		for b in $BINS; do
+			measure "${b%%=*}" "${b#*=}"
+		done
+	done
 	cat_kb=$(( $(stat -c %s "$T/store/many/catalog.json") / 1024 ))
 	log_b=$(stat -c %s "$T/store/many/catalog.log" 2>/dev/null || echo 0)
-	top=$T/store/many/disks/d/$pt.qcow2
-	depth=$(qemu-img info -U --backing-chain --output=json "$top" 2>/dev/null | jq 'length - 1')
-	maxdepth=$(python3 "$ROOT/tests/integration/chaininfo.py" "$T/store/many/disks/d" |
-		awk '$3 > m { m = $3 } END { print m + 0 }')
-	timed open qemu-io -r -f qcow2 -c 'read 0 4k' "$top"
-	stop_receiver
-	printf '%-8s %6s %8s %9s %9s %9s %9s %9s %9s %10s %10s %9s %9s\n' "$pt" "${depth:-?}" \
-		"${maxdepth:-?}" "$resync" "$commit" "${rx:-?}" "$prune" "$pts" "$all" "$cat_kb" \
-		"$log_b" "$open" "$rss" >> "$W/table"
-	tail -n 1 "$W/table" | sed 's/^/bench: row: /' >&2
+	for b in $BINS; do
+		l=${b%%=*}
+		# shellcheck disable=SC2046 # one word per sample
+		printf '%-8s %-6s %6s %8s %9s %9s %9s %9s %9s %9s %10s %10s %9s %9s\n' \
+			"$(samples "$l" 2 8 | tail -n 1)" "$l" "$(median $(samples "$l" 2 6))" \
+			"$(median $(samples "$l" 2 7))" "$(median $(samples "$l" 0 2))" \
+			"$(median $(samples "$l" 0 0))" "$(median $(samples "$l" 1 0))" \
+			"$(median $(samples "$l" 2 1))" "$(median $(samples "$l" 2 2))" \
+			"$(median $(samples "$l" 2 3))" "$cat_kb" "$log_b" \
+			"$(median $(samples "$l" 2 4))" "$(median $(samples "$l" 2 5))" >> "$W/table"
+		tail -n 1 "$W/table" | sed 's/^/bench: row: /' >&2
+	done
 	[ "${KEEP:-0}" = 1 ] || rm -rf "$T/store"
 done
 echo
 echo "Nestor with many points in one group (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 echo "DEPTH / MAXDEPTH: files under the newest point / under the deepest one;"
+echo "BIN: the binary (BENCH_BINS); cells are medians of $REPS reps (COMMIT, RX_COMMIT: of $COMMITS commits each)"
 echo "RESYNC: agent run hashing the newest point; COMMIT: agent run of a 4 KiB change;"
 echo "RX_COMMIT: the receiver's store_point_commit; PRUNE: retention dry run (all kept);"
 echo "POINTS / ALL: nestor points default / --all; OPEN: qemu-io read of the newest point"

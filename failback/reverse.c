@@ -27,6 +27,7 @@
 #include "replicator/config.h"
 #include "replicator/receiver/marker.h"
 #include "replicator/receiver/store.h"
+#include "snapshot/libvirt.h"
 #include "snapshot/ranges.h"
 #include "snapshot/source.h"
 
@@ -205,8 +206,9 @@ rev_snap_run(void *arg)
 {
 	struct rev *r = arg;
 	const struct proto_progress *p = &r->prog;
+	struct snap_libvirt_ceph ceph = { r->cfg->ceph_conf, r->cfg->ceph_client, NULL };
 	struct revsrc_in in = { r->cfg->store_dir, r->group, r->marker, &r->p, r->x,
-				p->last_point };
+				p->last_point, r->cfg->store_ceph ? &ceph : NULL, r->store };
 	bool incr = false, resume;
 
 	r->snap_rc = -1;
@@ -744,8 +746,9 @@ failback_reverse_serve(void *arg, const struct session_reverse_req *req,
 			 "hash-compare mode is not built yet");
 		goto fail;
 	}
-	if (req->cfg->store_ceph) {
-		snprintf(why, whycap, "a Ceph store: failback reads local overlays only for now");
+	if (fin && req->cfg->store_ceph) {
+		snprintf(why, whycap, "failback finish from a Ceph store is not built yet (the "
+			 "reverse sync is: nestor failback start); see docs/failback.md");
 		goto fail;
 	}
 	if (!(r = calloc(1, sizeof(*r)))) {

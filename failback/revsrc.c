@@ -2,6 +2,7 @@
  * failed-over domains, wrapped so that its disks carry the point's names
  * and, the first time, only W u X is listed. */
 #include "failback/revsrc.h"
+#include "failback/revsrc-priv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,19 +18,8 @@
 #include "snapshot/ranges.h"
 #include "snapshot/source.h"
 
-#define REVSRC_MAX_VMS 64
-
-/* What the reverse source needs of the marker. */
-struct revsrc_vms {
-	const char *uri;
-	const char *workdir;
-	const char *vm[REVSRC_MAX_VMS];     /* the point's VM names */
-	const char *domain[REVSRC_MAX_VMS]; /* the failover's domains */
-	size_t n;
-};
-
-static int
-marker_vms(const struct revsrc_in *in, struct revsrc_vms *v)
+int
+failback_revsrc_vms(const struct revsrc_in *in, struct revsrc_vms *v)
 {
 	json_t *vms = json_object_get(in->marker, "vms"), *e;
 	size_t i;
@@ -158,19 +148,24 @@ failback_revsrc_begin(const struct revsrc_in *in, bool *incremental)
 	char *sdir = strfmt("%s/%s/reverse", in->store_dir, in->group);
 	size_t n = 0;
 
-	if (!sdir || marker_vms(in, &v) < 0 || mkdir_p(sdir, 0700) < 0)
+	if (!sdir || failback_revsrc_vms(in, &v) < 0 || mkdir_p(sdir, 0700) < 0)
 		goto out;
-	snap = snapshot_libvirt_begin_named(v.uri, v.domain, v.n, sdir, in->base_point, "rev");
-	if (!snap || map_disks(in, &v, snap, map, overlay) < 0)
+	snap = snapshot_libvirt_begin_named(v.uri, v.domain, v.n, sdir, in->base_point, "rev",
+					    in->ceph);
+	if (!snap || (in->ceph ? failback_revsrc_rbd_map(in, &v, snap, map)
+			       : map_disks(in, &v, snap, map, overlay)) < 0)
 		goto out;
 	n = snapshot_ndisks(snap);
 	*incremental = snapshot_is_incremental(snap) != 0;
 	for (size_t i = 0; !*incremental && i < n; i++) {
-		/* After the checkpoint: a later write is in its bitmap. */
-		if (!(sets[i] = first_set(in, &v, snap, i, map[i], vm_of_disk(&v, snap, i))))
+		/* After the checkpoint (the snapshot): a later write is in the
+		 * next one. */
+		sets[i] = in->ceph ? failback_revsrc_rbd_set(in, snap, i, map[i])
+				   : first_set(in, &v, snap, i, map[i], vm_of_disk(&v, snap, i));
+		if (!sets[i])
 			goto out;
 		log_info("failback: group %s disk %s: W u X is %llu bytes in %zu ranges", in->group,
-			 overlay[i], (unsigned long long)range_set_bytes(sets[i]),
+			 in->p->disks[map[i]].name, (unsigned long long)range_set_bytes(sets[i]),
 			 range_set_count(sets[i]));
 	}
 	wrap = snapshot_ranges_wrap(snap, sets, n); /* takes snap and the sets */

@@ -11,7 +11,9 @@
 #include <jansson.h>
 
 struct range_set;
+struct snap_libvirt_ceph;
 struct snapshot;
+struct store;
 struct store_point_info;
 
 struct revsrc_in {
@@ -23,14 +25,26 @@ struct revsrc_in {
 	 * incremental; NULL entries mean no on-prem change. */
 	struct range_set **x;
 	uint64_t base_point;               /* the target's newest point */
+	/* A Ceph store: the domains boot RBD clones of p's snapshots (NULL:
+	 * the local store's overlays); the store gives p's metadata and
+	 * reads p's disks (borrowed; used on the caller's thread). */
+	const struct snap_libvirt_ceph *ceph;
+	struct store *store;
 };
 
 /* Begin the reverse snapshot: a new checkpoint of every failed-over
  * domain. Incremental (*incremental) when the reverse state was committed
  * at base_point, else restricted to W (each overlay's own allocation, read
  * after the checkpoint) u X. A domain disk that is not a failover overlay
- * of a disk of p, a store on Ceph, or a shut-off domain is refused. NULL
- * on error (logged). The caller frees the snapshot. */
+ * of a disk of p, or a shut-off domain is refused.
+ * On a Ceph store (ceph set): an RBD snapshot of every clone the domains
+ * run on, taken with the domains paused (the libvirt source's window for
+ * RBD disks; state under <store>/<group>/reverse/rbd/, the previous
+ * reverse snapshot removed at commit); the first point restricted to W u
+ * X, W = the blocks of each clone's own extents (parent excluded) that
+ * read otherwise than p; a disk that is not on RBD or whose target p's
+ * metadata does not map is refused.
+ * NULL on error (logged). The caller frees the snapshot. */
 struct snapshot *failback_revsrc_begin(const struct revsrc_in *in, bool *incremental);
 
 #endif

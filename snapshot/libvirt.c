@@ -383,9 +383,10 @@ snapshot_libvirt_begin_ceph(const char *uri, const char *const *domains,
 
 struct snapshot *
 snapshot_libvirt_begin_named(const char *uri, const char *const *domains, size_t ndomains,
-			     const char *state_dir, uint64_t base_point, const char *cp_name)
+			     const char *state_dir, uint64_t base_point, const char *cp_name,
+			     const struct snap_libvirt_ceph *ceph)
 {
-	return lv_begin(uri, domains, ndomains, state_dir, base_point, NULL, cp_name);
+	return lv_begin(uri, domains, ndomains, state_dir, base_point, ceph, cp_name);
 }
 
 /* ---- extents ----------------------------------------------------------------- */
@@ -646,6 +647,19 @@ snapshot_libvirt_vm_disk(const struct snapshot *s, size_t vm, size_t i,
 	if (snap_disk)
 		*snap_disk = ls->vms[vm].first + i;
 	return 0;
+}
+
+int
+snapshot_libvirt_rbd_own_ranges(struct snapshot *s, size_t disk,
+				int (*fn)(void *arg, uint64_t off, uint64_t len), void *arg)
+{
+	const struct lv_snapshot *ls = lv_of(s);
+
+	if (!ls || disk >= ls->base.ndisks || !ls->d[disk].rbd) {
+		log_error("libvirt: disk #%zu is not an RBD disk of the snapshot", disk);
+		return -1;
+	}
+	return snapshot_rbd_own_ranges(ls->rbd, ls->d[disk].rbd_idx, fn, arg);
 }
 
 const struct snap_nic *

@@ -50,13 +50,20 @@ struct snapshot *snapshot_libvirt_begin_ceph(const char *uri,
 					     uint64_t base_point,
 					     const struct snap_libvirt_ceph *ceph);
 
-/* snapshot_libvirt_begin with checkpoints named nestor-<cp_name>-N rather
- * than nestor-<a hash of state_dir>-N (cp_name: a valid name of 1..16
- * characters), for sources whose checkpoints an operator should tell
+/* snapshot_libvirt_begin_ceph with checkpoints named nestor-<cp_name>-N
+ * rather than nestor-<a hash of state_dir>-N (cp_name: a valid name of
+ * 1..16 characters), for sources whose checkpoints an operator should tell
  * apart: a failback's reverse source ("rev"). */
 struct snapshot *snapshot_libvirt_begin_named(const char *uri, const char *const *domains,
 					      size_t ndomains, const char *state_dir,
-					      uint64_t base_point, const char *cp_name);
+					      uint64_t base_point, const char *cp_name,
+					      const struct snap_libvirt_ceph *ceph);
+
+/* For an RBD disk of a libvirt snapshot, after begin and before it is
+ * listed: snapshot_rbd_own_ranges (snapshot/rbd.h) of its image, e.g. an
+ * RBD clone's own writes. -1 (logged) for a disk that is not on RBD. */
+int snapshot_libvirt_rbd_own_ranges(struct snapshot *s, size_t disk,
+				    int (*fn)(void *arg, uint64_t off, uint64_t len), void *arg);
 
 /* Per VM of a libvirt snapshot, for point metadata; VMs are in the order of
  * `domains`. Strings are owned by the snapshot. On a snapshot of another

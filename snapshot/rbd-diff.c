@@ -114,14 +114,15 @@ rbd_diff(struct rbd_disk *d, struct rbd_spans *s, uint64_t off, uint64_t len,
 	s->unsorted = 0;
 	s->lo = off;
 	s->hi = off + len;
-	r = sym_rbd_diff_iterate2(d->rimg, d->incremental ? d->base_name : NULL, off,
-			      len, 1, (uint8_t)whole_object, rbd_span_cb, s);
+	/* own: the image's own extents, against nothing, its parent left out */
+	r = sym_rbd_diff_iterate2(d->rimg, d->incremental && !d->own ? d->base_name : NULL,
+				  off, len, !d->own, (uint8_t)whole_object, rbd_span_cb, s);
 	if (r < 0) {
 		errno = -r;
-		log_error("disk %s: %s/%s: diff %s..%s at %" PRIu64 "+%" PRIu64
+		log_error("disk %s: %s/%s: diff %s..%s%s at %" PRIu64 "+%" PRIu64
 			  ": %m", d->name, d->pool, d->image,
-			  d->incremental ? d->base_name : "(none)", d->snap_name,
-			  off, len);
+			  d->incremental && !d->own ? d->base_name : "(none)", d->snap_name,
+			  d->own ? " (own extents)" : "", off, len);
 		return -1;
 	}
 	rbd_spans_normalise(s);
@@ -209,4 +210,31 @@ rbd_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,
 	struct rbd_snapshot *rs = (struct rbd_snapshot *)snap;
 
 	return coalesce_next(&rs->d[disk].pending, max_len, rbd_coalesce_cb, &rs->d[disk], ext);
+}
+
+int
+snapshot_rbd_own_ranges(struct snapshot *snap, size_t disk,
+			int (*fn)(void *arg, uint64_t off, uint64_t len), void *arg)
+{
+	struct rbd_snapshot *rs = rbd_snapshot_of(snap);
+	struct rbd_disk *d = rs && disk < snap->ndisks ? &rs->d[disk] : NULL;
+	struct rbd_span sp;
+	int r;
+
+	if (!d || !d->rimg || d->pos != 0 || d->coarse.n != 0 || d->fine.n != 0) {
+		log_error("snapshot: rbd own extents of disk #%zu: not an rbd snapshot, or "
+			  "not before its listing", disk);
+		return -1;
+	}
+	/* The listing's own walk, in own mode, then rewound for the listing. */
+	d->own = 1;
+	while ((r = rbd_next_span(d, &sp)) == 1)
+		if (fn(arg, sp.off, sp.len) < 0) {
+			r = -1;
+			break;
+		}
+	d->own = 0;
+	d->pos = 0;
+	d->coarse.n = d->coarse.i = d->fine.n = d->fine.i = 0;
+	return r;
 }

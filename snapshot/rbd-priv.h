@@ -74,6 +74,7 @@ struct rbd_disk {
 	char snap_name[32], base_name[32];
 	int created; /* ours to remove on abort */
 	int fast;    /* object map usable for the whole-object pass */
+	int own;     /* diffs list the image's own extents (snapshot_rbd_own_ranges) */
 
 	/* extent iterator */
 	uint64_t pos; /* next whole-object window */
@@ -116,6 +117,9 @@ void rbd_snaps_prune(struct rbd_disk *d, uint64_t keep_gen);
 int rbd_create_snaps(struct rbd_snapshot *rs);
 /* Opens d's new snapshot read-only for diffs and reads. 0 / -1. */
 int rbd_open_snap(struct rbd_disk *d);
+
+/* rbd.c: snap as the rbd source's, NULL when it is another source's. */
+struct rbd_snapshot *rbd_snapshot_of(struct snapshot *snap);
 
 /* rbd-diff.c: the ops' next_extent. */
 int rbd_next_extent(struct snapshot *snap, size_t disk, uint64_t max_len,

@@ -222,8 +222,8 @@ snapshot_rbd_prepare(const char *ceph_conf, const char *client_id,
 					      base_point, 0);
 }
 
-static struct rbd_snapshot *
-rbd_of(struct snapshot *snap)
+struct rbd_snapshot *
+rbd_snapshot_of(struct snapshot *snap)
 {
 	return snap && snap->ops == &rbd_ops ? (struct rbd_snapshot *)snap : NULL;
 }
@@ -231,7 +231,7 @@ rbd_of(struct snapshot *snap)
 int
 snapshot_rbd_take(struct snapshot *snap)
 {
-	struct rbd_snapshot *rs = rbd_of(snap);
+	struct rbd_snapshot *rs = rbd_snapshot_of(snap);
 	struct timespec ts;
 
 	if (!rs || rs->taken) {
@@ -258,7 +258,7 @@ snapshot_rbd_take(struct snapshot *snap)
 int
 snapshot_rbd_finish(struct snapshot *snap)
 {
-	struct rbd_snapshot *rs = rbd_of(snap);
+	struct rbd_snapshot *rs = rbd_snapshot_of(snap);
 
 	if (!rs || !rs->taken || rs->finished) {
 		log_error("snapshot: rbd finish without a take");

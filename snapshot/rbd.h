@@ -50,4 +50,14 @@ struct snapshot *snapshot_rbd_prepare(const char *ceph_conf, const char *client_
 int snapshot_rbd_take(struct snapshot *snap);
 int snapshot_rbd_finish(struct snapshot *snap);
 
+/* What disk's image holds of its own at the new snapshot, its parent left
+ * out: for an RBD clone, the extents written (or discarded) since it was
+ * made (a failback's W on a Ceph store). Data and zeroed extents alike, in
+ * offset order, each passed to fn (which returns 0, or -1 to stop: then
+ * this returns -1). Only after finish and before the disk is listed. The
+ * bounded span memory of a listing applies: past it, extents fold into
+ * one covering extent (more, never less). 0 / -1 (logged). */
+int snapshot_rbd_own_ranges(struct snapshot *snap, size_t disk,
+			    int (*fn)(void *arg, uint64_t off, uint64_t len), void *arg);
+
 #endif

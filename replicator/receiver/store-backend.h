@@ -19,6 +19,7 @@
 
 struct wbudget;
 struct store_settler;
+struct store_sweep;
 
 struct store_backend {
 	const struct store_backend_ops *ops;
@@ -40,6 +41,7 @@ struct store {
 	 * processes meet the group's flock and qemu's image locks. */
 	pthread_rwlock_t readers;
 	struct store_busy *busy; /* store-busy.h: background work a begin waits for */
+	struct store_sweep *sweep; /* store-sweep.h: groups swept clean of strays */
 };
 
 /* A point of a group, for a backend call (strings borrowed). */

@@ -1,8 +1,9 @@
 /* Replica store orchestration: opening, receiving a point (begin, writes
- * through the writer queue, checkpoints, commit), strays and progress. The
+ * through the writer queue, checkpoints, commit) and progress. The
  * catalog lives in catalog.c, the data in a backend behind struct
  * store_backend_ops (store-local.c, store-ceph.c); reading committed
- * points is store-read.c, removing one store-remove.c. */
+ * points is store-read.c, removing one store-remove.c, strays
+ * store-sweep.c. */
 #include "replicator/receiver/store.h"
 
 #include <errno.h>
@@ -28,6 +29,7 @@
 #include "replicator/receiver/store-busy.h"
 #include "replicator/receiver/store-chain.h"
 #include "replicator/receiver/store-sums.h"
+#include "replicator/receiver/store-sweep.h"
 #include "replicator/receiver/store-writer.h"
 #include "replicator/receiver/wbudget.h"
 
@@ -76,7 +78,8 @@ store_open_backend(const char *root, struct store_backend *be)
 	pthread_rwlockattr_destroy(&ra);
 	st->be = be;
 	st->busy = store_busy_new();
-	if (!st->be || !st->busy)
+	st->sweep = store_sweep_new();
+	if (!st->be || !st->busy || !st->sweep)
 		goto fail;
 	/* Absolute paths keep qemu from reading "x:" prefixes as protocols. */
 	st->root = realpath(root, NULL);
@@ -104,6 +107,7 @@ store_free(struct store *st)
 		st->be->ops->free(st->be);
 	free(st->root);
 	store_busy_free(st->busy);
+	store_sweep_free(st->sweep);
 	pthread_rwlock_destroy(&st->readers);
 	wbudget_free(st->wbufs);
 	free(st);
@@ -122,23 +126,6 @@ store_root(const struct store *st)
 	return st->root;
 }
 
-int
-store_list_points(struct store *st, const char *group, struct store_point_info **out,
-		  size_t *n)
-{
-	struct catalog cat = { 0 };
-	char *gdir = store_group_dir(st, group);
-	int rc = -1;
-
-	*out = NULL;
-	*n = 0;
-	if (gdir && catalog_load(gdir, &cat) == 0)
-		rc = catalog_export(&cat, out, n);
-	catalog_free(&cat);
-	free(gdir);
-	return rc;
-}
-
 /* The group's catalog (shared with the cache: no copy of its points). */
 static int
 load_catalog(struct store *st, const char *group, struct catalog *cat)
@@ -147,6 +134,21 @@ load_catalog(struct store *st, const char *group, struct catalog *cat)
 	int rc = gdir ? catalog_load(gdir, cat) : -1;
 
 	free(gdir);
+	return rc;
+}
+
+int
+store_list_points(struct store *st, const char *group, struct store_point_info **out,
+		  size_t *n)
+{
+	struct catalog cat = { 0 };
+	int rc = -1;
+
+	*out = NULL;
+	*n = 0;
+	if (load_catalog(st, group, &cat) == 0)
+		rc = catalog_export(&cat, out, n);
+	catalog_free(&cat);
 	return rc;
 }
 
@@ -216,37 +218,6 @@ out:
 	return rc;
 }
 
-/* Remove data of points that are not in the catalog (except keep_id, the
- * pending point being resumed), their metadata and temp files of
- * interrupted atomic writes. Under the chain lock: the settle thread does
- * not hold the group's, and a temp file of its checksum merge or of its
- * rebuilt file is not a crash's leftover while it runs (store-chain.h). */
-static int
-remove_strays(struct store *st, const char *group, const char *gdir,
-	      const struct catalog *cat, uint64_t keep_id)
-{
-	static const char *const tmps[] = { "catalog.json.tmp", "pending.json.tmp" };
-	struct store_where w = { group, gdir, 0 };
-	int lock = store_chain_lock(gdir), rc = -1;
-
-	if (lock < 0 || st->be->ops->prune(st->be, &w, cat, keep_id) < 0)
-		goto out;
-	for (size_t i = 0; i < sizeof(tmps) / sizeof(tmps[0]); i++) {
-		char *path = strfmt("%s/%s", gdir, tmps[i]);
-		int r = path ? store_unlink(path) : -1;
-
-		free(path);
-		if (r < 0)
-			goto out;
-	}
-	if (store_sums_prune(gdir, cat, keep_id) < 0)
-		goto out;
-	rc = store_remove_stray_meta(gdir, cat, keep_id);
-out:
-	store_chain_unlock(lock);
-	return rc;
-}
-
 int
 store_discard_pending(struct store *st, const char *group)
 {
@@ -254,7 +225,7 @@ store_discard_pending(struct store *st, const char *group)
 	int rc = store_hold(st, group, true, &h);
 
 	if (rc == 0 && (pending_remove(h.gdir) < 0 ||
-			remove_strays(st, group, h.gdir, &h.cat, 0) < 0))
+			store_sweep_full(st, group, h.gdir, &h.cat, 0) < 0))
 		rc = -1;
 	store_release(&h);
 	return rc < 0 ? -1 : 0;
@@ -530,7 +501,7 @@ begin_resume(struct store_point *pt, const struct store_begin *b, const struct c
 		/* Strays first: the ceph backend removes stray snapshots through
 		 * their own image handles, which must not wait for the lock the
 		 * resumed head holds. */
-		if (remove_strays(pt->st, pt->group, pt->gdir, cat, pt->id) < 0)
+		if (store_sweep_full(pt->st, pt->group, pt->gdir, cat, pt->id) < 0)
 			goto out;
 		if (point_resume(pt, pd) == 0) {
 			log_info("store: group %s: resuming point %" PRIu64 " on base %" PRIu64,
@@ -563,8 +534,7 @@ begin_create(struct store_point *pt, const struct catalog *cat)
 	struct store_backend *be = pt->st->be;
 	const struct store_point_info *base = pt->base_id ? catalog_find(cat, 0) : NULL;
 
-	/* pending.json goes first so it never names files that are gone. */
-	if (pending_remove(pt->gdir) < 0 || remove_strays(pt->st, pt->group, pt->gdir, cat, 0) < 0)
+	if (store_sweep_begin(pt->st, pt->group, pt->gdir, cat) < 0)
 		return -1;
 	for (size_t i = 0; i < pt->ndisks; i++) {
 		struct store_disk *d = &pt->disks[i];
@@ -598,6 +568,7 @@ store_point_begin(struct store *st, const struct store_begin *b, int *err)
 	struct store_point *pt = NULL, *ret = NULL;
 	struct catalog cat = { 0 };
 	uint64_t t = clock_mono_ns();
+	bool made = false;
 	int r;
 
 	*err = STORE_ERR_INVALID;
@@ -608,6 +579,7 @@ store_point_begin(struct store *st, const struct store_begin *b, int *err)
 	if (!pt || begin_lock(pt, &cat, err) < 0)
 		goto out;
 	*err = STORE_ERR_IO;
+	made = true;
 	if (begin_layout(pt) < 0 || (r = begin_resume(pt, b, &cat)) < 0 ||
 	    (r == 0 && begin_create(pt, &cat) < 0) ||
 	    store_sums_begin(pt->gdir, pt->id, pt->disks, pt->ndisks, r == 1, &pt->sums) < 0)
@@ -617,6 +589,10 @@ store_point_begin(struct store *st, const struct store_begin *b, int *err)
 	pt = NULL;
 	*err = STORE_OK;
 out:
+	/* A begin that failed on the way may leave files of its point that no
+	 * pending.json names. */
+	if (pt && made)
+		store_sweep_dirty(st->sweep, pt->group);
 	store_point_free(pt);
 	catalog_free(&cat);
 	return ret;

@@ -3,7 +3,12 @@
 # snapshots; the drill boots copy-on-write RBD clones of them (made in well
 # under a second each) through QEMU's rbd driver, the guest sees the point's
 # data, and after teardown no clone is left and the point's snapshots read
-# exactly as before. A failover runs the VM on clones that stay.
+# exactly as before. A failover runs the VM on clones that stay. Failback
+# from the clones (issue 14, item 4): the first reverse point sends W u X
+# only (W: what of the clones' own extents, parent excluded, differs from
+# the point), the on-prem target reads
+# like the clone's reverse snapshot, a second write goes alone as an
+# incremental; failback finish on a ceph store is refused.
 . "$(dirname "$0")/lib.sh"
 W=$T
 
@@ -77,6 +82,78 @@ check "failover: the guest on the clones sees the point's data" \
 check "failover: both disks cloned" [ "$(rbd ls replicas | grep -c '^failover-')" = 2 ]
 DOM=$(jq -r '.vms[0].domain' "$T/fo.json")
 check "failover: domain $DOM runs" [ "$(virsh -q -c "$VM_URI" domstate "$DOM" 2>/dev/null)" = running ]
+
+# Failback from the ceph store (issue 14, item 4): on-prem writes X after P
+# (never replicated), the cloud guest writes W into a part of its data
+# clone the point left empty and into one it holds (copied up whole);
+# `failback start --once` sends of the clones' own extents (parent
+# excluded) what differs from the point, u X, and the on-prem target reads
+# like the clone's reverse snapshot; a second write goes alone.
+T0=$SECONDS
+KIB=1024
+jqt() { jq -e "$@" >/dev/null; }
+fb() { "$NESTOR" failback start --config "$T/agent.conf" $G --once --json; }
+qemu-io -f raw -c "write -P 0x58 8M 128k" "$T/src/data.raw" >/dev/null
+X=$((128 * KIB))
+SHA=$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")
+failover_console "$DOM" "$(jq -r .workdir "$T/fo.json")"
+# W: 128 KiB into an object the point left empty (12 MiB), 128 KiB into
+# one it holds (1 MiB: librbd copies the object's data into the clone first)
+DD="dd if=/dev/urandom of=/dev/vdb bs=64k count=2 conv=fsync 2>/dev/null"
+cloud_run "$DOM" "$DD seek=192 && $DD seek=16 && echo written" | grep -q written ||
+	die "cloud write W failed"
+W=$((256 * KIB))
+CLONE=$(virsh -q -c "$VM_URI" domblklist "$DOM" | awk '$1 == "vdb" { print $2 }')
+fb >"$T/fb1.json" 2>"$T/fb1.log"
+rc=$?
+cat "$T/fb1.json"; tail -3 "$T/fb1.log"; grep -E "own extents|u X:|reverse point" "$T/receiver.log"
+check "failback start on ceph clones: exit 0" [ $rc = 0 ]
+B1=$(jq .bytes "$T/fb1.json")
+echo "first reverse point from the clones: $B1 bytes; |W| = $W, |X| = $X"
+check "first reverse point: base 0, X from the tracking since P" \
+	jqt ".point == 1 and .base == 0 and .x_whole == false and .x_bytes == $X" "$T/fb1.json"
+check "bytes sent <= 1.2 x (|W| + |X|) + metadata ($B1 <= 1.2 x ($W + $X) + 64 KiB)" \
+	[ "$B1" -le $(((W + X) * 12 / 10 + 64 * KIB)) ]
+check "bytes sent >= |W| (nothing skipped; X reads as P's zeros: a zero extent)" [ "$B1" -ge "$W" ]
+OWN=$(sed -n "s/.*disk data: the clone's own extents: \([0-9]*\) bytes.*/\1/p" "$T/receiver.log" | tail -1)
+check "the clone owns the copied-up object ($OWN bytes: the point's 2 MiB in it), of which only W went" \
+	[ "${OWN:-0}" -ge $((2048 * KIB + W)) ]
+# the nestor-N reverse snapshots of the clone, once the DR side committed
+rev_snaps() { rbd snap ls "$CLONE" --format json | jq -c '[.[] | select(.name | startswith("nestor-")) | .name]'; }
+check "the receiver committed the reverse point" wait_until 30 grep -q "reverse point 1 committed on-prem" "$T/receiver.log"
+RS=$(rev_snaps | jq -r '.[-1]')
+check "the reverse point is an rbd snapshot of the clone ($CLONE@$RS)" [ "$RS" = nestor-1 ]
+TD=$T/agent-state/failback/$G/disks
+rbd export "$CLONE@$RS" "$T/clone1.raw" >/dev/null 2>&1
+check "the on-prem target's point reads as the clone's reverse snapshot" \
+	qemu-img compare -q -f qcow2 -F raw "$TD/data/1.qcow2" "$T/clone1.raw"
+qemu-img convert -U -f qcow2 -O raw "$TD/data/1.qcow2" "$T/target-data.raw"
+check "the target reads P's bytes at X (zeros), not on-prem's" \
+	bash -c "! cmp -s -n $X -i 8388608:8388608 '$T/target-data.raw' '$T/src/data.raw' &&
+		cmp -s -n $X -i 8388608 '$T/target-data.raw' /dev/zero"
+check "on-prem disks bit-identical (sha256)" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+cloud_run "$DOM" "dd if=/dev/urandom of=/dev/vdb bs=64k count=4 seek=224 conv=fsync 2>/dev/null && echo written" |
+	grep -q written || die "cloud write W2 failed"
+fb >"$T/fb2.json" 2>>"$T/fb1.log" || { tail -5 "$T/fb1.log"; die "second reverse point failed"; }
+cat "$T/fb2.json"
+B2=$(jq .bytes "$T/fb2.json")
+check "second reverse point: incremental on the first" jqt '.point == 2 and .base == 1' "$T/fb2.json"
+check "second reverse point carries the new 256 KiB only ($B2 bytes)" \
+	[ "$B2" -ge $((256 * KIB)) ] && [ "$B2" -le $((256 * KIB * 12 / 10 + 64 * KIB)) ]
+check "the first reverse snapshot is removed after the second's commit" \
+	wait_until 30 bash -c "[ \"\$(rbd snap ls '$CLONE' --format json | jq -c '[.[] | .name]')\" = '[\"nestor-2\"]' ]"
+rbd export "$CLONE@nestor-2" "$T/clone2.raw" >/dev/null 2>&1
+check "the second point reads as the clone's second reverse snapshot" \
+	qemu-img compare -q -f qcow2 -F raw "$TD/data/2.qcow2" "$T/clone2.raw"
+"$NESTOR" failback finish --config "$T/agent.conf" $G >/dev/null 2>"$T/fin.log"
+rc=$?
+tail -2 "$T/fin.log"
+check "failback finish on a ceph store: refused (exit 1), says why" \
+	bash -c "[ $rc = 1 ] && grep -q 'Ceph store is not built yet' '$T/fin.log'"
+check "the refused finish left the cloud VM running" \
+	[ "$(virsh -q -c "$VM_URI" domstate "$DOM" 2>/dev/null)" = running ]
+echo "failback section: $((SECONDS - T0)) s"
+
 virsh -q -c "$VM_URI" destroy "$DOM" >/dev/null 2>&1
 "$NESTOR" failover --config "$T/receiver.conf" --release $G 2>"$T/rel.log"
 check "failover release: exit 0" [ $? = 0 ]

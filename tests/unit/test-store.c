@@ -378,27 +378,17 @@ Test(store, incremental_over_backing)
 	free(vdb1);
 }
 
-/* An empty file at rel (relative to the store root), as a crash leaves it. */
+/* rel is relative to the store root */
 static void
 file_touch(const char *rel)
 {
-	char p[256];
-	FILE *f;
-
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	f = fopen(p, "w");
-	cr_assert_not_null(f, "%s", p);
-	fclose(f);
+	tmpdir_touch(root, rel);
 }
 
-/* rel is relative to the store root */
 static bool
 file_exists(const char *rel)
 {
-	char p[256];
-
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	return access(p, F_OK) == 0;
+	return tmpdir_exists(root, rel);
 }
 
 /* Point 2 begun, one MiB checkpointed, one more written, then the

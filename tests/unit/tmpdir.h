@@ -4,9 +4,11 @@
 #define NESTOR_TESTS_UNIT_TMPDIR_H
 
 #include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static int
 tmpdir_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -30,6 +32,28 @@ static inline void
 tmpdir_remove(const char *dir)
 {
 	nftw(dir, tmpdir_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* An empty file at dir/rel, as a crash leaves it. */
+static inline void
+tmpdir_touch(const char *dir, const char *rel)
+{
+	char p[256];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	f = fopen(p, "w");
+	cr_assert_not_null(f, "%s", p);
+	fclose(f);
+}
+
+static inline bool
+tmpdir_exists(const char *dir, const char *rel)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	return access(p, F_OK) == 0;
 }
 
 /* Suite NAME whose every test gets a fresh scratch directory /tmp/PREFIX-*

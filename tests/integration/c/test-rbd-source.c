@@ -269,3 +269,86 @@ Test(rbd_source, exact_path_without_fast_diff)
 	free(copy);
 	image_done(img, &e, &md);
 }
+
+/* snapshot_rbd_own_ranges' ranges, collected. */
+struct own {
+	uint64_t off[64], len[64], bytes;
+	size_t n;
+};
+
+static int
+own_cb(void *arg, uint64_t off, uint64_t len)
+{
+	struct own *o = arg;
+
+	cr_assert_lt(o->n, 64, "too many own ranges");
+	o->off[o->n] = off;
+	o->len[o->n++] = len;
+	o->bytes += len;
+	return 0;
+}
+
+/* Whether [off, off + len) lies inside the collected ranges. */
+static int
+own_covers(const struct own *o, uint64_t off, uint64_t len)
+{
+	for (size_t i = 0; i < o->n; i++)
+		if (o->off[i] <= off && off + len <= o->off[i] + o->len[i])
+			return 1;
+	return 0;
+}
+
+/* An RBD clone (a failback's source on a Ceph store, issue 14): its own
+ * extents leave the parent out (a write into an object the parent lacks
+ * counts from the object's start; a write into a parent object counts at
+ * most that object, copied up), and the listing that follows still covers
+ * the parent's data. */
+Test(rbd_source, clone_own_ranges_leave_the_parent_out)
+{
+	const uint64_t size = 32 * MiB;
+	struct model md;
+	struct exts e = { 0 };
+	struct own o = { 0 };
+	rbd_image_t par, cln;
+	char buf[64 * KiB];
+	struct snapshot *s;
+	int ord = 22;
+
+	connect_cluster();
+	model_init(&md, size);
+	par = img_create("t-par", size);
+	w_data_fast(par, &md, 0, 16 * MiB); /* objects 0..3 */
+	cr_assert_eq(rbd_snap_create(par, "p1"), 0);
+	cr_assert_eq(rbd_snap_protect(par, "p1"), 0);
+	rbd_close(par);
+	cr_assert_eq(rbd_clone2(io, "t-par", "p1", io, "t-cln", FEATURES_FAST, &ord, 0, 0), 0);
+	cr_assert_eq(rbd_open(io, "t-cln", &cln, NULL), 0);
+	rnd_fill((unsigned char *)buf, sizeof(buf));
+	cr_assert_eq(rbd_write(cln, 20 * MiB + 64 * KiB, 64 * KiB, buf), 64 * (ssize_t)KiB);
+	cr_assert_eq(rbd_write(cln, MiB + 4 * KiB, 8 * KiB, buf), 8 * (ssize_t)KiB);
+	rbd_close(cln);
+
+	s = begin_expect("t-cln", 0, 0);
+	cr_assert_eq(snapshot_rbd_own_ranges(s, 0, own_cb, &o), 0);
+	fprintf(stderr, "rbd clone: own extents %zu, %llu bytes for 72 KiB written\n", o.n,
+		(unsigned long long)o.bytes);
+	cr_assert(own_covers(&o, 20 * MiB + 64 * KiB, 64 * KiB), "the write past the parent");
+	cr_assert(own_covers(&o, MiB + 4 * KiB, 8 * KiB), "the write into a parent object");
+	for (size_t i = 0; i < o.n; i++)
+		cr_assert(o.off[i] + o.len[i] <= OBJ ||
+			  (o.off[i] >= 20 * MiB && o.off[i] + o.len[i] <= 20 * MiB + OBJ),
+			  "own range %llu+%llu outside the written objects",
+			  (unsigned long long)o.off[i], (unsigned long long)o.len[i]);
+	/* object 0 copied up whole; object 5 from its start to the write's end
+	 * (docs/rbd.md, "What the diff reports") */
+	cr_assert_leq(o.bytes, OBJ + 128 * KiB);
+	/* the listing after it: rewound, the parent's data included */
+	collect(s, 4 * MiB, &e);
+	cr_assert_geq(e.data, 16 * MiB, "listing lost the parent (%llu bytes)",
+		      (unsigned long long)e.data);
+	cr_assert_eq(snapshot_rbd_own_ranges(s, 0, own_cb, &o), -1, "own ranges after the listing");
+	snapshot_free(s);
+	free(e.v);
+	free(md.m);
+	free(md.changed);
+}
