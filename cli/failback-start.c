@@ -1,6 +1,7 @@
 /* `nestor failback start` and `nestor failback status`, on the agent host:
  * the reverse sync of a failed-over group into its failback target, and
  * the reverse points it holds (failback/start.h). */
+#include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,7 +13,8 @@
 #include "replicator/config.h"
 
 static const char usage_start[] =
-	"usage: nestor failback start [--config FILE] GROUP [--once] [--json] [-v]\n"
+	"usage: nestor failback start [--config FILE] GROUP [--once] [--json]\n"
+	"                             [--new-disks NAME=PATH[:FORMAT],...] [-v]\n"
 	"\n"
 	"After a failover of GROUP, on the agent host (the connection goes out to the\n"
 	"receiver as the agent's does: same TLS certificates, no port opens here): the\n"
@@ -23,10 +25,16 @@ static const char usage_start[] =
 	"on-prem disks are only read until cutover. An interrupted point resumes from\n"
 	"its durable progress. Without --once: a point every min_interval of the group\n"
 	"(at least 10 s) until SIGINT/SIGTERM.\n"
+	"On-prem disks lost: --new-disks maps every disk of the group to a new image\n"
+	"(FORMAT raw or qcow2, else by the extension .qcow2, .raw or .img), absent or\n"
+	"an empty file: it is made empty and the first point is a full copy of the\n"
+	"cloud disks, holes kept. Given once, it is recorded in the target; set the\n"
+	"group's disks to the new paths in the configuration before the finish.\n"
 	"\n"
 	"  -c, --config FILE   agent configuration (default " CLI_AGENT_CONF ")\n"
 	"      --once          one reverse point, then exit\n"
 	"      --json          one JSON object per point\n"
+	"      --new-disks MAP the on-prem disks are lost: fail back into new disks\n"
 	"  -v, --verbose       debug logging\n";
 
 static const char usage_status[] =
@@ -62,16 +70,34 @@ fb_config(const struct cli_args *a)
 int
 cli_failback_start(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		CLI_OPT_CONFIG,
+		{ "once", no_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "new-disks", required_argument, NULL, 'N' },
+		{ "verbose", no_argument, NULL, 'v' },
+		CLI_OPT_HELP_END,
+	};
 	struct cli_args a = { .path = CLI_AGENT_CONF };
 	struct failback_opts o = { .stop = &fb_stop };
 	struct sigaction sa = { .sa_handler = fb_on_signal };
 	struct agent_config *cfg;
-	int r = cli_parse("failback start", usage_start,
-			  CLI_O_CONFIG | CLI_O_ONCE | CLI_O_JSON | CLI_O_VERBOSE,
-			  CLI_OPERAND_GROUP_VALID, argc, argv, &a);
+	int c, r;
 
-	if (r >= 0)
-		return r;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': a.path = optarg; break;
+		case 'o': a.once = true; break;
+		case 'j': a.json = true; break;
+		case 'N': o.new_disks = optarg; break;
+		case 'v': a.verbose = true; break;
+		case 'h': return cli_usage(usage_start, true);
+		default: return cli_usage(usage_start, false);
+		}
+	}
+	if (!(a.group = cli_group_operand("failback start", argc, argv, usage_start, true)))
+		return 2;
 	if (!(cfg = fb_config(&a)))
 		return 1;
 	signal(SIGPIPE, SIG_IGN);

@@ -11,6 +11,7 @@
 #include "common/strfmt.h"
 #include "failback/cutover-commit.h"
 #include "failback/cutover.h"
+#include "failback/newdisks.h"
 #include "failback/ondomains.h"
 #include "failback/target.h"
 #include "replicator/config.h"
@@ -76,7 +77,8 @@ failback_cutover_run(const struct agent_config *cfg, const char *group, uint64_t
 		o = &no_start;
 	root = failback_root(cfg);
 	gdir = root ? strfmt("%s/%s", root, group) : NULL;
-	if (!gdir || cutover_load(gdir, &c) < 0 || commit_steps(cfg, g, gdir, &c) < 0 ||
+	if (!gdir || failback_newdisks_configured(g, gdir) < 0 || cutover_load(gdir, &c) < 0 ||
+	    commit_steps(cfg, g, gdir, &c) < 0 ||
 	    cutover_load(gdir, &c) < 0 || ondomains_start(g, cfg->state_dir, gdir, &c, f, o) < 0 ||
 	    ondomains_verify(g, gdir, &c, o) < 0 || release(g, gdir, &c, f) < 0)
 		goto out;

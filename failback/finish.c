@@ -14,6 +14,7 @@
 #include "common/testhook.h"
 #include "failback/cutover-run.h"
 #include "failback/cutover.h"
+#include "failback/newdisks.h"
 #include "failback/ondomains.h"
 #include "failback/start.h"
 #include "failback/target.h"
@@ -97,7 +98,8 @@ failback_finish(const struct agent_config *cfg, const struct failback_finish_opt
 	*report = NULL;
 	root = g ? failback_root(cfg) : NULL;
 	gdir = root ? strfmt("%s/%s", root, o->group) : NULL;
-	if (!gdir || cutover_load(gdir, &c) < 0)
+	/* New disks: the configuration names them before anything is asked. */
+	if (!gdir || failback_newdisks_configured(g, gdir) < 0 || cutover_load(gdir, &c) < 0)
 		goto out;
 	found = cutover_state_name(c.state);
 	/* Before the cloud VMs are shut down for it: the cutover would refuse. */

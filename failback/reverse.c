@@ -52,6 +52,7 @@ struct rev {
 	struct range_set *x[PROTO_MAX_DISKS];
 	bool x_done[PROTO_MAX_DISKS];
 	int x_open;                     /* disk whose list goes on (MORE), -1 none */
+	bool full;                      /* REVERSE_FULL: new on-prem disks, X whole */
 	struct channel *ch;
 	struct snapshot *snap;
 	struct sender *snd;
@@ -126,6 +127,10 @@ rev_on_ranges(struct rev *r, const struct proto_reverse_ranges *x)
 	if (x->disk[0] == '\0') /* the bare end */
 		return r->x_open >= 0 ? rev_refuse(r, PROTO_ERR_PROTOCOL, "X ended inside a disk")
 				      : rev_x_end(r);
+	if (r->full)
+		return rev_refuse(r, PROTO_ERR_PROTOCOL, "REVERSE_RANGES after a full "
+				  "REVERSE_BEGIN (new on-prem disks): X is every disk whole, "
+				  "only the bare end may follow");
 	d = x_disk(r, x->disk);
 	if (d < 0 || r->x_done[d] || (r->x_open >= 0 && r->x_open != d)) {
 		snprintf(what, sizeof(what), "REVERSE_RANGES of disk %s: %s", x->disk,
@@ -250,7 +255,9 @@ rev_snap_finish(struct rev *r)
 	}
 	log_info("failback: group %s: reverse point %llu (%s, base %llu)", r->group,
 		 (unsigned long long)r->st.point_id,
-		 r->st.incremental ? "incremental" : "W u X over the on-prem disks",
+		 r->st.incremental ? "incremental"
+		 : r->full	   ? "full, into new on-prem disks"
+				   : "W u X over the on-prem disks",
 		 (unsigned long long)r->st.base_id);
 	r->t0_ns = clock_now_ns();
 	r->state = R_BEGIN;
@@ -516,7 +523,9 @@ rev_prepare(struct rev *r, char *why, size_t whycap)
 	}
 	for (size_t i = 0; i < r->p.ndisks; i++) {
 		r->x[i] = range_set_new(r->p.disks[i].name, range_set_max_for(r->p.disks[i].size));
-		if (!r->x[i]) {
+		/* New on-prem disks hold nothing: X is the whole disk, so the
+		 * first point lists P's data too and the holes as zeros. */
+		if (!r->x[i] || (r->full && range_set_add(r->x[i], 0, r->p.disks[i].size) < 0)) {
 			snprintf(why, whycap, "out of memory");
 			goto out;
 		}
@@ -741,7 +750,7 @@ failback_reverse_serve(void *arg, const struct session_reverse_req *req,
 	struct rev *r = NULL;
 
 	(void)arg;
-	if (!fin && !(req->flags & PROTO_FLAG_REVERSE_RANGES)) {
+	if (!fin && !(req->flags & (PROTO_FLAG_REVERSE_RANGES | PROTO_FLAG_REVERSE_FULL))) {
 		snprintf(why, whycap, "no change list of the on-prem disks (REVERSE_RANGES): the "
 			 "hash-compare mode is not built yet");
 		goto fail;
@@ -757,7 +766,8 @@ failback_reverse_serve(void *arg, const struct session_reverse_req *req,
 	}
 	*r = (struct rev){ .cfg = req->cfg, .store = req->store, .conn = req->conn,
 			   .base = req->base, .pool = req->pool, .x_open = -1,
-			   .finish = fin != NULL, .shutdown_s = fin ? fin->shutdown_s : 0 };
+			   .finish = fin != NULL, .shutdown_s = fin ? fin->shutdown_s : 0,
+			   .full = !fin && (req->flags & PROTO_FLAG_REVERSE_FULL) };
 	snprintf(r->group, sizeof(r->group), "%s", req->group);
 	snprintf(r->peer, sizeof(r->peer), "%s", req->peer);
 	*ops = &rev_ops;
@@ -778,7 +788,8 @@ failback_reverse_serve(void *arg, const struct session_reverse_req *req,
 		goto fail;
 	}
 	log_info("failback: group %s: agent %s asks for the failed-over VMs (failover at point "
-		 "%llu)", r->group, r->peer, (unsigned long long)r->p.id);
+		 "%llu)%s", r->group, r->peer, (unsigned long long)r->p.id,
+		 r->full ? " into new on-prem disks: a first point is a full copy" : "");
 	return r;
 fail:
 	log_error("failback: group %s: %s for agent %s refused: %s", req->group,

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "common/testhook.h"
+#include "failback/newdisks.h"
 #include "failback/ondomains.h"
 #include "failback/target.h"
 #include "proto/codec.h"
@@ -47,6 +48,7 @@ struct fb {
 	uint64_t committed;
 	uint64_t x_bytes;               /* what X covers */
 	bool x_whole;                   /* X is the whole disks (no tracking since P) */
+	bool new_disks;                 /* into new disks (newdisks.h): X is whole */
 	uint64_t deadline_ns;           /* a finish: the DR side's answer by then */
 };
 
@@ -128,16 +130,67 @@ out:
 	return snap;
 }
 
+/* X's bare END: no disk continues. */
+static int
+x_end(struct fb *f)
+{
+	struct proto_msg end = { .type = PROTO_REVERSE_RANGES };
+
+	end.u.rranges.flags = PROTO_FLAG_RANGES_END;
+	return conn_send(channel_conn(f->ch), &end);
+}
+
+/* New disks hold nothing of the lost ones: X is every disk whole. A
+ * REVERSE_BEGIN says so (REVERSE_FULL: the receiver knows the sizes); a
+ * finish has no such flag, so it sends them as ranges, the sizes of the
+ * target's newest point (a finish follows a first reverse point). */
+static int
+x_new_disks(struct fb *f)
+{
+	struct store_point_info *pts = NULL, *last = NULL;
+	size_t n = 0;
+	int ret = -1;
+
+	if (!f->o->finish) {
+		log_info("failback: group %s: new disks: X is every disk whole", f->g->name);
+		return x_end(f);
+	}
+	if (store_list_points(f->store, f->g->name, &pts, &n) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (!last || pts[i].id > last->id)
+			last = &pts[i];
+	if (!last) {
+		log_error("failback: group %s: no reverse point in the target yet", f->g->name);
+		goto out;
+	}
+	for (size_t i = 0; i < last->ndisks; i++) {
+		struct range_set *rs = range_set_new(last->disks[i].name, 1);
+		int r = rs ? range_set_add(rs, 0, last->disks[i].size) : -1;
+
+		if (r == 0)
+			r = x_send(f, last->disks[i].name, rs);
+		range_set_free(rs);
+		if (r < 0)
+			goto out;
+	}
+	ret = x_end(f);
+out:
+	free(pts);
+	return ret;
+}
+
 /* X of every disk, then the bare END. */
 static int
 x_all(struct fb *f)
 {
-	struct proto_msg end = { .type = PROTO_REVERSE_RANGES };
-	struct snapshot *snap = x_listing(f);
+	struct snapshot *snap = NULL;
 	bool tracked;
 	int ret = -1;
 
-	if (!snap)
+	if (f->new_disks)
+		return x_new_disks(f);
+	if (!(snap = x_listing(f)))
 		goto out;
 	tracked = snapshot_is_incremental(snap) != 0;
 	f->x_whole = !tracked;
@@ -158,8 +211,7 @@ x_all(struct fb *f)
 		if (r < 0)
 			goto out;
 	}
-	end.u.rranges.flags = PROTO_FLAG_RANGES_END;
-	ret = conn_send(channel_conn(f->ch), &end);
+	ret = x_end(f);
 	log_info("failback: group %s: X since point %llu: %llu bytes%s", f->g->name,
 		 (unsigned long long)f->failover_point, (unsigned long long)f->x_bytes,
 		 f->x_whole ? " (the whole disks)" : "");
@@ -321,7 +373,7 @@ fb_on_msg(void *arg, const struct proto_msg *msg)
 	if (f->state == F_HELLO && msg->type == PROTO_HELLO) {
 		if (channel_hello_ok(msg) < 0)
 			goto fail;
-		m.u.rbegin.flags = PROTO_FLAG_REVERSE_RANGES;
+		m.u.rbegin.flags = f->new_disks ? PROTO_FLAG_REVERSE_FULL : PROTO_FLAG_REVERSE_RANGES;
 		snprintf(m.u.rbegin.group, sizeof(m.u.rbegin.group), "%s", f->g->name);
 		f->state = F_P;
 		return conn_send(channel_conn(f->ch), &m) < 0 ? -1 : 0;
@@ -406,15 +458,33 @@ fb_report(const struct fb *f, double secs)
 		if (f->o->json)
 			fprintf(f->o->json,
 				"{\"group\":\"%s\",\"point\":%llu,\"base\":%llu,\"failover_point\":%llu,"
-				"\"bytes\":%llu,\"x_bytes\":%llu,\"x_whole\":%s,\"seconds\":%.3f}\n",
+				"\"bytes\":%llu,\"x_bytes\":%llu,\"x_whole\":%s,\"new_disks\":%s,"
+				"\"seconds\":%.3f}\n",
 				f->g->name, (unsigned long long)p->id, (unsigned long long)p->base_id,
 				(unsigned long long)f->failover_point,
 				(unsigned long long)p->bytes_received, (unsigned long long)f->x_bytes,
-				f->x_whole ? "true" : "false", secs);
+				f->x_whole ? "true" : "false", f->new_disks ? "true" : "false", secs);
 	}
 	if (f->o->json)
 		fflush(f->o->json);
 	free(pts);
+}
+
+/* Whether group g's failback goes to new disks (newdisks.h) into *yes.
+ * 0 / -1 (logged). */
+static int
+fb_new_disks(const struct agent_config *cfg, const struct agent_group_cfg *g, bool *yes)
+{
+	struct failback_disks d = { 0 };
+	char *root = failback_root(cfg);
+	char *gdir = root ? strfmt("%s/%s", root, g->name) : NULL;
+	int k = gdir ? failback_newdisks_load(g, gdir, &d) : -1;
+
+	*yes = k == 1;
+	failback_disks_clear(&d);
+	free(gdir);
+	free(root);
+	return k < 0 ? -1 : 0;
 }
 
 /* One reverse point over one connection. 0 committed / -1. */
@@ -429,7 +499,8 @@ fb_round(const struct agent_config *cfg, const struct agent_group_cfg *g,
 	if (!o->finish && ondomains_off(g, "failback start") < 0)
 		return -1;
 	f.store = failback_target_open(cfg, g->name);
-	f.ch = f.store ? channel_new(cfg, g->name, &fb_cbs, &f) : NULL;
+	f.ch = f.store && fb_new_disks(cfg, g, &f.new_disks) == 0
+		       ? channel_new(cfg, g->name, &fb_cbs, &f) : NULL;
 	if (f.ch && channel_run(f.ch) == 0 && f.state == F_DONE) {
 		fb_report(&f, (double)(clock_now_ns() - t0) / 1e9);
 		ret = 0;
@@ -461,6 +532,14 @@ failback_start(const struct agent_config *cfg, const struct failback_opts *o)
 
 	if (!g)
 		return -1;
+	if (o->new_disks) {
+		char *gdir = failback_target_dir(cfg, g->name);
+		int r = gdir ? failback_newdisks_record(g, gdir, o->new_disks) : -1;
+
+		free(gdir);
+		if (r < 0)
+			return -1;
+	}
 	for (;;) {
 		uint64_t t0 = clock_now_ns();
 

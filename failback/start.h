@@ -26,6 +26,9 @@ struct failback_opts {
 	bool once;             /* one reverse point, then return */
 	FILE *json;            /* NULL, or one JSON object per point here */
 	const volatile int *stop; /* set non-zero: stop (within a second) */
+	/* NULL, or start: the failback goes to new disks, "NAME=PATH[:FORMAT],..."
+	 * (failback/newdisks.h), recorded before the first point */
+	const char *new_disks;
 	/* failback finish (failback_finish_round): REVERSE_FINISH instead of
 	 * REVERSE_BEGIN, then at most one (final) reverse point, then the
 	 * receiver's REVERSE_DONE into *done. */

@@ -12,6 +12,7 @@
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "common/strfmt.h"
+#include "failback/newdisks.h"
 #include "failback/ondomains.h"
 #include "snapshot/image.h"
 
@@ -65,7 +66,8 @@ failback_disks_add(struct failback_disks *d, const char *group, const char *name
 	/* Absolute, as the overlays' backing file; and it must be there. */
 	d->path[i] = realpath(path, NULL);
 	if (!d->path[i]) {
-		log_error("failback: group %s disk %s: on-prem disk %s: %m", group, name, path);
+		log_error("failback: group %s disk %s: on-prem disk %s: %m (lost? fail back into "
+			  "new disks: failback start --new-disks)", group, name, path);
 		return -1;
 	}
 	d->n = i + 1;
@@ -76,7 +78,7 @@ failback_disks_add(struct failback_disks *d, const char *group, const char *name
 	if (disk_format(fmt, d->path[i], group, name, d->format[i]) < 0)
 		return -1;
 	snprintf(d->dname[i], sizeof(d->dname[i]), "%s", name);
-	d->v[i] = (struct store_target_disk){ d->dname[i], d->path[i], d->format[i] };
+	d->v[i] = (struct store_target_disk){ d->dname[i], d->path[i], d->format[i], false };
 	return 0;
 }
 
@@ -141,6 +143,20 @@ failback_group_of(const struct agent_config *cfg, const char *group)
 	return NULL;
 }
 
+char *
+failback_target_dir(const struct agent_config *cfg, const char *group)
+{
+	char *root = failback_root(cfg);
+	char *gdir = root ? strfmt("%s/%s", root, group) : NULL;
+
+	if (gdir && (mkdir_durable(root, cfg->state_dir) < 0 || mkdir_durable(gdir, root) < 0)) {
+		free(gdir);
+		gdir = NULL;
+	}
+	free(root);
+	return gdir;
+}
+
 struct store *
 failback_target_open(const struct agent_config *cfg, const char *group)
 {
@@ -148,12 +164,15 @@ failback_target_open(const struct agent_config *cfg, const char *group)
 	struct failback_disks disks = { 0 };
 	char *root = NULL, *gdir = NULL;
 	struct store *st = NULL;
+	int k;
 
-	if (!g || failback_disks_of(g, &disks) < 0)
-		goto out;
-	root = failback_root(cfg);
+	root = g ? failback_root(cfg) : NULL;
 	gdir = root ? strfmt("%s/%s", root, group) : NULL;
-	if (!gdir || mkdir_durable(root, cfg->state_dir) < 0 || mkdir_durable(gdir, root) < 0)
+	/* New disks (newdisks.h) stand in for the on-prem disks, lost. */
+	if (!gdir || (k = failback_newdisks_load(g, gdir, &disks)) < 0 ||
+	    (k == 0 && failback_disks_of(g, &disks) < 0))
+		goto out;
+	if (mkdir_durable(root, cfg->state_dir) < 0 || mkdir_durable(gdir, root) < 0)
 		goto out;
 	st = store_open_target(root, disks.v, disks.n);
 out:

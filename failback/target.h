@@ -49,9 +49,15 @@ const struct agent_group_cfg *failback_group_of(const struct agent_config *cfg,
  * memory, logged). Group G's target is its directory G below it. */
 char *failback_root(const struct agent_config *cfg);
 
+/* <state_dir>/failback/<group>, made durably (the directories and their
+ * names in their parents) when missing (malloc'd; NULL on error, logged). */
+char *failback_target_dir(const struct agent_config *cfg, const char *group);
+
 /* Open the target store of group (a group of cfg) rooted at
  * failback_root(cfg), making <state_dir>/failback/<group>/ durably first
- * (the directories and their names in their parents). The caller frees
+ * (the directories and their names in their parents). Its disks are the
+ * group's on-prem disks, or the new disks recorded there (newdisks.h) in
+ * a failback to new disks. The caller frees
  * the store with store_free; the store's group is `group`. NULL on error
  * (logged: no such group, a disk it cannot take, the directories). */
 struct store *failback_target_open(const struct agent_config *cfg, const char *group);

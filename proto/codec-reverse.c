@@ -22,7 +22,12 @@ codec_enc_rbegin(struct wr *w, const struct proto_msg *m)
 int
 codec_valid_rbegin(const struct proto_msg *m)
 {
-	if (m->u.rbegin.flags & ~PROTO_FLAG_REVERSE_RANGES)
+	uint32_t f = m->u.rbegin.flags;
+
+	if (f & ~(PROTO_FLAG_REVERSE_RANGES | PROTO_FLAG_REVERSE_FULL))
+		return PROTO_E_FLAGS;
+	/* "X follows" and "X is the whole disks" cannot both hold. */
+	if ((f & PROTO_FLAG_REVERSE_RANGES) && (f & PROTO_FLAG_REVERSE_FULL))
 		return PROTO_E_FLAGS;
 	return check_str(m->u.rbegin.group, PROTO_NAME_MAX, 1);
 }

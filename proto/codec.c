@@ -588,7 +588,7 @@ static const struct type_ops types[] = {
 	  codec_dec_rlist, codec_enc_rlist, codec_valid_rlist },
 	{ PROTO_ERROR, 0, ERROR_FIXED, ERROR_FIXED + PROTO_TEXT_MAX,
 	  dec_error, enc_error, valid_error },
-	{ PROTO_REVERSE_BEGIN, PROTO_FLAG_REVERSE_RANGES, RBEGIN_FIXED,
+	{ PROTO_REVERSE_BEGIN, PROTO_FLAG_REVERSE_RANGES | PROTO_FLAG_REVERSE_FULL, RBEGIN_FIXED,
 	  RBEGIN_FIXED + PROTO_NAME_MAX, codec_dec_rbegin, codec_enc_rbegin, codec_valid_rbegin },
 	{ PROTO_REVERSE_RANGES, PROTO_FLAG_RANGES_MORE | PROTO_FLAG_RANGES_END, RRANGES_FIXED,
 	  RRANGES_MAX, codec_dec_rranges, codec_enc_rranges, codec_valid_rranges },

@@ -99,6 +99,12 @@ enum proto_type {
  * point, follows as REVERSE_RANGES frames up to one with RANGES_END.
  * Without it the agent knows no X (the hash mode, a later step). */
 #define PROTO_FLAG_REVERSE_RANGES (1u << 0)
+/* REVERSE_BEGIN: the on-prem disks are new, empty images (the old ones
+ * are lost): X is every disk whole, so a first reverse point is a full
+ * copy with holes as zero extents. Only a bare RANGES_END follows (no
+ * ranges: the agent does not know the sizes). Exclusive with
+ * REVERSE_RANGES; a receiver that predates it refuses the unknown flag. */
+#define PROTO_FLAG_REVERSE_FULL   (1u << 1)
 /* REVERSE_FINISH: release the failover (the agent's cutover is done and
  * verified at point F); without it: shut the failed-over VMs down, send
  * the final reverse point, make point F. */
@@ -282,7 +288,7 @@ struct proto_repair_list {
 
 /* Reverse replication of group's failed-over VMs to the asking agent. */
 struct proto_reverse_begin {
-	uint32_t flags; /* header flags (PROTO_FLAG_REVERSE_RANGES) */
+	uint32_t flags; /* header flags (PROTO_FLAG_REVERSE_RANGES or _FULL) */
 	char group[PROTO_NAME_MAX + 1];
 };
 

@@ -6,12 +6,16 @@
 #include "replicator/receiver/store-target.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fileutil.h"
 #include "common/log.h"
+#include "common/qcow2new.h"
 #include "replicator/receiver/store-backend.h"
 #include "replicator/receiver/store-local.h"
 
@@ -19,6 +23,7 @@ struct target_disk {
 	char name[STORE_NAME_MAX + 1];
 	char format[STORE_TARGET_FORMAT_MAX];
 	char *path;
+	bool create; /* a new disk (store-target.h) */
 };
 
 struct target {
@@ -83,6 +88,75 @@ target_disk_init(struct store_backend *be, const struct store_where *w, struct s
 	return store_local_ops()->disk_init(be, w, d);
 }
 
+/* A raw new disk: sparse, size bytes, fsynced. 0 / -1 (logged). */
+static int
+target_new_raw(const char *path, uint64_t size, const char *ctx)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	int rc = -1;
+
+	if (fd < 0)
+		log_error("%s: new disk %s: %m", ctx, path);
+	else if (ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0)
+		log_error("%s: new disk %s: size %llu: %m", ctx, path, (unsigned long long)size);
+	else
+		rc = 0;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* td's new disk, made empty at size unless an earlier begin made it: it
+ * is the chain's root from here on, only ever read until the cutover. */
+static int
+target_new_disk(const struct target_disk *td, uint64_t size, const char *ctx)
+{
+	char *dir = NULL, *slash;
+	struct stat sb;
+	int rc = -1;
+
+	if (stat(td->path, &sb) == 0 && sb.st_size > 0) {
+		if (S_ISREG(sb.st_mode))
+			return 0;
+		log_error("%s: new disk %s is not a regular file", ctx, td->path);
+		return -1;
+	}
+	if (strcmp(td->format, "qcow2") == 0 ? qcow2new_create(ctx, td->path, size, NULL, NULL)
+					     : target_new_raw(td->path, size, ctx))
+		return -1;
+	/* Its name survives a power cut before pending.json names the overlay. */
+	if (!(dir = strdup(td->path))) {
+		log_error("%s: out of memory", ctx);
+		return -1;
+	}
+	slash = strrchr(dir, '/'); /* absolute: there is one */
+	if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (dir_fsync(dir) == 0) {
+		log_info("%s: new disk %s (%s, %llu bytes) made empty", ctx, td->path, td->format,
+			 (unsigned long long)size);
+		rc = 0;
+	}
+	free(dir);
+	return rc;
+}
+
+static int
+target_disk_create(struct store_backend *be, const struct store_where *w, struct store_disk *d,
+		   uint64_t base_id)
+{
+	char ctx[STORE_CTX_MAX];
+	const struct target_disk *td;
+
+	store_ctx(ctx, sizeof(ctx), w, d->name);
+	if (!base_id && (td = target_disk((const struct target *)be, d->name, ctx)) &&
+	    td->create && target_new_disk(td, d->size, ctx) < 0)
+		return -1;
+	return store_local_ops()->disk_create(be, w, d, base_id);
+}
+
 /* One disk of the options, checked and copied into td. 0 / -1 (logged). */
 static int
 target_disk_set(struct target_disk *td, const struct store_target_disk *in, size_t i)
@@ -104,6 +178,7 @@ target_disk_set(struct target_disk *td, const struct store_target_disk *in, size
 	}
 	snprintf(td->name, sizeof(td->name), "%s", name);
 	snprintf(td->format, sizeof(td->format), "%s", in->format);
+	td->create = in->create;
 	td->path = strdup(in->path);
 	if (!td->path) {
 		log_error("store: out of memory");
@@ -131,6 +206,7 @@ store_target_new(const struct store_target_disk *disks, size_t ndisks)
 	t->ops.name = "target";
 	t->ops.free = target_free;
 	t->ops.disk_init = target_disk_init;
+	t->ops.disk_create = target_disk_create;
 	t->l.be.ops = &t->ops;
 	t->l.root = target_root;
 	for (size_t i = 0; i < ndisks; i++) {

@@ -4,6 +4,7 @@
 #ifndef NESTOR_RECEIVER_STORE_TARGET_H
 #define NESTOR_RECEIVER_STORE_TARGET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "replicator/receiver/store.h"
@@ -16,6 +17,12 @@ struct store_target_disk {
 	const char *name;   /* the disk's name in the group (a valid name) */
 	const char *path;   /* absolute path of the on-prem image */
 	const char *format; /* "raw" or "qcow2" */
+	/* A new disk (a failback to new disks: the on-prem ones are lost):
+	 * when path is absent or an empty file, the begin of a point with no
+	 * base makes it an empty image of the point's disk size (raw: sparse),
+	 * fsynced with its directory; a non-empty file there is taken as the
+	 * image an earlier begin made (the caller refused any other first). */
+	bool create;
 };
 
 /* Open a store rooted at the existing directory root whose points are

@@ -23,9 +23,30 @@ cleanup() {
 	# a powerfs layer (tests/lib/powerfs.sh) must be gone before rm -rf
 	declare -F powerfs_cleanup >/dev/null && powerfs_cleanup
 	wait 2>/dev/null
+	accel_keep
 	[ "${KEEP:-0}" = 1 ] || rm -rf "$T"
 }
 trap cleanup EXIT
+
+# The accelerator verdict (failover/accel.h) carried from test to test: where
+# /dev/kvm exists but cannot run the guest, the first drill or failover of a
+# fresh store spends 20 s finding that out. write_receiver_conf starts the
+# store with the tcg verdict an earlier test's drill kept here; nestor checks
+# its host, kernel, QEMU and age itself and probes again when it does not
+# fit. A test of the probe sets ACCEL_SEED=0 first. A kvm verdict is not
+# carried: its first VM proves it anyway, and a test may have forged one.
+ACCEL_CACHE=${NESTOR_CACHE:-/var/cache/nestor-test}/accel-verdict.json
+accel_seed() {
+	[ "${ACCEL_SEED:-1}" = 1 ] && [ -f "$ACCEL_CACHE" ] || return 0
+	cp "$ACCEL_CACHE" "$1/.accel-verdict.json"
+}
+accel_keep() {
+	local v=$T/store/.accel-verdict.json tmp
+	[ "$(jq -r .verdict "$v" 2>/dev/null)" = tcg ] || return 0
+	cmp -s "$v" "$ACCEL_CACHE" && return 0
+	mkdir -p "${ACCEL_CACHE%/*}" && tmp=$(mktemp "$ACCEL_CACHE.XXXXXX") || return 0
+	cp "$v" "$tmp" && mv -f "$tmp" "$ACCEL_CACHE" || rm -f "$tmp"
+}
 
 ok() { PASS=$((PASS + 1)); echo "ok - $*"; }
 not_ok() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
@@ -65,6 +86,7 @@ make_pki() {
 write_receiver_conf() {
 	PORT=$(free_port)
 	mkdir -p "$T/store"
+	accel_seed "$T/store"
 	cat > "$T/receiver.conf" <<EOC
 [receiver]
 listen = 127.0.0.1:$PORT

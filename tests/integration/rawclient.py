@@ -29,7 +29,12 @@ scrub verdict (its disk --disk of --disk-size bytes).
 
 Scenarios "reversefinish", "reverserelease" and "finishbadflags" attack a
 failback finish (issue 14): REVERSE_FINISH with a shutdown timeout of
---seconds, its release of point --point, and one with an unknown flag."""
+--seconds, its release of point --point, and one with an unknown flag.
+
+Scenarios "fullranges" and "fullandranges" attack a failback to new disks
+(issue 14, item 3): a REVERSE_BEGIN flagged FULL (X is every disk whole)
+followed by ranges of disk --disk anyway, and one flagged both FULL and
+RANGES."""
 import argparse, socket, ssl, struct, sys, threading, time
 
 MAGIC, VERSION = 0x4E535452, 2
@@ -41,6 +46,7 @@ T_ERROR = 64
 T_RBEGIN, T_RRANGES, T_RFINISH = 96, 97, 98
 F_FINISH_RELEASE = 1
 F_REVERSE_RANGES, F_RANGES_MORE, F_RANGES_END = 1, 1, 2
+F_REVERSE_FULL = 2
 
 
 def frame(t, payload, flags=0, length=None):
@@ -365,6 +371,11 @@ def main():
         # More ranges of one disk than disk_size / 512 + 65536 (the disk is
         # --disk, of --disk-size bytes): refused, not kept.
         out = reverse_flood(sock, a)
+    elif sc == "fullranges":
+        out = frame(T_RBEGIN, s(a.group), flags=F_REVERSE_FULL) + frame(
+            T_RRANGES, s(a.disk) + struct.pack(">IQQ", 1, 0, 4096), flags=F_RANGES_END)
+    elif sc == "fullandranges":
+        out = frame(T_RBEGIN, s(a.group), flags=F_REVERSE_FULL | F_REVERSE_RANGES)
     elif sc == "reversefinish":
         out = frame(T_RFINISH, s(a.group) + struct.pack(">IQ", int(a.seconds), 0))
     elif sc == "reverserelease":

@@ -19,6 +19,7 @@ G=web
 MAC=52:54:00:4e:53:01
 # the drill finds the private libvirtd through the environment (drill 1)
 # or --uri (the others)
+ACCEL_SEED=0 # drill 1 probes a fresh store (the verdict checks below)
 vm_source_setup
 # a second VM of the group, booted after web1: boot disk + an empty data disk
 qemu-img create -q -f qcow2 -b "$IMG" -F qcow2 "$T/src/os2.qcow2"

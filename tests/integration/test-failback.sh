@@ -23,6 +23,13 @@
 # them, the failover is released (domain undefined despite its reverse
 # checkpoints), a third run is a no-op, and the next forward cycle is an
 # incremental from F.
+# On-prem disks lost (issue 14, item 3): a second failover, the on-prem disk
+# files deleted; `failback start --new-disks` to an existing non-empty file
+# is refused (file unchanged), hostile FULL REVERSE_BEGINs are refused; into
+# new paths it sends a full copy whose bytes are the cloud disks' allocated
+# data, the holes as zero extents; the finish is refused until agent.conf
+# names the new disks, then the new disks equal the cloud disks at shutdown
+# and stay sparse, F is listed, and the next forward cycle is incremental.
 . "$(dirname "$0")/lib.sh"
 
 jqt() { jq -e "$@" >/dev/null; }
@@ -248,6 +255,98 @@ cycle_once "after the finish"
 check "after the finish: point F + 1 on base F" jqt ".point == $((F + 1)) and .base == $F" <<<"$RES"
 check_sent_incremental "after the finish" $((128 * KIB))
 echo "failback finish section: $((SECONDS - T5)) s"
+
+# 6. on-prem disks lost (issue 14, item 3): a second failover, at the point
+# just made; the on-prem disk files are deleted; `failback start
+# --new-disks` makes new images and sends a full copy with holes kept (zero
+# extents, not data); the finish is refused until agent.conf names the new
+# disks, then cuts over into them: they equal the cloud disks at shutdown,
+# stay sparse, and forward replication goes on incrementally from F.
+# The second failover's proof of boot is the boot loader's banner: this
+# section tests the failback, section 1 the guest's boot (waiting for it
+# again under TCG cost most of the section's time, 46 s at load 18); the
+# reverse source reads QEMU's disks, the guest need not be up, and the
+# finish destroys what does not shut down within 3 s (nothing is lost: the
+# final point is read after).
+T6=$SECONDS
+alloc() { qemu-img map --output=json -U "$@" | jq '[.[] | select(.data) | .length] | add // 0'; }
+vsize() { qemu-img info --output=json -U "$@" | jq '."virtual-size"'; }
+"$NESTOR" failover --config "$T/receiver.conf" $G --marker SYSLINUX --json >"$T/fo2.json" \
+	2>"$T/fo2.log" || { cat "$T/fo2.log"; die "second failover failed"; }
+WD2=$(jq -r .workdir "$T/fo2.json")
+echo "new disks section: failover after $((SECONDS - T6)) s"
+rm -f "$T/src/os.qcow2" "$T/src/data.raw"
+# the first failback's target stays for forensics: moved away by hand
+mv "$T/agent-state/failback/$G" "$T/fb-first-target"
+ND=$T/newdisks
+mkdir -p "$ND"
+echo "the operator's file" >"$ND/busy.raw"
+fb start $G --once --new-disks "os=$ND/os.qcow2,data=$ND/busy.raw" >/dev/null 2>"$T/nd0.log"
+rc=$?
+tail -1 "$T/nd0.log"
+check "--new-disks to an existing non-empty file: exit 1" [ $rc = 1 ]
+check "it says why" grep -q "exists and is not an empty file" "$T/nd0.log"
+check "the file is unchanged, nothing recorded, no image made" \
+	bash -c "[ \"\$(cat '$ND/busy.raw')\" = \"the operator's file\" ] && [ ! -e '$T/agent-state/failback/$G/newdisks.json' ] && [ ! -e '$ND/os.qcow2' ]"
+check "REVERSE_BEGIN flagged FULL with ranges anyway: refused" \
+	bash -c "$RC $A1 --group $G --disk data --expect-code 1 fullranges | grep -q 'only the bare end'"
+check "REVERSE_BEGIN flagged FULL and RANGES: refused (protocol)" \
+	$RC $A1 --group $G --expect-code 1 fullandranges
+fb start $G --once --json --new-disks "os=$ND/os.qcow2,data=$ND/data.raw" >"$T/nd1.json" 2>"$T/nd1.log"
+rc=$?
+echo "new disks section: first point after $((SECONDS - T6)) s"
+cat "$T/nd1.json"; tail -3 "$T/nd1.log"
+check "failback start --new-disks: exit 0" [ $rc = 0 ]
+check "a first point of new disks: base 0" jqt '.new_disks and .point == 1 and .base == 0' "$T/nd1.json"
+ALLOC=$(( $(alloc "$WD2/web1.os.qcow2") + $(alloc "$WD2/web1.data.qcow2") ))
+VIRT=$(( $(vsize "$WD2/web1.os.qcow2") + $(vsize "$WD2/web1.data.qcow2") ))
+BN=$(jq .bytes "$T/nd1.json")
+ZN=$(grep "reverse point 1 committed on-prem" "$T/receiver.log" | tail -1 | sed -E 's/.* ([0-9]+) zero,.*/\1/')
+echo "new disks: $BN bytes received, $ZN bytes of zero extents; cloud disks: $ALLOC allocated of $VIRT"
+check "the cloud disks have holes ($ALLOC allocated < 0.8 x $VIRT)" [ "$ALLOC" -lt $((VIRT * 8 / 10)) ]
+check "bytes received <= the allocated data + 10% ($BN <= 1.1 x $ALLOC), not the virtual size" \
+	[ "$BN" -le $((ALLOC * 11 / 10 + 256 * KIB)) ]
+check "the holes travelled as zero extents ($ZN >= $VIRT - $ALLOC - 1 MiB)" \
+	[ "$ZN" -ge $((VIRT - ALLOC - 1024 * KIB)) ]
+check "the new disks were made empty, only read so far" \
+	bash -c "[ \$(stat -c %b '$ND/data.raw') = 0 ] && [ \$(qemu-img map --output=json -U '$ND/os.qcow2' | jq '[.[] | select(.data)] | length') = 0 ]"
+TD2=$T/agent-state/failback/$G/disks
+check "the target's data disk reads as the cloud's" \
+	qemu-img compare -U -f qcow2 -F qcow2 "$TD2/data/1.qcow2" "$WD2/web1.data.qcow2"
+$FB finish --config "$T/agent.conf" $G --shutdown-timeout 60 >/dev/null 2>"$T/nd2.log"
+rc=$?
+tail -2 "$T/nd2.log"
+check "finish while agent.conf names the lost disks: exit 1" [ $rc = 1 ]
+check "it says what to set" grep -q "set path = $ND/os.qcow2 and format = qcow2" "$T/nd2.log"
+check "nothing done: no cutover state, the cloud VM runs" \
+	bash -c "[ ! -e '$T/agent-state/failback/$G/cutover.json' ] && virsh -q -c '$VM_URI' domstate web1 | grep -q running"
+write_agent_conf "$T/agent.conf" agent1 $G os="$ND/os.qcow2:qcow2" data="$ND/data.raw:raw" \
+	domain_xml="$T/src/web1.xml"
+$FB finish --config "$T/agent.conf" $G --shutdown-timeout 3 --json >"$T/nd3.json" 2>"$T/nd3.log"
+rc=$?
+echo "new disks section: finish after $((SECONDS - T6)) s"
+cat "$T/nd3.json"; tail -3 "$T/nd3.log"
+check "finish into the new disks: exit 0" [ $rc = 0 ]
+F2=$(jq .point "$T/nd3.json")
+check "finish: released" jqt '.released and .base > 0' "$T/nd3.json"
+check "finish: F ($F2) is the receiver's newest point" [ "$(last_point $G)" = "$F2" ]
+check "the new os disk equals the cloud disk at shutdown" \
+	qemu-img compare -q -f qcow2 -F qcow2 "$ND/os.qcow2" "$WD2/web1.os.qcow2"
+check "the new data disk equals the cloud disk at shutdown" \
+	qemu-img compare -q -f raw -F qcow2 "$ND/data.raw" "$WD2/web1.data.qcow2"
+OSA=$(alloc "$ND/os.qcow2")
+OSV=$(vsize "$ND/os.qcow2")
+CLA=$(alloc "$WD2/web1.os.qcow2")
+OSDU=$(du -B1 "$ND/os.qcow2" | cut -f1)
+echo "new os disk: $OSA bytes allocated ($OSDU on disk) of $OSV; the cloud's: $CLA"
+check "the new os disk allocates no more than the cloud disk ($OSA <= $CLA)" [ "$OSA" -le "$CLA" ]
+check "the new os disk stays sparse ($OSA and $OSDU < 0.7 x $OSV)" \
+	bash -c "[ $OSA -lt $((OSV * 7 / 10)) ] && [ $OSDU -lt $((OSV * 7 / 10)) ]"
+qemu-io -f raw -c "write -P 0x79 4M 128k" "$ND/data.raw" >/dev/null
+cycle_once "after the finish into new disks"
+check "after it: point F + 1 on base F" jqt ".point == $((F2 + 1)) and .base == $F2" <<<"$RES"
+check_sent_incremental "after the finish into new disks" $((128 * KIB))
+echo "new disks section: $((SECONDS - T6)) s"
 stop_receiver
 cleanup
 trap - EXIT

@@ -53,6 +53,9 @@ Test(codec_reverse, begin_roundtrip)
 	in.u.rbegin.flags = 0;
 	roundtrip(&in, &out);
 	cr_assert_eq(out.u.rbegin.flags, 0);
+	in.u.rbegin.flags = PROTO_FLAG_REVERSE_FULL; /* new on-prem disks */
+	roundtrip(&in, &out);
+	cr_assert_eq(out.u.rbegin.flags, PROTO_FLAG_REVERSE_FULL);
 
 	/* The reverse band needs protocol 2: the header says so. */
 	cr_assert_eq(proto_encode(&in, buf, sizeof(buf), &n), 0);
@@ -69,14 +72,20 @@ Test(codec_reverse, begin_rejects)
 	m.type = PROTO_REVERSE_BEGIN;
 	cr_assert_eq(encode_only(&m), PROTO_E_STRING); /* empty group */
 	strcpy(m.u.rbegin.group, "g");
-	m.u.rbegin.flags = 2;
+	m.u.rbegin.flags = 4;
+	cr_assert_eq(encode_only(&m), PROTO_E_FLAGS);
+	/* X follows, and X is the whole disks: one excludes the other */
+	m.u.rbegin.flags = PROTO_FLAG_REVERSE_RANGES | PROTO_FLAG_REVERSE_FULL;
 	cr_assert_eq(encode_only(&m), PROTO_E_FLAGS);
 
 	fb_init(&f, 256);
 	fb_str(&f, "g");
 	cr_assert_eq(decode_fb(&f, PROTO_REVERSE_BEGIN, 0), 0);
 	cr_assert_eq(decode_fb(&f, PROTO_REVERSE_BEGIN, PROTO_FLAG_REVERSE_RANGES), 0);
-	for (unsigned bit = 1; bit < 32; bit++)
+	cr_assert_eq(decode_fb(&f, PROTO_REVERSE_BEGIN, PROTO_FLAG_REVERSE_FULL), 0);
+	cr_assert_eq(decode_fb(&f, PROTO_REVERSE_BEGIN,
+			       PROTO_FLAG_REVERSE_RANGES | PROTO_FLAG_REVERSE_FULL), PROTO_E_FLAGS);
+	for (unsigned bit = 2; bit < 32; bit++)
 		cr_assert_eq(decode_fb(&f, PROTO_REVERSE_BEGIN, 1u << bit), PROTO_E_FLAGS,
 			     "flag bit %u", bit);
 	fb_u8(&f, 0);

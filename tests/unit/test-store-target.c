@@ -141,8 +141,8 @@ static struct store *
 open_target(void)
 {
 	struct store_target_disk disks[] = {
-		{ "vda", onprem[0], "raw" },
-		{ "vdb", onprem[1], "qcow2" },
+		{ "vda", onprem[0], "raw", false },
+		{ "vdb", onprem[1], "qcow2", false },
 	};
 	char root[128];
 
@@ -348,11 +348,11 @@ Test(target, a_disk_not_in_the_options_is_refused, .timeout = 120)
 Test(target, bad_options_are_refused, .timeout = 120)
 {
 	char root[128];
-	struct store_target_disk rel[] = { { "vda", "onprem.raw", "raw" } };
-	struct store_target_disk fmt[] = { { "vda", "/x/onprem.vmdk", "vmdk" } };
-	struct store_target_disk name[] = { { "v/da", "/x/a.raw", "raw" } };
-	struct store_target_disk dup[] = { { "vda", "/x/a.raw", "raw" },
-					   { "vda", "/x/b.raw", "raw" } };
+	struct store_target_disk rel[] = { { "vda", "onprem.raw", "raw", false } };
+	struct store_target_disk fmt[] = { { "vda", "/x/onprem.vmdk", "vmdk", false } };
+	struct store_target_disk name[] = { { "v/da", "/x/a.raw", "raw", false } };
+	struct store_target_disk dup[] = { { "vda", "/x/a.raw", "raw", false },
+					   { "vda", "/x/b.raw", "raw", false } };
 
 	snprintf(root, sizeof(root), "%s", dir);
 	cr_assert_null(store_open_target(root, rel, 1));
@@ -368,4 +368,67 @@ Test(target, bad_options_are_refused, .timeout = 120)
 		cr_assert_not_null(st);
 		store_free(st);
 	}
+}
+
+/* Bytes qemu-img map says disk i's image holds as data (0: all holes). */
+static int
+has_data(int i)
+{
+	return qemu("qemu-img map -U --output=json", i, "| grep -q '\"data\": true'") == 0;
+}
+
+/* A failback to new disks (issue 14, item 3): the first point's begin
+ * makes each new disk empty at the point's size (absent, or an empty
+ * file), the points lie over them and the new disks stay empty (only
+ * read) until the cutover; a second begin takes the images as they are. */
+Test(target, new_disks_are_made_empty_and_only_read, .timeout = 120)
+{
+	struct store_target_disk disks[2];
+	struct store_point *pt;
+	struct stat sb;
+	struct store *st;
+	char root[128], again[2][80];
+	int fd;
+
+	snprintf(onprem[0], sizeof(onprem[0]), "%s/new-vda.raw", dir);
+	snprintf(onprem[1], sizeof(onprem[1]), "%s/new-vdb.qcow2", dir);
+	fd = open(onprem[1], O_WRONLY | O_CREAT | O_EXCL, 0644); /* empty: taken */
+	cr_assert_geq(fd, 0);
+	close(fd);
+	disks[0] = (struct store_target_disk){ "vda", onprem[0], "raw", true };
+	disks[1] = (struct store_target_disk){ "vdb", onprem[1], "qcow2", true };
+	snprintf(root, sizeof(root), "%s/store", dir);
+	cr_assert_eq(mkdir(root, 0700), 0);
+	st = store_open_target(root, disks, 2);
+	cr_assert_not_null(st);
+	cr_assert_eq(access(onprem[0], F_OK), -1, "made before a point needs it");
+	memset(want, 0, sizeof(want));
+
+	pt = begin_ok(st, 1, 0);
+	cr_assert_eq(stat(onprem[0], &sb), 0);
+	cr_assert_eq(sb.st_size, DISK_SIZE);
+	cr_assert_eq(sb.st_blocks, 0, "a raw new disk is sparse");
+	cr_assert_eq(qemu("qemu-img info -U", 1, "| grep -q 'virtual size: 4 MiB'"), 0);
+	put(pt, 0, 64 * KIB, 128 * KIB, 0xd1);
+	zero(pt, 0, MIB, 512 * KIB);
+	put(pt, 1, 2 * MIB, 64 * KIB, 0xd2);
+	commit(pt);
+	assert_point(st, 1);
+	/* Nothing written into them: the points hold every byte. */
+	cr_assert_eq(stat(onprem[0], &sb), 0);
+	cr_assert_eq(sb.st_blocks, 0);
+	cr_assert_not(has_data(0));
+	cr_assert_not(has_data(1));
+	for (int i = 0; i < 2; i++)
+		sha256(onprem[i], sums[i], sizeof(sums[i]));
+
+	/* A later chain root (a discarded point begun again) takes them as
+	 * they are. */
+	pt = begin_ok(st, 2, 0);
+	store_point_free(pt);
+	for (int i = 0; i < 2; i++) {
+		sha256(onprem[i], again[i], sizeof(again[i]));
+		cr_assert_str_eq(again[i], sums[i], "new disk %s made again", onprem[i]);
+	}
+	store_free(st);
 }
