@@ -14,8 +14,9 @@
 # and points per second per rate; target: worst < 1 s at 5 MB/s (a MISS
 # does not fail; an error line in the agent's or receiver's log does).
 # Environment: LIVE_SECS, LIVE_RATES, LIVE_LEVEL (compress_level, default
-# the agent's 3), LIVE_VERBOSE=1 (the agent logs at debug level: the timing of
-# each step of a cycle), KEEP=1 keeps the scratch dir and the logs.
+# the agent's 3), LIVE_VERBOSE=1 (the agent and the receiver log at debug
+# level: the timing of each step of a cycle, and of the receiver's steps of a
+# point), KEEP=1 keeps the scratch dir and the logs.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SECS=${LIVE_SECS:-60}
 RATES=${LIVE_RATES:-5 20}
@@ -36,6 +37,7 @@ done
 [ -x "$NESTOR" ] || die "$NESTOR not built (make all)"
 
 start_libvirtd
+[ -n "${LIVE_VERBOSE:-}" ] && export RX_LOG=debug
 pki_and_receiver
 qemu-img create -q -f qcow2 -b "$("$LIB/vm-image.sh")" -F qcow2 "$T/boot.qcow2" || die "no guest image"
 qemu-img create -q -f qcow2 "$T/data.qcow2" 1G
@@ -158,27 +160,38 @@ for rate in $RATES; do
 	fi
 done
 if [ -n "${LIVE_VERBOSE:-}" ]; then
-	echo
-	echo "where a cycle's time goes (the agent's debug timing lines, both rates):"
-	python3 - "$T/agent.log" <<'PY'
+	# steps LOG REGEX [ORDER...]: mean, median and p90 of each debug timing
+	# line's step (REGEX: its name and ms), in ORDER first.
+	steps() {
+		python3 - "$@" <<'PY'
 import re, statistics, sys
+log, rx, order = sys.argv[1], sys.argv[2], sys.argv[3:]
 steps = {}
-for line in open(sys.argv[1]):
-    m = re.search(r" debug: (?:libvirt|group \S+): ([^:]+): ([0-9.]+) ms$", line)
+for line in open(log):
+    m = re.search(rx, line)
     if m:
         steps.setdefault(m.group(1), []).append(float(m.group(2)))
-order = ["connected (TLS, HELLO)", "receiver's progress", "connected to libvirt",
-         "domains opened, leftovers checked", "backup jobs started", "NBD exports connected",
-         "snapshot begun", "receiver began the point", "extents sent",
-         "backup job ended (reads done)", "receiver committed",
-         "backup job ended", "old checkpoint deleted", "source committed", "snapshot freed"]
-print("  %-36s %6s %9s %9s %9s" % ("step", "cycles", "mean ms", "median", "p90"))
+print("  %-36s %6s %9s %9s %9s" % ("step", "times", "mean ms", "median", "p90"))
 for k in order + sorted(set(steps) - set(order)):
     v = sorted(steps.get(k, []))
     if v:
         print("  %-36s %6d %9.1f %9.1f %9.1f" % (k, len(v), statistics.mean(v),
               statistics.median(v), v[int(0.9 * (len(v) - 1))]))
 PY
+	}
+	echo
+	echo "where a cycle's time goes (the agent's debug timing lines, both rates):"
+	steps "$T/agent.log" ' debug: (?:libvirt|group \S+): ([^:]+): ([0-9.]+) ms$' \
+		"connected (TLS, HELLO)" "receiver's progress" "connected to libvirt" \
+		"domains opened, leftovers checked" "backup jobs started" "NBD exports connected" \
+		"snapshot begun" "receiver began the point" "extents sent" \
+		"backup job ended (reads done)" "receiver committed" \
+		"backup job ended" "old checkpoint deleted" "source committed" "snapshot freed"
+	echo
+	echo "the receiver's steps of a point (its debug timing lines; disk done: per disk sent):"
+	steps "$T/receiver.log" ' debug: store: group \S+: ([^:]+): ([0-9.]+) ms$' \
+		"begin" "disk done, writes and flush" "disk done, checksums and close" \
+		"disk done, pending.json" "commit, data sealed and metadata" "commit, catalog"
 fi
 # A MISS is a figure, not a failure (like seed.sh); errors in the logs are.
 [ "$ERRS" = 0 ]

@@ -108,6 +108,13 @@ int
 qcow2new_create(const char *ctx, const char *path, uint64_t size, const char *backing,
 		const char *backing_fmt)
 {
+	return qcow2new_write(ctx, path, size, backing, backing_fmt, true);
+}
+
+int
+qcow2new_write(const char *ctx, const char *path, uint64_t size, const char *backing,
+	       const char *backing_fmt, bool sync)
+{
 	uint8_t head[Q_HEAD_MAX], entry[8];
 	/* Refcount 1 for the header, the tables and each L1 cluster: at most
 	 * 3 + 256 clusters at QCOW2NEW_MAX_SIZE. */
@@ -131,7 +138,7 @@ qcow2new_create(const char *ctx, const char *path, uint64_t size, const char *ba
 	if (fd < 0 || fd_write_all(fd, head, hlen) < 0 ||
 	    q_write_at(fd, Q_REFTABLE_OFF, entry, sizeof(entry)) < 0 ||
 	    q_write_at(fd, Q_REFBLOCK_OFF, refs, 2 * nref) < 0 ||
-	    ftruncate(fd, (off_t)(Q_L1_OFF + l1_size * 8)) < 0 || fsync(fd) < 0) {
+	    ftruncate(fd, (off_t)(Q_L1_OFF + l1_size * 8)) < 0 || (sync && fsync(fd) < 0)) {
 		log_error("%s: cannot write qcow2 image %s: %m", ctx, path);
 		goto out;
 	}

@@ -5,6 +5,7 @@
 #ifndef NESTOR_COMMON_QCOW2NEW_H
 #define NESTOR_COMMON_QCOW2NEW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,11 @@
  * its directory is not. ctx prefixes the one error logged. 0 / -1. */
 int qcow2new_create(const char *ctx, const char *path, uint64_t size, const char *backing,
 		    const char *backing_fmt);
+
+/* The same, fsynced only when sync is true: for a scratch image that
+ * means nothing after a crash (a backup job's, snapshot/libvirt-job.c). */
+int qcow2new_write(const char *ctx, const char *path, uint64_t size, const char *backing,
+		   const char *backing_fmt, bool sync);
 
 /* The bytes of such an image's first cluster that are not zero (header,
  * its extensions, the backing name) into buf: their length, or 0 when the

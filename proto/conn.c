@@ -22,7 +22,6 @@
 #include "proto/addr.h"
 #include "proto/outstall.h"
 
-#define CONN_LOW_WATER_DEFAULT   ((size_t)1 << 20)
 #define CONN_READ_HIGH           CONN_INPUT_MAX
 #define CONN_CLOSE_TIMEOUT_S     5
 #define CONN_HANDSHAKE_TIMEOUT_S 30 /* default; conn_set_handshake_timeout */

@@ -62,7 +62,8 @@ int conn_send_error(struct conn *c, uint32_t code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Bytes queued for sending. */
 size_t conn_out_pending(const struct conn *c);
-/* on_drain fires when output <= bytes (default 1 MiB). */
+/* on_drain fires when output <= bytes (default CONN_LOW_WATER_DEFAULT). */
+#define CONN_LOW_WATER_DEFAULT ((size_t)1 << 20)
 void conn_set_low_water(struct conn *c, size_t bytes);
 /* TLS handshake deadline in seconds (> 0; default 30), from the start of
  * the connection: call right after conn_accept / conn_connect. */

@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/qcow2new.h"
 #include "snapshot/libvirt-priv.h"
 #include "snapshot/rbd.h"
 
@@ -246,7 +247,8 @@ lv_job_xml(struct lv_snapshot *ls, struct lv_vm *vm, int incremental,
 		if (!scratch)
 			goto out;
 		lv_bprintf(&b, "    <disk name='%s' backup='yes' type='file'>"
-			   "<scratch file=\"%s\"/></disk>\n", d->target, scratch);
+			   "<driver type='qcow2'/><scratch file=\"%s\"/></disk>\n",
+			   d->target, scratch);
 		lv_bprintf(&c, "    <disk name='%s' checkpoint='%s'/>\n", d->target,
 			   d->raw ? "no" : "bitmap");
 		free(scratch);
@@ -387,6 +389,42 @@ lv_freeze(struct lv_snapshot *ls)
 
 /* ---- start -------------------------------------------------------------- */
 
+/* The scratch files of vm's job, written by us and taken by libvirt as
+ * they are (REUSE_EXTERNAL): libvirt would otherwise create each one
+ * through a QEMU blockdev-create job inside virDomainBackupBegin, the
+ * largest step of a cycle (issue 17, RPO; bench/README.md). QEMU's backup
+ * needs the scratch's size to be the disk's; its backing is given by
+ * libvirt when it attaches the file, so the header names none. Not
+ * fsynced: a scratch file lives one cycle and means nothing after a
+ * crash (the next begin removes it). 0 / -1. */
+static int
+lv_scratch_create(struct lv_snapshot *ls, struct lv_vm *vm)
+{
+	for (size_t i = 0; i < vm->ndisks; i++) {
+		struct lv_disk *d = lv_vm_disk(ls, vm, i);
+
+		if (d->rbd)
+			continue;
+		if (qcow2new_write("libvirt: scratch", d->scratch, d->size, NULL, NULL,
+				   false) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+void
+lv_scratch_drop(struct lv_snapshot *ls, struct lv_vm *vm)
+{
+	if (vm->job)
+		return; /* QEMU still writes it; the next begin removes it */
+	for (size_t i = 0; i < vm->ndisks; i++) {
+		struct lv_disk *d = lv_vm_disk(ls, vm, i);
+
+		if (d->scratch)
+			lv_unlink(d->scratch, "scratch file");
+	}
+}
+
 /* Starts every domain's job (with the group frozen). 0, -1 on error, or 1
  * when an incremental job found its checkpoint unusable: the caller ends
  * what started and retries the group as a full copy. */
@@ -395,6 +433,10 @@ lv_start_jobs(struct lv_snapshot *ls)
 {
 	int ret = -1;
 
+	/* before the window: files of ours cost the guests no frozen time */
+	for (size_t i = 0; i < ls->nvms; i++)
+		if (ls->vms[i].nlocal && lv_scratch_create(ls, &ls->vms[i]) < 0)
+			return -1;
 	if (lv_freeze(ls) < 0)
 		goto out;
 	for (size_t i = 0; i < ls->nvms; i++) {
@@ -407,7 +449,8 @@ lv_start_jobs(struct lv_snapshot *ls)
 		if (lv_new_checkpoint_name(ls, vm) < 0 ||
 		    lv_job_xml(ls, vm, ls->base.incremental, &bxml, &cxml) < 0)
 			goto out;
-		r = sym_virDomainBackupBegin(vm->dom, bxml, cxml, 0);
+		r = sym_virDomainBackupBegin(vm->dom, bxml, cxml,
+					     VIR_DOMAIN_BACKUP_BEGIN_REUSE_EXTERNAL);
 		free(bxml);
 		free(cxml);
 		if (r < 0) {

@@ -142,6 +142,9 @@ int lv_checkpoint_delete(struct lv_vm *vm, const char *name, const char *why,
 int lv_vm_cleanup(struct lv_snapshot *ls, struct lv_vm *vm);
 /* Stops what begin started for vm (not committed); warnings only. */
 void lv_vm_abort(struct lv_vm *vm);
+/* Removes the scratch files of vm's job once it no longer runs (they are
+ * ours: written by us, taken by libvirt with REUSE_EXTERNAL). */
+void lv_scratch_drop(struct lv_snapshot *ls, struct lv_vm *vm);
 /* Starts every domain's job in one frozen window: 0, -1, or 1 when an
  * incremental job found its checkpoint unusable (retry as full). */
 int lv_start_jobs(struct lv_snapshot *ls);

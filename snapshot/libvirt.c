@@ -508,6 +508,7 @@ lv_reads_done(struct snapshot *snap)
 			vm->job = 0;
 			lv_step(ls, "backup job ended (reads done)");
 		}
+		lv_scratch_drop(ls, vm);
 	}
 }
 
@@ -543,6 +544,7 @@ lv_commit(struct snapshot *snap, uint64_t point_id)
 			lv_step(ls, "old checkpoint deleted");
 		}
 		lv_unlink(vm->sock, "socket");
+		lv_scratch_drop(ls, vm);
 	}
 	log_info("libvirt: committed point %" PRIu64 " as the new base", point_id);
 	return ret;
@@ -559,6 +561,8 @@ lv_free(struct snapshot *snap)
 
 		if (vm->dom && !ls->committed)
 			lv_vm_abort(vm);
+		if (vm->dom)
+			lv_scratch_drop(ls, vm);
 		if (vm->dom)
 			sym_virDomainFree(vm->dom);
 		for (size_t k = 0; k < vm->nothers; k++)

@@ -16,7 +16,8 @@ struct snapshot;
  * state_dir: directory owned by this source for this group (created if
  * missing): per-domain state <domain>.json, run/ (NBD sockets, unless the
  * path is too long for a socket: /run/nestor/<id>/), scratch/ (the backup
- * jobs' copy-before-write files).
+ * jobs' copy-before-write files: written empty by us, taken by libvirt with
+ * REUSE_EXTERNAL, removed once the job ended).
  * base_point: the receiver's newest point; extents are incremental when every
  * domain's recorded checkpoint was committed at that point and is still
  * usable, otherwise the whole group is a full copy (reasons are logged).

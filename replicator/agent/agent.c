@@ -68,6 +68,9 @@ struct cycle {
 	uint64_t step_ns;       /* clock at the last cycle_time (debug timing) */
 	bool show_progress;
 	bool progress_shown;
+	bool keep;              /* a committed point pauses the channel for the next cycle */
+	bool reused;            /* the channel came from the previous cycle */
+	bool answered;          /* the receiver answered on it */
 	struct cycle_ask *ask;
 };
 
@@ -79,7 +82,10 @@ cycle_end(struct cycle *c, enum cycle_state st)
 	if (c->state != C_DONE)
 		c->state = st;
 	sender_halt(c->snd);
-	channel_end(c->ch);
+	if (c->state == C_DONE && c->keep && channel_keepable(c->ch))
+		channel_pause(c->ch);
+	else
+		channel_end(c->ch);
 }
 
 /* Debug log: what took how long since the previous step (bench/README.md,
@@ -435,12 +441,22 @@ static const uint8_t cycle_expects[] = {
 	[C_WAIT_COMMIT] = PROTO_COMMITTED,
 };
 
+/* The cycle's first question: what does the receiver hold of the group. */
+static int
+cycle_query(struct cycle *c)
+{
+	struct proto_msg q = { .type = PROTO_PROGRESS_QUERY };
+
+	snprintf(q.u.pquery.group, sizeof(q.u.pquery.group), "%s", c->g->name);
+	c->state = C_QUERY;
+	return conn_send(channel_conn(c->ch), &q);
+}
+
 /* The message the state expects: 0 handled, -1 failed (the cycle ended),
  * -2 the send failed (the connection reports it), 1 not expected here. */
 static int
 cycle_step(struct cycle *c, const struct proto_msg *msg)
 {
-	struct proto_msg q = { .type = PROTO_PROGRESS_QUERY };
 	int r = -1;
 
 	if (c->state >= C_DONE || msg->type != cycle_expects[c->state])
@@ -450,9 +466,7 @@ cycle_step(struct cycle *c, const struct proto_msg *msg)
 		if (channel_hello_ok(msg) < 0)
 			break;
 		cycle_time(c, "connected (TLS, HELLO)");
-		snprintf(q.u.pquery.group, sizeof(q.u.pquery.group), "%s", c->g->name);
-		c->state = C_QUERY;
-		return conn_send(channel_conn(c->ch), &q) < 0 ? -2 : 0;
+		return cycle_query(c) < 0 ? -2 : 0;
 	case C_QUERY:
 		r = on_progress(c, &msg->u.progress);
 		break;
@@ -487,6 +501,7 @@ cycle_on_msg(void *arg, const struct proto_msg *msg)
 	struct cycle *c = arg;
 	int r;
 
+	c->answered = true;
 	if (channel_refused(c->ch, msg)) {
 		cycle_fail(c);
 		return -1;
@@ -523,7 +538,10 @@ cycle_on_close(void *arg, const char *reason)
 	sender_halt(c->snd);
 	if (c->state == C_DONE)
 		return;
-	if (c->state != C_FAILED)
+	if (c->reused && !c->answered)
+		log_info("group %s: the kept connection to the receiver is gone (%s); "
+			 "connecting again", c->g->name, reason);
+	else if (c->state != C_FAILED)
 		log_error("group %s: connection to the receiver lost: %s", c->g->name, reason);
 	c->state = C_FAILED;
 }
@@ -535,21 +553,38 @@ static const struct channel_cbs cycle_cbs = {
 	.on_tick = cycle_on_tick,
 };
 
-/* Connect and run the loop until the cycle ends. */
+/* On the connection the previous cycle kept (*keep, taken), else a new
+ * one: run the loop until the cycle ends. A committed point leaves the
+ * connection in *keep when c->keep. */
 static int
-cycle_run(struct cycle *c)
+cycle_run(struct cycle *c, struct channel **keep)
 {
-	int ret = -1;
+	int ret = -1, r;
 
-	c->ch = channel_new(c->cfg, c->g->name, &cycle_cbs, c);
-	if (c->ch && channel_run(c->ch) == 0) {
+	if (keep && *keep && channel_resume(*keep, &cycle_cbs, c) == 0) {
+		c->ch = *keep;
+		c->reused = true;
+		testhook_at("kept-conn"); /* test-keepconn.sh: the receiver restarts here */
+		r = cycle_query(c) < 0 ? -1 : channel_dispatch(c->ch);
+	} else {
+		c->ch = channel_new(c->cfg, c->g->name, &cycle_cbs, c);
+		r = c->ch ? channel_run(c->ch) : -1;
+	}
+	if (keep && *keep && *keep != c->ch)
+		channel_free(*keep); /* closed while kept */
+	if (keep)
+		*keep = NULL;
+	if (r == 0) {
 		if (c->progress_shown && c->state != C_DONE)
 			fprintf(stderr, "\n");
 		ret = c->state == C_DONE ? 0 : -1;
 	}
 	sender_free(c->snd);
 	c->snd = NULL;
-	channel_free(c->ch);
+	if (ret == 0 && c->keep && keep && channel_keepable(c->ch))
+		*keep = c->ch;
+	else
+		channel_free(c->ch);
 	c->ch = NULL;
 	return ret;
 }
@@ -610,7 +645,15 @@ cycle_once(const struct agent_config *cfg, const struct agent_group_cfg *g,
 
 	c.step_ns = t0;
 	c.show_progress = o->progress && isatty(STDERR_FILENO) && ask->mode != M_POLL;
-	r = cycle_run(&c);
+	c.keep = o->keep && ask->mode == M_POINT;
+	r = cycle_run(&c, c.keep ? o->keep : NULL);
+	if (r < 0 && c.reused && !c.answered && !(o->stop && *o->stop)) {
+		/* Nothing was begun on the kept connection: a new one now. */
+		c.state = C_HELLO;
+		c.reused = false;
+		c.step_ns = clock_now_ns();
+		r = cycle_run(&c, c.keep ? o->keep : NULL);
+	}
 	c.st.seconds = (double)(clock_now_ns() - t0) / 1e9;
 	if ((ask->mode == M_POINT || ask->mode == M_FINAL) && !ask->handled)
 		print_stats(&c, r == 0 && !ask->failed_over);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 struct agent_config;
+struct channel;
 
 /* What one cycle did (the agent's own counters). */
 struct agent_cycle_stats {
@@ -37,6 +38,11 @@ struct agent_opts {
 	/* When set and it becomes non-zero, a cycle in flight is abandoned
 	 * (within about a second); the point stays pending and resumable. */
 	const volatile int *stop;
+	/* When set, a cycle that committed a point leaves its connection here
+	 * (open, idle) and the next cycle starts on it instead of a new TLS
+	 * handshake; one that finds it closed connects afresh. The owner frees
+	 * what is left with channel_free (replicator/agent/channel.h). */
+	struct channel **keep;
 };
 
 struct agent_group_cfg;

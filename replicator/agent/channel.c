@@ -284,10 +284,75 @@ channel_run(struct channel *ch)
 }
 
 void
+channel_pause(struct channel *ch)
+{
+	event_base_loopbreak(ch->base);
+}
+
+bool
+channel_keepable(const struct channel *ch)
+{
+	return ch && !ch->adopted && ch->conn && !ch->closed;
+}
+
+int
+channel_resume(struct channel *ch, const struct channel_cbs *cbs, void *arg)
+{
+	if (!channel_keepable(ch))
+		return -1;
+	ch->cbs = cbs;
+	ch->arg = arg;
+	ch->last_activity = time(NULL);
+	conn_set_low_water(ch->conn, CONN_LOW_WATER_DEFAULT);
+	return 0;
+}
+
+int
+channel_dispatch(struct channel *ch)
+{
+	event_base_dispatch(ch->base);
+	return 0;
+}
+
+static int
+quiet_msg(void *arg, const struct proto_msg *msg)
+{
+	(void)arg;
+	(void)msg;
+	return 0;
+}
+
+static void
+quiet_close(void *arg, const char *reason)
+{
+	(void)arg;
+	(void)reason;
+}
+
+static void
+quiet_tick(void *arg)
+{
+	(void)arg;
+}
+
+/* A kept connection's last owner is gone: nothing to tell anyone. */
+static const struct channel_cbs quiet_cbs = {
+	.on_msg = quiet_msg, .on_close = quiet_close, .on_tick = quiet_tick,
+};
+
+void
 channel_free(struct channel *ch)
 {
 	if (!ch)
 		return;
+	if (channel_keepable(ch)) {
+		/* Still open (kept between cycles): closed in order, so the
+		 * receiver sees a TLS close, not a connection error. conn's
+		 * close timer bounds the wait. */
+		ch->cbs = &quiet_cbs;
+		conn_close(ch->conn);
+		event_base_dispatch(ch->base);
+	}
 	if (ch->tick)
 		event_free(ch->tick);
 	if (!ch->adopted) {

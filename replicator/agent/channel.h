@@ -46,11 +46,26 @@ struct channel *channel_adopt(struct event_base *base, struct conn *conn, const 
 int channel_deliver(struct channel *ch, const struct proto_msg *msg);
 void channel_drained(struct channel *ch);
 void channel_closed(struct channel *ch, const char *reason);
+/* A connection kept between cycles (issue 17, RPO: a TLS handshake and
+ * HELLO per cycle saved). channel_pause stops the loop and leaves the
+ * connection open, safe from any callback. channel_keepable: it is open.
+ * channel_resume hands a paused channel to its next owner: cbs and arg
+ * replace the old ones, the idle clock and the low-water mark start
+ * afresh; -1 when the connection closed meanwhile (nothing changed). The
+ * owner then sends its first message and runs the loop with
+ * channel_dispatch (0). The receiver may have dropped the connection
+ * while it was paused: that shows as on_close once the loop runs. */
+void channel_pause(struct channel *ch);
+bool channel_keepable(const struct channel *ch);
+int channel_resume(struct channel *ch, const struct channel_cbs *cbs, void *arg);
+int channel_dispatch(struct channel *ch);
 /* Send our HELLO (channel_run does on connecting). 0 / -1. */
 int channel_send_hello(struct channel *ch);
 
 /* Free the connection and the loop (not an adopted channel's): events the
- * owner put on channel_base() must be freed before. NULL ok. */
+ * owner put on channel_base() must be freed before. A connection still
+ * open (a kept one) is closed in order first, its loop run until then.
+ * Not from inside the channel's own loop. NULL ok. */
 void channel_free(struct channel *ch);
 
 /* Owned by the channel; the connection exists from channel_run on. */

@@ -551,11 +551,23 @@ begin_create(struct store_point *pt, const struct catalog *cat)
 	return 0;
 }
 
+/* Debug log: a step of a point and its time since *t, which moves on
+ * (bench/live.sh prints them with LIVE_VERBOSE: issue 17, RPO). */
+static void
+point_step(const struct store_point *pt, const char *what, uint64_t *t)
+{
+	uint64_t now = clock_mono_ns();
+
+	log_debug("store: group %s: %s: %.1f ms", pt->group, what, (double)(now - *t) / 1e6);
+	*t = now;
+}
+
 struct store_point *
 store_point_begin(struct store *st, const struct store_begin *b, int *err)
 {
 	struct store_point *pt = NULL, *ret = NULL;
 	struct catalog cat = { 0 };
+	uint64_t t = clock_mono_ns();
 	bool made = false;
 	int r;
 
@@ -572,6 +584,7 @@ store_point_begin(struct store *st, const struct store_begin *b, int *err)
 	    (r == 0 && begin_create(pt, &cat) < 0) ||
 	    store_sums_begin(pt->gdir, pt->id, pt->disks, pt->ndisks, r == 1, &pt->sums) < 0)
 		goto out;
+	point_step(pt, "begin", &t);
 	ret = pt;
 	pt = NULL;
 	*err = STORE_OK;
@@ -723,11 +736,13 @@ int
 store_point_disk_done(struct store_point *pt, uint16_t disk, int *err)
 {
 	struct store_disk *d = point_disk(pt, disk, 0, 0, "disk done", err);
+	uint64_t t = clock_mono_ns();
 
 	if (!d)
 		return -1;
 	if (disk_flush(pt, d, err) < 0)
 		return -1;
+	point_step(pt, "disk done, writes and flush", &t);
 	if (store_sums_sync(pt->sums, disk) < 0) {
 		*err = STORE_ERR_IO;
 		return -1;
@@ -736,10 +751,12 @@ store_point_disk_done(struct store_point *pt, uint16_t disk, int *err)
 	if (pt->st->be->ops->disk_idle)
 		pt->st->be->ops->disk_idle(pt->st->be, &pt->w, d);
 	d->written_end = d->durable = d->size;
+	point_step(pt, "disk done, checksums and close", &t);
 	if (point_save_pending(pt) < 0) {
 		*err = STORE_ERR_IO;
 		return -1;
 	}
+	point_step(pt, "disk done, pending.json", &t);
 	*err = STORE_OK;
 	return 0;
 }
@@ -886,7 +903,7 @@ out:
 int
 store_point_commit(struct store_point *pt, const void *meta, size_t meta_len, int *err)
 {
-	uint64_t t0 = clock_mono_ns(); /* logged: bench/points.sh reads it */
+	uint64_t t0 = clock_mono_ns(), t = t0; /* logged: bench/points.sh reads it */
 
 	*err = STORE_ERR_INVALID;
 	if (commit_check(pt, meta, meta_len) < 0)
@@ -895,9 +912,11 @@ store_point_commit(struct store_point *pt, const void *meta, size_t meta_len, in
 	testhook_at("commit"); /* test-power-loss.sh cuts the power at these */
 	if (commit_data(pt, meta, meta_len, err) < 0)
 		return -1;
+	point_step(pt, "commit, data sealed and metadata", &t);
 	testhook_at("commit-data");
 	if (commit_catalog(pt, meta, meta_len, err) < 0)
 		return -1;
+	point_step(pt, "commit, catalog", &t);
 	testhook_at("commit-catalog");
 	pt->committed = true;
 	/* The point is committed now; a stale pending.json is ignored by id. */

@@ -206,3 +206,24 @@ Test(qcow2new, bad_arguments_leave_no_file)
 	cr_assert_eq(mkdir(path, 0700), 0);
 	cr_assert_eq(qcow2new_create("test", path, 1u << 20, NULL, NULL), -1);
 }
+
+/* A backup job's scratch (snapshot/libvirt-job.c): written unsynced over
+ * last cycle's, which held the guest's old blocks; the same image as the
+ * synced one, nothing of the old file left, and QEMU writes into it. */
+Test(qcow2new, unsynced_scratch_replaces_an_old_one)
+{
+	char a[256], b[256];
+
+	snprintf(a, sizeof(a), "%s/synced.qcow2", dir);
+	snprintf(b, sizeof(b), "%s/scratch.qcow2", dir);
+	cr_assert_eq(sh("cd %s && qemu-img create -q -f qcow2 scratch.qcow2 2G && qemu-io -c "
+			"'write -P 0xee 1500M 8M' scratch.qcow2 >/dev/null", dir), 0);
+	cr_assert_eq(qcow2new_create("test", a, 1ull << 30, NULL, NULL), 0);
+	cr_assert_eq(qcow2new_write("test", b, 1ull << 30, NULL, NULL, false), 0);
+	cr_assert_eq(sh("cmp -s '%s' '%s'", a, b), 0, "the unsynced image differs");
+	cr_assert_eq(sh("cd %s && qemu-img check -q scratch.qcow2 && "
+			"qemu-io -c 'read -P 0 0 1G' scratch.qcow2 >/dev/null", dir), 0);
+	cr_assert_eq(sh("cd %s && qemu-io -c 'write -P 0x5a 512M 1M' scratch.qcow2 >/dev/null && "
+			"qemu-io -c 'read -P 0x5a 512M 1M' scratch.qcow2 >/dev/null", dir), 0);
+	cr_assert_eq(sh("cd %s && rm -f synced.qcow2 scratch.qcow2", dir), 0);
+}
