@@ -27,6 +27,14 @@ virt_dl_init_once(void)
 	sym_virSetErrorFunc(NULL, virt_dl_quiet);
 }
 
+const char *
+virt_dl_error(void)
+{
+	const char *m = sym_virGetLastErrorMessage();
+
+	return m ? m : "unknown libvirt error";
+}
+
 int
 virt_dl_load(void)
 {

@@ -75,4 +75,9 @@ VIRT_DL_SYMS(DLSYM_DECLARE)
  * (the library, the package to install). Thread-safe and cheap once loaded. */
 int virt_dl_load(void);
 
+/* The calling thread's last libvirt error message, for a log line; never
+ * NULL (static or libvirt's thread-local string: not to be freed). Only
+ * after virt_dl_load succeeded. */
+const char *virt_dl_error(void);
+
 #endif

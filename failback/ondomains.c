@@ -95,14 +95,6 @@ out:
 
 /* ---- start ------------------------------------------------------------ */
 
-static const char *
-virt_msg(void)
-{
-	const char *m = sym_virGetLastErrorMessage();
-
-	return m ? m : "unknown libvirt error";
-}
-
 static virConnectPtr
 connect_of(const struct agent_group_cfg *g)
 {
@@ -110,7 +102,7 @@ connect_of(const struct agent_group_cfg *g)
 
 	if (!conn)
 		log_error("failback: group %s: cannot connect to the on-prem libvirtd %s: %s",
-			  g->name, uri_of(g), virt_msg());
+			  g->name, uri_of(g), virt_dl_error());
 	return conn;
 }
 
@@ -146,7 +138,7 @@ bring_up(const struct agent_group_cfg *g, virConnectPtr conn, const struct plan 
 		else if (st == VIR_DOMAIN_PAUSED && !paused)
 			r = sym_virDomainResume(dom);
 		if (st < 0 || r < 0)
-			log_error("failback: group %s: domain %s: %s", g->name, name, virt_msg());
+			log_error("failback: group %s: domain %s: %s", g->name, name, virt_dl_error());
 		else if (outside)
 			log_error("failback: group %s: domain %s was started outside the cutover: "
 				  "its disks may no longer be the point the change tracking restarts "
@@ -274,7 +266,7 @@ verify_one(virConnectPtr conn, const char *name, const struct drill_opts *d,
 	*rv = (struct report_vm){ .name = strdup(name), .tcp_ok = -1, .agent_ok = -1,
 				  .script_rc = -1, .pass = true };
 	if (!dom || !rv->name) {
-		vm_fail(rv, dom ? "out of memory" : virt_msg());
+		vm_fail(rv, dom ? "out of memory" : virt_dl_error());
 		goto out;
 	}
 	check_marker(dom, name, d, rv);

@@ -31,13 +31,6 @@
 
 #define LEASES_MAX (1u << 20)
 
-static const char *
-virt_msg(void)
-{
-	const char *m = sym_virGetLastErrorMessage();
-	return m ? m : "unknown libvirt error";
-}
-
 static void
 fail(struct report_vm *rv, const char *why)
 {
@@ -201,8 +194,8 @@ check_agent(virDomainPtr dom, const char *vm, const struct drill_opts *o,
 		return;
 	}
 	log_error("vm %s: guest agent did not answer within %u s: %s", vm, o->timeout_s,
-		  virt_msg());
-	snprintf(why, sizeof(why), "guest agent did not answer: %s", virt_msg());
+		  virt_dl_error());
+	snprintf(why, sizeof(why), "guest agent did not answer: %s", virt_dl_error());
 	fail(rv, why);
 }
 

@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/strfmt.h"
+#include "common/virt-dl.h"
 #include "failover/accel.h"
 #include "failover/drill-run.h"
 #include "failover/drill-vm.h"
@@ -23,7 +24,7 @@ accel_key_of(struct drill *d)
 	if (sym_virConnectGetVersion(d->conn, &ver) < 0) {
 		log_warn("%s %s: cannot read the QEMU version from libvirt (%s): the KVM "
 			 "verdict is neither read nor kept", drill_what(d), d->r->id,
-			 drill_virt_msg());
+			 virt_dl_error());
 		return -1;
 	}
 	if (accel_key_host(&d->accel_key, ver) < 0)

@@ -16,6 +16,7 @@
 #include "common/parse.h"
 #include "common/spawn.h"
 #include "common/strfmt.h"
+#include "common/virt-dl.h"
 #include "failover/drill-lan-host.h"
 #include "failover/drill-run.h"
 
@@ -78,7 +79,7 @@ net_up(virConnectPtr conn, const struct drill_lan *l, const char *ctx)
 		goto out;
 	}
 	if (!(net = sym_virNetworkCreateXML(conn, xml))) {
-		log_error("%s: cannot create network %s: %s", ctx, l->libvirt, drill_virt_msg());
+		log_error("%s: cannot create network %s: %s", ctx, l->libvirt, virt_dl_error());
 		goto out;
 	}
 	ret = bridge_deafen(l, ctx);
@@ -264,7 +265,7 @@ drill_lan_host_net_destroy(virConnectPtr conn, const char *name, const char *ctx
 		return 0;
 	/* transient: destroyed is gone */
 	if (sym_virNetworkIsActive(net) == 1 && sym_virNetworkDestroy(net) < 0) {
-		log_error("%s: cannot destroy network %s: %s", ctx, name, drill_virt_msg());
+		log_error("%s: cannot destroy network %s: %s", ctx, name, virt_dl_error());
 		ret = -1;
 	}
 	sym_virNetworkFree(net);

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/strfmt.h"
+#include "common/virt-dl.h"
 #include "failover/drill-net.h"
 #include "failover/drill-run.h"
 #include "failover/drill.h"
@@ -62,7 +63,7 @@ net_reuse(struct drill_net *n, virConnectPtr conn)
 		return 0;
 	if (!sym_virNetworkIsActive(n->net) && sym_virNetworkCreate(n->net) < 0) {
 		log_error("failover %s: cannot start network %s: %s", n->id, n->name,
-			  drill_virt_msg());
+			  virt_dl_error());
 		return -1;
 	}
 	log_info("failover %s: isolated network %s exists, reused", n->id, n->name);
@@ -115,7 +116,7 @@ drill_net_create(virConnectPtr conn, const struct drill_net_opts *o, char *name,
 	net_define(n, conn, xml);
 	if (!n->net) {
 		log_error("%s %s: cannot create the isolated network %s: %s", net_what(n),
-			  n->id, n->name, drill_virt_msg());
+			  n->id, n->name, virt_dl_error());
 		goto out;
 	}
 	log_info("%s %s: isolated network %s (bridge %s%08x)", net_what(n), n->id, n->name,
@@ -148,7 +149,7 @@ drill_net_teardown(struct drill_net *n)
 		if (sym_virNetworkDestroy(n->net) < 0 ||
 		    (n->failover && sym_virNetworkUndefine(n->net) < 0)) {
 			log_error("drill %s: cannot destroy network %s: %s", n->id, n->name,
-				  drill_virt_msg());
+				  virt_dl_error());
 			ret = -1;
 		}
 	}

@@ -76,8 +76,6 @@ const char *drill_what(const struct drill *d);
 double drill_elapsed(const struct drill *d);
 /* Has a signal asked the run to stop (drill_on_signal)? */
 bool drill_stopped(void);
-/* libvirt's last error message, never NULL. */
-const char *drill_virt_msg(void);
 /* Record the first failure of a VM (the report keeps one reason per VM). */
 void drill_vm_fail(struct report_vm *v, const char *why);
 

@@ -9,6 +9,7 @@
 #include <libxml/tree.h>
 
 #include "common/log.h"
+#include "common/virt-dl.h"
 #include "common/vmxml.h"
 #include "failover/drill-run.h"
 #include "failover/drill-shot.h"
@@ -30,7 +31,7 @@ has_display(virDomainPtr dom, const char *what)
 	int ret = 0;
 
 	if (!xml)
-		log_error("%s: cannot read the domain's XML: %s", what, drill_virt_msg());
+		log_error("%s: cannot read the domain's XML: %s", what, virt_dl_error());
 	if (!doc) {
 		free(xml);
 		return -1;
@@ -79,7 +80,7 @@ stream_read(virStreamPtr st, void **data, size_t *len, char *why, size_t whylen)
 		if (got == 0)
 			break;
 		if (got < 0) {
-			snprintf(why, whylen, "reading the screenshot: %s", drill_virt_msg());
+			snprintf(why, whylen, "reading the screenshot: %s", virt_dl_error());
 			goto fail;
 		}
 		n += (size_t)got;
@@ -101,11 +102,11 @@ shot_read(struct drill *d, virDomainPtr dom, char **mime, void **data, size_t *l
 	int ret = -1;
 
 	if (!st) {
-		snprintf(why, whylen, "cannot make a stream: %s", drill_virt_msg());
+		snprintf(why, whylen, "cannot make a stream: %s", virt_dl_error());
 		return -1;
 	}
 	if (!(*mime = sym_virDomainScreenshot(dom, st, 0, 0))) {
-		snprintf(why, whylen, "%s", drill_virt_msg());
+		snprintf(why, whylen, "%s", virt_dl_error());
 		goto out;
 	}
 	if (stream_read(st, data, len, why, whylen) < 0) {
@@ -113,7 +114,7 @@ shot_read(struct drill *d, virDomainPtr dom, char **mime, void **data, size_t *l
 		goto out;
 	}
 	if (sym_virStreamFinish(st) < 0) {
-		snprintf(why, whylen, "finishing the screenshot: %s", drill_virt_msg());
+		snprintf(why, whylen, "finishing the screenshot: %s", virt_dl_error());
 		goto out;
 	}
 	ret = 0;

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/names.h"
 #include "common/strfmt.h"
+#include "common/virt-dl.h"
 #include "failover/drill-lan-host.h"
 #include "failover/drill-lan.h"
 #include "failover/drill-run.h"
@@ -101,7 +102,7 @@ domain_destroy(virConnectPtr conn, const char *name, const char *ctx)
 		return 0;
 	/* a drill's domains are transient: destroyed is gone */
 	if (sym_virDomainIsActive(dom) == 1 && sym_virDomainDestroy(dom) < 0) {
-		log_error("%s: cannot destroy domain %s: %s", ctx, name, drill_virt_msg());
+		log_error("%s: cannot destroy domain %s: %s", ctx, name, virt_dl_error());
 		ret = -1;
 	} else {
 		log_info("%s: domain %s destroyed", ctx, name);
@@ -249,7 +250,7 @@ drill_cleanup(struct store *st, const char *store_dir, const char *group, const 
 		goto out;
 	if (!(conn = sym_virConnectOpen(uri ? uri : DRILL_DEFAULT_URI))) {
 		log_error("cannot connect to libvirt at %s: %s", uri ? uri : DRILL_DEFAULT_URI,
-			  drill_virt_msg());
+			  virt_dl_error());
 		goto out;
 	}
 	ret = drill_sweep(conn, st, root, group, true);

@@ -14,6 +14,7 @@
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "common/strfmt.h"
+#include "common/virt-dl.h"
 #include "failover/checks.h"
 #include "failover/console.h"
 #include "failover/domxml-size.h"
@@ -358,9 +359,9 @@ destroy_dom(struct dvm *v)
 	/* libvirt waits for QEMU to exit; a transient domain is gone then */
 	if (sym_virDomainIsActive(v->dom) == 1 && sym_virDomainDestroy(v->dom) < 0 &&
 	    dom_running(v->dom))
-		log_error("cannot destroy domain %s: %s", v->domain_name, drill_virt_msg());
+		log_error("cannot destroy domain %s: %s", v->domain_name, virt_dl_error());
 	if (v->defined && sym_virDomainUndefine(v->dom) < 0)
-		log_error("cannot undefine domain %s: %s", v->domain_name, drill_virt_msg());
+		log_error("cannot undefine domain %s: %s", v->domain_name, virt_dl_error());
 	v->defined = false;
 	sym_virDomainFree(v->dom);
 	v->dom = NULL;
@@ -377,17 +378,17 @@ start_dom(struct drill *d, struct dvm *v, const char *xml, char *err, size_t err
 	if (!d->failover) {
 		dom = sym_virDomainCreateXML(d->conn, xml, 0);
 		if (!dom)
-			snprintf(err, errlen, "%s", drill_virt_msg());
+			snprintf(err, errlen, "%s", virt_dl_error());
 		return dom;
 	}
 	dom = sym_virDomainDefineXML(d->conn, xml);
 	if (!dom) {
-		snprintf(err, errlen, "%s", drill_virt_msg());
+		snprintf(err, errlen, "%s", virt_dl_error());
 		return NULL;
 	}
 	v->defined = true;
 	if (sym_virDomainCreate(dom) < 0) {
-		snprintf(err, errlen, "%s", drill_virt_msg());
+		snprintf(err, errlen, "%s", virt_dl_error());
 		(void)sym_virDomainUndefine(dom);
 		sym_virDomainFree(dom);
 		v->defined = false;

@@ -15,6 +15,7 @@
 #include "common/fileutil.h"
 #include "common/log.h"
 #include "common/testhook.h"
+#include "common/virt-dl.h"
 #include "failover/drill-accel.h"
 #include "failover/drill-drnet.h"
 #include "failover/drill-lan-run.h"
@@ -45,13 +46,6 @@ bool
 drill_stopped(void)
 {
 	return drill_stop != 0;
-}
-
-const char *
-drill_virt_msg(void)
-{
-	const char *m = sym_virGetLastErrorMessage();
-	return m ? m : "unknown libvirt error";
 }
 
 const char *
@@ -320,7 +314,7 @@ run_prepare(struct drill *d)
 	d->conn = sym_virConnectOpen(d->o->uri);
 	if (!d->conn) {
 		log_error("%s %s: cannot connect to libvirt at %s: %s",
-			  drill_what(d), r->id, d->o->uri, drill_virt_msg());
+			  drill_what(d), r->id, d->o->uri, virt_dl_error());
 		r->error = strdup("cannot connect to libvirt");
 		return -1;
 	}

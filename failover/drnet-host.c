@@ -13,19 +13,12 @@
 #include "common/log.h"
 #include "common/spawn.h"
 #include "common/strfmt.h"
+#include "common/virt-dl.h"
 #include "failover/drnet-host.h"
 #include "replicator/config.h"
 
 #define FORWARD_PATH "/proc/sys/net/ipv4/ip_forward"
 #define NFT_TIMEOUT_MS 30000
-
-static const char *
-virt_msg(void)
-{
-	const char *m = sym_virGetLastErrorMessage();
-
-	return m ? m : "unknown libvirt error";
-}
 
 int
 drnet_host_default_if(char out[16])
@@ -129,7 +122,7 @@ net_host(virNetworkPtr net, const char *ctx, const char *lvname, const struct dr
 				     : VIR_NETWORK_UPDATE_COMMAND_ADD_LAST,
 				 VIR_NETWORK_SECTION_IP_DHCP_HOST, -1, xml, flags) < 0)
 		log_error("%s: network %s: cannot %s the reservation %s -> %s: %s", ctx, lvname,
-			  del ? "remove" : "add", h->mac, h->ip, virt_msg());
+			  del ? "remove" : "add", h->mac, h->ip, virt_dl_error());
 	else
 		ret = 0;
 	free(xml);
@@ -144,7 +137,7 @@ net_define(virConnectPtr conn, const char *ctx, const struct receiver_network_cf
 	virNetworkPtr net = xml ? sym_virNetworkDefineXML(conn, xml) : NULL;
 
 	if (xml && !net)
-		log_error("%s: cannot define network %s: %s", ctx, lvname, virt_msg());
+		log_error("%s: cannot define network %s: %s", ctx, lvname, virt_dl_error());
 	free(xml);
 	return net;
 }
@@ -174,7 +167,7 @@ drnet_host_net_up(virConnectPtr conn, const char *ctx, const struct receiver_net
 				goto out;
 	}
 	if (sym_virNetworkIsActive(net) != 1 && sym_virNetworkCreate(net) < 0) {
-		log_error("%s: cannot start network %s: %s", ctx, lvname, virt_msg());
+		log_error("%s: cannot start network %s: %s", ctx, lvname, virt_dl_error());
 		goto out;
 	}
 	for (size_t i = 0; i < nhosts; i++)
@@ -210,7 +203,7 @@ drnet_host_net_remove(virConnectPtr conn, const char *ctx, const char *lvname)
 		return 0;
 	if ((sym_virNetworkIsActive(net) == 1 && sym_virNetworkDestroy(net) < 0) ||
 	    sym_virNetworkUndefine(net) < 0) {
-		log_error("%s: cannot remove network %s: %s", ctx, lvname, virt_msg());
+		log_error("%s: cannot remove network %s: %s", ctx, lvname, virt_dl_error());
 		ret = -1;
 	} else {
 		log_info("%s: DR network %s removed", ctx, lvname);
