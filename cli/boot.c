@@ -15,9 +15,8 @@
 #include "failover/report.h"
 #include "replicator/config.h"
 
-/* The verification options (CLI_BOOT_OPTIONS but --uri). */
-static int
-parse_check(int c, const char *arg, const char *cmd, struct drill_opts *o)
+int
+cli_boot_parse_check(int c, const char *arg, const char *cmd, struct drill_opts *o)
 {
 	uint64_t v;
 
@@ -30,7 +29,7 @@ parse_check(int c, const char *arg, const char *cmd, struct drill_opts *o)
 		o->marker = arg;
 		return 0;
 	case CLI_BOOT_OPT_TIMEOUT:
-		if (parse_u64(arg, &v) < 0 || v == 0 || v > 86400) {
+		if (parse_duration(arg, &v) < 0 || v == 0 || v > 86400) {
 			fprintf(stderr, "nestor %s: --timeout needs 1..86400 seconds, not '%s'\n",
 				cmd, arg);
 			return -1;
@@ -114,7 +113,7 @@ cli_boot_parse(int c, const char *arg, const char *cmd, struct cli_boot_args *a)
 	case 'v': a->verbose = true; return 0;
 	case CLI_BOOT_OPT_URI: a->o.uri = arg; return 0;
 	case CLI_BOOT_OPT_FORCE: a->o.force = true; return 0;
-	default: return parse_check(c, arg, cmd, &a->o);
+	default: return cli_boot_parse_check(c, arg, cmd, &a->o);
 	}
 }
 

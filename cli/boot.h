@@ -75,6 +75,12 @@ struct cli_boot_args {
  * cmd: 0 done, -1 bad value (message printed, exit 2), 1 not one of them. */
 int cli_boot_parse(int c, const char *arg, const char *cmd, struct cli_boot_args *a);
 
+/* Handle verification option c of CLI_BOOT_OPTIONS (all but --uri and
+ * --force; --timeout takes a duration: 90, 90s, 2m) into o for command
+ * cmd, as cli_boot_parse does: `nestor failback finish` checks the on-prem
+ * domains with the same options. 0 / -1 (message printed) / 1 not one. */
+int cli_boot_parse_check(int c, const char *arg, const char *cmd, struct drill_opts *o);
+
 /* struct cli_boot_args with the defaults, for mode m (enum drill_mode). */
 #define CLI_BOOT_ARGS_INIT(m)                                                          \
 	{ .o = { .marker = DRILL_DEFAULT_MARKER, .timeout_s = DRILL_DEFAULT_TIMEOUT_S, \

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "cli/boot.h"
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "common/log.h"
@@ -79,19 +80,21 @@ cli_failback_finish(int argc, char **argv)
 		CLI_OPT_CONFIG,
 		{ "shutdown-timeout", required_argument, NULL, 't' },
 		{ "no-start", no_argument, NULL, 'n' },
-		{ "marker", required_argument, NULL, 'm' },
-		{ "guest-agent", no_argument, NULL, 'a' },
-		{ "tcp-port", required_argument, NULL, 'p' },
-		{ "script", required_argument, NULL, 's' },
-		{ "timeout", required_argument, NULL, 'T' },
+		{ "marker", required_argument, NULL, CLI_BOOT_OPT_MARKER },
+		{ "guest-agent", no_argument, NULL, CLI_BOOT_OPT_AGENT },
+		{ "tcp-port", required_argument, NULL, CLI_BOOT_OPT_TCP },
+		{ "script", required_argument, NULL, CLI_BOOT_OPT_SCRIPT },
+		{ "timeout", required_argument, NULL, CLI_BOOT_OPT_TIMEOUT },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		CLI_OPT_HELP_END,
 	};
 	struct failback_finish_opts o = { 0 };
 	struct agent_config *cfg = NULL;
-	const char *path = CLI_AGENT_CONF, *timeout = NULL, *vtimeout = NULL, *port = NULL;
-	uint64_t secs = 0, vsecs = 0, tcp = 0;
+	/* the drill's verification options, parsed as the drill parses them */
+	struct drill_opts chk = { 0 };
+	const char *path = CLI_AGENT_CONF, *timeout = NULL;
+	uint64_t secs = 0;
 	bool json = false, verbose = false;
 	json_t *rep = NULL;
 	int c, ret = 1;
@@ -102,14 +105,14 @@ cli_failback_finish(int argc, char **argv)
 		case 'c': path = optarg; break;
 		case 't': timeout = optarg; break;
 		case 'n': o.on.no_start = true; break;
-		case 'm': o.on.marker = optarg; break;
-		case 'a': o.on.guest_agent = true; break;
-		case 'p': port = optarg; break;
-		case 's': o.on.script = optarg; break;
-		case 'T': vtimeout = optarg; break;
 		case 'j': json = true; break;
 		case 'v': verbose = true; break;
 		case 'h': return cli_usage(usage_finish, true);
+		case CLI_BOOT_OPT_MARKER: case CLI_BOOT_OPT_AGENT: case CLI_BOOT_OPT_TCP:
+		case CLI_BOOT_OPT_SCRIPT: case CLI_BOOT_OPT_TIMEOUT:
+			if (cli_boot_parse_check(c, optarg, "failback finish", &chk) < 0)
+				return 2;
+			break;
 		default: return cli_usage(usage_finish, false);
 		}
 	}
@@ -118,21 +121,11 @@ cli_failback_finish(int argc, char **argv)
 			"from 1s to 1d\n", timeout);
 		return 2;
 	}
-	if (vtimeout && (parse_duration(vtimeout, &vsecs) < 0 || vsecs < 1 || vsecs > 86400)) {
-		fprintf(stderr, "nestor failback finish: --timeout %s: expected a duration from 1s "
-			"to 1d\n", vtimeout);
-		return 2;
-	}
-	if (port && (parse_u64(port, &tcp) < 0 || tcp < 1 || tcp > 65535)) {
-		fprintf(stderr, "nestor failback finish: --tcp-port %s: expected 1 to 65535\n", port);
-		return 2;
-	}
-	if (o.on.marker && !o.on.marker[0]) {
-		fprintf(stderr, "nestor failback finish: --marker: empty\n");
-		return 2;
-	}
-	o.on.timeout_s = (unsigned)vsecs;
-	o.on.tcp_port = (unsigned)tcp;
+	o.on.marker = chk.marker;
+	o.on.timeout_s = chk.timeout_s;
+	o.on.guest_agent = chk.guest_agent;
+	o.on.tcp_port = chk.tcp_port;
+	o.on.script = chk.script;
 	if (!(o.group = cli_group_operand("failback finish", argc, argv, usage_finish, true)))
 		return 2;
 	if (agent_config_load(path, &cfg) < 0)

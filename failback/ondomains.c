@@ -114,15 +114,15 @@ dom_state(virDomainPtr dom)
 	return sym_virDomainGetState(dom, &state, &reason, 0) < 0 ? -1 : state;
 }
 
-/* Each domain of pl: paused (first) brings a shut-off domain up paused and
- * refuses a running one; else a paused one is resumed and a shut-off one
- * started. 0 / -1 (logged). */
 static bool
 is_off(int st)
 {
 	return st == VIR_DOMAIN_SHUTOFF || st == VIR_DOMAIN_SHUTDOWN || st == VIR_DOMAIN_CRASHED;
 }
 
+/* Each domain of pl: paused (first) brings a shut-off domain up paused and
+ * refuses a running one; else a paused one is resumed and a shut-off one
+ * started. 0 / -1 (logged). */
 static int
 bring_up(const struct agent_group_cfg *g, virConnectPtr conn, const struct plan *pl,
 	 bool paused)
