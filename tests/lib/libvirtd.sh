@@ -40,8 +40,22 @@ owned_pid() {
 	local _op_pid
 	read_pidfile "$1/run/$2.pid" _op_pid || return 1
 	pid_is "$_op_pid" "$2" || return 1
-	[ "$(ns_of "$_op_pid")" = "$(our_ns "$1")" ] || return 1
+	ours "$_op_pid" "$1" || return 1
 	printf -v "$3" '%s' "$_op_pid"
+}
+
+# ours PID DIR: PID lives in DIR's namespace. The namespace's inode number alone
+# is not proof: once every process of a stopped instance is gone, the kernel may
+# give the same number to the namespace of an instance starting beside it (tests
+# run in parallel), and a sweep would then kill the newcomer's virtlogd. The /run
+# that PID sees must also be DIR/run (the source of its bind mount).
+ours() {
+	local root
+	[ "$(ns_of "$1")" = "$(our_ns "$2")" ] || return 1
+	root=$(awk '$5 == "/run" { r = $4 } END { print r }' "/proc/$1/mountinfo" 2>/dev/null) || return 1
+	case $root in "" | /) return 1 ;; esac
+	case "$2/run" in *"$root") return 0 ;; esac
+	return 1
 }
 
 ns_of() { readlink "/proc/$1/ns/mnt" 2>/dev/null; }
@@ -63,7 +77,7 @@ ns_pids() {
 		pid_alive "$pid" || continue
 		{ read -r comm <"/proc/$pid/comm"; } 2>/dev/null || continue
 		for c in $OWN_COMMS; do
-			[ "$comm" = "$c" ] && echo "$pid"
+			[ "$comm" = "$c" ] && ours "$pid" "$1" && echo "$pid"
 		done
 	done
 }
@@ -177,7 +191,7 @@ cmd_stop() {
 	for p in "$dir"/run/libvirt/qemu/*.pid; do
 		[ -e "$p" ] || continue
 		read_pidfile "$p" pid || continue
-		if pid_is "$pid" qemu-system-x86 && [ "$(ns_of "$pid")" = "$(our_ns "$dir")" ]; then
+		if pid_is "$pid" qemu-system-x86 && ours "$pid" "$dir"; then
 			pid_stop "$pid" 10 || rc=1
 		fi
 	done
