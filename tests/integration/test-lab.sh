@@ -21,6 +21,7 @@ LIB_TAG=test-lab
 # below it (sun_path is 108 bytes)
 W=$T
 LV=$W/libvirt
+LV2=$W/lv2
 CEPHD=$W/ceph
 export VM_DIR=$W/vm
 VM=lab1
@@ -34,6 +35,7 @@ lab_cleanup() {
 	# normally everything is stopped already; this is for failures and ^C
 	vm_destroy "$VM" >/dev/null 2>&1
 	"$LIB/libvirtd.sh" stop "$LV" >/dev/null 2>&1
+	"$LIB/libvirtd.sh" stop "$LV2" >/dev/null 2>&1
 	"$LIB/ceph.sh" stop "$CEPHD" >/dev/null 2>&1
 	[ "$FAIL" -ne 0 ] && KEEP=1
 	[ "${KEEP:-0}" = 1 ] && echo "work dir kept: $W"
@@ -151,6 +153,24 @@ read_pidfile "$LV/run/libvirtd.pid" p && PIDS+=("$p")
 read_pidfile "$LV/run/virtlogd.pid" p && PIDS+=("$p")
 check "libvirtd.sh stop again" "$LIB/libvirtd.sh" stop "$LV"
 check "second libvirtd instance is gone" all_gone
+
+# Once an instance's last process is gone the kernel may give its namespace's
+# number to the next one started beside it (tests run two at a time): a stop
+# of the old directory must not take the newcomer for its own leftovers.
+phase "a stop leaves a neighbour alone"
+if uri2=$("$LIB/libvirtd.sh" start "$LV2"); then
+	ok "libvirtd.sh start of a neighbour"
+else
+	not_ok "libvirtd.sh start of a neighbour"
+fi
+read_pidfile "$LV2/run/libvirtd.pid" p2 && PIDS+=("$p2")
+read_pidfile "$LV2/run/virtlogd.pid" v2 && PIDS+=("$v2")
+cp "$LV2/mntns" "$LV/mntns" # the number the kernel reused
+check "libvirtd.sh stop of the old dir whose namespace number is reused" "$LIB/libvirtd.sh" stop "$LV"
+check "the neighbour's virtlogd still runs" pid_is "${v2:-0}" virtlogd
+check "the neighbour's libvirtd still answers" virsh -q -c "$uri2" version
+check "libvirtd.sh stop of the neighbour" "$LIB/libvirtd.sh" stop "$LV2"
+check "the neighbour is gone" all_gone
 
 # -------------------------------------------------------------------- Ceph --
 phase "single-node Ceph"
