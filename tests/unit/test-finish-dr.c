@@ -99,7 +99,7 @@ Test(finish_dr, f_answered_only_while_the_overlays_stay)
 
 	/* F listed, its overlays recorded: answered again. */
 	m = marker(2);
-	cr_assert_eq(finish_dr_record(dir, "g"), 0);
+	cr_assert_eq(finish_dr_record(st, dir, "g"), 0);
 	json_decref(m);
 	m = failover_marker_load(dir, "g", &absent);
 	cr_assert_not_null(m);
@@ -141,7 +141,7 @@ Test(finish_dr, recorded_before_the_promotion)
 	point(st, 1, 0, "{}");
 	overlay_made(path, sizeof(path));
 	m = marker(2);
-	cr_assert_eq(finish_dr_record(dir, "g"), 0);
+	cr_assert_eq(finish_dr_record(st, dir, "g"), 0);
 	json_decref(m);
 	snprintf(path, sizeof(path), "%s/wd/promote.e.qcow2", dir);
 	put(path, "the promotion's");
@@ -181,12 +181,23 @@ Test(finish_dr, reverse_state_required)
 	snprintf(path, sizeof(path), "%s/g", dir);
 	cr_assert_eq(mkdir(path, 0700), 0);
 	m = marker(0);
-	cr_assert(!finish_dr_has_reverse(dir, "g", m));
+	cr_assert(!finish_dr_has_reverse(dir, "g", m, false));
 	snprintf(path, sizeof(path), "%s/g/reverse", dir);
 	cr_assert_eq(mkdir(path, 0700), 0);
-	cr_assert(!finish_dr_has_reverse(dir, "g", m));
+	cr_assert(!finish_dr_has_reverse(dir, "g", m, false));
 	snprintf(path, sizeof(path), "%s/g/reverse/web1.json", dir);
 	put(path, "{}");
-	cr_assert(finish_dr_has_reverse(dir, "g", m));
+	cr_assert(finish_dr_has_reverse(dir, "g", m, false));
+	/* A ceph store: the rbd source's state of one of the domain's
+	 * clones too (another domain's does not count). */
+	cr_assert(!finish_dr_has_reverse(dir, "g", m, true));
+	snprintf(path, sizeof(path), "%s/g/reverse/rbd", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/g/reverse/rbd/web10.vda.json", dir);
+	put(path, "{}");
+	cr_assert(!finish_dr_has_reverse(dir, "g", m, true));
+	snprintf(path, sizeof(path), "%s/g/reverse/rbd/web1.vda.json", dir);
+	put(path, "{}");
+	cr_assert(finish_dr_has_reverse(dir, "g", m, true));
 	json_decref(m);
 }
