@@ -301,11 +301,13 @@ promote_id(struct store *st, const char *store_dir, const char *group, json_t *m
  * anything changes; a re-run of an interrupted F begins it afresh (its
  * head rolled back to P: no checksum record is written twice). 0 / -1. */
 static int
-ceph_base_check(struct store *st, const char *group, const json_t *m, uint64_t pid,
-		uint64_t newest)
+ceph_base_check(struct store *st, const char *group, const json_t *m)
 {
 	json_int_t rec = json_integer_value(json_object_get(m, "promote_point"));
+	uint64_t pid = (uint64_t)json_integer_value(json_object_get(m, "point")), newest;
 
+	if (store_last_point(st, group, &newest) < 0)
+		return -1;
 	if (newest == pid || (rec > 0 && newest == (uint64_t)rec))
 		return rec > 0 && newest == pid ? store_discard_pending(st, group) : 0;
 	log_error("group %s: point %" PRIu64 " was committed after the failover's point %" PRIu64
@@ -336,8 +338,7 @@ promote_make(struct store *st, const char *store_dir, const char *group, const c
 			  pid);
 		goto out;
 	}
-	if ((!store_points_are_files(st) && ceph_base_check(st, group, m, pid, pts[n - 1].id) < 0) ||
-	    promote_id(st, store_dir, group, m, pts[n - 1].id, &fid) < 0)
+	if (promote_id(st, store_dir, group, m, pts[n - 1].id, &fid) < 0)
 		goto out;
 	json_object_set_new(rep, "point", json_integer((json_int_t)fid));
 	json_object_set_new(rep, "from_point", json_integer((json_int_t)pid));
@@ -396,7 +397,8 @@ failover_promote_point(struct store *st, const char *store_dir, const char *grou
 	}
 	rep = json_pack("{s:s, s:O?, s:[]}", "group", group, "failover",
 			json_object_get(m, "failover"), "disks");
-	if (!rep || check_shut_off(m, group, uri) < 0 ||
+	if (!rep || (!store_points_are_files(st) && ceph_base_check(st, group, m) < 0) ||
+	    check_shut_off(m, group, uri) < 0 ||
 	    promote_make(st, store_dir, group, uri, m, rep) < 0)
 		goto out;
 	report_bytes(st, group, rep);
