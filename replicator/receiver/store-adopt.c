@@ -2,7 +2,9 @@
  * store_point_adopt): a failback's promotion of a failover overlay into a
  * forward point. The file is copied into the point's layout, rebased onto
  * the point's base, made durable, and its checksums are computed from its
- * own allocation, as the forward path records what it writes. */
+ * own allocation, as the forward path records what it writes. On a ceph
+ * store, an RBD clone of the base's disk instead: what of its own extents
+ * differs from the base is written into the point as received data. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>

@@ -198,9 +198,8 @@ rbd export "$OSCLONE" "$T/clone-os.raw" >/dev/null 2>&1
 check "cutover: on-prem data equals the data clone at shutdown" cmp -s "$T/src/data.raw" "$T/clone-data.raw"
 check "cutover: on-prem os equals the os clone at shutdown" \
 	qemu-img compare -q -f qcow2 -F raw "$T/src/os.qcow2" "$T/clone-os.raw"
-check "point F's snapshots equal the clones" bash -c \
-	"[ \"\$(rbd export 'replicas/$G+data@p$F' - 2>/dev/null | md5sum)\" = \"\$(md5sum < '$T/clone-data.raw')\" ] &&
-	 [ \"\$(rbd export 'replicas/$G+os@p$F' - 2>/dev/null | md5sum)\" = \"\$(md5sum < '$T/clone-os.raw')\" ]"
+check "point F's data snapshot equals the data clone" \
+	[ "$(rbd export "replicas/$G+data@p$F" - 2>/dev/null | md5sum)" = "$(md5sum < "$T/clone-data.raw")" ]
 check "cutover.json released at F" jqt ".state == \"released\" and .forward_point == $F" "$CJ"
 check "the failover is released once (marker gone, domain undefined)" \
 	bash -c "[ ! -e '$T/store/$G/failover.json' ] && [ \"\$(grep -c 'failover released after the agent verified' '$T/receiver.log')\" = 1 ] &&
