@@ -33,11 +33,13 @@
 	X(rbd_get_features)                                                    \
 	X(rbd_get_flags)                                                       \
 	X(rbd_get_id)                                                          \
+	X(rbd_get_parent)                                                      \
 	X(rbd_get_size)                                                        \
 	X(rbd_image_options_create)                                            \
 	X(rbd_image_options_destroy)                                           \
 	X(rbd_image_options_set_uint64)                                        \
 	X(rbd_image_spec_list_cleanup)                                         \
+	X(rbd_linked_image_spec_cleanup)                                       \
 	X(rbd_list2)                                                           \
 	X(rbd_lock_acquire)                                                    \
 	X(rbd_lock_break)                                                      \
@@ -58,6 +60,7 @@
 	X(rbd_snap_remove)                                                     \
 	X(rbd_snap_rollback)                                                   \
 	X(rbd_snap_set)                                                        \
+	X(rbd_snap_spec_cleanup)                                               \
 	X(rbd_stat)
 
 CEPH_DL_RADOS_SYMS(DLSYM_DECLARE)

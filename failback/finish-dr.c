@@ -172,6 +172,66 @@ overlays_print(const json_t *m, const char *group, uint64_t *out)
 	return rc;
 }
 
+/* What the failover's RBD clones are now (a ceph store): a hash of each
+ * clone's name and store_clone_stat's print (its snapshots, and whether
+ * it was written since the newest: the reverse source's final one), p's
+ * disk order. 0 / -1 (logged). */
+static int
+clones_print(struct store *st, const json_t *m, const char *group, uint64_t *out)
+{
+	const char *uri = json_string_value(json_object_get(m, "uri"));
+	uint64_t pid = (uint64_t)json_integer_value(json_object_get(m, "point")), h = 0;
+	char *src[STORE_MAX_DISKS] = { 0 }, *line = NULL;
+	struct store_point_info *pts = NULL, *p = NULL;
+	struct store_clone_info ci;
+	size_t n = 0;
+	int rc = -1;
+
+	if (store_list_points(st, group, &pts, &n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (pts[i].id == pid)
+			p = &pts[i];
+	if (!p) {
+		log_error("failback: group %s: the failover's point %" PRIu64 " is not in the catalog",
+			  group, pid);
+		goto out;
+	}
+	if (failover_promote_clones(st, m, group, uri ? uri : VMXML_DEFAULT_URI, p, src) < 0)
+		goto out;
+	for (size_t i = 0; i < p->ndisks; i++) {
+		if (!src[i])
+			continue;
+		if (store_clone_stat(st, group, src[i], &ci) != 1) {
+			log_error("failback: group %s: %s is no clone of the group's disks any more",
+				  group, src[i]);
+			goto out;
+		}
+		free(line);
+		if (!(line = strfmt("%s %s %" PRIx64 " %" PRIx64, p->disks[i].name, src[i], ci.print,
+				    h)))
+			goto out;
+		h = hash64(line, strlen(line));
+	}
+	*out = h;
+	rc = 0;
+out:
+	for (size_t i = 0; i < STORE_MAX_DISKS; i++)
+		free(src[i]);
+	free(line);
+	free(pts);
+	return rc;
+}
+
+/* What the failed-over VMs' final disks are now: their overlays' or their
+ * clones' fingerprint. */
+static int
+final_print(struct store *st, const json_t *m, const char *group, uint64_t *out)
+{
+	return store_points_are_files(st) ? overlays_print(m, group, out)
+					  : clones_print(st, m, group, out);
+}
+
 int
 finish_dr_made(struct store *st, json_t *m, const char *store_dir, const char *group,
 	       struct finish_point *out)
@@ -184,7 +244,7 @@ finish_dr_made(struct store *st, json_t *m, const char *store_dir, const char *g
 
 	if (f <= 0 || (k = point_of(st, group, (uint64_t)f, out)) == 0)
 		return 0;
-	if (k < 0 || overlays_print(m, group, &h) < 0)
+	if (k < 0 || final_print(st, m, group, &h) < 0)
 		return -1;
 	snprintf(now, sizeof(now), "%016" PRIx64, h);
 	if (rec && strcmp(rec, now) == 0)
@@ -201,7 +261,7 @@ finish_dr_made(struct store *st, json_t *m, const char *store_dir, const char *g
 }
 
 int
-finish_dr_record(const char *store_dir, const char *group)
+finish_dr_record(struct store *st, const char *store_dir, const char *group)
 {
 	bool absent = false;
 	json_t *m = failover_marker_load(store_dir, group, &absent);
@@ -209,7 +269,7 @@ finish_dr_record(const char *store_dir, const char *group)
 	uint64_t h;
 	int rc = -1;
 
-	if (m && overlays_print(m, group, &h) == 0) {
+	if (m && final_print(st, m, group, &h) == 0) {
 		snprintf(hex, sizeof(hex), "%016" PRIx64, h);
 		if (json_object_set_new(m, "promote_overlays", json_string(hex)) == 0)
 			rc = failover_marker_save(store_dir, group, m);
@@ -235,7 +295,7 @@ finish_dr_promote(struct store *st, const char *store_dir, const char *group,
 	/* What the overlays are is recorded before F is made of them (the
 	 * domains are off, nothing writes them now): a crash right after the
 	 * promotion then finds F listed and recorded, and answers the same F. */
-	if (finish_dr_stop(m, group) < 0 || finish_dr_record(store_dir, group) < 0 ||
+	if (finish_dr_stop(m, group) < 0 || finish_dr_record(st, store_dir, group) < 0 ||
 	    failover_promote_point(st, store_dir, group, uri ? uri : VMXML_DEFAULT_URI, &rep) < 0)
 		goto out;
 	testhook_at("finish-promoted"); /* F made, REVERSE_DONE not sent */
@@ -276,18 +336,42 @@ finish_dr_promoted(struct store *st, const char *group, uint64_t f, struct finis
 	return rc;
 }
 
+/* Does <dir> hold a file "<domain>.<something>.json" (the rbd source's
+ * state of one of the domain's disks, snapshot/rbd.c)? */
+static bool
+has_rbd_state(const char *dir, const char *domain)
+{
+	struct dirent **ents = NULL;
+	size_t dl = strlen(domain);
+	int n = scandir(dir, &ents, NULL, alphasort);
+	bool ok = false;
+
+	for (int i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		size_t len = strlen(name);
+
+		ok |= len > dl + 6 && strncmp(name, domain, dl) == 0 && name[dl] == '.' &&
+		      strcmp(name + len - 5, ".json") == 0;
+		free(ents[i]);
+	}
+	free(ents);
+	return ok;
+}
+
 bool
-finish_dr_has_reverse(const char *store_dir, const char *group, const json_t *m)
+finish_dr_has_reverse(const char *store_dir, const char *group, const json_t *m, bool ceph)
 {
 	const char *names[SHUTDOWN_MAX_VMS], *uri;
 	size_t n = marker_domains(m, names, SHUTDOWN_MAX_VMS, &uri);
-	bool ok = n > 0;
+	char *rbd = ceph ? strfmt("%s/%s/reverse/rbd", store_dir, group) : NULL;
+	bool ok = n > 0 && (!ceph || rbd);
 
 	for (size_t i = 0; ok && i < n; i++) {
 		char *path = strfmt("%s/%s/reverse/%s.json", store_dir, group, names[i]);
 
-		ok = path && access(path, F_OK) == 0;
+		ok = path && access(path, F_OK) == 0 && (!ceph || has_rbd_state(rbd, names[i]));
 		free(path);
 	}
+	free(rbd);
 	return ok;
 }

@@ -38,10 +38,11 @@ int finish_dr_stop(const json_t *m, const char *group);
 int finish_dr_made(struct store *st, json_t *m, const char *store_dir, const char *group,
 		   struct finish_point *out);
 
-/* F is made: what the failover's overlays are now, recorded in the marker
- * beside promote_point (finish_dr_made answers F only while they stay so).
- * 0 / -1 (logged). */
-int finish_dr_record(const char *store_dir, const char *group);
+/* F is made: what the failover's overlays (a ceph store: its RBD clones,
+ * their snapshots and whether they were written since the newest) are
+ * now, recorded in the marker beside promote_point (finish_dr_made answers
+ * F only while they stay so). 0 / -1 (logged). */
+int finish_dr_record(struct store *st, const char *store_dir, const char *group);
 
 /* Make F of the failover's final disks (failover_promote_point, domains
  * stopped first), the group left failed over, and record what the
@@ -58,8 +59,10 @@ int finish_dr_release(const char *store_dir, const char *group, const json_t *m)
  * (logged). */
 int finish_dr_promoted(struct store *st, const char *group, uint64_t f, struct finish_point *out);
 
-/* <store>/<group>/reverse/<domain>.json exists for every domain of m: a
- * reverse stream ran (failback start), its checkpoints can be followed. */
-bool finish_dr_has_reverse(const char *store_dir, const char *group, const json_t *m);
+/* <store>/<group>/reverse/<domain>.json exists for every domain of m
+ * and, on a ceph store (ceph), the rbd source's state of its clones,
+ * reverse/rbd/<domain>.<target>.json: a reverse stream ran (failback
+ * start), its checkpoints or reverse snapshots can be followed. */
+bool finish_dr_has_reverse(const char *store_dir, const char *group, const json_t *m, bool ceph);
 
 #endif

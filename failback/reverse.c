@@ -756,7 +756,7 @@ rev_finish(struct rev *r, char *why, size_t whycap)
 {
 	int k;
 
-	if (!finish_dr_has_reverse(r->cfg->store_dir, r->group, r->marker)) {
+	if (!finish_dr_has_reverse(r->cfg->store_dir, r->group, r->marker, r->cfg->store_ceph)) {
 		snprintf(why, whycap, "no reverse replication of it ran yet: run nestor failback "
 			 "start first (the finish sends only the last changes)");
 		return -1;
@@ -792,11 +792,6 @@ failback_reverse_serve(void *arg, const struct session_reverse_req *req,
 	if (!fin && !(req->flags & (PROTO_FLAG_REVERSE_RANGES | PROTO_FLAG_REVERSE_FULL))) {
 		snprintf(why, whycap, "no change list of the on-prem disks (REVERSE_RANGES): the "
 			 "hash-compare mode is not built yet");
-		goto fail;
-	}
-	if (fin && req->cfg->store_ceph) {
-		snprintf(why, whycap, "failback finish from a Ceph store is not built yet (the "
-			 "reverse sync is: nestor failback start); see docs/failback.md");
 		goto fail;
 	}
 	if (!(r = calloc(1, sizeof(*r)))) {

@@ -2,7 +2,9 @@
  * store_point_adopt): a failback's promotion of a failover overlay into a
  * forward point. The file is copied into the point's layout, rebased onto
  * the point's base, made durable, and its checksums are computed from its
- * own allocation, as the forward path records what it writes. */
+ * own allocation, as the forward path records what it writes. On a ceph
+ * store, an RBD clone of the base's disk instead: what of its own extents
+ * differs from the base is written into the point as received data. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
@@ -238,6 +240,125 @@ out:
 	return rc;
 }
 
+/* ---- a ceph store: an RBD clone of the base's disk ---- */
+
+#define ADOPT_CMP_BLOCK (64u << 10) /* the unit kept or left as the base's */
+
+struct clone_adopt {
+	struct store_point *pt;
+	struct store_backend *be;
+	struct store_reader *clone, *base;
+	uint16_t disk;
+	uint64_t size;
+	unsigned char *a, *b, *run; /* a block of each; the run being gathered */
+	uint64_t run_off, run_len;  /* run_len 0: none */
+	bool run_zero;
+	uint64_t bytes;
+	int *err;
+};
+
+static int
+run_flush(struct clone_adopt *ca)
+{
+	int rc;
+
+	if (ca->run_len == 0)
+		return 0;
+	rc = ca->run_zero ? store_point_zero(ca->pt, ca->disk, ca->run_off, ca->run_len, ca->err)
+			  : store_point_write(ca->pt, ca->disk, ca->run_off, ca->run, ca->run_len,
+					      ca->err);
+	if (!ca->run_zero)
+		ca->bytes += ca->run_len;
+	ca->run_len = 0;
+	return rc;
+}
+
+/* Block [off, off + n) of the clone (in ca->a) differs from the base. */
+static int
+run_add(struct clone_adopt *ca, uint64_t off, uint64_t n)
+{
+	bool zero = ca->a[0] == 0 && memcmp(ca->a, ca->a + 1, n - 1) == 0;
+
+	if (ca->run_len && (ca->run_off + ca->run_len != off || ca->run_zero != zero ||
+			    (!zero && ca->run_len + n > ADOPT_CHUNK)) && run_flush(ca) < 0)
+		return -1;
+	if (ca->run_len == 0) {
+		ca->run_off = off;
+		ca->run_zero = zero;
+	}
+	if (!zero)
+		memcpy(ca->run + ca->run_len, ca->a, n);
+	ca->run_len += n;
+	return 0;
+}
+
+/* One of the clone's own extents: its blocks compared with the base. */
+static int
+clone_extent(void *arg, uint64_t off, uint64_t len)
+{
+	struct clone_adopt *ca = arg;
+	uint64_t end = off + len < ca->size ? off + len : ca->size, n;
+
+	for (uint64_t o = off; o < end; o += n) {
+		n = ADOPT_CMP_BLOCK - o % ADOPT_CMP_BLOCK;
+		n = n < end - o ? n : end - o;
+		if (ca->be->ops->reader_pread(ca->clone, ca->a, n, o) < 0 ||
+		    ca->be->ops->reader_pread(ca->base, ca->b, n, o) < 0) {
+			*ca->err = STORE_ERR_IO;
+			return -1;
+		}
+		if (memcmp(ca->a, ca->b, n) != 0 && run_add(ca, o, n) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Disk d of pt (view v) made of the clone src of the base's disk. */
+static int
+adopt_clone(struct store_point *pt, uint16_t disk, const struct store_point_view *v,
+	    const struct store_disk *d, const char *src, uint64_t *bytes, const char *ctx,
+	    int *err)
+{
+	struct store_backend *be = v->st->be;
+	struct store_where bw = { v->w->group, v->w->gdir, v->base };
+	struct clone_adopt ca = { .pt = pt, .be = be, .disk = disk, .size = d->size, .err = err };
+	struct store_clone_info ci;
+	int k, rc = -1;
+
+	*err = STORE_ERR_INVALID;
+	if ((k = store_clone_stat(v->st, v->w->group, src, &ci)) < 0)
+		return -1;
+	if (k == 0 || v->base == 0 || ci.point != v->base || strcmp(ci.disk, d->name) != 0 ||
+	    ci.size != d->size) {
+		log_error("%s: %s is no clone of this disk at point %" PRIu64 ", of its size %"
+			  PRIu64 ", the point's base: refused", ctx, src, v->base, d->size);
+		return -1;
+	}
+	*err = STORE_ERR_IO;
+	ca.a = malloc(ADOPT_CMP_BLOCK);
+	ca.b = malloc(ADOPT_CMP_BLOCK);
+	ca.run = malloc(ADOPT_CHUNK);
+	if (!ca.a || !ca.b || !ca.run) {
+		log_error("%s: out of memory", ctx);
+		goto out;
+	}
+	if (!(ca.clone = be->ops->clone_reader(be, src)) ||
+	    !(ca.base = be->ops->reader_open(be, &bw, d->name)) ||
+	    be->ops->clone_own(ca.clone, clone_extent, &ca) < 0 || run_flush(&ca) < 0)
+		goto out;
+	*bytes = ca.bytes;
+	rc = 0;
+out:
+	if (ca.clone)
+		be->ops->reader_close(ca.clone);
+	if (ca.base)
+		be->ops->reader_close(ca.base);
+	free(ca.a);
+	free(ca.b);
+	free(ca.run);
+	return rc;
+}
+
 bool
 store_points_are_files(const struct store *st)
 {
@@ -257,21 +378,25 @@ store_point_adopt(struct store_point *pt, uint16_t disk, const char *src, uint64
 		return -1;
 	store_ctx(ctx, sizeof(ctx), v.w, d->name);
 	*err = STORE_ERR_INVALID;
-	if (!v.st->be->ops->rewrite_points) {
-		log_error("%s: the %s backend cannot take an image as a point's disk: not yet",
-			  ctx, v.st->be->ops->name);
-		return -1;
-	}
 	if (d->written_end != 0) {
 		log_error("%s: written already: an image cannot replace it", ctx);
 		return -1;
 	}
-	*err = STORE_ERR_IO;
-	if (v.st->be->ops->disk_close)
-		v.st->be->ops->disk_close(v.st->be, v.w, d);
-	if (adopt_file(src, d->path, d->size, ctx) < 0 ||
-	    adopt_sums(&v, d, disk, bytes, ctx, err) < 0)
+	if (v.st->be->ops->clone_reader) {
+		if (adopt_clone(pt, disk, &v, d, src, bytes, ctx, err) < 0)
+			return -1;
+	} else if (!v.st->be->ops->rewrite_points) {
+		log_error("%s: the %s backend cannot take an image as a point's disk", ctx,
+			  v.st->be->ops->name);
 		return -1;
+	} else {
+		*err = STORE_ERR_IO;
+		if (v.st->be->ops->disk_close)
+			v.st->be->ops->disk_close(v.st->be, v.w, d);
+		if (adopt_file(src, d->path, d->size, ctx) < 0 ||
+		    adopt_sums(&v, d, disk, bytes, ctx, err) < 0)
+			return -1;
+	}
 	log_info("%s: took %s (%" PRIu64 " bytes of its own data)", ctx, src, *bytes);
 	store_point_add_bytes(pt, *bytes);
 	return store_point_disk_done(pt, disk, err);

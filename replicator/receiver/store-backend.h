@@ -167,6 +167,16 @@ struct store_backend_ops {
 		     const struct store_clone_names *names, char **source);
 	int (*clone_remove)(struct store_backend *be, const char *source);
 	const char *(*clone_conf)(const struct store_backend *be);
+	/* Optional (ceph), a failover's clones made a point (store_clone_stat,
+	 * store_point_adopt of a clone): clone_stat as store_clone_stat;
+	 * clone_reader, the clone's head read-only (reader_pread,
+	 * reader_close), NULL (logged); clone_own, the extents it holds
+	 * itself (srbd_own_extents). */
+	int (*clone_stat)(struct store_backend *be, const char *group, const char *source,
+			  struct store_clone_info *out);
+	struct store_reader *(*clone_reader)(struct store_backend *be, const char *source);
+	int (*clone_own)(struct store_reader *r, int (*fn)(void *arg, uint64_t off, uint64_t len),
+			 void *arg);
 };
 
 /* Backends: NULL on error (logged). */
@@ -186,6 +196,7 @@ struct store_point_view {
 	struct store *st;
 	const struct store_where *w;
 	struct store_sums *sums;
+	uint64_t base; /* the point's base, 0 = full */
 };
 /* Disk #disk of pt with *v filled, after the checks of a write (not
  * committed, a known disk, not done, connected); NULL with *err (logged). */

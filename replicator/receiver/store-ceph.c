@@ -325,6 +325,77 @@ ceph_clone_remove(struct store_backend *be, const char *source)
 	return c && srbd_remove(c, image + 1) == 0 ? 0 : -1;
 }
 
+/* The image of source "rbd:POOL/IMAGE" when POOL is the store's pool and
+ * IMAGE a valid name (borrowed from source); NULL otherwise. */
+static const char *
+clone_image(const struct store_backend *be, const char *source)
+{
+	const char *pool = ceph_of(be)->pool, *slash;
+	size_t plen = strlen(pool);
+
+	if (strncmp(source, "rbd:", 4) != 0 || strncmp(source + 4, pool, plen) != 0)
+		return NULL;
+	slash = source + 4 + plen;
+	return *slash == '/' && store_name_ok(slash + 1) ? slash + 1 : NULL;
+}
+
+static int
+ceph_clone_stat(struct store_backend *be, const char *group, const char *source,
+		struct store_clone_info *out)
+{
+	const char *image = clone_image(be, source), *disk;
+	char parent[SRBD_NAME_MAX], psnap[32];
+	struct srbd *c = image ? ceph_rbd(be) : NULL;
+	struct srbd_img *im;
+	size_t glen = strlen(group);
+	int rc = 0;
+
+	if (!image)
+		return 0;
+	if (!c || !(im = srbd_open_clone(c, image, parent, psnap)))
+		return -1;
+	disk = parent + glen + 1;
+	if (strncmp(parent, group, glen) == 0 && parent[glen] == '+' && !strchr(disk, '+') &&
+	    store_name_ok(disk) && (out->point = srbd_snap_point(psnap)) != 0) {
+		snprintf(out->disk, sizeof(out->disk), "%s", disk);
+		rc = srbd_size(im, &out->size) < 0 || srbd_print(im, &out->print) < 0 ? -1 : 1;
+	}
+	srbd_close(im);
+	return rc;
+}
+
+static struct store_reader *
+ceph_clone_reader(struct store_backend *be, const char *source)
+{
+	const char *image = clone_image(be, source);
+	char parent[SRBD_NAME_MAX], psnap[32];
+	struct srbd *c = image ? ceph_rbd(be) : NULL;
+	struct store_reader *r;
+
+	if (!image) {
+		log_error("store: \"%s\" is no rbd image of pool %s", source, ceph_of(be)->pool);
+		return NULL;
+	}
+	if (!c || !(r = calloc(1, sizeof(*r)))) {
+		if (c)
+			log_error("store: out of memory");
+		return NULL;
+	}
+	r->img = srbd_open_clone(c, image, parent, psnap);
+	if (!r->img) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static int
+ceph_clone_own(struct store_reader *r, int (*fn)(void *arg, uint64_t off, uint64_t len),
+	       void *arg)
+{
+	return srbd_own_extents(r->img, fn, arg);
+}
+
 static const char *
 ceph_clone_conf(const struct store_backend *be)
 {
@@ -353,6 +424,9 @@ static const struct store_backend_ops ceph_ops = {
 	.clone = ceph_clone,
 	.clone_remove = ceph_clone_remove,
 	.clone_conf = ceph_clone_conf,
+	.clone_stat = ceph_clone_stat,
+	.clone_reader = ceph_clone_reader,
+	.clone_own = ceph_clone_own,
 };
 
 static char *

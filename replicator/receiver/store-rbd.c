@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "common/ceph-dl.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/parse.h"
 
@@ -70,9 +71,8 @@ srbd_snap_name(char out[32], uint64_t point)
 	snprintf(out, 32, "%c%" PRIu64, SRBD_SNAP_PREFIX, point);
 }
 
-/* "p<id>" -> id; 0 if snap is not a point snapshot. */
-static uint64_t
-snap_point(const char *snap)
+uint64_t
+srbd_snap_point(const char *snap)
 {
 	uint64_t id;
 
@@ -739,7 +739,7 @@ prune_image(struct srbd *c, const char *image, bool (*keep)(void *, uint64_t), v
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
-		uint64_t id = snap_point(snaps[i].name);
+		uint64_t id = srbd_snap_point(snaps[i].name);
 
 		if (id != 0 && !keep(arg, id))
 			snprintf(doomed[ndoomed++], sizeof(doomed[0]), "%s", snaps[i].name);
@@ -830,4 +830,177 @@ srbd_remove(struct srbd *c, const char *image)
 		return -1;
 	}
 	return 0;
+}
+
+struct srbd_img *
+srbd_open_clone(struct srbd *c, const char *image, char parent[SRBD_NAME_MAX], char psnap[32])
+{
+	struct srbd_img *im = img_new(c, image, NULL);
+	rbd_linked_image_spec_t pimg;
+	rbd_snap_spec_t ps;
+	int r;
+
+	parent[0] = psnap[0] = '\0';
+	if (!im)
+		return NULL;
+	r = sym_rbd_open_read_only(c->io, image, &im->img, NULL);
+	if (r < 0) {
+		im->img = NULL;
+		log_error("store: open of rbd image %s/%s: %s", c->pool, image, strerror(-r));
+		srbd_close(im);
+		errno = -r;
+		return NULL;
+	}
+	r = sym_rbd_get_parent(im->img, &pimg, &ps);
+	if (r == -ENOENT)
+		return im; /* no parent */
+	if (r < 0) {
+		fail_io(im, "parent lookup", 0, 0, r);
+		srbd_close(im);
+		return NULL;
+	}
+	if (pimg.pool_name && strcmp(pimg.pool_name, c->pool) == 0 &&
+	    (!pimg.pool_namespace || !pimg.pool_namespace[0]) && !pimg.trash) {
+		snprintf(parent, SRBD_NAME_MAX, "%s", pimg.image_name ? pimg.image_name : "");
+		snprintf(psnap, 32, "%s", ps.name ? ps.name : "");
+	}
+	sym_rbd_linked_image_spec_cleanup(&pimg);
+	sym_rbd_snap_spec_cleanup(&ps);
+	return im;
+}
+
+int
+srbd_size(struct srbd_img *im, uint64_t *size)
+{
+	int r = sym_rbd_get_size(im->img, size);
+
+	return r < 0 ? fail_io(im, "stat", 0, 0, r) : 0;
+}
+
+/* Extents of a diff, collected (librbd's callback must not read the
+ * image), at most SRBD_SPANS_MAX before they merge into one. */
+#define SRBD_SPANS_MAX (1u << 20)
+struct spans {
+	uint64_t (*v)[2];
+	size_t n, cap;
+};
+
+static int
+span_add(uint64_t off, size_t len, int exists, void *arg)
+{
+	struct spans *s = arg;
+
+	(void)exists; /* a hole the clone made over its parent's data is its own too */
+	if (len == 0)
+		return 0;
+	if (s->n == SRBD_SPANS_MAX) { /* bounded: one span over them all */
+		uint64_t lo = off, hi = off + len;
+
+		for (size_t i = 0; i < s->n; i++) {
+			lo = s->v[i][0] < lo ? s->v[i][0] : lo;
+			hi = s->v[i][0] + s->v[i][1] > hi ? s->v[i][0] + s->v[i][1] : hi;
+		}
+		s->v[0][0] = lo;
+		s->v[0][1] = hi - lo;
+		s->n = 1;
+		return 0;
+	}
+	if (s->n == s->cap) {
+		size_t ncap = s->cap ? s->cap * 2 : 64;
+		uint64_t (*nv)[2] = realloc(s->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		s->v = nv;
+		s->cap = ncap;
+	}
+	s->v[s->n][0] = off;
+	s->v[s->n][1] = len;
+	s->n++;
+	return 0;
+}
+
+static int
+span_cmp(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+int
+srbd_own_extents(struct srbd_img *im, int (*fn)(void *arg, uint64_t off, uint64_t len),
+		 void *arg)
+{
+	struct spans s = { 0 };
+	uint64_t size, lo = 0, hi = 0;
+	int r, rc = -1;
+
+	if (srbd_size(im, &size) < 0)
+		return -1;
+	r = sym_rbd_diff_iterate2(im->img, NULL, 0, size, 0, 0, span_add, &s);
+	if (r < 0) {
+		fail_io(im, "own extents (diff, parent excluded)", 0, size, r);
+		goto out;
+	}
+	qsort(s.v, s.n, sizeof(*s.v), span_cmp);
+	for (size_t i = 0; i < s.n; i++) {
+		if (hi > lo && s.v[i][0] <= hi) { /* touches or overlaps: merge */
+			hi = s.v[i][0] + s.v[i][1] > hi ? s.v[i][0] + s.v[i][1] : hi;
+			continue;
+		}
+		if (hi > lo && fn(arg, lo, hi - lo) < 0)
+			goto out;
+		lo = s.v[i][0];
+		hi = lo + s.v[i][1];
+	}
+	if (hi > lo && fn(arg, lo, hi - lo) < 0)
+		goto out;
+	rc = 0;
+out:
+	free(s.v);
+	return rc;
+}
+
+static int
+print_span(uint64_t off, size_t len, int exists, void *arg)
+{
+	uint64_t v[4] = { *(uint64_t *)arg, off, len, (uint64_t)exists };
+
+	*(uint64_t *)arg = hash64(v, sizeof(v));
+	return 0;
+}
+
+int
+srbd_print(struct srbd_img *im, uint64_t *out)
+{
+	rbd_snap_info_t *snaps;
+	const char *newest = NULL;
+	uint64_t size, h, newest_id = 0;
+	bool differs = false;
+	int n, r;
+
+	if (srbd_size(im, &size) < 0 || snaps_get(im, &snaps, &n) < 0)
+		return -1;
+	h = hash64(&size, sizeof(size));
+	for (int i = 0; i < n; i++) {
+		uint64_t v[2] = { h, snaps[i].id };
+
+		h = hash64(v, sizeof(v)) ^ hash64(snaps[i].name, strlen(snaps[i].name));
+		if (!newest || snaps[i].id > newest_id) {
+			newest = snaps[i].name;
+			newest_id = snaps[i].id;
+		}
+	}
+	if (newest) {
+		r = head_differs(im, newest, &differs) < 0 ? -1 : 0;
+		h ^= differs ? 0x5bd1e995u : 0;
+	} else { /* no snapshot: the objects it holds itself */
+		r = sym_rbd_diff_iterate2(im->img, NULL, 0, size, 0, 1, print_span, &h);
+		if (r < 0)
+			r = fail_io(im, "own objects", 0, size, r);
+	}
+	snaps_free(snaps, n);
+	*out = h;
+	return r;
 }

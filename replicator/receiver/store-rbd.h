@@ -59,4 +59,25 @@ int srbd_clone(struct srbd *c, const char *image, const char *snap, const char *
 /* Remove an image (absent is fine). 0 / -1. */
 int srbd_remove(struct srbd *c, const char *image);
 
+/* Point id of a snapshot name "p<id>"; 0 when it is not one. */
+uint64_t srbd_snap_point(const char *snap);
+
+/* Open image, a clone, read-only at its head (the VM that wrote it is
+ * off): its parent's image and snapshot names into parent and psnap (""
+ * when it has none, or one in another pool). NULL on error (logged). */
+struct srbd_img *srbd_open_clone(struct srbd *c, const char *image, char parent[SRBD_NAME_MAX],
+				 char psnap[32]);
+/* Size of the open image (head or snapshot). 0 / -1 (logged). */
+int srbd_size(struct srbd_img *im, uint64_t *size);
+/* fn(arg, off, len) for each extent the open head holds itself, its
+ * parent left out (rbd_diff_iterate2 against nothing), offset order,
+ * overlaps merged; fn's -1 stops the walk. 0 / -1 (logged, or fn's). */
+int srbd_own_extents(struct srbd_img *im, int (*fn)(void *arg, uint64_t off, uint64_t len),
+		     void *arg);
+/* What the open head is, as a hash: its size, its snapshots (ids and
+ * names) and whether it differs from the newest of them. Writing the
+ * image changes it, once a snapshot was taken after the write before;
+ * a write since its newest snapshot changes it too. 0 / -1 (logged). */
+int srbd_print(struct srbd_img *im, uint64_t *out);
+
 #endif

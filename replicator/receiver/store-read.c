@@ -138,6 +138,16 @@ store_clone_remove(struct store *st, const char *source)
 }
 
 int
+store_clone_stat(struct store *st, const char *group, const char *source,
+		 struct store_clone_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!st->be->ops->clone_stat || !store_name_ok(group))
+		return 0;
+	return st->be->ops->clone_stat(st->be, group, source, out);
+}
+
+int
 store_group_usage(struct store *st, const char *group, bool committed_only, uint64_t *bytes)
 {
 	const struct store_backend_ops *ops = st->be->ops;

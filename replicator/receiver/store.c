@@ -770,7 +770,7 @@ store_point_disk_was_done(const struct store_point *pt, uint16_t disk)
 struct store_disk *
 store_point_view(struct store_point *pt, uint16_t disk, struct store_point_view *v, int *err)
 {
-	*v = (struct store_point_view){ pt->st, &pt->w, pt->sums };
+	*v = (struct store_point_view){ pt->st, &pt->w, pt->sums, pt->base_id };
 	return point_disk(pt, disk, 0, 0, "adopt", err);
 }
 

@@ -244,8 +244,13 @@ int store_point_write_sum(struct store_point *pt, uint16_t disk, uint64_t offset
  * file already), made durable, its checksum records computed from its own
  * allocation (*bytes: its DATA bytes, added to the point's), then the disk
  * is done. src is only read. Nothing may have been written to the disk.
- * Backends whose points are files (local, target) only: the others are
- * refused, "not yet". 0 / -1 (*err, logged). */
+ * Backends whose points are files (local, target) take an image file; a
+ * ceph store takes an RBD clone "rbd:POOL/IMAGE" of this very disk's
+ * snapshot of the point's base (store_point_clone; refused otherwise):
+ * the 64 KiB blocks of the clone's own extents (its parent left out) that
+ * read otherwise than the base are written into the point, all-zero ones
+ * as zero extents, with their checksum records (*bytes: the data bytes).
+ * 0 / -1 (*err, logged). */
 int store_point_adopt(struct store_point *pt, uint16_t disk, const char *src,
 		      uint64_t *bytes, int *err);
 /* Whether st's points are image files that store_point_adopt can take
@@ -355,6 +360,20 @@ int store_point_clone(struct store *st, const char *group, uint64_t point, const
 const char *store_clone_conf(const struct store *st);
 /* Remove a clone by its source string (absent is fine). 0 / -1 (logged). */
 int store_clone_remove(struct store *st, const char *source);
+/* What a clone store_point_clone made is now (a failback's point F is
+ * made of a failover's clones: failover/promote.c). */
+struct store_clone_info {
+	char disk[STORE_NAME_MAX + 1]; /* the group's disk it is a clone of */
+	uint64_t point;                /* ... at this point */
+	uint64_t size;                 /* its size now */
+	uint64_t print;                /* changes when it is written or snapshotted */
+};
+/* 1 with *out when source (a domain's disk source, "rbd:POOL/IMAGE") is a
+ * clone of a point snapshot of group's disk in this store; 0 when it is
+ * none (another pool or group, no clone; a local store: always). -1
+ * (logged). */
+int store_clone_stat(struct store *st, const char *group, const char *source,
+		     struct store_clone_info *out);
 
 /* *out: a read-only view of disk of committed point (0 = newest) through
  * its whole chain, as hash queries read it (local: qemu-nbd, read-only;

@@ -8,7 +8,10 @@
 # only (W: what of the clones' own extents, parent excluded, differs from
 # the point), the on-prem target reads
 # like the clone's reverse snapshot, a second write goes alone as an
-# incremental; failback finish on a ceph store is refused.
+# incremental. failback finish makes point F of the clones (their own
+# changes against the point, no second F after a receiver kill -9), cuts
+# the on-prem disks over to them and releases the failover once; the next
+# forward cycle is an incremental on F.
 . "$(dirname "$0")/lib.sh"
 W=$T
 
@@ -145,19 +148,78 @@ check "the first reverse snapshot is removed after the second's commit" \
 rbd export "$CLONE@nestor-2" "$T/clone2.raw" >/dev/null 2>&1
 check "the second point reads as the clone's second reverse snapshot" \
 	qemu-img compare -q -f qcow2 -F raw "$TD/data/2.qcow2" "$T/clone2.raw"
-"$NESTOR" failback finish --config "$T/agent.conf" $G >/dev/null 2>"$T/fin.log"
-rc=$?
-tail -2 "$T/fin.log"
-check "failback finish on a ceph store: refused (exit 1), says why" \
-	bash -c "[ $rc = 1 ] && grep -q 'Ceph store is not built yet' '$T/fin.log'"
-check "the refused finish left the cloud VM running" \
-	[ "$(virsh -q -c "$VM_URI" domstate "$DOM" 2>/dev/null)" = running ]
-echo "failback section: $((SECONDS - T0)) s"
+echo "failback sync section: $((SECONDS - T0)) s"
 
-virsh -q -c "$VM_URI" destroy "$DOM" >/dev/null 2>&1
-"$NESTOR" failover --config "$T/receiver.conf" --release $G 2>"$T/rel.log"
-check "failover release: exit 0" [ $? = 0 ]
-check "failover release: the clones with the VM's data stay" [ "$(rbd ls replicas | grep -c '^failover-')" = 2 ]
+# failback finish from the ceph store (issue 14, item 4, the cutover): the
+# cloud VM writes once more (W3); the receiver, held once it has made F of
+# the clones (before its answer), is killed -9; the finish fails with
+# nothing cut over; its re-run gets the same F (no second point), commits
+# the target into the on-prem disks, which then equal the clones at
+# shutdown, as does F; the failover is released once, a third finish is a
+# no-op, and the next forward cycle is an incremental on F.
+T1=$SECONDS
+stopped() { [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = T ]; }
+OSCLONE=$(virsh -q -c "$VM_URI" domblklist "$DOM" | awk '$1 == "vda" { print $2 }')
+cloud_run "$DOM" "dd if=/dev/urandom of=/dev/vdb bs=64k count=1 seek=240 conv=fsync 2>/dev/null && echo written" |
+	grep -q written || die "cloud write W3 failed"
+FIN="$NESTOR failback finish --config $T/agent.conf $G --shutdown-timeout 5"
+CJ=$T/agent-state/failback/$G/cutover.json
+stop_receiver
+NESTOR_TEST_PAUSE=finish-promoted start_receiver
+$FIN >"$T/fin1.out" 2>"$T/fin1.log" &
+KPID=$!
+wait_until 180 stopped "$RX_PID" || { kill -9 $KPID; tail "$T/fin1.log" "$T/receiver.log"; die "the receiver never made F"; }
+F=$((pt + 1))
+check "finish: the receiver made F = point $F of the clones (held before its answer)" [ "$(last_point $G)" = $F ]
+check "finish: on-prem disks untouched while F is made" [ "$(sha256sum "$T/src/os.qcow2" "$T/src/data.raw")" = "$SHA" ]
+kill -9 "$RX_PID"; wait "$RX_PID" 2>/dev/null; RX_PID=
+wait $KPID
+rc=$?
+tail -1 "$T/fin1.log"
+check "receiver killed once F was made: the finish fails (exit 1), nothing cut over, still failed over" \
+	bash -c "[ $rc = 1 ] && jq -e '.state == \"requested\"' '$CJ' >/dev/null && [ -f '$T/store/$G/failover.json' ] &&
+		[ \"\$(sha256sum '$T/src/os.qcow2' '$T/src/data.raw')\" = '$SHA' ]"
+start_receiver
+$FIN --json >"$T/fin2.json" 2>"$T/fin2.log"
+rc=$?
+cat "$T/fin2.json"; tail -3 "$T/fin2.log"
+grep -E "clone|point $F|released|made already|reverse point [0-9]+ committed" "$T/receiver.log" | tail -8
+check "finish re-run: exit 0, F = $F on base P = $pt, released" \
+	bash -c "[ $rc = 0 ] && jq -e '.point == $F and .base == $pt and .released and .resumed_from == \"requested\"' '$T/fin2.json' >/dev/null"
+check "finish re-run: the receiver answered the F it made, no second point" \
+	bash -c "grep -q 'point $F was made already' '$T/receiver.log' && [ $(npoints $G) = $F ]"
+FD=$(sed -n "s/.*point $F disk data: took .* (\([0-9]*\) bytes of its own data).*/\1/p" "$T/receiver.log" | tail -1)
+check "F's data disk: the clone's own changes only, W + W2 + W3 = $((576 * KIB)) bytes ($FD; the clone owns $OWN+)" \
+	[ "${FD:-0}" = $((576 * KIB)) ]
+check "F listed crash-consistent, with the bytes the finish reports" \
+	jqt ".points[-1] | .id == $F and .base == $pt and .consistency == \"crash-consistent\" and .bytes == $(jq .bytes "$T/fin2.json") and .bytes >= $((576 * KIB))" <(points_json $G)
+rbd export "$CLONE" "$T/clone-data.raw" >/dev/null 2>&1
+rbd export "$OSCLONE" "$T/clone-os.raw" >/dev/null 2>&1
+check "cutover: on-prem data equals the data clone at shutdown" cmp -s "$T/src/data.raw" "$T/clone-data.raw"
+check "cutover: on-prem os equals the os clone at shutdown" \
+	qemu-img compare -q -f qcow2 -F raw "$T/src/os.qcow2" "$T/clone-os.raw"
+check "point F's data snapshot equals the data clone" \
+	[ "$(rbd export "replicas/$G+data@p$F" - 2>/dev/null | md5sum)" = "$(md5sum < "$T/clone-data.raw")" ]
+check "cutover.json released at F" jqt ".state == \"released\" and .forward_point == $F" "$CJ"
+check "the failover is released once (marker gone, domain undefined)" \
+	bash -c "[ ! -e '$T/store/$G/failover.json' ] && [ \"\$(grep -c 'failover released after the agent verified' '$T/receiver.log')\" = 1 ] &&
+		! virsh -q -c '$VM_URI' domstate '$DOM' >/dev/null 2>&1"
+$FIN >"$T/fin3.out" 2>"$T/fin3.log"
+rc=$?
+check "finish again: a no-op (exit 0, released already, no new point)" \
+	bash -c "[ $rc = 0 ] && grep -q 'released already' '$T/receiver.log' && [ $(npoints $G) = $F ]"
+qemu-io -f raw -c "write -P 0x77 4M 128k" "$T/src/data.raw" >/dev/null
+RES=$(agent_once "$T/agent.conf") || { tail -n 20 "$T/agent.log" "$T/receiver.log"; die "forward cycle after the finish failed"; }
+echo "after the finish: $RES"
+check "after the finish: the next forward point is an incremental on F" \
+	jqt ".point == $((F + 1)) and .base == $F and .incremental" <<<"$RES"
+check "after the finish: it sends the 128 KiB written ($(jq .bytes_data <<<"$RES") bytes of data), not a seed" \
+	bash -c "[ $(jq .bytes_data <<<"$RES") -ge $((128 * KIB)) ] && [ $(jq .bytes_data <<<"$RES") -le $((128 * KIB * 12 / 10 + 64 * KIB)) ]"
+check "after the finish: the new point's data disk is on-prem's" \
+	[ "$(rbd export "replicas/$G+data@p$((F + 1))" - 2>/dev/null | md5sum)" = "$(md5sum < "$T/src/data.raw")" ]
+echo "failback finish section: $((SECONDS - T1)) s"
+
+check "the released failover's clones with the VM's data stay" [ "$(rbd ls replicas | grep -c '^failover-')" = 2 ]
 check "failover: the point's snapshots are unchanged" [ "$(snap_sums)" = "$SUMS" ]
 stop_receiver
 finish

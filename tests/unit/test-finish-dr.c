@@ -1,7 +1,8 @@
 /* Unit tests of the DR side's bookkeeping of a failback finish
  * (failback/finish-dr.c) that needs no libvirt: F answered again only
  * while the failover's overlays are as when it was made, a promoted point
- * told from another, the reverse source's state required. */
+ * told from another, the reverse source's state required, and a ceph
+ * store's F refused over another point than the failover's. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 
@@ -13,6 +14,7 @@
 #include <jansson.h>
 
 #include "failback/finish-dr.h"
+#include "failover/promote.h"
 #include "replicator/receiver/marker.h"
 #include "replicator/receiver/store.h"
 #include "tmpdir.h"
@@ -99,7 +101,7 @@ Test(finish_dr, f_answered_only_while_the_overlays_stay)
 
 	/* F listed, its overlays recorded: answered again. */
 	m = marker(2);
-	cr_assert_eq(finish_dr_record(dir, "g"), 0);
+	cr_assert_eq(finish_dr_record(st, dir, "g"), 0);
 	json_decref(m);
 	m = failover_marker_load(dir, "g", &absent);
 	cr_assert_not_null(m);
@@ -141,7 +143,7 @@ Test(finish_dr, recorded_before_the_promotion)
 	point(st, 1, 0, "{}");
 	overlay_made(path, sizeof(path));
 	m = marker(2);
-	cr_assert_eq(finish_dr_record(dir, "g"), 0);
+	cr_assert_eq(finish_dr_record(st, dir, "g"), 0);
 	json_decref(m);
 	snprintf(path, sizeof(path), "%s/wd/promote.e.qcow2", dir);
 	put(path, "the promotion's");
@@ -181,12 +183,58 @@ Test(finish_dr, reverse_state_required)
 	snprintf(path, sizeof(path), "%s/g", dir);
 	cr_assert_eq(mkdir(path, 0700), 0);
 	m = marker(0);
-	cr_assert(!finish_dr_has_reverse(dir, "g", m));
+	cr_assert(!finish_dr_has_reverse(dir, "g", m, false));
 	snprintf(path, sizeof(path), "%s/g/reverse", dir);
 	cr_assert_eq(mkdir(path, 0700), 0);
-	cr_assert(!finish_dr_has_reverse(dir, "g", m));
+	cr_assert(!finish_dr_has_reverse(dir, "g", m, false));
 	snprintf(path, sizeof(path), "%s/g/reverse/web1.json", dir);
 	put(path, "{}");
-	cr_assert(finish_dr_has_reverse(dir, "g", m));
+	cr_assert(finish_dr_has_reverse(dir, "g", m, false));
+	/* A ceph store: the rbd source's state of one of the domain's
+	 * clones too (another domain's does not count). */
+	cr_assert(!finish_dr_has_reverse(dir, "g", m, true));
+	snprintf(path, sizeof(path), "%s/g/reverse/rbd", dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/g/reverse/rbd/web10.vda.json", dir);
+	put(path, "{}");
+	cr_assert(!finish_dr_has_reverse(dir, "g", m, true));
+	snprintf(path, sizeof(path), "%s/g/reverse/rbd/web1.vda.json", dir);
+	put(path, "{}");
+	cr_assert(finish_dr_has_reverse(dir, "g", m, true));
 	json_decref(m);
+}
+
+/* A ceph store writes the clones' changes against P over P's snapshots:
+ * a point committed after P (an earlier F the VMs ran past) makes the
+ * promotion refuse before anything changes (no cluster, no libvirt is
+ * reached: the catalog says it). */
+Test(finish_dr, ceph_f_refused_over_a_newer_point_than_the_failovers)
+{
+	struct store_ceph_opts ceph = { .pool = "replicas" };
+	struct store *st = store_open(dir, NULL), *cst;
+	struct store_point_info *pts = NULL;
+	json_t *m, *rep = (json_t *)1;
+	bool absent = false;
+	size_t n = 0;
+
+	cr_assert_not_null(st);
+	point(st, 1, 0, "{}");
+	point(st, 2, 1, "{\"promoted_from\":1}");
+	store_free(st);
+	m = marker(0);
+	json_object_set_new(m, "point", json_integer(1));
+	cr_assert_eq(failover_marker_save(dir, "g", m), 0);
+	json_decref(m);
+	cst = store_open(dir, &ceph); /* connects on first use only */
+	cr_assert_not_null(cst);
+	cr_assert_eq(failover_promote_point(cst, dir, "g", "test:///default", &rep), -1);
+	cr_assert_null(rep);
+	m = failover_marker_load(dir, "g", &absent);
+	cr_assert_not_null(m);
+	cr_assert_null(json_object_get(m, "promote_point"), "no F id recorded");
+	json_decref(m);
+	cr_assert_eq(store_list_points(cst, "g", &pts, &n), 0);
+	cr_assert_eq(n, 2);
+	free(pts);
+	store_free(cst);
 }

@@ -196,15 +196,35 @@ Test(adopt, a_written_disk_or_a_bad_image_is_refused, .timeout = 60)
 	store_free(st);
 }
 
-Test(adopt, a_ceph_store_takes_no_image_and_promote_says_not_yet, .timeout = 30)
+/* A ceph store's clones are told apart without the cluster: a file, an
+ * image of another pool or a malformed source is no clone of the store's
+ * (0), and a group that is not failed over has nothing to promote. The
+ * clones themselves: test-ceph-drill. */
+Test(adopt, a_ceph_store_knows_its_clones_by_pool, .timeout = 30)
 {
-	struct store_ceph_opts ceph = { 0 };
+	struct store_ceph_opts ceph = { .pool = "replicas" };
 	struct store *st = store_open(dir, &ceph); /* connects on first use only */
+	struct store_clone_info ci;
 	json_t *rep = (json_t *)1;
 
 	cr_assert_not_null(st);
 	cr_assert(!store_points_are_files(st));
+	cr_assert_eq(store_clone_stat(st, "g", "/var/lib/x.qcow2", &ci), 0);
+	cr_assert_eq(store_clone_stat(st, "g", "rbd:other/failover-1-0-0", &ci), 0);
+	cr_assert_eq(store_clone_stat(st, "g", "rbd:replicasx/failover-1-0-0", &ci), 0);
+	cr_assert_eq(store_clone_stat(st, "g", "rbd:replicas/", &ci), 0);
+	cr_assert_eq(store_clone_stat(st, "g", "rbd:replicas/a/b", &ci), 0);
 	cr_assert_eq(failover_promote(st, dir, "g", "test:///default", &rep), -1);
 	cr_assert_null(rep);
+	store_free(st);
+}
+
+Test(adopt, a_local_store_has_no_clones_to_stat)
+{
+	struct store *st = store_open(dir, NULL);
+	struct store_clone_info ci;
+
+	cr_assert_not_null(st);
+	cr_assert_eq(store_clone_stat(st, "g", "rbd:rbd/failover-1-0-0", &ci), 0);
 	store_free(st);
 }
