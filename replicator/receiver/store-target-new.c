@@ -43,7 +43,7 @@ made_clear(struct made *m)
 	free(m->file);
 	free(m->path);
 	free(m->temp);
-	memset(m, 0, sizeof(*m));
+	*m = (struct made){ 0 };
 }
 
 /* The directory of absolute path (malloc'd, NULL logged). */
