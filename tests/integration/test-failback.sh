@@ -39,6 +39,12 @@
 # data, the holes as zero extents; the finish is refused until agent.conf
 # names the new disks, then the new disks equal the cloud disks at shutdown
 # and stay sparse, F is listed, and the next forward cycle is incremental.
+# Around it, kill -9 on that path: the agent and the receiver in the full
+# first point, then `failback abort` removes exactly the images the start
+# made (the originals, kept aside, and the operator's files untouched);
+# the same kill, then a re-run into the same images; during the finish the
+# receiver once F is made, the agent with one disk committed (abort
+# refused), and the re-run converges.
 . "$(dirname "$0")/lib.sh"
 
 jqt() { jq -e "$@" >/dev/null; }
