@@ -20,6 +20,7 @@
 #include "common/testhook.h"
 #include "failback/cutover.h"
 #include "failback/target.h"
+#include "replicator/receiver/store-target.h"
 #include "replicator/receiver/store.h"
 
 int
@@ -135,7 +136,7 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 int
 cutover_abort(const char *root, const char *group)
 {
-	char *gdir = strfmt("%s/%s", root, group), *gone = NULL;
+	char *gdir = strfmt("%s/%s", root, group), *gone = NULL, *ctx = NULL;
 	struct cutover c;
 	int rc = -1;
 
@@ -154,6 +155,11 @@ cutover_abort(const char *root, const char *group)
 			  cutover_state_name(c.state));
 		goto out;
 	}
+	/* The new disks the target made (a failback to new disks) first:
+	 * their records are in gdir, which a crash here leaves for the
+	 * next abort. */
+	if (!(ctx = strfmt("failback: group %s", group)) || store_target_unmake(gdir, ctx) < 0)
+		goto out;
 	/* One rename makes it gone for good: a crash in the removal leaves a
 	 * directory no failback opens, removed by the next abort. */
 	gone = strfmt("%s/.%s.aborted", root, group);
@@ -169,6 +175,7 @@ cutover_abort(const char *root, const char *group)
 		 group, gdir);
 	rc = 0;
 out:
+	free(ctx);
 	free(gone);
 	free(gdir);
 	return rc;

@@ -28,10 +28,12 @@ int cutover_synced(struct store *target, const char *gdir, const char *group,
 int cutover_commit(struct store *target, const char *gdir, const char *group,
 		   const struct failback_disks *disks);
 
-/* Abandon the failback of group: its target directory <root>/<group>
- * (the reverse points, pending data, cutover.json) removed durably;
- * refused from committing on (roll forward). The on-prem disks are never
- * touched. Nothing there: 0. 0 / -1 (logged). */
+/* Abandon the failback of group: the new disks its target made, if any
+ * (store_target_unmake: only those, as recorded), then its target
+ * directory <root>/<group> (the reverse points, pending data,
+ * cutover.json) removed durably; refused from committing on (roll
+ * forward). The on-prem disks are never touched. Nothing there: 0.
+ * 0 / -1 (logged). */
 int cutover_abort(const char *root, const char *group);
 
 #endif

@@ -6,18 +6,15 @@
 #include "replicator/receiver/store-target.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/fileutil.h"
 #include "common/log.h"
-#include "common/qcow2new.h"
 #include "replicator/receiver/store-backend.h"
 #include "replicator/receiver/store-local.h"
+#include "replicator/receiver/store-target-new.h"
 
 struct target_disk {
 	char name[STORE_NAME_MAX + 1];
@@ -88,61 +85,6 @@ target_disk_init(struct store_backend *be, const struct store_where *w, struct s
 	return store_local_ops()->disk_init(be, w, d);
 }
 
-/* A raw new disk: sparse, size bytes, fsynced. 0 / -1 (logged). */
-static int
-target_new_raw(const char *path, uint64_t size, const char *ctx)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-	int rc = -1;
-
-	if (fd < 0)
-		log_error("%s: new disk %s: %m", ctx, path);
-	else if (ftruncate(fd, (off_t)size) < 0 || fsync(fd) < 0)
-		log_error("%s: new disk %s: size %llu: %m", ctx, path, (unsigned long long)size);
-	else
-		rc = 0;
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
-/* td's new disk, made empty at size unless an earlier begin made it: it
- * is the chain's root from here on, only ever read until the cutover. */
-static int
-target_new_disk(const struct target_disk *td, uint64_t size, const char *ctx)
-{
-	char *dir = NULL, *slash;
-	struct stat sb;
-	int rc = -1;
-
-	if (stat(td->path, &sb) == 0 && sb.st_size > 0) {
-		if (S_ISREG(sb.st_mode))
-			return 0;
-		log_error("%s: new disk %s is not a regular file", ctx, td->path);
-		return -1;
-	}
-	if (strcmp(td->format, "qcow2") == 0 ? qcow2new_create(ctx, td->path, size, NULL, NULL)
-					     : target_new_raw(td->path, size, ctx))
-		return -1;
-	/* Its name survives a power cut before pending.json names the overlay. */
-	if (!(dir = strdup(td->path))) {
-		log_error("%s: out of memory", ctx);
-		return -1;
-	}
-	slash = strrchr(dir, '/'); /* absolute: there is one */
-	if (slash == dir)
-		slash[1] = '\0';
-	else
-		*slash = '\0';
-	if (dir_fsync(dir) == 0) {
-		log_info("%s: new disk %s (%s, %llu bytes) made empty", ctx, td->path, td->format,
-			 (unsigned long long)size);
-		rc = 0;
-	}
-	free(dir);
-	return rc;
-}
-
 static int
 target_disk_create(struct store_backend *be, const struct store_where *w, struct store_disk *d,
 		   uint64_t base_id)
@@ -152,7 +94,8 @@ target_disk_create(struct store_backend *be, const struct store_where *w, struct
 
 	store_ctx(ctx, sizeof(ctx), w, d->name);
 	if (!base_id && (td = target_disk((const struct target *)be, d->name, ctx)) &&
-	    td->create && target_new_disk(td, d->size, ctx) < 0)
+	    td->create && store_target_make(w->gdir, td->name, td->path, td->format, d->size,
+					    ctx) < 0)
 		return -1;
 	return store_local_ops()->disk_create(be, w, d, base_id);
 }

@@ -20,8 +20,9 @@ struct store_target_disk {
 	/* A new disk (a failback to new disks: the on-prem ones are lost):
 	 * when path is absent or an empty file, the begin of a point with no
 	 * base makes it an empty image of the point's disk size (raw: sparse),
-	 * fsynced with its directory; a non-empty file there is taken as the
-	 * image an earlier begin made (the caller refused any other first). */
+	 * fsynced with its directory, recorded first in the group's directory
+	 * (store-target-new.h); the image so recorded is taken as it is by a
+	 * later begin, any other non-empty file there is refused. */
 	bool create;
 };
 
@@ -34,6 +35,15 @@ struct store_target_disk {
  * removal touches it). A point's disk takes the size the point gives it:
  * past the end of a smaller on-prem disk it reads as zeros. NULL on error
  * (logged: which disk and what is wrong); free with store_free. */
+/* Undo what the begins of a target's points made of its new disks, as
+ * recorded in its group directory gdir (a failback's abort): each image
+ * still at its path (the same device and inode) is removed, or replaced
+ * by an empty file where the operator gave one; an image left under its
+ * temporary name by a crash is removed; a file that is not the one made
+ * is left as it is (logged). The records stay (the caller removes gdir).
+ * Idempotent: run it again after a crash. 0 / -1 (logged with ctx). */
+int store_target_unmake(const char *gdir, const char *ctx);
+
 struct store *store_open_target(const char *root, const struct store_target_disk *disks,
 				size_t ndisks);
 

@@ -39,6 +39,12 @@
 # data, the holes as zero extents; the finish is refused until agent.conf
 # names the new disks, then the new disks equal the cloud disks at shutdown
 # and stay sparse, F is listed, and the next forward cycle is incremental.
+# Around it, kill -9 on that path: the agent and the receiver in the full
+# first point, then `failback abort` removes exactly the images the start
+# made (the originals, kept aside, and the operator's files untouched);
+# the same kill, then a re-run into the same images; during the finish the
+# receiver once F is made, the agent with one disk committed (abort
+# refused), and the re-run converges.
 . "$(dirname "$0")/lib.sh"
 
 jqt() { jq -e "$@" >/dev/null; }
@@ -420,10 +426,14 @@ vsize() { qemu-img info --output=json -U "$@" | jq '."virtual-size"'; }
 	2>"$T/fo2.log" || { cat "$T/fo2.log"; die "second failover failed"; }
 WD2=$(jq -r .workdir "$T/fo2.json")
 echo "new disks section: failover after $((SECONDS - T6)) s"
-rm -f "$T/src/os.qcow2" "$T/src/data.raw"
+# the originals kept aside (not to be trusted): nothing may touch them
+mkdir -p "$T/orig"
+mv "$T/src/os.qcow2" "$T/src/data.raw" "$T/orig/"
+OSHA=$(sha256sum "$T/orig/os.qcow2" "$T/orig/data.raw")
 # the first failback's target stays for forensics: moved away by hand
 mv "$T/agent-state/failback/$G" "$T/fb-first-target"
 ND=$T/newdisks
+GD=$T/agent-state/failback/$G
 mkdir -p "$ND"
 echo "the operator's file" >"$ND/busy.raw"
 fb start $G --once --new-disks "os=$ND/os.qcow2,data=$ND/busy.raw" >/dev/null 2>"$T/nd0.log"
@@ -437,16 +447,58 @@ check "REVERSE_BEGIN flagged FULL with ranges anyway: refused" \
 	bash -c "$RC $A1 --group $G --disk data --expect-code 1 fullranges | grep -q 'only the bare end'"
 check "REVERSE_BEGIN flagged FULL and RANGES: refused (protocol)" \
 	$RC $A1 --group $G --expect-code 1 fullandranges
-fb start $G --once --json --new-disks "os=$ND/os.qcow2,data=$ND/data.raw" >"$T/nd1.json" 2>"$T/nd1.log"
+# 6a. the agent and the receiver killed (kill -9) in the middle of the
+# first (full) point, then `failback abort`: it removes exactly the images
+# the start made (os.qcow2; data.raw, an empty file the operator gave, is
+# an empty file again), not the operator's other file, not the originals.
+# 6b. the same kill again; the re-run (the mapping from the record)
+# converges on the images made before the kill.
+NDS="os=$ND/os.qcow2,data=$ND/data.raw"
+ndkill() {
+	rx_held failback-sending
+	$FB start --config "$T/agent.conf" $G --once --json --new-disks "$NDS" >/dev/null 2>"$T/ndk.log" &
+	KPID=$!
+	wait_until 120 stopped "$RX_PID" || { kill -9 $KPID; tail "$T/ndk.log"; die "the receiver never streamed the full point"; }
+	kill -9 $KPID
+	wait $KPID 2>/dev/null
+	rx_kill9
+	start_receiver
+}
+: >"$ND/data.raw"
+T6A=$SECONDS
+ndkill
+check "killed in the full point: the new disks were made, recorded, the point pending" \
+	bash -c "[ -s '$ND/os.qcow2' ] && [ -s '$ND/data.raw' ] && [ -s '$GD/made-os.json' ] && [ -s '$GD/made-data.json' ] && [ -s '$GD/pending.json' ]"
+check "the record says data.raw was the operator's empty file" jqt '.given_empty' "$GD/made-data.json"
+fb abort $G >"$T/nda.out" 2>"$T/nda.log"
+rc=$?
+cat "$T/nda.log"
+check "failback abort after the killed start: exit 0" [ $rc = 0 ]
+check "abort: the image it made at an absent path is removed" [ ! -e "$ND/os.qcow2" ]
+check "abort: the operator's empty file is an empty file again" bash -c "[ -f '$ND/data.raw' ] && [ ! -s '$ND/data.raw' ]"
+check "abort: no image left under a temporary name, only the operator's files" \
+	[ "$(ls -A "$ND" | tr '\n' ' ')" = "busy.raw data.raw " ]
+check "abort: the operator's other file is unchanged" [ "$(cat "$ND/busy.raw")" = "the operator's file" ]
+check "abort: the originals untouched (sha256)" [ "$(sha256sum "$T/orig/os.qcow2" "$T/orig/data.raw")" = "$OSHA" ]
+check "abort: the target is gone" [ ! -e "$GD" ]
+check "abort says what it removed" grep -q "new disk $ND/os.qcow2 removed (the failback made it)" "$T/nda.log"
+ndkill
+echo "new disks: the kills in the full point and the abort: $((SECONDS - T6A)) s"
+INO=$(stat -c %i "$ND/os.qcow2" "$ND/data.raw")
+fb start $G --once --json >"$T/nd1.json" 2>"$T/nd1.log"
 rc=$?
 echo "new disks section: first point after $((SECONDS - T6)) s"
 cat "$T/nd1.json"; tail -3 "$T/nd1.log"
-check "failback start --new-disks: exit 0" [ $rc = 0 ]
-check "a first point of new disks: base 0" jqt '.new_disks and .point == 1 and .base == 0' "$T/nd1.json"
+check "failback start after the kill (the mapping from the record): exit 0" [ $rc = 0 ]
+check "a first point of new disks: base 0" jqt '.new_disks and .base == 0' "$T/nd1.json"
+check "it went into the images made before the kill (same files)" \
+	[ "$(stat -c %i "$ND/os.qcow2" "$ND/data.raw")" = "$INO" ]
+check "no pending point left" [ ! -e "$GD/pending.json" ]
+NP1=$(jq .point "$T/nd1.json")
 ALLOC=$(( $(alloc "$WD2/web1.os.qcow2") + $(alloc "$WD2/web1.data.qcow2") ))
 VIRT=$(( $(vsize "$WD2/web1.os.qcow2") + $(vsize "$WD2/web1.data.qcow2") ))
 BN=$(jq .bytes "$T/nd1.json")
-ZN=$(grep "reverse point 1 committed on-prem" "$T/receiver.log" | tail -1 | sed -E 's/.* ([0-9]+) zero,.*/\1/')
+ZN=$(grep "reverse point $NP1 committed on-prem" "$T/receiver.log" | tail -1 | sed -E 's/.* ([0-9]+) zero,.*/\1/')
 echo "new disks: $BN bytes received, $ZN bytes of zero extents; cloud disks: $ALLOC allocated of $VIRT"
 check "the cloud disks have holes ($ALLOC allocated < 0.8 x $VIRT)" [ "$ALLOC" -lt $((VIRT * 8 / 10)) ]
 check "bytes received <= the allocated data + 10% ($BN <= 1.1 x $ALLOC), not the virtual size" \
@@ -457,7 +509,7 @@ check "the new disks were made empty, only read so far" \
 	bash -c "[ \$(stat -c %b '$ND/data.raw') = 0 ] && [ \$(qemu-img map --output=json -U '$ND/os.qcow2' | jq '[.[] | select(.data)] | length') = 0 ]"
 TD2=$T/agent-state/failback/$G/disks
 check "the target's data disk reads as the cloud's" \
-	qemu-img compare -U -f qcow2 -F qcow2 "$TD2/data/1.qcow2" "$WD2/web1.data.qcow2"
+	qemu-img compare -U -f qcow2 -F qcow2 "$TD2/data/$NP1.qcow2" "$WD2/web1.data.qcow2"
 $FB finish --config "$T/agent.conf" $G --shutdown-timeout 60 >/dev/null 2>"$T/nd2.log"
 rc=$?
 tail -2 "$T/nd2.log"
@@ -467,11 +519,47 @@ check "nothing done: no cutover state, the cloud VM runs" \
 	bash -c "[ ! -e '$T/agent-state/failback/$G/cutover.json' ] && virsh -q -c '$VM_URI' domstate web1 | grep -q running"
 write_agent_conf "$T/agent.conf" agent1 $G os="$ND/os.qcow2:qcow2" data="$ND/data.raw:raw" \
 	domain_xml="$T/src/web1.xml"
+# 6c. kills during the finish into new disks: the receiver once F is made
+# (before its answer): nothing reaches the new disks (still empty); the
+# agent once the first disk is committed into its new disk: an abort is
+# refused and removes nothing; the re-run converges.
+empty_new() {
+	[ "$(stat -c %b "$ND/data.raw")" = 0 ] &&
+		[ "$(qemu-img map --output=json -U "$ND/os.qcow2" | jq '[.[] | select(.data)] | length')" = 0 ]
+}
+T6C=$SECONDS
+rx_held finish-promoted
+$FB finish --config "$T/agent.conf" $G --shutdown-timeout 3 >/dev/null 2>"$T/ndf1.log" &
+KPID=$!
+wait_until 180 stopped "$RX_PID" || { kill -9 $KPID; tail "$T/ndf1.log"; die "the receiver never made F"; }
+rx_kill9
+wait $KPID
+rc=$?
+start_receiver
+check "receiver killed once F is made: the finish fails (exit 1), cutover requested" \
+	bash -c "[ $rc = 1 ] && jq -e '.state == \"requested\"' '$GD/cutover.json' >/dev/null"
+check "receiver killed once F is made: the new disks still empty (nothing committed)" empty_new
+NESTOR_TEST_PAUSE=cutover-commit-disk $FB finish --config "$T/agent.conf" $G --shutdown-timeout 3 \
+	>/dev/null 2>"$T/ndf2.log" &
+KPID=$!
+wait_until 120 stopped $KPID || { kill -9 $KPID; tail "$T/ndf2.log"; die "the finish never committed a disk"; }
+kill -9 $KPID
+wait $KPID 2>/dev/null
+check "agent killed after a disk's commit: cutover committing" jqt '.state == "committing"' "$GD/cutover.json"
+half_new() { ! empty_new; }
+check "a new disk is half committed (one holds data)" half_new
+fb abort $G >/dev/null 2>"$T/nda2.log"
+check "abort past committing: refused (exit 1)" [ $? = 1 ]
+check "it removed nothing: the same new disks, the target" \
+	bash -c "[ \"\$(stat -c %i '$ND/os.qcow2' '$ND/data.raw')\" = '$INO' ] && [ -s '$GD/cutover.json' ]"
+echo "new disks: the kills during the finish: $((SECONDS - T6C)) s"
 $FB finish --config "$T/agent.conf" $G --shutdown-timeout 3 --json >"$T/nd3.json" 2>"$T/nd3.log"
 rc=$?
 echo "new disks section: finish after $((SECONDS - T6)) s"
 cat "$T/nd3.json"; tail -3 "$T/nd3.log"
-check "finish into the new disks: exit 0" [ $rc = 0 ]
+check "finish into the new disks (re-run after the kills): exit 0, from committing" \
+	bash -c "[ $rc = 0 ] && jq -e '.resumed_from == \"committing\"' '$T/nd3.json' >/dev/null"
+check "the originals still untouched (sha256)" [ "$(sha256sum "$T/orig/os.qcow2" "$T/orig/data.raw")" = "$OSHA" ]
 F2=$(jq .point "$T/nd3.json")
 check "finish: released" jqt '.released and .base > 0' "$T/nd3.json"
 check "finish: F ($F2) is the receiver's newest point" [ "$(last_point $G)" = "$F2" ]

@@ -432,3 +432,168 @@ Test(target, new_disks_are_made_empty_and_only_read, .timeout = 120)
 	}
 	store_free(st);
 }
+
+/* Write path's made-record for disk `disk` of the "grp" target in root by
+ * hand (a crash's leftovers): the image's identity is temp's when it
+ * exists. */
+static void
+made_record(const char *root, const char *disk, const char *path, const char *temp,
+	    bool given_empty, bool made)
+{
+	char file[300];
+	struct stat sb;
+	FILE *f;
+
+	snprintf(file, sizeof(file), "%s/grp/made-%s.json", root, disk);
+	f = fopen(file, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "{\"version\": 1, \"path\": \"%s\", \"temp\": \"%s\", \"given_empty\": %s",
+		path, temp, given_empty ? "true" : "false");
+	if (made) {
+		cr_assert_eq(lstat(temp, &sb), 0);
+		fprintf(f, ", \"dev\": %llu, \"ino\": %llu", (unsigned long long)sb.st_dev,
+			(unsigned long long)sb.st_ino);
+	}
+	fprintf(f, "}\n");
+	cr_assert_eq(fclose(f), 0);
+}
+
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* An empty store root for "grp" (its group directory made when mkgdir),
+ * as an abort leaves it. */
+static void
+fresh_root(const char *root, const char *gdir, bool mkgdir)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(mkdir(root, 0700), 0);
+	if (mkgdir)
+		cr_assert_eq(mkdir(gdir, 0700), 0);
+}
+
+static bool
+file_is(const char *path, const char *text)
+{
+	char buf[64] = "";
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strcmp(buf, text) == 0;
+}
+
+/* An abort (issue 14: failback abort after a start to new disks) undoes
+ * exactly what the begins made, as recorded before making it: the image
+ * at an absent path removed, the empty file the operator gave put back
+ * empty, a file that replaced the image left, and after a crash between
+ * the record and the image's rename, the temporary image removed (or, on
+ * a later begin, placed) while the file at the path stays. */
+Test(target, abort_unmakes_exactly_the_new_disks_made, .timeout = 120)
+{
+	struct store_target_disk disks[2];
+	struct store *st;
+	struct stat sb;
+	char root[128], gdir[160], temp[2][160], moved[160];
+	ino_t ino;
+	int fd;
+
+	snprintf(onprem[0], sizeof(onprem[0]), "%s/new-vda.raw", dir);
+	snprintf(onprem[1], sizeof(onprem[1]), "%s/new-vdb.qcow2", dir);
+	snprintf(temp[0], sizeof(temp[0]), "%s/.new-vda.raw.nestor-new", dir);
+	snprintf(temp[1], sizeof(temp[1]), "%s/.new-vdb.qcow2.nestor-new", dir);
+	snprintf(moved, sizeof(moved), "%s/moved-vda.raw", dir);
+	fd = open(onprem[1], O_WRONLY | O_CREAT | O_EXCL, 0644); /* the operator's empty file */
+	cr_assert_geq(fd, 0);
+	close(fd);
+	disks[0] = (struct store_target_disk){ "vda", onprem[0], "raw", true };
+	disks[1] = (struct store_target_disk){ "vdb", onprem[1], "qcow2", true };
+	snprintf(root, sizeof(root), "%s/store", dir);
+	snprintf(gdir, sizeof(gdir), "%s/grp", root);
+	cr_assert_eq(mkdir(root, 0700), 0);
+	st = store_open_target(root, disks, 2);
+	cr_assert_not_null(st);
+	memset(want, 0, sizeof(want));
+	store_point_free(begin_ok(st, 1, 0));
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(stat(onprem[i], &sb), 0);
+		cr_assert_gt(sb.st_size, 0, "new disk %d made", i);
+		cr_assert_eq(access(temp[i], F_OK), -1, "no temporary image left");
+	}
+
+	/* 1. Both made: vda removed, vdb an empty file again. */
+	cr_assert_eq(store_target_unmake(gdir, "test"), 0);
+	cr_assert_eq(access(onprem[0], F_OK), -1, "the image made at an absent path is removed");
+	cr_assert_eq(stat(onprem[1], &sb), 0, "the operator's empty file is back");
+	cr_assert(S_ISREG(sb.st_mode) && sb.st_size == 0);
+	cr_assert_eq(store_target_unmake(gdir, "test"), 0, "again: nothing more to do");
+	cr_assert_eq(stat(onprem[1], &sb), 0);
+	cr_assert_eq(sb.st_size, 0);
+
+	/* 2. Made again; the operator moved vda's image away and put his own
+	 * file there: his file stays, and so does the moved image (not at
+	 * the path recorded). */
+	store_free(st);
+	fresh_root(root, gdir, false);
+	st = store_open_target(root, disks, 2);
+	cr_assert_not_null(st);
+	store_point_free(begin_ok(st, 1, 0));
+	store_free(st);
+	cr_assert_eq(rename(onprem[0], moved), 0);
+	write_file(onprem[0], "mine");
+	cr_assert_eq(store_target_unmake(gdir, "test"), 0);
+	cr_assert(file_is(onprem[0], "mine"), "a file the begin did not make is left");
+	cr_assert_eq(access(moved, F_OK), 0, "nothing but the recorded path is looked at");
+	cr_assert_eq(stat(onprem[1], &sb), 0);
+	cr_assert_eq(sb.st_size, 0, "vdb's image still undone");
+
+	/* 3. A crash after the record, before the image's identity was: the
+	 * temporary image is ours (removed), the file at the path is not. */
+	fresh_root(root, gdir, true);
+	write_file(temp[0], "half an image");
+	made_record(root, "vda", onprem[0], temp[0], false, false);
+	cr_assert_eq(store_target_unmake(gdir, "test"), 0);
+	cr_assert_eq(access(temp[0], F_OK), -1, "the temporary image is removed");
+	cr_assert(file_is(onprem[0], "mine"), "the file at the path is left");
+
+	/* 4. A crash after the image's identity, before its rename: an
+	 * abort removes it; a begin places that very image. */
+	cr_assert_eq(unlink(onprem[0]), 0);
+	for (int round = 0; round < 2; round++) {
+		fresh_root(root, gdir, true);
+		fd = open(temp[0], O_WRONLY | O_CREAT | O_EXCL, 0644);
+		cr_assert_geq(fd, 0);
+		cr_assert_eq(ftruncate(fd, DISK_SIZE), 0);
+		cr_assert_eq(fstat(fd, &sb), 0);
+		ino = sb.st_ino;
+		close(fd);
+		made_record(root, "vda", onprem[0], temp[0], false, true);
+		if (round == 0) {
+			cr_assert_eq(store_target_unmake(gdir, "test"), 0);
+			cr_assert_eq(access(temp[0], F_OK), -1, "the made temporary image is removed");
+			cr_assert_eq(access(onprem[0], F_OK), -1);
+			continue;
+		}
+		st = store_open_target(root, disks, 2);
+		cr_assert_not_null(st);
+		store_point_free(begin_ok(st, 1, 0));
+		store_free(st);
+		cr_assert_eq(stat(onprem[0], &sb), 0);
+		cr_assert_eq(sb.st_ino, ino, "the begin placed the image it had made");
+		cr_assert_eq(access(temp[0], F_OK), -1);
+	}
+}
