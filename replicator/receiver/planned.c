@@ -367,12 +367,10 @@ planned_runner_alive(const char *store_dir, const char *group)
 {
 	char *path = planned_path(store_dir, group, PLANNED_RUN);
 	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-	bool alive = true;
+	/* Free (taken, released with fd below), or never made: nobody. */
+	bool alive = !((fd < 0 && path && errno == ENOENT) ||
+		       (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) == 0));
 
-	if (fd < 0 && path && errno == ENOENT)
-		alive = false;
-	else if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) == 0)
-		alive = false; /* released with fd below */
 	if (fd >= 0)
 		close(fd);
 	free(path);
