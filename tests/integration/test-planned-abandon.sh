@@ -56,6 +56,10 @@ check "failed boot: the receiver says the agent resumed" grep -q \
 wait_until 10 bash -c "jq -e '.planned.state == \"abandoned\" and .planned.final_point == 2 and .failed_over == false and .last_point == 3' '$STATUS' >/dev/null"
 check "failed boot: status.json says abandoned (final point 2), not failed over" [ $? = 0 ]
 check "failed boot: the group is not failed over" [ ! -e "$T/store/$G/failover.json" ]
+check "failed boot: nestor status says so" bash -c \
+	"'$NESTOR' status --config '$T/agent.conf' | grep -q 'planned failover: final point 2 abandoned at the DR site (not booted): forward cycles resumed'"
+check "failed boot: ... and its JSON" bash -c \
+	"'$NESTOR' status --config '$T/agent.conf' --json | jq -e '.groups[0].planned == {\"state\": \"abandoned\", \"final_point\": 2}' >/dev/null"
 
 # ---- 2. the command dies after its request --------------------------------------
 # The daemon is stopped until the command is dead, so the request is only
