@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -182,15 +183,24 @@ run_planned(struct cli_rx *rx, struct cli_boot_args *a, const struct fo_args *f)
 		.say = say_line,
 	};
 	uint64_t point = 0;
+	int lock, ret = 1;
 
 	if (a->o.point != 0) {
 		fprintf(stderr, "nestor failover: --planned boots the final point: no --point\n");
 		return 2;
 	}
-	if (cli_rx_open_store(rx, true) < 0 || planned_wait(rx->st, &w, &point) < 0)
+	/* Held until the boot's result is recorded: the receiver abandons a
+	 * final point nobody holds it for (the agent then resumes). */
+	if ((lock = planned_wait_lock(&w)) < 0)
 		return 1;
-	a->o.point = point;
-	return cli_boot_run(rx, a);
+	if (cli_rx_open_store(rx, true) == 0 && planned_wait(rx->st, &w, &point) == 0) {
+		a->o.point = point;
+		ret = cli_boot_run(rx, a);
+		if (planned_boot_done(&w, point, ret == 0) < 0 && ret == 0)
+			ret = 1;
+	}
+	close(lock);
+	return ret;
 }
 
 int

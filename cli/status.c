@@ -75,6 +75,23 @@ print_reverse_line(json_t *rev)
 	       status_json_u64(rev, "bytes_total"));
 }
 
+/* The daemon's planned failover of a group, if any: awaiting the boot of
+ * its final point, or that point abandoned at the DR site. */
+static void
+print_planned_line(json_t *pl)
+{
+	const char *st = json_string_value(json_object_get(pl, "state"));
+
+	if (!st)
+		return;
+	if (strcmp(st, "abandoned") == 0)
+		printf("  planned failover: final point %" PRIu64 " abandoned at the DR site "
+		       "(not booted): forward cycles resumed\n", status_json_u64(pl, "final_point"));
+	else
+		printf("  planned failover: awaiting the boot of final point %" PRIu64 "\n",
+		       status_json_u64(pl, "final_point"));
+}
+
 static void
 print_rx_table(const struct status_rx_group *g, size_t n, uint64_t now)
 {
@@ -174,6 +191,7 @@ print_agent_table(json_t *groups)
 		       : reverse ? "failing back"
 		       : json_is_true(json_object_get(o, "failed_over")) ? "failed over"
 		       : json_is_true(json_object_get(lc, "ok")) ? "idle" : "last cycle failed");
+		print_planned_line(json_object_get(o, "planned"));
 		print_reverse_line(json_object_get(o, "reverse"));
 	}
 }

@@ -79,10 +79,12 @@ planned_timed_out(struct store *st, const struct planned_wait_opts *o, const str
 	if (last->state == PLANNED_ACKNOWLEDGED) {
 		clock_iso8601(last->acknowledged_ns, when, sizeof(when));
 		log_error("group %s: agent %s was told at %s but committed no final point "
-			  "within %s (last contact: %s): its VMs may be shut down; check them, "
-			  "then run `nestor failover %s` (unplanned) to boot the newest point "
-			  "%" PRIu64 ", or start the source VMs again", o->group, last->agent,
-			  when, dur, contact, o->group, newest);
+			  "within %s (last contact: %s): the request is abandoned (the agent "
+			  "is told at its next contact and resumes forward cycles); its VMs "
+			  "may be shut down; check them, then run `nestor failover %s` "
+			  "(unplanned) to boot the newest point %" PRIu64 ", or start the "
+			  "source VMs again", o->group, last->agent, when, dur, contact, o->group,
+			  newest);
 		return;
 	}
 	log_error("group %s: agent %s did not contact the receiver within %s (last "
@@ -153,6 +155,12 @@ planned_step(struct store *st, const struct planned_wait_opts *o, enum planned_s
 			  "fix the cause and ask again", o->group, p.agent, p.reason, o->group);
 		return -1;
 	}
+	if (p.state == PLANNED_ABANDONED) {
+		log_error("group %s: the planned failover was abandoned meanwhile (%s): nothing "
+			  "was booted; agent %s is told at its next contact and resumes "
+			  "forward cycles", o->group, p.reason, p.agent[0] ? p.agent : "(none)");
+		return -1;
+	}
 	*seen = p.state;
 	if (p.state == PLANNED_FINAL) {
 		say(o, "final point %" PRIu64 " committed", p.point);
@@ -205,14 +213,14 @@ planned_wait(struct store *st, const struct planned_wait_opts *o, uint64_t *poin
 
 			clock_iso8601(p.deadline_ns, when, sizeof(when));
 			log_error("group %s: interrupted: the request stays until %s (the agent "
-				  "may still shut its VMs down and send a final point); cancel it "
-				  "with `nestor failover --planned-cancel %s`", o->group, when,
-				  o->group);
+				  "may still shut its VMs down and send a final point, which nobody "
+				  "boots then: the agent is told and resumes); cancel it with "
+				  "`nestor failover --planned-cancel %s`", o->group, when, o->group);
 			return -1;
 		}
 		if (clock_now_ns() >= p.deadline_ns) {
-			/* Taken under the lock: a final point recorded meanwhile wins. */
-			r = planned_take(o->store_dir, o->group, &last);
+			/* Under the lock: a final point recorded meanwhile wins. */
+			r = planned_expire(o->store_dir, o->group, &last);
 			if (r == 0 && last.state == PLANNED_FINAL) {
 				say(o, "final point %" PRIu64 " committed", last.point);
 				say_shutdown(st, o, last.point);
@@ -225,9 +233,33 @@ planned_wait(struct store *st, const struct planned_wait_opts *o, uint64_t *poin
 		}
 		clock_nap_ms((long)o->poll_ms);
 	}
-	if (r == 0 && planned_remove(o->store_dir, o->group) < 0)
-		return -1;
 	return r;
+}
+
+int
+planned_wait_lock(const struct planned_wait_opts *o)
+{
+	return planned_run_lock(o->store_dir, o->group);
+}
+
+int
+planned_boot_done(const struct planned_wait_opts *o, uint64_t point, bool booted)
+{
+	struct planned last;
+	char why[128];
+
+	/* Failed over (a check failed after the boot): the agent is told that
+	 * by the marker, the request has nothing left to say. */
+	if (booted || failover_group_is_failed_over(o->store_dir, o->group))
+		return planned_remove(o->store_dir, o->group);
+	snprintf(why, sizeof(why), "the failover of final point %" PRIu64 " failed", point);
+	if (planned_abandon(o->store_dir, o->group, why, &last) < 0)
+		return -1;
+	say(o, "final point %" PRIu64 " was not booted: the planned failover is abandoned; "
+	    "agent %s is told at its next contact and resumes forward cycles (its source "
+	    "VMs stay as the shutdown left them: start them again, or fix the cause and run "
+	    "`nestor failover %s`)", point, last.agent[0] ? last.agent : "(unknown)", o->group);
+	return 0;
 }
 
 int
@@ -235,22 +267,31 @@ planned_cancel(const char *store_dir, const char *group,
 	       void (*say_fn)(void *arg, const char *line), void *say_arg)
 {
 	struct planned last;
-	char line[512];
-	int r = planned_take(store_dir, group, &last);
+	char line[2048];
+	int r = planned_abandon(store_dir, group, "cancelled by the operator", &last);
 
 	if (r == 1)
 		log_error("group %s: no planned failover is requested", group);
 	if (r != 0)
 		return -1;
-	if (last.state == PLANNED_ACKNOWLEDGED || last.state == PLANNED_FINAL)
+	if (last.state == PLANNED_ABANDONED) {
+		/* Heard by every agent that knows the flag; an older one refuses
+		 * the answer: removing it lets that one replicate again. */
+		if (planned_remove(store_dir, group) < 0)
+			return -1;
+		snprintf(line, sizeof(line), "planned failover %s of group %s, abandoned (%s), "
+			 "removed: agent %s is no longer told", last.id, group, last.reason,
+			 last.agent[0] ? last.agent : "(none)");
+	} else if (last.state == PLANNED_ACKNOWLEDGED || last.state == PLANNED_FINAL) {
 		snprintf(line, sizeof(line), "planned failover %s of group %s cancelled; agent %s "
-			 "had been told: its source VMs may be shut down and it stops "
-			 "replicating the group after its final point: start them and "
-			 "restart the agent", last.id, group, last.agent);
-	else
+			 "had been told: it is told at its next contact that nothing will be "
+			 "booted and resumes forward cycles; its source VMs may be shut down: "
+			 "start them", last.id, group, last.agent);
+	} else {
 		snprintf(line, sizeof(line), "planned failover %s of group %s cancelled (%s): "
 			 "no agent had acted on it", last.id[0] ? last.id : "?", group,
 			 last.state ? planned_state_name(last.state) : "malformed");
+	}
 	if (say_fn)
 		say_fn(say_arg, line);
 	return 0;

@@ -79,9 +79,10 @@ valid_progress(const struct proto_msg *m)
 
 	if ((e = check_str(p->group, PROTO_NAME_MAX, 1)) != 0)
 		return e;
-	if (p->flags & ~(PROTO_FLAG_PROGRESS_PLANNED | PROTO_FLAG_PROGRESS_FAILED_OVER))
+	if (p->flags & ~PROTO_FLAGS_PROGRESS)
 		return PROTO_E_FLAGS;
-	if ((p->flags & PROTO_FLAG_PROGRESS_PLANNED) && (p->flags & PROTO_FLAG_PROGRESS_FAILED_OVER))
+	/* At most one: planned, failed over and abandoned exclude each other. */
+	if (p->flags & (p->flags - 1))
 		return PROTO_E_FLAGS;
 	if (p->ndisks > PROTO_MAX_DISKS)
 		return PROTO_E_RANGE;
@@ -565,7 +566,7 @@ static const struct type_ops types[] = {
 	  dec_hello, enc_hello, valid_hello },
 	{ PROTO_PROGRESS_QUERY, 0, PQUERY_FIXED, PQUERY_FIXED + PROTO_NAME_MAX,
 	  dec_pquery, enc_pquery, valid_pquery },
-	{ PROTO_PROGRESS, PROTO_FLAG_PROGRESS_PLANNED | PROTO_FLAG_PROGRESS_FAILED_OVER, PROGRESS_FIXED,
+	{ PROTO_PROGRESS, PROTO_FLAGS_PROGRESS, PROGRESS_FIXED,
 	  PROGRESS_FIXED + PROTO_NAME_MAX + PROTO_MAX_DISKS * PDISK_MAX,
 	  dec_progress, enc_progress, valid_progress },
 	{ PROTO_POINT_BEGIN, PROTO_FLAG_BEGIN_REPAIR | PROTO_FLAG_BEGIN_FINAL, BEGIN_FIXED,

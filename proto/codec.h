@@ -95,6 +95,18 @@ enum proto_type {
  * failback. Bit 2: bit 1 stays unknown. Exclusive with PLANNED (a
  * failed-over group has no planned failover to make). */
 #define PROTO_FLAG_PROGRESS_FAILED_OVER (1u << 2)
+/* PROGRESS answering a PROGRESS_QUERY while the group's planned failover
+ * was abandoned after its agent acted on it (issue 14): the final point
+ * will not be booted (the failover failed, was cancelled, timed out, or
+ * its command died). The agent stops awaiting the failover and resumes
+ * forward cycles; the receiver drops the record at its next ordinary
+ * POINT_BEGIN. Bit 4: bits 1 and 3 stay unknown. Exclusive with PLANNED
+ * and FAILED_OVER. An agent that predates it refuses the frame (unknown
+ * flag): its cycles of the group fail loudly until it is upgraded or
+ * the record is removed (`nestor failover --planned-cancel GROUP`). */
+#define PROTO_FLAG_PROGRESS_ABANDONED (1u << 4)
+#define PROTO_FLAGS_PROGRESS \
+	(PROTO_FLAG_PROGRESS_PLANNED | PROTO_FLAG_PROGRESS_FAILED_OVER | PROTO_FLAG_PROGRESS_ABANDONED)
 /* REVERSE_BEGIN: X, the on-prem disks' changes since the failover's
  * point, follows as REVERSE_RANGES frames up to one with RANGES_END.
  * Without it the agent knows no X (the hash mode, a later step). */

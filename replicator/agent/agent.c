@@ -51,6 +51,7 @@ struct cycle_ask {
 	json_t *final_meta;     /* M_FINAL: "planned_failover" of the point's metadata */
 	bool planned;           /* out: the answer carried the PLANNED flag */
 	bool failed_over;       /* out: it carried FAILED_OVER: the cycle ended, no point */
+	bool abandoned;         /* out: it carried ABANDONED: no final point is booted */
 	bool handled;           /* out: the cycle ended on it, no point taken */
 };
 
@@ -297,13 +298,15 @@ on_planned_flag(struct cycle *c, const struct proto_progress *p)
 	struct cycle_ask *a = c->ask;
 
 	a->planned = (p->flags & PROTO_FLAG_PROGRESS_PLANNED) != 0;
+	a->abandoned = (p->flags & PROTO_FLAG_PROGRESS_ABANDONED) != 0;
 	if (a->mode == M_POINT && !a->planned)
 		return 0;
 	if (a->mode == M_FINAL) {
 		if (!a->planned) {
-			log_warn("group %s: the planned failover was withdrawn (cancelled or past "
-				 "its deadline): this point is an ordinary one; the source VMs "
-				 "stay shut down", c->g->name);
+			log_warn("group %s: the planned failover was %s: this point is an "
+				 "ordinary one; the source VMs stay shut down", c->g->name,
+				 a->abandoned ? "abandoned at the DR site (timed out or cancelled)"
+					      : "withdrawn (cancelled or past its deadline)");
 			a->mode = M_POINT;
 		}
 		return 0;
@@ -711,6 +714,8 @@ agent_control_poll(const struct agent_config *cfg, const struct agent_group_cfg 
 		return -1;
 	if (ask.failed_over)
 		return AGENT_POLL_FAILED_OVER;
+	if (ask.abandoned)
+		return AGENT_POLL_ABANDONED;
 	return ask.planned ? AGENT_POLL_PLANNED : AGENT_POLL_NONE;
 }
 

@@ -60,12 +60,14 @@ struct agent_group_cfg;
 int agent_cycle(const struct agent_config *cfg, const struct agent_group_cfg *g,
 		const struct agent_opts *o, struct agent_cycle_stats *st);
 
-enum agent_poll { AGENT_POLL_NONE, AGENT_POLL_PLANNED, AGENT_POLL_FAILED_OVER };
+enum agent_poll { AGENT_POLL_NONE, AGENT_POLL_PLANNED, AGENT_POLL_FAILED_OVER,
+		  AGENT_POLL_ABANDONED };
 
 /* The daemon's light check between cycles: does the receiver ask for a
  * planned failover of g (AGENT_POLL_PLANNED), is g failed over
- * (AGENT_POLL_FAILED_OVER), or neither (AGENT_POLL_NONE)? -1 could not ask
- * (logged). */
+ * (AGENT_POLL_FAILED_OVER), was the planned failover abandoned after g's
+ * final point (AGENT_POLL_ABANDONED: nothing will boot it), or none of
+ * these (AGENT_POLL_NONE)? -1 could not ask (logged). */
 int agent_control_poll(const struct agent_config *cfg, const struct agent_group_cfg *g,
 		       const struct agent_opts *o);
 

@@ -56,7 +56,11 @@ struct gstate {
 	 * (with failed_over) until the receiver says the group is failed over.
 	 * Its VMs are shut down: meanwhile the thread only polls, since a
 	 * cycle would copy the stopped source past the point being booted. */
-	uint64_t final_point;
+	uint64_t final_point, final_ns;
+	/* The last final point the receiver said nobody will boot (the
+	 * planned failover was abandoned there) and when it said so: kept
+	 * for the status file until the next final point. */
+	uint64_t abandoned_point, abandoned_ns;
 	struct agent_cycle_stats last;
 	int last_ok;
 };
@@ -109,6 +113,21 @@ rpo_breached(uint64_t target_s, const struct gstate *s, uint64_t now)
 	return !s->failed_over && rpo_ns(s, now) > target_s * 1000000000ull;
 }
 
+/* A planned failover as this daemon saw it: awaiting the boot of its
+ * final point, or that point abandoned at the DR site; null for neither. */
+static json_t *
+planned_json(const struct gstate *s)
+{
+	if (s->final_point)
+		return json_pack("{s:s, s:I, s:I}", "state", "awaiting_failover", "final_point",
+				 (json_int_t)s->final_point, "since_ns", (json_int_t)s->final_ns);
+	if (s->abandoned_point)
+		return json_pack("{s:s, s:I, s:I}", "state", "abandoned", "final_point",
+				 (json_int_t)s->abandoned_point, "at_ns",
+				 (json_int_t)s->abandoned_ns);
+	return json_null();
+}
+
 /* Writes the status file from a copy of the state taken under the lock. */
 static void
 write_status(struct gthread *t)
@@ -149,6 +168,8 @@ write_status(struct gthread *t)
 	if (j)
 		json_object_set_new(json_object_get(j, "last_cycle"), "consistency",
 				    json_string(consistency_name(s->last.consistency)));
+	if (j)
+		json_object_set_new(j, "planned", planned_json(s));
 	if (j && mkdir_p(dir, 0700) == 0)
 		(void)jsonfile_save(path, j, JSON_COMPACT, 0600);
 	json_decref(j);
@@ -195,7 +216,7 @@ poll_news(struct gthread *t, int r)
 	awaiting = t->s.final_point != 0;
 	pthread_mutex_unlock(&t->d->mu);
 	if (awaiting)
-		return r == AGENT_POLL_FAILED_OVER;
+		return r == AGENT_POLL_FAILED_OVER || r == AGENT_POLL_ABANDONED;
 	return (r == AGENT_POLL_FAILED_OVER) != fo;
 }
 
@@ -238,6 +259,8 @@ note_final(struct gthread *t, uint64_t point)
 		 "meanwhile)", t->g->name, point);
 	t->s.failed_over = true;
 	t->s.final_point = point;
+	t->s.final_ns = clock_now_ns();
+	t->s.abandoned_point = 0;
 }
 
 /* The wait between two polls for the failover: the group's interval (the
@@ -258,7 +281,9 @@ awaiting_delay_s(const struct gthread *t, bool ok)
 /* Instead of a cycle while awaiting the failover: one poll, which opens
  * nothing on-prem (a failed one is logged by the poll). The failover ends
  * the wait, and so does a new request (the switch was called off and asked
- * again): the next cycle takes either up. */
+ * again): the next cycle takes either up; so does the receiver's word that
+ * the final point will not be booted (abandoned): forward cycles resume,
+ * the source as the shutdown left it. */
 static int
 poll_for_failover(struct gthread *t, const struct agent_opts *o)
 {
@@ -273,7 +298,18 @@ poll_for_failover(struct gthread *t, const struct agent_opts *o)
 		log_info("group %s: a planned failover is requested again", t->g->name);
 		s->failed_over = false;
 	}
-	if (r == AGENT_POLL_FAILED_OVER || r == AGENT_POLL_PLANNED)
+	if (r == AGENT_POLL_ABANDONED) {
+		log_warn("group %s: the DR site abandoned the planned failover: final point "
+			 "%" PRIu64 " will not be booted (the failover failed, was cancelled or "
+			 "its command ended; see `nestor failover` and the receiver's log "
+			 "there): forward cycles resume; the source VMs stay as the shutdown "
+			 "left them: start them again", t->g->name, s->final_point);
+		s->failed_over = false;
+		s->fo_end_ns = clock_now_ns();
+		s->abandoned_point = s->final_point;
+		s->abandoned_ns = s->fo_end_ns;
+	}
+	if (r == AGENT_POLL_FAILED_OVER || r == AGENT_POLL_PLANNED || r == AGENT_POLL_ABANDONED)
 		s->final_point = 0;
 	pthread_mutex_unlock(&t->d->mu);
 	return r < 0 ? -1 : r;
@@ -310,6 +346,7 @@ wait_next(struct gthread *t, const struct agent_opts *o, uint64_t next, bool pol
 			return;
 		case AGENT_POLL_NONE:
 		case AGENT_POLL_FAILED_OVER:
+		case AGENT_POLL_ABANDONED:
 			if (poll_news(t, r))
 				return;
 			next_poll = clock_now_ns() + every;
@@ -349,9 +386,11 @@ group_main(void *arg)
 			channel_free(kept); /* no point for a while */
 			kept = NULL;
 			r = poll_for_failover(t, &o);
-			/* A new request (the VMs are down: a final point again)
-			 * or the failover: the cycle takes it up now. */
-			if (r == AGENT_POLL_PLANNED || r == AGENT_POLL_FAILED_OVER)
+			/* A new request (the VMs are down: a final point again),
+			 * the failover, or its abandon (forward cycles again):
+			 * the cycle takes it up now. */
+			if (r == AGENT_POLL_PLANNED || r == AGENT_POLL_FAILED_OVER ||
+			    r == AGENT_POLL_ABANDONED)
 				continue;
 			next = clock_now_ns() + awaiting_delay_s(t, r == 0) * 1000000000ull;
 			check_rpo(t);

@@ -72,6 +72,16 @@ status_all(const struct dash_src *s, uint64_t now, struct status_rx_group **g, s
 	return status_rx_json(s->cfg->store_dir, *g, *n, now);
 }
 
+void
+dashdata_direction(json_t *g)
+{
+	const char *d = json_is_true(json_object_get(g, "failing_back")) ? "reverse"
+			: json_is_true(json_object_get(g, "failed_over")) ? "failed_over"
+									  : "forward";
+
+	json_object_set_new(g, "direction", json_string(d));
+}
+
 json_t *
 dashdata_overview(const struct dash_src *s, uint64_t now)
 {
@@ -89,6 +99,7 @@ dashdata_overview(const struct dash_src *s, uint64_t now)
 			break;
 		}
 		json_object_set_new(json_array_get(groups, i), "history_24h", h);
+		dashdata_direction(json_array_get(groups, i));
 	}
 	free(g);
 	return root;
@@ -297,6 +308,7 @@ dashdata_group(const struct dash_src *s, const char *group, uint64_t now, int *s
 	h7 = history_json(s, group, now, 7 * DAY_NS, DASH_CHART_SLOTS);
 	runs = runs_json(s, group);
 	marker = failover_marker_load(s->cfg->store_dir, group, &absent);
+	dashdata_direction(o);
 	json_object_set_new(o, "now_ns", json_integer((json_int_t)now));
 	json_object_set_new(o, "history_24h", h24 ? h24 : json_null());
 	json_object_set_new(o, "history_7d", h7 ? h7 : json_null());

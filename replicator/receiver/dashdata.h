@@ -36,6 +36,12 @@ json_t *dashdata_group(const struct dash_src *s, const char *group, uint64_t now
 json_t *dashdata_point(const struct dash_src *s, const char *group, uint64_t point,
 		       int *status);
 
+/* Set group object g's "direction" (as the agent's nestor_agent_direction
+ * names it) from its status members: "reverse" while failing_back (a
+ * failback streams the failed-over VMs home), "failed_over", else
+ * "forward". Both views carry it. */
+void dashdata_direction(json_t *g);
+
 /* Record the cycle that just committed group's newest point at now in
  * its RPO history (rpohist.h), bounded by cfg's rpo_history_size. A
  * failure is logged; the point stays committed. */

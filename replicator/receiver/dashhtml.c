@@ -30,7 +30,7 @@ static const char css[] =
 	"th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}"
 	".badge{display:inline-block;padding:.1em .6em;border-radius:1em;color:#fff;font-weight:600}"
 	".ok{background:#2e7d32}.warn{background:#f9a825;color:#222}.breached,.none,.fail{background:#c62828}"
-	".unknown{background:#757575}.pass{background:#2e7d32}.muted{color:#777}"
+	".unknown{background:#757575}.pass{background:#2e7d32}.back{background:#6a1b9a}.muted{color:#777}"
 	".card{background:#fff;border:1px solid #ddd;padding:.6em 1em;margin:.8em 0;display:inline-block}"
 	"svg text{font:11px sans-serif;fill:#555}a{color:#0b57d0}";
 
@@ -278,6 +278,43 @@ put_drill_cell(FILE *f, const json_t *d)
 	fputs(")</td>", f);
 }
 
+/* The reverse direction of a failback (g's "reverse", nestor status's):
+ * "reverse RPO 42s, 3 points, 1.2 MiB", each figure also in a data-
+ * attribute for whoever reads the page. */
+static void
+put_reverse(FILE *f, const json_t *rev)
+{
+	double rpo = num(rev, "rpo_seconds", -1);
+
+	fputs("<span class=\"reverse\"", f);
+	if (rpo >= 0)
+		fprintf(f, " data-reverse-rpo-seconds=\"%.3f\"", rpo);
+	fprintf(f, " data-reverse-points=\"%" PRIu64 "\" data-reverse-bytes=\"%" PRIu64
+		"\">reverse RPO ", u64(rev, "points"), u64(rev, "bytes_total"));
+	put_dur(f, rpo);
+	fprintf(f, ", %" PRIu64 " point%s, ", u64(rev, "points"), u64(rev, "points") == 1 ? "" : "s");
+	put_bytes(f, u64(rev, "bytes_total"));
+	fputs("</span>", f);
+}
+
+/* The failed-over cell: no, failed over, or failing back with the reverse
+ * direction's figures (a failback streams the cloud VMs home). */
+static void
+put_failover_cell(FILE *f, const json_t *g)
+{
+	const json_t *rev = json_object_get(g, "reverse");
+
+	if (json_is_true(json_object_get(g, "failing_back")) && json_is_object(rev)) {
+		fputs("<td class=\"fo\"><span class=\"badge back\">failing back</span><br>", f);
+		put_reverse(f, rev);
+		fputs("</td>", f);
+	} else if (json_is_true(json_object_get(g, "failed_over"))) {
+		fputs("<td class=\"fo\"><span class=\"badge fail\">failed over</span></td>", f);
+	} else {
+		fputs("<td class=\"fo\">no</td>", f);
+	}
+}
+
 static void
 put_group_row(FILE *f, const json_t *g)
 {
@@ -288,7 +325,13 @@ put_group_row(FILE *f, const json_t *g)
 	htmlesc_put(f, name);
 	fputs("\" data-state=\"", f);
 	htmlesc_put(f, state);
-	fprintf(f, "\" data-rpo-seconds=\"%.3f\"><td><a href=\"/group/", num(g, "rpo_seconds", -1));
+	fprintf(f, "\" data-rpo-seconds=\"%.3f\"", num(g, "rpo_seconds", -1));
+	if (json_is_string(json_object_get(g, "direction"))) {
+		fputs(" data-direction=\"", f);
+		put_str(f, g, "direction");
+		fputs("\"", f);
+	}
+	fputs("><td><a href=\"/group/", f);
 	htmlesc_put(f, name);
 	fputs("\">", f);
 	htmlesc_put(f, name);
@@ -304,8 +347,8 @@ put_group_row(FILE *f, const json_t *g)
 			u64(pend, "disks_done"), u64(pend, "disks"));
 	else
 		fputs("-", f);
-	fprintf(f, "</td><td>%s</td>", json_is_true(json_object_get(g, "failed_over"))
-		? "<span class=\"badge fail\">failed over</span>" : "no");
+	fputs("</td>", f);
+	put_failover_cell(f, g);
 	put_drill_cell(f, json_object_get(g, "last_drill"));
 	put_td(f, json_object_get(g, "scrub"), "last_point");
 	fputs("</tr>\n", f);
@@ -471,6 +514,33 @@ put_points(FILE *f, const json_t *g)
 	fputs("</table>\n", f);
 }
 
+/* A failed-over group's failback: the reverse stream's newest point and
+ * its figures, or how to start one. */
+static void
+put_failback(FILE *f, const json_t *g)
+{
+	const json_t *rev = json_object_get(g, "reverse");
+
+	if (!json_is_true(json_object_get(g, "failed_over")) &&
+	    !json_is_true(json_object_get(g, "failing_back")))
+		return;
+	fputs("<h2>Failback</h2><p id=\"failback\">", f);
+	if (!json_is_true(json_object_get(g, "failing_back")) || !json_is_object(rev)) {
+		fputs("No reverse stream for this failover yet: <code>nestor failback start ", f);
+		put_str(f, g, "group");
+		fputs("</code> on the on-prem host starts one (docs/failback.md).</p>\n", f);
+		return;
+	}
+	fputs("<span class=\"badge back\">failing back</span>: the failed-over VMs stream "
+	      "home; ", f);
+	put_reverse(f, rev);
+	fprintf(f, "; newest reverse point %" PRIu64 " (snapshot ", u64(rev, "last_point"));
+	put_time(f, u64(rev, "last_point_time_ns"));
+	fputs(", ", f);
+	put_bytes(f, u64(rev, "last_point_bytes"));
+	fputs(")</p>\n", f);
+}
+
 char *
 dashhtml_group(const json_t *g, size_t *len)
 {
@@ -508,7 +578,9 @@ dashhtml_group(const json_t *g, size_t *len)
 	} else {
 		fputs("Not failed over: replication accepts new points.", f);
 	}
-	fputs("</p>\n<h2>RPO, last 24 h</h2>", f);
+	fputs("</p>\n", f);
+	put_failback(f, g);
+	fputs("<h2>RPO, last 24 h</h2>", f);
 	put_chart(f, json_object_get(g, "history_24h"), now, DAY_NS, target, cur, "24h");
 	fputs("<h2>RPO, last 7 d</h2>", f);
 	put_chart(f, json_object_get(g, "history_7d"), now, 7 * DAY_NS, target, cur, "7d");

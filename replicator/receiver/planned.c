@@ -23,6 +23,7 @@
 
 #define PLANNED_FILE "planned.json"
 #define PLANNED_LOCK "planned.lock"
+#define PLANNED_RUN  "planned.run.lock"
 #define PLANNED_MAX  (64u * 1024)
 
 static const char *const state_names[] = {
@@ -30,12 +31,13 @@ static const char *const state_names[] = {
 	[PLANNED_ACKNOWLEDGED] = "acknowledged",
 	[PLANNED_REFUSED] = "refused",
 	[PLANNED_FINAL] = "final",
+	[PLANNED_ABANDONED] = "abandoned",
 };
 
 const char *
 planned_state_name(enum planned_state s)
 {
-	return s >= PLANNED_REQUESTED && s <= PLANNED_FINAL ? state_names[s] : "?";
+	return s >= PLANNED_REQUESTED && s <= PLANNED_ABANDONED ? state_names[s] : "?";
 }
 
 bool
@@ -105,7 +107,7 @@ planned_from_json(const json_t *o, struct planned *p)
 	const char *st = json_string_value(json_object_get(o, "state"));
 
 	memset(p, 0, sizeof(*p));
-	for (int s = PLANNED_REQUESTED; st && s <= PLANNED_FINAL; s++)
+	for (int s = PLANNED_REQUESTED; st && s <= PLANNED_ABANDONED; s++)
 		if (strcmp(st, state_names[s]) == 0)
 			p->state = (enum planned_state)s;
 	if (p->state == 0 ||
@@ -121,6 +123,11 @@ planned_from_json(const json_t *o, struct planned *p)
 	if (p->state == PLANNED_FINAL &&
 	    (jsonfile_u64(o, "point", UINT64_MAX >> 1, &p->point, NULL) < 0 || p->point == 0))
 		return -1;
+	if (p->state == PLANNED_ABANDONED &&
+	    ((json_object_get(o, "point") &&
+	      jsonfile_u64(o, "point", UINT64_MAX >> 1, &p->point, NULL) < 0) ||
+	     jsonfile_u64(o, "abandoned_ns", UINT64_MAX >> 1, &p->abandoned_ns, NULL) < 0))
+		return -1;
 	return 0;
 }
 
@@ -135,8 +142,10 @@ planned_to_json(const struct planned *p)
 		json_object_set_new(o, "agent", json_string(p->agent));
 		json_object_set_new(o, "acknowledged_ns", json_integer((json_int_t)p->acknowledged_ns));
 	}
-	if (o && p->state == PLANNED_FINAL)
+	if (o && (p->state == PLANNED_FINAL || (p->state == PLANNED_ABANDONED && p->point)))
 		json_object_set_new(o, "point", json_integer((json_int_t)p->point));
+	if (o && p->state == PLANNED_ABANDONED)
+		json_object_set_new(o, "abandoned_ns", json_integer((json_int_t)p->abandoned_ns));
 	if (o && p->reason[0])
 		json_object_set_new(o, "reason", json_string(p->reason));
 	return o;
@@ -219,15 +228,32 @@ out:
 	return ret;
 }
 
-int
-planned_take(const char *store_dir, const char *group, struct planned *last)
+/* Remove the file, the lock held. 0 / -1 (logged). */
+static int
+planned_unlink_locked(const char *store_dir, const char *group)
 {
 	char *path = planned_path(store_dir, group, PLANNED_FILE);
 	char *dir = strfmt("%s/%s", store_dir, group);
-	int fd = path && dir ? planned_lock(store_dir, group) : -1, ret = -1, r;
+	int ret = -1;
+
+	if (!path || !dir)
+		log_error("group %s: out of memory", group);
+	else if (unlink(path) < 0 && errno != ENOENT)
+		log_error("group %s: cannot remove %s: %m", group, path);
+	else if (dir_fsync(dir) == 0)
+		ret = 0;
+	free(path);
+	free(dir);
+	return ret;
+}
+
+int
+planned_take(const char *store_dir, const char *group, struct planned *last)
+{
+	int fd = planned_lock(store_dir, group), ret = -1, r;
 
 	if (fd < 0)
-		goto out;
+		return -1;
 	r = planned_load(store_dir, group, last);
 	if (r == 1) {
 		ret = 1;
@@ -235,17 +261,120 @@ planned_take(const char *store_dir, const char *group, struct planned *last)
 	}
 	if (r < 0) /* malformed: logged; removing it is what the caller asked */
 		memset(last, 0, sizeof(*last));
-	if (unlink(path) < 0 && errno != ENOENT) {
-		log_error("group %s: cannot remove %s: %m", group, path);
-		goto out;
-	}
-	if (dir_fsync(dir) == 0)
-		ret = 0;
+	ret = planned_unlink_locked(store_dir, group);
 out:
 	planned_unlock(fd);
-	free(path);
-	free(dir);
 	return ret;
+}
+
+/* p (loaded, an agent acted on it) becomes abandoned for reason; saved. */
+static int
+planned_mark_abandoned(const char *store_dir, const char *group, struct planned *p,
+		       const char *reason)
+{
+	p->state = PLANNED_ABANDONED;
+	p->abandoned_ns = clock_now_ns();
+	snprintf(p->reason, sizeof(p->reason), "%s", reason);
+	if (planned_save(store_dir, group, p) < 0)
+		return -1;
+	log_warn("group %s: planned failover %s abandoned (%s): agent %s is told at its next "
+		 "contact that %s", group, p->id, reason, p->agent[0] ? p->agent : "(none yet)",
+		 p->point ? "its final point will not be booted" : "no final point is wanted");
+	return 0;
+}
+
+int
+planned_abandon(const char *store_dir, const char *group, const char *reason,
+		struct planned *last)
+{
+	int fd = planned_lock(store_dir, group), ret = -1, r;
+	struct planned p;
+
+	if (fd < 0)
+		return -1;
+	r = planned_load(store_dir, group, &p);
+	if (r == 1) {
+		ret = 1;
+		goto out;
+	}
+	if (r < 0) /* malformed: logged; nobody can act on it */
+		memset(&p, 0, sizeof(p));
+	*last = p;
+	if (p.state == PLANNED_ACKNOWLEDGED || p.state == PLANNED_FINAL)
+		ret = planned_mark_abandoned(store_dir, group, &p, reason);
+	else if (p.state == PLANNED_ABANDONED)
+		ret = 0;
+	else
+		ret = planned_unlink_locked(store_dir, group);
+out:
+	planned_unlock(fd);
+	return ret;
+}
+
+int
+planned_expire(const char *store_dir, const char *group, struct planned *last)
+{
+	int fd = planned_lock(store_dir, group), ret = -1, r;
+	struct planned p;
+
+	if (fd < 0)
+		return -1;
+	r = planned_load(store_dir, group, &p);
+	if (r == 1) {
+		ret = 1;
+		goto out;
+	}
+	if (r < 0)
+		memset(&p, 0, sizeof(p));
+	*last = p;
+	if (p.state == PLANNED_FINAL)
+		ret = 0;
+	else if (p.state == PLANNED_ACKNOWLEDGED)
+		ret = planned_mark_abandoned(store_dir, group, &p,
+					     "no final point within the timeout");
+	else
+		ret = planned_unlink_locked(store_dir, group);
+out:
+	planned_unlock(fd);
+	return ret;
+}
+
+int
+planned_run_lock(const char *store_dir, const char *group)
+{
+	char *path = planned_path(store_dir, group, PLANNED_RUN);
+	int fd = path ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640) : -1;
+
+	if (path && fd < 0)
+		log_error("group %s: open %s: %m", group, path);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EWOULDBLOCK)
+			log_error("group %s: another `nestor failover --planned` of the group "
+				  "is running", group);
+		else
+			log_error("group %s: flock %s: %m", group, path);
+		close(fd);
+		fd = -1;
+	}
+	free(path);
+	return fd;
+}
+
+/* Does a command hold group's run lock (it will boot a final point)? An
+ * error counts as yes: never abandon on a doubt. */
+static bool
+planned_runner_alive(const char *store_dir, const char *group)
+{
+	char *path = planned_path(store_dir, group, PLANNED_RUN);
+	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	/* Free (taken, released with fd below), or never made: nobody. */
+	bool alive = !((fd < 0 && path && errno == ENOENT) ||
+		       (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) == 0));
+
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return alive;
 }
 
 int
@@ -268,17 +397,30 @@ planned_exists(const char *store_dir, const char *group)
 	return yes;
 }
 
-bool
+enum planned_answer
 planned_on_query(const char *store_dir, const char *group, const char *peer)
 {
+	enum planned_answer ans = PLANNED_ANSWER_NONE;
 	struct planned p;
-	bool due = false;
+	char why[96];
 	int fd;
 
 	if (!planned_exists(store_dir, group) || (fd = planned_lock(store_dir, group)) < 0)
-		return false;
-	if (planned_load(store_dir, group, &p) == 0 && planned_flag_due(&p, clock_now_ns())) {
-		due = true;
+		return PLANNED_ANSWER_NONE;
+	if (planned_load(store_dir, group, &p) != 0)
+		goto out;
+	/* The command holds the run lock until it has booted the final point
+	 * (then the group is failed over and answered so before this) or
+	 * recorded why not: without it, nobody will. */
+	if (p.state == PLANNED_FINAL && !planned_runner_alive(store_dir, group)) {
+		snprintf(why, sizeof(why), "the failover command ended without booting final "
+			 "point %" PRIu64, p.point);
+		(void)planned_mark_abandoned(store_dir, group, &p, why);
+	}
+	if (p.state == PLANNED_ABANDONED) {
+		ans = PLANNED_ANSWER_ABANDONED;
+	} else if (planned_flag_due(&p, clock_now_ns())) {
+		ans = PLANNED_ANSWER_PLANNED;
 		if (p.state == PLANNED_REQUESTED || strcmp(p.agent, peer) != 0) {
 			p.state = PLANNED_ACKNOWLEDGED;
 			snprintf(p.agent, sizeof(p.agent), "%s", peer);
@@ -290,8 +432,9 @@ planned_on_query(const char *store_dir, const char *group, const char *peer)
 				 "source down and send a final point", group, p.id, peer);
 		}
 	}
+out:
 	planned_unlock(fd);
-	return due;
+	return ans;
 }
 
 void
@@ -325,8 +468,9 @@ planned_on_final(const char *store_dir, const char *group, const char *peer, uin
 			 "failover request: kept as an ordinary point", group, point, peer);
 		return;
 	}
-	if (planned_load(store_dir, group, &p) == 0 &&
-	    (p.state == PLANNED_REQUESTED || p.state == PLANNED_ACKNOWLEDGED)) {
+	if (planned_load(store_dir, group, &p) != 0)
+		p.state = 0;
+	if (p.state == PLANNED_REQUESTED || p.state == PLANNED_ACKNOWLEDGED) {
 		p.state = PLANNED_FINAL;
 		p.point = point;
 		snprintf(p.agent, sizeof(p.agent), "%s", peer);
@@ -335,6 +479,29 @@ planned_on_final(const char *store_dir, const char *group, const char *peer, uin
 		if (planned_save(store_dir, group, &p) == 0)
 			log_info("group %s: planned failover %s: final point %" PRIu64
 				 " committed by agent %s", group, p.id, point, peer);
+	} else if (p.state == PLANNED_ABANDONED) {
+		/* Begun before the request ended: the agent awaits a boot. */
+		p.point = point;
+		snprintf(p.agent, sizeof(p.agent), "%s", peer);
+		if (planned_save(store_dir, group, &p) == 0)
+			log_warn("group %s: final point %" PRIu64 " from agent %s came after "
+				 "planned failover %s was abandoned (%s): kept as an ordinary "
+				 "point, the agent is told", group, point, peer, p.id, p.reason);
 	}
+	planned_unlock(fd);
+}
+
+void
+planned_on_point(const char *store_dir, const char *group, const char *peer)
+{
+	struct planned p;
+	int fd;
+
+	if (!planned_exists(store_dir, group) || (fd = planned_lock(store_dir, group)) < 0)
+		return;
+	if (planned_load(store_dir, group, &p) == 0 && p.state == PLANNED_ABANDONED &&
+	    planned_unlink_locked(store_dir, group) == 0)
+		log_info("group %s: agent %s resumed after abandoned planned failover %s",
+			 group, peer, p.id);
 	planned_unlock(fd);
 }

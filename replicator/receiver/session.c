@@ -205,7 +205,7 @@ send_progress(struct session *s, const char *group, uint32_t flags)
 static int
 on_progress_query(struct session *s, const struct proto_progress_query *q)
 {
-	bool planned;
+	enum planned_answer a;
 
 	if (session_check_group(s, q->group) < 0)
 		return -1;
@@ -213,10 +213,12 @@ on_progress_query(struct session *s, const struct proto_progress_query *q)
 	 * would already have changed the on-prem disks' tracking state. */
 	if (failover_group_is_failed_over(s->env->cfg->store_dir, q->group))
 		return send_progress(s, q->group, PROTO_FLAG_PROGRESS_FAILED_OVER);
-	planned = planned_on_query(s->env->cfg->store_dir, q->group, session_peer(s));
-	if (planned)
+	a = planned_on_query(s->env->cfg->store_dir, q->group, session_peer(s));
+	if (a == PLANNED_ANSWER_PLANNED)
 		snprintf(s->planned, sizeof(s->planned), "%s", q->group);
-	return send_progress(s, q->group, planned ? PROTO_FLAG_PROGRESS_PLANNED : 0);
+	return send_progress(s, q->group, a == PLANNED_ANSWER_PLANNED ? PROTO_FLAG_PROGRESS_PLANNED
+					  : a == PLANNED_ANSWER_ABANDONED ? PROTO_FLAG_PROGRESS_ABANDONED
+									  : 0);
 }
 
 /* The loop's half of a begin, after the store's (beginjob): the point is
@@ -245,6 +247,10 @@ begin_finish(struct session *s, struct beginjob *j)
 	    owner_save(s->env->cfg->store_dir, b->group, session_peer(s)) == 0)
 		log_info("group %s: agent %s recorded as its owner", b->group, session_peer(s));
 	s->adopt_owner = false;
+	/* An ordinary point: its agent resumed after an abandoned planned
+	 * failover (it heard the flag), so the record has done its work. */
+	if (!s->final)
+		planned_on_point(s->env->cfg->store_dir, b->group, session_peer(s));
 	snprintf(s->group, sizeof(s->group), "%s", b->group);
 	s->point_id = b->point_id;
 	s->ndisks = (uint16_t)b->ndisks;

@@ -431,6 +431,16 @@ agent_group_json(const struct agent_config *cfg, const struct agent_group_cfg *g
 		json_decref(lc);
 		json_object_set_new(o, "last_cycle", json_null());
 	}
+	/* A planned failover as the daemon saw it (awaiting the boot of its
+	 * final point, or that point abandoned at the DR site), checked. */
+	lc = json_object_get(st, "planned");
+	json_object_set_new(o, "planned",
+			    json_is_string(json_object_get(lc, "state")) &&
+			    json_is_integer(json_object_get(lc, "final_point"))
+			    ? json_pack("{s:s, s:I}", "state",
+					json_string_value(json_object_get(lc, "state")), "final_point",
+					(json_int_t)status_json_u64(lc, "final_point"))
+			    : json_null());
 out:
 	if (o)
 		agent_reverse(cfg, gc, o, now);

@@ -267,9 +267,12 @@ check "files: final point committed" grep -q "final point 2 committed" "$T/fo2.l
 check "files: the report says the source was not shut down by Nestor" \
 	grep -q "the source was not shut down by Nestor (no live VMs in the group" "$T/fo2.log"
 check "files: the agent said so too" grep -q "group pf: planned failover: the group has no live VMs" "$T/agent.log"
-check "files: no planned.json left" [ ! -e "$T/store/pf/planned.json" ]
 # a point without VMs has nothing to boot: the failover itself fails
 check "files: nothing to boot, exit 1" [ $rc = 1 ]
+# ... and the request is abandoned, not removed: the agent that sent the
+# final point is told at its next contact (test-planned-abandon.sh)
+check "files: planned.json says abandoned" \
+	[ "$(jq -r '.state + " " + (.point|tostring)' "$T/store/pf/planned.json")" = "abandoned 2" ]
 
 # ---- 4. hostile agents (rawclient) -------------------------------------------
 RC="python3 $ROOT/tests/integration/rawclient.py --port $PORT --ca $T/pki/ca.crt --cert $T/pki/agent1.crt --key $T/pki/agent1.key"

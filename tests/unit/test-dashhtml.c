@@ -1,6 +1,7 @@
 /* Unit tests for replicator/receiver/dashhtml: the pages drawn from the
  * dashboard's JSON escape every string (names are peer input), draw one
  * chart dot per history record, and carry the state the test reads. */
+#include "replicator/receiver/dashdata.h"
 #include "replicator/receiver/dashhtml.h"
 
 #include <criterion/criterion.h>
@@ -143,4 +144,91 @@ Test(dashhtml, group_and_point_pages)
 	free(page);
 	json_decref(g);
 	point_page(p);
+}
+
+/* A failback (issue 14): the reverse direction as `nestor status` shows it,
+ * on the overview's row and the group's page; the failover id escaped. */
+static json_t *
+failing_back(void)
+{
+	json_error_t e;
+	json_t *g = json_loads(
+		"{\"group\":\"db\",\"now_ns\":2000000000000,\"points\":4,\"last_point\":4,"
+		" \"rpo_seconds\":7200,\"rpo_target_seconds\":600,\"rpo_state\":\"breached\","
+		" \"failed_over\":true,\"failing_back\":true,\"pending\":null,\"last_drill\":null,"
+		" \"scrub\":{\"last_point\":\"-\"},\"history_24h\":[],\"history_7d\":[],\"runs\":[],"
+		" \"failover_marker\":{\"point\":4,\"failover\":\"<fo&1>\"},\"point_list\":[],"
+		" \"reverse\":{\"points\":3,\"last_point\":3,\"last_point_time_ns\":1958000000000,"
+		"  \"rpo_seconds\":42,\"last_point_bytes\":4096,\"bytes_total\":1258291}}", 0, &e);
+
+	cr_assert_not_null(g, "fixture: %s", e.text);
+	return g;
+}
+
+Test(dashhtml, failing_back_shows_the_reverse_direction)
+{
+	json_t *g = failing_back(), *o = json_pack("{s:s, s:I, s:[O]}", "store", "/s",
+						 "now_ns", (json_int_t)2000000000000, "groups", g);
+	size_t len;
+	char *page;
+
+	cr_assert_not_null(o);
+	dashdata_direction(json_array_get(json_object_get(o, "groups"), 0));
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(json_object_get(o, "groups"), 0),
+							 "direction")), "reverse");
+	page = dashhtml_overview(o, &len);
+	cr_assert_not_null(page);
+	expect_all(page, true, (const char *const[]){
+		"data-group=\"db\" data-state=\"breached\" data-rpo-seconds=\"7200.000\" "
+		"data-direction=\"reverse\">",
+		"<td class=\"fo\"><span class=\"badge back\">failing back</span><br>"
+		"<span class=\"reverse\" data-reverse-rpo-seconds=\"42.000\" data-reverse-points=\"3\" "
+		"data-reverse-bytes=\"1258291\">reverse RPO 42s, 3 points, 1.2 MiB</span></td>", NULL });
+	cr_assert_eq(count(page, "failed over</span>"), 0, "failing back replaces it");
+	free(page);
+	json_decref(o);
+
+	dashdata_direction(g);
+	page = dashhtml_group(g, &len);
+	cr_assert_not_null(page);
+	expect_all(page, true, (const char *const[]){
+		"data-direction=\"reverse\"", "(failover &lt;fo&amp;1&gt;)",
+		"<p id=\"failback\"><span class=\"badge back\">failing back</span>",
+		"reverse RPO 42s, 3 points, 1.2 MiB</span>; newest reverse point 3 (snapshot ",
+		", 4.0 KiB)</p>", NULL });
+	expect_all(page, false, (const char *const[]){ "<fo&", "No reverse stream", NULL });
+	free(page);
+	json_decref(g);
+}
+
+Test(dashhtml, direction_forward_failed_over_and_no_failback_yet)
+{
+	json_t *g = failing_back();
+	size_t len;
+	char *page;
+
+	/* Failed over, no reverse stream of this failover: how to start one. */
+	json_object_set_new(g, "failing_back", json_false());
+	json_object_set_new(g, "reverse", json_null());
+	dashdata_direction(g);
+	cr_assert_str_eq(json_string_value(json_object_get(g, "direction")), "failed_over");
+	page = dashhtml_group(g, &len);
+	cr_assert_not_null(page);
+	expect_all(page, true, (const char *const[]){ "data-direction=\"failed_over\"",
+		"<td class=\"fo\"><span class=\"badge fail\">failed over</span></td>",
+		"No reverse stream for this failover yet: <code>nestor failback start db</code>", NULL });
+	cr_assert_eq(count(page, "class=\"reverse\""), 0);
+	free(page);
+	/* Back home (released): forward, no failback section. */
+	json_object_set_new(g, "failed_over", json_false());
+	json_object_del(g, "failover_marker");
+	dashdata_direction(g);
+	cr_assert_str_eq(json_string_value(json_object_get(g, "direction")), "forward");
+	page = dashhtml_group(g, &len);
+	cr_assert_not_null(page);
+	expect_all(page, true, (const char *const[]){ "data-direction=\"forward\"",
+		"<td class=\"fo\">no</td>", NULL });
+	expect_all(page, false, (const char *const[]){ "id=\"failback\"", "badge back", NULL });
+	free(page);
+	json_decref(g);
 }
