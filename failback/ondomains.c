@@ -27,7 +27,7 @@
 #include "snapshot/ranges.h"
 
 #define VERIFY_FILE "verify.json"
-#define VERIFY_MAX  (256u * 1024)
+#define VERIFY_MAX  ((size_t)256 * 1024)
 
 static const char *
 uri_of(const struct agent_group_cfg *g)

@@ -1,8 +1,9 @@
 /* Inside the "libvirt" change source: its private structs and the steps
  * its files share. libvirt.c: begin, extents and reads over NBD, commit,
  * free; libvirt-dom.c: the domains (definition, disks, committed state, the
- * incremental decision); libvirt-job.c: backup jobs, checkpoints, freeze.
- * Not for use outside snapshot/libvirt*.c. */
+ * incremental decision); libvirt-job.c: backup jobs, checkpoints, freeze;
+ * libvirt-since.c: a shut-off disk's changes since a point, from the
+ * checkpoints' bitmaps. Not for use outside snapshot/libvirt*.c. */
 #ifndef NESTOR_SNAPSHOT_LIBVIRT_PRIV_H
 #define NESTOR_SNAPSHOT_LIBVIRT_PRIV_H
 

@@ -63,17 +63,17 @@ static int
 since_cp_read(const struct since *s, virDomainCheckpointPtr cp, struct since_cp *c)
 {
 	char *xml = sym_virDomainCheckpointGetXMLDesc(cp, 0), *t = NULL;
-	xmlDocPtr doc = xml ? lv_xml_parse(xml, s->in->domain) : NULL;
 	char disk[160], bm[180], *end = NULL;
+	xmlDocPtr doc = NULL;
 	int ret = -1, have;
 
-	memset(c, 0, sizeof(*c));
+	*c = (struct since_cp){ 0 };
 	if (!xml) {
 		log_error("libvirt: domain %s: checkpoint %s: %s", s->in->domain,
 			  sym_virDomainCheckpointGetName(cp), lv_err());
-		goto out;
+		return -1;
 	}
-	if (!doc)
+	if (!(doc = lv_xml_parse(xml, s->in->domain)))
 		goto out;
 	snprintf(disk, sizeof(disk),
 		 "/domaincheckpoint/disks/disk[@name='%s' and @checkpoint='bitmap']",
@@ -113,7 +113,7 @@ since_cp_clear(struct since_cp *c)
 {
 	free(c->name);
 	free(c->bitmap);
-	memset(c, 0, sizeof(*c));
+	*c = (struct since_cp){ 0 };
 }
 
 /* The bitmaps of checkpoint cp_name (P's) and of every checkpoint made at
@@ -125,10 +125,9 @@ static int
 since_checkpoints(struct since *s, virDomainPtr dom, const char *cp_name)
 {
 	virDomainCheckpointPtr *cps = NULL;
-	struct since_cp c[SINCE_MAX_CPS];
+	struct since_cp c[SINCE_MAX_CPS] = { 0 };
 	int n = sym_virDomainListAllCheckpoints(dom, &cps, 0), ret = -1, p = -1;
 
-	memset(c, 0, sizeof(c));
 	if (n < 0) {
 		log_error("libvirt: domain %s: checkpoints: %s", s->in->domain, lv_err());
 		goto out;
