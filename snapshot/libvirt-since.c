@@ -290,8 +290,13 @@ since_walk(struct since *s)
 		while (img && r >= 0 && off < s->size) {
 			uint64_t len = s->size - off < SINCE_WINDOW ? s->size - off : SINCE_WINDOW;
 
-			if ((r = image_extents(img, off, len, since_cb, s)) > 0)
+			if ((r = image_extents(img, off, len, since_cb, s)) > 0) {
 				off += (uint64_t)r;
+			} else if (r == 0) { /* never: it would spin */
+				log_error("libvirt: disk %s.%s: %s: no block status at %" PRIu64,
+					  s->in->domain, s->in->target, s->in->path, off);
+				r = -1;
+			}
 		}
 		image_free(img);
 		if (!img || r < 0)
