@@ -22,10 +22,12 @@
 #include "failover/drill.h"
 #include "failover/report.h"
 #include "replicator/config.h"
+#include "snapshot/libvirt.h"
 #include "snapshot/plan.h"
+#include "snapshot/ranges.h"
 
 #define VERIFY_FILE "verify.json"
-#define VERIFY_MAX  (256u * 1024)
+#define VERIFY_MAX  ((size_t)256 * 1024)
 
 static const char *
 uri_of(const struct agent_group_cfg *g)
@@ -63,6 +65,53 @@ ondomains_disks(const struct agent_group_cfg *g, struct failback_disks *d)
 	}
 	rc = 0;
 out:
+	plan_clear(&pl);
+	return rc;
+}
+
+static int
+x_add(void *arg, uint64_t off, uint64_t len)
+{
+	return range_set_add(arg, off, len);
+}
+
+int
+ondomains_x(const struct agent_group_cfg *g, const char *state_dir, uint64_t p,
+	    const char *name, struct range_set *rs)
+{
+	struct plan pl = { 0 };
+	char *sdir = NULL, why[400];
+	int rc = -1;
+
+	if (!g->domains)
+		return 0;
+	if (plan_of(g, &pl) < 0 || !(sdir = strfmt("%s/%s/libvirt", state_dir, g->name)))
+		goto out;
+	rc = 0;
+	for (size_t v = 0; v < pl.noff; v++) {
+		const struct plan_vm *vm = &pl.off[v];
+
+		for (size_t i = vm->first; i < vm->first + vm->n; i++) {
+			const struct plan_disk *d = &pl.odisk[i];
+			struct snap_lv_since in = { g->libvirt_uri, sdir, vm->name, d->target,
+						    d->path, p };
+
+			if (strcmp(d->name, name) != 0 || !d->path)
+				continue;
+			rc = snapshot_libvirt_changed_since(&in, x_add, rs, why, sizeof(why));
+			if (rc == 0)
+				log_warn("failback: group %s disk %s: no change tracking of domain %s "
+					 "since point %" PRIu64 ": %s", g->name, name, vm->name, p,
+					 why);
+			else if (rc == 1)
+				log_info("failback: group %s disk %s: X from the checkpoint bitmaps "
+					 "of domain %s since point %" PRIu64, g->name, name, vm->name,
+					 p);
+			goto out;
+		}
+	}
+out:
+	free(sdir);
 	plan_clear(&pl);
 	return rc;
 }

@@ -14,6 +14,7 @@
 struct agent_group_cfg;
 struct cutover;
 struct failback_disks;
+struct range_set;
 
 /* What the cutover does with the domains; strings borrowed. */
 struct ondomains_opts {
@@ -31,6 +32,16 @@ struct ondomains_opts {
  * the on-prem libvirtd (snapshot/plan.h), running or not. An RBD disk is
  * refused (not supported yet). 0 / -1 (logged). */
 int ondomains_disks(const struct agent_group_cfg *g, struct failback_disks *d);
+
+/* X of disk `name` since point p, when it is a qcow2 disk of one of g's
+ * domains (as ondomains_disks names it) whose point p the libvirt source
+ * took live: the ranges its checkpoint bitmaps hold since p
+ * (snapshot_libvirt_changed_since, the source's state in
+ * <state_dir>/<group>/libvirt), added to rs; nothing is written. 1 added;
+ * 0 not known: not a domain's disk, or why logged (a warning: the caller
+ * takes the whole disk); -1 on an error (logged). */
+int ondomains_x(const struct agent_group_cfg *g, const char *state_dir, uint64_t p,
+		const char *name, struct range_set *rs);
 
 /* 0 when none of g's domains runs (or g has none); -1 (logged, with how
  * to stop it) when one does, or libvirt cannot tell. what: the step that

@@ -48,7 +48,8 @@ struct fb {
 	uint64_t failover_point;        /* P */
 	uint64_t committed;
 	uint64_t x_bytes;               /* what X covers */
-	bool x_whole;                   /* X is the whole disks (no tracking since P) */
+	bool x_whole;                   /* X is a whole disk for one disk at least (no
+					 * tracking since P) */
 	bool new_disks;                 /* into new disks (newdisks.h): X is whole */
 	uint64_t deadline_ns;           /* a finish: the DR side's answer by then */
 };
@@ -63,20 +64,28 @@ fb_end(struct fb *f, enum fb_state st)
 
 /* ---- X: the on-prem disks' changes since P ---- */
 
-/* Disk i's X into rs: the source's extents since P when its tracking was
- * committed at P, else the whole disk. */
+/* Disk i's X into rs: the file source's extents since P when its tracking
+ * was committed at P (tracked), else the changes the checkpoint bitmaps of
+ * a domain's disk hold since P (a point taken live), else the whole disk
+ * (*whole set). */
 static int
-x_of_disk(struct fb *f, struct snapshot *snap, size_t i, bool tracked, struct range_set *rs)
+x_of_disk(struct fb *f, struct snapshot *snap, size_t i, bool tracked, struct range_set *rs,
+	  bool *whole)
 {
 	struct snap_extent e;
 	int r;
 
-	if (!tracked)
+	if (!tracked) {
+		r = ondomains_x(f->g, f->cfg->state_dir, f->failover_point,
+				snapshot_disk_name(snap, i), rs);
+		if (r != 0)
+			return r < 0 ? -1 : 0;
+		*whole = true;
 		return range_set_add(rs, 0, snapshot_disk_size(snap, i));
+	}
 	while ((r = snapshot_next_extent(snap, i, PROTO_MAX_ZERO, &e)) == 1)
 		if (range_set_add(rs, e.offset, e.length) < 0)
 			return -1;
-	(void)f;
 	return r;
 }
 
@@ -194,20 +203,21 @@ x_all(struct fb *f)
 	if (!(snap = x_listing(f)))
 		goto out;
 	tracked = snapshot_is_incremental(snap) != 0;
-	f->x_whole = !tracked;
-	if (!tracked)
-		log_warn("failback: group %s: the on-prem change tracking does not start at the "
-			 "failover's point %llu: the whole disks are sent as X (last resort; the "
-			 "hash-compare mode is a later step)", f->g->name,
-			 (unsigned long long)f->failover_point);
 	for (size_t i = 0; i < snapshot_ndisks(snap); i++) {
+		const char *name = snapshot_disk_name(snap, i);
 		uint64_t size = snapshot_disk_size(snap, i);
-		struct range_set *rs = range_set_new(snapshot_disk_name(snap, i),
-						     range_set_max_for(size));
-		int r = rs ? x_of_disk(f, snap, i, tracked, rs) : -1;
+		struct range_set *rs = range_set_new(name, range_set_max_for(size));
+		bool whole = false;
+		int r = rs ? x_of_disk(f, snap, i, tracked, rs, &whole) : -1;
 
+		if (r == 0 && whole)
+			log_warn("failback: group %s disk %s: the on-prem change tracking does not "
+				 "start at the failover's point %llu: the whole disk is sent as X "
+				 "(last resort; the hash-compare mode is a later step)", f->g->name,
+				 name, (unsigned long long)f->failover_point);
+		f->x_whole |= whole;
 		if (r == 0)
-			r = x_send(f, snapshot_disk_name(snap, i), rs);
+			r = x_send(f, name, rs);
 		range_set_free(rs);
 		if (r < 0)
 			goto out;
@@ -215,7 +225,7 @@ x_all(struct fb *f)
 	ret = x_end(f);
 	log_info("failback: group %s: X since point %llu: %llu bytes%s", f->g->name,
 		 (unsigned long long)f->failover_point, (unsigned long long)f->x_bytes,
-		 f->x_whole ? " (the whole disks)" : "");
+		 f->x_whole ? " (whole disks among them)" : "");
 out:
 	snapshot_free(snap);
 	return ret;

@@ -391,8 +391,7 @@ lv_state_save(struct lv_snapshot *ls, struct lv_vm *vm, uint64_t point)
 			     JSON_INDENT(1) | JSON_SORT_KEYS);
 }
 
-/* The recorded disk of that target, or NULL. */
-static json_t *
+json_t *
 lv_state_disk(struct lv_vm *vm, const char *target)
 {
 	size_t i;

@@ -1,8 +1,9 @@
 /* Inside the "libvirt" change source: its private structs and the steps
  * its files share. libvirt.c: begin, extents and reads over NBD, commit,
  * free; libvirt-dom.c: the domains (definition, disks, committed state, the
- * incremental decision); libvirt-job.c: backup jobs, checkpoints, freeze.
- * Not for use outside snapshot/libvirt*.c. */
+ * incremental decision); libvirt-job.c: backup jobs, checkpoints, freeze;
+ * libvirt-since.c: a shut-off disk's changes since a point, from the
+ * checkpoints' bitmaps. Not for use outside snapshot/libvirt*.c. */
 #ifndef NESTOR_SNAPSHOT_LIBVIRT_PRIV_H
 #define NESTOR_SNAPSHOT_LIBVIRT_PRIV_H
 
@@ -125,6 +126,8 @@ int lv_vm_open(struct lv_snapshot *ls, struct lv_vm *vm);
 /* state_dir/<domain>.json: missing or malformed is no state. 0 / -1. */
 int lv_state_load(struct lv_vm *vm);
 int lv_state_save(struct lv_snapshot *ls, struct lv_vm *vm, uint64_t point);
+/* The disk of that target in vm's loaded state (borrowed), or NULL. */
+json_t *lv_state_disk(struct lv_vm *vm, const char *target);
 /* 1 if vm's disks can be incremental, 0 if not (reasons logged). */
 int lv_vm_decide(struct lv_snapshot *ls, struct lv_vm *vm);
 

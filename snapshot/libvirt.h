@@ -101,4 +101,27 @@ const struct snap_nic *snapshot_libvirt_vm_nics(const struct snapshot *s, size_t
  * "crash-consistent". */
 const char *snapshot_libvirt_consistency(const struct snapshot *s);
 
+/* What one qcow2 disk of a shut-off domain changed since point P of the
+ * libvirt source (a failback's X: docs/failback.md), from the persistent
+ * dirty bitmaps of the domain's checkpoints: the union of the bitmap of
+ * the checkpoint committed at P and of every later checkpoint's, each read
+ * from the disk file opened read-only (qemu-img info -U, qemu-nbd -r -B):
+ * neither the file nor libvirt's metadata is written. Strings borrowed. */
+struct snap_lv_since {
+	const char *uri;       /* NULL: libvirt's default */
+	const char *state_dir; /* the source's, as the begin functions keep it */
+	const char *domain;
+	const char *target;    /* the disk's target dev ("vda") */
+	const char *path;      /* its file, as the definition names it */
+	uint64_t point;        /* P */
+};
+/* fn gets the changed ranges (in order per bitmap, possibly overlapping
+ * across bitmaps); a fn < 0 stops. 1 when fn got them all; 0 when they
+ * cannot be known, why says so (no state or checkpoint at P, a raw disk,
+ * a bitmap missing or inconsistent, the domain redefined, the disk
+ * resized): the whole disk is the answer then; -1 on an error (logged). */
+int snapshot_libvirt_changed_since(const struct snap_lv_since *in,
+				   int (*fn)(void *arg, uint64_t off, uint64_t len), void *arg,
+				   char *why, size_t whylen);
+
 #endif

@@ -174,15 +174,19 @@ kill "$DAEMON" 2>/dev/null
 wait "$DAEMON" 2>/dev/null
 
 # ---- 2d. failback of the libvirt-domain group (issue 14, acceptance 1) --------
-# pl1 runs on-prem again; an unplanned failover boots the newest point on
-# the DR host, the cloud VM writes W to its data disk. With the on-prem
-# domain running, failback start and finish refuse; shut off, start sends the
-# reverse point into the target over its disks (<domain>.<target>), finish
+# pl1 runs on-prem again; an unplanned failover boots the newest point P on
+# the DR host (a point taken live: the libvirt source's checkpoint), the
+# cloud VM writes W to its data disk, the on-prem pl1 goes on writing X
+# after P. With the on-prem domain running, failback start and finish
+# refuse; shut off, start sends W u X into the target over its disks
+# (<domain>.<target>), X from the checkpoint bitmaps since P (not the whole
+# disks), the disks sha256-unchanged; finish
 # commits it, starts pl1 from its own definition on the on-prem libvirtd and
 # checks it: first with a marker that never comes (checks fail: pl1 left
 # running, no release, exit 1), then the re-run checks again, passes and
 # releases. Its disks equal the cloud disks at shutdown; the next forward
-# cycle is an incremental from F.
+# cycle is an incremental from F. Then pl1 writes Y on-prem, the next point
+# is taken, and a drill of it reads W and Y (checksums over the console).
 T2D=$SECONDS
 fb() { local sub=$1; shift; "$NESTOR" failback "$sub" --config "$T/agent.conf" "$@"; }
 jqt() { jq -e "$@" >/dev/null; }
@@ -193,8 +197,15 @@ WD=$(jq -r .workdir "$T/fo3.json")
 check "failback: failed over at the newest point $P3" [ "$P3" = $((FP + 1)) ]
 lap "the failover"
 failover_console pl1 "$WD"
-cloud_run pl1 "dd if=/dev/urandom of=/dev/vdb bs=64k count=4 seek=32 conv=fsync 2>/dev/null && echo written" |
-	grep -q written || die "cloud write W failed"
+# W: 256 KiB at 2 MiB of the cloud's vdb; its checksum for the drill below
+WOUT=$(cloud_run pl1 "dd if=/dev/urandom of=/dev/vdb bs=64k count=4 seek=32 conv=fsync 2>/dev/null && dd if=/dev/vdb bs=64k skip=32 count=4 2>/dev/null | md5sum") ||
+	die "cloud write W failed: $WOUT"
+WMD5=$(grep -aoE '^[0-9a-f]{32}' <<<"$WOUT" | head -1)
+[ -n "$WMD5" ] || die "no checksum of W: $WOUT"
+# X: 512 KiB at 8 MiB of the on-prem vdb, after P (never replicated)
+XOUT=$(vm_run pl1 "dd if=/dev/urandom of=/dev/vdb bs=64k count=8 seek=128 conv=fsync 2>/dev/null && echo written") ||
+	die "on-prem write X failed: $XOUT"
+W_BYTES=262144 X_BYTES=524288
 fb start $G --once >/dev/null 2>"$T/fbrun.log"
 check "failback start while pl1 runs on-prem: exit 1" [ $? = 1 ]
 check "... says to shut it off, and how" grep -q \
@@ -212,6 +223,14 @@ TD=$T/agent-state/failback/$G/disks
 check "failback start: the target's disks are named as the forward points (pl1.vda, pl1.vdb)" \
 	bash -c "qemu-img info -U '$TD/pl1.vdb/1.qcow2' | grep -q 'backing file: $T/data.qcow2' && [ -e '$TD/pl1.vda/1.qcow2' ]"
 check "failback start: on-prem disks untouched (sha256)" [ "$(sha256sum "$T/boot.qcow2" "$T/data.qcow2")" = "$SHA" ]
+check "failback start: X from the checkpoint bitmaps since P, not the whole disks" \
+	jqt ".x_whole == false and .failover_point == $P3" "$T/fbs.json"
+check "failback start: X ($(jq .x_bytes "$T/fbs.json") bytes) covers the $X_BYTES written after P" \
+	jqt ".x_bytes >= $X_BYTES and .x_bytes <= $X_BYTES + 1048576" "$T/fbs.json"
+check "failback start: $(jq .bytes "$T/fbs.json") bytes sent <= 1.2 x (|W| + |X|) + 1 MiB" \
+	jqt ".bytes <= ($W_BYTES + $X_BYTES) * 12 / 10 + 1048576" "$T/fbs.json"
+check "failback start: the log says where X came from" grep -q \
+	"disk pl1.vdb: X from the checkpoint bitmaps of domain pl1 since point $P3" "$T/fbs.log"
 lap "failback start"
 CJ=$T/agent-state/failback/$G/cutover.json
 fb finish $G --shutdown-timeout 60 --marker NESTOR-NEVER-PRINTED --timeout 3s --json \
@@ -248,6 +267,25 @@ check "finish again: a no-op, exit 0, one line per domain" grep -q "group $G: do
 cycle_once "after the failback"
 check "after the failback: point F + 1 on base F, an incremental" \
 	jqt ".point == $((F + 1)) and .base == $F and .incremental" <<<"$RES"
+# Y: 256 KiB at 12 MiB of the on-prem vdb, in the next point
+YOUT=$(vm_run pl1 "dd if=/dev/urandom of=/dev/vdb bs=64k count=4 seek=192 conv=fsync 2>/dev/null && dd if=/dev/vdb bs=64k skip=192 count=4 2>/dev/null | md5sum") ||
+	die "on-prem write Y failed: $YOUT"
+YMD5=$(grep -aoE '^[0-9a-f]{32}' <<<"$YOUT" | head -1)
+[ -n "$YMD5" ] || die "no checksum of Y: $YOUT"
+cycle_once "Y"
+check "Y: point F + 2, an incremental" jqt ".point == $((F + 2)) and .base == $((F + 1)) and .incremental" <<<"$RES"
+lap "Y written and replicated"
+"$NESTOR" drill --config "$T/receiver.conf" $G --point $((F + 2)) --uri "$DR_URI" --json \
+	--check-cmd "dd if=/dev/vdb bs=64k skip=32 count=4 2>/dev/null | md5sum; dd if=/dev/vdb bs=64k skip=192 count=4 2>/dev/null | md5sum" \
+	>"$T/drill-y.json" 2>"$T/drill-y.log"
+rc=$?
+lap "the drill"
+jq -c '{point, verdict, out: .vms[0].check.output}' "$T/drill-y.json"
+check "drill of point F + 2: exit 0, pass" bash -c "[ $rc = 0 ] && jq -e '.verdict == \"pass\" and .point == $((F + 2))' '$T/drill-y.json' >/dev/null"
+check "drill of point F + 2: reads W (written in the cloud)" \
+	grep -q "$WMD5" <<<"$(jq -r '.vms[0].check.output' "$T/drill-y.json")"
+check "drill of point F + 2: reads Y (written on-prem after the failback)" \
+	grep -q "$YMD5" <<<"$(jq -r '.vms[0].check.output' "$T/drill-y.json")"
 echo "failback of the libvirt-domain group: $((SECONDS - T2D)) s"
 
 # ---- 3. a group of image files: no VMs to shut down -------------------------
