@@ -11,7 +11,8 @@
 # incremental. failback finish makes point F of the clones (their own
 # changes against the point, no second F after a receiver kill -9), cuts
 # the on-prem disks over to them and releases the failover once; the next
-# forward cycle is an incremental on F.
+# forward cycle is an incremental on F; the on-prem VM boots from the
+# cut-over disks and reads W.
 . "$(dirname "$0")/lib.sh"
 W=$T
 
@@ -217,6 +218,14 @@ check "after the finish: it sends the 128 KiB written ($(jq .bytes_data <<<"$RES
 	bash -c "[ $(jq .bytes_data <<<"$RES") -ge $((128 * KIB)) ] && [ $(jq .bytes_data <<<"$RES") -le $((128 * KIB * 12 / 10 + 64 * KIB)) ]"
 check "after the finish: the new point's data disk is on-prem's" \
 	[ "$(rbd export "replicas/$G+data@p$((F + 1))" - 2>/dev/null | md5sum)" = "$(md5sum < "$T/src/data.raw")" ]
+# The on-prem VM boots from its cut-over disks and reads W (the cloud's
+# first write, 128 KiB at 12 MiB) as the clone held it at shutdown.
+WSUM=$(dd if="$T/clone-data.raw" bs=64k skip=192 count=2 2>/dev/null | md5sum | cut -d' ' -f1)
+vm_define_start cd1 "$T/src/os.qcow2" "$T/src/data.raw" >&2 && vm_wait_marker cd1 NESTOR-BOOT-OK 120 ||
+	die "the on-prem VM did not boot from its cut-over disks"
+out=$(vm_run cd1 "dd if=/dev/vdb bs=64k skip=192 count=2 2>/dev/null | md5sum" 60)
+vm_destroy cd1 >&2
+check "after the finish: the on-prem VM boots and reads W (md5 $WSUM over its console)" grep -q "$WSUM" <<<"$out"
 echo "failback finish section: $((SECONDS - T1)) s"
 
 check "the released failover's clones with the VM's data stay" [ "$(rbd ls replicas | grep -c '^failover-')" = 2 ]
