@@ -5,9 +5,12 @@
 # time in store_point_commit from its log), `nestor points` (default and
 # --all), the catalog's files, a retention evaluation (`nestor prune
 # --dry-run`; the group's policy, 3650d:all, keeps every point so that
-# each commit also evaluates it over all of them), opening the newest point
-# as a drill's qemu would (`qemu-io -r -c 'read 0 4k'`), and a hash query
-# (the agent's resync by block hashes against the newest point).
+# each commit also evaluates it over all of them), `nestor points --json
+# --limit 50`, opening the newest point as a drill's qemu would (`qemu-io
+# -r -c 'read 0 4k'`), the drill's clone of it (the `qemu-img create -b`
+# overlay the local store makes, then read through), and hash queries (the
+# agent's resync by block hashes against the newest point; `nestor verify`
+# of the newest point, every block hashed on both sides).
 #
 # Building: point 1 is a real seed (`nestor agent --once` of a 1 MiB raw
 # file); points 2..N are made by bench/points-fab.py exactly as the receiver
@@ -68,6 +71,19 @@ timed() {
 	tail -3 "$W/cmd.log" >&2
 	return 1
 }
+# cpu VAR CMD...: VAR = CMD's CPU time in ms (user + system: perf stat's
+# task-clock), the median of 3 runs; what the wall time of a short command
+# hides on a loaded machine
+cpu() {
+	local v=$1 i s=()
+	shift
+	for i in 1 2 3; do
+		perf stat -x, -e task-clock -o "$W/perf" -- "$@" > /dev/null 2>>"$W/cmd.log" ||
+			{ printf -v "$v" 'fail'; return 1; }
+		s+=("$(awk -F, '$3 == "task-clock" { printf "%.1f", $1 }' "$W/perf")")
+	done
+	printf -v "$v" '%s' "$(median "${s[@]}")"
+}
 # median of the numbers among the arguments (fail@... skipped), else the first
 median() {
 	printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -g |
@@ -87,7 +103,7 @@ wait_settled() {
 	done
 	log "the receiver was still busy after ${BENCH_STEP_S:-900} s"
 }
-for t in qemu-img qemu-io jq python3; do
+for t in qemu-img qemu-io jq python3 perf; do
 	command -v "$t" >/dev/null || die "$t is missing (deploy/install-deps.sh)"
 done
 for b in $BINS; do
@@ -95,10 +111,12 @@ for b in $BINS; do
 done
 
 # measure LABEL BIN: one rep of LABEL's binary against $T's store; appends
-# "LABEL resync commit... | rx... | prune pts all open rss depth maxdepth"
+# "LABEL resync commit... | rx... | prune pts all open rss depth maxdepth
+# points pjson clone verify points_cpu prune_cpu json_cpu"
 # to $T/samples
 measure() {
-	local label=$1 pt rx rss c resync commit prune pts all open depth maxdepth top
+	local label=$1 pt rss c resync commit prune pts all open depth maxdepth top
+	local pjson clone verify cpts cprune cjson
 	local commits=() rxs=()
 	NESTOR=$2
 	rm -rf "$T/agent-state" && cp -a "$T/agent-state.seed" "$T/agent-state"
@@ -117,9 +135,17 @@ measure() {
 		rxs+=("$(sed -n "s/.*committed point $pt (base .* bytes, \([0-9.]*\) ms).*/\1/p" "$T/receiver.log")")
 	done
 	rss=$(awk '/^VmHWM:/ { print int($2 / 1024) }' "/proc/$RX_PID/status")
+	# a hash query of every block of the newest point (the receiver hashes it)
+	timed verify "$NESTOR" verify --config "$T/agent.conf" many --json
 	timed prune "$NESTOR" prune --config "$T/receiver.conf" many --dry-run --json
 	timed pts "$NESTOR" points --config "$T/receiver.conf" many &&
 		tail -n 1 "$W/out" | sed "s/^/bench: $n $label: /" >&2
+	timed pjson "$NESTOR" points --config "$T/receiver.conf" many --json --limit 50 &&
+		{ [ "$(jq '.points | length' "$W/out")" = 50 ] ||
+			log "$n: points --json --limit 50 listed $(jq '.points | length' "$W/out")"; }
+	cpu cpts "$NESTOR" points --config "$T/receiver.conf" many
+	cpu cprune "$NESTOR" prune --config "$T/receiver.conf" many --dry-run --json
+	cpu cjson "$NESTOR" points --config "$T/receiver.conf" many --json --limit 50
 	timed all "$NESTOR" points --config "$T/receiver.conf" many --all &&
 		{ [ "$(($(wc -l < "$W/out") - 2))" = "$pt" ] || log "$n: points --all listed $(wc -l < "$W/out") lines"; }
 	top=$T/store/many/disks/d/$pt.qcow2
@@ -127,9 +153,14 @@ measure() {
 	maxdepth=$(python3 "$ROOT/tests/integration/chaininfo.py" "$T/store/many/disks/d" |
 		awk '$3 > m { m = $3 } END { print m + 0 }')
 	timed open qemu-io -r -f qcow2 -c 'read 0 4k' "$top"
+	rm -f "$T/clone.qcow2"
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	timed clone sh -c 'qemu-img create -q -f qcow2 -b "$1" -F qcow2 "$2" &&
+		qemu-io -r -f qcow2 -c "read 0 4k" "$2"' clone "$top" "$T/clone.qcow2"
+	rm -f "$T/clone.qcow2"
 	stop_receiver
-	echo "$label $resync ${commits[*]} | ${rxs[*]} | $prune $pts $all $open $rss ${depth:-?} ${maxdepth:-?} $pt" >> "$T/samples"
-	log "$n $label: resync $resync, commits ${commits[*]} (rx ${rxs[*]}), prune $prune, points $pts, all $all, open $open"
+	echo "$label $resync ${commits[*]} | ${rxs[*]} | $prune $pts $all $open $rss ${depth:-?} ${maxdepth:-?} $pt $pjson $clone $verify $cpts $cprune $cjson" >> "$T/samples"
+	log "$n $label: resync $resync, commits ${commits[*]} (rx ${rxs[*]}), prune $prune, points $pts, json $pjson, all $all, open $open, clone $clone, verify $verify"
 }
 
 # field K (1-based) of the part P (0 before the first |, ...) of LABEL's samples
@@ -139,9 +170,10 @@ samples() {
 }
 
 make_pki || die "nestor-pki.sh failed"
-printf '%-8s %-6s %6s %8s %9s %9s %9s %9s %9s %9s %10s %10s %9s %9s\n' POINTS BIN DEPTH \
-	MAXDEPTH RESYNC_MS COMMIT_MS RX_COMMIT PRUNE_MS POINTS_MS ALL_MS CATALOG_KB JOURNAL_B \
-	OPEN_MS RX_RSS_MB > "$W/table"
+printf '%-8s %-6s %6s %8s %9s %9s %9s %9s %9s %9s %9s %10s %10s %9s %9s %9s %9s %9s %9s %9s\n' \
+	POINTS BIN DEPTH MAXDEPTH RESYNC_MS COMMIT_MS RX_COMMIT PRUNE_MS POINTS_MS JSON50_MS \
+	ALL_MS CATALOG_KB JOURNAL_B OPEN_MS CLONE_MS VERIFY_MS RX_RSS_MB POINTS_CPU PRUNE_CPU \
+	JSON50_CPU > "$W/table"
 for n in $SIZES; do
 	T=$W/n$n
 	mkdir -p "$T"
@@ -169,13 +201,16 @@ for n in $SIZES; do
 	for b in $BINS; do
 		l=${b%%=*}
 		# shellcheck disable=SC2046 # one word per sample
-		printf '%-8s %-6s %6s %8s %9s %9s %9s %9s %9s %9s %10s %10s %9s %9s\n' \
+		printf '%-8s %-6s %6s %8s %9s %9s %9s %9s %9s %9s %9s %10s %10s %9s %9s %9s %9s %9s %9s %9s\n' \
 			"$(samples "$l" 2 8 | tail -n 1)" "$l" "$(median $(samples "$l" 2 6))" \
 			"$(median $(samples "$l" 2 7))" "$(median $(samples "$l" 0 2))" \
 			"$(median $(samples "$l" 0 0))" "$(median $(samples "$l" 1 0))" \
 			"$(median $(samples "$l" 2 1))" "$(median $(samples "$l" 2 2))" \
-			"$(median $(samples "$l" 2 3))" "$cat_kb" "$log_b" \
-			"$(median $(samples "$l" 2 4))" "$(median $(samples "$l" 2 5))" >> "$W/table"
+			"$(median $(samples "$l" 2 9))" "$(median $(samples "$l" 2 3))" \
+			"$cat_kb" "$log_b" "$(median $(samples "$l" 2 4))" \
+			"$(median $(samples "$l" 2 10))" "$(median $(samples "$l" 2 11))" \
+			"$(median $(samples "$l" 2 5))" "$(median $(samples "$l" 2 12))" \
+			"$(median $(samples "$l" 2 13))" "$(median $(samples "$l" 2 14))" >> "$W/table"
 		tail -n 1 "$W/table" | sed 's/^/bench: row: /' >&2
 	done
 	[ "${KEEP:-0}" = 1 ] || rm -rf "$T/store"
@@ -186,5 +221,8 @@ echo "DEPTH / MAXDEPTH: files under the newest point / under the deepest one;"
 echo "BIN: the binary (BENCH_BINS); cells are medians of $REPS reps (COMMIT, RX_COMMIT: of $COMMITS commits each)"
 echo "RESYNC: agent run hashing the newest point; COMMIT: agent run of a 4 KiB change;"
 echo "RX_COMMIT: the receiver's store_point_commit; PRUNE: retention dry run (all kept);"
-echo "POINTS / ALL: nestor points default / --all; OPEN: qemu-io read of the newest point"
+echo "POINTS / JSON50 / ALL: nestor points default / --json --limit 50 / --all;"
+echo "OPEN: qemu-io read of the newest point; CLONE: a drill's overlay of it made and read;"
+echo "VERIFY: nestor verify of the newest point (hash queries of every block);"
+echo "*_CPU: CPU ms (user + system, median of 3) of points, prune --dry-run, --json --limit 50"
 cat "$W/table"

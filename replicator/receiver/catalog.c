@@ -20,6 +20,7 @@
 #include "common/names.h"
 #include "common/testhook.h"
 #include "replicator/receiver/catcache.h"
+#include "replicator/receiver/catidx.h"
 #include "replicator/receiver/catlog.h"
 #include "replicator/receiver/catmem.h"
 
@@ -338,25 +339,35 @@ catalog_from_json(const json_t *root, const char *what, struct catalog *cat)
  * snapshot identity or records that do not follow it; read again then. */
 #define CATALOG_LOAD_TRIES 16
 
+/* Where a load came from. */
+enum load_src { SRC_CACHE, SRC_CACHE_TAIL, SRC_INDEX, SRC_CATALOG };
+
 /* One read of the catalog: from the cache (catcache.h) when catalog.json
- * and catalog.log are as cached, else the snapshot and the journal. 0 /
- * 1 (does not follow) / -1; *exact: a copy of the cache's entry. */
+ * and catalog.log are as cached, else (with use_index) from catalog.idx
+ * (catidx.h) when it is theirs, else the snapshot and the journal. 0 / 1
+ * (does not follow) / -1; *src: where it came from, *lag: records the
+ * index lacked. */
 static int
 load_once(const char *gdir, const struct file_id *snap, const struct file_id *log,
-	  struct catalog *cat, bool *exact)
+	  struct catalog *cat, bool use_index, enum load_src *src, size_t *lag)
 {
 	int r;
 
-	*exact = false;
+	*src = SRC_CACHE;
+	*lag = 0;
 	switch (catcache_get(gdir, snap, log, cat)) {
 	case CATCACHE_EXACT:
-		*exact = true;
 		return 0;
 	case CATCACHE_TAIL:
+		*src = SRC_CACHE_TAIL;
 		return catlog_replay_tail(gdir, cat);
 	case CATCACHE_MISS:
 		break;
 	}
+	*src = SRC_INDEX;
+	if (use_index && catidx_read(gdir, snap, log, cat, lag) == 0)
+		return 0;
+	*src = SRC_CATALOG;
 	r = load(gdir, "catalog.json", cat, NULL);
 	if (r < 0)
 		return -1;
@@ -364,12 +375,18 @@ load_once(const char *gdir, const struct file_id *snap, const struct file_id *lo
 	return catlog_replay(gdir, cat);
 }
 
-int
-catalog_load(const char *gdir, struct catalog *cat)
+/* catalog_load, and catalog_load_listing when listing: then a load the
+ * cache cannot serve tries the index, which is rewritten when it was of no
+ * use or lags too far, and with refresh also when a cached load finds it
+ * due (catidx_due). */
+static int
+load_checked(const char *gdir, struct catalog *cat, bool listing, bool refresh)
 {
 	char *path = gpath(gdir, "catalog.json"), *lpath = gpath(gdir, "catalog.log");
 	struct file_id before, after, lbefore, lafter;
-	bool exact;
+	enum load_src src = SRC_CATALOG;
+	size_t lag = 0;
+	bool same_log = false;
 	int r = -1;
 
 	memset(cat, 0, sizeof(*cat));
@@ -378,7 +395,7 @@ catalog_load(const char *gdir, struct catalog *cat)
 			r = -1;
 			break;
 		}
-		r = load_once(gdir, &before, &lbefore, cat, &exact);
+		r = load_once(gdir, &before, &lbefore, cat, listing, &src, &lag);
 		if (r < 0 || file_identity(path, &after) < 0 ||
 		    file_identity(lpath, &lafter) < 0) {
 			r = -1;
@@ -389,10 +406,14 @@ catalog_load(const char *gdir, struct catalog *cat)
 			 * identities (the journal read to its end), and not with
 			 * a torn tail: the next writer cuts it and may append a
 			 * record of its length within one timestamp tick. The
-			 * cache and this load share the points from here on. */
-			if (!exact && file_id_same(&lbefore, &lafter) &&
-			    (uint64_t)lafter.size == cat->log_size &&
-			    cat->log_end == cat->log_size && catalog_freeze(cat) == 0)
+			 * cache and this load share the points from here on.
+			 * Never what the index gave: the cache serves writers,
+			 * who read the catalog itself. */
+			same_log = file_id_same(&lbefore, &lafter) &&
+				   (uint64_t)lafter.size == cat->log_size &&
+				   cat->log_end == cat->log_size;
+			if ((src == SRC_CACHE_TAIL || src == SRC_CATALOG) && same_log &&
+			    catalog_freeze(cat) == 0)
 				catcache_put(gdir, &after, &lafter, cat);
 			break;
 		}
@@ -404,9 +425,27 @@ catalog_load(const char *gdir, struct catalog *cat)
 			  "journal does not follow it", path, CATALOG_LOAD_TRIES);
 	if (r != 0)
 		catalog_free(cat);
+	/* Best effort: a reader without the right to write leaves it. */
+	if (r == 0 && listing && same_log && cat->n > 0 &&
+	    (src == SRC_CATALOG || lag > CATIDX_LAG_MAX ||
+	     (refresh && (src == SRC_CACHE || src == SRC_CACHE_TAIL) &&
+	      catidx_due(gdir, &after, &lafter, cat))))
+		(void)catidx_save(gdir, cat, &after, &lafter);
 	free(path);
 	free(lpath);
 	return r == 0 ? 0 : -1;
+}
+
+int
+catalog_load(const char *gdir, struct catalog *cat)
+{
+	return load_checked(gdir, cat, false, false);
+}
+
+int
+catalog_load_listing(const char *gdir, struct catalog *cat, bool refresh)
+{
+	return load_checked(gdir, cat, true, refresh);
 }
 
 json_t *

@@ -73,6 +73,17 @@ json_t *catalog_to_json(const struct catalog *cat);
  * between before and after, or the records do not follow its log_seq) it
  * reads again, a few times at most. 0 / -1. */
 int catalog_load(const char *gdir, struct catalog *cat);
+/* catalog_load for readers that change nothing (listings, lookups; never a
+ * writer: what it gives is never cached, and writers load under the group
+ * lock with catalog_load): a load the cache cannot serve is served by
+ * catalog.idx (catidx.h) when that is the catalog of these very
+ * catalog.json and catalog.log, the journal's newer records replayed over
+ * it; else by the catalog. The index is then rewritten (best effort: a
+ * reader that cannot write leaves it) when it was of no use or lags more
+ * than CATIDX_LAG_MAX records; with refresh also when the cache served
+ * the load and the index is due (the receiver after each point: a header
+ * read). 0 / -1. */
+int catalog_load_listing(const char *gdir, struct catalog *cat, bool refresh);
 /* cat as the whole truth: durable atomic replace of <gdir>/catalog.json
  * (its log_seq = cat->seq), then catalog.log emptied durably (what a
  * compaction does; a crash between leaves records the snapshot already

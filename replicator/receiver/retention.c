@@ -178,11 +178,13 @@ retention_after_commit(const struct receiver_config *cfg, struct store *st, cons
 	struct receiver_history_cfg h;
 	struct retention_result res;
 
-	if (!p)
-		return;
-	receiver_config_history(cfg, group, &h);
-	if (retention_apply(st, cfg->store_dir, group, p, h.min_points, false, &res) < 0)
-		log_warn("retention: group %s: not applied completely; retried after the next "
-			 "point", group);
-	retention_result_clear(&res);
+	if (p) {
+		receiver_config_history(cfg, group, &h);
+		if (retention_apply(st, cfg->store_dir, group, p, h.min_points, false, &res) < 0)
+			log_warn("retention: group %s: not applied completely; retried after the "
+				 "next point", group);
+		retention_result_clear(&res);
+	}
+	/* After the removals: the listing index (catidx.h) of what stays. */
+	store_index_refresh(st, group);
 }

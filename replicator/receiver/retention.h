@@ -52,8 +52,10 @@ int retention_apply(struct store *st, const char *store_dir, const char *group,
 /* Frees the lists; NULL lists fine. */
 void retention_result_clear(struct retention_result *res);
 
-/* The receiver's hook after each committed point: applies the group's
- * configured policy, if any; failures are logged and otherwise ignored. */
+/* The receiver's hook after each committed point (off the commit path):
+ * applies the group's configured policy, if any, then refreshes the
+ * group's listing index (store_index_refresh); failures are logged and
+ * otherwise ignored. */
 void retention_after_commit(const struct receiver_config *cfg, struct store *st,
 			    const char *group);
 

@@ -57,7 +57,7 @@ lookup_point(struct store *st, const char *group, uint64_t point, const char *di
 	w->group = group;
 	w->gdir = gdir;
 	*err = STORE_ERR_IO;
-	if (catalog_load(gdir, cat) < 0)
+	if (catalog_load_listing(gdir, cat, false) < 0)
 		return -1;
 	*err = STORE_ERR_NOTFOUND;
 	*pi = catalog_find(cat, point);

@@ -126,15 +126,25 @@ store_root(const struct store *st)
 	return st->root;
 }
 
-/* The group's catalog (shared with the cache: no copy of its points). */
+/* The group's catalog for a reader (shared with the cache: no copy of its
+ * points; in a new process, from catalog.idx: catalog_load_listing). */
 static int
-load_catalog(struct store *st, const char *group, struct catalog *cat)
+load_catalog(struct store *st, const char *group, struct catalog *cat, bool refresh)
 {
 	char *gdir = store_group_dir(st, group);
-	int rc = gdir ? catalog_load(gdir, cat) : -1;
+	int rc = gdir ? catalog_load_listing(gdir, cat, refresh) : -1;
 
 	free(gdir);
 	return rc;
+}
+
+void
+store_index_refresh(struct store *st, const char *group)
+{
+	struct catalog cat = { 0 };
+
+	(void)load_catalog(st, group, &cat, true);
+	catalog_free(&cat);
 }
 
 int
@@ -146,7 +156,7 @@ store_list_points(struct store *st, const char *group, struct store_point_info *
 
 	*out = NULL;
 	*n = 0;
-	if (load_catalog(st, group, &cat) == 0)
+	if (load_catalog(st, group, &cat, false) == 0)
 		rc = catalog_export(&cat, out, n);
 	catalog_free(&cat);
 	return rc;
@@ -158,7 +168,7 @@ store_last_point(struct store *st, const char *group, uint64_t *id)
 	struct catalog cat = { 0 };
 
 	*id = 0;
-	if (load_catalog(st, group, &cat) < 0)
+	if (load_catalog(st, group, &cat, false) < 0)
 		return -1;
 	*id = catalog_last(&cat);
 	catalog_free(&cat);
@@ -171,7 +181,7 @@ store_point_exists(struct store *st, const char *group, uint64_t point)
 	struct catalog cat = { 0 };
 	int found;
 
-	if (load_catalog(st, group, &cat) < 0)
+	if (load_catalog(st, group, &cat, false) < 0)
 		return -1;
 	found = catalog_has(&cat, point);
 	catalog_free(&cat);

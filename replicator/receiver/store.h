@@ -189,6 +189,11 @@ int store_settle_group(struct store *st, const char *group, uint64_t *done,
  * 0 / -1. */
 int store_list_points(struct store *st, const char *group,
 		      struct store_point_info **out, size_t *n);
+/* Rewrite the group's catalog index (catalog.idx, what a new process's
+ * listing reads instead of the catalog: catidx.h) when it is missing,
+ * stale or lags: the receiver after each point, off the commit path.
+ * Best effort (failures logged). */
+void store_index_refresh(struct store *st, const char *group);
 /* Newest committed point id (0 if none). 0 / -1. */
 int store_last_point(struct store *st, const char *group, uint64_t *id);
 /* Is point committed in group? 1 yes / 0 no / -1 (catalog unreadable). */

@@ -6,7 +6,9 @@
 # a torn tail is ignored and cut by the next commit. `nestor points` shows
 # the newest 50 and a summary line (count, oldest, newest, per retention
 # tier), --all / --limit / --since select, --json stays complete unless
-# asked, and bad arguments exit 2.
+# asked, and bad arguments exit 2. The listing index (catalog.idx) the
+# receiver keeps spares a listing the catalog's parse and never changes
+# what it says: missing, damaged or empty, the listing is the same.
 . "$(dirname "$0")/lib.sh"
 
 G=many
@@ -71,5 +73,28 @@ for a in "--limit 0" "--limit x" "--since yesterday" "--all --limit 3" "--bogus"
 	check_eq "nestor points $a: usage error" 2 "$?"
 done
 check "... saying why" grep -q -- "--limit takes a number of points" <<<"$(pts --limit 0 2>&1)"
+
+# ---- the listing index (catalog.idx) ------------------------------------------------
+# Derived, never the truth: the listing is the same with it, without it and
+# with it damaged; a fresh one spares the listing catalog.json's parse.
+IDX=$T/store/$G/catalog.idx
+prune_dry() { "$NESTOR" prune --config "$T/receiver.conf" $G --dry-run --json; }
+check "the receiver's retention after point 61 is done" wait_retention $G 61
+check "the receiver keeps the group's listing index" [ -s "$IDX" ]
+ref=$(points_json $G) refp=$(prune_dry) reft=$(pts)
+strace -f -e trace=openat -o "$T/strace" "$NESTOR" points --config "$T/receiver.conf" $G >/dev/null
+check "nestor points read the index, not catalog.json" \
+	bash -c "grep -q 'catalog.idx' '$T/strace' && ! grep -q 'catalog.json\"' '$T/strace'"
+rm -f "$IDX"
+check_eq "--json without the index: the same" "$ref" "$(points_json $G)"
+check "... and that listing wrote it again" [ -s "$IDX" ]
+check_eq "the table from the new index: the same" "$reft" "$(pts)"
+check_eq "prune --dry-run from it: the same" "$refp" "$(prune_dry)"
+printf 'X' | dd of="$IDX" bs=1 seek=300 conv=notrunc status=none
+check_eq "--json with a damaged index: the same" "$ref" "$(points_json $G)"
+: > "$IDX"
+check_eq "the table with an empty index: the same" "$reft" "$(pts)"
+check "a point after it goes in" $RC --group $G point
+check_eq "... and is listed through the index" 62 "$(npoints $G)"
 stop_receiver
 finish
