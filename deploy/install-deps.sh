@@ -16,7 +16,7 @@ PKGS=(
 	busybox-static syslinux syslinux-common mtools dosfstools fdisk cpio xz-utils netcat-openbsd util-linux
 	# tools used by tests and benchmarks
 	openssl zstd rsync openssh-client openssh-server iproute2 procps psmisc
-	python3 python3-rbd python3-rados jq curl systemd man-db groff-base dpkg-dev dnsmasq-base time linux-perf
+	python3 python3-rbd python3-rados jq curl systemd man-db groff-base dpkg-dev dnsmasq-base time linux-perf strace
 	# power-loss layer (tests/lib/powerfs.py): FUSE through libfuse2
 	python3-fusepy fuse
 	# deploy checks (tests/integration/test-deploy.sh): cloud-init YAML, template filling
