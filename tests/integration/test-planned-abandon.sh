@@ -71,9 +71,10 @@ FO=$! # the command itself, not a subshell
 wait_until 20 grep -q "waiting up to 1m0s" "$T/fo2.log" || { kill -CONT "$DAEMON"; die "no planned request"; }
 kill -9 $FO
 wait $FO 2>/dev/null
-kill -CONT "$DAEMON"
+# read before the daemon runs again: its next poll takes the request on
 check "killed command: its request is left" [ "$(jq -r .state "$PLANNED")" = requested ]
 check "killed command: it said nothing after its request" [ "$(wc -l <"$T/fo2.log")" = 1 ]
+kill -CONT "$DAEMON"
 wait_until 30 grep -q "group $G: the DR site abandoned the planned failover: final point 4 will not be booted" \
 	"$T/daemon.log"
 check "killed command: the daemon sent final point 4 and heard the abandon" [ $? = 0 ]
