@@ -1,5 +1,5 @@
 /* The disks each group's last point wrote (store-hot.h): a small set of
- * hashes of "group/disk". A collision or an entry pushed out only makes
+ * hashes of (group, disk). A collision or an entry pushed out only makes
  * the hint wrong, never the store. */
 #include "replicator/receiver/store-hot.h"
 
@@ -45,16 +45,9 @@ store_hot_free(struct store_hot *h)
 static uint64_t
 hot_key(const char *group, const char *disk)
 {
-	size_t g = strlen(group), d = strlen(disk);
-	char buf[512];
-	uint64_t k;
+	uint64_t k = hash64(group, strlen(group)) ^
+		     (hash64(disk, strlen(disk)) * 0x9e3779b97f4a7c15ull);
 
-	if (g + d + 1 > sizeof(buf)) /* names are shorter (store_name_ok) */
-		return 1;
-	memcpy(buf, group, g);
-	buf[g] = '/';
-	memcpy(buf + g + 1, disk, d);
-	k = hash64(buf, g + d + 1);
 	return k ? k : 1;
 }
 

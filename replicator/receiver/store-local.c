@@ -356,20 +356,22 @@ local_prestart(struct store_backend *be, const struct store_where *w, struct sto
 	}
 }
 
-/* A qemu-nbd started at create that got no write: ended (SIGTERM: it had
- * no client, so nothing of ours is in flight), before our end of its
- * socket closes (else it says its negotiation failed). */
+/* A qemu-nbd started at create that got no write: killed (nothing of
+ * ours is in flight, and the file is the empty overlay the seal fsyncs;
+ * after a SIGTERM, or our end of its socket closed, it was seen to wait
+ * for the connection it had not negotiated yet until child_finish's
+ * timeout), then reaped. */
 static void
 local_prestart_drop(struct store_bdisk *io)
 {
 	if (io->pre_sock < 0)
 		return;
 	if (child_pid(io->child) > 0)
-		(void)kill(child_pid(io->child), SIGTERM);
-	(void)child_finish(io->child, LOCAL_CHILD_EXIT_MS);
-	io->child = NULL;
+		(void)kill(child_pid(io->child), SIGKILL);
 	close(io->pre_sock);
 	io->pre_sock = -1;
+	(void)child_finish(io->child, LOCAL_CHILD_EXIT_MS);
+	io->child = NULL;
 	atomic_fetch_sub(&local_nbd_live, 1);
 }
 
