@@ -143,7 +143,8 @@ nbd_attach(struct child **child, int sock, const char *ctx, const char *path, bo
 	} else if (last) {
 		log_error("%s: qemu-nbd %s: %s", ctx, path, nbd_get_error());
 	}
-	nbd_close(h);
+	if (h)
+		nbd_close(h);
 	(void)child_finish(*child, LOCAL_CHILD_EXIT_MS);
 	*child = NULL;
 	return NULL;
