@@ -669,8 +669,8 @@ pending_save(const char *gdir, const struct pending *pd)
 	return save(gdir, "pending.json", pending_to_json(pd));
 }
 
-int
-pending_remove(const char *gdir)
+static int
+pending_drop(const char *gdir, bool durable)
 {
 	char *path = gpath(gdir, "pending.json");
 	int rc = -1;
@@ -681,8 +681,20 @@ pending_remove(const char *gdir)
 		log_error("store: unlink %s: %m", path);
 		goto out;
 	}
-	rc = dir_fsync(gdir);
+	rc = durable ? dir_fsync(gdir) : 0;
 out:
 	free(path);
 	return rc;
+}
+
+int
+pending_remove(const char *gdir)
+{
+	return pending_drop(gdir, true);
+}
+
+int
+pending_unlink(const char *gdir)
+{
+	return pending_drop(gdir, false);
 }

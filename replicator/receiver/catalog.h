@@ -140,5 +140,8 @@ int pending_load(const char *gdir, struct pending *pd);
 int pending_save(const char *gdir, const struct pending *pd);
 /* Remove <gdir>/pending.json durably (absent is fine). 0 / -1. */
 int pending_remove(const char *gdir);
+/* The same, not durably: for a pending.json of a point the catalog lists
+ * already, which every reader ignores by its id if it comes back. */
+int pending_unlink(const char *gdir);
 
 #endif

@@ -42,6 +42,7 @@ struct store {
 	pthread_rwlock_t readers;
 	struct store_busy *busy; /* store-busy.h: background work a begin waits for */
 	struct store_sweep *sweep; /* store-sweep.h: groups swept clean of strays */
+	struct store_hot *hot; /* store-hot.h: disks the groups' last points wrote */
 };
 
 /* A point of a group, for a backend call (strings borrowed). */
@@ -68,6 +69,8 @@ struct store_disk {
 	uint64_t durable; /* written_end as of the last flush that was persisted */
 	bool done;
 	bool started;            /* written in this session (disk_idle at done) */
+	bool hot;                /* the group's last point wrote it: disk_create
+				  * may start its writer at once (a hint) */
 	bool open;               /* io is connected and takes writes */
 	char *path;              /* for logs: the file, or pool/image */
 	struct store_bdisk *io;  /* the backend's; freed by disk_free */

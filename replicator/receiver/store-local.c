@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,14 @@ struct store_bdisk {
 	bool direct;          /* qemu-nbd writes with O_DIRECT */
 	int kick_fd;          /* the file, read-only, for sync_file_range */
 	uint64_t since_kick;  /* writer thread only */
+	/* Made durable by this process (local_disk_create): its name (the
+	 * directory fsynced), and, while clean, its content (no qemu-nbd has
+	 * opened it since). The seal then has nothing to fsync. */
+	bool named;
+	bool clean;
+	/* A qemu-nbd started at create (child) that no one connected to yet:
+	 * our end of its socket, else -1. */
+	int pre_sock;
 };
 
 struct store_reader {
@@ -119,29 +128,28 @@ overlay_opts(const char *path, const char *aio, char *buf, size_t cap)
 	return buf;
 }
 
-/* A qemu-nbd of argv and libnbd connected to it: *child set, or NULL. */
+/* libnbd on sock, the socket of *child: the handle, or NULL with the child
+ * ended and *child NULL (logged when last). sock is libnbd's or closed. */
 static struct nbd_handle *
-nbd_start(char **argv, const char *ctx, const char *path, bool last, struct child **child)
+nbd_attach(struct child **child, int sock, const char *ctx, const char *path, bool last)
 {
 	struct nbd_handle *h = nbd_create();
-	int sock;
 
 	if (!h) {
 		log_error("%s: nbd_create: %s", ctx, nbd_get_error());
-		return NULL;
-	}
-	*child = child_start_activated(ctx, argv, &sock);
-	if (*child && nbd_connect_socket(h, sock) == 0)
+		close(sock);
+	} else if (nbd_connect_socket(h, sock) == 0) {
 		return h;
-	if (*child && last)
+	} else if (last) {
 		log_error("%s: qemu-nbd %s: %s", ctx, path, nbd_get_error());
-	nbd_close(h);
+	}
+	if (h)
+		nbd_close(h);
 	(void)child_finish(*child, LOCAL_CHILD_EXIT_MS);
 	*child = NULL;
 	return NULL;
 }
 
-/* *direct tells whether qemu-nbd writes with O_DIRECT (cache=none). */
 /* One more qemu-nbd, unless max_nbd_total run already (errno EMFILE). */
 static bool
 nbd_slot_take(const struct store_backend *be, const char *ctx)
@@ -157,9 +165,35 @@ nbd_slot_take(const struct store_backend *be, const char *ctx)
 	return true;
 }
 
-static struct nbd_handle *
-nbd_open_image(const struct store_backend *be, const char *path, bool readonly, bool *direct,
-	       const char *ctx, struct child **child)
+/* How path is opened for writing: *direct tells whether qemu-nbd writes
+ * with O_DIRECT (cache=none); the result is qcow2_has_backing's (-1 when
+ * not looked at: read-only, or direct NULL).
+ *
+ * An incremental's partial-cluster writes read the backing chain for
+ * copy-on-write: only the overlay itself is opened with O_DIRECT, so those
+ * reads still come from the page cache that holds the base just written.
+ * Writing through the page cache instead cost qemu-nbd more CPU than the
+ * whole receiver (copies into freshly allocated cache pages, writers
+ * spinning on the inode lock). */
+static int
+nbd_mode(const char *path, bool readonly, bool *direct)
+{
+	char opts[PATH_MAX + 256];
+	int backing = -1;
+
+	if (direct) {
+		backing = readonly ? -1 : qcow2_has_backing(path);
+		*direct = backing >= 0 && direct_io_ok(path) &&
+			  (backing == 0 || overlay_opts(path, "native", opts, sizeof(opts)));
+	}
+	return backing;
+}
+
+/* Start qemu-nbd on path (nbd_mode's direct and backing; attempt > 0 is a
+ * retry): the child and *sock, or NULL (logged). */
+static struct child *
+nbd_spawn(const char *path, bool readonly, bool direct, int backing, int attempt,
+	  const char *ctx, int *sock)
 {
 	/* qemu-nbd allocates a buffer per request; glibc would mmap each 1 MiB
 	 * one afresh and qemu-nbd would spend more CPU in page faults than the
@@ -184,43 +218,44 @@ nbd_open_image(const struct store_backend *be, const char *path, bool readonly, 
 	char *argv_overlay[] = { "env", LOCAL_QEMU_TUNABLES, "qemu-nbd", "--image-opts",
 				 opts, "--discard=unmap", "--detect-zeroes=unmap", NULL };
 	char **argv = readonly ? argv_ro : argv_rw;
-	struct nbd_handle *h = NULL;
-	int backing = -1;
 
-	/* An incremental's partial-cluster writes read the backing chain for
-	 * copy-on-write: only the overlay itself is opened with O_DIRECT, so
-	 * those reads still come from the page cache that holds the base just
-	 * written. Writing through the page cache instead cost qemu-nbd more
-	 * CPU than the whole receiver (copies into freshly allocated cache
-	 * pages, writers spinning on the inode lock). */
+	/* Native AIO while the kernel has contexts to spare (store-aio.h), for
+	 * a seed. Not for an overlay, an incremental point (issue 17): its
+	 * writes extend the file, which makes ext4's io_submit wait for them
+	 * (threads wrote 128-256 MiB 1.5-2.5x faster here), and destroying the
+	 * AIO context held qemu-nbd's exit, which a disk's DISK_DONE waits
+	 * for, 35-65 ms against 1-6 ms (bench/README.md, where a cycle's time
+	 * goes). */
 	if (direct) {
-		backing = readonly ? -1 : qcow2_has_backing(path);
-		*direct = backing >= 0 && direct_io_ok(path) &&
-			  (backing == 0 || overlay_opts(path, "native", opts, sizeof(opts)));
-		if (*direct)
-			argv = backing ? argv_overlay : argv_direct;
+		const char *mode = backing == 1 ? "threads" : store_aio_mode(attempt > 0);
+
+		snprintf(aio, sizeof(aio), "--aio=%s", mode);
+		(void)overlay_opts(path, mode, opts, sizeof(opts));
+		argv = backing ? argv_overlay : argv_direct;
 	}
+	return child_start_activated(ctx, argv, sock);
+}
+
+static struct nbd_handle *
+nbd_open_image(const struct store_backend *be, const char *path, bool readonly, bool *direct,
+	       const char *ctx, struct child **child)
+{
+	int backing = nbd_mode(path, readonly, direct);
+
 	if (!nbd_slot_take(be, ctx))
 		return NULL;
 	/* The qemu-nbd of a writer that was just killed may still hold the
 	 * image lock while it finishes its last flush: retry for a while. */
 	for (int attempt = 0; attempt < LOCAL_OPEN_TRIES; attempt++) {
+		struct nbd_handle *h;
+		int sock;
+
 		if (attempt)
 			usleep(100 * 1000);
-		/* Native AIO while the kernel has contexts to spare (store-aio.h),
-		 * for a seed. Not for an overlay, an incremental point (issue 17):
-		 * its writes extend the file, which makes ext4's io_submit wait
-		 * for them (threads wrote 128-256 MiB 1.5-2.5x faster here), and
-		 * destroying the AIO context held qemu-nbd's exit, which a disk's
-		 * DISK_DONE waits for, 35-65 ms against 1-6 ms (bench/README.md,
-		 * where a cycle's time goes). */
-		if (direct && *direct) {
-			const char *mode = backing == 1 ? "threads" : store_aio_mode(attempt > 0);
-
-			snprintf(aio, sizeof(aio), "--aio=%s", mode);
-			(void)overlay_opts(path, mode, opts, sizeof(opts));
-		}
-		h = nbd_start(argv, ctx, path, attempt == LOCAL_OPEN_TRIES - 1, child);
+		*child = nbd_spawn(path, readonly, direct && *direct, backing, attempt, ctx, &sock);
+		if (!*child)
+			continue;
+		h = nbd_attach(child, sock, ctx, path, attempt == LOCAL_OPEN_TRIES - 1);
 		if (h)
 			return h;
 	}
@@ -272,6 +307,7 @@ local_disk_init(struct store_backend *be, const struct store_where *w, struct st
 		goto out;
 	}
 	d->io->kick_fd = -1;
+	d->io->pre_sock = -1;
 	rc = 0;
 out:
 	free(dir);
@@ -293,6 +329,53 @@ local_disk_open(struct store_backend *be, const struct store_where *w, struct st
 	return 0;
 }
 
+/* Start d's qemu-nbd now, at the point's begin, for a disk the group's
+ * last point wrote (d->hot): its start (~0.1 s here, more under load)
+ * then overlaps the rest of the begin and the agent's first reads instead
+ * of holding the first write (issue 17). Best effort: without it the
+ * first write starts one as before. */
+static void
+local_prestart(struct store_backend *be, const struct store_where *w, struct store_disk *d)
+{
+	struct store_bdisk *io = d->io;
+	char ctx[STORE_CTX_MAX];
+	int backing;
+
+	/* Never near max_nbd_total: a write must not be refused because of a
+	 * process started on a guess. */
+	if (io->child || (be->max_nbd && atomic_load(&local_nbd_live) + 1 > be->max_nbd / 2))
+		return;
+	store_ctx(ctx, sizeof(ctx), w, d->name);
+	backing = nbd_mode(d->path, false, &io->direct);
+	if (!nbd_slot_take(be, ctx))
+		return;
+	io->clean = false; /* qemu may rewrite the header as it opens it */
+	io->child = nbd_spawn(d->path, false, io->direct, backing, 0, ctx, &io->pre_sock);
+	if (!io->child) {
+		io->pre_sock = -1;
+		atomic_fetch_sub(&local_nbd_live, 1);
+	}
+}
+
+/* A qemu-nbd started at create that got no write: killed (nothing of
+ * ours is in flight, and the file is the empty overlay the seal fsyncs;
+ * after a SIGTERM, or our end of its socket closed, it was seen to wait
+ * for the connection it had not negotiated yet until child_finish's
+ * timeout), then reaped. */
+static void
+local_prestart_drop(struct store_bdisk *io)
+{
+	if (io->pre_sock < 0)
+		return;
+	if (child_pid(io->child) > 0)
+		(void)kill(child_pid(io->child), SIGKILL);
+	close(io->pre_sock);
+	io->pre_sock = -1;
+	(void)child_finish(io->child, LOCAL_CHILD_EXIT_MS);
+	io->child = NULL;
+	atomic_fetch_sub(&local_nbd_live, 1);
+}
+
 /* qemu-nbd for d, started when a disk is first written (from the writer
  * thread): a point's disks that get no data never cost a process, and
  * the disks written one after another hold one at a time (disk_idle). */
@@ -305,7 +388,17 @@ local_connect(struct store_backend *be, const struct store_where *w, struct stor
 	if (io->nbd)
 		return 0;
 	store_ctx(ctx, sizeof(ctx), w, d->name);
-	io->nbd = nbd_open_image(be, d->path, false, &io->direct, ctx, &io->child);
+	io->clean = false;
+	if (io->pre_sock >= 0) {
+		int sock = io->pre_sock;
+
+		io->pre_sock = -1;
+		io->nbd = nbd_attach(&io->child, sock, ctx, d->path, false);
+		if (!io->nbd) /* its slot; a fresh start below says why */
+			atomic_fetch_sub(&local_nbd_live, 1);
+	}
+	if (!io->nbd)
+		io->nbd = nbd_open_image(be, d->path, false, &io->direct, ctx, &io->child);
 	if (!io->nbd)
 		return -1;
 	/* Only a hint, and only for writes through the page cache: without it
@@ -382,7 +475,12 @@ local_disk_create(struct store_backend *be, const struct store_where *w,
 	 * fsync, every power cut before the commit's seal lost the point's
 	 * files and the resume started over: tests/integration/
 	 * test-power-loss.sh, issue 13). */
-	return local_dir_fsync(w, d);
+	if (local_dir_fsync(w, d) < 0)
+		return -1;
+	d->io->named = d->io->clean = true;
+	if (d->hot)
+		local_prestart(be, w, d);
+	return 0;
 }
 
 static void
@@ -521,6 +619,7 @@ local_disk_close(struct store_backend *be, const struct store_where *w, struct s
 	(void)be;
 	if (!d->io)
 		return;
+	local_prestart_drop(d->io);
 	if (d->io->kick_fd >= 0)
 		close(d->io->kick_fd);
 	d->io->kick_fd = -1;
@@ -539,13 +638,19 @@ local_disk_seal(struct store_backend *be, const struct store_where *w, struct st
 	int r;
 
 	store_ctx(ctx, sizeof(ctx), w, d->name);
+	local_prestart_drop(d->io);
 	r = nbd_close_image(d->io->nbd, d->io->child, ctx);
 	d->io->nbd = NULL;
 	d->io->child = NULL;
 	local_disk_close(be, w, d);
 	if (r < 0)
 		return -1;
-	return store_fsync_path(d->path) < 0 || local_dir_fsync(w, d) < 0 ? -1 : 0;
+	/* What local_disk_create made durable needs no second fsync: each
+	 * costs a device cache flush (issue 17). A resumed file's name was
+	 * made durable by an earlier process, which this one cannot know. */
+	if (!d->io->clean && store_fsync_path(d->path) < 0)
+		return -1;
+	return d->io->named ? 0 : local_dir_fsync(w, d);
 }
 
 static void

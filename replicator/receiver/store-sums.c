@@ -81,10 +81,15 @@ store_sums_begin(const char *gdir, uint64_t point, const struct store_disk *disk
 			goto out;
 		if (resumed && !resume_usable(path, d, ctx))
 			continue;
-		s->w[i] = sums_writer_open(path, keep, sums_max_records(d->size), ctx);
+		s->w[i] = sums_writer_open(path, keep, sums_max_records(d->size), ctx, NULL);
 		if (!s->w[i])
 			goto out;
 	}
+	/* Every name made or removed in the point's directory is durable from
+	 * here on (the new files were fdatasynced): one fsync for all, and
+	 * the commit needs none (issue 17: a device cache flush each). */
+	if (dir_fsync(s->dir) < 0)
+		goto out;
 	*out = s;
 	s = NULL;
 	rc = 0;
@@ -123,27 +128,15 @@ store_sums_sync(struct store_sums *s, uint16_t disk)
 int
 store_sums_commit(struct store_sums *s)
 {
-	char *root;
-	int rc;
-
 	if (!s)
 		return 0;
+	/* The names are durable since store_sums_begin: the point's directory
+	 * (store_mkdir_durable fsynced <gdir>/sums) and its files (fsynced
+	 * once they were all made); only the records are left. */
 	for (size_t i = 0; i < s->n; i++)
 		if (store_sums_sync(s, (uint16_t)i) < 0)
 			return -1;
-	if (dir_fsync(s->dir) < 0)
-		return -1;
-	/* <gdir>/sums: the point's directory entry (made durable at begin
-	 * already; cheap, and a commit must not depend on that). */
-	root = strdup(s->dir);
-	if (!root) {
-		log_error("store: out of memory");
-		return -1;
-	}
-	*strrchr(root, '/') = '\0';
-	rc = dir_fsync(root);
-	free(root);
-	return rc;
+	return 0;
 }
 
 struct prune_keep {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/fileutil.h"
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "common/names.h"
@@ -55,12 +57,63 @@ out:
 	return rc;
 }
 
+/* Directories whose names this process made durable (the parent fsynced
+ * after they existed): a fact about the kernel's state, so process-wide.
+ * Each begin would otherwise fsync the parents of the group's directories
+ * again, five device cache flushes per point (issue 17). A directory that
+ * was removed and made again is another inode, and looked at afresh. */
+#define DURABLE_DIRS 64
+
+struct durable_dir {
+	dev_t dev;
+	ino_t ino;
+	uint64_t path_hash;
+};
+
+static struct {
+	pthread_mutex_t mu;
+	struct durable_dir d[DURABLE_DIRS];
+	size_t n, next;
+} durable_dirs = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static uint64_t
+path_hash(const char *path)
+{
+	return hash64(path, strlen(path));
+}
+
+static bool
+durable_dir_known(const struct stat *sb, uint64_t h)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&durable_dirs.mu);
+	for (size_t i = 0; i < durable_dirs.n && !found; i++)
+		found = durable_dirs.d[i].dev == sb->st_dev && durable_dirs.d[i].ino == sb->st_ino &&
+			durable_dirs.d[i].path_hash == h;
+	pthread_mutex_unlock(&durable_dirs.mu);
+	return found;
+}
+
+static void
+durable_dir_add(const struct stat *sb, uint64_t h)
+{
+	pthread_mutex_lock(&durable_dirs.mu);
+	durable_dirs.d[durable_dirs.next] = (struct durable_dir){ sb->st_dev, sb->st_ino, h };
+	durable_dirs.next = (durable_dirs.next + 1) % DURABLE_DIRS;
+	if (durable_dirs.n < DURABLE_DIRS)
+		durable_dirs.n++;
+	pthread_mutex_unlock(&durable_dirs.mu);
+}
+
 int
 store_mkdir_durable(const char *path)
 {
 	struct stat sb;
 	char *parent = NULL;
 	char *slash;
+	bool existed = false;
+	uint64_t h = path_hash(path);
 	int rc = -1;
 
 	if (mkdir(path, 0750) < 0) {
@@ -76,7 +129,12 @@ store_mkdir_durable(const char *path)
 		 * the mkdir and the fsync below, or a hand-made directory. A
 		 * power cut then took the group's acknowledged points with it
 		 * (tests/integration/test-power-loss.sh, issue 13): fsync the
-		 * parent anyway. */
+		 * parent anyway, unless this process did so already. Only
+		 * directories that existed are remembered: the new ones are a
+		 * point's, used once. */
+		if (durable_dir_known(&sb, h))
+			return 0;
+		existed = true;
 	}
 	parent = strdup(path);
 	if (!parent) {
@@ -90,6 +148,8 @@ store_mkdir_durable(const char *path)
 		slash[1] = '\0';
 	if (dir_fsync(slash ? parent : ".") < 0)
 		goto out;
+	if (existed)
+		durable_dir_add(&sb, h);
 	rc = 0;
 out:
 	free(parent);

@@ -28,6 +28,7 @@
 #include "replicator/receiver/store-backend.h"
 #include "replicator/receiver/store-busy.h"
 #include "replicator/receiver/store-chain.h"
+#include "replicator/receiver/store-hot.h"
 #include "replicator/receiver/store-sums.h"
 #include "replicator/receiver/store-sweep.h"
 #include "replicator/receiver/store-writer.h"
@@ -79,7 +80,8 @@ store_open_backend(const char *root, struct store_backend *be)
 	st->be = be;
 	st->busy = store_busy_new();
 	st->sweep = store_sweep_new();
-	if (!st->be || !st->busy || !st->sweep)
+	st->hot = store_hot_new();
+	if (!st->be || !st->busy || !st->sweep || !st->hot)
 		goto fail;
 	/* Absolute paths keep qemu from reading "x:" prefixes as protocols. */
 	st->root = realpath(root, NULL);
@@ -108,6 +110,7 @@ store_free(struct store *st)
 	free(st->root);
 	store_busy_free(st->busy);
 	store_sweep_free(st->sweep);
+	store_hot_free(st->hot);
 	pthread_rwlock_destroy(&st->readers);
 	wbudget_free(st->wbufs);
 	free(st);
@@ -543,6 +546,7 @@ begin_create(struct store_point *pt, const struct catalog *cat)
 {
 	struct store_backend *be = pt->st->be;
 	const struct store_point_info *base = pt->base_id ? catalog_find(cat, 0) : NULL;
+	size_t hot = 0;
 
 	if (store_sweep_begin(pt->st, pt->group, pt->gdir, cat) < 0)
 		return -1;
@@ -550,6 +554,10 @@ begin_create(struct store_point *pt, const struct catalog *cat)
 		struct store_disk *d = &pt->disks[i];
 		uint64_t base_id = base && catalog_point_disk(base, d->name) >= 0 ? base->id : 0;
 
+		/* At most as many early writers as disks may be written at once. */
+		d->hot = base_id && (!pt->st->max_disks_busy || hot < pt->st->max_disks_busy) &&
+			 store_hot_get(pt->st->hot, pt->group, d->name);
+		hot += d->hot;
 		if (be->ops->disk_create(be, &pt->w, d, base_id) < 0)
 			return -1;
 		d->open = true;
@@ -762,7 +770,13 @@ store_point_disk_done(struct store_point *pt, uint16_t disk, int *err)
 		pt->st->be->ops->disk_idle(pt->st->be, &pt->w, d);
 	d->written_end = d->durable = d->size;
 	point_step(pt, "disk done, checksums and close", &t);
-	if (point_save_pending(pt) < 0) {
+	/* A disk this session never wrote has nothing new to resume from: its
+	 * done flag goes with the next pending.json (another disk's done, a
+	 * checkpoint) or never (the commit removes the file). A resume that
+	 * lacks it lists the disk again and finds the same nothing. Saves a
+	 * rewrite and two cache flushes per unwritten disk per point (issue
+	 * 17: a guest's boot disk is unwritten in most points). */
+	if (d->started && point_save_pending(pt) < 0) {
 		*err = STORE_ERR_IO;
 		return -1;
 	}
@@ -780,8 +794,13 @@ store_point_disk_was_done(const struct store_point *pt, uint16_t disk)
 struct store_disk *
 store_point_view(struct store_point *pt, uint16_t disk, struct store_point_view *v, int *err)
 {
+	struct store_disk *d;
+
 	*v = (struct store_point_view){ pt->st, &pt->w, pt->sums, pt->base_id };
-	return point_disk(pt, disk, 0, 0, "adopt", err);
+	d = point_disk(pt, disk, 0, 0, "adopt", err);
+	if (d)
+		d->started = true; /* its file is replaced: done is saved */
+	return d;
 }
 
 int
@@ -929,8 +948,11 @@ store_point_commit(struct store_point *pt, const void *meta, size_t meta_len, in
 	point_step(pt, "commit, catalog", &t);
 	testhook_at("commit-catalog");
 	pt->committed = true;
-	/* The point is committed now; a stale pending.json is ignored by id. */
-	if (pending_remove(pt->gdir) < 0)
+	for (size_t i = 0; i < pt->ndisks; i++)
+		store_hot_set(pt->st->hot, pt->group, pt->disks[i].name, pt->disks[i].started);
+	/* The point is committed now; a stale pending.json is ignored by id,
+	 * so its removal need not be durable (one cache flush less). */
+	if (pending_unlink(pt->gdir) < 0)
 		log_warn("store: group %s: pending.json of committed point %" PRIu64
 			 " not removed", pt->group, pt->id);
 	log_info("store: group %s: committed point %" PRIu64 " (base %" PRIu64 ", %" PRIu64

@@ -127,6 +127,7 @@ struct sums_writer {
 	uint64_t count;  /* records in the file */
 	uint64_t max;
 	size_t nbuf;
+	bool dirty;      /* written since its last fdatasync */
 	char ctx[160];
 	unsigned char buf[WRITER_BUF * SUMS_RECORD_SIZE];
 };
@@ -195,6 +196,7 @@ writer_reopen(struct sums_writer *w, uint64_t size, uint64_t keep_end)
 	}
 	if (keep_end != UINT64_MAX && (keep = writer_keep(w, nrec, keep_end)) < 0)
 		return -1;
+	w->dirty = true;
 	if (ftruncate(w->fd, (off_t)(SUMS_HEADER_SIZE + (uint64_t)keep * SUMS_RECORD_SIZE)) < 0) {
 		log_error("%s: truncate: %m", w->ctx);
 		return -1;
@@ -213,6 +215,7 @@ writer_fresh(struct sums_writer *w)
 	unsigned char h[SUMS_HEADER_SIZE];
 
 	header_encode(h);
+	w->dirty = true;
 	if (ftruncate(w->fd, 0) < 0 || fd_write_all(w->fd, h, sizeof(h)) < 0) {
 		log_error("%s: write header: %m", w->ctx);
 		return -1;
@@ -221,27 +224,9 @@ writer_fresh(struct sums_writer *w)
 	return 0;
 }
 
-static int
-dir_of_fsync(const char *path)
-{
-	char *dir = strdup(path), *slash;
-	int rc = -1;
-
-	if (!dir) {
-		log_error("sums: out of memory");
-		return -1;
-	}
-	slash = strrchr(dir, '/');
-	if (slash) {
-		*slash = '\0';
-		rc = dir_fsync(dir);
-	}
-	free(dir);
-	return rc;
-}
-
 struct sums_writer *
-sums_writer_open(const char *path, uint64_t keep_end, uint64_t max_records, const char *ctx)
+sums_writer_open(const char *path, uint64_t keep_end, uint64_t max_records, const char *ctx,
+		 bool *was_created)
 {
 	struct sums_writer *w = calloc(1, sizeof(*w));
 	struct stat sb;
@@ -275,11 +260,16 @@ sums_writer_open(const char *path, uint64_t keep_end, uint64_t max_records, cons
 		log_error("%s: seek: %m", w->ctx);
 		goto fail;
 	}
-	/* The new name is durable before any progress can count on the file. */
-	if (created && (fdatasync(w->fd) < 0 || dir_of_fsync(path) < 0)) {
-		log_error("%s: cannot make the new file durable", w->ctx);
+	/* The new name is durable before any progress can count on the file:
+	 * the caller fsyncs the directory once for all its new files
+	 * (*created). */
+	if (created && fdatasync(w->fd) < 0) {
+		log_error("%s: cannot make the new file durable: %m", w->ctx);
 		goto fail;
 	}
+	w->dirty = !created;
+	if (was_created)
+		*was_created = created;
 	return w;
 fail:
 	sums_writer_free(w);
@@ -291,6 +281,7 @@ writer_flush(struct sums_writer *w)
 {
 	if (w->nbuf == 0)
 		return 0;
+	w->dirty = true;
 	if (fd_write_all(w->fd, w->buf, w->nbuf * SUMS_RECORD_SIZE) < 0) {
 		log_error("%s: write: %m", w->ctx);
 		return -1;
@@ -326,10 +317,16 @@ sums_writer_sync(struct sums_writer *w)
 {
 	if (writer_flush(w) < 0)
 		return -1;
+	/* Nothing new since the last one: an fdatasync would still cost a
+	 * device cache flush (a disk done and its commit, or a disk that got
+	 * no extents: issue 17, bench/README.md). */
+	if (!w->dirty)
+		return 0;
 	if (fdatasync(w->fd) < 0) {
 		log_error("%s: fdatasync: %m", w->ctx);
 		return -1;
 	}
+	w->dirty = false;
 	return 0;
 }
 

@@ -69,15 +69,19 @@ struct sums_writer;
  * otherwise only the leading records ending at or before keep_end stay
  * (a resume: what pending.json holds durable; 0 = start afresh), and a
  * torn trailing partial record goes too. A file that is not ours is
- * refused. ctx names the disk in log lines (copied). NULL on error
- * (logged). */
+ * refused. ctx names the disk in log lines (copied). A new file is
+ * fdatasynced; *was_created (may be NULL) tells the caller, which must
+ * fsync the directory before any progress counts on it (one fsync for a
+ * point's files). NULL on error (logged). */
 struct sums_writer *sums_writer_open(const char *path, uint64_t keep_end,
-				     uint64_t max_records, const char *ctx);
+				     uint64_t max_records, const char *ctx,
+				     bool *was_created);
 /* Buffer one record (written out when the buffer fills). -1 with errno
  * E2BIG past max_records or for a bad record (logged: "too many extents"),
  * else -1 with the I/O errno (logged). */
 int sums_writer_add(struct sums_writer *w, const struct sums_rec *r);
-/* Write the buffer and fdatasync: what was added is durable. 0 / -1. */
+/* Write the buffer and fdatasync (not when nothing was written since the
+ * last one): what was added is durable. 0 / -1. */
 int sums_writer_sync(struct sums_writer *w);
 /* Records in the file and the buffer. */
 uint64_t sums_writer_count(const struct sums_writer *w);

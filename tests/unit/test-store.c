@@ -921,6 +921,65 @@ Test(store, nbd_lazy_and_bounded)
 	fixture_close(st, vda, vdb);
 }
 
+/* A disk the group's last point wrote gets its qemu-nbd at the next
+ * begin (issue 17: its start no longer holds the first write); the write
+ * goes through it, and one that gets no write is ended at its done. The
+ * bytes of both points are the ones sent. */
+Test(store, nbd_early_for_the_disks_written_last)
+{
+	uint8_t *vda, *vdb;
+	struct store *st = fixture_open(&vda, &vdb);
+	struct store_begin b;
+	struct store_point *pt;
+	int err = -1;
+
+	cr_assert_not_null(st);
+	seed(st, vda, vdb);
+	/* point 2 writes vda only */
+	begin_init(&b, 2, 1);
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	pattern(vda, MIB, 5);
+	write_ok(pt, 0, 0, vda, MIB);
+	done_ok(pt, 0);
+	done_ok(pt, 1);
+	cr_assert_eq(store_point_commit(pt, "", 0, &err), 0);
+	store_point_free(pt);
+	/* point 3: vda's qemu-nbd runs before any write, and takes it */
+	begin_init(&b, 3, 2);
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	cr_assert_eq(nbd_children(), 1, "vda's qemu-nbd at the begin (point 2 wrote vda only)");
+	pattern(vda + MIB, MIB, 6);
+	write_ok(pt, 0, MIB, vda, MIB);
+	cr_assert_eq(nbd_children(), 1, "the write went through the early one");
+	done_ok(pt, 0);
+	cr_assert_eq(nbd_children(), 0);
+	done_ok(pt, 1);
+	cr_assert_eq(store_point_commit(pt, "", 0, &err), 0);
+	store_point_free(pt);
+	assert_image(st, 3, "vda", vda, VDA_SIZE);
+	assert_image(st, 3, "vdb", vdb, VDB_SIZE);
+	/* point 4: vda is expected again but gets nothing */
+	begin_init(&b, 4, 3);
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	cr_assert_eq(nbd_children(), 1);
+	done_ok(pt, 0);
+	cr_assert_eq(nbd_children(), 0, "unused: ended at its disk's done");
+	done_ok(pt, 1);
+	cr_assert_eq(store_point_commit(pt, "", 0, &err), 0);
+	store_point_free(pt);
+	assert_image(st, 4, "vda", vda, VDA_SIZE);
+	/* point 5: nothing was written last, nothing starts early */
+	begin_init(&b, 5, 4);
+	pt = store_point_begin(st, &b, &err);
+	cr_assert_not_null(pt);
+	cr_assert_eq(nbd_children(), 0);
+	store_point_free(pt);
+	fixture_close(st, vda, vdb);
+}
+
 /* A full file system fails the write with STORE_ERR_IO and leaves the
  * committed point readable. Needs CAP_SYS_ADMIN for a small tmpfs. */
 Test(store, full_disk_reports_store_error)

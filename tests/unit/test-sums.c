@@ -97,7 +97,7 @@ Test(sums, malformed_records_are_refused)
 static void
 append(const char *path, uint64_t keep_end, const struct sums_rec *recs, size_t n, bool sync)
 {
-	struct sums_writer *w = sums_writer_open(path, keep_end, 1000, "test");
+	struct sums_writer *w = sums_writer_open(path, keep_end, 1000, "test", NULL);
 
 	cr_assert_not_null(w);
 	for (size_t i = 0; i < n; i++)
@@ -204,14 +204,14 @@ Test(sums, foreign_file_is_refused)
 	fputs("this is not a checksum file at all", f);
 	fclose(f);
 	cr_assert_eq(sums_load(p, 1000, &out, &n), -1);
-	cr_assert_null(sums_writer_open(p, UINT64_MAX, 1000, "test"));
+	cr_assert_null(sums_writer_open(p, UINT64_MAX, 1000, "test", NULL));
 	free(p);
 }
 
 Test(sums, record_count_is_bounded)
 {
 	char *p = path_in("vda.sums");
-	struct sums_writer *w = sums_writer_open(p, 0, 3, "test");
+	struct sums_writer *w = sums_writer_open(p, 0, 3, "test", NULL);
 	struct sums_rec r;
 	struct sums_rec *out;
 	size_t n;
