@@ -5,16 +5,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <jansson.h>
 #include <libnbd.h>
 
 #include "common/child.h"
+#include "common/imginfo.h"
 #include "common/log.h"
 #include "common/spawn.h"
 #include "snapshot/image.h"
@@ -24,7 +25,7 @@
 #define IMAGE_NBD_MAX_REQ (32u << 20)
 /* Block status is asked for in windows so memory stays bounded. */
 #define IMAGE_STATUS_WINDOW (1ull << 30)
-/* qemu-img output we are willing to hold (info JSON is a few KiB). */
+/* qemu-img output we are willing to hold (a map of a large image). */
 #define IMAGE_TOOL_MAX_OUT (16u << 20)
 
 /* qemu-nbd exits at once after its client; a read-only one has nothing
@@ -88,34 +89,22 @@ image_qemu_img(const char *const *args, char **out)
 
 /* Format of path according to `qemu-img info`. */
 static int
-image_probe(const char *path, const char *tpath, char *fmt, size_t fmtlen)
+image_probe(const char *path, char *fmt, size_t fmtlen)
 {
-	const char *args[] = { "info", "-U", "--output=json", tpath, NULL };
-	char *txt = NULL;
-	json_t *root = NULL;
-	json_error_t jerr;
-	const char *f;
+	char ctx[16 + PATH_MAX];
+	struct imginfo *info;
 	int ret = -1;
 
-	if (image_qemu_img(args, &txt) < 0)
-		goto out;
-	root = json_loads(txt, 0, &jerr);
-	if (!root) {
-		log_error("image %s: qemu-img info output: %s", path, jerr.text);
-		goto out;
+	snprintf(ctx, sizeof(ctx), "image %s", path);
+	if (!(info = imginfo_read(path, NULL, ctx)))
+		return -1;
+	if (strcmp(info->format, "raw") != 0 && strcmp(info->format, "qcow2") != 0)
+		log_error("image %s: unsupported format %s", path, info->format);
+	else if (strlen(info->format) < fmtlen) {
+		memcpy(fmt, info->format, strlen(info->format) + 1);
+		ret = 0;
 	}
-	f = json_string_value(json_object_get(root, "format"));
-	if (!f || (strcmp(f, "raw") != 0 && strcmp(f, "qcow2") != 0)) {
-		log_error("image %s: unsupported format %s", path, f ? f : "(none)");
-		goto out;
-	}
-	if (strlen(f) >= fmtlen)
-		goto out;
-	memcpy(fmt, f, strlen(f) + 1);
-	ret = 0;
-out:
-	json_decref(root);
-	free(txt);
+	imginfo_free(info);
 	return ret;
 }
 
@@ -240,7 +229,7 @@ image_open_bitmap(const char *path, const char *format, const char *bitmap)
 		goto out;
 	}
 	if (!format) {
-		if (image_probe(path, tpath, img->format, sizeof(img->format)) < 0)
+		if (image_probe(path, img->format, sizeof(img->format)) < 0)
 			goto out;
 	} else if (strcmp(format, "raw") == 0 || strcmp(format, "qcow2") == 0) {
 		memcpy(img->format, format, strlen(format) + 1);

@@ -4,11 +4,13 @@
  * failback's X. */
 #define _GNU_SOURCE
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/imginfo.h"
 #include "common/log.h"
 #include "snapshot/image.h"
 #include "snapshot/libvirt-priv.h"
@@ -26,7 +28,7 @@ struct since {
 	char *why;            /* when the ranges cannot be known */
 	size_t whylen;
 	uint64_t size;        /* the disk's size at P (its state) */
-	json_t *info;         /* qemu-img info of the disk */
+	struct imginfo *info; /* qemu-img info of the disk */
 	char *bitmap[SINCE_MAX_CPS];
 	size_t n;
 	int (*fn)(void *arg, uint64_t off, uint64_t len);
@@ -206,29 +208,15 @@ out:
 static int
 since_image(struct since *s)
 {
-	char *tpath = image_tool_path(s->in->path), *txt = NULL;
-	const char *args[] = { "info", "-U", "--output=json", "-f", "qcow2", tpath, NULL };
-	json_error_t jerr;
-	json_int_t vsize;
-	int ret = -1;
+	char ctx[64 + PATH_MAX];
 
-	if (!tpath || image_qemu_img(args, &txt) < 0)
-		goto out;
-	if (!(s->info = json_loads(txt, 0, &jerr))) {
-		log_error("libvirt: disk %s.%s: %s: qemu-img info output: %s", s->in->domain,
-			  s->in->target, s->in->path, jerr.text);
-		goto out;
-	}
-	vsize = json_integer_value(json_object_get(s->info, "virtual-size"));
-	if (vsize < 0 || (uint64_t)vsize != s->size)
-		ret = since_unknown(s, "resized since the point (%" PRIu64 " -> %lld bytes)",
-				    s->size, (long long)vsize);
-	else
-		ret = 1;
-out:
-	free(txt);
-	free(tpath);
-	return ret;
+	snprintf(ctx, sizeof(ctx), "libvirt: disk %s.%s", s->in->domain, s->in->target);
+	if (!(s->info = imginfo_read(s->in->path, "qcow2", ctx)))
+		return -1;
+	if (s->info->virtual_size != s->size)
+		return since_unknown(s, "resized since the point (%" PRIu64 " -> %" PRIu64
+				     " bytes)", s->size, s->info->virtual_size);
+	return 1;
 }
 
 /* Each bitmap to merge is in the image and consistent: QEMU stopped
@@ -237,29 +225,14 @@ out:
 static int
 since_bitmaps_sound(struct since *s)
 {
-	json_t *list = json_object_get(json_object_get(json_object_get(s->info,
-				"format-specific"), "data"), "bitmaps");
-
 	for (size_t k = 0; k < s->n; k++) {
-		json_t *b, *fl, *f;
-		size_t i, j;
-		int found = 0;
+		const struct imginfo_bitmap *b = imginfo_bitmap(s->info, s->bitmap[k]);
 
-		json_array_foreach(list, i, b) {
-			const char *name = json_string_value(json_object_get(b, "name"));
-
-			if (!name || strcmp(name, s->bitmap[k]) != 0)
-				continue;
-			found = 1;
-			fl = json_object_get(b, "flags");
-			json_array_foreach(fl, j, f)
-				if (json_is_string(f) && strcmp(json_string_value(f), "in-use") == 0)
-					return since_unknown(s, "bitmap %s is inconsistent (QEMU "
-							     "stopped without storing it)",
-							     s->bitmap[k]);
-		}
-		if (!found)
+		if (!b)
 			return since_unknown(s, "bitmap %s is not in the image", s->bitmap[k]);
+		if (b->in_use)
+			return since_unknown(s, "bitmap %s is inconsistent (QEMU stopped "
+					     "without storing it)", s->bitmap[k]);
 	}
 	return 1;
 }
@@ -361,7 +334,7 @@ snapshot_libvirt_changed_since(const struct snap_lv_since *in,
 out:
 	for (size_t k = 0; k < s.n; k++)
 		free(s.bitmap[k]);
-	json_decref(s.info);
+	imginfo_free(s.info);
 	json_decref(vm.st);
 	free(vm.name);
 	free(vm.state_path);

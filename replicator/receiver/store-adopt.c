@@ -19,6 +19,7 @@
 
 #include "common/fileutil.h"
 #include "common/hash.h"
+#include "common/imginfo.h"
 #include "common/log.h"
 #include "common/spawn.h"
 #include "common/strfmt.h"
@@ -29,34 +30,12 @@
  * repair reads adopted records as it reads received ones. */
 #define ADOPT_CHUNK (1u << 20)
 
-/* `qemu-img info` of path as JSON (caller decrefs); NULL (logged). */
-static json_t *
-image_info(const char *path, const char *ctx)
-{
-	const char *argv[] = { "qemu-img", "info", "--output=json", "-U", path, NULL };
-	char *out = NULL;
-	json_error_t je;
-	json_t *j = NULL;
-
-	if (spawn_cmd(ctx, argv, &out) < 0)
-		return NULL;
-	j = json_loads(out, 0, &je);
-	if (!j || !json_is_object(j)) {
-		log_error("%s: qemu-img info %s: unreadable output: %s", ctx, path, je.text);
-		json_decref(j);
-		j = NULL;
-	}
-	free(out);
-	return j;
-}
-
 /* Do the backing files of a and b (qemu-img info) name the same file? */
 static bool
-same_backing(const json_t *a, const json_t *b)
+same_backing(const struct imginfo *a, const struct imginfo *b)
 {
-	const char *fa = json_string_value(json_object_get(a, "full-backing-filename"));
-	const char *fb = json_string_value(json_object_get(b, "full-backing-filename"));
-	char *ra = fa ? realpath(fa, NULL) : NULL, *rb = fb ? realpath(fb, NULL) : NULL;
+	char *ra = a->backing_full ? realpath(a->backing_full, NULL) : NULL;
+	char *rb = b->backing_full ? realpath(b->backing_full, NULL) : NULL;
 	bool same = ra && rb && strcmp(ra, rb) == 0;
 
 	free(ra);
@@ -72,22 +51,20 @@ same_backing(const json_t *a, const json_t *b)
 static int
 adopt_rebase(const char *tmp, const char *dst, uint64_t size, const char *ctx)
 {
-	json_t *ti = image_info(tmp, ctx), *di = ti ? image_info(dst, ctx) : NULL;
+	struct imginfo *ti = imginfo_read(tmp, NULL, ctx);
+	struct imginfo *di = ti ? imginfo_read(dst, NULL, ctx) : NULL;
 	const char *bname, *bfmt;
-	json_int_t vsize;
 	int rc = -1;
 
 	if (!di)
 		goto out;
-	vsize = json_integer_value(json_object_get(ti, "virtual-size"));
-	if (strcmp(json_string_value(json_object_get(ti, "format")) ?: "", "qcow2") != 0 ||
-	    vsize < 0 || (uint64_t)vsize != size) {
+	if (strcmp(ti->format, "qcow2") != 0 || ti->virtual_size != size) {
 		log_error("%s: %s is not a qcow2 image of the disk's size %" PRIu64, ctx, tmp,
 			  size);
 		goto out;
 	}
-	bname = json_string_value(json_object_get(di, "backing-filename"));
-	bfmt = json_string_value(json_object_get(di, "backing-filename-format")) ?: "qcow2";
+	bname = di->backing;
+	bfmt = di->backing_format ?: "qcow2";
 	{
 		const char *unsafe[] = { "qemu-img", "rebase", "-q", "-u", "-f", "qcow2", "-b",
 					 bname, "-F", bfmt, tmp, NULL };
@@ -102,8 +79,8 @@ adopt_rebase(const char *tmp, const char *dst, uint64_t size, const char *ctx)
 			rc = spawn_cmd(ctx, same_backing(ti, di) ? unsafe : safe, NULL);
 	}
 out:
-	json_decref(ti);
-	json_decref(di);
+	imginfo_free(ti);
+	imginfo_free(di);
 	return rc;
 }
 
@@ -112,21 +89,21 @@ out:
 static int
 adopt_anchor(const char *src, const char *tmp, const char *ctx)
 {
-	json_t *si = image_info(src, ctx);
+	struct imginfo *si = imginfo_read(src, NULL, ctx);
 	const char *full, *fmt;
 	int rc = -1;
 
 	if (!si)
 		return -1;
-	full = json_string_value(json_object_get(si, "full-backing-filename"));
-	fmt = json_string_value(json_object_get(si, "backing-filename-format")) ?: "qcow2";
+	full = si->backing_full;
+	fmt = si->backing_format ?: "qcow2";
 	{
 		const char *argv[] = { "qemu-img", "rebase", "-q", "-u", "-f", "qcow2", "-b", full,
 				       "-F", fmt, tmp, NULL };
 
 		rc = full ? spawn_cmd(ctx, argv, NULL) : 0;
 	}
-	json_decref(si);
+	imginfo_free(si);
 	return rc;
 }
 
