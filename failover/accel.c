@@ -4,13 +4,11 @@
 #define _GNU_SOURCE
 #include "failover/accel.h"
 
-#include <fcntl.h>
 #include <stdbool.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -18,6 +16,7 @@
 
 #include "common/clock.h"
 #include "common/jsonfile.h"
+#include "common/lockfile.h"
 #include "common/log.h"
 
 #define ACCEL_FILE_MAX 4096
@@ -144,15 +143,11 @@ accel_verdict_save(const char *path, const struct accel_key *k, enum accel_verdi
 	}
 	/* drills of other groups may save at the same moment: one writer of
 	 * the shared temporary file at a time */
-	dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0 || flock(dfd, LOCK_EX) < 0) {
-		log_error("accel verdict %s: cannot lock its directory: %m", path);
+	if ((dfd = lockfile_take(dirname(dir), 0, true, "accel verdict")) < 0)
 		goto out;
-	}
 	ret = jsonfile_save(path, root, JSON_INDENT(2), 0644);
 out:
-	if (dfd >= 0)
-		close(dfd);
+	lockfile_release(dfd);
 	json_decref(root);
 	free(dir);
 	return ret;

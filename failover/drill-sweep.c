@@ -3,16 +3,15 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "common/fileutil.h"
 #include "common/jsonfile.h"
+#include "common/lockfile.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/strfmt.h"
@@ -28,24 +27,16 @@
 #define RECORD_MAX (1u << 20)
 #define SWEEP_MAX_LIST 256
 
-/* The lock of workdir's run, or -1: logged unless it is held (errno
- * EWOULDBLOCK) and busy_ok. */
+/* The lock of workdir's run (lockfile_take): LOCKFILE_HELD when it is
+ * held, logged unless busy_ok; -1 logged. */
 static int
 lock_take(const char *workdir, bool busy_ok)
 {
 	char *path = strfmt("%s/run.lock", workdir);
-	int fd = path ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+	int fd = path ? lockfile_take(path, 0600, false, NULL) : -1;
 
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int err = errno;
-
-		if (!busy_ok || err != EWOULDBLOCK)
-			log_error("%s: cannot lock: %m", path ? path : workdir);
-		if (fd >= 0)
-			close(fd);
-		fd = -1;
-		errno = err;
-	}
+	if (fd == LOCKFILE_HELD && !busy_ok)
+		log_error("%s: cannot lock: %m", path);
 	free(path);
 	return fd;
 }
@@ -53,7 +44,9 @@ lock_take(const char *workdir, bool busy_ok)
 int
 drill_sweep_lock(const char *workdir)
 {
-	return lock_take(workdir, false);
+	int fd = lock_take(workdir, false);
+
+	return fd < 0 ? -1 : fd;
 }
 
 int
@@ -180,7 +173,7 @@ sweep_one(virConnectPtr conn, struct store *st, const char *root, const char *gr
 		goto out;
 	}
 	fd = lock_take(dir, true);
-	if (fd < 0 && errno == EWOULDBLOCK) {
+	if (fd == LOCKFILE_HELD) {
 		ret = 0;  /* it runs */
 		goto out;
 	}

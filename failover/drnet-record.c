@@ -3,15 +3,14 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "common/fileutil.h"
 #include "common/jsonfile.h"
+#include "common/lockfile.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/strfmt.h"
@@ -25,15 +24,8 @@ int
 drnet_record_lock(const char *root)
 {
 	char *path = strfmt("%s/.drnet.lock", root);
-	int fd = path ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
+	int fd = path ? lockfile_take(path, 0600, true, NULL) : -1;
 
-	if (path && fd < 0)
-		log_error("%s: %m", path);
-	if (fd >= 0 && flock(fd, LOCK_EX) < 0) {
-		log_error("%s: cannot lock: %m", path);
-		close(fd);
-		fd = -1;
-	}
 	free(path);
 	return fd;
 }
@@ -41,8 +33,7 @@ drnet_record_lock(const char *root)
 void
 drnet_record_unlock(int fd)
 {
-	if (fd >= 0)
-		close(fd);
+	lockfile_release(fd);
 }
 
 static int

@@ -4,12 +4,10 @@
  * libvirt-dom.c, the jobs in libvirt-job.c. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -19,6 +17,7 @@
 #include "common/consistency.h"
 #include "common/fileutil.h"
 #include "common/hash.h"
+#include "common/lockfile.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/vmxml.h"
@@ -128,17 +127,14 @@ lv_lock(struct lv_snapshot *ls)
 		log_error("libvirt: %s: out of memory", ls->state_dir);
 		return -1;
 	}
-	ls->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (ls->lock_fd < 0) {
-		log_error("libvirt: %s: %m", path);
-		goto out;
-	}
 	/* Two cycles of one group would delete each other's checkpoints. */
-	if (flock(ls->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		log_error("libvirt: %s: %s", path, errno == EWOULDBLOCK
-			  ? "another snapshot of this group is in progress" : strerror(errno));
-		goto out;
+	ls->lock_fd = lockfile_take(path, 0600, false, "libvirt");
+	if (ls->lock_fd == LOCKFILE_HELD) {
+		log_error("libvirt: %s: another snapshot of this group is in progress", path);
+		ls->lock_fd = -1;
 	}
+	if (ls->lock_fd < 0)
+		goto out;
 	ret = 0;
 out:
 	free(path);
@@ -588,8 +584,7 @@ lv_free(struct snapshot *snap)
 	}
 	if (ls->conn)
 		sym_virConnectClose(ls->conn);
-	if (ls->lock_fd >= 0)
-		close(ls->lock_fd);
+	lockfile_release(ls->lock_fd);
 	free(ls->vms);
 	free(ls->state_dir);
 	free(ls->run_dir);

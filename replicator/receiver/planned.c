@@ -3,12 +3,10 @@
  * every read-modify-write holds <group>/planned.lock. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +15,7 @@
 #include "common/clock.h"
 #include "common/fileutil.h"
 #include "common/jsonfile.h"
+#include "common/lockfile.h"
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "replicator/receiver/planned.h"
@@ -57,31 +56,28 @@ planned_path(const char *store_dir, const char *group, const char *name)
 	return p;
 }
 
-/* The group's lock, blocking: held for a read-modify-write only. -1 logged. */
+/* The group's lock file name taken (lockfile_take: LOCKFILE_HELD not
+ * logged, -1 logged). */
 static int
-planned_lock(const char *store_dir, const char *group)
+planned_lock_file(const char *store_dir, const char *group, const char *name, bool blocking)
 {
-	char *path = planned_path(store_dir, group, PLANNED_LOCK);
-	int fd = path ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640) : -1;
+	char *path = planned_path(store_dir, group, name);
+	char ctx[160];
+	int fd;
 
-	if (path && fd < 0)
-		log_error("group %s: open %s: %m", group, path);
-	while (fd >= 0 && flock(fd, LOCK_EX) < 0) {
-		if (errno == EINTR)
-			continue;
-		log_error("group %s: flock %s: %m", group, path);
-		close(fd);
-		fd = -1;
-	}
+	if (!path)
+		return -1;
+	snprintf(ctx, sizeof(ctx), "group %s", group);
+	fd = lockfile_take(path, 0640, blocking, ctx);
 	free(path);
 	return fd;
 }
 
-static void
-planned_unlock(int fd)
+/* The group's lock, blocking: held for a read-modify-write only. -1 logged. */
+static int
+planned_lock(const char *store_dir, const char *group)
 {
-	if (fd >= 0)
-		close(fd); /* drops the flock */
+	return planned_lock_file(store_dir, group, PLANNED_LOCK, true);
 }
 
 static int
@@ -224,7 +220,7 @@ planned_request(const char *store_dir, const char *group, uint64_t timeout_ns,
 	snprintf(p->id, sizeof(p->id), "%" PRIx64 "-%ld", now / 1000000u, (long)getpid());
 	ret = planned_save(store_dir, group, p);
 out:
-	planned_unlock(fd);
+	lockfile_release(fd);
 	return ret;
 }
 
@@ -263,7 +259,7 @@ planned_take(const char *store_dir, const char *group, struct planned *last)
 		memset(last, 0, sizeof(*last));
 	ret = planned_unlink_locked(store_dir, group);
 out:
-	planned_unlock(fd);
+	lockfile_release(fd);
 	return ret;
 }
 
@@ -307,7 +303,7 @@ planned_abandon(const char *store_dir, const char *group, const char *reason,
 	else
 		ret = planned_unlink_locked(store_dir, group);
 out:
-	planned_unlock(fd);
+	lockfile_release(fd);
 	return ret;
 }
 
@@ -335,28 +331,20 @@ planned_expire(const char *store_dir, const char *group, struct planned *last)
 	else
 		ret = planned_unlink_locked(store_dir, group);
 out:
-	planned_unlock(fd);
+	lockfile_release(fd);
 	return ret;
 }
 
 int
 planned_run_lock(const char *store_dir, const char *group)
 {
-	char *path = planned_path(store_dir, group, PLANNED_RUN);
-	int fd = path ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640) : -1;
+	int fd = planned_lock_file(store_dir, group, PLANNED_RUN, false);
 
-	if (path && fd < 0)
-		log_error("group %s: open %s: %m", group, path);
-	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
-			log_error("group %s: another `nestor failover --planned` of the group "
-				  "is running", group);
-		else
-			log_error("group %s: flock %s: %m", group, path);
-		close(fd);
+	if (fd == LOCKFILE_HELD) {
+		log_error("group %s: another `nestor failover --planned` of the group "
+			  "is running", group);
 		fd = -1;
 	}
-	free(path);
 	return fd;
 }
 
@@ -366,13 +354,13 @@ static bool
 planned_runner_alive(const char *store_dir, const char *group)
 {
 	char *path = planned_path(store_dir, group, PLANNED_RUN);
-	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-	/* Free (taken, released with fd below), or never made: nobody. */
-	bool alive = !((fd < 0 && path && errno == ENOENT) ||
-		       (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) == 0));
+	char ctx[160];
+	bool alive = true;
 
-	if (fd >= 0)
-		close(fd);
+	snprintf(ctx, sizeof(ctx), "group %s", group);
+	/* Free, or never made: nobody. */
+	if (path)
+		alive = lockfile_held(path, ctx) != 0;
 	free(path);
 	return alive;
 }
@@ -433,7 +421,7 @@ planned_on_query(const char *store_dir, const char *group, const char *peer)
 		}
 	}
 out:
-	planned_unlock(fd);
+	lockfile_release(fd);
 	return ans;
 }
 
@@ -454,7 +442,7 @@ planned_on_error(const char *store_dir, const char *group, const char *peer,
 		log_warn("group %s: planned failover %s refused by agent %s: %s", group, p.id,
 			 peer, text);
 	}
-	planned_unlock(fd);
+	lockfile_release(fd);
 }
 
 void
@@ -488,7 +476,7 @@ planned_on_final(const char *store_dir, const char *group, const char *peer, uin
 				 "planned failover %s was abandoned (%s): kept as an ordinary "
 				 "point, the agent is told", group, point, peer, p.id, p.reason);
 	}
-	planned_unlock(fd);
+	lockfile_release(fd);
 }
 
 void
@@ -503,5 +491,5 @@ planned_on_point(const char *store_dir, const char *group, const char *peer)
 	    planned_unlink_locked(store_dir, group) == 0)
 		log_info("group %s: agent %s resumed after abandoned planned failover %s",
 			 group, peer, p.id);
-	planned_unlock(fd);
+	lockfile_release(fd);
 }

@@ -3,17 +3,15 @@
 #define _GNU_SOURCE
 #include "replicator/receiver/scrubstate.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "common/clock.h"
 #include "common/jsonfile.h"
+#include "common/lockfile.h"
 #include "common/log.h"
 #include "common/names.h"
 #include "common/strfmt.h"
@@ -36,20 +34,8 @@ int
 scrubstate_lock(const char *gdir)
 {
 	char *path = strfmt("%s/%s", gdir, SCRUB_LOCK);
-	int fd = path ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640) : -1;
+	int fd = path ? lockfile_take(path, 0640, true, "scrub") : -1;
 
-	if (fd < 0) {
-		log_error("scrub: open %s: %m", path ? path : SCRUB_LOCK);
-	} else {
-		while (flock(fd, LOCK_EX) < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("scrub: flock %s: %m", path);
-			close(fd);
-			fd = -1;
-			break;
-		}
-	}
 	free(path);
 	return fd;
 }
@@ -57,8 +43,7 @@ scrubstate_lock(const char *gdir)
 void
 scrubstate_unlock(int fd)
 {
-	if (fd >= 0)
-		close(fd);
+	lockfile_release(fd);
 }
 
 void

@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fileutil.h"
+#include "common/lockfile.h"
 #include "common/log.h"
 #include "common/spawn.h"
 #include "common/strfmt.h"
@@ -130,15 +130,8 @@ int
 store_chain_lock(const char *gdir)
 {
 	char *path = strfmt("%s/chain.lock", gdir);
-	int fd = path ? open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640) : -1;
+	int fd = path ? lockfile_take(path, 0640, true, "store") : -1;
 
-	if (fd < 0)
-		log_error("store: open %s/chain.lock: %m", gdir);
-	else if (flock(fd, LOCK_EX) < 0) {
-		log_error("store: flock %s: %m", path);
-		close(fd);
-		fd = -1;
-	}
 	free(path);
 	return fd;
 }
@@ -146,8 +139,7 @@ store_chain_lock(const char *gdir)
 void
 store_chain_unlock(int fd)
 {
-	if (fd >= 0)
-		close(fd);
+	lockfile_release(fd);
 }
 
 int

@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fileutil.h"
 #include "common/hash.h"
+#include "common/lockfile.h"
 #include "common/log.h"
 #include "common/strfmt.h"
 #include "common/names.h"
@@ -213,24 +213,17 @@ int
 store_group_lock(const char *gdir, const char *group)
 {
 	char *path = strfmt("%s/lock", gdir);
-	int fd = -1;
+	char ctx[160];
+	int fd;
 
 	if (!path)
 		return -1;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0) {
-		log_error("store: group %s: open %s: %m", group, path);
-		goto out;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EWOULDBLOCK)
-			log_error("store: group %s: another session is writing it", group);
-		else
-			log_error("store: group %s: flock %s: %m", group, path);
-		close(fd);
+	snprintf(ctx, sizeof(ctx), "store: group %s", group);
+	fd = lockfile_take(path, 0640, false, ctx);
+	if (fd == LOCKFILE_HELD) {
+		log_error("store: group %s: another session is writing it", group);
 		fd = -1;
 	}
-out:
 	free(path);
 	return fd;
 }
