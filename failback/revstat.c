@@ -21,8 +21,7 @@ failback_revstat_agent(const struct agent_config *cfg, const char *group, struct
 	 * and this write is made good by the next point. */
 	if (!path || store_list_points(target, group, &pts, &n) < 0)
 		goto out;
-	for (size_t i = 0; i < n; i++)
-		rs.bytes_total += pts[i].bytes_received;
+	rs.bytes_total = store_points_bytes(pts, n);
 	rs.points = n;
 	if (n) {
 		rs.last_point = pts[n - 1].id;

@@ -167,13 +167,11 @@ x_new_disks(struct fb *f)
 	}
 	if (store_list_points(f->store, f->g->name, &pts, &n) < 0)
 		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (!last || pts[i].id > last->id)
-			last = &pts[i];
-	if (!last) {
+	if (n == 0) {
 		log_error("failback: group %s: no reverse point in the target yet", f->g->name);
 		goto out;
 	}
+	last = &pts[n - 1]; /* oldest first */
 	for (size_t i = 0; i < last->ndisks; i++) {
 		struct range_set *rs = range_set_new(last->disks[i].name, 1);
 		int r = rs ? range_set_add(rs, 0, last->disks[i].size) : -1;
@@ -573,18 +571,18 @@ failback_status(const struct agent_config *cfg, const char *group, bool json, FI
 	struct store *st = failback_target_open(cfg, group); /* logs a group not found */
 	struct store_point_info *pts = NULL;
 	json_t *arr = json_array();
-	uint64_t total = 0;
+	uint64_t total;
 	size_t n = 0;
 	int ret = -1;
 
 	if (!st || !arr || store_list_points(st, group, &pts, &n) < 0)
 		goto out;
+	total = store_points_bytes(pts, n);
 	if (!json)
 		fprintf(out, "%-8s %-8s %-25s %14s\n", "POINT", "BASE", "TIME", "BYTES");
 	for (size_t i = 0; i < n; i++) {
 		char when[CLOCK_ISO_LEN];
 
-		total += pts[i].bytes_received;
 		clock_iso8601(pts[i].time_ns, when, sizeof(when));
 		if (json)
 			json_array_append_new(arr, json_pack("{s:I, s:I, s:s, s:I, s:I}", "point",

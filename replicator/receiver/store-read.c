@@ -166,8 +166,7 @@ store_group_usage(struct store *st, const char *group, bool committed_only, uint
 		goto out;
 	}
 	/* No allocation figure from the backend: what the receiver counted. */
-	for (size_t i = 0; i < cat.n; i++)
-		*bytes += cat.pts[i].bytes_received;
+	*bytes = store_points_bytes(cat.pts, cat.n);
 	pd = committed_only ? NULL : malloc(sizeof(*pd));
 	if (pd && pending_load(gdir, pd) == 0 && !catalog_has(&cat, pd->point))
 		*bytes += pd->bytes;

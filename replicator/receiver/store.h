@@ -183,12 +183,23 @@ void store_settle_kick(struct store *st, const char *group);
 int store_settle_group(struct store *st, const char *group, uint64_t *done,
 		       const _Atomic bool *stop);
 
-/* Committed points of group, oldest first. *out is one malloc'd block
- * (the points and their disk lists): the caller frees it with free(*out);
- * the points' disks live in it. A group with no catalog yields *n = 0.
- * 0 / -1. */
+/* Committed points of group, oldest first, ids strictly increasing (the
+ * catalog's order: the newest is (*out)[*n - 1]). *out is one malloc'd
+ * block (the points and their disk lists): the caller frees it with
+ * free(*out); the points' disks live in it. A group with no catalog
+ * yields *n = 0. 0 / -1. */
 int store_list_points(struct store *st, const char *group,
 		      struct store_point_info **out, size_t *n);
+/* The payload bytes received for the n points pts (a listing's total). */
+static inline uint64_t
+store_points_bytes(const struct store_point_info *pts, size_t n)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += pts[i].bytes_received;
+	return total;
+}
 /* Rewrite the group's catalog index (catalog.idx, what a new process's
  * listing reads instead of the catalog: catidx.h) when it is missing,
  * stale or lags: the receiver after each point, off the commit path.
