@@ -1,45 +1,10 @@
 /* Unit tests for the planned failover's wire flags (issue 14, item 5):
- * PROGRESS's PLANNED flag and POINT_BEGIN's FINAL flag: round trips, the
- * bits no other type takes, FINAL with REPAIR refused. */
+ * PLANNED on a frame with a payload of another type, POINT_BEGIN's FINAL
+ * flag: round trips, FINAL with REPAIR refused. PROGRESS's flags
+ * themselves: test-codec-progress.c. */
 #include "tests/unit/codec-fb.h"
 
 TestSuite(codec_planned, .init = init_bulk);
-
-Test(codec_planned, progress_flag_roundtrip)
-{
-	struct proto_msg in = mk_progress(2), out;
-
-	in.u.progress.flags = PROTO_FLAG_PROGRESS_PLANNED;
-	roundtrip(&in, &out);
-	cr_assert_eq(out.u.progress.flags, PROTO_FLAG_PROGRESS_PLANNED);
-	cr_assert_eq(out.u.progress.last_point, 41);
-	cr_assert_eq(out.u.progress.ndisks, 2);
-	in.u.progress.flags = 0;
-	roundtrip(&in, &out);
-	cr_assert_eq(out.u.progress.flags, 0);
-	/* Only bit 0 is defined for PROGRESS. */
-	in.u.progress.flags = 2;
-	cr_assert_eq(encode_only(&in), PROTO_E_FLAGS);
-}
-
-Test(codec_planned, progress_flag_on_wire)
-{
-	struct proto_msg m = mk_progress(0);
-	static uint8_t buf[PROTO_HDR_SIZE + PROTO_MAX_PAYLOAD];
-	struct proto_hdr h;
-	size_t n = 0;
-
-	m.u.progress.flags = PROTO_FLAG_PROGRESS_PLANNED;
-	cr_assert_eq(proto_encode(&m, buf, sizeof(buf), &n), 0);
-	/* The header's flags word carries it, big-endian at bytes 8..11. */
-	cr_assert_eq(buf[11], 1);
-	cr_assert_eq(proto_hdr_decode(buf, n, &h), 0);
-	cr_assert_eq(h.flags, PROTO_FLAG_PROGRESS_PLANNED);
-	put_be32(buf + 8, 0x80000000u);
-	cr_assert_eq(proto_hdr_decode(buf, n, &h), PROTO_E_FLAGS);
-	put_be32(buf + 8, 3);
-	cr_assert_eq(proto_hdr_decode(buf, n, &h), PROTO_E_FLAGS);
-}
 
 Test(codec_planned, planned_flag_only_on_progress)
 {
