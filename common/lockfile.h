@@ -17,8 +17,10 @@
  * lock held elsewhere is LOCKFILE_HELD with errno EWOULDBLOCK, not logged
  * (the caller says what holds it). The fd is the caller's, to close with
  * lockfile_release; -1 on any other failure, logged once as "CTX: open
- * PATH: ..." or "CTX: flock PATH: ..." (ctx may be NULL). */
-int lockfile_take(const char *path, mode_t mode, bool blocking, const char *ctx);
+ * PATH: ..." or "CTX: flock PATH: ...", CTX formatted from ctxfmt and
+ * what follows it (the object: "group %s"). */
+int lockfile_take(const char *path, mode_t mode, bool blocking, const char *ctxfmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /* Close fd, dropping its lock; -1 is a no-op. */
 void lockfile_release(int fd);
@@ -26,6 +28,7 @@ void lockfile_release(int fd);
 /* Does anyone hold path's lock? Probed with a shared non-blocking flock,
  * released at once. 1 held, 0 free or path missing, -1 error (logged as
  * above). */
-int lockfile_held(const char *path, const char *ctx);
+int lockfile_held(const char *path, const char *ctxfmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 #endif

@@ -33,7 +33,7 @@ static int
 lock_take(const char *workdir, bool busy_ok)
 {
 	char *path = strfmt("%s/run.lock", workdir);
-	int fd = path ? lockfile_take(path, 0600, false, NULL) : -1;
+	int fd = path ? lockfile_take(path, 0600, false, "drill") : -1;
 
 	if (fd == LOCKFILE_HELD && !busy_ok)
 		log_error("%s: cannot lock: %m", path);

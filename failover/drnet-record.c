@@ -24,7 +24,7 @@ int
 drnet_record_lock(const char *root)
 {
 	char *path = strfmt("%s/.drnet.lock", root);
-	int fd = path ? lockfile_take(path, 0600, true, NULL) : -1;
+	int fd = path ? lockfile_take(path, 0600, true, "dr network") : -1;
 
 	free(path);
 	return fd;

@@ -62,13 +62,8 @@ static int
 planned_lock_file(const char *store_dir, const char *group, const char *name, bool blocking)
 {
 	char *path = planned_path(store_dir, group, name);
-	char ctx[160];
-	int fd;
+	int fd = path ? lockfile_take(path, 0640, blocking, "group %s", group) : -1;
 
-	if (!path)
-		return -1;
-	snprintf(ctx, sizeof(ctx), "group %s", group);
-	fd = lockfile_take(path, 0640, blocking, ctx);
 	free(path);
 	return fd;
 }
@@ -354,13 +349,9 @@ static bool
 planned_runner_alive(const char *store_dir, const char *group)
 {
 	char *path = planned_path(store_dir, group, PLANNED_RUN);
-	char ctx[160];
-	bool alive = true;
-
-	snprintf(ctx, sizeof(ctx), "group %s", group);
 	/* Free, or never made: nobody. */
-	if (path)
-		alive = lockfile_held(path, ctx) != 0;
+	bool alive = !path || lockfile_held(path, "group %s", group) != 0;
+
 	free(path);
 	return alive;
 }

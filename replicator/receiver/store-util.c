@@ -213,13 +213,8 @@ int
 store_group_lock(const char *gdir, const char *group)
 {
 	char *path = strfmt("%s/lock", gdir);
-	char ctx[160];
-	int fd;
+	int fd = path ? lockfile_take(path, 0640, false, "store: group %s", group) : -1;
 
-	if (!path)
-		return -1;
-	snprintf(ctx, sizeof(ctx), "store: group %s", group);
-	fd = lockfile_take(path, 0640, false, ctx);
 	if (fd == LOCKFILE_HELD) {
 		log_error("store: group %s: another session is writing it", group);
 		fd = -1;

@@ -56,4 +56,13 @@ count_lines(const char *s)
 	return n;
 }
 
+/* The captured log is one line holding needle; freed. */
+static inline void
+assert_logged_once(char *log, const char *needle)
+{
+	assert_logged(log, needle);
+	cr_assert_eq(count_lines(log), 1, "not one line:\n%s", log);
+	free(log);
+}
+
 #endif
