@@ -352,7 +352,7 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 	cycle_time(c, "receiver's progress");
 	if (attempt_take(sdir, &last) < 0)
 		return -1;
-	c->snap = sources_begin(c->g, sdir, p->last_point, &c->vm_meta);
+	c->snap = sources_begin_kept(c->g, sdir, p->last_point, &c->vm_meta, c->o->lvkeep);
 	if (!c->snap)
 		return -1;
 	cycle_time(c, "snapshot begun");
