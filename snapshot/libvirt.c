@@ -250,6 +250,15 @@ lv_setup(struct lv_snapshot *ls, const char *uri, const char *const *domains,
 	return 0;
 }
 
+/* The domain is the one its state was committed for (same UUID). */
+static int
+lv_vm_same(const struct lv_vm *vm)
+{
+	const char *uuid = json_string_value(json_object_get(vm->st, "uuid"));
+
+	return vm->have_state && uuid && strcmp(uuid, vm->uuid) == 0;
+}
+
 /* Opens every domain and clears what an interrupted cycle left on it. */
 static int
 lv_open_vms(struct lv_snapshot *ls, const char *const *domains)
@@ -267,8 +276,9 @@ lv_open_vms(struct lv_snapshot *ls, const char *const *domains)
 		}
 		if (lv_vm_open(ls, vm) < 0 || lv_state_load(vm) < 0)
 			return -1;
-		if (ls->skip_cleanup)
+		if (ls->skip_cleanup && lv_vm_same(vm))
 			continue;
+		ls->skip_cleanup = 0;
 		/* before the check, which would call them stale */
 		lv_keep_delete_old(ls);
 		if (lv_vm_cleanup(ls, vm) < 0)
