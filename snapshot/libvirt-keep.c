@@ -197,11 +197,9 @@ lv_keep_delete_old(struct lv_snapshot *ls)
 }
 
 void
-snapshot_libvirt_keep_free(struct snap_libvirt_keep *k)
+snapshot_libvirt_keep_flush(struct snap_libvirt_keep *k)
 {
-	if (!k)
-		return;
-	if (k->nold && k->uri && snapshot_libvirt_keep_conn(k, k->uri)) {
+	if (k && k->nold && k->uri && snapshot_libvirt_keep_conn(k, k->uri)) {
 		while (k->nold) {
 			struct lv_vm vm = { .name = k->old[0].domain };
 			char uuid[VIR_UUID_STRING_BUFLEN];
@@ -215,6 +213,14 @@ snapshot_libvirt_keep_free(struct snap_libvirt_keep *k)
 			old_cp_drop(k, 0);
 		}
 	}
+}
+
+void
+snapshot_libvirt_keep_free(struct snap_libvirt_keep *k)
+{
+	if (!k)
+		return;
+	snapshot_libvirt_keep_flush(k);
 	while (k->nold)
 		old_cp_drop(k, 0);
 	keep_close(k);

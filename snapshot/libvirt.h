@@ -77,8 +77,12 @@ struct snap_libvirt_keep;
 
 /* NULL when out of memory (logged). */
 struct snap_libvirt_keep *snapshot_libvirt_keep_new(void);
-/* Deletes the old checkpoints it still holds (warnings only), closes the
- * connection. NULL ok. The snapshots begun with it must be freed first. */
+/* Deletes the old checkpoints it still holds (warnings only), e.g. before
+ * the domains are shut down (libvirt deletes checkpoints of running
+ * domains only). NULL ok; no snapshot of k may be in flight. */
+void snapshot_libvirt_keep_flush(struct snap_libvirt_keep *k);
+/* snapshot_libvirt_keep_flush, then closes the connection. NULL ok. The
+ * snapshots begun with it must be freed first. */
 void snapshot_libvirt_keep_free(struct snap_libvirt_keep *k);
 /* The kept connection to uri (NULL: libvirt's default), opened if needed;
  * owned by k. NULL on error (logged). For snapshot/plan.c. */
