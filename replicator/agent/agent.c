@@ -371,13 +371,7 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 	if (p->pending_point != 0 && !resume)
 		log_info("group %s: pending point %llu at the receiver is not resumed",
 			 c->g->name, (unsigned long long)p->pending_point);
-	/* A snapshot that cannot be resumed (live guests) leaves no record:
-	 * attempt_take removed the last one durably, so no later attempt
-	 * resumes this point, and its two fsyncs per cycle are saved (issue
-	 * 17, RPO: they lay between the snapshot and its POINT_BEGIN). */
-	if (mkdir_p(sdir, 0700) < 0 ||
-	    (snapshot_resumable(c->snap) &&
-	     attempt_record(sdir, c->st.point_id, c->st.base_id) < 0))
+	if (mkdir_p(sdir, 0700) < 0 || attempt_record(sdir, c->st.point_id, c->st.base_id) < 0)
 		return -1;
 	snprintf(b->group, sizeof(b->group), "%s", c->g->name);
 	b->flags = c->ask->mode == M_FINAL ? PROTO_FLAG_BEGIN_FINAL : 0;
