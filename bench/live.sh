@@ -183,10 +183,10 @@ PY
 	echo "where a cycle's time goes (the agent's debug timing lines, both rates):"
 	steps "$T/agent.log" ' debug: (?:libvirt|group \S+): ([^:]+): ([0-9.]+) ms$' \
 		"connected (TLS, HELLO)" "receiver's progress" "connected to libvirt" \
-		"domains opened, leftovers checked" "backup jobs started" "NBD exports connected" \
-		"snapshot begun" "receiver began the point" "extents sent" \
-		"backup job ended (reads done)" "receiver committed" \
-		"backup job ended" "old checkpoint deleted" "source committed" "snapshot freed"
+		"domains opened, leftovers checked" "domains opened" "backup jobs started" \
+		"NBD exports connected" "snapshot begun" "receiver began the point" "extents sent" \
+		"backup job ended (reads done)" "old checkpoint deleted" "receiver committed" \
+		"backup job ended" "source committed" "snapshot freed"
 	echo
 	echo "the receiver's steps of a point (its debug timing lines; disk done: per disk sent):"
 	steps "$T/receiver.log" ' debug: store: group \S+: ([^:]+): ([0-9.]+) ms$' \

@@ -11,6 +11,7 @@
 #define VIRT_DL_SYMS(X)                                                        \
 	X(virConnectClose)                                                     \
 	X(virConnectGetVersion)                                                \
+	X(virConnectIsAlive)                                                   \
 	X(virConnectOpen)                                                      \
 	X(virDomainAbortJob)                                                   \
 	X(virDomainAgentSetResponseTimeout)                                    \

@@ -93,6 +93,8 @@ struct lv_snapshot {
 	int app_consistent;
 	int committed;
 	uint64_t step_ns;     /* clock at the last lv_step (debug timing) */
+	struct snap_libvirt_keep *keep; /* borrowed, or NULL: conn is ours */
+	int skip_cleanup;     /* keep: the last snapshot ended clean */
 
 	/* RBD disks of the domains: one rbd snapshot taken in the window */
 	struct snapshot *rbd;
@@ -135,6 +137,24 @@ int lv_vm_decide(struct lv_snapshot *ls, struct lv_vm *vm);
 /* Records vm's NICs and their addresses (guest agent, else DHCP leases,
  * else ARP), bounded in time; never fails (debug lines). */
 void lv_vm_nics(struct lv_vm *vm);
+
+/* libvirt-keep.c (snapshot_libvirt_keep_*) */
+/* At a begin with a keep: the kept connection in ls->conn, and whether the
+ * leftovers check may be skipped (ls->skip_cleanup). The keep forgets the
+ * clean state until lv_keep_committed. 0 / -1 (logged). */
+int lv_keep_begin(struct lv_snapshot *ls, const char *uri, const char *const *domains);
+/* A begin failed: the connection is closed (the next begin opens one). */
+void lv_keep_failed(struct lv_snapshot *ls);
+/* Records vm's replaced checkpoint for a later deletion. 0 / -1 (logged:
+ * the caller deletes it at once). */
+int lv_keep_old_checkpoint(struct lv_snapshot *ls, struct lv_vm *vm, const char *cp,
+			   int broken);
+/* The commit was clean (jobs ended, state saved): the next begin of the
+ * same domains may skip the leftovers check. */
+void lv_keep_committed(struct lv_snapshot *ls);
+/* Deletes the replaced checkpoints kept for the snapshot's domains (the
+ * same domain: name and UUID; others are dropped from the list). */
+void lv_keep_delete_old(struct lv_snapshot *ls);
 
 /* libvirt-job.c */
 /* Ends vm's backup job and waits (bounded) until it is gone. 0 / -1. */

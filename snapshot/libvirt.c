@@ -203,8 +203,9 @@ snapshot_libvirt_begin(const char *uri, const char *const *domains,
 
 /* The group's directories, lock, Ceph settings and libvirt connection. */
 static int
-lv_setup(struct lv_snapshot *ls, const char *uri, const char *state_dir,
-	 size_t max_domain, const struct snap_libvirt_ceph *ceph, const char *cp_name)
+lv_setup(struct lv_snapshot *ls, const char *uri, const char *const *domains,
+	 const char *state_dir, size_t max_domain, const struct snap_libvirt_ceph *ceph,
+	 const char *cp_name)
 {
 	uint64_t h;
 
@@ -229,6 +230,12 @@ lv_setup(struct lv_snapshot *ls, const char *uri, const char *state_dir,
 	snprintf(ls->cp_token, sizeof(ls->cp_token), "%s", cp_name ? cp_name : ls->token);
 	if (lv_lock(ls) < 0 || lv_dirs(ls, max_domain) < 0)
 		return -1;
+	if (ls->keep) {
+		if (lv_keep_begin(ls, uri, domains) < 0)
+			return -1;
+		lv_step(ls, "connected to libvirt");
+		return 0;
+	}
 	ls->conn = sym_virConnectOpen(uri);
 	if (!ls->conn) {
 		log_error("libvirt: cannot connect to %s: %s", uri ? uri : "(default)",
@@ -237,6 +244,15 @@ lv_setup(struct lv_snapshot *ls, const char *uri, const char *state_dir,
 	}
 	lv_step(ls, "connected to libvirt");
 	return 0;
+}
+
+/* The domain is the one its state was committed for (same UUID). */
+static int
+lv_vm_same(const struct lv_vm *vm)
+{
+	const char *uuid = json_string_value(json_object_get(vm->st, "uuid"));
+
+	return vm->have_state && uuid && strcmp(uuid, vm->uuid) == 0;
 }
 
 /* Opens every domain and clears what an interrupted cycle left on it. */
@@ -254,11 +270,19 @@ lv_open_vms(struct lv_snapshot *ls, const char *const *domains)
 			log_error("libvirt: domain %s: out of memory", domains[i]);
 			return -1;
 		}
-		if (lv_vm_open(ls, vm) < 0 || lv_state_load(vm) < 0 ||
-		    lv_vm_cleanup(ls, vm) < 0)
+		if (lv_vm_open(ls, vm) < 0 || lv_state_load(vm) < 0)
+			return -1;
+		if (ls->skip_cleanup && lv_vm_same(vm))
+			continue;
+		ls->skip_cleanup = 0;
+		/* before the check, which would call them stale */
+		lv_keep_delete_old(ls);
+		if (lv_vm_cleanup(ls, vm) < 0)
 			return -1;
 	}
-	lv_step(ls, "domains opened, leftovers checked");
+	/* The last snapshot of these domains committed cleanly in this
+	 * process (a keep): nothing of ours can be left on them. */
+	lv_step(ls, ls->skip_cleanup ? "domains opened" : "domains opened, leftovers checked");
 	return 0;
 }
 
@@ -323,7 +347,8 @@ lv_begin_jobs(struct lv_snapshot *ls)
 
 static struct snapshot *
 lv_begin(const char *uri, const char *const *domains, size_t ndomains, const char *state_dir,
-	 uint64_t base_point, const struct snap_libvirt_ceph *ceph, const char *cp_name)
+	 uint64_t base_point, const struct snap_libvirt_ceph *ceph, const char *cp_name,
+	 struct snap_libvirt_keep *keep)
 {
 	struct lv_snapshot *ls = NULL;
 	size_t max_domain = 0;
@@ -349,7 +374,8 @@ lv_begin(const char *uri, const char *const *domains, size_t ndomains, const cha
 	ls->base_point = base_point;
 	ls->nvms = ndomains;
 	ls->step_ns = clock_now_ns();
-	if (lv_setup(ls, uri, state_dir, max_domain, ceph, cp_name) < 0 ||
+	ls->keep = keep;
+	if (lv_setup(ls, uri, domains, state_dir, max_domain, ceph, cp_name) < 0 ||
 	    lv_open_vms(ls, domains) < 0 || lv_decide(ls) < 0 || lv_begin_jobs(ls) < 0) {
 		snapshot_free(&ls->base);
 		return NULL;
@@ -374,7 +400,15 @@ snapshot_libvirt_begin_ceph(const char *uri, const char *const *domains,
 			    size_t ndomains, const char *state_dir,
 			    uint64_t base_point, const struct snap_libvirt_ceph *ceph)
 {
-	return lv_begin(uri, domains, ndomains, state_dir, base_point, ceph, NULL);
+	return lv_begin(uri, domains, ndomains, state_dir, base_point, ceph, NULL, NULL);
+}
+
+struct snapshot *
+snapshot_libvirt_begin_kept(const char *uri, const char *const *domains, size_t ndomains,
+			    const char *state_dir, uint64_t base_point,
+			    const struct snap_libvirt_ceph *ceph, struct snap_libvirt_keep *keep)
+{
+	return lv_begin(uri, domains, ndomains, state_dir, base_point, ceph, NULL, keep);
 }
 
 struct snapshot *
@@ -382,7 +416,7 @@ snapshot_libvirt_begin_named(const char *uri, const char *const *domains, size_t
 			     const char *state_dir, uint64_t base_point, const char *cp_name,
 			     const struct snap_libvirt_ceph *ceph)
 {
-	return lv_begin(uri, domains, ndomains, state_dir, base_point, ceph, cp_name);
+	return lv_begin(uri, domains, ndomains, state_dir, base_point, ceph, cp_name, NULL);
 }
 
 /* ---- extents ----------------------------------------------------------------- */
@@ -506,13 +540,19 @@ lv_reads_done(struct snapshot *snap)
 		}
 		lv_scratch_drop(ls, vm);
 	}
+	/* The checkpoints the last commit replaced, while the receiver
+	 * commits this point rather than between two cycles (a keep). */
+	for (size_t i = 0; i < ls->nvms; i++)
+		if (ls->vms[i].job)
+			return;
+	lv_keep_delete_old(ls);
 }
 
 static int
 lv_commit(struct snapshot *snap, uint64_t point_id)
 {
 	struct lv_snapshot *ls = (struct lv_snapshot *)snap;
-	int ret = 0;
+	int ret = 0, clean = 1;
 
 	/* Both parts learn the new base even if one fails: the failed one
 	 * makes the next point a full copy, which is right either way. */
@@ -530,18 +570,24 @@ lv_commit(struct snapshot *snap, uint64_t point_id)
 		struct lv_vm *vm = &ls->vms[i];
 
 		if (vm->job) {
-			lv_job_end(vm);
+			if (lv_job_end(vm) < 0)
+				clean = 0;
 			vm->job = 0;
 			lv_step(ls, "backup job ended");
 		}
+		/* With a keep, the old checkpoint goes while the next point is
+		 * committed (lv_reads_done), not before its snapshot. */
 		if (vm->have_state && vm->st_cp &&
-		    (!vm->new_cp || strcmp(vm->st_cp, vm->new_cp) != 0)) {
+		    (!vm->new_cp || strcmp(vm->st_cp, vm->new_cp) != 0) &&
+		    (!ls->keep || lv_keep_old_checkpoint(ls, vm, vm->st_cp, vm->base_broken) < 0)) {
 			lv_checkpoint_delete(vm, vm->st_cp, "old", vm->base_broken);
 			lv_step(ls, "old checkpoint deleted");
 		}
 		lv_unlink(vm->sock, "socket");
 		lv_scratch_drop(ls, vm);
 	}
+	if (clean && ret == 0)
+		lv_keep_committed(ls);
 	log_info("libvirt: committed point %" PRIu64 " as the new base", point_id);
 	return ret;
 }
@@ -582,7 +628,9 @@ lv_free(struct snapshot *snap)
 		free(ls->d[k].dirty_ctx);
 		coalesce_queue_free(&ls->d[k].q);
 	}
-	if (ls->conn)
+	if (ls->keep && !ls->committed)
+		lv_keep_failed(ls); /* a failure may be the connection's */
+	else if (!ls->keep && ls->conn)
 		sym_virConnectClose(ls->conn);
 	lockfile_release(ls->lock_fd);
 	free(ls->vms);

@@ -59,6 +59,43 @@ struct snapshot *snapshot_libvirt_begin_named(const char *uri, const char *const
 					      uint64_t base_point, const char *cp_name,
 					      const struct snap_libvirt_ceph *ceph);
 
+/* What the source keeps between the snapshots of one group taken one after
+ * another (the agent daemon's cycles: issue 17, RPO), off each cycle's path:
+ * - the libvirt connection (opened again when libvirt says it is no longer
+ *   alive, the URI differs, or a begin failed);
+ * - whether the last snapshot of the same state_dir and domains committed
+ *   cleanly (its jobs ended, nothing uncommitted left): then the next begin
+ *   skips the leftovers check (a job or checkpoint still in its way makes
+ *   that begin fail, and the one after it checks again);
+ * - the old checkpoints a commit replaced: deleted once the next snapshot's
+ *   reads are done (while the receiver commits), at the next begin after a
+ *   failure, or by snapshot_libvirt_keep_free.
+ * Domains are still looked up, and their definitions and disk sizes read,
+ * at every begin: a redefined, restarted or resized domain is seen as
+ * without a keep. One group's snapshots, one at a time: not thread-safe. */
+struct snap_libvirt_keep;
+
+/* NULL when out of memory (logged). */
+struct snap_libvirt_keep *snapshot_libvirt_keep_new(void);
+/* Deletes the old checkpoints it still holds (warnings only), e.g. before
+ * the domains are shut down (libvirt deletes checkpoints of running
+ * domains only). NULL ok; no snapshot of k may be in flight. */
+void snapshot_libvirt_keep_flush(struct snap_libvirt_keep *k);
+/* snapshot_libvirt_keep_flush, then closes the connection. NULL ok. The
+ * snapshots begun with it must be freed first. */
+void snapshot_libvirt_keep_free(struct snap_libvirt_keep *k);
+/* The kept connection to uri (NULL: libvirt's default), opened if needed;
+ * owned by k. NULL on error (logged). For snapshot/plan.c. */
+struct _virConnect *snapshot_libvirt_keep_conn(struct snap_libvirt_keep *k, const char *uri);
+
+/* snapshot_libvirt_begin_ceph with keep (NULL: as without). keep is
+ * borrowed and must outlive the snapshot. */
+struct snapshot *snapshot_libvirt_begin_kept(const char *uri, const char *const *domains,
+					     size_t ndomains, const char *state_dir,
+					     uint64_t base_point,
+					     const struct snap_libvirt_ceph *ceph,
+					     struct snap_libvirt_keep *keep);
+
 /* For an RBD disk of a libvirt snapshot, after begin and before it is
  * listed: snapshot_rbd_own_ranges (snapshot/rbd.h) of its image, e.g. an
  * RBD clone's own writes. -1 (logged) for a disk that is not on RBD. */

@@ -10,6 +10,7 @@
 #include "common/names.h"
 #include "common/virt-dl.h"
 #include "common/vmxml.h"
+#include "snapshot/libvirt.h"
 #include "snapshot/plan.h"
 
 void
@@ -194,11 +195,17 @@ plan_domains(struct plan *pl, const struct plan_input *in)
 	}
 	if (virt_dl_load() < 0)
 		goto out;
-	conn = sym_virConnectOpen(uri);
-	if (!conn) {
-		log_error("group %s: cannot connect to libvirt at %s: %s", in->group, uri,
-			  sym_virGetLastErrorMessage());
-		goto out;
+	if (in->keep) {
+		conn = snapshot_libvirt_keep_conn(in->keep, uri);
+		if (!conn)
+			goto out;
+	} else {
+		conn = sym_virConnectOpen(uri);
+		if (!conn) {
+			log_error("group %s: cannot connect to libvirt at %s: %s", in->group,
+				  uri, sym_virGetLastErrorMessage());
+			goto out;
+		}
 	}
 	for (tok = strtok_r(pl->domlist, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
 		if (pl->nlive + pl->noff == PLAN_MAX_DOMAINS) {
@@ -214,7 +221,7 @@ plan_domains(struct plan *pl, const struct plan_input *in)
 	}
 	ret = 0;
 out:
-	if (conn)
+	if (conn && !in->keep)
 		sym_virConnectClose(conn);
 	return ret;
 }

@@ -14,6 +14,7 @@
 
 struct vmxml;
 struct vmxml_rbd;
+struct snap_libvirt_keep;
 
 /* What planning needs of a group; strings borrowed for the call. */
 struct plan_input {
@@ -23,6 +24,8 @@ struct plan_input {
 	bool inactive;       /* plan every domain from its inactive definition,
 			      * running or not (a failback's target: the disks
 			      * a domain boots from, whatever its state) */
+	struct snap_libvirt_keep *keep; /* its connection rather than a new
+					 * one (snapshot/libvirt.h); NULL ok */
 };
 
 /* One disk of a shut-off domain: its file (path set) or, path NULL, its

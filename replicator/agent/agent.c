@@ -30,6 +30,7 @@
 #include "replicator/agent/shutdown.h"
 #include "replicator/agent/sources.h"
 #include "replicator/agent/verify.h"
+#include "snapshot/libvirt.h"
 #include "snapshot/source.h"
 
 #define AGENT_MAX_XML    (256u * 1024)
@@ -352,7 +353,7 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 	cycle_time(c, "receiver's progress");
 	if (attempt_take(sdir, &last) < 0)
 		return -1;
-	c->snap = sources_begin(c->g, sdir, p->last_point, &c->vm_meta);
+	c->snap = sources_begin_kept(c->g, sdir, p->last_point, &c->vm_meta, c->o->lvkeep);
 	if (!c->snap)
 		return -1;
 	cycle_time(c, "snapshot begun");
@@ -677,7 +678,11 @@ agent_planned(const struct agent_config *cfg, const struct agent_group_cfg *g,
 	char why[PROTO_TEXT_MAX - 64];
 	struct cycle_ask ask = { .mode = M_FINAL };
 	json_t *done = NULL;
-	int r = shutdown_group_vms(cfg, g, o->stop, why, sizeof(why), &done);
+	int r;
+
+	/* the checkpoints the last commit replaced, while the VMs run */
+	snapshot_libvirt_keep_flush(o->lvkeep);
+	r = shutdown_group_vms(cfg, g, o->stop, why, sizeof(why), &done);
 
 	if (r < 0) {
 		ask = (struct cycle_ask){ .mode = M_REFUSE, .refusal = why };

@@ -10,6 +10,7 @@
 
 struct agent_config;
 struct channel;
+struct snap_libvirt_keep;
 
 /* What one cycle did (the agent's own counters). */
 struct agent_cycle_stats {
@@ -43,6 +44,10 @@ struct agent_opts {
 	 * handshake; one that finds it closed connects afresh. The owner frees
 	 * what is left with channel_free (replicator/agent/channel.h). */
 	struct channel **keep;
+	/* When set, the group's libvirt source keeps its connection and its
+	 * clean state here between cycles (snapshot/libvirt.h); the owner
+	 * frees it with snapshot_libvirt_keep_free after the last cycle. */
+	struct snap_libvirt_keep *lvkeep;
 };
 
 struct agent_group_cfg;

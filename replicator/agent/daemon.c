@@ -26,6 +26,7 @@
 #include "replicator/config.h"
 #include "replicator/metrics.h"
 #include "replicator/revstate.h"
+#include "snapshot/libvirt.h"
 
 #define BACKOFF_FIRST_S 5
 #define TICK_MS         200
@@ -372,8 +373,12 @@ group_main(void *arg)
 	struct agent_opts o = { .stop = &t->stop };
 	struct gstate *s = &t->s;
 
-	if (t->g->min_interval_s <= KEEP_CONN_MAX_INTERVAL_S)
+	if (t->g->min_interval_s <= KEEP_CONN_MAX_INTERVAL_S) {
 		o.keep = &kept;
+		/* and the libvirt connection of its domains (NULL: none) */
+		if (t->g->domains)
+			o.lvkeep = snapshot_libvirt_keep_new();
+	}
 
 	log_info("group %s: replicating (RPO target %" PRIu64 " s, min interval %" PRIu64 " s)",
 		 t->g->name, t->g->rpo_s, t->g->min_interval_s);
@@ -447,6 +452,7 @@ group_main(void *arg)
 		wait_next(t, &o, next, r == 0);
 	}
 	channel_free(kept);
+	snapshot_libvirt_keep_free(o.lvkeep);
 	write_status(t);
 	log_info("group %s: stopped", t->g->name);
 	return NULL;

@@ -40,7 +40,7 @@ file_clone_mode(const struct agent_group_cfg *g)
 
 static int
 begin_parts(const struct agent_group_cfg *g, const struct plan *pl, const char *state_dir,
-	    uint64_t base, struct snapshot **parts, size_t *nparts)
+	    uint64_t base, struct snapshot **parts, size_t *nparts, struct snap_libvirt_keep *keep)
 {
 	struct snap_file_disk fd[SNAP_MAX_DISKS];
 	struct snap_rbd_image ri[SNAP_MAX_DISKS];
@@ -95,10 +95,10 @@ begin_parts(const struct agent_group_cfg *g, const struct plan *pl, const char *
 
 		if (subdir(dir, sizeof(dir), state_dir, "libvirt") < 0)
 			return -1;
-		parts[*nparts] = snapshot_libvirt_begin_ceph(g->libvirt_uri ? g->libvirt_uri
+		parts[*nparts] = snapshot_libvirt_begin_kept(g->libvirt_uri ? g->libvirt_uri
 									    : VMXML_DEFAULT_URI,
 							     pl->live, pl->nlive, dir, base,
-							     &ceph);
+							     &ceph, keep);
 		if (!parts[*nparts])
 			return -1;
 		(*nparts)++;
@@ -227,6 +227,13 @@ struct snapshot *
 sources_begin(const struct agent_group_cfg *g, const char *state_dir, uint64_t base_point,
 	      json_t **meta)
 {
+	return sources_begin_kept(g, state_dir, base_point, meta, NULL);
+}
+
+struct snapshot *
+sources_begin_kept(const struct agent_group_cfg *g, const char *state_dir,
+		   uint64_t base_point, json_t **meta, struct snap_libvirt_keep *keep)
+{
 	struct snapshot *parts[3], *snap = NULL;
 	struct plan pl = { 0 };
 	size_t n = 0;
@@ -234,9 +241,10 @@ sources_begin(const struct agent_group_cfg *g, const char *state_dir, uint64_t b
 
 	*meta = NULL;
 	if (g->domains &&
-	    plan_domains(&pl, &(struct plan_input){ g->name, g->libvirt_uri, g->domains, false }) < 0)
+	    plan_domains(&pl, &(struct plan_input){ g->name, g->libvirt_uri, g->domains, false,
+						   keep }) < 0)
 		goto out;
-	if (begin_parts(g, &pl, state_dir, base_point, parts, &n) < 0) {
+	if (begin_parts(g, &pl, state_dir, base_point, parts, &n, keep) < 0) {
 		free_parts(parts, n);
 		goto out;
 	}
@@ -250,7 +258,7 @@ sources_begin(const struct agent_group_cfg *g, const char *state_dir, uint64_t b
 		log_info("group %s: some disks need a full copy: copying every disk in full",
 			 g->name);
 		free_parts(parts, n); /* abort: the incremental bases stay */
-		if (begin_parts(g, &pl, state_dir, 0, parts, &n) < 0) {
+		if (begin_parts(g, &pl, state_dir, 0, parts, &n, keep) < 0) {
 			free_parts(parts, n);
 			goto out;
 		}

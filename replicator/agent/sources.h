@@ -9,6 +9,7 @@
 
 struct agent_group_cfg;
 struct snapshot;
+struct snap_libvirt_keep;
 
 /* Begin the group's snapshot against the receiver's newest point.
  * - [disk] sections: file disks through the file source, rbd disks through
@@ -25,5 +26,13 @@ struct snapshot;
  * NULL on error (logged). Caller frees the snapshot. */
 struct snapshot *sources_begin(const struct agent_group_cfg *g, const char *state_dir,
 			       uint64_t base_point, json_t **vm_meta);
+
+/* sources_begin for cycles back to back: the libvirt source and the
+ * planning of the domains use keep (snapshot/libvirt.h: the connection,
+ * the clean state, old checkpoints deleted off the cycle's path); NULL is
+ * sources_begin. keep is borrowed and outlives the snapshot. */
+struct snapshot *sources_begin_kept(const struct agent_group_cfg *g, const char *state_dir,
+				    uint64_t base_point, json_t **vm_meta,
+				    struct snap_libvirt_keep *keep);
 
 #endif

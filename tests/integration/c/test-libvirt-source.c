@@ -33,6 +33,7 @@ static char W[64];          /* work dir; short: sockets live below it */
 static char uri[512];
 static char state[128];
 static virConnectPtr conn;
+static struct snap_libvirt_keep *keep; /* begin_log's, when set */
 
 /* ---- harness ---------------------------------------------------------------- */
 
@@ -195,7 +196,8 @@ begin_log(const char *const *doms, size_t n, uint64_t base, char *log)
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	cr_assert(saved >= 0 && fd >= 0);
 	dup2(fd, 2);
-	s = snapshot_libvirt_begin(uri, doms, n, state, base);
+	s = keep ? snapshot_libvirt_begin_kept(uri, doms, n, state, base, NULL, keep)
+		 : snapshot_libvirt_begin(uri, doms, n, state, base);
 	fflush(stderr);
 	dup2(saved, 2);
 	close(saved);
@@ -836,4 +838,118 @@ Test(libvirt_source, inconsistent_checkpoint)
 	s = begin_verified("k1", 2, log, 1);
 	cr_assert_eq(ex(s, "k1.vda")->bytes, 0);
 	commit_free(s, 3);
+}
+
+/* A stale checkpoint of ours (the name a killed cycle could leave). */
+static void
+stale_checkpoint(const char *dom, const char *name)
+{
+	char xml[512];
+	virDomainPtr d = dom_get(dom);
+	virDomainCheckpointPtr cp;
+
+	snprintf(xml, sizeof(xml), "<domaincheckpoint><name>%s</name><disks>"
+		 "<disk name='vda' checkpoint='bitmap'/></disks></domaincheckpoint>", name);
+	cp = virDomainCheckpointCreateXML(d, xml, 0);
+	cr_assert_not_null(cp, "checkpoint %s: %s", name, virGetLastErrorMessage());
+	virDomainCheckpointFree(cp);
+	virDomainFree(d);
+}
+
+static int
+dom_ncheckpoints(const char *dom)
+{
+	virDomainPtr d = dom_get(dom);
+	int n = ncheckpoints(d, NULL, 0);
+
+	virDomainFree(d);
+	return n;
+}
+
+/* A daemon's cycles (snapshot_libvirt_begin_kept): one connection, the
+ * leftovers check skipped only after a clean commit of the same domains,
+ * the replaced checkpoint deleted once the next point's reads are done,
+ * and a redefined domain seen as without a keep. */
+Test(libvirt_source, kept)
+{
+	static char log[LOG_MAX];
+	const char *nosuch[] = { "nosuch" };
+	char vda[128], xml[4096];
+	struct snapshot *s;
+	virDomainPtr d;
+	char *def;
+
+	snprintf(vda, sizeof(vda), "%s/q-vda.qcow2", W);
+	cr_assert_eq(bash(NULL, 0, "qemu-img create -q -f qcow2 %s 8M && "
+			  "qemu-io -f qcow2 -c 'write -P 0x5e 1M 64k' %s >/dev/null",
+			  vda, vda), 0);
+	dom_define("q1", vda, NULL, NULL, 1);
+	keep = snapshot_libvirt_keep_new();
+	cr_assert_not_null(keep);
+
+	/* a failed begin drops the connection; the next one opens another */
+	cr_assert_null(begin1("nosuch", 0, log));
+	cr_assert_null(snapshot_libvirt_begin_kept(uri, nosuch, 1, state, 0, NULL, keep));
+	s = begin1("q1", 0, log);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 0);
+	verify(s);
+	copy_has("q1.vda", 16, 1, 0x5e);
+	commit_free(s, 1);
+	cr_assert_eq(dom_ncheckpoints("q1"), 1);
+
+	/* The commit of 2 keeps checkpoint 1 for later; 3's reads done
+	 * delete it while 3 is in flight. */
+	s = begin_verified("q1", 1, log, 1);
+	commit_free(s, 2);
+	cr_assert_eq(dom_ncheckpoints("q1"), 2, "the replaced checkpoint waits");
+	s = begin_verified("q1", 2, log, 1);
+	cr_assert_eq(dom_ncheckpoints("q1"), 3);
+	snapshot_reads_done(s);
+	cr_assert_eq(dom_ncheckpoints("q1"), 2, "deleted once the reads were done");
+	commit_free(s, 3);
+
+	/* Clean: the next begin does not look for leftovers (a stale
+	 * checkpoint made now stays); that snapshot is aborted, so the one
+	 * after it looks again and deletes it. */
+	stale_checkpoint("q1", "nestor-stale-1");
+	s = begin_verified("q1", 3, log, 1);
+	cr_assert_null(strstr(log, "nestor-stale-1"), "log: %s", log);
+	snapshot_free(s);
+	cr_assert_eq(dom_ncheckpoints("q1"), 3, "base, replaced one, stale one");
+	s = begin_verified("q1", 3, log, 1);
+	cr_assert_not_null(strstr(log, "deleting stale checkpoint nestor-stale-1"), "log: %s", log);
+	commit_free(s, 4);
+
+	/* Redefined under the same name (new UUID, same disk): a full copy,
+	 * never an incremental through the kept state. */
+	d = dom_get("q1");
+	def = virDomainGetXMLDesc(d, VIR_DOMAIN_XML_INACTIVE);
+	cr_assert_not_null(def);
+	cr_assert_eq(virDomainDestroy(d), 0);
+	cr_assert_eq(virDomainUndefineFlags(d, VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA), 0,
+		     "undefine: %s", virGetLastErrorMessage());
+	virDomainFree(d);
+	{
+		/* the same definition without its UUID: libvirt makes a new one */
+		char *u = strstr(def, "<uuid>"), *e = u ? strstr(u, "</uuid>") : NULL;
+
+		cr_assert(u && e);
+		snprintf(xml, sizeof(xml), "%.*s%s", (int)(u - def), def, e + strlen("</uuid>"));
+	}
+	free(def);
+	d = virDomainDefineXML(conn, xml);
+	cr_assert_not_null(d, "define: %s", virGetLastErrorMessage());
+	cr_assert_eq(virDomainCreateWithFlags(d, VIR_DOMAIN_START_PAUSED), 0);
+	virDomainFree(d);
+	s = begin1("q1", 4, log);
+	cr_assert_not_null(s);
+	cr_assert_eq(snapshot_is_incremental(s), 0, "a redefined domain is copied in full");
+	cr_assert_not_null(strstr(log, "redefined"), "log: %s", log);
+	verify(s);
+	copy_has("q1.vda", 16, 1, 0x5e);
+	commit_free(s, 5);
+	snapshot_libvirt_keep_free(keep);
+	keep = NULL;
+	assert_clean("q1");
 }
