@@ -85,10 +85,22 @@ check "torn seed: still listed not-point-in-time" [ "$(level ga 1)" = not-point-
 # ---- (a') re-read passes: the writer stops during the seed -------------------------
 python3 "$W" init "$T/r.raw" 128 || die "cannot make the source"
 group_conf "$T/agent-r.conf" gr "$T/r.raw" read 2
-timeout -s TERM 1.5 python3 "$W" run "$T/r.raw" 25 "$T/r.log" &
-tpid=$!
-res=$(agent_once "$T/agent-r.conf") || { tail -20 "$T/agent.log"; die "re-read cycle failed"; }
-wait "$tpid"
+# The writer is under way before the agent starts and stops once the
+# receiver has begun the seed (so after the snapshot's first marks): written
+# while read, whatever the machine's load; the seed of 128 MiB at 32 MiB/s
+# then reads on for seconds, and the re-read after it is quiet. (A writer
+# timed to 1.5 s from its start could end before a loaded agent read.)
+writer_start "$T/r.raw" "$T/r.log"
+agent_once "$T/agent-r.conf" > "$T/r.json" & apid=$!
+for _ in $(seq 1 1200); do
+	[ -f "$T/store/gr/pending.json" ] && break
+	kill -0 "$apid" 2>/dev/null || break
+	sleep 0.05
+done
+check "re-read: the seed began while written" [ -f "$T/store/gr/pending.json" ]
+writer_stop
+wait "$apid" || { tail -20 "$T/agent.log"; die "re-read cycle failed"; }
+res=$(cat "$T/r.json")
 echo "re-read: $res"
 check_eq "re-read: two points, torn then re-read" "not-point-in-time crash-consistent" \
 	"$(jq -r .consistency <<<"$res" | xargs)"
