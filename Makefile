@@ -131,7 +131,11 @@ asan-integration-c:
 # ---- fuzzers (libFuzzer, clang): tests/fuzz/fuzz-<name>.c -----------------
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,build/fuzz/tests/fuzz/%,$(FUZZ_SRCS))
-FUZZ_SECONDS ?= 20
+# `make check` gives each fuzzer 10 s from its seed corpus (every seed, and the
+# crash reproducers kept there, replayed, then mutations); `make soak` gives
+# each SOAK_FUZZ_SECONDS (120) for the deeper search.
+FUZZ_SECONDS ?= 10
+SOAK_FUZZ_SECONDS ?= 120
 
 ifeq ($(SAN),fuzz)
 $(BUILD)/tests/fuzz/%: $(BUILD)/tests/fuzz/%.o $(LIBS_DEP)
@@ -177,6 +181,7 @@ demo: deps
 SOAK_SECS ?= 3600
 soak: deps
 	$(MAKE) all
+	@$(MAKE) --no-print-directory fuzz-run FUZZ_SECONDS=$(SOAK_FUZZ_SECONDS)
 	@$(MAKE) --no-print-directory soak-daemon
 	@SOAK_SECS=$(SOAK_SECS) bash tests/integration/soak.sh
 

@@ -22,7 +22,7 @@ stage layers mk layers
 stage unit mk unit-run
 stage unit-asan mk asan-run
 stage asan-libvirt mk asan-libvirt
-stage fuzz mk fuzz-run FUZZ_SECONDS="${FUZZ_SECONDS:-20}"
+stage fuzz mk fuzz-run FUZZ_SECONDS="${FUZZ_SECONDS:-10}"
 stage integration mk integration
 echo "check stages: $pass passed, $fail failed"
 [ $fail -eq 0 ]
