@@ -8,9 +8,13 @@
 # Why the ratio is what it is: each phase's CPU seconds (agents + receiver
 # with its qemu-nbd) over wall x cores, the share of the machine's cores
 # Nestor used; the receiver's loop thread's busy share of the wall time
-# (near 100%: the receiver's one thread is the limit, not the cores); and
-# the whole machine's busy share from /proc/stat (everyone's work). The
-# second check: N at once used >= CORES_MIN (0.9) of the cores.
+# (near 100%: the receiver's one thread is the limit, not the cores), and
+# its CPU seconds per GiB; and the whole machine's busy share from
+# /proc/stat (everyone's work). The second check, that the cores and not
+# the receiver were the limit with N at once: the machine's cores were
+# busy >= CORES_MIN (0.9) of the time and the receiver's loop thread less
+# than LOOP_MAX (0.9). On a machine of its own, "ours" is the machine's
+# share; on this shared one the other engineers' jobs take the rest.
 # Environment: N (8), BENCH_SIZE_MIB (512: one seed takes about 10 s here),
 # BENCH_CACHE (image cache, /var/tmp/nestor-bench), BENCH_LEVEL (the agents'
 # compress_level, -1), RATIO_MIN (1.6), NESTOR (the binary; the receiver
@@ -24,6 +28,7 @@ SIZE_MIB=${BENCH_SIZE_MIB:-512}
 CACHE=${BENCH_CACHE:-/var/tmp/nestor-bench}
 RATIO_MIN=${RATIO_MIN:-1.6}
 CORES_MIN=${CORES_MIN:-0.9}
+LOOP_MAX=${LOOP_MAX:-0.9}
 COMPRESS=${BENCH_LEVEL:--1}
 W=$(mktemp -d /var/tmp/nestor-conc.XXXXXX)
 # shellcheck source-path=SCRIPTDIR/../tests/integration source=lib.sh
@@ -119,22 +124,28 @@ ratio=$(awk -v a="$r1" -v b="$rN" 'BEGIN { printf "%.2f", b / a }')
 pass=$(awk -v r="$ratio" -v m="$RATIO_MIN" 'BEGIN { print (r >= m) ? "PASS" : "MISS" }')
 ours1=$(share "$(awk -v a="$cpu1" -v b="$acpu1" 'BEGIN { print a + b }')" "$s1")
 oursN=$(share "$(awk -v a="$cpuN" -v b="$acpuN" 'BEGIN { print a + b }')" "$sN")
-cpass=$(awk -v s="$oursN" -v m="$CORES_MIN" 'BEGIN { print (s >= 100 * m) ? "PASS" : "MISS" }')
+machN=$(share "$busyN" "$sN")
+loopsN=$(share "$loopN" "$sN" 1)
+cpass=$(awk -v s="$machN" -v m="$CORES_MIN" -v l="$loopsN" -v x="$LOOP_MAX" \
+	'BEGIN { print (s >= 100 * m && l < 100 * x) ? "PASS" : "MISS" }')
 
 echo
 echo "Nestor receiver, seeding agents at once ($SIZE_MIB MiB image, $DATA_MIB MiB data each, compress_level $COMPRESS, store ${BENCH_STORE:-on disk}, $CORES cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '  %-34s %8s %12s %15s %17s %10s %10s %10s %10s\n' "phase" "wall s" "MB/s (data)" "rx CPU s / GiB" \
-	"agent CPU s / GiB" "ours %" "rx %" "rx loop %" "machine %"
+printf '  %-30s %7s %11s %8s %8s %8s %6s %6s %6s %6s\n' "phase" "wall s" "MB/s data" "rx s/GiB" \
+	"loop" "agents" "ours%" "rx%" "loop%" "mach%"
 row() { # label wall MB/s rxcpu acpu mib ours loop busy
-	printf '  %-34s %8s %12s %15s %17s %10s %10s %10s %10s\n' "$1" "$2" "$3" "$(per_gib "$4" "$6")" \
-		"$(per_gib "$5" "$6")" "$7" "$(share "$4" "$2")" "$(share "$8" "$2" 1)" "$(share "$9" "$2")"
+	printf '  %-30s %7s %11s %8s %8s %8s %6s %6s %6s %6s\n' "$1" "$2" "$3" "$(per_gib "$4" "$6")" \
+		"$(per_gib "$8" "$6")" "$(per_gib "$5" "$6")" "$7" "$(share "$4" "$2")" \
+		"$(share "$8" "$2" 1)" "$(share "$9" "$2")"
 }
 row "1 agent alone" "$s1" "$r1" "$cpu1" "$acpu1" "$DATA_MIB" "$ours1" "$loop1" "$busy1"
 row "$N agents at once (aggregate)" "$sN" "$rN" "$cpuN" "$acpuN" $((DATA_MIB * N)) "$oursN" "$loopN" "$busyN"
-echo "  (ours: agents + receiver + qemu-nbd CPU s / wall / $CORES cores; rx: the receiver's part of it;"
-echo "   rx loop: its event-loop thread's CPU s / wall, 100 = one thread saturated; machine: every"
-echo "   process's CPU from /proc/stat / wall / $CORES cores, the other engineers' work included)"
+echo "  (CPU s per GiB of data: rx = the receiver with its qemu-nbd, loop = its event-loop thread,"
+echo "   agents; ours% = agents + receiver + qemu-nbd CPU s / wall / $CORES cores, rx% = the receiver's"
+echo "   part of it, loop% = the loop thread's CPU s / wall (100 = that one thread saturated),"
+echo "   mach% = every process's CPU (/proc/stat) / wall / $CORES cores, other people's work included)"
 printf '  %-34s %8s %12s  %s\n' "ratio $N at once / 1 alone (>= $RATIO_MIN)" "" "$ratio" "$pass"
-printf '  %-34s %8s %12s  %s\n' "$N at once used >= $(share "$CORES_MIN" 1 1)% of the cores" "" "$oursN%" "$cpass"
+printf '  %-34s %8s %12s  %s\n' "cores the limit at $N: mach% >= $(share "$CORES_MIN" 1 1)," "" "$machN%" "$cpass"
+printf '  %-34s %8s %12s\n' "  and loop% < $(share "$LOOP_MAX" 1 1) (ours% $oursN)" "" "$loopsN%"
 printf '  %-34s %8s\n' "receiver log: error lines" "$errors"
 [ "$pass" = PASS ] && [ "$cpass" = PASS ] && [ "$errors" = 0 ]
