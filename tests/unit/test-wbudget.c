@@ -211,7 +211,7 @@ Test(wbudget, store_takes_owned_buffers)
 	struct store_point *pt;
 	uint8_t *img = malloc(8 * MIB);
 	char *raw = NULL, *path, *cmd = NULL;
-	void *held, *w;
+	void *held[3], *w;
 	int err = -1;
 
 	cr_assert(st && img);
@@ -241,16 +241,20 @@ Test(wbudget, store_takes_owned_buffers)
 	}
 	cr_assert_eq(store_point_disk_done(pt, 0, &err), 0);
 	cr_assert_eq(wbudget_used(st->wbufs), 0, "a drained queue holds no buffer");
-	/* Past the disk's end: refused, the buffer freed and given back. */
+	/* A write after the disk is done (past its end too): refused, the
+	 * buffer freed and given back. */
 	w = store_wbuf_try(st, MIB);
 	cr_assert_not_null(w);
 	cr_assert_eq(store_point_write_owned(pt, 0, 8 * MIB, w, MIB, 0, &err), -1);
 	cr_assert_eq(wbudget_used(st->wbufs), 0, "a refused owned write kept its buffer");
 	/* The whole budget held outside the queue: a try says no at once. */
-	held = store_wbuf_try(st, 3 * MIB);
-	cr_assert_not_null(held);
+	for (unsigned i = 0; i < 3; i++) {
+		held[i] = store_wbuf_try(st, MIB);
+		cr_assert_not_null(held[i]);
+	}
 	cr_assert_null(store_wbuf_try(st, 1));
-	store_wbuf_put(st, held, 3 * MIB);
+	for (unsigned i = 0; i < 3; i++)
+		store_wbuf_put(st, held[i], MIB);
 	store_wbuf_put(st, NULL, MIB);
 	cr_assert_eq(wbudget_used(st->wbufs), 0);
 	cr_assert_eq(store_point_commit(pt, "<domain/>", 9, &err), 0);
