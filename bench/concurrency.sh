@@ -17,7 +17,8 @@
 # share; on this shared one the other engineers' jobs take the rest.
 # Environment: N (8), BENCH_SIZE_MIB (512: one seed takes about 10 s here),
 # BENCH_CACHE (image cache, /var/tmp/nestor-bench), BENCH_LEVEL (the agents'
-# compress_level, -1), RATIO_MIN (1.6), NESTOR (the binary; the receiver
+# compress_level, -1; compress_adapt is the agents' default, yes, unless it
+# says otherwise: $'-1\ncompress_adapt = no'), RATIO_MIN (1.6), NESTOR (the binary; the receiver
 # and the agents alike), BENCH_STORE (a directory for the receiver's store,
 # e.g. on tmpfs to take the disk out of the figures: it needs N + 1 times
 # the image's data; default the scratch dir), KEEP=1 keeps the scratch dir.
