@@ -193,7 +193,11 @@ LABEL[pipe1]="zstd -T0 -1 | ssh | zstd -d -o (sparse)"
 LABEL[pipe3]="zstd -T0 -3 | ssh | zstd -d -o (sparse)"
 LABEL[rsync]="rsync -S --fsync, ssh"
 LABEL[qimg]="qemu-img convert -W, nbd over ssh -R"
-LABEL[nestor]="nestor seed (zstd $LEVEL, TLS 1.3, XXH3)"
+# compress_adapt is the agent's default (yes since session 12) unless
+# BENCH_LEVEL sets it: $'-1\ncompress_adapt = no' for a fixed level
+ADAPT=", adaptive"
+case $LEVEL in *compress_adapt*) ADAPT= ;; esac
+LABEL[nestor]="nestor seed (zstd $LEVEL$ADAPT, TLS 1.3, XXH3)"
 LABEL[nestor0]="nestor before: $(basename "$BEFORE")"
 LABEL[cp]="cp --sparse=always + sync"
 LABEL[qconv]="qemu-img convert -O qcow2 -W, local"

@@ -10,6 +10,8 @@ uint64_t clock_now_ns(void);
 /* CLOCK_MONOTONIC in ns and in seconds: what deadlines are measured on. */
 uint64_t clock_mono_ns(void);
 double clock_mono_s(void);
+/* CPU time of this process, all its threads (CLOCK_PROCESS_CPUTIME_ID), ns. */
+uint64_t clock_cpu_ns(void);
 /* Sleep ms milliseconds (an interrupting signal cuts it short). */
 void clock_nap_ms(long ms);
 

@@ -59,7 +59,7 @@ struct agent_config {
 	char *ca, *cert, *key; /* [agent] ca, cert, key: required paths */
 	char *state_dir;     /* [agent] state_dir, required */
 	int compress_level;  /* [agent] compress_level -7..19, 0 = off, <0 zstd fast, default 3 */
-	bool compress_adapt; /* [agent] compress_adapt: level between plain and compress_level by measured throughput, default no */
+	bool compress_adapt; /* [agent] compress_adapt: level between plain and compress_level by measured throughput and CPU, default yes */
 	enum log_level log_level; /* [agent] log_level error|warn|info|debug, default info */
 	uint64_t retry_max_s; /* [agent] retry_max: longest back-off after failures, default 300 */
 	uint64_t receiver_timeout_s; /* [agent] receiver_timeout: longest receiver silence, 10s..1d, default 300 */

@@ -661,7 +661,7 @@ sender_adapt(struct sender *s, const struct slot *sl)
 	for (unsigned i = 0; i < sl->nruns; i++)
 		if (sl->runs[i].kind == PROTO_KIND_DATA)
 			bytes += sl->runs[i].len;
-	if (bytes > 0 && zadapt_sent(s->za, sl->level, bytes, clock_now_ns()))
+	if (bytes > 0 && zadapt_sent(s->za, sl->level, bytes, clock_now_ns(), clock_cpu_ns()))
 		log_debug("group %s: compression level now %d", s->cfg.group,
 			  zadapt_level(s->za));
 }

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "proto/codec.h"
 #include "proto/compress.h"
+#include "replicator/receiver/store.h"
 
 struct extentjob {
 	struct extentcache *cache; /* it came from, and goes back to */
@@ -21,6 +22,8 @@ struct extentjob {
 	size_t in_cap;
 	uint8_t *plain;         /* decompression target of a ZSTD extent */
 	size_t plain_cap;
+	struct store *st;       /* wbuf's budget */
+	uint8_t *wbuf;          /* the target instead, from st (e.length bytes) */
 	const void *text;       /* the plaintext once run: in or plain */
 	enum extentjob_verdict verdict;
 };
@@ -68,19 +71,25 @@ grow(uint8_t **buf, size_t *cap, size_t len)
 }
 
 int
-extentjob_load(struct extentjob *j, const struct proto_extent *e, uint64_t seq, void *owner)
+extentjob_load(struct extentjob *j, const struct proto_extent *e, uint64_t seq, void *owner,
+	       struct store *st)
 {
 	j->owner = owner;
 	j->seq = seq;
 	j->e = *e;
 	j->text = NULL;
 	j->verdict = EXTENTJOB_OK;
+	j->st = st;
+	j->wbuf = NULL;
 	if (e->kind != PROTO_KIND_DATA) {
 		j->e.data = NULL;
 		return 0;
 	}
+	if (e->comp == PROTO_COMP_ZSTD && st)
+		j->wbuf = store_wbuf_try(st, (size_t)e->length);
 	if (grow(&j->in, &j->in_cap, e->data_len) < 0 ||
-	    (e->comp == PROTO_COMP_ZSTD && grow(&j->plain, &j->plain_cap, (size_t)e->length) < 0))
+	    (e->comp == PROTO_COMP_ZSTD && !j->wbuf &&
+	     grow(&j->plain, &j->plain_cap, (size_t)e->length) < 0))
 		return -1;
 	if (e->data_len > 0) /* never 0 from the codec: no memcpy of NULL */
 		memcpy(j->in, e->data, e->data_len);
@@ -125,7 +134,7 @@ thread_zdecomp(void)
 void
 extentjob_run_with(struct extentjob *j, struct zdecomp *zd)
 {
-	j->verdict = extentjob_verify(&j->e, zd, j->plain, &j->text);
+	j->verdict = extentjob_verify(&j->e, zd, j->wbuf ? j->wbuf : j->plain, &j->text);
 }
 
 void
@@ -164,6 +173,18 @@ extentjob_seq(const struct extentjob *j)
 }
 
 void *
+extentjob_take_wbuf(struct extentjob *j)
+{
+	void *b = j->wbuf;
+
+	if (b) {
+		j->wbuf = NULL;
+		j->text = NULL;
+	}
+	return b;
+}
+
+void *
 extentjob_owner(const struct extentjob *j)
 {
 	return j->owner;
@@ -188,6 +209,10 @@ extentjob_release(struct extentjob *j)
 {
 	struct extentcache *c = j->cache;
 
+	if (j->wbuf) {
+		store_wbuf_put(j->st, j->wbuf, (size_t)j->e.length);
+		j->wbuf = NULL;
+	}
 	j->owner = NULL;
 	c->spare[c->n++] = j; /* room: made <= max */
 }

@@ -61,17 +61,21 @@ extent_refuse(struct session *s, const struct proto_extent *e, enum extentjob_ve
 	return -1;
 }
 
-/* Write a verified extent (plain: its plaintext) and checkpoint every
+/* Write a verified extent (plain: its plaintext, or wbuf: a write buffer
+ * of the store holding it, the store's from here on) and checkpoint every
  * checkpoint_interval bytes: the store sees the extents in arrival order. */
 static int
-extent_apply(struct session *s, const struct proto_extent *e, const void *plain)
+extent_apply(struct session *s, const struct proto_extent *e, const void *plain, void *wbuf)
 {
 	struct session_env *env = s->env;
 	char full[512];
 	int err = STORE_ERR_INTERNAL;
 	int r;
 
-	if (e->kind == PROTO_KIND_DATA)
+	if (wbuf)
+		r = store_point_write_owned(s->point, e->disk, e->offset, wbuf,
+					    (size_t)e->length, e->checksum, &err);
+	else if (e->kind == PROTO_KIND_DATA)
 		r = store_point_write_sum(s->point, e->disk, e->offset, plain,
 					  (size_t)e->length, e->checksum, &err);
 	else
@@ -109,7 +113,8 @@ extent_apply_job(void *arg, void *item)
 	struct session *s = arg;
 	struct extentjob *j = item;
 	enum extentjob_verdict v = extentjob_verdict(j);
-	int rc = v == EXTENTJOB_OK ? extent_apply(s, extentjob_extent(j), extentjob_plain(j))
+	int rc = v == EXTENTJOB_OK ? extent_apply(s, extentjob_extent(j), extentjob_plain(j),
+						  extentjob_take_wbuf(j))
 				   : extent_refuse(s, extentjob_extent(j), v);
 
 	extentjob_release(j);
@@ -184,7 +189,7 @@ extent_submit(struct session *s, const struct proto_extent *e, struct extentjob 
 	struct session_env *env = s->env;
 	uint64_t seq = s->xring.tail;
 
-	if (extentjob_load(j, e, seq, s) < 0) {
+	if (extentjob_load(j, e, seq, s, env->store) < 0) {
 		extentjob_release(j);
 		session_error(s, PROTO_ERR_INTERNAL, "out of memory");
 		return -1;
@@ -238,6 +243,7 @@ session_on_extent(struct session *s, const struct proto_extent *e)
 {
 	struct extentjob *j;
 	const void *plain;
+	void *wbuf;
 	enum extentjob_verdict v;
 
 	if (s->xfailed)
@@ -257,9 +263,15 @@ session_on_extent(struct session *s, const struct proto_extent *e)
 	if (j)
 		return extent_submit(s, e, j);
 	/* No pool, a plain extent, or none of the jobs free and nothing of
-	 * ours in flight: here, on the loop, as without a pool. */
-	v = extentjob_verify(e, s->env->zd, s->env->plain, &plain);
-	return v == EXTENTJOB_OK ? extent_apply(s, e, plain) : extent_refuse(s, e, v);
+	 * ours in flight: here, on the loop, as without a pool; a compressed
+	 * one into a write buffer of the store when its budget has room. */
+	wbuf = e->kind == PROTO_KIND_DATA && e->comp == PROTO_COMP_ZSTD ?
+		       store_wbuf_try(s->env->store, (size_t)e->length) : NULL;
+	v = extentjob_verify(e, s->env->zd, wbuf ? wbuf : s->env->plain, &plain);
+	if (v == EXTENTJOB_OK)
+		return extent_apply(s, e, plain, wbuf);
+	store_wbuf_put(s->env->store, wbuf, (size_t)e->length);
+	return extent_refuse(s, e, v);
 }
 
 int

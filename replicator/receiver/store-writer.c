@@ -287,24 +287,15 @@ store_wq_drain(struct store_wq *q, int *err)
 	return rc;
 }
 
-int
-store_wq_push(struct store_wq *q, uint16_t disk, uint64_t offset, const void *data,
-	      uint64_t len, int *err)
+/* Queue op (buf: the budget's, now the queue's; NULL = a zeroing). */
+static int
+wq_push_buf(struct store_wq *q, uint16_t disk, uint64_t offset, uint8_t *buf, uint64_t len,
+	    int *err)
 {
 	struct store_wop *op;
-	uint8_t *buf = NULL;
 	size_t slot;
 	int rc = 0;
 
-	/* The buffer first, with no lock held: the budget waits for writer
-	 * threads (this one's too) to give bytes back. */
-	if (data) {
-		if (!(buf = wbudget_get(q->budget, (size_t)len))) {
-			*err = STORE_ERR_INTERNAL;
-			return -1;
-		}
-		memcpy(buf, data, (size_t)len);
-	}
 	pthread_mutex_lock(&q->mu);
 	while (q->count == WQ_SLOTS && !q->failed)
 		pthread_cond_wait(&q->cv_room, &q->mu);
@@ -326,4 +317,29 @@ store_wq_push(struct store_wq *q, uint16_t disk, uint64_t offset, const void *da
 out:
 	pthread_mutex_unlock(&q->mu);
 	return rc;
+}
+
+int
+store_wq_push(struct store_wq *q, uint16_t disk, uint64_t offset, const void *data,
+	      uint64_t len, int *err)
+{
+	uint8_t *buf = NULL;
+
+	/* The buffer first, with no lock held: the budget waits for writer
+	 * threads (this one's too) to give bytes back. */
+	if (data) {
+		if (!(buf = wbudget_get(q->budget, (size_t)len))) {
+			*err = STORE_ERR_INTERNAL;
+			return -1;
+		}
+		memcpy(buf, data, (size_t)len);
+	}
+	return wq_push_buf(q, disk, offset, buf, len, err);
+}
+
+int
+store_wq_push_owned(struct store_wq *q, uint16_t disk, uint64_t offset, void *buf,
+		    uint64_t len, int *err)
+{
+	return wq_push_buf(q, disk, offset, buf, len, err);
 }

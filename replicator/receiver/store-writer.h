@@ -23,6 +23,11 @@ struct store_wq *store_wq_new(struct store_backend *be, const struct store_where
  * operation failed. 0 / -1. */
 int store_wq_push(struct store_wq *q, uint16_t disk, uint64_t offset, const void *data,
 		  uint64_t len, int *err);
+/* store_wq_push of a write whose buffer the caller filled: buf, of
+ * wbudget_get/wbudget_tryget(budget, len), len > 0, is the queue's in
+ * every case (given back to the budget on failure). 0 / -1 as above. */
+int store_wq_push_owned(struct store_wq *q, uint16_t disk, uint64_t offset, void *buf,
+			uint64_t len, int *err);
 /* Wait until every queued operation ran. 0 / -1 as above. NULL ok. */
 int store_wq_drain(struct store_wq *q, int *err);
 /* Stop after the operation in progress; queued ones that did not start are

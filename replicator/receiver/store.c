@@ -719,6 +719,42 @@ store_point_write_sum(struct store_point *pt, uint16_t disk, uint64_t offset,
 	return 0;
 }
 
+void *
+store_wbuf_try(struct store *st, size_t len)
+{
+	return len <= STORE_MAX_WRITE ? wbudget_tryget(st->wbufs, len) : NULL;
+}
+
+void
+store_wbuf_put(struct store *st, void *buf, size_t len)
+{
+	wbudget_put(st->wbufs, buf, len);
+}
+
+int
+store_point_write_owned(struct store_point *pt, uint16_t disk, uint64_t offset, void *buf,
+			size_t len, uint64_t hash, int *err)
+{
+	struct store_disk *d = point_disk(pt, disk, offset, len, "write", err);
+
+	if (!d || point_start_disk(pt, d, err) < 0 ||
+	    store_sums_add(pt->sums, disk, offset, len, false, hash, err) < 0)
+		goto fail;
+	if (!pt->wq && !(pt->wq = store_wq_new(pt->st->be, &pt->w, pt->disks, pt->st->wbufs))) {
+		*err = STORE_ERR_INTERNAL;
+		goto fail;
+	}
+	/* The queue's now, whatever the push answers. */
+	if (store_wq_push_owned(pt->wq, disk, offset, buf, len, err) < 0)
+		return -1;
+	if (offset + len > d->written_end)
+		d->written_end = offset + len;
+	return 0;
+fail:
+	store_wbuf_put(pt->st, buf, len);
+	return -1;
+}
+
 int
 store_point_zero(struct store_point *pt, uint16_t disk, uint64_t offset, uint64_t len,
 		 int *err)

@@ -252,6 +252,21 @@ int store_point_zero(struct store_point *pt, uint16_t disk, uint64_t offset,
  * E2BIG ("too many extents", logged). */
 int store_point_write_sum(struct store_point *pt, uint16_t disk, uint64_t offset,
 			  const void *data, size_t len, uint64_t hash, int *err);
+/* A write buffer of len bytes (<= STORE_MAX_WRITE) from the write-buffer
+ * budget (store_set_write_buffers), taken ahead of the write so that a
+ * worker fills it (issue 17: the plaintext is decompressed where it is
+ * written from, not copied on the event loop): NULL, without waiting and
+ * nothing logged, when the budget has no room now or len is larger; NULL
+ * also when out of memory (logged). The caller's until given to
+ * store_point_write_owned or back with store_wbuf_put (buf NULL ok). Any
+ * thread. */
+void *store_wbuf_try(struct store *st, size_t len);
+void store_wbuf_put(struct store *st, void *buf, size_t len);
+/* store_point_write_sum of buf, a store_wbuf_try(len) buffer of pt's
+ * store, which becomes the store's in every case (queued as it is, no
+ * copy; freed on failure). 0 / -1 as store_point_write_sum. */
+int store_point_write_owned(struct store_point *pt, uint16_t disk, uint64_t offset,
+			    void *buf, size_t len, uint64_t hash, int *err);
 /* Make src, a qcow2 image that reads as disk #disk's new content (a
  * failover's overlay over a point of this group: docs/failback-design.md,
  * re-protection), that disk of pt instead of writing it: copied into the

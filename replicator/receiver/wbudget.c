@@ -93,6 +93,31 @@ wbudget_get(struct wbudget *b, size_t len)
 	return buf;
 }
 
+void *
+wbudget_tryget(struct wbudget *b, size_t len)
+{
+	void *buf;
+
+	if (b) {
+		bool room;
+
+		pthread_mutex_lock(&b->mu);
+		room = len <= b->total && b->used + len <= b->total;
+		if (room)
+			b->used += len;
+		pthread_mutex_unlock(&b->mu);
+		if (!room)
+			return NULL;
+	}
+	buf = malloc(len ? len : 1);
+	if (!buf) {
+		log_error("receiver: out of memory for a write buffer of %zu bytes", len);
+		if (b)
+			wbudget_give_back(b, len);
+	}
+	return buf;
+}
+
 void
 wbudget_put(struct wbudget *b, void *buf, size_t len)
 {

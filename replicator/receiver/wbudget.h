@@ -20,6 +20,11 @@ void wbudget_free(struct wbudget *b);
  * the budget cannot hold len more bytes; b NULL = no budget (plain malloc).
  * NULL when out of memory or len exceeds the total (logged). */
 void *wbudget_get(struct wbudget *b, size_t len);
+/* wbudget_get without the wait: NULL, nothing logged, when the budget
+ * cannot hold len more bytes now (or len exceeds the total); NULL also
+ * when out of memory (logged). For a caller that must never wait (a
+ * buffer taken ahead of its write: issue 17, extentjob.h). */
+void *wbudget_tryget(struct wbudget *b, size_t len);
 /* Give back a buffer of wbudget_get(b, len). buf NULL ok. */
 void wbudget_put(struct wbudget *b, void *buf, size_t len);
 /* Bytes held now, and how many gets had to wait so far (tests, figures). */

@@ -163,6 +163,17 @@ Test(agent_config, full_from_file_and_missing_file)
 	cr_assert_eq(system(cmd), 0);
 }
 
+/* compress_adapt defaults to yes (session 12); no turns it off. */
+Test(agent_config, compress_adapt_no)
+{
+	struct agent_config *c = NULL;
+
+	cr_assert_eq(agent_config_load_string("agent.conf", AGENT_HEAD "compress_adapt = no\n"
+					      ONE_GROUP, &c), 0);
+	cr_assert_not(c->compress_adapt);
+	agent_config_free(c);
+}
+
 Test(agent_config, defaults)
 {
 	struct agent_config *c = NULL;
@@ -175,7 +186,7 @@ Test(agent_config, defaults)
 	cr_assert_eq(c->receiver_port, 7400);
 	cr_assert_str_eq(c->server_name, "10.0.0.5");
 	cr_assert_eq(c->compress_level, 3);
-	cr_assert_not(c->compress_adapt);
+	cr_assert(c->compress_adapt, "compress_adapt defaults to yes (session 12)");
 	cr_assert_eq(c->log_level, LOG_LVL_INFO);
 	cr_assert_null(c->metrics_host);
 	cr_assert_eq(c->ngroups, 1);
