@@ -145,6 +145,11 @@ nbd_attach(struct child **child, int sock, const char *ctx, const char *path, bo
 	}
 	if (h)
 		nbd_close(h);
+	/* No client ever spoke to it: nothing of its is worth waiting for (an
+	 * early qemu-nbd that never got the connection could sit out the whole
+	 * exit wait, LOCAL_CHILD_EXIT_MS, holding the session). */
+	if (child_pid(*child) > 0)
+		(void)kill(child_pid(*child), SIGKILL);
 	(void)child_finish(*child, LOCAL_CHILD_EXIT_MS);
 	*child = NULL;
 	return NULL;
