@@ -66,11 +66,24 @@ wbudget_give_back(struct wbudget *b, size_t len)
 	pthread_mutex_unlock(&b->mu);
 }
 
+/* The buffer of len bytes already counted in b (NULL: no budget); on
+ * failure (logged) the count is given back. */
+static void *
+wbudget_alloc(struct wbudget *b, size_t len)
+{
+	void *buf = malloc(len ? len : 1);
+
+	if (!buf) {
+		log_error("receiver: out of memory for a write buffer of %zu bytes", len);
+		if (b)
+			wbudget_give_back(b, len);
+	}
+	return buf;
+}
+
 void *
 wbudget_get(struct wbudget *b, size_t len)
 {
-	void *buf;
-
 	if (b) {
 		if (len > b->total) {
 			log_error("receiver: a write of %zu bytes exceeds write_buffer_total", len);
@@ -84,20 +97,12 @@ wbudget_get(struct wbudget *b, size_t len)
 		b->used += len;
 		pthread_mutex_unlock(&b->mu);
 	}
-	buf = malloc(len ? len : 1);
-	if (!buf) {
-		log_error("receiver: out of memory for a write buffer of %zu bytes", len);
-		if (b)
-			wbudget_give_back(b, len);
-	}
-	return buf;
+	return wbudget_alloc(b, len);
 }
 
 void *
 wbudget_tryget(struct wbudget *b, size_t len)
 {
-	void *buf;
-
 	if (b) {
 		bool room;
 
@@ -109,13 +114,7 @@ wbudget_tryget(struct wbudget *b, size_t len)
 		if (!room)
 			return NULL;
 	}
-	buf = malloc(len ? len : 1);
-	if (!buf) {
-		log_error("receiver: out of memory for a write buffer of %zu bytes", len);
-		if (b)
-			wbudget_give_back(b, len);
-	}
-	return buf;
+	return wbudget_alloc(b, len);
 }
 
 void

@@ -155,13 +155,34 @@ Test(wbudget, a_full_budget_waits_for_a_put)
  * 2 MiB: every write past the second waits for the writer thread; the
  * point commits with the data in place and the budget is empty between
  * writes once the queue drained. */
+/* Point 1 of group g, disk d, in st holds exactly the len bytes of img
+ * (qemu-img compare against them written as a raw file). */
+static void
+assert_point_holds(struct store *st, const uint8_t *img, size_t len)
+{
+	char *raw = NULL, *path, *cmd = NULL;
+	FILE *f;
+
+	cr_assert_geq(asprintf(&raw, "%s/expected.raw", dir), 0);
+	f = fopen(raw, "w");
+	cr_assert_not_null(f);
+	cr_assert_eq(fwrite(img, 1, len, f), len);
+	cr_assert_eq(fclose(f), 0);
+	path = store_point_disk_path(st, "g", 1, "d");
+	cr_assert_not_null(path);
+	cr_assert_geq(asprintf(&cmd, "qemu-img compare -q -f raw -F qcow2 '%s' '%s'", raw, path), 0);
+	cr_assert_eq(system(cmd), 0, "the point differs from what was written");
+	free(cmd);
+	free(path);
+	free(raw);
+}
+
 Test(wbudget, store_writes_through_a_small_budget)
 {
 	struct store *st = store_open(dir, NULL);
 	struct store_begin b = { .point_id = 1, .time_ns = 1700000000000000001ull, .ndisks = 1 };
 	struct store_point *pt;
 	uint8_t *img = malloc(8 * MIB);
-	char *raw = NULL, *path, *cmd = NULL;
 	int err = -1;
 
 	cr_assert(st && img);
@@ -184,18 +205,7 @@ Test(wbudget, store_writes_through_a_small_budget)
 	cr_assert_eq(store_point_commit(pt, "<domain/>", 9, &err), 0);
 	store_point_free(pt);
 
-	cr_assert_geq(asprintf(&raw, "%s/expected.raw", dir), 0);
-	FILE *f = fopen(raw, "w");
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(img, 1, 8 * MIB, f), 8 * MIB);
-	cr_assert_eq(fclose(f), 0);
-	path = store_point_disk_path(st, "g", 1, "d");
-	cr_assert_not_null(path);
-	cr_assert_geq(asprintf(&cmd, "qemu-img compare -q -f raw -F qcow2 '%s' '%s'", raw, path), 0);
-	cr_assert_eq(system(cmd), 0, "the point differs from what was written");
-	free(cmd);
-	free(path);
-	free(raw);
+	assert_point_holds(st, img, 8 * MIB);
 	free(img);
 	store_free(st);
 }
@@ -210,7 +220,6 @@ Test(wbudget, store_takes_owned_buffers)
 	struct store_begin b = { .point_id = 1, .time_ns = 1700000000000000001ull, .ndisks = 1 };
 	struct store_point *pt;
 	uint8_t *img = malloc(8 * MIB);
-	char *raw = NULL, *path, *cmd = NULL;
 	void *held[3], *w;
 	int err = -1;
 
@@ -260,18 +269,7 @@ Test(wbudget, store_takes_owned_buffers)
 	cr_assert_eq(store_point_commit(pt, "<domain/>", 9, &err), 0);
 	store_point_free(pt);
 
-	cr_assert_geq(asprintf(&raw, "%s/expected.raw", dir), 0);
-	FILE *f = fopen(raw, "w");
-	cr_assert_not_null(f);
-	cr_assert_eq(fwrite(img, 1, 8 * MIB, f), 8 * MIB);
-	cr_assert_eq(fclose(f), 0);
-	path = store_point_disk_path(st, "g", 1, "d");
-	cr_assert_not_null(path);
-	cr_assert_geq(asprintf(&cmd, "qemu-img compare -q -f raw -F qcow2 '%s' '%s'", raw, path), 0);
-	cr_assert_eq(system(cmd), 0, "the point differs from what was written");
-	free(cmd);
-	free(path);
-	free(raw);
+	assert_point_holds(st, img, 8 * MIB);
 	free(img);
 	store_free(st);
 }
