@@ -112,73 +112,117 @@ parent_dir(const char *path)
 	return strndup(path, (size_t)(slash - path));
 }
 
-int
-file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+/* "path.tmp", malloc'd; NULL (errno ENOMEM) if out of memory. */
+static char *
+tmp_name(const char *path)
 {
-	char *tmp = NULL, *dir = NULL;
-	const char *what = NULL;
 	size_t plen = strlen(path);
-	int fd = -1, rc = -1;
+	char *tmp = malloc(plen + sizeof(".tmp"));
 
-	tmp = malloc(plen + sizeof(".tmp"));
-	if (tmp == NULL) {
-		what = "allocate";
-		goto out;
+	if (tmp != NULL) {
+		memcpy(tmp, path, plen);
+		memcpy(tmp + plen, ".tmp", sizeof(".tmp"));
 	}
-	memcpy(tmp, path, plen);
-	memcpy(tmp + plen, ".tmp", sizeof(".tmp"));
-	dir = parent_dir(path);
-	if (dir == NULL) {
-		what = "allocate";
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	return tmp;
+}
+
+/* Writes tmp with data and fsyncs it. On failure tmp is removed and *what
+ * names the step (errno kept). No logging. 0 / -1. */
+static int
+tmp_write(const char *tmp, const void *data, size_t len, mode_t mode, const char **what)
+{
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	int saved;
+
 	if (fd < 0) {
-		what = "create temporary file";
-		goto out;
+		*what = "create temporary file";
+		return -1;
 	}
 	/* A stale tmp from a crash keeps its old mode through O_CREAT. */
 	if (fchmod(fd, mode) < 0) {
-		what = "chmod temporary file";
-		goto out;
+		*what = "chmod temporary file";
+	} else if (fd_write_all(fd, data, len) < 0) {
+		*what = "write temporary file";
+	} else if (fsync(fd) < 0) {
+		*what = "fsync temporary file";
+	} else {
+		int r = close(fd);
+
+		fd = -1; /* released even when close fails */
+		if (r == 0)
+			return 0;
+		*what = "close temporary file";
 	}
-	if (fd_write_all(fd, data, len) < 0) {
-		what = "write temporary file";
-		goto out;
-	}
-	if (fsync(fd) < 0) {
-		what = "fsync temporary file";
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		what = "close temporary file";
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		what = "rename into place";
-		goto out;
-	}
-	/* Renamed: the tmp name is gone, nothing left to clean up. */
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return -1;
+}
+
+int
+file_stage(const char *path, const void *data, size_t len, mode_t mode)
+{
+	const char *what = "allocate";
+	char *tmp = tmp_name(path);
+	int rc = tmp ? tmp_write(tmp, data, len, mode, &what) : -1;
+
+	if (rc < 0)
+		log_error("%s: staged write: %s: %m", path, what);
 	free(tmp);
-	tmp = NULL;
+	return rc;
+}
+
+int
+file_publish(const char *path)
+{
+	char *tmp = tmp_name(path);
+	int rc = tmp ? rename(tmp, path) : -1;
+
+	if (rc < 0)
+		log_error("%s: rename of the staged file into place: %m", path);
+	free(tmp);
+	return rc;
+}
+
+void
+file_unstage(const char *path)
+{
+	char *tmp = tmp_name(path);
+
+	if (tmp != NULL && unlink(tmp) < 0 && errno != ENOENT)
+		log_warn("%s: unlink: %m", tmp);
+	free(tmp);
+}
+
+int
+file_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char *tmp = tmp_name(path), *dir = parent_dir(path);
+	const char *what = "allocate";
+	int rc = -1;
+
+	if (tmp == NULL || dir == NULL)
+		goto out;
+	if (tmp_write(tmp, data, len, mode, &what) < 0)
+		goto out;
+	if (rename(tmp, path) < 0) {
+		int saved = errno;
+
+		what = "rename into place";
+		unlink(tmp);
+		errno = saved;
+		goto out;
+	}
 	if (dir_fsync_quiet(dir) < 0) {
 		what = "fsync directory";
 		goto out;
 	}
 	rc = 0;
 out:
-	if (rc < 0) {
-		int saved = errno;
-
+	if (rc < 0)
 		log_error("%s: atomic write: %s: %m", path, what);
-		if (fd >= 0)
-			close(fd);
-		if (tmp != NULL)
-			unlink(tmp);
-		errno = saved;
-	}
 	free(tmp);
 	free(dir);
 	return rc;

@@ -15,6 +15,16 @@
  * the new content is in place but its durability is unknown. Callers must
  * serialise writers of one path. Logs once. 0 / -1. */
 int file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* file_write_atomic in two steps, for a caller that can write ahead of the
+ * moment the new content becomes valid: file_stage writes "path.tmp" and
+ * fsyncs it (path untouched; on failure the tmp is removed); file_publish
+ * renames it over path, and the caller fsyncs the directory (dir_fsync),
+ * once for several files of one directory. file_unstage removes a staged
+ * tmp that will not be published (absent is fine). Each logs once.
+ * 0 / -1. */
+int file_stage(const char *path, const void *data, size_t len, mode_t mode);
+int file_publish(const char *path);
+void file_unstage(const char *path);
 /* fsync a directory so renames/creations in it are durable. Logs. 0 / -1. */
 int dir_fsync(const char *dir);
 /* mkdir -p; existing directories are fine, existing non-dirs are not.

@@ -50,7 +50,7 @@ failback_sources_at(const struct agent_group_cfg *g, const char *state_dir, uint
 	if (!snap || list_all(snap, g->name) < 0)
 		goto out;
 	(void)snapshot_consistency(snap);
-	snapshot_reads_done(snap);
+	snapshot_reads_done(snap, f);
 	if (snapshot_commit(snap, f) < 0)
 		goto out;
 	log_info("failback: group %s: change tracking restarted, committed at point %" PRIu64

@@ -61,6 +61,7 @@ struct file_disk {
 	unsigned char *new_buf;
 	uint64_t *new_hashes; /* inside new_buf */
 	struct blockscan *scan; /* hashes new_hashes ahead of the extent iterator */
+	uint64_t staged_point;  /* <hash_path>.tmp holds this point's hashes; 0 none */
 	uint64_t zero_hash, zero_hash_tail;
 
 	struct coalesce_queue q; /* extent iterator */
@@ -102,8 +103,15 @@ int file_attempt_save(struct file_disk *d, uint64_t base_point);
 /* srcstate_decide's check of a struct file_disk: why it needs a full copy
  * (static storage), NULL when it may be incremental. */
 const char *file_full_reason(void *disk);
-/* Raw: the new block hashes, then the state, durably. 0 / -1. */
+/* Raw, once every block was read: the new block hashes of point_id written
+ * and fsynced beside the hash file (.tmp), not yet in its place. 0 / -1
+ * (logged; the commit then writes them itself). */
+int file_raw_stage(struct file_disk *d, uint64_t point_id);
+/* Raw: the new block hashes (the staged ones when staged for point_id),
+ * then the state, durably. 0 / -1. */
 int file_raw_commit(struct file_disk *d, uint64_t point_id);
+/* Raw: a staged hash file that will not be committed is removed. */
+void file_raw_unstage(struct file_disk *d);
 
 /* file-clone.c */
 /* Raw disks: the path to read (a reflink copy's /proc/self/fd path in buf,
@@ -123,7 +131,7 @@ void file_clone_end(struct file_disk *d);
 
 /* file-qcow2.c */
 /* Format and size of d's image per `qemu-img info` (and its nestor.*
- * bitmaps). 0 / -1. */
+ * bitmaps); a disk configured as raw is measured directly. 0 / -1. */
 int file_info(struct file_disk *d, const char *want_fmt);
 void file_bitmaps_clear(struct file_disk *d);
 struct file_bitmap *file_bitmap_find(struct file_disk *d, uint64_t gen);

@@ -272,13 +272,10 @@ file_full_reason(void *disk)
 	return NULL;
 }
 
-int
-file_raw_commit(struct file_disk *d, uint64_t point_id)
+/* new_buf as the hash file of point_id: header, little-endian hashes. */
+static void
+file_raw_seal(struct file_disk *d, uint64_t point_id)
 {
-	size_t len = FILE_HASH_HDR + (size_t)d->nblocks * 8;
-
-	blockscan_free(d->scan); /* normally gone already, at the end of the pass */
-	d->scan = NULL;
 	memcpy(d->new_buf, FILE_HASH_MAGIC, 8);
 	file_put_u32(d->new_buf + 8, FILE_HASH_VER);
 	file_put_u32(d->new_buf + 12, FILE_BLOCK);
@@ -286,14 +283,61 @@ file_raw_commit(struct file_disk *d, uint64_t point_id)
 	file_put_u64(d->new_buf + 24, point_id);
 	for (uint64_t i = 0; i < d->nblocks; i++)
 		d->new_hashes[i] = htole64(d->new_hashes[i]);
+}
+
+/* The hashes back in host order (no-ops on a little-endian host). */
+static void
+file_raw_unseal(struct file_disk *d)
+{
+	for (uint64_t i = 0; i < d->nblocks; i++)
+		d->new_hashes[i] = le64toh(d->new_hashes[i]);
+}
+
+int
+file_raw_stage(struct file_disk *d, uint64_t point_id)
+{
+	size_t len = FILE_HASH_HDR + (size_t)d->nblocks * 8;
+	int r;
+
+	blockscan_free(d->scan); /* normally gone already, at the end of the pass */
+	d->scan = NULL;
+	file_raw_seal(d, point_id);
+	r = file_stage(d->hash_path, d->new_buf, len, 0600);
+	file_raw_unseal(d);
+	d->staged_point = r == 0 ? point_id : 0;
+	return r;
+}
+
+void
+file_raw_unstage(struct file_disk *d)
+{
+	if (d->staged_point)
+		file_unstage(d->hash_path);
+	d->staged_point = 0;
+}
+
+int
+file_raw_commit(struct file_disk *d, uint64_t point_id)
+{
+	size_t len = FILE_HASH_HDR + (size_t)d->nblocks * 8;
+	int r;
+
+	blockscan_free(d->scan); /* normally gone already, at the end of the pass */
+	d->scan = NULL;
 	/* Hashes first: they name their point, so a crash before the state
-	 * is written leaves a mismatch (full copy), never a wrong base. */
-	if (file_write_atomic(d->hash_path, d->new_buf, len, 0600) < 0 ||
-	    file_state_save(d, point_id, 0) < 0) {
-		for (uint64_t i = 0; i < d->nblocks; i++)
-			d->new_hashes[i] = le64toh(d->new_hashes[i]);
-		return -1;
+	 * is written leaves a mismatch (full copy), never a wrong base. The
+	 * state's directory fsync makes a staged file's rename durable too. */
+	if (d->staged_point == point_id) {
+		r = file_publish(d->hash_path);
+	} else {
+		file_raw_unstage(d); /* staged for another point */
+		file_raw_seal(d, point_id);
+		r = file_write_atomic(d->hash_path, d->new_buf, len, 0600);
+		file_raw_unseal(d);
 	}
+	d->staged_point = 0;
+	if (r < 0 || file_state_save(d, point_id, 0) < 0)
+		return -1;
 	image_free(d->img);
 	d->img = NULL;
 	return 0;

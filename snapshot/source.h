@@ -92,12 +92,16 @@ int snapshot_read(struct snapshot *snap, size_t disk, uint64_t offset,
  * base (rotate bitmaps / store hashes), durably. 0 / -1. */
 int snapshot_commit(struct snapshot *snap, uint64_t point_id);
 
-/* Every extent was read and sent (after snapshot_consistency): the source
- * may release what only reading needed while the receiver commits, instead
- * of after it (the libvirt source ends its backup jobs: issue 17, RPO).
- * Listing and reading fail from here on; commit and free follow as before.
- * A no-op before every disk was listed to its end, or after a commit. */
-void snapshot_reads_done(struct snapshot *snap);
+/* Every extent was read and sent for point_id (after snapshot_consistency):
+ * the source may release what only reading needed while the receiver
+ * commits, instead of after it (the libvirt source ends its backup jobs:
+ * issue 17, RPO), and write ahead what snapshot_commit(point_id) will make
+ * durable without making it valid (the file source stages its hash and
+ * state files). Listing and reading fail from here on; commit and free
+ * follow as before (a commit of another id, or a free, discards what was
+ * staged). A no-op before every disk was listed to its end, or after a
+ * commit. */
+void snapshot_reads_done(struct snapshot *snap, uint64_t point_id);
 
 /* Release; without a prior commit this aborts (old base kept). NULL ok. */
 void snapshot_free(struct snapshot *snap);
@@ -126,8 +130,9 @@ struct snapshot_ops {
 	 * read; NULL = snap->consistency, set at begin. */
 	int (*consistency)(struct snapshot *snap, size_t disk);
 	/* Optional: every extent was read; let go of what only reading needed
-	 * (snapshot_reads_done). Commit and free still follow. */
-	void (*reads_done)(struct snapshot *snap);
+	 * and stage the commit of point_id (snapshot_reads_done). Commit and
+	 * free still follow. */
+	void (*reads_done)(struct snapshot *snap, uint64_t point_id);
 };
 
 /* Defines a source's ops table var (static) from its four functions. */

@@ -531,7 +531,7 @@ cycle_on_drain(void *arg)
 	 * go of its reading now, while the receiver commits (issue 17, RPO;
 	 * a no-op once done or committed). */
 	if (c->state == C_WAIT_COMMIT && conn_out_pending(channel_conn(c->ch)) == 0)
-		snapshot_reads_done(c->snap);
+		snapshot_reads_done(c->snap, c->st.point_id);
 }
 
 static void

@@ -346,15 +346,15 @@ Test(file_source, reads_done_ends_reading_not_the_commit)
 	qcow2_base();
 	qcow2_changes();
 	s = begin_expect("qcow2", 7, 1);
-	snapshot_reads_done(s);
+	snapshot_reads_done(s, 8);
 	cr_assert_eq(snapshot_read(s, 0, 0, buf, sizeof(buf)), 0, "not listed yet: still readable");
 	collect(s, 0, 1ull << 30, &E2);
 	check_changes(&E2);
 	apply(s, 0, &E2);
-	snapshot_reads_done(s);
+	snapshot_reads_done(s, 8);
 	cr_assert_eq(snapshot_read(s, 0, 0, buf, sizeof(buf)), -1, "read after the reads were done");
 	cr_assert_eq(snapshot_next_extent(s, 0, 1ull << 20, &x), -1, "listing after the reads were done");
-	snapshot_reads_done(s); /* twice is fine */
+	snapshot_reads_done(s, 8); /* twice is fine */
 	cr_assert_eq(snapshot_commit(s, 8), 0);
 	snapshot_free(s);
 	same_as_image("qcow2");
@@ -567,6 +567,76 @@ Test(file_source, raw_full_then_incremental)
 	commit_and_compare(s, &E2, 8, "raw");
 
 	expect_unchanged("raw", 8);
+}
+
+/* The point a hash file names (header offset 24, little-endian); 0 when
+ * the file is absent. */
+static uint64_t
+hashes_point(const char *suffix)
+{
+	char path[400];
+	unsigned char b[8];
+	uint64_t v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/vda.hashes%s", state, suffix);
+	f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	cr_assert_eq(fseek(f, 24, SEEK_SET), 0);
+	cr_assert_eq(fread(b, 1, 8, f), 8u, "%s: short header", path);
+	fclose(f);
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | b[i];
+	return v;
+}
+
+/* snapshot_reads_done stages a raw disk's new hashes beside the hash file:
+ * the committed ones stay in place until the commit renames the staged
+ * file over them; a free without a commit, or a commit of another point,
+ * drops what was staged and never leaves a wrong base. */
+Test(file_source, raw_reads_done_stages_the_hashes)
+{
+	struct snapshot *s;
+
+	raw_base();
+	raw_changes();
+	s = begin_changes("raw", &E2);
+	apply(s, 0, &E2);
+	snapshot_reads_done(s, 8);
+	cr_assert_eq(hashes_point(".tmp"), 8, "staged for 8");
+	cr_assert_eq(hashes_point(""), 7, "the committed hashes stay until the commit");
+	cr_assert_eq(snapshot_commit(s, 8), 0);
+	snapshot_free(s);
+	same_as_image("raw");
+	cr_assert_eq(hashes_point(".tmp"), 0, "renamed into place");
+	cr_assert_eq(hashes_point(""), 8);
+	expect_unchanged("raw", 8);
+
+	/* Staged, then abandoned: 8 stays the base and the change is listed
+	 * again. */
+	raw_fill(2 * MiB, 64 * KiB, 0x6c);
+	s = begin_expect("raw", 8, 1);
+	collect(s, 0, 1ull << 30, &E2);
+	covers(&E2, 2 * MiB, 64 * KiB, SNAP_DATA);
+	snapshot_reads_done(s, 9);
+	cr_assert_eq(hashes_point(".tmp"), 9);
+	snapshot_free(s);
+	cr_assert_eq(hashes_point(".tmp"), 0, "dropped by the free");
+	cr_assert_eq(hashes_point(""), 8);
+
+	/* Staged for 9, committed as 10: the commit writes 10's own. */
+	s = begin_expect("raw", 8, 1);
+	collect(s, 0, 1ull << 30, &E2);
+	covers(&E2, 2 * MiB, 64 * KiB, SNAP_DATA);
+	apply(s, 0, &E2);
+	snapshot_reads_done(s, 9);
+	cr_assert_eq(snapshot_commit(s, 10), 0);
+	snapshot_free(s);
+	same_as_image("raw");
+	cr_assert_eq(hashes_point(".tmp"), 0);
+	cr_assert_eq(hashes_point(""), 10);
+	expect_unchanged("raw", 10);
 }
 
 /* The generic layer (snapshot.c) ends listing and reading at the commit,

@@ -905,7 +905,7 @@ Test(libvirt_source, kept)
 	cr_assert_eq(dom_ncheckpoints("q1"), 2, "the replaced checkpoint waits");
 	s = begin_verified("q1", 2, log, 1);
 	cr_assert_eq(dom_ncheckpoints("q1"), 3);
-	snapshot_reads_done(s);
+	snapshot_reads_done(s, 3);
 	cr_assert_eq(dom_ncheckpoints("q1"), 2, "deleted once the reads were done");
 	commit_free(s, 3);
 
