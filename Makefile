@@ -6,12 +6,13 @@ CC       ?= gcc
 BUILD    ?= build
 SAN      ?=
 PKGS     := libzstd libssl libcrypto libevent \
-            libevent_openssl libevent_pthreads libnbd inih jansson libxxhash libxml-2.0 \
+            libevent_openssl libevent_pthreads inih jansson libxxhash libxml-2.0 \
             libpng
-# Loaded with dlopen on first use (common/ceph-dl.h, common/virt-dl.h): the
-# binary takes their headers only. A plain exec no longer pays ~0.1 s for
-# loading librbd, librados and libvirt and their dependencies.
-DL_PKGS  := libvirt
+# Loaded with dlopen on first use (common/ceph-dl.h, common/virt-dl.h,
+# common/nbd-dl.h): the binary takes their headers only. A plain exec no
+# longer pays ~0.1 s for loading librbd, librados and libvirt and their
+# dependencies, nor ~12 ms for libnbd and GnuTLS.
+DL_PKGS  := libvirt libnbd
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(DL_PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

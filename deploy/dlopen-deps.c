@@ -3,6 +3,7 @@
  * no NEEDED entry. Referencing every function of the sym_ tables here yields
  * the versioned Depends those functions require, from the same lists. */
 #include "common/ceph-dl.h"
+#include "common/nbd-dl.h"
 #include "common/virt-dl.h"
 
 #define DLOPEN_DEPS_REF(f) (void (*)(void))f,
@@ -12,6 +13,7 @@ void (*const dlopen_deps_used[])(void) = {
 	CEPH_DL_RADOS_SYMS(DLOPEN_DEPS_REF)
 	CEPH_DL_RBD_SYMS(DLOPEN_DEPS_REF)
 	VIRT_DL_SYMS(DLOPEN_DEPS_REF)
+	NBD_DL_SYMS(DLOPEN_DEPS_REF)
 };
 
 int

@@ -12,11 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libnbd.h>
-
 #include "common/child.h"
 #include "common/imginfo.h"
 #include "common/log.h"
+#include "common/nbd-dl.h"
 #include "common/spawn.h"
 #include "snapshot/image.h"
 #include "snapshot/nbdstatus.h"
@@ -148,14 +147,12 @@ image_open_qcow2(struct image *img, const char *tpath, const char *bitmap)
 	int64_t size;
 	int sock = -1;
 
-	img->nbd = nbd_create();
-	if (!img->nbd) {
-		log_error("image %s: nbd_create: %s", img->path, nbd_get_error());
-		return -1;
-	}
-	if (nbd_add_meta_context(img->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) < 0) {
+	img->nbd = nbd_dl_create(img->path);
+	if (!img->nbd)
+		return -1; /* logged */
+	if (sym_nbd_add_meta_context(img->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) < 0) {
 		log_error("image %s: nbd_add_meta_context: %s", img->path,
-			  nbd_get_error());
+			  nbd_dl_error());
 		return -1;
 	}
 	if (bitmap) {
@@ -164,9 +161,9 @@ image_open_qcow2(struct image *img, const char *tpath, const char *bitmap)
 			log_error("image %s: out of memory", img->path);
 			return -1;
 		}
-		if (nbd_add_meta_context(img->nbd, img->bitmap_ctx) < 0) {
+		if (sym_nbd_add_meta_context(img->nbd, img->bitmap_ctx) < 0) {
 			log_error("image %s: nbd_add_meta_context %s: %s", img->path,
-				  img->bitmap_ctx, nbd_get_error());
+				  img->bitmap_ctx, nbd_dl_error());
 			return -1;
 		}
 	}
@@ -183,21 +180,21 @@ image_open_qcow2(struct image *img, const char *tpath, const char *bitmap)
 	img->nbd_child = child_start_activated(img->path, argv, &sock);
 	if (!img->nbd_child)
 		return -1;
-	if (nbd_connect_socket(img->nbd, sock) < 0) {
+	if (sym_nbd_connect_socket(img->nbd, sock) < 0) {
 		log_error("image %s: qemu-nbd%s%s: %s", img->path,
-			  bitmap ? " -B " : "", bitmap ? bitmap : "", nbd_get_error());
+			  bitmap ? " -B " : "", bitmap ? bitmap : "", nbd_dl_error());
 		return -1;
 	}
-	if (nbd_can_meta_context(img->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) != 1 ||
-	    (bitmap && nbd_can_meta_context(img->nbd, img->bitmap_ctx) != 1)) {
+	if (sym_nbd_can_meta_context(img->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) != 1 ||
+	    (bitmap && sym_nbd_can_meta_context(img->nbd, img->bitmap_ctx) != 1)) {
 		log_error("image %s: qemu-nbd did not offer block status%s%s",
 			  img->path, bitmap ? " for bitmap " : "",
 			  bitmap ? bitmap : "");
 		return -1;
 	}
-	size = nbd_get_size(img->nbd);
+	size = sym_nbd_get_size(img->nbd);
 	if (size < 0) {
-		log_error("image %s: nbd_get_size: %s", img->path, nbd_get_error());
+		log_error("image %s: nbd_get_size: %s", img->path, nbd_dl_error());
 		return -1;
 	}
 	img->size = (uint64_t)size;
@@ -289,9 +286,9 @@ image_pread(struct image *img, void *buf, size_t len, uint64_t off)
 		if (img->nbd) {
 			if (n > IMAGE_NBD_MAX_REQ)
 				n = IMAGE_NBD_MAX_REQ;
-			if (nbd_pread(img->nbd, p, n, off, 0) < 0) {
+			if (sym_nbd_pread(img->nbd, p, n, off, 0) < 0) {
 				log_error("image %s: read at %" PRIu64 ": %s",
-					  img->path, off, nbd_get_error());
+					  img->path, off, nbd_dl_error());
 				return -1;
 			}
 		} else {
@@ -323,8 +320,8 @@ image_free(struct image *img)
 	if (!img)
 		return;
 	if (img->nbd) {
-		nbd_shutdown(img->nbd, 0);
-		nbd_close(img->nbd);
+		sym_nbd_shutdown(img->nbd, 0);
+		sym_nbd_close(img->nbd);
 	}
 	/* Closing the handle closed its socket: qemu-nbd exits and lets go
 	 * of the image (the file source changes it with qemu-img next). */

@@ -11,8 +11,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <libnbd.h>
-
 #include "common/clock.h"
 #include "common/consistency.h"
 #include "common/fileutil.h"
@@ -20,6 +18,7 @@
 #include "common/lockfile.h"
 #include "common/log.h"
 #include "common/names.h"
+#include "common/nbd-dl.h"
 #include "common/vmxml.h"
 #include "snapshot/libvirt.h"
 #include "snapshot/libvirt-priv.h"
@@ -47,38 +46,36 @@ lv_disk_connect(struct lv_snapshot *ls, size_t k)
 	const char *name = ls->base.disks[k].name;
 	int64_t size;
 
-	d->nbd = nbd_create();
-	if (!d->nbd) {
-		log_error("libvirt: disk %s: nbd_create: %s", name, nbd_get_error());
-		return -1;
-	}
+	d->nbd = nbd_dl_create(name);
+	if (!d->nbd)
+		return -1; /* logged */
 	if (ls->base.incremental &&
 	    asprintf(&d->dirty_ctx, LV_DIRTY_PREFIX "%s", d->target) < 0) {
 		d->dirty_ctx = NULL;
 		log_error("libvirt: disk %s: out of memory", name);
 		return -1;
 	}
-	if (nbd_set_export_name(d->nbd, d->target) < 0 ||
-	    nbd_add_meta_context(d->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) < 0 ||
-	    (d->dirty_ctx && nbd_add_meta_context(d->nbd, d->dirty_ctx) < 0)) {
-		log_error("libvirt: disk %s: nbd setup: %s", name, nbd_get_error());
+	if (sym_nbd_set_export_name(d->nbd, d->target) < 0 ||
+	    sym_nbd_add_meta_context(d->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) < 0 ||
+	    (d->dirty_ctx && sym_nbd_add_meta_context(d->nbd, d->dirty_ctx) < 0)) {
+		log_error("libvirt: disk %s: nbd setup: %s", name, nbd_dl_error());
 		return -1;
 	}
-	if (nbd_connect_unix(d->nbd, vm->sock) < 0) {
+	if (sym_nbd_connect_unix(d->nbd, vm->sock) < 0) {
 		log_error("libvirt: disk %s: connecting to the backup export %s: %s",
-			  name, vm->sock, nbd_get_error());
+			  name, vm->sock, nbd_dl_error());
 		return -1;
 	}
-	if (nbd_can_meta_context(d->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) != 1 ||
-	    (d->dirty_ctx && nbd_can_meta_context(d->nbd, d->dirty_ctx) != 1)) {
+	if (sym_nbd_can_meta_context(d->nbd, LIBNBD_CONTEXT_BASE_ALLOCATION) != 1 ||
+	    (d->dirty_ctx && sym_nbd_can_meta_context(d->nbd, d->dirty_ctx) != 1)) {
 		log_error("libvirt: disk %s: the backup export offers no block "
 			  "status%s%s", name, d->dirty_ctx ? " for " : "",
 			  d->dirty_ctx ? d->dirty_ctx : "");
 		return -1;
 	}
-	size = nbd_get_size(d->nbd);
+	size = sym_nbd_get_size(d->nbd);
 	if (size < 0) {
-		log_error("libvirt: disk %s: export size: %s", name, nbd_get_error());
+		log_error("libvirt: disk %s: export size: %s", name, nbd_dl_error());
 		return -1;
 	}
 	if ((uint64_t)size != d->size) {
@@ -484,9 +481,9 @@ lv_read_piece(void *arg, uint64_t offset, void *buf, size_t n)
 	struct lv_fill_arg *a = arg;
 
 	/* libnbd handles serialise concurrent callers themselves. */
-	if (nbd_pread(a->d->nbd, buf, n, offset, 0) < 0) {
+	if (sym_nbd_pread(a->d->nbd, buf, n, offset, 0) < 0) {
 		log_error("libvirt: disk %s: read at %" PRIu64 ": %s", a->name, offset,
-			  nbd_get_error());
+			  nbd_dl_error());
 		return -1;
 	}
 	return (ssize_t)n;
@@ -513,8 +510,8 @@ lv_disks_close(struct lv_snapshot *ls)
 		struct lv_disk *d = &ls->d[k];
 
 		if (d->nbd) {
-			nbd_shutdown(d->nbd, 0);
-			nbd_close(d->nbd);
+			sym_nbd_shutdown(d->nbd, 0);
+			sym_nbd_close(d->nbd);
 			d->nbd = NULL;
 		}
 	}

@@ -5,9 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libnbd.h>
-
 #include "common/log.h"
+#include "common/nbd-dl.h"
 #include "snapshot/nbdstatus.h"
 
 /* Entries kept per context and reply: the rest is asked for again. */
@@ -113,11 +112,11 @@ nbdstatus_walk(struct nbd_handle *nbd, const char *dirty_ctx, uint64_t off,
 	uint64_t end, done = 0;
 	int64_t ret = -1;
 
-	if (nbd_block_status(nbd, len, off,
+	if (sym_nbd_block_status(nbd, len, off,
 			     (nbd_extent_callback){ .callback = nbdstatus_cb_collect,
 						    .user_data = &st }, 0) < 0) {
 		log_error("%s: block status at %" PRIu64 ": %s", what, off,
-			  nbd_get_error());
+			  nbd_dl_error());
 		goto out;
 	}
 	if (!st.alloc.seen || (dirty_ctx && !st.dirty.seen)) {

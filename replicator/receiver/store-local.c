@@ -19,10 +19,9 @@
 
 #include <stdatomic.h>
 
-#include <libnbd.h>
-
 #include "common/child.h"
 #include "common/fileutil.h"
+#include "common/nbd-dl.h"
 #include "common/spawn.h"
 #include "common/log.h"
 #include "common/qcow2new.h"
@@ -133,18 +132,17 @@ overlay_opts(const char *path, const char *aio, char *buf, size_t cap)
 static struct nbd_handle *
 nbd_attach(struct child **child, int sock, const char *ctx, const char *path, bool last)
 {
-	struct nbd_handle *h = nbd_create();
+	struct nbd_handle *h = nbd_dl_create(ctx);
 
 	if (!h) {
-		log_error("%s: nbd_create: %s", ctx, nbd_get_error());
-		close(sock);
-	} else if (nbd_connect_socket(h, sock) == 0) {
+		close(sock); /* logged */
+	} else if (sym_nbd_connect_socket(h, sock) == 0) {
 		return h;
 	} else if (last) {
-		log_error("%s: qemu-nbd %s: %s", ctx, path, nbd_get_error());
+		log_error("%s: qemu-nbd %s: %s", ctx, path, nbd_dl_error());
 	}
 	if (h)
-		nbd_close(h);
+		sym_nbd_close(h);
 	/* No client ever spoke to it: nothing of its is worth waiting for (an
 	 * early qemu-nbd that never got the connection could sit out the whole
 	 * exit wait, LOCAL_CHILD_EXIT_MS, holding the session). */
@@ -277,11 +275,11 @@ nbd_close_image(struct nbd_handle *h, struct child *child, const char *ctx)
 
 	if (!h)
 		return 0;
-	if (nbd_aio_is_ready(h) && nbd_shutdown(h, 0) < 0) {
-		log_error("%s: nbd shutdown: %s", ctx, nbd_get_error());
+	if (sym_nbd_aio_is_ready(h) && sym_nbd_shutdown(h, 0) < 0) {
+		log_error("%s: nbd shutdown: %s", ctx, nbd_dl_error());
 		rc = -1;
 	}
-	nbd_close(h);
+	sym_nbd_close(h);
 	atomic_fetch_sub(&local_nbd_live, 1);
 	if (child_finish(child, LOCAL_CHILD_EXIT_MS) < 0)
 		rc = -1;
@@ -492,11 +490,11 @@ static void
 disk_io_error(const struct store_where *w, const struct store_disk *d, const char *op,
 	      uint64_t offset, uint64_t len)
 {
-	int e = nbd_get_errno();
+	int e = sym_nbd_get_errno();
 
 	log_error("store: group %s point %" PRIu64 " disk %s (%s): %s of %" PRIu64
 		  " bytes at %" PRIu64 " failed: %s%s", w->group, w->point, d->name, d->path,
-		  op, len, offset, nbd_get_error(),
+		  op, len, offset, nbd_dl_error(),
 		  e == ENOSPC ? " (replica store is full)" : "");
 	errno = e; /* callers tell the peer when the store is full */
 }
@@ -514,7 +512,7 @@ local_disk_write(struct store_backend *be, const struct store_where *w,
 	while (left > 0) {
 		size_t n = left < LOCAL_NBD_CHUNK ? left : LOCAL_NBD_CHUNK;
 
-		if (nbd_pwrite(d->io->nbd, p, n, off, 0) < 0) {
+		if (sym_nbd_pwrite(d->io->nbd, p, n, off, 0) < 0) {
 			disk_io_error(w, d, "write", off, n);
 			return -1;
 		}
@@ -538,7 +536,7 @@ local_disk_zero(struct store_backend *be, const struct store_where *w,
 	while (left > 0) {
 		uint64_t n = left < LOCAL_ZERO_CHUNK ? left : LOCAL_ZERO_CHUNK;
 
-		if (nbd_zero(d->io->nbd, n, off, 0) < 0) {
+		if (sym_nbd_zero(d->io->nbd, n, off, 0) < 0) {
 			disk_io_error(w, d, "zero", off, n);
 			return -1;
 		}
@@ -554,7 +552,7 @@ local_disk_flush(struct store_backend *be, const struct store_where *w, struct s
 	(void)be;
 	if (!d->io->nbd)
 		return 0;
-	if (nbd_flush(d->io->nbd, 0) < 0) {
+	if (sym_nbd_flush(d->io->nbd, 0) < 0) {
 		disk_io_error(w, d, "flush", 0, 0);
 		return -1;
 	}
@@ -570,7 +568,7 @@ local_aio_write(struct store_backend *be, const struct store_where *w, struct st
 
 	if (local_connect(be, w, d) < 0)
 		return -1;
-	cookie = nbd_aio_pwrite(io->nbd, buf, len, off, NBD_NULL_COMPLETION, 0);
+	cookie = sym_nbd_aio_pwrite(io->nbd, buf, len, off, NBD_NULL_COMPLETION, 0);
 	if (cookie < 0) {
 		disk_io_error(w, d, "write", off, len);
 		return -1;
@@ -589,7 +587,7 @@ static int
 local_aio_check(struct store_backend *be, const struct store_where *w, struct store_disk *d,
 		uint64_t off, uint64_t len, int64_t cookie)
 {
-	int r = nbd_aio_command_completed(d->io->nbd, (uint64_t)cookie);
+	int r = sym_nbd_aio_command_completed(d->io->nbd, (uint64_t)cookie);
 
 	(void)be;
 	if (r < 0) {
@@ -605,15 +603,15 @@ local_aio_wait(struct store_backend *be, const struct store_where *w, struct sto
 	(void)be;
 	/* The connection may be gone: libnbd then failed every command in
 	 * flight, which aio_check reports. */
-	if (nbd_poll(d->io->nbd, -1) < 0 && nbd_aio_is_dead(d->io->nbd) == 0)
+	if (sym_nbd_poll(d->io->nbd, -1) < 0 && sym_nbd_aio_is_dead(d->io->nbd) == 0)
 		log_error("store: group %s point %" PRIu64 " disk %s: nbd poll: %s", w->group,
-			  w->point, d->name, nbd_get_error());
+			  w->point, d->name, nbd_dl_error());
 }
 
 static bool
 local_aio_dead(struct store_disk *d)
 {
-	return d->io->nbd && nbd_aio_is_dead(d->io->nbd) == 1;
+	return d->io->nbd && sym_nbd_aio_is_dead(d->io->nbd) == 1;
 }
 
 static void
@@ -857,9 +855,9 @@ fail:
 static int
 local_reader_pread(struct store_reader *r, void *buf, size_t len, uint64_t off)
 {
-	if (nbd_pread(r->nbd, buf, len, off, 0) < 0) {
+	if (sym_nbd_pread(r->nbd, buf, len, off, 0) < 0) {
 		log_error("%s: read of %zu bytes at %" PRIu64 ": %s", r->ctx, len, off,
-			  nbd_get_error());
+			  nbd_dl_error());
 		return -1;
 	}
 	return 0;

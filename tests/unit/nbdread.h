@@ -10,9 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <libnbd.h>
-
 #include "common/child.h"
+#include "common/nbd-dl.h"
 
 /* len bytes of the qcow2 image at path from offset 0 into buf. */
 static inline void
@@ -20,21 +19,21 @@ nbdread_image(const char *path, uint8_t *buf, size_t len)
 {
 	char *argv[] = { "qemu-nbd", "-r", "-f", "qcow2", (char *)path, NULL };
 	const size_t chunk = 1u << 20; /* under the server's request limit */
-	struct nbd_handle *h = nbd_create();
+	struct nbd_handle *h = nbd_dl_create("test");
 	struct child *c;
 	int sock = -1;
 
-	cr_assert_not_null(h, "%s", nbd_get_error());
+	cr_assert_not_null(h, "%s", nbd_dl_error());
 	c = child_start_activated("nbdread", argv, &sock);
 	cr_assert_not_null(c, "qemu-nbd of %s did not start", path);
-	cr_assert_eq(nbd_connect_socket(h, sock), 0, "%s", nbd_get_error());
+	cr_assert_eq(sym_nbd_connect_socket(h, sock), 0, "%s", nbd_dl_error());
 	for (size_t off = 0; off < len; off += chunk) {
 		size_t n = len - off < chunk ? len - off : chunk;
 
-		cr_assert_eq(nbd_pread(h, buf + off, n, off, 0), 0, "%s", nbd_get_error());
+		cr_assert_eq(sym_nbd_pread(h, buf + off, n, off, 0), 0, "%s", nbd_dl_error());
 	}
-	nbd_shutdown(h, 0);
-	nbd_close(h); /* closes sock: qemu-nbd exits */
+	sym_nbd_shutdown(h, 0);
+	sym_nbd_close(h); /* closes sock: qemu-nbd exits */
 	cr_assert_eq(child_finish(c, 5000), 0, "qemu-nbd of %s did not exit", path);
 }
 
