@@ -434,6 +434,57 @@ Test(fileutil, atomic_write_failure_keeps_old, .init = mk_tmpdir, .fini = rm_tmp
 	free(log);
 }
 
+/* The two steps of an atomic write: staged content is durable beside the
+ * file but not in its place until published; a failed stage leaves
+ * nothing; unstaging removes it, and unstaging nothing is fine. */
+Test(fileutil, stage_then_publish, .init = mk_tmpdir, .fini = rm_tmpdir)
+{
+	const char *p = tpath("hashes");
+	struct stat st;
+	char *s, *log;
+
+	cr_assert_eq(file_write_atomic(p, "old", 3, 0600), 0);
+	cr_assert_eq(file_stage(p, "new!", 4, 0640), 0);
+	s = read_str(p);
+	cr_assert_str_eq(s, "old", "staging leaves the file alone");
+	free(s);
+	s = read_str(tpath("hashes.tmp"));
+	cr_assert_str_eq(s, "new!");
+	free(s);
+	cr_assert_eq(file_publish(p), 0);
+	cr_assert_eq(dir_fsync(tmpdir), 0);
+	s = read_str(p);
+	cr_assert_str_eq(s, "new!");
+	free(s);
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0640);
+	cr_assert_eq(access(tpath("hashes.tmp"), F_OK), -1, "renamed, not copied");
+
+	/* Nothing staged: publishing fails (logged), the file stays. */
+	cap_start();
+	cr_assert_eq(file_publish(p), -1);
+	log = cap_stop();
+	assert_logged(log, "No such file or directory");
+	free(log);
+	s = read_str(p);
+	cr_assert_str_eq(s, "new!");
+	free(s);
+
+	/* Staged, then dropped. */
+	cr_assert_eq(file_stage(p, "dropped", 7, 0600), 0);
+	file_unstage(p);
+	cr_assert_eq(access(tpath("hashes.tmp"), F_OK), -1);
+	file_unstage(p); /* nothing to drop: fine */
+
+	/* A failed stage (missing directory) leaves nothing. */
+	cap_start();
+	cr_assert_eq(file_stage(tpath("nodir/x"), "x", 1, 0600), -1);
+	log = cap_stop();
+	assert_logged(log, "staged write");
+	free(log);
+	cr_assert_eq(access(tpath("nodir"), F_OK), -1);
+}
+
 Test(fileutil, read_all_limits, .init = mk_tmpdir, .fini = rm_tmpdir)
 {
 	static char data[100000];
