@@ -34,6 +34,7 @@ struct blockscan {
 	atomic_uint_fast64_t next; /* next unclaimed chunk; may pass nchunks */
 	atomic_bool stop;
 	unsigned char *buf[2]; /* [0] helper thread, [1] caller */
+	uint64_t data_end[2];  /* per worker: where its last probe's data ends */
 	pthread_t th;
 	bool started;
 	pthread_mutex_t mu;
@@ -97,28 +98,54 @@ blockscan_hole(struct blockscan *s, uint64_t k)
 	blockscan_publish(s, k, CH_DONE);
 }
 
-/* Hashes chunk k into s->hashes; a chunk inside a hole is not read, and the
- * whole chunks after it that the hole covers are claimed at once. */
+/* Chunk k if it lies in a hole: its hashes are set, and those of the whole
+ * chunks after it that the hole covers, claimed at once. 1 if so, 0 if it
+ * must be read, -1 on error (not logged: the caller reports the chunk). */
 static int
-blockscan_chunk(struct blockscan *s, uint64_t k, unsigned char *buf)
+blockscan_hole_at(struct blockscan *s, uint64_t k, int w)
+{
+	uint64_t off = k * s->chunk_bytes;
+	uint64_t len = s->size - off < s->chunk_bytes ? s->size - off : s->chunk_bytes;
+	struct blockscan_probe p = { 0, 0 };
+	uint64_t end;
+	uint_fast64_t want = k + 1;
+
+	/* Inside the data extent of this worker's last probe: no need to ask
+	 * the file system again (a hole punched meanwhile reads as zeros, the
+	 * same hashes). */
+	if (off + len <= s->data_end[w])
+		return 0;
+	if (image_extents(s->img, off, s->size - off, blockscan_probe_cb, &p) <= 0)
+		return -1;
+	if (!(p.flags & IMAGE_EXT_HOLE)) {
+		s->data_end[w] = off + p.len;
+		return 0;
+	}
+	if (p.len < len)
+		return 0; /* data later in the chunk */
+	end = off + p.len == s->size ? s->nchunks : (off + p.len) / s->chunk_bytes;
+	blockscan_hole(s, k);
+	if (end > k + 1 && atomic_compare_exchange_strong(&s->next, &want, end))
+		for (uint64_t j = k + 1; j < end; j++)
+			blockscan_hole(s, j);
+	return 1;
+}
+
+/* Hashes chunk k into s->hashes with worker w's buffer; a chunk inside a
+ * hole is not read. */
+static int
+blockscan_chunk(struct blockscan *s, uint64_t k, int w)
 {
 	uint64_t off = k * s->chunk_bytes, first = k * BLOCKSCAN_CHUNK_BLOCKS;
 	uint64_t len = s->size - off < s->chunk_bytes ? s->size - off : s->chunk_bytes;
-	struct blockscan_probe p = { 0, 0 };
 	uint32_t n = blockscan_chunk_len(s, k), mask = 0;
+	unsigned char *buf = s->buf[w];
+	int hole = blockscan_hole_at(s, k, w);
 
-	if (image_extents(s->img, off, s->size - off, blockscan_probe_cb, &p) <= 0)
+	if (hole < 0)
 		goto fail;
-	if ((p.flags & IMAGE_EXT_HOLE) && p.len >= len) {
-		uint64_t end = off + p.len == s->size ? s->nchunks : (off + p.len) / s->chunk_bytes;
-		uint_fast64_t want = k + 1;
-
-		blockscan_hole(s, k);
-		if (end > k + 1 && atomic_compare_exchange_strong(&s->next, &want, end))
-			for (uint64_t j = k + 1; j < end; j++)
-				blockscan_hole(s, j);
+	if (hole)
 		return 0;
-	}
 	/* Read a few blocks at a time and hash them at once, while they are
 	 * still in the core's cache: hashing a whole chunk after reading it
 	 * reads it back from memory (page-cache copy plus hash, 8% less CPU
@@ -159,7 +186,7 @@ blockscan_main(void *arg)
 	while (!atomic_load(&s->stop)) {
 		uint64_t k = blockscan_claim(s);
 
-		if (k == UINT64_MAX || blockscan_chunk(s, k, s->buf[0]) < 0)
+		if (k == UINT64_MAX || blockscan_chunk(s, k, 0) < 0)
 			break; /* a failed chunk is reported to whoever waits on it */
 	}
 	return NULL;
@@ -232,7 +259,7 @@ blockscan_wait(struct blockscan *s, uint64_t first, uint32_t *count, uint32_t *z
 		uint64_t j = blockscan_claim(s);
 
 		if (j != UINT64_MAX) {
-			(void)blockscan_chunk(s, j, s->buf[1]); /* failure kept in state[j] */
+			(void)blockscan_chunk(s, j, 1); /* failure kept in state[j] */
 			continue;
 		}
 		/* Every chunk is claimed: the helper is finishing chunk k. */

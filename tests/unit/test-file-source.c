@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -882,6 +883,40 @@ Test(file_source, blockscan_hashes_every_block_in_order)
 
 	/* Many rounds: the helper thread and the caller race for chunks. */
 	for (int round = 0; round < 50; round++)
+		scan_check(size, 0);
+}
+
+/* 60 blocks + 1000 bytes of data with written zeros at 20-21 and one hole
+ * punched at 50: a data run over three whole chunks, which a worker reads
+ * without probing again once its first probe saw the run. */
+static uint64_t
+scan_image_long_run(void)
+{
+	uint64_t size = 60 * GRAN + 1000;
+	unsigned char *blk = malloc(GRAN);
+	int fd = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	cr_assert_not_null(blk);
+	cr_assert_geq(fd, 0);
+	for (uint64_t b = 0; b < 61; b++) {
+		size_t len = b == 60 ? 1000 : GRAN;
+
+		for (size_t i = 0; i < len; i++)
+			blk[i] = b == 20 || b == 21 ? 0 : (unsigned char)(b * 37 + i * 11);
+		cr_assert_eq(pwrite(fd, blk, len, (off_t)(b * GRAN)), (ssize_t)len);
+	}
+	cr_assert_eq(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			       50 * (off_t)GRAN, GRAN), 0);
+	close(fd);
+	free(blk);
+	return size;
+}
+
+Test(file_source, blockscan_long_data_run)
+{
+	uint64_t size = scan_image_long_run();
+
+	for (int round = 0; round < 20; round++)
 		scan_check(size, 0);
 }
 
