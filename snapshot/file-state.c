@@ -293,17 +293,27 @@ file_raw_unseal(struct file_disk *d)
 		d->new_hashes[i] = le64toh(d->new_hashes[i]);
 }
 
-int
-file_raw_stage(struct file_disk *d, uint64_t point_id)
+/* The new hashes as the hash file of point_id, handed to write
+ * (file_stage or file_write_atomic: both log). 0 / -1. */
+static int
+file_raw_write(struct file_disk *d, uint64_t point_id,
+	       int (*write)(const char *path, const void *data, size_t len, mode_t mode))
 {
-	size_t len = FILE_HASH_HDR + (size_t)d->nblocks * 8;
 	int r;
 
 	blockscan_free(d->scan); /* normally gone already, at the end of the pass */
 	d->scan = NULL;
 	file_raw_seal(d, point_id);
-	r = file_stage(d->hash_path, d->new_buf, len, 0600);
+	r = write(d->hash_path, d->new_buf, FILE_HASH_HDR + (size_t)d->nblocks * 8, 0600);
 	file_raw_unseal(d);
+	return r;
+}
+
+int
+file_raw_stage(struct file_disk *d, uint64_t point_id)
+{
+	int r = file_raw_write(d, point_id, file_stage);
+
 	d->staged_point = r == 0 ? point_id : 0;
 	return r;
 }
@@ -319,11 +329,8 @@ file_raw_unstage(struct file_disk *d)
 int
 file_raw_commit(struct file_disk *d, uint64_t point_id)
 {
-	size_t len = FILE_HASH_HDR + (size_t)d->nblocks * 8;
 	int r;
 
-	blockscan_free(d->scan); /* normally gone already, at the end of the pass */
-	d->scan = NULL;
 	/* Hashes first: they name their point, so a crash before the state
 	 * is written leaves a mismatch (full copy), never a wrong base. The
 	 * state's directory fsync makes a staged file's rename durable too. */
@@ -331,9 +338,7 @@ file_raw_commit(struct file_disk *d, uint64_t point_id)
 		r = file_publish(d->hash_path);
 	} else {
 		file_raw_unstage(d); /* staged for another point */
-		file_raw_seal(d, point_id);
-		r = file_write_atomic(d->hash_path, d->new_buf, len, 0600);
-		file_raw_unseal(d);
+		r = file_raw_write(d, point_id, file_write_atomic);
 	}
 	d->staged_point = 0;
 	if (r < 0 || file_state_save(d, point_id, 0) < 0)

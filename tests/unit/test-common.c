@@ -434,28 +434,34 @@ Test(fileutil, atomic_write_failure_keeps_old, .init = mk_tmpdir, .fini = rm_tmp
 	free(log);
 }
 
+/* path holds exactly want. */
+static void
+expect_content(const char *path, const char *want)
+{
+	char *s = read_str(path);
+
+	cr_assert_str_eq(s, want, "%s", path);
+	free(s);
+}
+
 /* The two steps of an atomic write: staged content is durable beside the
  * file but not in its place until published; a failed stage leaves
  * nothing; unstaging removes it, and unstaging nothing is fine. */
 Test(fileutil, stage_then_publish, .init = mk_tmpdir, .fini = rm_tmpdir)
 {
-	const char *p = tpath("hashes");
+	char p[300];
 	struct stat st;
-	char *s, *log;
+	char *log;
+
+	snprintf(p, sizeof(p), "%s", tpath("hashes")); /* tpath's ring turns */
 
 	cr_assert_eq(file_write_atomic(p, "old", 3, 0600), 0);
 	cr_assert_eq(file_stage(p, "new!", 4, 0640), 0);
-	s = read_str(p);
-	cr_assert_str_eq(s, "old", "staging leaves the file alone");
-	free(s);
-	s = read_str(tpath("hashes.tmp"));
-	cr_assert_str_eq(s, "new!");
-	free(s);
+	expect_content(p, "old");
+	expect_content(tpath("hashes.tmp"), "new!");
 	cr_assert_eq(file_publish(p), 0);
 	cr_assert_eq(dir_fsync(tmpdir), 0);
-	s = read_str(p);
-	cr_assert_str_eq(s, "new!");
-	free(s);
+	expect_content(p, "new!");
 	cr_assert_eq(stat(p, &st), 0);
 	cr_assert_eq(st.st_mode & 07777, 0640);
 	cr_assert_eq(access(tpath("hashes.tmp"), F_OK), -1, "renamed, not copied");
@@ -466,9 +472,7 @@ Test(fileutil, stage_then_publish, .init = mk_tmpdir, .fini = rm_tmpdir)
 	log = cap_stop();
 	assert_logged(log, "No such file or directory");
 	free(log);
-	s = read_str(p);
-	cr_assert_str_eq(s, "new!");
-	free(s);
+	expect_content(p, "new!");
 
 	/* Staged, then dropped. */
 	cr_assert_eq(file_stage(p, "dropped", 7, 0600), 0);

@@ -795,6 +795,15 @@ Test(file_source, bad_arguments)
 
 /* ---- block scan (snapshot/blockscan.c) ------------------------------------ */
 
+/* Writes block b of a scan image (len bytes): zeros, or a pattern of b. */
+static void
+scan_put(int fd, unsigned char *blk, uint64_t b, size_t len, int zero)
+{
+	for (size_t i = 0; i < len; i++)
+		blk[i] = zero ? 0 : (unsigned char)(b * 131 + i * 7);
+	cr_assert_eq(pwrite(fd, blk, len, (off_t)(b * GRAN)), (ssize_t)len);
+}
+
 /* A raw image of 40 blocks + 1000 bytes: data, written zeros, a hole over
  * several whole chunks, a hole inside a chunk, and a short tail block. */
 static uint64_t
@@ -813,9 +822,7 @@ scan_image(void)
 		 * hole inside the last chunk */
 		if (b >= 3 && b != 35 && b != 37 && b != 38 && b != 39 && b != 40)
 			continue;
-		for (size_t i = 0; i < len; i++)
-			blk[i] = b == 1 || b == 2 ? 0 : (unsigned char)(b * 131 + i * 7);
-		cr_assert_eq(pwrite(fd, blk, len, (off_t)(b * GRAN)), (ssize_t)len);
+		scan_put(fd, blk, b, len, b == 1 || b == 2);
 	}
 	close(fd);
 	free(blk);
@@ -901,9 +908,7 @@ scan_image_long_run(void)
 	for (uint64_t b = 0; b < 61; b++) {
 		size_t len = b == 60 ? 1000 : GRAN;
 
-		for (size_t i = 0; i < len; i++)
-			blk[i] = b == 20 || b == 21 ? 0 : (unsigned char)(b * 37 + i * 11);
-		cr_assert_eq(pwrite(fd, blk, len, (off_t)(b * GRAN)), (ssize_t)len);
+		scan_put(fd, blk, b, len, b == 20 || b == 21);
 	}
 	cr_assert_eq(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
 			       50 * (off_t)GRAN, GRAN), 0);
