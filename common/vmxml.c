@@ -5,12 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-
 #include "common/log.h"
 #include "common/parse.h"
 #include "common/vmxml.h"
+#include "common/xml-dl.h"
 
 /* Bounds the arrays a hostile definition could grow. */
 #define VMXML_MAX_DEVICES 1024
@@ -71,12 +69,12 @@ vmxml_own(struct vmxml_reader *rd, void *p)
 static char *
 vmxml_prop(struct vmxml_reader *rd, xmlNodePtr n, const char *name)
 {
-	xmlChar *v = n ? xmlGetProp(n, (const xmlChar *)name) : NULL;
+	xmlChar *v = n ? sym_xmlGetProp(n, (const xmlChar *)name) : NULL;
 	char *s = NULL;
 
 	if (v) {
 		s = vmxml_own(rd, strdup((const char *)v));
-		xmlFree(v);
+		xml_dl_free(v);
 	}
 	return s;
 }
@@ -84,10 +82,10 @@ vmxml_prop(struct vmxml_reader *rd, xmlNodePtr n, const char *name)
 static bool
 vmxml_prop_is(xmlNodePtr n, const char *name, const char *want)
 {
-	xmlChar *v = n ? xmlGetProp(n, (const xmlChar *)name) : NULL;
+	xmlChar *v = n ? sym_xmlGetProp(n, (const xmlChar *)name) : NULL;
 	bool eq = v && strcmp((const char *)v, want) == 0;
 
-	xmlFree(v);
+	xml_dl_free(v);
 	return eq;
 }
 
@@ -151,7 +149,7 @@ static void
 vmxml_disk_read(struct vmxml_reader *rd, xmlNodePtr n, struct vmxml_disk *d)
 {
 	xmlNodePtr src = vmxml_child(n, "source"), boot = vmxml_child(n, "boot");
-	xmlChar *order = boot ? xmlGetProp(boot, (const xmlChar *)"order") : NULL;
+	xmlChar *order = boot ? sym_xmlGetProp(boot, (const xmlChar *)"order") : NULL;
 	uint64_t v;
 
 	d->node = n;
@@ -167,7 +165,7 @@ vmxml_disk_read(struct vmxml_reader *rd, xmlNodePtr n, struct vmxml_disk *d)
 	d->shareable = vmxml_child(n, "shareable") != NULL;
 	if (order && parse_u64((const char *)order, &v) == 0 && v <= 0xffffffffu)
 		d->boot = (unsigned)v;
-	xmlFree(order);
+	xml_dl_free(order);
 	d->rbd = d->type && strcmp(d->type, "network") == 0 && src &&
 		 vmxml_prop_is(src, "protocol", "rbd");
 	if (d->rbd)
@@ -281,7 +279,7 @@ vmxml_refuse_dtd(void *user, const xmlChar *name, const xmlChar *ext_id,
 	(void)sys_id;
 	if (ctxt->_private)
 		*(bool *)ctxt->_private = true;
-	xmlStopParser(ctxt);
+	sym_xmlStopParser(ctxt);
 }
 
 struct _xmlDoc *
@@ -296,7 +294,9 @@ vmxml_parse_doc(const char *xml, size_t len, const char *what, bool blanks)
 			  VMXML_MAX_LEN);
 		return NULL;
 	}
-	if (!(ctxt = xmlNewParserCtxt())) {
+	if (xml_dl_load() < 0)
+		return NULL; /* logged */
+	if (!(ctxt = sym_xmlNewParserCtxt())) {
 		log_error("%s: out of memory", what);
 		return NULL;
 	}
@@ -305,7 +305,7 @@ vmxml_parse_doc(const char *xml, size_t len, const char *what, bool blanks)
 	/* NONET: a definition from the network must not make us fetch
 	 * anything; entities are not substituted (no NOENT), no DTD is loaded
 	 * (no DTDLOAD), and libxml2's limits stay (no HUGE). */
-	doc = xmlCtxtReadMemory(ctxt, xml, (int)len, "domain.xml", NULL,
+	doc = sym_xmlCtxtReadMemory(ctxt, xml, (int)len, "domain.xml", NULL,
 				XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
 				(blanks ? 0 : XML_PARSE_NOBLANKS));
 	/* the stop's error code too, should a libxml2 reset _private */
@@ -313,16 +313,16 @@ vmxml_parse_doc(const char *xml, size_t len, const char *what, bool blanks)
 	    (doc && (doc->intSubset || doc->extSubset))) {
 		log_error("%s: domain XML has a DOCTYPE (DTD or entity declarations): "
 			  "refused", what);
-		xmlFreeDoc(doc);
+		xml_dl_free_doc(doc);
 		doc = NULL;
 	} else if (!doc) {
-		const xmlError *e = xmlCtxtGetLastError(ctxt);
+		const xmlError *e = sym_xmlCtxtGetLastError(ctxt);
 		const char *m = e && e->message ? e->message : "unknown error";
 
 		log_error("%s: domain XML does not parse: %.*s", what,
 			  (int)strcspn(m, "\n"), m);
 	}
-	xmlFreeParserCtxt(ctxt);
+	sym_xmlFreeParserCtxt(ctxt);
 	return doc;
 }
 
@@ -330,7 +330,7 @@ struct vmxml *
 vmxml_read_doc(struct _xmlDoc *doc, const char *what)
 {
 	struct vmxml_reader rd = { what, NULL, 0 };
-	xmlNodePtr root = xmlDocGetRootElement(doc), nm;
+	xmlNodePtr root = sym_xmlDocGetRootElement(doc), nm;
 	struct vmxml *x;
 	xmlChar *name;
 
@@ -344,10 +344,10 @@ vmxml_read_doc(struct _xmlDoc *doc, const char *what)
 		return NULL;
 	}
 	nm = vmxml_child(root, "name");
-	name = nm ? xmlNodeGetContent(nm) : NULL;
+	name = nm ? sym_xmlNodeGetContent(nm) : NULL;
 	if (name)
 		x->name = vmxml_own(&rd, strdup((const char *)name));
-	xmlFree(name);
+	xml_dl_free(name);
 	if (vmxml_devices(&rd, vmxml_child(root, "devices"), x) < 0)
 		goto fail;
 	if (rd.oom) {
@@ -373,7 +373,7 @@ vmxml_parse(const char *xml, size_t len, const char *what)
 		for (size_t i = 0; i < x->nnics; i++)
 			x->nics[i].node = NULL;
 	}
-	xmlFreeDoc(doc);
+	xml_dl_free_doc(doc);
 	return x;
 }
 

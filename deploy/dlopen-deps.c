@@ -5,8 +5,10 @@
 #include "common/ceph-dl.h"
 #include "common/nbd-dl.h"
 #include "common/virt-dl.h"
+#include "common/xml-dl.h"
 
-#define DLOPEN_DEPS_REF(f) (void (*)(void))f,
+/* &f: a function, or a variable (libxml2's xmlFree) by its address. */
+#define DLOPEN_DEPS_REF(f) (void (*)(void))&f,
 
 /* External, so that no optimisation drops the references. */
 void (*const dlopen_deps_used[])(void) = {
@@ -14,6 +16,7 @@ void (*const dlopen_deps_used[])(void) = {
 	CEPH_DL_RBD_SYMS(DLOPEN_DEPS_REF)
 	VIRT_DL_SYMS(DLOPEN_DEPS_REF)
 	NBD_DL_SYMS(DLOPEN_DEPS_REF)
+	XML_DL_SYMS(DLOPEN_DEPS_REF)
 };
 
 int

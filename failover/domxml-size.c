@@ -9,10 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libxml/tree.h>
-
 #include "common/log.h"
 #include "common/parse.h"
+#include "common/xml-dl.h"
 #include "failover/domxml-allow.h"
 #include "failover/domxml-size.h"
 #include "failover/domxml-walk.h"
@@ -63,12 +62,12 @@ static uint64_t
 attr_num(xmlNodePtr el, const struct dx_rule *rule, const char *name)
 {
 	const struct dx_attr *spec = dx_attr(rule, name);
-	xmlChar *v = spec ? xmlGetNoNsProp(el, BAD_CAST name) : NULL;
+	xmlChar *v = spec ? sym_xmlGetNoNsProp(el, BAD_CAST name) : NULL;
 	uint64_t n = 0;
 
 	if (v && dx_value_ok(spec->val, spec->values, (const char *)v))
 		n = as_num((const char *)v);
-	xmlFree(v);
+	xml_dl_free(v);
 	return n;
 }
 
@@ -84,7 +83,7 @@ text_num(xmlNodePtr el, const struct dx_rule *rule)
 		return UINT64_MAX;
 	if (dx_value_ok(rule->text, rule->text_values, (const char *)t))
 		n = as_num((const char *)t);
-	xmlFree(t);
+	xml_dl_free(t);
 	return n;
 }
 
@@ -93,14 +92,14 @@ static uint64_t
 in_bytes(uint64_t n, xmlNodePtr el, const struct dx_rule *rule)
 {
 	const struct dx_attr *spec = dx_attr(rule, "unit");
-	xmlChar *u = spec ? xmlGetNoNsProp(el, BAD_CAST "unit") : NULL;
+	xmlChar *u = spec ? sym_xmlGetNoNsProp(el, BAD_CAST "unit") : NULL;
 	uint64_t mul = KIB;
 
 	if (u && dx_value_ok(spec->val, spec->values, (const char *)u))
 		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 			if (!strcmp(units[i].name, (const char *)u))
 				mul = units[i].mul;
-	xmlFree(u);
+	xml_dl_free(u);
 	return sat_mul(n, mul);
 }
 
@@ -168,9 +167,9 @@ read_devices(xmlNodePtr devices, const struct dx_rule *rule, struct domxml_size 
 		if (r->hook == DX_CHARDEV)
 			continue;
 		if (r->hook == DX_INTERFACE) {
-			type = xmlGetNoNsProp(dev, BAD_CAST "type");
+			type = sym_xmlGetNoNsProp(dev, BAD_CAST "type");
 			nic_ok = type && dx_nic_type_ok((const char *)type);
-			xmlFree(type);
+			xml_dl_free(type);
 			if (!nic_ok)
 				continue;
 		}

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/vmxml.h"
+#include "common/xml-dl.h"
 #include "failover/domxml-allow.h"
 #include "failover/domxml-walk.h"
 #include "failover/domxml.h"
@@ -97,7 +98,7 @@ child_path(char *out, const char *path, const xmlChar *n, xmlNsPtr ns, const cha
 static void
 qualify(char *out, const char *path, xmlNodePtr src, const char *key)
 {
-	xmlChar *v = xmlGetNoNsProp(src, (const xmlChar *)key);
+	xmlChar *v = sym_xmlGetNoNsProp(src, (const xmlChar *)key);
 	char shown[DX_SHOW_MAX * 4 + 8];
 
 	if (!v) {
@@ -105,7 +106,7 @@ qualify(char *out, const char *path, xmlNodePtr src, const char *key)
 		return;
 	}
 	dx_escape(shown, sizeof(shown), (const char *)v);
-	xmlFree(v);
+	xml_dl_free(v);
 	if (snprintf(out, DX_PATH_MAX, "%s[%s=%s]", path, key, shown) >= DX_PATH_MAX)
 		memcpy(out + DX_PATH_MAX - 4, "...", 4);
 }
@@ -113,14 +114,14 @@ qualify(char *out, const char *path, xmlNodePtr src, const char *key)
 xmlNodePtr
 dx_new(xmlNodePtr parent, const char *name, ...)
 {
-	xmlNodePtr n = xmlNewChild(parent, NULL, (const xmlChar *)name, NULL);
+	xmlNodePtr n = sym_xmlNewChild(parent, NULL, (const xmlChar *)name, NULL);
 	const char *k, *v;
 	va_list ap;
 
 	va_start(ap, name);
 	while (n && (k = va_arg(ap, const char *)) != NULL) {
 		v = va_arg(ap, const char *);
-		if (!xmlSetProp(n, (const xmlChar *)k, (const xmlChar *)v))
+		if (!sym_xmlSetProp(n, (const xmlChar *)k, (const xmlChar *)v))
 			n = NULL;
 	}
 	va_end(ap);
@@ -130,7 +131,7 @@ dx_new(xmlNodePtr parent, const char *name, ...)
 static char *
 prop(xmlNodePtr n, const char *name)
 {
-	return (char *)xmlGetNoNsProp(n, (const xmlChar *)name);
+	return (char *)sym_xmlGetNoNsProp(n, (const xmlChar *)name);
 }
 
 static bool
@@ -139,7 +140,7 @@ prop_in(xmlNodePtr n, const char *name, const char *const *values)
 	char *v = prop(n, name);
 	bool in = v && dx_listed(values, v);
 
-	xmlFree(v);
+	xml_dl_free(v);
 	return in;
 }
 
@@ -163,18 +164,18 @@ copy_attrs(struct dx_walk *w, const struct dx_rule *rule, xmlNodePtr src, xmlNod
 			dx_warn(w, apath, NULL, a->ns ? "foreign namespace" : "not in the allowlist");
 			continue;
 		}
-		v = xmlNodeListGetString(src->doc, a->children, 1);
+		v = sym_xmlNodeListGetString(src->doc, a->children, 1);
 		ok = dx_value_ok(spec->val, spec->values, v ? (const char *)v : "");
-		if (ok && !xmlSetProp(dst, a->name, v))
+		if (ok && !sym_xmlSetProp(dst, a->name, v))
 			w->oom = true;
 		if (!ok)
 			dx_warn(w, apath, v ? (const char *)v : "", "value not allowed");
-		xmlFree(v);
+		xml_dl_free(v);
 		if (w->oom)
 			return -1;
 	}
 	for (const struct dx_attr *s = rule->attrs; s && s->name; s++)
-		if (s->required && !xmlHasProp(dst, (const xmlChar *)s->name))
+		if (s->required && !sym_xmlHasProp(dst, (const xmlChar *)s->name))
 			return 1;
 	return 0;
 }
@@ -182,7 +183,7 @@ copy_attrs(struct dx_walk *w, const struct dx_rule *rule, xmlNodePtr src, xmlNod
 xmlChar *
 dx_text(xmlNodePtr src)
 {
-	xmlChar *t = xmlNodeGetContent(src);
+	xmlChar *t = sym_xmlNodeGetContent(src);
 	size_t b = 0, e;
 
 	if (!t)
@@ -214,7 +215,7 @@ copy_element(struct dx_walk *w, const struct dx_rule *rule, xmlNodePtr src, xmlN
 
 	if (rule->hook != DX_COPY)
 		return copy_hooked(w, rule, src, parent, path);
-	if (!(el = xmlNewNode(NULL, src->name)))
+	if (!(el = sym_xmlNewNode(NULL, src->name)))
 		goto oom;
 	if ((r = copy_attrs(w, rule, src, el, path, NULL)) < 0)
 		goto oom;
@@ -224,7 +225,7 @@ copy_element(struct dx_walk *w, const struct dx_rule *rule, xmlNodePtr src, xmlN
 		if (!(text = dx_text(src)))
 			goto oom;
 		if (dx_value_ok(rule->text, rule->text_values, (const char *)text))
-			xmlNodeAddContent(el, text);
+			sym_xmlNodeAddContent(el, text);
 		else
 			why = "value not allowed";
 	}
@@ -235,16 +236,16 @@ copy_element(struct dx_walk *w, const struct dx_rule *rule, xmlNodePtr src, xmlN
 	if (why) {
 		qualify(qpath, path, src, "type");
 		dx_warn(w, qpath, text ? (const char *)text : NULL, why);
-		xmlFree(text);
-		xmlFreeNode(el);
+		xml_dl_free(text);
+		sym_xmlFreeNode(el);
 		return w->oom ? -1 : 0;
 	}
-	xmlFree(text);
-	xmlAddChild(parent, el);
+	xml_dl_free(text);
+	sym_xmlAddChild(parent, el);
 	return w->oom ? -1 : 0;
 oom:
-	xmlFree(text);
-	xmlFreeNode(el);
+	xml_dl_free(text);
+	sym_xmlFreeNode(el);
 	w->oom = true;
 	return -1;
 }
@@ -309,14 +310,14 @@ dx_cpu_set(xmlNodePtr cpu, const struct domxml_drill *o)
 	/* The source host's exact CPU may not exist here: host-model, or a
 	 * named baseline model when host-model cannot start. */
 	if (!o->cpu_model)
-		return xmlSetProp(cpu, (const xmlChar *)"mode", (const xmlChar *)"host-model") &&
-		       xmlSetProp(cpu, (const xmlChar *)"check", (const xmlChar *)"none") ? 0 : -1;
-	if (!xmlSetProp(cpu, (const xmlChar *)"mode", (const xmlChar *)"custom") ||
-	    !xmlSetProp(cpu, (const xmlChar *)"match", (const xmlChar *)"exact") ||
-	    !xmlSetProp(cpu, (const xmlChar *)"check", (const xmlChar *)"none") ||
+		return sym_xmlSetProp(cpu, (const xmlChar *)"mode", (const xmlChar *)"host-model") &&
+		       sym_xmlSetProp(cpu, (const xmlChar *)"check", (const xmlChar *)"none") ? 0 : -1;
+	if (!sym_xmlSetProp(cpu, (const xmlChar *)"mode", (const xmlChar *)"custom") ||
+	    !sym_xmlSetProp(cpu, (const xmlChar *)"match", (const xmlChar *)"exact") ||
+	    !sym_xmlSetProp(cpu, (const xmlChar *)"check", (const xmlChar *)"none") ||
 	    !(m = dx_new(cpu, "model", "fallback", "allow", DX_END)))
 		return -1;
-	xmlNodeSetContent(m, (const xmlChar *)o->cpu_model);
+	sym_xmlNodeSetContent(m, (const xmlChar *)o->cpu_model);
 	return 0;
 }
 
@@ -358,11 +359,11 @@ hook_loader(struct dx_walk *w, xmlNodePtr src, const char *path)
 static xmlNodePtr
 new_disk(const char *type, const char *device)
 {
-	xmlNodePtr el = xmlNewNode(NULL, (const xmlChar *)"disk");
+	xmlNodePtr el = sym_xmlNewNode(NULL, (const xmlChar *)"disk");
 
-	if (el && (!xmlSetProp(el, (const xmlChar *)"type", (const xmlChar *)type) ||
-		   !xmlSetProp(el, (const xmlChar *)"device", (const xmlChar *)device))) {
-		xmlFreeNode(el);
+	if (el && (!sym_xmlSetProp(el, (const xmlChar *)"type", (const xmlChar *)type) ||
+		   !sym_xmlSetProp(el, (const xmlChar *)"device", (const xmlChar *)device))) {
+		sym_xmlFreeNode(el);
 		return NULL;
 	}
 	return el;
@@ -374,11 +375,11 @@ static void
 attach_disk(struct dx_walk *w, xmlNodePtr el, xmlNodePtr parent, const char *path)
 {
 	if (vmxml_child(el, "target")) {
-		xmlAddChild(parent, el);
+		sym_xmlAddChild(parent, el);
 		return;
 	}
 	dx_warn(w, path, NULL, "no allowed <target>");
-	xmlFreeNode(el);
+	sym_xmlFreeNode(el);
 }
 
 /* A replicated disk on the point's clone: a qcow2 overlay, or
@@ -410,7 +411,7 @@ mapped_disk(struct dx_walk *w, xmlNodePtr src, xmlNodePtr parent, const char *pa
 	attach_disk(w, el, parent, path);
 	return w->oom ? -1 : 0;
 oom:
-	xmlFreeNode(el);
+	sym_xmlFreeNode(el);
 	w->oom = true;
 	return -1;
 }
@@ -424,7 +425,7 @@ empty_drive(struct dx_walk *w, xmlNodePtr src, xmlNodePtr parent, const char *pa
 	xmlNodePtr el = new_disk("file", device);
 
 	if (!el || !copy_shell(w, dx_made_rule(DX_MADE_CDROM), src, el, path, q_disk_attrs, NULL)) {
-		xmlFreeNode(el);
+		sym_xmlFreeNode(el);
 		w->oom = true;
 		return -1;
 	}
@@ -474,10 +475,10 @@ hook_interface(struct dx_walk *w, xmlNodePtr src, xmlNodePtr parent, const char 
 	if (k == w->nnics || !dx_nic_type_ok(type)) {
 		dx_warn(w, ipath, NULL, "a host network device or service: only network and "
 			"bridge interfaces are re-attached");
-		xmlFree(type);
+		xml_dl_free(type);
 		return 0;
 	}
-	xmlFree(type);
+	xml_dl_free(type);
 	net = o->networks && o->networks[k] ? o->networks[k] : o->network;
 	el = dx_new(parent, "interface", "type", "network", DX_END);
 	if (!copy_shell(w, dx_made_rule(DX_MADE_NIC), src, el, ipath, q_nic_attrs, q_nic_children) ||
@@ -515,7 +516,7 @@ copy_hooked(struct dx_walk *w, const struct dx_rule *rule, xmlNodePtr src, xmlNo
 	case DX_NAME:
 		if (!(el = dx_new(parent, "name", DX_END)))
 			return -1;
-		xmlNodeSetContent(el, (const xmlChar *)w->o->name);
+		sym_xmlNodeSetContent(el, (const xmlChar *)w->o->name);
 		return 0;
 	case DX_UUID_EL:
 		/* a drill gets a fresh UUID: the source (or another drill) may
@@ -526,13 +527,13 @@ copy_hooked(struct dx_walk *w, const struct dx_rule *rule, xmlNodePtr src, xmlNo
 			return -1;
 		if (!dx_value_ok(DX_UUID, NULL, (const char *)t)) {
 			dx_warn(w, path, (const char *)t, "not a UUID");
-			xmlFree(t);
+			xml_dl_free(t);
 			return 0;
 		}
 		el = dx_new(parent, "uuid", DX_END);
 		if (el)
-			xmlNodeSetContent(el, t);
-		xmlFree(t);
+			sym_xmlNodeSetContent(el, t);
+		xml_dl_free(t);
 		return el ? 0 : -1;
 	case DX_CPU:
 		return hook_cpu(w, src, parent, path);

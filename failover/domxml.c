@@ -9,12 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/parser.h>
-#include <libxml/tree.h>
-
 #include "common/log.h"
 #include "common/names.h"
 #include "common/vmxml.h"
+#include "common/xml-dl.h"
 #include "failover/domxml-size.h"
 #include "failover/domxml-walk.h"
 #include "failover/domxml.h"
@@ -103,7 +101,7 @@ domxml_free(struct domxml *d)
 	if (d) {
 		clear_warnings(d);
 		vmxml_free(d->x); /* before the document its nodes point into */
-		xmlFreeDoc(d->doc);
+		xml_dl_free_doc(d->doc);
 		free(d->ctx);
 	}
 	free(d);
@@ -118,7 +116,7 @@ domxml_name(const struct domxml *d)
 void
 domxml_guest_size(const struct domxml *d, struct domxml_size *s)
 {
-	domxml_size_read(xmlDocGetRootElement(d->doc), s);
+	domxml_size_read(sym_xmlDocGetRootElement(d->doc), s);
 }
 
 size_t
@@ -213,9 +211,9 @@ map_firmware(const struct dx_walk *w, xmlNodePtr root)
 {
 	xmlNodePtr os = vmxml_child(root, "os"), fw, feat;
 
-	if (!w->efi || !os || xmlHasProp(os, (const xmlChar *)"firmware"))
+	if (!w->efi || !os || sym_xmlHasProp(os, (const xmlChar *)"firmware"))
 		return 0;
-	if (!xmlSetProp(os, (const xmlChar *)"firmware", (const xmlChar *)"efi"))
+	if (!sym_xmlSetProp(os, (const xmlChar *)"firmware", (const xmlChar *)"efi"))
 		return -1;
 	if (!w->secure_boot || vmxml_child(os, "firmware"))
 		return 0;
@@ -286,7 +284,8 @@ domxml_drill_xml(struct domxml *d, const struct domxml_drill *o)
 	xmlNodePtr disks[DOMXML_MAX_DISKS], nics[DOMXML_MAX_NICS], root;
 	struct dx_walk w = { .o = o, .disks = disks, .ndisks = d->ndisks, .nics = nics,
 			     .nnics = d->x->nnics };
-	xmlDocPtr out = xmlNewDoc((const xmlChar *)"1.0");
+	/* d was parsed: libxml2 is loaded. */
+	xmlDocPtr out = sym_xmlNewDoc((const xmlChar *)"1.0");
 	xmlChar *buf = NULL;
 	char *xml = NULL;
 	int len = 0;
@@ -296,23 +295,23 @@ domxml_drill_xml(struct domxml *d, const struct domxml_drill *o)
 		disks[i] = d->disk[i]->node;
 	for (size_t i = 0; i < d->x->nnics; i++)
 		nics[i] = d->x->nics[i].node;
-	if (!out || !(root = xmlNewNode(NULL, (const xmlChar *)"domain")))
+	if (!out || !(root = sym_xmlNewNode(NULL, (const xmlChar *)"domain")))
 		goto oom;
-	xmlDocSetRootElement(out, root);
-	if (!xmlSetProp(root, (const xmlChar *)"type", (const xmlChar *)(o->kvm ? "kvm" : "qemu")))
+	sym_xmlDocSetRootElement(out, root);
+	if (!sym_xmlSetProp(root, (const xmlChar *)"type", (const xmlChar *)(o->kvm ? "kvm" : "qemu")))
 		goto oom;
-	if (dx_walk_domain(&w, xmlDocGetRootElement(d->doc), root) < 0 ||
+	if (dx_walk_domain(&w, sym_xmlDocGetRootElement(d->doc), root) < 0 ||
 	    nestor_parts(&w, root, o) < 0 || keep_warnings(d, &w) < 0)
 		goto oom;
-	xmlDocDumpFormatMemory(out, &buf, &len, 1);
+	sym_xmlDocDumpFormatMemory(out, &buf, &len, 1);
 	if (!buf || len <= 0 || !(xml = strndup((const char *)buf, (size_t)len)))
 		goto oom;
 	goto out;
 oom:
 	log_error("%s: vm %s: out of memory rewriting the domain XML", d->ctx, d->x->name);
 out:
-	xmlFree(buf);
-	xmlFreeDoc(out);
+	xml_dl_free(buf);
+	xml_dl_free_doc(out);
 	dx_walk_clear(&w);
 	return xml;
 }

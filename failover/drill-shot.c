@@ -6,11 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/tree.h>
-
 #include "common/log.h"
 #include "common/virt-dl.h"
 #include "common/vmxml.h"
+#include "common/xml-dl.h"
 #include "failover/drill-run.h"
 #include "failover/drill-shot.h"
 #include "failover/shotpng.h"
@@ -27,7 +26,7 @@ has_display(virDomainPtr dom, const char *what)
 {
 	char *xml = sym_virDomainGetXMLDesc(dom, 0);
 	xmlDocPtr doc = xml ? vmxml_parse_doc(xml, strlen(xml), what, false) : NULL;
-	xmlNodePtr dev = doc ? vmxml_child(xmlDocGetRootElement(doc), "devices") : NULL;
+	xmlNodePtr dev = doc ? vmxml_child(sym_xmlDocGetRootElement(doc), "devices") : NULL;
 	int ret = 0;
 
 	if (!xml)
@@ -38,14 +37,14 @@ has_display(virDomainPtr dom, const char *what)
 	}
 	for (xmlNodePtr n = dev ? dev->children : NULL; n && !ret; n = n->next) {
 		xmlNodePtr model = vmxml_is(n, "video") ? vmxml_child(n, "model") : NULL;
-		xmlChar *type = model ? xmlGetProp(model, (const xmlChar *)"type") : NULL;
+		xmlChar *type = model ? sym_xmlGetProp(model, (const xmlChar *)"type") : NULL;
 
 		/* a <video> without a model is libvirt's default adapter */
 		if (vmxml_is(n, "video"))
 			ret = !type || strcmp((const char *)type, "none") != 0;
-		xmlFree(type);
+		xml_dl_free(type);
 	}
-	xmlFreeDoc(doc);
+	xml_dl_free_doc(doc);
 	free(xml);
 	return ret;
 }

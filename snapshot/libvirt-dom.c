@@ -9,11 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <libxml/parser.h>
-#include <libxml/xpath.h>
-
 #include "common/log.h"
 #include "common/vmxml.h"
+#include "common/xml-dl.h"
 #include "snapshot/libvirt-priv.h"
 #include "snapshot/srcstate.h"
 
@@ -45,7 +43,9 @@ lv_xml_parse(const char *xml, const char *what)
 		log_error("libvirt: %s: XML too large", what);
 		return NULL;
 	}
-	doc = xmlReadMemory(xml, (int)len, "libvirt.xml", NULL,
+	if (xml_dl_load() < 0)
+		return NULL; /* logged */
+	doc = sym_xmlReadMemory(xml, (int)len, "libvirt.xml", NULL,
 			    XML_PARSE_NONET | XML_PARSE_NOERROR |
 			    XML_PARSE_NOWARNING);
 	if (!doc)
@@ -57,17 +57,17 @@ lv_xml_parse(const char *xml, const char *what)
 int
 lv_xpath_count(xmlDocPtr doc, const char *expr)
 {
-	xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+	xmlXPathContextPtr ctx = sym_xmlXPathNewContext(doc);
 	xmlXPathObjectPtr obj = NULL;
 	int n = -1;
 
 	if (!ctx)
 		return -1;
-	obj = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
+	obj = sym_xmlXPathEvalExpression((const xmlChar *)expr, ctx);
 	if (obj && obj->type == XPATH_NODESET)
 		n = obj->nodesetval ? obj->nodesetval->nodeNr : 0;
-	xmlXPathFreeObject(obj);
-	xmlXPathFreeContext(ctx);
+	sym_xmlXPathFreeObject(obj);
+	sym_xmlXPathFreeContext(ctx);
 	return n;
 }
 
@@ -75,22 +75,22 @@ lv_xpath_count(xmlDocPtr doc, const char *expr)
 char *
 lv_xpath_string(xmlDocPtr doc, const char *expr)
 {
-	xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+	xmlXPathContextPtr ctx = sym_xmlXPathNewContext(doc);
 	xmlXPathObjectPtr obj = NULL;
 	char *s = NULL;
 
 	if (!ctx)
 		return NULL;
-	obj = xmlXPathEvalExpression((const xmlChar *)expr, ctx);
+	obj = sym_xmlXPathEvalExpression((const xmlChar *)expr, ctx);
 	if (obj) {
-		xmlChar *v = xmlXPathCastToString(obj);
+		xmlChar *v = sym_xmlXPathCastToString(obj);
 		if (v) {
 			s = strdup((const char *)v);
-			xmlFree(v);
+			xml_dl_free(v);
 		}
 	}
-	xmlXPathFreeObject(obj);
-	xmlXPathFreeContext(ctx);
+	sym_xmlXPathFreeObject(obj);
+	sym_xmlXPathFreeContext(ctx);
 	return s;
 }
 
@@ -98,12 +98,13 @@ lv_xpath_string(xmlDocPtr doc, const char *expr)
 char *
 lv_xml_attr(const char *s)
 {
-	xmlChar *e = xmlEncodeSpecialChars(NULL, (const xmlChar *)s);
+	xmlChar *e = xml_dl_load() == 0 ? sym_xmlEncodeSpecialChars(NULL, (const xmlChar *)s)
+					 : NULL;
 	char *r = NULL;
 
 	if (e) {
 		r = strdup((const char *)e);
-		xmlFree(e);
+		xml_dl_free(e);
 	}
 	return r;
 }
@@ -531,6 +532,6 @@ lv_vm_decide(struct lv_snapshot *ls, struct lv_vm *vm)
 	}
 	if (!vm_reason && !lv_vm_none_removed(ls, vm))
 		ok = 0;
-	xmlFreeDoc(cdoc);
+	xml_dl_free_doc(cdoc);
 	return ok;
 }

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/qcow2new.h"
+#include "common/xml-dl.h"
 #include "snapshot/libvirt-priv.h"
 #include "snapshot/rbd.h"
 
@@ -163,7 +164,7 @@ lv_vm_cleanup(struct lv_snapshot *ls, struct lv_vm *vm)
 			ours = strcmp(sock, vm->sock) == 0;
 		free(bxml);
 		free(sock);
-		xmlFreeDoc(doc);
+		xml_dl_free_doc(doc);
 		if (!ours) {
 			log_error("libvirt: domain %s is busy with another job "
 				  "(operation %d); not replicating it now", vm->name, op);

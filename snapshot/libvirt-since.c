@@ -12,6 +12,7 @@
 
 #include "common/imginfo.h"
 #include "common/log.h"
+#include "common/xml-dl.h"
 #include "snapshot/image.h"
 #include "snapshot/libvirt-priv.h"
 
@@ -105,7 +106,7 @@ since_cp_read(const struct since *s, virDomainCheckpointPtr cp, struct since_cp 
 	ret = 0;
 out:
 	free(t);
-	xmlFreeDoc(doc);
+	xml_dl_free_doc(doc);
 	free(xml);
 	return ret;
 }
