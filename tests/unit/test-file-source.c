@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -804,29 +803,33 @@ scan_put(int fd, unsigned char *blk, uint64_t b, size_t len, int zero)
 	cr_assert_eq(pwrite(fd, blk, len, (off_t)(b * GRAN)), (ssize_t)len);
 }
 
-/* A raw image of 40 blocks + 1000 bytes: data, written zeros, a hole over
- * several whole chunks, a hole inside a chunk, and a short tail block. */
+/* A raw scan image, block b as layout[b] says: 'd' data, 'z' written zeros,
+ * 'h' a hole; the last block is 1000 bytes long. Returns its size. */
 static uint64_t
-scan_image(void)
+scan_image_of(const char *layout)
 {
-	uint64_t size = 40 * GRAN + 1000;
+	size_t n = strlen(layout);
+	uint64_t size = (n - 1) * GRAN + 1000;
 	unsigned char *blk = malloc(GRAN);
 	int fd = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 	cr_assert_not_null(blk);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(ftruncate(fd, (off_t)size), 0);
-	for (uint64_t b = 0; b < 41; b++) {
-		size_t len = b == 40 ? 1000 : GRAN;
-		/* blocks 1-2 written zeros, 3-34 hole (two whole chunks), 36
-		 * hole inside the last chunk */
-		if (b >= 3 && b != 35 && b != 37 && b != 38 && b != 39 && b != 40)
-			continue;
-		scan_put(fd, blk, b, len, b == 1 || b == 2);
-	}
+	for (uint64_t b = 0; b < n; b++)
+		if (layout[b] != 'h')
+			scan_put(fd, blk, b, b == n - 1 ? 1000 : GRAN, layout[b] == 'z');
 	close(fd);
 	free(blk);
 	return size;
+}
+
+/* 40 blocks + 1000 bytes: data, written zeros (1-2), a hole over two whole
+ * chunks (3-34), a hole inside the last chunk (36), and a short tail. */
+static uint64_t
+scan_image(void)
+{
+	return scan_image_of("dzzhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhdhdddd");
 }
 
 static void
@@ -894,27 +897,18 @@ Test(file_source, blockscan_hashes_every_block_in_order)
 }
 
 /* 60 blocks + 1000 bytes of data with written zeros at 20-21 and one hole
- * punched at 50: a data run over three whole chunks, which a worker reads
- * without probing again once its first probe saw the run. */
+ * at 50: a data run over three whole chunks, which a worker reads without
+ * probing again once its first probe saw the run. */
 static uint64_t
 scan_image_long_run(void)
 {
-	uint64_t size = 60 * GRAN + 1000;
-	unsigned char *blk = malloc(GRAN);
-	int fd = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	char layout[62];
 
-	cr_assert_not_null(blk);
-	cr_assert_geq(fd, 0);
-	for (uint64_t b = 0; b < 61; b++) {
-		size_t len = b == 60 ? 1000 : GRAN;
-
-		scan_put(fd, blk, b, len, b == 20 || b == 21);
-	}
-	cr_assert_eq(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			       50 * (off_t)GRAN, GRAN), 0);
-	close(fd);
-	free(blk);
-	return size;
+	memset(layout, 'd', 61);
+	layout[61] = '\0';
+	layout[20] = layout[21] = 'z';
+	layout[50] = 'h';
+	return scan_image_of(layout);
 }
 
 Test(file_source, blockscan_long_data_run)
