@@ -13,7 +13,10 @@
 
 # 2000 sockets on each side, and the receiver's own.
 ulimit -n 16384 || die "cannot raise the descriptor limit"
-HS=4 # handshake_timeout of these tests: short, so the test is quick
+# handshake_timeout of these tests: short, so the test is quick, but long
+# enough for the flood's 1000 handshakes on this machine now (set below
+# from a measured 100).
+HS=4
 SLACK=5
 
 make_pki
@@ -24,19 +27,38 @@ set_rx() {
 	sed -i "/^$1 = /d" "$T/receiver.conf"
 	sed -i "s|^checkpoint_interval = .*|&\n$1 = $2|" "$T/receiver.conf"
 }
-set_rx handshake_timeout ${HS}s
+# jq_is JSON FILTER: the filter is true of the flood's JSON.
+jq_is() { [ "$(jq -r "$2" "$1")" = true ]; }
 # Deadlines, not caps, must close the flood of the first part.
 set_rx max_conns 4096
 set_rx max_conns_per_address 5000
+P=$T/pki
+FLOOD="python3 $ROOT/tests/integration/connflood.py --port $PORT --ca $P/ca.crt"
+
+# The deadline follows the work: 100 unknown-CN handshakes at once, under a
+# deadline they cannot reach, take C s here (TCG guests and other tests may
+# share the cores); the 1000 of the flood (with 1000 half-open connections
+# and an agent's cycle beside them) get 3 x 10 x C, 4 s at least. Under a
+# shorter deadline they all progress together and none may finish in time.
+set_rx handshake_timeout 120s
 "$NESTOR" config check receiver "$T/receiver.conf" >/dev/null || die "config check refused the keys"
+start_receiver
+$FLOOD --wait 120 "cal:tls:100:127.0.0.8:$P/stranger.crt:$P/stranger.key" > "$T/cal.json" ||
+	die "calibration flood failed"
+cat "$T/cal.json"
+check "calibration: 100 unknown-CN connections refused, no byte of the protocol" \
+	jq_is "$T/cal.json" '.cal.closed == 100 and .cal.got_data == 0'
+HS=$(jq -r '.cal.max_life * 30 | ceil | if . < 4 then 4 else . end' "$T/cal.json")
+echo "100 handshakes took $(jq .cal.max_life "$T/cal.json") s: handshake_timeout ${HS}s"
+stop_receiver
+mv "$T/receiver.log" "$T/receiver-cal.log"
+set_rx handshake_timeout ${HS}s
 start_receiver
 
 truncate -s 64M "$T/d.raw"
 random_writes "$T/d.raw" raw 64 65536 7 >/dev/null
 write_agent_conf "$T/agent.conf" agent1 g d="$T/d.raw:raw"
 
-P=$T/pki
-FLOOD="python3 $ROOT/tests/integration/connflood.py --port $PORT --ca $P/ca.crt"
 nfd() { ls "/proc/$RX_PID/fd" | wc -l; }
 # fd_back_to BASE: the receiver's descriptors fall back to BASE (bounded wait).
 fd_back_to() {
@@ -49,15 +71,13 @@ fd_back_to() {
 	ls -l "/proc/$RX_PID/fd" >&2
 	return 1
 }
-# jq_is JSON FILTER: the filter is true of the flood's JSON.
-jq_is() { [ "$(jq -r "$2" "$1")" = true ]; }
 
 base=$(nfd)
 echo "receiver descriptors at rest: $base"
 
 # ---- 1000 TLS (unknown CN) + 1000 half-open, and a real agent meanwhile ----
 rm -f "$T/ready"
-$FLOOD --ready "$T/ready" --wait 60 \
+$FLOOD --ready "$T/ready" --wait $((HS + SLACK + 60)) \
 	"tls:tls:1000:127.0.0.2:$P/stranger.crt:$P/stranger.key" \
 	"tcp:tcp:1000:127.0.0.3" > "$T/flood.json" 2>"$T/flood.err" &
 FPID=$!
@@ -82,10 +102,12 @@ check "every half-open connection was closed by the receiver" jq_is "$F" '.tcp.c
 check "at the handshake deadline, not before" jq_is "$F" ".tcp.min_life >= $HS - 0.5"
 check "and not long after" jq_is "$F" ".tcp.max_life < $HS + $SLACK"
 check "receiver descriptors back to the baseline ($base)" fd_back_to "$base"
+# One line per kind and 10 s: at most 5, or more if the flood lasted longer.
+lines=$(((HS + SLACK) / 10 + 2)); [ $lines -ge 5 ] || lines=5
 n=$(grep -c "certificate CN 'stranger' has no \[client\] section" "$T/receiver.log")
-check "unknown CN logged, rate-limited: $n lines for 1000" [ "$n" -ge 1 -a "$n" -le 5 ]
+check "unknown CN logged, rate-limited: $n lines for 1000 (<= $lines)" [ "$n" -ge 1 -a "$n" -le $lines ]
 n=$(grep -c "closed before a session: TLS handshake not completed within $HS s" "$T/receiver.log")
-check "handshake timeouts logged, rate-limited: $n lines for 1000" [ "$n" -ge 1 -a "$n" -le 5 ]
+check "handshake timeouts logged, rate-limited: $n lines for 1000 (<= $lines)" [ "$n" -ge 1 -a "$n" -le $lines ]
 # The held-back ones are summed up once the interval is over.
 for i in $(seq 1 150); do
 	grep -q "more connections closed before a session in the last" "$T/receiver.log" && break

@@ -3,8 +3,10 @@
 # group's history. A hostile agent (rawclient.py "point") sends future- and
 # past-dated points and an id at the integer limit: each is refused with an
 # ERROR and never listed, and a normal next point still goes in. 100 points
-# sent fast with agent times a year off either way: retention keeps exactly
-# what the policy gives on the receiver's times. With `immutable` set,
+# with agent times a year off either way: retention keeps exactly what the
+# policy gives on the receiver's times (read back from the catalog, so the
+# proof holds however fast the points commit), which is not what it would
+# give on the agent's times. With `immutable` set,
 # neither retention nor `nestor prune` removes a point inside the window.
 # The real agent, refused, says why and fails the cycle.
 . "$(dirname "$0")/lib.sh"
@@ -64,19 +66,30 @@ check "nestor points shows the receiver time" bash -c \
 
 # ---- 100 points, agent clock a year off either way --------------------------------
 # Odd points are dated a year ahead (refused); even ones a year back, rising
-# by 3 days a point (accepted: newer than the newest, behind the clock).
+# by 10 ms a point (accepted: newer than the newest, behind the clock).
 # After each commit, the newest point's receiver time goes to the history.
+# On the agent's times all 50 lie within 0.5 s of the newest, so the policy
+# (2s:all first) would keep all 50. On the receiver's times the loop lasts
+# more than 10 s (the last point waits for that if the machine is fast), so
+# the first point is past every tier when the last commits and goes: the
+# two sets differ whatever the commits' pace.
 base=$(( $(date +%s) - YEAR ))
-acc=0 ref=0 bad=0
+acc=0 ref=0 bad=0 t_first=
 : > "$T/history"
 for k in $(seq 1 100); do
+	if [ "$k" = 100 ] && [ -n "$t_first" ]; then
+		w=$(awk -v a="$t_first" -v b="$(date +%s.%N)" 'BEGIN { w = 11 - (b - a); print (w > 0 ? w : 0) }')
+		echo "# the last point waits $w s (the loop's points span > 10 s)"
+		sleep "$w"
+	fi
 	if [ $((k % 2)) = 1 ]; then
 		out=$($RC --group hb --time-offset $YEAR point) && [[ "$out" == ERROR\ 1:* ]] ||
 			{ echo "point $k: $out"; bad=1; }
 		ref=$((ref + 1))
 	else
-		out=$($RC --group hb --time-ns "$(( (base + k * 259200) * 1000000000 ))" point) &&
+		out=$($RC --group hb --time-ns "$(( base * 1000000000 + k * 10000000 ))" point) &&
 			[[ "$out" == COMMITTED* ]] || { echo "point $k: $out"; bad=1; continue; }
+		[ -n "$t_first" ] || t_first=$(date +%s.%N)
 		acc=$((acc + 1))
 		points_json hb | jq -r '.points[-1] | "\(.id) \(.received_ns) \(.time_ns)"' >> "$T/history"
 	fi
@@ -103,6 +116,7 @@ echo "# policy on agent times:    $(expected agent)"
 check "retention kept exactly the policy on the receiver's times" [ "$got" = "$want" ]
 check "the agent's times would have kept another set (the check can fail)" \
 	[ "$(expected agent)" != "$want" ]
+check_eq "... all 50 on the agent's times" 50 "$(expected agent | wc -w)"
 check "retention removed points" [ "$(npoints hb)" -lt "$acc" ]
 
 # ---- immutability window ------------------------------------------------------------

@@ -4,7 +4,8 @@
 # between frames) and then send a 1 MiB incremental all at once. Every agent
 # commits, the receiver holds <= 2 MiB per idle session and peaks <= 3 MiB
 # per agent over its start, no incremental waits more than 3 x one agent's
-# time x (agents / cores), and the receiver logs no error.
+# time x (agents / the cores other processes left it), and the receiver
+# logs no error.
 set -u
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
