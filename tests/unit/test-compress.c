@@ -182,6 +182,48 @@ Test(compress, not_worth_it)
 	zcomp_free(z);
 }
 
+/* After an extent that did not compress, samples decide first: noise stays
+ * raw, an extent that compresses after noise is still compressed (and
+ * decompresses to itself), and one whose sampled head and middle are noise
+ * goes raw whatever the rest holds (the samples' trade). */
+Test(compress, samples_after_a_raw_extent)
+{
+	struct zcomp *z = zcomp_new(-1);
+	struct zdecomp *d = zdecomp_new();
+	size_t cap = ZSTD_compressBound(BIG), clen = 0;
+	uint8_t *c = malloc(cap), *mixed = malloc(65536), *back = malloc(65536);
+
+	cr_assert(z && d && c && mixed && back);
+	cr_assert_eq(zcomp_compress(z, noise, 65536, c, cap, &clen), 1, "noise: raw");
+	cr_assert_eq(zcomp_compress(z, noise + 65536, 65536, c, cap, &clen), 1,
+		     "noise after noise: raw (by its samples)");
+	cr_assert_eq(zcomp_compress(z, plain, 65536, c, cap, &clen), 0,
+		     "text after noise: compressed");
+	cr_assert_lt(clen, 65536 - 65536 / 64);
+	cr_assert_eq(zdecomp_decompress(d, c, clen, back, 65536), 0);
+	cr_assert_eq(memcmp(back, plain, 65536), 0);
+
+	/* noise in the sampled places (head and middle), zeros elsewhere */
+	memset(mixed, 0, 65536);
+	memcpy(mixed, noise, 4096);
+	memcpy(mixed + 32768 - 2048, noise + 4096, 4096);
+	cr_assert_eq(zcomp_compress(z, mixed, 65536, c, cap, &clen), 0,
+		     "after a compressed extent no sample is taken");
+	cr_assert_eq(zcomp_compress(z, noise, 65536, c, cap, &clen), 1);
+	cr_assert_eq(zcomp_compress(z, mixed, 65536, c, cap, &clen), 1,
+		     "after a raw one the samples decide");
+	/* a small extent is never sampled */
+	memset(mixed, 0, 16384);
+	memcpy(mixed, noise, 4096);
+	cr_assert_eq(zcomp_compress(z, mixed, 16384, c, cap, &clen), 0);
+
+	free(back);
+	free(mixed);
+	free(c);
+	zdecomp_free(d);
+	zcomp_free(z);
+}
+
 /* A too-small cap must be honoured exactly: the byte after it is a canary. */
 Test(compress, cap_respected)
 {
