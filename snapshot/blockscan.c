@@ -85,6 +85,13 @@ blockscan_chunk_len(const struct blockscan *s, uint64_t k)
 		? (uint32_t)(s->nblocks - first) : BLOCKSCAN_CHUNK_BLOCKS;
 }
 
+/* The hash of block b when it reads as zeros (the last may be short). */
+static uint64_t
+blockscan_zero_hash(const struct blockscan *s, uint64_t b)
+{
+	return b == s->nblocks - 1 ? s->zero_hash_tail : s->zero_hash;
+}
+
 static void
 blockscan_hole(struct blockscan *s, uint64_t k)
 {
@@ -92,8 +99,7 @@ blockscan_hole(struct blockscan *s, uint64_t k)
 	uint32_t n = blockscan_chunk_len(s, k);
 
 	for (uint32_t i = 0; i < n; i++)
-		s->hashes[first + i] = first + i == s->nblocks - 1 ? s->zero_hash_tail
-								   : s->zero_hash;
+		s->hashes[first + i] = blockscan_zero_hash(s, first + i);
 	s->zero[k] = n == 32 ? UINT32_MAX : (1u << n) - 1;
 	blockscan_publish(s, k, CH_DONE);
 }
@@ -148,8 +154,9 @@ blockscan_chunk(struct blockscan *s, uint64_t k, int w)
 		return 0;
 	/* Read a few blocks at a time and hash them at once, while they are
 	 * still in the core's cache: hashing a whole chunk after reading it
-	 * reads it back from memory (page-cache copy plus hash, 8% less CPU
-	 * here). Only a block that hashes like zeros is compared with zeros. */
+	 * reads it back from memory (page-cache copy plus hash, 6% less time
+	 * here in a two-thread loop over the bench image). Only a block that
+	 * hashes like zeros is compared with zeros. */
 	for (uint32_t i = 0; i < n; i += BLOCKSCAN_READ_BLOCKS) {
 		uint64_t o = (uint64_t)i * s->block;
 		uint64_t rl = len - o < (uint64_t)s->block * BLOCKSCAN_READ_BLOCKS
@@ -161,11 +168,9 @@ blockscan_chunk(struct blockscan *s, uint64_t k, int w)
 			uint64_t bo = (uint64_t)(j - i) * s->block;
 			size_t bl = rl - bo < s->block ? (size_t)(rl - bo) : s->block;
 			uint64_t h = hash64(buf + bo, bl);
-			uint64_t zh = first + j == s->nblocks - 1 ? s->zero_hash_tail
-								  : s->zero_hash;
 
 			s->hashes[first + j] = h;
-			if (h == zh && buf_is_zero(buf + bo, bl))
+			if (h == blockscan_zero_hash(s, first + j) && buf_is_zero(buf + bo, bl))
 				mask |= 1u << j;
 		}
 	}
@@ -226,8 +231,9 @@ blockscan_start(struct image *img, uint64_t size, uint32_t block, uint64_t *hash
 	pthread_cond_init(&s->cv, NULL);
 	s->zero = calloc(s->nchunks, sizeof(*s->zero));
 	s->state = calloc(s->nchunks, sizeof(*s->state));
-	s->buf[0] = malloc(s->chunk_bytes);
-	s->buf[1] = malloc(s->chunk_bytes);
+	/* a read's worth each: a chunk is read BLOCKSCAN_READ_BLOCKS at a time */
+	s->buf[0] = malloc((size_t)block * BLOCKSCAN_READ_BLOCKS);
+	s->buf[1] = malloc((size_t)block * BLOCKSCAN_READ_BLOCKS);
 	if (!s->zero || !s->state || !s->buf[0] || !s->buf[1]) {
 		log_error("disk %s: out of memory for the block scan", name);
 		goto out;
