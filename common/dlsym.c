@@ -19,7 +19,7 @@ dlsym_lib_load(struct dlsym_lib *lib)
 	void *h = NULL;
 	int ret = -1;
 
-	if (atomic_load_explicit(&lib->loaded, memory_order_acquire))
+	if (dlsym_lib_loaded(lib))
 		return 0;
 	pthread_mutex_lock(&lib->mu);
 	if (atomic_load_explicit(&lib->loaded, memory_order_relaxed)) {

@@ -45,4 +45,12 @@ struct dlsym_lib {
  * picks up a package installed meanwhile. Never unloaded. */
 int dlsym_lib_load(struct dlsym_lib *lib);
 
+/* Whether lib's sym_ pointers are set (a dlsym_lib_load succeeded): for a
+ * caller that must not load it, e.g. to ask for the library's last error. */
+static inline int
+dlsym_lib_loaded(struct dlsym_lib *lib)
+{
+	return atomic_load_explicit(&lib->loaded, memory_order_acquire);
+}
+
 #endif

@@ -12,4 +12,10 @@ hash64_avx2(const void *p, size_t n)
 {
 	return (uint64_t)XXH3_64bits(p, n);
 }
+
+void
+hash_update_avx2(void *state, const void *p, size_t n)
+{
+	(void)XXH3_64bits_update(state, p, n);
+}
 #endif

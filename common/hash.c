@@ -2,6 +2,7 @@
 #include "common/hash.h"
 #include "common/hash-avx2.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
@@ -16,6 +17,61 @@ hash64(const void *p, size_t n)
 		return hash64_avx2(p, n);
 #endif
 	return (uint64_t)XXH3_64bits(p, n);
+}
+
+/* The state is libxxhash's; the AVX2 build updates it with the same
+ * layout (one header), and XXH3's result does not depend on the path. */
+struct hash_stream {
+	XXH3_state_t *st;
+};
+
+struct hash_stream *
+hash_stream_new(void)
+{
+	struct hash_stream *h = malloc(sizeof(*h));
+
+	if (!h)
+		return NULL;
+	h->st = XXH3_createState();
+	if (!h->st) {
+		free(h);
+		return NULL;
+	}
+	XXH3_64bits_reset(h->st);
+	return h;
+}
+
+void
+hash_stream_reset(struct hash_stream *h)
+{
+	XXH3_64bits_reset(h->st);
+}
+
+void
+hash_stream_update(struct hash_stream *h, const void *p, size_t n)
+{
+#ifdef HASH_HAVE_AVX2
+	if (__builtin_cpu_supports("avx2")) {
+		hash_update_avx2(h->st, p, n);
+		return;
+	}
+#endif
+	XXH3_64bits_update(h->st, p, n);
+}
+
+uint64_t
+hash_stream_digest(const struct hash_stream *h)
+{
+	return (uint64_t)XXH3_64bits_digest(h->st);
+}
+
+void
+hash_stream_free(struct hash_stream *h)
+{
+	if (!h)
+		return;
+	XXH3_freeState(h->st);
+	free(h);
 }
 
 bool

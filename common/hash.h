@@ -8,6 +8,16 @@
 
 /* XXH3 64-bit hash of p[0..n); stable across runs and hosts. */
 uint64_t hash64(const void *p, size_t n);
+/* XXH3-64 of bytes fed in pieces: hash_stream_digest after updates with
+ * p[0..a), p[a..b), ... equals hash64(p, total). Lets a large block be
+ * hashed through a small buffer. Owned by the caller; new returns NULL
+ * when out of memory (not logged); free(NULL) is a no-op. */
+struct hash_stream;
+struct hash_stream *hash_stream_new(void);
+void hash_stream_reset(struct hash_stream *h);
+void hash_stream_update(struct hash_stream *h, const void *p, size_t n);
+uint64_t hash_stream_digest(const struct hash_stream *h);
+void hash_stream_free(struct hash_stream *h);
 /* True if all n bytes are zero (true for n == 0); any alignment. */
 bool buf_is_zero(const void *p, size_t n);
 /* Whether [off, off+len) reads as zeros, read through rd (0 / -1) in

@@ -30,7 +30,7 @@ nbd_dl_create(const char *ctx)
 const char *
 nbd_dl_error(void)
 {
-	const char *e = atomic_load_explicit(&nbd_dl_lib.loaded, memory_order_acquire)
+	const char *e = dlsym_lib_loaded(&nbd_dl_lib)
 		? sym_nbd_get_error() : "libnbd is not loaded";
 
 	return e ? e : "unknown libnbd error";

@@ -355,6 +355,16 @@ image_extents_raw(struct image *img, uint64_t off, uint64_t len,
 
 	d = lseek(img->fd, (off_t)off, SEEK_DATA);
 	if (d < 0 && errno == ENXIO) {
+		/* No data from off on: a trailing hole, or the file shrank
+		 * since it was opened (then it must not read as zeros). */
+		off_t eof = lseek(img->fd, 0, SEEK_END);
+
+		if (eof >= 0 && (uint64_t)eof < img->size && (uint64_t)eof < end) {
+			log_error("image %s: shrank to %lld bytes while in use (was %llu)",
+				  img->path, (long long)eof, (unsigned long long)img->size);
+			errno = EIO;
+			return -1;
+		}
 		next = end;
 		flags = IMAGE_EXT_HOLE | IMAGE_EXT_ZERO;
 	} else if (d < 0) {

@@ -6,7 +6,6 @@
  * durable progress by the next one. */
 #include "replicator/agent/agent.h"
 
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include "common/clock.h"
 #include "common/consistency.h"
 #include "common/fileutil.h"
+#include "common/heap.h"
 #include "common/log.h"
 #include "common/testhook.h"
 #include "proto/codec.h"
@@ -90,14 +90,18 @@ cycle_end(struct cycle *c, enum cycle_state st)
 		channel_end(c->ch);
 }
 
-/* Debug log: what took how long since the previous step (bench/README.md,
- * where a cycle's time goes). */
+/* What took how long since the previous step: added to *phase (NULL:
+ * none) and logged at debug level (bench/README.md, where a cycle's time
+ * goes). */
 static void
-cycle_time(struct cycle *c, const char *what)
+cycle_time(struct cycle *c, const char *what, double *phase)
 {
 	uint64_t now = clock_now_ns();
+	double ms = (double)(now - c->step_ns) / 1e6;
 
-	log_debug("group %s: %s: %.1f ms", c->g->name, what, (double)(now - c->step_ns) / 1e6);
+	log_debug("group %s: %s: %.1f ms", c->g->name, what, ms);
+	if (phase)
+		*phase += ms / 1e3;
 	c->step_ns = now;
 }
 
@@ -234,7 +238,7 @@ send_commit(void *arg)
 	/* Every extent was read: the sources can tell whether the disks
 	 * changed meanwhile. */
 	c->st.consistency = snapshot_consistency(c->snap);
-	cycle_time(c, "extents sent");
+	cycle_time(c, "extents sent", &c->st.phases.send);
 	meta = point_meta(c, &mlen);
 
 	if (!meta) {
@@ -350,13 +354,13 @@ on_progress(struct cycle *c, const struct proto_progress *p)
 		log_error("group %s: state directory path too long", c->g->name);
 		return -1;
 	}
-	cycle_time(c, "receiver's progress");
+	cycle_time(c, "receiver's progress", &c->st.phases.progress);
 	if (attempt_take(sdir, &last) < 0)
 		return -1;
 	c->snap = sources_begin_kept(c->g, sdir, p->last_point, &c->vm_meta, c->o->lvkeep);
 	if (!c->snap)
 		return -1;
-	cycle_time(c, "snapshot begun");
+	cycle_time(c, "snapshot begun", &c->st.phases.snapshot);
 	n = snapshot_ndisks(c->snap);
 	c->st.incremental = snapshot_is_incremental(c->snap);
 	/* Change tracking lost but the receiver has a point: compare block
@@ -425,7 +429,7 @@ on_begin_ack(struct cycle *c, const struct proto_progress *p)
 	if (c->st.resumed)
 		log_info("group %s: resuming point %llu from the receiver's progress",
 			 c->g->name, (unsigned long long)c->st.point_id);
-	cycle_time(c, "receiver began the point");
+	cycle_time(c, "receiver began the point", &c->st.phases.begin);
 	c->snd = sender_new(&sc);
 	if (!c->snd)
 		return -1;
@@ -469,7 +473,7 @@ cycle_step(struct cycle *c, const struct proto_msg *msg)
 	case C_HELLO:
 		if (channel_hello_ok(msg) < 0)
 			break;
-		cycle_time(c, "connected (TLS, HELLO)");
+		cycle_time(c, "connected (TLS, HELLO)", &c->st.phases.connect);
 		return cycle_query(c) < 0 ? -2 : 0;
 	case C_QUERY:
 		r = on_progress(c, &msg->u.progress);
@@ -485,9 +489,9 @@ cycle_step(struct cycle *c, const struct proto_msg *msg)
 	case C_WAIT_COMMIT:
 		if (msg->u.committed.point_id != c->st.point_id)
 			return 1;
-		cycle_time(c, "receiver committed");
+		cycle_time(c, "receiver committed", &c->st.phases.commit);
 		r = snapshot_commit(c->snap, c->st.point_id);
-		cycle_time(c, "source committed");
+		cycle_time(c, "source committed", &c->st.phases.source_commit);
 		if (r == 0)
 			cycle_end(c, C_DONE);
 		break;
@@ -600,7 +604,9 @@ print_stats(const struct cycle *c, int ok)
 	const struct agent_cycle_stats *s = &c->st;
 
 	if (c->o->json) {
-		json_t *j = json_pack("{s:s, s:b, s:b, s:I, s:I, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:s}",
+		const struct agent_cycle_phases *ph = &s->phases;
+		json_t *j = json_pack("{s:s, s:b, s:b, s:I, s:I, s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:f, s:s,"
+				      " s:{s:f, s:f, s:f, s:f, s:f, s:f, s:f}}",
 				      "group", c->g->name, "ok", ok,
 				      "failed_over", c->ask->failed_over,
 				      "point", (json_int_t)s->point_id,
@@ -612,7 +618,10 @@ print_stats(const struct cycle *c, int ok)
 				      "bytes_skipped", (json_int_t)s->bytes_skipped,
 				      "bytes_wire", (json_int_t)s->bytes_wire,
 				      "seconds", s->seconds,
-				      "consistency", consistency_name(s->consistency));
+				      "consistency", consistency_name(s->consistency),
+				      "phases", "connect", ph->connect, "progress", ph->progress,
+				      "snapshot", ph->snapshot, "begin", ph->begin, "send", ph->send,
+				      "commit", ph->commit, "source_commit", ph->source_commit);
 		char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		if (txt)
 			fprintf(c->o->json, "%s\n", txt);
@@ -626,17 +635,6 @@ print_stats(const struct cycle *c, int ok)
 			 (unsigned long long)s->bytes_data, (unsigned long long)s->bytes_zero,
 			 (unsigned long long)s->bytes_skipped,
 			 (unsigned long long)s->bytes_wire, s->seconds);
-}
-
-/* Frames of up to 1 MiB are allocated and freed all the time (libevent
- * buffer chains, zstd). Above glibc's default threshold each one would be a
- * fresh mmap, paid again in page faults and TLB flushes; reused heap memory
- * costs nothing, and the peak stays bounded by the same frames in flight. */
-static void
-malloc_keep_buffers(void)
-{
-	if (mallopt(M_MMAP_THRESHOLD, 4 << 20) != 1 || mallopt(M_TRIM_THRESHOLD, 8 << 20) != 1)
-		log_warn("mallopt failed; large buffers stay mmap'd");
 }
 
 static int
@@ -662,7 +660,7 @@ cycle_once(const struct agent_config *cfg, const struct agent_group_cfg *g,
 	if ((ask->mode == M_POINT || ask->mode == M_FINAL) && !ask->handled)
 		print_stats(&c, r == 0 && !ask->failed_over);
 	snapshot_free(c.snap);
-	cycle_time(&c, "snapshot freed");
+	cycle_time(&c, "snapshot freed", NULL);
 	json_decref(c.vm_meta);
 	*st = c.st;
 	st->failed_over = ask->failed_over;
@@ -776,7 +774,7 @@ agent_run_once(const struct agent_config *cfg, const struct agent_opts *o)
 {
 	int ret = 0, found = 0;
 
-	malloc_keep_buffers();
+	heap_keep_buffers(0);
 	signal(SIGPIPE, SIG_IGN);
 	if (agent_children_open(cfg) < 0)
 		return -1;

@@ -13,6 +13,20 @@ struct channel;
 struct snap_libvirt_keep;
 
 /* What one cycle did (the agent's own counters). */
+/* Where a cycle's wall time went, in seconds (--json "phases"). snapshot
+ * and source_commit are the source host's own steps; the others wait on
+ * the network and the receiver. A cycle retried on a fresh connection
+ * adds up both tries. */
+struct agent_cycle_phases {
+	double connect;        /* TCP, TLS and HELLO (0 on a kept connection) */
+	double progress;       /* the receiver's answer to the progress query */
+	double snapshot;       /* the sources' snapshot begun */
+	double begin;          /* the receiver's answer to the point's begin */
+	double send;           /* every extent read and sent */
+	double commit;         /* the receiver's answer to the commit */
+	double source_commit;  /* the sources' commit (bitmaps, checkpoints) */
+};
+
 struct agent_cycle_stats {
 	uint64_t point_id, base_id;
 	int incremental;
@@ -24,6 +38,7 @@ struct agent_cycle_stats {
 	uint64_t bytes_skipped;  /* bytes already durable on the receiver (resume) */
 	uint64_t bytes_wire;     /* frame bytes queued on the connection */
 	double seconds;
+	struct agent_cycle_phases phases;
 	int consistency;         /* enum consistency of the point sent, 0 before */
 	unsigned rereads;        /* passes after a point that was not point-in-time */
 	int final;               /* the final point of a planned failover: no

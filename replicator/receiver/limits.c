@@ -117,10 +117,10 @@ limits_session_idle(void)
 uint64_t
 limits_shared(unsigned workers)
 {
-	/* Decompression target; per worker a hash answer, the largest hash
-	 * block read, a decompressor and the extent jobs (session_env_set_pool
+	/* Decompression target; per worker a hash answer, a hash query's read
+	 * buffer, a decompressor and the extent jobs (session_env_set_pool
 	 * makes four per worker, shared by all sessions). */
 	return PROTO_MAX_EXTENT +
-	       (uint64_t)workers * ((uint64_t)PROTO_MAX_HASHES * 8 + STORE_MAX_HASH_BLOCK +
+	       (uint64_t)workers * ((uint64_t)PROTO_MAX_HASHES * 8 + STORE_HASH_CHUNK +
 				    LIMITS_ZDECOMP + 4 * LIMITS_EXTENT_JOB);
 }

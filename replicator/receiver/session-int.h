@@ -15,6 +15,7 @@
 #include "replicator/receiver/session.h"
 
 struct beginjob;
+struct event;
 struct extentcache;
 struct hashjob;
 struct repair;
@@ -60,6 +61,11 @@ struct session {
 	bool xfailed;           /* an extent failed: the session is over */
 	void *rev;              /* S_REVERSE: the handler (session-reverse.c) */
 	const struct session_reverse_ops *rev_ops;
+	/* A POINT_BEGIN waiting for the session still writing its group
+	 * (session.c, group_wait): not read until the timer resumes it. */
+	struct event *gwait_ev;
+	uint64_t gwait_deadline_ns; /* 0: not waiting */
+	bool gwaiting;              /* the timer is armed */
 };
 
 struct session_env {

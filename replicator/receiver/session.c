@@ -11,6 +11,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
+
+#include "common/clock.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/names.h"
@@ -287,6 +290,53 @@ begin_done(void *arg, int cancelled)
 	beginjob_free(j);
 }
 
+/* A POINT_BEGIN of a group that another session still writes waits for
+ * that session to end, at most GROUP_WAIT_MS, checking every
+ * GROUP_WAIT_POLL_MS: an agent that restarts after a crash (or a kill -9)
+ * finds its old connection still draining what the dead process had sent,
+ * megabytes of socket buffers written at the store's pace. Refused with
+ * CONFLICT after that, as at once before. Only the group's owner gets
+ * here (the owner check comes first), so no other agent parks on it. */
+#define GROUP_WAIT_MS 10000u
+#define GROUP_WAIT_POLL_MS 20u
+
+static void
+group_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct session *s = arg;
+
+	(void)fd;
+	(void)what;
+	s->gwaiting = false;
+	s->io->resume(s->io_arg); /* the BEGIN is given again */
+}
+
+/* 2: the BEGIN waits (given again when the timer fires); -1: refused. */
+static int
+group_wait(struct session *s, const char *group)
+{
+	static const struct timeval poll = { 0, GROUP_WAIT_POLL_MS * 1000 };
+	struct event_base *base = s->io->base ? s->io->base(s->io_arg) : NULL;
+	uint64_t now = clock_mono_ns();
+
+	if (!s->gwait_deadline_ns) {
+		s->gwait_deadline_ns = now + GROUP_WAIT_MS * 1000000ull;
+		if (base && s->io->resume)
+			log_info("agent %s: group %s: its begin waits for the session still writing "
+				 "the group (at most %u s)", session_peer(s), group,
+				 GROUP_WAIT_MS / 1000);
+	}
+	if (base && s->io->resume && now < s->gwait_deadline_ns &&
+	    (s->gwait_ev || (s->gwait_ev = evtimer_new(base, group_wait_cb, s))) &&
+	    evtimer_add(s->gwait_ev, &poll) == 0) {
+		s->gwaiting = true;
+		return 2;
+	}
+	session_error(s, PROTO_ERR_CONFLICT, "group %s is being written by another session",
+		      group);
+	return -1;
+}
+
 static int
 on_point_begin(struct session *s, const struct proto_point_begin *b)
 {
@@ -305,11 +355,6 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 			return -1;
 		}
 	}
-	if (group_busy(s, b->group)) {
-		session_error(s, PROTO_ERR_CONFLICT,
-				"group %s is being written by another session", b->group);
-		return -1;
-	}
 	if (failover_group_is_failed_over(env->cfg->store_dir, b->group)) {
 		log_warn("group %s is failed over: point refused", b->group);
 		session_error(s, PROTO_ERR_CONFLICT, "group %s is failed over", b->group);
@@ -320,6 +365,9 @@ on_point_begin(struct session *s, const struct proto_point_begin *b)
 		session_error(s, PROTO_ERR_CONFLICT, "%s", why);
 		return -1;
 	}
+	if (group_busy(s, b->group))
+		return group_wait(s, b->group);
+	s->gwait_deadline_ns = 0;
 	if (b->flags & PROTO_FLAG_BEGIN_REPAIR) { /* an old point: no history, no adoption */
 		snprintf(s->group, sizeof(s->group), "%s", b->group);
 		s->point_id = b->point_id;
@@ -547,7 +595,7 @@ session_on_msg(struct session *s, const struct proto_msg *msg)
 {
 	int rc;
 
-	if (s->job || s->bjob || s->pjob || s->xwait) {
+	if (s->job || s->bjob || s->pjob || s->xwait || s->gwaiting) {
 		/* The caller must hold our input until io->resume. */
 		log_error("agent %s: message while a job runs", session_peer(s));
 		session_error(s, PROTO_ERR_INTERNAL, "internal error: out of order");
@@ -701,6 +749,8 @@ session_free(struct session *s)
 	repair_free(s->repair);
 	if (s->pjob)
 		repairjob_disown(s->pjob); /* its done callback frees it */
+	if (s->gwait_ev)
+		event_free(s->gwait_ev);
 	session_unlink(s);
 	free(s);
 }

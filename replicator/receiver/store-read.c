@@ -191,10 +191,28 @@ hash_query_ok(const char *group, uint64_t offset, uint32_t block_size, uint32_t 
 	return true;
 }
 
-#define HASH_CHUNK (1u << 20) /* bytes read at a time for small hash blocks */
+/* One block of a size above STORE_HASH_CHUNK into *hash: its len bytes at
+ * off read a chunk at a time into buf and hashed as one stream. */
+static int
+hash_large_block(const struct store_backend_ops *ops, struct store_reader *r,
+		 struct hash_stream *hs, uint8_t *buf, uint64_t off, uint64_t len, uint64_t *hash)
+{
+	hash_stream_reset(hs);
+	for (uint64_t done = 0; done < len;) {
+		size_t n = len - done < STORE_HASH_CHUNK ? (size_t)(len - done) : STORE_HASH_CHUNK;
+
+		if (ops->reader_pread(r, buf, n, off + done) < 0)
+			return -1;
+		hash_stream_update(hs, buf, n);
+		done += n;
+	}
+	*hash = hash_stream_digest(hs);
+	return 0;
+}
 
 /* Hash the blocks of disk of point pi (w) from offset: at most count, and
- * at most max_bytes read; *more when max_bytes stopped it before the end. */
+ * at most max_bytes read; *more when max_bytes stopped it before the end.
+ * Reads go through one STORE_HASH_CHUNK buffer whatever the block size. */
 static int
 hash_blocks(struct store *st, const struct store_where *w, const struct store_point_info *pi,
 	    const char *disk, const struct store_hash_req *q, uint64_t *hashes,
@@ -204,7 +222,8 @@ hash_blocks(struct store *st, const struct store_where *w, const struct store_po
 	uint64_t size = pi->disks[catalog_point_disk(pi, disk)].size, off = q->offset;
 	uint64_t max_blocks = q->max_bytes / q->block_size;
 	uint32_t count = q->count, i = 0;
-	size_t chunk = q->block_size < HASH_CHUNK ? HASH_CHUNK : q->block_size;
+	bool large = q->block_size > STORE_HASH_CHUNK;
+	struct hash_stream *hs = NULL;
 	struct store_reader *r = NULL;
 	uint8_t *buf = NULL;
 	int rc = -1;
@@ -218,20 +237,30 @@ hash_blocks(struct store *st, const struct store_where *w, const struct store_po
 		res->more = off + (uint64_t)count * q->block_size < size;
 	}
 	*err = STORE_ERR_IO;
-	buf = malloc(chunk);
-	if (!buf) {
+	buf = malloc(STORE_HASH_CHUNK);
+	if (!buf || (large && !(hs = hash_stream_new()))) {
 		log_error("store: group %s point %" PRIu64 " disk %s: out of memory", w->group,
 			  pi->id, disk);
 		goto out;
 	}
 	if (!(r = ops->reader_open(st->be, w, disk)))
 		goto out;
-	/* Small blocks are read a chunk at a time: one NBD round trip per
-	 * 4 KiB block made a query of 64 MiB cost half a second. */
 	while (i < count && off < size) {
-		uint64_t want = (uint64_t)(count - i) * q->block_size;
-		size_t n = (size_t)(want < chunk ? want : chunk), pos = 0;
+		uint64_t want;
+		size_t n, pos = 0;
 
+		if (large) {
+			n = (size_t)(size - off < q->block_size ? size - off : q->block_size);
+			if (hash_large_block(ops, r, hs, buf, off, n, &hashes[i]) < 0)
+				goto out;
+			i++;
+			off += n;
+			continue;
+		}
+		/* Small blocks are read a chunk at a time: one NBD round trip
+		 * per 4 KiB block made a query of 64 MiB cost half a second. */
+		want = (uint64_t)(count - i) * q->block_size;
+		n = (size_t)(want < STORE_HASH_CHUNK ? want : STORE_HASH_CHUNK);
 		if (n > size - off)
 			n = (size_t)(size - off);
 		if (ops->reader_pread(r, buf, n, off) < 0)
@@ -250,6 +279,7 @@ hash_blocks(struct store *st, const struct store_where *w, const struct store_po
 out:
 	if (r)
 		ops->reader_close(r);
+	hash_stream_free(hs);
 	free(buf);
 	return rc;
 }

@@ -18,6 +18,9 @@
 #define WQ_SLOTS 8
 _Static_assert(WQ_SLOTS * STORE_MAX_WRITE == STORE_QUEUE_BYTES,
 	       "the queue's memory is not what limits.c counts");
+/* A zeroing grown from queued ones covers at most this many bytes (one
+ * backend call; NBD's zero command takes a 32-bit length). */
+#define WQ_ZERO_JOIN_MAX (1ull << 30)
 
 /* A queued write (buf != NULL) or zeroing (buf == NULL). */
 struct store_wop {
@@ -41,6 +44,7 @@ struct store_wq {
 	struct store_wop ops[WQ_SLOTS];
 	size_t head, count; /* ops[head] is the oldest not retired */
 	size_t issued;      /* ops[head .. head+issued) were issued */
+	bool issuing;       /* ops[head+issued] is being issued, unlocked */
 	bool stop;
 	bool failed;
 	int fail_errno;
@@ -172,6 +176,7 @@ wq_main(void *arg)
 			break;
 		op = wq_next(q);
 		skip = op && q->failed;
+		q->issuing = op != NULL;
 		pthread_mutex_unlock(&q->mu);
 		if (skip) {
 			/* After the first failure nothing more is written: the
@@ -193,6 +198,7 @@ wq_main(void *arg)
 		pthread_mutex_lock(&q->mu);
 		if (op) {
 			q->issued++;
+			q->issuing = false;
 			if (r < 0)
 				wq_fail(q);
 		}
@@ -287,6 +293,27 @@ store_wq_drain(struct store_wq *q, int *err)
 	return rc;
 }
 
+/* A zeroing that continues the last queued one, which has not been issued
+ * (same disk, starting where it ends), extends it: one backend call
+ * instead of two (an agent's ZERO extents come in runs; a hostile one's
+ * thousands of 512-byte ones cost one round trip per run, not each).
+ * Order is kept: nothing is queued after it; the one the writer is
+ * issuing is never touched. Called with q->mu held. */
+static bool
+wq_join_zero(struct store_wq *q, uint16_t disk, uint64_t offset, uint64_t len)
+{
+	struct store_wop *last;
+
+	if (q->failed || q->count <= q->issued + (q->issuing ? 1 : 0))
+		return false;
+	last = &q->ops[(q->head + q->count - 1) % WQ_SLOTS];
+	if (last->buf || last->disk != disk || last->offset + last->len != offset ||
+	    len > WQ_ZERO_JOIN_MAX || last->len > WQ_ZERO_JOIN_MAX - len)
+		return false;
+	last->len += len;
+	return true;
+}
+
 /* Queue op (buf: the budget's, now the queue's; NULL = a zeroing). */
 static int
 wq_push_buf(struct store_wq *q, uint16_t disk, uint64_t offset, uint8_t *buf, uint64_t len,
@@ -297,6 +324,10 @@ wq_push_buf(struct store_wq *q, uint16_t disk, uint64_t offset, uint8_t *buf, ui
 	int rc = 0;
 
 	pthread_mutex_lock(&q->mu);
+	if (!buf && wq_join_zero(q, disk, offset, len)) {
+		*err = 0;
+		goto out;
+	}
 	while (q->count == WQ_SLOTS && !q->failed)
 		pthread_cond_wait(&q->cv_room, &q->mu);
 	if (q->failed) {

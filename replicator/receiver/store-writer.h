@@ -18,7 +18,8 @@ struct wbudget;
 struct store_wq *store_wq_new(struct store_backend *be, const struct store_where *w,
 			      struct store_disk *disks, struct wbudget *budget);
 /* Queue a write (data copied into a buffer of the budget, which may wait
- * for room) or, data NULL, a zeroing of disk. Fails
+ * for room) or, data NULL, a zeroing of disk (joined to the last queued
+ * one when it continues it and neither was issued yet). Fails
  * (*err = STORE_ERR_IO, errno as the backend's) once any queued
  * operation failed. 0 / -1. */
 int store_wq_push(struct store_wq *q, uint16_t disk, uint64_t offset, const void *data,

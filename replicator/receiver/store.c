@@ -843,6 +843,7 @@ int
 store_point_checkpoint(struct store_point *pt, int *err)
 {
 	uint64_t flushed[STORE_MAX_DISKS];
+	uint64_t t = clock_mono_ns();
 
 	*err = STORE_ERR_INVALID;
 	if (pt->committed) {
@@ -861,12 +862,14 @@ store_point_checkpoint(struct store_point *pt, int *err)
 			return -1;
 		}
 	}
+	point_step(pt, "checkpoint, writes, flush and checksums", &t);
 	for (size_t i = 0; i < pt->ndisks; i++)
 		pt->disks[i].durable = flushed[i];
 	if (point_save_pending(pt) < 0) {
 		*err = STORE_ERR_IO;
 		return -1;
 	}
+	point_step(pt, "checkpoint, pending.json", &t);
 	*err = STORE_OK;
 	return 0;
 }

@@ -40,6 +40,7 @@
 #define STORE_MAX_WRITE     (1u << 20)    /* writes up to this size are queued */
 #define STORE_QUEUE_BYTES   (8u * STORE_MAX_WRITE) /* a point's write queue (buffers) */
 #define STORE_MAX_HASH_BLOCK (16u << 20)  /* block size of a hash query */
+#define STORE_HASH_CHUNK     (1u << 20)   /* bytes a hash query reads at a time */
 
 /* Error codes given through the `int *err` of the calls below (0 = none);
  * receiver.c maps them to wire codes. */

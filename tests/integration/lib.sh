@@ -63,7 +63,17 @@ finish() {
 	echo "$(basename "$0" .sh): $PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]
 }
-die() { echo "FATAL: $*" >&2; not_ok "$*"; finish; exit 1; }
+# die MESSAGE: a fatal failure; the agent's and receiver's last log lines
+# go with it (run.sh shows a failed test's last lines, often all there is
+# of a CI failure).
+die() {
+	local f
+	echo "FATAL: $*" >&2
+	for f in "$T/agent.log" "$T/receiver.log"; do
+		[ -s "$f" ] && { echo "--- last lines of ${f##*/}:"; tail -n 12 "$f"; } >&2
+	done
+	not_ok "$*"; finish; exit 1
+}
 
 free_port() {
 	python3 - <<'PY'
@@ -332,6 +342,17 @@ kill9_receiver() {
 points_json() { "$NESTOR" points --config "$T/receiver.conf" "$1" --json; }
 npoints() { points_json "$1" | jq '.points | length'; }
 last_point() { points_json "$1" | jq '.points[-1].id // 0'; }
+
+# wait_grep PATTERN FILE [SECONDS]: until FILE has a line matching PATTERN
+# (grep -E), at most SECONDS (5); 0 found, 1 not
+wait_grep() {
+	local i
+	for i in $(seq 1 $((${3:-5} * 20))); do
+		grep -qE "$1" "$2" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
 
 # wait_retention GROUP POINT: the receiver's retention after POINT's commit
 # is done (it runs after COMMITTED is sent: issue 17), at most 60 s

@@ -109,10 +109,7 @@ check "unknown CN logged, rate-limited: $n lines for 1000 (<= $lines)" [ "$n" -g
 n=$(grep -c "closed before a session: TLS handshake not completed within $HS s" "$T/receiver.log")
 check "handshake timeouts logged, rate-limited: $n lines for 1000 (<= $lines)" [ "$n" -ge 1 -a "$n" -le $lines ]
 # The held-back ones are summed up once the interval is over.
-for i in $(seq 1 150); do
-	grep -q "more connections closed before a session in the last" "$T/receiver.log" && break
-	sleep 0.1
-done
+wait_grep "more connections closed before a session in the last" "$T/receiver.log" 15
 check "the summary counts the unknown CNs not logged one by one" \
 	grep -q "more connections closed for a certificate without a \[client\] section" "$T/receiver.log"
 check "the summary counts the handshake timeouts not logged one by one" \

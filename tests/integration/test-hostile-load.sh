@@ -4,7 +4,11 @@
 # POINT_BEGINs, a legitimate agent's 1 MiB incremental completes within 2x
 # its unloaded time (medians of three cycles each, at least +150 ms, for
 # noise on a shared machine): the hash queries run on the receiver's worker
-# pool, not on its loop; the
+# pool, not on its loop. The time compared is the cycle's receiver side
+# (the agent's --json phases: connect, progress, begin, send, commit): the
+# agent's own snapshot steps (qemu-img runs) stand for the on-prem host, and
+# here they share the 2 cores with the flood's clients, which on a real
+# site run elsewhere. The wall times are printed beside it. The
 # receiver's RSS stays within the bound it states for its sessions, and an
 # over-limit BEGIN is refused before anything is created for it. Also: a
 # point that would pass its group's quota fails and nothing is committed.
@@ -28,15 +32,16 @@ RC="python3 $ROOT/tests/integration/rawclient.py --port $PORT --ca $P/ca.crt --c
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$RX_PID/status"; }
 # timed_cycle LABEL SEED: 1 MiB of random writes to the legitimate agent's
-# disk, one cycle; SECS its wall time. The point must be incremental and
-# identical to the source.
+# disk, one cycle; SECS the receiver side of its time in ms (above), WALL
+# its wall time. The point must be incremental and identical to the source.
 timed_cycle() {
 	local t0 t1
 	random_writes "$T/web.qcow2" qcow2 16 65536 "$2" >/dev/null
 	t0=$(date +%s%N)
 	cycle_once "$1"
 	t1=$(date +%s%N)
-	SECS=$(((t1 - t0) / 1000000))
+	WALL=$(((t1 - t0) / 1000000))
+	SECS=$(echo "$RES" | jq '.phases | (.connect + .progress + .begin + .send + .commit) * 1000 | round')
 	check "$1: incremental" [ "$(echo "$RES" | jq .incremental)" = true ]
 	check "$1: point identical" same_image "$T/web.qcow2" qcow2 web d "$PT"
 }
@@ -81,19 +86,20 @@ check "no point committed in the group over quota" [ "$(npoints small)" = 0 ]
 # Median of three timed cycles (one 200 ms cycle on a shared 2-core box
 # varies by more than the effect measured), seed numbers from $2.
 median_cycle() {
-	local a b c
-	timed_cycle "$1" "$2"; a=$SECS
-	timed_cycle "$1" $(($2 + 1)); b=$SECS
-	timed_cycle "$1" $(($2 + 2)); c=$SECS
-	echo "$1 cycles: $a $b $c ms"
+	local a b c wa wb wc
+	timed_cycle "$1" "$2"; a=$SECS; wa=$WALL
+	timed_cycle "$1" $(($2 + 1)); b=$SECS; wb=$WALL
+	timed_cycle "$1" $(($2 + 2)); c=$SECS; wc=$WALL
+	echo "$1 cycles: receiver side $a $b $c ms, wall $wa $wb $wc ms"
 	SECS=$(printf '%s\n' "$a" "$b" "$c" | sort -n | sed -n 2p)
+	WALL=$(printf '%s\n' "$wa" "$wb" "$wc" | sort -n | sed -n 2p)
 }
 
 # 3. The load: the legitimate cycle unloaded, then under the hostile agent.
 median_cycle unloaded 3
 UNLOADED=$SECS
 RSS0=$(rss_kib)
-LOAD=$(( (9 * UNLOADED + 999) / 1000 + 8 ))
+LOAD=$(( (9 * WALL + 999) / 1000 + 8 )) # seconds: outlasts the loaded cycles
 $RC --seconds "$LOAD" --disk d hashflood > "$T/hashflood.out" 2>&1 &
 HF=$!
 $RC --base "$HBASE" --seconds "$LOAD" --expect-code 5 beginflood > "$T/beginflood.out" 2>&1 &
@@ -110,7 +116,7 @@ cat "$T/hashflood.out" "$T/beginflood.out"
 check "the hash flood ran to its end without being dropped" [ "$hf" = 0 ]
 check "every over-limit BEGIN of the flood was refused" [ "$bf" = 0 ]
 LIMIT=$(( UNLOADED * 2 > UNLOADED + 150 ? UNLOADED * 2 : UNLOADED + 150 ))
-echo "legitimate 1 MiB incremental (median of 3): unloaded ${UNLOADED} ms, under load ${LOADED} ms" \
+echo "legitimate 1 MiB incremental, receiver side (median of 3): unloaded ${UNLOADED} ms, under load ${LOADED} ms" \
      "(x$(awk -v a="$LOADED" -v b="$UNLOADED" 'BEGIN { printf "%.2f", a / b }'), limit ${LIMIT} ms)"
 check "under load within max(2x, +150 ms) of unloaded" [ "$LOADED" -le "$LIMIT" ]
 

@@ -47,14 +47,22 @@ change() {
 # point_state POINT: the hashes of what the store reads back for the point,
 # each disk's file also free of qcow2 corruption (qemu-img check: 0, or 3
 # for leaked clusters only, which a cut during a rebase's qcow2-internal
-# flushes may leave and which cost space, not data)
+# flushes may leave and which cost space, not data).
+# Read in BACK, beside the layer, which passes reads through (the same
+# bytes): through the FUSE mount, an open racing a rename over the file
+# fails with ENOENT (libfuse's path-based API drops the replaced node), and
+# the receiver's settle thread renames files of the point's chain in the
+# background after each commit (store-chain.c, settle_swap): one CI run
+# at IT_JOBS=2 had qemu-img check exit 1 (not opened) on a clean point.
 point_state() {
-	local d h=() rc
+	local d f h=() rc out
 	for d in d0 d1; do
-		qemu-img check -q -U "$MNT/store/$G/disks/$d/$1.qcow2" >/dev/null 2>&1
+		f=$BACK/store/$G/disks/$d/$1.qcow2
+		out=$(qemu-img check -q -U "$f" 2>&1)
 		rc=$?
-		[ $rc = 0 ] || [ $rc = 3 ] || { echo "$d: qemu-img check $rc"; return 1; }
-		h+=("$(state_hash "$MNT/store/$G/disks/$d/$1.qcow2" qcow2)") || return 1
+		[ $rc = 0 ] || [ $rc = 3 ] ||
+			{ echo "$d: qemu-img check $rc: $(head -n 1 <<<"$out")"; return 1; }
+		h+=("$(state_hash "$f" qcow2)") || return 1
 	done
 	echo "${h[*]}"
 }

@@ -80,6 +80,14 @@ sessions_over() {
 	awk '/receiver listening/ { open = 0 } / agent agent1 connected/ { open++ }
 	     /agent agent1: connection closed/ { open-- } END { exit open != 0 }' "$T/receiver.log"
 }
+# never_ended LABEL: the check failed; what the receiver saw, and who still
+# holds a connection to it (a CI run failed this once, with nothing to go on)
+never_ended() {
+	not_ok "$1: the session never ended"
+	echo "--- the receiver's last lines:"; tail -n 15 "$T/receiver.log"
+	echo "--- connections to port $PORT:"; ss -tnpH state all "( sport = :$PORT or dport = :$PORT )" 2>&1 | head -n 10
+	echo "--- agents still running:"; pgrep -af "nestor agent --config $T/" | head -n 5
+}
 stopped() { [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = T ]; }
 disk_durable() { [ "$(jq ".disks[$2].done" "$T/store/$1/pending.json" 2>/dev/null)" = true ]; }
 
@@ -124,7 +132,7 @@ for k in 0 1 2; do
 		wait_until 30 disk_durable $G $k || not_ok "$label: disk $k not durable at the receiver"
 		if [ $victim = agent ]; then
 			kill -9 $apid; wait $apid 2>/dev/null
-			wait_until 30 sessions_over || not_ok "$label: the session never ended"
+			wait_until 30 sessions_over || never_ended "$label"
 		else
 			kill9_receiver
 			kill -CONT $apid
@@ -150,14 +158,14 @@ apid=$!
 wait_until 60 stopped $apid || { kill -9 $apid; die "$label: the agent never stopped"; }
 wait_until 30 disk_durable $G 0 || not_ok "$label: disk 0 not durable at the receiver"
 kill -9 $apid; wait $apid 2>/dev/null
-wait_until 30 sessions_over || not_ok "$label: the session never ended"
+wait_until 30 sessions_over || never_ended "$label"
 change $G 51
 NESTOR_TEST_PAUSE=begin "$NESTOR" agent --config "$T/$G.conf" --once --no-progress \
 	2>>"$T/agent.log" &
 apid=$!
 wait_until 60 stopped $apid || { kill -9 $apid; die "$label: the agent never stopped at begin"; }
 kill -9 $apid; wait $apid 2>/dev/null
-wait_until 30 sessions_over || not_ok "$label: the session never ended"
+wait_until 30 sessions_over || never_ended "$label"
 check "$label: the receiver still holds the old pending point" disk_durable $G 0
 resume_run "$label" $G
 check_eq "$label: not resumed" false "$(echo "$OUT" | jq .resumed)"
@@ -186,7 +194,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	sleep "$(awk -v d="$RUN_S" -v r=$RANDOM -v k=$k 'BEGIN { printf "%.3f", k * d * r / 32768 }')"
 	if [ $((RANDOM % 2)) = 0 ]; then
 		victim=agent; kill -9 $apid 2>/dev/null; wait $apid 2>/dev/null
-		wait_until 30 sessions_over || not_ok "round $round: the session never ended"
+		wait_until 30 sessions_over || never_ended "round $round"
 	else
 		victim=receiver; kill9_receiver
 	fi

@@ -80,6 +80,28 @@ echo "after change: $out"
 check "changed source: pending point not resumed" [ "$(echo "$out" | jq .resumed)" = false ]
 check "changed source: point identical" same_image "$IMG" raw $G d "$(last_point $G)"
 
+# An agent that restarts while its old connection still holds the group
+# (here the old agent is stopped mid-transfer, then killed): the new run's
+# BEGIN waits for the old session to end instead of failing at once with
+# "being written by another session" (which a kill -9 with megabytes still
+# in the socket buffers made the CI of fe66876 see).
+[ -n "$RX_PID" ] || start_receiver
+head -c 200M /dev/urandom | dd of="$IMG" bs=1M seek=300 conv=notrunc,fsync status=none
+"$NESTOR" agent --config "$T/agent.conf" --once --no-progress 2>>"$T/agent.log" &
+apid=$!
+wait_durable
+kill -STOP "$apid"
+before=$(npoints $G)
+agent_once "$T/agent.conf" > "$T/waiter.json" &
+wpid=$!
+check "a new run's begin waits for the old session" wait_grep \
+	"group $G: its begin waits for the session still writing the group \(at most 10 s\)" "$T/receiver.log"
+check "it has not committed meanwhile" [ "$(npoints $G)" = "$before" ]
+kill -9 "$apid"; kill -CONT "$apid" 2>/dev/null; wait "$apid" 2>/dev/null
+wait "$wpid"; wrc=$?
+check "the waiting run committed once the old session ended" [ "$wrc" = 0 ]
+check "its point is identical to the source" same_image "$IMG" raw $G d "$(last_point $G)"
+
 # A resumed run: kill the agent once some progress is durable, then resume.
 interrupted_run 300 600
 before=$(npoints $G)

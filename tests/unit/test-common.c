@@ -600,6 +600,42 @@ Test(hash, hash64_matches_libxxhash)
 	free(buf);
 }
 
+/* A block hashed in pieces through a small buffer (the receiver's large
+ * hash blocks) must give hash64 of the whole: any split, any length class,
+ * pieces of 0 bytes, and a reset stream reused. */
+Test(hash, stream_matches_hash64)
+{
+	static const size_t lens[] = { 0, 1, 16, 17, 240, 241, 1024, 65536 + 777, (3u << 20) + 5 };
+	static const size_t pieces[] = { 1, 7, 64, 1000, 4096, 1u << 20 };
+	size_t cap = (3u << 20) + 5;
+	unsigned char *buf = malloc(cap);
+	struct hash_stream *h = hash_stream_new();
+
+	cr_assert_not_null(buf);
+	cr_assert_not_null(h);
+	for (size_t i = 0; i < cap; i++)
+		buf[i] = (unsigned char)(i * 2654435761u >> 13);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		for (size_t k = 0; k < sizeof(pieces) / sizeof(pieces[0]); k++) {
+			if (lens[i] > 70000 && pieces[k] < 4096)
+				continue; /* millions of updates: no new case */
+			hash_stream_reset(h);
+			hash_stream_update(h, buf, 0);
+			for (size_t done = 0; done < lens[i];) {
+				size_t n = lens[i] - done < pieces[k] ? lens[i] - done : pieces[k];
+
+				hash_stream_update(h, buf + done, n);
+				done += n;
+			}
+			cr_assert_eq(hash_stream_digest(h), hash64(buf, lens[i]),
+				     "length %zu in pieces of %zu", lens[i], pieces[k]);
+		}
+	}
+	hash_stream_free(h);
+	hash_stream_free(NULL);
+	free(buf);
+}
+
 Test(hash, buf_is_zero_any_length_and_offset)
 {
 	static unsigned char buf[200];

@@ -101,14 +101,14 @@ Test(limits, session_memory_figures)
 	cr_assert_eq(limits_session_busy(8 * MIB) - busy, 4 * MIB, "output_max counts once");
 	cr_assert_lt(busy, 20 * MIB, "the figure the docs state: about 15 MiB");
 	cr_assert_lt(limits_session_idle(), MIB);
-	cr_assert_geq(limits_shared(1), STORE_MAX_HASH_BLOCK + PROTO_MAX_EXTENT);
+	cr_assert_geq(limits_shared(1), STORE_HASH_CHUNK + PROTO_MAX_EXTENT);
 	cr_assert_eq(limits_shared(3) - limits_shared(2), limits_shared(2) - limits_shared(1),
 		     "each worker holds one hash query's buffers");
-	cr_assert_geq(limits_shared(2) - limits_shared(1), STORE_MAX_HASH_BLOCK);
+	cr_assert_geq(limits_shared(2) - limits_shared(1), STORE_HASH_CHUNK);
 	/* Four extent jobs per worker (issue 17), shared by all sessions: a
 	 * payload copy and a plaintext each. */
 	cr_assert_geq(limits_shared(2) - limits_shared(1),
-		      STORE_MAX_HASH_BLOCK + 4 * ((uint64_t)PROTO_MAX_PAYLOAD + PROTO_MAX_EXTENT));
+		      STORE_HASH_CHUNK + 4 * ((uint64_t)PROTO_MAX_PAYLOAD + PROTO_MAX_EXTENT));
 }
 
 #define RX_HEAD \

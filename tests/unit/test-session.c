@@ -141,16 +141,25 @@ Test(session, cycle_commits_a_listed_point)
 	fakepeer_end(s);
 }
 
+/* A second connection of the group's own agent: with an event loop its
+ * BEGIN waits for the first session to end (test-resume); this io has
+ * none, so it is refused at once. Another agent is refused by the owner
+ * check, which comes first, and so never waits on the group. */
 Test(session, second_writer_of_a_group_is_refused)
 {
-	struct fakepeer a, b;
+	struct fakepeer a, b, c;
 	struct session *sa = connect_as(&a, "agent1");
-	struct session *sb = connect_as(&b, "agent2");
+	struct session *sb = connect_as(&b, "agent1");
+	struct session *sc = connect_as(&c, "agent2");
 
 	cr_assert_eq(begin(sa, "g2", 1), 0);
 	cr_assert_eq(begin(sb, "g2", 1), -1);
 	cr_assert_eq(b.err_code, PROTO_ERR_CONFLICT);
 	cr_assert_str_eq(b.err_text, "group g2 is being written by another session");
+	cr_assert_eq(begin(sc, "g2", 1), -1);
+	cr_assert_eq(c.err_code, PROTO_ERR_CONFLICT);
+	cr_assert(strstr(c.err_text, "group g2 belongs to agent agent1") != NULL, "%s", c.err_text);
+	fakepeer_end(sc);
 	fakepeer_end(sb);
 	cr_assert_eq(a.closed, 0);
 	fakepeer_end(sa);
