@@ -82,6 +82,24 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.clos
 PY
 }
 
+# free_net24 A.B SEED: "A.B.X" for a /24 no address or route of this host
+# touches, X from 20..219 starting at SEED's place (non-zero if none is). A fixed subnet is not
+# safe: a test beside this one, or a run killed earlier that left its bridge
+# behind, may hold it, and libvirt refuses to start a network whose subnet
+# has a route ("Network is already in use by interface ...").
+free_net24() {
+	local i x
+	for i in $(seq 0 199); do
+		x=$((($2 + i) % 200 + 20))
+		ip -4 -o addr show | grep -q " $1\.$x\." && continue
+		ip -4 route show | grep -q "^$1\.$x\." && continue
+		echo "$1.$x"
+		return 0
+	done
+	echo "no free /24 under $1.0.0/16" >&2
+	return 1
+}
+
 # make_pki: CA, receiver cert, agent certs agent1 (all groups), agent2.
 make_pki() {
 	local p=$T/pki
@@ -407,6 +425,21 @@ host_nft_state() {
 		awk -v skip="^table (inet (nst|ndt)host[0-9a-f]+${1:+|$1}) [{]" \
 			'$0 ~ skip { s = 1 } !s { print } s && /^}/ { s = 0 }' |
 		grep -Ev '((iif|oif)name|saddr|daddr) ' | grep -v '^#'
+}
+
+# libvirt_fw_ready: start and destroy a throwaway isolated network under the
+# test's libvirtd. The first network with firewall rules libvirt starts on a
+# host adds its LIBVIRT_* chains (tables ip/ip6 filter, nat, mangle) and
+# leaves them for good; a test that compares the host's ruleset before and
+# after must not take libvirt's one-time setup for its own leftovers.
+libvirt_fw_ready() {
+	local sub name=nstfw$$ br=nstfw$(printf '%04x' $(($$ % 65536)))
+	sub=$(free_net24 10.254 $$) || die "no free subnet"
+	virsh -q -c "$VM_URI" net-create /dev/stdin >/dev/null <<EON || die "cannot start network $name"
+<network><name>$name</name><bridge name='$br' stp='off'/>
+<ip address='$sub.1' netmask='255.255.255.0'/></network>
+EON
+	virsh -q -c "$VM_URI" net-destroy "$name" >/dev/null || die "cannot destroy network $name"
 }
 
 # host_net_state LINKS ADDRS ROUTES [TABLES]: what a drill or failover may

@@ -26,7 +26,7 @@ MAC=52:54:00:15:00:05
 SUF=$(printf '%04x' $(($$ % 65536)))
 NET=t$SUF                         # [network NAME]: bridge nst-$NET
 BR=nst-$NET
-SUBNET=10.251.7
+SUBNET=$(free_net24 10.251 $$) || die "no free subnet"    # the on-prem (and DR) subnet
 EXT=nsti-$SUF                     # the DR host's external side (a veth)
 NS_I=nst-inet-$SUF                # the internet
 NS_G=nst-guest-$SUF               # a DHCP guest on the DR network
@@ -102,6 +102,7 @@ host_state() {
 	host_net_state '^(nst|nestor)' "nst|$SUBNET\.|198\.51\.100\." "default|nst|$SUBNET\.|198\.51\.100\."
 	echo "== sysctl"; sysctl -n net.ipv4.ip_forward
 }
+libvirt_fw_ready
 host_state >"$T/before.txt"
 nft list table inet "nsthost$SUF" >"$T/hosttable-before.txt"
 
@@ -114,12 +115,12 @@ crafted_point() {
 <os><type>hvm</type></os><devices><disk type='file' device='disk'><driver name='qemu' type='raw'/>\
 <source file='/src/$2.raw'/><target dev='vda'/></disk><interface type='network'>\
 <mac address='$3'/><source network='onprem'/><model type='virtio'/></interface></devices></domain>"
-	jq -n --arg xml "$xml" --arg mac "$3" --arg addr "$4" --arg vm "$2" '{
+	jq -n --arg xml "$xml" --arg mac "$3" --arg addr "$4" --arg vm "$2" --arg bad "$SUBNET.99/24" '{
 		version: 1, source: "file",
 		disks: [{name: "d0", path: ("/src/" + $vm + ".raw"), format: "raw", size: 1048576}],
 		vms: [{xml: $xml, nics: [
 			{mac: $mac, network: "onprem", addresses: [$addr, "fd00::5/64"], origin: "agent"},
-			{mac: "not-a-mac", network: "onprem", addresses: ["10.251.7.99/24"]}]}]}' >"$T/meta-$1.json"
+			{mac: "not-a-mac", network: "onprem", addresses: [$bad]}]}]}' >"$T/meta-$1.json"
 	python3 "$ROOT/tests/integration/rawclient.py" --port "$PORT" --ca "$T/pki/ca.crt" \
 		--cert "$T/pki/agent1.crt" --key "$T/pki/agent1.key" --group "$1" \
 		--meta-file "$T/meta-$1.json" point >"$T/rawclient-$1.out" 2>&1 ||

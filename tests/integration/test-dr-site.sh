@@ -1,6 +1,6 @@
 #!/bin/bash
 # The DR site (issue 15, acceptance 1 and 2; docs/network.md): two live
-# guests on an on-prem libvirt network 10.1.0.0/24, web1 by DHCP (a
+# guests on an on-prem libvirt network 10.1.X.0/24, web1 by DHCP (a
 # reservation on-prem) and db1 static, replicated as one group through the
 # libvirt source, fail over onto the DR network [network NAME] with a
 # WireGuard link and web1's port 80 published. Network namespaces are the
@@ -22,13 +22,14 @@
 #     removed one leaves it;
 #  3. --release: interfaces, bridges, the nftables ruleset, routes and the
 #     processes (wireguard-go, dnsmasq) are what they were before.
-# DR_SITE_NET (three octets, default 10.1.0) moves the on-prem subnet.
+# DR_SITE_NET (three octets) sets the on-prem subnet; by default a free
+# 10.1.X.0/24 (free_net24).
 . "$(dirname "$0")/lib.sh"
 NT=$(nestor_table "$T/store")   # the store's nftables table
 
 G=site
 SUF=$(printf '%04x' $(($$ % 65536)))
-SUB=${DR_SITE_NET:-10.1.0}
+SUB=${DR_SITE_NET:-$(free_net24 10.1 $$)} || die "no free subnet"
 NET=s$SUF                         # [network NAME]: bridge nst-$NET, link nsw-$NET
 WGIF=nsw-$NET
 ONPREM=onprem-$SUF                # the on-prem libvirt network (the source)

@@ -27,7 +27,7 @@ MAC1=52:54:00:15:d1:05            # web1: DHCP, reserved on-prem
 MAC2=52:54:00:15:d1:09            # db1: static
 R=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 SUF=$(printf '%04x' "$R")
-S=10.252.$((R % 200 + 20))        # the on-prem subnet S.0/24, gateway S.1
+S=$(free_net24 10.252 "$R") || die "no free subnet"      # the on-prem subnet S.0/24, gateway S.1
 OBR=ngd$SUF                       # the on-prem (production) bridge
 NET=d$SUF                         # [network NAME]
 # other tests share the host: names and subnets of this test's own

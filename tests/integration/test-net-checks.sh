@@ -21,9 +21,10 @@ start_libvirtd
 pki_and_receiver
 
 # the on-prem network: a subnet and bridge name no other test on this host
-# uses at the same time (bridges live in the host's network namespace)
+# uses at the same time (bridges live in the host's network namespace; each
+# test that makes networks picks its subnets from its own /16)
 R=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
-SUB=10.251.$((R % 200 + 20))
+SUB=$(free_net24 10.253 "$R") || die "no free subnet"
 BR=ngt$(printf '%04x' "$R")
 cat >"$T/onprem.xml" <<EOF
 <network><name>onprem-net</name><bridge name='$BR' stp='off'/>
