@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/childrec.h"
 #include "common/clock.h"
 #include "common/fileutil.h"
 #include "common/log.h"
@@ -196,22 +197,13 @@ drill_lan_host_up(virConnectPtr conn, const struct drill_lan *l, const char *dir
 
 /* ---- removal ------------------------------------------------------------- */
 
+/* A zombie is gone for us: its namespaces are released. */
 static bool
 pid_gone(pid_t pid)
 {
-	char path[64], st[512], *p;
-	FILE *f;
-	size_t len;
+	uint64_t start;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if (!(f = fopen(path, "re")))
-		return true;
-	len = fread(st, 1, sizeof(st) - 1, f);
-	fclose(f);
-	st[len] = '\0';
-	/* a zombie is gone for us: its namespaces are released */
-	p = strrchr(st, ')');
-	return p && p[1] == ' ' && p[2] == 'Z';
+	return childrec_proc_start(pid, &start) != 1;
 }
 
 /* End every process of the namespace: they are the drill's (dnsmasq), a

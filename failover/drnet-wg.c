@@ -17,6 +17,7 @@
 
 #include <openssl/crypto.h>
 
+#include "common/childrec.h"
 #include "common/clock.h"
 #include "common/fileutil.h"
 #include "common/log.h"
@@ -241,28 +242,14 @@ drnet_wg_up(const char *ctx, const char *root, const char *net, const json_t *wg
 	return 0;
 }
 
-/* The start time of process pid (field 22 of its stat), 0 when it is gone
- * or a zombie. */
+/* The start time of process pid (field 22 of its stat), 0 when it is gone,
+ * a zombie or unreadable. */
 static unsigned long long
 proc_start(pid_t pid)
 {
-	char *path = strfmt("/proc/%d/stat", (int)pid), *p;
-	unsigned long long start = 0;
-	void *data = NULL;
-	size_t len = 0;
-	char state;
+	uint64_t start;
 
-	if (!path)
-		return 0;
-	/* absent is the common case: no message */
-	if (access(path, F_OK) == 0 && file_read_all(path, 4096, &data, &len) == 0 &&
-	    (p = strrchr(data, ')')) != NULL &&
-	    sscanf(p + 1, " %c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s "
-		   "%*s %*s %*s %llu", &state, &start) == 2 && state == 'Z')
-		start = 0;
-	free(data);
-	free(path);
-	return start;
+	return childrec_proc_start(pid, &start) == 1 ? start : 0;
 }
 
 /* The inode of the listening unix socket bound to path, 0 if none:
