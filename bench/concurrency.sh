@@ -15,7 +15,9 @@
 # busy >= CORES_MIN (0.9) of the time and the receiver's loop thread less
 # than LOOP_MAX (0.9). On a machine of its own, "ours" is the machine's
 # share; on this shared one the other engineers' jobs take the rest.
-# Environment: N (8), BENCH_SIZE_MIB (512: one seed takes about 10 s here),
+# Environment: N (8), BENCH_SIZE_MIB (2048, 1582 MiB of data: one agent alone
+# takes 2.5-3 s here, 8 at once about 22 s; at 512 one alone took 0.8 s, too
+# short for a steady figure),
 # BENCH_CACHE (image cache, /var/tmp/nestor-bench), BENCH_LEVEL (the agents'
 # compress_level, -1; compress_adapt is the agents' default, yes, unless it
 # says otherwise: $'-1\ncompress_adapt = no'), RATIO_MIN (1.6), NESTOR (the binary; the receiver
@@ -25,7 +27,7 @@
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 N=${N:-8}
-SIZE_MIB=${BENCH_SIZE_MIB:-512}
+SIZE_MIB=${BENCH_SIZE_MIB:-2048}
 CACHE=${BENCH_CACHE:-/var/tmp/nestor-bench}
 RATIO_MIN=${RATIO_MIN:-1.6}
 CORES_MIN=${CORES_MIN:-0.9}
