@@ -725,8 +725,27 @@ out:
 
 /* ---- public operations ------------------------------------------------- */
 
+/* What conn_send_ref's release needs, freed with the reference. */
+struct conn_ref {
+	void (*release)(void *arg);
+	void *arg;
+};
+
+static void
+conn_ref_cleanup(const void *data, size_t len, void *extra)
+{
+	struct conn_ref *ref = extra;
+
+	(void)data;
+	(void)len;
+	ref->release(ref->arg);
+	free(ref);
+}
+
+/* Queue msg; with ref, its bulk bytes by reference (ref is then the
+ * buffer's, freed by conn_ref_cleanup; on -1 it stays the caller's). */
 static int
-conn_queue(struct conn *c, const struct proto_msg *msg)
+conn_queue(struct conn *c, const struct proto_msg *msg, struct conn_ref *ref)
 {
 	uint8_t head[PROTO_HEAD_MAX];
 	const uint8_t *bulk = NULL;
@@ -751,9 +770,12 @@ conn_queue(struct conn *c, const struct proto_msg *msg)
 		return -1;
 	}
 	out = bufferevent_get_output(c->bev);
-	/* Reserve first so a frame is never queued half-way. */
-	if (evbuffer_expand(out, total) < 0 || evbuffer_add(out, head, hlen) < 0 ||
-	    (blen > 0 && evbuffer_add(out, bulk, blen) < 0)) {
+	/* Reserve first so a frame is never queued half-way (a referenced
+	 * payload needs only its chain; the header goes before it). */
+	if (evbuffer_expand(out, ref ? hlen : total) < 0 || evbuffer_add(out, head, hlen) < 0 ||
+	    (blen > 0 && !ref && evbuffer_add(out, bulk, blen) < 0) ||
+	    (blen > 0 && ref &&
+	     evbuffer_add_reference(out, bulk, blen, conn_ref_cleanup, ref) < 0)) {
 		log_error("conn %s: out of memory queueing a %zu-byte frame", c->name, total);
 		/* A partial frame may be queued: the stream is unusable. */
 		c->failed = true;
@@ -772,7 +794,39 @@ conn_send(struct conn *c, const struct proto_msg *msg)
 		log_debug("conn %s: send of type %u on a closing connection", c->name, msg->type);
 		return -1;
 	}
-	return conn_queue(c, msg);
+	return conn_queue(c, msg, NULL);
+}
+
+int
+conn_send_ref(struct conn *c, const struct proto_msg *msg, void (*release)(void *arg),
+	      void *arg)
+{
+	const uint8_t *bulk = NULL;
+	struct conn_ref *ref;
+	size_t blen = 0;
+
+	if (c->state >= CONN_CLOSING || !c->bev) {
+		log_debug("conn %s: send of type %u on a closing connection", c->name, msg->type);
+		return -1;
+	}
+	proto_msg_bulk(msg, &bulk, &blen);
+	if (blen == 0) {
+		if (conn_queue(c, msg, NULL) < 0)
+			return -1;
+		release(arg);
+		return 0;
+	}
+	ref = malloc(sizeof(*ref));
+	if (!ref) {
+		log_error("conn %s: out of memory queueing a frame", c->name);
+		return -1;
+	}
+	*ref = (struct conn_ref){ .release = release, .arg = arg };
+	if (conn_queue(c, msg, ref) < 0) {
+		free(ref);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -795,7 +849,7 @@ conn_send_error(struct conn *c, uint32_t code, const char *fmt, ...)
 	conn_set_reason(c, "sent ERROR %u: %s", code, msg.u.error.text);
 	if (code == PROTO_ERR_PROTOCOL)
 		c->failed = true;
-	r = c->state == CONN_HANDSHAKE ? -1 : conn_queue(c, &msg);
+	r = c->state == CONN_HANDSHAKE ? -1 : conn_queue(c, &msg, NULL);
 	c->linger = true;
 	conn_begin_close(c);
 	return r;

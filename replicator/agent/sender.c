@@ -33,8 +33,11 @@
 #define OUT_HIGH_WATER   (2u << 20)
 
 /* Sender pipeline: extents read, hashed and compressed ahead by worker
- * threads, sent in order by the event loop. Memory: POOL_SLOTS x ~2 MiB. */
-#define POOL_SLOTS       4
+ * threads, sent in order by the event loop. A sent slot's payloads stay
+ * referenced by the connection's output buffer (no copy) until written
+ * out: up to OUT_HIGH_WATER plus one slot of them, so two more slots keep
+ * the workers ahead. Memory: POOL_SLOTS x ~2 MiB. */
+#define POOL_SLOTS       6
 #define POOL_MAX_WORKERS 4
 
 enum slot_state { SL_FREE, SL_QUEUED, SL_BUSY, SL_READY };
@@ -57,6 +60,8 @@ struct run {
 
 struct slot {
 	enum slot_state state;
+	struct pool *p;
+	unsigned refs; /* payloads of its frames the connection still holds */
 	bool disk_done;
 	bool failed;
 	uint16_t disk;
@@ -99,7 +104,12 @@ struct pool {
 	bool stop;
 	struct snapshot *snap;
 	size_t cbuf_cap;
-	int efd;            /* eventfd: a slot became READY */
+	int efd;            /* eventfd: a slot became READY, or free again */
+	/* Payloads the connection holds (loop thread only). Freed with a
+	 * reference outstanding, the pool is orphaned: the last release frees
+	 * its memory. */
+	unsigned refs;
+	bool orphan;
 	struct event *ev;
 	size_t nworkers;
 	struct worker w[POOL_MAX_WORKERS];
@@ -245,6 +255,37 @@ worker_main(void *arg)
 }
 
 static void
+pool_mem_free(struct pool *p)
+{
+	for (size_t i = 0; i < POOL_SLOTS; i++) {
+		free(p->slots[i].buf);
+		free(p->slots[i].cbuf);
+	}
+	free(p);
+}
+
+/* The connection wrote out (or dropped) one payload of slot arg. Once a
+ * slot's last one is released it may be filled again: the eventfd wakes
+ * the pump (not called from here: libevent is inside the output buffer). */
+static void
+slot_release(void *arg)
+{
+	struct slot *sl = arg;
+	struct pool *p = sl->p;
+	uint64_t one = 1;
+
+	sl->refs--;
+	p->refs--;
+	if (p->orphan) {
+		if (p->refs == 0)
+			pool_mem_free(p);
+		return;
+	}
+	if (sl->refs == 0 && write(p->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("agent: eventfd write: %m");
+}
+
+static void
 pool_free(struct pool *p)
 {
 	if (!p)
@@ -262,13 +303,13 @@ pool_free(struct pool *p)
 		event_free(p->ev);
 	if (p->efd >= 0)
 		close(p->efd);
-	for (size_t i = 0; i < POOL_SLOTS; i++) {
-		free(p->slots[i].buf);
-		free(p->slots[i].cbuf);
-	}
+	p->efd = -1;
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
-	free(p);
+	if (p->refs > 0)
+		p->orphan = true; /* slot_release frees the rest */
+	else
+		pool_mem_free(p);
 }
 
 
@@ -311,6 +352,7 @@ pool_new(struct sender *s)
 	p->snap = s->cfg.snap;
 	p->cbuf_cap = PROTO_MAX_EXTENT + PROTO_MAX_EXTENT / 64 + 1024;
 	for (size_t i = 0; i < POOL_SLOTS; i++) {
+		p->slots[i].p = p;
 		p->slots[i].buf = malloc(PROTO_MAX_EXTENT);
 		p->slots[i].cbuf = s->cfg.compress_level != 0 ? malloc(p->cbuf_cap) : NULL;
 		if (!p->slots[i].buf || (s->cfg.compress_level != 0 && !p->slots[i].cbuf)) {
@@ -570,7 +612,7 @@ produce(struct sender *s, struct slot *sl)
 }
 
 static int
-send_slot(struct sender *s, const struct slot *sl)
+send_slot(struct sender *s, struct slot *sl)
 {
 	struct proto_msg m = { .type = PROTO_EXTENT };
 	struct proto_extent *e = &m.u.extent;
@@ -599,8 +641,19 @@ send_slot(struct sender *s, const struct slot *sl)
 			s->st->bytes_zero += r->len;
 		s->st->extents++;
 		s->st->bytes_wire += PROTO_HDR_SIZE + 28 + e->data_len;
-		if (conn_send(channel_conn(s->cfg.ch), &m) < 0)
+		if (e->data_len == 0) {
+			if (conn_send(channel_conn(s->cfg.ch), &m) < 0)
+				return -1;
+			continue;
+		}
+		/* counted first: the release may come before the call returns */
+		sl->refs++;
+		sl->p->refs++;
+		if (conn_send_ref(channel_conn(s->cfg.ch), &m, slot_release, sl) < 0) {
+			sl->refs--;
+			sl->p->refs--;
 			return -1;
+		}
 	}
 	return 0;
 }
@@ -704,7 +757,8 @@ sender_pump(struct sender *s)
 				return;
 			continue;
 		}
-		if (!s->produced_all && p->tail - p->head < POOL_SLOTS) {
+		if (!s->produced_all && p->tail - p->head < POOL_SLOTS &&
+		    p->slots[p->tail % POOL_SLOTS].refs == 0) {
 			int r;
 
 			sl = &p->slots[p->tail % POOL_SLOTS];
