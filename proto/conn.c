@@ -787,14 +787,21 @@ conn_queue(struct conn *c, const struct proto_msg *msg, struct conn_ref *ref)
 	return 0;
 }
 
+/* A send on a connection that is closing is refused (debug only: the
+ * close was logged). */
+static bool
+conn_closing(const struct conn *c, const struct proto_msg *msg)
+{
+	if (c->state < CONN_CLOSING && c->bev)
+		return false;
+	log_debug("conn %s: send of type %u on a closing connection", c->name, msg->type);
+	return true;
+}
+
 int
 conn_send(struct conn *c, const struct proto_msg *msg)
 {
-	if (c->state >= CONN_CLOSING || !c->bev) {
-		log_debug("conn %s: send of type %u on a closing connection", c->name, msg->type);
-		return -1;
-	}
-	return conn_queue(c, msg, NULL);
+	return conn_closing(c, msg) ? -1 : conn_queue(c, msg, NULL);
 }
 
 int
@@ -805,17 +812,15 @@ conn_send_ref(struct conn *c, const struct proto_msg *msg, void (*release)(void 
 	struct conn_ref *ref;
 	size_t blen = 0;
 
-	if (c->state >= CONN_CLOSING || !c->bev) {
-		log_debug("conn %s: send of type %u on a closing connection", c->name, msg->type);
-		return -1;
-	}
 	proto_msg_bulk(msg, &bulk, &blen);
 	if (blen == 0) {
-		if (conn_queue(c, msg, NULL) < 0)
+		if (conn_send(c, msg) < 0)
 			return -1;
 		release(arg);
 		return 0;
 	}
+	if (conn_closing(c, msg))
+		return -1;
 	ref = malloc(sizeof(*ref));
 	if (!ref) {
 		log_error("conn %s: out of memory queueing a frame", c->name);

@@ -59,10 +59,11 @@ struct conn *conn_connect(struct event_base *base, SSL_CTX *ctx,
 int conn_send(struct conn *c, const struct proto_msg *msg);
 /* Queue a frame whose bulk bytes (an EXTENT's payload) are referenced, not
  * copied: release(arg) is called on the loop thread once the connection no
- * longer needs them (written out, or the connection freed: then on a
- * later turn of the loop), possibly after the caller's other state is gone. Until then they must stay valid and
- * unchanged. A frame without bulk bytes is queued as by conn_send and
- * released at once. On -1 release is not called. */
+ * longer needs them (written out, or the connection freed: then on a later
+ * turn of the loop), possibly after the caller's other state is gone. Until
+ * then they must stay valid and unchanged. A frame without bulk bytes is
+ * queued as by conn_send and released at once. On -1 release is not
+ * called. */
 int conn_send_ref(struct conn *c, const struct proto_msg *msg, void (*release)(void *arg),
 		  void *arg);
 /* Queue an ERROR frame, then close once it is flushed (bounded wait). */

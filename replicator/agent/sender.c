@@ -303,7 +303,6 @@ pool_free(struct pool *p)
 		event_free(p->ev);
 	if (p->efd >= 0)
 		close(p->efd);
-	p->efd = -1;
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
 	if (p->refs > 0)

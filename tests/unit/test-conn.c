@@ -270,7 +270,6 @@ Test(conn, pause_and_resume_with_max_frames)
 }
 
 /* conn_send_ref: payloads by reference, each released once written out. */
-static int released;
 static bool out_empty(void) { return W.cli.c && conn_out_pending(W.cli.c) == 0; }
 static void count_release(void *arg) { (*(int *)arg)++; }
 
@@ -294,6 +293,8 @@ static bool ref_done(void) { return W.srv.nmsg >= BIG_N + 1; }
 
 Test(conn, referenced_payloads_released_once_written)
 {
+	int released = 0;
+
 	W.srv.on_msg = check_ref;
 	connect_ok();
 	for (int i = 0; i < BIG_N; i++) {
